@@ -1,0 +1,33 @@
+# Two entry points: `make demo` (the main job on the sample) and `make test`.
+# Each creates .venv on a fresh machine (Python 3.11 and make are all it needs).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test sample bench-ingest bench-run airflow-standalone clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/retire-prep demo --out out/demo --warehouse out/demo/warehouse.duckdb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Regenerate data/sample/ byte for byte from the generator.
+sample: $(STAMP)
+	$(BIN)/python -m pipelines.sample_data data/sample
+
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+bench-run: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf out build .pytest_cache

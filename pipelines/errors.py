@@ -1,0 +1,38 @@
+"""Errors that the CLI turns into a one-line reason on stderr and a non-zero exit.
+
+Messages never carry an ID number, a name or a phone: they name the batch,
+the file, the row number and the reason code.
+"""
+
+
+class RetirePrepError(Exception):
+    """A refused input or an impossible request: one line, no personal data."""
+
+    exit_code = 2
+
+
+class BatchRefused(RetirePrepError):
+    """A push batch that is refused whole (push-format.md)."""
+
+    def __init__(self, batch: str, reason: str, file: str | None = None, row: int | None = None):
+        self.batch, self.reason, self.file, self.row = batch, reason, file, row
+        where = f"batch {batch}"
+        if file:
+            where += f", file {file}"
+        if row is not None:
+            where += f", row {row}"
+        super().__init__(f"{where}: {reason}")
+
+
+class MonthRefused(RetirePrepError):
+    """A month that may not be run (e.g. before the last month run, without --replay)."""
+
+
+class UnknownCalendarYear(RetirePrepError):
+    """A working-day computation reached a year that no calendar covers."""
+
+
+class ValidationFailed(RetirePrepError):
+    """A Great Expectations suite failed: the stage is not published."""
+
+    exit_code = 3

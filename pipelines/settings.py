@@ -1,0 +1,83 @@
+"""Settings: every number that rules.md marks *(setting)*, with its default.
+
+Read from a TOML file: ``$RETIRE_PREP_SETTINGS`` if set, else
+``data/settings.toml`` in the project.  Keys not in the file keep their
+defaults.  The pseudonymisation key (outputs.md: ``person_key`` is a keyed
+hash) comes from ``$RETIRE_PREP_PERSON_KEY`` or the ``person_key_secret``
+entry of the file, never from the code; the shipped demo file holds a demo key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from . import DATA_DIR
+
+
+def _default_stage_days() -> dict[str, int]:
+    # Days an entry may stay in a stage before it is overdue (rules.md §7, setting).
+    return {
+        "ENROLLED": 10,
+        "NOTIFIED": 20,
+        "ARCHIVE_REVIEWED": 30,
+        "YEARS_CONFIRMED": 30,
+        "RELATIONS_MERGED": 20,
+        "CONCLUDED": 20,
+        "CONFIRMED": 30,
+        "DECLARED": 30,
+    }
+
+
+@dataclass(frozen=True)
+class Settings:
+    # rules.md §1
+    flexible_women_original_age: int = 55
+    benefit_start_offset: int = 1
+    # rules.md §3
+    application_horizon: int = 24
+    screening_horizon: int = 24
+    scope_window: int = 12
+    ningdong_code: str = "640900"
+    # rules.md §5
+    overdue_every_months: int = 3
+    sms_signature: str = "【宁夏人社】"
+    # rules.md §7
+    objection_working_days: int = 15
+    stage_days: dict[str, int] = field(default_factory=_default_stage_days)
+    # push-format.md
+    bad_row_share: float = 0.05
+    # outputs.md
+    person_key_secret: str = ""
+    timezone: str = "Asia/Shanghai"
+
+    def with_overrides(self, **kw) -> "Settings":
+        return replace(self, **kw)
+
+
+def settings_path() -> Path:
+    env = os.environ.get("RETIRE_PREP_SETTINGS")
+    return Path(env) if env else DATA_DIR / "settings.toml"
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load settings from TOML (see module doc); unknown keys are an error."""
+    p = Path(path) if path else settings_path()
+    values: dict = {}
+    if p.exists():
+        with open(p, "rb") as fh:
+            values = tomllib.load(fh)
+    known = {f.name for f in fields(Settings)}
+    unknown = set(values) - known
+    if unknown:
+        from .errors import RetirePrepError
+
+        raise RetirePrepError(f"settings file {p}: unknown keys {sorted(unknown)}")
+    if "stage_days" in values:
+        values["stage_days"] = {**_default_stage_days(), **values["stage_days"]}
+    env_key = os.environ.get("RETIRE_PREP_PERSON_KEY")
+    if env_key:
+        values["person_key_secret"] = env_key
+    return Settings(**values)

@@ -1,0 +1,89 @@
+"""The DuckDB warehouse: connections, the SQL files of ``sql/``, the schema.
+
+Python orchestrates and DuckDB computes: every set-based step is a ``.sql``
+file under ``sql/<stage>/``, rendered with Jinja2 (settings and parameters
+only, never data) and run on one connection.  One writing process per file:
+writers take ``connect(path)``; readers ``connect(path, read_only=True)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import jinja2
+
+from . import SQL_DIR
+from .settings import Settings, load_settings
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(SQL_DIR)),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def render_sql(name: str, **params) -> str:
+    """Render ``sql/<name>`` with Jinja2 parameters (settings, month, seq …)."""
+    return _env.get_template(name).render(**params)
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params) -> None:
+    """Run every statement of ``sql/<name>`` on ``con``."""
+    con.execute(render_sql(name, **params))
+
+
+def _nfkc(col):
+    import pyarrow.compute as pc
+
+    return pc.utf8_normalize(col, form="NFKC")
+
+
+def _register_functions(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Vectorised (Arrow) functions DuckDB lacks, and the policy macros."""
+    from duckdb.sqltypes import VARCHAR
+
+    con.create_function("nfkc", _nfkc, [VARCHAR], VARCHAR, type="arrow", null_handling="special")
+    for name in sorted(p.relative_to(SQL_DIR).as_posix() for p in (SQL_DIR / "policy").glob("*.sql")):
+        run_sql(con, name, settings=settings)
+
+
+def person_key_sql(settings: Settings) -> str:
+    """The keyed hash expression's key, as a SQL string literal (outputs.md person_key)."""
+    key = settings.person_key_secret
+    if not key:
+        from .errors import RetirePrepError
+
+        raise RetirePrepError(
+            "no person_key_secret: set RETIRE_PREP_PERSON_KEY or person_key_secret in the settings file"
+        )
+    return "'" + key.replace("'", "''") + "'"
+
+
+def person_key(id_no: str, settings: Settings) -> str:
+    """Python twin of the SQL macro ``person_key(id_no)``: first 16 hex of sha256(key || id_no)."""
+    return hashlib.sha256((settings.person_key_secret + "|" + id_no).encode()).hexdigest()[:16]
+
+
+@contextmanager
+def connect(path: str | Path, read_only: bool = False, settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse; a writer also creates the schema. Closes on exit."""
+    settings = settings or load_settings()
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con.execute("SET TimeZone = 'Asia/Shanghai'")
+        _register_functions(con, settings)
+        if not read_only:
+            run_sql(con, "warehouse/schema.sql", settings=settings)
+            run_sql(con, "warehouse/views.sql", settings=settings, person_key_secret=person_key_sql(settings))
+        yield con
+    finally:
+        con.close()
