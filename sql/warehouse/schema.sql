@@ -3,7 +3,7 @@
 -- in columns named *_mi; views for people show them as 'YYYY-MM'.
 
 -- Push batches (push-format.md): one row per batch ever accepted for processing.
-CREATE TABLE IF NOT EXISTS batches (
+CREATE TABLE IF NOT EXISTS push_batches (
     seq                   BIGINT PRIMARY KEY,
     batch_id              VARCHAR NOT NULL UNIQUE,
     push_type             VARCHAR NOT NULL,          -- FULL | INCR

@@ -1,0 +1,514 @@
+"""Ingest: verify and apply the Ministry's push batches (push-format.md).
+
+A batch is one folder: ``manifest.json`` + persons and segments files.  This
+module checks the manifest (shape, names, hashes), decides the batch's fate
+against what the warehouse already holds (apply, no-op, conflict, held back,
+superseded), and applies it in **one** DuckDB transaction with the SQL of
+``sql/ingest/``: stage → validate (quarantine) → account → apply versions.
+
+Refusals raise :class:`~pipelines.errors.BatchRefused` with a one-line reason
+naming the batch, the file, the row and the reason; they are also recorded in
+``batch_refusals``.  No message carries an ID number, name or phone.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import logging
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from .errors import BatchRefused
+from .settings import Settings, load_settings
+from .warehouse import connect, render_sql
+
+log = logging.getLogger(__name__)
+
+PERSON_COLUMNS = (
+    "op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type",
+    "hukou_region", "insured_region", "benefit_region_ministry", "employer_uscc",
+    "employer_name", "phone", "contribution_status", "retired", "survival_status",
+    "actual_contribution_months", "deemed_months", "deemed_status", "deemed_region",
+    "arrears_months",
+)
+SEGMENT_COLUMNS = ("id_no", "region_code", "start_month", "end_month", "relation_status")
+FILE_COLUMNS = {"persons": PERSON_COLUMNS, "segments": SEGMENT_COLUMNS}
+ALLOWED_FILES = {
+    "persons.csv": ("persons", "csv"), "persons.parquet": ("persons", "parquet"),
+    "segments.csv": ("segments", "csv"), "segments.parquet": ("segments", "parquet"),
+}
+_BATCH_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Parquet columns that may arrive typed: how to turn them back into the CSV text.
+_PARQUET_DATE_FORMAT = {"birth_date": "%Y%m%d", "start_month": "%Y%m", "end_month": "%Y%m"}
+
+
+@dataclass
+class Manifest:
+    """A verified manifest: shape, names and file hashes checked."""
+
+    dir: Path
+    batch_id: str
+    seq: int
+    push_type: str
+    base_seq: int | None
+    data_month: str
+    generated_at: str
+    encoding: str
+    files: dict[str, dict]  # kind -> {"name", "format", "rows", "sha256"}
+    content_hash: str
+
+    @property
+    def file_format(self) -> str:
+        return self.files["persons"]["format"]
+
+
+@dataclass
+class IngestReport:
+    """What one ``ingest`` call did, batch by batch (no personal data)."""
+
+    applied: list[dict] = field(default_factory=list)
+    noop: list[str] = field(default_factory=list)
+    held: list[dict] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
+    refused: list[BatchRefused] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = []
+        for a in self.applied:
+            out.append(
+                f"applied {a['batch_id']} (seq {a['seq']}, {a['push_type']}): persons "
+                f"{a['persons_accepted']}/{a['persons_rows']} accepted, {a['persons_quarantined']} quarantined; "
+                f"segments {a['segments_accepted']}/{a['segments_rows']} accepted, "
+                f"{a['segments_quarantined']} quarantined; {a['persons_inserted']} new, "
+                f"{a['persons_updated']} changed, {a['persons_left']} left the push, {a['warnings']} warnings"
+            )
+        out += [f"already applied, nothing to do: {b}" for b in self.noop]
+        out += [f"held back {h['batch_id']} (seq {h['seq']}): waiting for seq {h['missing']}" for h in self.held]
+        out += [f"superseded by a later FULL, never applied: {b}" for b in self.superseded]
+        out += [f"REFUSED {r}" for r in self.refused]
+        return out
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_manifest(batch_dir: str | Path) -> Manifest:
+    """Read and verify ``manifest.json`` and the files it names (push-format.md).
+
+    Refuses: missing or unparsable manifest, a key of the wrong shape, a file
+    name that is not one of the four contract names (so nothing can leave the
+    batch folder), missing files, a hash or size mismatch.
+    """
+    d = Path(batch_dir)
+    label = d.name or str(d)
+    mpath = d / "manifest.json"
+    if not mpath.is_file():
+        raise BatchRefused(label, "no manifest.json in the batch folder", "manifest.json")
+    try:
+        m = json.loads(mpath.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BatchRefused(label, f"manifest.json is not valid JSON ({exc.__class__.__name__})", "manifest.json")
+    if not isinstance(m, dict):
+        raise BatchRefused(label, "manifest.json is not an object", "manifest.json")
+
+    bid = m.get("batch_id")
+    if not isinstance(bid, str) or not _BATCH_ID.match(bid):
+        raise BatchRefused(label, "batch_id must match [0-9A-Za-z-]{1,64}", "manifest.json")
+    label = bid
+
+    def bad(reason: str) -> BatchRefused:
+        return BatchRefused(label, reason, "manifest.json")
+
+    if m.get("province") != "640000":
+        raise bad("province must be \"640000\"")
+    if m.get("schema_version") != "1.0":
+        raise bad("schema_version must be \"1.0\"")
+    ptype = m.get("push_type")
+    if ptype not in ("FULL", "INCR"):
+        raise bad("push_type must be FULL or INCR")
+    month = m.get("data_month")
+    if not isinstance(month, str) or not _MONTH.match(month):
+        raise bad("data_month must be YYYY-MM")
+    seq = m.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise bad("seq must be an integer >= 1")
+    base = m.get("base_seq")
+    if ptype == "FULL" and base is not None:
+        raise bad("a FULL batch has base_seq null")
+    if ptype == "INCR" and (not isinstance(base, int) or isinstance(base, bool) or base < 1 or base >= seq):
+        raise bad("an INCR batch needs an integer base_seq below its seq")
+    gen = m.get("generated_at")
+    try:
+        if not isinstance(gen, str) or datetime.fromisoformat(gen).utcoffset() is None:
+            raise ValueError
+    except ValueError:
+        raise bad("generated_at must be ISO 8601 with an offset")
+    enc = m.get("encoding")
+    if not isinstance(enc, str) or enc.upper() not in ("UTF-8", "GB18030"):
+        raise bad("encoding must be UTF-8 or GB18030")
+    files = m.get("files")
+    if not isinstance(files, dict):
+        raise bad("files must be an object")
+
+    by_kind: dict[str, dict] = {}
+    for name, info in files.items():
+        if name not in ALLOWED_FILES:
+            # also catches '../x', '/etc/x', 'sub/persons.csv'
+            raise bad(f"file name {name!r} is not one of {sorted(ALLOWED_FILES)}")
+        kind, fmt = ALLOWED_FILES[name]
+        if kind in by_kind:
+            raise bad(f"two {kind} files")
+        if not isinstance(info, dict) or not isinstance(info.get("rows"), int) or info["rows"] < 0 \
+                or not isinstance(info.get("sha256"), str) or not _HEX64.match(info["sha256"].lower()):
+            raise bad(f"files.{name} needs rows (integer >= 0) and sha256 (64 hex)")
+        by_kind[kind] = {"name": name, "format": fmt, "rows": info["rows"], "sha256": info["sha256"].lower()}
+    for kind in ("persons", "segments"):
+        if kind not in by_kind:
+            raise bad(f"no {kind} file in files")
+    if by_kind["persons"]["format"] != by_kind["segments"]["format"]:
+        raise bad("persons and segments files must have the same format")
+
+    for kind, info in by_kind.items():
+        fpath = d / info["name"]
+        if not fpath.is_file() or fpath.is_symlink():
+            raise BatchRefused(label, "file named in the manifest is missing", info["name"])
+        if _sha256(fpath) != info["sha256"]:
+            raise BatchRefused(label, "sha256 of the file's bytes does not match the manifest", info["name"])
+
+    ident = json.dumps(
+        {"batch_id": bid, "seq": seq, "push_type": ptype, "base_seq": base, "data_month": month,
+         "files": {k: [v["name"], v["rows"], v["sha256"]] for k, v in sorted(by_kind.items())}},
+        sort_keys=True,
+    )
+    return Manifest(
+        dir=d, batch_id=bid, seq=seq, push_type=ptype, base_seq=base, data_month=month,
+        generated_at=gen, encoding=enc.upper(), files=by_kind,
+        content_hash=hashlib.sha256(ident.encode()).hexdigest(),
+    )
+
+
+# --------------------------------------------------------------------------- staging
+
+
+def _csv_header(path: Path) -> list[str]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        row = next(csv.reader(fh), None)
+    return [c.strip() for c in (row or [])]
+
+
+def _to_utf8(src: Path, workdir: Path) -> Path:
+    """GB18030 → a UTF-8 working copy, streamed (the hash was taken on the original bytes)."""
+    dst = workdir / (src.name + ".utf8")
+    dec = codecs.getincrementaldecoder("gb18030")(errors="strict")
+    with open(src, "rb") as fi, open(dst, "w", encoding="utf-8", newline="") as fo:
+        for chunk in iter(lambda: fi.read(1 << 20), b""):
+            fo.write(dec.decode(chunk))
+        fo.write(dec.decode(b"", final=True))
+    return dst
+
+
+def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdir: Path) -> None:
+    """Load one data file as text into TEMP ``raw_<kind>(row_no, <columns>)`` and
+    its unparsable records into TEMP ``rej_<kind>(row_no, raw_text, reason)``."""
+    info = man.files[kind]
+    expected = FILE_COLUMNS[kind]
+    path = man.dir / info["name"]
+    raw, rej = f"raw_{kind}", f"rej_{kind}"
+    if info["format"] == "parquet":
+        try:
+            schema = con.execute(f"DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+        except duckdb.Error as exc:
+            raise BatchRefused(man.batch_id, f"unreadable Parquet ({str(exc).splitlines()[0][:120]})", info["name"])
+        types = {r[0]: r[1] for r in schema}
+        _check_header(man, info["name"], kind, list(types))
+        cols = []
+        for c in expected:
+            t = types[c].upper()
+            if c in _PARQUET_DATE_FORMAT and (t.startswith("DATE") or t.startswith("TIMESTAMP")):
+                cols.append(f"strftime({c}, '{_PARQUET_DATE_FORMAT[c]}') AS {c}")
+            else:
+                cols.append(f"CAST({c} AS VARCHAR) AS {c}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT file_row_number + 1 AS row_no, {', '.join(cols)} "
+            f"FROM read_parquet(?, file_row_number = true)", [str(path)]
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {rej} (row_no BIGINT, raw_text VARCHAR, reason VARCHAR)")
+        return
+
+    if man.encoding == "GB18030":
+        try:
+            path = _to_utf8(path, workdir)
+        except UnicodeDecodeError as exc:
+            raise BatchRefused(man.batch_id, f"bytes that are not GB18030 at offset {exc.start}", info["name"])
+    header = _csv_header(path)
+    _check_header(man, info["name"], kind, header)
+    colspec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"
+    con.execute(f"DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {raw}_load AS
+            SELECT * FROM read_csv(?, header = true, auto_detect = false, columns = {colspec},
+                                   delim = ',', quote = '"', escape = '"', strict_mode = true,
+                                   store_rejects = true, rejects_table = 'reject_errors',
+                                   rejects_scan = 'reject_scans', parallel = true)""",
+        [str(path)],
+    )
+    # Unparsable records: DuckDB's `line` counts records, header included.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {rej} AS
+            SELECT line - 1 AS row_no, any_value(csv_line) AS raw_text,
+                   'UNPARSABLE_ROW: ' || string_agg(DISTINCT error_type, ', ') AS reason
+            FROM reject_errors GROUP BY line"""
+    )
+    # Accepted records keep file order (insertion order); number them around the rejects.
+    n_rej = con.execute(f"SELECT count(*) FROM {rej}").fetchone()[0]
+    sel = ", ".join(c for c in expected)
+    if n_rej == 0:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT rowid - (SELECT min(rowid) FROM {raw}_load) + 1 AS row_no, "
+            f"{sel} FROM {raw}_load"
+        )
+    else:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {raw} AS
+                WITH total AS (SELECT (SELECT count(*) FROM {raw}_load) + (SELECT count(*) FROM {rej}) AS n),
+                free AS (SELECT r AS row_no, row_number() OVER (ORDER BY r) - 1 AS k
+                         FROM range(1, (SELECT n FROM total) + 1) t(r)
+                         WHERE r NOT IN (SELECT row_no FROM {rej}))
+                SELECT free.row_no, {', '.join('l.' + c for c in expected)}
+                FROM {raw}_load l JOIN free ON free.k = l.rowid - (SELECT min(rowid) FROM {raw}_load)"""
+        )
+    con.execute(f"DROP TABLE {raw}_load")
+
+
+def _check_header(man: Manifest, fname: str, kind: str, header: list[str]) -> None:
+    expected = FILE_COLUMNS[kind]
+    missing = [c for c in expected if c not in header]
+    if missing:
+        raise BatchRefused(man.batch_id, f"header lacks columns {missing}", fname)
+    dup = sorted({c for c in header if header.count(c) > 1})
+    if dup:
+        raise BatchRefused(man.batch_id, f"header repeats columns {dup}", fname)
+    extra = [c for c in header if c not in expected]
+    if extra:
+        raise BatchRefused(man.batch_id, f"header has columns not in the contract {extra}", fname)
+
+
+# --------------------------------------------------------------------------- the warehouse side
+
+
+def _last_applied(con) -> int:
+    return con.execute("SELECT coalesce(max(seq), 0) FROM push_batches WHERE status = 'APPLIED'").fetchone()[0]
+
+
+def _record_refusal(con, ref: BatchRefused, man: Manifest | None, source: Path | None, code: str) -> None:
+    con.execute(
+        "INSERT INTO batch_refusals VALUES (now(), ?, ?, ?, ?, ?, ?, ?)",
+        [ref.batch if man is None else man.batch_id, None if man is None else man.seq,
+         str(source) if source else None, ref.file, ref.row, code, ref.reason],
+    )
+
+
+def _apply(con, man: Manifest, settings: Settings) -> dict:
+    """Stage, validate, account and apply one batch inside the caller's transaction."""
+    with tempfile.TemporaryDirectory(prefix="retire-prep-") as tmp:
+        for kind in ("persons", "segments"):
+            _stage_file(con, man, kind, Path(tmp))
+    params = dict(settings=settings, seq=man.seq, batch_id=man.batch_id, push_type=man.push_type)
+    con.execute(render_sql("ingest/10_validate_persons.sql", **params))
+    con.execute(render_sql("ingest/20_validate_segments.sql", **params))
+    acc = con.execute(render_sql("ingest/30_accounting.sql", **params)).fetchone()
+    p_ok, p_bad, s_ok, s_bad = acc
+    for kind, ok, badn in (("persons", p_ok, p_bad), ("segments", s_ok, s_bad)):
+        if ok + badn != man.files[kind]["rows"]:
+            raise BatchRefused(
+                man.batch_id,
+                f"the file has {ok + badn} data rows, the manifest says {man.files[kind]['rows']}",
+                man.files[kind]["name"],
+            )
+    total = p_ok + p_bad + s_ok + s_bad
+    if total and (p_bad + s_bad) / total > settings.bad_row_share:
+        first = con.execute(
+            "SELECT file, row_no, reason_code FROM batch_quarantine ORDER BY file, row_no LIMIT 1"
+        ).fetchone()
+        raise BatchRefused(
+            man.batch_id,
+            f"{p_bad + s_bad} of {total} data rows break the contract "
+            f"({(p_bad + s_bad) / total:.1%} > {settings.bad_row_share:.0%}); first: {first[2]}",
+            f"{first[0]}.{man.file_format}", first[1],
+        )
+    stats = con.execute(render_sql(f"ingest/40_apply_{man.push_type.lower()}.sql", **params)).fetchone()
+    inserted, updated, left, warnings = stats
+    con.execute(render_sql("ingest/50_record.sql", **params))
+    row = dict(
+        seq=man.seq, batch_id=man.batch_id, push_type=man.push_type, base_seq=man.base_seq,
+        data_month=man.data_month, generated_at=man.generated_at, encoding=man.encoding,
+        file_format=man.file_format, source_dir=str(man.dir.resolve()), content_hash=man.content_hash,
+        status="APPLIED",
+        persons_rows=man.files["persons"]["rows"], persons_accepted=p_ok, persons_quarantined=p_bad,
+        segments_rows=man.files["segments"]["rows"], segments_accepted=s_ok, segments_quarantined=s_bad,
+        warnings=warnings, persons_inserted=inserted, persons_updated=updated, persons_left=left,
+    )
+    return row
+
+
+_BATCH_COLS = (
+    "seq, batch_id, push_type, base_seq, data_month, generated_at, encoding, file_format, source_dir, "
+    "content_hash, status, persons_rows, persons_accepted, persons_quarantined, segments_rows, "
+    "segments_accepted, segments_quarantined, warnings, persons_inserted, persons_updated, persons_left"
+).split(", ")
+
+
+def _upsert_batch_row(con, row: dict, message: str | None = None) -> None:
+    con.execute("DELETE FROM push_batches WHERE seq = ?", [row["seq"]])
+    cols = _BATCH_COLS + ["received_at", "applied_at", "message"]
+    vals = [row.get(c) for c in _BATCH_COLS]
+    con.execute(
+        f"INSERT INTO push_batches ({', '.join(cols)}) VALUES ({', '.join('?' * len(_BATCH_COLS))}, now(), "
+        f"{'now()' if row['status'] == 'APPLIED' else 'NULL'}, ?)",
+        vals + [message],
+    )
+
+
+def _meta_row(man: Manifest, status: str) -> dict:
+    return dict(
+        seq=man.seq, batch_id=man.batch_id, push_type=man.push_type, base_seq=man.base_seq,
+        data_month=man.data_month, generated_at=man.generated_at, encoding=man.encoding,
+        file_format=man.file_format, source_dir=str(man.dir.resolve()), content_hash=man.content_hash,
+        status=status, persons_rows=man.files["persons"]["rows"], segments_rows=man.files["segments"]["rows"],
+    )
+
+
+def _decide(con, man: Manifest) -> tuple[str, str]:
+    """What to do with a verified batch: APPLY, NOOP, HOLD, SUPERSEDE or REFUSE (with why)."""
+    same_id = con.execute("SELECT seq, content_hash, status FROM push_batches WHERE batch_id = ?", [man.batch_id]).fetchone()
+    if same_id:
+        if same_id[1] != man.content_hash or same_id[0] != man.seq:
+            return "REFUSE", "CONFLICT: this batch_id was received before with other content"
+        if same_id[2] in ("APPLIED", "SUPERSEDED"):
+            return "NOOP", ""
+    same_seq = con.execute("SELECT batch_id FROM push_batches WHERE seq = ? AND batch_id <> ?", [man.seq, man.batch_id]).fetchone()
+    if same_seq:
+        return "REFUSE", f"CONFLICT: seq {man.seq} already belongs to another batch"
+    last = _last_applied(con)
+    if man.seq <= last:
+        return "REFUSE", f"STALE: seq {man.seq} is not above the last applied seq {last}"
+    if man.push_type == "FULL":
+        return "APPLY", ""
+    if man.base_seq == last:
+        return "APPLY", ""
+    if man.base_seq < last:
+        return "REFUSE", f"STALE: INCR on base_seq {man.base_seq}, but seq {last} is applied since"
+    return "HOLD", f"waiting for seq {last + 1}" + (f"..{man.base_seq}" if man.base_seq > last + 1 else "")
+
+
+def ingest_batches(batch_dirs, warehouse: str | Path, settings: Settings | None = None) -> IngestReport:
+    """``retire-prep ingest``: verify and apply push batches in ``seq`` order.
+
+    Each batch is applied in its own transaction; a crash leaves the warehouse
+    as it was before that batch.  Held-back INCRs are retried whenever the seq
+    they wait for has been applied.
+    """
+    settings = settings or load_settings()
+    report = IngestReport()
+    verified: list[Manifest] = []
+    with connect(warehouse, settings=settings) as con:
+        for d in batch_dirs:
+            d = Path(d)
+            try:
+                verified.append(read_manifest(d))
+            except BatchRefused as ref:
+                _record_refusal(con, ref, None, d, "MANIFEST")
+                report.refused.append(ref)
+                log.error("refused: %s", ref)
+        verified.sort(key=lambda m: m.seq)
+        for man in verified:
+            _process(con, man, settings, report)
+        _retry_held(con, settings, report)
+    return report
+
+
+def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> None:
+    action, why = _decide(con, man)
+    if action == "NOOP":
+        report.noop.append(man.batch_id)
+        return
+    if action == "REFUSE":
+        ref = BatchRefused(man.batch_id, why)
+        _record_refusal(con, ref, man, man.dir, why.split(":")[0])
+        report.refused.append(ref)
+        log.error("refused: %s", ref)
+        return
+    if action == "HOLD":
+        _upsert_batch_row(con, _meta_row(man, "HELD"), why)
+        report.held.append({"batch_id": man.batch_id, "seq": man.seq, "missing": why.split("seq ")[-1]})
+        log.warning("held back %s (seq %s): %s", man.batch_id, man.seq, why)
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        row = _apply(con, man, settings)
+        _upsert_batch_row(con, row)
+        superseded = []
+        if man.push_type == "FULL":
+            superseded = [r[0] for r in con.execute(
+                "UPDATE push_batches SET status = 'SUPERSEDED', message = ? "
+                "WHERE status = 'HELD' AND push_type = 'INCR' AND seq < ? RETURNING batch_id",
+                [f"superseded by FULL seq {man.seq}", man.seq]).fetchall()]
+        con.execute("COMMIT")
+    except BatchRefused as ref:
+        con.execute("ROLLBACK")
+        _record_refusal(con, ref, man, man.dir, "BATCH")
+        report.refused.append(ref)
+        log.error("refused: %s", ref)
+        return
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    report.applied.append(row)
+    report.superseded += superseded
+    log.info("applied %s (seq %s)", man.batch_id, man.seq)
+
+
+def _retry_held(con, settings: Settings, report: IngestReport) -> None:
+    while True:
+        last = _last_applied(con)
+        nxt = con.execute(
+            "SELECT source_dir, batch_id FROM push_batches WHERE status = 'HELD' AND base_seq = ? ORDER BY seq LIMIT 1",
+            [last],
+        ).fetchone()
+        if not nxt:
+            return
+        try:
+            man = read_manifest(nxt[0])
+        except BatchRefused as ref:
+            con.execute("DELETE FROM push_batches WHERE batch_id = ? AND status = 'HELD'", [nxt[1]])
+            _record_refusal(con, ref, None, Path(nxt[0]), "MANIFEST")
+            report.refused.append(ref)
+            continue
+        con.execute("DELETE FROM push_batches WHERE batch_id = ? AND status = 'HELD'", [man.batch_id])
+        report.held = [h for h in report.held if h["batch_id"] != man.batch_id]
+        _process(con, man, settings, report)
+
+
+def ingest_inbox(inbox: str | Path, warehouse: str | Path, settings: Settings | None = None) -> IngestReport:
+    """Ingest every batch folder waiting in ``inbox`` (folders holding a manifest.json)."""
+    dirs = sorted(p.parent for p in Path(inbox).glob("*/manifest.json"))
+    return ingest_batches(dirs, warehouse, settings)

@@ -1,0 +1,37 @@
+-- Segment rows of one batch: type them, or give a reason code (push-format.md).
+-- In: TEMP raw_segments, persons_checked.  Out: TEMP segments_checked.
+CREATE OR REPLACE TEMP TABLE segments_checked AS
+WITH t AS (
+    SELECT row_no,
+        upper(trim(coalesce(id_no, '')))           AS id_no,
+        id_no                                      AS id_no_raw,
+        trim(coalesce(region_code, ''))            AS region_code,
+        trim(coalesce(start_month, ''))            AS start_t,
+        trim(coalesce(end_month, ''))              AS end_t,
+        trim(coalesce(relation_status, ''))        AS rel_t
+    FROM raw_segments
+),
+owner AS (  -- what the batch's persons file says of each id_no
+    SELECT id_no,
+           bool_or(reason_code IS NOT NULL) AS any_bad,
+           bool_or(reason_code IS NULL AND op = 'D') AS deleted
+    FROM persons_checked GROUP BY id_no
+),
+typed AS (
+    SELECT t.*, mi_of_yyyymm(start_t) AS start_mi, mi_of_yyyymm(end_t) AS end_mi, o.any_bad, o.deleted,
+           o.id_no IS NOT NULL AS has_owner
+    FROM t LEFT JOIN owner o USING (id_no)
+)
+SELECT row_no, id_no, id_no_raw,
+    CASE
+        WHEN NOT id_no_valid(id_no)                        THEN 'BAD_ID_NO'
+        WHEN NOT has_owner                                 THEN 'ORPHAN_SEGMENT'
+        WHEN any_bad                                       THEN 'PERSON_QUARANTINED'
+        WHEN deleted                                       THEN 'SEGMENT_OF_DELETED_PERSON'
+        WHEN NOT is_region_code(region_code)               THEN 'BAD_REGION_CODE'
+        WHEN start_mi IS NULL OR end_mi IS NULL            THEN 'BAD_MONTH'
+        WHEN end_mi < start_mi                             THEN 'END_BEFORE_START'
+        WHEN rel_t NOT IN ('1', '2', '3')                  THEN 'BAD_RELATION_STATUS'
+    END AS reason_code,
+    region_code, start_mi, end_mi, TRY_CAST(rel_t AS TINYINT) AS relation_status
+FROM typed;

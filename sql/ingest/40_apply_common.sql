@@ -1,0 +1,56 @@
+{#- Shared by 40_apply_full.sql and 40_apply_incr.sql: new person versions and segment sets.
+    Needs TEMP incoming (accepted I/U rows) and p_left (id_no leaving the push). -#}
+{%- set person_cols = "id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, insured_region, benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, retired, survival_status, actual_contribution_months, deemed_months, deemed_status, deemed_region, arrears_months" -%}
+CREATE OR REPLACE TEMP TABLE cur AS
+SELECT id_no, row_hash, in_push FROM person_versions WHERE valid_to_seq IS NULL;
+
+CREATE OR REPLACE TEMP TABLE p_changed AS
+SELECT i.*, c.id_no IS NULL AS is_new
+FROM incoming i LEFT JOIN cur c USING (id_no)
+WHERE c.id_no IS NULL OR c.row_hash <> i.row_hash OR NOT c.in_push;
+
+-- segments: a person's set is replaced when it differs (order-insensitive)
+CREATE OR REPLACE TEMP TABLE seg_in AS
+SELECT s.id_no,
+       CAST(row_number() OVER (PARTITION BY s.id_no ORDER BY s.row_no) AS INTEGER) AS seg_no,
+       s.region_code, s.start_mi, s.end_mi, s.relation_status
+FROM segments_checked s SEMI JOIN incoming i USING (id_no)
+WHERE s.reason_code IS NULL;
+
+CREATE OR REPLACE TEMP TABLE seg_changed AS
+WITH h_in AS (
+    SELECT i.id_no,
+           coalesce(string_agg(concat_ws(':', s.region_code, s.start_mi, s.end_mi, s.relation_status), ';'
+                    ORDER BY s.start_mi, s.end_mi, s.region_code, s.relation_status), '') AS h
+    FROM incoming i LEFT JOIN seg_in s USING (id_no) GROUP BY i.id_no
+),
+h_cur AS (
+    SELECT v.id_no,
+           string_agg(concat_ws(':', v.region_code, v.start_mi, v.end_mi, v.relation_status), ';'
+                      ORDER BY v.start_mi, v.end_mi, v.region_code, v.relation_status) AS h
+    FROM segment_versions v SEMI JOIN incoming i USING (id_no)
+    WHERE v.valid_to_seq IS NULL GROUP BY v.id_no
+)
+SELECT h_in.id_no FROM h_in LEFT JOIN h_cur USING (id_no)
+WHERE h_in.h IS DISTINCT FROM coalesce(h_cur.h, '');
+
+-- left persons keep their last data, as a version that is out of the push
+CREATE OR REPLACE TEMP TABLE p_left_rows AS
+SELECT v.* FROM person_versions v SEMI JOIN p_left l USING (id_no) WHERE v.valid_to_seq IS NULL;
+
+UPDATE person_versions SET valid_to_seq = {{ seq }}
+WHERE valid_to_seq IS NULL
+  AND (id_no IN (SELECT id_no FROM p_changed) OR id_no IN (SELECT id_no FROM p_left));
+
+INSERT INTO person_versions
+SELECT {{ person_cols }}, true, row_hash, {{ seq }}, NULL FROM p_changed;
+
+INSERT INTO person_versions
+SELECT {{ person_cols }}, false, row_hash, {{ seq }}, NULL FROM p_left_rows;
+
+UPDATE segment_versions SET valid_to_seq = {{ seq }}
+WHERE valid_to_seq IS NULL AND id_no IN (SELECT id_no FROM seg_changed);
+
+INSERT INTO segment_versions
+SELECT s.id_no, s.seg_no, s.region_code, s.start_mi, s.end_mi, s.relation_status, {{ seq }}, NULL
+FROM seg_in s SEMI JOIN seg_changed c USING (id_no);

@@ -1,0 +1,20 @@
+-- A FULL replaces the whole pushed population (push-format.md): persons absent from it
+-- have left the push and get a version with in_push = false; nobody is deleted.
+{%- set hash_cols = "id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, insured_region, benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, retired, survival_status, actual_contribution_months, deemed_months, deemed_status, deemed_region, arrears_months" %}
+CREATE OR REPLACE TEMP TABLE incoming AS
+SELECT *, md5(concat_ws('|', {% for c in hash_cols.split(', ') %}coalesce(CAST({{ c }} AS VARCHAR), '\0'){{ ", " if not loop.last }}{% endfor %})) AS row_hash
+FROM persons_checked WHERE reason_code IS NULL;
+
+CREATE OR REPLACE TEMP TABLE p_left AS
+SELECT v.id_no FROM person_versions v
+WHERE v.valid_to_seq IS NULL AND v.in_push
+  AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.id_no = v.id_no);
+
+{% include "ingest/40_apply_common.sql" %}
+
+SELECT
+    (SELECT count(*) FROM p_changed WHERE is_new),
+    (SELECT count(*) FROM (SELECT id_no FROM p_changed WHERE NOT is_new UNION SELECT id_no FROM seg_changed
+                           EXCEPT SELECT id_no FROM p_changed WHERE is_new)),
+    (SELECT count(*) FROM p_left),
+    0;

@@ -1,0 +1,30 @@
+-- An INCR applies changes since base_seq (push-format.md): I/U bring the whole row and all
+-- segments again (they replace the earlier ones), D removes the person from the push.
+-- I for a person already present and U for one not present are upserts, counted as warnings.
+{%- set hash_cols = "id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, insured_region, benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, retired, survival_status, actual_contribution_months, deemed_months, deemed_status, deemed_region, arrears_months" %}
+CREATE OR REPLACE TEMP TABLE incoming AS
+SELECT *, md5(concat_ws('|', {% for c in hash_cols.split(', ') %}coalesce(CAST({{ c }} AS VARCHAR), '\0'){{ ", " if not loop.last }}{% endfor %})) AS row_hash
+FROM persons_checked WHERE reason_code IS NULL AND op IN ('I', 'U');
+
+CREATE OR REPLACE TEMP TABLE incr_warnings AS
+SELECT p.id_no, p.op,
+       CASE WHEN p.op = 'I' AND v.in_push THEN 'INSERT_OF_PRESENT'
+            WHEN p.op = 'U' AND NOT coalesce(v.in_push, false) THEN 'UPDATE_OF_ABSENT'
+            WHEN p.op = 'D' AND NOT coalesce(v.in_push, false) THEN 'DELETE_OF_ABSENT' END AS warning
+FROM persons_checked p
+LEFT JOIN person_versions v ON v.id_no = p.id_no AND v.valid_to_seq IS NULL
+WHERE p.reason_code IS NULL;
+
+CREATE OR REPLACE TEMP TABLE p_left AS
+SELECT v.id_no FROM person_versions v
+JOIN persons_checked p ON p.id_no = v.id_no AND p.reason_code IS NULL AND p.op = 'D'
+WHERE v.valid_to_seq IS NULL AND v.in_push;
+
+{% include "ingest/40_apply_common.sql" %}
+
+SELECT
+    (SELECT count(*) FROM p_changed WHERE is_new),
+    (SELECT count(*) FROM (SELECT id_no FROM p_changed WHERE NOT is_new UNION SELECT id_no FROM seg_changed
+                           EXCEPT SELECT id_no FROM p_changed WHERE is_new)),
+    (SELECT count(*) FROM p_left),
+    (SELECT count(*) FROM incr_warnings WHERE warning IS NOT NULL);
