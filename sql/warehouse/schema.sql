@@ -105,3 +105,115 @@ CREATE TABLE IF NOT EXISTS applications (
     source_file    VARCHAR,
     loaded_at      TIMESTAMPTZ
 );
+
+-- ---------------------------------------------------------------- monthly run (rules.md §3–7)
+-- One row per command run for a month (run, declare), for ordering and replay.
+CREATE TABLE IF NOT EXISTS month_runs (
+    month_mi     INTEGER NOT NULL,
+    command      VARCHAR NOT NULL,        -- run | declare
+    as_of_seq    BIGINT NOT NULL,         -- the push state the month was computed on
+    replay       BOOLEAN NOT NULL,
+    started_at   TIMESTAMPTZ NOT NULL,
+    finished_at  TIMESTAMPTZ,
+    status       VARCHAR NOT NULL         -- RUNNING | DONE | FAILED
+);
+
+-- Screening of every person in the push (and every open ledger entry) for month P.
+CREATE TABLE IF NOT EXISTS screen_results (
+    month_mi                INTEGER NOT NULL,
+    id_no                   VARCHAR NOT NULL,
+    office_code             VARCHAR NOT NULL,
+    insurance_type          SMALLINT NOT NULL,
+    gender                  TINYINT NOT NULL,
+    person_type             TINYINT,
+    birth_mi                INTEGER NOT NULL,
+    original_age_mi         INTEGER NOT NULL,
+    statutory_age_mi        INTEGER NOT NULL,
+    delay_months            INTEGER NOT NULL,
+    benefit_start_mi        INTEGER NOT NULL,
+    flexible_earliest_mi    INTEGER,
+    flexible_latest_mi      INTEGER,
+    min_contribution_months INTEGER NOT NULL,
+    counted_months          INTEGER NOT NULL,
+    projected_months        INTEGER NOT NULL,
+    benefit_province        VARCHAR NOT NULL,
+    place_rule              VARCHAR NOT NULL,
+    place_evidence          VARCHAR,
+    alive                   BOOLEAN NOT NULL,
+    retired                 BOOLEAN NOT NULL,
+    in_push                 BOOLEAN NOT NULL,
+    scope_rule              VARCHAR,          -- a | b | c (rules.md §3) or NULL
+    trigger_push            BOOLEAN NOT NULL, -- trigger 1
+    trigger_application     BOOLEAN NOT NULL, -- trigger 2
+    trigger_screening       BOOLEAN NOT NULL, -- trigger 3
+    flags                   VARCHAR NOT NULL, -- section-4 codes, alphabetical, ';'-joined
+    PRIMARY KEY (month_mi, id_no)
+);
+
+-- Each flag with its evidence (rules.md §4).
+CREATE TABLE IF NOT EXISTS flags (
+    month_mi INTEGER NOT NULL,
+    id_no    VARCHAR NOT NULL,
+    code     VARCHAR NOT NULL,
+    evidence VARCHAR NOT NULL,
+    PRIMARY KEY (month_mi, id_no, code)
+);
+
+-- 一人一档: one entry per person and enrolment (a person closed and taken in again gets a new one).
+CREATE TABLE IF NOT EXISTS ledger_entries (
+    entry_id              VARCHAR PRIMARY KEY,   -- person_key || '-' || opened month (deterministic)
+    id_no                 VARCHAR NOT NULL,
+    office_code           VARCHAR NOT NULL,      -- responsible office (insured_region)
+    opened_mi             INTEGER NOT NULL,
+    opened_by             VARCHAR NOT NULL,      -- PUSH | APPLICATION | SCREENING (';'-joined)
+    officer_id            VARCHAR,
+    stage                 VARCHAR NOT NULL,
+    stage_since           DATE NOT NULL,
+    due_date              DATE,
+    closed_mi             INTEGER,
+    close_reason          VARCHAR,              -- RETIRED | DECEASED | LEFT_PUSH | MOVED_OUT
+    elected_retirement_mi INTEGER,              -- from feedback, within the flexible window
+    pre_review_office     VARCHAR               -- office that did the archive pre-review (feedback)
+);
+
+-- Every transition with its time and source (rules.md §7).
+CREATE TABLE IF NOT EXISTS ledger_transitions (
+    entry_id    VARCHAR NOT NULL,
+    id_no       VARCHAR NOT NULL,
+    from_stage  VARCHAR,
+    to_stage    VARCHAR NOT NULL,
+    event_date  DATE NOT NULL,          -- business date of the change
+    month_mi    INTEGER NOT NULL,       -- month it belongs to
+    source      VARCHAR NOT NULL,       -- run:YYYY-MM | declare:YYYY-MM | feedback:<file>#<row>
+    detail      VARCHAR,
+    recorded_at TIMESTAMPTZ NOT NULL
+);
+
+-- Benefit place or office changes between months (rules.md §2, §3).
+CREATE TABLE IF NOT EXISTS handovers (
+    month_mi    INTEGER NOT NULL,
+    id_no       VARCHAR NOT NULL,
+    kind        VARCHAR NOT NULL,       -- OFFICE_CHANGE | BENEFIT_PLACE_OUT | BENEFIT_PLACE_IN
+    from_code   VARCHAR NOT NULL,       -- office or province
+    to_code     VARCHAR NOT NULL,
+    reason      VARCHAR NOT NULL,
+    PRIMARY KEY (month_mi, id_no, kind)
+);
+
+-- Every notice ever issued: never two of the same person, kind and reference month (rules.md §5).
+CREATE TABLE IF NOT EXISTS notices (
+    notice_id        VARCHAR PRIMARY KEY,
+    id_no            VARCHAR NOT NULL,
+    entry_id         VARCHAR,
+    kind             VARCHAR NOT NULL,
+    reference_mi     INTEGER NOT NULL,
+    issued_mi        INTEGER NOT NULL,   -- the run month that issued it (its batch)
+    office_code      VARCHAR NOT NULL,
+    channel          VARCHAR NOT NULL,   -- SMS | EMPLOYER | TOWNSHIP
+    phone            VARCHAR,            -- normalised mobile, SMS only
+    text             VARCHAR NOT NULL,
+    segments         INTEGER,            -- SMS only
+    offline_reason   VARCHAR,
+    created_at       TIMESTAMPTZ NOT NULL,
+    UNIQUE (id_no, kind, reference_mi)
+);

@@ -1,0 +1,25 @@
+-- Record stage transitions for the entries of {{ source_table }} (see pipelines.ledger.record_transitions).
+-- {{ source_table }}: entry_id, event_date, detail[, to_stage].
+CREATE OR REPLACE TEMP TABLE _moves AS
+SELECT e.entry_id, e.id_no, e.stage AS from_stage,
+       {% if to_stage %}'{{ to_stage }}'{% else %}s.to_stage{% endif %} AS to_stage,
+       CAST(s.event_date AS DATE) AS event_date,
+       CAST(s.detail AS VARCHAR) AS detail
+FROM {{ source_table }} s JOIN ledger_entries e USING (entry_id)
+WHERE e.stage IS DISTINCT FROM {% if to_stage %}'{{ to_stage }}'{% else %}s.to_stage{% endif %};
+
+INSERT INTO ledger_transitions
+SELECT entry_id, id_no, from_stage, to_stage, event_date, {{ month_mi }}, '{{ source }}', detail, now()
+FROM _moves;
+
+UPDATE ledger_entries e SET
+    stage = m.to_stage,
+    stage_since = m.event_date,
+    due_date = CASE m.to_stage
+        {% for st, days in stage_days.items() %}WHEN '{{ st }}' THEN CAST(m.event_date + INTERVAL {{ days }} DAY AS DATE)
+        {% endfor %}ELSE NULL END,
+    closed_mi = CASE WHEN m.to_stage IN ({% for s in closed_stages %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %}) THEN {{ month_mi }} ELSE e.closed_mi END,
+    close_reason = CASE WHEN m.to_stage IN ({% for s in closed_stages %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %}) THEN m.to_stage ELSE e.close_reason END
+FROM _moves m WHERE e.entry_id = m.entry_id;
+
+SELECT count(*) FROM _moves;
