@@ -512,3 +512,46 @@ def ingest_inbox(inbox: str | Path, warehouse: str | Path, settings: Settings | 
     """Ingest every batch folder waiting in ``inbox`` (folders holding a manifest.json)."""
     dirs = sorted(p.parent for p in Path(inbox).glob("*/manifest.json"))
     return ingest_batches(dirs, warehouse, settings)
+
+
+# --------------------------------------------------------------------------- applications (trigger 2)
+
+APPLICATION_COLUMNS = ("id_no", "applicant_type", "applied_on", "channel", "county_code")
+
+
+def load_applications(files, warehouse: str | Path, settings: Settings | None = None) -> dict:
+    """Load pre-service applications (push-format.md "Applications", rules.md §3 trigger 2).
+
+    Rows that cannot be read are kept in ``applications_refused`` with a reason;
+    a file already loaded (same sha256) is skipped.  Returns counts.
+    """
+    settings = settings or load_settings()
+    counts = {"files": 0, "accepted": 0, "refused": 0, "already loaded": 0}
+    with connect(warehouse, settings=settings) as con:
+        for f in files:
+            f = Path(f)
+            digest = _sha256(f)
+            tag = f"{f.name}#{digest[:16]}"
+            if con.execute("SELECT count(*) FROM applications WHERE source_file = ?", [tag]).fetchone()[0] or \
+               con.execute("SELECT count(*) FROM applications_refused WHERE source_file = ?", [tag]).fetchone()[0]:
+                counts["already loaded"] += 1
+                continue
+            header = _csv_header(f)
+            missing = [c for c in APPLICATION_COLUMNS if c not in header]
+            if missing:
+                raise BatchRefused(f.name, f"applications file lacks columns {missing}")
+            colspec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"
+            con.execute("BEGIN TRANSACTION")
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _apps AS
+                    SELECT row_number() OVER () AS row_no, * FROM read_csv(?, header = true, auto_detect = false,
+                        columns = {colspec}, delim = ',', quote = '"', escape = '"')""", [str(f)])
+            con.execute(render_sql("ingest/60_applications.sql", source_file=tag))
+            a, r = con.execute(
+                "SELECT count(*) FILTER (reason_code IS NULL), count(*) FILTER (reason_code IS NOT NULL) FROM _apps_checked"
+            ).fetchone()
+            con.execute("COMMIT")
+            counts["files"] += 1
+            counts["accepted"] += a
+            counts["refused"] += r
+    return counts

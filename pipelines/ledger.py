@@ -41,3 +41,48 @@ def record_transitions(con, source_table: str, source: str, month_mi: int, setti
         to_stage=to_stage, stage_days=settings.stage_days, closed_stages=CLOSED_STAGES,
     )
     return con.execute(sql).fetchone()[0]
+
+
+def _load_officers(con) -> None:
+    from . import DATA_DIR
+
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE officers AS SELECT office_code, officer_id, officer_name FROM "
+        "read_csv(?, header = true, all_varchar = true) WHERE coalesce(active, '1') = '1'",
+        [str(DATA_DIR / "officers.csv")],
+    )
+
+
+def update_ledger(con, ctx, *, validate: bool = True) -> dict:
+    """The month's ledger work (rules.md §3, §7) in one transaction.
+
+    Close entries (deceased, retired, left the push, benefit place left
+    Ningxia → handover), follow office changes (handover), open entries for
+    newly triggered persons, and assign responsible officers.  Idempotent: a
+    rerun of the month finds nothing more to do.
+    """
+    from .warehouse import run_sql
+
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _load_officers(con)
+        run_sql(con, "ledger/10_close.sql", **ctx.params())
+        closed = record_transitions(con, "_closing", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
+        run_sql(con, "ledger/20_office_change.sql", **ctx.params())
+        moved = con.execute("SELECT count(*) FROM _moved_office").fetchone()[0]
+        run_sql(con, "ledger/30_open.sql", **ctx.params())
+        opened = con.execute("SELECT count(*) FROM _opening").fetchone()[0]
+        run_sql(con, "ledger/40_officers.sql", **ctx.params())
+        if validate:
+            from .validate import validate_frames
+
+            frame = con.execute(
+                "SELECT id_no, office_code, stage, officer_id AS responsible_officer, due_date "
+                "FROM ledger_entries WHERE closed_mi IS NULL").df()
+            vdir = (ctx.out / ctx.month / "validation") if ctx.out else None
+            validate_frames("ledger", {"ledger": frame}, vdir, label=ctx.month)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {"entries opened": opened, "entries closed": closed, "office changes": moved}

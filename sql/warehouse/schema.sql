@@ -217,3 +217,49 @@ CREATE TABLE IF NOT EXISTS notices (
     created_at       TIMESTAMPTZ NOT NULL,
     UNIQUE (id_no, kind, reference_mi)
 );
+
+-- The worklist of each month as it was published (the office ledger for P, rules.md §3/§7,
+-- outputs.md worklist columns). Replays re-emit it; analysts read ledger_current instead.
+CREATE TABLE IF NOT EXISTS worklist_rows (
+    month_mi                      INTEGER NOT NULL,
+    entry_id                      VARCHAR NOT NULL,
+    id_no                         VARCHAR NOT NULL,
+    name                          VARCHAR,
+    gender                        TINYINT,
+    birth_month                   VARCHAR,
+    insurance_type                SMALLINT,
+    person_type                   TINYINT,
+    office_code                   VARCHAR NOT NULL,
+    original_age_month            VARCHAR,
+    statutory_age_month           VARCHAR,
+    statutory_age                 VARCHAR,
+    delay_months                  INTEGER,
+    benefit_start_month           VARCHAR,
+    months_to_original            INTEGER,
+    months_to_statutory           INTEGER,
+    flexible_earliest_month       VARCHAR,
+    flexible_latest_month         VARCHAR,
+    min_contribution_months       INTEGER,
+    counted_contribution_months   INTEGER,
+    projected_contribution_months INTEGER,
+    benefit_region                VARCHAR,
+    scope_rule                    VARCHAR,
+    entered_by                    VARCHAR,
+    flags                         VARCHAR,
+    flag_evidence                 VARCHAR,
+    stage                         VARCHAR,
+    stage_since                   VARCHAR,
+    responsible_officer           VARCHAR,
+    due_date                      VARCHAR,
+    overdue                       BOOLEAN,
+    elected_retirement_month      VARCHAR,
+    PRIMARY KEY (month_mi, entry_id)
+);
+
+-- Applications rows that could not be read (trigger 2 input), kept with the reason.
+CREATE TABLE IF NOT EXISTS applications_refused (
+    source_file VARCHAR NOT NULL,
+    row_no      BIGINT NOT NULL,
+    reason_code VARCHAR NOT NULL,
+    loaded_at   TIMESTAMPTZ
+);

@@ -21,3 +21,66 @@ CREATE OR REPLACE VIEW quarantine AS
 SELECT q.seq, q.batch_id, q.file, q.row_no, q.reason_code, q.reason,
        CASE WHEN q.id_no_raw IS NULL THEN NULL ELSE person_key(upper(trim(q.id_no_raw))) END AS person_key
 FROM quarantine_rows q;
+
+-- One row per ledger entry (一人一档), current state.
+CREATE OR REPLACE VIEW ledger_current AS
+SELECT person_key(e.id_no) AS person_key, e.entry_id, e.office_code, e.officer_id AS responsible_officer,
+       mi_text(e.opened_mi) AS opened_month, e.opened_by, e.stage, e.stage_since, e.due_date,
+       e.closed_mi IS NULL AND e.due_date < current_date AS overdue,
+       mi_text(e.closed_mi) AS closed_month, e.close_reason,
+       mi_text(e.elected_retirement_mi) AS elected_retirement_month, e.pre_review_office,
+       r.insurance_type, r.gender, mi_text(r.original_age_mi) AS original_age_month,
+       mi_text(r.statutory_age_mi) AS statutory_age_month, r.benefit_province, r.flags,
+       mi_text(r.month_mi) AS screened_month
+FROM ledger_entries e
+LEFT JOIN (SELECT * FROM screen_results
+           QUALIFY month_mi = max(month_mi) OVER (PARTITION BY id_no)) r ON r.id_no = e.id_no;
+
+-- Flags of the latest screened month, with evidence (evidence carries no ID, name or phone).
+CREATE OR REPLACE VIEW flags_current AS
+SELECT person_key(f.id_no) AS person_key, mi_text(f.month_mi) AS month, f.code, f.evidence,
+       r.office_code
+FROM flags f
+JOIN screen_results r ON r.month_mi = f.month_mi AND r.id_no = f.id_no
+WHERE f.month_mi = (SELECT max(month_mi) FROM screen_results);
+
+-- Every notice ever issued (texts stay in the base table: they may address the person).
+CREATE OR REPLACE VIEW notices_analyst AS
+SELECT notice_id, person_key(id_no) AS person_key, kind AS notice_kind, mi_text(reference_mi) AS reference_month,
+       mi_text(issued_mi) AS issued_month, office_code, channel, segments, offline_reason, created_at
+FROM notices;
+
+-- Per office: entries by stage, overdue, notices sent (outputs.md office_progress).
+CREATE OR REPLACE VIEW office_progress AS
+WITH e AS (
+    SELECT office_code,
+           count(*) FILTER (closed_mi IS NULL)                                   AS open_entries,
+           count(*) FILTER (closed_mi IS NULL AND stage = 'ENROLLED')            AS enrolled,
+           count(*) FILTER (closed_mi IS NULL AND stage = 'NOTIFIED')            AS notified,
+           count(*) FILTER (closed_mi IS NULL AND stage = 'ARCHIVE_REVIEWED')    AS archive_reviewed,
+           count(*) FILTER (closed_mi IS NULL AND stage = 'YEARS_CONFIRMED')     AS years_confirmed,
+           count(*) FILTER (closed_mi IS NULL AND stage = 'RELATIONS_MERGED')    AS relations_merged,
+           count(*) FILTER (closed_mi IS NULL AND stage = 'CONCLUDED')           AS concluded,
+           count(*) FILTER (closed_mi IS NULL AND stage = 'CONFIRMED')           AS confirmed,
+           count(*) FILTER (closed_mi IS NULL AND stage = 'DECLARED')            AS declared,
+           count(*) FILTER (close_reason = 'RETIRED')                            AS retired,
+           count(*) FILTER (close_reason IN ('DECEASED', 'LEFT_PUSH', 'MOVED_OUT')) AS closed_other,
+           count(*) FILTER (closed_mi IS NULL AND due_date < current_date)       AS overdue
+    FROM ledger_entries GROUP BY office_code
+),
+n AS (
+    SELECT office_code, count(*) AS notices_sent,
+           count(*) FILTER (channel = 'SMS') AS sms_sent, coalesce(sum(segments), 0) AS sms_segments,
+           count(*) FILTER (channel <> 'SMS') AS offline_notices
+    FROM notices GROUP BY office_code
+)
+SELECT coalesce(e.office_code, n.office_code) AS office_code,
+       coalesce(open_entries, 0) AS open_entries, coalesce(enrolled, 0) AS enrolled,
+       coalesce(notified, 0) AS notified, coalesce(archive_reviewed, 0) AS archive_reviewed,
+       coalesce(years_confirmed, 0) AS years_confirmed, coalesce(relations_merged, 0) AS relations_merged,
+       coalesce(concluded, 0) AS concluded, coalesce(confirmed, 0) AS confirmed,
+       coalesce(declared, 0) AS declared, coalesce(retired, 0) AS retired,
+       coalesce(closed_other, 0) AS closed_other, coalesce(overdue, 0) AS overdue_entries,
+       coalesce(notices_sent, 0) AS notices_sent, coalesce(sms_sent, 0) AS sms_sent,
+       coalesce(sms_segments, 0) AS sms_segments, coalesce(offline_notices, 0) AS offline_notices
+FROM e FULL JOIN n USING (office_code);

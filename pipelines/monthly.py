@@ -1,0 +1,151 @@
+"""The monthly pre-service run for month P (``retire-prep run --month P``).
+
+Stages, each a function the CLI and the Airflow DAG both call:
+
+1. :func:`pipelines.screen.screen_month`  – rules.md §1–4 for everyone in the push;
+2. :func:`pipelines.ledger.update_ledger` – §3 ledger: close, hand over, open, officers;
+3. :func:`pipelines.notify.issue_reminders` – §5 reminders into the notices table;
+4. :func:`pipelines.outputs.publish_month` – worklists, notices, handovers, letters, report.
+
+Each warehouse stage is one transaction, validated (Great Expectations) before it
+commits; the files are written from the warehouse afterwards, so a run killed
+between two stages is completed by running the month again, with nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from .errors import MonthRefused
+from .policy import format_month, parse_month
+from .settings import Settings, load_settings
+from .warehouse import connect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MonthContext:
+    """Everything a stage needs to know about the month it computes."""
+
+    month: str          # 'YYYY-MM'
+    month_mi: int
+    as_of_seq: int
+    settings: Settings
+    out: Path | None = None
+
+    @property
+    def month_first(self) -> str:
+        return f"{self.month}-01"
+
+    @property
+    def next_month_first(self) -> str:
+        return format_month(self.month_mi + 1) + "-01"
+
+    def params(self, **extra) -> dict:
+        return dict(month=self.month, month_mi=self.month_mi, seq=self.as_of_seq, settings=self.settings,
+                    month_first=self.month_first, next_month_first=self.next_month_first, **extra)
+
+
+@dataclass
+class RunReport:
+    month: str
+    as_of_seq: int
+    replay: bool = False
+    counts: dict = field(default_factory=dict)
+    out_dir: Path | None = None
+
+    def lines(self) -> list[str]:
+        head = f"month {self.month} on push seq {self.as_of_seq}" + (" (replay)" if self.replay else "")
+        return [head] + [f"  {k}: {v}" for k, v in self.counts.items()] + (
+            [f"  outputs: {self.out_dir}"] if self.out_dir else [])
+
+
+def month_context(con, month: str, settings: Settings, *, command: str = "run", replay: bool = False) -> MonthContext:
+    """Resolve month P: the push state it runs on, and the month-order guard (issue 4 §6).
+
+    P is computed on the last applied batch whose data_month ≤ P.  A month before
+    the last month run is refused unless ``replay`` (which re-emits that month).
+    """
+    mi = parse_month(month)
+    month = format_month(mi)
+    seq = con.execute(
+        "SELECT max(seq) FROM push_batches WHERE status = 'APPLIED' AND data_month <= ?", [month]
+    ).fetchone()[0]
+    if seq is None:
+        raise MonthRefused(f"month {month}: no push batch with data_month <= {month} has been applied; ingest first")
+    last = con.execute(
+        "SELECT max(month_mi) FROM month_runs WHERE command = ? AND status = 'DONE' AND NOT replay", [command]
+    ).fetchone()[0]
+    if last is not None and mi < last and not replay:
+        raise MonthRefused(
+            f"month {month} is before the last month run ({format_month(last)}); "
+            f"use --replay to re-emit it as it was"
+        )
+    return MonthContext(month=month, month_mi=mi, as_of_seq=seq, settings=settings)
+
+
+def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: bool = False,
+              settings: Settings | None = None, validate: bool = True) -> RunReport:
+    """``retire-prep run --month P``: screening, flags, ledger, reminders, worklists, report."""
+    from . import ledger, notify, outputs, screen
+
+    settings = settings or load_settings()
+    out = Path(out)
+    with connect(warehouse, settings=settings) as con:
+        ctx = month_context(con, month, settings, replay=replay)
+        ctx.out = out
+        report = RunReport(month=ctx.month, as_of_seq=ctx.as_of_seq, replay=replay)
+        if replay:
+            replayed = con.execute(
+                "SELECT count(*) FROM month_runs WHERE command = 'run' AND status = 'DONE' AND month_mi = ?",
+                [ctx.month_mi]).fetchone()[0]
+            if not replayed:
+                raise MonthRefused(f"month {ctx.month} was never run: nothing to replay")
+            ctx.as_of_seq = con.execute(
+                "SELECT arg_max(as_of_seq, finished_at) FROM month_runs WHERE command = 'run' AND status = 'DONE' "
+                "AND month_mi = ? AND NOT replay", [ctx.month_mi]).fetchone()[0]
+            report.as_of_seq = ctx.as_of_seq
+        con.execute(
+            "INSERT INTO month_runs VALUES (?, 'run', ?, ?, now(), NULL, 'RUNNING')",
+            [ctx.month_mi, ctx.as_of_seq, replay],
+        )
+        try:
+            if not replay:
+                report.counts.update(screen.screen_month(con, ctx, validate=validate))
+                report.counts.update(ledger.update_ledger(con, ctx, validate=validate))
+                report.counts.update(notify_month(con, ctx, validate=validate))
+            else:
+                screen.state_views(con, ctx)
+            report.counts.update(outputs.publish_month(con, ctx, validate=validate, rebuild=not replay))
+        except BaseException:
+            con.execute(
+                "UPDATE month_runs SET status = 'FAILED', finished_at = now() "
+                "WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [ctx.month_mi])
+            raise
+        con.execute(
+            "UPDATE month_runs SET status = 'DONE', finished_at = now() "
+            "WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [ctx.month_mi])
+        report.out_dir = out / ctx.month
+    return report
+
+
+def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:
+    """Stage 3: the month's reminders (rules.md §5) in one transaction."""
+    from . import notify
+
+    con.execute("BEGIN TRANSACTION")
+    try:
+        counts = notify.issue_reminders(con, ctx.month_mi, ctx.settings)
+        if validate:
+            from .outputs import validate_notices
+
+            validate_notices(con, ctx)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {f"notices {k}": v for k, v in counts.items()}

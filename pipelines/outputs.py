@@ -1,0 +1,137 @@
+"""Outputs of month P (outputs.md): county worklists, notices, handovers, letters, report.
+
+Everything is read from the warehouse, validated, written into a staging
+folder and then moved into ``OUT/P/`` — a failed validation publishes nothing
+of the stage, and a rerun rewrites the same bytes.  An office's folder holds
+its own persons only: every per-office query filters on the office code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from . import TEMPLATES_DIR
+from .tabular import write_table
+from .warehouse import run_sql
+
+log = logging.getLogger(__name__)
+
+WORKLIST_COLUMNS = (
+    "id_no, name, gender, birth_month, insurance_type, person_type, office_code, original_age_month, "
+    "statutory_age_month, months_to_original, months_to_statutory, flexible_earliest_month, "
+    "flexible_latest_month, min_contribution_months, counted_contribution_months, benefit_region, flags, "
+    "stage, responsible_officer, due_date, statutory_age, delay_months, benefit_start_month, "
+    "projected_contribution_months, scope_rule, entered_by, flag_evidence, stage_since, overdue, "
+    "elected_retirement_month"
+)
+
+
+def _vdir(ctx) -> Path | None:
+    return (ctx.out / ctx.month / "validation") if ctx.out else None
+
+
+def _validate(stage: str, frames: dict, ctx) -> None:
+    from .validate import validate_frames
+
+    validate_frames(stage, frames, _vdir(ctx), label=ctx.month)
+
+
+def validate_notices(con, ctx) -> None:
+    """GX suite ``notices`` on the SMS notices issued in P (before they are committed)."""
+    frame = con.execute(
+        "SELECT notice_id, kind AS notice_kind, id_no, phone, text, segments, mi_text(reference_mi) AS reference_month, "
+        "sms_segments(length(text)) AS expected_segments FROM notices WHERE issued_mi = ? AND channel = 'SMS'",
+        [ctx.month_mi]).df()
+    _validate("notices", {"sms": frame}, ctx)
+
+
+def offices_of_month(con, ctx) -> list[str]:
+    """Offices that get files for P: every office with a worklist row or a notice."""
+    rows = con.execute(
+        "SELECT office_code FROM worklist_rows WHERE month_mi = ? UNION "
+        "SELECT office_code FROM notices WHERE issued_mi = ? ORDER BY 1", [ctx.month_mi, ctx.month_mi]).fetchall()
+    return [r[0] for r in rows]
+
+
+def build_worklist(con, ctx) -> int:
+    """Snapshot the office ledgers of P into ``worklist_rows`` (replays re-emit it)."""
+    run_sql(con, "outputs/10_worklist.sql", **ctx.params())
+    return con.execute("SELECT count(*) FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchone()[0]
+
+
+def write_office_worklist(con, ctx, office: str, stage_dir: Path) -> int:
+    """``worklists/<office>/worklist.parquet`` and ``.csv``: that office's persons only."""
+    return write_table(
+        con,
+        f"SELECT {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = {int(ctx.month_mi)} "
+        f"AND office_code = ? ORDER BY statutory_age_month, entry_id",
+        stage_dir / "worklists" / office / "worklist",
+        params=[office],
+    )
+
+
+def write_handovers(con, ctx, stage_dir: Path) -> int:
+    """``handovers/handovers.parquet`` and ``.csv``: benefit place or office changes in P."""
+    return write_table(
+        con,
+        f"""SELECT mi_text(h.month_mi) AS month, h.id_no, p.name, h.kind, h.from_code, h.to_code, h.reason,
+                   true AS notify_person,
+                   (p.insurance_type = 110 AND (p.employer_uscc IS NOT NULL OR p.employer_name IS NOT NULL)) AS notify_employer
+            FROM handovers h JOIN persons_p p USING (id_no)
+            WHERE h.month_mi = {int(ctx.month_mi)} ORDER BY h.kind, h.from_code, h.to_code, person_key(h.id_no)""",
+        stage_dir / "handovers" / "handovers",
+    )
+
+
+def validate_worklists(con, ctx) -> None:
+    frame = con.execute(
+        f"SELECT {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).df()
+    # one frame per office: 'no id_no twice in an office's worklist'
+    for office, part in sorted(frame.groupby("office_code"), key=lambda kv: kv[0]):
+        _validate("worklists", {"worklist": part.reset_index(drop=True)}, ctx)
+
+
+def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> dict:
+    """Stage 4: write every file of P (worklists, notices, handovers, letters, report)."""
+    from . import notify, report
+
+    if rebuild:
+        build_worklist(con, ctx)
+    if validate:
+        validate_worklists(con, ctx)
+    final = ctx.out / ctx.month
+    stage_dir = ctx.out / f".{ctx.month}.partial"
+    shutil.rmtree(stage_dir, ignore_errors=True)
+    stage_dir.mkdir(parents=True)
+    counts = {"worklist rows": 0}
+    offices = offices_of_month(con, ctx)
+    for office in offices:
+        counts["worklist rows"] += write_office_worklist(con, ctx, office, stage_dir)
+    counts["offices"] = len(offices)
+    counts.update(notify.write_notification_files(con, ctx.month_mi, stage_dir) or {})
+    counts["handovers"] = write_handovers(con, ctx, stage_dir)
+    counts["letters"] = len(notify.write_letters(con, ctx.month_mi, stage_dir))
+    report.write_report(con, ctx, stage_dir)
+    _swap_in(stage_dir, final)
+    return counts
+
+
+def _swap_in(stage_dir: Path, final: Path) -> None:
+    """Move each published folder of the staging dir into OUT/P, replacing the old one.
+
+    ``validation/`` is not touched: it is written directly and keeps the record
+    of failed validations too.
+    """
+    final.mkdir(parents=True, exist_ok=True)
+    for child in sorted(stage_dir.iterdir()):
+        target = final / child.name
+        old = final / f".{child.name}.old"
+        if target.exists():
+            os.replace(target, old)
+        os.replace(child, target)
+        if old.exists():
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    shutil.rmtree(stage_dir)

@@ -1,0 +1,296 @@
+"""Working days for the objection deadline (rules.md §7, policy.md §8).
+
+A working day is Monday to Friday, less the State Council's public holidays and
+Ningxia's own (开斋节, 古尔邦节 — set each year by the regional government under
+全国年节及纪念日放假办法 第四条), plus the adjusted working weekends (调休).
+
+Sources of the calendar, in order of precedence for a day:
+
+1. ``data/calendar/overrides.csv`` rows of scope ``ningxia`` (regional computations only);
+2. ``data/calendar/overrides.csv`` rows of scope ``national``;
+3. ``chinese_calendar`` (the State Council's notices, 2004–2026 in version 1.11);
+4. Monday to Friday.
+
+A year is *known* nationally when ``chinese_calendar`` covers it or the file has the row
+``YYYY,complete,national,…``; any other year raises :class:`UnknownCalendarYear`,
+never a guess. A year without ``YYYY,complete,ningxia,…`` is computed with whatever
+Ningxia days are entered (usually none: the national calendar) and a warning that
+says so. The file format is described in ``data/calendar/README.md``.
+
+Periods counted in days start the next day (民法典 第二百零一条): ``add_working_days``
+never counts the start day itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import chinese_calendar
+
+from . import DATA_DIR
+from .errors import RetirePrepError, UnknownCalendarYear
+
+log = logging.getLogger(__name__)
+
+OVERRIDES_FILE = DATA_DIR / "calendar" / "overrides.csv"
+README_FILE = DATA_DIR / "calendar" / "README.md"
+
+KINDS = ("holiday", "workday", "complete")
+SCOPES = ("national", "ningxia")
+
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_YEAR = re.compile(r"^[0-9]{4}$")
+
+
+class RegionalCalendarWarning(UserWarning):
+    """Ningxia's own days for a year are not (fully) entered: national calendar used."""
+
+
+class CalendarFileError(RetirePrepError):
+    """A malformed row in the calendar override file."""
+
+
+def _library_years() -> tuple[int, int]:
+    days = chinese_calendar.holidays
+    return min(days).year, max(days).year
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The national calendar of ``chinese_calendar`` plus the rows of the override file."""
+
+    path: Path
+    library_years: tuple[int, int]
+    national: dict  # date -> bool (True: working day)
+    ningxia: dict  # date -> bool
+    national_complete: frozenset
+    ningxia_complete: frozenset
+
+    # -- coverage ---------------------------------------------------------------------
+
+    def national_known(self, year: int) -> bool:
+        lo, hi = self.library_years
+        return lo <= year <= hi or year in self.national_complete
+
+    def ningxia_known(self, year: int) -> bool:
+        return year in self.ningxia_complete
+
+    def check_year(self, year: int) -> None:
+        """Raise UnknownCalendarYear when no calendar covers ``year`` (rules.md §7)."""
+        if not self.national_known(year):
+            lo, hi = self.library_years
+            entered = sum(1 for d in self.national if d.year == year)
+            partly = (
+                f" ({entered} national day(s) of {year} are entered but the year is not marked complete)"
+                if entered else ""
+            )
+            raise UnknownCalendarYear(
+                f"the working-day calendar of {year} is not known: chinese_calendar "
+                f"{getattr(chinese_calendar, '__version__', '')} covers {lo}-{hi} and {self.path} "
+                f"does not mark {year} as entered{partly}. When the State Council publishes the "
+                f"{year} holiday arrangement (国务院办公厅关于{year}年部分节假日安排的通知), add to that file "
+                f"one row per day off, e.g. '{year}-01-01,holiday,national,元旦', one row per adjusted "
+                f"working weekend day, e.g. '{year}-02-06,workday,national,春节调休', and the row "
+                f"'{year},complete,national,<title of the notice>' (columns date,kind,scope,name; "
+                f"see {README_FILE})"
+            )
+
+    def warn_regional(self, year: int) -> None:
+        """Warn that ``year`` is computed without Ningxia's own days (rules.md §7)."""
+        if self.ningxia_known(year):
+            return
+        entered = sorted(d for d in self.ningxia if d.year == year)
+        what = (
+            f"only {len(entered)} Ningxia day(s) are entered and the year is not marked complete"
+            if entered else "Ningxia's own holidays (开斋节, 古尔邦节) are not entered"
+        )
+        msg = (
+            f"working days of {year}: {what} in {self.path}; computing on the national calendar"
+            f"{' plus the entered days' if entered else ''}. Add the days of the regional notice as "
+            f"'{year}-MM-DD,holiday,ningxia,开斋节' rows and the row '{year},complete,ningxia,<title of "
+            f"the notice>' (see {README_FILE})"
+        )
+        warnings.warn(msg, RegionalCalendarWarning, stacklevel=3)
+        if year not in _logged_years:
+            _logged_years.add(year)
+            log.warning(msg)
+
+    # -- days -------------------------------------------------------------------------
+
+    def _national_working(self, d: date) -> bool:
+        if d in self.national:
+            return self.national[d]
+        lo, hi = self.library_years
+        if lo <= d.year <= hi:
+            return chinese_calendar.is_workday(d)
+        return d.weekday() < 5
+
+    def working(self, d: date, *, regional: bool = True) -> bool:
+        """Working day, without the year checks (call check_year/warn_regional first)."""
+        if regional and d in self.ningxia:
+            return self.ningxia[d]
+        return self._national_working(d)
+
+    def is_working_day(self, d: date, *, regional: bool = True) -> bool:
+        """Working day on this calendar; raises UnknownCalendarYear for an unknown year."""
+        self.check_year(d.year)
+        if regional:
+            self.warn_regional(d.year)
+        return self.working(d, regional=regional)
+
+
+_logged_years: set[int] = set()
+
+
+def _parse_file(path: Path) -> tuple[dict, dict, frozenset, frozenset]:
+    national: dict[date, bool] = {}
+    ningxia: dict[date, bool] = {}
+    complete: dict[str, set[int]] = {"national": set(), "ningxia": set()}
+    if not path.exists():
+        return national, ningxia, frozenset(), frozenset()
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        lines = [(i, line) for i, line in enumerate(fh, start=1)
+                 if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        return national, ningxia, frozenset(), frozenset()
+    reader = csv.reader([line for _, line in lines])
+    header = [h.strip().lower() for h in next(reader)]
+    need = ["date", "kind", "scope"]
+    if header[:3] != need:
+        raise CalendarFileError(f"{path}, line {lines[0][0]}: the header must start with date,kind,scope(,name)")
+    for (line_no, _), row in zip(lines[1:], reader):
+        cells = [c.strip() for c in row] + ["", "", ""]
+        when, kind, scope = cells[0], cells[1].lower(), cells[2].lower()
+        where = f"{path}, line {line_no}"
+        if kind not in KINDS:
+            raise CalendarFileError(f"{where}: kind must be one of {', '.join(KINDS)}, not {cells[1]!r}")
+        if scope not in SCOPES:
+            raise CalendarFileError(f"{where}: scope must be one of {', '.join(SCOPES)}, not {cells[2]!r}")
+        if kind == "complete":
+            if not _YEAR.match(when):
+                raise CalendarFileError(f"{where}: a 'complete' row takes a year YYYY in the date column, not {when!r}")
+            complete[scope].add(int(when))
+            continue
+        if not _DATE.match(when):
+            raise CalendarFileError(f"{where}: date must be YYYY-MM-DD, not {when!r}")
+        try:
+            d = date.fromisoformat(when)
+        except ValueError:
+            raise CalendarFileError(f"{where}: {when!r} is not a real date") from None
+        target = national if scope == "national" else ningxia
+        working = kind == "workday"
+        if d in target and target[d] != working:
+            raise CalendarFileError(f"{where}: {when} is entered both as a holiday and as a workday ({scope})")
+        target[d] = working
+    return national, ningxia, frozenset(complete["national"]), frozenset(complete["ningxia"])
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, mtime_ns: int, size: int) -> Calendar:
+    national, ningxia, nat_c, nx_c = _parse_file(path)
+    return Calendar(path, _library_years(), national, ningxia, nat_c, nx_c)
+
+
+def load_calendar(path: str | Path | None = None) -> Calendar:
+    """The calendar: chinese_calendar plus ``path`` (default ``data/calendar/overrides.csv``).
+
+    Re-read when the file changes (cached on its modification time and size).
+    """
+    p = Path(path) if path else OVERRIDES_FILE
+    try:
+        st = p.stat()
+        key = (st.st_mtime_ns, st.st_size)
+    except FileNotFoundError:
+        key = (0, -1)
+    return _load(p, *key)
+
+
+def is_working_day(d: date, *, regional: bool = True, calendar: Calendar | None = None) -> bool:
+    """Whether ``d`` is a working day (rules.md §7, policy.md §8).
+
+    National calendar (chinese_calendar + override file, 全国年节及纪念日放假办法 and the
+    State Council's yearly notices) and, when ``regional``, Ningxia's 开斋节/古尔邦节 days.
+    Raises UnknownCalendarYear for a year no calendar covers.
+    """
+    cal = calendar or load_calendar()
+    return cal.is_working_day(d, regional=regional)
+
+
+def add_working_days(start: date, n: int, *, regional: bool = True, calendar: Calendar | None = None) -> date:
+    """The ``n``-th working day after ``start`` (rules.md §7: objection within 15 working days).
+
+    The start day itself is not counted (民法典 第二百零一条); ``n = 0`` returns ``start``.
+    Raises UnknownCalendarYear as soon as the count reaches a year no calendar covers;
+    warns (RegionalCalendarWarning and the log) when Ningxia's days of a year reached are
+    not entered and ``regional`` is true.
+    """
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    cal = calendar or load_calendar()
+    d = start
+    left = n
+    year = None
+    while left > 0:
+        d += timedelta(days=1)
+        if d.year != year:
+            year = d.year
+            cal.check_year(year)
+            if regional:
+                cal.warn_regional(year)
+        if cal.working(d, regional=regional):
+            left -= 1
+    return d
+
+
+def calendar_table(first: date, last: date, *, regional: bool = True, calendar: Calendar | None = None):
+    """Every day from ``first`` to ``last`` (inclusive) as a pyarrow Table, for set-based SQL.
+
+    Columns: ``day`` DATE, ``is_working`` BOOLEAN, ``working_seq`` INTEGER (working days
+    from ``first`` up to and including ``day``: the ``n``-th working day after ``s`` is the
+    working day whose ``working_seq`` equals ``working_seq(s) + n``). Raises
+    UnknownCalendarYear when a year of the range is not known; warns once per year whose
+    Ningxia days are not entered (when ``regional``).
+    """
+    import pyarrow as pa
+
+    if last < first:
+        raise ValueError("last must not precede first")
+    cal = calendar or load_calendar()
+    for y in range(first.year, last.year + 1):
+        cal.check_year(y)
+        if regional:
+            cal.warn_regional(y)
+    days, flags, seqs = [], [], []
+    seq = 0
+    d = first
+    while d <= last:
+        w = cal.working(d, regional=regional)
+        seq += w
+        days.append(d)
+        flags.append(w)
+        seqs.append(seq)
+        d += timedelta(days=1)
+    return pa.table({
+        "day": pa.array(days, pa.date32()),
+        "is_working": pa.array(flags, pa.bool_()),
+        "working_seq": pa.array(seqs, pa.int32()),
+    })
+
+
+def known_through(calendar: Calendar | None = None) -> date:
+    """The last day of the last year of the unbroken run of nationally known years.
+
+    What the pipeline may pass as ``last`` to :func:`calendar_table` without an error.
+    """
+    cal = calendar or load_calendar()
+    y = cal.library_years[1]
+    while cal.national_known(y + 1):
+        y += 1
+    return date(y, 12, 31)

@@ -1,0 +1,32 @@
+-- Take persons in (rules.md §3 triggers 1–3): a new entry for each triggered person without an open one.
+CREATE OR REPLACE TEMP TABLE _opening AS
+SELECT r.id_no, r.office_code,
+       person_key(r.id_no) || '-' || mi_text({{ month_mi }}) AS entry_id,
+       concat_ws(';', CASE WHEN r.trigger_push THEN 'PUSH' END,
+                      CASE WHEN r.trigger_application THEN 'APPLICATION' END,
+                      CASE WHEN r.trigger_screening THEN 'SCREENING' END) AS opened_by
+FROM screen_results r
+WHERE r.month_mi = {{ month_mi }}
+  AND (r.trigger_push OR r.trigger_application OR r.trigger_screening)
+  AND NOT EXISTS (SELECT 1 FROM ledger_entries e
+                  WHERE e.id_no = r.id_no AND (e.closed_mi IS NULL OR e.opened_mi = {{ month_mi }} OR e.closed_mi = {{ month_mi }}));
+
+INSERT INTO ledger_entries (entry_id, id_no, office_code, opened_mi, opened_by, officer_id, stage, stage_since, due_date)
+SELECT entry_id, id_no, office_code, {{ month_mi }}, opened_by, NULL, 'ENROLLED', DATE '{{ month_first }}',
+       CAST(DATE '{{ month_first }}' + INTERVAL {{ settings.stage_days['ENROLLED'] }} DAY AS DATE)
+FROM _opening;
+
+INSERT INTO ledger_transitions
+SELECT entry_id, id_no, NULL, 'ENROLLED', DATE '{{ month_first }}', {{ month_mi }}, 'run:{{ month }}',
+       'taken in by ' || opened_by, now()
+FROM _opening;
+
+-- A benefit place that moved into Ningxia since the person's last screening is handed over too.
+INSERT INTO handovers
+SELECT {{ month_mi }}, o.id_no, 'BENEFIT_PLACE_IN', prev.benefit_province, o.office_code,
+       'benefit place moved from ' || prev.benefit_province || ' to 640000'
+FROM _opening o
+JOIN (SELECT id_no, arg_max(benefit_province, month_mi) AS benefit_province
+      FROM screen_results WHERE month_mi < {{ month_mi }} GROUP BY id_no) prev USING (id_no)
+WHERE prev.benefit_province <> '640000'
+ON CONFLICT DO NOTHING;

@@ -1,0 +1,24 @@
+-- The office ledger for month P (outputs.md worklist): open entries, and entries closed in P.
+DELETE FROM worklist_rows WHERE month_mi = {{ month_mi }};
+INSERT INTO worklist_rows
+WITH ev AS (
+    SELECT id_no, string_agg(code || ': ' || evidence, ' | ' ORDER BY code) AS flag_evidence
+    FROM flags WHERE month_mi = {{ month_mi }} GROUP BY id_no
+)
+SELECT {{ month_mi }}, e.entry_id, e.id_no, p.name, r.gender, mi_text(r.birth_mi), r.insurance_type, r.person_type,
+       e.office_code,
+       mi_text(r.original_age_mi), mi_text(r.statutory_age_mi),
+       ((r.statutory_age_mi - r.birth_mi) // 12) || 'y' || ((r.statutory_age_mi - r.birth_mi) % 12) || 'm',
+       r.delay_months, mi_text(r.benefit_start_mi),
+       r.original_age_mi - {{ month_mi }}, r.statutory_age_mi - {{ month_mi }},
+       mi_text(r.flexible_earliest_mi), mi_text(r.flexible_latest_mi),
+       r.min_contribution_months, r.counted_months, r.projected_months, r.benefit_province,
+       r.scope_rule, e.opened_by, r.flags, coalesce(ev.flag_evidence, ''),
+       e.stage, strftime(e.stage_since, '%Y-%m-%d'), e.officer_id, strftime(e.due_date, '%Y-%m-%d'),
+       coalesce(e.due_date < DATE '{{ month_first }}', false) AND e.closed_mi IS NULL,
+       mi_text(e.elected_retirement_mi)
+FROM ledger_entries e
+JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no
+JOIN persons_p p ON p.id_no = e.id_no
+LEFT JOIN ev ON ev.id_no = e.id_no
+WHERE e.opened_mi <= {{ month_mi }} AND (e.closed_mi IS NULL OR e.closed_mi = {{ month_mi }});

@@ -1,0 +1,30 @@
+-- Ages, months and contribution facts of every screened person for month P = {{ month_mi }}
+-- (rules.md §1 through the policy macros; §2 benefit place from TEMP benefit_place).
+CREATE OR REPLACE TEMP TABLE facts AS
+WITH base AS (
+    SELECT s.*,
+           mi_of_date(s.birth_date) AS birth_mi,
+           counted_months(s.actual_contribution_months, s.deemed_months, s.deemed_status) AS counted
+    FROM screened s
+),
+ages AS (
+    SELECT b.*,
+           original_age_mi(gender, person_type, insurance_type, birth_mi)      AS original_age_mi,
+           statutory_age_mi(gender, person_type, insurance_type, birth_mi)     AS statutory_age_mi,
+           delay_months(gender, person_type, insurance_type, birth_mi)         AS delay,
+           benefit_start_mi(gender, person_type, insurance_type, birth_mi)     AS benefit_start_mi,
+           flexible_earliest_mi(gender, person_type, insurance_type, birth_mi) AS flexible_earliest_mi,
+           flexible_latest_mi(gender, person_type, insurance_type, birth_mi)   AS flexible_latest_mi,
+           CASE WHEN b.insurance_type = 110 THEN coalesce(bp.benefit_province, '640000')
+                ELSE province_of(b.insured_region) END                        AS benefit_province,
+           CASE WHEN b.insurance_type = 110 THEN coalesce(bp.place_rule, 'HUKOU_NO_BASIC_MONTHS')
+                ELSE 'RESIDENT_INSURED_PLACE' END                              AS place_rule,
+           {{ place_evidence_expr }}                                           AS place_evidence,
+           b.survival_status <> 2                                              AS alive
+    FROM base b LEFT JOIN benefit_place bp USING (id_no)
+)
+SELECT a.*,
+       min_contribution_months(a.statutory_age_mi // 12, a.insurance_type) AS min_months,
+       a.counted + CASE WHEN a.contribution_status = 1
+                        THEN greatest(0, a.statutory_age_mi - {{ month_mi }}) ELSE 0 END AS projected
+FROM ages a;

@@ -1,0 +1,74 @@
+-- Flags (rules.md §4), each with its evidence: which field, which segment, which months.
+-- Evidence never carries the ID number, the name or the phone.
+CREATE OR REPLACE TEMP TABLE month_flags AS
+WITH seg AS (
+    SELECT s.* FROM segments_p s SEMI JOIN facts f USING (id_no)
+),
+unmerged AS (
+    SELECT id_no, string_agg(region_code || ' ' || mi_text(start_mi) || '..' || mi_text(end_mi)
+                             || ' relation_status=' || relation_status, '; '
+                             ORDER BY start_mi, end_mi, region_code) AS ev
+    FROM seg WHERE relation_status IN (2, 3) GROUP BY id_no
+),
+seg_overlaps AS (
+    SELECT a.id_no,
+           string_agg(a.region_code || ' ' || mi_text(a.start_mi) || '..' || mi_text(a.end_mi) || ' overlaps '
+                      || b.region_code || ' ' || mi_text(b.start_mi) || '..' || mi_text(b.end_mi) || ' ('
+                      || (least(a.end_mi, b.end_mi) - greatest(a.start_mi, b.start_mi) + 1) || ' months)', '; '
+                      ORDER BY a.start_mi, b.start_mi, a.region_code, b.region_code) AS ev
+    FROM seg a JOIN seg b
+      ON a.id_no = b.id_no
+     AND province_of(a.region_code) < province_of(b.region_code)
+     AND a.start_mi <= b.end_mi AND b.start_mi <= a.end_mi
+    GROUP BY a.id_no
+),
+key_info AS (
+    SELECT id_no, concat_ws('; ',
+        CASE WHEN hukou_region IS NULL THEN 'hukou_region missing' END,
+        CASE WHEN phone IS NULL THEN 'phone missing'
+             WHEN phone_normalized(phone) IS NULL THEN 'phone is not a valid mobile' END,
+        CASE WHEN insurance_type = 110 AND gender = 2 AND person_type IS NULL
+             THEN 'person_type missing (110 woman; original age taken at 50)' END,
+        CASE WHEN insurance_type = 110 AND person_type IN (1, 2) AND employer_uscc IS NULL AND employer_name IS NULL
+             THEN 'employer missing (neither employer_uscc nor employer_name)' END,
+        CASE WHEN coalesce(deemed_months, 0) > 0 AND deemed_region IS NULL
+             THEN 'deemed_region missing for ' || deemed_months || ' deemed months' END
+    ) AS ev
+    FROM facts
+)
+SELECT id_no, 'YEARS_UNCONFIRMED' AS code,
+       'deemed_status=2 (pending), deemed_months=' || coalesce(CAST(deemed_months AS VARCHAR), 'empty') AS evidence
+FROM facts WHERE deemed_status = 2
+UNION ALL
+SELECT id_no, 'REMOTE_UNMERGED', 'segments not merged: ' || ev FROM unmerged
+UNION ALL
+SELECT id_no, 'KEY_INFO_MISSING', ev FROM key_info WHERE ev <> ''
+UNION ALL
+SELECT id_no, 'BIRTH_DATE_CONFLICT',
+       'birth_date ' || strftime(birth_date, '%Y-%m-%d') || ' vs ID number ' || strftime(id_birth_date(id_no), '%Y-%m-%d')
+FROM facts WHERE birth_date <> id_birth_date(id_no)
+UNION ALL
+SELECT id_no, 'GENDER_CONFLICT', 'gender=' || gender || ' vs ID number gender digit ' || id_gender(id_no)
+FROM facts WHERE gender <> id_gender(id_no)
+UNION ALL
+SELECT id_no, 'DUPLICATE_CONTRIBUTION', ev FROM seg_overlaps
+UNION ALL
+SELECT id_no, 'ARREARS', 'arrears_months=' || arrears_months FROM facts WHERE arrears_months > 0
+UNION ALL
+SELECT id_no, 'INSUFFICIENT_YEARS',
+       'projected ' || projected || ' months (counted ' || counted
+       || CASE WHEN contribution_status = 1 THEN ' + ' || greatest(0, statutory_age_mi - {{ month_mi }}) || ' to come' ELSE ', not contributing' END
+       || ') < minimum ' || min_months || ' for ' || (statutory_age_mi // 12)
+FROM facts WHERE projected < min_months
+UNION ALL
+SELECT id_no, 'BENEFIT_PLACE_MISMATCH',
+       'computed ' || benefit_province || ' (' || place_rule || ') vs ministry ' || benefit_region_ministry
+FROM facts
+WHERE benefit_region_ministry IS NOT NULL AND province_of(benefit_region_ministry) <> benefit_province
+UNION ALL
+SELECT id_no, 'PAST_AGE_NOT_RETIRED',
+       'statutory age month ' || mi_text(statutory_age_mi) || ' is before ' || mi_text({{ month_mi }}) || ', retired=0'
+FROM facts WHERE statutory_age_mi < {{ month_mi }} AND NOT retired;
+
+DELETE FROM flags WHERE month_mi = {{ month_mi }};
+INSERT INTO flags SELECT {{ month_mi }}, id_no, code, evidence FROM month_flags;
