@@ -482,6 +482,9 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> No
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    from .warehouse import refresh_person_keys
+
+    refresh_person_keys(con)
     report.applied.append(row)
     report.superseded += superseded
     log.info("applied %s (seq %s)", man.batch_id, man.seq)

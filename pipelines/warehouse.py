@@ -44,8 +44,12 @@ def _nfkc(col):
     return pc.utf8_normalize(col, form="NFKC")
 
 
-def _register_functions(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Vectorised (Arrow) functions DuckDB lacks, and the policy macros."""
+def _register_functions(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool = False) -> None:
+    """Vectorised (Arrow) functions DuckDB lacks, and the policy macros.
+
+    The policy macros are TEMP: each connection renders them with its own settings,
+    so a changed setting takes effect at once and nothing of them is stored.
+    """
     from duckdb.sqltypes import VARCHAR
 
     con.create_function("nfkc", _nfkc, [VARCHAR], VARCHAR, type="arrow", null_handling="special")
@@ -70,6 +74,20 @@ def person_key(id_no: str, settings: Settings) -> str:
     return hashlib.sha256((settings.person_key_secret + "|" + id_no).encode()).hexdigest()[:16]
 
 
+def refresh_person_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Key every ID number the warehouse holds (persons and quarantined rows) in ``person_keys``.
+
+    Analyst views join this table, so they show the key without the secret.
+    """
+    con.execute(
+        """INSERT INTO person_keys
+           SELECT id_no, person_key(id_no) FROM (
+               SELECT DISTINCT id_no FROM person_versions
+               UNION SELECT DISTINCT upper(trim(id_no_raw)) FROM quarantine_rows WHERE id_no_raw IS NOT NULL
+           ) n WHERE NOT EXISTS (SELECT 1 FROM person_keys k WHERE k.id_no = n.id_no)"""
+    )
+
+
 @contextmanager
 def connect(path: str | Path, read_only: bool = False, settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse; a writer also creates the schema. Closes on exit."""
@@ -80,10 +98,15 @@ def connect(path: str | Path, read_only: bool = False, settings: Settings | None
     con = duckdb.connect(str(path), read_only=read_only)
     try:
         con.execute("SET TimeZone = 'Asia/Shanghai'")
-        _register_functions(con, settings)
+        _register_functions(con, settings, read_only)
+        con.execute(render_sql("warehouse/person_key.sql", person_key_secret=person_key_sql(settings)))
         if not read_only:
+            # tables first (schema.sql, then the stages' own schema_*.sql), analyst views last
             run_sql(con, "warehouse/schema.sql", settings=settings)
-            run_sql(con, "warehouse/views.sql", settings=settings, person_key_secret=person_key_sql(settings))
+            for extra in sorted((SQL_DIR / "warehouse").glob("schema_*.sql")):
+                run_sql(con, f"warehouse/{extra.name}", settings=settings)
+            run_sql(con, "warehouse/views.sql", settings=settings)
+            refresh_person_keys(con)
         yield con
     finally:
         con.close()

@@ -263,3 +263,10 @@ CREATE TABLE IF NOT EXISTS applications_refused (
     reason_code VARCHAR NOT NULL,
     loaded_at   TIMESTAMPTZ
 );
+
+-- The pseudonymous key of every ID number (outputs.md person_key); filled by the pipeline,
+-- which alone has the secret (pipelines.warehouse.refresh_person_keys).
+CREATE TABLE IF NOT EXISTS person_keys (
+    id_no      VARCHAR PRIMARY KEY,
+    person_key VARCHAR NOT NULL
+);

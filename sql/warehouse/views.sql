@@ -1,6 +1,10 @@
 -- Analyst views (outputs.md "The warehouse, for analysts"): a pseudonymous person_key,
 -- never the ID number, the name or the phone.
-CREATE OR REPLACE MACRO person_key(id_no) AS substr(sha256({{ person_key_secret }} || '|' || id_no), 1, 16);
+-- person_key comes from the table person_keys (see pipelines.warehouse.refresh_person_keys).
+-- Views use only stored objects, so the DuckDB CLI can read them with no set-up.
+CREATE OR REPLACE MACRO month_text(mi) AS
+    CASE WHEN mi IS NULL THEN NULL
+         ELSE strftime(make_date(CAST(mi // 12 AS BIGINT), CAST(mi % 12 + 1 AS BIGINT), 1), '%Y-%m') END;
 
 CREATE OR REPLACE VIEW batches AS
 SELECT seq, batch_id, push_type, base_seq, data_month, status, file_format, encoding,
@@ -19,36 +23,38 @@ FROM batch_refusals;
 
 CREATE OR REPLACE VIEW quarantine AS
 SELECT q.seq, q.batch_id, q.file, q.row_no, q.reason_code, q.reason,
-       CASE WHEN q.id_no_raw IS NULL THEN NULL ELSE person_key(upper(trim(q.id_no_raw))) END AS person_key
-FROM quarantine_rows q;
+       k.person_key
+FROM quarantine_rows q LEFT JOIN person_keys k ON k.id_no = upper(trim(q.id_no_raw));
 
 -- One row per ledger entry (一人一档), current state.
 CREATE OR REPLACE VIEW ledger_current AS
-SELECT person_key(e.id_no) AS person_key, e.entry_id, e.office_code, e.officer_id AS responsible_officer,
-       mi_text(e.opened_mi) AS opened_month, e.opened_by, e.stage, e.stage_since, e.due_date,
+SELECT k.person_key, e.entry_id, e.office_code, e.officer_id AS responsible_officer,
+       month_text(e.opened_mi) AS opened_month, e.opened_by, e.stage, e.stage_since, e.due_date,
        e.closed_mi IS NULL AND e.due_date < current_date AS overdue,
-       mi_text(e.closed_mi) AS closed_month, e.close_reason,
-       mi_text(e.elected_retirement_mi) AS elected_retirement_month, e.pre_review_office,
-       r.insurance_type, r.gender, mi_text(r.original_age_mi) AS original_age_month,
-       mi_text(r.statutory_age_mi) AS statutory_age_month, r.benefit_province, r.flags,
-       mi_text(r.month_mi) AS screened_month
+       month_text(e.closed_mi) AS closed_month, e.close_reason,
+       month_text(e.elected_retirement_mi) AS elected_retirement_month, e.pre_review_office,
+       r.insurance_type, r.gender, month_text(r.original_age_mi) AS original_age_month,
+       month_text(r.statutory_age_mi) AS statutory_age_month, r.benefit_province, r.flags,
+       month_text(r.month_mi) AS screened_month
 FROM ledger_entries e
+JOIN person_keys k ON k.id_no = e.id_no
 LEFT JOIN (SELECT * FROM screen_results
            QUALIFY month_mi = max(month_mi) OVER (PARTITION BY id_no)) r ON r.id_no = e.id_no;
 
 -- Flags of the latest screened month, with evidence (evidence carries no ID, name or phone).
 CREATE OR REPLACE VIEW flags_current AS
-SELECT person_key(f.id_no) AS person_key, mi_text(f.month_mi) AS month, f.code, f.evidence,
+SELECT k.person_key, month_text(f.month_mi) AS month, f.code, f.evidence,
        r.office_code
 FROM flags f
+JOIN person_keys k ON k.id_no = f.id_no
 JOIN screen_results r ON r.month_mi = f.month_mi AND r.id_no = f.id_no
 WHERE f.month_mi = (SELECT max(month_mi) FROM screen_results);
 
 -- Every notice ever issued (texts stay in the base table: they may address the person).
 CREATE OR REPLACE VIEW notices_analyst AS
-SELECT notice_id, person_key(id_no) AS person_key, kind AS notice_kind, mi_text(reference_mi) AS reference_month,
-       mi_text(issued_mi) AS issued_month, office_code, channel, segments, offline_reason, created_at
-FROM notices;
+SELECT n.notice_id, k.person_key, n.kind AS notice_kind, month_text(n.reference_mi) AS reference_month,
+       month_text(n.issued_mi) AS issued_month, n.office_code, n.channel, n.segments, n.offline_reason, n.created_at
+FROM notices n JOIN person_keys k ON k.id_no = n.id_no;
 
 -- Per office: entries by stage, overdue, notices sent (outputs.md office_progress).
 CREATE OR REPLACE VIEW office_progress AS

@@ -1,0 +1,40 @@
+-- The three-level reminders due in month P (rules.md §5): PRE_SERVICE, AGE_MINUS_3, AGE_REACHED, OVERDUE.
+-- Params: month_mi (P), overdue_every (settings.overdue_every_months), benefit_start_offset,
+--         persons (the person state of P: persons_p, or the current versions outside a run).
+-- Out: TEMP _reminders_due, one row per (kind, entry) due; reference_mi = P for the four kinds.
+-- Open in P: opened by P and not closed by P. Never to a deceased (survival_status 2) or retired person.
+CREATE OR REPLACE TEMP TABLE _reminders_due AS
+WITH base AS (
+    SELECT e.entry_id, e.id_no, e.office_code, e.opened_mi, e.elected_retirement_mi,
+           r.insurance_type, r.original_age_mi, r.statutory_age_mi, r.benefit_start_mi,
+           r.flexible_earliest_mi, r.flexible_latest_mi
+    FROM ledger_entries e
+    JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no
+    LEFT JOIN {{ persons }} p ON p.id_no = e.id_no
+    WHERE e.opened_mi <= {{ month_mi }}
+      AND (e.closed_mi IS NULL OR e.closed_mi > {{ month_mi }})
+      AND r.alive AND NOT r.retired
+      AND coalesce(p.survival_status, 0) <> 2
+      AND NOT coalesce(p.retired, false)
+),
+due AS (
+    SELECT 'PRE_SERVICE' AS kind, b.* FROM base b WHERE b.opened_mi = {{ month_mi }}
+    UNION ALL
+    SELECT 'AGE_MINUS_3' AS kind, b.* FROM base b WHERE b.statutory_age_mi - {{ month_mi }} = 3
+    UNION ALL
+    SELECT 'AGE_REACHED' AS kind, b.* FROM base b WHERE b.statutory_age_mi = {{ month_mi }}
+    UNION ALL
+    -- at most once every N months: none when another OVERDUE of the person refers to P-N+1 .. P-1
+    SELECT 'OVERDUE' AS kind, b.* FROM base b
+    WHERE b.statutory_age_mi < {{ month_mi }}
+      AND NOT EXISTS (
+          SELECT 1 FROM notices n
+          WHERE n.id_no = b.id_no AND n.kind = 'OVERDUE'
+            AND n.reference_mi > {{ month_mi }} - {{ overdue_every }}
+            AND n.reference_mi < {{ month_mi }})
+)
+SELECT kind, id_no, entry_id, CAST({{ month_mi }} AS INTEGER) AS reference_mi, office_code,
+       insurance_type, original_age_mi, statutory_age_mi, benefit_start_mi,
+       flexible_earliest_mi, flexible_latest_mi, elected_retirement_mi,
+       elected_retirement_mi + {{ benefit_start_offset }} AS elected_benefit_start_mi
+FROM due;

@@ -1,0 +1,44 @@
+-- The notices still to issue from {{ rows_table }} (rules.md §5), with their channel.
+-- {{ rows_table }}: id_no, entry_id, reference_mi, office_code[, kind] + template variables.
+-- Params: rows_table, kind (NULL: the rows carry a kind column), person_cols (person columns
+-- the rows do not carry themselves), persons (person state), exclude_kind (rows carry a kind
+-- column that the given kind replaces).
+-- Idempotent: a (id_no, kind, reference_mi) already in notices is left out, and so is a
+-- duplicate within the rows (the lowest entry_id is kept). Never to a deceased or retired person.
+-- Channel: SMS to a valid mobile; otherwise EMPLOYER (110 with an employer code or name),
+-- else TOWNSHIP (乡镇（街道）); offline_reason says why the notice is not an SMS.
+CREATE OR REPLACE TEMP TABLE _notice_rows AS
+WITH r AS (
+    SELECT {% if kind %}'{{ kind }}' AS kind, s.*{% if exclude_kind %} EXCLUDE (kind){% endif %}{% else %}s.*{% endif %}
+    FROM {{ rows_table }} s
+),
+d AS (
+    SELECT r.* FROM r
+    WHERE NOT EXISTS (SELECT 1 FROM notices n
+                      WHERE n.id_no = r.id_no AND n.kind = r.kind AND n.reference_mi = r.reference_mi)
+    QUALIFY row_number() OVER (PARTITION BY r.id_no, r.kind, r.reference_mi
+                               ORDER BY r.entry_id NULLS LAST, r.office_code) = 1
+),
+j AS (
+    SELECT d.*,
+           {% for c in person_cols %}p.{{ c }},
+           {% endfor %}p.phone AS _person_phone,
+           nullif(trim(p.employer_uscc), '') AS _employer_uscc,
+           nullif(trim(p.employer_name), '') AS _employer_name,
+           phone_normalized(p.phone) AS _mobile,
+           p.survival_status AS _survival_status,
+           p.retired AS _retired
+    FROM d LEFT JOIN {{ persons }} p ON p.id_no = d.id_no
+)
+SELECT j.* EXCLUDE (_person_phone, _employer_uscc, _employer_name, _survival_status, _retired),
+       j.kind || '-' || mi_text(j.reference_mi) || '-' || person_key(j.id_no) AS _notice_id,
+       person_key(j.id_no) AS _person_key,
+       CASE WHEN j._mobile IS NOT NULL THEN 'SMS'
+            WHEN j.insurance_type = 110 AND (j._employer_uscc IS NOT NULL OR j._employer_name IS NOT NULL) THEN 'EMPLOYER'
+            ELSE 'TOWNSHIP' END AS _channel,
+       CASE WHEN j._mobile IS NOT NULL THEN NULL
+            WHEN nullif(trim(j._person_phone), '') IS NULL THEN 'no mobile number'
+            ELSE 'phone is not a valid mobile' END AS _offline_reason
+FROM j
+WHERE coalesce(j._survival_status, 0) <> 2 AND NOT coalesce(j._retired, false)
+ORDER BY _notice_id;
