@@ -88,31 +88,49 @@ def month_context(con, month: str, settings: Settings, *, command: str = "run", 
     return MonthContext(month=month, month_mi=mi, as_of_seq=seq, settings=settings)
 
 
+def _begin(con, ctx, replay: bool) -> None:
+    if replay:
+        done = con.execute(
+            "SELECT arg_max(as_of_seq, finished_at) FROM month_runs WHERE command = 'run' AND status = 'DONE' "
+            "AND month_mi = ? AND NOT replay", [ctx.month_mi]).fetchone()[0]
+        if done is None:
+            raise MonthRefused(f"month {ctx.month} was never run: nothing to replay")
+        ctx.as_of_seq = done
+    con.execute("DELETE FROM month_runs WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [ctx.month_mi])
+    con.execute("INSERT INTO month_runs VALUES (?, 'run', ?, ?, now(), NULL, 'RUNNING')",
+                [ctx.month_mi, ctx.as_of_seq, replay])
+
+
+def _finish(con, ctx, status: str = "DONE") -> None:
+    con.execute(
+        "UPDATE month_runs SET status = ?, finished_at = now() "
+        "WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [status, ctx.month_mi])
+
+
+def _running_context(con, month: str, settings: Settings, out) -> MonthContext:
+    """The context of a month whose run has begun (DAG tasks after ``stage_begin``)."""
+    ctx = month_context(con, month, settings, replay=True)
+    row = con.execute(
+        "SELECT as_of_seq, replay FROM month_runs WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'",
+        [ctx.month_mi]).fetchone()
+    if row is None:
+        raise MonthRefused(f"month {ctx.month}: no run has begun (stage_begin first)")
+    ctx.as_of_seq, ctx.out = row[0], Path(out) if out else None
+    return ctx
+
+
 def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: bool = False,
               settings: Settings | None = None, validate: bool = True) -> RunReport:
     """``retire-prep run --month P``: screening, flags, ledger, reminders, worklists, report."""
-    from . import ledger, notify, outputs, screen
+    from . import ledger, outputs, screen
 
     settings = settings or load_settings()
     out = Path(out)
     with connect(warehouse, settings=settings) as con:
         ctx = month_context(con, month, settings, replay=replay)
         ctx.out = out
+        _begin(con, ctx, replay)
         report = RunReport(month=ctx.month, as_of_seq=ctx.as_of_seq, replay=replay)
-        if replay:
-            replayed = con.execute(
-                "SELECT count(*) FROM month_runs WHERE command = 'run' AND status = 'DONE' AND month_mi = ?",
-                [ctx.month_mi]).fetchone()[0]
-            if not replayed:
-                raise MonthRefused(f"month {ctx.month} was never run: nothing to replay")
-            ctx.as_of_seq = con.execute(
-                "SELECT arg_max(as_of_seq, finished_at) FROM month_runs WHERE command = 'run' AND status = 'DONE' "
-                "AND month_mi = ? AND NOT replay", [ctx.month_mi]).fetchone()[0]
-            report.as_of_seq = ctx.as_of_seq
-        con.execute(
-            "INSERT INTO month_runs VALUES (?, 'run', ?, ?, now(), NULL, 'RUNNING')",
-            [ctx.month_mi, ctx.as_of_seq, replay],
-        )
         try:
             if not replay:
                 report.counts.update(screen.screen_month(con, ctx, validate=validate))
@@ -122,15 +140,97 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
                 screen.state_views(con, ctx)
             report.counts.update(outputs.publish_month(con, ctx, validate=validate, rebuild=not replay))
         except BaseException:
-            con.execute(
-                "UPDATE month_runs SET status = 'FAILED', finished_at = now() "
-                "WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [ctx.month_mi])
+            _finish(con, ctx, "FAILED")
             raise
-        con.execute(
-            "UPDATE month_runs SET status = 'DONE', finished_at = now() "
-            "WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [ctx.month_mi])
+        _finish(con, ctx)
         report.out_dir = out / ctx.month
     return report
+
+
+# ---------------------------------------------------------------- one function per DAG task
+# Each opens its own connection: writers (begin … worklists, finish) run in the Airflow
+# pool of one; the per-office and month-file tasks only read and may run side by side.
+
+
+def stage_begin(month: str, warehouse: str, out: str, replay: bool = False) -> dict:
+    """Check the month order and record the run as begun; returns the month and its push seq."""
+    settings = load_settings()
+    with connect(warehouse, settings=settings) as con:
+        ctx = month_context(con, month, settings, replay=replay)
+        _begin(con, ctx, replay)
+        return {"month": ctx.month, "as_of_seq": ctx.as_of_seq, "replay": replay}
+
+
+def stage_screen(month: str, warehouse: str, out: str) -> dict:
+    from . import screen
+
+    settings = load_settings()
+    with connect(warehouse, settings=settings) as con:
+        ctx = _running_context(con, month, settings, out)
+        return screen.screen_month(con, ctx)
+
+
+def stage_ledger(month: str, warehouse: str, out: str) -> dict:
+    from . import ledger, screen
+
+    settings = load_settings()
+    with connect(warehouse, settings=settings) as con:
+        ctx = _running_context(con, month, settings, out)
+        screen.state_views(con, ctx)
+        return ledger.update_ledger(con, ctx)
+
+
+def stage_notices(month: str, warehouse: str, out: str) -> dict:
+    from . import screen
+
+    settings = load_settings()
+    with connect(warehouse, settings=settings) as con:
+        ctx = _running_context(con, month, settings, out)
+        screen.state_views(con, ctx)
+        return notify_month(con, ctx)
+
+
+def stage_worklists(month: str, warehouse: str, out: str) -> list[str]:
+    """Snapshot and validate the worklists; returns the offices that get files (for task mapping)."""
+    from . import outputs, screen
+
+    settings = load_settings()
+    with connect(warehouse, settings=settings) as con:
+        ctx = _running_context(con, month, settings, out)
+        screen.state_views(con, ctx)
+        replay = con.execute("SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING'",
+                             [ctx.month_mi]).fetchone()[0]
+        outputs.prepare_worklists(con, ctx, rebuild=not replay)
+        return outputs.offices_of_month(con, ctx)
+
+
+def stage_office_files(month: str, warehouse: str, out: str, office: str) -> dict:
+    """One office's worklist and notices (read-only: mapped tasks run side by side)."""
+    from . import outputs, screen
+
+    settings = load_settings()
+    with connect(warehouse, read_only=True, settings=settings) as con:
+        ctx = _running_context(con, month, settings, out)
+        screen.state_views(con, ctx)
+        return outputs.write_office_files(con, ctx, office, Path(out) / ctx.month)
+
+
+def stage_month_files(month: str, warehouse: str, out: str) -> dict:
+    from . import outputs, screen
+
+    settings = load_settings()
+    with connect(warehouse, read_only=True, settings=settings) as con:
+        ctx = _running_context(con, month, settings, out)
+        screen.state_views(con, ctx)
+        return outputs.write_month_files(con, ctx, Path(out) / ctx.month)
+
+
+def stage_finish(month: str, warehouse: str, out: str) -> dict:
+    settings = load_settings()
+    with connect(warehouse, settings=settings) as con:
+        ctx = _running_context(con, month, settings, out)
+        _finish(con, ctx)
+        return {"month": ctx.month, "status": "DONE"}
 
 
 def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:

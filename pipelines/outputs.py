@@ -94,27 +94,48 @@ def validate_worklists(con, ctx) -> None:
         _validate("worklists", {"worklist": part.reset_index(drop=True)}, ctx)
 
 
-def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> dict:
-    """Stage 4: write every file of P (worklists, notices, handovers, letters, report)."""
-    from . import notify, report
-
-    if rebuild:
-        build_worklist(con, ctx)
+def prepare_worklists(con, ctx, *, validate: bool = True, rebuild: bool = True) -> int:
+    """Snapshot (unless replaying) and validate the month's worklists; nothing is written to files."""
+    n = build_worklist(con, ctx) if rebuild else con.execute(
+        "SELECT count(*) FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchone()[0]
     if validate:
         validate_worklists(con, ctx)
+    return n
+
+
+def write_office_files(con, ctx, office: str, base: Path) -> dict:
+    """One office's files of P under ``base``: its worklist and its notices (DAG: one mapped task)."""
+    from . import notify
+
+    counts = {"worklist rows": write_office_worklist(con, ctx, office, base)}
+    counts.update(notify.write_notification_files(con, ctx.month_mi, base, office=office) or {})
+    return counts
+
+
+def write_month_files(con, ctx, base: Path) -> dict:
+    """The month's region-wide files under ``base``: handovers, coordination letters, report."""
+    from . import notify, report
+
+    counts = {"handovers": write_handovers(con, ctx, base),
+              "letters": len(notify.write_letters(con, ctx.month_mi, base))}
+    report.write_report(con, ctx, base)
+    return counts
+
+
+def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> dict:
+    """Stage 4 (CLI): validate, then write every file of P into a staging folder and swap it in."""
+    prepare_worklists(con, ctx, validate=validate, rebuild=rebuild)
     final = ctx.out / ctx.month
     stage_dir = ctx.out / f".{ctx.month}.partial"
     shutil.rmtree(stage_dir, ignore_errors=True)
     stage_dir.mkdir(parents=True)
-    counts = {"worklist rows": 0}
+    counts: dict = {}
     offices = offices_of_month(con, ctx)
     for office in offices:
-        counts["worklist rows"] += write_office_worklist(con, ctx, office, stage_dir)
+        for k, v in write_office_files(con, ctx, office, stage_dir).items():
+            counts[k] = counts.get(k, 0) + v
     counts["offices"] = len(offices)
-    counts.update(notify.write_notification_files(con, ctx.month_mi, stage_dir) or {})
-    counts["handovers"] = write_handovers(con, ctx, stage_dir)
-    counts["letters"] = len(notify.write_letters(con, ctx.month_mi, stage_dir))
-    report.write_report(con, ctx, stage_dir)
+    counts.update(write_month_files(con, ctx, stage_dir))
     _swap_in(stage_dir, final)
     return counts
 

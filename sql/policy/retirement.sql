@@ -53,9 +53,9 @@ CREATE OR REPLACE TEMP MACRO delay_months(gender, person_type, insurance_type, b
     CASE WHEN insurance_type = 170 THEN CASE WHEN gender IN (1, 2) THEN 0 END
          WHEN insurance_type = 110 THEN
              CASE original_age_years(gender, person_type, insurance_type)
-                  WHEN 60 THEN CASE WHEN birth_mi >= 23580 THEN least(36, (birth_mi - 23580) // 4 + 1) ELSE 0 END
-                  WHEN 55 THEN CASE WHEN birth_mi >= 23640 THEN least(36, (birth_mi - 23640) // 4 + 1) ELSE 0 END
-                  WHEN 50 THEN CASE WHEN birth_mi >= 23700 THEN least(60, (birth_mi - 23700) // 2 + 1) ELSE 0 END
+                  WHEN 60 THEN CASE WHEN birth_mi < 23580 THEN 0 WHEN birth_mi >= 23580 THEN least(36, (birth_mi - 23580) // 4 + 1) END
+                  WHEN 55 THEN CASE WHEN birth_mi < 23640 THEN 0 WHEN birth_mi >= 23640 THEN least(36, (birth_mi - 23640) // 4 + 1) END
+                  WHEN 50 THEN CASE WHEN birth_mi < 23700 THEN 0 WHEN birth_mi >= 23700 THEN least(60, (birth_mi - 23700) // 2 + 1) END
              END
     END;
 

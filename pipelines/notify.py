@@ -1,0 +1,445 @@
+"""Notices (rules.md §5): three-level reminders, SMS and offline batches, coordination letters.
+
+* :func:`issue_reminders` – the run's notice stage: PRE_SERVICE, AGE_MINUS_3, AGE_REACHED,
+  OVERDUE for the open ledger entries of month P (``sql/notify/10_reminders_due.sql``);
+  PRE_SERVICE entries then move ENROLLED → NOTIFIED.
+* :func:`issue_notices` – the generic machinery, also used by ``declare`` (DECLARATION,
+  CONSULTATION) and ``feedback`` (RESULT): rows in, notices rendered and inserted once.
+* :func:`write_notification_files` – ``notifications/<office>/sms.*`` and ``offline.csv``.
+* :func:`write_letters` – coordination letters (附件1) where the benefit-place office and the
+  pre-review office differ.
+
+Idempotency: a notice is keyed by (id_no, kind, reference_mi); rows whose key is already in
+``notices`` are left out before rendering, and the insert (one statement) skips any key that
+is present (anti-join and ``ON CONFLICT DO NOTHING``).  ``notice_id`` is deterministic:
+``<kind>-<YYYY-MM of the reference month>-<person_key>``.  A rerun inserts nothing; a run
+killed after the insert and before the files completes the files when rerun.
+
+Rendering: Jinja2 templates ``templates/sms/<kind>.txt.j2`` with StrictUndefined.  A template
+is written over several lines for reading; each line is stripped and the lines are joined
+without separator (an SMS is one line).  The stored text is the signature (``【宁夏人社】``,
+settings) + body; segments = 1 up to 70 characters, else ⌈len / 67⌉ (policy.md §9), SMS only;
+a text over 500 characters is an error.  The SMS addresses the person as 尊敬的参保人 (the
+attachments' salutation) without the name: it keeps the text short and tells nothing to the
+holder of a stale number.  A variable without a value fails the render with an error naming
+the person by ``person_key`` and the variable, never the ID number or the name.
+
+Channel: SMS when ``phone_normalized(phone)`` is a valid mobile; otherwise EMPLOYER (110 with
+an employer code or name) or TOWNSHIP (乡镇（街道）), with ``offline_reason``
+``'no mobile number'`` or ``'phone is not a valid mobile'``.  An offline notice keeps the same
+text (no segments).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import pyarrow as pa
+
+from . import DATA_DIR, TEMPLATES_DIR
+from .errors import RetirePrepError
+from .ledger import record_transitions
+from .policy import format_month, sms_segments as _segments_for_length
+from .settings import Settings
+from .tabular import write_table
+from .warehouse import render_sql
+
+REMINDER_KINDS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE")
+KINDS = REMINDER_KINDS + ("DECLARATION", "CONSULTATION", "RESULT")
+MAX_SMS_CHARS = 500
+
+# Person columns a notice may use (from the person state of the month) when the rows lack them.
+_PERSON_COLUMNS = ("name", "insurance_type", "hukou_region")
+# Columns of the rows that never reach a template (identifiers, phone) or are internal.
+_NOT_IN_CONTEXT = {"id_no", "phone", "_mobile", "_notice_id", "_person_key", "_channel", "_offline_reason",
+                   "kind", "employer_uscc", "employer_name", "hukou_region"}
+# Template variables that may legitimately be empty: kept as None (tested with {% if %}).
+OPTIONAL_VARIABLES = {
+    "flexible_earliest_mi", "flexible_latest_mi", "flexible_earliest_month", "flexible_latest_month",
+    "elected_retirement_mi", "elected_retirement_month", "elected_benefit_start_mi",
+    "elected_benefit_start_month",
+}
+
+_NOTICE_SCHEMA = pa.schema([
+    ("notice_id", pa.string()), ("id_no", pa.string()), ("entry_id", pa.string()), ("kind", pa.string()),
+    ("reference_mi", pa.int32()), ("issued_mi", pa.int32()), ("office_code", pa.string()),
+    ("channel", pa.string()), ("phone", pa.string()), ("text", pa.string()), ("segments", pa.int32()),
+    ("offline_reason", pa.string()),
+])
+
+# GB/T 2260 provinces (first two digits) for letters to another province's agency.
+PROVINCES = {
+    "11": "北京市", "12": "天津市", "13": "河北省", "14": "山西省", "15": "内蒙古自治区",
+    "21": "辽宁省", "22": "吉林省", "23": "黑龙江省", "31": "上海市", "32": "江苏省",
+    "33": "浙江省", "34": "安徽省", "35": "福建省", "36": "江西省", "37": "山东省",
+    "41": "河南省", "42": "湖北省", "43": "湖南省", "44": "广东省", "45": "广西壮族自治区",
+    "46": "海南省", "50": "重庆市", "51": "四川省", "52": "贵州省", "53": "云南省",
+    "54": "西藏自治区", "61": "陕西省", "62": "甘肃省", "63": "青海省", "64": "宁夏回族自治区",
+    "65": "新疆维吾尔自治区",
+}
+
+_LETTER_BASIS = {
+    "OFFICE_CHANGE": "牵头经办机构变更",
+    "BENEFIT_PLACE_IN": "待遇领取地变更为我区",
+    "PRE_REVIEW_OFFICE": "待遇领取地与档案预审地不一致",
+}
+
+_SAFE_CODE = re.compile(r"^[0-9A-Za-z]{1,20}$")
+
+
+class NoticeRenderError(RetirePrepError):
+    """A notice that cannot be rendered (missing value, too long): names person_key, never the ID."""
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+def sms_segments(text: str | int) -> int:
+    """Segments of an SMS text (or of a length), signature included (rules.md §5, policy.md §9)."""
+    n = text if isinstance(text, int) else len(text)
+    return _segments_for_length(n)
+
+
+def ym_zh(value) -> str:
+    """A month as ``YYYY年M月``: from a month index, ``'YYYY-MM'``, ``'YYYYMM'`` or a date."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # raises for StrictUndefined
+    if isinstance(value, (date, datetime)):
+        return f"{value.year}年{value.month}月"
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a month: {value!r}")
+    if isinstance(value, int):
+        return f"{value // 12}年{value % 12 + 1}月"
+    s = str(value).strip()
+    m = re.fullmatch(r"([0-9]{4})-?(0[1-9]|1[0-2])", s)
+    if not m:
+        raise ValueError(f"not a month: {value!r}")
+    return f"{int(m.group(1))}年{int(m.group(2))}月"
+
+
+def date_zh(value) -> str:
+    """A day as ``YYYY年M月D日``: from a date or ``'YYYY-MM-DD'``."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return f"{value.year}年{value.month}月{value.day}日"
+    d = date.fromisoformat(str(value).strip())
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+@lru_cache(maxsize=1)
+def offices() -> dict[str, dict[str, str]]:
+    """data/offices.csv: office_code → {office_name, city, phone, address}."""
+    with open(DATA_DIR / "offices.csv", encoding="utf-8", newline="") as fh:
+        return {r["office_code"]: r for r in csv.DictReader(fh)}
+
+
+def office_short_name(name: str) -> str:
+    """``银川市兴庆区社会保险事业管理中心`` → ``银川市兴庆区社保中心`` (附件2/4 say "XX社保中心")."""
+    s = re.sub(r"（[^）]*）|\([^)]*\)", "", name)
+    return s.replace("社会保险事业管理中心", "社保中心").replace("社会保险事业管理局", "社保局")
+
+
+def recipient_name(code: str) -> str:
+    """Addressee of a coordination letter: a Ningxia office's name, else the province's agency."""
+    office = offices().get(code)
+    if office:
+        return office["office_name"]
+    prov = PROVINCES.get((code or "")[:2])
+    if prov and prov != "宁夏回族自治区":
+        return f"{prov}省级社会保险经办机构"
+    return f"{code}社会保险经办机构"
+
+
+def _office_context(code: str | None) -> dict:
+    office = offices().get(code or "")
+    if not office:
+        return {}
+    return {
+        "office_name": office["office_name"],
+        "office_short": office_short_name(office["office_name"]),
+        "office_phone": office["phone"] or None,
+        "office_address": office["address"] or None,
+    }
+
+
+def _persons_source(con) -> str:
+    """The person state of the month: ``persons_p`` in a run, else the current versions."""
+    n = con.execute(
+        "SELECT (SELECT count(*) FROM duckdb_views() WHERE view_name = 'persons_p') + "
+        "(SELECT count(*) FROM duckdb_tables() WHERE table_name = 'persons_p')").fetchone()[0]
+    if n:
+        return "persons_p"
+    return "(SELECT * FROM person_versions WHERE valid_to_seq IS NULL)"
+
+
+def _sql(name: str, **params) -> str:
+    return render_sql(f"notify/{name}", **params).strip().rstrip(";")
+
+
+def _check_code(code: str) -> str:
+    if not isinstance(code, str) or not _SAFE_CODE.match(code):
+        raise RetirePrepError(f"office code {code!r} is not usable as a folder name")
+    return code
+
+
+# ----------------------------------------------------------------------------- rendering
+
+_sms_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "sms")),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=False,
+)
+_sms_env.filters["ym_zh"] = ym_zh
+_sms_env.filters["date_zh"] = date_zh
+
+_letter_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "letters")),
+    undefined=jinja2.StrictUndefined,
+    autoescape=True,
+    keep_trailing_newline=True,
+)
+
+_UNDEFINED_NAME = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined")
+
+
+def notice_context(row: dict, month_mi: int) -> dict:
+    """Template variables of one notice row (see the module doc and the report of variables).
+
+    Every column of the row but identifiers and the phone; ``<x>_month`` (``YYYY年M月``) for each
+    ``<x>_mi``; the office's ``office_name``, ``office_short``, ``office_phone``,
+    ``office_address``; ``month_mi`` / ``month`` (the run month).  A value that is NULL is
+    left out (its use fails the render) unless the variable is optional.
+    """
+    ctx: dict = {}
+    for k, v in row.items():
+        if k in _NOT_IN_CONTEXT or k.startswith("_"):
+            continue
+        ctx[k] = v
+        if k.endswith("_mi") and isinstance(v, int) and not isinstance(v, bool):
+            ctx.setdefault(k[:-3] + "_month", ym_zh(v))
+    for k, v in list(ctx.items()):
+        if k.endswith("_mi") and v is None:
+            ctx.setdefault(k[:-3] + "_month", None)
+    ctx.update(_office_context(row.get("office_code")))
+    ctx["month_mi"] = month_mi
+    ctx["month"] = ym_zh(month_mi)
+    return {k: v for k, v in ctx.items() if v is not None or k in OPTIONAL_VARIABLES}
+
+
+def render_notice(kind: str, context: dict, settings: Settings, pkey: str) -> str:
+    """The stored text of a notice: signature + the template's body on one line.
+
+    Raises :class:`NoticeRenderError` naming ``pkey`` (the person_key) and the variable that
+    has no value, or the length when over 500 characters.
+    """
+    if kind not in KINDS:
+        raise NoticeRenderError(f"unknown notice kind {kind!r}")
+    template = _sms_env.get_template(f"{kind.lower()}.txt.j2")
+    try:
+        body = template.render(**context)
+    except jinja2.UndefinedError as exc:
+        m = _UNDEFINED_NAME.search(str(exc))
+        var = m.group(1) if m else "?"
+        raise NoticeRenderError(
+            f"cannot render the {kind} notice of person {pkey}: template variable '{var}' has no value"
+        ) from None
+    except ValueError as exc:
+        raise NoticeRenderError(f"cannot render the {kind} notice of person {pkey}: {exc}") from None
+    text = settings.sms_signature + "".join(line.strip() for line in body.splitlines())
+    if len(text) > MAX_SMS_CHARS:
+        raise NoticeRenderError(
+            f"the {kind} notice of person {pkey} has {len(text)} characters (at most {MAX_SMS_CHARS})"
+        )
+    return text
+
+
+# ----------------------------------------------------------------------------- issuing
+
+def _columns(con, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()]
+
+
+def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | None) -> dict[str, int]:
+    """Render and insert the notices of ``rows_table`` not issued yet; returns inserted per kind."""
+    cols = _columns(con, rows_table)
+    required = {"id_no", "entry_id", "reference_mi", "office_code"} | ({"kind"} if kind is None else set())
+    missing = sorted(required - set(cols))
+    if missing:
+        raise RetirePrepError(f"notice rows {rows_table}: missing columns {missing}")
+    if kind is not None and kind not in KINDS:
+        raise RetirePrepError(f"unknown notice kind {kind!r}")
+    person_cols = [c for c in _PERSON_COLUMNS if c not in cols]
+    con.execute(_sql(
+        "20_notice_rows.sql", rows_table=rows_table, kind=kind, exclude_kind=kind is not None and "kind" in cols,
+        person_cols=person_cols, persons=_persons_source(con)))
+    rows = con.execute("SELECT * FROM _notice_rows ORDER BY _notice_id").fetch_arrow_table().to_pylist()
+    out = {name: [] for name in _NOTICE_SCHEMA.names}
+    for row in rows:
+        k = row["kind"]
+        if k not in KINDS:
+            raise RetirePrepError(f"unknown notice kind {k!r}")
+        text = render_notice(k, notice_context(row, month_mi), settings, row["_person_key"])
+        sms = row["_channel"] == "SMS"
+        out["notice_id"].append(row["_notice_id"])
+        out["id_no"].append(row["id_no"])
+        out["entry_id"].append(row["entry_id"])
+        out["kind"].append(k)
+        out["reference_mi"].append(int(row["reference_mi"]))
+        out["issued_mi"].append(int(month_mi))
+        out["office_code"].append(row["office_code"])
+        out["channel"].append(row["_channel"])
+        out["phone"].append(row["_mobile"] if sms else None)
+        out["text"].append(text)
+        out["segments"].append(sms_segments(text) if sms else None)
+        out["offline_reason"].append(row["_offline_reason"])
+    con.execute("DROP TABLE IF EXISTS _notice_rows")
+    counts: dict[str, int] = {}
+    if not rows:
+        return counts
+    new = pa.Table.from_pydict(out, schema=_NOTICE_SCHEMA)
+    con.register("_notice_new", new)
+    try:
+        # what the insert will add, per kind (keys absent now; the writer is alone on the file)
+        inserted = con.execute(
+            "SELECT s.kind, count(*) FROM _notice_new s WHERE NOT EXISTS (SELECT 1 FROM notices n "
+            "WHERE n.id_no = s.id_no AND n.kind = s.kind AND n.reference_mi = s.reference_mi) "
+            "AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.notice_id = s.notice_id) GROUP BY s.kind").fetchall()
+        con.execute(_sql("30_insert.sql", source="_notice_new"))
+    finally:
+        con.unregister("_notice_new")
+    counts.update({k: int(n) for k, n in inserted})
+    return counts
+
+
+def issue_notices(con, kind: str, rows_table: str, month_mi: int, settings: Settings) -> int:
+    """Issue notices of ``kind`` for the rows of ``rows_table`` (a table or view name).
+
+    ``rows_table`` has ``id_no``, ``entry_id``, ``reference_mi``, ``office_code`` and any extra
+    template variables as columns (DECLARATION: ``retirement_month``; RESULT:
+    ``objection_deadline``).  Person fields (name, insurance type, phone, employer) come from
+    the person state of the month (``persons_p``, or the current person versions outside a
+    run).  Already issued keys, deceased and retired persons are skipped.  ``issued_mi`` =
+    ``month_mi``.  Returns the number of notices inserted.
+    """
+    return sum(_issue(con, rows_table, month_mi, settings, kind).values())
+
+
+def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
+    """The run's notice stage (rules.md §5): the three-level reminders of month P.
+
+    For ledger entries open in P with their screening of P: PRE_SERVICE when opened in P,
+    AGE_MINUS_3 when S − P = 3, AGE_REACHED when S = P, OVERDUE when S < P (at most once every
+    ``settings.overdue_every_months``); reference month P.  Entries with a PRE_SERVICE notice
+    of P then move ENROLLED → NOTIFIED (event date: the first day of P, source ``run:YYYY-MM``).
+    Returns the notices inserted per kind and ``NOTIFIED``, the entries moved.
+    Runs inside the caller's transaction (none is opened here).
+    """
+    persons = _persons_source(con)
+    con.execute(render_sql(
+        "notify/10_reminders_due.sql", month_mi=int(month_mi), overdue_every=int(settings.overdue_every_months),
+        benefit_start_offset=int(settings.benefit_start_offset), persons=persons))
+    inserted = _issue(con, "_reminders_due", month_mi, settings, None)
+    counts = {k: inserted.get(k, 0) for k in REMINDER_KINDS}
+    con.execute(render_sql("notify/40_pre_service_notified.sql", month_mi=int(month_mi)))
+    counts["NOTIFIED"] = record_transitions(
+        con, "_pre_service_notified", f"run:{format_month(month_mi)}", month_mi, settings, to_stage="NOTIFIED")
+    con.execute("DROP TABLE IF EXISTS _pre_service_notified")
+    con.execute("DROP TABLE IF EXISTS _reminders_due")
+    return counts
+
+
+# ----------------------------------------------------------------------------- files
+
+def _kinds_sql() -> str:
+    return "[" + ", ".join(f"'{k}'" for k in KINDS) + "]"
+
+
+def write_notification_files(con, month_mi: int, out_month_dir: Path) -> dict:
+    """``notifications/<office>/sms.parquet|.csv`` and ``offline.csv`` for every office with
+    notices issued in P (each office only its own notices; all three files, possibly empty).
+
+    Returns counts: ``notification offices``, ``sms notices``, ``sms segments``, ``offline notices``.
+    """
+    out_month_dir = Path(out_month_dir)
+    month_mi = int(month_mi)
+    offices_p = [r[0] for r in con.execute(
+        "SELECT DISTINCT office_code FROM notices WHERE issued_mi = ? ORDER BY 1", [month_mi]).fetchall()]
+    persons = _persons_source(con)
+    kinds = _kinds_sql()
+    n_sms = n_offline = 0
+    for office in offices_p:
+        _check_code(office)
+        folder = out_month_dir / "notifications" / office
+        n_sms += write_table(con, _sql("50_sms_file.sql", month_mi=month_mi, office=office, kinds=kinds),
+                             folder / "sms")
+        n_offline += write_table(
+            con, _sql("51_offline_file.sql", month_mi=month_mi, office=office, kinds=kinds, persons=persons),
+            folder / "offline", csv_only=True)
+    segments = con.execute(
+        "SELECT coalesce(sum(segments), 0) FROM notices WHERE issued_mi = ? AND channel = 'SMS'",
+        [month_mi]).fetchone()[0]
+    return {"notification offices": len(offices_p), "sms notices": n_sms, "sms segments": int(segments),
+            "offline notices": n_offline}
+
+
+def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
+    """Coordination letters (附件1) of P: ``letters/<office>/<letter id>.html`` (see
+    ``sql/notify/60_letters.sql`` for the cases).  The sending office is the benefit-place
+    (responsible) office; the addressee the pre-review office or province.  Returns the paths.
+    """
+    out_month_dir = Path(out_month_dir)
+    month_mi = int(month_mi)
+    rows = con.execute(_sql("60_letters.sql", month_mi=month_mi, persons=_persons_source(con))) \
+        .fetch_arrow_table().to_pylist()
+    template = _letter_env.get_template("coordination.html.j2")
+    first_day = date(month_mi // 12, month_mi % 12 + 1, 1)
+    paths: list[Path] = []
+    for row in rows:
+        sender = _check_code(row["sender"])
+        recipient = row["recipient"]
+        office = offices().get(sender, {})
+        ctx = {
+            "letter_id": row["letter_id"],
+            "recipient_code": recipient,
+            "recipient_name": recipient_name(recipient),
+            "sender_code": sender,
+            "sender_name": office.get("office_name") or f"{sender}社会保险经办机构",
+            "sender_phone": office.get("phone") or None,
+            "sender_address": office.get("address") or None,
+            "person_name": row["name"],
+            "id_no": row["id_no"],
+            "officer_id": row["officer_id"],
+            "procedure_text": ("城乡居民基本养老保险待遇领取手续" if row["insurance_type"] == 170
+                               else "企业职工基本养老保险退休手续"),
+            "letter_date": date_zh(first_day),
+            "basis_text": "；".join(_LETTER_BASIS.get(b, b) for b in row["basis"].split(";")),
+        }
+        try:
+            html = template.render(**ctx)
+        except jinja2.UndefinedError as exc:
+            m = _UNDEFINED_NAME.search(str(exc))
+            raise NoticeRenderError(
+                f"cannot render the coordination letter of person {row['person_key']}: "
+                f"template variable '{m.group(1) if m else '?'}' has no value") from None
+        path = out_month_dir / "letters" / sender / f"{_check_code_id(row['letter_id'])}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(html.encode("utf-8"))
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
+
+
+def _check_code_id(letter_id: str) -> str:
+    if not re.fullmatch(r"[0-9A-Za-z-]{1,80}", letter_id or ""):
+        raise RetirePrepError(f"letter id {letter_id!r} is not usable as a file name")
+    return letter_id
