@@ -281,7 +281,7 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
     con.execute(_sql(
         "20_notice_rows.sql", rows_table=rows_table, kind=kind, exclude_kind=kind is not None and "kind" in cols,
         person_cols=person_cols, persons=_persons_source(con)))
-    rows = con.execute("SELECT * FROM _notice_rows ORDER BY _notice_id").fetch_arrow_table().to_pylist()
+    rows = con.execute("SELECT * FROM _notice_rows ORDER BY _notice_id").to_arrow_table().to_pylist()
     out = {name: [] for name in _NOTICE_SCHEMA.names}
     for row in rows:
         k = row["kind"]
@@ -399,7 +399,7 @@ def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
     out_month_dir = Path(out_month_dir)
     month_mi = int(month_mi)
     rows = con.execute(_sql("60_letters.sql", month_mi=month_mi, persons=_persons_source(con))) \
-        .fetch_arrow_table().to_pylist()
+        .to_arrow_table().to_pylist()
     template = _letter_env.get_template("coordination.html.j2")
     first_day = date(month_mi // 12, month_mi % 12 + 1, 1)
     paths: list[Path] = []

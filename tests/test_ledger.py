@@ -1,0 +1,130 @@
+"""rules.md §3 ledger (一人一档): taken in, kept until closed, handovers, officers, transitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines import ledger, screen
+from pipelines.ingest import ingest_batches
+from pipelines.monthly import month_context
+from pipelines.settings import load_settings
+from pipelines.warehouse import connect
+from pushkit import person, segment, write_batch
+from test_screen import born
+
+P = "2026-11"
+
+
+class Push:
+    """Feed months one after another: each call is a FULL (or INCR) and a screen + ledger of its month."""
+
+    def __init__(self, tmp: Path):
+        self.tmp, self.wh, self.seq = tmp, tmp / "w.duckdb", 0
+        self.settings = load_settings()
+
+    def month(self, month: str, persons, segments=None, push_type="FULL"):
+        self.seq += 1
+        segs = segments if segments is not None else [segment(p["id_no"]) for p in persons if p.get("op") != "D"]
+        b = write_batch(self.tmp / f"b{self.seq}", persons, segs, seq=self.seq, month=month, push_type=push_type,
+                        base_seq=None if push_type == "FULL" else self.seq - 1)
+        rep = ingest_batches([b], self.wh)
+        assert not rep.refused, rep.lines()
+        with connect(self.wh, settings=self.settings) as con:
+            ctx = month_context(con, month, self.settings)
+            screen.screen_month(con, ctx, validate=False)
+            return ledger.update_ledger(con, ctx, validate=False)
+
+    def q(self, sql, params=None):
+        with connect(self.wh, read_only=True, settings=self.settings) as con:
+            return con.execute(sql, params or []).fetchall()
+
+
+def entry(push: Push, id_no: str):
+    rows = push.q("SELECT stage, office_code, closed_mi, close_reason, officer_id, opened_by FROM ledger_entries "
+                  "WHERE id_no = ? ORDER BY opened_mi", [id_no])
+    return rows[-1] if rows else None
+
+
+def test_kept_after_window_passes(tmp_path):
+    push = Push(tmp_path)
+    p = person(1, birth_date=born(0))
+    push.month("2026-11", [p])
+    assert entry(push, p["id_no"])[0] == "ENROLLED"
+    # 14 months later the 12-month window has passed: still in the ledger
+    push.month("2028-01", [p])
+    e = entry(push, p["id_no"])
+    assert e[2] is None and e[0] == "ENROLLED"
+
+
+def test_closing_reasons_and_handover(tmp_path):
+    push = Push(tmp_path)
+    ps = [person(n, birth_date=born(3)) for n in range(1, 6)]
+    push.month("2026-11", ps)
+    later = [dict(ps[0], survival_status=2), dict(ps[1], retired=1),
+             dict(ps[3], hukou_region="620102"), ps[4]]            # ps[2] absent from the FULL
+    segs = [segment(p["id_no"]) for p in later[:2] + [later[3]]]
+    segs += [segment(ps[3]["id_no"], "620102", "199001", "200912", 1),
+             segment(ps[3]["id_no"], "640104", "201001", "201512", 1)]
+    push.month("2026-12", later, segs)
+    reasons = [entry(push, p["id_no"])[3] for p in ps]
+    assert reasons == ["DECEASED", "RETIRED", "LEFT_PUSH", "MOVED_OUT", None]
+    h = push.q("SELECT kind, from_code, to_code FROM handovers WHERE id_no = ?", [ps[3]["id_no"]])
+    assert h == [("BENEFIT_PLACE_OUT", "640104", "620000")]
+    # every transition kept with its source
+    t = push.q("SELECT from_stage, to_stage, source FROM ledger_transitions WHERE id_no = ? ORDER BY recorded_at",
+               [ps[0]["id_no"]])
+    assert t == [(None, "ENROLLED", "run:2026-11"), ("ENROLLED", "DECEASED", "run:2026-12")]
+
+
+def test_office_change_is_handed_over_and_reassigned(tmp_path):
+    push = Push(tmp_path)
+    p = person(1, birth_date=born(3))
+    push.month("2026-11", [p])
+    assert entry(push, p["id_no"])[4].startswith("640104-")
+    push.month("2026-12", [dict(p, insured_region="640521")])
+    e = entry(push, p["id_no"])
+    assert e[1] == "640521" and e[4].startswith("640521-") and e[2] is None
+    assert push.q("SELECT kind, from_code, to_code FROM handovers") == [("OFFICE_CHANGE", "640104", "640521")]
+
+
+def test_benefit_place_moving_in_is_handed_over(tmp_path):
+    push = Push(tmp_path)
+    p = person(1, birth_date=born(3), hukou_region="620102")
+    out_segs = [segment(p["id_no"], "620102", "199001", "200912", 1), segment(p["id_no"], "640104", "201001", "201512", 1)]
+    push.month("2026-11", [p], out_segs)
+    assert entry(push, p["id_no"]) is None           # benefit place Gansu: not served here
+    in_segs = out_segs[:1] + [segment(p["id_no"], "640104", "201001", "202012", 1)]  # 132 months in NX now
+    push.month("2026-12", [p], in_segs)
+    assert entry(push, p["id_no"])[0] == "ENROLLED"
+    assert push.q("SELECT kind, from_code, to_code FROM handovers") == [("BENEFIT_PLACE_IN", "620000", "640104")]
+
+
+def test_rerun_of_a_month_changes_nothing(tmp_path):
+    push = Push(tmp_path)
+    ps = [person(n, birth_date=born(n)) for n in range(1, 8)]
+    push.month("2026-11", ps)
+    before = push.q("SELECT * FROM ledger_entries ORDER BY entry_id")
+    with connect(push.wh, settings=push.settings) as con:
+        ctx = month_context(con, "2026-11", push.settings)
+        screen.screen_month(con, ctx, validate=False)
+        counts = ledger.update_ledger(con, ctx, validate=False)
+    assert counts == {"entries opened": 0, "entries closed": 0, "office changes": 0}
+    assert push.q("SELECT * FROM ledger_entries ORDER BY entry_id") == before
+    assert push.q("SELECT count(*) FROM ledger_transitions")[0][0] == len(ps)
+
+
+def test_officers_balanced_by_open_load(tmp_path):
+    push = Push(tmp_path)
+    ps = [person(n, birth_date=born(n % 12)) for n in range(1, 41)]
+    push.month("2026-11", ps)
+    load = dict(push.q("SELECT officer_id, count(*) FROM ledger_entries GROUP BY 1"))
+    assert set(load) == {"640104-01", "640104-02", "640104-03", "640104-04"}
+    assert max(load.values()) - min(load.values()) <= 1
+
+
+def test_taken_in_by_which_trigger(tmp_path):
+    push = Push(tmp_path)
+    ps = [person(1, birth_date=born(5)), person(2, birth_date=born(20), arrears_months=2)]
+    push.month("2026-11", ps)
+    assert entry(push, ps[0]["id_no"])[5] == "PUSH"
+    assert entry(push, ps[1]["id_no"])[5] == "SCREENING"
