@@ -245,6 +245,8 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
             t = types[c].upper()
             if c in _PARQUET_DATE_FORMAT and (t.startswith("DATE") or t.startswith("TIMESTAMP")):
                 cols.append(f"strftime({c}, '{_PARQUET_DATE_FORMAT[c]}') AS {c}")
+            elif t == "BOOLEAN":  # retired 0/1 typed as a boolean: back to the contract's text
+                cols.append(f"CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END AS {c}")
             else:
                 cols.append(f"CAST({c} AS VARCHAR) AS {c}")
         con.execute(

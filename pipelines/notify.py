@@ -55,7 +55,7 @@ KINDS = REMINDER_KINDS + ("DECLARATION", "CONSULTATION", "RESULT")
 MAX_SMS_CHARS = 500
 
 # Person columns a notice may use (from the person state of the month) when the rows lack them.
-_PERSON_COLUMNS = ("name", "insurance_type", "hukou_region")
+_PERSON_COLUMNS = ("name", "insurance_type")
 # Columns of the rows that never reach a template (identifiers, phone) or are internal.
 _NOT_IN_CONTEXT = {"id_no", "phone", "_mobile", "_notice_id", "_person_key", "_channel", "_offline_reason",
                    "kind", "employer_uscc", "employer_name", "hukou_region"}
@@ -180,6 +180,17 @@ def _persons_source(con) -> str:
     return "(SELECT * FROM person_versions WHERE valid_to_seq IS NULL)"
 
 
+def _run(con, sql: str) -> None:
+    """Run a statement and consume its result (DuckDB 2.0 refuses other work while one is pending)."""
+    con.execute(sql).fetchall()
+
+
+def _dicts(con, query: str) -> list[dict]:
+    cur = con.execute(query)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
 def _sql(name: str, **params) -> str:
     return render_sql(f"notify/{name}", **params).strip().rstrip(";")
 
@@ -238,14 +249,17 @@ def notice_context(row: dict, month_mi: int) -> dict:
 def render_notice(kind: str, context: dict, settings: Settings, pkey: str) -> str:
     """The stored text of a notice: signature + the template's body on one line.
 
-    Raises :class:`NoticeRenderError` naming ``pkey`` (the person_key) and the variable that
-    has no value, or the length when over 500 characters.
+    A variable that is absent or None fails the render (optional variables excepted: they
+    default to None).  Raises :class:`NoticeRenderError` naming ``pkey`` (the person_key) and
+    the variable that has no value, or the length when over 500 characters.
     """
     if kind not in KINDS:
         raise NoticeRenderError(f"unknown notice kind {kind!r}")
     template = _sms_env.get_template(f"{kind.lower()}.txt.j2")
+    ctx = {k: None for k in OPTIONAL_VARIABLES}
+    ctx.update({k: v for k, v in context.items() if v is not None or k in OPTIONAL_VARIABLES})
     try:
-        body = template.render(**context)
+        body = template.render(**ctx)
     except jinja2.UndefinedError as exc:
         m = _UNDEFINED_NAME.search(str(exc))
         var = m.group(1) if m else "?"
@@ -278,10 +292,10 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
     if kind is not None and kind not in KINDS:
         raise RetirePrepError(f"unknown notice kind {kind!r}")
     person_cols = [c for c in _PERSON_COLUMNS if c not in cols]
-    con.execute(_sql(
+    _run(con, _sql(
         "20_notice_rows.sql", rows_table=rows_table, kind=kind, exclude_kind=kind is not None and "kind" in cols,
-        person_cols=person_cols, persons=_persons_source(con)))
-    rows = con.execute("SELECT * FROM _notice_rows ORDER BY _notice_id").to_arrow_table().to_pylist()
+        person_cols=person_cols, persons=_persons_source(con), month_mi=int(month_mi)))
+    rows = _dicts(con, "SELECT * FROM _notice_rows ORDER BY _notice_id")
     out = {name: [] for name in _NOTICE_SCHEMA.names}
     for row in rows:
         k = row["kind"]
@@ -301,7 +315,7 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
         out["text"].append(text)
         out["segments"].append(sms_segments(text) if sms else None)
         out["offline_reason"].append(row["_offline_reason"])
-    con.execute("DROP TABLE IF EXISTS _notice_rows")
+    _run(con, "DROP TABLE IF EXISTS _notice_rows")
     counts: dict[str, int] = {}
     if not rows:
         return counts
@@ -313,7 +327,7 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
             "SELECT s.kind, count(*) FROM _notice_new s WHERE NOT EXISTS (SELECT 1 FROM notices n "
             "WHERE n.id_no = s.id_no AND n.kind = s.kind AND n.reference_mi = s.reference_mi) "
             "AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.notice_id = s.notice_id) GROUP BY s.kind").fetchall()
-        con.execute(_sql("30_insert.sql", source="_notice_new"))
+        _run(con, _sql("30_insert.sql", source="_notice_new"))
     finally:
         con.unregister("_notice_new")
     counts.update({k: int(n) for k, n in inserted})
@@ -344,16 +358,16 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     Runs inside the caller's transaction (none is opened here).
     """
     persons = _persons_source(con)
-    con.execute(render_sql(
+    _run(con, render_sql(
         "notify/10_reminders_due.sql", month_mi=int(month_mi), overdue_every=int(settings.overdue_every_months),
         benefit_start_offset=int(settings.benefit_start_offset), persons=persons))
     inserted = _issue(con, "_reminders_due", month_mi, settings, None)
     counts = {k: inserted.get(k, 0) for k in REMINDER_KINDS}
-    con.execute(render_sql("notify/40_pre_service_notified.sql", month_mi=int(month_mi)))
+    _run(con, render_sql("notify/40_pre_service_notified.sql", month_mi=int(month_mi)))
     counts["NOTIFIED"] = record_transitions(
         con, "_pre_service_notified", f"run:{format_month(month_mi)}", month_mi, settings, to_stage="NOTIFIED")
-    con.execute("DROP TABLE IF EXISTS _pre_service_notified")
-    con.execute("DROP TABLE IF EXISTS _reminders_due")
+    _run(con, "DROP TABLE IF EXISTS _pre_service_notified")
+    _run(con, "DROP TABLE IF EXISTS _reminders_due")
     return counts
 
 
@@ -363,32 +377,37 @@ def _kinds_sql() -> str:
     return "[" + ", ".join(f"'{k}'" for k in KINDS) + "]"
 
 
-def write_notification_files(con, month_mi: int, out_month_dir: Path) -> dict:
+def write_notification_files(con, month_mi: int, out_month_dir: Path, office: str | None = None) -> dict:
     """``notifications/<office>/sms.parquet|.csv`` and ``offline.csv`` for every office with
-    notices issued in P (each office only its own notices; all three files, possibly empty).
+    notices issued in P (or only ``office`` when given).  Each office gets only its own notices
+    (the notice's ``office_code``); an office with notices gets all three files, one of them
+    possibly empty; an office without notices gets none.
 
-    Returns counts: ``notification offices``, ``sms notices``, ``sms segments``, ``offline notices``.
+    Returns counts (additive over offices): ``notification offices``, ``sms notices``,
+    ``sms segments``, ``offline notices``.
     """
     out_month_dir = Path(out_month_dir)
     month_mi = int(month_mi)
     offices_p = [r[0] for r in con.execute(
         "SELECT DISTINCT office_code FROM notices WHERE issued_mi = ? ORDER BY 1", [month_mi]).fetchall()]
+    if office is not None:
+        offices_p = [o for o in offices_p if o == office]
     persons = _persons_source(con)
     kinds = _kinds_sql()
-    n_sms = n_offline = 0
-    for office in offices_p:
-        _check_code(office)
-        folder = out_month_dir / "notifications" / office
-        n_sms += write_table(con, _sql("50_sms_file.sql", month_mi=month_mi, office=office, kinds=kinds),
-                             folder / "sms")
-        n_offline += write_table(
-            con, _sql("51_offline_file.sql", month_mi=month_mi, office=office, kinds=kinds, persons=persons),
+    counts = {"notification offices": 0, "sms notices": 0, "sms segments": 0, "offline notices": 0}
+    for code in offices_p:
+        _check_code(code)
+        folder = out_month_dir / "notifications" / code
+        counts["notification offices"] += 1
+        counts["sms notices"] += write_table(
+            con, _sql("50_sms_file.sql", month_mi=month_mi, office=code, kinds=kinds), folder / "sms")
+        counts["offline notices"] += write_table(
+            con, _sql("51_offline_file.sql", month_mi=month_mi, office=code, kinds=kinds, persons=persons),
             folder / "offline", csv_only=True)
-    segments = con.execute(
-        "SELECT coalesce(sum(segments), 0) FROM notices WHERE issued_mi = ? AND channel = 'SMS'",
-        [month_mi]).fetchone()[0]
-    return {"notification offices": len(offices_p), "sms notices": n_sms, "sms segments": int(segments),
-            "offline notices": n_offline}
+        counts["sms segments"] += int(con.execute(
+            "SELECT coalesce(sum(segments), 0) FROM notices WHERE issued_mi = ? AND office_code = ? "
+            "AND channel = 'SMS'", [month_mi, code]).fetchone()[0])
+    return counts
 
 
 def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
@@ -398,8 +417,7 @@ def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
     """
     out_month_dir = Path(out_month_dir)
     month_mi = int(month_mi)
-    rows = con.execute(_sql("60_letters.sql", month_mi=month_mi, persons=_persons_source(con))) \
-        .to_arrow_table().to_pylist()
+    rows = _dicts(con, _sql("60_letters.sql", month_mi=month_mi, persons=_persons_source(con)))
     template = _letter_env.get_template("coordination.html.j2")
     first_day = date(month_mi // 12, month_mi % 12 + 1, 1)
     paths: list[Path] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -64,12 +65,13 @@ def build_worklist(con, ctx) -> int:
 
 def write_office_worklist(con, ctx, office: str, stage_dir: Path) -> int:
     """``worklists/<office>/worklist.parquet`` and ``.csv``: that office's persons only."""
+    if not re.fullmatch(r"[0-9]{6}", office):
+        raise ValueError(f"not an office code: {office!r}")
     return write_table(
         con,
         f"SELECT {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = {int(ctx.month_mi)} "
-        f"AND office_code = ? ORDER BY statutory_age_month, entry_id",
+        f"AND office_code = '{office}' ORDER BY statutory_age_month, entry_id",
         stage_dir / "worklists" / office / "worklist",
-        params=[office],
     )
 
 

@@ -39,14 +39,15 @@ def safe_text_sql(expr: str) -> str:
 
 
 def write_table(con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_only: bool = False,
-                parquet_only: bool = False, params: list | None = None) -> int:
+                parquet_only: bool = False) -> int:
     """Write ``query``'s rows to ``stem.parquet`` and ``stem.csv``; returns the row count.
 
     Every column must be in the data dictionary (a missing one is an error, so
-    the CSV never shows an untranslated header).
+    the CSV never shows an untranslated header).  DuckDB takes no parameters in a
+    view: callers inline only values they have checked (office codes, month indexes).
     """
     stem.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _out AS {query}", params or [])
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _out AS {query}")
     cols = con.execute("DESCRIBE _out").fetchall()
     names = dictionary()
     missing = [c[0] for c in cols if c[0] not in names]

@@ -99,6 +99,9 @@ def office_codes(settings: "Settings") -> list[str]:
     return sorted({*_FIXED_OFFICES, settings.ningdong_code})
 
 
+SUITE_PARAMETERS = ("office_codes", "sms_signature_regex")
+
+
 def suite_parameters(settings: "Settings") -> dict[str, Any]:
     """Values of the ``$PARAMETER`` references the suites may use."""
     return {
@@ -269,6 +272,9 @@ def load_suite(stage: str, directory: Path | None = None) -> _Spec:
             raise bad(f"expectation {i} ({e['type']}): meta.frame {meta.get('frame')!r} not in meta.frames")
         if not meta.get("why"):
             raise bad(f"expectation {i} ({e['type']}): meta.why (business meaning) is missing")
+        for v in e["kwargs"].values():
+            if isinstance(v, dict) and "$PARAMETER" in v and v["$PARAMETER"] not in SUITE_PARAMETERS:
+                raise bad(f"expectation {i} ({e['type']}): unknown $PARAMETER {v['$PARAMETER']!r}")
         used.add(meta["frame"])
     unused = set(declared) - used
     if unused:
@@ -364,9 +370,11 @@ def gx_context():
 
 
 class _Masker:
-    def __init__(self, secret: str):
-        self.keyed = bool(secret)
-        self.secret = secret or secrets.token_hex(16)  # unlinkable across runs without a key
+    def __init__(self, settings: "Settings"):
+        self.settings = settings
+        self.keyed = bool(settings.person_key_secret)
+        # without a key: a random one, so masks cannot be matched across runs (or brute-forced)
+        self.secret = settings.person_key_secret or secrets.token_hex(16)
 
     def __call__(self, column: str | None, value: Any) -> Any:
         value = _plain(value)
@@ -376,9 +384,9 @@ class _Masker:
             return "<masked>"
         s = str(value)
         if column == "id_no" and self.keyed:
-            # the warehouse's person_key (pipelines.warehouse.person_key)
-            digest = hashlib.sha256((self.secret + "|" + s).encode()).hexdigest()[:16]
-            return f"pk:{digest} (len {len(s)})"
+            from .warehouse import person_key  # the analysts' views show the same key
+
+            return f"pk:{person_key(s, self.settings)} (len {len(s)})"
         digest = hashlib.sha256((self.secret + "|" + column + "|" + s).encode()).hexdigest()[:12]
         return f"{column}#{digest} (len {len(s)})"
 
@@ -405,25 +413,23 @@ def _plain(v: Any) -> Any:
         return {str(k): _plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple, set)):
         return [_plain(x) for x in v]
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-        try:
-            v = v.item()
-        except (ValueError, TypeError):
-            pass
+    if isinstance(v, str):
+        return v
+    import numpy as np
+    import pandas as pd
+
+    if v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (np.datetime64, np.timedelta64)):
+        v = pd.Timestamp(v) if isinstance(v, np.datetime64) else pd.Timedelta(v)
+        return None if pd.isna(v) else v.isoformat()
+    if isinstance(v, np.generic):
+        v = v.item()
     if isinstance(v, float) and math.isnan(v):
         return None
-    if isinstance(v, (str, int, float, bool)):
+    if isinstance(v, (int, float, bool)):
         return v
-    try:
-        import pandas as pd
-
-        if v is pd.NA or v is pd.NaT:
-            return None
-        if isinstance(v, pd.Timestamp):
-            return v.isoformat()
-    except ImportError:  # pragma: no cover
-        pass
-    if hasattr(v, "isoformat"):
+    if hasattr(v, "isoformat"):  # datetime, date, pandas Timestamp
         return v.isoformat()
     return str(v)
 
@@ -504,7 +510,11 @@ def _outcome(spec_e: dict, res, mask: _Masker, df) -> ExpectationOutcome:
     columns = _columns_of(spec_e["kwargs"])
     result = res.result or {}
     error = _exception_message(res.exception_info)
-    examples = [_mask_example(x, columns, mask) for x in (result.get("partial_unexpected_list") or [])[:EXAMPLES]]
+    examples = []
+    for x in result.get("partial_unexpected_list") or []:
+        x = _mask_example(x, columns, mask)
+        if x not in examples:  # distinct examples say more than three copies of one duplicate
+            examples.append(x)
     observed = result.get("observed_value")
     if spec_e["type"] == "expect_table_columns_to_match_set":
         missing = [c for c in spec_e["kwargs"]["column_set"] if c not in df.columns]
@@ -600,7 +610,7 @@ def validate_frames(
     dfs = {name: _as_dataframe(name, frames[name]) for name in spec.frames}
 
     params = suite_parameters(settings)
-    mask = _Masker(settings.person_key_secret)
+    mask = _Masker(settings)
     outcomes: list[ExpectationOutcome] = []
     frame_info: dict[str, dict] = {}
     for name in spec.frames:
@@ -679,7 +689,7 @@ _TEMPLATE = """<!DOCTYPE html>
 body{font-family:system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}
 th{background:#f3f3f3}.ok{color:#176f2c;font-weight:bold}.fail{color:#b00020;font-weight:bold}
-tr.fail td{background:#fff0f0}code{font-size:90%;word-break:break-all}.small{font-size:85%;color:#555}
+tr.failed td{background:#fff0f0}code{font-size:90%;word-break:break-all}.small{font-size:85%;color:#555}
 </style></head><body>
 {% if r %}
 <p><a href="index.html">← all stages</a></p>
@@ -694,7 +704,7 @@ tr.fail td{background:#fff0f0}code{font-size:90%;word-break:break-all}.small{fon
 </table>
 <h2>Expectations</h2>
 <table><tr><th>#</th><th>frame</th><th>expectation</th><th>column(s)</th><th>business meaning</th><th>result</th><th>unexpected</th><th>examples / observed</th></tr>
-{% for e in r.expectations %}<tr class="{{ 'ok' if e.success else 'fail' }}"><td>{{ loop.index }}</td><td><code>{{ e.frame }}</code></td>
+{% for e in r.expectations %}<tr class="{{ 'passed' if e.success else 'failed' }}"><td>{{ loop.index }}</td><td><code>{{ e.frame }}</code></td>
 <td><code>{{ e.type }}</code><div class="small">{% for k, v in e.kwargs.items() if k not in ('column', 'column_A', 'column_B', 'column_list') %}{{ k }}={{ v|tojson }} {% endfor %}</div></td>
 <td><code>{{ e.columns|join(", ") }}</code></td><td>{{ e.why }}</td>
 <td>{% if e.success %}<span class="ok">passed</span>{% else %}<span class="fail">failed</span>{% endif %}</td>
@@ -704,7 +714,7 @@ tr.fail td{background:#fff0f0}code{font-size:90%;word-break:break-all}.small{fon
 {% else %}
 <h1>Validation results</h1>
 <table><tr><th>stage</th><th>label</th><th>result</th><th>expectations</th><th>failed</th><th>files</th></tr>
-{% for f in files %}<tr class="{{ 'ok' if f.success else 'fail' }}"><td><code>{{ f.stage }}</code></td><td>{{ f.label }}</td>
+{% for f in files %}<tr class="{{ 'passed' if f.success else 'failed' }}"><td><code>{{ f.stage }}</code></td><td>{{ f.label }}</td>
 <td>{% if f.success %}<span class="ok">passed</span>{% else %}<span class="fail">failed</span>{% endif %}</td>
 <td>{{ f.evaluated }}</td><td>{{ f.failed }}</td><td><a href="{{ f.html }}">page</a> · <a href="{{ f.json }}">json</a></td></tr>
 {% endfor %}</table>
@@ -727,6 +737,7 @@ def _render(kind: str, r: dict | None, files: list | None) -> str:
 __all__ = [
     "PERSONAL_COLUMNS",
     "STAGES",
+    "SUITE_PARAMETERS",
     "ExpectationOutcome",
     "StageResult",
     "expected_sms_segments",

@@ -84,3 +84,193 @@ def write_batch(folder: Path, persons, segments, *, seq=1, push_type="FULL", bas
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return folder
+
+
+# --------------------------------------------------------------------------- helpers for tests/test_ingest*.py
+
+
+def population(n: int, start: int = 1, segs_per: int = 2, **kw) -> tuple[list[dict], list[dict]]:
+    """``n`` valid persons (numbers ``start`` …) and ``segs_per`` segments each, in file order."""
+    persons = [person(i, **kw) for i in range(start, start + n)]
+    segs = []
+    for p in persons:
+        for j in range(segs_per):
+            segs.append(segment(p["id_no"], start=f"{1990 + 10 * j}01", end=f"{1999 + 10 * j}12"))
+    return persons, segs
+
+
+def csv_text(rows, columns=None, header=None, line_end="\n") -> str:
+    """CSV text (header + rows) as pushkit writes it, with the header ``header`` if given."""
+    columns = list(columns or PERSON_COLUMNS)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator=line_end)
+    w.writerow(header or columns)
+    for r in rows:
+        w.writerow([r.get(c, "") for c in columns])
+    return buf.getvalue()
+
+
+def edit_manifest(folder: Path, **changes) -> dict:
+    """Change keys of a written manifest (``files=...`` replaces the files object). Returns it."""
+    mpath = Path(folder) / "manifest.json"
+    m = json.loads(mpath.read_text(encoding="utf-8"))
+    m.update(changes)
+    mpath.write_text(json.dumps(m, ensure_ascii=False, indent=2), encoding="utf-8")
+    return m
+
+
+def rehash(folder: Path) -> dict:
+    """Recompute the manifest's sha256 (and keep rows) after a file was rewritten on purpose."""
+    folder = Path(folder)
+    m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    for name, info in m["files"].items():
+        if (folder / name).is_file():
+            info["sha256"] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(m, ensure_ascii=False, indent=2), encoding="utf-8")
+    return m
+
+
+# Parquet with the matching types (push-format.md "Parquet files may hold the columns as text
+# or as the matching types"): integers, a DATE for birth_date, a boolean for retired.
+_PARQUET_INT_COLUMNS = {
+    "gender", "insurance_type", "person_type", "contribution_status", "survival_status",
+    "actual_contribution_months", "deemed_months", "deemed_status", "arrears_months",
+    "start_month", "end_month", "relation_status",
+}
+
+
+def write_typed_parquet(folder: Path, persons, segments, *, seq=1, push_type="FULL", base_seq=None,
+                        batch_id=None, month="2026-11", bool_retired: bool = False) -> Path:
+    """Like ``write_batch(fmt='parquet')`` but with typed columns: int64 for codes and counts,
+    date32 for birth_date, and (``bool_retired``) a boolean for retired."""
+    import datetime as _dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for kind, rows, cols in (("persons", persons, PERSON_COLUMNS), ("segments", segments, SEGMENT_COLUMNS)):
+        arrays, fields = [], []
+        for c in cols:
+            vals = [r.get(c, "") for r in rows]
+            if c == "birth_date":
+                arrays.append(pa.array([_dt.date(int(v[:4]), int(v[4:6]), int(v[6:])) if v else None for v in vals],
+                                       pa.date32()))
+            elif c == "retired" and bool_retired:
+                arrays.append(pa.array([None if v == "" else v == "1" for v in vals], pa.bool_()))
+            elif c in _PARQUET_INT_COLUMNS:
+                arrays.append(pa.array([None if v == "" else int(v) for v in vals], pa.int64()))
+            else:
+                arrays.append(pa.array([None if v == "" else v for v in vals], pa.string()))
+            fields.append(pa.field(c, arrays[-1].type))
+        name = f"{kind}.parquet"
+        pq.write_table(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), folder / name)
+        files[name] = {"rows": len(rows), "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest()}
+    manifest = {
+        "batch_id": batch_id or f"NX-{month}-{seq:04d}", "province": "640000", "push_type": push_type,
+        "data_month": month, "seq": seq, "base_seq": base_seq,
+        "generated_at": f"{month}-05T02:00:00+08:00", "schema_version": "1.0",
+        "encoding": "UTF-8", "files": files,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return folder
+
+
+# --------------------------------------------------------------------------- big batches, fast
+
+_GEN_PREFIXES = ("640104", "640105", "640106", "640121", "640122", "640181", "640202", "640205",
+                 "640221", "640302", "640303", "640323", "640324", "640381", "640402", "640422",
+                 "640423", "640424", "640425", "640502", "640521", "640522", "642223", "110101")
+_GEN_OFFICES = ("640104", "640105", "640106", "640121", "640122", "640181", "640202", "640205",
+                "640221", "640302", "640303", "640323", "640324", "640381", "640402", "640422",
+                "640423", "640424", "640425", "640502", "640521", "640522", "640100", "640900")
+_ID_W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def write_generated_batch(folder: Path, persons: int, *, seq: int = 1, push_type: str = "FULL",
+                          base_seq: int | None = None, first: int = 0, every: int = 1, variant: int = 0,
+                          op: str | None = None, month: str = "2026-11", batch_id: str | None = None,
+                          threads: int | None = None) -> Path:
+    """A valid batch of generated persons, written by DuckDB (about a second per 10^6 persons).
+
+    Person ``i`` (``first <= i < first + persons``, only every ``every``-th) has a fixed ID
+    number; ``variant`` changes phone, contribution months and the number of segments, so a
+    batch with another variant updates the same persons.  1 + (i + variant) % 3 segments each.
+    ``op`` defaults to '' for FULL and 'U' for INCR.  Not the project's sample generator: a
+    plain, fast writer for size and crash tests.
+    """
+    import duckdb
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    op = ("" if push_type == "FULL" else "U") if op is None else op
+    k = len(_GEN_PREFIXES)
+    prefixes = "[" + ", ".join(f"'{p}'" for p in _GEN_PREFIXES) + "]"
+    offices = "[" + ", ".join(f"'{p}'" for p in _GEN_OFFICES) + "]"
+    check = " + ".join(f"(ascii(substr(f17, {j + 1}, 1)) - 48) * {w}" for j, w in enumerate(_ID_W))
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"""
+        CREATE TEMP TABLE gen AS
+        WITH base AS (
+            SELECT i,
+                   {prefixes}[1 + i % {k}] || strftime(DATE '1960-01-01' + CAST((i // {k}) // 1000 % 5000 AS INTEGER), '%Y%m%d')
+                     || lpad(CAST((i // {k}) % 1000 AS VARCHAR), 3, '0') AS f17,
+                   strftime(DATE '1960-01-01' + CAST((i // {k}) // 1000 % 5000 AS INTEGER), '%Y%m%d') AS birth,
+                   CASE WHEN (i // {k}) % 2 = 1 THEN '1' ELSE '2' END AS gender,
+                   CASE WHEN i % 7 = 0 THEN '170' ELSE '110' END AS ins
+            FROM range({first}, {first + persons}) t(i)
+            WHERE i % {every} = 0
+        )
+        SELECT i, f17 || substr('10X98765432', 1 + ({check}) % 11, 1) AS id_no, birth, gender, ins FROM base
+    """)
+    con.execute(f"""
+        COPY (
+            SELECT {f"'{op}'" if op else 'NULL'} AS op, id_no, '测试' || i AS name, gender, birth AS birth_date, ins AS insurance_type,
+                   CASE WHEN ins = '110' THEN CAST(1 + i % 3 AS VARCHAR) END AS person_type,
+                   substr(id_no, 1, 6) AS hukou_region, {offices}[1 + (i // 7) % {len(_GEN_OFFICES)}] AS insured_region,
+                   '640100' AS benefit_region_ministry,
+                   CASE WHEN ins = '110' THEN '91640100710645234G' END AS employer_uscc,
+                   CASE WHEN ins = '110' THEN '宁夏测试有限公司' END AS employer_name,
+                   '13' || lpad(CAST((i * 7919 + {variant}) % 1000000000 AS VARCHAR), 9, '0') AS phone,
+                   '1' AS contribution_status, '0' AS retired, '1' AS survival_status,
+                   CAST(120 + (i + {variant}) % 300 AS VARCHAR) AS actual_contribution_months,
+                   CASE WHEN i % 5 = 0 THEN '36' END AS deemed_months,
+                   CASE WHEN i % 5 = 0 THEN '1' ELSE '0' END AS deemed_status,
+                   CASE WHEN i % 5 = 0 THEN '640104' END AS deemed_region,
+                   '0' AS arrears_months
+            FROM gen ORDER BY i
+        ) TO '{folder / "persons.csv"}' (HEADER true, DELIMITER ',')
+    """)
+    con.execute(f"""
+        COPY (
+            SELECT id_no, CASE WHEN j = 0 THEN substr(id_no, 1, 6) ELSE '640104' END AS region_code,
+                   CAST(1985 + 8 * j AS VARCHAR) || '01' AS start_month,
+                   CAST(1992 + 8 * j AS VARCHAR) || '12' AS end_month,
+                   CAST(1 + j % 2 AS VARCHAR) AS relation_status
+            FROM gen, range(3) s(j)
+            WHERE j < 1 + (i + {variant}) % 3
+            ORDER BY i, j
+        ) TO '{folder / "segments.csv"}' (HEADER true, DELIMITER ',')
+    """)
+    n_p = con.execute("SELECT count(*) FROM gen").fetchone()[0]
+    n_s = con.execute(f"SELECT sum(1 + (i + {variant}) % 3) FROM gen").fetchone()[0] or 0
+    con.close()
+    files = {}
+    for name, n in (("persons.csv", n_p), ("segments.csv", n_s)):
+        h = hashlib.sha256()
+        with open(folder / name, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                h.update(chunk)
+        files[name] = {"rows": int(n), "sha256": h.hexdigest()}
+    manifest = {
+        "batch_id": batch_id or f"NX-{month}-{seq:04d}", "province": "640000", "push_type": push_type,
+        "data_month": month, "seq": seq, "base_seq": base_seq,
+        "generated_at": f"{month}-05T02:00:00+08:00", "schema_version": "1.0",
+        "encoding": "UTF-8", "files": files,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return folder

@@ -253,7 +253,7 @@ def test_missing_variable_names_variable_and_person_key_not_id(con):
     with pytest.raises(notify.NoticeRenderError, match="office_phone"):
         notify.render_notice("AGE_REACHED", {"insurance_type": 110, "statutory_age_month": "2026年3月",
                                              "benefit_start_month": "2026年4月", "office_short": "X",
-                                             "month_mi": P}, SETTINGS, "abc")
+                                             "office_phone": None, "month_mi": P}, SETTINGS, "abc")
 
 
 def test_text_over_500_characters_is_an_error(con):
@@ -367,6 +367,11 @@ def test_coordination_letters(con, tmp_path):
     con.execute("INSERT INTO handovers VALUES (?, ?, 'OFFICE_CHANGE', ?, ?, 'test')",
                 [P, changed["id_no"], OFFICE, OTHER_OFFICE])
     reviewed = add_person(con, 122, s_mi=P + 6, pre_review_office="640205")
+    con.execute("INSERT INTO handovers VALUES (?, ?, 'OFFICE_CHANGE', '640205', ?, 'test')",
+                [P, reviewed["id_no"], OFFICE])  # same case twice: one letter
+    gone = add_person(con, 123, s_mi=P + 6, closed_mi=P, stage="MOVED_OUT", pre_review_office="640205")
+    con.execute("INSERT INTO handovers VALUES (?, ?, 'BENEFIT_PLACE_OUT', ?, '610000', 'test')",
+                [P, gone["id_no"], OFFICE])  # no letter: moved out, entry closed
     out = tmp_path / "out" / "2026-03"
     paths = notify.write_letters(con, P, out)
     assert len(paths) == 3
@@ -388,6 +393,7 @@ def test_coordination_letters(con, tmp_path):
     assert p.parent.name == OTHER_OFFICE and "银川市兴庆区社会保险事业管理中心：" in html
     p, html = by_person[reviewed["id_no"]]
     assert p.parent.name == OFFICE and "石嘴山市惠农区社会保险事业管理中心：" in html
+    assert "牵头经办机构变更；待遇领取地与档案预审地不一致" in html
     before = _files(out)
     notify.write_letters(con, P, out)
     assert _files(out) == before
@@ -398,3 +404,30 @@ def test_recipient_names():
     assert notify.recipient_name("610112") == "陕西省省级社会保险经办机构"
     assert notify.recipient_name("640104") == "银川市兴庆区社会保险事业管理中心"
     assert len(notify.PROVINCES) == 31
+
+
+@pytest.mark.parametrize("kind", notify.KINDS)
+def test_every_kind_renders_for_every_office_within_500(kind):
+    for code in notify.offices():
+        for insurance_type in (110, 170):
+            for s_mi in (P - 5, P, P + 3):
+                ctx = notify.notice_context({
+                    "office_code": code, "insurance_type": insurance_type, "reference_mi": P,
+                    "statutory_age_mi": s_mi, "benefit_start_mi": s_mi + 1, "original_age_mi": s_mi - 36,
+                    "flexible_earliest_mi": s_mi - 36, "flexible_latest_mi": s_mi + 36,
+                    "elected_retirement_mi": s_mi + 12, "elected_benefit_start_mi": s_mi + 13,
+                    "retirement_month": P + 2, "objection_deadline": "2026-03-20",
+                }, P)
+                text = notify.render_notice(kind, ctx, SETTINGS, "k")
+                assert text.startswith("【宁夏人社】尊敬的参保人，您好！") and len(text) <= 500
+                assert "{" not in text and "None" not in text and "\n" not in text
+
+
+def test_files_of_one_office(con, tmp_path):
+    _mixed_month(con)
+    notify.issue_reminders(con, P, SETTINGS)
+    out = tmp_path / "o"
+    c1 = notify.write_notification_files(con, P, out, office=OTHER_OFFICE)
+    assert c1["notification offices"] == 1 and c1["offline notices"] == 2 and c1["sms notices"] == 0
+    assert sorted(p.name for p in (out / "notifications").iterdir()) == [OTHER_OFFICE]
+    assert notify.write_notification_files(con, P, out, office="640181")["notification offices"] == 0

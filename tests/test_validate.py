@@ -18,9 +18,11 @@ from pipelines.settings import Settings
 from pipelines.validate import (
     PERSONAL_COLUMNS,
     STAGES,
+    SUITE_PARAMETERS,
     expected_sms_segments,
     load_suite,
     office_codes,
+    suite_parameters,
     validate_frames,
 )
 from pipelines.warehouse import person_key
@@ -454,6 +456,7 @@ def test_offices_match_the_sql_macro_and_settings():
     assert set(office_codes(SETTINGS)) == fixed | {"640900"}
     assert len(office_codes(SETTINGS)) == 29
     assert "641900" in office_codes(Settings(ningdong_code="641900"))
+    assert set(suite_parameters(SETTINGS)) == set(SUITE_PARAMETERS)
 
 
 def test_suite_uses_settings_for_offices_and_signature(tmp_path):
@@ -480,6 +483,11 @@ def test_invalid_suite_file_is_refused(tmp_path, monkeypatch):
     bad["expectations"][1]["type"] = "expect_column_values_to_be_unique"
     (tmp_path / "ledger.json").write_text(json.dumps(bad), encoding="utf-8")
     with pytest.raises(ValidationFailed, match="meta.frame"):
+        run("ledger", good_ledger())
+    bad["expectations"][1]["meta"]["frame"] = "ledger"
+    bad["expectations"][1]["kwargs"]["column"] = {"$PARAMETER": "id_column"}
+    (tmp_path / "ledger.json").write_text(json.dumps(bad), encoding="utf-8")
+    with pytest.raises(ValidationFailed, match="unknown .PARAMETER 'id_column'"):
         run("ledger", good_ledger())
 
 

@@ -4,7 +4,8 @@
 -- the rows do not carry themselves), persons (person state), exclude_kind (rows carry a kind
 -- column that the given kind replaces).
 -- Idempotent: a (id_no, kind, reference_mi) already in notices is left out, and so is a
--- duplicate within the rows (the lowest entry_id is kept). Never to a deceased or retired person.
+-- duplicate within the rows (the lowest entry_id is kept). Never to a deceased or retired person,
+-- nor for a ledger entry closed by month_mi.
 -- Channel: SMS to a valid mobile; otherwise EMPLOYER (110 with an employer code or name),
 -- else TOWNSHIP (乡镇（街道）); offline_reason says why the notice is not an SMS.
 CREATE OR REPLACE TEMP TABLE _notice_rows AS
@@ -29,6 +30,8 @@ j AS (
            p.survival_status AS _survival_status,
            p.retired AS _retired
     FROM d LEFT JOIN {{ persons }} p ON p.id_no = d.id_no
+    WHERE NOT EXISTS (SELECT 1 FROM ledger_entries le
+                      WHERE le.entry_id = d.entry_id AND le.closed_mi <= {{ month_mi }})
 )
 SELECT j.* EXCLUDE (_person_phone, _employer_uscc, _employer_name, _survival_status, _retired),
        j.kind || '-' || mi_text(j.reference_mi) || '-' || person_key(j.id_no) AS _notice_id,

@@ -1,0 +1,182 @@
+"""Month-start declaration screening (``retire-prep declare --month P``): rules.md §6, seed notice 二(六).
+
+On the first of month P, every open ledger entry whose retirement month R lies
+1–3 months ahead (``1 ≤ R − P ≤ 3``; R = the elected month recorded by feedback, else
+the statutory month S of the latest screening at or before P) is screened again:
+
+* deceased or retired on the latest person data → left out (counted in the report);
+* pre-service complete (a conclusion was confirmed: stage CONFIRMED, or DECLARED
+  already) and counted months ≥ the minimum for R's year → ``DECLARATION`` notice
+  (附件3) and stage → DECLARED;
+* complete but short → ``CONSULTATION`` notice (附件4);
+* not complete → ``FOLLOW_UP``: listed for the office with the stage it is in, not notified.
+
+Counted months are the confirmed conclusion's (``conclusions.counted_months``) when a
+conclusion exists, else the screening's.  Notices carry ``reference_mi = R``: a person
+gets one DECLARATION (or CONSULTATION) per retirement month, however many of the three
+months before R the person is listed in, and a new one if R changes (a new elected month).
+Notices are issued in batch month P (``issued_mi = P``).
+
+Writes ``OUT/P/declarations/<office>/declarations.parquet`` and ``.csv`` for every
+office (an empty list when the office has nobody), keeps the decisions in
+``declaration_decisions`` and records the run in ``month_runs`` (command ``declare``).
+Idempotent: a second run of P writes the same files and issues no new notice.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import DATA_DIR
+from .errors import MonthRefused
+from .feedback import ensure_schema, refresh_deadlines, FeedbackReport
+from .ledger import record_transitions
+from .settings import Settings, load_settings
+from .tabular import write_table
+from .warehouse import connect, render_sql, run_sql
+
+log = logging.getLogger(__name__)
+
+DECISIONS = ("DECLARATION", "CONSULTATION", "FOLLOW_UP")
+
+
+@dataclass
+class DeclareReport:
+    month: str
+    as_of_seq: int | None = None
+    replay: bool = False
+    counts: dict = field(default_factory=dict)
+    out_dir: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        head = f"declaration screening {self.month}" + (
+            f" on push seq {self.as_of_seq}" if self.as_of_seq is not None else "") + (
+            " (replay)" if self.replay else "")
+        return ([head] + [f"  {k}: {v}" for k, v in self.counts.items()]
+                + ([f"  outputs: {self.out_dir}"] if self.out_dir else [])
+                + [f"  warning: {w}" for w in self.warnings])
+
+
+def _offices() -> list[str]:
+    with open(DATA_DIR / "offices.csv", encoding="utf-8-sig", newline="") as fh:
+        return [r["office_code"].strip() for r in csv.DictReader(fh)]
+
+
+def _context(con, month: str, settings: Settings, replay: bool):
+    """Month P's push state and the month-order guard (shared with the monthly run)."""
+    from .monthly import month_context
+
+    return month_context(con, month, settings, command="declare", replay=replay)
+
+
+def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
+    """Decide, notify and move stages for month P inside the caller's transaction."""
+    from . import notify
+
+    month_first = f"{month_mi // 12:04d}-{month_mi % 12 + 1:02d}-01"
+    run_sql(con, "declare/10_screen.sql", month_mi=month_mi, settings=settings)
+    counts = dict(zip(DECISIONS, con.execute(
+        "SELECT count(*) FILTER (WHERE decision = 'DECLARATION'), count(*) FILTER (WHERE decision = 'CONSULTATION'), "
+        "count(*) FILTER (WHERE decision = 'FOLLOW_UP') FROM _declare").fetchone()))
+    deceased, retired = con.execute("SELECT deceased, retired FROM _decl_excluded").fetchone()
+    counts["left out: deceased"] = deceased
+    counts["left out: retired"] = retired
+    issued = 0
+    for kind in ("DECLARATION", "CONSULTATION"):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _decl_notice_rows AS "
+            "SELECT id_no, entry_id, retirement_mi AS reference_mi, office_code, "
+            "lpad(CAST(retirement_mi // 12 AS VARCHAR), 4, '0') || '-' || "
+            "lpad(CAST(retirement_mi % 12 + 1 AS VARCHAR), 2, '0') AS retirement_month "
+            "FROM _declare WHERE decision = ? ORDER BY entry_id", [kind])
+        n = notify.issue_notices(con, kind, "_decl_notice_rows", month_mi, settings) or 0
+        counts[f"notices {kind}"] = n
+        issued += n
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _decl_moves AS "
+        "SELECT d.entry_id, DATE '" + month_first + "' AS event_date, "
+        "'declaration notice for ' || lpad(CAST(d.retirement_mi // 12 AS VARCHAR), 4, '0') || '-' || "
+        "lpad(CAST(d.retirement_mi % 12 + 1 AS VARCHAR), 2, '0') AS detail "
+        "FROM _declare d WHERE d.decision = 'DECLARATION' AND d.stage = 'CONFIRMED' ORDER BY d.entry_id")
+    month_text = month_first[:7]
+    counts["moved to DECLARED"] = record_transitions(
+        con, "_decl_moves", f"declare:{month_text}", month_mi, settings, to_stage="DECLARED")
+    run_sql(con, "declare/20_record.sql", month_mi=month_mi)
+    return counts
+
+
+def write_declarations(con, month_mi: int, out: Path) -> dict:
+    """``OUT/P/declarations/<office>/declarations.{parquet,csv}`` from the stored decisions,
+    one folder per office (every office of data/offices.csv, and any other office with rows)."""
+    month_text = f"{month_mi // 12:04d}-{month_mi % 12 + 1:02d}"
+    final_parent = Path(out) / month_text
+    final_parent.mkdir(parents=True, exist_ok=True)
+    stage = final_parent / ".declarations.partial"
+    shutil.rmtree(stage, ignore_errors=True)
+    offices = set(_offices()) | {r[0] for r in con.execute(
+        "SELECT DISTINCT office_code FROM declaration_decisions WHERE month_mi = ?", [month_mi]).fetchall()}
+    rows = 0
+    for office in sorted(offices):
+        if not office.isdigit() or len(office) != 6:
+            raise MonthRefused(f"office code of the wrong shape in the warehouse: {office!r}")
+        q = render_sql("declare/30_office_file.sql", month_mi=month_mi, office=office)
+        rows += write_table(con, q, stage / office / "declarations")
+    target = final_parent / "declarations"
+    old = final_parent / ".declarations.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(stage, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return {"declaration rows": rows, "offices": len(offices)}
+
+
+def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | None = None, *,
+                  replay: bool = False) -> DeclareReport:
+    """``retire-prep declare --month P``: the month-start declaration screening (rules.md §6).
+
+    ``replay`` re-writes the files of a month already declared from its stored
+    decisions, without screening again (a month before the last one declared needs it).
+    """
+    settings = settings or load_settings()
+    out = Path(out)
+    with connect(warehouse, settings=settings) as con:
+        ensure_schema(con, settings)
+        ctx = _context(con, month, settings, replay)
+        report = DeclareReport(month=ctx.month, as_of_seq=ctx.as_of_seq, replay=replay)
+        if con.execute("SELECT count(*) FROM screen_results WHERE month_mi <= ?", [ctx.month_mi]).fetchone()[0] == 0:
+            raise MonthRefused(f"month {ctx.month}: no screening at or before it; run `retire-prep run` first")
+        if replay and not con.execute(
+                "SELECT count(*) FROM month_runs WHERE command = 'declare' AND status = 'DONE' AND month_mi = ?",
+                [ctx.month_mi]).fetchone()[0]:
+            raise MonthRefused(f"month {ctx.month} was never declared: nothing to replay")
+        con.execute("INSERT INTO month_runs VALUES (?, 'declare', ?, ?, now(), NULL, 'RUNNING')",
+                    [ctx.month_mi, ctx.as_of_seq, replay])
+        try:
+            if not replay:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    fb = FeedbackReport()
+                    refresh_deadlines(con, settings, fb)
+                    if fb.notices:
+                        report.counts["RESULT notices (deadlines now known)"] = fb.notices
+                    report.counts.update(screen_declarations(con, ctx.month_mi, settings))
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+            report.counts.update(write_declarations(con, ctx.month_mi, out))
+        except BaseException:
+            con.execute("UPDATE month_runs SET status = 'FAILED', finished_at = now() "
+                        "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi])
+            raise
+        con.execute("UPDATE month_runs SET status = 'DONE', finished_at = now() "
+                    "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi])
+        report.out_dir = out / ctx.month / "declarations"
+    return report

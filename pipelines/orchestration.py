@@ -1,0 +1,241 @@
+"""Thin helpers for the Airflow DAGs of ``dags/`` (docs/operations.md).
+
+No business logic here: which month a DAG run computes, where the warehouse,
+the outputs and the inboxes are, and one call per task into the same
+``pipelines`` functions the CLI uses.  Only the standard library is imported at
+module level, so the DAG files stay cheap to parse; Airflow, DuckDB and the
+stages are imported inside the functions that need them.
+
+The month P of a run (:func:`month_of_run`) is, in this order:
+
+1. the run's ``month`` param (``YYYY-MM``), for reruns and backfills;
+2. the month of the run's logical date, in Asia/Shanghai;
+3. the month of its ``run_after``, in Asia/Shanghai (manual and asset-triggered
+   runs in Airflow 3 may have no logical date).
+
+A run date's *own* month is used, never the data interval: the DAGs use
+``CronTriggerTimetable`` whose runs have an empty interval (start = end = the
+trigger time), so "the interval's start" would be no different, and a
+``CronDataIntervalTimetable`` would give the *previous* month.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+log = logging.getLogger(__name__)
+
+#: The Airflow pool (one slot) of every task that writes the DuckDB warehouse.
+POOL = "retire_prep_warehouse"
+#: Timezone of schedules and of the month derivation.
+TIMEZONE = "Asia/Shanghai"
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+# name -> (environment variable, Airflow Variable, default relative to the project)
+_PATHS = {
+    "warehouse": ("RETIRE_PREP_WAREHOUSE", "retire_prep_warehouse", "build/warehouse.duckdb"),
+    "out": ("RETIRE_PREP_OUT", "retire_prep_out", "build/out"),
+    "push_inbox": ("RETIRE_PREP_PUSH_INBOX", "retire_prep_push_inbox", "build/inbox/push"),
+    "feedback_inbox": ("RETIRE_PREP_FEEDBACK_INBOX", "retire_prep_feedback_inbox", "build/inbox/feedback"),
+}
+
+
+# ------------------------------------------------------------------ month of a run (pure)
+
+
+def month_of_run(param_month: str | None = None, logical_date: datetime | None = None,
+                 run_after: datetime | None = None, tz: str = TIMEZONE) -> str:
+    """Month P (``YYYY-MM``) of a DAG run: param, else logical date, else run_after, in ``tz``.
+
+    A naive datetime is taken as UTC (what Airflow stores).  Raises ``ValueError`` for a
+    malformed ``month`` param or when the run has no date at all.
+    """
+    if param_month not in (None, ""):
+        m = _MONTH.match(str(param_month).strip())
+        if not m:
+            raise ValueError(f"month param {param_month!r} is not YYYY-MM")
+        return f"{m.group(1)}-{m.group(2)}"
+    instant = logical_date if logical_date is not None else run_after
+    if instant is None:
+        raise ValueError("the run has neither a month param, nor a logical date, nor run_after")
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=timezone.utc)
+    local = instant.astimezone(ZoneInfo(tz))
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def month_from_context(context: Mapping[str, Any]) -> str:
+    """:func:`month_of_run` on an Airflow task context (``get_current_context()``)."""
+    params = context.get("params") or {}
+    dag_run = context.get("dag_run")
+    return month_of_run(
+        params.get("month"),
+        getattr(dag_run, "logical_date", None) or context.get("logical_date"),
+        getattr(dag_run, "run_after", None),
+    )
+
+
+def current_month() -> str:
+    """Month P of the running task's DAG run."""
+    from airflow.sdk import get_current_context
+
+    month = month_from_context(get_current_context())
+    log.info("month P = %s", month)
+    return month
+
+
+# ------------------------------------------------------------------ paths
+
+
+@dataclass(frozen=True)
+class Paths:
+    warehouse: Path
+    out: Path
+    push_inbox: Path
+    feedback_inbox: Path
+
+
+def _airflow_variable(name: str) -> str | None:
+    """An Airflow Variable, when running inside a task; ``None`` elsewhere or when unset."""
+    try:
+        from airflow.sdk import Variable
+
+        return Variable.get(name, default=None)
+    except Exception:  # no task context (CLI, unit tests), or no Airflow at all
+        return None
+
+
+def paths(use_variables: bool = True) -> Paths:
+    """Where things are: ``RETIRE_PREP_*`` environment variable, else the Airflow Variable
+    ``retire_prep_*`` (inside a task), else ``<project>/build/...``."""
+    from . import PROJECT_ROOT
+
+    found = {}
+    for key, (env, var, default) in _PATHS.items():
+        value = os.environ.get(env) or (_airflow_variable(var) if use_variables else None)
+        found[key] = Path(value) if value else PROJECT_ROOT / default
+    return Paths(**found)
+
+
+# ------------------------------------------------------------------ one call per task
+
+
+def _fail_without_retry(exc: Exception | str):
+    """A refused input will be refused again: fail the task now, without its retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException(f"retire-prep: {exc}")
+
+
+def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
+    """Ingest every batch waiting in the push inbox, in seq order.
+
+    The whole inbox is processed first; then a refused batch fails the task (no retry:
+    the same bytes would be refused again).  Held batches are logged as warnings.
+    """
+    from .ingest import ingest_inbox
+
+    p = paths()
+    inbox, warehouse = Path(inbox or p.push_inbox), Path(warehouse or p.warehouse)
+    if not inbox.is_dir():
+        log.warning("push inbox %s does not exist: nothing to ingest", inbox)
+        return {"applied": [], "held": [], "refused": []}
+    report = ingest_inbox(inbox, warehouse)
+    for line in report.lines():
+        (log.error if line.startswith("REFUSED") else
+         log.warning if line.startswith("held") else log.info)("%s", line)
+    summary = {
+        "applied": [a["batch_id"] for a in report.applied],
+        "held": [h["batch_id"] for h in report.held],
+        "refused": [str(r) for r in report.refused],
+    }
+    if report.refused:
+        raise _fail_without_retry(
+            f"{len(report.refused)} push batch(es) refused (the rest of the inbox was processed; "
+            f"see the `batches` view): " + "; ".join(summary["refused"]))
+    return summary
+
+
+def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
+    """Load ``<push inbox>/applications/*.csv`` (a file already loaded is skipped)."""
+    from .errors import RetirePrepError
+    from .ingest import load_applications
+
+    p = paths()
+    folder = Path(inbox or p.push_inbox) / "applications"
+    files = sorted(folder.glob("*.csv"))
+    if not files:
+        log.info("no applications in %s", folder)
+        return {"files": 0}
+    try:
+        return load_applications(files, Path(warehouse or p.warehouse))
+    except RetirePrepError as exc:
+        raise _fail_without_retry(exc) from exc
+
+
+def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
+    """Apply ``<feedback inbox>/*.csv`` (re-applying a file changes nothing)."""
+    from .errors import RetirePrepError
+    from .feedback import apply_feedback_files
+
+    p = paths()
+    files = sorted(Path(inbox or p.feedback_inbox).glob("*.csv"))
+    if not files:
+        log.info("no feedback files in %s", inbox or p.feedback_inbox)
+        return {"files": 0}
+    try:
+        report = apply_feedback_files(files, Path(warehouse or p.warehouse))
+    except RetirePrepError as exc:
+        raise _fail_without_retry(exc) from exc
+    lines = list(getattr(report, "lines", lambda: [str(report)])())
+    for line in lines:
+        log.info("%s", line)
+    return {"files": len(files), "report": lines}
+
+
+def stage(name: str, month: str, **kwargs):
+    """``pipelines.monthly.stage_<name>(month, warehouse, out, **kwargs)``.
+
+    A refused month or a failed validation fails the task without retries (the
+    result would be the same); anything else (e.g. the warehouse locked by
+    another process) is retried by Airflow.
+    """
+    from . import monthly
+    from .errors import RetirePrepError
+
+    p = paths()
+    try:
+        return getattr(monthly, f"stage_{name}")(month, str(p.warehouse), str(p.out), **kwargs)
+    except RetirePrepError as exc:
+        raise _fail_without_retry(exc) from exc
+
+
+def declare(month: str):
+    """``pipelines.declare.declare_month(month, warehouse, out)``, as a small summary."""
+    from .declare import declare_month
+    from .errors import RetirePrepError
+
+    p = paths()
+    try:
+        report = declare_month(month, p.warehouse, p.out)
+    except RetirePrepError as exc:
+        raise _fail_without_retry(exc) from exc
+    lines = list(getattr(report, "lines", lambda: [str(report)])())
+    for line in lines:
+        log.info("%s", line)
+    return {"month": month, "report": lines}
+
+
+def current_replay() -> bool:
+    """The ``replay`` param of the running task's DAG run (default false)."""
+    from airflow.sdk import get_current_context
+
+    return bool((get_current_context().get("params") or {}).get("replay"))

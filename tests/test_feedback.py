@@ -1,0 +1,582 @@
+"""County feedback (rules.md §7, seed notice 二(三)–(五), 五; docs/feedback-format.md).
+
+Fixtures are rows inserted directly into a fresh warehouse (person_versions,
+screen_results, ledger_entries); feedback files are written as CSV and applied.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipelines import feedback
+from pipelines.feedback import COLUMNS, FeedbackFileRefused, apply_feedback_files, ensure_schema, objection_deadline
+from pipelines.settings import load_settings
+from pipelines.warehouse import connect
+from pushkit import make_id
+
+P = 2026 * 12 + 10          # 2026-11
+D0 = date(2026, 11, 2)
+
+
+def mi(y: int, m: int) -> int:
+    return y * 12 + m - 1
+
+
+@dataclass
+class Person:
+    id_no: str
+    entry_id: str
+    office: str
+    S: int
+
+
+class Wh:
+    """A fresh warehouse with persons, their screening and their open ledger entry."""
+
+    def __init__(self, tmp: Path):
+        self.tmp, self.path, self.settings = tmp, tmp / "w.duckdb", load_settings()
+        self.n = 0
+        self.files = 0
+        with self.con() as con:
+            ensure_schema(con, self.settings)
+            con.execute("INSERT INTO push_batches (seq, batch_id, push_type, data_month, content_hash, status) "
+                        "VALUES (1, 'T-1', 'FULL', '2020-01', 'x', 'APPLIED')")
+
+    def con(self, read_only: bool = False):
+        return connect(self.path, read_only=read_only, settings=self.settings)
+
+    def person(self, *, office="640104", itype=110, employer=True, survival=1, retired=False, stage="NOTIFIED",
+               opened=P, S=P + 6, flex="default", counted=300, screen_month=P, gender=1,
+               birth="19661115") -> Person:
+        self.n += 1
+        n = self.n
+        id_no = make_id(prefix=office, birth=birth, seq=n, gender=gender)
+        entry_id = f"e{n:03d}-{opened // 12}-{opened % 12 + 1:02d}"
+        if flex == "default":
+            flex = (S - 36, S + 36) if itype == 110 else (None, None)
+        with self.con() as con:
+            con.execute(
+                "INSERT INTO person_versions (id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, "
+                "insured_region, benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, "
+                "retired, survival_status, actual_contribution_months, deemed_months, deemed_status, deemed_region, "
+                "arrears_months, in_push, row_hash, valid_from_seq, valid_to_seq) "
+                "VALUES (?, ?, ?, DATE '1966-11-15', ?, 2, ?, ?, '640100', ?, ?, '13912345678', 1, ?, ?, ?, NULL, 0, "
+                "NULL, 0, true, 'h', 1, NULL)",
+                [id_no, f"测试{n}", gender, itype, office, office,
+                 "91640100710645234G" if employer else None, "宁夏测试有限公司" if employer else None,
+                 retired, survival, counted])
+            con.execute(
+                "INSERT INTO screen_results (month_mi, id_no, office_code, insurance_type, gender, person_type, birth_mi, "
+                "original_age_mi, statutory_age_mi, delay_months, benefit_start_mi, flexible_earliest_mi, "
+                "flexible_latest_mi, min_contribution_months, counted_months, projected_months, benefit_province, "
+                "place_rule, place_evidence, alive, retired, in_push, scope_rule, trigger_push, trigger_application, "
+                "trigger_screening, flags) VALUES (?, ?, ?, ?, ?, 2, ?, ?, ?, 0, ?, ?, ?, 180, ?, ?, '640000', 'H', NULL, "
+                "true, false, true, 'a', true, false, false, '')",
+                [screen_month, id_no, office, itype, gender, S - 720, S, S, S + 1, flex[0], flex[1], counted, counted])
+            con.execute(
+                "INSERT INTO ledger_entries (entry_id, id_no, office_code, opened_mi, opened_by, officer_id, stage, "
+                "stage_since, due_date) VALUES (?, ?, ?, ?, 'PUSH', NULL, ?, ?, NULL)",
+                [entry_id, id_no, office, opened, stage, date(opened // 12, opened % 12 + 1, 1)])
+        return Person(id_no, entry_id, office, S)
+
+    # -- feedback ---------------------------------------------------------------------
+
+    def csv_bytes(self, rows: list[dict], bom: bool = False, header=COLUMNS) -> bytes:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(header), lineterminator="\r\n", extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: "" if r.get(c) is None else str(r.get(c)) for c in header})
+        data = buf.getvalue().encode("utf-8")
+        return (b"\xef\xbb\xbf" + data) if bom else data
+
+    def write(self, rows: list[dict], name: str | None = None, **kw) -> Path:
+        self.files += 1
+        path = self.tmp / (name or f"fb{self.files:02d}.csv")
+        path.write_bytes(self.csv_bytes(rows, **kw))
+        return path
+
+    def apply(self, rows: list[dict], **kw):
+        return apply_feedback_files([self.write(rows, **kw)], self.path, self.settings)
+
+    def q(self, sql: str, params=None):
+        with self.con(read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def one(self, sql: str, params=None):
+        return self.q(sql, params)[0][0]
+
+    def stage(self, p: Person) -> str:
+        return self.one("SELECT stage FROM ledger_entries WHERE entry_id = ?", [p.entry_id])
+
+    def statuses(self, file_name: str):
+        return self.q("SELECT status, reason_code FROM feedback_rows WHERE file_name = ? ORDER BY row_no", [file_name])
+
+    def last_file(self) -> str:
+        return f"fb{self.files:02d}.csv"
+
+
+def row(p: Person, event: str, day: date, **kw) -> dict:
+    r = {"office_code": p.office, "event": event, "id_no": p.id_no, "event_date": day.isoformat()}
+    r.update(kw)
+    return r
+
+
+PATH = (
+    ("ARCHIVE_REVIEWED", {"result": "PASS"}),
+    ("YEARS_CONFIRMED", {"months": 300}),
+    ("RELATIONS_MERGED", {"merge_status": "MERGED"}),
+    ("CONCLUSION_ISSUED", {"counted_months": 300, "merge_status": "MERGED", "archive_conclusion": "PASS",
+                           "base_data": "base 6500"}),
+    ("RESULT_RECEIVED", {}),
+    ("CONFIRMED", {"confirmer": "EMPLOYER"}),
+)
+
+
+def path_rows(p: Person, until: str, d0: date = D0, **over) -> list[dict]:
+    """The rows of the whole path up to and including event ``until``, one day apart."""
+    out = []
+    for i, (ev, kw) in enumerate(PATH):
+        kw = dict(kw)
+        if ev in over:
+            kw.update(over[ev])
+        out.append(row(p, ev, d0 + timedelta(days=i), **kw))
+        if ev == until:
+            return out
+    raise AssertionError(until)
+
+
+@pytest.fixture
+def wh(tmp_path):
+    return Wh(tmp_path)
+
+
+# ------------------------------------------------------------------------------------ every event
+
+
+def test_whole_path_every_event_accepted(wh):
+    p = wh.person(S=P + 4)
+    rows = [row(p, "OFFICER_ASSIGNED", D0, officer_id="640104-02")]
+    rows += path_rows(p, "CONFIRMED")
+    rows += [row(p, "ELECTED_MONTH", D0 + timedelta(days=6), elected_month="2027-02")]
+    rep = wh.apply(rows)
+    assert (rep.rows, rep.accepted, rep.refused) == (8, 8, 0), rep.lines()
+    assert wh.stage(p) == "CONFIRMED"
+    t = wh.q("SELECT from_stage, to_stage, event_date, source FROM ledger_transitions WHERE entry_id = ? "
+             "ORDER BY event_date, recorded_at", [p.entry_id])
+    assert [x[1] for x in t] == ["ARCHIVE_REVIEWED", "YEARS_CONFIRMED", "RELATIONS_MERGED", "CONCLUDED", "CONFIRMED"]
+    assert t[0] == ("NOTIFIED", "ARCHIVE_REVIEWED", D0, "feedback:fb01.csv#2")
+    st = wh.q("SELECT officer_id, archive_result, years_confirmed_months, conclusion_version, counted_months, "
+              "merge_status, archive_conclusion, base_data, result_received_on, objection_deadline, deadline_status, "
+              "confirmed_by, objection_open, elected_retirement_month, pre_review_office "
+              "FROM entry_status WHERE entry_id = ?", [p.entry_id])[0]
+    assert st == ("640104-02", "PASS", 300, 1, 300, "MERGED", "PASS", "base 6500", date(2026, 11, 6),
+                  date(2026, 11, 27), "SET", "EMPLOYER", False, "2027-02", "640104")
+    # RESULT notice naming the deadline, reference month = month of receipt
+    n = wh.q("SELECT kind, reference_mi, text FROM notices WHERE id_no = ?", [p.id_no])
+    assert len(n) == 1 and n[0][0] == "RESULT" and n[0][1] == P and "2026年11月27日" in n[0][2]
+    # RETIRED closes the entry
+    rep = wh.apply([row(p, "RETIRED", date(2026, 12, 1))])
+    assert rep.accepted == 1
+    assert wh.q("SELECT stage, closed_mi, close_reason FROM ledger_entries WHERE entry_id = ?", [p.entry_id]) == [
+        ("RETIRED", P + 1, "RETIRED")]
+
+
+def test_archive_review_may_skip_notified_and_fail_lists_items(wh):
+    p = wh.person(stage="ENROLLED")
+    rep = wh.apply([row(p, "ARCHIVE_REVIEWED", D0, result="FAIL", items="military_service; WORK_HISTORY",
+                        pre_review_office="640100")])
+    assert rep.accepted == 1, rep.lines()
+    assert wh.stage(p) == "ARCHIVE_REVIEWED"
+    assert wh.q("SELECT archive_result, archive_items, pre_review_office FROM entry_status WHERE entry_id = ?",
+                [p.entry_id]) == [("FAIL", "MILITARY_SERVICE;WORK_HISTORY", "640100")]
+    # a second review (the material came in) stays in the stage and records the new result
+    rep = wh.apply([row(p, "ARCHIVE_REVIEWED", D0 + timedelta(days=3), result="PASS")])
+    assert rep.accepted == 1 and wh.stage(p) == "ARCHIVE_REVIEWED"
+    assert wh.one("SELECT archive_result FROM entry_status WHERE entry_id = ?", [p.entry_id]) == "PASS"
+
+
+def test_confirmer_person_for_residents_and_110_without_employer(wh):
+    a = wh.person(itype=170)
+    b = wh.person(employer=False)
+    rows = path_rows(a, "CONFIRMED", CONFIRMED={"confirmer": "PERSON"})
+    rows += path_rows(b, "CONFIRMED", CONFIRMED={"confirmer": "PERSON"})
+    rep = wh.apply(rows)
+    assert rep.refused == 0, rep.lines()
+    assert wh.stage(a) == wh.stage(b) == "CONFIRMED"
+
+
+def test_confirmation_implies_receipt(wh):
+    p = wh.person()
+    rows = path_rows(p, "CONCLUSION_ISSUED") + [row(p, "CONFIRMED", D0 + timedelta(days=9), confirmer="EMPLOYER")]
+    assert wh.apply(rows).refused == 0
+    assert wh.q("SELECT result_received_on, confirmed_on FROM entry_status WHERE entry_id = ?", [p.entry_id]) == [
+        (D0 + timedelta(days=9), D0 + timedelta(days=9))]
+    assert wh.q("SELECT count(*) FROM notices WHERE id_no = ?", [p.id_no]) == [(0,)]
+
+
+# ------------------------------------------------------------------------------------ objections
+
+
+def test_objection_incomplete_then_complete_then_upheld_keeps_old_values(wh):
+    p = wh.person()
+    rows = path_rows(p, "RESULT_RECEIVED", CONCLUSION_ISSUED={"counted_months": 170})
+    d = D0 + timedelta(days=6)
+    rows += [
+        row(p, "OBJECTION_FILED", d, items="EVIDENCE;WORK_HISTORY;EVIDENCE"),
+        row(p, "CONFIRMED", d, confirmer="EMPLOYER"),                               # OBJECTION_PENDING
+        row(p, "OBJECTION_RESOLVED", d, result="UPHELD", counted_months=190),      # NO_ACCEPTED_OBJECTION
+        row(p, "OBJECTION_FILED", d + timedelta(days=1), items="EVIDENCE;MILITARY_SERVICE"),  # NEW_MISSING_ITEMS
+        row(p, "OBJECTION_FILED", d + timedelta(days=2), items="EVIDENCE"),        # still one missing
+        row(p, "OBJECTION_FILED", d + timedelta(days=3)),                          # complete: accepted
+        row(p, "OBJECTION_FILED", d + timedelta(days=3)),                          # same row again
+        row(p, "OBJECTION_FILED", d + timedelta(days=4), note="second"),           # OBJECTION_PENDING
+        row(p, "OBJECTION_RESOLVED", d + timedelta(days=5), result="UPHELD", counted_months=190,
+            archive_conclusion="PASS", reason="补充材料核实"),
+    ]
+    rep = wh.apply(rows)
+    assert wh.statuses("fb01.csv")[5:] == [
+        ("APPLIED", None), ("REFUSED", "OBJECTION_PENDING"), ("REFUSED", "NO_ACCEPTED_OBJECTION"),
+        ("REFUSED", "NEW_MISSING_ITEMS"), ("APPLIED", None), ("APPLIED", None), ("ALREADY_APPLIED", None),
+        ("REFUSED", "OBJECTION_PENDING"), ("APPLIED", None)], rep.lines()
+    o = wh.q("SELECT status, missing_items, missing_notice, accepted_on, resolved_on, new_conclusion_version, "
+             "timeliness, deadline FROM objections WHERE entry_id = ?", [p.entry_id])
+    assert o == [("UPHELD", None, "您提交的退休预服务结果异议申诉材料不齐，请一次性补充以下全部材料：相关佐证材料、工作经历材料。",
+                  d + timedelta(days=3), d + timedelta(days=5), 2, "ON_TIME", date(2026, 11, 27))]
+    c = wh.q("SELECT version, counted_months, superseded_on, superseded_reason, received_on FROM conclusions "
+             "WHERE entry_id = ? ORDER BY version", [p.entry_id])
+    assert c == [(1, 170, d + timedelta(days=5), "objection 1 upheld", date(2026, 11, 6)),
+                 (2, 190, None, None, None)]
+    assert wh.stage(p) == "CONCLUDED"
+    assert wh.q("SELECT counted_months, conclusion_version, objection_open, deadline_status FROM entry_status "
+                "WHERE entry_id = ?", [p.entry_id]) == [(190, 2, False, "NOT_RECEIVED")]
+    # the corrected result is received and confirmed
+    rep = wh.apply([row(p, "RESULT_RECEIVED", d + timedelta(days=6)),
+                    row(p, "CONFIRMED", d + timedelta(days=7), confirmer="EMPLOYER")])
+    assert rep.refused == 0 and wh.stage(p) == "CONFIRMED"
+
+
+def test_objection_rejected_records_reason_basis_remedy(wh):
+    p = wh.person()
+    rows = path_rows(p, "RESULT_RECEIVED")
+    d = D0 + timedelta(days=6)
+    rows += [row(p, "OBJECTION_FILED", d),
+             row(p, "OBJECTION_RESOLVED", d + timedelta(days=1), result="REJECTED", reason="r", basis="b"),
+             row(p, "OBJECTION_RESOLVED", d + timedelta(days=1), result="REJECTED", reason="r", basis="b", remedy="m"),
+             row(p, "CONFIRMED", d + timedelta(days=2), confirmer="EMPLOYER")]
+    wh.apply(rows)
+    assert [s for s, _ in wh.statuses("fb01.csv")[5:]] == ["APPLIED", "REFUSED", "APPLIED", "APPLIED"]
+    assert wh.statuses("fb01.csv")[6][1] == "MALFORMED"
+    assert wh.q("SELECT status, reason, basis, remedy FROM objections WHERE entry_id = ?", [p.entry_id]) == [
+        ("REJECTED", "r", "b", "m")]
+    assert wh.q("SELECT count(*) FROM conclusions WHERE entry_id = ?", [p.entry_id]) == [(1,)]
+    assert wh.stage(p) == "CONFIRMED"
+
+
+def test_objection_in_time_after_confirmation_suspends_it(wh):
+    p = wh.person()
+    rows = path_rows(p, "CONFIRMED") + [row(p, "OBJECTION_FILED", D0 + timedelta(days=8))]
+    assert wh.apply(rows).refused == 0
+    assert wh.stage(p) == "CONCLUDED"
+    assert wh.q("SELECT confirmed_on, objection_open FROM entry_status WHERE entry_id = ?", [p.entry_id]) == [
+        (None, True)]
+
+
+# ------------------------------------------------------------------------------------ deadlines
+
+
+@pytest.mark.parametrize("received, expected", [
+    ("2026-09-30", "2026-10-27"),   # National Day
+    ("2026-02-13", "2026-03-12"),   # Spring Festival, adjusted working Saturdays 02-14 and 02-28
+    ("2025-12-25", "2026-01-16"),   # year end; Sunday 2026-01-04 is a working day
+    ("2026-04-24", "2026-05-19"),   # Labour Day, Saturday 05-09 worked
+])
+def test_objection_deadline_vectors(received, expected):
+    d, _ = objection_deadline(date.fromisoformat(received), load_settings())
+    assert d == date.fromisoformat(expected)
+
+
+def test_objection_deadline_unknown_year_is_not_guessed():
+    d, msgs = objection_deadline(date(2026, 12, 15), load_settings())
+    assert d is None
+    assert any("2027" in m and "not known" in m for m in msgs)
+
+
+def test_late_objection_across_national_day(wh):
+    sep = mi(2026, 9)
+    a = wh.person(opened=sep)
+    b = wh.person(opened=sep)
+    d0 = date(2026, 9, 26)
+    rows = path_rows(a, "CONCLUSION_ISSUED", d0) + path_rows(b, "CONCLUSION_ISSUED", d0)
+    rows += [row(a, "RESULT_RECEIVED", date(2026, 9, 30)), row(b, "RESULT_RECEIVED", date(2026, 9, 30)),
+             row(a, "OBJECTION_FILED", date(2026, 10, 27)),    # the last day: on time
+             row(b, "OBJECTION_FILED", date(2026, 10, 28))]    # one day late
+    rep = wh.apply(rows)
+    assert rep.files[0].reasons == {"LATE_OBJECTION": 1}
+    assert wh.q("SELECT entry_id, status, deadline FROM objections") == [
+        (a.entry_id, "ACCEPTED", date(2026, 10, 27))]
+    reason = wh.one("SELECT reason FROM feedback_rows WHERE reason_code = 'LATE_OBJECTION'")
+    assert "2026-10-27" in reason
+
+
+def test_unknown_calendar_year_keeps_deadline_open_and_never_refuses(wh, tmp_path, monkeypatch):
+    p = wh.person(opened=mi(2026, 12))
+    rows = path_rows(p, "CONCLUSION_ISSUED", date(2026, 12, 1))
+    rows += [row(p, "RESULT_RECEIVED", date(2026, 12, 15))]
+    rep = wh.apply(rows)
+    assert rep.refused == 0
+    assert any("2027" in w for w in rep.warnings)
+    assert wh.q("SELECT objection_deadline, deadline_status FROM conclusions WHERE entry_id = ?", [p.entry_id]) == [
+        (None, "CALENDAR_UNKNOWN")]
+    # no RESULT notice with a guessed date
+    assert wh.one("SELECT count(*) FROM notices WHERE id_no = ?", [p.id_no]) == 0
+    # an objection filed long after: accepted as on time (a right is never lost to a missing calendar)
+    rep = wh.apply([row(p, "OBJECTION_FILED", date(2027, 3, 1))])
+    assert rep.refused == 0
+    assert wh.q("SELECT status, timeliness, deadline FROM objections") == [("ACCEPTED", "DEADLINE_UNKNOWN", None)]
+    # the State Council's 2027 arrangement is entered: the deadline is filled in and the RESULT notice issued
+    cal = tmp_path / "overrides.csv"
+    cal.write_text("date,kind,scope,name\n2027-01-01,holiday,national,元旦\n2027,complete,national,test\n",
+                   encoding="utf-8")
+    from pipelines import workdays
+    monkeypatch.setattr(workdays, "OVERRIDES_FILE", cal)
+    rep = wh.apply([])
+    assert wh.q("SELECT objection_deadline, deadline_status FROM conclusions WHERE entry_id = ?", [p.entry_id]) == [
+        (date(2027, 1, 6), "SET")]
+    assert rep.notices == 1
+    assert "2027年1月6日" in wh.one("SELECT text FROM notices WHERE id_no = ? AND kind = 'RESULT'", [p.id_no])
+
+
+# ------------------------------------------------------------------------------------ refusals
+
+
+def _refusal_cases():
+    """(name, setup(wh) -> (person, rows before), the refused row, expected reason code)."""
+    d9 = D0 + timedelta(days=9)
+
+    def base(**kw):
+        return lambda w: (w.person(**kw), lambda p: [])
+
+    def upto(ev, **kw):
+        return lambda w: (w.person(**kw), lambda p: path_rows(p, ev))
+
+    return [
+        ("unknown event", base(), lambda p: row(p, "FINISHED", d9), "UNKNOWN_EVENT"),
+        ("bad date", base(), lambda p: row(p, "RETIRED", D0) | {"event_date": "2026-02-30"}, "MALFORMED"),
+        ("date format", base(), lambda p: row(p, "RETIRED", D0) | {"event_date": "2026/11/02"}, "MALFORMED"),
+        ("bad id", base(), lambda p: row(p, "RETIRED", D0) | {"id_no": p.id_no[:-1] + ("0" if p.id_no[-1] != "0" else "1")},
+         "MALFORMED"),
+        ("bad office", base(), lambda p: row(p, "RETIRED", D0) | {"office_code": "64A104"}, "MALFORMED"),
+        ("missing result", base(), lambda p: row(p, "ARCHIVE_REVIEWED", D0), "MALFORMED"),
+        ("fail without items", base(), lambda p: row(p, "ARCHIVE_REVIEWED", D0, result="FAIL"), "MALFORMED"),
+        ("unknown item", base(), lambda p: row(p, "ARCHIVE_REVIEWED", D0, result="FAIL", items="HOBBIES"), "MALFORMED"),
+        ("months not a number", upto("ARCHIVE_REVIEWED"), lambda p: row(p, "YEARS_CONFIRMED", d9, months="12.5"),
+         "MALFORMED"),
+        ("conclusion without base data", upto("RELATIONS_MERGED"),
+         lambda p: row(p, "CONCLUSION_ISSUED", d9, counted_months=200, merge_status="MERGED", archive_conclusion="PASS"),
+         "MALFORMED"),
+        ("upheld without data", upto("RESULT_RECEIVED"),
+         lambda p: row(p, "OBJECTION_RESOLVED", d9, result="UPHELD"), "MALFORMED"),
+        ("elected month format", base(), lambda p: row(p, "ELECTED_MONTH", D0, elected_month="202702"), "MALFORMED"),
+        ("unknown person", lambda w: (w.person(), lambda p: []),
+         lambda p: row(p, "RETIRED", D0) | {"id_no": make_id(birth="19500101", seq=77)}, "UNKNOWN_PERSON"),
+        ("wrong office", base(), lambda p: row(p, "ARCHIVE_REVIEWED", D0, result="PASS") | {"office_code": "640105"},
+         "WRONG_OFFICE"),
+        ("closed entry", base(), lambda p: row(p, "ARCHIVE_REVIEWED", D0 + timedelta(days=40), result="PASS"),
+         "ENTRY_CLOSED"),
+        ("confirmed before a conclusion", upto("RELATIONS_MERGED"),
+         lambda p: row(p, "CONFIRMED", d9, confirmer="EMPLOYER"), "IMPOSSIBLE_TRANSITION"),
+        ("years before the archive review", base(), lambda p: row(p, "YEARS_CONFIRMED", D0, months=200),
+         "IMPOSSIBLE_TRANSITION"),
+        ("conclusion skipping relations", upto("YEARS_CONFIRMED"),
+         lambda p: row(p, "CONCLUSION_ISSUED", d9, counted_months=200, merge_status="MERGED", archive_conclusion="PASS",
+                       base_data="x"), "IMPOSSIBLE_TRANSITION"),
+        ("archive review going back", upto("YEARS_CONFIRMED"),
+         lambda p: row(p, "ARCHIVE_REVIEWED", d9, result="PASS"), "IMPOSSIBLE_TRANSITION"),
+        ("result before a conclusion", upto("RELATIONS_MERGED"), lambda p: row(p, "RESULT_RECEIVED", d9),
+         "IMPOSSIBLE_TRANSITION"),
+        ("objection before a conclusion", upto("RELATIONS_MERGED"), lambda p: row(p, "OBJECTION_FILED", d9),
+         "IMPOSSIBLE_TRANSITION"),
+        ("date before the last stage change", upto("RELATIONS_MERGED"),
+         lambda p: row(p, "CONCLUSION_ISSUED", D0, counted_months=200, merge_status="MERGED", archive_conclusion="PASS",
+                       base_data="x"), "DATE_OUT_OF_ORDER"),
+        ("date before the entry opened", base(), lambda p: row(p, "ARCHIVE_REVIEWED", date(2026, 10, 31), result="PASS"),
+         "DATE_OUT_OF_ORDER"),
+        ("received before issued", upto("CONCLUSION_ISSUED"), lambda p: row(p, "RESULT_RECEIVED", D0),
+         "DATE_OUT_OF_ORDER"),
+        ("unknown officer", base(), lambda p: row(p, "OFFICER_ASSIGNED", D0, officer_id="640105-01"), "UNKNOWN_OFFICER"),
+        ("person confirms for an employee", upto("RESULT_RECEIVED"),
+         lambda p: row(p, "CONFIRMED", d9, confirmer="PERSON"), "WRONG_CONFIRMER"),
+        ("employer confirms for a resident", upto("RESULT_RECEIVED", itype=170),
+         lambda p: row(p, "CONFIRMED", d9, confirmer="EMPLOYER"), "WRONG_CONFIRMER"),
+        ("employer confirms without employer", upto("RESULT_RECEIVED", employer=False),
+         lambda p: row(p, "CONFIRMED", d9, confirmer="EMPLOYER"), "WRONG_CONFIRMER"),
+        ("received twice, other day", upto("RESULT_RECEIVED"), lambda p: row(p, "RESULT_RECEIVED", d9),
+         "CONFLICTING_RECORD"),
+        ("late objection", upto("RESULT_RECEIVED"), lambda p: row(p, "OBJECTION_FILED", date(2026, 11, 30)),
+         "LATE_OBJECTION"),
+        ("objection pending", lambda w: (w.person(), lambda p: path_rows(p, "RESULT_RECEIVED") + [
+            row(p, "OBJECTION_FILED", d9)]), lambda p: row(p, "CONFIRMED", d9, confirmer="EMPLOYER"), "OBJECTION_PENDING"),
+        ("supplement asks for new items", lambda w: (w.person(), lambda p: path_rows(p, "RESULT_RECEIVED") + [
+            row(p, "OBJECTION_FILED", d9, items="EVIDENCE")]),
+         lambda p: row(p, "OBJECTION_FILED", d9, items="ID_DOCUMENT"), "NEW_MISSING_ITEMS"),
+        ("resolve without objection", upto("RESULT_RECEIVED"),
+         lambda p: row(p, "OBJECTION_RESOLVED", d9, result="REJECTED", reason="r", basis="b", remedy="m"),
+         "NO_ACCEPTED_OBJECTION"),
+        ("elected month for a resident", base(itype=170), lambda p: row(p, "ELECTED_MONTH", D0, elected_month="2027-02"),
+         "ELECTION_NOT_ALLOWED"),
+        ("elected before the window", base(S=P + 6, flex=(P + 2, P + 42)),
+         lambda p: row(p, "ELECTED_MONTH", D0, elected_month="2026-12"), "OUTSIDE_FLEXIBLE_WINDOW"),
+        ("elected after the window", base(S=P + 6, flex=(P + 2, P + 42)),
+         lambda p: row(p, "ELECTED_MONTH", D0, elected_month="2030-06"), "OUTSIDE_FLEXIBLE_WINDOW"),
+        ("elected month already past", base(S=P, flex=(P - 36, P + 36)),
+         lambda p: row(p, "ELECTED_MONTH", D0, elected_month="2026-10"), "ELECTED_MONTH_PAST"),
+    ]
+
+
+CASES = _refusal_cases()
+
+
+@pytest.mark.parametrize("name, setup, refused, code", CASES, ids=[c[0] for c in CASES])
+def test_every_refusal_reason(wh, name, setup, refused, code):
+    p, before = setup(wh)
+    pre = before(p)
+    if name == "closed entry":
+        with wh.con() as con:
+            con.execute("UPDATE ledger_entries SET closed_mi = ?, close_reason = 'DECEASED', stage = 'DECEASED' "
+                        "WHERE entry_id = ?", [P, p.entry_id])
+    if pre:
+        assert wh.apply(pre).refused == 0
+    rep = wh.apply([refused(p)])
+    f = rep.files[-1]
+    assert (f.rows, f.accepted, f.refused) == (1, 0, 1), rep.lines()
+    status, got, reason = wh.q("SELECT status, reason_code, reason FROM feedback_rows WHERE file_name = ?",
+                               [f.file])[0]
+    assert (status, got) == ("REFUSED", code), reason
+    assert p.id_no not in reason and p.id_no[:17] not in reason and "测试" not in reason
+
+
+def test_every_reason_code_is_tested():
+    assert {c[3] for c in CASES} == set(feedback.REASONS)
+
+
+def test_refused_stage_event_changes_nothing(wh):
+    p = wh.person()
+    before = wh.q("SELECT * FROM ledger_entries")
+    wh.apply([row(p, "CONFIRMED", D0, confirmer="EMPLOYER")])
+    assert wh.q("SELECT * FROM ledger_entries") == before
+    assert wh.one("SELECT count(*) FROM ledger_transitions") == 0
+
+
+# ------------------------------------------------------------------------------------ accounting
+
+
+def test_accounting_and_idempotent_reapplication(wh):
+    a = wh.person()
+    b = wh.person(office="640202")
+    rows = path_rows(a, "RESULT_RECEIVED")
+    rows += [row(b, "ARCHIVE_REVIEWED", D0, result="PASS") | {"office_code": "640104"},   # another office's person
+             {"office_code": "640104", "event": "RETIRED"},                                 # malformed
+             row(a, "CONFIRMED", D0 + timedelta(days=8), confirmer="PERSON")]                # wrong confirmer
+    f = wh.write(rows)
+    rep = apply_feedback_files([f], wh.path, wh.settings)
+    out = rep.files[0]
+    assert (out.rows, out.accepted, out.refused) == (8, 5, 3)
+    assert out.reasons == {"WRONG_OFFICE": 1, "MALFORMED": 1, "WRONG_CONFIRMER": 1}
+    assert wh.q("SELECT status, rows, accepted, refused FROM feedback_files") == [("APPLIED", 8, 5, 3)]
+    assert wh.one("SELECT count(*) FROM feedback_rows WHERE status = 'REFUSED' AND reason_code IS NULL") == 0
+
+    def snapshot():
+        return [wh.q(f"SELECT * FROM {t} ORDER BY ALL") for t in
+                ("ledger_entries", "ledger_transitions", "conclusions", "notices", "feedback_events", "objections",
+                 "feedback_rows")]
+
+    before = snapshot()
+    rep2 = apply_feedback_files([f], wh.path, wh.settings)
+    assert rep2.files[0].status == "ALREADY_APPLIED" and rep2.files[0].rows == 8
+    assert snapshot() == before
+    # the county sends the file again with one row more: the old rows are recognised
+    f3 = wh.write(rows + [row(a, "CONFIRMED", D0 + timedelta(days=8), confirmer="EMPLOYER")])
+    rep3 = apply_feedback_files([f3], wh.path, wh.settings)
+    o = rep3.files[0]
+    assert (o.rows, o.accepted, o.already_applied, o.refused) == (9, 6, 5, 3)
+    assert wh.stage(a) == "CONFIRMED"
+    assert wh.one("SELECT count(*) FROM ledger_transitions WHERE entry_id = ?", [a.entry_id]) == 5
+    assert wh.one("SELECT count(*) FROM notices") == 1
+
+
+def test_file_level_refusals_and_formats(wh):
+    p = wh.person()
+    good = wh.write([row(p, "ARCHIVE_REVIEWED", D0, result="PASS")], bom=True)
+    unknown_col = wh.tmp / "bad1.csv"
+    unknown_col.write_text("office_code,event,id_no,event_date,elected_mnth\n", encoding="utf-8")
+    missing_col = wh.tmp / "bad2.csv"
+    missing_col.write_text("office_code,event,event_date\n", encoding="utf-8")
+    gbk = wh.tmp / "bad3.csv"
+    gbk.write_bytes("office_code,event,id_no,event_date,note\n640104,RETIRED,x,2026-11-02,备注\n".encode("gb18030"))
+    with pytest.raises(FeedbackFileRefused) as exc:
+        apply_feedback_files([unknown_col, good, missing_col, gbk], wh.path, wh.settings)
+    rep = exc.value.report
+    assert [f.status for f in rep.files] == ["REFUSED", "APPLIED", "REFUSED", "REFUSED"]
+    assert wh.stage(p) == "ARCHIVE_REVIEWED"        # the good file (with BOM) was applied
+    assert sorted(r[0] for r in wh.q("SELECT reason_code FROM feedback_files WHERE status = 'REFUSED'")) == [
+        "BAD_HEADER", "BAD_HEADER", "ENCODING"]
+    assert "elected_mnth" in str(exc.value)
+
+
+def test_minimal_columns_blank_lines_and_extra_cells(wh):
+    p = wh.person()
+    text = ("\ufeffOffice_Code , EVENT,id_no,event_date,result\r\n"
+            f"640104,archive_reviewed,{p.id_no.lower()},2026-11-02,pass\r\n"
+            "\r\n"
+            f"640104,RETIRED,{p.id_no},2026-11-05,,extra\r\n")
+    f = wh.tmp / "min.csv"
+    f.write_text(text, encoding="utf-8")
+    rep = apply_feedback_files([f], wh.path, wh.settings)
+    assert (rep.rows, rep.accepted, rep.refused) == (2, 1, 1)
+    assert wh.q("SELECT row_no, status, reason_code FROM feedback_rows ORDER BY row_no") == [
+        (1, "APPLIED", None), (3, "REFUSED", "MALFORMED")]
+
+
+def test_one_transaction_per_file(wh, monkeypatch):
+    p = wh.person()
+    rows = path_rows(p, "RESULT_RECEIVED")
+
+    def boom(*a, **k):
+        raise RuntimeError("notice stage failed")
+
+    monkeypatch.setattr("pipelines.notify.issue_notices", boom)
+    with pytest.raises(RuntimeError):
+        wh.apply(rows)
+    assert wh.stage(p) == "NOTIFIED"
+    for t in ("ledger_transitions", "conclusions", "feedback_rows", "feedback_files", "feedback_events"):
+        assert wh.one(f"SELECT count(*) FROM {t}") == 0, t
+    monkeypatch.undo()
+    rep = apply_feedback_files([wh.tmp / "fb01.csv"], wh.path, wh.settings)
+    assert rep.files[0].status == "APPLIED" and wh.stage(p) == "CONCLUDED"
+
+
+def test_elected_month_window_bounds_and_source(wh):
+    p = wh.person(S=P + 6, flex=(P + 2, P + 42))
+    rep = wh.apply([row(p, "ELECTED_MONTH", D0, elected_month="2027-01"),
+                    row(p, "ELECTED_MONTH", D0 + timedelta(days=1), elected_month="2030-05")])
+    assert rep.refused == 0
+    assert wh.one("SELECT elected_retirement_mi FROM ledger_entries WHERE entry_id = ?", [p.entry_id]) == P + 42
+    # the window of the latest screening is used
+    with wh.con() as con:
+        con.execute("UPDATE screen_results SET flexible_latest_mi = ? WHERE id_no = ?", [P + 30, p.id_no])
+    rep = wh.apply([row(p, "ELECTED_MONTH", D0 + timedelta(days=2), elected_month="2030-05")])
+    assert rep.files[0].reasons == {"OUTSIDE_FLEXIBLE_WINDOW": 1}
+
+
+def test_source_names_are_safe(wh):
+    p = wh.person()
+    f = wh.write([row(p, "ARCHIVE_REVIEWED", D0, result="PASS")], name="it's a file.csv")
+    apply_feedback_files([f], wh.path, wh.settings)
+    assert wh.one("SELECT source FROM ledger_transitions") == "feedback:it_s_a_file.csv#1"
