@@ -14,6 +14,7 @@ naming the batch, the file, the row and the reason; they are also recorded in
 from __future__ import annotations
 
 import codecs
+import contextvars
 import csv
 import hashlib
 import json
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import BatchRefused
+from .errors import BatchRefused, ValidationFailed
 from .settings import Settings, load_settings
 from .warehouse import connect, render_sql
 
@@ -210,7 +211,10 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
 
 
 def _csv_header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
+    # errors="replace": a file that is not UTF-8 must not crash the header read (the text
+    # buffer decodes far past the first line); a mangled name fails the header check, and
+    # bad bytes in data rows are DuckDB's to reject row by row.
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
         row = next(csv.reader(fh), None)
     return [c.strip() for c in (row or [])]
 
@@ -329,6 +333,38 @@ def _record_refusal(con, ref: BatchRefused, man: Manifest | None, source: Path |
     )
 
 
+def validation_root(warehouse: str | Path) -> Path:
+    """Where ingest writes its validation results (beside the warehouse; runs copy them into OUT/P)."""
+    w = Path(warehouse)
+    return w.with_name(w.stem + ".validation")
+
+
+def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tuple) -> None:
+    """GX suites ``raw`` (row accounting) and ``ingest`` (the versions this batch made current)."""
+    import pandas as pd
+
+    from .validate import validate_frames
+
+    p_ok, p_bad, s_ok, s_bad = acc
+    accounting = pd.DataFrame([
+        {"seq": man.seq, "batch_id": man.batch_id, "file": kind, "manifest_rows": man.files[kind]["rows"],
+         "accepted_rows": ok, "quarantined_rows": bad, "accounted_rows": ok + bad}
+        for kind, ok, bad in (("persons", p_ok, p_bad), ("segments", s_ok, s_bad))])
+    validate_frames("raw", {"batch_accounting": accounting}, vroot, label=man.batch_id, settings=settings)
+    if not p_ok:
+        return
+    persons = con.execute(
+        """SELECT id_no, gender, birth_date, insurance_type, person_type, insured_region, contribution_status,
+                  survival_status, actual_contribution_months, deemed_status, arrears_months, in_push
+           FROM person_versions v
+           WHERE valid_to_seq IS NULL AND id_no IN (SELECT id_no FROM persons_checked WHERE reason_code IS NULL)""").df()
+    segments = con.execute(
+        "SELECT id_no, region_code, start_mi, end_mi, relation_status FROM segment_versions WHERE valid_from_seq = ?",
+        [man.seq]).df()
+    validate_frames("ingest", {"persons": persons, "segments": segments}, vroot, label=man.batch_id,
+                    settings=settings)
+
+
 def _apply(con, man: Manifest, settings: Settings) -> dict:
     """Stage, validate, account and apply one batch inside the caller's transaction."""
     with tempfile.TemporaryDirectory(prefix="retire-prep-") as tmp:
@@ -360,6 +396,8 @@ def _apply(con, man: Manifest, settings: Settings) -> dict:
     stats = con.execute(render_sql(f"ingest/40_apply_{man.push_type.lower()}.sql", **params)).fetchone()
     inserted, updated, left, warnings = stats
     con.execute(render_sql("ingest/50_record.sql", **params))
+    if _VALIDATION_ROOT.get() is not None:
+        _validate_batch(con, man, settings, _VALIDATION_ROOT.get(), acc)
     row = dict(
         seq=man.seq, batch_id=man.batch_id, push_type=man.push_type, base_seq=man.base_seq,
         data_month=man.data_month, generated_at=man.generated_at, encoding=man.encoding,
@@ -422,7 +460,11 @@ def _decide(con, man: Manifest) -> tuple[str, str]:
     return "HOLD", f"waiting for seq {last + 1}" + (f"..{man.base_seq}" if man.base_seq > last + 1 else "")
 
 
-def ingest_batches(batch_dirs, warehouse: str | Path, settings: Settings | None = None) -> IngestReport:
+_VALIDATION_ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("validation_root", default=None)
+
+
+def ingest_batches(batch_dirs, warehouse: str | Path, settings: Settings | None = None, *,
+                   validate: bool = True) -> IngestReport:
     """``retire-prep ingest``: verify and apply push batches in ``seq`` order.
 
     Each batch is applied in its own transaction; a crash leaves the warehouse
@@ -432,6 +474,15 @@ def ingest_batches(batch_dirs, warehouse: str | Path, settings: Settings | None 
     settings = settings or load_settings()
     report = IngestReport()
     verified: list[Manifest] = []
+    token = _VALIDATION_ROOT.set(validation_root(warehouse) if validate else None)
+    try:
+        _ingest(batch_dirs, warehouse, settings, report, verified)
+    finally:
+        _VALIDATION_ROOT.reset(token)
+    return report
+
+
+def _ingest(batch_dirs, warehouse, settings: Settings, report: IngestReport, verified: list) -> None:
     with connect(warehouse, settings=settings) as con:
         for d in batch_dirs:
             d = Path(d)
@@ -445,7 +496,6 @@ def ingest_batches(batch_dirs, warehouse: str | Path, settings: Settings | None 
         for man in verified:
             _process(con, man, settings, report)
         _retry_held(con, settings, report)
-    return report
 
 
 def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> None:
@@ -475,9 +525,10 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> No
                 "WHERE status = 'HELD' AND push_type = 'INCR' AND seq < ? RETURNING batch_id",
                 [f"superseded by FULL seq {man.seq}", man.seq]).fetchall()]
         con.execute("COMMIT")
-    except BatchRefused as ref:
+    except (BatchRefused, ValidationFailed) as exc:
         con.execute("ROLLBACK")
-        _record_refusal(con, ref, man, man.dir, "BATCH")
+        ref = exc if isinstance(exc, BatchRefused) else BatchRefused(man.batch_id, f"validation failed: {exc}")
+        _record_refusal(con, ref, man, man.dir, "BATCH" if isinstance(exc, BatchRefused) else "VALIDATION")
         report.refused.append(ref)
         log.error("refused: %s", ref)
         return
@@ -489,6 +540,8 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> No
     refresh_person_keys(con)
     report.applied.append(row)
     report.superseded += superseded
+    # a batch held earlier in this run and now superseded is no longer "held back"
+    report.held = [h for h in report.held if h["batch_id"] not in superseded]
     log.info("applied %s (seq %s)", man.batch_id, man.seq)
 
 

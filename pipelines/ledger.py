@@ -80,7 +80,7 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
                 "SELECT id_no, office_code, stage, officer_id AS responsible_officer, due_date "
                 "FROM ledger_entries WHERE closed_mi IS NULL").df()
             vdir = (ctx.out / ctx.month / "validation") if ctx.out else None
-            validate_frames("ledger", {"ledger": frame}, vdir, label=ctx.month)
+            validate_frames("ledger", {"ledger": frame}, vdir, label=ctx.month, settings=ctx.settings)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -37,15 +37,18 @@ def _vdir(ctx) -> Path | None:
 def _validate(stage: str, frames: dict, ctx) -> None:
     from .validate import validate_frames
 
-    validate_frames(stage, frames, _vdir(ctx), label=ctx.month)
+    validate_frames(stage, frames, _vdir(ctx), label=ctx.month, settings=ctx.settings)
 
 
 def validate_notices(con, ctx) -> None:
     """GX suite ``notices`` on the SMS notices issued in P (before they are committed)."""
+    from .validate import expected_sms_segments
+
     frame = con.execute(
-        "SELECT notice_id, kind AS notice_kind, id_no, phone, text, segments, mi_text(reference_mi) AS reference_month, "
-        "sms_segments(length(text)) AS expected_segments FROM notices WHERE issued_mi = ? AND channel = 'SMS'",
-        [ctx.month_mi]).df()
+        "SELECT notice_id, kind AS notice_kind, id_no, phone, text, segments, mi_text(reference_mi) AS reference_month "
+        "FROM notices WHERE issued_mi = ? AND channel = 'SMS'", [ctx.month_mi]).df()
+    # computed independently of the SQL that stored `segments`, so the check can fail
+    frame["expected_segments"] = expected_sms_segments(frame["text"])
     _validate("notices", {"sms": frame}, ctx)
 
 
@@ -89,11 +92,10 @@ def write_handovers(con, ctx, stage_dir: Path) -> int:
 
 
 def validate_worklists(con, ctx) -> None:
+    # the whole month at once: id_no unique month-wide implies unique in each office's file
     frame = con.execute(
         f"SELECT {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).df()
-    # one frame per office: 'no id_no twice in an office's worklist'
-    for office, part in sorted(frame.groupby("office_code"), key=lambda kv: kv[0]):
-        _validate("worklists", {"worklist": part.reset_index(drop=True)}, ctx)
+    _validate("worklists", {"worklist": frame}, ctx)
 
 
 def prepare_worklists(con, ctx, *, validate: bool = True, rebuild: bool = True) -> int:
@@ -139,7 +141,28 @@ def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> d
     counts["offices"] = len(offices)
     counts.update(write_month_files(con, ctx, stage_dir))
     _swap_in(stage_dir, final)
+    copy_ingest_validation(con, ctx)
     return counts
+
+
+def copy_ingest_validation(con, ctx) -> int:
+    """Bring the ingest-time validation results of the month's batches into ``OUT/P/validation``."""
+    from .ingest import validation_root
+
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    if not path or not ctx.out:
+        return 0
+    src = validation_root(path)
+    batches = [r[0] for r in con.execute(
+        "SELECT batch_id FROM push_batches WHERE status = 'APPLIED' AND data_month = ?", [ctx.month]).fetchall()]
+    dst = _vdir(ctx)
+    n = 0
+    for b in batches:
+        for f in sorted(src.glob(f"*-{b}.*")):
+            dst.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, dst / f.name)
+            n += 1
+    return n
 
 
 def _swap_in(stage_dir: Path, final: Path) -> None:

@@ -333,6 +333,11 @@ class BenefitPlace:
     acc: Mapping[str, int] = field(default_factory=dict)  # months per province (> 0 only)
 
     @property
+    def acc_current(self) -> int | None:
+        """``acc[C]``, None when there is no C."""
+        return None if self.current_province is None else self.acc.get(self.current_province, 0)
+
+    @property
     def acc_text(self) -> str:
         """Evidence as ``'620000:96;640000:36'`` (provinces in code order); '' when none."""
         return acc_text(self.acc)
@@ -344,7 +349,11 @@ def acc_text(acc: Mapping[str, int]) -> str:
 
 
 def union_months(intervals: Iterable[tuple[int, int]]) -> int:
-    """Distinct months covered by inclusive ``(start_mi, end_mi)`` intervals (interval union)."""
+    """Distinct months covered by inclusive ``(start_mi, end_mi)`` intervals (interval union).
+
+    rules.md §2: a month is counted once however many segments cover it (国办发〔2009〕66号
+    第六条 counts accumulated contribution years, 累计缴费年限).
+    """
     total = 0
     covered_to = None  # last month already counted
     for start, end in sorted(intervals):
@@ -359,7 +368,8 @@ def union_months(intervals: Iterable[tuple[int, int]]) -> int:
 
 
 def hukou_province(hukou_region: str | None, benefit_region_ministry: str | None) -> str:
-    """``H`` of rules.md §2: province of ``hukou_region``, else of ``benefit_region_ministry``, else Ningxia."""
+    """``H`` of rules.md §2 (户籍所在地, 国办发〔2009〕66号 第六条): province of ``hukou_region``,
+    else of ``benefit_region_ministry``, else Ningxia (never drop a person for a missing field)."""
     return province_of(hukou_region) or province_of(benefit_region_ministry) or NINGXIA
 
 

@@ -44,7 +44,7 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
             frame = con.execute(
                 "SELECT id_no, office_code, scope_rule IS NOT NULL AS in_scope, original_age_mi, statutory_age_mi, "
                 "benefit_province FROM screen_results WHERE month_mi = ?", [ctx.month_mi]).df()
-            validate_frames("screen", {"screen_results": frame}, _vdir(ctx), label=ctx.month)
+            validate_frames("screen", {"screen_results": frame}, _vdir(ctx), label=ctx.month, settings=ctx.settings)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

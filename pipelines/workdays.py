@@ -34,7 +34,7 @@ from pathlib import Path
 
 import chinese_calendar
 
-from . import DATA_DIR
+from . import DATA_DIR, PROJECT_ROOT
 from .errors import RetirePrepError, UnknownCalendarYear
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,14 @@ SCOPES = ("national", "ningxia")
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _YEAR = re.compile(r"^[0-9]{4}$")
+
+
+def _shown(path: Path) -> str:
+    """A path for messages: relative to the project when inside it."""
+    try:
+        return Path(path).resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)
 
 
 class RegionalCalendarWarning(UserWarning):
@@ -93,13 +101,13 @@ class Calendar:
             )
             raise UnknownCalendarYear(
                 f"the working-day calendar of {year} is not known: chinese_calendar "
-                f"{getattr(chinese_calendar, '__version__', '')} covers {lo}-{hi} and {self.path} "
+                f"{getattr(chinese_calendar, '__version__', '')} covers {lo}-{hi} and {_shown(self.path)} "
                 f"does not mark {year} as entered{partly}. When the State Council publishes the "
                 f"{year} holiday arrangement (国务院办公厅关于{year}年部分节假日安排的通知), add to that file "
                 f"one row per day off, e.g. '{year}-01-01,holiday,national,元旦', one row per adjusted "
                 f"working weekend day, e.g. '{year}-02-06,workday,national,春节调休', and the row "
                 f"'{year},complete,national,<title of the notice>' (columns date,kind,scope,name; "
-                f"see {README_FILE})"
+                f"see {_shown(README_FILE)})"
             )
 
     def warn_regional(self, year: int) -> None:
@@ -112,10 +120,10 @@ class Calendar:
             if entered else "Ningxia's own holidays (开斋节, 古尔邦节) are not entered"
         )
         msg = (
-            f"working days of {year}: {what} in {self.path}; computing on the national calendar"
+            f"working days of {year}: {what} in {_shown(self.path)}; computing on the national calendar"
             f"{' plus the entered days' if entered else ''}. Add the days of the regional notice as "
             f"'{year}-MM-DD,holiday,ningxia,开斋节' rows and the row '{year},complete,ningxia,<title of "
-            f"the notice>' (see {README_FILE})"
+            f"the notice>' (see {_shown(README_FILE)})"
         )
         warnings.warn(msg, RegionalCalendarWarning, stacklevel=3)
         if year not in _logged_years:

@@ -129,12 +129,20 @@ def assert_no_personal_data(*texts) -> None:
         assert not NAME_RE.search(t), f"a name in a message: {t!r}"
 
 
-def id_with_x() -> str:
-    for n in range(1, 500):
+def id_with_x(start: int = 1) -> tuple[int, str]:
+    """(n, make_id(seq=n)) for the first n >= start whose ID number ends in X."""
+    for n in range(start, 500):
         i = make_id(seq=n)
         if i.endswith("X"):
-            return i
+            return n, i
     raise AssertionError("no X check character found")
+
+
+def unchanged_updates(ps, ss, idx) -> tuple[list[dict], list[dict]]:
+    """U rows repeating persons ``idx`` exactly (with their segments): no new versions, but
+    they make a small INCR big enough that one intended bad row stays under 5 %."""
+    ids = {ps[i]["id_no"] for i in idx}
+    return [dict(ps[i], op="U") for i in idx], [s for s in ss if s["id_no"] in ids]
 
 
 # --------------------------------------------------------------------------- hashes and row counts
@@ -167,7 +175,7 @@ def test_sha256_mismatch_in_segments_names_that_file(tmp_path, wh):
     assert counts(wh)["person_versions"] == 0
 
 
-@pytest.mark.parametrize("kind,delta", [("persons", 1), ("persons", -1), ("segments", 1), ("segments", -3)])
+@pytest.mark.parametrize("kind,delta", [("persons", 1), ("segments", -3)])
 def test_row_count_mismatch_refuses_whole_batch(tmp_path, wh, kind, delta):
     ps, ss = population(40)
     n = len(ps) if kind == "persons" else len(ss)
@@ -367,9 +375,11 @@ def test_incr_delete_needs_only_a_valid_id_no(tmp_path, wh):
     dels = [{"op": "D", "id_no": ps[i]["id_no"]} for i in range(3)]
     dels[1]["id_no"] = dels[1]["id_no"].lower()  # harmless here (no x), stays valid
     bad = {"op": "D", "id_no": ps[5]["id_no"][:17] + ("1" if ps[5]["id_no"][17] != "1" else "2")}
-    rep = ingest(wh, write_batch(tmp_path / "i2", dels + [bad], [], seq=2, push_type="INCR", base_seq=1))
+    pad_p, pad_s = unchanged_updates(ps, ss, range(10, 40))
+    rep = ingest(wh, write_batch(tmp_path / "i2", dels + [bad] + pad_p, pad_s, seq=2, push_type="INCR", base_seq=1))
     a = rep.applied[0]
-    assert a["persons_accepted"] == 3 and a["persons_quarantined"] == 1 and a["persons_left"] == 3
+    assert a["persons_accepted"] == 33 and a["persons_quarantined"] == 1 and a["persons_left"] == 3
+    assert a["persons_updated"] == 0 and q1(wh, "SELECT count(*) FROM person_versions") == 43
     cur = persons_as_of(wh)
     assert [cur[d["id_no"].upper()]["in_push"] for d in dels] == [False, False, False]
     assert cur[ps[5]["id_no"]]["in_push"] is True
@@ -551,7 +561,7 @@ def test_unparsable_records_after_a_multiline_name_keep_row_numbers(tmp_path, wh
     lines[i25] = lines[i25].rsplit(",", 2)[0]      # data row 25: two columns too few
     raw_p = "\n".join(lines)
     s_lines = csv_text(ss, SEGMENT_COLUMNS).split("\n")
-    s_lines[40] = s_lines[40] + ',"unterminated'   # segments data row 40
+    s_lines[40] = s_lines[40].rsplit(",", 1)[0]      # segments data row 40: one column too few
     b = write_batch(tmp_path / "b1", ps, ss, seq=1,
                     raw_files={"persons": raw_p.encode(), "segments": "\n".join(s_lines).encode()})
     rep = ingest(wh, b)
@@ -577,12 +587,11 @@ def test_unparsable_records_after_a_multiline_name_keep_row_numbers(tmp_path, wh
 
 
 def test_duplicate_id_no_quarantines_every_row_with_their_segments(tmp_path, wh):
-    ps, ss = population(60, segs_per=1)
-    x = id_with_x()
+    ps, ss = population(100, segs_per=1)  # 200 rows: 8 bad ones stay under 5 %
+    xs, x = id_with_x(start=101)
     ps[2] = person(3)
     ps[40] = dict(ps[2], name="测试重复")             # same id_no on data rows 3 and 41
     ss[40] = segment(ps[2]["id_no"], start="200001", end="200112")
-    xs = next(n for n in range(1, 500) if make_id(seq=n) == x)
     ps[50] = person(xs)
     ps[51] = dict(person(xs), id_no=x.lower())       # rows 51/52: same number, x and X
     ss[50], ss[51] = segment(x), segment(x.lower(), start="200201")
@@ -594,7 +603,7 @@ def test_duplicate_id_no_quarantines_every_row_with_their_segments(tmp_path, wh)
         ("segments", 3, "PERSON_QUARANTINED"), ("segments", 41, "PERSON_QUARANTINED"),
         ("segments", 51, "PERSON_QUARANTINED"), ("segments", 52, "PERSON_QUARANTINED"),
     ]
-    assert rep.applied[0]["persons_accepted"] == 56
+    assert rep.applied[0]["persons_accepted"] == 96, rep.lines()
     cur = persons_as_of(wh)
     assert ps[2]["id_no"] not in cur and x not in cur
 
@@ -607,8 +616,9 @@ def test_segment_of_a_person_not_in_the_batch_is_an_orphan(tmp_path, wh):
     assert [(r[2], r[3], r[4]) for r in quarantine(wh)] == [("segments", 11, "ORPHAN_SEGMENT")]
     assert rep.applied[0]["segments_accepted"] == 60
     # in an INCR too: a segment of a present person whose persons row is not in the batch
-    rep = ingest(wh, write_batch(tmp_path / "i2", [dict(ps[0], op="U")], [ss[0], segment(ps[1]["id_no"])],
-                                 seq=2, push_type="INCR", base_seq=1))
+    pad_p, pad_s = unchanged_updates(ps, ss, range(20, 60))
+    rep = ingest(wh, write_batch(tmp_path / "i2", [dict(ps[0], op="U")] + pad_p,
+                                 [ss[0], segment(ps[1]["id_no"])] + pad_s, seq=2, push_type="INCR", base_seq=1))
     assert [(r[0], r[2], r[3], r[4]) for r in quarantine(wh) if r[0] == 2] == [(2, "segments", 2, "ORPHAN_SEGMENT")]
     assert len(segments_as_of(wh)[ps[1]["id_no"]]) == 1
 
@@ -617,7 +627,7 @@ def _bad_check_char(id_no: str) -> str:
     return id_no[:17] + ("0" if id_no[17] != "0" else "1")
 
 
-@pytest.mark.parametrize("file,change,reason", [
+BAD_VALUES = [  # (file, change, reason): each on its own person (or segment) of one batch
     ("persons", {"id_no": "BADCHECK"}, "BAD_ID_NO"),
     ("persons", {"insured_region": "640199"}, "UNKNOWN_OFFICE"),
     ("persons", {"insured_region": "64010"}, "UNKNOWN_OFFICE"),
@@ -627,44 +637,80 @@ def _bad_check_char(id_no: str) -> str:
     ("persons", {"birth_date": "1965-03-01"}, "BAD_BIRTH_DATE"),
     ("persons", {"op": "X"}, "BAD_OP"),
     ("persons", {"op": "U"}, "BAD_OP"),  # a FULL takes I or empty only
+    ("persons", {"gender": "M"}, "BAD_GENDER"),
     ("persons", {"insurance_type": "120"}, "BAD_INSURANCE_TYPE"),
+    ("persons", {"insurance_type": "170"}, "BAD_PERSON_TYPE"),  # 170 with person_type 2
+    ("persons", {"employer_uscc": "91640100710645234H"}, "BAD_USCC"),
     ("persons", {"actual_contribution_months": "-3"}, "BAD_CONTRIBUTION_MONTHS"),
+    ("persons", {"deemed_months": "3.5"}, "BAD_DEEMED_MONTHS"),
+    ("persons", {"survival_status": "0"}, "BAD_SURVIVAL_STATUS"),
     ("segments", {"end_month": "198912"}, "END_BEFORE_START"),
     ("segments", {"region_code": "64010"}, "BAD_REGION_CODE"),
+    ("segments", {"region_code": "990000"}, "BAD_REGION_CODE"),
     ("segments", {"start_month": "199013"}, "BAD_MONTH"),
+    ("segments", {"start_month": "19900"}, "BAD_MONTH"),
     ("segments", {"relation_status": "4"}, "BAD_RELATION_STATUS"),
-], ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}={x}" for k, x in v.items()))
-def test_bad_value_is_quarantined_with_its_reason(tmp_path, wh, file, change, reason):
-    ps, ss = population(60, segs_per=1)
-    if file == "persons":
-        if change.get("id_no") == "BADCHECK":
-            change = {"id_no": _bad_check_char(ps[29]["id_no"])}
-            ss[29]["id_no"] = change["id_no"]
-        ps[29].update(change)
-    else:
-        ss[29].update(change)
-    rep = ingest(wh, write_batch(tmp_path / "b1", ps, ss, seq=1))
+]
+_BAD_ROW = {i: 10 * (i + 1) for i in range(len(BAD_VALUES))}  # data rows 10, 20, … 220
+
+
+@pytest.fixture(scope="module")
+def bad_values_batch(tmp_path_factory):
+    """One FULL of 400 persons × 1 segment (800 rows) with every BAD_VALUES case on its own row."""
+    tmp = tmp_path_factory.mktemp("bad_values")
+    ps, ss = population(400, segs_per=1)
+    for i, (file, change, _) in enumerate(BAD_VALUES):
+        k = _BAD_ROW[i] - 1
+        if file == "persons":
+            if change.get("id_no") == "BADCHECK":
+                change = {"id_no": _bad_check_char(ps[k]["id_no"])}
+                ss[k]["id_no"] = change["id_no"]
+            ps[k].update(change)
+        else:
+            ss[k].update(change)
+    wh = tmp / "warehouse.duckdb"
+    rep = ingest(wh, write_batch(tmp / "b1", ps, ss, seq=1))
+    return wh, rep, {(r[2], r[3]): r[4] for r in quarantine(wh)}
+
+
+@pytest.mark.parametrize("case", range(len(BAD_VALUES)),
+                         ids=[f"{f}-{'-'.join(f'{k}={v}' for k, v in c.items())}-{r}" for f, c, r in BAD_VALUES])
+def test_bad_value_is_quarantined_with_its_reason(bad_values_batch, case):
+    wh, rep, reasons = bad_values_batch
+    file, _, reason = BAD_VALUES[case]
+    row = _BAD_ROW[case]
     assert len(rep.applied) == 1, rep.lines()
-    rows = [(r[2], r[3], r[4]) for r in quarantine(wh)]
-    assert rows[0] == (file, 30, reason)
+    assert reasons.get((file, row)) == reason
     if file == "persons" and reason != "BAD_ID_NO":
-        assert rows[1:] == [("segments", 30, "PERSON_QUARANTINED")]
+        assert reasons.get(("segments", row)) == "PERSON_QUARANTINED"
+    if file == "persons" and reason == "BAD_ID_NO":
+        assert reasons.get(("segments", row)) == "BAD_ID_NO"
+
+
+def test_bad_values_batch_accounting(bad_values_batch):
+    wh, rep, reasons = bad_values_batch
+    n_p = sum(1 for f, _, _ in BAD_VALUES if f == "persons")
+    a = rep.applied[0]
+    assert (a["persons_quarantined"], a["segments_quarantined"]) == (n_p, len(BAD_VALUES))
+    assert len(reasons) == n_p + len(BAD_VALUES)
     assert q(wh, "SELECT rows_balanced FROM batches") == [(True,)]
+    assert q1(wh, "SELECT count(*) FROM quarantine_rows WHERE raw_text IS NULL OR reason = ''") == 0
 
 
 def test_bad_op_in_an_incr(tmp_path, wh):
     ps, ss = population(40)
     ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
-    rep = ingest(wh, write_batch(tmp_path / "i2", [dict(ps[0], op="X"), dict(ps[1], op=""), dict(ps[2], op="U")],
-                                 [], seq=2, push_type="INCR", base_seq=1))
+    pad_p, pad_s = unchanged_updates(ps, ss, range(3, 40))
+    rep = ingest(wh, write_batch(tmp_path / "i2", [dict(ps[0], op="X"), dict(ps[1], op=""), dict(ps[2], op="U")]
+                                 + pad_p, pad_s, seq=2, push_type="INCR", base_seq=1))
     assert [(r[2], r[3], r[4]) for r in quarantine(wh)] == [("persons", 1, "BAD_OP"), ("persons", 2, "BAD_OP")]
-    assert rep.applied[0]["persons_accepted"] == 1
+    assert rep.applied[0]["persons_accepted"] == 38
 
 
 def test_lower_case_x_is_accepted_and_stored_upper_case(tmp_path, wh):
     ps, ss = population(40, segs_per=1)
-    x = id_with_x()
-    n = next(n for n in range(1, 500) if make_id(seq=n) == x)
+    n, x = id_with_x()
+    assert n <= 40
     ps[n - 1]["id_no"] = x.lower()
     ss[n - 1]["id_no"] = x.lower()
     ps[n - 1]["employer_uscc"] = ps[n - 1]["employer_uscc"].lower()  # uscc too is read upper-case
@@ -784,7 +830,7 @@ def _batch(tmp_path, name="b1", **kw):
 
 @pytest.mark.parametrize("bad_name", ["../persons.csv", "/tmp/persons.csv", "sub/persons.csv", "persons.txt",
                                       "Persons.csv", "persons.csv/"])
-def test_manifest_file_names_outside_the_contract_are_refused(tmp_path, wh, bad_name):
+def test_manifest_file_names_outside_the_contract_are_refused(tmp_path, bad_name):
     b = _batch(tmp_path)
     (b / "sub").mkdir()
     shutil.copy(b / "persons.csv", b / "sub" / "persons.csv")
@@ -792,11 +838,9 @@ def test_manifest_file_names_outside_the_contract_are_refused(tmp_path, wh, bad_
     m = json.loads((b / "manifest.json").read_text())
     m["files"] = {(bad_name if k == "persons.csv" else k): v for k, v in m["files"].items()}
     (b / "manifest.json").write_text(json.dumps(m))
-    rep = ingest(wh, b)
-    assert len(rep.refused) == 1 and not rep.applied
-    assert rep.refused[0].file == "manifest.json"
-    assert q(wh, "SELECT reason_code FROM batch_refusals") == [("MANIFEST",)]
-    assert counts(wh)["person_versions"] == 0
+    with pytest.raises(BatchRefused) as exc:
+        read_manifest(b)
+    assert exc.value.file == "manifest.json" and exc.value.batch == "NX-2026-11-0001"
 
 
 @pytest.mark.parametrize("change", [
@@ -805,30 +849,45 @@ def test_manifest_file_names_outside_the_contract_are_refused(tmp_path, wh, bad_
     {"province": "640100"}, {"province": 640000}, {"province": None},
     {"push_type": "DELTA"}, {"push_type": "full"}, {"push_type": None},
     {"schema_version": "2.0"}, {"encoding": "latin-1"}, {"data_month": "2026-13"},
-    {"seq": 0}, {"seq": "1"}, {"seq": True}, {"base_seq": 0},
+    {"seq": 0}, {"seq": "1"}, {"seq": True}, {"base_seq": 1},
     {"generated_at": "2026-11-05T02:00:00"}, {"generated_at": "yesterday"},
 ], ids=lambda c: "-".join(f"{k}={v!r}" for k, v in c.items()))
-def test_manifest_fields_of_the_wrong_shape_are_refused(tmp_path, wh, change):
+def test_manifest_fields_of_the_wrong_shape_are_refused(tmp_path, change):
     b = _batch(tmp_path)
     edit_manifest(b, **change)
-    rep = ingest(wh, b)
-    assert len(rep.refused) == 1 and not rep.applied, rep.lines()
-    assert q(wh, "SELECT reason_code, file FROM batch_refusals") == [("MANIFEST", "manifest.json")]
-    assert counts(wh)["person_versions"] == 0
+    with pytest.raises(BatchRefused) as exc:
+        read_manifest(b)
+    assert exc.value.file == "manifest.json"
 
 
-def test_manifest_base_seq_rules(tmp_path, wh):
-    b = _batch(tmp_path, "f")
-    edit_manifest(b, base_seq=1, seq=2)  # a FULL has no base
-    i = _batch(tmp_path, "i", seq=3, push_type="INCR", base_seq=None)
-    j = _batch(tmp_path, "j", seq=3, push_type="INCR", base_seq=3, batch_id="NX-J")
-    rep = ingest(wh, b, i, j)
-    assert len(rep.refused) == 3
+def test_manifest_incr_base_seq_rules(tmp_path):
+    for k, base in enumerate((None, 0, 3, 4, "2", True)):
+        b = _batch(tmp_path, f"i{k}", seq=3, push_type="INCR", base_seq=base)
+        with pytest.raises(BatchRefused):
+            read_manifest(b)
+    assert read_manifest(_batch(tmp_path, "ok", seq=3, push_type="INCR", base_seq=1)).base_seq == 1
+
+
+def test_manifest_refusals_are_recorded_and_apply_nothing(tmp_path, wh):
+    bad = [_batch(tmp_path, "p"), _batch(tmp_path, "t", seq=2), _batch(tmp_path, "n", seq=3)]
+    edit_manifest(bad[0], province="640100")
+    edit_manifest(bad[1], push_type="DELTA")
+    m = json.loads((bad[2] / "manifest.json").read_text())
+    m["files"] = {("../" + k): v for k, v in m["files"].items()}
+    (bad[2] / "manifest.json").write_text(json.dumps(m))
+    good = _batch(tmp_path, "g", seq=4)
+    rep = ingest(wh, *bad, good)
+    assert len(rep.refused) == 3 and [a["seq"] for a in rep.applied] == [4]
+    assert q(wh, "SELECT batch_id, reason_code, file FROM batch_refusals ORDER BY batch_id") == [
+        ("NX-2026-11-0001", "MANIFEST", "manifest.json"), ("NX-2026-11-0002", "MANIFEST", "manifest.json"),
+        ("NX-2026-11-0003", "MANIFEST", "manifest.json")]
+    assert q(wh, "SELECT DISTINCT valid_from_seq FROM person_versions") == [(4,)]
+    assert q(wh, "SELECT count(*) FROM batches WHERE status = 'REFUSED'") == [(3,)]
 
 
 @pytest.mark.parametrize("problem", ["no-manifest", "bad-json", "missing-file", "only-persons", "mixed-formats",
-                                     "bad-rows", "bad-hex", "symlink"])
-def test_manifest_files_problems_are_refused(tmp_path, wh, problem):
+                                     "bad-rows", "bad-hex", "symlink", "two-persons"])
+def test_manifest_files_problems_are_refused(tmp_path, problem):
     b = _batch(tmp_path)
     m = json.loads((b / "manifest.json").read_text())
     if problem == "no-manifest":
@@ -849,18 +908,28 @@ def test_manifest_files_problems_are_refused(tmp_path, wh, problem):
     elif problem == "symlink":
         (b / "segments.csv").rename(tmp_path / "elsewhere.csv")
         (b / "segments.csv").symlink_to(tmp_path / "elsewhere.csv")
+    elif problem == "two-persons":
+        shutil.copy(b / "persons.csv", b / "persons.parquet")
+        m["files"]["persons.parquet"] = m["files"]["persons.csv"]
     if problem not in ("no-manifest", "bad-json"):
         (b / "manifest.json").write_text(json.dumps(m))
-    rep = ingest(wh, b)
-    assert len(rep.refused) == 1 and not rep.applied
+    with pytest.raises(BatchRefused) as exc:
+        read_manifest(b)
     if problem in ("missing-file", "symlink"):
-        assert rep.refused[0].file == "segments.csv"
+        assert exc.value.file == "segments.csv"
+
+
+def test_missing_file_refused_through_ingest(tmp_path, wh):
+    b = _batch(tmp_path)
+    (b / "segments.csv").unlink()
+    rep = ingest(wh, b)
+    assert len(rep.refused) == 1 and rep.refused[0].file == "segments.csv" and not rep.applied
     assert len(refusals(wh)) == 1 and counts(wh)["person_versions"] == 0
 
 
 @pytest.mark.parametrize("kind,edit", [
-    ("persons", "missing"), ("persons", "extra"), ("persons", "duplicate"), ("persons", "renamed"),
-    ("segments", "missing"), ("segments", "extra"), ("persons", "no-header"),
+    ("persons", "missing"), ("persons", "extra"), ("persons", "duplicate"), ("segments", "renamed"),
+    ("persons", "no-header"),
 ])
 def test_header_with_missing_or_extra_columns_is_refused(tmp_path, wh, kind, edit):
     ps, ss = population(40)

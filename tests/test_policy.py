@@ -188,6 +188,15 @@ def test_delay_edges(gender, pt, first, step, cap, age):
     assert format_month(last.statutory_age_mi) == "2039-12"
 
 
+def test_months_nobody_reaches_the_age():
+    # policy.md §1: for men no one reaches the new age in 2025-01, 2025-06, 2025-11 …
+    reached = {retirement_facts(1, 1, 110, b).statutory_age_mi
+               for b in range(parse_month("1960-01"), parse_month("1980-12") + 1)}
+    for m in ("2025-01", "2025-06", "2025-11"):
+        assert parse_month(m) not in reached
+    assert parse_month("2025-02") in reached and parse_month("2039-12") in reached
+
+
 def test_cap_birth_months_match_policy_table():
     assert format_month(parse_month("1965-01") + 4 * 35) == "1976-09"
     assert format_month(parse_month("1970-01") + 4 * 35) == "1981-09"

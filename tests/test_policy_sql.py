@@ -347,8 +347,8 @@ def run_benefit_place(con, persons: list[tuple], segments: list[tuple]) -> dict:
     con.unregister("p_in")
     con.unregister("s_in")
     run_sql(con, "screen/benefit_place.sql", settings=Settings())
-    rows = con.execute("SELECT id_no, benefit_province, place_rule, hukou_province, current_province, acc_months "
-                       "FROM benefit_place").fetchall()
+    rows = con.execute("SELECT id_no, benefit_province, place_rule, hukou_province, current_province, acc_current, "
+                       "acc_months FROM benefit_place").fetchall()
     return {r[0]: r[1:] for r in rows}
 
 
@@ -357,7 +357,8 @@ def python_place(person: tuple, segs: list[tuple]) -> tuple:
     place = benefit_province(hukou_region=hukou, benefit_region_ministry=ministry, insured_region=insured,
                              deemed_region=dr, deemed_months=dm, deemed_status=ds,
                              segments=[(r, a, b, st) for _, r, a, b, st in segs])
-    return (place.province, place.rule, place.hukou_province, place.current_province, place.acc_text)
+    return (place.province, place.rule, place.hukou_province, place.current_province, place.acc_current,
+            place.acc_text)
 
 
 def test_benefit_place_vectors(con):
@@ -421,8 +422,8 @@ def random_histories(n: int, seed: int):
                 start = cursor + rnd.randint(0, 12)
             length = rnd.choice([1, 12, 36, 60, 119, 120, 121, 144])
             end = start + length - 1
-            if rnd.random() < 0.15:
-                end = rnd.choice(ends)  # ties on the latest end
+            if rnd.random() < 0.3:
+                end = rnd.choice(ends) if rnd.random() < 0.4 else ends[-1]  # ties on the latest end
                 start = min(start, end)
             segments.append((pid, region, start, end, status))
             cursor = max(cursor, end + 1)
@@ -437,7 +438,14 @@ def test_benefit_place_parity_random(con):
         by_person.setdefault(s[0], []).append(s)
     rules = {}
     mismatches = []
+    ties = 0
     for p in persons:
+        latest: dict[str, int] = {}
+        for _, r, a, b, st in by_person.get(p[0], []):
+            if st != 3:
+                latest[r[:2]] = max(latest.get(r[:2], b), b)
+        if len(latest) > 1 and list(latest.values()).count(max(latest.values())) > 1:
+            ties += 1
         exp = python_place(p, by_person.get(p[0], []))
         rules[exp[1]] = rules.get(exp[1], 0) + 1
         if got[p[0]] != exp:
@@ -446,6 +454,7 @@ def test_benefit_place_parity_random(con):
     assert len(got) == len(persons)
     # every rule is exercised many times
     assert set(rules) == set(policy.PLACE_RULES) and min(rules.values()) > 200, rules
+    assert ties > 250  # ties on the latest end (insured region first, then lower code) are exercised
 
 
 def test_benefit_place_edge_persons(con):
@@ -468,7 +477,7 @@ def test_benefit_place_edge_persons(con):
     got = run_benefit_place(con, persons, segs)
     for p in persons:
         assert got[p[0]] == python_place(p, [s for s in segs if s[0] == p[0]]), p
-    assert got["none"] == ("620000", "HUKOU_NO_BASIC_MONTHS", "620000", None, "")
+    assert got["none"] == ("620000", "HUKOU_NO_BASIC_MONTHS", "620000", None, None, "")
     assert got["empty_hukou"][0] == "640000"
     assert got["ministry"][0] == "610000"
     assert got["deemed_only"][:2] == ("610000", "R3_PREVIOUS_120")
@@ -512,7 +521,8 @@ def test_benefit_place_million_persons_speed():
     ids = [p[0] for p in sample]
     segs = c.execute("SELECT * FROM bp_segments WHERE id_no IN (SELECT unnest(?))", [ids]).fetchall()
     got = dict((r[0], r[1:]) for r in c.execute(
-        "SELECT id_no, benefit_province, place_rule, hukou_province, current_province, acc_months FROM benefit_place "
+        "SELECT id_no, benefit_province, place_rule, hukou_province, current_province, acc_current, acc_months "
+        "FROM benefit_place "
         "WHERE id_no IN (SELECT unnest(?))", [ids]).fetchall())
     for p in sample:
         assert got[p[0]] == python_place(p, [s for s in segs if s[0] == p[0]])
