@@ -14,7 +14,7 @@ from datetime import date
 # GB 11643-1999 (ISO 7064 MOD 11-2)
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]", re.ASCII)
 
 
 def id_check_char(first17: str) -> str:
@@ -40,8 +40,8 @@ def parse_id_no(raw: str | None) -> IdInfo | None:
     """
     if raw is None:
         return None
-    s = raw.strip().upper()
-    if not _ID_SHAPE.match(s):
+    s = raw.strip(" ").upper()
+    if not _ID_SHAPE.fullmatch(s):
         return None
     if id_check_char(s[:17]) != s[17]:
         return None
@@ -70,7 +70,7 @@ def uscc_valid(code: str | None) -> bool:
     return uscc_check_char(code[:17]) == code[17]
 
 
-_MOBILE = re.compile(r"^1[3-9][0-9]{9}$", re.ASCII)
+_MOBILE = re.compile(r"1[3-9][0-9]{9}", re.ASCII)
 
 
 def normalize_phone(raw: str | None) -> str | None:
@@ -88,4 +88,4 @@ def normalize_phone(raw: str | None) -> str | None:
         s = s[3:]
     elif s.startswith("0086"):
         s = s[4:]
-    return s if _MOBILE.match(s) else None
+    return s if _MOBILE.fullmatch(s) else None

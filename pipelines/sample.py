@@ -995,9 +995,12 @@ def _data_file(batch_dir: Path, manifest: dict, kind: str) -> Path:
     raise FileNotFoundError(f"{batch_dir}: manifest names no {kind} file")
 
 
-def iter_batch_rows(batch_dir, kind: str, batch_rows: int = 65_536) -> Iterator[dict[str, list[str]]]:
-    """Stream a batch's persons or segments file as column dicts of text (CSV or Parquet)."""
+def _record_batches(batch_dir, kind: str, batch_rows: int = 65_536):
+    """Stream a batch's persons or segments file as pyarrow RecordBatches of text columns,
+    in contract order (missing columns empty, nulls as ''); CSV (UTF-8 with or without BOM,
+    GB18030) or Parquet (text or typed columns)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     batch_dir = Path(batch_dir)
     manifest = _read_manifest(batch_dir)
@@ -1006,35 +1009,64 @@ def iter_batch_rows(batch_dir, kind: str, batch_rows: int = 65_536) -> Iterator[
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(path)
-        for rb in pf.iter_batches(batch_size=batch_rows):
-            yield _rb_to_cols(rb, columns, pa)
-        return
-    import pyarrow.csv as pacsv
+        source = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+    else:
+        import pyarrow.csv as pacsv
 
-    codec = "gb18030" if manifest.get("encoding") == "GB18030" else "utf-8-sig"
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(encoding=codec, block_size=1 << 22, use_threads=False),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
-    )
-    for rb in reader:
-        yield _rb_to_cols(rb, columns, pa)
+        codec = "gb18030" if manifest.get("encoding") == "GB18030" else "utf8"  # Arrow skips a UTF-8 BOM
+        source = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=codec, block_size=1 << 22, use_threads=False),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
+                                                 strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False),
+        )
+    for rb in source:
+        names = rb.schema.names
+        arrays = []
+        for c in columns:
+            if c in names:
+                arr = rb.column(names.index(c))
+                if arr.type != pa.string():
+                    arr = arr.cast(pa.string())
+                arrays.append(pc.fill_null(arr, ""))
+            else:
+                arrays.append(pa.array([""] * rb.num_rows, pa.string()))
+        yield pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
 
-def _rb_to_cols(rb, columns, pa) -> dict[str, list[str]]:
-    names = rb.schema.names
-    out = {}
-    for c in columns:
-        if c in names:
-            arr = rb.column(names.index(c))
-            if arr.type != pa.string():
-                arr = arr.cast(pa.string())
-            out[c] = ["" if v is None else v for v in arr.to_pylist()]
-        else:
-            out[c] = [""] * rb.num_rows
-    return out
+def iter_batch_rows(batch_dir, kind: str, batch_rows: int = 65_536) -> Iterator[dict[str, list[str]]]:
+    """Stream a batch's persons or segments file as column dicts of text (CSV or Parquet)."""
+    for rb in _record_batches(batch_dir, kind, batch_rows):
+        yield {name: rb.column(i).to_pylist() for i, name in enumerate(rb.schema.names)}
+
+
+def _collect_rows(batches, wanted: np.ndarray, extra_keys=()) -> tuple[dict[int, dict], dict[str, int]]:
+    """Rows at the global positions ``wanted`` (one streaming pass), and how often each of
+    their (trimmed, upper-cased) id_no, and each of ``extra_keys``, occurs in the whole file."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = np.sort(np.asarray(wanted, dtype=np.int64))
+    rows: dict[int, dict] = {}
+    ids = []
+    offset = 0
+    for rb in batches:
+        m = rb.num_rows
+        ids.append(pc.utf8_upper(pc.utf8_trim_whitespace(rb.column(rb.schema.names.index("id_no")))))
+        lo, hi = np.searchsorted(wanted, [offset, offset + m])
+        if hi > lo:
+            local = wanted[lo:hi] - offset
+            for pos, row in zip(wanted[lo:hi].tolist(), rb.take(pa.array(local)).to_pylist()):
+                rows[pos] = row
+        offset += m
+    keys = sorted({r["id_no"].strip().upper() for r in rows.values()} | set(extra_keys))
+    counts: dict[str, int] = {}
+    if keys and ids:
+        all_ids = pa.chunked_array(ids, pa.string())
+        vc = pc.value_counts(pc.filter(all_ids, pc.is_in(all_ids, pa.array(keys, pa.string()))))
+        counts = {d["values"]: d["counts"] for d in vc.to_pylist()}
+    return rows, counts
 
 
 # --------------------------------------------------------------------------------------
@@ -1107,9 +1139,6 @@ def _change_person(row: dict, segs: list[dict], rng: np.random.Generator, P: int
 
 def _generate_incr(out: Path, prev: Path, *, P, month, seed, encoding, fmt, bad_rows, changes, seq,
                    batch_id, bom) -> dict:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     prev_man = _read_manifest(prev)
     prev_seq = int(prev_man["seq"])
     seq = prev_seq + 1 if seq is None else int(seq)
@@ -1123,24 +1152,8 @@ def _generate_incr(out: Path, prev: Path, *, P, month, seed, encoding, fmt, bad_
     sample = rng.choice(n_prev, size=min(n_prev, 3 * want + 20), replace=False) if n_prev and want else np.array([], int)
     rank = {int(x): k for k, x in enumerate(sample.tolist())}
 
-    # pass 1: the sampled rows and every id_no (to see duplicates)
-    picked: dict[int, dict] = {}
-    all_ids = []
-    offset = 0
-    for cols in iter_batch_rows(prev, "persons"):
-        m = len(cols["id_no"])
-        all_ids.append(pa.array([s.strip().upper() for s in cols["id_no"]], pa.string()))
-        for i in range(m):
-            if offset + i in rank:
-                picked[offset + i] = {c: cols[c][i] for c in PERSON_COLUMNS}
-        offset += m
-    ids = pa.chunked_array(all_ids, pa.string()) if all_ids else pa.chunked_array([], pa.string())
-    cand_ids = sorted({r["id_no"].strip().upper() for r in picked.values()})
-    counts = {}
-    if cand_ids:
-        vc = pc.value_counts(pc.filter(ids, pc.is_in(ids, pa.array(cand_ids))))
-        counts = {d["values"]: d["counts"] for d in vc.to_pylist()}
-    del ids, all_ids
+    # pass 1: the sampled rows, and how often their id_no occurs (duplicates are quarantined)
+    picked, counts = _collect_rows(_record_batches(prev, "persons"), sample)
     chosen = []
     for idx in sorted(picked, key=lambda x: rank[x]):
         row = picked[idx]
@@ -1160,13 +1173,15 @@ def _generate_incr(out: Path, prev: Path, *, P, month, seed, encoding, fmt, bad_
     u_keys = {r["id_no"].strip().upper() for r in u_rows}
     segs_of: dict[str, list[dict]] = {k: [] for k in u_keys}
     if u_keys:
-        for cols in iter_batch_rows(prev, "segments"):
-            for i, raw in enumerate(cols["id_no"]):
-                k = raw.strip().upper()
-                if k in segs_of:
-                    seg = {c: cols[c][i] for c in SEGMENT_COLUMNS}
-                    if check_segment_row(seg) is None:
-                        segs_of[k].append(seg)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        keys = pa.array(sorted(u_keys), pa.string())
+        for rb in _record_batches(prev, "segments"):
+            up = pc.utf8_upper(pc.utf8_trim_whitespace(rb.column(0)))
+            for seg in rb.filter(pc.is_in(up, keys)).to_pylist():
+                if check_segment_row(seg) is None:
+                    segs_of[seg["id_no"].strip().upper()].append(seg)
 
     out_p: list[dict] = []
     out_s: list[list[dict]] = []
@@ -1225,84 +1240,110 @@ def _generate_incr(out: Path, prev: Path, *, P, month, seed, encoding, fmt, bad_
 # Applications
 # --------------------------------------------------------------------------------------
 
-def _original_age_mi(row: dict) -> int | None:
-    bd = row["birth_date"].strip()
-    b = _mi(int(bd[:4]), int(bd[4:6]))
-    if row["insurance_type"].strip() == "170" or row["gender"].strip() == "1":
-        return b + 720
-    return b + (660 if row["person_type"].strip() in ("2", "3") else 600)
+def _population_batches(args: dict):
+    """The persons of ``generate_batch(persons=N, month=M, seed=S)`` without bad rows, as RecordBatches."""
+    import pyarrow as pa
 
-
-def _population_rows(args: dict) -> Iterator[dict[str, list[str]]]:
     P = _parse_month_arg(args["month"])
     seed = int(args.get("seed", 1))
     ctx = _new_ctx(P, seed)
     total, done, chunk_no = int(args["persons"]), 0, 0
     while done < total:
         n = min(CHUNK, total - done)
-        yield _draw(ctx, np.random.default_rng([seed, 0, chunk_no]), n)["persons"]
+        cols = _draw(ctx, np.random.default_rng([seed, 0, chunk_no]), n)["persons"]
+        yield pa.RecordBatch.from_arrays([pa.array(cols[c], pa.string()) for c in PERSON_COLUMNS],
+                                         names=list(PERSON_COLUMNS))
         done += n
         chunk_no += 1
+
+
+_APP_BUCKETS = (("near", 1, 0.55), ("scope", 2, 0.25), ("past", 3, 0.10), ("far", 4, 0.05))
+
+
+def _application_buckets(rb, P: int) -> np.ndarray:
+    """Per persons row: 1 original age in 13..24 months, 2 in 0..12, 3 past and not suspended,
+    4 in 25..36 months, 0 otherwise (or deleted, deceased, retired, unreadable birth date)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = rb.schema.names
+
+    def col(c):
+        return np.asarray(pc.utf8_trim_whitespace(rb.column(names.index(c))).to_numpy(zero_copy_only=False),
+                          dtype=object)
+
+    bd = pc.utf8_trim_whitespace(rb.column(names.index("birth_date")))
+    ok = pc.fill_null(pc.match_substring_regex(bd, r"^[0-9]{4}(0[1-9]|1[0-2])[0-9]{2}$"), False)
+    bd = pc.if_else(ok, bd, "19000101")
+    y = pc.cast(pc.utf8_slice_codeunits(bd, 0, 4), pa.int64()).to_numpy()
+    m = pc.cast(pc.utf8_slice_codeunits(bd, 4, 6), pa.int64()).to_numpy()
+    pt = col("person_type")
+    age = np.where((col("insurance_type") == "170") | (col("gender") == "1"), 60,
+                   np.where((pt == "2") | (pt == "3"), 55, 50))
+    d = y * 12 + m - 1 + 12 * age - P
+    alive = (ok.to_numpy(zero_copy_only=False) & (col("survival_status") != "2") & (col("retired") != "1")
+             & (col("op") != "D"))
+    susp = col("contribution_status") == "2"
+    return np.select([~alive, (d >= 13) & (d <= 24), (d >= 0) & (d <= 12), (d < 0) & ~susp, (d >= 25) & (d <= 36)],
+                     [0, 1, 2, 3, 4], 0).astype(np.int8)
 
 
 def write_applications(path, source, month: str, seed: int = 1, n: int = 100) -> int:
     """Write an applications CSV (push-format.md "Applications"); returns the rows written.
 
-    ``source``: a batch folder (its persons are streamed), or a dict
-    ``{"persons": N, "month": "YYYY-MM", "seed": S}`` (that FULL population, regenerated
-    in memory without bad rows). Of the ``n`` applications: 55 % persons 13–24 months
-    before their original age (not otherwise in scope), 25 % 0–12 months before, 10 %
-    past the original age and not suspended, 5 % 25–36 months before (beyond the
-    application horizon: the pipeline must not take them in) and 5 % valid ID numbers
-    that are not in the push. Only valid, alive, not retired persons rows are used.
-    ``applied_on`` falls in the month before ``month``; ``channel`` online (60 %) or
-    counter; ``county_code`` the person's office (online, and 85 % of counter) or another
-    office; ``applicant_type`` 1 employer (half of those with an employer), 2 self, 3 agent.
+    ``source``: a batch folder (its persons file is streamed twice), or a dict
+    ``{"persons": N, "month": "YYYY-MM", "seed": S}`` (the population of that FULL,
+    regenerated in memory: without bad rows it gives the same file as the batch folder
+    when the chosen rows are all valid). Of the ``n`` applications: 55 % persons 13–24
+    months before their original age (not otherwise in scope), 25 % 0–12 months before,
+    10 % past the original age and not suspended, 5 % 25–36 months before (beyond the
+    application horizon: the pipeline must not take them in), the rest (5 %) valid ID
+    numbers that are not in the push. Only valid, unduplicated, alive, not retired persons
+    rows are used. ``applied_on`` falls in the month before ``month``; ``channel`` online
+    (60 %) or counter; ``county_code`` the person's office (online, and 85 % of counter)
+    or another office; ``applicant_type`` 1 employer (half of those with an employer),
+    2 self, 3 agent. Rows are sorted by ``applied_on``, then ``id_no``; UTF-8, no BOM.
     """
     P = _parse_month_arg(month)
     rng = np.random.default_rng([seed, 7, P])
-    buckets: dict[str, list[tuple[str, str, bool]]] = {"near": [], "scope": [], "past": [], "far": []}
     if isinstance(source, dict):
-        chunks = _population_rows(source)
+        batches = lambda: _population_batches(source)  # noqa: E731
         push_type = "FULL"
     else:
-        chunks = iter_batch_rows(source, "persons")
+        batches = lambda: _record_batches(source, "persons")  # noqa: E731
         push_type = _read_manifest(Path(source)).get("push_type", "FULL")
-    seen: dict[str, int] = {}
-    for cols in chunks:
-        for i in range(len(cols["id_no"])):
-            row = {c: cols[c][i] for c in PERSON_COLUMNS}
-            key = row["id_no"].strip().upper()
-            seen[key] = seen.get(key, 0) + 1
-            if row["op"].strip() == "D" or check_person_row(row, push_type) is not None:
-                continue
-            if row["survival_status"].strip() == "2" or row["retired"].strip() == "1":
-                continue
-            d = _original_age_mi(row) - P
-            b = ("near" if 13 <= d <= 24 else "scope" if 0 <= d <= 12 else "far" if 25 <= d <= 36
-                 else "past" if d < 0 and row["contribution_status"].strip() != "2" else None)
-            if b:
-                has_emp = bool(row["employer_uscc"].strip() or row["employer_name"].strip())
-                buckets[b].append((row["id_no"], row["insured_region"].strip(), has_emp))
-    for b in buckets:  # no duplicated id_no (they are quarantined)
-        buckets[b] = [x for x in buckets[b] if seen[x[0].strip().upper()] == 1]
-    shares = {"near": 0.55, "scope": 0.25, "past": 0.10, "far": 0.05}
+    bucket = np.concatenate([_application_buckets(rb, P) for rb in batches()] or [np.zeros(0, np.int8)])
+    plan = []
+    for name, code, share in _APP_BUCKETS:
+        k = int(round(n * share))
+        cand = np.flatnonzero(bucket == code)
+        order = rng.choice(len(cand), size=min(len(cand), 3 * k + 10), replace=False) if k and len(cand) else []
+        plan.append((k, cand[np.asarray(order, dtype=np.int64)]))
+    orphans = [_orphan_id(rng) for _ in range(n)]
+    wanted = np.concatenate([pos for _, pos in plan] or [np.zeros(0, np.int64)])
+    rows, counts = _collect_rows(batches(), wanted, extra_keys=[o.upper() for o in orphans])
     picked: list[tuple[str, str, bool]] = []
-    for b, share in shares.items():
-        k = min(len(buckets[b]), int(round(n * share)))
-        if k:
-            idx = np.sort(rng.choice(len(buckets[b]), size=k, replace=False))
-            picked.extend(buckets[b][i] for i in idx.tolist())
-    while len(picked) < n:  # ID numbers not in the push
-        oid = _orphan_id(rng)
-        if oid.upper() not in seen:
-            seen[oid.upper()] = 1
+    for k, positions in plan:
+        got = 0
+        for pos in positions.tolist():
+            if got == k or len(picked) == n:
+                break
+            row = rows[pos]
+            if counts.get(row["id_no"].strip().upper(), 0) != 1 or check_person_row(row, push_type):
+                continue
+            has_emp = bool(row["employer_uscc"].strip() or row["employer_name"].strip())
+            picked.append((row["id_no"], row["insured_region"].strip(), has_emp))
+            got += 1
+    for oid in orphans:  # ID numbers not in the push
+        if len(picked) == n:
+            break
+        if counts.get(oid.upper(), 0) == 0 and oid not in {p[0] for p in picked}:
             picked.append((oid, str(OFFICES[int(rng.integers(0, len(OFFICES)))][0]), False))
     prev = P - 1
     y, m = prev // 12, prev % 12 + 1
     days = int(_dim(np.array([y]), np.array([m]))[0])
     office_codes = [str(c) for c, _ in OFFICES]
-    rows = []
+    out_rows = []
     for id_no, office, has_emp in picked:
         u = rng.random()
         atype = "1" if has_emp and u < 0.5 else ("2" if u < 0.85 else "3")
@@ -1311,15 +1352,15 @@ def write_applications(path, source, month: str, seed: int = 1, n: int = 100) ->
         if channel == "counter" and rng.random() < 0.15:
             county = office_codes[int(rng.integers(0, len(office_codes)))]
         day = int(rng.integers(1, days + 1))
-        rows.append((id_no, atype, f"{y:04d}{m:02d}{day:02d}", channel, county))
-    rows.sort(key=lambda r: (r[2], r[0]))
+        out_rows.append((id_no, atype, f"{y:04d}{m:02d}{day:02d}", channel, county))
+    out_rows.sort(key=lambda r: (r[2], r[0]))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(APPLICATION_COLUMNS)
-        w.writerows(rows)
-    return len(rows)
+        w.writerows(out_rows)
+    return len(out_rows)
 
 
 # --------------------------------------------------------------------------------------

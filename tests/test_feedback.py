@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipelines import feedback
@@ -51,6 +53,15 @@ class Wh:
     def con(self, read_only: bool = False):
         return connect(self.path, read_only=read_only, settings=self.settings)
 
+    @contextmanager
+    def raw(self, read_only: bool = False):
+        """A plain DuckDB connection (no policy macros): fast, for fixtures and checks."""
+        con = duckdb.connect(str(self.path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
     def person(self, *, office="640104", itype=110, employer=True, survival=1, retired=False, stage="NOTIFIED",
                opened=P, S=P + 6, flex="default", counted=300, screen_month=P, gender=1,
                birth="19661115") -> Person:
@@ -60,7 +71,7 @@ class Wh:
         entry_id = f"e{n:03d}-{opened // 12}-{opened % 12 + 1:02d}"
         if flex == "default":
             flex = (S - 36, S + 36) if itype == 110 else (None, None)
-        with self.con() as con:
+        with self.raw() as con:
             con.execute(
                 "INSERT INTO person_versions (id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, "
                 "insured_region, benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, "
@@ -106,7 +117,7 @@ class Wh:
         return apply_feedback_files([self.write(rows, **kw)], self.path, self.settings)
 
     def q(self, sql: str, params=None):
-        with self.con(read_only=True) as con:
+        with self.raw(read_only=True) as con:
             return con.execute(sql, params or []).fetchall()
 
     def one(self, sql: str, params=None):
@@ -448,7 +459,7 @@ def test_every_refusal_reason(wh, name, setup, refused, code):
     p, before = setup(wh)
     pre = before(p)
     if name == "closed entry":
-        with wh.con() as con:
+        with wh.raw() as con:
             con.execute("UPDATE ledger_entries SET closed_mi = ?, close_reason = 'DECEASED', stage = 'DECEASED' "
                         "WHERE entry_id = ?", [P, p.entry_id])
     if pre:
@@ -569,7 +580,7 @@ def test_elected_month_window_bounds_and_source(wh):
     assert rep.refused == 0
     assert wh.one("SELECT elected_retirement_mi FROM ledger_entries WHERE entry_id = ?", [p.entry_id]) == P + 42
     # the window of the latest screening is used
-    with wh.con() as con:
+    with wh.raw() as con:
         con.execute("UPDATE screen_results SET flexible_latest_mi = ? WHERE id_no = ?", [P + 30, p.id_no])
     rep = wh.apply([row(p, "ELECTED_MONTH", D0 + timedelta(days=2), elected_month="2030-05")])
     assert rep.files[0].reasons == {"OUTSIDE_FLEXIBLE_WINDOW": 1}

@@ -216,6 +216,33 @@ def test_vectorised_benefit_place_matches_vectors():
     assert [f"{g}0000" for g in got.tolist()] == [r["expected_benefit_province"] for r in rows]
 
 
+def test_generator_place_is_rules_md_place():
+    """The place the generator computes (and writes as benefit_region_ministry) is pipelines.policy's."""
+    ctx = sample._new_ctx(P, 11)
+    draw = sample._draw(ctx, np.random.default_rng(11), 5000)
+    pc = draw["persons"]
+    ids = pc["id_no"]
+    segs = defaultdict(list)
+    sc = sample._seg_cols_with_ids(draw, ids)
+    for o, r, a, b, rel in zip(draw["segments"]["owner"].tolist(), sc["region_code"], sc["start_month"],
+                               sc["end_month"], sc["relation_status"]):
+        segs[o].append((r, mi(a), mi(b), int(rel)))
+    checked = 0
+    for i in range(5000):
+        if pc["insurance_type"][i] != "110":
+            assert draw["place"][i] == 64
+            continue
+        bp = benefit_province(
+            hukou_region=pc["hukou_region"][i] or None,
+            benefit_region_ministry=pc["benefit_region_ministry"][i] or None,
+            insured_region=pc["insured_region"][i], deemed_region=pc["deemed_region"][i] or None,
+            deemed_months=int(pc["deemed_months"][i] or 0), deemed_status=int(pc["deemed_status"][i]),
+            segments=segs[i])
+        assert int(bp.province[:2]) == draw["place"][i], i
+        checked += 1
+    assert checked > 4000
+
+
 def test_every_situation_occurs(batch2000):
     man, persons, _, good, segs, _ = valid_rows(batch2000)
     flags = Counter()
