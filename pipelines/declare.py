@@ -18,7 +18,8 @@ months before R the person is listed in, and a new one if R changes (a new elect
 Notices are issued in batch month P (``issued_mi = P``).
 
 Writes ``OUT/P/declarations/<office>/declarations.parquet`` and ``.csv`` for every
-office (an empty list when the office has nobody), keeps the decisions in
+office (an empty list when the office has nobody), re-writes ``OUT/P/notifications/``
+(every notice issued in P, so the first-of-month notices reach the SMS batch), keeps the decisions in
 ``declaration_decisions`` and records the run in ``month_runs`` (command ``declare``).
 Idempotent: a second run of P writes the same files and issues no new notice.
 """
@@ -127,14 +128,36 @@ def write_declarations(con, month_mi: int, out: Path) -> dict:
             raise MonthRefused(f"office code of the wrong shape in the warehouse: {office!r}")
         q = render_sql("declare/30_office_file.sql", month_mi=month_mi, office=office)
         rows += write_table(con, q, stage / office / "declarations")
-    target = final_parent / "declarations"
-    old = final_parent / ".declarations.old"
+    _swap(stage, final_parent / "declarations")
+    return {"declaration rows": rows, "offices": len(offices)}
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Replace folder ``target`` by ``new`` (a reader sees the old or the new folder)."""
+    old = target.with_name(f".{target.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         os.replace(target, old)
-    os.replace(stage, target)
+    os.replace(new, target)
     shutil.rmtree(old, ignore_errors=True)
-    return {"declaration rows": rows, "offices": len(offices)}
+
+
+def write_notifications(con, month_mi: int, out: Path) -> dict:
+    """Re-write ``OUT/P/notifications/`` with every notice issued in P — the run's reminders
+    and the DECLARATION / CONSULTATION notices of this screening — so that the notices of the
+    first of the month reach the SMS batch (notify.write_notification_files)."""
+    from . import notify
+
+    month_text = f"{month_mi // 12:04d}-{month_mi % 12 + 1:02d}"
+    final_parent = Path(out) / month_text
+    stage = final_parent / ".notifications.declare.partial"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    counts = notify.write_notification_files(con, month_mi, stage) or {}
+    if (stage / "notifications").exists():
+        _swap(stage / "notifications", final_parent / "notifications")
+    shutil.rmtree(stage, ignore_errors=True)
+    return counts
 
 
 def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | None = None, *,
@@ -172,6 +195,7 @@ def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | N
                     con.execute("ROLLBACK")
                     raise
             report.counts.update(write_declarations(con, ctx.month_mi, out))
+            report.counts.update(write_notifications(con, ctx.month_mi, out))
         except BaseException:
             con.execute("UPDATE month_runs SET status = 'FAILED', finished_at = now() "
                         "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi])

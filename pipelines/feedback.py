@@ -735,11 +735,7 @@ class _FileRun:
         if c["received_on"] is None:
             timeliness = "NOT_RECEIVED_YET"
         else:
-            if deadline is None:
-                deadline, msgs = objection_deadline(c["received_on"], self.settings)
-                if deadline is not None:
-                    self.con.execute("UPDATE conclusions SET objection_deadline = ?, deadline_status = 'SET' "
-                                     "WHERE entry_id = ? AND version = ?", [deadline, e.entry_id, c["version"]])
+            # (deadlines the calendar has learnt since are filled in by refresh_deadlines first)
             if deadline is None:
                 timeliness = "DEADLINE_UNKNOWN"
                 self.report.warn("an objection was accepted as on time because its deadline falls in a year "
@@ -748,6 +744,9 @@ class _FileRun:
                 raise _Refuse("LATE_OBJECTION", f"filed after the deadline {deadline.isoformat()}")
             else:
                 timeliness = "ON_TIME"
+        suspends = e.stage in ("CONFIRMED", "DECLARED")
+        if suspends:
+            self._check_after_last_move(row, e)
         no = (obj["objection_no"] + 1) if obj else 1
         status = "INCOMPLETE" if items else "ACCEPTED"
         notice = None
@@ -759,11 +758,10 @@ class _FileRun:
             "status, missing_items, missing_notice, accepted_on, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [e.entry_id, no, c["version"], row["_date"], deadline, timeliness, status,
              ";".join(items) or None, notice, None if items else row["_date"], source])
-        if e.stage in ("CONFIRMED", "DECLARED"):
+        if suspends:
             # an objection in time suspends the confirmation: the conclusion must be confirmed again
             self.con.execute("UPDATE conclusions SET confirmed_on = NULL, confirmed_by = NULL "
                              "WHERE entry_id = ? AND version = ?", [e.entry_id, c["version"]])
-            self._check_after_last_move(row, e)
             self._move(e, "CONCLUDED", row["_date"], f"objection {no} filed: confirmation suspended", source)
 
     def _ev_objection_resolved(self, row, e, source):

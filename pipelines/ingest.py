@@ -491,7 +491,7 @@ def _ingest(batch_dirs, warehouse, settings: Settings, report: IngestReport, ver
             except BatchRefused as ref:
                 _record_refusal(con, ref, None, d, "MANIFEST")
                 report.refused.append(ref)
-                log.error("refused: %s", ref)
+                log.info("refused: %s", ref)  # the report carries it; the CLI prints one line
         verified.sort(key=lambda m: m.seq)
         for man in verified:
             _process(con, man, settings, report)
@@ -507,7 +507,7 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> No
         ref = BatchRefused(man.batch_id, why)
         _record_refusal(con, ref, man, man.dir, why.split(":")[0])
         report.refused.append(ref)
-        log.error("refused: %s", ref)
+        log.info("refused: %s", ref)  # the report carries it; the CLI prints one line
         return
     if action == "HOLD":
         _upsert_batch_row(con, _meta_row(man, "HELD"), why)
@@ -530,7 +530,7 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> No
         ref = exc if isinstance(exc, BatchRefused) else BatchRefused(man.batch_id, f"validation failed: {exc}")
         _record_refusal(con, ref, man, man.dir, "BATCH" if isinstance(exc, BatchRefused) else "VALIDATION")
         report.refused.append(ref)
-        log.error("refused: %s", ref)
+        log.info("refused: %s", ref)  # the report carries it; the CLI prints one line
         return
     except BaseException:
         con.execute("ROLLBACK")

@@ -92,6 +92,13 @@ def current_month() -> str:
     return month
 
 
+def current_replay() -> bool:
+    """The ``replay`` param of the running task's DAG run (default false)."""
+    from airflow.sdk import get_current_context
+
+    return bool((get_current_context().get("params") or {}).get("replay"))
+
+
 # ------------------------------------------------------------------ paths
 
 
@@ -218,24 +225,17 @@ def stage(name: str, month: str, **kwargs):
         raise _fail_without_retry(exc) from exc
 
 
-def declare(month: str):
+def declare(month: str, replay: bool = False) -> dict:
     """``pipelines.declare.declare_month(month, warehouse, out)``, as a small summary."""
     from .declare import declare_month
     from .errors import RetirePrepError
 
     p = paths()
     try:
-        report = declare_month(month, p.warehouse, p.out)
+        report = declare_month(month, p.warehouse, p.out, replay=replay)
     except RetirePrepError as exc:
         raise _fail_without_retry(exc) from exc
     lines = list(getattr(report, "lines", lambda: [str(report)])())
     for line in lines:
         log.info("%s", line)
     return {"month": month, "report": lines}
-
-
-def current_replay() -> bool:
-    """The ``replay`` param of the running task's DAG run (default false)."""
-    from airflow.sdk import get_current_context
-
-    return bool((get_current_context().get("params") or {}).get("replay"))

@@ -35,9 +35,9 @@ person_type, 170                               always empty
 months from ``month`` to original age O − P    −36…−1: 10 %; 0…12: 50 %; 13…24: 28 %; 25…60: 12 %
 birth_date ≠ ID birth date (BIRTH_DATE_CONF.)  4 % (other day 40 %, other month 30 %, year ±1 30 %)
 gender ≠ ID gender digit (GENDER_CONFLICT)     2 %
-ID address prefix                              Ningxia current county 78–80 %; abolished Ningxia code
-                                               (640102, 642223 …) 15 %; other province 5 %
-                                               (migrants: the hukou code 70 %)
+ID address prefix                              Ningxia current code 78 %, abolished Ningxia code
+                                               (640102, 642223 …) 15 %, other province 7 %; hukou in
+                                               another province: that hukou code 70 %, else Ningxia
 lower-case ``x`` check character (valid)       50 % of the IDs whose check character is X
 hukou_region                                   Ningxia 85 %; other province (62 Gansu, 61 Shaanxi,
                                                15 Inner Mongolia, 41, 13, 37, 51, 63, 65, 11, 44,
@@ -107,16 +107,16 @@ import csv
 import hashlib
 import io
 import json
-import os
 import re
 import sys
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from .identifiers import id_check_char, normalize_phone, parse_id_no, uscc_check_char, uscc_valid
+from .identifiers import id_check_char, parse_id_no, uscc_check_char, uscc_valid
 
 PERSON_COLUMNS = (
     "op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type",
@@ -285,7 +285,6 @@ def check_person_row(row: dict, push_type: str = "FULL") -> str | None:
         return "BAD_GENDER"
     bd = g("birth_date")
     try:
-        from datetime import date
         if not re.fullmatch(r"[0-9]{8}", bd):
             raise ValueError
         date(int(bd[:4]), int(bd[4:6]), int(bd[6:]))

@@ -66,6 +66,10 @@ def test_window_boundaries_and_declaration(wh):
              "WHERE entry_id = ? AND to_stage = 'DECLARED'", [ps[1].entry_id])
     assert t == [("CONFIRMED", "DECLARED", date(2026, 12, 1), "declare:2026-12")]
     assert wh.q("SELECT command, status, month_mi FROM month_runs") == [("declare", "DONE", D)]
+    # the first-of-month notices reach the month's SMS batch
+    sms = wh.tmp / "out" / DM / "notifications" / "640104" / "sms.parquet"
+    assert sorted(duckdb.sql(f"SELECT notice_kind, reference_month FROM '{sms}'").fetchall()) == [
+        ("DECLARATION", text(D + 1)), ("DECLARATION", text(D + 3))]
 
 
 def test_elected_month_overrides_statutory(wh):
@@ -212,3 +216,22 @@ def test_no_screening_refused(tmp_path):
     wh = Wh(tmp_path)
     with pytest.raises(MonthRefused):
         declare(wh)
+
+
+def test_demo_feedback_walks_the_whole_path(wh):
+    from pipelines.feedback import demo_feedback
+
+    ps = [wh.person(S=D + 2), wh.person(S=D + 8), wh.person(S=D + 3), wh.person(S=D + 2, counted=150),
+          wh.person(S=D + 1), wh.person(S=D + 20, itype=170)]
+    files = demo_feedback(wh.path, wh.tmp / "fb", "2026-11", settings=wh.settings)
+    again = demo_feedback(wh.path, wh.tmp / "fb2", "2026-11", settings=wh.settings)
+    assert [f.read_bytes() for f in files] == [f.read_bytes() for f in again]
+    assert [f.name for f in files] == ["feedback-640104-2026-11.csv"]
+    from pipelines.feedback import apply_feedback_files
+
+    rep = apply_feedback_files(files, wh.path, wh.settings)
+    assert rep.files[0].reasons == {"WRONG_CONFIRMER": 1, "OUTSIDE_FLEXIBLE_WINDOW": 1}, rep.lines()
+    assert sorted(r[0] for r in wh.q("SELECT status FROM objections")) == ["REJECTED", "UPHELD"]
+    rep = declare(wh)
+    assert (rep.counts["DECLARATION"], rep.counts["CONSULTATION"], rep.counts["FOLLOW_UP"]) == (3, 1, 1), rep.lines()
+    assert ps[5].id_no not in by_id(listed(wh))

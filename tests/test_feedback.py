@@ -454,23 +454,42 @@ def _refusal_cases():
 CASES = _refusal_cases()
 
 
-@pytest.mark.parametrize("name, setup, refused, code", CASES, ids=[c[0] for c in CASES])
-def test_every_refusal_reason(wh, name, setup, refused, code):
-    p, before = setup(wh)
-    pre = before(p)
-    if name == "closed entry":
-        with wh.raw() as con:
-            con.execute("UPDATE ledger_entries SET closed_mi = ?, close_reason = 'DECEASED', stage = 'DECEASED' "
-                        "WHERE entry_id = ?", [P, p.entry_id])
-    if pre:
-        assert wh.apply(pre).refused == 0
-    rep = wh.apply([refused(p)])
-    f = rep.files[-1]
-    assert (f.rows, f.accepted, f.refused) == (1, 0, 1), rep.lines()
-    status, got, reason = wh.q("SELECT status, reason_code, reason FROM feedback_rows WHERE file_name = ?",
-                               [f.file])[0]
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory):
+    """Every case in one warehouse: the set-up rows in one file, then all refused rows in one file."""
+    w = Wh(tmp_path_factory.mktemp("refusals"))
+    people, pre = {}, []
+    for name, setup, _, _ in CASES:
+        p, before = setup(w)
+        people[name] = p
+        pre += before(p)
+    with w.raw() as con:
+        con.execute("UPDATE ledger_entries SET closed_mi = ?, close_reason = 'DECEASED', stage = 'DECEASED' "
+                    "WHERE entry_id = ?", [P, people["closed entry"].entry_id])
+    rep = w.apply(pre)
+    assert rep.refused == 0, rep.lines()
+    tables = ("ledger_entries", "ledger_transitions", "conclusions", "objections", "notices", "feedback_events")
+    before = [w.q(f"SELECT * FROM {t} ORDER BY ALL") for t in tables]
+    rep = w.apply([refused(people[name]) for name, _, refused, _ in CASES])
+    after = [w.q(f"SELECT * FROM {t} ORDER BY ALL") for t in tables]
+    rows = w.q("SELECT row_no, status, reason_code, reason FROM feedback_rows WHERE file_name = ? ORDER BY row_no",
+               [rep.files[0].file])
+    return {"report": rep, "unchanged": before == after, "people": people,
+            "rows": {name: r for (name, *_), r in zip(CASES, rows)}}
+
+
+@pytest.mark.parametrize("name, code", [(c[0], c[3]) for c in CASES], ids=[c[0] for c in CASES])
+def test_every_refusal_reason(refusals, name, code):
+    _, status, got, reason = refusals["rows"][name]
     assert (status, got) == ("REFUSED", code), reason
-    assert p.id_no not in reason and p.id_no[:17] not in reason and "测试" not in reason
+    p = refusals["people"][name]
+    assert reason and p.id_no not in reason and p.id_no[:17] not in reason and "测试" not in reason
+
+
+def test_refused_rows_change_nothing_and_are_counted(refusals):
+    f = refusals["report"].files[0]
+    assert (f.rows, f.accepted, f.refused) == (len(CASES), 0, len(CASES))
+    assert refusals["unchanged"]
 
 
 def test_every_reason_code_is_tested():
@@ -591,3 +610,22 @@ def test_source_names_are_safe(wh):
     f = wh.write([row(p, "ARCHIVE_REVIEWED", D0, result="PASS")], name="it's a file.csv")
     apply_feedback_files([f], wh.path, wh.settings)
     assert wh.one("SELECT source FROM ledger_transitions") == "feedback:it_s_a_file.csv#1"
+
+
+def test_views_for_worklists_and_office_progress(wh):
+    a = wh.person()
+    b = wh.person()
+    rows = path_rows(a, "RESULT_RECEIVED") + [row(a, "OBJECTION_FILED", D0 + timedelta(days=6), items="EVIDENCE")]
+    rows += [row(b, "ARCHIVE_REVIEWED", D0, result="PASS")]
+    assert wh.apply(rows).refused == 0
+    assert wh.q("SELECT entry_id, office_code, status, missing_items FROM objections_open") == [
+        (a.entry_id, "640104", "INCOMPLETE", "EVIDENCE")]
+    assert wh.q("SELECT entry_id, objection_open, objection_missing_items FROM entry_status ORDER BY entry_id") == [
+        (a.entry_id, True, "EVIDENCE"), (b.entry_id, False, None)]
+    # due dates: CONCLUDED 20 days after 2026-11-05, ARCHIVE_REVIEWED 30 days after 2026-11-02
+    assert wh.q("SELECT entry_id, stage, due_date FROM entries_overdue(DATE '2026-11-30')") == [
+        (a.entry_id, "CONCLUDED", date(2026, 11, 25))]
+    assert len(wh.q("SELECT * FROM entries_overdue('2026-12-31')")) == 2
+    assert wh.q("SELECT entry_id, objection_deadline FROM objection_windows_open(DATE '2026-11-27')") == [
+        (a.entry_id, date(2026, 11, 27))]
+    assert wh.q("SELECT * FROM objection_windows_open(DATE '2026-11-28')") == []

@@ -436,7 +436,10 @@ def test_shipped_sample_is_reproduced(tmp_path):
     assert (SAMPLE / "README.md").exists()
     sample_data.build(tmp_path)
     produced = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    shipped = sorted(p.relative_to(SAMPLE) for p in SAMPLE.rglob("*") if p.is_file() and p.name != "README.md")
+    # the generator owns these paths; other files of data/sample (README, feedback …) are hand-made
+    owned = [sample_data.FULL_DIR, sample_data.INCR_DIR, sample_data.APPS_FILE]
+    shipped = sorted(p.relative_to(SAMPLE) for p in SAMPLE.rglob("*")
+                     if p.is_file() and any(p.relative_to(SAMPLE).is_relative_to(o) for o in owned))
     assert produced == shipped
     for rel in produced:
         assert filecmp.cmp(tmp_path / rel, SAMPLE / rel, shallow=False), rel
@@ -448,3 +451,24 @@ def test_shipped_sample_is_reproduced(tmp_path):
     assert 0 < bad_p + bad_s + bad_s_own < 0.05 * (len(persons) + len(segments))
     incr = verify_manifest(SAMPLE / "push" / "2026-12-incr")
     assert (incr["seq"], incr["base_seq"], man["seq"]) == (2, 1, 1)
+
+
+def test_chunks_and_edges(tmp_path, monkeypatch):
+    monkeypatch.setattr(sample, "CHUNK", 170)
+    man = sample.generate_batch(tmp_path / "c", persons=1001, month=MONTH, seed=2)
+    verify_manifest(tmp_path / "c")
+    ids = [p["id_no"].upper() for p in rows_of(tmp_path / "c", "persons")]
+    assert len(ids) == len(set(ids)) == 1001 == man["files"]["persons.csv"]["rows"]
+    assert all(parse_id_no(i) for i in ids)
+    for n in (0, 1, 3):
+        m = sample.generate_batch(tmp_path / f"n{n}", persons=n, month=MONTH, seed=2, bad_rows=0.5)
+        verify_manifest(tmp_path / f"n{n}")
+        assert m["files"]["persons.csv"]["rows"] == n
+    with pytest.raises(ValueError):
+        sample.generate_batch(tmp_path / "x", persons=5, month="2026-11", encoding="GB18030", bom=True)
+    with pytest.raises(ValueError):
+        sample.generate_batch(tmp_path / "x", persons=5, month="202611")
+    # switching format in the same folder leaves no stale file behind
+    sample.generate_batch(tmp_path / "n3", persons=3, month=MONTH, fmt="parquet")
+    assert sorted(p.name for p in (tmp_path / "n3").iterdir()) == ["manifest.json", "persons.parquet",
+                                                                 "segments.parquet"]

@@ -1,0 +1,56 @@
+"""feedback_intake: the county offices' feedback files (``retire-prep feedback FILE...``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, dag, task
+
+POOL = "retire_prep_warehouse"  # one slot: DuckDB has one writer (pipelines.orchestration.POOL)
+
+DOC = """
+### 养老保险退休预服务 — county feedback intake
+
+Every hour on the half hour (Asia/Shanghai), applies every `*.csv` in the feedback inbox
+(`RETIRE_PREP_FEEDBACK_INBOX`, default `build/inbox/feedback/`): stage events,
+conclusions, confirmations, objections, elected retirement months
+(docs/feedback-format.md). Files stay in the inbox: applying a file again changes
+nothing, so a rerun or a late file is always safe. RESULT notices are issued here and
+reach the SMS batch of the next monthly run.
+
+The task writes the warehouse: it runs in the pool `retire_prep_warehouse` (one slot), so
+it never runs at the same time as a writing task of the monthly or declaration run.
+
+**When it fails**
+* *"feedback file(s) refused whole"*: the file is not the documented format; the other
+  files were applied. The log names the file and the reason. Ask the office for a
+  corrected file and move the refused one out of the inbox (e.g. to `refused/`) — until
+  then every run fails on it again. Single refused rows do not fail the task: they are in
+  the log and in the warehouse table `feedback_rows` with their reason code.
+* *warehouse locked* (an analyst or another process holds the DuckDB file): retried.
+* **Rerun**: clear the task.
+See docs/operations.md.
+"""
+
+
+@dag(
+    dag_id="feedback_intake",
+    schedule=CronTriggerTimetable("30 * * * *", timezone="Asia/Shanghai"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["retire-prep", "feedback", "warehouse-writer"],
+    doc_md=DOC,
+    default_args={"owner": "information-division", "retries": 2, "retry_delay": timedelta(minutes=5)},
+)
+def feedback_intake():
+    @task(pool=POOL)
+    def apply_feedback() -> dict:
+        from pipelines import orchestration as o
+        return o.apply_feedback_inbox()
+
+    apply_feedback()
+
+
+feedback_intake()
