@@ -160,7 +160,7 @@ class FeedbackReport:
     def warn(self, msg: str) -> None:
         if msg not in self.warnings:
             self.warnings.append(msg)
-            log.warning(msg)
+            log.info(msg)  # shown by lines(); the calendar's own warnings are logged by workdays
 
     def lines(self) -> list[str]:
         out = []

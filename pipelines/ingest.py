@@ -293,14 +293,18 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
             f"{sel} FROM {raw}_load"
         )
     else:
+        # The k-th accepted record (k from 0) is data row k + 1 + (rejects before it).  With the
+        # rejects' rows r_1 < r_2 < … numbered j, t_j = r_j - j accepted records precede reject j,
+        # so the rejects before record k are the largest j with t_j <= k: one ASOF join
+        # (sort-merge, O(n log n); a join on a computed range was quadratic in practice).
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {raw} AS
-                WITH total AS (SELECT (SELECT count(*) FROM {raw}_load) + (SELECT count(*) FROM {rej}) AS n),
-                free AS (SELECT r AS row_no, row_number() OVER (ORDER BY r) - 1 AS k
-                         FROM range(1, (SELECT n FROM total) + 1) t(r)
-                         WHERE r NOT IN (SELECT row_no FROM {rej}))
-                SELECT free.row_no, {', '.join('l.' + c for c in expected)}
-                FROM {raw}_load l JOIN free ON free.k = l.rowid - (SELECT min(rowid) FROM {raw}_load)"""
+                WITH l AS (SELECT rowid - (SELECT min(rowid) FROM {raw}_load) AS k, * FROM {raw}_load),
+                rj AS (SELECT t, max(j) AS j FROM (
+                           SELECT row_no - row_number() OVER (ORDER BY row_no) AS t,
+                                  row_number() OVER (ORDER BY row_no) AS j FROM {rej}) GROUP BY t)
+                SELECT l.k + 1 + coalesce(rj.j, 0) AS row_no, {', '.join('l.' + c for c in expected)}
+                FROM l ASOF LEFT JOIN rj ON l.k >= rj.t"""
         )
     con.execute(f"DROP TABLE {raw}_load")
 

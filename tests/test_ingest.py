@@ -38,8 +38,10 @@ def wh(tmp_path) -> Path:
     return tmp_path / "wh" / "warehouse.duckdb"
 
 
-def ingest(wh: Path, *dirs, settings: Settings = SETTINGS):
-    return ingest_batches([Path(d) for d in dirs], wh, settings)
+def ingest(wh: Path, *dirs, settings: Settings = SETTINGS, validate: bool = False):
+    """ingest_batches without the GX suites (tests/test_validate.py has them) unless asked:
+    the rules of push-format.md are what these tests check, and GX costs ~0.3 s a batch."""
+    return ingest_batches([Path(d) for d in dirs], wh, settings, validate=validate)
 
 
 def q(wh: Path, sql: str, params=None) -> list[tuple]:
@@ -222,7 +224,7 @@ def test_csv_encodings_round_trip(tmp_path, wh, encoding, bom, line_end):
     b = write_batch(tmp_path / "b1", ps, ss, seq=1, encoding=encoding, bom=bom, raw_files=raw)
     if encoding == "GB18030":
         assert "马国强".encode("gb18030") in (b / "persons.csv").read_bytes()
-    rep = ingest(wh, b)
+    rep = ingest(wh, b, validate=True)  # with the raw and ingest GX suites, as the CLI runs it
     assert [a["batch_id"] for a in rep.applied] == ["NX-2026-11-0001"], rep.lines()
     assert rep.applied[0]["persons_quarantined"] == rep.applied[0]["segments_quarantined"] == 0
     got = {k: as_text(v) for k, v in persons_as_of(wh).items()}
