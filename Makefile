@@ -31,3 +31,20 @@ bench-run: $(STAMP)
 
 clean:
 	rm -rf out build .pytest_cache
+
+# Airflow on one machine (docs/operations.md): `make airflow-init` once, then
+# `make airflow-standalone` (UI on http://localhost:8080, login printed at start).
+# Override a path on the command line, e.g. `make airflow-standalone AIRFLOW_HOME=/srv/airflow`.
+AIRFLOW_HOME   := $(CURDIR)/build/airflow
+AIRFLOW_ENV     = AIRFLOW_HOME=$(AIRFLOW_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+                  AIRFLOW__CORE__LOAD_EXAMPLES=False
+WAREHOUSE_POOL := retire_prep_warehouse
+
+.PHONY: airflow-init
+airflow-init: $(STAMP)
+	mkdir -p build/inbox/push/applications build/inbox/feedback build/out
+	$(AIRFLOW_ENV) $(BIN)/airflow db migrate
+	$(AIRFLOW_ENV) $(BIN)/airflow pools set $(WAREHOUSE_POOL) 1 "retire-prep: DuckDB has one writer"
+
+airflow-standalone: $(STAMP)
+	$(AIRFLOW_ENV) $(BIN)/airflow standalone

@@ -41,7 +41,7 @@ from pathlib import Path
 from . import DATA_DIR
 from .errors import RetirePrepError, UnknownCalendarYear
 from .identifiers import parse_id_no
-from .ledger import STAGE_ORDER, record_transitions
+from .ledger import record_transitions
 from .settings import Settings, load_settings
 from .warehouse import connect, person_key, render_sql, run_sql
 

@@ -588,6 +588,59 @@ def test_unparsable_records_after_a_multiline_name_keep_row_numbers(tmp_path, wh
     assert len(cur) == 97
 
 
+def test_invalid_utf8_bytes_in_one_record_quarantine_that_record(tmp_path, wh):
+    ps, ss = population(60, segs_per=1)
+    ps[4]["name"] = "马\n国强"
+    data = csv_text(ps, PERSON_COLUMNS).encode()
+    bad_name = "测试12".encode()
+    assert data.count(bad_name) == 1
+    data = data.replace(bad_name, "测试12".encode("gb18030"))  # data row 12: not UTF-8
+    b = write_batch(tmp_path / "b1", ps, ss, seq=1, raw_files={"persons": data})
+    rep = ingest(wh, b)
+    assert len(rep.applied) == 1, rep.lines()
+    assert [(r[2], r[3], r[4].split(":")[0]) for r in quarantine(wh)] == [
+        ("persons", 12, "UNPARSABLE_ROW"), ("segments", 12, "ORPHAN_SEGMENT")]
+    assert q(wh, "SELECT rows_balanced FROM batches") == [(True,)]
+
+
+def test_unterminated_quote_swallowing_the_file_is_refused_not_crashed(tmp_path, wh):
+    ps, ss = population(60, segs_per=1)
+    lines = csv_text(ps, PERSON_COLUMNS).split("\n")
+    lines[30] = lines[30].replace(",测试30,", ',"测试30,')  # the quote never closes
+    b = write_batch(tmp_path / "b1", ps, ss, seq=1, raw_files={"persons": "\n".join(lines).encode()})
+    rep = ingest(wh, b)
+    assert len(rep.refused) == 1 and not rep.applied
+    assert rep.refused[0].file == "persons.csv"
+    assert counts(wh)["person_versions"] == 0 and counts(wh)["quarantine_rows"] == 0
+    assert_no_personal_data(str(rep.refused[0]))
+
+
+def test_row_numbers_stay_exact_in_a_large_file_read_in_parallel(tmp_path, wh):
+    """50,000 persons (DuckDB reads the CSV in parallel chunks): multi-line records early,
+    unparsable ones late, still numbered as data rows of the file (and staged in O(n log n))."""
+    from pushkit import write_generated_batch
+
+    n = 50_000
+    b = write_generated_batch(tmp_path / "big", n, seq=1)
+    lines = (b / "persons.csv").read_text(encoding="utf-8").split("\n")
+    for k in (3, n // 5, n // 3):            # data row k: a name over two lines
+        f = lines[k].split(",")
+        f[2] = '"' + f[2] + '\n第二行"'
+        lines[k] = ",".join(f)
+    for k in (n // 2, n - 7):                # unparsable: one column too many
+        lines[k] += ",EXTRA"
+    f = lines[2 * n // 3].split(",")
+    f[3] = "7"                               # a bad gender
+    lines[2 * n // 3] = ",".join(f)
+    (b / "persons.csv").write_text("\n".join(lines), encoding="utf-8")
+    rehash(b)
+    rep = ingest(wh, b)
+    assert len(rep.applied) == 1, rep.lines()
+    assert q(wh, "SELECT row_no, reason_code FROM quarantine_rows WHERE file = 'persons' ORDER BY row_no") == \
+        [(n // 2, "UNPARSABLE_ROW"), (2 * n // 3, "BAD_GENDER"), (n - 7, "UNPARSABLE_ROW")]
+    assert q1(wh, "SELECT count(*) FROM person_versions WHERE name LIKE '%\n第二行'") == 3
+
+
 def test_duplicate_id_no_quarantines_every_row_with_their_segments(tmp_path, wh):
     ps, ss = population(100, segs_per=1)  # 200 rows: 8 bad ones stay under 5 %
     xs, x = id_with_x(start=101)

@@ -1,0 +1,113 @@
+"""Benchmark of the monthly run (issue 4): 1,000,000 persons, FULL month and INCR month.
+
+In one run, on the same files:
+  bare     DuckDB read_csv of persons.csv and segments.csv into tables (the floor);
+  FULL     `retire-prep ingest` of the FULL + `retire-prep run` of its month;
+  INCR     `retire-prep ingest` of an INCR with 1 % of persons changed + `run` of the next month.
+Each step runs in its own process; wall time and peak RSS are recorded.
+Targets: ingest + run <= 3x bare load; the INCR month <= 10 % of the FULL month.
+
+    .venv/bin/python bench/run.py [--persons 1000000] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / "work" / "run"
+PY = sys.executable
+CLI = [PY, "-m", "pipelines.cli"]
+
+
+_WRAP = (
+    "import resource, subprocess, sys\n"
+    "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "sys.stderr.write(p.stderr[-2000:])\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(p.returncode)\n"
+)
+
+
+def timed(cmd: list[str], label: str) -> tuple[float, float]:
+    """Run cmd in a child process (through a fresh wrapper, so the peak RSS is this step's own)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([PY, "-c", _WRAP] + cmd, cwd=ROOT, capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"{label} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    rss = int(proc.stdout.strip().splitlines()[-1]) / 1024
+    print(f"  {label:<28} {secs:8.1f} s   peak RSS {rss:7.0f} MiB", flush=True)
+    return secs, rss
+
+
+BARE = """
+import duckdb, sys
+con = duckdb.connect(sys.argv[1])
+con.execute("CREATE TABLE persons AS SELECT * FROM read_csv(?, header=true, all_varchar=true)", [sys.argv[2]])
+con.execute("CREATE TABLE segments AS SELECT * FROM read_csv(?, header=true, all_varchar=true)", [sys.argv[3]])
+con.close()
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--persons", type=int, default=1_000_000)
+    ap.add_argument("--keep", action="store_true", help="keep bench/work/run afterwards")
+    a = ap.parse_args()
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    full, incr = WORK / "full", WORK / "incr"
+    changes = max(1, a.persons // 100)
+    print(f"generating {a.persons:,} persons (FULL 2026-11) and an INCR of {changes:,} changes (2026-12)", flush=True)
+    subprocess.run(CLI + ["sample", "--persons", str(a.persons), "--month", "2026-11", "--out", str(full),
+                          "--seed", "7", "--bad-rows", "0.001"], cwd=ROOT, check=True)
+    subprocess.run(CLI + ["sample", "--month", "2026-12", "--out", str(incr), "--incr-from", str(full),
+                          "--changes", str(changes), "--seed", "7"], cwd=ROOT, check=True)
+
+    print("timings (each step its own process):", flush=True)
+    bare, bare_rss = timed([PY, "-c", BARE, str(WORK / "bare.duckdb"), str(full / "persons.csv"),
+                            str(full / "segments.csv")], "bare DuckDB read_csv")
+    wh, out = WORK / "w.duckdb", WORK / "out"
+    ing_f, ing_f_rss = timed(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL")
+    run_f, run_f_rss = timed(CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)],
+                             "run 2026-11 (FULL month)")
+    ing_i, ing_i_rss = timed(CLI + ["ingest", str(incr), "--warehouse", str(wh)], "ingest INCR (1 %)")
+    run_i, run_i_rss = timed(CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)],
+                             "run 2026-12 (INCR month)")
+    full_month, incr_month = ing_f + run_f, ing_i + run_i
+    lines = [
+        f"### Monthly run, {a.persons:,} persons — {dt.date.today()} ({os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, {platform.machine()})",
+        "",
+        "| step | seconds | peak RSS MiB |",
+        "|---|---:|---:|",
+        f"| bare DuckDB read_csv (persons + segments) | {bare:.1f} | {bare_rss:.0f} |",
+        f"| ingest FULL | {ing_f:.1f} | {ing_f_rss:.0f} |",
+        f"| run FULL month | {run_f:.1f} | {run_f_rss:.0f} |",
+        f"| ingest INCR ({changes:,} changes) | {ing_i:.1f} | {ing_i_rss:.0f} |",
+        f"| run INCR month | {run_i:.1f} | {run_i_rss:.0f} |",
+        "",
+        f"- ingest + run of the FULL month / bare load: **{full_month / bare:.1f}×** (target ≤ 3×)",
+        f"- INCR month / FULL month: **{incr_month / full_month:.0%}** (target ≤ 10 %)",
+        "",
+    ]
+    print("\n".join(lines))
+    doc = ROOT / "docs" / "benchmarks.md"
+    doc.parent.mkdir(exist_ok=True)
+    with open(doc, "a", encoding="utf-8") as fh:
+        fh.write("\n" + "\n".join(lines))
+    if not a.keep:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
