@@ -75,10 +75,15 @@ def cmd_declare(a) -> int:
 
 
 def cmd_feedback(a) -> int:
-    from .feedback import apply_feedback_files
+    from .feedback import FeedbackFileRefused, apply_feedback_files
 
-    report = apply_feedback_files([Path(f) for f in a.files], a.warehouse)
-    for line in getattr(report, "lines", lambda: [str(report)])():
+    try:
+        report = apply_feedback_files([Path(f) for f in a.files], a.warehouse)
+    except FeedbackFileRefused as exc:
+        for line in exc.report.lines():
+            print(line)
+        raise
+    for line in report.lines():
         print(line)
     return 0
 

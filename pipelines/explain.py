@@ -41,7 +41,7 @@ def explain_person(id_no: str, month: str, warehouse: str | Path) -> str:
             "FROM ledger_transitions WHERE id_no = ? ORDER BY event_date, recorded_at", [id_no]).fetchall()
         notices = con.execute(
             "SELECT kind, mi_text(reference_mi), mi_text(issued_mi), channel, coalesce(offline_reason, '') "
-            "FROM notices WHERE id_no = ? ORDER BY issued_mi, kind", [id_no]).fetchall()
+            "FROM notice_log WHERE id_no = ? ORDER BY issued_mi, kind", [id_no]).fetchall()
         hand = con.execute(
             "SELECT mi_text(month_mi), kind, from_code, to_code, reason FROM handovers WHERE id_no = ? "
             "ORDER BY month_mi", [id_no]).fetchall()

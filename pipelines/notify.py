@@ -324,9 +324,9 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
     try:
         # what the insert will add, per kind (keys absent now; the writer is alone on the file)
         inserted = con.execute(
-            "SELECT s.kind, count(*) FROM _notice_new s WHERE NOT EXISTS (SELECT 1 FROM notices n "
+            "SELECT s.kind, count(*) FROM _notice_new s WHERE NOT EXISTS (SELECT 1 FROM notice_log n "
             "WHERE n.id_no = s.id_no AND n.kind = s.kind AND n.reference_mi = s.reference_mi) "
-            "AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.notice_id = s.notice_id) GROUP BY s.kind").fetchall()
+            "AND NOT EXISTS (SELECT 1 FROM notice_log n WHERE n.notice_id = s.notice_id) GROUP BY s.kind").fetchall()
         _run(con, _sql("30_insert.sql", source="_notice_new"))
     finally:
         con.unregister("_notice_new")
@@ -389,7 +389,7 @@ def write_notification_files(con, month_mi: int, out_month_dir: Path, office: st
     out_month_dir = Path(out_month_dir)
     month_mi = int(month_mi)
     offices_p = [r[0] for r in con.execute(
-        "SELECT DISTINCT office_code FROM notices WHERE issued_mi = ? ORDER BY 1", [month_mi]).fetchall()]
+        "SELECT DISTINCT office_code FROM notice_log WHERE issued_mi = ? ORDER BY 1", [month_mi]).fetchall()]
     if office is not None:
         offices_p = [o for o in offices_p if o == office]
     persons = _persons_source(con)
@@ -405,7 +405,7 @@ def write_notification_files(con, month_mi: int, out_month_dir: Path, office: st
             con, _sql("51_offline_file.sql", month_mi=month_mi, office=code, kinds=kinds, persons=persons),
             folder / "offline", csv_only=True)
         counts["sms segments"] += int(con.execute(
-            "SELECT coalesce(sum(segments), 0) FROM notices WHERE issued_mi = ? AND office_code = ? "
+            "SELECT coalesce(sum(segments), 0) FROM notice_log WHERE issued_mi = ? AND office_code = ? "
             "AND channel = 'SMS'", [month_mi, code]).fetchone()[0])
     return counts
 

@@ -46,7 +46,7 @@ def validate_notices(con, ctx) -> None:
 
     frame = con.execute(
         "SELECT notice_id, kind AS notice_kind, id_no, phone, text, segments, mi_text(reference_mi) AS reference_month "
-        "FROM notices WHERE issued_mi = ? AND channel = 'SMS'", [ctx.month_mi]).df()
+        "FROM notice_log WHERE issued_mi = ? AND channel = 'SMS'", [ctx.month_mi]).df()
     # computed independently of the SQL that stored `segments`, so the check can fail
     frame["expected_segments"] = expected_sms_segments(frame["text"])
     _validate("notices", {"sms": frame}, ctx)
@@ -56,7 +56,7 @@ def offices_of_month(con, ctx) -> list[str]:
     """Offices that get files for P: every office with a worklist row or a notice."""
     rows = con.execute(
         "SELECT office_code FROM worklist_rows WHERE month_mi = ? UNION "
-        "SELECT office_code FROM notices WHERE issued_mi = ? ORDER BY 1", [ctx.month_mi, ctx.month_mi]).fetchall()
+        "SELECT office_code FROM notice_log WHERE issued_mi = ? ORDER BY 1", [ctx.month_mi, ctx.month_mi]).fetchall()
     return [r[0] for r in rows]
 
 

@@ -40,7 +40,35 @@ def build(out) -> list[Path]:
     generate_batch(incr, month="2026-12", seed=SEED, incr_from=full, changes=CHANGES,
                    batch_id="NX640000-202612-INCR-0002")
     write_applications(apps, full, "2026-11", seed=SEED, n=APPLICATIONS)
-    return [full, incr, apps]
+    return [full, incr, apps, *build_feedback(out)]
+
+
+def build_feedback(out) -> list[Path]:
+    """County feedback files for the demo (issue 6): the sample's FULL run for 2026-11 in a
+    scratch warehouse, then ``feedback.demo_feedback`` picks persons deterministically."""
+    import tempfile
+    import tomllib
+
+    from . import DATA_DIR
+    from .feedback import demo_feedback
+    from .ingest import ingest_batches, load_applications
+    from .monthly import run_month
+    from .settings import load_settings
+
+    out = Path(out)
+    target = out / "feedback"
+    if target.exists():
+        shutil.rmtree(target)
+    # the shipped settings and their demo key, whatever the environment says
+    with open(DATA_DIR / "settings.toml", "rb") as fh:
+        key = tomllib.load(fh)["person_key_secret"]
+    settings = load_settings(DATA_DIR / "settings.toml").with_overrides(person_key_secret=key)
+    with tempfile.TemporaryDirectory(prefix="retire-prep-sample-") as tmp:
+        wh = Path(tmp) / "w.duckdb"
+        ingest_batches([out / FULL_DIR], wh, settings, validate=False)
+        load_applications([out / APPS_FILE], wh, settings)
+        run_month("2026-11", wh, Path(tmp) / "out", settings=settings, validate=False)
+        return list(demo_feedback(wh, target, "2026-11", settings=settings))
 
 
 def main(argv: list[str] | None = None) -> int:

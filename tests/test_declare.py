@@ -60,7 +60,7 @@ def test_window_boundaries_and_declaration(wh):
     assert "300 >= minimum 180" in r["reason"]
     assert wh.stage(ps[1]) == wh.stage(ps[3]) == "DECLARED"
     assert wh.stage(ps[0]) == wh.stage(ps[4]) == "CONFIRMED"
-    n = wh.q("SELECT id_no, kind, reference_mi, issued_mi FROM notices WHERE kind = 'DECLARATION' ORDER BY reference_mi")
+    n = wh.q("SELECT id_no, kind, reference_mi, issued_mi FROM notice_log WHERE kind = 'DECLARATION' ORDER BY reference_mi")
     assert n == [(ps[1].id_no, "DECLARATION", D + 1, D), (ps[3].id_no, "DECLARATION", D + 3, D)]
     t = wh.q("SELECT from_stage, to_stage, event_date, source FROM ledger_transitions "
              "WHERE entry_id = ? AND to_stage = 'DECLARED'", [ps[1].entry_id])
@@ -84,7 +84,7 @@ def test_elected_month_overrides_statutory(wh):
     assert set(got) == {a.id_no}
     assert (got[a.id_no]["retirement_month"], got[a.id_no]["retirement_source"],
             got[a.id_no]["statutory_age_month"]) == (text(D + 2), "ELECTED", text(D + 6))
-    assert wh.q("SELECT reference_mi FROM notices WHERE kind = 'DECLARATION'") == [(D + 2,)]
+    assert wh.q("SELECT reference_mi FROM notice_log WHERE kind = 'DECLARATION'") == [(D + 2,)]
 
 
 def test_consultation_by_minimum_of_the_retirement_year(wh):
@@ -98,7 +98,7 @@ def test_consultation_by_minimum_of_the_retirement_year(wh):
     assert (got[b.id_no]["decision"], got[b.id_no]["min_contribution_months"]) == ("CONSULTATION", 186)
     assert "183 < minimum 186 for 2030" in got[b.id_no]["reason"]
     assert rep.counts["notices CONSULTATION"] == 1
-    assert wh.q("SELECT kind, reference_mi, issued_mi FROM notices WHERE id_no = ? AND kind <> 'RESULT'", [b.id_no]) == [
+    assert wh.q("SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind <> 'RESULT'", [b.id_no]) == [
         ("CONSULTATION", mi(2030, 1), m)]
     assert wh.stage(b) == "CONFIRMED"      # a consultation does not declare
 
@@ -129,7 +129,7 @@ def test_follow_up_listed_not_notified(wh):
     assert got[a.id_no]["reason"].startswith("pre-service not complete: stage NOTIFIED since 2026-11-01")
     assert "stage ARCHIVE_REVIEWED since 2026-11-02" in got[b.id_no]["reason"]
     assert "objection open" in got[c.id_no]["reason"]
-    assert wh.one("SELECT count(*) FROM notices WHERE kind IN ('DECLARATION', 'CONSULTATION')") == 0
+    assert wh.one("SELECT count(*) FROM notice_log WHERE kind IN ('DECLARATION', 'CONSULTATION')") == 0
     assert rep.counts["FOLLOW_UP"] == 3
 
 
@@ -178,12 +178,12 @@ def test_idempotent_rerun_same_files_no_new_notices(wh):
     declare(wh)
     root = wh.tmp / "out" / DM
     first = _files(root)
-    notices = wh.q("SELECT * FROM notices ORDER BY notice_id")
+    notices = wh.q("SELECT * FROM notice_log ORDER BY notice_id")
     transitions = wh.one("SELECT count(*) FROM ledger_transitions")
     rep = declare(wh)
     assert rep.counts["notices DECLARATION"] == 0 and rep.counts["moved to DECLARED"] == 0
     assert _files(root) == first
-    assert wh.q("SELECT * FROM notices ORDER BY notice_id") == notices
+    assert wh.q("SELECT * FROM notice_log ORDER BY notice_id") == notices
     assert wh.one("SELECT count(*) FROM ledger_transitions") == transitions
     assert wh.q("SELECT command, status FROM month_runs") == [("declare", "DONE")] * 2
 
@@ -195,7 +195,7 @@ def test_next_month_lists_again_without_a_second_notice(wh):
     rep = declare(wh, text(D + 1))
     assert [r["decision"] for r in listed(wh, text(D + 1))] == ["DECLARATION"]
     assert rep.counts["notices DECLARATION"] == 0
-    assert wh.one("SELECT count(*) FROM notices WHERE kind = 'DECLARATION'") == 1
+    assert wh.one("SELECT count(*) FROM notice_log WHERE kind = 'DECLARATION'") == 1
 
 
 def test_earlier_month_needs_replay_and_replay_rewrites_from_stored_decisions(wh):

@@ -190,7 +190,7 @@ def test_whole_path_every_event_accepted(wh):
     assert st == ("640104-02", "PASS", 300, 1, 300, "MERGED", "PASS", "base 6500", date(2026, 11, 6),
                   date(2026, 11, 27), "SET", "EMPLOYER", False, "2027-02", "640104")
     # RESULT notice naming the deadline, reference month = month of receipt
-    n = wh.q("SELECT kind, reference_mi, text FROM notices WHERE id_no = ?", [p.id_no])
+    n = wh.q("SELECT kind, reference_mi, text FROM notice_log WHERE id_no = ?", [p.id_no])
     assert len(n) == 1 and n[0][0] == "RESULT" and n[0][1] == P and "2026年11月27日" in n[0][2]
     # RETIRED closes the entry
     rep = wh.apply([row(p, "RETIRED", date(2026, 12, 1))])
@@ -229,7 +229,7 @@ def test_confirmation_implies_receipt(wh):
     assert wh.apply(rows).refused == 0
     assert wh.q("SELECT result_received_on, confirmed_on FROM entry_status WHERE entry_id = ?", [p.entry_id]) == [
         (D0 + timedelta(days=9), D0 + timedelta(days=9))]
-    assert wh.q("SELECT count(*) FROM notices WHERE id_no = ?", [p.id_no]) == [(0,)]
+    assert wh.q("SELECT count(*) FROM notice_log WHERE id_no = ?", [p.id_no]) == [(0,)]
 
 
 # ------------------------------------------------------------------------------------ objections
@@ -346,7 +346,7 @@ def test_unknown_calendar_year_keeps_deadline_open_and_never_refuses(wh, tmp_pat
     assert wh.q("SELECT objection_deadline, deadline_status FROM conclusions WHERE entry_id = ?", [p.entry_id]) == [
         (None, "CALENDAR_UNKNOWN")]
     # no RESULT notice with a guessed date
-    assert wh.one("SELECT count(*) FROM notices WHERE id_no = ?", [p.id_no]) == 0
+    assert wh.one("SELECT count(*) FROM notice_log WHERE id_no = ?", [p.id_no]) == 0
     # an objection filed long after: accepted as on time (a right is never lost to a missing calendar)
     rep = wh.apply([row(p, "OBJECTION_FILED", date(2027, 3, 1))])
     assert rep.refused == 0
@@ -361,7 +361,7 @@ def test_unknown_calendar_year_keeps_deadline_open_and_never_refuses(wh, tmp_pat
     assert wh.q("SELECT objection_deadline, deadline_status FROM conclusions WHERE entry_id = ?", [p.entry_id]) == [
         (date(2027, 1, 6), "SET")]
     assert rep.notices == 1
-    assert "2027年1月6日" in wh.one("SELECT text FROM notices WHERE id_no = ? AND kind = 'RESULT'", [p.id_no])
+    assert "2027年1月6日" in wh.one("SELECT text FROM notice_log WHERE id_no = ? AND kind = 'RESULT'", [p.id_no])
 
 
 # ------------------------------------------------------------------------------------ refusals
@@ -538,7 +538,7 @@ def test_accounting_and_idempotent_reapplication(wh):
     assert (o.rows, o.accepted, o.already_applied, o.refused) == (9, 6, 5, 3)
     assert wh.stage(a) == "CONFIRMED"
     assert wh.one("SELECT count(*) FROM ledger_transitions WHERE entry_id = ?", [a.entry_id]) == 5
-    assert wh.one("SELECT count(*) FROM notices") == 1
+    assert wh.one("SELECT count(*) FROM notice_log") == 1
 
 
 def test_file_level_refusals_and_formats(wh):

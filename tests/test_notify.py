@@ -75,7 +75,7 @@ def add_person(con, n: int, *, s_mi: int, months=(P,), opened_mi: int = P - 2, o
 
 
 def notices(con, month=None):
-    q = "SELECT id_no, kind, reference_mi, channel, phone, segments, offline_reason, text, office_code FROM notices"
+    q = "SELECT id_no, kind, reference_mi, channel, phone, segments, offline_reason, text, office_code FROM notice_log"
     if month is not None:
         q += f" WHERE issued_mi = {month}"
     return con.execute(q + " ORDER BY id_no, kind, reference_mi").fetchall()
@@ -129,7 +129,7 @@ def test_each_kind_at_its_boundary(con):
                      [new["entry_id"]]).fetchall()
     assert tr == [("ENROLLED", "NOTIFIED", "run:2026-03")]
     # reference and issued month P; notice ids deterministic and free of the ID number
-    for nid, ref, issued, id_no in con.execute("SELECT notice_id, reference_mi, issued_mi, id_no FROM notices").fetchall():
+    for nid, ref, issued, id_no in con.execute("SELECT notice_id, reference_mi, issued_mi, id_no FROM notice_log").fetchall():
         assert ref == P and issued == P and id_no not in nid
         assert re.fullmatch(r"[A-Z_0-9]+-2026-03-[0-9a-f]{16}", nid)
 
@@ -285,18 +285,18 @@ def test_files_per_office_and_rerun_is_identical(con, tmp_path):
     files1 = _files(out)
     assert set(files1) == {f"notifications/{o}/{f}" for o in (OFFICE, OTHER_OFFICE)
                            for f in ("sms.parquet", "sms.csv", "offline.csv")}
-    n_before = con.execute("SELECT count(*) FROM notices").fetchone()[0]
+    n_before = con.execute("SELECT count(*) FROM notice_log").fetchone()[0]
     tr_before = con.execute("SELECT count(*) FROM ledger_transitions").fetchone()[0]
-    rows_before = con.execute("SELECT * EXCLUDE (created_at) FROM notices ORDER BY notice_id").fetchall()
+    rows_before = con.execute("SELECT * EXCLUDE (created_at) FROM notice_log ORDER BY notice_id").fetchall()
     again = notify.issue_reminders(con, P, SETTINGS)
     assert sum(again.values()) == 0 and sum(first.values()) > 0
-    assert con.execute("SELECT count(*) FROM notices").fetchone()[0] == n_before
+    assert con.execute("SELECT count(*) FROM notice_log").fetchone()[0] == n_before
     assert con.execute("SELECT count(*) FROM ledger_transitions").fetchone()[0] == tr_before
-    assert con.execute("SELECT * EXCLUDE (created_at) FROM notices ORDER BY notice_id").fetchall() == rows_before
+    assert con.execute("SELECT * EXCLUDE (created_at) FROM notice_log ORDER BY notice_id").fetchall() == rows_before
     notify.write_notification_files(con, P, out)
     assert _files(out) == files1
     # an office only gets its own persons; offline rows say how to deliver
-    own = {o: {r[0] for r in con.execute("SELECT id_no FROM notices WHERE office_code = ?", [o]).fetchall()}
+    own = {o: {r[0] for r in con.execute("SELECT id_no FROM notice_log WHERE office_code = ?", [o]).fetchall()}
            for o in (OFFICE, OTHER_OFFICE)}
     cols = {}
     for o in (OFFICE, OTHER_OFFICE):
@@ -335,10 +335,10 @@ def test_kill_between_notices_and_files_then_rerun(tmp_path):
         again = notify.issue_reminders(c, P, SETTINGS)
         assert sum(v for k, v in again.items() if k != "NOTIFIED") == 0
         notify.write_notification_files(c, P, out)
-        dup = c.execute("SELECT count(*) FROM (SELECT id_no, kind, reference_mi FROM notices "
+        dup = c.execute("SELECT count(*) FROM (SELECT id_no, kind, reference_mi FROM notice_log "
                         "GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
         assert dup == 0
-        by_office = dict(c.execute("SELECT office_code, count(*) FROM notices GROUP BY 1").fetchall())
+        by_office = dict(c.execute("SELECT office_code, count(*) FROM notice_log GROUP BY 1").fetchall())
     for office, n in by_office.items():
         folder = out / "notifications" / office
         rows = read_csv_rows(folder / "sms.csv") + read_csv_rows(folder / "offline.csv")

@@ -8,4 +8,4 @@ SELECT {{ month_mi }}, d.entry_id, d.id_no, d.office_code, d.retirement_mi, d.re
        d.counted_months, d.counted_source, d.min_months,
        n.notice_id, now()
 FROM _declare d
-LEFT JOIN notices n ON n.id_no = d.id_no AND n.kind = d.decision AND n.reference_mi = d.retirement_mi;
+LEFT JOIN notice_log n ON n.id_no = d.id_no AND n.kind = d.decision AND n.reference_mi = d.retirement_mi;

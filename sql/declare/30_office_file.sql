@@ -13,7 +13,7 @@ LEFT JOIN (SELECT * FROM person_versions WHERE valid_to_seq IS NULL
            QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY valid_from_seq DESC) = 1) p ON p.id_no = d.id_no
 LEFT JOIN (SELECT * FROM screen_results WHERE month_mi <= {{ month_mi }}
            QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY month_mi DESC) = 1) sr ON sr.id_no = d.id_no
-LEFT JOIN notices n ON n.notice_id = d.notice_id
+LEFT JOIN notice_log n ON n.notice_id = d.notice_id
 WHERE d.month_mi = {{ month_mi }} AND d.office_code = '{{ office }}'
 ORDER BY CASE d.decision WHEN 'DECLARATION' THEN 1 WHEN 'CONSULTATION' THEN 2 ELSE 3 END,
          d.retirement_mi, d.id_no

@@ -28,7 +28,7 @@ due AS (
     SELECT 'OVERDUE' AS kind, b.* FROM base b
     WHERE b.statutory_age_mi < {{ month_mi }}
       AND NOT EXISTS (
-          SELECT 1 FROM notices n
+          SELECT 1 FROM notice_log n
           WHERE n.id_no = b.id_no AND n.kind = 'OVERDUE'
             AND n.reference_mi > {{ month_mi }} - {{ overdue_every }}
             AND n.reference_mi < {{ month_mi }})

@@ -15,7 +15,7 @@ WITH r AS (
 ),
 d AS (
     SELECT r.* FROM r
-    WHERE NOT EXISTS (SELECT 1 FROM notices n
+    WHERE NOT EXISTS (SELECT 1 FROM notice_log n
                       WHERE n.id_no = r.id_no AND n.kind = r.kind AND n.reference_mi = r.reference_mi)
     QUALIFY row_number() OVER (PARTITION BY r.id_no, r.kind, r.reference_mi
                                ORDER BY r.entry_id NULLS LAST, r.office_code) = 1

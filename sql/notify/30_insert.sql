@@ -1,10 +1,10 @@
 -- Insert the rendered notices of {{ source }} in one statement; a key already present is
 -- skipped (never two notices of the same person, kind and reference month, rules.md §5).
-INSERT INTO notices (notice_id, id_no, entry_id, kind, reference_mi, issued_mi, office_code,
+INSERT INTO notice_log (notice_id, id_no, entry_id, kind, reference_mi, issued_mi, office_code,
                      channel, phone, text, segments, offline_reason, created_at)
 SELECT s.notice_id, s.id_no, s.entry_id, s.kind, s.reference_mi, s.issued_mi, s.office_code,
        s.channel, s.phone, s.text, s.segments, s.offline_reason, now()
 FROM {{ source }} s
-WHERE NOT EXISTS (SELECT 1 FROM notices n
+WHERE NOT EXISTS (SELECT 1 FROM notice_log n
                   WHERE n.id_no = s.id_no AND n.kind = s.kind AND n.reference_mi = s.reference_mi)
 ON CONFLICT DO NOTHING;

@@ -4,7 +4,7 @@
 CREATE OR REPLACE TEMP TABLE _pre_service_notified AS
 SELECT n.entry_id, mi_first_day({{ month_mi }}) AS event_date,
        'notice ' || n.notice_id || ' (' || n.channel || ')' AS detail
-FROM notices n JOIN ledger_entries e ON e.entry_id = n.entry_id
+FROM notice_log n JOIN ledger_entries e ON e.entry_id = n.entry_id
 WHERE n.kind = 'PRE_SERVICE' AND n.reference_mi = {{ month_mi }}
   AND e.stage = 'ENROLLED' AND e.closed_mi IS NULL
 ORDER BY n.entry_id;

@@ -6,6 +6,6 @@ SELECT n.notice_id, n.kind AS notice_kind, n.id_no, p.name, n.channel,
        nullif(trim(p.employer_uscc), '') AS employer_uscc,
        coalesce(nullif(trim(p.hukou_region), ''), n.office_code) AS township_hint,
        n.offline_reason, n.text, mi_text(n.reference_mi) AS reference_month
-FROM notices n LEFT JOIN {{ persons }} p ON p.id_no = n.id_no
+FROM notice_log n LEFT JOIN {{ persons }} p ON p.id_no = n.id_no
 WHERE n.issued_mi = {{ month_mi }} AND n.office_code = '{{ office }}' AND n.channel <> 'SMS'
 ORDER BY n.channel, list_position({{ kinds }}, n.kind), n.id_no, n.reference_mi, n.notice_id

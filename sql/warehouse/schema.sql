@@ -201,7 +201,7 @@ CREATE TABLE IF NOT EXISTS handovers (
 );
 
 -- Every notice ever issued: never two of the same person, kind and reference month (rules.md §5).
-CREATE TABLE IF NOT EXISTS notices (
+CREATE TABLE IF NOT EXISTS notice_log (
     notice_id        VARCHAR PRIMARY KEY,
     id_no            VARCHAR NOT NULL,
     entry_id         VARCHAR,

@@ -51,10 +51,10 @@ JOIN screen_results r ON r.month_mi = f.month_mi AND r.id_no = f.id_no
 WHERE f.month_mi = (SELECT max(month_mi) FROM screen_results);
 
 -- Every notice ever issued (texts stay in the base table: they may address the person).
-CREATE OR REPLACE VIEW notices_analyst AS
+CREATE OR REPLACE VIEW notices AS
 SELECT n.notice_id, k.person_key, n.kind AS notice_kind, month_text(n.reference_mi) AS reference_month,
        month_text(n.issued_mi) AS issued_month, n.office_code, n.channel, n.segments, n.offline_reason, n.created_at
-FROM notices n JOIN person_keys k ON k.id_no = n.id_no;
+FROM notice_log n JOIN person_keys k ON k.id_no = n.id_no;
 
 -- Per office: entries by stage, overdue, notices sent (outputs.md office_progress).
 CREATE OR REPLACE VIEW office_progress AS
@@ -78,7 +78,7 @@ n AS (
     SELECT office_code, count(*) AS notices_sent,
            count(*) FILTER (channel = 'SMS') AS sms_sent, coalesce(sum(segments), 0) AS sms_segments,
            count(*) FILTER (channel <> 'SMS') AS offline_notices
-    FROM notices GROUP BY office_code
+    FROM notice_log GROUP BY office_code
 )
 SELECT coalesce(e.office_code, n.office_code) AS office_code,
        coalesce(open_entries, 0) AS open_entries, coalesce(enrolled, 0) AS enrolled,
