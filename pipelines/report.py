@@ -26,15 +26,17 @@ def _rows(con, sql: str, params=None) -> tuple[list[str], list[tuple]]:
 
 
 def report_data(con, ctx) -> dict:
-    m = ctx.month_mi
+    m, s = ctx.month_mi, ctx.as_of_seq
     tables = {
         "Push batches (push-format.md accounting)": _rows(con, """
             SELECT seq, batch_id, push_type, data_month, status, persons_rows, persons_accepted, persons_quarantined,
                    segments_rows, segments_accepted, segments_quarantined, rows_balanced, warnings
-            FROM batches WHERE status <> 'REFUSED' ORDER BY seq"""),
-        "Refused batches": _rows(con, "SELECT batch_id, seq, message FROM batches WHERE status = 'REFUSED' ORDER BY 1"),
+            FROM batches WHERE status <> 'REFUSED' AND seq <= ? ORDER BY seq""", [s]),
+        "Refused batches": _rows(con, "SELECT batch_id, seq, message FROM batches WHERE status = 'REFUSED' "
+                                      "AND seq <= ? ORDER BY 1, 3", [s]),
         "Quarantine by reason": _rows(con, """
-            SELECT batch_id, file, reason_code, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY ALL"""),
+            SELECT batch_id, file, reason_code, count(*) AS rows FROM quarantine WHERE seq <= ?
+            GROUP BY ALL ORDER BY ALL""", [s]),
         "Screening of the month": _rows(con, """
             SELECT count(*) AS screened, count(scope_rule) AS in_scope,
                    count(*) FILTER (scope_rule = 'a') AS scope_a_110_window,

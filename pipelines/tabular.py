@@ -53,10 +53,18 @@ def write_table(con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_o
     missing = [c[0] for c in cols if c[0] not in names]
     if missing:
         raise KeyError(f"columns not in data/dictionary.csv: {missing}")
-    n = con.execute("SELECT count(*) FROM _out").fetchone()[0]
+    n = con.execute("SELECT count(*) FROM _out").fetchall()[0][0]
     if not csv_only:
+        # Through Arrow with every field nullable: DuckDB's own COPY marks a column NOT NULL
+        # when the table's statistics happen to show no null, so the same rows could give
+        # different bytes in another month; the schema must depend on the contract only.
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = con.sql("SELECT * FROM _out").to_arrow_table()
+        table = table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
         tmp = stem.with_name(stem.name + ".parquet.tmp")
-        con.execute(f"COPY (SELECT * FROM _out) TO '{tmp}' (FORMAT parquet)")
+        pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, stem.with_suffix(".parquet"))
     if not parquet_only:
         sel = []

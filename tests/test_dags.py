@@ -231,11 +231,11 @@ def test_dags_have_tags_docs_retries_schedule_and_pool(parsed):
 
 RUNNER = r"""
 import glob, hashlib, json, os, shutil, sys, time, traceback
+from pathlib import Path
 from datetime import datetime
 steps, results = json.loads(sys.argv[1]), []
 try:
     from airflow.dag_processing.dagbag import DagBag
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     for step in steps:
         op, t0 = step["op"], time.monotonic()
         if op == "env":
@@ -249,13 +249,18 @@ try:
                 os.makedirs(step["dst"], exist_ok=True)
                 (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, dst)
             continue
+        if op == "remove":
+            shutil.rmtree(step["path"])
+            continue
         if op == "hash":
             files = sorted(glob.glob(os.path.join(step["root"], "**", "*"), recursive=True))
             results.append(dict(op="hash", name=step["name"], files={
-                os.path.relpath(f, step["root"]): hashlib.sha256(open(f, "rb").read()).hexdigest()
+                os.path.relpath(f, step["root"]): hashlib.sha256(Path(f).read_bytes()).hexdigest()
                 for f in files if os.path.isfile(f) and step["pattern"] in f}))
             continue
-        dag = bag.dags[step["dag_id"]]
+        # parsed afresh for every run, as a worker does: in one process, dag.test() leaves the
+        # previous run's conf in the task params (a rerun's {"month": ...} would stick)
+        dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags[step["dag_id"]]
         when = lambda v: None if v is None else datetime.fromisoformat(v)
         dr = dag.test(logical_date=when(step["logical_date"]), run_after=when(step.get("run_after")),
                       run_conf=step.get("conf") or None)
@@ -270,11 +275,13 @@ print("@@RESULT@@" + json.dumps(results))
 """
 
 
-def run_steps(home: Path, steps: list[dict], **env) -> dict:
+def run_steps(home: Path, steps: list[dict], log: Path, timeout: int = STEP_TIMEOUT, **env) -> dict:
+    """Run the steps in one Airflow process; the whole log goes to ``log``."""
     proc = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(steps)], env=_env(home, **env),
-                          capture_output=True, text=True, timeout=STEP_TIMEOUT)
+                          capture_output=True, text=True, timeout=timeout)
+    log.write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
     got = {r["name"]: r for r in _result(proc)}
-    got["_log"] = proc.stdout[-6000:] + proc.stderr[-12000:]
+    got["_log"] = f"(whole log: {log})\n" + proc.stderr[-8000:]
     return got
 
 
@@ -344,7 +351,7 @@ def sample_runs(airflow_home, tmp_path_factory) -> dict:
         dict(op="copy", src=str(SAMPLE / "push" / "2026-12-incr"), dst=str(push)),
         dag_step("dec", "pre_service_monthly", datetime(2026, 12, 15, 18, 0, tzinfo=timezone.utc)),
     ]
-    got = run_steps(airflow_home, steps, RETIRE_PREP_WAREHOUSE=af / "warehouse.duckdb", RETIRE_PREP_OUT=out,
+    got = run_steps(airflow_home, steps, tmp / "airflow.log", RETIRE_PREP_WAREHOUSE=af / "warehouse.duckdb", RETIRE_PREP_OUT=out,
                     RETIRE_PREP_PUSH_INBOX=push,
                     # the feedback inbox through an Airflow Variable (AIRFLOW_VAR_*), not RETIRE_PREP_*
                     AIRFLOW_VAR_RETIRE_PREP_FEEDBACK_INBOX=af / "inbox" / "feedback")
@@ -395,7 +402,7 @@ def test_feedback_and_declaration_dags(sample_runs):
     run = _ok(sample_runs, "declare")
     assert run["logical_date"] is None
     declarations = list((sample_runs["af_out"] / "2026-12" / "declarations").glob("*/declarations.csv"))
-    assert declarations, "the 1 Dec run (01:00 UTC on 30 Nov... 22:00 UTC) must declare 2026-12"
+    assert declarations, "the run of 1 Dec 06:00 Shanghai (30 Nov 22:00 UTC) declares 2026-12"
     if sample_runs["feedback_files"]:
         import duckdb
 
@@ -410,6 +417,49 @@ def test_feedback_and_declaration_dags(sample_runs):
 @pytest.mark.airflow
 @pytest.mark.slow
 def test_monthly_dag_next_month_after_the_incr(sample_runs):
-    run = _ok(sample_runs, "dec")
+    _ok(sample_runs, "dec")
     assert (sample_runs["af_out"] / "2026-12" / "report" / "index.html").is_file()
+    assert list((sample_runs["af_out"] / "2026-12" / "worklists").glob("*/worklist.csv"))
+
+
+@pytest.mark.airflow
+@pytest.mark.slow
+def test_refused_batch_fails_ingest_once_after_the_rest_held_batch_only_warns(airflow_home, tmp_path):
+    """A tiny push (tests/pushkit.py): FULL seq 1, an INCR seq 3 waiting for seq 2, and a batch
+    whose file does not match its manifest.  The first run applies seq 1, holds seq 3, then fails
+    ingest_push without retrying (the same bytes would be refused again) and runs nothing after it.
+    With the broken folder moved away, the month runs: a held batch is a warning, not a failure."""
+    import duckdb
+    from pushkit import person, segment, write_batch
+
+    inbox, wh = tmp_path / "inbox" / "push", tmp_path / "warehouse.duckdb"
+    people = [person(n, birth_date=b) for n, b in enumerate(("19661015", "19640510", "19710201"), 1)]
+    write_batch(inbox / "a-full", people, [segment(p["id_no"]) for p in people], seq=1)
+    write_batch(inbox / "c-incr", people[:1], [segment(people[0]["id_no"])], seq=3, push_type="INCR",
+                base_seq=2, month="2026-12")
+    broken = write_batch(inbox / "b-broken", people, [], seq=2, push_type="INCR", base_seq=1)
+    (broken / "persons.csv").write_bytes((broken / "persons.csv").read_bytes() + b"\n")
+    scheduled = datetime(2026, 11, 16, 2, 0, tzinfo=SHANGHAI)
+    got = run_steps(airflow_home, [
+        dag_step("refused", "pre_service_monthly", scheduled),
+        dict(op="remove", path=str(broken)),
+        dag_step("held", "pre_service_monthly", None, scheduled + timedelta(hours=1), {"month": "2026-11"}),
+    ], tmp_path / "airflow.log", timeout=300, RETIRE_PREP_WAREHOUSE=wh, RETIRE_PREP_OUT=tmp_path / "out",
+        RETIRE_PREP_PUSH_INBOX=inbox, RETIRE_PREP_FEEDBACK_INBOX=tmp_path / "feedback")
+
+    run = got.get("refused")
+    assert run is not None, got["_log"]
+    assert run["state"] == "failed"
+    assert run["tis"]["ingest_push"] == {"state": "failed", "try_number": 1}, got["_log"]
+    assert run["tis"]["begin"]["state"] == "upstream_failed"
     assert run["tis"]["resolve_month"]["state"] == "success"
+    _ok(got, "held")
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        status = dict(con.execute("SELECT seq, status FROM push_batches").fetchall())
+        refusals = con.execute("SELECT count(*) FROM batch_refusals").fetchone()[0]
+    finally:
+        con.close()
+    assert status == {1: "APPLIED", 3: "HELD"}
+    assert refusals == 1  # refused once: no retry refused it again
+    assert (tmp_path / "out" / "2026-11" / "worklists").is_dir()

@@ -1,0 +1,182 @@
+"""The monthly run end to end (issue 4): the shipped sample, reruns, month order, replay, explain,
+county files holding only their own persons, analyst views without personal data."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines import DATA_DIR
+from pipelines.errors import MonthRefused
+from pipelines.explain import explain_person
+from pipelines.ingest import ingest_batches, load_applications
+from pipelines.monthly import run_month
+
+SAMPLE = DATA_DIR / "sample"
+ID_RE = re.compile(r"\b[0-9]{17}[0-9Xx]\b")
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and "validation" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    """The sample's FULL ingested and 2026-11 run once; tests copy the warehouse when they change it."""
+    tmp = tmp_path_factory.mktemp("sample")
+    wh, out = tmp / "w.duckdb", tmp / "out"
+    rep = ingest_batches([SAMPLE / "push" / "2026-11-full"], wh)
+    assert not rep.refused
+    load_applications(sorted((SAMPLE / "applications").glob("*.csv")), wh)
+    run_month("2026-11", wh, out)
+    return tmp, wh, out
+
+
+def copy_warehouse(src: Path, dst_dir: Path) -> Path:
+    dst = dst_dir / "w.duckdb"
+    shutil.copyfile(src, dst)
+    return dst
+
+
+def test_sample_month_outputs_per_contract(sample_run):
+    _, wh, out = sample_run
+    month = out / "2026-11"
+    offices = sorted(p.name for p in (month / "worklists").iterdir())
+    assert offices and all(re.fullmatch(r"64[0-9]{4}", o) for o in offices)
+    for o in offices:
+        wl = month / "worklists" / o / "worklist.csv"
+        raw = wl.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
+        header, body = rows[0], rows[1:]
+        assert header[0] == "公民身份号码" and "预警标识" in header
+        office_col = header.index("牵头经办机构代码")
+        assert {r[office_col] for r in body} == {o}, "an office receives only its own persons"
+        for r in body:
+            assert not any(c[:1] and c[0] in "=+@" for c in r), "no cell a spreadsheet would run"
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(month / "worklists" / offices[0] / "worklist.parquet")
+    for col in ("id_no", "name", "gender", "birth_month", "insurance_type", "person_type", "office_code",
+                "original_age_month", "statutory_age_month", "months_to_original", "months_to_statutory",
+                "flexible_earliest_month", "flexible_latest_month", "min_contribution_months",
+                "counted_contribution_months", "benefit_region", "flags", "stage", "responsible_officer",
+                "due_date"):
+        assert col in t.column_names
+    flags = [f for f in t.column("flags").to_pylist() if f]
+    assert all(f.split(";") == sorted(f.split(";")) for f in flags)
+    assert (month / "report" / "index.html").exists()
+    assert (month / "handovers" / "handovers.csv").exists()
+    assert any((month / "validation").glob("worklists-*.json"))
+
+
+def test_rerun_gives_identical_outputs(sample_run, tmp_path):
+    _, wh, out = sample_run
+    wh2 = copy_warehouse(wh, tmp_path)
+    out2 = tmp_path / "out"
+    run_month("2026-11", wh2, out2)
+    assert tree_digest(out2 / "2026-11") == tree_digest(out / "2026-11")
+    con = duckdb.connect(str(wh2), read_only=True)
+    assert con.execute("SELECT count(*) - count(DISTINCT (id_no, kind, reference_mi)) FROM notice_log").fetchone()[0] == 0
+    con.close()
+
+
+def test_month_order_and_replay(sample_run, tmp_path):
+    _, wh, out = sample_run
+    wh2 = copy_warehouse(wh, tmp_path)
+    out2 = tmp_path / "out"
+    ingest_batches([SAMPLE / "push" / "2026-12-incr"], wh2)
+    run_month("2026-12", wh2, out2)
+    with pytest.raises(MonthRefused, match="before the last month run"):
+        run_month("2026-11", wh2, out2)
+    rep = run_month("2026-11", wh2, tmp_path / "replay", replay=True)
+    assert rep.as_of_seq == 1
+    # the replay reads the state as of that month: the same files as the original run
+    assert tree_digest(tmp_path / "replay" / "2026-11") == tree_digest(out / "2026-11")
+    with pytest.raises(MonthRefused, match="never run"):
+        run_month("2027-01", wh2, out2, replay=True)
+
+
+def test_next_month_carries_the_ledger_forward(sample_run, tmp_path):
+    _, wh, out = sample_run
+    wh2 = copy_warehouse(wh, tmp_path)
+    ingest_batches([SAMPLE / "push" / "2026-12-incr"], wh2)
+    run_month("2026-12", wh2, tmp_path / "out")
+    con = duckdb.connect(str(wh2), read_only=True)
+    nov = con.execute("SELECT count(*) FROM ledger_entries WHERE opened_mi = 2026*12+10").fetchone()[0]
+    # every November entry is still there in December: open, or closed with a reason
+    kept = con.execute(
+        "SELECT count(*) FROM worklist_rows w JOIN ledger_entries e USING (entry_id) "
+        "WHERE w.month_mi = 2026*12+11 AND e.opened_mi = 2026*12+10").fetchone()[0]
+    closed_before = con.execute(
+        "SELECT count(*) FROM ledger_entries WHERE opened_mi = 2026*12+10 AND closed_mi < 2026*12+11").fetchone()[0]
+    assert kept + closed_before == nov
+    # PRE_SERVICE is sent once: nobody opened in November gets it again in December
+    again = con.execute(
+        "SELECT count(*) FROM notice_log n JOIN ledger_entries e USING (entry_id) "
+        "WHERE n.kind = 'PRE_SERVICE' AND n.issued_mi = 2026*12+11 AND e.opened_mi = 2026*12+10").fetchone()[0]
+    assert again == 0
+    con.close()
+
+
+def test_analyst_views_carry_no_personal_data(sample_run):
+    _, wh, _ = sample_run
+    con = duckdb.connect(str(wh), read_only=True)
+    names = {r[0] for r in con.execute("SELECT DISTINCT name FROM person_versions WHERE name IS NOT NULL").fetchall()}
+    phones = {r[0] for r in con.execute("SELECT DISTINCT phone FROM person_versions WHERE phone IS NOT NULL").fetchall()}
+    for view in ("batches", "quarantine", "ledger_current", "flags_current", "notices", "office_progress"):
+        cur = con.execute(f"SELECT * FROM {view}")
+        cols = [d[0] for d in cur.description]
+        assert not {"id_no", "name", "phone"} & set(cols), view
+        for row in cur.fetchall():
+            for v in row:
+                if isinstance(v, str):
+                    assert not ID_RE.search(v) and v not in names and v not in phones, (view, v)
+    assert "person_key" in [d[0] for d in con.execute("SELECT * FROM ledger_current LIMIT 0").description]
+    # the key is not in the file: no stored macro or view carries the secret
+    secret_hits = con.execute(
+        "SELECT count(*) FROM duckdb_functions() WHERE macro_definition LIKE '%demo-only-key%'").fetchone()[0]
+    views_sql = " ".join(r[0] for r in con.execute("SELECT sql FROM duckdb_views()").fetchall())
+    assert secret_hits == 0 and "demo-only-key" not in views_sql
+    con.close()
+
+
+def test_office_progress_adds_up(sample_run):
+    _, wh, _ = sample_run
+    con = duckdb.connect(str(wh), read_only=True)
+    a = con.execute("SELECT sum(open_entries), sum(notices_sent) FROM office_progress").fetchone()
+    b = con.execute("SELECT count(*) FILTER (closed_mi IS NULL), (SELECT count(*) FROM notice_log) FROM ledger_entries").fetchone()
+    assert a == b
+    con.close()
+
+
+def test_explain_names_rules_without_personal_data(sample_run):
+    _, wh, _ = sample_run
+    con = duckdb.connect(str(wh), read_only=True)
+    id_no, name = con.execute(
+        "SELECT e.id_no, p.name FROM ledger_entries e JOIN person_versions p USING (id_no) "
+        "WHERE p.valid_to_seq IS NULL AND e.opened_by LIKE '%PUSH%' ORDER BY e.entry_id LIMIT 1").fetchone()
+    con.close()
+    text = explain_person(id_no, "2026-11", wh)
+    for needle in ("rules.md §1", "rules.md §2", "rules.md §3", "rules.md §4", "in scope: (", "ENROLLED",
+                   "PRE_SERVICE"):
+        assert needle in text
+    assert id_no not in text and (not name or name not in text)
+
+
+def test_cli_run_refuses_without_push(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--month", "2026-11",
+                           "--warehouse", str(tmp_path / "w.duckdb"), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) >= 1 and "no push batch" in lines[-1]
