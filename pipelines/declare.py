@@ -160,6 +160,21 @@ def write_notifications(con, month_mi: int, out: Path) -> dict:
     return counts
 
 
+def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
+    """GX suites ``declarations`` (the month's list) and ``notices`` (its SMS) before anything commits."""
+    from .validate import expected_sms_segments, validate_frames
+
+    vdir = Path(out) / ctx.month / "validation"
+    frame = con.execute(render_sql("declare/30_office_file.sql", month_mi=ctx.month_mi, office=None)).df()
+    validate_frames("declarations", {"declarations": frame}, vdir, label=ctx.month, settings=settings)
+    sms = con.execute(
+        "SELECT notice_id, kind AS notice_kind, id_no, phone, text, segments, mi_text(reference_mi) AS reference_month "
+        "FROM notice_log WHERE issued_mi = ? AND channel = 'SMS' AND kind IN ('DECLARATION', 'CONSULTATION')",
+        [ctx.month_mi]).df()
+    sms["expected_segments"] = expected_sms_segments(sms["text"])
+    validate_frames("notices", {"sms": sms}, vdir, label=f"{ctx.month}-declare", settings=settings)
+
+
 def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | None = None, *,
                   replay: bool = False) -> DeclareReport:
     """``retire-prep declare --month P``: the month-start declaration screening (rules.md §6).
@@ -190,6 +205,7 @@ def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | N
                     if fb.notices:
                         report.counts["RESULT notices (deadlines now known)"] = fb.notices
                     report.counts.update(screen_declarations(con, ctx.month_mi, settings))
+                    _validate_month(con, ctx, out, settings)
                     con.execute("COMMIT")
                 except BaseException:
                     con.execute("ROLLBACK")

@@ -1,4 +1,5 @@
--- The declarations list of one office for month P (outputs.md declarations columns).
+-- The declarations list of one office for month P (outputs.md declarations columns);
+-- with office empty, the whole month (for validation).
 SELECT d.id_no, p.name, d.office_code,
        lpad(CAST(d.retirement_mi // 12 AS VARCHAR), 4, '0') || '-' || lpad(CAST(d.retirement_mi % 12 + 1 AS VARCHAR), 2, '0')
            AS retirement_month,
@@ -14,6 +15,6 @@ LEFT JOIN (SELECT * FROM person_versions WHERE valid_to_seq IS NULL
 LEFT JOIN (SELECT * FROM screen_results WHERE month_mi <= {{ month_mi }}
            QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY month_mi DESC) = 1) sr ON sr.id_no = d.id_no
 LEFT JOIN notice_log n ON n.notice_id = d.notice_id
-WHERE d.month_mi = {{ month_mi }} AND d.office_code = '{{ office }}'
+WHERE d.month_mi = {{ month_mi }}{% if office %} AND d.office_code = '{{ office }}'{% endif %}
 ORDER BY CASE d.decision WHEN 'DECLARATION' THEN 1 WHEN 'CONSULTATION' THEN 2 ELSE 3 END,
          d.retirement_mi, d.id_no
