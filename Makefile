@@ -36,8 +36,9 @@ clean:
 # `make airflow-standalone` (UI on http://localhost:8080, login printed at start).
 # Override a path on the command line, e.g. `make airflow-standalone AIRFLOW_HOME=/srv/airflow`.
 AIRFLOW_HOME   := $(CURDIR)/build/airflow
-AIRFLOW_ENV     = AIRFLOW_HOME=$(AIRFLOW_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
-                  AIRFLOW__CORE__LOAD_EXAMPLES=False
+# `airflow standalone` starts its parts as `airflow ...` from PATH: the venv's bin goes first.
+AIRFLOW_ENV     = PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(AIRFLOW_HOME) \
+                  AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False
 WAREHOUSE_POOL := retire_prep_warehouse
 
 .PHONY: airflow-init

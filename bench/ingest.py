@@ -160,16 +160,14 @@ def profile(full: Path, incr: Path, work: Path, top: int = 20) -> str:
             cm.__exit__(None, None, None)
             timings.append((time.perf_counter() - t, "[python] close (checkpoint)"))
 
-    patches = {"connect": connect, "read_manifest": timed("read_manifest (sha256 of the files)", ing.read_manifest),
-               "_validate_batch": timed("GX validation (raw + ingest suites)", ing._validate_batch),
-               "refresh_person_keys": None}
-    saved = {k: getattr(ing, k) for k in patches if hasattr(ing, k)}
-    ing.connect = connect
-    ing.read_manifest = patches["read_manifest"]
+    patches = {"connect": connect, "read_manifest": timed("read_manifest (sha256 of the files)", ing.read_manifest)}
     if hasattr(ing, "_validate_batch"):
-        ing._validate_batch = patches["_validate_batch"]
-    saved_refresh = whm.refresh_person_keys
-    whm.refresh_person_keys = timed("refresh_person_keys", saved_refresh)
+        patches["_validate_batch"] = timed("GX validation (raw + ingest suites)", ing._validate_batch)
+    saved = {k: getattr(ing, k) for k in patches}
+    for k, v in patches.items():
+        setattr(ing, k, v)
+    saved_refresh = whm.refresh_person_keys  # called by connect()
+    whm.refresh_person_keys = timed("refresh_person_keys (at connect)", saved_refresh)
     out = []
     try:
         wh = work / "profile.duckdb"
@@ -227,6 +225,8 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the generated batches and warehouses")
     ap.add_argument("--profile", action="store_true", help="also time every SQL statement (in process)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each step N times: the best wall time and the highest peak RSS are reported")
     ap.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks.md")
     a = ap.parse_args(argv)
 
@@ -249,14 +249,30 @@ def main(argv=None) -> int:
               f"({size:.0f} MiB); INCR {irows['persons']:,} persons, {irows['segments']:,} segments")
 
         wh = work / "ingest.duckdb"
+        base = work / "after-full.duckdb"
         bare = work / "bare.duckdb"
-        for f in (wh, bare):
-            for g in f.parent.glob(f.name + "*"):
-                shutil.rmtree(g) if g.is_dir() else g.unlink()
-        r_ing = run_measured(cli() + ["ingest", str(full), "--warehouse", str(wh)], "retire-prep ingest (FULL)")
-        r_bare = run_measured([sys.executable, "-c", BARE, str(bare), str(p_file), str(s_file)],
-                              "bare DuckDB CREATE TABLE AS read_csv")
-        r_incr = run_measured(cli() + ["ingest", str(incr), "--warehouse", str(wh)], "retire-prep ingest (INCR 1 %)")
+
+        def fresh(*files):
+            for f in files:
+                for g in f.parent.glob(f.name + "*"):
+                    shutil.rmtree(g) if g.is_dir() else g.unlink()
+
+        def best(runs):
+            r = min(runs, key=lambda x: x["wall"])
+            return dict(r, rss=max(x["rss"] for x in runs), walls=[x["wall"] for x in runs])
+
+        ing, bar, inc = [], [], []
+        for _ in range(max(1, a.repeat)):
+            fresh(wh, bare)
+            ing.append(run_measured(cli() + ["ingest", str(full), "--warehouse", str(wh)], "retire-prep ingest (FULL)"))
+            bar.append(run_measured([sys.executable, "-c", BARE, str(bare), str(p_file), str(s_file)],
+                                    "bare DuckDB CREATE TABLE AS read_csv"))
+        shutil.copy(wh, base)
+        for _ in range(max(1, a.repeat)):
+            shutil.copy(base, wh)
+            inc.append(run_measured(cli() + ["ingest", str(incr), "--warehouse", str(wh)],
+                                    "retire-prep ingest (INCR 1 %) on top of the FULL"))
+        r_ing, r_bare, r_incr = best(ing), best(bar), best(inc)
         ratio = r_ing["wall"] / r_bare["wall"]
         wh_size = wh.stat().st_size / 2**20
 
@@ -270,13 +286,15 @@ def main(argv=None) -> int:
             "|---|---:|---:|",
         ]
         for r in (r_ing, r_bare, r_incr):
-            lines.append(f"| {r['label']} | {r['wall']:.1f} s | {r['rss'] / 2**20:,.0f} MiB |")
+            runs = "" if len(r["walls"]) == 1 else " (best of " + ", ".join(f"{w:.1f}" for w in r["walls"]) + ")"
+            lines.append(f"| {r['label']} | {r['wall']:.1f} s{runs} | {r['rss'] / 2**20:,.0f} MiB |")
         verdict_t = "meets" if ratio <= 2 else "MISSES"
         verdict_m = "meets" if max(r_ing["rss"], r_incr["rss"]) <= 2 * GIB else "MISSES"
         lines += [
             "",
             f"Ratio ingest / bare load: **{ratio:.2f}×** ({verdict_t} the ≤ 2× target); peak RSS of ingest "
-            f"{r_ing['rss'] / GIB:.2f} GiB ({verdict_m} the ≤ 2 GiB target). Warehouse after both: {wh_size:.0f} MiB.",
+            f"{r_ing['rss'] / GIB:.2f} GiB ({verdict_m} the ≤ 2 GiB target). Warehouse after both: {wh_size:.0f} MiB. "
+            f"Load average after the run: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}.",
         ]
         print("\n".join(lines))
         print("\n" + r_ing["stdout"].strip() + "\n" + r_incr["stdout"].strip())

@@ -12,7 +12,8 @@ POOL = "retire_prep_warehouse"  # one slot: DuckDB has one writer (pipelines.orc
 DOC = """
 ### 养老保险退休预服务 — county feedback intake
 
-Every hour on the half hour (Asia/Shanghai), applies every `*.csv` in the feedback inbox
+Every hour on the half hour from 08:30 to 18:30 (Asia/Shanghai; outside the night-time
+monthly and declaration runs), applies every `*.csv` in the feedback inbox
 (`RETIRE_PREP_FEEDBACK_INBOX`, default `build/inbox/feedback/`): stage events,
 conclusions, confirmations, objections, elected retirement months
 (docs/feedback-format.md). Files stay in the inbox: applying a file again changes
@@ -20,7 +21,8 @@ nothing, so a rerun or a late file is always safe. RESULT notices are issued her
 reach the SMS batch of the next monthly run.
 
 The task writes the warehouse: it runs in the pool `retire_prep_warehouse` (one slot), so
-it never runs at the same time as a writing task of the monthly or declaration run.
+it never runs at the same time as a writing task of the monthly or declaration run
+(if it meets their read-only file tasks, one side finds the file locked and retries).
 
 **When it fails**
 * *"feedback file(s) refused whole"*: the file is not the documented format; the other
@@ -36,7 +38,7 @@ See docs/operations.md.
 
 @dag(
     dag_id="feedback_intake",
-    schedule=CronTriggerTimetable("30 * * * *", timezone="Asia/Shanghai"),
+    schedule=CronTriggerTimetable("30 8-18 * * *", timezone="Asia/Shanghai"),
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,

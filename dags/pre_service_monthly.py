@@ -100,6 +100,7 @@ def pre_service_monthly():
     offices = writer("worklists")(month)
     chain(ingest_push(), load_applications(), begin(month), writer("screen")(month),
           writer("ledger")(month), writer("notices")(month), offices)
+    # read-only, side by side; finish also runs when no office has files (mapped task skipped)
     per_office = office_files.partial(month=month).expand(office=offices)
     files = month_files(month)
     offices >> files

@@ -148,6 +148,7 @@ def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None) 
     The whole inbox is processed first; then a refused batch fails the task (no retry:
     the same bytes would be refused again).  Held batches are logged as warnings.
     """
+    from .errors import RetirePrepError
     from .ingest import ingest_inbox
 
     p = paths()
@@ -155,10 +156,11 @@ def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None) 
     if not inbox.is_dir():
         log.warning("push inbox %s does not exist: nothing to ingest", inbox)
         return {"applied": [], "held": [], "refused": []}
-    report = ingest_inbox(inbox, warehouse)
-    for line in report.lines():
-        (log.error if line.startswith("REFUSED") else
-         log.warning if line.startswith("held") else log.info)("%s", line)
+    try:
+        report = ingest_inbox(inbox, warehouse)
+    except RetirePrepError as exc:
+        raise _fail_without_retry(exc) from exc
+    _log_lines(report)
     summary = {
         "applied": [a["batch_id"] for a in report.applied],
         "held": [h["batch_id"] for h in report.held],
@@ -201,11 +203,21 @@ def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = Non
     try:
         report = apply_feedback_files(files, Path(warehouse or p.warehouse))
     except RetirePrepError as exc:
+        _log_lines(getattr(exc, "report", None))  # what was applied before the refusal
         raise _fail_without_retry(exc) from exc
+    return {"files": len(files), "report": _log_lines(report)}
+
+
+def _log_lines(report) -> list[str]:
+    """Log a pipeline report's lines (refusals as errors, warnings as warnings); returns them."""
+    if report is None:
+        return []
     lines = list(getattr(report, "lines", lambda: [str(report)])())
     for line in lines:
-        log.info("%s", line)
-    return {"files": len(files), "report": lines}
+        level = (logging.ERROR if line.startswith("REFUSED") else
+                 logging.WARNING if line.startswith(("held", "warning", "  warning")) else logging.INFO)
+        log.log(level, "%s", line)
+    return lines
 
 
 def stage(name: str, month: str, **kwargs):
@@ -235,7 +247,4 @@ def declare(month: str, replay: bool = False) -> dict:
         report = declare_month(month, p.warehouse, p.out, replay=replay)
     except RetirePrepError as exc:
         raise _fail_without_retry(exc) from exc
-    lines = list(getattr(report, "lines", lambda: [str(report)])())
-    for line in lines:
-        log.info("%s", line)
-    return {"month": month, "report": lines}
+    return {"month": month, "report": _log_lines(report)}

@@ -14,7 +14,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.identifiers import id_check_char
 from pipelines.ingest import PERSON_COLUMNS, SEGMENT_COLUMNS, ingest_batches, read_manifest
 from pipelines.errors import BatchRefused
 from pipelines.settings import Settings

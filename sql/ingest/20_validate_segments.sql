@@ -14,17 +14,20 @@ WITH t AS (
 owner AS (  -- what the batch's persons file says of each id_no
     SELECT id_no,
            bool_or(reason_code IS NOT NULL) AS any_bad,
-           bool_or(reason_code IS NULL AND op = 'D') AS deleted
+           bool_or(reason_code IS NULL AND op = 'D') AS deleted,
+           -- the persons check tests the ID first, so BAD_ID_NO there = this id_no is invalid
+           bool_and(reason_code IS DISTINCT FROM 'BAD_ID_NO') AS id_ok
     FROM persons_checked GROUP BY id_no
 ),
 typed AS (
     SELECT t.*, mi_of_yyyymm(start_t) AS start_mi, mi_of_yyyymm(end_t) AS end_mi, o.any_bad, o.deleted,
-           o.id_no IS NOT NULL AS has_owner
+           o.id_no IS NOT NULL AS has_owner, o.id_ok
     FROM t LEFT JOIN owner o USING (id_no)
 )
 SELECT row_no, id_no, id_no_raw,
     CASE
-        WHEN NOT id_no_valid(id_no)                        THEN 'BAD_ID_NO'
+        -- the GB 11643 check once per person (from the persons check), not once per segment
+        WHEN NOT (CASE WHEN has_owner THEN id_ok ELSE id_no_valid(id_no) END) THEN 'BAD_ID_NO'
         WHEN NOT has_owner                                 THEN 'ORPHAN_SEGMENT'
         WHEN any_bad                                       THEN 'PERSON_QUARANTINED'
         WHEN deleted                                       THEN 'SEGMENT_OF_DELETED_PERSON'

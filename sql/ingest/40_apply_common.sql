@@ -4,8 +4,8 @@
 CREATE OR REPLACE TEMP TABLE cur AS
 SELECT id_no, row_hash, in_push FROM person_versions WHERE valid_to_seq IS NULL;
 
-CREATE OR REPLACE TEMP TABLE p_changed AS
-SELECT i.*, c.id_no IS NULL AS is_new
+CREATE OR REPLACE TEMP TABLE p_changed AS  -- ids only: the rows stay in incoming
+SELECT i.id_no, c.id_no IS NULL AS is_new
 FROM incoming i LEFT JOIN cur c USING (id_no)
 WHERE c.id_no IS NULL OR c.row_hash <> i.row_hash OR NOT c.in_push;
 
@@ -43,7 +43,7 @@ WHERE valid_to_seq IS NULL
   AND (id_no IN (SELECT id_no FROM p_changed) OR id_no IN (SELECT id_no FROM p_left));
 
 INSERT INTO person_versions
-SELECT {{ person_cols }}, true, row_hash, {{ seq }}, NULL FROM p_changed;
+SELECT {{ person_cols }}, true, row_hash, {{ seq }}, NULL FROM incoming SEMI JOIN p_changed USING (id_no);
 
 INSERT INTO person_versions
 SELECT {{ person_cols }}, false, row_hash, {{ seq }}, NULL FROM p_left_rows;
