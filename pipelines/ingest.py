@@ -357,14 +357,21 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
     validate_frames("raw", {"batch_accounting": accounting}, vroot, label=man.batch_id, settings=settings)
     if not p_ok:
         return
+    cap = settings.ingest_validation_max_rows
+    step = 1 if not cap or p_ok <= cap else -(-p_ok // cap)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _v_ids AS
+            SELECT DISTINCT id_no FROM persons_checked
+            WHERE reason_code IS NULL AND op IN ('', 'I', 'U') {'' if step == 1 else f'AND hash(id_no) % {step} = 0'}""")
     persons = con.execute(
         """SELECT id_no, gender, birth_date, insurance_type, person_type, insured_region, contribution_status,
                   survival_status, actual_contribution_months, deemed_status, arrears_months, in_push
-           FROM person_versions v
-           WHERE valid_to_seq IS NULL AND id_no IN (SELECT id_no FROM persons_checked WHERE reason_code IS NULL)""").df()
+           FROM person_versions v SEMI JOIN _v_ids USING (id_no) WHERE valid_to_seq IS NULL""").df()
     segments = con.execute(
-        "SELECT id_no, region_code, start_mi, end_mi, relation_status FROM segment_versions WHERE valid_from_seq = ?",
-        [man.seq]).df()
+        """SELECT id_no, region_code, start_mi, end_mi, relation_status
+           FROM segment_versions SEMI JOIN _v_ids USING (id_no) WHERE valid_to_seq IS NULL""").df()
+    if persons.empty:
+        return
     validate_frames("ingest", {"persons": persons, "segments": segments}, vroot, label=man.batch_id,
                     settings=settings)
 

@@ -77,7 +77,9 @@ def person_key(id_no: str, settings: Settings) -> str:
 def refresh_person_keys(con: duckdb.DuckDBPyConnection) -> None:
     """Key every ID number the warehouse holds (persons and quarantined rows) in ``person_keys``.
 
-    Analyst views join this table, so they show the key without the secret.
+    Analyst views join this table, so they show the key without the secret.  Ingest keys
+    each batch's ID numbers as it applies it; this full pass is for repair (e.g. after the
+    table was emptied when the secret was rotated).
     """
     con.execute(
         """INSERT INTO person_keys
@@ -106,7 +108,6 @@ def connect(path: str | Path, read_only: bool = False, settings: Settings | None
             for extra in sorted((SQL_DIR / "warehouse").glob("schema_*.sql")):
                 run_sql(con, f"warehouse/{extra.name}", settings=settings)
             run_sql(con, "warehouse/views.sql", settings=settings)
-            refresh_person_keys(con)
         yield con
     finally:
         con.close()

@@ -12,27 +12,27 @@ WHERE c.id_no IS NULL OR c.row_hash <> i.row_hash OR NOT c.in_push;
 -- segments: a person's set is replaced when it differs (order-insensitive)
 CREATE OR REPLACE TEMP TABLE seg_in AS
 SELECT s.id_no,
-       CAST(row_number() OVER (PARTITION BY s.id_no ORDER BY s.row_no) AS INTEGER) AS seg_no,
+       CAST(s.row_no AS INTEGER) AS seg_no,   -- the segment's row in its batch file
        s.region_code, s.start_mi, s.end_mi, s.relation_status
 FROM segments_checked s SEMI JOIN incoming i USING (id_no)
 WHERE s.reason_code IS NULL;
 
 CREATE OR REPLACE TEMP TABLE seg_changed AS
+-- A set's fingerprint: count and sum of 64-bit row hashes (order-insensitive; a repeated
+-- segment counts twice, so it cannot cancel out as with XOR).
 WITH h_in AS (
-    SELECT i.id_no,
-           coalesce(string_agg(concat_ws(':', s.region_code, s.start_mi, s.end_mi, s.relation_status), ';'
-                    ORDER BY s.start_mi, s.end_mi, s.region_code, s.relation_status), '') AS h
+    SELECT i.id_no, count(s.id_no) AS n,
+           coalesce(sum(hash(s.region_code, s.start_mi, s.end_mi, s.relation_status)::HUGEINT), 0) AS h
     FROM incoming i LEFT JOIN seg_in s USING (id_no) GROUP BY i.id_no
 ),
 h_cur AS (
-    SELECT v.id_no,
-           string_agg(concat_ws(':', v.region_code, v.start_mi, v.end_mi, v.relation_status), ';'
-                      ORDER BY v.start_mi, v.end_mi, v.region_code, v.relation_status) AS h
+    SELECT v.id_no, count(*) AS n,
+           sum(hash(v.region_code, v.start_mi, v.end_mi, v.relation_status)::HUGEINT) AS h
     FROM segment_versions v SEMI JOIN incoming i USING (id_no)
     WHERE v.valid_to_seq IS NULL GROUP BY v.id_no
 )
 SELECT h_in.id_no FROM h_in LEFT JOIN h_cur USING (id_no)
-WHERE h_in.h IS DISTINCT FROM coalesce(h_cur.h, '');
+WHERE h_in.n <> coalesce(h_cur.n, 0) OR h_in.h <> coalesce(h_cur.h, 0);
 
 -- left persons keep their last data, as a version that is out of the push
 CREATE OR REPLACE TEMP TABLE p_left_rows AS

@@ -86,7 +86,7 @@ CREATE TABLE IF NOT EXISTS person_versions (
 -- Every version of a person's contribution segments (replaced as a set per person).
 CREATE TABLE IF NOT EXISTS segment_versions (
     id_no           VARCHAR NOT NULL,
-    seg_no          INTEGER NOT NULL,   -- order within the person's rows of the batch
+    seg_no          INTEGER NOT NULL,   -- the segment's row number in the batch file it came from
     region_code     VARCHAR NOT NULL,
     start_mi        INTEGER NOT NULL,
     end_mi          INTEGER NOT NULL,
@@ -266,7 +266,8 @@ CREATE TABLE IF NOT EXISTS applications_refused (
 
 -- The pseudonymous key of every ID number (outputs.md person_key); filled by the pipeline,
 -- which alone has the secret (pipelines.warehouse.refresh_person_keys).
+-- No PRIMARY KEY: the index costs more than the anti-join that keeps id_no unique.
 CREATE TABLE IF NOT EXISTS person_keys (
-    id_no      VARCHAR PRIMARY KEY,
+    id_no      VARCHAR NOT NULL,
     person_key VARCHAR NOT NULL
 );
