@@ -28,20 +28,13 @@ from pathlib import Path
 
 import duckdb
 
+from .contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS
 from .errors import BatchRefused, ValidationFailed
 from .settings import Settings, load_settings
 from .warehouse import connect, render_sql
 
 log = logging.getLogger(__name__)
 
-PERSON_COLUMNS = (
-    "op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type",
-    "hukou_region", "insured_region", "benefit_region_ministry", "employer_uscc",
-    "employer_name", "phone", "contribution_status", "retired", "survival_status",
-    "actual_contribution_months", "deemed_months", "deemed_status", "deemed_region",
-    "arrears_months",
-)
-SEGMENT_COLUMNS = ("id_no", "region_code", "start_month", "end_month", "relation_status")
 FILE_COLUMNS = {"persons": PERSON_COLUMNS, "segments": SEGMENT_COLUMNS}
 ALLOWED_FILES = {
     "persons.csv": ("persons", "csv"), "persons.parquet": ("persons", "parquet"),
@@ -594,7 +587,6 @@ def ingest_inbox(inbox: str | Path, warehouse: str | Path, settings: Settings | 
 
 # --------------------------------------------------------------------------- applications (trigger 2)
 
-APPLICATION_COLUMNS = ("id_no", "applicant_type", "applied_on", "channel", "county_code")
 
 
 def load_applications(files, warehouse: str | Path, settings: Settings | None = None) -> dict:

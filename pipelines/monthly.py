@@ -161,68 +161,63 @@ def stage_begin(month: str, warehouse: str, out: str, replay: bool = False) -> d
         return {"month": ctx.month, "as_of_seq": ctx.as_of_seq, "replay": replay}
 
 
+def _in_running_month(month: str, warehouse: str, out: str, work, *, read_only: bool = False,
+                      state: bool = True):
+    """Open the warehouse, resolve the begun month, create the push-state views, run ``work(con, ctx)``."""
+    from . import screen
+
+    settings = load_settings()
+    with connect(warehouse, read_only=read_only, settings=settings) as con:
+        ctx = _running_context(con, month, settings, out)
+        if state:
+            screen.state_views(con, ctx)
+        return work(con, ctx)
+
+
 def stage_screen(month: str, warehouse: str, out: str) -> dict:
     from . import screen
 
-    settings = load_settings()
-    with connect(warehouse, settings=settings) as con:
-        ctx = _running_context(con, month, settings, out)
-        return screen.screen_month(con, ctx)
+    return _in_running_month(month, warehouse, out, screen.screen_month, state=False)
 
 
 def stage_ledger(month: str, warehouse: str, out: str) -> dict:
-    from . import ledger, screen
+    from . import ledger
 
-    settings = load_settings()
-    with connect(warehouse, settings=settings) as con:
-        ctx = _running_context(con, month, settings, out)
-        screen.state_views(con, ctx)
-        return ledger.update_ledger(con, ctx)
+    return _in_running_month(month, warehouse, out, ledger.update_ledger)
 
 
 def stage_notices(month: str, warehouse: str, out: str) -> dict:
-    from . import screen
-
-    settings = load_settings()
-    with connect(warehouse, settings=settings) as con:
-        ctx = _running_context(con, month, settings, out)
-        screen.state_views(con, ctx)
-        return notify_month(con, ctx)
+    return _in_running_month(month, warehouse, out, notify_month)
 
 
 def stage_worklists(month: str, warehouse: str, out: str) -> list[str]:
     """Snapshot and validate the worklists; returns the offices that get files (for task mapping)."""
-    from . import outputs, screen
+    from . import outputs
 
-    settings = load_settings()
-    with connect(warehouse, settings=settings) as con:
-        ctx = _running_context(con, month, settings, out)
-        screen.state_views(con, ctx)
-        replay = con.execute("SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING'",
-                             [ctx.month_mi]).fetchone()[0]
+    def work(con, ctx):
+        replay = con.execute("SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING' "
+                             "AND command = 'run'", [ctx.month_mi]).fetchall()[0][0]
         outputs.prepare_worklists(con, ctx, rebuild=not replay)
         return outputs.offices_of_month(con, ctx)
+
+    return _in_running_month(month, warehouse, out, work)
 
 
 def stage_office_files(month: str, warehouse: str, out: str, office: str) -> dict:
     """One office's worklist and notices (read-only: mapped tasks run side by side)."""
-    from . import outputs, screen
+    from . import outputs
 
-    settings = load_settings()
-    with connect(warehouse, read_only=True, settings=settings) as con:
-        ctx = _running_context(con, month, settings, out)
-        screen.state_views(con, ctx)
-        return outputs.write_office_files(con, ctx, office, Path(out) / ctx.month)
+    return _in_running_month(
+        month, warehouse, out,
+        lambda con, ctx: outputs.write_office_files(con, ctx, office, Path(out) / ctx.month), read_only=True)
 
 
 def stage_month_files(month: str, warehouse: str, out: str) -> dict:
-    from . import outputs, screen
+    from . import outputs
 
-    settings = load_settings()
-    with connect(warehouse, read_only=True, settings=settings) as con:
-        ctx = _running_context(con, month, settings, out)
-        screen.state_views(con, ctx)
-        return outputs.write_month_files(con, ctx, Path(out) / ctx.month)
+    return _in_running_month(
+        month, warehouse, out,
+        lambda con, ctx: outputs.write_month_files(con, ctx, Path(out) / ctx.month), read_only=True)
 
 
 def stage_finish(month: str, warehouse: str, out: str) -> dict:

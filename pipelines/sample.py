@@ -116,17 +116,9 @@ from typing import Iterator
 
 import numpy as np
 
+from .contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS
 from .identifiers import id_check_char, parse_id_no, uscc_check_char, uscc_valid
 
-PERSON_COLUMNS = (
-    "op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type",
-    "hukou_region", "insured_region", "benefit_region_ministry", "employer_uscc",
-    "employer_name", "phone", "contribution_status", "retired", "survival_status",
-    "actual_contribution_months", "deemed_months", "deemed_status", "deemed_region",
-    "arrears_months",
-)
-SEGMENT_COLUMNS = ("id_no", "region_code", "start_month", "end_month", "relation_status")
-APPLICATION_COLUMNS = ("id_no", "applicant_type", "applied_on", "channel", "county_code")
 
 CHUNK = 50_000  # persons per vectorised chunk (the stream unit)
 NINGXIA = 64

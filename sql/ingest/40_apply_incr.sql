@@ -1,10 +1,7 @@
 -- An INCR applies changes since base_seq (push-format.md): I/U bring the whole row and all
 -- segments again (they replace the earlier ones), D removes the person from the push.
 -- I for a person already present and U for one not present are upserts, counted as warnings.
-{%- set hash_cols = "id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, insured_region, benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, retired, survival_status, actual_contribution_months, deemed_months, deemed_status, deemed_region, arrears_months" %}
-CREATE OR REPLACE TEMP TABLE incoming AS
-SELECT *, md5(concat_ws('|', {% for c in hash_cols.split(', ') %}coalesce(CAST({{ c }} AS VARCHAR), '\0'){{ ", " if not loop.last }}{% endfor %})) AS row_hash
-FROM persons_checked WHERE reason_code IS NULL AND op IN ('I', 'U');
+{% include "ingest/40_incoming.sql" %}
 
 CREATE OR REPLACE TEMP TABLE incr_warnings AS
 SELECT p.id_no, p.op,
