@@ -340,7 +340,7 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
     """GX suites ``raw`` (row accounting) and ``ingest`` (the versions this batch made current)."""
     import pandas as pd
 
-    from .validate import validate_frames
+    from .validate import sample_clause, validate_frames
 
     p_ok, p_bad, s_ok, s_bad = acc
     accounting = pd.DataFrame([
@@ -350,12 +350,10 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
     validate_frames("raw", {"batch_accounting": accounting}, vroot, label=man.batch_id, settings=settings)
     if not p_ok:
         return
-    cap = settings.ingest_validation_max_rows
-    step = 1 if not cap or p_ok <= cap else -(-p_ok // cap)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _v_ids AS
             SELECT DISTINCT id_no FROM persons_checked
-            WHERE reason_code IS NULL AND op IN ('', 'I', 'U') {'' if step == 1 else f'AND hash(id_no) % {step} = 0'}""")
+            WHERE reason_code IS NULL AND op IN ('', 'I', 'U') AND {sample_clause(p_ok, settings)}""")
     persons = con.execute(
         """SELECT id_no, gender, birth_date, insurance_type, person_type, insured_region, contribution_status,
                   survival_status, actual_contribution_months, deemed_status, arrears_months, in_push

@@ -76,9 +76,12 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
         if validate:
             from .validate import validate_frames
 
+            from .validate import sample_clause
+
+            n = con.execute("SELECT count(*) FROM ledger_entries WHERE closed_mi IS NULL").fetchall()[0][0]
             frame = con.execute(
                 "SELECT id_no, office_code, stage, officer_id AS responsible_officer, due_date "
-                "FROM ledger_entries WHERE closed_mi IS NULL").df()
+                "FROM ledger_entries WHERE closed_mi IS NULL AND " + sample_clause(n, ctx.settings)).df()
             vdir = (ctx.out / ctx.month / "validation") if ctx.out else None
             validate_frames("ledger", {"ledger": frame}, vdir, label=ctx.month, settings=ctx.settings)
         con.execute("COMMIT")

@@ -15,6 +15,7 @@ between two stages is completed by running the month again, with nothing twice.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -56,12 +57,14 @@ class RunReport:
     as_of_seq: int
     replay: bool = False
     counts: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
     out_dir: Path | None = None
 
     def lines(self) -> list[str]:
         head = f"month {self.month} on push seq {self.as_of_seq}" + (" (replay)" if self.replay else "")
+        timing = ", ".join(f"{k} {v} s" for k, v in self.seconds.items())
         return [head] + [f"  {k}: {v}" for k, v in self.counts.items()] + (
-            [f"  outputs: {self.out_dir}"] if self.out_dir else [])
+            [f"  outputs: {self.out_dir}"] if self.out_dir else []) + ([f"  time: {timing}"] if timing else [])
 
 
 def month_context(con, month: str, settings: Settings, *, command: str = "run", replay: bool = False) -> MonthContext:
@@ -131,14 +134,20 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
         ctx.out = out
         _begin(con, ctx, replay)
         report = RunReport(month=ctx.month, as_of_seq=ctx.as_of_seq, replay=replay)
+        def step(name, fn):
+            t0 = time.perf_counter()
+            log.info("%s %s …", ctx.month, name)
+            report.counts.update(fn() or {})
+            report.seconds[name] = round(time.perf_counter() - t0, 1)
+
         try:
             if not replay:
-                report.counts.update(screen.screen_month(con, ctx, validate=validate))
-                report.counts.update(ledger.update_ledger(con, ctx, validate=validate))
-                report.counts.update(notify_month(con, ctx, validate=validate))
+                step("screen", lambda: screen.screen_month(con, ctx, validate=validate))
+                step("ledger", lambda: ledger.update_ledger(con, ctx, validate=validate))
+                step("notices", lambda: notify_month(con, ctx, validate=validate))
             else:
                 screen.state_views(con, ctx)
-            report.counts.update(outputs.publish_month(con, ctx, validate=validate, rebuild=not replay))
+            step("outputs", lambda: outputs.publish_month(con, ctx, validate=validate, rebuild=not replay))
         except BaseException:
             _finish(con, ctx, "FAILED")
             raise
@@ -221,11 +230,25 @@ def stage_month_files(month: str, warehouse: str, out: str) -> dict:
 
 
 def stage_finish(month: str, warehouse: str, out: str) -> dict:
+    """Mark the month done, after removing office folders an earlier run left that this run has no
+    files for (the DAG writes office files in place, so nothing stale may stay beside them)."""
+    import shutil
+
+    from . import outputs
+
     settings = load_settings()
     with connect(warehouse, settings=settings) as con:
         ctx = _running_context(con, month, settings, out)
+        offices = set(outputs.offices_of_month(con, ctx))
+        removed = 0
+        for kind in ("worklists", "notifications"):
+            base = Path(out) / ctx.month / kind
+            for d in sorted(base.iterdir()) if base.exists() else []:
+                if d.is_dir() and d.name not in offices:
+                    shutil.rmtree(d)
+                    removed += 1
         _finish(con, ctx)
-        return {"month": ctx.month, "status": "DONE"}
+        return {"month": ctx.month, "status": "DONE", "stale office folders removed": removed}
 
 
 def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:

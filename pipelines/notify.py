@@ -278,6 +278,22 @@ def render_notice(kind: str, context: dict, settings: Settings, pkey: str) -> st
 
 # ----------------------------------------------------------------------------- issuing
 
+@lru_cache(maxsize=None)
+def _template_inputs(kind: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The row columns the ``kind`` template's text can depend on (through notice_context)."""
+    from jinja2 import meta
+
+    source = _sms_env.loader.get_source(_sms_env, f"{kind.lower()}.txt.j2")[0]
+    used = meta.find_undeclared_variables(_sms_env.parse(source))
+    keys = {"office_code"}  # office_name, office_short, office_phone, office_address
+    for v in used:
+        if v in columns:
+            keys.add(v)
+        if v.endswith("_month") and v[:-6] + "_mi" in columns:
+            keys.add(v[:-6] + "_mi")
+    return tuple(sorted(keys))
+
+
 def _columns(con, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()]
 
@@ -297,11 +313,20 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
         person_cols=person_cols, persons=_persons_source(con), month_mi=int(month_mi)))
     rows = _dicts(con, "SELECT * FROM _notice_rows ORDER BY _notice_id")
     out = {name: [] for name in _NOTICE_SCHEMA.names}
+    # Texts depend only on the few columns a template uses (no person field is among them):
+    # render each distinct combination once, not once per person.
+    texts: dict[tuple, str] = {}
+    key_cols: dict[str, tuple[str, ...]] = {}
     for row in rows:
         k = row["kind"]
         if k not in KINDS:
             raise RetirePrepError(f"unknown notice kind {k!r}")
-        text = render_notice(k, notice_context(row, month_mi), settings, row["_person_key"])
+        if k not in key_cols:
+            key_cols[k] = _template_inputs(k, tuple(row))
+        key = (k,) + tuple(row[c] for c in key_cols[k])
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = render_notice(k, notice_context(row, month_mi), settings, row["_person_key"])
         sms = row["_channel"] == "SMS"
         out["notice_id"].append(row["_notice_id"])
         out["id_no"].append(row["id_no"])

@@ -44,9 +44,14 @@ def validate_notices(con, ctx) -> None:
     """GX suite ``notices`` on the SMS notices issued in P (before they are committed)."""
     from .validate import expected_sms_segments
 
+    from .validate import sample_clause
+
+    n = con.execute("SELECT count(*) FROM notice_log WHERE issued_mi = ? AND channel = 'SMS'",
+                    [ctx.month_mi]).fetchall()[0][0]
     frame = con.execute(
         "SELECT notice_id, kind AS notice_kind, id_no, phone, text, segments, mi_text(reference_mi) AS reference_month "
-        "FROM notice_log WHERE issued_mi = ? AND channel = 'SMS'", [ctx.month_mi]).df()
+        f"FROM notice_log WHERE issued_mi = ? AND channel = 'SMS' AND {sample_clause(n, ctx.settings)}",
+        [ctx.month_mi]).df()
     # computed independently of the SQL that stored `segments`, so the check can fail
     frame["expected_segments"] = expected_sms_segments(frame["text"])
     _validate("notices", {"sms": frame}, ctx)
@@ -93,8 +98,12 @@ def write_handovers(con, ctx, stage_dir: Path) -> int:
 
 def validate_worklists(con, ctx) -> None:
     # the whole month at once: id_no unique month-wide implies unique in each office's file
+    from .validate import sample_clause
+
+    n = con.execute("SELECT count(*) FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0][0]
     frame = con.execute(
-        f"SELECT {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).df()
+        f"SELECT {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = ? AND {sample_clause(n, ctx.settings)}",
+        [ctx.month_mi]).df()
     _validate("worklists", {"worklist": frame}, ctx)
 
 

@@ -41,9 +41,12 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
         if validate:
             from .validate import validate_frames
 
+            from .validate import sample_clause
+
             frame = con.execute(
                 "SELECT id_no, office_code, scope_rule IS NOT NULL AS in_scope, original_age_mi, statutory_age_mi, "
-                "benefit_province FROM screen_results WHERE month_mi = ?", [ctx.month_mi]).df()
+                "benefit_province FROM screen_results WHERE month_mi = ? AND "
+                + sample_clause(counts["screened"], ctx.settings), [ctx.month_mi]).df()
             validate_frames("screen", {"screen_results": frame}, _vdir(ctx), label=ctx.month, settings=ctx.settings)
         con.execute("COMMIT")
     except BaseException:

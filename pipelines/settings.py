@@ -49,10 +49,10 @@ class Settings:
     stage_days: dict[str, int] = field(default_factory=_default_stage_days)
     # push-format.md
     bad_row_share: float = 0.05
-    # Great Expectations at ingest: the versions a batch made current are validated whole up to
-    # this many persons; above it, a deterministic hash sample of this size (the SQL checks of
-    # sql/ingest/ still cover every row). 0 = always whole.
-    ingest_validation_max_rows: int = 250_000
+    # Great Expectations on large frames (a batch's persons, the month's screening, ledger and
+    # worklists): validated whole up to this many persons; above it, a deterministic hash sample
+    # of about this size (the SQL of every stage still covers every row). 0 = always whole.
+    validation_max_rows: int = 250_000
     # outputs.md
     person_key_secret: str = ""
     timezone: str = "Asia/Shanghai"

@@ -110,6 +110,15 @@ def suite_parameters(settings: "Settings") -> dict[str, Any]:
     }
 
 
+def sample_clause(n_rows: int, settings: "Settings", key: str = "id_no") -> str:
+    """SQL condition keeping a deterministic hash sample of about ``validation_max_rows`` rows
+    (``TRUE`` when the frame is small enough to validate whole)."""
+    cap = settings.validation_max_rows
+    if not cap or n_rows <= cap:
+        return "TRUE"
+    return f"hash({key}) % {-(-n_rows // cap)} = 0"
+
+
 def expected_sms_segments(texts: "pd.Series") -> "pd.Series":
     """rules.md §5 segment count of each text: 1 up to 70 characters, else ⌈length / 67⌉.
 
