@@ -180,3 +180,48 @@ def test_cli_run_refuses_without_push(tmp_path):
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) >= 1 and "no push batch" in lines[-1]
+
+
+def _failing_suites(tmp_path: Path, stage: str) -> Path:
+    """A copy of expectations/ in which the ``stage`` suite demands what no real frame has."""
+    import json
+
+    import pipelines
+
+    d = tmp_path / "expectations"
+    shutil.copytree(pipelines.EXPECTATIONS_DIR, d)
+    suite = json.loads((d / f"{stage}.json").read_text(encoding="utf-8"))
+    frame = suite["expectations"][0]["meta"]["frame"]
+    suite["expectations"].append({
+        "type": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": "office_code", "value_set": ["000000"]},
+        "meta": {"frame": frame, "why": "test: an expectation that fails"},
+    })
+    (d / f"{stage}.json").write_text(json.dumps(suite, ensure_ascii=False), encoding="utf-8")
+    return d
+
+
+@pytest.mark.parametrize("stage", ["screen", "worklists"])
+def test_failing_expectation_stops_the_stage_and_publishes_nothing(sample_run, tmp_path, monkeypatch, stage):
+    import pipelines
+    from pipelines.errors import ValidationFailed
+
+    _, wh, _ = sample_run
+    wh2 = copy_warehouse(wh, tmp_path)
+    ingest_batches([SAMPLE / "push" / "2026-12-incr"], wh2)
+    con = duckdb.connect(str(wh2), read_only=True)
+    before = con.execute("SELECT count(*) FROM screen_results WHERE month_mi = 2026*12+11").fetchone()[0]
+    con.close()
+    monkeypatch.setattr(pipelines, "EXPECTATIONS_DIR", _failing_suites(tmp_path, stage))
+    out = tmp_path / "out"
+    with pytest.raises(ValidationFailed, match="expect_column_values_to_be_in_set"):
+        run_month("2026-12", wh2, out)
+    assert not (out / "2026-12" / "worklists").exists() and not (out / "2026-12" / "notifications").exists()
+    assert any((out / "2026-12" / "validation").glob(f"{stage}-*.json")), "the failure is recorded"
+    con = duckdb.connect(str(wh2), read_only=True)
+    after = con.execute("SELECT count(*) FROM screen_results WHERE month_mi = 2026*12+11").fetchone()[0]
+    status = con.execute("SELECT status FROM month_runs WHERE month_mi = 2026*12+11").fetchall()
+    con.close()
+    if stage == "screen":
+        assert after == before == 0, "the screening of the month was rolled back"
+    assert status == [("FAILED",)]
