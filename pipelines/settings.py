@@ -53,6 +53,9 @@ class Settings:
     # worklists): validated whole up to this many persons; above it, a deterministic hash sample
     # of about this size (the SQL of every stage still covers every row). 0 = always whole.
     validation_max_rows: int = 250_000
+    # DuckDB's memory limit per connection (it spills to disk above it); "" = DuckDB's default
+    # (80 % of RAM), which lets one run take most of a shared machine.
+    duckdb_memory_limit: str = "4GB"
     # outputs.md
     person_key_secret: str = ""
     timezone: str = "Asia/Shanghai"

@@ -100,6 +100,8 @@ def connect(path: str | Path, read_only: bool = False, settings: Settings | None
     con = duckdb.connect(str(path), read_only=read_only)
     try:
         con.execute("SET TimeZone = 'Asia/Shanghai'")
+        if settings.duckdb_memory_limit:
+            con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
         _register_functions(con, settings, read_only)
         con.execute(render_sql("warehouse/person_key.sql", person_key_secret=person_key_sql(settings)))
         if not read_only:
