@@ -100,6 +100,7 @@ def connect(path: str | Path, read_only: bool = False, settings: Settings | None
     con = duckdb.connect(str(path), read_only=read_only)
     try:
         con.execute("SET TimeZone = 'Asia/Shanghai'")
+        con.execute("SET enable_progress_bar = false")  # progress is logged per stage instead
         if settings.duckdb_memory_limit:
             con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
         _register_functions(con, settings, read_only)
