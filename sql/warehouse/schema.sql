@@ -146,8 +146,9 @@ CREATE TABLE IF NOT EXISTS screen_results (
     trigger_push            BOOLEAN NOT NULL, -- trigger 1
     trigger_application     BOOLEAN NOT NULL, -- trigger 2
     trigger_screening       BOOLEAN NOT NULL, -- trigger 3
-    flags                   VARCHAR NOT NULL, -- section-4 codes, alphabetical, ';'-joined
-    PRIMARY KEY (month_mi, id_no)
+    flags                   VARCHAR NOT NULL  -- section-4 codes, alphabetical, ';'-joined
+    -- (month_mi, id_no) is unique by construction (a month is deleted, then inserted whole) and
+    -- checked by the `screen` suite; no index: DuckDB's index upkeep cost more than the screening.
 );
 
 -- Each flag with its evidence (rules.md §4).
@@ -155,8 +156,8 @@ CREATE TABLE IF NOT EXISTS flags (
     month_mi INTEGER NOT NULL,
     id_no    VARCHAR NOT NULL,
     code     VARCHAR NOT NULL,
-    evidence VARCHAR NOT NULL,
-    PRIMARY KEY (month_mi, id_no, code)
+    evidence VARCHAR NOT NULL
+    -- (month_mi, id_no, code) unique by construction, like screen_results
 );
 
 -- 一人一档: one entry per person and enrolment (a person closed and taken in again gets a new one).
@@ -252,8 +253,8 @@ CREATE TABLE IF NOT EXISTS worklist_rows (
     responsible_officer           VARCHAR,
     due_date                      VARCHAR,
     overdue                       BOOLEAN,
-    elected_retirement_month      VARCHAR,
-    PRIMARY KEY (month_mi, entry_id)
+    elected_retirement_month      VARCHAR
+    -- (month_mi, entry_id) unique by construction (the month is deleted, then inserted whole)
 );
 
 -- Applications rows that could not be read (trigger 2 input), kept with the reason.
