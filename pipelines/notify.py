@@ -396,6 +396,13 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     return counts
 
 
+def record_letters_due(con, month_mi: int) -> int:
+    """Record the coordination letters that first become due in P (written by write_letters)."""
+    before = con.execute("SELECT count(*) FROM coordination_letters").fetchall()[0][0]
+    _run(con, render_sql("notify/55_letters_due.sql", month_mi=int(month_mi)))
+    return con.execute("SELECT count(*) FROM coordination_letters").fetchall()[0][0] - before
+
+
 # ----------------------------------------------------------------------------- files
 
 def _kinds_sql() -> str:

@@ -373,6 +373,8 @@ def test_coordination_letters(con, tmp_path):
     con.execute("INSERT INTO handovers VALUES (?, ?, 'BENEFIT_PLACE_OUT', ?, '610000', 'test')",
                 [P, gone["id_no"], OFFICE])  # no letter: moved out, entry closed
     out = tmp_path / "out" / "2026-03"
+    assert notify.record_letters_due(con, P) == 3
+    assert notify.record_letters_due(con, P) == 0          # a rerun of P adds nothing
     paths = notify.write_letters(con, P, out)
     assert len(paths) == 3
     by_person = {}
@@ -397,6 +399,9 @@ def test_coordination_letters(con, tmp_path):
     before = _files(out)
     notify.write_letters(con, P, out)
     assert _files(out) == before
+    # the next month the entries are still open with the same pre-review office: no letter again
+    assert notify.record_letters_due(con, P + 1) == 0
+    assert notify.write_letters(con, P + 1, tmp_path / "out" / "2026-04") == []
 
 
 def test_recipient_names():

@@ -272,3 +272,13 @@ CREATE TABLE IF NOT EXISTS person_keys (
     id_no      VARCHAR NOT NULL,
     person_key VARCHAR NOT NULL
 );
+
+-- Coordination letters (附件1) decided, once per (person, sending office, addressee): a letter is
+-- written in the month it first becomes due, never again in later months.
+CREATE TABLE IF NOT EXISTS coordination_letters (
+    id_no     VARCHAR NOT NULL,
+    sender    VARCHAR NOT NULL,
+    recipient VARCHAR NOT NULL,
+    first_mi  INTEGER NOT NULL,
+    basis     VARCHAR NOT NULL
+);
