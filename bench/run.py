@@ -32,6 +32,7 @@ _WRAP = (
     "import resource, subprocess, sys\n"
     "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
     "sys.stderr.write(p.stderr[-2000:])\n"
+    "sys.stderr.write(''.join(l + '\\n' for l in p.stdout.splitlines() if l.strip().startswith('time:')))\n"
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     "sys.exit(p.returncode)\n"
 )
@@ -45,7 +46,8 @@ def timed(cmd: list[str], label: str) -> tuple[float, float]:
     if proc.returncode != 0:
         sys.exit(f"{label} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     rss = int(proc.stdout.strip().splitlines()[-1]) / 1024
-    print(f"  {label:<28} {secs:8.1f} s   peak RSS {rss:7.0f} MiB", flush=True)
+    stages = " ".join(l.strip() for l in proc.stderr.splitlines() if l.strip().startswith("time:"))
+    print(f"  {label:<28} {secs:8.1f} s   peak RSS {rss:7.0f} MiB  {stages}", flush=True)
     return secs, rss
 
 
