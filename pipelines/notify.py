@@ -10,8 +10,8 @@
   pre-review office differ.
 
 Idempotency: a notice is keyed by (id_no, kind, reference_mi); rows whose key is already in
-``notices`` are left out before rendering, and the insert (one statement) skips any key that
-is present (anti-join and ``ON CONFLICT DO NOTHING``).  ``notice_id`` is deterministic:
+``notice_log`` are left out before rendering, and the insert (one statement) skips any key that
+is present (anti-joins; the UNIQUE constraints refuse anything else).  ``notice_id`` is deterministic:
 ``<kind>-<YYYY-MM of the reference month>-<person_key>``.  A rerun inserts nothing; a run
 killed after the insert and before the files completes the files when rerun.
 
