@@ -47,7 +47,9 @@ def write_table(con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_o
     view: callers inline only values they have checked (office codes, month indexes).
     """
     stem.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _out AS {query}")
+    # computed once (the query may join large tables); both files are written from this copy,
+    # which keeps the query's order
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _out AS {query}")
     cols = con.execute("DESCRIBE _out").fetchall()
     names = dictionary()
     missing = [c[0] for c in cols if c[0] not in names]
@@ -81,5 +83,5 @@ def write_table(con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_o
                 fo.write(chunk)
         body.unlink()
         os.replace(tmp, stem.with_suffix(".csv"))
-    con.execute("DROP VIEW _out")
+    con.execute("DROP TABLE _out")
     return n
