@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 from . import DATA_DIR

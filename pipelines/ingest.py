@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -232,7 +231,7 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
     raw, rej = f"raw_{kind}", f"rej_{kind}"
     if info["format"] == "parquet":
         try:
-            schema = con.execute(f"DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+            schema = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
         except duckdb.Error as exc:
             raise BatchRefused(man.batch_id, f"unreadable Parquet ({str(exc).splitlines()[0][:120]})", info["name"])
         types = {r[0]: r[1] for r in schema}
@@ -261,7 +260,7 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
     header = _csv_header(path)
     _check_header(man, info["name"], kind, header)
     colspec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"
-    con.execute(f"DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+    con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {raw}_load AS
             SELECT * FROM read_csv(?, header = true, auto_detect = false, columns = {colspec},

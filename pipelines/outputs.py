@@ -14,7 +14,6 @@ import re
 import shutil
 from pathlib import Path
 
-from . import TEMPLATES_DIR
 from .tabular import write_table
 from .warehouse import run_sql
 

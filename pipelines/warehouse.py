@@ -9,9 +9,7 @@ writers take ``connect(path)``; readers ``connect(path, read_only=True)``.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 

@@ -15,7 +15,7 @@ import pytest
 
 from pipelines import sample
 from pipelines.identifiers import id_check_char, normalize_phone, parse_id_no, uscc_valid
-from pipelines.policy import benefit_province, min_contribution_months, retirement_facts
+from pipelines.policy import benefit_province, retirement_facts
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -293,7 +293,7 @@ def test_determinism_and_variants(tmp_path):
     assert c["files"]["persons.csv"]["sha256"] != a["files"]["persons.csv"]["sha256"]
     # GB18030: same text, other bytes
     g = sample.generate_batch(tmp_path / "g", persons=300, month=MONTH, seed=3, encoding="GB18030")
-    u = sample.generate_batch(tmp_path / "u", persons=300, month=MONTH, seed=3, bom=True)
+    sample.generate_batch(tmp_path / "u", persons=300, month=MONTH, seed=3, bom=True)
     verify_manifest(tmp_path / "g")
     verify_manifest(tmp_path / "u")
     assert g["encoding"] == "GB18030"

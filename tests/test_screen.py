@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from pipelines.ingest import ingest_batches, load_applications
 from pipelines.monthly import month_context
