@@ -225,3 +225,22 @@ def test_failing_expectation_stops_the_stage_and_publishes_nothing(sample_run, t
     if stage == "screen":
         assert after == before == 0, "the screening of the month was rolled back"
     assert status == [("FAILED",)]
+
+
+def test_feedback_shows_in_worklists_and_office_progress(sample_run, tmp_path):
+    """Issue 6: objection deadlines and open objections reach the worklists and office_progress."""
+    from pipelines.feedback import apply_feedback_files
+
+    _, wh, _ = sample_run
+    wh2 = copy_warehouse(wh, tmp_path)
+    apply_feedback_files(sorted((SAMPLE / "feedback").glob("*.csv")), wh2)
+    run_month("2026-11", wh2, tmp_path / "out")        # the same month again, now with feedback
+    con = duckdb.connect(str(wh2), read_only=True)
+    rows = con.execute("SELECT objection_deadline, objection_status FROM worklist_rows "
+                       "WHERE month_mi = 2026*12+10 AND objection_deadline IS NOT NULL").fetchall()
+    assert rows and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d, _ in rows)
+    assert {"objections_open", "objections_overdue"} <= {
+        d[0] for d in con.execute("SELECT * FROM office_progress LIMIT 0").description}
+    con.close()
+    header = (tmp_path / "out" / "2026-11" / "worklists").glob("*/worklist.csv")
+    assert all("异议截止日期" in h.read_text(encoding="utf-8-sig").splitlines()[0] for h in header)

@@ -16,8 +16,10 @@ SELECT {{ month_mi }}, e.entry_id, e.id_no, p.name, r.gender, mi_text(r.birth_mi
        r.scope_rule, e.opened_by, r.flags, coalesce(ev.flag_evidence, ''),
        e.stage, strftime(e.stage_since, '%Y-%m-%d'), e.officer_id, strftime(e.due_date, '%Y-%m-%d'),
        coalesce(e.due_date < DATE '{{ month_first }}', false) AND e.closed_mi IS NULL,
-       mi_text(e.elected_retirement_mi)
+       mi_text(e.elected_retirement_mi),
+       strftime(st.objection_deadline, '%Y-%m-%d'), st.objection_status
 FROM ledger_entries e
+LEFT JOIN entry_status st ON st.entry_id = e.entry_id
 JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no
 JOIN persons_p p ON p.id_no = e.id_no
 LEFT JOIN ev ON ev.id_no = e.id_no

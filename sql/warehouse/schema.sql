@@ -253,7 +253,9 @@ CREATE TABLE IF NOT EXISTS worklist_rows (
     responsible_officer           VARCHAR,
     due_date                      VARCHAR,
     overdue                       BOOLEAN,
-    elected_retirement_month      VARCHAR
+    elected_retirement_month      VARCHAR,
+    objection_deadline            VARCHAR,   -- of the current conclusion (rules.md §7), YYYY-MM-DD
+    objection_status              VARCHAR    -- INCOMPLETE | ACCEPTED | UPHELD | REJECTED of the latest objection
     -- (month_mi, entry_id) unique by construction (the month is deleted, then inserted whole)
 );
 

@@ -56,7 +56,8 @@ SELECT n.notice_id, k.person_key, n.kind AS notice_kind, month_text(n.reference_
        month_text(n.issued_mi) AS issued_month, n.office_code, n.channel, n.segments, n.offline_reason, n.created_at
 FROM notice_log n JOIN person_keys k ON k.id_no = n.id_no;
 
--- Per office: entries by stage, overdue, notices sent (outputs.md office_progress).
+-- Per office: entries by stage, overdue, notices sent, objections open and overdue (a stage past its
+-- due date while an objection is open) (outputs.md office_progress).
 CREATE OR REPLACE VIEW office_progress AS
 WITH e AS (
     SELECT office_code,
@@ -79,6 +80,12 @@ n AS (
            count(*) FILTER (channel = 'SMS') AS sms_sent, coalesce(sum(segments), 0) AS sms_segments,
            count(*) FILTER (channel <> 'SMS') AS offline_notices
     FROM notice_log GROUP BY office_code
+),
+o AS (
+    SELECT e.office_code,
+           count(*) FILTER (o.status IN ('INCOMPLETE', 'ACCEPTED'))                       AS objections_open,
+           count(*) FILTER (o.status IN ('INCOMPLETE', 'ACCEPTED') AND e.due_date < current_date) AS objections_overdue
+    FROM objections o JOIN ledger_entries e USING (entry_id) GROUP BY e.office_code
 )
 SELECT coalesce(e.office_code, n.office_code) AS office_code,
        coalesce(open_entries, 0) AS open_entries, coalesce(enrolled, 0) AS enrolled,
@@ -88,5 +95,7 @@ SELECT coalesce(e.office_code, n.office_code) AS office_code,
        coalesce(declared, 0) AS declared, coalesce(retired, 0) AS retired,
        coalesce(closed_other, 0) AS closed_other, coalesce(overdue, 0) AS overdue_entries,
        coalesce(notices_sent, 0) AS notices_sent, coalesce(sms_sent, 0) AS sms_sent,
-       coalesce(sms_segments, 0) AS sms_segments, coalesce(offline_notices, 0) AS offline_notices
-FROM e FULL JOIN n USING (office_code);
+       coalesce(sms_segments, 0) AS sms_segments, coalesce(offline_notices, 0) AS offline_notices,
+       coalesce(o.objections_open, 0) AS objections_open, coalesce(o.objections_overdue, 0) AS objections_overdue
+FROM e FULL JOIN n USING (office_code)
+LEFT JOIN o ON o.office_code = coalesce(e.office_code, n.office_code);
