@@ -320,53 +320,57 @@ _lock = threading.RLock()
 _state: dict[str, Any] = {}
 
 
+def _once(key: str, make):
+    """The process-wide value ``key``, made by ``make()`` on first use (thread-safe)."""
+    value = _state.get(key)
+    if value is not None:
+        return value
+    with _lock:
+        if key not in _state:
+            _state[key] = make()
+        return _state[key]
+
+
 def _gx():
     """Import Great Expectations once, quietly, with analytics off."""
-    mod = _state.get("gx")
-    if mod is not None:
-        return mod
-    with _lock:
-        if "gx" in _state:
-            return _state["gx"]
-        os.environ["GX_ANALYTICS_ENABLED"] = "False"
-        gx_log = logging.getLogger("great_expectations")
-        if gx_log.level == logging.NOTSET:  # leave an operator's explicit choice alone
-            gx_log.setLevel(logging.WARNING)
-        with warnings.catch_warnings():
-            # GX's import touches deprecated stdlib modules (sre_constants, sre_parse).
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import great_expectations as gx
-        _state["gx"] = gx
-        return gx
+    return _once("gx", _import_gx)
+
+
+def _import_gx():
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    gx_log = logging.getLogger("great_expectations")
+    if gx_log.level == logging.NOTSET:  # leave an operator's explicit choice alone
+        gx_log.setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        # GX's import touches deprecated stdlib modules (sre_constants, sre_parse).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import great_expectations as gx
+    return gx
 
 
 def _batch_definition():
     """The process's ephemeral context → pandas datasource → one whole-dataframe batch definition."""
-    bd = _state.get("bd")
-    if bd is not None:
-        return bd
-    with _lock:
-        if "bd" in _state:
-            return _state["bd"]
-        gx = _gx()
-        from great_expectations.data_context.types.base import (
-            DataContextConfig,
-            InMemoryStoreBackendDefaults,
-            ProgressBarsConfig,
-        )
+    return _once("bd", _make_batch_definition)
 
-        config = DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-            analytics_enabled=False,
-            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-        )
-        context = gx.get_context(mode="ephemeral", project_config=config)
-        context.enable_analytics(False)
-        asset = context.data_sources.add_pandas("retire_prep").add_dataframe_asset("frame")
-        bd = asset.add_batch_definition_whole_dataframe("whole_frame")
-        _state["context"] = context
-        _state["bd"] = bd
-        return bd
+
+def _make_batch_definition():
+    gx = _gx()
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    context.enable_analytics(False)
+    asset = context.data_sources.add_pandas("retire_prep").add_dataframe_asset("frame")
+    _state["context"] = context
+    return asset.add_batch_definition_whole_dataframe("whole_frame")
 
 
 def gx_context():
