@@ -54,3 +54,11 @@ WHERE valid_to_seq IS NULL AND id_no IN (SELECT id_no FROM seg_changed);
 INSERT INTO segment_versions
 SELECT s.id_no, s.seg_no, s.region_code, s.start_mi, s.end_mi, s.relation_status, {{ seq }}, NULL
 FROM seg_in s SEMI JOIN seg_changed c USING (id_no);
+
+-- What the batch did: new persons, changed persons (row or segments), persons who left, warnings.
+SELECT
+    (SELECT count(*) FROM p_changed WHERE is_new),
+    (SELECT count(*) FROM (SELECT id_no FROM p_changed WHERE NOT is_new UNION SELECT id_no FROM seg_changed
+                           EXCEPT SELECT id_no FROM p_changed WHERE is_new)),
+    (SELECT count(*) FROM p_left),
+    {% if push_type == 'INCR' %}(SELECT count(*) FROM incr_warnings WHERE warning IS NOT NULL){% else %}0{% endif %};

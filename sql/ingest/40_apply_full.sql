@@ -9,9 +9,3 @@ WHERE v.valid_to_seq IS NULL AND v.in_push
 
 {% include "ingest/40_apply_common.sql" %}
 
-SELECT
-    (SELECT count(*) FROM p_changed WHERE is_new),
-    (SELECT count(*) FROM (SELECT id_no FROM p_changed WHERE NOT is_new UNION SELECT id_no FROM seg_changed
-                           EXCEPT SELECT id_no FROM p_changed WHERE is_new)),
-    (SELECT count(*) FROM p_left),
-    0;
