@@ -68,8 +68,8 @@ def cmd_declare(a) -> int:
     from .declare import declare_month
 
     _progress(f"month-start declaration screening {a.month}")
-    report = declare_month(a.month, a.warehouse, a.out)
-    for line in getattr(report, "lines", lambda: [str(report)])():
+    report = declare_month(a.month, a.warehouse, a.out, replay=a.replay)
+    for line in report.lines():
         print(line)
     return 0
 
@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--month", required=True, metavar="YYYY-MM")
     wh(sp)
     sp.add_argument("--out", default=DEFAULT_OUT)
+    sp.add_argument("--replay", action="store_true", help="re-write a month before the last one declared, as it was")
     sp.set_defaults(func=cmd_declare)
 
     sp = sub.add_parser("feedback", help="apply county feedback files")

@@ -51,14 +51,14 @@ def run_demo(out: Path, warehouse: Path | None = None) -> int:
     _say(f"== 4. county feedback: {len(fb)} file(s)")
     if fb:
         rep = apply_feedback_files(fb, warehouse)
-        for line in getattr(rep, "lines", lambda: [str(rep)])():
+        for line in rep.lines():
             _say("   " + line)
 
     _say("== 5. monthly run 2026-12 (INCR applied) and month-start declaration 2026-12")
     for line in run_month("2026-12", warehouse, out).lines():
         _say("   " + line)
     drep = declare_month("2026-12", warehouse, out)
-    for line in getattr(drep, "lines", lambda: [str(drep)])():
+    for line in drep.lines():
         _say("   " + line)
 
     month_dir = out / "2026-12"
