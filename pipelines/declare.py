@@ -188,11 +188,11 @@ def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | N
         ensure_schema(con, settings)
         ctx = _context(con, month, settings, replay)
         report = DeclareReport(month=ctx.month, as_of_seq=ctx.as_of_seq, replay=replay)
-        if con.execute("SELECT count(*) FROM screen_results WHERE month_mi <= ?", [ctx.month_mi]).fetchone()[0] == 0:
+        if con.execute("SELECT count(*) FROM screen_results WHERE month_mi <= ?", [ctx.month_mi]).fetchall()[0][0] == 0:
             raise MonthRefused(f"month {ctx.month}: no screening at or before it; run `retire-prep run` first")
         if replay and not con.execute(
                 "SELECT count(*) FROM month_runs WHERE command = 'declare' AND status = 'DONE' AND month_mi = ?",
-                [ctx.month_mi]).fetchone()[0]:
+                [ctx.month_mi]).fetchall()[0][0]:
             raise MonthRefused(f"month {ctx.month} was never declared: nothing to replay")
         con.execute("INSERT INTO month_runs VALUES (?, 'declare', ?, ?, now(), NULL, 'RUNNING')",
                     [ctx.month_mi, ctx.as_of_seq, replay])

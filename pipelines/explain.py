@@ -25,7 +25,7 @@ def explain_person(id_no: str, month: str, warehouse: str | Path) -> str:
     mi = parse_month(month)
     with connect(warehouse, read_only=True, settings=settings) as con:
         r = con.execute("SELECT * FROM screen_results WHERE month_mi = ? AND id_no = ?", [mi, id_no]).df()
-        key = con.execute("SELECT person_key(?)", [id_no]).fetchone()[0]
+        key = con.execute("SELECT person_key(?)", [id_no]).fetchall()[0][0]
         if r.empty:
             raise RetirePrepError(
                 f"person {key} was not screened in {format_month(mi)} (not in the push, or the month was not run)")

@@ -313,7 +313,7 @@ def notice_month(con, event_mi: int) -> int:
     """The batch month of a notice caused by feedback: the event's month, or the first month
     not yet run when that month's run is already done (its files are written)."""
     last = con.execute(
-        "SELECT max(month_mi) FROM month_runs WHERE command = 'run' AND status = 'DONE'").fetchone()[0]
+        "SELECT max(month_mi) FROM month_runs WHERE command = 'run' AND status = 'DONE'").fetchall()[0][0]
     return event_mi if last is None else max(event_mi, last + 1)
 
 
@@ -453,7 +453,7 @@ class _FileRun:
             info["row_key"] = self._row_key(row, info["person_key"])
             seen = self.con.execute(
                 "SELECT count(*) FROM feedback_rows WHERE row_key = ? AND status = 'APPLIED'",
-                [info["row_key"]]).fetchone()[0]
+                [info["row_key"]]).fetchall()[0][0]
             if seen:
                 raise _Already()
             entry = self._entry(row)
@@ -555,7 +555,7 @@ class _FileRun:
     def _last_move(self, e: _Entry) -> date | None:
         return self.con.execute(
             "SELECT max(event_date) FROM ledger_transitions WHERE entry_id = ? "
-            "AND from_stage IS DISTINCT FROM to_stage", [e.entry_id]).fetchone()[0]
+            "AND from_stage IS DISTINCT FROM to_stage", [e.entry_id]).fetchall()[0][0]
 
     def _check_after_last_move(self, row: dict, e: _Entry) -> None:
         last = self._last_move(e)

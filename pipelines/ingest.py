@@ -277,7 +277,7 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
             FROM reject_errors GROUP BY line"""
     )
     # Accepted records keep file order (insertion order); number them around the rejects.
-    n_rej = con.execute(f"SELECT count(*) FROM {rej}").fetchone()[0]
+    n_rej = con.execute(f"SELECT count(*) FROM {rej}").fetchall()[0][0]
     sel = ", ".join(c for c in expected)
     if n_rej == 0:
         con.execute(
@@ -318,7 +318,7 @@ def _check_header(man: Manifest, fname: str, kind: str, header: list[str]) -> No
 
 
 def _last_applied(con) -> int:
-    return con.execute("SELECT coalesce(max(seq), 0) FROM push_batches WHERE status = 'APPLIED'").fetchone()[0]
+    return con.execute("SELECT coalesce(max(seq), 0) FROM push_batches WHERE status = 'APPLIED'").fetchall()[0][0]
 
 
 def _record_refusal(con, ref: BatchRefused, man: Manifest | None, source: Path | None, code: str) -> None:
@@ -599,8 +599,8 @@ def load_applications(files, warehouse: str | Path, settings: Settings | None = 
             f = Path(f)
             digest = _sha256(f)
             tag = f"{f.name}#{digest[:16]}"
-            if con.execute("SELECT count(*) FROM applications WHERE source_file = ?", [tag]).fetchone()[0] or \
-               con.execute("SELECT count(*) FROM applications_refused WHERE source_file = ?", [tag]).fetchone()[0]:
+            if con.execute("SELECT count(*) FROM applications WHERE source_file = ?", [tag]).fetchall()[0][0] or \
+               con.execute("SELECT count(*) FROM applications_refused WHERE source_file = ?", [tag]).fetchall()[0][0]:
                 counts["already loaded"] += 1
                 continue
             header = _csv_header(f)

@@ -40,7 +40,7 @@ def record_transitions(con, source_table: str, source: str, month_mi: int, setti
         "ledger/transition.sql", source_table=source_table, source=source, month_mi=month_mi,
         to_stage=to_stage, stage_days=settings.stage_days, closed_stages=CLOSED_STAGES,
     )
-    return con.execute(sql).fetchone()[0]
+    return con.execute(sql).fetchall()[0][0]
 
 
 def _load_officers(con) -> None:
@@ -69,9 +69,9 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
         run_sql(con, "ledger/10_close.sql", **ctx.params())
         closed = record_transitions(con, "_closing", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
         run_sql(con, "ledger/20_office_change.sql", **ctx.params())
-        moved = con.execute("SELECT count(*) FROM _moved_office").fetchone()[0]
+        moved = con.execute("SELECT count(*) FROM _moved_office").fetchall()[0][0]
         run_sql(con, "ledger/30_open.sql", **ctx.params())
-        opened = con.execute("SELECT count(*) FROM _opening").fetchone()[0]
+        opened = con.execute("SELECT count(*) FROM _opening").fetchall()[0][0]
         run_sql(con, "ledger/40_officers.sql", **ctx.params())
         if validate:
             from .validate import validate_frames

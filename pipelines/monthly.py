@@ -76,12 +76,12 @@ def month_context(con, month: str, settings: Settings, *, command: str = "run", 
     month = format_month(mi)
     seq = con.execute(
         "SELECT max(seq) FROM push_batches WHERE status = 'APPLIED' AND data_month <= ?", [month]
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if seq is None:
         raise MonthRefused(f"month {month}: no push batch with data_month <= {month} has been applied; ingest first")
     last = con.execute(
         "SELECT max(month_mi) FROM month_runs WHERE command = ? AND status = 'DONE' AND NOT replay", [command]
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if last is not None and mi < last and not replay:
         raise MonthRefused(
             f"month {month} is before the last month run ({format_month(last)}); "
@@ -94,7 +94,7 @@ def _begin(con, ctx, replay: bool) -> None:
     if replay:
         done = con.execute(
             "SELECT arg_max(as_of_seq, finished_at) FROM month_runs WHERE command = 'run' AND status = 'DONE' "
-            "AND month_mi = ? AND NOT replay", [ctx.month_mi]).fetchone()[0]
+            "AND month_mi = ? AND NOT replay", [ctx.month_mi]).fetchall()[0][0]
         if done is None:
             raise MonthRefused(f"month {ctx.month} was never run: nothing to replay")
         ctx.as_of_seq = done

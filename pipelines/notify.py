@@ -47,7 +47,7 @@ from .errors import RetirePrepError
 from .ledger import record_transitions
 from .policy import format_month, sms_segments as _segments_for_length
 from .settings import Settings
-from .tabular import write_table
+from .tabular import write_partitioned
 from .warehouse import render_sql
 
 REMINDER_KINDS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE")
@@ -65,13 +65,6 @@ OPTIONAL_VARIABLES = {
     "elected_retirement_mi", "elected_retirement_month", "elected_benefit_start_mi",
     "elected_benefit_start_month",
 }
-
-_NOTICE_SCHEMA = pa.schema([
-    ("notice_id", pa.string()), ("id_no", pa.string()), ("entry_id", pa.string()), ("kind", pa.string()),
-    ("reference_mi", pa.int32()), ("issued_mi", pa.int32()), ("office_code", pa.string()),
-    ("channel", pa.string()), ("phone", pa.string()), ("text", pa.string()), ("segments", pa.int32()),
-    ("offline_reason", pa.string()),
-])
 
 # GB/T 2260 provinces (first two digits) for letters to another province's agency.
 PROVINCES = {
@@ -174,7 +167,7 @@ def _persons_source(con) -> str:
     """The person state of the month: ``persons_p`` in a run, else the current versions."""
     n = con.execute(
         "SELECT (SELECT count(*) FROM duckdb_views() WHERE view_name = 'persons_p') + "
-        "(SELECT count(*) FROM duckdb_tables() WHERE table_name = 'persons_p')").fetchone()[0]
+        "(SELECT count(*) FROM duckdb_tables() WHERE table_name = 'persons_p')").fetchall()[0][0]
     if n:
         return "persons_p"
     return "(SELECT * FROM person_versions WHERE valid_to_seq IS NULL)"
@@ -298,8 +291,32 @@ def _columns(con, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()]
 
 
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _render_texts(con, kind: str, key_cols: tuple[str, ...], month_mi: int, settings: Settings) -> pa.Table:
+    """Every distinct text of ``kind`` in ``_notice_rows``: one render per combination of the
+    template's inputs (``key_cols``), never one per person.  Returns the key columns (with
+    DuckDB's types, through Arrow) + ``_text`` and ``_segments``."""
+    cols = ", ".join(_quote(c) for c in key_cols)
+    combos = con.sql(
+        f"SELECT {cols}, min(_person_key) AS _person_key FROM _notice_rows WHERE kind = '{kind}' "
+        f"GROUP BY ALL ORDER BY ALL").to_arrow_table()
+    texts = [render_notice(kind, notice_context(row, month_mi), settings, row["_person_key"])
+             for row in combos.to_pylist()]
+    return combos.drop_columns(["_person_key"]).append_column(
+        "_text", pa.array(texts, pa.string())).append_column(
+        "_segments", pa.array([sms_segments(t) for t in texts], pa.int32()))
+
+
 def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | None) -> dict[str, int]:
-    """Render and insert the notices of ``rows_table`` not issued yet; returns inserted per kind."""
+    """Render and insert the notices of ``rows_table`` not issued yet; returns inserted per kind.
+
+    Set-based: the rows stay in DuckDB; Python renders each distinct combination of a template's
+    inputs once (a few hundred texts for a month of a million persons) and DuckDB joins the texts
+    back to the rows.
+    """
     cols = _columns(con, rows_table)
     required = {"id_no", "entry_id", "reference_mi", "office_code"} | ({"kind"} if kind is None else set())
     missing = sorted(required - set(cols))
@@ -311,50 +328,48 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
     _run(con, _sql(
         "20_notice_rows.sql", rows_table=rows_table, kind=kind, exclude_kind=kind is not None and "kind" in cols,
         person_cols=person_cols, persons=_persons_source(con), month_mi=int(month_mi)))
-    rows = _dicts(con, "SELECT * FROM _notice_rows ORDER BY _notice_id")
-    out = {name: [] for name in _NOTICE_SCHEMA.names}
-    # Texts depend only on the few columns a template uses (no person field is among them):
-    # render each distinct combination once, not once per person.
-    texts: dict[tuple, str] = {}
-    key_cols: dict[str, tuple[str, ...]] = {}
-    for row in rows:
-        k = row["kind"]
-        if k not in KINDS:
-            raise RetirePrepError(f"unknown notice kind {k!r}")
-        if k not in key_cols:
-            key_cols[k] = _template_inputs(k, tuple(row))
-        key = (k,) + tuple(row[c] for c in key_cols[k])
-        text = texts.get(key)
-        if text is None:
-            text = texts[key] = render_notice(k, notice_context(row, month_mi), settings, row["_person_key"])
-        sms = row["_channel"] == "SMS"
-        out["notice_id"].append(row["_notice_id"])
-        out["id_no"].append(row["id_no"])
-        out["entry_id"].append(row["entry_id"])
-        out["kind"].append(k)
-        out["reference_mi"].append(int(row["reference_mi"]))
-        out["issued_mi"].append(int(month_mi))
-        out["office_code"].append(row["office_code"])
-        out["channel"].append(row["_channel"])
-        out["phone"].append(row["_mobile"] if sms else None)
-        out["text"].append(text)
-        out["segments"].append(sms_segments(text) if sms else None)
-        out["offline_reason"].append(row["_offline_reason"])
-    _run(con, "DROP TABLE IF EXISTS _notice_rows")
+    kinds = [r[0] for r in con.execute("SELECT DISTINCT kind FROM _notice_rows ORDER BY 1").fetchall()]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        _run(con, "DROP TABLE IF EXISTS _notice_rows")
+        raise RetirePrepError(f"unknown notice kind {unknown[0]!r}")
+    row_cols = tuple(_columns(con, "_notice_rows"))
     counts: dict[str, int] = {}
-    if not rows:
-        return counts
-    new = pa.Table.from_pydict(out, schema=_NOTICE_SCHEMA)
-    con.register("_notice_new", new)
+    _run(con, "CREATE OR REPLACE TEMP TABLE _notice_new (notice_id VARCHAR, id_no VARCHAR, entry_id VARCHAR, "
+              "kind VARCHAR, reference_mi INTEGER, issued_mi INTEGER, office_code VARCHAR, channel VARCHAR, "
+              "phone VARCHAR, text VARCHAR, segments INTEGER, offline_reason VARCHAR)")
     try:
+        for k in kinds:
+            key_cols = _template_inputs(k, row_cols)
+            texts = _render_texts(con, k, key_cols, month_mi, settings)
+            con.register("_notice_texts", texts)
+            try:
+                on = " AND ".join(f"r.{_quote(c)} IS NOT DISTINCT FROM t.{_quote(c)}" for c in key_cols)
+                _run(con, f"""
+                    INSERT INTO _notice_new
+                    SELECT r._notice_id, r.id_no, r.entry_id, r.kind, CAST(r.reference_mi AS INTEGER),
+                           CAST({int(month_mi)} AS INTEGER), r.office_code, r._channel,
+                           CASE WHEN r._channel = 'SMS' THEN r._mobile END, t._text,
+                           CASE WHEN r._channel = 'SMS' THEN t._segments END, r._offline_reason
+                    FROM _notice_rows r JOIN _notice_texts t ON {on}
+                    WHERE r.kind = '{k}'""")
+            finally:
+                con.unregister("_notice_texts")
+        # every row got its text (the join is on the very combinations rendered from these rows)
+        n_rows, n_new = con.execute(
+            "SELECT (SELECT count(*) FROM _notice_rows), (SELECT count(*) FROM _notice_new)").fetchall()[0]
+        if n_rows != n_new:
+            raise RetirePrepError(f"notice texts: {n_new} of {n_rows} rows matched a rendered text")
         # what the insert will add, per kind (keys absent now; the writer is alone on the file)
         inserted = con.execute(
             "SELECT s.kind, count(*) FROM _notice_new s WHERE NOT EXISTS (SELECT 1 FROM notice_log n "
             "WHERE n.id_no = s.id_no AND n.kind = s.kind AND n.reference_mi = s.reference_mi) "
             "AND NOT EXISTS (SELECT 1 FROM notice_log n WHERE n.notice_id = s.notice_id) GROUP BY s.kind").fetchall()
-        _run(con, _sql("30_insert.sql", source="_notice_new"))
+        if n_new:
+            _run(con, _sql("30_insert.sql", source="(SELECT * FROM _notice_new ORDER BY notice_id)"))
     finally:
-        con.unregister("_notice_new")
+        _run(con, "DROP TABLE IF EXISTS _notice_rows")
+        _run(con, "DROP TABLE IF EXISTS _notice_new")
     counts.update({k: int(n) for k, n in inserted})
     return counts
 
@@ -409,7 +424,8 @@ def _kinds_sql() -> str:
     return "[" + ", ".join(f"'{k}'" for k in KINDS) + "]"
 
 
-def write_notification_files(con, month_mi: int, out_month_dir: Path, office: str | None = None) -> dict:
+def write_notification_files(con, month_mi: int, out_month_dir: Path, office: str | None = None,
+                             offices: list[str] | None = None) -> dict:
     """``notifications/<office>/sms.parquet|.csv`` and ``offline.csv`` for every office with
     notices issued in P (or only ``office`` when given).  Each office gets only its own notices
     (the notice's ``office_code``); an office with notices gets all three files, one of them
@@ -424,22 +440,28 @@ def write_notification_files(con, month_mi: int, out_month_dir: Path, office: st
         "SELECT DISTINCT office_code FROM notice_log WHERE issued_mi = ? ORDER BY 1", [month_mi]).fetchall()]
     if office is not None:
         offices_p = [o for o in offices_p if o == office]
-    persons = _persons_source(con)
-    kinds = _kinds_sql()
-    counts = {"notification offices": 0, "sms notices": 0, "sms segments": 0, "offline notices": 0}
+    if offices is not None:
+        offices_p = [o for o in offices_p if o in set(offices)]
     for code in offices_p:
         _check_code(code)
-        folder = out_month_dir / "notifications" / code
-        counts["notification offices"] += 1
-        counts["sms notices"] += write_table(
-            con, _sql("50_sms_file.sql", month_mi=month_mi, office=code, kinds=kinds), folder / "sms")
-        counts["offline notices"] += write_table(
-            con, _sql("51_offline_file.sql", month_mi=month_mi, office=code, kinds=kinds, persons=persons),
-            folder / "offline", csv_only=True)
-        counts["sms segments"] += int(con.execute(
-            "SELECT coalesce(sum(segments), 0) FROM notice_log WHERE issued_mi = ? AND office_code = ? "
-            "AND channel = 'SMS'", [month_mi, code]).fetchone()[0])
-    return counts
+    if not offices_p:
+        return {"notification offices": 0, "sms notices": 0, "sms segments": 0, "offline notices": 0}
+    only = "'" + "', '".join(offices_p) + "'"   # checked codes
+    persons = _persons_source(con)
+    kinds = _kinds_sql()
+    folder = out_month_dir / "notifications"
+    # one query per file kind for all the offices at once, split by office in Arrow
+    sms = write_partitioned(
+        con, _sql("50_sms_file.sql", month_mi=month_mi, offices=only, kinds=kinds), "_office",
+        lambda code: folder / code / "sms", offices_p)
+    offline = write_partitioned(
+        con, _sql("51_offline_file.sql", month_mi=month_mi, offices=only, kinds=kinds, persons=persons),
+        "_office", lambda code: folder / code / "offline", offices_p, csv_only=True)
+    segments = con.execute(
+        "SELECT coalesce(sum(segments), 0) FROM notice_log WHERE issued_mi = ? AND channel = 'SMS' "
+        f"AND office_code IN ({only})", [month_mi]).fetchall()[0][0]
+    return {"notification offices": len(offices_p), "sms notices": sum(sms.values()),
+            "sms segments": int(segments), "offline notices": sum(offline.values())}
 
 
 def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:

@@ -14,7 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .tabular import write_table
+from .tabular import write_partitioned, write_table
 from .warehouse import run_sql
 
 log = logging.getLogger(__name__)
@@ -67,19 +67,23 @@ def offices_of_month(con, ctx) -> list[str]:
 def build_worklist(con, ctx) -> int:
     """Snapshot the office ledgers of P into ``worklist_rows`` (replays re-emit it)."""
     run_sql(con, "outputs/10_worklist.sql", **ctx.params())
-    return con.execute("SELECT count(*) FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchone()[0]
+    return con.execute("SELECT count(*) FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0][0]
 
 
-def write_office_worklist(con, ctx, office: str, stage_dir: Path) -> int:
-    """``worklists/<office>/worklist.parquet`` and ``.csv``: that office's persons only."""
-    if not re.fullmatch(r"[0-9]{6}", office):
-        raise ValueError(f"not an office code: {office!r}")
-    return write_table(
+def write_worklists(con, ctx, stage_dir: Path, offices: list[str]) -> dict[str, int]:
+    """``worklists/<office>/worklist.parquet`` and ``.csv`` of each office of ``offices``: that
+    office's persons only.  One query for them all, split by office in Arrow."""
+    for office in offices:
+        if not re.fullmatch(r"[0-9]{6}", office):
+            raise ValueError(f"not an office code: {office!r}")
+    if not offices:
+        return {}
+    only = "'" + "', '".join(offices) + "'"   # checked codes
+    return write_partitioned(
         con,
-        f"SELECT {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = {int(ctx.month_mi)} "
-        f"AND office_code = '{office}' ORDER BY statutory_age_month, entry_id",
-        stage_dir / "worklists" / office / "worklist",
-    )
+        f"SELECT office_code AS _office, {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = "
+        f"{int(ctx.month_mi)} AND office_code IN ({only}) ORDER BY office_code, statutory_age_month, entry_id",
+        "_office", lambda office: stage_dir / "worklists" / office / "worklist", offices)
 
 
 def write_handovers(con, ctx, stage_dir: Path) -> int:
@@ -109,7 +113,7 @@ def validate_worklists(con, ctx) -> None:
 def prepare_worklists(con, ctx, *, validate: bool = True, rebuild: bool = True) -> int:
     """Snapshot (unless replaying) and validate the month's worklists; nothing is written to files."""
     n = build_worklist(con, ctx) if rebuild else con.execute(
-        "SELECT count(*) FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchone()[0]
+        "SELECT count(*) FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0][0]
     if validate:
         validate_worklists(con, ctx)
     return n
@@ -117,10 +121,15 @@ def prepare_worklists(con, ctx, *, validate: bool = True, rebuild: bool = True) 
 
 def write_office_files(con, ctx, office: str, base: Path) -> dict:
     """One office's files of P under ``base``: its worklist and its notices (DAG: one mapped task)."""
+    return write_offices_files(con, ctx, [office], base)
+
+
+def write_offices_files(con, ctx, offices: list[str], base: Path) -> dict:
+    """The worklists and notices of ``offices`` for P under ``base``, each office its own folder."""
     from . import notify
 
-    counts = {"worklist rows": write_office_worklist(con, ctx, office, base)}
-    counts.update(notify.write_notification_files(con, ctx.month_mi, base, office=office) or {})
+    counts = {"worklist rows": sum(write_worklists(con, ctx, base, offices).values())}
+    counts.update(notify.write_notification_files(con, ctx.month_mi, base, offices=offices))
     return counts
 
 
@@ -143,9 +152,7 @@ def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> d
     stage_dir.mkdir(parents=True)
     counts: dict = {}
     offices = offices_of_month(con, ctx)
-    for office in offices:
-        for k, v in write_office_files(con, ctx, office, stage_dir).items():
-            counts[k] = counts.get(k, 0) + v
+    counts.update(write_offices_files(con, ctx, offices, stage_dir))
     counts["offices"] = len(offices)
     counts.update(write_month_files(con, ctx, stage_dir))
     _swap_in(stage_dir, final)
@@ -157,7 +164,7 @@ def copy_ingest_validation(con, ctx) -> int:
     """Bring the ingest-time validation results of the month's batches into ``OUT/P/validation``."""
     from .ingest import validation_root
 
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
     if not path or not ctx.out:
         return 0
     src = validation_root(path)

@@ -52,7 +52,7 @@ class Settings:
     # Great Expectations on large frames (a batch's persons, the month's screening, ledger and
     # worklists): validated whole up to this many persons; above it, a deterministic hash sample
     # of about this size (the SQL of every stage still covers every row). 0 = always whole.
-    validation_max_rows: int = 250_000
+    validation_max_rows: int = 100_000
     # DuckDB's memory limit per connection (it spills to disk above it); "" = DuckDB's default
     # (80 % of RAM), which lets one run take most of a shared machine.
     duckdb_memory_limit: str = "4GB"

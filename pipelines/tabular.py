@@ -33,55 +33,82 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def safe_text_sql(expr: str) -> str:
-    """SQL that neutralises a spreadsheet formula at the start of a text cell."""
-    return (f"CASE WHEN regexp_matches({expr}, '^[=+\\-@\\t\\r]') THEN '''' || {expr} ELSE {expr} END")
+_FORMULA_START = r"^[=+\-@\t\r]"
 
 
-def write_table(con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_only: bool = False,
-                parquet_only: bool = False) -> int:
-    """Write ``query``'s rows to ``stem.parquet`` and ``stem.csv``; returns the row count.
+def safe_text(column):
+    """A text column with a leading apostrophe on every cell a spreadsheet would run as a
+    formula (first character ``= + - @``, tab or CR); other cells and nulls unchanged."""
+    import pyarrow.compute as pc
 
-    Every column must be in the data dictionary (a missing one is an error, so
-    the CSV never shows an untranslated header).  DuckDB takes no parameters in a
-    view: callers inline only values they have checked (office codes, month indexes).
+    return pc.if_else(pc.match_substring_regex(column, _FORMULA_START),
+                      pc.binary_join_element_wise("'", column, ""), column)
+
+
+def write_arrow(table, stem: Path, *, csv_only: bool = False, parquet_only: bool = False) -> int:
+    """Write an Arrow table to ``stem.parquet`` and ``stem.csv``; returns the row count.
+
+    Parquet keeps the contract's column names, every field nullable (the schema depends on the
+    contract only, never on whether a month happens to have no null); the CSV gets the Chinese
+    headers, the BOM and formula-safe text cells.  Both are written to a temporary name and
+    renamed.  Every column must be in the data dictionary (a missing one is an error, so the
+    CSV never shows an untranslated header).
     """
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    # computed once (the query may join large tables); both files are written from this copy,
-    # which keeps the query's order
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _out AS {query}")
-    cols = con.execute("DESCRIBE _out").fetchall()
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     names = dictionary()
-    missing = [c[0] for c in cols if c[0] not in names]
+    missing = [c for c in table.column_names if c not in names]
     if missing:
         raise KeyError(f"columns not in data/dictionary.csv: {missing}")
-    n = con.execute("SELECT count(*) FROM _out").fetchall()[0][0]
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    table = table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
     if not csv_only:
-        # Through Arrow with every field nullable: DuckDB's own COPY marks a column NOT NULL
-        # when the table's statistics happen to show no null, so the same rows could give
-        # different bytes in another month; the schema must depend on the contract only.
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = con.sql("SELECT * FROM _out").to_arrow_table()
-        table = table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
         tmp = stem.with_name(stem.name + ".parquet.tmp")
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, stem.with_suffix(".parquet"))
     if not parquet_only:
-        sel = []
-        for name, typ, *_ in cols:
-            q = _quote_ident(name)
-            expr = safe_text_sql(q) if typ.upper() == "VARCHAR" else q
-            sel.append(f"{expr} AS {_quote_ident(names[name])}")
-        body = stem.with_name(stem.name + ".csv.body")
-        con.execute(f"COPY (SELECT {', '.join(sel)} FROM _out) TO '{body}' (FORMAT csv, HEADER true)")
+        columns = [safe_text(c) if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else c
+                   for c in table.columns]
+        shown = pa.table(columns, names=[names[c] for c in table.column_names])
         tmp = stem.with_name(stem.name + ".csv.tmp")
-        with open(tmp, "wb") as fo, open(body, "rb") as fi:
-            fo.write(BOM)
-            while chunk := fi.read(1 << 20):
-                fo.write(chunk)
-        body.unlink()
+        with open(tmp, "wb") as fh:
+            fh.write(BOM)
+            pacsv.write_csv(shown, fh)
         os.replace(tmp, stem.with_suffix(".csv"))
-    con.execute("DROP TABLE _out")
-    return n
+    return table.num_rows
+
+
+def write_table(con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_only: bool = False,
+                parquet_only: bool = False) -> int:
+    """Write ``query``'s rows (computed once, in the query's order) to ``stem.parquet`` and
+    ``stem.csv`` through :func:`write_arrow`; returns the row count.
+
+    DuckDB takes no parameters in a view: callers inline only values they have checked
+    (office codes, month indexes).
+    """
+    return write_arrow(con.sql(query).to_arrow_table(), stem, csv_only=csv_only, parquet_only=parquet_only)
+
+
+def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, by: str, stem_of, keys, *,
+                      csv_only: bool = False, parquet_only: bool = False) -> dict[str, int]:
+    """One query, one file pair per key: ``query``'s rows (computed once, in its order) split on
+    column ``by``, which is left out of the files.  Every key of ``keys`` gets its files, empty
+    (headers only) when it has no row; rows of a key not in ``keys`` are an error, so nothing is
+    dropped unnoticed.  Returns the rows written per key.
+    """
+    import pyarrow.compute as pc
+
+    table = con.sql(query).to_arrow_table()
+    keys = list(keys)
+    present = set(pc.unique(table[by]).to_pylist()) if table.num_rows else set()
+    stray = sorted(str(k) for k in present - set(keys))
+    if stray:
+        raise ValueError(f"rows for {by} {stray} have no file to go to")
+    counts = {}
+    for key in keys:
+        part = table.filter(pc.equal(table[by], key)) if key in present else table.slice(0, 0)
+        counts[key] = write_arrow(part.drop_columns([by]), stem_of(key), csv_only=csv_only,
+                                  parquet_only=parquet_only)
+    return counts

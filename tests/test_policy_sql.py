@@ -531,3 +531,19 @@ def test_benefit_place_large_population_parity():
     c.close()
     print(f"benefit_place.sql: {elapsed:.2f}s for 200,000 persons / {len(segs)} sampled segments checked")
 
+
+
+def test_id_digits_of_valid_numbers_equal_the_checked_macros(con):
+    """The screening reads birth date and gender digits of stored (valid) numbers without
+    checking again: on every valid number they equal id_birth_date / id_gender."""
+    rnd = random.Random(32100)
+    ids = [s for s in _random_ids(20000, rnd) if parse_id_no(s) is not None]
+    ids = [parse_id_no(s).id_no for s in ids]   # stored form: trimmed, upper-case X
+    assert len(ids) > 5000
+    con.register("ids_arrow", pa.table({"s": ids}))
+    bad = con.execute(
+        "SELECT count(*) FROM ids_arrow WHERE id_birth_ymd_of_valid(s) "
+        "<> CAST(strftime(id_birth_date(s), '%Y%m%d') AS INTEGER) "
+        "OR id_gender_of_valid(s) IS DISTINCT FROM id_gender(s)").fetchall()[0][0]
+    con.unregister("ids_arrow")
+    assert bad == 0

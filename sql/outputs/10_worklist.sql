@@ -4,7 +4,10 @@ INSERT INTO worklist_rows
 WITH ev AS (
     SELECT id_no, string_agg(code || ': ' || evidence, ' | ' ORDER BY code) AS flag_evidence
     FROM flags WHERE month_mi = {{ month_mi }} GROUP BY id_no
-)
+),
+-- the two columns of entry_status the worklist shows, without the rest of that view
+cur AS (SELECT entry_id, objection_deadline FROM conclusions WHERE superseded_on IS NULL),
+obj AS (SELECT entry_id, arg_max(status, objection_no) AS objection_status FROM objections GROUP BY entry_id)
 SELECT {{ month_mi }}, e.entry_id, e.id_no, p.name, r.gender, mi_text(r.birth_mi), r.insurance_type, r.person_type,
        e.office_code,
        mi_text(r.original_age_mi), mi_text(r.statutory_age_mi),
@@ -17,9 +20,10 @@ SELECT {{ month_mi }}, e.entry_id, e.id_no, p.name, r.gender, mi_text(r.birth_mi
        e.stage, strftime(e.stage_since, '%Y-%m-%d'), e.officer_id, strftime(e.due_date, '%Y-%m-%d'),
        coalesce(e.due_date < DATE '{{ month_first }}', false) AND e.closed_mi IS NULL,
        mi_text(e.elected_retirement_mi),
-       strftime(st.objection_deadline, '%Y-%m-%d'), st.objection_status
+       strftime(cur.objection_deadline, '%Y-%m-%d'), obj.objection_status
 FROM ledger_entries e
-LEFT JOIN entry_status st ON st.entry_id = e.entry_id
+LEFT JOIN cur ON cur.entry_id = e.entry_id
+LEFT JOIN obj ON obj.entry_id = e.entry_id
 JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no
 JOIN persons_p p ON p.id_no = e.id_no
 LEFT JOIN ev ON ev.id_no = e.id_no

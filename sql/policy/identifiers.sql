@@ -43,6 +43,12 @@ CREATE OR REPLACE TEMP MACRO id_birth_date(s) AS
 CREATE OR REPLACE TEMP MACRO id_gender(s) AS
     CASE WHEN id_no_valid(s) THEN CAST(2 - (ascii(substr(id_no_upper(s), 17, 1)) - 48) % 2 AS TINYINT) END;
 
+-- For numbers already known valid (person_versions holds only those: ingest quarantines the rest,
+-- BAD_ID_NO), the same facts without checking again: the birth date digits as YYYYMMDD and
+-- the gender digit. Equal to id_birth_date / id_gender on a valid number (tested).
+CREATE OR REPLACE TEMP MACRO id_birth_ymd_of_valid(u) AS CAST(substr(u, 7, 8) AS INTEGER);
+CREATE OR REPLACE TEMP MACRO id_gender_of_valid(u) AS CAST(2 - (ascii(substr(u, 17, 1)) - 48) % 2 AS TINYINT);
+
 -- GB 32100-2015 unified social credit code: 18 characters of the 31-character alphabet,
 -- check character by MOD 31 (weights 3^i mod 31). Exact text: no trimming, no case folding.
 CREATE OR REPLACE TEMP MACRO uscc_valid(s) AS
