@@ -33,16 +33,21 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-_FORMULA_START = r"^[=+\-@\t\r]"
+# first characters a spreadsheet runs as a formula
+_FORMULA_FIRST = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_text(column):
     """A text column with a leading apostrophe on every cell a spreadsheet would run as a
     formula (first character ``= + - @``, tab or CR); other cells and nulls unchanged."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.if_else(pc.match_substring_regex(column, _FORMULA_START),
-                      pc.binary_join_element_wise("'", column, ""), column)
+    first = pc.utf8_slice_codeunits(column, 0, 1)
+    risky = pc.is_in(first, value_set=pa.array(_FORMULA_FIRST))
+    if not pc.any(risky).as_py():
+        return column
+    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
 
 
 def write_arrow(table, stem: Path, *, csv_only: bool = False, parquet_only: bool = False) -> int:
@@ -93,8 +98,8 @@ def write_table(con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_o
 
 def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, by: str, stem_of, keys, *,
                       csv_only: bool = False, parquet_only: bool = False) -> dict[str, int]:
-    """One query, one file pair per key: ``query``'s rows (computed once, in its order) split on
-    column ``by``, which is left out of the files.  Every key of ``keys`` gets its files, empty
+    """One query, one file pair per key: ``query``'s rows (computed once, in its order, which
+    must put ``by`` first) split on column ``by``, which is left out of the files.  Every key of ``keys`` gets its files, empty
     (headers only) when it has no row; rows of a key not in ``keys`` are an error, so nothing is
     dropped unnoticed.  Returns the rows written per key.
     """
@@ -102,13 +107,22 @@ def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, by: str, stem_
 
     table = con.sql(query).to_arrow_table()
     keys = list(keys)
-    present = set(pc.unique(table[by]).to_pylist()) if table.num_rows else set()
-    stray = sorted(str(k) for k in present - set(keys))
+    parts: dict = {}
+    if table.num_rows:
+        # the query orders by ``by`` first: each key is one run of rows, sliced without copying
+        runs = pc.run_end_encode(table[by].combine_chunks())
+        start = 0
+        for value, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist()):
+            if value in parts:
+                raise ValueError(f"rows of {by} {value} are not together: the query must order by {by} first")
+            parts[value] = table.slice(start, end - start)
+            start = end
+    stray = sorted(str(k) for k in set(parts) - set(keys))
     if stray:
         raise ValueError(f"rows for {by} {stray} have no file to go to")
     counts = {}
     for key in keys:
-        part = table.filter(pc.equal(table[by], key)) if key in present else table.slice(0, 0)
+        part = parts.get(key, table.slice(0, 0))
         counts[key] = write_arrow(part.drop_columns([by]), stem_of(key), csv_only=csv_only,
                                   parquet_only=parquet_only)
     return counts
