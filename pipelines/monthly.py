@@ -128,6 +128,10 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
 
     settings = settings or load_settings()
     out = Path(out)
+    if validate:
+        from .validate import warm_up
+
+        warm_up()   # GX imports while DuckDB screens
     with connect(warehouse, settings=settings) as con:
         ctx = month_context(con, month, settings, replay=replay)
         ctx.out = out

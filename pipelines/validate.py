@@ -373,6 +373,25 @@ def _make_batch_definition():
     return asset.add_batch_definition_whole_dataframe("whole_frame")
 
 
+def warm_up() -> threading.Thread:
+    """Import Great Expectations and make the context in a background thread.
+
+    The import takes about 3 s of one core; a stage's SQL runs in DuckDB's own threads
+    without Python's lock, so a command that starts this first and validates later does not
+    wait for the import on top of its SQL.  The first validation waits for the thread (the
+    same once-only lock); an error in the thread is raised again there, on first use.
+    """
+    def work():
+        try:
+            _batch_definition()
+        except Exception:  # raised again, with its traceback, by the first validation
+            log.debug("GX warm-up failed; the first validation will retry", exc_info=True)
+
+    t = threading.Thread(target=work, name="gx-warm-up", daemon=True)
+    t.start()
+    return t
+
+
 def gx_context():
     """The process's ephemeral GX context (created on first use)."""
     _batch_definition()
