@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,9 @@ _WRAP = (
 )
 
 
+STAGES: dict[str, float] = {}   # label -> sum of the stage seconds the run printed (its `time:` line)
+
+
 def timed(cmd: list[str], label: str) -> tuple[float, float]:
     """Run cmd in a child process (through a fresh wrapper, so the peak RSS is this step's own)."""
     t0 = time.perf_counter()
@@ -47,6 +51,7 @@ def timed(cmd: list[str], label: str) -> tuple[float, float]:
         sys.exit(f"{label} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     rss = int(proc.stdout.strip().splitlines()[-1]) / 1024
     stages = " ".join(l.strip() for l in proc.stderr.splitlines() if l.strip().startswith("time:"))
+    STAGES[label] = sum(float(x) for x in re.findall(r" ([0-9]+(?:\.[0-9]+)?) s", stages))
     print(f"  {label:<28} {secs:8.1f} s   peak RSS {rss:7.0f} MiB  {stages}", flush=True)
     return secs, rss
 
@@ -100,6 +105,9 @@ def main() -> None:
         "",
         f"- ingest + run of the FULL month / bare load: **{full_month / bare:.1f}×** (target ≤ 3×)",
         f"- INCR month / FULL month: **{incr_month / full_month:.0%}** (target ≤ 10 %)",
+        f"- of the runs' wall time, in their stages (the rest is start-up, imports, connecting): "
+        f"FULL {STAGES.get('run 2026-11 (FULL month)', 0):.1f} of {run_f:.1f} s, "
+        f"INCR {STAGES.get('run 2026-12 (INCR month)', 0):.1f} of {run_i:.1f} s",
         "",
     ]
     print("\n".join(lines))
