@@ -1,16 +1,25 @@
 """Screening (rules.md §1–4): ages, benefit place, flags, scope and triggers for month P.
 
 All set-based, in ``sql/screen/``:
-``00_state`` (the push state as of the month's seq) → ``benefit_place`` (§2) →
-``20_facts`` (§1) → ``30_flags`` (§4, with evidence) → ``40_scope`` (§3) into
-``screen_results`` and ``flags``.  Recomputing a month replaces its rows: the
-screening is a pure function of the push state and the applications.
+``00_state`` (the push state as of the month's seq) → ``05_recompute`` (who is computed afresh)
+→ ``benefit_place`` (§2) → ``10_place_cache`` → ``20_facts`` (§1) → ``30_flags`` (§4, with
+evidence) → ``40_scope`` (§3) into ``screen_results`` and ``flags``.  Recomputing a month
+replaces its rows: the screening is a pure function of the push state and the applications.
+
+Incremental months: the month-independent part (benefit place, the flags of the person's row and
+segments) is cached per person with the push seq it was computed at
+(``sql/warehouse/schema_screen.sql``); a month recomputes it for the persons whose data changed
+since, and for everyone when the seq went back or the rules changed (:func:`rules_fingerprint`).
+The result is the same as computing everyone (tests/test_screen_cache.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 
+from . import SQL_DIR
 from .warehouse import run_sql
 
 log = logging.getLogger(__name__)
@@ -21,23 +30,59 @@ def state_views(con, ctx) -> None:
     run_sql(con, "screen/00_state.sql", **ctx.params())
 
 
+# what the cached part of the screening is computed by: any change recomputes everyone
+_CACHED_BY = ("screen/05_recompute.sql", "screen/benefit_place.sql", "screen/10_place_cache.sql",
+              "screen/20_facts.sql", "screen/30_flags.sql")
+
+
+def rules_fingerprint(settings) -> str:
+    """A hash of the SQL the cached screening is computed by (policy macros included) and of
+    the settings (the person-key secret excepted): a change to either recomputes everyone."""
+    h = hashlib.sha256()
+    files = sorted(p.relative_to(SQL_DIR).as_posix() for p in (SQL_DIR / "policy").glob("*.sql"))
+    for name in files + list(_CACHED_BY):
+        h.update(name.encode() + b"\0" + (SQL_DIR / name).read_bytes() + b"\0")
+    values = dataclasses.asdict(settings)
+    values.pop("person_key_secret", None)
+    h.update(repr(sorted(values.items())).encode())
+    return h.hexdigest()
+
+
+def recompute_everyone(con, ctx) -> tuple[bool, int]:
+    """Whether the cached screening is unusable for this month's seq; and the seq it was made at
+    (-1 when none)."""
+    rows = con.execute("SELECT facts_seq, fingerprint FROM screen_cache_state").fetchall()
+    if len(rows) != 1:
+        return True, -1
+    seq, fingerprint = rows[0]
+    return (seq > ctx.as_of_seq or fingerprint != rules_fingerprint(ctx.settings)), seq
+
+
 def screen_month(con, ctx, *, validate: bool = True) -> dict:
     """Screen everyone in the push (and every open ledger entry) for month P, in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
         state_views(con, ctx)
+        full, cached_seq = recompute_everyone(con, ctx)
+        run_sql(con, "screen/05_recompute.sql", full=full, cached_seq=cached_seq, **ctx.params())
+        recomputed = con.execute("SELECT count(*) FROM to_compute").fetchall()[0][0]
         run_sql(con, "screen/benefit_place.sql", **ctx.params())
+        run_sql(con, "screen/10_place_cache.sql", **ctx.params())
         run_sql(con, "screen/20_facts.sql", **ctx.params(place_evidence_expr="bp.acc_months"))
         run_sql(con, "screen/30_flags.sql", **ctx.params())
         run_sql(con, "screen/40_scope.sql", **ctx.params())
+        con.execute("DELETE FROM screen_cache_state")
+        con.execute("INSERT INTO screen_cache_state VALUES (?, ?)",
+                    [ctx.as_of_seq, rules_fingerprint(ctx.settings)])
         counts = dict(zip(
             ("screened", "in scope", "trigger push", "trigger application", "trigger screening", "flagged"),
             con.execute(
                 "SELECT count(*), count(scope_rule), count(*) FILTER (trigger_push), "
                 "count(*) FILTER (trigger_application), count(*) FILTER (trigger_screening), "
                 "count(*) FILTER (flags <> '') FROM screen_results WHERE month_mi = ?", [ctx.month_mi]
-            ).fetchone(),
+            ).fetchall()[0],
         ))
+        counts["computed afresh"] = recomputed
         if validate:
             from .validate import validate_frames
 

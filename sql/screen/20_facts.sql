@@ -1,5 +1,5 @@
 -- Ages, months and contribution facts of every screened person for month P = {{ month_mi }}
--- (rules.md §1 through the policy macros; §2 benefit place from TEMP benefit_place).
+-- (rules.md §1 through the policy macros; §2 benefit place from place_p: cached or fresh, sql/screen/10_place_cache.sql).
 CREATE OR REPLACE TEMP TABLE facts AS
 WITH base AS (
     SELECT s.*,
@@ -21,7 +21,7 @@ ages AS (
                 ELSE 'RESIDENT_INSURED_PLACE' END                              AS place_rule,
            {{ place_evidence_expr }}                                           AS place_evidence,
            b.survival_status <> 2                                              AS alive
-    FROM base b LEFT JOIN benefit_place bp USING (id_no)
+    FROM base b LEFT JOIN place_p bp USING (id_no)
 )
 SELECT a.*,
        min_contribution_months(a.statutory_age_mi // 12, a.insurance_type) AS min_months,

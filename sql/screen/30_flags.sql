@@ -1,8 +1,15 @@
 -- Flags (rules.md §4), each with its evidence: which field, which segment, which months.
 -- Evidence never carries the ID number, the name or the phone.
-CREATE OR REPLACE TEMP TABLE month_flags AS
-WITH seg AS (
-    SELECT s.* FROM segments_p s SEMI JOIN facts f USING (id_no)
+-- The flags that depend only on the person's row and segments are computed for the persons of
+-- to_compute and cached (sql/warehouse/schema_screen.sql); three are computed from facts for
+-- everyone screened, every month: INSUFFICIENT_YEARS and PAST_AGE_NOT_RETIRED depend on the
+-- month, BENEFIT_PLACE_MISMATCH is one comparison with the (cached or fresh) place.
+CREATE OR REPLACE TEMP TABLE fresh_flags AS
+WITH f AS (
+    SELECT * FROM facts SEMI JOIN to_compute USING (id_no)
+),
+seg AS (
+    SELECT s.* FROM segments_p s SEMI JOIN to_compute USING (id_no)
 ),
 unmerged AS (
     SELECT id_no, string_agg(region_code || ' ' || mi_text(start_mi) || '..' || mi_text(end_mi)
@@ -34,11 +41,11 @@ key_info AS (
         CASE WHEN coalesce(deemed_months, 0) > 0 AND deemed_region IS NULL
              THEN 'deemed_region missing for ' || deemed_months || ' deemed months' END
     ) AS ev
-    FROM facts
+    FROM f
 )
 SELECT id_no, 'YEARS_UNCONFIRMED' AS code,
        'deemed_status=2 (pending), deemed_months=' || coalesce(CAST(deemed_months AS VARCHAR), 'empty') AS evidence
-FROM facts WHERE deemed_status = 2
+FROM f WHERE deemed_status = 2
 UNION ALL
 SELECT id_no, 'REMOTE_UNMERGED', 'segments not merged: ' || ev FROM unmerged
 UNION ALL
@@ -48,15 +55,22 @@ UNION ALL
 SELECT id_no, 'BIRTH_DATE_CONFLICT',
        'birth_date ' || strftime(birth_date, '%Y-%m-%d') || ' vs ID number '
        || substr(id_no, 7, 4) || '-' || substr(id_no, 11, 2) || '-' || substr(id_no, 13, 2)
-FROM facts
+FROM f
 WHERE year(birth_date) * 10000 + month(birth_date) * 100 + day(birth_date) <> id_birth_ymd_of_valid(id_no)
 UNION ALL
 SELECT id_no, 'GENDER_CONFLICT', 'gender=' || gender || ' vs ID number gender digit ' || id_gender_of_valid(id_no)
-FROM facts WHERE gender <> id_gender_of_valid(id_no)
+FROM f WHERE gender <> id_gender_of_valid(id_no)
 UNION ALL
 SELECT id_no, 'DUPLICATE_CONTRIBUTION', ev FROM seg_overlaps
 UNION ALL
-SELECT id_no, 'ARREARS', 'arrears_months=' || arrears_months FROM facts WHERE arrears_months > 0
+SELECT id_no, 'ARREARS', 'arrears_months=' || arrears_months FROM f WHERE arrears_months > 0;
+
+DELETE FROM screen_flag_cache
+WHERE id_no IN (SELECT id_no FROM to_compute) OR id_no NOT IN (SELECT id_no FROM screened);
+INSERT INTO screen_flag_cache SELECT id_no, code, evidence FROM fresh_flags;
+
+CREATE OR REPLACE TEMP TABLE month_flags AS
+SELECT c.id_no, c.code, c.evidence FROM screen_flag_cache c SEMI JOIN screened USING (id_no)
 UNION ALL
 SELECT id_no, 'INSUFFICIENT_YEARS',
        'projected ' || projected || ' months (counted ' || counted
