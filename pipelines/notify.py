@@ -360,16 +360,14 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
             "SELECT (SELECT count(*) FROM _notice_rows), (SELECT count(*) FROM _notice_new)").fetchall()[0]
         if n_rows != n_new:
             raise RetirePrepError(f"notice texts: {n_new} of {n_rows} rows matched a rendered text")
-        # what the insert will add, per kind (keys absent now; the writer is alone on the file)
-        inserted = con.execute(
-            "SELECT s.kind, count(*) FROM _notice_new s WHERE NOT EXISTS (SELECT 1 FROM notice_log n "
-            "WHERE n.id_no = s.id_no AND n.kind = s.kind AND n.reference_mi = s.reference_mi) "
-            "AND NOT EXISTS (SELECT 1 FROM notice_log n WHERE n.notice_id = s.notice_id) GROUP BY s.kind").fetchall()
+        inserted = []
         if n_new:
-            _run(con, _sql("30_insert.sql", source="(SELECT * FROM _notice_new ORDER BY notice_id)"))
+            _run(con, _sql("30_insert.sql", source="_notice_new"))
+            inserted = con.execute("SELECT kind, count(*) FROM _notice_ins GROUP BY kind").fetchall()
     finally:
         _run(con, "DROP TABLE IF EXISTS _notice_rows")
         _run(con, "DROP TABLE IF EXISTS _notice_new")
+        _run(con, "DROP TABLE IF EXISTS _notice_ins")
     counts.update({k: int(n) for k, n in inserted})
     return counts
 

@@ -120,9 +120,12 @@ def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, by: str, stem_
     stray = sorted(str(k) for k in set(parts) - set(keys))
     if stray:
         raise ValueError(f"rows for {by} {stray} have no file to go to")
-    counts = {}
-    for key in keys:
+    def write(key):
         part = parts.get(key, table.slice(0, 0))
-        counts[key] = write_arrow(part.drop_columns([by]), stem_of(key), csv_only=csv_only,
-                                  parquet_only=parquet_only)
-    return counts
+        return write_arrow(part.drop_columns([by]), stem_of(key), csv_only=csv_only, parquet_only=parquet_only)
+
+    # files are independent and pyarrow writes without Python's lock: two at a time
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(2, max(1, len(keys))), thread_name_prefix="files") as pool:
+        return dict(zip(keys, pool.map(write, keys)))

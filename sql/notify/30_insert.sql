@@ -1,13 +1,18 @@
--- Insert the rendered notices of {{ source }} in one statement; a key already present is
--- skipped (never two notices of the same person, kind and reference month, rules.md §5).
--- The anti-joins skip what is there; the table's UNIQUE constraints still refuse (and roll the
--- stage back) anything that would slip through. No ON CONFLICT: with two unique indexes DuckDB
--- checks it row by row (36,000 notices took a minute at 1,000,000 persons).
-INSERT INTO notice_log (notice_id, id_no, entry_id, kind, reference_mi, issued_mi, office_code,
-                     channel, phone, text, segments, offline_reason, created_at)
-SELECT s.notice_id, s.id_no, s.entry_id, s.kind, s.reference_mi, s.issued_mi, s.office_code,
-       s.channel, s.phone, s.text, s.segments, s.offline_reason, now()
-FROM {{ source }} s
+-- Insert the rendered notices of {{ source }}; a key already present is skipped (never two
+-- notices of the same person, kind and reference month, rules.md §5).
+-- The anti-joins pick what is not there yet into _notice_ins (the caller counts it per kind);
+-- the table's UNIQUE constraints still refuse (and roll the stage back) anything that would slip
+-- through. No ON CONFLICT: with two unique indexes DuckDB checks it row by row (36,000 notices
+-- took a minute at 1,000,000 persons).
+CREATE OR REPLACE TEMP TABLE _notice_ins AS
+SELECT s.* FROM {{ source }} s
 WHERE NOT EXISTS (SELECT 1 FROM notice_log n
                   WHERE n.id_no = s.id_no AND n.kind = s.kind AND n.reference_mi = s.reference_mi)
-  AND NOT EXISTS (SELECT 1 FROM notice_log n WHERE n.notice_id = s.notice_id);
+  AND NOT EXISTS (SELECT 1 FROM notice_log n WHERE n.notice_id = s.notice_id)
+ORDER BY s.notice_id;
+
+INSERT INTO notice_log (notice_id, id_no, entry_id, kind, reference_mi, issued_mi, office_code,
+                     channel, phone, text, segments, offline_reason, created_at)
+SELECT notice_id, id_no, entry_id, kind, reference_mi, issued_mi, office_code,
+       channel, phone, text, segments, offline_reason, now()
+FROM _notice_ins;

@@ -24,7 +24,7 @@ WHERE s.id_no IN (
 -- to compute only.
 CREATE OR REPLACE TEMP VIEW bp_persons AS
 SELECT id_no, hukou_region, benefit_region_ministry, insured_region, deemed_region, deemed_months, deemed_status
-FROM screened SEMI JOIN to_compute USING (id_no) WHERE insurance_type = 110;
+FROM screened {% if not full %}SEMI JOIN to_compute USING (id_no) {% endif %}WHERE insurance_type = 110;
 
 CREATE OR REPLACE TEMP VIEW bp_segments AS
 SELECT s.id_no, s.region_code, s.start_mi, s.end_mi, s.relation_status
