@@ -109,3 +109,30 @@ def test_sample_incr_month_cached_equals_whole(tmp_path):
     assert 0 < c_counts["computed afresh"] < w_counts["computed afresh"] == w_counts["screened"]
     assert c_results == w_results
     assert c_flags == w_flags
+
+
+def test_a_second_full_push_cached_equals_whole(tmp_path):
+    """A FULL replaces the population: persons absent leave the push, changed rows and segment
+    sets get versions; the cached month still equals computing everyone."""
+    persons = [person(n, birth_date=f"1966{n:02d}10") for n in range(1, 9)]
+    segs = [segment(p["id_no"]) for p in persons]
+    wh = tmp_path / "w.duckdb"
+    assert ingest_batches([write_batch(tmp_path / "b1", persons, segs)], wh).applied
+    s = load_settings()
+    with connect(wh, settings=s) as con:
+        _screen(con, "2026-11", s)
+    # second FULL: person 8 absent, person 1 with arrears, person 2 with a pending deemed period,
+    # person 3 with an unmerged segment elsewhere; 4..7 as before
+    p2 = [dict(persons[0], arrears_months="6"), dict(persons[1], deemed_status="2", deemed_months="24",
+                                                      deemed_region="640104")] + persons[2:7]
+    s2 = [segment(p["id_no"]) for p in p2] + [segment(persons[2]["id_no"], region="610100", start="202101",
+                                                      end="202212", status=2)]
+    assert ingest_batches([write_batch(tmp_path / "b2", p2, s2, seq=2, month="2026-12")], wh).applied
+    with connect(wh, settings=s) as con:
+        (c_counts, c_results, c_flags), (w_counts, w_results, w_flags) = _cached_then_whole(con, "2026-12", s)
+    assert c_counts["computed afresh"] == 3
+    assert c_results == w_results and c_flags == w_flags
+    codes = {(i, c) for i, c, _ in c_flags}
+    assert {(persons[0]["id_no"], "ARREARS"), (persons[1]["id_no"], "YEARS_UNCONFIRMED"),
+            (persons[2]["id_no"], "REMOTE_UNMERGED")} <= codes
+    assert persons[7]["id_no"] not in {r[1] for r in c_results}
