@@ -328,31 +328,18 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
     _run(con, _sql(
         "20_notice_rows.sql", rows_table=rows_table, kind=kind, exclude_kind=kind is not None and "kind" in cols,
         person_cols=person_cols, persons=_persons_source(con), month_mi=int(month_mi)))
-    kinds = [r[0] for r in con.execute("SELECT DISTINCT kind FROM _notice_rows ORDER BY 1").fetchall()]
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown:
-        _run(con, "DROP TABLE IF EXISTS _notice_rows")
-        raise RetirePrepError(f"unknown notice kind {unknown[0]!r}")
-    row_cols = tuple(_columns(con, "_notice_rows"))
-    counts: dict[str, int] = {}
-    _run(con, "CREATE OR REPLACE TEMP TABLE _notice_new (notice_id VARCHAR, id_no VARCHAR, entry_id VARCHAR, "
-              "kind VARCHAR, reference_mi INTEGER, issued_mi INTEGER, office_code VARCHAR, channel VARCHAR, "
-              "phone VARCHAR, text VARCHAR, segments INTEGER, offline_reason VARCHAR)")
     try:
+        kinds = [r[0] for r in con.execute("SELECT DISTINCT kind FROM _notice_rows ORDER BY 1").fetchall()]
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise RetirePrepError(f"unknown notice kind {unknown[0]!r}")
+        row_cols = tuple(_columns(con, "_notice_rows"))
         for k in kinds:
             key_cols = _template_inputs(k, row_cols)
             texts = _render_texts(con, k, key_cols, month_mi, settings)
             con.register("_notice_texts", texts)
             try:
-                on = " AND ".join(f"r.{_quote(c)} IS NOT DISTINCT FROM t.{_quote(c)}" for c in key_cols)
-                _run(con, f"""
-                    INSERT INTO _notice_new
-                    SELECT r._notice_id, r.id_no, r.entry_id, r.kind, CAST(r.reference_mi AS INTEGER),
-                           CAST({int(month_mi)} AS INTEGER), r.office_code, r._channel,
-                           CASE WHEN r._channel = 'SMS' THEN r._mobile END, t._text,
-                           CASE WHEN r._channel = 'SMS' THEN t._segments END, r._offline_reason
-                    FROM _notice_rows r JOIN _notice_texts t ON {on}
-                    WHERE r.kind = '{k}'""")
+                _run(con, _sql("25_notice_texts.sql", kind=k, key_cols=key_cols, month_mi=int(month_mi)))
             finally:
                 con.unregister("_notice_texts")
         # every row got its text (the join is on the very combinations rendered from these rows)
@@ -368,8 +355,7 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
         _run(con, "DROP TABLE IF EXISTS _notice_rows")
         _run(con, "DROP TABLE IF EXISTS _notice_new")
         _run(con, "DROP TABLE IF EXISTS _notice_ins")
-    counts.update({k: int(n) for k, n in inserted})
-    return counts
+    return {k: int(n) for k, n in inserted}
 
 
 def issue_notices(con, kind: str, rows_table: str, month_mi: int, settings: Settings) -> int:

@@ -341,10 +341,10 @@ def _import_gx():
     gx_log = logging.getLogger("great_expectations")
     if gx_log.level == logging.NOTSET:  # leave an operator's explicit choice alone
         gx_log.setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        # GX's import touches deprecated stdlib modules (sre_constants, sre_parse).
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import great_expectations as gx
+    # GX's import touches deprecated stdlib modules (sre_constants, sre_parse). A targeted filter,
+    # not catch_warnings(): that swaps the process-wide filters and is not safe in the warm-up thread.
+    warnings.filterwarnings("ignore", message=r"module 'sre_\w+' is deprecated", category=DeprecationWarning)
+    import great_expectations as gx
     return gx
 
 

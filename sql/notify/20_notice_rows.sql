@@ -45,3 +45,9 @@ SELECT j.* EXCLUDE (_person_phone, _employer_uscc, _employer_name, _survival_sta
 FROM j
 WHERE coalesce(j._survival_status, 0) <> 2 AND NOT coalesce(j._retired, false)
 ORDER BY _notice_id;
+
+-- The notices to insert, filled kind by kind with their texts (sql/notify/25_notice_texts.sql).
+CREATE OR REPLACE TEMP TABLE _notice_new (
+    notice_id VARCHAR, id_no VARCHAR, entry_id VARCHAR, kind VARCHAR, reference_mi INTEGER,
+    issued_mi INTEGER, office_code VARCHAR, channel VARCHAR, phone VARCHAR, text VARCHAR,
+    segments INTEGER, offline_reason VARCHAR);
