@@ -4,8 +4,8 @@ One data dictionary (``data/dictionary.csv``) gives every column's Chinese
 header.  CSV files are UTF-8 with BOM (Excel and WPS open them correctly) and
 no text cell starts with a character a spreadsheet would run as a formula
 (``= + - @``, tab, CR): such a cell gets a leading apostrophe.  Numbers are
-written as numbers.  Files are written to a temporary name and renamed, so a
-reader never sees half a file.
+written as numbers; text cells are quoted (pyarrow's CSV writer), an empty cell is NULL.
+Files are written to a temporary name and renamed, so a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ def dictionary() -> dict[str, str]:
     """Column name → Chinese header, from data/dictionary.csv."""
     with open(DATA_DIR / "dictionary.csv", encoding="utf-8", newline="") as fh:
         return {r["column"]: r["header_zh"] for r in csv.DictReader(fh)}
-
-
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # first characters a spreadsheet runs as a formula
@@ -99,9 +95,9 @@ def write_table(con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_o
 def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, by: str, stem_of, keys, *,
                       csv_only: bool = False, parquet_only: bool = False) -> dict[str, int]:
     """One query, one file pair per key: ``query``'s rows (computed once, in its order, which
-    must put ``by`` first) split on column ``by``, which is left out of the files.  Every key of ``keys`` gets its files, empty
-    (headers only) when it has no row; rows of a key not in ``keys`` are an error, so nothing is
-    dropped unnoticed.  Returns the rows written per key.
+    must put ``by`` first) split on column ``by``, which is left out of the files.  Every key of
+    ``keys`` gets its files, empty (headers only) when it has no row; rows of a key not in
+    ``keys`` are an error, so nothing is dropped unnoticed.  Returns the rows written per key.
     """
     import pyarrow.compute as pc
 
@@ -120,6 +116,7 @@ def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, by: str, stem_
     stray = sorted(str(k) for k in set(parts) - set(keys))
     if stray:
         raise ValueError(f"rows for {by} {stray} have no file to go to")
+
     def write(key):
         part = parts.get(key, table.slice(0, 0))
         return write_arrow(part.drop_columns([by]), stem_of(key), csv_only=csv_only, parquet_only=parquet_only)
