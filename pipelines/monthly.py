@@ -174,10 +174,15 @@ def stage_begin(month: str, warehouse: str, out: str, replay: bool = False) -> d
 
 
 def _in_running_month(month: str, warehouse: str, out: str, work, *, read_only: bool = False,
-                      state: bool = True):
-    """Open the warehouse, resolve the begun month, create the push-state views, run ``work(con, ctx)``."""
+                      state: bool = True, validates: bool = False):
+    """Open the warehouse, resolve the begun month, create the push-state views, run ``work(con, ctx)``.
+    A stage that ``validates`` imports GX in the background meanwhile."""
     from . import screen
 
+    if validates:
+        from .validate import warm_up
+
+        warm_up()
     settings = load_settings()
     with connect(warehouse, read_only=read_only, settings=settings) as con:
         ctx = _running_context(con, month, settings, out)
@@ -189,17 +194,17 @@ def _in_running_month(month: str, warehouse: str, out: str, work, *, read_only: 
 def stage_screen(month: str, warehouse: str, out: str) -> dict:
     from . import screen
 
-    return _in_running_month(month, warehouse, out, screen.screen_month, state=False)
+    return _in_running_month(month, warehouse, out, screen.screen_month, state=False, validates=True)
 
 
 def stage_ledger(month: str, warehouse: str, out: str) -> dict:
     from . import ledger
 
-    return _in_running_month(month, warehouse, out, ledger.update_ledger)
+    return _in_running_month(month, warehouse, out, ledger.update_ledger, validates=True)
 
 
 def stage_notices(month: str, warehouse: str, out: str) -> dict:
-    return _in_running_month(month, warehouse, out, notify_month)
+    return _in_running_month(month, warehouse, out, notify_month, validates=True)
 
 
 def stage_worklists(month: str, warehouse: str, out: str) -> list[str]:
@@ -212,7 +217,7 @@ def stage_worklists(month: str, warehouse: str, out: str) -> list[str]:
         outputs.prepare_worklists(con, ctx, rebuild=not replay)
         return outputs.offices_of_month(con, ctx)
 
-    return _in_running_month(month, warehouse, out, work)
+    return _in_running_month(month, warehouse, out, work, validates=True)
 
 
 def stage_office_files(month: str, warehouse: str, out: str, office: str) -> dict:

@@ -1,7 +1,8 @@
 """Screening (rules.md §1–4): ages, benefit place, flags, scope and triggers for month P.
 
 All set-based, in ``sql/screen/``:
-``00_state`` (the push state as of the month's seq) → ``05_recompute`` (who is computed afresh)
+``00_state`` (the push state as of the month's seq) → ``01_screened`` (who is screened) →
+``05_recompute`` (who is computed afresh)
 → ``benefit_place`` (§2) → ``10_place_cache`` → ``20_facts`` (§1) → ``30_flags`` (§4, with
 evidence) → ``40_scope`` (§3) into ``screen_results`` and ``flags``.  Recomputing a month
 replaces its rows: the screening is a pure function of the push state and the applications.
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def state_views(con, ctx) -> None:
-    """TEMP views ``persons_p``/``segments_p`` (push state at the month's seq) and ``screened``."""
+    """TEMP views ``persons_p``/``segments_p``: the push state at the month's seq (every stage)."""
     run_sql(con, "screen/00_state.sql", **ctx.params())
 
 
@@ -63,6 +64,7 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
     con.execute("BEGIN TRANSACTION")
     try:
         state_views(con, ctx)
+        run_sql(con, "screen/01_screened.sql", **ctx.params())
         full, cached_seq = recompute_everyone(con, ctx)
         run_sql(con, "screen/05_recompute.sql", full=full, cached_seq=cached_seq, **ctx.params())
         recomputed = con.execute("SELECT count(*) FROM to_compute").fetchall()[0][0]
