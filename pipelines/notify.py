@@ -47,7 +47,7 @@ from .errors import RetirePrepError
 from .ledger import record_transitions
 from .policy import format_month, sms_segments as _segments_for_length
 from .settings import Settings
-from .tabular import write_partitioned
+from .tabular import sql_codes, write_partitioned
 from .warehouse import render_sql
 
 REMINDER_KINDS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE")
@@ -430,7 +430,7 @@ def write_notification_files(con, month_mi: int, out_month_dir: Path, office: st
         _check_code(code)
     if not offices_p:
         return {"notification offices": 0, "sms notices": 0, "sms segments": 0, "offline notices": 0}
-    only = "'" + "', '".join(offices_p) + "'"   # checked codes
+    only = sql_codes(offices_p)
     persons = _persons_source(con)
     kinds = _kinds_sql()
     folder = out_month_dir / "notifications"

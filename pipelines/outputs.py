@@ -14,7 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .tabular import write_partitioned, write_table
+from .tabular import sql_codes, write_partitioned, write_table
 from .warehouse import run_sql
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def write_worklists(con, ctx, stage_dir: Path, offices: list[str]) -> dict[str, 
             raise ValueError(f"not an office code: {office!r}")
     if not offices:
         return {}
-    only = "'" + "', '".join(offices) + "'"   # checked codes
+    only = sql_codes(offices)
     return write_partitioned(
         con,
         f"SELECT office_code AS _office, {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -90,6 +91,16 @@ def write_table(con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_o
     (office codes, month indexes).
     """
     return write_arrow(con.sql(query).to_arrow_table(), stem, csv_only=csv_only, parquet_only=parquet_only)
+
+
+def sql_codes(codes) -> str:
+    """Codes as a SQL list of text literals (``'640104', '640105'``), for the ``IN (…)`` of a
+    :func:`write_partitioned` query.  Only for codes of [0-9A-Za-z]; anything else is an error."""
+    codes = list(codes)
+    bad = [c for c in codes if not (isinstance(c, str) and re.fullmatch(r"[0-9A-Za-z]{1,20}", c))]
+    if bad:
+        raise ValueError(f"not a code: {bad[0]!r}")
+    return ", ".join(f"'{c}'" for c in codes)
 
 
 def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, by: str, stem_of, keys, *,
