@@ -58,7 +58,9 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
 
     Close entries (deceased, retired, left the push, benefit place left
     Ningxia → handover), follow office changes (handover), open entries for
-    newly triggered persons, and assign responsible officers.  Idempotent: a
+    newly triggered persons, hand over every benefit place that moved into or
+    out of Ningxia since the last screened month (rules.md §2, in the ledger or
+    not), and assign responsible officers.  Idempotent: a
     rerun of the month finds nothing more to do.
     """
     from .warehouse import run_sql
@@ -72,6 +74,7 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
         moved = con.execute("SELECT count(*) FROM _moved_office").fetchall()[0][0]
         run_sql(con, "ledger/30_open.sql", **ctx.params())
         opened = con.execute("SELECT count(*) FROM _opening").fetchall()[0][0]
+        run_sql(con, "ledger/35_place_moves.sql", **ctx.params())
         run_sql(con, "ledger/40_officers.sql", **ctx.params())
         if validate:
             from .validate import validate_frames

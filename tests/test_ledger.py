@@ -99,6 +99,30 @@ def test_benefit_place_moving_in_is_handed_over(tmp_path):
     assert push.q("SELECT kind, from_code, to_code FROM handovers") == [("BENEFIT_PLACE_IN", "620000", "640104")]
 
 
+def test_benefit_place_moves_outside_the_ledger_are_handed_over(tmp_path):
+    """rules.md §2: any person whose place moves into or out of Ningxia between two months,
+    not only ledger entries; a later entry does not repeat the move."""
+    push = Push(tmp_path)
+    far = person(1, birth_date=born(40))                       # 40 months before O: not in scope
+    late = person(2, birth_date=born(20), hukou_region="620102")
+    gs = [segment(late["id_no"], "620102", "199001", "200912", 1),
+          segment(late["id_no"], "640104", "201001", "201512", 1)]
+    push.month("2026-11", [far, late], [segment(far["id_no"])] + gs)
+    assert push.q("SELECT count(*) FROM ledger_entries") == [(0,)]
+    far_out = [segment(far["id_no"], "620102", "199001", "200912", 1),
+               segment(far["id_no"], "640104", "201001", "201512", 1)]
+    late_in = gs[:1] + [segment(late["id_no"], "640104", "201001", "202012", 1)]
+    push.month("2026-12", [dict(far, hukou_region="620102"), late], far_out + late_in)
+    assert push.q("SELECT count(*) FROM ledger_entries") == [(0,)]   # neither is taken in
+    h = push.q("SELECT id_no, kind, from_code, to_code FROM handovers WHERE month_mi = 24323 ORDER BY kind")
+    assert h == [(late["id_no"], "BENEFIT_PLACE_IN", "620000", "640104"),
+                 (far["id_no"], "BENEFIT_PLACE_OUT", "640104", "620000")]
+    # January: arrears take `late` in by screening; the move was December's, handed over once
+    push.month("2027-01", [dict(far, hukou_region="620102"), dict(late, arrears_months=2)], far_out + late_in)
+    assert entry(push, late["id_no"])[0] == "ENROLLED"
+    assert push.q("SELECT count(*) FROM handovers WHERE month_mi = 24324") == [(0,)]
+
+
 def test_rerun_of_a_month_changes_nothing(tmp_path):
     push = Push(tmp_path)
     ps = [person(n, birth_date=born(n)) for n in range(1, 8)]
