@@ -90,8 +90,13 @@ def cmd_feedback(a) -> int:
 
 def cmd_policy(a) -> int:
     from .policy import policy_json
+    from .settings import load_settings
 
-    obj = policy_json(a.gender, a.person_type, a.insurance_type, a.birth, a.month)
+    settings = load_settings()  # the same settings as run/declare: a changed setting changes the ages
+    try:
+        obj = policy_json(a.gender, a.person_type, a.insurance_type, a.birth, a.month, settings)
+    except ValueError as exc:  # a malformed --birth / --month: one line, like any refused input
+        raise RetirePrepError(str(exc)) from None
     print(json.dumps(obj, ensure_ascii=False))
     return 0
 

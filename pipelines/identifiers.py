@@ -15,6 +15,8 @@ from datetime import date
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]", re.ASCII)
+# What DuckDB's trim() removes (Unicode space separators, Zs), so that the SQL twin agrees.
+SPACE_SEPARATORS = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 
 
 def id_check_char(first17: str) -> str:
@@ -40,7 +42,7 @@ def parse_id_no(raw: str | None) -> IdInfo | None:
     """
     if raw is None:
         return None
-    s = raw.strip(" ").upper()
+    s = raw.strip(SPACE_SEPARATORS).upper()
     if not _ID_SHAPE.fullmatch(s):
         return None
     if id_check_char(s[:17]) != s[17]:

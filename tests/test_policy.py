@@ -360,3 +360,53 @@ def test_temporary_only_and_status_2():
     # a temporary account that ends latest never makes C
     p = bp([("610102", "199001", "199912", 1), ("640104", "200001", "202012", 3)])
     assert p.current_province == "610000"
+
+
+def _cli_policy(capsys, *args):
+    from pipelines.cli import main
+
+    code = main(["policy", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_policy_gives_every_vector(capsys):
+    """`retire-prep policy` itself (outputs.md) on every row of retirement_age.csv."""
+    import json
+
+    rows = read_vectors("retirement_age.csv")
+    for row in rows:
+        args = ["--gender", row["gender"], "--insurance-type", row["insurance_type"], "--birth", row["birth_month"]]
+        if row["person_type"].strip():
+            args += ["--person-type", row["person_type"]]
+        code, out, err = _cli_policy(capsys, *args)
+        assert code == 0 and err == "", row["case"]
+        got = json.loads(out)
+        for col in ("original_age_month", "statutory_age", "statutory_age_month", "benefit_start_month",
+                    "flexible_earliest_month", "flexible_latest_month"):
+            assert (got[col] or "") == row[col], (row["case"], col)
+        for col in ("delay_months", "min_contribution_months"):
+            assert got[col] == int(row[col]), (row["case"], col)
+
+
+def test_cli_policy_reads_the_settings_file(tmp_path, monkeypatch, capsys):
+    """The CLI uses the configured settings, as run and declare do (rules.md: settings)."""
+    import json
+
+    f = tmp_path / "settings.toml"
+    f.write_text('flexible_women_original_age = 50\nbenefit_start_offset = 0\nperson_key_secret = "t"\n',
+                 encoding="utf-8")
+    monkeypatch.setenv("RETIRE_PREP_SETTINGS", str(f))
+    code, out, _ = _cli_policy(capsys, "--gender", "2", "--person-type", "3", "--birth", "1975-03")
+    got = json.loads(out)
+    assert code == 0
+    assert (got["original_age_month"], got["statutory_age_month"], got["benefit_start_month"]) == (
+        "2025-03", "2025-05", "2025-05")
+
+
+@pytest.mark.parametrize("birth, month", [("1965-13", None), ("196505", None), ("1965-05", "2026-00")])
+def test_cli_policy_bad_month_is_one_line(capsys, birth, month):
+    args = ["--gender", "1", "--birth", birth] + (["--month", month] if month else [])
+    code, out, err = _cli_policy(capsys, *args)
+    assert code != 0 and out == ""
+    assert err.count("\n") == 1 and err.startswith("retire-prep: ") and "month" in err

@@ -14,7 +14,9 @@ import pyarrow as pa
 import pytest
 
 from pipelines import policy
-from pipelines.identifiers import id_check_char, normalize_phone, parse_id_no, uscc_check_char, uscc_valid
+from pipelines.identifiers import (
+    SPACE_SEPARATORS, id_check_char, normalize_phone, parse_id_no, uscc_check_char, uscc_valid,
+)
 from pipelines.policy import benefit_province, format_month, parse_month, parse_yyyymm, retirement_facts
 from pipelines.settings import Settings
 from pipelines.warehouse import _register_functions, run_sql
@@ -243,10 +245,23 @@ def _random_ids(n: int, rnd: random.Random) -> list[str]:
     return out
 
 
+def test_space_separators_are_what_duckdb_trims(con):
+    """identifiers.SPACE_SEPARATORS is exactly the set of characters up to U+3000 that trim() removes."""
+    import unicodedata
+
+    trimmed = [chr(cp) for cp in range(1, 0x3001)
+               if (chr(cp).isspace() or unicodedata.category(chr(cp)) in ("Zs", "Cc", "Cf"))
+               and con.execute("SELECT length(trim(?))", [chr(cp) + "a" + chr(cp)]).fetchall()[0][0] == 1]
+    assert "".join(trimmed) == SPACE_SEPARATORS
+
+
 def test_id_parity_random(con):
     rnd = random.Random(11643)
     ids = _random_ids(20000, rnd) + ["", "X" * 18, "12345619000229123" + id_check_char("12345619000229123"),
                                      "12345620000229123" + id_check_char("12345620000229123")]
+    # padded with every space separator DuckDB's trim() removes, and with characters it keeps
+    ok = "640104196501150013"
+    ids += [c + ok + c for c in SPACE_SEPARATORS] + ["\t" + ok, ok + "\n", "\u200b" + ok]
     tbl = pa.table({"k": list(range(len(ids))), "s": ids})
     con.register("ids_arrow", tbl)
     got = con.execute("SELECT id_no_valid(s), id_birth_date(s), id_gender(s), id_no_normalized(s) FROM ids_arrow ORDER BY k").fetchall()
