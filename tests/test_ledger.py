@@ -152,3 +152,51 @@ def test_taken_in_by_which_trigger(tmp_path):
     push.month("2026-11", ps)
     assert entry(push, ps[0]["id_no"])[5] == "PUSH"
     assert entry(push, ps[1]["id_no"])[5] == "SCREENING"
+
+
+def _run(push: Push, month: str, persons, segments=None, push_type="FULL"):
+    """Ingest one batch, then the whole monthly run of its month (worklists and notices too)."""
+    from pipelines.monthly import run_month
+
+    push.seq += 1
+    segs = segments if segments is not None else [segment(p["id_no"]) for p in persons if p.get("op") != "D"]
+    b = write_batch(push.tmp / f"b{push.seq}", persons, segs, seq=push.seq, month=month, push_type=push_type,
+                    base_seq=None if push_type == "FULL" else push.seq - 1)
+    assert not ingest_batches([b], push.wh).refused
+    run_month(month, push.wh, push.tmp / "out", validate=False)
+
+
+def test_rerun_keeps_an_entry_closed_left_push_on_the_worklist(tmp_path):
+    """A rerun of P (e.g. completing a killed run) screens the persons whose entry P closed:
+    the closed entry stays on P's worklist, as in the first run."""
+    from pipelines.monthly import run_month
+
+    push = Push(tmp_path)
+    a, b = person(1, birth_date=born(3)), person(2, birth_date=born(4))
+    _run(push, "2026-11", [a, b])
+    _run(push, "2026-12", [b])                                   # a left the push
+    assert entry(push, a["id_no"])[3] == "LEFT_PUSH"
+    wl = tmp_path / "out" / "2026-12" / "worklists" / "640104" / "worklist.csv"
+    first = wl.read_bytes()
+    assert first.count(b"\n") == 3                              # header + a (closed in P) + b
+    run_month("2026-12", push.wh, tmp_path / "out", validate=False)
+    assert wl.read_bytes() == first
+    assert push.q("SELECT count(*) FROM screen_results WHERE month_mi = 24323 AND id_no = ?", [a["id_no"]]) == [(1,)]
+
+
+def test_county_reported_retirement_is_not_taken_in_again(tmp_path):
+    """Feedback RETIRED closes the entry; the push still says retired=0 the next month (it lags):
+    the person is retired for rules.md §3 and gets no new entry and no second PRE_SERVICE."""
+    from pipelines.feedback import apply_feedback_files
+
+    push = Push(tmp_path)
+    p = person(1, birth_date=born(4))
+    _run(push, "2026-11", [p])
+    f = tmp_path / "fb.csv"
+    f.write_text(f"office_code,event,id_no,event_date\n640104,RETIRED,{p['id_no']},2026-11-20\n", encoding="utf-8")
+    apply_feedback_files([f], push.wh)
+    _run(push, "2026-12", [dict(p, op="U")], push_type="INCR")
+    assert push.q("SELECT close_reason FROM ledger_entries WHERE id_no = ?", [p["id_no"]]) == [("RETIRED",)]
+    assert push.q("SELECT kind, issued_mi FROM notice_log WHERE id_no = ?", [p["id_no"]]) == [("PRE_SERVICE", 24322)]
+    assert push.q("SELECT retired, scope_rule FROM screen_results WHERE month_mi = 24323 AND id_no = ?",
+                  [p["id_no"]]) == [(True, None)]

@@ -1,5 +1,14 @@
--- Screened: everyone in the push, and everyone whose ledger entry is still open.
+-- Screened: everyone in the push, and everyone whose ledger entry was open in P (still open, or
+-- closed in P or later: a rerun of P after its ledger stage closed an entry LEFT_PUSH must screen
+-- that person again, or the closed entry would drop off P's worklist).
+-- `retired` is the push's field, or a retirement the county already reported (feedback RETIRED
+-- closed an entry by P): the push lags behind the county, and a person whose retirement was
+-- handled is never taken in again (docs/decisions.md).
 CREATE OR REPLACE TEMP TABLE screened AS
-SELECT p.* FROM persons_p p
+SELECT p.* REPLACE (p.retired OR p.id_no IN (
+           SELECT id_no FROM ledger_entries
+           WHERE close_reason = 'RETIRED' AND closed_mi <= {{ month_mi }}) AS retired)
+FROM persons_p p
 WHERE p.in_push
-   OR p.id_no IN (SELECT id_no FROM ledger_entries WHERE closed_mi IS NULL);
+   OR p.id_no IN (SELECT id_no FROM ledger_entries
+                  WHERE opened_mi <= {{ month_mi }} AND (closed_mi IS NULL OR closed_mi >= {{ month_mi }}));
