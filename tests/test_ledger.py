@@ -200,3 +200,19 @@ def test_county_reported_retirement_is_not_taken_in_again(tmp_path):
     assert push.q("SELECT kind, issued_mi FROM notice_log WHERE id_no = ?", [p["id_no"]]) == [("PRE_SERVICE", 24322)]
     assert push.q("SELECT retired, scope_rule FROM screen_results WHERE month_mi = 24323 AND id_no = ?",
                   [p["id_no"]]) == [(True, None)]
+
+
+def test_county_retirement_dated_after_p_gives_no_second_entry_and_no_reminder(tmp_path):
+    """Feedback RETIRED dated in a later month closes the entry then, but it is in stage RETIRED now:
+    P's run opens no second entry for the person and sends the entry no reminder."""
+    from pipelines.feedback import apply_feedback_files
+
+    push = Push(tmp_path)
+    p = person(1, birth_date=born(4))
+    _run(push, "2026-11", [p])
+    f = tmp_path / "fb.csv"
+    f.write_text(f"office_code,event,id_no,event_date\n640104,RETIRED,{p['id_no']},2027-01-04\n", encoding="utf-8")
+    apply_feedback_files([f], push.wh)
+    _run(push, "2026-12", [dict(p, op="U")], push_type="INCR")       # the push still says retired=0
+    assert push.q("SELECT stage, closed_mi FROM ledger_entries WHERE id_no = ?", [p["id_no"]]) == [("RETIRED", 24324)]
+    assert push.q("SELECT kind, issued_mi FROM notice_log WHERE id_no = ?", [p["id_no"]]) == [("PRE_SERVICE", 24322)]

@@ -8,8 +8,11 @@ SELECT r.id_no, r.office_code,
 FROM screen_results r
 WHERE r.month_mi = {{ month_mi }}
   AND (r.trigger_push OR r.trigger_application OR r.trigger_screening)
+  -- no entry open in P: none still open, none closed in P or later (a county RETIRED dated after P
+  -- closes in that later month), none opened in P (a rerun opens nothing twice)
   AND NOT EXISTS (SELECT 1 FROM ledger_entries e
-                  WHERE e.id_no = r.id_no AND (e.closed_mi IS NULL OR e.opened_mi = {{ month_mi }} OR e.closed_mi = {{ month_mi }}));
+                  WHERE e.id_no = r.id_no
+                    AND (e.closed_mi IS NULL OR e.closed_mi >= {{ month_mi }} OR e.opened_mi = {{ month_mi }}));
 
 INSERT INTO ledger_entries (entry_id, id_no, office_code, opened_mi, opened_by, officer_id, stage, stage_since, due_date)
 SELECT entry_id, id_no, office_code, {{ month_mi }}, opened_by, NULL, 'ENROLLED', DATE '{{ month_first }}',

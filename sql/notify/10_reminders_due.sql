@@ -2,7 +2,9 @@
 -- Params: month_mi (P), overdue_every (settings.overdue_every_months), benefit_start_offset,
 --         persons (the person state of P: persons_p, or the current versions outside a run).
 -- Out: TEMP _reminders_due, one row per (kind, entry) due; reference_mi = P for the four kinds.
--- Open in P: opened by P and not closed by P. Never to a deceased (survival_status 2) or retired person.
+-- Open in P: opened by P and not closed by P, and not already in a closing stage (feedback RETIRED
+-- dated after P closes the entry in that month but puts it in stage RETIRED at once).
+-- Never to a deceased (survival_status 2) or retired person.
 CREATE OR REPLACE TEMP TABLE _reminders_due AS
 WITH base AS (
     SELECT e.entry_id, e.id_no, e.office_code, e.opened_mi, e.elected_retirement_mi,
@@ -13,6 +15,7 @@ WITH base AS (
     LEFT JOIN {{ persons }} p ON p.id_no = e.id_no
     WHERE e.opened_mi <= {{ month_mi }}
       AND (e.closed_mi IS NULL OR e.closed_mi > {{ month_mi }})
+      AND e.stage NOT IN ('RETIRED', 'DECEASED', 'LEFT_PUSH', 'MOVED_OUT')
       AND r.alive AND NOT r.retired
       AND coalesce(p.survival_status, 0) <> 2
       AND NOT coalesce(p.retired, false)
