@@ -23,7 +23,7 @@ WORKLIST_COLUMNS = (
     "id_no, name, gender, birth_month, insurance_type, person_type, office_code, original_age_month, "
     "statutory_age_month, months_to_original, months_to_statutory, flexible_earliest_month, "
     "flexible_latest_month, min_contribution_months, counted_contribution_months, benefit_region, flags, "
-    "stage, responsible_officer, due_date, statutory_age, delay_months, benefit_start_month, "
+    "stage, responsible_officer, due_date, channel, statutory_age, delay_months, benefit_start_month, "
     "projected_contribution_months, scope_rule, entered_by, flag_evidence, stage_since, overdue, "
     "elected_retirement_month, objection_deadline, objection_status"
 )

@@ -128,6 +128,22 @@ def test_next_month_carries_the_ledger_forward(sample_run, tmp_path):
     con.close()
 
 
+def test_worklist_says_the_channel(sample_run):
+    """rules.md §5 "the worklist says which": each row's channel is the one its notices of P went by."""
+    _, wh, out = sample_run
+    con = duckdb.connect(str(wh), read_only=True)
+    kinds = dict(con.execute("SELECT channel, count(*) FROM worklist_rows WHERE month_mi = 2026*12+10 "
+                             "GROUP BY ALL").fetchall())
+    assert set(kinds) == {"SMS", "EMPLOYER", "TOWNSHIP"}          # the sample has all three
+    differ = con.execute(
+        "SELECT count(*) FROM worklist_rows w JOIN notice_log n ON n.entry_id = w.entry_id AND n.issued_mi = w.month_mi "
+        "WHERE w.month_mi = 2026*12+10 AND n.channel <> w.channel").fetchone()[0]
+    assert differ == 0
+    con.close()
+    header = (out / "2026-11" / "worklists").glob("*/worklist.csv").__next__().read_text(encoding="utf-8-sig")
+    assert "告知渠道" in header.splitlines()[0]
+
+
 def test_analyst_views_carry_no_personal_data(sample_run):
     _, wh, _ = sample_run
     con = duckdb.connect(str(wh), read_only=True)

@@ -146,6 +146,7 @@ def good_worklists() -> dict[str, pd.DataFrame]:
         "stage": ["ENROLLED", "NOTIFIED", "CONFIRMED"],
         "responsible_officer": ["王officer", "王officer", None],
         "due_date": ["2026-01-15", "2026-02-28", None],
+        "channel": ["SMS", "EMPLOYER", "TOWNSHIP"],
     })}
 
 
@@ -271,6 +272,8 @@ BROKEN = {
     "worklist_office_outside": ("worklists", _set("worklist", "office_code", 1, "110101"),
                                 "expect_column_values_to_be_in_set", "office_code"),
     "worklist_twice": ("worklists", _dup("worklist", "id_no"), "expect_column_values_to_be_unique", "id_no"),
+    "worklist_channel_unknown": ("worklists", _set("worklist", "channel", 0, "EMAIL"), "expect_column_values_to_be_in_set", "channel"),
+    "worklist_channel_missing": ("worklists", _set("worklist", "channel", 1, None), "expect_column_values_to_not_be_null", "channel"),
     "worklist_statutory_before_original": ("worklists", _set("worklist", "statutory_age_month", 0, "2026-02"),
                                            "expect_column_pair_values_a_to_be_greater_than_b",
                                            "statutory_age_month, original_age_month"),

@@ -36,9 +36,7 @@ j AS (
 SELECT j.* EXCLUDE (_person_phone, _employer_uscc, _employer_name, _survival_status, _retired),
        j.kind || '-' || mi_text(j.reference_mi) || '-' || person_key(j.id_no) AS _notice_id,
        person_key(j.id_no) AS _person_key,
-       CASE WHEN j._mobile IS NOT NULL THEN 'SMS'
-            WHEN j.insurance_type = 110 AND (j._employer_uscc IS NOT NULL OR j._employer_name IS NOT NULL) THEN 'EMPLOYER'
-            ELSE 'TOWNSHIP' END AS _channel,
+       notice_channel(j._mobile, j.insurance_type, j._employer_uscc, j._employer_name) AS _channel,
        CASE WHEN j._mobile IS NOT NULL THEN NULL
             WHEN nullif(trim(j._person_phone), '') IS NULL THEN 'no mobile number'
             ELSE 'phone is not a valid mobile' END AS _offline_reason

@@ -22,7 +22,8 @@ SELECT {{ month_mi }}, e.entry_id, e.id_no, p.name, r.gender, mi_text(r.birth_mi
        e.stage, strftime(e.stage_since, '%Y-%m-%d'), e.officer_id, strftime(e.due_date, '%Y-%m-%d'),
        coalesce(e.due_date < DATE '{{ month_first }}', false) AND e.closed_mi IS NULL,
        mi_text(e.elected_retirement_mi),
-       strftime(cur.objection_deadline, '%Y-%m-%d'), obj.objection_status
+       strftime(cur.objection_deadline, '%Y-%m-%d'), obj.objection_status,
+       notice_channel(phone_normalized(p.phone), r.insurance_type, p.employer_uscc, p.employer_name)
 FROM ledger_entries e
 LEFT JOIN cur ON cur.entry_id = e.entry_id
 LEFT JOIN obj ON obj.entry_id = e.entry_id

@@ -86,3 +86,12 @@ CREATE OR REPLACE TEMP MACRO phone_valid(s) AS phone_normalized(s) IS NOT NULL;
 -- SMS segments by length, signature included (rules.md §5, policy.md §9): <= 70 one, else ceil(n/67).
 CREATE OR REPLACE TEMP MACRO sms_segments(n_chars) AS
     CASE WHEN n_chars <= 70 THEN 1 ELSE (n_chars + 66) // 67 END;
+
+-- Channel of a notice to the person (rules.md §5): SMS to a valid mobile (the normalised number,
+-- or NULL); otherwise the employer (110 with an employer code or name); else the township/street
+-- office (乡镇（街道）). The worklist shows it too ("the worklist says which").
+CREATE OR REPLACE TEMP MACRO notice_channel(mobile, insurance_type, employer_uscc, employer_name) AS
+    CASE WHEN mobile IS NOT NULL THEN 'SMS'
+         WHEN insurance_type = 110 AND (nullif(trim(employer_uscc), '') IS NOT NULL
+                                        OR nullif(trim(employer_name), '') IS NOT NULL) THEN 'EMPLOYER'
+         ELSE 'TOWNSHIP' END;

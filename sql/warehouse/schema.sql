@@ -255,9 +255,12 @@ CREATE TABLE IF NOT EXISTS worklist_rows (
     overdue                       BOOLEAN,
     elected_retirement_month      VARCHAR,
     objection_deadline            VARCHAR,   -- of the current conclusion (rules.md §7), YYYY-MM-DD
-    objection_status              VARCHAR    -- INCOMPLETE | ACCEPTED | UPHELD | REJECTED of the latest objection
+    objection_status              VARCHAR,   -- INCOMPLETE | ACCEPTED | UPHELD | REJECTED of the latest objection
+    channel                       VARCHAR    -- how the person is told (rules.md §5): SMS | EMPLOYER | TOWNSHIP
     -- (month_mi, entry_id) unique by construction (the month is deleted, then inserted whole)
 );
+-- warehouses made before `channel` existed get it as their last column (the INSERT is positional)
+ALTER TABLE worklist_rows ADD COLUMN IF NOT EXISTS channel VARCHAR;
 
 -- Applications rows that could not be read (trigger 2 input), kept with the reason.
 CREATE TABLE IF NOT EXISTS applications_refused (
