@@ -315,6 +315,80 @@ def test_full_replaces_population_absent_person_left_then_back(tmp_path, wh):
     assert q1(wh, "SELECT count(*) FROM person_versions WHERE id_no = ?", [gone]) == 4
 
 
+def test_a_quarantined_row_in_a_full_is_not_a_person_who_left(tmp_path, wh):
+    """A person whose row is in the FULL but quarantined (a typo, a duplicated line) has not left
+    the push: the current version and segments stay as they were, in the push."""
+    ps, ss = population(60)
+    ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
+    typo, twice = ps[0]["id_no"], ps[1]["id_no"]
+    ps2 = [dict(ps[0], gender="X")] + ps[1:] + [ps[1]]                # a bad gender; one line twice
+    rep = ingest(wh, write_batch(tmp_path / "f2", ps2, ss, seq=2))
+    a = rep.applied[0]
+    assert a["persons_left"] == 0
+    cur = persons_as_of(wh)
+    for id_no in (typo, twice):
+        assert cur[id_no]["in_push"] is True and cur[id_no]["valid_from_seq"] == 1
+    assert q1(wh, "SELECT count(*) FROM segment_versions WHERE id_no IN (?, ?) AND valid_to_seq IS NULL",
+              [typo, twice]) == 4
+    assert {r[4] for r in quarantine(wh) if r[2] == "persons"} == {"BAD_GENDER", "DUPLICATE_ID_NO"}
+
+
+def test_an_update_that_only_moves_a_separator_is_not_lost(tmp_path, wh):
+    """The row hash tells '甲|137…' + '139…' from '甲' + '137…|139…', and an empty field from the
+    text \\0: an INCR U with such a change makes a new version."""
+    ps, ss = population(40)
+    ps[0]["employer_name"], ps[0]["phone"] = "甲|13700000001", "13912345678"
+    ps[1]["employer_name"] = ""
+    ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
+    u0 = dict(ps[0], op="U", employer_name="甲", phone="13700000001|13912345678")
+    u1 = dict(ps[1], op="U", employer_name="\\0")
+    segs = [x for x in ss if x["id_no"] in (u0["id_no"], u1["id_no"])]
+    rep = ingest(wh, write_batch(tmp_path / "i2", [u0, u1], segs, seq=2, push_type="INCR", base_seq=1))
+    assert rep.applied[0]["persons_updated"] == 2
+    cur = persons_as_of(wh)
+    assert (cur[u0["id_no"]]["employer_name"], cur[u0["id_no"]]["phone"]) == ("甲", "13700000001|13912345678")
+    assert cur[u1["id_no"]]["employer_name"] == "\\0"
+
+
+def test_the_row_hash_of_plain_rows_is_unchanged():
+    """Rows without '|' or '\\' hash as before the escaping (stored hashes stay valid)."""
+    import duckdb as _duckdb
+    from pipelines.warehouse import render_sql
+
+    con = _duckdb.connect()
+    cols = PERSON_COLUMNS[1:]
+    con.execute("CREATE TEMP TABLE persons_checked AS SELECT " + ", ".join(
+        f"CAST(NULL AS VARCHAR) AS {c}" if c in ("deemed_region", "employer_uscc") else f"'v_{c}' AS {c}"
+        for c in cols) + ", NULL AS reason_code")
+    con.execute(render_sql("ingest/40_incoming.sql", push_type="FULL"))
+    got = con.execute("SELECT row_hash FROM incoming").fetchall()[0][0]
+    old = con.execute("SELECT md5(concat_ws('|', " + ", ".join(
+        "coalesce(CAST(" + c + " AS VARCHAR), '\\0')" for c in
+        "id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, insured_region, "
+        "benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, retired, "
+        "survival_status, actual_contribution_months, deemed_months, deemed_status, deemed_region, "
+        "arrears_months".split(", ")) + ")) FROM persons_checked").fetchall()[0][0]
+    assert got == old
+
+
+@pytest.mark.parametrize("file, change, reason", [
+    ("persons", {"birth_date": "00000101"}, "BAD_BIRTH_DATE"),
+    ("persons", {"birth_date": "18991231"}, "BAD_BIRTH_DATE"),
+    ("persons", {"birth_date": "21000101"}, "BAD_BIRTH_DATE"),
+    ("segments", {"start_month": "189901"}, "BAD_MONTH"),
+    ("segments", {"start_month": "000001", "end_month": "000012"}, "BAD_MONTH"),
+    ("segments", {"end_month": "210001"}, "BAD_MONTH"),
+])
+def test_dates_outside_1900_2099_are_quarantined_by_the_row_check(tmp_path, wh, file, change, reason):
+    """Every row is held to the years the `ingest` suite expects (1900-2099): a typo is
+    quarantined, never left to the suite's sample to catch (or miss) and refuse the batch."""
+    ps, ss = population(60)
+    (ps if file == "persons" else ss)[4].update(change)
+    rep = ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1), validate=True)
+    assert len(rep.applied) == 1, rep.lines()
+    assert (file, 5, reason) in {(r[2], r[3], r[4]) for r in quarantine(wh)}
+
+
 def test_incr_insert_update_delete_with_segment_replacement(tmp_path, wh):
     ps, ss = population(40)
     ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))

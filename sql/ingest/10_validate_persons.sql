@@ -39,7 +39,7 @@ r AS (
             WHEN op = 'D'                                                             THEN NULL
 {% endif %}
             WHEN gender_t NOT IN ('1', '2')                                           THEN 'BAD_GENDER'
-            WHEN NOT regexp_full_match(birth_t, '[0-9]{8}')
+            WHEN NOT regexp_full_match(birth_t, '(19|20)[0-9]{6}')   -- years 1900-2099, as months are
                  OR try_strptime(birth_t, '%Y%m%d') IS NULL                           THEN 'BAD_BIRTH_DATE'
             WHEN ins_t NOT IN ('110', '170')                                          THEN 'BAD_INSURANCE_TYPE'
             WHEN (ins_t = '110' AND ptype_t NOT IN ('', '1', '2', '3'))

@@ -32,7 +32,11 @@ SELECT row_no, id_no, id_no_raw,
         WHEN any_bad                                       THEN 'PERSON_QUARANTINED'
         WHEN deleted                                       THEN 'SEGMENT_OF_DELETED_PERSON'
         WHEN NOT is_region_code(region_code)               THEN 'BAD_REGION_CODE'
-        WHEN start_mi IS NULL OR end_mi IS NULL            THEN 'BAD_MONTH'
+        -- a month of 1900-01 .. 2099-12: what the `ingest` suite holds every stored month to, checked
+        -- here on every row so that a typo is quarantined, whatever rows the suite samples
+        WHEN start_mi IS NULL OR end_mi IS NULL
+             OR start_mi NOT BETWEEN 1900 * 12 AND 2099 * 12 + 11
+             OR end_mi NOT BETWEEN 1900 * 12 AND 2099 * 12 + 11 THEN 'BAD_MONTH'
         WHEN end_mi < start_mi                             THEN 'END_BEFORE_START'
         WHEN rel_t NOT IN ('1', '2', '3')                  THEN 'BAD_RELATION_STATUS'
     END AS reason_code,
