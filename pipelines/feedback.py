@@ -318,8 +318,8 @@ def notice_month(con, event_mi: int) -> int:
 
 
 def refresh_deadlines(con, settings: Settings, report: FeedbackReport | None = None) -> int:
-    """Compute the deadlines kept open (CALENDAR_UNKNOWN) that the calendar now knows, and
-    issue their RESULT notices.  Returns how many were filled in."""
+    """Compute the deadlines kept open (CALENDAR_UNKNOWN) that the calendar now knows.
+    Returns how many were filled in (``report`` is kept for the callers' signature)."""
     rows = con.execute(
         "SELECT entry_id, version, received_on FROM conclusions "
         "WHERE superseded_on IS NULL AND deadline_status = 'CALENDAR_UNKNOWN' ORDER BY entry_id").fetchall()
@@ -331,28 +331,29 @@ def refresh_deadlines(con, settings: Settings, report: FeedbackReport | None = N
         con.execute("UPDATE conclusions SET objection_deadline = ?, deadline_status = 'SET' "
                     "WHERE entry_id = ? AND version = ?", [d, entry_id, version])
         n += 1
-        if report is not None:
-            report.notices += _issue_result_notices(con, [(entry_id, received, d)], settings)
     return n
 
 
-def _issue_result_notices(con, items: list[tuple[str, date, date]], settings: Settings) -> int:
-    """RESULT notices (rules.md §5) naming the objection deadline; reference month = month of receipt."""
+def _issue_result_notices(con, items: list[tuple[str, date]], settings: Settings) -> int:
+    """RESULT notices (rules.md §5: "a comprehensive conclusion was issued"): one per conclusion
+    issued (CONCLUSION_ISSUED, or a new version after an upheld objection), reference month = the
+    month of issue.  The text states the objection period (``objection_working_days`` working days
+    from receiving the result): the day of receipt is not known when the notice is issued."""
     if not items:
         return 0
     from . import notify
 
     con.execute("CREATE OR REPLACE TEMP TABLE _fb_result_src (entry_id VARCHAR, reference_mi INTEGER, "
-                "objection_deadline VARCHAR, issue_mi INTEGER)")
-    for entry_id, received, deadline in items:
-        mi = month_of(received)
-        con.execute("INSERT INTO _fb_result_src VALUES (?, ?, ?, ?)",
-                    [entry_id, mi, deadline.isoformat(), notice_month(con, mi)])
+                "issue_mi INTEGER)")
+    for entry_id, issued in items:
+        mi = month_of(issued)
+        con.execute("INSERT INTO _fb_result_src VALUES (?, ?, ?)", [entry_id, mi, notice_month(con, mi)])
     total = 0
     for (issue_mi,) in con.execute("SELECT DISTINCT issue_mi FROM _fb_result_src ORDER BY 1").fetchall():
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _fb_result_rows AS "
-            "SELECT e.id_no, s.entry_id, s.reference_mi, e.office_code, s.objection_deadline "
+            "SELECT e.id_no, s.entry_id, s.reference_mi, e.office_code, "
+            f"{int(settings.objection_working_days)} AS objection_days "
             "FROM _fb_result_src s JOIN ledger_entries e USING (entry_id) WHERE s.issue_mi = ?", [issue_mi])
         total += notify.issue_notices(con, "RESULT", "_fb_result_rows", issue_mi, settings) or 0
     return total
@@ -436,7 +437,7 @@ class _FileRun:
         self.file_name, self.sha = file_name, sha
         self.safe_name = _safe_name(file_name)
         self.roster = _officers()
-        self.result_notices: list[tuple[str, date, date]] = []
+        self.result_notices: list[tuple[str, date]] = []  # (entry_id, day the conclusion was issued)
 
     # -- row -------------------------------------------------------------------------
 
@@ -641,6 +642,7 @@ class _FileRun:
             version = cur["version"] + 1
         self._insert_conclusion(e, version, row["_date"], row["_counted"], row["merge_status"],
                                 row["archive_conclusion"], row["base_data"], source)
+        self.result_notices.append((e.entry_id, row["_date"]))
         if e.stage != "CONCLUDED":
             self._move(e, "CONCLUDED", row["_date"], f"conclusion v{version}: {row['_counted']} months, "
                        f"relations {row['merge_status']}, archive {row['archive_conclusion']}", source)
@@ -651,7 +653,7 @@ class _FileRun:
             "archive_conclusion, base_data, deadline_status, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'NOT_RECEIVED', ?)",
             [e.entry_id, version, issued_on, counted, merge, archive, base, source])
 
-    def _receive(self, e: _Entry, c: dict, d: date, notice: bool) -> None:
+    def _receive(self, e: _Entry, c: dict, d: date) -> None:
         deadline, msgs = objection_deadline(d, self.settings)
         for m in msgs:
             self.report.warn(m)
@@ -659,8 +661,6 @@ class _FileRun:
             "UPDATE conclusions SET received_on = ?, objection_deadline = ?, deadline_status = ? "
             "WHERE entry_id = ? AND version = ?",
             [d, deadline, "SET" if deadline else "CALENDAR_UNKNOWN", e.entry_id, c["version"]])
-        if notice and deadline is not None:
-            self.result_notices.append((e.entry_id, d, deadline))
 
     def _ev_result_received(self, row, e, source):
         c = self._conclusion(e)
@@ -672,7 +672,7 @@ class _FileRun:
             raise _Refuse("CONFLICTING_RECORD", f"the result was recorded as received on {c['received_on'].isoformat()}")
         if row["_date"] < c["issued_on"]:
             raise _Refuse("DATE_OUT_OF_ORDER", "received before the conclusion was issued")
-        self._receive(e, c, row["_date"], notice=True)
+        self._receive(e, c, row["_date"])
 
     def _expected_confirmer(self, e: _Entry) -> str | None:
         r = self.con.execute(
@@ -698,8 +698,8 @@ class _FileRun:
             raise _Refuse("DATE_OUT_OF_ORDER", "confirmed before the conclusion was issued or received")
         self._check_after_last_move(row, e)
         if c["received_on"] is None:
-            # confirming shows the result was received that day (no RESULT notice: it was seen)
-            self._receive(e, c, row["_date"], notice=False)
+            # confirming shows the result was received that day
+            self._receive(e, c, row["_date"])
         self.con.execute("UPDATE conclusions SET confirmed_on = ?, confirmed_by = ? WHERE entry_id = ? AND version = ?",
                          [row["_date"], row["confirmer"], e.entry_id, c["version"]])
         self._move(e, "CONFIRMED", row["_date"], f"conclusion v{c['version']} confirmed by {row['confirmer']}", source)
@@ -787,6 +787,7 @@ class _FileRun:
             row.get("merge_status") or c["merge_status"],
             row.get("archive_conclusion") or c["archive_conclusion"],
             row.get("base_data") or c["base_data"], source)
+        self.result_notices.append((e.entry_id, row["_date"]))  # the corrected conclusion is told too
         self.con.execute(
             "UPDATE objections SET status = 'UPHELD', resolved_on = ?, reason = ?, basis = ?, new_conclusion_version = ? "
             "WHERE entry_id = ? AND objection_no = ?",

@@ -363,7 +363,7 @@ def issue_notices(con, kind: str, rows_table: str, month_mi: int, settings: Sett
 
     ``rows_table`` has ``id_no``, ``entry_id``, ``reference_mi``, ``office_code`` and any extra
     template variables as columns (DECLARATION: ``retirement_month``; RESULT:
-    ``objection_deadline``).  Person fields (name, insurance type, phone, employer) come from
+    ``objection_days``).  Person fields (name, insurance type, phone, employer) come from
     the person state of the month (``persons_p``, or the current person versions outside a
     run).  Already issued keys, deceased and retired persons are skipped.  ``issued_mi`` =
     ``month_mi``.  Returns the number of notices inserted.

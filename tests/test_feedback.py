@@ -189,9 +189,10 @@ def test_whole_path_every_event_accepted(wh):
               "FROM entry_status WHERE entry_id = ?", [p.entry_id])[0]
     assert st == ("640104-02", "PASS", 300, 1, 300, "MERGED", "PASS", "base 6500", date(2026, 11, 6),
                   date(2026, 11, 27), "SET", "EMPLOYER", False, "2027-02", "640104")
-    # RESULT notice naming the deadline, reference month = month of receipt
+    # RESULT notice when the conclusion is issued (rules.md §5), reference month = month of issue,
+    # stating the 15-working-day objection period; receipt and confirmation send nothing more
     n = wh.q("SELECT kind, reference_mi, text FROM notice_log WHERE id_no = ?", [p.id_no])
-    assert len(n) == 1 and n[0][0] == "RESULT" and n[0][1] == P and "2026年11月27日" in n[0][2]
+    assert len(n) == 1 and n[0][0] == "RESULT" and n[0][1] == P and "自收到结论之日起15个工作日内" in n[0][2]
     # RETIRED closes the entry
     rep = wh.apply([row(p, "RETIRED", date(2026, 12, 1))])
     assert rep.accepted == 1
@@ -229,7 +230,8 @@ def test_confirmation_implies_receipt(wh):
     assert wh.apply(rows).refused == 0
     assert wh.q("SELECT result_received_on, confirmed_on FROM entry_status WHERE entry_id = ?", [p.entry_id]) == [
         (D0 + timedelta(days=9), D0 + timedelta(days=9))]
-    assert wh.q("SELECT count(*) FROM notice_log WHERE id_no = ?", [p.id_no]) == [(0,)]
+    # the one notice is the RESULT of the conclusion's issue; confirming adds none
+    assert wh.q("SELECT kind, count(*) FROM notice_log WHERE id_no = ? GROUP BY kind", [p.id_no]) == [("RESULT", 1)]
 
 
 # ------------------------------------------------------------------------------------ objections
@@ -345,13 +347,13 @@ def test_unknown_calendar_year_keeps_deadline_open_and_never_refuses(wh, tmp_pat
     assert any("2027" in w for w in rep.warnings)
     assert wh.q("SELECT objection_deadline, deadline_status FROM conclusions WHERE entry_id = ?", [p.entry_id]) == [
         (None, "CALENDAR_UNKNOWN")]
-    # no RESULT notice with a guessed date
-    assert wh.one("SELECT count(*) FROM notice_log WHERE id_no = ?", [p.id_no]) == 0
+    # the RESULT notice (sent when the conclusion was issued) states the period, never a guessed date
+    assert wh.one("SELECT count(*) FROM notice_log WHERE id_no = ? AND kind = 'RESULT'", [p.id_no]) == 1
     # an objection filed long after: accepted as on time (a right is never lost to a missing calendar)
     rep = wh.apply([row(p, "OBJECTION_FILED", date(2027, 3, 1))])
     assert rep.refused == 0
     assert wh.q("SELECT status, timeliness, deadline FROM objections") == [("ACCEPTED", "DEADLINE_UNKNOWN", None)]
-    # the State Council's 2027 arrangement is entered: the deadline is filled in and the RESULT notice issued
+    # the State Council's 2027 arrangement is entered: the deadline is filled in (no second notice)
     cal = tmp_path / "overrides.csv"
     cal.write_text("date,kind,scope,name\n2027-01-01,holiday,national,元旦\n2027,complete,national,test\n",
                    encoding="utf-8")
@@ -360,8 +362,8 @@ def test_unknown_calendar_year_keeps_deadline_open_and_never_refuses(wh, tmp_pat
     rep = wh.apply([])
     assert wh.q("SELECT objection_deadline, deadline_status FROM conclusions WHERE entry_id = ?", [p.entry_id]) == [
         (date(2027, 1, 6), "SET")]
-    assert rep.notices == 1
-    assert "2027年1月6日" in wh.one("SELECT text FROM notice_log WHERE id_no = ? AND kind = 'RESULT'", [p.id_no])
+    assert rep.notices == 0
+    assert wh.one("SELECT count(*) FROM notice_log WHERE id_no = ? AND kind = 'RESULT'", [p.id_no]) == 1
 
 
 # ------------------------------------------------------------------------------------ refusals

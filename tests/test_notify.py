@@ -230,14 +230,14 @@ def test_generic_kinds_declaration_consultation_result(con):
     assert notify.issue_notices(con, "DECLARATION", "(SELECT * FROM d WHERE office_code = '640104')", P, SETTINGS) == 1
     assert notify.issue_notices(con, "CONSULTATION", "(SELECT * FROM d WHERE office_code = '640521')", P, SETTINGS) == 1
     con.execute("CREATE TABLE r AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
-                "DATE '2026-03-20' AS objection_deadline FROM ledger_entries", [P])
+                "15 AS objection_days FROM ledger_entries", [P])
     assert notify.issue_notices(con, "RESULT", "r", P, SETTINGS) == 2
     assert notify.issue_notices(con, "RESULT", "r", P, SETTINGS) == 0  # rerun: nothing new
     texts = {(i, k): t for i, k, _, _, _, _, _, t, _ in notices(con)}
     assert "请您在选定的退休时间（2026年5月）当月（或前一个月）" in texts[(a["id_no"], "DECLARATION")]
     c = texts[(b["id_no"], "CONSULTATION")]
     assert "暂不符合按月领取基本养老保险待遇的条件" in c and "中宁县社保中心经办窗口" in c
-    assert "如有异议，请于2026年3月20日前" in texts[(a["id_no"], "RESULT")]
+    assert "如有异议，请自收到结论之日起15个工作日内" in texts[(a["id_no"], "RESULT")]
 
 
 def test_missing_variable_names_variable_and_person_key_not_id(con):
@@ -246,7 +246,7 @@ def test_missing_variable_names_variable_and_person_key_not_id(con):
     with pytest.raises(notify.NoticeRenderError) as exc:
         notify.issue_notices(con, "RESULT", "r", P, SETTINGS)
     msg = str(exc.value)
-    assert "objection_deadline" in msg and person_key(p["id_no"], SETTINGS) in msg
+    assert "objection_days" in msg and person_key(p["id_no"], SETTINGS) in msg
     assert p["id_no"] not in msg and "张三" not in msg
     assert notices(con) == []  # nothing half-issued
     # a NULL value is missing too
@@ -421,7 +421,7 @@ def test_every_kind_renders_for_every_office_within_500(kind):
                     "statutory_age_mi": s_mi, "benefit_start_mi": s_mi + 1, "original_age_mi": s_mi - 36,
                     "flexible_earliest_mi": s_mi - 36, "flexible_latest_mi": s_mi + 36,
                     "elected_retirement_mi": s_mi + 12, "elected_benefit_start_mi": s_mi + 13,
-                    "retirement_month": P + 2, "objection_deadline": "2026-03-20",
+                    "retirement_month": P + 2, "objection_days": 15,
                 }, P)
                 text = notify.render_notice(kind, ctx, SETTINGS, "k")
                 assert text.startswith("【宁夏人社】尊敬的参保人，您好！") and len(text) <= 500
