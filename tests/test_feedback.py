@@ -275,6 +275,18 @@ def test_objection_incomplete_then_complete_then_upheld_keeps_old_values(wh):
     assert rep.refused == 0 and wh.stage(p) == "CONFIRMED"
 
 
+def test_a_conclusion_corrected_in_a_later_month_is_told_again(wh):
+    """rules.md §5 RESULT when a conclusion is issued: an upheld objection issues a corrected
+    conclusion, told by a RESULT of its own month (one per person, kind and reference month)."""
+    p = wh.person()
+    wh.apply(path_rows(p, "RESULT_RECEIVED"))                           # v1 issued 2026-11-05
+    d = date(2026, 12, 2)
+    wh.apply([row(p, "OBJECTION_FILED", date(2026, 11, 20)),
+              row(p, "OBJECTION_RESOLVED", d, result="UPHELD", counted_months=190)])
+    n = wh.q("SELECT kind, reference_mi FROM notice_log WHERE id_no = ? ORDER BY reference_mi", [p.id_no])
+    assert n == [("RESULT", P), ("RESULT", P + 1)]
+
+
 def test_objection_rejected_records_reason_basis_remedy(wh):
     p = wh.person()
     rows = path_rows(p, "RESULT_RECEIVED")
