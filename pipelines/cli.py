@@ -1,8 +1,11 @@
 """``retire-prep``: the command line (outputs.md "Command line").
 
 Every command calls the same ``pipelines`` functions as the Airflow DAGs.
-Refused input ends with a one-line reason on stderr and a non-zero exit;
-progress goes to stderr, results to stdout.
+Refused input ends with exactly one line on stderr — the reason, never an ID
+number, name or phone — and a non-zero exit: argument errors (exit 2), refused
+data (``RetirePrepError`` and its exit code), files or a warehouse that cannot be
+opened (exit 2), and anything unexpected (exit 1, its type only; ``-v`` shows the
+traceback).  Results go to stdout; progress to stderr when it is a terminal.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -28,7 +32,34 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _progress(msg: str) -> None:
-    print(f"retire-prep: {msg}", file=sys.stderr, flush=True)
+    # shown to a person at a terminal; a script or a scheduler reads stdout for the results and
+    # stderr for the one line of a refusal, and nothing else
+    if sys.stderr.isatty():
+        print(f"retire-prep: {msg}", file=sys.stderr, flush=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (outputs.md), not the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"retire-prep: {message} (see {self.prog} --help)\n")
+
+
+_MONTH = re.compile(r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])", re.ASCII)
+
+
+def _month_arg(value: str) -> str:
+    """A ``YYYY-MM`` month of the years 1900–2099 (what the pipeline's month arithmetic covers)."""
+    if not _MONTH.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM month of 1900-2099: {value!r}")
+    return value
+
+
+def _existing_warehouse(a) -> None:
+    """Commands that read or add to a warehouse refuse a path that holds none (a typo must not
+    create an empty warehouse and report success into it); ``ingest`` and ``demo`` create one."""
+    if not Path(a.warehouse).is_file():
+        raise RetirePrepError(f"no warehouse at {a.warehouse}: check --warehouse, or ingest a push first")
 
 
 def cmd_ingest(a) -> int:
@@ -47,6 +78,7 @@ def cmd_ingest(a) -> int:
 def cmd_applications(a) -> int:
     from .ingest import load_applications
 
+    _existing_warehouse(a)
     print(json.dumps(load_applications(a.files, a.warehouse), ensure_ascii=False))
     return 0
 
@@ -55,6 +87,7 @@ def cmd_run(a) -> int:
     from .ingest import load_applications
     from .monthly import run_month
 
+    _existing_warehouse(a)
     if a.applications:
         load_applications(a.applications, a.warehouse)
     _progress(f"monthly run {a.month}: screen → ledger → notices → outputs")
@@ -67,6 +100,7 @@ def cmd_run(a) -> int:
 def cmd_declare(a) -> int:
     from .declare import declare_month
 
+    _existing_warehouse(a)
     _progress(f"month-start declaration screening {a.month}")
     report = declare_month(a.month, a.warehouse, a.out, replay=a.replay)
     for line in report.lines():
@@ -77,6 +111,7 @@ def cmd_declare(a) -> int:
 def cmd_feedback(a) -> int:
     from .feedback import FeedbackFileRefused, apply_feedback_files
 
+    _existing_warehouse(a)
     try:
         report = apply_feedback_files([Path(f) for f in a.files], a.warehouse)
     except FeedbackFileRefused as exc:
@@ -104,6 +139,7 @@ def cmd_policy(a) -> int:
 def cmd_explain(a) -> int:
     from .explain import explain_person
 
+    _existing_warehouse(a)
     print(explain_person(a.id_no, a.month, a.warehouse))
     return 0
 
@@ -121,7 +157,7 @@ def cmd_demo(a) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="retire-prep", description="Ningxia pension retirement pre-service pipeline")
+    p = _Parser(prog="retire-prep", description="Ningxia pension retirement pre-service pipeline")
     p.add_argument("-v", "--verbose", action="store_true", help="log every step")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -139,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_applications)
 
     sp = sub.add_parser("run", help="the monthly pre-service run for month P")
-    sp.add_argument("--month", required=True, metavar="YYYY-MM")
+    sp.add_argument("--month", required=True, metavar="YYYY-MM", type=_month_arg)
     wh(sp)
     sp.add_argument("--out", default=DEFAULT_OUT)
     sp.add_argument("--applications", nargs="*", metavar="FILE", help="applications files to load first")
@@ -147,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("declare", help="month-start declaration screening for month P")
-    sp.add_argument("--month", required=True, metavar="YYYY-MM")
+    sp.add_argument("--month", required=True, metavar="YYYY-MM", type=_month_arg)
     wh(sp)
     sp.add_argument("--out", default=DEFAULT_OUT)
     sp.add_argument("--replay", action="store_true", help="re-write a month before the last one declared, as it was")
@@ -162,13 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--gender", required=True, type=int, choices=(1, 2))
     sp.add_argument("--person-type", type=int, choices=(1, 2, 3), default=None)
     sp.add_argument("--insurance-type", type=int, choices=(110, 170), default=110)
-    sp.add_argument("--birth", required=True, metavar="YYYY-MM")
-    sp.add_argument("--month", default=None, metavar="YYYY-MM")
+    sp.add_argument("--birth", required=True, metavar="YYYY-MM", type=_month_arg)
+    sp.add_argument("--month", default=None, metavar="YYYY-MM", type=_month_arg)
     sp.set_defaults(func=cmd_policy)
 
     sp = sub.add_parser("explain", help="every decision about one person in month P, with its rule")
     sp.add_argument("id_no")
-    sp.add_argument("--month", required=True, metavar="YYYY-MM")
+    sp.add_argument("--month", required=True, metavar="YYYY-MM", type=_month_arg)
     wh(sp)
     sp.set_defaults(func=cmd_explain)
 
@@ -188,18 +224,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     _setup_logging(a.verbose)
-    return _guard(lambda: a.func(a))
+    return _guard(lambda: a.func(a), verbose=a.verbose)
 
 
-def _guard(fn) -> int:
+def _refuse(msg: str) -> None:
+    from .validate import _scrub  # one line, anything shaped like an ID or mobile number masked
+
+    print(f"retire-prep: {_scrub(msg)}", file=sys.stderr)
+
+
+def _guard(fn, verbose: bool = False) -> int:
+    import duckdb
+
     try:
         return fn()
     except RetirePrepError as exc:
-        print(f"retire-prep: {exc}", file=sys.stderr)
+        _refuse(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        print("retire-prep: interrupted", file=sys.stderr)
+        _refuse("interrupted")
         return 130
+    except OSError as exc:  # a file or folder that is missing, unreadable or in the way
+        if verbose:
+            raise
+        _refuse(f"{exc.strerror or type(exc).__name__}: {exc.filename}" if exc.filename else type(exc).__name__)
+        return 2
+    except duckdb.IOException as exc:  # not a DuckDB file, or held by another process
+        if verbose:
+            raise
+        held = "lock" in str(exc).lower()
+        _refuse("the warehouse is in use by another process: try again when it has finished" if held
+                else "the warehouse cannot be opened (is it a DuckDB file?)")
+        return 2
+    except Exception as exc:  # a bug: its type only (DuckDB messages can carry key values)
+        if verbose:
+            raise
+        _refuse(f"internal error ({type(exc).__name__}); rerun with -v for the traceback")
+        return 1
 
 
 if __name__ == "__main__":

@@ -379,12 +379,20 @@ def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
     except csv.Error:
         raise _Refuse("NOT_CSV", "the header line is not CSV") from None
     cols = [(_norm(h) or "").lower() for h in header]
+    # names are echoed only when they look like column names: a file without its header line
+    # has a data row here (an ID number, a phone …), which no message may carry
+    shown = lambda names: ", ".join(c if re.fullmatch(r"[a-z_]{1,40}", c) else "<not a column name>"
+                                    for c in names[:5])
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
-        raise _Refuse("BAD_HEADER", f"column(s) {', '.join(dup)} appear twice")
+        raise _Refuse("BAD_HEADER", f"column(s) {shown(dup)} appear twice")
     unknown = [c for c in cols if c not in COLUMNS]
     if unknown:
-        raise _Refuse("BAD_HEADER", f"unknown column(s) {', '.join(unknown[:5])} (see docs/feedback-format.md)")
+        missing_header = not any(c in COLUMNS for c in cols)
+        raise _Refuse("BAD_HEADER", (
+            f"{len(unknown)} unknown column(s): {shown(unknown)}"
+            + (" — the first line is no header: is the header line missing?" if missing_header else "")
+            + " (see docs/feedback-format.md)"))
     missing = [c for c in REQUIRED_COLUMNS if c not in cols]
     if missing:
         raise _Refuse("BAD_HEADER", f"missing column(s) {', '.join(missing)}")
@@ -818,7 +826,7 @@ def _refuse_file(con, report: FeedbackReport, path: Path, sha: str, code: str, r
         "INSERT INTO feedback_files VALUES (?, ?, 'REFUSED', 0, 0, 0, 0, ?, ?, now())",
         [sha, path.name, code, reason])
     report.files.append(FileOutcome(path.name, sha, "REFUSED", reason=f"{code}: {reason}"))
-    log.error("feedback file %s refused: %s: %s", path.name, code, reason)
+    log.info("feedback file %s refused: %s: %s", path.name, code, reason)  # the caller reports it
 
 
 def apply_file(con, path: Path, settings: Settings, report: FeedbackReport) -> FileOutcome:

@@ -190,12 +190,17 @@ def test_explain_names_rules_without_personal_data(sample_run):
 
 
 def test_cli_run_refuses_without_push(tmp_path):
+    from pipelines.settings import load_settings
+    from pipelines.warehouse import connect
+
+    with connect(tmp_path / "w.duckdb", settings=load_settings()):
+        pass                                                    # a warehouse, but no push in it
     proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--month", "2026-11",
                            "--warehouse", str(tmp_path / "w.duckdb"), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) >= 1 and "no push batch" in lines[-1]
+    assert len(lines) == 1 and "no push batch" in lines[0]
 
 
 def _failing_suites(tmp_path: Path, stage: str) -> Path:
