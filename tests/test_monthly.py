@@ -106,6 +106,22 @@ def test_month_order_and_replay(sample_run, tmp_path):
         run_month("2027-01", wh2, out2, replay=True)
 
 
+def test_replay_of_a_month_published_before_the_channel_column(sample_run, tmp_path):
+    """A snapshot stored before worklist_rows.channel existed is re-emitted as it was (empty channel)."""
+    _, wh, _ = sample_run
+    wh2 = copy_warehouse(wh, tmp_path)
+    con = duckdb.connect(str(wh2))
+    con.execute("UPDATE worklist_rows SET channel = NULL")
+    con.close()
+    ingest_batches([SAMPLE / "push" / "2026-12-incr"], wh2)
+    run_month("2026-12", wh2, tmp_path / "out")
+    run_month("2026-11", wh2, tmp_path / "replay", replay=True)        # validated, no failure
+    import pyarrow.parquet as pq
+
+    f = next((tmp_path / "replay" / "2026-11" / "worklists").glob("*/worklist.parquet"))
+    assert pq.read_table(f, columns=["channel"]).column(0).null_count == pq.read_metadata(f).num_rows
+
+
 def test_next_month_carries_the_ledger_forward(sample_run, tmp_path):
     _, wh, out = sample_run
     wh2 = copy_warehouse(wh, tmp_path)
@@ -164,6 +180,23 @@ def test_analyst_views_carry_no_personal_data(sample_run):
     views_sql = " ".join(r[0] for r in con.execute("SELECT sql FROM duckdb_views()").fetchall())
     assert secret_hits == 0 and "demo-only-key" not in views_sql
     con.close()
+
+
+def test_overdue_in_the_views_is_counted_on_the_shanghai_date(sample_run):
+    """An analyst's session in another time zone sees the same overdue entries as Ningxia."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    _, wh, _ = sample_run
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'America/Los_Angeles'")
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        rows = con.execute("SELECT due_date, overdue FROM ledger_current WHERE closed_month IS NULL "
+                           "AND due_date IS NOT NULL").fetchall()
+        assert rows and all(over == (due < today) for due, over in rows)
+    finally:
+        con.close()
 
 
 def test_office_progress_adds_up(sample_run):

@@ -26,11 +26,12 @@ SELECT q.seq, q.batch_id, q.file, q.row_no, q.reason_code, q.reason,
        k.person_key
 FROM quarantine_rows q LEFT JOIN person_keys k ON k.id_no = upper(trim(q.id_no_raw));
 
--- One row per ledger entry (一人一档), current state.
+-- One row per ledger entry (一人一档), current state. "Today" is the Asia/Shanghai date, whatever
+-- time zone the analyst's session is in (a UTC server is a day behind until 08:00 Shanghai time).
 CREATE OR REPLACE VIEW ledger_current AS
 SELECT k.person_key, e.entry_id, e.office_code, e.officer_id AS responsible_officer,
        month_text(e.opened_mi) AS opened_month, e.opened_by, e.stage, e.stage_since, e.due_date,
-       e.closed_mi IS NULL AND e.due_date < current_date AS overdue,
+       e.closed_mi IS NULL AND e.due_date < CAST(timezone('Asia/Shanghai', now()) AS DATE) AS overdue,
        month_text(e.closed_mi) AS closed_month, e.close_reason,
        month_text(e.elected_retirement_mi) AS elected_retirement_month, e.pre_review_office,
        r.insurance_type, r.gender, month_text(r.original_age_mi) AS original_age_month,
@@ -72,7 +73,7 @@ WITH e AS (
            count(*) FILTER (closed_mi IS NULL AND stage = 'DECLARED')            AS declared,
            count(*) FILTER (close_reason = 'RETIRED')                            AS retired,
            count(*) FILTER (close_reason IN ('DECEASED', 'LEFT_PUSH', 'MOVED_OUT')) AS closed_other,
-           count(*) FILTER (closed_mi IS NULL AND due_date < current_date)       AS overdue
+           count(*) FILTER (closed_mi IS NULL AND due_date < CAST(timezone('Asia/Shanghai', now()) AS DATE))       AS overdue
     FROM ledger_entries GROUP BY office_code
 ),
 n AS (
@@ -84,7 +85,7 @@ n AS (
 o AS (
     SELECT e.office_code,
            count(*) FILTER (o.status IN ('INCOMPLETE', 'ACCEPTED'))                       AS objections_open,
-           count(*) FILTER (o.status IN ('INCOMPLETE', 'ACCEPTED') AND e.due_date < current_date) AS objections_overdue
+           count(*) FILTER (o.status IN ('INCOMPLETE', 'ACCEPTED') AND e.due_date < CAST(timezone('Asia/Shanghai', now()) AS DATE)) AS objections_overdue
     FROM objections o JOIN ledger_entries e USING (entry_id) GROUP BY e.office_code
 )
 SELECT coalesce(e.office_code, n.office_code) AS office_code,
