@@ -28,6 +28,11 @@ Channel: SMS when ``phone_normalized(phone)`` is a valid mobile; otherwise EMPLO
 an employer code or name) or TOWNSHIP (乡镇（街道）), with ``offline_reason``
 ``'no mobile number'`` or ``'phone is not a valid mobile'``.  An offline notice keeps the same
 text (no segments).
+
+Files of P: a notice is filed with the office whose worklist of P holds its entry, else with the
+office that issued it (``sql/notify/45_file_office.sql``).  A DECLARATION or RESULT issued for P
+before P's run, for a person whom P's run moves to another office, is thus in the new office's
+files, beside the person's worklist row; its text stays as issued (it names the issuing office).
 """
 
 from __future__ import annotations
@@ -408,11 +413,18 @@ def _kinds_sql() -> str:
     return "[" + ", ".join(f"'{k}'" for k in KINDS) + "]"
 
 
+def notice_offices(con, month_mi: int) -> list[str]:
+    """The offices whose files carry notices of P (TEMP view ``_notices_p`` made on ``con``):
+    a notice goes to the office of its entry on P's worklist, else to the issuing office."""
+    _run(con, render_sql("notify/45_file_office.sql", month_mi=int(month_mi)))
+    return [r[0] for r in con.execute("SELECT DISTINCT file_office FROM _notices_p ORDER BY 1").fetchall()]
+
+
 def write_notification_files(con, month_mi: int, out_month_dir: Path, office: str | None = None,
                              offices: list[str] | None = None) -> dict:
     """``notifications/<office>/sms.parquet|.csv`` and ``offline.csv`` for every office with
     notices issued in P (or only ``office`` when given).  Each office gets only its own notices
-    (the notice's ``office_code``); an office with notices gets all three files, one of them
+    (its persons of P: see :func:`notice_offices`); an office with notices gets all three files, one of them
     possibly empty; an office without notices gets none.
 
     Returns counts (additive over offices): ``notification offices``, ``sms notices``,
@@ -420,8 +432,7 @@ def write_notification_files(con, month_mi: int, out_month_dir: Path, office: st
     """
     out_month_dir = Path(out_month_dir)
     month_mi = int(month_mi)
-    offices_p = [r[0] for r in con.execute(
-        "SELECT DISTINCT office_code FROM notice_log WHERE issued_mi = ? ORDER BY 1", [month_mi]).fetchall()]
+    offices_p = notice_offices(con, month_mi)
     if office is not None:
         offices_p = [o for o in offices_p if o == office]
     if offices is not None:
@@ -442,8 +453,8 @@ def write_notification_files(con, month_mi: int, out_month_dir: Path, office: st
         con, _sql("51_offline_file.sql", month_mi=month_mi, offices=only, kinds=kinds, persons=persons),
         "_office", lambda code: folder / code / "offline", offices_p, csv_only=True)
     segments = con.execute(
-        "SELECT coalesce(sum(segments), 0) FROM notice_log WHERE issued_mi = ? AND channel = 'SMS' "
-        f"AND office_code IN ({only})", [month_mi]).fetchall()[0][0]
+        f"SELECT coalesce(sum(segments), 0) FROM _notices_p WHERE channel = 'SMS' AND file_office IN ({only})"
+    ).fetchall()[0][0]
     return {"notification offices": len(offices_p), "sms notices": sum(sms.values()),
             "sms segments": int(segments), "offline notices": sum(offline.values())}
 

@@ -58,10 +58,10 @@ def validate_notices(con, ctx) -> None:
 
 def offices_of_month(con, ctx) -> list[str]:
     """Offices that get files for P: every office with a worklist row or a notice."""
-    rows = con.execute(
-        "SELECT office_code FROM worklist_rows WHERE month_mi = ? UNION "
-        "SELECT office_code FROM notice_log WHERE issued_mi = ? ORDER BY 1", [ctx.month_mi, ctx.month_mi]).fetchall()
-    return [r[0] for r in rows]
+    from .notify import notice_offices
+
+    rows = con.execute("SELECT DISTINCT office_code FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchall()
+    return sorted({r[0] for r in rows} | set(notice_offices(con, ctx.month_mi)))
 
 
 def build_worklist(con, ctx) -> int:

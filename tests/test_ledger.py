@@ -216,3 +216,35 @@ def test_county_retirement_dated_after_p_gives_no_second_entry_and_no_reminder(t
     _run(push, "2026-12", [dict(p, op="U")], push_type="INCR")       # the push still says retired=0
     assert push.q("SELECT stage, closed_mi FROM ledger_entries WHERE id_no = ?", [p["id_no"]]) == [("RETIRED", 24324)]
     assert push.q("SELECT kind, issued_mi FROM notice_log WHERE id_no = ?", [p["id_no"]]) == [("PRE_SERVICE", 24322)]
+
+
+def test_notices_follow_a_person_who_changed_office_in_p(tmp_path):
+    """A RESULT issued for December by November's feedback (office 640104), then December's push moves
+    the person to 640521: December's files put the notice with the rest of the person's month, in
+    640521's folder (outputs.md: an office never receives another office's persons)."""
+    import csv as _csv
+
+    from pipelines.feedback import apply_feedback_files
+
+    push = Push(tmp_path)
+    p = person(1, birth_date=born(4))
+    _run(push, "2026-11", [p])
+    f = tmp_path / "fb.csv"
+    with open(f, "w", encoding="utf-8", newline="") as fh:
+        w = _csv.writer(fh)
+        w.writerow(["office_code", "event", "id_no", "event_date", "result", "months", "merge_status",
+                    "counted_months", "archive_conclusion", "base_data"])
+        w.writerow(["640104", "ARCHIVE_REVIEWED", p["id_no"], "2026-11-20", "PASS", "", "", "", "", ""])
+        w.writerow(["640104", "YEARS_CONFIRMED", p["id_no"], "2026-11-21", "", "300", "", "", "", ""])
+        w.writerow(["640104", "RELATIONS_MERGED", p["id_no"], "2026-11-22", "", "", "MERGED", "", "", ""])
+        w.writerow(["640104", "CONCLUSION_ISSUED", p["id_no"], "2026-11-23", "", "", "MERGED", "300", "PASS", "b"])
+    rep = apply_feedback_files([f], push.wh)
+    assert rep.files[0].refused == 0, rep.lines()
+    assert push.q("SELECT office_code, issued_mi FROM notice_log WHERE kind = 'RESULT'") == [("640104", 24323)]
+    _run(push, "2026-12", [dict(p, insured_region="640521")])
+    dec = tmp_path / "out" / "2026-12"
+    assert (dec / "worklists" / "640521" / "worklist.csv").exists()
+    assert not (dec / "worklists" / "640104").exists()
+    assert not (dec / "notifications" / "640104").exists()
+    sms = (dec / "notifications" / "640521" / "sms.csv").read_text(encoding="utf-8-sig")
+    assert "RESULT" in sms and p["id_no"] in sms

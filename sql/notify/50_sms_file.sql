@@ -1,7 +1,8 @@
 -- notifications/<office>/sms: the SMS batches for P (outputs.md sms columns), every office at once
--- (split on _office by the writer); offices: the checked office codes, quoted.
-SELECT n.office_code AS _office, n.notice_id, n.kind AS notice_kind, n.id_no, n.phone, n.text, n.segments,
+-- (split on _office by the writer); offices: the checked office codes, quoted. Needs _notices_p
+-- (45_file_office.sql).
+SELECT n.file_office AS _office, n.notice_id, n.kind AS notice_kind, n.id_no, n.phone, n.text, n.segments,
        mi_text(n.reference_mi) AS reference_month
-FROM notice_log n
-WHERE n.issued_mi = {{ month_mi }} AND n.channel = 'SMS' AND n.office_code IN ({{ offices }})
-ORDER BY n.office_code, list_position({{ kinds }}, n.kind), n.id_no, n.reference_mi, n.notice_id
+FROM _notices_p n
+WHERE n.channel = 'SMS' AND n.file_office IN ({{ offices }})
+ORDER BY n.file_office, list_position({{ kinds }}, n.kind), n.id_no, n.reference_mi, n.notice_id
