@@ -25,7 +25,7 @@ WORKLIST_COLUMNS = (
     "flexible_latest_month, min_contribution_months, counted_contribution_months, benefit_region, flags, "
     "stage, responsible_officer, due_date, channel, statutory_age, delay_months, benefit_start_month, "
     "projected_contribution_months, scope_rule, entered_by, flag_evidence, stage_since, overdue, "
-    "elected_retirement_month, objection_deadline, objection_status"
+    "elected_retirement_month, objection_deadline, objection_status, objection_missing_notice"
 )
 
 

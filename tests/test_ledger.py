@@ -248,3 +248,34 @@ def test_notices_follow_a_person_who_changed_office_in_p(tmp_path):
     assert not (dec / "notifications" / "640104").exists()
     sms = (dec / "notifications" / "640521" / "sms.csv").read_text(encoding="utf-8-sig")
     assert "RESULT" in sms and p["id_no"] in sms
+
+
+def test_the_one_time_missing_material_notice_reaches_the_worklist(tmp_path):
+    """rules.md §7 "incomplete → one notice listing all missing items": while the objection waits
+    for material, the office's worklist carries that notice (the office hands it to the applicant)."""
+    import csv as _csv
+
+    from pipelines.feedback import apply_feedback_files
+    from pipelines.monthly import run_month
+
+    push = Push(tmp_path)
+    p = person(1, birth_date=born(4))
+    _run(push, "2026-11", [p])
+    f = tmp_path / "fb.csv"
+    with open(f, "w", encoding="utf-8", newline="") as fh:
+        w = _csv.writer(fh)
+        w.writerow(["office_code", "event", "id_no", "event_date", "result", "months", "merge_status",
+                    "counted_months", "archive_conclusion", "base_data", "items"])
+        w.writerow(["640104", "ARCHIVE_REVIEWED", p["id_no"], "2026-11-02", "PASS", "", "", "", "", "", ""])
+        w.writerow(["640104", "YEARS_CONFIRMED", p["id_no"], "2026-11-03", "", "300", "", "", "", "", ""])
+        w.writerow(["640104", "RELATIONS_MERGED", p["id_no"], "2026-11-04", "", "", "MERGED", "", "", "", ""])
+        w.writerow(["640104", "CONCLUSION_ISSUED", p["id_no"], "2026-11-05", "", "", "MERGED", "300", "PASS", "b", ""])
+        w.writerow(["640104", "RESULT_RECEIVED", p["id_no"], "2026-11-06", "", "", "", "", "", "", ""])
+        w.writerow(["640104", "OBJECTION_FILED", p["id_no"], "2026-11-09", "", "", "", "", "", "", "EVIDENCE;WORK_HISTORY"])
+    assert apply_feedback_files([f], push.wh).files[0].refused == 0
+    run_month("2026-11", push.wh, tmp_path / "out", validate=False)       # the month again, with the feedback
+    rows = list(_csv.DictReader(
+        (tmp_path / "out" / "2026-11" / "worklists" / "640104" / "worklist.csv").read_text(encoding="utf-8-sig")
+        .splitlines()))
+    assert rows[0]["异议状态"] == "INCOMPLETE"
+    assert "请一次性补充以下全部材料：相关佐证材料、工作经历材料" in rows[0]["异议补正告知"]

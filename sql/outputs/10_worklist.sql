@@ -9,7 +9,11 @@ WITH ev AS (
 ),
 -- the two columns of entry_status the worklist shows, without the rest of that view
 cur AS (SELECT entry_id, objection_deadline FROM conclusions WHERE superseded_on IS NULL),
-obj AS (SELECT entry_id, arg_max(status, objection_no) AS objection_status FROM objections GROUP BY entry_id)
+-- the latest objection's status, and while it waits for material the one-time notice listing it all
+-- (rules.md §7 "incomplete → one notice listing all missing items": the office hands it over)
+obj AS (SELECT entry_id, arg_max(status, objection_no) AS objection_status,
+               arg_max(CASE WHEN status = 'INCOMPLETE' THEN missing_notice END, objection_no) AS missing_notice
+        FROM objections GROUP BY entry_id)
 SELECT {{ month_mi }}, e.entry_id, e.id_no, p.name, r.gender, mi_text(r.birth_mi), r.insurance_type, r.person_type,
        e.office_code,
        mi_text(r.original_age_mi), mi_text(r.statutory_age_mi),
@@ -23,7 +27,8 @@ SELECT {{ month_mi }}, e.entry_id, e.id_no, p.name, r.gender, mi_text(r.birth_mi
        coalesce(e.due_date < DATE '{{ month_first }}', false) AND e.closed_mi IS NULL,
        mi_text(e.elected_retirement_mi),
        strftime(cur.objection_deadline, '%Y-%m-%d'), obj.objection_status,
-       notice_channel(phone_normalized(p.phone), r.insurance_type, p.employer_uscc, p.employer_name)
+       notice_channel(phone_normalized(p.phone), r.insurance_type, p.employer_uscc, p.employer_name),
+       obj.missing_notice
 FROM ledger_entries e
 LEFT JOIN cur ON cur.entry_id = e.entry_id
 LEFT JOIN obj ON obj.entry_id = e.entry_id

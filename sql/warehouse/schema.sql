@@ -256,11 +256,13 @@ CREATE TABLE IF NOT EXISTS worklist_rows (
     elected_retirement_month      VARCHAR,
     objection_deadline            VARCHAR,   -- of the current conclusion (rules.md §7), YYYY-MM-DD
     objection_status              VARCHAR,   -- INCOMPLETE | ACCEPTED | UPHELD | REJECTED of the latest objection
-    channel                       VARCHAR    -- how the person is told (rules.md §5): SMS | EMPLOYER | TOWNSHIP
+    channel                       VARCHAR,   -- how the person is told (rules.md §5): SMS | EMPLOYER | TOWNSHIP
+    objection_missing_notice      VARCHAR    -- an INCOMPLETE objection: the one-time notice of all missing material
     -- (month_mi, entry_id) unique by construction (the month is deleted, then inserted whole)
 );
--- warehouses made before `channel` existed get it as their last column (the INSERT is positional)
+-- warehouses made before these columns existed get them last, in this order (the INSERT is positional)
 ALTER TABLE worklist_rows ADD COLUMN IF NOT EXISTS channel VARCHAR;
+ALTER TABLE worklist_rows ADD COLUMN IF NOT EXISTS objection_missing_notice VARCHAR;
 
 -- Applications rows that could not be read (trigger 2 input), kept with the reason.
 CREATE TABLE IF NOT EXISTS applications_refused (
