@@ -15,7 +15,8 @@ DOC = """
 Runs at 06:00 on the 1st of each month (Asia/Shanghai). P is the month of the run date, or
 the `month` param (`YYYY-MM`) of a manual run. Persons whose retirement month is 1–3 months
 ahead are re-checked: `DECLARATION` / `CONSULTATION` notices, `FOLLOW_UP` lists, written to
-`OUT/P/declarations/<office>/` and `OUT/P/notifications/<office>/` (rules.md §6).
+`OUT/P/declarations/<office>/` (rules.md §6). The notices join P's SMS batch, which P's monthly
+run writes (`OUT/P/notifications/<office>/`): each notice is in one batch file only.
 It needs a monthly run (`pre_service_monthly`) of P or an earlier month.
 
 The task writes the warehouse: it runs in the pool `retire_prep_warehouse` (one slot).

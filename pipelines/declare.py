@@ -15,11 +15,15 @@ Counted months are the confirmed conclusion's (``conclusions.counted_months``) w
 conclusion exists, else the screening's.  Notices carry ``reference_mi = R``: a person
 gets one DECLARATION (or CONSULTATION) per retirement month, however many of the three
 months before R the person is listed in, and a new one if R changes (a new elected month).
-Notices are issued in batch month P (``issued_mi = P``).
+Notices join the SMS batch of P (``issued_mi = P``) — or, when P's monthly run is already
+done, of the first month not yet run (:func:`pipelines.feedback.notice_month`): every notice
+is in exactly one batch file, ``OUT/<batch month>/notifications/<office>/``, written by that
+month's run.  ``declare`` does not write ``notifications/`` itself (before the third session
+it re-wrote P's batch on the 1st and the run re-wrote it again with the same notices: an
+office sending both files would have sent them twice).
 
 Writes ``OUT/P/declarations/<office>/declarations.parquet`` and ``.csv`` for every
-office (an empty list when the office has nobody), re-writes ``OUT/P/notifications/``
-(every notice issued in P, so the first-of-month notices reach the SMS batch), keeps the decisions in
+office (an empty list when the office has nobody), keeps the decisions in
 ``declaration_decisions`` and records the run in ``month_runs`` (command ``declare``).
 Idempotent: a second run of P writes the same files and issues no new notice.
 """
@@ -35,7 +39,7 @@ from pathlib import Path
 
 from . import DATA_DIR
 from .errors import MonthRefused
-from .feedback import ensure_schema, refresh_deadlines, FeedbackReport
+from .feedback import FeedbackReport, ensure_schema, notice_month, refresh_deadlines
 from .ledger import record_transitions
 from .settings import Settings, load_settings
 from .tabular import write_table
@@ -89,6 +93,8 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
     counts["left out: deceased"] = deceased
     counts["left out: retired"] = retired
     issued = 0
+    batch_mi = notice_month(con, month_mi)
+    counts["SMS batch month"] = f"{batch_mi // 12:04d}-{batch_mi % 12 + 1:02d}"
     for kind in ("DECLARATION", "CONSULTATION"):
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _decl_notice_rows AS "
@@ -96,7 +102,7 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
             "lpad(CAST(retirement_mi // 12 AS VARCHAR), 4, '0') || '-' || "
             "lpad(CAST(retirement_mi % 12 + 1 AS VARCHAR), 2, '0') AS retirement_month "
             "FROM _declare WHERE decision = ? ORDER BY entry_id", [kind])
-        n = notify.issue_notices(con, kind, "_decl_notice_rows", month_mi, settings) or 0
+        n = notify.issue_notices(con, kind, "_decl_notice_rows", batch_mi, settings) or 0
         counts[f"notices {kind}"] = n
         issued += n
     con.execute(
@@ -142,24 +148,6 @@ def _swap(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_notifications(con, month_mi: int, out: Path) -> dict:
-    """Re-write ``OUT/P/notifications/`` with every notice issued in P — the run's reminders
-    and the DECLARATION / CONSULTATION notices of this screening — so that the notices of the
-    first of the month reach the SMS batch (notify.write_notification_files)."""
-    from . import notify
-
-    month_text = f"{month_mi // 12:04d}-{month_mi % 12 + 1:02d}"
-    final_parent = Path(out) / month_text
-    stage = final_parent / ".notifications.declare.partial"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
-    counts = notify.write_notification_files(con, month_mi, stage) or {}
-    if (stage / "notifications").exists():
-        _swap(stage / "notifications", final_parent / "notifications")
-    shutil.rmtree(stage, ignore_errors=True)
-    return counts
-
-
 def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
     """GX suites ``declarations`` (the month's list) and ``notices`` (its SMS) before anything commits."""
     from .validate import expected_sms_segments, validate_frames
@@ -170,7 +158,7 @@ def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
     sms = con.execute(
         "SELECT notice_id, kind AS notice_kind, id_no, phone, text, segments, mi_text(reference_mi) AS reference_month "
         "FROM notice_log WHERE issued_mi = ? AND channel = 'SMS' AND kind IN ('DECLARATION', 'CONSULTATION')",
-        [ctx.month_mi]).df()
+        [notice_month(con, ctx.month_mi)]).df()
     sms["expected_segments"] = expected_sms_segments(sms["text"])
     validate_frames("notices", {"sms": sms}, vdir, label=f"{ctx.month}-declare", settings=settings)
 
@@ -211,7 +199,6 @@ def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | N
                     con.execute("ROLLBACK")
                     raise
             report.counts.update(write_declarations(con, ctx.month_mi, out))
-            report.counts.update(write_notifications(con, ctx.month_mi, out))
         except BaseException:
             con.execute("UPDATE month_runs SET status = 'FAILED', finished_at = now() "
                         "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi])

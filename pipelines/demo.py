@@ -4,7 +4,8 @@
 2. load the applications; run 2026-11;
 3. apply the county feedback of ``data/sample/feedback/`` (persons travelling the
    whole path: reviewed → concluded → confirmed; an objection; a short record);
-4. run 2026-12 and the month-start declaration of 2026-12;
+4. the month-start declaration of 2026-12 (on the 1st), then the run of 2026-12 (after the
+   push, mid-month), whose SMS batch carries the declaration notices;
 5. say where everything is.
 """
 
@@ -54,11 +55,11 @@ def run_demo(out: Path, warehouse: Path | None = None) -> int:
         for line in rep.lines():
             _say("   " + line)
 
-    _say("== 5. monthly run 2026-12 (INCR applied) and month-start declaration 2026-12")
-    for line in run_month("2026-12", warehouse, out).lines():
-        _say("   " + line)
+    _say("== 5. month-start declaration 2026-12 (the 1st), then monthly run 2026-12 (INCR applied)")
     drep = declare_month("2026-12", warehouse, out)
     for line in drep.lines():
+        _say("   " + line)
+    for line in run_month("2026-12", warehouse, out).lines():
         _say("   " + line)
 
     month_dir = out / "2026-12"

@@ -66,10 +66,23 @@ def test_window_boundaries_and_declaration(wh):
              "WHERE entry_id = ? AND to_stage = 'DECLARED'", [ps[1].entry_id])
     assert t == [("CONFIRMED", "DECLARED", date(2026, 12, 1), "declare:2026-12")]
     assert wh.q("SELECT command, status, month_mi FROM month_runs") == [("declare", "DONE", D)]
-    # the first-of-month notices reach the month's SMS batch
-    sms = wh.tmp / "out" / DM / "notifications" / "640104" / "sms.parquet"
-    assert sorted(duckdb.sql(f"SELECT notice_kind, reference_month FROM '{sms}'").fetchall()) == [
-        ("DECLARATION", text(D + 1)), ("DECLARATION", text(D + 3))]
+    # the notices join P's SMS batch (issued_mi = P, above), which P's run writes: declare itself
+    # writes no notifications/, so no notice is in two published files
+    assert not (wh.tmp / "out" / DM / "notifications").exists()
+    assert rep.counts["SMS batch month"] == DM
+
+
+def test_declare_after_the_month_run_joins_the_next_batch(wh):
+    """When P's run (and so P's SMS batch) is already done, the notices go to the next month's
+    batch: never issued into a batch that has been written."""
+    p = wh.person(S=D + 2)
+    confirm(wh, [p])
+    with wh.raw() as con:
+        con.execute("INSERT INTO month_runs VALUES (?, 'run', 1, false, now(), now(), 'DONE')", [D])
+    rep = declare(wh)
+    assert rep.counts["SMS batch month"] == "2027-01"
+    assert wh.q("SELECT kind, reference_mi, issued_mi FROM notice_log WHERE kind = 'DECLARATION'") == [
+        ("DECLARATION", D + 2, D + 1)]
 
 
 def test_elected_month_overrides_statutory(wh):
