@@ -86,7 +86,8 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
                 "SELECT id_no, office_code, stage, officer_id AS responsible_officer, due_date "
                 "FROM ledger_entries WHERE closed_mi IS NULL AND " + sample_clause(n, ctx.settings)).df()
             vdir = (ctx.out / ctx.month / "validation") if ctx.out else None
-            validate_frames("ledger", {"ledger": frame}, vdir, label=ctx.month, settings=ctx.settings)
+            validate_frames("ledger", {"ledger": frame}, vdir, label=ctx.month, settings=ctx.settings,
+                            populations={"ledger": n})
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -33,10 +33,10 @@ def _vdir(ctx) -> Path | None:
     return (ctx.out / ctx.month / "validation") if ctx.out else None
 
 
-def _validate(stage: str, frames: dict, ctx) -> None:
+def _validate(stage: str, frames: dict, ctx, populations: dict | None = None) -> None:
     from .validate import validate_frames
 
-    validate_frames(stage, frames, _vdir(ctx), label=ctx.month, settings=ctx.settings)
+    validate_frames(stage, frames, _vdir(ctx), label=ctx.month, settings=ctx.settings, populations=populations)
 
 
 def validate_notices(con, ctx) -> None:
@@ -53,7 +53,7 @@ def validate_notices(con, ctx) -> None:
         [ctx.month_mi]).df()
     # computed independently of the SQL that stored `segments`, so the check can fail
     frame["expected_segments"] = expected_sms_segments(frame["text"])
-    _validate("notices", {"sms": frame}, ctx)
+    _validate("notices", {"sms": frame}, ctx, {"sms": n})
 
 
 def offices_of_month(con, ctx) -> list[str]:
@@ -107,7 +107,7 @@ def validate_worklists(con, ctx) -> None:
     frame = con.execute(
         f"SELECT {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = ? AND {sample_clause(n, ctx.settings)}",
         [ctx.month_mi]).df()
-    _validate("worklists", {"worklist": frame}, ctx)
+    _validate("worklists", {"worklist": frame}, ctx, {"worklist": n})
 
 
 def prepare_worklists(con, ctx, *, validate: bool = True, rebuild: bool = True) -> int:

@@ -94,7 +94,8 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
                 "SELECT id_no, office_code, scope_rule IS NOT NULL AS in_scope, original_age_mi, statutory_age_mi, "
                 "benefit_province FROM screen_results WHERE month_mi = ? AND "
                 + sample_clause(counts["screened"], ctx.settings), [ctx.month_mi]).df()
-            validate_frames("screen", {"screen_results": frame}, _vdir(ctx), label=ctx.month, settings=ctx.settings)
+            validate_frames("screen", {"screen_results": frame}, _vdir(ctx), label=ctx.month, settings=ctx.settings,
+                            populations={"screen_results": counts["screened"]})
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

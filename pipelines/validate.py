@@ -191,7 +191,7 @@ class StageResult:
     label: str
     success: bool
     outcomes: tuple[ExpectationOutcome, ...]
-    frames: dict[str, dict] = field(default_factory=dict)  # frame -> {"rows", "columns", "success"}
+    frames: dict[str, dict] = field(default_factory=dict)  # frame -> {"rows", "population", "sampled", "columns", "success"}
     seconds: float = 0.0
     json_path: Path | None = None
     html_path: Path | None = None
@@ -609,6 +609,7 @@ def validate_frames(
     label: str = "",
     settings: "Settings | None" = None,
     raise_on_failure: bool = True,
+    populations: "Mapping[str, int] | None" = None,
 ) -> StageResult:
     """Validate ``frames`` against ``expectations/<stage>.json``; write results; raise if any fails.
 
@@ -622,6 +623,9 @@ def validate_frames(
     Raises :class:`ValidationFailed` (one line, no personal data) when an
     expectation fails, after writing the results; ``raise_on_failure=False``
     returns the failed :class:`StageResult` instead.
+
+    ``populations`` gives, for a frame that is a sample (:func:`sample_clause`), the number of
+    rows it was drawn from: the results then say the frame was sampled, and at what rate.
     """
     started = time.perf_counter()
     if settings is None:
@@ -649,8 +653,11 @@ def validate_frames(
         df = dfs[name]
         got = _validate_frame(spec, name, df, params, mask)
         outcomes.extend(got)
+        population = int((populations or {}).get(name, len(df)))
         frame_info[name] = {
             "rows": int(len(df)),
+            "population": population,
+            "sampled": population > len(df),
             "columns": [str(c) for c in df.columns],
             "success": all(o.success for o in got),
         }
@@ -730,7 +737,7 @@ tr.failed td{background:#fff0f0}code{font-size:90%;word-break:break-all}.small{f
 <p>{{ r.evaluated }} expectations, {{ r.failed }} failed. Personal values ({{ r.masking.columns|join(", ") }}) are masked: {{ r.masking.method }}.</p>
 <h2>Frames</h2>
 <table><tr><th>frame</th><th>rows</th><th>result</th><th>columns</th></tr>
-{% for name, f in r.frames.items() %}<tr><td><code>{{ name }}</code></td><td>{{ f.rows }}</td>
+{% for name, f in r.frames.items() %}<tr><td><code>{{ name }}</code></td><td>{{ f.rows }}{% if f.sampled %} <span class="small">(a deterministic sample of {{ f.population }} rows; see docs/decisions.md, "GX samples")</span>{% endif %}</td>
 <td>{% if f.success %}<span class="ok">passed</span>{% else %}<span class="fail">failed</span>{% endif %}</td>
 <td class="small">{{ f.columns|join(", ") }}</td></tr>{% endfor %}
 </table>

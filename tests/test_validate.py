@@ -542,3 +542,15 @@ print("ok")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok"
     assert "Calculating Metrics" not in proc.stderr
+
+
+def test_a_sampled_frame_says_so_in_its_results(tmp_path):
+    """A frame validated on a sample records the population it was drawn from (JSON and HTML)."""
+    import json as _json
+
+    res = validate_frames("worklists", good_worklists(), tmp_path, label="s", populations={"worklist": 30})
+    doc = _json.loads(res.json_path.read_text(encoding="utf-8"))
+    assert doc["frames"]["worklist"]["population"] == 30 and doc["frames"]["worklist"]["sampled"] is True
+    assert "a deterministic sample of 30 rows" in res.html_path.read_text(encoding="utf-8")
+    whole = validate_frames("worklists", good_worklists(), tmp_path, label="w")
+    assert whole.frames["worklist"]["sampled"] is False
