@@ -105,6 +105,7 @@ REASONS = {
     "ELECTION_NOT_ALLOWED": "an elected retirement month is for insurance type 110 only",
     "OUTSIDE_FLEXIBLE_WINDOW": "elected month outside the flexible window of the latest screening",
     "ELECTED_MONTH_PAST": "elected month before the month of the event",
+    "EARLY_MONTHS_SHORT": "early retirement before the statutory month without the minimum contribution months by then",
     "CONFLICTING_RECORD": "contradicts what is already recorded",
 }
 
@@ -802,8 +803,11 @@ class _FileRun:
             [row["_date"], row.get("reason"), row.get("basis"), version, e.entry_id, obj["objection_no"]])
 
     def _ev_elected_month(self, row, e, source):
+        from .policy import min_contribution_months
+
         r = self.con.execute(
-            "SELECT insurance_type, flexible_earliest_mi, flexible_latest_mi FROM screen_results "
+            "SELECT insurance_type, flexible_earliest_mi, flexible_latest_mi, statutory_age_mi, month_mi, "
+            "counted_months, projected_months FROM screen_results "
             "WHERE id_no = ? ORDER BY month_mi DESC LIMIT 1", [e.id_no]).fetchone()
         if r is None or r[0] != 110 or r[1] is None or r[2] is None:
             raise _Refuse("ELECTION_NOT_ALLOWED")
@@ -814,6 +818,20 @@ class _FileRun:
             raise _Refuse("OUTSIDE_FLEXIBLE_WINDOW",
                           f"elected month {month_text(mi)} outside the flexible window "
                           f"{month_text(r[1])}..{month_text(r[2])}")
+        statutory, screened_mi, counted, projected = r[3], r[4], r[5], r[6]
+        if mi < statutory:
+            # rules.md §1: "early retirement also needs the minimum contribution months … to be met
+            # by then": the counted months (the current conclusion's, else the screening's), plus the
+            # months until the elected month for a person still contributing (the screening
+            # projects to S only when contributing: projected > counted)
+            c = self._conclusion(e)
+            base = c["counted_months"] if c is not None and c["counted_months"] is not None else counted
+            by_then = base + (max(0, mi - screened_mi) if projected > counted else 0)
+            need = min_contribution_months(mi // 12, 110)
+            if by_then < need:
+                raise _Refuse("EARLY_MONTHS_SHORT",
+                              f"early retirement in {month_text(mi)} needs {need} contribution months by then; "
+                              f"{by_then} expected")
         self.con.execute("UPDATE ledger_entries SET elected_retirement_mi = ? WHERE entry_id = ?", [mi, e.entry_id])
 
     def _ev_retired(self, row, e, source):

@@ -462,6 +462,9 @@ def _refusal_cases():
          lambda p: row(p, "ELECTED_MONTH", D0, elected_month="2030-06"), "OUTSIDE_FLEXIBLE_WINDOW"),
         ("elected month already past", base(S=P, flex=(P - 36, P + 36)),
          lambda p: row(p, "ELECTED_MONTH", D0, elected_month="2026-10"), "ELECTED_MONTH_PAST"),
+        # rules.md §1: early retirement needs the minimum months by then (179 < 180, not contributing)
+        ("early without the minimum months", base(S=P + 6, counted=179),
+         lambda p: row(p, "ELECTED_MONTH", D0, elected_month="2027-01"), "EARLY_MONTHS_SHORT"),
     ]
 
 
@@ -604,6 +607,21 @@ def test_one_transaction_per_file(wh, monkeypatch):
     monkeypatch.undo()
     rep = apply_feedback_files([wh.tmp / "fb01.csv"], wh.path, wh.settings)
     assert rep.files[0].status == "APPLIED" and wh.stage(p) == "CONCLUDED"
+
+
+def test_early_election_counts_the_months_until_then(wh):
+    """rules.md §1 "early retirement also needs the minimum contribution months … to be met by then":
+    180 met at the elected month (counted now + months still contributing) is enough; a month at or
+    after S needs no such check (§6 decides then)."""
+    short = wh.person(S=P + 6, counted=178)
+    with wh.raw() as con:   # contributing: the screening projects to S (178 + 6)
+        con.execute("UPDATE screen_results SET projected_months = 184 WHERE id_no = ?", [short.id_no])
+    late = wh.person(S=P + 6, counted=100)
+    rep = wh.apply([row(short, "ELECTED_MONTH", D0, elected_month="2026-12"),   # 178 + 1 = 179 < 180
+                    row(short, "ELECTED_MONTH", D0, elected_month="2027-01"),   # 178 + 2 = 180
+                    row(late, "ELECTED_MONTH", D0, elected_month="2027-05")])   # S itself
+    assert [c for _, c in wh.statuses(wh.last_file())] == ["EARLY_MONTHS_SHORT", None, None]
+    assert wh.one("SELECT elected_retirement_mi FROM ledger_entries WHERE entry_id = ?", [short.entry_id]) == P + 2
 
 
 def test_elected_month_window_bounds_and_source(wh):
