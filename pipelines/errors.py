@@ -24,6 +24,14 @@ class BatchRefused(RetirePrepError):
         super().__init__(f"{where}: {reason}")
 
 
+class ApplicationsRefused(RetirePrepError):
+    """An applications file refused whole (bad header, or not parsable as CSV): nothing of it is loaded."""
+
+    def __init__(self, file: str, reason: str, row: int | None = None):
+        self.file, self.reason, self.row = file, reason, row
+        super().__init__(f"applications file {file}" + (f", row {row}" if row is not None else "") + f": {reason}")
+
+
 class MonthRefused(RetirePrepError):
     """A month that may not be run (e.g. before the last month run, without --replay)."""
 

@@ -19,6 +19,8 @@ import csv
 import hashlib
 import json
 import logging
+import mmap
+import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from .contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS
-from .errors import BatchRefused, ValidationFailed
+from .errors import ApplicationsRefused, BatchRefused, ValidationFailed
 from .settings import Settings, load_settings
 from .warehouse import connect, render_sql
 
@@ -39,9 +41,13 @@ ALLOWED_FILES = {
     "persons.csv": ("persons", "csv"), "persons.parquet": ("persons", "parquet"),
     "segments.csv": ("segments", "csv"), "segments.parquet": ("segments", "parquet"),
 }
-_BATCH_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Checked with fullmatch: `$` would also match before a final newline ("NX-1\n"), and the
+# classes are spelt out because \d matches any Unicode digit ("٢٠٢٦-11").
+_BATCH_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+# Integers go into BIGINT columns and parameters: a larger one would crash the first query.
+_BIGINT_MAX = 2**63 - 1
 # Parquet columns that may arrive typed: how to turn them back into the CSV text.
 _PARQUET_DATE_FORMAT = {"birth_date": "%Y%m%d", "start_month": "%Y%m", "end_month": "%Y%m"}
 
@@ -104,6 +110,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _is_int(value, least: int) -> bool:
+    """A JSON integer from ``least`` to 2^63-1; a boolean is not one (``True`` is an int in Python)."""
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value <= _BIGINT_MAX
+
+
 def read_manifest(batch_dir: str | Path) -> Manifest:
     """Read and verify ``manifest.json`` and the files it names (push-format.md).
 
@@ -124,7 +135,7 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
         raise BatchRefused(label, "manifest.json is not an object", "manifest.json")
 
     bid = m.get("batch_id")
-    if not isinstance(bid, str) or not _BATCH_ID.match(bid):
+    if not isinstance(bid, str) or not _BATCH_ID.fullmatch(bid):
         raise BatchRefused(label, "batch_id must match [0-9A-Za-z-]{1,64}", "manifest.json")
     label = bid
 
@@ -139,15 +150,15 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
     if ptype not in ("FULL", "INCR"):
         raise bad("push_type must be FULL or INCR")
     month = m.get("data_month")
-    if not isinstance(month, str) or not _MONTH.match(month):
+    if not isinstance(month, str) or not _MONTH.fullmatch(month):
         raise bad("data_month must be YYYY-MM")
     seq = m.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise bad("seq must be an integer >= 1")
+    if not _is_int(seq, 1):
+        raise bad("seq must be an integer from 1 to 2^63-1")
     base = m.get("base_seq")
     if ptype == "FULL" and base is not None:
         raise bad("a FULL batch has base_seq null")
-    if ptype == "INCR" and (not isinstance(base, int) or isinstance(base, bool) or base < 1 or base >= seq):
+    if ptype == "INCR" and (not _is_int(base, 1) or base >= seq):
         raise bad("an INCR batch needs an integer base_seq below its seq")
     gen = m.get("generated_at")
     try:
@@ -156,7 +167,7 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
     except ValueError:
         raise bad("generated_at must be ISO 8601 with an offset")
     enc = m.get("encoding")
-    if not isinstance(enc, str) or enc.upper() not in ("UTF-8", "GB18030"):
+    if not isinstance(enc, str) or not enc.isascii() or enc.upper() not in ("UTF-8", "GB18030"):
         raise bad("encoding must be UTF-8 or GB18030")
     files = m.get("files")
     if not isinstance(files, dict):
@@ -170,9 +181,9 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
         kind, fmt = ALLOWED_FILES[name]
         if kind in by_kind:
             raise bad(f"two {kind} files")
-        if not isinstance(info, dict) or not isinstance(info.get("rows"), int) or info["rows"] < 0 \
-                or not isinstance(info.get("sha256"), str) or not _HEX64.match(info["sha256"].lower()):
-            raise bad(f"files.{name} needs rows (integer >= 0) and sha256 (64 hex)")
+        if not isinstance(info, dict) or not _is_int(info.get("rows"), 0) \
+                or not isinstance(info.get("sha256"), str) or not _HEX64.fullmatch(info["sha256"].lower()):
+            raise bad(f"files.{name} needs rows (integer from 0 to 2^63-1) and sha256 (64 hex)")
         by_kind[kind] = {"name": name, "format": fmt, "rows": info["rows"], "sha256": info["sha256"].lower()}
     for kind in ("persons", "segments"):
         if kind not in by_kind:
@@ -212,63 +223,79 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _to_utf8(src: Path, workdir: Path) -> Path:
-    """GB18030 → a UTF-8 working copy, streamed (the hash was taken on the original bytes)."""
+    """GB18030 → a UTF-8 working copy, streamed (the hash was taken on the original bytes).
+
+    A byte that is not GB18030 is carried over as it is (surrogateescape both ways): it stays
+    invalid UTF-8 in its own row, which DuckDB then rejects as ``UNPARSABLE_ROW``, exactly as in
+    a UTF-8 file, instead of the whole file being refused.  The codec only ever marks bytes of
+    0x80 and above as bad, so delimiters, quotes and line ends are never swallowed.
+    """
     dst = workdir / (src.name + ".utf8")
-    dec = codecs.getincrementaldecoder("gb18030")(errors="strict")
-    with open(src, "rb") as fi, open(dst, "w", encoding="utf-8", newline="") as fo:
+    dec = codecs.getincrementaldecoder("gb18030")(errors="surrogateescape")
+    with open(src, "rb") as fi, open(dst, "w", encoding="utf-8", errors="surrogateescape", newline="") as fo:
         for chunk in iter(lambda: fi.read(1 << 20), b""):
             fo.write(dec.decode(chunk))
         fo.write(dec.decode(b"", final=True))
     return dst
 
 
-def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdir: Path) -> None:
-    """Load one data file as text into TEMP ``raw_<kind>(row_no, <columns>)`` and
-    its unparsable records into TEMP ``rej_<kind>(row_no, raw_text, reason)``."""
-    info = man.files[kind]
-    expected = FILE_COLUMNS[kind]
-    path = man.dir / info["name"]
-    raw, rej = f"raw_{kind}", f"rej_{kind}"
-    if info["format"] == "parquet":
-        try:
-            schema = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
-        except duckdb.Error as exc:
-            raise BatchRefused(man.batch_id, f"unreadable Parquet ({str(exc).splitlines()[0][:120]})", info["name"])
-        types = {r[0]: r[1] for r in schema}
-        _check_header(man, info["name"], kind, list(types))
-        cols = []
-        for c in expected:
-            t = types[c].upper()
-            if c in _PARQUET_DATE_FORMAT and (t.startswith("DATE") or t.startswith("TIMESTAMP")):
-                cols.append(f"strftime({c}, '{_PARQUET_DATE_FORMAT[c]}') AS {c}")
-            elif t == "BOOLEAN":  # retired 0/1 typed as a boolean: back to the contract's text
-                cols.append(f"CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END AS {c}")
-            else:
-                cols.append(f"CAST({c} AS VARCHAR) AS {c}")
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT file_row_number + 1 AS row_no, {', '.join(cols)} "
-            f"FROM read_parquet(?, file_row_number = true)", [str(path)]
-        )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {rej} (row_no BIGINT, raw_text VARCHAR, reason VARCHAR)")
-        return
+# DuckDB errors of the machine, not of the file: never recorded as the batch's fault.
+_MACHINE_ERRORS = (duckdb.OutOfMemoryException, duckdb.IOException, duckdb.InterruptException,
+                   duckdb.FatalException, duckdb.InternalException)
+_DUCKDB_LINE = re.compile(r"CSV Error on Line: ([0-9]+)")
+_ODD_LINE_END = {False: re.compile(rb"\r"), True: re.compile(rb"\r(?!\n)|(?<!\r)\n")}
 
-    if man.encoding == "GB18030":
-        try:
-            path = _to_utf8(path, workdir)
-        except UnicodeDecodeError as exc:
-            raise BatchRefused(man.batch_id, f"bytes that are not GB18030 at offset {exc.start}", info["name"])
-    header = _csv_header(path)
-    _check_header(man, info["name"], kind, header)
+
+def _odd_line_end(path: Path) -> int | None:
+    """The line (header = line 1) of the first carriage return or line end that differs from the
+    header's own line end (LF or CRLF), or None.  Only called on a file the parser gave up on."""
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return None
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            nl = mm.find(b"\n")
+            m = _ODD_LINE_END[nl > 0 and mm[nl - 1] == ord("\r")].search(mm)
+            if m is None:
+                return None
+            at, step = m.start(), 1 << 24
+            return 1 + sum(mm[i:min(i + step, at)].count(b"\n") for i in range(0, at, step))
+
+
+def _unparsable_csv(exc: duckdb.Error, path: Path) -> tuple[str, int | None]:
+    """A one-line reason (and data row, if DuckDB names one) for a CSV file DuckDB cannot read.
+
+    Built here, never copied from DuckDB: its message can quote the original line (an ID number)."""
+    line = _DUCKDB_LINE.search(str(exc))
+    if line:  # DuckDB's line counts records, header included, like the rejects' `line`
+        return "the CSV record cannot be parsed, so the file cannot be read", int(line.group(1)) - 1
+    odd = _odd_line_end(path)
+    if odd is not None:
+        # DuckDB 2.0's strict parser gives up on the whole file for a carriage return outside
+        # quotes, or line ends that change (LF and CRLF mixed), instead of rejecting the row
+        return (f"the file cannot be parsed as CSV: stray carriage return or mixed LF/CRLF line ends "
+                f"at line {odd} (the header is line 1)"), None
+    return "the file cannot be parsed as CSV", None
+
+
+def _load_csv(con, path: Path, header: list[str], columns, raw: str, rej: str, refuse) -> None:
+    """Load a CSV file (header checked) as text into TEMP ``raw(row_no, <columns>)`` and its
+    unparsable records into TEMP ``rej(row_no, raw_text, reason)``; row_no counts data records
+    from 1.  A file DuckDB cannot read at all raises ``refuse(reason, row)``."""
     colspec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"
     con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {raw}_load AS
-            SELECT * FROM read_csv(?, header = true, auto_detect = false, columns = {colspec},
-                                   delim = ',', quote = '"', escape = '"', strict_mode = true,
-                                   store_rejects = true, rejects_table = 'reject_errors',
-                                   rejects_scan = 'reject_scans', parallel = true)""",
-        [str(path)],
-    )
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {raw}_load AS
+                SELECT * FROM read_csv(?, header = true, auto_detect = false, columns = {colspec},
+                                       delim = ',', quote = '"', escape = '"', strict_mode = true,
+                                       store_rejects = true, rejects_table = 'reject_errors',
+                                       rejects_scan = 'reject_scans', parallel = true)""",
+            [str(path)],
+        )
+    except _MACHINE_ERRORS:
+        raise
+    except duckdb.Error as exc:
+        raise refuse(*_unparsable_csv(exc, path)) from None
     # Unparsable records: DuckDB's `line` counts records, header included.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {rej} AS
@@ -278,7 +305,7 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
     )
     # Accepted records keep file order (insertion order); number them around the rejects.
     n_rej = con.execute(f"SELECT count(*) FROM {rej}").fetchall()[0][0]
-    sel = ", ".join(c for c in expected)
+    sel = ", ".join(c for c in columns)
     if n_rej == 0:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT rowid - (SELECT min(rowid) FROM {raw}_load) + 1 AS row_no, "
@@ -295,23 +322,82 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
                 rj AS (SELECT t, max(j) AS j FROM (
                            SELECT row_no - row_number() OVER (ORDER BY row_no) AS t,
                                   row_number() OVER (ORDER BY row_no) AS j FROM {rej}) GROUP BY t)
-                SELECT l.k + 1 + coalesce(rj.j, 0) AS row_no, {', '.join('l.' + c for c in expected)}
+                SELECT l.k + 1 + coalesce(rj.j, 0) AS row_no, {', '.join('l.' + c for c in columns)}
                 FROM l ASOF LEFT JOIN rj ON l.k >= rj.t"""
         )
     con.execute(f"DROP TABLE {raw}_load")
 
 
-def _check_header(man: Manifest, fname: str, kind: str, header: list[str]) -> None:
+def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdir: Path) -> None:
+    """Load one data file as text into TEMP ``raw_<kind>(row_no, <columns>)`` and
+    its unparsable records into TEMP ``rej_<kind>(row_no, raw_text, reason)``."""
+    info = man.files[kind]
     expected = FILE_COLUMNS[kind]
+    path = man.dir / info["name"]
+    raw, rej = f"raw_{kind}", f"rej_{kind}"
+    if info["format"] == "parquet":
+        try:
+            schema = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+        except _MACHINE_ERRORS:
+            raise
+        except duckdb.Error:
+            # Not DuckDB's message: the footer's statistics hold values (ID numbers) it may quote.
+            raise BatchRefused(man.batch_id, "unreadable Parquet (not a Parquet file, or its footer is damaged)",
+                               info["name"]) from None
+        types = {r[0]: r[1] for r in schema}
+        _check_header(man, info["name"], kind, list(types))
+        cols = []
+        for c in expected:
+            t = types[c].upper()
+            if c in _PARQUET_DATE_FORMAT and (t.startswith("DATE") or t.startswith("TIMESTAMP")):
+                cols.append(f"strftime({c}, '{_PARQUET_DATE_FORMAT[c]}') AS {c}")
+            elif t == "BOOLEAN":  # retired 0/1 typed as a boolean: back to the contract's text
+                cols.append(f"CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END AS {c}")
+            else:
+                cols.append(f"CAST({c} AS VARCHAR) AS {c}")
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT file_row_number + 1 AS row_no, {', '.join(cols)} "
+                f"FROM read_parquet(?, file_row_number = true)", [str(path)]
+            )
+        except _MACHINE_ERRORS:
+            raise
+        except duckdb.Error:
+            # A sound footer over corrupt data pages.  Not DuckDB's message: it can quote a value.
+            raise BatchRefused(man.batch_id, "unreadable Parquet data (corrupt pages or values)",
+                               info["name"]) from None
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {rej} (row_no BIGINT, raw_text VARCHAR, reason VARCHAR)")
+        return
+
+    if man.encoding == "GB18030":
+        path = _to_utf8(path, workdir)
+    header = _csv_header(path)
+    _check_header(man, info["name"], kind, header)
+    _load_csv(con, path, header, expected, raw, rej,
+              lambda reason, row=None: BatchRefused(man.batch_id, reason, info["name"], row))
+
+
+def _header_problem(header: list[str], expected) -> str | None:
+    """Why a header is not the contract's columns in some order (names only from ``expected``
+    until every one of them is present), or None."""
     missing = [c for c in expected if c not in header]
     if missing:
-        raise BatchRefused(man.batch_id, f"header lacks columns {missing}", fname)
+        return f"header lacks columns {missing}"
     dup = sorted({c for c in header if header.count(c) > 1})
     if dup:
-        raise BatchRefused(man.batch_id, f"header repeats columns {dup}", fname)
+        return f"header repeats columns {['<not a column name>' if re.search(r'[0-9]{6}', c) else c for c in dup]}"
     extra = [c for c in header if c not in expected]
     if extra:
-        raise BatchRefused(man.batch_id, f"header has columns not in the contract {extra}", fname)
+        # a data row taken for a header must not be echoed: names with a run of digits are masked
+        extra = ["<not a column name>" if re.search(r"[0-9]{6}", c) else c for c in extra]
+        return f"header has columns not in the contract {extra}"
+    return None
+
+
+def _check_header(man: Manifest, fname: str, kind: str, header: list[str]) -> None:
+    problem = _header_problem(header, FILE_COLUMNS[kind])
+    if problem:
+        raise BatchRefused(man.batch_id, problem, fname)
 
 
 # --------------------------------------------------------------------------- the warehouse side
@@ -589,8 +675,11 @@ def ingest_inbox(inbox: str | Path, warehouse: str | Path, settings: Settings | 
 def load_applications(files, warehouse: str | Path, settings: Settings | None = None) -> dict:
     """Load pre-service applications (push-format.md "Applications", rules.md §3 trigger 2).
 
-    Rows that cannot be read are kept in ``applications_refused`` with a reason;
-    a file already loaded (same sha256) is skipped.  Returns counts.
+    Rows that break the format, and records that cannot be parsed (``UNPARSABLE_ROW``), are kept
+    in ``applications_refused`` with a reason; a file already loaded (same sha256) is skipped.
+    A file with a bad header, or that DuckDB cannot parse at all, raises ApplicationsRefused
+    (nothing of it loaded; the files before it stay loaded and are skipped when given again).
+    Returns counts.
     """
     settings = settings or load_settings()
     counts = {"files": 0, "accepted": 0, "refused": 0, "already loaded": 0}
@@ -604,20 +693,22 @@ def load_applications(files, warehouse: str | Path, settings: Settings | None = 
                 counts["already loaded"] += 1
                 continue
             header = _csv_header(f)
-            missing = [c for c in APPLICATION_COLUMNS if c not in header]
-            if missing:
-                raise BatchRefused(f.name, f"applications file lacks columns {missing}")
-            colspec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"
+            problem = _header_problem(header, APPLICATION_COLUMNS)
+            if problem:
+                raise ApplicationsRefused(f.name, problem)
             con.execute("BEGIN TRANSACTION")
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _apps AS
-                    SELECT row_number() OVER () AS row_no, * FROM read_csv(?, header = true, auto_detect = false,
-                        columns = {colspec}, delim = ',', quote = '"', escape = '"')""", [str(f)])
-            con.execute(render_sql("ingest/60_applications.sql", source_file=tag))
-            a, r = con.execute(
-                "SELECT count(*) FILTER (reason_code IS NULL), count(*) FILTER (reason_code IS NOT NULL) FROM _apps_checked"
-            ).fetchone()
-            con.execute("COMMIT")
+            try:
+                _load_csv(con, f, header, APPLICATION_COLUMNS, "_apps", "_apps_rej",
+                          lambda reason, row=None: ApplicationsRefused(f.name, reason, row))
+                con.execute(render_sql("ingest/60_applications.sql", source_file=tag))
+                a, r = con.execute(
+                    "SELECT count(*) FILTER (reason_code IS NULL), count(*) FILTER (reason_code IS NOT NULL) "
+                    "FROM _apps_checked"
+                ).fetchone()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")  # nothing of a refused file stays half-loaded
+                raise
             counts["files"] += 1
             counts["accepted"] += a
             counts["refused"] += r
