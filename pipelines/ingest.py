@@ -427,12 +427,22 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
 
     from .validate import sample_clause, validate_frames
 
-    p_ok, p_bad, s_ok, s_bad = acc
+    # The accounting is read back from what was stored (quarantine_rows of this batch), not from
+    # the counts already compared with the manifest: a quarantined row lost between the checks
+    # and the warehouse, or stored twice or under a wrong row number, fails here.
+    p_ok, _, s_ok, _ = acc
+    quarantine = con.execute(
+        "SELECT seq, file, row_no, reason_code FROM quarantine_rows WHERE seq = ? ORDER BY file, row_no",
+        [man.seq]).df()
+    quarantine["manifest_rows"] = quarantine["file"].map(lambda f: man.files[f]["rows"] if f in man.files else None)
+    stored = quarantine.groupby("file").size().to_dict() if len(quarantine) else {}
     accounting = pd.DataFrame([
         {"seq": man.seq, "batch_id": man.batch_id, "file": kind, "manifest_rows": man.files[kind]["rows"],
-         "accepted_rows": ok, "quarantined_rows": bad, "accounted_rows": ok + bad}
-        for kind, ok, bad in (("persons", p_ok, p_bad), ("segments", s_ok, s_bad))])
-    validate_frames("raw", {"batch_accounting": accounting}, vroot, label=man.batch_id, settings=settings)
+         "accepted_rows": ok, "quarantined_rows": int(stored.get(kind, 0)),
+         "accounted_rows": ok + int(stored.get(kind, 0))}
+        for kind, ok in (("persons", p_ok), ("segments", s_ok))])
+    validate_frames("raw", {"batch_accounting": accounting, "quarantine": quarantine}, vroot,
+                    label=man.batch_id, settings=settings)
     if not p_ok:
         return
     con.execute(

@@ -365,7 +365,10 @@ def test_temporary_only_and_status_2():
 def _cli_policy(capsys, *args):
     from pipelines.cli import main
 
-    code = main(["policy", *args])
+    try:
+        code = main(["policy", *args])
+    except SystemExit as exc:           # an argument refused by the parser (one line, exit 2)
+        code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -54,7 +54,9 @@ def good_raw() -> dict[str, pd.DataFrame]:
         "quarantined_rows": [2, 0, 0, 0],
     })
     df["accounted_rows"] = df["accepted_rows"] + df["quarantined_rows"]
-    return {"batch_accounting": df}
+    quarantine = pd.DataFrame({"seq": [1, 1], "file": ["persons", "persons"], "row_no": [7, 100],
+                               "reason_code": ["BAD_ID_NO", "UNPARSABLE_ROW"], "manifest_rows": [100, 100]})
+    return {"batch_accounting": df, "quarantine": quarantine}
 
 
 def good_ingest() -> dict[str, pd.DataFrame]:
@@ -232,6 +234,13 @@ BROKEN = {
                             "expect_column_values_to_be_between", "quarantined_rows"),
     "accounting_null": ("raw", _set("batch_accounting", "accounted_rows", 2, None),
                         "expect_column_values_to_not_be_null", "accounted_rows"),
+    "quarantined_twice": ("raw", _set("quarantine", "row_no", 1, 7), "expect_compound_columns_to_be_unique",
+                          "seq, file, row_no"),
+    "quarantine_row_beyond_the_file": ("raw", _set("quarantine", "row_no", 1, 101),
+                                       "expect_column_pair_values_a_to_be_greater_than_b", "manifest_rows, row_no"),
+    "quarantine_row_zero": ("raw", _set("quarantine", "row_no", 0, 0), "expect_column_values_to_be_between", "row_no"),
+    "quarantine_without_reason": ("raw", _set("quarantine", "reason_code", 0, None),
+                                  "expect_column_values_to_not_be_null", "reason_code"),
     "accounting_twice": ("raw", _dup("batch_accounting", "file"),
                          "expect_compound_columns_to_be_unique", "seq, file"),
     "accounting_column_missing": ("raw", _drop("batch_accounting", "accounted_rows"),
@@ -422,7 +431,7 @@ def test_empty_population_fails():
     with pytest.raises(ValidationFailed, match="expect_table_row_count_to_be_between"):
         run("ingest", frames)
     with pytest.raises(ValidationFailed, match="expect_table_row_count_to_be_between"):
-        run("raw", {"batch_accounting": good_raw()["batch_accounting"].iloc[0:0]})
+        run("raw", {"batch_accounting": good_raw()["batch_accounting"].iloc[0:0], "quarantine": good_raw()["quarantine"]})
 
 
 def test_frames_straight_from_duckdb(tmp_path):
@@ -437,7 +446,7 @@ def test_frames_straight_from_duckdb(tmp_path):
     acc["accounted_rows"] = acc["accepted_rows"] + acc["quarantined_rows"]
     assert str(acc["accounted_rows"].dtype) == "Int64"
     with pytest.raises(ValidationFailed) as err:
-        run("raw", {"batch_accounting": acc}, tmp_path)
+        run("raw", {"batch_accounting": acc, "quarantine": good_raw()["quarantine"].iloc[0:0]}, tmp_path)
     res = err.value.result
     failed = {o.type for o in res.failures}
     assert failed == {"expect_column_values_to_not_be_null", "expect_column_pair_values_to_be_equal"}
