@@ -277,6 +277,33 @@ def _unparsable_csv(exc: duckdb.Error, path: Path) -> tuple[str, int | None]:
     return "the file cannot be parsed as CSV", None
 
 
+def _odd_quotes(path: Path) -> bool:
+    """An odd number of '"' bytes: some quote is never closed (CSV quotes and escaped quotes come
+    in pairs; '"' is one byte in UTF-8 and GB18030 alike). Only asked when rows are missing."""
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return False
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            n, step = 0, 1 << 24
+            for i in range(0, len(mm), step):
+                n += mm[i:i + step].count(b'"')
+            return n % 2 == 1
+
+
+def _blank_records(path: Path) -> list[int]:
+    """Records of a CSV file (header = record 1, as DuckDB counts them) that are blank lines,
+    found with a CSV reader (a blank line inside a quoted field is data); [] when the file has
+    no empty line at all (the usual case: one byte search)."""
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return []
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            if mm.find(b"\n\n") < 0 and mm.find(b"\n\r\n") < 0:
+                return []
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+        return [i for i, rec in enumerate(csv.reader(fh), start=1) if not rec]
+
+
 def _load_csv(con, path: Path, header: list[str], columns, raw: str, rej: str, refuse) -> None:
     """Load a CSV file (header checked) as text into TEMP ``raw(row_no, <columns>)`` and its
     unparsable records into TEMP ``rej(row_no, raw_text, reason)``; row_no counts data records
@@ -305,6 +332,14 @@ def _load_csv(con, path: Path, header: list[str], columns, raw: str, rej: str, r
     )
     # Accepted records keep file order (insertion order); number them around the rejects.
     n_rej = con.execute(f"SELECT count(*) FROM {rej}").fetchall()[0][0]
+    if n_rej:
+        # DuckDB skips a blank line (no data row, push-format.md) but counts it in a reject's
+        # `line`: a reject after blank lines is that many data rows earlier.
+        blanks = _blank_records(path)
+        if blanks:
+            con.execute("CREATE OR REPLACE TEMP TABLE _blank_records AS SELECT unnest(?::BIGINT[]) AS rec", [blanks])
+            con.execute(f"UPDATE {rej} SET row_no = row_no - (SELECT count(*) FROM _blank_records b "
+                        f"WHERE b.rec <= {rej}.row_no)")
     sel = ", ".join(c for c in columns)
     if n_rej == 0:
         con.execute(
@@ -474,9 +509,12 @@ def _apply(con, man: Manifest, settings: Settings) -> dict:
     p_ok, p_bad, s_ok, s_bad = acc
     for kind, ok, badn in (("persons", p_ok, p_bad), ("segments", s_ok, s_bad)):
         if ok + badn != man.files[kind]["rows"]:
+            hint = ""
+            if ok + badn < man.files[kind]["rows"] and man.file_format == "csv" and _odd_quotes(man.dir / man.files[kind]["name"]):
+                hint = ': a quote (") is never closed, so the rest of the file reads as one field'
             raise BatchRefused(
                 man.batch_id,
-                f"the file has {ok + badn} data rows, the manifest says {man.files[kind]['rows']}",
+                f"the file has {ok + badn} data rows, the manifest says {man.files[kind]['rows']}{hint}",
                 man.files[kind]["name"],
             )
     total = p_ok + p_bad + s_ok + s_bad

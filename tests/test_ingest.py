@@ -661,6 +661,24 @@ def test_unparsable_records_after_a_multiline_name_keep_row_numbers(tmp_path, wh
     assert len(cur) == 97
 
 
+def test_row_numbers_stay_exact_after_a_blank_line(tmp_path, wh):
+    """A blank line is no data row (DuckDB skips it) but DuckDB counts it in a reject's line: the
+    unparsable row, the bad value and the rows between keep their data-row numbers."""
+    ps, ss = population(100, segs_per=1)
+    ps[7]["gender"] = "0"                                    # data row 8: a bad value
+    lines = csv_text(ps, PERSON_COLUMNS).split("\n")         # lines[0] is the header
+    lines[5] += ",EXTRA"                                     # data row 5: one column too many
+    lines.insert(3, "")                                      # a blank line after data row 2
+    b = write_batch(tmp_path / "b1", ps, ss, seq=1, raw_files={"persons": "\n".join(lines).encode()})
+    rep = ingest(wh, b)
+    assert len(rep.applied) == 1, rep.lines()
+    got = [(r[3], r[4].split(":")[0]) for r in quarantine(wh) if r[2] == "persons"]
+    assert got == [(5, "UNPARSABLE_ROW"), (8, "BAD_GENDER")]
+    seg = {(r[3], r[4]) for r in quarantine(wh) if r[2] == "segments"}
+    assert seg == {(5, "ORPHAN_SEGMENT"), (8, "PERSON_QUARANTINED")}
+    assert q(wh, "SELECT rows_balanced FROM batches") == [(True,)]
+
+
 def test_invalid_utf8_bytes_in_one_record_quarantine_that_record(tmp_path, wh):
     ps, ss = population(60, segs_per=1)
     ps[4]["name"] = "马\n国强"
@@ -684,6 +702,7 @@ def test_unterminated_quote_swallowing_the_file_is_refused_not_crashed(tmp_path,
     rep = ingest(wh, b)
     assert len(rep.refused) == 1 and not rep.applied
     assert rep.refused[0].file == "persons.csv"
+    assert "a quote (\") is never closed" in str(rep.refused[0])   # the cause, not only the count
     assert counts(wh)["person_versions"] == 0 and counts(wh)["quarantine_rows"] == 0
     assert_no_personal_data(str(rep.refused[0]))
 
