@@ -80,12 +80,14 @@ def normalize_phone(raw: str | None) -> str | None:
 
     NFKC-normalise, remove spaces and hyphens, then a leading ``+86`` or
     ``0086``; valid when what is left is ``1[3-9]`` followed by 9 ASCII digits.
-    Returns the normalised number, or None when not a valid mobile.
+    Hyphens are the hyphen-minus ``-`` and U+2010 HYPHEN (NFKC turns the full-width
+    hyphen-minus into ``-`` and the non-breaking hyphen U+2011 into U+2010; dashes and
+    the minus sign are not hyphens). Returns the normalised number, or None.
     """
     if raw is None:
         return None
     s = unicodedata.normalize("NFKC", raw)
-    s = s.replace(" ", "").replace("-", "")
+    s = s.replace(" ", "").replace("-", "").replace("\u2010", "")
     if s.startswith("+86"):
         s = s[3:]
     elif s.startswith("0086"):

@@ -305,6 +305,10 @@ def test_uscc_vector_and_parity(con):
 
 
 PHONE_EXTRAS = [
+    "139\u20101234\u20105678",  # U+2010 HYPHEN: a hyphen, removed
+    "139\u20111234\u20115678",  # U+2011 NON-BREAKING HYPHEN: NFKC makes it U+2010
+    "139\u22121234\u22125678",  # U+2212 MINUS SIGN: not a hyphen, stays (invalid)
+    "139\u20131234\u20135678",  # U+2013 EN DASH: not a hyphen, stays (invalid)
     "１３９１２３４５６７８",  # full-width digits: NFKC makes them ASCII
     "139\u30001234\u30005678",  # ideographic spaces
     "＋８６ 139 1234 5678",
@@ -321,6 +325,11 @@ PHONE_EXTRAS = [
     "",
     None,
 ]
+
+
+def test_phone_hyphens_are_removed_dashes_are_not():
+    assert normalize_phone("139\u20101234\u20105678") == normalize_phone("139\u20111234\u20115678") == "13912345678"
+    assert normalize_phone("139\u22121234\u22125678") is None and normalize_phone("139\u20131234\u20135678") is None
 
 
 def test_phones_vector_and_parity(con):

@@ -73,12 +73,13 @@ CREATE OR REPLACE TEMP MACRO uscc_valid(s) AS
             + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(s, 17, 1)) - 1) * 28) % 31)) % 31, 1)
            = substr(s, 18, 1), false);
 
--- Mobile number rule of rules.md §4: NFKC (the nfkc() UDF), remove spaces and hyphens, then
+-- Mobile number rule of rules.md §4: NFKC (the nfkc() UDF), remove spaces and hyphens ('-' and
+-- U+2010 HYPHEN, which NFKC makes of U+2011; see pipelines/identifiers.normalize_phone), then
 -- one leading +86 or 0086; valid when 1[3-9] + 9 ASCII digits. The number, or NULL.
 -- One nfkc() call per row (the UDF is the costly part).
 CREATE OR REPLACE TEMP MACRO phone_normalized(s) AS
     nullif(regexp_extract(
-        regexp_replace(replace(replace(nfkc(s), ' ', ''), '-', ''), '^(\+86|0086)', ''),
+        regexp_replace(replace(replace(replace(nfkc(s), ' ', ''), '-', ''), chr(8208), ''), '^(\+86|0086)', ''),
         '^1[3-9][0-9]{9}$'), '');
 
 CREATE OR REPLACE TEMP MACRO phone_valid(s) AS phone_normalized(s) IS NOT NULL;
