@@ -21,6 +21,7 @@ import pytest
 
 from pipelines.ingest import _unparsable_csv
 from pushkit import PERSON_COLUMNS, csv_text, edit_manifest, make_id, population, rehash, write_batch
+from test_ingest import q
 
 ID_RE = re.compile(r"[0-9]{17}[0-9Xx]")
 PHONE_RE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
@@ -52,14 +53,6 @@ def assert_refused(p: subprocess.CompletedProcess, *fragments: str) -> str:
         assert f in lines[0], lines[0]
     assert_clean(p)
     return lines[0]
-
-
-def q(wh: Path, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def snapshot(wh: Path) -> dict:

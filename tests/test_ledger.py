@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pipelines import ledger, screen
 from pipelines.ingest import ingest_batches
 from pipelines.monthly import month_context
@@ -166,6 +168,29 @@ def _run(push: Push, month: str, persons, segments=None, push_type="FULL"):
     run_month(month, push.wh, push.tmp / "out", validate=False)
 
 
+def _feedback_to_conclusion(push: Push, p: dict, first_day: int, then=()) -> None:
+    """County feedback (office 640104) taking p's entry to a conclusion on four days of November
+    from ``first_day``, then the rows ``then``; every row must be accepted."""
+    import csv as _csv
+
+    from pipelines.feedback import COLUMNS, apply_feedback_files
+
+    rows = [{"event": "ARCHIVE_REVIEWED", "result": "PASS"}, {"event": "YEARS_CONFIRMED", "months": "300"},
+            {"event": "RELATIONS_MERGED", "merge_status": "MERGED"},
+            {"event": "CONCLUSION_ISSUED", "merge_status": "MERGED", "counted_months": "300",
+             "archive_conclusion": "PASS", "base_data": "b"}]
+    for i, r in enumerate(rows):
+        r["event_date"] = f"2026-11-{first_day + i:02d}"
+    f = push.tmp / "fb.csv"
+    with open(f, "w", encoding="utf-8", newline="") as fh:
+        w = _csv.DictWriter(fh, fieldnames=list(COLUMNS))
+        w.writeheader()
+        for r in rows + list(then):
+            w.writerow({"office_code": "640104", "id_no": p["id_no"], **r})
+    rep = apply_feedback_files([f], push.wh)
+    assert rep.files[0].refused == 0, rep.lines()
+
+
 def test_rerun_keeps_an_entry_closed_left_push_on_the_worklist(tmp_path):
     """A rerun of P (e.g. completing a killed run) screens the persons whose entry P closed:
     the closed entry stays on P's worklist, as in the first run."""
@@ -184,62 +209,37 @@ def test_rerun_keeps_an_entry_closed_left_push_on_the_worklist(tmp_path):
     assert push.q("SELECT count(*) FROM screen_results WHERE month_mi = 24323 AND id_no = ?", [a["id_no"]]) == [(1,)]
 
 
-def test_county_reported_retirement_is_not_taken_in_again(tmp_path):
-    """Feedback RETIRED closes the entry; the push still says retired=0 the next month (it lags):
-    the person is retired for rules.md §3 and gets no new entry and no second PRE_SERVICE."""
+@pytest.mark.parametrize("retired_on, closed_mi, retired_in_december", [
+    ("2026-11-20", 24322, True),     # closed in November: retired for December's screening
+    ("2027-01-04", 24324, False),    # dated after December: closes then, in stage RETIRED now
+])
+def test_county_reported_retirement_is_not_taken_in_again(tmp_path, retired_on, closed_mi, retired_in_december):
+    """Feedback RETIRED closes the entry while the push still says retired=0 the next month (it lags):
+    December's run opens no second entry, and no second PRE_SERVICE nor any reminder goes out."""
     from pipelines.feedback import apply_feedback_files
 
     push = Push(tmp_path)
     p = person(1, birth_date=born(4))
     _run(push, "2026-11", [p])
     f = tmp_path / "fb.csv"
-    f.write_text(f"office_code,event,id_no,event_date\n640104,RETIRED,{p['id_no']},2026-11-20\n", encoding="utf-8")
+    f.write_text(f"office_code,event,id_no,event_date\n640104,RETIRED,{p['id_no']},{retired_on}\n", encoding="utf-8")
     apply_feedback_files([f], push.wh)
     _run(push, "2026-12", [dict(p, op="U")], push_type="INCR")
-    assert push.q("SELECT close_reason FROM ledger_entries WHERE id_no = ?", [p["id_no"]]) == [("RETIRED",)]
+    assert push.q("SELECT stage, closed_mi, close_reason FROM ledger_entries WHERE id_no = ?", [p["id_no"]]) == [
+        ("RETIRED", closed_mi, "RETIRED")]
     assert push.q("SELECT kind, issued_mi FROM notice_log WHERE id_no = ?", [p["id_no"]]) == [("PRE_SERVICE", 24322)]
-    assert push.q("SELECT retired, scope_rule FROM screen_results WHERE month_mi = 24323 AND id_no = ?",
-                  [p["id_no"]]) == [(True, None)]
-
-
-def test_county_retirement_dated_after_p_gives_no_second_entry_and_no_reminder(tmp_path):
-    """Feedback RETIRED dated in a later month closes the entry then, but it is in stage RETIRED now:
-    P's run opens no second entry for the person and sends the entry no reminder."""
-    from pipelines.feedback import apply_feedback_files
-
-    push = Push(tmp_path)
-    p = person(1, birth_date=born(4))
-    _run(push, "2026-11", [p])
-    f = tmp_path / "fb.csv"
-    f.write_text(f"office_code,event,id_no,event_date\n640104,RETIRED,{p['id_no']},2027-01-04\n", encoding="utf-8")
-    apply_feedback_files([f], push.wh)
-    _run(push, "2026-12", [dict(p, op="U")], push_type="INCR")       # the push still says retired=0
-    assert push.q("SELECT stage, closed_mi FROM ledger_entries WHERE id_no = ?", [p["id_no"]]) == [("RETIRED", 24324)]
-    assert push.q("SELECT kind, issued_mi FROM notice_log WHERE id_no = ?", [p["id_no"]]) == [("PRE_SERVICE", 24322)]
+    assert push.q("SELECT retired FROM screen_results WHERE month_mi = 24323 AND id_no = ?",
+                  [p["id_no"]]) == [(retired_in_december,)]
 
 
 def test_notices_follow_a_person_who_changed_office_in_p(tmp_path):
     """A RESULT issued for December by November's feedback (office 640104), then December's push moves
     the person to 640521: December's files put the notice with the rest of the person's month, in
     640521's folder (outputs.md: an office never receives another office's persons)."""
-    import csv as _csv
-
-    from pipelines.feedback import apply_feedback_files
-
     push = Push(tmp_path)
     p = person(1, birth_date=born(4))
     _run(push, "2026-11", [p])
-    f = tmp_path / "fb.csv"
-    with open(f, "w", encoding="utf-8", newline="") as fh:
-        w = _csv.writer(fh)
-        w.writerow(["office_code", "event", "id_no", "event_date", "result", "months", "merge_status",
-                    "counted_months", "archive_conclusion", "base_data"])
-        w.writerow(["640104", "ARCHIVE_REVIEWED", p["id_no"], "2026-11-20", "PASS", "", "", "", "", ""])
-        w.writerow(["640104", "YEARS_CONFIRMED", p["id_no"], "2026-11-21", "", "300", "", "", "", ""])
-        w.writerow(["640104", "RELATIONS_MERGED", p["id_no"], "2026-11-22", "", "", "MERGED", "", "", ""])
-        w.writerow(["640104", "CONCLUSION_ISSUED", p["id_no"], "2026-11-23", "", "", "MERGED", "300", "PASS", "b"])
-    rep = apply_feedback_files([f], push.wh)
-    assert rep.files[0].refused == 0, rep.lines()
+    _feedback_to_conclusion(push, p, first_day=20)
     assert push.q("SELECT office_code, issued_mi FROM notice_log WHERE kind = 'RESULT'") == [("640104", 24323)]
     _run(push, "2026-12", [dict(p, insured_region="640521")])
     dec = tmp_path / "out" / "2026-12"
@@ -255,24 +255,14 @@ def test_the_one_time_missing_material_notice_reaches_the_worklist(tmp_path):
     for material, the office's worklist carries that notice (the office hands it to the applicant)."""
     import csv as _csv
 
-    from pipelines.feedback import apply_feedback_files
     from pipelines.monthly import run_month
 
     push = Push(tmp_path)
     p = person(1, birth_date=born(4))
     _run(push, "2026-11", [p])
-    f = tmp_path / "fb.csv"
-    with open(f, "w", encoding="utf-8", newline="") as fh:
-        w = _csv.writer(fh)
-        w.writerow(["office_code", "event", "id_no", "event_date", "result", "months", "merge_status",
-                    "counted_months", "archive_conclusion", "base_data", "items"])
-        w.writerow(["640104", "ARCHIVE_REVIEWED", p["id_no"], "2026-11-02", "PASS", "", "", "", "", "", ""])
-        w.writerow(["640104", "YEARS_CONFIRMED", p["id_no"], "2026-11-03", "", "300", "", "", "", "", ""])
-        w.writerow(["640104", "RELATIONS_MERGED", p["id_no"], "2026-11-04", "", "", "MERGED", "", "", "", ""])
-        w.writerow(["640104", "CONCLUSION_ISSUED", p["id_no"], "2026-11-05", "", "", "MERGED", "300", "PASS", "b", ""])
-        w.writerow(["640104", "RESULT_RECEIVED", p["id_no"], "2026-11-06", "", "", "", "", "", "", ""])
-        w.writerow(["640104", "OBJECTION_FILED", p["id_no"], "2026-11-09", "", "", "", "", "", "", "EVIDENCE;WORK_HISTORY"])
-    assert apply_feedback_files([f], push.wh).files[0].refused == 0
+    _feedback_to_conclusion(push, p, first_day=2, then=[
+        {"event": "RESULT_RECEIVED", "event_date": "2026-11-06"},
+        {"event": "OBJECTION_FILED", "event_date": "2026-11-09", "items": "EVIDENCE;WORK_HISTORY"}])
     run_month("2026-11", push.wh, tmp_path / "out", validate=False)       # the month again, with the feedback
     rows = list(_csv.DictReader(
         (tmp_path / "out" / "2026-11" / "worklists" / "640104" / "worklist.csv").read_text(encoding="utf-8-sig")
