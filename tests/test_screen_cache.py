@@ -68,10 +68,16 @@ def test_only_changed_persons_are_computed_and_results_equal_a_whole_computation
     assert (p3["id_no"], "KEY_INFO_MISSING") not in codes
 
 
-def test_a_rerun_of_the_same_month_computes_nobody_afresh(tmp_path):
-    persons = [person(n, birth_date=f"1966{n:02d}10") for n in range(1, 6)]
+def _one_full(tmp_path, n: int):
+    """A warehouse with one FULL of ``n`` persons (born 1966-01 … with one segment each)."""
+    persons = [person(k, birth_date=f"1966{k:02d}10") for k in range(1, n + 1)]
     wh = tmp_path / "w.duckdb"
     ingest_batches([write_batch(tmp_path / "b1", persons, [segment(p["id_no"]) for p in persons])], wh)
+    return wh
+
+
+def test_a_rerun_of_the_same_month_computes_nobody_afresh(tmp_path):
+    wh = _one_full(tmp_path, 5)
     s = load_settings()
     with connect(wh, settings=s) as con:
         a = _screen(con, "2026-11", s)
@@ -80,9 +86,7 @@ def test_a_rerun_of_the_same_month_computes_nobody_afresh(tmp_path):
 
 
 def test_changed_rules_or_an_earlier_seq_recompute_everyone(tmp_path):
-    persons = [person(n, birth_date=f"1966{n:02d}10") for n in range(1, 4)]
-    wh = tmp_path / "w.duckdb"
-    ingest_batches([write_batch(tmp_path / "b1", persons, [segment(p["id_no"]) for p in persons])], wh)
+    wh = _one_full(tmp_path, 3)
     s = load_settings()
     with connect(wh, settings=s) as con:
         _screen(con, "2026-11", s)
