@@ -228,9 +228,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _refuse(msg: str) -> None:
-    from .validate import _scrub  # one line, anything shaped like an ID or mobile number masked
+    from .validate import scrub  # one line, anything shaped like an ID or mobile number masked
 
-    print(f"retire-prep: {_scrub(msg)}", file=sys.stderr)
+    print(f"retire-prep: {scrub(msg)}", file=sys.stderr)
 
 
 def _guard(fn, verbose: bool = False) -> int:

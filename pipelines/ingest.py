@@ -23,9 +23,11 @@ import mmap
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -246,19 +248,30 @@ _DUCKDB_LINE = re.compile(r"CSV Error on Line: ([0-9]+)")
 _ODD_LINE_END = {False: re.compile(rb"\r"), True: re.compile(rb"\r(?!\n)|(?<!\r)\n")}
 
 
+@contextmanager
+def _mapped(path: Path) -> Iterator[mmap.mmap | bytes]:
+    """The file's bytes, memory-mapped (``b""`` for an empty file, which mmap refuses)."""
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            yield b""
+            return
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            yield mm
+
+
+def _count(data, byte: bytes, end: int | None = None, step: int = 1 << 24) -> int:
+    """Occurrences of ``byte`` in ``data[:end]``, counted in slices (no copy of a large file)."""
+    end = len(data) if end is None else end
+    return sum(data[i:min(i + step, end)].count(byte) for i in range(0, end, step))
+
+
 def _odd_line_end(path: Path) -> int | None:
     """The line (header = line 1) of the first carriage return or line end that differs from the
     header's own line end (LF or CRLF), or None.  Only called on a file the parser gave up on."""
-    with open(path, "rb") as fh:
-        if os.fstat(fh.fileno()).st_size == 0:
-            return None
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            nl = mm.find(b"\n")
-            m = _ODD_LINE_END[nl > 0 and mm[nl - 1] == ord("\r")].search(mm)
-            if m is None:
-                return None
-            at, step = m.start(), 1 << 24
-            return 1 + sum(mm[i:min(i + step, at)].count(b"\n") for i in range(0, at, step))
+    with _mapped(path) as data:
+        nl = data.find(b"\n")
+        m = _ODD_LINE_END[nl > 0 and data[nl - 1] == ord("\r")].search(data)
+        return None if m is None else 1 + _count(data, b"\n", m.start())
 
 
 def _unparsable_csv(exc: duckdb.Error, path: Path) -> tuple[str, int | None]:
@@ -280,26 +293,17 @@ def _unparsable_csv(exc: duckdb.Error, path: Path) -> tuple[str, int | None]:
 def _odd_quotes(path: Path) -> bool:
     """An odd number of '"' bytes: some quote is never closed (CSV quotes and escaped quotes come
     in pairs; '"' is one byte in UTF-8 and GB18030 alike). Only asked when rows are missing."""
-    with open(path, "rb") as fh:
-        if os.fstat(fh.fileno()).st_size == 0:
-            return False
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            n, step = 0, 1 << 24
-            for i in range(0, len(mm), step):
-                n += mm[i:i + step].count(b'"')
-            return n % 2 == 1
+    with _mapped(path) as data:
+        return _count(data, b'"') % 2 == 1
 
 
 def _blank_records(path: Path) -> list[int]:
     """Records of a CSV file (header = record 1, as DuckDB counts them) that are blank lines,
     found with a CSV reader (a blank line inside a quoted field is data); [] when the file has
     no empty line at all (the usual case: one byte search)."""
-    with open(path, "rb") as fh:
-        if os.fstat(fh.fileno()).st_size == 0:
+    with _mapped(path) as data:
+        if data.find(b"\n\n") < 0 and data.find(b"\n\r\n") < 0:
             return []
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            if mm.find(b"\n\n") < 0 and mm.find(b"\n\r\n") < 0:
-                return []
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
         return [i for i, rec in enumerate(csv.reader(fh), start=1) if not rec]
 

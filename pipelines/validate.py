@@ -426,7 +426,7 @@ class _Masker:
 _ID_LIKE = re.compile(r"[0-9]{17}[0-9Xx]|1[3-9][0-9]{9}")
 
 
-def _scrub(text: str) -> str:
+def scrub(text: str) -> str:
     """An exception message on one line, without anything shaped like an ID or mobile number."""
     return _ID_LIKE.sub("<masked>", _one_line(text))[:300]
 
@@ -493,11 +493,11 @@ def _exception_message(info: Any) -> str | None:
     if not isinstance(info, dict) or not info:
         return None
     if "raised_exception" in info:
-        return _scrub(info.get("exception_message") or "exception") if info.get("raised_exception") else None
+        return scrub(info.get("exception_message") or "exception") if info.get("raised_exception") else None
     msgs = []
     for sub in info.values():
         if isinstance(sub, dict) and (sub.get("raised_exception", True)) and sub.get("exception_message"):
-            msgs.append(_scrub(sub["exception_message"]))
+            msgs.append(scrub(sub["exception_message"]))
     return "; ".join(dict.fromkeys(msgs)) or None
 
 
