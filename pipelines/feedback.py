@@ -311,10 +311,13 @@ def _officers() -> dict[str, set[str]]:
 
 
 def notice_month(con, event_mi: int) -> int:
-    """The batch month of a notice caused by feedback: the event's month, or the first month
-    not yet run when that month's run is already done (its files are written)."""
+    """The batch month of a notice caused by feedback or declare: the event's month, or the first
+    month whose run has not started when that month's run is done or under way (its files are
+    written, or may be: an Airflow run writes the office files outside the writers' pool, so
+    feedback can be applied between its stages; a notice put into that month would be in no file)."""
     last = con.execute(
-        "SELECT max(month_mi) FROM month_runs WHERE command = 'run' AND status = 'DONE'").fetchall()[0][0]
+        "SELECT max(month_mi) FROM month_runs WHERE command = 'run' AND status IN ('DONE', 'RUNNING')"
+    ).fetchall()[0][0]
     return event_mi if last is None else max(event_mi, last + 1)
 
 
@@ -670,6 +673,13 @@ class _FileRun:
             "UPDATE conclusions SET received_on = ?, objection_deadline = ?, deadline_status = ? "
             "WHERE entry_id = ? AND version = ?",
             [d, deadline, "SET" if deadline else "CALENDAR_UNKNOWN", e.entry_id, c["version"]])
+        # A conclusion never told (issued before RESULT went out at issue, i.e. by an older version
+        # of this program) is told now; the notice machinery skips a RESULT already issued.
+        told = self.con.execute(
+            "SELECT count(*) FROM notice_log WHERE id_no = ? AND kind = 'RESULT' AND reference_mi = ?",
+            [e.id_no, month_of(c["issued_on"])]).fetchall()[0][0]
+        if not told:
+            self.result_notices.append((e.entry_id, c["issued_on"]))
 
     def _ev_result_received(self, row, e, source):
         c = self._conclusion(e)
@@ -825,8 +835,11 @@ class _FileRun:
             # months until the elected month for a person still contributing (the screening
             # projects to S only when contributing: projected > counted)
             c = self._conclusion(e)
-            base = c["counted_months"] if c is not None and c["counted_months"] is not None else counted
-            by_then = base + (max(0, mi - screened_mi) if projected > counted else 0)
+            if c is not None and c["counted_months"] is not None:   # months as of the conclusion's issue
+                base, base_mi = c["counted_months"], month_of(c["issued_on"])
+            else:                                                    # months as of the screening
+                base, base_mi = counted, screened_mi
+            by_then = base + (max(0, mi - base_mi) if projected > counted else 0)
             need = min_contribution_months(mi // 12, 110)
             if by_then < need:
                 raise _Refuse("EARLY_MONTHS_SHORT",

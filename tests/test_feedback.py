@@ -624,6 +624,42 @@ def test_early_election_counts_the_months_until_then(wh):
     assert wh.one("SELECT elected_retirement_mi FROM ledger_entries WHERE entry_id = ?", [short.entry_id]) == P + 2
 
 
+def test_early_election_counts_from_the_conclusion_when_it_is_used(wh):
+    """The conclusion's months (170, issued 2026-11) plus the months from then to the elected month
+    2027-09 (10) make 180: allowed, though the latest screening (2027-02, 173) is later."""
+    p = wh.person(S=mi(2027, 10), counted=173, screen_month=mi(2027, 2))
+    with wh.raw() as con:      # contributing: projected to S
+        con.execute("UPDATE screen_results SET projected_months = 181 WHERE id_no = ?", [p.id_no])
+    rows = path_rows(p, "CONCLUSION_ISSUED", CONCLUSION_ISSUED={"counted_months": 170})
+    rows += [row(p, "ELECTED_MONTH", date(2027, 2, 10), elected_month="2027-09")]
+    rep = wh.apply(rows)
+    assert rep.refused == 0, rep.lines()
+    assert wh.one("SELECT elected_retirement_mi FROM ledger_entries WHERE entry_id = ?", [p.entry_id]) == mi(2027, 9)
+
+
+def test_a_conclusion_never_told_is_told_at_receipt(wh):
+    """A conclusion issued when RESULT still went out at receipt (an older version) has no RESULT
+    notice: its receipt issues it, once."""
+    p = wh.person()
+    wh.apply(path_rows(p, "CONCLUSION_ISSUED"))
+    with wh.raw() as con:
+        con.execute("DELETE FROM notice_log WHERE id_no = ?", [p.id_no])     # as the older version left it
+    wh.apply([row(p, "RESULT_RECEIVED", D0 + timedelta(days=6))])
+    wh.apply([row(p, "RESULT_RECEIVED", D0 + timedelta(days=6))])          # again: already recorded
+    assert wh.q("SELECT kind, reference_mi FROM notice_log WHERE id_no = ?", [p.id_no]) == [("RESULT", P)]
+
+
+def test_feedback_during_a_month_run_goes_to_the_next_batch(wh):
+    """While P's run is under way (an Airflow run writes office files outside the writers' pool), a
+    RESULT goes to P+1's batch: P's files may be written already."""
+    p = wh.person()
+    with wh.raw() as con:
+        con.execute("INSERT INTO month_runs VALUES (?, 'run', 1, false, now(), NULL, 'RUNNING')", [P])
+    wh.apply(path_rows(p, "CONCLUSION_ISSUED"))
+    assert wh.q("SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ?", [p.id_no]) == [
+        ("RESULT", P, P + 1)]
+
+
 def test_elected_month_window_bounds_and_source(wh):
     p = wh.person(S=P + 6, flex=(P + 2, P + 42))
     rep = wh.apply([row(p, "ELECTED_MONTH", D0, elected_month="2027-01"),

@@ -211,8 +211,8 @@ def test_rerun_keeps_an_entry_closed_left_push_on_the_worklist(tmp_path):
 
 @pytest.mark.parametrize("retired_on, closed_mi, retired_in_december", [
     ("2026-11-20", 24322, True),     # closed in November: retired for December's screening
-    ("2027-01-04", 24324, False),    # dated after December: closes then, in stage RETIRED now
-])
+    ("2027-01-04", 24324, False),    # dated after December: closes then, in stage RETIRED now,
+])                                   # and stays on December's worklist (open in December)
 def test_county_reported_retirement_is_not_taken_in_again(tmp_path, retired_on, closed_mi, retired_in_december):
     """Feedback RETIRED closes the entry while the push still says retired=0 the next month (it lags):
     December's run opens no second entry, and no second PRE_SERVICE nor any reminder goes out."""
@@ -230,6 +230,21 @@ def test_county_reported_retirement_is_not_taken_in_again(tmp_path, retired_on, 
     assert push.q("SELECT kind, issued_mi FROM notice_log WHERE id_no = ?", [p["id_no"]]) == [("PRE_SERVICE", 24322)]
     assert push.q("SELECT retired FROM screen_results WHERE month_mi = 24323 AND id_no = ?",
                   [p["id_no"]]) == [(retired_in_december,)]
+    december = tmp_path / "out" / "2026-12" / "worklists" / "640104" / "worklist.csv"
+    on_worklist = december.exists() and p["id_no"] in december.read_text(encoding="utf-8-sig")
+    assert on_worklist == (not retired_in_december)
+
+
+def test_a_retirement_the_push_withdraws_is_taken_in_again(tmp_path):
+    """Only a county-reported retirement outlives the push: a push retired=1 the Ministry corrects
+    to 0 the next month lets the person in again (the run's own RETIRED follows the push)."""
+    push = Push(tmp_path)
+    p = person(1, birth_date=born(4))
+    _run(push, "2026-11", [p])
+    _run(push, "2026-12", [dict(p, retired=1)])
+    _run(push, "2027-01", [p])
+    rows = push.q("SELECT opened_mi, close_reason FROM ledger_entries WHERE id_no = ? ORDER BY opened_mi", [p["id_no"]])
+    assert rows == [(24322, "RETIRED"), (24324, None)]
 
 
 def test_notices_follow_a_person_who_changed_office_in_p(tmp_path):

@@ -1,4 +1,4 @@
--- The office ledger for month P (outputs.md worklist): open entries, and entries closed in P.
+-- The office ledger for month P (outputs.md worklist): entries open in P, and entries closed in P.
 DELETE FROM worklist_rows WHERE month_mi = {{ month_mi }};
 INSERT INTO worklist_rows
 WITH ev AS (
@@ -35,4 +35,6 @@ LEFT JOIN obj ON obj.entry_id = e.entry_id
 JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no
 JOIN persons_p p ON p.id_no = e.id_no
 LEFT JOIN ev ON ev.id_no = e.id_no
-WHERE e.opened_mi <= {{ month_mi }} AND (e.closed_mi IS NULL OR e.closed_mi = {{ month_mi }});
+-- open in P: not closed, or closed in P (shown once, with its closing), or closed later (a county
+-- RETIRED dated after P: in stage RETIRED now, closed in that month)
+WHERE e.opened_mi <= {{ month_mi }} AND (e.closed_mi IS NULL OR e.closed_mi >= {{ month_mi }});

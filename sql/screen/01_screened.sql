@@ -1,13 +1,14 @@
 -- Screened: everyone in the push, and everyone whose ledger entry was open in P (still open, or
 -- closed in P or later: a rerun of P after its ledger stage closed an entry LEFT_PUSH must screen
 -- that person again, or the closed entry would drop off P's worklist).
--- `retired` is the push's field, or a retirement the county already reported (feedback RETIRED
--- closed an entry by P): the push lags behind the county, and a person whose retirement was
--- handled is never taken in again (docs/decisions.md).
+-- `retired` is the push's field, or a retirement the county already reported (a feedback RETIRED
+-- dated by P): the push lags behind the county, and a person whose retirement was handled is never
+-- taken in again (docs/decisions.md). A RETIRED the run itself recorded from the push follows the
+-- push, which may correct it.
 CREATE OR REPLACE TEMP TABLE screened AS
 SELECT p.* REPLACE (p.retired OR p.id_no IN (
-           SELECT id_no FROM ledger_entries
-           WHERE close_reason = 'RETIRED' AND closed_mi <= {{ month_mi }}) AS retired)
+           SELECT id_no FROM ledger_transitions
+           WHERE to_stage = 'RETIRED' AND source LIKE 'feedback:%' AND month_mi <= {{ month_mi }}) AS retired)
 FROM persons_p p
 WHERE p.in_push
    OR p.id_no IN (SELECT id_no FROM ledger_entries
