@@ -29,10 +29,11 @@ an employer code or name) or TOWNSHIP (乡镇（街道）), with ``offline_reaso
 ``'no mobile number'`` or ``'phone is not a valid mobile'``.  An offline notice keeps the same
 text (no segments).
 
-Files of P: a notice is filed with the office whose worklist of P holds its entry, else with the
-office that issued it (``sql/notify/45_file_office.sql``).  A DECLARATION or RESULT issued for P
-before P's run, for a person whom P's run moves to another office, is thus in the new office's
-files, beside the person's worklist row; its text stays as issued (it names the issuing office).
+Batch of P: the run settles every notice issued into P on P's data (:func:`settle_batch`): a
+DECLARATION or RESULT raised before P's push takes the channel and mobile of P, and the office whose
+ledger holds its entry in P (``file_office``: the folder it is filed in, and the office the report
+and ``office_progress`` count it for).  A person whom P's run moves to another office is thus in the
+new office's files, beside the worklist row; the text stays as issued (it names the issuing office).
 """
 
 from __future__ import annotations
@@ -398,6 +399,13 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     _run(con, "DROP TABLE IF EXISTS _pre_service_notified")
     _run(con, "DROP TABLE IF EXISTS _reminders_due")
     return counts
+
+
+def settle_batch(con, month_mi: int) -> int:
+    """P's batch on P's data: channel, mobile and filing office of the notices issued into P
+    that were raised before P's push (``sql/notify/47_settle_batch.sql``).  Returns how many changed."""
+    return con.execute(render_sql("notify/47_settle_batch.sql", month_mi=int(month_mi),
+                                  persons=_persons_source(con))).fetchall()[0][0]
 
 
 def record_letters_due(con, month_mi: int) -> int:

@@ -58,7 +58,8 @@ def report_data(con, ctx) -> dict:
                    count(*) FILTER (overdue) AS overdue
             FROM worklist_rows WHERE month_mi = ? GROUP BY office_code ORDER BY office_code""", [m]),
         "Notices issued this month": _rows(con, """
-            SELECT office_code, kind, channel, count(*) AS notices, coalesce(sum(segments), 0) AS sms_segments
+            SELECT coalesce(file_office, office_code) AS office_code, kind, channel, count(*) AS notices,
+                   coalesce(sum(segments), 0) AS sms_segments
             FROM notice_log WHERE issued_mi = ? GROUP BY ALL ORDER BY ALL""", [m]),
         "Handovers this month": _rows(con, """
             SELECT kind, from_code, to_code, count(*) AS persons FROM handovers WHERE month_mi = ?

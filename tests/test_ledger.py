@@ -263,6 +263,32 @@ def test_notices_follow_a_person_who_changed_office_in_p(tmp_path):
     assert not (dec / "notifications" / "640104").exists()
     sms = (dec / "notifications" / "640521" / "sms.csv").read_text(encoding="utf-8-sig")
     assert "RESULT" in sms and p["id_no"] in sms
+    # the report and office_progress count it where it was filed; a replay files it the same way
+    assert push.q("SELECT office_code, notices_sent FROM office_progress WHERE notices_sent > 0 ORDER BY 1") == [
+        ("640104", 1), ("640521", 1)]                          # November's PRE_SERVICE, December's RESULT
+    _run(push, "2027-01", [dict(p, insured_region="640521")])
+    from pipelines.monthly import run_month
+
+    run_month("2026-12", push.wh, tmp_path / "replay", replay=True, validate=False)
+    assert (tmp_path / "replay" / "2026-12" / "notifications" / "640521" / "sms.csv").read_bytes() == \
+        (dec / "notifications" / "640521" / "sms.csv").read_bytes()
+
+
+def test_a_notice_raised_before_the_push_goes_by_the_push_s_channel(tmp_path):
+    """A RESULT raised in November for December's batch, when December's push has no mobile any more:
+    it goes through the employer with December's files, as the worklist says (rules.md §5)."""
+    push = Push(tmp_path)
+    p = person(1, birth_date=born(4))
+    _run(push, "2026-11", [p])
+    _feedback_to_conclusion(push, p, first_day=20)
+    assert push.q("SELECT channel FROM notice_log WHERE kind = 'RESULT'") == [("SMS",)]
+    _run(push, "2026-12", [dict(p, phone="0951-5012345")])
+    assert push.q("SELECT channel, phone, segments, offline_reason FROM notice_log WHERE kind = 'RESULT'") == [
+        ("EMPLOYER", None, None, "phone is not a valid mobile")]
+    dec = tmp_path / "out" / "2026-12"
+    assert "RESULT" in (dec / "notifications" / "640104" / "offline.csv").read_text(encoding="utf-8-sig")
+    assert "RESULT" not in (dec / "notifications" / "640104" / "sms.csv").read_text(encoding="utf-8-sig")
+    assert push.q("SELECT channel FROM worklist_rows WHERE month_mi = 24323") == [("EMPLOYER",)]
 
 
 def test_the_one_time_missing_material_notice_reaches_the_worklist(tmp_path):

@@ -37,9 +37,7 @@ SELECT j.* EXCLUDE (_person_phone, _employer_uscc, _employer_name, _survival_sta
        j.kind || '-' || mi_text(j.reference_mi) || '-' || person_key(j.id_no) AS _notice_id,
        person_key(j.id_no) AS _person_key,
        notice_channel(j._mobile, j.insurance_type, j._employer_uscc, j._employer_name) AS _channel,
-       CASE WHEN j._mobile IS NOT NULL THEN NULL
-            WHEN nullif(trim(j._person_phone), '') IS NULL THEN 'no mobile number'
-            ELSE 'phone is not a valid mobile' END AS _offline_reason
+       notice_offline_reason(j._person_phone, j._mobile) AS _offline_reason
 FROM j
 WHERE coalesce(j._survival_status, 0) <> 2 AND NOT coalesce(j._retired, false)
 ORDER BY _notice_id;

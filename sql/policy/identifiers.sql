@@ -88,6 +88,12 @@ CREATE OR REPLACE TEMP MACRO phone_valid(s) AS phone_normalized(s) IS NOT NULL;
 CREATE OR REPLACE TEMP MACRO sms_segments(n_chars) AS
     CASE WHEN n_chars <= 70 THEN 1 ELSE (n_chars + 66) // 67 END;
 
+-- Why a notice is not an SMS (NULL when it is): the raw phone and its normalised mobile.
+CREATE OR REPLACE TEMP MACRO notice_offline_reason(phone, mobile) AS
+    CASE WHEN mobile IS NOT NULL THEN NULL
+         WHEN nullif(trim(phone), '') IS NULL THEN 'no mobile number'
+         ELSE 'phone is not a valid mobile' END;
+
 -- Channel of a notice to the person (rules.md §5): SMS to a valid mobile (the normalised number,
 -- or NULL); otherwise the employer (110 with an employer code or name); else the township/street
 -- office (乡镇（街道）). The worklist shows it too ("the worklist says which").

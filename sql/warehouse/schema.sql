@@ -216,8 +216,10 @@ CREATE TABLE IF NOT EXISTS notice_log (
     segments         INTEGER,            -- SMS only
     offline_reason   VARCHAR,
     created_at       TIMESTAMPTZ NOT NULL,
+    file_office      VARCHAR,            -- the office whose files of the batch month carry it (47_settle_batch.sql)
     UNIQUE (id_no, kind, reference_mi)
 );
+ALTER TABLE notice_log ADD COLUMN IF NOT EXISTS file_office VARCHAR;
 
 -- The worklist of each month as it was published (the office ledger for P, rules.md §3/§7,
 -- outputs.md worklist columns). Replays re-emit it; analysts read ledger_current instead.

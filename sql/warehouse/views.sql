@@ -76,11 +76,11 @@ WITH e AS (
            count(*) FILTER (closed_mi IS NULL AND due_date < CAST(timezone('Asia/Shanghai', now()) AS DATE))       AS overdue
     FROM ledger_entries GROUP BY office_code
 ),
-n AS (
-    SELECT office_code, count(*) AS notices_sent,
+n AS (  -- by the office whose files carried the notice
+    SELECT coalesce(file_office, office_code) AS office_code, count(*) AS notices_sent,
            count(*) FILTER (channel = 'SMS') AS sms_sent, coalesce(sum(segments), 0) AS sms_segments,
            count(*) FILTER (channel <> 'SMS') AS offline_notices
-    FROM notice_log GROUP BY office_code
+    FROM notice_log GROUP BY ALL
 ),
 o AS (
     SELECT e.office_code,

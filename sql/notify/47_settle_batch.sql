@@ -1,0 +1,27 @@
+-- P's SMS batch settled on P's data (the run's notices stage, after the ledger and the reminders).
+-- A notice raised before P's push — a RESULT from feedback, a DECLARATION of the 1st — goes out
+-- with P's files: it takes the channel and mobile of the person's data of P (rules.md §5; the
+-- worklist shows the same channel), and the office whose ledger holds its entry in P (file_office,
+-- set only where it differs from the issuing office: the files it is in, the report's and
+-- office_progress's counts). Its text stays as issued. Only notices that differ are touched
+-- (the statement's count is theirs); idempotent. A replay does not run it: a month keeps the
+-- filing it was published with (months published before file_office existed: office_code).
+WITH now_p AS (
+    SELECT n.notice_id, phone_normalized(p.phone) AS mobile, p.phone AS raw_phone, p.insurance_type,
+           p.employer_uscc, p.employer_name, e.office_code AS entry_office
+    FROM notice_log n
+    JOIN {{ persons }} p ON p.id_no = n.id_no
+    JOIN ledger_entries e ON e.entry_id = n.entry_id
+    WHERE n.issued_mi = {{ month_mi }}
+)
+UPDATE notice_log n SET
+    phone = s.mobile,
+    channel = notice_channel(s.mobile, s.insurance_type, s.employer_uscc, s.employer_name),
+    segments = CASE WHEN s.mobile IS NOT NULL THEN sms_segments(length(n.text)) END,
+    offline_reason = notice_offline_reason(s.raw_phone, s.mobile),
+    file_office = CASE WHEN s.entry_office <> n.office_code THEN s.entry_office END
+FROM now_p s
+WHERE n.notice_id = s.notice_id
+  AND (n.phone IS DISTINCT FROM s.mobile
+       OR n.channel IS DISTINCT FROM notice_channel(s.mobile, s.insurance_type, s.employer_uscc, s.employer_name)
+       OR coalesce(n.file_office, n.office_code) <> s.entry_office);
