@@ -13,6 +13,8 @@ WITH now_p AS (
     JOIN {{ persons }} p ON p.id_no = n.id_no
     JOIN ledger_entries e ON e.entry_id = n.entry_id
     WHERE n.issued_mi = {{ month_mi }}
+      -- raised outside the run (the run's own reminders are issued on P's data already)
+      AND n.kind IN ('DECLARATION', 'CONSULTATION', 'RESULT')
 )
 UPDATE notice_log n SET
     phone = s.mobile,
