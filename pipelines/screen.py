@@ -91,9 +91,11 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
             from .validate import sample_clause
 
             frame = con.execute(
-                "SELECT id_no, office_code, scope_rule IS NOT NULL AS in_scope, original_age_mi, statutory_age_mi, "
+                "SELECT id_no, office_code, insurance_type, scope_rule, original_age_mi, statutory_age_mi, "
                 "benefit_province FROM screen_results WHERE month_mi = ? AND "
                 + sample_clause(counts["screened"], ctx.settings), [ctx.month_mi]).df()
+            # O − P in pandas, apart from the SQL that decided the scope, so the window checks can fail
+            frame["to_original"] = frame["original_age_mi"] - ctx.month_mi
             validate_frames("screen", {"screen_results": frame}, _vdir(ctx), label=ctx.month, settings=ctx.settings,
                             populations={"screen_results": counts["screened"]})
         con.execute("COMMIT")

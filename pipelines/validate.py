@@ -7,7 +7,8 @@ frame it applies to, and ``why``, its business meaning).  ``kwargs`` may use
 GX suite parameters ``{"$PARAMETER": name}``; the values come from the settings:
 
 * ``office_codes`` — the 29 offices of rules.md §3 (Ningdong's code is a setting);
-* ``sms_signature_regex`` — ``^`` + the escaped SMS signature (rules.md §5, a setting).
+* ``sms_signature_regex`` — ``^`` + the escaped SMS signature (rules.md §5, a setting);
+* ``scope_window`` — the 12 months of rules.md §3 (a) and (c) (a setting).
 
 :func:`validate_frames` runs the suite's expectations for every frame on
 pandas DataFrames (GX's SQL datasource on DuckDB is not used: take frames
@@ -99,7 +100,7 @@ def office_codes(settings: "Settings") -> list[str]:
     return sorted({*_FIXED_OFFICES, settings.ningdong_code})
 
 
-SUITE_PARAMETERS = ("office_codes", "sms_signature_regex")
+SUITE_PARAMETERS = ("office_codes", "sms_signature_regex", "scope_window")
 
 
 def suite_parameters(settings: "Settings") -> dict[str, Any]:
@@ -107,6 +108,7 @@ def suite_parameters(settings: "Settings") -> dict[str, Any]:
     return {
         "office_codes": office_codes(settings),
         "sms_signature_regex": "^" + re.escape(settings.sms_signature),
+        "scope_window": settings.scope_window,
     }
 
 
