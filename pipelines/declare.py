@@ -39,7 +39,7 @@ from pathlib import Path
 
 from . import DATA_DIR
 from .errors import MonthRefused
-from .feedback import FeedbackReport, ensure_schema, notice_month, refresh_deadlines
+from .feedback import ensure_schema, notice_month, refresh_deadlines
 from .ledger import record_transitions
 from .settings import Settings, load_settings
 from .tabular import write_table
@@ -188,10 +188,7 @@ def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | N
             if not replay:
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    fb = FeedbackReport()
-                    refresh_deadlines(con, settings, fb)
-                    if fb.notices:
-                        report.counts["RESULT notices (deadlines now known)"] = fb.notices
+                    refresh_deadlines(con, settings)
                     report.counts.update(screen_declarations(con, ctx.month_mi, settings))
                     _validate_month(con, ctx, out, settings)
                     con.execute("COMMIT")

@@ -321,9 +321,9 @@ def notice_month(con, event_mi: int) -> int:
     return event_mi if last is None else max(event_mi, last + 1)
 
 
-def refresh_deadlines(con, settings: Settings, report: FeedbackReport | None = None) -> int:
+def refresh_deadlines(con, settings: Settings) -> int:
     """Compute the deadlines kept open (CALENDAR_UNKNOWN) that the calendar now knows.
-    Returns how many were filled in (``report`` is kept for the callers' signature)."""
+    Returns how many were filled in."""
     rows = con.execute(
         "SELECT entry_id, version, received_on FROM conclusions "
         "WHERE superseded_on IS NULL AND deadline_status = 'CALENDAR_UNKNOWN' ORDER BY entry_id").fetchall()
@@ -926,7 +926,7 @@ def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings 
         ensure_schema(con, settings)
         con.execute("BEGIN TRANSACTION")
         try:
-            refresh_deadlines(con, settings, report)
+            refresh_deadlines(con, settings)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
