@@ -3,6 +3,13 @@
 One place for the generator (``sample``) and the ingest to agree on.
 """
 
+import re
+
+# A header name worth echoing in a refusal: ASCII, starting with a letter or '_'. A file saved
+# without its header has a data row there (an ID number, a phone, a name, an office code), which
+# no message may carry.
+_COLUMN_NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_ '.-]{0,39}", re.ASCII)
+
 PERSON_COLUMNS = (
     "op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type",
     "hukou_region", "insured_region", "benefit_region_ministry", "employer_uscc",
@@ -12,3 +19,9 @@ PERSON_COLUMNS = (
 )
 SEGMENT_COLUMNS = ("id_no", "region_code", "start_month", "end_month", "relation_status")
 APPLICATION_COLUMNS = ("id_no", "applicant_type", "applied_on", "channel", "county_code")
+
+
+def shown_column_names(names) -> list[str]:
+    """``names`` as a refusal may show them: a name that does not look like a column name (so
+    possibly a data value) becomes ``<not a column name>``."""
+    return [n if _COLUMN_NAME_LIKE.fullmatch(n) else "<not a column name>" for n in names]

@@ -39,6 +39,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from . import DATA_DIR
+from .contract import shown_column_names
 from .errors import RetirePrepError, UnknownCalendarYear
 from .identifiers import parse_id_no
 from .ledger import record_transitions
@@ -383,10 +384,7 @@ def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
     except csv.Error:
         raise _Refuse("NOT_CSV", "the header line is not CSV") from None
     cols = [(_norm(h) or "").lower() for h in header]
-    # names are echoed only when they look like column names: a file without its header line
-    # has a data row here (an ID number, a phone …), which no message may carry
-    shown = lambda names: ", ".join(c if re.fullmatch(r"[a-z_]{1,40}", c) else "<not a column name>"
-                                    for c in names[:5])
+    shown = lambda names: ", ".join(shown_column_names(names[:5]))  # never a data row's values
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
         raise _Refuse("BAD_HEADER", f"column(s) {shown(dup)} appear twice")

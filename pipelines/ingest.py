@@ -31,7 +31,7 @@ from typing import Iterator
 
 import duckdb
 
-from .contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS
+from .contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS, shown_column_names
 from .errors import ApplicationsRefused, BatchRefused, ValidationFailed
 from .settings import Settings, load_settings
 from .warehouse import connect, render_sql
@@ -424,12 +424,10 @@ def _header_problem(header: list[str], expected) -> str | None:
         return f"header lacks columns {missing}"
     dup = sorted({c for c in header if header.count(c) > 1})
     if dup:
-        return f"header repeats columns {['<not a column name>' if re.search(r'[0-9]{6}', c) else c for c in dup]}"
+        return f"header repeats columns {shown_column_names(dup)}"
     extra = [c for c in header if c not in expected]
     if extra:
-        # a data row taken for a header must not be echoed: names with a run of digits are masked
-        extra = ["<not a column name>" if re.search(r"[0-9]{6}", c) else c for c in extra]
-        return f"header has columns not in the contract {extra}"
+        return f"header has columns not in the contract {shown_column_names(extra)}"
     return None
 
 
@@ -470,15 +468,17 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
     # the counts already compared with the manifest: a quarantined row lost between the checks
     # and the warehouse, or stored twice or under a wrong row number, fails here.
     p_ok, _, s_ok, _ = acc
+    rows = {kind: man.files[kind]["rows"] for kind in ("persons", "segments")}
     quarantine = con.execute(
-        "SELECT seq, file, row_no, reason_code FROM quarantine_rows WHERE seq = ? ORDER BY file, row_no",
-        [man.seq]).df()
-    quarantine["manifest_rows"] = quarantine["file"].map(lambda f: man.files[f]["rows"] if f in man.files else None)
-    stored = quarantine.groupby("file").size().to_dict() if len(quarantine) else {}
+        "SELECT seq, file, row_no, reason_code, "
+        "CASE file WHEN 'persons' THEN ? WHEN 'segments' THEN ? END AS manifest_rows "
+        "FROM quarantine_rows WHERE seq = ? ORDER BY file, row_no",
+        [rows["persons"], rows["segments"], man.seq]).df()
+    stored = dict(con.execute("SELECT file, count(*) FROM quarantine_rows WHERE seq = ? GROUP BY file",
+                              [man.seq]).fetchall())
     accounting = pd.DataFrame([
-        {"seq": man.seq, "batch_id": man.batch_id, "file": kind, "manifest_rows": man.files[kind]["rows"],
-         "accepted_rows": ok, "quarantined_rows": int(stored.get(kind, 0)),
-         "accounted_rows": ok + int(stored.get(kind, 0))}
+        {"seq": man.seq, "batch_id": man.batch_id, "file": kind, "manifest_rows": rows[kind],
+         "accepted_rows": ok, "quarantined_rows": stored.get(kind, 0), "accounted_rows": ok + stored.get(kind, 0)}
         for kind, ok in (("persons", p_ok), ("segments", s_ok))])
     validate_frames("raw", {"batch_accounting": accounting, "quarantine": quarantine}, vroot,
                     label=man.batch_id, settings=settings)

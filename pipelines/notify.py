@@ -423,7 +423,7 @@ def _kinds_sql() -> str:
 
 def notice_offices(con, month_mi: int) -> list[str]:
     """The offices whose files carry notices of P (TEMP view ``_notices_p`` made on ``con``):
-    a notice goes to the office of its entry on P's worklist, else to the issuing office."""
+    a notice goes to its ``file_office`` as P's run settled it, else to the issuing office."""
     _run(con, render_sql("notify/45_file_office.sql", month_mi=int(month_mi)))
     return [r[0] for r in con.execute("SELECT DISTINCT file_office FROM _notices_p ORDER BY 1").fetchall()]
 
