@@ -7,7 +7,7 @@ In one run, on the same files:
 Each step runs in its own process; wall time and peak RSS are recorded.
 Targets: ingest + run <= 3x bare load; the INCR month <= 10 % of the FULL month.
 
-    .venv/bin/python bench/run.py [--persons 1000000] [--keep]
+    .venv/bin/python bench/run.py [--persons 1000000] [--keep] [--note TEXT] [--no-record]
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -69,6 +68,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, default=1_000_000)
     ap.add_argument("--keep", action="store_true", help="keep bench/work/run afterwards")
+    ap.add_argument("--no-record", action="store_true",
+                    help="do not append the figures as a row of the history table ending docs/benchmarks.md")
+    ap.add_argument("--note", default="", help="the note column of that row (e.g. what changed)")
     a = ap.parse_args()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
@@ -91,30 +93,23 @@ def main() -> None:
     run_i, run_i_rss = timed(CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)],
                              "run 2026-12 (INCR month)")
     full_month, incr_month = ing_f + run_f, ing_i + run_i
-    lines = [
-        f"### Monthly run, {a.persons:,} persons — {dt.date.today()} ({os.cpu_count()} cores, "
-        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, {platform.machine()})",
-        "",
-        "| step | seconds | peak RSS MiB |",
-        "|---|---:|---:|",
-        f"| bare DuckDB read_csv (persons + segments) | {bare:.1f} | {bare_rss:.0f} |",
-        f"| ingest FULL | {ing_f:.1f} | {ing_f_rss:.0f} |",
-        f"| run FULL month | {run_f:.1f} | {run_f_rss:.0f} |",
-        f"| ingest INCR ({changes:,} changes) | {ing_i:.1f} | {ing_i_rss:.0f} |",
-        f"| run INCR month | {run_i:.1f} | {run_i_rss:.0f} |",
-        "",
-        f"- ingest + run of the FULL month / bare load: **{full_month / bare:.1f}×** (target ≤ 3×)",
-        f"- INCR month / FULL month: **{incr_month / full_month:.0%}** (target ≤ 10 %)",
-        f"- of the runs' wall time, in their stages (the rest is start-up, imports, connecting): "
-        f"FULL {STAGES.get('run 2026-11 (FULL month)', 0):.1f} of {run_f:.1f} s, "
-        f"INCR {STAGES.get('run 2026-12 (INCR month)', 0):.1f} of {run_i:.1f} s",
-        "",
-    ]
-    print("\n".join(lines))
-    doc = ROOT / "docs" / "benchmarks.md"
-    doc.parent.mkdir(exist_ok=True)
-    with open(doc, "a", encoding="utf-8") as fh:
-        fh.write("\n" + "\n".join(lines))
+    stage_f = STAGES.get("run 2026-11 (FULL month)", 0)
+    stage_i = STAGES.get("run 2026-12 (INCR month)", 0)
+    print(f"ingest + run of the FULL month / bare load: {full_month / bare:.1f}x (target <= 3x)")
+    print(f"INCR month / FULL month: {incr_month / full_month:.0%} (target <= 10 %)")
+    print(f"of the runs' wall time, in their stages: FULL {stage_f:.1f} of {run_f:.1f} s, "
+          f"INCR {stage_i:.1f} of {run_i:.1f} s")
+    # one row of the history table that ends docs/benchmarks.md (its columns: see that table's header)
+    row = (f"| {dt.date.today()} | {a.persons:,} | {os.cpu_count()} | {bare:.1f} | {ing_f:.1f} | {run_f:.1f} | "
+           f"{ing_i:.1f} | {run_i:.1f} | **{full_month / bare:.1f}×** | **{incr_month / full_month:.0%}** | "
+           f"{max(ing_f_rss, run_f_rss, ing_i_rss, run_i_rss):,.0f} | {a.note} |")
+    print(row)
+    if not a.no_record:
+        doc = ROOT / "docs" / "benchmarks.md"
+        text = doc.read_text(encoding="utf-8")
+        if not text.rstrip("\n").splitlines()[-1].startswith("|"):
+            sys.exit("docs/benchmarks.md does not end with the monthly-run history table: row not recorded")
+        doc.write_text(text.rstrip("\n") + "\n" + row + "\n", encoding="utf-8")
     if not a.keep:
         shutil.rmtree(WORK, ignore_errors=True)
 
