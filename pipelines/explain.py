@@ -42,6 +42,10 @@ def explain_person(id_no: str, month: str, warehouse: str | Path) -> str:
         notices = con.execute(
             "SELECT kind, mi_text(reference_mi), mi_text(issued_mi), channel, coalesce(offline_reason, '') "
             "FROM notice_log WHERE id_no = ? ORDER BY issued_mi, kind", [id_no]).fetchall()
+        withdrawn = con.execute(
+            "SELECT kind, mi_text(reference_mi), mi_text(withdrawn_mi), reason FROM notice_withdrawals "
+            "WHERE id_no = ? ORDER BY withdrawn_mi, kind", [id_no]).fetchall() if con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'notice_withdrawals'").fetchall()[0][0] else []
         hand = con.execute(
             "SELECT mi_text(month_mi), kind, from_code, to_code, reason FROM handovers WHERE id_no = ? "
             "ORDER BY month_mi", [id_no]).fetchall()
@@ -94,6 +98,7 @@ def explain_person(id_no: str, month: str, warehouse: str | Path) -> str:
     L.append("")
     L.append("Notices (rules.md §5):" + ("" if notices else " none"))
     L += [f"  {n[0]} for {n[1]} (issued {n[2]}) via {n[3]} {n[4]}" for n in notices]
+    L += [f"  {w[0]} for {w[1]} withdrawn unsent by the run of {w[2]}: entry closed {w[3]}" for w in withdrawn]
     if hand:
         L.append("")
         L.append("Handovers:")

@@ -29,7 +29,8 @@ an employer code or name) or TOWNSHIP (乡镇（街道）), with ``offline_reaso
 ``'no mobile number'`` or ``'phone is not a valid mobile'``.  An offline notice keeps the same
 text (no segments).
 
-Batch of P: the run settles every notice issued into P on P's data (:func:`settle_batch`): a
+Batch of P: a notice raised before P's push whose entry P's run closed is withdrawn, never sent
+(:func:`withdraw_closed`).  The run settles every other notice issued into P on P's data (:func:`settle_batch`): a
 DECLARATION or RESULT raised before P's push takes the channel and mobile of P, and the office whose
 ledger holds its entry in P (``file_office``: the folder it is filed in, and the office the report
 and ``office_progress`` count it for).  A person whom P's run moves to another office is thus in the
@@ -399,6 +400,14 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     _run(con, "DROP TABLE IF EXISTS _pre_service_notified")
     _run(con, "DROP TABLE IF EXISTS _reminders_due")
     return counts
+
+
+def withdraw_closed(con, month_mi: int) -> int:
+    """Withdraw the notices waiting for P's batch whose entry P's run closed (deceased, retired,
+    left the push or Ningxia): kept in ``notice_withdrawals``, in no file
+    (``sql/notify/46_withdraw.sql``).  Returns how many."""
+    _run(con, render_sql("notify/46_withdraw.sql", month_mi=int(month_mi)))
+    return con.execute("SELECT count(*) FROM _withdraw").fetchall()[0][0]
 
 
 def settle_batch(con, month_mi: int) -> int:

@@ -221,6 +221,28 @@ CREATE TABLE IF NOT EXISTS notice_log (
 );
 ALTER TABLE notice_log ADD COLUMN IF NOT EXISTS file_office VARCHAR;
 
+-- Notices withdrawn before their batch was written: raised before P's push (a DECLARATION of the
+-- 1st, a RESULT from feedback), their entry closed by P's run (sql/notify/46_withdraw.sql). Kept
+-- here as they were; gone from notice_log, so no file, count or key of it remains.
+CREATE TABLE IF NOT EXISTS notice_withdrawals (
+    notice_id        VARCHAR PRIMARY KEY,
+    id_no            VARCHAR NOT NULL,
+    entry_id         VARCHAR,
+    kind             VARCHAR NOT NULL,
+    reference_mi     INTEGER NOT NULL,
+    issued_mi        INTEGER NOT NULL,
+    office_code      VARCHAR NOT NULL,
+    channel          VARCHAR NOT NULL,
+    phone            VARCHAR,
+    text             VARCHAR NOT NULL,
+    segments         INTEGER,
+    offline_reason   VARCHAR,
+    created_at       TIMESTAMPTZ NOT NULL,
+    reason           VARCHAR NOT NULL,   -- the entry's close_reason: DECEASED | RETIRED | LEFT_PUSH | MOVED_OUT
+    withdrawn_mi     INTEGER NOT NULL,   -- the run month that withdrew it
+    withdrawn_at     TIMESTAMPTZ NOT NULL
+);
+
 -- The worklist of each month as it was published (the office ledger for P, rules.md §3/§7,
 -- outputs.md worklist columns). Replays re-emit it; analysts read ledger_current instead.
 CREATE TABLE IF NOT EXISTS worklist_rows (
