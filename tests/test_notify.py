@@ -436,3 +436,25 @@ def test_files_of_one_office(con, tmp_path):
     assert c1["notification offices"] == 1 and c1["offline notices"] == 2 and c1["sms notices"] == 0
     assert sorted(p.name for p in (out / "notifications").iterdir()) == [OTHER_OFFICE]
     assert notify.write_notification_files(con, P, out, office="640181")["notification offices"] == 0
+
+
+@pytest.mark.parametrize("reason", ["DECEASED", "RETIRED", "LEFT_PUSH", "MOVED_OUT"])
+def test_notice_raised_before_the_push_is_withdrawn_when_the_run_closes_its_entry(con, reason):
+    # decisions.md: a DECLARATION of the 1st or a RESULT from feedback waits for P's batch; P's run
+    # closing the entry (any close reason) withdraws it: kept in notice_withdrawals, in no file
+    open_ = add_person(con, 82, s_mi=P + 2)
+    gone = add_person(con, 83, s_mi=P + 2)
+    con.execute("CREATE TABLE d AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
+                "CAST(? AS INTEGER) AS retirement_month FROM ledger_entries", [P + 2, P + 2])
+    assert notify.issue_notices(con, "DECLARATION", "d", P, SETTINGS) == 2
+    con.execute("CREATE TABLE r AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
+                "15 AS objection_days FROM ledger_entries", [P])
+    assert notify.issue_notices(con, "RESULT", "r", P, SETTINGS) == 2
+    con.execute("UPDATE ledger_entries SET closed_mi = ?, close_reason = ? WHERE entry_id = ?",
+                [P, reason, gone["entry_id"]])
+    assert notify.withdraw_closed(con, P) == 2
+    assert kinds_of(con, gone["id_no"], P) == []
+    assert kinds_of(con, open_["id_no"], P) == [("DECLARATION", P + 2), ("RESULT", P)]
+    assert con.execute("SELECT kind, reason, withdrawn_mi FROM notice_withdrawals ORDER BY kind").fetchall() == [
+        ("DECLARATION", reason, P), ("RESULT", reason, P)]
+    assert notify.withdraw_closed(con, P) == 0  # a rerun finds nothing left
