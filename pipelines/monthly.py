@@ -255,6 +255,7 @@ def stage_finish(month: str, warehouse: str, out: str) -> dict:
                 if d.is_dir() and d.name not in offices:
                     shutil.rmtree(d)
                     removed += 1
+        outputs.copy_ingest_validation(con, ctx)  # as the command line's publish_month does
         _finish(con, ctx)
         return {"month": ctx.month, "status": "DONE", "stale office folders removed": removed}
 

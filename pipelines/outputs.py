@@ -160,6 +160,10 @@ def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> d
     return counts
 
 
+# the folders of OUT/P a run writes (declarations/ is declare's, validation/ is written in place)
+RUN_FOLDERS = ("worklists", "notifications", "handovers", "letters", "report")
+
+
 def copy_ingest_validation(con, ctx) -> int:
     """Bring the ingest-time validation results of the month's batches into ``OUT/P/validation``."""
     from .ingest import validation_root
@@ -177,16 +181,24 @@ def copy_ingest_validation(con, ctx) -> int:
             dst.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, dst / f.name)
             n += 1
+    if n:
+        from .validate import write_index
+
+        write_index(dst)  # the index lists them from the first run on, as a rerun would
     return n
 
 
 def _swap_in(stage_dir: Path, final: Path) -> None:
-    """Move each published folder of the staging dir into OUT/P, replacing the old one.
+    """Move each published folder of the staging dir into OUT/P, replacing the old one; a run's
+    folder (:data:`RUN_FOLDERS`) that this run has nothing for goes (nothing stale stays).
 
     ``validation/`` is not touched: it is written directly and keeps the record
-    of failed validations too.
+    of failed validations too; ``declarations/`` is declare's.
     """
     final.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FOLDERS:
+        if not (stage_dir / name).exists() and (final / name).is_dir():
+            shutil.rmtree(final / name)
     for child in sorted(stage_dir.iterdir()):
         target = final / child.name
         old = final / f".{child.name}.old"

@@ -696,7 +696,7 @@ def _write(result: StageResult, out_dir: Path) -> StageResult:
     doc = result.to_dict()
     _atomic_write(json_path, json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
     _atomic_write(html_path, _render("stage", r=doc, files=None))
-    _write_index(out_dir)
+    write_index(out_dir)
     return result
 
 
@@ -706,7 +706,8 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _write_index(out_dir: Path) -> None:
+def write_index(out_dir: Path) -> None:
+    """``index.html`` of every stage result (JSON) in ``out_dir``."""
     rows = []
     for p in sorted(out_dir.glob("*.json")):
         try:

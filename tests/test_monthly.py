@@ -298,3 +298,20 @@ def test_feedback_shows_in_worklists_and_office_progress(sample_run, tmp_path):
     con.close()
     header = (tmp_path / "out" / "2026-11" / "worklists").glob("*/worklist.csv")
     assert all("异议截止日期" in h.read_text(encoding="utf-8-sig").splitlines()[0] for h in header)
+
+
+def test_publish_removes_a_run_folder_this_run_has_nothing_for(tmp_path):
+    # a rerun with no notices must not leave the earlier run's notifications/ beside its new files;
+    # declare's declarations/ and the validation/ record stay
+    from pipelines.outputs import _swap_in
+
+    final, stage = tmp_path / "2026-11", tmp_path / ".2026-11.partial"
+    for d in ("notifications/640104", "worklists/640104", "declarations/640104", "validation"):
+        (final / d).mkdir(parents=True)
+        (final / d / "old.txt").write_text("old")
+    (stage / "worklists" / "640104").mkdir(parents=True)
+    (stage / "worklists" / "640104" / "new.txt").write_text("new")
+    _swap_in(stage, final)
+    assert sorted(p.relative_to(final).as_posix() for p in final.rglob("*.txt")) == [
+        "declarations/640104/old.txt", "validation/old.txt", "worklists/640104/new.txt"]
+    assert not stage.exists()
