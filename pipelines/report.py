@@ -32,8 +32,22 @@ def report_data(con, ctx) -> dict:
             SELECT seq, batch_id, push_type, data_month, status, persons_rows, persons_accepted, persons_quarantined,
                    segments_rows, segments_accepted, segments_quarantined, rows_balanced, warnings
             FROM batches WHERE status <> 'REFUSED' AND seq <= ? ORDER BY seq""", [s]),
-        "Refused batches": _rows(con, "SELECT batch_id, seq, message FROM batches WHERE status = 'REFUSED' "
-                                      "AND seq <= ? ORDER BY 1, 3", [s]),
+        # the refusals since the previous month's run, up to the run that published P (a replay: the
+        # original run, so it re-emits what was published); each refusal is in one month's report
+        "Refused batches": _rows(con, """
+            WITH w AS (
+                SELECT (SELECT max(started_at) FROM month_runs
+                        WHERE command = 'run' AND status = 'DONE' AND NOT replay AND month_mi < ?) AS lo,
+                       coalesce((SELECT max(started_at) FROM month_runs
+                                 WHERE command = 'run' AND status = 'DONE' AND NOT replay AND month_mi = ?
+                                   AND EXISTS (SELECT 1 FROM month_runs WHERE command = 'run' AND month_mi = ?
+                                               AND status = 'RUNNING' AND replay)),
+                                (SELECT max(started_at) FROM month_runs
+                                 WHERE command = 'run' AND month_mi = ? AND status = 'RUNNING')) AS hi)
+            SELECT b.batch_id, b.seq, b.message FROM batches b, w
+            WHERE b.status = 'REFUSED' AND (w.lo IS NULL OR b.received_at > w.lo)
+              AND (w.hi IS NULL OR b.received_at <= w.hi)
+            ORDER BY b.received_at, 1, 3""", [m, m, m, m]),
         "Quarantine by reason": _rows(con, """
             SELECT batch_id, file, reason_code, count(*) AS rows FROM quarantine WHERE seq <= ?
             GROUP BY ALL ORDER BY ALL""", [s]),

@@ -984,8 +984,6 @@ def _report(h: Harness) -> str:
 
 # Violations of bugs pinned down below (each has an xfail(strict) reproduction); anything else fails.
 KNOWN = {
-    r"^REPLAY_DIFFERS: replay of .*: \['report/index.html'\]$":
-        "test_replay_report_is_the_published_report_after_a_later_refusal",
     r"^REPLAY_DIFFERS: replay of .*: \[('letters/[^']*', )*('report/index.html')?\]$":
         "test_replay_re_emits_the_letters_published",
     r"^REPLAY_DIFFERS: declare replay of ": "test_declare_replay_rewrites_what_was_published_after_an_office_change",
@@ -1137,10 +1135,7 @@ def test_no_declaration_notice_to_a_person_who_died_before_the_batch(tmp_path):
     assert not [k for k in m.notices_in_files("2026-12", a["id_no"]) if k in ("DECLARATION", "RESULT")]
 
 
-@XF(strict=True, reason=(
-    "BUG: the report of a replayed month lists push batches refused after that month was published "
-    "(pipelines/report.py selects refused batches by seq <= as_of_seq, and a stale/conflicting "
-    "batch refused later reuses an old seq): the replay does not re-emit what was published"))
+# Found by the fuzzer: a replay's report lists the refusals the original run listed.
 def test_replay_report_is_the_published_report_after_a_later_refusal(tmp_path):
     from pushkit import population
 
