@@ -248,3 +248,20 @@ def test_demo_feedback_walks_the_whole_path(wh):
     rep = declare(wh)
     assert (rep.counts["DECLARATION"], rep.counts["CONSULTATION"], rep.counts["FOLLOW_UP"]) == (3, 1, 1), rep.lines()
     assert ps[5].id_no not in by_id(listed(wh))
+
+
+def test_month_declared_before_the_file_columns_were_stored_replays_from_lookups(wh):
+    # a warehouse whose declaration_decisions rows predate the stored file columns
+    # (file_columns_stored NULL): the replay looks name, statutory month, officer and channel up
+    ps = [wh.person(S=D + k) for k in (1, 2)]
+    confirm(wh, ps[:1])
+    declare(wh)
+    declare(wh, text(D + 1))
+    f = wh.tmp / "out" / DM / "declarations" / "640104" / "declarations.csv"
+    before = f.read_bytes()
+    con = duckdb.connect(str(wh.path))
+    con.execute("UPDATE declaration_decisions SET name = NULL, statutory_age_mi = NULL, officer_id = NULL, "
+                "channel = NULL, file_columns_stored = NULL")
+    con.close()
+    declare(wh, DM, replay=True)
+    assert f.read_bytes() == before

@@ -120,6 +120,13 @@ CREATE TABLE IF NOT EXISTS declaration_decisions (
     decided_at          TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (month_mi, entry_id)
 );
+-- the file's columns as published, so that `declare --replay` re-emits them (rows decided before
+-- these columns existed have file_columns_stored NULL: 30_office_file.sql looks them up as it did)
+ALTER TABLE declaration_decisions ADD COLUMN IF NOT EXISTS name VARCHAR;
+ALTER TABLE declaration_decisions ADD COLUMN IF NOT EXISTS statutory_age_mi INTEGER;
+ALTER TABLE declaration_decisions ADD COLUMN IF NOT EXISTS officer_id VARCHAR;
+ALTER TABLE declaration_decisions ADD COLUMN IF NOT EXISTS channel VARCHAR;
+ALTER TABLE declaration_decisions ADD COLUMN IF NOT EXISTS file_columns_stored BOOLEAN;
 
 -- ------------------------------------------------------------------ views for worklists / office_progress
 
