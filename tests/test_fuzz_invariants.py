@@ -983,10 +983,7 @@ def _report(h: Harness) -> str:
 
 
 # Violations of bugs pinned down below (each has an xfail(strict) reproduction); anything else fails.
-KNOWN = {
-    r"^REPLAY_DIFFERS: replay of .*: \[('letters/[^']*', )*('report/index.html')?\]$":
-        "test_replay_re_emits_the_letters_published",
-}
+KNOWN: dict[str, str] = {}
 
 
 def unknown_violations(h: Harness) -> list[str]:
@@ -1171,10 +1168,7 @@ def test_declare_replay_rewrites_what_was_published_after_an_office_change(tmp_p
     assert (tmp_path / "replay" / f).read_bytes() == published
 
 
-@XF(strict=True, reason=(
-    "BUG: a RETIRED feedback dated in P after P's run closes the entry in P (closed_mi = P), and a "
-    "replay of P then leaves out the coordination letter P published (sql/notify/60_letters.sql "
-    "joins the current ledger: closed_mi > P)"))
+# Found by the fuzzer: the letter's entry and officer are recorded with it.
 def test_replay_re_emits_the_letters_published(tmp_path):
     m = Mini(tmp_path)
     a = _person_a()

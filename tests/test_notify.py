@@ -399,6 +399,17 @@ def test_coordination_letters(con, tmp_path):
     before = _files(out)
     notify.write_letters(con, P, out)
     assert _files(out) == before
+    # the entry closing after P's run (a county RETIRED dated in P), or an office change moving it to
+    # another officer, leaves the letter of P as written: its entry and officer are recorded with it
+    con.execute("UPDATE ledger_entries SET closed_mi = ?, close_reason = 'RETIRED', officer_id = '640104-09' "
+                "WHERE entry_id = ?", [P, moved_in["entry_id"]])
+    notify.write_letters(con, P, out)
+    assert _files(out) == before
+    # letters recorded before the entry was stored with them: the latest entry opened by P
+    con.execute("UPDATE ledger_entries SET officer_id = '640104-01' WHERE entry_id = ?", [moved_in["entry_id"]])
+    con.execute("UPDATE coordination_letters SET entry_id = NULL, officer_id = NULL")
+    notify.write_letters(con, P, out)
+    assert _files(out) == before
     # the next month the entries are still open with the same pre-review office: no letter again
     assert notify.record_letters_due(con, P + 1) == 0
     assert notify.write_letters(con, P + 1, tmp_path / "out" / "2026-04") == []

@@ -3,7 +3,8 @@
 --     province, where the pre-review was done) -> to_code (the new responsible office);
 --   * open ledger entries whose pre_review_office is set and differs from office_code.
 -- Only persons with a ledger entry open in P. A (person, sender, recipient) already recorded in
--- an earlier month is not due again; a rerun of P finds its own rows and adds nothing.
+-- an earlier month is not due again; a rerun of P finds its own rows and adds nothing. The entry
+-- and its officer are recorded with the letter (60_letters.sql writes it from them).
 INSERT INTO coordination_letters
 WITH open_e AS (
     SELECT * FROM ledger_entries
@@ -19,8 +20,10 @@ cases AS (
     FROM open_e e
     WHERE nullif(trim(e.pre_review_office), '') IS NOT NULL AND e.pre_review_office <> e.office_code
 )
-SELECT c.id_no, c.sender, c.recipient, {{ month_mi }}, string_agg(DISTINCT c.basis, ';' ORDER BY c.basis)
+SELECT c.id_no, c.sender, c.recipient, {{ month_mi }}, string_agg(DISTINCT c.basis, ';' ORDER BY c.basis),
+       any_value(e.entry_id), any_value(e.officer_id)
 FROM cases c
+JOIN open_e e ON e.id_no = c.id_no
 WHERE c.sender <> c.recipient
   AND NOT EXISTS (SELECT 1 FROM coordination_letters l
                   WHERE l.id_no = c.id_no AND l.sender = c.sender AND l.recipient = c.recipient)

@@ -313,3 +313,7 @@ CREATE TABLE IF NOT EXISTS coordination_letters (
     first_mi  INTEGER NOT NULL,
     basis     VARCHAR NOT NULL
 );
+-- the entry and officer the letter was written for (a replay re-emits it even after the entry closed
+-- or moved; rows recorded before these columns: the latest entry opened by first_mi)
+ALTER TABLE coordination_letters ADD COLUMN IF NOT EXISTS entry_id VARCHAR;
+ALTER TABLE coordination_letters ADD COLUMN IF NOT EXISTS officer_id VARCHAR;
