@@ -526,6 +526,9 @@ def test_same_batch_id_with_other_content_is_a_conflict(tmp_path, wh):
         assert len(rep.refused) == 1 and not rep.applied
         assert "CONFLICT" in str(rep.refused[0]) and "NX-2026-11-0001" in str(rep.refused[0])
     assert q(wh, "SELECT reason_code FROM batch_refusals") == [("CONFLICT",), ("CONFLICT",)]
+    # the analysts' view says the code once
+    assert [m.startswith("CONFLICT: ") and "CONFLICT: CONFLICT" not in m
+            for (m,) in q(wh, "SELECT message FROM batches WHERE status = 'REFUSED'")] == [True, True]
     assert persons_as_of(wh)[ps[0]["id_no"]]["phone"] == ps[0]["phone"]
     assert q1(wh, "SELECT count(*) FROM person_versions") == 40
 

@@ -18,7 +18,10 @@ FROM push_batches
 UNION ALL
 SELECT seq, batch_id, NULL, NULL, NULL, 'REFUSED', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        NULL, NULL, NULL, NULL, NULL, refused_at, NULL,
-       reason_code || ': ' || coalesce(file || ' ', '') || coalesce('row ' || row_no || ' ', '') || reason
+       reason_code || ': ' || coalesce(file || ' ', '') || coalesce('row ' || row_no || ' ', '')
+       -- a reason that begins with its code (CONFLICT, STALE …) does not say it twice
+       || CASE WHEN starts_with(reason, reason_code || ': ') THEN substr(reason, length(reason_code) + 3)
+               ELSE reason END
 FROM batch_refusals;
 
 CREATE OR REPLACE VIEW quarantine AS
