@@ -402,17 +402,29 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     return counts
 
 
+def batch_published(con, month_mi: int) -> bool:
+    """A run of P is DONE: P's batch was published (sent) and is frozen — a rerun re-emits it as it
+    was, neither withdrawing nor re-settling any of its notices (docs/decisions.md)."""
+    return bool(con.execute("SELECT count(*) FROM month_runs WHERE month_mi = ? AND command = 'run' "
+                            "AND status = 'DONE'", [int(month_mi)]).fetchall()[0][0])
+
+
 def withdraw_closed(con, month_mi: int) -> int:
-    """Withdraw the notices waiting for P's batch whose entry P's run closed (deceased, retired,
-    left the push or Ningxia): kept in ``notice_withdrawals``, in no file
+    """Withdraw the notices waiting for P's unpublished batch whose entry P's run closed (deceased,
+    retired, left the push or Ningxia): kept in ``notice_withdrawals``, in no file
     (``sql/notify/46_withdraw.sql``).  Returns how many."""
+    if batch_published(con, month_mi):
+        return 0
     _run(con, render_sql("notify/46_withdraw.sql", month_mi=int(month_mi)))
     return con.execute("SELECT count(*) FROM _withdraw").fetchall()[0][0]
 
 
 def settle_batch(con, month_mi: int) -> int:
-    """P's batch on P's data: channel, mobile and filing office of the notices issued into P
-    that were raised before P's push (``sql/notify/47_settle_batch.sql``).  Returns how many changed."""
+    """P's unpublished batch on P's data: channel, mobile and filing office of the notices issued
+    into P that were raised before P's push (``sql/notify/47_settle_batch.sql``).  Returns how many
+    changed."""
+    if batch_published(con, month_mi):
+        return 0
     return con.execute(render_sql("notify/47_settle_batch.sql", month_mi=int(month_mi),
                                   persons=_persons_source(con))).fetchall()[0][0]
 

@@ -3,9 +3,9 @@
 -- person died, retired, left the push or Ningxia: rules.md §3 "until closed"; §6 "alive and not
 -- retired"), it is withdrawn before the batch is written: moved to notice_withdrawals with the
 -- entry's close reason, so that it is kept but in no file and no count. Only while P's batch is
--- unpublished: once a run of P is DONE its notices were sent, and a rerun of P (after, say, a county
--- RETIRED dated in P closed the entry) keeps them — it re-emits what was published. Runs before
--- 47_settle_batch.sql; idempotent; a replay does not run it.
+-- unpublished (notify.batch_published): once a run of P is DONE its notices were sent, and a rerun of
+-- P (after, say, a county RETIRED dated in P closed the entry) keeps them — it re-emits what was
+-- published. Runs before 47_settle_batch.sql; idempotent; a replay does not run it.
 CREATE OR REPLACE TEMP TABLE _withdraw AS
 SELECT n.notice_id, n.id_no, n.entry_id, n.kind, n.reference_mi, n.issued_mi, n.office_code, n.channel,
        n.phone, n.text, n.segments, n.offline_reason, n.created_at, e.close_reason
@@ -13,9 +13,7 @@ FROM notice_log n
 JOIN ledger_entries e ON e.entry_id = n.entry_id
 WHERE n.issued_mi = {{ month_mi }}
   AND n.kind IN ('DECLARATION', 'CONSULTATION', 'RESULT')
-  AND e.closed_mi IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM month_runs r
-                  WHERE r.month_mi = {{ month_mi }} AND r.command = 'run' AND r.status = 'DONE');
+  AND e.closed_mi IS NOT NULL;
 
 INSERT INTO notice_withdrawals
 SELECT notice_id, id_no, entry_id, kind, reference_mi, issued_mi, office_code, channel, phone, text,

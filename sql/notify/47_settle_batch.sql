@@ -4,10 +4,10 @@
 -- worklist shows the same channel), and the office whose ledger holds its entry in P (file_office,
 -- set only where it differs from the issuing office: the files it is in, the report's and
 -- office_progress's counts). Its text stays as issued. Only notices that differ are touched
--- (the statement's count is theirs); idempotent. Only while P's batch is unpublished: once a run of
--- P is DONE its notices were sent as they are, and a rerun of P — even on a correction push of P
--- that moves a person to another office — re-emits them as published (the worklist follows the
--- new data). A replay does not run it: a month keeps the filing it was published with (months
+-- (the statement's count is theirs); idempotent. Only while P's batch is unpublished
+-- (notify.batch_published): once a run of P is DONE its notices were sent as they are, and a rerun
+-- of P — even on a correction push of P that moves a person to another office — re-emits them as
+-- published (the worklist follows the new data). A replay does not run it: a month keeps the filing it was published with (months
 -- published before file_office existed: office_code).
 WITH now_p AS (
     SELECT n.notice_id, phone_normalized(p.phone) AS mobile, p.phone AS raw_phone, p.insurance_type,
@@ -18,8 +18,6 @@ WITH now_p AS (
     WHERE n.issued_mi = {{ month_mi }}
       -- raised outside the run (the run's own reminders are issued on P's data already)
       AND n.kind IN ('DECLARATION', 'CONSULTATION', 'RESULT')
-      AND NOT EXISTS (SELECT 1 FROM month_runs r
-                      WHERE r.month_mi = {{ month_mi }} AND r.command = 'run' AND r.status = 'DONE')
 )
 UPDATE notice_log n SET
     phone = s.mobile,
