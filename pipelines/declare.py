@@ -182,6 +182,10 @@ def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | N
                 "SELECT count(*) FROM month_runs WHERE command = 'declare' AND status = 'DONE' AND month_mi = ?",
                 [ctx.month_mi]).fetchall()[0][0]:
             raise MonthRefused(f"month {ctx.month} was never declared: nothing to replay")
+        # an attempt killed before it could record its end stays RUNNING: it failed (and this one's
+        # end must not be written onto it too)
+        con.execute("UPDATE month_runs SET status = 'FAILED' "
+                    "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi])
         con.execute("INSERT INTO month_runs VALUES (?, 'declare', ?, ?, now(), NULL, 'RUNNING')",
                     [ctx.month_mi, ctx.as_of_seq, replay])
         try:

@@ -215,6 +215,8 @@ def stage_worklists(month: str, warehouse: str, out: str) -> list[str]:
         replay = con.execute("SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING' "
                              "AND command = 'run'", [ctx.month_mi]).fetchall()[0][0]
         outputs.prepare_worklists(con, ctx, rebuild=not replay)
+        if ctx.out:
+            outputs.mark_publishing(Path(out) / ctx.month)  # the office tasks write in place; finish unmarks
         return outputs.offices_of_month(con, ctx)
 
     return _in_running_month(month, warehouse, out, work, validates=True)
@@ -256,6 +258,7 @@ def stage_finish(month: str, warehouse: str, out: str) -> dict:
                     shutil.rmtree(d)
                     removed += 1
         outputs.copy_ingest_validation(con, ctx)  # as the command line's publish_month does
+        outputs.unmark_publishing(Path(out) / ctx.month)
         _finish(con, ctx)
         return {"month": ctx.month, "status": "DONE", "stale office folders removed": removed}
 

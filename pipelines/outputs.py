@@ -163,6 +163,25 @@ def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> d
 # the folders of OUT/P a run writes (declarations/ is declare's, validation/ is written in place)
 RUN_FOLDERS = ("worklists", "notifications", "handovers", "letters", "report")
 
+# OUT/P/PUBLISHING.txt: present while a run is putting its folders in place (each folder moves
+# atomically, the set does not); left behind by an interrupted run, it says the month is a mix
+PUBLISHING = "PUBLISHING.txt"
+
+
+def mark_publishing(final: Path) -> None:
+    """Say in OUT/P that its files are being replaced, until :func:`unmark_publishing`."""
+    final.mkdir(parents=True, exist_ok=True)
+    (final / PUBLISHING).write_text(
+        f"retire-prep is putting the files of month {final.name} in place.\n"
+        "Do not hand out or read this folder until this file is gone.\n"
+        "If it stays after the run has ended, the run was interrupted and the folder may mix this run's\n"
+        f"files with an earlier one's: run the month again (retire-prep run --month {final.name}).\n",
+        encoding="utf-8")
+
+
+def unmark_publishing(final: Path) -> None:
+    (final / PUBLISHING).unlink(missing_ok=True)
+
 
 def copy_ingest_validation(con, ctx) -> int:
     """Bring the ingest-time validation results of the month's batches into ``OUT/P/validation``."""
@@ -191,11 +210,12 @@ def copy_ingest_validation(con, ctx) -> int:
 def _swap_in(stage_dir: Path, final: Path) -> None:
     """Move each published folder of the staging dir into OUT/P, replacing the old one; a run's
     folder (:data:`RUN_FOLDERS`) that this run has nothing for goes (nothing stale stays).
+    ``OUT/P/PUBLISHING.txt`` says so meanwhile (each move is atomic, the set is not).
 
     ``validation/`` is not touched: it is written directly and keeps the record
     of failed validations too; ``declarations/`` is declare's.
     """
-    final.mkdir(parents=True, exist_ok=True)
+    mark_publishing(final)
     for name in RUN_FOLDERS:
         if not (stage_dir / name).exists() and (final / name).is_dir():
             shutil.rmtree(final / name)
@@ -208,3 +228,4 @@ def _swap_in(stage_dir: Path, final: Path) -> None:
         if old.exists():
             shutil.rmtree(old) if old.is_dir() else old.unlink()
     shutil.rmtree(stage_dir)
+    unmark_publishing(final)
