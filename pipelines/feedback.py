@@ -444,6 +444,9 @@ class _FileRun:
 
     def __init__(self, con, settings: Settings, report: FeedbackReport, file_name: str, sha: str):
         self.con, self.settings, self.report = con, settings, report
+        from .validate import office_codes
+
+        self._offices = frozenset(office_codes(settings))
         self.file_name, self.sha = file_name, sha
         self.safe_name = _safe_name(file_name)
         self.roster = _officers()
@@ -487,6 +490,8 @@ class _FileRun:
             raise _Refuse("UNKNOWN_EVENT")
         if not _OFFICE.match(row["office_code"]):
             raise _Refuse("MALFORMED", "office_code must be 6 digits")
+        if row["office_code"] not in self._offices:
+            raise _Refuse("MALFORMED", "office_code is not one of the responsible offices (rules.md §3)")
         info = parse_id_no(row["id_no"])
         if info is None:
             raise _Refuse("MALFORMED", "id_no is not a valid ID number (GB 11643)")
@@ -732,8 +737,8 @@ class _FileRun:
             raise _Refuse("OBJECTION_PENDING", "an accepted objection is under review")
         if obj and obj["status"] == "INCOMPLETE":
             # the supplement of material to the open objection: lateness was judged at filing
-            before = obj["missing_items"].split(";")
-            new = [i for i in items if i not in before]
+            listed = (obj.get("notice_items") or obj["missing_items"]).split(";")
+            new = [i for i in items if i not in listed]
             if new:
                 raise _Refuse("NEW_MISSING_ITEMS")
             if row["_date"] < obj["filed_on"]:
@@ -772,9 +777,10 @@ class _FileRun:
                       + "、".join(OBJECTION_ITEMS[i] for i in items) + "。")
         self.con.execute(
             "INSERT INTO objections (entry_id, objection_no, conclusion_version, filed_on, deadline, timeliness, "
-            "status, missing_items, missing_notice, accepted_on, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "status, missing_items, missing_notice, accepted_on, source, notice_items) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [e.entry_id, no, c["version"], row["_date"], deadline, timeliness, status,
-             ";".join(items) or None, notice, None if items else row["_date"], source])
+             ";".join(items) or None, notice, None if items else row["_date"], source, ";".join(items) or None])
         if suspends:
             # an objection in time suspends the confirmation: the conclusion must be confirmed again
             self.con.execute("UPDATE conclusions SET confirmed_on = NULL, confirmed_by = NULL "

@@ -101,6 +101,9 @@ CREATE TABLE IF NOT EXISTS objections (
     source              VARCHAR NOT NULL,
     PRIMARY KEY (entry_id, objection_no)
 );
+-- the items the one-time notice listed (a supplement may name only these: NEW_MISSING_ITEMS);
+-- objections filed before this column: the items still missing stand in for them
+ALTER TABLE objections ADD COLUMN IF NOT EXISTS notice_items VARCHAR;
 
 -- The month-start declaration screening of month P (rules.md §6), as published.
 CREATE TABLE IF NOT EXISTS declaration_decisions (
