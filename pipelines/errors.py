@@ -14,8 +14,10 @@ class RetirePrepError(Exception):
 class BatchRefused(RetirePrepError):
     """A push batch that is refused whole (push-format.md)."""
 
-    def __init__(self, batch: str, reason: str, file: str | None = None, row: int | None = None):
-        self.batch, self.reason, self.file, self.row = batch, reason, file, row
+    def __init__(self, batch: str, reason: str, file: str | None = None, row: int | None = None,
+                 seq: int | None = None):
+        # seq: the manifest's, when it was read before the refusal (recorded with it)
+        self.batch, self.reason, self.file, self.row, self.seq = batch, reason, file, row, seq
         where = f"batch {batch}"
         if file:
             where += f", file {file}"

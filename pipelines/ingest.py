@@ -196,9 +196,10 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
     for kind, info in by_kind.items():
         fpath = d / info["name"]
         if not fpath.is_file() or fpath.is_symlink():
-            raise BatchRefused(label, "file named in the manifest is missing", info["name"])
+            raise BatchRefused(label, "file named in the manifest is missing", info["name"], seq=seq)
         if _sha256(fpath) != info["sha256"]:
-            raise BatchRefused(label, "sha256 of the file's bytes does not match the manifest", info["name"])
+            raise BatchRefused(label, "sha256 of the file's bytes does not match the manifest", info["name"],
+                               seq=seq)
 
     ident = json.dumps(
         {"batch_id": bid, "seq": seq, "push_type": ptype, "base_seq": base, "data_month": month,
@@ -447,7 +448,7 @@ def _last_applied(con) -> int:
 def _record_refusal(con, ref: BatchRefused, man: Manifest | None, source: Path | None, code: str) -> None:
     con.execute(
         "INSERT INTO batch_refusals VALUES (now(), ?, ?, ?, ?, ?, ?, ?)",
-        [ref.batch if man is None else man.batch_id, None if man is None else man.seq,
+        [ref.batch if man is None else man.batch_id, ref.seq if man is None else man.seq,
          str(source) if source else None, ref.file, ref.row, code, ref.reason],
     )
 

@@ -163,6 +163,7 @@ def test_sha256_mismatch_refuses_whole_batch(tmp_path, wh):
     assert c["person_versions"] == c["segment_versions"] == c["push_batches"] == c["quarantine_rows"] == 0
     (ref,) = refusals(wh)
     assert ref[0] == "NX-2026-11-0001" and ref[2] == "persons.csv"
+    assert ref[1] == 1  # the manifest was read: its seq is recorded with the refusal
     assert_no_personal_data(msg, *ref)
 
 
