@@ -502,6 +502,8 @@ class _FileRun:
             row["_date"] = date.fromisoformat(row["event_date"])
         except ValueError:
             raise _Refuse("MALFORMED", "event_date is not a real date") from None
+        if not 1900 <= row["_date"].year <= 2099:  # the years the push accepts too (push-format.md)
+            raise _Refuse("MALFORMED", "event_date must be within 1900-2099")
         ev = row["event"]
         if ev == "OFFICER_ASSIGNED":
             _need(row, "officer_id")
