@@ -274,3 +274,26 @@ def write_generated_batch(folder: Path, persons: int, *, seq: int = 1, push_type
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return folder
+
+
+def to_conclusion_rows(office: str, id_no: str, month: str = "2026-11", elected: str | None = None) -> list[dict]:
+    """County feedback rows (docs/feedback-format.md) taking an entry from NOTIFIED to a conclusion
+    issued on the 23rd of ``month``; with ``elected``, also received, confirmed by the employer and
+    a retirement month elected (days 20–25 of the month)."""
+    d = lambda k: f"{month}-{20 + k:02d}"
+    rows = [
+        {"office_code": office, "event": "ARCHIVE_REVIEWED", "id_no": id_no, "event_date": d(0), "result": "PASS"},
+        {"office_code": office, "event": "YEARS_CONFIRMED", "id_no": id_no, "event_date": d(1), "months": "300"},
+        {"office_code": office, "event": "RELATIONS_MERGED", "id_no": id_no, "event_date": d(2),
+         "merge_status": "NOT_NEEDED"},
+        {"office_code": office, "event": "CONCLUSION_ISSUED", "id_no": id_no, "event_date": d(3),
+         "counted_months": "300", "merge_status": "NOT_NEEDED", "archive_conclusion": "PASS", "base_data": "核算数据"},
+    ]
+    if elected:
+        rows += [
+            {"office_code": office, "event": "RESULT_RECEIVED", "id_no": id_no, "event_date": d(4)},
+            {"office_code": office, "event": "CONFIRMED", "id_no": id_no, "event_date": d(5), "confirmer": "EMPLOYER"},
+            {"office_code": office, "event": "ELECTED_MONTH", "id_no": id_no, "event_date": d(5),
+             "elected_month": elected},
+        ]
+    return rows

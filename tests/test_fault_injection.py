@@ -56,7 +56,7 @@ import pipelines.report
 import pipelines.tabular
 import pipelines.validate
 from pipelines.cli import main
-from pushkit import person, segment, write_batch
+from pushkit import person, segment, to_conclusion_rows, write_batch
 
 FAULT_ALL = os.environ.get("FAULT_ALL") == "1"
 TARGET = int(os.environ.get("FAULT_STRIDE_TARGET", "4"))
@@ -256,23 +256,7 @@ FB_COLUMNS = ["office_code", "event", "id_no", "event_date", "officer_id", "resu
 
 
 def _to_conclusion(office: str, id_no: str, elected: str | None = None) -> list[dict]:
-    d = lambda k: f"2026-11-{20 + k:02d}"
-    rows = [
-        {"office_code": office, "event": "ARCHIVE_REVIEWED", "id_no": id_no, "event_date": d(0), "result": "PASS"},
-        {"office_code": office, "event": "YEARS_CONFIRMED", "id_no": id_no, "event_date": d(1), "months": "300"},
-        {"office_code": office, "event": "RELATIONS_MERGED", "id_no": id_no, "event_date": d(2),
-         "merge_status": "NOT_NEEDED"},
-        {"office_code": office, "event": "CONCLUSION_ISSUED", "id_no": id_no, "event_date": d(3),
-         "counted_months": "300", "merge_status": "NOT_NEEDED", "archive_conclusion": "PASS", "base_data": "核算数据"},
-    ]
-    if elected:
-        rows += [
-            {"office_code": office, "event": "RESULT_RECEIVED", "id_no": id_no, "event_date": d(4)},
-            {"office_code": office, "event": "CONFIRMED", "id_no": id_no, "event_date": d(5), "confirmer": "EMPLOYER"},
-            {"office_code": office, "event": "ELECTED_MONTH", "id_no": id_no, "event_date": d(5),
-             "elected_month": elected},
-        ]
-    return rows
+    return to_conclusion_rows(office, id_no, "2026-11", elected)
 
 
 def _write_feedback(path: Path, wh: Path) -> Path:

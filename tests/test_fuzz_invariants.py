@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main
-from pushkit import make_id, rehash, write_batch
+from pushkit import make_id, rehash, to_conclusion_rows, write_batch
 
 OFFICES = ["640104", "640105", "640106", "640121", "640202", "640302", "640402", "640502", "640900", "640100"]
 NX_COUNTIES = ["640104", "640105", "640106", "640121", "640202", "640302", "640402", "640502"]
@@ -1071,23 +1071,7 @@ class Mini:
         return kinds
 
 
-def _to_conclusion(office: str, id_no: str, month: str, elected: str | None = None) -> list[dict]:
-    d = lambda k: f"{month}-{20 + k:02d}"
-    rows = [
-        {"office_code": office, "event": "ARCHIVE_REVIEWED", "id_no": id_no, "event_date": d(0), "result": "PASS"},
-        {"office_code": office, "event": "YEARS_CONFIRMED", "id_no": id_no, "event_date": d(1), "months": "300"},
-        {"office_code": office, "event": "RELATIONS_MERGED", "id_no": id_no, "event_date": d(2),
-         "merge_status": "NOT_NEEDED"},
-        {"office_code": office, "event": "CONCLUSION_ISSUED", "id_no": id_no, "event_date": d(3),
-         "counted_months": "300", "merge_status": "NOT_NEEDED", "archive_conclusion": "PASS", "base_data": "核算数据"},
-    ]
-    if elected:
-        rows += [
-            {"office_code": office, "event": "RESULT_RECEIVED", "id_no": id_no, "event_date": d(4)},
-            {"office_code": office, "event": "CONFIRMED", "id_no": id_no, "event_date": d(5), "confirmer": "EMPLOYER"},
-            {"office_code": office, "event": "ELECTED_MONTH", "id_no": id_no, "event_date": d(5), "elected_month": elected},
-        ]
-    return rows
+_to_conclusion = to_conclusion_rows
 
 
 def _person_a(**kw) -> dict:
@@ -1097,14 +1081,20 @@ def _person_a(**kw) -> dict:
     return person(1, birth_date="19661215", name="甲九九九乙", phone="13900000001", **kw)
 
 
-# Found by the fuzzer, fixed meanwhile (sql/notify/46_withdraw.sql): kept as regression tests.
-def test_no_result_notice_to_a_person_who_died_before_the_batch(tmp_path):
+def _person_a_run(tmp_path: Path) -> tuple[Mini, dict, list[dict]]:
+    """Person A alone in a FULL push of 2026-11, that month run."""
     m = Mini(tmp_path)
     a = _person_a()
     seg = [{"id_no": a["id_no"], "region_code": "640104", "start_month": "199001", "end_month": "202012",
             "relation_status": "1"}]
     m.push("2026-11", [a], seg, push_type="FULL")
     m.run("2026-11")
+    return m, a, seg
+
+
+# Found by the fuzzer, fixed meanwhile (sql/notify/46_withdraw.sql): kept as regression tests.
+def test_no_result_notice_to_a_person_who_died_before_the_batch(tmp_path):
+    m, a, seg = _person_a_run(tmp_path)
     m.feedback(_to_conclusion("640104", a["id_no"], "2026-11"))       # RESULT goes to 2026-12's batch
     m.push("2026-12", [dict(a, op="U", survival_status="2")], seg)      # died
     m.run("2026-12")
@@ -1116,12 +1106,7 @@ def test_no_result_notice_to_a_person_who_died_before_the_batch(tmp_path):
 
 
 def test_no_declaration_notice_to_a_person_who_died_before_the_batch(tmp_path):
-    m = Mini(tmp_path)
-    a = _person_a()
-    seg = [{"id_no": a["id_no"], "region_code": "640104", "start_month": "199001", "end_month": "202012",
-            "relation_status": "1"}]
-    m.push("2026-11", [a], seg, push_type="FULL")
-    m.run("2026-11")
+    m, a, seg = _person_a_run(tmp_path)
     m.feedback(_to_conclusion("640104", a["id_no"], "2026-11", elected="2027-01"))
     m.declare("2026-12")                                               # R - P = 1: DECLARATION
     decl = read_rows(m.out / "2026-12" / "declarations" / "640104" / "declarations.parquet")
@@ -1152,12 +1137,7 @@ def test_replay_report_is_the_published_report_after_a_later_refusal(tmp_path):
 
 # Found by the fuzzer: the declarations' file columns are stored as published.
 def test_declare_replay_rewrites_what_was_published_after_an_office_change(tmp_path):
-    m = Mini(tmp_path)
-    a = _person_a()
-    seg = [{"id_no": a["id_no"], "region_code": "640104", "start_month": "199001", "end_month": "202012",
-            "relation_status": "1"}]
-    m.push("2026-11", [a], seg, push_type="FULL")
-    m.run("2026-11")
+    m, a, seg = _person_a_run(tmp_path)
     m.feedback(_to_conclusion("640104", a["id_no"], "2026-11", elected="2027-02"))
     m.declare("2026-12")
     f = Path("2026-12") / "declarations" / "640104" / "declarations.csv"
@@ -1170,12 +1150,7 @@ def test_declare_replay_rewrites_what_was_published_after_an_office_change(tmp_p
 
 # Found by the fuzzer: the letter's entry and officer are recorded with it.
 def test_replay_re_emits_the_letters_published(tmp_path):
-    m = Mini(tmp_path)
-    a = _person_a()
-    seg = [{"id_no": a["id_no"], "region_code": "640104", "start_month": "199001", "end_month": "202012",
-            "relation_status": "1"}]
-    m.push("2026-11", [a], seg, push_type="FULL")
-    m.run("2026-11")
+    m, a, seg = _person_a_run(tmp_path)
     m.push("2026-12", [dict(a, op="U", insured_region="640202")], seg)
     m.run("2026-12")
     letters = sorted(p.name for p in (m.out / "2026-12" / "letters").rglob("*.html"))
@@ -1201,12 +1176,7 @@ def test_rerun_gives_the_same_validation_index(tmp_path):
 
 # Found by the fuzzer in the first version of 46_withdraw.sql: a published notice stays.
 def test_a_published_notice_is_never_withdrawn_by_a_rerun(tmp_path):
-    m = Mini(tmp_path)
-    a = _person_a()
-    seg = [{"id_no": a["id_no"], "region_code": "640104", "start_month": "199001", "end_month": "202012",
-            "relation_status": "1"}]
-    m.push("2026-11", [a], seg, push_type="FULL")
-    m.run("2026-11")
+    m, a, seg = _person_a_run(tmp_path)
     m.feedback(_to_conclusion("640104", a["id_no"], "2026-11"))          # RESULT -> 2026-12's batch
     m.push("2026-12", [dict(a, op="U", phone="13900000002")], seg)
     m.run("2026-12")
