@@ -8,6 +8,8 @@ line are applied, and a quarantined row keeps ``accepted + quarantined = rows``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -28,12 +30,39 @@ PHONE_RE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 BAD = "NX-2026-11-0002"  # the bad batch of every push case: a FULL with seq 2
 
 
-def cli(wh: Path, *args) -> subprocess.CompletedProcess:
-    """``retire-prep ARGS --warehouse WH`` in a clean environment (default settings, a test key)."""
+def cli_process(wh: Path, *args) -> subprocess.CompletedProcess:
+    """``retire-prep ARGS --warehouse WH`` as its own process, in a clean environment (default
+    settings, a test key)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETIRE_PREP_")}
     env.update(PYTHONDONTWRITEBYTECODE="1", RETIRE_PREP_PERSON_KEY="test-key-bad-files")
     return subprocess.run([sys.executable, "-m", "pipelines.cli", *map(str, args), "--warehouse", str(wh)],
                           cwd=wh.parent, capture_output=True, text=True, env=env, timeout=120)
+
+
+def cli(wh: Path, *args) -> subprocess.CompletedProcess:
+    """The same command through ``pipelines.cli.main`` in this process (the same code path as the
+    process, whose entry point only exits with main's status; ``cli_process`` checks that part), in
+    the same clean environment: no interpreter start and Great Expectations import per case."""
+    from pipelines.cli import main
+
+    saved = {k: v for k, v in os.environ.items() if k.startswith("RETIRE_PREP_")}
+    cwd = os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        for k in saved:
+            del os.environ[k]
+        os.environ["RETIRE_PREP_PERSON_KEY"] = "test-key-bad-files"
+        os.chdir(wh.parent)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([*map(str, args), "--warehouse", str(wh)])
+            except SystemExit as exc:
+                code = exc.code
+    finally:
+        os.chdir(cwd)
+        os.environ.pop("RETIRE_PREP_PERSON_KEY", None)
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(["retire-prep", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
 def assert_clean(p: subprocess.CompletedProcess) -> None:
@@ -83,12 +112,12 @@ def good(tmp_path_factory):
     return ps, ss, full1, incr3, snapshot(ref)
 
 
-def assert_refused_whole(tmp_path: Path, good, bad: Path, *fragments: str, code: str = "BATCH") -> None:
+def assert_refused_whole(tmp_path: Path, good, bad: Path, *fragments: str, code: str = "BATCH", run=cli) -> None:
     """Run ``ingest full1 BAD incr3``: BAD is refused with one line, recorded, and leaves nothing;
     the batches before and after it on the command line are applied."""
     _, _, full1, incr3, ref = good
     wh = tmp_path / "w.duckdb"
-    p = cli(wh, "ingest", full1, bad, incr3)
+    p = run(wh, "ingest", full1, bad, incr3)
     assert_refused(p, *fragments)
     assert [ln.split()[0] for ln in p.stdout.splitlines() if not ln.startswith("retire-prep:")] == \
         ["applied", "applied", "REFUSED"]
@@ -256,7 +285,8 @@ def test_incr_base_seq_beyond_64_bits_is_refused(tmp_path, good):
     ps, ss, *_ = good
     bad = write_batch(tmp_path / "bad2", ps[:1], ss[:2], seq=2, push_type="INCR", base_seq=1)
     edit_manifest(bad, seq=2**63 + 1, base_seq=2**63)
-    assert_refused_whole(tmp_path, good, bad, "seq must be an integer from 1 to 2^63-1", code="MANIFEST")
+    assert_refused_whole(tmp_path, good, bad, "seq must be an integer from 1 to 2^63-1", code="MANIFEST",
+                         run=cli_process)  # one case as its own process: the entry point's exit and stderr
 
 
 # --------------------------------------------------------------------------- findings 3 and 8: applications
