@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -297,3 +298,17 @@ def to_conclusion_rows(office: str, id_no: str, month: str = "2026-11", elected:
              "elected_month": elected},
         ]
     return rows
+
+
+def run_cli(*args) -> tuple[int, str, str]:
+    """``retire-prep ARGS`` through ``pipelines.cli.main`` in this process: (exit status, stdout,
+    stderr). argparse's exits count as the status they carry."""
+    from pipelines.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return code, out.getvalue(), err.getvalue()

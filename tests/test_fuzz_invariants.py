@@ -26,7 +26,6 @@ Everything is in-process (``pipelines.cli.main``), offline and deterministic (fi
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import csv
 import hashlib
@@ -44,8 +43,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.cli import main
-from pushkit import make_id, rehash, to_conclusion_rows, write_batch
+from pushkit import make_id, rehash, run_cli, to_conclusion_rows, write_batch
 
 OFFICES = ["640104", "640105", "640106", "640121", "640202", "640302", "640402", "640502", "640900", "640100"]
 NX_COUNTIES = ["640104", "640105", "640106", "640121", "640202", "640302", "640402", "640502"]
@@ -295,13 +293,7 @@ class Harness:
 
     # --- CLI
     def cli(self, *args) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main([str(a) for a in args])
-            except SystemExit as exc:
-                code = exc.code
-        o, e = out.getvalue(), err.getvalue()
+        code, o, e = run_cli(*args)
         self.texts.append((f"stderr of {args[0]}", e))
         self.texts.append((f"stdout of {args[0]}", o))
         return code, o, e
@@ -1019,13 +1011,7 @@ class Mini:
         self.n_fb = 0
 
     def cli(self, *args) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main([str(a) for a in args])
-            except SystemExit as exc:
-                code = exc.code
-        return code, out.getvalue(), err.getvalue()
+        return run_cli(*args)
 
     def ok(self, *args) -> str:
         code, o, e = self.cli(*args)

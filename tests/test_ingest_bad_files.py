@@ -8,8 +8,6 @@ line are applied, and a quarantined row keeps ``accepted + quarantined = rows``.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -22,7 +20,7 @@ import duckdb
 import pytest
 
 from pipelines.ingest import _unparsable_csv
-from pushkit import PERSON_COLUMNS, csv_text, edit_manifest, make_id, population, rehash, write_batch
+from pushkit import PERSON_COLUMNS, csv_text, edit_manifest, make_id, population, rehash, run_cli, write_batch
 from test_ingest import q
 
 ID_RE = re.compile(r"[0-9]{17}[0-9Xx]")
@@ -43,26 +41,19 @@ def cli(wh: Path, *args) -> subprocess.CompletedProcess:
     """The same command through ``pipelines.cli.main`` in this process (the same code path as the
     process, whose entry point only exits with main's status; ``cli_process`` checks that part), in
     the same clean environment: no interpreter start and Great Expectations import per case."""
-    from pipelines.cli import main
-
     saved = {k: v for k, v in os.environ.items() if k.startswith("RETIRE_PREP_")}
     cwd = os.getcwd()
-    out, err = io.StringIO(), io.StringIO()
     try:
         for k in saved:
             del os.environ[k]
         os.environ["RETIRE_PREP_PERSON_KEY"] = "test-key-bad-files"
         os.chdir(wh.parent)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main([*map(str, args), "--warehouse", str(wh)])
-            except SystemExit as exc:
-                code = exc.code
+        code, out, err = run_cli(*args, "--warehouse", wh)
     finally:
         os.chdir(cwd)
         os.environ.pop("RETIRE_PREP_PERSON_KEY", None)
         os.environ.update(saved)
-    return subprocess.CompletedProcess(["retire-prep", *map(str, args)], code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess(["retire-prep", *map(str, args)], code, out, err)
 
 
 def assert_clean(p: subprocess.CompletedProcess) -> None:

@@ -14,7 +14,6 @@ stays on P's worklist ...).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -31,9 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.cli import main
 from pipelines.ingest import PERSON_COLUMNS
-from pushkit import person, segment, write_batch
+from pushkit import person, run_cli, segment, write_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 P1, P2 = "2026-11", "2026-12"
@@ -89,14 +87,7 @@ def mtext(i: int) -> str:
     return f"{i // 12:04d}-{i % 12 + 1:02d}"
 
 
-def cli(*args) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return code, out.getvalue(), err.getvalue()
+cli = run_cli
 
 
 def one_line(err: str) -> str:

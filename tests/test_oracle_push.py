@@ -14,7 +14,6 @@ batch_id and hashes with another seq is a CONFLICT, not a no-op.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -26,8 +25,7 @@ import duckdb
 import pytest
 
 import pipelines
-from pipelines.cli import main
-from pushkit import edit_manifest, make_id, person, rehash, segment, write_batch
+from pushkit import edit_manifest, make_id, person, rehash, run_cli, segment, write_batch
 
 ROOT = Path(pipelines.__file__).resolve().parent.parent
 SPEC = ROOT.parent / "shared" / "spec"
@@ -46,11 +44,7 @@ TRICKY_NAME = '马,"小"明'
 # --------------------------------------------------------------------------- driving the CLI
 
 
-def cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return rc, out.getvalue(), err.getvalue()
+cli = run_cli
 
 
 def ingest(wh: Path, *dirs) -> tuple[int, str, str]:
