@@ -75,6 +75,9 @@ def report_data(con, ctx) -> dict:
             SELECT coalesce(file_office, office_code) AS office_code, kind, channel, count(*) AS notices,
                    coalesce(sum(segments), 0) AS sms_segments
             FROM notice_log WHERE issued_mi = ? GROUP BY ALL ORDER BY ALL""", [m]),
+        "Notices withdrawn unsent (entry closed by this month's push)": _rows(con, """
+            SELECT office_code, kind, reason AS entry_closed, count(*) AS notices
+            FROM notice_withdrawals WHERE withdrawn_mi = ? GROUP BY ALL ORDER BY ALL""", [m]),
         "Handovers this month": _rows(con, """
             SELECT kind, from_code, to_code, count(*) AS persons FROM handovers WHERE month_mi = ?
             GROUP BY ALL ORDER BY ALL""", [m]),
