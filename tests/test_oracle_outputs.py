@@ -473,13 +473,13 @@ def test_csv_equals_parquet_same_columns_rows_values(sc):
 
 # --------------------------------------------------------------------------- worklists
 
+def office_rows(sc, month, kind: str, name: str) -> list[dict]:
+    """Every row of the offices' ``kind/<office>/name`` files of the month, with its folder."""
+    return [dict(r, _folder=o) for o, p in office_files(sc.out, month, kind, name).items() for r in parquet_rows(p)]
+
+
 def worklist(sc, month) -> list[dict]:
-    rows = []
-    for o, p in office_files(sc.out, month, "worklists", "worklist.parquet").items():
-        for r in parquet_rows(p):
-            r["_folder"] = o
-            rows.append(r)
-    return rows
+    return office_rows(sc, month, "worklists", "worklist.parquet")
 
 
 def test_worklist_columns_and_types(sc):
@@ -596,12 +596,7 @@ def test_cross_check_worklists_against_ledger_view(sc):
 # --------------------------------------------------------------------------- notifications
 
 def sms_rows(sc, month) -> list[dict]:
-    rows = []
-    for o, p in office_files(sc.out, month, "notifications", "sms.parquet").items():
-        for r in parquet_rows(p):
-            r["_folder"] = o
-            rows.append(r)
-    return rows
+    return office_rows(sc, month, "notifications", "sms.parquet")
 
 
 def offline_rows(sc, month) -> list[dict]:

@@ -26,6 +26,7 @@ import pytest
 
 import pipelines
 from pushkit import edit_manifest, make_id, person, rehash, run_cli, segment, write_batch
+from test_ingest import q
 
 ROOT = Path(pipelines.__file__).resolve().parent.parent
 SPEC = ROOT.parent / "shared" / "spec"
@@ -49,14 +50,6 @@ cli = run_cli
 
 def ingest(wh: Path, *dirs) -> tuple[int, str, str]:
     return cli("ingest", *dirs, "--warehouse", wh)
-
-
-def q(wh: Path, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 SNAP_TABLES = ("person_versions", "segment_versions", "quarantine_rows", "applications")
