@@ -26,7 +26,7 @@ import pytest
 
 import pipelines
 from pushkit import edit_manifest, make_id, person, rehash, run_cli, segment, write_batch
-from test_ingest import q
+from test_ingest import persons_as_of, q
 
 ROOT = Path(pipelines.__file__).resolve().parent.parent
 SPEC = ROOT.parent / "shared" / "spec"
@@ -90,18 +90,8 @@ def assert_refused(wh: Path, before: dict, rc: int, err: str, *fragments: str) -
 
 
 def current(wh: Path) -> dict[str, dict]:
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        cur = con.execute("SELECT * FROM person_versions WHERE valid_to_seq IS NULL")
-        cols = [d[0] for d in cur.description]
-        rows = [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
-    out = {}
-    for r in rows:
-        assert r["id_no"] not in out, "two current versions of one person"
-        out[r["id_no"]] = r
-    return out
+    """The current version of every person, by ID number (one each)."""
+    return persons_as_of(wh)
 
 
 def current_segments(wh: Path) -> dict[str, list[tuple]]:
