@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/retire-prep demo --out out/demo --warehouse out/demo/warehouse.duckdb
 
+# one worker per core, each test file whole on one worker (its module fixtures built once)
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # Regenerate data/sample/ byte for byte from the generator.
 sample: $(STAMP)
