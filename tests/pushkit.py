@@ -9,8 +9,24 @@ import io
 import json
 from pathlib import Path
 
+from pipelines import PROJECT_ROOT
 from pipelines.identifiers import id_check_char
 from pipelines.ingest import PERSON_COLUMNS, SEGMENT_COLUMNS
+
+# the spec lives in ../shared/spec beside the checkout; its vectors are read from there, never copied
+SPEC = PROJECT_ROOT.parent / "shared" / "spec"
+VECTORS = SPEC / "vectors"
+
+
+def read_vectors(name: str) -> list[dict]:
+    """The rows of one spec vector file (skips the test when the spec is not beside the checkout)."""
+    import pytest
+
+    path = VECTORS / name
+    if not path.exists():
+        pytest.skip(f"spec vectors not found at {path} (the spec lives in ../shared/spec beside the repo)")
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def make_id(prefix: str = "640104", birth: str = "19660315", seq: int = 1, gender: int = 1) -> str:

@@ -13,6 +13,7 @@ from pipelines.identifiers import id_check_char
 from pipelines.policy import month_index
 from pipelines.settings import load_settings
 from pipelines.warehouse import connect, person_key
+from pushkit import read_vectors
 
 P = month_index(2026, 3)  # the processing month of most tests
 SETTINGS = load_settings().with_overrides(person_key_secret="test-key-notify", overdue_every_months=3)
@@ -101,10 +102,7 @@ def test_sms_segments_by_exact_length(con, n, expected):
 
 
 def test_sms_segments_vectors():
-    vectors = Path("/work/shared/spec/vectors/sms_segments.csv")
-    if not vectors.exists():
-        pytest.skip("spec vectors not mounted")
-    for row in read_csv_rows(vectors):
+    for row in read_vectors("sms_segments.csv"):
         assert notify.sms_segments(int(row["characters_including_signature"])) == int(row["segments"])
 
 

@@ -25,11 +25,10 @@ import duckdb
 import pytest
 
 import pipelines
-from pushkit import edit_manifest, make_id, person, rehash, run_cli, segment, write_batch
+from pushkit import SPEC, edit_manifest, make_id, person, rehash, run_cli, segment, write_batch
 from test_ingest import persons_as_of, q
 
 ROOT = Path(pipelines.__file__).resolve().parent.parent
-SPEC = ROOT.parent / "shared" / "spec"
 
 PERSON_COLS = ["op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type", "hukou_region",
                "insured_region", "benefit_region_ministry", "employer_uscc", "employer_name", "phone",

@@ -21,6 +21,7 @@ import duckdb
 import pytest
 
 import oracle_rules as O
+from pushkit import VECTORS
 from pipelines.ingest import ingest_batches, load_applications
 from pipelines.monthly import run_month
 from pushkit import make_id, write_batch
@@ -658,7 +659,7 @@ def test_oracle_reproduces_the_spec_vectors():
     """The oracle itself: vectors/retirement_age.csv, benefit_place.csv, phones.csv, min_contribution.csv."""
     import csv
 
-    v = Path("/work/shared/spec/vectors")
+    v = VECTORS
     if not v.is_dir():
         pytest.skip("spec vectors not available")
     for r in csv.DictReader(open(v / "retirement_age.csv", encoding="utf-8")):

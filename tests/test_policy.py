@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -25,16 +23,7 @@ from pipelines.policy import (
 )
 from pipelines.settings import Settings
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec"
-VECTORS = SPEC / "vectors"
-
-
-def read_vectors(name: str) -> list[dict]:
-    path = VECTORS / name
-    if not path.exists():
-        pytest.skip(f"spec vectors not found at {path} (the spec lives in ../shared/spec beside the repo)")
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+from pushkit import SPEC, VECTORS, read_vectors  # noqa: F401
 
 
 def opt_int(s: str) -> int | None:

@@ -3,11 +3,9 @@ and against the Python of pipelines.policy / pipelines.identifiers."""
 
 from __future__ import annotations
 
-import csv
 import random
 import time
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -21,15 +19,7 @@ from pipelines.policy import benefit_province, format_month, parse_month, parse_
 from pipelines.settings import Settings
 from pipelines.warehouse import _register_functions, run_sql
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "spec" / "vectors"
-
-
-def read_vectors(name: str) -> list[dict]:
-    path = VECTORS / name
-    if not path.exists():
-        pytest.skip(f"spec vectors not found at {path} (the spec lives in ../shared/spec beside the repo)")
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+from pushkit import SPEC, VECTORS, read_vectors  # noqa: F401
 
 
 def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:

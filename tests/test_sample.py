@@ -16,10 +16,10 @@ import pytest
 from pipelines import sample
 from pipelines.identifiers import id_check_char, normalize_phone, parse_id_no, uscc_valid
 from pipelines.policy import benefit_province, retirement_facts
+from pushkit import VECTORS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
-VECTORS = ROOT.parent / "shared" / "spec" / "vectors"
 MONTH = "2026-11"
 P = 2026 * 12 + 10
 
