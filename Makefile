@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/retire-prep demo --out out/demo --warehouse out/demo/warehouse.duckdb
 
-# one worker per core, each test file whole on one worker (its module fixtures built once)
+# one worker per core (at most 4, to bound memory on a large machine), each test file whole on
+# one worker (its module fixtures built once)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 # Regenerate data/sample/ byte for byte from the generator.
 sample: $(STAMP)
