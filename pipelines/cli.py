@@ -164,52 +164,64 @@ def build_parser() -> argparse.ArgumentParser:
     def wh(sp):
         sp.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, help="DuckDB file (default ./warehouse.duckdb)")
 
+    def month(sp):
+        sp.add_argument("--month", required=True, metavar="YYYY-MM", type=_month_arg, help="the month P")
+
+    def out(sp):
+        sp.add_argument("--out", default=DEFAULT_OUT, help="where OUT/P/ is written (default ./out)")
+
     sp = sub.add_parser("ingest", help="verify and apply push batches in seq order")
-    sp.add_argument("batch_dirs", nargs="+", metavar="BATCH_DIR")
+    sp.add_argument("batch_dirs", nargs="+", metavar="BATCH_DIR",
+                    help="batch folders (manifest.json, persons, segments), any order")
     wh(sp)
     sp.set_defaults(func=cmd_ingest)
 
     sp = sub.add_parser("applications", help="load pre-service applications (trigger 2)")
-    sp.add_argument("files", nargs="+", metavar="FILE")
+    sp.add_argument("files", nargs="+", metavar="FILE", help="applications CSV files (push-format.md)")
     wh(sp)
     sp.set_defaults(func=cmd_applications)
 
     sp = sub.add_parser("run", help="the monthly pre-service run for month P")
-    sp.add_argument("--month", required=True, metavar="YYYY-MM", type=_month_arg)
+    month(sp)
     wh(sp)
-    sp.add_argument("--out", default=DEFAULT_OUT)
+    out(sp)
     sp.add_argument("--applications", nargs="*", metavar="FILE", help="applications files to load first")
     sp.add_argument("--replay", action="store_true", help="re-emit a month before the last one run, as it was")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("declare", help="month-start declaration screening for month P")
-    sp.add_argument("--month", required=True, metavar="YYYY-MM", type=_month_arg)
+    month(sp)
     wh(sp)
-    sp.add_argument("--out", default=DEFAULT_OUT)
+    out(sp)
     sp.add_argument("--replay", action="store_true", help="re-write a month before the last one declared, as it was")
     sp.set_defaults(func=cmd_declare)
 
     sp = sub.add_parser("feedback", help="apply county feedback files")
-    sp.add_argument("files", nargs="+", metavar="FILE")
+    sp.add_argument("files", nargs="+", metavar="FILE", help="county feedback CSV files (docs/feedback-format.md)")
     wh(sp)
     sp.set_defaults(func=cmd_feedback)
 
     sp = sub.add_parser("policy", help="retirement ages and months for one birth month (JSON)")
-    sp.add_argument("--gender", required=True, type=int, choices=(1, 2))
-    sp.add_argument("--person-type", type=int, choices=(1, 2, 3), default=None)
-    sp.add_argument("--insurance-type", type=int, choices=(110, 170), default=110)
-    sp.add_argument("--birth", required=True, metavar="YYYY-MM", type=_month_arg)
-    sp.add_argument("--month", default=None, metavar="YYYY-MM", type=_month_arg)
+    sp.add_argument("--gender", required=True, type=int, choices=(1, 2), help="1 male, 2 female")
+    sp.add_argument("--person-type", type=int, choices=(1, 2, 3), default=None,
+                    help="110 only: 1 worker post, 2 cadre post, 3 flexible employment; a 110 woman "
+                         "without it is taken at 50 (rules.md §1); no effect for 170")
+    sp.add_argument("--insurance-type", type=int, choices=(110, 170), default=110,
+                    help="110 enterprise employees (default), 170 urban-rural residents")
+    sp.add_argument("--birth", required=True, metavar="YYYY-MM", type=_month_arg,
+                    help="birth month as the archive records it")
+    sp.add_argument("--month", default=None, metavar="YYYY-MM", type=_month_arg,
+                    help="also print months_to_original / months_to_statutory from this month")
     sp.set_defaults(func=cmd_policy)
 
     sp = sub.add_parser("explain", help="every decision about one person in month P, with its rule")
-    sp.add_argument("id_no")
-    sp.add_argument("--month", required=True, metavar="YYYY-MM", type=_month_arg)
+    sp.add_argument("id_no", metavar="ID_NO", help="the person's ID number (18 characters)")
+    month(sp)
     wh(sp)
     sp.set_defaults(func=cmd_explain)
 
     sp = sub.add_parser("demo", help="everything on the shipped sample, into OUT")
-    sp.add_argument("--out", default=DEFAULT_OUT)
+    out(sp)
     sp.add_argument("--warehouse", default=None, help="default OUT/warehouse.duckdb (recreated)")
     sp.set_defaults(func=cmd_demo)
 
