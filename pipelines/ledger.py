@@ -56,8 +56,9 @@ def _load_officers(con) -> None:
 def update_ledger(con, ctx, *, validate: bool = True) -> dict:
     """The month's ledger work (rules.md §3, §7) in one transaction.
 
-    Close entries (deceased, retired, left the push, benefit place left
-    Ningxia → handover), follow office changes (handover), open entries for
+    Reopen what a run of P closed from push data that a correction push of P
+    has put right (``05_reopen.sql``), close entries (deceased, retired, left
+    the push, benefit place left Ningxia → handover), follow office changes (handover), open entries for
     newly triggered persons, hand over every benefit place that moved into or
     out of Ningxia since the last screened month (rules.md §2, in the ledger or
     not), and assign responsible officers.  Idempotent: a
@@ -68,6 +69,8 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
     con.execute("BEGIN TRANSACTION")
     try:
         _load_officers(con)
+        run_sql(con, "ledger/05_reopen.sql", **ctx.params())
+        reopened = record_transitions(con, "_reopening", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
         run_sql(con, "ledger/10_close.sql", **ctx.params())
         closed = record_transitions(con, "_closing", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
         run_sql(con, "ledger/20_office_change.sql", **ctx.params())
@@ -92,4 +95,7 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return {"entries opened": opened, "entries closed": closed, "office changes": moved}
+    counts = {"entries opened": opened, "entries closed": closed, "office changes": moved}
+    if reopened:
+        counts["entries reopened (a correction push of the month)"] = reopened
+    return counts

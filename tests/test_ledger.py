@@ -209,6 +209,76 @@ def test_rerun_keeps_an_entry_closed_left_push_on_the_worklist(tmp_path):
     assert push.q("SELECT count(*) FROM screen_results WHERE month_mi = 24323 AND id_no = ?", [a["id_no"]]) == [(1,)]
 
 
+def _correction(push: Push, month: str, persons) -> None:
+    """A correction FULL of an already-run month (a later seq, the same data month), then its rerun."""
+    from pipelines.monthly import run_month
+
+    push.seq += 1
+    b = write_batch(push.tmp / f"b{push.seq}", persons, [segment(p["id_no"]) for p in persons],
+                    seq=push.seq, month=month)
+    assert not ingest_batches([b], push.wh).refused
+    run_month(month, push.wh, push.tmp / "out", validate=False)
+
+
+def _history(push: Push, id_no: str):
+    return push.q("SELECT from_stage, to_stage, month_mi, source FROM ledger_transitions WHERE id_no = ? "
+                  "ORDER BY recorded_at, to_stage", [id_no])
+
+
+@pytest.mark.parametrize("wrong", ["absent", "deceased", "retired"])
+def test_correction_push_reopens_what_the_run_of_the_month_closed(tmp_path, wrong):
+    """December's FULL wrongly leaves a out (or says a died, or retired): the run closes a's entry. A
+    correction FULL of December brings a back and December is run again: the same entry is open again
+    in the stage it was closed from (both steps in its history), and January opens no second entry
+    and sends no second PRE_SERVICE (rules.md §3, §5; docs/decisions.md)."""
+    push = Push(tmp_path)
+    a, b = person(1, birth_date=born(6)), person(2, birth_date=born(7))
+    _run(push, "2026-11", [a, b])
+    entry_id = push.q("SELECT entry_id FROM ledger_entries WHERE id_no = ?", [a["id_no"]])[0][0]
+    bad = {"absent": [b], "deceased": [dict(a, survival_status=2), b], "retired": [dict(a, retired=1), b]}[wrong]
+    _run(push, "2026-12", bad)
+    closed = {"absent": "LEFT_PUSH", "deceased": "DECEASED", "retired": "RETIRED"}[wrong]
+    assert entry(push, a["id_no"])[:4] == (closed, "640104", 24323, closed)
+    _correction(push, "2026-12", [a, b])
+    assert push.q("SELECT entry_id, stage, closed_mi, close_reason FROM ledger_entries WHERE id_no = ?",
+                  [a["id_no"]]) == [(entry_id, "NOTIFIED", None, None)]
+    assert _history(push, a["id_no"])[-2:] == [("NOTIFIED", closed, 24323, "run:2026-12"),
+                                                 (closed, "NOTIFIED", 24323, "run:2026-12")]
+    import pyarrow.parquet as pq
+
+    december = pq.read_table(tmp_path / "out" / "2026-12" / "worklists" / "640104" / "worklist.parquet").to_pylist()
+    assert {r["id_no"]: r["stage"] for r in december} == {a["id_no"]: "NOTIFIED", b["id_no"]: "NOTIFIED"}
+    _run(push, "2027-01", [dict(a, op="U")], push_type="INCR")
+    assert push.q("SELECT count(*) FROM ledger_entries WHERE id_no = ?", [a["id_no"]]) == [(1,)]
+    assert push.q("SELECT kind FROM notice_log WHERE id_no = ? AND kind = 'PRE_SERVICE'", [a["id_no"]]) == [
+        ("PRE_SERVICE",)]
+
+
+def test_a_closing_the_correction_confirms_or_a_county_retirement_is_not_reopened(tmp_path):
+    """Reopening needs the closing reason gone: a correction that still leaves a out changes nothing
+    (a rerun is idempotent); MOVED_OUT (its handover has gone out) and a county RETIRED stay closed."""
+    from pipelines.feedback import apply_feedback_files
+
+    push = Push(tmp_path)
+    a, b, c = (person(n, birth_date=born(6)) for n in (1, 2, 3))
+    _run(push, "2026-11", [a, b, c])
+    f = tmp_path / "fb.csv"
+    f.write_text(f"office_code,event,id_no,event_date\n640104,RETIRED,{c['id_no']},2026-12-03\n", encoding="utf-8")
+    assert apply_feedback_files([f], push.wh).files[0].refused == 0
+    moved = dict(b, hukou_region="620102")
+    segs = [segment(b["id_no"], "620102", "199001", "200912", 1), segment(b["id_no"], "640104", "201001", "201512", 1),
+            segment(c["id_no"])]
+    _run(push, "2026-12", [moved, c], segs)                              # a left out, b moved out
+    before = push.q("SELECT entry_id, stage, closed_mi, close_reason FROM ledger_entries ORDER BY id_no")
+    assert sorted(r[3] for r in before) == ["LEFT_PUSH", "MOVED_OUT", "RETIRED"]
+    _correction(push, "2026-12", [moved, c])                            # still without a
+    assert push.q("SELECT entry_id, stage, closed_mi, close_reason FROM ledger_entries ORDER BY id_no") == before
+    _correction(push, "2026-12", [a, b, c])                             # a back; b's place back in Ningxia
+    after = {r[0]: r[1:] for r in push.q("SELECT id_no, stage, close_reason FROM ledger_entries")}
+    assert after == {a["id_no"]: ("NOTIFIED", None), b["id_no"]: ("MOVED_OUT", "MOVED_OUT"),
+                     c["id_no"]: ("RETIRED", "RETIRED")}
+
+
 @pytest.mark.parametrize("retired_on, closed_mi, retired_in_december", [
     ("2026-11-20", 24322, True),     # closed in November: retired for December's screening
     ("2027-01-04", 24324, False),    # dated after December: closes then, in stage RETIRED now,

@@ -1,5 +1,6 @@
 -- Record stage transitions for the entries of {{ source_table }} (see pipelines.ledger.record_transitions).
 -- {{ source_table }}: entry_id, event_date, detail[, to_stage].
+{% set closed_list %}{% for s in closed_stages %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %}{% endset %}
 CREATE OR REPLACE TEMP TABLE _moves AS
 SELECT e.entry_id, e.id_no, e.stage AS from_stage,
        {% if to_stage %}'{{ to_stage }}'{% else %}s.to_stage{% endif %} AS to_stage,
@@ -18,8 +19,11 @@ UPDATE ledger_entries e SET
     due_date = CASE m.to_stage
         {% for st, days in stage_days.items() %}WHEN '{{ st }}' THEN CAST(m.event_date + INTERVAL {{ days }} DAY AS DATE)
         {% endfor %}ELSE NULL END,
-    closed_mi = CASE WHEN m.to_stage IN ({% for s in closed_stages %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %}) THEN {{ month_mi }} ELSE e.closed_mi END,
-    close_reason = CASE WHEN m.to_stage IN ({% for s in closed_stages %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %}) THEN m.to_stage ELSE e.close_reason END
+    -- a closing stage closes the entry in this month; leaving one (sql/ledger/05_reopen.sql) reopens it
+    closed_mi = CASE WHEN m.to_stage IN ({{ closed_list }}) THEN {{ month_mi }}
+                     WHEN m.from_stage IN ({{ closed_list }}) THEN NULL ELSE e.closed_mi END,
+    close_reason = CASE WHEN m.to_stage IN ({{ closed_list }}) THEN m.to_stage
+                        WHEN m.from_stage IN ({{ closed_list }}) THEN NULL ELSE e.close_reason END
 FROM _moves m WHERE e.entry_id = m.entry_id;
 
 SELECT count(*) FROM _moves;
