@@ -467,3 +467,20 @@ def test_notice_raised_before_the_push_is_withdrawn_when_the_run_closes_its_entr
     assert con.execute("SELECT kind, reason, withdrawn_mi FROM notice_withdrawals ORDER BY kind").fetchall() == [
         ("DECLARATION", reason, P), ("RESULT", reason, P)]
     assert notify.withdraw_closed(con, P) == 0  # a rerun finds nothing left
+
+
+def test_withdrawn_notice_waits_again_when_a_rerun_reopens_its_entry(con):
+    # decisions.md: a run of P that did not finish withdrew gone's DECLARATION (P's push said it
+    # left); a correction push of P and the rerun reopen the entry (05_reopen.sql): the notice waits
+    # for P's batch again, exactly as it was, and is withdrawn from nothing
+    gone = add_person(con, 83, s_mi=P + 2)
+    con.execute("CREATE TABLE d AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
+                "CAST(? AS INTEGER) AS retirement_month FROM ledger_entries", [P + 2, P + 2])
+    assert notify.issue_notices(con, "DECLARATION", "d", P, SETTINGS) == 1
+    before = con.execute("SELECT * EXCLUDE (file_office) FROM notice_log").fetchall()
+    con.execute("UPDATE ledger_entries SET closed_mi = ?, close_reason = 'LEFT_PUSH', stage = 'LEFT_PUSH'", [P])
+    assert notify.withdraw_closed(con, P) == 1 and kinds_of(con, gone["id_no"], P) == []
+    con.execute("UPDATE ledger_entries SET closed_mi = NULL, close_reason = NULL, stage = 'NOTIFIED'")
+    assert notify.withdraw_closed(con, P) == 0
+    assert con.execute("SELECT * EXCLUDE (file_office) FROM notice_log").fetchall() == before
+    assert con.execute("SELECT count(*) FROM notice_withdrawals").fetchall() == [(0,)]
