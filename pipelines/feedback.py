@@ -442,9 +442,12 @@ class _Entry:
 class _FileRun:
     """Decides and applies the rows of one file inside the caller's transaction."""
 
-    def __init__(self, con, settings: Settings, report: FeedbackReport, file_name: str, sha: str):
+    def __init__(self, con, settings: Settings, report: FeedbackReport, file_name: str, sha: str,
+                 records: list[tuple[int, dict | None]] = ()):
         self.con, self.settings, self.report = con, settings, report
         from .validate import office_codes
+
+        self._last_moves = self._load_last_moves(records)
 
         self._offices = frozenset(office_codes(settings))
         self.file_name, self.sha = file_name, sha
@@ -570,10 +573,21 @@ class _FileRun:
 
     # -- state -----------------------------------------------------------------------
 
+    def _load_last_moves(self, records) -> dict[str, date]:
+        """The day of the last stage change of every entry of the file's persons, read in one pass
+        over ledger_transitions (a query per row scanned it: ≈ 13 ms a row at 1,000,000 persons).
+        Kept current by :meth:`_move`, the only writer of transitions while the file applies."""
+        ids = sorted({info.id_no for _, r in records if r and r.get("id_no")
+                      for info in [parse_id_no(r["id_no"])] if info is not None})
+        if not ids:
+            return {}
+        return dict(self.con.execute(
+            "SELECT entry_id, max(event_date) FROM ledger_transitions "
+            "WHERE id_no IN (SELECT unnest(?::VARCHAR[])) AND from_stage IS DISTINCT FROM to_stage "
+            "GROUP BY entry_id", [ids]).fetchall())
+
     def _last_move(self, e: _Entry) -> date | None:
-        return self.con.execute(
-            "SELECT max(event_date) FROM ledger_transitions WHERE entry_id = ? "
-            "AND from_stage IS DISTINCT FROM to_stage", [e.entry_id]).fetchall()[0][0]
+        return self._last_moves.get(e.entry_id)
 
     def _check_after_last_move(self, row: dict, e: _Entry) -> None:
         last = self._last_move(e)
@@ -583,7 +597,10 @@ class _FileRun:
     def _move(self, e: _Entry, to_stage: str, d: date, detail: str, source: str) -> None:
         self.con.execute("CREATE OR REPLACE TEMP TABLE _fb_move AS SELECT ?::VARCHAR AS entry_id, "
                          "?::DATE AS event_date, ?::VARCHAR AS detail", [e.entry_id, d, detail])
-        record_transitions(self.con, "_fb_move", source, month_of(d), self.settings, to_stage=to_stage)
+        if record_transitions(self.con, "_fb_move", source, month_of(d), self.settings, to_stage=to_stage,
+                              entry_ids=(e.entry_id,)):
+            last = self._last_moves.get(e.entry_id)
+            self._last_moves[e.entry_id] = d if last is None else max(last, d)
         e.stage = to_stage
 
     def _conclusion(self, e: _Entry) -> dict | None:
@@ -892,7 +909,7 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport) -> F
     out = FileOutcome(path.name, sha, "APPLIED", rows=len(records))
     con.execute("BEGIN TRANSACTION")
     try:
-        run = _FileRun(con, settings, report, path.name, sha)
+        run = _FileRun(con, settings, report, path.name, sha, records)
         for row_no, row in records:
             status, code, reason, info = run.row(row_no, row)
             con.execute(

@@ -26,7 +26,7 @@ STAGE_ORDER = {s: i for i, s in enumerate(STAGES)}
 
 
 def record_transitions(con, source_table: str, source: str, month_mi: int, settings: Settings,
-                       to_stage: str | None = None) -> int:
+                       to_stage: str | None = None, entry_ids: tuple[str, ...] = ()) -> int:
     """Move entries to a stage and keep the transition (rules.md §7).
 
     ``source_table`` (a table or view) has columns ``entry_id``, ``event_date``
@@ -34,11 +34,14 @@ def record_transitions(con, source_table: str, source: str, month_mi: int, setti
     The entry's stage, ``stage_since`` and ``due_date`` (event date + the
     stage's days) are updated; a closing stage also closes the entry.
     Entries already in the target stage are left alone (idempotent).
+    ``entry_ids``, when the source holds only these few entries, lets DuckDB read them by index
+    instead of scanning the ledger (a county feedback row is one entry).
     Returns the number of transitions recorded.
     """
     sql = render_sql(
         "ledger/transition.sql", source_table=source_table, source=source, month_mi=month_mi,
         to_stage=to_stage, stage_days=settings.stage_days, closed_stages=CLOSED_STAGES,
+        entry_ids=", ".join("'" + e.replace("'", "''") + "'" for e in entry_ids),
     )
     return con.execute(sql).fetchall()[0][0]
 

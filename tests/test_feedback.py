@@ -524,6 +524,25 @@ def test_refused_stage_event_changes_nothing(wh):
     assert wh.one("SELECT count(*) FROM ledger_transitions") == 0
 
 
+def test_last_stage_change_of_earlier_rows_and_files_is_seen(wh):
+    """DATE_OUT_OF_ORDER compares with the entry's last stage change, whether an earlier row of the
+    same file made it or an earlier file (the file's last changes are read once, then kept current)."""
+    p, q = wh.person(), wh.person()
+    d = D0 + timedelta(days=5)
+    rep = wh.apply([row(p, "ARCHIVE_REVIEWED", d, result="PASS"),
+                    row(p, "YEARS_CONFIRMED", d - timedelta(days=1), months=300),   # before the row above
+                    row(p, "YEARS_CONFIRMED", d, months=300),                       # the same day: fine
+                    row(q, "ARCHIVE_REVIEWED", d, result="PASS")])
+    rows = wh.q("SELECT row_no, status, reason_code FROM feedback_rows ORDER BY row_no")
+    assert rows == [(1, "APPLIED", None), (2, "REFUSED", "DATE_OUT_OF_ORDER"), (3, "APPLIED", None),
+                    (4, "APPLIED", None)], rep.lines()
+    rep = wh.apply([row(q, "YEARS_CONFIRMED", d - timedelta(days=2), months=300),
+                    row(p, "RELATIONS_MERGED", d + timedelta(days=1), merge_status="MERGED")])
+    assert [f.reasons for f in rep.files] == [{"DATE_OUT_OF_ORDER": 1}]
+    assert wh.q("SELECT stage FROM ledger_entries ORDER BY id_no = ?", [p.id_no]) == [
+        ("ARCHIVE_REVIEWED",), ("RELATIONS_MERGED",)]
+
+
 # ------------------------------------------------------------------------------------ accounting
 
 

@@ -2,11 +2,14 @@
 -- {{ source_table }}: entry_id, event_date, detail[, to_stage].
 {% set closed_list %}{% for s in closed_stages %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %}{% endset %}
 CREATE OR REPLACE TEMP TABLE _moves AS
-SELECT e.entry_id, e.id_no, e.stage AS from_stage,
+{% if entry_ids %}-- a few entries named (county feedback, a row at a time): read by the index on entry_id
+WITH named AS MATERIALIZED (SELECT * FROM ledger_entries WHERE entry_id IN ({{ entry_ids }}))
+{% endif %}SELECT e.entry_id, e.id_no, e.stage AS from_stage,
        {% if to_stage %}'{{ to_stage }}'{% else %}s.to_stage{% endif %} AS to_stage,
        CAST(s.event_date AS DATE) AS event_date,
        CAST(s.detail AS VARCHAR) AS detail
-FROM {{ source_table }} s JOIN ledger_entries e USING (entry_id)
+FROM {{ source_table }} s
+JOIN {% if entry_ids %}named{% else %}ledger_entries{% endif %} e USING (entry_id)
 WHERE e.stage IS DISTINCT FROM {% if to_stage %}'{{ to_stage }}'{% else %}s.to_stage{% endif %};
 
 INSERT INTO ledger_transitions
@@ -24,6 +27,6 @@ UPDATE ledger_entries e SET
                      WHEN m.from_stage IN ({{ closed_list }}) THEN NULL ELSE e.closed_mi END,
     close_reason = CASE WHEN m.to_stage IN ({{ closed_list }}) THEN m.to_stage
                         WHEN m.from_stage IN ({{ closed_list }}) THEN NULL ELSE e.close_reason END
-FROM _moves m WHERE e.entry_id = m.entry_id;
+FROM _moves m WHERE e.entry_id = m.entry_id{% if entry_ids %} AND e.entry_id IN ({{ entry_ids }}){% endif %};
 
 SELECT count(*) FROM _moves;

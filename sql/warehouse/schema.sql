@@ -190,6 +190,10 @@ CREATE TABLE IF NOT EXISTS ledger_transitions (
     recorded_at TIMESTAMPTZ NOT NULL
 );
 
+-- Point lookups of one person's entries: county feedback applies its rows one by one in file order
+-- (pipelines/feedback.py); without it each row scanned the ledger (docs/benchmarks.md "County feedback").
+CREATE INDEX IF NOT EXISTS ledger_entries_by_person ON ledger_entries (id_no);
+
 -- Benefit place or office changes between months (rules.md §2, §3).
 CREATE TABLE IF NOT EXISTS handovers (
     month_mi    INTEGER NOT NULL,

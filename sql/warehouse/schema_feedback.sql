@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS feedback_rows (
     recorded_at  TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (file_sha256, row_no)
 );
+-- a re-sent row is found by its key (feedback.py, one lookup per row)
+CREATE INDEX IF NOT EXISTS feedback_rows_by_key ON feedback_rows (row_key);
 
 -- Every applied event with its data, in the order applied (the history of an entry's pre-service).
 CREATE TABLE IF NOT EXISTS feedback_events (

@@ -1,0 +1,75 @@
+"""County feedback at production size: ``retire-prep feedback`` on the warehouse of ``bench/run.py``.
+
+    .venv/bin/python bench/run.py --keep --no-record     # once: a warehouse of 1,000,000 persons, 2 months run
+    .venv/bin/python bench/feedback.py [--rows 5000]
+
+Copies ``bench/work/run/w.duckdb`` (the original is left as it was), writes one feedback file per
+office with ARCHIVE_REVIEWED rows for ROWS open entries in stage NOTIFIED (each office's own persons,
+split like the ledger), and applies them all in one ``retire-prep feedback`` process, as an office
+intake does. Prints the wall time, rows per second and peak RSS; figures go into docs/benchmarks.md
+("County feedback") by hand. Generated data only (the bench's own sample).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "bench" / "work" / "run" / "w.duckdb"
+WORK = ROOT / "bench" / "work" / "feedback"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=5000)
+    ap.add_argument("--day", default="2026-12-10", help="event_date of the rows (after the entries opened)")
+    a = ap.parse_args()
+    if not RUN.exists():
+        sys.exit(f"{RUN.relative_to(ROOT)} is missing: run `bench/run.py --keep --no-record` first")
+    import duckdb
+
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    wh = WORK / "w.duckdb"
+    shutil.copyfile(RUN, wh)
+    con = duckdb.connect(str(wh), read_only=True)
+    picked = con.execute(
+        "SELECT office_code, id_no FROM ledger_entries WHERE closed_mi IS NULL AND stage = 'NOTIFIED' "
+        "ORDER BY hash(entry_id) LIMIT ?", [a.rows]).fetchall()
+    persons = con.execute("SELECT count(*) FROM ledger_entries").fetchall()[0][0]
+    con.close()
+    files: dict[str, list] = {}
+    for office, id_no in picked:
+        files.setdefault(office, []).append(id_no)
+    paths = []
+    for office, ids in sorted(files.items()):
+        path = WORK / f"feedback-{office}.csv"
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["office_code", "event", "id_no", "event_date", "result"])
+            w.writerows([office, "ARCHIVE_REVIEWED", i, a.day, "PASS"] for i in ids)
+        paths.append(str(path))
+    # the indexes of the schema are created by the first writer that opens an older warehouse: once
+    subprocess.run([sys.executable, "-c", "import sys; from pipelines.warehouse import connect\n"
+                    "with connect(sys.argv[1]): pass", str(wh)], cwd=ROOT, check=True)
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "pipelines.cli", "feedback", "--warehouse", str(wh), *paths],
+                       cwd=ROOT, capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if p.returncode != 0:
+        sys.exit(p.stderr[-2000:])
+    print(p.stdout.strip().splitlines()[-1] if p.stdout.strip() else "")
+    print(f"{len(picked):,} rows in {len(paths)} files on a ledger of {persons:,} entries: {secs:.1f} s, "
+          f"{len(picked) / secs:,.0f} rows/s, peak RSS {rss:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
