@@ -26,7 +26,8 @@ STAGE_ORDER = {s: i for i, s in enumerate(STAGES)}
 
 
 def record_transitions(con, source_table: str, source: str, month_mi: int, settings: Settings,
-                       to_stage: str | None = None, entry_ids: tuple[str, ...] = ()) -> int:
+                       to_stage: str | None = None, entry_ids: tuple[str, ...] = (),
+                       keep_since: bool = False) -> int:
     """Move entries to a stage and keep the transition (rules.md §7).
 
     ``source_table`` (a table or view) has columns ``entry_id``, ``event_date``
@@ -34,6 +35,8 @@ def record_transitions(con, source_table: str, source: str, month_mi: int, setti
     The entry's stage, ``stage_since`` and ``due_date`` (event date + the
     stage's days) are updated; a closing stage also closes the entry.
     Entries already in the target stage are left alone (idempotent).
+    ``keep_since``: the source's column ``stage_since`` (when not NULL) is the day the new stage
+    began, and its due date counts from there (a reopened entry goes back to its stage's clock).
     ``entry_ids``, when the source holds only these few entries, lets DuckDB read them by index
     instead of scanning the ledger (a county feedback row is one entry).
     Returns the number of transitions recorded.
@@ -41,7 +44,7 @@ def record_transitions(con, source_table: str, source: str, month_mi: int, setti
     sql = render_sql(
         "ledger/transition.sql", source_table=source_table, source=source, month_mi=month_mi,
         to_stage=to_stage, stage_days=settings.stage_days, closed_stages=CLOSED_STAGES,
-        entry_ids=", ".join("'" + e.replace("'", "''") + "'" for e in entry_ids),
+        entry_ids=", ".join("'" + e.replace("'", "''") + "'" for e in entry_ids), keep_since=keep_since,
     )
     return con.execute(sql).fetchall()[0][0]
 
@@ -73,7 +76,8 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
     try:
         _load_officers(con)
         run_sql(con, "ledger/05_reopen.sql", **ctx.params())
-        reopened = record_transitions(con, "_reopening", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
+        reopened = record_transitions(con, "_reopening", f"run:{ctx.month}", ctx.month_mi, ctx.settings,
+                                      keep_since=True)
         run_sql(con, "ledger/10_close.sql", **ctx.params())
         closed = record_transitions(con, "_closing", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
         run_sql(con, "ledger/20_office_change.sql", **ctx.params())

@@ -229,12 +229,13 @@ def _history(push: Push, id_no: str):
 def test_correction_push_reopens_what_the_run_of_the_month_closed(tmp_path, wrong):
     """December's FULL wrongly leaves a out (or says a died, or retired): the run closes a's entry. A
     correction FULL of December brings a back and December is run again: the same entry is open again
-    in the stage it was closed from (both steps in its history), and January opens no second entry
+    in the stage it was closed from, with that stage's clock (both steps in its history), and January opens no second entry
     and sends no second PRE_SERVICE (rules.md §3, §5; docs/decisions.md)."""
     push = Push(tmp_path)
     a, b = person(1, birth_date=born(6)), person(2, birth_date=born(7))
     _run(push, "2026-11", [a, b])
-    entry_id = push.q("SELECT entry_id FROM ledger_entries WHERE id_no = ?", [a["id_no"]])[0][0]
+    entry_id, clock = push.q("SELECT entry_id, (stage_since, due_date) FROM ledger_entries WHERE id_no = ?",
+                             [a["id_no"]])[0]
     bad = {"absent": [b], "deceased": [dict(a, survival_status=2), b], "retired": [dict(a, retired=1), b]}[wrong]
     _run(push, "2026-12", bad)
     closed = {"absent": "LEFT_PUSH", "deceased": "DECEASED", "retired": "RETIRED"}[wrong]
@@ -242,6 +243,8 @@ def test_correction_push_reopens_what_the_run_of_the_month_closed(tmp_path, wron
     _correction(push, "2026-12", [a, b])
     assert push.q("SELECT entry_id, stage, closed_mi, close_reason FROM ledger_entries WHERE id_no = ?",
                   [a["id_no"]]) == [(entry_id, "NOTIFIED", None, None)]
+    # the stage's clock as before the closing (work overdue in November stays overdue)
+    assert push.q("SELECT (stage_since, due_date) FROM ledger_entries WHERE id_no = ?", [a["id_no"]]) == [(clock,)]
     assert _history(push, a["id_no"])[-2:] == [("NOTIFIED", closed, 24323, "run:2026-12"),
                                                  (closed, "NOTIFIED", 24323, "run:2026-12")]
     import pyarrow.parquet as pq

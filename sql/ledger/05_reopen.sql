@@ -2,8 +2,9 @@
 -- since put right (docs/decisions.md "A correction push of an already-run month"): an entry that a
 -- run of P closed in P as LEFT_PUSH, DECEASED or RETIRED (the push's retired = 1, not a retirement
 -- the county reported), with nothing recorded for it since, and to which on the month's data now no
--- closing reason of 10_close.sql applies, goes back to the stage it was closed from; the closing
--- and the reopening both stay in its history. MOVED_OUT is not reopened: its handover has gone to
+-- closing reason of 10_close.sql applies, goes back to the stage it was closed from, with that
+-- stage's clock (stage_since and the due date as before the closing: overdue work stays overdue);
+-- the closing and the reopening both stay in its history. MOVED_OUT is not reopened: its handover has gone to
 -- the other province. Runs before 10_close.sql; on a first run of P nothing matches.
 CREATE OR REPLACE TEMP TABLE _reopening AS
 WITH closing AS (
@@ -15,7 +16,9 @@ WITH closing AS (
     GROUP BY t.entry_id
 )
 SELECT c.entry_id, DATE '{{ month_first }}' AS event_date, c.from_stage AS to_stage,
-       'reopened: push seq {{ seq }} corrects the month (' || e.close_reason || ' no longer holds)' AS detail
+       'reopened: push seq {{ seq }} corrects the month (' || e.close_reason || ' no longer holds)' AS detail,
+       (SELECT max(t.event_date) FROM ledger_transitions t
+        WHERE t.entry_id = c.entry_id AND t.to_stage = c.from_stage AND t.recorded_at < c.closed_at) AS stage_since
 FROM closing c
 JOIN ledger_entries e USING (entry_id)
 JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no

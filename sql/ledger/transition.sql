@@ -1,5 +1,6 @@
 -- Record stage transitions for the entries of {{ source_table }} (see pipelines.ledger.record_transitions).
--- {{ source_table }}: entry_id, event_date, detail[, to_stage].
+-- {{ source_table }}: entry_id, event_date, detail[, to_stage][, stage_since: with keep_since, the day the
+-- stage began when it is not the event's (a reopened entry keeps the clock of the stage it returns to)].
 {% set closed_list %}{% for s in closed_stages %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %}{% endset %}
 CREATE OR REPLACE TEMP TABLE _moves AS
 {% if entry_ids %}-- a few entries named (county feedback, a row at a time): read by the index on entry_id
@@ -7,7 +8,8 @@ WITH named AS MATERIALIZED (SELECT * FROM ledger_entries WHERE entry_id IN ({{ e
 {% endif %}SELECT e.entry_id, e.id_no, e.stage AS from_stage,
        {% if to_stage %}'{{ to_stage }}'{% else %}s.to_stage{% endif %} AS to_stage,
        CAST(s.event_date AS DATE) AS event_date,
-       CAST(s.detail AS VARCHAR) AS detail
+       CAST(s.detail AS VARCHAR) AS detail,
+       {% if keep_since %}coalesce(CAST(s.stage_since AS DATE), CAST(s.event_date AS DATE)){% else %}CAST(s.event_date AS DATE){% endif %} AS since
 FROM {{ source_table }} s
 JOIN {% if entry_ids %}named{% else %}ledger_entries{% endif %} e USING (entry_id)
 WHERE e.stage IS DISTINCT FROM {% if to_stage %}'{{ to_stage }}'{% else %}s.to_stage{% endif %};
@@ -18,9 +20,9 @@ FROM _moves;
 
 UPDATE ledger_entries e SET
     stage = m.to_stage,
-    stage_since = m.event_date,
+    stage_since = m.since,
     due_date = CASE m.to_stage
-        {% for st, days in stage_days.items() %}WHEN '{{ st }}' THEN CAST(m.event_date + INTERVAL {{ days }} DAY AS DATE)
+        {% for st, days in stage_days.items() %}WHEN '{{ st }}' THEN CAST(m.since + INTERVAL {{ days }} DAY AS DATE)
         {% endfor %}ELSE NULL END,
     -- a closing stage closes the entry in this month; leaving one (sql/ledger/05_reopen.sql) reopens it
     closed_mi = CASE WHEN m.to_stage IN ({{ closed_list }}) THEN {{ month_mi }}
