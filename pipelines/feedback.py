@@ -42,7 +42,7 @@ from . import DATA_DIR
 from .contract import shown_column_names
 from .errors import RetirePrepError, UnknownCalendarYear
 from .identifiers import parse_id_no
-from .ledger import record_transitions
+from .ledger import CLOSED_STAGES, record_transitions
 from .settings import Settings, load_settings
 from .warehouse import connect, person_key, render_sql, run_sql
 
@@ -611,12 +611,17 @@ class _FileRun:
     def _load_last_moves(self) -> dict[str, date]:
         """The day of the last stage change of every entry of the file's persons, read in one pass
         over ledger_transitions (a query per row scanned it: ≈ 13 ms a row at 1,000,000 persons).
-        Kept current by :meth:`_move`, the only writer of transitions while the file applies."""
+        Kept current by :meth:`_move`, the only writer of transitions while the file applies.
+        Feedback applies to open entries only, so a closing in an entry's history was undone by a
+        reopening (sql/ledger/05_reopen.sql): neither move counts, the county's work dated before
+        the wrong closing is in order."""
         if not self._ids:
             return {}
+        closed = ", ".join(f"'{s}'" for s in CLOSED_STAGES)
         return dict(self.con.execute(
             "SELECT entry_id, max(event_date) FROM ledger_transitions "
             "WHERE id_no IN (SELECT unnest(?::VARCHAR[])) AND from_stage IS DISTINCT FROM to_stage "
+            f"AND coalesce(from_stage, '') NOT IN ({closed}) AND to_stage NOT IN ({closed}) "
             "GROUP BY entry_id", [self._ids]).fetchall())
 
     # what _person_fact reads: one row per person, from tables a feedback file never writes

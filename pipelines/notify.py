@@ -317,8 +317,10 @@ def _render_texts(con, kind: str, key_cols: tuple[str, ...], month_mi: int, sett
         "_segments", pa.array([sms_segments(t) for t in texts], pa.int32()))
 
 
-def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | None) -> dict[str, int]:
+def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | None,
+           batch_mi: int | None = None) -> dict[str, int]:
     """Render and insert the notices of ``rows_table`` not issued yet; returns inserted per kind.
+    They go out with the batch of ``batch_mi`` (``issued_mi``; default ``month_mi``).
 
     Set-based: the rows stay in DuckDB; Python renders each distinct combination of a template's
     inputs once (a few hundred texts for a month of a million persons) and DuckDB joins the texts
@@ -346,7 +348,8 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
             texts = _render_texts(con, k, key_cols, month_mi, settings)
             con.register("_notice_texts", texts)
             try:
-                _run(con, _sql("25_notice_texts.sql", kind=k, key_cols=key_cols, month_mi=int(month_mi)))
+                _run(con, _sql("25_notice_texts.sql", kind=k, key_cols=key_cols,
+                               batch_mi=int(month_mi if batch_mi is None else batch_mi)))
             finally:
                 con.unregister("_notice_texts")
         # every row got its text (the join is on the very combinations rendered from these rows)
@@ -385,6 +388,7 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     AGE_MINUS_3 when S − P = 3, AGE_REACHED when S = P, OVERDUE when S < P (at most once every
     ``settings.overdue_every_months``); reference month P.  Entries with a PRE_SERVICE notice
     of P then move ENROLLED → NOTIFIED (event date: the first day of P, source ``run:YYYY-MM``).
+    Into P's batch; into P+1's when P's batch was published already (:func:`batch_published`).
     Returns the notices inserted per kind and ``NOTIFIED``, the entries moved.
     Runs inside the caller's transaction (none is opened here).
     """
@@ -392,7 +396,10 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     _run(con, render_sql(
         "notify/10_reminders_due.sql", month_mi=int(month_mi), overdue_every=int(settings.overdue_every_months),
         benefit_start_offset=int(settings.benefit_start_offset), persons=persons))
-    inserted = _issue(con, "_reminders_due", month_mi, settings, None)
+    # P's batch already sent (a rerun after a DONE run, e.g. on a correction push): what the rerun
+    # raises — a person it takes in or reopens — goes out with the next batch, P+1 (docs/decisions.md)
+    batch = month_mi + 1 if batch_published(con, month_mi) else month_mi
+    inserted = _issue(con, "_reminders_due", month_mi, settings, None, batch_mi=batch)
     counts = {k: inserted.get(k, 0) for k in REMINDER_KINDS}
     _run(con, render_sql("notify/40_pre_service_notified.sql", month_mi=int(month_mi)))
     counts["NOTIFIED"] = record_transitions(

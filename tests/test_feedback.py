@@ -719,3 +719,79 @@ def test_views_for_worklists_and_office_progress(wh):
     assert wh.q("SELECT entry_id, objection_deadline FROM objection_windows_open(DATE '2026-11-27')") == [
         (a.entry_id, date(2026, 11, 27))]
     assert wh.q("SELECT * FROM objection_windows_open(DATE '2026-11-28')") == []
+
+
+# ------------------------------------------------------------------------------ reads once per file
+
+def _x_person(wh: Wh):
+    """A person whose ID number ends in X (written lower-case in the files)."""
+    for _ in range(40):
+        p = wh.person(S=P + 6)
+        if p.id_no.endswith("X"):
+            return p
+    raise AssertionError("no X")
+
+
+def test_feedback_facts_keyed_by_the_normalised_id_and_rows_buffered_as_before(wh):
+    """Lower-case x in the file: the preloaded facts (confirmer, screening, last stage change) are
+    found; a row repeated in the file is ALREADY_APPLIED; feedback_rows/feedback_events carry the
+    same values, types and order as row-by-row inserts."""
+    p = _x_person(wh)
+    low = p.id_no.lower()
+    rows = [dict(r, id_no=low) for r in path_rows(p, "RESULT_RECEIVED")]
+    rows += [dict(rows[0]),                                                               # repeated: already
+             row(p, "CONFIRMED", D0 + timedelta(days=6), confirmer="PERSON") | {"id_no": low},   # wrong party
+             row(p, "ELECTED_MONTH", D0 + timedelta(days=6), elected_month="2027-06") | {"id_no": low},
+             row(p, "RETIRED", D0 + timedelta(days=2)) | {"id_no": low},                   # before last move
+             row(p, "ELECTED_MONTH", D0 + timedelta(days=6), elected_month="2031-06") | {"id_no": low}]
+    rep = wh.apply(rows)
+    assert rep.files[0].status == "APPLIED"
+    st = wh.q("SELECT row_no, status, reason_code, event, event_date, entry_id IS NOT NULL, person_key IS NOT NULL "
+              "FROM feedback_rows ORDER BY row_no")
+    assert [s[:3] for s in st] == [
+        (1, "APPLIED", None), (2, "APPLIED", None), (3, "APPLIED", None), (4, "APPLIED", None),
+        (5, "APPLIED", None), (6, "ALREADY_APPLIED", None), (7, "REFUSED", "WRONG_CONFIRMER"),
+        (8, "APPLIED", None), (9, "REFUSED", "DATE_OUT_OF_ORDER"), (10, "REFUSED", "OUTSIDE_FLEXIBLE_WINDOW")]
+    assert st[6][3:5] == ("CONFIRMED", D0 + timedelta(days=6))
+    assert all(s[6] for s in st) and [s[0] for s in st if not s[5]] == [6]   # already: no entry, as before
+    ev = wh.q("SELECT event, event_date, months, items, counted_months, merge_status, elected_mi, source "
+              "FROM feedback_events ORDER BY source")
+    assert [e[0] for e in ev] == ["ARCHIVE_REVIEWED", "YEARS_CONFIRMED", "RELATIONS_MERGED", "CONCLUSION_ISSUED",
+                                  "RESULT_RECEIVED", "ELECTED_MONTH"]
+    assert ev[1][2] == 300 and ev[3][4] == 300 and ev[3][5] == "MERGED" and ev[5][6] == 2027 * 12 + 5
+    assert ev[0][3] is None and ev[0][7].startswith("feedback:fb01.csv#1")
+    assert wh.q("SELECT typeof(months), typeof(elected_mi) FROM feedback_events LIMIT 1") == [("INTEGER", "INTEGER")]
+    assert wh.stage(p) == "CONCLUDED"
+
+
+def test_two_files_in_one_command_see_each_other(wh):
+    """The second file's preload reads what the first file (same command, same person) committed."""
+    from pipelines.feedback import apply_feedback_files
+
+    p = wh.person()
+    d = D0 + timedelta(days=5)
+    f1 = wh.write([row(p, "ARCHIVE_REVIEWED", d, result="PASS")])
+    f2 = wh.write([row(p, "YEARS_CONFIRMED", d - timedelta(days=1), months=300),
+                   row(p, "ARCHIVE_REVIEWED", d, result="PASS"),                 # same row as file 1
+                   row(p, "YEARS_CONFIRMED", d, months=300)])
+    rep = apply_feedback_files([f1, f2], wh.path, wh.settings)
+    assert [f.reasons for f in rep.files] == [{}, {"DATE_OUT_OF_ORDER": 1}]
+    assert rep.files[1].already_applied == 1
+    assert wh.stage(p) == "YEARS_CONFIRMED"
+
+
+def test_a_file_failing_midway_leaves_nothing(wh, monkeypatch):
+    from pipelines import feedback
+
+    p = wh.person()
+    rows = path_rows(p, "RELATIONS_MERGED") + [row(p, "RETIRED", D0 + timedelta(days=4))]
+
+    def boom(self, *a):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(feedback._FileRun, "_ev_retired", boom)
+    with pytest.raises(RuntimeError):
+        wh.apply(rows)
+    for t in ("ledger_transitions", "feedback_rows", "feedback_events", "feedback_files"):
+        assert wh.one(f"SELECT count(*) FROM {t}") == 0, t
+    assert wh.stage(p) == "NOTIFIED"

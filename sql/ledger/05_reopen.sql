@@ -17,8 +17,12 @@ WITH closing AS (
 )
 SELECT c.entry_id, DATE '{{ month_first }}' AS event_date, c.from_stage AS to_stage,
        'reopened: push seq {{ seq }} corrects the month (' || e.close_reason || ' no longer holds)' AS detail,
+       -- the stage's own start: the last real move into it (not an office change, which keeps the
+       -- stage, nor an earlier reopening out of a closed stage)
        (SELECT max(t.event_date) FROM ledger_transitions t
-        WHERE t.entry_id = c.entry_id AND t.to_stage = c.from_stage AND t.recorded_at < c.closed_at) AS stage_since
+        WHERE t.entry_id = c.entry_id AND t.to_stage = c.from_stage AND t.recorded_at < c.closed_at
+          AND t.from_stage IS DISTINCT FROM t.to_stage
+          AND coalesce(t.from_stage, '') NOT IN ('RETIRED', 'DECEASED', 'LEFT_PUSH', 'MOVED_OUT')) AS stage_since
 FROM closing c
 JOIN ledger_entries e USING (entry_id)
 JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no
