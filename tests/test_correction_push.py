@@ -169,3 +169,31 @@ def test_a_person_the_correction_brings_in_is_told_with_the_next_batch(tmp_path)
     assert push.q("SELECT count(*) FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [(1,)]
     january = (tmp_path / "out" / "2027-01" / "notifications" / "640104" / "sms.csv").read_text(encoding="utf-8-sig")
     assert january.count(c["id_no"]) == 1 and '"PRE_SERVICE","' + c["id_no"] in january
+
+
+def test_a_deferred_notice_is_withdrawn_when_the_next_push_closes_the_entry(tmp_path):
+    """c's PRE_SERVICE of December waits for January's batch (raised by the rerun of December after
+    its batch was sent); January's push says c died: January's run withdraws it, like a DECLARATION
+    of the 1st (docs/decisions.md)."""
+    push = Push(tmp_path)
+    b, c = person(2, birth_date=born(7)), person(3, birth_date=born(8))
+    _run(push, "2026-11", [b])
+    _run(push, "2026-12", [b])
+    _correction(push, "2026-12", [b, c])
+    _run(push, "2027-01", [b, dict(c, survival_status=2)])
+    assert push.q("SELECT count(*) FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [(0,)]
+    assert push.q("SELECT kind, reference_mi, reason, withdrawn_mi FROM notice_withdrawals WHERE id_no = ?",
+                  [c["id_no"]]) == [("PRE_SERVICE", DEC, "DECEASED", JAN)]
+
+
+def test_a_deferred_notice_goes_by_the_channel_of_the_next_month(tmp_path):
+    """c's PRE_SERVICE of December waits for January's batch; January's push gives c no valid mobile:
+    it goes through the township in January, as every notice of January's batch (47_settle_batch.sql)."""
+    push = Push(tmp_path)
+    b, c = person(2, birth_date=born(7)), person(3, birth_date=born(8))
+    _run(push, "2026-11", [b])
+    _run(push, "2026-12", [b])
+    _correction(push, "2026-12", [b, c])
+    assert push.q("SELECT channel FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [("SMS",)]
+    _run(push, "2027-01", [b, dict(c, phone="", employer_uscc="", employer_name="")])
+    assert push.q("SELECT channel, phone FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [("TOWNSHIP", None)]

@@ -1,5 +1,6 @@
 -- A notice raised before P's push — a DECLARATION or CONSULTATION of the 1st (rules.md §6), a
--- RESULT from feedback (§7) — waits for P's batch. When P's run closed its entry (P's push says the
+-- RESULT from feedback (§7), a reminder of P-1 that a rerun of P-1 raised after P-1's batch was sent
+-- (reference month before P, pipelines/notify.issue_reminders) — waits for P's batch. When P's run closed its entry (P's push says the
 -- person died, retired, left the push or Ningxia: rules.md §3 "until closed"; §6 "alive and not
 -- retired"), it is withdrawn before the batch is written: moved to notice_withdrawals with the
 -- entry's close reason, so that it is kept but in no file and no count. Only while P's batch is
@@ -30,7 +31,7 @@ SELECT n.notice_id, n.id_no, n.entry_id, n.kind, n.reference_mi, n.issued_mi, n.
 FROM notice_log n
 JOIN ledger_entries e ON e.entry_id = n.entry_id
 WHERE n.issued_mi = {{ month_mi }}
-  AND n.kind IN ('DECLARATION', 'CONSULTATION', 'RESULT')
+  AND (n.kind IN ('DECLARATION', 'CONSULTATION', 'RESULT') OR n.reference_mi < {{ month_mi }})
   AND e.closed_mi IS NOT NULL;
 
 INSERT INTO notice_withdrawals

@@ -1,5 +1,6 @@
 -- P's SMS batch settled on P's data (the run's notices stage, after the ledger and the reminders).
--- A notice raised before P's push — a RESULT from feedback, a DECLARATION of the 1st — goes out
+-- A notice raised before P's push — a RESULT from feedback, a DECLARATION of the 1st, a reminder
+-- of P-1 a rerun raised after P-1's batch was sent (reference month before P) — goes out
 -- with P's files: it takes the channel and mobile of the person's data of P (rules.md §5; the
 -- worklist shows the same channel), and the office whose ledger holds its entry in P (file_office,
 -- set only where it differs from the issuing office: the files it is in, the report's and
@@ -17,7 +18,7 @@ WITH now_p AS (
     JOIN ledger_entries e ON e.entry_id = n.entry_id
     WHERE n.issued_mi = {{ month_mi }}
       -- raised outside the run (the run's own reminders are issued on P's data already)
-      AND n.kind IN ('DECLARATION', 'CONSULTATION', 'RESULT')
+      AND (n.kind IN ('DECLARATION', 'CONSULTATION', 'RESULT') OR n.reference_mi < {{ month_mi }})
 )
 UPDATE notice_log n SET
     phone = s.mobile,
