@@ -70,7 +70,9 @@ def month_context(con, month: str, settings: Settings, *, command: str = "run", 
     """Resolve month P: the push state it runs on, and the month-order guard (issue 4 §6).
 
     P is computed on the last applied batch whose data_month ≤ P.  A month before
-    the last month run is refused unless ``replay`` (which re-emits that month).
+    the last month run — or being run (a DAG run under way, or one that failed and must be
+    completed first) — is refused unless ``replay`` (which re-emits that month): a rerun of P
+    sends what it raises with P+1's batch, which must not be written yet.
     """
     mi = parse_month(month)
     month = format_month(mi)
@@ -80,11 +82,11 @@ def month_context(con, month: str, settings: Settings, *, command: str = "run", 
     if seq is None:
         raise MonthRefused(f"month {month}: no push batch with data_month <= {month} has been applied; ingest first")
     last = con.execute(
-        "SELECT max(month_mi) FROM month_runs WHERE command = ? AND status = 'DONE' AND NOT replay", [command]
-    ).fetchall()[0][0]
+        "SELECT max(month_mi) FROM month_runs WHERE command = ? AND status IN ('DONE', 'RUNNING') AND NOT replay",
+        [command]).fetchall()[0][0]
     if last is not None and mi < last and not replay:
         raise MonthRefused(
-            f"month {month} is before the last month run ({format_month(last)}); "
+            f"month {month} is before the last month run or being run ({format_month(last)}); "
             f"use --replay to re-emit it as it was"
         )
     return MonthContext(month=month, month_mi=mi, as_of_seq=seq, settings=settings)

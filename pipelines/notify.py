@@ -420,10 +420,12 @@ def withdraw_closed(con, month_mi: int) -> int:
     """Withdraw the notices waiting for P's unpublished batch whose entry P's run closed (deceased,
     retired, left the push or Ningxia): kept in ``notice_withdrawals``, in no file
     (``sql/notify/46_withdraw.sql``).  Returns how many."""
-    if batch_published(con, month_mi):
-        return 0
-    _run(con, render_sql("notify/46_withdraw.sql", month_mi=int(month_mi)))
-    return con.execute("SELECT count(*) FROM _withdraw").fetchall()[0][0]
+    published = batch_published(con, month_mi)
+    # a published batch is frozen: nothing is withdrawn from it, and what a reopening restores goes
+    # out with the next batch
+    _run(con, render_sql("notify/46_withdraw.sql", month_mi=int(month_mi), withdraw=not published,
+                         restore_into=int(month_mi) + 1 if published else int(month_mi)))
+    return 0 if published else con.execute("SELECT count(*) FROM _withdraw").fetchall()[0][0]
 
 
 def settle_batch(con, month_mi: int) -> int:

@@ -27,13 +27,14 @@ due AS (
     UNION ALL
     SELECT 'AGE_REACHED' AS kind, b.* FROM base b WHERE b.statutory_age_mi = {{ month_mi }}
     UNION ALL
-    -- at most once every N months: none when another OVERDUE of the person refers to P-N+1 .. P-1
+    -- at most once every N months: none when another OVERDUE of the person refers to, or went out
+    -- with the batch of, P-N+1 .. P-1 (a rerun of a sent month defers its notices to the next batch)
     SELECT 'OVERDUE' AS kind, b.* FROM base b
     WHERE b.statutory_age_mi < {{ month_mi }}
       AND NOT EXISTS (
           SELECT 1 FROM notice_log n
           WHERE n.id_no = b.id_no AND n.kind = 'OVERDUE'
-            AND n.reference_mi > {{ month_mi }} - {{ overdue_every }}
+            AND greatest(n.reference_mi, n.issued_mi) > {{ month_mi }} - {{ overdue_every }}
             AND n.reference_mi < {{ month_mi }})
 )
 SELECT kind, id_no, entry_id, CAST({{ month_mi }} AS INTEGER) AS reference_mi, office_code,

@@ -7,12 +7,14 @@
 -- unpublished (notify.batch_published): once a run of P is DONE its notices were sent, and a rerun of
 -- P (after, say, a county RETIRED dated in P closed the entry) keeps them — it re-emits what was
 -- published. Runs before 47_settle_batch.sql; idempotent; a replay does not run it.
--- First, what an earlier unfinished run of P withdrew and a rerun on a correction push of P has
--- reopened (sql/ledger/05_reopen.sql) waits for P's batch again, as it was.
+-- First, what an earlier run of P withdrew and a rerun on a correction push of P has reopened
+-- (sql/ledger/05_reopen.sql) is issued again, as it was: into P's batch while it is unpublished
+-- (restore_into = P), else into the next one (restore_into = P+1, like every notice a rerun of a
+-- published month raises; pipelines/notify.withdraw_closed).
 CREATE OR REPLACE TEMP TABLE _restore AS
-SELECT w.* FROM notice_withdrawals w
+SELECT w.* REPLACE (CAST({{ restore_into }} AS INTEGER) AS issued_mi) FROM notice_withdrawals w
 JOIN ledger_entries e ON e.entry_id = w.entry_id
-WHERE w.withdrawn_mi = {{ month_mi }} AND w.issued_mi = {{ month_mi }} AND e.closed_mi IS NULL
+WHERE w.withdrawn_mi = {{ month_mi }} AND e.closed_mi IS NULL
   AND NOT EXISTS (SELECT 1 FROM notice_log n
                   WHERE n.notice_id = w.notice_id
                      OR (n.id_no = w.id_no AND n.kind = w.kind AND n.reference_mi = w.reference_mi));
@@ -24,7 +26,7 @@ SELECT notice_id, id_no, entry_id, kind, reference_mi, issued_mi, office_code, c
 FROM _restore;
 
 DELETE FROM notice_withdrawals WHERE notice_id IN (SELECT notice_id FROM _restore);
-
+{% if withdraw %}
 CREATE OR REPLACE TEMP TABLE _withdraw AS
 SELECT n.notice_id, n.id_no, n.entry_id, n.kind, n.reference_mi, n.issued_mi, n.office_code, n.channel,
        n.phone, n.text, n.segments, n.offline_reason, n.created_at, e.close_reason
@@ -40,3 +42,4 @@ SELECT notice_id, id_no, entry_id, kind, reference_mi, issued_mi, office_code, c
 FROM _withdraw;
 
 DELETE FROM notice_log WHERE notice_id IN (SELECT notice_id FROM _withdraw);
+{% endif %}

@@ -79,11 +79,14 @@ WITH e AS (
            count(*) FILTER (closed_mi IS NULL AND due_date < CAST(timezone('Asia/Shanghai', now()) AS DATE))       AS overdue
     FROM ledger_entries GROUP BY office_code
 ),
-n AS (  -- by the office whose files carried the notice
+n AS (  -- by the office whose files carried the notice; sent = in a published batch (a run of its
+        -- month DONE), not one still waiting for its month's run
     SELECT coalesce(file_office, office_code) AS office_code, count(*) AS notices_sent,
            count(*) FILTER (channel = 'SMS') AS sms_sent, coalesce(sum(segments), 0) AS sms_segments,
            count(*) FILTER (channel <> 'SMS') AS offline_notices
-    FROM notice_log GROUP BY ALL
+    FROM notice_log
+    WHERE issued_mi IN (SELECT month_mi FROM month_runs WHERE command = 'run' AND status = 'DONE')
+    GROUP BY ALL
 ),
 o AS (
     SELECT e.office_code,
