@@ -419,7 +419,8 @@ def batch_published(con, month_mi: int) -> bool:
 def withdraw_closed(con, month_mi: int) -> int:
     """Withdraw the notices waiting for P's unpublished batch whose entry P's run closed (deceased,
     retired, left the push or Ningxia): kept in ``notice_withdrawals``, in no file
-    (``sql/notify/46_withdraw.sql``).  Returns how many."""
+    (``sql/notify/46_withdraw.sql``).  First, what a run of P withdrew and a rerun has reopened is
+    issued again: into P's batch, or P+1's when P's was published.  Returns how many were withdrawn."""
     published = batch_published(con, month_mi)
     # a published batch is frozen: nothing is withdrawn from it, and what a reopening restores goes
     # out with the next batch

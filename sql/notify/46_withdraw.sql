@@ -1,8 +1,8 @@
 -- A notice raised before P's push — a DECLARATION or CONSULTATION of the 1st (rules.md §6), a
 -- RESULT from feedback (§7), a reminder of P-1 that a rerun of P-1 raised after P-1's batch was sent
--- (reference month before P, pipelines/notify.issue_reminders) — waits for P's batch. When P's run closed its entry (P's push says the
--- person died, retired, left the push or Ningxia: rules.md §3 "until closed"; §6 "alive and not
--- retired"), it is withdrawn before the batch is written: moved to notice_withdrawals with the
+-- (reference month before P, pipelines/notify.issue_reminders) — waits for P's batch. When P's run
+-- closed its entry (P's push says the person died, retired, left the push or Ningxia: rules.md §3
+-- "until closed"; §6 "alive and not retired"), it is withdrawn before the batch is written: moved to notice_withdrawals with the
 -- entry's close reason, so that it is kept but in no file and no count. Only while P's batch is
 -- unpublished (notify.batch_published): once a run of P is DONE its notices were sent, and a rerun of
 -- P (after, say, a county RETIRED dated in P closed the entry) keeps them — it re-emits what was
