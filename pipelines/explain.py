@@ -96,7 +96,7 @@ def explain_person(id_no: str, month: str, warehouse: str | Path) -> str:
     for t in trans:
         L.append(f"    {t[3]}  {t[1]} → {t[2]}  [{t[4]}] {t[5]}")
     L.append("")
-    L.append("Notices (rules.md §5):" + ("" if notices else " none"))
+    L.append("Notices (rules.md §5):" + ("" if notices or withdrawn else " none"))
     L += [f"  {n[0]} for {n[1]} (issued {n[2]}) via {n[3]} {n[4]}" for n in notices]
     L += [f"  {w[0]} for {w[1]} withdrawn unsent by the run of {w[2]}: entry closed {w[3]}" for w in withdrawn]
     if hand:

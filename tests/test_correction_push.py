@@ -184,6 +184,11 @@ def test_a_deferred_notice_is_withdrawn_when_the_next_push_closes_the_entry(tmp_
     assert push.q("SELECT count(*) FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [(0,)]
     assert push.q("SELECT kind, reference_mi, reason, withdrawn_mi FROM notice_withdrawals WHERE id_no = ?",
                   [c["id_no"]]) == [("PRE_SERVICE", DEC, "DECEASED", JAN)]
+    from pipelines.explain import explain_person
+
+    text = explain_person(c["id_no"], "2027-01", push.wh)
+    assert ("Notices (rules.md §5):\n  PRE_SERVICE for 2026-12 withdrawn unsent by the run of 2027-01: "
+            "entry closed DECEASED") in text
 
 
 def test_a_deferred_notice_goes_by_the_channel_of_the_next_month(tmp_path):
