@@ -75,7 +75,7 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
     con.execute("BEGIN TRANSACTION")
     try:
         _load_officers(con)
-        run_sql(con, "ledger/05_reopen.sql", **ctx.params())
+        run_sql(con, "ledger/05_reopen.sql", closed_stages=CLOSED_STAGES, **ctx.params())
         reopened = record_transitions(con, "_reopening", f"run:{ctx.month}", ctx.month_mi, ctx.settings,
                                       keep_since=True)
         run_sql(con, "ledger/10_close.sql", **ctx.params())

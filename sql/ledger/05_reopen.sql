@@ -22,7 +22,7 @@ SELECT c.entry_id, DATE '{{ month_first }}' AS event_date, c.from_stage AS to_st
        (SELECT max(t.event_date) FROM ledger_transitions t
         WHERE t.entry_id = c.entry_id AND t.to_stage = c.from_stage AND t.recorded_at < c.closed_at
           AND t.from_stage IS DISTINCT FROM t.to_stage
-          AND coalesce(t.from_stage, '') NOT IN ('RETIRED', 'DECEASED', 'LEFT_PUSH', 'MOVED_OUT')) AS stage_since
+          AND coalesce(t.from_stage, '') NOT IN ({% for s in closed_stages %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %})) AS stage_since
 FROM closing c
 JOIN ledger_entries e USING (entry_id)
 JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no

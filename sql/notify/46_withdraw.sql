@@ -33,7 +33,7 @@ SELECT n.notice_id, n.id_no, n.entry_id, n.kind, n.reference_mi, n.issued_mi, n.
 FROM notice_log n
 JOIN ledger_entries e ON e.entry_id = n.entry_id
 WHERE n.issued_mi = {{ month_mi }}
-  AND (n.kind IN ('DECLARATION', 'CONSULTATION', 'RESULT') OR n.reference_mi < {{ month_mi }})
+  AND notice_raised_before_run(n.kind, n.reference_mi, {{ month_mi }})
   AND e.closed_mi IS NOT NULL;
 
 INSERT INTO notice_withdrawals

@@ -18,7 +18,7 @@ WITH now_p AS (
     JOIN ledger_entries e ON e.entry_id = n.entry_id
     WHERE n.issued_mi = {{ month_mi }}
       -- raised outside the run (the run's own reminders are issued on P's data already)
-      AND (n.kind IN ('DECLARATION', 'CONSULTATION', 'RESULT') OR n.reference_mi < {{ month_mi }})
+      AND notice_raised_before_run(n.kind, n.reference_mi, {{ month_mi }})
 )
 UPDATE notice_log n SET
     phone = s.mobile,

@@ -102,3 +102,10 @@ CREATE OR REPLACE TEMP MACRO notice_channel(mobile, insurance_type, employer_usc
          WHEN insurance_type = 110 AND (nullif(trim(employer_uscc), '') IS NOT NULL
                                         OR nullif(trim(employer_name), '') IS NOT NULL) THEN 'EMPLOYER'
          ELSE 'TOWNSHIP' END;
+
+-- A notice of P's batch raised before P's push, not by P's run itself (rules.md §5–§7): a
+-- DECLARATION/CONSULTATION of the 1st, a RESULT from feedback, or a reminder of an earlier month that
+-- a rerun deferred to this batch (reference month before P). P's run settles such a notice on P's data
+-- and withdraws it when P's run closes its entry (sql/notify/46_withdraw.sql, 47_settle_batch.sql).
+CREATE OR REPLACE TEMP MACRO notice_raised_before_run(kind, reference_mi, month_mi) AS
+    kind IN ('DECLARATION', 'CONSULTATION', 'RESULT') OR reference_mi < month_mi;
