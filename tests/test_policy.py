@@ -81,7 +81,7 @@ def test_month_arithmetic():
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("row", read_vectors("retirement_age.csv") if (VECTORS / "retirement_age.csv").exists() else [],
+@pytest.mark.parametrize("row", read_vectors("retirement_age.csv"),
                          ids=lambda r: r["case"])
 def test_retirement_age_vector(row):
     got = policy_json(int(row["gender"]), opt_int(row["person_type"]), int(row["insurance_type"]), row["birth_month"])
@@ -270,8 +270,6 @@ def test_no_public_calculator_mistakes():
 
 
 def _bp_rows():
-    if not (VECTORS / "benefit_place.csv").exists():
-        return []
     return read_vectors("benefit_place.csv")
 
 

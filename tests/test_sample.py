@@ -195,7 +195,6 @@ def test_vectorised_check_characters():
     assert [id_check_char(str(x)) for x in id17.tolist()] == checks.tolist()
 
 
-@pytest.mark.skipif(not VECTORS.exists(), reason="the spec (../shared/spec) is not beside this checkout")
 def test_vectorised_benefit_place_matches_vectors():
     rows = list(csv.DictReader(open(VECTORS / "benefit_place.csv", encoding="utf-8")))
     k = max(len(r["segments"].split(";")) for r in rows)
