@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from .analysts import refreshes_analysts
 from . import DATA_DIR
 from .contract import shown_column_names
 from .errors import RetirePrepError, UnknownCalendarYear
@@ -986,6 +987,7 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport) -> F
     return out
 
 
+@refreshes_analysts
 def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings | None = None) -> FeedbackReport:
     """``retire-prep feedback FILE...``: apply county feedback files in the order given.
 
