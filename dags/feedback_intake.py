@@ -30,7 +30,7 @@ it never runs at the same time as a writing task of the monthly or declaration r
   corrected file and move the refused one out of the inbox (e.g. to `refused/`) — until
   then every run fails on it again. Single refused rows do not fail the task: they are in
   the log and in the warehouse table `feedback_rows` with their reason code.
-* *warehouse locked* (an analyst or another process holds the DuckDB file): retried.
+* *warehouse locked* (another process holds the DuckDB file; analysts use the analysts' file): retried.
 * **Rerun**: clear the task.
 See docs/operations.md.
 """
