@@ -127,10 +127,10 @@ def key_figures(hist: list[dict], mi: int, batches_now, batches_prev) -> list[di
     prev = [r for r in hist if r["month_mi"] == mi - 1]
     has_prev = bool(prev)
 
-    def fig(label, key=None, value=None, prev_value=None, unit="", rate=False):
+    def fig(label, key=None, value=None, prev_value=None, unit="", rate=False, worse_up=False):
         v = _sum(now, key) if key else value
         p = (_sum(prev, key) if key else prev_value) if has_prev else None
-        return {"label": label, "value": v, "prev": p, "unit": unit, "rate": rate,
+        return {"label": label, "value": v, "prev": p, "unit": unit, "rate": rate, "worse_up": worse_up,
                 "delta": None if p is None or v is None else round(v - p, 1) if rate else v - p}
 
     def rate(rows):
@@ -144,14 +144,14 @@ def key_figures(hist: list[dict], mi: int, batches_now, batches_prev) -> list[di
         fig("其中：短信", "sms_sent", unit="条"),
         fig("其中：经参保单位", "employer_notices", unit="条"),
         fig("其中：经乡镇（街道）", "township_notices", unit="条"),
-        fig("超期件数", "overdue_entries", unit="件"),
-        fig("超期率", value=rate(now), prev_value=rate(prev), unit="%", rate=True),
-        fig("未结异议", "objections_open", unit="件"),
-        fig("其中：本月到期", "objections_due_in_month", unit="件"),
+        fig("超期件数", "overdue_entries", unit="件", worse_up=True),
+        fig("超期率", value=rate(now), prev_value=rate(prev), unit="%", rate=True, worse_up=True),
+        fig("未结异议", "objections_open", unit="件", worse_up=True),
+        fig("其中：本月到期", "objections_due_in_month", unit="件", worse_up=True),
         fig("拒收批次", value=batches_now["refused"] if batches_now else 0,
-            prev_value=batches_prev["refused"] if batches_prev else None, unit="批"),
+            prev_value=batches_prev["refused"] if batches_prev else None, unit="批", worse_up=True),
         fig("暂存待补批次", value=batches_now["held"] if batches_now else 0,
-            prev_value=batches_prev["held"] if batches_prev else None, unit="批"),
+            prev_value=batches_prev["held"] if batches_prev else None, unit="批", worse_up=True),
     ]
     if not batches_prev:
         figures[-1]["prev"] = figures[-2]["prev"] = figures[-1]["delta"] = figures[-2]["delta"] = None

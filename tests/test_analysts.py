@@ -180,3 +180,19 @@ def test_cli_rebuilds_by_hand(world):
     code, out, err = run_cli("analysts", "--warehouse", world["wh"])
     assert code == 0, err
     assert Path(out.strip()) == world["ana"] and os.stat(world["ana"]).st_ino != before
+
+
+def test_ledger_current_table_is_the_view(world, con):
+    """sql/analysts/ledger_current.sql computes the view's rows its own (cheaper) way: the same rows."""
+    con.execute(f"ATTACH '{world['wh']}' AS w (READ_ONLY)")
+    try:
+        cols = ", ".join(c for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'w' AND table_name = 'ledger_current' "
+            "AND column_name <> 'overdue' ORDER BY column_index").fetchall())
+        assert con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM ledger_current EXCEPT ALL "
+                           f"SELECT {cols} FROM w.ledger_current)").fetchone()[0] == 0
+        assert con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM w.ledger_current EXCEPT ALL "
+                           f"SELECT {cols} FROM ledger_current)").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM ledger_current").fetchone()[0] > 1000
+    finally:
+        con.execute("DETACH w")
