@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test sample bench-ingest bench-run bench-feedback airflow-standalone clean
+.PHONY: demo test sample bench-ingest bench-run bench-feedback bench-analysts airflow-standalone clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench-run: $(STAMP)
 bench-feedback: $(STAMP)
 	test -f bench/work/run/w.duckdb || $(BIN)/python bench/run.py --keep --no-record
 	$(BIN)/python bench/feedback.py
+
+# the analysts' file's rebuild against the monthly run (docs/benchmarks.md "The analysts' file")
+bench-analysts: $(STAMP)
+	$(BIN)/python bench/analysts.py
 
 clean:
 	rm -rf out build .pytest_cache

@@ -68,7 +68,7 @@ def run_demo(out: Path, warehouse: Path | None = None) -> int:
     from .analysts import analysts_path
 
     _say(f"   warehouse (the pipeline's):       {warehouse}")
-    _say(f"   analysts' file (docs/analysts.md): {analysts_path(warehouse)}")
+    _say(f"   analysts' file (docs/analysts.md):{analysts_path(warehouse)}")
     _say(f"   worklists per office:             {out / '2026-11' / 'worklists'}/<office>/worklist.csv|.parquet")
     _say(f"   report (supervision, Chinese):    {month_dir / 'report' / 'index.html'}")
     _say(f"   validation results:               {out / '2026-11' / 'validation'}")

@@ -259,7 +259,7 @@ def line_chart(cid: str, months: list[str], series: list[tuple[str, str]],
             parts.append(f'<polyline fill="none" stroke="{PALETTE[i]}" stroke-width="2" points="'
                          + " ".join(f"{x},{y}" for x, y in seg) + '"/>')
         for k, (m, v) in enumerate(zip(months, vals)):
-            if k % 2 == len(months) % 2 or k == len(months) - 1:
+            if (len(months) - 1 - k) % 2 == 0:   # every other month, counted back from P
                 parts.append(f'<text x="{xy(k, 0)[0]}" y="{H - pad_b + 16}" text-anchor="middle" class="tick">'
                              f'{_t(m[2:])}</text>')
             if v is not None:

@@ -107,7 +107,9 @@ def test_report_is_chinese_with_key_figures_and_office_names(world):
     # no English column names: every header is Chinese
     assert all(re.search(r"[\u4e00-\u9fff]", h) for h in v["headers"]), [h for h in v["headers"]
                                                                          if not re.search(r"[\u4e00-\u9fff]", h)]
-    assert "兴庆区社保中心" in text and "超龄未退休" in text or "缴费年限" in text
+    assert "银川市兴庆区社保中心 <span class=\"code\">640104</span>" in text      # offices by name, code small
+    assert "关键信息缺失 <span class=\"code\">KEY_INFO_MISSING</span>" in text     # codes by their label
+    assert "已纳入" in text and "短信" in text and "预服务告知" in text
     assert "@media print" in text and "A4" in text
     assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text.replace("http://www.w3.org/2000/svg", ""))
 
