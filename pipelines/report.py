@@ -230,7 +230,7 @@ def hbar_chart(cid: str, cats: list[tuple[str, object]], series: list[tuple[str,
 def line_chart(cid: str, months: list[str], series: list[tuple[str, str]],
                values: dict[tuple[str, str], int | None]) -> Markup:
     """One small line chart per series over the months (a month not run has no point)."""
-    W, H, pad_l, pad_r, pad_t, pad_b = 350, 190, 44, 10, 30, 34
+    W, H, pad_l, pad_r, pad_t, pad_b = 350, 190, 44, 24, 30, 34
     out = [f'<div class="trend" data-chart="{cid}">']
     for i, (s, name) in enumerate(series):
         vals = [values.get((m, s)) for m in months]
