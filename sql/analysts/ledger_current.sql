@@ -1,10 +1,10 @@
+-- reads: ledger_entries, person_keys, screen_results
+-- writes: - (a SELECT: the analysts' table)
+-- params: -
 -- The analysts' view ledger_current (sql/warehouse/views.sql, outputs.md), as a table: the same rows
 -- and columns (tests/test_analysts.py compares them), computed for the whole ledger at once. The view
 -- finds each person's latest screening with a window over every month of screen_results; here the
 -- latest month screens almost everyone, so only the entries it lacks look further back.
--- reads: ledger_entries, person_keys, screen_results
--- writes: nothing (a SELECT)
--- params: none
 WITH last AS (SELECT max(month_mi) AS m FROM screen_results),
 cur AS (
     SELECT r.* FROM screen_results r, last WHERE r.month_mi = last.m

@@ -1,5 +1,5 @@
+-- reads: notices (views of sql/warehouse/)
+-- writes: - (a SELECT: the analysts' table)
+-- params: -
 -- The analysts' view notices (outputs.md "The warehouse, for analysts"), as a table.
--- reads: notices (sql/warehouse/views.sql, schema_feedback.sql)
--- writes: nothing (a SELECT)
--- params: none
 SELECT * FROM notices

@@ -1,13 +1,13 @@
+-- reads: worklist_rows, ledger_entries, notice_log, month_runs
+-- writes: - (a SELECT: the analysts' table and the report)
+-- params: upto_mi, include_mi (the report's P for both; none for the analysts' table)
 -- The history of each office, month by month, as each month was published: its ledger by stage
 -- (the month's worklist, outputs.md), new entries, overdue, open objections, notices sent by channel.
 -- The analysts' table office_month and the report's key figures and 12-month trend (issue 17).
--- reads: worklist_rows, ledger_entries, notice_log, month_runs
--- writes: nothing (a SELECT)
--- params: upto_mi (the last month shown: the report's P; none = every month run),
---         include_mi (a month whose run is under way and counted as run: the report's P; none = none)
+-- upto_mi: the last month shown; include_mi: a month whose run is under way, counted as run.
 WITH run AS (  -- months whose run is done (their batch went out), and the month being reported
     SELECT DISTINCT month_mi FROM month_runs WHERE command = 'run' AND status = 'DONE'
-    {% if include_mi is not none %}UNION SELECT {{ include_mi | int }}{% endif %}
+    {% if include_mi is not none %}UNION ALL SELECT {{ include_mi | int }}{% endif %}
 ),
 w AS (
     SELECT w.month_mi, w.office_code,
