@@ -49,10 +49,42 @@ def main() -> None:
     changes = max(1, a.persons // 100)
     print(f"generating {a.persons:,} persons (FULL 2026-11) and an INCR of {changes:,} changes (2026-12)", flush=True)
     t0 = time.perf_counter()
-    subprocess.run(CLI + ["sample", "--persons", str(a.persons), "--month", "2026-11", "--out", str(full),
-                          "--seed", "7", "--bad-rows", "0.001"], cwd=ROOT, check=True)
-    subprocess.run(CLI + ["sample", "--month", "2026-12", "--out", str(incr), "--incr-from", str(full),
-                          "--changes", str(changes), "--seed", "7"], cwd=ROOT, check=True)
+    subprocess.run(
+        CLI
+        + [
+            "sample",
+            "--persons",
+            str(a.persons),
+            "--month",
+            "2026-11",
+            "--out",
+            str(full),
+            "--seed",
+            "7",
+            "--bad-rows",
+            "0.001",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    subprocess.run(
+        CLI
+        + [
+            "sample",
+            "--month",
+            "2026-12",
+            "--out",
+            str(incr),
+            "--incr-from",
+            str(full),
+            "--changes",
+            str(changes),
+            "--seed",
+            "7",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     print(f"  generated in {time.perf_counter() - t0:.0f} s", flush=True)
     wh, out = WORK / "w.duckdb", WORK / "out"
     print("timings (each step its own process; ingest and run include their rebuild):", flush=True)
@@ -66,8 +98,10 @@ def main() -> None:
     print("  " + sizes(wh), flush=True)
     # the run's wall time includes its own rebuild: compare with the run without it
     for label, reb, run, ing in (("FULL", reb_f, run_f, ing_f), ("INCR", reb_i, run_i, ing_i)):
-        print(f"rebuild / run without it, {label} month: {reb / (run - reb):.1%} "
-              f"(of ingest + run: {reb / (ing + run - 2 * reb):.1%})")
+        print(
+            f"rebuild / run without it, {label} month: {reb / (run - reb):.1%} "
+            f"(of ingest + run: {reb / (ing + run - 2 * reb):.1%})"
+        )
     print("target: at most 10 % of the run")
     if not a.keep:
         shutil.rmtree(WORK, ignore_errors=True)

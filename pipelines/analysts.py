@@ -45,6 +45,7 @@ TABLES: tuple[tuple[str, str], ...] = (
 #: SQL params every analysts' SQL file may use (office_month.sql is shared with the report)
 _PARAMS = {"upto_mi": None, "include_mi": None}
 
+
 def analysts_path(warehouse: str | Path) -> Path:
     """The analysts' file of ``warehouse``: beside it, ``<stem>.analysts.duckdb``."""
     warehouse = Path(warehouse)
@@ -57,10 +58,14 @@ def _small_tables(con, db: str) -> None:
     from .labels import label_rows
     from .notify import office_short_name, offices
 
-    con.execute(f"CREATE TABLE {db}.offices (office_code VARCHAR, office_name VARCHAR, "
-                "short_name VARCHAR, city VARCHAR)")
-    _insert(con, f"{db}.offices", [(c, o["office_name"], office_short_name(o["office_name"]), o["city"])
-                                   for c, o in sorted(offices().items())])
+    con.execute(
+        f"CREATE TABLE {db}.offices (office_code VARCHAR, office_name VARCHAR, short_name VARCHAR, city VARCHAR)"
+    )
+    _insert(
+        con,
+        f"{db}.offices",
+        [(c, o["office_name"], office_short_name(o["office_name"]), o["city"]) for c, o in sorted(offices().items())],
+    )
     con.execute(f"CREATE TABLE {db}.code_labels (kind VARCHAR, code VARCHAR, label_zh VARCHAR)")
     _insert(con, f"{db}.code_labels", label_rows())
 
@@ -69,8 +74,7 @@ def _insert(con, table: str, rows: list[tuple]) -> None:
     """A few hundred rows from data/ in one statement (executemany costs a statement a row)."""
     if rows:
         one = "(" + ", ".join("?" * len(rows[0])) + ")"
-        con.execute(f"INSERT INTO {table} VALUES " + ", ".join([one] * len(rows)),
-                    [v for r in rows for v in r])
+        con.execute(f"INSERT INTO {table} VALUES " + ", ".join([one] * len(rows)), [v for r in rows for v in r])
 
 
 def _about(con, db: str) -> None:
@@ -91,7 +95,9 @@ def _dictionary(con, db: str) -> list[str]:
     entries = column_entries()
     cols = con.execute(
         "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
-        "ORDER BY table_name, column_index", [db]).fetchall()
+        "ORDER BY table_name, column_index",
+        [db],
+    ).fetchall()
     rows, missing = [], []
     for table, column, dtype in cols:
         zh, meaning = entries.get((table, column)) or entries.get(("", column)) or ("", "")
@@ -103,8 +109,10 @@ def _dictionary(con, db: str) -> list[str]:
     rows.append(("dictionary", "data_type", "VARCHAR", "数据类型", "DuckDB type"))
     rows.append(("dictionary", "name_zh", "VARCHAR", "中文名称", "the column's Chinese name"))
     rows.append(("dictionary", "meaning", "VARCHAR", "含义", "what the column holds"))
-    con.execute(f"CREATE TABLE {db}.dictionary (table_name VARCHAR, column_name VARCHAR, data_type VARCHAR, "
-                "name_zh VARCHAR, meaning VARCHAR)")
+    con.execute(
+        f"CREATE TABLE {db}.dictionary (table_name VARCHAR, column_name VARCHAR, data_type VARCHAR, "
+        "name_zh VARCHAR, meaning VARCHAR)"
+    )
     _insert(con, f"{db}.dictionary", rows)
     return missing
 

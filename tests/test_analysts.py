@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import sample_world
+from support import sample_world
 from pipelines import PROJECT_ROOT
 from pipelines.analysts import TABLES, analysts_path
 
@@ -45,12 +45,13 @@ def world(tmp_path_factory):
     session = None
     try:
         for name, step in sample_world.steps(wh, out):
-            step()                       # raises if the warehouse were locked by the session
+            step()  # raises if the warehouse were locked by the session
             done.append(name)
             inodes.append(os.stat(ana).st_ino)
             if session is None and name == "run 2026-11":
-                session = subprocess.Popen([sys.executable, "-c", SESSION, str(ana)], stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, text=True)
+                session = subprocess.Popen(
+                    [sys.executable, "-c", SESSION, str(ana)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                )
                 assert json.loads(session.stdout.readline()) == "open"
             if session is not None:
                 session.stdin.write("q\n")
@@ -80,19 +81,21 @@ def test_an_open_analyst_session_blocks_no_command(world):
     assert names == ["run 2026-11", "feedback", "declare 2026-12", "ingest INCR", "run 2026-12"]
     first = world["seen"][0][1]
     assert first[0] == "2026-11"
-    assert all(v == first for _, v in world["seen"])           # the version it opened, throughout
+    assert all(v == first for _, v in world["seen"])  # the version it opened, throughout
     fresh = duckdb.connect(str(world["ana"]), read_only=True)
     try:
         assert fresh.execute("SELECT max(month) FROM office_month").fetchone()[0] == "2026-12"
         assert fresh.execute("SELECT last_month_run, last_month_declared FROM about").fetchone() == (
-            "2026-12", "2026-12")
+            "2026-12",
+            "2026-12",
+        )
     finally:
         fresh.close()
 
 
 def test_replaced_by_a_new_file_after_every_command(world):
     """A new file each time (os.replace), none left half-written beside it."""
-    inodes = world["inodes"]   # the new file exists before the old one goes: never the same inode twice running
+    inodes = world["inodes"]  # the new file exists before the old one goes: never the same inode twice running
     assert all(a != b for a, b in zip(inodes, inodes[1:]))
     assert world["ana"].name == "warehouse.analysts.duckdb" and world["ana"].parent == world["wh"].parent
     assert sorted(p.name for p in world["ana"].parent.iterdir() if "analysts" in p.name) == [world["ana"].name]
@@ -102,8 +105,15 @@ def test_every_writing_command_and_dag_task_rebuilds_it():
     """The functions the CLI commands and the DAG tasks that write the warehouse call."""
     from pipelines import declare, feedback, ingest, monthly
 
-    for fn in (ingest.ingest_batches, ingest.ingest_inbox, ingest.load_applications, monthly.run_month,
-               monthly.stage_finish, declare.declare_month, feedback.apply_feedback_files):
+    for fn in (
+        ingest.ingest_batches,
+        ingest.ingest_inbox,
+        ingest.load_applications,
+        monthly.run_month,
+        monthly.stage_finish,
+        declare.declare_month,
+        feedback.apply_feedback_files,
+    ):
         assert getattr(fn, "__wrapped__", None) is not None, fn.__name__
 
 
@@ -114,7 +124,9 @@ def test_tables_views_history_and_dictionary(con):
     assert {"batches", "quarantine", "ledger_current", "flags_current", "notices", "office_progress"} <= tables
     # history per office and month, and flags per month
     assert con.execute("SELECT list(DISTINCT month ORDER BY month) FROM office_month").fetchone()[0] == [
-        "2026-11", "2026-12"]
+        "2026-11",
+        "2026-12",
+    ]
     assert con.execute("SELECT count(DISTINCT month) FROM flags_month").fetchone()[0] == 2
     # every column of every table has its Chinese name and meaning
     cols = con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal").fetchall()
@@ -127,8 +139,11 @@ def test_office_month_is_what_the_worklists_published(world, con):
     """The history is the published worklists: the sum of an office's rows of 2026-12 is its file's."""
     csvs = sorted((world["out"] / "2026-12" / "worklists").glob("*/worklist.csv"))
     by_file = {p.parent.name: sum(1 for _ in p.open(encoding="utf-8-sig")) - 1 for p in csvs}
-    hist = dict(con.execute("SELECT office_code, ledger_entries FROM office_month WHERE month = '2026-12' "
-                            "AND ledger_entries > 0").fetchall())
+    hist = dict(
+        con.execute(
+            "SELECT office_code, ledger_entries FROM office_month WHERE month = '2026-12' AND ledger_entries > 0"
+        ).fetchall()
+    )
     assert hist == by_file
 
 
@@ -139,8 +154,10 @@ PHONE_RE = r"(^|[^0-9A-Za-z])1[3-9][0-9]{9}([^0-9A-Za-z]|$)"
 def test_no_id_number_name_or_phone(world, con):
     con.execute(f"ATTACH '{world['wh']}' AS w (READ_ONLY)")
     try:
-        cols = con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = "
-                           "current_database() AND data_type = 'VARCHAR'").fetchall()
+        cols = con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = "
+            "current_database() AND data_type = 'VARCHAR'"
+        ).fetchall()
         assert len(cols) > 40
         for t, c in cols:
             hits = con.execute(f"""
@@ -186,13 +203,27 @@ def test_ledger_current_table_is_the_view(world, con):
     """sql/analysts/ledger_current.sql computes the view's rows its own (cheaper) way: the same rows."""
     con.execute(f"ATTACH '{world['wh']}' AS w (READ_ONLY)")
     try:
-        cols = ", ".join(c for (c,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'w' AND table_name = 'ledger_current' "
-            "AND column_name <> 'overdue' ORDER BY column_index").fetchall())
-        assert con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM ledger_current EXCEPT ALL "
-                           f"SELECT {cols} FROM w.ledger_current)").fetchone()[0] == 0
-        assert con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM w.ledger_current EXCEPT ALL "
-                           f"SELECT {cols} FROM ledger_current)").fetchone()[0] == 0
+        cols = ", ".join(
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'w' AND table_name = 'ledger_current' "
+                "AND column_name <> 'overdue' ORDER BY column_index"
+            ).fetchall()
+        )
+        assert (
+            con.execute(
+                f"SELECT count(*) FROM (SELECT {cols} FROM ledger_current EXCEPT ALL "
+                f"SELECT {cols} FROM w.ledger_current)"
+            ).fetchone()[0]
+            == 0
+        )
+        assert (
+            con.execute(
+                f"SELECT count(*) FROM (SELECT {cols} FROM w.ledger_current EXCEPT ALL "
+                f"SELECT {cols} FROM ledger_current)"
+            ).fetchone()[0]
+            == 0
+        )
         assert con.execute("SELECT count(*) FROM ledger_current").fetchone()[0] > 1000
     finally:
         con.execute("DETACH w")

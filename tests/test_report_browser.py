@@ -14,8 +14,8 @@ import re
 import duckdb
 import pytest
 
-import sample_world
-from cdp import chromium_path, load_page
+from support import sample_world
+from support.cdp import chromium_path, load_page
 
 CHARTS = {"overdue_rate", "ledger_by_stage", "notices_by_kind", "flags_by_kind", "trend"}
 
@@ -45,8 +45,9 @@ def world(tmp_path_factory):
 
 def _page(world):
     if not chromium_path():
-        pytest.skip("SKIPPED LOUDLY: no chromium on PATH (Debian package `chromium`): the report's browser "
-                    "check did not run")
+        pytest.skip(
+            "SKIPPED LOUDLY: no chromium on PATH (Debian package `chromium`): the report's browser check did not run"
+        )
     if "page" not in world:
         world["page"] = load_page(world["report"], PAGE_CHECK, width=1280)
     return world["page"]
@@ -74,7 +75,7 @@ def test_charts_are_there_and_their_numbers_are_the_tables(world):
         marks = sorted(map(tuple, f["marks"]))
         cells = sorted((c, s, v) for c, s, v, _ in f["cells"])
         assert marks == cells, cid
-        assert all(v == shown for _, _, v, shown in f["cells"]), cid   # the cell shows the charted number
+        assert all(v == shown for _, _, v, shown in f["cells"]), cid  # the cell shows the charted number
 
 
 def test_chart_numbers_are_the_warehouse_history(world):
@@ -82,13 +83,20 @@ def test_chart_numbers_are_the_warehouse_history(world):
     figs = {f["id"]: f for f in _page(world)["value"]["figures"]}
     ana = duckdb.connect(str(world["wh"].with_name("warehouse.analysts.duckdb")), read_only=True)
     try:
-        hist = dict(((m, k), v) for m, k, v in ana.execute("""
+        hist = dict(
+            ((m, k), v)
+            for m, k, v in ana.execute("""
             UNPIVOT (SELECT month, sum(ledger_entries) AS ledger_entries, sum(notices_sent) AS notices_sent,
                             sum(overdue_entries) AS overdue_entries FROM office_month GROUP BY month)
-            ON ledger_entries, notices_sent, overdue_entries INTO NAME k VALUE v""").fetchall())
-        overdue = {o: round(100 * d / n, 1) for o, n, d in ana.execute(
-            "SELECT office_code, ledger_entries, overdue_entries FROM office_month "
-            "WHERE month = '2026-12' AND ledger_entries > 0").fetchall()}
+            ON ledger_entries, notices_sent, overdue_entries INTO NAME k VALUE v""").fetchall()
+        )
+        overdue = {
+            o: round(100 * d / n, 1)
+            for o, n, d in ana.execute(
+                "SELECT office_code, ledger_entries, overdue_entries FROM office_month "
+                "WHERE month = '2026-12' AND ledger_entries > 0"
+            ).fetchall()
+        }
     finally:
         ana.close()
     trend = {(c, s): int(v) for c, s, v in figs["trend"]["marks"]}
@@ -100,15 +108,25 @@ def test_report_is_chinese_with_key_figures_and_office_names(world):
     v = _page(world)["value"]
     text = world["report"].read_text(encoding="utf-8")
     labels = [k.split("\n")[0] for k in v["keyFigures"]]
-    for want in ("台账人数", "本月新纳入", "其中：短信", "超期件数", "超期率", "未结异议", "其中：本月到期",
-                 "拒收批次", "暂存待补批次"):
+    for want in (
+        "台账人数",
+        "本月新纳入",
+        "其中：短信",
+        "超期件数",
+        "超期率",
+        "未结异议",
+        "其中：本月到期",
+        "拒收批次",
+        "暂存待补批次",
+    ):
         assert want in labels
-    assert all("较上月" in k for k in v["keyFigures"])       # 2026-11 was run: every figure has its change
+    assert all("较上月" in k for k in v["keyFigures"])  # 2026-11 was run: every figure has its change
     # no English column names: every header is Chinese
-    assert all(re.search(r"[\u4e00-\u9fff]", h) for h in v["headers"]), [h for h in v["headers"]
-                                                                         if not re.search(r"[\u4e00-\u9fff]", h)]
-    assert "银川市兴庆区社保中心 <span class=\"code\">640104</span>" in text      # offices by name, code small
-    assert "关键信息缺失 <span class=\"code\">KEY_INFO_MISSING</span>" in text     # codes by their label
+    assert all(re.search(r"[\u4e00-\u9fff]", h) for h in v["headers"]), [
+        h for h in v["headers"] if not re.search(r"[\u4e00-\u9fff]", h)
+    ]
+    assert '银川市兴庆区社保中心 <span class="code">640104</span>' in text  # offices by name, code small
+    assert '关键信息缺失 <span class="code">KEY_INFO_MISSING</span>' in text  # codes by their label
     assert "已纳入" in text and "短信" in text and "预服务告知" in text
     assert "@media print" in text and "A4" in text
     assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text.replace("http://www.w3.org/2000/svg", ""))

@@ -6,4 +6,3 @@
 SELECT t.entry_id, e.office_code, t.from_stage, t.to_stage, t.event_date,
        month_text(t.month_mi) AS month, split_part(t.source, ':', 1) AS source_kind, t.recorded_at
 FROM ledger_transitions t JOIN ledger_entries e USING (entry_id)
-

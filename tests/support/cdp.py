@@ -43,11 +43,17 @@ class _Pipe:
         self._from_r, from_w = os.pipe()
         # above 9, so that bash's 3<& and 4>& never overwrite one end with the other (dash takes one digit only)
         to_r, from_w = (_high(fd) for fd in (to_r, from_w))
-        cmd = (f'exec "{exe}" --headless --no-sandbox --disable-gpu --no-first-run --no-default-browser-check '
-               f'--disable-extensions --disable-background-networking --disable-sync --hide-scrollbars '
-               f'--user-data-dir="{profile}" --remote-debugging-pipe 3<&{to_r} 4>&{from_w}')
-        self.proc = subprocess.Popen(["bash", "-c", cmd], pass_fds=(to_r, from_w),
-                                     stdout=subprocess.DEVNULL, stderr=None if os.environ.get("CDP_DEBUG") else subprocess.DEVNULL)
+        cmd = (
+            f'exec "{exe}" --headless --no-sandbox --disable-gpu --no-first-run --no-default-browser-check '
+            f"--disable-extensions --disable-background-networking --disable-sync --hide-scrollbars "
+            f'--user-data-dir="{profile}" --remote-debugging-pipe 3<&{to_r} 4>&{from_w}'
+        )
+        self.proc = subprocess.Popen(
+            ["bash", "-c", cmd],
+            pass_fds=(to_r, from_w),
+            stdout=subprocess.DEVNULL,
+            stderr=None if os.environ.get("CDP_DEBUG") else subprocess.DEVNULL,
+        )
         os.close(to_r)
         os.close(from_w)
         self._buf = b""
@@ -65,8 +71,7 @@ class _Pipe:
         msg, self._buf = self._buf.split(b"\0", 1)
         return json.loads(msg)
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30) -> dict:
+    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 30) -> dict:
         self._id += 1
         msg = {"id": self._id, "method": method, "params": params or {}}
         if session:
@@ -106,8 +111,15 @@ class _Pipe:
         os.close(self._from_r)
 
 
-def load_page(path: Path, expression: str, *, width: int = 1280, height: int = 900,
-              screenshot: Path | None = None, exe: str | None = None) -> dict:
+def load_page(
+    path: Path,
+    expression: str,
+    *,
+    width: int = 1280,
+    height: int = 900,
+    screenshot: Path | None = None,
+    exe: str | None = None,
+) -> dict:
     """Open ``path`` (a local file) at ``width`` px; returns ``requests`` (URLs), ``exceptions``
     (uncaught script errors), ``console_errors``, ``value`` (the expression's JSON value)."""
     exe = exe or chromium_path()
@@ -121,31 +133,53 @@ def load_page(path: Path, expression: str, *, width: int = 1280, height: int = 9
             s = b.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
             for domain in ("Network", "Runtime", "Page", "Log"):
                 b.send(f"{domain}.enable", session=s)
-            b.send("Emulation.setDeviceMetricsOverride",
-                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=s)
+            b.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                session=s,
+            )
             b.events.clear()
             b.send("Page.navigate", {"url": url}, session=s)
             b.wait_event("Page.loadEventFired")
             time.sleep(0.3)  # anything the page would fetch after load
-            value = b.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                           session=s)["result"].get("value")
+            value = b.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=s)[
+                "result"
+            ].get("value")
             if screenshot:
-                h = b.send("Runtime.evaluate", {"expression": "document.documentElement.scrollHeight",
-                                                "returnByValue": True}, session=s)["result"]["value"]
-                shot = b.send("Page.captureScreenshot",
-                              {"format": "png", "captureBeyondViewport": True,
-                               "clip": {"x": 0, "y": 0, "width": width, "height": h, "scale": 1}}, session=s)
+                h = b.send(
+                    "Runtime.evaluate",
+                    {"expression": "document.documentElement.scrollHeight", "returnByValue": True},
+                    session=s,
+                )["result"]["value"]
+                shot = b.send(
+                    "Page.captureScreenshot",
+                    {
+                        "format": "png",
+                        "captureBeyondViewport": True,
+                        "clip": {"x": 0, "y": 0, "width": width, "height": h, "scale": 1},
+                    },
+                    session=s,
+                )
                 Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
             events = list(b.events)
         finally:
             b.close()
     return {
         "requests": [e["params"]["request"]["url"] for e in events if e.get("method") == "Network.requestWillBeSent"],
-        "exceptions": [e["params"]["exceptionDetails"].get("text", "") for e in events
-                       if e.get("method") == "Runtime.exceptionThrown"],
-        "console_errors": [e["params"]["entry"].get("text", "") for e in events
-                           if e.get("method") == "Log.entryAdded" and e["params"]["entry"].get("level") == "error"]
-                          + [str(e["params"].get("args")) for e in events
-                             if e.get("method") == "Runtime.consoleAPICalled" and e["params"].get("type") == "error"],
+        "exceptions": [
+            e["params"]["exceptionDetails"].get("text", "")
+            for e in events
+            if e.get("method") == "Runtime.exceptionThrown"
+        ],
+        "console_errors": [
+            e["params"]["entry"].get("text", "")
+            for e in events
+            if e.get("method") == "Log.entryAdded" and e["params"]["entry"].get("level") == "error"
+        ]
+        + [
+            str(e["params"].get("args"))
+            for e in events
+            if e.get("method") == "Runtime.consoleAPICalled" and e["params"].get("type") == "error"
+        ],
         "value": value,
     }
