@@ -229,3 +229,23 @@ def test_ledger_current_table_is_the_view(world, con):
         assert con.execute("SELECT count(*) FROM ledger_current").fetchone()[0] > 1000
     finally:
         con.execute("DETACH w")
+
+
+def test_a_refused_batch_is_in_the_rebuilt_file(world, tmp_path):
+    """A refused command changed the warehouse too (the refusal is recorded): the file shows it,
+    and the command still ends with its one-line reason (exit 2). Runs last: it adds to the world."""
+    import shutil
+
+    from pushkit import run_cli
+
+    bad = tmp_path / "bad"
+    shutil.copytree(sorted((sample_world.SAMPLE / "push").iterdir())[1], bad)
+    with open(bad / "persons.csv", "ab") as fh:
+        fh.write(b"\n")  # the bytes no longer match the manifest's hash
+    code, _, err = run_cli("ingest", bad, "--warehouse", world["wh"])
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    c = duckdb.connect(str(world["ana"]), read_only=True)
+    try:
+        assert c.execute("SELECT count(*) FROM batches WHERE status = 'REFUSED'").fetchone()[0] == 1
+    finally:
+        c.close()
