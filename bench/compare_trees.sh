@@ -2,7 +2,7 @@
 # Run the demo of two checkouts (OLD_TREE NEW_TREE) with this venv and compare every output file and
 # every warehouse table (timestamps and paths aside): the check that a refactor changed no behaviour.
 set -u
-PY=$PY
+PY=${PY:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python}
 A=$(cd "$1" && pwd); B=$(cd "$2" && pwd)
 OUT=${OUT:-$(mktemp -d)}; rm -rf $OUT; mkdir -p $OUT
 for t in A B; do
