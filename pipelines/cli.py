@@ -113,7 +113,7 @@ def cmd_feedback(a) -> int:
 
     _existing_warehouse(a)
     try:
-        report = apply_feedback_files([Path(f) for f in a.files], a.warehouse)
+        report = apply_feedback_files([Path(f) for f in a.files], a.warehouse, office=a.office)
     except FeedbackFileRefused as exc:
         for line in exc.report.lines():
             print(line)
@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("feedback", help="apply county feedback files")
     sp.add_argument("files", nargs="+", metavar="FILE", help="county feedback CSV files (docs/feedback-format.md)")
+    sp.add_argument("--office", metavar="OFFICE", default=None,
+                    help="the office that sent the files (6 digits): rows of any other office are refused; "
+                         "without it a file must name one office only (docs/feedback-format.md)")
     wh(sp)
     sp.set_defaults(func=cmd_feedback)
 
