@@ -92,6 +92,14 @@ def current_month() -> str:
     return month
 
 
+def current_ahead_of_push() -> bool:
+    """The ``ahead_of_push`` param of the running task's DAG run (default false): run or declare a
+    month beyond what the latest push allows (docs/operations.md)."""
+    from airflow.sdk import get_current_context
+
+    return bool((get_current_context().get("params") or {}).get("ahead_of_push"))
+
+
 def current_replay() -> bool:
     """The ``replay`` param of the running task's DAG run (default false)."""
     from airflow.sdk import get_current_context
@@ -272,14 +280,14 @@ def stage(name: str, month: str, **kwargs):
         raise _fail_without_retry(exc) from exc
 
 
-def declare(month: str, replay: bool = False) -> dict:
+def declare(month: str, replay: bool = False, ahead_of_push: bool = False) -> dict:
     """``pipelines.declare.declare_month(month, warehouse, out)``, as a small summary."""
     from .declare import declare_month
     from .errors import RetirePrepError
 
     p = paths()
     try:
-        report = declare_month(month, p.warehouse, p.out, replay=replay)
+        report = declare_month(month, p.warehouse, p.out, replay=replay, ahead_of_push=ahead_of_push)
     except RetirePrepError as exc:
         raise _fail_without_retry(exc) from exc
     return {"month": month, "report": _log_lines(report)}
