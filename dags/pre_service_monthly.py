@@ -34,9 +34,9 @@ Tasks that write the warehouse run in the pool `retire_prep_warehouse` (one slot
 * **Rerun**: clear the failed task (and its downstream) — every task is idempotent.
   A past month: trigger with `{"month": "YYYY-MM"}`; before the last month run, add
   `"replay": true` (re-emits that month as it was).
-* *"ahead of the latest push"* (at `begin`): P's push is not applied (late, or a mistyped
-  month). Ingest it and clear from `ingest_push`; to run P on the older push anyway, trigger with
-  `"ahead_of_push": true` (docs/operations.md says how to undo it).
+* *"ahead of the latest push"* (at `begin`): P is more than one month after the latest push
+  (pushes late, or a mistyped month). Ingest the missing pushes and clear from `ingest_push`; to
+  run P anyway, trigger with `"ahead_of_push": true` (docs/operations.md says how to undo it).
 See docs/operations.md.
 """
 
@@ -55,7 +55,7 @@ See docs/operations.md.
                        description="Month P (YYYY-MM); empty = the month of the run date (Asia/Shanghai)"),
         "replay": Param(False, type="boolean", description="Re-emit a month before the last month run"),
         "ahead_of_push": Param(False, type="boolean",
-                               description="Run a month whose push is not applied yet (copies the warehouse first)"),
+                               description="Run a month more than one month after the latest push (copies the warehouse first)"),
     },
 )
 def pre_service_monthly():

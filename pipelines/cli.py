@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     out(sp)
     sp.add_argument("--applications", nargs="*", metavar="FILE", help="applications files to load first")
     sp.add_argument("--replay", action="store_true", help="re-emit a month before the last one run, as it was")
-    ahead(sp, "P's push is applied (a later month is refused)")
+    ahead(sp, "P-1's push is applied")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("declare", help="month-start declaration screening for month P")
@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     wh(sp)
     out(sp)
     sp.add_argument("--replay", action="store_true", help="re-write a month before the last one declared, as it was")
-    ahead(sp, "the push of the month before P is applied")
+    ahead(sp, "P-2's push is applied")
     sp.set_defaults(func=cmd_declare)
 
     sp = sub.add_parser("feedback", help="apply county feedback files")

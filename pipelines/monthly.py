@@ -68,9 +68,10 @@ class RunReport:
 
 
 #: How far a command may go beyond the latest applied push's data_month D without --ahead-of-push
-#: (docs/decisions.md, issue 14): the run of P needs P's push; the declaration of P+1 is made on
-#: the 1st, before P+1's push arrives (by the 15th).
-MONTHS_AHEAD_OF_PUSH = {"run": 0, "declare": 1}
+#: (docs/decisions.md, issue 14): one push late is tolerated — the run of P on P-1's push when P's
+#: is late (the late push is then a correction push of P: run P again before P+1), the
+#: declaration of P+1 (made on the 1st, before P+1's push) on P-1's; more is a mistyped month.
+MONTHS_AHEAD_OF_PUSH = {"run": 1, "declare": 2}
 
 
 def month_context(con, month: str, settings: Settings, *, command: str = "run", replay: bool = False,

@@ -329,8 +329,8 @@ def world(tmp_path_factory):
     w.ingest("ingest 5", root / "b5")
     w.run("2027-02")
 
-    # ---- 2027-03 … 2027-05: pushes without changes (the state of seq 5 holds); a month is run
-    # once its push is applied (issue 14: a month ahead of the latest push is refused)
+    # ---- 2027-03 … 2027-05: pushes without changes (the state of seq 5 holds): the Ministry pushes
+    # every month, and a month more than one month ahead of the latest push is refused (issue 14)
     for k, m in enumerate(("2027-03", "2027-04", "2027-05")):
         w.declare(m)
         write_batch(root / f"b{6 + k}", [], [], seq=6 + k, push_type="INCR", base_seq=5 + k, month=m)
