@@ -371,11 +371,12 @@ def _issue_result_notices(con, items: list[tuple[str, date]], settings: Settings
 # ------------------------------------------------------------------------------------ reading
 
 
-# Characters no cell may hold (docs/decisions.md, issue 14): C0 and C1 controls — NUL, line
-# breaks inside a cell, tab, escape… — and the bidirectional overrides that make a name read
-# backwards on screen.  Such a row is refused, never stored or cleaned up (a cleaned-up row would
-# be applied with a value nobody sent).
-CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Characters no cell may hold (docs/decisions.md, issue 14): C0 and C1 controls — NUL, escape,
+# backspace … (tab, CR and LF excepted: whitespace; a line break inside a cell is refused on its
+# own, see _cells_problem) — and the bidirectional overrides that make a text read backwards on
+# screen.  Such a row is refused, never stored or cleaned up (a cleaned-up row would be applied
+# with a value nobody sent).  The same set as the push's and the applications' CONTROL_CHARACTER.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 #: The longest cell a feedback file may hold (characters): a longer one refuses its row.
 MAX_CELL = 2000
 
@@ -418,7 +419,7 @@ def _cells_problem(rec: list[str], first: int, last: int, width: int) -> str | N
     if any(len(c) > MAX_CELL for c in rec):
         return f"a cell is longer than {MAX_CELL} characters"
     if any(CONTROL_CHARACTERS.search(c) for c in rec):
-        return "a cell holds a control character (NUL, tab, escape …): retype the cell"
+        return "a cell holds a control character (NUL, escape …): retype the cell"
     return None
 
 

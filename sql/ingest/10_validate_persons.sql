@@ -38,10 +38,10 @@ r AS (
             WHEN op NOT IN ('I', 'U', 'D')                                            THEN 'BAD_OP'
             WHEN op = 'D'                                                             THEN NULL
 {% endif %}
-            -- NUL, line breaks, escapes … and bidirectional overrides in the free text: quarantined,
+            -- NUL, escapes and other controls (tab and line breaks excepted) and bidirectional overrides in the free text: quarantined,
             -- never stored or cleaned up (docs/decisions.md, issue 14); the coded columns fail their formats
             WHEN regexp_matches(concat_ws('', name, employer_name, phone),
-                                '[\x00-\x1f\x7f-\x9f\x{202a}-\x{202e}\x{2066}-\x{2069}]')  THEN 'CONTROL_CHARACTER'
+                                '[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{202a}-\x{202e}\x{2066}-\x{2069}]')  THEN 'CONTROL_CHARACTER'
             WHEN gender_t NOT IN ('1', '2')                                           THEN 'BAD_GENDER'
             WHEN NOT regexp_full_match(birth_t, '(19|20)[0-9]{6}')   -- years 1900-2099, as months are
                  OR try_strptime(birth_t, '%Y%m%d') IS NULL

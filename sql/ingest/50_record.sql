@@ -9,7 +9,7 @@ SELECT {{ seq }}, '{{ batch_id }}', q.file, q.row_no, q.reason_code,
             WHEN 'BAD_OP'                    THEN 'op is not allowed for this push_type'
             WHEN 'BAD_GENDER'                THEN 'gender is not 1 or 2'
             WHEN 'BAD_BIRTH_DATE'            THEN 'birth_date is not a real YYYYMMDD date of 1900-2099 up to the data month'
-            WHEN 'CONTROL_CHARACTER'         THEN 'name, employer_name or phone holds a control character (NUL, line break, escape …)'
+            WHEN 'CONTROL_CHARACTER'         THEN 'name, employer_name or phone holds a control character (NUL, escape …)'
             WHEN 'BAD_INSURANCE_TYPE'        THEN 'insurance_type is not 110 or 170'
             WHEN 'BAD_PERSON_TYPE'           THEN 'person_type is not 1/2/3/empty for 110, or not empty for 170'
             WHEN 'UNKNOWN_OFFICE'            THEN 'insured_region is not one of the Ningxia office codes'
