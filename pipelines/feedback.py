@@ -409,6 +409,25 @@ def _records(text: str):
         csv.field_size_limit(old)
 
 
+_LINE_END = re.compile("\r\n|\r|\n")
+_OTHER_LINE_END = {"\r\n": re.compile("\r(?!\n)|(?<!\r)\n"), "\n": re.compile("\r"), "\r": re.compile("\n")}
+
+
+def _check_line_ends(text: str) -> None:
+    """Refuse (``MIXED_LINE_ENDS``) a file whose lines do not all end as its header does (CRLF,
+    LF, or CR of old Mac spreadsheets): a stray carriage return splits a row in two, and the first
+    half can look like a whole row (a note cut short) that would be applied."""
+    first = _LINE_END.search(text)
+    if first is None:
+        return
+    odd = _OTHER_LINE_END[first.group()].search(text)
+    if odd is not None:
+        line = text.count(first.group(), 0, odd.start()) + 1
+        raise _Refuse("MIXED_LINE_ENDS", (
+            f"line {line} ends otherwise than the header line (a stray carriage return or line feed "
+            f"inside a row?); nothing of the file was applied: correct that line and send the file again"))
+
+
 def _cells_problem(rec: list[str], first: int, last: int, width: int) -> str | None:
     """Why a record cannot be a row (one line, no cell value), or None."""
     if last > first:
@@ -436,6 +455,7 @@ def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | str | None]]]:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise _Refuse("ENCODING", f"not UTF-8 (first bad byte on line {line}; save as CSV UTF-8)") from None
+    _check_line_ends(text)
     records = _records(text)
     try:
         _, _, header = next(records)

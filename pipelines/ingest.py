@@ -432,8 +432,9 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
         nested = [c for c in expected if _NESTED_TYPE.search(types[c].upper())]
         if nested:
             # a LIST would be read as "[于宝, 于宝]": the contract's columns are flat values
+            t = types[nested[0]].upper()
             raise BatchRefused(man.batch_id, f"column {nested[0]} is a nested Parquet type "
-                                             f"({types[nested[0]].split('(')[0].split('[')[0]} …), not a flat value",
+                                             f"({'LIST' if '[' in t else t.split('(')[0]}), not a flat value",
                                info["name"])
         cols, binary = [], []
         for c in expected:
