@@ -1033,6 +1033,14 @@ def check_office(office: str, settings: Settings) -> str:
     return office
 
 
+def _file_key(data: bytes, office: str | None) -> str:
+    """What identifies an applied file (``feedback_files.file_sha256``): its bytes and the office it
+    is bound to.  The same bytes sent for another office are another file: a file first applied
+    under the wrong office (its rows refused WRONG_OFFICE) is applied when its own office sends it,
+    never "already applied"."""
+    return _sha256(data if office is None else f"office {office}\n".encode() + data)
+
+
 def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, office: str | None = None) -> FileOutcome:
     """Apply one feedback file in one transaction (the schema must exist), bound to ``office``
     (the sender, when known: see :func:`_file_office`)."""
@@ -1043,20 +1051,20 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
         sha = _sha256(path.name.encode())
         _refuse_file(con, report, path, sha, "UNREADABLE", exc.__class__.__name__)
         return report.files[-1]
-    sha = _sha256(data)
-    done = con.execute(
-        "SELECT rows, accepted, refused, already_applied FROM feedback_files WHERE file_sha256 = ? AND status = 'APPLIED' "
-        "ORDER BY processed_at LIMIT 1", [sha]).fetchone()
-    if done:
-        out = FileOutcome(path.name, sha, "ALREADY_APPLIED", *done)
-        report.files.append(out)
-        return out
     try:
         _, records = _read_file(path)
         bound = _file_office(records, office, settings)
     except _Refuse as r:
-        _refuse_file(con, report, path, sha, r.code, r.reason)
+        _refuse_file(con, report, path, _file_key(data, office), r.code, r.reason)
         return report.files[-1]
+    sha = _file_key(data, bound)
+    done = con.execute(
+        "SELECT rows, accepted, refused, already_applied FROM feedback_files WHERE file_sha256 = ? AND status = 'APPLIED' "
+        "ORDER BY processed_at LIMIT 1", [sha]).fetchone()
+    if done:
+        out = FileOutcome(path.name, sha, "ALREADY_APPLIED", *done, office=bound)
+        report.files.append(out)
+        return out
 
     out = FileOutcome(path.name, sha, "APPLIED", rows=len(records), office=bound)
     con.execute("BEGIN TRANSACTION")
