@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hostile import generate as g  # noqa: E402
 from pipelines import cli  # noqa: E402
+from pipelines.contract import PERSON_COLUMNS  # noqa: E402
 from pipelines.errors import ApplicationsRefused  # noqa: E402
 from pipelines.feedback import FeedbackFileRefused, apply_feedback_files  # noqa: E402
 from pipelines.ingest import ingest_batches, load_applications  # noqa: E402
@@ -367,3 +368,39 @@ def test_cli_exit_codes_and_one_line_refusals(tmp_path):
     rc, out, err = _cli("applications", apps, "--warehouse", w.path)
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "never closed" in err, err
     assert_private([out, err])
+
+
+# ------------------------------------------------------------------------------------ headers, long cells
+
+
+def test_a_header_that_is_not_one_csv_line_is_refused_not_an_internal_error(tmp_path):
+    """An unclosed quote in the header read the whole file as one cell, past the csv module's
+    field limit: "internal error (Error)" instead of a refusal."""
+    apps = tmp_path / "apps.csv"
+    body = "".join(f"{make_id(seq=i)},2,20261105,online,640104\n" for i in range(1, 10_000))
+    apps.write_text('id_no,"applicant_type,applied_on,channel,county_code\n' + body, encoding="utf-8")
+    wh = tmp_path / "w.duckdb"
+    with connect(wh):
+        pass
+    rc, out, err = _cli("applications", apps, "--warehouse", wh)
+    assert rc == 2 and "header" in err and "internal error" not in err, err
+    assert_private([out, err])
+
+
+def test_push_long_cell_with_empty_lines_and_a_reject_is_accounted(tmp_path):
+    """The rejects' row numbers are corrected for empty lines with Python's csv reader, whose
+    field limit a long cell passed: an internal error, and nothing applied."""
+    ps = [person(i) for i in range(1, 41)]
+    ps[3]["employer_name"] = "x" * g.LONG
+    text = "\n".join([",".join(PERSON_COLUMNS)] + [",".join(p[c] for c in PERSON_COLUMNS) for p in ps]) + "\n"
+    lines = text.split("\n")
+    lines.insert(10, "")                         # an empty line (not a row)
+    lines[20] += ",extra"                        # a reject: data row 19 (the empty line is not a row)
+    b = write_batch(tmp_path / "b", [], [], raw_files={"persons": "\n".join(lines).encode()},
+                    rows_override={"persons": 40})
+    rep = ingest_batches([b], tmp_path / "w.duckdb", validate=False)
+    assert not rep.refused, rep.lines()
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT row_no, reason_code FROM quarantine_rows").fetchall() == [(19, "UNPARSABLE_ROW")]
+        assert con.execute("SELECT length(employer_name) FROM person_versions WHERE id_no = ?",
+                           [ps[3]["id_no"]]).fetchone() == (g.LONG,)
