@@ -33,7 +33,7 @@ from pipelines.feedback import FeedbackFileRefused, apply_feedback_files  # noqa
 from pipelines.ingest import ingest_batches, load_applications  # noqa: E402
 from pipelines.warehouse import connect  # noqa: E402
 from pushkit import make_id, person, write_batch  # noqa: E402
-from test_feedback import Wh  # noqa: E402
+from support.feedback import Wh  # noqa: E402
 
 ID_LIKE = re.compile(r"[0-9]{17}[0-9Xx]|1[3-9][0-9]{9}")
 

@@ -14,7 +14,7 @@ from pipelines.feedback import FeedbackFileRefused, apply_feedback_files
 from pipelines.ingest import ingest_batches
 from pipelines.monthly import run_month
 from pushkit import population, run_cli, write_batch
-from test_feedback import D0, Wh, row
+from support.feedback import D0, Wh, row
 
 # ------------------------------------------------------------------------------------ item 5
 
