@@ -68,21 +68,20 @@ def feedback_world(tmp_path_factory):
     w = Wh(tmp_path_factory.mktemp("hostile-feedback"))
     groups = [[w.person().id_no for _ in range(5)] for _ in range(g.n_cases())]
     cases = g.feedback_cases(groups)
-    results = {}
+    paths = []
     for case in cases:
-        path = w.tmp / f"{case.name}.csv"
-        path.write_bytes(case.data)
-        texts = []
+        paths.append(w.tmp / f"{case.name}.csv")
+        paths[-1].write_bytes(case.data)
+
+    def apply_all():   # one command for every file (one connection: the module stays fast)
         try:
-            rep = apply_feedback_files([path], w.path, w.settings, office="640104")
+            return apply_feedback_files(paths, w.path, w.settings, office="640104"), []
         except FeedbackFileRefused as exc:
-            rep, texts = exc.report, [str(exc)]
-        again = None
-        try:
-            again = apply_feedback_files([path], w.path, w.settings, office="640104")
-        except FeedbackFileRefused as exc:
-            again = exc.report
-        results[case.name] = (case, rep, again, texts + rep.lines() + again.lines())
+            return exc.report, [str(exc)]
+
+    (first, t1), (again, t2) = apply_all(), apply_all()
+    texts = t1 + t2 + first.lines() + again.lines()
+    results = {case.name: (case, f1, f2, texts) for case, f1, f2 in zip(cases, first.files, again.files)}
     return w, results
 
 
@@ -92,14 +91,13 @@ FEEDBACK_NAMES = [f"feedback-{d}-{p}" for d in g.DEFECTS for p in g.POSITIONS]
 @pytest.mark.parametrize("name", FEEDBACK_NAMES)
 def test_feedback_every_record_accounted_for(feedback_world, name):
     w, results = feedback_world
-    case, rep, again, texts = results[name]
-    out = rep.files[0]
+    case, out, again, texts = results[name]
     rows = w.q("SELECT row_no, status, reason_code, reason, person_key FROM feedback_rows WHERE file_name = ? "
                "ORDER BY row_no", [f"{name}.csv"])
     stages = {i: w.one("SELECT stage FROM ledger_entries WHERE id_no = ?", [i]) for i in ids(case)}
     if out.status == "REFUSED":
         assert rows == [] and set(stages.values()) == {"NOTIFIED"}, "a file refused whole applies nothing"
-        assert again.files[0].status == "REFUSED", "a refused file is never 'already applied'"
+        assert again.status == "REFUSED", "a refused file is never 'already applied'"
     else:
         assert out.status == "APPLIED" and out.already_applied == 0
         assert out.accepted + out.refused == out.rows == len(rows)
@@ -115,7 +113,7 @@ def test_feedback_every_record_accounted_for(feedback_world, name):
         for r in rows:
             if r[1] == "REFUSED":
                 assert r[0] >= 1 and r[2] and r[3], r
-        assert again.files[0].status == "ALREADY_APPLIED"
+        assert again.status == "ALREADY_APPLIED"
     if case.broken is not None:
         broken_stage = w.one("SELECT stage FROM ledger_entries WHERE id_no = ?", [case.broken["id_no"]])
         assert broken_stage == "NOTIFIED", "a broken record is never applied"
@@ -131,8 +129,7 @@ def test_feedback_every_record_accounted_for(feedback_world, name):
 def test_feedback_broken_record_outcome(feedback_world, defect, outcome):
     w, results = feedback_world
     for p in g.POSITIONS:
-        case, rep, _, _ = results[f"feedback-{defect}-{p}"]
-        out = rep.files[0]
+        case, out, _, _ = results[f"feedback-{defect}-{p}"]
         if defect == "quote_closed_later" and p == "end":
             outcome = "BROKEN_QUOTING"   # nothing after it closes the quote
         if outcome in ("BROKEN_QUOTING", "ENCODING", "MIXED_LINE_ENDS"):
@@ -147,7 +144,7 @@ def test_feedback_broken_record_outcome(feedback_world, defect, outcome):
 def test_feedback_long_cell_does_not_end_the_file(feedback_world):
     """The 140 KB note: refused as its own row, the rows after it applied (they were lost)."""
     w, results = feedback_world
-    case, rep, _, _ = results["feedback-long_cell-start"]
+    case, _, _, _ = results["feedback-long_cell-start"]
     assert w.q("SELECT row_no, status FROM feedback_rows WHERE file_name = ? ORDER BY row_no",
                [f"{case.name}.csv"]) == [(1, "REFUSED")] + [(k, "APPLIED") for k in range(2, 6)]
 
@@ -221,17 +218,29 @@ def test_applications_broken_record_outcome(applications_world, defect, outcome)
 # ------------------------------------------------------------------------------------ push
 
 
+def _one(rep, batch_id):
+    """The part of an ingest report about one batch."""
+    from pipelines.ingest import IngestReport
+
+    return IngestReport(applied=[a for a in rep.applied if a["batch_id"] == batch_id],
+                        noop=[b for b in rep.noop if b == batch_id],
+                        refused=[r for r in rep.refused if r.batch == batch_id])
+
+
 @pytest.fixture(scope="module")
 def push_world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile-push")
     wh = tmp / "w.duckdb"
+    cases, folders = g.push_cases(), []
+    for seq, case in enumerate(cases, start=1):
+        folders.append(write_batch(tmp / case.name, [], [], seq=seq, raw_files={"persons": case.data},
+                                   rows_override={"persons": case.data_lines}))
+    # one command for every batch, in seq order (one connection: the module stays fast)
+    rep, again = ingest_batches(folders, wh, validate=False), ingest_batches(folders, wh, validate=False)
     results = {}
-    for seq, case in enumerate(g.push_cases(), start=1):
-        folder = write_batch(tmp / case.name, [], [], seq=seq, raw_files={"persons": case.data},
-                             rows_override={"persons": case.data_lines})
-        rep = ingest_batches([folder], wh, validate=False)
-        again = ingest_batches([folder], wh, validate=False)
-        results[case.name] = (case, seq, rep, again)
+    for seq, (case, folder) in enumerate(zip(cases, folders), start=1):
+        bid = f"NX-2026-11-{seq:04d}"
+        results[case.name] = (case, seq, _one(rep, bid), _one(again, bid))
     return wh, results
 
 
