@@ -987,7 +987,7 @@ class Scenario:
     def feedback(self, *batches: list[dict], refused_files: list[tuple[Path, set]] = ()) -> tuple[int, str, str]:
         """One ``feedback`` command with one file per row list (and files refused whole), in random order."""
         written = []
-        for rows in [part for rows in batches for part in by_office(rows)]:
+        for rows in [part for batch in batches for part in by_office(batch)]:
             self.n_files += 1
             path = self.tmp / f"fb {self.n_files:02d}'s.csv"
             written.append((path, rows, write_csv(path, rows, self.rng)))
