@@ -16,6 +16,7 @@ A table is one line of :data:`TABLES`: its name and the SQL file (a SELECT on th
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -182,31 +183,37 @@ def rebuild(warehouse: str | Path, settings=None) -> Path:
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("analysts_refresh_depth", default=0)
 
 
+@contextlib.contextmanager
+def rebuilds_after(warehouse, settings=None):
+    """Rebuild the analysts' file when the outermost such block (or decorated call) ends — also after
+    a failure (a refused batch or file was recorded, or a run marked FAILED); a rebuild that then
+    fails too is only logged, so the command's own error is the one reported.  A task that applies
+    several commands (the feedback DAG: one call per office) wraps them in one block: one rebuild."""
+    token = _depth.set(_depth.get() + 1)
+    try:
+        yield
+    except BaseException:
+        _depth.reset(token)
+        if _depth.get() == 0 and warehouse is not None and Path(warehouse).is_file():
+            try:
+                rebuild(warehouse, settings)
+            except Exception as exc:  # the warehouse locked, or the rebuild's own fault
+                log.warning("analysts' file not rebuilt after the failure: %s", type(exc).__name__)
+        raise
+    _depth.reset(token)
+    if _depth.get() == 0 and warehouse is not None:
+        rebuild(warehouse, settings)
+
+
 def refreshes_analysts(fn):
     """Decorate a command that changes the warehouse (its parameter ``warehouse``): when the
-    outermost such call ends, the analysts' file is rebuilt.  Also after a failure (a refused
-    batch or file was recorded, or a run marked FAILED); a rebuild that then fails too is only
-    logged, so the command's own error is the one reported."""
+    outermost such call ends, the analysts' file is rebuilt (:func:`rebuilds_after`)."""
     sig = inspect.signature(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         bound = sig.bind_partial(*args, **kwargs).arguments
-        warehouse, settings = bound.get("warehouse"), bound.get("settings")
-        token = _depth.set(_depth.get() + 1)
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException:
-            _depth.reset(token)
-            if _depth.get() == 0 and warehouse is not None and Path(warehouse).is_file():
-                try:
-                    rebuild(warehouse, settings)
-                except Exception as exc:  # the warehouse locked, or the rebuild's own fault
-                    log.warning("analysts' file not rebuilt after the failure: %s", type(exc).__name__)
-            raise
-        _depth.reset(token)
-        if _depth.get() == 0 and warehouse is not None:
-            rebuild(warehouse, settings)
-        return result
+        with rebuilds_after(bound.get("warehouse"), bound.get("settings")):
+            return fn(*args, **kwargs)
 
     return wrapper

@@ -231,6 +231,25 @@ def test_ledger_current_table_is_the_view(world, con):
         con.execute("DETACH w")
 
 
+def test_the_feedback_task_rebuilds_once_for_all_its_offices(world, tmp_path, monkeypatch):
+    """The feedback DAG applies one call per office folder: one rebuild after them all, not one each."""
+    import shutil
+
+    import pipelines.analysts as analysts
+    from pipelines.orchestration import apply_feedback_inbox
+
+    inbox = tmp_path / "inbox"
+    files = sorted((sample_world.SAMPLE / "feedback").glob("*.csv"))
+    for f in files:
+        (inbox / f.stem.split("-")[1]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, inbox / f.stem.split("-")[1] / f.name)
+    calls = []
+    real = analysts.rebuild
+    monkeypatch.setattr(analysts, "rebuild", lambda wh, settings=None: calls.append(wh) or real(wh, settings))
+    apply_feedback_inbox(inbox, world["wh"])
+    assert len(files) > 1 and calls == [world["wh"]]
+
+
 def test_a_refused_batch_is_in_the_rebuilt_file(world, tmp_path):
     """A refused command changed the warehouse too (the refusal is recorded): the file shows it,
     and the command still ends with its one-line reason (exit 2). Runs last: it adds to the world."""
