@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from . import DATA_DIR
+from . import DATA_DIR, labels
+from . import feedback_xlsx
 from .contract import shown_column_names
 from .errors import RetirePrepError, UnknownCalendarYear
 from .identifiers import parse_id_no
@@ -383,7 +384,7 @@ def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
         raise _Refuse("EMPTY_FILE", "no header line") from None
     except csv.Error:
         raise _Refuse("NOT_CSV", "the header line is not CSV") from None
-    cols = [(_norm(h) or "").lower() for h in header]
+    cols = [labels.feedback_column(_norm(h) or "") for h in header]  # English or Chinese (data/labels.csv)
     shown = lambda names: ", ".join(shown_column_names(names[:5]))  # never a data row's values
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
@@ -520,6 +521,9 @@ class _FileRun:
             return "REFUSED", r.code, r.reason, info
 
     def _validate(self, row: dict) -> None:
+        if row.get("_malformed"):   # what the reader already knows is wrong (an ID number made a number)
+            raise _Refuse("MALFORMED", row["_malformed"])
+        labels.decode_feedback_row(row)   # Chinese labels → codes
         for c in REQUIRED_COLUMNS:
             if row.get(c) is None:
                 raise _Refuse("MALFORMED", f"{c} is empty")
@@ -953,7 +957,10 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport) -> F
         report.files.append(out)
         return out
     try:
-        _, records = _read_file(path)
+        if feedback_xlsx.is_workbook(path, data[:8]):   # the 反馈 sheet of a worklist.xlsx
+            _, records = feedback_xlsx.read_workbook(path)
+        else:
+            _, records = _read_file(path)
     except _Refuse as r:
         _refuse_file(con, report, path, sha, r.code, r.reason)
         return report.files[-1]
