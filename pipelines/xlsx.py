@@ -305,7 +305,7 @@ def _help_sheet(wb, fmts) -> None:
     t = labels.table()
     cells: dict[tuple[int, int], tuple[str, object]] = {}
     ws.set_column(0, 0, 22)
-    ws.set_column(1, 1, 90, fmts.wrap)
+    ws.set_column(1, 1, 104, fmts.wrap)
     ws.set_column(2, 6, 2)
     ws.set_column(7, 7 + len(_DROPDOWNS), 18)
     ws.set_landscape()
@@ -323,7 +323,7 @@ def _help_sheet(wb, fmts) -> None:
         "被拒收的行不影响其他行；拒收原因按行号（即表格行号减1）列出。同一文件重复报送不会重复处理。",
     ]
     for line in intro:
-        cells[(r, 0)] = ("•", None)
+        cells[(r, 0)] = ("•", fmts.text_col)
         cells[(r, 1)] = (line, fmts.wrap)
         r += 1
     r += 1
@@ -331,7 +331,7 @@ def _help_sheet(wb, fmts) -> None:
     cells[(r, 1)] = ("需要填写", fmts.bold)
     r += 1
     for code, e in t["event"].items():
-        cells[(r, 0)] = (e["zh"], None)
+        cells[(r, 0)] = (e["zh"], fmts.text_col)
         cells[(r, 1)] = (f"{e['help']}（代码 {code}）", fmts.wrap)
         r += 1
     r += 1
@@ -340,7 +340,7 @@ def _help_sheet(wb, fmts) -> None:
     r += 1
     for domain in ("feedback_info", "feedback_column"):
         for code, e in t[domain].items():
-            cells[(r, 0)] = (e["zh"], None)
+            cells[(r, 0)] = (e["zh"], fmts.text_col)
             cells[(r, 1)] = (f"{e['help']}（列名 {code}）", fmts.wrap)
             r += 1
     heads = {"event": "事件", "result": "结果", "merge_status": "归集状态", "archive_conclusion": "档案结论",
@@ -349,6 +349,14 @@ def _help_sheet(wb, fmts) -> None:
         cells[(0, 7 + j)] = (heads[domain], fmts.bold)
         for i, code in enumerate(labels.codes(domain)):
             cells[(1 + i, 7 + j)] = (labels.label(domain, code), None)
+    current = -1
     for (row, col) in sorted(cells):
         value, fmt = cells[(row, col)]
+        if row != current:   # a row's height before its cells (constant_memory)
+            current = row
+            text = cells.get((row, 1), ("", None))[0]
+            lines = -(-_display_len(text) // 100) if row > 0 else 1
+            if lines > 1:
+                ws.set_row(row, 14 * lines)
         ws.write_string(row, col, value, fmt)
+    ws.print_area(0, 0, r, 1)   # the lists of H… are the drop-downs' source, not for print
