@@ -191,12 +191,15 @@ def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = N
 
 
 def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
-    """Apply ``<feedback inbox>/*.csv`` (re-applying a file changes nothing)."""
+    """Apply ``<feedback inbox>/*.csv`` and ``*.xlsx`` (the offices' worklist.xlsx sent back with its
+    反馈 sheet), in name order (re-applying a file changes nothing)."""
     from .errors import RetirePrepError
     from .feedback import apply_feedback_files
 
     p = paths()
-    files = sorted(Path(inbox or p.feedback_inbox).glob("*.csv"))
+    folder = Path(inbox or p.feedback_inbox)
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".csv", ".xlsx", ".xlsm", ".xls")
+                   and f.is_file() and not f.name.startswith(("~$", ".~lock"))) if folder.is_dir() else []
     if not files:
         log.info("no feedback files in %s", inbox or p.feedback_inbox)
         return {"files": 0}
