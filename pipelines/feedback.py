@@ -368,15 +368,34 @@ def _issue_result_notices(con, items: list[tuple[str, date]], settings: Settings
 # ------------------------------------------------------------------------------------ reading
 
 
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030 — what Excel's and WPS's plain "CSV" saves on
+    Simplified-Chinese Windows (code page 936, GBK, a subset of GB18030); docs/decisions.md, issue 16.
+    Anything else (UTF-16, a binary file) is refused ENCODING."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise _Refuse("ENCODING", "neither UTF-8 nor GB18030/GBK (save as CSV UTF-8)") from None
+
+
+def _is_gb18030(data: bytes) -> bool:
+    try:
+        data.decode("utf-8-sig")
+        return False
+    except UnicodeDecodeError:
+        return True
+
+
 def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
     """The file's bytes and its data records: (row_no, row dict or None when malformed).
 
     Raises _Refuse for a file that is not the format (encoding, header)."""
     data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _Refuse("ENCODING", "not UTF-8 (save as CSV UTF-8)") from None
+    text = _decode(data)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -961,6 +980,8 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport) -> F
             _, records = feedback_xlsx.read_workbook(path)
         else:
             _, records = _read_file(path)
+            if _is_gb18030(data):
+                report.warn(f"{path.name}: read as GB18030/GBK (a plain \"CSV\" of Excel or WPS), not UTF-8")
     except _Refuse as r:
         _refuse_file(con, report, path, sha, r.code, r.reason)
         return report.files[-1]

@@ -529,3 +529,39 @@ def test_libreoffice_reads_every_sheet_and_every_id_number(month, tmp_path):
         assert [r[i] for r in lo] == [r[i] for r in ours], col
     fb = sheets[f"worklist-{FEEDBACK_SHEET}.csv"]
     assert [r[1] for r in fb[1:]] == [r[0] for r in ours[1:] if r[COLS.index("stage")] not in CLOSED_STAGES]
+
+
+# ------------------------------------------------------------------------------------------ GB18030 CSV
+
+
+def test_a_gbk_csv_saved_by_excel_or_wps_is_read_as_gb18030(month, tmp_path):
+    """Decision (docs/decisions.md, issue 16): Excel's and WPS's plain "CSV" on Chinese Windows is
+    GBK; it is read as GB18030 with a warning, and gives the ledger of the same file in UTF-8."""
+    _, wh, folder = month
+    office = _busiest_office(folder)
+    evs = _events(office, _office_ids(folder, office, 3))
+    for e in evs:
+        e["note"] = "经办人核对：档案齐全"
+        if e.get("event"):
+            e["event"] = labels.label("event", e["event"])
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    shutil.copyfile(wh, a)
+    shutil.copyfile(wh, b)
+    utf8 = _write_csv(tmp_path / "u.csv", evs)
+    gbk = tmp_path / "g.csv"
+    gbk.write_bytes(utf8.read_text(encoding="utf-8").encode("gbk"))
+    rep = apply_feedback_files([gbk], a)
+    assert rep.files[0].status == "APPLIED" and rep.files[0].refused == 0
+    assert any("GB18030" in w for w in rep.warnings)
+    assert apply_feedback_files([utf8], b).files[0].refused == 0
+    assert _ledger(a) == _ledger(b)
+    con = duckdb.connect(str(a), read_only=True)
+    assert {r[0] for r in con.execute("SELECT note FROM feedback_events").fetchall()} == {"经办人核对:档案齐全"}   # NFKC, as every cell
+    con.close()
+
+
+def test_utf16_is_still_refused(month, tmp_path):
+    _, wh, _ = month
+    p = tmp_path / "u16.csv"
+    p.write_bytes("office_code,event,id_no,event_date\n".encode("utf-16"))
+    _refused(wh, tmp_path, p, "ENCODING")
