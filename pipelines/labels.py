@@ -178,3 +178,49 @@ def evidence_zh_sql(expr: str) -> str:
         r = repl.replace("'", "''")
         expr = f"regexp_replace({expr}, '{p}', '{r}', 'g')"
     return expr
+
+
+# ------------------------------------------------------------------------- ledger transition details
+
+_DETAIL_RULES: tuple[tuple[str, str], ...] = (
+    (r"^taken in by (.+)$", r"因\1纳入"),
+    (r"^notice ([A-Z_0-9]+)-[^ ]+ \(([A-Z]+)\)$", r"告知：\1（\2）"),
+    (r"^archive pre-review ([A-Z]+)", r"档案预审\1"),
+    (r"^conclusion v([0-9]+) confirmed by ([A-Z]+)", r"综合结论第\1版由\2确认"),
+    (r"^conclusion v([0-9]+): ([0-9]+) months, relations ([A-Z_]+), archive ([A-Z]+)",
+     r"综合结论第\1版：缴费\2个月，归集状态\3，档案结论\4"),
+    (r"^contribution months confirmed: ([0-9]+)", r"确认缴费\1个月"),
+    (r"^declaration notice for ([0-9]{4}-[0-9]{2})", r"\1申报告知"),
+    (r"^no longer in the push \(FULL absence or op D\)", r"已不在推送中（全量推送缺失或删除）"),
+    (r"^office ([0-9]+) -> ([0-9]+)", r"经办机构 \1 → \2"),
+    (r"^relations ([A-Z_]+)", r"参保关系\1"),
+    (r"^retired=1 in the push", r"推送显示已退休"),
+    (r"^survival_status=2 in the push", r"推送显示已死亡"),
+    (r"^retired \(county feedback\)", r"已退休（县区反馈）"),
+    (r"^benefit place now ([0-9]+) \(([A-Z0-9_]+)\)", r"待遇领取地变为\1（\2）"),
+    (r"^reopened: push seq ([0-9]+) corrects the month \(([A-Z_]+) no longer holds\)",
+     r"重新打开：推送序号\1更正了本月（\2不再成立）"),
+)
+# codes inside details, by the domain that names them (the first domain knowing a code wins)
+_DETAIL_DOMAINS = ("entered_by", "notice_kind", "channel", "merge_status", "archive_conclusion", "confirmer",
+                   "item", "close_reason", "place_rule")
+
+
+def detail_zh(text: str | None) -> str:
+    """A ledger transition's detail (written by the pipeline in English) in Chinese; a detail no rule
+    knows is shown as it is."""
+    if not text:
+        return text or ""
+    for pattern, repl in _DETAIL_RULES:
+        text = re.sub(pattern, repl, text)
+    names: dict[str, str] = {}
+    for domain in reversed(_DETAIL_DOMAINS):
+        names.update({c: e["zh"] for c, e in table()[domain].items()})
+    text = re.sub(r"(?<![A-Z0-9_])[A-Z][A-Z0-9_]+(?![A-Z0-9_])", lambda m: names.get(m.group(0), m.group(0)), text)
+    return text.replace(";", "、")
+
+
+def sql_label(domain: str, expr: str) -> str:
+    """``expr`` (a code) → its Chinese label, as a SQL CASE built from the table (set-based)."""
+    whens = " ".join(f"WHEN '{c}' THEN '{e['zh']}'" for c, e in table()[domain].items())
+    return f"CASE CAST({expr} AS VARCHAR) {whens} ELSE CAST({expr} AS VARCHAR) END"

@@ -45,7 +45,7 @@ HELP_SHEET = "填报说明"
 # worklist column → label domain (shown as its Chinese label)
 _LABELLED = {
     "gender": "gender", "insurance_type": "insurance_type", "person_type": "person_type",
-    "stage": "stage", "channel": "channel", "scope_rule": "scope_rule", "entered_by": "entered_by",
+    "stage": "stage", "channel": "channel", "scope_rule": "scope_rule",
     "objection_status": "objection_status", "overdue": "overdue",
 }
 # worklist columns that are counts (numbers in the workbook); every other column is text
@@ -66,16 +66,15 @@ _DROPDOWNS = {"event": "event", "result": "result", "merge_status": "merge_statu
 
 
 def _case(domain: str, expr: str) -> str:
-    """``expr`` (a code) → its Chinese label, as a SQL CASE built from the label table."""
-    whens = " ".join(f"WHEN '{c}' THEN '{e['zh']}'" for c, e in labels.table()[domain].items())
-    return f"CASE CAST({expr} AS VARCHAR) {whens} ELSE CAST({expr} AS VARCHAR) END"
+    return labels.sql_label(domain, expr)
 
 
 def _shown(col: str) -> str:
     """The SQL of a worklist column as the workbook shows it."""
-    if col == "flags":
-        return (f"array_to_string(list_transform(string_split(flags, ';'), "
-                f"lambda x: {_case('flag', 'x')}), '；')")
+    if col in ("flags", "entered_by"):   # code lists joined by ';'
+        domain = "flag" if col == "flags" else "entered_by"
+        return (f"array_to_string(list_transform(string_split({col}, ';'), "
+                f"lambda x: {_case(domain, 'x')}), '；')")
     if col == "flag_evidence":
         return labels.evidence_zh_sql("flag_evidence")
     if col in _LABELLED:
