@@ -13,7 +13,7 @@ DOC = """
 ### 养老保险退休预服务 — county feedback intake
 
 Every hour on the half hour from 08:30 to 18:30 (Asia/Shanghai; outside the night-time
-monthly and declaration runs), applies every `*.csv` in the feedback inbox
+monthly and declaration runs), applies every `*.csv` and `*.xlsx` (worklist.xlsx sent back) in the feedback inbox
 (`RETIRE_PREP_FEEDBACK_INBOX`, default `build/inbox/feedback/`): stage events,
 conclusions, confirmations, objections, elected retirement months
 (docs/feedback-format.md). Files stay in the inbox: applying a file again changes
