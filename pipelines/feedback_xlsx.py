@@ -155,7 +155,6 @@ def read_workbook(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
         sheets = _feedback_sheets(wb)
         records: list[tuple[int, dict | None]] = []
         before = 0   # data rows of the sheets before (row numbers go on across continuation sheets)
-        cols: list[str | None] | None = None
         for ws in sheets:
             ws.reset_dimensions()   # trust the rows in the file, not its recorded size
             rows = ws.iter_rows(values_only=True)
@@ -165,8 +164,6 @@ def read_workbook(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
                     raise _refuse("EMPTY_FILE", f"the sheet {FEEDBACK_SHEET} has no header row")
                 continue
             these = _columns(header)
-            if cols is None:
-                cols = these
             last = 0
             for i, values in enumerate(rows, start=1):
                 last = i

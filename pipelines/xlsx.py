@@ -25,6 +25,7 @@ temporary name and renamed; its properties carry a fixed date, so a rerun writes
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -180,11 +181,24 @@ def write_workbook(con, month_mi: int, office: str, path: Path, *, columns: list
                    closed_stages: tuple = ()) -> int:
     """Write ``path`` (``worklist.xlsx``) for ``office`` from ``worklist_rows`` of ``month_mi``;
     returns the worklist rows written.  ``columns``: the worklist's columns in the CSV's order."""
+    if not re.fullmatch(r"[0-9]{6}", office):   # inlined in the queries below
+        raise ValueError(f"not an office code: {office!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        written = _write(con, month_mi, office, tmp, columns=columns, created=created, max_rows=max_rows,
+                         closed_stages=closed_stages)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return written
+
+
+def _write(con, month_mi: int, office: str, tmp: Path, *, columns, created, max_rows, closed_stages) -> int:
     import xlsxwriter
 
     names = dictionary()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     where = f"month_mi = {int(month_mi)} AND office_code = '{office}'"
     order = "ORDER BY statutory_age_month, entry_id"
 
@@ -247,7 +261,6 @@ def write_workbook(con, month_mi: int, office: str, path: Path, *, columns: list
         f"FROM worklist_rows WHERE {fb_where} {order}").to_arrow_reader(BATCH_ROWS)
     _write_rows(fb_sheets[0], fmts, fb_reader, 1, ["text"] * 5, None, max_rows, lambda: next(fit))
     wb.close()
-    os.replace(tmp, path)
     return written
 
 
