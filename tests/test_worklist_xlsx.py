@@ -603,3 +603,23 @@ def test_transition_details_in_chinese():
     assert labels.detail_zh("conclusion v1: 300 months, relations NOT_NEEDED, archive PASS") == \
         "综合结论第1版：缴费300个月，归集状态无需归集，档案结论通过"
     assert labels.detail_zh("notice PRE_SERVICE-2026-11-0123456789abcdef (SMS)") == "告知：预服务告知（短信）"
+
+
+def test_the_dag_office_task_writes_the_same_workbook(month, tmp_path):
+    """The DAG's per-office task (monthly.stage_office_files → outputs.write_office_files) writes the
+    same worklist.xlsx, byte for byte, as the command line's run."""
+    from pipelines import outputs, screen
+    from pipelines.monthly import month_context
+    from pipelines.settings import load_settings
+    from pipelines.warehouse import connect
+
+    _, wh, folder = month
+    office = _busiest_office(folder)
+    settings = load_settings()
+    with connect(wh, read_only=True, settings=settings) as con:
+        ctx = month_context(con, "2026-11", settings, replay=True)
+        ctx.out = tmp_path
+        screen.state_views(con, ctx)
+        outputs.write_office_files(con, ctx, office, tmp_path / "2026-11")
+    assert (tmp_path / "2026-11" / "worklists" / office / "worklist.xlsx").read_bytes() == \
+        (folder / office / "worklist.xlsx").read_bytes()
