@@ -55,14 +55,22 @@ def main() -> None:
     singles = [s for s in t if any(ord(c) > 127 for c in s)]
     gb = [f.encode("gb18030") for f in files]
     print(f"texts: {len(t)}; synthetic files: {len(files)}")
-    print(f"1. GB18030 files that are valid UTF-8: {sum(decodes(b, 'utf-8') for b in gb)} of {len(gb)}; "
-          f"single non-ASCII texts: {sum(decodes(s.encode('gb18030'), 'utf-8') for s in singles)} of {len(singles)}")
-    print(f"2. GB18030 files decoding back exactly: {sum(b.decode('gb18030') == f for b, f in zip(gb, files))} of {len(gb)}")
-    print(f"   (the single texts that are valid UTF-8 too: "
-          f"{sorted(s for s in singles if decodes(s.encode('gb18030'), 'utf-8'))[:11]})")
-    print(f"4. guard: every non-ASCII character within GB2312 — sample files passing: "
-          f"{sum(in_gb2312(f) for f in files)} of {len(files)}; single texts: "
-          f"{sum(in_gb2312(s) for s in singles)} of {len(singles)}")
+    print(
+        f"1. GB18030 files that are valid UTF-8: {sum(decodes(b, 'utf-8') for b in gb)} of {len(gb)}; "
+        f"single non-ASCII texts: {sum(decodes(s.encode('gb18030'), 'utf-8') for s in singles)} of {len(singles)}"
+    )
+    print(
+        f"2. GB18030 files decoding back exactly: {sum(b.decode('gb18030') == f for b, f in zip(gb, files))} of {len(gb)}"
+    )
+    print(
+        f"   (the single texts that are valid UTF-8 too: "
+        f"{sorted(s for s in singles if decodes(s.encode('gb18030'), 'utf-8'))[:11]})"
+    )
+    print(
+        f"4. guard: every non-ASCII character within GB2312 — sample files passing: "
+        f"{sum(in_gb2312(f) for f in files)} of {len(files)}; single texts: "
+        f"{sum(in_gb2312(s) for s in singles)} of {len(singles)}"
+    )
     for enc in ("big5", "shift_jis", "euc_kr", "cp1252", "utf-16"):
         enc_files = []
         for f in files:
@@ -71,10 +79,13 @@ def main() -> None:
             except UnicodeEncodeError:
                 pass
         ok = sum(decodes(b, "gb18030") and not decodes(b, "utf-8") for b in enc_files)
-        guarded = sum(decodes(b, "gb18030") and not decodes(b, "utf-8") and in_gb2312(b.decode("gb18030"))
-                      for b in enc_files)
-        print(f"3. {enc}: {len(enc_files)} files encodable; read as GB18030 without error: {ok}; "
-              f"also passing the GB2312 guard: {guarded}")
+        guarded = sum(
+            decodes(b, "gb18030") and not decodes(b, "utf-8") and in_gb2312(b.decode("gb18030")) for b in enc_files
+        )
+        print(
+            f"3. {enc}: {len(enc_files)} files encodable; read as GB18030 without error: {ok}; "
+            f"also passing the GB2312 guard: {guarded}"
+        )
 
 
 if __name__ == "__main__":

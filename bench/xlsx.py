@@ -42,8 +42,9 @@ _WRAP = (
 def timed(cmd: list[str], label: str, env: dict | None = None) -> tuple[float, float]:
     """Run cmd in a child process through a fresh wrapper (the peak RSS is this step's own)."""
     t0 = time.perf_counter()
-    proc = subprocess.run([PY, "-c", _WRAP] + cmd, cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [PY, "-c", _WRAP] + cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     secs = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"{label} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
@@ -98,8 +99,24 @@ def main() -> None:
     WORK.mkdir(parents=True)
     full = WORK / "full"
     print(f"generating {a.persons:,} persons (FULL 2026-11)", flush=True)
-    subprocess.run(CLI + ["sample", "--persons", str(a.persons), "--month", "2026-11", "--out", str(full),
-                          "--seed", "7", "--bad-rows", "0.001"], cwd=ROOT, check=True)
+    subprocess.run(
+        CLI
+        + [
+            "sample",
+            "--persons",
+            str(a.persons),
+            "--month",
+            "2026-11",
+            "--out",
+            str(full),
+            "--seed",
+            "7",
+            "--bad-rows",
+            "0.001",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     base = WORK / "ingested.duckdb"
     timed(CLI + ["ingest", str(full), "--warehouse", str(base)], "ingest FULL (once)")
     off = WORK / "settings-no-workbooks.toml"
@@ -110,15 +127,20 @@ def main() -> None:
     for label, env in (("without", {"RETIRE_PREP_SETTINGS": str(off)}), ("with", {})):
         wh, out = WORK / f"{label}.duckdb", WORK / f"out-{label}"
         shutil.copyfile(base, wh)
-        for side in base.parent.glob(base.name + ".*"):   # validation results kept beside it, if any
+        for side in base.parent.glob(base.name + ".*"):  # validation results kept beside it, if any
             if side.is_dir():
                 shutil.copytree(side, wh.parent / side.name.replace(base.name, wh.name), dirs_exist_ok=True)
-        results[label] = timed(CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)],
-                               f"run 2026-11 {label} workbooks", env)
+        results[label] = timed(
+            CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)],
+            f"run 2026-11 {label} workbooks",
+            env,
+        )
     try:
         import rustpy_xlsxwriter  # noqa: F401
-        rust = timed([PY, "-c", RUST, str(WORK / "with.duckdb"), str(WORK / "rust")],
-                     "rustpy-xlsxwriter, 工作台账 only")
+
+        rust = timed(
+            [PY, "-c", RUST, str(WORK / "with.duckdb"), str(WORK / "rust")], "rustpy-xlsxwriter, 工作台账 only"
+        )
     except ImportError:
         rust = None
         print("  rustpy-xlsxwriter not installed: the Rust-backed writer is not measured")
@@ -127,15 +149,23 @@ def main() -> None:
     rows = sum(sum(1 for _ in open(c, encoding="utf-8-sig")) - 1 for c in csvs)
     size = sum(b.stat().st_size for b in books)
     (t0, r0), (t1, r1) = results["without"], results["with"]
-    print(f"offices: {len(books)} workbooks, {rows:,} worklist rows, {size / 2**20:.1f} MiB of .xlsx "
-          f"(largest {max(b.stat().st_size for b in books) / 2**20:.1f} MiB)")
-    print(f"run with workbooks / without: {t1 / t0:.2f}x (+{(t1 - t0) / t0:.0%}; budget +50 %); "
-          f"peak RSS {r0:.0f} -> {r1:.0f} MiB")
+    print(
+        f"offices: {len(books)} workbooks, {rows:,} worklist rows, {size / 2**20:.1f} MiB of .xlsx "
+        f"(largest {max(b.stat().st_size for b in books) / 2**20:.1f} MiB)"
+    )
+    print(
+        f"run with workbooks / without: {t1 / t0:.2f}x (+{(t1 - t0) / t0:.0%}; budget +50 %); "
+        f"peak RSS {r0:.0f} -> {r1:.0f} MiB"
+    )
     if rust:
-        print(f"Rust-backed writer, the 工作台账 sheets alone (its own process, incl. start and queries): "
-              f"{rust[0]:.1f} s, peak RSS {rust[1]:.0f} MiB")
-    print(f"| {a.persons:,} | {os.cpu_count()} | {t0:.1f} | {t1:.1f} | +{(t1 - t0) / t0:.0%} | {r0:,.0f} | {r1:,.0f} "
-          f"| {len(books)} | {rows:,} | {size / 2**20:.1f} |")
+        print(
+            f"Rust-backed writer, the 工作台账 sheets alone (its own process, incl. start and queries): "
+            f"{rust[0]:.1f} s, peak RSS {rust[1]:.0f} MiB"
+        )
+    print(
+        f"| {a.persons:,} | {os.cpu_count()} | {t0:.1f} | {t1:.1f} | +{(t1 - t0) / t0:.0%} | {r0:,.0f} | {r1:,.0f} "
+        f"| {len(books)} | {rows:,} | {size / 2**20:.1f} |"
+    )
     if not a.keep:
         shutil.rmtree(WORK, ignore_errors=True)
 

@@ -39,8 +39,10 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _SCIENTIFIC = re.compile(r"^[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$")
 _CONTINUATION = re.compile(rf"^{FEEDBACK_SHEET}\(([0-9]+)\)$")
 
-ID_AS_NUMBER = ("id_no: the spreadsheet turned the ID number into a number and changed its digits; "
-                "format the column as text (文本) and type the 18 characters again")
+ID_AS_NUMBER = (
+    "id_no: the spreadsheet turned the ID number into a number and changed its digits; "
+    "format the column as text (文本) and type the 18 characters again"
+)
 
 
 def is_workbook(path: Path, head: bytes = b"") -> bool:
@@ -68,8 +70,11 @@ def _open(data: bytes, name: str):
         types = z.read("[Content_Types].xml") if "[Content_Types].xml" in parts else b""
     except (zipfile.BadZipFile, OSError, KeyError, EOFError, ValueError):
         raise _refuse("NOT_XLSX", "not an .xlsx workbook (damaged)") from None
-    if (any(p.lower().endswith("vbaproject.bin") for p in parts) or b"macroEnabled" in types
-            or Path(name).suffix.lower() in (".xlsm", ".xltm")):
+    if (
+        any(p.lower().endswith("vbaproject.bin") for p in parts)
+        or b"macroEnabled" in types
+        or Path(name).suffix.lower() in (".xlsm", ".xltm")
+    ):
         raise _refuse("MACRO_ENABLED", "a macro-enabled workbook is not accepted: save as .xlsx (工作簿), not .xlsm")
     if "xl/workbook.xml" not in parts:
         raise _refuse("NOT_XLSX", "not an .xlsx workbook (no workbook part)")
@@ -115,8 +120,10 @@ def _id_mangled(v) -> bool:
 def _feedback_sheets(wb) -> list:
     names = wb.sheetnames
     if FEEDBACK_SHEET not in names:
-        raise _refuse("NO_FEEDBACK_SHEET",
-                      f"the workbook has no sheet {FEEDBACK_SHEET} (send back the worklist.xlsx with its {FEEDBACK_SHEET} sheet)")
+        raise _refuse(
+            "NO_FEEDBACK_SHEET",
+            f"the workbook has no sheet {FEEDBACK_SHEET} (send back the worklist.xlsx with its {FEEDBACK_SHEET} sheet)",
+        )
     more = sorted((int(m.group(1)), n) for n in names if (m := _CONTINUATION.match(n)))
     return [wb[FEEDBACK_SHEET]] + [wb[n] for _, n in more]
 
@@ -154,9 +161,9 @@ def read_workbook(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
     try:
         sheets = _feedback_sheets(wb)
         records: list[tuple[int, dict | None]] = []
-        before = 0   # data rows of the sheets before (row numbers go on across continuation sheets)
+        before = 0  # data rows of the sheets before (row numbers go on across continuation sheets)
         for ws in sheets:
-            ws.reset_dimensions()   # trust the rows in the file, not its recorded size
+            ws.reset_dimensions()  # trust the rows in the file, not its recorded size
             rows = ws.iter_rows(values_only=True)
             header = next(rows, None)
             if header is None or not any(h is not None and str(h).strip() for h in header):
@@ -179,7 +186,7 @@ def read_workbook(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
                     c = these[j] if j < len(these) else None
                     if c is None:
                         named = j < len(header) and header[j] is not None and str(header[j]).strip()
-                        stray = stray or not named   # a prefilled column (named) is only dropped
+                        stray = stray or not named  # a prefilled column (named) is only dropped
                         continue
                     if c == "id_no" and _id_mangled(v):
                         mangled = True

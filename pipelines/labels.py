@@ -27,7 +27,10 @@ def table() -> dict[str, dict[str, dict[str, str]]]:
     with open(DATA_DIR / "labels.csv", encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
             out.setdefault(r["domain"], {})[r["code"]] = {
-                "zh": r["label_zh"], "en": r["label_en"], "help": r["help_zh"] or ""}
+                "zh": r["label_zh"],
+                "en": r["label_en"],
+                "help": r["help_zh"] or "",
+            }
     return out
 
 
@@ -54,8 +57,11 @@ def labels_joined(domain: str, codes_text: str | None, sep: str = ";", lang: str
 
 #: feedback column → the domain of its codes (a county may type the code or its label)
 FEEDBACK_VALUE_DOMAINS = {
-    "event": "event", "result": "result", "merge_status": "merge_status",
-    "archive_conclusion": "archive_conclusion", "confirmer": "confirmer",
+    "event": "event",
+    "result": "result",
+    "merge_status": "merge_status",
+    "archive_conclusion": "archive_conclusion",
+    "confirmer": "confirmer",
 }
 
 
@@ -119,10 +125,14 @@ def feedback_info_columns() -> set[str]:
 # The English evidence of sql/screen/30_flags.sql, rewritten in Chinese.  Regular expressions
 # that Python's ``re`` and DuckDB's RE2 read alike, applied in order everywhere (``\1`` backrefs).
 _EVIDENCE_RULES: tuple[tuple[str, str], ...] = (
-    (r"projected (\d+) months \(counted (\d+), not contributing\) < minimum (\d+) for (\d+)",
-     r"预计缴费\1个月（已计\2个月，未在缴费）少于\4年最低缴费\3个月"),
-    (r"projected (\d+) months \(counted (\d+) \+ (\d+) to come\) < minimum (\d+) for (\d+)",
-     r"预计缴费\1个月（已计\2个月，到龄前还将缴费\3个月）少于\5年最低缴费\4个月"),
+    (
+        r"projected (\d+) months \(counted (\d+), not contributing\) < minimum (\d+) for (\d+)",
+        r"预计缴费\1个月（已计\2个月，未在缴费）少于\4年最低缴费\3个月",
+    ),
+    (
+        r"projected (\d+) months \(counted (\d+) \+ (\d+) to come\) < minimum (\d+) for (\d+)",
+        r"预计缴费\1个月（已计\2个月，到龄前还将缴费\3个月）少于\5年最低缴费\4个月",
+    ),
     (r"deemed_status=2 \(pending\), deemed_months=empty", r"视同缴费年限待确认，视同缴费月数未填"),
     (r"deemed_status=2 \(pending\), deemed_months=(\d+)", r"视同缴费年限待确认，视同缴费\1个月"),
     (r"segments not merged: ", r"未归集的缴费段："),
@@ -133,18 +143,23 @@ _EVIDENCE_RULES: tuple[tuple[str, str], ...] = (
     (r"hukou_region missing", r"户籍地缺失"),
     (r"phone missing", r"手机号码缺失"),
     (r"phone is not a valid mobile", r"手机号码不是有效的手机号"),
-    (r"person_type missing \(110 woman; original age taken at 50\)",
-     r"人员身份缺失（企业职工女性，原法定退休年龄按50岁计）"),
-    (r"employer missing \(neither employer_uscc nor employer_name\)",
-     r"参保单位缺失（无统一社会信用代码和单位名称）"),
+    (
+        r"person_type missing \(110 woman; original age taken at 50\)",
+        r"人员身份缺失（企业职工女性，原法定退休年龄按50岁计）",
+    ),
+    (r"employer missing \(neither employer_uscc nor employer_name\)", r"参保单位缺失（无统一社会信用代码和单位名称）"),
     (r"deemed_region missing for (\d+) deemed months", r"视同缴费地缺失（视同缴费\1个月）"),
-    (r"birth_date (\d{4}-\d{2}-\d{2}) vs ID number (\d{4}-\d{2}-\d{2})",
-     r"档案出生日期\1与身份证号码中的出生日期\2不一致"),
+    (
+        r"birth_date (\d{4}-\d{2}-\d{2}) vs ID number (\d{4}-\d{2}-\d{2})",
+        r"档案出生日期\1与身份证号码中的出生日期\2不一致",
+    ),
     (r"gender=(\d) vs ID number gender digit (\d)", r"性别代码\1与身份证号码性别位\2不一致"),
     (r"arrears_months=(\d+)", r"欠费\1个月"),
     (r"computed (\d+) \(([A-Z0-9_]+)\) vs ministry (\d+)", r"计算待遇领取地\1（\2）与部级认定\3不一致"),
-    (r"statutory age month (\d{4}-\d{2}) is before (\d{4}-\d{2}), retired=0",
-     r"法定退休年龄到龄年月\1早于\2，尚未退休"),
+    (
+        r"statutory age month (\d{4}-\d{2}) is before (\d{4}-\d{2}), retired=0",
+        r"法定退休年龄到龄年月\1早于\2，尚未退休",
+    ),
     (r"; ", r"；"),
 )
 
@@ -187,8 +202,10 @@ _DETAIL_RULES: tuple[tuple[str, str], ...] = (
     (r"^notice ([A-Z_0-9]+)-[^ ]+ \(([A-Z]+)\)$", r"告知：\1（\2）"),
     (r"^archive pre-review ([A-Z]+)", r"档案预审\1"),
     (r"^conclusion v([0-9]+) confirmed by ([A-Z]+)", r"综合结论第\1版由\2确认"),
-    (r"^conclusion v([0-9]+): ([0-9]+) months, relations ([A-Z_]+), archive ([A-Z]+)",
-     r"综合结论第\1版：缴费\2个月，归集状态\3，档案结论\4"),
+    (
+        r"^conclusion v([0-9]+): ([0-9]+) months, relations ([A-Z_]+), archive ([A-Z]+)",
+        r"综合结论第\1版：缴费\2个月，归集状态\3，档案结论\4",
+    ),
     (r"^contribution months confirmed: ([0-9]+)", r"确认缴费\1个月"),
     (r"^declaration notice for ([0-9]{4}-[0-9]{2})", r"\1申报告知"),
     (r"^no longer in the push \(FULL absence or op D\)", r"已不在推送中（全量推送缺失或删除）"),
@@ -198,12 +215,23 @@ _DETAIL_RULES: tuple[tuple[str, str], ...] = (
     (r"^survival_status=2 in the push", r"推送显示已死亡"),
     (r"^retired \(county feedback\)", r"已退休（县区反馈）"),
     (r"^benefit place now ([0-9]+) \(([A-Z0-9_]+)\)", r"待遇领取地变为\1（\2）"),
-    (r"^reopened: push seq ([0-9]+) corrects the month \(([A-Z_]+) no longer holds\)",
-     r"重新打开：推送序号\1更正了本月（\2不再成立）"),
+    (
+        r"^reopened: push seq ([0-9]+) corrects the month \(([A-Z_]+) no longer holds\)",
+        r"重新打开：推送序号\1更正了本月（\2不再成立）",
+    ),
 )
 # codes inside details, by the domain that names them (the first domain knowing a code wins)
-_DETAIL_DOMAINS = ("entered_by", "notice_kind", "channel", "merge_status", "archive_conclusion", "confirmer",
-                   "item", "close_reason", "place_rule")
+_DETAIL_DOMAINS = (
+    "entered_by",
+    "notice_kind",
+    "channel",
+    "merge_status",
+    "archive_conclusion",
+    "confirmer",
+    "item",
+    "close_reason",
+    "place_rule",
+)
 
 
 def detail_zh(text: str | None) -> str:

@@ -45,25 +45,58 @@ HELP_SHEET = "填报说明"
 
 # worklist column → label domain (shown as its Chinese label)
 _LABELLED = {
-    "gender": "gender", "insurance_type": "insurance_type", "person_type": "person_type",
-    "stage": "stage", "channel": "channel", "scope_rule": "scope_rule",
-    "objection_status": "objection_status", "overdue": "overdue",
+    "gender": "gender",
+    "insurance_type": "insurance_type",
+    "person_type": "person_type",
+    "stage": "stage",
+    "channel": "channel",
+    "scope_rule": "scope_rule",
+    "objection_status": "objection_status",
+    "overdue": "overdue",
 }
 # worklist columns that are counts (numbers in the workbook); every other column is text
-_NUMBERS = {"months_to_original", "months_to_statutory", "min_contribution_months",
-            "counted_contribution_months", "projected_contribution_months", "delay_months"}
+_NUMBERS = {
+    "months_to_original",
+    "months_to_statutory",
+    "min_contribution_months",
+    "counted_contribution_months",
+    "projected_contribution_months",
+    "delay_months",
+}
 # long free text, wrapped in its cell
 _LONG = {"flag_evidence", "objection_missing_notice"}
 _FORMULA_FIRST = ("=", "+", "-", "@", "\t", "\r")
 
 # the 反馈 sheet: prefilled columns, then the feedback columns (docs/feedback-format.md)
 FEEDBACK_PREFILLED = ("office_code", "id_no", "name", "stage", "due_date")
-FEEDBACK_INPUT = ("event", "event_date", "officer_id", "result", "months", "items", "counted_months",
-                  "merge_status", "archive_conclusion", "base_data", "elected_month", "confirmer",
-                  "pre_review_office", "reason", "basis", "remedy", "note")
+FEEDBACK_INPUT = (
+    "event",
+    "event_date",
+    "officer_id",
+    "result",
+    "months",
+    "items",
+    "counted_months",
+    "merge_status",
+    "archive_conclusion",
+    "base_data",
+    "elected_month",
+    "confirmer",
+    "pre_review_office",
+    "reason",
+    "basis",
+    "remedy",
+    "note",
+)
 # feedback column → the label domain of its drop-down list
-_DROPDOWNS = {"event": "event", "result": "result", "merge_status": "merge_status",
-              "archive_conclusion": "archive_conclusion", "confirmer": "confirmer", "items": "item"}
+_DROPDOWNS = {
+    "event": "event",
+    "result": "result",
+    "merge_status": "merge_status",
+    "archive_conclusion": "archive_conclusion",
+    "confirmer": "confirmer",
+    "items": "item",
+}
 
 
 def _case(domain: str, expr: str) -> str:
@@ -72,15 +105,14 @@ def _case(domain: str, expr: str) -> str:
 
 def _shown(col: str) -> str:
     """The SQL of a worklist column as the workbook shows it."""
-    if col in ("flags", "entered_by"):   # code lists joined by ';'
+    if col in ("flags", "entered_by"):  # code lists joined by ';'
         domain = "flag" if col == "flags" else "entered_by"
-        return (f"array_to_string(list_transform(string_split({col}, ';'), "
-                f"lambda x: {_case(domain, 'x')}), '；')")
+        return f"array_to_string(list_transform(string_split({col}, ';'), lambda x: {_case(domain, 'x')}), '；')"
     if col == "flag_evidence":
         return labels.evidence_zh_sql("flag_evidence")
     if col in _LABELLED:
         return _case(_LABELLED[col], col)
-    if col == "statutory_age":   # 63y0m → 63岁0个月
+    if col == "statutory_age":  # 63y0m → 63岁0个月
         return r"regexp_replace(statutory_age, '^([0-9]+)y([0-9]+)m$', '\1岁\2个月')"
     if col in _NUMBERS:
         return col
@@ -94,18 +126,20 @@ def _width(text_len: int | None) -> float:
 class _Formats:
     def __init__(self, wb):
         base = {"font_name": "宋体", "font_size": 10, "valign": "top"}
-        self.header = wb.add_format({**base, "bold": True, "bg_color": "#D9E1F2", "border": 1,
-                                     "text_wrap": True, "num_format": "@"})
-        self.header_input = wb.add_format({**base, "bold": True, "bg_color": "#FFF2CC", "border": 1,
-                                           "text_wrap": True, "num_format": "@"})
+        self.header = wb.add_format(
+            {**base, "bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "num_format": "@"}
+        )
+        self.header_input = wb.add_format(
+            {**base, "bold": True, "bg_color": "#FFF2CC", "border": 1, "text_wrap": True, "num_format": "@"}
+        )
         self.cells = {}
         for overdue in (False, True):
             for kind in ("text", "quoted", "number", "long"):
                 f = {**base}
                 if kind == "long":
-                    f["text_wrap"] = True   # evidence and notices: the whole text, on several lines
+                    f["text_wrap"] = True  # evidence and notices: the whole text, on several lines
                 if kind != "number":
-                    f["num_format"] = "@"   # text: edited in place, it stays text
+                    f["num_format"] = "@"  # text: edited in place, it stays text
                 if kind == "quoted":
                     f["quote_prefix"] = True  # shown as typed, never run as a formula
                 if overdue:
@@ -119,12 +153,12 @@ class _Formats:
 
 def _setup_print(ws, n_cols: int, *, repeat_cols: bool = True) -> None:
     ws.set_landscape()
-    ws.set_paper(9)                  # A4
-    ws.repeat_rows(0)                # the header on every printed page
+    ws.set_paper(9)  # A4
+    ws.repeat_rows(0)  # the header on every printed page
     if repeat_cols:
-        ws.repeat_columns(0, 1)      # ID number and name on every page across
+        ws.repeat_columns(0, 1)  # ID number and name on every page across
     ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-    ws.print_across()                # a band of rows with all its columns, then the next band
+    ws.print_across()  # a band of rows with all its columns, then the next band
     ws.set_footer("&C第 &P 页，共 &N 页")
     ws.fit_to_pages(0, 0)
 
@@ -135,8 +169,17 @@ def _display_len(v: str) -> int:
     return n + (len(v.encode("utf-8")) - n) // 2
 
 
-def _write_rows(ws, fmts, reader, first_row: int, kinds: list[str], overdue_at: int | None,
-                limit: int, next_sheet, widths: list[float] | None = None) -> int:
+def _write_rows(
+    ws,
+    fmts,
+    reader,
+    first_row: int,
+    kinds: list[str],
+    overdue_at: int | None,
+    limit: int,
+    next_sheet,
+    widths: list[float] | None = None,
+) -> int:
     """Stream the batches of ``reader`` into ``ws`` (and continuation sheets from ``next_sheet()``
     past ``limit`` data rows); returns the rows written.  A row with wrapped long text gets the
     height of its lines (spreadsheets do not all size rows on opening)."""
@@ -176,18 +219,27 @@ def _sheet_name(base: str, part: int) -> str:
     return base if part == 1 else f"{base}({part})"
 
 
-def write_workbook(con, month_mi: int, office: str, path: Path, *, columns: list[str],
-                   created: datetime | None = None, max_rows: int = EXCEL_MAX_ROWS,
-                   closed_stages: tuple = ()) -> int:
+def write_workbook(
+    con,
+    month_mi: int,
+    office: str,
+    path: Path,
+    *,
+    columns: list[str],
+    created: datetime | None = None,
+    max_rows: int = EXCEL_MAX_ROWS,
+    closed_stages: tuple = (),
+) -> int:
     """Write ``path`` (``worklist.xlsx``) for ``office`` from ``worklist_rows`` of ``month_mi``;
     returns the worklist rows written.  ``columns``: the worklist's columns in the CSV's order."""
-    if not re.fullmatch(r"[0-9]{6}", office):   # inlined in the queries below
+    if not re.fullmatch(r"[0-9]{6}", office):  # inlined in the queries below
         raise ValueError(f"not an office code: {office!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        written = _write(con, month_mi, office, tmp, columns=columns, created=created, max_rows=max_rows,
-                         closed_stages=closed_stages)
+        written = _write(
+            con, month_mi, office, tmp, columns=columns, created=created, max_rows=max_rows, closed_stages=closed_stages
+        )
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -205,12 +257,17 @@ def _write(con, month_mi: int, office: str, tmp: Path, *, columns, created, max_
     # widths from the values as shown (a CJK character counts two), one aggregate query
     shown = [_shown(c) for c in columns]
     lens = con.execute(
-        "SELECT " + ", ".join(f"max(length(v{i}) + (strlen(v{i}) - length(v{i})) // 2)" for i in range(len(columns)))
-        + " FROM (SELECT " + ", ".join(f"CAST({s} AS VARCHAR) AS v{i}" for i, s in enumerate(shown))
-        + f" FROM worklist_rows WHERE {where})").fetchall()[0]
+        "SELECT "
+        + ", ".join(f"max(length(v{i}) + (strlen(v{i}) - length(v{i})) // 2)" for i in range(len(columns)))
+        + " FROM (SELECT "
+        + ", ".join(f"CAST({s} AS VARCHAR) AS v{i}" for i, s in enumerate(shown))
+        + f" FROM worklist_rows WHERE {where})"
+    ).fetchall()[0]
 
-    wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_numbers": False,
-                                        "strings_to_formulas": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        str(tmp),
+        {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+    )
     wb.set_properties({"title": f"退休预服务工作台账 {office}", "created": created or datetime(2000, 1, 1)})
     fmts = _Formats(wb)
     kinds = ["number" if c in _NUMBERS else "long" if c in _LONG else "text" for c in columns]
@@ -234,7 +291,7 @@ def _write(con, month_mi: int, office: str, tmp: Path, *, columns, created, max_
     n = con.execute(f"SELECT count(*) FROM worklist_rows WHERE {where}").fetchall()[0][0]
     parts = max(1, -(-n // max_rows))
     sheets = [worklist_sheet(p) for p in range(1, parts + 1)]
-    for i, ws in enumerate(sheets):   # the filter covers exactly the rows of each sheet
+    for i, ws in enumerate(sheets):  # the filter covers exactly the rows of each sheet
         rows_here = min(max_rows, n - i * max_rows)
         ws.autofilter(0, 0, max(rows_here, 1), len(columns) - 1)
 
@@ -243,22 +300,28 @@ def _write(con, month_mi: int, office: str, tmp: Path, *, columns, created, max_
     fb_where = f"{where} AND stage NOT IN ({closed})"
     m = con.execute(f"SELECT count(*) FROM worklist_rows WHERE {fb_where}").fetchall()[0][0]
     fb_parts = max(1, -(-m // max_rows))
-    fb_sheets = [_feedback_sheet(wb, fmts, _sheet_name(FEEDBACK_SHEET, p),
-                                 min(max_rows, m - (p - 1) * max_rows) if m else 0, max_rows)
-                 for p in range(1, fb_parts + 1)]
+    fb_sheets = [
+        _feedback_sheet(
+            wb, fmts, _sheet_name(FEEDBACK_SHEET, p), min(max_rows, m - (p - 1) * max_rows) if m else 0, max_rows
+        )
+        for p in range(1, fb_parts + 1)
+    ]
     _help_sheet(wb, fmts)
 
     it = iter(sheets[1:])
     reader = con.sql(
-        "SELECT " + ", ".join(f"{s} AS c{i}" for i, s in enumerate(shown))
-        + f" FROM worklist_rows WHERE {where} {order}").to_arrow_reader(BATCH_ROWS)
+        "SELECT "
+        + ", ".join(f"{s} AS c{i}" for i, s in enumerate(shown))
+        + f" FROM worklist_rows WHERE {where} {order}"
+    ).to_arrow_reader(BATCH_ROWS)
     overdue_at = columns.index("overdue") if "overdue" in columns else None
     written = _write_rows(sheets[0], fmts, reader, 1, kinds, overdue_at, max_rows, lambda: next(it), widths)
 
     fit = iter(fb_sheets[1:])
     fb_reader = con.sql(
         f"SELECT office_code, id_no, name, {_case('stage', 'stage')}, CAST(due_date AS VARCHAR) "
-        f"FROM worklist_rows WHERE {fb_where} {order}").to_arrow_reader(BATCH_ROWS)
+        f"FROM worklist_rows WHERE {fb_where} {order}"
+    ).to_arrow_reader(BATCH_ROWS)
     _write_rows(fb_sheets[0], fmts, fb_reader, 1, ["text"] * 5, None, max_rows, lambda: next(fit))
     wb.close()
     return written
@@ -284,24 +347,44 @@ def _feedback_sheet(wb, fmts, name: str, prefilled: int, max_rows: int):
         entry = t["feedback_info"].get(c) or t["feedback_column"][c]
         head = entry["zh"]
         ws.write_string(0, i, head, fmts.header_input if c in FEEDBACK_INPUT else fmts.header)
-        width = {"id_no": 22, "name": 10, "stage": 16, "due_date": 12, "office_code": 10, "event": 16,
-                 "event_date": 12, "items": 24, "base_data": 24, "reason": 20, "basis": 20, "remedy": 20,
-                 "note": 20}.get(c, max(10, len(head) * 2 + 2))
-        ws.set_column(i, i, width, fmts.text_col)   # typed values stay text (ID numbers, dates, months)
+        width = {
+            "id_no": 22,
+            "name": 10,
+            "stage": 16,
+            "due_date": 12,
+            "office_code": 10,
+            "event": 16,
+            "event_date": 12,
+            "items": 24,
+            "base_data": 24,
+            "reason": 20,
+            "basis": 20,
+            "remedy": 20,
+            "note": 20,
+        }.get(c, max(10, len(head) * 2 + 2))
+        ws.set_column(i, i, width, fmts.text_col)  # typed values stay text (ID numbers, dates, months)
         if c in _DROPDOWNS:
             domain = _DROPDOWNS[c]
-            opts = {"validate": "list", "source": ranges[domain],
-                    "input_title": head[:32], "input_message": (entry["help"] or "")[:255]}
+            opts = {
+                "validate": "list",
+                "source": ranges[domain],
+                "input_title": head[:32],
+                "input_message": (entry["help"] or "")[:255],
+            }
             if c == "items":
                 # several items are typed joined by ；: the list proposes, a typed list is allowed
-                opts.update(error_type="information", error_title="缺失或存疑材料",
-                            error_message="多项材料请用分号（；）分隔，名称须与下拉列表一致。")
+                opts.update(
+                    error_type="information",
+                    error_title="缺失或存疑材料",
+                    error_message="多项材料请用分号（；）分隔，名称须与下拉列表一致。",
+                )
             else:
                 opts.update(error_title=head[:32], error_message="请从下拉列表中选择。")
             ws.data_validation(1, i, last, i, opts)
         elif entry.get("help"):
-            ws.data_validation(1, i, last, i, {"validate": "any", "input_title": head[:32],
-                                               "input_message": entry["help"][:255]})
+            ws.data_validation(
+                1, i, last, i, {"validate": "any", "input_title": head[:32], "input_message": entry["help"][:255]}
+            )
     ws.freeze_panes(1, 3)
     ws.autofilter(0, 0, max(prefilled, 1), len(cols) - 1)
     _setup_print(ws, len(cols), repeat_cols=False)
@@ -355,20 +438,26 @@ def _help_sheet(wb, fmts) -> None:
             cells[(r, 0)] = (e["zh"], fmts.text_col)
             cells[(r, 1)] = (f"{e['help']}（列名 {code}）", fmts.wrap)
             r += 1
-    heads = {"event": "事件", "result": "结果", "merge_status": "归集状态", "archive_conclusion": "档案结论",
-             "confirmer": "确认方", "item": "材料"}
+    heads = {
+        "event": "事件",
+        "result": "结果",
+        "merge_status": "归集状态",
+        "archive_conclusion": "档案结论",
+        "confirmer": "确认方",
+        "item": "材料",
+    }
     for j, domain in enumerate(_DROPDOWNS.values()):
         cells[(0, 7 + j)] = (heads[domain], fmts.bold)
         for i, code in enumerate(labels.codes(domain)):
             cells[(1 + i, 7 + j)] = (labels.label(domain, code), None)
     current = -1
-    for (row, col) in sorted(cells):
+    for row, col in sorted(cells):
         value, fmt = cells[(row, col)]
-        if row != current:   # a row's height before its cells (constant_memory)
+        if row != current:  # a row's height before its cells (constant_memory)
             current = row
             text = cells.get((row, 1), ("", None))[0]
             lines = -(-_display_len(text) // 100) if row > 0 else 1
             if lines > 1:
                 ws.set_row(row, 14 * lines)
         ws.write_string(row, col, value, fmt)
-    ws.print_area(0, 0, r, 1)   # the lists of H… are the drop-downs' source, not for print
+    ws.print_area(0, 0, r, 1)  # the lists of H… are the drop-downs' source, not for print

@@ -9,7 +9,6 @@ are shown; LibreOffice Calc converts every sheet back to CSV and every ID number
 from __future__ import annotations
 
 import csv
-import io
 import os
 import re
 import shutil
@@ -52,8 +51,10 @@ def _csv_rows(path: Path) -> list[list[str]]:
 
 
 def _busiest_office(folder: Path) -> str:
-    return max((p.parent.name for p in folder.glob("*/worklist.csv")),
-               key=lambda o: len(_csv_rows(folder / o / "worklist.csv")))
+    return max(
+        (p.parent.name for p in folder.glob("*/worklist.csv")),
+        key=lambda o: len(_csv_rows(folder / o / "worklist.csv")),
+    )
 
 
 # ------------------------------------------------------------------------------------------ writing
@@ -69,12 +70,21 @@ def test_every_office_has_its_workbook_with_the_csv_rows_as_text(month):
         assert wb.sheetnames == [WORKLIST_SHEET, FEEDBACK_SHEET, HELP_SHEET]
         ws = wb[WORKLIST_SHEET]
         got = [list(r) for r in ws.iter_rows(values_only=True)]
-        assert got[0] == rows[0]                      # the CSV's Chinese headers, in its order
-        assert len(got) == len(rows)                  # the same rows
+        assert got[0] == rows[0]  # the CSV's Chinese headers, in its order
+        assert len(got) == len(rows)  # the same rows
         idx = {c: i for i, c in enumerate(COLS)}
         for csv_row, cells in zip(rows[1:], ws.iter_rows(min_row=2)):
-            for col in ("id_no", "office_code", "benefit_region", "birth_month", "statutory_age_month",
-                        "due_date", "stage_since", "responsible_officer", "flexible_earliest_month"):
+            for col in (
+                "id_no",
+                "office_code",
+                "benefit_region",
+                "birth_month",
+                "statutory_age_month",
+                "due_date",
+                "stage_since",
+                "responsible_officer",
+                "flexible_earliest_month",
+            ):
                 cell = cells[idx[col]]
                 if csv_row[idx[col]]:
                     assert cell.data_type == "s" and cell.value == csv_row[idx[col]], (office, col)
@@ -97,7 +107,7 @@ def test_codes_are_chinese_labels_and_evidence_is_chinese(month):
     assert {r[at["是否超期"]] for r in rows[1:]} <= {"是", "否"}
     evidence = [r[at["预警依据"]] for r in rows[1:] if r[at["预警依据"]]]
     assert evidence
-    for e in evidence:   # no English words left (codes of place rules are labelled too)
+    for e in evidence:  # no English words left (codes of place rules are labelled too)
         assert not re.search(r"[A-Za-z]{3,}", e), e
 
 
@@ -119,9 +129,12 @@ def test_every_evidence_of_the_month_reads_in_chinese(month):
 
 
 def test_the_example_of_the_issue():
-    assert labels.evidence_zh("INSUFFICIENT_YEARS: projected 146 months (counted 146, not contributing) "
-                              "< minimum 180 for 2023") == \
-        "缴费年限不足：预计缴费146个月（已计146个月，未在缴费）少于2023年最低缴费180个月"
+    assert (
+        labels.evidence_zh(
+            "INSUFFICIENT_YEARS: projected 146 months (counted 146, not contributing) < minimum 180 for 2023"
+        )
+        == "缴费年限不足：预计缴费146个月（已计146个月，未在缴费）少于2023年最低缴费180个月"
+    )
     assert labels.label("flag", "YEARS_UNCONFIRMED") == "缴费年限未确认"
 
 
@@ -136,7 +149,7 @@ def test_layout_header_filter_print(month):
         assert ws.print_title_rows == "$1:$1"
     ws = wb[WORKLIST_SHEET]
     widths = {k: d.width for k, d in ws.column_dimensions.items()}
-    assert widths["A"] >= 18      # an ID number fits
+    assert widths["A"] >= 18  # an ID number fits
     overdue = [r for r in ws.iter_rows(min_row=2) if r[COLS.index("overdue")].value == "是"]
     plain = [r for r in ws.iter_rows(min_row=2) if r[COLS.index("overdue")].value == "否"]
     if overdue:
@@ -156,10 +169,21 @@ def _table(tmp: Path, wh: Path, rows: list[dict]) -> duckdb.DuckDBPyConnection:
 
 
 def _row(i: int, **kw) -> dict:
-    base = {"month_mi": P_MI, "entry_id": f"e{i:04d}", "id_no": f"64010419661115{i:03d}X"[:18],
-            "name": f"人{i}", "office_code": "640104", "gender": 1, "insurance_type": 110,
-            "statutory_age_month": "2027-01", "stage": "NOTIFIED", "due_date": "2026-11-21", "overdue": False,
-            "flags": "", "flag_evidence": ""}
+    base = {
+        "month_mi": P_MI,
+        "entry_id": f"e{i:04d}",
+        "id_no": f"64010419661115{i:03d}X"[:18],
+        "name": f"人{i}",
+        "office_code": "640104",
+        "gender": 1,
+        "insurance_type": 110,
+        "statutory_age_month": "2027-01",
+        "stage": "NOTIFIED",
+        "due_date": "2026-11-21",
+        "overdue": False,
+        "flags": "",
+        "flag_evidence": "",
+    }
     base.update(kw)
     return base
 
@@ -167,29 +191,39 @@ def _row(i: int, **kw) -> dict:
 def test_formula_cells_stay_text_and_rows_past_the_limit_go_on_a_second_sheet(month, tmp_path):
     _, wh, _ = month
     rows = [_row(i) for i in range(1, 13)]
-    rows[0]["name"] = "=HYPERLINK(\"http://x\",\"y\")"
+    rows[0]["name"] = '=HYPERLINK("http://x","y")'
     rows[1]["name"] = "+1+2"
     rows[2]["overdue"] = True
-    rows[3]["stage"] = "RETIRED"     # closed: in 工作台账, not in 反馈
+    rows[3]["stage"] = "RETIRED"  # closed: in 工作台账, not in 反馈
     con = _table(tmp_path, wh, rows)
     path = tmp_path / "w.xlsx"
     n = write_workbook(con, P_MI, "640104", path, columns=COLS, max_rows=5, closed_stages=CLOSED_STAGES)
     con.close()
     assert n == 12
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == [WORKLIST_SHEET, f"{WORKLIST_SHEET}(2)", f"{WORKLIST_SHEET}(3)",
-                             FEEDBACK_SHEET, f"{FEEDBACK_SHEET}(2)", f"{FEEDBACK_SHEET}(3)", HELP_SHEET]
+    assert wb.sheetnames == [
+        WORKLIST_SHEET,
+        f"{WORKLIST_SHEET}(2)",
+        f"{WORKLIST_SHEET}(3)",
+        FEEDBACK_SHEET,
+        f"{FEEDBACK_SHEET}(2)",
+        f"{FEEDBACK_SHEET}(3)",
+        HELP_SHEET,
+    ]
     ids = []
     for name in wb.sheetnames[:3]:
         ws = wb[name]
-        assert [c.value for c in ws[1]][0] == "公民身份号码"   # each part has the header
+        assert [c.value for c in ws[1]][0] == "公民身份号码"  # each part has the header
         ids += [r[0] for r in ws.iter_rows(min_row=2, values_only=True)]
     assert ids == [r["id_no"] for r in rows]
     first = wb[WORKLIST_SHEET]
     assert first["B2"].data_type == "s" and first["B2"].value.startswith("=HYPERLINK")
     assert first["B2"].quotePrefix and first["B3"].quotePrefix
-    fb = [r[1] for n in (FEEDBACK_SHEET, f"{FEEDBACK_SHEET}(2)", f"{FEEDBACK_SHEET}(3)")
-          for r in wb[n].iter_rows(min_row=2, values_only=True)]
+    fb = [
+        r[1]
+        for n in (FEEDBACK_SHEET, f"{FEEDBACK_SHEET}(2)", f"{FEEDBACK_SHEET}(3)")
+        for r in wb[n].iter_rows(min_row=2, values_only=True)
+    ]
     assert fb == [r["id_no"] for r in rows if r["stage"] != "RETIRED"]
 
 
@@ -199,14 +233,18 @@ def test_feedback_sheet_has_dropdowns_from_the_label_table(month):
     ws, help_ws = wb[FEEDBACK_SHEET], wb[HELP_SHEET]
     head = [c.value for c in ws[1]]
     assert head[:5] == ["经办机构代码", "公民身份号码", "姓名", "当前环节", "办结时限"]
-    assert set(head[5:]) == {labels.table()["feedback_column"][c]["zh"] for c in COLUMNS} - {"经办机构代码", "公民身份号码"}
+    assert set(head[5:]) == {labels.table()["feedback_column"][c]["zh"] for c in COLUMNS} - {
+        "经办机构代码",
+        "公民身份号码",
+    }
     lists = {}
     for dv in ws.data_validations.dataValidation:
         if dv.type == "list":
             col = re.match(r"[A-Z]+", str(dv.sqref)).group(0)
             ref = dv.formula1.split("!")[1].replace("$", "")
             lists[head[openpyxl.utils.column_index_from_string(col) - 1]] = [
-                c.value for row in help_ws[ref] for c in row]
+                c.value for row in help_ws[ref] for c in row
+            ]
     t = labels.table()
     assert lists["事件"] == [e["zh"] for e in t["event"].values()]
     assert lists["归集状态"] == [e["zh"] for e in t["merge_status"].values()]
@@ -214,7 +252,7 @@ def test_feedback_sheet_has_dropdowns_from_the_label_table(month):
     assert lists["缺失或存疑材料"] == [e["zh"] for e in t["item"].values()]
     assert set(lists) == {"事件", "结果", "归集状态", "档案结论", "确认方", "缺失或存疑材料"}
     text = "\n".join(str(c.value) for row in help_ws.iter_rows() for c in row if c.value)
-    for e in t["event"].values():   # what each event needs, in Chinese
+    for e in t["event"].values():  # what each event needs, in Chinese
         assert e["zh"] in text and e["help"] in text
 
 
@@ -229,7 +267,7 @@ def test_labels_agree_with_the_parser_vocabularies():
     assert {c: e["zh"] for c, e in t["item"].items()} == feedback.OBJECTION_ITEMS
     assert set(STAGES) | set(CLOSED_STAGES) <= set(t["stage"])
     assert set(t["feedback_column"]) == set(COLUMNS)
-    for domain, entries in t.items():   # a label names one code in its domain (the parser reverses it)
+    for domain, entries in t.items():  # a label names one code in its domain (the parser reverses it)
         zh = [e["zh"] for e in entries.values()]
         assert len(zh) == len(set(zh)), domain
 
@@ -282,14 +320,18 @@ def _varying(con, table: str) -> str:
 def _ledger(wh: Path) -> dict:
     con = duckdb.connect(str(wh), read_only=True)
     out = {
-        "entries": con.execute("SELECT entry_id, stage, stage_since, due_date, officer_id FROM ledger_entries "
-                               "ORDER BY entry_id").fetchall(),
-        "transitions": con.execute("SELECT entry_id, from_stage, to_stage, event_date, detail FROM ledger_transitions "
-                                   "ORDER BY entry_id, event_date, to_stage").fetchall(),
+        "entries": con.execute(
+            "SELECT entry_id, stage, stage_since, due_date, officer_id FROM ledger_entries ORDER BY entry_id"
+        ).fetchall(),
+        "transitions": con.execute(
+            "SELECT entry_id, from_stage, to_stage, event_date, detail FROM ledger_transitions "
+            "ORDER BY entry_id, event_date, to_stage"
+        ).fetchall(),
         # the same rows, but not the same file: its name and row numbers (source) and times differ
         "events": con.execute("SELECT * EXCLUDE (source, recorded_at) FROM feedback_events ORDER BY ALL").fetchall(),
-        "conclusions": con.execute(f"SELECT * EXCLUDE ({_varying(con, 'conclusions')}) FROM conclusions "
-                                   "ORDER BY ALL").fetchall(),
+        "conclusions": con.execute(
+            f"SELECT * EXCLUDE ({_varying(con, 'conclusions')}) FROM conclusions ORDER BY ALL"
+        ).fetchall(),
     }
     con.close()
     return out
@@ -328,12 +370,16 @@ def test_round_trip_gives_the_ledger_of_the_same_csv(month, tmp_path):
     a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
     shutil.copyfile(wh, a)
     shutil.copyfile(wh, b)
-    book = _fill(folder / office / "worklist.xlsx", evs, tmp_path / f"feedback-{office}.xlsx",
-                 labels_for={"event", "merge_status", "archive_conclusion", "result"})
+    book = _fill(
+        folder / office / "worklist.xlsx",
+        evs,
+        tmp_path / f"feedback-{office}.xlsx",
+        labels_for={"event", "merge_status", "archive_conclusion", "result"},
+    )
     rep_x = apply_feedback_files([book], a)
     rep_c = apply_feedback_files([_write_csv(tmp_path / "same.csv", _sheet_order(folder, office, evs))], b)
     fx, fc = rep_x.files[0], rep_c.files[0]
-    assert fx.status == "APPLIED" and fx.rows == len(evs) and fx.refused == 0   # prefilled rows are not rows
+    assert fx.status == "APPLIED" and fx.rows == len(evs) and fx.refused == 0  # prefilled rows are not rows
     assert (fx.rows, fx.accepted, fx.refused) == (fc.rows, fc.accepted, fc.refused)
     assert _ledger(a) == _ledger(b)
     # the row numbers are the sheet's rows minus one
@@ -358,8 +404,14 @@ def test_csv_with_chinese_headers_and_labels_is_applied_as_with_codes(month, tmp
         w = csv.writer(fh)
         w.writerow([t[c]["zh"] for c in COLUMNS])
         for r in evs:
-            w.writerow([labels.label(labels.FEEDBACK_VALUE_DOMAINS[c], r.get(c)) if c in labels.FEEDBACK_VALUE_DOMAINS
-                        and r.get(c) else r.get(c, "") for c in COLUMNS])
+            w.writerow(
+                [
+                    labels.label(labels.FEEDBACK_VALUE_DOMAINS[c], r.get(c))
+                    if c in labels.FEEDBACK_VALUE_DOMAINS and r.get(c)
+                    else r.get(c, "")
+                    for c in COLUMNS
+                ]
+            )
     assert apply_feedback_files([path], a).files[0].refused == 0
     assert apply_feedback_files([_write_csv(tmp_path / "codes.csv", evs)], b).files[0].refused == 0
     assert _ledger(a) == _ledger(b)
@@ -385,9 +437,9 @@ def test_an_id_number_made_a_number_is_refused_and_never_matched(month, tmp_path
     digits = [i for i in ids if i[-1] != "X"][:3]
     assert len(digits) == 3
     mangled = {
-        digits[0]: int(digits[0][:15] + "000"),          # a number (Excel keeps 15 digits)
-        digits[1]: f"{int(digits[1]):.14E}",             # text showing the number in scientific notation
-        digits[2]: digits[2][:15],                       # fewer than 18 characters
+        digits[0]: int(digits[0][:15] + "000"),  # a number (Excel keeps 15 digits)
+        digits[1]: f"{int(digits[1]):.14E}",  # text showing the number in scientific notation
+        digits[2]: digits[2][:15],  # fewer than 18 characters
     }
     for r in range(2, ws.max_row + 1):
         idv = ws.cell(r, 2).value
@@ -396,7 +448,7 @@ def test_an_id_number_made_a_number_is_refused_and_never_matched(month, tmp_path
             ws.cell(r, 6).value = "指定服务责任人"
             ws.cell(r, 7).value = "2026-11-20"
             ws.cell(r, 8).value = f"{office}-01"
-    ws.cell(ws.max_row + 1, 1).value = office    # a good row after them is applied
+    ws.cell(ws.max_row + 1, 1).value = office  # a good row after them is applied
     last = ws.max_row
     ws.cell(last, 2).value = ids[3]
     ws.cell(last, 6).value = "OFFICER_ASSIGNED"
@@ -408,18 +460,20 @@ def test_an_id_number_made_a_number_is_refused_and_never_matched(month, tmp_path
     out = apply_feedback_files([path], a).files[0]
     assert (out.rows, out.refused, out.accepted) == (4, 3, 1)
     con = duckdb.connect(str(a), read_only=True)
-    refused = con.execute("SELECT reason_code, reason, person_key, entry_id FROM feedback_rows "
-                          "WHERE status = 'REFUSED' ORDER BY row_no").fetchall()
+    refused = con.execute(
+        "SELECT reason_code, reason, person_key, entry_id FROM feedback_rows WHERE status = 'REFUSED' ORDER BY row_no"
+    ).fetchall()
     con.close()
     assert len(refused) == 3
     for code, reason, pkey, entry in refused:
         assert code == "MALFORMED" and "format the column as text" in reason
-        assert pkey is None and entry is None                     # never matched to a person
+        assert pkey is None and entry is None  # never matched to a person
         assert not re.search(r"[0-9]{15}", reason)
     after = _ledger(a)
-    assert len(after["events"]) == 1                             # only the good row's event
-    assert {e for e in after["entries"] if e not in before} <= {e for e in after["entries"]
-                                                                if e[0] == after["events"][0][0]}
+    assert len(after["events"]) == 1  # only the good row's event
+    assert {e for e in after["entries"] if e not in before} <= {
+        e for e in after["entries"] if e[0] == after["events"][0][0]
+    }
 
 
 def _refused(wh_src: Path, tmp: Path, path: Path, code: str) -> None:
@@ -435,14 +489,15 @@ def _refused(wh_src: Path, tmp: Path, path: Path, code: str) -> None:
     rows = con.execute("SELECT count(*) FROM feedback_rows").fetchall()[0][0]
     con.close()
     assert files == [("REFUSED", code)] and rows == 0
-    assert _ledger(a) == before                                   # nothing of it applied
+    assert _ledger(a) == before  # nothing of it applied
 
 
 def test_workbooks_refused_whole(month, tmp_path):
     _, wh, folder = month
     office = _busiest_office(folder)
-    good = _fill(folder / office / "worklist.xlsx", _events(office, _office_ids(folder, office, 2)),
-                 tmp_path / "good.xlsx")
+    good = _fill(
+        folder / office / "worklist.xlsx", _events(office, _office_ids(folder, office, 2)), tmp_path / "good.xlsx"
+    )
     # no 反馈 sheet
     wb = openpyxl.load_workbook(good)
     del wb[FEEDBACK_SHEET]
@@ -475,8 +530,9 @@ def test_workbooks_refused_whole(month, tmp_path):
 def test_a_value_under_no_header_refuses_the_row(month, tmp_path):
     _, wh, folder = month
     office = _busiest_office(folder)
-    book = _fill(folder / office / "worklist.xlsx", _events(office, _office_ids(folder, office, 1)),
-                 tmp_path / "stray.xlsx")
+    book = _fill(
+        folder / office / "worklist.xlsx", _events(office, _office_ids(folder, office, 1)), tmp_path / "stray.xlsx"
+    )
     wb = openpyxl.load_workbook(book)
     ws = wb[FEEDBACK_SHEET]
     ws.cell(2, 40).value = "看这里"
@@ -506,25 +562,37 @@ def test_feedback_inbox_takes_workbooks(month, tmp_path, monkeypatch):
 def test_libreoffice_reads_every_sheet_and_every_id_number(month, tmp_path):
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
-        pytest.skip("LIBREOFFICE MISSING: install the Debian package libreoffice-calc to check the workbook "
-                    "in a real spreadsheet program (.ci/run installs it)")
+        pytest.skip(
+            "LIBREOFFICE MISSING: install the Debian package libreoffice-calc to check the workbook "
+            "in a real spreadsheet program (.ci/run installs it)"
+        )
     _, _, folder = month
     office = _busiest_office(folder)
     src = tmp_path / "worklist.xlsx"
     shutil.copyfile(folder / office / "worklist.xlsx", src)
     # every sheet (token 12 = -1, LibreOffice >= 7.2), UTF-8 (76), values as stored (token 9 false)
     res = subprocess.run(
-        [soffice, f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--headless", "--convert-to",
-         "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",
-         "--outdir", str(tmp_path / "csv"), str(src)],
-        capture_output=True, text=True, timeout=180)
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path}/lo-profile",
+            "--headless",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",
+            "--outdir",
+            str(tmp_path / "csv"),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert res.returncode == 0, res.stderr
     sheets = {p.name: _csv_rows(p) for p in (tmp_path / "csv").glob("*.csv")}
     assert set(sheets) == {f"worklist-{s}.csv" for s in (WORKLIST_SHEET, FEEDBACK_SHEET, HELP_SHEET)}
     ours = _csv_rows(folder / office / "worklist.csv")
     lo = sheets[f"worklist-{WORKLIST_SHEET}.csv"]
     assert len(lo) == len(ours) and lo[0] == ours[0]
-    assert [r[0] for r in lo] == [r[0] for r in ours]        # every ID number, exactly
+    assert [r[0] for r in lo] == [r[0] for r in ours]  # every ID number, exactly
     for col in ("office_code", "benefit_region", "statutory_age_month", "due_date"):
         i = COLS.index(col)
         assert [r[i] for r in lo] == [r[i] for r in ours], col
@@ -557,7 +625,9 @@ def test_a_gbk_csv_saved_by_excel_or_wps_is_read_as_gb18030(month, tmp_path):
     assert apply_feedback_files([utf8], b).files[0].refused == 0
     assert _ledger(a) == _ledger(b)
     con = duckdb.connect(str(a), read_only=True)
-    assert {r[0] for r in con.execute("SELECT note FROM feedback_events").fetchall()} == {"经办人核对:档案齐全"}   # NFKC, as every cell
+    assert {r[0] for r in con.execute("SELECT note FROM feedback_events").fetchall()} == {
+        "经办人核对:档案齐全"
+    }  # NFKC, as every cell
     con.close()
 
 
@@ -579,19 +649,34 @@ def test_explain_speaks_chinese_by_default_and_english_on_request(month):
     id_no, name = con.execute(
         "SELECT e.id_no, p.name FROM ledger_entries e JOIN person_versions p USING (id_no) "
         "JOIN flags f ON f.id_no = e.id_no AND f.month_mi = ? WHERE p.valid_to_seq IS NULL "
-        "ORDER BY e.entry_id LIMIT 1", [P_MI]).fetchall()[0]
-    codes = [c for (c,) in con.execute("SELECT code FROM flags WHERE id_no = ? AND month_mi = ?",
-                                       [id_no, P_MI]).fetchall()]
+        "ORDER BY e.entry_id LIMIT 1",
+        [P_MI],
+    ).fetchall()[0]
+    codes = [
+        c for (c,) in con.execute("SELECT code FROM flags WHERE id_no = ? AND month_mi = ?", [id_no, P_MI]).fetchall()
+    ]
     con.close()
     code, zh, _ = run_cli("explain", id_no, "--month", "2026-11", "--warehouse", wh)
     assert code == 0
-    for needle in ("rules.md §1", "rules.md §2", "rules.md §3", "rules.md §4", "rules.md §5", "国办发〔2009〕66号",
-                   "渐进式延迟法定退休年龄", "到龄年月", "纳入范围", "预警", "台账", "告知"):
+    for needle in (
+        "rules.md §1",
+        "rules.md §2",
+        "rules.md §3",
+        "rules.md §4",
+        "rules.md §5",
+        "国办发〔2009〕66号",
+        "渐进式延迟法定退休年龄",
+        "到龄年月",
+        "纳入范围",
+        "预警",
+        "台账",
+        "告知",
+    ):
         assert needle in zh, needle
     for c in codes:
         assert labels.label("flag", c) in zh
     flags_part = zh.split("预警（rules.md §4）：")[1].split("一人一档台账")[0]
-    assert not re.search(r"[a-z]{3,}", flags_part.replace("rules.md", ""))   # the evidence too
+    assert not re.search(r"[a-z]{3,}", flags_part.replace("rules.md", ""))  # the evidence too
     assert id_no not in zh and name not in zh
     code, en, _ = run_cli("explain", id_no, "--month", "2026-11", "--warehouse", wh, "--lang", "en")
     assert code == 0 and "Ages and months (rules.md §1" in en and "Flags (rules.md §4)" in en
@@ -600,8 +685,10 @@ def test_explain_speaks_chinese_by_default_and_english_on_request(month):
 
 def test_transition_details_in_chinese():
     assert labels.detail_zh("taken in by PUSH;SCREENING") == "因部级推送、筛查预警纳入"
-    assert labels.detail_zh("conclusion v1: 300 months, relations NOT_NEEDED, archive PASS") == \
-        "综合结论第1版：缴费300个月，归集状态无需归集，档案结论通过"
+    assert (
+        labels.detail_zh("conclusion v1: 300 months, relations NOT_NEEDED, archive PASS")
+        == "综合结论第1版：缴费300个月，归集状态无需归集，档案结论通过"
+    )
     assert labels.detail_zh("notice PRE_SERVICE-2026-11-0123456789abcdef (SMS)") == "告知：预服务告知（短信）"
 
 
@@ -621,5 +708,6 @@ def test_the_dag_office_task_writes_the_same_workbook(month, tmp_path):
         ctx.out = tmp_path
         screen.state_views(con, ctx)
         outputs.write_office_files(con, ctx, office, tmp_path / "2026-11")
-    assert (tmp_path / "2026-11" / "worklists" / office / "worklist.xlsx").read_bytes() == \
-        (folder / office / "worklist.xlsx").read_bytes()
+    assert (tmp_path / "2026-11" / "worklists" / office / "worklist.xlsx").read_bytes() == (
+        folder / office / "worklist.xlsx"
+    ).read_bytes()
