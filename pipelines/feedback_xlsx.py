@@ -107,6 +107,18 @@ def _text(v, col: str) -> str | None:
     return _norm(str(v))
 
 
+def _cells_problem(row: dict) -> str | None:
+    """The CSV path's checks of a record's cells (docs/decisions.md, issue 14): length, controls."""
+    from .feedback import CONTROL_CHARACTERS, MAX_CELL
+
+    cells = [v for v in row.values() if isinstance(v, str)]
+    if any(len(c) > MAX_CELL for c in cells):
+        return f"a cell is longer than {MAX_CELL} characters"
+    if any(CONTROL_CHARACTERS.search(c) for c in cells):
+        return "a cell holds a control character (NUL, escape …): retype the cell"
+    return None
+
+
 def _id_mangled(v) -> bool:
     """An ID number cell a spreadsheet has turned into a number (or typed too short)."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -194,13 +206,16 @@ def read_workbook(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
                     row[c] = _text(v, c)
                 if all(row[c] is None for c in COLUMNS if c not in ("office_code", "id_no")) and not stray:
                     continue  # a prefilled row without an event: not a row
-                if stray:
-                    records.append((row_no, None))
-                    continue
-                if mangled:
-                    row["id_no"] = None
-                    row["_malformed"] = ID_AS_NUMBER
-                records.append((row_no, row))
+                # what the CSV path refuses in a record, and the ID number a spreadsheet changed: the
+                # reason, never the row (its ID number is not the person's and is never looked up)
+                problem = (
+                    "a value stands in a column without header"
+                    if stray
+                    else ID_AS_NUMBER
+                    if mangled
+                    else _cells_problem(row)
+                )
+                records.append((row_no, problem or row))
             before += last
         return data, records
     finally:
