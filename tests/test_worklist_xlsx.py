@@ -549,9 +549,9 @@ def test_feedback_inbox_takes_workbooks(month, tmp_path, monkeypatch):
     a = tmp_path / "a.duckdb"
     shutil.copyfile(wh, a)
     inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    _fill(folder / office / "worklist.xlsx", _events(office, _office_ids(folder, office, 2)), inbox / "b.xlsx")
-    (inbox / "~$b.xlsx").write_bytes(b"lock file of an open workbook")
+    (inbox / office).mkdir(parents=True)  # one folder per office (issue 14)
+    _fill(folder / office / "worklist.xlsx", _events(office, _office_ids(folder, office, 2)), inbox / office / "b.xlsx")
+    (inbox / office / "~$b.xlsx").write_bytes(b"lock file of an open workbook")
     res = orchestration.apply_feedback_inbox(inbox, a)
     assert res["files"] == 1 and any("applied b.xlsx" in line for line in res["report"])
 
