@@ -711,3 +711,19 @@ def test_the_dag_office_task_writes_the_same_workbook(month, tmp_path):
     assert (tmp_path / "2026-11" / "worklists" / office / "worklist.xlsx").read_bytes() == (
         folder / office / "worklist.xlsx"
     ).read_bytes()
+
+
+def test_a_workbook_cell_is_checked_as_a_csv_cell(month, tmp_path):
+    """The CSV path's cell checks (issue 14) hold in the 反馈 sheet too: a bidirectional override or an
+    over-long cell refuses its row, with the CSV's reason."""
+    _, _, folder = month
+    office = _busiest_office(folder)
+    evs = _events(office, _office_ids(folder, office, 2))[:2]
+    evs[0]["note"] = "\u202e反向文字"
+    evs[1]["note"] = "长" * 2001
+    book = _fill(folder / office / "worklist.xlsx", evs, tmp_path / "cells.xlsx")
+    _, records = read_workbook(book)
+    assert [r for _, r in records] == [
+        "a cell holds a control character (NUL, escape …): retype the cell",
+        "a cell is longer than 2000 characters",
+    ]
