@@ -56,6 +56,10 @@ class Settings:
     # DuckDB's memory limit per connection (it spills to disk above it); "" = DuckDB's default
     # (80 % of RAM), which lets one run take most of a shared machine.
     duckdb_memory_limit: str = "4GB"
+    # Where DuckDB spills what does not fit in that limit (sorts, joins, aggregates larger than
+    # memory): "" = the folder ``<warehouse>.tmp`` beside the warehouse; a relative path is taken
+    # from the warehouse's folder.  Emptied by DuckDB when the connection closes.
+    duckdb_temp_directory: str = ""
     # outputs.md
     person_key_secret: str = ""
     timezone: str = "Asia/Shanghai"
