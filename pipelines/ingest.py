@@ -291,20 +291,29 @@ def _unparsable_csv(exc: duckdb.Error, path: Path) -> tuple[str, int | None]:
     return "the file cannot be parsed as CSV", None
 
 
+def _chunks(path: Path, overlap: int = 0, size: int = 1 << 24) -> Iterator[bytes]:
+    """The file's bytes in pieces of ``size`` (each after the first starts with the last
+    ``overlap`` bytes of the one before, so a pattern that long is never cut): a scan of a large
+    file holds one piece in memory (a memory map would count the whole file in the resident set)."""
+    tail = b""
+    with open(path, "rb") as fh:
+        for piece in iter(lambda: fh.read(size), b""):
+            yield tail + piece
+            tail = piece[-overlap:] if overlap else b""
+
+
 def _odd_quotes(path: Path) -> bool:
     """An odd number of '"' bytes: some quote is never closed (CSV quotes and escaped quotes come
     in pairs; '"' is one byte in UTF-8 and GB18030 alike). Only asked when rows are missing."""
-    with _mapped(path) as data:
-        return _count(data, b'"') % 2 == 1
+    return sum(piece.count(b'"') for piece in _chunks(path)) % 2 == 1
 
 
 def _blank_records(path: Path) -> list[int]:
     """Records of a CSV file (header = record 1, as DuckDB counts them) that are blank lines,
     found with a CSV reader (a blank line inside a quoted field is data); [] when the file has
     no empty line at all (the usual case: one byte search)."""
-    with _mapped(path) as data:
-        if data.find(b"\n\n") < 0 and data.find(b"\n\r\n") < 0:
-            return []
+    if not any(b"\n\n" in piece or b"\n\r\n" in piece for piece in _chunks(path, overlap=2)):
+        return []
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
         return [i for i, rec in enumerate(csv.reader(fh), start=1) if not rec]
 
