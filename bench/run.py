@@ -185,8 +185,8 @@ def record(results: list[dict], a, started: str, host: str) -> str:
         lines += ["", f"FULL month (ingest + run) **{r['full_month']:.1f} s = {r['full_month'] / r['bare']:.1f}×** "
                       f"the bare load; INCR month **{r['incr_month']:.1f} s = {r['incr_month'] / r['full_month']:.0%}**"
                       f" of the FULL month; largest peak RSS **{r['peak']:,.0f} MiB**.", ""]
-    if len(results) > 1:
-        lo, hi = results[0], results[-1]
+    lo = results[0]
+    for hi in results[1:]:
         lines += [f"{hi['persons']:,} vs {lo['persons']:,} persons ({hi['persons'] / lo['persons']:.0f}× the persons): "
                   f"FULL month **{hi['full_month'] / lo['full_month']:.2f}×**, INCR month "
                   f"{hi['incr_month'] / lo['incr_month']:.2f}×, bare load {hi['bare'] / lo['bare']:.2f}×.", ""]
