@@ -82,6 +82,8 @@ def measure(cmd: list[str], label: str, *, cwd=None, env=None, interval: float =
     for i, (ts, line) in enumerate(lines):
         end = lines[i + 1][0] if i + 1 < len(lines) else secs + 1
         inside = [k for (s, k) in samples if ts <= s < end]
+        if not inside:   # a line with no sample before the next one: the last sample before it
+            inside = [k for (s, k) in samples if s < ts][-1:]
         stages.append((round(ts, 1), _short(line), round(max(inside, default=0) / 1024)))
     peak_t, peak_k = max(samples, key=lambda s: s[1], default=(0.0, 0))
     at = [line for ts, line in lines if ts <= peak_t]
