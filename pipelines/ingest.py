@@ -479,19 +479,22 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
     # and the warehouse, or stored twice or under a wrong row number, fails here.
     p_ok, _, s_ok, _ = acc
     rows = {kind: man.files[kind]["rows"] for kind in ("persons", "segments")}
+    stored = dict(con.execute("SELECT file, count(*) FROM quarantine_rows WHERE seq = ? GROUP BY file",
+                              [man.seq]).fetchall())
+    # bounded like every frame handed to GX (up to bad_row_share of a national push otherwise)
+    n_quarantined = sum(stored.values())
     quarantine = con.execute(
         "SELECT seq, file, row_no, reason_code, "
         "CASE file WHEN 'persons' THEN ? WHEN 'segments' THEN ? END AS manifest_rows "
-        "FROM quarantine_rows WHERE seq = ? ORDER BY file, row_no",
+        f"FROM quarantine_rows WHERE seq = ? AND {sample_clause(n_quarantined, settings, 'row_no')} "
+        "ORDER BY file, row_no",
         [rows["persons"], rows["segments"], man.seq]).df()
-    stored = dict(con.execute("SELECT file, count(*) FROM quarantine_rows WHERE seq = ? GROUP BY file",
-                              [man.seq]).fetchall())
     accounting = pd.DataFrame([
         {"seq": man.seq, "batch_id": man.batch_id, "file": kind, "manifest_rows": rows[kind],
          "accepted_rows": ok, "quarantined_rows": stored.get(kind, 0), "accounted_rows": ok + stored.get(kind, 0)}
         for kind, ok in (("persons", p_ok), ("segments", s_ok))])
     validate_frames("raw", {"batch_accounting": accounting, "quarantine": quarantine}, vroot,
-                    label=man.batch_id, settings=settings)
+                    label=man.batch_id, settings=settings, populations={"quarantine": n_quarantined})
     if not p_ok:
         return
     con.execute(
