@@ -45,6 +45,9 @@ def rules_fingerprint(settings) -> str:
         h.update(name.encode() + b"\0" + (SQL_DIR / name).read_bytes() + b"\0")
     values = dataclasses.asdict(settings)
     values.pop("person_key_secret", None)
+    # how much memory DuckDB takes and where it spills change no result: tuning them recomputes nothing
+    for machine in ("duckdb_memory_limit", "duckdb_temp_directory"):
+        values.pop(machine, None)
     h.update(repr(sorted(values.items())).encode())
     return h.hexdigest()
 
