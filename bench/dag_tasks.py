@@ -22,11 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import measure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CALL = ("import json, sys, logging; logging.basicConfig(level=logging.INFO, stream=sys.stderr, "
-        "format='%(asctime)s %(levelname)s %(name)s: %(message)s')\n"
-        "from pipelines import monthly\n"
-        "kw = json.loads(sys.argv[2])\n"
-        "print(json.dumps(getattr(monthly, 'stage_' + sys.argv[1])(**kw), default=str))\n")
+CALL = (
+    "import json, sys, logging; logging.basicConfig(level=logging.INFO, stream=sys.stderr, "
+    "format='%(asctime)s %(levelname)s %(name)s: %(message)s')\n"
+    "from pipelines import monthly\n"
+    "kw = json.loads(sys.argv[2])\n"
+    "print(json.dumps(getattr(monthly, 'stage_' + sys.argv[1])(**kw), default=str))\n"
+)
 
 
 def main() -> None:
@@ -45,8 +47,11 @@ def main() -> None:
             sys.exit(f"{name} failed:\n{m.stderr[-2000:]}")
         label = name + (f"[{extra['office']}]" if "office" in extra else "")
         peaks[label] = m.rss_mib
-        print(f"  {label:<24} {m.secs:7.1f} s  peak RSS {m.rss_mib:6.0f} MiB  (peak in: {m.peak_at})  "
-              f"load {os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"  {label:<24} {m.secs:7.1f} s  peak RSS {m.rss_mib:6.0f} MiB  (peak in: {m.peak_at})  "
+            f"load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         return json.loads(m.stdout.strip().splitlines()[-1])
 
     task("begin")
@@ -57,10 +62,11 @@ def main() -> None:
 
     con = duckdb.connect(a.warehouse, read_only=True)
     mi = con.execute("SELECT max(month_mi) FROM worklist_rows").fetchall()[0][0]
-    size = dict(con.execute("SELECT office_code, count(*) FROM worklist_rows WHERE month_mi = ? GROUP BY 1",
-                            [mi]).fetchall())
+    size = dict(
+        con.execute("SELECT office_code, count(*) FROM worklist_rows WHERE month_mi = ? GROUP BY 1", [mi]).fetchall()
+    )
     con.close()
-    for office in sorted(offices, key=lambda o: -size.get(o, 0))[:a.offices]:
+    for office in sorted(offices, key=lambda o: -size.get(o, 0))[: a.offices]:
         task("office_files", office=office)
     task("month_files")
     task("finish")

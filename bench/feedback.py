@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from run import write_feedback  # noqa: E402
+
 RUN = ROOT / "bench" / "work" / "run" / "1000000" / "w.duckdb"
 WORK = ROOT / "bench" / "work" / "feedback"
 
@@ -43,21 +44,35 @@ def main() -> None:
     con = duckdb.connect(str(wh), read_only=True)
     persons = con.execute("SELECT count(*) FROM ledger_entries").fetchall()[0][0]
     con.close()
-    paths = write_feedback(wh, WORK, a.rows, a.day)   # bench/run.py's files, one per office
+    paths = write_feedback(wh, WORK, a.rows, a.day)  # bench/run.py's files, one per office
     picked = sum(1 for p in paths for _ in open(p, encoding="utf-8")) - len(paths)
     # the indexes of the schema are created by the first writer that opens an older warehouse: once
-    subprocess.run([sys.executable, "-c", "import sys; from pipelines.warehouse import connect\n"
-                    "with connect(sys.argv[1]): pass", str(wh)], cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pipelines.warehouse import connect\nwith connect(sys.argv[1]): pass",
+            str(wh),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "pipelines.cli", "feedback", "--warehouse", str(wh), *paths],
-                       cwd=ROOT, capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "feedback", "--warehouse", str(wh), *paths],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     secs = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if p.returncode != 0:
         sys.exit(p.stderr[-2000:])
     print(p.stdout.strip().splitlines()[-1] if p.stdout.strip() else "")
-    print(f"{picked:,} rows in {len(paths)} files on a ledger of {persons:,} entries: {secs:.1f} s, "
-          f"{picked / secs:,.0f} rows/s, peak RSS {rss:,.0f} MiB")
+    print(
+        f"{picked:,} rows in {len(paths)} files on a ledger of {persons:,} entries: {secs:.1f} s, "
+        f"{picked / secs:,.0f} rows/s, peak RSS {rss:,.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 class Measured:
     label: str
     secs: float
-    rss_mib: float                   # the kernel's peak (ru_maxrss)
-    peak_at: str                     # the last stderr line before the sampled peak (the stage)
+    rss_mib: float  # the kernel's peak (ru_maxrss)
+    peak_at: str  # the last stderr line before the sampled peak (the stage)
     sampled_peak_mib: float
     stdout: str
     stderr: str
     returncode: int
-    stages: list = field(default_factory=list)   # (seconds since start, log line, max RSS MiB until the next line)
+    stages: list = field(default_factory=list)  # (seconds since start, log line, max RSS MiB until the next line)
 
 
 def _rss_kib(pid: int) -> int:
@@ -82,11 +82,19 @@ def measure(cmd: list[str], label: str, *, cwd=None, env=None, interval: float =
     for i, (ts, line) in enumerate(lines):
         end = lines[i + 1][0] if i + 1 < len(lines) else secs + 1
         inside = [k for (s, k) in samples if ts <= s < end]
-        if not inside:   # a line with no sample before the next one: the last sample before it
+        if not inside:  # a line with no sample before the next one: the last sample before it
             inside = [k for (s, k) in samples if s < ts][-1:]
         stages.append((round(ts, 1), _short(line), round(max(inside, default=0) / 1024)))
     peak_t, peak_k = max(samples, key=lambda s: s[1], default=(0.0, 0))
     at = [line for ts, line in lines if ts <= peak_t]
-    return Measured(label=label, secs=secs, rss_mib=rusage.ru_maxrss / 1024, peak_at=_short(at[-1]) if at else "",
-                    sampled_peak_mib=peak_k / 1024, stdout="".join(out), stderr="\n".join(l for _, l in lines[1:]),
-                    returncode=proc.returncode, stages=stages)
+    return Measured(
+        label=label,
+        secs=secs,
+        rss_mib=rusage.ru_maxrss / 1024,
+        peak_at=_short(at[-1]) if at else "",
+        sampled_peak_mib=peak_k / 1024,
+        stdout="".join(out),
+        stderr="\n".join(l for _, l in lines[1:]),
+        returncode=proc.returncode,
+        stages=stages,
+    )

@@ -79,7 +79,9 @@ def write_feedback(wh: Path, folder: Path, rows: int, day: str = "2026-12-10") -
     con = duckdb.connect(str(wh), read_only=True)
     picked = con.execute(
         "SELECT office_code, id_no FROM ledger_entries WHERE closed_mi IS NULL AND stage = 'NOTIFIED' "
-        "ORDER BY hash(entry_id) LIMIT ?", [rows]).fetchall()
+        "ORDER BY hash(entry_id) LIMIT ?",
+        [rows],
+    ).fetchall()
     con.close()
     files: dict[str, list] = {}
     for office, id_no in picked:
@@ -98,7 +100,7 @@ def write_feedback(wh: Path, folder: Path, rows: int, day: str = "2026-12-10") -
 class Steps:
     def __init__(self, verbose: int = 0):
         self.verbose = verbose
-        self.done: list[tuple[Measured, str, str]] = []   # (measured, load before, load after)
+        self.done: list[tuple[Measured, str, str]] = []  # (measured, load before, load after)
 
     def run(self, cmd: list[str], label: str) -> Measured:
         before = load()
@@ -107,9 +109,12 @@ class Steps:
         if m.returncode != 0:
             sys.exit(f"{label} failed ({m.returncode}):\n{m.stderr[-3000:]}")
         flag = "  ** over 2 GiB **" if m.rss_mib > 2 * GIB else ""
-        print(f"  {label:<24} {m.secs:7.1f} s  peak RSS {m.rss_mib:6.0f} MiB{flag}  load {before} -> {after}\n"
-              f"  {'':<24} peak in: {m.peak_at}", flush=True)
-        if self.verbose:   # the log lines of the step with the largest RSS sampled until the next one
+        print(
+            f"  {label:<24} {m.secs:7.1f} s  peak RSS {m.rss_mib:6.0f} MiB{flag}  load {before} -> {after}\n"
+            f"  {'':<24} peak in: {m.peak_at}",
+            flush=True,
+        )
+        if self.verbose:  # the log lines of the step with the largest RSS sampled until the next one
             for ts, line, mib in m.stages:
                 if mib >= self.verbose:
                     print(f"  {'':<24}   {ts:7.1f} s {mib:6d} MiB  {line}", flush=True)
@@ -130,22 +135,69 @@ def bench_size(persons: int, a, forecast: bool) -> dict:
     full, incr = work / "full", work / "incr"
     changes = max(1, persons // 100)
     t0 = time.perf_counter()
-    print(f"\n== {persons:,} persons: generating a FULL (2026-11), an INCR of {changes:,} changes (2026-12), "
-          f"applications", flush=True)
-    subprocess.run(BASE + ["sample", "--persons", str(persons), "--month", "2026-11", "--out", str(full),
-                          "--seed", "7", "--bad-rows", "0.001"], cwd=ROOT, check=True)
-    subprocess.run(BASE + ["sample", "--month", "2026-12", "--out", str(incr), "--incr-from", str(full),
-                          "--changes", str(changes), "--seed", "7"], cwd=ROOT, check=True)
+    print(
+        f"\n== {persons:,} persons: generating a FULL (2026-11), an INCR of {changes:,} changes (2026-12), "
+        f"applications",
+        flush=True,
+    )
+    subprocess.run(
+        BASE
+        + [
+            "sample",
+            "--persons",
+            str(persons),
+            "--month",
+            "2026-11",
+            "--out",
+            str(full),
+            "--seed",
+            "7",
+            "--bad-rows",
+            "0.001",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    subprocess.run(
+        BASE
+        + [
+            "sample",
+            "--month",
+            "2026-12",
+            "--out",
+            str(incr),
+            "--incr-from",
+            str(full),
+            "--changes",
+            str(changes),
+            "--seed",
+            "7",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     apps = work / "applications-2026-11.csv"
-    subprocess.run([PY, "-c", "import sys; from pipelines.sample import write_applications as w\n"
-                    "w(sys.argv[1], sys.argv[2], '2026-11', seed=7, n=int(sys.argv[3]))",
-                    str(apps), str(full), str(max(100, persons // 200))], cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            PY,
+            "-c",
+            "import sys; from pipelines.sample import write_applications as w\n"
+            "w(sys.argv[1], sys.argv[2], '2026-11', seed=7, n=int(sys.argv[3]))",
+            str(apps),
+            str(full),
+            str(max(100, persons // 200)),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     print(f"   generated in {time.perf_counter() - t0:.0f} s; timings (each step its own process):", flush=True)
 
     s = Steps(a.stages)
     wh, out = work / "w.duckdb", work / "out"
-    s.run([PY, "-c", BARE, str(work / "bare.duckdb"), str(full / "persons.csv"), str(full / "segments.csv")],
-          "bare read_csv")
+    s.run(
+        [PY, "-c", BARE, str(work / "bare.duckdb"), str(full / "persons.csv"), str(full / "segments.csv")],
+        "bare read_csv",
+    )
     (work / "bare.duckdb").unlink()
     s.run(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL")
     s.run(CLI + ["applications", str(apps), "--warehouse", str(wh)], "applications")
@@ -160,36 +212,61 @@ def bench_size(persons: int, a, forecast: bool) -> dict:
     bare = s.secs("bare read_csv")
     full_month = s.secs("ingest FULL") + s.secs("run 2026-11 (FULL)")
     incr_month = s.secs("ingest INCR (1 %)") + s.secs("run 2026-12 (INCR)")
-    res = dict(persons=persons, steps=s.done, bare=bare, full_month=full_month, incr_month=incr_month,
-               peak=max(m.rss_mib for m, _, _ in s.done[1:]))
-    print(f"   FULL month (ingest + run) {full_month:.1f} s = {full_month / bare:.1f}x the bare load; "
-          f"INCR month {incr_month:.1f} s = {incr_month / full_month:.0%} of the FULL month; "
-          f"largest peak RSS {res['peak']:,.0f} MiB", flush=True)
+    res = dict(
+        persons=persons,
+        steps=s.done,
+        bare=bare,
+        full_month=full_month,
+        incr_month=incr_month,
+        peak=max(m.rss_mib for m, _, _ in s.done[1:]),
+    )
+    print(
+        f"   FULL month (ingest + run) {full_month:.1f} s = {full_month / bare:.1f}x the bare load; "
+        f"INCR month {incr_month:.1f} s = {incr_month / full_month:.0%} of the FULL month; "
+        f"largest peak RSS {res['peak']:,.0f} MiB",
+        flush=True,
+    )
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     return res
 
 
 def record(results: list[dict], a, started: str, host: str) -> str:
-    lines = [f"### {started} — {', '.join(format(r['persons'], ',') for r in results)} persons"
-             + (f" — {a.note}" if a.note else ""), "",
-             f"Machine: {host}. `bench/run.py --persons {a.persons}`; each step its own process; load = the "
-             "1-minute load average before → after the step (2 cores shared: wall times are noisy, peak RSS is not).",
-             ""]
+    lines = [
+        f"### {started} — {', '.join(format(r['persons'], ',') for r in results)} persons"
+        + (f" — {a.note}" if a.note else ""),
+        "",
+        f"Machine: {host}. `bench/run.py --persons {a.persons}`; each step its own process; load = the "
+        "1-minute load average before → after the step (2 cores shared: wall times are noisy, peak RSS is not).",
+        "",
+    ]
     for r in results:
-        lines += [f"**{r['persons']:,} persons**", "",
-                  "| step | s | peak RSS MiB | peak in (last log line before it) | load |", "|---|---:|---:|---|---|"]
+        lines += [
+            f"**{r['persons']:,} persons**",
+            "",
+            "| step | s | peak RSS MiB | peak in (last log line before it) | load |",
+            "|---|---:|---:|---|---|",
+        ]
         for m, before, after in r["steps"]:
-            lines.append(f"| {m.label} | {m.secs:.1f} | {m.rss_mib:,.0f} | {m.peak_at.replace('|', '/')} | "
-                         f"{before.split()[0]} → {after.split()[0]} |")
-        lines += ["", f"FULL month (ingest + run) **{r['full_month']:.1f} s = {r['full_month'] / r['bare']:.1f}×** "
-                      f"the bare load; INCR month **{r['incr_month']:.1f} s = {r['incr_month'] / r['full_month']:.0%}**"
-                      f" of the FULL month; largest peak RSS **{r['peak']:,.0f} MiB**.", ""]
+            lines.append(
+                f"| {m.label} | {m.secs:.1f} | {m.rss_mib:,.0f} | {m.peak_at.replace('|', '/')} | "
+                f"{before.split()[0]} → {after.split()[0]} |"
+            )
+        lines += [
+            "",
+            f"FULL month (ingest + run) **{r['full_month']:.1f} s = {r['full_month'] / r['bare']:.1f}×** "
+            f"the bare load; INCR month **{r['incr_month']:.1f} s = {r['incr_month'] / r['full_month']:.0%}**"
+            f" of the FULL month; largest peak RSS **{r['peak']:,.0f} MiB**.",
+            "",
+        ]
     lo = results[0]
     for hi in results[1:]:
-        lines += [f"{hi['persons']:,} vs {lo['persons']:,} persons ({hi['persons'] / lo['persons']:.0f}× the persons): "
-                  f"FULL month **{hi['full_month'] / lo['full_month']:.2f}×**, INCR month "
-                  f"{hi['incr_month'] / lo['incr_month']:.2f}×, bare load {hi['bare'] / lo['bare']:.2f}×.", ""]
+        lines += [
+            f"{hi['persons']:,} vs {lo['persons']:,} persons ({hi['persons'] / lo['persons']:.0f}× the persons): "
+            f"FULL month **{hi['full_month'] / lo['full_month']:.2f}×**, INCR month "
+            f"{hi['incr_month'] / lo['incr_month']:.2f}×, bare load {hi['bare'] / lo['bare']:.2f}×.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -198,8 +275,13 @@ def main() -> None:
     ap.add_argument("--persons", default="1000000", help="sizes, comma-separated (e.g. 1000000,5000000)")
     ap.add_argument("--keep", action="store_true", help="keep bench/work/run/<persons> afterwards")
     ap.add_argument("--no-record", action="store_true", help="print only; nothing appended to docs/benchmarks.md")
-    ap.add_argument("--stages", type=int, default=0, metavar="MIB",
-                    help="print each step's log lines whose sampled RSS reached MIB (where memory goes)")
+    ap.add_argument(
+        "--stages",
+        type=int,
+        default=0,
+        metavar="MIB",
+        help="print each step's log lines whose sampled RSS reached MIB (where memory goes)",
+    )
     ap.add_argument("--note", default="", help="said in the heading of the recorded run")
     a = ap.parse_args()
     sizes = [int(x.replace("_", "")) for x in a.persons.split(",")]
@@ -214,8 +296,10 @@ def main() -> None:
         doc = ROOT / "docs" / "benchmarks.md"
         body = doc.read_text(encoding="utf-8").rstrip("\n")
         if "\n## Bench runs" not in body:
-            body += ("\n\n## Bench runs (issue 19)\n\nAppended by `make bench` (1,000,000 persons) and "
-                     "`make bench-scale` (1,000,000 and 5,000,000 in one run), newest last.")
+            body += (
+                "\n\n## Bench runs (issue 19)\n\nAppended by `make bench` (1,000,000 persons) and "
+                "`make bench-scale` (1,000,000 and 5,000,000 in one run), newest last."
+            )
         doc.write_text(body + "\n\n" + text.rstrip("\n") + "\n", encoding="utf-8")
         print(f"appended to {doc.relative_to(ROOT)}")
 

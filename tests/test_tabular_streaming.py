@@ -20,9 +20,11 @@ from pipelines.warehouse import connect, temp_directory
 def con():
     c = duckdb.connect()
     # 3 offices, 7 + 5 + 1 rows; one name a spreadsheet would run as a formula
-    c.execute("CREATE TABLE t AS SELECT CASE WHEN i < 7 THEN '640104' WHEN i < 12 THEN '640105' ELSE '640106' END "
-              "AS office_code, 'P' || lpad(i::VARCHAR, 2, '0') AS id_no, "
-              "CASE WHEN i = 8 THEN '=1+1' ELSE '名' || i END AS name, i AS delay_months FROM range(13) r(i)")
+    c.execute(
+        "CREATE TABLE t AS SELECT CASE WHEN i < 7 THEN '640104' WHEN i < 12 THEN '640105' ELSE '640106' END "
+        "AS office_code, 'P' || lpad(i::VARCHAR, 2, '0') AS id_no, "
+        "CASE WHEN i = 8 THEN '=1+1' ELSE '名' || i END AS name, i AS delay_months FROM range(13) r(i)"
+    )
     yield c
     c.close()
 
@@ -40,19 +42,22 @@ def _rows(path):
 
 def test_partitioned_files_are_written_batch_by_batch(con, tmp_path, small):
     q = "SELECT office_code AS _office, id_no, name, delay_months FROM t ORDER BY office_code, id_no"
-    counts = write_partitioned(con, q, "_office", lambda k: tmp_path / k / "w", ["640104", "640105", "640106", "640107"])
+    counts = write_partitioned(
+        con, q, "_office", lambda k: tmp_path / k / "w", ["640104", "640105", "640106", "640107"]
+    )
     assert counts == {"640104": 7, "640105": 5, "640106": 1, "640107": 0}
     for office, n in counts.items():
         f = pq.ParquetFile(tmp_path / office / "w.parquet")
         assert f.metadata.num_rows == n
-        assert f.metadata.num_row_groups == max(1, -(-n // 3))   # row groups of 3 rows, not one per file
-        want = con.execute("SELECT id_no, name, delay_months FROM t WHERE office_code = ? ORDER BY id_no",
-                           [office]).fetchall()
+        assert f.metadata.num_row_groups == max(1, -(-n // 3))  # row groups of 3 rows, not one per file
+        want = con.execute(
+            "SELECT id_no, name, delay_months FROM t WHERE office_code = ? ORDER BY id_no", [office]
+        ).fetchall()
         assert [tuple(r.values()) for r in f.read().to_pylist()] == want
         rows = _rows(tmp_path / office / "w.csv")
-        assert len(rows) == n + 1                                 # one header, then each row once
+        assert len(rows) == n + 1  # one header, then each row once
         assert [r[0] for r in rows[1:]] == [w[0] for w in want]
-    assert _rows(tmp_path / "640105" / "w.csv")[2][1] == "'=1+1"   # formula-safe in any batch
+    assert _rows(tmp_path / "640105" / "w.csv")[2][1] == "'=1+1"  # formula-safe in any batch
     assert not list(tmp_path.rglob("*.tmp"))
 
 
@@ -87,23 +92,35 @@ def test_a_small_file_is_byte_for_byte_one_row_group(con, tmp_path):
 
 def test_errors_still_raised_when_streaming(con, tmp_path, small):
     with pytest.raises(ValueError, match="no file to go to"):
-        write_partitioned(con, "SELECT office_code AS _office, id_no FROM t ORDER BY 1, 2", "_office",
-                          lambda k: tmp_path / k / "w", ["640104", "640105"])
+        write_partitioned(
+            con,
+            "SELECT office_code AS _office, id_no FROM t ORDER BY 1, 2",
+            "_office",
+            lambda k: tmp_path / k / "w",
+            ["640104", "640105"],
+        )
     with pytest.raises(ValueError, match="not together"):
-        write_partitioned(con, "SELECT office_code AS _office, id_no FROM t ORDER BY delay_months % 2, 2",
-                          "_office", lambda k: tmp_path / k / "w", ["640104", "640105", "640106"])
-    assert not list(tmp_path.rglob("*.tmp"))                     # no half-written file stays
+        write_partitioned(
+            con,
+            "SELECT office_code AS _office, id_no FROM t ORDER BY delay_months % 2, 2",
+            "_office",
+            lambda k: tmp_path / k / "w",
+            ["640104", "640105", "640106"],
+        )
+    assert not list(tmp_path.rglob("*.tmp"))  # no half-written file stays
 
 
 def test_duckdb_memory_limit_and_spill_folder_come_from_the_settings(tmp_path):
     s = load_settings()
     wh = tmp_path / "w.duckdb"
-    assert temp_directory(wh, s) == tmp_path / "w.duckdb.tmp"      # default: beside the warehouse
+    assert temp_directory(wh, s) == tmp_path / "w.duckdb.tmp"  # default: beside the warehouse
     assert temp_directory(wh, dataclasses.replace(s, duckdb_temp_directory="spill")) == tmp_path / "spill"
     assert temp_directory(wh, dataclasses.replace(s, duckdb_temp_directory="/abs/spill")).as_posix() == "/abs/spill"
     mine = dataclasses.replace(s, duckdb_memory_limit="300MB", duckdb_temp_directory="spill")
     with connect(wh, settings=mine) as c:
-        limit, folder = c.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+        limit, folder = c.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
         assert limit in ("286.1 MiB", "300.0 MB") or limit.startswith("286")
         assert folder == str(tmp_path / "spill")
     with connect(wh, read_only=True, settings=mine) as c:
