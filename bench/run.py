@@ -298,7 +298,7 @@ def main() -> None:
         if "\n## Bench runs" not in body:
             body += (
                 "\n\n## Bench runs (issue 19)\n\nAppended by `make bench` (1,000,000 persons) and "
-                "`make bench-scale` (1,000,000 and 5,000,000 in one run), newest last."
+                "`make bench-scale` (1, 5 and 25 million in one run, or the sizes of `SCALE=`), newest last."
             )
         doc.write_text(body + "\n\n" + text.rstrip("\n") + "\n", encoding="utf-8")
         print(f"appended to {doc.relative_to(ROOT)}")
