@@ -46,7 +46,7 @@ def rules_fingerprint(settings) -> str:
     values = dataclasses.asdict(settings)
     values.pop("person_key_secret", None)
     # how much memory DuckDB takes and where it spills change no result: tuning them recomputes nothing
-    for machine in ("duckdb_memory_limit", "duckdb_temp_directory"):
+    for machine in ("duckdb_memory_limit", "duckdb_temp_directory", "duckdb_threads"):
         values.pop(machine, None)
     h.update(repr(sorted(values.items())).encode())
     return h.hexdigest()

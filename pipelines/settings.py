@@ -62,6 +62,9 @@ class Settings:
     # memory): "" = the folder ``<warehouse>.tmp`` beside the warehouse; a relative path is taken
     # from the warehouse's folder.  Emptied by DuckDB when the connection closes.
     duckdb_temp_directory: str = ""
+    # DuckDB's worker threads per connection (0 = one per core): each thread holds its own share of a
+    # large sort, window or aggregate, so fewer threads fit a large month into a smaller limit.
+    duckdb_threads: int = 0
     # outputs.md
     person_key_secret: str = ""
     timezone: str = "Asia/Shanghai"

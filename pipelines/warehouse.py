@@ -110,6 +110,8 @@ def connect(path: str | Path, read_only: bool = False, settings: Settings | None
         if settings.duckdb_memory_limit:
             con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
         con.execute("SET temp_directory = ?", [str(temp_directory(path, settings))])
+        if settings.duckdb_threads:
+            con.execute(f"SET threads = {int(settings.duckdb_threads)}")
         _register_functions(con, settings, read_only)
         con.execute(render_sql("warehouse/person_key.sql", person_key_secret=person_key_sql(settings)))
         if not read_only:

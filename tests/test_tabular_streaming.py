@@ -127,6 +127,12 @@ def test_duckdb_memory_limit_and_spill_folder_come_from_the_settings(tmp_path):
         assert c.execute("SELECT current_setting('temp_directory')").fetchone()[0] == str(tmp_path / "spill")
 
 
+def test_duckdb_threads_come_from_the_settings(tmp_path):
+    s = dataclasses.replace(load_settings(), duckdb_threads=1)
+    with connect(tmp_path / "w.duckdb", settings=s) as c:
+        assert c.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+
+
 def test_the_shipped_settings_bound_duckdb():
     s = load_settings()
     assert s.duckdb_memory_limit == "1GB" and s.duckdb_temp_directory == ""
