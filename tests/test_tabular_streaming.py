@@ -136,3 +136,34 @@ def test_duckdb_threads_come_from_the_settings(tmp_path):
 def test_the_shipped_settings_bound_duckdb():
     s = load_settings()
     assert s.duckdb_memory_limit == "1GB" and s.duckdb_temp_directory == ""
+
+
+def test_benefit_place_in_buckets_equals_one_pass(tmp_path, monkeypatch):
+    # issue 19: a month too large for one pass of sql/screen/benefit_place.sql is computed in
+    # buckets of persons; the screening (and the place evidence in the flags) is the same
+    from pipelines import DATA_DIR, screen
+    from pipelines.ingest import ingest_batches
+    from pipelines.monthly import month_context
+
+    wh = tmp_path / "w.duckdb"
+    assert ingest_batches([DATA_DIR / "sample" / "push" / "2026-11-full"], wh).applied
+    s = load_settings()
+
+    def screened(con):
+        ctx = month_context(con, "2026-11", s)
+        con.execute("DELETE FROM screen_cache_state")   # everyone computed afresh
+        counts = screen.screen_month(con, ctx, validate=False)
+        mi = ctx.month_mi
+        return (
+            counts,
+            con.execute(f"SELECT * FROM screen_results WHERE month_mi = {mi} ORDER BY id_no").fetchall(),
+            con.execute(f"SELECT id_no, code, evidence FROM flags WHERE month_mi = {mi} ORDER BY ALL").fetchall(),
+            con.execute("SELECT * FROM screen_place_cache ORDER BY ALL").fetchall(),
+        )
+
+    with connect(wh, settings=s) as con:
+        one = screened(con)
+        monkeypatch.setattr(screen, "BENEFIT_PLACE_PERSONS", 7)   # the sample's persons in many buckets
+        buckets = screened(con)
+    assert one[0]["screened"] > 7 * 3
+    assert buckets == one
