@@ -151,7 +151,7 @@ def test_benefit_place_in_buckets_equals_one_pass(tmp_path, monkeypatch):
 
     def screened(con):
         ctx = month_context(con, "2026-11", s)
-        con.execute("DELETE FROM screen_cache_state")   # everyone computed afresh
+        con.execute("DELETE FROM screen_cache_state")  # everyone computed afresh
         counts = screen.screen_month(con, ctx, validate=False)
         mi = ctx.month_mi
         return (
@@ -163,7 +163,7 @@ def test_benefit_place_in_buckets_equals_one_pass(tmp_path, monkeypatch):
 
     with connect(wh, settings=s) as con:
         one = screened(con)
-        monkeypatch.setattr(screen, "BENEFIT_PLACE_PERSONS", 7)   # the sample's persons in many buckets
+        monkeypatch.setattr(screen, "BENEFIT_PLACE_PERSONS", 7)  # the sample's persons in many buckets
         buckets = screened(con)
     assert one[0]["screened"] > 7 * 3
     assert buckets == one
