@@ -167,3 +167,20 @@ def test_benefit_place_in_buckets_equals_one_pass(tmp_path, monkeypatch):
         buckets = screened(con)
     assert one[0]["screened"] > 7 * 3
     assert buckets == one
+
+
+def test_duckdb_out_of_memory_is_one_clear_line(monkeypatch, capsys):
+    import pipelines.cli as cli
+
+    def boom(a):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block (953.6 MiB/953.6 MiB used)")
+
+    monkeypatch.setattr(cli, "cmd_policy", boom)
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    for sp in parser._subparsers._group_actions[0].choices.values():
+        if sp.prog.endswith(" policy"):
+            sp.set_defaults(func=boom)
+    assert cli.main(["policy", "--gender", "1", "--birth", "1966-05"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "duckdb_memory_limit" in err[0] and "rolled back" in err[0]
