@@ -479,8 +479,8 @@ def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | str | None]]]:
     out: list[tuple[int, dict | str | None]] = []
     # the whole file is read before anything is applied: broken quoting at its end refuses it whole
     for row_no, (first, last, rec) in enumerate(records, start=1):
-        if not any(c.strip() for c in rec) and last == first:
-            continue  # blank line: not a row
+        if not any(c.strip() for c in rec) and last == first and not any(CONTROL_CHARACTERS.search(c) for c in rec):
+            continue  # blank line: not a row (str.strip() takes FS/GS/RS/US, VT, FF for blanks: refused below)
         problem = _cells_problem(rec, first, last, len(cols))
         if problem:
             out.append((row_no, problem))

@@ -124,7 +124,7 @@ def test_feedback_every_record_accounted_for(feedback_world, name):
     ("long_cell", "MALFORMED"), ("unclosed_quote", "BROKEN_QUOTING"), ("text_after_quote", "BROKEN_QUOTING"),
     ("more_cells", "MALFORMED"), ("fewer_cells", "MALFORMED"), ("bad_utf8", "ENCODING"), ("nul", "MALFORMED"),
     ("control", "MALFORMED"), ("bidi_override", "MALFORMED"), ("empty_line", None), ("spaces_line", None),
-    ("bare_cr", "MIXED_LINE_ENDS"), ("quote_closed_later", "MALFORMED"),
+    ("bare_cr", "MIXED_LINE_ENDS"), ("quote_closed_later", "MALFORMED"), ("control_only_line", "MALFORMED"),
 ])
 def test_feedback_broken_record_outcome(feedback_world, defect, outcome):
     w, results = feedback_world
