@@ -188,7 +188,7 @@ def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = N
 
     p = paths()
     folder = Path(inbox or p.push_inbox) / "applications"
-    files = sorted(folder.glob("*.csv"))
+    files = _csv_files(folder)
     if not files:
         log.info("no applications in %s", folder)
         return {"files": 0}
@@ -205,12 +205,25 @@ def feedback_inbox_files(inbox: Path, offices) -> tuple[dict[str, list[Path]], l
     inbox = Path(inbox)
     for o in offices:  # the folders a transfer script or an office drops into
         (inbox / o).mkdir(parents=True, exist_ok=True)
-    by_office = {o: sorted(p for p in (inbox / o).glob("*.csv") if p.is_file()) for o in sorted(offices)}
+    by_office = {o: _csv_files(inbox / o) for o in sorted(offices)}
     known = {inbox / o for o in offices}
-    stray = sorted(p for p in inbox.glob("*.csv") if p.is_file())
+    stray = _csv_files(inbox)
+    # a folder that is no office's, and any folder inside an office's folder: never applied, named
     stray += sorted(p for d in inbox.iterdir() if d.is_dir() and d not in known and d.name != "refused"
-                    for p in d.glob("*.csv"))
+                    for p in d.rglob("*") if _is_csv(p))
+    stray += sorted(p for o in sorted(offices) for d in (inbox / o).iterdir() if d.is_dir()
+                    for p in d.rglob("*") if _is_csv(p))
     return {o: f for o, f in by_office.items() if f}, stray
+
+
+def _is_csv(p: Path) -> bool:
+    """A CSV file by its name, whatever the case of ``.csv`` (``FB.CSV`` of a Windows sender)."""
+    return p.suffix.lower() == ".csv" and p.is_file()
+
+
+def _csv_files(folder: Path) -> list[Path]:
+    """The CSV files directly in ``folder`` (see :func:`_is_csv`), sorted."""
+    return sorted(p for p in Path(folder).iterdir() if _is_csv(p)) if Path(folder).is_dir() else []
 
 
 def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:

@@ -138,3 +138,33 @@ def test_feedback_inbox_one_folder_per_office(wh, monkeypatch):
     with pytest.raises(Exception, match=r"in no office's folder, not applied \(stray.csv\)"):
         orchestration.apply_feedback_inbox(inbox, wh.path)
     assert wh.stage(b) == "NOTIFIED"
+
+
+def test_inbox_files_named_csv_in_capitals_or_in_a_subfolder_are_never_skipped_silently(wh):
+    """A Windows sender's ``FB.CSV`` is a CSV file: applied, not left unseen in the office folder;
+    a file one folder down in an office folder is named by the failing task, as a stray file is."""
+    a, b = wh.person(), wh.person()
+    inbox = wh.tmp / "inbox"
+    (inbox / "640104" / "2026-11").mkdir(parents=True)
+    (inbox / "640104" / "FB.CSV").write_bytes(wh.csv_bytes([row(a, "ARCHIVE_REVIEWED", D0, result="PASS")]))
+    got = orchestration.apply_feedback_inbox(inbox, wh.path)
+    assert got["files"] == 1 and wh.stage(a) == "ARCHIVE_REVIEWED"
+    (inbox / "640104" / "2026-11" / "fb.csv").write_bytes(wh.csv_bytes([row(b, "ARCHIVE_REVIEWED", D0, result="PASS")]))
+    with pytest.raises(Exception, match=r"in no office's folder, not applied \(640104/2026-11/fb.csv\)"):
+        orchestration.apply_feedback_inbox(inbox, wh.path)
+    assert wh.stage(b) == "NOTIFIED"
+
+
+def test_application_inbox_takes_a_file_named_csv_in_capitals(tmp_path):
+    from pipelines.warehouse import connect
+    from pushkit import make_id
+
+    wh = tmp_path / "w.duckdb"
+    with connect(wh):
+        pass
+    (tmp_path / "applications").mkdir()
+    (tmp_path / "applications" / "APPS.CSV").write_text(
+        "id_no,applicant_type,applied_on,channel,county_code\n"
+        f"{make_id(birth='19650101', seq=1)},2,20261105,online,640104\n", encoding="utf-8")
+    got = orchestration.load_application_inbox(tmp_path, wh)
+    assert got["files"] == 1 and got["accepted"] == 1
