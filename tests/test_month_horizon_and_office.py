@@ -168,3 +168,28 @@ def test_application_inbox_takes_a_file_named_csv_in_capitals(tmp_path):
         f"{make_id(birth='19650101', seq=1)},2,20261105,online,640104\n", encoding="utf-8")
     got = orchestration.load_application_inbox(tmp_path, wh)
     assert got["files"] == 1 and got["accepted"] == 1
+
+
+def test_a_forced_month_tried_again_after_a_failure_keeps_the_first_copy(pushed, tmp_path, monkeypatch):
+    """The copy is the warehouse before the month was first forced: a forced run that failed half
+    way (its screening, ledger and notices written) and is started again must not replace it with
+    the half-run state, or the undo of docs/operations.md would keep the mistyped month's notices."""
+    from pipelines import outputs
+
+    wh = _copy(pushed, tmp_path)
+    kept = tmp_path / "w.before-run-2027-12.duckdb"
+
+    def broken(*a, **k):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(outputs, "publish_month", broken)
+        with pytest.raises(OSError):
+            run_month("2027-12", wh, tmp_path / "out", validate=False, ahead_of_push=True)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0] > 0   # the half run wrote
+    rep = run_month("2027-12", wh, tmp_path / "out", validate=False, ahead_of_push=True)
+    assert str(kept) in "\n".join(rep.lines())
+    with duckdb.connect(str(kept), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0] == 0
+        assert con.execute("SELECT count(*) FROM month_runs").fetchall()[0][0] == 0
