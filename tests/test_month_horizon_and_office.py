@@ -193,3 +193,31 @@ def test_a_forced_month_tried_again_after_a_failure_keeps_the_first_copy(pushed,
     with duckdb.connect(str(kept), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0] == 0
         assert con.execute("SELECT count(*) FROM month_runs").fetchall()[0][0] == 0
+
+
+def test_the_documented_undo_of_a_forced_month_holds_with_a_write_ahead_log_left(pushed, tmp_path):
+    """docs/operations.md §3's undo, run as written: a forced run killed half way leaves
+    ``warehouse.duckdb.wal``; DuckDB replays a WAL left beside the copy put back, which would bring
+    the forced run's writes back into the state before it."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    wh = _copy(pushed, tmp_path)
+    wh = wh.rename(tmp_path / "warehouse.duckdb")
+    run_month("2027-12", wh, tmp_path / "out", validate=False, ahead_of_push=True)
+    # a process killed after committing, before its checkpoint: the commit is only in the WAL
+    subprocess.run([sys.executable, "-c", (
+        "import duckdb, os; c = duckdb.connect(%r); c.execute(\"PRAGMA wal_autocheckpoint = '1GB'\"); "
+        "c.execute('CREATE TABLE forced_left_over AS SELECT 1 AS x'); os._exit(0)") % str(wh)], check=True)
+    assert Path(str(wh) + ".wal").exists()
+    ops = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text(encoding="utf-8")
+    block = re.search(r"To undo a forced month.*?```sh\n(.*?)```", ops, re.S).group(1)
+    script = block.replace("build/out", str(tmp_path / "out")).replace("build/", f"{tmp_path}/")
+    subprocess.run(["sh", "-ec", script], check=True)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'forced_left_over'"
+                           ).fetchall()[0][0] == 0
+        assert con.execute("SELECT count(*) FROM month_runs").fetchall()[0][0] == 0
+    assert not (tmp_path / "out" / "2027-12").exists()
