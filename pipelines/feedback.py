@@ -442,14 +442,16 @@ def _cells_problem(rec: list[str], first: int, last: int, width: int) -> str | N
     return None
 
 
-def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | str | None]]]:
+def _read_file(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[int, dict | str | None]]]:
     """The file's bytes and its data records: (row_no, row dict, or why the record is no row).
 
     Every record after the header is returned, blank lines excepted (they are not rows, but they
     count in ``row_no``), so every record of the file ends up applied, already applied or refused
     with its row number.  Raises _Refuse for a file that is not the format (encoding, header,
-    broken quoting: refused whole)."""
-    data = path.read_bytes()
+    broken quoting: refused whole).  ``data``: the file's bytes when already read (a file is read
+    once: the bytes applied are the bytes its identity is taken from)."""
+    if data is None:
+        data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -1052,7 +1054,7 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
         _refuse_file(con, report, path, sha, "UNREADABLE", exc.__class__.__name__)
         return report.files[-1]
     try:
-        _, records = _read_file(path)
+        _, records = _read_file(path, data)
         bound = _file_office(records, office, settings)
     except _Refuse as r:
         _refuse_file(con, report, path, _file_key(data, office), r.code, r.reason)

@@ -413,3 +413,35 @@ def test_push_long_cell_with_empty_lines_and_a_reject_is_accounted(tmp_path):
         assert con.execute("SELECT row_no, reason_code FROM quarantine_rows").fetchall() == [(19, "UNPARSABLE_ROW")]
         assert con.execute("SELECT length(employer_name) FROM person_versions WHERE id_no = ?",
                            [ps[3]["id_no"]]).fetchone() == (g.LONG,)
+
+
+# ------------------------------------------------------------------------------------ one read
+
+
+def test_a_feedback_file_changed_while_read_is_recorded_by_the_bytes_applied(tmp_path, monkeypatch):
+    """The file is read once: its identity (file_sha256) is the bytes whose rows were applied.  It
+    was read twice (the key from the first read, the rows from the second), so a file changed in
+    between (an upload still going on) was recorded under bytes it did not apply."""
+    from pipelines import feedback as fb
+
+    w = Wh(tmp_path)
+    a, b = w.person(), w.person()
+    first = w.csv_bytes(g.feedback_rows([a.id_no]))
+    later = w.csv_bytes(g.feedback_rows([b.id_no]))
+    path = tmp_path / "fb.csv"
+    path.write_bytes(first)
+    reads = []
+    real = Path.read_bytes
+
+    def read_bytes(self):
+        data = real(self)
+        if self == path:
+            reads.append(1)
+            path.write_bytes(later)   # replaced right after being read
+        return data
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    out = apply_feedback_files([path], w.path, w.settings, office="640104").files[0]
+    assert len(reads) == 1
+    assert out.sha256 == fb._file_key(first, "640104")
+    assert (w.stage(a), w.stage(b)) == ("ARCHIVE_REVIEWED", "NOTIFIED")
