@@ -445,3 +445,30 @@ def test_a_feedback_file_changed_while_read_is_recorded_by_the_bytes_applied(tmp
     assert len(reads) == 1
     assert out.sha256 == fb._file_key(first, "640104")
     assert (w.stage(a), w.stage(b)) == ("ARCHIVE_REVIEWED", "NOTIFIED")
+
+
+def test_an_applications_file_changed_while_loaded_is_recorded_by_the_bytes_loaded(tmp_path, monkeypatch):
+    """The rows loaded are those of the bytes hashed: a file replaced after its hash was taken was
+    loaded under the first bytes' tag, so the first bytes, sent again, were "already loaded" and
+    their rows never were."""
+    from pipelines import ingest
+
+    wh = tmp_path / "w.duckdb"
+    with connect(wh):
+        pass
+    a, b = make_id(birth="19650101", seq=1), make_id(birth="19650101", seq=2)
+    line = lambda i: f"{i},2,20261105,online,640104\n"  # noqa: E731
+    head = ",".join(g.APPLICATION_COLUMNS) + "\n"
+    path = tmp_path / "apps.csv"
+    path.write_text(head + line(a), encoding="utf-8")
+    real = ingest._sha256
+
+    def sha_then_replace(p):
+        digest = real(p)
+        path.write_text(head + line(b), encoding="utf-8")   # replaced right after being hashed
+        return digest
+
+    monkeypatch.setattr(ingest, "_sha256", sha_then_replace)
+    load_applications([path], wh)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        assert con.execute("SELECT id_no FROM applications").fetchall() == [(a,)]
