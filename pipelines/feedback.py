@@ -39,7 +39,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from . import DATA_DIR
-from .contract import shown_column_names
+from .contract import shown_column_names, shown_file_name
 from .errors import RetirePrepError, UnknownCalendarYear
 from .identifiers import parse_id_no
 from .ledger import CLOSED_STAGES, record_transitions
@@ -1005,8 +1005,8 @@ def _refuse_file(con, report: FeedbackReport, path: Path, sha: str, code: str, r
     con.execute(
         "INSERT INTO feedback_files VALUES (?, ?, 'REFUSED', 0, 0, 0, 0, ?, ?, now())",
         [sha, path.name, code, reason])
-    report.files.append(FileOutcome(path.name, sha, "REFUSED", reason=f"{code}: {reason}"))
-    log.info("feedback file %s refused: %s: %s", path.name, code, reason)  # the caller reports it
+    report.files.append(FileOutcome(shown_file_name(path.name), sha, "REFUSED", reason=f"{code}: {reason}"))
+    log.info("feedback file %s refused: %s: %s", shown_file_name(path.name), code, reason)  # the caller reports it
 
 
 def _file_office(records, office: str | None, settings: Settings) -> str | None:
@@ -1064,11 +1064,11 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
         "SELECT rows, accepted, refused, already_applied FROM feedback_files WHERE file_sha256 = ? AND status = 'APPLIED' "
         "ORDER BY processed_at LIMIT 1", [sha]).fetchone()
     if done:
-        out = FileOutcome(path.name, sha, "ALREADY_APPLIED", *done, office=bound)
+        out = FileOutcome(shown_file_name(path.name), sha, "ALREADY_APPLIED", *done, office=bound)
         report.files.append(out)
         return out
 
-    out = FileOutcome(path.name, sha, "APPLIED", rows=len(records), office=bound)
+    out = FileOutcome(shown_file_name(path.name), sha, "APPLIED", rows=len(records), office=bound)
     con.execute("BEGIN TRANSACTION")
     try:
         run = _FileRun(con, settings, report, path.name, sha, records, office=bound)
@@ -1079,7 +1079,7 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
             if status == "REFUSED":
                 out.refused += 1
                 out.reasons[code] = out.reasons.get(code, 0) + 1
-                log.info("%s row %d refused: %s: %s", path.name, row_no, code, reason)
+                log.info("%s row %d refused: %s: %s", out.file, row_no, code, reason)
             else:
                 out.accepted += 1
                 out.already_applied += status == "ALREADY_APPLIED"

@@ -256,7 +256,9 @@ def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = Non
             continue
         lines += _log_lines(report)
     if stray:
-        names = ", ".join(str(f.relative_to(folder)) for f in stray[:3]) + (" …" if len(stray) > 3 else "")
+        from .contract import shown_file_name
+
+        names = ", ".join(shown_file_name(str(f.relative_to(folder))) for f in stray[:3]) + (" …" if len(stray) > 3 else "")
         refused.append(f"{len(stray)} file(s) in no office's folder, not applied ({names}): move each into "
                        f"{folder}/<office>/ of the office that sent it")
     if refused:

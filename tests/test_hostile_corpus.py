@@ -472,3 +472,33 @@ def test_an_applications_file_changed_while_loaded_is_recorded_by_the_bytes_load
     load_applications([path], wh)
     with duckdb.connect(str(wh), read_only=True) as con:
         assert con.execute("SELECT id_no FROM applications").fetchall() == [(a,)]
+
+
+def test_a_file_named_by_an_id_number_or_a_phone_is_not_echoed(tmp_path, caplog):
+    """A clerk names a one-person file after the person (ID number, mobile): the report lines,
+    refusals and log lines show the name with those digits masked, never the ID number or phone."""
+    import logging
+
+    w = Wh(tmp_path)
+    a = w.person()
+    wh = tmp_path / "apps.duckdb"
+    with connect(wh):
+        pass
+    caplog.set_level(logging.INFO)
+    texts = []
+    good = tmp_path / f"{a.id_no}.csv"
+    good.write_bytes(w.csv_bytes(g.feedback_rows([a.id_no, make_id(seq=900)])))
+    bad = tmp_path / "13912345678-异议.csv"
+    bad.write_bytes(b"\xff\xfe not UTF-8")
+    try:
+        apply_feedback_files([good, bad], w.path, w.settings, office="640104")
+    except FeedbackFileRefused as exc:
+        texts += [str(exc)] + exc.report.lines()
+    apps = tmp_path / f"{a.id_no}-apps.csv"
+    apps.write_text("id_no,channel\n", encoding="utf-8")
+    with pytest.raises(ApplicationsRefused) as exc:
+        load_applications([apps], wh)
+    texts += [str(exc.value)] + [r.getMessage() for r in caplog.records]
+    assert len(texts) > 3 and w.stage(a) == "ARCHIVE_REVIEWED"
+    assert any(".csv" in t for t in texts)
+    assert_private(texts)
