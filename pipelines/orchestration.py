@@ -211,8 +211,9 @@ def feedback_inbox_files(inbox: Path, offices) -> tuple[dict[str, list[Path]], l
     # a folder that is no office's, and any folder inside an office's folder: never applied, named
     stray += sorted(p for d in inbox.iterdir() if d.is_dir() and d not in known and d.name != "refused"
                     for p in d.rglob("*") if _is_csv(p))
+    # (a hidden folder is a transfer tool's work area, e.g. rsync's .~tmp~: its files are not sent yet)
     stray += sorted(p for o in sorted(offices) for d in (inbox / o).iterdir() if d.is_dir()
-                    for p in d.rglob("*") if _is_csv(p))
+                    and not d.name.startswith(".") for p in d.rglob("*") if _is_csv(p))
     return {o: f for o, f in by_office.items() if f}, stray
 
 

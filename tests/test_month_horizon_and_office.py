@@ -149,6 +149,9 @@ def test_inbox_files_named_csv_in_capitals_or_in_a_subfolder_are_never_skipped_s
     (inbox / "640104" / "FB.CSV").write_bytes(wh.csv_bytes([row(a, "ARCHIVE_REVIEWED", D0, result="PASS")]))
     got = orchestration.apply_feedback_inbox(inbox, wh.path)
     assert got["files"] == 1 and wh.stage(a) == "ARCHIVE_REVIEWED"
+    (inbox / "640104" / ".~tmp~").mkdir()   # a transfer tool's work area (rsync): not sent yet, not named
+    (inbox / "640104" / ".~tmp~" / "fb.csv").write_bytes(b"office_code,ev")
+    assert orchestration.apply_feedback_inbox(inbox, wh.path)["files"] == 1
     (inbox / "640104" / "2026-11" / "fb.csv").write_bytes(wh.csv_bytes([row(b, "ARCHIVE_REVIEWED", D0, result="PASS")]))
     with pytest.raises(Exception, match=r"in no office's folder, not applied \(640104/2026-11/fb.csv\)"):
         orchestration.apply_feedback_inbox(inbox, wh.path)
