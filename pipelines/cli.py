@@ -271,6 +271,12 @@ def _guard(fn, verbose: bool = False) -> int:
             raise
         _refuse(f"{exc.strerror or type(exc).__name__}: {exc.filename}" if exc.filename else type(exc).__name__)
         return 2
+    except duckdb.OutOfMemoryException:  # DuckDB's limit reached even spilling: the step rolled back
+        if verbose:
+            raise
+        _refuse("DuckDB ran out of memory (duckdb_memory_limit in the settings file); the step was rolled "
+                "back: raise the limit or set duckdb_threads lower, and run the command again")
+        return 2
     except duckdb.IOException as exc:  # not a DuckDB file, or held by another process
         if verbose:
             raise
