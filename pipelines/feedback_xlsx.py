@@ -161,14 +161,15 @@ def _columns(header) -> list[str | None]:
     return [None if (not c or c in info) else c for c in cols]
 
 
-def read_workbook(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
+def read_workbook(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[int, dict | None]]]:
     """The file's bytes and the data records of its 反馈 sheet(s): (row_no, row dict or None).
-
-    Raises ``feedback._Refuse`` for a file refused whole."""
+    ``data``: the bytes when already read (read once: what is applied is what the file's identity is
+    taken from). Raises ``feedback._Refuse`` for a file refused whole."""
     from .feedback import COLUMNS
 
     path = Path(path)
-    data = path.read_bytes()
+    if data is None:
+        data = path.read_bytes()
     wb = _open(data, path.name)
     try:
         sheets = _feedback_sheets(wb)
