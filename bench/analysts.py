@@ -19,8 +19,32 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import CLI, PY, ROOT, timed  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+CLI = [PY, "-m", "pipelines.cli"]
+
+_WRAP = (
+    "import resource, subprocess, sys\n"
+    "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "sys.stderr.write(p.stderr[-2000:])\n"
+    "sys.stderr.write(''.join(l + '\\n' for l in p.stdout.splitlines() if l.strip().startswith('time:')))\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(p.returncode)\n"
+)
+
+
+def timed(cmd: list[str], label: str) -> tuple[float, float]:
+    """Run cmd in a child process (through a fresh wrapper, so the peak RSS is this step's own)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([PY, "-c", _WRAP] + cmd, cwd=ROOT, capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"{label} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    rss = int(proc.stdout.strip().splitlines()[-1]) / 1024
+    stages = " ".join(l.strip() for l in proc.stderr.splitlines() if l.strip().startswith("time:"))
+    print(f"  {label:<28} {secs:8.1f} s   peak RSS {rss:7.0f} MiB  {stages}", flush=True)
+    return secs, rss
+
 
 WORK = ROOT / "bench" / "work" / "analysts"
 
