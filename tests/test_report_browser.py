@@ -127,7 +127,7 @@ def test_report_is_chinese_with_key_figures_and_office_names(world):
     ]
     assert '银川市兴庆区社保中心 <span class="code">640104</span>' in text  # offices by name, code small
     assert '关键信息缺失 <span class="code">KEY_INFO_MISSING</span>' in text  # codes by their label
-    assert "已纳入" in text and "短信" in text and "预服务告知" in text
+    assert "已纳入台账" in text and "短信" in text and "预服务告知" in text
     assert "@media print" in text and "A4" in text
     assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text.replace("http://www.w3.org/2000/svg", ""))
 
