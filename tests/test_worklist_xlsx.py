@@ -727,3 +727,42 @@ def test_a_workbook_cell_is_checked_as_a_csv_cell(month, tmp_path):
         "a cell holds a control character (NUL, escape …): retype the cell",
         "a cell is longer than 2000 characters",
     ]
+
+
+def test_a_copy_of_the_feedback_sheet_is_not_silently_left_out(month, tmp_path):
+    """Review of issue 16: Excel names a copied sheet ``反馈 (2)``, LibreOffice ``反馈_2``; rows an
+    officer wrote there were never read and the file was reported applied. The file is refused whole."""
+    _, wh, folder = month
+    office = _busiest_office(folder)
+    good = _fill(
+        folder / office / "worklist.xlsx", _events(office, _office_ids(folder, office, 2)), tmp_path / "good.xlsx"
+    )
+    for name in ("反馈 (2)", "反馈_2", "反馈（2）"):
+        wb = openpyxl.load_workbook(good)
+        wb.copy_worksheet(wb[FEEDBACK_SHEET]).title = name
+        path = tmp_path / f"copy{len(name)}{name[-2]}.xlsx"
+        wb.save(path)
+        _refused(wh, tmp_path, path, "TWO_FEEDBACK_SHEETS")
+
+
+def test_a_workbook_that_unpacks_huge_is_refused_before_it_is_read(month, tmp_path):
+    """Review of issue 16: a 1 MB workbook whose sharedStrings unpack to 1 GB took 1 GB of memory
+    to read; a few MB more and the feedback task is killed. Refused by the sizes in the zip."""
+    from pipelines import feedback_xlsx
+
+    _, wh, folder = month
+    office = _busiest_office(folder)
+    good = _fill(
+        folder / office / "worklist.xlsx", _events(office, _office_ids(folder, office, 2)), tmp_path / "good.xlsx"
+    )
+    limit = feedback_xlsx.MAX_UNPACKED
+    big = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            zout.writestr(item, zin.read(item.filename))
+        with zout.open("xl/sharedStrings.xml", "w") as fh:
+            chunk = b"A" * (1 << 20)
+            for _ in range(limit // len(chunk) + 1):
+                fh.write(chunk)
+    assert big.stat().st_size < limit // 100
+    _refused(wh, tmp_path, big, "NOT_XLSX")
