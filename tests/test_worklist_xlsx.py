@@ -766,3 +766,23 @@ def test_a_workbook_that_unpacks_huge_is_refused_before_it_is_read(month, tmp_pa
                 fh.write(chunk)
     assert big.stat().st_size < limit // 100
     _refused(wh, tmp_path, big, "NOT_XLSX")
+
+
+def test_explain_says_in_chinese_why_a_notice_is_not_an_sms(month):
+    """Review of issue 16: ``渠道 参保单位转告：no mobile number`` — the reason a notice went offline
+    stayed English in the Chinese explanation."""
+    from pushkit import run_cli
+
+    _, wh, _ = month
+    con = duckdb.connect(str(wh), read_only=True)
+    id_no = con.execute(
+        "SELECT id_no FROM notice_log WHERE offline_reason IS NOT NULL ORDER BY id_no LIMIT 1"
+    ).fetchall()[0][0]
+    con.close()
+    code, zh, _ = run_cli("explain", id_no, "--month", "2026-11", "--warehouse", wh)
+    assert code == 0
+    part = zh.split("告知（rules.md §5）：")[1]
+    assert "no mobile" not in part and "not a valid" not in part
+    assert "无手机号码" in part or "手机号码无效" in part
+    code, en, _ = run_cli("explain", id_no, "--month", "2026-11", "--warehouse", wh, "--lang", "en")
+    assert "no mobile number" in en or "phone is not a valid mobile" in en
