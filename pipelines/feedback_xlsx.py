@@ -68,6 +68,8 @@ def _open(data: bytes, name: str):
             raise _refuse("ENCRYPTED", "the workbook is password-protected: save it without a password")
         raise _refuse("NOT_XLSX", "an old .xls or another binary file, not an .xlsx workbook: save as .xlsx")
     if not data.startswith(_ZIP):
+        if data[:4096] and b"\x00" not in data[:4096]:  # a text file (a CSV renamed): say so
+            raise _refuse("NOT_XLSX", "a text file (CSV?) named as a workbook, not an .xlsx: send it named .csv")
         raise _refuse("NOT_XLSX", "not an .xlsx workbook (damaged, or another kind of file)")
     try:
         z = zipfile.ZipFile(io.BytesIO(data))

@@ -786,3 +786,16 @@ def test_explain_says_in_chinese_why_a_notice_is_not_an_sms(month):
     assert "无手机号码" in part or "手机号码无效" in part
     code, en, _ = run_cli("explain", id_no, "--month", "2026-11", "--warehouse", wh, "--lang", "en")
     assert "no mobile number" in en or "phone is not a valid mobile" in en
+
+
+def test_a_csv_named_xlsx_is_refused_with_a_hint(month, tmp_path):
+    """Review of issue 16: a CSV renamed .xlsx was refused as "damaged, or another kind of file";
+    the officer is told it is a text file to send under the name .csv."""
+    _, wh, folder = month
+    office = _busiest_office(folder)
+    path = tmp_path / "renamed.xlsx"
+    shutil.copyfile(folder / office / "worklist.csv", path)
+    _refused(wh, tmp_path, path, "NOT_XLSX")
+    with pytest.raises(FeedbackFileRefused) as exc:
+        apply_feedback_files([path], tmp_path / "r-NOT_XLSX.duckdb")
+    assert ".csv" in str(exc.value)
