@@ -260,6 +260,7 @@ def stage_finish(month: str, warehouse: str, out: str) -> dict:
                     shutil.rmtree(d)
                     removed += 1
         outputs.copy_ingest_validation(con, ctx)  # as the command line's publish_month does
+        outputs.clear_leftovers(Path(out) / ctx.month)  # half-written files of a killed office task
         outputs.unmark_publishing(Path(out) / ctx.month)
         _finish(con, ctx)
         return {"month": ctx.month, "status": "DONE", "stale office folders removed": removed}
