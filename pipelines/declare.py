@@ -42,7 +42,7 @@ from .ledger import record_transitions
 from .outputs import remove_path, swap_folder
 from .settings import Settings, load_settings
 from .tabular import write_table
-from .warehouse import connect, render_sql, run_sql
+from .warehouse import connect, render_sql, rollback, run_sql
 
 log = logging.getLogger(__name__)
 
@@ -186,12 +186,15 @@ def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | N
                     _validate_month(con, ctx, out, settings)
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    rollback(con)
                     raise
             report.counts.update(write_declarations(con, ctx.month_mi, out))
         except BaseException:
-            con.execute("UPDATE month_runs SET status = 'FAILED', finished_at = now() "
-                        "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi])
+            from .monthly import _record_failure
+
+            _record_failure(con, lambda: con.execute(
+                "UPDATE month_runs SET status = 'FAILED', finished_at = now() "
+                "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi]))
             raise
         con.execute("UPDATE month_runs SET status = 'DONE', finished_at = now() "
                     "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi])

@@ -35,7 +35,7 @@ import duckdb
 from .contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS, shown_column_names
 from .errors import ApplicationsRefused, BatchRefused, ValidationFailed
 from .settings import Settings, load_settings
-from .warehouse import connect, render_sql
+from .warehouse import connect, render_sql, rollback
 
 log = logging.getLogger(__name__)
 
@@ -717,14 +717,14 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> No
         )
         con.execute("COMMIT")
     except (BatchRefused, ValidationFailed) as exc:
-        con.execute("ROLLBACK")
+        rollback(con)
         ref = exc if isinstance(exc, BatchRefused) else BatchRefused(man.batch_id, f"validation failed: {exc}")
         _record_refusal(con, ref, man, man.dir, "BATCH" if isinstance(exc, BatchRefused) else "VALIDATION")
         report.refused.append(ref)
         log.info("refused: %s", ref)  # the report carries it; the CLI prints one line
         return
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     report.applied.append(row)
     report.superseded += superseded
@@ -799,7 +799,7 @@ def load_applications(files, warehouse: str | Path, settings: Settings | None = 
                 ).fetchone()
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")  # nothing of a refused file stays half-loaded
+                rollback(con)  # nothing of a refused file stays half-loaded
                 raise
             counts["files"] += 1
             counts["accepted"] += a

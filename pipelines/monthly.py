@@ -22,7 +22,7 @@ from pathlib import Path
 from .errors import MonthRefused
 from .policy import format_month, parse_month
 from .settings import Settings, load_settings
-from .warehouse import connect
+from .warehouse import connect, rollback
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,19 @@ def _finish(con, ctx, status: str = "DONE") -> None:
         "WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [status, ctx.month_mi])
 
 
+def _record_failure(con, record) -> None:
+    """Record a failed attempt in an ``except`` block without raising over its cause: after a
+    failed COMMIT (a full disk) the connection may refuse every statement, and that error would
+    hide "No space left on device" (issue 14 item 8).  The RUNNING row then stays, which the
+    next attempt handles as a failed one."""
+    import duckdb
+
+    try:
+        record()
+    except duckdb.Error as exc:
+        log.warning("could not record the failed attempt (%s)", type(exc).__name__)
+
+
 def _running_context(con, month: str, settings: Settings, out) -> MonthContext:
     """The context of a month whose run has begun (DAG tasks after ``stage_begin``)."""
     ctx = month_context(con, month, settings, replay=True)
@@ -154,7 +167,7 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
                 screen.state_views(con, ctx)
             step("outputs", lambda: outputs.publish_month(con, ctx, validate=validate, rebuild=not replay))
         except BaseException:
-            _finish(con, ctx, "FAILED")
+            _record_failure(con, lambda: _finish(con, ctx, "FAILED"))
             raise
         _finish(con, ctx)
         report.out_dir = out / ctx.month
@@ -282,6 +295,6 @@ def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:
             validate_notices(con, ctx)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return {f"notices {k}": v for k, v in counts.items()}

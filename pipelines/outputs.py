@@ -151,10 +151,15 @@ def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> d
     remove_path(stage_dir)  # an interrupted run's (not ignore_errors: a failure must say why)
     stage_dir.mkdir(parents=True)
     counts: dict = {}
-    offices = offices_of_month(con, ctx)
-    counts.update(write_offices_files(con, ctx, offices, stage_dir))
-    counts["offices"] = len(offices)
-    counts.update(write_month_files(con, ctx, stage_dir))
+    try:
+        offices = offices_of_month(con, ctx)
+        counts.update(write_offices_files(con, ctx, offices, stage_dir))
+        counts["offices"] = len(offices)
+        counts.update(write_month_files(con, ctx, stage_dir))
+    except BaseException:
+        # e.g. the disk is full: give its space back now (the next run would remove it anyway)
+        shutil.rmtree(stage_dir, ignore_errors=True)
+        raise
     _swap_in(stage_dir, final)
     copy_ingest_validation(con, ctx)
     return counts

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,18 +69,32 @@ def write_arrow(table, stem: Path, *, csv_only: bool = False, parquet_only: bool
     table = table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
     if not csv_only:
         tmp = stem.with_name(stem.name + ".parquet.tmp")
-        pq.write_table(table, tmp, compression="zstd")
+        with _named(tmp):
+            pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, stem.with_suffix(".parquet"))
     if not parquet_only:
         columns = [safe_text(c) if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else c
                    for c in table.columns]
         shown = pa.table(columns, names=[names[c] for c in table.column_names])
         tmp = stem.with_name(stem.name + ".csv.tmp")
-        with open(tmp, "wb") as fh:
+        with _named(tmp), open(tmp, "wb") as fh:
             fh.write(BOM)
             pacsv.write_csv(shown, fh)
         os.replace(tmp, stem.with_suffix(".csv"))
     return table.num_rows
+
+
+@contextmanager
+def _named(path: Path):
+    """An OSError of pyarrow's writers carries no file name ("[Errno 28] No space left on
+    device"): give it the file's, so the one line of the command line says where (issue 14
+    item 8)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
+        raise
 
 
 def write_table(con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_only: bool = False,
