@@ -295,13 +295,14 @@ def environment_fault(exc: BaseException, warehouse: str | None = None) -> str |
             if any(s in msg for s in _NO_SPACE):
                 return (f"no space left on the disk of {where} (No space left on device): free space there, "
                         f"{again}")
+            what = "the warehouse " if not m or (warehouse and where.startswith(str(warehouse))) else ""
             if any(s in msg for s in _READ_ONLY):
-                return (f"the warehouse {where} is on a read-only file system: this command writes to it; "
+                return (f"{what}{where} is on a read-only file system: this command writes to it; "
                         f"remount the disk read-write, or copy the warehouse to a writable disk and pass "
                         f"--warehouse")
             if any(s in msg for s in _NO_WRITE) and isinstance(e, duckdb.IOException):
-                return (f"the warehouse {where} cannot be opened for writing (permission denied): give this "
-                        f"user write access to the file and its folder")
+                return (f"{what}{where} cannot be opened (permission denied): give this user read and "
+                        f"write access to the file and its folder")
     return None
 
 

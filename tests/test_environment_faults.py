@@ -316,3 +316,20 @@ def test_read_only_outputs(reference, tmp_path, monkeypatch):
         code, _, err = _run(wh, out)
         assert code == 0, err
         _same_as_clean_run(reference, wh, out)
+
+
+def test_warehouse_without_write_permission_is_named(reference, tmp_path, monkeypatch):
+    """(As root the permission bits do not bind: DuckDB's error is switched in.)  It said "cannot
+    be opened (is it a DuckDB file?)"."""
+    _no_validation(monkeypatch)
+    shutil.copytree(reference["pre"], tmp_path / "ws")
+    wh, out = tmp_path / "ws" / "w.duckdb", tmp_path / "ws" / "out"
+
+    def denied(database=":memory:", *a, **kw):
+        raise duckdb.IOException(f'IO Error: Cannot open file "{database}": Permission denied')
+
+    monkeypatch.setattr(duckdb, "connect", denied)
+    code, _, err = _run(wh, out)
+    line = one_line(err)
+    assert code == 2 and f"the warehouse {wh} cannot be opened (permission denied)" in line, line
+    assert "is it a DuckDB file" not in line
