@@ -9,12 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.declare import declare_month
 from pipelines.errors import MonthRefused
-from test_feedback import D0, P, Wh, mi, path_rows, row
-
-D = P + 1          # the declare month: 2026-12
-DM = "2026-12"
+from support.feedback import D0, Wh, mi, path_rows, row
+from support.declare import confirm, declare, listed, by_id, D, DM  # noqa: F401
 
 
 def text(m: int) -> str:
@@ -24,27 +21,6 @@ def text(m: int) -> str:
 @pytest.fixture
 def wh(tmp_path):
     return Wh(tmp_path)
-
-
-def confirm(wh: Wh, persons, **over) -> None:
-    rows = []
-    for p in persons:
-        rows += path_rows(p, "CONFIRMED", **over)
-    rep = wh.apply(rows)
-    assert rep.refused == 0, rep.lines()
-
-
-def declare(wh: Wh, month: str = DM, **kw):
-    return declare_month(month, wh.path, wh.tmp / "out", wh.settings, **kw)
-
-
-def listed(wh: Wh, month: str = DM, office: str = "640104") -> list[dict]:
-    f = wh.tmp / "out" / month / "declarations" / office / "declarations.parquet"
-    return duckdb.sql(f"SELECT * FROM '{f}'").df().to_dict("records")
-
-
-def by_id(rows):
-    return {r["id_no"]: r for r in rows}
 
 
 def test_window_boundaries_and_declaration(wh):
@@ -105,7 +81,8 @@ def test_consultation_by_minimum_of_the_retirement_year(wh):
     a = wh.person(S=mi(2029, 12), counted=183)     # 2029: minimum 180
     b = wh.person(S=mi(2030, 1), counted=183)      # 2030: minimum 186
     confirm(wh, [a, b], CONCLUSION_ISSUED={"counted_months": 183})
-    rep = declare(wh, "2029-11")
+    # the hand-made warehouse's only push is of 2026-11: a declaration three years on is forced (issue 14)
+    rep = declare(wh, "2029-11", ahead_of_push=True)
     got = by_id(listed(wh, "2029-11"))
     assert (got[a.id_no]["decision"], got[a.id_no]["min_contribution_months"]) == ("DECLARATION", 180)
     assert (got[b.id_no]["decision"], got[b.id_no]["min_contribution_months"]) == ("CONSULTATION", 186)

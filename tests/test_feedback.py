@@ -6,161 +6,15 @@ screen_results, ledger_entries); feedback files are written as CSV and applied.
 
 from __future__ import annotations
 
-import csv
-import io
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines import feedback
-from pipelines.feedback import COLUMNS, FeedbackFileRefused, apply_feedback_files, ensure_schema, objection_deadline
+from pipelines.feedback import FeedbackFileRefused, apply_feedback_files, objection_deadline
 from pipelines.settings import load_settings
-from pipelines.warehouse import connect
 from pushkit import make_id
-
-P = 2026 * 12 + 10          # 2026-11
-D0 = date(2026, 11, 2)
-
-
-def mi(y: int, m: int) -> int:
-    return y * 12 + m - 1
-
-
-@dataclass
-class Person:
-    id_no: str
-    entry_id: str
-    office: str
-    S: int
-
-
-class Wh:
-    """A fresh warehouse with persons, their screening and their open ledger entry."""
-
-    def __init__(self, tmp: Path):
-        self.tmp, self.path, self.settings = tmp, tmp / "w.duckdb", load_settings()
-        self.n = 0
-        self.files = 0
-        with self.con() as con:
-            ensure_schema(con, self.settings)
-            con.execute("INSERT INTO push_batches (seq, batch_id, push_type, data_month, content_hash, status) "
-                        "VALUES (1, 'T-1', 'FULL', '2020-01', 'x', 'APPLIED')")
-
-    def con(self, read_only: bool = False):
-        return connect(self.path, read_only=read_only, settings=self.settings)
-
-    @contextmanager
-    def raw(self, read_only: bool = False):
-        """A plain DuckDB connection (no policy macros): fast, for fixtures and checks."""
-        con = duckdb.connect(str(self.path), read_only=read_only)
-        try:
-            yield con
-        finally:
-            con.close()
-
-    def person(self, *, office="640104", itype=110, employer=True, survival=1, retired=False, stage="NOTIFIED",
-               opened=P, S=P + 6, flex="default", counted=300, screen_month=P, gender=1,
-               birth="19661115") -> Person:
-        self.n += 1
-        n = self.n
-        id_no = make_id(prefix=office, birth=birth, seq=n, gender=gender)
-        entry_id = f"e{n:03d}-{opened // 12}-{opened % 12 + 1:02d}"
-        if flex == "default":
-            flex = (S - 36, S + 36) if itype == 110 else (None, None)
-        with self.raw() as con:
-            con.execute(
-                "INSERT INTO person_versions (id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, "
-                "insured_region, benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, "
-                "retired, survival_status, actual_contribution_months, deemed_months, deemed_status, deemed_region, "
-                "arrears_months, in_push, row_hash, valid_from_seq, valid_to_seq) "
-                "VALUES (?, ?, ?, DATE '1966-11-15', ?, 2, ?, ?, '640100', ?, ?, '13912345678', 1, ?, ?, ?, NULL, 0, "
-                "NULL, 0, true, 'h', 1, NULL)",
-                [id_no, f"测试{n}", gender, itype, office, office,
-                 "91640100710645234G" if employer else None, "宁夏测试有限公司" if employer else None,
-                 retired, survival, counted])
-            con.execute(
-                "INSERT INTO screen_results (month_mi, id_no, office_code, insurance_type, gender, person_type, birth_mi, "
-                "original_age_mi, statutory_age_mi, delay_months, benefit_start_mi, flexible_earliest_mi, "
-                "flexible_latest_mi, min_contribution_months, counted_months, projected_months, benefit_province, "
-                "place_rule, place_evidence, alive, retired, in_push, scope_rule, trigger_push, trigger_application, "
-                "trigger_screening, flags) VALUES (?, ?, ?, ?, ?, 2, ?, ?, ?, 0, ?, ?, ?, 180, ?, ?, '640000', 'H', NULL, "
-                "true, false, true, 'a', true, false, false, '')",
-                [screen_month, id_no, office, itype, gender, S - 720, S, S, S + 1, flex[0], flex[1], counted, counted])
-            con.execute(
-                "INSERT INTO ledger_entries (entry_id, id_no, office_code, opened_mi, opened_by, officer_id, stage, "
-                "stage_since, due_date) VALUES (?, ?, ?, ?, 'PUSH', NULL, ?, ?, NULL)",
-                [entry_id, id_no, office, opened, stage, date(opened // 12, opened % 12 + 1, 1)])
-        return Person(id_no, entry_id, office, S)
-
-    # -- feedback ---------------------------------------------------------------------
-
-    def csv_bytes(self, rows: list[dict], bom: bool = False, header=COLUMNS) -> bytes:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(header), lineterminator="\r\n", extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: "" if r.get(c) is None else str(r.get(c)) for c in header})
-        data = buf.getvalue().encode("utf-8")
-        return (b"\xef\xbb\xbf" + data) if bom else data
-
-    def write(self, rows: list[dict], name: str | None = None, **kw) -> Path:
-        self.files += 1
-        path = self.tmp / (name or f"fb{self.files:02d}.csv")
-        path.write_bytes(self.csv_bytes(rows, **kw))
-        return path
-
-    def apply(self, rows: list[dict], **kw):
-        return apply_feedback_files([self.write(rows, **kw)], self.path, self.settings)
-
-    def q(self, sql: str, params=None):
-        with self.raw(read_only=True) as con:
-            return con.execute(sql, params or []).fetchall()
-
-    def one(self, sql: str, params=None):
-        return self.q(sql, params)[0][0]
-
-    def stage(self, p: Person) -> str:
-        return self.one("SELECT stage FROM ledger_entries WHERE entry_id = ?", [p.entry_id])
-
-    def statuses(self, file_name: str):
-        return self.q("SELECT status, reason_code FROM feedback_rows WHERE file_name = ? ORDER BY row_no", [file_name])
-
-    def last_file(self) -> str:
-        return f"fb{self.files:02d}.csv"
-
-
-def row(p: Person, event: str, day: date, **kw) -> dict:
-    r = {"office_code": p.office, "event": event, "id_no": p.id_no, "event_date": day.isoformat()}
-    r.update(kw)
-    return r
-
-
-PATH = (
-    ("ARCHIVE_REVIEWED", {"result": "PASS"}),
-    ("YEARS_CONFIRMED", {"months": 300}),
-    ("RELATIONS_MERGED", {"merge_status": "MERGED"}),
-    ("CONCLUSION_ISSUED", {"counted_months": 300, "merge_status": "MERGED", "archive_conclusion": "PASS",
-                           "base_data": "base 6500"}),
-    ("RESULT_RECEIVED", {}),
-    ("CONFIRMED", {"confirmer": "EMPLOYER"}),
-)
-
-
-def path_rows(p: Person, until: str, d0: date = D0, **over) -> list[dict]:
-    """The rows of the whole path up to and including event ``until``, one day apart."""
-    out = []
-    for i, (ev, kw) in enumerate(PATH):
-        kw = dict(kw)
-        if ev in over:
-            kw.update(over[ev])
-        out.append(row(p, ev, d0 + timedelta(days=i), **kw))
-        if ev == until:
-            return out
-    raise AssertionError(until)
+from support.feedback import mi, Person, Wh, row, PATH, path_rows, P, D0  # noqa: F401
 
 
 @pytest.fixture
@@ -414,8 +268,12 @@ def _refusal_cases():
         ("elected month format", base(), lambda p: row(p, "ELECTED_MONTH", D0, elected_month="202702"), "MALFORMED"),
         ("unknown person", lambda w: (w.person(), lambda p: []),
          lambda p: row(p, "RETIRED", D0) | {"id_no": make_id(birth="19500101", seq=77)}, "UNKNOWN_PERSON"),
-        ("wrong office", base(), lambda p: row(p, "ARCHIVE_REVIEWED", D0, result="PASS") | {"office_code": "640105"},
+        # the file is bound to 640104 (--office): a row naming another office is refused as such …
+        ("row of another office", base(), lambda p: row(p, "ARCHIVE_REVIEWED", D0, result="PASS") | {"office_code": "640105"},
          "WRONG_OFFICE"),
+        # … and a row of 640104 about a person of another office as if the ID number had no entry (issue 14)
+        ("person of another office", base(office="640105"),
+         lambda p: row(p, "ARCHIVE_REVIEWED", D0, result="PASS") | {"office_code": "640104"}, "UNKNOWN_PERSON"),
         ("closed entry", base(), lambda p: row(p, "ARCHIVE_REVIEWED", D0 + timedelta(days=40), result="PASS"),
          "ENTRY_CLOSED"),
         ("confirmed before a conclusion", upto("RELATIONS_MERGED"),
@@ -490,7 +348,8 @@ def refusals(tmp_path_factory):
     assert rep.refused == 0, rep.lines()
     tables = ("ledger_entries", "ledger_transitions", "conclusions", "objections", "notices", "feedback_events")
     before = [w.q(f"SELECT * FROM {t} ORDER BY ALL") for t in tables]
-    rep = w.apply([refused(people[name]) for name, _, refused, _ in CASES])
+    rep = apply_feedback_files([w.write([refused(people[name]) for name, _, refused, _ in CASES])], w.path,
+                               w.settings, office="640104")
     after = [w.q(f"SELECT * FROM {t} ORDER BY ALL") for t in tables]
     rows = w.q("SELECT row_no, status, reason_code, reason FROM feedback_rows WHERE file_name = ? ORDER BY row_no",
                [rep.files[0].file])
@@ -504,6 +363,12 @@ def test_every_refusal_reason(refusals, name, code):
     assert (status, got) == ("REFUSED", code), reason
     p = refusals["people"][name]
     assert reason and p.id_no not in reason and p.id_no[:17] not in reason and "测试" not in reason
+
+
+def test_another_offices_person_is_refused_as_an_unknown_one(refusals):
+    """issue 14: the refusal must not reveal whether the ID number has an entry at another office."""
+    unknown, other = refusals["rows"]["unknown person"], refusals["rows"]["person of another office"]
+    assert unknown[1:] == other[1:] == ("REFUSED", "UNKNOWN_PERSON", feedback.REASONS["UNKNOWN_PERSON"])
 
 
 def test_refused_rows_change_nothing_and_are_counted(refusals):
@@ -557,7 +422,7 @@ def test_accounting_and_idempotent_reapplication(wh):
     rep = apply_feedback_files([f], wh.path, wh.settings)
     out = rep.files[0]
     assert (out.rows, out.accepted, out.refused) == (8, 5, 3)
-    assert out.reasons == {"WRONG_OFFICE": 1, "MALFORMED": 1, "WRONG_CONFIRMER": 1}
+    assert out.reasons == {"UNKNOWN_PERSON": 1, "MALFORMED": 1, "WRONG_CONFIRMER": 1}
     assert wh.q("SELECT status, rows, accepted, refused FROM feedback_files") == [("APPLIED", 8, 5, 3)]
     assert wh.one("SELECT count(*) FROM feedback_rows WHERE status = 'REFUSED' AND reason_code IS NULL") == 0
 
@@ -639,7 +504,7 @@ def test_early_election_counts_the_months_until_then(wh):
     with wh.raw() as con:   # contributing: the screening projects to S (178 + 6)
         con.execute("UPDATE screen_results SET projected_months = 184 WHERE id_no = ?", [short.id_no])
     late = wh.person(S=P + 6, counted=100)
-    rep = wh.apply([row(short, "ELECTED_MONTH", D0, elected_month="2026-12"),   # 178 + 1 = 179 < 180
+    wh.apply([row(short, "ELECTED_MONTH", D0, elected_month="2026-12"),   # 178 + 1 = 179 < 180
                     row(short, "ELECTED_MONTH", D0, elected_month="2027-01"),   # 178 + 2 = 180
                     row(late, "ELECTED_MONTH", D0, elected_month="2027-05")])   # S itself
     assert [c for _, c in wh.statuses(wh.last_file())] == ["EARLY_MONTHS_SHORT", None, None]

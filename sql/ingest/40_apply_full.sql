@@ -1,3 +1,6 @@
+-- reads: incoming, person_versions, persons_checked
+-- writes: p_left
+-- params: -
 -- A FULL replaces the whole pushed population (push-format.md): persons absent from it
 -- have left the push and get a version with in_push = false; nobody is deleted.
 {% include "ingest/40_incoming.sql" %}
@@ -11,4 +14,3 @@ WHERE v.valid_to_seq IS NULL AND v.in_push
   AND NOT EXISTS (SELECT 1 FROM persons_checked q WHERE q.reason_code IS NOT NULL AND q.id_no = v.id_no);
 
 {% include "ingest/40_apply_common.sql" %}
-

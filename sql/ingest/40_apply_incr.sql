@@ -1,3 +1,6 @@
+-- reads: person_versions, persons_checked
+-- writes: incr_warnings, p_left
+-- params: -
 -- An INCR applies changes since base_seq (push-format.md): I/U bring the whole row and all
 -- segments again (they replace the earlier ones), D removes the person from the push.
 -- I for a person already present and U for one not present are upserts, counted as warnings.
@@ -18,4 +21,3 @@ JOIN persons_checked p ON p.id_no = v.id_no AND p.reason_code IS NULL AND p.op =
 WHERE v.valid_to_seq IS NULL AND v.in_push;
 
 {% include "ingest/40_apply_common.sql" %}
-

@@ -1,3 +1,6 @@
+-- reads: batch_quarantine, raw_persons, raw_segments
+-- writes: quarantine_rows
+-- params: batch_id, seq
 -- Keep every bad row with its batch, file, row number, raw text and reason (push-format.md).
 {%- macro csv_text(cols) -%}
 concat_ws(',', {% for c in cols %}CASE WHEN r.{{ c }} IS NULL THEN '' WHEN regexp_matches(r.{{ c }}, '[,"\n\r]') THEN '"' || replace(r.{{ c }}, '"', '""') || '"' ELSE r.{{ c }} END{{ ", " if not loop.last }}{% endfor %})
@@ -8,7 +11,8 @@ SELECT {{ seq }}, '{{ batch_id }}', q.file, q.row_no, q.reason_code,
             WHEN 'BAD_ID_NO'                 THEN 'id_no is not a valid GB 11643 number'
             WHEN 'BAD_OP'                    THEN 'op is not allowed for this push_type'
             WHEN 'BAD_GENDER'                THEN 'gender is not 1 or 2'
-            WHEN 'BAD_BIRTH_DATE'            THEN 'birth_date is not a real YYYYMMDD date'
+            WHEN 'BAD_BIRTH_DATE'            THEN 'birth_date is not a real YYYYMMDD date of 1900-2099 up to the data month'
+            WHEN 'CONTROL_CHARACTER'         THEN 'name, employer_name or phone holds a control character (NUL, escape …)'
             WHEN 'BAD_INSURANCE_TYPE'        THEN 'insurance_type is not 110 or 170'
             WHEN 'BAD_PERSON_TYPE'           THEN 'person_type is not 1/2/3/empty for 110, or not empty for 170'
             WHEN 'UNKNOWN_OFFICE'            THEN 'insured_region is not one of the Ningxia office codes'
@@ -33,7 +37,11 @@ SELECT {{ seq }}, '{{ batch_id }}', q.file, q.row_no, q.reason_code,
        q.id_no_raw,
        coalesce(q.raw_text, CASE q.file WHEN 'persons' THEN pr.raw ELSE sr.raw END)
 FROM batch_quarantine q
-LEFT JOIN (SELECT row_no, {{ csv_text(["op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type", "hukou_region", "insured_region", "benefit_region_ministry", "employer_uscc", "employer_name", "phone", "contribution_status", "retired", "survival_status", "actual_contribution_months", "deemed_months", "deemed_status", "deemed_region", "arrears_months"]) }} AS raw
+LEFT JOIN (SELECT row_no, {{ csv_text(["op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type",
+                                     "hukou_region", "insured_region", "benefit_region_ministry", "employer_uscc",
+                                     "employer_name", "phone", "contribution_status", "retired", "survival_status",
+                                     "actual_contribution_months", "deemed_months", "deemed_status", "deemed_region",
+                                     "arrears_months"]) }} AS raw
            FROM raw_persons r   -- the raw text of quarantined rows only
            WHERE r.row_no IN (SELECT row_no FROM batch_quarantine WHERE file = 'persons')) pr ON q.file = 'persons' AND pr.row_no = q.row_no
 LEFT JOIN (SELECT row_no, {{ csv_text(["id_no", "region_code", "start_month", "end_month", "relation_status"]) }} AS raw

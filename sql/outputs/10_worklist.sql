@@ -1,10 +1,13 @@
+-- reads: conclusions, flags, ledger_entries, objections, persons_p, screen_results
+-- writes: worklist_rows
+-- params: month_first, month_mi
 -- The office ledger for month P (outputs.md worklist): entries open in P, and entries closed in P.
 DELETE FROM worklist_rows WHERE month_mi = {{ month_mi }};
 INSERT INTO worklist_rows
 WITH ev AS (
     -- 'CODE: evidence' joined by ' | ' in code order (a sorted list: cheaper than an ordered string_agg)
     SELECT id_no, array_to_string(list_transform(list_sort(list(struct_pack(c := code, e := evidence))),
-                                                 lambda x: x.c || ': ' || x.e), ' | ') AS flag_evidence
+                                                 LAMBDA x: x.c || ': ' || x.e), ' | ') AS flag_evidence
     FROM flags WHERE month_mi = {{ month_mi }} GROUP BY id_no
 ),
 -- the two columns of entry_status the worklist shows, without the rest of that view
