@@ -22,8 +22,8 @@ import duckdb
 import pytest
 
 from pushkit import run_cli, write_batch
-from test_fault_injection import file_diff, file_state, table_diff, table_state
-from test_publish_crash import _no_validation, _persons, _segments
+from support.state import file_diff, file_state, table_diff, table_state
+from support.publish import no_validation, persons, segments
 
 MONTH = "2026-11"
 
@@ -39,9 +39,9 @@ def one_line(err: str) -> str:
 
 @pytest.fixture
 def sample_warehouse(tmp_path, monkeypatch):
-    _no_validation(monkeypatch)
-    ps = _persons()
-    b1 = write_batch(tmp_path / "b1", ps, _segments(ps), seq=1, month=MONTH)
+    no_validation(monkeypatch)
+    ps = persons()
+    b1 = write_batch(tmp_path / "b1", ps, segments(ps), seq=1, month=MONTH)
     wh = tmp_path / "w.duckdb"
     code, _, err = run_cli("ingest", b1, "--warehouse", wh)
     assert code == 0, err
@@ -105,10 +105,10 @@ def test_settings_folder_instead_of_file_is_refused(tmp_path, monkeypatch):
 def reference(tmp_path_factory):
     """A warehouse after the ingest, and the warehouse and OUT after a clean run of 2026-11."""
     mp = pytest.MonkeyPatch()
-    _no_validation(mp)
+    no_validation(mp)
     base = tmp_path_factory.mktemp("envfaults")
-    ps = _persons()
-    b1 = write_batch(base / "b1", ps, _segments(ps), seq=1, month=MONTH)
+    ps = persons()
+    b1 = write_batch(base / "b1", ps, segments(ps), seq=1, month=MONTH)
     (base / "pre").mkdir()
     code, _, err = run_cli("ingest", b1, "--warehouse", base / "pre" / "w.duckdb")
     assert code == 0, err
@@ -159,7 +159,7 @@ class _FailingCommit:
 def test_failed_commit_on_a_full_disk_is_not_hidden_by_the_rollback(reference, tmp_path, monkeypatch, fail_at):
     """The ROLLBACK after the failed COMMIT raised "no transaction is active" over the cause: the
     one line said "internal error (TransactionException)"."""
-    _no_validation(monkeypatch)
+    no_validation(monkeypatch)
     shutil.copytree(reference["pre"], tmp_path / "ws")
     wh, out = tmp_path / "ws" / "w.duckdb", tmp_path / "ws" / "out"
     state = {"commits": 0, "fail_at": fail_at, "wal": f"{wh}.wal"}
@@ -182,7 +182,7 @@ def test_output_write_error_without_a_file_name_names_the_file(reference, tmp_pa
 
     import pyarrow.csv
 
-    _no_validation(monkeypatch)
+    no_validation(monkeypatch)
     shutil.copytree(reference["pre"], tmp_path / "ws")
     wh, out = tmp_path / "ws" / "w.duckdb", tmp_path / "ws" / "out"
     real = pyarrow.csv.write_csv
@@ -213,7 +213,7 @@ def tmpfs(path: Path, size: str):
         reason = (f"cannot mount a tmpfs at {path} ({(p.stderr or '').strip() or p.returncode}): the real "
                   "full-disk and read-only tests need root (CAP_SYS_ADMIN); the fault-switch tests cover the "
                   "messages")
-        warnings.warn(reason)
+        warnings.warn(reason, stacklevel=2)
         pytest.skip(reason)
     try:
         yield path
@@ -241,7 +241,7 @@ def test_full_disk_under_the_warehouse(reference, tmp_path, monkeypatch):
     does not fit fails at another moment (the schema's set-up, a stage's COMMIT …) and each says
     why in one line; once the space is freed, the same command gives the clean run's warehouse and
     files."""
-    _no_validation(monkeypatch)
+    no_validation(monkeypatch)
     failures = []
     with tmpfs(tmp_path / "disk", "48m") as disk:
         for leave_kb in range(0, 257, 8):
@@ -267,7 +267,7 @@ def test_full_disk_under_the_warehouse(reference, tmp_path, monkeypatch):
 
 
 def test_full_disk_under_the_outputs(reference, tmp_path, monkeypatch):
-    _no_validation(monkeypatch)
+    no_validation(monkeypatch)
     shutil.copytree(reference["pre"], tmp_path / "ws")
     wh = tmp_path / "ws" / "w.duckdb"
     with tmpfs(tmp_path / "disk", "4m") as disk:
@@ -285,7 +285,7 @@ def test_full_disk_under_the_outputs(reference, tmp_path, monkeypatch):
 
 
 def test_read_only_warehouse(reference, tmp_path, monkeypatch):
-    _no_validation(monkeypatch)
+    no_validation(monkeypatch)
     with tmpfs(tmp_path / "disk", "48m") as disk:
         shutil.copy(reference["pre"] / "w.duckdb", disk / "w.duckdb")
         wh, out = disk / "w.duckdb", tmp_path / "out"
@@ -302,7 +302,7 @@ def test_read_only_warehouse(reference, tmp_path, monkeypatch):
 
 
 def test_read_only_outputs(reference, tmp_path, monkeypatch):
-    _no_validation(monkeypatch)
+    no_validation(monkeypatch)
     shutil.copytree(reference["pre"], tmp_path / "ws")
     wh = tmp_path / "ws" / "w.duckdb"
     with tmpfs(tmp_path / "disk", "4m") as disk:
@@ -321,7 +321,7 @@ def test_read_only_outputs(reference, tmp_path, monkeypatch):
 def test_warehouse_without_write_permission_is_named(reference, tmp_path, monkeypatch):
     """(As root the permission bits do not bind: DuckDB's error is switched in.)  It said "cannot
     be opened (is it a DuckDB file?)"."""
-    _no_validation(monkeypatch)
+    no_validation(monkeypatch)
     shutil.copytree(reference["pre"], tmp_path / "ws")
     wh, out = tmp_path / "ws" / "w.duckdb", tmp_path / "ws" / "out"
 

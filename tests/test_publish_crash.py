@@ -45,11 +45,11 @@ import pytest
 
 import pipelines.outputs
 from pipelines.cli import main
-from pushkit import person, segment, to_conclusion_rows, write_batch
-from test_fault_injection import FB_COLUMNS, file_diff, file_state, table_diff, table_state
+from pushkit import person, to_conclusion_rows, write_batch
+from support.publish import OFFICES, no_validation, persons, segments
+from support.state import FB_COLUMNS, file_diff, file_state, table_diff, table_state
 
 ALL = os.environ.get("PUBLISH_CRASH_ALL") == "1"
-OFFICES = ("640104", "640105")
 RUN_FOLDERS = pipelines.outputs.RUN_FOLDERS
 MONTH, NEXT = "2026-11", "2026-12"
 
@@ -183,28 +183,6 @@ def killed(fn, k: int) -> tuple[bool, int]:
 # ------------------------------------------------------------------------------------------ scenario
 
 
-def _persons() -> list[dict]:
-    ps = []
-    for i in range(1, 11):
-        off = OFFICES[i % 2]
-        g = 1 if i % 3 else 2
-        birth = f"{1965 + i % 3}{i % 12 + 1:02d}15" if g == 1 else f"{1974 + i % 3}{i % 12 + 1:02d}15"
-        kw = dict(gender=g, birth_date=birth, insured_region=off, hukou_region=off, phone=f"139{i:08d}")
-        if i == 7:
-            kw["phone"] = "0951-5012345"          # offline notice
-        if i == 9:
-            kw.update(insurance_type="170", person_type="", employer_uscc="", employer_name="")
-        ps.append(person(i, **kw))
-    # person 11: O = 2026-12, elected month 2027-01 by feedback: declared in 2026-12
-    ps.append(person(11, birth_date="19661215", insured_region="640104", hukou_region="640104",
-                     phone="13900000011"))
-    return ps
-
-
-def _segments(ps) -> list[dict]:
-    return [segment(p["id_no"], region=p["insured_region"]) for p in ps]
-
-
 def _correction(folder: Path, ps: list[dict]) -> Path:
     """A correction push of 2026-11 (seq 2): an office change, a death, a new phone, a newcomer."""
     by_n = {i + 1: p for i, p in enumerate(ps)}
@@ -213,7 +191,7 @@ def _correction(folder: Path, ps: list[dict]) -> Path:
                dict(by_n[3], op="U", phone="13700000003"),
                dict(person(20, birth_date="19670315", insured_region="640105", hukou_region="640105",
                            phone="13900000020"), op="I")]
-    segs = _segments([p for p in changed if p.get("op") != "D"])
+    segs = segments([p for p in changed if p.get("op") != "D"])
     return write_batch(folder, changed, segs, seq=2, push_type="INCR", base_seq=1, month=MONTH)
 
 
@@ -290,32 +268,17 @@ def _run_calls(cmd: Cmd, ws: Path, start: int = 0) -> None:
         assert fn(ws) == 0, f"{cmd.name}: {label} failed"
 
 
-class _NoThread:
-    def join(self, *a):
-        return None
-
-
-def _no_validation(mp) -> None:
-    """Great Expectations left out (tests/test_validate.py and test_fault_injection.py cover it; its
-    files are written in place under validation/, which is not published): a run takes a fraction of
-    a second on these few persons, so every kill can be followed by a full rerun."""
-    import pipelines.validate as v
-
-    mp.setattr(v, "validate_frames", lambda *a, **kw: None)
-    mp.setattr(v, "warm_up", lambda: _NoThread())
-
-
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory, request):
     """ingest → run 2026-11 (first) → feedback → declare 2026-12 (first) → correction push of
     2026-11 → run 2026-11 again (over published files) → declare 2026-12 again; and the same
     rerun of 2026-11 by the DAG's tasks.  Each command's reference run records its steps."""
     mp = pytest.MonkeyPatch()
-    _no_validation(mp)
+    no_validation(mp)
     request.addfinalizer(mp.undo)
     base = tmp_path_factory.mktemp("pubcrash")
-    ps = _persons()
-    b1 = write_batch(base / "inbox" / "b1", ps, _segments(ps), seq=1, month=MONTH)
+    ps = persons()
+    b1 = write_batch(base / "inbox" / "b1", ps, segments(ps), seq=1, month=MONTH)
     b2 = _correction(base / "inbox" / "b2", ps)
     fb = _feedback(base / "inbox" / "feedback.csv", ps)
     ws = base / "ws"
