@@ -338,6 +338,10 @@ def _guard(fn, verbose: bool = False, warehouse: str | None = None) -> int:
             reason = exc.strerror or type(exc).__name__
             _refuse(f"{reason}: {exc.filename}" if exc.filename else reason)
             return 2
+        if isinstance(exc, duckdb.OutOfMemoryException):  # DuckDB's limit reached even spilling
+            _refuse("DuckDB ran out of memory (duckdb_memory_limit in the settings file); the step was rolled "
+                    "back: raise the limit or set duckdb_threads lower, and run the command again")
+            return 2
         if isinstance(exc, duckdb.IOException):  # not a DuckDB file, or held by another process
             held = "lock" in str(exc).lower()
             _refuse("the warehouse is in use by another process: try again when it has finished" if held

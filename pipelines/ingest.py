@@ -309,20 +309,29 @@ def _unparsable_csv(exc: duckdb.Error, path: Path) -> tuple[str, int | None]:
     return "the file cannot be parsed as CSV", None
 
 
+def _chunks(path: Path, overlap: int = 0, size: int = 1 << 24) -> Iterator[bytes]:
+    """The file's bytes in pieces of ``size`` (each after the first starts with the last
+    ``overlap`` bytes of the one before, so a pattern that long is never cut): a scan of a large
+    file holds one piece in memory (a memory map would count the whole file in the resident set)."""
+    tail = b""
+    with open(path, "rb") as fh:
+        for piece in iter(lambda: fh.read(size), b""):
+            yield tail + piece
+            tail = piece[-overlap:] if overlap else b""
+
+
 def _odd_quotes(path: Path) -> bool:
     """An odd number of '"' bytes: some quote is never closed (CSV quotes and escaped quotes come
     in pairs; '"' is one byte in UTF-8 and GB18030 alike). Only asked when rows are missing."""
-    with _mapped(path) as data:
-        return _count(data, b'"') % 2 == 1
+    return sum(piece.count(b'"') for piece in _chunks(path)) % 2 == 1
 
 
 def _blank_records(path: Path) -> list[int]:
     """Records of a CSV file (header = record 1, as DuckDB counts them) that are blank lines,
     found with a CSV reader (a blank line inside a quoted field is data); [] when the file has
     no empty line at all (the usual case: one byte search)."""
-    with _mapped(path) as data:
-        if data.find(b"\n\n") < 0 and data.find(b"\n\r\n") < 0:
-            return []
+    if not any(b"\n\n" in piece or b"\n\r\n" in piece for piece in _chunks(path, overlap=2)):
+        return []
     old = csv.field_size_limit()
     csv.field_size_limit(max(old, os.path.getsize(path) + 1))  # a long cell must not end the count
     try:
@@ -561,19 +570,22 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
     # and the warehouse, or stored twice or under a wrong row number, fails here.
     p_ok, _, s_ok, _ = acc
     rows = {kind: man.files[kind]["rows"] for kind in ("persons", "segments")}
+    stored = dict(con.execute("SELECT file, count(*) FROM quarantine_rows WHERE seq = ? GROUP BY file",
+                              [man.seq]).fetchall())
+    # bounded like every frame handed to GX (up to bad_row_share of a national push otherwise)
+    n_quarantined = sum(stored.values())
     quarantine = con.execute(
         "SELECT seq, file, row_no, reason_code, "
         "CASE file WHEN 'persons' THEN ? WHEN 'segments' THEN ? END AS manifest_rows "
-        "FROM quarantine_rows WHERE seq = ? ORDER BY file, row_no",
+        f"FROM quarantine_rows WHERE seq = ? AND {sample_clause(n_quarantined, settings, 'row_no')} "
+        "ORDER BY file, row_no",
         [rows["persons"], rows["segments"], man.seq]).df()
-    stored = dict(con.execute("SELECT file, count(*) FROM quarantine_rows WHERE seq = ? GROUP BY file",
-                              [man.seq]).fetchall())
     accounting = pd.DataFrame([
         {"seq": man.seq, "batch_id": man.batch_id, "file": kind, "manifest_rows": rows[kind],
          "accepted_rows": ok, "quarantined_rows": stored.get(kind, 0), "accounted_rows": ok + stored.get(kind, 0)}
         for kind, ok in (("persons", p_ok), ("segments", s_ok))])
     validate_frames("raw", {"batch_accounting": accounting, "quarantine": quarantine}, vroot,
-                    label=man.batch_id, settings=settings)
+                    label=man.batch_id, settings=settings, populations={"quarantine": n_quarantined})
     if not p_ok:
         return
     con.execute(
