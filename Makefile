@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint sample bench bench-scale bench-ingest bench-run bench-feedback airflow-standalone clean
+.PHONY: demo test lint sample bench bench-scale bench-ingest bench-run bench-feedback bench-xlsx airflow-standalone clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench-run: $(STAMP)
 bench-feedback: $(STAMP)
 	test -f bench/work/run/1000000/w.duckdb || $(BIN)/python bench/run.py --keep --no-record
 	$(BIN)/python bench/feedback.py
+
+# the offices' worklist.xlsx: the run with and without them (issue 16)
+bench-xlsx: $(STAMP)
+	$(BIN)/python bench/xlsx.py
 
 clean:
 	rm -rf out build .pytest_cache

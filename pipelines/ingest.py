@@ -22,6 +22,7 @@ import logging
 import mmap
 import os
 import re
+import shutil
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -846,31 +847,35 @@ def load_applications(files, warehouse: str | Path, settings: Settings | None = 
     """
     settings = settings or load_settings()
     counts = {"files": 0, "accepted": 0, "refused": 0, "already loaded": 0}
-    with connect(warehouse, settings=settings) as con:
+    with connect(warehouse, settings=settings) as con, tempfile.TemporaryDirectory(prefix="retire-prep-") as tmp:
         for f in files:
             f = Path(f)
-            digest = _sha256(f)
+            # one private copy is hashed, checked and loaded: a file replaced while it is read (an
+            # upload going on) must not be loaded under the tag of other bytes (issue 14 item 2)
+            copy = Path(tmp) / "applications.csv"
+            shutil.copyfile(f, copy)
+            digest = _sha256(copy)
             tag = f"{f.name}#{digest[:16]}"
             if con.execute("SELECT count(*) FROM applications WHERE source_file = ?", [tag]).fetchall()[0][0] or \
                con.execute("SELECT count(*) FROM applications_refused WHERE source_file = ?", [tag]).fetchall()[0][0]:
                 counts["already loaded"] += 1
                 continue
-            header = _csv_header(f)
+            header = _csv_header(copy)
             problem = _header_problem(header, APPLICATION_COLUMNS)
             if problem:
                 raise ApplicationsRefused(f.name, problem)
             con.execute("BEGIN TRANSACTION")
             try:
-                _load_csv(con, f, header, APPLICATION_COLUMNS, "_apps", "_apps_rej",
+                _load_csv(con, copy, header, APPLICATION_COLUMNS, "_apps", "_apps_rej",
                           lambda reason, row=None: ApplicationsRefused(f.name, reason, row))
                 # every line a record: no field of an application holds a line break, so a record
                 # over several lines is a quote never closed that swallowed the rows after it
                 # (DuckDB reads them as one field); refused whole, never "loaded" (issue 14)
                 records = con.execute("SELECT (SELECT count(*) FROM _apps) + (SELECT count(*) FROM _apps_rej)"
                                       ).fetchall()[0][0]
-                lines = _data_lines(f)
+                lines = _data_lines(copy)
                 if records != lines:
-                    odd = _odd_quote_line(f)
+                    odd = _odd_quote_line(copy)
                     raise ApplicationsRefused(f.name, (
                         f"the file has {lines} data lines but only {records} records can be read"
                         + (f": line {odd} (the header is line 1) holds an odd number of quotes (\"), so a "

@@ -67,6 +67,8 @@ class Settings:
     duckdb_threads: int = 0
     # outputs.md
     person_key_secret: str = ""
+    # issue 16: each office's worklist.xlsx beside its Parquet and CSV (off only to measure its cost)
+    worklist_workbooks: bool = True
     timezone: str = "Asia/Shanghai"
 
     def with_overrides(self, **kw) -> "Settings":
