@@ -28,6 +28,15 @@ from support.publish import no_validation, persons, segments
 MONTH = "2026-11"
 
 
+@pytest.fixture(autouse=True)
+def _own_logging(monkeypatch):
+    """No handler left by another module's CLI call (logging.basicConfig on a stream since
+    replaced) may print into the one line these tests read."""
+    import logging
+
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+
+
 def one_line(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, lines
