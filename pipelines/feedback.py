@@ -46,7 +46,7 @@ from .errors import RetirePrepError, UnknownCalendarYear
 from .identifiers import parse_id_no
 from .ledger import CLOSED_STAGES, record_transitions
 from .settings import Settings, load_settings
-from .warehouse import connect, person_key, render_sql, run_sql
+from .warehouse import connect, person_key, render_sql, rollback, run_sql
 
 log = logging.getLogger(__name__)
 
@@ -1116,7 +1116,7 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
                     [sha, path.name, out.rows, out.accepted, out.refused, out.already_applied])
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     assert out.accepted + out.refused == out.rows
     report.files.append(out)
@@ -1145,7 +1145,7 @@ def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings 
             refresh_deadlines(con, settings)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         for f in files:
             apply_file(con, Path(f), settings, report, office)

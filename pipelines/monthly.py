@@ -23,7 +23,7 @@ from .analysts import refreshes_analysts
 from .errors import MonthRefused
 from .policy import format_month, parse_month
 from .settings import Settings, load_settings
-from .warehouse import connect
+from .warehouse import connect, rollback
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,19 @@ def _finish(con, ctx, status: str = "DONE") -> None:
         "WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [status, ctx.month_mi])
 
 
+def _record_failure(con, record) -> None:
+    """Record a failed attempt in an ``except`` block without raising over its cause: after a
+    failed COMMIT (a full disk) the connection may refuse every statement, and that error would
+    hide "No space left on device" (issue 14 item 8).  The RUNNING row then stays, which the
+    next attempt handles as a failed one."""
+    import duckdb
+
+    try:
+        record()
+    except duckdb.Error as exc:
+        log.warning("could not record the failed attempt (%s)", type(exc).__name__)
+
+
 def _running_context(con, month: str, settings: Settings, out) -> MonthContext:
     """The context of a month whose run has begun (DAG tasks after ``stage_begin``)."""
     ctx = month_context(con, month, settings, replay=True)
@@ -206,7 +219,7 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
                 screen.state_views(con, ctx)
             step("outputs", lambda: outputs.publish_month(con, ctx, validate=validate, rebuild=not replay))
         except BaseException:
-            _finish(con, ctx, "FAILED")
+            _record_failure(con, lambda: _finish(con, ctx, "FAILED"))
             raise
         _finish(con, ctx)
         report.out_dir = out / ctx.month
@@ -315,6 +328,7 @@ def stage_finish(month: str, warehouse: str, out: str) -> dict:
                     shutil.rmtree(d)
                     removed += 1
         outputs.copy_ingest_validation(con, ctx)  # as the command line's publish_month does
+        outputs.clear_leftovers(Path(out) / ctx.month)  # half-written files of a killed office task
         outputs.unmark_publishing(Path(out) / ctx.month)
         _finish(con, ctx)
         return {"month": ctx.month, "status": "DONE", "stale office folders removed": removed}
@@ -336,6 +350,6 @@ def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:
             validate_notices(con, ctx)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return {f"notices {k}": v for k, v in counts.items()}

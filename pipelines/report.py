@@ -15,6 +15,7 @@ Counts only — never an ID number, a name or a phone.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -652,5 +653,7 @@ def write_report(con, ctx, stage_dir: Path) -> Path:
     path = stage_dir / "report" / "index.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     html = _env.get_template("report/index.html.j2").render(**report_data(con, ctx))
-    path.write_text(html, encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")   # the DAG writes it in place: never half a report
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
     return path
