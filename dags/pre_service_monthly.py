@@ -2,45 +2,48 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, chain, dag, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, chain, dag, task
 
 POOL = "retire_prep_warehouse"  # one slot: DuckDB has one writer (pipelines.orchestration.POOL)
+PUSH_ARRIVED = Asset(name="retire_prep_push_arrived")  # emitted by dags/push_arrival.py
+CLOCK = os.environ.get("RETIRE_PREP_TIME_SCHEDULES", "on") != "off"  # off: arrivals only (make airflow-check)
 
 DOC = """
 ### 养老保险退休预服务 — monthly run for month P
 
-Runs at 02:00 on the 16th (Asia/Shanghai), after the Ministry's push has arrived (by the
-15th). P is the month of the run date, or the `month` param (`YYYY-MM`) of a manual run.
+Starts when a complete push batch has arrived (`push_arrival`; P = the batch's month), and at
+02:00 on the 16th (Asia/Shanghai) as the fallback (P = the month of the run date); a manual
+run takes the `month` param (`YYYY-MM`). **month_due** skips an automatic run of a month
+that already ran on the current push (both fired): nothing is done twice.
 
-1. **ingest_push** — every batch folder in the push inbox (`RETIRE_PREP_PUSH_INBOX`), in seq
-   order; **load_applications** — `<push inbox>/applications/*.csv`.
+1. **ingest_push** — every batch folder in the push inbox, in seq order;
+   **load_applications** — `<push inbox>/applications/*.csv`.
 2. **begin → screen → ledger → notices → worklists** — warehouse stages, each validated.
-3. **office_files** (one mapped task per county office) and **month_files** (handovers,
+3. **office_files** (one mapped task per county office), **month_files** (handovers,
    letters, report) — read-only; **finish** marks the month done.
 
 Tasks that write the warehouse run in the pool `retire_prep_warehouse` (one slot).
 
 **When a task fails**
-* *ingest_push, "push batch(es) refused"*: the log names batch, file, row and reason; see
-  `SELECT * FROM batches` in the warehouse. Get a corrected batch from the Ministry, move
-  the refused folder out of the inbox, clear the task. Held batches (a missing seq) are only a
-  warning: the month runs on what was applied.
-* *validation failed*: open `OUT/P/validation/` (readable offline); nothing of that stage was
-  published. Fix the cause, clear the task.
+* *ingest_push, "push batch(es) refused"*: the log names batch, file, row and reason. Get a
+  corrected batch, move the refused folder out of the inbox, clear the task. Held batches
+  (a missing seq) are only a warning: the month runs on what was applied.
+* *validation failed*: open `OUT/P/validation/` (offline); nothing of that stage was published.
 * *warehouse locked*: an analyst or another process holds the DuckDB file; the task retries.
-* **Rerun**: clear the failed task (and its downstream) — every task is idempotent.
-  A past month: trigger with `{"month": "YYYY-MM"}`; before the last month run, add
-  `"replay": true` (re-emits that month as it was).
+* **Rerun**: clear the failed task (and its downstream) — every task is idempotent. A past
+  month: trigger with `{"month": "YYYY-MM"}` (before the last month run add `"replay": true`).
 See docs/operations.md.
 """
 
 
 @dag(
     dag_id="pre_service_monthly",
-    schedule=CronTriggerTimetable("0 2 16 * *", timezone="Asia/Shanghai"),
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 2 16 * *", timezone="Asia/Shanghai"),
+                                 assets=PUSH_ARRIVED) if CLOCK else PUSH_ARRIVED,
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
@@ -68,6 +71,11 @@ def pre_service_monthly():
     def resolve_month() -> str:
         from pipelines import orchestration as o
         return o.current_month()
+
+    @task.short_circuit(pool=POOL)
+    def month_due(month: str) -> bool:
+        from pipelines import orchestration as o
+        return o.automatic_run_due(month)
 
     @task(pool=POOL)
     def begin(month: str) -> dict:
@@ -98,7 +106,7 @@ def pre_service_monthly():
 
     month = resolve_month()
     offices = writer("worklists")(month)
-    chain(ingest_push(), load_applications(), begin(month), writer("screen")(month),
+    chain(ingest_push(), load_applications(), month_due(month), begin(month), writer("screen")(month),
           writer("ledger")(month), writer("notices")(month), offices)
     # read-only, side by side; finish also runs when no office has files (mapped task skipped)
     per_office = office_files.partial(month=month).expand(office=offices)

@@ -72,12 +72,29 @@ def month_of_run(param_month: str | None = None, logical_date: datetime | None =
     return f"{local.year:04d}-{local.month:02d}"
 
 
+def month_of_asset_events(context: Mapping[str, Any]) -> str | None:
+    """The month a push arrival asked for (``extra["month"]`` of the triggering asset events,
+    the latest when several arrived), or ``None`` for a run no arrival started."""
+    events = context.get("triggering_asset_events") or {}
+    months = []
+    try:
+        for evs in events.values():
+            for ev in evs:
+                month = (getattr(ev, "extra", None) or {}).get("month")
+                if isinstance(month, str) and _MONTH.match(month):
+                    months.append(month)
+    except (AttributeError, TypeError):  # not a mapping of event lists: no arrival
+        return None
+    return max(months, default=None)
+
+
 def month_from_context(context: Mapping[str, Any]) -> str:
-    """:func:`month_of_run` on an Airflow task context (``get_current_context()``)."""
+    """:func:`month_of_run` on an Airflow task context (``get_current_context()``); a run started
+    by a push arrival computes the month of the arrived batch (after the ``month`` param)."""
     params = context.get("params") or {}
     dag_run = context.get("dag_run")
     return month_of_run(
-        params.get("month"),
+        params.get("month") or month_of_asset_events(context),
         getattr(dag_run, "logical_date", None) or context.get("logical_date"),
         getattr(dag_run, "run_after", None),
     )
@@ -90,6 +107,42 @@ def current_month() -> str:
     month = month_from_context(get_current_context())
     log.info("month P = %s", month)
     return month
+
+
+def automatic_run_due(month: str) -> bool:
+    """The ``month_due`` task: False (skip the run) when an automatic run finds nothing to do
+    (``pipelines.arrival.automatic_run_due``); a run with a ``month`` param always goes ahead."""
+    from airflow.sdk import get_current_context
+
+    from .arrival import automatic_run_due as due
+
+    if (get_current_context().get("params") or {}).get("month"):
+        log.info("month %s asked for explicitly: the run goes ahead", month)
+        return True
+    ok, reason = due(month, paths().warehouse)
+    log.log(logging.INFO if ok else logging.WARNING, "%s", reason)
+    return ok
+
+
+def new_push_arrivals() -> list[dict]:
+    """The push sensor's poke: complete batches of the push inbox not announced before."""
+    from .arrival import new_complete_batches
+
+    p = paths()
+    if not p.push_inbox.is_dir():
+        return []
+    found = new_complete_batches(p.push_inbox, p.warehouse)
+    for b in found:
+        log.info("complete batch %s (seq %s, %s) in %s", b["batch_id"], b["seq"], b["data_month"], b["folder"])
+    return found
+
+
+def announce_push_arrivals(batches: list[dict]) -> dict:
+    """Remember the batches as announced; the asset event's extra (the month to run)."""
+    from .arrival import mark_announced, month_of_arrivals
+
+    mark_announced(batches, paths().warehouse)
+    return {"month": month_of_arrivals(batches), "batches": [b["batch_id"] for b in batches]}
 
 
 def current_replay() -> bool:
