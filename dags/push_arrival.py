@@ -6,8 +6,7 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, dag, task
-from airflow.sdk.bases.sensor import PokeReturnValue
+from airflow.sdk import Asset, BaseSensorOperator, PokeReturnValue, dag, task
 
 #: the event ``pre_service_monthly`` is scheduled on (besides 02:00 on the 16th)
 PUSH_ARRIVED = Asset(name="retire_prep_push_arrived")
@@ -37,6 +36,15 @@ After 6 hours without a complete batch the sensor ends *skipped* and the next ru
 """
 
 
+class PushInboxSensor(BaseSensorOperator):
+    """Done when the push inbox holds a complete batch not announced before (xcom: the batches)."""
+
+    def poke(self, context) -> PokeReturnValue:
+        from pipelines import orchestration as o
+        found = o.new_push_arrivals()
+        return PokeReturnValue(is_done=bool(found), xcom_value=found)
+
+
 @dag(
     dag_id="push_arrival",
     schedule="@continuous",
@@ -48,12 +56,6 @@ After 6 hours without a complete batch the sensor ends *skipped* and the next ru
     default_args={"owner": "information-division", "retries": 2, "retry_delay": timedelta(minutes=5)},
 )
 def push_arrival():
-    @task.sensor(poke_interval=POKE_SECONDS, timeout=6 * 3600, mode="reschedule", soft_fail=True)
-    def complete_batch() -> PokeReturnValue:
-        from pipelines import orchestration as o
-        found = o.new_push_arrivals()
-        return PokeReturnValue(is_done=bool(found), xcom_value=found)
-
     @task(outlets=[PUSH_ARRIVED])
     def announce(batches: list[dict], *, outlet_events=None) -> dict:
         from pipelines import orchestration as o
@@ -61,7 +63,8 @@ def push_arrival():
         outlet_events[PUSH_ARRIVED].extra = extra
         return extra
 
-    announce(complete_batch())
+    announce(PushInboxSensor(task_id="complete_batch", poke_interval=POKE_SECONDS, timeout=6 * 3600,
+                             mode="reschedule", soft_fail=True).output)
 
 
 push_arrival()
