@@ -18,26 +18,22 @@ DOC = """
 Starts when a complete push batch has arrived (`push_arrival`; P = the batch's month), and at
 02:00 on the 16th (Asia/Shanghai) as the fallback (P = the month of the run date); a manual
 run takes the `month` param (`YYYY-MM`). **month_due** skips an automatic run of a month
-that already ran on the current push (both fired): nothing is done twice.
+already run on the current push (both fired).
 
-1. **ingest_push** — every batch folder in the push inbox, in seq order;
-   **load_applications** — `<push inbox>/applications/*.csv`.
-2. **begin → screen → ledger → notices → worklists** — warehouse stages, each validated.
-3. **office_files** (one mapped task per county office), **month_files** (handovers,
-   letters, report) — read-only; **finish** marks the month done.
-
-Tasks that write the warehouse run in the pool `retire_prep_warehouse` (one slot).
+1. **ingest_push** (the push inbox, in seq order), **load_applications** (`<inbox>/applications/`).
+2. **begin → screen → ledger → notices → worklists**: warehouse stages, each validated, in the
+   pool `retire_prep_warehouse` (one slot).
+3. **office_files** (a few mapped tasks, each named by its county offices), **month_files**
+   (handovers, letters, report): read-only; **finish** marks the month done.
 
 **When a task fails**
-* *ingest_push, "push batch(es) refused"*: the log names batch, file, row and reason. Get a
-  corrected batch, move the refused folder out of the inbox, clear the task. Held batches
-  (a missing seq) are only a warning: the month runs on what was applied.
-* *validation failed*: open `OUT/P/validation/` (offline); nothing of that stage was published.
-* *warehouse locked*: an analyst or another process holds the DuckDB file; the task retries.
+* *ingest_push, "push batch(es) refused"*: the log says batch, file, row, reason. Move the refused
+  folder out of the inbox, clear the task. A held batch (missing seq) is only a warning.
+* *validation failed*: see `OUT/P/validation/`; nothing of that stage was published.
+* *warehouse locked* (an analyst, another process): the task retries.
 * **Rerun**: clear the failed task (and its downstream) — every task is idempotent. A past
   month: trigger with `{"month": "YYYY-MM"}` (before the last month run add `"replay": true`).
-See docs/operations.md.
-"""
+See docs/operations.md."""
 
 
 @dag(
@@ -89,10 +85,15 @@ def pre_service_monthly():
             return o.stage(name, month)
         return run
 
-    @task(max_active_tis_per_dagrun=4)
-    def office_files(office: str, month: str) -> dict:
+    @task(task_id="worklists", pool=POOL)
+    def worklists(month: str) -> list[list[str]]:
         from pipelines import orchestration as o
-        return o.stage("office_files", month, office=office)
+        return o.worklist_office_groups(month)
+
+    @task(max_active_tis_per_dagrun=4, map_index_template="{{ offices_label }}")
+    def office_files(offices: list[str], month: str) -> dict:
+        from pipelines import orchestration as o
+        return o.office_group_files(offices, month)
 
     @task
     def month_files(month: str) -> dict:
@@ -105,11 +106,11 @@ def pre_service_monthly():
         return o.stage("finish", month)
 
     month = resolve_month()
-    offices = writer("worklists")(month)
+    offices = worklists(month)
     chain(ingest_push(), load_applications(), month_due(month), begin(month), writer("screen")(month),
           writer("ledger")(month), writer("notices")(month), offices)
     # read-only, side by side; finish also runs when no office has files (mapped task skipped)
-    per_office = office_files.partial(month=month).expand(office=offices)
+    per_office = office_files.partial(month=month).expand(offices=offices)
     files = month_files(month)
     offices >> files
     [per_office, files] >> finish(month)

@@ -33,6 +33,9 @@ airflow_env() {
   export AIRFLOW__API__BASE_URL=http://127.0.0.1:$AIRFLOW_PORT
   export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$AIRFLOW_PORT/execution/
   export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False
+  # a task's first call to the execution API may take seconds on a busy small machine; Airflow's
+  # 5 s would fail the task (and its retry waits 5 minutes)
+  export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-60}
 }
 
 sessions() {  # the session ids recorded by start
@@ -69,6 +72,8 @@ start() {
   local i
   for i in $(seq 1 120); do
     if curl -fsS -o /dev/null "http://127.0.0.1:$AIRFLOW_PORT/api/v2/monitor/health" 2>/dev/null; then
+      # warm the execution API (the tasks' first calls) before the scheduler hands out work
+      curl -sS -o /dev/null --max-time 120 "http://127.0.0.1:$AIRFLOW_PORT/execution/health" 2>/dev/null || true
       echo "airflow-local: up on http://127.0.0.1:$AIRFLOW_PORT (parallelism $AIRFLOW__CORE__PARALLELISM;" \
            "logs in $AIRFLOW_HOME/logs/services/)"
       return 0

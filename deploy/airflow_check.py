@@ -159,19 +159,32 @@ def copy_slowly(src: Path, dst: Path, pg: Postgres) -> None:
     for f in files:
         data = f.read_bytes()
         (dst / f.name).write_bytes(data[: len(data) // 2])
-    looks_before = pg.query("SELECT count(*) FROM task_reschedule")[0][0]
-    time.sleep(POKE * 5)
-    looks = pg.query("SELECT count(*) FROM task_reschedule")[0][0] - looks_before
+    # wait until the sensor has looked at the half-copied batch three times (each look is a task
+    # start: seconds on a busy machine), then no monthly run may have started
+    looks_before, t0, looks = _looks(pg), time.monotonic(), 0
+    while looks < 3:
+        if time.monotonic() - t0 > 300:
+            raise CheckFailed(f"the push sensor looked only {looks} times in 300 s")
+        time.sleep(POKE)
+        looks = _looks(pg) - looks_before
     runs = pg.query("SELECT count(*) FROM dag_run WHERE dag_id = 'pre_service_monthly'")[0][0]
-    print(f"   batch half copied: the sensor looked {looks} times, monthly runs started: {runs}", flush=True)
-    if looks < 2:
-        raise CheckFailed(f"the push sensor looked only {looks} times in {POKE * 5} s")
+    print(f"   batch half copied: the sensor looked {looks} times in {time.monotonic() - t0:.0f} s, "
+          f"monthly runs started: {runs}", flush=True)
     if runs:
         raise CheckFailed("a monthly run started while the batch was still being copied")
     for f in files:
         with open(dst / f.name, "ab") as fh:
             data = f.read_bytes()
             fh.write(data[len(data) // 2:])
+
+
+def _looks(pg: Postgres) -> int:
+    """How often the push sensor has looked and found nothing (its reschedules); fails on a sensor failure."""
+    bad = pg.query("SELECT run_id, state FROM task_instance WHERE dag_id = 'push_arrival' "
+                   "AND state IN ('failed', 'up_for_retry', 'upstream_failed')")
+    if bad:
+        raise CheckFailed(f"the push sensor failed: {bad}")
+    return pg.query("SELECT count(*) FROM task_reschedule")[0][0]
 
 
 def wait_run(pg: Postgres, dag_id: str, known: set[str], timeout: int = 900) -> dict:

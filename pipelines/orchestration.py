@@ -290,6 +290,45 @@ def stage(name: str, month: str, **kwargs):
         raise _fail_without_retry(exc) from exc
 
 
+#: How many ``office_files`` tasks a month's county files are split into (issue 20 item 5): a task
+#: costs seconds of start-up (process, imports, warehouse connection) for about 40 ms of work per
+#: office, so one task per office (29) cost minutes; a few tasks, each named by its offices in the
+#: UI, keep the view of which offices' files failed at a fraction of the cost.
+OFFICE_TASKS = 4
+
+
+def office_groups(offices: list[str], tasks: int = OFFICE_TASKS) -> list[list[str]]:
+    """``offices`` (in order) in at most ``tasks`` contiguous groups of near-equal size."""
+    offices = list(offices)
+    n = min(tasks, len(offices))
+    if n == 0:
+        return []
+    size, extra = divmod(len(offices), n)
+    groups, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        groups.append(offices[start:end])
+        start = end
+    return groups
+
+
+def worklist_office_groups(month: str) -> list[list[str]]:
+    """The ``worklists`` task: snapshot and validate the worklists; the office groups to map over."""
+    groups = office_groups(stage("worklists", month))
+    log.info("%d office task(s): %s", len(groups), "; ".join(",".join(g) for g in groups))
+    return groups
+
+
+def office_group_files(offices: list[str], month: str) -> dict:
+    """One ``office_files`` task: the worklists and notices of its offices (read-only)."""
+    from airflow.sdk import get_current_context
+
+    get_current_context()["offices_label"] = ",".join(offices)  # the task's name in the UI
+    counts = stage("offices_files", month, offices=offices)
+    log.info("offices %s: %s", ",".join(offices), counts)
+    return counts
+
+
 def declare(month: str, replay: bool = False) -> dict:
     """``pipelines.declare.declare_month(month, warehouse, out)``, as a small summary."""
     from .declare import declare_month
