@@ -40,15 +40,15 @@ airflow_env() {
 
 sessions() {  # the session ids recorded by start
   local f
-  for f in "$RUN"/*.sid; do [ -e "$f" ] && cat "$f"; done
+  for f in "$RUN"/*.sid; do [ -e "$f" ] && echo "$(tr -dc 0-9 < "$f")"; done
   return 0
 }
 
-pids_of_sessions() {  # every live process in the recorded sessions
+pids_of_sessions() {  # every live process in the recorded sessions (a zombie has ended: not listed)
   local sids
   sids=$(sessions | paste -sd, -)
   [ -n "$sids" ] || return 0
-  ps -o pid= -s "$sids" 2>/dev/null | tr -d ' ' || true
+  ps -o pid=,stat= -s "$sids" 2>/dev/null | awk '$2 !~ /^Z/ {print $1}' || true
 }
 
 start() {
