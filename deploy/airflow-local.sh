@@ -51,6 +51,21 @@ pids_of_sessions() {  # every live process in the recorded sessions (a zombie ha
   ps -o pid=,stat= -s "$sids" 2>/dev/null | awk '$2 !~ /^Z/ {print $1}' || true
 }
 
+api_ready() {
+  curl -fsS -o /dev/null --max-time 10 "http://127.0.0.1:$AIRFLOW_PORT/api/v2/monitor/health" 2>/dev/null
+}
+
+launch() {  # launch SERVICE: in a session of its own; its session id into $RUN/SERVICE.sid
+  local s=$1 args
+  case $s in
+    api-server) args=(api-server --host 127.0.0.1 --port "$AIRFLOW_PORT" --workers 1) ;;
+    scheduler|triggerer) args=("$s" --skip-serve-logs) ;;
+    *) args=("$s") ;;
+  esac
+  setsid "$BIN/airflow" "${args[@]}" >>"$AIRFLOW_HOME/logs/services/$s.log" 2>&1 < /dev/null &
+  echo "$!" > "$RUN/$s.sid"   # setsid from a non-leader execs in place: pid = session id
+}
+
 start() {
   airflow_env
   mkdir -p "$RUN" "$AIRFLOW_HOME/logs/services"
@@ -58,36 +73,33 @@ start() {
     echo "airflow-local: already running (stop first: make airflow-stop)" >&2; exit 2
   fi
   rm -f "$RUN"/*.sid
-  local s args pid
-  for s in "${SERVICES[@]}"; do
-    case $s in
-      api-server) args=(api-server --host 127.0.0.1 --port "$AIRFLOW_PORT" --workers 1) ;;
-      scheduler|triggerer) args=("$s" --skip-serve-logs) ;;
-      *) args=("$s") ;;
-    esac
-    setsid "$BIN/airflow" "${args[@]}" >>"$AIRFLOW_HOME/logs/services/$s.log" 2>&1 < /dev/null &
-    pid=$!
-    echo "$pid" > "$RUN/$s.sid"   # setsid from a non-leader execs in place: pid = session id
-  done
+  # the API server first: tasks report to it (the execution API) from their first second
+  launch api-server
   local i
-  for i in $(seq 1 120); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$AIRFLOW_PORT/api/v2/monitor/health" 2>/dev/null; then
-      # warm the execution API (the tasks' first calls) before the scheduler hands out work
-      curl -sS -o /dev/null --max-time 120 "http://127.0.0.1:$AIRFLOW_PORT/execution/health" 2>/dev/null || true
-      echo "airflow-local: up on http://127.0.0.1:$AIRFLOW_PORT (parallelism $AIRFLOW__CORE__PARALLELISM;" \
-           "logs in $AIRFLOW_HOME/logs/services/)"
-      return 0
+  for i in $(seq 1 180); do
+    api_ready && break
+    if ! kill -0 "$(cat "$RUN/api-server.sid")" 2>/dev/null; then
+      echo "airflow-local: the API server exited at start; see $AIRFLOW_HOME/logs/services/api-server.log" >&2
+      tail -n 20 "$AIRFLOW_HOME/logs/services/api-server.log" >&2 || true
+      stop; exit 1
     fi
-    for s in "${SERVICES[@]}"; do
-      if ! kill -0 "$(cat "$RUN/$s.sid")" 2>/dev/null; then
-        echo "airflow-local: $s exited at start; see $AIRFLOW_HOME/logs/services/$s.log" >&2
-        tail -n 20 "$AIRFLOW_HOME/logs/services/$s.log" >&2 || true
-        stop; exit 1
-      fi
-    done
+    [ "$i" = 180 ] && { echo "airflow-local: the API server did not answer within 180 s" >&2; stop; exit 1; }
     sleep 1
   done
-  echo "airflow-local: the API server did not answer within 120 s" >&2; stop; exit 1
+  # warm the execution API (the tasks' first calls) before the scheduler hands out work
+  curl -sS -o /dev/null --max-time 120 "http://127.0.0.1:$AIRFLOW_PORT/execution/health" 2>/dev/null || true
+  local s
+  for s in "${SERVICES[@]:1}"; do launch "$s"; done
+  sleep 3
+  for s in "${SERVICES[@]}"; do
+    if ! kill -0 "$(cat "$RUN/$s.sid")" 2>/dev/null; then
+      echo "airflow-local: $s exited at start; see $AIRFLOW_HOME/logs/services/$s.log" >&2
+      tail -n 20 "$AIRFLOW_HOME/logs/services/$s.log" >&2 || true
+      stop; exit 1
+    fi
+  done
+  echo "airflow-local: up on http://127.0.0.1:$AIRFLOW_PORT (parallelism $AIRFLOW__CORE__PARALLELISM;" \
+       "logs in $AIRFLOW_HOME/logs/services/)"
 }
 
 stop() {

@@ -17,7 +17,7 @@ DATA=/srv/retire-prep
 ETC=/etc/retire-prep
 SVC=retireprep
 
-apt-get install -y --no-install-recommends postgresql python3.11 python3.11-venv make rsync
+apt-get install -y --no-install-recommends postgresql python3.11 python3.11-venv make rsync curl
 
 # the service user: owns the data, runs every service, reads the person key
 id -u "$SVC" >/dev/null 2>&1 || useradd --system --home-dir "$DATA" --shell /usr/sbin/nologin "$SVC"
