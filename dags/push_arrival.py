@@ -10,6 +10,7 @@ from airflow.sdk import Asset, BaseSensorOperator, PokeReturnValue, dag, task
 
 #: the event ``pre_service_monthly`` is scheduled on (besides 02:00 on the 16th)
 PUSH_ARRIVED = Asset(name="retire_prep_push_arrived")
+# at least a minute in production: a look due before the executor reported the last one races
 POKE_SECONDS = int(os.environ.get("RETIRE_PREP_PUSH_POKE_SECONDS", "600"))
 
 DOC = """
