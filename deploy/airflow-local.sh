@@ -108,14 +108,15 @@ stop() {
   if [ -z "$pids" ]; then rm -f "$RUN"/*.sid; echo "airflow-local: nothing running"; return 0; fi
   # the session leaders first (they stop their children in order), then whatever is left
   for s in $(sessions); do kill -TERM "$s" 2>/dev/null || true; done
-  for i in $(seq 1 30); do
+  local grace=${AIRFLOW_STOP_GRACE:-30}
+  for i in $(seq 1 "$grace"); do
     [ -z "$(pids_of_sessions)" ] && break
-    [ "$i" = 15 ] && { pids=$(pids_of_sessions); [ -n "$pids" ] && kill -TERM $pids 2>/dev/null || true; }
+    [ "$i" = $((grace / 2)) ] && { pids=$(pids_of_sessions); [ -n "$pids" ] && kill -TERM $pids 2>/dev/null || true; }
     sleep 1
   done
   pids=$(pids_of_sessions)
   if [ -n "$pids" ]; then
-    echo "airflow-local: killing what did not stop in 30 s: $(echo $pids)" >&2
+    echo "airflow-local: killing what did not stop in $grace s: $(echo $pids)" >&2
     kill -KILL $pids 2>/dev/null || true
     sleep 1
   fi

@@ -139,6 +139,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def sessions(home: Path) -> set[int]:
+    """The session ids deploy/airflow-local.sh recorded."""
+    return {int(f.read_text().strip()) for f in (home / "run").glob("*.sid") if f.read_text().strip().isdigit()}
+
+
+def session_pids(sids: set[int]) -> list[int]:
+    """Live processes of the sessions ``sids`` (zombies have ended)."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["status"]):
+        try:
+            if os.getsid(p.pid) in sids and p.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(p.pid)
+        except (ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
+def listening_sockets(pids: list[int]) -> list[str]:
+    """``address:port pid`` of every listening TCP socket of ``pids``."""
+    import psutil
+
+    return sorted({f"{c.laddr.ip}:{c.laddr.port} {c.pid}" for c in psutil.net_connections("inet")
+                   if c.status == psutil.CONN_LISTEN and c.pid in set(pids)})
+
+
 def tree_hashes(root: Path) -> dict[str, str]:
     return {f.relative_to(root).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
             for f in sorted(root.rglob("*")) if f.is_file()}
@@ -270,9 +297,9 @@ def check(args) -> None:
         with part("services start (deploy/airflow-local.sh start)"):
             started = True
             sh(["bash", LOCAL, "start"], env=env)
-            listening = sh(["bash", LOCAL, "listening"], env=env, quiet=True).stdout.split("\n")
-            listening = [line for line in listening if line.strip()]
-            print("   listening: " + "; ".join(listening), flush=True)
+            pids = session_pids(sessions(Path(env["AIRFLOW_HOME"])))
+            listening = listening_sockets(pids)
+            print(f"   {len(pids)} processes; listening: " + "; ".join(listening), flush=True)
             wide = [line for line in listening if not line.startswith("127.0.0.1:")]
             if wide or not listening:
                 raise CheckFailed(f"an Airflow process listens beyond 127.0.0.1: {wide or 'nothing listens'}")
@@ -341,9 +368,12 @@ def check(args) -> None:
     finally:
         with part("stop: services, PostgreSQL"):
             if started:
+                sids = sessions(Path(env["AIRFLOW_HOME"]))
                 stopped = sh(["bash", LOCAL, "stop"], env=env, check=False)
-                if stopped.returncode != 0:
-                    raise CheckFailed(f"Airflow did not stop: {stopped.stderr}")
+                left = session_pids(sids)
+                print(f"   sessions {sorted(sids)}: {len(left)} processes left", flush=True)
+                if stopped.returncode != 0 or left:
+                    raise CheckFailed(f"Airflow did not stop: {stopped.stderr} (left: {left})")
             pg.stop()
             if args.keep:
                 print(f"   kept {tmp}", flush=True)

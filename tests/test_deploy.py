@@ -118,8 +118,9 @@ def test_stop_ends_every_process_of_the_sessions_even_those_ignoring_sigterm(tmp
         groups = {int(subprocess.run(["ps", "-o", "pgid=", "-p", str(pid)], capture_output=True,
                                      text=True).stdout) for p in leaders for pid in _session_pids(p.pid)}
         assert len(groups) == 4  # the children are in groups of their own: a group kill would miss them
-        r = _local("stop", home=tmp_path)
+        r = _local("stop", home=tmp_path, AIRFLOW_STOP_GRACE="4")
         assert r.returncode == 0, r.stdout + r.stderr
+        assert "killing what did not stop in 4 s" in r.stderr
         assert "no process left" in r.stdout
         for p in leaders:
             p.wait(timeout=10)
