@@ -139,3 +139,22 @@ def test_a_failed_run_is_due_and_an_earlier_month_is_never_rerun_automatically(r
     assert not due and "before the last month run (2026-12)" in reason
     assert automatic_run_due("2027-01", wh)[0]
     assert automatic_run_due("2026-11", wh.with_name("none.duckdb")) == (True, "month 2026-11: no warehouse yet")
+
+
+def test_a_fallback_run_that_meets_a_batch_mid_copy_refuses_it_and_the_complete_batch_applies_later(tmp_path):
+    """The 02:00 fallback's ingest sees the batch half copied: refused, nothing applied; the copy
+    completes, the sensor fires, and the same folder is applied."""
+    people, segs = population(3)
+    src = write_batch(tmp_path / "src", people, segs, seq=1)
+    inbox, wh = tmp_path / "inbox", tmp_path / "w.duckdb"
+    steps = _copy_in_steps(src, inbox / "b")
+    for step in steps:
+        if step == "persons.csv half":
+            break
+    report = ingest_batches([inbox / "b"], wh)
+    assert report.refused and "sha256" in str(report.refused[0]) and not report.applied
+    for _ in steps:  # the rest of the copy
+        pass
+    assert [b["folder"] for b in new_complete_batches(inbox, wh)] == ["b"]
+    report = ingest_batches([inbox / "b"], wh)
+    assert not report.refused and [a["seq"] for a in report.applied] == [1]
