@@ -58,8 +58,14 @@ runuser -u postgres -- psql -tAc "SELECT 1 FROM pg_database WHERE datname = 'air
 as_service() { runuser -u "$SVC" -- bash -c "set -a; . $ETC/retire-prep.env; set +a; $*"; }
 as_service "$PREFIX/.venv/bin/airflow db migrate"
 as_service "$PREFIX/.venv/bin/airflow pools set retire_prep_warehouse 1 'retire-prep: DuckDB has one writer'"
-# airflow.cfg holds the generated secrets (JWT, API secret key, Fernet key): service user only
-chmod 0600 "$DATA/airflow/airflow.cfg"
+# airflow.cfg holds the generated secrets (JWT, API secret key, Fernet key): service user only.
+# Airflow generates a short JWT secret (it warns: below 64 bytes for its HMAC): replace it once with
+# 48 random bytes in hex; every service reads this one file, so they all agree.
+CFG="$DATA/airflow/airflow.cfg"
+if ! grep -q '^jwt_secret = [0-9a-f]\{96\}$' "$CFG"; then
+  sed -i "s|^jwt_secret = .*|jwt_secret = $(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')|" "$CFG"
+fi
+chown "$SVC:$SVC" "$CFG"; chmod 0600 "$CFG"
 
 # services
 install -m 0644 "$SRC"/deploy/systemd/retire-prep-airflow* /etc/systemd/system/
