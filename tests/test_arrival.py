@@ -116,8 +116,9 @@ def test_both_fired_the_second_automatic_run_is_a_no_op(ran_november):
 def test_a_correction_push_or_a_late_application_makes_the_month_due_again(ran_november):
     wh, t = ran_november["wh"], ran_november["tmp"]
     con = duckdb.connect(str(wh))
-    con.execute("INSERT INTO applications VALUES (?, 1, DATE '2026-11-20', 'window', '640104', 'late.csv', "
-                "now() + INTERVAL 1 SECOND)", [ran_november["people"][0]["id_no"]])
+    # an application loaded just after the month's run finished
+    con.execute("INSERT INTO applications SELECT ?, 1, DATE '2026-11-20', 'window', '640104', 'late.csv', "
+                "max(finished_at) + INTERVAL 1 MILLISECOND FROM month_runs", [ran_november["people"][0]["id_no"]])
     con.close()
     assert automatic_run_due("2026-11", wh) == (True, "month 2026-11: 1 application(s) loaded since its run")
     run_month("2026-11", wh, ran_november["out"], validate=False)
