@@ -42,6 +42,7 @@ class PushInboxSensor(BaseSensorOperator):
 
     def poke(self, context) -> PokeReturnValue:
         from pipelines import orchestration as o
+
         found = o.new_push_arrivals()
         return PokeReturnValue(is_done=bool(found), xcom_value=found)
 
@@ -60,12 +61,16 @@ def push_arrival():
     @task(outlets=[PUSH_ARRIVED])
     def announce(batches: list[dict], *, outlet_events=None) -> dict:
         from pipelines import orchestration as o
+
         extra = o.announce_push_arrivals(batches)
         outlet_events[PUSH_ARRIVED].extra = extra
         return extra
 
-    announce(PushInboxSensor(task_id="complete_batch", poke_interval=POKE_SECONDS, timeout=6 * 3600,
-                             mode="reschedule", soft_fail=True).output)
+    announce(
+        PushInboxSensor(
+            task_id="complete_batch", poke_interval=POKE_SECONDS, timeout=6 * 3600, mode="reschedule", soft_fail=True
+        ).output
+    )
 
 
 push_arrival()

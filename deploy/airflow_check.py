@@ -68,8 +68,9 @@ def part(name: str):
 def sh(cmd, env=None, check=True, quiet=False, **kw) -> subprocess.CompletedProcess:
     proc = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True, **kw)
     if check and proc.returncode != 0:
-        raise CheckFailed(f"{' '.join(map(str, cmd))} -> exit {proc.returncode}\n{proc.stdout[-3000:]}\n"
-                          f"{proc.stderr[-3000:]}")
+        raise CheckFailed(
+            f"{' '.join(map(str, cmd))} -> exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     if not quiet and proc.stdout.strip():
         print("   " + proc.stdout.strip().replace("\n", "\n   ")[-2000:], flush=True)
     return proc
@@ -82,11 +83,15 @@ class Postgres:
     """initdb + pg_ctl in a temporary folder; unix socket only (listen_addresses = '')."""
 
     def __init__(self):
-        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                       key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+        found = sorted(
+            Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+            key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+        )
         if not found:
-            raise CheckFailed("PostgreSQL is not installed: /usr/lib/postgresql/*/bin/initdb is missing "
-                              "(Debian: apt-get install postgresql)")
+            raise CheckFailed(
+                "PostgreSQL is not installed: /usr/lib/postgresql/*/bin/initdb is missing "
+                "(Debian: apt-get install postgresql)"
+            )
         self.bin = found[-1].parent
         self.dir = Path(tempfile.mkdtemp(prefix="rp-pg-"))
         self.data, self.started = self.dir / "data", False
@@ -97,7 +102,7 @@ class Postgres:
             try:
                 pw = pwd.getpwnam("postgres")
             except KeyError:
-                raise CheckFailed("running as root, and there is no 'postgres' user to run PostgreSQL as")
+                raise CheckFailed("running as root, and there is no 'postgres' user to run PostgreSQL as") from None
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
             self.as_user = ["runuser", "-u", "postgres", "--"]
         os.chmod(self.dir, 0o700)
@@ -107,19 +112,51 @@ class Postgres:
         return f"postgresql+psycopg://postgres@/airflow?host={self.dir}"
 
     def start(self) -> None:
-        sh([*self.as_user, self.bin / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
-            "--no-sync"], quiet=True)
-        opts = (f"-c listen_addresses='' -c unix_socket_directories='{self.dir}' -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
-        sh([*self.as_user, self.bin / "pg_ctl", "-D", self.data, "-l", self.dir / "server.log", "-w", "-o", opts,
-            "start"], quiet=True)
+        sh(
+            [
+                *self.as_user,
+                self.bin / "initdb",
+                "-D",
+                self.data,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            quiet=True,
+        )
+        opts = (
+            f"-c listen_addresses='' -c unix_socket_directories='{self.dir}' -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
+        )
+        sh(
+            [
+                *self.as_user,
+                self.bin / "pg_ctl",
+                "-D",
+                self.data,
+                "-l",
+                self.dir / "server.log",
+                "-w",
+                "-o",
+                opts,
+                "start",
+            ],
+            quiet=True,
+        )
         self.started = True
         sh([*self.as_user, self.bin / "createdb", "-h", self.dir, "-U", "postgres", "airflow"], quiet=True)
 
     def stop(self) -> None:
         if self.started:
-            sh([*self.as_user, self.bin / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"], check=False,
-               quiet=True)
+            sh(
+                [*self.as_user, self.bin / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"],
+                check=False,
+                quiet=True,
+            )
             self.started = False
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -162,13 +199,21 @@ def listening_sockets(pids: list[int]) -> list[str]:
     """``address:port pid`` of every listening TCP socket of ``pids``."""
     import psutil
 
-    return sorted({f"{c.laddr.ip}:{c.laddr.port} {c.pid}" for c in psutil.net_connections("inet")
-                   if c.status == psutil.CONN_LISTEN and c.pid in set(pids)})
+    return sorted(
+        {
+            f"{c.laddr.ip}:{c.laddr.port} {c.pid}"
+            for c in psutil.net_connections("inet")
+            if c.status == psutil.CONN_LISTEN and c.pid in set(pids)
+        }
+    )
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
-    return {f.relative_to(root).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(root.rglob("*")) if f.is_file()}
+    return {
+        f.relative_to(root).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(root.rglob("*"))
+        if f.is_file()
+    }
 
 
 def month_runs(warehouse: Path, month_mi: int) -> int:
@@ -176,8 +221,9 @@ def month_runs(warehouse: Path, month_mi: int) -> int:
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return con.execute("SELECT count(*) FROM month_runs WHERE command = 'run' AND month_mi = ?",
-                           [month_mi]).fetchone()[0]
+        return con.execute(
+            "SELECT count(*) FROM month_runs WHERE command = 'run' AND month_mi = ?", [month_mi]
+        ).fetchone()[0]
     finally:
         con.close()
 
@@ -199,20 +245,25 @@ def copy_slowly(src: Path, dst: Path, pg: Postgres) -> None:
         time.sleep(POKE)
         looks = _looks(pg) - looks_before
     runs = pg.query("SELECT count(*) FROM dag_run WHERE dag_id = 'pre_service_monthly'")[0][0]
-    print(f"   batch half copied: the sensor looked {looks} times in {time.monotonic() - t0:.0f} s, "
-          f"monthly runs started: {runs}", flush=True)
+    print(
+        f"   batch half copied: the sensor looked {looks} times in {time.monotonic() - t0:.0f} s, "
+        f"monthly runs started: {runs}",
+        flush=True,
+    )
     if runs:
         raise CheckFailed("a monthly run started while the batch was still being copied")
     for f in files:
         with open(dst / f.name, "ab") as fh:
             data = f.read_bytes()
-            fh.write(data[len(data) // 2:])
+            fh.write(data[len(data) // 2 :])
 
 
 def _looks(pg: Postgres) -> int:
     """How often the push sensor has looked and found nothing (its reschedules); fails on a sensor failure."""
-    bad = pg.query("SELECT run_id, state FROM task_instance WHERE dag_id = 'push_arrival' "
-                   "AND state IN ('failed', 'up_for_retry', 'upstream_failed')")
+    bad = pg.query(
+        "SELECT run_id, state FROM task_instance WHERE dag_id = 'push_arrival' "
+        "AND state IN ('failed', 'up_for_retry', 'upstream_failed')"
+    )
     if bad:
         raise CheckFailed(f"the push sensor failed: {bad}")
     return pg.query("SELECT count(*) FROM task_reschedule")[0][0]
@@ -222,14 +273,19 @@ def wait_run(pg: Postgres, dag_id: str, known: set[str], timeout: int = 900) -> 
     """Wait for a new run of ``dag_id`` (not in ``known``) to end; returns it."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        rows = pg.query("SELECT run_id, state, run_type, start_date, end_date FROM dag_run WHERE dag_id = %s "
-                        "ORDER BY id", dag_id)
+        rows = pg.query(
+            "SELECT run_id, state, run_type, start_date, end_date FROM dag_run WHERE dag_id = %s ORDER BY id", dag_id
+        )
         new = [r for r in rows if r[0] not in known]
         if new and new[0][1] in ("success", "failed"):
             run_id, state, run_type, start, end = new[0]
             known.add(run_id)
-            tis = pg.query("SELECT task_id, map_index, state, try_number, duration, queued_dttm, start_date, "
-                           "end_date FROM task_instance WHERE dag_id = %s AND run_id = %s", dag_id, run_id)
+            tis = pg.query(
+                "SELECT task_id, map_index, state, try_number, duration, queued_dttm, start_date, "
+                "end_date FROM task_instance WHERE dag_id = %s AND run_id = %s",
+                dag_id,
+                run_id,
+            )
             if state != "success":
                 bad = [(t[0], t[1], t[2]) for t in tis if t[2] not in ("success", "skipped")]
                 raise CheckFailed(f"{dag_id} run {run_id} ended {state}: {bad}")
@@ -244,10 +300,18 @@ def task_profile(run: dict) -> dict:
     for task_id, _mi, state, _try, dur, queued, start, end in run["tis"]:
         if state == "success" and dur is not None:
             by.setdefault(task_id, []).append((dur, (start - queued).total_seconds() if queued else 0.0))
-    prof = {k: dict(n=len(v), seconds=round(sum(d for d, _ in v), 1), max=round(max(d for d, _ in v), 1),
-                    queued=round(sum(q for _, q in v), 1)) for k, v in by.items()}
-    return dict(wall=round(run["seconds"], 1), task_seconds=round(sum(p["seconds"] for p in prof.values()), 1),
-                tasks=prof)
+    prof = {
+        k: dict(
+            n=len(v),
+            seconds=round(sum(d for d, _ in v), 1),
+            max=round(max(d for d, _ in v), 1),
+            queued=round(sum(q for _, q in v), 1),
+        )
+        for k, v in by.items()
+    }
+    return dict(
+        wall=round(run["seconds"], 1), task_seconds=round(sum(p["seconds"] for p in prof.values()), 1), tasks=prof
+    )
 
 
 # ------------------------------------------------------------------ the check
@@ -258,9 +322,15 @@ def cli_reference(tmp: Path, env: dict) -> Path:
     wh, out = tmp / "warehouse.duckdb", tmp / "out"
     apps = sorted((SAMPLE / "applications").glob("*.csv"))
     feedback = sorted((SAMPLE / "feedback").glob("*.csv"))
-    steps = [["ingest", SAMPLE / "push" / "2026-11-full"], ["applications", *apps],
-             ["run", "--month", "2026-11"], ["feedback", *feedback], ["declare", "--month", "2026-12"],
-             ["ingest", SAMPLE / "push" / "2026-12-incr"], ["run", "--month", "2026-12"]]
+    steps = [
+        ["ingest", SAMPLE / "push" / "2026-11-full"],
+        ["applications", *apps],
+        ["run", "--month", "2026-11"],
+        ["feedback", *feedback],
+        ["declare", "--month", "2026-12"],
+        ["ingest", SAMPLE / "push" / "2026-12-incr"],
+        ["run", "--month", "2026-12"],
+    ]
     for step in steps:
         if step[0] == "feedback" and not feedback:
             continue
@@ -274,14 +344,23 @@ def check(args) -> None:
     pg = Postgres()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RETIRE_PREP_"))}
     af = tmp / "airflow"
-    env = dict(base_env, AIRFLOW_HOME=str(af / "home"), AIRFLOW_PORT=str(free_port()),
-               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=pg.url, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC=pg.url,
-               AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False", AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
-               AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
-               RETIRE_PREP_BIN=str(BIN), RETIRE_PREP_TIME_SCHEDULES="off", RETIRE_PREP_PUSH_POKE_SECONDS=str(POKE),
-               RETIRE_PREP_WAREHOUSE=str(af / "warehouse.duckdb"), RETIRE_PREP_OUT=str(af / "out"),
-               RETIRE_PREP_PUSH_INBOX=str(af / "inbox" / "push"),
-               RETIRE_PREP_FEEDBACK_INBOX=str(af / "inbox" / "feedback"))
+    env = dict(
+        base_env,
+        AIRFLOW_HOME=str(af / "home"),
+        AIRFLOW_PORT=str(free_port()),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=pg.url,
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC=pg.url,
+        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+        RETIRE_PREP_BIN=str(BIN),
+        RETIRE_PREP_TIME_SCHEDULES="off",
+        RETIRE_PREP_PUSH_POKE_SECONDS=str(POKE),
+        RETIRE_PREP_WAREHOUSE=str(af / "warehouse.duckdb"),
+        RETIRE_PREP_OUT=str(af / "out"),
+        RETIRE_PREP_PUSH_INBOX=str(af / "inbox" / "push"),
+        RETIRE_PREP_FEEDBACK_INBOX=str(af / "inbox" / "feedback"),
+    )
     airflow = [BIN / "airflow"]
     started = False
     result: dict = {}
@@ -292,8 +371,11 @@ def check(args) -> None:
             pg.start()
         with part("airflow db migrate + pool"):
             sh([*airflow, "db", "migrate"], env=env, quiet=True)
-            sh([*airflow, "pools", "set", "retire_prep_warehouse", "1", "retire-prep: DuckDB has one writer"],
-               env=env, quiet=True)
+            sh(
+                [*airflow, "pools", "set", "retire_prep_warehouse", "1", "retire-prep: DuckDB has one writer"],
+                env=env,
+                quiet=True,
+            )
         with part("services start (deploy/airflow-local.sh start)"):
             started = True
             sh(["bash", LOCAL, "start"], env=env)
@@ -328,12 +410,18 @@ def check(args) -> None:
                 raise CheckFailed(f"the November run was {nov['run_type']}, not started by the push")
         nov_files = tree_hashes(af / "out" / "2026-11")
         with part("fallback schedule fires too (logical date 2026-11-15T18:00Z): a no-op"):
-            sh([*airflow, "dags", "trigger", "pre_service_monthly", "--logical-date", "2026-11-15T18:00:00+00:00"],
-               env=env, quiet=True)
+            sh(
+                [*airflow, "dags", "trigger", "pre_service_monthly", "--logical-date", "2026-11-15T18:00:00+00:00"],
+                env=env,
+                quiet=True,
+            )
             again = wait_run(pg, "pre_service_monthly", known["pre_service_monthly"])
             ran = sorted({t[0] for t in again["tis"] if t[2] == "success"})
-            if "begin" in ran or tree_hashes(af / "out" / "2026-11") != nov_files \
-                    or month_runs(af / "warehouse.duckdb", 2026 * 12 + 10) != 1:
+            if (
+                "begin" in ran
+                or tree_hashes(af / "out" / "2026-11") != nov_files
+                or month_runs(af / "warehouse.duckdb", 2026 * 12 + 10) != 1
+            ):
                 raise CheckFailed(f"the second firing ran the month again (tasks run: {ran})")
             print(f"   tasks run: {ran}; the rest skipped, files unchanged, one run of 2026-11", flush=True)
         fb = sorted((SAMPLE / "feedback").glob("*.csv"))
@@ -345,8 +433,11 @@ def check(args) -> None:
                 sh([*airflow, "dags", "trigger", "feedback_intake"], env=env, quiet=True)
                 wait_run(pg, "feedback_intake", known["feedback_intake"])
         with part("declaration_month_start 2026-12"):
-            sh([*airflow, "dags", "trigger", "declaration_month_start", "-c", '{"month": "2026-12"}'], env=env,
-               quiet=True)
+            sh(
+                [*airflow, "dags", "trigger", "declaration_month_start", "-c", '{"month": "2026-12"}'],
+                env=env,
+                quiet=True,
+            )
             wait_run(pg, "declaration_month_start", known["declaration_month_start"])
         with part("December INCR arrives (moved in whole): pre_service_monthly 2026-12"):
             staging = tmp / "staging" / "2026-12-incr"
@@ -359,11 +450,15 @@ def check(args) -> None:
             want, got = tree_hashes(cli_out), tree_hashes(af / "out")
             missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
             differ = sorted(k for k in set(want) & set(got) if want[k] != got[k])
-            print(f"   {len(want)} files of the CLI, {len(got)} of Airflow; missing {len(missing)}, extra "
-                  f"{len(extra)}, different {len(differ)}", flush=True)
+            print(
+                f"   {len(want)} files of the CLI, {len(got)} of Airflow; missing {len(missing)}, extra "
+                f"{len(extra)}, different {len(differ)}",
+                flush=True,
+            )
             if missing or extra or differ:
-                raise CheckFailed(f"outputs differ: missing {missing[:10]}, extra {extra[:10]}, "
-                                  f"different {differ[:10]}")
+                raise CheckFailed(
+                    f"outputs differ: missing {missing[:10]}, extra {extra[:10]}, different {differ[:10]}"
+                )
         result = dict(nov=task_profile(nov), dec=task_profile(dec))
     finally:
         with part("stop: services, PostgreSQL"):
@@ -379,13 +474,17 @@ def check(args) -> None:
                 print(f"   kept {tmp}", flush=True)
             else:
                 shutil.rmtree(tmp, ignore_errors=True)
-    print("\nwhere the monthly DAG's time goes (seconds; task = Airflow's duration of the task, "
-          "queued = waiting for a slot):")
+    print(
+        "\nwhere the monthly DAG's time goes (seconds; task = Airflow's duration of the task, "
+        "queued = waiting for a slot):"
+    )
     for name in ("nov", "dec"):
         p = result[name]
         print(f"  {name}: wall {p['wall']} s, sum of task durations {p['task_seconds']} s")
         for task_id, t in sorted(p["tasks"].items(), key=lambda kv: -kv[1]["seconds"]):
-            print(f"    {task_id:<18} n={t['n']:<3} {t['seconds']:>7.1f} s (max {t['max']:.1f}, queued {t['queued']:.1f})")
+            print(
+                f"    {task_id:<18} n={t['n']:<3} {t['seconds']:>7.1f} s (max {t['max']:.1f}, queued {t['queued']:.1f})"
+            )
     result["parts"] = TIMINGS
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")

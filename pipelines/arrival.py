@@ -51,8 +51,15 @@ def complete_batches(inbox: str | Path) -> list[dict]:
         except (BatchRefused, OSError) as exc:
             log.debug("not complete (yet): %s: %s", mpath.parent.name, exc)
             continue
-        found.append({"folder": mpath.parent.name, "batch_id": man.batch_id, "seq": man.seq,
-                      "data_month": man.data_month, "content_hash": man.content_hash})
+        found.append(
+            {
+                "folder": mpath.parent.name,
+                "batch_id": man.batch_id,
+                "seq": man.seq,
+                "data_month": man.data_month,
+                "content_hash": man.content_hash,
+            }
+        )
     return sorted(found, key=lambda b: b["seq"])
 
 
@@ -102,16 +109,23 @@ def automatic_run_due(month: str, warehouse: str | Path) -> tuple[bool, str]:
     if not Path(warehouse).is_file():
         return True, f"month {month}: no warehouse yet"
     with connect(warehouse, read_only=True) as con:
-        last = con.execute("SELECT max(month_mi) FROM month_runs WHERE command = 'run' "
-                           "AND status IN ('DONE', 'RUNNING') AND NOT replay").fetchall()[0][0]
+        last = con.execute(
+            "SELECT max(month_mi) FROM month_runs WHERE command = 'run' "
+            "AND status IN ('DONE', 'RUNNING') AND NOT replay"
+        ).fetchall()[0][0]
         if last is not None and mi < last:
-            return False, (f"month {month} is before the last month run ({format_month(last)}): an automatic run "
-                           f"does not rerun it (trigger with {{\"month\": \"{month}\"}} if that is meant)")
-        seq = con.execute("SELECT max(seq) FROM push_batches WHERE status = 'APPLIED' AND data_month <= ?",
-                          [month]).fetchall()[0][0]
+            return False, (
+                f"month {month} is before the last month run ({format_month(last)}): an automatic run "
+                f'does not rerun it (trigger with {{"month": "{month}"}} if that is meant)'
+            )
+        seq = con.execute(
+            "SELECT max(seq) FROM push_batches WHERE status = 'APPLIED' AND data_month <= ?", [month]
+        ).fetchall()[0][0]
         done = con.execute(
             "SELECT as_of_seq, finished_at FROM month_runs WHERE command = 'run' AND status = 'DONE' "
-            "AND NOT replay AND month_mi = ? ORDER BY finished_at DESC LIMIT 1", [mi]).fetchone()
+            "AND NOT replay AND month_mi = ? ORDER BY finished_at DESC LIMIT 1",
+            [mi],
+        ).fetchone()
         if done is None or seq is None:
             return True, f"month {month}: not run yet"
         if done[0] != seq:

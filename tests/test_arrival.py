@@ -15,8 +15,14 @@ import duckdb
 import pytest
 from pushkit import person, population, segment, write_batch
 
-from pipelines.arrival import (arrivals_file, automatic_run_due, complete_batches, mark_announced,
-                               month_of_arrivals, new_complete_batches)
+from pipelines.arrival import (
+    arrivals_file,
+    automatic_run_due,
+    complete_batches,
+    mark_announced,
+    month_of_arrivals,
+    new_complete_batches,
+)
 from pipelines.ingest import ingest_batches
 from pipelines.monthly import run_month
 
@@ -33,7 +39,7 @@ def _copy_in_steps(src, dst):
         (dst / f.name).write_bytes(data[: len(data) // 2])
         yield f"{f.name} half"
         with open(dst / f.name, "ab") as fh:
-            fh.write(data[len(data) // 2:])
+            fh.write(data[len(data) // 2 :])
         yield f"{f.name} whole"
 
 
@@ -117,8 +123,11 @@ def test_a_correction_push_or_a_late_application_makes_the_month_due_again(ran_n
     wh, t = ran_november["wh"], ran_november["tmp"]
     con = duckdb.connect(str(wh))
     # an application loaded just after the month's run finished
-    con.execute("INSERT INTO applications SELECT ?, 1, DATE '2026-11-20', 'window', '640104', 'late.csv', "
-                "max(finished_at) + INTERVAL 1 MILLISECOND FROM month_runs", [ran_november["people"][0]["id_no"]])
+    con.execute(
+        "INSERT INTO applications SELECT ?, 1, DATE '2026-11-20', 'window', '640104', 'late.csv', "
+        "max(finished_at) + INTERVAL 1 MILLISECOND FROM month_runs",
+        [ran_november["people"][0]["id_no"]],
+    )
     con.close()
     assert automatic_run_due("2026-11", wh) == (True, "month 2026-11: 1 application(s) loaded since its run")
     run_month("2026-11", wh, ran_november["out"], validate=False)

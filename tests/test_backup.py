@@ -33,8 +33,15 @@ def warehouse(tmp_path_factory):
     wh = tmp / "w.duckdb"
     assert not ingest_batches([tmp / "b1"], wh).refused
     run_month("2026-11", wh, tmp / "out", validate=False)
-    write_batch(tmp / "b2", [dict(people[0], op="U", phone="13912345679")], [], seq=2, push_type="INCR",
-                base_seq=1, month="2026-12")
+    write_batch(
+        tmp / "b2",
+        [dict(people[0], op="U", phone="13912345679")],
+        [],
+        seq=2,
+        push_type="INCR",
+        base_seq=1,
+        month="2026-12",
+    )
     return dict(tmp=tmp, wh=wh)
 
 
@@ -51,8 +58,11 @@ def _next_month_files(wh, tmp, name) -> dict:
     assert not ingest_batches([tmp / "b2"], wh).refused
     out = tmp / f"out-{name}"
     run_month("2026-12", wh, out, validate=False)
-    return {f.relative_to(out).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted((out / "2026-12").rglob("*")) if f.is_file()}
+    return {
+        f.relative_to(out).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted((out / "2026-12").rglob("*"))
+        if f.is_file()
+    }
 
 
 def _backup_by_copy(src, dst):

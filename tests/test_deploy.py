@@ -74,7 +74,7 @@ def test_one_machine_listens_on_loopback_sized_to_the_machine(tmp_path):
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     script = LOCAL.read_text(encoding="utf-8")
     # the log servers bind every interface: not started; the API server on loopback
-    assert "scheduler|triggerer) args=(\"$s\" --skip-serve-logs)" in script
+    assert 'scheduler|triggerer) args=("$s" --skip-serve-logs)' in script
     assert "api-server --host 127.0.0.1" in script
     assert "0.0.0.0" not in script.replace("# (8793, 8794: all interfaces", "")
 
@@ -107,8 +107,12 @@ def test_stop_ends_every_process_of_the_sessions_even_those_ignoring_sigterm(tmp
     run.mkdir()
     leaders = []
     for name in ("scheduler", "api-server"):
-        p = subprocess.Popen(["setsid", sys.executable, str(stub)], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            ["setsid", sys.executable, str(stub)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         (run / f"{name}.sid").write_text(str(p.pid), encoding="utf-8")
         leaders.append(p)
     try:
@@ -116,8 +120,11 @@ def test_stop_ends_every_process_of_the_sessions_even_those_ignoring_sigterm(tmp
         while sum(len(_session_pids(p.pid)) for p in leaders) < 6 and time.monotonic() - t0 < 20:
             time.sleep(0.2)
         assert sum(len(_session_pids(p.pid)) for p in leaders) == 6  # 2 services x (self, child, grandchild)
-        groups = {int(subprocess.run(["ps", "-o", "pgid=", "-p", str(pid)], capture_output=True,
-                                     text=True).stdout) for p in leaders for pid in _session_pids(p.pid)}
+        groups = {
+            int(subprocess.run(["ps", "-o", "pgid=", "-p", str(pid)], capture_output=True, text=True).stdout)
+            for p in leaders
+            for pid in _session_pids(p.pid)
+        }
         assert len(groups) == 4  # the children are in groups of their own: a group kill would miss them
         r = _local("stop", home=tmp_path, AIRFLOW_STOP_GRACE="4")
         assert r.returncode == 0, r.stdout + r.stderr
@@ -145,8 +152,12 @@ def _unit(name: str) -> configparser.ConfigParser:
 
 
 def test_services_run_as_the_service_user_on_the_environment_file():
-    services = {"api-server": "api-server", "scheduler": "scheduler --skip-serve-logs",
-                "dag-processor": "dag-processor", "triggerer": "triggerer --skip-serve-logs"}
+    services = {
+        "api-server": "api-server",
+        "scheduler": "scheduler --skip-serve-logs",
+        "dag-processor": "dag-processor",
+        "triggerer": "triggerer --skip-serve-logs",
+    }
     for name, args in services.items():
         u = _unit(f"retire-prep-airflow-{name}.service")
         svc = u["Service"]
@@ -171,8 +182,15 @@ def test_the_environment_file_is_loopback_postgres_and_holds_no_secret():
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://retireprep@/airflow?host=")
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] == env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert env["RETIRE_PREP_PERSON_KEY_FILE"] == "/etc/retire-prep/person_key"
-    assert not any(k in env for k in ("RETIRE_PREP_PERSON_KEY", "AIRFLOW__API_AUTH__JWT_SECRET",
-                                      "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API__SECRET_KEY"))
+    assert not any(
+        k in env
+        for k in (
+            "RETIRE_PREP_PERSON_KEY",
+            "AIRFLOW__API_AUTH__JWT_SECRET",
+            "AIRFLOW__CORE__FERNET_KEY",
+            "AIRFLOW__API__SECRET_KEY",
+        )
+    )
     assert ":" not in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("//", 1)[1].split("@")[0]  # no password
     for script in ("airflow-local.sh", "install.sh"):
         r = subprocess.run(["bash", "-n", str(DEPLOY / script)], capture_output=True, text=True)
