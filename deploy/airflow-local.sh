@@ -38,9 +38,18 @@ airflow_env() {
   export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-60}
 }
 
-sessions() {  # the session ids recorded by start
-  local f
-  for f in "$RUN"/*.sid; do [ -e "$f" ] && echo "$(tr -dc 0-9 < "$f")"; done
+sessions() {  # the session ids recorded by start (one whose leader is now another program is not ours)
+  local f sid cmd
+  for f in "$RUN"/*.sid; do
+    [ -e "$f" ] || continue
+    sid=$(tr -dc 0-9 < "$f")
+    [ -n "$sid" ] || continue
+    cmd=$(ps -o stat=,args= -p "$sid" 2>/dev/null || true)
+    case $cmd in
+      ""|Z*|*airflow*) echo "$sid" ;;  # the leader gone or a zombie (its session may still hold tasks), or ours
+      *) echo "airflow-local: session $sid of $f is now '$cmd': not ours, left alone" >&2 ;;
+    esac
+  done
   return 0
 }
 

@@ -101,7 +101,7 @@ def _session_pids(sid: int) -> list[int]:
 
 
 def test_stop_ends_every_process_of_the_sessions_even_those_ignoring_sigterm(tmp_path):
-    stub = tmp_path / "service.py"
+    stub = tmp_path / "fake-airflow-service.py"  # a service's command line names airflow
     stub.write_text(STUBBORN, encoding="utf-8")
     run = tmp_path / "run"
     run.mkdir()
@@ -135,6 +135,15 @@ def test_stop_ends_every_process_of_the_sessions_even_those_ignoring_sigterm(tmp
             assert _session_pids(p.pid) == []
         assert not list(run.glob("*.sid"))
         assert "nothing running" in _local("stop", home=tmp_path).stdout
+        # a session id left from an earlier start, now the pid of another program: not touched
+        other = subprocess.Popen(["setsid", "sleep", "30"])
+        try:
+            (run / "scheduler.sid").write_text(f"{other.pid}\n", encoding="utf-8")
+            r = _local("stop", home=tmp_path)
+            assert "not ours, left alone" in r.stderr and other.poll() is None
+        finally:
+            other.kill()
+            other.wait()
     finally:
         for p in leaders:
             for pid in _session_pids(p.pid):
