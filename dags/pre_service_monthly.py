@@ -15,22 +15,20 @@ CLOCK = os.environ.get("RETIRE_PREP_TIME_SCHEDULES", "on") != "off"  # off: arri
 DOC = """
 ### 养老保险退休预服务 — monthly run for month P
 
-Starts when a complete push batch has arrived (`push_arrival`; P = the batch's month), and at
-02:00 on the 16th (Asia/Shanghai) as the fallback (P = the month of the run date); a manual
-run takes the `month` param (`YYYY-MM`). **month_due** skips an automatic run of a month
-already run on the current push (both fired).
-
-1. **ingest_push** (the push inbox, in seq order), **load_applications** (`<inbox>/applications/`).
-2. **begin → screen → ledger → notices → worklists**: warehouse stages, each validated, in the
-   pool `retire_prep_warehouse` (one slot).
-3. **office_files** (a few mapped tasks, each named by its county offices), **month_files**
-   (handovers, letters, report): read-only; **finish** marks the month done.
+Starts when a complete push batch has arrived (`push_arrival`; P = the batch's month), else at
+02:00 on the 16th (Asia/Shanghai; P = the run date's month); a manual run takes the `month` param.
+**month_due** skips an automatic run of a month already run on the current push (both fired).
+**ingest_push**, **load_applications** → **begin → screen → ledger → notices → worklists** (warehouse
+stages, each validated; pool `retire_prep_warehouse`, one slot) → **office_files** (a few mapped tasks
+named by their offices) and **month_files** (read-only) → **finish** marks the month done.
 
 **When a task fails**
 * *ingest_push, "push batch(es) refused"*: the log says batch, file, row, reason. Move the refused
   folder out of the inbox, clear the task. A held batch (missing seq) is only a warning.
 * *validation failed*: see `OUT/P/validation/`; nothing of that stage was published.
 * *warehouse locked* (an analyst, another process): the task retries.
+* *"ahead of the latest push"* (`begin`): ingest the missing pushes, clear from `ingest_push`;
+  to run P anyway, trigger with `"ahead_of_push": true` (docs/operations.md says how to undo it).
 * **Rerun**: clear the failed task (and its downstream) — every task is idempotent. A past
   month: trigger with `{"month": "YYYY-MM"}` (before the last month run add `"replay": true`).
 See docs/operations.md."""
@@ -50,6 +48,8 @@ See docs/operations.md."""
         "month": Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                        description="Month P (YYYY-MM); empty = the month of the run date (Asia/Shanghai)"),
         "replay": Param(False, type="boolean", description="Re-emit a month before the last month run"),
+        "ahead_of_push": Param(False, type="boolean",
+                               description="Run a month more than one month after the latest push (copies the warehouse first)"),
     },
 )
 def pre_service_monthly():
@@ -76,7 +76,7 @@ def pre_service_monthly():
     @task(pool=POOL)
     def begin(month: str) -> dict:
         from pipelines import orchestration as o
-        return o.stage("begin", month, replay=o.current_replay())
+        return o.stage("begin", month, replay=o.current_replay(), ahead_of_push=o.current_ahead_of_push())
 
     def writer(name: str):
         @task(task_id=name, pool=POOL)
