@@ -26,7 +26,7 @@ named by their offices) and **month_files** (read-only) → **finish** marks the
 * *ingest_push, "push batch(es) refused"*: the log says batch, file, row, reason. Move the refused
   folder out of the inbox, clear the task. A held batch (missing seq) is only a warning.
 * *validation failed*: see `OUT/P/validation/`; nothing of that stage was published.
-* *warehouse locked* (an analyst, another process): the task retries.
+* *warehouse locked* (another process; analysts use the analysts' file): the task retries.
 * *"ahead of the latest push"* (`begin`): ingest the missing pushes, clear from `ingest_push`;
   to run P anyway, trigger with `"ahead_of_push": true` (docs/operations.md says how to undo it).
 * **Rerun**: clear the failed task (and its downstream) — every task is idempotent. A past

@@ -123,6 +123,14 @@ def cmd_feedback(a) -> int:
     return 0
 
 
+def cmd_analysts(a) -> int:
+    from .analysts import rebuild
+
+    _existing_warehouse(a)
+    print(rebuild(a.warehouse))
+    return 0
+
+
 def cmd_policy(a) -> int:
     from .policy import policy_json
     from .settings import load_settings
@@ -210,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "without it a file must name one office only (docs/feedback-format.md)")
     wh(sp)
     sp.set_defaults(func=cmd_feedback)
+
+    sp = sub.add_parser("analysts", help="rebuild the analysts' file beside the warehouse (docs/analysts.md)")
+    wh(sp)
+    sp.set_defaults(func=cmd_analysts)
 
     sp = sub.add_parser("policy", help="retirement ages and months for one birth month (JSON)")
     sp.add_argument("--gender", required=True, type=int, choices=(1, 2), help="1 male, 2 female")

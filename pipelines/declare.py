@@ -37,6 +37,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .analysts import refreshes_analysts
 from . import DATA_DIR
 from .errors import MonthRefused
 from .feedback import ensure_schema, notice_month, refresh_deadlines
@@ -170,6 +171,7 @@ def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
                     populations={"sms": n_sms})
 
 
+@refreshes_analysts
 def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | None = None, *,
                   replay: bool = False, ahead_of_push: bool = False) -> DeclareReport:
     """``retire-prep declare --month P``: the month-start declaration screening (rules.md §6).

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from .analysts import refreshes_analysts
 from . import DATA_DIR, labels
 from . import feedback_xlsx
 from .contract import shown_column_names, shown_file_name
@@ -1122,6 +1123,7 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
     return out
 
 
+@refreshes_analysts
 def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings | None = None, *,
                          office: str | None = None) -> FeedbackReport:
     """``retire-prep feedback [--office O] FILE...``: apply county feedback files in the order given,

@@ -32,6 +32,7 @@ from typing import Iterator
 
 import duckdb
 
+from .analysts import refreshes_analysts
 from .contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS, shown_column_names
 from .errors import ApplicationsRefused, BatchRefused, ValidationFailed
 from .settings import Settings, load_settings
@@ -678,6 +679,7 @@ def _decide(con, man: Manifest) -> tuple[str, str]:
 _VALIDATION_ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("validation_root", default=None)
 
 
+@refreshes_analysts
 def ingest_batches(batch_dirs, warehouse: str | Path, settings: Settings | None = None, *,
                    validate: bool = True) -> IngestReport:
     """``retire-prep ingest``: verify and apply push batches in ``seq`` order.
@@ -789,6 +791,7 @@ def _retry_held(con, settings: Settings, report: IngestReport) -> None:
         _process(con, man, settings, report)
 
 
+@refreshes_analysts
 def ingest_inbox(inbox: str | Path, warehouse: str | Path, settings: Settings | None = None) -> IngestReport:
     """Ingest every batch folder waiting in ``inbox`` (folders holding a manifest.json)."""
     dirs = sorted(p.parent for p in Path(inbox).glob("*/manifest.json"))
@@ -799,6 +802,7 @@ def ingest_inbox(inbox: str | Path, warehouse: str | Path, settings: Settings | 
 
 
 
+@refreshes_analysts
 def load_applications(files, warehouse: str | Path, settings: Settings | None = None) -> dict:
     """Load pre-service applications (push-format.md "Applications", rules.md §3 trigger 2).
 

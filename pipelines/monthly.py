@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .analysts import refreshes_analysts
 from .errors import MonthRefused
 from .policy import format_month, parse_month
 from .settings import Settings, load_settings
@@ -170,6 +171,7 @@ def _running_context(con, month: str, settings: Settings, out) -> MonthContext:
     return ctx
 
 
+@refreshes_analysts
 def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: bool = False,
               settings: Settings | None = None, validate: bool = True, ahead_of_push: bool = False) -> RunReport:
     """``retire-prep run --month P``: screening, flags, ledger, reminders, worklists, report."""
@@ -303,6 +305,7 @@ def stage_month_files(month: str, warehouse: str, out: str) -> dict:
         lambda con, ctx: outputs.write_month_files(con, ctx, Path(out) / ctx.month), read_only=True)
 
 
+@refreshes_analysts
 def stage_finish(month: str, warehouse: str, out: str) -> dict:
     """Mark the month done, after removing office folders an earlier run left that this run has no
     files for (the DAG writes office files in place, so nothing stale may stay beside them)."""
