@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint sample bench bench-scale bench-ingest bench-run bench-feedback bench-xlsx bench-analysts airflow-standalone clean
+.PHONY: demo test lint sample bench bench-scale bench-ingest bench-run bench-feedback bench-xlsx bench-analysts clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -66,20 +66,36 @@ bench-xlsx: $(STAMP)
 clean:
 	rm -rf out build .pytest_cache
 
-# Airflow on one machine (docs/operations.md): `make airflow-init` once, then
-# `make airflow-standalone` (UI on http://localhost:8080, login printed at start).
-# Override a path on the command line, e.g. `make airflow-standalone AIRFLOW_HOME=/srv/airflow`.
+# Airflow on one machine (docs/operations.md §1): `make airflow-init` once, then `make airflow-start`
+# (API server, scheduler, DAG processor, triggerer in the background, UI on http://127.0.0.1:8080
+# only, LocalExecutor with one worker per core) and `make airflow-stop` (stops every process they
+# started, task processes included). Override a path on the command line, e.g.
+# `make airflow-start AIRFLOW_HOME=/srv/airflow`; the port with AIRFLOW_PORT=8081.
 AIRFLOW_HOME   := $(CURDIR)/build/airflow
-# `airflow standalone` starts its parts as `airflow ...` from PATH: the venv's bin goes first.
 AIRFLOW_ENV     = PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(AIRFLOW_HOME) \
                   AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False
 WAREHOUSE_POOL := retire_prep_warehouse
 
-.PHONY: airflow-init
+.PHONY: airflow-init airflow-start airflow-standalone airflow-stop airflow-status airflow-check
 airflow-init: $(STAMP)
 	mkdir -p build/inbox/push/applications build/inbox/feedback build/out
 	$(AIRFLOW_ENV) $(BIN)/airflow db migrate
 	$(AIRFLOW_ENV) $(BIN)/airflow pools set $(WAREHOUSE_POOL) 1 "retire-prep: DuckDB has one writer"
 
-airflow-standalone: $(STAMP)
-	$(AIRFLOW_ENV) $(BIN)/airflow standalone
+airflow-start: $(STAMP)
+	AIRFLOW_HOME=$(AIRFLOW_HOME) deploy/airflow-local.sh start
+
+# the former name (it no longer runs `airflow standalone`: that binds every interface and
+# leaves its scheduler and workers running when stopped)
+airflow-standalone: airflow-start
+
+airflow-stop:
+	AIRFLOW_HOME=$(AIRFLOW_HOME) deploy/airflow-local.sh stop
+
+airflow-status:
+	AIRFLOW_HOME=$(AIRFLOW_HOME) deploy/airflow-local.sh status
+
+# The three DAGs on the sample through the real services on a private PostgreSQL, compared with
+# the CLI byte for byte; stops everything it started; prints the time of each part (CI runs it).
+airflow-check: $(STAMP)
+	$(BIN)/python deploy/airflow_check.py $(AIRFLOW_CHECK_ARGS)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 POOL = "retire_prep_warehouse"  # one slot: DuckDB has one writer (pipelines.orchestration.POOL)
+CLOCK = os.environ.get("RETIRE_PREP_TIME_SCHEDULES", "on") != "off"  # off: manual runs only (make airflow-check)
 
 DOC = """
 ### 养老保险退休预服务 — month-start declaration screening (退休申报) for month P
@@ -37,7 +39,7 @@ See docs/operations.md.
 
 @dag(
     dag_id="declaration_month_start",
-    schedule=CronTriggerTimetable("0 6 1 * *", timezone="Asia/Shanghai"),
+    schedule=CronTriggerTimetable("0 6 1 * *", timezone="Asia/Shanghai") if CLOCK else None,
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,

@@ -2,49 +2,42 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, chain, dag, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, chain, dag, task
 
 POOL = "retire_prep_warehouse"  # one slot: DuckDB has one writer (pipelines.orchestration.POOL)
+PUSH_ARRIVED = Asset(name="retire_prep_push_arrived")  # emitted by dags/push_arrival.py
+CLOCK = os.environ.get("RETIRE_PREP_TIME_SCHEDULES", "on") != "off"  # off: arrivals only (make airflow-check)
 
 DOC = """
 ### 养老保险退休预服务 — monthly run for month P
 
-Runs at 02:00 on the 16th (Asia/Shanghai), after the Ministry's push has arrived (by the
-15th). P is the month of the run date, or the `month` param (`YYYY-MM`) of a manual run.
-
-1. **ingest_push** — every batch folder in the push inbox (`RETIRE_PREP_PUSH_INBOX`), in seq
-   order; **load_applications** — `<push inbox>/applications/*.csv`.
-2. **begin → screen → ledger → notices → worklists** — warehouse stages, each validated.
-3. **office_files** (one mapped task per county office) and **month_files** (handovers,
-   letters, report) — read-only; **finish** marks the month done.
-
-Tasks that write the warehouse run in the pool `retire_prep_warehouse` (one slot).
+Starts when a complete push batch has arrived (`push_arrival`; P = the batch's month), else at
+02:00 on the 16th (Asia/Shanghai; P = the run date's month); a manual run takes the `month` param.
+**month_due** skips an automatic run of a month already run on the current push (both fired).
+**ingest_push**, **load_applications** → **begin → screen → ledger → notices → worklists** (warehouse
+stages, each validated; pool `retire_prep_warehouse`, one slot) → **office_files** (a few mapped tasks
+named by their offices) and **month_files** (read-only) → **finish** marks the month done.
 
 **When a task fails**
-* *ingest_push, "push batch(es) refused"*: the log names batch, file, row and reason; see
-  `SELECT * FROM batches` in the warehouse. Get a corrected batch from the Ministry, move
-  the refused folder out of the inbox, clear the task. Held batches (a missing seq) are only a
-  warning: the month runs on what was applied.
-* *validation failed*: open `OUT/P/validation/` (readable offline); nothing of that stage was
-  published. Fix the cause, clear the task.
-* *warehouse locked*: another process holds the DuckDB file (analysts use the analysts' file,
-  rebuilt by the writing tasks); the task retries.
-* **Rerun**: clear the failed task (and its downstream) — every task is idempotent.
-  A past month: trigger with `{"month": "YYYY-MM"}`; before the last month run, add
-  `"replay": true` (re-emits that month as it was).
-* *"ahead of the latest push"* (at `begin`): P is more than one month after the latest push
-  (pushes late, or a mistyped month). Ingest the missing pushes and clear from `ingest_push`; to
-  run P anyway, trigger with `"ahead_of_push": true` (docs/operations.md says how to undo it).
-See docs/operations.md.
-"""
+* *ingest_push, "push batch(es) refused"*: the log says batch, file, row, reason. Move the refused
+  folder out of the inbox, clear the task. A held batch (missing seq) is only a warning.
+* *validation failed*: see `OUT/P/validation/`; nothing of that stage was published.
+* *warehouse locked* (another process; analysts use the analysts' file): the task retries.
+* *"ahead of the latest push"* (`begin`): ingest the missing pushes, clear from `ingest_push`;
+  to run P anyway, trigger with `"ahead_of_push": true` (docs/operations.md says how to undo it).
+* **Rerun**: clear the failed task (and its downstream) — every task is idempotent. A past
+  month: trigger with `{"month": "YYYY-MM"}` (before the last month run add `"replay": true`).
+See docs/operations.md."""
 
 
 @dag(
     dag_id="pre_service_monthly",
-    schedule=CronTriggerTimetable("0 2 16 * *", timezone="Asia/Shanghai"),
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 2 16 * *", timezone="Asia/Shanghai"),
+                                 assets=PUSH_ARRIVED) if CLOCK else PUSH_ARRIVED,
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
@@ -75,6 +68,11 @@ def pre_service_monthly():
         from pipelines import orchestration as o
         return o.current_month()
 
+    @task.short_circuit(pool=POOL)
+    def month_due(month: str) -> bool:
+        from pipelines import orchestration as o
+        return o.automatic_run_due(month)
+
     @task(pool=POOL)
     def begin(month: str) -> dict:
         from pipelines import orchestration as o
@@ -87,10 +85,15 @@ def pre_service_monthly():
             return o.stage(name, month)
         return run
 
-    @task(max_active_tis_per_dagrun=4)
-    def office_files(office: str, month: str) -> dict:
+    @task(task_id="worklists", pool=POOL)
+    def worklists(month: str) -> list[list[str]]:
         from pipelines import orchestration as o
-        return o.stage("office_files", month, office=office)
+        return o.worklist_office_groups(month)
+
+    @task(max_active_tis_per_dagrun=4, map_index_template="{{ offices_label }}")
+    def office_files(offices: list[str], month: str) -> dict:
+        from pipelines import orchestration as o
+        return o.office_group_files(offices, month)
 
     @task
     def month_files(month: str) -> dict:
@@ -103,11 +106,11 @@ def pre_service_monthly():
         return o.stage("finish", month)
 
     month = resolve_month()
-    offices = writer("worklists")(month)
-    chain(ingest_push(), load_applications(), begin(month), writer("screen")(month),
+    offices = worklists(month)
+    chain(ingest_push(), load_applications(), month_due(month), begin(month), writer("screen")(month),
           writer("ledger")(month), writer("notices")(month), offices)
     # read-only, side by side; finish also runs when no office has files (mapped task skipped)
-    per_office = office_files.partial(month=month).expand(office=offices)
+    per_office = office_files.partial(month=month).expand(offices=offices)
     files = month_files(month)
     offices >> files
     [per_office, files] >> finish(month)

@@ -300,6 +300,16 @@ def stage_office_files(month: str, warehouse: str, out: str, office: str) -> dic
         lambda con, ctx: outputs.write_office_files(con, ctx, office, Path(out) / ctx.month), read_only=True)
 
 
+def stage_offices_files(month: str, warehouse: str, out: str, offices: list[str]) -> dict:
+    """Several offices' worklists and notices in one read-only task (the DAG's office groups)."""
+    from . import outputs
+
+    return _in_running_month(
+        month, warehouse, out,
+        lambda con, ctx: outputs.write_offices_files(con, ctx, list(offices), Path(out) / ctx.month),
+        read_only=True)
+
+
 def stage_month_files(month: str, warehouse: str, out: str) -> dict:
     from . import outputs
 

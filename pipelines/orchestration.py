@@ -72,12 +72,29 @@ def month_of_run(param_month: str | None = None, logical_date: datetime | None =
     return f"{local.year:04d}-{local.month:02d}"
 
 
+def month_of_asset_events(context: Mapping[str, Any]) -> str | None:
+    """The month a push arrival asked for (``extra["month"]`` of the triggering asset events,
+    the latest when several arrived), or ``None`` for a run no arrival started."""
+    events = context.get("triggering_asset_events") or {}
+    months = []
+    try:
+        for evs in events.values():
+            for ev in evs:
+                month = (getattr(ev, "extra", None) or {}).get("month")
+                if isinstance(month, str) and _MONTH.match(month):
+                    months.append(month)
+    except (AttributeError, TypeError):  # not a mapping of event lists: no arrival
+        return None
+    return max(months, default=None)
+
+
 def month_from_context(context: Mapping[str, Any]) -> str:
-    """:func:`month_of_run` on an Airflow task context (``get_current_context()``)."""
+    """:func:`month_of_run` on an Airflow task context (``get_current_context()``); a run started
+    by a push arrival computes the month of the arrived batch (after the ``month`` param)."""
     params = context.get("params") or {}
     dag_run = context.get("dag_run")
     return month_of_run(
-        params.get("month"),
+        params.get("month") or month_of_asset_events(context),
         getattr(dag_run, "logical_date", None) or context.get("logical_date"),
         getattr(dag_run, "run_after", None),
     )
@@ -90,6 +107,42 @@ def current_month() -> str:
     month = month_from_context(get_current_context())
     log.info("month P = %s", month)
     return month
+
+
+def automatic_run_due(month: str) -> bool:
+    """The ``month_due`` task: False (skip the run) when an automatic run finds nothing to do
+    (``pipelines.arrival.automatic_run_due``); a run with a ``month`` param always goes ahead."""
+    from airflow.sdk import get_current_context
+
+    from .arrival import automatic_run_due as due
+
+    if (get_current_context().get("params") or {}).get("month"):
+        log.info("month %s asked for explicitly: the run goes ahead", month)
+        return True
+    ok, reason = due(month, paths().warehouse)
+    log.log(logging.INFO if ok else logging.WARNING, "%s", reason)
+    return ok
+
+
+def new_push_arrivals() -> list[dict]:
+    """The push sensor's poke: complete batches of the push inbox not announced before."""
+    from .arrival import new_complete_batches
+
+    p = paths()
+    if not p.push_inbox.is_dir():
+        return []
+    found = new_complete_batches(p.push_inbox, p.warehouse)
+    for b in found:
+        log.info("complete batch %s (seq %s, %s) in %s", b["batch_id"], b["seq"], b["data_month"], b["folder"])
+    return found
+
+
+def announce_push_arrivals(batches: list[dict]) -> dict:
+    """Remember the batches as announced; the asset event's extra (the month to run)."""
+    from .arrival import mark_announced, month_of_arrivals
+
+    mark_announced(batches, paths().warehouse)
+    return {"month": month_of_arrivals(batches), "batches": [b["batch_id"] for b in batches]}
 
 
 def current_ahead_of_push() -> bool:
@@ -315,6 +368,45 @@ def stage(name: str, month: str, **kwargs):
         return getattr(monthly, f"stage_{name}")(month, str(p.warehouse), str(p.out), **kwargs)
     except RetirePrepError as exc:
         raise _fail_without_retry(exc) from exc
+
+
+#: How many ``office_files`` tasks a month's county files are split into (issue 20 item 5): a task
+#: costs seconds of start-up (process, imports, warehouse connection) for about 40 ms of work per
+#: office, so one task per office (29) cost minutes; a few tasks, each named by its offices in the
+#: UI, keep the view of which offices' files failed at a fraction of the cost.
+OFFICE_TASKS = 4
+
+
+def office_groups(offices: list[str], tasks: int = OFFICE_TASKS) -> list[list[str]]:
+    """``offices`` (in order) in at most ``tasks`` contiguous groups of near-equal size."""
+    offices = list(offices)
+    n = min(tasks, len(offices))
+    if n == 0:
+        return []
+    size, extra = divmod(len(offices), n)
+    groups, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        groups.append(offices[start:end])
+        start = end
+    return groups
+
+
+def worklist_office_groups(month: str) -> list[list[str]]:
+    """The ``worklists`` task: snapshot and validate the worklists; the office groups to map over."""
+    groups = office_groups(stage("worklists", month))
+    log.info("%d office task(s): %s", len(groups), "; ".join(",".join(g) for g in groups))
+    return groups
+
+
+def office_group_files(offices: list[str], month: str) -> dict:
+    """One ``office_files`` task: the worklists and notices of its offices (read-only)."""
+    from airflow.sdk import get_current_context
+
+    get_current_context()["offices_label"] = ",".join(offices)  # the task's name in the UI
+    counts = stage("offices_files", month, offices=offices)
+    log.info("offices %s: %s", ",".join(offices), counts)
+    return counts
 
 
 def declare(month: str, replay: bool = False, ahead_of_push: bool = False) -> dict:

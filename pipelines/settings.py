@@ -3,8 +3,10 @@
 Read from a TOML file: ``$RETIRE_PREP_SETTINGS`` if set, else
 ``data/settings.toml`` in the project.  Keys not in the file keep their
 defaults.  The pseudonymisation key (outputs.md: ``person_key`` is a keyed
-hash) comes from ``$RETIRE_PREP_PERSON_KEY`` or the ``person_key_secret``
-entry of the file, never from the code; the shipped demo file holds a demo key.
+hash) comes from ``$RETIRE_PREP_PERSON_KEY``, else the file named by
+``$RETIRE_PREP_PERSON_KEY_FILE`` (production: readable by the service user only;
+``deploy/``), else the ``person_key_secret`` entry of the file, never from the code;
+the shipped demo file holds a demo key.
 """
 
 from __future__ import annotations
@@ -150,7 +152,24 @@ def load_settings(path: str | Path | None = None) -> Settings:
     _check_types(p, values)
     if "stage_days" in values:
         values["stage_days"] = {**_default_stage_days(), **values["stage_days"]}
-    env_key = os.environ.get("RETIRE_PREP_PERSON_KEY")
+    env_key = os.environ.get("RETIRE_PREP_PERSON_KEY") or _person_key_from_file()
     if env_key:
         values["person_key_secret"] = env_key
     return Settings(**values)
+
+
+def _person_key_from_file() -> str | None:
+    """The key from ``$RETIRE_PREP_PERSON_KEY_FILE`` (its first line, stripped), if that is set."""
+    name = os.environ.get("RETIRE_PREP_PERSON_KEY_FILE")
+    if not name:
+        return None
+    from .errors import RetirePrepError
+
+    try:
+        key = Path(name).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RetirePrepError(f"RETIRE_PREP_PERSON_KEY_FILE {name}: cannot be read ({exc.__class__.__name__}); "
+                              f"it must exist and be readable by the service user") from None
+    if not key:
+        raise RetirePrepError(f"RETIRE_PREP_PERSON_KEY_FILE {name} is empty")
+    return key
