@@ -134,11 +134,13 @@ def write_offices_files(con, ctx, offices: list[str], base: Path) -> dict:
 
 
 def write_month_files(con, ctx, base: Path) -> dict:
-    """The month's region-wide files under ``base``: handovers, coordination letters, report."""
-    from . import notify, report
+    """The month's region-wide files under ``base``: handovers, coordination letters, the offices'
+    workload forecast (issue 18), report."""
+    from . import forecast, notify, report
 
     counts = {"handovers": write_handovers(con, ctx, base),
-              "letters": len(notify.write_letters(con, ctx.month_mi, base))}
+              "letters": len(notify.write_letters(con, ctx.month_mi, base)),
+              "forecast rows": forecast.write_forecast(con, ctx, base)}
     report.write_report(con, ctx, base)
     return counts
 
@@ -161,7 +163,7 @@ def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> d
 
 
 # the folders of OUT/P a run writes (declarations/ is declare's, validation/ is written in place)
-RUN_FOLDERS = ("worklists", "notifications", "handovers", "letters", "report")
+RUN_FOLDERS = ("worklists", "notifications", "handovers", "letters", "forecast", "report")
 
 # OUT/P/PUBLISHING.txt: present while a run is putting its folders in place (each folder moves
 # atomically, the set does not); left behind by an interrupted run, it says the month is a mix

@@ -45,6 +45,7 @@ def rules_fingerprint(settings) -> str:
         h.update(name.encode() + b"\0" + (SQL_DIR / name).read_bytes() + b"\0")
     values = dataclasses.asdict(settings)
     values.pop("person_key_secret", None)
+    values.pop("forecast_horizon", None)   # the forecast's, not the screening's
     h.update(repr(sorted(values.items())).encode())
     return h.hexdigest()
 

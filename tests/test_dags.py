@@ -216,7 +216,8 @@ def test_dags_have_tags_docs_retries_schedule_and_pool(parsed):
         ("2026-11-30T22:00:00+00:00", "2026-12"), ("2026-12-31T22:00:00+00:00", "2027-01")]
     assert {"month", "replay"} <= set(monthly["params"])
     assert "month" in parsed["dags"]["declaration_month_start"]["params"]
-    writers = {"ingest_push", "load_applications", "begin", "screen", "ledger", "notices", "worklists", "finish"}
+    writers = {"ingest_push", "load_applications", "begin", "screen", "ledger", "notices", "forecast", "worklists",
+               "finish"}
     for task_id, t in monthly["tasks"].items():
         assert (t["pool"] == o.POOL) == (task_id in writers), task_id
     assert monthly["tasks"]["office_files"]["mapped"]
