@@ -33,7 +33,7 @@ from .warehouse import connect, render_sql, run_sql
 
 log = logging.getLogger(__name__)
 
-KINDS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE", "DECLARATION", "CONSULTATION")
+KINDS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE", "DECLARATION", "CONSULTATION", "RESULT")
 CHANNELS = ("SMS", "EMPLOYER", "TOWNSHIP")
 DECISIONS = ("declaration", "consultation", "follow_up")
 NOTICE_COLUMNS = tuple(f"notices_{k.lower()}_{c.lower()}" for k in KINDS for c in CHANNELS)

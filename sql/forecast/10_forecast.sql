@@ -119,6 +119,19 @@ SELECT id_no, office_code, m, 'OVERDUE', channel FROM pm
 WHERE overdue_age(statutory_age_mi, m) AND m >= first_overdue_mi
   AND (m - first_overdue_mi) % {{ overdue_every }} = 0;
 
+-- Notices already waiting for the batch of a month of the horizon (raised before P's run ended: a
+-- RESULT of county feedback, a declaration notice of a late screening, what a rerun deferred): they
+-- go out with M's batch, filed for the office that holds the entry (sql/notify/47_settle_batch.sql).
+INSERT INTO _fc_notices
+SELECT n.id_no, coalesce(e.office_code, n.file_office, n.office_code), n.issued_mi, n.kind,
+       notice_channel(phone_normalized(p.phone), p.insurance_type, p.employer_uscc, p.employer_name)
+FROM notice_log n
+LEFT JOIN ledger_entries e ON e.entry_id = n.entry_id
+LEFT JOIN persons_p p ON p.id_no = n.id_no
+WHERE n.issued_mi BETWEEN {{ month_mi + 1 }} AND {{ month_mi + horizon }}
+  AND (e.entry_id IS NULL OR e.closed_mi IS NULL OR e.closed_mi > n.issued_mi)
+  {% if only %}AND n.id_no = {{ only }}{% endif %};
+
 -- The month-start declaration screening of M (rules.md §6; sql/declare/10_screen.sql), on the 1st,
 -- before M's run: the entries open then (the open ones, and those entering before M). Decided by
 -- the same macros; the stage stays as at P (no feedback is assumed), so an entering person is

@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS forecast (
     notices_consultation_sms INTEGER NOT NULL,
     notices_consultation_employer INTEGER NOT NULL,
     notices_consultation_township INTEGER NOT NULL,
+    notices_result_sms INTEGER NOT NULL,
+    notices_result_employer INTEGER NOT NULL,
+    notices_result_township INTEGER NOT NULL,
     notices_total             INTEGER NOT NULL,
     declarations_declaration  INTEGER NOT NULL,   -- M's month-start list (rules.md §6) by decision
     declarations_consultation INTEGER NOT NULL,
