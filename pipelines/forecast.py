@@ -203,3 +203,66 @@ def entry_forecast_lines(con, id_no: str, month_mi: int, settings: Settings) -> 
     if by_screen:
         why.append(f"trigger 3 screening: {flags} (O − M ≤ {settings.screening_horizon})")
     return [head, f"  would enter in {format_month(entry_mi)} by " + "; ".join(why)]
+
+
+# ---------------------------------------------------------------- the month's report
+
+
+def _bars_svg(months: list[str], series: list[tuple[str, str, list[int]]], top: int) -> str:
+    """A small grouped bar chart as inline SVG (no script, font or style from anywhere): one group
+    per month, one bar per series, each bar titled and carrying its number (``data-value``)."""
+    from html import escape
+
+    w_bar, gap, h = 7, 4, 60
+    group = w_bar * len(series) + gap
+    width = group * len(months) + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + 28}" role="img" '
+             f'class="fc-chart" viewBox="0 0 {width} {h + 28}">',
+             f'<text x="0" y="10" font-size="9" fill="#555">max {top}</text>',
+             f'<line x1="24" y1="{h + 12}" x2="{width}" y2="{h + 12}" stroke="#999" stroke-width="0.5"/>']
+    for i, month in enumerate(months):
+        x0 = 26 + i * group
+        for j, (name, colour, values) in enumerate(series):
+            v = values[i]
+            bh = 0 if not top else round(h * v / top, 1)
+            parts.append(f'<rect x="{x0 + j * w_bar}" y="{h + 12 - bh}" width="{w_bar - 1}" height="{bh}" '
+                         f'fill="{colour}" data-series="{escape(name)}" data-month="{month}" data-value="{v}">'
+                         f'<title>{escape(month)} {escape(name)} {v}</title></rect>')
+        if i % 3 == 0:
+            parts.append(f'<text x="{x0}" y="{h + 24}" font-size="8" fill="#555">{month[2:]}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def report_section(con, month_mi: int) -> dict | None:
+    """P's forecast for the report: per office the months of the horizon with ``entering`` and
+    ``reaching_statutory_age``, as a chart (inline SVG) and numbers; None when P has no forecast."""
+    from markupsafe import Markup
+
+    from .notify import offices, office_short_name
+
+    rows = con.execute(
+        "SELECT office_code, mi_text(forecast_mi), entering, reaching_statutory_age, notices_total, "
+        "declarations_declaration + declarations_consultation + declarations_follow_up "
+        "FROM forecast WHERE month_mi = ? ORDER BY office_code, forecast_mi", [int(month_mi)]).fetchall()
+    if not rows:
+        return None
+    months = sorted({r[1] for r in rows})
+    by_office: dict[str, dict] = {}
+    for code, month, entering, reaching, notices, decl in rows:
+        o = by_office.setdefault(code, {"code": code, "entering": [], "reaching": [], "notices": [],
+                                        "declarations": []})
+        o["entering"].append(entering)
+        o["reaching"].append(reaching)
+        o["notices"].append(notices)
+        o["declarations"].append(decl)
+    top = max([1] + [v for o in by_office.values() for v in o["entering"] + o["reaching"]])
+    names = offices()
+    for code, o in by_office.items():
+        name = names.get(code, {}).get("office_name")
+        o["name"] = office_short_name(name) if name else code
+        o["svg"] = Markup(_bars_svg(months, [("预计新纳入", "#4e79a7", o["entering"]),
+                                             ("预计到达法定退休年龄", "#f28e2b", o["reaching"])], top))
+    return {"months": months, "offices": list(by_office.values()),
+            "totals": {"entering": sum(sum(o["entering"]) for o in by_office.values()),
+                       "reaching": sum(sum(o["reaching"]) for o in by_office.values())}}

@@ -82,7 +82,10 @@ def report_data(con, ctx) -> dict:
             SELECT kind, from_code, to_code, count(*) AS persons FROM handovers WHERE month_mi = ?
             GROUP BY ALL ORDER BY ALL""", [m]),
     }
-    return {"month": ctx.month, "as_of_seq": ctx.as_of_seq, "tables": tables}
+    from .forecast import report_section
+
+    return {"month": ctx.month, "as_of_seq": ctx.as_of_seq, "tables": tables,
+            "forecast": report_section(con, m)}
 
 
 def write_report(con, ctx, stage_dir: Path) -> Path:

@@ -308,3 +308,22 @@ def test_horizon_is_a_setting(tmp_path, monkeypatch):
     for bad in (0, 61, True, "12"):
         with pytest.raises(RetirePrepError, match="horizon"):
             F.check_horizon(bad)
+
+
+def test_the_report_charts_each_office_s_next_months(flow):
+    import re
+
+    _, _, at_p, out = flow
+    html = (out / P / "report" / "index.html").read_text(encoding="utf-8")
+    assert "工作量预测" in html
+    section = html[html.index("工作量预测"):]
+    assert "<script" not in section and "http://" not in section.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    bars = re.findall(r'data-series="([^"]+)" data-month="([0-9-]+)" data-value="([0-9]+)"', section)
+    horizon = load_settings().forecast_horizon
+    assert len(bars) == 29 * horizon * 2
+    with duckdb.connect(str(at_p), read_only=True) as con:
+        want = con.execute("SELECT sum(entering), sum(reaching_statutory_age) FROM forecast WHERE month_mi = ?",
+                           [PMI]).fetchall()[0]
+    assert sum(int(v) for s, _, v in bars if s == "预计新纳入") == want[0]
+    assert sum(int(v) for s, _, v in bars if s == "预计到达法定退休年龄") == want[1]
+    assert not re.search(r"\b[0-9]{17}[0-9Xx]\b", html)   # counts only
