@@ -17,7 +17,7 @@ Runs at 02:00 on the 16th (Asia/Shanghai), after the Ministry's push has arrived
 
 1. **ingest_push** — every batch folder in the push inbox (`RETIRE_PREP_PUSH_INBOX`), in seq
    order; **load_applications** — `<push inbox>/applications/*.csv`.
-2. **begin → screen → ledger → notices → forecast → worklists** — warehouse stages, each validated
+2. **begin → screen → ledger → notices → worklists → forecast** — warehouse stages, each validated
    (forecast: each office's workload of the next months, issue 18).
 3. **office_files** (one mapped task per county office) and **month_files** (handovers,
    letters, forecast, report) — read-only; **finish** marks the month done.
@@ -100,11 +100,12 @@ def pre_service_monthly():
     month = resolve_month()
     offices = writer("worklists")(month)
     chain(ingest_push(), load_applications(), begin(month), writer("screen")(month),
-          writer("ledger")(month), writer("notices")(month), writer("forecast")(month), offices)
+          writer("ledger")(month), writer("notices")(month), offices)
+    forecast = writer("forecast")(month)   # reads the worklists; a writer: before any reader opens the file
     # read-only, side by side; finish also runs when no office has files (mapped task skipped)
     per_office = office_files.partial(month=month).expand(office=offices)
     files = month_files(month)
-    offices >> files
+    offices >> forecast >> [per_office, files]
     [per_office, files] >> finish(month)
 
 

@@ -145,9 +145,11 @@ def write_month_files(con, ctx, base: Path) -> dict:
     return counts
 
 
-def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> dict:
-    """Stage 4 (CLI): validate, then write every file of P into a staging folder and swap it in."""
-    prepare_worklists(con, ctx, validate=validate, rebuild=rebuild)
+def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True, prepared: bool = False) -> dict:
+    """Stage 4 (CLI): validate, then write every file of P into a staging folder and swap it in.
+    ``prepared``: the worklists of P were snapshot and validated by the run already."""
+    if not prepared:
+        prepare_worklists(con, ctx, validate=validate, rebuild=rebuild)
     final = ctx.out / ctx.month
     stage_dir = ctx.out / f".{ctx.month}.partial"
     shutil.rmtree(stage_dir, ignore_errors=True)

@@ -34,8 +34,10 @@ WITH app AS (   -- trigger 2: the applications received by the end of P (as they
 ),
 cand AS (
     SELECT r.id_no, r.office_code, r.insurance_type, r.original_age_mi, r.statutory_age_mi, r.retired,
-           r.counted_months, r.min_contribution_months, p.contribution_status,
-           list_filter(string_split(r.flags, ';'), lambda c: c <> '' AND NOT flag_depends_on_month(c)) AS fixed_flags,
+           r.counted_months, r.min_contribution_months, p.contribution_status, r.flags,
+           -- a §4 flag of P that does not move with the month
+           len(list_filter(string_split(r.flags, ';'), lambda c: c <> '' AND NOT flag_depends_on_month(c))) > 0
+               AS fixed_flagged,
            app.id_no IS NOT NULL AS applied
     FROM screen_results r
     JOIN persons_p p ON p.id_no = r.id_no
@@ -50,28 +52,33 @@ cand AS (
 ),
 at_m AS (
     SELECT c.*, mo.m,
-           -- §4 flags in M: the month-independent ones of P, and the two that move with the month
-           list_concat(c.fixed_flags,
-               CASE WHEN insufficient_years_at(c.counted_months, c.contribution_status, c.statutory_age_mi,
-                                               c.min_contribution_months, mo.m)
-                    THEN ['INSUFFICIENT_YEARS'] ELSE [] END,
-               CASE WHEN past_age_not_retired_at(c.statutory_age_mi, c.retired, mo.m)
-                    THEN ['PAST_AGE_NOT_RETIRED'] ELSE [] END) AS flags_m
+           -- §4 flags in M: those of P that do not move, and the two that move with the month
+           insufficient_years_at(c.counted_months, c.contribution_status, c.statutory_age_mi,
+                                 c.min_contribution_months, mo.m) AS insufficient_m,
+           past_age_not_retired_at(c.statutory_age_mi, c.retired, mo.m) AS past_age_m
     FROM cand c CROSS JOIN _fc_months mo
 ),
 t AS (
     SELECT a.*,
            scope_rule_at(true, a.insurance_type, a.original_age_mi, a.contribution_status, a.m) AS scope_rule,
            trigger_application_at(true, a.applied, a.original_age_mi, a.m)                    AS by_application,
-           trigger_screening_at(true, len(a.flags_m) > 0, a.original_age_mi, a.m)              AS by_screening
+           trigger_screening_at(true, a.fixed_flagged OR a.insufficient_m OR a.past_age_m,
+                                a.original_age_mi, a.m)                                      AS by_screening
     FROM at_m a
+),
+first AS (
+    SELECT * FROM t
+    WHERE scope_rule IS NOT NULL OR by_application OR by_screening
+    QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY m) = 1
 )
 SELECT id_no, office_code, m AS entry_mi, scope_rule,
        scope_rule IS NOT NULL AS by_push, by_application, by_screening,
-       array_to_string(list_sort(flags_m), ';') AS flags
-FROM t
-WHERE scope_rule IS NOT NULL OR by_application OR by_screening
-QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY m) = 1;
+       -- the flags of M (for explain): P's that do not move, and those of M that do
+       array_to_string(list_sort(list_concat(
+           list_filter(string_split(flags, ';'), lambda c: c <> '' AND NOT flag_depends_on_month(c)),
+           CASE WHEN insufficient_m THEN ['INSUFFICIENT_YEARS'] ELSE [] END,
+           CASE WHEN past_age_m THEN ['PAST_AGE_NOT_RETIRED'] ELSE [] END)), ';') AS flags
+FROM first;
 
 -- Everyone in the ledger during the horizon: the open entries from P+1, the entering from their
 -- month; with S, the retirement month R (elected, else S), counted months (the confirmed
@@ -84,17 +91,24 @@ WITH who AS (
     FROM _fc_open
     UNION ALL
     SELECT id_no, NULL, office_code, 'ENROLLED', NULL, entry_mi, true FROM _fc_entering
+),
+od AS (   -- OVERDUE at most once every N months (sql/notify/10_reminders_due.sql): the last one sent
+    SELECT id_no, max(greatest(reference_mi, issued_mi)) AS last_overdue_mi
+    FROM notice_log WHERE kind = 'OVERDUE' GROUP BY id_no
 )
 SELECT w.*, r.statutory_age_mi, r.insurance_type,
        coalesce(w.elected_retirement_mi, r.statutory_age_mi) AS retirement_mi,
        coalesce(c.counted_months, r.counted_months) AS counted_months,
-       notice_channel(phone_normalized(p.phone), r.insurance_type, p.employer_uscc, p.employer_name) AS channel,
-       -- OVERDUE at most once every N months (sql/notify/10_reminders_due.sql): the last one sent
-       (SELECT max(greatest(n.reference_mi, n.issued_mi)) FROM notice_log n
-        WHERE n.id_no = w.id_no AND n.kind = 'OVERDUE') AS last_overdue_mi
+       -- the channel of P's worklist row (the same expression on the same data: sql/outputs/10_worklist.sql),
+       -- computed here only for the persons entering
+       coalesce(wl.channel,
+                notice_channel(phone_normalized(p.phone), r.insurance_type, p.employer_uscc, p.employer_name)) AS channel,
+       od.last_overdue_mi
 FROM who w
 JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = w.id_no
-LEFT JOIN persons_p p ON p.id_no = w.id_no
+LEFT JOIN worklist_rows wl ON wl.month_mi = {{ month_mi }} AND wl.entry_id = w.entry_id
+LEFT JOIN persons_p p ON p.id_no = w.id_no AND wl.channel IS NULL
+LEFT JOIN od ON od.id_no = w.id_no
 LEFT JOIN (SELECT entry_id, any_value(counted_months) AS counted_months FROM conclusions
            WHERE superseded_on IS NULL GROUP BY entry_id) c ON c.entry_id = w.entry_id;
 
@@ -103,21 +117,21 @@ LEFT JOIN (SELECT entry_id, any_value(counted_months) AS counted_months FROM con
 -- or after the last one (sent before P, or due in the horizon), i.e. the first month it may go
 -- and every N months after. DECLARATION / CONSULTATION: below, from the declaration screening.
 CREATE OR REPLACE TEMP TABLE _fc_notices AS
-WITH pm AS (
-    SELECT p.*, mo.m,
-           greatest(p.statutory_age_mi + 1, p.from_mi,
-                    coalesce(p.last_overdue_mi + {{ overdue_every }}, p.from_mi)) AS first_overdue_mi
+SELECT id_no, office_code, from_mi AS m, 'PRE_SERVICE' AS kind, channel FROM _fc_people WHERE entering
+UNION ALL
+SELECT id_no, office_code, m, kind, channel FROM (
+    SELECT p.id_no, p.office_code, p.channel, mo.m,
+           -- the three are exclusive (S − M = 3, S = M, S < M): one pass over the months
+           CASE WHEN age_minus_3_due(p.statutory_age_mi, mo.m) THEN 'AGE_MINUS_3'
+                WHEN age_reached_due(p.statutory_age_mi, mo.m) THEN 'AGE_REACHED'
+                WHEN overdue_age(p.statutory_age_mi, mo.m)
+                     AND mo.m >= greatest(p.statutory_age_mi + 1, p.from_mi,
+                                          coalesce(p.last_overdue_mi + {{ overdue_every }}, p.from_mi))
+                     AND (mo.m - greatest(p.statutory_age_mi + 1, p.from_mi,
+                                          coalesce(p.last_overdue_mi + {{ overdue_every }}, p.from_mi)))
+                         % {{ overdue_every }} = 0 THEN 'OVERDUE' END AS kind
     FROM _fc_people p JOIN _fc_months mo ON mo.m >= p.from_mi
-)
-SELECT id_no, office_code, m, 'PRE_SERVICE' AS kind, channel FROM pm WHERE entering AND m = from_mi
-UNION ALL
-SELECT id_no, office_code, m, 'AGE_MINUS_3', channel FROM pm WHERE age_minus_3_due(statutory_age_mi, m)
-UNION ALL
-SELECT id_no, office_code, m, 'AGE_REACHED', channel FROM pm WHERE age_reached_due(statutory_age_mi, m)
-UNION ALL
-SELECT id_no, office_code, m, 'OVERDUE', channel FROM pm
-WHERE overdue_age(statutory_age_mi, m) AND m >= first_overdue_mi
-  AND (m - first_overdue_mi) % {{ overdue_every }} = 0;
+) WHERE kind IS NOT NULL;
 
 -- Notices already waiting for the batch of a month of the horizon (raised before P's run ended: a
 -- RESULT of county feedback, a declaration notice of a late screening, what a rerun deferred): they

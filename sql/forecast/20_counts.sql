@@ -17,10 +17,16 @@ WITH grid AS (
     CROSS JOIN _fc_months mo
 ),
 ent AS (SELECT office_code, entry_mi AS m, count(*) AS n FROM _fc_entering GROUP BY ALL),
+-- in the ledger in M: from their first month on (counted by that month, then summed up to M)
+starts AS (SELECT office_code, from_mi, count(*) AS n FROM _fc_people GROUP BY ALL),
 inl AS (
-    SELECT p.office_code, mo.m, count(*) AS persons,
-           count(*) FILTER (WHERE age_reached_due(p.statutory_age_mi, mo.m)) AS reaching
-    FROM _fc_people p JOIN _fc_months mo ON mo.m >= p.from_mi
+    SELECT s.office_code, mo.m, sum(s.n) AS persons
+    FROM starts s JOIN _fc_months mo ON mo.m >= s.from_mi
+    GROUP BY ALL
+),
+reach AS (   -- in the ledger in M and S = M (rules.md §5 AGE_REACHED's month)
+    SELECT p.office_code, mo.m, count(*) AS reaching
+    FROM _fc_people p JOIN _fc_months mo ON age_reached_due(p.statutory_age_mi, mo.m) AND mo.m >= p.from_mi
     GROUP BY ALL
 ),
 nt AS (
@@ -38,7 +44,7 @@ dc AS (
 )
 SELECT {{ month_mi }} AS month_mi, g.m AS forecast_mi, g.office_code,
        CAST(coalesce(ent.n, 0) AS INTEGER) AS entering,
-       CAST(coalesce(inl.reaching, 0) AS INTEGER) AS reaching_statutory_age,
+       CAST(coalesce(reach.reaching, 0) AS INTEGER) AS reaching_statutory_age,
        CAST(coalesce(inl.persons, 0) AS INTEGER) AS ledger_persons,
        {% for k in kinds %}{% for c in channels %}CAST(coalesce(nt.notices_{{ k | lower }}_{{ c | lower }}, 0) AS INTEGER) AS notices_{{ k | lower }}_{{ c | lower }},
        {% endfor %}{% endfor %}CAST(coalesce(nt.notices_total, 0) AS INTEGER) AS notices_total,
@@ -48,6 +54,7 @@ SELECT {{ month_mi }} AS month_mi, g.m AS forecast_mi, g.office_code,
 FROM grid g
 LEFT JOIN ent USING (office_code, m)
 LEFT JOIN inl USING (office_code, m)
+LEFT JOIN reach USING (office_code, m)
 LEFT JOIN nt USING (office_code, m)
 LEFT JOIN dc USING (office_code, m)
 ORDER BY g.office_code, g.m;
