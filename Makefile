@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test sample bench-ingest bench-run bench-feedback airflow-standalone clean
+.PHONY: demo test sample bench-ingest bench-run bench-feedback bench-forecast airflow-standalone clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench-run: $(STAMP)
 	$(BIN)/python bench/run.py
 
 # county feedback on the warehouse bench-run leaves (it keeps bench/work/run with --keep)
+bench-forecast: $(STAMP)
+	$(BIN)/python bench/forecast.py
+
 bench-feedback: $(STAMP)
 	test -f bench/work/run/w.duckdb || $(BIN)/python bench/run.py --keep --no-record
 	$(BIN)/python bench/feedback.py

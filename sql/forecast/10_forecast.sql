@@ -1,6 +1,6 @@
 -- reads: screen_results (month P), persons_p (the push state of P: sql/screen/00_state.sql), applications,
 --        ledger_entries, conclusions, notice_log
--- writes: TEMP _fc_months, _fc_open, _fc_entering, _fc_people, _fc_notices, _fc_declarations
+-- writes: TEMP _fc_months, _fc_open, _fc_cand, _fc_entering, _fc_people, _fc_notices, _fc_declarations
 -- params: month_mi (P), horizon (months ahead), next_month_first (first day of P+1),
 --         overdue_every (settings.overdue_every_months), only (a quoted ID number: one person, for
 --         explain; empty: everyone)
@@ -28,7 +28,7 @@ WHERE e.opened_mi <= {{ month_mi }} AND (e.closed_mi IS NULL OR e.closed_mi > {{
 -- after P, nor closed after P (the month's run opens nobody with such an entry: sql/ledger/30_open.sql)
 -- — whom a trigger takes in at some M; the first such M. Servable is month-independent on an
 -- unchanged push; a person whose O lies beyond every trigger's reach of P+horizon is left out early.
-CREATE OR REPLACE TEMP TABLE _fc_entering AS
+CREATE OR REPLACE TEMP TABLE _fc_cand AS
 WITH app AS (   -- trigger 2: the applications received by the end of P (as they are at P)
     SELECT DISTINCT id_no FROM applications WHERE applied_on < DATE '{{ next_month_first }}'
 ),
@@ -49,14 +49,18 @@ cand AS (
       AND NOT EXISTS (SELECT 1 FROM ledger_entries e
                       WHERE e.id_no = r.id_no AND e.opened_mi <= {{ month_mi }}
                         AND (e.closed_mi IS NULL OR e.closed_mi > {{ month_mi }}))
-),
-at_m AS (
+)
+SELECT * FROM cand;
+
+-- (a table, not a CTE: DuckDB then runs the month-by-month pass over it alone)
+CREATE OR REPLACE TEMP TABLE _fc_entering AS
+WITH at_m AS (
     SELECT c.*, mo.m,
            -- §4 flags in M: those of P that do not move, and the two that move with the month
            insufficient_years_at(c.counted_months, c.contribution_status, c.statutory_age_mi,
                                  c.min_contribution_months, mo.m) AS insufficient_m,
            past_age_not_retired_at(c.statutory_age_mi, c.retired, mo.m) AS past_age_m
-    FROM cand c CROSS JOIN _fc_months mo
+    FROM _fc_cand c CROSS JOIN _fc_months mo
 ),
 t AS (
     SELECT a.*,
