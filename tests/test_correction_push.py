@@ -11,8 +11,8 @@ from datetime import date
 import pytest
 
 from pushkit import person
-from test_ledger import Push, _correction, _run, entry
-from test_screen import born
+from support.ledger import Push, correction_push, run_push_month, entry
+from support.screen import born
 
 NOV, DEC, JAN = 24322, 24323, 24324
 
@@ -28,14 +28,14 @@ def test_reopen_keeps_the_stage_clock_after_an_office_change(tmp_path):
     stage: the reopened entry must get the stage's own start back, not the office change's date."""
     push = Push(tmp_path)
     a, b = person(1, birth_date=born(6)), person(2, birth_date=born(7))
-    _run(push, "2026-11", [a, b])
+    run_push_month(push, "2026-11", [a, b])
     moved = dict(a, insured_region="640521")
-    _run(push, "2026-12", [moved, b])                              # office 640104 -> 640521, still NOTIFIED
+    run_push_month(push, "2026-12", [moved, b])                              # office 640104 -> 640521, still NOTIFIED
     before = _clock(push, a["id_no"])
     assert before == ("NOTIFIED", date(2026, 11, 1), date(2026, 11, 21))
-    _run(push, "2027-01", [b])                                     # a wrongly left out: LEFT_PUSH
+    run_push_month(push, "2027-01", [b])                                     # a wrongly left out: LEFT_PUSH
     assert entry(push, a["id_no"])[3] == "LEFT_PUSH"
-    _correction(push, "2027-01", [moved, b])
+    correction_push(push, "2027-01", [moved, b])
     assert entry(push, a["id_no"])[2:4] == (None, None)
     assert _clock(push, a["id_no"]) == before
 
@@ -46,14 +46,14 @@ def test_a_second_reopen_in_the_month_keeps_the_stage_clock(tmp_path):
     start of the stage."""
     push = Push(tmp_path)
     a, b = person(1, birth_date=born(6)), person(2, birth_date=born(7))
-    _run(push, "2026-11", [a, b])
+    run_push_month(push, "2026-11", [a, b])
     before = _clock(push, a["id_no"])
-    _run(push, "2026-12", [b])
-    _correction(push, "2026-12", [a, b])
+    run_push_month(push, "2026-12", [b])
+    correction_push(push, "2026-12", [a, b])
     assert _clock(push, a["id_no"]) == before                      # first reopening: right
-    _correction(push, "2026-12", [b])
+    correction_push(push, "2026-12", [b])
     assert entry(push, a["id_no"])[3] == "LEFT_PUSH"
-    _correction(push, "2026-12", [a, b])
+    correction_push(push, "2026-12", [a, b])
     assert entry(push, a["id_no"])[2:4] == (None, None)
     assert _clock(push, a["id_no"]) == before
 
@@ -66,9 +66,9 @@ def test_county_work_dated_before_the_wrong_closing_is_accepted_after_the_reopen
 
     push = Push(tmp_path)
     a, b = person(1, birth_date=born(6)), person(2, birth_date=born(7))
-    _run(push, "2026-11", [a, b])
-    _run(push, "2026-12", [b])
-    _correction(push, "2026-12", [a, b])
+    run_push_month(push, "2026-11", [a, b])
+    run_push_month(push, "2026-12", [b])
+    correction_push(push, "2026-12", [a, b])
     f = tmp_path / "late.csv"
     f.write_text(f"office_code,event,id_no,event_date,result\n640104,ARCHIVE_REVIEWED,{a['id_no']},2026-11-28,PASS\n",
                  encoding="utf-8")
@@ -85,13 +85,13 @@ def test_a_published_batch_gets_no_reminder_for_a_reopened_entry(tmp_path):
     February goes out with March's."""
     push = Push(tmp_path)
     a, b = person(1, birth_date=born(0)), person(2, birth_date=born(7))   # a: S = 2027-05
-    _run(push, "2026-11", [a, b])
+    run_push_month(push, "2026-11", [a, b])
     assert push.q("SELECT statutory_age_mi FROM screen_results WHERE id_no = ?", [a["id_no"]]) == [(NOV + 6,)]
-    _run(push, "2027-02", [b])
+    run_push_month(push, "2027-02", [b])
     assert entry(push, a["id_no"])[3] == "LEFT_PUSH"
     feb = "SELECT kind, id_no FROM notice_log WHERE issued_mi = 24325 ORDER BY ALL"
     published = push.q(feb)
-    _correction(push, "2027-02", [a, b])
+    correction_push(push, "2027-02", [a, b])
     assert entry(push, a["id_no"])[2] is None                      # reopened
     assert push.q(feb) == published
     assert push.q("SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind <> 'PRE_SERVICE'",
@@ -103,12 +103,12 @@ def test_an_unfinished_run_s_withdrawal_is_restored_after_the_reopening(tmp_path
     batch) when it closed a; the correction's rerun reopens a at CONCLUDED with its clock and the RESULT
     waits for December's batch again, exactly once."""
     from pipelines import outputs
-    from test_ledger import _feedback_to_conclusion
+    from support.ledger import feedback_to_conclusion
 
     push = Push(tmp_path)
     a, b = person(1, birth_date=born(6)), person(2, birth_date=born(7))
-    _run(push, "2026-11", [a, b])
-    _feedback_to_conclusion(push, a, first_day=20)
+    run_push_month(push, "2026-11", [a, b])
+    feedback_to_conclusion(push, a, first_day=20)
     before = _clock(push, a["id_no"])
     assert before[:2] == ("CONCLUDED", date(2026, 11, 23))
     result = push.q("SELECT * FROM notice_log WHERE kind = 'RESULT'")
@@ -119,10 +119,10 @@ def test_an_unfinished_run_s_withdrawal_is_restored_after_the_reopening(tmp_path
 
     monkeypatch.setattr(outputs, "publish_month", boom)
     with pytest.raises(RuntimeError):
-        _run(push, "2026-12", [b])
+        run_push_month(push, "2026-12", [b])
     monkeypatch.undo()
     assert push.q("SELECT kind, reason FROM notice_withdrawals") == [("RESULT", "LEFT_PUSH")]
-    _correction(push, "2026-12", [a, b])
+    correction_push(push, "2026-12", [a, b])
     assert _clock(push, a["id_no"]) == before
     assert push.q("SELECT count(*) FROM notice_withdrawals") == [(0,)]
     assert push.q("SELECT notice_id, kind, issued_mi FROM notice_log WHERE kind = 'RESULT'") == [
@@ -141,9 +141,9 @@ def test_a_first_run_and_an_earlier_month_s_closing_are_not_reopened(tmp_path):
     December takes a in again as a new entry (rules.md §3)."""
     push = Push(tmp_path)
     a, b = person(1, birth_date=born(6)), person(2, birth_date=born(7))
-    _run(push, "2026-11", [b, a])
-    _run(push, "2026-12", [b])
-    _run(push, "2027-01", [a, b])
+    run_push_month(push, "2026-11", [b, a])
+    run_push_month(push, "2026-12", [b])
+    run_push_month(push, "2027-01", [a, b])
     rows = push.q("SELECT opened_mi, closed_mi, close_reason, stage FROM ledger_entries WHERE id_no = ? "
                   "ORDER BY opened_mi", [a["id_no"]])
     assert rows == [(NOV, DEC, "LEFT_PUSH", "LEFT_PUSH"), (JAN, None, None, "NOTIFIED")]
@@ -156,16 +156,16 @@ def test_a_person_the_correction_brings_in_is_told_with_the_next_batch(tmp_path)
     January's run does not tell c again."""
     push = Push(tmp_path)
     b, c = person(2, birth_date=born(7)), person(3, birth_date=born(8))
-    _run(push, "2026-11", [b])
-    _run(push, "2026-12", [b])
+    run_push_month(push, "2026-11", [b])
+    run_push_month(push, "2026-12", [b])
     sms = tmp_path / "out" / "2026-12" / "notifications"
     published = {p.relative_to(sms): p.read_bytes() for p in sms.rglob("*") if p.is_file()}
-    _correction(push, "2026-12", [b, c])
+    correction_push(push, "2026-12", [b, c])
     assert {p.relative_to(sms): p.read_bytes() for p in sms.rglob("*") if p.is_file()} == published
     assert push.q("SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [
         ("PRE_SERVICE", DEC, JAN)]
     assert entry(push, c["id_no"])[0] == "NOTIFIED"
-    _run(push, "2027-01", [b, c])
+    run_push_month(push, "2027-01", [b, c])
     assert push.q("SELECT count(*) FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [(1,)]
     january = (tmp_path / "out" / "2027-01" / "notifications" / "640104" / "sms.csv").read_text(encoding="utf-8-sig")
     assert january.count(c["id_no"]) == 1 and '"PRE_SERVICE","' + c["id_no"] in january
@@ -177,10 +177,10 @@ def test_a_deferred_notice_is_withdrawn_when_the_next_push_closes_the_entry(tmp_
     of the 1st (docs/decisions.md)."""
     push = Push(tmp_path)
     b, c = person(2, birth_date=born(7)), person(3, birth_date=born(8))
-    _run(push, "2026-11", [b])
-    _run(push, "2026-12", [b])
-    _correction(push, "2026-12", [b, c])
-    _run(push, "2027-01", [b, dict(c, survival_status=2)])
+    run_push_month(push, "2026-11", [b])
+    run_push_month(push, "2026-12", [b])
+    correction_push(push, "2026-12", [b, c])
+    run_push_month(push, "2027-01", [b, dict(c, survival_status=2)])
     assert push.q("SELECT count(*) FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [(0,)]
     assert push.q("SELECT kind, reference_mi, reason, withdrawn_mi FROM notice_withdrawals WHERE id_no = ?",
                   [c["id_no"]]) == [("PRE_SERVICE", DEC, "DECEASED", JAN)]
@@ -196,9 +196,9 @@ def test_a_deferred_notice_goes_by_the_channel_of_the_next_month(tmp_path):
     it goes through the township in January, as every notice of January's batch (47_settle_batch.sql)."""
     push = Push(tmp_path)
     b, c = person(2, birth_date=born(7)), person(3, birth_date=born(8))
-    _run(push, "2026-11", [b])
-    _run(push, "2026-12", [b])
-    _correction(push, "2026-12", [b, c])
+    run_push_month(push, "2026-11", [b])
+    run_push_month(push, "2026-12", [b])
+    correction_push(push, "2026-12", [b, c])
     assert push.q("SELECT channel FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [("SMS",)]
-    _run(push, "2027-01", [b, dict(c, phone="", employer_uscc="", employer_name="")])
+    run_push_month(push, "2027-01", [b, dict(c, phone="", employer_uscc="", employer_name="")])
     assert push.q("SELECT channel, phone FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [("TOWNSHIP", None)]

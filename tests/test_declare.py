@@ -11,10 +11,8 @@ import pytest
 
 from pipelines.declare import declare_month
 from pipelines.errors import MonthRefused
-from test_feedback import D0, P, Wh, mi, path_rows, row
-
-D = P + 1          # the declare month: 2026-12
-DM = "2026-12"
+from support.feedback import D0, P, Wh, mi, path_rows, row
+from support.declare import confirm, declare, listed, by_id, D, DM  # noqa: F401
 
 
 def text(m: int) -> str:
@@ -24,27 +22,6 @@ def text(m: int) -> str:
 @pytest.fixture
 def wh(tmp_path):
     return Wh(tmp_path)
-
-
-def confirm(wh: Wh, persons, **over) -> None:
-    rows = []
-    for p in persons:
-        rows += path_rows(p, "CONFIRMED", **over)
-    rep = wh.apply(rows)
-    assert rep.refused == 0, rep.lines()
-
-
-def declare(wh: Wh, month: str = DM, **kw):
-    return declare_month(month, wh.path, wh.tmp / "out", wh.settings, **kw)
-
-
-def listed(wh: Wh, month: str = DM, office: str = "640104") -> list[dict]:
-    f = wh.tmp / "out" / month / "declarations" / office / "declarations.parquet"
-    return duckdb.sql(f"SELECT * FROM '{f}'").df().to_dict("records")
-
-
-def by_id(rows):
-    return {r["id_no"]: r for r in rows}
 
 
 def test_window_boundaries_and_declaration(wh):

@@ -23,6 +23,7 @@ from pushkit import (
     csv_text, edit_manifest, make_id, person, population, rehash, segment, write_batch,
     write_typed_parquet,
 )
+from support.warehouse import q, persons_as_of  # noqa: F401
 
 SETTINGS = Settings(person_key_secret="test-key-ingest")
 ID_RE = re.compile(r"[0-9]{17}[0-9Xx]")
@@ -41,14 +42,6 @@ def ingest(wh: Path, *dirs, settings: Settings = SETTINGS, validate: bool = Fals
     """ingest_batches without the GX suites (tests/test_validate.py has them) unless asked:
     the rules of push-format.md are what these tests check, and GX costs ~0.3 s a batch."""
     return ingest_batches([Path(d) for d in dirs], wh, settings, validate=validate)
-
-
-def q(wh: Path, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def q1(wh: Path, sql: str, params=None):
@@ -76,24 +69,6 @@ def as_text(row: dict) -> dict:
             out[c] = "1" if v else "0"
         else:
             out[c] = str(v)
-    return out
-
-
-def persons_as_of(wh: Path, s: int | None = None) -> dict[str, dict]:
-    """id_no -> version row (dict) valid as of seq ``s`` (current when None)."""
-    cond = "valid_to_seq IS NULL" if s is None else \
-        f"valid_from_seq <= {int(s)} AND (valid_to_seq IS NULL OR valid_to_seq > {int(s)})"
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        cur = con.execute(f"SELECT * FROM person_versions WHERE {cond}")
-        cols = [d[0] for d in cur.description]
-        rows = [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
-    out = {}
-    for r in rows:
-        assert r["id_no"] not in out, f"two versions valid at once for one person (seq {s})"
-        out[r["id_no"]] = r
     return out
 
 

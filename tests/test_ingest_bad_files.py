@@ -21,7 +21,7 @@ import pytest
 
 from pipelines.ingest import _unparsable_csv
 from pushkit import PERSON_COLUMNS, csv_text, edit_manifest, make_id, population, rehash, run_cli, write_batch
-from test_ingest import q
+from support.warehouse import q
 
 ID_RE = re.compile(r"[0-9]{17}[0-9Xx]")
 PHONE_RE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")

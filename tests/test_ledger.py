@@ -12,39 +12,10 @@ from pipelines.monthly import month_context
 from pipelines.settings import load_settings
 from pipelines.warehouse import connect
 from pushkit import person, segment, write_batch
-from test_screen import born
+from support.screen import born
+from support.ledger import Push, entry, run_push_month, feedback_to_conclusion, correction_push  # noqa: F401
 
 P = "2026-11"
-
-
-class Push:
-    """Feed months one after another: each call is a FULL (or INCR) and a screen + ledger of its month."""
-
-    def __init__(self, tmp: Path):
-        self.tmp, self.wh, self.seq = tmp, tmp / "w.duckdb", 0
-        self.settings = load_settings()
-
-    def month(self, month: str, persons, segments=None, push_type="FULL"):
-        self.seq += 1
-        segs = segments if segments is not None else [segment(p["id_no"]) for p in persons if p.get("op") != "D"]
-        b = write_batch(self.tmp / f"b{self.seq}", persons, segs, seq=self.seq, month=month, push_type=push_type,
-                        base_seq=None if push_type == "FULL" else self.seq - 1)
-        rep = ingest_batches([b], self.wh)
-        assert not rep.refused, rep.lines()
-        with connect(self.wh, settings=self.settings) as con:
-            ctx = month_context(con, month, self.settings)
-            screen.screen_month(con, ctx, validate=False)
-            return ledger.update_ledger(con, ctx, validate=False)
-
-    def q(self, sql, params=None):
-        with connect(self.wh, read_only=True, settings=self.settings) as con:
-            return con.execute(sql, params or []).fetchall()
-
-
-def entry(push: Push, id_no: str):
-    rows = push.q("SELECT stage, office_code, closed_mi, close_reason, officer_id, opened_by FROM ledger_entries "
-                  "WHERE id_no = ? ORDER BY opened_mi", [id_no])
-    return rows[-1] if rows else None
 
 
 def test_kept_after_window_passes(tmp_path):
@@ -156,41 +127,6 @@ def test_taken_in_by_which_trigger(tmp_path):
     assert entry(push, ps[1]["id_no"])[5] == "SCREENING"
 
 
-def _run(push: Push, month: str, persons, segments=None, push_type="FULL"):
-    """Ingest one batch, then the whole monthly run of its month (worklists and notices too)."""
-    from pipelines.monthly import run_month
-
-    push.seq += 1
-    segs = segments if segments is not None else [segment(p["id_no"]) for p in persons if p.get("op") != "D"]
-    b = write_batch(push.tmp / f"b{push.seq}", persons, segs, seq=push.seq, month=month, push_type=push_type,
-                    base_seq=None if push_type == "FULL" else push.seq - 1)
-    assert not ingest_batches([b], push.wh).refused
-    run_month(month, push.wh, push.tmp / "out", validate=False)
-
-
-def _feedback_to_conclusion(push: Push, p: dict, first_day: int, then=()) -> None:
-    """County feedback (office 640104) taking p's entry to a conclusion on four days of November
-    from ``first_day``, then the rows ``then``; every row must be accepted."""
-    import csv as _csv
-
-    from pipelines.feedback import COLUMNS, apply_feedback_files
-
-    rows = [{"event": "ARCHIVE_REVIEWED", "result": "PASS"}, {"event": "YEARS_CONFIRMED", "months": "300"},
-            {"event": "RELATIONS_MERGED", "merge_status": "MERGED"},
-            {"event": "CONCLUSION_ISSUED", "merge_status": "MERGED", "counted_months": "300",
-             "archive_conclusion": "PASS", "base_data": "b"}]
-    for i, r in enumerate(rows):
-        r["event_date"] = f"2026-11-{first_day + i:02d}"
-    f = push.tmp / "fb.csv"
-    with open(f, "w", encoding="utf-8", newline="") as fh:
-        w = _csv.DictWriter(fh, fieldnames=list(COLUMNS))
-        w.writeheader()
-        for r in rows + list(then):
-            w.writerow({"office_code": "640104", "id_no": p["id_no"], **r})
-    rep = apply_feedback_files([f], push.wh)
-    assert rep.files[0].refused == 0, rep.lines()
-
-
 def test_rerun_keeps_an_entry_closed_left_push_on_the_worklist(tmp_path):
     """A rerun of P (e.g. completing a killed run) screens the persons whose entry P closed:
     the closed entry stays on P's worklist, as in the first run."""
@@ -198,8 +134,8 @@ def test_rerun_keeps_an_entry_closed_left_push_on_the_worklist(tmp_path):
 
     push = Push(tmp_path)
     a, b = person(1, birth_date=born(3)), person(2, birth_date=born(4))
-    _run(push, "2026-11", [a, b])
-    _run(push, "2026-12", [b])                                   # a left the push
+    run_push_month(push, "2026-11", [a, b])
+    run_push_month(push, "2026-12", [b])                                   # a left the push
     assert entry(push, a["id_no"])[3] == "LEFT_PUSH"
     wl = tmp_path / "out" / "2026-12" / "worklists" / "640104" / "worklist.csv"
     first = wl.read_bytes()
@@ -207,17 +143,6 @@ def test_rerun_keeps_an_entry_closed_left_push_on_the_worklist(tmp_path):
     run_month("2026-12", push.wh, tmp_path / "out", validate=False)
     assert wl.read_bytes() == first
     assert push.q("SELECT count(*) FROM screen_results WHERE month_mi = 24323 AND id_no = ?", [a["id_no"]]) == [(1,)]
-
-
-def _correction(push: Push, month: str, persons) -> None:
-    """A correction FULL of an already-run month (a later seq, the same data month), then its rerun."""
-    from pipelines.monthly import run_month
-
-    push.seq += 1
-    b = write_batch(push.tmp / f"b{push.seq}", persons, [segment(p["id_no"]) for p in persons],
-                    seq=push.seq, month=month)
-    assert not ingest_batches([b], push.wh).refused
-    run_month(month, push.wh, push.tmp / "out", validate=False)
 
 
 def _history(push: Push, id_no: str):
@@ -233,14 +158,14 @@ def test_correction_push_reopens_what_the_run_of_the_month_closed(tmp_path, wron
     and sends no second PRE_SERVICE (rules.md §3, §5; docs/decisions.md)."""
     push = Push(tmp_path)
     a, b = person(1, birth_date=born(6)), person(2, birth_date=born(7))
-    _run(push, "2026-11", [a, b])
+    run_push_month(push, "2026-11", [a, b])
     entry_id, clock = push.q("SELECT entry_id, (stage_since, due_date) FROM ledger_entries WHERE id_no = ?",
                              [a["id_no"]])[0]
     bad = {"absent": [b], "deceased": [dict(a, survival_status=2), b], "retired": [dict(a, retired=1), b]}[wrong]
-    _run(push, "2026-12", bad)
+    run_push_month(push, "2026-12", bad)
     closed = {"absent": "LEFT_PUSH", "deceased": "DECEASED", "retired": "RETIRED"}[wrong]
     assert entry(push, a["id_no"])[:4] == (closed, "640104", 24323, closed)
-    _correction(push, "2026-12", [a, b])
+    correction_push(push, "2026-12", [a, b])
     assert push.q("SELECT entry_id, stage, closed_mi, close_reason FROM ledger_entries WHERE id_no = ?",
                   [a["id_no"]]) == [(entry_id, "NOTIFIED", None, None)]
     # the stage's clock as before the closing (work overdue in November stays overdue)
@@ -251,7 +176,7 @@ def test_correction_push_reopens_what_the_run_of_the_month_closed(tmp_path, wron
 
     december = pq.read_table(tmp_path / "out" / "2026-12" / "worklists" / "640104" / "worklist.parquet").to_pylist()
     assert {r["id_no"]: r["stage"] for r in december} == {a["id_no"]: "NOTIFIED", b["id_no"]: "NOTIFIED"}
-    _run(push, "2027-01", [dict(a, op="U")], push_type="INCR")
+    run_push_month(push, "2027-01", [dict(a, op="U")], push_type="INCR")
     assert push.q("SELECT count(*) FROM ledger_entries WHERE id_no = ?", [a["id_no"]]) == [(1,)]
     assert push.q("SELECT kind FROM notice_log WHERE id_no = ? AND kind = 'PRE_SERVICE'", [a["id_no"]]) == [
         ("PRE_SERVICE",)]
@@ -264,19 +189,19 @@ def test_a_closing_the_correction_confirms_or_a_county_retirement_is_not_reopene
 
     push = Push(tmp_path)
     a, b, c = (person(n, birth_date=born(6)) for n in (1, 2, 3))
-    _run(push, "2026-11", [a, b, c])
+    run_push_month(push, "2026-11", [a, b, c])
     f = tmp_path / "fb.csv"
     f.write_text(f"office_code,event,id_no,event_date\n640104,RETIRED,{c['id_no']},2026-12-03\n", encoding="utf-8")
     assert apply_feedback_files([f], push.wh).files[0].refused == 0
     moved = dict(b, hukou_region="620102")
     segs = [segment(b["id_no"], "620102", "199001", "200912", 1), segment(b["id_no"], "640104", "201001", "201512", 1),
             segment(c["id_no"])]
-    _run(push, "2026-12", [moved, c], segs)                              # a left out, b moved out
+    run_push_month(push, "2026-12", [moved, c], segs)                              # a left out, b moved out
     before = push.q("SELECT entry_id, stage, closed_mi, close_reason FROM ledger_entries ORDER BY id_no")
     assert sorted(r[3] for r in before) == ["LEFT_PUSH", "MOVED_OUT", "RETIRED"]
-    _correction(push, "2026-12", [moved, c])                            # still without a
+    correction_push(push, "2026-12", [moved, c])                            # still without a
     assert push.q("SELECT entry_id, stage, closed_mi, close_reason FROM ledger_entries ORDER BY id_no") == before
-    _correction(push, "2026-12", [a, b, c])                             # a back; b's place back in Ningxia
+    correction_push(push, "2026-12", [a, b, c])                             # a back; b's place back in Ningxia
     after = {r[0]: r[1:] for r in push.q("SELECT id_no, stage, close_reason FROM ledger_entries")}
     assert after == {a["id_no"]: ("NOTIFIED", None), b["id_no"]: ("MOVED_OUT", "MOVED_OUT"),
                      c["id_no"]: ("RETIRED", "RETIRED")}
@@ -293,11 +218,11 @@ def test_county_reported_retirement_is_not_taken_in_again(tmp_path, retired_on, 
 
     push = Push(tmp_path)
     p = person(1, birth_date=born(4))
-    _run(push, "2026-11", [p])
+    run_push_month(push, "2026-11", [p])
     f = tmp_path / "fb.csv"
     f.write_text(f"office_code,event,id_no,event_date\n640104,RETIRED,{p['id_no']},{retired_on}\n", encoding="utf-8")
     apply_feedback_files([f], push.wh)
-    _run(push, "2026-12", [dict(p, op="U")], push_type="INCR")
+    run_push_month(push, "2026-12", [dict(p, op="U")], push_type="INCR")
     assert push.q("SELECT stage, closed_mi, close_reason FROM ledger_entries WHERE id_no = ?", [p["id_no"]]) == [
         ("RETIRED", closed_mi, "RETIRED")]
     assert push.q("SELECT kind, issued_mi FROM notice_log WHERE id_no = ?", [p["id_no"]]) == [("PRE_SERVICE", 24322)]
@@ -313,9 +238,9 @@ def test_a_retirement_the_push_withdraws_is_taken_in_again(tmp_path):
     to 0 the next month lets the person in again (the run's own RETIRED follows the push)."""
     push = Push(tmp_path)
     p = person(1, birth_date=born(4))
-    _run(push, "2026-11", [p])
-    _run(push, "2026-12", [dict(p, retired=1)])
-    _run(push, "2027-01", [p])
+    run_push_month(push, "2026-11", [p])
+    run_push_month(push, "2026-12", [dict(p, retired=1)])
+    run_push_month(push, "2027-01", [p])
     rows = push.q("SELECT opened_mi, close_reason FROM ledger_entries WHERE id_no = ? ORDER BY opened_mi", [p["id_no"]])
     assert rows == [(24322, "RETIRED"), (24324, None)]
 
@@ -326,10 +251,10 @@ def test_notices_follow_a_person_who_changed_office_in_p(tmp_path):
     640521's folder (outputs.md: an office never receives another office's persons)."""
     push = Push(tmp_path)
     p = person(1, birth_date=born(4))
-    _run(push, "2026-11", [p])
-    _feedback_to_conclusion(push, p, first_day=20)
+    run_push_month(push, "2026-11", [p])
+    feedback_to_conclusion(push, p, first_day=20)
     assert push.q("SELECT office_code, issued_mi FROM notice_log WHERE kind = 'RESULT'") == [("640104", 24323)]
-    _run(push, "2026-12", [dict(p, insured_region="640521")])
+    run_push_month(push, "2026-12", [dict(p, insured_region="640521")])
     dec = tmp_path / "out" / "2026-12"
     assert (dec / "worklists" / "640521" / "worklist.csv").exists()
     assert not (dec / "worklists" / "640104").exists()
@@ -339,7 +264,7 @@ def test_notices_follow_a_person_who_changed_office_in_p(tmp_path):
     # the report and office_progress count it where it was filed; a replay files it the same way
     assert push.q("SELECT office_code, notices_sent FROM office_progress WHERE notices_sent > 0 ORDER BY 1") == [
         ("640104", 1), ("640521", 1)]                          # November's PRE_SERVICE, December's RESULT
-    _run(push, "2027-01", [dict(p, insured_region="640521")])
+    run_push_month(push, "2027-01", [dict(p, insured_region="640521")])
     from pipelines.monthly import run_month
 
     run_month("2026-12", push.wh, tmp_path / "replay", replay=True, validate=False)
@@ -352,10 +277,10 @@ def test_a_notice_raised_before_the_push_goes_by_the_push_s_channel(tmp_path):
     it goes through the employer with December's files, as the worklist says (rules.md §5)."""
     push = Push(tmp_path)
     p = person(1, birth_date=born(4))
-    _run(push, "2026-11", [p])
-    _feedback_to_conclusion(push, p, first_day=20)
+    run_push_month(push, "2026-11", [p])
+    feedback_to_conclusion(push, p, first_day=20)
     assert push.q("SELECT channel FROM notice_log WHERE kind = 'RESULT'") == [("SMS",)]
-    _run(push, "2026-12", [dict(p, phone="0951-5012345")])
+    run_push_month(push, "2026-12", [dict(p, phone="0951-5012345")])
     assert push.q("SELECT channel, phone, segments, offline_reason FROM notice_log WHERE kind = 'RESULT'") == [
         ("EMPLOYER", None, None, "phone is not a valid mobile")]
     dec = tmp_path / "out" / "2026-12"
@@ -373,8 +298,8 @@ def test_the_one_time_missing_material_notice_reaches_the_worklist(tmp_path):
 
     push = Push(tmp_path)
     p = person(1, birth_date=born(4))
-    _run(push, "2026-11", [p])
-    _feedback_to_conclusion(push, p, first_day=2, then=[
+    run_push_month(push, "2026-11", [p])
+    feedback_to_conclusion(push, p, first_day=2, then=[
         {"event": "RESULT_RECEIVED", "event_date": "2026-11-06"},
         {"event": "OBJECTION_FILED", "event_date": "2026-11-09", "items": "EVIDENCE;WORK_HISTORY"}])
     run_month("2026-11", push.wh, tmp_path / "out", validate=False)       # the month again, with the feedback

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pushkit import person, segment
-from test_declare import by_id, confirm, declare, listed
-from test_feedback import D0, Wh, mi, row
-from test_screen import born, screen_rows
+from support.declare import by_id, confirm, declare, listed
+from support.feedback import D0, Wh, mi, row
+from support.screen import born, screen_rows
 
 
 def test_duplicate_contribution_overlap_of_exactly_one_month(tmp_path):
@@ -76,7 +76,7 @@ def test_no_benefit_place_handover_for_a_retired_person(tmp_path):
     docs/decisions.md ("every screened person … alive, not retired and still in the push … gets a
     handover"): a retired person is not served, so a move of his place hands nothing over.
     Kills 35_place_moves.sql dropping `NOT r.retired`."""
-    from test_ledger import Push
+    from support.ledger import Push
 
     push = Push(tmp_path)
     ret = person(1, birth_date=born(60), retired=1)     # retired, far from any window: never in the ledger
@@ -114,7 +114,7 @@ def test_closing_a_deceased_who_is_also_marked_retired_is_deceased(tmp_path):
     """rules.md §3 closes an entry when "retired, deceased, left the push, benefit place left Ningxia";
     docs/decisions.md fixes the order when several hold: "deceased, retired, left the push, moved out".
     Kills 10_close.sql with the DECEASED and RETIRED branches swapped."""
-    from test_ledger import Push, entry
+    from support.ledger import Push, entry
 
     push = Push(tmp_path)
     p = person(1, birth_date=born(3))

@@ -26,7 +26,7 @@ import pytest
 
 import pipelines
 from pushkit import SPEC, edit_manifest, make_id, person, rehash, run_cli, segment, write_batch
-from test_ingest import persons_as_of, q
+from support.warehouse import persons_as_of, q
 
 ROOT = Path(pipelines.__file__).resolve().parent.parent
 

@@ -11,8 +11,8 @@ import pytest
 from pipelines.errors import MonthRefused
 from pipelines.ingest import ingest_batches, load_applications
 from pushkit import person, segment, write_batch
-from test_ledger import Push, _correction, _feedback_to_conclusion, _run, entry
-from test_screen import born
+from support.ledger import Push, correction_push, feedback_to_conclusion, run_push_month, entry
+from support.screen import born
 
 NOV, DEC, JAN, FEB, MAR, MAY = 24322, 24323, 24324, 24325, 24326, 24328
 
@@ -36,15 +36,15 @@ def test_deferred_overdue_keeps_three_months_between_sends(tmp_path):
     push = Push(tmp_path)
     a = person(1, birth_date=born(-12), contribution_status="2")
     b = person(2, birth_date=born(7))
-    _run(push, "2026-11", [a, b])
+    run_push_month(push, "2026-11", [a, b])
     s = push.q("SELECT statutory_age_mi FROM screen_results WHERE id_no = ? AND month_mi = ?", [a["id_no"], NOV])
     assert s[0][0] < NOV
-    _run(push, "2027-02", [b])
+    run_push_month(push, "2027-02", [b])
     assert entry(push, a["id_no"])[3] == "LEFT_PUSH"
-    _correction(push, "2027-02", [a, b])
+    correction_push(push, "2027-02", [a, b])
     assert entry(push, a["id_no"])[2] is None
-    _run(push, "2027-03", [a, b])
-    _run(push, "2027-05", [a, b])
+    run_push_month(push, "2027-03", [a, b])
+    run_push_month(push, "2027-05", [a, b])
     sent = [r[0] for r in push.q("SELECT issued_mi FROM notice_log WHERE id_no = ? AND kind = 'OVERDUE' "
                                  "ORDER BY issued_mi", [a["id_no"]])]
     assert sent[:2] == [NOV, MAR]
@@ -60,13 +60,13 @@ def test_deferred_pre_service_withdrawn_then_reopened_is_not_lost(tmp_path):
     the entry is reopened at NOTIFIED. c was never told: the PRE_SERVICE goes out with February's batch."""
     push = Push(tmp_path)
     b, c = person(2, birth_date=born(7)), person(3, birth_date=born(8))
-    _run(push, "2026-11", [b])
-    _run(push, "2026-12", [b])
-    _correction(push, "2026-12", [b, c])
+    run_push_month(push, "2026-11", [b])
+    run_push_month(push, "2026-12", [b])
+    correction_push(push, "2026-12", [b, c])
     assert entry(push, c["id_no"])[0] == "NOTIFIED"
-    _run(push, "2027-01", [b, dict(c, survival_status=2)])
+    run_push_month(push, "2027-01", [b, dict(c, survival_status=2)])
     assert push.q("SELECT kind FROM notice_withdrawals WHERE id_no = ?", [c["id_no"]]) == [("PRE_SERVICE",)]
-    _correction(push, "2027-01", [b, c])
+    correction_push(push, "2027-01", [b, c])
     assert entry(push, c["id_no"])[2] is None and entry(push, c["id_no"])[0] == "NOTIFIED"   # reopened
     pending = push.q("SELECT kind, issued_mi FROM notice_log WHERE id_no = ?", [c["id_no"]])
     assert ("PRE_SERVICE", FEB) in pending, f"notice_log: {pending}"
@@ -78,11 +78,11 @@ def test_result_withdrawn_by_a_published_run_then_reopened_is_not_lost(tmp_path)
     restored into the next batch, January's (an unfinished run's withdrawal is restored into P)."""
     push = Push(tmp_path)
     a, b = person(1, birth_date=born(6)), person(2, birth_date=born(7))
-    _run(push, "2026-11", [a, b])
-    _feedback_to_conclusion(push, a, first_day=20)
-    _run(push, "2026-12", [b])
+    run_push_month(push, "2026-11", [a, b])
+    feedback_to_conclusion(push, a, first_day=20)
+    run_push_month(push, "2026-12", [b])
     assert push.q("SELECT kind, reason FROM notice_withdrawals") == [("RESULT", "LEFT_PUSH")]
-    _correction(push, "2026-12", [a, b])
+    correction_push(push, "2026-12", [a, b])
     assert entry(push, a["id_no"])[:3] == ("CONCLUDED", "640104", None)
     got = push.q("SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind = 'RESULT'",
                  [a["id_no"]])
@@ -96,9 +96,9 @@ def test_office_progress_counts_sent_notices_only(tmp_path):
     notices_sent does not count it yet: sent means in a published batch."""
     push = Push(tmp_path)
     b, c = person(2, birth_date=born(7)), person(3, birth_date=born(8))
-    _run(push, "2026-11", [b])
-    _run(push, "2026-12", [b])
-    _correction(push, "2026-12", [b, c])
+    run_push_month(push, "2026-11", [b])
+    run_push_month(push, "2026-12", [b])
+    correction_push(push, "2026-12", [b, c])
     sent = push.q("SELECT notices_sent FROM office_progress WHERE office_code = '640104'")[0][0]
     published = push.q("SELECT count(*) FROM notice_log WHERE issued_mi <= ?", [DEC])[0][0]
     assert sent == published, f"notices_sent {sent}, in published batches {published}"
@@ -110,14 +110,14 @@ def test_explain_report_and_replays_around_a_deferred_notice(tmp_path):
 
     push = Push(tmp_path)
     b, c = person(2, birth_date=born(7)), person(3, birth_date=born(8))
-    _run(push, "2026-11", [b])
-    _run(push, "2026-12", [b])
+    run_push_month(push, "2026-11", [b])
+    run_push_month(push, "2026-12", [b])
     dec = tmp_path / "out" / "2026-12" / "notifications"
     dec_pub = _files(dec)
-    _correction(push, "2026-12", [b, c])
+    correction_push(push, "2026-12", [b, c])
     text = explain_person(c["id_no"], "2026-12", push.wh)
     assert "PRE_SERVICE for 2026-12 (issued 2027-01)" in text
-    _run(push, "2027-01", [b, c])
+    run_push_month(push, "2027-01", [b, c])
     jan = tmp_path / "out" / "2027-01" / "notifications"
     jan_pub = _files(jan)
     assert _sms_text(tmp_path, "2027-01").count(c["id_no"]) == 1
@@ -155,7 +155,7 @@ def test_no_rerun_of_p_while_the_dag_run_of_p1_is_under_way(tmp_path):
 
     push = Push(tmp_path)
     b, d = person(2, birth_date=born(7)), person(4, birth_date=born(20))
-    _run(push, "2026-11", [b, d])
+    run_push_month(push, "2026-11", [b, d])
     assert entry(push, d["id_no"]) is None                      # O - P = 20: not in scope, no trigger
     push.seq += 1
     batch = write_batch(tmp_path / f"b{push.seq}", [b, d], [segment(p["id_no"]) for p in (b, d)],
@@ -186,7 +186,7 @@ def test_no_rerun_of_p_while_the_dag_run_of_p1_is_under_way(tmp_path):
     stage_finish("2026-12", wh, out)
     assert entry(push, d["id_no"]) is None
     # January takes d in (the application counts from November on) and tells d in January's batch
-    _run(push, "2027-01", [b, d])
+    run_push_month(push, "2027-01", [b, d])
     assert push.q("SELECT reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind = 'PRE_SERVICE'",
                   [d["id_no"]]) == [(24324, 24324)]
     assert d["id_no"] in _sms_text(tmp_path, "2027-01")

@@ -1,3 +1,6 @@
+-- reads: conclusions, ledger_entries, objections, person_versions, screen_results
+-- writes: _decl_base, _decl_excluded, _declare
+-- params: month_mi
 -- Month-start declaration screening of month P = {{ month_mi }} (rules.md §6, seed notice 二(六)).
 -- Every open ledger entry with its retirement month R (the elected month when recorded, else the
 -- statutory month S of the latest screening at or before P), the latest person data (alive,

@@ -1,3 +1,6 @@
+-- reads: _declare, notice_log, person_versions
+-- writes: declaration_decisions
+-- params: month_mi
 -- After the notices: move DECLARATION entries to DECLARED is done by record_transitions;
 -- here the month's decisions are stored as published, with the file's columns (replaced on a rerun
 -- of the month; 30_office_file.sql writes the files from them).

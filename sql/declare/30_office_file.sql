@@ -1,3 +1,6 @@
+-- reads: declaration_decisions, ledger_entries, notice_log, person_versions, screen_results
+-- writes: -
+-- params: month_mi, office
 -- The declarations list of one office for month P (outputs.md declarations columns);
 -- with office empty, the whole month (for validation).
 SELECT d.id_no, CASE WHEN d.file_columns_stored THEN d.name ELSE p.name END AS name, d.office_code,

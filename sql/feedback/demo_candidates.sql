@@ -1,3 +1,6 @@
+-- reads: ledger_entries, ledger_transitions, person_versions, screen_results
+-- writes: -
+-- params: declare_mi, month_mi
 -- Candidates for the demo feedback (pipelines.feedback.demo_feedback): open entries of month
 -- {{ month_mi }} still in ENROLLED/NOTIFIED, alive and not retired, whose retirement month R can
 -- fall 1..3 months after the declare month {{ declare_mi }}: the statutory month S itself, or

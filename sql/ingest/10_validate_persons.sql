@@ -1,3 +1,6 @@
+-- reads: raw_persons
+-- writes: persons_checked
+-- params: push_type
 -- Persons rows of one batch: type every field, or give the row a reason code (push-format.md).
 -- In: TEMP raw_persons(row_no, <contract columns as text>)  Out: TEMP persons_checked.
 CREATE OR REPLACE TEMP TABLE persons_checked AS

@@ -1,3 +1,6 @@
+-- reads: persons_checked, raw_segments
+-- writes: segments_checked
+-- params: -
 -- Segment rows of one batch: type them, or give a reason code (push-format.md).
 -- In: TEMP raw_segments, persons_checked.  Out: TEMP segments_checked.
 CREATE OR REPLACE TEMP TABLE segments_checked AS

@@ -1,3 +1,6 @@
+-- reads: persons_checked, rej_persons, rej_segments, segments_checked
+-- writes: batch_quarantine
+-- params: -
 -- Row accounting of one batch and its quarantine (accepted + quarantined = manifest rows).
 CREATE OR REPLACE TEMP TABLE batch_quarantine AS
 SELECT 'persons' AS file, row_no, reason_code, id_no_raw, NULL::VARCHAR AS raw_text FROM persons_checked WHERE reason_code IS NOT NULL

@@ -1,4 +1,7 @@
-{#- Shared by 40_apply_full.sql and 40_apply_incr.sql: new person versions and segment sets.
+-- reads: incoming, incr_warnings, p_left, segments_checked
+-- writes: cur, p_changed, p_left_rows, person_versions, seg_changed, seg_in, segment_versions
+-- params: push_type, seq
+{# Shared by 40_apply_full.sql and 40_apply_incr.sql: new person versions and segment sets.
     Needs TEMP incoming (accepted I/U rows) and p_left (id_no leaving the push). -#}
 {%- set person_cols = "id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, insured_region, benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, retired, survival_status, actual_contribution_months, deemed_months, deemed_status, deemed_region, arrears_months" -%}
 CREATE OR REPLACE TEMP TABLE cur AS

@@ -1,3 +1,6 @@
+-- reads: incoming, person_versions, persons_checked
+-- writes: p_left
+-- params: -
 -- A FULL replaces the whole pushed population (push-format.md): persons absent from it
 -- have left the push and get a version with in_push = false; nobody is deleted.
 {% include "ingest/40_incoming.sql" %}

@@ -1,3 +1,6 @@
+-- reads: person_versions, persons_checked
+-- writes: incr_warnings, p_left
+-- params: -
 -- An INCR applies changes since base_seq (push-format.md): I/U bring the whole row and all
 -- segments again (they replace the earlier ones), D removes the person from the push.
 -- I for a person already present and U for one not present are upserts, counted as warnings.

@@ -1,4 +1,7 @@
-{#- The accepted persons rows this batch brings as whole rows (FULL: all; INCR: I and U),
+-- reads: persons_checked
+-- writes: incoming
+-- params: push_type
+{# The accepted persons rows this batch brings as whole rows (FULL: all; INCR: I and U),
     with a content hash to tell a changed person from an unchanged one.
     The hash input is the fields joined by '|', NULL written as the two characters \0. So that two
     different rows never give the same input, the free-text fields (the only ones that can hold

@@ -1,3 +1,6 @@
+-- reads: batch_quarantine, raw_persons, raw_segments
+-- writes: quarantine_rows
+-- params: batch_id, seq
 -- Keep every bad row with its batch, file, row number, raw text and reason (push-format.md).
 {%- macro csv_text(cols) -%}
 concat_ws(',', {% for c in cols %}CASE WHEN r.{{ c }} IS NULL THEN '' WHEN regexp_matches(r.{{ c }}, '[,"\n\r]') THEN '"' || replace(r.{{ c }}, '"', '""') || '"' ELSE r.{{ c }} END{{ ", " if not loop.last }}{% endfor %})

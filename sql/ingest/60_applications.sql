@@ -1,3 +1,6 @@
+-- reads: _apps, _apps_rej
+-- writes: _apps_checked, applications
+-- params: source_file
 -- Applications (trigger 2): keep valid rows, record the others with a reason.
 -- _apps(row_no, <columns>) holds the parsed records, _apps_rej(row_no, …) the unparsable ones.
 CREATE OR REPLACE TEMP TABLE _apps_checked AS

@@ -1,3 +1,6 @@
+-- reads: ledger_entries, ledger_transitions, screen_results
+-- writes: _reopening
+-- params: closed_stages, month, month_first, month_mi, seq
 -- Reopen what this month's own run closed from push data that a correction push of the month has
 -- since put right (docs/decisions.md "A correction push of an already-run month"): an entry that a
 -- run of P closed in P as LEFT_PUSH, DECEASED or RETIRED (the push's retired = 1, not a retirement

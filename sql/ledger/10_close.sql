@@ -1,3 +1,6 @@
+-- reads: ledger_entries, screen_results
+-- writes: _closing, handovers
+-- params: month_first, month_mi
 -- Close open entries (rules.md §3): deceased, retired, left the push, benefit place left Ningxia.
 -- A closing in month P is dated the first day of P; first matching reason wins.
 CREATE OR REPLACE TEMP TABLE _closing AS

@@ -1,3 +1,6 @@
+-- reads: screen_results
+-- writes: _moved_office, handovers, ledger_entries, ledger_transitions
+-- params: month, month_first, month_mi
 -- The responsible office follows insured_region (rules.md §3); a change is handed over.
 CREATE OR REPLACE TEMP TABLE _moved_office AS
 SELECT e.entry_id, e.id_no, e.office_code AS from_office, r.office_code AS to_office

@@ -1,3 +1,6 @@
+-- reads: screen_results
+-- writes: _opening, handovers, ledger_entries, ledger_transitions
+-- params: month, month_first, month_mi, settings
 -- Take persons in (rules.md §3 triggers 1–3): a new entry for each triggered person without an open one.
 CREATE OR REPLACE TEMP TABLE _opening AS
 SELECT r.id_no, r.office_code,

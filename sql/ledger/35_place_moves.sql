@@ -1,3 +1,6 @@
+-- reads: screen_results
+-- writes: handovers
+-- params: month_mi
 -- rules.md §2: "a person whose place moves out of Ningxia (or into it) between two months produces
 -- a handover record" — every screened person, in the ledger or not. Ledger entries are handed over
 -- by 10_close.sql (out) and 30_open.sql (in) with their own reasons, which win (same key, inserted

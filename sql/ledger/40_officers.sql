@@ -1,3 +1,6 @@
+-- reads: officers
+-- writes: _assign, _load, _ranked_officers, ledger_entries
+-- params: -
 -- Responsible officer for entries without one (new, or moved office): the roster of the office,
 -- balanced by open load — the k-th unassigned entry (by entry_id) goes to the k-th officer in
 -- order of current load, cycling.

@@ -1,3 +1,6 @@
+-- reads: -
+-- writes: _moves, ledger_entries, ledger_transitions
+-- params: closed_stages, entry_ids, keep_since, month_mi, source, source_table, stage_days, to_stage
 -- Record stage transitions for the entries of {{ source_table }} (see pipelines.ledger.record_transitions).
 -- {{ source_table }}: entry_id, event_date, detail[, to_stage][, stage_since: with keep_since, the day the
 -- stage began when it is not the event's (a reopened entry keeps the clock of the stage it returns to)].

@@ -1,3 +1,6 @@
+-- reads: ledger_entries, notice_log, screen_results
+-- writes: _reminders_due
+-- params: benefit_start_offset, month_mi, overdue_every, persons
 -- The three-level reminders due in month P (rules.md §5): PRE_SERVICE, AGE_MINUS_3, AGE_REACHED, OVERDUE.
 -- Params: month_mi (P), overdue_every (settings.overdue_every_months), benefit_start_offset,
 --         persons (the person state of P: persons_p, or the current versions outside a run).

@@ -1,3 +1,6 @@
+-- reads: ledger_entries, notice_log
+-- writes: _notice_new, _notice_rows
+-- params: exclude_kind, kind, month_mi, person_cols, persons, rows_table
 -- The notices still to issue from {{ rows_table }} (rules.md §5), with their channel.
 -- {{ rows_table }}: id_no, entry_id, reference_mi, office_code[, kind] + template variables.
 -- Params: rows_table, kind (NULL: the rows carry a kind column), person_cols (person columns

@@ -1,3 +1,6 @@
+-- reads: _notice_rows, _notice_texts
+-- writes: _notice_new
+-- params: batch_mi, key_cols, kind
 -- The {{ kind }} rows of _notice_rows with their text, into _notice_new (rules.md §5).
 -- _notice_texts (registered by pipelines/notify.py): one row per distinct combination of the
 -- inputs the template reads ({{ key_cols | join(', ') }}), with its rendered _text and _segments.

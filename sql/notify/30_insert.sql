@@ -1,3 +1,6 @@
+-- reads: -
+-- writes: _notice_ins, notice_log
+-- params: source
 -- Insert the rendered notices of {{ source }}; a key already present is skipped (never two
 -- notices of the same person, kind and reference month, rules.md §5).
 -- The anti-joins pick what is not there yet into _notice_ins (the caller counts it per kind);

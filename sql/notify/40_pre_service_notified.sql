@@ -1,3 +1,6 @@
+-- reads: ledger_entries, notice_log
+-- writes: _pre_service_notified
+-- params: month_mi
 -- Entries told of their pre-service in P move ENROLLED -> NOTIFIED (rules.md §7).
 -- Read from the notices table (not only this run's inserts): a run killed between the
 -- insert and the transition completes the move when rerun.

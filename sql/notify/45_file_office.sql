@@ -1,3 +1,6 @@
+-- reads: notice_log
+-- writes: _notices_p
+-- params: month_mi
 -- The notices of P with the office whose files carry each one (file_office): as the run of P
 -- settled it (47_settle_batch.sql: the office whose ledger holds the notice's entry in P, so that a
 -- person who moved office in P is in the new office's files with the rest of his or her month,

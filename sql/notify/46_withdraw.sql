@@ -1,3 +1,6 @@
+-- reads: ledger_entries
+-- writes: _restore, _withdraw, notice_log, notice_withdrawals
+-- params: month_mi, restore_into, withdraw
 -- A notice raised before P's push — a DECLARATION or CONSULTATION of the 1st (rules.md §6), a
 -- RESULT from feedback (§7), a reminder of P-1 that a rerun of P-1 raised after P-1's batch was sent
 -- (reference month before P, pipelines/notify.issue_reminders) — waits for P's batch. When P's run

@@ -1,3 +1,6 @@
+-- reads: ledger_entries
+-- writes: notice_log
+-- params: month_mi, persons
 -- P's SMS batch settled on P's data (the run's notices stage, after the ledger and the reminders).
 -- A notice raised before P's push — a RESULT from feedback, a DECLARATION of the 1st, a reminder
 -- of P-1 a rerun raised after P-1's batch was sent (reference month before P) — goes out

@@ -1,3 +1,6 @@
+-- reads: _notices_p
+-- writes: -
+-- params: kinds, offices
 -- notifications/<office>/sms: the SMS batches for P (outputs.md sms columns), every office at once
 -- (split on _office by the writer); offices: the checked office codes, quoted. Needs _notices_p
 -- (45_file_office.sql).

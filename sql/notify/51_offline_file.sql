@@ -1,3 +1,6 @@
+-- reads: _notices_p
+-- writes: -
+-- params: kinds, offices, persons
 -- notifications/<office>/offline: notices delivered through the employer or the township
 -- (乡镇（街道）) because the person has no valid mobile (rules.md §5); every office at once
 -- (split on _office by the writer); offices: the checked office codes, quoted.

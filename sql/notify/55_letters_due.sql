@@ -1,3 +1,6 @@
+-- reads: handovers, ledger_entries
+-- writes: coordination_letters
+-- params: month_mi
 -- Coordination letters (附件1) that become due in month P, recorded once (see 60_letters.sql):
 --   * handovers of P of kind OFFICE_CHANGE or BENEFIT_PLACE_IN: from_code (previous office or
 --     province, where the pre-review was done) -> to_code (the new responsible office);

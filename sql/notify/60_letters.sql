@@ -1,3 +1,6 @@
+-- reads: coordination_letters, ledger_entries
+-- writes: -
+-- params: month_mi, persons
 -- Coordination letters (附件1) of month P: the benefit-place office asks the pre-review office
 -- for the archive pre-review result. Cases:
 --   * handovers of P of kind OFFICE_CHANGE or BENEFIT_PLACE_IN: from_code (previous office or

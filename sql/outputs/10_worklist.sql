@@ -1,3 +1,6 @@
+-- reads: conclusions, flags, ledger_entries, objections, persons_p, screen_results
+-- writes: worklist_rows
+-- params: month_first, month_mi
 -- The office ledger for month P (outputs.md worklist): entries open in P, and entries closed in P.
 DELETE FROM worklist_rows WHERE month_mi = {{ month_mi }};
 INSERT INTO worklist_rows

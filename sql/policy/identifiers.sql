@@ -1,3 +1,6 @@
+-- reads: -
+-- writes: id_birth_date, id_birth_ymd_of_valid, id_check_ok, id_date_of, id_gender, id_gender_of_valid, id_no_normalized, id_no_upper, id_no_valid, notice_channel, notice_offline_reason, notice_raised_before_run, phone_normalized, phone_valid, sms_segments, uscc_valid
+-- params: -
 -- Identifiers (rules.md §4, policy.md §7): the SQL twins of pipelines/identifiers.py,
 -- plus sms_segments (rules.md §5, policy.md §9; twin of pipelines.policy.sms_segments).
 -- TEMP macros: DuckDB 2.0 binds a macro body at creation (a macro may only use macros

@@ -1,3 +1,6 @@
+-- reads: -
+-- writes: is_office_code, is_region_code, province_of
+-- params: settings
 -- Region codes (rules.md §3, policy.md §7). Province = first two digits of a GB/T 2260 code.
 CREATE OR REPLACE TEMP MACRO province_of(code) AS
     CASE WHEN code IS NULL OR length(code) <> 6 THEN NULL ELSE substr(code, 1, 2) || '0000' END;

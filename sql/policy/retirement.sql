@@ -1,3 +1,6 @@
+-- reads: -
+-- writes: age_text, benefit_start_mi, counted_months, delay_months, flexible_earliest_mi, flexible_latest_mi, mi_first_day, mi_of_date, mi_of_text, mi_of_yyyymm, mi_text, min_contribution_months, original_age_mi, original_age_years, statutory_age_mi, statutory_age_months, statutory_min_contribution_months
+-- params: settings
 -- Retirement ages (rules.md §1): the SQL twins of pipelines/policy.py.
 -- Month values are indexes  Y*12 + (M-1).  Rendered with Jinja2 (`settings`).
 -- TEMP macros (see identifiers.sql): a macro may only use macros created before it.

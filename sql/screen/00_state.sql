@@ -1,3 +1,6 @@
+-- reads: person_versions, segment_versions
+-- writes: persons_p, segments_p
+-- params: seq
 -- The push state a month is computed on: every person and segment version valid at seq {{ seq }}.
 CREATE OR REPLACE TEMP VIEW persons_p AS
 SELECT * FROM person_versions

@@ -1,3 +1,6 @@
+-- reads: ledger_entries, ledger_transitions, persons_p
+-- writes: screened
+-- params: month_mi
 -- Screened: everyone in the push, and everyone whose ledger entry was open in P (still open, or
 -- closed in P or later: a rerun of P after its ledger stage closed an entry LEFT_PUSH must screen
 -- that person again, or the closed entry would drop off P's worklist).

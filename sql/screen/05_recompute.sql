@@ -1,3 +1,6 @@
+-- reads: person_versions, screen_place_cache, screened, segment_versions, segments_p
+-- writes: bp_persons, bp_segments, to_compute
+-- params: cached_seq, full, seq
 -- Who needs the month-independent screening computed afresh (see sql/warehouse/schema_screen.sql):
 -- everyone screened when {{ full }}; else the screened persons the cache lacks, and everyone whose
 -- person row or segments have a version that began or ended after the cache's seq {{ cached_seq }}

@@ -1,3 +1,6 @@
+-- reads: benefit_place, screened, to_compute
+-- writes: place_p, screen_place_cache
+-- params: -
 -- The benefit place of every screened person (rules.md §2): fresh for the persons of to_compute
 -- (TEMP benefit_place, sql/screen/benefit_place.sql), cached for the others. The cache holds one
 -- row per screened person (NULL place columns for 170: their place is the insured region's

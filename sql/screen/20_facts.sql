@@ -1,3 +1,6 @@
+-- reads: place_p, screened
+-- writes: facts
+-- params: month_mi, place_evidence_expr
 -- Ages, months and contribution facts of every screened person for month P = {{ month_mi }}
 -- (rules.md §1 through the policy macros; §2 benefit place from place_p: cached or fresh, sql/screen/10_place_cache.sql).
 CREATE OR REPLACE TEMP TABLE facts AS

@@ -1,3 +1,6 @@
+-- reads: facts, screened, segments_p, to_compute
+-- writes: flags, fresh_flags, month_flags, screen_flag_cache
+-- params: month_mi
 -- Flags (rules.md §4), each with its evidence: which field, which segment, which months.
 -- Evidence never carries the ID number, the name or the phone.
 -- The flags that depend only on the person's row and segments are computed for the persons of

@@ -1,3 +1,6 @@
+-- reads: bp_persons, bp_segments
+-- writes: benefit_place, bp_prov_rank_desc
+-- params: -
 -- Benefit-claiming place (待遇领取地) of every person at once: rules.md §2, the set-based twin
 -- of pipelines.policy.benefit_province (国办发〔2009〕66号 第六条, 人社部规〔2016〕5号, 人社部发〔2010〕70号).
 -- In:  bp_persons(id_no, hukou_region, benefit_region_ministry, insured_region,

@@ -1,3 +1,6 @@
+-- reads: -
+-- writes: person_key
+-- params: person_key_secret
 -- person_key (outputs.md): a keyed hash of the ID number, stable across months.
 -- A TEMP macro: the key lives only in the connection of a process that has the
 -- configuration, never in the warehouse file that analysts open.

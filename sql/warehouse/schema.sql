@@ -1,3 +1,6 @@
+-- reads: -
+-- writes: applications, applications_refused, batch_refusals, coordination_letters, flags, handovers, ledger_entries, ledger_transitions, month_runs, notice_log, notice_withdrawals, person_keys, person_versions, push_batches, quarantine_rows, screen_results, segment_versions, worklist_rows
+-- params: -
 -- The warehouse schema. Every statement is idempotent (run on each writer connect).
 -- Month values inside the warehouse are month indexes  Y*12 + (M-1)  (rules.md preamble)
 -- in columns named *_mi; views for people show them as 'YYYY-MM'.

@@ -1,3 +1,6 @@
+-- reads: ledger_entries
+-- writes: conclusions, declaration_decisions, entries_overdue, entry_status, feedback_events, feedback_files, feedback_rows, objection_windows_open, objections, objections_open
+-- params: -
 -- Tables and views of the feedback and declare stages (rules.md §5–§7, docs/feedback-format.md).
 -- Idempotent: CREATE … IF NOT EXISTS for tables, CREATE OR REPLACE for views and macros.
 -- Views here use no TEMP macro, so a plain DuckDB CLI can read them.

@@ -1,3 +1,6 @@
+-- reads: -
+-- writes: screen_cache_state, screen_flag_cache, screen_place_cache
+-- params: -
 -- Screening cache (pipelines/screen.py): the month-independent part of each screened person's
 -- screening — the benefit place (rules.md §2) and the flags that depend only on the person's row
 -- and segments (§4: all but INSUFFICIENT_YEARS, PAST_AGE_NOT_RETIRED and BENEFIT_PLACE_MISMATCH,

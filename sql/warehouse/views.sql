@@ -1,3 +1,6 @@
+-- reads: batch_refusals, flags, ledger_entries, month_runs, notice_log, objections, person_keys, push_batches, quarantine_rows, screen_results
+-- writes: batches, flags_current, ledger_current, month_text, notices, office_progress, quarantine
+-- params: -
 -- Analyst views (outputs.md "The warehouse, for analysts"): a pseudonymous person_key,
 -- never the ID number, the name or the phone.
 -- person_key comes from the table person_keys (see pipelines.warehouse.refresh_person_keys).

@@ -1,0 +1,40 @@
+"""Shared test support, moved from tests/test_declare.py (issue 15: no test module imports another)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from pathlib import Path
+import duckdb
+import pytest
+from pipelines.declare import declare_month
+from pipelines.errors import MonthRefused
+from support.feedback import D0, P, Wh, mi, path_rows, row
+
+
+D = P + 1          # the declare month: 2026-12
+
+
+DM = "2026-12"
+
+
+def confirm(wh: Wh, persons, **over) -> None:
+    rows = []
+    for p in persons:
+        rows += path_rows(p, "CONFIRMED", **over)
+    rep = wh.apply(rows)
+    assert rep.refused == 0, rep.lines()
+
+
+def declare(wh: Wh, month: str = DM, **kw):
+    return declare_month(month, wh.path, wh.tmp / "out", wh.settings, **kw)
+
+
+def listed(wh: Wh, month: str = DM, office: str = "640104") -> list[dict]:
+    f = wh.tmp / "out" / month / "declarations" / office / "declarations.parquet"
+    return duckdb.sql(f"SELECT * FROM '{f}'").df().to_dict("records")
+
+
+def by_id(rows):
+    return {r["id_no"]: r for r in rows}
+

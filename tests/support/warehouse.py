@@ -1,0 +1,45 @@
+"""Shared test support, moved from tests/test_ingest.py (issue 15: no test module imports another)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+import duckdb
+import pytest
+from pipelines.ingest import PERSON_COLUMNS, SEGMENT_COLUMNS, ingest_batches, read_manifest
+from pipelines.errors import BatchRefused
+from pipelines.settings import Settings
+from pipelines.warehouse import person_key
+from pushkit import (
+    csv_text, edit_manifest, make_id, person, population, rehash, segment, write_batch,
+    write_typed_parquet,
+)
+
+
+def q(wh: Path, sql: str, params=None) -> list[tuple]:
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def persons_as_of(wh: Path, s: int | None = None) -> dict[str, dict]:
+    """id_no -> version row (dict) valid as of seq ``s`` (current when None)."""
+    cond = "valid_to_seq IS NULL" if s is None else \
+        f"valid_from_seq <= {int(s)} AND (valid_to_seq IS NULL OR valid_to_seq > {int(s)})"
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        cur = con.execute(f"SELECT * FROM person_versions WHERE {cond}")
+        cols = [d[0] for d in cur.description]
+        rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+    finally:
+        con.close()
+    out = {}
+    for r in rows:
+        assert r["id_no"] not in out, f"two versions valid at once for one person (seq {s})"
+        out[r["id_no"]] = r
+    return out
+
