@@ -1,9 +1,8 @@
--- reads: screen_results (month P), persons_p (the push state of P: sql/screen/00_state.sql), applications,
---        ledger_entries, conclusions, notice_log
--- writes: TEMP _fc_months, _fc_open, _fc_cand, _fc_entering, _fc_people, _fc_notices, _fc_declarations
--- params: month_mi (P), horizon (months ahead), next_month_first (first day of P+1),
---         overdue_every (settings.overdue_every_months), only (a quoted ID number: one person, for
---         explain; empty: everyone)
+-- reads: screen_results, persons_p, applications, ledger_entries, conclusions, notice_log, worklist_rows
+-- writes: _fc_months, _fc_open, _fc_cand, _fc_entering, _fc_people, _fc_notices, _fc_declarations
+-- params: month_mi, horizon, next_month_first, overdue_every, only
+-- (persons_p: the push state of P, sql/screen/00_state.sql; only: a quoted ID number — one person,
+-- for explain — or empty: everyone)
 --
 -- The workload of months M = P+1 … P+horizon if the push and the applications stayed as they are
 -- at P (issue 18; docs/decisions.md "Issue 18"): one pass over P's screening, every rule evaluated

@@ -1,6 +1,7 @@
--- reads: TEMP _fc_months, _fc_open, _fc_entering, _fc_people, _fc_notices, _fc_declarations (10_forecast.sql)
--- writes: TEMP _fc_counts (one row per office and month M; every office of `offices`, zeros included)
--- params: month_mi (P), offices (the 29 offices of rules.md §3 as a SQL list of literals), kinds, channels
+-- reads: _fc_months, _fc_people, _fc_entering, _fc_notices, _fc_declarations
+-- writes: _fc_counts
+-- params: month_mi, offices, kinds, channels
+-- One row per office and month M (every office of `offices`, the 29 of rules.md §3, zeros included).
 --
 -- Per office (the worklist's: the entry's office, insured_region for the entering, Ningdong's own
 -- code as a setting) and month M:

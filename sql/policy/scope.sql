@@ -1,3 +1,6 @@
+-- reads: -
+-- writes: age_minus_3_due, age_reached_due, declaration_decision, declaration_window, flag_depends_on_month, insufficient_years_at, overdue_age, past_age_not_retired_at, pre_service_complete, projected_months_at, scope_rule_at, servable, trigger_application_at, trigger_reach, trigger_screening_at
+-- params: settings
 -- Scope, triggers and the month-dependent flags (rules.md §3, §4), as functions of the month m:
 -- the one definition that the screening of month P (sql/screen/20_facts.sql, 30_flags.sql,
 -- 40_scope.sql) and the forecast of months P+1 … P+horizon (sql/forecast/10_forecast.sql) both

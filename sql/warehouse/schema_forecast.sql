@@ -1,3 +1,6 @@
+-- reads: -
+-- writes: forecast
+-- params: -
 -- The workload forecast of each month P (issue 18; pipelines/forecast.py, sql/forecast/): one row per
 -- office and month M of P+1 … P+horizon, as the run of P computed it on P's data (the push and the
 -- applications as they are at P). A rerun of P replaces P's rows. Counts only: no personal data.
