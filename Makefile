@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test sample bench-ingest bench-run bench-feedback bench-forecast airflow-standalone clean
+.PHONY: demo test lint sample bench-ingest bench-run bench-feedback bench-forecast airflow-standalone clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 demo: $(STAMP)
 	$(BIN)/retire-prep demo --out out/demo --warehouse out/demo/warehouse.duckdb
+
+# ruff (checks and format) over the Python, sqlfluff (DuckDB dialect) over sql/: pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check pipelines dags tests bench
+	$(BIN)/ruff format --check pipelines dags tests bench
+	$(BIN)/sqlfluff lint --processes 2 sql
 
 # one worker per core (at most 4, to bound memory on a large machine), each test file whole on
 # one worker (its module fixtures built once)

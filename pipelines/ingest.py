@@ -132,7 +132,7 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
     try:
         m = json.loads(mpath.read_text(encoding="utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BatchRefused(label, f"manifest.json is not valid JSON ({exc.__class__.__name__})", "manifest.json")
+        raise BatchRefused(label, f"manifest.json is not valid JSON ({exc.__class__.__name__})", "manifest.json") from None
     if not isinstance(m, dict):
         raise BatchRefused(label, "manifest.json is not an object", "manifest.json")
 
@@ -167,7 +167,7 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
         if not isinstance(gen, str) or datetime.fromisoformat(gen).utcoffset() is None:
             raise ValueError
     except ValueError:
-        raise bad("generated_at must be ISO 8601 with an offset")
+        raise bad("generated_at must be ISO 8601 with an offset") from None
     enc = m.get("encoding")
     if not isinstance(enc, str) or not enc.isascii() or enc.upper() not in ("UTF-8", "GB18030"):
         raise bad("encoding must be UTF-8 or GB18030")

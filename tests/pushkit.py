@@ -21,7 +21,6 @@ VECTORS = Path(__file__).resolve().parent / "vectors"
 
 def read_vectors(name: str) -> list[dict]:
     """The rows of one spec vector file (skips the test when the spec is not beside the checkout)."""
-    import pytest
 
     path = VECTORS / name
     if not path.exists():

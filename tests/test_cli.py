@@ -3,12 +3,9 @@ never an ID number, a name or a phone, and nothing created or changed by a refus
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.declare import declare_month
 from pipelines.errors import MonthRefused
-from support.feedback import D0, P, Wh, mi, path_rows, row
+from support.feedback import D0, Wh, mi, path_rows, row
 from support.declare import confirm, declare, listed, by_id, D, DM  # noqa: F401
 
 

@@ -7,7 +7,6 @@ import argparse
 import re
 import tomllib
 from dataclasses import fields
-from pathlib import Path
 
 import pytest
 

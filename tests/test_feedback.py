@@ -6,20 +6,13 @@ screen_results, ledger_entries); feedback files are written as CSV and applied.
 
 from __future__ import annotations
 
-import csv
-import io
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines import feedback
-from pipelines.feedback import COLUMNS, FeedbackFileRefused, apply_feedback_files, ensure_schema, objection_deadline
+from pipelines.feedback import FeedbackFileRefused, apply_feedback_files, objection_deadline
 from pipelines.settings import load_settings
-from pipelines.warehouse import connect
 from pushkit import make_id
 from support.feedback import mi, Person, Wh, row, PATH, path_rows, P, D0  # noqa: F401
 
@@ -500,7 +493,7 @@ def test_early_election_counts_the_months_until_then(wh):
     with wh.raw() as con:   # contributing: the screening projects to S (178 + 6)
         con.execute("UPDATE screen_results SET projected_months = 184 WHERE id_no = ?", [short.id_no])
     late = wh.person(S=P + 6, counted=100)
-    rep = wh.apply([row(short, "ELECTED_MONTH", D0, elected_month="2026-12"),   # 178 + 1 = 179 < 180
+    wh.apply([row(short, "ELECTED_MONTH", D0, elected_month="2026-12"),   # 178 + 1 = 179 < 180
                     row(short, "ELECTED_MONTH", D0, elected_month="2027-01"),   # 178 + 2 = 180
                     row(late, "ELECTED_MONTH", D0, elected_month="2027-05")])   # S itself
     assert [c for _, c in wh.statuses(wh.last_file())] == ["EARLY_MONTHS_SHORT", None, None]

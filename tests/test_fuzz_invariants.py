@@ -30,12 +30,10 @@ import copy
 import csv
 import hashlib
 import io
-import json
 import logging
 import os
 import random
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 

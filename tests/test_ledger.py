@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from pipelines import ledger, screen
-from pipelines.ingest import ingest_batches
 from pipelines.monthly import month_context
-from pipelines.settings import load_settings
 from pipelines.warehouse import connect
-from pushkit import person, segment, write_batch
+from pushkit import person, segment
 from support.screen import born
 from support.ledger import Push, entry, run_push_month, feedback_to_conclusion, correction_push  # noqa: F401
 

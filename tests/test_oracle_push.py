@@ -25,7 +25,7 @@ import duckdb
 import pytest
 
 import pipelines
-from pushkit import SPEC, edit_manifest, make_id, person, rehash, run_cli, segment, write_batch
+from pushkit import edit_manifest, make_id, person, run_cli, segment, write_batch
 from support.warehouse import persons_as_of, q
 
 ROOT = Path(pipelines.__file__).resolve().parent.parent

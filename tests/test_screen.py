@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 
-from pipelines.ingest import ingest_batches, load_applications
-from pipelines.monthly import month_context
-from pipelines import screen
-from pipelines.settings import load_settings
-from pipelines.warehouse import connect
-from pushkit import person, segment, write_batch
+from pushkit import person, segment
 from support.screen import born, screen_rows  # noqa: F401
 
 P = "2026-11"

@@ -36,7 +36,11 @@ SELECT {{ seq }}, '{{ batch_id }}', q.file, q.row_no, q.reason_code,
        q.id_no_raw,
        coalesce(q.raw_text, CASE q.file WHEN 'persons' THEN pr.raw ELSE sr.raw END)
 FROM batch_quarantine q
-LEFT JOIN (SELECT row_no, {{ csv_text(["op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type", "hukou_region", "insured_region", "benefit_region_ministry", "employer_uscc", "employer_name", "phone", "contribution_status", "retired", "survival_status", "actual_contribution_months", "deemed_months", "deemed_status", "deemed_region", "arrears_months"]) }} AS raw
+LEFT JOIN (SELECT row_no, {{ csv_text(["op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type",
+                                     "hukou_region", "insured_region", "benefit_region_ministry", "employer_uscc",
+                                     "employer_name", "phone", "contribution_status", "retired", "survival_status",
+                                     "actual_contribution_months", "deemed_months", "deemed_status", "deemed_region",
+                                     "arrears_months"]) }} AS raw
            FROM raw_persons r   -- the raw text of quarantined rows only
            WHERE r.row_no IN (SELECT row_no FROM batch_quarantine WHERE file = 'persons')) pr ON q.file = 'persons' AND pr.row_no = q.row_no
 LEFT JOIN (SELECT row_no, {{ csv_text(["id_no", "region_code", "start_month", "end_month", "relation_status"]) }} AS raw

@@ -7,7 +7,7 @@ INSERT INTO worklist_rows
 WITH ev AS (
     -- 'CODE: evidence' joined by ' | ' in code order (a sorted list: cheaper than an ordered string_agg)
     SELECT id_no, array_to_string(list_transform(list_sort(list(struct_pack(c := code, e := evidence))),
-                                                 lambda x: x.c || ': ' || x.e), ' | ') AS flag_evidence
+                                                 LAMBDA x: x.c || ': ' || x.e), ' | ') AS flag_evidence
     FROM flags WHERE month_mi = {{ month_mi }} GROUP BY id_no
 ),
 -- the two columns of entry_status the worklist shows, without the rest of that view

@@ -61,21 +61,21 @@ cur AS (
            a.l, a.top120,
            CASE WHEN a.max_end IS NULL THEN NULL
                 -- ties on the latest end: the province of insured_region first
-                WHEN len(list_filter(a.l, lambda x: x.p = province_of(p.insured_region) AND x.e = a.max_end)) > 0
+                WHEN len(list_filter(a.l, LAMBDA x: x.p = province_of(p.insured_region) AND x.e = a.max_end)) > 0
                      THEN province_of(p.insured_region)
                 ELSE a.c_low END AS c
     FROM bp_persons p LEFT JOIN per a USING (id_no)
 ),
 facts AS (
     SELECT id_no, h, c, l,
-           list_filter(l, lambda x: x.p = c)[1].m AS acc_c,
+           list_filter(l, LAMBDA x: x.p = c)[1].m AS acc_c,
            CASE WHEN top120[1] IS DISTINCT FROM c THEN top120[1] ELSE top120[2] END AS r3
     FROM cur
 ),
 decided AS (
     SELECT id_no, h, c, acc_c, r3,
            -- evidence: the struct list sorted (by province first), as text
-           array_to_string(list_transform(list_sort(l), lambda x: x.p || ':' || CAST(x.m AS VARCHAR)), ';') AS acc_months,
+           array_to_string(list_transform(list_sort(l), LAMBDA x: x.p || ':' || CAST(x.m AS VARCHAR)), ';') AS acc_months,
            CASE WHEN l IS NULL        THEN 'HUKOU_NO_BASIC_MONTHS'   -- no months anywhere: H
                 WHEN c = h            THEN 'R1_HUKOU'                -- 第六条(一)
                 WHEN acc_c >= 120     THEN 'R2_CURRENT_120'          -- 第六条(二)

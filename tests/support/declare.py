@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-from datetime import date, timedelta
-from pathlib import Path
 import duckdb
-import pytest
 from pipelines.declare import declare_month
-from pipelines.errors import MonthRefused
-from support.feedback import D0, P, Wh, mi, path_rows, row
+from support.feedback import P, Wh, path_rows
 
 
 D = P + 1          # the declare month: 2026-12

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 import duckdb
-import pytest
-from pipelines import feedback
-from pipelines.feedback import COLUMNS, FeedbackFileRefused, apply_feedback_files, ensure_schema, objection_deadline
+from pipelines.feedback import COLUMNS, apply_feedback_files, ensure_schema
 from pipelines.settings import load_settings
 from pipelines.warehouse import connect
 from pushkit import make_id

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-import pytest
 from pipelines import ledger, screen
 from pipelines.ingest import ingest_batches
 from pipelines.monthly import month_context
 from pipelines.settings import load_settings
 from pipelines.warehouse import connect
-from pushkit import person, segment, write_batch
-from support.screen import born
+from pushkit import segment, write_batch
 
 
 class Push:

@@ -8,7 +8,7 @@ from pipelines.monthly import month_context
 from pipelines import screen
 from pipelines.settings import load_settings
 from pipelines.warehouse import connect
-from pushkit import person, segment, write_batch
+from pushkit import segment, write_batch
 
 P = "2026-11"
 

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import re
-import shutil
 from pathlib import Path
 import duckdb
-import pytest
-from pipelines.ingest import PERSON_COLUMNS, SEGMENT_COLUMNS, ingest_batches, read_manifest
-from pipelines.errors import BatchRefused
-from pipelines.settings import Settings
-from pipelines.warehouse import person_key
-from pushkit import (
-    csv_text, edit_manifest, make_id, person, population, rehash, segment, write_batch,
-    write_typed_parquet,
-)
 
 
 def q(wh: Path, sql: str, params=None) -> list[tuple]:
