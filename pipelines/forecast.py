@@ -29,7 +29,7 @@ from pathlib import Path
 from .errors import RetirePrepError
 from .policy import format_month, parse_month
 from .settings import Settings, load_settings
-from .warehouse import connect, render_sql, run_sql
+from .warehouse import connect, run_sql
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ cand AS (
     SELECT r.id_no, r.office_code, r.insurance_type, r.original_age_mi, r.statutory_age_mi, r.retired,
            r.counted_months, r.min_contribution_months, p.contribution_status, r.flags,
            -- a §4 flag of P that does not move with the month
-           len(list_filter(string_split(r.flags, ';'), lambda c: c <> '' AND NOT flag_depends_on_month(c))) > 0
+           len(list_filter(string_split(r.flags, ';'), LAMBDA c: c <> '' AND NOT flag_depends_on_month(c))) > 0
                AS fixed_flagged,
            app.id_no IS NOT NULL AS applied
     FROM screen_results r
@@ -78,7 +78,7 @@ SELECT id_no, office_code, m AS entry_mi, scope_rule,
        scope_rule IS NOT NULL AS by_push, by_application, by_screening,
        -- the flags of M (for explain): P's that do not move, and those of M that do
        array_to_string(list_sort(list_concat(
-           list_filter(string_split(flags, ';'), lambda c: c <> '' AND NOT flag_depends_on_month(c)),
+           list_filter(string_split(flags, ';'), LAMBDA c: c <> '' AND NOT flag_depends_on_month(c)),
            CASE WHEN insufficient_m THEN ['INSUFFICIENT_YEARS'] ELSE [] END,
            CASE WHEN past_age_m THEN ['PAST_AGE_NOT_RETIRED'] ELSE [] END)), ';') AS flags
 FROM first;
