@@ -195,9 +195,10 @@ def entry_forecast_lines(con, id_no: str, month_mi: int, settings: Settings) -> 
     entry_mi, scope, by_push, by_app, by_screen, flags = row
     why = []
     if by_push:
-        why.append({"a": "trigger 1 push, scope (a) 110 within the 12 months before the original age",
+        w = settings.scope_window
+        why.append({"a": f"trigger 1 push, scope (a) 110 within the {w} months before the original age",
                     "b": "trigger 1 push, scope (b) 110 past the original age with contribution suspended",
-                    "c": "trigger 1 push, scope (c) 170 within the 12 months before the original age"}[scope])
+                    "c": f"trigger 1 push, scope (c) 170 within the {w} months before the original age"}[scope])
     if by_app:
         why.append(f"trigger 2 application (O − M ≤ {settings.application_horizon})")
     if by_screen:
