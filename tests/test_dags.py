@@ -224,6 +224,10 @@ def test_dags_have_tags_docs_retries_schedule_and_pool(parsed):
     assert monthly["tasks"]["screen"]["upstream"] == ["begin", "resolve_month"]
     assert monthly["tasks"]["begin"]["upstream"] == ["load_applications", "resolve_month"]
     assert set(monthly["tasks"]["finish"]["upstream"]) == {"month_files", "office_files", "resolve_month"}
+    # the forecast (issue 18) reads the worklists and writes the warehouse before any reader opens it
+    assert set(monthly["tasks"]["forecast"]["upstream"]) == {"worklists", "resolve_month"}
+    assert "forecast" in monthly["tasks"]["office_files"]["upstream"]
+    assert "forecast" in monthly["tasks"]["month_files"]["upstream"]
     for dag_id in ("declaration_month_start", "feedback_intake"):
         assert {t["pool"] for t in parsed["dags"][dag_id]["tasks"].values()} == {o.POOL}
 
