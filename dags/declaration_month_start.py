@@ -23,6 +23,9 @@ The task writes the warehouse: it runs in the pool `retire_prep_warehouse` (one 
 
 **When it fails**
 * *"no screening at or before it"*: run `pre_service_monthly` for an earlier month first.
+* *"ahead of the latest push"*: the month is more than two months after the latest push
+  (pushes late, or a mistyped month): ingest them and clear the task; to go ahead anyway,
+  trigger with `"ahead_of_push": true` (docs/operations.md says how to undo it).
 * *"before the last month run"*: a past month — trigger with `{"month": "YYYY-MM", "replay": true}`
   to re-emit its files as they were.
 * *validation failed*: see `OUT/P/validation/`; nothing of the stage was published.
@@ -45,13 +48,15 @@ See docs/operations.md.
         "month": Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                        description="Month P (YYYY-MM); empty = the month of the run date (Asia/Shanghai)"),
         "replay": Param(False, type="boolean", description="Re-emit a month before the last one declared"),
+        "ahead_of_push": Param(False, type="boolean",
+                               description="Declare a month more than two months after the latest push (copies the warehouse first)"),
     },
 )
 def declaration_month_start():
     @task(pool=POOL)
     def declare() -> dict:
         from pipelines import orchestration as o
-        return o.declare(o.current_month(), replay=o.current_replay())
+        return o.declare(o.current_month(), replay=o.current_replay(), ahead_of_push=o.current_ahead_of_push())
 
     declare()
 

@@ -13,10 +13,11 @@ DOC = """
 ### 养老保险退休预服务 — county feedback intake
 
 Every hour on the half hour from 08:30 to 18:30 (Asia/Shanghai; outside the night-time
-monthly and declaration runs), applies every `*.csv` in the feedback inbox
-(`RETIRE_PREP_FEEDBACK_INBOX`, default `build/inbox/feedback/`): stage events,
-conclusions, confirmations, objections, elected retirement months
-(docs/feedback-format.md). Files stay in the inbox: applying a file again changes
+monthly and declaration runs), applies every `*.csv` of the feedback inbox's office folders
+(`RETIRE_PREP_FEEDBACK_INBOX`, default `build/inbox/feedback/`): `<inbox>/<office>/*.csv`, each
+file bound to the office of its folder (rows of another office are refused; the task creates
+the 29 folders). Stage events, conclusions, confirmations, objections, elected retirement
+months (docs/feedback-format.md). Files stay in the inbox: applying a file again changes
 nothing, so a rerun or a late file is always safe. RESULT notices are issued here and
 reach the SMS batch of the next monthly run.
 
@@ -27,8 +28,10 @@ it never runs at the same time as a writing task of the monthly or declaration r
 **When it fails**
 * *"feedback file(s) refused whole"*: the file is not the documented format; the other
   files were applied. The log names the file and the reason. Ask the office for a
-  corrected file and move the refused one out of the inbox (e.g. to `refused/`) — until
-  then every run fails on it again. Single refused rows do not fail the task: they are in
+  corrected file and move the refused one out of its office folder (e.g. to
+  `<office>/refused/`) — until then every run fails on it again.
+* *"file(s) in no office's folder, not applied"*: a `*.csv` lies in the inbox itself or in a
+  folder that is no office code. Move it into the folder of the office that sent it. Single refused rows do not fail the task: they are in
   the log and in the warehouse table `feedback_rows` with their reason code.
 * *warehouse locked* (an analyst or another process holds the DuckDB file): retried.
 * **Rerun**: clear the task.

@@ -35,6 +35,9 @@ Tasks that write the warehouse run in the pool `retire_prep_warehouse` (one slot
 * **Rerun**: clear the failed task (and its downstream) — every task is idempotent.
   A past month: trigger with `{"month": "YYYY-MM"}`; before the last month run, add
   `"replay": true` (re-emits that month as it was).
+* *"ahead of the latest push"* (at `begin`): P is more than one month after the latest push
+  (pushes late, or a mistyped month). Ingest the missing pushes and clear from `ingest_push`; to
+  run P anyway, trigger with `"ahead_of_push": true` (docs/operations.md says how to undo it).
 See docs/operations.md.
 """
 
@@ -52,6 +55,8 @@ See docs/operations.md.
         "month": Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                        description="Month P (YYYY-MM); empty = the month of the run date (Asia/Shanghai)"),
         "replay": Param(False, type="boolean", description="Re-emit a month before the last month run"),
+        "ahead_of_push": Param(False, type="boolean",
+                               description="Run a month more than one month after the latest push (copies the warehouse first)"),
     },
 )
 def pre_service_monthly():
@@ -73,7 +78,7 @@ def pre_service_monthly():
     @task(pool=POOL)
     def begin(month: str) -> dict:
         from pipelines import orchestration as o
-        return o.stage("begin", month, replay=o.current_replay())
+        return o.stage("begin", month, replay=o.current_replay(), ahead_of_push=o.current_ahead_of_push())
 
     def writer(name: str):
         @task(task_id=name, pool=POOL)

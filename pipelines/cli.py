@@ -91,7 +91,7 @@ def cmd_run(a) -> int:
     if a.applications:
         load_applications(a.applications, a.warehouse)
     _progress(f"monthly run {a.month}: screen → ledger → notices → outputs")
-    report = run_month(a.month, a.warehouse, a.out, replay=a.replay)
+    report = run_month(a.month, a.warehouse, a.out, replay=a.replay, ahead_of_push=a.ahead_of_push)
     for line in report.lines():
         print(line)
     return 0
@@ -102,7 +102,7 @@ def cmd_declare(a) -> int:
 
     _existing_warehouse(a)
     _progress(f"month-start declaration screening {a.month}")
-    report = declare_month(a.month, a.warehouse, a.out, replay=a.replay)
+    report = declare_month(a.month, a.warehouse, a.out, replay=a.replay, ahead_of_push=a.ahead_of_push)
     for line in report.lines():
         print(line)
     return 0
@@ -113,7 +113,7 @@ def cmd_feedback(a) -> int:
 
     _existing_warehouse(a)
     try:
-        report = apply_feedback_files([Path(f) for f in a.files], a.warehouse)
+        report = apply_feedback_files([Path(f) for f in a.files], a.warehouse, office=a.office)
     except FeedbackFileRefused as exc:
         for line in exc.report.lines():
             print(line)
@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     def month(sp):
         sp.add_argument("--month", required=True, metavar="YYYY-MM", type=_month_arg, help="the month P")
 
+    def ahead(sp, normally: str):
+        sp.add_argument("--ahead-of-push", action="store_true",
+                        help=f"normally only once {normally}: run a later month anyway (a mistyped month "
+                             f"cannot be taken back; the warehouse is copied first, see docs/operations.md)")
+
     def out(sp):
         sp.add_argument("--out", default=DEFAULT_OUT, help="where OUT/P/ is written (default ./out)")
 
@@ -197,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     out(sp)
     sp.add_argument("--applications", nargs="*", metavar="FILE", help="applications files to load first")
     sp.add_argument("--replay", action="store_true", help="re-emit a month before the last one run, as it was")
+    ahead(sp, "P-1's push is applied")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("declare", help="month-start declaration screening for month P")
@@ -204,10 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     wh(sp)
     out(sp)
     sp.add_argument("--replay", action="store_true", help="re-write a month before the last one declared, as it was")
+    ahead(sp, "P-2's push is applied")
     sp.set_defaults(func=cmd_declare)
 
     sp = sub.add_parser("feedback", help="apply county feedback files")
     sp.add_argument("files", nargs="+", metavar="FILE", help="county feedback CSV files (docs/feedback-format.md)")
+    sp.add_argument("--office", metavar="OFFICE", default=None,
+                    help="the office that sent the files (6 digits): rows of any other office are refused; "
+                         "without it a file must name one office only (docs/feedback-format.md)")
     wh(sp)
     sp.set_defaults(func=cmd_feedback)
 

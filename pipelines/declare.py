@@ -73,11 +73,11 @@ def _offices() -> list[str]:
         return [r["office_code"].strip() for r in csv.DictReader(fh)]
 
 
-def _context(con, month: str, settings: Settings, replay: bool):
+def _context(con, month: str, settings: Settings, replay: bool, ahead_of_push: bool = False):
     """Month P's push state and the month-order guard (shared with the monthly run)."""
     from .monthly import month_context
 
-    return month_context(con, month, settings, command="declare", replay=replay)
+    return month_context(con, month, settings, command="declare", replay=replay, ahead_of_push=ahead_of_push)
 
 
 def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
@@ -164,7 +164,7 @@ def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
 
 
 def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | None = None, *,
-                  replay: bool = False) -> DeclareReport:
+                  replay: bool = False, ahead_of_push: bool = False) -> DeclareReport:
     """``retire-prep declare --month P``: the month-start declaration screening (rules.md §6).
 
     ``replay`` re-writes the files of a month already declared from its stored
@@ -174,8 +174,13 @@ def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | N
     out = Path(out)
     with connect(warehouse, settings=settings) as con:
         ensure_schema(con, settings)
-        ctx = _context(con, month, settings, replay)
+        ctx = _context(con, month, settings, replay, ahead_of_push)
         report = DeclareReport(month=ctx.month, as_of_seq=ctx.as_of_seq, replay=replay)
+        if ctx.forced_ahead:
+            from .monthly import keep_copy_before_forcing
+
+            report.counts["ahead of the push: the warehouse before this declaration is kept as"] = str(
+                keep_copy_before_forcing(con, warehouse, ctx, "declare"))
         if con.execute("SELECT count(*) FROM screen_results WHERE month_mi <= ?", [ctx.month_mi]).fetchall()[0][0] == 0:
             raise MonthRefused(f"month {ctx.month}: no screening at or before it; run `retire-prep run` first")
         if replay and not con.execute(

@@ -92,9 +92,11 @@ CONFIRMERS = ("EMPLOYER", "PERSON")
 REASONS = {
     "MALFORMED": "a field is missing or not in its format",
     "UNKNOWN_EVENT": "the event is not one of the documented events",
-    "UNKNOWN_PERSON": "no ledger entry for this ID number",
+    # the same code and text whether the ID number has no entry at all or an entry at another
+    # office: a refusal must not tell a sender that a person exists elsewhere (issue 14)
+    "UNKNOWN_PERSON": "no ledger entry for this ID number at the row's office",
     "ENTRY_CLOSED": "the person's ledger entry is closed",
-    "WRONG_OFFICE": "the row's office is not the entry's responsible office",
+    "WRONG_OFFICE": "office_code is not the office the file is from (--office, or its inbox folder)",
     "IMPOSSIBLE_TRANSITION": "the event does not follow from the entry's stage",
     "DATE_OUT_OF_ORDER": "the event date precedes what it depends on",
     "UNKNOWN_OFFICER": "the officer is not on the office's roster",
@@ -135,6 +137,7 @@ class FileOutcome:
     already_applied: int = 0
     reasons: dict = field(default_factory=dict)   # reason_code -> rows
     reason: str | None = None   # whole-file refusal
+    office: str | None = None   # the office the file is bound to
 
 
 @dataclass
@@ -171,7 +174,8 @@ class FeedbackReport:
                 out.append(f"REFUSED {f.file}: {f.reason}")
                 continue
             head = "already applied, nothing to do: " if f.status == "ALREADY_APPLIED" else "applied "
-            line = (f"{head}{f.file}: {f.rows} rows, {f.accepted} accepted "
+            bound = f" (office {f.office})" if f.office else ""
+            line = (f"{head}{f.file}{bound}: {f.rows} rows, {f.accepted} accepted "
                     f"({f.already_applied} already applied before), {f.refused} refused")
             if f.reasons:
                 line += " [" + ", ".join(f"{k} {v}" for k, v in sorted(f.reasons.items())) + "]"
@@ -367,22 +371,96 @@ def _issue_result_notices(con, items: list[tuple[str, date]], settings: Settings
 # ------------------------------------------------------------------------------------ reading
 
 
-def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
-    """The file's bytes and its data records: (row_no, row dict or None when malformed).
+# Characters no cell may hold (docs/decisions.md, issue 14): C0 and C1 controls — NUL, escape,
+# backspace … (tab, CR and LF excepted: whitespace; a line break inside a cell is refused on its
+# own, see _cells_problem) — and the bidirectional overrides that make a text read backwards on
+# screen.  Such a row is refused, never stored or cleaned up (a cleaned-up row would be applied
+# with a value nobody sent).  The same set as the push's and the applications' CONTROL_CHARACTER.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: The longest cell a feedback file may hold (characters): a longer one refuses its row.
+MAX_CELL = 2000
 
-    Raises _Refuse for a file that is not the format (encoding, header)."""
+
+def _records(text: str):
+    """The CSV records of ``text``: (first line, last line, cells), lines counted from 1.
+
+    Python's csv reader is used in strict mode with no field size limit of its own (its default,
+    131,072 characters, ended the reading of a file silently, issue 14): a quote never closed, or
+    text after a closing quote, raises ``_Refuse('BROKEN_QUOTING')`` for the whole file — where a
+    record ends is then unknown, so no row of the file can be trusted."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, len(text) + 1))
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        last = 0
+        while True:
+            try:
+                rec = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                raise _Refuse("BROKEN_QUOTING", (
+                    f"the record starting on line {last + 1} cannot be read: a quote (\") is never closed, "
+                    f"or text follows a closing quote; nothing of the file was applied: correct that record "
+                    f"and send the file again")) from None
+            yield last + 1, reader.line_num, rec
+            last = reader.line_num
+    finally:
+        csv.field_size_limit(old)
+
+
+_LINE_END = re.compile("\r\n|\r|\n")
+_OTHER_LINE_END = {"\r\n": re.compile("\r(?!\n)|(?<!\r)\n"), "\n": re.compile("\r"), "\r": re.compile("\n")}
+
+
+def _check_line_ends(text: str) -> None:
+    """Refuse (``MIXED_LINE_ENDS``) a file whose lines do not all end as its header does (CRLF,
+    LF, or CR of old Mac spreadsheets): a stray carriage return splits a row in two, and the first
+    half can look like a whole row (a note cut short) that would be applied."""
+    first = _LINE_END.search(text)
+    if first is None:
+        return
+    odd = _OTHER_LINE_END[first.group()].search(text)
+    if odd is not None:
+        line = text.count(first.group(), 0, odd.start()) + 1
+        raise _Refuse("MIXED_LINE_ENDS", (
+            f"line {line} ends otherwise than the header line (a stray carriage return or line feed "
+            f"inside a row?); nothing of the file was applied: correct that line and send the file again"))
+
+
+def _cells_problem(rec: list[str], first: int, last: int, width: int) -> str | None:
+    """Why a record cannot be a row (one line, no cell value), or None."""
+    if last > first:
+        return (f"the record spans lines {first}-{last}: a cell holds a line break "
+                f"(a quote opened and not closed on its line?)")
+    if len(rec) != width:
+        return f"the record has {len(rec)} cells, the header {width}"
+    if any(len(c) > MAX_CELL for c in rec):
+        return f"a cell is longer than {MAX_CELL} characters"
+    if any(CONTROL_CHARACTERS.search(c) for c in rec):
+        return "a cell holds a control character (NUL, escape …): retype the cell"
+    return None
+
+
+def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | str | None]]]:
+    """The file's bytes and its data records: (row_no, row dict, or why the record is no row).
+
+    Every record after the header is returned, blank lines excepted (they are not rows, but they
+    count in ``row_no``), so every record of the file ends up applied, already applied or refused
+    with its row number.  Raises _Refuse for a file that is not the format (encoding, header,
+    broken quoting: refused whole)."""
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _Refuse("ENCODING", "not UTF-8 (save as CSV UTF-8)") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise _Refuse("ENCODING", f"not UTF-8 (first bad byte on line {line}; save as CSV UTF-8)") from None
+    _check_line_ends(text)
+    records = _records(text)
     try:
-        header = next(reader)
+        _, _, header = next(records)
     except StopIteration:
         raise _Refuse("EMPTY_FILE", "no header line") from None
-    except csv.Error:
-        raise _Refuse("NOT_CSV", "the header line is not CSV") from None
     cols = [(_norm(h) or "").lower() for h in header]
     shown = lambda names: ", ".join(shown_column_names(names[:5]))  # never a data row's values
     dup = sorted({c for c in cols if cols.count(c) > 1})
@@ -398,28 +476,20 @@ def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | None]]]:
     missing = [c for c in REQUIRED_COLUMNS if c not in cols]
     if missing:
         raise _Refuse("BAD_HEADER", f"missing column(s) {', '.join(missing)}")
-    records: list[tuple[int, dict | None]] = []
-    row_no = 0
-    while True:
-        try:
-            rec = next(reader)
-        except StopIteration:
-            break
-        except csv.Error:
-            row_no += 1
-            records.append((row_no, None))
-            break  # the csv reader cannot resynchronise after a broken quote
-        row_no += 1
-        if not any(c.strip() for c in rec):
+    out: list[tuple[int, dict | str | None]] = []
+    # the whole file is read before anything is applied: broken quoting at its end refuses it whole
+    for row_no, (first, last, rec) in enumerate(records, start=1):
+        if not any(c.strip() for c in rec) and last == first:
             continue  # blank line: not a row
-        if len(rec) > len(cols):
-            records.append((row_no, None))
+        problem = _cells_problem(rec, first, last, len(cols))
+        if problem:
+            out.append((row_no, problem))
             continue
         row = {c: None for c in COLUMNS}
         for c, v in zip(cols, rec):
             row[c] = _norm(v)
-        records.append((row_no, row))
-    return data, records
+        out.append((row_no, row))
+    return data, out
 
 
 # ------------------------------------------------------------------------------------ applying
@@ -464,11 +534,12 @@ class _FileRun:
     """Decides and applies the rows of one file inside the caller's transaction."""
 
     def __init__(self, con, settings: Settings, report: FeedbackReport, file_name: str, sha: str,
-                 records: list[tuple[int, dict | None]] = ()):
+                 records: list[tuple[int, dict | str | None]] = (), office: str | None = None):
         self.con, self.settings, self.report = con, settings, report
+        self.office = office   # the office the file is bound to (None: rows with no valid office only)
         from .validate import office_codes
 
-        self._ids = sorted({info.id_no for _, r in records if r and r.get("id_no")
+        self._ids = sorted({info.id_no for _, r in records if isinstance(r, dict) and r.get("id_no")
                             for info in [parse_id_no(r["id_no"])] if info is not None})
         self._last_moves = self._load_last_moves()
         self._by_person: dict[str, dict] = {}   # read-only facts of the file's persons, read once (_person_fact)
@@ -497,8 +568,8 @@ class _FileRun:
         info = {"row_key": None, "person_key": None, "entry_id": None, "office_code": None,
                 "event": None, "event_date": None}
         try:
-            if row is None:
-                raise _Refuse("MALFORMED", "the record has more cells than the header or broken quoting")
+            if row is None or isinstance(row, str):  # a record that is no row: why, from the reader
+                raise _Refuse("MALFORMED", row or "the record cannot be read as a row")
             self._validate(row)
             info.update(person_key=person_key(row["id_no"], self.settings), office_code=row["office_code"],
                         event=row["event"], event_date=row["_date"])
@@ -530,6 +601,8 @@ class _FileRun:
             raise _Refuse("MALFORMED", "office_code must be 6 digits")
         if row["office_code"] not in self._offices:
             raise _Refuse("MALFORMED", "office_code is not one of the responsible offices (rules.md §3)")
+        if row["office_code"] != self.office:
+            raise _Refuse("WRONG_OFFICE")
         info = parse_id_no(row["id_no"])
         if info is None:
             raise _Refuse("MALFORMED", "id_no is not a valid ID number (GB 11643)")
@@ -594,12 +667,11 @@ class _FileRun:
             "SELECT entry_id, id_no, office_code, stage, opened_mi, closed_mi FROM ledger_entries "
             "WHERE id_no = ? ORDER BY (closed_mi IS NULL) DESC, opened_mi DESC, entry_id DESC LIMIT 1",
             [row["id_no"]]).fetchone()
-        if r is None:
+        if r is None or r[2] != row["office_code"]:
+            # another office's person is refused exactly as an ID number without any entry, and
+            # before "closed": an office learns nothing about another office's persons
             raise _Refuse("UNKNOWN_PERSON")
         e = _Entry(*r)
-        if e.office_code != row["office_code"]:
-            # checked before "closed": an office learns nothing about another office's persons
-            raise _Refuse("WRONG_OFFICE")
         if e.closed_mi is not None:
             raise _Refuse("ENTRY_CLOSED", f"the ledger entry is closed ({e.stage})")
         if row["_date"] < e.opened_on:
@@ -935,8 +1007,43 @@ def _refuse_file(con, report: FeedbackReport, path: Path, sha: str, code: str, r
     log.info("feedback file %s refused: %s: %s", path.name, code, reason)  # the caller reports it
 
 
-def apply_file(con, path: Path, settings: Settings, report: FeedbackReport) -> FileOutcome:
-    """Apply one feedback file in one transaction (the schema must exist)."""
+def _file_office(records, office: str | None, settings: Settings) -> str | None:
+    """The office a file is bound to (docs/feedback-format.md "Whose file"): ``office`` when the
+    sender is known (``--office``, the inbox folder); else the one office its rows name.  A file
+    whose rows name several offices, without ``--office``, is refused whole (``MIXED_OFFICES``)."""
+    if office is not None:
+        return office
+    from .validate import office_codes
+
+    known = frozenset(office_codes(settings))
+    named = {r["office_code"] for _, r in records if isinstance(r, dict) and r.get("office_code") in known}
+    if len(named) > 1:
+        raise _Refuse("MIXED_OFFICES", (
+            f"rows of {len(named)} offices: a feedback file is one office's; apply each office's file "
+            f"with --office <office>, or put it in that office's inbox folder"))
+    return next(iter(named), None)
+
+
+def check_office(office: str, settings: Settings) -> str:
+    """``office`` if it is one of the responsible offices (rules.md §3), else RetirePrepError."""
+    from .validate import office_codes
+
+    if not (isinstance(office, str) and _OFFICE.match(office) and office in office_codes(settings)):
+        raise RetirePrepError(f"--office {office!r} is not one of the responsible offices (rules.md §3)")
+    return office
+
+
+def _file_key(data: bytes, office: str | None) -> str:
+    """What identifies an applied file (``feedback_files.file_sha256``): its bytes and the office it
+    is bound to.  The same bytes sent for another office are another file: a file first applied
+    under the wrong office (its rows refused WRONG_OFFICE) is applied when its own office sends it,
+    never "already applied"."""
+    return _sha256(data if office is None else f"office {office}\n".encode() + data)
+
+
+def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, office: str | None = None) -> FileOutcome:
+    """Apply one feedback file in one transaction (the schema must exist), bound to ``office``
+    (the sender, when known: see :func:`_file_office`)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -944,24 +1051,25 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport) -> F
         sha = _sha256(path.name.encode())
         _refuse_file(con, report, path, sha, "UNREADABLE", exc.__class__.__name__)
         return report.files[-1]
-    sha = _sha256(data)
+    try:
+        _, records = _read_file(path)
+        bound = _file_office(records, office, settings)
+    except _Refuse as r:
+        _refuse_file(con, report, path, _file_key(data, office), r.code, r.reason)
+        return report.files[-1]
+    sha = _file_key(data, bound)
     done = con.execute(
         "SELECT rows, accepted, refused, already_applied FROM feedback_files WHERE file_sha256 = ? AND status = 'APPLIED' "
         "ORDER BY processed_at LIMIT 1", [sha]).fetchone()
     if done:
-        out = FileOutcome(path.name, sha, "ALREADY_APPLIED", *done)
+        out = FileOutcome(path.name, sha, "ALREADY_APPLIED", *done, office=bound)
         report.files.append(out)
         return out
-    try:
-        _, records = _read_file(path)
-    except _Refuse as r:
-        _refuse_file(con, report, path, sha, r.code, r.reason)
-        return report.files[-1]
 
-    out = FileOutcome(path.name, sha, "APPLIED", rows=len(records))
+    out = FileOutcome(path.name, sha, "APPLIED", rows=len(records), office=bound)
     con.execute("BEGIN TRANSACTION")
     try:
-        run = _FileRun(con, settings, report, path.name, sha, records)
+        run = _FileRun(con, settings, report, path.name, sha, records, office=bound)
         for row_no, row in records:
             status, code, reason, info = run.row(row_no, row)
             run.outcomes.add(sha, path.name, row_no, info["row_key"], info["person_key"], info["entry_id"],
@@ -986,8 +1094,10 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport) -> F
     return out
 
 
-def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings | None = None) -> FeedbackReport:
-    """``retire-prep feedback FILE...``: apply county feedback files in the order given.
+def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings | None = None, *,
+                         office: str | None = None) -> FeedbackReport:
+    """``retire-prep feedback [--office O] FILE...``: apply county feedback files in the order given,
+    each bound to ``office`` when given (else to the one office its rows name, see :func:`_file_office`).
 
     Each file is one transaction.  Rows are refused one by one with a reason code
     (``feedback_rows``); a file that is not the documented format is refused whole
@@ -995,6 +1105,8 @@ def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings 
     :class:`FeedbackFileRefused` is raised (its ``report`` holds what was done).
     """
     settings = settings or load_settings()
+    if office is not None:
+        check_office(office, settings)
     report = FeedbackReport()
     with connect(warehouse, settings=settings) as con:
         ensure_schema(con, settings)
@@ -1006,7 +1118,7 @@ def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings 
             con.execute("ROLLBACK")
             raise
         for f in files:
-            apply_file(con, Path(f), settings, report)
+            apply_file(con, Path(f), settings, report, office)
     refused = report.refused_files
     if refused:
         raise FeedbackFileRefused(

@@ -46,11 +46,14 @@ ALLOWED_FILES = {
 # Checked with fullmatch: `$` would also match before a final newline ("NX-1\n"), and the
 # classes are spelt out because \d matches any Unicode digit ("٢٠٢٦-11").
 _BATCH_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
-_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+# years 1900-2099, as every other month of the pipeline (cli._MONTH, the birth dates): 0001-01 or
+# 9999-12 would be applied and then be the month every later push is compared with (issue 14)
+_MONTH = re.compile(r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # Integers go into BIGINT columns and parameters: a larger one would crash the first query.
 _BIGINT_MAX = 2**63 - 1
 # Parquet columns that may arrive typed: how to turn them back into the CSV text.
+_NESTED_TYPE = re.compile(r"\[|^(STRUCT|MAP|UNION|LIST)\b")
 _PARQUET_DATE_FORMAT = {"birth_date": "%Y%m%d", "start_month": "%Y%m", "end_month": "%Y%m"}
 
 
@@ -127,6 +130,11 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
     d = Path(batch_dir)
     label = d.name or str(d)
     mpath = d / "manifest.json"
+    if mpath.is_symlink():
+        # as the data files below: the batch folder must hold the file itself (a link could point
+        # anywhere on the machine, and change between the check and the read)
+        raise BatchRefused(label, "manifest.json is a symbolic link: the batch folder must hold the file itself",
+                           "manifest.json")
     if not mpath.is_file():
         raise BatchRefused(label, "no manifest.json in the batch folder", "manifest.json")
     try:
@@ -153,7 +161,7 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
         raise bad("push_type must be FULL or INCR")
     month = m.get("data_month")
     if not isinstance(month, str) or not _MONTH.fullmatch(month):
-        raise bad("data_month must be YYYY-MM")
+        raise bad("data_month must be YYYY-MM of the years 1900-2099")
     seq = m.get("seq")
     if not _is_int(seq, 1):
         raise bad("seq must be an integer from 1 to 2^63-1")
@@ -195,7 +203,10 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
 
     for kind, info in by_kind.items():
         fpath = d / info["name"]
-        if not fpath.is_file() or fpath.is_symlink():
+        if fpath.is_symlink():
+            raise BatchRefused(label, "file named in the manifest is a symbolic link: the batch folder must hold "
+                                      "the file itself", info["name"], seq=seq)
+        if not fpath.is_file():
             raise BatchRefused(label, "file named in the manifest is missing", info["name"], seq=seq)
         if _sha256(fpath) != info["sha256"]:
             raise BatchRefused(label, "sha256 of the file's bytes does not match the manifest", info["name"],
@@ -220,8 +231,14 @@ def _csv_header(path: Path) -> list[str]:
     # errors="replace": a file that is not UTF-8 must not crash the header read (the text
     # buffer decodes far past the first line); a mangled name fails the header check, and
     # bad bytes in data rows are DuckDB's to reject row by row.
+    # A header that is not one CSV line (a quote never closed swallows the file; a cell over the
+    # csv module's field limit) is returned as one impossible column name: the header check
+    # refuses it, where the csv error would have been an internal error.
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        row = next(csv.reader(fh), None)
+        try:
+            row = next(csv.reader(fh, strict=True), None)
+        except csv.Error:
+            return ["<the header line is not one CSV line>"]
     return [c.strip() for c in (row or [])]
 
 
@@ -305,8 +322,34 @@ def _blank_records(path: Path) -> list[int]:
     with _mapped(path) as data:
         if data.find(b"\n\n") < 0 and data.find(b"\n\r\n") < 0:
             return []
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
-        return [i for i, rec in enumerate(csv.reader(fh), start=1) if not rec]
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, os.path.getsize(path) + 1))  # a long cell must not end the count
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            return [i for i, rec in enumerate(csv.reader(fh), start=1) if not rec]
+    finally:
+        csv.field_size_limit(old)
+
+
+_EMPTY_LINE = re.compile(rb"\n(?=\r?\n)")
+
+
+def _data_lines(path: Path) -> int:
+    """Lines after the header that are not empty (DuckDB skips empty lines), for files whose
+    records are one line each (applications): a record that spans lines swallowed the next ones."""
+    with _mapped(path) as data:
+        lines = _count(data, b"\n") + (1 if len(data) and data[-1:] != b"\n" else 0)
+        empty = sum(1 for _ in _EMPTY_LINE.finditer(data))
+    return max(0, lines - 1 - empty)
+
+
+def _odd_quote_line(path: Path) -> int | None:
+    """The first line (header = line 1) holding an odd number of quotes, or None."""
+    with open(path, "rb") as fh:
+        for no, line in enumerate(fh, start=1):
+            if line.count(b'"') % 2:
+                return no
+    return None
 
 
 def _load_csv(con, path: Path, header: list[str], columns, raw: str, rej: str, refuse) -> None:
@@ -386,19 +429,32 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
                                info["name"]) from None
         types = {r[0]: r[1] for r in schema}
         _check_header(man, info["name"], kind, list(types))
-        cols = []
+        nested = [c for c in expected if _NESTED_TYPE.search(types[c].upper())]
+        if nested:
+            # a LIST would be read as "[于宝, 于宝]": the contract's columns are flat values
+            t = types[nested[0]].upper()
+            raise BatchRefused(man.batch_id, f"column {nested[0]} is a nested Parquet type "
+                                             f"({'LIST' if '[' in t else t.split('(')[0]}), not a flat value",
+                               info["name"])
+        cols, binary = [], []
         for c in expected:
             t = types[c].upper()
-            if c in _PARQUET_DATE_FORMAT and (t.startswith("DATE") or t.startswith("TIMESTAMP")):
+            if t == "BLOB":
+                # text stored as BINARY (a common writer choice): decoded as UTF-8, never shown as
+                # escaped bytes; a value that is not UTF-8 makes its row UNPARSABLE_ROW below
+                cols.append(f"try(decode({c})) AS {c}")
+                binary.append(c)
+            elif c in _PARQUET_DATE_FORMAT and (t.startswith("DATE") or t.startswith("TIMESTAMP")):
                 cols.append(f"strftime({c}, '{_PARQUET_DATE_FORMAT[c]}') AS {c}")
             elif t == "BOOLEAN":  # retired 0/1 typed as a boolean: back to the contract's text
                 cols.append(f"CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END AS {c}")
             else:
                 cols.append(f"CAST({c} AS VARCHAR) AS {c}")
+        bad_utf8 = " OR ".join(f"({c} IS NOT NULL AND try(decode({c})) IS NULL)" for c in binary) or "false"
         try:
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT file_row_number + 1 AS row_no, {', '.join(cols)} "
-                f"FROM read_parquet(?, file_row_number = true)", [str(path)]
+                f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT file_row_number + 1 AS row_no, {', '.join(cols)}, "
+                f"{bad_utf8} AS _bad_utf8 FROM read_parquet(?, file_row_number = true)", [str(path)]
             )
         except _MACHINE_ERRORS:
             raise
@@ -406,7 +462,9 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
             # A sound footer over corrupt data pages.  Not DuckDB's message: it can quote a value.
             raise BatchRefused(man.batch_id, "unreadable Parquet data (corrupt pages or values)",
                                info["name"]) from None
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {rej} (row_no BIGINT, raw_text VARCHAR, reason VARCHAR)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {rej} AS SELECT row_no, NULL::VARCHAR AS raw_text, "
+                    f"'UNPARSABLE_ROW: a BINARY value is not UTF-8' AS reason FROM {raw} WHERE _bad_utf8")
+        con.execute(f"DELETE FROM {raw} WHERE _bad_utf8; ALTER TABLE {raw} DROP COLUMN _bad_utf8")
         return
 
     if man.encoding == "GB18030":
@@ -507,7 +565,8 @@ def _apply(con, man: Manifest, settings: Settings) -> dict:
     with tempfile.TemporaryDirectory(prefix="retire-prep-") as tmp:
         for kind in ("persons", "segments"):
             _stage_file(con, man, kind, Path(tmp))
-    params = dict(settings=settings, seq=man.seq, batch_id=man.batch_id, push_type=man.push_type)
+    params = dict(settings=settings, seq=man.seq, batch_id=man.batch_id, push_type=man.push_type,
+                  data_month=man.data_month)
     con.execute(render_sql("ingest/10_validate_persons.sql", **params))
     con.execute(render_sql("ingest/20_validate_segments.sql", **params))
     acc = con.execute(render_sql("ingest/30_accounting.sql", **params)).fetchone()
@@ -755,6 +814,19 @@ def load_applications(files, warehouse: str | Path, settings: Settings | None = 
             try:
                 _load_csv(con, f, header, APPLICATION_COLUMNS, "_apps", "_apps_rej",
                           lambda reason, row=None: ApplicationsRefused(f.name, reason, row))
+                # every line a record: no field of an application holds a line break, so a record
+                # over several lines is a quote never closed that swallowed the rows after it
+                # (DuckDB reads them as one field); refused whole, never "loaded" (issue 14)
+                records = con.execute("SELECT (SELECT count(*) FROM _apps) + (SELECT count(*) FROM _apps_rej)"
+                                      ).fetchall()[0][0]
+                lines = _data_lines(f)
+                if records != lines:
+                    odd = _odd_quote_line(f)
+                    raise ApplicationsRefused(f.name, (
+                        f"the file has {lines} data lines but only {records} records can be read"
+                        + (f": line {odd} (the header is line 1) holds an odd number of quotes (\"), so a "
+                           f"quote is never closed" if odd else ": a record spans several lines")
+                        + "; nothing of the file was loaded"))
                 con.execute(render_sql("ingest/60_applications.sql", source_file=tag))
                 a, r = con.execute(
                     "SELECT count(*) FILTER (reason_code IS NULL), count(*) FILTER (reason_code IS NOT NULL) "

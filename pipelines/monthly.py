@@ -38,6 +38,7 @@ class MonthContext:
     as_of_seq: int
     settings: Settings
     out: Path | None = None
+    forced_ahead: bool = False   # beyond the latest push, on --ahead-of-push (issue 14)
 
     @property
     def month_first(self) -> str:
@@ -68,7 +69,15 @@ class RunReport:
             [f"  outputs: {self.out_dir}"] if self.out_dir else []) + ([f"  time: {timing}"] if timing else [])
 
 
-def month_context(con, month: str, settings: Settings, *, command: str = "run", replay: bool = False) -> MonthContext:
+#: How far a command may go beyond the latest applied push's data_month D without --ahead-of-push
+#: (docs/decisions.md, issue 14): one push late is tolerated — the run of P on P-1's push when P's
+#: is late (the late push is then a correction push of P: run P again before P+1), the
+#: declaration of P+1 (made on the 1st, before P+1's push) on P-1's; more is a mistyped month.
+MONTHS_AHEAD_OF_PUSH = {"run": 1, "declare": 2}
+
+
+def month_context(con, month: str, settings: Settings, *, command: str = "run", replay: bool = False,
+                  ahead_of_push: bool = False) -> MonthContext:
     """Resolve month P: the push state it runs on, and the month-order guard (issue 4 §6).
 
     P is computed on the last applied batch whose data_month ≤ P.  A month before
@@ -91,7 +100,37 @@ def month_context(con, month: str, settings: Settings, *, command: str = "run", 
             f"month {month} is before the last month run or being run ({format_month(last)}); "
             f"use --replay to re-emit it as it was"
         )
-    return MonthContext(month=month, month_mi=mi, as_of_seq=seq, settings=settings)
+    forced = False
+    if not replay:  # a replay re-emits a month already run; a run's later stages pass replay=True
+        latest = con.execute("SELECT max(data_month) FROM push_batches WHERE status = 'APPLIED'").fetchall()[0][0]
+        limit = parse_month(latest) + MONTHS_AHEAD_OF_PUSH.get(command, 0)
+        if mi > limit:
+            if not ahead_of_push:
+                # a mistyped month (2027-12 for 2026-12) would open entries and record notices, and
+                # refuse every real month after it as "before the last month run"
+                raise MonthRefused(
+                    f"month {month} is ahead of the latest push (data_month {latest}): {command} goes up to "
+                    f"{format_month(limit)}; ingest that month's push first, or, if you really mean it, add "
+                    f"--ahead-of-push (the warehouse is copied first, to undo it: docs/operations.md)")
+            forced = True
+    return MonthContext(month=month, month_mi=mi, as_of_seq=seq, settings=settings, forced_ahead=forced)
+
+
+def keep_copy_before_forcing(con, warehouse: str | Path, ctx: MonthContext, command: str) -> Path:
+    """A copy of the warehouse as it is before a month forced ahead of the push writes anything:
+    ``<warehouse>.before-<command>-<P>.duckdb`` beside it.  Undoing the forced month = putting this
+    copy back (docs/operations.md).  Checkpointed first, so the file alone is the whole state."""
+    import shutil
+
+    w = Path(warehouse)
+    dst = w.with_name(f"{w.stem}.before-{command}-{ctx.month}{w.suffix or '.duckdb'}")
+    con.execute("CHECKPOINT")
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.copyfile(w, tmp)
+    tmp.replace(dst)
+    log.warning("%s %s is ahead of the latest push (--ahead-of-push): the warehouse before it is kept as %s",
+                command, ctx.month, dst)
+    return dst
 
 
 def _begin(con, ctx, replay: bool) -> None:
@@ -126,7 +165,7 @@ def _running_context(con, month: str, settings: Settings, out) -> MonthContext:
 
 
 def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: bool = False,
-              settings: Settings | None = None, validate: bool = True) -> RunReport:
+              settings: Settings | None = None, validate: bool = True, ahead_of_push: bool = False) -> RunReport:
     """``retire-prep run --month P``: screening, flags, ledger, reminders, worklists, report."""
     from . import forecast, ledger, outputs, screen
 
@@ -137,10 +176,13 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
 
         warm_up()   # GX imports while DuckDB screens
     with connect(warehouse, settings=settings) as con:
-        ctx = month_context(con, month, settings, replay=replay)
+        ctx = month_context(con, month, settings, replay=replay, ahead_of_push=ahead_of_push)
         ctx.out = out
+        kept = keep_copy_before_forcing(con, warehouse, ctx, "run") if ctx.forced_ahead else None
         _begin(con, ctx, replay)
         report = RunReport(month=ctx.month, as_of_seq=ctx.as_of_seq, replay=replay)
+        if kept:
+            report.counts["ahead of the push: the warehouse before this run is kept as"] = str(kept)
         def step(name, fn):
             t0 = time.perf_counter()
             log.info("%s %s …", ctx.month, name)
@@ -173,13 +215,15 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
 # pool of one; the per-office and month-file tasks only read and may run side by side.
 
 
-def stage_begin(month: str, warehouse: str, out: str, replay: bool = False) -> dict:
+def stage_begin(month: str, warehouse: str, out: str, replay: bool = False, ahead_of_push: bool = False) -> dict:
     """Check the month order and record the run as begun; returns the month and its push seq."""
     settings = load_settings()
     with connect(warehouse, settings=settings) as con:
-        ctx = month_context(con, month, settings, replay=replay)
+        ctx = month_context(con, month, settings, replay=replay, ahead_of_push=ahead_of_push)
+        kept = keep_copy_before_forcing(con, warehouse, ctx, "run") if ctx.forced_ahead else None
         _begin(con, ctx, replay)
-        return {"month": ctx.month, "as_of_seq": ctx.as_of_seq, "replay": replay}
+        return {"month": ctx.month, "as_of_seq": ctx.as_of_seq, "replay": replay} | (
+            {"warehouse_before": str(kept)} if kept else {})
 
 
 def _in_running_month(month: str, warehouse: str, out: str, work, *, read_only: bool = False,

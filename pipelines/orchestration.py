@@ -92,6 +92,14 @@ def current_month() -> str:
     return month
 
 
+def current_ahead_of_push() -> bool:
+    """The ``ahead_of_push`` param of the running task's DAG run (default false): run or declare a
+    month beyond what the latest push allows (docs/operations.md)."""
+    from airflow.sdk import get_current_context
+
+    return bool((get_current_context().get("params") or {}).get("ahead_of_push"))
+
+
 def current_replay() -> bool:
     """The ``replay`` param of the running task's DAG run (default false)."""
     from airflow.sdk import get_current_context
@@ -190,22 +198,57 @@ def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = N
         raise _fail_without_retry(exc) from exc
 
 
+def feedback_inbox_files(inbox: Path, offices) -> tuple[dict[str, list[Path]], list[Path]]:
+    """The feedback inbox's files: ``{office: [<inbox>/<office>/*.csv]}`` for every office folder
+    of ``offices`` (docs/feedback-format.md "Whose file"), and the files that are in no office's
+    folder (the inbox itself, or a folder that is no office), which are never applied."""
+    inbox = Path(inbox)
+    for o in offices:  # the folders a transfer script or an office drops into
+        (inbox / o).mkdir(parents=True, exist_ok=True)
+    by_office = {o: sorted(p for p in (inbox / o).glob("*.csv") if p.is_file()) for o in sorted(offices)}
+    known = {inbox / o for o in offices}
+    stray = sorted(p for p in inbox.glob("*.csv") if p.is_file())
+    stray += sorted(p for d in inbox.iterdir() if d.is_dir() and d not in known and d.name != "refused"
+                    for p in d.glob("*.csv"))
+    return {o: f for o, f in by_office.items() if f}, stray
+
+
 def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
-    """Apply ``<feedback inbox>/*.csv`` (re-applying a file changes nothing)."""
+    """Apply ``<feedback inbox>/<office>/*.csv``, each folder's files bound to its office
+    (re-applying a file changes nothing).  A ``*.csv`` in no office's folder is not applied: the
+    task fails naming it (after the office folders are applied), so it is never forgotten."""
     from .errors import RetirePrepError
     from .feedback import apply_feedback_files
+    from .settings import load_settings
+    from .validate import office_codes
 
     p = paths()
-    files = sorted(Path(inbox or p.feedback_inbox).glob("*.csv"))
-    if not files:
-        log.info("no feedback files in %s", inbox or p.feedback_inbox)
+    folder = Path(inbox or p.feedback_inbox)
+    settings = load_settings()
+    if not folder.is_dir():
+        log.warning("feedback inbox %s does not exist: nothing to apply", folder)
         return {"files": 0}
-    try:
-        report = apply_feedback_files(files, Path(warehouse or p.warehouse))
-    except RetirePrepError as exc:
-        _log_lines(getattr(exc, "report", None))  # what was applied before the refusal
-        raise _fail_without_retry(exc) from exc
-    return {"files": len(files), "report": _log_lines(report)}
+    by_office, stray = feedback_inbox_files(folder, office_codes(settings))
+    if not by_office and not stray:
+        log.info("no feedback files in %s", folder)
+        return {"files": 0}
+    lines: list[str] = []
+    refused: list[str] = []
+    for office, files in by_office.items():
+        try:
+            report = apply_feedback_files(files, Path(warehouse or p.warehouse), settings, office=office)
+        except RetirePrepError as exc:
+            lines += _log_lines(getattr(exc, "report", None))  # what was applied besides the refusal
+            refused.append(f"{office}: {exc}")
+            continue
+        lines += _log_lines(report)
+    if stray:
+        names = ", ".join(str(f.relative_to(folder)) for f in stray[:3]) + (" …" if len(stray) > 3 else "")
+        refused.append(f"{len(stray)} file(s) in no office's folder, not applied ({names}): move each into "
+                       f"{folder}/<office>/ of the office that sent it")
+    if refused:
+        raise _fail_without_retry("; ".join(refused))
+    return {"files": sum(len(f) for f in by_office.values()), "report": lines}
 
 
 def _log_lines(report) -> list[str]:
@@ -237,14 +280,14 @@ def stage(name: str, month: str, **kwargs):
         raise _fail_without_retry(exc) from exc
 
 
-def declare(month: str, replay: bool = False) -> dict:
+def declare(month: str, replay: bool = False, ahead_of_push: bool = False) -> dict:
     """``pipelines.declare.declare_month(month, warehouse, out)``, as a small summary."""
     from .declare import declare_month
     from .errors import RetirePrepError
 
     p = paths()
     try:
-        report = declare_month(month, p.warehouse, p.out, replay=replay)
+        report = declare_month(month, p.warehouse, p.out, replay=replay, ahead_of_push=ahead_of_push)
     except RetirePrepError as exc:
         raise _fail_without_retry(exc) from exc
     return {"month": month, "report": _log_lines(report)}

@@ -5,6 +5,9 @@ Layout of tests/ (issue 15):
   declaration helpers, screening of hand-made persons, read-only queries). Test modules import from
   `support` and `pushkit` (hand-made push batches), never from one another.
 - `vectors/`: the spec's rule vectors, kept in the repository.
+- `hostile/generate.py`: the hostile-input corpus (every broken CSV record at the start, middle and
+  end of each input, Parquet and manifest cases), generated at test time by
+  `test_hostile_corpus.py` (issue 14); no binary file is kept.
 - `test_<stage>.py`: a stage's rules on tiny hand-made inputs (ingest, screen, ledger, notify,
   declare, feedback, policy, workdays, tabular, validate, dags, cli).
 - `test_oracle_*.py`: independent oracles written from the spec alone; `test_*_fuzz*.py`,

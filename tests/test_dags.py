@@ -335,9 +335,10 @@ def sample_runs(airflow_home, tmp_path_factory) -> dict:
         if hasattr(fb_module, "demo_feedback"):
             feedback = fb_module.demo_feedback(cli_wh, fb_dir, "2026-11")
     fb_dir.mkdir(exist_ok=True)
-    for f in feedback:
-        if Path(f).parent != fb_dir:
-            shutil.copy2(f, fb_dir / Path(f).name)
+    offices = sorted({Path(f).name.split("-")[1] for f in feedback})   # feedback-<office>-<month>.csv
+    for f in feedback:   # the inbox has one folder per office (issue 14)
+        (fb_dir / Path(f).name.split("-")[1]).mkdir(exist_ok=True)
+        shutil.copy2(f, fb_dir / Path(f).name.split("-")[1] / Path(f).name)
 
     af = tmp / "airflow"
     push, out = af / "inbox" / "push", af / "out"
@@ -349,7 +350,7 @@ def sample_runs(airflow_home, tmp_path_factory) -> dict:
         dag_step("nov-rerun", "pre_service_monthly", None, datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI),
                  {"month": "2026-11"}),
         dict(op="hash", name="nov-rerun-files", root=str(out / "2026-11"), pattern=".csv"),
-        dict(op="copy", src=str(fb_dir / "*.csv"), dst=str(af / "inbox" / "feedback")),
+        *[dict(op="copy", src=str(fb_dir / o / "*.csv"), dst=str(af / "inbox" / "feedback" / o)) for o in offices],
         dag_step("feedback", "feedback_intake", datetime(2026, 11, 25, 10, 30, tzinfo=SHANGHAI)),
         dag_step("feedback-again", "feedback_intake", datetime(2026, 11, 25, 11, 30, tzinfo=SHANGHAI)),
         dag_step("declare", "declaration_month_start", None, datetime(2026, 11, 30, 22, 0, tzinfo=timezone.utc)),

@@ -81,7 +81,8 @@ def test_consultation_by_minimum_of_the_retirement_year(wh):
     a = wh.person(S=mi(2029, 12), counted=183)     # 2029: minimum 180
     b = wh.person(S=mi(2030, 1), counted=183)      # 2030: minimum 186
     confirm(wh, [a, b], CONCLUSION_ISSUED={"counted_months": 183})
-    rep = declare(wh, "2029-11")
+    # the hand-made warehouse's only push is of 2026-11: a declaration three years on is forced (issue 14)
+    rep = declare(wh, "2029-11", ahead_of_push=True)
     got = by_id(listed(wh, "2029-11"))
     assert (got[a.id_no]["decision"], got[a.id_no]["min_contribution_months"]) == ("DECLARATION", 180)
     assert (got[b.id_no]["decision"], got[b.id_no]["min_contribution_months"]) == ("CONSULTATION", 186)

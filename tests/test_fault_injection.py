@@ -271,7 +271,8 @@ def _write_feedback(path: Path, wh: Path) -> Path:
     finally:
         con.close()
     p31 = person(31, birth_date="19661215")["id_no"]
-    others = [(i, o) for i, o in entries if i != p31]
+    # a feedback file is one office's (issue 14): 640104's persons, and a row of another office
+    others = [(i, o) for i, o in entries if i != p31 and o == "640104"]
     assert len(others) >= 3, entries
     rows = _to_conclusion("640104", p31, elected="2027-01")
     rows += _to_conclusion(others[0][1], others[0][0])
@@ -468,7 +469,7 @@ def scenario(tmp_path_factory):
     steps = [
         Step("ingest-full", ["ingest", str(b1), "--warehouse", "{W}"], None),
         Step("run-2026-11", ["run", "--month", "2026-11", "--warehouse", "{W}", "--out", "{OUT}"], "2026-11"),
-        Step("feedback", ["feedback", str(fb), "--warehouse", "{W}"], None),
+        Step("feedback", ["feedback", "--office", "640104", str(fb), "--warehouse", "{W}"], None),
         Step("ingest-incr", ["ingest", str(b2), "--warehouse", "{W}"], None),
         Step("declare-2026-12", ["declare", "--month", "2026-12", "--warehouse", "{W}", "--out", "{OUT}"], "2026-12"),
         Step("run-2026-12", ["run", "--month", "2026-12", "--warehouse", "{W}", "--out", "{OUT}"], "2026-12"),

@@ -268,8 +268,12 @@ def _refusal_cases():
         ("elected month format", base(), lambda p: row(p, "ELECTED_MONTH", D0, elected_month="202702"), "MALFORMED"),
         ("unknown person", lambda w: (w.person(), lambda p: []),
          lambda p: row(p, "RETIRED", D0) | {"id_no": make_id(birth="19500101", seq=77)}, "UNKNOWN_PERSON"),
-        ("wrong office", base(), lambda p: row(p, "ARCHIVE_REVIEWED", D0, result="PASS") | {"office_code": "640105"},
+        # the file is bound to 640104 (--office): a row naming another office is refused as such …
+        ("row of another office", base(), lambda p: row(p, "ARCHIVE_REVIEWED", D0, result="PASS") | {"office_code": "640105"},
          "WRONG_OFFICE"),
+        # … and a row of 640104 about a person of another office as if the ID number had no entry (issue 14)
+        ("person of another office", base(office="640105"),
+         lambda p: row(p, "ARCHIVE_REVIEWED", D0, result="PASS") | {"office_code": "640104"}, "UNKNOWN_PERSON"),
         ("closed entry", base(), lambda p: row(p, "ARCHIVE_REVIEWED", D0 + timedelta(days=40), result="PASS"),
          "ENTRY_CLOSED"),
         ("confirmed before a conclusion", upto("RELATIONS_MERGED"),
@@ -344,7 +348,8 @@ def refusals(tmp_path_factory):
     assert rep.refused == 0, rep.lines()
     tables = ("ledger_entries", "ledger_transitions", "conclusions", "objections", "notices", "feedback_events")
     before = [w.q(f"SELECT * FROM {t} ORDER BY ALL") for t in tables]
-    rep = w.apply([refused(people[name]) for name, _, refused, _ in CASES])
+    rep = apply_feedback_files([w.write([refused(people[name]) for name, _, refused, _ in CASES])], w.path,
+                               w.settings, office="640104")
     after = [w.q(f"SELECT * FROM {t} ORDER BY ALL") for t in tables]
     rows = w.q("SELECT row_no, status, reason_code, reason FROM feedback_rows WHERE file_name = ? ORDER BY row_no",
                [rep.files[0].file])
@@ -358,6 +363,12 @@ def test_every_refusal_reason(refusals, name, code):
     assert (status, got) == ("REFUSED", code), reason
     p = refusals["people"][name]
     assert reason and p.id_no not in reason and p.id_no[:17] not in reason and "测试" not in reason
+
+
+def test_another_offices_person_is_refused_as_an_unknown_one(refusals):
+    """issue 14: the refusal must not reveal whether the ID number has an entry at another office."""
+    unknown, other = refusals["rows"]["unknown person"], refusals["rows"]["person of another office"]
+    assert unknown[1:] == other[1:] == ("REFUSED", "UNKNOWN_PERSON", feedback.REASONS["UNKNOWN_PERSON"])
 
 
 def test_refused_rows_change_nothing_and_are_counted(refusals):
@@ -411,7 +422,7 @@ def test_accounting_and_idempotent_reapplication(wh):
     rep = apply_feedback_files([f], wh.path, wh.settings)
     out = rep.files[0]
     assert (out.rows, out.accepted, out.refused) == (8, 5, 3)
-    assert out.reasons == {"WRONG_OFFICE": 1, "MALFORMED": 1, "WRONG_CONFIRMER": 1}
+    assert out.reasons == {"UNKNOWN_PERSON": 1, "MALFORMED": 1, "WRONG_CONFIRMER": 1}
     assert wh.q("SELECT status, rows, accepted, refused FROM feedback_files") == [("APPLIED", 8, 5, 3)]
     assert wh.one("SELECT count(*) FROM feedback_rows WHERE status = 'REFUSED' AND reason_code IS NULL") == 0
 

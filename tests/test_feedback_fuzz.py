@@ -36,7 +36,7 @@ Where docs/feedback-format.md is silent the model accepts either outcome (``mayb
 a repeated ARCHIVE_REVIEWED/YEARS_CONFIRMED/RELATIONS_MERGED or a re-issue in CONCLUDED dated
 before the last stage change; an objection after confirmation dated before the confirmation;
 a supplement dated before its objection; which code wins when several apply (except
-WRONG_OFFICE, "checked before anything else about the entry"); a row equal to an applied one
+UNKNOWN_PERSON for another office's person, "checked before anything else about the entry"); a row equal to an applied one
 only once the documented defaults are filled in (RELATIONS_MERGED ``MERGED``, ARCHIVE_REVIEWED
 ``pre_review_office``) — the implementation calls it ALREADY_APPLIED. ``row_no`` is expected to
 count blank lines (spreadsheet row - 1), as tests/test_feedback.py does.
@@ -373,7 +373,8 @@ class Model:
         if ent is None:
             return {"UNKNOWN_PERSON"}, set(), None
         if f["office_code"] != ent.office:
-            return {"WRONG_OFFICE"}, set(), None
+            # issue 14: a file is one office's; another office's person is refused as an unknown one
+            return {"UNKNOWN_PERSON"}, set(), None
         if ent.closed:
             return {"ENTRY_CLOSED"}, set(), None
         if d < ent.opened:
@@ -891,6 +892,20 @@ def write_csv(path: Path, rows: list[dict], rng: random.Random) -> dict[int, int
     return nos
 
 
+def by_office(rows: list[dict]) -> list[list[dict]]:
+    """One office's rows per file (issue 14: a file naming several offices is refused whole), in
+    their order; rows naming no office go with the first office's."""
+    parts: dict[str | None, list[dict]] = {}
+    for r in rows:
+        parts.setdefault(r.get("office_code") if r.get("office_code") in OFFICES else None, []).append(r)
+    loose = parts.pop(None, [])
+    if not parts:
+        return [loose] if loose else []
+    first = next(iter(parts))
+    parts[first] = parts[first] + loose
+    return list(parts.values())
+
+
 def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
@@ -972,7 +987,7 @@ class Scenario:
     def feedback(self, *batches: list[dict], refused_files: list[tuple[Path, set]] = ()) -> tuple[int, str, str]:
         """One ``feedback`` command with one file per row list (and files refused whole), in random order."""
         written = []
-        for rows in batches:
+        for rows in [part for batch in batches for part in by_office(batch)]:
             self.n_files += 1
             path = self.tmp / f"fb {self.n_files:02d}'s.csv"
             written.append((path, rows, write_csv(path, rows, self.rng)))
@@ -1403,9 +1418,10 @@ def test_two_files_on_different_persons_commute(tmp_path, base):
         shutil.copy(base[0] / "w.duckdb", d / "w.duckdb")
         paths = []
         for i, rs in enumerate(order):
-            p = d / f"{'ab'[i] if order[0] is a else 'ba'[i]}.csv"
-            write_csv(p, rs, random.Random(i))
-            paths.append(p)
+            for k, part in enumerate(by_office(rs)):      # a file is one office's (issue 14)
+                p = d / f"{'ab'[i] if order[0] is a else 'ba'[i]}{k}.csv"
+                write_csv(p, part, random.Random(i))
+                paths.append(p)
         code, _, e = cli("feedback", *paths, "--warehouse", d / "w.duckdb")
         assert code == 0, e
         with duckdb.connect(str(d / "w.duckdb"), read_only=True) as con:

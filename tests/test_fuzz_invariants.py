@@ -755,7 +755,10 @@ def do_feedback(h: Harness, month: str) -> None:
             "GROUP BY id_no, stage").fetchall() if r[0] in wrong}
     finally:
         con.close()
-    files = [write_fb(fdir / "good.csv", good), write_fb(fdir / "bad.csv", bad)]
+    # a feedback file is one office's (issue 14): one good and one bad file per office its rows name
+    files = [write_fb(fdir / f"{kind}-{o}.csv", [r for r in rows if r["office_code"] == o])
+             for kind, rows in (("good", good), ("bad", bad))
+             for o in sorted({r["office_code"] for r in rows})]
     # a file refused whole (a typo in the header): the other files are applied
     typo = write_fb(fdir / "typo.csv", good[:3], header=[c if c != "elected_month" else "elected_mnth"
                                                            for c in FB_COLUMNS])
@@ -768,17 +771,18 @@ def do_feedback(h: Harness, month: str) -> None:
     try:
         st = dict(con.execute("SELECT file_name, status FROM feedback_files").fetchall())
         refused_good = con.execute(
-            "SELECT reason_code, count(*) FROM feedback_rows WHERE file_name = 'good.csv' AND status = 'REFUSED' "
+            "SELECT reason_code, count(*) FROM feedback_rows WHERE file_name LIKE 'good-%' AND status = 'REFUSED' "
             "GROUP BY ALL").fetchall()
         after = {r[0]: r[1:] for r in con.execute(
             "SELECT id_no, stage, count(t.entry_id) FROM ledger_entries e LEFT JOIN ledger_transitions t USING (entry_id, id_no) "
             "GROUP BY id_no, stage").fetchall() if r[0] in wrong}
         wrong_applied = con.execute(
-            "SELECT count(*) FROM feedback_rows WHERE file_name = 'bad.csv' AND status <> 'REFUSED'").fetchone()[0]
+            "SELECT count(*) FROM feedback_rows WHERE file_name LIKE 'bad-%' AND status <> 'REFUSED'").fetchone()[0]
     finally:
         con.close()
-    if st.get("good.csv") not in ("APPLIED", None) and good:
-        h.note("FEEDBACK", f"{month}: good file status {st.get('good.csv')}")
+    for f in files:
+        if f.name.startswith("good-") and st.get(f.name) not in ("APPLIED", None):
+            h.note("FEEDBACK", f"{month}: good file status {st.get(f.name)}")
     h.fb_refused.extend(refused_good)
     if before != after or wrong_applied:
         h.note("WRONG_OFFICE_FEEDBACK_APPLIED", f"{month}: rows from the wrong office changed entries")

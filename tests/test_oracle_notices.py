@@ -301,9 +301,10 @@ def world(tmp_path_factory):
     rows += path("O5", dec, until="RESULT_RECEIVED")                         # -> 2026-12-31
     rows += [fb_row("O5", "RESULT_RECEIVED", "2026-12-11")]                  # another day: conflicting
     rows += path("I", dec[:4], until="CONCLUSION_ISSUED")                    # RESULT -> batch 2027-01
-    rows += [fb_row("E", "RESULT_RECEIVED", "2026-12-08"),                 # old office: refused
-             fb_row("E", "RESULT_RECEIVED", "2026-12-08", office=OFF2)]
+    rows += [fb_row("E", "RESULT_RECEIVED", "2026-12-08")]                 # old office: refused
     w.feedback("fb-2026-12.csv", rows)
+    # a feedback file is one office's (issue 14): the new office's row comes in its own file
+    w.feedback(f"fb-{OFF2}-2026-12.csv", [fb_row("E", "RESULT_RECEIVED", "2026-12-08", office=OFF2)])
 
     # ---- 2027-01
     w.declare("2027-01")
@@ -328,9 +329,12 @@ def world(tmp_path_factory):
     w.ingest("ingest 5", root / "b5")
     w.run("2027-02")
 
-    # ---- 2027-03, 2027-04: no push (the state of seq 5 holds)
-    for m in ("2027-03", "2027-04", "2027-05"):
+    # ---- 2027-03 … 2027-05: pushes without changes (the state of seq 5 holds): the Ministry pushes
+    # every month, and a month more than one month ahead of the latest push is refused (issue 14)
+    for k, m in enumerate(("2027-03", "2027-04", "2027-05")):
         w.declare(m)
+        write_batch(root / f"b{6 + k}", [], [], seq=6 + k, push_type="INCR", base_seq=5 + k, month=m)
+        w.ingest(f"ingest {6 + k}", root / f"b{6 + k}")
         w.run(m)
 
     # ---- replays
@@ -584,7 +588,8 @@ def test_each_office_sees_only_its_persons(world):
 
 def test_wrong_office_and_closed_entry_refused(world):
     codes = refusals(world)
-    assert ("E", "RESULT_RECEIVED", "WRONG_OFFICE") in codes
+    # the person's old office is told nothing more than for an ID number without any entry (issue 14)
+    assert ("E", "RESULT_RECEIVED", "UNKNOWN_PERSON") in codes
     assert ("I", "RESULT_RECEIVED", "ENTRY_CLOSED") in codes
     st = world.q("SELECT stage FROM ledger_entries WHERE id_no = ? AND closed_mi IS NULL", [ID["E"]])
     assert st == [("CONCLUDED",)]

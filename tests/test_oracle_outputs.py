@@ -291,19 +291,22 @@ def sc(tmp_path_factory) -> Scenario:
                      raw_files={"persons": persons_csv(pop.p1)})
     b2 = write_batch(tmp / "push2", pop.p2, pop.s2, seq=2, push_type="INCR", base_seq=1, month=P2,
                      raw_files={"persons": persons_csv(pop.p2)})
-    fb = tmp / "feedback-2026-11.csv"
-    with open(fb, "w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=FEEDBACK_COLS, lineterminator="\n")
-        w.writeheader()
-        for r in feedback_rows(pop):
-            w.writerow({c: r.get(c, "") for c in FEEDBACK_COLS})
+    fbs = []   # a feedback file is one office's (issue 14): one file per office
+    for office in sorted({r["office_code"] for r in feedback_rows(pop)}):
+        fbs.append(tmp / f"feedback-{office}-2026-11.csv")
+        with open(fbs[-1], "w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=FEEDBACK_COLS, lineterminator="\n")
+            w.writeheader()
+            for r in feedback_rows(pop):
+                if r["office_code"] == office:
+                    w.writerow({c: r.get(c, "") for c in FEEDBACK_COLS})
     old = os.environ.get("RETIRE_PREP_PERSON_KEY")
     os.environ["RETIRE_PREP_PERSON_KEY"] = SECRET
     s.results = {}
     try:
         steps = [("ingest1", ["ingest", b1, "--warehouse", s.wh]),
                  ("run1", ["run", "--month", P1, "--warehouse", s.wh, "--out", s.out]),
-                 ("feedback", ["feedback", fb, "--warehouse", s.wh]),
+                 ("feedback", ["feedback", *fbs, "--warehouse", s.wh]),
                  ("declare2", ["declare", "--month", P2, "--warehouse", s.wh, "--out", s.out]),
                  ("ingest2", ["ingest", b2, "--warehouse", s.wh]),
                  ("run2", ["run", "--month", P2, "--warehouse", s.wh, "--out", s.out])]

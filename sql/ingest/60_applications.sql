@@ -7,7 +7,10 @@ CREATE OR REPLACE TEMP TABLE _apps_checked AS
 SELECT row_no, upper(trim(id_no)) AS id_no, trim(applicant_type) AS applicant_type,
        try_strptime(trim(applied_on), '%Y%m%d')::DATE AS applied_on, lower(trim(channel)) AS channel,
        trim(county_code) AS county_code,
-       CASE WHEN NOT id_no_valid(upper(trim(id_no)))                    THEN 'BAD_ID_NO'
+       -- NUL, escapes and other controls (tab and line breaks excepted) and bidirectional overrides (docs/decisions.md, issue 14)
+       CASE WHEN regexp_matches(concat_ws('', id_no, applicant_type, applied_on, channel, county_code),
+                                '[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{202a}-\x{202e}\x{2066}-\x{2069}]') THEN 'CONTROL_CHARACTER'
+            WHEN NOT id_no_valid(upper(trim(id_no)))                    THEN 'BAD_ID_NO'
             WHEN trim(applicant_type) NOT IN ('1', '2', '3')              THEN 'BAD_APPLICANT_TYPE'
             -- %Y%m%d alone reads 2026113 as 2026-11-03: exactly 8 digits, years 1900-2099 as elsewhere
             WHEN NOT regexp_full_match(trim(applied_on), '(19|20)[0-9]{6}')

@@ -14,11 +14,14 @@ DM = "2026-12"
 
 
 def confirm(wh: Wh, persons, **over) -> None:
-    rows = []
-    for p in persons:
-        rows += path_rows(p, "CONFIRMED", **over)
-    rep = wh.apply(rows)
-    assert rep.refused == 0, rep.lines()
+    """Feedback to CONFIRMED for ``persons``: one file per office (a file is one office's, issue 14)."""
+    for office in dict.fromkeys(p.office for p in persons):
+        rows = []
+        for p in persons:
+            if p.office == office:
+                rows += path_rows(p, "CONFIRMED", **over)
+        rep = wh.apply(rows)
+        assert rep.refused == 0, rep.lines()
 
 
 def declare(wh: Wh, month: str = DM, **kw):

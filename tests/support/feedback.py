@@ -43,7 +43,7 @@ class Wh:
         with self.con() as con:
             ensure_schema(con, self.settings)
             con.execute("INSERT INTO push_batches (seq, batch_id, push_type, data_month, content_hash, status) "
-                        "VALUES (1, 'T-1', 'FULL', '2020-01', 'x', 'APPLIED')")
+                        "VALUES (1, 'T-1', 'FULL', '2026-11', 'x', 'APPLIED')")  # P's push (a month is run at most one month after it)
 
     def con(self, read_only: bool = False):
         return connect(self.path, read_only=read_only, settings=self.settings)

@@ -1,0 +1,140 @@
+"""issue 14 items 5 and 7: a month far ahead of the latest push is refused (and, forced, can be
+undone), and a feedback file is bound to the office that sent it."""
+
+from __future__ import annotations
+
+import shutil
+import duckdb
+import pytest
+
+from pipelines import orchestration
+from pipelines.declare import declare_month
+from pipelines.errors import MonthRefused
+from pipelines.feedback import FeedbackFileRefused, apply_feedback_files
+from pipelines.ingest import ingest_batches
+from pipelines.monthly import run_month
+from pushkit import population, run_cli, write_batch
+from support.feedback import D0, Wh, row
+
+# ------------------------------------------------------------------------------------ item 5
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory):
+    """A FULL of data_month 2026-11, ingested (no month run yet)."""
+    tmp = tmp_path_factory.mktemp("horizon")
+    wh = tmp / "w.duckdb"
+    ps, ss = population(20)
+    rep = ingest_batches([write_batch(tmp / "b1", ps, ss, month="2026-11")], wh, validate=False)
+    assert not rep.refused
+    return tmp, wh
+
+
+def _copy(pushed, tmp_path):
+    shutil.copyfile(pushed[1], tmp_path / "w.duckdb")
+    return tmp_path / "w.duckdb"
+
+
+def _runs(wh):
+    with duckdb.connect(str(wh), read_only=True) as con:
+        return con.execute("SELECT month_mi, command, status FROM month_runs ORDER BY ALL").fetchall()
+
+
+@pytest.mark.parametrize("month", ["2027-12", "2099-12", "2027-01"])
+def test_a_month_far_ahead_of_the_push_is_refused_and_changes_nothing(pushed, tmp_path, month):
+    wh = _copy(pushed, tmp_path)
+    with pytest.raises(MonthRefused, match=r"ahead of the latest push \(data_month 2026-11\): run goes up to 2026-12"):
+        run_month(month, wh, tmp_path / "out", validate=False)
+    assert _runs(wh) == [] and not (tmp_path / "out").exists()
+
+
+def test_one_month_ahead_runs_and_the_cli_refuses_in_one_line(pushed, tmp_path):
+    wh = _copy(pushed, tmp_path)
+    code, out, err = run_cli("run", "--month", "2099-12", "--warehouse", wh, "--out", tmp_path / "out")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--ahead-of-push" in err
+    run_month("2026-12", wh, tmp_path / "out", validate=False)      # P's push late: runs on 2026-11's
+    assert _runs(wh) == [(2026 * 12 + 11, "run", "DONE")]
+
+
+def test_declare_goes_two_months_ahead(pushed, tmp_path):
+    wh = _copy(pushed, tmp_path)
+    with pytest.raises(MonthRefused, match="declare goes up to 2027-01"):
+        declare_month("2027-02", wh, tmp_path / "out")
+    with pytest.raises(MonthRefused, match="no screening"):        # past the horizon check
+        declare_month("2027-01", wh, tmp_path / "out")
+
+
+def test_a_forced_month_keeps_the_warehouse_before_it_and_putting_it_back_undoes_it(pushed, tmp_path):
+    wh = _copy(pushed, tmp_path)
+    rep = run_month("2027-12", wh, tmp_path / "out", validate=False, ahead_of_push=True)
+    kept = tmp_path / "w.before-run-2027-12.duckdb"
+    assert str(kept) in "\n".join(rep.lines()) and kept.is_file()
+    with pytest.raises(MonthRefused, match="before the last month run"):
+        run_month("2026-11", wh, tmp_path / "out", validate=False)
+    # the undo of docs/operations.md: the copy back in place, the forced month's folder removed
+    shutil.move(kept, wh)
+    shutil.rmtree(tmp_path / "out" / "2027-12")
+    assert _runs(wh) == []
+    run_month("2026-11", wh, tmp_path / "out", validate=False)
+    assert _runs(wh) == [(2026 * 12 + 10, "run", "DONE")]
+
+
+# ------------------------------------------------------------------------------------ item 7
+
+
+@pytest.fixture
+def wh(tmp_path):
+    return Wh(tmp_path)
+
+
+def test_a_file_of_two_offices_without_office_is_refused_whole(wh):
+    a, b = wh.person(), wh.person(office="640105")
+    f = wh.write([row(a, "ARCHIVE_REVIEWED", D0, result="PASS"), row(b, "ARCHIVE_REVIEWED", D0, result="PASS")])
+    with pytest.raises(FeedbackFileRefused, match="MIXED_OFFICES"):
+        apply_feedback_files([f], wh.path, wh.settings)
+    assert (wh.stage(a), wh.stage(b)) == ("NOTIFIED", "NOTIFIED")
+    # the same file with --office: that office's rows applied, the other office's refused
+    rep = apply_feedback_files([f], wh.path, wh.settings, office="640104")
+    assert rep.files[0].reasons == {"WRONG_OFFICE": 1} and "(office 640104)" in rep.lines()[0]
+    assert (wh.stage(a), wh.stage(b)) == ("ARCHIVE_REVIEWED", "NOTIFIED")
+
+
+def test_a_file_sent_by_one_office_cannot_touch_anothers_person(wh):
+    """The row claims the sender's office for a person of another office: refused exactly as an ID
+    number with no entry, so the sender learns nothing about the person."""
+    mine, theirs = wh.person(), wh.person(office="640105")
+    f = wh.write([row(theirs, "ARCHIVE_REVIEWED", D0, result="PASS") | {"office_code": "640104"}])
+    rep = apply_feedback_files([f], wh.path, wh.settings, office="640104")
+    assert rep.files[0].reasons == {"UNKNOWN_PERSON": 1} and wh.stage(theirs) == "NOTIFIED"
+    got = wh.q("SELECT reason_code, reason FROM feedback_rows WHERE status = 'REFUSED'")
+    assert got == [("UNKNOWN_PERSON", "no ledger entry for this ID number at the row's office")]
+    assert wh.stage(mine) == "NOTIFIED"   # (test_feedback: the same code and text as an ID number without entry)
+
+
+def test_cli_office_binding(wh):
+    a = wh.person()
+    f = wh.write([row(a, "ARCHIVE_REVIEWED", D0, result="PASS")])
+    code, out, err = run_cli("feedback", "--office", "640105", f, "--warehouse", wh.path)
+    assert code == 0 and "WRONG_OFFICE 1" in out and wh.stage(a) == "NOTIFIED"
+    code, out, err = run_cli("feedback", "--office", "64010", f, "--warehouse", wh.path)
+    assert code == 2 and "not one of the responsible offices" in err
+    code, out, err = run_cli("feedback", "--office", "640104", f, "--warehouse", wh.path)
+    assert code == 0 and wh.stage(a) == "ARCHIVE_REVIEWED"
+
+
+def test_feedback_inbox_one_folder_per_office(wh, monkeypatch):
+    a, b = wh.person(), wh.person(office="640105")
+    inbox = wh.tmp / "inbox"
+    (inbox / "640104").mkdir(parents=True)
+    # 640104's folder holds a file that also names 640105's person under 640105
+    (inbox / "640104" / "fb.csv").write_bytes(wh.csv_bytes([
+        row(a, "ARCHIVE_REVIEWED", D0, result="PASS"), row(b, "ARCHIVE_REVIEWED", D0, result="PASS")]))
+    got = orchestration.apply_feedback_inbox(inbox, wh.path)
+    assert got["files"] == 1 and any("WRONG_OFFICE 1" in line for line in got["report"])
+    assert (wh.stage(a), wh.stage(b)) == ("ARCHIVE_REVIEWED", "NOTIFIED")
+    assert (inbox / "640105").is_dir() and len([p for p in inbox.iterdir() if p.is_dir()]) == 29
+    # a file in no office's folder is never applied, and fails the task naming it
+    (inbox / "stray.csv").write_bytes(wh.csv_bytes([row(b, "ARCHIVE_REVIEWED", D0, result="PASS")]))
+    with pytest.raises(Exception, match=r"in no office's folder, not applied \(stray.csv\)"):
+        orchestration.apply_feedback_inbox(inbox, wh.path)
+    assert wh.stage(b) == "NOTIFIED"
