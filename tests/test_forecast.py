@@ -4,7 +4,7 @@
   (c), (b) with contribution suspended, trigger 3 at the screening horizon, past the age, benefit
   place outside Ningxia, deceased), and explain's line for a person outside the ledger;
 * the flow: the forecast made at P for each M equals what the declaration screening and the run of
-  M then do on an unchanged push (the FULL of P re-used for the later months), for every office;
+  M then do on an unchanged push (an INCR without a change each month), for every office;
 * the files (Chinese headers), the warehouse table, the command line (read-only), the GX suite.
 """
 
@@ -148,8 +148,8 @@ def edge_persons() -> list[tuple[str, dict, list[dict], int | None, str | None]]
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory):
     """The sample's FULL of P with the edge persons added, its applications and county feedback; P
-    run (again after the feedback, as a correction would); then, on the same push, the declaration
-    screening and the run of each month of the horizon. Returns (tmp, warehouse, warehouse as after
+    run (again after the feedback, as a correction would); then, for each month of the horizon, the
+    declaration screening, an INCR without a change (the push stays as at P) and the run. Returns (tmp, warehouse, warehouse as after
     P's run, out)."""
     from pipelines import declare as declare_mod
     from pipelines import outputs as outputs_mod
@@ -183,8 +183,12 @@ def flow(tmp_path_factory):
         mp.setattr(declare_mod, "_validate_month", lambda *a, **k: None)
         mp.setattr(declare_mod, "write_declarations", lambda *a, **k: {})
         for k in range(1, horizon + 1):
-            declare_month(format_month(PMI + k), wh, out)      # the 1st of M
-            run_month(format_month(PMI + k), wh, out, validate=False)   # mid-month, the same push
+            month = format_month(PMI + k)
+            declare_month(month, wh, out)      # the 1st of M
+            # M's push: an INCR without a change (the push as it was at P), then the run of M
+            incr = write_batch(tmp / f"incr-{k}", [], [], seq=1 + k, month=month, push_type="INCR", base_seq=k)
+            assert not ingest_batches([incr], wh, validate=False).refused
+            run_month(month, wh, out, validate=False)
     return tmp, wh, at_p, out
 
 
