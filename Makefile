@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint sample bench-ingest bench-run bench-feedback bench-forecast airflow-standalone clean
+.PHONY: demo test lint sample bench bench-scale bench-ingest bench-run bench-feedback bench-forecast bench-xlsx airflow-standalone clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ test: $(STAMP)
 sample: $(STAMP)
 	$(BIN)/python -m pipelines.sample_data data/sample
 
+# every command at 1,000,000 persons (FULL month, 1 % INCR month, applications, feedback, declare):
+# time, peak RSS and the stage holding it; the machine, its load and the figures are printed and
+# appended to docs/benchmarks.md ("Bench runs"). bench-scale: 1,000,000, 5,000,000 and 25,000,000
+# in one run (the growth ratios are taken against the first size); the 25 M month takes hours on 2
+# cores and tens of GB of disk: `make bench-scale SCALE=1000000,5000000` leaves it out.
+BENCH_NOTE ?=
+SCALE      ?= 1000000,5000000,25000000
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --persons 1000000 --note "$(BENCH_NOTE)"
+
+bench-scale: $(STAMP)
+	$(BIN)/python bench/run.py --persons $(SCALE) --note "$(BENCH_NOTE)"
+
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest.py
 
@@ -42,8 +55,12 @@ bench-forecast: $(STAMP)
 	$(BIN)/python bench/forecast.py
 
 bench-feedback: $(STAMP)
-	test -f bench/work/run/w.duckdb || $(BIN)/python bench/run.py --keep --no-record
+	test -f bench/work/run/1000000/w.duckdb || $(BIN)/python bench/run.py --keep --no-record
 	$(BIN)/python bench/feedback.py
+
+# the offices' worklist.xlsx: the run with and without them (issue 16)
+bench-xlsx: $(STAMP)
+	$(BIN)/python bench/xlsx.py
 
 clean:
 	rm -rf out build .pytest_cache

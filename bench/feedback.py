@@ -1,6 +1,6 @@
 """County feedback at production size: ``retire-prep feedback`` on the warehouse of ``bench/run.py``.
 
-    .venv/bin/python bench/run.py --keep --no-record     # once: a warehouse of 1,000,000 persons, 2 months run
+    .venv/bin/python bench/run.py --keep --no-record     # once: bench/work/run/1000000/w.duckdb, of 1,000,000 persons, 2 months run
     .venv/bin/python bench/feedback.py [--rows 5000]
 
 Copies ``bench/work/run/w.duckdb`` (the original is left as it was), writes one feedback file per
@@ -13,7 +13,6 @@ intake does. Prints the wall time, rows per second and peak RSS; figures go into
 from __future__ import annotations
 
 import argparse
-import csv
 import resource
 import shutil
 import subprocess
@@ -22,7 +21,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = ROOT / "bench" / "work" / "run" / "w.duckdb"
+sys.path.insert(0, str(ROOT / "bench"))
+from run import write_feedback  # noqa: E402
+
+RUN = ROOT / "bench" / "work" / "run" / "1000000" / "w.duckdb"
 WORK = ROOT / "bench" / "work" / "feedback"
 
 
@@ -40,35 +42,37 @@ def main() -> None:
     wh = WORK / "w.duckdb"
     shutil.copyfile(RUN, wh)
     con = duckdb.connect(str(wh), read_only=True)
-    picked = con.execute(
-        "SELECT office_code, id_no FROM ledger_entries WHERE closed_mi IS NULL AND stage = 'NOTIFIED' "
-        "ORDER BY hash(entry_id) LIMIT ?", [a.rows]).fetchall()
     persons = con.execute("SELECT count(*) FROM ledger_entries").fetchall()[0][0]
     con.close()
-    files: dict[str, list] = {}
-    for office, id_no in picked:
-        files.setdefault(office, []).append(id_no)
-    paths = []
-    for office, ids in sorted(files.items()):
-        path = WORK / f"feedback-{office}.csv"
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["office_code", "event", "id_no", "event_date", "result"])
-            w.writerows([office, "ARCHIVE_REVIEWED", i, a.day, "PASS"] for i in ids)
-        paths.append(str(path))
+    paths = write_feedback(wh, WORK, a.rows, a.day)  # bench/run.py's files, one per office
+    picked = sum(1 for p in paths for _ in open(p, encoding="utf-8")) - len(paths)
     # the indexes of the schema are created by the first writer that opens an older warehouse: once
-    subprocess.run([sys.executable, "-c", "import sys; from pipelines.warehouse import connect\n"
-                    "with connect(sys.argv[1]): pass", str(wh)], cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pipelines.warehouse import connect\nwith connect(sys.argv[1]): pass",
+            str(wh),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "pipelines.cli", "feedback", "--warehouse", str(wh), *paths],
-                       cwd=ROOT, capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "feedback", "--warehouse", str(wh), *paths],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     secs = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if p.returncode != 0:
         sys.exit(p.stderr[-2000:])
     print(p.stdout.strip().splitlines()[-1] if p.stdout.strip() else "")
-    print(f"{len(picked):,} rows in {len(paths)} files on a ledger of {persons:,} entries: {secs:.1f} s, "
-          f"{len(picked) / secs:,.0f} rows/s, peak RSS {rss:,.0f} MiB")
+    print(
+        f"{picked:,} rows in {len(paths)} files on a ledger of {persons:,} entries: {secs:.1f} s, "
+        f"{picked / secs:,.0f} rows/s, peak RSS {rss:,.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

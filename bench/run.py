@@ -1,58 +1,47 @@
-"""Benchmark of the monthly run (issue 4): 1,000,000 persons, FULL month and INCR month.
+"""Benchmark of a whole month at production size (issues 4 and 19): every command, its time and peak RSS.
 
-In one run, on the same files:
-  bare     DuckDB read_csv of persons.csv and segments.csv into tables (the floor);
-  FULL     `retire-prep ingest` of the FULL + `retire-prep run` of its month;
-  INCR     `retire-prep ingest` of an INCR with 1 % of persons changed + `run` of the next month.
-Each step runs in its own process; wall time and peak RSS are recorded.
-Targets: ingest + run <= 3x bare load; the INCR month <= 10 % of the FULL month.
+For each size (``--persons 1000000`` or ``--persons 1000000,5000000``), on files generated for it:
 
-    .venv/bin/python bench/run.py [--persons 1000000] [--keep] [--note TEXT] [--no-record]
+  bare          DuckDB read_csv of persons.csv and segments.csv into tables (the floor);
+  ingest FULL   `retire-prep ingest` of a FULL (2026-11);
+  applications  `retire-prep applications` (0.5 % of the persons);
+  run FULL      `retire-prep run --month 2026-11`;
+  feedback      `retire-prep feedback` (ARCHIVE_REVIEWED rows for 0.5 % of the persons, one file per office);
+  declare       `retire-prep declare --month 2026-12`;
+  ingest INCR   `retire-prep ingest` of an INCR with 1 % of the persons changed (2026-12);
+  run INCR      `retire-prep run --month 2026-12`;
+  forecast      `retire-prep forecast`, when the command exists.
+
+Each step runs in its own process (bench/measure.py): wall time, peak RSS (the kernel's), and the
+stage holding the peak (the child's RSS sampled every 0.1 s against its `-v` log lines).  The
+machine (cores, memory, load before and after each step) and the figures are printed and appended
+to docs/benchmarks.md ("Bench runs"), with the ratios of issue 19: FULL month / bare load,
+INCR month / FULL month and, with two sizes, the largest FULL month / the smallest.
+
+    .venv/bin/python bench/run.py [--persons 1000000[,5000000]] [--keep] [--note TEXT] [--no-record]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import Measured, measure  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "work" / "run"
 PY = sys.executable
-CLI = [PY, "-m", "pipelines.cli"]
-
-
-_WRAP = (
-    "import resource, subprocess, sys\n"
-    "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-    "sys.stderr.write(p.stderr[-2000:])\n"
-    "sys.stderr.write(''.join(l + '\\n' for l in p.stdout.splitlines() if l.strip().startswith('time:')))\n"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-    "sys.exit(p.returncode)\n"
-)
-
-
-STAGES: dict[str, float] = {}   # label -> sum of the stage seconds the run printed (its `time:` line)
-
-
-def timed(cmd: list[str], label: str) -> tuple[float, float]:
-    """Run cmd in a child process (through a fresh wrapper, so the peak RSS is this step's own)."""
-    t0 = time.perf_counter()
-    proc = subprocess.run([PY, "-c", _WRAP] + cmd, cwd=ROOT, capture_output=True, text=True)
-    secs = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.exit(f"{label} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    rss = int(proc.stdout.strip().splitlines()[-1]) / 1024
-    stages = " ".join(l.strip() for l in proc.stderr.splitlines() if l.strip().startswith("time:"))
-    STAGES[label] = sum(float(x) for x in re.findall(r" ([0-9]+(?:\.[0-9]+)?) s", stages))
-    print(f"  {label:<28} {secs:8.1f} s   peak RSS {rss:7.0f} MiB  {stages}", flush=True)
-    return secs, rss
+BASE = [PY, "-m", "pipelines.cli"]
+CLI = BASE + ["-v"]
+GIB = 1024
 
 
 BARE = """
@@ -64,54 +53,255 @@ con.close()
 """
 
 
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def machine() -> str:
+    mem = 0
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) / 1024 / 1024
+    return f"{os.cpu_count()} cores (nproc), {mem:.1f} GiB memory, load {load()} (1, 5, 15 min)"
+
+
+def has_command(name: str) -> bool:
+    p = subprocess.run([PY, "-m", "pipelines.cli", name, "--help"], cwd=ROOT, capture_output=True, text=True)
+    return p.returncode == 0
+
+
+def write_feedback(wh: Path, folder: Path, rows: int, day: str = "2026-12-10") -> list[str]:
+    """One feedback file per office: ARCHIVE_REVIEWED for ``rows`` open NOTIFIED entries (bench/feedback.py's)."""
+    import duckdb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(wh), read_only=True)
+    picked = con.execute(
+        "SELECT office_code, id_no FROM ledger_entries WHERE closed_mi IS NULL AND stage = 'NOTIFIED' "
+        "ORDER BY hash(entry_id) LIMIT ?",
+        [rows],
+    ).fetchall()
+    con.close()
+    files: dict[str, list] = {}
+    for office, id_no in picked:
+        files.setdefault(office, []).append(id_no)
+    paths = []
+    for office, ids in sorted(files.items()):
+        path = folder / f"feedback-{office}.csv"
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["office_code", "event", "id_no", "event_date", "result"])
+            w.writerows([office, "ARCHIVE_REVIEWED", i, day, "PASS"] for i in ids)
+        paths.append(str(path))
+    return paths
+
+
+class Steps:
+    def __init__(self, verbose: int = 0):
+        self.verbose = verbose
+        self.done: list[tuple[Measured, str, str]] = []  # (measured, load before, load after)
+
+    def run(self, cmd: list[str], label: str) -> Measured:
+        before = load()
+        m = measure(cmd, label, cwd=ROOT)
+        after = load()
+        if m.returncode != 0:
+            sys.exit(f"{label} failed ({m.returncode}):\n{m.stderr[-3000:]}")
+        flag = "  ** over 2 GiB **" if m.rss_mib > 2 * GIB else ""
+        print(
+            f"  {label:<24} {m.secs:7.1f} s  peak RSS {m.rss_mib:6.0f} MiB{flag}  load {before} -> {after}\n"
+            f"  {'':<24} peak in: {m.peak_at}",
+            flush=True,
+        )
+        if self.verbose:  # the log lines of the step with the largest RSS sampled until the next one
+            for ts, line, mib in m.stages:
+                if mib >= self.verbose:
+                    print(f"  {'':<24}   {ts:7.1f} s {mib:6d} MiB  {line}", flush=True)
+        timing = [l.strip() for l in m.stdout.splitlines() if l.strip().startswith("time:")]
+        if timing:
+            print(f"  {'':<24} {timing[0]}", flush=True)
+        self.done.append((m, before, after))
+        return m
+
+    def secs(self, label: str) -> float:
+        return next(m.secs for m, _, _ in self.done if m.label == label)
+
+
+def bench_size(persons: int, a, forecast: bool) -> dict:
+    work = WORK / f"{persons}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    full, incr = work / "full", work / "incr"
+    changes = max(1, persons // 100)
+    t0 = time.perf_counter()
+    print(
+        f"\n== {persons:,} persons: generating a FULL (2026-11), an INCR of {changes:,} changes (2026-12), "
+        f"applications",
+        flush=True,
+    )
+    subprocess.run(
+        BASE
+        + [
+            "sample",
+            "--persons",
+            str(persons),
+            "--month",
+            "2026-11",
+            "--out",
+            str(full),
+            "--seed",
+            "7",
+            "--bad-rows",
+            "0.001",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    subprocess.run(
+        BASE
+        + [
+            "sample",
+            "--month",
+            "2026-12",
+            "--out",
+            str(incr),
+            "--incr-from",
+            str(full),
+            "--changes",
+            str(changes),
+            "--seed",
+            "7",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    apps = work / "applications-2026-11.csv"
+    subprocess.run(
+        [
+            PY,
+            "-c",
+            "import sys; from pipelines.sample import write_applications as w\n"
+            "w(sys.argv[1], sys.argv[2], '2026-11', seed=7, n=int(sys.argv[3]))",
+            str(apps),
+            str(full),
+            str(max(100, persons // 200)),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    print(f"   generated in {time.perf_counter() - t0:.0f} s; timings (each step its own process):", flush=True)
+
+    s = Steps(a.stages)
+    wh, out = work / "w.duckdb", work / "out"
+    s.run(
+        [PY, "-c", BARE, str(work / "bare.duckdb"), str(full / "persons.csv"), str(full / "segments.csv")],
+        "bare read_csv",
+    )
+    (work / "bare.duckdb").unlink()
+    s.run(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL")
+    s.run(CLI + ["applications", str(apps), "--warehouse", str(wh)], "applications")
+    s.run(CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)], "run 2026-11 (FULL)")
+    fb = write_feedback(wh, work / "feedback", max(100, persons // 200))
+    s.run(CLI + ["feedback", "--warehouse", str(wh), *fb], f"feedback ({len(fb)} files)")
+    s.run(CLI + ["declare", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "declare 2026-12")
+    s.run(CLI + ["ingest", str(incr), "--warehouse", str(wh)], "ingest INCR (1 %)")
+    s.run(CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "run 2026-12 (INCR)")
+    if forecast:
+        s.run(CLI + ["forecast", "--warehouse", str(wh), "--out", str(out)], "forecast")
+    bare = s.secs("bare read_csv")
+    full_month = s.secs("ingest FULL") + s.secs("run 2026-11 (FULL)")
+    incr_month = s.secs("ingest INCR (1 %)") + s.secs("run 2026-12 (INCR)")
+    res = dict(
+        persons=persons,
+        steps=s.done,
+        bare=bare,
+        full_month=full_month,
+        incr_month=incr_month,
+        peak=max(m.rss_mib for m, _, _ in s.done[1:]),
+    )
+    print(
+        f"   FULL month (ingest + run) {full_month:.1f} s = {full_month / bare:.1f}x the bare load; "
+        f"INCR month {incr_month:.1f} s = {incr_month / full_month:.0%} of the FULL month; "
+        f"largest peak RSS {res['peak']:,.0f} MiB",
+        flush=True,
+    )
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return res
+
+
+def record(results: list[dict], a, started: str, host: str) -> str:
+    lines = [
+        f"### {started} — {', '.join(format(r['persons'], ',') for r in results)} persons"
+        + (f" — {a.note}" if a.note else ""),
+        "",
+        f"Machine: {host}. `bench/run.py --persons {a.persons}`; each step its own process; load = the "
+        "1-minute load average before → after the step (2 cores shared: wall times are noisy, peak RSS is not).",
+        "",
+    ]
+    for r in results:
+        lines += [
+            f"**{r['persons']:,} persons**",
+            "",
+            "| step | s | peak RSS MiB | peak in (last log line before it) | load |",
+            "|---|---:|---:|---|---|",
+        ]
+        for m, before, after in r["steps"]:
+            lines.append(
+                f"| {m.label} | {m.secs:.1f} | {m.rss_mib:,.0f} | {m.peak_at.replace('|', '/')} | "
+                f"{before.split()[0]} → {after.split()[0]} |"
+            )
+        lines += [
+            "",
+            f"FULL month (ingest + run) **{r['full_month']:.1f} s = {r['full_month'] / r['bare']:.1f}×** "
+            f"the bare load; INCR month **{r['incr_month']:.1f} s = {r['incr_month'] / r['full_month']:.0%}**"
+            f" of the FULL month; largest peak RSS **{r['peak']:,.0f} MiB**.",
+            "",
+        ]
+    lo = results[0]
+    for hi in results[1:]:
+        lines += [
+            f"{hi['persons']:,} vs {lo['persons']:,} persons ({hi['persons'] / lo['persons']:.0f}× the persons): "
+            f"FULL month **{hi['full_month'] / lo['full_month']:.2f}×**, INCR month "
+            f"{hi['incr_month'] / lo['incr_month']:.2f}×, bare load {hi['bare'] / lo['bare']:.2f}×.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--persons", type=int, default=1_000_000)
-    ap.add_argument("--keep", action="store_true", help="keep bench/work/run afterwards")
-    ap.add_argument("--no-record", action="store_true",
-                    help="do not append the figures as a row of the history table ending docs/benchmarks.md")
-    ap.add_argument("--note", default="", help="the note column of that row (e.g. what changed)")
+    ap.add_argument("--persons", default="1000000", help="sizes, comma-separated (e.g. 1000000,5000000)")
+    ap.add_argument("--keep", action="store_true", help="keep bench/work/run/<persons> afterwards")
+    ap.add_argument("--no-record", action="store_true", help="print only; nothing appended to docs/benchmarks.md")
+    ap.add_argument(
+        "--stages",
+        type=int,
+        default=0,
+        metavar="MIB",
+        help="print each step's log lines whose sampled RSS reached MIB (where memory goes)",
+    )
+    ap.add_argument("--note", default="", help="said in the heading of the recorded run")
     a = ap.parse_args()
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    full, incr = WORK / "full", WORK / "incr"
-    changes = max(1, a.persons // 100)
-    print(f"generating {a.persons:,} persons (FULL 2026-11) and an INCR of {changes:,} changes (2026-12)", flush=True)
-    subprocess.run(CLI + ["sample", "--persons", str(a.persons), "--month", "2026-11", "--out", str(full),
-                          "--seed", "7", "--bad-rows", "0.001"], cwd=ROOT, check=True)
-    subprocess.run(CLI + ["sample", "--month", "2026-12", "--out", str(incr), "--incr-from", str(full),
-                          "--changes", str(changes), "--seed", "7"], cwd=ROOT, check=True)
-
-    print("timings (each step its own process):", flush=True)
-    bare, bare_rss = timed([PY, "-c", BARE, str(WORK / "bare.duckdb"), str(full / "persons.csv"),
-                            str(full / "segments.csv")], "bare DuckDB read_csv")
-    wh, out = WORK / "w.duckdb", WORK / "out"
-    ing_f, ing_f_rss = timed(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL")
-    run_f, run_f_rss = timed(CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)],
-                             "run 2026-11 (FULL month)")
-    ing_i, ing_i_rss = timed(CLI + ["ingest", str(incr), "--warehouse", str(wh)], "ingest INCR (1 %)")
-    run_i, run_i_rss = timed(CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)],
-                             "run 2026-12 (INCR month)")
-    full_month, incr_month = ing_f + run_f, ing_i + run_i
-    stage_f = STAGES.get("run 2026-11 (FULL month)", 0)
-    stage_i = STAGES.get("run 2026-12 (INCR month)", 0)
-    print(f"ingest + run of the FULL month / bare load: {full_month / bare:.1f}x (target <= 3x)")
-    print(f"INCR month / FULL month: {incr_month / full_month:.0%} (target <= 10 %)")
-    print(f"of the runs' wall time, in their stages: FULL {stage_f:.1f} of {run_f:.1f} s, "
-          f"INCR {stage_i:.1f} of {run_i:.1f} s")
-    # one row of the history table that ends docs/benchmarks.md (its columns: see that table's header)
-    row = (f"| {dt.date.today()} | {a.persons:,} | {os.cpu_count()} | {bare:.1f} | {ing_f:.1f} | {run_f:.1f} | "
-           f"{ing_i:.1f} | {run_i:.1f} | **{full_month / bare:.1f}×** | **{incr_month / full_month:.0%}** | "
-           f"{max(ing_f_rss, run_f_rss, ing_i_rss, run_i_rss):,.0f} | {a.note} |")
-    print(row)
+    sizes = [int(x.replace("_", "")) for x in a.persons.split(",")]
+    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    host = machine()
+    print(f"machine: {host}", flush=True)
+    forecast = has_command("forecast")
+    results = [bench_size(n, a, forecast) for n in sizes]
+    text = record(results, a, started, host)
+    print("\n" + text)
     if not a.no_record:
         doc = ROOT / "docs" / "benchmarks.md"
-        text = doc.read_text(encoding="utf-8")
-        if not text.rstrip("\n").splitlines()[-1].startswith("|"):
-            sys.exit("docs/benchmarks.md does not end with the monthly-run history table: row not recorded")
-        doc.write_text(text.rstrip("\n") + "\n" + row + "\n", encoding="utf-8")
-    if not a.keep:
-        shutil.rmtree(WORK, ignore_errors=True)
+        body = doc.read_text(encoding="utf-8").rstrip("\n")
+        if "\n## Bench runs" not in body:
+            body += (
+                "\n\n## Bench runs (issue 19)\n\nAppended by `make bench` (1,000,000 persons) and "
+                "`make bench-scale` (1, 5 and 25 million in one run, or the sizes of `SCALE=`), newest last."
+            )
+        doc.write_text(body + "\n\n" + text.rstrip("\n") + "\n", encoding="utf-8")
+        print(f"appended to {doc.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ DOC = """
 ### 养老保险退休预服务 — county feedback intake
 
 Every hour on the half hour from 08:30 to 18:30 (Asia/Shanghai; outside the night-time
-monthly and declaration runs), applies every `*.csv` of the feedback inbox's office folders
-(`RETIRE_PREP_FEEDBACK_INBOX`, default `build/inbox/feedback/`): `<inbox>/<office>/*.csv`, each
+monthly and declaration runs), applies every `*.csv` and `*.xlsx` (worklist.xlsx sent back) of the feedback inbox's office folders
+(`RETIRE_PREP_FEEDBACK_INBOX`, default `build/inbox/feedback/`): `<inbox>/<office>/*.csv|xlsx`, each
 file bound to the office of its folder (rows of another office are refused; the task creates
 the 29 folders). Stage events, conclusions, confirmations, objections, elected retirement
 months (docs/feedback-format.md). Files stay in the inbox: applying a file again changes

@@ -140,7 +140,7 @@ def cmd_explain(a) -> int:
     from .explain import explain_person
 
     _existing_warehouse(a)
-    print(explain_person(a.id_no, a.month, a.warehouse))
+    print(explain_person(a.id_no, a.month, a.warehouse, lang=a.lang))
     return 0
 
 
@@ -238,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("id_no", metavar="ID_NO", help="the person's ID number (18 characters)")
     month(sp)
     wh(sp)
+    sp.add_argument("--lang", choices=("zh", "en"), default="zh",
+                    help="zh (default): in Chinese, for the county officer; en: in English, for the engineers")
     sp.set_defaults(func=cmd_explain)
 
     sp = sub.add_parser("forecast", help="each office's workload for the months after P, as P's run forecast it "
@@ -289,6 +291,12 @@ def _guard(fn, verbose: bool = False) -> int:
         if verbose:
             raise
         _refuse(f"{exc.strerror or type(exc).__name__}: {exc.filename}" if exc.filename else type(exc).__name__)
+        return 2
+    except duckdb.OutOfMemoryException:  # DuckDB's limit reached even spilling: the step rolled back
+        if verbose:
+            raise
+        _refuse("DuckDB ran out of memory (duckdb_memory_limit in the settings file); the step was rolled "
+                "back: raise the limit or set duckdb_threads lower, and run the command again")
         return 2
     except duckdb.IOException as exc:  # not a DuckDB file, or held by another process
         if verbose:

@@ -21,6 +21,16 @@ SEGMENT_COLUMNS = ("id_no", "region_code", "start_month", "end_month", "relation
 APPLICATION_COLUMNS = ("id_no", "applicant_type", "applied_on", "channel", "county_code")
 
 
+_ID_OR_PHONE_IN_NAME = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15}|1[3-9][0-9]{9})(?![0-9])")
+
+
+def shown_file_name(name: str) -> str:
+    """A file's name as messages, reports and logs show it: digits of what may be an ID number
+    (18 or 15 digits) or a mobile number (11) are masked — a clerk may name a one-person file
+    after the person; the name stays recognisable by its other characters (issue 14 review)."""
+    return _ID_OR_PHONE_IN_NAME.sub(lambda m: "*" * len(m.group()), str(name))
+
+
 def shown_column_names(names) -> list[str]:
     """``names`` as a refusal may show them: a name that does not look like a column name (so
     possibly a data value) becomes ``<not a column name>``."""

@@ -150,17 +150,24 @@ def _swap(new: Path, target: Path) -> None:
 
 def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
     """GX suites ``declarations`` (the month's list) and ``notices`` (its SMS) before anything commits."""
-    from .validate import expected_sms_segments, validate_frames
+    from .validate import expected_sms_segments, sample_clause, validate_frames
 
     vdir = Path(out) / ctx.month / "validation"
-    frame = con.execute(render_sql("declare/30_office_file.sql", month_mi=ctx.month_mi, office=None)).df()
-    validate_frames("declarations", {"declarations": frame}, vdir, label=ctx.month, settings=settings)
+    # frames bounded like every frame handed to GX (validation_max_rows, a hash sample above it)
+    n = con.execute("SELECT count(*) FROM declaration_decisions WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0][0]
+    query, keep = render_sql("declare/30_office_file.sql", month_mi=ctx.month_mi, office=None), sample_clause(n, settings)
+    frame = con.execute(query if keep == "TRUE" else f"SELECT * FROM ({query}) WHERE {keep}").df()
+    validate_frames("declarations", {"declarations": frame}, vdir, label=ctx.month, settings=settings,
+                    populations={"declarations": n})
+    sms_where = "issued_mi = ? AND channel = 'SMS' AND kind IN ('DECLARATION', 'CONSULTATION')"
+    issued = notice_month(con, ctx.month_mi)
+    n_sms = con.execute(f"SELECT count(*) FROM notice_log WHERE {sms_where}", [issued]).fetchall()[0][0]
     sms = con.execute(
         "SELECT notice_id, kind AS notice_kind, id_no, phone, text, segments, mi_text(reference_mi) AS reference_month "
-        "FROM notice_log WHERE issued_mi = ? AND channel = 'SMS' AND kind IN ('DECLARATION', 'CONSULTATION')",
-        [notice_month(con, ctx.month_mi)]).df()
+        f"FROM notice_log WHERE {sms_where} AND {sample_clause(n_sms, settings)}", [issued]).df()
     sms["expected_segments"] = expected_sms_segments(sms["text"])
-    validate_frames("notices", {"sms": sms}, vdir, label=f"{ctx.month}-declare", settings=settings)
+    validate_frames("notices", {"sms": sms}, vdir, label=f"{ctx.month}-declare", settings=settings,
+                    populations={"sms": n_sms})
 
 
 def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | None = None, *,

@@ -30,8 +30,11 @@ class ApplicationsRefused(RetirePrepError):
     """An applications file refused whole (bad header, or not parsable as CSV): nothing of it is loaded."""
 
     def __init__(self, file: str, reason: str, row: int | None = None):
+        from .contract import shown_file_name
+
         self.file, self.reason, self.row = file, reason, row
-        super().__init__(f"applications file {file}" + (f", row {row}" if row is not None else "") + f": {reason}")
+        super().__init__(f"applications file {shown_file_name(file)}" + (f", row {row}" if row is not None else "")
+                         + f": {reason}")
 
 
 class MonthRefused(RetirePrepError):

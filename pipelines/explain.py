@@ -19,7 +19,12 @@ def _m(mi) -> str:
     return "—" if mi is None else format_month(int(mi))
 
 
-def explain_person(id_no: str, month: str, warehouse: str | Path) -> str:
+def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "en") -> str:
+    """The explanation in ``lang``: ``zh`` for the county officer (``retire-prep explain``'s
+    default: every code with its label of ``data/labels.csv``, the evidence in Chinese), ``en`` for
+    the division's engineers."""
+    if lang not in ("zh", "en"):
+        raise RetirePrepError(f"--lang must be zh or en, not {lang!r}")
     settings = load_settings()
     id_no = id_no.strip().upper()
     mi = parse_month(month)
@@ -50,13 +55,18 @@ def explain_person(id_no: str, month: str, warehouse: str | Path) -> str:
             "SELECT mi_text(month_mi), kind, from_code, to_code, reason FROM handovers WHERE id_no = ? "
             "ORDER BY month_mi", [id_no]).fetchall()
         outside = _forecast_lines(con, id_no, mi, settings)
+        outside_zh = _forecast_lines(con, id_no, mi, settings, "zh") if outside else []
 
     P = mi
     O, S = int(r.original_age_mi), int(r.statutory_age_mi)
     ins = int(r.insurance_type)
     age_years = (O - int(r.birth_mi)) // 12
+    ptype_code = None if r.person_type is None or str(r.person_type) in ("<NA>", "nan") else int(r.person_type)
+    if lang == "zh":
+        return "\n".join(_zh(settings, key, r, P, O, S, ins, age_years, ptype_code, flags, entries, trans, notices,
+                              withdrawn, hand) + ([""] + outside_zh if outside_zh else []))
     who = {1: "man", 2: "woman"}[int(r.gender)]
-    ptype = "" if r.person_type is None or str(r.person_type) in ("<NA>", "nan") else f", person_type {int(r.person_type)}"
+    ptype = "" if ptype_code is None else f", person_type {ptype_code}"
     L = [f"Person {key}  (office {r.office_code}, insurance_type {ins}, {who}{ptype}) — month {format_month(P)}", ""]
     L.append("Ages and months (rules.md §1; 国务院关于渐进式延迟法定退休年龄的办法):")
     L.append(f"  birth month {_m(r.birth_mi)} (archive birth_date, never the ID number)")
@@ -109,7 +119,7 @@ def explain_person(id_no: str, month: str, warehouse: str | Path) -> str:
     return "\n".join(L)
 
 
-def _forecast_lines(con, id_no: str, month_mi: int, settings) -> list[str]:
+def _forecast_lines(con, id_no: str, month_mi: int, settings, lang: str = "en") -> list[str]:
     """For a person outside the ledger after P's run: in which month and by which rule of rules.md §3
     the run would take them in, on P's data (issue 18, pipelines.forecast); nothing for a person in
     the ledger, or when P's run is not on record."""
@@ -121,6 +131,71 @@ def _forecast_lines(con, id_no: str, month_mi: int, settings) -> list[str]:
     if in_ledger:
         return []
     try:
-        return entry_forecast_lines(con, id_no, month_mi, settings)
+        return entry_forecast_lines(con, id_no, month_mi, settings, lang)
     except RetirePrepError:   # the month's run is not on record (screened only): no forecast to tell
         return []
+
+
+def _zh(settings, key, r, P, O, S, ins, age_years, ptype_code, flags, entries, trans, notices, withdrawn,
+        hand) -> list[str]:
+    """The explanation in Chinese (labels and evidence from data/labels.csv)."""
+    from .labels import detail_zh, evidence_zh, label, labels_joined
+
+    def yn(v) -> str:
+        return "是" if bool(v) else "否"
+
+    who = label("gender", int(r.gender))
+    ptype = "" if ptype_code is None else f"，人员身份 {label('person_type', ptype_code)}"
+    L = [f"人员 {key}（经办机构 {r.office_code}，{label('insurance_type', ins)}，{who}{ptype}）— {format_month(P)}", ""]
+    L.append("到龄年月（rules.md §1；《国务院关于渐进式延迟法定退休年龄的办法》）：")
+    L.append(f"  出生年月 {_m(r.birth_mi)}（取档案出生日期，不取身份证号码）")
+    L.append(f"  原法定退休年龄 {age_years} 岁 → 原到龄年月 O = {_m(O)}（O − P = {O - P}）")
+    if ins == 110:
+        L.append(f"  改革延迟 {int(r.delay_months)} 个月 → 法定退休年龄到龄年月 S = {_m(S)}（S − P = {S - P}）")
+        L.append(f"  弹性退休区间 {_m(r.flexible_earliest_mi)} 至 {_m(r.flexible_latest_mi)}")
+    else:
+        L.append(f"  城乡居民：待遇领取年龄 60 岁，S = O = {_m(S)}")
+    L.append(f"  待遇起领年月 {_m(r.benefit_start_mi)}（S + {settings.benefit_start_offset}）")
+    L.append(f"  {S // 12} 年最低缴费月数 {int(r.min_contribution_months)}；已计 {int(r.counted_months)} 个月，"
+             f"预计 {int(r.projected_months)} 个月")
+    L.append("")
+    L.append("待遇领取地（rules.md §2；国办发〔2009〕66号 第六条，人社部规〔2016〕5号）：")
+    L.append(f"  计算结果 {r.benefit_province}，依据：{label('place_rule', r.place_rule)}；"
+             f"各省缴费月数：{r.place_evidence or '无'}")
+    L.append("")
+    L.append("纳入范围与启动条件（rules.md §3）：")
+    L.append(f"  {'在世' if r.alive else '已死亡'}，已退休：{yn(r.retired)}，在推送中：{yn(r.in_push)}，"
+             f"待遇领取地 {r.benefit_province}")
+    scope_txt = {
+        "a": f"（a）企业职工，0 ≤ O − P = {O - P} ≤ {settings.scope_window}",
+        "b": f"（b）企业职工已过原到龄年月（O − P = {O - P}）且中断缴费",
+        "c": f"（c）城乡居民，0 ≤ O − P = {O - P} ≤ {settings.scope_window}",
+    }
+    L.append("  纳入范围：" + (scope_txt.get(r.scope_rule) if r.scope_rule else "否"))
+    L.append(f"  条件1 部级推送：{yn(r.trigger_push)}；条件2 本人申请（O − P ≤ {settings.application_horizon}）："
+             f"{yn(r.trigger_application)}；条件3 筛查预警（有预警且 O − P ≤ {settings.screening_horizon}）："
+             f"{yn(r.trigger_screening)}")
+    L.append("")
+    L.append("预警（rules.md §4）：" + ("" if flags else "无"))
+    L += [f"  {label('flag', c)}（{c}）：{evidence_zh(e)}" for c, e in flags]
+    L.append("")
+    L.append("一人一档台账（rules.md §3、§7）：" + ("" if entries else "未纳入"))
+    for e in entries:
+        L.append(f"  台账 {e[0]}：经办机构 {e[1]}，{e[2]} 纳入（{labels_joined('entered_by', e[3], '、')}），"
+                 f"环节 {label('stage', e[4])}，服务责任人 {e[5] or '—'}，办结时限 {e[6]}"
+                 + (f"，{e[7]} 关闭（{label('close_reason', e[8])}）" if e[7] else "")
+                 + (f"，选定退休年月 {e[9]}" if e[9] else ""))
+    for t in trans:
+        frm = "—" if t[1] == "—" else label("stage", t[1])
+        L.append(f"    {t[3]}  {frm} → {label('stage', t[2])}  [{t[4]}] {detail_zh(t[5])}")
+    L.append("")
+    L.append("告知（rules.md §5）：" + ("" if notices or withdrawn else "无"))
+    L += [f"  {label('notice_kind', n[0])}，所属 {n[1]}（{n[2]} 发出），渠道 {label('channel', n[3])}"
+          + (f"：{n[4]}" if n[4] else "") for n in notices]
+    L += [f"  {label('notice_kind', w[0])}，所属 {w[1]}：{w[2]} 的运行撤回未发（台账已关闭：{label('close_reason', w[3])}）"
+          for w in withdrawn]
+    if hand:
+        L.append("")
+        L.append("交接：")
+        L += [f"  {h[0]} {h[1]}：{h[2]} → {h[3]}（{h[4]}）" for h in hand]
+    return L

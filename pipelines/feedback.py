@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from . import DATA_DIR
-from .contract import shown_column_names
+from . import DATA_DIR, labels
+from . import feedback_xlsx
+from .contract import shown_column_names, shown_file_name
 from .errors import RetirePrepError, UnknownCalendarYear
 from .identifiers import parse_id_no
 from .ledger import CLOSED_STAGES, record_transitions
@@ -381,6 +382,29 @@ CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u20
 MAX_CELL = 2000
 
 
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030 — what Excel's and WPS's plain "CSV" saves on
+    Simplified-Chinese Windows (code page 936, GBK, a subset of GB18030); docs/decisions.md, issue 16.
+    Anything else (UTF-16, a binary file) is refused ENCODING."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise _Refuse("ENCODING", f"neither UTF-8 nor GB18030/GBK (first bad byte on line {line}; "
+                                  "save as CSV UTF-8)") from None
+
+
+def _is_gb18030(data: bytes) -> bool:
+    try:
+        data.decode("utf-8-sig")
+        return False
+    except UnicodeDecodeError:
+        return True
+
+
 def _records(text: str):
     """The CSV records of ``text``: (first line, last line, cells), lines counted from 1.
 
@@ -442,26 +466,24 @@ def _cells_problem(rec: list[str], first: int, last: int, width: int) -> str | N
     return None
 
 
-def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | str | None]]]:
+def _read_file(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[int, dict | str | None]]]:
     """The file's bytes and its data records: (row_no, row dict, or why the record is no row).
 
     Every record after the header is returned, blank lines excepted (they are not rows, but they
     count in ``row_no``), so every record of the file ends up applied, already applied or refused
     with its row number.  Raises _Refuse for a file that is not the format (encoding, header,
-    broken quoting: refused whole)."""
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise _Refuse("ENCODING", f"not UTF-8 (first bad byte on line {line}; save as CSV UTF-8)") from None
+    broken quoting: refused whole).  ``data``: the file's bytes when already read (a file is read
+    once: the bytes applied are the bytes its identity is taken from)."""
+    if data is None:
+        data = path.read_bytes()
+    text = _decode(data)
     _check_line_ends(text)
     records = _records(text)
     try:
         _, _, header = next(records)
     except StopIteration:
         raise _Refuse("EMPTY_FILE", "no header line") from None
-    cols = [(_norm(h) or "").lower() for h in header]
+    cols = [labels.feedback_column(_norm(h) or "") for h in header]  # English or Chinese (data/labels.csv)
     shown = lambda names: ", ".join(shown_column_names(names[:5]))  # never a data row's values
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
@@ -479,8 +501,8 @@ def _read_file(path: Path) -> tuple[bytes, list[tuple[int, dict | str | None]]]:
     out: list[tuple[int, dict | str | None]] = []
     # the whole file is read before anything is applied: broken quoting at its end refuses it whole
     for row_no, (first, last, rec) in enumerate(records, start=1):
-        if not any(c.strip() for c in rec) and last == first:
-            continue  # blank line: not a row
+        if not any(c.strip() for c in rec) and last == first and not any(CONTROL_CHARACTERS.search(c) for c in rec):
+            continue  # blank line: not a row (str.strip() takes FS/GS/RS/US, VT, FF for blanks: refused below)
         problem = _cells_problem(rec, first, last, len(cols))
         if problem:
             out.append((row_no, problem))
@@ -591,6 +613,7 @@ class _FileRun:
             return "REFUSED", r.code, r.reason, info
 
     def _validate(self, row: dict) -> None:
+        labels.decode_feedback_row(row)   # Chinese labels → codes
         for c in REQUIRED_COLUMNS:
             if row.get(c) is None:
                 raise _Refuse("MALFORMED", f"{c} is empty")
@@ -1003,8 +1026,8 @@ def _refuse_file(con, report: FeedbackReport, path: Path, sha: str, code: str, r
     con.execute(
         "INSERT INTO feedback_files VALUES (?, ?, 'REFUSED', 0, 0, 0, 0, ?, ?, now())",
         [sha, path.name, code, reason])
-    report.files.append(FileOutcome(path.name, sha, "REFUSED", reason=f"{code}: {reason}"))
-    log.info("feedback file %s refused: %s: %s", path.name, code, reason)  # the caller reports it
+    report.files.append(FileOutcome(shown_file_name(path.name), sha, "REFUSED", reason=f"{code}: {reason}"))
+    log.info("feedback file %s refused: %s: %s", shown_file_name(path.name), code, reason)  # the caller reports it
 
 
 def _file_office(records, office: str | None, settings: Settings) -> str | None:
@@ -1052,7 +1075,12 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
         _refuse_file(con, report, path, sha, "UNREADABLE", exc.__class__.__name__)
         return report.files[-1]
     try:
-        _, records = _read_file(path)
+        if feedback_xlsx.is_workbook(path, data[:8]):   # the 反馈 sheet of a worklist.xlsx (issue 16)
+            _, records = feedback_xlsx.read_workbook(path, data)
+        else:
+            _, records = _read_file(path, data)
+            if _is_gb18030(data):
+                report.warn(f"{shown_file_name(path.name)}: read as GB18030/GBK (a plain \"CSV\" of Excel or WPS), not UTF-8")
         bound = _file_office(records, office, settings)
     except _Refuse as r:
         _refuse_file(con, report, path, _file_key(data, office), r.code, r.reason)
@@ -1062,11 +1090,11 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
         "SELECT rows, accepted, refused, already_applied FROM feedback_files WHERE file_sha256 = ? AND status = 'APPLIED' "
         "ORDER BY processed_at LIMIT 1", [sha]).fetchone()
     if done:
-        out = FileOutcome(path.name, sha, "ALREADY_APPLIED", *done, office=bound)
+        out = FileOutcome(shown_file_name(path.name), sha, "ALREADY_APPLIED", *done, office=bound)
         report.files.append(out)
         return out
 
-    out = FileOutcome(path.name, sha, "APPLIED", rows=len(records), office=bound)
+    out = FileOutcome(shown_file_name(path.name), sha, "APPLIED", rows=len(records), office=bound)
     con.execute("BEGIN TRANSACTION")
     try:
         run = _FileRun(con, settings, report, path.name, sha, records, office=bound)
@@ -1077,7 +1105,7 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
             if status == "REFUSED":
                 out.refused += 1
                 out.reasons[code] = out.reasons.get(code, 0) + 1
-                log.info("%s row %d refused: %s: %s", path.name, row_no, code, reason)
+                log.info("%s row %d refused: %s: %s", out.file, row_no, code, reason)
             else:
                 out.accepted += 1
                 out.already_applied += status == "ALREADY_APPLIED"

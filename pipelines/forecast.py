@@ -178,32 +178,40 @@ def format_rows(table, month: str, note: str) -> list[str]:
     return lines
 
 
-def entry_forecast_lines(con, id_no: str, month_mi: int, settings: Settings) -> list[str]:
+def entry_forecast_lines(con, id_no: str, month_mi: int, settings: Settings, lang: str = "en") -> list[str]:
     """For a person outside the ledger after P's run: in which month of the horizon, and by which
-    rule (rules.md §3), the run would take the person in on P's data.  Runs in TEMP tables (works on
-    a read-only connection); the caller has checked that P was screened."""
+    rule (rules.md §3), the run would take the person in on P's data (``lang`` ``en`` or ``zh``).  Runs
+    in TEMP tables (works on a read-only connection); the caller has checked that P was screened."""
     horizon = check_horizon(settings.forecast_horizon)
     _state_of_month(con, month_mi)
     compute(con, month_mi, settings, horizon, only=id_no)
     rows = con.execute("SELECT entry_mi, scope_rule, by_push, by_application, by_screening, flags "
                        "FROM _fc_entering").fetchall()
     row = rows[0] if rows else None
-    head = f"Forecast (issue 18: the push and the applications as they are at {format_month(month_mi)}):"
+    p, first, last = format_month(month_mi), format_month(month_mi + 1), format_month(month_mi + horizon)
+    w, ha, hs = settings.scope_window, settings.application_horizon, settings.screening_horizon
+    zh = lang == "zh"
+    head = (f"预测（issue 18：推送与申请保持 {p} 的状态）：" if zh else
+            f"Forecast (issue 18: the push and the applications as they are at {p}):")
     if row is None:
-        return [head, f"  not taken in by any rule of rules.md §3 in {format_month(month_mi + 1)} … "
-                      f"{format_month(month_mi + horizon)}"]
+        return [head, f"  {first} 至 {last} 不会因 rules.md §3 的任何条件纳入" if zh else
+                f"  not taken in by any rule of rules.md §3 in {first} … {last}"]
     entry_mi, scope, by_push, by_app, by_screen, flags = row
     why = []
     if by_push:
-        w = settings.scope_window
-        why.append({"a": f"trigger 1 push, scope (a) 110 within the {w} months before the original age",
+        why.append({"a": f"条件1 部级推送，纳入范围（a）企业职工距原到龄 {w} 个月内",
+                    "b": "条件1 部级推送，纳入范围（b）企业职工已过原到龄年月且中断缴费",
+                    "c": f"条件1 部级推送，纳入范围（c）城乡居民距领取年龄 {w} 个月内"}[scope] if zh else
+                   {"a": f"trigger 1 push, scope (a) 110 within the {w} months before the original age",
                     "b": "trigger 1 push, scope (b) 110 past the original age with contribution suspended",
                     "c": f"trigger 1 push, scope (c) 170 within the {w} months before the original age"}[scope])
     if by_app:
-        why.append(f"trigger 2 application (O − M ≤ {settings.application_horizon})")
+        why.append(f"条件2 本人申请（O − M ≤ {ha}）" if zh else f"trigger 2 application (O − M ≤ {ha})")
     if by_screen:
-        why.append(f"trigger 3 screening: {flags} (O − M ≤ {settings.screening_horizon})")
-    return [head, f"  would enter in {format_month(entry_mi)} by " + "; ".join(why)]
+        why.append(f"条件3 筛查预警：{flags}（O − M ≤ {hs}）" if zh else
+                   f"trigger 3 screening: {flags} (O − M ≤ {hs})")
+    month = format_month(entry_mi)
+    return [head, f"  将于 {month} 纳入：" + "；".join(why) if zh else f"  would enter in {month} by " + "; ".join(why)]
 
 
 # ---------------------------------------------------------------- the month's report

@@ -22,6 +22,7 @@ import logging
 import mmap
 import os
 import re
+import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -308,20 +309,29 @@ def _unparsable_csv(exc: duckdb.Error, path: Path) -> tuple[str, int | None]:
     return "the file cannot be parsed as CSV", None
 
 
+def _chunks(path: Path, overlap: int = 0, size: int = 1 << 24) -> Iterator[bytes]:
+    """The file's bytes in pieces of ``size`` (each after the first starts with the last
+    ``overlap`` bytes of the one before, so a pattern that long is never cut): a scan of a large
+    file holds one piece in memory (a memory map would count the whole file in the resident set)."""
+    tail = b""
+    with open(path, "rb") as fh:
+        for piece in iter(lambda: fh.read(size), b""):
+            yield tail + piece
+            tail = piece[-overlap:] if overlap else b""
+
+
 def _odd_quotes(path: Path) -> bool:
     """An odd number of '"' bytes: some quote is never closed (CSV quotes and escaped quotes come
     in pairs; '"' is one byte in UTF-8 and GB18030 alike). Only asked when rows are missing."""
-    with _mapped(path) as data:
-        return _count(data, b'"') % 2 == 1
+    return sum(piece.count(b'"') for piece in _chunks(path)) % 2 == 1
 
 
 def _blank_records(path: Path) -> list[int]:
     """Records of a CSV file (header = record 1, as DuckDB counts them) that are blank lines,
     found with a CSV reader (a blank line inside a quoted field is data); [] when the file has
     no empty line at all (the usual case: one byte search)."""
-    with _mapped(path) as data:
-        if data.find(b"\n\n") < 0 and data.find(b"\n\r\n") < 0:
-            return []
+    if not any(b"\n\n" in piece or b"\n\r\n" in piece for piece in _chunks(path, overlap=2)):
+        return []
     old = csv.field_size_limit()
     csv.field_size_limit(max(old, os.path.getsize(path) + 1))  # a long cell must not end the count
     try:
@@ -528,19 +538,22 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
     # and the warehouse, or stored twice or under a wrong row number, fails here.
     p_ok, _, s_ok, _ = acc
     rows = {kind: man.files[kind]["rows"] for kind in ("persons", "segments")}
+    stored = dict(con.execute("SELECT file, count(*) FROM quarantine_rows WHERE seq = ? GROUP BY file",
+                              [man.seq]).fetchall())
+    # bounded like every frame handed to GX (up to bad_row_share of a national push otherwise)
+    n_quarantined = sum(stored.values())
     quarantine = con.execute(
         "SELECT seq, file, row_no, reason_code, "
         "CASE file WHEN 'persons' THEN ? WHEN 'segments' THEN ? END AS manifest_rows "
-        "FROM quarantine_rows WHERE seq = ? ORDER BY file, row_no",
+        f"FROM quarantine_rows WHERE seq = ? AND {sample_clause(n_quarantined, settings, 'row_no')} "
+        "ORDER BY file, row_no",
         [rows["persons"], rows["segments"], man.seq]).df()
-    stored = dict(con.execute("SELECT file, count(*) FROM quarantine_rows WHERE seq = ? GROUP BY file",
-                              [man.seq]).fetchall())
     accounting = pd.DataFrame([
         {"seq": man.seq, "batch_id": man.batch_id, "file": kind, "manifest_rows": rows[kind],
          "accepted_rows": ok, "quarantined_rows": stored.get(kind, 0), "accounted_rows": ok + stored.get(kind, 0)}
         for kind, ok in (("persons", p_ok), ("segments", s_ok))])
     validate_frames("raw", {"batch_accounting": accounting, "quarantine": quarantine}, vroot,
-                    label=man.batch_id, settings=settings)
+                    label=man.batch_id, settings=settings, populations={"quarantine": n_quarantined})
     if not p_ok:
         return
     con.execute(
@@ -797,31 +810,35 @@ def load_applications(files, warehouse: str | Path, settings: Settings | None = 
     """
     settings = settings or load_settings()
     counts = {"files": 0, "accepted": 0, "refused": 0, "already loaded": 0}
-    with connect(warehouse, settings=settings) as con:
+    with connect(warehouse, settings=settings) as con, tempfile.TemporaryDirectory(prefix="retire-prep-") as tmp:
         for f in files:
             f = Path(f)
-            digest = _sha256(f)
+            # one private copy is hashed, checked and loaded: a file replaced while it is read (an
+            # upload going on) must not be loaded under the tag of other bytes (issue 14 item 2)
+            copy = Path(tmp) / "applications.csv"
+            shutil.copyfile(f, copy)
+            digest = _sha256(copy)
             tag = f"{f.name}#{digest[:16]}"
             if con.execute("SELECT count(*) FROM applications WHERE source_file = ?", [tag]).fetchall()[0][0] or \
                con.execute("SELECT count(*) FROM applications_refused WHERE source_file = ?", [tag]).fetchall()[0][0]:
                 counts["already loaded"] += 1
                 continue
-            header = _csv_header(f)
+            header = _csv_header(copy)
             problem = _header_problem(header, APPLICATION_COLUMNS)
             if problem:
                 raise ApplicationsRefused(f.name, problem)
             con.execute("BEGIN TRANSACTION")
             try:
-                _load_csv(con, f, header, APPLICATION_COLUMNS, "_apps", "_apps_rej",
+                _load_csv(con, copy, header, APPLICATION_COLUMNS, "_apps", "_apps_rej",
                           lambda reason, row=None: ApplicationsRefused(f.name, reason, row))
                 # every line a record: no field of an application holds a line break, so a record
                 # over several lines is a quote never closed that swallowed the rows after it
                 # (DuckDB reads them as one field); refused whole, never "loaded" (issue 14)
                 records = con.execute("SELECT (SELECT count(*) FROM _apps) + (SELECT count(*) FROM _apps_rej)"
                                       ).fetchall()[0][0]
-                lines = _data_lines(f)
+                lines = _data_lines(copy)
                 if records != lines:
-                    odd = _odd_quote_line(f)
+                    odd = _odd_quote_line(copy)
                     raise ApplicationsRefused(f.name, (
                         f"the file has {lines} data lines but only {records} records can be read"
                         + (f": line {odd} (the header is line 1) holds an odd number of quotes (\"), so a "

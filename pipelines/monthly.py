@@ -119,11 +119,19 @@ def month_context(con, month: str, settings: Settings, *, command: str = "run", 
 def keep_copy_before_forcing(con, warehouse: str | Path, ctx: MonthContext, command: str) -> Path:
     """A copy of the warehouse as it is before a month forced ahead of the push writes anything:
     ``<warehouse>.before-<command>-<P>.duckdb`` beside it.  Undoing the forced month = putting this
-    copy back (docs/operations.md).  Checkpointed first, so the file alone is the whole state."""
+    copy back (docs/operations.md).  Checkpointed first, so the file alone is the whole state.
+    A copy already there (an earlier attempt of the same forced month) is kept, never replaced."""
     import shutil
 
     w = Path(warehouse)
     dst = w.with_name(f"{w.stem}.before-{command}-{ctx.month}{w.suffix or '.duckdb'}")
+    if dst.exists():
+        # the month was forced before and its copy not yet put back nor deleted: a forced run that
+        # failed half way is being tried again. The copy stays the state before the *first* attempt
+        # (a new one would hold the half run's notices, and the undo would keep them).
+        log.warning("%s %s is ahead of the latest push (--ahead-of-push): the warehouse before its first "
+                    "attempt is still kept as %s (not replaced)", command, ctx.month, dst)
+        return dst
     con.execute("CHECKPOINT")
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.copyfile(w, tmp)

@@ -188,7 +188,7 @@ def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = N
 
     p = paths()
     folder = Path(inbox or p.push_inbox) / "applications"
-    files = sorted(folder.glob("*.csv"))
+    files = _csv_files(folder)
     if not files:
         log.info("no applications in %s", folder)
         return {"files": 0}
@@ -198,6 +198,23 @@ def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = N
         raise _fail_without_retry(exc) from exc
 
 
+#: what the feedback inbox takes: CSV, and the offices' worklist.xlsx sent back (issue 16; .xlsm and .xls
+#: too, to be refused loudly rather than left unseen)
+FEEDBACK_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
+
+
+def _is_feedback(p: Path) -> bool:
+    """A feedback file by its name, whatever the case of its suffix (``FB.CSV`` of a Windows sender);
+    Excel's and LibreOffice's lock files of an open workbook (``~$…``, ``.~lock…``) are not files
+    anyone sent."""
+    return p.suffix.lower() in FEEDBACK_SUFFIXES and not p.name.startswith(("~$", ".~lock")) and p.is_file()
+
+
+def _feedback_files(folder: Path) -> list[Path]:
+    """The feedback files directly in ``folder`` (see :func:`_is_feedback`), in name order."""
+    return sorted(p for p in Path(folder).iterdir() if _is_feedback(p)) if Path(folder).is_dir() else []
+
+
 def feedback_inbox_files(inbox: Path, offices) -> tuple[dict[str, list[Path]], list[Path]]:
     """The feedback inbox's files: ``{office: [<inbox>/<office>/*.csv]}`` for every office folder
     of ``offices`` (docs/feedback-format.md "Whose file"), and the files that are in no office's
@@ -205,16 +222,31 @@ def feedback_inbox_files(inbox: Path, offices) -> tuple[dict[str, list[Path]], l
     inbox = Path(inbox)
     for o in offices:  # the folders a transfer script or an office drops into
         (inbox / o).mkdir(parents=True, exist_ok=True)
-    by_office = {o: sorted(p for p in (inbox / o).glob("*.csv") if p.is_file()) for o in sorted(offices)}
+    by_office = {o: _feedback_files(inbox / o) for o in sorted(offices)}
     known = {inbox / o for o in offices}
-    stray = sorted(p for p in inbox.glob("*.csv") if p.is_file())
+    stray = _feedback_files(inbox)
+    # a folder that is no office's, and any folder inside an office's folder: never applied, named
     stray += sorted(p for d in inbox.iterdir() if d.is_dir() and d not in known and d.name != "refused"
-                    for p in d.glob("*.csv"))
+                    for p in d.rglob("*") if _is_feedback(p))
+    # (a hidden folder is a transfer tool's work area, e.g. rsync's .~tmp~: its files are not sent yet)
+    stray += sorted(p for o in sorted(offices) for d in (inbox / o).iterdir() if d.is_dir()
+                    and not d.name.startswith(".") for p in d.rglob("*") if _is_feedback(p))
     return {o: f for o, f in by_office.items() if f}, stray
 
 
+def _is_csv(p: Path) -> bool:
+    """A CSV file by its name, whatever the case of ``.csv`` (``FB.CSV`` of a Windows sender)."""
+    return p.suffix.lower() == ".csv" and p.is_file()
+
+
+def _csv_files(folder: Path) -> list[Path]:
+    """The CSV files directly in ``folder`` (see :func:`_is_csv`), sorted."""
+    return sorted(p for p in Path(folder).iterdir() if _is_csv(p)) if Path(folder).is_dir() else []
+
+
 def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
-    """Apply ``<feedback inbox>/<office>/*.csv``, each folder's files bound to its office
+    """Apply ``<feedback inbox>/<office>/*.csv`` and ``*.xlsx`` (worklist.xlsx sent back, issue 16),
+    each folder's files bound to its office
     (re-applying a file changes nothing).  A ``*.csv`` in no office's folder is not applied: the
     task fails naming it (after the office folders are applied), so it is never forgotten."""
     from .errors import RetirePrepError
@@ -243,7 +275,9 @@ def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = Non
             continue
         lines += _log_lines(report)
     if stray:
-        names = ", ".join(str(f.relative_to(folder)) for f in stray[:3]) + (" …" if len(stray) > 3 else "")
+        from .contract import shown_file_name
+
+        names = ", ".join(shown_file_name(str(f.relative_to(folder))) for f in stray[:3]) + (" …" if len(stray) > 3 else "")
         refused.append(f"{len(stray)} file(s) in no office's folder, not applied ({names}): move each into "
                        f"{folder}/<office>/ of the office that sent it")
     if refused:

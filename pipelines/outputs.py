@@ -71,19 +71,38 @@ def build_worklist(con, ctx) -> int:
 
 
 def write_worklists(con, ctx, stage_dir: Path, offices: list[str]) -> dict[str, int]:
-    """``worklists/<office>/worklist.parquet`` and ``.csv`` of each office of ``offices``: that
-    office's persons only.  One query for them all, split by office in Arrow."""
+    """``worklists/<office>/worklist.parquet``, ``.csv`` and ``.xlsx`` of each office of ``offices``:
+    that office's persons only.  One query for them all, split by office in Arrow; then each
+    office's workbook, streamed from the warehouse (:func:`write_workbooks`)."""
     for office in offices:
         if not re.fullmatch(r"[0-9]{6}", office):
             raise ValueError(f"not an office code: {office!r}")
     if not offices:
         return {}
     only = sql_codes(offices)
-    return write_partitioned(
+    counts = write_partitioned(
         con,
         f"SELECT office_code AS _office, {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = "
         f"{int(ctx.month_mi)} AND office_code IN ({only}) ORDER BY office_code, statutory_age_month, entry_id",
         "_office", lambda office: stage_dir / "worklists" / office / "worklist", offices)
+    if ctx.settings.worklist_workbooks:
+        books = write_workbooks(con, ctx, stage_dir, offices)
+        assert books == counts, "the workbook and the CSV of an office hold the same rows"
+    return counts
+
+
+def write_workbooks(con, ctx, stage_dir: Path, offices: list[str]) -> dict[str, int]:
+    """``worklists/<office>/worklist.xlsx`` of each office (pipelines.xlsx): 工作台账, 反馈, 填报说明."""
+    from datetime import datetime
+
+    from .ledger import CLOSED_STAGES
+    from .xlsx import write_workbook
+
+    created = datetime(int(ctx.month[:4]), int(ctx.month[5:7]), 1)
+    columns = [c.strip() for c in WORKLIST_COLUMNS.split(",")]
+    return {office: write_workbook(con, ctx.month_mi, office, stage_dir / "worklists" / office / "worklist.xlsx",
+                                   columns=columns, created=created, closed_stages=CLOSED_STAGES)
+            for office in offices}
 
 
 def write_handovers(con, ctx, stage_dir: Path) -> int:

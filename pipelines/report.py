@@ -11,6 +11,7 @@ from pathlib import Path
 import jinja2
 
 from . import TEMPLATES_DIR
+from .labels import sql_label
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
@@ -60,8 +61,9 @@ def report_data(con, ctx) -> dict:
                    count(*) FILTER (trigger_screening) AS trigger_screening,
                    count(*) FILTER (benefit_province <> '640000') AS benefit_place_outside_ningxia
             FROM screen_results WHERE month_mi = ?""", [m]),
-        "Flags of the month": _rows(con, """
-            SELECT code, count(*) AS persons FROM flags WHERE month_mi = ? GROUP BY code ORDER BY code""", [m]),
+        "Flags of the month": _rows(con, f"""
+            SELECT code, {sql_label("flag", "code")} AS 预警标识, count(*) AS persons FROM flags WHERE month_mi = ?
+            GROUP BY code ORDER BY code""", [m]),
         "Ledger by office and stage (this month's worklists)": _rows(con, """
             SELECT office_code, count(*) AS entries,
                    count(*) FILTER (stage = 'ENROLLED') AS enrolled, count(*) FILTER (stage = 'NOTIFIED') AS notified,
@@ -71,8 +73,9 @@ def report_data(con, ctx) -> dict:
                    count(*) FILTER (stage IN ('RETIRED','DECEASED','LEFT_PUSH','MOVED_OUT')) AS closed_this_month,
                    count(*) FILTER (overdue) AS overdue
             FROM worklist_rows WHERE month_mi = ? GROUP BY office_code ORDER BY office_code""", [m]),
-        "Notices issued this month": _rows(con, """
-            SELECT coalesce(file_office, office_code) AS office_code, kind, channel, count(*) AS notices,
+        "Notices issued this month": _rows(con, f"""
+            SELECT coalesce(file_office, office_code) AS office_code, kind, {sql_label("notice_kind", "kind")} AS 通知类型,
+                   channel, count(*) AS notices,
                    coalesce(sum(segments), 0) AS sms_segments
             FROM notice_log WHERE issued_mi = ? GROUP BY ALL ORDER BY ALL""", [m]),
         "Notices withdrawn unsent (entry closed by this month's push)": _rows(con, """

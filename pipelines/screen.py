@@ -45,6 +45,9 @@ def rules_fingerprint(settings) -> str:
         h.update(name.encode() + b"\0" + (SQL_DIR / name).read_bytes() + b"\0")
     values = dataclasses.asdict(settings)
     values.pop("person_key_secret", None)
+    # how much memory DuckDB takes and where it spills change no result: tuning them recomputes nothing
+    for machine in ("duckdb_memory_limit", "duckdb_temp_directory", "duckdb_threads"):
+        values.pop(machine, None)
     values.pop("forecast_horizon", None)   # the forecast's, not the screening's
     h.update(repr(sorted(values.items())).encode())
     return h.hexdigest()
@@ -60,6 +63,39 @@ def recompute_everyone(con, ctx) -> tuple[bool, int]:
     return (seq > ctx.as_of_seq or fingerprint != rules_fingerprint(ctx.settings)), seq
 
 
+# persons per pass of sql/screen/benefit_place.sql (issue 19): its windows and per-person lists over
+# every segment need memory beyond DuckDB's limit at 5,000,000 persons, so a larger month is computed
+# in passes over hash buckets of persons (the rule is per person: the same rows either way)
+BENEFIT_PLACE_PERSONS = 1_000_000
+
+
+def benefit_place(con, ctx, persons: int) -> None:
+    """TEMP ``benefit_place`` of the persons of ``bp_persons`` (rules.md §2): one pass of
+    ``sql/screen/benefit_place.sql``, or one per bucket of at most about
+    :data:`BENEFIT_PLACE_PERSONS` persons (``hash(id_no)``), the buckets' rows put together."""
+    k = -(-persons // BENEFIT_PLACE_PERSONS) if BENEFIT_PLACE_PERSONS else 1
+    if k <= 1:
+        run_sql(con, "screen/benefit_place.sql", **ctx.params())
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE _bp_persons_all AS SELECT * FROM bp_persons")
+    con.execute("CREATE OR REPLACE TEMP TABLE _bp_segments_all AS SELECT * FROM bp_segments")
+    try:
+        for b in range(k):
+            for name in ("persons", "segments"):
+                con.execute(f"CREATE OR REPLACE TEMP VIEW bp_{name} AS SELECT * FROM _bp_{name}_all "
+                            f"WHERE hash(id_no) % {k} = {b}")
+            run_sql(con, "screen/benefit_place.sql", **ctx.params())
+            if b == 0:
+                con.execute("CREATE OR REPLACE TEMP TABLE _bp_all AS SELECT * FROM benefit_place")
+            else:
+                con.execute("INSERT INTO _bp_all SELECT * FROM benefit_place")
+        con.execute("CREATE OR REPLACE TEMP TABLE benefit_place AS SELECT * FROM _bp_all")
+    finally:
+        for name in ("persons", "segments"):   # the views as sql/screen/05_recompute.sql left them
+            con.execute(f"CREATE OR REPLACE TEMP VIEW bp_{name} AS SELECT * FROM _bp_{name}_all")
+        con.execute("DROP TABLE IF EXISTS _bp_all")
+
+
 def screen_month(con, ctx, *, validate: bool = True) -> dict:
     """Screen everyone in the push (and every open ledger entry) for month P, in one transaction."""
     con.execute("BEGIN TRANSACTION")
@@ -69,7 +105,7 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
         full, cached_seq = recompute_everyone(con, ctx)
         run_sql(con, "screen/05_recompute.sql", full=full, cached_seq=cached_seq, **ctx.params())
         recomputed = con.execute("SELECT count(*) FROM to_compute").fetchall()[0][0]
-        run_sql(con, "screen/benefit_place.sql", **ctx.params())
+        benefit_place(con, ctx, recomputed)
         run_sql(con, "screen/10_place_cache.sql", **ctx.params())
         run_sql(con, "screen/20_facts.sql", **ctx.params(place_evidence_expr="bp.acc_months"))
         run_sql(con, "screen/30_flags.sql", **ctx.params())

@@ -56,10 +56,21 @@ class Settings:
     # of about this size (the SQL of every stage still covers every row). 0 = always whole.
     validation_max_rows: int = 100_000
     # DuckDB's memory limit per connection (it spills to disk above it); "" = DuckDB's default
-    # (80 % of RAM), which lets one run take most of a shared machine.
-    duckdb_memory_limit: str = "4GB"
+    # (80 % of RAM), which lets one run take most of a shared machine.  1GB keeps every command
+    # within 2 GiB at any population (issue 19): the rest of a process is Python, Great
+    # Expectations and its bounded frames, and the Arrow batches of the files being written.
+    duckdb_memory_limit: str = "1GB"
+    # Where DuckDB spills what does not fit in that limit (sorts, joins, aggregates larger than
+    # memory): "" = the folder ``<warehouse>.tmp`` beside the warehouse; a relative path is taken
+    # from the warehouse's folder.  Emptied by DuckDB when the connection closes.
+    duckdb_temp_directory: str = ""
+    # DuckDB's worker threads per connection (0 = one per core): each thread holds its own share of a
+    # large sort, window or aggregate, so fewer threads fit a large month into a smaller limit.
+    duckdb_threads: int = 0
     # outputs.md
     person_key_secret: str = ""
+    # issue 16: each office's worklist.xlsx beside its Parquet and CSV (off only to measure its cost)
+    worklist_workbooks: bool = True
     timezone: str = "Asia/Shanghai"
 
     def with_overrides(self, **kw) -> "Settings":

@@ -88,6 +88,14 @@ def refresh_person_keys(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def temp_directory(path: str | Path, settings: Settings) -> Path:
+    """Where DuckDB spills for the warehouse at ``path`` (setting ``duckdb_temp_directory``)."""
+    path = Path(path)
+    if not settings.duckdb_temp_directory:
+        return path.with_name(path.name + ".tmp")
+    return path.parent / settings.duckdb_temp_directory   # an absolute setting stays as it is
+
+
 @contextmanager
 def connect(path: str | Path, read_only: bool = False, settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse; a writer also creates the schema. Closes on exit."""
@@ -101,6 +109,9 @@ def connect(path: str | Path, read_only: bool = False, settings: Settings | None
         con.execute("SET enable_progress_bar = false")  # progress is logged per stage instead
         if settings.duckdb_memory_limit:
             con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
+        con.execute("SET temp_directory = ?", [str(temp_directory(path, settings))])
+        if settings.duckdb_threads:
+            con.execute(f"SET threads = {int(settings.duckdb_threads)}")
         _register_functions(con, settings, read_only)
         con.execute(render_sql("warehouse/person_key.sql", person_key_secret=person_key_sql(settings)))
         if not read_only:

@@ -452,8 +452,8 @@ def test_file_level_refusals_and_formats(wh):
     unknown_col.write_text("office_code,event,id_no,event_date,elected_mnth\n", encoding="utf-8")
     missing_col = wh.tmp / "bad2.csv"
     missing_col.write_text("office_code,event,event_date\n", encoding="utf-8")
-    gbk = wh.tmp / "bad3.csv"
-    gbk.write_bytes("office_code,event,id_no,event_date,note\n640104,RETIRED,x,2026-11-02,备注\n".encode("gb18030"))
+    gbk = wh.tmp / "bad3.csv"   # UTF-16 ("Unicode text"): neither UTF-8 nor GB18030 (issue 16 reads GB18030)
+    gbk.write_bytes("office_code,event,id_no,event_date,note\n640104,RETIRED,x,2026-11-02,备注\n".encode("utf-16"))
     with pytest.raises(FeedbackFileRefused) as exc:
         apply_feedback_files([unknown_col, good, missing_col, gbk], wh.path, wh.settings)
     rep = exc.value.report

@@ -82,7 +82,8 @@ ROW_CODES = {"MALFORMED", "UNKNOWN_EVENT", "UNKNOWN_PERSON", "WRONG_OFFICE", "EN
              "DATE_OUT_OF_ORDER", "UNKNOWN_OFFICER", "WRONG_CONFIRMER", "OBJECTION_PENDING", "NO_ACCEPTED_OBJECTION",
              "NEW_MISSING_ITEMS", "LATE_OBJECTION", "ELECTION_NOT_ALLOWED", "OUTSIDE_FLEXIBLE_WINDOW",
              "ELECTED_MONTH_PAST", "EARLY_MONTHS_SHORT", "CONFLICTING_RECORD"}
-FILE_CODES = {"ENCODING", "EMPTY_FILE", "NOT_CSV", "BAD_HEADER", "UNREADABLE"}
+FILE_CODES = {"ENCODING", "EMPTY_FILE", "NOT_CSV", "BAD_HEADER", "UNREADABLE",
+              "NOT_XLSX", "ENCRYPTED", "MACRO_ENABLED", "NO_FEEDBACK_SHEET"}   # workbooks (issue 16)
 ARCHIVE_ITEMS = ["WORK_HISTORY", "MILITARY_SERVICE", "CRIMINAL_RECORD", "DISCIPLINARY_RECORD", "DEEMED_YEARS",
                  "BIRTH_DATE", "IDENTITY", "SPECIAL_WORK", "OTHER"]
 OBJ_ITEMS = ARCHIVE_ITEMS + ["APPLICATION_FORM", "ID_DOCUMENT", "EVIDENCE", "ARCHIVE_ORIGINAL", "AUTHORIZATION"]
@@ -1298,13 +1299,13 @@ def bad_files(tmp: Path, n: int, rng: random.Random) -> list[tuple[Path, set]]:
         p.write_text("office_code,event,id_no,event_date,note,NOTE\n" + line.rstrip() + ",x\n", encoding="utf-8")
         return [(p, {"BAD_HEADER"})]
     if k == "gbk":
-        p.write_bytes(("office_code,event,id_no,event_date,note\n" + line).encode("gb18030"))
+        p.write_bytes(("office_code,event,id_no,event_date,note\n" + line).encode("utf-16"))  # GB18030 is read
         return [(p, {"ENCODING"})]
     if k == "empty":
         p.write_bytes(b"")
         return [(p, {"EMPTY_FILE"})]
     p.write_bytes(b"PK\x03\x04\x00\x00\x08\x00" + bytes(range(256)))
-    return [(p, {"NOT_CSV", "UNREADABLE", "ENCODING"})]
+    return [(p, {"NOT_CSV", "UNREADABLE", "ENCODING", "NOT_XLSX"})]   # PK…: taken for a damaged workbook
 
 
 def drive(tmp: Path, base, seed: int) -> Scenario:

@@ -247,6 +247,7 @@ def test_explain_says_when_a_person_outside_the_ledger_would_enter(flow):
     a = next(e for e in edge_persons() if e[0] == "a at exactly O-12")[1]
     text = explain_person(a["id_no"], P, at_p)
     assert "would enter in 2027-04 by trigger 1 push, scope (a)" in text
+    assert "将于 2027-04 纳入：条件1 部级推送，纳入范围（a）" in explain_person(a["id_no"], P, at_p, lang="zh")
     assert a["id_no"] not in text and a["name"] not in text
     b = next(e for e in edge_persons() if e[0].startswith("b contribution"))[1]
     assert "would enter" not in explain_person(b["id_no"], P, at_p)   # in the ledger already

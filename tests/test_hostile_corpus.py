@@ -124,7 +124,7 @@ def test_feedback_every_record_accounted_for(feedback_world, name):
     ("long_cell", "MALFORMED"), ("unclosed_quote", "BROKEN_QUOTING"), ("text_after_quote", "BROKEN_QUOTING"),
     ("more_cells", "MALFORMED"), ("fewer_cells", "MALFORMED"), ("bad_utf8", "ENCODING"), ("nul", "MALFORMED"),
     ("control", "MALFORMED"), ("bidi_override", "MALFORMED"), ("empty_line", None), ("spaces_line", None),
-    ("bare_cr", "MIXED_LINE_ENDS"), ("quote_closed_later", "MALFORMED"),
+    ("bare_cr", "MIXED_LINE_ENDS"), ("quote_closed_later", "MALFORMED"), ("control_only_line", "MALFORMED"),
 ])
 def test_feedback_broken_record_outcome(feedback_world, defect, outcome):
     w, results = feedback_world
@@ -413,3 +413,92 @@ def test_push_long_cell_with_empty_lines_and_a_reject_is_accounted(tmp_path):
         assert con.execute("SELECT row_no, reason_code FROM quarantine_rows").fetchall() == [(19, "UNPARSABLE_ROW")]
         assert con.execute("SELECT length(employer_name) FROM person_versions WHERE id_no = ?",
                            [ps[3]["id_no"]]).fetchone() == (g.LONG,)
+
+
+# ------------------------------------------------------------------------------------ one read
+
+
+def test_a_feedback_file_changed_while_read_is_recorded_by_the_bytes_applied(tmp_path, monkeypatch):
+    """The file is read once: its identity (file_sha256) is the bytes whose rows were applied.  It
+    was read twice (the key from the first read, the rows from the second), so a file changed in
+    between (an upload still going on) was recorded under bytes it did not apply."""
+    from pipelines import feedback as fb
+
+    w = Wh(tmp_path)
+    a, b = w.person(), w.person()
+    first = w.csv_bytes(g.feedback_rows([a.id_no]))
+    later = w.csv_bytes(g.feedback_rows([b.id_no]))
+    path = tmp_path / "fb.csv"
+    path.write_bytes(first)
+    reads = []
+    real = Path.read_bytes
+
+    def read_bytes(self):
+        data = real(self)
+        if self == path:
+            reads.append(1)
+            path.write_bytes(later)   # replaced right after being read
+        return data
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    out = apply_feedback_files([path], w.path, w.settings, office="640104").files[0]
+    assert len(reads) == 1
+    assert out.sha256 == fb._file_key(first, "640104")
+    assert (w.stage(a), w.stage(b)) == ("ARCHIVE_REVIEWED", "NOTIFIED")
+
+
+def test_an_applications_file_changed_while_loaded_is_recorded_by_the_bytes_loaded(tmp_path, monkeypatch):
+    """The rows loaded are those of the bytes hashed: a file replaced after its hash was taken was
+    loaded under the first bytes' tag, so the first bytes, sent again, were "already loaded" and
+    their rows never were."""
+    from pipelines import ingest
+
+    wh = tmp_path / "w.duckdb"
+    with connect(wh):
+        pass
+    a, b = make_id(birth="19650101", seq=1), make_id(birth="19650101", seq=2)
+    line = lambda i: f"{i},2,20261105,online,640104\n"  # noqa: E731
+    head = ",".join(g.APPLICATION_COLUMNS) + "\n"
+    path = tmp_path / "apps.csv"
+    path.write_text(head + line(a), encoding="utf-8")
+    real = ingest._sha256
+
+    def sha_then_replace(p):
+        digest = real(p)
+        path.write_text(head + line(b), encoding="utf-8")   # replaced right after being hashed
+        return digest
+
+    monkeypatch.setattr(ingest, "_sha256", sha_then_replace)
+    load_applications([path], wh)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        assert con.execute("SELECT id_no FROM applications").fetchall() == [(a,)]
+
+
+def test_a_file_named_by_an_id_number_or_a_phone_is_not_echoed(tmp_path, caplog):
+    """A clerk names a one-person file after the person (ID number, mobile): the report lines,
+    refusals and log lines show the name with those digits masked, never the ID number or phone."""
+    import logging
+
+    w = Wh(tmp_path)
+    a = w.person()
+    wh = tmp_path / "apps.duckdb"
+    with connect(wh):
+        pass
+    caplog.set_level(logging.INFO)
+    texts = []
+    good = tmp_path / f"{a.id_no}.csv"
+    good.write_bytes(w.csv_bytes(g.feedback_rows([a.id_no, make_id(seq=900)])))
+    bad = tmp_path / "13912345678-异议.csv"
+    bad.write_bytes(b"\xff\xfe not UTF-8")
+    try:
+        apply_feedback_files([good, bad], w.path, w.settings, office="640104")
+    except FeedbackFileRefused as exc:
+        texts += [str(exc)] + exc.report.lines()
+    apps = tmp_path / f"{a.id_no}-apps.csv"
+    apps.write_text("id_no,channel\n", encoding="utf-8")
+    with pytest.raises(ApplicationsRefused) as exc:
+        load_applications([apps], wh)
+    texts += [str(exc.value)] + [r.getMessage() for r in caplog.records]
+    assert len(texts) > 3 and w.stage(a) == "ARCHIVE_REVIEWED"
+    assert any(".csv" in t for t in texts)
+    assert_private(texts)

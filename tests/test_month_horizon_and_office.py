@@ -138,3 +138,89 @@ def test_feedback_inbox_one_folder_per_office(wh, monkeypatch):
     with pytest.raises(Exception, match=r"in no office's folder, not applied \(stray.csv\)"):
         orchestration.apply_feedback_inbox(inbox, wh.path)
     assert wh.stage(b) == "NOTIFIED"
+
+
+def test_inbox_files_named_csv_in_capitals_or_in_a_subfolder_are_never_skipped_silently(wh):
+    """A Windows sender's ``FB.CSV`` is a CSV file: applied, not left unseen in the office folder;
+    a file one folder down in an office folder is named by the failing task, as a stray file is."""
+    a, b = wh.person(), wh.person()
+    inbox = wh.tmp / "inbox"
+    (inbox / "640104" / "2026-11").mkdir(parents=True)
+    (inbox / "640104" / "FB.CSV").write_bytes(wh.csv_bytes([row(a, "ARCHIVE_REVIEWED", D0, result="PASS")]))
+    got = orchestration.apply_feedback_inbox(inbox, wh.path)
+    assert got["files"] == 1 and wh.stage(a) == "ARCHIVE_REVIEWED"
+    (inbox / "640104" / ".~tmp~").mkdir()   # a transfer tool's work area (rsync): not sent yet, not named
+    (inbox / "640104" / ".~tmp~" / "fb.csv").write_bytes(b"office_code,ev")
+    assert orchestration.apply_feedback_inbox(inbox, wh.path)["files"] == 1
+    (inbox / "640104" / "2026-11" / "fb.csv").write_bytes(wh.csv_bytes([row(b, "ARCHIVE_REVIEWED", D0, result="PASS")]))
+    with pytest.raises(Exception, match=r"in no office's folder, not applied \(640104/2026-11/fb.csv\)"):
+        orchestration.apply_feedback_inbox(inbox, wh.path)
+    assert wh.stage(b) == "NOTIFIED"
+
+
+def test_application_inbox_takes_a_file_named_csv_in_capitals(tmp_path):
+    from pipelines.warehouse import connect
+    from pushkit import make_id
+
+    wh = tmp_path / "w.duckdb"
+    with connect(wh):
+        pass
+    (tmp_path / "applications").mkdir()
+    (tmp_path / "applications" / "APPS.CSV").write_text(
+        "id_no,applicant_type,applied_on,channel,county_code\n"
+        f"{make_id(birth='19650101', seq=1)},2,20261105,online,640104\n", encoding="utf-8")
+    got = orchestration.load_application_inbox(tmp_path, wh)
+    assert got["files"] == 1 and got["accepted"] == 1
+
+
+def test_a_forced_month_tried_again_after_a_failure_keeps_the_first_copy(pushed, tmp_path, monkeypatch):
+    """The copy is the warehouse before the month was first forced: a forced run that failed half
+    way (its screening, ledger and notices written) and is started again must not replace it with
+    the half-run state, or the undo of docs/operations.md would keep the mistyped month's notices."""
+    from pipelines import outputs
+
+    wh = _copy(pushed, tmp_path)
+    kept = tmp_path / "w.before-run-2027-12.duckdb"
+
+    def broken(*a, **k):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(outputs, "publish_month", broken)
+        with pytest.raises(OSError):
+            run_month("2027-12", wh, tmp_path / "out", validate=False, ahead_of_push=True)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0] > 0   # the half run wrote
+    rep = run_month("2027-12", wh, tmp_path / "out", validate=False, ahead_of_push=True)
+    assert str(kept) in "\n".join(rep.lines())
+    with duckdb.connect(str(kept), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0] == 0
+        assert con.execute("SELECT count(*) FROM month_runs").fetchall()[0][0] == 0
+
+
+def test_the_documented_undo_of_a_forced_month_holds_with_a_write_ahead_log_left(pushed, tmp_path):
+    """docs/operations.md §3's undo, run as written: a forced run killed half way leaves
+    ``warehouse.duckdb.wal``; DuckDB replays a WAL left beside the copy put back, which would bring
+    the forced run's writes back into the state before it."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    wh = _copy(pushed, tmp_path)
+    wh = wh.rename(tmp_path / "warehouse.duckdb")
+    run_month("2027-12", wh, tmp_path / "out", validate=False, ahead_of_push=True)
+    # a process killed after committing, before its checkpoint: the commit is only in the WAL
+    subprocess.run([sys.executable, "-c", (
+        "import duckdb, os; c = duckdb.connect(%r); c.execute(\"PRAGMA wal_autocheckpoint = '1GB'\"); "
+        "c.execute('CREATE TABLE forced_left_over AS SELECT 1 AS x'); os._exit(0)") % str(wh)], check=True)
+    assert Path(str(wh) + ".wal").exists()
+    ops = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text(encoding="utf-8")
+    block = re.search(r"To undo a forced month.*?```sh\n(.*?)```", ops, re.S).group(1)
+    script = block.replace("build/out", str(tmp_path / "out")).replace("build/", f"{tmp_path}/")
+    subprocess.run(["sh", "-ec", script], check=True)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'forced_left_over'"
+                           ).fetchall()[0][0] == 0
+        assert con.execute("SELECT count(*) FROM month_runs").fetchall()[0][0] == 0
+    assert not (tmp_path / "out" / "2027-12").exists()

@@ -99,6 +99,10 @@ def test_changed_rules_or_an_earlier_seq_recompute_everyone(tmp_path):
         assert screen.rules_fingerprint(dataclasses.replace(s, person_key_secret="other")) == \
             screen.rules_fingerprint(s)
         assert s.person_key_secret not in con.execute("SELECT fingerprint FROM screen_cache_state").fetchall()[0][0]
+        # nor is DuckDB's memory or spill folder (issue 19): tuning the machine recomputes nothing
+        assert screen.rules_fingerprint(dataclasses.replace(s, duckdb_memory_limit="3GB",
+                                                            duckdb_temp_directory="/elsewhere")) == \
+            screen.rules_fingerprint(s)
 
 
 def test_sample_incr_month_cached_equals_whole(tmp_path):

@@ -52,6 +52,9 @@ DEFECTS = {
     "bare_cr": lambda c, t: _line(_with(c, t, c[t][:1] + "\r" + c[t][1:])),
     "empty_line": lambda c, t: b"",
     "spaces_line": lambda c, t: b"   ",
+    # a line holding only a control character that Python's str.strip() takes for whitespace
+    # (FS, U+001C): a record with a control character, not a blank line
+    "control_only_line": lambda c, t: b"\x1c",
 }
 #: defects whose broken record holds no row (a line that is not a row)
 BLANK = {"empty_line"}

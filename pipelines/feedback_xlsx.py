@@ -1,0 +1,223 @@
+"""Reading a county's workbook (``worklist.xlsx`` sent back) as feedback: the 反馈 sheet.
+
+:func:`read_workbook` turns the sheet into exactly what the CSV path of
+:mod:`pipelines.feedback` consumes — ``(row_no, row dict or None)`` with the columns of
+docs/feedback-format.md — and the rows are then applied as a CSV's are.  ``row_no`` is the
+sheet row minus one (the header is row 1), as for a CSV (a spreadsheet row is ``row_no + 1``);
+a continuation sheet ``反馈(2)`` … goes on counting after the rows of the sheets before it.
+
+* Column names: English (any case) or the Chinese headers of ``data/labels.csv``; the columns
+  the sheet prefills for reading (姓名, 当前环节, 办结时限) are dropped.  Unknown, repeated or
+  missing required columns refuse the file (``BAD_HEADER``), as for a CSV.
+* A prefilled row without an event, and nothing else filled in, is not a row.
+* Cells: text as typed (NFKC, trimmed, as a CSV cell); a whole number as its digits; a date
+  cell as ``YYYY-MM-DD`` (``YYYY-MM`` in ``elected_month``).
+* An ID number cell a spreadsheet turned into a number (a numeric cell, scientific notation,
+  fewer than 18 characters) is refused ``MALFORMED`` with a reason telling the officer to
+  format the column as text: its digits are not the person's, and it is never matched.
+* The whole file is refused, nothing applied, with one line: not an .xlsx workbook (damaged,
+  an old .xls), password-protected (``ENCRYPTED``), macro-enabled (``MACRO_ENABLED``), or
+  without the 反馈 sheet (``NO_FEEDBACK_SHEET``).
+
+Read with openpyxl in read-only mode (rows streamed from the file, values only).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from datetime import date, datetime, time
+from pathlib import Path
+
+from . import labels
+
+FEEDBACK_SHEET = "反馈"
+_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et"}
+_ZIP = b"PK\x03\x04"
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_SCIENTIFIC = re.compile(r"^[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$")
+_CONTINUATION = re.compile(rf"^{FEEDBACK_SHEET}\(([0-9]+)\)$")
+
+ID_AS_NUMBER = (
+    "id_no: the spreadsheet turned the ID number into a number and changed its digits; "
+    "format the column as text (文本) and type the 18 characters again"
+)
+
+
+def is_workbook(path: Path, head: bytes = b"") -> bool:
+    """A workbook by its name (.xlsx, .xlsm, .xls …) or its first bytes (a zip or an OLE file)."""
+    return Path(path).suffix.lower() in _SUFFIXES or head.startswith(_ZIP) or head.startswith(_OLE)
+
+
+def _refuse(code: str, reason: str):
+    from .feedback import _Refuse
+
+    return _Refuse(code, reason)
+
+
+def _open(data: bytes, name: str):
+    """The workbook (openpyxl, read-only) — or a whole-file refusal."""
+    if data.startswith(_OLE):
+        if "EncryptionInfo".encode("utf-16-le") in data or "EncryptedPackage".encode("utf-16-le") in data:
+            raise _refuse("ENCRYPTED", "the workbook is password-protected: save it without a password")
+        raise _refuse("NOT_XLSX", "an old .xls or another binary file, not an .xlsx workbook: save as .xlsx")
+    if not data.startswith(_ZIP):
+        raise _refuse("NOT_XLSX", "not an .xlsx workbook (damaged, or another kind of file)")
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        parts = set(z.namelist())
+        types = z.read("[Content_Types].xml") if "[Content_Types].xml" in parts else b""
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError, ValueError):
+        raise _refuse("NOT_XLSX", "not an .xlsx workbook (damaged)") from None
+    if (
+        any(p.lower().endswith("vbaproject.bin") for p in parts)
+        or b"macroEnabled" in types
+        or Path(name).suffix.lower() in (".xlsm", ".xltm")
+    ):
+        raise _refuse("MACRO_ENABLED", "a macro-enabled workbook is not accepted: save as .xlsx (工作簿), not .xlsm")
+    if "xl/workbook.xml" not in parts:
+        raise _refuse("NOT_XLSX", "not an .xlsx workbook (no workbook part)")
+    import openpyxl
+
+    try:
+        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise _refuse("NOT_XLSX", f"not a readable .xlsx workbook ({exc.__class__.__name__})") from None
+
+
+def _text(v, col: str) -> str | None:
+    """A cell as the CSV path would see it."""
+    from .feedback import _norm
+
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, datetime):
+        if v.time() == time(0) or col in ("elected_month", "event_date"):
+            return v.strftime("%Y-%m") if col == "elected_month" else v.strftime("%Y-%m-%d")
+        return v.isoformat(sep=" ")
+    if isinstance(v, date):
+        return v.strftime("%Y-%m") if col == "elected_month" else v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (int, float)):
+        return str(v)
+    return _norm(str(v))
+
+
+def _cells_problem(row: dict) -> str | None:
+    """The CSV path's checks of a record's cells (docs/decisions.md, issue 14): length, controls."""
+    from .feedback import CONTROL_CHARACTERS, MAX_CELL
+
+    cells = [v for v in row.values() if isinstance(v, str)]
+    if any(len(c) > MAX_CELL for c in cells):
+        return f"a cell is longer than {MAX_CELL} characters"
+    if any(CONTROL_CHARACTERS.search(c) for c in cells):
+        return "a cell holds a control character (NUL, escape …): retype the cell"
+    return None
+
+
+def _id_mangled(v) -> bool:
+    """An ID number cell a spreadsheet has turned into a number (or typed too short)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return True
+    if isinstance(v, str):
+        s = v.strip()
+        return bool(_SCIENTIFIC.match(s)) or 0 < len(s) < 18
+    return False
+
+
+def _feedback_sheets(wb) -> list:
+    names = wb.sheetnames
+    if FEEDBACK_SHEET not in names:
+        raise _refuse(
+            "NO_FEEDBACK_SHEET",
+            f"the workbook has no sheet {FEEDBACK_SHEET} (send back the worklist.xlsx with its {FEEDBACK_SHEET} sheet)",
+        )
+    more = sorted((int(m.group(1)), n) for n in names if (m := _CONTINUATION.match(n)))
+    return [wb[FEEDBACK_SHEET]] + [wb[n] for _, n in more]
+
+
+def _columns(header) -> list[str | None]:
+    """The header row → column names (None: an empty header cell, or a prefilled column to drop)."""
+    from .contract import shown_column_names
+    from .feedback import COLUMNS, REQUIRED_COLUMNS, _norm
+
+    info = labels.feedback_info_columns()
+    cols = [labels.feedback_column(_norm(str(h)) or "") if h is not None else "" for h in header]
+    named = [c for c in cols if c]
+    shown = lambda names: ", ".join(shown_column_names(names[:5]))  # never a data row's values
+    dup = sorted({c for c in named if named.count(c) > 1})
+    if dup:
+        raise _refuse("BAD_HEADER", f"column(s) {shown(dup)} appear twice")
+    unknown = [c for c in named if c not in COLUMNS and c not in info]
+    if unknown:
+        raise _refuse("BAD_HEADER", f"{len(unknown)} unknown column(s): {shown(unknown)} (see docs/feedback-format.md)")
+    missing = [c for c in REQUIRED_COLUMNS if c not in named]
+    if missing:
+        raise _refuse("BAD_HEADER", f"missing column(s) {', '.join(missing)}")
+    return [None if (not c or c in info) else c for c in cols]
+
+
+def read_workbook(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[int, dict | None]]]:
+    """The file's bytes and the data records of its 反馈 sheet(s): (row_no, row dict or None).
+    ``data``: the bytes when already read (read once: what is applied is what the file's identity is
+    taken from). Raises ``feedback._Refuse`` for a file refused whole."""
+    from .feedback import COLUMNS
+
+    path = Path(path)
+    if data is None:
+        data = path.read_bytes()
+    wb = _open(data, path.name)
+    try:
+        sheets = _feedback_sheets(wb)
+        records: list[tuple[int, dict | None]] = []
+        before = 0  # data rows of the sheets before (row numbers go on across continuation sheets)
+        for ws in sheets:
+            ws.reset_dimensions()  # trust the rows in the file, not its recorded size
+            rows = ws.iter_rows(values_only=True)
+            header = next(rows, None)
+            if header is None or not any(h is not None and str(h).strip() for h in header):
+                if ws.title == FEEDBACK_SHEET:
+                    raise _refuse("EMPTY_FILE", f"the sheet {FEEDBACK_SHEET} has no header row")
+                continue
+            these = _columns(header)
+            last = 0
+            for i, values in enumerate(rows, start=1):
+                last = i
+                row_no = before + i
+                if not any(v is not None and str(v).strip() for v in values):
+                    continue  # an empty row: not a row
+                row = {c: None for c in COLUMNS}
+                stray = False
+                mangled = False
+                for j, v in enumerate(values):
+                    if v is None or (isinstance(v, str) and not v.strip()):
+                        continue
+                    c = these[j] if j < len(these) else None
+                    if c is None:
+                        named = j < len(header) and header[j] is not None and str(header[j]).strip()
+                        stray = stray or not named  # a prefilled column (named) is only dropped
+                        continue
+                    if c == "id_no" and _id_mangled(v):
+                        mangled = True
+                        continue
+                    row[c] = _text(v, c)
+                if all(row[c] is None for c in COLUMNS if c not in ("office_code", "id_no")) and not stray:
+                    continue  # a prefilled row without an event: not a row
+                # what the CSV path refuses in a record, and the ID number a spreadsheet changed: the
+                # reason, never the row (its ID number is not the person's and is never looked up)
+                problem = (
+                    "a value stands in a column without header"
+                    if stray
+                    else ID_AS_NUMBER
+                    if mangled
+                    else _cells_problem(row)
+                )
+                records.append((row_no, problem or row))
+            before += last
+        return data, records
+    finally:
+        wb.close()
