@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint sample bench bench-scale bench-ingest bench-run bench-feedback bench-forecast bench-xlsx airflow-standalone clean
+.PHONY: demo test lint sample bench bench-scale bench-ingest bench-run bench-feedback bench-forecast bench-xlsx bench-analysts airflow-standalone clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench-forecast: $(STAMP)
 bench-feedback: $(STAMP)
 	test -f bench/work/run/1000000/w.duckdb || $(BIN)/python bench/run.py --keep --no-record
 	$(BIN)/python bench/feedback.py
+
+# the analysts' file's rebuild against the monthly run (docs/benchmarks.md "The analysts' file")
+bench-analysts: $(STAMP)
+	$(BIN)/python bench/analysts.py
 
 # the offices' worklist.xlsx: the run with and without them (issue 16)
 bench-xlsx: $(STAMP)

@@ -29,7 +29,7 @@ The task writes the warehouse: it runs in the pool `retire_prep_warehouse` (one 
 * *"before the last month run"*: a past month — trigger with `{"month": "YYYY-MM", "replay": true}`
   to re-emit its files as they were.
 * *validation failed*: see `OUT/P/validation/`; nothing of the stage was published.
-* *warehouse locked* (an analyst or another process holds the DuckDB file): retried.
+* *warehouse locked* (another process holds the DuckDB file; analysts use the analysts' file): retried.
 * **Rerun**: clear the task — declaring a month twice issues no notice twice.
 See docs/operations.md.
 """

@@ -33,7 +33,7 @@ it never runs at the same time as a writing task of the monthly or declaration r
 * *"file(s) in no office's folder, not applied"*: a `*.csv` lies in the inbox itself or in a
   folder that is no office code. Move it into the folder of the office that sent it. Single refused rows do not fail the task: they are in
   the log and in the warehouse table `feedback_rows` with their reason code.
-* *warehouse locked* (an analyst or another process holds the DuckDB file): retried.
+* *warehouse locked* (another process holds the DuckDB file; analysts use the analysts' file): retried.
 * **Rerun**: clear the task.
 See docs/operations.md.
 """

@@ -31,7 +31,8 @@ Tasks that write the warehouse run in the pool `retire_prep_warehouse` (one slot
   warning: the month runs on what was applied.
 * *validation failed*: open `OUT/P/validation/` (readable offline); nothing of that stage was
   published. Fix the cause, clear the task.
-* *warehouse locked*: an analyst or another process holds the DuckDB file; the task retries.
+* *warehouse locked*: another process holds the DuckDB file (analysts use the analysts' file,
+  rebuilt by the writing tasks); the task retries.
 * **Rerun**: clear the failed task (and its downstream) — every task is idempotent.
   A past month: trigger with `{"month": "YYYY-MM"}`; before the last month run, add
   `"replay": true` (re-emits that month as it was).

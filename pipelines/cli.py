@@ -123,6 +123,14 @@ def cmd_feedback(a) -> int:
     return 0
 
 
+def cmd_analysts(a) -> int:
+    from .analysts import rebuild
+
+    _existing_warehouse(a)
+    print(rebuild(a.warehouse))
+    return 0
+
+
 def cmd_policy(a) -> int:
     from .policy import policy_json
     from .settings import load_settings
@@ -221,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     wh(sp)
     sp.set_defaults(func=cmd_feedback)
 
+    sp = sub.add_parser("analysts", help="rebuild the analysts' file beside the warehouse (docs/analysts.md)")
+    wh(sp)
+    sp.set_defaults(func=cmd_analysts)
+
     sp = sub.add_parser("policy", help="retirement ages and months for one birth month (JSON)")
     sp.add_argument("--gender", required=True, type=int, choices=(1, 2), help="1 male, 2 female")
     sp.add_argument("--person-type", type=int, choices=(1, 2, 3), default=None,
@@ -267,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     _setup_logging(a.verbose)
-    return _guard(lambda: a.func(a), verbose=a.verbose)
+    return _guard(lambda: a.func(a), verbose=a.verbose, warehouse=getattr(a, "warehouse", None))
 
 
 def _refuse(msg: str) -> None:
@@ -276,7 +288,68 @@ def _refuse(msg: str) -> None:
     print(f"retire-prep: {scrub(msg)}", file=sys.stderr)
 
 
-def _guard(fn, verbose: bool = False) -> int:
+_DUCKDB_FILE = re.compile(r'file "([^"]+)"')
+_NO_SPACE = ("No space left on device", "Disk quota exceeded")
+_READ_ONLY = ("Read-only file system",)
+_NO_WRITE = ("Permission denied",)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised over (``__cause__`` / ``__context__``), newest first."""
+    out, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
+
+
+def environment_fault(exc: BaseException, warehouse: str | None = None) -> str | None:
+    """One line for a fault of the machine (disk full, read-only, not writable) found anywhere in
+    the chain of ``exc``, with its cause and its fix, or None.
+
+    Searched through the whole chain: a ROLLBACK or the record of a failed attempt after a failed
+    COMMIT may raise over "No space left on device" (issue 14 item 8).  DuckDB's messages are
+    matched, never shown (they can quote values): only the file name is taken from them.
+    """
+    import errno
+
+    import duckdb
+
+    import os
+
+    again = "then run the same command again (what failed was not kept; nothing before it is lost)"
+    chain = _chain(exc)
+    for e in reversed(chain):   # the oldest first: the cause, not what it set off
+        if isinstance(e, OSError) and e.errno is not None:
+            # pyarrow's writers give no file name; the pipeline re-raises with it (tabular._named)
+            where = e.filename or next((x.filename for x in chain if isinstance(x, OSError) and x.filename
+                                        and x.errno == e.errno), "a file")
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                return (f"no space left on the disk of {where} ({os.strerror(e.errno)}): free space there, "
+                        f"{again}")
+            if e.errno == errno.EROFS:
+                return (f"{where} is on a read-only file system: remount it read-write or choose a folder "
+                        f"on a writable disk, {again}")
+        if isinstance(e, duckdb.Error):
+            msg = str(e)
+            m = _DUCKDB_FILE.search(msg)
+            where = m.group(1) if m else (warehouse or "the warehouse")
+            if any(s in msg for s in _NO_SPACE):
+                return (f"no space left on the disk of {where} (No space left on device): free space there, "
+                        f"{again}")
+            what = "the warehouse " if not m or (warehouse and where.startswith(str(warehouse))) else ""
+            if any(s in msg for s in _READ_ONLY):
+                return (f"{what}{where} is on a read-only file system: this command writes to it; "
+                        f"remount the disk read-write, or copy the warehouse to a writable disk and pass "
+                        f"--warehouse")
+            if any(s in msg for s in _NO_WRITE) and isinstance(e, duckdb.IOException):
+                return (f"{what}{where} cannot be opened (permission denied): give this user read and "
+                        f"write access to the file and its folder")
+    return None
+
+
+def _guard(fn, verbose: bool = False, warehouse: str | None = None) -> int:
     import duckdb
 
     try:
@@ -287,27 +360,27 @@ def _guard(fn, verbose: bool = False) -> int:
     except KeyboardInterrupt:
         _refuse("interrupted")
         return 130
-    except OSError as exc:  # a file or folder that is missing, unreadable or in the way
+    except Exception as exc:
         if verbose:
             raise
-        _refuse(f"{exc.strerror or type(exc).__name__}: {exc.filename}" if exc.filename else type(exc).__name__)
-        return 2
-    except duckdb.OutOfMemoryException:  # DuckDB's limit reached even spilling: the step rolled back
-        if verbose:
-            raise
-        _refuse("DuckDB ran out of memory (duckdb_memory_limit in the settings file); the step was rolled "
-                "back: raise the limit or set duckdb_threads lower, and run the command again")
-        return 2
-    except duckdb.IOException as exc:  # not a DuckDB file, or held by another process
-        if verbose:
-            raise
-        held = "lock" in str(exc).lower()
-        _refuse("the warehouse is in use by another process: try again when it has finished" if held
-                else "the warehouse cannot be opened (is it a DuckDB file?)")
-        return 2
-    except Exception as exc:  # a bug: its type only (DuckDB messages can carry key values)
-        if verbose:
-            raise
+        fault = environment_fault(exc, warehouse)
+        if fault:
+            _refuse(fault)
+            return 2
+        if isinstance(exc, OSError):  # a file or folder that is missing, unreadable or in the way
+            reason = exc.strerror or type(exc).__name__
+            _refuse(f"{reason}: {exc.filename}" if exc.filename else reason)
+            return 2
+        if isinstance(exc, duckdb.OutOfMemoryException):  # DuckDB's limit reached even spilling
+            _refuse("DuckDB ran out of memory (duckdb_memory_limit in the settings file); the step was rolled "
+                    "back: raise the limit or set duckdb_threads lower, and run the command again")
+            return 2
+        if isinstance(exc, duckdb.IOException):  # not a DuckDB file, or held by another process
+            held = "lock" in str(exc).lower()
+            _refuse("the warehouse is in use by another process: try again when it has finished" if held
+                    else "the warehouse cannot be opened (is it a DuckDB file?)")
+            return 2
+        # a bug: its type only (DuckDB messages can carry key values)
         _refuse(f"internal error ({type(exc).__name__}); rerun with -v for the traceback")
         return 1
 

@@ -32,18 +32,18 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .analysts import refreshes_analysts
 from . import DATA_DIR
 from .errors import MonthRefused
 from .feedback import ensure_schema, notice_month, refresh_deadlines
 from .ledger import record_transitions
+from .outputs import remove_path, swap_folder
 from .settings import Settings, load_settings
 from .tabular import write_table
-from .warehouse import connect, render_sql, run_sql
+from .warehouse import connect, render_sql, rollback, run_sql
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def write_declarations(con, month_mi: int, out: Path) -> dict:
     final_parent = Path(out) / month_text
     final_parent.mkdir(parents=True, exist_ok=True)
     stage = final_parent / ".declarations.partial"
-    shutil.rmtree(stage, ignore_errors=True)
+    remove_path(stage)  # an interrupted declare's (a failure to remove it must say why)
     offices = set(_offices()) | {r[0] for r in con.execute(
         "SELECT DISTINCT office_code FROM declaration_decisions WHERE month_mi = ?", [month_mi]).fetchall()}
     rows = 0
@@ -134,18 +134,8 @@ def write_declarations(con, month_mi: int, out: Path) -> dict:
             raise MonthRefused(f"office code of the wrong shape in the warehouse: {office!r}")
         q = render_sql("declare/30_office_file.sql", month_mi=month_mi, office=office)
         rows += write_table(con, q, stage / office / "declarations")
-    _swap(stage, final_parent / "declarations")
+    swap_folder(stage, final_parent / "declarations")
     return {"declaration rows": rows, "offices": len(offices)}
-
-
-def _swap(new: Path, target: Path) -> None:
-    """Replace folder ``target`` by ``new`` (a reader sees the old or the new folder)."""
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
@@ -170,6 +160,7 @@ def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
                     populations={"sms": n_sms})
 
 
+@refreshes_analysts
 def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | None = None, *,
                   replay: bool = False, ahead_of_push: bool = False) -> DeclareReport:
     """``retire-prep declare --month P``: the month-start declaration screening (rules.md §6).
@@ -209,12 +200,15 @@ def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | N
                     _validate_month(con, ctx, out, settings)
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    rollback(con)
                     raise
             report.counts.update(write_declarations(con, ctx.month_mi, out))
         except BaseException:
-            con.execute("UPDATE month_runs SET status = 'FAILED', finished_at = now() "
-                        "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi])
+            from .monthly import _record_failure
+
+            _record_failure(con, lambda: con.execute(
+                "UPDATE month_runs SET status = 'FAILED', finished_at = now() "
+                "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi]))
             raise
         con.execute("UPDATE month_runs SET status = 'DONE', finished_at = now() "
                     "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi])

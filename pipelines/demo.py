@@ -65,9 +65,12 @@ def run_demo(out: Path, warehouse: Path | None = None) -> int:
     month_dir = out / "2026-12"
     _say()
     _say("== where things are")
-    _say(f"   warehouse (analysts, read-only):  {warehouse}")
+    from .analysts import analysts_path
+
+    _say(f"   warehouse (the pipeline's):       {warehouse}")
+    _say(f"   analysts' file (docs/analysts.md):{analysts_path(warehouse)}")
     _say(f"   worklists per office:             {out / '2026-11' / 'worklists'}/<office>/worklist.csv|.parquet")
-    _say(f"   report:                           {out / '2026-11' / 'report' / 'index.html'}")
+    _say(f"   report (supervision, Chinese):    {month_dir / 'report' / 'index.html'}")
     _say(f"   validation results:               {out / '2026-11' / 'validation'}")
     _say(f"   declarations:                     {month_dir / 'declarations'}")
     sms = sorted((out / "2026-11" / "notifications").glob("*/sms.csv"))

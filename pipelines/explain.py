@@ -191,7 +191,7 @@ def _zh(settings, key, r, P, O, S, ins, age_years, ptype_code, flags, entries, t
     L.append("")
     L.append("告知（rules.md §5）：" + ("" if notices or withdrawn else "无"))
     L += [f"  {label('notice_kind', n[0])}，所属 {n[1]}（{n[2]} 发出），渠道 {label('channel', n[3])}"
-          + (f"：{n[4]}" if n[4] else "") for n in notices]
+          + (f"：{label('offline_reason', n[4])}" if n[4] else "") for n in notices]
     L += [f"  {label('notice_kind', w[0])}，所属 {w[1]}：{w[2]} 的运行撤回未发（台账已关闭：{label('close_reason', w[3])}）"
           for w in withdrawn]
     if hand:

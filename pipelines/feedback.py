@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from .analysts import refreshes_analysts
 from . import DATA_DIR, labels
 from . import feedback_xlsx
 from .contract import shown_column_names, shown_file_name
@@ -45,7 +46,7 @@ from .errors import RetirePrepError, UnknownCalendarYear
 from .identifiers import parse_id_no
 from .ledger import CLOSED_STAGES, record_transitions
 from .settings import Settings, load_settings
-from .warehouse import connect, person_key, render_sql, run_sql
+from .warehouse import connect, person_key, render_sql, rollback, run_sql
 
 log = logging.getLogger(__name__)
 
@@ -1115,13 +1116,14 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
                     [sha, path.name, out.rows, out.accepted, out.refused, out.already_applied])
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     assert out.accepted + out.refused == out.rows
     report.files.append(out)
     return out
 
 
+@refreshes_analysts
 def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings | None = None, *,
                          office: str | None = None) -> FeedbackReport:
     """``retire-prep feedback [--office O] FILE...``: apply county feedback files in the order given,
@@ -1143,7 +1145,7 @@ def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings 
             refresh_deadlines(con, settings)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         for f in files:
             apply_file(con, Path(f), settings, report, office)

@@ -39,6 +39,11 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _SCIENTIFIC = re.compile(r"^[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$")
 _CONTINUATION = re.compile(rf"^{FEEDBACK_SHEET}\(([0-9]+)\)$")
 
+#: the unpacked size of a workbook accepted back (zip parts as declared, which zipfile enforces):
+#: an office of 50,000 open entries sends ~100 MB; a 1 MB "zip bomb" unpacking to 1 GB took 1 GB of
+#: memory to read (review of issue 16)
+MAX_UNPACKED = 400 << 20
+
 ID_AS_NUMBER = (
     "id_no: the spreadsheet turned the ID number into a number and changed its digits; "
     "format the column as text (文本) and type the 18 characters again"
@@ -63,6 +68,8 @@ def _open(data: bytes, name: str):
             raise _refuse("ENCRYPTED", "the workbook is password-protected: save it without a password")
         raise _refuse("NOT_XLSX", "an old .xls or another binary file, not an .xlsx workbook: save as .xlsx")
     if not data.startswith(_ZIP):
+        if data[:4096] and b"\x00" not in data[:4096]:  # a text file (a CSV renamed): say so
+            raise _refuse("NOT_XLSX", "a text file (CSV?) named as a workbook, not an .xlsx: send it named .csv")
         raise _refuse("NOT_XLSX", "not an .xlsx workbook (damaged, or another kind of file)")
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
@@ -76,6 +83,12 @@ def _open(data: bytes, name: str):
         or Path(name).suffix.lower() in (".xlsm", ".xltm")
     ):
         raise _refuse("MACRO_ENABLED", "a macro-enabled workbook is not accepted: save as .xlsx (工作簿), not .xlsm")
+    if sum(i.file_size for i in z.infolist()) > MAX_UNPACKED:  # the zip's sizes bound what is read
+        raise _refuse(
+            "NOT_XLSX",
+            f"the workbook unpacks to more than {MAX_UNPACKED >> 20} MB, far more than an office's worklist: "
+            "send the 反馈 sheet alone, or as CSV",
+        )
     if "xl/workbook.xml" not in parts:
         raise _refuse("NOT_XLSX", "not an .xlsx workbook (no workbook part)")
     import openpyxl
@@ -137,6 +150,15 @@ def _feedback_sheets(wb) -> list:
             f"the workbook has no sheet {FEEDBACK_SHEET} (send back the worklist.xlsx with its {FEEDBACK_SHEET} sheet)",
         )
     more = sorted((int(m.group(1)), n) for n in names if (m := _CONTINUATION.match(n)))
+    # a copy made by the officer (Excel: 反馈 (2), LibreOffice: 反馈_2) would not be read: refused
+    # whole rather than its rows silently left out (review of issue 16)
+    others = [n for n in names if n.strip().startswith(FEEDBACK_SHEET) and n != FEEDBACK_SHEET and not _CONTINUATION.match(n)]
+    if others:
+        raise _refuse(
+            "TWO_FEEDBACK_SHEETS",
+            f"the workbook has a sheet {others[0]} beside {FEEDBACK_SHEET}: put every feedback row in the sheet "
+            f"{FEEDBACK_SHEET} and delete the other",
+        )
     return [wb[FEEDBACK_SHEET]] + [wb[n] for _, n in more]
 
 

@@ -23,6 +23,7 @@ import mmap
 import os
 import re
 import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,10 +33,11 @@ from typing import Iterator
 
 import duckdb
 
+from .analysts import refreshes_analysts
 from .contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS, shown_column_names
 from .errors import ApplicationsRefused, BatchRefused, ValidationFailed
 from .settings import Settings, load_settings
-from .warehouse import connect, render_sql
+from .warehouse import connect, render_sql, rollback
 
 log = logging.getLogger(__name__)
 
@@ -421,12 +423,44 @@ def _load_csv(con, path: Path, header: list[str], columns, raw: str, rej: str, r
     con.execute(f"DROP TABLE {raw}_load")
 
 
+def _private_copy(man: Manifest, kind: str, workdir: Path) -> Path:
+    """Copy a batch file into the private work folder, hashing the bytes as they are copied, and
+    refuse the batch unless they are the manifest's: the copy is what is read and applied, so the
+    bytes applied are the bytes whose hash was verified (issue 14 item 2).  :func:`read_manifest`
+    checked the hashes before, but a file replaced or rewritten in the batch folder since then
+    (another process, a transfer still under way) would otherwise be applied and recorded with the
+    manifest's hash, and the genuine file would later be "already applied"."""
+    info = man.files[kind]
+    src = man.dir / info["name"]
+    dst = workdir / info["name"]
+    h = hashlib.sha256()
+    try:
+        fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        raise BatchRefused(man.batch_id, "file named in the manifest is missing (it was there when the "
+                           "manifest was verified; it changed during the ingest)", info["name"]) from None
+    with os.fdopen(fd, "rb") as fi:
+        if not stat.S_ISREG(os.fstat(fi.fileno()).st_mode):
+            raise BatchRefused(man.batch_id, "file named in the manifest is not a regular file", info["name"])
+        with open(dst, "wb") as fo:
+            for chunk in iter(lambda: fi.read(1 << 20), b""):
+                h.update(chunk)
+                fo.write(chunk)
+    if h.hexdigest() != info["sha256"]:
+        raise BatchRefused(
+            man.batch_id, "the file changed after its sha256 was verified and no longer matches the manifest "
+            "(replaced or rewritten during the ingest): nothing of the batch was applied; ingest it again "
+            "once the batch folder is complete", info["name"])
+    return dst
+
+
 def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdir: Path) -> None:
     """Load one data file as text into TEMP ``raw_<kind>(row_no, <columns>)`` and
-    its unparsable records into TEMP ``rej_<kind>(row_no, raw_text, reason)``."""
+    its unparsable records into TEMP ``rej_<kind>(row_no, raw_text, reason)``.  What is read
+    is the private copy whose hash was checked (:func:`_private_copy`), never the batch folder."""
     info = man.files[kind]
     expected = FILE_COLUMNS[kind]
-    path = man.dir / info["name"]
+    path = _private_copy(man, kind, workdir)
     raw, rej = f"raw_{kind}", f"rej_{kind}"
     if info["format"] == "parquet":
         try:
@@ -578,6 +612,10 @@ def _apply(con, man: Manifest, settings: Settings) -> dict:
     with tempfile.TemporaryDirectory(prefix="retire-prep-") as tmp:
         for kind in ("persons", "segments"):
             _stage_file(con, man, kind, Path(tmp))
+        return _apply_staged(con, man, settings, Path(tmp))
+
+
+def _apply_staged(con, man: Manifest, settings: Settings, workdir: Path) -> dict:
     params = dict(settings=settings, seq=man.seq, batch_id=man.batch_id, push_type=man.push_type,
                   data_month=man.data_month)
     con.execute(render_sql("ingest/10_validate_persons.sql", **params))
@@ -587,7 +625,7 @@ def _apply(con, man: Manifest, settings: Settings) -> dict:
     for kind, ok, badn in (("persons", p_ok, p_bad), ("segments", s_ok, s_bad)):
         if ok + badn != man.files[kind]["rows"]:
             hint = ""
-            if ok + badn < man.files[kind]["rows"] and man.file_format == "csv" and _odd_quotes(man.dir / man.files[kind]["name"]):
+            if ok + badn < man.files[kind]["rows"] and man.file_format == "csv" and _odd_quotes(workdir / man.files[kind]["name"]):
                 hint = ': a quote (") is never closed, so the rest of the file reads as one field'
             raise BatchRefused(
                 man.batch_id,
@@ -678,6 +716,7 @@ def _decide(con, man: Manifest) -> tuple[str, str]:
 _VALIDATION_ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("validation_root", default=None)
 
 
+@refreshes_analysts
 def ingest_batches(batch_dirs, warehouse: str | Path, settings: Settings | None = None, *,
                    validate: bool = True) -> IngestReport:
     """``retire-prep ingest``: verify and apply push batches in ``seq`` order.
@@ -752,14 +791,14 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> No
         )
         con.execute("COMMIT")
     except (BatchRefused, ValidationFailed) as exc:
-        con.execute("ROLLBACK")
+        rollback(con)
         ref = exc if isinstance(exc, BatchRefused) else BatchRefused(man.batch_id, f"validation failed: {exc}")
         _record_refusal(con, ref, man, man.dir, "BATCH" if isinstance(exc, BatchRefused) else "VALIDATION")
         report.refused.append(ref)
         log.info("refused: %s", ref)  # the report carries it; the CLI prints one line
         return
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     report.applied.append(row)
     report.superseded += superseded
@@ -789,6 +828,7 @@ def _retry_held(con, settings: Settings, report: IngestReport) -> None:
         _process(con, man, settings, report)
 
 
+@refreshes_analysts
 def ingest_inbox(inbox: str | Path, warehouse: str | Path, settings: Settings | None = None) -> IngestReport:
     """Ingest every batch folder waiting in ``inbox`` (folders holding a manifest.json)."""
     dirs = sorted(p.parent for p in Path(inbox).glob("*/manifest.json"))
@@ -799,6 +839,7 @@ def ingest_inbox(inbox: str | Path, warehouse: str | Path, settings: Settings | 
 
 
 
+@refreshes_analysts
 def load_applications(files, warehouse: str | Path, settings: Settings | None = None) -> dict:
     """Load pre-service applications (push-format.md "Applications", rules.md §3 trigger 2).
 
@@ -851,7 +892,7 @@ def load_applications(files, warehouse: str | Path, settings: Settings | None = 
                 ).fetchone()
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")  # nothing of a refused file stays half-loaded
+                rollback(con)  # nothing of a refused file stays half-loaded
                 raise
             counts["files"] += 1
             counts["accepted"] += a

@@ -252,3 +252,59 @@ def sql_label(domain: str, expr: str) -> str:
     """``expr`` (a code) → its Chinese label, as a SQL CASE built from the table (set-based)."""
     whens = " ".join(f"WHEN '{c}' THEN '{e['zh']}'" for c, e in table()[domain].items())
     return f"CASE CAST({expr} AS VARCHAR) {whens} ELSE CAST({expr} AS VARCHAR) END"
+
+
+# ------------------------------------------------------------------------- report and analysts' file (issue 17)
+
+#: the report's code kinds → this table's domains (same names but scope); kinds the table lacks
+#: (handover, batch_status, push_type) come from data/code_labels.csv
+_KIND_DOMAIN = {"scope": "scope_rule"}
+
+
+@lru_cache(maxsize=1)
+def _extra_labels() -> dict[tuple[str, str], str]:
+    with open(DATA_DIR / "code_labels.csv", encoding="utf-8", newline="") as fh:
+        return {(r["kind"], r["code"]): r["label_zh"] for r in csv.DictReader(fh)}
+
+
+def code_label(kind: str, code) -> str:
+    """The Chinese label of ``code`` for the report: this module's table first, then
+    data/code_labels.csv; the code itself when neither has it."""
+    if code is None:
+        return ""
+    entry = table().get(_KIND_DOMAIN.get(kind, kind), {}).get(str(code))
+    if entry:
+        return entry["zh"]
+    return _extra_labels().get((kind, str(code)), str(code))
+
+
+def label_rows() -> list[tuple[str, str, str]]:
+    """Every (kind, code, label) — the analysts' file's ``code_labels`` table."""
+    rows = {(d, c): e["zh"] for d, entries in table().items() for c, e in entries.items()}
+    for (k, c), v in _extra_labels().items():
+        rows.setdefault((_KIND_DOMAIN.get(k, k), c), v)
+    return [(k, c, v) for (k, c), v in rows.items()]
+
+
+ANALYSTS_DICTIONARY = DATA_DIR / "analysts_dictionary.csv"
+
+
+@lru_cache(maxsize=1)
+def column_entries() -> dict[tuple[str, str], tuple[str, str]]:
+    """(table or '', column) → (Chinese name, meaning): data/dictionary.csv (the files' headers),
+    then data/analysts_dictionary.csv (the analysts' file and the report; a line naming its
+    table wins over a general one)."""
+    rows: dict[tuple[str, str], tuple[str, str]] = {}
+    with open(DATA_DIR / "dictionary.csv", encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            rows[("", r["column"])] = (r["header_zh"], r["meaning"])
+    with open(ANALYSTS_DICTIONARY, encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            rows[(r["table"], r["column"])] = (r["name_zh"], r["meaning"])
+    return rows
+
+
+def column_label(column: str, table_name: str = "") -> str:
+    """A column's Chinese name (the column itself when no dictionary names it)."""
+    e = column_entries()
+    return (e.get((table_name, column)) or e.get(("", column)) or (column, ""))[0]

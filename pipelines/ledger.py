@@ -15,7 +15,7 @@ declare, feedback) changes an entry's stage.
 from __future__ import annotations
 
 from .settings import Settings
-from .warehouse import render_sql
+from .warehouse import render_sql, rollback
 
 STAGES = (
     "ENROLLED", "NOTIFIED", "ARCHIVE_REVIEWED", "YEARS_CONFIRMED", "RELATIONS_MERGED",
@@ -100,7 +100,7 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
                             populations={"ledger": n})
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     counts = {"entries opened": opened, "entries closed": closed, "office changes": moved}
     if reopened:

@@ -21,10 +21,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .analysts import refreshes_analysts
 from .errors import MonthRefused
 from .policy import format_month, parse_month
 from .settings import Settings, load_settings
-from .warehouse import connect
+from .warehouse import connect, rollback
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,19 @@ def _finish(con, ctx, status: str = "DONE") -> None:
         "WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [status, ctx.month_mi])
 
 
+def _record_failure(con, record) -> None:
+    """Record a failed attempt in an ``except`` block without raising over its cause: after a
+    failed COMMIT (a full disk) the connection may refuse every statement, and that error would
+    hide "No space left on device" (issue 14 item 8).  The RUNNING row then stays, which the
+    next attempt handles as a failed one."""
+    import duckdb
+
+    try:
+        record()
+    except duckdb.Error as exc:
+        log.warning("could not record the failed attempt (%s)", type(exc).__name__)
+
+
 def _running_context(con, month: str, settings: Settings, out) -> MonthContext:
     """The context of a month whose run has begun (DAG tasks after ``stage_begin``)."""
     ctx = month_context(con, month, settings, replay=True)
@@ -172,6 +186,7 @@ def _running_context(con, month: str, settings: Settings, out) -> MonthContext:
     return ctx
 
 
+@refreshes_analysts
 def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: bool = False,
               settings: Settings | None = None, validate: bool = True, ahead_of_push: bool = False) -> RunReport:
     """``retire-prep run --month P``: screening, flags, ledger, reminders, worklists, report."""
@@ -211,7 +226,7 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
             step("outputs", lambda: outputs.publish_month(con, ctx, validate=validate, rebuild=not replay,
                                                           prepared=not replay))
         except BaseException:
-            _finish(con, ctx, "FAILED")
+            _record_failure(con, lambda: _finish(con, ctx, "FAILED"))
             raise
         _finish(con, ctx)
         report.out_dir = out / ctx.month
@@ -312,6 +327,7 @@ def stage_month_files(month: str, warehouse: str, out: str) -> dict:
         lambda con, ctx: outputs.write_month_files(con, ctx, Path(out) / ctx.month), read_only=True)
 
 
+@refreshes_analysts
 def stage_finish(month: str, warehouse: str, out: str) -> dict:
     """Mark the month done, after removing office folders an earlier run left that this run has no
     files for (the DAG writes office files in place, so nothing stale may stay beside them)."""
@@ -331,6 +347,7 @@ def stage_finish(month: str, warehouse: str, out: str) -> dict:
                     shutil.rmtree(d)
                     removed += 1
         outputs.copy_ingest_validation(con, ctx)  # as the command line's publish_month does
+        outputs.clear_leftovers(Path(out) / ctx.month)  # half-written files of a killed office task
         outputs.unmark_publishing(Path(out) / ctx.month)
         _finish(con, ctx)
         return {"month": ctx.month, "status": "DONE", "stale office folders removed": removed}
@@ -352,6 +369,6 @@ def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:
             validate_notices(con, ctx)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return {f"notices {k}": v for k, v in counts.items()}

@@ -249,6 +249,7 @@ def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = Non
     each folder's files bound to its office
     (re-applying a file changes nothing).  A ``*.csv`` in no office's folder is not applied: the
     task fails naming it (after the office folders are applied), so it is never forgotten."""
+    from .analysts import rebuilds_after
     from .errors import RetirePrepError
     from .feedback import apply_feedback_files
     from .settings import load_settings
@@ -266,14 +267,16 @@ def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = Non
         return {"files": 0}
     lines: list[str] = []
     refused: list[str] = []
-    for office, files in by_office.items():
-        try:
-            report = apply_feedback_files(files, Path(warehouse or p.warehouse), settings, office=office)
-        except RetirePrepError as exc:
-            lines += _log_lines(getattr(exc, "report", None))  # what was applied besides the refusal
-            refused.append(f"{office}: {exc}")
-            continue
-        lines += _log_lines(report)
+    warehouse = Path(warehouse or p.warehouse)
+    with rebuilds_after(warehouse, settings):  # the analysts' file once, after every office's files
+        for office, files in by_office.items():
+            try:
+                report = apply_feedback_files(files, warehouse, settings, office=office)
+            except RetirePrepError as exc:
+                lines += _log_lines(getattr(exc, "report", None))  # what was applied besides the refusal
+                refused.append(f"{office}: {exc}")
+                continue
+            lines += _log_lines(report)
     if stray:
         from .contract import shown_file_name
 

@@ -171,13 +171,18 @@ def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True, prep
         prepare_worklists(con, ctx, validate=validate, rebuild=rebuild)
     final = ctx.out / ctx.month
     stage_dir = ctx.out / f".{ctx.month}.partial"
-    shutil.rmtree(stage_dir, ignore_errors=True)
+    remove_path(stage_dir)  # an interrupted run's (not ignore_errors: a failure must say why)
     stage_dir.mkdir(parents=True)
     counts: dict = {}
-    offices = offices_of_month(con, ctx)
-    counts.update(write_offices_files(con, ctx, offices, stage_dir))
-    counts["offices"] = len(offices)
-    counts.update(write_month_files(con, ctx, stage_dir))
+    try:
+        offices = offices_of_month(con, ctx)
+        counts.update(write_offices_files(con, ctx, offices, stage_dir))
+        counts["offices"] = len(offices)
+        counts.update(write_month_files(con, ctx, stage_dir))
+    except BaseException:
+        # e.g. the disk is full: give its space back now (the next run would remove it anyway)
+        shutil.rmtree(stage_dir, ignore_errors=True)
+        raise
     _swap_in(stage_dir, final)
     copy_ingest_validation(con, ctx)
     return counts
@@ -230,25 +235,96 @@ def copy_ingest_validation(con, ctx) -> int:
     return n
 
 
+def remove_path(path: Path) -> None:
+    """Remove whatever is at ``path`` (a folder, a file or a link; nothing is fine).  Not
+    ``ignore_errors``: a leftover that cannot be removed must stop the run with its reason, not
+    make the next rename fail with a misleading one."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+def clear_leftovers(final: Path, folders=None) -> int:
+    """Remove what an interrupted run left in ``OUT/P`` (issue 14 item 1): a run folder moved
+    aside (``.worklists.old`` …) and files half written under their temporary name (``*.tmp``,
+    which the DAG's tasks leave inside the folders they write in place).  Only the pipeline's own
+    names of the run's folders (:data:`RUN_FOLDERS`; ``declarations/`` is declare's, which clears
+    its own): nothing a person puts there matches.  Returns how many were removed."""
+    n = 0
+    for name in folders or RUN_FOLDERS:
+        leftovers = [final / f".{name}.old"]
+        if (final / name).is_dir() and not (final / name).is_symlink():
+            leftovers += sorted((final / name).rglob("*.tmp"))
+        for path in leftovers:
+            if path.exists() or path.is_symlink():
+                remove_path(path)
+                n += 1
+    if n:
+        log.warning("removed %d leftover(s) of an interrupted run from %s", n, final)
+    return n
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _rename_exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False when the system or the file system cannot (then nothing happened)."""
+    import ctypes
+    import errno
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def swap_folder(new: Path, target: Path) -> None:
+    """Put folder ``new`` in the place of ``target`` (a reader of ``target`` sees the old folder
+    or the new one, never none) and remove the old one.
+
+    One atomic exchange where the system has it (Linux); else two renames through
+    ``.<name>.old``, and a kill between them leaves ``target`` missing and ``.<name>.old``
+    beside it: whatever is at ``.<name>.old`` is an interrupted swap's and is removed first
+    (issue 14 item 1: renaming onto it failed with "Directory not empty" on every later run).
+    """
+    old = target.with_name(f".{target.name}.old")
+    remove_path(old)
+    if target.exists() or target.is_symlink():
+        if _rename_exchange(new, target):
+            remove_path(new)        # now the old folder
+            return
+        os.replace(target, old)
+    os.replace(new, target)
+    remove_path(old)
+
+
 def _swap_in(stage_dir: Path, final: Path) -> None:
     """Move each published folder of the staging dir into OUT/P, replacing the old one; a run's
     folder (:data:`RUN_FOLDERS`) that this run has nothing for goes (nothing stale stays).
     ``OUT/P/PUBLISHING.txt`` says so meanwhile (each move is atomic, the set is not).
 
+    Leftovers of an interrupted run (``.<name>.old``, ``*.tmp``) are removed first (issue 14
+    item 1); each folder is swapped in by :func:`swap_folder`.
+
     ``validation/`` is not touched: it is written directly and keeps the record
     of failed validations too; ``declarations/`` is declare's.
     """
     mark_publishing(final)
+    clear_leftovers(final)
     for name in RUN_FOLDERS:
-        if not (stage_dir / name).exists() and (final / name).is_dir():
-            shutil.rmtree(final / name)
+        if not (stage_dir / name).exists() and ((final / name).exists() or (final / name).is_symlink()):
+            remove_path(final / name)
     for child in sorted(stage_dir.iterdir()):
-        target = final / child.name
-        old = final / f".{child.name}.old"
-        if target.exists():
-            os.replace(target, old)
-        os.replace(child, target)
-        if old.exists():
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        swap_folder(child, final / child.name)
     shutil.rmtree(stage_dir)
     unmark_publishing(final)

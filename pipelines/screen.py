@@ -21,7 +21,7 @@ import hashlib
 import logging
 
 from . import SQL_DIR
-from .warehouse import run_sql
+from .warehouse import rollback, run_sql
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
                             populations={"screen_results": counts["screened"]})
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     log.info("screened %s: %s", ctx.month, counts)
     return counts

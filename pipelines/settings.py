@@ -82,19 +82,74 @@ def settings_path() -> Path:
     return Path(env) if env else DATA_DIR / "settings.toml"
 
 
-def load_settings(path: str | Path | None = None) -> Settings:
-    """Load settings from TOML (see module doc); unknown keys are an error."""
-    p = Path(path) if path else settings_path()
-    values: dict = {}
-    if p.exists():
+def _refuse(message: str):
+    from .errors import RetirePrepError
+
+    return RetirePrepError(message)
+
+
+def _read_toml(p: Path, named_by: str) -> dict:
+    """The TOML file ``p`` as a dict; a file that is missing (when named), unreadable or not
+    TOML is refused in one line naming ``named_by`` (how the path was given), the path, the
+    reason and the fix (issue 14 item 6)."""
+    fix_path = (f"correct {named_by}, or unset it to use the defaults of {DATA_DIR / 'settings.toml'}"
+                if named_by == "RETIRE_PREP_SETTINGS" else f"correct {named_by}")
+    try:
         with open(p, "rb") as fh:
-            values = tomllib.load(fh)
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise _refuse(f"settings file {p} (from {named_by}) does not exist: {fix_path}") from None
+    except IsADirectoryError:
+        raise _refuse(f"settings file {p} (from {named_by}) is a folder, not a file: {fix_path}") from None
+    except PermissionError:
+        raise _refuse(f"settings file {p} (from {named_by}) cannot be read (permission denied): "
+                      f"let this user read it") from None
+    except tomllib.TOMLDecodeError as exc:
+        # the parser's message names the line and column ("… (at line 3, column 7)"), never a value
+        raise _refuse(f"settings file {p} is not valid TOML: {exc}; correct the file") from None
+    except UnicodeDecodeError:
+        raise _refuse(f"settings file {p} is not UTF-8 text: save it as UTF-8") from None
+
+
+def _check_types(p: Path, values: dict) -> None:
+    """A value of the wrong type (``application_horizon = "24"``) is refused, not carried into
+    the SQL; an int is accepted where a float is expected."""
+    defaults = Settings()
+    for name, value in values.items():
+        want = type(getattr(defaults, name))
+        ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if want is dict:
+            ok = isinstance(value, dict) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value.values())
+        if not ok:
+            shown = "a table of integers" if want is dict else {int: "an integer", float: "a number",
+                                                                 str: "a string"}.get(want, want.__name__)
+            raise _refuse(f"settings file {p}: {name} must be {shown}; correct the file")
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load settings from TOML (see module doc); unknown keys are an error.
+
+    A file named by ``path`` or ``$RETIRE_PREP_SETTINGS`` must exist: a mistyped name must not
+    run on the defaults (a woman's statutory age would silently change).  Only the project's
+    own ``data/settings.toml`` may be absent (then every setting has its default).
+    """
+    if path:
+        p, named_by = Path(path), "the settings path given"
+    elif os.environ.get("RETIRE_PREP_SETTINGS"):
+        p, named_by = Path(os.environ["RETIRE_PREP_SETTINGS"]), "RETIRE_PREP_SETTINGS"
+    else:
+        p, named_by = DATA_DIR / "settings.toml", ""
+    values: dict = {}
+    if named_by or p.exists():
+        values = _read_toml(p, named_by or str(p))
     known = {f.name for f in fields(Settings)}
     unknown = set(values) - known
     if unknown:
-        from .errors import RetirePrepError
-
-        raise RetirePrepError(f"settings file {p}: unknown keys {sorted(unknown)}")
+        raise _refuse(f"settings file {p}: unknown keys {sorted(unknown)}")
+    _check_types(p, values)
     if "stage_days" in values:
         values["stage_days"] = {**_default_stage_days(), **values["stage_days"]}
     env_key = os.environ.get("RETIRE_PREP_PERSON_KEY")

@@ -134,7 +134,7 @@ def write_arrow(data, stem: Path, *, csv_only: bool = False, parquet_only: bool 
             cw.close()
             fh.close()
             cw = fh = None
-    except BaseException:
+    except BaseException as exc:
         for w in (pw, cw, fh):
             if w is not None:
                 try:
@@ -143,6 +143,10 @@ def write_arrow(data, stem: Path, *, csv_only: bool = False, parquet_only: bool 
                     pass
         for t in (tmp_pq, tmp_csv):
             t.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # pyarrow's writers name no file ("[Errno 28] No space left on device"): the one line of
+            # the command line must say where (issue 14 item 8)
+            raise OSError(exc.errno, os.strerror(exc.errno), str(stem.parent)) from exc
         raise
     if not csv_only:
         os.replace(tmp_pq, stem.with_suffix(".parquet"))

@@ -9,6 +9,7 @@ writers take ``connect(path)``; readers ``connect(path, read_only=True)``.
 from __future__ import annotations
 
 import hashlib
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +19,8 @@ import jinja2
 
 from . import SQL_DIR
 from .settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(SQL_DIR)),
@@ -29,6 +32,16 @@ _env = jinja2.Environment(
 def render_sql(name: str, **params) -> str:
     """Render ``sql/<name>`` with Jinja2 parameters (settings, month, seq …)."""
     return _env.get_template(name).render(**params)
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """ROLLBACK in an ``except`` block, never raising over the error being handled: after a
+    COMMIT that failed (a full disk) DuckDB has already ended the transaction, and ROLLBACK's own
+    error ("no transaction is active") would hide "No space left on device" (issue 14 item 8)."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error as exc:
+        log.debug("ROLLBACK after a failure failed too (%s)", type(exc).__name__)
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params) -> None:

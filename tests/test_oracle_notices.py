@@ -826,7 +826,7 @@ def test_no_notice_to_a_person_dead_in_the_months_push(world):
     assert world.q("SELECT kind, reason, withdrawn_mi FROM notice_withdrawals WHERE id_no = ?", [ID["T"]]) == [
         ("DECLARATION", "DECEASED", mi("2027-02"))]
     report = (world.out / "2027-02" / "report" / "index.html").read_text(encoding="utf-8")
-    assert "Notices withdrawn unsent" in report and "DECEASED" in report and ID["T"] not in report
+    assert "本月告知撤回" in report and "DECEASED" in report and ID["T"] not in report
     from pipelines.explain import explain_person
 
     assert ("DECLARATION for 2027-05 withdrawn unsent by the run of 2027-02: entry closed DECEASED"

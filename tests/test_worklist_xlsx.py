@@ -727,3 +727,75 @@ def test_a_workbook_cell_is_checked_as_a_csv_cell(month, tmp_path):
         "a cell holds a control character (NUL, escape …): retype the cell",
         "a cell is longer than 2000 characters",
     ]
+
+
+def test_a_copy_of_the_feedback_sheet_is_not_silently_left_out(month, tmp_path):
+    """Review of issue 16: Excel names a copied sheet ``反馈 (2)``, LibreOffice ``反馈_2``; rows an
+    officer wrote there were never read and the file was reported applied. The file is refused whole."""
+    _, wh, folder = month
+    office = _busiest_office(folder)
+    good = _fill(
+        folder / office / "worklist.xlsx", _events(office, _office_ids(folder, office, 2)), tmp_path / "good.xlsx"
+    )
+    for name in ("反馈 (2)", "反馈_2", "反馈（2）"):
+        wb = openpyxl.load_workbook(good)
+        wb.copy_worksheet(wb[FEEDBACK_SHEET]).title = name
+        path = tmp_path / f"copy{len(name)}{name[-2]}.xlsx"
+        wb.save(path)
+        _refused(wh, tmp_path, path, "TWO_FEEDBACK_SHEETS")
+
+
+def test_a_workbook_that_unpacks_huge_is_refused_before_it_is_read(month, tmp_path):
+    """Review of issue 16: a 1 MB workbook whose sharedStrings unpack to 1 GB took 1 GB of memory
+    to read; a few MB more and the feedback task is killed. Refused by the sizes in the zip."""
+    from pipelines import feedback_xlsx
+
+    _, wh, folder = month
+    office = _busiest_office(folder)
+    good = _fill(
+        folder / office / "worklist.xlsx", _events(office, _office_ids(folder, office, 2)), tmp_path / "good.xlsx"
+    )
+    limit = feedback_xlsx.MAX_UNPACKED
+    big = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            zout.writestr(item, zin.read(item.filename))
+        with zout.open("xl/sharedStrings.xml", "w") as fh:
+            chunk = b"A" * (1 << 20)
+            for _ in range(limit // len(chunk) + 1):
+                fh.write(chunk)
+    assert big.stat().st_size < limit // 100
+    _refused(wh, tmp_path, big, "NOT_XLSX")
+
+
+def test_explain_says_in_chinese_why_a_notice_is_not_an_sms(month):
+    """Review of issue 16: ``渠道 参保单位转告：no mobile number`` — the reason a notice went offline
+    stayed English in the Chinese explanation."""
+    from pushkit import run_cli
+
+    _, wh, _ = month
+    con = duckdb.connect(str(wh), read_only=True)
+    id_no = con.execute(
+        "SELECT id_no FROM notice_log WHERE offline_reason IS NOT NULL ORDER BY id_no LIMIT 1"
+    ).fetchall()[0][0]
+    con.close()
+    code, zh, _ = run_cli("explain", id_no, "--month", "2026-11", "--warehouse", wh)
+    assert code == 0
+    part = zh.split("告知（rules.md §5）：")[1]
+    assert "no mobile" not in part and "not a valid" not in part
+    assert "无手机号码" in part or "手机号码无效" in part
+    code, en, _ = run_cli("explain", id_no, "--month", "2026-11", "--warehouse", wh, "--lang", "en")
+    assert "no mobile number" in en or "phone is not a valid mobile" in en
+
+
+def test_a_csv_named_xlsx_is_refused_with_a_hint(month, tmp_path):
+    """Review of issue 16: a CSV renamed .xlsx was refused as "damaged, or another kind of file";
+    the officer is told it is a text file to send under the name .csv."""
+    _, wh, folder = month
+    office = _busiest_office(folder)
+    path = tmp_path / "renamed.xlsx"
+    shutil.copyfile(folder / office / "worklist.csv", path)
+    _refused(wh, tmp_path, path, "NOT_XLSX")
+    with pytest.raises(FeedbackFileRefused) as exc:
+        apply_feedback_files([path], tmp_path / "r-NOT_XLSX.duckdb")
+    assert ".csv" in str(exc.value)

@@ -1,0 +1,219 @@
+"""The analysts' file: a DuckDB file beside the warehouse that analysts open while the pipeline runs.
+
+``<warehouse stem>.analysts.duckdb`` (``warehouse.duckdb`` → ``warehouse.analysts.duckdb``) holds
+the analyst views of outputs.md as tables, the history the trends need (per office and month),
+the offices, the Chinese labels of codes and a ``dictionary`` of every column.  No column holds an
+ID number, a name or a phone: the views carry ``person_key`` and ``entry_id`` instead.
+
+It is rebuilt after every command that changes the warehouse (:func:`refreshes_analysts` wraps
+them) by writing a new file and renaming it over the old one (``os.replace``): an analyst's open
+session keeps reading the previous version, and no analyst ever holds the warehouse's lock.
+Set-based: the warehouse connection ATTACHes the new file and fills it with
+``CREATE TABLE … AS SELECT``; no table passes through Python.
+
+A table is one line of :data:`TABLES`: its name and the SQL file (a SELECT on the warehouse).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import inspect
+import logging
+import os
+from pathlib import Path
+
+from .warehouse import render_sql
+
+log = logging.getLogger(__name__)
+
+#: (table, SQL file under sql/) — each a SELECT on the warehouse; add a table by adding a line.
+TABLES: tuple[tuple[str, str], ...] = (
+    ("batches", "analysts/batches.sql"),
+    ("quarantine", "analysts/quarantine.sql"),
+    ("ledger_current", "analysts/ledger_current.sql"),
+    ("flags_current", "analysts/flags_current.sql"),
+    ("notices", "analysts/notices.sql"),
+    ("office_progress", "analysts/office_progress.sql"),
+    ("objections_open", "analysts/objections_open.sql"),
+    ("transitions", "analysts/transitions.sql"),
+    ("office_month", "analysts/office_month.sql"),
+    ("flags_month", "analysts/flags_month.sql"),
+    ("month_runs", "analysts/runs.sql"),
+)
+
+#: SQL params every analysts' SQL file may use (office_month.sql is shared with the report)
+_PARAMS = {"upto_mi": None, "include_mi": None}
+
+
+def analysts_path(warehouse: str | Path) -> Path:
+    """The analysts' file of ``warehouse``: beside it, ``<stem>.analysts.duckdb``."""
+    warehouse = Path(warehouse)
+    stem = warehouse.name[: -len(".duckdb")] if warehouse.name.endswith(".duckdb") else warehouse.name
+    return warehouse.with_name(f"{stem}.analysts.duckdb")
+
+
+def _small_tables(con, db: str) -> None:
+    """offices, code_labels: a few dozen rows each, from data/."""
+    from .labels import label_rows
+    from .notify import office_short_name, offices
+
+    con.execute(
+        f"CREATE TABLE {db}.offices (office_code VARCHAR, office_name VARCHAR, short_name VARCHAR, city VARCHAR)"
+    )
+    _insert(
+        con,
+        f"{db}.offices",
+        [(c, o["office_name"], office_short_name(o["office_name"]), o["city"]) for c, o in sorted(offices().items())],
+    )
+    con.execute(f"CREATE TABLE {db}.code_labels (kind VARCHAR, code VARCHAR, label_zh VARCHAR)")
+    _insert(con, f"{db}.code_labels", label_rows())
+
+
+def _insert(con, table: str, rows: list[tuple]) -> None:
+    """A few hundred rows from data/ in one statement (executemany costs a statement a row)."""
+    if rows:
+        one = "(" + ", ".join("?" * len(rows[0])) + ")"
+        con.execute(f"INSERT INTO {table} VALUES " + ", ".join([one] * len(rows)), [v for r in rows for v in r])
+
+
+def _about(con, db: str) -> None:
+    con.execute(f"""CREATE TABLE {db}.about AS
+        SELECT CAST(timezone('Asia/Shanghai', now()) AS TIMESTAMP) AS built_at,
+               (SELECT max(seq) FROM push_batches WHERE status = 'APPLIED') AS last_applied_seq,
+               (SELECT month_text(max(month_mi)) FROM month_runs
+                 WHERE command = 'run' AND status = 'DONE') AS last_month_run,
+               (SELECT month_text(max(month_mi)) FROM month_runs
+                 WHERE command = 'declare' AND status = 'DONE') AS last_month_declared""")
+
+
+def _dictionary(con, db: str) -> list[str]:
+    """The ``dictionary`` table: every column of every table of the file; returns the columns
+    the dictionaries do not name (a test keeps this empty)."""
+    from .labels import column_entries
+
+    entries = column_entries()
+    cols = con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
+        "ORDER BY table_name, column_index",
+        [db],
+    ).fetchall()
+    rows, missing = [], []
+    for table, column, dtype in cols:
+        zh, meaning = entries.get((table, column)) or entries.get(("", column)) or ("", "")
+        if not zh:
+            missing.append(f"{table}.{column}")
+        rows.append((table, column, dtype, zh, meaning))
+    rows.append(("dictionary", "table_name", "VARCHAR", "表名", "table of this file"))
+    rows.append(("dictionary", "column_name", "VARCHAR", "列名", "column of that table"))
+    rows.append(("dictionary", "data_type", "VARCHAR", "数据类型", "DuckDB type"))
+    rows.append(("dictionary", "name_zh", "VARCHAR", "中文名称", "the column's Chinese name"))
+    rows.append(("dictionary", "meaning", "VARCHAR", "含义", "what the column holds"))
+    con.execute(
+        f"CREATE TABLE {db}.dictionary (table_name VARCHAR, column_name VARCHAR, data_type VARCHAR, "
+        "name_zh VARCHAR, meaning VARCHAR)"
+    )
+    _insert(con, f"{db}.dictionary", rows)
+    return missing
+
+
+def build_analysts(con, target: str | Path) -> Path:
+    """Write the analysts' file of the warehouse open on ``con`` to ``target``, atomically."""
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.new")
+    for p in (tmp, tmp.with_name(tmp.name + ".wal")):
+        p.unlink(missing_ok=True)
+    db = "retire_prep_analysts_new"
+    con.execute(f"ATTACH '{_sql_str(tmp)}' AS {db}")
+    try:
+        con.execute("BEGIN TRANSACTION")  # one commit: one consistent reading of the warehouse, and faster
+        for table, sql_file in TABLES:
+            con.execute(f"CREATE TABLE {db}.{table} AS " + render_sql(sql_file, **_PARAMS).strip().rstrip(";"))
+        _small_tables(con, db)
+        _about(con, db)
+        missing = _dictionary(con, db)
+        con.execute("COMMIT")
+        if missing:
+            log.warning("analysts' file: columns without a Chinese name in the dictionaries: %s", missing)
+        con.execute(f"DETACH {db}")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except Exception:
+            pass
+        try:
+            con.execute(f"DETACH {db}")
+        except Exception:
+            pass
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, target)
+    return target
+
+
+def _sql_str(p: Path) -> str:
+    return str(p).replace("'", "''")
+
+
+def rebuild(warehouse: str | Path, settings=None) -> Path:
+    """Open the warehouse and write its analysts' file (``retire-prep analysts``).
+
+    A plain connection: the analyst views use only stored objects (sql/warehouse/views.sql), so
+    neither the schema statements nor the policy macros of :func:`pipelines.warehouse.connect`
+    are needed (they cost more than the build on a small warehouse)."""
+    import duckdb
+
+    from .settings import load_settings
+
+    settings = settings or load_settings()
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("SET TimeZone = 'Asia/Shanghai'")
+        con.execute("SET enable_progress_bar = false")
+        if settings.duckdb_memory_limit:
+            con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
+        return build_analysts(con, analysts_path(warehouse))
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------ after every writing command
+
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("analysts_refresh_depth", default=0)
+
+
+@contextlib.contextmanager
+def rebuilds_after(warehouse, settings=None):
+    """Rebuild the analysts' file when the outermost such block (or decorated call) ends — also after
+    a failure (a refused batch or file was recorded, or a run marked FAILED); a rebuild that then
+    fails too is only logged, so the command's own error is the one reported.  A task that applies
+    several commands (the feedback DAG: one call per office) wraps them in one block: one rebuild."""
+    token = _depth.set(_depth.get() + 1)
+    try:
+        yield
+    except BaseException:
+        _depth.reset(token)
+        if _depth.get() == 0 and warehouse is not None and Path(warehouse).is_file():
+            try:
+                rebuild(warehouse, settings)
+            except Exception as exc:  # the warehouse locked, or the rebuild's own fault
+                log.warning("analysts' file not rebuilt after the failure: %s", type(exc).__name__)
+        raise
+    _depth.reset(token)
+    if _depth.get() == 0 and warehouse is not None:
+        rebuild(warehouse, settings)
+
+
+def refreshes_analysts(fn):
+    """Decorate a command that changes the warehouse (its parameter ``warehouse``): when the
+    outermost such call ends, the analysts' file is rebuilt (:func:`rebuilds_after`)."""
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        bound = sig.bind_partial(*args, **kwargs).arguments
+        with rebuilds_after(bound.get("warehouse"), bound.get("settings")):
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,5 @@
+-- reads: notices (views of sql/warehouse/)
+-- writes: - (a SELECT: the analysts' table)
+-- params: -
+-- The analysts' view notices (outputs.md "The warehouse, for analysts"), as a table.
+SELECT * FROM notices

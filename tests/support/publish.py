@@ -1,0 +1,47 @@
+"""A small push for the publishing tests (tests/test_publish_crash.py, test_environment_faults.py):
+eleven persons over two offices — SMS and an offline notice, a 170 person, and one whose elected
+month a feedback file sets so that ``declare`` lists and notifies him — and a switch that leaves Great
+Expectations out of a run (its files are under ``validation/``, not published; other tests cover it)."""
+
+from __future__ import annotations
+
+from pushkit import person, segment
+
+OFFICES = ("640104", "640105")
+
+
+class _NoThread:
+    def join(self, *a):
+        return None
+
+
+def no_validation(mp) -> None:
+    """Great Expectations left out (tests/test_validate.py and test_fault_injection.py cover it; its
+    files are written in place under validation/, which is not published): a run takes a fraction of
+    a second on these few persons, so every kill can be followed by a full rerun."""
+    import pipelines.validate as v
+
+    mp.setattr(v, "validate_frames", lambda *a, **kw: None)
+    mp.setattr(v, "warm_up", lambda: _NoThread())
+
+
+def persons() -> list[dict]:
+    ps = []
+    for i in range(1, 11):
+        off = OFFICES[i % 2]
+        g = 1 if i % 3 else 2
+        birth = f"{1965 + i % 3}{i % 12 + 1:02d}15" if g == 1 else f"{1974 + i % 3}{i % 12 + 1:02d}15"
+        kw = dict(gender=g, birth_date=birth, insured_region=off, hukou_region=off, phone=f"139{i:08d}")
+        if i == 7:
+            kw["phone"] = "0951-5012345"          # offline notice
+        if i == 9:
+            kw.update(insurance_type="170", person_type="", employer_uscc="", employer_name="")
+        ps.append(person(i, **kw))
+    # person 11: O = 2026-12, elected month 2027-01 by feedback: declared in 2026-12
+    ps.append(person(11, birth_date="19661215", insured_region="640104", hukou_region="640104",
+                     phone="13900000011"))
+    return ps
+
+
+def segments(ps) -> list[dict]:
+    return [segment(p["id_no"], region=p["insured_region"]) for p in ps]

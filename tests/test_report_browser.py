@@ -1,0 +1,143 @@
+"""The supervision report in a real browser (issue 17 item 2), and what it says (item 1).
+
+Headless Chromium (Debian package ``chromium``) loads ``OUT/2026-12/report/index.html`` of the
+sample's two-month run through the DevTools protocol (tests/cdp.py): no request leaves the
+file, no script error, no sideways scroll at 1,280 px, the charts are there and each chart's
+numbers (read from the SVG's ``data-value``) equal its table's.  Skipped — loudly — only when no
+Chromium is installed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from support import sample_world
+from support.cdp import chromium_path, load_page
+
+CHARTS = {"overdue_rate", "ledger_by_stage", "notices_by_kind", "flags_by_kind", "trend"}
+
+PAGE_CHECK = r"""(() => {
+  const figs = [...document.querySelectorAll('figure[data-chart]')].map(f => ({
+    id: f.dataset.chart,
+    svgs: f.querySelectorAll('svg').length,
+    marks: [...f.querySelectorAll('svg [data-value]')].map(e => [e.dataset.cat, e.dataset.ser, e.dataset.value]),
+    cells: [...f.querySelectorAll('table [data-value]')].map(e => [e.dataset.cat, e.dataset.ser, e.dataset.value,
+                                                                   e.textContent.trim()]),
+  }));
+  const widest = Math.max(...[...document.querySelectorAll('body *')].filter(e => !e.parentElement.closest('.tbl')).map(e => e.getBoundingClientRect().right));
+  return {scrollWidth: document.documentElement.scrollWidth, widest: widest,
+          figures: figs, scripts: document.scripts.length,
+          keyFigures: [...document.querySelectorAll('.figure')].map(e => e.innerText),
+          headers: [...document.querySelectorAll('th')].map(e => e.innerText),
+          title: document.title};
+})()"""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    wh, out = sample_world.build(tmp)
+    return {"wh": wh, "out": out, "report": out / "2026-12" / "report" / "index.html"}
+
+
+def _page(world):
+    if not chromium_path():
+        pytest.skip(
+            "SKIPPED LOUDLY: no chromium on PATH (Debian package `chromium`): the report's browser check did not run"
+        )
+    if "page" not in world:
+        world["page"] = load_page(world["report"], PAGE_CHECK, width=1280)
+    return world["page"]
+
+
+def test_report_in_a_browser_requests_nothing_and_raises_nothing(world):
+    page = _page(world)
+    own = world["report"].resolve().as_uri()
+    assert [u for u in page["requests"] if u != own] == [], "the report fetched something beyond its own file"
+    assert page["exceptions"] == [] and page["console_errors"] == []
+    assert page["value"]["scripts"] == 0
+
+
+def test_report_fits_1280_px(world):
+    v = _page(world)["value"]
+    assert v["scrollWidth"] <= 1280, f"sideways scroll: the page is {v['scrollWidth']} px wide"
+    assert v["widest"] <= 1280
+
+
+def test_charts_are_there_and_their_numbers_are_the_tables(world):
+    figs = {f["id"]: f for f in _page(world)["value"]["figures"]}
+    assert set(figs) == CHARTS
+    for cid, f in figs.items():
+        assert f["svgs"] >= 1 and f["marks"], cid
+        marks = sorted(map(tuple, f["marks"]))
+        cells = sorted((c, s, v) for c, s, v, _ in f["cells"])
+        assert marks == cells, cid
+        assert all(v == shown for _, _, v, shown in f["cells"]), cid  # the cell shows the charted number
+
+
+def test_chart_numbers_are_the_warehouse_history(world):
+    """The trend and the office ranking are the analysts' office_month history (one source)."""
+    figs = {f["id"]: f for f in _page(world)["value"]["figures"]}
+    ana = duckdb.connect(str(world["wh"].with_name("warehouse.analysts.duckdb")), read_only=True)
+    try:
+        hist = dict(
+            ((m, k), v)
+            for m, k, v in ana.execute("""
+            UNPIVOT (SELECT month, sum(ledger_entries) AS ledger_entries, sum(notices_sent) AS notices_sent,
+                            sum(overdue_entries) AS overdue_entries FROM office_month GROUP BY month)
+            ON ledger_entries, notices_sent, overdue_entries INTO NAME k VALUE v""").fetchall()
+        )
+        overdue = {
+            o: round(100 * d / n, 1)
+            for o, n, d in ana.execute(
+                "SELECT office_code, ledger_entries, overdue_entries FROM office_month "
+                "WHERE month = '2026-12' AND ledger_entries > 0"
+            ).fetchall()
+        }
+    finally:
+        ana.close()
+    trend = {(c, s): int(v) for c, s, v in figs["trend"]["marks"]}
+    assert trend == hist and {m for m, _ in trend} == {"2026-11", "2026-12"}
+    assert {c: float(v) for c, _, v in figs["overdue_rate"]["marks"]} == overdue
+
+
+def test_report_is_chinese_with_key_figures_and_office_names(world):
+    v = _page(world)["value"]
+    text = world["report"].read_text(encoding="utf-8")
+    labels = [k.split("\n")[0] for k in v["keyFigures"]]
+    for want in (
+        "台账人数",
+        "本月新纳入",
+        "其中：短信",
+        "超期件数",
+        "超期率",
+        "未结异议",
+        "其中：本月到期",
+        "拒收批次",
+        "暂存待补批次",
+    ):
+        assert want in labels
+    assert all("较上月" in k for k in v["keyFigures"])  # 2026-11 was run: every figure has its change
+    # no English column names: every header is Chinese
+    assert all(re.search(r"[\u4e00-\u9fff]", h) for h in v["headers"]), [
+        h for h in v["headers"] if not re.search(r"[\u4e00-\u9fff]", h)
+    ]
+    assert '银川市兴庆区社保中心 <span class="code">640104</span>' in text  # offices by name, code small
+    assert '关键信息缺失 <span class="code">KEY_INFO_MISSING</span>' in text  # codes by their label
+    assert "已纳入台账" in text and "短信" in text and "预服务告知" in text
+    assert "@media print" in text and "A4" in text
+    assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text.replace("http://www.w3.org/2000/svg", ""))
+
+
+def test_replay_of_the_first_month_shows_the_trend_as_it_stood(world, tmp_path):
+    """A replay of 2026-11 after 2026-12 ran: the trend ends at 2026-11, the bytes are those published."""
+    from pipelines.monthly import run_month
+
+    published = (world["out"] / "2026-11" / "report" / "index.html").read_bytes()
+    run_month("2026-11", world["wh"], tmp_path, replay=True, validate=False)
+    replayed = (tmp_path / "2026-11" / "report" / "index.html").read_bytes()
+    assert replayed == published
+    assert b'data-cat="2026-12"' not in replayed and b'data-cat="2026-11" data-ser="ledger_entries"' in replayed
