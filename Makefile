@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint sample bench bench-scale bench-ingest bench-run bench-feedback bench-xlsx bench-analysts clean
+.PHONY: demo test lint sample bench bench-scale bench-ingest bench-run bench-feedback bench-forecast bench-xlsx bench-analysts clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench-run: $(STAMP)
 	$(BIN)/python bench/run.py
 
 # county feedback on the warehouse bench-run leaves (it keeps bench/work/run with --keep)
+bench-forecast: $(STAMP)
+	$(BIN)/python bench/forecast.py
+
 bench-feedback: $(STAMP)
 	test -f bench/work/run/1000000/w.duckdb || $(BIN)/python bench/run.py --keep --no-record
 	$(BIN)/python bench/feedback.py

@@ -19,8 +19,8 @@ Starts when a complete push batch has arrived (`push_arrival`; P = the batch's m
 02:00 on the 16th (Asia/Shanghai; P = the run date's month); a manual run takes the `month` param.
 **month_due** skips an automatic run of a month already run on the current push (both fired).
 **ingest_push**, **load_applications** → **begin → screen → ledger → notices → worklists** (warehouse
-stages, each validated; pool `retire_prep_warehouse`, one slot) → **office_files** (a few mapped tasks
-named by their offices) and **month_files** (read-only) → **finish** marks the month done.
+stages, each validated; pool `retire_prep_warehouse`, one slot) → **forecast** (issue 18) → **office_files**
+(mapped tasks named by their offices) and **month_files** (read-only) → **finish** marks the month done.
 
 **When a task fails**
 * *ingest_push, "push batch(es) refused"*: the log says batch, file, row, reason. Move the refused
@@ -109,10 +109,11 @@ def pre_service_monthly():
     offices = worklists(month)
     chain(ingest_push(), load_applications(), month_due(month), begin(month), writer("screen")(month),
           writer("ledger")(month), writer("notices")(month), offices)
+    forecast = writer("forecast")(month)   # reads the worklists; a writer: before any reader opens the file
     # read-only, side by side; finish also runs when no office has files (mapped task skipped)
     per_office = office_files.partial(month=month).expand(offices=offices)
     files = month_files(month)
-    offices >> files
+    offices >> forecast >> [per_office, files]
     [per_office, files] >> finish(month)
 
 

@@ -152,6 +152,16 @@ def cmd_explain(a) -> int:
     return 0
 
 
+def cmd_forecast(a) -> int:
+    from .forecast import forecast_rows, format_rows
+
+    _existing_warehouse(a)
+    table, note = forecast_rows(a.month, a.warehouse, a.horizon)
+    for line in format_rows(table, a.month, note):
+        print(line)
+    return 0
+
+
 def cmd_sample(argv: list[str]) -> int:
     from .sample import cli_sample
 
@@ -243,6 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lang", choices=("zh", "en"), default="zh",
                     help="zh (default): in Chinese, for the county officer; en: in English, for the engineers")
     sp.set_defaults(func=cmd_explain)
+
+    sp = sub.add_parser("forecast", help="each office's workload for the months after P, as P's run forecast it "
+                                         "(read-only)")
+    wh(sp)
+    month(sp)
+    sp.add_argument("--horizon", type=int, default=None, metavar="N",
+                    help="months after P (default: the forecast_horizon setting; more than the run stored is "
+                         "computed now from P's screening)")
+    sp.set_defaults(func=cmd_forecast)
 
     sp = sub.add_parser("demo", help="everything on the shipped sample, into OUT")
     out(sp)

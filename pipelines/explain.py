@@ -54,6 +54,8 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
         hand = con.execute(
             "SELECT mi_text(month_mi), kind, from_code, to_code, reason FROM handovers WHERE id_no = ? "
             "ORDER BY month_mi", [id_no]).fetchall()
+        outside = _forecast_lines(con, id_no, mi, settings)
+        outside_zh = _forecast_lines(con, id_no, mi, settings, "zh") if outside else []
 
     P = mi
     O, S = int(r.original_age_mi), int(r.statutory_age_mi)
@@ -62,7 +64,7 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
     ptype_code = None if r.person_type is None or str(r.person_type) in ("<NA>", "nan") else int(r.person_type)
     if lang == "zh":
         return "\n".join(_zh(settings, key, r, P, O, S, ins, age_years, ptype_code, flags, entries, trans, notices,
-                              withdrawn, hand))
+                              withdrawn, hand) + ([""] + outside_zh if outside_zh else []))
     who = {1: "man", 2: "woman"}[int(r.gender)]
     ptype = "" if ptype_code is None else f", person_type {ptype_code}"
     L = [f"Person {key}  (office {r.office_code}, insurance_type {ins}, {who}{ptype}) — month {format_month(P)}", ""]
@@ -112,8 +114,26 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
         L.append("")
         L.append("Handovers:")
         L += [f"  {h[0]} {h[1]}: {h[2]} → {h[3]} ({h[4]})" for h in hand]
+    if outside:
+        L += [""] + outside
     return "\n".join(L)
 
+
+def _forecast_lines(con, id_no: str, month_mi: int, settings, lang: str = "en") -> list[str]:
+    """For a person outside the ledger after P's run: in which month and by which rule of rules.md §3
+    the run would take them in, on P's data (issue 18, pipelines.forecast); nothing for a person in
+    the ledger, or when P's run is not on record."""
+    from .forecast import entry_forecast_lines
+
+    in_ledger = con.execute(
+        "SELECT count(*) FROM ledger_entries WHERE id_no = ? AND opened_mi <= ? AND (closed_mi IS NULL OR closed_mi > ?)",
+        [id_no, month_mi, month_mi]).fetchall()[0][0]
+    if in_ledger:
+        return []
+    try:
+        return entry_forecast_lines(con, id_no, month_mi, settings, lang)
+    except RetirePrepError:   # the month's run is not on record (screened only): no forecast to tell
+        return []
 
 
 def _zh(settings, key, r, P, O, S, ins, age_years, ptype_code, flags, entries, trans, notices, withdrawn,

@@ -5,7 +5,9 @@ Stages, each a function the CLI and the Airflow DAG both call:
 1. :func:`pipelines.screen.screen_month`  – rules.md §1–4 for everyone in the push;
 2. :func:`pipelines.ledger.update_ledger` – §3 ledger: close, hand over, open, officers;
 3. :func:`pipelines.notify.issue_reminders` – §5 reminders into the notices table;
-4. :func:`pipelines.outputs.publish_month` – worklists, notices, handovers, letters, report.
+4. :func:`pipelines.outputs.prepare_worklists` – the office ledgers of P (snapshot, validated);
+5. :func:`pipelines.forecast.forecast_month` – each office's workload of P+1 … P+horizon (issue 18);
+6. :func:`pipelines.outputs.publish_month` – worklists, notices, handovers, letters, forecast, report.
 
 Each warehouse stage is one transaction, validated (Great Expectations) before it
 commits; the files are written from the warehouse afterwards, so a run killed
@@ -188,7 +190,7 @@ def _running_context(con, month: str, settings: Settings, out) -> MonthContext:
 def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: bool = False,
               settings: Settings | None = None, validate: bool = True, ahead_of_push: bool = False) -> RunReport:
     """``retire-prep run --month P``: screening, flags, ledger, reminders, worklists, report."""
-    from . import ledger, outputs, screen
+    from . import forecast, ledger, outputs, screen
 
     settings = settings or load_settings()
     out = Path(out)
@@ -215,9 +217,14 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
                 step("screen", lambda: screen.screen_month(con, ctx, validate=validate))
                 step("ledger", lambda: ledger.update_ledger(con, ctx, validate=validate))
                 step("notices", lambda: notify_month(con, ctx, validate=validate))
+                # the worklists first: the forecast reads their channel (sql/forecast/10_forecast.sql)
+                step("worklists", lambda: {"worklist rows (snapshot)": outputs.prepare_worklists(
+                    con, ctx, validate=validate)})
+                step("forecast", lambda: forecast.forecast_month(con, ctx, validate=validate))
             else:
                 screen.state_views(con, ctx)
-            step("outputs", lambda: outputs.publish_month(con, ctx, validate=validate, rebuild=not replay))
+            step("outputs", lambda: outputs.publish_month(con, ctx, validate=validate, rebuild=not replay,
+                                                          prepared=not replay))
         except BaseException:
             _record_failure(con, lambda: _finish(con, ctx, "FAILED"))
             raise
@@ -274,6 +281,18 @@ def stage_ledger(month: str, warehouse: str, out: str) -> dict:
 
 def stage_notices(month: str, warehouse: str, out: str) -> dict:
     return _in_running_month(month, warehouse, out, notify_month, validates=True)
+
+
+def stage_forecast(month: str, warehouse: str, out: str) -> dict:
+    """The month's forecast (issue 18), after the worklists; a replay keeps the stored one."""
+    from . import forecast
+
+    def work(con, ctx):
+        replay = con.execute("SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING' "
+                             "AND command = 'run'", [ctx.month_mi]).fetchall()[0][0]
+        return {"forecast": "kept as stored (replay)"} if replay else forecast.forecast_month(con, ctx)
+
+    return _in_running_month(month, warehouse, out, work, validates=True)
 
 
 def stage_worklists(month: str, warehouse: str, out: str) -> list[str]:

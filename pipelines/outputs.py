@@ -153,18 +153,22 @@ def write_offices_files(con, ctx, offices: list[str], base: Path) -> dict:
 
 
 def write_month_files(con, ctx, base: Path) -> dict:
-    """The month's region-wide files under ``base``: handovers, coordination letters, report."""
-    from . import notify, report
+    """The month's region-wide files under ``base``: handovers, coordination letters, the offices'
+    workload forecast (issue 18), report."""
+    from . import forecast, notify, report
 
     counts = {"handovers": write_handovers(con, ctx, base),
-              "letters": len(notify.write_letters(con, ctx.month_mi, base))}
+              "letters": len(notify.write_letters(con, ctx.month_mi, base)),
+              "forecast rows": forecast.write_forecast(con, ctx, base)}
     report.write_report(con, ctx, base)
     return counts
 
 
-def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> dict:
-    """Stage 4 (CLI): validate, then write every file of P into a staging folder and swap it in."""
-    prepare_worklists(con, ctx, validate=validate, rebuild=rebuild)
+def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True, prepared: bool = False) -> dict:
+    """Stage 4 (CLI): validate, then write every file of P into a staging folder and swap it in.
+    ``prepared``: the worklists of P were snapshot and validated by the run already."""
+    if not prepared:
+        prepare_worklists(con, ctx, validate=validate, rebuild=rebuild)
     final = ctx.out / ctx.month
     stage_dir = ctx.out / f".{ctx.month}.partial"
     remove_path(stage_dir)  # an interrupted run's (not ignore_errors: a failure must say why)
@@ -185,7 +189,7 @@ def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True) -> d
 
 
 # the folders of OUT/P a run writes (declarations/ is declare's, validation/ is written in place)
-RUN_FOLDERS = ("worklists", "notifications", "handovers", "letters", "report")
+RUN_FOLDERS = ("worklists", "notifications", "handovers", "letters", "forecast", "report")
 
 # OUT/P/PUBLISHING.txt: present while a run is putting its folders in place (each folder moves
 # atomically, the set does not); left behind by an interrupted run, it says the month is a mix

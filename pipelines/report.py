@@ -464,6 +464,8 @@ def report_data(con, ctx) -> dict:
         )
     )
 
+    from .forecast import report_section
+
     tables = _tables(con, ctx, now)
     return {
         "month": ctx.month,
@@ -472,6 +474,7 @@ def report_data(con, ctx) -> dict:
         "charts": charts,
         "tables": tables,
         "prev_month": format_month(m - 1),
+        "forecast": report_section(con, m),   # issue 18: each office's next months
     }
 
 

@@ -48,6 +48,7 @@ def rules_fingerprint(settings) -> str:
     # how much memory DuckDB takes and where it spills change no result: tuning them recomputes nothing
     for machine in ("duckdb_memory_limit", "duckdb_temp_directory", "duckdb_threads"):
         values.pop(machine, None)
+    values.pop("forecast_horizon", None)   # the forecast's, not the screening's
     h.update(repr(sorted(values.items())).encode())
     return h.hexdigest()
 

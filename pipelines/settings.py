@@ -43,6 +43,8 @@ class Settings:
     screening_horizon: int = 24
     scope_window: int = 12
     ningdong_code: str = "640900"
+    # issue 18: months forecast by each run (OUT/P/forecast/, pipelines/forecast.py)
+    forecast_horizon: int = 12
     # rules.md §5
     overdue_every_months: int = 3
     sms_signature: str = "【宁夏人社】"

@@ -8,7 +8,8 @@ GX suite parameters ``{"$PARAMETER": name}``; the values come from the settings:
 
 * ``office_codes`` — the 29 offices of rules.md §3 (Ningdong's code is a setting);
 * ``sms_signature_regex`` — ``^`` + the escaped SMS signature (rules.md §5, a setting);
-* ``scope_window`` — the 12 months of rules.md §3 (a) and (c) (a setting).
+* ``scope_window`` — the 12 months of rules.md §3 (a) and (c) (a setting);
+* ``forecast_horizon`` — the months each run forecasts (issue 18, a setting).
 
 :func:`validate_frames` runs the suite's expectations for every frame on
 pandas DataFrames (GX's SQL datasource on DuckDB is not used: take frames
@@ -73,7 +74,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-STAGES = ("raw", "ingest", "screen", "ledger", "notices", "worklists", "declarations")
+STAGES = ("raw", "ingest", "screen", "ledger", "notices", "forecast", "worklists", "declarations")
 
 # Columns whose values are personal data (SMS text carries the name, the
 # responsible officer is a staff member's name): never written raw.
@@ -100,7 +101,7 @@ def office_codes(settings: "Settings") -> list[str]:
     return sorted({*_FIXED_OFFICES, settings.ningdong_code})
 
 
-SUITE_PARAMETERS = ("office_codes", "sms_signature_regex", "scope_window")
+SUITE_PARAMETERS = ("office_codes", "sms_signature_regex", "scope_window", "forecast_horizon")
 
 
 def suite_parameters(settings: "Settings") -> dict[str, Any]:
@@ -109,6 +110,7 @@ def suite_parameters(settings: "Settings") -> dict[str, Any]:
         "office_codes": office_codes(settings),
         "sms_signature_regex": "^" + re.escape(settings.sms_signature),
         "scope_window": settings.scope_window,
+        "forecast_horizon": settings.forecast_horizon,
     }
 
 

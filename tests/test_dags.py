@@ -250,7 +250,8 @@ def test_dags_have_tags_docs_retries_schedule_and_pool(parsed):
         ("2026-11-30T22:00:00+00:00", "2026-12"), ("2026-12-31T22:00:00+00:00", "2027-01")]
     assert {"month", "replay"} <= set(monthly["params"])
     assert "month" in parsed["dags"]["declaration_month_start"]["params"]
-    writers = {"ingest_push", "load_applications", "month_due", "begin", "screen", "ledger", "notices", "worklists",
+    writers = {"ingest_push", "load_applications", "month_due", "begin", "screen", "ledger", "notices", "forecast",
+               "worklists",
                "finish"}
     for task_id, t in monthly["tasks"].items():
         assert (t["pool"] == o.POOL) == (task_id in writers), task_id
@@ -259,6 +260,10 @@ def test_dags_have_tags_docs_retries_schedule_and_pool(parsed):
     assert monthly["tasks"]["month_due"]["upstream"] == ["load_applications", "resolve_month"]
     assert monthly["tasks"]["begin"]["upstream"] == ["month_due", "resolve_month"]
     assert set(monthly["tasks"]["finish"]["upstream"]) == {"month_files", "office_files", "resolve_month"}
+    # the forecast (issue 18) reads the worklists and writes the warehouse before any reader opens it
+    assert set(monthly["tasks"]["forecast"]["upstream"]) == {"worklists", "resolve_month"}
+    assert "forecast" in monthly["tasks"]["office_files"]["upstream"]
+    assert "forecast" in monthly["tasks"]["month_files"]["upstream"]
     for dag_id in ("declaration_month_start", "feedback_intake"):
         assert {t["pool"] for t in parsed["dags"][dag_id]["tasks"].values()} == {o.POOL}
 

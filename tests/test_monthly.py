@@ -255,7 +255,7 @@ def _failing_suites(tmp_path: Path, stage: str) -> Path:
     return d
 
 
-@pytest.mark.parametrize("stage", ["screen", "worklists"])
+@pytest.mark.parametrize("stage", ["screen", "worklists", "forecast"])
 def test_failing_expectation_stops_the_stage_and_publishes_nothing(sample_run, tmp_path, monkeypatch, stage):
     import pipelines
     from pipelines.errors import ValidationFailed
@@ -278,6 +278,10 @@ def test_failing_expectation_stops_the_stage_and_publishes_nothing(sample_run, t
     con.close()
     if stage == "screen":
         assert after == before == 0, "the screening of the month was rolled back"
+    if stage == "forecast":   # issue 18: the month's forecast is not stored
+        con = duckdb.connect(str(wh2), read_only=True)
+        assert con.execute("SELECT count(*) FROM forecast WHERE month_mi = 2026*12+11").fetchone()[0] == 0
+        con.close()
     assert status == [("FAILED",)]
 
 

@@ -165,6 +165,27 @@ def good_declarations() -> dict[str, pd.DataFrame]:
     })}
 
 
+def good_forecast() -> dict[str, pd.DataFrame]:
+    """Two offices, two months: the forecast frame as pipelines.forecast.forecast_month builds it."""
+    from pipelines import forecast as F
+
+    rows = []
+    for office in ("640104", "640900"):
+        for k in (1, 2):
+            r = {"base_month": "2026-11", "forecast_month": f"2026-{11 + k:02d}" if k == 1 else "2027-01",
+                 "months_ahead": k, "office_code": office, **{c: 0 for c in F.COUNT_COLUMNS}}
+            r.update(entering=2, ledger_persons=5, reaching_statutory_age=1, notices_pre_service_sms=1,
+                     notices_pre_service_township=1, notices_age_reached_employer=1, notices_total=3)
+            rows.append(r)
+    frame = pd.DataFrame(rows)
+    frame["pre_service_notices"] = frame[["notices_pre_service_sms", "notices_pre_service_employer",
+                                          "notices_pre_service_township"]].sum(axis=1)
+    frame["notices_by_kind"] = frame[list(F.NOTICE_COLUMNS)].sum(axis=1)
+    frame["age_reached_notices"] = frame[["notices_age_reached_sms", "notices_age_reached_employer",
+                                          "notices_age_reached_township"]].sum(axis=1)
+    return {"forecast": frame}
+
+
 GOOD = {
     "raw": good_raw,
     "ingest": good_ingest,
@@ -173,6 +194,7 @@ GOOD = {
     "notices": good_notices,
     "worklists": good_worklists,
     "declarations": good_declarations,
+    "forecast": good_forecast,
 }
 
 
@@ -318,6 +340,20 @@ BROKEN = {
                              "expect_column_values_to_be_in_set", "decision"),
     "declaration_month": ("declarations", _set("declarations", "retirement_month", 1, "202604"),
                           "expect_column_values_to_match_regex", "retirement_month"),
+    # forecast (issue 18)
+    "forecast_wrong_office": ("forecast", _set("forecast", "office_code", 0, "640199"),
+                              "expect_column_values_to_be_in_set", "office_code"),
+    "forecast_month_twice": ("forecast", _set("forecast", "forecast_month", 1, "2026-12"),
+                             "expect_compound_columns_to_be_unique", "office_code, forecast_month"),
+    "forecast_beyond_horizon": ("forecast", _set("forecast", "months_ahead", 0, 13),
+                                "expect_column_values_to_be_between", "months_ahead"),
+    "forecast_entering_without_notice": ("forecast", _set("forecast", "pre_service_notices", 2, 1),
+                                         "expect_column_pair_values_to_be_equal", "entering, pre_service_notices"),
+    "forecast_negative": ("forecast", _set("forecast", "declarations_follow_up", 3, -1),
+                          "expect_column_values_to_be_between", "declarations_follow_up"),
+    "forecast_more_entering_than_ledger": ("forecast", _set("forecast", "ledger_persons", 1, 1),
+                                           "expect_column_pair_values_a_to_be_greater_than_b",
+                                           "ledger_persons, entering"),
 }
 
 

@@ -35,7 +35,7 @@ LEFT JOIN person p ON p.id_no = e.id_no
 LEFT JOIN conc c ON c.entry_id = e.entry_id
 LEFT JOIN obj ON obj.entry_id = e.entry_id
 WHERE e.closed_mi IS NULL AND e.opened_mi <= {{ month_mi }}
-  AND coalesce(e.elected_retirement_mi, sr.statutory_age_mi) - {{ month_mi }} BETWEEN 1 AND 3;
+  AND declaration_window(coalesce(e.elected_retirement_mi, sr.statutory_age_mi), {{ month_mi }});
 
 -- The decisions: pre-service complete (a conclusion was confirmed: stage CONFIRMED or DECLARED)
 -- → DECLARATION when counted ≥ the minimum for R's year, else CONSULTATION; not complete →
@@ -43,14 +43,12 @@ WHERE e.closed_mi IS NULL AND e.opened_mi <= {{ month_mi }}
 CREATE OR REPLACE TEMP TABLE _declare AS
 WITH m AS (
     SELECT b.*, min_contribution_months(b.retirement_mi // 12, b.insurance_type) AS min_months,
-           b.stage IN ('CONFIRMED', 'DECLARED') AS complete
+           pre_service_complete(b.stage) AS complete
     FROM _decl_base b
     WHERE b.alive AND NOT b.retired
 )
 SELECT m.*,
-       CASE WHEN NOT m.complete THEN 'FOLLOW_UP'
-            WHEN m.counted_months >= m.min_months THEN 'DECLARATION'
-            ELSE 'CONSULTATION' END AS decision,
+       declaration_decision(m.complete, m.counted_months, m.min_months) AS decision,
        CASE WHEN NOT m.complete THEN
                 'pre-service not complete: stage ' || m.stage || ' since ' || strftime(m.stage_since, '%Y-%m-%d')
                 || CASE WHEN m.objection_open THEN ', objection open' ELSE '' END

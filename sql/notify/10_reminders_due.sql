@@ -26,14 +26,14 @@ WITH base AS (
 due AS (
     SELECT 'PRE_SERVICE' AS kind, b.* FROM base b WHERE b.opened_mi = {{ month_mi }}
     UNION ALL
-    SELECT 'AGE_MINUS_3' AS kind, b.* FROM base b WHERE b.statutory_age_mi - {{ month_mi }} = 3
+    SELECT 'AGE_MINUS_3' AS kind, b.* FROM base b WHERE age_minus_3_due(b.statutory_age_mi, {{ month_mi }})
     UNION ALL
-    SELECT 'AGE_REACHED' AS kind, b.* FROM base b WHERE b.statutory_age_mi = {{ month_mi }}
+    SELECT 'AGE_REACHED' AS kind, b.* FROM base b WHERE age_reached_due(b.statutory_age_mi, {{ month_mi }})
     UNION ALL
     -- at most once every N months: none when another OVERDUE of the person refers to, or went out
     -- with the batch of, P-N+1 .. P-1 (a rerun of a sent month defers its notices to the next batch)
     SELECT 'OVERDUE' AS kind, b.* FROM base b
-    WHERE b.statutory_age_mi < {{ month_mi }}
+    WHERE overdue_age(b.statutory_age_mi, {{ month_mi }})
       AND NOT EXISTS (
           SELECT 1 FROM notice_log n
           WHERE n.id_no = b.id_no AND n.kind = 'OVERDUE'

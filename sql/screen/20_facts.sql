@@ -28,6 +28,5 @@ ages AS (
 )
 SELECT a.*,
        min_contribution_months(a.statutory_age_mi // 12, a.insurance_type) AS min_months,
-       a.counted + CASE WHEN a.contribution_status = 1
-                        THEN greatest(0, a.statutory_age_mi - {{ month_mi }}) ELSE 0 END AS projected
+       projected_months_at(a.counted, a.contribution_status, a.statutory_age_mi, {{ month_mi }}) AS projected
 FROM ages a;

@@ -79,7 +79,7 @@ SELECT id_no, 'INSUFFICIENT_YEARS',
        'projected ' || projected || ' months (counted ' || counted
        || CASE WHEN contribution_status = 1 THEN ' + ' || greatest(0, statutory_age_mi - {{ month_mi }}) || ' to come' ELSE ', not contributing' END
        || ') < minimum ' || min_months || ' for ' || (statutory_age_mi // 12)
-FROM facts WHERE projected < min_months
+FROM facts WHERE insufficient_years_at(counted, contribution_status, statutory_age_mi, min_months, {{ month_mi }})
 UNION ALL
 SELECT id_no, 'BENEFIT_PLACE_MISMATCH',
        'computed ' || benefit_province || ' (' || place_rule || ') vs ministry ' || benefit_region_ministry
@@ -88,7 +88,7 @@ WHERE benefit_region_ministry IS NOT NULL AND province_of(benefit_region_ministr
 UNION ALL
 SELECT id_no, 'PAST_AGE_NOT_RETIRED',
        'statutory age month ' || mi_text(statutory_age_mi) || ' is before ' || mi_text({{ month_mi }}) || ', retired=0'
-FROM facts WHERE statutory_age_mi < {{ month_mi }} AND NOT retired;
+FROM facts WHERE past_age_not_retired_at(statutory_age_mi, retired, {{ month_mi }});
 
 DELETE FROM flags WHERE month_mi = {{ month_mi }};
 INSERT INTO flags SELECT {{ month_mi }}, id_no, code, evidence FROM month_flags;

@@ -14,18 +14,15 @@ app AS (   -- trigger 2: an application received by the end of P
 s AS (
     SELECT f.*,
            coalesce(fl.flags, '') AS flag_list,
-           f.alive AND NOT f.retired AND f.in_push AND f.benefit_province = '640000' AS servable,
+           servable(f.alive, f.retired, f.in_push, f.benefit_province) AS servable,
            f.original_age_mi - {{ month_mi }} AS to_original,
            app.id_no IS NOT NULL AS applied
     FROM facts f LEFT JOIN fl USING (id_no) LEFT JOIN app USING (id_no)
 ),
 r AS (
     SELECT s.*,
-           CASE WHEN NOT servable THEN NULL
-                WHEN insurance_type = 110 AND to_original BETWEEN 0 AND {{ settings.scope_window }} THEN 'a'
-                WHEN insurance_type = 110 AND to_original < 0 AND contribution_status = 2 THEN 'b'
-                WHEN insurance_type = 170 AND to_original BETWEEN 0 AND {{ settings.scope_window }} THEN 'c'
-           END AS scope_rule
+           -- sql/policy/scope.sql: the same macros decide the forecast (sql/forecast/)
+           scope_rule_at(servable, insurance_type, original_age_mi, contribution_status, {{ month_mi }}) AS scope_rule
     FROM s
 )
 SELECT {{ month_mi }}, id_no, insured_region, insurance_type, gender, person_type, birth_mi,
@@ -33,7 +30,7 @@ SELECT {{ month_mi }}, id_no, insured_region, insurance_type, gender, person_typ
        min_months, counted, projected, benefit_province, place_rule, place_evidence,
        alive, retired, in_push, scope_rule,
        scope_rule IS NOT NULL                                                          AS trigger_push,
-       servable AND applied AND to_original <= {{ settings.application_horizon }}     AS trigger_application,
-       servable AND flag_list <> '' AND to_original <= {{ settings.screening_horizon }} AS trigger_screening,
+       trigger_application_at(servable, applied, original_age_mi, {{ month_mi }})       AS trigger_application,
+       trigger_screening_at(servable, flag_list <> '', original_age_mi, {{ month_mi }}) AS trigger_screening,
        flag_list
 FROM r;
