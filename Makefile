@@ -18,13 +18,13 @@ demo: $(STAMP)
 
 # ruff (checks and format) over the Python, sqlfluff (DuckDB dialect) over sql/: pyproject.toml
 lint: $(STAMP)
-	$(BIN)/ruff check pipelines dags tests bench
-	$(BIN)/ruff format --check pipelines dags tests bench
+	$(BIN)/ruff check pipelines dags tests bench deploy
+	$(BIN)/ruff format --check pipelines dags tests bench deploy
 	$(BIN)/sqlfluff lint --processes 2 sql
 
 # one worker per core (at most 4, to bound memory on a large machine), each test file whole on
 # one worker (its module fixtures built once)
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 # Regenerate data/sample/ byte for byte from the generator.

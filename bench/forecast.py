@@ -90,16 +90,50 @@ def main() -> None:
     changes = max(1, a.persons // 100)
     load = os.getloadavg()
     print(f"generating {a.persons:,} persons (FULL 2026-11) and an INCR of {changes:,} changes (2026-12)", flush=True)
-    subprocess.run(CLI + ["sample", "--persons", str(a.persons), "--month", "2026-11", "--out", str(full),
-                          "--seed", "7", "--bad-rows", "0.001"], cwd=ROOT, check=True)
-    subprocess.run(CLI + ["sample", "--month", "2026-12", "--out", str(incr), "--incr-from", str(full),
-                          "--changes", str(changes), "--seed", "7"], cwd=ROOT, check=True)
+    subprocess.run(
+        CLI
+        + [
+            "sample",
+            "--persons",
+            str(a.persons),
+            "--month",
+            "2026-11",
+            "--out",
+            str(full),
+            "--seed",
+            "7",
+            "--bad-rows",
+            "0.001",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    subprocess.run(
+        CLI
+        + [
+            "sample",
+            "--month",
+            "2026-12",
+            "--out",
+            str(incr),
+            "--incr-from",
+            str(full),
+            "--changes",
+            str(changes),
+            "--seed",
+            "7",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     timed(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL")
-    run_f, rss_f, so_f = timed(CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)],
-                               "run 2026-11 (FULL month)")
+    run_f, rss_f, so_f = timed(
+        CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)], "run 2026-11 (FULL month)"
+    )
     timed(CLI + ["ingest", str(incr), "--warehouse", str(wh)], "ingest INCR (1 %)")
-    run_i, rss_i, so_i = timed(CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)],
-                               "run 2026-12 (INCR month)")
+    run_i, rss_i, so_i = timed(
+        CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "run 2026-12 (INCR month)"
+    )
     _, _, sql = timed([PY, "-c", SQL_ONLY, str(wh), "2026-12"], "forecast SQL alone (read-only)")
     sql_s, screened, entering, open_, notices = sql.split()
     st_f, st_i = stage_seconds(so_f), stage_seconds(so_i)

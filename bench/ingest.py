@@ -58,8 +58,7 @@ def generate(work: Path, persons: int, seed: int) -> tuple[Path, Path, str]:
     from pushkit import write_generated_batch
 
     write_generated_batch(full, persons, seq=1, month="2026-11")
-    write_generated_batch(incr, persons, seq=2, push_type="INCR", base_seq=1, every=100, variant=1,
-                          month="2026-12")
+    write_generated_batch(incr, persons, seq=2, push_type="INCR", base_seq=1, every=100, variant=1, month="2026-12")
     return full, incr, "tests/pushkit.write_generated_batch"
 
 
@@ -127,6 +126,7 @@ def profile(full: Path, incr: Path, work: Path, top: int = 20) -> str:
                 return fn(*a, **k)
             finally:
                 timings.append((time.perf_counter() - t, f"[python] {name}"))
+
         return wrapper
 
     class Proxy:
@@ -225,8 +225,12 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the generated batches and warehouses")
     ap.add_argument("--profile", action="store_true", help="also time every SQL statement (in process)")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="run each step N times: the best wall time and the highest peak RSS are reported")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each step N times: the best wall time and the highest peak RSS are reported",
+    )
     ap.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks.md")
     a = ap.parse_args(argv)
 
@@ -245,8 +249,10 @@ def main(argv=None) -> int:
         mi = json.loads((incr / "manifest.json").read_text(encoding="utf-8"))
         rows = {k.split(".")[0]: v["rows"] for k, v in mf["files"].items()}
         irows = {k.split(".")[0]: v["rows"] for k, v in mi["files"].items()}
-        print(f"generated with {gen} in {t_gen:.1f} s: {rows['persons']:,} persons, {rows['segments']:,} segments "
-              f"({size:.0f} MiB); INCR {irows['persons']:,} persons, {irows['segments']:,} segments")
+        print(
+            f"generated with {gen} in {t_gen:.1f} s: {rows['persons']:,} persons, {rows['segments']:,} segments "
+            f"({size:.0f} MiB); INCR {irows['persons']:,} persons, {irows['segments']:,} segments"
+        )
 
         wh = work / "ingest.duckdb"
         base = work / "after-full.duckdb"
@@ -265,13 +271,21 @@ def main(argv=None) -> int:
         for _ in range(max(1, a.repeat)):
             fresh(wh, bare)
             ing.append(run_measured(cli() + ["ingest", str(full), "--warehouse", str(wh)], "retire-prep ingest (FULL)"))
-            bar.append(run_measured([sys.executable, "-c", BARE, str(bare), str(p_file), str(s_file)],
-                                    "bare DuckDB CREATE TABLE AS read_csv"))
+            bar.append(
+                run_measured(
+                    [sys.executable, "-c", BARE, str(bare), str(p_file), str(s_file)],
+                    "bare DuckDB CREATE TABLE AS read_csv",
+                )
+            )
         shutil.copy(wh, base)
         for _ in range(max(1, a.repeat)):
             shutil.copy(base, wh)
-            inc.append(run_measured(cli() + ["ingest", str(incr), "--warehouse", str(wh)],
-                                    "retire-prep ingest (INCR 1 %) on top of the FULL"))
+            inc.append(
+                run_measured(
+                    cli() + ["ingest", str(incr), "--warehouse", str(wh)],
+                    "retire-prep ingest (INCR 1 %) on top of the FULL",
+                )
+            )
         r_ing, r_bare, r_incr = best(ing), best(bar), best(inc)
         ratio = r_ing["wall"] / r_bare["wall"]
         wh_size = wh.stat().st_size / 2**20
@@ -301,8 +315,14 @@ def main(argv=None) -> int:
         if a.profile:
             prof = profile(full, incr, work)
             print(prof)
-            lines += ["", "Where the time goes (`--profile`, in process, each statement timed):", "", "```",
-                      prof.strip("\n"), "```"]
+            lines += [
+                "",
+                "Where the time goes (`--profile`, in process, each statement timed):",
+                "",
+                "```",
+                prof.strip("\n"),
+                "```",
+            ]
         if not a.no_record:
             record(lines)
             print(f"\nappended to {DOC.relative_to(ROOT)}")

@@ -42,6 +42,7 @@ def _timed_run_sql(orig_render):
             con.execute(text)
             TIMES[_label(name, text)] += time.perf_counter() - t0
             COUNTS[_label(name, text)] += 1
+
     return run_sql
 
 
@@ -55,6 +56,7 @@ def _wrap(mod, attr, label=None):
         finally:
             TIMES[f"py {label or mod.__name__ + '.' + attr}"] += time.perf_counter() - t0
             COUNTS[f"py {label or mod.__name__ + '.' + attr}"] += 1
+
     setattr(mod, attr, wrapper)
 
 
@@ -95,6 +97,7 @@ def main() -> None:
         _orig_run(con, sql)
         TIMES[_label("notify", sql)] += time.perf_counter() - t0
         COUNTS[_label("notify", sql)] += 1
+
     notify._run = _run
 
     tmp = Path(tempfile.mkdtemp(prefix="profile-run-"))

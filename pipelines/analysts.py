@@ -41,6 +41,7 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("office_month", "analysts/office_month.sql"),
     ("flags_month", "analysts/flags_month.sql"),
     ("month_runs", "analysts/runs.sql"),
+    ("forecast", "analysts/forecast.sql"),
 )
 
 #: SQL params every analysts' SQL file may use (office_month.sql is shared with the report)

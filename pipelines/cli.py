@@ -186,16 +186,20 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--month", required=True, metavar="YYYY-MM", type=_month_arg, help="the month P")
 
     def ahead(sp, normally: str):
-        sp.add_argument("--ahead-of-push", action="store_true",
-                        help=f"normally only once {normally}: run a later month anyway (a mistyped month "
-                             f"cannot be taken back; the warehouse is copied first, see docs/operations.md)")
+        sp.add_argument(
+            "--ahead-of-push",
+            action="store_true",
+            help=f"normally only once {normally}: run a later month anyway (a mistyped month "
+            f"cannot be taken back; the warehouse is copied first, see docs/operations.md)",
+        )
 
     def out(sp):
         sp.add_argument("--out", default=DEFAULT_OUT, help="where OUT/P/ is written (default ./out)")
 
     sp = sub.add_parser("ingest", help="verify and apply push batches in seq order")
-    sp.add_argument("batch_dirs", nargs="+", metavar="BATCH_DIR",
-                    help="batch folders (manifest.json, persons, segments), any order")
+    sp.add_argument(
+        "batch_dirs", nargs="+", metavar="BATCH_DIR", help="batch folders (manifest.json, persons, segments), any order"
+    )
     wh(sp)
     sp.set_defaults(func=cmd_ingest)
 
@@ -223,9 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("feedback", help="apply county feedback files")
     sp.add_argument("files", nargs="+", metavar="FILE", help="county feedback CSV files (docs/feedback-format.md)")
-    sp.add_argument("--office", metavar="OFFICE", default=None,
-                    help="the office that sent the files (6 digits): rows of any other office are refused; "
-                         "without it a file must name one office only (docs/feedback-format.md)")
+    sp.add_argument(
+        "--office",
+        metavar="OFFICE",
+        default=None,
+        help="the office that sent the files (6 digits): rows of any other office are refused; "
+        "without it a file must name one office only (docs/feedback-format.md)",
+    )
     wh(sp)
     sp.set_defaults(func=cmd_feedback)
 
@@ -235,32 +243,58 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("policy", help="retirement ages and months for one birth month (JSON)")
     sp.add_argument("--gender", required=True, type=int, choices=(1, 2), help="1 male, 2 female")
-    sp.add_argument("--person-type", type=int, choices=(1, 2, 3), default=None,
-                    help="110 only: 1 worker post, 2 cadre post, 3 flexible employment; a 110 woman "
-                         "without it is taken at 50 (rules.md §1); no effect for 170")
-    sp.add_argument("--insurance-type", type=int, choices=(110, 170), default=110,
-                    help="110 enterprise employees (default), 170 urban-rural residents")
-    sp.add_argument("--birth", required=True, metavar="YYYY-MM", type=_month_arg,
-                    help="birth month as the archive records it")
-    sp.add_argument("--month", default=None, metavar="YYYY-MM", type=_month_arg,
-                    help="also print months_to_original / months_to_statutory from this month")
+    sp.add_argument(
+        "--person-type",
+        type=int,
+        choices=(1, 2, 3),
+        default=None,
+        help="110 only: 1 worker post, 2 cadre post, 3 flexible employment; a 110 woman "
+        "without it is taken at 50 (rules.md §1); no effect for 170",
+    )
+    sp.add_argument(
+        "--insurance-type",
+        type=int,
+        choices=(110, 170),
+        default=110,
+        help="110 enterprise employees (default), 170 urban-rural residents",
+    )
+    sp.add_argument(
+        "--birth", required=True, metavar="YYYY-MM", type=_month_arg, help="birth month as the archive records it"
+    )
+    sp.add_argument(
+        "--month",
+        default=None,
+        metavar="YYYY-MM",
+        type=_month_arg,
+        help="also print months_to_original / months_to_statutory from this month",
+    )
     sp.set_defaults(func=cmd_policy)
 
     sp = sub.add_parser("explain", help="every decision about one person in month P, with its rule")
     sp.add_argument("id_no", metavar="ID_NO", help="the person's ID number (18 characters)")
     month(sp)
     wh(sp)
-    sp.add_argument("--lang", choices=("zh", "en"), default="zh",
-                    help="zh (default): in Chinese, for the county officer; en: in English, for the engineers")
+    sp.add_argument(
+        "--lang",
+        choices=("zh", "en"),
+        default="zh",
+        help="zh (default): in Chinese, for the county officer; en: in English, for the engineers",
+    )
     sp.set_defaults(func=cmd_explain)
 
-    sp = sub.add_parser("forecast", help="each office's workload for the months after P, as P's run forecast it "
-                                         "(read-only)")
+    sp = sub.add_parser(
+        "forecast", help="each office's workload for the months after P, as P's run forecast it (read-only)"
+    )
     wh(sp)
     month(sp)
-    sp.add_argument("--horizon", type=int, default=None, metavar="N",
-                    help="months after P (default: the forecast_horizon setting; more than the run stored is "
-                         "computed now from P's screening)")
+    sp.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        metavar="N",
+        help="months after P (default: the forecast_horizon setting; more than the run stored is "
+        "computed now from P's screening)",
+    )
     sp.set_defaults(func=cmd_forecast)
 
     sp = sub.add_parser("demo", help="everything on the shipped sample, into OUT")
@@ -320,32 +354,37 @@ def environment_fault(exc: BaseException, warehouse: str | None = None) -> str |
 
     again = "then run the same command again (what failed was not kept; nothing before it is lost)"
     chain = _chain(exc)
-    for e in reversed(chain):   # the oldest first: the cause, not what it set off
+    for e in reversed(chain):  # the oldest first: the cause, not what it set off
         if isinstance(e, OSError) and e.errno is not None:
             # pyarrow's writers give no file name; the pipeline re-raises with it (tabular._named)
-            where = e.filename or next((x.filename for x in chain if isinstance(x, OSError) and x.filename
-                                        and x.errno == e.errno), "a file")
+            where = e.filename or next(
+                (x.filename for x in chain if isinstance(x, OSError) and x.filename and x.errno == e.errno), "a file"
+            )
             if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                return (f"no space left on the disk of {where} ({os.strerror(e.errno)}): free space there, "
-                        f"{again}")
+                return f"no space left on the disk of {where} ({os.strerror(e.errno)}): free space there, {again}"
             if e.errno == errno.EROFS:
-                return (f"{where} is on a read-only file system: remount it read-write or choose a folder "
-                        f"on a writable disk, {again}")
+                return (
+                    f"{where} is on a read-only file system: remount it read-write or choose a folder "
+                    f"on a writable disk, {again}"
+                )
         if isinstance(e, duckdb.Error):
             msg = str(e)
             m = _DUCKDB_FILE.search(msg)
             where = m.group(1) if m else (warehouse or "the warehouse")
             if any(s in msg for s in _NO_SPACE):
-                return (f"no space left on the disk of {where} (No space left on device): free space there, "
-                        f"{again}")
+                return f"no space left on the disk of {where} (No space left on device): free space there, {again}"
             what = "the warehouse " if not m or (warehouse and where.startswith(str(warehouse))) else ""
             if any(s in msg for s in _READ_ONLY):
-                return (f"{what}{where} is on a read-only file system: this command writes to it; "
-                        f"remount the disk read-write, or copy the warehouse to a writable disk and pass "
-                        f"--warehouse")
+                return (
+                    f"{what}{where} is on a read-only file system: this command writes to it; "
+                    f"remount the disk read-write, or copy the warehouse to a writable disk and pass "
+                    f"--warehouse"
+                )
             if any(s in msg for s in _NO_WRITE) and isinstance(e, duckdb.IOException):
-                return (f"{what}{where} cannot be opened (permission denied): give this user read and "
-                        f"write access to the file and its folder")
+                return (
+                    f"{what}{where} cannot be opened (permission denied): give this user read and "
+                    f"write access to the file and its folder"
+                )
     return None
 
 
@@ -372,13 +411,18 @@ def _guard(fn, verbose: bool = False, warehouse: str | None = None) -> int:
             _refuse(f"{reason}: {exc.filename}" if exc.filename else reason)
             return 2
         if isinstance(exc, duckdb.OutOfMemoryException):  # DuckDB's limit reached even spilling
-            _refuse("DuckDB ran out of memory (duckdb_memory_limit in the settings file); the step was rolled "
-                    "back: raise the limit or set duckdb_threads lower, and run the command again")
+            _refuse(
+                "DuckDB ran out of memory (duckdb_memory_limit in the settings file); the step was rolled "
+                "back: raise the limit or set duckdb_threads lower, and run the command again"
+            )
             return 2
         if isinstance(exc, duckdb.IOException):  # not a DuckDB file, or held by another process
             held = "lock" in str(exc).lower()
-            _refuse("the warehouse is in use by another process: try again when it has finished" if held
-                    else "the warehouse cannot be opened (is it a DuckDB file?)")
+            _refuse(
+                "the warehouse is in use by another process: try again when it has finished"
+                if held
+                else "the warehouse cannot be opened (is it a DuckDB file?)"
+            )
             return 2
         # a bug: its type only (DuckDB messages can carry key values)
         _refuse(f"internal error ({type(exc).__name__}); rerun with -v for the traceback")

@@ -11,10 +11,26 @@ import re
 _COLUMN_NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_ '.-]{0,39}", re.ASCII)
 
 PERSON_COLUMNS = (
-    "op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type",
-    "hukou_region", "insured_region", "benefit_region_ministry", "employer_uscc",
-    "employer_name", "phone", "contribution_status", "retired", "survival_status",
-    "actual_contribution_months", "deemed_months", "deemed_status", "deemed_region",
+    "op",
+    "id_no",
+    "name",
+    "gender",
+    "birth_date",
+    "insurance_type",
+    "person_type",
+    "hukou_region",
+    "insured_region",
+    "benefit_region_ministry",
+    "employer_uscc",
+    "employer_name",
+    "phone",
+    "contribution_status",
+    "retired",
+    "survival_status",
+    "actual_contribution_months",
+    "deemed_months",
+    "deemed_status",
+    "deemed_region",
     "arrears_months",
 )
 SEGMENT_COLUMNS = ("id_no", "region_code", "start_month", "end_month", "relation_status")

@@ -60,12 +60,17 @@ class DeclareReport:
     warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        head = f"declaration screening {self.month}" + (
-            f" on push seq {self.as_of_seq}" if self.as_of_seq is not None else "") + (
-            " (replay)" if self.replay else "")
-        return ([head] + [f"  {k}: {v}" for k, v in self.counts.items()]
-                + ([f"  outputs: {self.out_dir}"] if self.out_dir else [])
-                + [f"  warning: {w}" for w in self.warnings])
+        head = (
+            f"declaration screening {self.month}"
+            + (f" on push seq {self.as_of_seq}" if self.as_of_seq is not None else "")
+            + (" (replay)" if self.replay else "")
+        )
+        return (
+            [head]
+            + [f"  {k}: {v}" for k, v in self.counts.items()]
+            + ([f"  outputs: {self.out_dir}"] if self.out_dir else [])
+            + [f"  warning: {w}" for w in self.warnings]
+        )
 
 
 def _offices() -> list[str]:
@@ -86,9 +91,15 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
 
     month_first = f"{month_mi // 12:04d}-{month_mi % 12 + 1:02d}-01"
     run_sql(con, "declare/10_screen.sql", month_mi=month_mi, settings=settings)
-    counts = dict(zip(DECISIONS, con.execute(
-        "SELECT count(*) FILTER (WHERE decision = 'DECLARATION'), count(*) FILTER (WHERE decision = 'CONSULTATION'), "
-        "count(*) FILTER (WHERE decision = 'FOLLOW_UP') FROM _declare").fetchone()))
+    counts = dict(
+        zip(
+            DECISIONS,
+            con.execute(
+                "SELECT count(*) FILTER (WHERE decision = 'DECLARATION'), count(*) FILTER (WHERE decision = 'CONSULTATION'), "
+                "count(*) FILTER (WHERE decision = 'FOLLOW_UP') FROM _declare"
+            ).fetchone(),
+        )
+    )
     deceased, retired = con.execute("SELECT deceased, retired FROM _decl_excluded").fetchone()
     counts["left out: deceased"] = deceased
     counts["left out: retired"] = retired
@@ -101,7 +112,9 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
             "SELECT id_no, entry_id, retirement_mi AS reference_mi, office_code, "
             "lpad(CAST(retirement_mi // 12 AS VARCHAR), 4, '0') || '-' || "
             "lpad(CAST(retirement_mi % 12 + 1 AS VARCHAR), 2, '0') AS retirement_month "
-            "FROM _declare WHERE decision = ? ORDER BY entry_id", [kind])
+            "FROM _declare WHERE decision = ? ORDER BY entry_id",
+            [kind],
+        )
         n = notify.issue_notices(con, kind, "_decl_notice_rows", batch_mi, settings) or 0
         counts[f"notices {kind}"] = n
         issued += n
@@ -110,10 +123,12 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
         "SELECT d.entry_id, DATE '" + month_first + "' AS event_date, "
         "'declaration notice for ' || lpad(CAST(d.retirement_mi // 12 AS VARCHAR), 4, '0') || '-' || "
         "lpad(CAST(d.retirement_mi % 12 + 1 AS VARCHAR), 2, '0') AS detail "
-        "FROM _declare d WHERE d.decision = 'DECLARATION' AND d.stage = 'CONFIRMED' ORDER BY d.entry_id")
+        "FROM _declare d WHERE d.decision = 'DECLARATION' AND d.stage = 'CONFIRMED' ORDER BY d.entry_id"
+    )
     month_text = month_first[:7]
     counts["moved to DECLARED"] = record_transitions(
-        con, "_decl_moves", f"declare:{month_text}", month_mi, settings, to_stage="DECLARED")
+        con, "_decl_moves", f"declare:{month_text}", month_mi, settings, to_stage="DECLARED"
+    )
     run_sql(con, "declare/20_record.sql", month_mi=month_mi)
     return counts
 
@@ -126,8 +141,12 @@ def write_declarations(con, month_mi: int, out: Path) -> dict:
     final_parent.mkdir(parents=True, exist_ok=True)
     stage = final_parent / ".declarations.partial"
     remove_path(stage)  # an interrupted declare's (a failure to remove it must say why)
-    offices = set(_offices()) | {r[0] for r in con.execute(
-        "SELECT DISTINCT office_code FROM declaration_decisions WHERE month_mi = ?", [month_mi]).fetchall()}
+    offices = set(_offices()) | {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT office_code FROM declaration_decisions WHERE month_mi = ?", [month_mi]
+        ).fetchall()
+    }
     rows = 0
     for office in sorted(offices):
         if not office.isdigit() or len(office) != 6:
@@ -145,24 +164,43 @@ def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
     vdir = Path(out) / ctx.month / "validation"
     # frames bounded like every frame handed to GX (validation_max_rows, a hash sample above it)
     n = con.execute("SELECT count(*) FROM declaration_decisions WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0][0]
-    query, keep = render_sql("declare/30_office_file.sql", month_mi=ctx.month_mi, office=None), sample_clause(n, settings)
+    query, keep = (
+        render_sql("declare/30_office_file.sql", month_mi=ctx.month_mi, office=None),
+        sample_clause(n, settings),
+    )
     frame = con.execute(query if keep == "TRUE" else f"SELECT * FROM ({query}) WHERE {keep}").df()
-    validate_frames("declarations", {"declarations": frame}, vdir, label=ctx.month, settings=settings,
-                    populations={"declarations": n})
+    validate_frames(
+        "declarations",
+        {"declarations": frame},
+        vdir,
+        label=ctx.month,
+        settings=settings,
+        populations={"declarations": n},
+    )
     sms_where = "issued_mi = ? AND channel = 'SMS' AND kind IN ('DECLARATION', 'CONSULTATION')"
     issued = notice_month(con, ctx.month_mi)
     n_sms = con.execute(f"SELECT count(*) FROM notice_log WHERE {sms_where}", [issued]).fetchall()[0][0]
     sms = con.execute(
         "SELECT notice_id, kind AS notice_kind, id_no, phone, text, segments, mi_text(reference_mi) AS reference_month "
-        f"FROM notice_log WHERE {sms_where} AND {sample_clause(n_sms, settings)}", [issued]).df()
+        f"FROM notice_log WHERE {sms_where} AND {sample_clause(n_sms, settings)}",
+        [issued],
+    ).df()
     sms["expected_segments"] = expected_sms_segments(sms["text"])
-    validate_frames("notices", {"sms": sms}, vdir, label=f"{ctx.month}-declare", settings=settings,
-                    populations={"sms": n_sms})
+    validate_frames(
+        "notices", {"sms": sms}, vdir, label=f"{ctx.month}-declare", settings=settings, populations={"sms": n_sms}
+    )
 
 
 @refreshes_analysts
-def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | None = None, *,
-                  replay: bool = False, ahead_of_push: bool = False) -> DeclareReport:
+def declare_month(
+    month: str,
+    warehouse: Path,
+    out: Path,
+    settings: Settings | None = None,
+    *,
+    replay: bool = False,
+    ahead_of_push: bool = False,
+) -> DeclareReport:
     """``retire-prep declare --month P``: the month-start declaration screening (rules.md §6).
 
     ``replay`` re-writes the files of a month already declared from its stored
@@ -178,19 +216,28 @@ def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | N
             from .monthly import keep_copy_before_forcing
 
             report.counts["ahead of the push: the warehouse before this declaration is kept as"] = str(
-                keep_copy_before_forcing(con, warehouse, ctx, "declare"))
+                keep_copy_before_forcing(con, warehouse, ctx, "declare")
+            )
         if con.execute("SELECT count(*) FROM screen_results WHERE month_mi <= ?", [ctx.month_mi]).fetchall()[0][0] == 0:
             raise MonthRefused(f"month {ctx.month}: no screening at or before it; run `retire-prep run` first")
-        if replay and not con.execute(
+        if (
+            replay
+            and not con.execute(
                 "SELECT count(*) FROM month_runs WHERE command = 'declare' AND status = 'DONE' AND month_mi = ?",
-                [ctx.month_mi]).fetchall()[0][0]:
+                [ctx.month_mi],
+            ).fetchall()[0][0]
+        ):
             raise MonthRefused(f"month {ctx.month} was never declared: nothing to replay")
         # an attempt killed before it could record its end stays RUNNING: it failed (and this one's
         # end must not be written onto it too)
-        con.execute("UPDATE month_runs SET status = 'FAILED' "
-                    "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi])
-        con.execute("INSERT INTO month_runs VALUES (?, 'declare', ?, ?, now(), NULL, 'RUNNING')",
-                    [ctx.month_mi, ctx.as_of_seq, replay])
+        con.execute(
+            "UPDATE month_runs SET status = 'FAILED' WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'",
+            [ctx.month_mi],
+        )
+        con.execute(
+            "INSERT INTO month_runs VALUES (?, 'declare', ?, ?, now(), NULL, 'RUNNING')",
+            [ctx.month_mi, ctx.as_of_seq, replay],
+        )
         try:
             if not replay:
                 con.execute("BEGIN TRANSACTION")
@@ -206,11 +253,19 @@ def declare_month(month: str, warehouse: Path, out: Path, settings: Settings | N
         except BaseException:
             from .monthly import _record_failure
 
-            _record_failure(con, lambda: con.execute(
-                "UPDATE month_runs SET status = 'FAILED', finished_at = now() "
-                "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi]))
+            _record_failure(
+                con,
+                lambda: con.execute(
+                    "UPDATE month_runs SET status = 'FAILED', finished_at = now() "
+                    "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'",
+                    [ctx.month_mi],
+                ),
+            )
             raise
-        con.execute("UPDATE month_runs SET status = 'DONE', finished_at = now() "
-                    "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'", [ctx.month_mi])
+        con.execute(
+            "UPDATE month_runs SET status = 'DONE', finished_at = now() "
+            "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'",
+            [ctx.month_mi],
+        )
         report.out_dir = out / ctx.month / "declarations"
     return report

@@ -14,8 +14,9 @@ class RetirePrepError(Exception):
 class BatchRefused(RetirePrepError):
     """A push batch that is refused whole (push-format.md)."""
 
-    def __init__(self, batch: str, reason: str, file: str | None = None, row: int | None = None,
-                 seq: int | None = None):
+    def __init__(
+        self, batch: str, reason: str, file: str | None = None, row: int | None = None, seq: int | None = None
+    ):
         # seq: the manifest's, when it was read before the refusal (recorded with it)
         self.batch, self.reason, self.file, self.row, self.seq = batch, reason, file, row, seq
         where = f"batch {batch}"
@@ -33,8 +34,9 @@ class ApplicationsRefused(RetirePrepError):
         from .contract import shown_file_name
 
         self.file, self.reason, self.row = file, reason, row
-        super().__init__(f"applications file {shown_file_name(file)}" + (f", row {row}" if row is not None else "")
-                         + f": {reason}")
+        super().__init__(
+            f"applications file {shown_file_name(file)}" + (f", row {row}" if row is not None else "") + f": {reason}"
+        )
 
 
 class MonthRefused(RetirePrepError):

@@ -33,27 +33,44 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
         key = con.execute("SELECT person_key(?)", [id_no]).fetchall()[0][0]
         if r.empty:
             raise RetirePrepError(
-                f"person {key} was not screened in {format_month(mi)} (not in the push, or the month was not run)")
+                f"person {key} was not screened in {format_month(mi)} (not in the push, or the month was not run)"
+            )
         r = r.iloc[0]
         flags = con.execute(
-            "SELECT code, evidence FROM flags WHERE month_mi = ? AND id_no = ? ORDER BY code", [mi, id_no]).fetchall()
+            "SELECT code, evidence FROM flags WHERE month_mi = ? AND id_no = ? ORDER BY code", [mi, id_no]
+        ).fetchall()
         entries = con.execute(
             "SELECT entry_id, office_code, mi_text(opened_mi), opened_by, stage, officer_id, due_date, "
             "mi_text(closed_mi), close_reason, mi_text(elected_retirement_mi) FROM ledger_entries "
-            "WHERE id_no = ? ORDER BY opened_mi", [id_no]).fetchall()
+            "WHERE id_no = ? ORDER BY opened_mi",
+            [id_no],
+        ).fetchall()
         trans = con.execute(
             "SELECT entry_id, coalesce(from_stage, '—'), to_stage, event_date, source, coalesce(detail, '') "
-            "FROM ledger_transitions WHERE id_no = ? ORDER BY event_date, recorded_at", [id_no]).fetchall()
+            "FROM ledger_transitions WHERE id_no = ? ORDER BY event_date, recorded_at",
+            [id_no],
+        ).fetchall()
         notices = con.execute(
             "SELECT kind, mi_text(reference_mi), mi_text(issued_mi), channel, coalesce(offline_reason, '') "
-            "FROM notice_log WHERE id_no = ? ORDER BY issued_mi, kind", [id_no]).fetchall()
-        withdrawn = con.execute(
-            "SELECT kind, mi_text(reference_mi), mi_text(withdrawn_mi), reason FROM notice_withdrawals "
-            "WHERE id_no = ? ORDER BY withdrawn_mi, kind", [id_no]).fetchall() if con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'notice_withdrawals'").fetchall()[0][0] else []
+            "FROM notice_log WHERE id_no = ? ORDER BY issued_mi, kind",
+            [id_no],
+        ).fetchall()
+        withdrawn = (
+            con.execute(
+                "SELECT kind, mi_text(reference_mi), mi_text(withdrawn_mi), reason FROM notice_withdrawals "
+                "WHERE id_no = ? ORDER BY withdrawn_mi, kind",
+                [id_no],
+            ).fetchall()
+            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'notice_withdrawals'").fetchall()[
+                0
+            ][0]
+            else []
+        )
         hand = con.execute(
             "SELECT mi_text(month_mi), kind, from_code, to_code, reason FROM handovers WHERE id_no = ? "
-            "ORDER BY month_mi", [id_no]).fetchall()
+            "ORDER BY month_mi",
+            [id_no],
+        ).fetchall()
         outside = _forecast_lines(con, id_no, mi, settings)
         outside_zh = _forecast_lines(con, id_no, mi, settings, "zh") if outside else []
 
@@ -63,8 +80,10 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
     age_years = (O - int(r.birth_mi)) // 12
     ptype_code = None if r.person_type is None or str(r.person_type) in ("<NA>", "nan") else int(r.person_type)
     if lang == "zh":
-        return "\n".join(_zh(settings, key, r, P, O, S, ins, age_years, ptype_code, flags, entries, trans, notices,
-                              withdrawn, hand) + ([""] + outside_zh if outside_zh else []))
+        return "\n".join(
+            _zh(settings, key, r, P, O, S, ins, age_years, ptype_code, flags, entries, trans, notices, withdrawn, hand)
+            + ([""] + outside_zh if outside_zh else [])
+        )
     who = {1: "man", 2: "woman"}[int(r.gender)]
     ptype = "" if ptype_code is None else f", person_type {ptype_code}"
     L = [f"Person {key}  (office {r.office_code}, insurance_type {ins}, {who}{ptype}) — month {format_month(P)}", ""]
@@ -77,8 +96,10 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
     else:
         L.append(f"  urban-rural resident: benefit-claiming age 60, S = O = {_m(S)}")
     L.append(f"  benefit start month {_m(r.benefit_start_mi)} (S + {settings.benefit_start_offset})")
-    L.append(f"  minimum contribution months for {S // 12}: {int(r.min_contribution_months)}; counted "
-             f"{int(r.counted_months)}, projected {int(r.projected_months)}")
+    L.append(
+        f"  minimum contribution months for {S // 12}: {int(r.min_contribution_months)}; counted "
+        f"{int(r.counted_months)}, projected {int(r.projected_months)}"
+    )
     L.append("")
     L.append("Benefit-claiming place (rules.md §2; 国办发〔2009〕66号 第六条, 人社部规〔2016〕5号):")
     L.append(f"  computed {r.benefit_province} by {r.place_rule}; months per province: {r.place_evidence or 'none'}")
@@ -92,18 +113,23 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
         "c": f"(c) 170 with 0 ≤ O − P = {O - P} ≤ {settings.scope_window}",
     }
     L.append("  in scope: " + (scope_txt.get(r.scope_rule) if r.scope_rule else "no"))
-    L.append(f"  trigger 1 push: {bool(r.trigger_push)}; trigger 2 application (O − P ≤ "
-             f"{settings.application_horizon}): {bool(r.trigger_application)}; trigger 3 screening (a flag and "
-             f"O − P ≤ {settings.screening_horizon}): {bool(r.trigger_screening)}")
+    L.append(
+        f"  trigger 1 push: {bool(r.trigger_push)}; trigger 2 application (O − P ≤ "
+        f"{settings.application_horizon}): {bool(r.trigger_application)}; trigger 3 screening (a flag and "
+        f"O − P ≤ {settings.screening_horizon}): {bool(r.trigger_screening)}"
+    )
     L.append("")
     L.append("Flags (rules.md §4):" + ("" if flags else " none"))
     L += [f"  {c}: {e}" for c, e in flags]
     L.append("")
     L.append("Ledger (rules.md §3, §7):" + ("" if entries else " never taken in"))
     for e in entries:
-        L.append(f"  entry {e[0]}: office {e[1]}, opened {e[2]} by {e[3]}, stage {e[4]}, officer {e[5]}, "
-                 f"due {e[6]}" + (f", closed {e[7]} ({e[8]})" if e[7] else "") +
-                 (f", elected retirement month {e[9]}" if e[9] else ""))
+        L.append(
+            f"  entry {e[0]}: office {e[1]}, opened {e[2]} by {e[3]}, stage {e[4]}, officer {e[5]}, "
+            f"due {e[6]}"
+            + (f", closed {e[7]} ({e[8]})" if e[7] else "")
+            + (f", elected retirement month {e[9]}" if e[9] else "")
+        )
     for t in trans:
         L.append(f"    {t[3]}  {t[1]} → {t[2]}  [{t[4]}] {t[5]}")
     L.append("")
@@ -127,17 +153,19 @@ def _forecast_lines(con, id_no: str, month_mi: int, settings, lang: str = "en") 
 
     in_ledger = con.execute(
         "SELECT count(*) FROM ledger_entries WHERE id_no = ? AND opened_mi <= ? AND (closed_mi IS NULL OR closed_mi > ?)",
-        [id_no, month_mi, month_mi]).fetchall()[0][0]
+        [id_no, month_mi, month_mi],
+    ).fetchall()[0][0]
     if in_ledger:
         return []
     try:
         return entry_forecast_lines(con, id_no, month_mi, settings, lang)
-    except RetirePrepError:   # the month's run is not on record (screened only): no forecast to tell
+    except RetirePrepError:  # the month's run is not on record (screened only): no forecast to tell
         return []
 
 
-def _zh(settings, key, r, P, O, S, ins, age_years, ptype_code, flags, entries, trans, notices, withdrawn,
-        hand) -> list[str]:
+def _zh(
+    settings, key, r, P, O, S, ins, age_years, ptype_code, flags, entries, trans, notices, withdrawn, hand
+) -> list[str]:
     """The explanation in Chinese (labels and evidence from data/labels.csv)."""
     from .labels import detail_zh, evidence_zh, label, labels_joined
 
@@ -156,44 +184,59 @@ def _zh(settings, key, r, P, O, S, ins, age_years, ptype_code, flags, entries, t
     else:
         L.append(f"  城乡居民：待遇领取年龄 60 岁，S = O = {_m(S)}")
     L.append(f"  待遇起领年月 {_m(r.benefit_start_mi)}（S + {settings.benefit_start_offset}）")
-    L.append(f"  {S // 12} 年最低缴费月数 {int(r.min_contribution_months)}；已计 {int(r.counted_months)} 个月，"
-             f"预计 {int(r.projected_months)} 个月")
+    L.append(
+        f"  {S // 12} 年最低缴费月数 {int(r.min_contribution_months)}；已计 {int(r.counted_months)} 个月，"
+        f"预计 {int(r.projected_months)} 个月"
+    )
     L.append("")
     L.append("待遇领取地（rules.md §2；国办发〔2009〕66号 第六条，人社部规〔2016〕5号）：")
-    L.append(f"  计算结果 {r.benefit_province}，依据：{label('place_rule', r.place_rule)}；"
-             f"各省缴费月数：{r.place_evidence or '无'}")
+    L.append(
+        f"  计算结果 {r.benefit_province}，依据：{label('place_rule', r.place_rule)}；"
+        f"各省缴费月数：{r.place_evidence or '无'}"
+    )
     L.append("")
     L.append("纳入范围与启动条件（rules.md §3）：")
-    L.append(f"  {'在世' if r.alive else '已死亡'}，已退休：{yn(r.retired)}，在推送中：{yn(r.in_push)}，"
-             f"待遇领取地 {r.benefit_province}")
+    L.append(
+        f"  {'在世' if r.alive else '已死亡'}，已退休：{yn(r.retired)}，在推送中：{yn(r.in_push)}，"
+        f"待遇领取地 {r.benefit_province}"
+    )
     scope_txt = {
         "a": f"（a）企业职工，0 ≤ O − P = {O - P} ≤ {settings.scope_window}",
         "b": f"（b）企业职工已过原到龄年月（O − P = {O - P}）且中断缴费",
         "c": f"（c）城乡居民，0 ≤ O − P = {O - P} ≤ {settings.scope_window}",
     }
     L.append("  纳入范围：" + (scope_txt.get(r.scope_rule) if r.scope_rule else "否"))
-    L.append(f"  条件1 部级推送：{yn(r.trigger_push)}；条件2 本人申请（O − P ≤ {settings.application_horizon}）："
-             f"{yn(r.trigger_application)}；条件3 筛查预警（有预警且 O − P ≤ {settings.screening_horizon}）："
-             f"{yn(r.trigger_screening)}")
+    L.append(
+        f"  条件1 部级推送：{yn(r.trigger_push)}；条件2 本人申请（O − P ≤ {settings.application_horizon}）："
+        f"{yn(r.trigger_application)}；条件3 筛查预警（有预警且 O − P ≤ {settings.screening_horizon}）："
+        f"{yn(r.trigger_screening)}"
+    )
     L.append("")
     L.append("预警（rules.md §4）：" + ("" if flags else "无"))
     L += [f"  {label('flag', c)}（{c}）：{evidence_zh(e)}" for c, e in flags]
     L.append("")
     L.append("一人一档台账（rules.md §3、§7）：" + ("" if entries else "未纳入"))
     for e in entries:
-        L.append(f"  台账 {e[0]}：经办机构 {e[1]}，{e[2]} 纳入（{labels_joined('entered_by', e[3], '、')}），"
-                 f"环节 {label('stage', e[4])}，服务责任人 {e[5] or '—'}，办结时限 {e[6]}"
-                 + (f"，{e[7]} 关闭（{label('close_reason', e[8])}）" if e[7] else "")
-                 + (f"，选定退休年月 {e[9]}" if e[9] else ""))
+        L.append(
+            f"  台账 {e[0]}：经办机构 {e[1]}，{e[2]} 纳入（{labels_joined('entered_by', e[3], '、')}），"
+            f"环节 {label('stage', e[4])}，服务责任人 {e[5] or '—'}，办结时限 {e[6]}"
+            + (f"，{e[7]} 关闭（{label('close_reason', e[8])}）" if e[7] else "")
+            + (f"，选定退休年月 {e[9]}" if e[9] else "")
+        )
     for t in trans:
         frm = "—" if t[1] == "—" else label("stage", t[1])
         L.append(f"    {t[3]}  {frm} → {label('stage', t[2])}  [{t[4]}] {detail_zh(t[5])}")
     L.append("")
     L.append("告知（rules.md §5）：" + ("" if notices or withdrawn else "无"))
-    L += [f"  {label('notice_kind', n[0])}，所属 {n[1]}（{n[2]} 发出），渠道 {label('channel', n[3])}"
-          + (f"：{label('offline_reason', n[4])}" if n[4] else "") for n in notices]
-    L += [f"  {label('notice_kind', w[0])}，所属 {w[1]}：{w[2]} 的运行撤回未发（台账已关闭：{label('close_reason', w[3])}）"
-          for w in withdrawn]
+    L += [
+        f"  {label('notice_kind', n[0])}，所属 {n[1]}（{n[2]} 发出），渠道 {label('channel', n[3])}"
+        + (f"：{label('offline_reason', n[4])}" if n[4] else "")
+        for n in notices
+    ]
+    L += [
+        f"  {label('notice_kind', w[0])}，所属 {w[1]}：{w[2]} 的运行撤回未发（台账已关闭：{label('close_reason', w[3])}）"
+        for w in withdrawn
+    ]
     if hand:
         L.append("")
         L.append("交接：")

@@ -53,16 +53,40 @@ log = logging.getLogger(__name__)
 # ------------------------------------------------------------------------------------ format
 
 COLUMNS = (
-    "office_code", "event", "id_no", "event_date", "officer_id", "result", "months", "items",
-    "counted_months", "merge_status", "archive_conclusion", "base_data", "elected_month",
-    "confirmer", "pre_review_office", "reason", "basis", "remedy", "note",
+    "office_code",
+    "event",
+    "id_no",
+    "event_date",
+    "officer_id",
+    "result",
+    "months",
+    "items",
+    "counted_months",
+    "merge_status",
+    "archive_conclusion",
+    "base_data",
+    "elected_month",
+    "confirmer",
+    "pre_review_office",
+    "reason",
+    "basis",
+    "remedy",
+    "note",
 )
 REQUIRED_COLUMNS = ("office_code", "event", "id_no", "event_date")
 
 EVENTS = (
-    "OFFICER_ASSIGNED", "ARCHIVE_REVIEWED", "YEARS_CONFIRMED", "RELATIONS_MERGED",
-    "CONCLUSION_ISSUED", "RESULT_RECEIVED", "CONFIRMED", "OBJECTION_FILED",
-    "OBJECTION_RESOLVED", "ELECTED_MONTH", "RETIRED",
+    "OFFICER_ASSIGNED",
+    "ARCHIVE_REVIEWED",
+    "YEARS_CONFIRMED",
+    "RELATIONS_MERGED",
+    "CONCLUSION_ISSUED",
+    "RESULT_RECEIVED",
+    "CONFIRMED",
+    "OBJECTION_FILED",
+    "OBJECTION_RESOLVED",
+    "ELECTED_MONTH",
+    "RETIRED",
 )
 
 # Archive pre-review items (seed notice 二(三): 工作经历、服兵役情况、涉刑情形、处分情形 …).
@@ -132,14 +156,14 @@ class FileOutcome:
 
     file: str
     sha256: str
-    status: str                 # APPLIED | ALREADY_APPLIED | REFUSED
+    status: str  # APPLIED | ALREADY_APPLIED | REFUSED
     rows: int = 0
-    accepted: int = 0           # applied + already applied
+    accepted: int = 0  # applied + already applied
     refused: int = 0
     already_applied: int = 0
-    reasons: dict = field(default_factory=dict)   # reason_code -> rows
-    reason: str | None = None   # whole-file refusal
-    office: str | None = None   # the office the file is bound to
+    reasons: dict = field(default_factory=dict)  # reason_code -> rows
+    reason: str | None = None  # whole-file refusal
+    office: str | None = None  # the office the file is bound to
 
 
 @dataclass
@@ -177,8 +201,10 @@ class FeedbackReport:
                 continue
             head = "already applied, nothing to do: " if f.status == "ALREADY_APPLIED" else "applied "
             bound = f" (office {f.office})" if f.office else ""
-            line = (f"{head}{f.file}{bound}: {f.rows} rows, {f.accepted} accepted "
-                    f"({f.already_applied} already applied before), {f.refused} refused")
+            line = (
+                f"{head}{f.file}{bound}: {f.rows} rows, {f.accepted} accepted "
+                f"({f.already_applied} already applied before), {f.refused} refused"
+            )
             if f.reasons:
                 line += " [" + ", ".join(f"{k} {v}" for k, v in sorted(f.reasons.items())) + "]"
             out.append(line)
@@ -301,7 +327,8 @@ def objection_deadline(received: date, settings: Settings) -> tuple[date | None,
             msgs.append(
                 f"objection deadline not computed: the working-day calendar of "
                 f"{year.group(1) if year else 'a year reached'} is not known (data/calendar/overrides.csv); "
-                f"kept open, objections accepted as on time until it is entered")
+                f"kept open, objections accepted as on time until it is entered"
+            )
     for w in caught:
         text = str(w.message)
         msgs.append(text.split(";")[0] + "; national calendar used")
@@ -333,14 +360,17 @@ def refresh_deadlines(con, settings: Settings) -> int:
     Returns how many were filled in."""
     rows = con.execute(
         "SELECT entry_id, version, received_on FROM conclusions "
-        "WHERE superseded_on IS NULL AND deadline_status = 'CALENDAR_UNKNOWN' ORDER BY entry_id").fetchall()
+        "WHERE superseded_on IS NULL AND deadline_status = 'CALENDAR_UNKNOWN' ORDER BY entry_id"
+    ).fetchall()
     n = 0
     for entry_id, version, received in rows:
         d, _ = objection_deadline(received, settings)
         if d is None:
             continue
-        con.execute("UPDATE conclusions SET objection_deadline = ?, deadline_status = 'SET' "
-                    "WHERE entry_id = ? AND version = ?", [d, entry_id, version])
+        con.execute(
+            "UPDATE conclusions SET objection_deadline = ?, deadline_status = 'SET' WHERE entry_id = ? AND version = ?",
+            [d, entry_id, version],
+        )
         n += 1
     return n
 
@@ -354,8 +384,9 @@ def _issue_result_notices(con, items: list[tuple[str, date]], settings: Settings
         return 0
     from . import notify
 
-    con.execute("CREATE OR REPLACE TEMP TABLE _fb_result_src (entry_id VARCHAR, reference_mi INTEGER, "
-                "issue_mi INTEGER)")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fb_result_src (entry_id VARCHAR, reference_mi INTEGER, issue_mi INTEGER)"
+    )
     for entry_id, issued in items:
         mi = month_of(issued)
         con.execute("INSERT INTO _fb_result_src VALUES (?, ?, ?)", [entry_id, mi, notice_month(con, mi)])
@@ -365,7 +396,9 @@ def _issue_result_notices(con, items: list[tuple[str, date]], settings: Settings
             "CREATE OR REPLACE TEMP TABLE _fb_result_rows AS "
             "SELECT e.id_no, s.entry_id, s.reference_mi, e.office_code, "
             f"{int(settings.objection_working_days)} AS objection_days "
-            "FROM _fb_result_src s JOIN ledger_entries e USING (entry_id) WHERE s.issue_mi = ?", [issue_mi])
+            "FROM _fb_result_src s JOIN ledger_entries e USING (entry_id) WHERE s.issue_mi = ?",
+            [issue_mi],
+        )
         total += notify.issue_notices(con, "RESULT", "_fb_result_rows", issue_mi, settings) or 0
     return total
 
@@ -394,8 +427,9 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise _Refuse("ENCODING", f"neither UTF-8 nor GB18030/GBK (first bad byte on line {line}; "
-                                  "save as CSV UTF-8)") from None
+        raise _Refuse(
+            "ENCODING", f"neither UTF-8 nor GB18030/GBK (first bad byte on line {line}; save as CSV UTF-8)"
+        ) from None
 
 
 def _is_gb18030(data: bytes) -> bool:
@@ -424,10 +458,14 @@ def _records(text: str):
             except StopIteration:
                 return
             except csv.Error:
-                raise _Refuse("BROKEN_QUOTING", (
-                    f"the record starting on line {last + 1} cannot be read: a quote (\") is never closed, "
-                    f"or text follows a closing quote; nothing of the file was applied: correct that record "
-                    f"and send the file again")) from None
+                raise _Refuse(
+                    "BROKEN_QUOTING",
+                    (
+                        f'the record starting on line {last + 1} cannot be read: a quote (") is never closed, '
+                        f"or text follows a closing quote; nothing of the file was applied: correct that record "
+                        f"and send the file again"
+                    ),
+                ) from None
             yield last + 1, reader.line_num, rec
             last = reader.line_num
     finally:
@@ -448,16 +486,22 @@ def _check_line_ends(text: str) -> None:
     odd = _OTHER_LINE_END[first.group()].search(text)
     if odd is not None:
         line = text.count(first.group(), 0, odd.start()) + 1
-        raise _Refuse("MIXED_LINE_ENDS", (
-            f"line {line} ends otherwise than the header line (a stray carriage return or line feed "
-            f"inside a row?); nothing of the file was applied: correct that line and send the file again"))
+        raise _Refuse(
+            "MIXED_LINE_ENDS",
+            (
+                f"line {line} ends otherwise than the header line (a stray carriage return or line feed "
+                f"inside a row?); nothing of the file was applied: correct that line and send the file again"
+            ),
+        )
 
 
 def _cells_problem(rec: list[str], first: int, last: int, width: int) -> str | None:
     """Why a record cannot be a row (one line, no cell value), or None."""
     if last > first:
-        return (f"the record spans lines {first}-{last}: a cell holds a line break "
-                f"(a quote opened and not closed on its line?)")
+        return (
+            f"the record spans lines {first}-{last}: a cell holds a line break "
+            f"(a quote opened and not closed on its line?)"
+        )
     if len(rec) != width:
         return f"the record has {len(rec)} cells, the header {width}"
     if any(len(c) > MAX_CELL for c in rec):
@@ -492,10 +536,14 @@ def _read_file(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple
     unknown = [c for c in cols if c not in COLUMNS]
     if unknown:
         missing_header = not any(c in COLUMNS for c in cols)
-        raise _Refuse("BAD_HEADER", (
-            f"{len(unknown)} unknown column(s): {shown(unknown)}"
-            + (" — the first line is no header: is the header line missing?" if missing_header else "")
-            + " (see docs/feedback-format.md)"))
+        raise _Refuse(
+            "BAD_HEADER",
+            (
+                f"{len(unknown)} unknown column(s): {shown(unknown)}"
+                + (" — the first line is no header: is the header line missing?" if missing_header else "")
+                + " (see docs/feedback-format.md)"
+            ),
+        )
     missing = [c for c in REQUIRED_COLUMNS if c not in cols]
     if missing:
         raise _Refuse("BAD_HEADER", f"missing column(s) {', '.join(missing)}")
@@ -538,7 +586,7 @@ class _Rows:
 
     def __init__(self, table: str, types: str):
         self.table, self.rows = table, []
-        self.types = types.split()   # SQL types of the columns before recorded_at, in order
+        self.types = types.split()  # SQL types of the columns before recorded_at, in order
 
     def add(self, *values) -> None:
         assert len(values) == len(self.types), (self.table, len(values))
@@ -556,16 +604,31 @@ class _Rows:
 class _FileRun:
     """Decides and applies the rows of one file inside the caller's transaction."""
 
-    def __init__(self, con, settings: Settings, report: FeedbackReport, file_name: str, sha: str,
-                 records: list[tuple[int, dict | str | None]] = (), office: str | None = None):
+    def __init__(
+        self,
+        con,
+        settings: Settings,
+        report: FeedbackReport,
+        file_name: str,
+        sha: str,
+        records: list[tuple[int, dict | str | None]] = (),
+        office: str | None = None,
+    ):
         self.con, self.settings, self.report = con, settings, report
-        self.office = office   # the office the file is bound to (None: rows with no valid office only)
+        self.office = office  # the office the file is bound to (None: rows with no valid office only)
         from .validate import office_codes
 
-        self._ids = sorted({info.id_no for _, r in records if isinstance(r, dict) and r.get("id_no")
-                            for info in [parse_id_no(r["id_no"])] if info is not None})
+        self._ids = sorted(
+            {
+                info.id_no
+                for _, r in records
+                if isinstance(r, dict) and r.get("id_no")
+                for info in [parse_id_no(r["id_no"])]
+                if info is not None
+            }
+        )
         self._last_moves = self._load_last_moves()
-        self._by_person: dict[str, dict] = {}   # read-only facts of the file's persons, read once (_person_fact)
+        self._by_person: dict[str, dict] = {}  # read-only facts of the file's persons, read once (_person_fact)
 
         self._offices = frozenset(office_codes(settings))
         self.file_name, self.sha = file_name, sha
@@ -573,12 +636,17 @@ class _FileRun:
         self.roster = _officers()
         self.result_notices: list[tuple[str, date]] = []  # (entry_id, day the conclusion was issued)
         # feedback_events and feedback_rows are written when the file is decided (insert_rows)
-        self.events = _Rows("feedback_events", "VARCHAR VARCHAR DATE VARCHAR VARCHAR VARCHAR INTEGER VARCHAR "
-                                               "INTEGER VARCHAR VARCHAR VARCHAR INTEGER VARCHAR VARCHAR VARCHAR "
-                                               "VARCHAR VARCHAR VARCHAR VARCHAR")
-        self.outcomes = _Rows("feedback_rows", "VARCHAR VARCHAR BIGINT VARCHAR VARCHAR VARCHAR VARCHAR VARCHAR DATE "
-                                               "VARCHAR VARCHAR VARCHAR")
-        self._applied_keys: set[str] = set()   # row keys applied by this file (not in feedback_rows yet)
+        self.events = _Rows(
+            "feedback_events",
+            "VARCHAR VARCHAR DATE VARCHAR VARCHAR VARCHAR INTEGER VARCHAR "
+            "INTEGER VARCHAR VARCHAR VARCHAR INTEGER VARCHAR VARCHAR VARCHAR "
+            "VARCHAR VARCHAR VARCHAR VARCHAR",
+        )
+        self.outcomes = _Rows(
+            "feedback_rows",
+            "VARCHAR VARCHAR BIGINT VARCHAR VARCHAR VARCHAR VARCHAR VARCHAR DATE VARCHAR VARCHAR VARCHAR",
+        )
+        self._applied_keys: set[str] = set()  # row keys applied by this file (not in feedback_rows yet)
 
     def insert_rows(self) -> None:
         self.events.insert(self.con)
@@ -588,18 +656,31 @@ class _FileRun:
 
     def row(self, row_no: int, row: dict | None) -> tuple[str, str | None, str | None, dict]:
         """Returns (status, reason_code, reason, info for feedback_rows)."""
-        info = {"row_key": None, "person_key": None, "entry_id": None, "office_code": None,
-                "event": None, "event_date": None}
+        info = {
+            "row_key": None,
+            "person_key": None,
+            "entry_id": None,
+            "office_code": None,
+            "event": None,
+            "event_date": None,
+        }
         try:
             if row is None or isinstance(row, str):  # a record that is no row: why, from the reader
                 raise _Refuse("MALFORMED", row or "the record cannot be read as a row")
             self._validate(row)
-            info.update(person_key=person_key(row["id_no"], self.settings), office_code=row["office_code"],
-                        event=row["event"], event_date=row["_date"])
+            info.update(
+                person_key=person_key(row["id_no"], self.settings),
+                office_code=row["office_code"],
+                event=row["event"],
+                event_date=row["_date"],
+            )
             info["row_key"] = self._row_key(row, info["person_key"])
-            if info["row_key"] in self._applied_keys or self.con.execute(
-                    "SELECT count(*) FROM feedback_rows WHERE row_key = ? AND status = 'APPLIED'",
-                    [info["row_key"]]).fetchall()[0][0]:
+            if (
+                info["row_key"] in self._applied_keys
+                or self.con.execute(
+                    "SELECT count(*) FROM feedback_rows WHERE row_key = ? AND status = 'APPLIED'", [info["row_key"]]
+                ).fetchall()[0][0]
+            ):
                 raise _Already()
             entry = self._entry(row)
             info["entry_id"] = entry.entry_id
@@ -614,7 +695,7 @@ class _FileRun:
             return "REFUSED", r.code, r.reason, info
 
     def _validate(self, row: dict) -> None:
-        labels.decode_feedback_row(row)   # Chinese labels → codes
+        labels.decode_feedback_row(row)  # Chinese labels → codes
         for c in REQUIRED_COLUMNS:
             if row.get(c) is None:
                 raise _Refuse("MALFORMED", f"{c} is empty")
@@ -668,10 +749,14 @@ class _FileRun:
                 row["_counted"] = _int(row, "counted_months", False)
                 row["merge_status"] = _enum(row, "merge_status", MERGE_STATUSES, False)
                 row["archive_conclusion"] = _enum(row, "archive_conclusion", ARCHIVE_CONCLUSIONS, False)
-                if all(row.get(c) is None for c in ("counted_months", "merge_status", "archive_conclusion",
-                                                     "base_data")):
-                    raise _Refuse("MALFORMED", "an UPHELD objection needs the corrected data "
-                                               "(counted_months, merge_status, archive_conclusion or base_data)")
+                if all(
+                    row.get(c) is None for c in ("counted_months", "merge_status", "archive_conclusion", "base_data")
+                ):
+                    raise _Refuse(
+                        "MALFORMED",
+                        "an UPHELD objection needs the corrected data "
+                        "(counted_months, merge_status, archive_conclusion or base_data)",
+                    )
             else:
                 _need(row, "reason", "basis", "remedy")
         elif ev == "ELECTED_MONTH":
@@ -683,14 +768,16 @@ class _FileRun:
 
     def _row_key(self, row: dict, pkey: str) -> str:
         parts = [self.settings.person_key_secret, pkey] + [
-            "" if row.get(c) is None else str(row[c]) for c in COLUMNS if c != "id_no"]
+            "" if row.get(c) is None else str(row[c]) for c in COLUMNS if c != "id_no"
+        ]
         return _sha256("\x1f".join(parts).encode())
 
     def _entry(self, row: dict) -> _Entry:
         r = self.con.execute(
             "SELECT entry_id, id_no, office_code, stage, opened_mi, closed_mi FROM ledger_entries "
             "WHERE id_no = ? ORDER BY (closed_mi IS NULL) DESC, opened_mi DESC, entry_id DESC LIMIT 1",
-            [row["id_no"]]).fetchone()
+            [row["id_no"]],
+        ).fetchone()
         if r is None or r[2] != row["office_code"]:
             # another office's person is refused exactly as an ID number without any entry, and
             # before "closed": an office learns nothing about another office's persons
@@ -714,31 +801,36 @@ class _FileRun:
         if not self._ids:
             return {}
         closed = ", ".join(f"'{s}'" for s in CLOSED_STAGES)
-        return dict(self.con.execute(
-            "SELECT entry_id, max(event_date) FROM ledger_transitions "
-            "WHERE id_no IN (SELECT unnest(?::VARCHAR[])) AND from_stage IS DISTINCT FROM to_stage "
-            f"AND coalesce(from_stage, '') NOT IN ({closed}) AND to_stage NOT IN ({closed}) "
-            "GROUP BY entry_id", [self._ids]).fetchall())
+        return dict(
+            self.con.execute(
+                "SELECT entry_id, max(event_date) FROM ledger_transitions "
+                "WHERE id_no IN (SELECT unnest(?::VARCHAR[])) AND from_stage IS DISTINCT FROM to_stage "
+                f"AND coalesce(from_stage, '') NOT IN ({closed}) AND to_stage NOT IN ({closed}) "
+                "GROUP BY entry_id",
+                [self._ids],
+            ).fetchall()
+        )
 
     # what _person_fact reads: one row per person, from tables a feedback file never writes
     _FACTS = {
         # the person's current push row: who confirms (rules.md §7)
         "confirmer": "SELECT id_no, insurance_type, nullif(trim(employer_uscc), ''), nullif(trim(employer_name), '') "
-                     "FROM person_versions WHERE id_no IN (SELECT unnest(?::VARCHAR[])) AND valid_to_seq IS NULL "
-                     "QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY valid_from_seq DESC) = 1",
+        "FROM person_versions WHERE id_no IN (SELECT unnest(?::VARCHAR[])) AND valid_to_seq IS NULL "
+        "QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY valid_from_seq DESC) = 1",
         # the person's latest screening: the flexible window and contribution months (§1, §6)
         "screening": "SELECT id_no, insurance_type, flexible_earliest_mi, flexible_latest_mi, statutory_age_mi, "
-                     "month_mi, counted_months, projected_months FROM screen_results "
-                     "WHERE id_no IN (SELECT unnest(?::VARCHAR[])) "
-                     "QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY month_mi DESC) = 1",
+        "month_mi, counted_months, projected_months FROM screen_results "
+        "WHERE id_no IN (SELECT unnest(?::VARCHAR[])) "
+        "QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY month_mi DESC) = 1",
     }
 
     def _person_fact(self, kind: str, id_no: str) -> tuple | None:
         """One of :attr:`_FACTS` for a person of the file (None when there is none), read for all the
         file's persons at its first use: a query per row scanned tables that grow every month."""
         if kind not in self._by_person:
-            self._by_person[kind] = {r[0]: tuple(r[1:]) for r in
-                                     self.con.execute(self._FACTS[kind], [self._ids]).fetchall()}
+            self._by_person[kind] = {
+                r[0]: tuple(r[1:]) for r in self.con.execute(self._FACTS[kind], [self._ids]).fetchall()
+            }
         return self._by_person[kind].get(id_no)
 
     def _last_move(self, e: _Entry) -> date | None:
@@ -750,17 +842,20 @@ class _FileRun:
             raise _Refuse("DATE_OUT_OF_ORDER", f"event_date before the entry's last stage change ({last.isoformat()})")
 
     def _move(self, e: _Entry, to_stage: str, d: date, detail: str, source: str) -> None:
-        self.con.execute("CREATE OR REPLACE TEMP TABLE _fb_move AS SELECT ?::VARCHAR AS entry_id, "
-                         "?::DATE AS event_date, ?::VARCHAR AS detail", [e.entry_id, d, detail])
-        if record_transitions(self.con, "_fb_move", source, month_of(d), self.settings, to_stage=to_stage,
-                              entry_ids=(e.entry_id,)):
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _fb_move AS SELECT ?::VARCHAR AS entry_id, "
+            "?::DATE AS event_date, ?::VARCHAR AS detail",
+            [e.entry_id, d, detail],
+        )
+        if record_transitions(
+            self.con, "_fb_move", source, month_of(d), self.settings, to_stage=to_stage, entry_ids=(e.entry_id,)
+        ):
             last = self._last_moves.get(e.entry_id)
             self._last_moves[e.entry_id] = d if last is None else max(last, d)
         e.stage = to_stage
 
     def _conclusion(self, e: _Entry) -> dict | None:
-        cur = self.con.execute(
-            "SELECT * FROM conclusions WHERE entry_id = ? AND superseded_on IS NULL", [e.entry_id])
+        cur = self.con.execute("SELECT * FROM conclusions WHERE entry_id = ? AND superseded_on IS NULL", [e.entry_id])
         r = cur.fetchone()
         if r is None:
             return None
@@ -768,7 +863,8 @@ class _FileRun:
 
     def _objection(self, e: _Entry) -> dict | None:
         cur = self.con.execute(
-            "SELECT * FROM objections WHERE entry_id = ? ORDER BY objection_no DESC LIMIT 1", [e.entry_id])
+            "SELECT * FROM objections WHERE entry_id = ? ORDER BY objection_no DESC LIMIT 1", [e.entry_id]
+        )
         r = cur.fetchone()
         if r is None:
             return None
@@ -780,11 +876,27 @@ class _FileRun:
 
     def _record_event(self, row: dict, e: _Entry, source: str) -> None:
         self.events.add(
-            e.entry_id, row["event"], row["_date"], row["office_code"], row.get("officer_id"), row.get("result"),
-            row.get("_months"), ";".join(row.get("_items") or []) or None, row.get("_counted"),
-            row.get("merge_status"), row.get("archive_conclusion"), row.get("base_data"),
-            row.get("_elected_mi"), row.get("confirmer"), row.get("pre_review_office"), row.get("reason"),
-            row.get("basis"), row.get("remedy"), row.get("note"), source)
+            e.entry_id,
+            row["event"],
+            row["_date"],
+            row["office_code"],
+            row.get("officer_id"),
+            row.get("result"),
+            row.get("_months"),
+            ";".join(row.get("_items") or []) or None,
+            row.get("_counted"),
+            row.get("merge_status"),
+            row.get("archive_conclusion"),
+            row.get("base_data"),
+            row.get("_elected_mi"),
+            row.get("confirmer"),
+            row.get("pre_review_office"),
+            row.get("reason"),
+            row.get("basis"),
+            row.get("remedy"),
+            row.get("note"),
+            source,
+        )
 
     # -- events ----------------------------------------------------------------------
 
@@ -800,19 +912,20 @@ class _FileRun:
             self._move(e, target, row["_date"], detail, source)
 
     def _ev_archive_reviewed(self, row, e, source):
-        detail = f"archive pre-review {row['result']}" + (
-            f" ({';'.join(row['_items'])})" if row["_items"] else "")
+        detail = f"archive pre-review {row['result']}" + (f" ({';'.join(row['_items'])})" if row["_items"] else "")
         self._simple_stage(row, e, source, "ARCHIVE_REVIEWED", _PIPELINE_STAGES, detail)
-        self.con.execute("UPDATE ledger_entries SET pre_review_office = ? WHERE entry_id = ?",
-                         [row.get("pre_review_office") or e.office_code, e.entry_id])
+        self.con.execute(
+            "UPDATE ledger_entries SET pre_review_office = ? WHERE entry_id = ?",
+            [row.get("pre_review_office") or e.office_code, e.entry_id],
+        )
 
     def _ev_years_confirmed(self, row, e, source):
-        self._simple_stage(row, e, source, "YEARS_CONFIRMED", ("ARCHIVE_REVIEWED",),
-                           f"contribution months confirmed: {row['_months']}")
+        self._simple_stage(
+            row, e, source, "YEARS_CONFIRMED", ("ARCHIVE_REVIEWED",), f"contribution months confirmed: {row['_months']}"
+        )
 
     def _ev_relations_merged(self, row, e, source):
-        self._simple_stage(row, e, source, "RELATIONS_MERGED", ("YEARS_CONFIRMED",),
-                           f"relations {row['merge_status']}")
+        self._simple_stage(row, e, source, "RELATIONS_MERGED", ("YEARS_CONFIRMED",), f"relations {row['merge_status']}")
 
     def _ev_conclusion_issued(self, row, e, source):
         self._stage_in(e, ("RELATIONS_MERGED", "CONCLUDED", "CONFIRMED"), row["event"])
@@ -825,21 +938,39 @@ class _FileRun:
         if cur is not None:
             if row["_date"] < cur["issued_on"]:
                 raise _Refuse("DATE_OUT_OF_ORDER", "event_date before the current conclusion")
-            self.con.execute("UPDATE conclusions SET superseded_on = ?, superseded_reason = 'reissued' "
-                             "WHERE entry_id = ? AND version = ?", [row["_date"], e.entry_id, cur["version"]])
+            self.con.execute(
+                "UPDATE conclusions SET superseded_on = ?, superseded_reason = 'reissued' "
+                "WHERE entry_id = ? AND version = ?",
+                [row["_date"], e.entry_id, cur["version"]],
+            )
             version = cur["version"] + 1
-        self._insert_conclusion(e, version, row["_date"], row["_counted"], row["merge_status"],
-                                row["archive_conclusion"], row["base_data"], source)
+        self._insert_conclusion(
+            e,
+            version,
+            row["_date"],
+            row["_counted"],
+            row["merge_status"],
+            row["archive_conclusion"],
+            row["base_data"],
+            source,
+        )
         self.result_notices.append((e.entry_id, row["_date"]))
         if e.stage != "CONCLUDED":
-            self._move(e, "CONCLUDED", row["_date"], f"conclusion v{version}: {row['_counted']} months, "
-                       f"relations {row['merge_status']}, archive {row['archive_conclusion']}", source)
+            self._move(
+                e,
+                "CONCLUDED",
+                row["_date"],
+                f"conclusion v{version}: {row['_counted']} months, "
+                f"relations {row['merge_status']}, archive {row['archive_conclusion']}",
+                source,
+            )
 
     def _insert_conclusion(self, e, version, issued_on, counted, merge, archive, base, source):
         self.con.execute(
             "INSERT INTO conclusions (entry_id, version, issued_on, counted_months, merge_status, "
             "archive_conclusion, base_data, deadline_status, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'NOT_RECEIVED', ?)",
-            [e.entry_id, version, issued_on, counted, merge, archive, base, source])
+            [e.entry_id, version, issued_on, counted, merge, archive, base, source],
+        )
 
     def _receive(self, e: _Entry, c: dict, d: date) -> None:
         deadline, msgs = objection_deadline(d, self.settings)
@@ -848,12 +979,14 @@ class _FileRun:
         self.con.execute(
             "UPDATE conclusions SET received_on = ?, objection_deadline = ?, deadline_status = ? "
             "WHERE entry_id = ? AND version = ?",
-            [d, deadline, "SET" if deadline else "CALENDAR_UNKNOWN", e.entry_id, c["version"]])
+            [d, deadline, "SET" if deadline else "CALENDAR_UNKNOWN", e.entry_id, c["version"]],
+        )
         # A conclusion never told (issued before RESULT went out at issue, i.e. by an older version
         # of this program) is told now; the notice machinery skips a RESULT already issued.
         told = self.con.execute(
             "SELECT count(*) FROM notice_log WHERE id_no = ? AND kind = 'RESULT' AND reference_mi = ?",
-            [e.id_no, month_of(c["issued_on"])]).fetchall()[0][0]
+            [e.id_no, month_of(c["issued_on"])],
+        ).fetchall()[0][0]
         if not told:
             self.result_notices.append((e.entry_id, c["issued_on"]))
 
@@ -864,7 +997,9 @@ class _FileRun:
         if c["received_on"] is not None:
             if c["received_on"] == row["_date"]:
                 raise _Already()
-            raise _Refuse("CONFLICTING_RECORD", f"the result was recorded as received on {c['received_on'].isoformat()}")
+            raise _Refuse(
+                "CONFLICTING_RECORD", f"the result was recorded as received on {c['received_on'].isoformat()}"
+            )
         if row["_date"] < c["issued_on"]:
             raise _Refuse("DATE_OUT_OF_ORDER", "received before the conclusion was issued")
         self._receive(e, c, row["_date"])
@@ -892,8 +1027,10 @@ class _FileRun:
         if c["received_on"] is None:
             # confirming shows the result was received that day
             self._receive(e, c, row["_date"])
-        self.con.execute("UPDATE conclusions SET confirmed_on = ?, confirmed_by = ? WHERE entry_id = ? AND version = ?",
-                         [row["_date"], row["confirmer"], e.entry_id, c["version"]])
+        self.con.execute(
+            "UPDATE conclusions SET confirmed_on = ?, confirmed_by = ? WHERE entry_id = ? AND version = ?",
+            [row["_date"], row["confirmer"], e.entry_id, c["version"]],
+        )
         self._move(e, "CONFIRMED", row["_date"], f"conclusion v{c['version']} confirmed by {row['confirmer']}", source)
 
     def _ev_objection_filed(self, row, e, source):
@@ -914,12 +1051,16 @@ class _FileRun:
             if row["_date"] < obj["filed_on"]:
                 raise _Refuse("DATE_OUT_OF_ORDER", "supplement before the objection was filed")
             if items:
-                self.con.execute("UPDATE objections SET missing_items = ? WHERE entry_id = ? AND objection_no = ?",
-                                 [";".join(items), e.entry_id, obj["objection_no"]])
+                self.con.execute(
+                    "UPDATE objections SET missing_items = ? WHERE entry_id = ? AND objection_no = ?",
+                    [";".join(items), e.entry_id, obj["objection_no"]],
+                )
             else:
-                self.con.execute("UPDATE objections SET status = 'ACCEPTED', accepted_on = ?, missing_items = NULL "
-                                 "WHERE entry_id = ? AND objection_no = ?",
-                                 [row["_date"], e.entry_id, obj["objection_no"]])
+                self.con.execute(
+                    "UPDATE objections SET status = 'ACCEPTED', accepted_on = ?, missing_items = NULL "
+                    "WHERE entry_id = ? AND objection_no = ?",
+                    [row["_date"], e.entry_id, obj["objection_no"]],
+                )
             return
         if row["_date"] < c["issued_on"] or (c["received_on"] and row["_date"] < c["received_on"]):
             raise _Refuse("DATE_OUT_OF_ORDER", "objection before the conclusion was issued or received")
@@ -930,8 +1071,10 @@ class _FileRun:
             # (deadlines the calendar has learnt since are filled in by refresh_deadlines first)
             if deadline is None:
                 timeliness = "DEADLINE_UNKNOWN"
-                self.report.warn("an objection was accepted as on time because its deadline falls in a year "
-                                 "the working-day calendar does not know yet")
+                self.report.warn(
+                    "an objection was accepted as on time because its deadline falls in a year "
+                    "the working-day calendar does not know yet"
+                )
             elif row["_date"] > deadline:
                 raise _Refuse("LATE_OBJECTION", f"filed after the deadline {deadline.isoformat()}")
             else:
@@ -943,48 +1086,77 @@ class _FileRun:
         status = "INCOMPLETE" if items else "ACCEPTED"
         notice = None
         if items:
-            notice = ("您提交的退休预服务结果异议申诉材料不齐，请一次性补充以下全部材料："
-                      + "、".join(OBJECTION_ITEMS[i] for i in items) + "。")
+            notice = (
+                "您提交的退休预服务结果异议申诉材料不齐，请一次性补充以下全部材料："
+                + "、".join(OBJECTION_ITEMS[i] for i in items)
+                + "。"
+            )
         self.con.execute(
             "INSERT INTO objections (entry_id, objection_no, conclusion_version, filed_on, deadline, timeliness, "
             "status, missing_items, missing_notice, accepted_on, source, notice_items) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [e.entry_id, no, c["version"], row["_date"], deadline, timeliness, status,
-             ";".join(items) or None, notice, None if items else row["_date"], source, ";".join(items) or None])
+            [
+                e.entry_id,
+                no,
+                c["version"],
+                row["_date"],
+                deadline,
+                timeliness,
+                status,
+                ";".join(items) or None,
+                notice,
+                None if items else row["_date"],
+                source,
+                ";".join(items) or None,
+            ],
+        )
         if suspends:
             # an objection in time suspends the confirmation: the conclusion must be confirmed again
-            self.con.execute("UPDATE conclusions SET confirmed_on = NULL, confirmed_by = NULL "
-                             "WHERE entry_id = ? AND version = ?", [e.entry_id, c["version"]])
+            self.con.execute(
+                "UPDATE conclusions SET confirmed_on = NULL, confirmed_by = NULL WHERE entry_id = ? AND version = ?",
+                [e.entry_id, c["version"]],
+            )
             self._move(e, "CONCLUDED", row["_date"], f"objection {no} filed: confirmation suspended", source)
 
     def _ev_objection_resolved(self, row, e, source):
         obj = self._objection(e)
         if obj is None or obj["status"] != "ACCEPTED":
-            raise _Refuse("NO_ACCEPTED_OBJECTION", "no accepted objection to resolve" + (
-                " (the open objection still waits for material)" if obj and obj["status"] == "INCOMPLETE" else ""))
+            raise _Refuse(
+                "NO_ACCEPTED_OBJECTION",
+                "no accepted objection to resolve"
+                + (" (the open objection still waits for material)" if obj and obj["status"] == "INCOMPLETE" else ""),
+            )
         if row["_date"] < obj["accepted_on"]:
             raise _Refuse("DATE_OUT_OF_ORDER", "resolved before the objection was accepted")
         if row["result"] == "REJECTED":
             self.con.execute(
                 "UPDATE objections SET status = 'REJECTED', resolved_on = ?, reason = ?, basis = ?, remedy = ? "
                 "WHERE entry_id = ? AND objection_no = ?",
-                [row["_date"], row["reason"], row["basis"], row["remedy"], e.entry_id, obj["objection_no"]])
+                [row["_date"], row["reason"], row["basis"], row["remedy"], e.entry_id, obj["objection_no"]],
+            )
             return
         c = self._conclusion(e)
         version = c["version"] + 1
-        self.con.execute("UPDATE conclusions SET superseded_on = ?, superseded_reason = ? WHERE entry_id = ? AND version = ?",
-                         [row["_date"], f"objection {obj['objection_no']} upheld", e.entry_id, c["version"]])
+        self.con.execute(
+            "UPDATE conclusions SET superseded_on = ?, superseded_reason = ? WHERE entry_id = ? AND version = ?",
+            [row["_date"], f"objection {obj['objection_no']} upheld", e.entry_id, c["version"]],
+        )
         self._insert_conclusion(
-            e, version, row["_date"],
+            e,
+            version,
+            row["_date"],
             row["_counted"] if row.get("_counted") is not None else c["counted_months"],
             row.get("merge_status") or c["merge_status"],
             row.get("archive_conclusion") or c["archive_conclusion"],
-            row.get("base_data") or c["base_data"], source)
+            row.get("base_data") or c["base_data"],
+            source,
+        )
         self.result_notices.append((e.entry_id, row["_date"]))  # the corrected conclusion is told too
         self.con.execute(
             "UPDATE objections SET status = 'UPHELD', resolved_on = ?, reason = ?, basis = ?, new_conclusion_version = ? "
             "WHERE entry_id = ? AND objection_no = ?",
-            [row["_date"], row.get("reason"), row.get("basis"), version, e.entry_id, obj["objection_no"]])
+            [row["_date"], row.get("reason"), row.get("basis"), version, e.entry_id, obj["objection_no"]],
+        )
 
     def _ev_elected_month(self, row, e, source):
         from .policy import min_contribution_months
@@ -996,9 +1168,10 @@ class _FileRun:
         if mi < month_of(row["_date"]):
             raise _Refuse("ELECTED_MONTH_PAST")
         if not r[1] <= mi <= r[2]:
-            raise _Refuse("OUTSIDE_FLEXIBLE_WINDOW",
-                          f"elected month {month_text(mi)} outside the flexible window "
-                          f"{month_text(r[1])}..{month_text(r[2])}")
+            raise _Refuse(
+                "OUTSIDE_FLEXIBLE_WINDOW",
+                f"elected month {month_text(mi)} outside the flexible window {month_text(r[1])}..{month_text(r[2])}",
+            )
         statutory, screened_mi, counted, projected = r[3], r[4], r[5], r[6]
         if mi < statutory:
             # rules.md §1: "early retirement also needs the minimum contribution months … to be met
@@ -1006,16 +1179,18 @@ class _FileRun:
             # months until the elected month for a person still contributing (the screening
             # projects to S only when contributing: projected > counted)
             c = self._conclusion(e)
-            if c is not None and c["counted_months"] is not None:   # months as of the conclusion's issue
+            if c is not None and c["counted_months"] is not None:  # months as of the conclusion's issue
                 base, base_mi = c["counted_months"], month_of(c["issued_on"])
-            else:                                                    # months as of the screening
+            else:  # months as of the screening
                 base, base_mi = counted, screened_mi
             by_then = base + (max(0, mi - base_mi) if projected > counted else 0)
             need = min_contribution_months(mi // 12, 110)
             if by_then < need:
-                raise _Refuse("EARLY_MONTHS_SHORT",
-                              f"early retirement in {month_text(mi)} needs {need} contribution months by then; "
-                              f"{by_then} expected")
+                raise _Refuse(
+                    "EARLY_MONTHS_SHORT",
+                    f"early retirement in {month_text(mi)} needs {need} contribution months by then; "
+                    f"{by_then} expected",
+                )
         self.con.execute("UPDATE ledger_entries SET elected_retirement_mi = ? WHERE entry_id = ?", [mi, e.entry_id])
 
     def _ev_retired(self, row, e, source):
@@ -1025,8 +1200,8 @@ class _FileRun:
 
 def _refuse_file(con, report: FeedbackReport, path: Path, sha: str, code: str, reason: str) -> None:
     con.execute(
-        "INSERT INTO feedback_files VALUES (?, ?, 'REFUSED', 0, 0, 0, 0, ?, ?, now())",
-        [sha, path.name, code, reason])
+        "INSERT INTO feedback_files VALUES (?, ?, 'REFUSED', 0, 0, 0, 0, ?, ?, now())", [sha, path.name, code, reason]
+    )
     report.files.append(FileOutcome(shown_file_name(path.name), sha, "REFUSED", reason=f"{code}: {reason}"))
     log.info("feedback file %s refused: %s: %s", shown_file_name(path.name), code, reason)  # the caller reports it
 
@@ -1042,9 +1217,13 @@ def _file_office(records, office: str | None, settings: Settings) -> str | None:
     known = frozenset(office_codes(settings))
     named = {r["office_code"] for _, r in records if isinstance(r, dict) and r.get("office_code") in known}
     if len(named) > 1:
-        raise _Refuse("MIXED_OFFICES", (
-            f"rows of {len(named)} offices: a feedback file is one office's; apply each office's file "
-            f"with --office <office>, or put it in that office's inbox folder"))
+        raise _Refuse(
+            "MIXED_OFFICES",
+            (
+                f"rows of {len(named)} offices: a feedback file is one office's; apply each office's file "
+                f"with --office <office>, or put it in that office's inbox folder"
+            ),
+        )
     return next(iter(named), None)
 
 
@@ -1076,12 +1255,14 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
         _refuse_file(con, report, path, sha, "UNREADABLE", exc.__class__.__name__)
         return report.files[-1]
     try:
-        if feedback_xlsx.is_workbook(path, data[:8]):   # the 反馈 sheet of a worklist.xlsx (issue 16)
+        if feedback_xlsx.is_workbook(path, data[:8]):  # the 反馈 sheet of a worklist.xlsx (issue 16)
             _, records = feedback_xlsx.read_workbook(path, data)
         else:
             _, records = _read_file(path, data)
             if _is_gb18030(data):
-                report.warn(f"{shown_file_name(path.name)}: read as GB18030/GBK (a plain \"CSV\" of Excel or WPS), not UTF-8")
+                report.warn(
+                    f'{shown_file_name(path.name)}: read as GB18030/GBK (a plain "CSV" of Excel or WPS), not UTF-8'
+                )
         bound = _file_office(records, office, settings)
     except _Refuse as r:
         _refuse_file(con, report, path, _file_key(data, office), r.code, r.reason)
@@ -1089,7 +1270,9 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
     sha = _file_key(data, bound)
     done = con.execute(
         "SELECT rows, accepted, refused, already_applied FROM feedback_files WHERE file_sha256 = ? AND status = 'APPLIED' "
-        "ORDER BY processed_at LIMIT 1", [sha]).fetchone()
+        "ORDER BY processed_at LIMIT 1",
+        [sha],
+    ).fetchone()
     if done:
         out = FileOutcome(shown_file_name(path.name), sha, "ALREADY_APPLIED", *done, office=bound)
         report.files.append(out)
@@ -1101,8 +1284,20 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
         run = _FileRun(con, settings, report, path.name, sha, records, office=bound)
         for row_no, row in records:
             status, code, reason, info = run.row(row_no, row)
-            run.outcomes.add(sha, path.name, row_no, info["row_key"], info["person_key"], info["entry_id"],
-                             info["office_code"], info["event"], info["event_date"], status, code, reason)
+            run.outcomes.add(
+                sha,
+                path.name,
+                row_no,
+                info["row_key"],
+                info["person_key"],
+                info["entry_id"],
+                info["office_code"],
+                info["event"],
+                info["event_date"],
+                status,
+                code,
+                reason,
+            )
             if status == "REFUSED":
                 out.refused += 1
                 out.reasons[code] = out.reasons.get(code, 0) + 1
@@ -1112,8 +1307,10 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
                 out.already_applied += status == "ALREADY_APPLIED"
         run.insert_rows()
         report.notices += _issue_result_notices(con, run.result_notices, settings)
-        con.execute("INSERT INTO feedback_files VALUES (?, ?, 'APPLIED', ?, ?, ?, ?, NULL, NULL, now())",
-                    [sha, path.name, out.rows, out.accepted, out.refused, out.already_applied])
+        con.execute(
+            "INSERT INTO feedback_files VALUES (?, ?, 'APPLIED', ?, ?, ?, ?, NULL, NULL, now())",
+            [sha, path.name, out.rows, out.accepted, out.refused, out.already_applied],
+        )
         con.execute("COMMIT")
     except BaseException:
         rollback(con)
@@ -1124,8 +1321,9 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
 
 
 @refreshes_analysts
-def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings | None = None, *,
-                         office: str | None = None) -> FeedbackReport:
+def apply_feedback_files(
+    files: list[Path], warehouse: Path, settings: Settings | None = None, *, office: str | None = None
+) -> FeedbackReport:
     """``retire-prep feedback [--office O] FILE...``: apply county feedback files in the order given,
     each bound to ``office`` when given (else to the one office its rows name, see :func:`_file_office`).
 
@@ -1152,7 +1350,8 @@ def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings 
     refused = report.refused_files
     if refused:
         raise FeedbackFileRefused(
-            f"{len(refused)} feedback file(s) refused whole, first {refused[0].file}: {refused[0].reason}", report)
+            f"{len(refused)} feedback file(s) refused whole, first {refused[0].file}: {refused[0].reason}", report
+        )
     return report
 
 
@@ -1161,8 +1360,14 @@ def apply_feedback_files(files: list[Path], warehouse: Path, settings: Settings 
 DEMO_HEADER = COLUMNS
 
 
-def demo_feedback(warehouse: Path, out_dir: Path, month: str = "2026-11", *, declare_month: str | None = None,
-                  settings: Settings | None = None) -> list[Path]:
+def demo_feedback(
+    warehouse: Path,
+    out_dir: Path,
+    month: str = "2026-11",
+    *,
+    declare_month: str | None = None,
+    settings: Settings | None = None,
+) -> list[Path]:
     """Write deterministic feedback files for the shipped sample (``make demo``).
 
     Given the warehouse after the monthly run of ``month``, picks persons (lowest
@@ -1188,8 +1393,22 @@ def demo_feedback(warehouse: Path, out_dir: Path, month: str = "2026-11", *, dec
     out_dir = Path(out_dir)
     with connect(warehouse, read_only=True, settings=settings) as con:
         cands = con.execute(render_sql("feedback/demo_candidates.sql", month_mi=p_mi, declare_mi=d_mi)).fetchall()
-        cols = ["entry_id", "id_no", "office_code", "insurance_type", "statutory_age_mi", "flex_lo", "flex_hi",
-                "counted_months", "min_at_r", "r_mi", "elect", "expected_confirmer", "base_day", "key"]
+        cols = [
+            "entry_id",
+            "id_no",
+            "office_code",
+            "insurance_type",
+            "statutory_age_mi",
+            "flex_lo",
+            "flex_hi",
+            "counted_months",
+            "min_at_r",
+            "r_mi",
+            "elect",
+            "expected_confirmer",
+            "base_day",
+            "key",
+        ]
         people = [dict(zip(cols, c)) for c in cands]
     roles = {}
     used = set()
@@ -1227,8 +1446,15 @@ def demo_feedback(warehouse: Path, out_dir: Path, month: str = "2026-11", *, dec
         add(p, "ARCHIVE_REVIEWED", b + timedelta(days=1), result="PASS", note=note)
         add(p, "YEARS_CONFIRMED", b + timedelta(days=2), months=counted)
         add(p, "RELATIONS_MERGED", b + timedelta(days=3), merge_status="NOT_NEEDED")
-        add(p, "CONCLUSION_ISSUED", b + timedelta(days=4), counted_months=counted,
-            merge_status="NOT_NEEDED", archive_conclusion="PASS", base_data="demo: 待遇核算预备数据已核对")
+        add(
+            p,
+            "CONCLUSION_ISSUED",
+            b + timedelta(days=4),
+            counted_months=counted,
+            merge_status="NOT_NEEDED",
+            archive_conclusion="PASS",
+            base_data="demo: 待遇核算预备数据已核对",
+        )
         elect(p)
 
     def elect(p):
@@ -1244,8 +1470,13 @@ def demo_feedback(warehouse: Path, out_dir: Path, month: str = "2026-11", *, dec
         add(p, "CONFIRMED", b + timedelta(days=6), confirmer=wrong, note="demo: refused, wrong confirmer")
         add(p, "CONFIRMED", b + timedelta(days=6), confirmer=p["expected_confirmer"])
         if p["flex_hi"] is not None:
-            add(p, "ELECTED_MONTH", b + timedelta(days=6), elected_month=month_text(p["flex_hi"] + 1),
-                note="demo: refused, outside the flexible window")
+            add(
+                p,
+                "ELECTED_MONTH",
+                b + timedelta(days=6),
+                elected_month=month_text(p["flex_hi"] + 1),
+                note="demo: refused, outside the flexible window",
+            )
     if "upheld" in roles:
         p = roles["upheld"]
         short = max(0, p["counted_months"] - 12)
@@ -1254,8 +1485,15 @@ def demo_feedback(warehouse: Path, out_dir: Path, month: str = "2026-11", *, dec
         add(p, "RESULT_RECEIVED", b + timedelta(days=5))
         add(p, "OBJECTION_FILED", b + timedelta(days=7), items="EVIDENCE;WORK_HISTORY")
         add(p, "OBJECTION_FILED", b + timedelta(days=9))
-        add(p, "OBJECTION_RESOLVED", b + timedelta(days=11), result="UPHELD", counted_months=p["counted_months"],
-            reason="补充工作经历材料核实", basis="国发〔1995〕6号")
+        add(
+            p,
+            "OBJECTION_RESOLVED",
+            b + timedelta(days=11),
+            result="UPHELD",
+            counted_months=p["counted_months"],
+            reason="补充工作经历材料核实",
+            basis="国发〔1995〕6号",
+        )
         add(p, "RESULT_RECEIVED", b + timedelta(days=12), note="demo: corrected result")
         add(p, "CONFIRMED", b + timedelta(days=13), confirmer=p["expected_confirmer"])
     if "rejected" in roles:
@@ -1264,21 +1502,34 @@ def demo_feedback(warehouse: Path, out_dir: Path, month: str = "2026-11", *, dec
         b = p["base_day"]
         add(p, "RESULT_RECEIVED", b + timedelta(days=5))
         add(p, "OBJECTION_FILED", b + timedelta(days=8))
-        add(p, "OBJECTION_RESOLVED", b + timedelta(days=10), result="REJECTED",
-            reason="所附材料不能证明视同缴费年限", basis="国发〔1995〕6号",
-            remedy="可依法申请行政复议或提起行政诉讼")
+        add(
+            p,
+            "OBJECTION_RESOLVED",
+            b + timedelta(days=10),
+            result="REJECTED",
+            reason="所附材料不能证明视同缴费年限",
+            basis="国发〔1995〕6号",
+            remedy="可依法申请行政复议或提起行政诉讼",
+        )
         add(p, "CONFIRMED", b + timedelta(days=12), confirmer=p["expected_confirmer"])
     if "short" in roles:
         p = roles["short"]
-        path_to_conclusion(p, p["counted_months"] if short_counted is None else short_counted,
-                           note="demo: counted months short")
+        path_to_conclusion(
+            p, p["counted_months"] if short_counted is None else short_counted, note="demo: counted months short"
+        )
         b = p["base_day"]
         add(p, "RESULT_RECEIVED", b + timedelta(days=5))
         add(p, "CONFIRMED", b + timedelta(days=6), confirmer=p["expected_confirmer"])
     if "follow" in roles:
         p = roles["follow"]
-        add(p, "ARCHIVE_REVIEWED", p["base_day"] + timedelta(days=1), result="FAIL", items="MILITARY_SERVICE",
-            note="demo: follow-up")
+        add(
+            p,
+            "ARCHIVE_REVIEWED",
+            p["base_day"] + timedelta(days=1),
+            result="FAIL",
+            items="MILITARY_SERVICE",
+            note="demo: follow-up",
+        )
         elect(p)
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -152,7 +152,9 @@ def _feedback_sheets(wb) -> list:
     more = sorted((int(m.group(1)), n) for n in names if (m := _CONTINUATION.match(n)))
     # a copy made by the officer (Excel: 反馈 (2), LibreOffice: 反馈_2) would not be read: refused
     # whole rather than its rows silently left out (review of issue 16)
-    others = [n for n in names if n.strip().startswith(FEEDBACK_SHEET) and n != FEEDBACK_SHEET and not _CONTINUATION.match(n)]
+    others = [
+        n for n in names if n.strip().startswith(FEEDBACK_SHEET) and n != FEEDBACK_SHEET and not _CONTINUATION.match(n)
+    ]
     if others:
         raise _refuse(
             "TWO_FEEDBACK_SHEETS",

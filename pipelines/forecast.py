@@ -37,16 +37,21 @@ KINDS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE", "DECLARATION", 
 CHANNELS = ("SMS", "EMPLOYER", "TOWNSHIP")
 DECISIONS = ("declaration", "consultation", "follow_up")
 NOTICE_COLUMNS = tuple(f"notices_{k.lower()}_{c.lower()}" for k in KINDS for c in CHANNELS)
-COUNT_COLUMNS = (("entering", "reaching_statutory_age", "ledger_persons") + NOTICE_COLUMNS
-                 + ("notices_total",) + tuple(f"declarations_{d}" for d in DECISIONS))
+COUNT_COLUMNS = (
+    ("entering", "reaching_statutory_age", "ledger_persons")
+    + NOTICE_COLUMNS
+    + ("notices_total",)
+    + tuple(f"declarations_{d}" for d in DECISIONS)
+)
 FILE_COLUMNS = ("base_month", "forecast_month", "months_ahead", "office_code", "office_name") + COUNT_COLUMNS
 MAX_HORIZON = 60
 
 
 def check_horizon(horizon) -> int:
     if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= MAX_HORIZON:
-        raise RetirePrepError(f"forecast horizon must be a whole number of months from 1 to {MAX_HORIZON}, "
-                              f"not {horizon!r}")
+        raise RetirePrepError(
+            f"forecast horizon must be a whole number of months from 1 to {MAX_HORIZON}, not {horizon!r}"
+        )
     return horizon
 
 
@@ -61,12 +66,16 @@ def compute(con, month_mi: int, settings: Settings, horizon: int | None = None, 
     """The forecast of P = ``month_mi`` into TEMP tables (``_fc_*``, ``_fc_counts``); needs
     ``persons_p`` (the push state of P).  ``only``: one person's ID number (explain)."""
     horizon = check_horizon(settings.forecast_horizon if horizon is None else horizon)
-    params = dict(month_mi=int(month_mi), horizon=horizon, next_month_first=format_month(month_mi + 1) + "-01",
-                  overdue_every=int(settings.overdue_every_months), settings=settings,
-                  only="'" + only.replace("'", "''") + "'" if only else "")
+    params = dict(
+        month_mi=int(month_mi),
+        horizon=horizon,
+        next_month_first=format_month(month_mi + 1) + "-01",
+        overdue_every=int(settings.overdue_every_months),
+        settings=settings,
+        only="'" + only.replace("'", "''") + "'" if only else "",
+    )
     run_sql(con, "forecast/10_forecast.sql", **params)
-    run_sql(con, "forecast/20_counts.sql", offices=_sql_offices(settings), kinds=KINDS, channels=CHANNELS,
-            **params)
+    run_sql(con, "forecast/20_counts.sql", offices=_sql_offices(settings), kinds=KINDS, channels=CHANNELS, **params)
 
 
 def forecast_month(con, ctx, *, validate: bool = True) -> dict:
@@ -88,7 +97,9 @@ def forecast_month(con, ctx, *, validate: bool = True) -> dict:
             validate_frames("forecast", {"forecast": frame}, vdir, label=ctx.month, settings=ctx.settings)
         totals = con.execute(
             "SELECT count(DISTINCT forecast_mi), coalesce(sum(entering), 0), coalesce(sum(notices_total), 0) "
-            "FROM forecast WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0]
+            "FROM forecast WHERE month_mi = ?",
+            [ctx.month_mi],
+        ).fetchall()[0]
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -99,9 +110,11 @@ def forecast_month(con, ctx, *, validate: bool = True) -> dict:
 def _file_query(month_mi: int, horizon: int | None = None, table: str = "forecast") -> str:
     cols = ", ".join(COUNT_COLUMNS)
     limit = f" AND forecast_mi - month_mi <= {int(horizon)}" if horizon else ""
-    return (f"SELECT mi_text(month_mi) AS base_month, mi_text(forecast_mi) AS forecast_month, "
-            f"forecast_mi - month_mi AS months_ahead, office_code, {cols} FROM {table} "
-            f"WHERE month_mi = {int(month_mi)}{limit} ORDER BY office_code, forecast_mi")
+    return (
+        f"SELECT mi_text(month_mi) AS base_month, mi_text(forecast_mi) AS forecast_month, "
+        f"forecast_mi - month_mi AS months_ahead, office_code, {cols} FROM {table} "
+        f"WHERE month_mi = {int(month_mi)}{limit} ORDER BY office_code, forecast_mi"
+    )
 
 
 def _with_office_names(table):
@@ -110,8 +123,7 @@ def _with_office_names(table):
     from .notify import offices
 
     names = offices()
-    col = pa.array([names.get(c, {}).get("office_name") for c in table.column("office_code").to_pylist()],
-                   pa.string())
+    col = pa.array([names.get(c, {}).get("office_name") for c in table.column("office_code").to_pylist()], pa.string())
     i = table.column_names.index("office_code") + 1
     return table.add_column(i, "office_name", col)
 
@@ -137,8 +149,11 @@ def write_forecast(con, ctx, base: Path) -> int:
 def _state_of_month(con, month_mi: int) -> int:
     """TEMP views ``persons_p``/``segments_p`` at the push seq month P's run used; refuses a month
     never run."""
-    row = con.execute("SELECT arg_max(as_of_seq, finished_at) FROM month_runs WHERE command = 'run' "
-                      "AND status = 'DONE' AND NOT replay AND month_mi = ?", [month_mi]).fetchall()[0]
+    row = con.execute(
+        "SELECT arg_max(as_of_seq, finished_at) FROM month_runs WHERE command = 'run' "
+        "AND status = 'DONE' AND NOT replay AND month_mi = ?",
+        [month_mi],
+    ).fetchall()[0]
     if row is None or row[0] is None:
         raise RetirePrepError(f"month {format_month(month_mi)} has not been run: run it first (retire-prep run)")
     run_sql(con, "screen/00_state.sql", seq=int(row[0]))
@@ -154,24 +169,41 @@ def forecast_rows(month: str, warehouse, horizon: int | None = None, settings: S
     horizon = check_horizon(settings.forecast_horizon if horizon is None else horizon)
     with connect(warehouse, read_only=True, settings=settings) as con:
         has_table = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'forecast'").fetchall()[0][0]
-        stored = con.execute("SELECT max(horizon) FROM forecast WHERE month_mi = ?", [mi]).fetchall()[0][0] \
-            if has_table else None
+        stored = (
+            con.execute("SELECT max(horizon) FROM forecast WHERE month_mi = ?", [mi]).fetchall()[0][0]
+            if has_table
+            else None
+        )
         if stored is not None and stored >= horizon:
             return forecast_table(con, mi, horizon), f"as the run of {format_month(mi)} made it"
         _state_of_month(con, mi)
         compute(con, mi, settings, horizon)
-        return (forecast_table(con, mi, horizon, "_fc_counts"),
-                f"computed now from the screening of {format_month(mi)} (the run stored "
-                + (f"{stored} months" if stored is not None else "no forecast") + ")")
+        return (
+            forecast_table(con, mi, horizon, "_fc_counts"),
+            f"computed now from the screening of {format_month(mi)} (the run stored "
+            + (f"{stored} months" if stored is not None else "no forecast")
+            + ")",
+        )
 
 
 def format_rows(table, month: str, note: str) -> list[str]:
     """A plain-text table: one line per office and month (the counts that plan staff)."""
-    shown = ("forecast_month", "office_code", "entering", "reaching_statutory_age", "ledger_persons",
-             "notices_total", "declarations_declaration", "declarations_consultation", "declarations_follow_up")
+    shown = (
+        "forecast_month",
+        "office_code",
+        "entering",
+        "reaching_statutory_age",
+        "ledger_persons",
+        "notices_total",
+        "declarations_declaration",
+        "declarations_consultation",
+        "declarations_follow_up",
+    )
     head = ("month", "office", "entering", "reaching_S", "in_ledger", "notices", "decl", "consult", "follow_up")
-    lines = [f"forecast of {month}: {note}; the push and the applications as they are at {month}",
-             "  ".join(f"{h:>10}" for h in head)]
+    lines = [
+        f"forecast of {month}: {note}; the push and the applications as they are at {month}",
+        "  ".join(f"{h:>10}" for h in head),
+    ]
     rows = table.select(list(shown)).to_pylist()
     for r in rows:
         lines.append("  ".join(f"{str(r[c]):>10}" for c in shown))
@@ -185,31 +217,45 @@ def entry_forecast_lines(con, id_no: str, month_mi: int, settings: Settings, lan
     horizon = check_horizon(settings.forecast_horizon)
     _state_of_month(con, month_mi)
     compute(con, month_mi, settings, horizon, only=id_no)
-    rows = con.execute("SELECT entry_mi, scope_rule, by_push, by_application, by_screening, flags "
-                       "FROM _fc_entering").fetchall()
+    rows = con.execute(
+        "SELECT entry_mi, scope_rule, by_push, by_application, by_screening, flags FROM _fc_entering"
+    ).fetchall()
     row = rows[0] if rows else None
     p, first, last = format_month(month_mi), format_month(month_mi + 1), format_month(month_mi + horizon)
     w, ha, hs = settings.scope_window, settings.application_horizon, settings.screening_horizon
     zh = lang == "zh"
-    head = (f"预测（issue 18：推送与申请保持 {p} 的状态）：" if zh else
-            f"Forecast (issue 18: the push and the applications as they are at {p}):")
+    head = (
+        f"预测（issue 18：推送与申请保持 {p} 的状态）："
+        if zh
+        else f"Forecast (issue 18: the push and the applications as they are at {p}):"
+    )
     if row is None:
-        return [head, f"  {first} 至 {last} 不会因 rules.md §3 的任何条件纳入" if zh else
-                f"  not taken in by any rule of rules.md §3 in {first} … {last}"]
+        return [
+            head,
+            f"  {first} 至 {last} 不会因 rules.md §3 的任何条件纳入"
+            if zh
+            else f"  not taken in by any rule of rules.md §3 in {first} … {last}",
+        ]
     entry_mi, scope, by_push, by_app, by_screen, flags = row
     why = []
     if by_push:
-        why.append({"a": f"条件1 部级推送，纳入范围（a）企业职工距原到龄 {w} 个月内",
-                    "b": "条件1 部级推送，纳入范围（b）企业职工已过原到龄年月且中断缴费",
-                    "c": f"条件1 部级推送，纳入范围（c）城乡居民距领取年龄 {w} 个月内"}[scope] if zh else
-                   {"a": f"trigger 1 push, scope (a) 110 within the {w} months before the original age",
-                    "b": "trigger 1 push, scope (b) 110 past the original age with contribution suspended",
-                    "c": f"trigger 1 push, scope (c) 170 within the {w} months before the original age"}[scope])
+        why.append(
+            {
+                "a": f"条件1 部级推送，纳入范围（a）企业职工距原到龄 {w} 个月内",
+                "b": "条件1 部级推送，纳入范围（b）企业职工已过原到龄年月且中断缴费",
+                "c": f"条件1 部级推送，纳入范围（c）城乡居民距领取年龄 {w} 个月内",
+            }[scope]
+            if zh
+            else {
+                "a": f"trigger 1 push, scope (a) 110 within the {w} months before the original age",
+                "b": "trigger 1 push, scope (b) 110 past the original age with contribution suspended",
+                "c": f"trigger 1 push, scope (c) 170 within the {w} months before the original age",
+            }[scope]
+        )
     if by_app:
         why.append(f"条件2 本人申请（O − M ≤ {ha}）" if zh else f"trigger 2 application (O − M ≤ {ha})")
     if by_screen:
-        why.append(f"条件3 筛查预警：{flags}（O − M ≤ {hs}）" if zh else
-                   f"trigger 3 screening: {flags} (O − M ≤ {hs})")
+        why.append(f"条件3 筛查预警：{flags}（O − M ≤ {hs}）" if zh else f"trigger 3 screening: {flags} (O − M ≤ {hs})")
     month = format_month(entry_mi)
     return [head, f"  将于 {month} 纳入：" + "；".join(why) if zh else f"  would enter in {month} by " + "; ".join(why)]
 
@@ -225,18 +271,22 @@ def _bars_svg(months: list[str], series: list[tuple[str, str, list[int]]], top: 
     w_bar, gap, h = 7, 4, 60
     group = w_bar * len(series) + gap
     width = group * len(months) + 30
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + 28}" role="img" '
-             f'class="fc-chart" viewBox="0 0 {width} {h + 28}">',
-             f'<text x="0" y="10" font-size="9" fill="#555">max {top}</text>',
-             f'<line x1="24" y1="{h + 12}" x2="{width}" y2="{h + 12}" stroke="#999" stroke-width="0.5"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + 28}" role="img" '
+        f'class="fc-chart" viewBox="0 0 {width} {h + 28}">',
+        f'<text x="0" y="10" font-size="9" fill="#555">max {top}</text>',
+        f'<line x1="24" y1="{h + 12}" x2="{width}" y2="{h + 12}" stroke="#999" stroke-width="0.5"/>',
+    ]
     for i, month in enumerate(months):
         x0 = 26 + i * group
         for j, (name, colour, values) in enumerate(series):
             v = values[i]
             bh = 0 if not top else round(h * v / top, 1)
-            parts.append(f'<rect x="{x0 + j * w_bar}" y="{h + 12 - bh}" width="{w_bar - 1}" height="{bh}" '
-                         f'fill="{colour}" data-series="{escape(name)}" data-month="{month}" data-value="{v}">'
-                         f'<title>{escape(month)} {escape(name)} {v}</title></rect>')
+            parts.append(
+                f'<rect x="{x0 + j * w_bar}" y="{h + 12 - bh}" width="{w_bar - 1}" height="{bh}" '
+                f'fill="{colour}" data-series="{escape(name)}" data-month="{month}" data-value="{v}">'
+                f"<title>{escape(month)} {escape(name)} {v}</title></rect>"
+            )
         if i % 3 == 0:
             parts.append(f'<text x="{x0}" y="{h + 24}" font-size="8" fill="#555">{month[2:]}</text>')
     parts.append("</svg>")
@@ -253,14 +303,17 @@ def report_section(con, month_mi: int) -> dict | None:
     rows = con.execute(
         "SELECT office_code, mi_text(forecast_mi), entering, reaching_statutory_age, notices_total, "
         "declarations_declaration + declarations_consultation + declarations_follow_up "
-        "FROM forecast WHERE month_mi = ? ORDER BY office_code, forecast_mi", [int(month_mi)]).fetchall()
+        "FROM forecast WHERE month_mi = ? ORDER BY office_code, forecast_mi",
+        [int(month_mi)],
+    ).fetchall()
     if not rows:
         return None
     months = sorted({r[1] for r in rows})
     by_office: dict[str, dict] = {}
     for code, month, entering, reaching, notices, decl in rows:
-        o = by_office.setdefault(code, {"code": code, "entering": [], "reaching": [], "notices": [],
-                                        "declarations": []})
+        o = by_office.setdefault(
+            code, {"code": code, "entering": [], "reaching": [], "notices": [], "declarations": []}
+        )
         o["entering"].append(entering)
         o["reaching"].append(reaching)
         o["notices"].append(notices)
@@ -270,8 +323,18 @@ def report_section(con, month_mi: int) -> dict | None:
     for code, o in by_office.items():
         name = names.get(code, {}).get("office_name")
         o["name"] = office_short_name(name) if name else code
-        o["svg"] = Markup(_bars_svg(months, [("预计新纳入", "#4e79a7", o["entering"]),
-                                             ("预计到达法定退休年龄", "#f28e2b", o["reaching"])], top))
-    return {"months": months, "offices": list(by_office.values()),
-            "totals": {"entering": sum(sum(o["entering"]) for o in by_office.values()),
-                       "reaching": sum(sum(o["reaching"]) for o in by_office.values())}}
+        o["svg"] = Markup(
+            _bars_svg(
+                months,
+                [("预计新纳入", "#4e79a7", o["entering"]), ("预计到达法定退休年龄", "#f28e2b", o["reaching"])],
+                top,
+            )
+        )
+    return {
+        "months": months,
+        "offices": list(by_office.values()),
+        "totals": {
+            "entering": sum(sum(o["entering"]) for o in by_office.values()),
+            "reaching": sum(sum(o["reaching"]) for o in by_office.values()),
+        },
+    }

@@ -43,8 +43,10 @@ log = logging.getLogger(__name__)
 
 FILE_COLUMNS = {"persons": PERSON_COLUMNS, "segments": SEGMENT_COLUMNS}
 ALLOWED_FILES = {
-    "persons.csv": ("persons", "csv"), "persons.parquet": ("persons", "parquet"),
-    "segments.csv": ("segments", "csv"), "segments.parquet": ("segments", "parquet"),
+    "persons.csv": ("persons", "csv"),
+    "persons.parquet": ("persons", "parquet"),
+    "segments.csv": ("segments", "csv"),
+    "segments.parquet": ("segments", "parquet"),
 }
 # Checked with fullmatch: `$` would also match before a final newline ("NX-1\n"), and the
 # classes are spelt out because \d matches any Unicode digit ("٢٠٢٦-11").
@@ -136,14 +138,17 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
     if mpath.is_symlink():
         # as the data files below: the batch folder must hold the file itself (a link could point
         # anywhere on the machine, and change between the check and the read)
-        raise BatchRefused(label, "manifest.json is a symbolic link: the batch folder must hold the file itself",
-                           "manifest.json")
+        raise BatchRefused(
+            label, "manifest.json is a symbolic link: the batch folder must hold the file itself", "manifest.json"
+        )
     if not mpath.is_file():
         raise BatchRefused(label, "no manifest.json in the batch folder", "manifest.json")
     try:
         m = json.loads(mpath.read_text(encoding="utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BatchRefused(label, f"manifest.json is not valid JSON ({exc.__class__.__name__})", "manifest.json") from None
+        raise BatchRefused(
+            label, f"manifest.json is not valid JSON ({exc.__class__.__name__})", "manifest.json"
+        ) from None
     if not isinstance(m, dict):
         raise BatchRefused(label, "manifest.json is not an object", "manifest.json")
 
@@ -156,9 +161,9 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
         return BatchRefused(label, reason, "manifest.json")
 
     if m.get("province") != "640000":
-        raise bad("province must be \"640000\"")
+        raise bad('province must be "640000"')
     if m.get("schema_version") != "1.0":
-        raise bad("schema_version must be \"1.0\"")
+        raise bad('schema_version must be "1.0"')
     ptype = m.get("push_type")
     if ptype not in ("FULL", "INCR"):
         raise bad("push_type must be FULL or INCR")
@@ -194,8 +199,12 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
         kind, fmt = ALLOWED_FILES[name]
         if kind in by_kind:
             raise bad(f"two {kind} files")
-        if not isinstance(info, dict) or not _is_int(info.get("rows"), 0) \
-                or not isinstance(info.get("sha256"), str) or not _HEX64.fullmatch(info["sha256"].lower()):
+        if (
+            not isinstance(info, dict)
+            or not _is_int(info.get("rows"), 0)
+            or not isinstance(info.get("sha256"), str)
+            or not _HEX64.fullmatch(info["sha256"].lower())
+        ):
             raise bad(f"files.{name} needs rows (integer from 0 to 2^63-1) and sha256 (64 hex)")
         by_kind[kind] = {"name": name, "format": fmt, "rows": info["rows"], "sha256": info["sha256"].lower()}
     for kind in ("persons", "segments"):
@@ -207,22 +216,38 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
     for kind, info in by_kind.items():
         fpath = d / info["name"]
         if fpath.is_symlink():
-            raise BatchRefused(label, "file named in the manifest is a symbolic link: the batch folder must hold "
-                                      "the file itself", info["name"], seq=seq)
+            raise BatchRefused(
+                label,
+                "file named in the manifest is a symbolic link: the batch folder must hold the file itself",
+                info["name"],
+                seq=seq,
+            )
         if not fpath.is_file():
             raise BatchRefused(label, "file named in the manifest is missing", info["name"], seq=seq)
         if _sha256(fpath) != info["sha256"]:
-            raise BatchRefused(label, "sha256 of the file's bytes does not match the manifest", info["name"],
-                               seq=seq)
+            raise BatchRefused(label, "sha256 of the file's bytes does not match the manifest", info["name"], seq=seq)
 
     ident = json.dumps(
-        {"batch_id": bid, "seq": seq, "push_type": ptype, "base_seq": base, "data_month": month,
-         "files": {k: [v["name"], v["rows"], v["sha256"]] for k, v in sorted(by_kind.items())}},
+        {
+            "batch_id": bid,
+            "seq": seq,
+            "push_type": ptype,
+            "base_seq": base,
+            "data_month": month,
+            "files": {k: [v["name"], v["rows"], v["sha256"]] for k, v in sorted(by_kind.items())},
+        },
         sort_keys=True,
     )
     return Manifest(
-        dir=d, batch_id=bid, seq=seq, push_type=ptype, base_seq=base, data_month=month,
-        generated_at=gen, encoding=enc.upper(), files=by_kind,
+        dir=d,
+        batch_id=bid,
+        seq=seq,
+        push_type=ptype,
+        base_seq=base,
+        data_month=month,
+        generated_at=gen,
+        encoding=enc.upper(),
+        files=by_kind,
         content_hash=hashlib.sha256(ident.encode()).hexdigest(),
     )
 
@@ -263,8 +288,13 @@ def _to_utf8(src: Path, workdir: Path) -> Path:
 
 
 # DuckDB errors of the machine, not of the file: never recorded as the batch's fault.
-_MACHINE_ERRORS = (duckdb.OutOfMemoryException, duckdb.IOException, duckdb.InterruptException,
-                   duckdb.FatalException, duckdb.InternalException)
+_MACHINE_ERRORS = (
+    duckdb.OutOfMemoryException,
+    duckdb.IOException,
+    duckdb.InterruptException,
+    duckdb.FatalException,
+    duckdb.InternalException,
+)
 _DUCKDB_LINE = re.compile(r"CSV Error on Line: ([0-9]+)")
 _ODD_LINE_END = {False: re.compile(rb"\r"), True: re.compile(rb"\r(?!\n)|(?<!\r)\n")}
 
@@ -283,7 +313,7 @@ def _mapped(path: Path) -> Iterator[mmap.mmap | bytes]:
 def _count(data, byte: bytes, end: int | None = None, step: int = 1 << 24) -> int:
     """Occurrences of ``byte`` in ``data[:end]``, counted in slices (no copy of a large file)."""
     end = len(data) if end is None else end
-    return sum(data[i:min(i + step, end)].count(byte) for i in range(0, end, step))
+    return sum(data[i : min(i + step, end)].count(byte) for i in range(0, end, step))
 
 
 def _odd_line_end(path: Path) -> int | None:
@@ -306,8 +336,10 @@ def _unparsable_csv(exc: duckdb.Error, path: Path) -> tuple[str, int | None]:
     if odd is not None:
         # DuckDB 2.0's strict parser gives up on the whole file for a carriage return outside
         # quotes, or line ends that change (LF and CRLF mixed), instead of rejecting the row
-        return (f"the file cannot be parsed as CSV: stray carriage return or mixed LF/CRLF line ends "
-                f"at line {odd} (the header is line 1)"), None
+        return (
+            f"the file cannot be parsed as CSV: stray carriage return or mixed LF/CRLF line ends "
+            f"at line {odd} (the header is line 1)"
+        ), None
     return "the file cannot be parsed as CSV", None
 
 
@@ -398,8 +430,10 @@ def _load_csv(con, path: Path, header: list[str], columns, raw: str, rej: str, r
         blanks = _blank_records(path)
         if blanks:
             con.execute("CREATE OR REPLACE TEMP TABLE _blank_records AS SELECT unnest(?::BIGINT[]) AS rec", [blanks])
-            con.execute(f"UPDATE {rej} SET row_no = row_no - (SELECT count(*) FROM _blank_records b "
-                        f"WHERE b.rec <= {rej}.row_no)")
+            con.execute(
+                f"UPDATE {rej} SET row_no = row_no - (SELECT count(*) FROM _blank_records b "
+                f"WHERE b.rec <= {rej}.row_no)"
+            )
     sel = ", ".join(c for c in columns)
     if n_rej == 0:
         con.execute(
@@ -417,7 +451,7 @@ def _load_csv(con, path: Path, header: list[str], columns, raw: str, rej: str, r
                 rj AS (SELECT t, max(j) AS j FROM (
                            SELECT row_no - row_number() OVER (ORDER BY row_no) AS t,
                                   row_number() OVER (ORDER BY row_no) AS j FROM {rej}) GROUP BY t)
-                SELECT l.k + 1 + coalesce(rj.j, 0) AS row_no, {', '.join('l.' + c for c in columns)}
+                SELECT l.k + 1 + coalesce(rj.j, 0) AS row_no, {", ".join("l." + c for c in columns)}
                 FROM l ASOF LEFT JOIN rj ON l.k >= rj.t"""
         )
     con.execute(f"DROP TABLE {raw}_load")
@@ -437,8 +471,12 @@ def _private_copy(man: Manifest, kind: str, workdir: Path) -> Path:
     try:
         fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
-        raise BatchRefused(man.batch_id, "file named in the manifest is missing (it was there when the "
-                           "manifest was verified; it changed during the ingest)", info["name"]) from None
+        raise BatchRefused(
+            man.batch_id,
+            "file named in the manifest is missing (it was there when the "
+            "manifest was verified; it changed during the ingest)",
+            info["name"],
+        ) from None
     with os.fdopen(fd, "rb") as fi:
         if not stat.S_ISREG(os.fstat(fi.fileno()).st_mode):
             raise BatchRefused(man.batch_id, "file named in the manifest is not a regular file", info["name"])
@@ -448,9 +486,12 @@ def _private_copy(man: Manifest, kind: str, workdir: Path) -> Path:
                 fo.write(chunk)
     if h.hexdigest() != info["sha256"]:
         raise BatchRefused(
-            man.batch_id, "the file changed after its sha256 was verified and no longer matches the manifest "
+            man.batch_id,
+            "the file changed after its sha256 was verified and no longer matches the manifest "
             "(replaced or rewritten during the ingest): nothing of the batch was applied; ingest it again "
-            "once the batch folder is complete", info["name"])
+            "once the batch folder is complete",
+            info["name"],
+        )
     return dst
 
 
@@ -469,17 +510,21 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
             raise
         except duckdb.Error:
             # Not DuckDB's message: the footer's statistics hold values (ID numbers) it may quote.
-            raise BatchRefused(man.batch_id, "unreadable Parquet (not a Parquet file, or its footer is damaged)",
-                               info["name"]) from None
+            raise BatchRefused(
+                man.batch_id, "unreadable Parquet (not a Parquet file, or its footer is damaged)", info["name"]
+            ) from None
         types = {r[0]: r[1] for r in schema}
         _check_header(man, info["name"], kind, list(types))
         nested = [c for c in expected if _NESTED_TYPE.search(types[c].upper())]
         if nested:
             # a LIST would be read as "[于宝, 于宝]": the contract's columns are flat values
             t = types[nested[0]].upper()
-            raise BatchRefused(man.batch_id, f"column {nested[0]} is a nested Parquet type "
-                                             f"({'LIST' if '[' in t else t.split('(')[0]}), not a flat value",
-                               info["name"])
+            raise BatchRefused(
+                man.batch_id,
+                f"column {nested[0]} is a nested Parquet type "
+                f"({'LIST' if '[' in t else t.split('(')[0]}), not a flat value",
+                info["name"],
+            )
         cols, binary = [], []
         for c in expected:
             t = types[c].upper()
@@ -498,16 +543,20 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
         try:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT file_row_number + 1 AS row_no, {', '.join(cols)}, "
-                f"{bad_utf8} AS _bad_utf8 FROM read_parquet(?, file_row_number = true)", [str(path)]
+                f"{bad_utf8} AS _bad_utf8 FROM read_parquet(?, file_row_number = true)",
+                [str(path)],
             )
         except _MACHINE_ERRORS:
             raise
         except duckdb.Error:
             # A sound footer over corrupt data pages.  Not DuckDB's message: it can quote a value.
-            raise BatchRefused(man.batch_id, "unreadable Parquet data (corrupt pages or values)",
-                               info["name"]) from None
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {rej} AS SELECT row_no, NULL::VARCHAR AS raw_text, "
-                    f"'UNPARSABLE_ROW: a BINARY value is not UTF-8' AS reason FROM {raw} WHERE _bad_utf8")
+            raise BatchRefused(
+                man.batch_id, "unreadable Parquet data (corrupt pages or values)", info["name"]
+            ) from None
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {rej} AS SELECT row_no, NULL::VARCHAR AS raw_text, "
+            f"'UNPARSABLE_ROW: a BINARY value is not UTF-8' AS reason FROM {raw} WHERE _bad_utf8"
+        )
         con.execute(f"DELETE FROM {raw} WHERE _bad_utf8; ALTER TABLE {raw} DROP COLUMN _bad_utf8")
         return
 
@@ -515,8 +564,15 @@ def _stage_file(con: duckdb.DuckDBPyConnection, man: Manifest, kind: str, workdi
         path = _to_utf8(path, workdir)
     header = _csv_header(path)
     _check_header(man, info["name"], kind, header)
-    _load_csv(con, path, header, expected, raw, rej,
-              lambda reason, row=None: BatchRefused(man.batch_id, reason, info["name"], row))
+    _load_csv(
+        con,
+        path,
+        header,
+        expected,
+        raw,
+        rej,
+        lambda reason, row=None: BatchRefused(man.batch_id, reason, info["name"], row),
+    )
 
 
 def _header_problem(header: list[str], expected) -> str | None:
@@ -550,8 +606,15 @@ def _last_applied(con) -> int:
 def _record_refusal(con, ref: BatchRefused, man: Manifest | None, source: Path | None, code: str) -> None:
     con.execute(
         "INSERT INTO batch_refusals VALUES (now(), ?, ?, ?, ?, ?, ?, ?)",
-        [ref.batch if man is None else man.batch_id, ref.seq if man is None else man.seq,
-         str(source) if source else None, ref.file, ref.row, code, ref.reason],
+        [
+            ref.batch if man is None else man.batch_id,
+            ref.seq if man is None else man.seq,
+            str(source) if source else None,
+            ref.file,
+            ref.row,
+            code,
+            ref.reason,
+        ],
     )
 
 
@@ -572,8 +635,9 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
     # and the warehouse, or stored twice or under a wrong row number, fails here.
     p_ok, _, s_ok, _ = acc
     rows = {kind: man.files[kind]["rows"] for kind in ("persons", "segments")}
-    stored = dict(con.execute("SELECT file, count(*) FROM quarantine_rows WHERE seq = ? GROUP BY file",
-                              [man.seq]).fetchall())
+    stored = dict(
+        con.execute("SELECT file, count(*) FROM quarantine_rows WHERE seq = ? GROUP BY file", [man.seq]).fetchall()
+    )
     # bounded like every frame handed to GX (up to bad_row_share of a national push otherwise)
     n_quarantined = sum(stored.values())
     quarantine = con.execute(
@@ -581,30 +645,49 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
         "CASE file WHEN 'persons' THEN ? WHEN 'segments' THEN ? END AS manifest_rows "
         f"FROM quarantine_rows WHERE seq = ? AND {sample_clause(n_quarantined, settings, 'row_no')} "
         "ORDER BY file, row_no",
-        [rows["persons"], rows["segments"], man.seq]).df()
-    accounting = pd.DataFrame([
-        {"seq": man.seq, "batch_id": man.batch_id, "file": kind, "manifest_rows": rows[kind],
-         "accepted_rows": ok, "quarantined_rows": stored.get(kind, 0), "accounted_rows": ok + stored.get(kind, 0)}
-        for kind, ok in (("persons", p_ok), ("segments", s_ok))])
-    validate_frames("raw", {"batch_accounting": accounting, "quarantine": quarantine}, vroot,
-                    label=man.batch_id, settings=settings, populations={"quarantine": n_quarantined})
+        [rows["persons"], rows["segments"], man.seq],
+    ).df()
+    accounting = pd.DataFrame(
+        [
+            {
+                "seq": man.seq,
+                "batch_id": man.batch_id,
+                "file": kind,
+                "manifest_rows": rows[kind],
+                "accepted_rows": ok,
+                "quarantined_rows": stored.get(kind, 0),
+                "accounted_rows": ok + stored.get(kind, 0),
+            }
+            for kind, ok in (("persons", p_ok), ("segments", s_ok))
+        ]
+    )
+    validate_frames(
+        "raw",
+        {"batch_accounting": accounting, "quarantine": quarantine},
+        vroot,
+        label=man.batch_id,
+        settings=settings,
+        populations={"quarantine": n_quarantined},
+    )
     if not p_ok:
         return
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _v_ids AS
             SELECT DISTINCT id_no FROM persons_checked
-            WHERE reason_code IS NULL AND op IN ('', 'I', 'U') AND {sample_clause(p_ok, settings)}""")
+            WHERE reason_code IS NULL AND op IN ('', 'I', 'U') AND {sample_clause(p_ok, settings)}"""
+    )
     persons = con.execute(
         """SELECT id_no, gender, birth_date, insurance_type, person_type, insured_region, contribution_status,
                   survival_status, actual_contribution_months, deemed_status, arrears_months, in_push
-           FROM person_versions v SEMI JOIN _v_ids USING (id_no) WHERE valid_to_seq IS NULL""").df()
+           FROM person_versions v SEMI JOIN _v_ids USING (id_no) WHERE valid_to_seq IS NULL"""
+    ).df()
     segments = con.execute(
         """SELECT id_no, region_code, start_mi, end_mi, relation_status
-           FROM segment_versions SEMI JOIN _v_ids USING (id_no) WHERE valid_to_seq IS NULL""").df()
+           FROM segment_versions SEMI JOIN _v_ids USING (id_no) WHERE valid_to_seq IS NULL"""
+    ).df()
     if persons.empty:
         return
-    validate_frames("ingest", {"persons": persons, "segments": segments}, vroot, label=man.batch_id,
-                    settings=settings)
+    validate_frames("ingest", {"persons": persons, "segments": segments}, vroot, label=man.batch_id, settings=settings)
 
 
 def _apply(con, man: Manifest, settings: Settings) -> dict:
@@ -616,8 +699,9 @@ def _apply(con, man: Manifest, settings: Settings) -> dict:
 
 
 def _apply_staged(con, man: Manifest, settings: Settings, workdir: Path) -> dict:
-    params = dict(settings=settings, seq=man.seq, batch_id=man.batch_id, push_type=man.push_type,
-                  data_month=man.data_month)
+    params = dict(
+        settings=settings, seq=man.seq, batch_id=man.batch_id, push_type=man.push_type, data_month=man.data_month
+    )
     con.execute(render_sql("ingest/10_validate_persons.sql", **params))
     con.execute(render_sql("ingest/20_validate_segments.sql", **params))
     acc = con.execute(render_sql("ingest/30_accounting.sql", **params)).fetchone()
@@ -625,7 +709,11 @@ def _apply_staged(con, man: Manifest, settings: Settings, workdir: Path) -> dict
     for kind, ok, badn in (("persons", p_ok, p_bad), ("segments", s_ok, s_bad)):
         if ok + badn != man.files[kind]["rows"]:
             hint = ""
-            if ok + badn < man.files[kind]["rows"] and man.file_format == "csv" and _odd_quotes(workdir / man.files[kind]["name"]):
+            if (
+                ok + badn < man.files[kind]["rows"]
+                and man.file_format == "csv"
+                and _odd_quotes(workdir / man.files[kind]["name"])
+            ):
                 hint = ': a quote (") is never closed, so the rest of the file reads as one field'
             raise BatchRefused(
                 man.batch_id,
@@ -641,7 +729,8 @@ def _apply_staged(con, man: Manifest, settings: Settings, workdir: Path) -> dict
             man.batch_id,
             f"{p_bad + s_bad} of {total} data rows break the contract "
             f"({(p_bad + s_bad) / total:.1%} > {settings.bad_row_share:.0%}); first: {first[2]}",
-            f"{first[0]}.{man.file_format}", first[1],
+            f"{first[0]}.{man.file_format}",
+            first[1],
         )
     # Quarantine first: it is the last use of the raw text, whose tables (a copy of both files)
     # are then dropped before the apply, the step that needs the most memory.
@@ -652,13 +741,27 @@ def _apply_staged(con, man: Manifest, settings: Settings, workdir: Path) -> dict
     if _VALIDATION_ROOT.get() is not None:
         _validate_batch(con, man, settings, _VALIDATION_ROOT.get(), acc)
     row = dict(
-        seq=man.seq, batch_id=man.batch_id, push_type=man.push_type, base_seq=man.base_seq,
-        data_month=man.data_month, generated_at=man.generated_at, encoding=man.encoding,
-        file_format=man.file_format, source_dir=str(man.dir.resolve()), content_hash=man.content_hash,
+        seq=man.seq,
+        batch_id=man.batch_id,
+        push_type=man.push_type,
+        base_seq=man.base_seq,
+        data_month=man.data_month,
+        generated_at=man.generated_at,
+        encoding=man.encoding,
+        file_format=man.file_format,
+        source_dir=str(man.dir.resolve()),
+        content_hash=man.content_hash,
         status="APPLIED",
-        persons_rows=man.files["persons"]["rows"], persons_accepted=p_ok, persons_quarantined=p_bad,
-        segments_rows=man.files["segments"]["rows"], segments_accepted=s_ok, segments_quarantined=s_bad,
-        warnings=warnings, persons_inserted=inserted, persons_updated=updated, persons_left=left,
+        persons_rows=man.files["persons"]["rows"],
+        persons_accepted=p_ok,
+        persons_quarantined=p_bad,
+        segments_rows=man.files["segments"]["rows"],
+        segments_accepted=s_ok,
+        segments_quarantined=s_bad,
+        warnings=warnings,
+        persons_inserted=inserted,
+        persons_updated=updated,
+        persons_left=left,
     )
     return row
 
@@ -683,22 +786,35 @@ def _upsert_batch_row(con, row: dict, message: str | None = None) -> None:
 
 def _meta_row(man: Manifest, status: str) -> dict:
     return dict(
-        seq=man.seq, batch_id=man.batch_id, push_type=man.push_type, base_seq=man.base_seq,
-        data_month=man.data_month, generated_at=man.generated_at, encoding=man.encoding,
-        file_format=man.file_format, source_dir=str(man.dir.resolve()), content_hash=man.content_hash,
-        status=status, persons_rows=man.files["persons"]["rows"], segments_rows=man.files["segments"]["rows"],
+        seq=man.seq,
+        batch_id=man.batch_id,
+        push_type=man.push_type,
+        base_seq=man.base_seq,
+        data_month=man.data_month,
+        generated_at=man.generated_at,
+        encoding=man.encoding,
+        file_format=man.file_format,
+        source_dir=str(man.dir.resolve()),
+        content_hash=man.content_hash,
+        status=status,
+        persons_rows=man.files["persons"]["rows"],
+        segments_rows=man.files["segments"]["rows"],
     )
 
 
 def _decide(con, man: Manifest) -> tuple[str, str]:
     """What to do with a verified batch: APPLY, NOOP, HOLD, SUPERSEDE or REFUSE (with why)."""
-    same_id = con.execute("SELECT seq, content_hash, status FROM push_batches WHERE batch_id = ?", [man.batch_id]).fetchone()
+    same_id = con.execute(
+        "SELECT seq, content_hash, status FROM push_batches WHERE batch_id = ?", [man.batch_id]
+    ).fetchone()
     if same_id:
         if same_id[1] != man.content_hash or same_id[0] != man.seq:
             return "REFUSE", "CONFLICT: this batch_id was received before with other content"
         if same_id[2] in ("APPLIED", "SUPERSEDED"):
             return "NOOP", ""
-    same_seq = con.execute("SELECT batch_id FROM push_batches WHERE seq = ? AND batch_id <> ?", [man.seq, man.batch_id]).fetchone()
+    same_seq = con.execute(
+        "SELECT batch_id FROM push_batches WHERE seq = ? AND batch_id <> ?", [man.seq, man.batch_id]
+    ).fetchone()
     if same_seq:
         return "REFUSE", f"CONFLICT: seq {man.seq} already belongs to another batch"
     last = _last_applied(con)
@@ -717,8 +833,9 @@ _VALIDATION_ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("
 
 
 @refreshes_analysts
-def ingest_batches(batch_dirs, warehouse: str | Path, settings: Settings | None = None, *,
-                   validate: bool = True) -> IngestReport:
+def ingest_batches(
+    batch_dirs, warehouse: str | Path, settings: Settings | None = None, *, validate: bool = True
+) -> IngestReport:
     """``retire-prep ingest``: verify and apply push batches in ``seq`` order.
 
     Each batch is applied in its own transaction; a crash leaves the warehouse
@@ -774,10 +891,14 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> No
         _upsert_batch_row(con, row)
         superseded = []
         if man.push_type == "FULL":
-            superseded = [r[0] for r in con.execute(
-                "UPDATE push_batches SET status = 'SUPERSEDED', message = ? "
-                "WHERE status = 'HELD' AND push_type = 'INCR' AND seq < ? RETURNING batch_id",
-                [f"superseded by FULL seq {man.seq}", man.seq]).fetchall()]
+            superseded = [
+                r[0]
+                for r in con.execute(
+                    "UPDATE push_batches SET status = 'SUPERSEDED', message = ? "
+                    "WHERE status = 'HELD' AND push_type = 'INCR' AND seq < ? RETURNING batch_id",
+                    [f"superseded by FULL seq {man.seq}", man.seq],
+                ).fetchall()
+            ]
         # Key the ID numbers this batch brought, in the batch's transaction (a crash after the COMMIT
         # would leave an applied batch whose persons the analyst views never show): what
         # refresh_person_keys would find new, without scanning every version of every person again
@@ -838,7 +959,6 @@ def ingest_inbox(inbox: str | Path, warehouse: str | Path, settings: Settings | 
 # --------------------------------------------------------------------------- applications (trigger 2)
 
 
-
 @refreshes_analysts
 def load_applications(files, warehouse: str | Path, settings: Settings | None = None) -> dict:
     """Load pre-service applications (push-format.md "Applications", rules.md §3 trigger 2).
@@ -860,8 +980,12 @@ def load_applications(files, warehouse: str | Path, settings: Settings | None = 
             shutil.copyfile(f, copy)
             digest = _sha256(copy)
             tag = f"{f.name}#{digest[:16]}"
-            if con.execute("SELECT count(*) FROM applications WHERE source_file = ?", [tag]).fetchall()[0][0] or \
-               con.execute("SELECT count(*) FROM applications_refused WHERE source_file = ?", [tag]).fetchall()[0][0]:
+            if (
+                con.execute("SELECT count(*) FROM applications WHERE source_file = ?", [tag]).fetchall()[0][0]
+                or con.execute("SELECT count(*) FROM applications_refused WHERE source_file = ?", [tag]).fetchall()[0][
+                    0
+                ]
+            ):
                 counts["already loaded"] += 1
                 continue
             header = _csv_header(copy)
@@ -870,21 +994,37 @@ def load_applications(files, warehouse: str | Path, settings: Settings | None = 
                 raise ApplicationsRefused(f.name, problem)
             con.execute("BEGIN TRANSACTION")
             try:
-                _load_csv(con, copy, header, APPLICATION_COLUMNS, "_apps", "_apps_rej",
-                          lambda reason, row=None: ApplicationsRefused(f.name, reason, row))
+                _load_csv(
+                    con,
+                    copy,
+                    header,
+                    APPLICATION_COLUMNS,
+                    "_apps",
+                    "_apps_rej",
+                    lambda reason, row=None: ApplicationsRefused(f.name, reason, row),
+                )
                 # every line a record: no field of an application holds a line break, so a record
                 # over several lines is a quote never closed that swallowed the rows after it
                 # (DuckDB reads them as one field); refused whole, never "loaded" (issue 14)
-                records = con.execute("SELECT (SELECT count(*) FROM _apps) + (SELECT count(*) FROM _apps_rej)"
-                                      ).fetchall()[0][0]
+                records = con.execute(
+                    "SELECT (SELECT count(*) FROM _apps) + (SELECT count(*) FROM _apps_rej)"
+                ).fetchall()[0][0]
                 lines = _data_lines(copy)
                 if records != lines:
                     odd = _odd_quote_line(copy)
-                    raise ApplicationsRefused(f.name, (
-                        f"the file has {lines} data lines but only {records} records can be read"
-                        + (f": line {odd} (the header is line 1) holds an odd number of quotes (\"), so a "
-                           f"quote is never closed" if odd else ": a record spans several lines")
-                        + "; nothing of the file was loaded"))
+                    raise ApplicationsRefused(
+                        f.name,
+                        (
+                            f"the file has {lines} data lines but only {records} records can be read"
+                            + (
+                                f': line {odd} (the header is line 1) holds an odd number of quotes ("), so a '
+                                f"quote is never closed"
+                                if odd
+                                else ": a record spans several lines"
+                            )
+                            + "; nothing of the file was loaded"
+                        ),
+                    )
                 con.execute(render_sql("ingest/60_applications.sql", source_file=tag))
                 a, r = con.execute(
                     "SELECT count(*) FILTER (reason_code IS NULL), count(*) FILTER (reason_code IS NOT NULL) "

@@ -18,16 +18,30 @@ from .settings import Settings
 from .warehouse import render_sql, rollback
 
 STAGES = (
-    "ENROLLED", "NOTIFIED", "ARCHIVE_REVIEWED", "YEARS_CONFIRMED", "RELATIONS_MERGED",
-    "CONCLUDED", "CONFIRMED", "DECLARED", "RETIRED",
+    "ENROLLED",
+    "NOTIFIED",
+    "ARCHIVE_REVIEWED",
+    "YEARS_CONFIRMED",
+    "RELATIONS_MERGED",
+    "CONCLUDED",
+    "CONFIRMED",
+    "DECLARED",
+    "RETIRED",
 )
 CLOSED_STAGES = ("RETIRED", "DECEASED", "LEFT_PUSH", "MOVED_OUT")
 STAGE_ORDER = {s: i for i, s in enumerate(STAGES)}
 
 
-def record_transitions(con, source_table: str, source: str, month_mi: int, settings: Settings,
-                       to_stage: str | None = None, entry_ids: tuple[str, ...] = (),
-                       keep_since: bool = False) -> int:
+def record_transitions(
+    con,
+    source_table: str,
+    source: str,
+    month_mi: int,
+    settings: Settings,
+    to_stage: str | None = None,
+    entry_ids: tuple[str, ...] = (),
+    keep_since: bool = False,
+) -> int:
     """Move entries to a stage and keep the transition (rules.md §7).
 
     ``source_table`` (a table or view) has columns ``entry_id``, ``event_date``
@@ -42,9 +56,15 @@ def record_transitions(con, source_table: str, source: str, month_mi: int, setti
     Returns the number of transitions recorded.
     """
     sql = render_sql(
-        "ledger/transition.sql", source_table=source_table, source=source, month_mi=month_mi,
-        to_stage=to_stage, stage_days=settings.stage_days, closed_stages=CLOSED_STAGES,
-        entry_ids=", ".join("'" + e.replace("'", "''") + "'" for e in entry_ids), keep_since=keep_since,
+        "ledger/transition.sql",
+        source_table=source_table,
+        source=source,
+        month_mi=month_mi,
+        to_stage=to_stage,
+        stage_days=settings.stage_days,
+        closed_stages=CLOSED_STAGES,
+        entry_ids=", ".join("'" + e.replace("'", "''") + "'" for e in entry_ids),
+        keep_since=keep_since,
     )
     return con.execute(sql).fetchall()[0][0]
 
@@ -76,8 +96,9 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
     try:
         _load_officers(con)
         run_sql(con, "ledger/05_reopen.sql", closed_stages=CLOSED_STAGES, **ctx.params())
-        reopened = record_transitions(con, "_reopening", f"run:{ctx.month}", ctx.month_mi, ctx.settings,
-                                      keep_since=True)
+        reopened = record_transitions(
+            con, "_reopening", f"run:{ctx.month}", ctx.month_mi, ctx.settings, keep_since=True
+        )
         run_sql(con, "ledger/10_close.sql", **ctx.params())
         closed = record_transitions(con, "_closing", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
         run_sql(con, "ledger/20_office_change.sql", **ctx.params())
@@ -94,10 +115,12 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
             n = con.execute("SELECT count(*) FROM ledger_entries WHERE closed_mi IS NULL").fetchall()[0][0]
             frame = con.execute(
                 "SELECT id_no, office_code, stage, officer_id AS responsible_officer, due_date "
-                "FROM ledger_entries WHERE closed_mi IS NULL AND " + sample_clause(n, ctx.settings)).df()
+                "FROM ledger_entries WHERE closed_mi IS NULL AND " + sample_clause(n, ctx.settings)
+            ).df()
             vdir = (ctx.out / ctx.month / "validation") if ctx.out else None
-            validate_frames("ledger", {"ledger": frame}, vdir, label=ctx.month, settings=ctx.settings,
-                            populations={"ledger": n})
+            validate_frames(
+                "ledger", {"ledger": frame}, vdir, label=ctx.month, settings=ctx.settings, populations={"ledger": n}
+            )
         con.execute("COMMIT")
     except BaseException:
         rollback(con)

@@ -34,12 +34,12 @@ log = logging.getLogger(__name__)
 class MonthContext:
     """Everything a stage needs to know about the month it computes."""
 
-    month: str          # 'YYYY-MM'
+    month: str  # 'YYYY-MM'
     month_mi: int
     as_of_seq: int
     settings: Settings
     out: Path | None = None
-    forced_ahead: bool = False   # beyond the latest push, on --ahead-of-push (issue 14)
+    forced_ahead: bool = False  # beyond the latest push, on --ahead-of-push (issue 14)
 
     @property
     def month_first(self) -> str:
@@ -50,8 +50,15 @@ class MonthContext:
         return format_month(self.month_mi + 1) + "-01"
 
     def params(self, **extra) -> dict:
-        return dict(month=self.month, month_mi=self.month_mi, seq=self.as_of_seq, settings=self.settings,
-                    month_first=self.month_first, next_month_first=self.next_month_first, **extra)
+        return dict(
+            month=self.month,
+            month_mi=self.month_mi,
+            seq=self.as_of_seq,
+            settings=self.settings,
+            month_first=self.month_first,
+            next_month_first=self.next_month_first,
+            **extra,
+        )
 
 
 @dataclass
@@ -66,8 +73,12 @@ class RunReport:
     def lines(self) -> list[str]:
         head = f"month {self.month} on push seq {self.as_of_seq}" + (" (replay)" if self.replay else "")
         timing = ", ".join(f"{k} {v} s" for k, v in self.seconds.items())
-        return [head] + [f"  {k}: {v}" for k, v in self.counts.items()] + (
-            [f"  outputs: {self.out_dir}"] if self.out_dir else []) + ([f"  time: {timing}"] if timing else [])
+        return (
+            [head]
+            + [f"  {k}: {v}" for k, v in self.counts.items()]
+            + ([f"  outputs: {self.out_dir}"] if self.out_dir else [])
+            + ([f"  time: {timing}"] if timing else [])
+        )
 
 
 #: How far a command may go beyond the latest applied push's data_month D without --ahead-of-push
@@ -77,8 +88,9 @@ class RunReport:
 MONTHS_AHEAD_OF_PUSH = {"run": 1, "declare": 2}
 
 
-def month_context(con, month: str, settings: Settings, *, command: str = "run", replay: bool = False,
-                  ahead_of_push: bool = False) -> MonthContext:
+def month_context(
+    con, month: str, settings: Settings, *, command: str = "run", replay: bool = False, ahead_of_push: bool = False
+) -> MonthContext:
     """Resolve month P: the push state it runs on, and the month-order guard (issue 4 §6).
 
     P is computed on the last applied batch whose data_month ≤ P.  A month before
@@ -95,7 +107,8 @@ def month_context(con, month: str, settings: Settings, *, command: str = "run", 
         raise MonthRefused(f"month {month}: no push batch with data_month <= {month} has been applied; ingest first")
     last = con.execute(
         "SELECT max(month_mi) FROM month_runs WHERE command = ? AND status IN ('DONE', 'RUNNING') AND NOT replay",
-        [command]).fetchall()[0][0]
+        [command],
+    ).fetchall()[0][0]
     if last is not None and mi < last and not replay:
         raise MonthRefused(
             f"month {month} is before the last month run or being run ({format_month(last)}); "
@@ -112,7 +125,8 @@ def month_context(con, month: str, settings: Settings, *, command: str = "run", 
                 raise MonthRefused(
                     f"month {month} is ahead of the latest push (data_month {latest}): {command} goes up to "
                     f"{format_month(limit)}; ingest that month's push first, or, if you really mean it, add "
-                    f"--ahead-of-push (the warehouse is copied first, to undo it: docs/operations.md)")
+                    f"--ahead-of-push (the warehouse is copied first, to undo it: docs/operations.md)"
+                )
             forced = True
     return MonthContext(month=month, month_mi=mi, as_of_seq=seq, settings=settings, forced_ahead=forced)
 
@@ -130,15 +144,24 @@ def keep_copy_before_forcing(con, warehouse: str | Path, ctx: MonthContext, comm
         # the month was forced before and its copy not yet put back nor deleted: a forced run that
         # failed half way is being tried again. The copy stays the state before the *first* attempt
         # (a new one would hold the half run's notices, and the undo would keep them).
-        log.warning("%s %s is ahead of the latest push (--ahead-of-push): the warehouse before its first "
-                    "attempt is still kept as %s (not replaced)", command, ctx.month, dst)
+        log.warning(
+            "%s %s is ahead of the latest push (--ahead-of-push): the warehouse before its first "
+            "attempt is still kept as %s (not replaced)",
+            command,
+            ctx.month,
+            dst,
+        )
         return dst
     con.execute("CHECKPOINT")
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.copyfile(w, tmp)
     tmp.replace(dst)
-    log.warning("%s %s is ahead of the latest push (--ahead-of-push): the warehouse before it is kept as %s",
-                command, ctx.month, dst)
+    log.warning(
+        "%s %s is ahead of the latest push (--ahead-of-push): the warehouse before it is kept as %s",
+        command,
+        ctx.month,
+        dst,
+    )
     return dst
 
 
@@ -146,19 +169,24 @@ def _begin(con, ctx, replay: bool) -> None:
     if replay:
         done = con.execute(
             "SELECT arg_max(as_of_seq, finished_at) FROM month_runs WHERE command = 'run' AND status = 'DONE' "
-            "AND month_mi = ? AND NOT replay", [ctx.month_mi]).fetchall()[0][0]
+            "AND month_mi = ? AND NOT replay",
+            [ctx.month_mi],
+        ).fetchall()[0][0]
         if done is None:
             raise MonthRefused(f"month {ctx.month} was never run: nothing to replay")
         ctx.as_of_seq = done
     con.execute("DELETE FROM month_runs WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [ctx.month_mi])
-    con.execute("INSERT INTO month_runs VALUES (?, 'run', ?, ?, now(), NULL, 'RUNNING')",
-                [ctx.month_mi, ctx.as_of_seq, replay])
+    con.execute(
+        "INSERT INTO month_runs VALUES (?, 'run', ?, ?, now(), NULL, 'RUNNING')", [ctx.month_mi, ctx.as_of_seq, replay]
+    )
 
 
 def _finish(con, ctx, status: str = "DONE") -> None:
     con.execute(
         "UPDATE month_runs SET status = ?, finished_at = now() "
-        "WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [status, ctx.month_mi])
+        "WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'",
+        [status, ctx.month_mi],
+    )
 
 
 def _record_failure(con, record) -> None:
@@ -179,7 +207,8 @@ def _running_context(con, month: str, settings: Settings, out) -> MonthContext:
     ctx = month_context(con, month, settings, replay=True)
     row = con.execute(
         "SELECT as_of_seq, replay FROM month_runs WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'",
-        [ctx.month_mi]).fetchone()
+        [ctx.month_mi],
+    ).fetchone()
     if row is None:
         raise MonthRefused(f"month {ctx.month}: no run has begun (stage_begin first)")
     ctx.as_of_seq, ctx.out = row[0], Path(out) if out else None
@@ -187,8 +216,16 @@ def _running_context(con, month: str, settings: Settings, out) -> MonthContext:
 
 
 @refreshes_analysts
-def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: bool = False,
-              settings: Settings | None = None, validate: bool = True, ahead_of_push: bool = False) -> RunReport:
+def run_month(
+    month: str,
+    warehouse: str | Path,
+    out: str | Path,
+    *,
+    replay: bool = False,
+    settings: Settings | None = None,
+    validate: bool = True,
+    ahead_of_push: bool = False,
+) -> RunReport:
     """``retire-prep run --month P``: screening, flags, ledger, reminders, worklists, report."""
     from . import forecast, ledger, outputs, screen
 
@@ -197,7 +234,7 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
     if validate:
         from .validate import warm_up
 
-        warm_up()   # GX imports while DuckDB screens
+        warm_up()  # GX imports while DuckDB screens
     with connect(warehouse, settings=settings) as con:
         ctx = month_context(con, month, settings, replay=replay, ahead_of_push=ahead_of_push)
         ctx.out = out
@@ -206,6 +243,7 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
         report = RunReport(month=ctx.month, as_of_seq=ctx.as_of_seq, replay=replay)
         if kept:
             report.counts["ahead of the push: the warehouse before this run is kept as"] = str(kept)
+
         def step(name, fn):
             t0 = time.perf_counter()
             log.info("%s %s …", ctx.month, name)
@@ -218,13 +256,17 @@ def run_month(month: str, warehouse: str | Path, out: str | Path, *, replay: boo
                 step("ledger", lambda: ledger.update_ledger(con, ctx, validate=validate))
                 step("notices", lambda: notify_month(con, ctx, validate=validate))
                 # the worklists first: the forecast reads their channel (sql/forecast/10_forecast.sql)
-                step("worklists", lambda: {"worklist rows (snapshot)": outputs.prepare_worklists(
-                    con, ctx, validate=validate)})
+                step(
+                    "worklists",
+                    lambda: {"worklist rows (snapshot)": outputs.prepare_worklists(con, ctx, validate=validate)},
+                )
                 step("forecast", lambda: forecast.forecast_month(con, ctx, validate=validate))
             else:
                 screen.state_views(con, ctx)
-            step("outputs", lambda: outputs.publish_month(con, ctx, validate=validate, rebuild=not replay,
-                                                          prepared=not replay))
+            step(
+                "outputs",
+                lambda: outputs.publish_month(con, ctx, validate=validate, rebuild=not replay, prepared=not replay),
+            )
         except BaseException:
             _record_failure(con, lambda: _finish(con, ctx, "FAILED"))
             raise
@@ -246,11 +288,13 @@ def stage_begin(month: str, warehouse: str, out: str, replay: bool = False, ahea
         kept = keep_copy_before_forcing(con, warehouse, ctx, "run") if ctx.forced_ahead else None
         _begin(con, ctx, replay)
         return {"month": ctx.month, "as_of_seq": ctx.as_of_seq, "replay": replay} | (
-            {"warehouse_before": str(kept)} if kept else {})
+            {"warehouse_before": str(kept)} if kept else {}
+        )
 
 
-def _in_running_month(month: str, warehouse: str, out: str, work, *, read_only: bool = False,
-                      state: bool = True, validates: bool = False):
+def _in_running_month(
+    month: str, warehouse: str, out: str, work, *, read_only: bool = False, state: bool = True, validates: bool = False
+):
     """Open the warehouse, resolve the begun month, create the push-state views, run ``work(con, ctx)``.
     A stage that ``validates`` imports GX in the background meanwhile."""
     from . import screen
@@ -288,8 +332,10 @@ def stage_forecast(month: str, warehouse: str, out: str) -> dict:
     from . import forecast
 
     def work(con, ctx):
-        replay = con.execute("SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING' "
-                             "AND command = 'run'", [ctx.month_mi]).fetchall()[0][0]
+        replay = con.execute(
+            "SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING' AND command = 'run'",
+            [ctx.month_mi],
+        ).fetchall()[0][0]
         return {"forecast": "kept as stored (replay)"} if replay else forecast.forecast_month(con, ctx)
 
     return _in_running_month(month, warehouse, out, work, validates=True)
@@ -300,8 +346,10 @@ def stage_worklists(month: str, warehouse: str, out: str) -> list[str]:
     from . import outputs
 
     def work(con, ctx):
-        replay = con.execute("SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING' "
-                             "AND command = 'run'", [ctx.month_mi]).fetchall()[0][0]
+        replay = con.execute(
+            "SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING' AND command = 'run'",
+            [ctx.month_mi],
+        ).fetchall()[0][0]
         outputs.prepare_worklists(con, ctx, rebuild=not replay)
         if ctx.out:
             outputs.mark_publishing(Path(out) / ctx.month)  # the office tasks write in place; finish unmarks
@@ -315,8 +363,12 @@ def stage_office_files(month: str, warehouse: str, out: str, office: str) -> dic
     from . import outputs
 
     return _in_running_month(
-        month, warehouse, out,
-        lambda con, ctx: outputs.write_office_files(con, ctx, office, Path(out) / ctx.month), read_only=True)
+        month,
+        warehouse,
+        out,
+        lambda con, ctx: outputs.write_office_files(con, ctx, office, Path(out) / ctx.month),
+        read_only=True,
+    )
 
 
 def stage_offices_files(month: str, warehouse: str, out: str, offices: list[str]) -> dict:
@@ -324,17 +376,24 @@ def stage_offices_files(month: str, warehouse: str, out: str, offices: list[str]
     from . import outputs
 
     return _in_running_month(
-        month, warehouse, out,
+        month,
+        warehouse,
+        out,
         lambda con, ctx: outputs.write_offices_files(con, ctx, list(offices), Path(out) / ctx.month),
-        read_only=True)
+        read_only=True,
+    )
 
 
 def stage_month_files(month: str, warehouse: str, out: str) -> dict:
     from . import outputs
 
     return _in_running_month(
-        month, warehouse, out,
-        lambda con, ctx: outputs.write_month_files(con, ctx, Path(out) / ctx.month), read_only=True)
+        month,
+        warehouse,
+        out,
+        lambda con, ctx: outputs.write_month_files(con, ctx, Path(out) / ctx.month),
+        read_only=True,
+    )
 
 
 @refreshes_analysts

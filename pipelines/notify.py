@@ -64,23 +64,63 @@ MAX_SMS_CHARS = 500
 # Person columns a notice may use (from the person state of the month) when the rows lack them.
 _PERSON_COLUMNS = ("name", "insurance_type")
 # Columns of the rows that never reach a template (identifiers, phone) or are internal.
-_NOT_IN_CONTEXT = {"id_no", "phone", "_mobile", "_notice_id", "_person_key", "_channel", "_offline_reason",
-                   "kind", "employer_uscc", "employer_name", "hukou_region"}
+_NOT_IN_CONTEXT = {
+    "id_no",
+    "phone",
+    "_mobile",
+    "_notice_id",
+    "_person_key",
+    "_channel",
+    "_offline_reason",
+    "kind",
+    "employer_uscc",
+    "employer_name",
+    "hukou_region",
+}
 # Template variables that may legitimately be empty: kept as None (tested with {% if %}).
 OPTIONAL_VARIABLES = {
-    "flexible_earliest_mi", "flexible_latest_mi", "flexible_earliest_month", "flexible_latest_month",
-    "elected_retirement_mi", "elected_retirement_month", "elected_benefit_start_mi",
+    "flexible_earliest_mi",
+    "flexible_latest_mi",
+    "flexible_earliest_month",
+    "flexible_latest_month",
+    "elected_retirement_mi",
+    "elected_retirement_month",
+    "elected_benefit_start_mi",
     "elected_benefit_start_month",
 }
 
 # GB/T 2260 provinces (first two digits) for letters to another province's agency.
 PROVINCES = {
-    "11": "北京市", "12": "天津市", "13": "河北省", "14": "山西省", "15": "内蒙古自治区",
-    "21": "辽宁省", "22": "吉林省", "23": "黑龙江省", "31": "上海市", "32": "江苏省",
-    "33": "浙江省", "34": "安徽省", "35": "福建省", "36": "江西省", "37": "山东省",
-    "41": "河南省", "42": "湖北省", "43": "湖南省", "44": "广东省", "45": "广西壮族自治区",
-    "46": "海南省", "50": "重庆市", "51": "四川省", "52": "贵州省", "53": "云南省",
-    "54": "西藏自治区", "61": "陕西省", "62": "甘肃省", "63": "青海省", "64": "宁夏回族自治区",
+    "11": "北京市",
+    "12": "天津市",
+    "13": "河北省",
+    "14": "山西省",
+    "15": "内蒙古自治区",
+    "21": "辽宁省",
+    "22": "吉林省",
+    "23": "黑龙江省",
+    "31": "上海市",
+    "32": "江苏省",
+    "33": "浙江省",
+    "34": "安徽省",
+    "35": "福建省",
+    "36": "江西省",
+    "37": "山东省",
+    "41": "河南省",
+    "42": "湖北省",
+    "43": "湖南省",
+    "44": "广东省",
+    "45": "广西壮族自治区",
+    "46": "海南省",
+    "50": "重庆市",
+    "51": "四川省",
+    "52": "贵州省",
+    "53": "云南省",
+    "54": "西藏自治区",
+    "61": "陕西省",
+    "62": "甘肃省",
+    "63": "青海省",
+    "64": "宁夏回族自治区",
     "65": "新疆维吾尔自治区",
 }
 
@@ -98,6 +138,7 @@ class NoticeRenderError(RetirePrepError):
 
 
 # ----------------------------------------------------------------------------- small helpers
+
 
 def sms_segments(text: str | int) -> int:
     """Segments of an SMS text (or of a length), signature included (rules.md §5, policy.md §9)."""
@@ -174,7 +215,8 @@ def _persons_source(con) -> str:
     """The person state of the month: ``persons_p`` in a run, else the current versions."""
     n = con.execute(
         "SELECT (SELECT count(*) FROM duckdb_views() WHERE view_name = 'persons_p') + "
-        "(SELECT count(*) FROM duckdb_tables() WHERE table_name = 'persons_p')").fetchall()[0][0]
+        "(SELECT count(*) FROM duckdb_tables() WHERE table_name = 'persons_p')"
+    ).fetchall()[0][0]
     if n:
         return "persons_p"
     return "(SELECT * FROM person_versions WHERE valid_to_seq IS NULL)"
@@ -278,6 +320,7 @@ def render_notice(kind: str, context: dict, settings: Settings, pkey: str) -> st
 
 # ----------------------------------------------------------------------------- issuing
 
+
 @lru_cache(maxsize=None)
 def _template_inputs(kind: str, columns: tuple[str, ...]) -> tuple[str, ...]:
     """The row columns the ``kind`` template's text can depend on (through notice_context)."""
@@ -309,16 +352,21 @@ def _render_texts(con, kind: str, key_cols: tuple[str, ...], month_mi: int, sett
     cols = ", ".join(_quote(c) for c in key_cols)
     combos = con.sql(
         f"SELECT {cols}, min(_person_key) AS _person_key FROM _notice_rows WHERE kind = '{kind}' "
-        f"GROUP BY ALL ORDER BY ALL").to_arrow_table()
-    texts = [render_notice(kind, notice_context(row, month_mi), settings, row["_person_key"])
-             for row in combos.to_pylist()]
-    return combos.drop_columns(["_person_key"]).append_column(
-        "_text", pa.array(texts, pa.string())).append_column(
-        "_segments", pa.array([sms_segments(t) for t in texts], pa.int32()))
+        f"GROUP BY ALL ORDER BY ALL"
+    ).to_arrow_table()
+    texts = [
+        render_notice(kind, notice_context(row, month_mi), settings, row["_person_key"]) for row in combos.to_pylist()
+    ]
+    return (
+        combos.drop_columns(["_person_key"])
+        .append_column("_text", pa.array(texts, pa.string()))
+        .append_column("_segments", pa.array([sms_segments(t) for t in texts], pa.int32()))
+    )
 
 
-def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | None,
-           batch_mi: int | None = None) -> dict[str, int]:
+def _issue(
+    con, rows_table: str, month_mi: int, settings: Settings, kind: str | None, batch_mi: int | None = None
+) -> dict[str, int]:
     """Render and insert the notices of ``rows_table`` not issued yet; returns inserted per kind.
     They go out with the batch of ``batch_mi`` (``issued_mi``; default ``month_mi``).
 
@@ -334,9 +382,18 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
     if kind is not None and kind not in KINDS:
         raise RetirePrepError(f"unknown notice kind {kind!r}")
     person_cols = [c for c in _PERSON_COLUMNS if c not in cols]
-    _run(con, _sql(
-        "20_notice_rows.sql", rows_table=rows_table, kind=kind, exclude_kind=kind is not None and "kind" in cols,
-        person_cols=person_cols, persons=_persons_source(con), month_mi=int(month_mi)))
+    _run(
+        con,
+        _sql(
+            "20_notice_rows.sql",
+            rows_table=rows_table,
+            kind=kind,
+            exclude_kind=kind is not None and "kind" in cols,
+            person_cols=person_cols,
+            persons=_persons_source(con),
+            month_mi=int(month_mi),
+        ),
+    )
     try:
         kinds = [r[0] for r in con.execute("SELECT DISTINCT kind FROM _notice_rows ORDER BY 1").fetchall()]
         unknown = [k for k in kinds if k not in KINDS]
@@ -348,13 +405,21 @@ def _issue(con, rows_table: str, month_mi: int, settings: Settings, kind: str | 
             texts = _render_texts(con, k, key_cols, month_mi, settings)
             con.register("_notice_texts", texts)
             try:
-                _run(con, _sql("25_notice_texts.sql", kind=k, key_cols=key_cols,
-                               batch_mi=int(month_mi if batch_mi is None else batch_mi)))
+                _run(
+                    con,
+                    _sql(
+                        "25_notice_texts.sql",
+                        kind=k,
+                        key_cols=key_cols,
+                        batch_mi=int(month_mi if batch_mi is None else batch_mi),
+                    ),
+                )
             finally:
                 con.unregister("_notice_texts")
         # every row got its text (the join is on the very combinations rendered from these rows)
         n_rows, n_new = con.execute(
-            "SELECT (SELECT count(*) FROM _notice_rows), (SELECT count(*) FROM _notice_new)").fetchall()[0]
+            "SELECT (SELECT count(*) FROM _notice_rows), (SELECT count(*) FROM _notice_new)"
+        ).fetchall()[0]
         if n_rows != n_new:
             raise RetirePrepError(f"notice texts: {n_new} of {n_rows} rows matched a rendered text")
         inserted = []
@@ -393,9 +458,16 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     Runs inside the caller's transaction (none is opened here).
     """
     persons = _persons_source(con)
-    _run(con, render_sql(
-        "notify/10_reminders_due.sql", month_mi=int(month_mi), overdue_every=int(settings.overdue_every_months),
-        benefit_start_offset=int(settings.benefit_start_offset), persons=persons))
+    _run(
+        con,
+        render_sql(
+            "notify/10_reminders_due.sql",
+            month_mi=int(month_mi),
+            overdue_every=int(settings.overdue_every_months),
+            benefit_start_offset=int(settings.benefit_start_offset),
+            persons=persons,
+        ),
+    )
     # P's batch already sent (a rerun after a DONE run, e.g. on a correction push): what the rerun
     # raises — a person it takes in or reopens — goes out with the next batch, P+1 (docs/decisions.md)
     batch = month_mi + 1 if batch_published(con, month_mi) else month_mi
@@ -403,7 +475,8 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     counts = {k: inserted.get(k, 0) for k in REMINDER_KINDS}
     _run(con, render_sql("notify/40_pre_service_notified.sql", month_mi=int(month_mi)))
     counts["NOTIFIED"] = record_transitions(
-        con, "_pre_service_notified", f"run:{format_month(month_mi)}", month_mi, settings, to_stage="NOTIFIED")
+        con, "_pre_service_notified", f"run:{format_month(month_mi)}", month_mi, settings, to_stage="NOTIFIED"
+    )
     _run(con, "DROP TABLE IF EXISTS _pre_service_notified")
     _run(con, "DROP TABLE IF EXISTS _reminders_due")
     return counts
@@ -412,8 +485,12 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
 def batch_published(con, month_mi: int) -> bool:
     """A run of P is DONE: P's batch was published (sent) and is frozen — a rerun re-emits it as it
     was, neither withdrawing nor re-settling any of its notices (docs/decisions.md)."""
-    return bool(con.execute("SELECT count(*) FROM month_runs WHERE month_mi = ? AND command = 'run' "
-                            "AND status = 'DONE'", [int(month_mi)]).fetchall()[0][0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM month_runs WHERE month_mi = ? AND command = 'run' AND status = 'DONE'",
+            [int(month_mi)],
+        ).fetchall()[0][0]
+    )
 
 
 def withdraw_closed(con, month_mi: int) -> int:
@@ -424,8 +501,15 @@ def withdraw_closed(con, month_mi: int) -> int:
     published = batch_published(con, month_mi)
     # a published batch is frozen: nothing is withdrawn from it, and what a reopening restores goes
     # out with the next batch
-    _run(con, render_sql("notify/46_withdraw.sql", month_mi=int(month_mi), withdraw=not published,
-                         restore_into=int(month_mi) + 1 if published else int(month_mi)))
+    _run(
+        con,
+        render_sql(
+            "notify/46_withdraw.sql",
+            month_mi=int(month_mi),
+            withdraw=not published,
+            restore_into=int(month_mi) + 1 if published else int(month_mi),
+        ),
+    )
     return 0 if published else con.execute("SELECT count(*) FROM _withdraw").fetchall()[0][0]
 
 
@@ -435,8 +519,9 @@ def settle_batch(con, month_mi: int) -> int:
     changed."""
     if batch_published(con, month_mi):
         return 0
-    return con.execute(render_sql("notify/47_settle_batch.sql", month_mi=int(month_mi),
-                                  persons=_persons_source(con))).fetchall()[0][0]
+    return con.execute(
+        render_sql("notify/47_settle_batch.sql", month_mi=int(month_mi), persons=_persons_source(con))
+    ).fetchall()[0][0]
 
 
 def record_letters_due(con, month_mi: int) -> int:
@@ -447,6 +532,7 @@ def record_letters_due(con, month_mi: int) -> int:
 
 
 # ----------------------------------------------------------------------------- files
+
 
 def _kinds_sql() -> str:
     return "[" + ", ".join(f"'{k}'" for k in KINDS) + "]"
@@ -459,8 +545,9 @@ def notice_offices(con, month_mi: int) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT file_office FROM _notices_p ORDER BY 1").fetchall()]
 
 
-def write_notification_files(con, month_mi: int, out_month_dir: Path, office: str | None = None,
-                             offices: list[str] | None = None) -> dict:
+def write_notification_files(
+    con, month_mi: int, out_month_dir: Path, office: str | None = None, offices: list[str] | None = None
+) -> dict:
     """``notifications/<office>/sms.parquet|.csv`` and ``offline.csv`` for every office with
     notices issued in P (or only ``office`` when given).  Each office gets only its own notices
     (its persons of P: see :func:`notice_offices`); an office with notices gets all three files, one of them
@@ -486,16 +573,29 @@ def write_notification_files(con, month_mi: int, out_month_dir: Path, office: st
     folder = out_month_dir / "notifications"
     # one query per file kind for all the offices at once, split by office in Arrow
     sms = write_partitioned(
-        con, _sql("50_sms_file.sql", month_mi=month_mi, offices=only, kinds=kinds), "_office",
-        lambda code: folder / code / "sms", offices_p)
+        con,
+        _sql("50_sms_file.sql", month_mi=month_mi, offices=only, kinds=kinds),
+        "_office",
+        lambda code: folder / code / "sms",
+        offices_p,
+    )
     offline = write_partitioned(
-        con, _sql("51_offline_file.sql", month_mi=month_mi, offices=only, kinds=kinds, persons=persons),
-        "_office", lambda code: folder / code / "offline", offices_p, csv_only=True)
+        con,
+        _sql("51_offline_file.sql", month_mi=month_mi, offices=only, kinds=kinds, persons=persons),
+        "_office",
+        lambda code: folder / code / "offline",
+        offices_p,
+        csv_only=True,
+    )
     segments = con.execute(
         f"SELECT coalesce(sum(segments), 0) FROM _notices_p WHERE channel = 'SMS' AND file_office IN ({only})"
     ).fetchall()[0][0]
-    return {"notification offices": len(offices_p), "sms notices": sum(sms.values()),
-            "sms segments": int(segments), "offline notices": sum(offline.values())}
+    return {
+        "notification offices": len(offices_p),
+        "sms notices": sum(sms.values()),
+        "sms segments": int(segments),
+        "offline notices": sum(offline.values()),
+    }
 
 
 def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
@@ -524,8 +624,9 @@ def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
             "person_name": row["name"],
             "id_no": row["id_no"],
             "officer_id": row["officer_id"],
-            "procedure_text": ("城乡居民基本养老保险待遇领取手续" if row["insurance_type"] == 170
-                               else "企业职工基本养老保险退休手续"),
+            "procedure_text": (
+                "城乡居民基本养老保险待遇领取手续" if row["insurance_type"] == 170 else "企业职工基本养老保险退休手续"
+            ),
             "letter_date": date_zh(first_day),
             "basis_text": "；".join(_LETTER_BASIS.get(b, b) for b in row["basis"].split(";")),
         }
@@ -535,7 +636,8 @@ def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
             m = _UNDEFINED_NAME.search(str(exc))
             raise NoticeRenderError(
                 f"cannot render the coordination letter of person {row['person_key']}: "
-                f"template variable '{m.group(1) if m else '?'}' has no value") from None
+                f"template variable '{m.group(1) if m else '?'}' has no value"
+            ) from None
         path = out_month_dir / "letters" / sender / f"{_check_code_id(row['letter_id'])}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

@@ -51,8 +51,12 @@ _PATHS = {
 # ------------------------------------------------------------------ month of a run (pure)
 
 
-def month_of_run(param_month: str | None = None, logical_date: datetime | None = None,
-                 run_after: datetime | None = None, tz: str = TIMEZONE) -> str:
+def month_of_run(
+    param_month: str | None = None,
+    logical_date: datetime | None = None,
+    run_after: datetime | None = None,
+    tz: str = TIMEZONE,
+) -> str:
     """Month P (``YYYY-MM``) of a DAG run: param, else logical date, else run_after, in ``tz``.
 
     A naive datetime is taken as UTC (what Airflow stores).  Raises ``ValueError`` for a
@@ -230,7 +234,8 @@ def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None) 
     if report.refused:
         raise _fail_without_retry(
             f"{len(report.refused)} push batch(es) refused (the rest of the inbox was processed; "
-            f"see the `batches` view): " + "; ".join(summary["refused"]))
+            f"see the `batches` view): " + "; ".join(summary["refused"])
+        )
     return summary
 
 
@@ -279,11 +284,22 @@ def feedback_inbox_files(inbox: Path, offices) -> tuple[dict[str, list[Path]], l
     known = {inbox / o for o in offices}
     stray = _feedback_files(inbox)
     # a folder that is no office's, and any folder inside an office's folder: never applied, named
-    stray += sorted(p for d in inbox.iterdir() if d.is_dir() and d not in known and d.name != "refused"
-                    for p in d.rglob("*") if _is_feedback(p))
+    stray += sorted(
+        p
+        for d in inbox.iterdir()
+        if d.is_dir() and d not in known and d.name != "refused"
+        for p in d.rglob("*")
+        if _is_feedback(p)
+    )
     # (a hidden folder is a transfer tool's work area, e.g. rsync's .~tmp~: its files are not sent yet)
-    stray += sorted(p for o in sorted(offices) for d in (inbox / o).iterdir() if d.is_dir()
-                    and not d.name.startswith(".") for p in d.rglob("*") if _is_feedback(p))
+    stray += sorted(
+        p
+        for o in sorted(offices)
+        for d in (inbox / o).iterdir()
+        if d.is_dir() and not d.name.startswith(".")
+        for p in d.rglob("*")
+        if _is_feedback(p)
+    )
     return {o: f for o, f in by_office.items() if f}, stray
 
 
@@ -333,9 +349,13 @@ def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = Non
     if stray:
         from .contract import shown_file_name
 
-        names = ", ".join(shown_file_name(str(f.relative_to(folder))) for f in stray[:3]) + (" …" if len(stray) > 3 else "")
-        refused.append(f"{len(stray)} file(s) in no office's folder, not applied ({names}): move each into "
-                       f"{folder}/<office>/ of the office that sent it")
+        names = ", ".join(shown_file_name(str(f.relative_to(folder))) for f in stray[:3]) + (
+            " …" if len(stray) > 3 else ""
+        )
+        refused.append(
+            f"{len(stray)} file(s) in no office's folder, not applied ({names}): move each into "
+            f"{folder}/<office>/ of the office that sent it"
+        )
     if refused:
         raise _fail_without_retry("; ".join(refused))
     return {"files": sum(len(f) for f in by_office.values()), "report": lines}
@@ -347,8 +367,13 @@ def _log_lines(report) -> list[str]:
         return []
     lines = list(getattr(report, "lines", lambda: [str(report)])())
     for line in lines:
-        level = (logging.ERROR if line.startswith("REFUSED") else
-                 logging.WARNING if line.startswith(("held", "warning", "  warning")) else logging.INFO)
+        level = (
+            logging.ERROR
+            if line.startswith("REFUSED")
+            else logging.WARNING
+            if line.startswith(("held", "warning", "  warning"))
+            else logging.INFO
+        )
         log.log(level, "%s", line)
     return lines
 

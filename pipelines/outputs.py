@@ -45,12 +45,14 @@ def validate_notices(con, ctx) -> None:
 
     from .validate import sample_clause
 
-    n = con.execute("SELECT count(*) FROM notice_log WHERE issued_mi = ? AND channel = 'SMS'",
-                    [ctx.month_mi]).fetchall()[0][0]
+    n = con.execute(
+        "SELECT count(*) FROM notice_log WHERE issued_mi = ? AND channel = 'SMS'", [ctx.month_mi]
+    ).fetchall()[0][0]
     frame = con.execute(
         "SELECT notice_id, kind AS notice_kind, id_no, phone, text, segments, mi_text(reference_mi) AS reference_month "
         f"FROM notice_log WHERE issued_mi = ? AND channel = 'SMS' AND {sample_clause(n, ctx.settings)}",
-        [ctx.month_mi]).df()
+        [ctx.month_mi],
+    ).df()
     # computed independently of the SQL that stored `segments`, so the check can fail
     frame["expected_segments"] = expected_sms_segments(frame["text"])
     _validate("notices", {"sms": frame}, ctx, {"sms": n})
@@ -84,7 +86,10 @@ def write_worklists(con, ctx, stage_dir: Path, offices: list[str]) -> dict[str, 
         con,
         f"SELECT office_code AS _office, {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = "
         f"{int(ctx.month_mi)} AND office_code IN ({only}) ORDER BY office_code, statutory_age_month, entry_id",
-        "_office", lambda office: stage_dir / "worklists" / office / "worklist", offices)
+        "_office",
+        lambda office: stage_dir / "worklists" / office / "worklist",
+        offices,
+    )
     if ctx.settings.worklist_workbooks:
         books = write_workbooks(con, ctx, stage_dir, offices)
         assert books == counts, "the workbook and the CSV of an office hold the same rows"
@@ -100,9 +105,18 @@ def write_workbooks(con, ctx, stage_dir: Path, offices: list[str]) -> dict[str, 
 
     created = datetime(int(ctx.month[:4]), int(ctx.month[5:7]), 1)
     columns = [c.strip() for c in WORKLIST_COLUMNS.split(",")]
-    return {office: write_workbook(con, ctx.month_mi, office, stage_dir / "worklists" / office / "worklist.xlsx",
-                                   columns=columns, created=created, closed_stages=CLOSED_STAGES)
-            for office in offices}
+    return {
+        office: write_workbook(
+            con,
+            ctx.month_mi,
+            office,
+            stage_dir / "worklists" / office / "worklist.xlsx",
+            columns=columns,
+            created=created,
+            closed_stages=CLOSED_STAGES,
+        )
+        for office in offices
+    }
 
 
 def write_handovers(con, ctx, stage_dir: Path) -> int:
@@ -125,14 +139,18 @@ def validate_worklists(con, ctx) -> None:
     n = con.execute("SELECT count(*) FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0][0]
     frame = con.execute(
         f"SELECT {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = ? AND {sample_clause(n, ctx.settings)}",
-        [ctx.month_mi]).df()
+        [ctx.month_mi],
+    ).df()
     _validate("worklists", {"worklist": frame}, ctx, {"worklist": n})
 
 
 def prepare_worklists(con, ctx, *, validate: bool = True, rebuild: bool = True) -> int:
     """Snapshot (unless replaying) and validate the month's worklists; nothing is written to files."""
-    n = build_worklist(con, ctx) if rebuild else con.execute(
-        "SELECT count(*) FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0][0]
+    n = (
+        build_worklist(con, ctx)
+        if rebuild
+        else con.execute("SELECT count(*) FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0][0]
+    )
     if validate:
         validate_worklists(con, ctx)
     return n
@@ -157,9 +175,11 @@ def write_month_files(con, ctx, base: Path) -> dict:
     workload forecast (issue 18), report."""
     from . import forecast, notify, report
 
-    counts = {"handovers": write_handovers(con, ctx, base),
-              "letters": len(notify.write_letters(con, ctx.month_mi, base)),
-              "forecast rows": forecast.write_forecast(con, ctx, base)}
+    counts = {
+        "handovers": write_handovers(con, ctx, base),
+        "letters": len(notify.write_letters(con, ctx.month_mi, base)),
+        "forecast rows": forecast.write_forecast(con, ctx, base),
+    }
     report.write_report(con, ctx, base)
     return counts
 
@@ -204,7 +224,8 @@ def mark_publishing(final: Path) -> None:
         "Do not hand out or read this folder until this file is gone.\n"
         "If it stays after the run has ended, the run was interrupted and the folder may mix this run's\n"
         f"files with an earlier one's: run the month again (retire-prep run --month {final.name}).\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
 
 
 def unmark_publishing(final: Path) -> None:
@@ -219,8 +240,12 @@ def copy_ingest_validation(con, ctx) -> int:
     if not path or not ctx.out:
         return 0
     src = validation_root(path)
-    batches = [r[0] for r in con.execute(
-        "SELECT batch_id FROM push_batches WHERE status = 'APPLIED' AND data_month = ?", [ctx.month]).fetchall()]
+    batches = [
+        r[0]
+        for r in con.execute(
+            "SELECT batch_id FROM push_batches WHERE status = 'APPLIED' AND data_month = ?", [ctx.month]
+        ).fetchall()
+    ]
     dst = _vdir(ctx)
     n = 0
     for b in batches:
@@ -301,7 +326,7 @@ def swap_folder(new: Path, target: Path) -> None:
     remove_path(old)
     if target.exists() or target.is_symlink():
         if _rename_exchange(new, target):
-            remove_path(new)        # now the old folder
+            remove_path(new)  # now the old folder
             return
         os.replace(target, old)
     os.replace(new, target)

@@ -213,7 +213,9 @@ class RetirementFacts:
         return format_age(self.statutory_age_months)
 
 
-def retirement_facts(gender, person_type, insurance_type, birth_mi: int, settings: Settings | None = None) -> RetirementFacts:
+def retirement_facts(
+    gender, person_type, insurance_type, birth_mi: int, settings: Settings | None = None
+) -> RetirementFacts:
     """All of rules.md §1 at once.
 
     ``O = B + 12 × original age`` (国发〔1978〕104号); ``S = O + delay`` (国务院关于渐进式
@@ -245,8 +247,9 @@ def retirement_facts(gender, person_type, insurance_type, birth_mi: int, setting
     )
 
 
-def policy_json(gender, person_type, insurance_type, birth_month: str, month: str | None = None,
-                settings: Settings | None = None) -> dict:
+def policy_json(
+    gender, person_type, insurance_type, birth_month: str, month: str | None = None, settings: Settings | None = None
+) -> dict:
     """The JSON object printed by ``retire-prep policy`` (outputs.md), rules.md §1.
 
     Keys: original_age_month, statutory_age_month, statutory_age ("63y0m"), delay_months,

@@ -474,7 +474,7 @@ def report_data(con, ctx) -> dict:
         "charts": charts,
         "tables": tables,
         "prev_month": format_month(m - 1),
-        "forecast": report_section(con, m),   # issue 18: each office's next months
+        "forecast": report_section(con, m),  # issue 18: each office's next months
     }
 
 
@@ -656,7 +656,7 @@ def write_report(con, ctx, stage_dir: Path) -> Path:
     path = stage_dir / "report" / "index.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     html = _env.get_template("report/index.html.j2").render(**report_data(con, ctx))
-    tmp = path.with_name(path.name + ".tmp")   # the DAG writes it in place: never half a report
+    tmp = path.with_name(path.name + ".tmp")  # the DAG writes it in place: never half a report
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, path)
     return path

@@ -129,49 +129,228 @@ NINGXIA = 64
 
 # The 29 offices of rules.md §3 with their weights (share of insured persons).
 OFFICES: tuple[tuple[int, float], ...] = (
-    (640000, 5.0), (640100, 3.0), (640200, 1.5), (640300, 1.5), (640400, 1.5), (640500, 1.5),
-    (640104, 11.0), (640105, 8.0), (640106, 9.0), (640121, 3.0), (640122, 3.0), (640181, 4.0),
-    (640202, 4.0), (640205, 3.0), (640221, 3.0),
-    (640302, 5.0), (640303, 1.5), (640323, 1.5), (640324, 2.0), (640381, 3.0),
-    (640402, 4.0), (640422, 2.5), (640423, 1.2), (640424, 0.8), (640425, 1.5),
-    (640502, 3.5), (640521, 2.5), (640522, 2.0), (640900, 2.0),
+    (640000, 5.0),
+    (640100, 3.0),
+    (640200, 1.5),
+    (640300, 1.5),
+    (640400, 1.5),
+    (640500, 1.5),
+    (640104, 11.0),
+    (640105, 8.0),
+    (640106, 9.0),
+    (640121, 3.0),
+    (640122, 3.0),
+    (640181, 4.0),
+    (640202, 4.0),
+    (640205, 3.0),
+    (640221, 3.0),
+    (640302, 5.0),
+    (640303, 1.5),
+    (640323, 1.5),
+    (640324, 2.0),
+    (640381, 3.0),
+    (640402, 4.0),
+    (640422, 2.5),
+    (640423, 1.2),
+    (640424, 0.8),
+    (640425, 1.5),
+    (640502, 3.5),
+    (640521, 2.5),
+    (640522, 2.0),
+    (640900, 2.0),
 )
 OFFICE_CODES = frozenset(str(c) for c, _ in OFFICES)
-NX_COUNTIES = (640104, 640105, 640106, 640121, 640122, 640181, 640202, 640205, 640221,
-               640302, 640303, 640323, 640324, 640381, 640402, 640422, 640423, 640424,
-               640425, 640502, 640521, 640522)
+NX_COUNTIES = (
+    640104,
+    640105,
+    640106,
+    640121,
+    640122,
+    640181,
+    640202,
+    640205,
+    640221,
+    640302,
+    640303,
+    640323,
+    640324,
+    640381,
+    640402,
+    640422,
+    640423,
+    640424,
+    640425,
+    640502,
+    640521,
+    640522,
+)
 NX_CITIES = (640100, 640200, 640300, 640400, 640500)
 # Former Ningxia codes, still on ID numbers (push-format.md: accept every code ever valid).
-NX_FORMER = (640102, 640103, 640111, 640203, 640204, 640222, 640321, 640322,
-             642221, 642222, 642223, 642224, 642225, 642226)
+NX_FORMER = (
+    640102,
+    640103,
+    640111,
+    640203,
+    640204,
+    640222,
+    640321,
+    640322,
+    642221,
+    642222,
+    642223,
+    642224,
+    642225,
+    642226,
+)
 # Other provinces: (code, weight); weights by province ~ Gansu 30, Shaanxi 20, Inner Mongolia 15 …
 OTHER_CODES: tuple[tuple[int, float], ...] = (
-    (620102, 8), (620402, 5), (620421, 4), (620802, 5), (621102, 4), (620503, 4),
-    (610102, 5), (610112, 4), (610802, 4), (610602, 4), (610302, 3),
-    (150102, 4), (150302, 5), (150602, 4), (152921, 2),
-    (410102, 3), (410302, 3), (130102, 4), (370102, 4), (510104, 4), (630102, 3),
-    (650102, 3), (110105, 3), (440106, 2), (440304, 2), (320102, 2), (330106, 2), (500103, 2),
+    (620102, 8),
+    (620402, 5),
+    (620421, 4),
+    (620802, 5),
+    (621102, 4),
+    (620503, 4),
+    (610102, 5),
+    (610112, 4),
+    (610802, 4),
+    (610602, 4),
+    (610302, 3),
+    (150102, 4),
+    (150302, 5),
+    (150602, 4),
+    (152921, 2),
+    (410102, 3),
+    (410302, 3),
+    (130102, 4),
+    (370102, 4),
+    (510104, 4),
+    (630102, 3),
+    (650102, 3),
+    (110105, 3),
+    (440106, 2),
+    (440304, 2),
+    (320102, 2),
+    (330106, 2),
+    (500103, 2),
 )
-_PROVINCES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43,
-                        44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82})
+_PROVINCES = frozenset(
+    {
+        11,
+        12,
+        13,
+        14,
+        15,
+        21,
+        22,
+        23,
+        31,
+        32,
+        33,
+        34,
+        35,
+        36,
+        37,
+        41,
+        42,
+        43,
+        44,
+        45,
+        46,
+        50,
+        51,
+        52,
+        53,
+        54,
+        61,
+        62,
+        63,
+        64,
+        65,
+        71,
+        81,
+        82,
+    }
+)
 
-SURNAMES = ("王李张刘陈杨马赵黄周吴徐孙胡朱高林何郭罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
-            "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛"
-            "郝龚邵万钱严覃武戴莫孔向汤海纳穆锁撒冶虎哈拜")
-_SURNAME_WEIGHTS = np.array([9 if c in "王李张刘陈杨马" else 4 if c in "赵黄周吴徐孙胡朱高林何郭罗海纳"
-                             else 1 for c in SURNAMES], dtype=float)
-GIVEN = ("文武志国建明华伟军强平东海玉兰英秀芳红梅丽霞凤琴云萍桂珍燕静娟敏杰涛斌刚勇峰磊宁德福"
-         "贵生春秋永长忠学成兴发金银宝山林清彦斌亮虎龙鹏飞俊辉晓丹慧婷雪艳荣振亚新军锋卫东利民")
+SURNAMES = (
+    "王李张刘陈杨马赵黄周吴徐孙胡朱高林何郭罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛"
+    "郝龚邵万钱严覃武戴莫孔向汤海纳穆锁撒冶虎哈拜"
+)
+_SURNAME_WEIGHTS = np.array(
+    [9 if c in "王李张刘陈杨马" else 4 if c in "赵黄周吴徐孙胡朱高林何郭罗海纳" else 1 for c in SURNAMES], dtype=float
+)
+GIVEN = (
+    "文武志国建明华伟军强平东海玉兰英秀芳红梅丽霞凤琴云萍桂珍燕静娟敏杰涛斌刚勇峰磊宁德福"
+    "贵生春秋永长忠学成兴发金银宝山林清彦斌亮虎龙鹏飞俊辉晓丹慧婷雪艳荣振亚新军锋卫东利民"
+)
 EMPLOYER_PLACES = ("银川", "石嘴山", "吴忠", "固原", "中卫", "宁东", "贺兰山", "六盘山", "塞上", "黄河")
 EMPLOYER_WORDS = ("样例", "示范", "演示", "模拟", "测试")
-EMPLOYER_BRANDS = ("恒泰", "宏达", "新元", "瑞丰", "金穗", "盛源", "华宁", "远景", "同心", "丰泽", "永昌",
-                   "广和", "安信", "天成", "嘉禾", "利民")
-EMPLOYER_TRADES = ("建材", "机械", "商贸", "物流", "化工", "纺织", "食品", "电力", "煤业", "建筑工程",
-                   "农业科技", "医药", "信息技术", "葡萄酒", "枸杞", "乳业", "清真食品", "物业服务")
+EMPLOYER_BRANDS = (
+    "恒泰",
+    "宏达",
+    "新元",
+    "瑞丰",
+    "金穗",
+    "盛源",
+    "华宁",
+    "远景",
+    "同心",
+    "丰泽",
+    "永昌",
+    "广和",
+    "安信",
+    "天成",
+    "嘉禾",
+    "利民",
+)
+EMPLOYER_TRADES = (
+    "建材",
+    "机械",
+    "商贸",
+    "物流",
+    "化工",
+    "纺织",
+    "食品",
+    "电力",
+    "煤业",
+    "建筑工程",
+    "农业科技",
+    "医药",
+    "信息技术",
+    "葡萄酒",
+    "枸杞",
+    "乳业",
+    "清真食品",
+    "物业服务",
+)
 EMPLOYER_SUFFIX = ("有限公司", "有限责任公司", "股份有限公司", "厂")
-MOBILE_PREFIXES = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151",
-                   "152", "155", "158", "159", "176", "177", "180", "181", "186", "187", "188",
-                   "189", "199")
+MOBILE_PREFIXES = (
+    "130",
+    "131",
+    "132",
+    "133",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "155",
+    "158",
+    "159",
+    "176",
+    "177",
+    "180",
+    "181",
+    "186",
+    "187",
+    "188",
+    "189",
+    "199",
+)
 AREA_CODES = ("0951", "0952", "0953", "0954", "0955")
 
 _DIM = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
@@ -184,6 +363,7 @@ _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 # --------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------
+
 
 def _mi(year: int, month: int) -> int:
     return year * 12 + month - 1
@@ -332,8 +512,10 @@ def check_segment_row(row: dict) -> str | None:
 # Benefit place (rules.md §2), vectorised over persons × segment slots
 # --------------------------------------------------------------------------------------
 
-def benefit_province_vec(hukou_prov, seg_prov, seg_start, seg_end, seg_rel, seg_valid,
-                         deemed_prov, deemed_conf_months) -> np.ndarray:
+
+def benefit_province_vec(
+    hukou_prov, seg_prov, seg_start, seg_end, seg_rel, seg_valid, deemed_prov, deemed_conf_months
+) -> np.ndarray:
     """rules.md §2 for many persons at once; provinces as 2-digit ints (0 = none).
 
     ``seg_*``: (n, k) arrays. Segments of one province must not overlap each other
@@ -381,6 +563,7 @@ def benefit_province_vec(hukou_prov, seg_prov, seg_start, seg_end, seg_rel, seg_
 # Population chunks
 # --------------------------------------------------------------------------------------
 
+
 @dataclass
 class _Ctx:
     P: int  # processing month index
@@ -410,31 +593,36 @@ def _employer_pool(seed: int, size: int = 3000) -> tuple[np.ndarray, np.ndarray,
         org = body + ("X" if c == 10 else "0" if c == 11 else str(c))
         first17 = f"91{admin:06d}{org}"
         usccs.append(first17 + uscc_check_char(first17))
-        names.append("宁夏" + EMPLOYER_PLACES[rng.integers(0, len(EMPLOYER_PLACES))]
-                     + EMPLOYER_BRANDS[rng.integers(0, len(EMPLOYER_BRANDS))]
-                     + EMPLOYER_WORDS[rng.integers(0, len(EMPLOYER_WORDS))]
-                     + EMPLOYER_TRADES[rng.integers(0, len(EMPLOYER_TRADES))]
-                     + EMPLOYER_SUFFIX[rng.integers(0, len(EMPLOYER_SUFFIX))])
+        names.append(
+            "宁夏"
+            + EMPLOYER_PLACES[rng.integers(0, len(EMPLOYER_PLACES))]
+            + EMPLOYER_BRANDS[rng.integers(0, len(EMPLOYER_BRANDS))]
+            + EMPLOYER_WORDS[rng.integers(0, len(EMPLOYER_WORDS))]
+            + EMPLOYER_TRADES[rng.integers(0, len(EMPLOYER_TRADES))]
+            + EMPLOYER_SUFFIX[rng.integers(0, len(EMPLOYER_SUFFIX))]
+        )
     weight = rng.pareto(1.2, size) + 1.0  # a few big employers
     return np.array(usccs), np.array(names), weight / weight.sum()
 
 
 def _new_ctx(P: int, seed: int) -> _Ctx:
     uscc, name, w = _employer_pool(seed)
-    prefixes = np.array(sorted(set(NX_COUNTIES) | set(NX_FORMER) | {c for c, _ in OTHER_CODES}
-                               | set(NX_CITIES)), dtype=np.int64)
+    prefixes = np.array(
+        sorted(set(NX_COUNTIES) | set(NX_FORMER) | {c for c, _ in OTHER_CODES} | set(NX_CITIES)), dtype=np.int64
+    )
     # birth dates on IDs: from 70 years before P to 44 years before P (+ margins)
     first_year = P // 12 - 72
     day0 = int((np.datetime64(f"{first_year:04d}-01-01") - np.datetime64("1970-01-01")).astype(int))
     n_days = 366 * 32
     counter = np.zeros((len(prefixes), n_days, 2), dtype=np.int32)
-    return _Ctx(P=P, seed=seed, emp_uscc=uscc, emp_name=name, emp_weight=w,
-                prefixes=prefixes, day0=day0, counter=counter)
+    return _Ctx(
+        P=P, seed=seed, emp_uscc=uscc, emp_name=name, emp_weight=w, prefixes=prefixes, day0=day0, counter=counter
+    )
 
 
 def _epoch_day(y, m, d) -> np.ndarray:
     months = (y - 1970) * 12 + (m - 1)
-    return (months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + d - 1)
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + d - 1
 
 
 def _assign_codes(ctx: _Ctx, prefix: np.ndarray, y, m, d, parity: np.ndarray) -> np.ndarray:
@@ -470,8 +658,11 @@ def _draw(ctx: _Ctx, rng: np.random.Generator, n: int) -> dict:
     ins110 = r() < 0.85
     male = np.where(ins110, r() < 0.55, r() < 0.50)
     u = r()
-    ptype = np.where(male, np.where(u < 0.50, 1, np.where(u < 0.80, 2, 3)),
-                     np.where(u < 0.45, 1, np.where(u < 0.70, 2, np.where(u < 0.92, 3, 0))))
+    ptype = np.where(
+        male,
+        np.where(u < 0.50, 1, np.where(u < 0.80, 2, 3)),
+        np.where(u < 0.45, 1, np.where(u < 0.70, 2, np.where(u < 0.92, 3, 0))),
+    )
     ptype = np.where(ins110, ptype, 0)
     age = np.where(~ins110 | male, 60, np.where((ptype == 2) | (ptype == 3), 55, 50))
     band = rng.choice(4, size=n, p=[0.10, 0.50, 0.28, 0.12])
@@ -509,18 +700,20 @@ def _draw(ctx: _Ctx, rng: np.random.Generator, n: int) -> dict:
     nx_any = np.array(NX_COUNTIES)[rng.integers(0, len(NX_COUNTIES), n)]
     hk = rng.choice(3, size=n, p=[0.85, 0.12, 0.03])  # NX / other / empty
     u = r()
-    hukou_nx = np.where(u < 0.60, county, np.where(u < 0.95, nx_any,
-                                                    np.array(NX_CITIES)[rng.integers(0, 5, n)]))
+    hukou_nx = np.where(u < 0.60, county, np.where(u < 0.95, nx_any, np.array(NX_CITIES)[rng.integers(0, 5, n)]))
     hukou = np.where(hk == 0, hukou_nx, np.where(hk == 1, other, 0))
     hukou_prov = np.where(hukou > 0, hukou // 10000, NINGXIA)
 
     # ID address prefix
     former = np.array(NX_FORMER)[rng.integers(0, len(NX_FORMER), n)]
     u = r()
-    prefix = np.where(hk == 1,
-                      np.where(u < 0.70, other, county),
-                      np.where(u < 0.78, np.where((hk == 0) & (hukou_nx % 100 != 0), hukou_nx, county),
-                               np.where(u < 0.93, former, other)))
+    prefix = np.where(
+        hk == 1,
+        np.where(u < 0.70, other, county),
+        np.where(
+            u < 0.78, np.where((hk == 0) & (hukou_nx % 100 != 0), hukou_nx, county), np.where(u < 0.93, former, other)
+        ),
+    )
     code = _assign_codes(ctx, prefix, iy, im, iday, parity)
     id17 = prefix * 10**11 + (iy * 10000 + im * 100 + iday) * 1000 + code
     check = _id_checks(id17)
@@ -531,8 +724,9 @@ def _draw(ctx: _Ctx, rng: np.random.Generator, n: int) -> dict:
     # statuses
     past = d_o < 0
     u = r()
-    cstat = np.where(past, np.where(u < 0.70, 2, np.where(u < 0.95, 1, 3)),
-                     np.where(u < 0.82, 1, np.where(u < 0.95, 2, 3)))
+    cstat = np.where(
+        past, np.where(u < 0.70, 2, np.where(u < 0.95, 1, 3)), np.where(u < 0.82, 1, np.where(u < 0.95, 2, 3))
+    )
     retired = r() < 0.02
     u = r()
     survival = np.where(u < 0.01, 2, np.where(u < 0.02, 9, 1))
@@ -542,14 +736,19 @@ def _draw(ctx: _Ctx, rng: np.random.Generator, n: int) -> dict:
     L0 = B + 192  # never before age 16
     cap = np.maximum(E - L0 + 1, 1)
     low = np.where(ins110, r() < 0.11, r() < 0.30)
-    act = np.where(low, _u(rng, np.where(ins110, 24, 15), 179),
-                   _u(rng, 180, np.maximum(np.minimum(cap, np.where(ins110, 480, 300)), 180)))
+    act = np.where(
+        low,
+        _u(rng, np.where(ins110, 24, 15), 179),
+        _u(rng, 180, np.maximum(np.minimum(cap, np.where(ins110, 480, 300)), 180)),
+    )
     act = np.minimum(act, cap)
 
     u = r()
-    ns = np.where(ins110,
-                  np.where(u < 0.05, 0, np.where(u < 0.47, 1, np.where(u < 0.77, 2, np.where(u < 0.93, 3, 4)))),
-                  np.where(u < 0.30, 0, np.where(u < 0.85, 1, 2)))
+    ns = np.where(
+        ins110,
+        np.where(u < 0.05, 0, np.where(u < 0.47, 1, np.where(u < 0.77, 2, np.where(u < 0.93, 3, 4)))),
+        np.where(u < 0.30, 0, np.where(u < 0.85, 1, 2)),
+    )
     u = r()
     temp_kind = np.where(ins110 & (ns >= 1), np.where(u < 0.06, 1, np.where(u < 0.09, 2, 0)), 0)
     t = np.where(temp_kind > 0, _u(rng, 6, 48, n), 0)
@@ -581,8 +780,9 @@ def _draw(ctx: _Ctx, rng: np.random.Generator, n: int) -> dict:
     # provinces / codes of main segments
     other_seg = _pick(rng, [c for c, _ in OTHER_CODES], [w for _, w in OTHER_CODES], n * K).reshape(n, K)
     other_seg = np.where((hk == 1)[:, None] & (rng.random((n, K)) < 0.6), other[:, None], other_seg)
-    nx_seg = np.where(rng.random((n, K)) < 0.7, county[:, None],
-                      np.array(NX_COUNTIES)[rng.integers(0, len(NX_COUNTIES), (n, K))])
+    nx_seg = np.where(
+        rng.random((n, K)) < 0.7, county[:, None], np.array(NX_COUNTIES)[rng.integers(0, len(NX_COUNTIES), (n, K))]
+    )
     outside = np.where(j[None, :] == 0, (temp_kind == 1)[:, None], rng.random((n, K)) < 0.28)
     outside &= ins110[:, None]
     seg_code = np.where(outside, other_seg, nx_seg)
@@ -620,16 +820,24 @@ def _draw(ctx: _Ctx, rng: np.random.Generator, n: int) -> dict:
 
     # benefit place
     place = benefit_province_vec(
-        hukou_prov, s_code // 10000, s_start, s_end, s_rel, s_on,
-        np.where(dregion > 0, dregion // 10000, 0), np.where(dstat == 1, dmonths, 0))
+        hukou_prov,
+        s_code // 10000,
+        s_start,
+        s_end,
+        s_rel,
+        s_on,
+        np.where(dregion > 0, dregion // 10000, 0),
+        np.where(dstat == 1, dmonths, 0),
+    )
     place = np.where(ins110, place, NINGXIA)
     u = r()
     city_of_office = np.where(office == 640900, 640100, (office // 100) * 100)
     city_of_office = np.where(office == 640000, 640000, city_of_office)
-    ministry = np.where(place == NINGXIA,
-                        np.where(u < 0.3, 640000, np.where(u < 0.6, city_of_office, office)),
-                        np.where(u < 0.6, place * 10000,
-                                 np.where(hukou_prov == place, hukou, place * 10000 + 100)))
+    ministry = np.where(
+        place == NINGXIA,
+        np.where(u < 0.3, 640000, np.where(u < 0.6, city_of_office, office)),
+        np.where(u < 0.6, place * 10000, np.where(hukou_prov == place, hukou, place * 10000 + 100)),
+    )
     u = r()
     mismatch = (hk != 2) & (u < 0.03)
     wrong = np.where(place == NINGXIA, np.where(r() < 0.5, 620000, 610000), 640000)
@@ -639,8 +847,11 @@ def _draw(ctx: _Ctx, rng: np.random.Generator, n: int) -> dict:
     # employer
     has_emp_post = ins110 & ((ptype == 1) | (ptype == 2))
     u = r()
-    emp_mode = np.where(has_emp_post, np.where(u < 0.90, 3, np.where(u < 0.93, 2, np.where(u < 0.95, 1, 0))),
-                        np.where(ins110 & (u < 0.10), 3, 0))  # 3 both, 2 name only, 1 code only
+    emp_mode = np.where(
+        has_emp_post,
+        np.where(u < 0.90, 3, np.where(u < 0.93, 2, np.where(u < 0.95, 1, 0))),
+        np.where(ins110 & (u < 0.10), 3, 0),
+    )  # 3 both, 2 name only, 1 code only
     emp = rng.choice(len(ctx.emp_weight), size=n, p=ctx.emp_weight)
     emp_uscc = np.where((emp_mode == 3) | (emp_mode == 1), ctx.emp_uscc[emp], "")
     emp_name = np.where((emp_mode == 3) | (emp_mode == 2), ctx.emp_name[emp], "")
@@ -665,8 +876,13 @@ def _draw(ctx: _Ctx, rng: np.random.Generator, n: int) -> dict:
     for i in np.flatnonzero(pk == 1):
         mb = mobile[i]
         k = fmt_kind[i]
-        phone[i] = (f"{mb[:3]} {mb[3:7]} {mb[7:]}", f"{mb[:3]}-{mb[3:7]}-{mb[7:]}", "+86" + mb,
-                    "0086" + mb, mb.translate(_FULLWIDTH))[k]
+        phone[i] = (
+            f"{mb[:3]} {mb[3:7]} {mb[7:]}",
+            f"{mb[:3]}-{mb[3:7]}-{mb[7:]}",
+            "+86" + mb,
+            "0086" + mb,
+            mb.translate(_FULLWIDTH),
+        )[k]
     for i in np.flatnonzero(pk == 2):
         phone[i] = f"{area[i]}-{6000000 + body[i] % 4000000}"
     for i in np.flatnonzero(pk == 3):
@@ -726,10 +942,20 @@ def _draw(ctx: _Ctx, rng: np.random.Generator, n: int) -> dict:
 # Bad rows
 # --------------------------------------------------------------------------------------
 
-_PERSON_BREAKS = ("id_check", "id_short", "office", "region_unknown", "region_5", "birth_date",
-                  "op", "dup", "gender", "months", "uscc")
-_SEGMENT_BREAKS = ("end_before_start", "bad_month", "region_5", "region_unknown", "relation",
-                   "seg_id_check", "orphan")
+_PERSON_BREAKS = (
+    "id_check",
+    "id_short",
+    "office",
+    "region_unknown",
+    "region_5",
+    "birth_date",
+    "op",
+    "dup",
+    "gender",
+    "months",
+    "uscc",
+)
+_SEGMENT_BREAKS = ("end_before_start", "bad_month", "region_5", "region_unknown", "relation", "seg_id_check", "orphan")
 
 
 def _wrong_check(id_no: str) -> str:
@@ -799,7 +1025,9 @@ def _break_segments(cols: dict, rate: float, rng: np.random.Generator) -> set[in
         kind = _SEGMENT_BREAKS[k]
         if kind == "end_before_start":
             if cols["start_month"][i] == cols["end_month"][i]:
-                cols["start_month"][i] = str(int(cols["end_month"][i]) + (1 if cols["end_month"][i][4:] != "12" else 89))
+                cols["start_month"][i] = str(
+                    int(cols["end_month"][i]) + (1 if cols["end_month"][i][4:] != "12" else 89)
+                )
             else:
                 cols["start_month"][i], cols["end_month"][i] = cols["end_month"][i], cols["start_month"][i]
         elif kind == "bad_month":
@@ -821,6 +1049,7 @@ def _break_segments(cols: dict, rate: float, rng: np.random.Generator) -> set[in
 # --------------------------------------------------------------------------------------
 # Writers
 # --------------------------------------------------------------------------------------
+
 
 class _TableWriter:
     """Writes one data file chunk by chunk (CSV or Parquet) and hashes its bytes."""
@@ -859,8 +1088,7 @@ class _TableWriter:
         else:
             import pyarrow as pa
 
-            self.pw.write_table(pa.table({c: pa.array(cols[c], pa.string()) for c in self.columns},
-                                         schema=self.schema))
+            self.pw.write_table(pa.table({c: pa.array(cols[c], pa.string()) for c in self.columns}, schema=self.schema))
 
     def close(self) -> dict:
         if self.fmt == "csv":
@@ -875,9 +1103,13 @@ class _TableWriter:
 
 def _seg_cols_with_ids(draw: dict, person_ids: list[str]) -> dict[str, list[str]]:
     s = draw["segments"]
-    return {"id_no": [person_ids[o] for o in s["owner"].tolist()], "region_code": s["region_code"],
-            "start_month": s["start_month"], "end_month": s["end_month"],
-            "relation_status": s["relation_status"]}
+    return {
+        "id_no": [person_ids[o] for o in s["owner"].tolist()],
+        "region_code": s["region_code"],
+        "start_month": s["start_month"],
+        "end_month": s["end_month"],
+        "relation_status": s["relation_status"],
+    }
 
 
 def _generated_at(month: str, seq: int) -> str:
@@ -893,18 +1125,30 @@ def _prepare_dir(out: Path) -> None:
 
 
 def _write_manifest(out: Path, manifest: dict) -> None:
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
-                                       encoding="utf-8")
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------
 # Public: one batch
 # --------------------------------------------------------------------------------------
 
-def generate_batch(out_dir, *, persons: int = 0, month: str, seed: int = 1, encoding: str = "UTF-8",
-                   fmt: str = "csv", bad_rows: float = 0.0, incr_from=None, changes: int = 0,
-                   seq: int | None = None, batch_id: str | None = None, bom: bool = False,
-                   progress=None) -> dict:
+
+def generate_batch(
+    out_dir,
+    *,
+    persons: int = 0,
+    month: str,
+    seed: int = 1,
+    encoding: str = "UTF-8",
+    fmt: str = "csv",
+    bad_rows: float = 0.0,
+    incr_from=None,
+    changes: int = 0,
+    seq: int | None = None,
+    batch_id: str | None = None,
+    bom: bool = False,
+    progress=None,
+) -> dict:
     """Write one push batch folder (push-format.md) and return its manifest.
 
     FULL (``incr_from`` None): ``persons`` synthetic persons for data month ``month``
@@ -928,9 +1172,20 @@ def generate_batch(out_dir, *, persons: int = 0, month: str, seed: int = 1, enco
         raise ValueError("persons and changes must be ≥ 0")
     out = Path(out_dir)
     if incr_from is not None:
-        return _generate_incr(out, Path(incr_from), P=P, month=month, seed=seed, encoding=encoding,
-                              fmt=fmt, bad_rows=bad_rows, changes=changes, seq=seq,
-                              batch_id=batch_id, bom=bom)
+        return _generate_incr(
+            out,
+            Path(incr_from),
+            P=P,
+            month=month,
+            seed=seed,
+            encoding=encoding,
+            fmt=fmt,
+            bad_rows=bad_rows,
+            changes=changes,
+            seq=seq,
+            batch_id=batch_id,
+            bom=bom,
+        )
     seq = 1 if seq is None else int(seq)
     if seq < 1:
         raise ValueError("seq must be ≥ 1")
@@ -975,6 +1230,7 @@ def generate_batch(out_dir, *, persons: int = 0, month: str, seed: int = 1, enco
 # Reading a previous batch (streaming)
 # --------------------------------------------------------------------------------------
 
+
 def _read_manifest(batch_dir: Path) -> dict:
     return json.loads((batch_dir / "manifest.json").read_text(encoding="utf-8-sig"))
 
@@ -1008,9 +1264,11 @@ def _record_batches(batch_dir, kind: str, batch_rows: int = 65_536):
         source = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(encoding=codec, block_size=1 << 22, use_threads=False),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
-                                                 strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in columns},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
     for rb in source:
         names = rb.schema.names
@@ -1064,8 +1322,7 @@ def _collect_rows(batches, wanted: np.ndarray, extra_keys=()) -> tuple[dict[int,
 # INCR
 # --------------------------------------------------------------------------------------
 
-_U_CHANGES = ("contribution", "phone", "deemed", "suspend", "office", "hukou", "deceased",
-              "retired", "ministry")
+_U_CHANGES = ("contribution", "phone", "deemed", "suspend", "office", "hukou", "deceased", "retired", "ministry")
 _U_WEIGHTS = (25, 15, 15, 10, 8, 7, 5, 5, 10)
 
 
@@ -1120,16 +1377,22 @@ def _change_person(row: dict, segs: list[dict], rng: np.random.Generator, P: int
             region = str(OTHER_CODES[int(rng.integers(0, len(OTHER_CODES)))][0])
             rel = "2"
         if e0 >= s0:
-            new = {"id_no": row["id_no"], "region_code": region, "start_month": f"{s0 // 12}{s0 % 12 + 1:02d}",
-                   "end_month": f"{e0 // 12}{e0 % 12 + 1:02d}", "relation_status": rel}
+            new = {
+                "id_no": row["id_no"],
+                "region_code": region,
+                "start_month": f"{s0 // 12}{s0 % 12 + 1:02d}",
+                "end_month": f"{e0 // 12}{e0 % 12 + 1:02d}",
+                "relation_status": rel,
+            }
             segs.append(new)
             segs.sort(key=lambda s: s["start_month"])
             row["actual_contribution_months"] = str(int(row["actual_contribution_months"]) + e0 - s0 + 1)
     return row, segs
 
 
-def _generate_incr(out: Path, prev: Path, *, P, month, seed, encoding, fmt, bad_rows, changes, seq,
-                   batch_id, bom) -> dict:
+def _generate_incr(
+    out: Path, prev: Path, *, P, month, seed, encoding, fmt, bad_rows, changes, seq, batch_id, bom
+) -> dict:
     prev_man = _read_manifest(prev)
     prev_seq = int(prev_man["seq"])
     seq = prev_seq + 1 if seq is None else int(seq)
@@ -1140,7 +1403,9 @@ def _generate_incr(out: Path, prev: Path, *, P, month, seed, encoding, fmt, bad_
     n_i = int(round(changes * 0.15))
     n_u = changes - n_d - n_i
     want = n_u + n_d
-    sample = rng.choice(n_prev, size=min(n_prev, 3 * want + 20), replace=False) if n_prev and want else np.array([], int)
+    sample = (
+        rng.choice(n_prev, size=min(n_prev, 3 * want + 20), replace=False) if n_prev and want else np.array([], int)
+    )
     rank = {int(x): k for k, x in enumerate(sample.tolist())}
 
     # pass 1: the sampled rows, and how often their id_no occurs (duplicates are quarantined)
@@ -1231,6 +1496,7 @@ def _generate_incr(out: Path, prev: Path, *, P, month, seed, encoding, fmt, bad_
 # Applications
 # --------------------------------------------------------------------------------------
 
+
 def _population_batches(args: dict):
     """The persons of ``generate_batch(persons=N, month=M, seed=S)`` without bad rows, as RecordBatches."""
     import pyarrow as pa
@@ -1242,8 +1508,9 @@ def _population_batches(args: dict):
     while done < total:
         n = min(CHUNK, total - done)
         cols = _draw(ctx, np.random.default_rng([seed, 0, chunk_no]), n)["persons"]
-        yield pa.RecordBatch.from_arrays([pa.array(cols[c], pa.string()) for c in PERSON_COLUMNS],
-                                         names=list(PERSON_COLUMNS))
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(cols[c], pa.string()) for c in PERSON_COLUMNS], names=list(PERSON_COLUMNS)
+        )
         done += n
         chunk_no += 1
 
@@ -1260,8 +1527,9 @@ def _application_buckets(rb, P: int) -> np.ndarray:
     names = rb.schema.names
 
     def col(c):
-        return np.asarray(pc.utf8_trim_whitespace(rb.column(names.index(c))).to_numpy(zero_copy_only=False),
-                          dtype=object)
+        return np.asarray(
+            pc.utf8_trim_whitespace(rb.column(names.index(c))).to_numpy(zero_copy_only=False), dtype=object
+        )
 
     bd = pc.utf8_trim_whitespace(rb.column(names.index("birth_date")))
     ok = pc.fill_null(pc.match_substring_regex(bd, r"^[0-9]{4}(0[1-9]|1[0-2])[0-9]{2}$"), False)
@@ -1269,14 +1537,22 @@ def _application_buckets(rb, P: int) -> np.ndarray:
     y = pc.cast(pc.utf8_slice_codeunits(bd, 0, 4), pa.int64()).to_numpy()
     m = pc.cast(pc.utf8_slice_codeunits(bd, 4, 6), pa.int64()).to_numpy()
     pt = col("person_type")
-    age = np.where((col("insurance_type") == "170") | (col("gender") == "1"), 60,
-                   np.where((pt == "2") | (pt == "3"), 55, 50))
+    age = np.where(
+        (col("insurance_type") == "170") | (col("gender") == "1"), 60, np.where((pt == "2") | (pt == "3"), 55, 50)
+    )
     d = y * 12 + m - 1 + 12 * age - P
-    alive = (ok.to_numpy(zero_copy_only=False) & (col("survival_status") != "2") & (col("retired") != "1")
-             & (col("op") != "D"))
+    alive = (
+        ok.to_numpy(zero_copy_only=False)
+        & (col("survival_status") != "2")
+        & (col("retired") != "1")
+        & (col("op") != "D")
+    )
     susp = col("contribution_status") == "2"
-    return np.select([~alive, (d >= 13) & (d <= 24), (d >= 0) & (d <= 12), (d < 0) & ~susp, (d >= 25) & (d <= 36)],
-                     [0, 1, 2, 3, 4], 0).astype(np.int8)
+    return np.select(
+        [~alive, (d >= 13) & (d <= 24), (d >= 0) & (d <= 12), (d < 0) & ~susp, (d >= 25) & (d <= 36)],
+        [0, 1, 2, 3, 4],
+        0,
+    ).astype(np.int8)
 
 
 def write_applications(path, source, month: str, seed: int = 1, n: int = 100) -> int:
@@ -1358,6 +1634,7 @@ def write_applications(path, source, month: str, seed: int = 1, n: int = 100) ->
 # Command line: retire-prep sample
 # --------------------------------------------------------------------------------------
 
+
 def add_sample_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``retire-prep sample`` (see :func:`cli_sample`)."""
     parser.add_argument("--persons", type=int, default=None, help="persons in a FULL batch")
@@ -1390,10 +1667,19 @@ def run_sample(args: argparse.Namespace) -> int:
             print(f"\rsample: {done:,}/{total:,} persons", end="", file=sys.stderr, flush=True)
 
     man = generate_batch(
-        args.out, persons=total, month=args.month, seed=args.seed, encoding=args.encoding,
-        fmt=args.fmt, bad_rows=args.bad_rows, incr_from=args.incr_from,
-        changes=100 if args.changes is None else args.changes, seq=args.seq, batch_id=args.batch_id,
-        progress=progress)
+        args.out,
+        persons=total,
+        month=args.month,
+        seed=args.seed,
+        encoding=args.encoding,
+        fmt=args.fmt,
+        bad_rows=args.bad_rows,
+        incr_from=args.incr_from,
+        changes=100 if args.changes is None else args.changes,
+        seq=args.seq,
+        batch_id=args.batch_id,
+        progress=progress,
+    )
     if show:
         print(file=sys.stderr)
     rows = ", ".join(f"{k} {v['rows']} rows" for k, v in man["files"].items())
@@ -1404,8 +1690,11 @@ def run_sample(args: argparse.Namespace) -> int:
 def cli_sample(argv: list[str] | None = None) -> int:
     """``retire-prep sample --persons N --month YYYY-MM --out DIR [--incr-from DIR --changes K]
     [--encoding UTF-8|GB18030] [--format csv|parquet] [--bad-rows R] [--seed S]``."""
-    parser = add_sample_arguments(argparse.ArgumentParser(
-        prog="retire-prep sample", description="Write a synthetic push batch (generated data only)."))
+    parser = add_sample_arguments(
+        argparse.ArgumentParser(
+            prog="retire-prep sample", description="Write a synthetic push batch (generated data only)."
+        )
+    )
     args = parser.parse_args(argv)
     try:
         return run_sample(args)

@@ -35,10 +35,12 @@ def build(out) -> list[Path]:
     for d in (full, incr):
         if d.exists():
             shutil.rmtree(d)
-    generate_batch(full, persons=PERSONS, month="2026-11", seed=SEED, bad_rows=BAD_ROWS,
-                   batch_id="NX640000-202611-FULL-0001")
-    generate_batch(incr, month="2026-12", seed=SEED, incr_from=full, changes=CHANGES,
-                   batch_id="NX640000-202612-INCR-0002")
+    generate_batch(
+        full, persons=PERSONS, month="2026-11", seed=SEED, bad_rows=BAD_ROWS, batch_id="NX640000-202611-FULL-0001"
+    )
+    generate_batch(
+        incr, month="2026-12", seed=SEED, incr_from=full, changes=CHANGES, batch_id="NX640000-202612-INCR-0002"
+    )
     write_applications(apps, full, "2026-11", seed=SEED, n=APPLICATIONS)
     return [full, incr, apps, *build_feedback(out)]
 

@@ -32,8 +32,13 @@ def state_views(con, ctx) -> None:
 
 
 # what the cached part of the screening is computed by: any change recomputes everyone
-_CACHED_BY = ("screen/05_recompute.sql", "screen/benefit_place.sql", "screen/10_place_cache.sql",
-              "screen/20_facts.sql", "screen/30_flags.sql")
+_CACHED_BY = (
+    "screen/05_recompute.sql",
+    "screen/benefit_place.sql",
+    "screen/10_place_cache.sql",
+    "screen/20_facts.sql",
+    "screen/30_flags.sql",
+)
 
 
 def rules_fingerprint(settings) -> str:
@@ -48,7 +53,7 @@ def rules_fingerprint(settings) -> str:
     # how much memory DuckDB takes and where it spills change no result: tuning them recomputes nothing
     for machine in ("duckdb_memory_limit", "duckdb_temp_directory", "duckdb_threads"):
         values.pop(machine, None)
-    values.pop("forecast_horizon", None)   # the forecast's, not the screening's
+    values.pop("forecast_horizon", None)  # the forecast's, not the screening's
     h.update(repr(sorted(values.items())).encode())
     return h.hexdigest()
 
@@ -82,8 +87,10 @@ def benefit_place(con, ctx, persons: int) -> None:
     try:
         for b in range(k):
             for name in ("persons", "segments"):
-                con.execute(f"CREATE OR REPLACE TEMP VIEW bp_{name} AS SELECT * FROM _bp_{name}_all "
-                            f"WHERE hash(id_no) % {k} = {b}")
+                con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW bp_{name} AS SELECT * FROM _bp_{name}_all "
+                    f"WHERE hash(id_no) % {k} = {b}"
+                )
             run_sql(con, "screen/benefit_place.sql", **ctx.params())
             if b == 0:
                 con.execute("CREATE OR REPLACE TEMP TABLE _bp_all AS SELECT * FROM benefit_place")
@@ -91,7 +98,7 @@ def benefit_place(con, ctx, persons: int) -> None:
                 con.execute("INSERT INTO _bp_all SELECT * FROM benefit_place")
         con.execute("CREATE OR REPLACE TEMP TABLE benefit_place AS SELECT * FROM _bp_all")
     finally:
-        for name in ("persons", "segments"):   # the views as sql/screen/05_recompute.sql left them
+        for name in ("persons", "segments"):  # the views as sql/screen/05_recompute.sql left them
             con.execute(f"CREATE OR REPLACE TEMP VIEW bp_{name} AS SELECT * FROM _bp_{name}_all")
         con.execute("DROP TABLE IF EXISTS _bp_all")
 
@@ -111,16 +118,18 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
         run_sql(con, "screen/30_flags.sql", **ctx.params())
         run_sql(con, "screen/40_scope.sql", **ctx.params())
         con.execute("DELETE FROM screen_cache_state")
-        con.execute("INSERT INTO screen_cache_state VALUES (?, ?)",
-                    [ctx.as_of_seq, rules_fingerprint(ctx.settings)])
-        counts = dict(zip(
-            ("screened", "in scope", "trigger push", "trigger application", "trigger screening", "flagged"),
-            con.execute(
-                "SELECT count(*), count(scope_rule), count(*) FILTER (trigger_push), "
-                "count(*) FILTER (trigger_application), count(*) FILTER (trigger_screening), "
-                "count(*) FILTER (flags <> '') FROM screen_results WHERE month_mi = ?", [ctx.month_mi]
-            ).fetchall()[0],
-        ))
+        con.execute("INSERT INTO screen_cache_state VALUES (?, ?)", [ctx.as_of_seq, rules_fingerprint(ctx.settings)])
+        counts = dict(
+            zip(
+                ("screened", "in scope", "trigger push", "trigger application", "trigger screening", "flagged"),
+                con.execute(
+                    "SELECT count(*), count(scope_rule), count(*) FILTER (trigger_push), "
+                    "count(*) FILTER (trigger_application), count(*) FILTER (trigger_screening), "
+                    "count(*) FILTER (flags <> '') FROM screen_results WHERE month_mi = ?",
+                    [ctx.month_mi],
+                ).fetchall()[0],
+            )
+        )
         counts["computed afresh"] = recomputed
         if validate:
             from .validate import validate_frames
@@ -130,11 +139,19 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
             frame = con.execute(
                 "SELECT id_no, office_code, insurance_type, scope_rule, original_age_mi, statutory_age_mi, "
                 "benefit_province FROM screen_results WHERE month_mi = ? AND "
-                + sample_clause(counts["screened"], ctx.settings), [ctx.month_mi]).df()
+                + sample_clause(counts["screened"], ctx.settings),
+                [ctx.month_mi],
+            ).df()
             # O − P in pandas, apart from the SQL that decided the scope, so the window checks can fail
             frame["to_original"] = frame["original_age_mi"] - ctx.month_mi
-            validate_frames("screen", {"screen_results": frame}, _vdir(ctx), label=ctx.month, settings=ctx.settings,
-                            populations={"screen_results": counts["screened"]})
+            validate_frames(
+                "screen",
+                {"screen_results": frame},
+                _vdir(ctx),
+                label=ctx.month,
+                settings=ctx.settings,
+                populations={"screen_results": counts["screened"]},
+            )
         con.execute("COMMIT")
     except BaseException:
         rollback(con)

@@ -94,8 +94,11 @@ def _read_toml(p: Path, named_by: str) -> dict:
     """The TOML file ``p`` as a dict; a file that is missing (when named), unreadable or not
     TOML is refused in one line naming ``named_by`` (how the path was given), the path, the
     reason and the fix (issue 14 item 6)."""
-    fix_path = (f"correct {named_by}, or unset it to use the defaults of {DATA_DIR / 'settings.toml'}"
-                if named_by == "RETIRE_PREP_SETTINGS" else f"correct {named_by}")
+    fix_path = (
+        f"correct {named_by}, or unset it to use the defaults of {DATA_DIR / 'settings.toml'}"
+        if named_by == "RETIRE_PREP_SETTINGS"
+        else f"correct {named_by}"
+    )
     try:
         with open(p, "rb") as fh:
             return tomllib.load(fh)
@@ -104,8 +107,9 @@ def _read_toml(p: Path, named_by: str) -> dict:
     except IsADirectoryError:
         raise _refuse(f"settings file {p} (from {named_by}) is a folder, not a file: {fix_path}") from None
     except PermissionError:
-        raise _refuse(f"settings file {p} (from {named_by}) cannot be read (permission denied): "
-                      f"let this user read it") from None
+        raise _refuse(
+            f"settings file {p} (from {named_by}) cannot be read (permission denied): let this user read it"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         # the parser's message names the line and column ("… (at line 3, column 7)"), never a value
         raise _refuse(f"settings file {p} is not valid TOML: {exc}; correct the file") from None
@@ -123,11 +127,13 @@ def _check_types(p: Path, values: dict) -> None:
         if want is float and isinstance(value, int) and not isinstance(value, bool):
             ok = True
         if want is dict:
-            ok = isinstance(value, dict) and all(
-                isinstance(v, int) and not isinstance(v, bool) for v in value.values())
+            ok = isinstance(value, dict) and all(isinstance(v, int) and not isinstance(v, bool) for v in value.values())
         if not ok:
-            shown = "a table of integers" if want is dict else {int: "an integer", float: "a number",
-                                                                 str: "a string"}.get(want, want.__name__)
+            shown = (
+                "a table of integers"
+                if want is dict
+                else {int: "an integer", float: "a number", str: "a string"}.get(want, want.__name__)
+            )
             raise _refuse(f"settings file {p}: {name} must be {shown}; correct the file")
 
 
@@ -170,8 +176,10 @@ def _person_key_from_file() -> str | None:
     try:
         key = Path(name).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise RetirePrepError(f"RETIRE_PREP_PERSON_KEY_FILE {name}: cannot be read ({exc.__class__.__name__}); "
-                              f"it must exist and be readable by the service user") from None
+        raise RetirePrepError(
+            f"RETIRE_PREP_PERSON_KEY_FILE {name}: cannot be read ({exc.__class__.__name__}); "
+            f"it must exist and be readable by the service user"
+        ) from None
     if not key:
         raise RetirePrepError(f"RETIRE_PREP_PERSON_KEY_FILE {name} is empty")
     return key

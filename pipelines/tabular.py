@@ -106,7 +106,7 @@ def write_arrow(data, stem: Path, *, csv_only: bool = False, parquet_only: bool 
             fh = open(tmp_csv, "wb")
             fh.write(BOM)
             cw = pacsv.CSVWriter(fh, shown_schema)
-        pending: list = []   # batches of the Parquet row group being filled
+        pending: list = []  # batches of the Parquet row group being filled
         pending_rows = 0
         for batch in data:
             if not batch.num_rows:
@@ -122,8 +122,10 @@ def write_arrow(data, stem: Path, *, csv_only: bool = False, parquet_only: bool 
                     rest = group.slice(ROW_GROUP_ROWS)
                     pending, pending_rows = rest.to_batches(), rest.num_rows
             if cw is not None:
-                columns = [safe_text(c) if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else c
-                           for c in batch.columns]
+                columns = [
+                    safe_text(c) if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else c
+                    for c in batch.columns
+                ]
                 cw.write_batch(pa.RecordBatch.from_arrays(columns, schema=shown_schema))
         if pw is not None:
             if pending_rows or not rows:
@@ -161,8 +163,9 @@ def _reader(con: duckdb.DuckDBPyConnection, query: str):
     return con.sql(query).to_arrow_reader(BATCH_ROWS)
 
 
-def write_table(con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_only: bool = False,
-                parquet_only: bool = False) -> int:
+def write_table(
+    con: duckdb.DuckDBPyConnection, query: str, stem: Path, *, csv_only: bool = False, parquet_only: bool = False
+) -> int:
     """Write ``query``'s rows (computed once, in the query's order, streamed) to ``stem.parquet``
     and ``stem.csv`` through :func:`write_arrow`; returns the row count.
 
@@ -183,8 +186,16 @@ def sql_codes(codes) -> str:
     return ", ".join(f"'{c}'" for c in codes)
 
 
-def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, by: str, stem_of, keys, *,
-                      csv_only: bool = False, parquet_only: bool = False) -> dict[str, int]:
+def write_partitioned(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    by: str,
+    stem_of,
+    keys,
+    *,
+    csv_only: bool = False,
+    parquet_only: bool = False,
+) -> dict[str, int]:
     """One query, one file pair per key: ``query``'s rows (computed once, in its order, which
     must put ``by`` first) split on column ``by``, which is left out of the files.  Every key of
     ``keys`` gets its files, empty (headers only) when it has no row; rows of a key not in
@@ -223,10 +234,12 @@ def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, by: str, stem_
             raise ValueError(f"rows of {by} {value} are not together: the query must order by {by} first")
         if value not in wanted:
             raise ValueError(f"rows for {by} {[str(value)]} have no file to go to")
-        written[value] = write_arrow(Batches(out_schema, (b for _, b in group)), stem_of(value),
-                                     csv_only=csv_only, parquet_only=parquet_only)
+        written[value] = write_arrow(
+            Batches(out_schema, (b for _, b in group)), stem_of(value), csv_only=csv_only, parquet_only=parquet_only
+        )
     for key in keys:
         if key not in written:
-            written[key] = write_arrow(Batches(out_schema, []), stem_of(key), csv_only=csv_only,
-                                       parquet_only=parquet_only)
+            written[key] = write_arrow(
+                Batches(out_schema, []), stem_of(key), csv_only=csv_only, parquet_only=parquet_only
+            )
     return {key: written[key] for key in keys}

@@ -84,10 +84,34 @@ EXAMPLES = 3  # unexpected examples kept per expectation
 
 # rules.md §3: the offices; Ningdong's code is the setting ``ningdong_code``.
 _FIXED_OFFICES = (
-    "640000", "640100", "640200", "640300", "640400", "640500",
-    "640104", "640105", "640106", "640121", "640122", "640181",
-    "640202", "640205", "640221", "640302", "640303", "640323", "640324", "640381",
-    "640402", "640422", "640423", "640424", "640425", "640502", "640521", "640522",
+    "640000",
+    "640100",
+    "640200",
+    "640300",
+    "640400",
+    "640500",
+    "640104",
+    "640105",
+    "640106",
+    "640121",
+    "640122",
+    "640181",
+    "640202",
+    "640205",
+    "640221",
+    "640302",
+    "640303",
+    "640323",
+    "640324",
+    "640381",
+    "640402",
+    "640422",
+    "640423",
+    "640424",
+    "640425",
+    "640502",
+    "640521",
+    "640522",
 )
 
 _PAIR_TYPES = {
@@ -195,7 +219,9 @@ class StageResult:
     label: str
     success: bool
     outcomes: tuple[ExpectationOutcome, ...]
-    frames: dict[str, dict] = field(default_factory=dict)  # frame -> {"rows", "population", "sampled", "columns", "success"}
+    frames: dict[str, dict] = field(
+        default_factory=dict
+    )  # frame -> {"rows", "population", "sampled", "columns", "success"}
     seconds: float = 0.0
     json_path: Path | None = None
     html_path: Path | None = None
@@ -349,6 +375,7 @@ def _import_gx():
     # not catch_warnings(): that swaps the process-wide filters and is not safe in the warm-up thread.
     warnings.filterwarnings("ignore", message=r"module 'sre_\w+' is deprecated", category=DeprecationWarning)
     import great_expectations as gx
+
     return gx
 
 
@@ -385,6 +412,7 @@ def warm_up() -> threading.Thread:
     wait for the import on top of its SQL.  The first validation waits for the thread (the
     same once-only lock); an error in the thread is raised again there, on first use.
     """
+
     def work():
         try:
             _batch_definition()
@@ -524,7 +552,8 @@ def _prepare(df, expectations: list[dict]):
 
     cols = {c for e in expectations if e["type"] in _PAIR_TYPES for c in _columns_of(e["kwargs"])}
     fix = [
-        c for c in cols
+        c
+        for c in cols
         if c in df.columns
         and isinstance(df[c].dtype, pd.api.extensions.ExtensionDtype)
         and pd.api.types.is_numeric_dtype(df[c].dtype)
@@ -556,7 +585,9 @@ def _outcome(spec_e: dict, res, mask: _Masker, df) -> ExpectationOutcome:
         missing = [c for c in spec_e["kwargs"]["column_set"] if c not in df.columns]
         examples = missing[:EXAMPLES] if not res.success else []
         observed = [str(c) for c in df.columns]
-    elif observed is not None and PERSONAL_COLUMNS.intersection(columns) and not isinstance(observed, (int, float, bool)):
+    elif (
+        observed is not None and PERSONAL_COLUMNS.intersection(columns) and not isinstance(observed, (int, float, bool))
+    ):
         observed = "<masked>"
     return ExpectationOutcome(
         frame=spec_e["meta"]["frame"],
@@ -598,8 +629,17 @@ def _validate_frame(spec: _Spec, frame: str, df, params: dict, mask: _Masker) ->
     for i, e in mine:
         r = by_n.get(i)
         if r is None:  # an expectation without a result must not count as passed
-            out.append(ExpectationOutcome(frame, e["type"], _columns_of(e["kwargs"]), e["kwargs"], e["meta"]["why"],
-                                          False, error="no result from Great Expectations"))
+            out.append(
+                ExpectationOutcome(
+                    frame,
+                    e["type"],
+                    _columns_of(e["kwargs"]),
+                    e["kwargs"],
+                    e["meta"]["why"],
+                    False,
+                    error="no result from Great Expectations",
+                )
+            )
         else:
             out.append(_outcome(e, r, mask, df))
     return out
@@ -675,7 +715,9 @@ def validate_frames(
     )
     if out_dir is not None:
         result = _write(result, Path(out_dir))
-    log.info("validation %s: %d expectations, %d failed, %.2fs", where, len(outcomes), len(result.failures), result.seconds)
+    log.info(
+        "validation %s: %d expectations, %d failed, %.2fs", where, len(outcomes), len(result.failures), result.seconds
+    )
     if not result.success and raise_on_failure:
         err = ValidationFailed(result.message())
         err.result = result
@@ -718,9 +760,17 @@ def write_index(out_dir: Path) -> None:
             continue
         if not isinstance(d, dict) or "stage" not in d or "expectations" not in d:
             continue
-        rows.append({"stage": d["stage"], "label": d.get("label", ""), "success": d.get("success"),
-                     "evaluated": d.get("evaluated"), "failed": d.get("failed"),
-                     "html": p.with_suffix(".html").name, "json": p.name})
+        rows.append(
+            {
+                "stage": d["stage"],
+                "label": d.get("label", ""),
+                "success": d.get("success"),
+                "evaluated": d.get("evaluated"),
+                "failed": d.get("failed"),
+                "html": p.with_suffix(".html").name,
+                "json": p.name,
+            }
+        )
     order = {s: i for i, s in enumerate(STAGES)}
     rows.sort(key=lambda r: (order.get(r["stage"], 99), r["stage"], r["label"]))
     _atomic_write(out_dir / "index.html", _render("index", r=None, files=rows))

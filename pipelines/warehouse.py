@@ -106,11 +106,13 @@ def temp_directory(path: str | Path, settings: Settings) -> Path:
     path = Path(path)
     if not settings.duckdb_temp_directory:
         return path.with_name(path.name + ".tmp")
-    return path.parent / settings.duckdb_temp_directory   # an absolute setting stays as it is
+    return path.parent / settings.duckdb_temp_directory  # an absolute setting stays as it is
 
 
 @contextmanager
-def connect(path: str | Path, read_only: bool = False, settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: str | Path, read_only: bool = False, settings: Settings | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse; a writer also creates the schema. Closes on exit."""
     settings = settings or load_settings()
     path = Path(path)

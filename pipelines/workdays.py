@@ -97,7 +97,8 @@ class Calendar:
             entered = sum(1 for d in self.national if d.year == year)
             partly = (
                 f" ({entered} national day(s) of {year} are entered but the year is not marked complete)"
-                if entered else ""
+                if entered
+                else ""
             )
             raise UnknownCalendarYear(
                 f"the working-day calendar of {year} is not known: chinese_calendar "
@@ -117,7 +118,8 @@ class Calendar:
         entered = sorted(d for d in self.ningxia if d.year == year)
         what = (
             f"only {len(entered)} Ningxia day(s) are entered and the year is not marked complete"
-            if entered else "Ningxia's own holidays (开斋节, 古尔邦节) are not entered"
+            if entered
+            else "Ningxia's own holidays (开斋节, 古尔邦节) are not entered"
         )
         msg = (
             f"working days of {year}: {what} in {_shown(self.path)}; computing on the national calendar"
@@ -164,8 +166,7 @@ def _parse_file(path: Path) -> tuple[dict, dict, frozenset, frozenset]:
     if not path.exists():
         return national, ningxia, frozenset(), frozenset()
     with open(path, encoding="utf-8-sig", newline="") as fh:
-        lines = [(i, line) for i, line in enumerate(fh, start=1)
-                 if line.strip() and not line.lstrip().startswith("#")]
+        lines = [(i, line) for i, line in enumerate(fh, start=1) if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         return national, ningxia, frozenset(), frozenset()
     reader = csv.reader([line for _, line in lines])
@@ -285,11 +286,13 @@ def calendar_table(first: date, last: date, *, regional: bool = True, calendar: 
         flags.append(w)
         seqs.append(seq)
         d += timedelta(days=1)
-    return pa.table({
-        "day": pa.array(days, pa.date32()),
-        "is_working": pa.array(flags, pa.bool_()),
-        "working_seq": pa.array(seqs, pa.int32()),
-    })
+    return pa.table(
+        {
+            "day": pa.array(days, pa.date32()),
+            "is_working": pa.array(flags, pa.bool_()),
+            "working_seq": pa.array(seqs, pa.int32()),
+        }
+    )
 
 
 def known_through(calendar: Calendar | None = None) -> date:

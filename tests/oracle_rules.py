@@ -102,7 +102,10 @@ def ages(p: dict) -> dict:
     s = o + d
     is110 = str(p["insurance_type"]) == "110"
     return {
-        "birth_mi": b, "original_age_mi": o, "delay_months": d, "statutory_age_mi": s,
+        "birth_mi": b,
+        "original_age_mi": o,
+        "delay_months": d,
+        "statutory_age_mi": s,
         "benefit_start_mi": s + BENEFIT_OFFSET,
         "flexible_earliest_mi": max(o, s - 36) if is110 else None,
         "flexible_latest_mi": s + 36 if is110 else None,
@@ -159,7 +162,7 @@ def benefit_place(p: dict, segs: list[dict]) -> tuple[str, str, dict]:
     others = [pr for pr, v in acc.items() if v >= 120 and pr != c]
     if others:
         # latest non-temporary segment ends latest; deemed-only = earliest; ties lower code
-        best = sorted(others, key=lambda pr: (-latest_end.get(pr, -10**9), pr))[0]
+        best = sorted(others, key=lambda pr: (-latest_end.get(pr, -(10**9)), pr))[0]
         return best, "3", acc
     return h, "4", acc
 
@@ -173,7 +176,7 @@ def normalise_phone(raw) -> str | None:
     if raw is None:
         return None
     s = unicodedata.normalize("NFKC", str(raw))
-    s = s.replace(" ", "").replace("-", "").replace("\u2010", "")   # [decisions.md] space and hyphens
+    s = s.replace(" ", "").replace("-", "").replace("\u2010", "")  # [decisions.md] space and hyphens
     if s.startswith("+86"):
         s = s[3:]
     elif s.startswith("0086"):
@@ -203,8 +206,12 @@ def key_info_missing(p: dict) -> set[str]:
         out.add("phone")
     if is110 and str(p["gender"]) == "2" and _blank(p.get("person_type")):
         out.add("person_type")
-    if (is110 and str(p.get("person_type") or "") in ("1", "2")
-            and _blank(p.get("employer_uscc")) and _blank(p.get("employer_name"))):
+    if (
+        is110
+        and str(p.get("person_type") or "") in ("1", "2")
+        and _blank(p.get("employer_uscc"))
+        and _blank(p.get("employer_name"))
+    ):
         out.add("employer")
     if _int(p.get("deemed_months")) > 0 and _blank(p.get("deemed_region")):
         out.add("deemed_region")
@@ -252,7 +259,7 @@ def screen(p: dict, segs: list[dict], P: int, *, applied: bool = False, in_push:
         flags.add("BENEFIT_PLACE_MISMATCH")
     if s < P and not retired:
         flags.add("PAST_AGE_NOT_RETIRED")
-    servable = alive and not retired and place == NX and in_push   # in push: [decisions.md]
+    servable = alive and not retired and place == NX and in_push  # in push: [decisions.md]
     scope = None
     if servable:
         is110 = str(p["insurance_type"]) == "110"
@@ -263,9 +270,16 @@ def screen(p: dict, segs: list[dict], P: int, *, applied: bool = False, in_push:
         elif not is110 and 0 <= o - P <= 12:
             scope = "c"
     return {
-        **a, "counted_months": counted, "projected_months": projected,
-        "benefit_province": place, "place_rule": place_rule, "acc": acc,
-        "alive": alive, "retired": retired, "in_push": in_push, "servable": servable,
+        **a,
+        "counted_months": counted,
+        "projected_months": projected,
+        "benefit_province": place,
+        "place_rule": place_rule,
+        "acc": acc,
+        "alive": alive,
+        "retired": retired,
+        "in_push": in_push,
+        "servable": servable,
         "office_code": str(p["insured_region"]),
         "scope_rule": scope,
         "trigger_push": scope is not None,
@@ -293,8 +307,15 @@ def triggered(r: dict) -> bool:
 
 
 def opened_by(r: dict) -> str:
-    return ";".join(k for k, t in (("PUSH", r["trigger_push"]), ("APPLICATION", r["trigger_application"]),
-                                    ("SCREENING", r["trigger_screening"])) if t)
+    return ";".join(
+        k
+        for k, t in (
+            ("PUSH", r["trigger_push"]),
+            ("APPLICATION", r["trigger_application"]),
+            ("SCREENING", r["trigger_screening"]),
+        )
+        if t
+    )
 
 
 def valid_date(yyyymmdd: str) -> bool:

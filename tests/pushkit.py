@@ -42,21 +42,40 @@ def person(n: int = 1, **kw) -> dict:
     gender = int(kw.get("gender", 1))
     birth = kw.get("birth_date", "19660315")
     row = {
-        "op": "", "id_no": make_id(birth=birth, seq=n, gender=gender), "name": f"测试{n}",
-        "gender": str(gender), "birth_date": birth, "insurance_type": "110", "person_type": "2",
-        "hukou_region": "640104", "insured_region": "640104", "benefit_region_ministry": "640100",
-        "employer_uscc": "91640100710645234G", "employer_name": "宁夏测试有限公司",
-        "phone": "13912345678", "contribution_status": "1", "retired": "0", "survival_status": "1",
-        "actual_contribution_months": "300", "deemed_months": "", "deemed_status": "0",
-        "deemed_region": "", "arrears_months": "0",
+        "op": "",
+        "id_no": make_id(birth=birth, seq=n, gender=gender),
+        "name": f"测试{n}",
+        "gender": str(gender),
+        "birth_date": birth,
+        "insurance_type": "110",
+        "person_type": "2",
+        "hukou_region": "640104",
+        "insured_region": "640104",
+        "benefit_region_ministry": "640100",
+        "employer_uscc": "91640100710645234G",
+        "employer_name": "宁夏测试有限公司",
+        "phone": "13912345678",
+        "contribution_status": "1",
+        "retired": "0",
+        "survival_status": "1",
+        "actual_contribution_months": "300",
+        "deemed_months": "",
+        "deemed_status": "0",
+        "deemed_region": "",
+        "arrears_months": "0",
     }
     row.update({k: str(v) for k, v in kw.items()})
     return row
 
 
 def segment(id_no: str, region="640104", start="199001", end="202012", status=1) -> dict:
-    return {"id_no": id_no, "region_code": region, "start_month": start, "end_month": end,
-            "relation_status": str(status)}
+    return {
+        "id_no": id_no,
+        "region_code": region,
+        "start_month": start,
+        "end_month": end,
+        "relation_status": str(status),
+    }
 
 
 def _csv_bytes(rows, columns, encoding="UTF-8", bom=False) -> bytes:
@@ -69,9 +88,22 @@ def _csv_bytes(rows, columns, encoding="UTF-8", bom=False) -> bytes:
     return (b"\xef\xbb\xbf" + data) if bom else data
 
 
-def write_batch(folder: Path, persons, segments, *, seq=1, push_type="FULL", base_seq=None,
-                batch_id=None, month="2026-11", encoding="UTF-8", bom=False, fmt="csv",
-                rows_override: dict | None = None, raw_files: dict | None = None) -> Path:
+def write_batch(
+    folder: Path,
+    persons,
+    segments,
+    *,
+    seq=1,
+    push_type="FULL",
+    base_seq=None,
+    batch_id=None,
+    month="2026-11",
+    encoding="UTF-8",
+    bom=False,
+    fmt="csv",
+    rows_override: dict | None = None,
+    raw_files: dict | None = None,
+) -> Path:
     """Write a batch folder. ``raw_files`` replaces a file's bytes (for broken CSV)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,8 +114,9 @@ def write_batch(folder: Path, persons, segments, *, seq=1, push_type="FULL", bas
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.table({c: [r.get(c, "") for r in rows] for c in cols},
-                             schema=pa.schema([(c, pa.string()) for c in cols]))
+            table = pa.table(
+                {c: [r.get(c, "") for r in rows] for c in cols}, schema=pa.schema([(c, pa.string()) for c in cols])
+            )
             pq.write_table(table, folder / name)
             data = (folder / name).read_bytes()
         else:
@@ -94,10 +127,16 @@ def write_batch(folder: Path, persons, segments, *, seq=1, push_type="FULL", bas
             n = rows_override[kind]
         files[name] = {"rows": n, "sha256": hashlib.sha256(data).hexdigest()}
     manifest = {
-        "batch_id": batch_id or f"NX-{month}-{seq:04d}", "province": "640000", "push_type": push_type,
-        "data_month": month, "seq": seq, "base_seq": base_seq,
-        "generated_at": f"{month}-05T02:00:00+08:00", "schema_version": "1.0",
-        "encoding": encoding, "files": files,
+        "batch_id": batch_id or f"NX-{month}-{seq:04d}",
+        "province": "640000",
+        "push_type": push_type,
+        "data_month": month,
+        "seq": seq,
+        "base_seq": base_seq,
+        "generated_at": f"{month}-05T02:00:00+08:00",
+        "schema_version": "1.0",
+        "encoding": encoding,
+        "files": files,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return folder
@@ -150,14 +189,33 @@ def rehash(folder: Path) -> dict:
 # Parquet with the matching types (push-format.md "Parquet files may hold the columns as text
 # or as the matching types"): integers, a DATE for birth_date, a boolean for retired.
 _PARQUET_INT_COLUMNS = {
-    "gender", "insurance_type", "person_type", "contribution_status", "survival_status",
-    "actual_contribution_months", "deemed_months", "deemed_status", "arrears_months",
-    "start_month", "end_month", "relation_status",
+    "gender",
+    "insurance_type",
+    "person_type",
+    "contribution_status",
+    "survival_status",
+    "actual_contribution_months",
+    "deemed_months",
+    "deemed_status",
+    "arrears_months",
+    "start_month",
+    "end_month",
+    "relation_status",
 }
 
 
-def write_typed_parquet(folder: Path, persons, segments, *, seq=1, push_type="FULL", base_seq=None,
-                        batch_id=None, month="2026-11", bool_retired: bool = False) -> Path:
+def write_typed_parquet(
+    folder: Path,
+    persons,
+    segments,
+    *,
+    seq=1,
+    push_type="FULL",
+    base_seq=None,
+    batch_id=None,
+    month="2026-11",
+    bool_retired: bool = False,
+) -> Path:
     """Like ``write_batch(fmt='parquet')`` but with typed columns: int64 for codes and counts,
     date32 for birth_date, and (``bool_retired``) a boolean for retired."""
     import datetime as _dt
@@ -173,8 +231,9 @@ def write_typed_parquet(folder: Path, persons, segments, *, seq=1, push_type="FU
         for c in cols:
             vals = [r.get(c, "") for r in rows]
             if c == "birth_date":
-                arrays.append(pa.array([_dt.date(int(v[:4]), int(v[4:6]), int(v[6:])) if v else None for v in vals],
-                                       pa.date32()))
+                arrays.append(
+                    pa.array([_dt.date(int(v[:4]), int(v[4:6]), int(v[6:])) if v else None for v in vals], pa.date32())
+                )
             elif c == "retired" and bool_retired:
                 arrays.append(pa.array([None if v == "" else v == "1" for v in vals], pa.bool_()))
             elif c in _PARQUET_INT_COLUMNS:
@@ -186,10 +245,16 @@ def write_typed_parquet(folder: Path, persons, segments, *, seq=1, push_type="FU
         pq.write_table(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), folder / name)
         files[name] = {"rows": len(rows), "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest()}
     manifest = {
-        "batch_id": batch_id or f"NX-{month}-{seq:04d}", "province": "640000", "push_type": push_type,
-        "data_month": month, "seq": seq, "base_seq": base_seq,
-        "generated_at": f"{month}-05T02:00:00+08:00", "schema_version": "1.0",
-        "encoding": "UTF-8", "files": files,
+        "batch_id": batch_id or f"NX-{month}-{seq:04d}",
+        "province": "640000",
+        "push_type": push_type,
+        "data_month": month,
+        "seq": seq,
+        "base_seq": base_seq,
+        "generated_at": f"{month}-05T02:00:00+08:00",
+        "schema_version": "1.0",
+        "encoding": "UTF-8",
+        "files": files,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return folder
@@ -197,19 +262,76 @@ def write_typed_parquet(folder: Path, persons, segments, *, seq=1, push_type="FU
 
 # --------------------------------------------------------------------------- big batches, fast
 
-_GEN_PREFIXES = ("640104", "640105", "640106", "640121", "640122", "640181", "640202", "640205",
-                 "640221", "640302", "640303", "640323", "640324", "640381", "640402", "640422",
-                 "640423", "640424", "640425", "640502", "640521", "640522", "642223", "110101")
-_GEN_OFFICES = ("640104", "640105", "640106", "640121", "640122", "640181", "640202", "640205",
-                "640221", "640302", "640303", "640323", "640324", "640381", "640402", "640422",
-                "640423", "640424", "640425", "640502", "640521", "640522", "640100", "640900")
+_GEN_PREFIXES = (
+    "640104",
+    "640105",
+    "640106",
+    "640121",
+    "640122",
+    "640181",
+    "640202",
+    "640205",
+    "640221",
+    "640302",
+    "640303",
+    "640323",
+    "640324",
+    "640381",
+    "640402",
+    "640422",
+    "640423",
+    "640424",
+    "640425",
+    "640502",
+    "640521",
+    "640522",
+    "642223",
+    "110101",
+)
+_GEN_OFFICES = (
+    "640104",
+    "640105",
+    "640106",
+    "640121",
+    "640122",
+    "640181",
+    "640202",
+    "640205",
+    "640221",
+    "640302",
+    "640303",
+    "640323",
+    "640324",
+    "640381",
+    "640402",
+    "640422",
+    "640423",
+    "640424",
+    "640425",
+    "640502",
+    "640521",
+    "640522",
+    "640100",
+    "640900",
+)
 _ID_W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
-def write_generated_batch(folder: Path, persons: int, *, seq: int = 1, push_type: str = "FULL",
-                          base_seq: int | None = None, first: int = 0, every: int = 1, variant: int = 0,
-                          op: str | None = None, month: str = "2026-11", batch_id: str | None = None,
-                          threads: int | None = None) -> Path:
+def write_generated_batch(
+    folder: Path,
+    persons: int,
+    *,
+    seq: int = 1,
+    push_type: str = "FULL",
+    base_seq: int | None = None,
+    first: int = 0,
+    every: int = 1,
+    variant: int = 0,
+    op: str | None = None,
+    month: str = "2026-11",
+    batch_id: str | None = None,
+    threads: int | None = None,
+) -> Path:
     """A valid batch of generated persons, written by DuckDB (about a second per 10^6 persons).
 
     Person ``i`` (``first <= i < first + persons``, only every ``every``-th) has a fixed ID
@@ -246,7 +368,7 @@ def write_generated_batch(folder: Path, persons: int, *, seq: int = 1, push_type
     """)
     con.execute(f"""
         COPY (
-            SELECT {f"'{op}'" if op else 'NULL'} AS op, id_no, '测试' || i AS name, gender, birth AS birth_date, ins AS insurance_type,
+            SELECT {f"'{op}'" if op else "NULL"} AS op, id_no, '测试' || i AS name, gender, birth AS birth_date, ins AS insurance_type,
                    CASE WHEN ins = '110' THEN CAST(1 + i % 3 AS VARCHAR) END AS person_type,
                    substr(id_no, 1, 6) AS hukou_region, {offices}[1 + (i // 7) % {len(_GEN_OFFICES)}] AS insured_region,
                    '640100' AS benefit_region_ministry,
@@ -284,10 +406,16 @@ def write_generated_batch(folder: Path, persons: int, *, seq: int = 1, push_type
                 h.update(chunk)
         files[name] = {"rows": int(n), "sha256": h.hexdigest()}
     manifest = {
-        "batch_id": batch_id or f"NX-{month}-{seq:04d}", "province": "640000", "push_type": push_type,
-        "data_month": month, "seq": seq, "base_seq": base_seq,
-        "generated_at": f"{month}-05T02:00:00+08:00", "schema_version": "1.0",
-        "encoding": "UTF-8", "files": files,
+        "batch_id": batch_id or f"NX-{month}-{seq:04d}",
+        "province": "640000",
+        "push_type": push_type,
+        "data_month": month,
+        "seq": seq,
+        "base_seq": base_seq,
+        "generated_at": f"{month}-05T02:00:00+08:00",
+        "schema_version": "1.0",
+        "encoding": "UTF-8",
+        "files": files,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return folder
@@ -301,17 +429,35 @@ def to_conclusion_rows(office: str, id_no: str, month: str = "2026-11", elected:
     rows = [
         {"office_code": office, "event": "ARCHIVE_REVIEWED", "id_no": id_no, "event_date": d(0), "result": "PASS"},
         {"office_code": office, "event": "YEARS_CONFIRMED", "id_no": id_no, "event_date": d(1), "months": "300"},
-        {"office_code": office, "event": "RELATIONS_MERGED", "id_no": id_no, "event_date": d(2),
-         "merge_status": "NOT_NEEDED"},
-        {"office_code": office, "event": "CONCLUSION_ISSUED", "id_no": id_no, "event_date": d(3),
-         "counted_months": "300", "merge_status": "NOT_NEEDED", "archive_conclusion": "PASS", "base_data": "核算数据"},
+        {
+            "office_code": office,
+            "event": "RELATIONS_MERGED",
+            "id_no": id_no,
+            "event_date": d(2),
+            "merge_status": "NOT_NEEDED",
+        },
+        {
+            "office_code": office,
+            "event": "CONCLUSION_ISSUED",
+            "id_no": id_no,
+            "event_date": d(3),
+            "counted_months": "300",
+            "merge_status": "NOT_NEEDED",
+            "archive_conclusion": "PASS",
+            "base_data": "核算数据",
+        },
     ]
     if elected:
         rows += [
             {"office_code": office, "event": "RESULT_RECEIVED", "id_no": id_no, "event_date": d(4)},
             {"office_code": office, "event": "CONFIRMED", "id_no": id_no, "event_date": d(5), "confirmer": "EMPLOYER"},
-            {"office_code": office, "event": "ELECTED_MONTH", "id_no": id_no, "event_date": d(5),
-             "elected_month": elected},
+            {
+                "office_code": office,
+                "event": "ELECTED_MONTH",
+                "id_no": id_no,
+                "event_date": d(5),
+                "elected_month": elected,
+            },
         ]
     return rows
 

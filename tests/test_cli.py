@@ -30,16 +30,19 @@ def one_line(err: str) -> str:
     return err
 
 
-@pytest.mark.parametrize("args", [
-    ["run", "--month", "2026-13"],
-    ["run", "--month", "202611"],
-    ["declare", "--month", "2026-x"],
-    ["explain", "640104196601150011", "--month", "2026-1"],
-    ["policy", "--gender", "3", "--birth", "1965-01"],
-    ["policy", "--gender", "1", "--birth", "9999-12"],
-    ["policy", "--gender", "1"],
-    ["bogus"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--month", "2026-13"],
+        ["run", "--month", "202611"],
+        ["declare", "--month", "2026-x"],
+        ["explain", "640104196601150011", "--month", "2026-1"],
+        ["policy", "--gender", "3", "--birth", "1965-01"],
+        ["policy", "--gender", "1", "--birth", "9999-12"],
+        ["policy", "--gender", "1"],
+        ["bogus"],
+    ],
+)
 def test_argument_errors_are_one_line_exit_2(capsys, args):
     with pytest.raises(SystemExit) as exc:
         main(args)
@@ -49,10 +52,16 @@ def test_argument_errors_are_one_line_exit_2(capsys, args):
     assert out == ""
 
 
-@pytest.mark.parametrize("command", [
-    ["run", "--month", "2026-11"], ["declare", "--month", "2026-11"], ["feedback", "f.csv"],
-    ["applications", "a.csv"], ["explain", "640104196601150011", "--month", "2026-11"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "--month", "2026-11"],
+        ["declare", "--month", "2026-11"],
+        ["feedback", "f.csv"],
+        ["applications", "a.csv"],
+        ["explain", "640104196601150011", "--month", "2026-11"],
+    ],
+)
 def test_a_mistyped_warehouse_is_refused_and_not_created(tmp_path, capsys, command):
     wh = tmp_path / "typo.duckdb"
     code, _, err = cli(capsys, *command, "--warehouse", wh)
@@ -89,8 +98,15 @@ def test_a_warehouse_held_by_another_process(tmp_path, capsys):
     with connect(wh, settings=load_settings()):
         pass
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
-         "time.sleep(60)", str(wh)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
+            str(wh),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ok"
         code, _, err = cli(capsys, "run", "--month", "2026-11", "--warehouse", wh, "--out", tmp_path / "o")
@@ -107,8 +123,7 @@ def test_feedback_file_without_its_header_never_echoes_the_row(tmp_path, capsys)
         pass
     id_no = make_id(prefix="640104", birth="19661115", seq=7, gender=1)
     f = tmp_path / "noheader.csv"
-    f.write_text(f"640104,ARCHIVE_REVIEWED,{id_no},2026-11-02\n640104,RETIRED,{id_no},2026-11-03\n",
-                 encoding="utf-8")
+    f.write_text(f"640104,ARCHIVE_REVIEWED,{id_no},2026-11-02\n640104,RETIRED,{id_no},2026-11-03\n", encoding="utf-8")
     code, out, err = cli(capsys, "feedback", f, "--warehouse", wh)
     assert code != 0
     assert "header line missing" in one_line(err)

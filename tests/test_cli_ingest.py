@@ -23,8 +23,14 @@ PROGRESS = re.compile(r"^retire-prep: ingesting \d+ batch folder\(s\) into ")
 def run(tmp_path: Path, *args, module: bool = False) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "pipelines.cli"] if module or not EXE.exists() else [str(EXE)]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    return subprocess.run(cmd + ["ingest", *map(str, args), "--warehouse", str(tmp_path / "w.duckdb")],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        cmd + ["ingest", *map(str, args), "--warehouse", str(tmp_path / "w.duckdb")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def reason_lines(stderr: str) -> list[str]:
@@ -51,8 +57,9 @@ def versions(tmp_path: Path) -> int:
 def batches(tmp_path):
     ps, ss = population(40)
     good = write_batch(tmp_path / "full1", ps, ss, seq=1)
-    incr = write_batch(tmp_path / "incr2", [dict(ps[0], op="U", phone="13700000002")], ss[:2], seq=2,
-                       push_type="INCR", base_seq=1)
+    incr = write_batch(
+        tmp_path / "incr2", [dict(ps[0], op="U", phone="13700000002")], ss[:2], seq=2, push_type="INCR", base_seq=1
+    )
     gap = write_batch(tmp_path / "incr4", [dict(ps[1], op="U")], ss[2:4], seq=4, push_type="INCR", base_seq=3)
     return ps, ss, good, incr, gap
 
@@ -76,7 +83,8 @@ def test_refused_batch_exits_2_with_one_line_on_stderr(tmp_path, batches):
     assert p.returncode == 2
     assert reason_lines(p.stderr) == [
         "retire-prep: refused: batch NX-2026-11-0001, file persons.csv: "
-        "sha256 of the file's bytes does not match the manifest"]
+        "sha256 of the file's bytes does not match the manifest"
+    ]
     assert "REFUSED batch NX-2026-11-0001" in p.stdout
     assert_clean(p)
     assert versions(tmp_path) == 0
@@ -92,8 +100,15 @@ def test_missing_folder_exits_2_with_one_line(tmp_path):
 
 def test_one_refused_among_good_ones_still_applies_the_others_and_exits_2(tmp_path, batches):
     ps, ss, good, incr, _ = batches
-    bad = write_batch(tmp_path / "bad3", [dict(ps[2], op="U")], ss[4:6], seq=3, push_type="INCR", base_seq=2,
-                      rows_override={"segments": 5})
+    bad = write_batch(
+        tmp_path / "bad3",
+        [dict(ps[2], op="U")],
+        ss[4:6],
+        seq=3,
+        push_type="INCR",
+        base_seq=2,
+        rows_override={"segments": 5},
+    )
     p = run(tmp_path, good, incr, bad)
     assert p.returncode == 2
     (line,) = reason_lines(p.stderr)

@@ -23,6 +23,7 @@ def _clock(push, id_no):
 
 # ------------------------------------------------------------------------------ reopening: the clock
 
+
 def test_reopen_keeps_the_stage_clock_after_an_office_change(tmp_path):
     """An office change (transition NOTIFIED -> NOTIFIED, dated the 1st of its month) does not start the
     stage: the reopened entry must get the stage's own start back, not the office change's date."""
@@ -30,10 +31,10 @@ def test_reopen_keeps_the_stage_clock_after_an_office_change(tmp_path):
     a, b = person(1, birth_date=born(6)), person(2, birth_date=born(7))
     run_push_month(push, "2026-11", [a, b])
     moved = dict(a, insured_region="640521")
-    run_push_month(push, "2026-12", [moved, b])                              # office 640104 -> 640521, still NOTIFIED
+    run_push_month(push, "2026-12", [moved, b])  # office 640104 -> 640521, still NOTIFIED
     before = _clock(push, a["id_no"])
     assert before == ("NOTIFIED", date(2026, 11, 1), date(2026, 11, 21))
-    run_push_month(push, "2027-01", [b])                                     # a wrongly left out: LEFT_PUSH
+    run_push_month(push, "2027-01", [b])  # a wrongly left out: LEFT_PUSH
     assert entry(push, a["id_no"])[3] == "LEFT_PUSH"
     correction_push(push, "2027-01", [moved, b])
     assert entry(push, a["id_no"])[2:4] == (None, None)
@@ -50,7 +51,7 @@ def test_a_second_reopen_in_the_month_keeps_the_stage_clock(tmp_path):
     before = _clock(push, a["id_no"])
     run_push_month(push, "2026-12", [b])
     correction_push(push, "2026-12", [a, b])
-    assert _clock(push, a["id_no"]) == before                      # first reopening: right
+    assert _clock(push, a["id_no"]) == before  # first reopening: right
     correction_push(push, "2026-12", [b])
     assert entry(push, a["id_no"])[3] == "LEFT_PUSH"
     correction_push(push, "2026-12", [a, b])
@@ -70,13 +71,16 @@ def test_county_work_dated_before_the_wrong_closing_is_accepted_after_the_reopen
     run_push_month(push, "2026-12", [b])
     correction_push(push, "2026-12", [a, b])
     f = tmp_path / "late.csv"
-    f.write_text(f"office_code,event,id_no,event_date,result\n640104,ARCHIVE_REVIEWED,{a['id_no']},2026-11-28,PASS\n",
-                 encoding="utf-8")
+    f.write_text(
+        f"office_code,event,id_no,event_date,result\n640104,ARCHIVE_REVIEWED,{a['id_no']},2026-11-28,PASS\n",
+        encoding="utf-8",
+    )
     rep = apply_feedback_files([f], push.wh)
     assert rep.files[0].refused == 0, rep.files[0].reasons
 
 
 # ------------------------------------------------------------------------------ reopening: notices
+
 
 def test_a_published_batch_gets_no_reminder_for_a_reopened_entry(tmp_path):
     """docs/decisions.md: a published batch stays frozen; what a rerun raises goes out with the next
@@ -84,7 +88,7 @@ def test_a_published_batch_gets_no_reminder_for_a_reopened_entry(tmp_path):
     correction's rerun of February reopens a: February's batch is unchanged, the AGE_MINUS_3 of
     February goes out with March's."""
     push = Push(tmp_path)
-    a, b = person(1, birth_date=born(0)), person(2, birth_date=born(7))   # a: S = 2027-05
+    a, b = person(1, birth_date=born(0)), person(2, birth_date=born(7))  # a: S = 2027-05
     run_push_month(push, "2026-11", [a, b])
     assert push.q("SELECT statutory_age_mi FROM screen_results WHERE id_no = ?", [a["id_no"]]) == [(NOV + 6,)]
     run_push_month(push, "2027-02", [b])
@@ -92,10 +96,11 @@ def test_a_published_batch_gets_no_reminder_for_a_reopened_entry(tmp_path):
     feb = "SELECT kind, id_no FROM notice_log WHERE issued_mi = 24325 ORDER BY ALL"
     published = push.q(feb)
     correction_push(push, "2027-02", [a, b])
-    assert entry(push, a["id_no"])[2] is None                      # reopened
+    assert entry(push, a["id_no"])[2] is None  # reopened
     assert push.q(feb) == published
-    assert push.q("SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind <> 'PRE_SERVICE'",
-                  [a["id_no"]]) == [("AGE_MINUS_3", 24325, 24326)]
+    assert push.q(
+        "SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind <> 'PRE_SERVICE'", [a["id_no"]]
+    ) == [("AGE_MINUS_3", 24325, 24326)]
 
 
 def test_an_unfinished_run_s_withdrawal_is_restored_after_the_reopening(tmp_path, monkeypatch):
@@ -126,7 +131,8 @@ def test_an_unfinished_run_s_withdrawal_is_restored_after_the_reopening(tmp_path
     assert _clock(push, a["id_no"]) == before
     assert push.q("SELECT count(*) FROM notice_withdrawals") == [(0,)]
     assert push.q("SELECT notice_id, kind, issued_mi FROM notice_log WHERE kind = 'RESULT'") == [
-        (result[0][0], "RESULT", DEC)]
+        (result[0][0], "RESULT", DEC)
+    ]
     sms = (tmp_path / "out" / "2026-12" / "notifications" / "640104" / "sms.csv").read_text(encoding="utf-8-sig")
     assert "RESULT" in sms
     # a further rerun changes nothing (idempotent)
@@ -144,8 +150,10 @@ def test_a_first_run_and_an_earlier_month_s_closing_are_not_reopened(tmp_path):
     run_push_month(push, "2026-11", [b, a])
     run_push_month(push, "2026-12", [b])
     run_push_month(push, "2027-01", [a, b])
-    rows = push.q("SELECT opened_mi, closed_mi, close_reason, stage FROM ledger_entries WHERE id_no = ? "
-                  "ORDER BY opened_mi", [a["id_no"]])
+    rows = push.q(
+        "SELECT opened_mi, closed_mi, close_reason, stage FROM ledger_entries WHERE id_no = ? ORDER BY opened_mi",
+        [a["id_no"]],
+    )
     assert rows == [(NOV, DEC, "LEFT_PUSH", "LEFT_PUSH"), (JAN, None, None, "NOTIFIED")]
 
 
@@ -163,7 +171,8 @@ def test_a_person_the_correction_brings_in_is_told_with_the_next_batch(tmp_path)
     correction_push(push, "2026-12", [b, c])
     assert {p.relative_to(sms): p.read_bytes() for p in sms.rglob("*") if p.is_file()} == published
     assert push.q("SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [
-        ("PRE_SERVICE", DEC, JAN)]
+        ("PRE_SERVICE", DEC, JAN)
+    ]
     assert entry(push, c["id_no"])[0] == "NOTIFIED"
     run_push_month(push, "2027-01", [b, c])
     assert push.q("SELECT count(*) FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [(1,)]
@@ -182,13 +191,16 @@ def test_a_deferred_notice_is_withdrawn_when_the_next_push_closes_the_entry(tmp_
     correction_push(push, "2026-12", [b, c])
     run_push_month(push, "2027-01", [b, dict(c, survival_status=2)])
     assert push.q("SELECT count(*) FROM notice_log WHERE id_no = ?", [c["id_no"]]) == [(0,)]
-    assert push.q("SELECT kind, reference_mi, reason, withdrawn_mi FROM notice_withdrawals WHERE id_no = ?",
-                  [c["id_no"]]) == [("PRE_SERVICE", DEC, "DECEASED", JAN)]
+    assert push.q(
+        "SELECT kind, reference_mi, reason, withdrawn_mi FROM notice_withdrawals WHERE id_no = ?", [c["id_no"]]
+    ) == [("PRE_SERVICE", DEC, "DECEASED", JAN)]
     from pipelines.explain import explain_person
 
     text = explain_person(c["id_no"], "2027-01", push.wh)
-    assert ("Notices (rules.md §5):\n  PRE_SERVICE for 2026-12 withdrawn unsent by the run of 2027-01: "
-            "entry closed DECEASED") in text
+    assert (
+        "Notices (rules.md §5):\n  PRE_SERVICE for 2026-12 withdrawn unsent by the run of 2027-01: "
+        "entry closed DECEASED"
+    ) in text
 
 
 def test_a_deferred_notice_goes_by_the_channel_of_the_next_month(tmp_path):

@@ -79,13 +79,18 @@ def test_manual_or_asset_run_without_logical_date_uses_run_after():
 
 def test_month_from_an_airflow_context():
     after = datetime(2026, 12, 16, 2, 0, tzinfo=SHANGHAI)
-    manual = {"params": {"month": "2026-11", "replay": True},
-              "dag_run": SimpleNamespace(logical_date=None, run_after=after)}
+    manual = {
+        "params": {"month": "2026-11", "replay": True},
+        "dag_run": SimpleNamespace(logical_date=None, run_after=after),
+    }
     assert month_from_context(manual) == "2026-11"
     asset = {"params": {"month": None}, "dag_run": SimpleNamespace(logical_date=None, run_after=after)}
     assert month_from_context(asset) == "2026-12"
-    scheduled = {"params": {}, "logical_date": after,
-                 "dag_run": SimpleNamespace(logical_date=after, run_after=after + timedelta(days=20))}
+    scheduled = {
+        "params": {},
+        "logical_date": after,
+        "dag_run": SimpleNamespace(logical_date=after, run_after=after + timedelta(days=20)),
+    }
     assert month_from_context(scheduled) == "2026-12"
 
 
@@ -102,8 +107,11 @@ def test_office_groups_cover_every_office_once_in_order():
 def test_month_of_a_run_the_push_started():
     after = datetime(2026, 11, 30, 17, 0, tzinfo=timezone.utc)  # already 1 December in Shanghai
     event = lambda month: SimpleNamespace(extra={"month": month, "batches": ["B"]})
-    ctx = {"params": {"month": None}, "dag_run": SimpleNamespace(logical_date=None, run_after=after),
-           "triggering_asset_events": {"asset": [event("2026-11")]}}
+    ctx = {
+        "params": {"month": None},
+        "dag_run": SimpleNamespace(logical_date=None, run_after=after),
+        "triggering_asset_events": {"asset": [event("2026-11")]},
+    }
     assert month_from_context(ctx) == "2026-11"  # the batch's month, not the day it arrived
     ctx["triggering_asset_events"] = {"a": [event("2026-11"), event("2026-12")], "b": [event("bad")]}
     assert o.month_of_asset_events(ctx) == "2026-12"
@@ -131,11 +139,25 @@ def test_paths_from_environment_else_project_defaults(monkeypatch, tmp_path):
 
 
 def _env(home: Path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW", "RETIRE_PREP_WAREHOUSE", "RETIRE_PREP_OUT", "RETIRE_PREP_PUSH_INBOX",
-                                "RETIRE_PREP_FEEDBACK_INBOX"))}
-    env.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
-               AIRFLOW__CORE__LOAD_EXAMPLES="False", PYTHONWARNINGS="default")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "AIRFLOW",
+                "RETIRE_PREP_WAREHOUSE",
+                "RETIRE_PREP_OUT",
+                "RETIRE_PREP_PUSH_INBOX",
+                "RETIRE_PREP_FEEDBACK_INBOX",
+            )
+        )
+    }
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        PYTHONWARNINGS="default",
+    )
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -201,14 +223,19 @@ print("@@RESULT@@" + json.dumps(dict(
 def _result(proc) -> dict:
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("@@RESULT@@"):
-            return json.loads(line[len("@@RESULT@@"):])
+            return json.loads(line[len("@@RESULT@@") :])
     raise AssertionError(f"no result (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
 
 
 @pytest.fixture(scope="module")
 def parsed(airflow_home) -> dict:
-    proc = subprocess.run([sys.executable, "-c", PARSE, str(DAGS), o.POOL, ",".join(HEAVY)],
-                          env=_env(airflow_home), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", PARSE, str(DAGS), o.POOL, ",".join(HEAVY)],
+        env=_env(airflow_home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return _result(proc)
 
 
@@ -226,8 +253,11 @@ def test_dag_files_import_without_error_or_warning(parsed):
 
 @pytest.mark.airflow
 def test_dags_have_tags_docs_retries_schedule_and_pool(parsed):
-    schedules = {"pre_service_monthly": "0 2 16 * *", "declaration_month_start": "0 6 1 * *",
-                 "feedback_intake": "30 8-18 * * *"}
+    schedules = {
+        "pre_service_monthly": "0 2 16 * *",
+        "declaration_month_start": "0 6 1 * *",
+        "feedback_intake": "30 8-18 * * *",
+    }
     for dag_id, d in parsed["dags"].items():
         assert "retire-prep" in d["tags"]
         for words in ("fail", "Rerun", "clear"):
@@ -245,14 +275,27 @@ def test_dags_have_tags_docs_retries_schedule_and_pool(parsed):
     monthly = parsed["dags"]["pre_service_monthly"]
     # the scheduler's runs: 16th 02:00 Shanghai (18:00 UTC on the 15th), empty interval, month of the run
     assert [(r["logical_date"], r["interval_empty"], r["month"]) for r in monthly["next_runs"]] == [
-        ("2026-12-15T18:00:00+00:00", True, "2026-12"), ("2027-01-15T18:00:00+00:00", True, "2027-01")]
+        ("2026-12-15T18:00:00+00:00", True, "2026-12"),
+        ("2027-01-15T18:00:00+00:00", True, "2027-01"),
+    ]
     assert [(r["logical_date"], r["month"]) for r in parsed["dags"]["declaration_month_start"]["next_runs"]] == [
-        ("2026-11-30T22:00:00+00:00", "2026-12"), ("2026-12-31T22:00:00+00:00", "2027-01")]
+        ("2026-11-30T22:00:00+00:00", "2026-12"),
+        ("2026-12-31T22:00:00+00:00", "2027-01"),
+    ]
     assert {"month", "replay"} <= set(monthly["params"])
     assert "month" in parsed["dags"]["declaration_month_start"]["params"]
-    writers = {"ingest_push", "load_applications", "month_due", "begin", "screen", "ledger", "notices", "forecast",
-               "worklists",
-               "finish"}
+    writers = {
+        "ingest_push",
+        "load_applications",
+        "month_due",
+        "begin",
+        "screen",
+        "ledger",
+        "notices",
+        "forecast",
+        "worklists",
+        "finish",
+    }
     for task_id, t in monthly["tasks"].items():
         assert (t["pool"] == o.POOL) == (task_id in writers), task_id
     assert monthly["tasks"]["office_files"]["mapped"]
@@ -318,8 +361,13 @@ print("@@RESULT@@" + json.dumps(results))
 
 def run_steps(home: Path, steps: list[dict], log: Path, timeout: int = STEP_TIMEOUT, **env) -> dict:
     """Run the steps in one Airflow process; the whole log goes to ``log``."""
-    proc = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(steps)], env=_env(home, **env),
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, json.dumps(steps)],
+        env=_env(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     log.write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
     got = {r["name"]: r for r in _result(proc)}
     got["_log"] = f"(whole log: {log})\n" + proc.stderr[-8000:]
@@ -328,8 +376,7 @@ def run_steps(home: Path, steps: list[dict], log: Path, timeout: int = STEP_TIME
 
 def dag_step(name, dag_id, logical_date=None, run_after=None, conf=None) -> dict:
     iso = lambda d: d and d.isoformat()
-    return dict(op="dag", name=name, dag_id=dag_id, logical_date=iso(logical_date), run_after=iso(run_after),
-                conf=conf)
+    return dict(op="dag", name=name, dag_id=dag_id, logical_date=iso(logical_date), run_after=iso(run_after), conf=conf)
 
 
 def _cli_month(tmp: Path, month: str) -> Path:
@@ -346,8 +393,11 @@ def _cli_month(tmp: Path, month: str) -> Path:
 
 
 def _hashes(root: Path, pattern: str) -> dict:
-    return {str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(root.rglob("*")) if f.is_file() and pattern in str(f)}
+    return {
+        str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(root.rglob("*"))
+        if f.is_file() and pattern in str(f)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -371,8 +421,8 @@ def sample_runs(airflow_home, tmp_path_factory) -> dict:
         if hasattr(fb_module, "demo_feedback"):
             feedback = fb_module.demo_feedback(cli_wh, fb_dir, "2026-11")
     fb_dir.mkdir(exist_ok=True)
-    offices = sorted({Path(f).name.split("-")[1] for f in feedback})   # feedback-<office>-<month>.csv
-    for f in feedback:   # the inbox has one folder per office (issue 14)
+    offices = sorted({Path(f).name.split("-")[1] for f in feedback})  # feedback-<office>-<month>.csv
+    for f in feedback:  # the inbox has one folder per office (issue 14)
         (fb_dir / Path(f).name.split("-")[1]).mkdir(exist_ok=True)
         shutil.copy2(f, fb_dir / Path(f).name.split("-")[1] / Path(f).name)
 
@@ -383,8 +433,13 @@ def sample_runs(airflow_home, tmp_path_factory) -> dict:
         dict(op="copy", src=str(SAMPLE / "applications" / "*.csv"), dst=str(push / "applications")),
         dag_step("nov", "pre_service_monthly", datetime(2026, 11, 16, 2, 0, tzinfo=SHANGHAI)),
         dict(op="hash", name="nov-files", root=str(out / "2026-11"), pattern=".csv"),
-        dag_step("nov-rerun", "pre_service_monthly", None, datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI),
-                 {"month": "2026-11"}),
+        dag_step(
+            "nov-rerun",
+            "pre_service_monthly",
+            None,
+            datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI),
+            {"month": "2026-11"},
+        ),
         dict(op="hash", name="nov-rerun-files", root=str(out / "2026-11"), pattern=".csv"),
         *[dict(op="copy", src=str(fb_dir / o / "*.csv"), dst=str(af / "inbox" / "feedback" / o)) for o in offices],
         dag_step("feedback", "feedback_intake", datetime(2026, 11, 25, 10, 30, tzinfo=SHANGHAI)),
@@ -393,10 +448,16 @@ def sample_runs(airflow_home, tmp_path_factory) -> dict:
         dict(op="copy", src=str(SAMPLE / "push" / "2026-12-incr"), dst=str(push)),
         dag_step("dec", "pre_service_monthly", datetime(2026, 12, 15, 18, 0, tzinfo=timezone.utc)),
     ]
-    got = run_steps(airflow_home, steps, tmp / "airflow.log", RETIRE_PREP_WAREHOUSE=af / "warehouse.duckdb", RETIRE_PREP_OUT=out,
-                    RETIRE_PREP_PUSH_INBOX=push,
-                    # the feedback inbox through an Airflow Variable (AIRFLOW_VAR_*), not RETIRE_PREP_*
-                    AIRFLOW_VAR_RETIRE_PREP_FEEDBACK_INBOX=af / "inbox" / "feedback")
+    got = run_steps(
+        airflow_home,
+        steps,
+        tmp / "airflow.log",
+        RETIRE_PREP_WAREHOUSE=af / "warehouse.duckdb",
+        RETIRE_PREP_OUT=out,
+        RETIRE_PREP_PUSH_INBOX=push,
+        # the feedback inbox through an Airflow Variable (AIRFLOW_VAR_*), not RETIRE_PREP_*
+        AIRFLOW_VAR_RETIRE_PREP_FEEDBACK_INBOX=af / "inbox" / "feedback",
+    )
     got.update(cli_out=cli / "out", af_out=out, af_wh=af / "warehouse.duckdb", feedback_files=len(feedback))
     return got
 
@@ -478,17 +539,32 @@ def test_refused_batch_fails_ingest_once_after_the_rest_held_batch_only_warns(ai
     inbox, wh = tmp_path / "inbox" / "push", tmp_path / "warehouse.duckdb"
     people = [person(n, birth_date=b) for n, b in enumerate(("19661015", "19640510", "19710201"), 1)]
     write_batch(inbox / "a-full", people, [segment(p["id_no"]) for p in people], seq=1)
-    write_batch(inbox / "c-incr", people[:1], [segment(people[0]["id_no"])], seq=3, push_type="INCR",
-                base_seq=2, month="2026-12")
+    write_batch(
+        inbox / "c-incr",
+        people[:1],
+        [segment(people[0]["id_no"])],
+        seq=3,
+        push_type="INCR",
+        base_seq=2,
+        month="2026-12",
+    )
     broken = write_batch(inbox / "b-broken", people, [], seq=2, push_type="INCR", base_seq=1)
     (broken / "persons.csv").write_bytes((broken / "persons.csv").read_bytes() + b"\n")
     scheduled = datetime(2026, 11, 16, 2, 0, tzinfo=SHANGHAI)
-    got = run_steps(airflow_home, [
-        dag_step("refused", "pre_service_monthly", scheduled),
-        dict(op="remove", path=str(broken)),
-        dag_step("held", "pre_service_monthly", None, scheduled + timedelta(hours=1), {"month": "2026-11"}),
-    ], tmp_path / "airflow.log", timeout=300, RETIRE_PREP_WAREHOUSE=wh, RETIRE_PREP_OUT=tmp_path / "out",
-        RETIRE_PREP_PUSH_INBOX=inbox, RETIRE_PREP_FEEDBACK_INBOX=tmp_path / "feedback")
+    got = run_steps(
+        airflow_home,
+        [
+            dag_step("refused", "pre_service_monthly", scheduled),
+            dict(op="remove", path=str(broken)),
+            dag_step("held", "pre_service_monthly", None, scheduled + timedelta(hours=1), {"month": "2026-11"}),
+        ],
+        tmp_path / "airflow.log",
+        timeout=300,
+        RETIRE_PREP_WAREHOUSE=wh,
+        RETIRE_PREP_OUT=tmp_path / "out",
+        RETIRE_PREP_PUSH_INBOX=inbox,
+        RETIRE_PREP_FEEDBACK_INBOX=tmp_path / "feedback",
+    )
 
     run = got.get("refused")
     assert run is not None, got["_log"]

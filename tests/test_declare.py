@@ -32,14 +32,25 @@ def test_window_boundaries_and_declaration(wh):
     assert set(got) == {ps[1].id_no, ps[3].id_no}
     r = got[ps[1].id_no]
     assert (r["name"], r["office_code"], r["retirement_month"], r["decision"], r["retirement_source"], r["stage"]) == (
-        "测试2", "640104", text(D + 1), "DECLARATION", "STATUTORY", "DECLARED")
+        "测试2",
+        "640104",
+        text(D + 1),
+        "DECLARATION",
+        "STATUTORY",
+        "DECLARED",
+    )
     assert "300 >= minimum 180" in r["reason"]
     assert wh.stage(ps[1]) == wh.stage(ps[3]) == "DECLARED"
     assert wh.stage(ps[0]) == wh.stage(ps[4]) == "CONFIRMED"
-    n = wh.q("SELECT id_no, kind, reference_mi, issued_mi FROM notice_log WHERE kind = 'DECLARATION' ORDER BY reference_mi")
+    n = wh.q(
+        "SELECT id_no, kind, reference_mi, issued_mi FROM notice_log WHERE kind = 'DECLARATION' ORDER BY reference_mi"
+    )
     assert n == [(ps[1].id_no, "DECLARATION", D + 1, D), (ps[3].id_no, "DECLARATION", D + 3, D)]
-    t = wh.q("SELECT from_stage, to_stage, event_date, source FROM ledger_transitions "
-             "WHERE entry_id = ? AND to_stage = 'DECLARED'", [ps[1].entry_id])
+    t = wh.q(
+        "SELECT from_stage, to_stage, event_date, source FROM ledger_transitions "
+        "WHERE entry_id = ? AND to_stage = 'DECLARED'",
+        [ps[1].entry_id],
+    )
     assert t == [("CONFIRMED", "DECLARED", date(2026, 12, 1), "declare:2026-12")]
     assert wh.q("SELECT command, status, month_mi FROM month_runs") == [("declare", "DONE", D)]
     # the notices join P's SMS batch (issued_mi = P, above), which P's run writes: declare itself
@@ -58,28 +69,36 @@ def test_declare_after_the_month_run_joins_the_next_batch(wh):
     rep = declare(wh)
     assert rep.counts["SMS batch month"] == "2027-01"
     assert wh.q("SELECT kind, reference_mi, issued_mi FROM notice_log WHERE kind = 'DECLARATION'") == [
-        ("DECLARATION", D + 2, D + 1)]
+        ("DECLARATION", D + 2, D + 1)
+    ]
 
 
 def test_elected_month_overrides_statutory(wh):
     a = wh.person(S=D + 6)
     b = wh.person(S=D + 2)
     confirm(wh, [a, b])
-    rep = wh.apply([row(a, "ELECTED_MONTH", D0 + timedelta(days=8), elected_month=text(D + 2)),
-                    row(b, "ELECTED_MONTH", D0 + timedelta(days=8), elected_month=text(D + 8))])
+    rep = wh.apply(
+        [
+            row(a, "ELECTED_MONTH", D0 + timedelta(days=8), elected_month=text(D + 2)),
+            row(b, "ELECTED_MONTH", D0 + timedelta(days=8), elected_month=text(D + 8)),
+        ]
+    )
     assert rep.refused == 0
     declare(wh)
     got = by_id(listed(wh))
     assert set(got) == {a.id_no}
-    assert (got[a.id_no]["retirement_month"], got[a.id_no]["retirement_source"],
-            got[a.id_no]["statutory_age_month"]) == (text(D + 2), "ELECTED", text(D + 6))
+    assert (
+        got[a.id_no]["retirement_month"],
+        got[a.id_no]["retirement_source"],
+        got[a.id_no]["statutory_age_month"],
+    ) == (text(D + 2), "ELECTED", text(D + 6))
     assert wh.q("SELECT reference_mi FROM notice_log WHERE kind = 'DECLARATION'") == [(D + 2,)]
 
 
 def test_consultation_by_minimum_of_the_retirement_year(wh):
     m = mi(2029, 11)
-    a = wh.person(S=mi(2029, 12), counted=183)     # 2029: minimum 180
-    b = wh.person(S=mi(2030, 1), counted=183)      # 2030: minimum 186
+    a = wh.person(S=mi(2029, 12), counted=183)  # 2029: minimum 180
+    b = wh.person(S=mi(2030, 1), counted=183)  # 2030: minimum 186
     confirm(wh, [a, b], CONCLUSION_ISSUED={"counted_months": 183})
     # the hand-made warehouse's only push is of 2026-11: a declaration three years on is forced (issue 14)
     rep = declare(wh, "2029-11", ahead_of_push=True)
@@ -88,9 +107,10 @@ def test_consultation_by_minimum_of_the_retirement_year(wh):
     assert (got[b.id_no]["decision"], got[b.id_no]["min_contribution_months"]) == ("CONSULTATION", 186)
     assert "183 < minimum 186 for 2030" in got[b.id_no]["reason"]
     assert rep.counts["notices CONSULTATION"] == 1
-    assert wh.q("SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind <> 'RESULT'", [b.id_no]) == [
-        ("CONSULTATION", mi(2030, 1), m)]
-    assert wh.stage(b) == "CONFIRMED"      # a consultation does not declare
+    assert wh.q(
+        "SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind <> 'RESULT'", [b.id_no]
+    ) == [("CONSULTATION", mi(2030, 1), m)]
+    assert wh.stage(b) == "CONFIRMED"  # a consultation does not declare
 
 
 def test_conclusion_months_win_over_screening(wh):
@@ -114,8 +134,11 @@ def test_follow_up_listed_not_notified(wh):
     assert wh.apply(rows).refused == 0
     rep = declare(wh)
     got = by_id(listed(wh))
-    assert {k: v["decision"] for k, v in got.items()} == {a.id_no: "FOLLOW_UP", b.id_no: "FOLLOW_UP",
-                                                          c.id_no: "FOLLOW_UP"}
+    assert {k: v["decision"] for k, v in got.items()} == {
+        a.id_no: "FOLLOW_UP",
+        b.id_no: "FOLLOW_UP",
+        c.id_no: "FOLLOW_UP",
+    }
     assert got[a.id_no]["reason"].startswith("pre-service not complete: stage NOTIFIED since 2026-11-01")
     assert "stage ARCHIVE_REVIEWED since 2026-11-02" in got[b.id_no]["reason"]
     assert "objection open" in got[c.id_no]["reason"]
@@ -125,7 +148,7 @@ def test_follow_up_listed_not_notified(wh):
 
 def test_deceased_and_retired_left_out(wh):
     alive = wh.person(S=D + 2)
-    dead = wh.person(S=D + 2, survival=2)          # the latest person data, though the screening said alive
+    dead = wh.person(S=D + 2, survival=2)  # the latest person data, though the screening said alive
     gone = wh.person(S=D + 2, retired=True)
     confirm(wh, [alive])
     rows = path_rows(dead, "CONCLUSION_ISSUED") + path_rows(gone, "CONCLUSION_ISSUED")
@@ -211,8 +234,14 @@ def test_no_screening_refused(tmp_path):
 def test_demo_feedback_walks_the_whole_path(wh):
     from pipelines.feedback import demo_feedback
 
-    ps = [wh.person(S=D + 2), wh.person(S=D + 8), wh.person(S=D + 3), wh.person(S=D + 2, counted=150),
-          wh.person(S=D + 1), wh.person(S=D + 20, itype=170)]
+    ps = [
+        wh.person(S=D + 2),
+        wh.person(S=D + 8),
+        wh.person(S=D + 3),
+        wh.person(S=D + 2, counted=150),
+        wh.person(S=D + 1),
+        wh.person(S=D + 20, itype=170),
+    ]
     files = demo_feedback(wh.path, wh.tmp / "fb", "2026-11", settings=wh.settings)
     again = demo_feedback(wh.path, wh.tmp / "fb2", "2026-11", settings=wh.settings)
     assert [f.read_bytes() for f in files] == [f.read_bytes() for f in again]
@@ -237,8 +266,10 @@ def test_month_declared_before_the_file_columns_were_stored_replays_from_lookups
     f = wh.tmp / "out" / DM / "declarations" / "640104" / "declarations.csv"
     before = f.read_bytes()
     con = duckdb.connect(str(wh.path))
-    con.execute("UPDATE declaration_decisions SET name = NULL, statutory_age_mi = NULL, officer_id = NULL, "
-                "channel = NULL, file_columns_stored = NULL")
+    con.execute(
+        "UPDATE declaration_decisions SET name = NULL, statutory_age_mi = NULL, officer_id = NULL, "
+        "channel = NULL, file_columns_stored = NULL"
+    )
     con.close()
     declare(wh, DM, replay=True)
     assert f.read_bytes() == before

@@ -90,6 +90,9 @@ def test_every_dictionary_row_has_a_chinese_name_and_a_meaning():
 
 def test_docs_point_inside_the_repository():
     """The repository stands alone: no doc sends the reader to ../shared."""
-    offenders = [p.name for p in [PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").glob("*.md")]
-                 if "../shared" in p.read_text(encoding="utf-8")]
+    offenders = [
+        p.name
+        for p in [PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").glob("*.md")]
+        if "../shared" in p.read_text(encoding="utf-8")
+    ]
     assert not offenders, offenders

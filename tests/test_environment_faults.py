@@ -72,11 +72,14 @@ def test_settings_path_that_does_not_exist_is_refused(tmp_path, monkeypatch, sam
     assert code == 2 and "RETIRE_PREP_SETTINGS" in one_line(err)
 
 
-@pytest.mark.parametrize("text, where", [
-    ("application_horizon = 24\nscreening_horizon 24\n", "line 2, column"),
-    ("[stage_days\nENROLLED = 10\n", "line 1, column"),
-    ('sms_signature = "【宁夏人社】\n', "line 1, column"),
-])
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        ("application_horizon = 24\nscreening_horizon 24\n", "line 2, column"),
+        ("[stage_days\nENROLLED = 10\n", "line 1, column"),
+        ('sms_signature = "【宁夏人社】\n', "line 1, column"),
+    ],
+)
 def test_malformed_settings_file_names_line_and_column(tmp_path, monkeypatch, text, where):
     f = tmp_path / "settings.toml"
     f.write_text(text, encoding="utf-8")
@@ -87,12 +90,15 @@ def test_malformed_settings_file_names_line_and_column(tmp_path, monkeypatch, te
     assert "internal error" not in line and str(f) in line and "not valid TOML" in line and where in line
 
 
-@pytest.mark.parametrize("text, reason", [
-    ('application_horizon = "24"\n', "application_horizon must be an integer"),
-    ("bad_row_share = true\n", "bad_row_share must be a number"),
-    ("[stage_days]\nENROLLED = \"ten\"\n", "stage_days must be a table of integers"),
-    (b"sms_signature = '\xd6\xd0'\n", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ('application_horizon = "24"\n', "application_horizon must be an integer"),
+        ("bad_row_share = true\n", "bad_row_share must be a number"),
+        ('[stage_days]\nENROLLED = "ten"\n', "stage_days must be a table of integers"),
+        (b"sms_signature = '\xd6\xd0'\n", "not UTF-8"),
+    ],
+)
 def test_settings_value_of_the_wrong_type_is_refused(tmp_path, monkeypatch, text, reason):
     f = tmp_path / "settings.toml"
     f.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
@@ -122,11 +128,15 @@ def reference(tmp_path_factory):
     code, _, err = run_cli("ingest", b1, "--warehouse", base / "pre" / "w.duckdb")
     assert code == 0, err
     shutil.copytree(base / "pre", base / "post")
-    code, _, err = run_cli("run", "--month", MONTH, "--warehouse", base / "post" / "w.duckdb",
-                           "--out", base / "post" / "out")
+    code, _, err = run_cli(
+        "run", "--month", MONTH, "--warehouse", base / "post" / "w.duckdb", "--out", base / "post" / "out"
+    )
     assert code == 0, err
-    yield {"pre": base / "pre", "tables": table_state(base / "post" / "w.duckdb"),
-           "files": file_state(base / "post" / "out")}
+    yield {
+        "pre": base / "pre",
+        "tables": table_state(base / "post" / "w.duckdb"),
+        "files": file_state(base / "post" / "out"),
+    }
     mp.undo()
 
 
@@ -157,14 +167,15 @@ class _FailingCommit:
                 self._con.execute("ROLLBACK")
                 raise duckdb.TransactionException(
                     f'TransactionContext Error: Failed to commit: Could not write file "{self._state["wal"]}": '
-                    "No space left on device")
+                    "No space left on device"
+                )
         return self._con.execute(query, *a, **kw)
 
     def __getattr__(self, name):
         return getattr(self._con, name)
 
 
-@pytest.mark.parametrize("fail_at", [1, 2, 3])   # the screen, ledger and notices transactions
+@pytest.mark.parametrize("fail_at", [1, 2, 3])  # the screen, ledger and notices transactions
 def test_failed_commit_on_a_full_disk_is_not_hidden_by_the_rollback(reference, tmp_path, monkeypatch, fail_at):
     """The ROLLBACK after the failed COMMIT raised "no transaction is active" over the cause: the
     one line said "internal error (TransactionException)"."""
@@ -179,7 +190,7 @@ def test_failed_commit_on_a_full_disk_is_not_hidden_by_the_rollback(reference, t
     assert code == 2, line
     assert "internal error" not in line and "no space left on the disk of" in line and f"{wh}.wal" in line
     assert "free space there, then run the same command again" in line
-    monkeypatch.setattr(duckdb, "connect", real)   # space freed
+    monkeypatch.setattr(duckdb, "connect", real)  # space freed
     code, _, err = _run(wh, out)
     assert code == 0, err
     _same_as_clean_run(reference, wh, out)
@@ -217,12 +228,15 @@ def test_output_write_error_without_a_file_name_names_the_file(reference, tmp_pa
 @contextlib.contextmanager
 def tmpfs(path: Path, size: str):
     path.mkdir(parents=True, exist_ok=True)
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True
+    )
     if p.returncode != 0:
-        reason = (f"cannot mount a tmpfs at {path} ({(p.stderr or '').strip() or p.returncode}): the real "
-                  "full-disk and read-only tests need root (CAP_SYS_ADMIN); the fault-switch tests cover the "
-                  "messages")
+        reason = (
+            f"cannot mount a tmpfs at {path} ({(p.stderr or '').strip() or p.returncode}): the real "
+            "full-disk and read-only tests need root (CAP_SYS_ADMIN); the fault-switch tests cover the "
+            "messages"
+        )
         warnings.warn(reason, stacklevel=2)
         pytest.skip(reason)
     try:
@@ -241,7 +255,7 @@ def _fill(disk: Path, leave: int) -> Path:
         remaining = max(0, st.free - leave)
         chunk = b"\0" * (1 << 20)
         while remaining > 0:
-            n = fh.write(chunk[:min(len(chunk), remaining)])
+            n = fh.write(chunk[: min(len(chunk), remaining)])
             remaining -= n
     return filler
 
@@ -269,7 +283,7 @@ def test_full_disk_under_the_warehouse(reference, tmp_path, monkeypatch):
             assert code == 2, line
             assert "no space left on the disk of" in line and str(disk) in line, (leave_kb, line)
             failures.append(leave_kb)
-            code, _, err = _run(wh, out)      # space freed: the same command, nothing lost
+            code, _, err = _run(wh, out)  # space freed: the same command, nothing lost
             assert code == 0, (leave_kb, err)
             _same_as_clean_run(reference, wh, out)
     assert len(failures) >= 2, f"the run failed only with {failures} KB free: the sizes tried show little"

@@ -66,12 +66,29 @@ TARGET = int(os.environ.get("FAULT_STRIDE_TARGET", "4"))
 OFFICES = ["640104", "640105", "640202", "640302"]
 PUBLISHED = ("worklists", "notifications", "handovers", "letters", "report", "declarations")
 # tables that only ever grow (rows are never deleted or rewritten by any command)
-APPEND_ONLY = ("push_batches", "batch_refusals", "quarantine_rows", "person_versions", "segment_versions",
-               "ledger_transitions", "feedback_files", "feedback_rows", "feedback_events", "notice_withdrawals",
-               "handovers", "coordination_letters", "person_keys", "applications", "applications_refused")
+APPEND_ONLY = (
+    "push_batches",
+    "batch_refusals",
+    "quarantine_rows",
+    "person_versions",
+    "segment_versions",
+    "ledger_transitions",
+    "feedback_files",
+    "feedback_rows",
+    "feedback_events",
+    "notice_withdrawals",
+    "handovers",
+    "coordination_letters",
+    "person_keys",
+    "applications",
+    "applications_refused",
+)
 # columns of APPEND_ONLY tables that a later command legitimately updates in place
-MUTABLE = {"push_batches": {"status", "message"}, "person_versions": {"valid_to_seq"},
-           "segment_versions": {"valid_to_seq"}}
+MUTABLE = {
+    "push_batches": {"status", "message"},
+    "person_versions": {"valid_to_seq"},
+    "segment_versions": {"valid_to_seq"},
+}
 
 _real_connect = duckdb.connect
 _real_replace = os.replace
@@ -107,7 +124,7 @@ class Injector:
 
     def point(self, kind: str, label: str) -> None:
         if kind == "sql" and _in_connect():
-            kind = "connect"      # the session set-up and schema of warehouse.connect
+            kind = "connect"  # the session set-up and schema of warehouse.connect
         if self.dead:
             raise Killed(f"already dead ({kind})")
         k = self.n
@@ -244,20 +261,17 @@ def _persons() -> list[dict]:
         birth = f"{1965 + i % 3}{i % 12 + 1:02d}15" if g == 1 else f"{1974 + i % 3}{i % 12 + 1:02d}15"
         kw = dict(gender=g, birth_date=birth, insured_region=off, hukou_region=off, phone=f"139{i:08d}")
         if i % 7 == 0:
-            kw["phone"] = "0951-5012345"          # offline notice
+            kw["phone"] = "0951-5012345"  # offline notice
         if i % 11 == 0:
             kw.update(insurance_type="170", person_type="", employer_uscc="", employer_name="")
         ps.append(person(i, **kw))
     # person 31: a 110 man born 1966-12 (O = 2026-12, S = 2027-06) of 640104, to conclude and declare
-    ps.append(person(31, birth_date="19661215", insured_region="640104", hukou_region="640104",
-                     phone="13900000031"))
+    ps.append(person(31, birth_date="19661215", insured_region="640104", hukou_region="640104", phone="13900000031"))
     return ps
 
 
 def _segments(ps) -> list[dict]:
     return [segment(p["id_no"], region=p["insured_region"]) for p in ps]
-
-
 
 
 def _to_conclusion(office: str, id_no: str, elected: str | None = None) -> list[dict]:
@@ -272,7 +286,8 @@ def _write_feedback(path: Path, wh: Path) -> Path:
         entries = con.execute(
             "SELECT id_no, office_code FROM ledger_entries e JOIN person_versions p USING (id_no) "
             "WHERE p.valid_to_seq IS NULL AND p.insurance_type = 110 AND p.employer_uscc IS NOT NULL "
-            "ORDER BY entry_id").fetchall()
+            "ORDER BY entry_id"
+        ).fetchall()
     finally:
         con.close()
     p31 = person(31, birth_date="19661215")["id_no"]
@@ -281,10 +296,25 @@ def _write_feedback(path: Path, wh: Path) -> Path:
     assert len(others) >= 3, entries
     rows = _to_conclusion("640104", p31, elected="2027-01")
     rows += _to_conclusion(others[0][1], others[0][0])
-    rows.append({"office_code": others[1][1], "event": "OFFICER_ASSIGNED", "id_no": others[1][0],
-                 "event_date": "2026-11-21", "officer_id": f"{others[1][1]}-01"})
-    rows.append({"office_code": others[2][1], "event": "ARCHIVE_REVIEWED", "id_no": others[2][0],
-                 "event_date": "2026-11-22", "result": "FAIL", "items": "WORK_HISTORY;BIRTH_DATE"})
+    rows.append(
+        {
+            "office_code": others[1][1],
+            "event": "OFFICER_ASSIGNED",
+            "id_no": others[1][0],
+            "event_date": "2026-11-21",
+            "officer_id": f"{others[1][1]}-01",
+        }
+    )
+    rows.append(
+        {
+            "office_code": others[2][1],
+            "event": "ARCHIVE_REVIEWED",
+            "id_no": others[2][0],
+            "event_date": "2026-11-22",
+            "result": "FAIL",
+            "items": "WORK_HISTORY;BIRTH_DATE",
+        }
+    )
     wrong = next(o for o in OFFICES if o != others[2][1])
     rows.append({"office_code": wrong, "event": "RETIRED", "id_no": others[2][0], "event_date": "2026-11-23"})
     buf = io.StringIO()
@@ -305,8 +335,10 @@ def _incr(folder: Path, ps: list[dict]) -> Path:
         dict(by_n[3], op="U", phone="13700000003"),
         dict(by_n[8], op="U", retired="1"),
         {"op": "D", "id_no": by_n[4]["id_no"]},
-        dict(person(40, birth_date="19670315", insured_region="640105", hukou_region="640105",
-                    phone="13900000040"), op="I"),
+        dict(
+            person(40, birth_date="19670315", insured_region="640105", hukou_region="640105", phone="13900000040"),
+            op="I",
+        ),
     ]
     segs = _segments([p for p in changed if p["op"] != "D"])
     return write_batch(folder, changed, segs, seq=2, push_type="INCR", base_seq=1, month="2026-12")
@@ -315,10 +347,10 @@ def _incr(folder: Path, ps: list[dict]) -> Path:
 @dataclass
 class Step:
     name: str
-    argv: list[str]       # with {W} and {OUT} placeholders
-    month: str | None     # the OUT month the command publishes into
-    pre: Path = None      # workspace before the command (w.duckdb, w.validation/, out/)
-    post: Path = None     # workspace after the uninterrupted command
+    argv: list[str]  # with {W} and {OUT} placeholders
+    month: str | None  # the OUT month the command publishes into
+    pre: Path = None  # workspace before the command (w.duckdb, w.validation/, out/)
+    post: Path = None  # workspace after the uninterrupted command
     labels: list = field(default_factory=list)
     pre_state: dict = None
     post_state: dict = None
@@ -365,8 +397,11 @@ def publication_problems(before: dict, now: dict, after: dict, month: str | None
     """OUT/P after a failed attempt: every published folder is as before or as after (never partial),
     and the month is not part old, part new."""
     if month is None:
-        return [] if file_diff(before, now) == [] else [f"files changed by a command that writes none: "
-                                                        f"{file_diff(before, now)}"]
+        return (
+            []
+            if file_diff(before, now) == []
+            else [f"files changed by a command that writes none: {file_diff(before, now)}"]
+        )
     probs, olds, news = [], [], []
     for name in PUBLISHED:
         b, n, a = (_folder(x, month, name) for x in (before, now, after))
@@ -445,13 +480,15 @@ class Trial:
     label: tuple
     rc: object = None
     stderr: list = field(default_factory=list)
-    problems: list = field(default_factory=list)   # after the failed attempt
-    recovery: list = field(default_factory=list)   # after the rerun, vs the reference
+    problems: list = field(default_factory=list)  # after the failed attempt
+    recovery: list = field(default_factory=list)  # after the rerun, vs the reference
     files_after_attempt: dict = field(default_factory=dict)
 
     def __str__(self):
-        return (f"{self.step} {self.mode} point {self.k} [{self.label[0]}: {self.label[1][:100]}] rc={self.rc}: "
-                + "; ".join(self.problems + [f"after rerun: {r}" for r in self.recovery]))
+        return (
+            f"{self.step} {self.mode} point {self.k} [{self.label[0]}: {self.label[1][:100]}] rc={self.rc}: "
+            + "; ".join(self.problems + [f"after rerun: {r}" for r in self.recovery])
+        )
 
 
 def trial(scenario, name: str, k: int, mode: str, capsys, *, rerun: bool = True) -> Trial:
@@ -505,18 +542,28 @@ BUG_PERSON_KEYS = (
     "ingest: person_keys is filled AFTER the batch's COMMIT (pipelines/ingest.py _process); a crash between "
     "the two leaves the batch APPLIED without the keys of its ID numbers, and the rerun says 'already applied, "
     "nothing to do', so they are never added: the analyst views ledger_current / flags_current / notices "
-    "(inner JOIN person_keys) silently drop those persons (only the manual refresh_person_keys repairs it)")
+    "(inner JOIN person_keys) silently drop those persons (only the manual refresh_person_keys repairs it)"
+)
 BUG_DECLARE_RUNNING = (
     "declare: a killed declare leaves its month_runs row RUNNING (declare_month never clears it, unlike "
     "monthly._begin); the rerun's UPDATE ... WHERE status = 'RUNNING' then marks BOTH rows DONE: month_runs "
-    "records a completed declaration at the time of the killed attempt (bookkeeping only, minor)")
+    "records a completed declaration at the time of the killed attempt (bookkeeping only, minor)"
+)
 
 # (step prefix, mode or '*', predicate(trial, problem text)) -> the bug it is
 KNOWN: list[tuple[str, str, object, str]] = [
-    ("ingest", "*", lambda t, p: "INSERT INTO person_keys" in t.label[1] and p.startswith("person_keys:"),
-     BUG_PERSON_KEYS),
-    ("declare", "kill", lambda t, p: p.startswith("month_runs:") and "'declare'" in p and "'DONE'" in p,
-     BUG_DECLARE_RUNNING),
+    (
+        "ingest",
+        "*",
+        lambda t, p: "INSERT INTO person_keys" in t.label[1] and p.startswith("person_keys:"),
+        BUG_PERSON_KEYS,
+    ),
+    (
+        "declare",
+        "kill",
+        lambda t, p: p.startswith("month_runs:") and "'declare'" in p and "'DONE'" in p,
+        BUG_DECLARE_RUNNING,
+    ),
 ]
 
 
@@ -547,8 +594,10 @@ def test_reference_is_reproducible(scenario, capsys):
         assert {"connect", "sql"} <= kinds, (name, kinds)
         if st.month:
             # (a first declare of a month has no old folder to remove: no rmtree)
-            assert {"write", "replace", "validate"} | ({"rmtree"} if name.startswith("run") else set()) <= kinds, \
-                (name, kinds)
+            assert {"write", "replace", "validate"} | ({"rmtree"} if name.startswith("run") else set()) <= kinds, (
+                name,
+                kinds,
+            )
         ws = _copy_ws(st.pre, scenario["_base"] / "trial")
         rc, err = _cli(_args(st, ws), None, capsys)
         assert rc == 0, (name, err)

@@ -67,32 +67,141 @@ from pushkit import make_id, person, segment, write_batch
 
 OFFICE = "640104"
 OTHER = "640202"
-COLUMNS = ["office_code", "event", "id_no", "event_date", "officer_id", "result", "months", "items",
-           "counted_months", "merge_status", "archive_conclusion", "base_data", "elected_month", "confirmer",
-           "pre_review_office", "reason", "basis", "remedy", "note"]
-EVENTS = ["OFFICER_ASSIGNED", "ARCHIVE_REVIEWED", "YEARS_CONFIRMED", "RELATIONS_MERGED", "CONCLUSION_ISSUED",
-          "RESULT_RECEIVED", "CONFIRMED", "OBJECTION_FILED", "OBJECTION_RESOLVED", "ELECTED_MONTH", "RETIRED"]
+COLUMNS = [
+    "office_code",
+    "event",
+    "id_no",
+    "event_date",
+    "officer_id",
+    "result",
+    "months",
+    "items",
+    "counted_months",
+    "merge_status",
+    "archive_conclusion",
+    "base_data",
+    "elected_month",
+    "confirmer",
+    "pre_review_office",
+    "reason",
+    "basis",
+    "remedy",
+    "note",
+]
+EVENTS = [
+    "OFFICER_ASSIGNED",
+    "ARCHIVE_REVIEWED",
+    "YEARS_CONFIRMED",
+    "RELATIONS_MERGED",
+    "CONCLUSION_ISSUED",
+    "RESULT_RECEIVED",
+    "CONFIRMED",
+    "OBJECTION_FILED",
+    "OBJECTION_RESOLVED",
+    "ELECTED_MONTH",
+    "RETIRED",
+]
 # rules.md §3: the 29 responsible offices (Ningdong's code is a setting); any other code is MALFORMED
-OFFICES = frozenset({"640000", "640100", "640200", "640300", "640400", "640500", "640104", "640105", "640106",
-                     "640121", "640122", "640181", "640202", "640205", "640221", "640302", "640303", "640323",
-                     "640324", "640381", "640402", "640422", "640423", "640424", "640425", "640502", "640521",
-                     "640522", "640900"})
+OFFICES = frozenset(
+    {
+        "640000",
+        "640100",
+        "640200",
+        "640300",
+        "640400",
+        "640500",
+        "640104",
+        "640105",
+        "640106",
+        "640121",
+        "640122",
+        "640181",
+        "640202",
+        "640205",
+        "640221",
+        "640302",
+        "640303",
+        "640323",
+        "640324",
+        "640381",
+        "640402",
+        "640422",
+        "640423",
+        "640424",
+        "640425",
+        "640502",
+        "640521",
+        "640522",
+        "640900",
+    }
+)
 
-ROW_CODES = {"MALFORMED", "UNKNOWN_EVENT", "UNKNOWN_PERSON", "WRONG_OFFICE", "ENTRY_CLOSED", "IMPOSSIBLE_TRANSITION",
-             "DATE_OUT_OF_ORDER", "UNKNOWN_OFFICER", "WRONG_CONFIRMER", "OBJECTION_PENDING", "NO_ACCEPTED_OBJECTION",
-             "NEW_MISSING_ITEMS", "LATE_OBJECTION", "ELECTION_NOT_ALLOWED", "OUTSIDE_FLEXIBLE_WINDOW",
-             "ELECTED_MONTH_PAST", "EARLY_MONTHS_SHORT", "CONFLICTING_RECORD"}
-FILE_CODES = {"ENCODING", "EMPTY_FILE", "NOT_CSV", "BAD_HEADER", "UNREADABLE",
-              "NOT_XLSX", "ENCRYPTED", "MACRO_ENABLED", "NO_FEEDBACK_SHEET",
-              "TWO_FEEDBACK_SHEETS"}   # workbooks (issue 16)
-ARCHIVE_ITEMS = ["WORK_HISTORY", "MILITARY_SERVICE", "CRIMINAL_RECORD", "DISCIPLINARY_RECORD", "DEEMED_YEARS",
-                 "BIRTH_DATE", "IDENTITY", "SPECIAL_WORK", "OTHER"]
+ROW_CODES = {
+    "MALFORMED",
+    "UNKNOWN_EVENT",
+    "UNKNOWN_PERSON",
+    "WRONG_OFFICE",
+    "ENTRY_CLOSED",
+    "IMPOSSIBLE_TRANSITION",
+    "DATE_OUT_OF_ORDER",
+    "UNKNOWN_OFFICER",
+    "WRONG_CONFIRMER",
+    "OBJECTION_PENDING",
+    "NO_ACCEPTED_OBJECTION",
+    "NEW_MISSING_ITEMS",
+    "LATE_OBJECTION",
+    "ELECTION_NOT_ALLOWED",
+    "OUTSIDE_FLEXIBLE_WINDOW",
+    "ELECTED_MONTH_PAST",
+    "EARLY_MONTHS_SHORT",
+    "CONFLICTING_RECORD",
+}
+FILE_CODES = {
+    "ENCODING",
+    "EMPTY_FILE",
+    "NOT_CSV",
+    "BAD_HEADER",
+    "UNREADABLE",
+    "NOT_XLSX",
+    "ENCRYPTED",
+    "MACRO_ENABLED",
+    "NO_FEEDBACK_SHEET",
+    "TWO_FEEDBACK_SHEETS",
+}  # workbooks (issue 16)
+ARCHIVE_ITEMS = [
+    "WORK_HISTORY",
+    "MILITARY_SERVICE",
+    "CRIMINAL_RECORD",
+    "DISCIPLINARY_RECORD",
+    "DEEMED_YEARS",
+    "BIRTH_DATE",
+    "IDENTITY",
+    "SPECIAL_WORK",
+    "OTHER",
+]
 OBJ_ITEMS = ARCHIVE_ITEMS + ["APPLICATION_FORM", "ID_DOCUMENT", "EVIDENCE", "ARCHIVE_ORIGINAL", "AUTHORIZATION"]
-STAGE_ORDER = ["ENROLLED", "NOTIFIED", "ARCHIVE_REVIEWED", "YEARS_CONFIRMED", "RELATIONS_MERGED", "CONCLUDED",
-               "CONFIRMED", "DECLARED", "RETIRED"]
+STAGE_ORDER = [
+    "ENROLLED",
+    "NOTIFIED",
+    "ARCHIVE_REVIEWED",
+    "YEARS_CONFIRMED",
+    "RELATIONS_MERGED",
+    "CONCLUDED",
+    "CONFIRMED",
+    "DECLARED",
+    "RETIRED",
+]
 WORKDAYS = 15
-STAGE_DAYS = {"ENROLLED": 10, "NOTIFIED": 20, "ARCHIVE_REVIEWED": 30, "YEARS_CONFIRMED": 30, "RELATIONS_MERGED": 20,
-              "CONCLUDED": 20, "CONFIRMED": 30, "DECLARED": 30}   # data/settings.toml [stage_days]
+STAGE_DAYS = {
+    "ENROLLED": 10,
+    "NOTIFIED": 20,
+    "ARCHIVE_REVIEWED": 30,
+    "YEARS_CONFIRMED": 30,
+    "RELATIONS_MERGED": 20,
+    "CONCLUDED": 20,
+    "CONFIRMED": 30,
+    "DECLARED": 30,
+}  # data/settings.toml [stage_days]
 ID_RE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 
 
@@ -187,17 +296,18 @@ def base_people():
     def add(**kw):
         n = len(ps) + 1
         ps.append(person(n, **({"name": f"甲{n:02d}乙", "phone": f"1390000{n:04d}"} | kw)))
-    for i in range(8):   # 110 men with employer, O = 2026-12, S = 2027-06; two with 150 months only
+
+    for i in range(8):  # 110 men with employer, O = 2026-12, S = 2027-06; two with 150 months only
         add(birth_date="19661215", actual_contribution_months="150" if i in (6, 7) else "300")
-    for _ in range(3):   # flexible workers without employer
+    for _ in range(3):  # flexible workers without employer
         add(birth_date="19661210", person_type="3", employer_uscc="", employer_name="")
-    add(birth_date="19661205", person_type="2", employer_uscc="", employer_name="")   # 110, employer missing
-    for _ in range(5):   # residents
+    add(birth_date="19661205", person_type="2", employer_uscc="", employer_name="")  # 110, employer missing
+    for _ in range(5):  # residents
         add(birth_date="19661220", insurance_type="170", person_type="", employer_uscc="", employer_name="")
-    for _ in range(2):   # another office
+    for _ in range(2):  # another office
         add(birth_date="19661215", insured_region=OTHER)
-    add(birth_date="19800101")   # in the push, not in scope: no ledger entry
-    add(birth_date="19661215", person_type="1", employer_uscc="")            # employer by name only
+    add(birth_date="19800101")  # in the push, not in scope: no ledger entry
+    add(birth_date="19661215", person_type="1", employer_uscc="")  # employer by name only
     add(birth_date="19661215", person_type="1", employer_name="", phone="")  # by code only; no mobile (offline)
     segs = [segment(p["id_no"], start="199001", end="202012") for p in ps]
     return ps, segs
@@ -263,9 +373,9 @@ class Ent:
     concs: list = field(default_factory=list)
     objs: list = field(default_factory=list)
     result_months: set = field(default_factory=set)
-    result_issued: dict = field(default_factory=dict)   # reference month -> expected issued_mi (batch month)
-    result_optional: set = field(default_factory=set)   # see test_result_of_a_conclusion_closed_in_the_same_file
-    file_results: set = field(default_factory=set)      # months of RESULTs raised by the current file
+    result_issued: dict = field(default_factory=dict)  # reference month -> expected issued_mi (batch month)
+    result_optional: set = field(default_factory=set)  # see test_result_of_a_conclusion_closed_in_the_same_file
+    file_results: set = field(default_factory=set)  # months of RESULTs raised by the current file
 
     @property
     def cur(self) -> Conc | None:
@@ -279,6 +389,7 @@ class Ent:
 
 def norm(v) -> str:
     import unicodedata
+
     return unicodedata.normalize("NFKC", "" if v is None else str(v)).strip()
 
 
@@ -342,13 +453,13 @@ def _items(s: str, allowed) -> frozenset | None:
 
 class Model:
     def __init__(self, entries: dict, offices_roster: dict, valid_ids: set):
-        self.entries = entries            # id_no -> Ent
-        self.roster = offices_roster      # office -> set(officer ids)
+        self.entries = entries  # id_no -> Ent
+        self.roster = offices_roster  # office -> set(officer ids)
         self.valid_ids = valid_ids
-        self.applied = set()              # row keys applied
-        self.applied_defaults = set()     # the same with the documented defaults filled in
+        self.applied = set()  # row keys applied
+        self.applied_defaults = set()  # the same with the documented defaults filled in
         self.maybe_already = False
-        self.runs_done = {mi(2026, 11)}   # months whose run is DONE (RESULT batch month)
+        self.runs_done = {mi(2026, 11)}  # months whose run is DONE (RESULT batch month)
 
     def expect(self, r: dict):
         """(definite codes, possible codes, effect) for the row ``r`` in the current state."""
@@ -365,13 +476,21 @@ class Model:
         if not (f["office_code"] and ev and f["id_no"] and f["event_date"]):
             return {"MALFORMED"}, {"UNKNOWN_EVENT"}, None
         d = _date(f["event_date"])
-        malformed = (d is None or not re.fullmatch(r"[0-9]{6}", f["office_code"]) or f["office_code"] not in OFFICES
-                     or f["id_no"] not in self.valid_ids)
+        malformed = (
+            d is None
+            or not re.fullmatch(r"[0-9]{6}", f["office_code"])
+            or f["office_code"] not in OFFICES
+            or f["id_no"] not in self.valid_ids
+        )
         unknown_event = ev not in EVENTS
         if not unknown_event:
             malformed |= self._fields_malformed(ev, f)
         if malformed or unknown_event:
-            return ({"MALFORMED"} if malformed else set()) | ({"UNKNOWN_EVENT"} if unknown_event else set()), set(), None
+            return (
+                ({"MALFORMED"} if malformed else set()) | ({"UNKNOWN_EVENT"} if unknown_event else set()),
+                set(),
+                None,
+            )
         if ent is None:
             return {"UNKNOWN_PERSON"}, set(), None
         if f["office_code"] != ent.office:
@@ -401,8 +520,12 @@ class Model:
         if ev == "RELATIONS_MERGED":
             return f["merge_status"] not in ("", "MERGED", "NOT_NEEDED")
         if ev == "CONCLUSION_ISSUED":
-            return (_int(f["counted_months"]) is None or f["merge_status"] not in ("MERGED", "NOT_NEEDED", "PENDING")
-                    or f["archive_conclusion"] not in ("PASS", "FAIL") or not f["base_data"])
+            return (
+                _int(f["counted_months"]) is None
+                or f["merge_status"] not in ("MERGED", "NOT_NEEDED", "PENDING")
+                or f["archive_conclusion"] not in ("PASS", "FAIL")
+                or not f["base_data"]
+            )
         if ev == "CONFIRMED":
             return f["confirmer"] not in ("EMPLOYER", "PERSON")
         if ev == "OBJECTION_FILED":
@@ -588,6 +711,7 @@ class Model:
 
         def move(to):
             ent.stage, ent.since = to, d
+
         if kind == "officer":
             ent.officer = eff[1]
         elif kind == "stage":
@@ -620,10 +744,20 @@ class Model:
         elif kind == "object":
             c = ent.cur
             items = eff[1]
-            tl = ("NOT_RECEIVED_YET" if c.received is None else
-                  "DEADLINE_UNKNOWN" if c.deadline is None else "ON_TIME")
-            ent.objs.append(Obj(len(ent.objs) + 1, c.version, d, "INCOMPLETE" if items else "ACCEPTED", items, items,
-                                None if items else d, c.deadline, tl))
+            tl = "NOT_RECEIVED_YET" if c.received is None else "DEADLINE_UNKNOWN" if c.deadline is None else "ON_TIME"
+            ent.objs.append(
+                Obj(
+                    len(ent.objs) + 1,
+                    c.version,
+                    d,
+                    "INCOMPLETE" if items else "ACCEPTED",
+                    items,
+                    items,
+                    None if items else d,
+                    c.deadline,
+                    tl,
+                )
+            )
             if ent.stage in ("CONFIRMED", "DECLARED"):
                 c.confirmed = None
                 move("CONCLUDED")
@@ -649,7 +783,7 @@ class Model:
 
     def _issued(self, ent: Ent, ref: int) -> None:
         if ref in ent.result_issued:
-            return                       # one notice per person, kind and reference month
+            return  # one notice per person, kind and reference month
         m = ref
         while m in self.runs_done:
             m += 1
@@ -689,24 +823,39 @@ class Gen:
         if self.happy:
             return self.happy_next(ent, b, emp)
         if rng.random() < 0.05:
-            return b | {"event": "OFFICER_ASSIGNED", "officer_id": rng.choice(
-                sorted(self.model.roster[ent.office]) + ["640202-01", "640104-09", "640104-1"])}
+            return b | {
+                "event": "OFFICER_ASSIGNED",
+                "officer_id": rng.choice(
+                    sorted(self.model.roster[ent.office]) + ["640202-01", "640104-09", "640104-1"]
+                ),
+            }
         if rng.random() < 0.02:
             return b | {"event": "RETIRED"}
         if rng.random() < 0.12:
             return b | {"event": "ELECTED_MONTH", "elected_month": mtext(self.pick_month(ent, d))}
         if o is not None and o.status in ("INCOMPLETE", "ACCEPTED") and rng.random() < 0.25:
-            return b | rng.choice([{"event": "CONFIRMED", "confirmer": emp}, {"event": "OBJECTION_FILED"},
-                                   self.conclusion(ent), {"event": "OBJECTION_RESOLVED", "result": "UPHELD",
-                                                          "counted_months": "200"}])
+            return b | rng.choice(
+                [
+                    {"event": "CONFIRMED", "confirmer": emp},
+                    {"event": "OBJECTION_FILED"},
+                    self.conclusion(ent),
+                    {"event": "OBJECTION_RESOLVED", "result": "UPHELD", "counted_months": "200"},
+                ]
+            )
         if (o is None or o.status not in ("ACCEPTED",)) and rng.random() < 0.04:
             return b | {"event": "OBJECTION_RESOLVED", "result": "REJECTED", "reason": "r", "basis": "b", "remedy": "m"}
         if st in ("ENROLLED", "NOTIFIED") or (st == "ARCHIVE_REVIEWED" and rng.random() < 0.2):
             if rng.random() < 0.3:
-                return b | {"event": "ARCHIVE_REVIEWED", "result": "FAIL",
-                            "items": ";".join(rng.sample(ARCHIVE_ITEMS, rng.randint(1, 2)))}
-            return b | {"event": "ARCHIVE_REVIEWED", "result": "PASS",
-                        "pre_review_office": rng.choice(["", "", ent.office, "640100"])}
+                return b | {
+                    "event": "ARCHIVE_REVIEWED",
+                    "result": "FAIL",
+                    "items": ";".join(rng.sample(ARCHIVE_ITEMS, rng.randint(1, 2))),
+                }
+            return b | {
+                "event": "ARCHIVE_REVIEWED",
+                "result": "PASS",
+                "pre_review_office": rng.choice(["", "", ent.office, "640100"]),
+            }
         if st == "ARCHIVE_REVIEWED":
             return b | {"event": "YEARS_CONFIRMED", "months": str(ent.counted)}
         if st == "YEARS_CONFIRMED":
@@ -715,13 +864,22 @@ class Gen:
             return b | self.conclusion(ent)
         if st == "CONCLUDED" and o is not None and o.status == "INCOMPLETE":
             r = rng.random()
-            items = (sorted(o.notice_items)[:rng.randint(0, len(o.notice_items))] if r < 0.8
-                     else sorted(o.notice_items)[:1] + ["AUTHORIZATION", "ID_DOCUMENT"])
+            items = (
+                sorted(o.notice_items)[: rng.randint(0, len(o.notice_items))]
+                if r < 0.8
+                else sorted(o.notice_items)[:1] + ["AUTHORIZATION", "ID_DOCUMENT"]
+            )
             return b | {"event": "OBJECTION_FILED", "items": ";".join(items)}
         if st == "CONCLUDED" and o is not None and o.status == "ACCEPTED":
             if rng.random() < 0.5:
-                data = rng.choice([{"counted_months": str(rng.choice([190, 310]))}, {"merge_status": "MERGED"},
-                                   {"archive_conclusion": "PASS", "base_data": "更正后的核算数据"}, {}])
+                data = rng.choice(
+                    [
+                        {"counted_months": str(rng.choice([190, 310]))},
+                        {"merge_status": "MERGED"},
+                        {"archive_conclusion": "PASS", "base_data": "更正后的核算数据"},
+                        {},
+                    ]
+                )
                 return b | {"event": "OBJECTION_RESOLVED", "result": "UPHELD", "reason": "材料核实"} | data
             rej = {"reason": "依据不足", "basis": "国发〔2024〕14号", "remedy": "可申请行政复议"}
             if rng.random() < 0.2:
@@ -733,16 +891,20 @@ class Gen:
             if st == "CONCLUDED" and c.received is None and r < 0.35:
                 return b | {"event": "RESULT_RECEIVED"}
             if st == "CONCLUDED" and r < 0.7:
-                return b | {"event": "CONFIRMED", "confirmer": emp if rng.random() < 0.85 else
-                            ("PERSON" if emp == "EMPLOYER" else "EMPLOYER")}
+                return b | {
+                    "event": "CONFIRMED",
+                    "confirmer": emp if rng.random() < 0.85 else ("PERSON" if emp == "EMPLOYER" else "EMPLOYER"),
+                }
             if r < 0.85:
                 items = rng.sample(OBJ_ITEMS, rng.randint(1, 3)) if rng.random() < 0.4 else []
                 return b | {"event": "OBJECTION_FILED", "items": ";".join(items)}
             if r < 0.92 and st != "DECLARED":
                 return b | self.conclusion(ent)
             if r < 0.96 and c.received is not None:
-                return b | {"event": "RESULT_RECEIVED",
-                            "event_date": (c.received if rng.random() < 0.5 else d).isoformat()}
+                return b | {
+                    "event": "RESULT_RECEIVED",
+                    "event_date": (c.received if rng.random() < 0.5 else d).isoformat(),
+                }
             if ent.itype == 110:
                 return b | {"event": "ELECTED_MONTH", "elected_month": mtext(self.pick_month(ent, d))}
             return b | {"event": "CONFIRMED", "confirmer": emp}
@@ -750,13 +912,20 @@ class Gen:
 
     def happy_next(self, ent: Ent, b: dict, emp: str) -> dict:
         """The documented path to a confirmation and an elected month R with 1 <= R - 2026-12 <= 3."""
-        nxt = {"ENROLLED": {"event": "ARCHIVE_REVIEWED", "result": "PASS"},
-               "NOTIFIED": {"event": "ARCHIVE_REVIEWED", "result": "PASS"},
-               "ARCHIVE_REVIEWED": {"event": "YEARS_CONFIRMED", "months": str(ent.counted)},
-               "YEARS_CONFIRMED": {"event": "RELATIONS_MERGED", "merge_status": "NOT_NEEDED"},
-               "RELATIONS_MERGED": {"event": "CONCLUSION_ISSUED", "counted_months": str(ent.counted),
-                                    "merge_status": "NOT_NEEDED", "archive_conclusion": "PASS", "base_data": "基数"},
-               "CONCLUDED": {"event": "CONFIRMED", "confirmer": emp}}
+        nxt = {
+            "ENROLLED": {"event": "ARCHIVE_REVIEWED", "result": "PASS"},
+            "NOTIFIED": {"event": "ARCHIVE_REVIEWED", "result": "PASS"},
+            "ARCHIVE_REVIEWED": {"event": "YEARS_CONFIRMED", "months": str(ent.counted)},
+            "YEARS_CONFIRMED": {"event": "RELATIONS_MERGED", "merge_status": "NOT_NEEDED"},
+            "RELATIONS_MERGED": {
+                "event": "CONCLUSION_ISSUED",
+                "counted_months": str(ent.counted),
+                "merge_status": "NOT_NEEDED",
+                "archive_conclusion": "PASS",
+                "base_data": "基数",
+            },
+            "CONCLUDED": {"event": "CONFIRMED", "confirmer": emp},
+        }
         if ent.stage in nxt:
             return b | nxt[ent.stage]
         if ent.itype == 110 and ent.elected is None:
@@ -765,9 +934,13 @@ class Gen:
 
     def conclusion(self, ent: Ent) -> dict:
         rng = self.rng
-        return {"event": "CONCLUSION_ISSUED", "counted_months": str(rng.choice([ent.counted, ent.counted, 175, 320])),
-                "merge_status": rng.choice(["MERGED", "NOT_NEEDED", "PENDING"]),
-                "archive_conclusion": rng.choice(["PASS", "PASS", "FAIL"]), "base_data": "缴费基数6500"}
+        return {
+            "event": "CONCLUSION_ISSUED",
+            "counted_months": str(rng.choice([ent.counted, ent.counted, 175, 320])),
+            "merge_status": rng.choice(["MERGED", "NOT_NEEDED", "PENDING"]),
+            "archive_conclusion": rng.choice(["PASS", "PASS", "FAIL"]),
+            "base_data": "缴费基数6500",
+        }
 
     def pick_month(self, ent: Ent, d: date) -> int:
         rng = self.rng
@@ -782,10 +955,16 @@ class Gen:
         r = dict(r)
         ev = r["event"]
         choices = ["date", "event", "id", "office", "blank"]
-        choices += {"ARCHIVE_REVIEWED": ["fail", "item"], "YEARS_CONFIRMED": ["months"],
-                    "CONCLUSION_ISSUED": ["base"], "CONFIRMED": ["confirmer"], "ELECTED_MONTH": ["elected"],
-                    "OBJECTION_RESOLVED": ["outcome"], "OBJECTION_FILED": ["item"],
-                    "OFFICER_ASSIGNED": ["officer"]}.get(ev, [])
+        choices += {
+            "ARCHIVE_REVIEWED": ["fail", "item"],
+            "YEARS_CONFIRMED": ["months"],
+            "CONCLUSION_ISSUED": ["base"],
+            "CONFIRMED": ["confirmer"],
+            "ELECTED_MONTH": ["elected"],
+            "OBJECTION_RESOLVED": ["outcome"],
+            "OBJECTION_FILED": ["item"],
+            "OFFICER_ASSIGNED": ["officer"],
+        }.get(ev, [])
         k = rng.choice(choices)
         if k == "date":
             r["event_date"] = rng.choice(["2026-02-30", "2026/11/05", "20261105", "2026-13-01", "2026-11-5"])
@@ -813,8 +992,17 @@ class Gen:
         elif k == "elected":
             r["elected_month"] = rng.choice(["202702", "2027-13", ""])
         elif k == "outcome":
-            r.update({"result": "UPHELD", "counted_months": "", "merge_status": "", "archive_conclusion": "",
-                      "base_data": ""} if rng.random() < 0.5 else {"result": "PASS"})
+            r.update(
+                {
+                    "result": "UPHELD",
+                    "counted_months": "",
+                    "merge_status": "",
+                    "archive_conclusion": "",
+                    "base_data": "",
+                }
+                if rng.random() < 0.5
+                else {"result": "PASS"}
+            )
         elif k == "officer":
             r["officer_id"] = ""
         return r
@@ -839,15 +1027,20 @@ class Gen:
                 r = r | {"event": rng.choice(EVENTS)}
                 r.setdefault("confirmer", "PERSON")
             elif x < 0.32 and out:
-                r = dict(rng.choice(out))                          # the same row again
+                r = dict(rng.choice(out))  # the same row again
                 if rng.random() < 0.3:
                     r["note"] = f"again {rng.randint(1, 9)}"
             elif x < 0.36 and ent.cur is not None and ent.cur.deadline is not None:
-                r = r | {"event": "OBJECTION_FILED", "items": "",
-                         "event_date": (ent.cur.deadline + timedelta(days=rng.choice([0, 1, 5]))).isoformat()}
+                r = r | {
+                    "event": "OBJECTION_FILED",
+                    "items": "",
+                    "event_date": (ent.cur.deadline + timedelta(days=rng.choice([0, 1, 5]))).isoformat(),
+                }
             elif x < 0.40:
                 # lower-case codes and full-width digits (NFKC): the same row
-                r = {k: (v.lower() if k in ("event", "result", "confirmer", "merge_status") else v) for k, v in r.items()}
+                r = {
+                    k: (v.lower() if k in ("event", "result", "confirmer", "merge_status") else v) for k, v in r.items()
+                }
                 if r.get("months"):
                     r["months"] = "".join(chr(ord(ch) + 0xFEE0) for ch in r["months"])
             must, maybe, eff = self.model.expect(r)
@@ -863,8 +1056,15 @@ class Gen:
         rng = self.rng
         out = []
         for _ in range(rng.randint(0, 2)):
-            out.append({"office_code": OFFICE, "event": "ARCHIVE_REVIEWED", "id_no": rng.choice(self.extra_ids),
-                        "event_date": d.isoformat(), "result": "PASS"})
+            out.append(
+                {
+                    "office_code": OFFICE,
+                    "event": "ARCHIVE_REVIEWED",
+                    "id_no": rng.choice(self.extra_ids),
+                    "event_date": d.isoformat(),
+                    "result": "PASS",
+                }
+            )
         return out
 
 
@@ -933,13 +1133,27 @@ class Scenario:
         by_id = {p["id_no"]: p for p in people}
         ents = {}
         with self.con() as con:
-            for (eid, id_no, office, opened, stage, since, itype, S, fe, fl, counted, smi) in con.execute(
-                    "SELECT e.entry_id, e.id_no, e.office_code, e.opened_mi, e.stage, e.stage_since, s.insurance_type, "
-                    "s.statutory_age_mi, s.flexible_earliest_mi, s.flexible_latest_mi, s.counted_months, s.month_mi "
-                    "FROM ledger_entries e JOIN screen_results s USING (id_no)").fetchall():
+            for eid, id_no, office, opened, stage, since, itype, S, fe, fl, counted, smi in con.execute(
+                "SELECT e.entry_id, e.id_no, e.office_code, e.opened_mi, e.stage, e.stage_since, s.insurance_type, "
+                "s.statutory_age_mi, s.flexible_earliest_mi, s.flexible_latest_mi, s.counted_months, s.month_mi "
+                "FROM ledger_entries e JOIN screen_results s USING (id_no)"
+            ).fetchall():
                 p = by_id[id_no]
-                ents[id_no] = Ent(eid, id_no, office, date(opened // 12, opened % 12 + 1, 1), stage, since, itype,
-                                  bool(p["employer_uscc"] or p["employer_name"]), fe, fl, S, counted, smi)
+                ents[id_no] = Ent(
+                    eid,
+                    id_no,
+                    office,
+                    date(opened // 12, opened % 12 + 1, 1),
+                    stage,
+                    since,
+                    itype,
+                    bool(p["employer_uscc"] or p["employer_name"]),
+                    fe,
+                    fl,
+                    S,
+                    counted,
+                    smi,
+                )
         self.model = Model(ents, roster(), self.ids)
         self.extra = [p["id_no"] for p in people if p["id_no"] not in ents] + [stranger]
 
@@ -957,6 +1171,7 @@ class Scenario:
     # --- generation
     def make_rows(self, start: date, end: date) -> list[dict]:
         import copy
+
         rng = self.rng
         shadow = copy.deepcopy(self.model)
         gen = Gen(rng, shadow, self.extra)
@@ -968,7 +1183,7 @@ class Scenario:
             seqs.append(gen.rows_for(e, s, rng.randint(2, 9)))
         seqs.append(gen.stray_rows(start + timedelta(days=3)))
         rows = []
-        while any(seqs):                                    # interleave, keeping each entry's order
+        while any(seqs):  # interleave, keeping each entry's order
             s = rng.choice([s for s in seqs if s])
             rows.append(s.pop(0))
         return rows
@@ -976,10 +1191,15 @@ class Scenario:
     # --- snapshots
     def snapshot(self, exclude=("feedback_files",)) -> dict:
         with self.con() as con:
-            tables = [r[0] for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'").fetchall()]
-            return {t: sorted(map(repr, con.execute(f'SELECT * FROM "{t}"').fetchall()))
-                    for t in tables if t not in exclude}
+            tables = [
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+                ).fetchall()
+            ]
+            return {
+                t: sorted(map(repr, con.execute(f'SELECT * FROM "{t}"').fetchall())) for t in tables if t not in exclude
+            }
 
     def transitions(self) -> list:
         with self.con() as con:
@@ -1004,8 +1224,9 @@ class Scenario:
                 self.note("REFUSAL_EXIT", f"exit {code}, stderr {e!r}")
             with self.con() as con:
                 for p, codes in refused_files:
-                    got = con.execute("SELECT status, reason_code FROM feedback_files WHERE file_name = ?",
-                                      [p.name]).fetchall()
+                    got = con.execute(
+                        "SELECT status, reason_code FROM feedback_files WHERE file_name = ?", [p.name]
+                    ).fetchall()
                     if len(got) != 1 or got[0][0] != "REFUSED" or got[0][1] not in codes:
                         self.note("FILE_REFUSAL", f"{p.name}: {got}, expected one of {codes}")
                     n = con.execute("SELECT count(*) FROM feedback_rows WHERE file_name = ?", [p.name]).fetchone()[0]
@@ -1032,10 +1253,16 @@ class Scenario:
         for ent in self.model.entries.values():
             ent.file_results = set()
         with self.con() as con:
-            got = {r[0]: r[1:] for r in con.execute(
-                "SELECT row_no, status, reason_code, reason FROM feedback_rows WHERE file_name = ?", [fname]).fetchall()}
-            acc = con.execute("SELECT status, rows, accepted, refused, already_applied FROM feedback_files "
-                              "WHERE file_name = ?", [fname]).fetchall()
+            got = {
+                r[0]: r[1:]
+                for r in con.execute(
+                    "SELECT row_no, status, reason_code, reason FROM feedback_rows WHERE file_name = ?", [fname]
+                ).fetchall()
+            }
+            acc = con.execute(
+                "SELECT status, rows, accepted, refused, already_applied FROM feedback_files WHERE file_name = ?",
+                [fname],
+            ).fetchall()
         if len(got) != len(rows):
             self.note("ROWS_NOT_RECORDED", f"{len(rows)} rows written, {len(got)} in feedback_rows")
         if acc:
@@ -1077,9 +1304,12 @@ class Scenario:
             else:
                 ok = status == "APPLIED" or (status == "ALREADY_APPLIED" and eff == ("none",))
             if not ok:
-                self.note("ROW_FATE", f"{desc}: got {status} {code} ({reason}); expected "
-                          f"{'ALREADY_APPLIED' if eff == 'ALREADY' else sorted(must) or 'accepted'}"
-                          f"{' maybe ' + str(sorted(maybe)) if maybe else ''}")
+                self.note(
+                    "ROW_FATE",
+                    f"{desc}: got {status} {code} ({reason}); expected "
+                    f"{'ALREADY_APPLIED' if eff == 'ALREADY' else sorted(must) or 'accepted'}"
+                    f"{' maybe ' + str(sorted(maybe)) if maybe else ''}",
+                )
             src = f"feedback:{safe_name(path.name)}#{no}"
             ts = by_source.pop(src, [])
             if status == "APPLIED" and eff not in (None, "ALREADY"):
@@ -1102,58 +1332,98 @@ class Scenario:
     def check_state(self) -> None:
         m = self.model
         with self.con() as con:
-            le = {r[0]: r[1:] for r in con.execute(
-                "SELECT id_no, stage, closed_mi IS NOT NULL, elected_retirement_mi, officer_id, stage_since, due_date "
-                "FROM ledger_entries").fetchall()}
+            le = {
+                r[0]: r[1:]
+                for r in con.execute(
+                    "SELECT id_no, stage, closed_mi IS NOT NULL, elected_retirement_mi, officer_id, stage_since, due_date "
+                    "FROM ledger_entries"
+                ).fetchall()
+            }
             concs = {}
-            for r in con.execute("SELECT e.id_no, c.version, c.issued_on, c.counted_months, c.received_on, "
-                                 "c.objection_deadline, c.deadline_status, c.confirmed_on, c.superseded_on IS NULL "
-                                 "FROM conclusions c JOIN ledger_entries e USING (entry_id) ORDER BY 1, 2").fetchall():
+            for r in con.execute(
+                "SELECT e.id_no, c.version, c.issued_on, c.counted_months, c.received_on, "
+                "c.objection_deadline, c.deadline_status, c.confirmed_on, c.superseded_on IS NULL "
+                "FROM conclusions c JOIN ledger_entries e USING (entry_id) ORDER BY 1, 2"
+            ).fetchall():
                 concs.setdefault(r[0], []).append(r[1:])
             objs = {}
-            for r in con.execute("SELECT e.id_no, o.objection_no, o.conclusion_version, o.filed_on, o.status, "
-                                 "o.accepted_on, o.deadline, o.timeliness, o.missing_items "
-                                 "FROM objections o JOIN ledger_entries e USING (entry_id) ORDER BY 1, 2").fetchall():
+            for r in con.execute(
+                "SELECT e.id_no, o.objection_no, o.conclusion_version, o.filed_on, o.status, "
+                "o.accepted_on, o.deadline, o.timeliness, o.missing_items "
+                "FROM objections o JOIN ledger_entries e USING (entry_id) ORDER BY 1, 2"
+            ).fetchall():
                 objs.setdefault(r[0], []).append(r[1:])
             results = {}
             for id_no, ref, issued in con.execute(
-                    "SELECT id_no, reference_mi, issued_mi FROM notice_log WHERE kind = 'RESULT'").fetchall():
+                "SELECT id_no, reference_mi, issued_mi FROM notice_log WHERE kind = 'RESULT'"
+            ).fetchall():
                 results.setdefault(id_no, []).append(ref)
                 ent = m.entries.get(id_no)
                 if ent is not None and ent.result_issued.get(ref) != issued:
-                    self.note("RESULT_BATCH_MONTH", f"{ent.entry_id}: RESULT of {mtext(ref)} in the batch of "
-                              f"{mtext(issued)}, expected {mtext(ent.result_issued.get(ref, 0))}")
+                    self.note(
+                        "RESULT_BATCH_MONTH",
+                        f"{ent.entry_id}: RESULT of {mtext(ref)} in the batch of "
+                        f"{mtext(issued)}, expected {mtext(ent.result_issued.get(ref, 0))}",
+                    )
             for id_no, ref in con.execute(
-                    "SELECT id_no, reference_mi FROM notice_withdrawals WHERE kind = 'RESULT'").fetchall():
+                "SELECT id_no, reference_mi FROM notice_withdrawals WHERE kind = 'RESULT'"
+            ).fetchall():
                 results.setdefault(id_no, []).append(ref)
-            reasons = con.execute("SELECT coalesce(reason, '') FROM feedback_rows UNION ALL "
-                                  "SELECT coalesce(reason, '') FROM feedback_files").fetchall()
+            reasons = con.execute(
+                "SELECT coalesce(reason, '') FROM feedback_rows UNION ALL "
+                "SELECT coalesce(reason, '') FROM feedback_files"
+            ).fetchall()
             self.check_views(con)
         for id_no, ent in m.entries.items():
             st = le[id_no]
-            if st[:2] != (ent.stage, ent.closed) or st[2] != ent.elected or (ent.officer and st[3] != ent.officer) \
-                    or st[4] != ent.since:
-                self.note("LEDGER", f"{ent.entry_id}: ledger {st[:5]}, model "
-                          f"{(ent.stage, ent.closed, ent.elected, ent.officer, ent.since)}")
+            if (
+                st[:2] != (ent.stage, ent.closed)
+                or st[2] != ent.elected
+                or (ent.officer and st[3] != ent.officer)
+                or st[4] != ent.since
+            ):
+                self.note(
+                    "LEDGER",
+                    f"{ent.entry_id}: ledger {st[:5]}, model "
+                    f"{(ent.stage, ent.closed, ent.elected, ent.officer, ent.since)}",
+                )
             days = STAGE_DAYS.get(ent.stage)
             if not ent.closed and days and st[5] != ent.since + timedelta(days=days):
                 self.note("DUE_DATE", f"{ent.entry_id}: due {st[5]} for {ent.stage} since {ent.since}")
-            want = [(c.version, c.issued, c.counted, c.received, c.deadline, c.dstatus, c.confirmed, c.superseded is None)
-                    for c in ent.concs]
+            want = [
+                (c.version, c.issued, c.counted, c.received, c.deadline, c.dstatus, c.confirmed, c.superseded is None)
+                for c in ent.concs
+            ]
             if concs.get(id_no, []) != want:
                 self.note("CONCLUSIONS", f"{ent.entry_id}: {concs.get(id_no)} != model {want}")
             if sum(1 for c in concs.get(id_no, []) if c[-1]) > 1:
                 self.note("TWO_CURRENT_CONCLUSIONS", ent.entry_id)
-            wo = [(o.no, o.version, o.filed, o.status, o.accepted, o.deadline, o.timeliness,
-                   ";".join(sorted(o.missing)) or None if o.status == "INCOMPLETE" else None) for o in ent.objs]
+            wo = [
+                (
+                    o.no,
+                    o.version,
+                    o.filed,
+                    o.status,
+                    o.accepted,
+                    o.deadline,
+                    o.timeliness,
+                    ";".join(sorted(o.missing)) or None if o.status == "INCOMPLETE" else None,
+                )
+                for o in ent.objs
+            ]
             have = [x[:7] + ((x[7] if x[3] == "INCOMPLETE" else None),) for x in objs.get(id_no, [])]
             have = [h[:7] + ((";".join(sorted(h[7].split(";"))) if h[7] else None),) for h in have]
             if have != wo:
                 self.note("OBJECTIONS", f"{ent.entry_id}: {have} != model {wo}")
             res = results.get(id_no, [])
-            if len(res) != len(set(res)) or not (ent.result_months - ent.result_optional <= set(res) <= ent.result_months):
-                self.note("RESULT_NOTICES", f"{ent.entry_id}: RESULT reference months {sorted(map(mtext, res))}, "
-                          f"expected {sorted(map(mtext, ent.result_months))}")
+            if len(res) != len(set(res)) or not (
+                ent.result_months - ent.result_optional <= set(res) <= ent.result_months
+            ):
+                self.note(
+                    "RESULT_NOTICES",
+                    f"{ent.entry_id}: RESULT reference months {sorted(map(mtext, res))}, "
+                    f"expected {sorted(map(mtext, ent.result_months))}",
+                )
         for (r,) in reasons:
             self.scan("feedback reason", r)
         for where, t in self.texts:
@@ -1168,34 +1438,45 @@ class Scenario:
 
     def check_views(self, con) -> None:
         n_entries = con.execute("SELECT count(*) FROM ledger_entries").fetchone()[0]
-        lc = con.execute("SELECT l.entry_id, l.stage, l.elected_retirement_month, l.close_reason FROM ledger_current l "
-                         "ORDER BY 1").fetchall()
-        base = con.execute("SELECT entry_id, stage, CASE WHEN elected_retirement_mi IS NOT NULL THEN "
-                           "lpad(CAST(elected_retirement_mi // 12 AS VARCHAR), 4, '0') || '-' || "
-                           "lpad(CAST(elected_retirement_mi % 12 + 1 AS VARCHAR), 2, '0') END, close_reason "
-                           "FROM ledger_entries ORDER BY 1").fetchall()
+        lc = con.execute(
+            "SELECT l.entry_id, l.stage, l.elected_retirement_month, l.close_reason FROM ledger_current l ORDER BY 1"
+        ).fetchall()
+        base = con.execute(
+            "SELECT entry_id, stage, CASE WHEN elected_retirement_mi IS NOT NULL THEN "
+            "lpad(CAST(elected_retirement_mi // 12 AS VARCHAR), 4, '0') || '-' || "
+            "lpad(CAST(elected_retirement_mi % 12 + 1 AS VARCHAR), 2, '0') END, close_reason "
+            "FROM ledger_entries ORDER BY 1"
+        ).fetchall()
         if lc != base or len(lc) != n_entries:
-            self.note("VIEW_LEDGER_CURRENT", f"{len(lc)} rows vs {n_entries} entries, differ: "
-                      f"{[x for x in lc if x not in base][:2]}")
-        op = {r[0]: r[1:] for r in con.execute(
-            "SELECT office_code, open_entries, archive_reviewed, years_confirmed, relations_merged, concluded, confirmed, "
-            "declared, retired, objections_open FROM office_progress").fetchall()}
+            self.note(
+                "VIEW_LEDGER_CURRENT",
+                f"{len(lc)} rows vs {n_entries} entries, differ: {[x for x in lc if x not in base][:2]}",
+            )
+        op = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT office_code, open_entries, archive_reviewed, years_confirmed, relations_merged, concluded, confirmed, "
+                "declared, retired, objections_open FROM office_progress"
+            ).fetchall()
+        }
         for office, *counts in con.execute(
-                "SELECT e.office_code, count(*) FILTER (closed_mi IS NULL), "
-                "count(*) FILTER (closed_mi IS NULL AND stage = 'ARCHIVE_REVIEWED'), "
-                "count(*) FILTER (closed_mi IS NULL AND stage = 'YEARS_CONFIRMED'), "
-                "count(*) FILTER (closed_mi IS NULL AND stage = 'RELATIONS_MERGED'), "
-                "count(*) FILTER (closed_mi IS NULL AND stage = 'CONCLUDED'), "
-                "count(*) FILTER (closed_mi IS NULL AND stage = 'CONFIRMED'), "
-                "count(*) FILTER (closed_mi IS NULL AND stage = 'DECLARED'), "
-                "count(*) FILTER (close_reason = 'RETIRED'), "
-                "(SELECT count(*) FROM objections o JOIN ledger_entries x USING (entry_id) "
-                " WHERE x.office_code = e.office_code AND o.status IN ('INCOMPLETE', 'ACCEPTED')) "
-                "FROM ledger_entries e GROUP BY e.office_code").fetchall():
+            "SELECT e.office_code, count(*) FILTER (closed_mi IS NULL), "
+            "count(*) FILTER (closed_mi IS NULL AND stage = 'ARCHIVE_REVIEWED'), "
+            "count(*) FILTER (closed_mi IS NULL AND stage = 'YEARS_CONFIRMED'), "
+            "count(*) FILTER (closed_mi IS NULL AND stage = 'RELATIONS_MERGED'), "
+            "count(*) FILTER (closed_mi IS NULL AND stage = 'CONCLUDED'), "
+            "count(*) FILTER (closed_mi IS NULL AND stage = 'CONFIRMED'), "
+            "count(*) FILTER (closed_mi IS NULL AND stage = 'DECLARED'), "
+            "count(*) FILTER (close_reason = 'RETIRED'), "
+            "(SELECT count(*) FROM objections o JOIN ledger_entries x USING (entry_id) "
+            " WHERE x.office_code = e.office_code AND o.status IN ('INCOMPLETE', 'ACCEPTED')) "
+            "FROM ledger_entries e GROUP BY e.office_code"
+        ).fetchall():
             if tuple(op.get(office, ())) != tuple(counts):
                 self.note("VIEW_OFFICE_PROGRESS", f"{office}: view {op.get(office)} vs tables {tuple(counts)}")
-        nv = con.execute("SELECT count(*), count(DISTINCT (person_key, notice_kind, reference_month)) FROM notices"
-                         ).fetchone()
+        nv = con.execute(
+            "SELECT count(*), count(DISTINCT (person_key, notice_kind, reference_month)) FROM notices"
+        ).fetchone()
         nl = con.execute("SELECT count(*) FROM notice_log").fetchone()[0]
         if nv != (nl, nl):
             self.note("VIEW_NOTICES", f"notices view {nv}, notice_log {nl}")
@@ -1205,7 +1486,7 @@ class Scenario:
 
     # --- other steps
     def reapply(self, path: Path) -> None:
-        if self.rng.random() < 0.5:                     # the same bytes under another name
+        if self.rng.random() < 0.5:  # the same bytes under another name
             other = path.with_name("copy of " + path.name)
             shutil.copy(path, other)
             path = other
@@ -1234,8 +1515,9 @@ class Scenario:
     def refresh_screening(self) -> None:
         with self.con() as con:
             for id_no, fe, fl, S, counted, smi in con.execute(
-                    "SELECT id_no, flexible_earliest_mi, flexible_latest_mi, statutory_age_mi, counted_months, month_mi "
-                    "FROM screen_results QUALIFY month_mi = max(month_mi) OVER (PARTITION BY id_no)").fetchall():
+                "SELECT id_no, flexible_earliest_mi, flexible_latest_mi, statutory_age_mi, counted_months, month_mi "
+                "FROM screen_results QUALIFY month_mi = max(month_mi) OVER (PARTITION BY id_no)"
+            ).fetchall():
                 ent = self.model.entries.get(id_no)
                 if ent is not None:
                     ent.fe, ent.fl, ent.S, ent.counted, ent.screen_mi = fe, fl, S, counted, smi
@@ -1253,21 +1535,29 @@ class Scenario:
             with open(f, encoding="utf-8-sig", newline="") as fh:
                 in_files += [r["通知编号"] for r in csv.DictReader(fh)]
         with self.con() as con:
-            due = {r[0]: r[1] for r in con.execute(
-                "SELECT notice_id, kind FROM notice_log WHERE issued_mi = ?", [P]).fetchall()}
+            due = {
+                r[0]: r[1]
+                for r in con.execute("SELECT notice_id, kind FROM notice_log WHERE issued_mi = ?", [P]).fetchall()
+            }
         if len(in_files) != len(set(in_files)) or set(in_files) != set(due):
-            self.note("BATCH", f"{month}: notices in files vs notice_log(issued {month}): "
-                      f"missing {sorted(set(due) - set(in_files))[:3]}, extra {sorted(set(in_files) - set(due))[:3]}")
+            self.note(
+                "BATCH",
+                f"{month}: notices in files vs notice_log(issued {month}): "
+                f"missing {sorted(set(due) - set(in_files))[:3]}, extra {sorted(set(in_files) - set(due))[:3]}",
+            )
         wl = {}
         for f in sorted((self.out / month / "worklists").glob("*/worklist.parquet")):
             for r in pq.read_table(f).to_pylist():
                 wl[r["id_no"]] = r
         with self.con() as con:
-            led = {r[0]: r[1:] for r in con.execute(
-                "SELECT e.id_no, e.stage, e.closed_mi, strftime(c.objection_deadline, '%Y-%m-%d'), "
-                "(SELECT arg_max(status, objection_no) FROM objections o WHERE o.entry_id = e.entry_id) "
-                "FROM ledger_entries e LEFT JOIN conclusions c ON c.entry_id = e.entry_id AND c.superseded_on IS NULL"
-            ).fetchall()}
+            led = {
+                r[0]: r[1:]
+                for r in con.execute(
+                    "SELECT e.id_no, e.stage, e.closed_mi, strftime(c.objection_deadline, '%Y-%m-%d'), "
+                    "(SELECT arg_max(status, objection_no) FROM objections o WHERE o.entry_id = e.entry_id) "
+                    "FROM ledger_entries e LEFT JOIN conclusions c ON c.entry_id = e.entry_id AND c.superseded_on IS NULL"
+                ).fetchall()
+            }
         for id_no, (stage, closed, deadline, ostatus) in led.items():
             ent = self.model.entries[id_no]
             if closed is not None and closed < P:
@@ -1306,7 +1596,7 @@ def bad_files(tmp: Path, n: int, rng: random.Random) -> list[tuple[Path, set]]:
         p.write_bytes(b"")
         return [(p, {"EMPTY_FILE"})]
     p.write_bytes(b"PK\x03\x04\x00\x00\x08\x00" + bytes(range(256)))
-    return [(p, {"NOT_CSV", "UNREADABLE", "ENCODING", "NOT_XLSX"})]   # PK…: taken for a damaged workbook
+    return [(p, {"NOT_CSV", "UNREADABLE", "ENCODING", "NOT_XLSX"})]  # PK…: taken for a damaged workbook
 
 
 def drive(tmp: Path, base, seed: int) -> Scenario:
@@ -1326,12 +1616,12 @@ def drive(tmp: Path, base, seed: int) -> Scenario:
     # phase B: December into January (2027 is not in the calendar)
     for k in range(3):
         rows = s.make_rows(date(2026, 12, 1), date(2027, 1, 20))
-        if rng.random() < 0.3:                   # a file re-sent with rows added
+        if rng.random() < 0.3:  # a file re-sent with rows added
             old = rng.choice(written)
             with open(old, encoding="utf-8-sig", newline="") as fh:
                 prev = [{k.strip().lower(): v for k, v in r.items()} for r in csv.DictReader(fh)]
             rows = prev + rows
-        if rng.random() < 0.4:                   # two files in one command, in either order
+        if rng.random() < 0.4:  # two files in one command, in either order
             s.feedback(rows, s.make_rows(date(2026, 12, 1), date(2027, 1, 20)))
             written.append(tmp / f"fb {s.n_files - 1:02d}'s.csv")
         else:
@@ -1351,8 +1641,11 @@ def drive(tmp: Path, base, seed: int) -> Scenario:
 
 # two seeds keep the file under 40 s; FUZZ_SEEDS=1-60 (or 3,7,9) searches deeper (about 9 s a seed)
 _SEEDS = os.environ.get("FUZZ_SEEDS", "1,2")
-SEEDS = (list(range(int(_SEEDS.split("-")[0]), int(_SEEDS.split("-")[1]) + 1)) if "-" in _SEEDS
-         else [int(x) for x in _SEEDS.split(",") if x.strip()])
+SEEDS = (
+    list(range(int(_SEEDS.split("-")[0]), int(_SEEDS.split("-")[1]) + 1))
+    if "-" in _SEEDS
+    else [int(x) for x in _SEEDS.split(",") if x.strip()]
+)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -1378,24 +1671,32 @@ def test_calendar_entered_later_fills_every_unknown_deadline(tmp_path, base, mon
         rows += to_conclusion(id_no) + [R(id_no, "RESULT_RECEIVED", day)]
     rows += [R(who[2], "OBJECTION_FILED", "2027-02-20"), R(who[3], "OBJECTION_FILED", "2027-01-05", items="EVIDENCE")]
     assert {s for s, _ in m.apply(rows)} == {"APPLIED"}
-    before = m.q("SELECT e.id_no, c.objection_deadline, c.deadline_status FROM conclusions c "
-                 "JOIN ledger_entries e USING (entry_id) ORDER BY c.received_on")
+    before = m.q(
+        "SELECT e.id_no, c.objection_deadline, c.deadline_status FROM conclusions c "
+        "JOIN ledger_entries e USING (entry_id) ORDER BY c.received_on"
+    )
     assert before == [(who[0], date(2026, 12, 31), "SET")] + [(i, None, "CALENDAR_UNKNOWN") for i in who[1:]]
     objs = m.q("SELECT entry_id, objection_no, status, timeliness FROM objections ORDER BY ALL")
     assert sorted(o[2:] for o in objs) == [("ACCEPTED", "DEADLINE_UNKNOWN"), ("INCOMPLETE", "DEADLINE_UNKNOWN")]
     cal = tmp_path / "overrides.csv"
-    cal.write_text((DATA_DIR / "calendar" / "overrides.csv").read_text(encoding="utf-8")
-                   + "2027-01-01,holiday,national,元旦\n2027,complete,national,test\n", encoding="utf-8")
+    cal.write_text(
+        (DATA_DIR / "calendar" / "overrides.csv").read_text(encoding="utf-8")
+        + "2027-01-01,holiday,national,元旦\n2027,complete,national,test\n",
+        encoding="utf-8",
+    )
     from pipelines import workdays
+
     monkeypatch.setattr(workdays, "OVERRIDES_FILE", cal)
     monkeypatch.setitem(_NAT, date(2027, 1, 1), False)
     _COMPLETE.add(2027)
     try:
         assert m.apply([]) == []
-        after = m.q("SELECT e.id_no, c.received_on, c.objection_deadline, c.deadline_status FROM conclusions c "
-                    "JOIN ledger_entries e USING (entry_id) ORDER BY c.received_on")
+        after = m.q(
+            "SELECT e.id_no, c.received_on, c.objection_deadline, c.deadline_status FROM conclusions c "
+            "JOIN ledger_entries e USING (entry_id) ORDER BY c.received_on"
+        )
         assert [(i, d, s) for i, _, d, s in after] == [(i, oracle_deadline(r), "SET") for i, r, _, _ in after]
-        assert after[1][2] == date(2027, 1, 4)     # 2026-12-11 + 15 working days, 2027-01-01 a holiday
+        assert after[1][2] == date(2027, 1, 4)  # 2026-12-11 + 15 working days, 2027-01-01 a holiday
         # the objection filed 2027-02-20 is after the deadline now known: it stays accepted
         assert m.q("SELECT entry_id, objection_no, status, timeliness FROM objections ORDER BY ALL") == objs
     finally:
@@ -1420,20 +1721,26 @@ def test_two_files_on_different_persons_commute(tmp_path, base):
         shutil.copy(base[0] / "w.duckdb", d / "w.duckdb")
         paths = []
         for i, rs in enumerate(order):
-            for k, part in enumerate(by_office(rs)):      # a file is one office's (issue 14)
+            for k, part in enumerate(by_office(rs)):  # a file is one office's (issue 14)
                 p = d / f"{'ab'[i] if order[0] is a else 'ba'[i]}{k}.csv"
                 write_csv(p, part, random.Random(i))
                 paths.append(p)
         code, _, e = cli("feedback", *paths, "--warehouse", d / "w.duckdb")
         assert code == 0, e
         with duckdb.connect(str(d / "w.duckdb"), read_only=True) as con:
-            states.append([con.execute(q).fetchall() for q in (
-                "SELECT entry_id, stage, stage_since, officer_id, elected_retirement_mi, closed_mi FROM ledger_entries "
-                "ORDER BY ALL",
-                "SELECT * EXCLUDE (source) FROM conclusions ORDER BY ALL",
-                "SELECT * EXCLUDE (source) FROM objections ORDER BY ALL",
-                "SELECT entry_id, from_stage, to_stage, event_date FROM ledger_transitions ORDER BY ALL",
-                "SELECT id_no, kind, reference_mi, issued_mi FROM notice_log ORDER BY ALL")])
+            states.append(
+                [
+                    con.execute(q).fetchall()
+                    for q in (
+                        "SELECT entry_id, stage, stage_since, officer_id, elected_retirement_mi, closed_mi FROM ledger_entries "
+                        "ORDER BY ALL",
+                        "SELECT * EXCLUDE (source) FROM conclusions ORDER BY ALL",
+                        "SELECT * EXCLUDE (source) FROM objections ORDER BY ALL",
+                        "SELECT entry_id, from_stage, to_stage, event_date FROM ledger_transitions ORDER BY ALL",
+                        "SELECT id_no, kind, reference_mi, issued_mi FROM notice_log ORDER BY ALL",
+                    )
+                ]
+            )
     assert states[0] == states[1]
 
 
@@ -1473,10 +1780,20 @@ def R(id_no: str, event: str, day: str, office: str = OFFICE, **kw) -> dict:
 
 def to_conclusion(id_no: str, d0: int = 10) -> list[dict]:
     d = lambda k: f"2026-11-{d0 + k:02d}"
-    return [R(id_no, "ARCHIVE_REVIEWED", d(0), result="PASS"), R(id_no, "YEARS_CONFIRMED", d(1), months="300"),
-            R(id_no, "RELATIONS_MERGED", d(2), merge_status="NOT_NEEDED"),
-            R(id_no, "CONCLUSION_ISSUED", d(3), counted_months="300", merge_status="NOT_NEEDED",
-              archive_conclusion="PASS", base_data="x")]
+    return [
+        R(id_no, "ARCHIVE_REVIEWED", d(0), result="PASS"),
+        R(id_no, "YEARS_CONFIRMED", d(1), months="300"),
+        R(id_no, "RELATIONS_MERGED", d(2), merge_status="NOT_NEEDED"),
+        R(
+            id_no,
+            "CONCLUSION_ISSUED",
+            d(3),
+            counted_months="300",
+            merge_status="NOT_NEEDED",
+            archive_conclusion="PASS",
+            base_data="x",
+        ),
+    ]
 
 
 def test_result_of_a_conclusion_closed_in_the_same_file(tmp_path, base):
@@ -1493,8 +1810,13 @@ def test_result_of_a_conclusion_closed_in_the_same_file(tmp_path, base):
             m.apply(rows[:-1]), m.apply(rows[-1:])
         else:
             assert [s for s, _ in m.apply(rows)] == ["APPLIED"] * 5
-        outcomes.append(m.q("SELECT kind, reference_mi FROM notice_log WHERE id_no = ? AND kind = 'RESULT' UNION ALL "
-                            "SELECT kind, reference_mi FROM notice_withdrawals WHERE id_no = ?", [resident, resident]))
+        outcomes.append(
+            m.q(
+                "SELECT kind, reference_mi FROM notice_log WHERE id_no = ? AND kind = 'RESULT' UNION ALL "
+                "SELECT kind, reference_mi FROM notice_withdrawals WHERE id_no = ?",
+                [resident, resident],
+            )
+        )
     assert outcomes == [[], [("RESULT", mi(2026, 11))]]
 
 
@@ -1503,13 +1825,15 @@ def test_supplement_may_name_any_item_of_the_notice(tmp_path, base):
     may not name an item the notice did not list (NEW_MISSING_ITEMS). MILITARY_SERVICE was listed."""
     m = Mini(tmp_path, base)
     a = base[1][0]["id_no"]
-    rows = to_conclusion(a) + [R(a, "RESULT_RECEIVED", "2026-11-14"),
-                               R(a, "OBJECTION_FILED", "2026-11-16", items="EVIDENCE;MILITARY_SERVICE"),
-                               R(a, "OBJECTION_FILED", "2026-11-17", items="EVIDENCE"),
-                               R(a, "OBJECTION_FILED", "2026-11-18", items="EVIDENCE;MILITARY_SERVICE")]
+    rows = to_conclusion(a) + [
+        R(a, "RESULT_RECEIVED", "2026-11-14"),
+        R(a, "OBJECTION_FILED", "2026-11-16", items="EVIDENCE;MILITARY_SERVICE"),
+        R(a, "OBJECTION_FILED", "2026-11-17", items="EVIDENCE"),
+        R(a, "OBJECTION_FILED", "2026-11-18", items="EVIDENCE;MILITARY_SERVICE"),
+    ]
     got = m.apply(rows)
     assert got == [("APPLIED", None)] * 8, got
-    (status, missing), = m.q("SELECT status, missing_items FROM objections")
+    ((status, missing),) = m.q("SELECT status, missing_items FROM objections")
     assert (status, set(missing.split(";"))) == ("INCOMPLETE", {"EVIDENCE", "MILITARY_SERVICE"})
 
 
@@ -1519,4 +1843,5 @@ def test_office_code_not_an_office_is_malformed(tmp_path, base):
     m = Mini(tmp_path, base)
     a = base[1][0]["id_no"]
     assert m.apply([R(a, "ARCHIVE_REVIEWED", "2026-11-20", office="123456", result="PASS")]) == [
-        ("REFUSED", "MALFORMED")]
+        ("REFUSED", "MALFORMED")
+    ]

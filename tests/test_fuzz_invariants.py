@@ -91,13 +91,13 @@ def oracle_ages(p: dict, settings_flex_women: int = 55) -> tuple[int, int]:
 class World:
     rng: random.Random
     root: Path
-    persons: dict = field(default_factory=dict)     # n -> row (without op)
-    segments: dict = field(default_factory=dict)    # n -> [segment rows]
+    persons: dict = field(default_factory=dict)  # n -> row (without op)
+    segments: dict = field(default_factory=dict)  # n -> [segment rows]
     in_push: set = field(default_factory=set)
-    out_of_nx: set = field(default_factory=set)     # persons whose benefit place we moved out of Ningxia
+    out_of_nx: set = field(default_factory=set)  # persons whose benefit place we moved out of Ningxia
     next_n: int = 1
-    seq: int = 0                                    # last applied seq
-    states: dict = field(default_factory=dict)      # seq -> (persons, segments, in_push, out_of_nx, data_month)
+    seq: int = 0  # last applied seq
+    states: dict = field(default_factory=dict)  # seq -> (persons, segments, in_push, out_of_nx, data_month)
     phone_counter: int = 0
     all_ids: set = field(default_factory=set)
     all_names: set = field(default_factory=set)
@@ -144,22 +144,43 @@ class World:
         has_employer = itype == "110" and (ptype != "3" or rng.random() < 0.3) and rng.random() < 0.9
         deemed = rng.random()
         row = {
-            "id_no": id_no, "name": name, "gender": gender, "birth_date": birth, "insurance_type": itype,
-            "person_type": ptype, "hukou_region": rng.choice(NX_COUNTIES) if rng.random() < 0.92 else "",
+            "id_no": id_no,
+            "name": name,
+            "gender": gender,
+            "birth_date": birth,
+            "insurance_type": itype,
+            "person_type": ptype,
+            "hukou_region": rng.choice(NX_COUNTIES) if rng.random() < 0.92 else "",
             "insured_region": rng.choice(OFFICES),
             "benefit_region_ministry": rng.choice(["640100", "640100", ""]),
             "employer_uscc": "91640100710645234G" if has_employer else "",
             "employer_name": "宁夏测试有限公司" if has_employer else "",
-            "phone": phone, "contribution_status": contrib, "retired": "0", "survival_status": "1",
+            "phone": phone,
+            "contribution_status": contrib,
+            "retired": "0",
+            "survival_status": "1",
             "actual_contribution_months": str(rng.randint(60, 420)),
-            "deemed_months": "36" if deemed < 0.15 else "", "deemed_status": "1" if deemed < 0.1 else (
-                "2" if deemed < 0.15 else "0"), "deemed_region": "640104" if deemed < 0.15 else "",
+            "deemed_months": "36" if deemed < 0.15 else "",
+            "deemed_status": "1" if deemed < 0.1 else ("2" if deemed < 0.15 else "0"),
+            "deemed_region": "640104" if deemed < 0.15 else "",
             "arrears_months": "6" if rng.random() < 0.05 else "0",
         }
-        segs = [{"id_no": id_no, "region_code": rng.choice(NX_COUNTIES), "start_month": "199501",
-                 "end_month": "200912", "relation_status": "1"},
-                {"id_no": id_no, "region_code": rng.choice(NX_COUNTIES), "start_month": "201001",
-                 "end_month": "202412", "relation_status": rng.choice(["1", "1", "1", "2", "3"])}]
+        segs = [
+            {
+                "id_no": id_no,
+                "region_code": rng.choice(NX_COUNTIES),
+                "start_month": "199501",
+                "end_month": "200912",
+                "relation_status": "1",
+            },
+            {
+                "id_no": id_no,
+                "region_code": rng.choice(NX_COUNTIES),
+                "start_month": "201001",
+                "end_month": "202412",
+                "relation_status": rng.choice(["1", "1", "1", "2", "3"]),
+            },
+        ]
         self.persons[n], self.segments[n] = row, segs
         self.all_ids.add(id_no)
         self.all_names.add(name)
@@ -167,8 +188,13 @@ class World:
 
     # --- batches
     def snapshot(self, seq: int, month: str) -> None:
-        self.states[seq] = (copy.deepcopy(self.persons), copy.deepcopy(self.segments), set(self.in_push),
-                            set(self.out_of_nx), month)
+        self.states[seq] = (
+            copy.deepcopy(self.persons),
+            copy.deepcopy(self.segments),
+            set(self.in_push),
+            set(self.out_of_nx),
+            month,
+        )
 
     def restore(self, seq: int) -> None:
         p, s, ip, o, _ = self.states[seq]
@@ -189,8 +215,25 @@ class World:
         rows, touched = [], {}
         live = sorted(self.in_push)
         for _ in range(k):
-            what = rng.choice(["office", "office", "die", "retire", "move_out", "move_in", "phone", "phone",
-                               "delete", "reinsert", "new", "new", "months", "birth", "suspend"])
+            what = rng.choice(
+                [
+                    "office",
+                    "office",
+                    "die",
+                    "retire",
+                    "move_out",
+                    "move_in",
+                    "phone",
+                    "phone",
+                    "delete",
+                    "reinsert",
+                    "new",
+                    "new",
+                    "months",
+                    "birth",
+                    "suspend",
+                ]
+            )
             if what == "new":
                 n = self.make_person()
                 self.in_push.add(n)
@@ -228,8 +271,14 @@ class World:
             elif what == "move_out":
                 p["hukou_region"] = "110105"
                 self.segments[n] = [s for s in self.segments[n] if not s["region_code"].startswith("11")] + [
-                    {"id_no": p["id_no"], "region_code": "110105", "start_month": "202501",
-                     "end_month": "202610", "relation_status": "1"}]
+                    {
+                        "id_no": p["id_no"],
+                        "region_code": "110105",
+                        "start_month": "202501",
+                        "end_month": "202610",
+                        "relation_status": "1",
+                    }
+                ]
                 self.out_of_nx.add(n)
             elif what == "phone":
                 p["phone"] = self.new_phone()
@@ -237,11 +286,11 @@ class World:
                 p["actual_contribution_months"] = str(int(p["actual_contribution_months"]) + rng.randint(1, 30))
             elif what == "birth":
                 b = p["birth_date"]
-                p["birth_date"] = f"{b[:4]}{(int(b[4:6]) % 12) + 1:02d}{b[6:]}"   # archive differs from the ID
+                p["birth_date"] = f"{b[:4]}{(int(b[4:6]) % 12) + 1:02d}{b[6:]}"  # archive differs from the ID
             elif what == "suspend":
                 p["contribution_status"] = rng.choice(["1", "2"])
             elif what == "delete":
-                if n in touched:        # a D row carries no data: a change made in the same batch is not pushed
+                if n in touched:  # a D row carries no data: a change made in the same batch is not pushed
                     continue
                 self.in_push.discard(n)
                 touched[n] = "D"
@@ -272,16 +321,16 @@ class Harness:
     out: Path = None
     violations: list = field(default_factory=list)
     logs: list = field(default_factory=list)
-    texts: list = field(default_factory=list)          # (where, text) to grep for personal data
-    published: dict = field(default_factory=dict)      # month -> digest of OUT/P (run files)
+    texts: list = field(default_factory=list)  # (where, text) to grep for personal data
+    published: dict = field(default_factory=dict)  # month -> digest of OUT/P (run files)
     published_notices: dict = field(default_factory=dict)  # month -> {notice_id: row}
     run_months: list = field(default_factory=list)
     last_run: str | None = None
-    dirty: bool = False                                 # feedback/declare since the last run of last_run
-    declared: dict = field(default_factory=dict)        # month -> digest of declarations
+    dirty: bool = False  # feedback/declare since the last run of last_run
+    declared: dict = field(default_factory=dict)  # month -> digest of declarations
     counts: list = field(default_factory=list)
-    wl_office: dict = field(default_factory=dict)       # month -> {id_no: office} of its worklists
-    closed_prev: dict = field(default_factory=dict)     # month -> id_no whose worklist row was closed
+    wl_office: dict = field(default_factory=dict)  # month -> {id_no: office} of its worklists
+    closed_prev: dict = field(default_factory=dict)  # month -> id_no whose worklist row was closed
 
     def __post_init__(self):
         self.wh, self.out = self.tmp / "w.duckdb", self.tmp / "out"
@@ -309,8 +358,12 @@ class Harness:
     def table_digest(self, exclude=()) -> dict[str, str]:
         con = self.con()
         try:
-            tables = [r[0] for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY 1").fetchall()]
+            tables = [
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY 1"
+                ).fetchall()
+            ]
             d = {}
             for t in tables:
                 if t in exclude:
@@ -324,9 +377,20 @@ class Harness:
     def append_only_counts(self) -> dict[str, int]:
         con = self.con()
         try:
-            return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in (
-                "person_versions", "segment_versions", "ledger_entries", "ledger_transitions", "notice_log",
-                "feedback_events", "push_batches", "quarantine_rows", "conclusions")}
+            return {
+                t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in (
+                    "person_versions",
+                    "segment_versions",
+                    "ledger_entries",
+                    "ledger_transitions",
+                    "notice_log",
+                    "feedback_events",
+                    "push_batches",
+                    "quarantine_rows",
+                    "conclusions",
+                )
+            }
         finally:
             con.close()
 
@@ -340,8 +404,12 @@ class Harness:
         self.counts.append(now)
 
     # --- refusals
-    def expect_refusal(self, what: str, *args, exclude=("batch_refusals", "push_batches", "feedback_files",
-                                                         "feedback_rows", "month_runs")) -> str:
+    def expect_refusal(
+        self,
+        what: str,
+        *args,
+        exclude=("batch_refusals", "push_batches", "feedback_files", "feedback_rows", "month_runs"),
+    ) -> str:
         before = self.table_digest(exclude=exclude)
         code, o, e = self.cli(*args)
         if code == 0:
@@ -362,9 +430,13 @@ class Harness:
         writes it before the push batches' results are copied beside it (see test_validation_index_*)."""
         if not root.exists():
             return {}
-        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(root.rglob("*")) if p.is_file() and not (set(p.relative_to(root).parts) & set(skip))
-                and str(p.relative_to(root)) != "validation/index.html"}
+        return {
+            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+            and not (set(p.relative_to(root).parts) & set(skip))
+            and str(p.relative_to(root)) != "validation/index.html"
+        }
 
     # --- personal data
     def scan_pii(self, where: str, text: str) -> None:
@@ -426,19 +498,32 @@ def check_month(h: Harness, month: str) -> None:
     con = h.con()
     try:
         entries = con.execute(
-            "SELECT entry_id, id_no, office_code, opened_mi, closed_mi, close_reason, stage FROM ledger_entries").fetchall()
-        fb_retired = {r[0] for r in con.execute(
-            "SELECT e.id_no FROM feedback_events f JOIN ledger_entries e USING (entry_id) "
-            "WHERE f.event = 'RETIRED' AND f.event_date < ?", [f"{mtext(P + 1)}-01"]).fetchall()}
-        nl = con.execute("SELECT id_no, kind, reference_mi, count(*) FROM notice_log GROUP BY ALL HAVING count(*) > 1").fetchall()
+            "SELECT entry_id, id_no, office_code, opened_mi, closed_mi, close_reason, stage FROM ledger_entries"
+        ).fetchall()
+        fb_retired = {
+            r[0]
+            for r in con.execute(
+                "SELECT e.id_no FROM feedback_events f JOIN ledger_entries e USING (entry_id) "
+                "WHERE f.event = 'RETIRED' AND f.event_date < ?",
+                [f"{mtext(P + 1)}-01"],
+            ).fetchall()
+        }
+        nl = con.execute(
+            "SELECT id_no, kind, reference_mi, count(*) FROM notice_log GROUP BY ALL HAVING count(*) > 1"
+        ).fetchall()
         wl_db = con.execute("SELECT entry_id, id_no, office_code FROM worklist_rows WHERE month_mi = ?", [P]).fetchall()
-        pre_twice = con.execute("SELECT entry_id FROM notice_log WHERE kind = 'PRE_SERVICE' GROUP BY entry_id "
-                                "HAVING count(*) > 1").fetchall()
+        pre_twice = con.execute(
+            "SELECT entry_id FROM notice_log WHERE kind = 'PRE_SERVICE' GROUP BY entry_id HAVING count(*) > 1"
+        ).fetchall()
         overdue: dict[str, list[int]] = {}
         for idn, ref in con.execute("SELECT id_no, reference_mi FROM notice_log WHERE kind = 'OVERDUE'").fetchall():
             overdue.setdefault(idn, []).append(ref)
-        opened_p = {r[0] for r in con.execute("SELECT entry_id FROM ledger_entries WHERE opened_mi = ?", [P]).fetchall()}
-        notice_entry = dict(con.execute("SELECT notice_id, entry_id FROM notice_log WHERE issued_mi = ?", [P]).fetchall())
+        opened_p = {
+            r[0] for r in con.execute("SELECT entry_id FROM ledger_entries WHERE opened_mi = ?", [P]).fetchall()
+        }
+        notice_entry = dict(
+            con.execute("SELECT notice_id, entry_id FROM notice_log WHERE issued_mi = ?", [P]).fetchall()
+        )
     finally:
         con.close()
     if nl:
@@ -448,7 +533,10 @@ def check_month(h: Harness, month: str) -> None:
     for idn, refs in overdue.items():
         refs = sorted(refs)
         if any(b - a < 3 for a, b in zip(refs, refs[1:])):
-            h.note("OVERDUE_TOO_OFTEN", f"{month}: person {by_id.get(idn, ('?',))[0]} OVERDUE in months {[mtext(r) for r in refs]}")
+            h.note(
+                "OVERDUE_TOO_OFTEN",
+                f"{month}: person {by_id.get(idn, ('?',))[0]} OVERDUE in months {[mtext(r) for r in refs]}",
+            )
 
     def status_in_p(idn):
         n_p = by_id.get(idn)
@@ -494,12 +582,18 @@ def check_month(h: Harness, month: str) -> None:
                 continue
             n, p = n_p
             if n in in_push and p["insured_region"] != office and r["stage"] not in CLOSING:
-                h.note("WRONG_OFFICE", f"{month}: person {n} on {office}'s worklist, insured_region {p['insured_region']}"
-                       f" (stage {r['stage']})")
+                h.note(
+                    "WRONG_OFFICE",
+                    f"{month}: person {n} on {office}'s worklist, insured_region {p['insured_region']}"
+                    f" (stage {r['stage']})",
+                )
             O, S = oracle_ages(p)
             if n in in_push and (r["original_age_month"] != mtext(O) or r["statutory_age_month"] != mtext(S)):
-                h.note("WRONG_AGE_MONTH", f"{month}: person {n} O/S {r['original_age_month']}/{r['statutory_age_month']}"
-                       f" expected {mtext(O)}/{mtext(S)}")
+                h.note(
+                    "WRONG_AGE_MONTH",
+                    f"{month}: person {n} O/S {r['original_age_month']}/{r['statutory_age_month']}"
+                    f" expected {mtext(O)}/{mtext(S)}",
+                )
             fl = (r["flags"] or "").split(";")
             if fl != sorted(fl):
                 h.note("FLAGS_ORDER", f"{month}: flags {r['flags']}")
@@ -507,12 +601,22 @@ def check_month(h: Harness, month: str) -> None:
                 h.note("STALE_DATA", f"{month}: person {n} name differs")
     # an office change between two consecutive months run is a handover from the old to the new office
     prev = h.wl_office.get(mtext(P - 1)) if mtext(P - 1) in h.run_months else None
-    hand = {(r["id_no"], r["from_code"], r["to_code"]) for r in read_rows(base / "handovers" / "handovers.parquet")
-            if r["kind"] == "OFFICE_CHANGE"}
+    hand = {
+        (r["id_no"], r["from_code"], r["to_code"])
+        for r in read_rows(base / "handovers" / "handovers.parquet")
+        if r["kind"] == "OFFICE_CHANGE"
+    }
     for idn, office in seen.items():
-        if prev and idn in prev and prev[idn] != office and idn not in h.closed_prev.get(mtext(P - 1), ()) \
-                and (idn, prev[idn], office) not in hand:
-            h.note("HANDOVER_MISSING", f"{month}: person {by_id[idn][0]} moved {prev[idn]} -> {office} without handover")
+        if (
+            prev
+            and idn in prev
+            and prev[idn] != office
+            and idn not in h.closed_prev.get(mtext(P - 1), ())
+            and (idn, prev[idn], office) not in hand
+        ):
+            h.note(
+                "HANDOVER_MISSING", f"{month}: person {by_id[idn][0]} moved {prev[idn]} -> {office} without handover"
+            )
     h.wl_office[month] = dict(seen)
     h.closed_prev[month] = set(closed_rows)
     # every entry open after P-1 is on P's worklist (ledger carried forward), and the worklist
@@ -521,7 +625,9 @@ def check_month(h: Harness, month: str) -> None:
     if mtext(P - 1) in h.run_months:
         missing = open_prev - set(seen)
         if missing:
-            h.note("LEDGER_NOT_CARRIED", f"{month}: {len(missing)} entries open after {mtext(P - 1)} not on P's worklists")
+            h.note(
+                "LEDGER_NOT_CARRIED", f"{month}: {len(missing)} entries open after {mtext(P - 1)} not on P's worklists"
+            )
     if {r[1] for r in wl_db} != set(seen):
         h.note("WORKLIST_FILES_VS_SNAPSHOT", f"{month}: files {len(seen)} persons, worklist_rows {len(wl_db)}")
     # open entries of P: each in exactly one office's worklist, its ledger office
@@ -559,11 +665,16 @@ def check_month(h: Harness, month: str) -> None:
                     continue
                 n, p = n_p
                 if seen.get(idn) not in (None, office):
-                    h.note("WRONG_OFFICE_NOTICE", f"{month}: {kindv} notice of person {n} in {office}'s {kind} file, "
-                           f"worklist office {seen.get(idn)}")
+                    h.note(
+                        "WRONG_OFFICE_NOTICE",
+                        f"{month}: {kindv} notice of person {n} in {office}'s {kind} file, "
+                        f"worklist office {seen.get(idn)}",
+                    )
                 if seen.get(idn) is None:
-                    h.note("NOTICE_WITHOUT_WORKLIST", f"{month}: {kindv} notice of person {n} in {office}'s {kind} file,"
-                           " person on no worklist of P")
+                    h.note(
+                        "NOTICE_WITHOUT_WORKLIST",
+                        f"{month}: {kindv} notice of person {n} in {office}'s {kind} file, person on no worklist of P",
+                    )
                 why = None
                 if p["survival_status"] == "2":
                     why = "deceased"
@@ -576,8 +687,14 @@ def check_month(h: Harness, month: str) -> None:
                 if why:
                     h.note("NOTICE_TO_CLOSED", f"{month}: {kindv} notice in P's batch to person {n}, {why} in P's data")
                 O, S = oracle_ages(p)
-                if kindv == "AGE_MINUS_3" and S - P != 3 or kindv == "AGE_REACHED" and S != P \
-                        or kindv == "OVERDUE" and not S < P:
+                if (
+                    kindv == "AGE_MINUS_3"
+                    and S - P != 3
+                    or kindv == "AGE_REACHED"
+                    and S != P
+                    or kindv == "OVERDUE"
+                    and not S < P
+                ):
                     h.note("WRONG_REMINDER", f"{month}: {kindv} for person {n} whose S is {mtext(S)}")
                 if kindv == "PRE_SERVICE" and notice_entry.get(nid) not in opened_p:
                     h.note("WRONG_REMINDER", f"{month}: PRE_SERVICE for person {n} whose entry was not opened in P")
@@ -588,7 +705,10 @@ def check_month(h: Harness, month: str) -> None:
                         h.note("SMS_FORMAT", f"{month}: {kindv} text/segments ({len(text)} chars, {r.get('segments')})")
                     digits = re.sub(r"[ \-]", "", p["phone"]).removeprefix("+86")
                     if r.get("phone") != digits:
-                        h.note("STALE_PHONE", f"{month}: {kindv} SMS of person {n} to {r.get('phone')}, P's phone {p['phone']}")
+                        h.note(
+                            "STALE_PHONE",
+                            f"{month}: {kindv} SMS of person {n} to {r.get('phone')}, P's phone {p['phone']}",
+                        )
     # every notice id is in exactly one month's published batch
     for m2, prev in h.published_notices.items():
         if m2 == month:
@@ -622,14 +742,38 @@ def _bad_batch(h: Harness, month: str, v: str) -> None:
         if not rows:
             return
         if v == "stale":
-            write_batch(folder, rows, segs, seq=w.seq, base_seq=w.seq - 1, push_type="INCR", month=month,
-                        batch_id=f"NX-{month}-stale")
+            write_batch(
+                folder,
+                rows,
+                segs,
+                seq=w.seq,
+                base_seq=w.seq - 1,
+                push_type="INCR",
+                month=month,
+                batch_id=f"NX-{month}-stale",
+            )
         elif v == "conflict":
-            write_batch(folder, rows, segs, seq=w.seq + 1, base_seq=w.seq, push_type="INCR", month=month,
-                        batch_id=h.applied_batch_ids[-1])
+            write_batch(
+                folder,
+                rows,
+                segs,
+                seq=w.seq + 1,
+                base_seq=w.seq,
+                push_type="INCR",
+                month=month,
+                batch_id=h.applied_batch_ids[-1],
+            )
         else:
-            write_batch(folder, rows, segs, seq=w.seq + 1, base_seq=w.seq, push_type="INCR", month=month,
-                        batch_id=f"NX-{month}-bad-{v}")
+            write_batch(
+                folder,
+                rows,
+                segs,
+                seq=w.seq + 1,
+                base_seq=w.seq,
+                push_type="INCR",
+                month=month,
+                batch_id=f"NX-{month}-bad-{v}",
+            )
             pfile = folder / "persons.csv"
             if v == "hash":
                 pfile.write_bytes(pfile.read_bytes().replace(b"\n", b"\r\n", 1) + b"")
@@ -656,9 +800,27 @@ def _bad_batch(h: Harness, month: str, v: str) -> None:
 # ----------------------------------------------------------------------------- feedback
 
 
-FB_COLUMNS = ["office_code", "event", "id_no", "event_date", "officer_id", "result", "months", "items",
-              "counted_months", "merge_status", "archive_conclusion", "base_data", "elected_month", "confirmer",
-              "pre_review_office", "reason", "basis", "remedy", "note"]
+FB_COLUMNS = [
+    "office_code",
+    "event",
+    "id_no",
+    "event_date",
+    "officer_id",
+    "result",
+    "months",
+    "items",
+    "counted_months",
+    "merge_status",
+    "archive_conclusion",
+    "base_data",
+    "elected_month",
+    "confirmer",
+    "pre_review_office",
+    "reason",
+    "basis",
+    "remedy",
+    "note",
+]
 
 
 def feedback_rows_for(h: Harness, month: str) -> tuple[list[dict], list[dict]]:
@@ -673,7 +835,9 @@ def feedback_rows_for(h: Harness, month: str) -> tuple[list[dict], list[dict]]:
             "SELECT e.entry_id, e.id_no, e.office_code, e.stage, s.counted_months, s.flexible_earliest_mi, "
             "s.flexible_latest_mi, s.statutory_age_mi FROM ledger_entries e "
             "JOIN screen_results s ON s.id_no = e.id_no AND s.month_mi = ? "
-            "WHERE e.closed_mi IS NULL ORDER BY e.entry_id", [P]).fetchall()
+            "WHERE e.closed_mi IS NULL ORDER BY e.entry_id",
+            [P],
+        ).fetchall()
     finally:
         con.close()
     good, bad = [], []
@@ -698,8 +862,15 @@ def feedback_rows_for(h: Harness, month: str) -> tuple[list[dict], list[dict]]:
                 chain.append(dict(event="RELATIONS_MERGED", merge_status="NOT_NEEDED"))
                 st = "RELATIONS_MERGED"
             elif st == "RELATIONS_MERGED":
-                chain.append(dict(event="CONCLUSION_ISSUED", counted_months=str(counted), merge_status="NOT_NEEDED",
-                                  archive_conclusion="PASS", base_data="核算预备数据"))
+                chain.append(
+                    dict(
+                        event="CONCLUSION_ISSUED",
+                        counted_months=str(counted),
+                        merge_status="NOT_NEEDED",
+                        archive_conclusion="PASS",
+                        base_data="核算预备数据",
+                    )
+                )
                 st = "CONCLUDED"
             elif st == "CONCLUDED":
                 emp = p["insurance_type"] == "110" and bool(p["employer_uscc"] or p["employer_name"])
@@ -723,11 +894,19 @@ def feedback_rows_for(h: Harness, month: str) -> tuple[list[dict], list[dict]]:
             good.append({**base, "event_date": d(k), **c})
         # the same event sent by the wrong office: refused, changes nothing
         if rng.random() < 0.15 and chain:
-            bad.append({**base, "office_code": rng.choice([o for o in OFFICES if o != office]),
-                        "event_date": d(0), **chain[0]})
+            bad.append(
+                {**base, "office_code": rng.choice([o for o in OFFICES if o != office]), "event_date": d(0), **chain[0]}
+            )
     if rows and rng.random() < 0.5:
-        bad.append({"office_code": "640104", "event": "ARCHIVE_REVIEWED", "id_no": make_id(seq=499),
-                    "event_date": f"{month}-20", "result": "PASS"})
+        bad.append(
+            {
+                "office_code": "640104",
+                "event": "ARCHIVE_REVIEWED",
+                "id_no": make_id(seq=499),
+                "event_date": f"{month}-20",
+                "result": "PASS",
+            }
+        )
     return good, bad
 
 
@@ -750,18 +929,26 @@ def do_feedback(h: Harness, month: str) -> None:
     wrong = {r["id_no"] for r in bad} - {r["id_no"] for r in good}
     con = h.con()
     try:
-        before = {r[0]: r[1:] for r in con.execute(
-            "SELECT id_no, stage, count(t.entry_id) FROM ledger_entries e LEFT JOIN ledger_transitions t USING (entry_id, id_no) "
-            "GROUP BY id_no, stage").fetchall() if r[0] in wrong}
+        before = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT id_no, stage, count(t.entry_id) FROM ledger_entries e LEFT JOIN ledger_transitions t USING (entry_id, id_no) "
+                "GROUP BY id_no, stage"
+            ).fetchall()
+            if r[0] in wrong
+        }
     finally:
         con.close()
     # a feedback file is one office's (issue 14): one good and one bad file per office its rows name
-    files = [write_fb(fdir / f"{kind}-{o}.csv", [r for r in rows if r["office_code"] == o])
-             for kind, rows in (("good", good), ("bad", bad))
-             for o in sorted({r["office_code"] for r in rows})]
+    files = [
+        write_fb(fdir / f"{kind}-{o}.csv", [r for r in rows if r["office_code"] == o])
+        for kind, rows in (("good", good), ("bad", bad))
+        for o in sorted({r["office_code"] for r in rows})
+    ]
     # a file refused whole (a typo in the header): the other files are applied
-    typo = write_fb(fdir / "typo.csv", good[:3], header=[c if c != "elected_month" else "elected_mnth"
-                                                           for c in FB_COLUMNS])
+    typo = write_fb(
+        fdir / "typo.csv", good[:3], header=[c if c != "elected_month" else "elected_mnth" for c in FB_COLUMNS]
+    )
     code, o, e = h.cli("feedback", *files, typo, "--warehouse", h.wh)
     if code == 0:
         h.note("NOT_REFUSED", f"{month}: feedback with a BAD_HEADER file exits 0")
@@ -772,12 +959,19 @@ def do_feedback(h: Harness, month: str) -> None:
         st = dict(con.execute("SELECT file_name, status FROM feedback_files").fetchall())
         refused_good = con.execute(
             "SELECT reason_code, count(*) FROM feedback_rows WHERE file_name LIKE 'good-%' AND status = 'REFUSED' "
-            "GROUP BY ALL").fetchall()
-        after = {r[0]: r[1:] for r in con.execute(
-            "SELECT id_no, stage, count(t.entry_id) FROM ledger_entries e LEFT JOIN ledger_transitions t USING (entry_id, id_no) "
-            "GROUP BY id_no, stage").fetchall() if r[0] in wrong}
+            "GROUP BY ALL"
+        ).fetchall()
+        after = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT id_no, stage, count(t.entry_id) FROM ledger_entries e LEFT JOIN ledger_transitions t USING (entry_id, id_no) "
+                "GROUP BY id_no, stage"
+            ).fetchall()
+            if r[0] in wrong
+        }
         wrong_applied = con.execute(
-            "SELECT count(*) FROM feedback_rows WHERE file_name LIKE 'bad-%' AND status <> 'REFUSED'").fetchone()[0]
+            "SELECT count(*) FROM feedback_rows WHERE file_name LIKE 'bad-%' AND status <> 'REFUSED'"
+        ).fetchone()[0]
     finally:
         con.close()
     for f in files:
@@ -815,8 +1009,9 @@ def drive(tmp: Path, seed: int, n_persons: int = 120, months=MONTHS, replays: bo
 def ingest_good(h: Harness, w: World, month: str, rows, segs, push_type: str) -> None:
     seq = w.seq + 1
     folder = h.tmp / f"push-{seq:03d}"
-    write_batch(folder, rows, segs, seq=seq, push_type=push_type, base_seq=None if push_type == "FULL" else w.seq,
-                month=month)
+    write_batch(
+        folder, rows, segs, seq=seq, push_type=push_type, base_seq=None if push_type == "FULL" else w.seq, month=month
+    )
     h.ok("ingest", folder, "--warehouse", h.wh)
     w.seq = seq
     w.snapshot(seq, month)
@@ -872,7 +1067,7 @@ def _drive(h: Harness, w: World, rng: random.Random, n_persons: int, months, rep
                 # a FULL: absent persons have left the push
                 for n in rng.sample(sorted(w.in_push), 3):
                     w.in_push.discard(n)
-                w.incr_changes(6)   # changes folded into the snapshot
+                w.incr_changes(6)  # changes folded into the snapshot
                 rows, segs = w.full_rows(sorted(w.in_push))
                 ingest_good(h, w, month, rows, segs, "FULL")
             elif i == 2:
@@ -906,8 +1101,16 @@ def _drive(h: Harness, w: World, rng: random.Random, n_persons: int, months, rep
         run_and_check(h, month, rerun=True)
         # an earlier month without --replay: refused, nothing changed
         if i > 0:
-            h.expect_refusal(f"run {months[i - 1]} after {month}", "run", "--month", months[i - 1],
-                             "--warehouse", h.wh, "--out", h.tmp / "refused-out")
+            h.expect_refusal(
+                f"run {months[i - 1]} after {month}",
+                "run",
+                "--month",
+                months[i - 1],
+                "--warehouse",
+                h.wh,
+                "--out",
+                h.tmp / "refused-out",
+            )
             if (h.tmp / "refused-out").exists() and any((h.tmp / "refused-out").rglob("*.parquet")):
                 h.note("REFUSAL_WROTE_FILES", f"run {months[i - 1]} refused but wrote files")
         # county feedback of the month
@@ -916,8 +1119,18 @@ def _drive(h: Harness, w: World, rng: random.Random, n_persons: int, months, rep
         # replay an earlier month: the files it published, nothing in the warehouse changed
         if replays and (i == len(months) - 1 or (EXTRA_SEEDS and i > 0)):
             m2 = rng.choice(months[:i])
-            core = ("ledger_entries", "ledger_transitions", "notice_log", "worklist_rows", "person_versions",
-                    "conclusions", "feedback_events", "handovers", "screen_results", "flags")
+            core = (
+                "ledger_entries",
+                "ledger_transitions",
+                "notice_log",
+                "worklist_rows",
+                "person_versions",
+                "conclusions",
+                "feedback_events",
+                "handovers",
+                "screen_results",
+                "flags",
+            )
             before = {k: v for k, v in h.table_digest().items() if k in core}
             rdir = h.tmp / f"replay-{month}-{m2}"
             h.ok("run", "--month", m2, "--replay", "--warehouse", h.wh, "--out", rdir)
@@ -949,10 +1162,18 @@ def check_declarations(h: Harness, month: str) -> None:
     P = mi(month)
     con = h.con()
     try:
-        ent = {r[0]: r[1:] for r in con.execute(
-            "SELECT id_no, office_code, stage FROM ledger_entries WHERE closed_mi IS NULL").fetchall()}
-        latest = {r[0]: r[1:] for r in con.execute(
-            "SELECT id_no, survival_status, retired FROM person_versions WHERE valid_to_seq IS NULL").fetchall()}
+        ent = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT id_no, office_code, stage FROM ledger_entries WHERE closed_mi IS NULL"
+            ).fetchall()
+        }
+        latest = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT id_no, survival_status, retired FROM person_versions WHERE valid_to_seq IS NULL"
+            ).fetchall()
+        }
     finally:
         con.close()
     for f in sorted((h.out / month / "declarations").glob("*/declarations.parquet")):
@@ -960,7 +1181,10 @@ def check_declarations(h: Harness, month: str) -> None:
         for r in read_rows(f):
             e = ent.get(r["id_no"])
             if r["office_code"] != office or (e and e[0] != office):
-                h.note("WRONG_OFFICE_DECLARATION", f"{month}: declaration row in {office}'s file, entry office {e and e[0]}")
+                h.note(
+                    "WRONG_OFFICE_DECLARATION",
+                    f"{month}: declaration row in {office}'s file, entry office {e and e[0]}",
+                )
             R = mi(r["retirement_month"])
             if not 1 <= R - P <= 3:
                 h.note("DECLARATION_WINDOW", f"{month}: R {r['retirement_month']} outside 1..3")
@@ -984,7 +1208,7 @@ def unknown_violations(h: Harness) -> list[str]:
     return sorted({v for v in h.violations if not any(re.search(k, v) for k in KNOWN)})
 
 
-XF = (lambda **kw: (lambda f: f)) if os.environ.get("FUZZ_NO_XFAIL") else pytest.mark.xfail
+XF = (lambda **kw: lambda f: f) if os.environ.get("FUZZ_NO_XFAIL") else pytest.mark.xfail
 
 
 EXTRA_SEEDS = [int(x) for x in os.environ.get("FUZZ_SEEDS", "").split(",") if x.strip()]
@@ -995,7 +1219,7 @@ def test_random_monthly_flow_keeps_its_guarantees(tmp_path, seed):
     """A random sequence of pushes, runs, reruns, declarations, feedback, replays and bad inputs:
     no violation other than the known bugs reproduced below.  ``FUZZ_SEEDS=1,2,3`` adds seeds
     (and FUZZ_MONTHS=5 / FUZZ_PERSONS=150 a longer, larger flow) for a deeper search."""
-    months = MONTHS[:int(os.environ.get("FUZZ_MONTHS", "4"))]
+    months = MONTHS[: int(os.environ.get("FUZZ_MONTHS", "4"))]
     h = drive(tmp_path, seed, n_persons=int(os.environ.get("FUZZ_PERSONS", "40")), months=months)
     assert h.counts and h.published, "the driver ran"
     assert not unknown_violations(h), "\n".join(unknown_violations(h))
@@ -1023,18 +1247,35 @@ class Mini:
     def push(self, month, persons, segments, push_type="INCR", **kw) -> Path:
         self.seq += 1
         folder = self.tmp / f"push-{self.seq}"
-        write_batch(folder, persons, segments, seq=self.seq, push_type=push_type,
-                    base_seq=None if push_type == "FULL" else self.seq - 1, month=month, **kw)
+        write_batch(
+            folder,
+            persons,
+            segments,
+            seq=self.seq,
+            push_type=push_type,
+            base_seq=None if push_type == "FULL" else self.seq - 1,
+            month=month,
+            **kw,
+        )
         self.ok("ingest", folder, "--warehouse", self.wh)
         return folder
 
     def run(self, month, out=None, replay=False):
-        self.ok("run", "--month", month, "--warehouse", self.wh, "--out", out or self.out,
-                *(["--replay"] if replay else []))
+        self.ok(
+            "run", "--month", month, "--warehouse", self.wh, "--out", out or self.out, *(["--replay"] if replay else [])
+        )
 
     def declare(self, month, out=None, replay=False):
-        self.ok("declare", "--month", month, "--warehouse", self.wh, "--out", out or self.out,
-                *(["--replay"] if replay else []))
+        self.ok(
+            "declare",
+            "--month",
+            month,
+            "--warehouse",
+            self.wh,
+            "--out",
+            out or self.out,
+            *(["--replay"] if replay else []),
+        )
 
     def feedback(self, rows: list[dict]) -> str:
         self.n_fb += 1
@@ -1042,8 +1283,9 @@ class Mini:
         o = self.ok("feedback", f, "--warehouse", self.wh)
         con = duckdb.connect(str(self.wh), read_only=True)
         try:
-            refused = con.execute("SELECT reason_code FROM feedback_rows WHERE file_name = ? AND status = 'REFUSED'",
-                                  [f.name]).fetchall()
+            refused = con.execute(
+                "SELECT reason_code FROM feedback_rows WHERE file_name = ? AND status = 'REFUSED'", [f.name]
+            ).fetchall()
         finally:
             con.close()
         assert not refused, refused
@@ -1073,8 +1315,15 @@ def _person_a_run(tmp_path: Path) -> tuple[Mini, dict, list[dict]]:
     """Person A alone in a FULL push of 2026-11, that month run."""
     m = Mini(tmp_path)
     a = _person_a()
-    seg = [{"id_no": a["id_no"], "region_code": "640104", "start_month": "199001", "end_month": "202012",
-            "relation_status": "1"}]
+    seg = [
+        {
+            "id_no": a["id_no"],
+            "region_code": "640104",
+            "start_month": "199001",
+            "end_month": "202012",
+            "relation_status": "1",
+        }
+    ]
     m.push("2026-11", [a], seg, push_type="FULL")
     m.run("2026-11")
     return m, a, seg
@@ -1083,8 +1332,8 @@ def _person_a_run(tmp_path: Path) -> tuple[Mini, dict, list[dict]]:
 # Found by the fuzzer, fixed meanwhile (sql/notify/46_withdraw.sql): kept as regression tests.
 def test_no_result_notice_to_a_person_who_died_before_the_batch(tmp_path):
     m, a, seg = _person_a_run(tmp_path)
-    m.feedback(_to_conclusion("640104", a["id_no"], "2026-11"))       # RESULT goes to 2026-12's batch
-    m.push("2026-12", [dict(a, op="U", survival_status="2")], seg)      # died
+    m.feedback(_to_conclusion("640104", a["id_no"], "2026-11"))  # RESULT goes to 2026-12's batch
+    m.push("2026-12", [dict(a, op="U", survival_status="2")], seg)  # died
     m.run("2026-12")
     con = duckdb.connect(str(m.wh), read_only=True)
     closed = con.execute("SELECT close_reason FROM ledger_entries WHERE id_no = ?", [a["id_no"]]).fetchone()[0]
@@ -1096,10 +1345,10 @@ def test_no_result_notice_to_a_person_who_died_before_the_batch(tmp_path):
 def test_no_declaration_notice_to_a_person_who_died_before_the_batch(tmp_path):
     m, a, seg = _person_a_run(tmp_path)
     m.feedback(_to_conclusion("640104", a["id_no"], "2026-11", elected="2027-01"))
-    m.declare("2026-12")                                               # R - P = 1: DECLARATION
+    m.declare("2026-12")  # R - P = 1: DECLARATION
     decl = read_rows(m.out / "2026-12" / "declarations" / "640104" / "declarations.parquet")
     assert [r["decision"] for r in decl] == ["DECLARATION"]
-    m.push("2026-12", [dict(a, op="U", survival_status="2")], seg)      # died
+    m.push("2026-12", [dict(a, op="U", survival_status="2")], seg)  # died
     m.run("2026-12")
     assert not [k for k in m.notices_in_files("2026-12", a["id_no"]) if k in ("DECLARATION", "RESULT")]
 
@@ -1115,8 +1364,16 @@ def test_replay_report_is_the_published_report_after_a_later_refusal(tmp_path):
     m.push("2026-12", [dict(ps[0], op="U", phone="13900000009")], [segs[0], segs[1]])
     m.run("2026-12")
     published = (m.out / "2026-12" / "report" / "index.html").read_bytes()
-    stale = write_batch(tmp_path / "stale", [dict(ps[1], op="U", phone="13900000008")], segs[2:4], seq=2,
-                        push_type="INCR", base_seq=1, month="2027-01", batch_id="NX-2027-01-late")
+    stale = write_batch(
+        tmp_path / "stale",
+        [dict(ps[1], op="U", phone="13900000008")],
+        segs[2:4],
+        seq=2,
+        push_type="INCR",
+        base_seq=1,
+        month="2027-01",
+        batch_id="NX-2027-01-late",
+    )
     code, _, err = m.cli("ingest", stale, "--warehouse", m.wh)
     assert code == 2 and len(err.splitlines()) == 1
     m.run("2026-12", out=tmp_path / "replay", replay=True)
@@ -1130,7 +1387,7 @@ def test_declare_replay_rewrites_what_was_published_after_an_office_change(tmp_p
     m.declare("2026-12")
     f = Path("2026-12") / "declarations" / "640104" / "declarations.csv"
     published = (m.out / f).read_bytes()
-    m.push("2026-12", [dict(a, op="U", insured_region="640202")], seg)   # office changes in December's push
+    m.push("2026-12", [dict(a, op="U", insured_region="640202")], seg)  # office changes in December's push
     m.run("2026-12")
     m.declare("2026-12", out=tmp_path / "replay", replay=True)
     assert (tmp_path / "replay" / f).read_bytes() == published
@@ -1165,16 +1422,19 @@ def test_rerun_gives_the_same_validation_index(tmp_path):
 # Found by the fuzzer in the first version of 46_withdraw.sql: a published notice stays.
 def test_a_published_notice_is_never_withdrawn_by_a_rerun(tmp_path):
     m, a, seg = _person_a_run(tmp_path)
-    m.feedback(_to_conclusion("640104", a["id_no"], "2026-11"))          # RESULT -> 2026-12's batch
+    m.feedback(_to_conclusion("640104", a["id_no"], "2026-11"))  # RESULT -> 2026-12's batch
     m.push("2026-12", [dict(a, op="U", phone="13900000002")], seg)
     m.run("2026-12")
-    assert m.notices_in_files("2026-12", a["id_no"]) == ["RESULT"]        # published (sent)
+    assert m.notices_in_files("2026-12", a["id_no"]) == ["RESULT"]  # published (sent)
     m.feedback([{"office_code": "640104", "event": "RETIRED", "id_no": a["id_no"], "event_date": "2026-12-20"}])
-    m.run("2026-12")                                                      # allowed: 2026-12 is the last month
+    m.run("2026-12")  # allowed: 2026-12 is the last month
     m.run("2026-12", out=tmp_path / "replay", replay=True)
     con = duckdb.connect(str(m.wh), read_only=True)
     kinds = [r[0] for r in con.execute("SELECT kind FROM notice_log WHERE issued_mi = 2026*12+11").fetchall()]
     con.close()
-    replayed = [r["notice_kind"] for f in (tmp_path / "replay" / "2026-12" / "notifications").glob("*/sms.parquet")
-                for r in read_rows(f)]
+    replayed = [
+        r["notice_kind"]
+        for f in (tmp_path / "replay" / "2026-12" / "notifications").glob("*/sms.parquet")
+        for r in read_rows(f)
+    ]
     assert kinds == ["RESULT"] and replayed == ["RESULT"]

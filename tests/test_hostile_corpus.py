@@ -73,7 +73,7 @@ def feedback_world(tmp_path_factory):
         paths.append(w.tmp / f"{case.name}.csv")
         paths[-1].write_bytes(case.data)
 
-    def apply_all():   # one command for every file (one connection: the module stays fast)
+    def apply_all():  # one command for every file (one connection: the module stays fast)
         try:
             return apply_feedback_files(paths, w.path, w.settings, office="640104"), []
         except FeedbackFileRefused as exc:
@@ -92,8 +92,10 @@ FEEDBACK_NAMES = [f"feedback-{d}-{p}" for d in g.DEFECTS for p in g.POSITIONS]
 def test_feedback_every_record_accounted_for(feedback_world, name):
     w, results = feedback_world
     case, out, again, texts = results[name]
-    rows = w.q("SELECT row_no, status, reason_code, reason, person_key FROM feedback_rows WHERE file_name = ? "
-               "ORDER BY row_no", [f"{name}.csv"])
+    rows = w.q(
+        "SELECT row_no, status, reason_code, reason, person_key FROM feedback_rows WHERE file_name = ? ORDER BY row_no",
+        [f"{name}.csv"],
+    )
     stages = {i: w.one("SELECT stage FROM ledger_entries WHERE id_no = ?", [i]) for i in ids(case)}
     if out.status == "REFUSED":
         assert rows == [] and set(stages.values()) == {"NOTIFIED"}, "a file refused whole applies nothing"
@@ -120,18 +122,31 @@ def test_feedback_every_record_accounted_for(feedback_world, name):
     assert_private(texts, ["测试"])
 
 
-@pytest.mark.parametrize("defect, outcome", [
-    ("long_cell", "MALFORMED"), ("unclosed_quote", "BROKEN_QUOTING"), ("text_after_quote", "BROKEN_QUOTING"),
-    ("more_cells", "MALFORMED"), ("fewer_cells", "MALFORMED"), ("bad_utf8", "ENCODING"), ("nul", "MALFORMED"),
-    ("control", "MALFORMED"), ("bidi_override", "MALFORMED"), ("empty_line", None), ("spaces_line", None),
-    ("bare_cr", "MIXED_LINE_ENDS"), ("quote_closed_later", "MALFORMED"), ("control_only_line", "MALFORMED"),
-])
+@pytest.mark.parametrize(
+    "defect, outcome",
+    [
+        ("long_cell", "MALFORMED"),
+        ("unclosed_quote", "BROKEN_QUOTING"),
+        ("text_after_quote", "BROKEN_QUOTING"),
+        ("more_cells", "MALFORMED"),
+        ("fewer_cells", "MALFORMED"),
+        ("bad_utf8", "ENCODING"),
+        ("nul", "MALFORMED"),
+        ("control", "MALFORMED"),
+        ("bidi_override", "MALFORMED"),
+        ("empty_line", None),
+        ("spaces_line", None),
+        ("bare_cr", "MIXED_LINE_ENDS"),
+        ("quote_closed_later", "MALFORMED"),
+        ("control_only_line", "MALFORMED"),
+    ],
+)
 def test_feedback_broken_record_outcome(feedback_world, defect, outcome):
     w, results = feedback_world
     for p in g.POSITIONS:
         case, out, _, _ = results[f"feedback-{defect}-{p}"]
         if defect == "quote_closed_later" and p == "end":
-            outcome = "BROKEN_QUOTING"   # nothing after it closes the quote
+            outcome = "BROKEN_QUOTING"  # nothing after it closes the quote
         if outcome in ("BROKEN_QUOTING", "ENCODING", "MIXED_LINE_ENDS"):
             assert out.status == "REFUSED" and out.reason.startswith(outcome), out
             assert "line" in out.reason
@@ -145,8 +160,9 @@ def test_feedback_long_cell_does_not_end_the_file(feedback_world):
     """The 140 KB note: refused as its own row, the rows after it applied (they were lost)."""
     w, results = feedback_world
     case, _, _, _ = results["feedback-long_cell-start"]
-    assert w.q("SELECT row_no, status FROM feedback_rows WHERE file_name = ? ORDER BY row_no",
-               [f"{case.name}.csv"]) == [(1, "REFUSED")] + [(k, "APPLIED") for k in range(2, 6)]
+    assert w.q(
+        "SELECT row_no, status FROM feedback_rows WHERE file_name = ? ORDER BY row_no", [f"{case.name}.csv"]
+    ) == [(1, "REFUSED")] + [(k, "APPLIED") for k in range(2, 6)]
 
 
 # ------------------------------------------------------------------------------------ applications
@@ -181,11 +197,16 @@ def test_applications_every_record_accounted_for(applications_world, name):
     wh, results = applications_world
     case, counts, again, texts = results[name]
     with duckdb.connect(str(wh), read_only=True) as con:
-        loaded = {r[0] for r in con.execute("SELECT id_no FROM applications WHERE source_file LIKE ?",
-                                            [f"{name}.csv#%"]).fetchall()}
-        refused = con.execute("SELECT row_no, reason_code FROM applications_refused WHERE source_file LIKE ?",
-                              [f"{name}.csv#%"]).fetchall()
-    if counts is None:      # refused whole: nothing of it loaded, and refused again when sent again
+        loaded = {
+            r[0]
+            for r in con.execute(
+                "SELECT id_no FROM applications WHERE source_file LIKE ?", [f"{name}.csv#%"]
+            ).fetchall()
+        }
+        refused = con.execute(
+            "SELECT row_no, reason_code FROM applications_refused WHERE source_file LIKE ?", [f"{name}.csv#%"]
+        ).fetchall()
+    if counts is None:  # refused whole: nothing of it loaded, and refused again when sent again
         assert loaded == set() and refused == [] and again is None and len(texts) == 2
     else:
         assert counts["accepted"] + counts["refused"] == case.data_lines
@@ -195,11 +216,20 @@ def test_applications_every_record_accounted_for(applications_world, name):
     assert_private(texts)
 
 
-@pytest.mark.parametrize("defect, outcome", [
-    ("unclosed_quote", "whole"), ("quote_closed_later", "whole"), ("long_cell", "BAD_CHANNEL"),
-    ("more_cells", "UNPARSABLE_ROW"), ("fewer_cells", "UNPARSABLE_ROW"), ("bad_utf8", "UNPARSABLE_ROW"),
-    ("nul", "CONTROL_CHARACTER"), ("control", "CONTROL_CHARACTER"), ("bidi_override", "CONTROL_CHARACTER"),
-])
+@pytest.mark.parametrize(
+    "defect, outcome",
+    [
+        ("unclosed_quote", "whole"),
+        ("quote_closed_later", "whole"),
+        ("long_cell", "BAD_CHANNEL"),
+        ("more_cells", "UNPARSABLE_ROW"),
+        ("fewer_cells", "UNPARSABLE_ROW"),
+        ("bad_utf8", "UNPARSABLE_ROW"),
+        ("nul", "CONTROL_CHARACTER"),
+        ("control", "CONTROL_CHARACTER"),
+        ("bidi_override", "CONTROL_CHARACTER"),
+    ],
+)
 def test_applications_broken_record_outcome(applications_world, defect, outcome):
     wh, results = applications_world
     for p in g.POSITIONS:
@@ -210,8 +240,9 @@ def test_applications_broken_record_outcome(applications_world, defect, outcome)
         # a quote never closed on the last line swallows nothing: DuckDB rejects the line itself
         expected = "UNPARSABLE_ROW" if outcome == "whole" else outcome
         with duckdb.connect(str(wh), read_only=True) as con:
-            got = con.execute("SELECT row_no, reason_code FROM applications_refused WHERE source_file LIKE ?",
-                              [f"{case.name}.csv#%"]).fetchall()
+            got = con.execute(
+                "SELECT row_no, reason_code FROM applications_refused WHERE source_file LIKE ?", [f"{case.name}.csv#%"]
+            ).fetchall()
         assert got == [(case.broken_line - 1, expected)], (p, got)
 
 
@@ -222,9 +253,11 @@ def _one(rep, batch_id):
     """The part of an ingest report about one batch."""
     from pipelines.ingest import IngestReport
 
-    return IngestReport(applied=[a for a in rep.applied if a["batch_id"] == batch_id],
-                        noop=[b for b in rep.noop if b == batch_id],
-                        refused=[r for r in rep.refused if r.batch == batch_id])
+    return IngestReport(
+        applied=[a for a in rep.applied if a["batch_id"] == batch_id],
+        noop=[b for b in rep.noop if b == batch_id],
+        refused=[r for r in rep.refused if r.batch == batch_id],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -233,8 +266,16 @@ def push_world(tmp_path_factory):
     wh = tmp / "w.duckdb"
     cases, folders = g.push_cases(), []
     for seq, case in enumerate(cases, start=1):
-        folders.append(write_batch(tmp / case.name, [], [], seq=seq, raw_files={"persons": case.data},
-                                   rows_override={"persons": case.data_lines}))
+        folders.append(
+            write_batch(
+                tmp / case.name,
+                [],
+                [],
+                seq=seq,
+                raw_files={"persons": case.data},
+                rows_override={"persons": case.data_lines},
+            )
+        )
     # one command for every batch, in seq order (one connection: the module stays fast)
     rep, again = ingest_batches(folders, wh, validate=False), ingest_batches(folders, wh, validate=False)
     results = {}
@@ -249,7 +290,9 @@ def test_push_every_record_accounted_for(push_world, name):
     wh, results = push_world
     case, seq, rep, again = results[name]
     with duckdb.connect(str(wh), read_only=True) as con:
-        have = {r[0] for r in con.execute("SELECT id_no FROM person_versions WHERE valid_from_seq = ?", [seq]).fetchall()}
+        have = {
+            r[0] for r in con.execute("SELECT id_no FROM person_versions WHERE valid_from_seq = ?", [seq]).fetchall()
+        }
         quarantined = con.execute("SELECT row_no, reason_code FROM quarantine_rows WHERE seq = ?", [seq]).fetchall()
     if rep.refused:
         assert not rep.applied and have == set() and quarantined == []
@@ -263,11 +306,20 @@ def test_push_every_record_accounted_for(push_world, name):
     assert_private([str(r) for r in rep.refused] + rep.lines(), ["测试"])
 
 
-@pytest.mark.parametrize("defect, outcome", [
-    ("nul", "CONTROL_CHARACTER"), ("control", "CONTROL_CHARACTER"), ("bidi_override", "CONTROL_CHARACTER"),
-    ("bad_utf8", "UNPARSABLE_ROW"), ("more_cells", "UNPARSABLE_ROW"), ("fewer_cells", "UNPARSABLE_ROW"),
-    ("unclosed_quote", "refused"), ("long_cell", None), ("empty_line", None),
-])
+@pytest.mark.parametrize(
+    "defect, outcome",
+    [
+        ("nul", "CONTROL_CHARACTER"),
+        ("control", "CONTROL_CHARACTER"),
+        ("bidi_override", "CONTROL_CHARACTER"),
+        ("bad_utf8", "UNPARSABLE_ROW"),
+        ("more_cells", "UNPARSABLE_ROW"),
+        ("fewer_cells", "UNPARSABLE_ROW"),
+        ("unclosed_quote", "refused"),
+        ("long_cell", None),
+        ("empty_line", None),
+    ],
+)
 def test_push_broken_record_outcome(push_world, defect, outcome):
     wh, results = push_world
     for p in g.POSITIONS:
@@ -287,8 +339,13 @@ def test_push_broken_record_outcome(push_world, defect, outcome):
 def test_push_nul_name_is_never_stored(push_world):
     wh, _ = push_world
     with duckdb.connect(str(wh), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM person_versions WHERE regexp_matches(concat_ws('', name, "
-                           "employer_name, phone), '[\\x00\\x1b\\x{202e}]')").fetchone()[0] == 0
+        assert (
+            con.execute(
+                "SELECT count(*) FROM person_versions WHERE regexp_matches(concat_ws('', name, "
+                "employer_name, phone), '[\\x00\\x1b\\x{202e}]')"
+            ).fetchone()[0]
+            == 0
+        )
 
 
 # ------------------------------------------------------------------------------------ Parquet, manifest
@@ -334,8 +391,8 @@ def test_symlinked_manifest_is_refused(tmp_path):
 
 def test_birth_date_after_the_data_month_is_quarantined(tmp_path):
     ps = [person(i) for i in range(1, 41)]
-    ps[7] = person(8, birth_date="20261201")      # the month after the data month 2026-11
-    ps[9] = person(10, birth_date="20261130")     # the data month's last day: fine (if odd)
+    ps[7] = person(8, birth_date="20261201")  # the month after the data month 2026-11
+    ps[9] = person(10, birth_date="20261130")  # the data month's last day: fine (if odd)
     wh = tmp_path / "w.duckdb"
     rep = ingest_batches([write_batch(tmp_path / "b", ps, [], month="2026-11")], wh, validate=False)
     assert not rep.refused, rep.lines()
@@ -358,7 +415,7 @@ def _cli(*argv) -> tuple[int, str, str]:
 
 def test_cli_exit_codes_and_one_line_refusals(tmp_path):
     w = Wh(tmp_path)
-    groups = [[w.person().id_no for _ in range(5)]] * g.n_cases()     # the same five persons in every case
+    groups = [[w.person().id_no for _ in range(5)]] * g.n_cases()  # the same five persons in every case
     by_name = {c.name: c for c in g.feedback_cases(groups)}
     refused = tmp_path / "refused.csv"
     refused.write_bytes(by_name["feedback-unclosed_quote-middle"].data)
@@ -373,7 +430,7 @@ def test_cli_exit_codes_and_one_line_refusals(tmp_path):
     assert_private([out, err], ["测试"])
 
     apps = tmp_path / "apps.csv"
-    apps.write_bytes(g.application_cases(groups[0] * g.n_cases())[3].data)   # unclosed_quote-start
+    apps.write_bytes(g.application_cases(groups[0] * g.n_cases())[3].data)  # unclosed_quote-start
     rc, out, err = _cli("applications", apps, "--warehouse", w.path)
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "never closed" in err, err
     assert_private([out, err])
@@ -403,16 +460,18 @@ def test_push_long_cell_with_empty_lines_and_a_reject_is_accounted(tmp_path):
     ps[3]["employer_name"] = "x" * g.LONG
     text = "\n".join([",".join(PERSON_COLUMNS)] + [",".join(p[c] for c in PERSON_COLUMNS) for p in ps]) + "\n"
     lines = text.split("\n")
-    lines.insert(10, "")                         # an empty line (not a row)
-    lines[20] += ",extra"                        # a reject: data row 19 (the empty line is not a row)
-    b = write_batch(tmp_path / "b", [], [], raw_files={"persons": "\n".join(lines).encode()},
-                    rows_override={"persons": 40})
+    lines.insert(10, "")  # an empty line (not a row)
+    lines[20] += ",extra"  # a reject: data row 19 (the empty line is not a row)
+    b = write_batch(
+        tmp_path / "b", [], [], raw_files={"persons": "\n".join(lines).encode()}, rows_override={"persons": 40}
+    )
     rep = ingest_batches([b], tmp_path / "w.duckdb", validate=False)
     assert not rep.refused, rep.lines()
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         assert con.execute("SELECT row_no, reason_code FROM quarantine_rows").fetchall() == [(19, "UNPARSABLE_ROW")]
-        assert con.execute("SELECT length(employer_name) FROM person_versions WHERE id_no = ?",
-                           [ps[3]["id_no"]]).fetchone() == (g.LONG,)
+        assert con.execute(
+            "SELECT length(employer_name) FROM person_versions WHERE id_no = ?", [ps[3]["id_no"]]
+        ).fetchone() == (g.LONG,)
 
 
 # ------------------------------------------------------------------------------------ one read
@@ -437,7 +496,7 @@ def test_a_feedback_file_changed_while_read_is_recorded_by_the_bytes_applied(tmp
         data = real(self)
         if self == path:
             reads.append(1)
-            path.write_bytes(later)   # replaced right after being read
+            path.write_bytes(later)  # replaced right after being read
         return data
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
@@ -465,7 +524,7 @@ def test_an_applications_file_changed_while_loaded_is_recorded_by_the_bytes_load
 
     def sha_then_replace(p):
         digest = real(p)
-        path.write_text(head + line(b), encoding="utf-8")   # replaced right after being hashed
+        path.write_text(head + line(b), encoding="utf-8")  # replaced right after being hashed
         return digest
 
     monkeypatch.setattr(ingest, "_sha256", sha_then_replace)

@@ -20,7 +20,14 @@ from pipelines.settings import Settings
 from pipelines.warehouse import person_key
 
 from pushkit import (
-    csv_text, edit_manifest, make_id, person, population, rehash, segment, write_batch,
+    csv_text,
+    edit_manifest,
+    make_id,
+    person,
+    population,
+    rehash,
+    segment,
+    write_batch,
     write_typed_parquet,
 )
 from support.warehouse import q, persons_as_of  # noqa: F401
@@ -49,8 +56,10 @@ def q1(wh: Path, sql: str, params=None):
 
 
 def counts(wh: Path) -> dict:
-    return {t: q1(wh, f"SELECT count(*) FROM {t}") for t in
-            ("push_batches", "batch_refusals", "quarantine_rows", "person_versions", "segment_versions")}
+    return {
+        t: q1(wh, f"SELECT count(*) FROM {t}")
+        for t in ("push_batches", "batch_refusals", "quarantine_rows", "person_versions", "segment_versions")
+    }
 
 
 _TEXT_COLS = [c for c in PERSON_COLUMNS if c != "op"]
@@ -73,11 +82,17 @@ def as_text(row: dict) -> dict:
 
 
 def segments_as_of(wh: Path, s: int | None = None) -> dict[str, list[tuple]]:
-    cond = "valid_to_seq IS NULL" if s is None else \
-        f"valid_from_seq <= {int(s)} AND (valid_to_seq IS NULL OR valid_to_seq > {int(s)})"
+    cond = (
+        "valid_to_seq IS NULL"
+        if s is None
+        else f"valid_from_seq <= {int(s)} AND (valid_to_seq IS NULL OR valid_to_seq > {int(s)})"
+    )
     out: dict[str, list] = {}
-    for id_no, region, a, b, st in q(wh, f"SELECT id_no, region_code, start_mi, end_mi, relation_status "
-                                         f"FROM segment_versions WHERE {cond} ORDER BY id_no, start_mi, end_mi"):
+    for id_no, region, a, b, st in q(
+        wh,
+        f"SELECT id_no, region_code, start_mi, end_mi, relation_status "
+        f"FROM segment_versions WHERE {cond} ORDER BY id_no, start_mi, end_mi",
+    ):
         out.setdefault(id_no, []).append((region, _yyyymm(a), _yyyymm(b), str(st)))
     return out
 
@@ -185,17 +200,26 @@ def _expected_current(ps) -> dict[str, dict]:
     return {p["id_no"]: {c: p.get(c, "") for c in _TEXT_COLS} for p in ps}
 
 
-@pytest.mark.parametrize("encoding,bom,line_end", [
-    ("UTF-8", False, "\n"), ("UTF-8", True, "\n"), ("GB18030", False, "\n"), ("UTF-8", False, "\r\n"),
-    ("GB18030", False, "\r\n"),
-], ids=["utf8", "utf8-bom", "gb18030", "utf8-crlf", "gb18030-crlf"])
+@pytest.mark.parametrize(
+    "encoding,bom,line_end",
+    [
+        ("UTF-8", False, "\n"),
+        ("UTF-8", True, "\n"),
+        ("GB18030", False, "\n"),
+        ("UTF-8", False, "\r\n"),
+        ("GB18030", False, "\r\n"),
+    ],
+    ids=["utf8", "utf8-bom", "gb18030", "utf8-crlf", "gb18030-crlf"],
+)
 def test_csv_encodings_round_trip(tmp_path, wh, encoding, bom, line_end):
     ps, ss = _named_population()
     raw = None
     if line_end != "\n":
         enc = "gb18030" if encoding == "GB18030" else "utf-8"
-        raw = {"persons": csv_text(ps, PERSON_COLUMNS, line_end=line_end).encode(enc),
-               "segments": csv_text(ss, SEGMENT_COLUMNS, line_end=line_end).encode(enc)}
+        raw = {
+            "persons": csv_text(ps, PERSON_COLUMNS, line_end=line_end).encode(enc),
+            "segments": csv_text(ss, SEGMENT_COLUMNS, line_end=line_end).encode(enc),
+        }
     b = write_batch(tmp_path / "b1", ps, ss, seq=1, encoding=encoding, bom=bom, raw_files=raw)
     if encoding == "GB18030":
         assert "马国强".encode("gb18030") in (b / "persons.csv").read_bytes()
@@ -236,9 +260,15 @@ def test_parquet_with_text_columns_equals_csv(tmp_path):
     assert len(r1.applied) == len(r2.applied) == 1
     assert r2.applied[0]["file_format"] == "parquet"
     assert _table_dump(w_csv) == _table_dump(w_pq)
-    assert q(w_pq, "SELECT file, row_no, reason_code FROM quarantine_rows ORDER BY 1, 2") == \
-        q(w_csv, "SELECT file, row_no, reason_code FROM quarantine_rows ORDER BY 1, 2") == \
-        [("persons", 11, "BAD_GENDER"), ("segments", 21, "PERSON_QUARANTINED"), ("segments", 22, "PERSON_QUARANTINED")]
+    assert (
+        q(w_pq, "SELECT file, row_no, reason_code FROM quarantine_rows ORDER BY 1, 2")
+        == q(w_csv, "SELECT file, row_no, reason_code FROM quarantine_rows ORDER BY 1, 2")
+        == [
+            ("persons", 11, "BAD_GENDER"),
+            ("segments", 21, "PERSON_QUARANTINED"),
+            ("segments", 22, "PERSON_QUARANTINED"),
+        ]
+    )
 
 
 @pytest.mark.parametrize("bool_retired", [False, True], ids=["int-retired", "bool-retired"])
@@ -249,8 +279,13 @@ def test_parquet_with_typed_columns_equals_csv(tmp_path, bool_retired):
     w_csv, w_pq = tmp_path / "csv.duckdb", tmp_path / "pq.duckdb"
     r1 = ingest(w_csv, write_batch(tmp_path / "c", ps, ss, seq=1))
     b = write_typed_parquet(tmp_path / "p", ps, ss, seq=1, bool_retired=bool_retired)
-    types = dict(q(w_csv, "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
-                   [str(b / "persons.parquet")]))
+    types = dict(
+        q(
+            w_csv,
+            "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+            [str(b / "persons.parquet")],
+        )
+    )
     assert types["birth_date"] == "DATE" and types["gender"] == "BIGINT"
     r2 = ingest(w_pq, b)
     assert len(r1.applied) == 1 and len(r2.applied) == 1, r2.lines()
@@ -272,16 +307,22 @@ def test_full_replaces_population_absent_person_left_then_back(tmp_path, wh):
     assert cur[gone]["in_push"] is False and cur[gone]["valid_from_seq"] == 2
     assert as_text(cur[gone]) == {c: ps[39][c] for c in _TEXT_COLS}  # keeps the last data
     assert sum(v["in_push"] for v in cur.values()) == 39
-    versions = q(wh, "SELECT valid_from_seq, valid_to_seq, in_push FROM person_versions WHERE id_no = ? "
-                     "ORDER BY valid_from_seq", [gone])
+    versions = q(
+        wh,
+        "SELECT valid_from_seq, valid_to_seq, in_push FROM person_versions WHERE id_no = ? ORDER BY valid_from_seq",
+        [gone],
+    )
     assert versions == [(1, 2, True), (2, None, False)]
 
     rep = ingest(wh, write_batch(tmp_path / "f3", ps, ss, seq=3))
     assert rep.applied[0]["persons_left"] == 0
     cur = persons_as_of(wh)
     assert cur[gone]["in_push"] is True and all(v["in_push"] for v in cur.values())
-    assert q(wh, "SELECT valid_from_seq, valid_to_seq, in_push FROM person_versions WHERE id_no = ? "
-                 "ORDER BY valid_from_seq", [gone]) == [(1, 2, True), (2, 3, False), (3, None, True)]
+    assert q(
+        wh,
+        "SELECT valid_from_seq, valid_to_seq, in_push FROM person_versions WHERE id_no = ? ORDER BY valid_from_seq",
+        [gone],
+    ) == [(1, 2, True), (2, 3, False), (3, None, True)]
     # never deleted: 40 + 1 + 1 versions, and the unchanged 39 got no new version
     assert q1(wh, "SELECT count(*) FROM person_versions") == 42
     # an absent person is not "left" twice by the next FULL
@@ -297,15 +338,17 @@ def test_a_quarantined_row_in_a_full_is_not_a_person_who_left(tmp_path, wh):
     ps, ss = population(60)
     ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
     typo, twice = ps[0]["id_no"], ps[1]["id_no"]
-    ps2 = [dict(ps[0], gender="X")] + ps[1:] + [ps[1]]                # a bad gender; one line twice
+    ps2 = [dict(ps[0], gender="X")] + ps[1:] + [ps[1]]  # a bad gender; one line twice
     rep = ingest(wh, write_batch(tmp_path / "f2", ps2, ss, seq=2))
     a = rep.applied[0]
     assert a["persons_left"] == 0
     cur = persons_as_of(wh)
     for id_no in (typo, twice):
         assert cur[id_no]["in_push"] is True and cur[id_no]["valid_from_seq"] == 1
-    assert q1(wh, "SELECT count(*) FROM segment_versions WHERE id_no IN (?, ?) AND valid_to_seq IS NULL",
-              [typo, twice]) == 4
+    assert (
+        q1(wh, "SELECT count(*) FROM segment_versions WHERE id_no IN (?, ?) AND valid_to_seq IS NULL", [typo, twice])
+        == 4
+    )
     assert {r[4] for r in quarantine(wh) if r[2] == "persons"} == {"BAD_GENDER", "DUPLICATE_ID_NO"}
 
 
@@ -333,28 +376,41 @@ def test_the_row_hash_of_plain_rows_is_unchanged():
 
     con = _duckdb.connect()
     cols = PERSON_COLUMNS[1:]
-    con.execute("CREATE TEMP TABLE persons_checked AS SELECT " + ", ".join(
-        f"CAST(NULL AS VARCHAR) AS {c}" if c in ("deemed_region", "employer_uscc") else f"'v_{c}' AS {c}"
-        for c in cols) + ", NULL AS reason_code")
+    con.execute(
+        "CREATE TEMP TABLE persons_checked AS SELECT "
+        + ", ".join(
+            f"CAST(NULL AS VARCHAR) AS {c}" if c in ("deemed_region", "employer_uscc") else f"'v_{c}' AS {c}"
+            for c in cols
+        )
+        + ", NULL AS reason_code"
+    )
     con.execute(render_sql("ingest/40_incoming.sql", push_type="FULL"))
     got = con.execute("SELECT row_hash FROM incoming").fetchall()[0][0]
-    old = con.execute("SELECT md5(concat_ws('|', " + ", ".join(
-        "coalesce(CAST(" + c + " AS VARCHAR), '\\0')" for c in
-        "id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, insured_region, "
-        "benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, retired, "
-        "survival_status, actual_contribution_months, deemed_months, deemed_status, deemed_region, "
-        "arrears_months".split(", ")) + ")) FROM persons_checked").fetchall()[0][0]
+    old = con.execute(
+        "SELECT md5(concat_ws('|', "
+        + ", ".join(
+            "coalesce(CAST(" + c + " AS VARCHAR), '\\0')"
+            for c in "id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, insured_region, "
+            "benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, retired, "
+            "survival_status, actual_contribution_months, deemed_months, deemed_status, deemed_region, "
+            "arrears_months".split(", ")
+        )
+        + ")) FROM persons_checked"
+    ).fetchall()[0][0]
     assert got == old
 
 
-@pytest.mark.parametrize("file, change, reason", [
-    ("persons", {"birth_date": "00000101"}, "BAD_BIRTH_DATE"),
-    ("persons", {"birth_date": "18991231"}, "BAD_BIRTH_DATE"),
-    ("persons", {"birth_date": "21000101"}, "BAD_BIRTH_DATE"),
-    ("segments", {"start_month": "189901"}, "BAD_MONTH"),
-    ("segments", {"start_month": "000001", "end_month": "000012"}, "BAD_MONTH"),
-    ("segments", {"end_month": "210001"}, "BAD_MONTH"),
-])
+@pytest.mark.parametrize(
+    "file, change, reason",
+    [
+        ("persons", {"birth_date": "00000101"}, "BAD_BIRTH_DATE"),
+        ("persons", {"birth_date": "18991231"}, "BAD_BIRTH_DATE"),
+        ("persons", {"birth_date": "21000101"}, "BAD_BIRTH_DATE"),
+        ("segments", {"start_month": "189901"}, "BAD_MONTH"),
+        ("segments", {"start_month": "000001", "end_month": "000012"}, "BAD_MONTH"),
+        ("segments", {"end_month": "210001"}, "BAD_MONTH"),
+    ],
+)
 def test_dates_outside_1900_2099_are_quarantined_by_the_row_check(tmp_path, wh, file, change, reason):
     """Every row is held to the years the `ingest` suite expects (1900-2099): a typo is
     quarantined, never left to the suite's sample to catch (or miss) and refuse the batch."""
@@ -370,16 +426,19 @@ def test_incr_insert_update_delete_with_segment_replacement(tmp_path, wh):
     ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
     before = segments_as_of(wh)
     new = person(41)
-    p1 = dict(ps[0], op="U", phone="13700000001")                 # changed, new segment set of one
-    p2 = dict(ps[1], op="U")                                       # U with no segment rows: none left
-    p3 = dict(ps[2], op="U")                                       # unchanged row, same segments again
-    p4 = {"op": "D", "id_no": ps[3]["id_no"]}                      # D: only the id_no
-    p5 = dict(ps[4], op="U")                                       # same row, one more segment
+    p1 = dict(ps[0], op="U", phone="13700000001")  # changed, new segment set of one
+    p2 = dict(ps[1], op="U")  # U with no segment rows: none left
+    p3 = dict(ps[2], op="U")  # unchanged row, same segments again
+    p4 = {"op": "D", "id_no": ps[3]["id_no"]}  # D: only the id_no
+    p5 = dict(ps[4], op="U")  # same row, one more segment
     incr_p = [dict(new, op="I"), p1, p2, p3, p4, p5]
     s3 = [s for s in ss if s["id_no"] == p3["id_no"]]
     s5 = [s for s in ss if s["id_no"] == p5["id_no"]] + [segment(p5["id_no"], "110101", "201001", "201512", 2)]
-    incr_s = [segment(new["id_no"], start="200001", end="202010"),
-              segment(p1["id_no"], "620102", "198807", "202512", 3)] + s3 + s5
+    incr_s = (
+        [segment(new["id_no"], start="200001", end="202010"), segment(p1["id_no"], "620102", "198807", "202512", 3)]
+        + s3
+        + s5
+    )
     rep = ingest(wh, write_batch(tmp_path / "i2", incr_p, incr_s, seq=2, push_type="INCR", base_seq=1))
     a = rep.applied[0]
     assert (a["persons_inserted"], a["persons_left"], a["warnings"]) == (1, 1, 0)
@@ -389,17 +448,26 @@ def test_incr_insert_update_delete_with_segment_replacement(tmp_path, wh):
     assert cur[new["id_no"]]["in_push"] and cur[new["id_no"]]["valid_from_seq"] == 2
     assert cur[p1["id_no"]]["phone"] == "13700000001" and cur[p1["id_no"]]["valid_from_seq"] == 2
     assert segs[p1["id_no"]] == [("620102", "198807", "202512", "3")]
-    assert p2["id_no"] not in segs                                  # U with no segments leaves none
-    assert cur[p2["id_no"]]["valid_from_seq"] == 1                  # its row did not change
+    assert p2["id_no"] not in segs  # U with no segments leaves none
+    assert cur[p2["id_no"]]["valid_from_seq"] == 1  # its row did not change
     assert segs[p3["id_no"]] == before[p3["id_no"]]
-    assert q1(wh, "SELECT min(valid_from_seq) FROM segment_versions WHERE id_no = ? AND valid_to_seq IS NULL",
-              [p3["id_no"]]) == 1                                   # nothing new for an unchanged set
+    assert (
+        q1(
+            wh,
+            "SELECT min(valid_from_seq) FROM segment_versions WHERE id_no = ? AND valid_to_seq IS NULL",
+            [p3["id_no"]],
+        )
+        == 1
+    )  # nothing new for an unchanged set
     assert cur[p3["id_no"]]["valid_from_seq"] == 1
     assert cur[p4["id_no"]]["in_push"] is False and cur[p4["id_no"]]["name"] == ps[3]["name"]
     assert len(segs[p5["id_no"]]) == 3
     # the old segments are kept as versions, closed at seq 2
-    assert q(wh, "SELECT count(*), min(valid_to_seq) FROM segment_versions WHERE id_no = ? AND valid_from_seq = 1",
-             [p1["id_no"]]) == [(2, 2)]
+    assert q(
+        wh,
+        "SELECT count(*), min(valid_to_seq) FROM segment_versions WHERE id_no = ? AND valid_from_seq = 1",
+        [p1["id_no"]],
+    ) == [(2, 2)]
     # everyone else untouched
     assert sum(1 for v in cur.values() if v["valid_from_seq"] == 1) == 40 - 2
 
@@ -407,11 +475,19 @@ def test_incr_insert_update_delete_with_segment_replacement(tmp_path, wh):
 def test_incr_upserts_count_as_warnings(tmp_path, wh):
     ps, ss = population(40)
     ingest(wh, write_batch(tmp_path / "f1", ps[:39], ss[:78], seq=1))
-    present = dict(ps[0], op="I", phone="13700000002")       # I for a present person
-    absent = dict(ps[39], op="U")                              # U for one never pushed
-    rep = ingest(wh, write_batch(tmp_path / "i2", [present, absent],
-                                 [s for s in ss if s["id_no"] in (present["id_no"], absent["id_no"])],
-                                 seq=2, push_type="INCR", base_seq=1))
+    present = dict(ps[0], op="I", phone="13700000002")  # I for a present person
+    absent = dict(ps[39], op="U")  # U for one never pushed
+    rep = ingest(
+        wh,
+        write_batch(
+            tmp_path / "i2",
+            [present, absent],
+            [s for s in ss if s["id_no"] in (present["id_no"], absent["id_no"])],
+            seq=2,
+            push_type="INCR",
+            base_seq=1,
+        ),
+    )
     a = rep.applied[0]
     assert a["warnings"] == 2 and a["persons_inserted"] == 1 and a["persons_updated"] == 1
     cur = persons_as_of(wh)
@@ -446,8 +522,16 @@ def _chain(tmp_path, n_incr=2):
     dirs = [write_batch(tmp_path / "s1", ps, ss, seq=1)]
     for k in range(2, 2 + n_incr):
         p = dict(ps[k], op="U", phone=f"1370000{k:04d}")
-        dirs.append(write_batch(tmp_path / f"s{k}", [p], [s for s in ss if s["id_no"] == p["id_no"]],
-                                seq=k, push_type="INCR", base_seq=k - 1))
+        dirs.append(
+            write_batch(
+                tmp_path / f"s{k}",
+                [p],
+                [s for s in ss if s["id_no"] == p["id_no"]],
+                seq=k,
+                push_type="INCR",
+                base_seq=k - 1,
+            )
+        )
     return dirs, ps, ss
 
 
@@ -503,8 +587,10 @@ def test_same_batch_id_with_other_content_is_a_conflict(tmp_path, wh):
         assert "CONFLICT" in str(rep.refused[0]) and "NX-2026-11-0001" in str(rep.refused[0])
     assert q(wh, "SELECT reason_code FROM batch_refusals") == [("CONFLICT",), ("CONFLICT",)]
     # the analysts' view says the code once
-    assert [m.startswith("CONFLICT: ") and "CONFLICT: CONFLICT" not in m
-            for (m,) in q(wh, "SELECT message FROM batches WHERE status = 'REFUSED'")] == [True, True]
+    assert [
+        m.startswith("CONFLICT: ") and "CONFLICT: CONFLICT" not in m
+        for (m,) in q(wh, "SELECT message FROM batches WHERE status = 'REFUSED'")
+    ] == [True, True]
     assert persons_as_of(wh)[ps[0]["id_no"]]["phone"] == ps[0]["phone"]
     assert q1(wh, "SELECT count(*) FROM person_versions") == 40
 
@@ -517,37 +603,49 @@ def test_same_seq_with_another_batch_id_is_a_conflict(tmp_path, wh):
     # also against a held batch
     rep = ingest(wh, write_batch(tmp_path / "h", ps[:1], ss[:2], seq=5, push_type="INCR", base_seq=4))
     assert rep.held
-    rep = ingest(wh, write_batch(tmp_path / "h2", ps[:1], ss[:2], seq=5, push_type="INCR", base_seq=4,
-                                 batch_id="NX-OTHER-0005"))
+    rep = ingest(
+        wh, write_batch(tmp_path / "h2", ps[:1], ss[:2], seq=5, push_type="INCR", base_seq=4, batch_id="NX-OTHER-0005")
+    )
     assert len(rep.refused) == 1 and "CONFLICT" in str(rep.refused[0])
-    assert q(wh, "SELECT batch_id, reason_code FROM batch_refusals") == \
-        [("NX-OTHER-0002", "CONFLICT"), ("NX-OTHER-0005", "CONFLICT")]
+    assert q(wh, "SELECT batch_id, reason_code FROM batch_refusals") == [
+        ("NX-OTHER-0002", "CONFLICT"),
+        ("NX-OTHER-0005", "CONFLICT"),
+    ]
 
 
 def test_full_above_last_applies_without_base_and_supersedes_held_incrs(tmp_path, wh):
     ps, ss = population(40)
     ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
-    i3 = write_batch(tmp_path / "i3", [dict(ps[0], op="U", phone="13700000003")], ss[:2], seq=3,
-                     push_type="INCR", base_seq=2)
-    i4 = write_batch(tmp_path / "i4", [dict(ps[1], op="U", phone="13700000004")], ss[2:4], seq=4,
-                     push_type="INCR", base_seq=3)
-    i7 = write_batch(tmp_path / "i7", [dict(ps[2], op="U", phone="13700000007")], ss[4:6], seq=7,
-                     push_type="INCR", base_seq=6)
+    i3 = write_batch(
+        tmp_path / "i3", [dict(ps[0], op="U", phone="13700000003")], ss[:2], seq=3, push_type="INCR", base_seq=2
+    )
+    i4 = write_batch(
+        tmp_path / "i4", [dict(ps[1], op="U", phone="13700000004")], ss[2:4], seq=4, push_type="INCR", base_seq=3
+    )
+    i7 = write_batch(
+        tmp_path / "i7", [dict(ps[2], op="U", phone="13700000007")], ss[4:6], seq=7, push_type="INCR", base_seq=6
+    )
     rep = ingest(wh, i3, i4, i7)
     assert [h["seq"] for h in rep.held] == [3, 4, 7]
     f5 = write_batch(tmp_path / "f5", ps[1:], ss[2:], seq=5)
     rep = ingest(wh, f5)
     assert [a["seq"] for a in rep.applied] == [5]
     assert rep.superseded == ["NX-2026-11-0003", "NX-2026-11-0004"]
-    assert q(wh, "SELECT seq, status FROM batches ORDER BY seq") == \
-        [(1, "APPLIED"), (3, "SUPERSEDED"), (4, "SUPERSEDED"), (5, "APPLIED"), (7, "HELD")]
+    assert q(wh, "SELECT seq, status FROM batches ORDER BY seq") == [
+        (1, "APPLIED"),
+        (3, "SUPERSEDED"),
+        (4, "SUPERSEDED"),
+        (5, "APPLIED"),
+        (7, "HELD"),
+    ]
     assert q1(wh, "SELECT count(*) FROM person_versions WHERE valid_from_seq IN (3, 4)") == 0
     assert persons_as_of(wh)[ps[0]["id_no"]]["in_push"] is False
     # a superseded batch delivered again stays unapplied; the INCR before the FULL is stale
     rep = ingest(wh, i3)
     assert rep.noop == ["NX-2026-11-0003"] and not rep.applied
-    i2 = write_batch(tmp_path / "i2", [dict(ps[5], op="U", phone="13700000099")], ss[10:12], seq=2,
-                     push_type="INCR", base_seq=1)
+    i2 = write_batch(
+        tmp_path / "i2", [dict(ps[5], op="U", phone="13700000099")], ss[10:12], seq=2, push_type="INCR", base_seq=1
+    )
     rep = ingest(wh, i2)
     assert len(rep.refused) == 1 and "STALE" in str(rep.refused[0])
     assert q1(wh, "SELECT count(*) FROM person_versions WHERE valid_from_seq IN (2, 3, 4)") == 0
@@ -556,8 +654,9 @@ def test_full_above_last_applies_without_base_and_supersedes_held_incrs(tmp_path
 def test_full_in_the_same_call_supersedes_an_incr_held_in_that_call(tmp_path, wh):
     ps, ss = population(40)
     ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
-    i3 = write_batch(tmp_path / "i3", [dict(ps[0], op="U", phone="13700000003")], ss[:2], seq=3,
-                     push_type="INCR", base_seq=2)
+    i3 = write_batch(
+        tmp_path / "i3", [dict(ps[0], op="U", phone="13700000003")], ss[:2], seq=3, push_type="INCR", base_seq=2
+    )
     rep = ingest(wh, i3, write_batch(tmp_path / "f5", ps, ss, seq=5))
     assert rep.superseded == ["NX-2026-11-0003"]
     assert not rep.held, "a batch superseded in this run is not reported as held too"
@@ -589,12 +688,18 @@ def test_bad_row_in_the_middle_is_quarantined_with_its_row_number(tmp_path, wh):
     b = write_batch(tmp_path / "b1", ps, ss, seq=1)
     rep = ingest(wh, b)
     a = rep.applied[0]
-    assert (a["persons_accepted"], a["persons_quarantined"], a["segments_accepted"], a["segments_quarantined"]) == \
-        (59, 1, 59, 1)
+    assert (a["persons_accepted"], a["persons_quarantined"], a["segments_accepted"], a["segments_quarantined"]) == (
+        59,
+        1,
+        59,
+        1,
+    )
     rows = quarantine(wh)
-    assert [r[:5] for r in rows] == [(1, "NX-2026-11-0001", "persons", 20, "BAD_GENDER"),
-                                     (1, "NX-2026-11-0001", "segments", 20, "PERSON_QUARANTINED")]
-    assert rows[0][5] == _file_lines(b / "persons.csv")[20]   # the raw text of the record
+    assert [r[:5] for r in rows] == [
+        (1, "NX-2026-11-0001", "persons", 20, "BAD_GENDER"),
+        (1, "NX-2026-11-0001", "segments", 20, "PERSON_QUARANTINED"),
+    ]
+    assert rows[0][5] == _file_lines(b / "persons.csv")[20]  # the raw text of the record
     assert rows[1][5] == _file_lines(b / "segments.csv")[20]
     assert q(wh, "SELECT reason FROM quarantine_rows WHERE file = 'persons'")[0][0]
     assert q(wh, "SELECT rows_balanced FROM batches") == [(True,)]
@@ -603,29 +708,34 @@ def test_bad_row_in_the_middle_is_quarantined_with_its_row_number(tmp_path, wh):
 
 def test_unparsable_records_after_a_multiline_name_keep_row_numbers(tmp_path, wh):
     ps, ss = population(100, segs_per=1)  # 200 rows: 7 bad ones stay under 5 %
-    ps[4]["name"] = "马\n国强"                       # data row 5 spans two lines
-    ps[9]["employer_name"] = '宁夏"甲",\n乙公司'       # data row 10 too
-    ps[29]["gender"] = "0"                          # data row 30: a bad value
+    ps[4]["name"] = "马\n国强"  # data row 5 spans two lines
+    ps[9]["employer_name"] = '宁夏"甲",\n乙公司'  # data row 10 too
+    ps[29]["gender"] = "0"  # data row 30: a bad value
     text = csv_text(ps, PERSON_COLUMNS)
     lines = text.split("\n")
     # data row 20 (file line 22 after the two multi-line records): one column too many
     i20 = next(i for i, line in enumerate(lines) if line.startswith("," + ps[19]["id_no"]))
     lines[i20] = lines[i20] + ",EXTRA"
     i25 = next(i for i, line in enumerate(lines) if line.startswith("," + ps[24]["id_no"]))
-    lines[i25] = lines[i25].rsplit(",", 2)[0]      # data row 25: two columns too few
+    lines[i25] = lines[i25].rsplit(",", 2)[0]  # data row 25: two columns too few
     raw_p = "\n".join(lines)
     s_lines = csv_text(ss, SEGMENT_COLUMNS).split("\n")
-    s_lines[40] = s_lines[40].rsplit(",", 1)[0]      # segments data row 40: one column too few
-    b = write_batch(tmp_path / "b1", ps, ss, seq=1,
-                    raw_files={"persons": raw_p.encode(), "segments": "\n".join(s_lines).encode()})
+    s_lines[40] = s_lines[40].rsplit(",", 1)[0]  # segments data row 40: one column too few
+    b = write_batch(
+        tmp_path / "b1", ps, ss, seq=1, raw_files={"persons": raw_p.encode(), "segments": "\n".join(s_lines).encode()}
+    )
     rep = ingest(wh, b)
     assert len(rep.applied) == 1, rep.lines()
     rows = quarantine(wh)
     got = [(r[2], r[3], r[4].split(":")[0]) for r in rows]
     assert got == [
-        ("persons", 20, "UNPARSABLE_ROW"), ("persons", 25, "UNPARSABLE_ROW"), ("persons", 30, "BAD_GENDER"),
-        ("segments", 20, "ORPHAN_SEGMENT"), ("segments", 25, "ORPHAN_SEGMENT"),
-        ("segments", 30, "PERSON_QUARANTINED"), ("segments", 40, "UNPARSABLE_ROW"),
+        ("persons", 20, "UNPARSABLE_ROW"),
+        ("persons", 25, "UNPARSABLE_ROW"),
+        ("persons", 30, "BAD_GENDER"),
+        ("segments", 20, "ORPHAN_SEGMENT"),
+        ("segments", 25, "ORPHAN_SEGMENT"),
+        ("segments", 30, "PERSON_QUARANTINED"),
+        ("segments", 40, "UNPARSABLE_ROW"),
     ]
     by_row = {(r[2], r[3]): r[5] for r in rows}
     assert by_row[("persons", 20)] == lines[i20]
@@ -644,10 +754,10 @@ def test_row_numbers_stay_exact_after_a_blank_line(tmp_path, wh):
     """A blank line is no data row (DuckDB skips it) but DuckDB counts it in a reject's line: the
     unparsable row, the bad value and the rows between keep their data-row numbers."""
     ps, ss = population(100, segs_per=1)
-    ps[7]["gender"] = "0"                                    # data row 8: a bad value
-    lines = csv_text(ps, PERSON_COLUMNS).split("\n")         # lines[0] is the header
-    lines[5] += ",EXTRA"                                     # data row 5: one column too many
-    lines.insert(3, "")                                      # a blank line after data row 2
+    ps[7]["gender"] = "0"  # data row 8: a bad value
+    lines = csv_text(ps, PERSON_COLUMNS).split("\n")  # lines[0] is the header
+    lines[5] += ",EXTRA"  # data row 5: one column too many
+    lines.insert(3, "")  # a blank line after data row 2
     b = write_batch(tmp_path / "b1", ps, ss, seq=1, raw_files={"persons": "\n".join(lines).encode()})
     rep = ingest(wh, b)
     assert len(rep.applied) == 1, rep.lines()
@@ -669,7 +779,9 @@ def test_invalid_utf8_bytes_in_one_record_quarantine_that_record(tmp_path, wh):
     rep = ingest(wh, b)
     assert len(rep.applied) == 1, rep.lines()
     assert [(r[2], r[3], r[4].split(":")[0]) for r in quarantine(wh)] == [
-        ("persons", 12, "UNPARSABLE_ROW"), ("segments", 12, "ORPHAN_SEGMENT")]
+        ("persons", 12, "UNPARSABLE_ROW"),
+        ("segments", 12, "ORPHAN_SEGMENT"),
+    ]
     assert q(wh, "SELECT rows_balanced FROM batches") == [(True,)]
 
 
@@ -681,7 +793,7 @@ def test_unterminated_quote_swallowing_the_file_is_refused_not_crashed(tmp_path,
     rep = ingest(wh, b)
     assert len(rep.refused) == 1 and not rep.applied
     assert rep.refused[0].file == "persons.csv"
-    assert "a quote (\") is never closed" in str(rep.refused[0])   # the cause, not only the count
+    assert 'a quote (") is never closed' in str(rep.refused[0])  # the cause, not only the count
     assert counts(wh)["person_versions"] == 0 and counts(wh)["quarantine_rows"] == 0
     assert_no_personal_data(str(rep.refused[0]))
 
@@ -694,21 +806,24 @@ def test_row_numbers_stay_exact_in_a_large_file_read_in_parallel(tmp_path, wh):
     n = 50_000
     b = write_generated_batch(tmp_path / "big", n, seq=1)
     lines = (b / "persons.csv").read_text(encoding="utf-8").split("\n")
-    for k in (3, n // 5, n // 3):            # data row k: a name over two lines
+    for k in (3, n // 5, n // 3):  # data row k: a name over two lines
         f = lines[k].split(",")
         f[2] = '"' + f[2] + '\n第二行"'
         lines[k] = ",".join(f)
-    for k in (n // 2, n - 7):                # unparsable: one column too many
+    for k in (n // 2, n - 7):  # unparsable: one column too many
         lines[k] += ",EXTRA"
     f = lines[2 * n // 3].split(",")
-    f[3] = "7"                               # a bad gender
+    f[3] = "7"  # a bad gender
     lines[2 * n // 3] = ",".join(f)
     (b / "persons.csv").write_text("\n".join(lines), encoding="utf-8")
     rehash(b)
     rep = ingest(wh, b)
     assert len(rep.applied) == 1, rep.lines()
-    assert q(wh, "SELECT row_no, reason_code FROM quarantine_rows WHERE file = 'persons' ORDER BY row_no") == \
-        [(n // 2, "UNPARSABLE_ROW"), (2 * n // 3, "BAD_GENDER"), (n - 7, "UNPARSABLE_ROW")]
+    assert q(wh, "SELECT row_no, reason_code FROM quarantine_rows WHERE file = 'persons' ORDER BY row_no") == [
+        (n // 2, "UNPARSABLE_ROW"),
+        (2 * n // 3, "BAD_GENDER"),
+        (n - 7, "UNPARSABLE_ROW"),
+    ]
     assert q1(wh, "SELECT count(*) FROM person_versions WHERE name LIKE '%\n第二行'") == 3
 
 
@@ -716,18 +831,22 @@ def test_duplicate_id_no_quarantines_every_row_with_their_segments(tmp_path, wh)
     ps, ss = population(100, segs_per=1)  # 200 rows: 8 bad ones stay under 5 %
     xs, x = id_with_x(start=101)
     ps[2] = person(3)
-    ps[40] = dict(ps[2], name="测试重复")             # same id_no on data rows 3 and 41
+    ps[40] = dict(ps[2], name="测试重复")  # same id_no on data rows 3 and 41
     ss[40] = segment(ps[2]["id_no"], start="200001", end="200112")
     ps[50] = person(xs)
-    ps[51] = dict(person(xs), id_no=x.lower())       # rows 51/52: same number, x and X
+    ps[51] = dict(person(xs), id_no=x.lower())  # rows 51/52: same number, x and X
     ss[50], ss[51] = segment(x), segment(x.lower(), start="200201")
     rep = ingest(wh, write_batch(tmp_path / "b1", ps, ss, seq=1))
     rows = [(r[2], r[3], r[4]) for r in quarantine(wh)]
     assert rows == [
-        ("persons", 3, "DUPLICATE_ID_NO"), ("persons", 41, "DUPLICATE_ID_NO"),
-        ("persons", 51, "DUPLICATE_ID_NO"), ("persons", 52, "DUPLICATE_ID_NO"),
-        ("segments", 3, "PERSON_QUARANTINED"), ("segments", 41, "PERSON_QUARANTINED"),
-        ("segments", 51, "PERSON_QUARANTINED"), ("segments", 52, "PERSON_QUARANTINED"),
+        ("persons", 3, "DUPLICATE_ID_NO"),
+        ("persons", 41, "DUPLICATE_ID_NO"),
+        ("persons", 51, "DUPLICATE_ID_NO"),
+        ("persons", 52, "DUPLICATE_ID_NO"),
+        ("segments", 3, "PERSON_QUARANTINED"),
+        ("segments", 41, "PERSON_QUARANTINED"),
+        ("segments", 51, "PERSON_QUARANTINED"),
+        ("segments", 52, "PERSON_QUARANTINED"),
     ]
     assert rep.applied[0]["persons_accepted"] == 96, rep.lines()
     cur = persons_as_of(wh)
@@ -743,8 +862,17 @@ def test_segment_of_a_person_not_in_the_batch_is_an_orphan(tmp_path, wh):
     assert rep.applied[0]["segments_accepted"] == 60
     # in an INCR too: a segment of a present person whose persons row is not in the batch
     pad_p, pad_s = unchanged_updates(ps, ss, range(20, 60))
-    rep = ingest(wh, write_batch(tmp_path / "i2", [dict(ps[0], op="U")] + pad_p,
-                                 [ss[0], segment(ps[1]["id_no"])] + pad_s, seq=2, push_type="INCR", base_seq=1))
+    rep = ingest(
+        wh,
+        write_batch(
+            tmp_path / "i2",
+            [dict(ps[0], op="U")] + pad_p,
+            [ss[0], segment(ps[1]["id_no"])] + pad_s,
+            seq=2,
+            push_type="INCR",
+            base_seq=1,
+        ),
+    )
     assert [(r[0], r[2], r[3], r[4]) for r in quarantine(wh) if r[0] == 2] == [(2, "segments", 2, "ORPHAN_SEGMENT")]
     assert len(segments_as_of(wh)[ps[1]["id_no"]]) == 1
 
@@ -799,8 +927,11 @@ def bad_values_batch(tmp_path_factory):
     return wh, rep, {(r[2], r[3]): r[4] for r in quarantine(wh)}
 
 
-@pytest.mark.parametrize("case", range(len(BAD_VALUES)),
-                         ids=[f"{f}-{'-'.join(f'{k}={v}' for k, v in c.items())}-{r}" for f, c, r in BAD_VALUES])
+@pytest.mark.parametrize(
+    "case",
+    range(len(BAD_VALUES)),
+    ids=[f"{f}-{'-'.join(f'{k}={v}' for k, v in c.items())}-{r}" for f, c, r in BAD_VALUES],
+)
 def test_bad_value_is_quarantined_with_its_reason(bad_values_batch, case):
     wh, rep, reasons = bad_values_batch
     file, _, reason = BAD_VALUES[case]
@@ -827,8 +958,17 @@ def test_bad_op_in_an_incr(tmp_path, wh):
     ps, ss = population(40)
     ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
     pad_p, pad_s = unchanged_updates(ps, ss, range(3, 40))
-    rep = ingest(wh, write_batch(tmp_path / "i2", [dict(ps[0], op="X"), dict(ps[1], op=""), dict(ps[2], op="U")]
-                                 + pad_p, pad_s, seq=2, push_type="INCR", base_seq=1))
+    rep = ingest(
+        wh,
+        write_batch(
+            tmp_path / "i2",
+            [dict(ps[0], op="X"), dict(ps[1], op=""), dict(ps[2], op="U")] + pad_p,
+            pad_s,
+            seq=2,
+            push_type="INCR",
+            base_seq=1,
+        ),
+    )
     assert [(r[2], r[3], r[4]) for r in quarantine(wh)] == [("persons", 1, "BAD_OP"), ("persons", 2, "BAD_OP")]
     assert rep.applied[0]["persons_accepted"] == 38
 
@@ -840,7 +980,7 @@ def test_lower_case_x_is_accepted_and_stored_upper_case(tmp_path, wh):
     ps[n - 1]["id_no"] = x.lower()
     ss[n - 1]["id_no"] = x.lower()
     ps[n - 1]["employer_uscc"] = ps[n - 1]["employer_uscc"].lower()  # uscc too is read upper-case
-    ss.append(segment(x, start="202101", end="202112"))              # the same person, upper-case
+    ss.append(segment(x, start="202101", end="202112"))  # the same person, upper-case
     rep = ingest(wh, write_batch(tmp_path / "b1", ps, ss, seq=1))
     assert rep.applied[0]["persons_quarantined"] == rep.applied[0]["segments_quarantined"] == 0, rep.lines()
     cur = persons_as_of(wh)
@@ -859,8 +999,13 @@ def test_batch_over_the_bad_row_share_is_refused_and_leaves_only_its_refusal(tmp
     ref = rep.refused[0]
     assert "9 of 120" in ref.reason and "BAD_GENDER" in ref.reason and ref.file == "persons.csv" and ref.row == 6
     c = counts(wh)
-    assert (c["person_versions"], c["segment_versions"], c["push_batches"], c["quarantine_rows"],
-            c["batch_refusals"]) == (0, 0, 0, 0, 1)
+    assert (
+        c["person_versions"],
+        c["segment_versions"],
+        c["push_batches"],
+        c["quarantine_rows"],
+        c["batch_refusals"],
+    ) == (0, 0, 0, 0, 1)
     assert q1(wh, "SELECT count(*) FROM person_keys") == 0
     assert_no_personal_data(str(ref))
 
@@ -884,7 +1029,7 @@ def test_bad_row_share_boundary_and_setting(tmp_path, wh):
 def test_state_as_of_every_applied_seq_is_what_that_batch_said(tmp_path, wh):
     base, base_s = population(30)
     extra = person(31)
-    model: dict[str, dict] = {}      # id_no -> {"row": {...}, "segs": [...], "in_push": bool}
+    model: dict[str, dict] = {}  # id_no -> {"row": {...}, "segs": [...], "in_push": bool}
     snapshots: dict[int, dict] = {}
 
     def segs_of(segs, id_no):
@@ -896,16 +1041,22 @@ def test_state_as_of_every_applied_seq_is_what_that_batch_said(tmp_path, wh):
             if i not in ids:
                 m["in_push"] = False
         for p in persons:
-            model[p["id_no"]] = {"row": {c: p[c] for c in _TEXT_COLS}, "segs": segs_of(segs, p["id_no"]),
-                                 "in_push": True}
+            model[p["id_no"]] = {
+                "row": {c: p[c] for c in _TEXT_COLS},
+                "segs": segs_of(segs, p["id_no"]),
+                "in_push": True,
+            }
 
     def apply_incr(persons, segs):
         for p in persons:
             if p["op"] == "D":
                 model[p["id_no"]]["in_push"] = False
             else:
-                model[p["id_no"]] = {"row": {c: p[c] for c in _TEXT_COLS}, "segs": segs_of(segs, p["id_no"]),
-                                     "in_push": True}
+                model[p["id_no"]] = {
+                    "row": {c: p[c] for c in _TEXT_COLS},
+                    "segs": segs_of(segs, p["id_no"]),
+                    "in_push": True,
+                }
 
     def snap(seq):
         snapshots[seq] = json.loads(json.dumps(model))
@@ -913,20 +1064,32 @@ def test_state_as_of_every_applied_seq_is_what_that_batch_said(tmp_path, wh):
     steps = []
     steps.append(("FULL", base, base_s))
     p1 = dict(base[0], op="U", phone="13700000001")
-    steps.append(("INCR", [p1, {"op": "D", "id_no": base[1]["id_no"]}, dict(extra, op="I"), dict(base[2], op="U")],
-                  [segment(p1["id_no"], "620102", "200001", "200512", 2), segment(extra["id_no"])]))
-    steps.append(("INCR", [dict(base[1], op="I", name="测试回来"), dict(p1, name="测试改名", op="U")],
-                  [segment(base[1]["id_no"], start="201001", end="201912", status=3)]
-                  + [s for s in base_s if s["id_no"] == p1["id_no"]]))
+    steps.append(
+        (
+            "INCR",
+            [p1, {"op": "D", "id_no": base[1]["id_no"]}, dict(extra, op="I"), dict(base[2], op="U")],
+            [segment(p1["id_no"], "620102", "200001", "200512", 2), segment(extra["id_no"])],
+        )
+    )
+    steps.append(
+        (
+            "INCR",
+            [dict(base[1], op="I", name="测试回来"), dict(p1, name="测试改名", op="U")],
+            [segment(base[1]["id_no"], start="201001", end="201912", status=3)]
+            + [s for s in base_s if s["id_no"] == p1["id_no"]],
+        )
+    )
     full4 = [dict(p, op="") for p in base[:25]] + [dict(extra, op="")]
     full4[4] = dict(full4[4], insured_region="640521", actual_contribution_months="301")
-    steps.append(("FULL", full4, [s for s in base_s if s["id_no"] in {p["id_no"] for p in full4}]
-                  + [segment(extra["id_no"])]))
+    steps.append(
+        ("FULL", full4, [s for s in base_s if s["id_no"] in {p["id_no"] for p in full4}] + [segment(extra["id_no"])])
+    )
     steps.append(("INCR", [{"op": "D", "id_no": extra["id_no"]}, dict(base[27], op="U")], []))
 
     for seq, (ptype, persons, segs) in enumerate(steps, start=1):
-        b = write_batch(tmp_path / f"s{seq}", persons, segs, seq=seq, push_type=ptype,
-                        base_seq=None if ptype == "FULL" else seq - 1)
+        b = write_batch(
+            tmp_path / f"s{seq}", persons, segs, seq=seq, push_type=ptype, base_seq=None if ptype == "FULL" else seq - 1
+        )
         rep = ingest(wh, b)
         assert [a["seq"] for a in rep.applied] == [seq], rep.lines()
         (apply_full if ptype == "FULL" else apply_incr)(persons, segs)
@@ -954,8 +1117,9 @@ def _batch(tmp_path, name="b1", **kw):
     return write_batch(tmp_path / name, ps, ss, **kw)
 
 
-@pytest.mark.parametrize("bad_name", ["../persons.csv", "/tmp/persons.csv", "sub/persons.csv", "persons.txt",
-                                      "Persons.csv", "persons.csv/"])
+@pytest.mark.parametrize(
+    "bad_name", ["../persons.csv", "/tmp/persons.csv", "sub/persons.csv", "persons.txt", "Persons.csv", "persons.csv/"]
+)
 def test_manifest_file_names_outside_the_contract_are_refused(tmp_path, bad_name):
     b = _batch(tmp_path)
     (b / "sub").mkdir()
@@ -969,15 +1133,34 @@ def test_manifest_file_names_outside_the_contract_are_refused(tmp_path, bad_name
     assert exc.value.file == "manifest.json" and exc.value.batch == "NX-2026-11-0001"
 
 
-@pytest.mark.parametrize("change", [
-    {"batch_id": "NX 2026"}, {"batch_id": "NX_2026-11"}, {"batch_id": "A" * 65}, {"batch_id": ""},
-    {"batch_id": 17}, {"batch_id": "../NX"}, {"batch_id": None},
-    {"province": "640100"}, {"province": 640000}, {"province": None},
-    {"push_type": "DELTA"}, {"push_type": "full"}, {"push_type": None},
-    {"schema_version": "2.0"}, {"encoding": "latin-1"}, {"data_month": "2026-13"},
-    {"seq": 0}, {"seq": "1"}, {"seq": True}, {"base_seq": 1},
-    {"generated_at": "2026-11-05T02:00:00"}, {"generated_at": "yesterday"},
-], ids=lambda c: "-".join(f"{k}={v!r}" for k, v in c.items()))
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"batch_id": "NX 2026"},
+        {"batch_id": "NX_2026-11"},
+        {"batch_id": "A" * 65},
+        {"batch_id": ""},
+        {"batch_id": 17},
+        {"batch_id": "../NX"},
+        {"batch_id": None},
+        {"province": "640100"},
+        {"province": 640000},
+        {"province": None},
+        {"push_type": "DELTA"},
+        {"push_type": "full"},
+        {"push_type": None},
+        {"schema_version": "2.0"},
+        {"encoding": "latin-1"},
+        {"data_month": "2026-13"},
+        {"seq": 0},
+        {"seq": "1"},
+        {"seq": True},
+        {"base_seq": 1},
+        {"generated_at": "2026-11-05T02:00:00"},
+        {"generated_at": "yesterday"},
+    ],
+    ids=lambda c: "-".join(f"{k}={v!r}" for k, v in c.items()),
+)
 def test_manifest_fields_of_the_wrong_shape_are_refused(tmp_path, change):
     b = _batch(tmp_path)
     edit_manifest(b, **change)
@@ -1005,14 +1188,28 @@ def test_manifest_refusals_are_recorded_and_apply_nothing(tmp_path, wh):
     rep = ingest(wh, *bad, good)
     assert len(rep.refused) == 3 and [a["seq"] for a in rep.applied] == [4]
     assert q(wh, "SELECT batch_id, reason_code, file FROM batch_refusals ORDER BY batch_id") == [
-        ("NX-2026-11-0001", "MANIFEST", "manifest.json"), ("NX-2026-11-0002", "MANIFEST", "manifest.json"),
-        ("NX-2026-11-0003", "MANIFEST", "manifest.json")]
+        ("NX-2026-11-0001", "MANIFEST", "manifest.json"),
+        ("NX-2026-11-0002", "MANIFEST", "manifest.json"),
+        ("NX-2026-11-0003", "MANIFEST", "manifest.json"),
+    ]
     assert q(wh, "SELECT DISTINCT valid_from_seq FROM person_versions") == [(4,)]
     assert q(wh, "SELECT count(*) FROM batches WHERE status = 'REFUSED'") == [(3,)]
 
 
-@pytest.mark.parametrize("problem", ["no-manifest", "bad-json", "missing-file", "only-persons", "mixed-formats",
-                                     "bad-rows", "bad-hex", "symlink", "two-persons"])
+@pytest.mark.parametrize(
+    "problem",
+    [
+        "no-manifest",
+        "bad-json",
+        "missing-file",
+        "only-persons",
+        "mixed-formats",
+        "bad-rows",
+        "bad-hex",
+        "symlink",
+        "two-persons",
+    ],
+)
 def test_manifest_files_problems_are_refused(tmp_path, problem):
     b = _batch(tmp_path)
     m = json.loads((b / "manifest.json").read_text())
@@ -1053,10 +1250,16 @@ def test_missing_file_refused_through_ingest(tmp_path, wh):
     assert len(refusals(wh)) == 1 and counts(wh)["person_versions"] == 0
 
 
-@pytest.mark.parametrize("kind,edit", [
-    ("persons", "missing"), ("persons", "extra"), ("persons", "duplicate"), ("segments", "renamed"),
-    ("persons", "no-header"),
-])
+@pytest.mark.parametrize(
+    "kind,edit",
+    [
+        ("persons", "missing"),
+        ("persons", "extra"),
+        ("persons", "duplicate"),
+        ("segments", "renamed"),
+        ("persons", "no-header"),
+    ],
+)
 def test_header_with_missing_or_extra_columns_is_refused(tmp_path, wh, kind, edit):
     ps, ss = population(40)
     rows, cols = (ps, list(PERSON_COLUMNS)) if kind == "persons" else (ss, list(SEGMENT_COLUMNS))
@@ -1083,8 +1286,14 @@ def test_header_with_missing_or_extra_columns_is_refused(tmp_path, wh, kind, edi
 def test_read_manifest_returns_the_verified_shape(tmp_path):
     b = _batch(tmp_path, seq=4, push_type="INCR", base_seq=3, encoding="GB18030")
     m = read_manifest(b)
-    assert (m.batch_id, m.seq, m.push_type, m.base_seq, m.encoding, m.file_format) == \
-        ("NX-2026-11-0004", 4, "INCR", 3, "GB18030", "csv")
+    assert (m.batch_id, m.seq, m.push_type, m.base_seq, m.encoding, m.file_format) == (
+        "NX-2026-11-0004",
+        4,
+        "INCR",
+        3,
+        "GB18030",
+        "csv",
+    )
     assert m.files["persons"]["rows"] == 40 and m.files["segments"]["rows"] == 80
     edit_manifest(b, batch_id="NX-2026-11-0004")
     assert read_manifest(b).content_hash == m.content_hash
@@ -1109,13 +1318,19 @@ def test_batches_view_lists_every_batch_with_its_status_and_accounting(tmp_path,
     ps2 = [dict(p) for p in ps]
     ps2[7]["gender"] = "5"
     ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
-    ingest(wh, write_batch(tmp_path / "i3", [dict(ps[0], op="U")], ss[:2], seq=3, push_type="INCR", base_seq=2),
-           write_batch(tmp_path / "i9", [dict(ps[0], op="U")], ss[:2], seq=9, push_type="INCR", base_seq=8))
+    ingest(
+        wh,
+        write_batch(tmp_path / "i3", [dict(ps[0], op="U")], ss[:2], seq=3, push_type="INCR", base_seq=2),
+        write_batch(tmp_path / "i9", [dict(ps[0], op="U")], ss[:2], seq=9, push_type="INCR", base_seq=8),
+    )
     bad = write_batch(tmp_path / "r", ps, ss, seq=6, rows_override={"persons": 41})
     ingest(wh, bad, write_batch(tmp_path / "f5", ps2, ss, seq=5))
-    rows = q(wh, "SELECT seq, batch_id, status, persons_rows, persons_accepted, persons_quarantined, "
-                 "segments_rows, segments_accepted, segments_quarantined, rows_balanced, message FROM batches "
-                 "ORDER BY seq, status")
+    rows = q(
+        wh,
+        "SELECT seq, batch_id, status, persons_rows, persons_accepted, persons_quarantined, "
+        "segments_rows, segments_accepted, segments_quarantined, rows_balanced, message FROM batches "
+        "ORDER BY seq, status",
+    )
     by = {(r[0], r[2]): r for r in rows}
     assert set(by) == {(1, "APPLIED"), (3, "SUPERSEDED"), (5, "APPLIED"), (6, "REFUSED"), (9, "HELD")}
     assert by[(1, "APPLIED")][3:10] == (40, 40, 0, 80, 80, 0, True)
@@ -1164,8 +1379,9 @@ def test_messages_never_carry_an_id_number_or_a_name(tmp_path, wh):
     msgs += ingest(wh, write_batch(tmp_path / "rows", ps[:3], ss[:6], seq=1, rows_override={"segments": 9})).lines()
     lines = csv_text(ps[:3]).split("\n")
     lines[2] += ",EXTRA," + ps[2]["id_no"]
-    msgs += ingest(wh, write_batch(tmp_path / "unp", ps[:3], ss[:6], seq=1,
-                                   raw_files={"persons": "\n".join(lines).encode()})).lines()
+    msgs += ingest(
+        wh, write_batch(tmp_path / "unp", ps[:3], ss[:6], seq=1, raw_files={"persons": "\n".join(lines).encode()})
+    ).lines()
     good, good_s = population(40)
     msgs += ingest(wh, write_batch(tmp_path / "ok", good, good_s, seq=1)).lines()
     msgs += ingest(wh, write_batch(tmp_path / "conf", good[:3], good_s[:6], seq=1, batch_id="NX-C")).lines()

@@ -33,8 +33,14 @@ def cli_process(wh: Path, *args) -> subprocess.CompletedProcess:
     settings, a test key)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETIRE_PREP_")}
     env.update(PYTHONDONTWRITEBYTECODE="1", RETIRE_PREP_PERSON_KEY="test-key-bad-files")
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *map(str, args), "--warehouse", str(wh)],
-                          cwd=wh.parent, capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *map(str, args), "--warehouse", str(wh)],
+        cwd=wh.parent,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def cli(wh: Path, *args) -> subprocess.CompletedProcess:
@@ -94,8 +100,9 @@ def good(tmp_path_factory):
     root = tmp_path_factory.mktemp("good")
     ps, ss = population(40)
     full1 = write_batch(root / "full1", ps, ss, seq=1)
-    incr3 = write_batch(root / "incr3", [dict(ps[0], op="U", phone="13700000003")], ss[:2], seq=3,
-                        push_type="INCR", base_seq=1)
+    incr3 = write_batch(
+        root / "incr3", [dict(ps[0], op="U", phone="13700000003")], ss[:2], seq=3, push_type="INCR", base_seq=1
+    )
     ref = root / "ref" / "w.duckdb"
     ref.parent.mkdir()
     p = cli(ref, "ingest", full1, incr3)
@@ -110,8 +117,11 @@ def assert_refused_whole(tmp_path: Path, good, bad: Path, *fragments: str, code:
     wh = tmp_path / "w.duckdb"
     p = run(wh, "ingest", full1, bad, incr3)
     assert_refused(p, *fragments)
-    assert [ln.split()[0] for ln in p.stdout.splitlines() if not ln.startswith("retire-prep:")] == \
-        ["applied", "applied", "REFUSED"]
+    assert [ln.split()[0] for ln in p.stdout.splitlines() if not ln.startswith("retire-prep:")] == [
+        "applied",
+        "applied",
+        "REFUSED",
+    ]
     assert snapshot(wh) == ref
     refusals = q(wh, "SELECT seq, reason_code, reason FROM batch_refusals")
     assert len(refusals) == 1 and refusals[0][1] == code
@@ -135,14 +145,25 @@ def _persons_bytes(ps, defect: str) -> bytes:
     return b"\n".join([header, *rows]) + b"\n"
 
 
-@pytest.mark.parametrize("defect,line", [
-    ("bare_cr_in_name", 6), ("one_crlf_row", 6), ("lf_header_crlf_rows", 2), ("crlf_header_lf_rows", 2),
-])
+@pytest.mark.parametrize(
+    "defect,line",
+    [
+        ("bare_cr_in_name", 6),
+        ("one_crlf_row", 6),
+        ("lf_header_crlf_rows", 2),
+        ("crlf_header_lf_rows", 2),
+    ],
+)
 def test_csv_duckdb_cannot_parse_refuses_its_batch_whole(tmp_path, good, defect, line):
     ps, ss, *_ = good
     bad = write_batch(tmp_path / "bad2", ps, ss, seq=2, raw_files={"persons": _persons_bytes(ps, defect)})
-    assert_refused_whole(tmp_path, good, bad, f"batch {BAD}, file persons.csv: the file cannot be parsed as CSV",
-                         f"at line {line} (the header is line 1)")
+    assert_refused_whole(
+        tmp_path,
+        good,
+        bad,
+        f"batch {BAD}, file persons.csv: the file cannot be parsed as CSV",
+        f"at line {line} (the header is line 1)",
+    )
 
 
 def test_csv_carriage_return_inside_quotes_is_data(tmp_path, good):
@@ -156,8 +177,9 @@ def test_csv_carriage_return_inside_quotes_is_data(tmp_path, good):
     assert p.returncode == 0, p.stderr
     assert_clean(p)
     assert "applied NX-2026-11-0002 (seq 2, FULL): persons 40/40 accepted, 0 quarantined" in p.stdout
-    assert q(wh, "SELECT employer_name FROM person_versions WHERE valid_to_seq IS NULL AND name = '测试5'") == \
-        [("宁夏\r有限公司",)]
+    assert q(wh, "SELECT employer_name FROM person_versions WHERE valid_to_seq IS NULL AND name = '测试5'") == [
+        ("宁夏\r有限公司",)
+    ]
 
 
 def _corrupt_pages(folder: Path, ps) -> None:
@@ -174,7 +196,7 @@ def _damaged_footer(folder: Path, ps) -> None:
     path = folder / "persons.parquet"
     data = bytearray(path.read_bytes())
     footer = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
-    data[footer:footer + 16] = b"\xff" * 16
+    data[footer : footer + 16] = b"\xff" * 16
     path.write_bytes(bytes(data))
 
 
@@ -194,11 +216,15 @@ def _invalid_utf8_value(folder: Path, ps) -> None:
     path.write_bytes(data.replace(marked, marked[:-1] + b"\xff"))
 
 
-@pytest.mark.parametrize("corrupt,fragment", [
-    (_corrupt_pages, "unreadable Parquet data (corrupt pages or values)"),
-    (_invalid_utf8_value, "unreadable Parquet data (corrupt pages or values)"),
-    (_damaged_footer, "unreadable Parquet (not a Parquet file, or its footer is damaged)"),
-], ids=["corrupt_pages", "invalid_utf8_value", "damaged_footer"])
+@pytest.mark.parametrize(
+    "corrupt,fragment",
+    [
+        (_corrupt_pages, "unreadable Parquet data (corrupt pages or values)"),
+        (_invalid_utf8_value, "unreadable Parquet data (corrupt pages or values)"),
+        (_damaged_footer, "unreadable Parquet (not a Parquet file, or its footer is damaged)"),
+    ],
+    ids=["corrupt_pages", "invalid_utf8_value", "damaged_footer"],
+)
 def test_parquet_duckdb_cannot_read_refuses_its_batch_whole(tmp_path, good, corrupt, fragment):
     ps, ss, *_ = good
     bad = write_batch(tmp_path / "bad2", ps, ss, seq=2, fmt="parquet")
@@ -210,7 +236,8 @@ def test_parquet_duckdb_cannot_read_refuses_its_batch_whole(tmp_path, good, corr
 def test_a_line_duckdb_names_is_given_as_a_row_without_the_original_line(tmp_path):
     # DuckDB's own message quotes the line; only its number is kept (records, header = 1).
     exc = duckdb.InvalidInputException(
-        f"CSV Error on Line: 7\nOriginal Line: {make_id()},测试7,13912345678\nExpected Number of Columns: 21")
+        f"CSV Error on Line: 7\nOriginal Line: {make_id()},测试7,13912345678\nExpected Number of Columns: 21"
+    )
     reason, row = _unparsable_csv(exc, tmp_path / "persons.csv")
     assert row == 6
     assert "\n" not in reason and not ID_RE.search(reason) and "测试" not in reason and "139" not in reason
@@ -233,12 +260,18 @@ def test_gb18030_byte_that_is_not_gb18030_quarantines_only_its_row_like_utf8(tmp
         assert p.stderr == ""
         assert_clean(p)
         assert "persons 39/40 accepted, 1 quarantined" in p.stdout
-        (acc,) = q(wh, "SELECT persons_rows, persons_accepted, persons_quarantined, segments_rows, "
-                       "segments_accepted, segments_quarantined FROM push_batches")
+        (acc,) = q(
+            wh,
+            "SELECT persons_rows, persons_accepted, persons_quarantined, segments_rows, "
+            "segments_accepted, segments_quarantined FROM push_batches",
+        )
         assert acc[1] + acc[2] == acc[0] == 40 and acc[4] + acc[5] == acc[3] == 80
         outcome[enc] = q(wh, "SELECT file, row_no, reason_code FROM quarantine_rows ORDER BY file, row_no")
-    assert outcome["GB18030"] == outcome["UTF-8"] == [
-        ("persons", 5, "UNPARSABLE_ROW"), ("segments", 9, "ORPHAN_SEGMENT"), ("segments", 10, "ORPHAN_SEGMENT")]
+    assert (
+        outcome["GB18030"]
+        == outcome["UTF-8"]
+        == [("persons", 5, "UNPARSABLE_ROW"), ("segments", 9, "ORPHAN_SEGMENT"), ("segments", 10, "ORPHAN_SEGMENT")]
+    )
 
 
 # --------------------------------------------------------------------------- findings 7, 12, 13: the manifest
@@ -252,19 +285,23 @@ def _set(key, value):
         else:
             m[key] = value
         edit_manifest(folder, **m)
+
     return edit
 
 
-@pytest.mark.parametrize("edit,fragment", [
-    (_set("batch_id", f"{BAD}\n"), "file manifest.json: batch_id must match [0-9A-Za-z-]{1,64}"),
-    (_set("data_month", "2026-11\n"), "file manifest.json: data_month must be YYYY-MM"),
-    (_set("data_month", "٢٠٢٦-11"), "file manifest.json: data_month must be YYYY-MM"),
-    (_set("seq", 2**63), "file manifest.json: seq must be an integer from 1 to 2^63-1"),
-    (_set("seq", 10**30), "file manifest.json: seq must be an integer from 1 to 2^63-1"),
-    (_set("rows", True), "file manifest.json: files.persons.csv needs rows (integer from 0 to 2^63-1)"),
-    (_set("rows", 2**63), "file manifest.json: files.persons.csv needs rows (integer from 0 to 2^63-1)"),
-], ids=["batch_id_newline", "month_newline", "month_arabic_digits", "seq_2_63", "seq_huge", "rows_true",
-        "rows_2_63"])
+@pytest.mark.parametrize(
+    "edit,fragment",
+    [
+        (_set("batch_id", f"{BAD}\n"), "file manifest.json: batch_id must match [0-9A-Za-z-]{1,64}"),
+        (_set("data_month", "2026-11\n"), "file manifest.json: data_month must be YYYY-MM"),
+        (_set("data_month", "٢٠٢٦-11"), "file manifest.json: data_month must be YYYY-MM"),
+        (_set("seq", 2**63), "file manifest.json: seq must be an integer from 1 to 2^63-1"),
+        (_set("seq", 10**30), "file manifest.json: seq must be an integer from 1 to 2^63-1"),
+        (_set("rows", True), "file manifest.json: files.persons.csv needs rows (integer from 0 to 2^63-1)"),
+        (_set("rows", 2**63), "file manifest.json: files.persons.csv needs rows (integer from 0 to 2^63-1)"),
+    ],
+    ids=["batch_id_newline", "month_newline", "month_arabic_digits", "seq_2_63", "seq_huge", "rows_true", "rows_2_63"],
+)
 def test_manifest_field_out_of_contract_refuses_its_batch(tmp_path, good, edit, fragment):
     ps, ss, *_ = good
     bad = write_batch(tmp_path / "bad2", ps, ss, seq=2)
@@ -276,8 +313,9 @@ def test_incr_base_seq_beyond_64_bits_is_refused(tmp_path, good):
     ps, ss, *_ = good
     bad = write_batch(tmp_path / "bad2", ps[:1], ss[:2], seq=2, push_type="INCR", base_seq=1)
     edit_manifest(bad, seq=2**63 + 1, base_seq=2**63)
-    assert_refused_whole(tmp_path, good, bad, "seq must be an integer from 1 to 2^63-1", code="MANIFEST",
-                         run=cli_process)  # one case as its own process: the entry point's exit and stderr
+    assert_refused_whole(
+        tmp_path, good, bad, "seq must be an integer from 1 to 2^63-1", code="MANIFEST", run=cli_process
+    )  # one case as its own process: the entry point's exit and stderr
 
 
 # --------------------------------------------------------------------------- findings 3 and 8: applications
@@ -310,16 +348,21 @@ def _apps_file(folder: Path, name: str, text: str | bytes) -> Path:
 
 def _loaded(wh: Path, name: str) -> tuple[list, list]:
     like = [f"{name}#%"]
-    return (q(wh, "SELECT applied_on FROM applications WHERE source_file LIKE ? ORDER BY applied_on", like),
-            q(wh, "SELECT row_no, reason_code FROM applications_refused WHERE source_file LIKE ? ORDER BY row_no",
-              like))
+    return (
+        q(wh, "SELECT applied_on FROM applications WHERE source_file LIKE ? ORDER BY applied_on", like),
+        q(wh, "SELECT row_no, reason_code FROM applications_refused WHERE source_file LIKE ? ORDER BY row_no", like),
+    )
 
 
 def test_applications_record_with_an_extra_field_is_kept_as_unparsable(tmp_path, apps_wh):
     ids = [make_id(seq=i) for i in (1, 2, 3)]
-    f = _apps_file(tmp_path, "apps.csv", f"{APP_HEADER}\n{ids[0]},2,20261105,online,640104\n"
-                                         f"{ids[1]},2,20261105,online,640104,EXTRA\n"
-                                         f"{ids[2]},1,20261106,counter,640521\n")
+    f = _apps_file(
+        tmp_path,
+        "apps.csv",
+        f"{APP_HEADER}\n{ids[0]},2,20261105,online,640104\n"
+        f"{ids[1]},2,20261105,online,640104,EXTRA\n"
+        f"{ids[2]},1,20261106,counter,640521\n",
+    )
     p = cli(apps_wh, "applications", f)
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""
@@ -332,8 +375,12 @@ def test_applications_record_with_an_extra_field_is_kept_as_unparsable(tmp_path,
 
 def test_applications_applied_on_needs_exactly_8_digits(tmp_path, apps_wh):
     ids = [make_id(seq=i) for i in (1, 2, 3)]
-    f = _apps_file(tmp_path, "apps.csv", f"{APP_HEADER}\n{ids[0]},2,2026113,online,640104\n"
-                                         f"{ids[1]},2,20261103,online,640104\n{ids[2]},2,020261103,online,640104\n")
+    f = _apps_file(
+        tmp_path,
+        "apps.csv",
+        f"{APP_HEADER}\n{ids[0]},2,2026113,online,640104\n"
+        f"{ids[1]},2,20261103,online,640104\n{ids[2]},2,020261103,online,640104\n",
+    )
     p = cli(apps_wh, "applications", f)
     assert p.returncode == 0, p.stderr
     assert_clean(p)
@@ -345,20 +392,31 @@ def test_applications_applied_on_needs_exactly_8_digits(tmp_path, apps_wh):
 _ID = make_id(seq=7)
 
 
-@pytest.mark.parametrize("text,fragment", [
-    (f"{APP_HEADER}\n{_ID},2,20261106,online,640104\r\n{_ID},1,20261106,online,640104\n",
-     "the file cannot be parsed as CSV: stray carriage return or mixed LF/CRLF line ends at line 2"),
-    (f"{APP_HEADER}\n{_ID},2,2026\r1106,online,640104\n",
-     "the file cannot be parsed as CSV: stray carriage return or mixed LF/CRLF line ends at line 2"),
-    (f"{APP_HEADER},remark's\n{_ID},2,20261103,online,640104,x\n",
-     "header has columns not in the contract [\"remark's\"]"),
-    (f"{APP_HEADER},id_no\n{_ID},2,20261103,online,640104,{_ID}\n", "header repeats columns ['id_no']"),
-    (f"{_ID},2,20261103,online,640104\n", "header lacks columns"),
-], ids=["crlf_row", "bare_cr", "odd_extra_column", "repeated_column", "no_header"])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        (
+            f"{APP_HEADER}\n{_ID},2,20261106,online,640104\r\n{_ID},1,20261106,online,640104\n",
+            "the file cannot be parsed as CSV: stray carriage return or mixed LF/CRLF line ends at line 2",
+        ),
+        (
+            f"{APP_HEADER}\n{_ID},2,2026\r1106,online,640104\n",
+            "the file cannot be parsed as CSV: stray carriage return or mixed LF/CRLF line ends at line 2",
+        ),
+        (
+            f"{APP_HEADER},remark's\n{_ID},2,20261103,online,640104,x\n",
+            'header has columns not in the contract ["remark\'s"]',
+        ),
+        (f"{APP_HEADER},id_no\n{_ID},2,20261103,online,640104,{_ID}\n", "header repeats columns ['id_no']"),
+        (f"{_ID},2,20261103,online,640104\n", "header lacks columns"),
+    ],
+    ids=["crlf_row", "bare_cr", "odd_extra_column", "repeated_column", "no_header"],
+)
 def test_applications_file_that_cannot_be_read_is_refused_whole(tmp_path, apps_wh, text, fragment):
     ids = [make_id(seq=i) for i in (1, 2)]
-    ok = _apps_file(tmp_path, "ok.csv", f"{APP_HEADER}\n{ids[0]},2,20261105,online,640104\n"
-                                        f"{ids[1]},1,20261106,counter,640521\n")
+    ok = _apps_file(
+        tmp_path, "ok.csv", f"{APP_HEADER}\n{ids[0]},2,20261105,online,640104\n{ids[1]},1,20261106,counter,640521\n"
+    )
     bad = _apps_file(tmp_path, "bad.csv", text)
     p = cli(apps_wh, "applications", ok, bad)
     assert_refused(p, "retire-prep: applications file bad.csv", fragment)
@@ -369,7 +427,6 @@ def test_applications_file_that_cannot_be_read_is_refused_whole(tmp_path, apps_w
     p = cli(apps_wh, "applications", ok, bad)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout) == {"files": 1, "accepted": 1, "refused": 0, "already loaded": 1}
-
 
 
 def test_applications_file_name_with_a_quote(tmp_path, apps_wh):

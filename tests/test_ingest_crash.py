@@ -59,7 +59,7 @@ sys.exit(main(sys.argv[2:]))
 TABLES = {
     # table -> columns compared (timestamps left out where a rerun would differ)
     "push_batches": "seq, batch_id, status, persons_rows, persons_accepted, persons_quarantined, segments_rows, "
-                    "segments_accepted, segments_quarantined, persons_inserted, persons_updated, persons_left",
+    "segments_accepted, segments_quarantined, persons_inserted, persons_updated, persons_left",
     "batch_refusals": "batch_id, seq, reason_code, reason",
     "quarantine_rows": "*",
     "person_versions": "*",
@@ -72,8 +72,10 @@ def state(wh: Path) -> dict:
     as the next ingest would open it (DuckDB replays or discards its WAL here)."""
     con = duckdb.connect(str(wh))
     try:
-        return {t: con.execute(f"SELECT count(*), coalesce(sum(hash(r)), 0) FROM (SELECT {cols} FROM {t}) r").fetchone()
-                for t, cols in TABLES.items()}
+        return {
+            t: con.execute(f"SELECT count(*), coalesce(sum(hash(r)), 0) FROM (SELECT {cols} FROM {t}) r").fetchone()
+            for t, cols in TABLES.items()
+        }
     finally:
         con.close()
 
@@ -88,8 +90,9 @@ def _cli(*args) -> list[str]:
 
 
 def ingest_cli(wh: Path, batch: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(_cli() + ["ingest", str(batch), "--warehouse", str(wh)], capture_output=True, text=True,
-                          env=_env(), timeout=300)
+    return subprocess.run(
+        _cli() + ["ingest", str(batch), "--warehouse", str(wh)], capture_output=True, text=True, env=_env(), timeout=300
+    )
 
 
 def _wait_for(p: subprocess.Popen, marker: str, timeout: float) -> float | None:
@@ -118,8 +121,12 @@ def _wait_for(p: subprocess.Popen, marker: str, timeout: float) -> float | None:
 
 
 def _wrapped(mode: str, wh: Path, batch: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WRAPPER, mode, "ingest", str(batch), "--warehouse", str(wh)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env())
+    return subprocess.Popen(
+        [sys.executable, "-c", WRAPPER, mode, "ingest", str(batch), "--warehouse", str(wh)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_env(),
+    )
 
 
 def _generate(folder: Path, persons: int, seq: int, month: str, seed: int) -> Path:
@@ -149,15 +156,24 @@ def setup(tmp_path_factory):
     shutil.copy(before, ref)
     t = time.time()
     proc = _wrapped("mark", ref, b2)
-    begin = _wait_for(proc, "BEGIN", 300) - t     # seconds after the process was started
+    begin = _wait_for(proc, "BEGIN", 300) - t  # seconds after the process was started
     written = _wait_for(proc, "WRITTEN", 300) - t
     assert proc.wait(300) == 0
     total = time.time() - t
     s_after = state(ref)
     assert s_after != s_before
     assert s_after["push_batches"][0] == 2
-    return dict(tmp=tmp, b1=b1, b2=b2, before=before, s_before=s_before, s_after=s_after,
-                begin=begin, written=written, total=total)
+    return dict(
+        tmp=tmp,
+        b1=b1,
+        b2=b2,
+        before=before,
+        s_before=s_before,
+        s_after=s_after,
+        begin=begin,
+        written=written,
+        total=total,
+    )
 
 
 def _fresh(setup, name: str) -> Path:
@@ -184,11 +200,15 @@ def _rerun_applies_exactly_once(setup, wh: Path) -> None:
 def test_reference_run_takes_long_enough_to_be_killed_inside(setup):
     window = setup["written"] - setup["begin"]
     if window < 0.5:
-        pytest.skip(f"the batch applies in {window:.2f} s: too fast to kill inside it; "
-                    f"raise RETIRE_PREP_CRASH_PERSONS (now {BIG})")
+        pytest.skip(
+            f"the batch applies in {window:.2f} s: too fast to kill inside it; "
+            f"raise RETIRE_PREP_CRASH_PERSONS (now {BIG})"
+        )
     assert setup["s_after"]["person_versions"][0] > setup["s_before"]["person_versions"][0]
-    print(f"reference run: {setup['total']:.1f} s, transaction from {setup['begin']:.1f} s to "
-          f"{setup['written']:.1f} s (written, not committed)")
+    print(
+        f"reference run: {setup['total']:.1f} s, transaction from {setup['begin']:.1f} s to "
+        f"{setup['written']:.1f} s (written, not committed)"
+    )
 
 
 def test_kill_after_everything_is_written_but_before_commit(setup):
@@ -215,8 +235,12 @@ def test_kill_at_a_moment_of_the_transaction(setup, fraction):
     wh = _fresh(setup, f"timed{int(fraction * 100)}")
     when = begin + fraction * (written - begin)
     t0 = time.monotonic()
-    proc = subprocess.Popen(_cli() + ["ingest", str(setup["b2"]), "--warehouse", str(wh)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+    proc = subprocess.Popen(
+        _cli() + ["ingest", str(setup["b2"]), "--warehouse", str(wh)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_env(),
+    )
     try:
         while time.monotonic() - t0 < when and proc.poll() is None:
             time.sleep(0.01)

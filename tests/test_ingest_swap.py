@@ -24,8 +24,12 @@ from pushkit import person, run_cli, segment, write_batch
 def _names(wh: Path) -> list[str]:
     con = duckdb.connect(str(wh), read_only=True)
     try:
-        return [r[0] for r in con.execute(
-            "SELECT name FROM person_versions WHERE valid_to_seq IS NULL ORDER BY id_no").fetchall()]
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM person_versions WHERE valid_to_seq IS NULL ORDER BY id_no"
+            ).fetchall()
+        ]
     finally:
         con.close()
 
@@ -46,15 +50,15 @@ def _batch(tmp: Path, fmt: str) -> tuple[Path, list[dict]]:
 
 def _forged(tmp: Path, fmt: str, ps: list[dict]) -> bytes:
     """The same persons under other names: a file as valid as the genuine one, other bytes."""
-    other = write_batch(tmp / "forged", [dict(p, name="冒名" + p["name"][-1]) for p in ps],
-                        [segment(p["id_no"]) for p in ps], fmt=fmt)
+    other = write_batch(
+        tmp / "forged", [dict(p, name="冒名" + p["name"][-1]) for p in ps], [segment(p["id_no"]) for p in ps], fmt=fmt
+    )
     return (other / f"persons.{fmt}").read_bytes()
 
 
 @pytest.mark.parametrize("how", ["renamed over", "rewritten in place"])
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_file_swapped_between_verify_and_read_is_refused_and_genuine_applied_later(tmp_path, monkeypatch,
-                                                                                   fmt, how):
+def test_file_swapped_between_verify_and_read_is_refused_and_genuine_applied_later(tmp_path, monkeypatch, fmt, how):
     batch, ps = _batch(tmp_path, fmt)
     target = batch / f"persons.{fmt}"
     genuine = target.read_bytes()
@@ -62,7 +66,7 @@ def test_file_swapped_between_verify_and_read_is_refused_and_genuine_applied_lat
     real_decide = ingest._decide
     swaps = []
 
-    def decide_then_swap(con, man):   # runs after read_manifest verified the hashes, before the read
+    def decide_then_swap(con, man):  # runs after read_manifest verified the hashes, before the read
         if not swaps:
             if how == "renamed over":
                 tmp = batch / "incoming.tmp"

@@ -52,7 +52,7 @@ def test_one_month_ahead_runs_and_the_cli_refuses_in_one_line(pushed, tmp_path):
     wh = _copy(pushed, tmp_path)
     code, out, err = run_cli("run", "--month", "2099-12", "--warehouse", wh, "--out", tmp_path / "out")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--ahead-of-push" in err
-    run_month("2026-12", wh, tmp_path / "out", validate=False)      # P's push late: runs on 2026-11's
+    run_month("2026-12", wh, tmp_path / "out", validate=False)  # P's push late: runs on 2026-11's
     assert _runs(wh) == [(2026 * 12 + 11, "run", "DONE")]
 
 
@@ -60,7 +60,7 @@ def test_declare_goes_two_months_ahead(pushed, tmp_path):
     wh = _copy(pushed, tmp_path)
     with pytest.raises(MonthRefused, match="declare goes up to 2027-01"):
         declare_month("2027-02", wh, tmp_path / "out")
-    with pytest.raises(MonthRefused, match="no screening"):        # past the horizon check
+    with pytest.raises(MonthRefused, match="no screening"):  # past the horizon check
         declare_month("2027-01", wh, tmp_path / "out")
 
 
@@ -108,7 +108,7 @@ def test_a_file_sent_by_one_office_cannot_touch_anothers_person(wh):
     assert rep.files[0].reasons == {"UNKNOWN_PERSON": 1} and wh.stage(theirs) == "NOTIFIED"
     got = wh.q("SELECT reason_code, reason FROM feedback_rows WHERE status = 'REFUSED'")
     assert got == [("UNKNOWN_PERSON", "no ledger entry for this ID number at the row's office")]
-    assert wh.stage(mine) == "NOTIFIED"   # (test_feedback: the same code and text as an ID number without entry)
+    assert wh.stage(mine) == "NOTIFIED"  # (test_feedback: the same code and text as an ID number without entry)
 
 
 def test_cli_office_binding(wh):
@@ -127,8 +127,9 @@ def test_feedback_inbox_one_folder_per_office(wh, monkeypatch):
     inbox = wh.tmp / "inbox"
     (inbox / "640104").mkdir(parents=True)
     # 640104's folder holds a file that also names 640105's person under 640105
-    (inbox / "640104" / "fb.csv").write_bytes(wh.csv_bytes([
-        row(a, "ARCHIVE_REVIEWED", D0, result="PASS"), row(b, "ARCHIVE_REVIEWED", D0, result="PASS")]))
+    (inbox / "640104" / "fb.csv").write_bytes(
+        wh.csv_bytes([row(a, "ARCHIVE_REVIEWED", D0, result="PASS"), row(b, "ARCHIVE_REVIEWED", D0, result="PASS")])
+    )
     got = orchestration.apply_feedback_inbox(inbox, wh.path)
     assert got["files"] == 1 and any("WRONG_OFFICE 1" in line for line in got["report"])
     assert (wh.stage(a), wh.stage(b)) == ("ARCHIVE_REVIEWED", "NOTIFIED")
@@ -149,7 +150,7 @@ def test_inbox_files_named_csv_in_capitals_or_in_a_subfolder_are_never_skipped_s
     (inbox / "640104" / "FB.CSV").write_bytes(wh.csv_bytes([row(a, "ARCHIVE_REVIEWED", D0, result="PASS")]))
     got = orchestration.apply_feedback_inbox(inbox, wh.path)
     assert got["files"] == 1 and wh.stage(a) == "ARCHIVE_REVIEWED"
-    (inbox / "640104" / ".~tmp~").mkdir()   # a transfer tool's work area (rsync): not sent yet, not named
+    (inbox / "640104" / ".~tmp~").mkdir()  # a transfer tool's work area (rsync): not sent yet, not named
     (inbox / "640104" / ".~tmp~" / "fb.csv").write_bytes(b"office_code,ev")
     assert orchestration.apply_feedback_inbox(inbox, wh.path)["files"] == 1
     (inbox / "640104" / "2026-11" / "fb.csv").write_bytes(wh.csv_bytes([row(b, "ARCHIVE_REVIEWED", D0, result="PASS")]))
@@ -168,7 +169,9 @@ def test_application_inbox_takes_a_file_named_csv_in_capitals(tmp_path):
     (tmp_path / "applications").mkdir()
     (tmp_path / "applications" / "APPS.CSV").write_text(
         "id_no,applicant_type,applied_on,channel,county_code\n"
-        f"{make_id(birth='19650101', seq=1)},2,20261105,online,640104\n", encoding="utf-8")
+        f"{make_id(birth='19650101', seq=1)},2,20261105,online,640104\n",
+        encoding="utf-8",
+    )
     got = orchestration.load_application_inbox(tmp_path, wh)
     assert got["files"] == 1 and got["accepted"] == 1
 
@@ -190,7 +193,7 @@ def test_a_forced_month_tried_again_after_a_failure_keeps_the_first_copy(pushed,
         with pytest.raises(OSError):
             run_month("2027-12", wh, tmp_path / "out", validate=False, ahead_of_push=True)
     with duckdb.connect(str(wh), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0] > 0   # the half run wrote
+        assert con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0] > 0  # the half run wrote
     rep = run_month("2027-12", wh, tmp_path / "out", validate=False, ahead_of_push=True)
     assert str(kept) in "\n".join(rep.lines())
     with duckdb.connect(str(kept), read_only=True) as con:
@@ -211,16 +214,27 @@ def test_the_documented_undo_of_a_forced_month_holds_with_a_write_ahead_log_left
     wh = wh.rename(tmp_path / "warehouse.duckdb")
     run_month("2027-12", wh, tmp_path / "out", validate=False, ahead_of_push=True)
     # a process killed after committing, before its checkpoint: the commit is only in the WAL
-    subprocess.run([sys.executable, "-c", (
-        "import duckdb, os; c = duckdb.connect(%r); c.execute(\"PRAGMA wal_autocheckpoint = '1GB'\"); "
-        "c.execute('CREATE TABLE forced_left_over AS SELECT 1 AS x'); os._exit(0)") % str(wh)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import duckdb, os; c = duckdb.connect(%r); c.execute(\"PRAGMA wal_autocheckpoint = '1GB'\"); "
+                "c.execute('CREATE TABLE forced_left_over AS SELECT 1 AS x'); os._exit(0)"
+            )
+            % str(wh),
+        ],
+        check=True,
+    )
     assert Path(str(wh) + ".wal").exists()
     ops = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text(encoding="utf-8")
     block = re.search(r"To undo a forced month.*?```sh\n(.*?)```", ops, re.S).group(1)
     script = block.replace("build/out", str(tmp_path / "out")).replace("build/", f"{tmp_path}/")
     subprocess.run(["sh", "-ec", script], check=True)
     with duckdb.connect(str(wh), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'forced_left_over'"
-                           ).fetchall()[0][0] == 0
+        assert (
+            con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'forced_left_over'").fetchall()[0][0]
+            == 0
+        )
         assert con.execute("SELECT count(*) FROM month_runs").fetchall()[0][0] == 0
     assert not (tmp_path / "out" / "2027-12").exists()

@@ -25,8 +25,11 @@ ID_RE = re.compile(r"\b[0-9]{17}[0-9Xx]\b")
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and "validation" not in p.parts}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "validation" not in p.parts
+    }
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +69,28 @@ def test_sample_month_outputs_per_contract(sample_run):
     import pyarrow.parquet as pq
 
     t = pq.read_table(month / "worklists" / offices[0] / "worklist.parquet")
-    for col in ("id_no", "name", "gender", "birth_month", "insurance_type", "person_type", "office_code",
-                "original_age_month", "statutory_age_month", "months_to_original", "months_to_statutory",
-                "flexible_earliest_month", "flexible_latest_month", "min_contribution_months",
-                "counted_contribution_months", "benefit_region", "flags", "stage", "responsible_officer",
-                "due_date"):
+    for col in (
+        "id_no",
+        "name",
+        "gender",
+        "birth_month",
+        "insurance_type",
+        "person_type",
+        "office_code",
+        "original_age_month",
+        "statutory_age_month",
+        "months_to_original",
+        "months_to_statutory",
+        "flexible_earliest_month",
+        "flexible_latest_month",
+        "min_contribution_months",
+        "counted_contribution_months",
+        "benefit_region",
+        "flags",
+        "stage",
+        "responsible_officer",
+        "due_date",
+    ):
         assert col in t.column_names
     flags = [f for f in t.column("flags").to_pylist() if f]
     assert all(f.split(";") == sorted(f.split(";")) for f in flags)
@@ -86,7 +106,9 @@ def test_rerun_gives_identical_outputs(sample_run, tmp_path):
     run_month("2026-11", wh2, out2)
     assert tree_digest(out2 / "2026-11") == tree_digest(out / "2026-11")
     con = duckdb.connect(str(wh2), read_only=True)
-    assert con.execute("SELECT count(*) - count(DISTINCT (id_no, kind, reference_mi)) FROM notice_log").fetchone()[0] == 0
+    assert (
+        con.execute("SELECT count(*) - count(DISTINCT (id_no, kind, reference_mi)) FROM notice_log").fetchone()[0] == 0
+    )
     con.close()
 
 
@@ -115,7 +137,7 @@ def test_replay_of_a_month_published_before_the_channel_column(sample_run, tmp_p
     con.close()
     ingest_batches([SAMPLE / "push" / "2026-12-incr"], wh2)
     run_month("2026-12", wh2, tmp_path / "out")
-    run_month("2026-11", wh2, tmp_path / "replay", replay=True)        # validated, no failure
+    run_month("2026-11", wh2, tmp_path / "replay", replay=True)  # validated, no failure
     import pyarrow.parquet as pq
 
     f = next((tmp_path / "replay" / "2026-11" / "worklists").glob("*/worklist.parquet"))
@@ -132,14 +154,17 @@ def test_next_month_carries_the_ledger_forward(sample_run, tmp_path):
     # every November entry is still there in December: open, or closed with a reason
     kept = con.execute(
         "SELECT count(*) FROM worklist_rows w JOIN ledger_entries e USING (entry_id) "
-        "WHERE w.month_mi = 2026*12+11 AND e.opened_mi = 2026*12+10").fetchone()[0]
+        "WHERE w.month_mi = 2026*12+11 AND e.opened_mi = 2026*12+10"
+    ).fetchone()[0]
     closed_before = con.execute(
-        "SELECT count(*) FROM ledger_entries WHERE opened_mi = 2026*12+10 AND closed_mi < 2026*12+11").fetchone()[0]
+        "SELECT count(*) FROM ledger_entries WHERE opened_mi = 2026*12+10 AND closed_mi < 2026*12+11"
+    ).fetchone()[0]
     assert kept + closed_before == nov
     # PRE_SERVICE is sent once: nobody opened in November gets it again in December
     again = con.execute(
         "SELECT count(*) FROM notice_log n JOIN ledger_entries e USING (entry_id) "
-        "WHERE n.kind = 'PRE_SERVICE' AND n.issued_mi = 2026*12+11 AND e.opened_mi = 2026*12+10").fetchone()[0]
+        "WHERE n.kind = 'PRE_SERVICE' AND n.issued_mi = 2026*12+11 AND e.opened_mi = 2026*12+10"
+    ).fetchone()[0]
     assert again == 0
     con.close()
 
@@ -148,12 +173,14 @@ def test_worklist_says_the_channel(sample_run):
     """rules.md §5 "the worklist says which": each row's channel is the one its notices of P went by."""
     _, wh, out = sample_run
     con = duckdb.connect(str(wh), read_only=True)
-    kinds = dict(con.execute("SELECT channel, count(*) FROM worklist_rows WHERE month_mi = 2026*12+10 "
-                             "GROUP BY ALL").fetchall())
-    assert set(kinds) == {"SMS", "EMPLOYER", "TOWNSHIP"}          # the sample has all three
+    kinds = dict(
+        con.execute("SELECT channel, count(*) FROM worklist_rows WHERE month_mi = 2026*12+10 GROUP BY ALL").fetchall()
+    )
+    assert set(kinds) == {"SMS", "EMPLOYER", "TOWNSHIP"}  # the sample has all three
     differ = con.execute(
         "SELECT count(*) FROM worklist_rows w JOIN notice_log n ON n.entry_id = w.entry_id AND n.issued_mi = w.month_mi "
-        "WHERE w.month_mi = 2026*12+10 AND n.channel <> w.channel").fetchone()[0]
+        "WHERE w.month_mi = 2026*12+10 AND n.channel <> w.channel"
+    ).fetchone()[0]
     assert differ == 0
     con.close()
     header = (out / "2026-11" / "worklists").glob("*/worklist.csv").__next__().read_text(encoding="utf-8-sig")
@@ -164,7 +191,9 @@ def test_analyst_views_carry_no_personal_data(sample_run):
     _, wh, _ = sample_run
     con = duckdb.connect(str(wh), read_only=True)
     names = {r[0] for r in con.execute("SELECT DISTINCT name FROM person_versions WHERE name IS NOT NULL").fetchall()}
-    phones = {r[0] for r in con.execute("SELECT DISTINCT phone FROM person_versions WHERE phone IS NOT NULL").fetchall()}
+    phones = {
+        r[0] for r in con.execute("SELECT DISTINCT phone FROM person_versions WHERE phone IS NOT NULL").fetchall()
+    }
     for view in ("batches", "quarantine", "ledger_current", "flags_current", "notices", "office_progress"):
         cur = con.execute(f"SELECT * FROM {view}")
         cols = [d[0] for d in cur.description]
@@ -176,7 +205,8 @@ def test_analyst_views_carry_no_personal_data(sample_run):
     assert "person_key" in [d[0] for d in con.execute("SELECT * FROM ledger_current LIMIT 0").description]
     # the key is not in the file: no stored macro or view carries the secret
     secret_hits = con.execute(
-        "SELECT count(*) FROM duckdb_functions() WHERE macro_definition LIKE '%demo-only-key%'").fetchone()[0]
+        "SELECT count(*) FROM duckdb_functions() WHERE macro_definition LIKE '%demo-only-key%'"
+    ).fetchone()[0]
     views_sql = " ".join(r[0] for r in con.execute("SELECT sql FROM duckdb_views()").fetchall())
     assert secret_hits == 0 and "demo-only-key" not in views_sql
     con.close()
@@ -192,8 +222,9 @@ def test_overdue_in_the_views_is_counted_on_the_shanghai_date(sample_run):
     try:
         con.execute("SET TimeZone = 'America/Los_Angeles'")
         today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-        rows = con.execute("SELECT due_date, overdue FROM ledger_current WHERE closed_month IS NULL "
-                           "AND due_date IS NOT NULL").fetchall()
+        rows = con.execute(
+            "SELECT due_date, overdue FROM ledger_current WHERE closed_month IS NULL AND due_date IS NOT NULL"
+        ).fetchall()
         assert rows and all(over == (due < today) for due, over in rows)
     finally:
         con.close()
@@ -203,7 +234,9 @@ def test_office_progress_adds_up(sample_run):
     _, wh, _ = sample_run
     con = duckdb.connect(str(wh), read_only=True)
     a = con.execute("SELECT sum(open_entries), sum(notices_sent) FROM office_progress").fetchone()
-    b = con.execute("SELECT count(*) FILTER (closed_mi IS NULL), (SELECT count(*) FROM notice_log) FROM ledger_entries").fetchone()
+    b = con.execute(
+        "SELECT count(*) FILTER (closed_mi IS NULL), (SELECT count(*) FROM notice_log) FROM ledger_entries"
+    ).fetchone()
     assert a == b
     con.close()
 
@@ -213,11 +246,19 @@ def test_explain_names_rules_without_personal_data(sample_run):
     con = duckdb.connect(str(wh), read_only=True)
     id_no, name = con.execute(
         "SELECT e.id_no, p.name FROM ledger_entries e JOIN person_versions p USING (id_no) "
-        "WHERE p.valid_to_seq IS NULL AND e.opened_by LIKE '%PUSH%' ORDER BY e.entry_id LIMIT 1").fetchone()
+        "WHERE p.valid_to_seq IS NULL AND e.opened_by LIKE '%PUSH%' ORDER BY e.entry_id LIMIT 1"
+    ).fetchone()
     con.close()
     text = explain_person(id_no, "2026-11", wh)
-    for needle in ("rules.md §1", "rules.md §2", "rules.md §3", "rules.md §4", "in scope: (", "ENROLLED",
-                   "PRE_SERVICE"):
+    for needle in (
+        "rules.md §1",
+        "rules.md §2",
+        "rules.md §3",
+        "rules.md §4",
+        "in scope: (",
+        "ENROLLED",
+        "PRE_SERVICE",
+    ):
         assert needle in text
     assert id_no not in text and (not name or name not in text)
 
@@ -227,10 +268,23 @@ def test_cli_run_refuses_without_push(tmp_path):
     from pipelines.warehouse import connect
 
     with connect(tmp_path / "w.duckdb", settings=load_settings()):
-        pass                                                    # a warehouse, but no push in it
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--month", "2026-11",
-                           "--warehouse", str(tmp_path / "w.duckdb"), "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True)
+        pass  # a warehouse, but no push in it
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "run",
+            "--month",
+            "2026-11",
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "no push batch" in lines[0]
@@ -246,11 +300,13 @@ def _failing_suites(tmp_path: Path, stage: str) -> Path:
     shutil.copytree(pipelines.EXPECTATIONS_DIR, d)
     suite = json.loads((d / f"{stage}.json").read_text(encoding="utf-8"))
     frame = suite["expectations"][0]["meta"]["frame"]
-    suite["expectations"].append({
-        "type": "expect_column_values_to_be_in_set",
-        "kwargs": {"column": "office_code", "value_set": ["000000"]},
-        "meta": {"frame": frame, "why": "test: an expectation that fails"},
-    })
+    suite["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "office_code", "value_set": ["000000"]},
+            "meta": {"frame": frame, "why": "test: an expectation that fails"},
+        }
+    )
     (d / f"{stage}.json").write_text(json.dumps(suite, ensure_ascii=False), encoding="utf-8")
     return d
 
@@ -278,7 +334,7 @@ def test_failing_expectation_stops_the_stage_and_publishes_nothing(sample_run, t
     con.close()
     if stage == "screen":
         assert after == before == 0, "the screening of the month was rolled back"
-    if stage == "forecast":   # issue 18: the month's forecast is not stored
+    if stage == "forecast":  # issue 18: the month's forecast is not stored
         con = duckdb.connect(str(wh2), read_only=True)
         assert con.execute("SELECT count(*) FROM forecast WHERE month_mi = 2026*12+11").fetchone()[0] == 0
         con.close()
@@ -292,13 +348,16 @@ def test_feedback_shows_in_worklists_and_office_progress(sample_run, tmp_path):
     _, wh, _ = sample_run
     wh2 = copy_warehouse(wh, tmp_path)
     apply_feedback_files(sorted((SAMPLE / "feedback").glob("*.csv")), wh2)
-    run_month("2026-11", wh2, tmp_path / "out")        # the same month again, now with feedback
+    run_month("2026-11", wh2, tmp_path / "out")  # the same month again, now with feedback
     con = duckdb.connect(str(wh2), read_only=True)
-    rows = con.execute("SELECT objection_deadline, objection_status FROM worklist_rows "
-                       "WHERE month_mi = 2026*12+10 AND objection_deadline IS NOT NULL").fetchall()
+    rows = con.execute(
+        "SELECT objection_deadline, objection_status FROM worklist_rows "
+        "WHERE month_mi = 2026*12+10 AND objection_deadline IS NOT NULL"
+    ).fetchall()
     assert rows and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d, _ in rows)
     assert {"objections_open", "objections_overdue"} <= {
-        d[0] for d in con.execute("SELECT * FROM office_progress LIMIT 0").description}
+        d[0] for d in con.execute("SELECT * FROM office_progress LIMIT 0").description
+    }
     con.close()
     header = (tmp_path / "out" / "2026-11" / "worklists").glob("*/worklist.csv")
     assert all("异议截止日期" in h.read_text(encoding="utf-8-sig").splitlines()[0] for h in header)
@@ -317,5 +376,8 @@ def test_publish_removes_a_run_folder_this_run_has_nothing_for(tmp_path):
     (stage / "worklists" / "640104" / "new.txt").write_text("new")
     _swap_in(stage, final)
     assert sorted(p.relative_to(final).as_posix() for p in final.rglob("*.txt")) == [
-        "declarations/640104/old.txt", "validation/old.txt", "worklists/640104/new.txt"]
+        "declarations/640104/old.txt",
+        "validation/old.txt",
+        "worklists/640104/new.txt",
+    ]
     assert not stage.exists()

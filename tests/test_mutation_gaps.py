@@ -46,13 +46,13 @@ def test_declaration_minimum_is_inclusive_and_keyed_by_the_elected_year(tmp_path
     for S's year instead of R's."""
     wh = Wh(tmp_path)
     month = "2029-11"
-    exact = wh.person(S=mi(2029, 12), counted=180)    # R = S in 2029: minimum 180, counted exactly 180
-    late = wh.person(S=mi(2029, 12), counted=183)     # S in 2029 but R elected in 2030: minimum 186
+    exact = wh.person(S=mi(2029, 12), counted=180)  # R = S in 2029: minimum 180, counted exactly 180
+    late = wh.person(S=mi(2029, 12), counted=183)  # S in 2029 but R elected in 2030: minimum 186
     confirm(wh, [exact], CONCLUSION_ISSUED={"counted_months": 180})
     confirm(wh, [late], CONCLUSION_ISSUED={"counted_months": 183})
     rep = wh.apply([row(late, "ELECTED_MONTH", D0 + timedelta(days=8), elected_month="2030-01")])
     assert rep.refused == 0, rep.lines()
-    declare(wh, month, ahead_of_push=True)    # the fixture's only push is of 2026-11 (issue 14)
+    declare(wh, month, ahead_of_push=True)  # the fixture's only push is of 2026-11 (issue 14)
     got = by_id(listed(wh, month))
     assert (got[exact.id_no]["decision"], got[exact.id_no]["min_contribution_months"]) == ("DECLARATION", 180)
     assert (got[late.id_no]["retirement_month"], got[late.id_no]["retirement_source"]) == ("2030-01", "ELECTED")
@@ -64,7 +64,7 @@ def test_early_election_one_month_before_s_needs_the_minimum(tmp_path):
     retirement also needs the minimum contribution months below to be met by then."
     An elected month just one month before S is early. Kills feedback.py `mi < statutory` -> `mi < statutory - 1`."""
     wh = Wh(tmp_path)
-    p = wh.person(S=mi(2027, 5), counted=100)          # not contributing: projected = counted = 100 < 180
+    p = wh.person(S=mi(2027, 5), counted=100)  # not contributing: projected = counted = 100 < 180
     wh.apply([row(p, "ELECTED_MONTH", D0, elected_month="2027-04")])
     assert [c for _, c in wh.statuses(wh.last_file())] == ["EARLY_MONTHS_SHORT"]
     assert wh.one("SELECT elected_retirement_mi FROM ledger_entries WHERE entry_id = ?", [p.entry_id]) is None
@@ -79,17 +79,21 @@ def test_no_benefit_place_handover_for_a_retired_person(tmp_path):
     from support.ledger import Push
 
     push = Push(tmp_path)
-    ret = person(1, birth_date=born(60), retired=1)     # retired, far from any window: never in the ledger
-    act = person(2, birth_date=born(60))                # the same move, not retired: handed over
+    ret = person(1, birth_date=born(60), retired=1)  # retired, far from any window: never in the ledger
+    act = person(2, birth_date=born(60))  # the same move, not retired: handed over
     push.month("2026-11", [ret, act])
     moved = [dict(p, hukou_region="620102") for p in (ret, act)]
     segs = []
     for p in moved:
-        segs += [segment(p["id_no"], "620102", "199001", "200912", 1),
-                 segment(p["id_no"], "640104", "201001", "201512", 1)]
+        segs += [
+            segment(p["id_no"], "620102", "199001", "200912", 1),
+            segment(p["id_no"], "640104", "201001", "201512", 1),
+        ]
     push.month("2026-12", moved, segs)
     assert push.q("SELECT benefit_province FROM screen_results WHERE month_mi = 24323 ORDER BY id_no") == [
-        ("620000",), ("620000",)]
+        ("620000",),
+        ("620000",),
+    ]
     h = push.q("SELECT id_no, kind FROM handovers")
     assert h == [(act["id_no"], "BENEFIT_PLACE_OUT")]
 

@@ -41,18 +41,47 @@ def con(tmp_path):
         yield c
 
 
-def add_person(con, n: int, *, s_mi: int, months=(P,), opened_mi: int = P - 2, office: str = OFFICE,
-               insurance_type: int = 110, phone: str | None = "13912345678", employer_uscc: str | None = None,
-               employer_name: str | None = "宁夏测试有限公司", survival_status: int = 1, retired: bool = False,
-               closed_mi: int | None = None, stage: str = "NOTIFIED", hukou_region: str | None = "640104",
-               pre_review_office: str | None = None, elected_mi: int | None = None, name: str | None = None) -> dict:
+def add_person(
+    con,
+    n: int,
+    *,
+    s_mi: int,
+    months=(P,),
+    opened_mi: int = P - 2,
+    office: str = OFFICE,
+    insurance_type: int = 110,
+    phone: str | None = "13912345678",
+    employer_uscc: str | None = None,
+    employer_name: str | None = "宁夏测试有限公司",
+    survival_status: int = 1,
+    retired: bool = False,
+    closed_mi: int | None = None,
+    stage: str = "NOTIFIED",
+    hukou_region: str | None = "640104",
+    pre_review_office: str | None = None,
+    elected_mi: int | None = None,
+    name: str | None = None,
+) -> dict:
     """One person: persons_p row, screen_results for each month of ``months``, one ledger entry."""
     id_no = make_id(n)
     name = name or f"测试{n}"
     con.execute("DELETE FROM persons_p WHERE id_no = ?", [id_no])
-    con.execute("INSERT INTO persons_p VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [id_no, name, insurance_type, 2 if insurance_type == 110 else None, hukou_region,
-                 employer_uscc, employer_name, phone, office, survival_status, retired])
+    con.execute(
+        "INSERT INTO persons_p VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            id_no,
+            name,
+            insurance_type,
+            2 if insurance_type == 110 else None,
+            hukou_region,
+            employer_uscc,
+            employer_name,
+            phone,
+            office,
+            survival_status,
+            retired,
+        ],
+    )
     for m in months:
         con.execute(
             """INSERT INTO screen_results (month_mi, id_no, office_code, insurance_type, gender, person_type,
@@ -62,16 +91,39 @@ def add_person(con, n: int, *, s_mi: int, months=(P,), opened_mi: int = P - 2, o
                    trigger_push, trigger_application, trigger_screening, flags)
                VALUES (?, ?, ?, ?, 1, 2, ?, ?, ?, 0, ?, ?, ?, 180, 300, 300, '640000', 'R1_HUKOU',
                        ?, ?, true, true, false, false, '')""",
-            [m, id_no, office, insurance_type, s_mi - 60 * 12, s_mi, s_mi, s_mi + 1,
-             s_mi - 36 if insurance_type == 110 else None, s_mi + 36 if insurance_type == 110 else None,
-             survival_status != 2, retired])
+            [
+                m,
+                id_no,
+                office,
+                insurance_type,
+                s_mi - 60 * 12,
+                s_mi,
+                s_mi,
+                s_mi + 1,
+                s_mi - 36 if insurance_type == 110 else None,
+                s_mi + 36 if insurance_type == 110 else None,
+                survival_status != 2,
+                retired,
+            ],
+        )
     entry_id = f"{person_key(id_no, SETTINGS)}-{opened_mi}"
     con.execute(
         """INSERT INTO ledger_entries (entry_id, id_no, office_code, opened_mi, opened_by, officer_id, stage,
                stage_since, closed_mi, close_reason, elected_retirement_mi, pre_review_office)
            VALUES (?, ?, ?, ?, 'PUSH', ?, ?, DATE '2026-01-01', ?, ?, ?, ?)""",
-        [entry_id, id_no, office, opened_mi, f"{office}-01", stage, closed_mi,
-         "RETIRED" if closed_mi is not None else None, elected_mi, pre_review_office])
+        [
+            entry_id,
+            id_no,
+            office,
+            opened_mi,
+            f"{office}-01",
+            stage,
+            closed_mi,
+            "RETIRED" if closed_mi is not None else None,
+            elected_mi,
+            pre_review_office,
+        ],
+    )
     return {"id_no": id_no, "entry_id": entry_id, "name": name}
 
 
@@ -93,6 +145,7 @@ def read_csv_rows(path: Path) -> list[dict]:
 
 # ----------------------------------------------------------------------------- segments
 
+
 @pytest.mark.parametrize("n, expected", [(6, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4), (500, 8)])
 def test_sms_segments_by_exact_length(con, n, expected):
     text = SETTINGS.sms_signature + "测" * (n - len(SETTINGS.sms_signature))
@@ -108,6 +161,7 @@ def test_sms_segments_vectors():
 
 # ----------------------------------------------------------------------------- triggers
 
+
 def test_each_kind_at_its_boundary(con):
     people = {d: add_person(con, 10 + i, s_mi=P + d) for i, d in enumerate((4, 3, 2, 0, -1))}
     new = add_person(con, 20, s_mi=P + 10, opened_mi=P, stage="ENROLLED")
@@ -120,14 +174,18 @@ def test_each_kind_at_its_boundary(con):
     assert kinds_of(con, new["id_no"]) == [("PRE_SERVICE", P)]
     assert counts == {"PRE_SERVICE": 1, "AGE_MINUS_3": 1, "AGE_REACHED": 1, "OVERDUE": 1, "NOTIFIED": 1}
     # the PRE_SERVICE entry moved ENROLLED -> NOTIFIED on the first day of P, source run:YYYY-MM
-    stage, since = con.execute("SELECT stage, stage_since FROM ledger_entries WHERE entry_id = ?",
-                               [new["entry_id"]]).fetchone()
+    stage, since = con.execute(
+        "SELECT stage, stage_since FROM ledger_entries WHERE entry_id = ?", [new["entry_id"]]
+    ).fetchone()
     assert stage == "NOTIFIED" and str(since) == "2026-03-01"
-    tr = con.execute("SELECT from_stage, to_stage, source FROM ledger_transitions WHERE entry_id = ?",
-                     [new["entry_id"]]).fetchall()
+    tr = con.execute(
+        "SELECT from_stage, to_stage, source FROM ledger_transitions WHERE entry_id = ?", [new["entry_id"]]
+    ).fetchall()
     assert tr == [("ENROLLED", "NOTIFIED", "run:2026-03")]
     # reference and issued month P; notice ids deterministic and free of the ID number
-    for nid, ref, issued, id_no in con.execute("SELECT notice_id, reference_mi, issued_mi, id_no FROM notice_log").fetchall():
+    for nid, ref, issued, id_no in con.execute(
+        "SELECT notice_id, reference_mi, issued_mi, id_no FROM notice_log"
+    ).fetchall():
         assert ref == P and issued == P and id_no not in nid
         assert re.fullmatch(r"[A-Z_0-9]+-2026-03-[0-9a-f]{16}", nid)
 
@@ -166,13 +224,17 @@ def test_no_notice_to_deceased_retired_or_closed(con):
     assert kinds_of(con, closed["id_no"]) == []
     assert kinds_of(con, alive["id_no"]) == [("AGE_REACHED", P)]
     # nor through the generic path
-    con.execute("CREATE TABLE decl AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
-                "DATE '2026-06-01' AS retirement_month FROM ledger_entries", [P])
+    con.execute(
+        "CREATE TABLE decl AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
+        "DATE '2026-06-01' AS retirement_month FROM ledger_entries",
+        [P],
+    )
     assert notify.issue_notices(con, "DECLARATION", "decl", P, SETTINGS) == 1
     assert kinds_of(con, dead["id_no"]) == [] and kinds_of(con, retired["id_no"]) == []
 
 
 # ----------------------------------------------------------------------------- channels
+
 
 def test_channel_rules(con):
     sms = add_person(con, 60, s_mi=P, phone="+86 139-1234-5678")
@@ -196,6 +258,7 @@ def test_channel_rules(con):
 
 
 # ----------------------------------------------------------------------------- texts
+
 
 def test_reminder_texts(con):
     a3 = add_person(con, 70, s_mi=month_index(2026, 6))
@@ -223,12 +286,18 @@ def test_reminder_texts(con):
 def test_generic_kinds_declaration_consultation_result(con):
     a = add_person(con, 80, s_mi=P + 2)
     b = add_person(con, 81, s_mi=P + 2, office=OTHER_OFFICE)
-    con.execute("CREATE TABLE d AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
-                "CAST(? AS INTEGER) AS retirement_month FROM ledger_entries", [P, P + 2])
+    con.execute(
+        "CREATE TABLE d AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
+        "CAST(? AS INTEGER) AS retirement_month FROM ledger_entries",
+        [P, P + 2],
+    )
     assert notify.issue_notices(con, "DECLARATION", "(SELECT * FROM d WHERE office_code = '640104')", P, SETTINGS) == 1
     assert notify.issue_notices(con, "CONSULTATION", "(SELECT * FROM d WHERE office_code = '640521')", P, SETTINGS) == 1
-    con.execute("CREATE TABLE r AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
-                "15 AS objection_days FROM ledger_entries", [P])
+    con.execute(
+        "CREATE TABLE r AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
+        "15 AS objection_days FROM ledger_entries",
+        [P],
+    )
     assert notify.issue_notices(con, "RESULT", "r", P, SETTINGS) == 2
     assert notify.issue_notices(con, "RESULT", "r", P, SETTINGS) == 0  # rerun: nothing new
     texts = {(i, k): t for i, k, _, _, _, _, _, t, _ in notices(con)}
@@ -249,18 +318,30 @@ def test_missing_variable_names_variable_and_person_key_not_id(con):
     assert notices(con) == []  # nothing half-issued
     # a NULL value is missing too
     with pytest.raises(notify.NoticeRenderError, match="office_phone"):
-        notify.render_notice("AGE_REACHED", {"insurance_type": 110, "statutory_age_month": "2026年3月",
-                                             "benefit_start_month": "2026年4月", "office_short": "X",
-                                             "office_phone": None, "month_mi": P}, SETTINGS, "abc")
+        notify.render_notice(
+            "AGE_REACHED",
+            {
+                "insurance_type": 110,
+                "statutory_age_month": "2026年3月",
+                "benefit_start_month": "2026年4月",
+                "office_short": "X",
+                "office_phone": None,
+                "month_mi": P,
+            },
+            SETTINGS,
+            "abc",
+        )
 
 
 def test_text_over_500_characters_is_an_error(con):
     with pytest.raises(notify.NoticeRenderError, match="at most 500"):
-        notify.render_notice("CONSULTATION", {"insurance_type": 110, "office_short": "长" * 400,
-                                              "office_phone": "1"}, SETTINGS, "abc")
+        notify.render_notice(
+            "CONSULTATION", {"insurance_type": 110, "office_short": "长" * 400, "office_phone": "1"}, SETTINGS, "abc"
+        )
 
 
 # ----------------------------------------------------------------------------- files and reruns
+
 
 def _files(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
@@ -270,8 +351,9 @@ def _mixed_month(con):
     add_person(con, 100, s_mi=P, phone="13912345678")
     add_person(con, 101, s_mi=P + 3, phone=None, opened_mi=P, stage="ENROLLED")
     add_person(con, 102, s_mi=P - 1, phone="0951-5012345", office=OTHER_OFFICE, employer_name=None)
-    add_person(con, 103, s_mi=P - 1, phone="=cmd|' /C calc'!A0", office=OTHER_OFFICE, hukou_region=None,
-               employer_name=None)
+    add_person(
+        con, 103, s_mi=P - 1, phone="=cmd|' /C calc'!A0", office=OTHER_OFFICE, hukou_region=None, employer_name=None
+    )
 
 
 def test_files_per_office_and_rerun_is_identical(con, tmp_path):
@@ -281,8 +363,9 @@ def test_files_per_office_and_rerun_is_identical(con, tmp_path):
     counts = notify.write_notification_files(con, P, out)
     assert counts["notification offices"] == 2 and counts["sms notices"] == 1 and counts["offline notices"] == 4
     files1 = _files(out)
-    assert set(files1) == {f"notifications/{o}/{f}" for o in (OFFICE, OTHER_OFFICE)
-                           for f in ("sms.parquet", "sms.csv", "offline.csv")}
+    assert set(files1) == {
+        f"notifications/{o}/{f}" for o in (OFFICE, OTHER_OFFICE) for f in ("sms.parquet", "sms.csv", "offline.csv")
+    }
     n_before = con.execute("SELECT count(*) FROM notice_log").fetchone()[0]
     tr_before = con.execute("SELECT count(*) FROM ledger_transitions").fetchone()[0]
     rows_before = con.execute("SELECT * EXCLUDE (created_at) FROM notice_log ORDER BY notice_id").fetchall()
@@ -294,8 +377,10 @@ def test_files_per_office_and_rerun_is_identical(con, tmp_path):
     notify.write_notification_files(con, P, out)
     assert _files(out) == files1
     # an office only gets its own persons; offline rows say how to deliver
-    own = {o: {r[0] for r in con.execute("SELECT id_no FROM notice_log WHERE office_code = ?", [o]).fetchall()}
-           for o in (OFFICE, OTHER_OFFICE)}
+    own = {
+        o: {r[0] for r in con.execute("SELECT id_no FROM notice_log WHERE office_code = ?", [o]).fetchall()}
+        for o in (OFFICE, OTHER_OFFICE)
+    }
     cols = {}
     for o in (OFFICE, OTHER_OFFICE):
         for f in ("sms.csv", "offline.csv"):
@@ -304,7 +389,9 @@ def test_files_per_office_and_rerun_is_identical(con, tmp_path):
             rows = read_csv_rows(out / "notifications" / o / f)
             cols[f] = list(rows[0]) if rows else cols.get(f)
             assert {r["公民身份号码"] for r in rows} <= own[o]
-    assert {"通知编号", "通知类型", "公民身份号码", "手机号码", "短信内容", "计费条数", "所属年月"} <= set(cols["sms.csv"])
+    assert {"通知编号", "通知类型", "公民身份号码", "手机号码", "短信内容", "计费条数", "所属年月"} <= set(
+        cols["sms.csv"]
+    )
     off = read_csv_rows(out / "notifications" / OTHER_OFFICE / "offline.csv")
     assert {r["告知渠道"] for r in off} == {"TOWNSHIP"}
     assert {r["线下告知原因"] for r in off} == {"phone is not a valid mobile"}
@@ -314,6 +401,7 @@ def test_files_per_office_and_rerun_is_identical(con, tmp_path):
     sms = read_csv_rows(out / "notifications" / OFFICE / "sms.csv")
     assert [r["手机号码"] for r in sms] == ["13912345678"] and sms[0]["通知类型"] == "AGE_REACHED"
     import pyarrow.parquet as pq
+
     t = pq.read_table(out / "notifications" / OFFICE / "sms.parquet")
     assert t.column_names[:7] == ["notice_id", "notice_kind", "id_no", "phone", "text", "segments", "reference_month"]
 
@@ -333,8 +421,9 @@ def test_kill_between_notices_and_files_then_rerun(tmp_path):
         again = notify.issue_reminders(c, P, SETTINGS)
         assert sum(v for k, v in again.items() if k != "NOTIFIED") == 0
         notify.write_notification_files(c, P, out)
-        dup = c.execute("SELECT count(*) FROM (SELECT id_no, kind, reference_mi FROM notice_log "
-                        "GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
+        dup = c.execute(
+            "SELECT count(*) FROM (SELECT id_no, kind, reference_mi FROM notice_log GROUP BY ALL HAVING count(*) > 1)"
+        ).fetchone()[0]
         assert dup == 0
         by_office = dict(c.execute("SELECT office_code, count(*) FROM notice_log GROUP BY 1").fetchall())
     for office, n in by_office.items():
@@ -352,27 +441,35 @@ def test_kill_between_insert_and_stage_move_completes_on_rerun(con):
     con.execute("DELETE FROM ledger_transitions")
     counts = notify.issue_reminders(con, P, SETTINGS)
     assert counts["PRE_SERVICE"] == 0 and counts["NOTIFIED"] == 1
-    assert con.execute("SELECT stage FROM ledger_entries WHERE entry_id = ?", [p["entry_id"]]).fetchone()[0] == "NOTIFIED"
+    assert (
+        con.execute("SELECT stage FROM ledger_entries WHERE entry_id = ?", [p["entry_id"]]).fetchone()[0] == "NOTIFIED"
+    )
 
 
 # ----------------------------------------------------------------------------- letters
 
+
 def test_coordination_letters(con, tmp_path):
     moved_in = add_person(con, 120, s_mi=P + 6, name="李四")
-    con.execute("INSERT INTO handovers VALUES (?, ?, 'BENEFIT_PLACE_IN', '620000', ?, 'test')",
-                [P, moved_in["id_no"], OFFICE])
+    con.execute(
+        "INSERT INTO handovers VALUES (?, ?, 'BENEFIT_PLACE_IN', '620000', ?, 'test')", [P, moved_in["id_no"], OFFICE]
+    )
     changed = add_person(con, 121, s_mi=P + 6, office=OTHER_OFFICE)
-    con.execute("INSERT INTO handovers VALUES (?, ?, 'OFFICE_CHANGE', ?, ?, 'test')",
-                [P, changed["id_no"], OFFICE, OTHER_OFFICE])
+    con.execute(
+        "INSERT INTO handovers VALUES (?, ?, 'OFFICE_CHANGE', ?, ?, 'test')",
+        [P, changed["id_no"], OFFICE, OTHER_OFFICE],
+    )
     reviewed = add_person(con, 122, s_mi=P + 6, pre_review_office="640205")
-    con.execute("INSERT INTO handovers VALUES (?, ?, 'OFFICE_CHANGE', '640205', ?, 'test')",
-                [P, reviewed["id_no"], OFFICE])  # same case twice: one letter
+    con.execute(
+        "INSERT INTO handovers VALUES (?, ?, 'OFFICE_CHANGE', '640205', ?, 'test')", [P, reviewed["id_no"], OFFICE]
+    )  # same case twice: one letter
     gone = add_person(con, 123, s_mi=P + 6, closed_mi=P, stage="MOVED_OUT", pre_review_office="640205")
-    con.execute("INSERT INTO handovers VALUES (?, ?, 'BENEFIT_PLACE_OUT', ?, '610000', 'test')",
-                [P, gone["id_no"], OFFICE])  # no letter: moved out, entry closed
+    con.execute(
+        "INSERT INTO handovers VALUES (?, ?, 'BENEFIT_PLACE_OUT', ?, '610000', 'test')", [P, gone["id_no"], OFFICE]
+    )  # no letter: moved out, entry closed
     out = tmp_path / "out" / "2026-03"
     assert notify.record_letters_due(con, P) == 3
-    assert notify.record_letters_due(con, P) == 0          # a rerun of P adds nothing
+    assert notify.record_letters_due(con, P) == 0  # a rerun of P adds nothing
     paths = notify.write_letters(con, P, out)
     assert len(paths) == 3
     by_person = {}
@@ -399,8 +496,11 @@ def test_coordination_letters(con, tmp_path):
     assert _files(out) == before
     # the entry closing after P's run (a county RETIRED dated in P), or an office change moving it to
     # another officer, leaves the letter of P as written: its entry and officer are recorded with it
-    con.execute("UPDATE ledger_entries SET closed_mi = ?, close_reason = 'RETIRED', officer_id = '640104-09' "
-                "WHERE entry_id = ?", [P, moved_in["entry_id"]])
+    con.execute(
+        "UPDATE ledger_entries SET closed_mi = ?, close_reason = 'RETIRED', officer_id = '640104-09' "
+        "WHERE entry_id = ?",
+        [P, moved_in["entry_id"]],
+    )
     notify.write_letters(con, P, out)
     assert _files(out) == before
     # letters recorded before the entry was stored with them: the latest entry opened by P
@@ -425,13 +525,23 @@ def test_every_kind_renders_for_every_office_within_500(kind):
     for code in notify.offices():
         for insurance_type in (110, 170):
             for s_mi in (P - 5, P, P + 3):
-                ctx = notify.notice_context({
-                    "office_code": code, "insurance_type": insurance_type, "reference_mi": P,
-                    "statutory_age_mi": s_mi, "benefit_start_mi": s_mi + 1, "original_age_mi": s_mi - 36,
-                    "flexible_earliest_mi": s_mi - 36, "flexible_latest_mi": s_mi + 36,
-                    "elected_retirement_mi": s_mi + 12, "elected_benefit_start_mi": s_mi + 13,
-                    "retirement_month": P + 2, "objection_days": 15,
-                }, P)
+                ctx = notify.notice_context(
+                    {
+                        "office_code": code,
+                        "insurance_type": insurance_type,
+                        "reference_mi": P,
+                        "statutory_age_mi": s_mi,
+                        "benefit_start_mi": s_mi + 1,
+                        "original_age_mi": s_mi - 36,
+                        "flexible_earliest_mi": s_mi - 36,
+                        "flexible_latest_mi": s_mi + 36,
+                        "elected_retirement_mi": s_mi + 12,
+                        "elected_benefit_start_mi": s_mi + 13,
+                        "retirement_month": P + 2,
+                        "objection_days": 15,
+                    },
+                    P,
+                )
                 text = notify.render_notice(kind, ctx, SETTINGS, "k")
                 assert text.startswith("【宁夏人社】尊敬的参保人，您好！") and len(text) <= 500
                 assert "{" not in text and "None" not in text and "\n" not in text
@@ -453,19 +563,28 @@ def test_notice_raised_before_the_push_is_withdrawn_when_the_run_closes_its_entr
     # closing the entry (any close reason) withdraws it: kept in notice_withdrawals, in no file
     open_ = add_person(con, 82, s_mi=P + 2)
     gone = add_person(con, 83, s_mi=P + 2)
-    con.execute("CREATE TABLE d AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
-                "CAST(? AS INTEGER) AS retirement_month FROM ledger_entries", [P + 2, P + 2])
+    con.execute(
+        "CREATE TABLE d AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
+        "CAST(? AS INTEGER) AS retirement_month FROM ledger_entries",
+        [P + 2, P + 2],
+    )
     assert notify.issue_notices(con, "DECLARATION", "d", P, SETTINGS) == 2
-    con.execute("CREATE TABLE r AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
-                "15 AS objection_days FROM ledger_entries", [P])
+    con.execute(
+        "CREATE TABLE r AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
+        "15 AS objection_days FROM ledger_entries",
+        [P],
+    )
     assert notify.issue_notices(con, "RESULT", "r", P, SETTINGS) == 2
-    con.execute("UPDATE ledger_entries SET closed_mi = ?, close_reason = ? WHERE entry_id = ?",
-                [P, reason, gone["entry_id"]])
+    con.execute(
+        "UPDATE ledger_entries SET closed_mi = ?, close_reason = ? WHERE entry_id = ?", [P, reason, gone["entry_id"]]
+    )
     assert notify.withdraw_closed(con, P) == 2
     assert kinds_of(con, gone["id_no"], P) == []
     assert kinds_of(con, open_["id_no"], P) == [("DECLARATION", P + 2), ("RESULT", P)]
     assert con.execute("SELECT kind, reason, withdrawn_mi FROM notice_withdrawals ORDER BY kind").fetchall() == [
-        ("DECLARATION", reason, P), ("RESULT", reason, P)]
+        ("DECLARATION", reason, P),
+        ("RESULT", reason, P),
+    ]
     assert notify.withdraw_closed(con, P) == 0  # a rerun finds nothing left
 
 
@@ -474,8 +593,11 @@ def test_withdrawn_notice_waits_again_when_a_rerun_reopens_its_entry(con):
     # left); a correction push of P and the rerun reopen the entry (05_reopen.sql): the notice waits
     # for P's batch again, exactly as it was, and is withdrawn from nothing
     gone = add_person(con, 83, s_mi=P + 2)
-    con.execute("CREATE TABLE d AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
-                "CAST(? AS INTEGER) AS retirement_month FROM ledger_entries", [P + 2, P + 2])
+    con.execute(
+        "CREATE TABLE d AS SELECT id_no, entry_id, ? AS reference_mi, office_code, "
+        "CAST(? AS INTEGER) AS retirement_month FROM ledger_entries",
+        [P + 2, P + 2],
+    )
     assert notify.issue_notices(con, "DECLARATION", "d", P, SETTINGS) == 1
     before = con.execute("SELECT * EXCLUDE (file_office) FROM notice_log").fetchall()
     con.execute("UPDATE ledger_entries SET closed_mi = ?, close_reason = 'LEFT_PUSH', stage = 'LEFT_PUSH'", [P])

@@ -48,9 +48,11 @@ from pushkit import make_id, person, segment, write_batch
 SIG = "【宁夏人社】"
 OFF = "640104"
 OFF2 = "640521"
-FB_COLUMNS = ("office_code,event,id_no,event_date,officer_id,result,months,items,counted_months,merge_status,"
-              "archive_conclusion,base_data,elected_month,confirmer,pre_review_office,reason,basis,remedy,"
-              "note").split(",")
+FB_COLUMNS = (
+    "office_code,event,id_no,event_date,officer_id,result,months,items,counted_months,merge_status,"
+    "archive_conclusion,base_data,elected_month,confirmer,pre_review_office,reason,basis,remedy,"
+    "note"
+).split(",")
 MONTHS = ["2026-10", "2026-11", "2026-12", "2027-01", "2027-02", "2027-03", "2027-04", "2027-05"]
 REMINDERS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE")
 
@@ -70,10 +72,29 @@ SPEC = {
     # key: (n, fields)
     "A": (1, dict(birth_date="19661015")),
     "B": (2, dict(birth_date="19711020", gender=2, person_type=2)),
-    "C": (3, dict(birth_date="19670110", insurance_type=170, person_type="", employer_uscc="", employer_name="",
-                  actual_contribution_months=100)),
-    "D": (4, dict(birth_date="19670412", gender=2, insurance_type=170, person_type="", employer_uscc="",
-                  employer_name="", phone="")),
+    "C": (
+        3,
+        dict(
+            birth_date="19670110",
+            insurance_type=170,
+            person_type="",
+            employer_uscc="",
+            employer_name="",
+            actual_contribution_months=100,
+        ),
+    ),
+    "D": (
+        4,
+        dict(
+            birth_date="19670412",
+            gender=2,
+            insurance_type=170,
+            person_type="",
+            employer_uscc="",
+            employer_name="",
+            phone="",
+        ),
+    ),
     "E": (5, dict(birth_date="19661105", phone="0951-5012345")),
     "F": (6, dict(birth_date="19710708", gender=2, person_type=2, contribution_status=2)),
     "G": (7, dict(birth_date="19650520", contribution_status=2)),
@@ -83,8 +104,10 @@ SPEC = {
     "K": (11, dict(birth_date="19670205")),
     "L": (12, dict(birth_date="19670305")),
     "M": (13, dict(birth_date="19711106", gender=2, person_type=3, employer_uscc="", employer_name="")),
-    "N": (14, dict(birth_date="19711207", gender=2, person_type=3, employer_uscc="", employer_name="",
-                   phone="12912345678")),
+    "N": (
+        14,
+        dict(birth_date="19711207", gender=2, person_type=3, employer_uscc="", employer_name="", phone="12912345678"),
+    ),
     "Q": (15, dict(birth_date="19680301")),
     "R": (16, dict(birth_date="19680101", arrears_months=3)),
     "S": (17, dict(birth_date="19661018")),
@@ -132,8 +155,15 @@ def path(key: str, days: list[str], counted=300, confirmer="EMPLOYER", until="CO
         ("ARCHIVE_REVIEWED", {"result": "PASS"}),
         ("YEARS_CONFIRMED", {"months": counted}),
         ("RELATIONS_MERGED", {"merge_status": "NOT_NEEDED"}),
-        ("CONCLUSION_ISSUED", {"counted_months": counted, "merge_status": "NOT_NEEDED", "archive_conclusion": "PASS",
-                               "base_data": "base 6500"}),
+        (
+            "CONCLUSION_ISSUED",
+            {
+                "counted_months": counted,
+                "merge_status": "NOT_NEEDED",
+                "archive_conclusion": "PASS",
+                "base_data": "base 6500",
+            },
+        ),
         ("RESULT_RECEIVED", {}),
         ("CONFIRMED", {"confirmer": confirmer}),
     ]
@@ -182,16 +212,19 @@ class World:
         return self.cli(tag, "ingest", str(folder), "--warehouse", str(self.wh))
 
     def run(self, month, *extra, tag=None):
-        return self.cli(tag or f"run {month}", "run", "--month", month, "--warehouse", str(self.wh),
-                        "--out", str(self.out), *extra)
+        return self.cli(
+            tag or f"run {month}", "run", "--month", month, "--warehouse", str(self.wh), "--out", str(self.out), *extra
+        )
 
     def declare(self, month):
-        return self.cli(f"declare {month}", "declare", "--month", month, "--warehouse", str(self.wh),
-                        "--out", str(self.out))
+        return self.cli(
+            f"declare {month}", "declare", "--month", month, "--warehouse", str(self.wh), "--out", str(self.out)
+        )
 
     def feedback(self, name, rows):
-        return self.cli(f"feedback {name}", "feedback", str(write_fb(self.fbdir, name, rows)),
-                        "--warehouse", str(self.wh))
+        return self.cli(
+            f"feedback {name}", "feedback", str(write_fb(self.fbdir, name, rows)), "--warehouse", str(self.wh)
+        )
 
     def q(self, sql, params=None):
         con = duckdb.connect(str(self.wh), read_only=True)
@@ -201,13 +234,18 @@ class World:
             con.close()
 
     def notices(self):
-        return self.q("SELECT id_no, kind, reference_mi, issued_mi, channel, office_code, text, segments, phone "
-                      "FROM notice_log ORDER BY issued_mi, kind, id_no")
+        return self.q(
+            "SELECT id_no, kind, reference_mi, issued_mi, channel, office_code, text, segments, phone "
+            "FROM notice_log ORDER BY issued_mi, kind, id_no"
+        )
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -218,8 +256,9 @@ def world(tmp_path_factory):
 
     # applications: Q applied 2026-11-10 (counts from 2026-11 only)
     app = root / "applications.csv"
-    app.write_text("id_no,applicant_type,applied_on,channel,county_code\n"
-                   f"{ID['Q']},2,20261110,online,640104\n", encoding="utf-8")
+    app.write_text(
+        f"id_no,applicant_type,applied_on,channel,county_code\n{ID['Q']},2,20261110,online,640104\n", encoding="utf-8"
+    )
 
     # ---- 2026-10
     write_batch(root / "b1", allp, _segs(allp), seq=1, month="2026-10")
@@ -232,12 +271,18 @@ def world(tmp_path_factory):
     w.snap["digest 2026-10 rerun"] = tree_digest(w.out / "2026-10" / "notifications")
     w.snap["notices after rerun 2026-10"] = len(w.notices())
     rows = []
-    rows += path("C", ["2026-10-12", "2026-10-13", "2026-10-14", "2026-10-15", "2026-10-16"], counted=100,
-                 until="RESULT_RECEIVED")
-    rows += [fb_row("C", "CONFIRMED", "2026-10-19", confirmer="EMPLOYER"),       # wrong confirmer (170)
-             fb_row("C", "CONFIRMED", "2026-10-19", confirmer="PERSON")]
-    rows += path("O1", ["2026-10-01"] * 5, until="RESULT_RECEIVED")              # deadline 2026-10-27
-    rows += [fb_row("O1", "OBJECTION_FILED", "2026-10-27")]                      # on the deadline day
+    rows += path(
+        "C",
+        ["2026-10-12", "2026-10-13", "2026-10-14", "2026-10-15", "2026-10-16"],
+        counted=100,
+        until="RESULT_RECEIVED",
+    )
+    rows += [
+        fb_row("C", "CONFIRMED", "2026-10-19", confirmer="EMPLOYER"),  # wrong confirmer (170)
+        fb_row("C", "CONFIRMED", "2026-10-19", confirmer="PERSON"),
+    ]
+    rows += path("O1", ["2026-10-01"] * 5, until="RESULT_RECEIVED")  # deadline 2026-10-27
+    rows += [fb_row("O1", "OBJECTION_FILED", "2026-10-27")]  # on the deadline day
     w.feedback("fb-640104-2026-10.csv", rows)
 
     # ---- 2026-11
@@ -252,56 +297,78 @@ def world(tmp_path_factory):
     rows = []
     rows += path("A", nov)
     rows += path("B", nov)
-    rows += [fb_row("B", "ELECTED_MONTH", "2026-11-10", elected_month="2026-10"),   # before the event's month
-             fb_row("B", "ELECTED_MONTH", "2026-11-10", elected_month="2030-05"),   # after S + 36
-             fb_row("B", "ELECTED_MONTH", "2026-11-10", elected_month="2027-02")]
-    rows += [fb_row("C", "ELECTED_MONTH", "2026-11-10", elected_month="2027-03")]   # 170: no flexible window
+    rows += [
+        fb_row("B", "ELECTED_MONTH", "2026-11-10", elected_month="2026-10"),  # before the event's month
+        fb_row("B", "ELECTED_MONTH", "2026-11-10", elected_month="2030-05"),  # after S + 36
+        fb_row("B", "ELECTED_MONTH", "2026-11-10", elected_month="2027-02"),
+    ]
+    rows += [fb_row("C", "ELECTED_MONTH", "2026-11-10", elected_month="2027-03")]  # 170: no flexible window
     rows += path("M", nov, confirmer="PERSON", until="RESULT_RECEIVED")
-    rows += [fb_row("M", "CONFIRMED", "2026-11-09", confirmer="EMPLOYER"),  # no employer: refused
-             fb_row("M", "CONFIRMED", "2026-11-09", confirmer="PERSON")]
-    rows += path("O2", nov, until="RESULT_RECEIVED")                         # deadline 2026-11-27
-    rows += [fb_row("O2", "OBJECTION_FILED", "2026-11-30")]                  # late
+    rows += [
+        fb_row("M", "CONFIRMED", "2026-11-09", confirmer="EMPLOYER"),  # no employer: refused
+        fb_row("M", "CONFIRMED", "2026-11-09", confirmer="PERSON"),
+    ]
+    rows += path("O2", nov, until="RESULT_RECEIVED")  # deadline 2026-11-27
+    rows += [fb_row("O2", "OBJECTION_FILED", "2026-11-30")]  # late
     rows += path("O3", nov, until="RESULT_RECEIVED")
-    rows += [fb_row("O3", "OBJECTION_FILED", "2026-11-10", items="EVIDENCE;ARCHIVE_ORIGINAL"),
-             fb_row("O3", "OBJECTION_FILED", "2026-11-12", items="DEEMED_YEARS")]   # not in the notice
-    rows += [fb_row("O1", "OBJECTION_RESOLVED", "2026-11-03", result="REJECTED", reason="r", basis="b"),  # no remedy
-             fb_row("O1", "OBJECTION_RESOLVED", "2026-11-03", result="REJECTED", reason="months proven",
-                    basis="rules 16", remedy="administrative review"),
-             fb_row("O1", "CONFIRMED", "2026-11-04", confirmer="EMPLOYER")]
+    rows += [
+        fb_row("O3", "OBJECTION_FILED", "2026-11-10", items="EVIDENCE;ARCHIVE_ORIGINAL"),
+        fb_row("O3", "OBJECTION_FILED", "2026-11-12", items="DEEMED_YEARS"),
+    ]  # not in the notice
+    rows += [
+        fb_row("O1", "OBJECTION_RESOLVED", "2026-11-03", result="REJECTED", reason="r", basis="b"),  # no remedy
+        fb_row(
+            "O1",
+            "OBJECTION_RESOLVED",
+            "2026-11-03",
+            result="REJECTED",
+            reason="months proven",
+            basis="rules 16",
+            remedy="administrative review",
+        ),
+        fb_row("O1", "CONFIRMED", "2026-11-04", confirmer="EMPLOYER"),
+    ]
     rows += path("O6", nov)
-    rows += [fb_row("O6", "OBJECTION_FILED", "2026-11-16"),                  # after confirmation, in time
-             fb_row("O6", "CONFIRMED", "2026-11-17", confirmer="EMPLOYER")]  # objection open: refused
+    rows += [
+        fb_row("O6", "OBJECTION_FILED", "2026-11-16"),  # after confirmation, in time
+        fb_row("O6", "CONFIRMED", "2026-11-17", confirmer="EMPLOYER"),
+    ]  # objection open: refused
     rows += path("S", nov)
     rows += [fb_row("S", "ELECTED_MONTH", "2026-11-10", elected_month="2027-07")]
     rows += path("E", nov, until="CONCLUSION_ISSUED")
     rows += path("T", nov, until="CONCLUSION_ISSUED")
-    rows += [fb_row("T", "CONFIRMED", "2026-11-09", confirmer="PERSON")]     # no RESULT_RECEIVED before
+    rows += [fb_row("T", "CONFIRMED", "2026-11-09", confirmer="PERSON")]  # no RESULT_RECEIVED before
     w.feedback("fb-640104-2026-11.csv", rows)
     d = tree_digest(w.out / "2026-11" / "notifications")
     n = len(w.notices())
     w.run("2026-11", tag="rerun 2026-11 after feedback")
-    w.snap["rerun 2026-11 after feedback"] = (d == tree_digest(w.out / "2026-11" / "notifications"),
-                                              len(w.notices()) - n)
+    w.snap["rerun 2026-11 after feedback"] = (
+        d == tree_digest(w.out / "2026-11" / "notifications"),
+        len(w.notices()) - n,
+    )
 
     # ---- 2026-12
     w.declare("2026-12")
     e_moved = dict(PERSONS["E"], op="U", insured_region=OFF2)
     j_ret = dict(PERSONS["J"], op="U", retired=1)
-    write_batch(root / "b3", [e_moved, j_ret], _segs([e_moved, j_ret]), seq=3, push_type="INCR", base_seq=2,
-                month="2026-12")
+    write_batch(
+        root / "b3", [e_moved, j_ret], _segs([e_moved, j_ret]), seq=3, push_type="INCR", base_seq=2, month="2026-12"
+    )
     w.ingest("ingest 3", root / "b3")
     w.run("2026-12")
     w.snap["digest 2026-12"] = tree_digest(w.out / "2026-12" / "notifications")
     dec = ["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04", "2026-12-10"]
-    rows = [fb_row("O3", "OBJECTION_FILED", "2026-12-01"),                   # supplement, after the deadline
-            fb_row("O3", "OBJECTION_RESOLVED", "2026-12-03", result="UPHELD", counted_months=320),
-            fb_row("O3", "RESULT_RECEIVED", "2026-12-04"),
-            fb_row("O3", "CONFIRMED", "2026-12-07", confirmer="EMPLOYER")]
-    rows += path("O4", dec[:4] + ["2026-12-11", "2026-12-14"])             # 15 wd reach 2027: unknown
-    rows += path("O5", dec, until="RESULT_RECEIVED")                         # -> 2026-12-31
-    rows += [fb_row("O5", "RESULT_RECEIVED", "2026-12-11")]                  # another day: conflicting
-    rows += path("I", dec[:4], until="CONCLUSION_ISSUED")                    # RESULT -> batch 2027-01
-    rows += [fb_row("E", "RESULT_RECEIVED", "2026-12-08")]                 # old office: refused
+    rows = [
+        fb_row("O3", "OBJECTION_FILED", "2026-12-01"),  # supplement, after the deadline
+        fb_row("O3", "OBJECTION_RESOLVED", "2026-12-03", result="UPHELD", counted_months=320),
+        fb_row("O3", "RESULT_RECEIVED", "2026-12-04"),
+        fb_row("O3", "CONFIRMED", "2026-12-07", confirmer="EMPLOYER"),
+    ]
+    rows += path("O4", dec[:4] + ["2026-12-11", "2026-12-14"])  # 15 wd reach 2027: unknown
+    rows += path("O5", dec, until="RESULT_RECEIVED")  # -> 2026-12-31
+    rows += [fb_row("O5", "RESULT_RECEIVED", "2026-12-11")]  # another day: conflicting
+    rows += path("I", dec[:4], until="CONCLUSION_ISSUED")  # RESULT -> batch 2027-01
+    rows += [fb_row("E", "RESULT_RECEIVED", "2026-12-08")]  # old office: refused
     w.feedback("fb-2026-12.csv", rows)
     # a feedback file is one office's (issue 14): the new office's row comes in its own file
     w.feedback(f"fb-{OFF2}-2026-12.csv", [fb_row("E", "RESULT_RECEIVED", "2026-12-08", office=OFF2)])
@@ -316,15 +383,21 @@ def world(tmp_path_factory):
     write_batch(root / "b4", [i_dead], _segs([i_dead]), seq=4, push_type="INCR", base_seq=3, month="2027-01")
     w.ingest("ingest 4", root / "b4")
     w.run("2027-01")
-    rows = [fb_row("O4", "OBJECTION_FILED", "2027-01-20"),
-            fb_row("I", "RESULT_RECEIVED", "2027-01-21")]                   # closed: refused
+    rows = [
+        fb_row("O4", "OBJECTION_FILED", "2027-01-20"),
+        fb_row("I", "RESULT_RECEIVED", "2027-01-21"),
+    ]  # closed: refused
     w.feedback("fb-2027-01.csv", rows)
 
     # ---- 2027-02: B retired (county), FULL without L, with K again
     w.declare("2027-02")
     w.feedback("fb-2027-02.csv", [fb_row("B", "RETIRED", "2027-02-03")])
     full = [p for k, p in PERSONS.items() if k not in ("L", "E", "J", "I", "T")] + [
-        dict(e_moved, op=""), dict(j_ret, op=""), dict(i_dead, op=""), dict(PERSONS["T"], survival_status=2)]
+        dict(e_moved, op=""),
+        dict(j_ret, op=""),
+        dict(i_dead, op=""),
+        dict(PERSONS["T"], survival_status=2),
+    ]
     write_batch(root / "b5", full, _segs(full), seq=5, month="2027-02")
     w.ingest("ingest 5", root / "b5")
     w.run("2027-02")
@@ -427,17 +500,22 @@ def test_rerun_same_month_adds_no_notice_and_same_files(world):
 
 EXPECTED_REMINDERS = {
     "A": {("PRE_SERVICE", "2026-10"), ("AGE_MINUS_3", "2027-01"), ("AGE_REACHED", "2027-04"), ("OVERDUE", "2027-05")},
-    "B": {("PRE_SERVICE", "2026-10"), ("AGE_MINUS_3", "2027-01")},                  # retired 2027-02
-    "C": {("PRE_SERVICE", "2026-10"), ("AGE_MINUS_3", "2026-10"), ("AGE_REACHED", "2027-01"),
-          ("OVERDUE", "2027-02"), ("OVERDUE", "2027-05")},
+    "B": {("PRE_SERVICE", "2026-10"), ("AGE_MINUS_3", "2027-01")},  # retired 2027-02
+    "C": {
+        ("PRE_SERVICE", "2026-10"),
+        ("AGE_MINUS_3", "2026-10"),
+        ("AGE_REACHED", "2027-01"),
+        ("OVERDUE", "2027-02"),
+        ("OVERDUE", "2027-05"),
+    },
     "D": {("PRE_SERVICE", "2026-10"), ("AGE_MINUS_3", "2027-01"), ("AGE_REACHED", "2027-04"), ("OVERDUE", "2027-05")},
     "E": {("PRE_SERVICE", "2026-10"), ("AGE_MINUS_3", "2027-02"), ("AGE_REACHED", "2027-05")},
     "F": {("PRE_SERVICE", "2026-10"), ("AGE_REACHED", "2026-12"), ("OVERDUE", "2027-01"), ("OVERDUE", "2027-04")},
     "G": {("PRE_SERVICE", "2026-10"), ("OVERDUE", "2026-10"), ("OVERDUE", "2027-01"), ("OVERDUE", "2027-04")},
     "H": {("PRE_SERVICE", "2026-11")},
-    "I": {("PRE_SERVICE", "2026-10")},                                                # died 2027-01
-    "J": {("PRE_SERVICE", "2026-10")},                                                # retired 2026-12
-    "K": {("PRE_SERVICE", "2026-10"), ("PRE_SERVICE", "2027-02")},                   # re-entry (decisions.md)
+    "I": {("PRE_SERVICE", "2026-10")},  # died 2027-01
+    "J": {("PRE_SERVICE", "2026-10")},  # retired 2026-12
+    "K": {("PRE_SERVICE", "2026-10"), ("PRE_SERVICE", "2027-02")},  # re-entry (decisions.md)
     "L": {("PRE_SERVICE", "2026-10")},
     "M": {("PRE_SERVICE", "2026-10"), ("AGE_MINUS_3", "2027-02"), ("AGE_REACHED", "2027-05")},
     "N": {("PRE_SERVICE", "2026-10"), ("AGE_MINUS_3", "2027-03")},
@@ -446,7 +524,7 @@ EXPECTED_REMINDERS = {
     "O1": {("PRE_SERVICE", "2026-10"), ("AGE_MINUS_3", "2027-01"), ("AGE_REACHED", "2027-04"), ("OVERDUE", "2027-05")},
     # OVERDUE although a later month (2027-07) was elected: rules.md §5 literally (decisions.md "OVERDUE")
     "S": {("PRE_SERVICE", "2026-10"), ("AGE_MINUS_3", "2027-01"), ("AGE_REACHED", "2027-04"), ("OVERDUE", "2027-05")},
-    "T": {("PRE_SERVICE", "2026-10")},                           # dead in the 2027-02 push: no AGE_MINUS_3
+    "T": {("PRE_SERVICE", "2026-10")},  # dead in the 2027-02 push: no AGE_MINUS_3
 }
 
 
@@ -473,16 +551,22 @@ def test_reminders_issued_in_their_reference_month_and_never_twice(world):
 
 
 def test_no_notice_after_closing(world):
-    closed = dict(world.q("SELECT id_no, min(closed_mi) FROM ledger_entries WHERE closed_mi IS NOT NULL "
-                          "AND id_no NOT IN (SELECT id_no FROM ledger_entries WHERE closed_mi IS NULL) GROUP BY id_no"))
+    closed = dict(
+        world.q(
+            "SELECT id_no, min(closed_mi) FROM ledger_entries WHERE closed_mi IS NOT NULL "
+            "AND id_no NOT IN (SELECT id_no FROM ledger_entries WHERE closed_mi IS NULL) GROUP BY id_no"
+        )
+    )
     for i, k, ref, issued, *_ in world.notices():
         if i in closed:
             assert issued <= closed[i], (KEY_OF.get(i), k, mt(issued), mt(closed[i]))
 
 
 def test_closing_reasons(world):
-    got = {KEY_OF[i]: (r, mt(c)) for i, r, c in world.q(
-        "SELECT id_no, close_reason, closed_mi FROM ledger_entries WHERE closed_mi IS NOT NULL")}
+    got = {
+        KEY_OF[i]: (r, mt(c))
+        for i, r, c in world.q("SELECT id_no, close_reason, closed_mi FROM ledger_entries WHERE closed_mi IS NOT NULL")
+    }
     assert got.get("I") == ("DECEASED", "2027-01")
     assert got.get("J") == ("RETIRED", "2026-12")
     assert got.get("K") == ("LEFT_PUSH", "2026-11")
@@ -503,9 +587,9 @@ def test_channels(world):
     ch = {}
     for i, k, ref, issued, channel, office, *_ in world.notices():
         ch.setdefault(KEY_OF.get(i), set()).add(channel)
-    assert ch["D"] == {"TOWNSHIP"}          # 170, no phone
-    assert ch["E"] == {"EMPLOYER"}          # 110 with employer, invalid phone
-    assert ch["N"] == {"TOWNSHIP"}          # 110 flexible, no employer, invalid phone
+    assert ch["D"] == {"TOWNSHIP"}  # 170, no phone
+    assert ch["E"] == {"EMPLOYER"}  # 110 with employer, invalid phone
+    assert ch["N"] == {"TOWNSHIP"}  # 110 flexible, no employer, invalid phone
     assert ch["A"] == {"SMS"} and ch["M"] == {"SMS"} and ch["C"] == {"SMS"}
 
 
@@ -548,14 +632,14 @@ def test_sms_wording_follows_the_templates(world):
     for i, k, ref, issued, ch, office, text, segs, phone in world.notices():
         texts.setdefault(k, []).append(text)
         if k == "PRE_SERVICE" and PERSONS[KEY_OF[i]]["insurance_type"] == "110":
-            assert "弹性" in text, text                 # flexible retirement: 110 only (rules.md §1)
+            assert "弹性" in text, text  # flexible retirement: 110 only (rules.md §1)
     for t in texts["PRE_SERVICE"]:
         assert "预服务" in t, t
     for k in ("AGE_MINUS_3", "AGE_REACHED"):
         for t in texts[k]:
             assert "待遇" in t and ("申报" in t or "申请" in t), t
     for t in texts["OVERDUE"]:
-        assert "尚未办理" in t or "选定的退休时间" in t, t     # decisions.md: names the elected month
+        assert "尚未办理" in t or "选定的退休时间" in t, t  # decisions.md: names the elected month
     for t in texts["DECLARATION"]:
         assert "退休申报" in t, t
     for t in texts["CONSULTATION"]:
@@ -597,8 +681,10 @@ def test_wrong_office_and_closed_entry_refused(world):
 
 
 def refusals(world) -> set[tuple[str, str, str]]:
-    rows = world.q("SELECT k.id_no, r.event, r.reason_code FROM feedback_rows r "
-                   "LEFT JOIN person_keys k USING (person_key) WHERE r.status = 'REFUSED'")
+    rows = world.q(
+        "SELECT k.id_no, r.event, r.reason_code FROM feedback_rows r "
+        "LEFT JOIN person_keys k USING (person_key) WHERE r.status = 'REFUSED'"
+    )
     return {(KEY_OF.get(i, i), e, c) for i, e, c in rows}
 
 
@@ -607,14 +693,43 @@ def refusals(world) -> set[tuple[str, str, str]]:
 EXPECTED_DECL = {
     "2026-11": {"C": "CONSULTATION", "F": "FOLLOW_UP"},
     "2026-12": {"B": "DECLARATION", "C": "CONSULTATION"},
-    "2027-01": {"A": "DECLARATION", "B": "DECLARATION", "O1": "DECLARATION", "O3": "DECLARATION",
-                "O4": "DECLARATION", "D": "FOLLOW_UP", "O2": "FOLLOW_UP", "O5": "FOLLOW_UP", "O6": "FOLLOW_UP"},
-    "2027-02": {"A": "DECLARATION", "O1": "DECLARATION", "O3": "DECLARATION", "T": "DECLARATION", "D": "FOLLOW_UP",
-                "O2": "FOLLOW_UP", "O4": "FOLLOW_UP", "O5": "FOLLOW_UP", "O6": "FOLLOW_UP",
-                "E": "FOLLOW_UP", "M": "DECLARATION"},
-    "2027-03": {"A": "DECLARATION", "O1": "DECLARATION", "O3": "DECLARATION", "D": "FOLLOW_UP",
-                "O2": "FOLLOW_UP", "O4": "FOLLOW_UP", "O5": "FOLLOW_UP", "O6": "FOLLOW_UP",
-                "E": "FOLLOW_UP", "M": "DECLARATION", "N": "FOLLOW_UP"},
+    "2027-01": {
+        "A": "DECLARATION",
+        "B": "DECLARATION",
+        "O1": "DECLARATION",
+        "O3": "DECLARATION",
+        "O4": "DECLARATION",
+        "D": "FOLLOW_UP",
+        "O2": "FOLLOW_UP",
+        "O5": "FOLLOW_UP",
+        "O6": "FOLLOW_UP",
+    },
+    "2027-02": {
+        "A": "DECLARATION",
+        "O1": "DECLARATION",
+        "O3": "DECLARATION",
+        "T": "DECLARATION",
+        "D": "FOLLOW_UP",
+        "O2": "FOLLOW_UP",
+        "O4": "FOLLOW_UP",
+        "O5": "FOLLOW_UP",
+        "O6": "FOLLOW_UP",
+        "E": "FOLLOW_UP",
+        "M": "DECLARATION",
+    },
+    "2027-03": {
+        "A": "DECLARATION",
+        "O1": "DECLARATION",
+        "O3": "DECLARATION",
+        "D": "FOLLOW_UP",
+        "O2": "FOLLOW_UP",
+        "O4": "FOLLOW_UP",
+        "O5": "FOLLOW_UP",
+        "O6": "FOLLOW_UP",
+        "E": "FOLLOW_UP",
+        "M": "DECLARATION",
+        "N": "FOLLOW_UP",
+    },
     "2027-04": {"E": "FOLLOW_UP", "M": "DECLARATION", "N": "FOLLOW_UP", "S": "DECLARATION"},
     "2027-05": {"N": "FOLLOW_UP", "S": "DECLARATION"},
 }
@@ -639,25 +754,34 @@ def test_declaration_notices_once_per_retirement_month(world):
     for i, k, ref, issued, ch, *_ in world.notices():
         if k in ("DECLARATION", "CONSULTATION"):
             got.setdefault((KEY_OF[i], k), []).append((mt(ref), mt(issued)))
-    got.pop(("T", "DECLARATION"), None)                       # see test_no_notice_to_a_person_dead_…
+    got.pop(("T", "DECLARATION"), None)  # see test_no_notice_to_a_person_dead_…
     assert got == {
         ("C", "CONSULTATION"): [("2027-01", "2026-11")],
         ("B", "DECLARATION"): [("2027-02", "2026-12")],
         ("A", "DECLARATION"): [("2027-04", "2027-01")],
         ("O1", "DECLARATION"): [("2027-04", "2027-01")],
         ("O3", "DECLARATION"): [("2027-04", "2027-01")],
-        ("M", "DECLARATION"): [("2027-05", "2027-02")],     # confirmed 2026-11 (PERSON), S 2027-05
+        ("M", "DECLARATION"): [("2027-05", "2027-02")],  # confirmed 2026-11 (PERSON), S 2027-05
         ("O4", "DECLARATION"): [("2027-04", "2027-01")],
-        ("S", "DECLARATION"): [("2027-07", "2027-04")],     # R = elected 2027-07
+        ("S", "DECLARATION"): [("2027-07", "2027-04")],  # R = elected 2027-07
     }
 
 
 def test_declared_stage_and_whole_stage_history(world):
-    rows = world.q("SELECT to_stage, source FROM ledger_transitions WHERE id_no = ? ORDER BY event_date, recorded_at",
-                   [ID["A"]])
+    rows = world.q(
+        "SELECT to_stage, source FROM ledger_transitions WHERE id_no = ? ORDER BY event_date, recorded_at", [ID["A"]]
+    )
     stages = [s for s, _ in rows if not s.startswith("(")]
-    order = ["ENROLLED", "NOTIFIED", "ARCHIVE_REVIEWED", "YEARS_CONFIRMED", "RELATIONS_MERGED", "CONCLUDED",
-             "CONFIRMED", "DECLARED"]
+    order = [
+        "ENROLLED",
+        "NOTIFIED",
+        "ARCHIVE_REVIEWED",
+        "YEARS_CONFIRMED",
+        "RELATIONS_MERGED",
+        "CONCLUDED",
+        "CONFIRMED",
+        "DECLARED",
+    ]
     assert [s for s in stages if s in order] == order
     src = dict(rows)
     assert src["ENROLLED"] == "run:2026-10" and src["DECLARED"] == "declare:2027-01"
@@ -668,16 +792,21 @@ def test_declared_stage_and_whole_stage_history(world):
 
 
 def conclusion(world, key, version=None):
-    q = ("SELECT version, received_on, objection_deadline, deadline_status, confirmed_by, superseded_on, "
-         "counted_months FROM conclusions c JOIN ledger_entries e USING (entry_id) WHERE e.id_no = ? ")
+    q = (
+        "SELECT version, received_on, objection_deadline, deadline_status, confirmed_by, superseded_on, "
+        "counted_months FROM conclusions c JOIN ledger_entries e USING (entry_id) WHERE e.id_no = ? "
+    )
     rows = world.q(q + "ORDER BY version", [ID[key]])
     return rows if version is None else [r for r in rows if r[0] == version][0]
 
 
 def objection(world, key):
-    return world.q("SELECT objection_no, status, timeliness, deadline, missing_items, missing_notice, reason, basis, "
-                   "remedy, new_conclusion_version FROM objections o JOIN ledger_entries e USING (entry_id) "
-                   "WHERE e.id_no = ? ORDER BY objection_no", [ID[key]])
+    return world.q(
+        "SELECT objection_no, status, timeliness, deadline, missing_items, missing_notice, reason, basis, "
+        "remedy, new_conclusion_version FROM objections o JOIN ledger_entries e USING (entry_id) "
+        "WHERE e.id_no = ? ORDER BY objection_no",
+        [ID[key]],
+    )
 
 
 def test_confirmer_rules(world):
@@ -691,7 +820,11 @@ def test_confirmer_rules(world):
 
 def test_elected_month_rules(world):
     codes = refusals(world)
-    assert ("B", "ELECTED_MONTH", "ELECTED_MONTH_PAST") in codes or ("B", "ELECTED_MONTH", "OUTSIDE_FLEXIBLE_WINDOW") in codes
+    assert ("B", "ELECTED_MONTH", "ELECTED_MONTH_PAST") in codes or (
+        "B",
+        "ELECTED_MONTH",
+        "OUTSIDE_FLEXIBLE_WINDOW",
+    ) in codes
     assert ("B", "ELECTED_MONTH", "OUTSIDE_FLEXIBLE_WINDOW") in codes
     assert ("C", "ELECTED_MONTH", "ELECTION_NOT_ALLOWED") in codes
     assert world.q("SELECT elected_retirement_mi FROM ledger_entries WHERE id_no = ?", [ID["B"]]) == [(mi("2027-02"),)]
@@ -705,10 +838,12 @@ def test_deadline_across_national_day(world):
     _, status, timeliness, deadline, *_rest, reason, basis, remedy, newv = o[0]
     assert (status, timeliness, deadline) == ("REJECTED", "ON_TIME", date(2026, 10, 27))
     assert (reason, basis, remedy) == ("months proven", "rules 16", "administrative review")
-    mal = world.q("SELECT row_no FROM feedback_rows WHERE file_name = 'fb-640104-2026-11.csv' "
-                  "AND status = 'REFUSED' AND reason_code = 'MALFORMED'")
-    assert len(mal) == 1                                    # the REJECTED without remedy
-    assert conclusion(world, "O1", 1)[5] is None           # the conclusion stands
+    mal = world.q(
+        "SELECT row_no FROM feedback_rows WHERE file_name = 'fb-640104-2026-11.csv' "
+        "AND status = 'REFUSED' AND reason_code = 'MALFORMED'"
+    )
+    assert len(mal) == 1  # the REJECTED without remedy
+    assert conclusion(world, "O1", 1)[5] is None  # the conclusion stands
 
 
 def test_late_objection_refused(world):
@@ -722,7 +857,9 @@ def test_incomplete_objection_then_upheld(world):
     assert len(o) == 1
     _, status, timeliness, deadline, missing, notice, *_r, newv = o[0]
     assert status == "UPHELD" and newv == 2 and timeliness == "ON_TIME"
-    assert notice and all(any(x in notice for x in alts) for alts in (("EVIDENCE", "佐证"), ("ARCHIVE_ORIGINAL", "档案原件")))
+    assert notice and all(
+        any(x in notice for x in alts) for alts in (("EVIDENCE", "佐证"), ("ARCHIVE_ORIGINAL", "档案原件"))
+    )
     assert ("O3", "OBJECTION_FILED", "NEW_MISSING_ITEMS") in refusals(world)
     v1, v2 = conclusion(world, "O3")
     assert v1[5] == date(2026, 12, 3) and v1[6] == 300
@@ -756,8 +893,11 @@ def test_result_notice_when_conclusion_issued(world):
     assert res["A"] == [("2026-11", "2026-12")]
     assert res["O1"] == [("2026-10", "2026-11")]
     # RESULT notices of 2026-11 reach the 2026-12 SMS batch
-    sms12 = {(r["id_no"], r["notice_kind"], r["reference_month"]) for rows in sms_rows(world, "2026-12").values()
-             for r in rows}
+    sms12 = {
+        (r["id_no"], r["notice_kind"], r["reference_month"])
+        for rows in sms_rows(world, "2026-12").values()
+        for r in rows
+    }
     assert (ID["A"], "RESULT", "2026-11") in sms12
 
 
@@ -765,8 +905,12 @@ def test_objection_after_declaration_suspends_it(world):
     # O4 confirmed 2026-12-14, DECLARED by declare 2027-01, objects 2027-01-20 (deadline unknown: on time)
     st = world.q("SELECT stage FROM ledger_entries WHERE id_no = ?", [ID["O4"]])
     assert st == [("CONCLUDED",)]
-    tr = [s for (s,) in world.q("SELECT to_stage FROM ledger_transitions WHERE id_no = ? "
-                                "ORDER BY event_date, recorded_at", [ID["O4"]])]
+    tr = [
+        s
+        for (s,) in world.q(
+            "SELECT to_stage FROM ledger_transitions WHERE id_no = ? ORDER BY event_date, recorded_at", [ID["O4"]]
+        )
+    ]
     assert tr[-2:] == ["DECLARED", "CONCLUDED"], tr
 
 
@@ -778,8 +922,10 @@ def test_reruns_after_feedback_and_declare_reruns(world):
 
 def test_result_notice_of_moved_person_goes_to_new_office(world):
     # E: conclusion issued 2026-11-05 by 640104 (after the 2026-11 run) -> batch 2026-12, when E is at 640521
-    got = world.q("SELECT reference_mi, issued_mi, channel, file_office FROM notice_log "
-                  "WHERE id_no = ? AND kind = 'RESULT'", [ID["E"]])
+    got = world.q(
+        "SELECT reference_mi, issued_mi, channel, file_office FROM notice_log WHERE id_no = ? AND kind = 'RESULT'",
+        [ID["E"]],
+    )
     assert got == [(mi("2026-11"), mi("2026-12"), "EMPLOYER", OFF2)]
     off = offline_rows(world, "2026-12")
     assert ID["E"] in " ".join(str(r) for r in off.get(OFF2, []))
@@ -819,31 +965,42 @@ def test_no_notice_to_a_person_dead_in_the_months_push(world):
     # "alive"; §3 closing; decisions.md: notices raised before P's push are settled on P's data).
     closed = world.q("SELECT close_reason, closed_mi FROM ledger_entries WHERE id_no = ?", [ID["T"]])
     assert closed == [("DECEASED", mi("2027-02"))]
-    sent = [(r["notice_kind"], r["reference_month"]) for rows in sms_rows(world, "2027-02").values()
-            for r in rows if r["id_no"] == ID["T"]]
+    sent = [
+        (r["notice_kind"], r["reference_month"])
+        for rows in sms_rows(world, "2027-02").values()
+        for r in rows
+        if r["id_no"] == ID["T"]
+    ]
     assert sent == []
     # withdrawn, not lost (sql/notify/46_withdraw.sql)
     assert world.q("SELECT kind, reason, withdrawn_mi FROM notice_withdrawals WHERE id_no = ?", [ID["T"]]) == [
-        ("DECLARATION", "DECEASED", mi("2027-02"))]
+        ("DECLARATION", "DECEASED", mi("2027-02"))
+    ]
     report = (world.out / "2027-02" / "report" / "index.html").read_text(encoding="utf-8")
     assert "本月告知撤回" in report and "DECEASED" in report and ID["T"] not in report
     from pipelines.explain import explain_person
 
-    assert ("DECLARATION for 2027-05 withdrawn unsent by the run of 2027-02: entry closed DECEASED"
-            in explain_person(ID["T"], "2027-02", world.wh))
+    assert "DECLARATION for 2027-05 withdrawn unsent by the run of 2027-02: entry closed DECEASED" in explain_person(
+        ID["T"], "2027-02", world.wh
+    )
 
 
 def test_no_result_notice_to_a_person_dead_in_the_months_push(world):
     # I: conclusion issued 2026-12-04, after the 2026-12 run -> RESULT in the 2027-01 batch; the
     # 2027-01 push says deceased and the 2027-01 run closes the entry DECEASED.
     assert world.q("SELECT close_reason, closed_mi FROM ledger_entries WHERE id_no = ?", [ID["I"]]) == [
-        ("DECEASED", mi("2027-01"))]
-    sent = [(r["notice_kind"], r["reference_month"]) for rows in sms_rows(world, "2027-01").values()
-            for r in rows if r["id_no"] == ID["I"]]
+        ("DECEASED", mi("2027-01"))
+    ]
+    sent = [
+        (r["notice_kind"], r["reference_month"])
+        for rows in sms_rows(world, "2027-01").values()
+        for r in rows
+        if r["id_no"] == ID["I"]
+    ]
     assert sent == []
     assert world.q("SELECT kind, reason, withdrawn_mi FROM notice_withdrawals WHERE id_no = ?", [ID["I"]]) == [
-        ("RESULT", "DECEASED", mi("2027-01"))]
-
+        ("RESULT", "DECEASED", mi("2027-01"))
+    ]
 
 
 def test_calendar_warnings(world):

@@ -36,22 +36,87 @@ from pushkit import person, run_cli, segment, write_batch
 ROOT = Path(__file__).resolve().parents[1]
 P1, P2 = "2026-11", "2026-12"
 SECRET = "oracle-outputs-test-key"
-OFFICES29 = {"640000", "640100", "640200", "640300", "640400", "640500", "640104", "640105", "640106",
-             "640121", "640122", "640181", "640202", "640205", "640221", "640302", "640303", "640323",
-             "640324", "640381", "640402", "640422", "640423", "640424", "640425", "640502", "640521",
-             "640522", "640900"}
+OFFICES29 = {
+    "640000",
+    "640100",
+    "640200",
+    "640300",
+    "640400",
+    "640500",
+    "640104",
+    "640105",
+    "640106",
+    "640121",
+    "640122",
+    "640181",
+    "640202",
+    "640205",
+    "640221",
+    "640302",
+    "640303",
+    "640323",
+    "640324",
+    "640381",
+    "640402",
+    "640422",
+    "640423",
+    "640424",
+    "640425",
+    "640502",
+    "640521",
+    "640522",
+    "640900",
+}
 USED_OFFICES = ["640104", "640105", "640202", "640302", "640900", "640000"]
-FLAG_CODES = {"YEARS_UNCONFIRMED", "REMOTE_UNMERGED", "KEY_INFO_MISSING", "BIRTH_DATE_CONFLICT",
-              "GENDER_CONFLICT", "DUPLICATE_CONTRIBUTION", "ARREARS", "INSUFFICIENT_YEARS",
-              "BENEFIT_PLACE_MISMATCH", "PAST_AGE_NOT_RETIRED"}
+FLAG_CODES = {
+    "YEARS_UNCONFIRMED",
+    "REMOTE_UNMERGED",
+    "KEY_INFO_MISSING",
+    "BIRTH_DATE_CONFLICT",
+    "GENDER_CONFLICT",
+    "DUPLICATE_CONTRIBUTION",
+    "ARREARS",
+    "INSUFFICIENT_YEARS",
+    "BENEFIT_PLACE_MISMATCH",
+    "PAST_AGE_NOT_RETIRED",
+}
 NOTICE_KINDS = {"PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE", "DECLARATION", "CONSULTATION", "RESULT"}
-STAGES = {"ENROLLED", "NOTIFIED", "ARCHIVE_REVIEWED", "YEARS_CONFIRMED", "RELATIONS_MERGED", "CONCLUDED",
-          "CONFIRMED", "DECLARED", "RETIRED", "DECEASED", "LEFT_PUSH", "MOVED_OUT"}
-WORKLIST_COLS = ["id_no", "name", "gender", "birth_month", "insurance_type", "person_type", "office_code",
-                 "original_age_month", "statutory_age_month", "months_to_original", "months_to_statutory",
-                 "flexible_earliest_month", "flexible_latest_month", "min_contribution_months",
-                 "counted_contribution_months", "benefit_region", "flags", "stage", "responsible_officer",
-                 "due_date"]
+STAGES = {
+    "ENROLLED",
+    "NOTIFIED",
+    "ARCHIVE_REVIEWED",
+    "YEARS_CONFIRMED",
+    "RELATIONS_MERGED",
+    "CONCLUDED",
+    "CONFIRMED",
+    "DECLARED",
+    "RETIRED",
+    "DECEASED",
+    "LEFT_PUSH",
+    "MOVED_OUT",
+}
+WORKLIST_COLS = [
+    "id_no",
+    "name",
+    "gender",
+    "birth_month",
+    "insurance_type",
+    "person_type",
+    "office_code",
+    "original_age_month",
+    "statutory_age_month",
+    "months_to_original",
+    "months_to_statutory",
+    "flexible_earliest_month",
+    "flexible_latest_month",
+    "min_contribution_months",
+    "counted_contribution_months",
+    "benefit_region",
+    "flags",
+    "stage",
+    "responsible_officer",
+    "due_date",
+]
 SMS_COLS = ["notice_id", "notice_kind", "id_no", "phone", "text", "segments", "reference_month"]
 DECL_COLS = ["id_no", "name", "office_code", "retirement_month", "decision", "reason"]
 VIEWS = ["ledger_current", "flags_current", "notices", "office_progress", "batches", "quarantine"]
@@ -66,7 +131,9 @@ FORMULA_PREFIXES = ["=1+2", "+", "-", "@", "\t", "\r", '=HYPERLINK("http://x.exa
 EMP_FORMULAS = ["=cmd|' /C calc'!A0", "+", "-", "@", "\t", "\r"]
 REMOTE_RE = re.compile(
     r"""(<(script|img|iframe|link|source|video|audio|embed|object)\b[^>]*\b(src|href|data)\s*=\s*["']?\s*(https?:)?//)"""
-    r"""|(url\(\s*["']?\s*(https?:)?//)|(@import\s+["']?\s*(https?:)?//)""", re.I)
+    r"""|(url\(\s*["']?\s*(https?:)?//)|(@import\s+["']?\s*(https?:)?//)""",
+    re.I,
+)
 
 
 def dictionary() -> dict[str, str]:
@@ -98,6 +165,7 @@ def one_line(err: str) -> str:
 
 
 # --------------------------------------------------------------------------- the population
+
 
 def _birth(month_index: int, day: int = 15) -> str:
     return f"{month_index // 12:04d}{month_index % 12 + 1:02d}{day:02d}"
@@ -155,16 +223,26 @@ def build_population() -> Pop:
             row["employer_name"] = EMP_FORMULAS[i - 20] + row["employer_name"]
     # B: 170 residents in scope (c), both genders, born 1966-12..1967-10
     for i in range(60):
-        pop.add("B", [("640104", "201101", "202610", 1)], insurance_type="170", person_type="",
-                gender=1 + i % 2, birth_date=_birth(mi("1966-12") + i % 11),
-                insured_region=USED_OFFICES[(i + 1) % len(USED_OFFICES)],
-                employer_uscc="", employer_name="")
+        pop.add(
+            "B",
+            [("640104", "201101", "202610", 1)],
+            insurance_type="170",
+            person_type="",
+            gender=1 + i % 2,
+            birth_date=_birth(mi("1966-12") + i % 11),
+            insured_region=USED_OFFICES[(i + 1) % len(USED_OFFICES)],
+            employer_uscc="",
+            employer_name="",
+        )
     # C: no valid mobile (110 with employer -> EMPLOYER, 170 and flexible without -> TOWNSHIP)
-    bad = ["", "12345678901", "1391234567", "139123456789", "139\t12345678", "abc", "23912345678",
-           "139\u201412345678"]
+    bad = ["", "12345678901", "1391234567", "139123456789", "139\t12345678", "abc", "23912345678", "139\u201412345678"]
     for i in range(30):
-        kw = dict(phone=bad[i % len(bad)], insured_region=USED_OFFICES[i % len(USED_OFFICES)],
-                  gender=1, birth_date=_birth(mi("1966-12") + i % 10))
+        kw = dict(
+            phone=bad[i % len(bad)],
+            insured_region=USED_OFFICES[i % len(USED_OFFICES)],
+            gender=1,
+            birth_date=_birth(mi("1966-12") + i % 10),
+        )
         if i % 3 == 1:
             kw.update(insurance_type="170", person_type="", employer_uscc="", employer_name="")
         elif i % 3 == 2:
@@ -182,32 +260,108 @@ def build_population() -> Pop:
         pop.add("E", nx, gender=1, birth_date="19670310", insured_region="640104")
     # F: benefit place Ningxia in 2026-11, Beijing in 2026-12 (latest segment in the hukou province)
     for _ in range(3):
-        pop.add("F", [("640104", "198601", "201012", 1)], gender=1, birth_date="19670120",
-                hukou_region="110101", benefit_region_ministry="", insured_region="640104")
+        pop.add(
+            "F",
+            [("640104", "198601", "201012", 1)],
+            gender=1,
+            birth_date="19670120",
+            hukou_region="110101",
+            benefit_region_ministry="",
+            insured_region="640104",
+        )
     # G: benefit place Beijing in 2026-11, Ningxia in 2026-12
     for _ in range(3):
-        pop.add("G", [("110101", "199001", "202610", 1)], gender=1, birth_date="19670120",
-                hukou_region="110101", benefit_region_ministry="", insured_region="640104")
+        pop.add(
+            "G",
+            [("110101", "199001", "202610", 1)],
+            gender=1,
+            birth_date="19670120",
+            hukou_region="110101",
+            benefit_region_ministry="",
+            insured_region="640104",
+        )
     # H: 170 residents with statutory month 2027-01..03, taken to CONFIRMED by feedback in 2026-11
-    pop.add("H", nx, insurance_type="170", person_type="", employer_uscc="", employer_name="",
-            gender=2, birth_date="19670112", insured_region="640104")
-    pop.add("H", nx, insurance_type="170", person_type="", employer_uscc="", employer_name="",
-            gender=1, birth_date="19670212", insured_region="640202", actual_contribution_months="100")
-    pop.add("H", nx, insurance_type="170", person_type="", employer_uscc="", employer_name="",
-            gender=2, birth_date="19670312", insured_region="640104")
+    pop.add(
+        "H",
+        nx,
+        insurance_type="170",
+        person_type="",
+        employer_uscc="",
+        employer_name="",
+        gender=2,
+        birth_date="19670112",
+        insured_region="640104",
+    )
+    pop.add(
+        "H",
+        nx,
+        insurance_type="170",
+        person_type="",
+        employer_uscc="",
+        employer_name="",
+        gender=1,
+        birth_date="19670212",
+        insured_region="640202",
+        actual_contribution_months="100",
+    )
+    pop.add(
+        "H",
+        nx,
+        insurance_type="170",
+        person_type="",
+        employer_uscc="",
+        employer_name="",
+        gender=2,
+        birth_date="19670312",
+        insured_region="640104",
+    )
     # H4 dies in push 2 (its notices of the 1st are withdrawn); H5 loses its mobile and moves to 640202
-    pop.add("H", nx, insurance_type="170", person_type="", employer_uscc="", employer_name="",
-            gender=1, birth_date="19670220", insured_region="640104")
-    pop.add("H", nx, insurance_type="170", person_type="", employer_uscc="", employer_name="",
-            gender=2, birth_date="19670320", insured_region="640104")
+    pop.add(
+        "H",
+        nx,
+        insurance_type="170",
+        person_type="",
+        employer_uscc="",
+        employer_name="",
+        gender=1,
+        birth_date="19670220",
+        insured_region="640104",
+    )
+    pop.add(
+        "H",
+        nx,
+        insurance_type="170",
+        person_type="",
+        employer_uscc="",
+        employer_name="",
+        gender=2,
+        birth_date="19670320",
+        insured_region="640104",
+    )
     # M: a worker woman past S (2026-11), suspended, with several flags (OVERDUE in 2026-12)
-    pop.add("M", [("640104", "199001", "202610", 1), ("610100", "200001", "200512", 2)], gender=2,
-            person_type="1", birth_date="19760310", contribution_status="2", arrears_months="2",
-            deemed_months="24", deemed_status="2", deemed_region="640104", insured_region="640104")
+    pop.add(
+        "M",
+        [("640104", "199001", "202610", 1), ("610100", "200001", "200512", 2)],
+        gender=2,
+        person_type="1",
+        birth_date="19760310",
+        contribution_status="2",
+        arrears_months="2",
+        deemed_months="24",
+        deemed_status="2",
+        deemed_region="640104",
+        insured_region="640104",
+    )
     # J: 110 men past the original age, suspended (scope b), statutory month 2027-01 / 2027-03
     for i in range(4):
-        pop.add("J", nx, gender=1, birth_date=("19660810" if i % 2 else "19660910"),
-                contribution_status="2", insured_region=("640104" if i < 2 else "640302"))
+        pop.add(
+            "J",
+            nx,
+            gender=1,
+            birth_date=("19660810" if i % 2 else "19660910"),
+            contribution_status="2",
+            insured_region=("640104" if i < 2 else "640302"),
+        )
     # K: never on a worklist: far from the age, deceased, retired
     for i in range(10):
         pop.add("K", nx, gender=1, birth_date=_birth(mi("1980-01") + i))
@@ -241,9 +395,27 @@ def build_population() -> Pop:
     return pop
 
 
-FEEDBACK_COLS = ["office_code", "event", "id_no", "event_date", "officer_id", "result", "months", "items",
-                 "counted_months", "merge_status", "archive_conclusion", "base_data", "elected_month",
-                 "confirmer", "pre_review_office", "reason", "basis", "remedy", "note"]
+FEEDBACK_COLS = [
+    "office_code",
+    "event",
+    "id_no",
+    "event_date",
+    "officer_id",
+    "result",
+    "months",
+    "items",
+    "counted_months",
+    "merge_status",
+    "archive_conclusion",
+    "base_data",
+    "elected_month",
+    "confirmer",
+    "pre_review_office",
+    "reason",
+    "basis",
+    "remedy",
+    "note",
+]
 
 
 def feedback_rows(pop: Pop) -> list[dict]:
@@ -252,23 +424,39 @@ def feedback_rows(pop: Pop) -> list[dict]:
         off = pop.rows[id_no]["insured_region"]
         months = "100" if k == 1 else "300"
         for ev, day, extra in (
-                ("ARCHIVE_REVIEWED", 16, {"result": "PASS", "pre_review_office": "640104" if k == 1 else ""}),
-                ("YEARS_CONFIRMED", 17, {"months": months}),
-                ("RELATIONS_MERGED", 18, {"merge_status": "NOT_NEEDED"}),
-                ("CONCLUSION_ISSUED", 19, {"counted_months": months, "merge_status": "NOT_NEEDED",
-                                           "archive_conclusion": "PASS", "base_data": "缴费基数6500"}),
-                ("RESULT_RECEIVED", 20, {}),
-                ("CONFIRMED", 23, {"confirmer": "PERSON"})):
-            rows.append({"office_code": off, "event": ev, "id_no": id_no, "event_date": f"2026-11-{day:02d}",
-                         **extra})
-    a0 = pop.g["A"][0]                       # a man born 1966-11 (S 2027-05) elects 2027-02
-    rows.append({"office_code": pop.rows[a0]["insured_region"], "event": "ELECTED_MONTH", "id_no": a0,
-                 "event_date": "2026-11-20", "elected_month": "2027-02"})
+            ("ARCHIVE_REVIEWED", 16, {"result": "PASS", "pre_review_office": "640104" if k == 1 else ""}),
+            ("YEARS_CONFIRMED", 17, {"months": months}),
+            ("RELATIONS_MERGED", 18, {"merge_status": "NOT_NEEDED"}),
+            (
+                "CONCLUSION_ISSUED",
+                19,
+                {
+                    "counted_months": months,
+                    "merge_status": "NOT_NEEDED",
+                    "archive_conclusion": "PASS",
+                    "base_data": "缴费基数6500",
+                },
+            ),
+            ("RESULT_RECEIVED", 20, {}),
+            ("CONFIRMED", 23, {"confirmer": "PERSON"}),
+        ):
+            rows.append({"office_code": off, "event": ev, "id_no": id_no, "event_date": f"2026-11-{day:02d}", **extra})
+    a0 = pop.g["A"][0]  # a man born 1966-11 (S 2027-05) elects 2027-02
+    rows.append(
+        {
+            "office_code": pop.rows[a0]["insured_region"],
+            "event": "ELECTED_MONTH",
+            "id_no": a0,
+            "event_date": "2026-11-20",
+            "elected_month": "2027-02",
+        }
+    )
     return rows
 
 
 def persons_csv(rows) -> bytes:
     """RFC 4180 CSV that also quotes a lone CR (Python's csv module quotes only the line terminator)."""
+
     def cell(v: str) -> str:
         return '"' + v.replace('"', '""') + '"' if any(ch in v for ch in ',"\r\n') else v
 
@@ -287,11 +475,18 @@ def sc(tmp_path_factory) -> Scenario:
     s = Scenario()
     s.tmp, s.wh, s.out = tmp, tmp / "w.duckdb", tmp / "out"
     s.pop = pop = build_population()
-    b1 = write_batch(tmp / "push1", pop.p1, pop.s1, seq=1, month=P1,
-                     raw_files={"persons": persons_csv(pop.p1)})
-    b2 = write_batch(tmp / "push2", pop.p2, pop.s2, seq=2, push_type="INCR", base_seq=1, month=P2,
-                     raw_files={"persons": persons_csv(pop.p2)})
-    fbs = []   # a feedback file is one office's (issue 14): one file per office
+    b1 = write_batch(tmp / "push1", pop.p1, pop.s1, seq=1, month=P1, raw_files={"persons": persons_csv(pop.p1)})
+    b2 = write_batch(
+        tmp / "push2",
+        pop.p2,
+        pop.s2,
+        seq=2,
+        push_type="INCR",
+        base_seq=1,
+        month=P2,
+        raw_files={"persons": persons_csv(pop.p2)},
+    )
+    fbs = []  # a feedback file is one office's (issue 14): one file per office
     for office in sorted({r["office_code"] for r in feedback_rows(pop)}):
         fbs.append(tmp / f"feedback-{office}-2026-11.csv")
         with open(fbs[-1], "w", encoding="utf-8", newline="") as fh:
@@ -304,12 +499,14 @@ def sc(tmp_path_factory) -> Scenario:
     os.environ["RETIRE_PREP_PERSON_KEY"] = SECRET
     s.results = {}
     try:
-        steps = [("ingest1", ["ingest", b1, "--warehouse", s.wh]),
-                 ("run1", ["run", "--month", P1, "--warehouse", s.wh, "--out", s.out]),
-                 ("feedback", ["feedback", *fbs, "--warehouse", s.wh]),
-                 ("declare2", ["declare", "--month", P2, "--warehouse", s.wh, "--out", s.out]),
-                 ("ingest2", ["ingest", b2, "--warehouse", s.wh]),
-                 ("run2", ["run", "--month", P2, "--warehouse", s.wh, "--out", s.out])]
+        steps = [
+            ("ingest1", ["ingest", b1, "--warehouse", s.wh]),
+            ("run1", ["run", "--month", P1, "--warehouse", s.wh, "--out", s.out]),
+            ("feedback", ["feedback", *fbs, "--warehouse", s.wh]),
+            ("declare2", ["declare", "--month", P2, "--warehouse", s.wh, "--out", s.out]),
+            ("ingest2", ["ingest", b2, "--warehouse", s.wh]),
+            ("run2", ["run", "--month", P2, "--warehouse", s.wh, "--out", s.out]),
+        ]
         for name, args in steps:
             s.results[name] = cli(*args)
             assert s.results[name][0] == 0, (name, s.results[name])
@@ -328,10 +525,11 @@ def sc(tmp_path_factory) -> Scenario:
 
 # --------------------------------------------------------------------------- readers
 
+
 def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), f"{path}: no UTF-8 BOM"
-    text = raw[3:].decode("utf-8")                                  # strict UTF-8
+    text = raw[3:].decode("utf-8")  # strict UTF-8
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows, f"{path}: no header line"
     return rows[0], rows[1:]
@@ -378,6 +576,7 @@ def pairs(sc):
 
 
 # --------------------------------------------------------------------------- paths
+
 
 def test_paths_of_the_outputs_table_exist(sc):
     for month in (P1, P2):
@@ -426,6 +625,7 @@ def test_every_office_with_rows_has_its_folder_and_no_unknown_folder(sc):
 
 
 # --------------------------------------------------------------------------- CSV conventions
+
 
 def test_csv_files_have_bom_dictionary_headers_and_no_formula_cells(sc):
     zh = set(sc.dic.values())
@@ -476,6 +676,7 @@ def test_csv_equals_parquet_same_columns_rows_values(sc):
 
 # --------------------------------------------------------------------------- worklists
 
+
 def office_rows(sc, month, kind: str, name: str) -> list[dict]:
     """Every row of the offices' ``kind/<office>/name`` files of the month, with its folder."""
     return [dict(r, _folder=o) for o, p in office_files(sc.out, month, kind, name).items() for r in parquet_rows(p)]
@@ -491,14 +692,20 @@ def test_worklist_columns_and_types(sc):
             schema = pq.read_schema(p)
             missing = [c for c in WORKLIST_COLS if c not in schema.names]
             assert not missing, (month, o, missing)
-            for c in ("months_to_original", "months_to_statutory", "min_contribution_months",
-                      "counted_contribution_months"):
+            for c in (
+                "months_to_original",
+                "months_to_statutory",
+                "min_contribution_months",
+                "counted_contribution_months",
+            ):
                 assert pa.types.is_integer(schema.field(c).type), (c, schema.field(c).type)
                 assert pa.types.is_signed_integer(schema.field(c).type), (c, schema.field(c).type)
             for c in WORKLIST_COLS:
                 if c.endswith("_month"):
-                    assert pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(
-                        schema.field(c).type), (c, schema.field(c).type)
+                    assert pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type), (
+                        c,
+                        schema.field(c).type,
+                    )
             assert pa.types.is_string(schema.field("flags").type)
 
 
@@ -598,6 +805,7 @@ def test_cross_check_worklists_against_ledger_view(sc):
 
 # --------------------------------------------------------------------------- notifications
 
+
 def sms_rows(sc, month) -> list[dict]:
     return office_rows(sc, month, "notifications", "sms.parquet")
 
@@ -620,7 +828,7 @@ def _norm_phone(p: str) -> str:
     p = unicodedata.normalize("NFKC", p).replace(" ", "").replace("-", "").replace("\u2010", "")
     for pre in ("+86", "0086"):
         if p.startswith(pre):
-            p = p[len(pre):]
+            p = p[len(pre) :]
     return p
 
 
@@ -737,6 +945,7 @@ def test_overdue_and_several_flags(sc):
 
 # --------------------------------------------------------------------------- declarations
 
+
 def test_declarations_columns_values_and_offices(sc):
     files = office_files(sc.out, P2, "declarations", "declarations.parquet")
     rows = []
@@ -744,7 +953,7 @@ def test_declarations_columns_values_and_offices(sc):
         names = pq.read_schema(p).names
         assert all(c in names for c in DECL_COLS), (o, names)
         for r in parquet_rows(p):
-            assert r["office_code"] == o == sc.office[P1][r["id_no"]]   # declared on the 1st: push 1
+            assert r["office_code"] == o == sc.office[P1][r["id_no"]]  # declared on the 1st: push 1
             assert r["decision"] in {"DECLARATION", "CONSULTATION", "FOLLOW_UP"}
             assert MONTH_RE.fullmatch(r["retirement_month"])
             assert 1 <= mi(r["retirement_month"]) - mi(P2) <= 3
@@ -766,6 +975,7 @@ def test_declarations_columns_values_and_offices(sc):
 
 # --------------------------------------------------------------------------- handovers
 
+
 def test_handovers_contents(sc):
     p = sc.out / P2 / "handovers" / "handovers.parquet"
     rows = parquet_rows(p)
@@ -775,8 +985,9 @@ def test_handovers_contents(sc):
     for r in rows:
         by.setdefault(r["id_no"], []).append(r)
     for i in sc.pop.g["E"] + [sc.pop.g["H"][2]]:
-        assert [(r.get("kind"), r["from_code"], r["to_code"]) for r in by.get(i, [])] == \
-               [("OFFICE_CHANGE", "640104", "640105")], by.get(i)
+        assert [(r.get("kind"), r["from_code"], r["to_code"]) for r in by.get(i, [])] == [
+            ("OFFICE_CHANGE", "640104", "640105")
+        ], by.get(i)
     for i in sc.pop.g["F"]:
         (r,) = by[i]
         assert r.get("kind") == "BENEFIT_PLACE_OUT" and r["from_code"] == "640104" and r["to_code"][:2] == "11"
@@ -784,8 +995,9 @@ def test_handovers_contents(sc):
         (r,) = by[i]
         assert r.get("kind") == "BENEFIT_PLACE_IN" and r["from_code"][:2] == "11" and r["to_code"] == "640104"
     h5 = sc.pop.g["H"][4]
-    assert [(r.get("kind"), r["from_code"], r["to_code"]) for r in by.get(h5, [])] == \
-           [("OFFICE_CHANGE", "640104", "640202")]
+    assert [(r.get("kind"), r["from_code"], r["to_code"]) for r in by.get(h5, [])] == [
+        ("OFFICE_CHANGE", "640104", "640202")
+    ]
     expected = set(sc.pop.g["E"]) | {sc.pop.g["H"][2], h5} | set(sc.pop.g["F"]) | set(sc.pop.g["G"])
     assert set(by) == expected, set(by) ^ expected
     if "month" in names:
@@ -796,6 +1008,7 @@ def test_handovers_contents(sc):
 
 
 # --------------------------------------------------------------------------- html: report, validation, letters
+
 
 def _pii_hits(sc, text: str) -> list[str]:
     hits = [m.group(0) for m in ID_RE.finditer(text)]
@@ -848,13 +1061,15 @@ def test_letters_offline_a4_and_own_persons_only(sc):
             assert len(about) == 1, (f.name, len(about))
             assert sc.office[month][about.pop()] == f.parent.name, "a letter goes out from the person's office"
             n += 1
-    h2 = sc.pop.g["H"][1]                     # pre-reviewed by 640104, responsible office 640202
-    assert any(h2 in f.read_text(encoding="utf-8") for f in (sc.out / P2 / "letters" / "640202").glob("*.html")) \
-        or any(h2 in f.read_text(encoding="utf-8") for f in (sc.out / P1 / "letters").rglob("*.html"))
+    h2 = sc.pop.g["H"][1]  # pre-reviewed by 640104, responsible office 640202
+    assert any(h2 in f.read_text(encoding="utf-8") for f in (sc.out / P2 / "letters" / "640202").glob("*.html")) or any(
+        h2 in f.read_text(encoding="utf-8") for f in (sc.out / P1 / "letters").rglob("*.html")
+    )
     assert n
 
 
 # --------------------------------------------------------------------------- warehouse views
+
 
 def test_views_exist_with_person_key_and_no_personal_data(sc):
     con = duckdb.connect(str(sc.wh), read_only=True)
@@ -888,8 +1103,10 @@ def test_ledger_current_one_row_per_entry_and_stable_keys(sc):
         mine = {person_key(i) for i in {r["id_no"] for r in worklist(sc, P1)} | {r["id_no"] for r in worklist(sc, P2)}}
         assert keys == mine
         # the same person's notices of both months carry the same key
-        per = con.execute("SELECT person_key, count(DISTINCT issued_month) FROM notices GROUP BY 1 "
-                          "HAVING count(DISTINCT issued_month) > 1").fetchall()
+        per = con.execute(
+            "SELECT person_key, count(DISTINCT issued_month) FROM notices GROUP BY 1 "
+            "HAVING count(DISTINCT issued_month) > 1"
+        ).fetchall()
         assert per, "someone was told in both months (H: PRE_SERVICE then RESULT)"
         assert {k for k, _ in per} <= keys
     finally:
@@ -947,8 +1164,16 @@ def test_refused_batch_is_one_line_and_listed_in_batches(sc, tmp_path):
     wh = _copy_wh(sc, tmp_path)
     a = sc.pop.g["A"][1]
     rows = [dict(sc.pop.rows[a], op="U", phone="13800000000")]
-    b = write_batch(tmp_path / "b3", rows, [segment(a)], seq=3, push_type="INCR", base_seq=2, month=P2,
-                    raw_files={"persons": persons_csv(rows)})
+    b = write_batch(
+        tmp_path / "b3",
+        rows,
+        [segment(a)],
+        seq=3,
+        push_type="INCR",
+        base_seq=2,
+        month=P2,
+        raw_files={"persons": persons_csv(rows)},
+    )
     m = json.loads((b / "manifest.json").read_text(encoding="utf-8"))
     m["files"]["persons.csv"]["sha256"] = "0" * 64
     (b / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
@@ -982,8 +1207,12 @@ def test_defaults_and_rerun_gives_the_same_files(sc, tmp_path, monkeypatch):
     new, old = tmp_path / "out" / P2, sc.out / P2
 
     def digest(root):
-        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*")
-                if p.is_file() and p.parts[len(root.parts)] not in ("validation", "declarations")}
+        return {
+            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.rglob("*")
+            if p.is_file() and p.parts[len(root.parts)] not in ("validation", "declarations")
+        }
+
     assert digest(new) == digest(old)
 
 
@@ -998,8 +1227,16 @@ def test_rerun_after_a_correction_batch_moves_worklists_and_keeps_the_published_
     moved = [i for i, r in sc.pop.rows.items() if r["insured_region"] == "640900" and i not in sc.pop.g["Q"]]
     rows = [dict(sc.pop.rows[i], op="U", insured_region="640302") for i in moved]
     segs = [x for x in sc.pop.s1 if x["id_no"] in set(moved)]
-    b = write_batch(tmp_path / "b3", rows, segs, seq=3, push_type="INCR", base_seq=2, month=P2,
-                    raw_files={"persons": persons_csv(rows)})
+    b = write_batch(
+        tmp_path / "b3",
+        rows,
+        segs,
+        seq=3,
+        push_type="INCR",
+        base_seq=2,
+        month=P2,
+        raw_files={"persons": persons_csv(rows)},
+    )
     assert cli("ingest", b, "--warehouse", wh)[0] == 0
     code, _, err = cli("run", "--month", P2, "--warehouse", wh, "--out", out)
     assert code == 0, err
@@ -1011,49 +1248,127 @@ def test_rerun_after_a_correction_batch_moves_worklists_and_keeps_the_published_
     published = sc.out / P2 / "notifications"
     assert {str(p.relative_to(published)): p.read_bytes() for p in published.rglob("*") if p.is_file()} == {
         str(p.relative_to(out / P2 / "notifications")): p.read_bytes()
-        for p in (out / P2 / "notifications").rglob("*") if p.is_file()}
-    moved_notices = [(o, r["notice_kind"]) for o, p in office_files(out, P2, "notifications", "sms.parquet").items()
-                     for r in parquet_rows(p) if r["id_no"] in set(moved)]
+        for p in (out / P2 / "notifications").rglob("*")
+        if p.is_file()
+    }
+    moved_notices = [
+        (o, r["notice_kind"])
+        for o, p in office_files(out, P2, "notifications", "sms.parquet").items()
+        for r in parquet_rows(p)
+        if r["id_no"] in set(moved)
+    ]
     assert moved_notices and {o for o, _ in moved_notices} == {"640900"}
 
 
 # --------------------------------------------------------------------------- policy
 
-POLICY_KEYS = {"original_age_month", "statutory_age_month", "statutory_age", "delay_months",
-               "benefit_start_month", "flexible_earliest_month", "flexible_latest_month",
-               "min_contribution_months"}
+POLICY_KEYS = {
+    "original_age_month",
+    "statutory_age_month",
+    "statutory_age",
+    "delay_months",
+    "benefit_start_month",
+    "flexible_earliest_month",
+    "flexible_latest_month",
+    "min_contribution_months",
+}
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--gender", "1", "--birth", "1965-05", "--month", "2026-11"],
-     dict(original_age_month="2025-05", statutory_age_month="2025-07", statutory_age="60y2m", delay_months=2,
-          benefit_start_month="2025-08", flexible_earliest_month="2025-05", flexible_latest_month="2028-07",
-          min_contribution_months=180, months_to_original=-18, months_to_statutory=-16)),
-    (["--gender", "2", "--person-type", "1", "--birth", "1976-03", "--month", "2026-11"],
-     dict(original_age_month="2026-03", statutory_age_month="2026-11", statutory_age="50y8m", delay_months=8,
-          benefit_start_month="2026-12", flexible_earliest_month="2026-03", flexible_latest_month="2029-11",
-          min_contribution_months=180, months_to_original=-8, months_to_statutory=0)),
-    (["--gender", "1", "--birth", "1970-05", "--insurance-type", "110", "--month", "2026-11"],
-     dict(original_age_month="2030-05", statutory_age_month="2031-10", statutory_age="61y5m", delay_months=17,
-          benefit_start_month="2031-11", flexible_earliest_month="2030-05", flexible_latest_month="2034-10",
-          min_contribution_months=192, months_to_original=42, months_to_statutory=59)),
-    (["--gender", "2", "--insurance-type", "170", "--birth", "1967-02", "--month", "2026-11"],
-     dict(original_age_month="2027-02", statutory_age_month="2027-02", statutory_age="60y0m", delay_months=0,
-          benefit_start_month="2027-03", flexible_earliest_month=None, flexible_latest_month=None,
-          min_contribution_months=180, months_to_original=3, months_to_statutory=3)),
-    (["--gender", "2", "--person-type", "2", "--birth", "1972-06"],
-     dict(original_age_month="2027-06", statutory_age_month="2028-02", statutory_age="55y8m", delay_months=8,
-          benefit_start_month="2028-03", flexible_earliest_month="2027-06", flexible_latest_month="2031-02",
-          min_contribution_months=180)),
-    (["--gender", "1", "--birth", "1977-01"],
-     dict(original_age_month="2037-01", statutory_age_month="2040-01", statutory_age="63y0m", delay_months=36,
-          benefit_start_month="2040-02", flexible_earliest_month="2037-01", flexible_latest_month="2043-01",
-          min_contribution_months=240)),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            ["--gender", "1", "--birth", "1965-05", "--month", "2026-11"],
+            dict(
+                original_age_month="2025-05",
+                statutory_age_month="2025-07",
+                statutory_age="60y2m",
+                delay_months=2,
+                benefit_start_month="2025-08",
+                flexible_earliest_month="2025-05",
+                flexible_latest_month="2028-07",
+                min_contribution_months=180,
+                months_to_original=-18,
+                months_to_statutory=-16,
+            ),
+        ),
+        (
+            ["--gender", "2", "--person-type", "1", "--birth", "1976-03", "--month", "2026-11"],
+            dict(
+                original_age_month="2026-03",
+                statutory_age_month="2026-11",
+                statutory_age="50y8m",
+                delay_months=8,
+                benefit_start_month="2026-12",
+                flexible_earliest_month="2026-03",
+                flexible_latest_month="2029-11",
+                min_contribution_months=180,
+                months_to_original=-8,
+                months_to_statutory=0,
+            ),
+        ),
+        (
+            ["--gender", "1", "--birth", "1970-05", "--insurance-type", "110", "--month", "2026-11"],
+            dict(
+                original_age_month="2030-05",
+                statutory_age_month="2031-10",
+                statutory_age="61y5m",
+                delay_months=17,
+                benefit_start_month="2031-11",
+                flexible_earliest_month="2030-05",
+                flexible_latest_month="2034-10",
+                min_contribution_months=192,
+                months_to_original=42,
+                months_to_statutory=59,
+            ),
+        ),
+        (
+            ["--gender", "2", "--insurance-type", "170", "--birth", "1967-02", "--month", "2026-11"],
+            dict(
+                original_age_month="2027-02",
+                statutory_age_month="2027-02",
+                statutory_age="60y0m",
+                delay_months=0,
+                benefit_start_month="2027-03",
+                flexible_earliest_month=None,
+                flexible_latest_month=None,
+                min_contribution_months=180,
+                months_to_original=3,
+                months_to_statutory=3,
+            ),
+        ),
+        (
+            ["--gender", "2", "--person-type", "2", "--birth", "1972-06"],
+            dict(
+                original_age_month="2027-06",
+                statutory_age_month="2028-02",
+                statutory_age="55y8m",
+                delay_months=8,
+                benefit_start_month="2028-03",
+                flexible_earliest_month="2027-06",
+                flexible_latest_month="2031-02",
+                min_contribution_months=180,
+            ),
+        ),
+        (
+            ["--gender", "1", "--birth", "1977-01"],
+            dict(
+                original_age_month="2037-01",
+                statutory_age_month="2040-01",
+                statutory_age="63y0m",
+                delay_months=36,
+                benefit_start_month="2040-02",
+                flexible_earliest_month="2037-01",
+                flexible_latest_month="2043-01",
+                min_contribution_months=240,
+            ),
+        ),
+    ],
+)
 def test_policy_json(args, expected):
     code, out, err = cli("policy", *args)
     assert code == 0, err
-    obj = json.loads(out)                                   # exactly one JSON object on stdout
+    obj = json.loads(out)  # exactly one JSON object on stdout
     assert isinstance(obj, dict)
     assert POLICY_KEYS <= set(obj)
     if "--month" in args:
@@ -1068,19 +1383,28 @@ def test_policy_json(args, expected):
 
 # --------------------------------------------------------------------------- refusals
 
+
 def _copy_wh(sc, tmp_path) -> Path:
     dst = tmp_path / "w.duckdb"
     shutil.copyfile(sc.wh, dst)
     return dst
 
 
-@pytest.mark.parametrize("args", [
-    ["run", "--month", "2026-13"], ["run", "--month", "1899-12"], ["run", "--month", "2100-01"],
-    ["run", "--month", "26-11"], ["declare", "--month", "2026-1"], ["declare", "--month", "2026-00"],
-    ["policy", "--gender", "3", "--birth", "1965-01"], ["policy", "--gender", "1", "--birth", "1965-13"],
-    ["policy", "--gender", "1", "--birth", "1965-05", "--insurance-type", "120"],
-    ["policy", "--gender", "1", "--birth", "1965-05", "--month", "2026-13"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--month", "2026-13"],
+        ["run", "--month", "1899-12"],
+        ["run", "--month", "2100-01"],
+        ["run", "--month", "26-11"],
+        ["declare", "--month", "2026-1"],
+        ["declare", "--month", "2026-00"],
+        ["policy", "--gender", "3", "--birth", "1965-01"],
+        ["policy", "--gender", "1", "--birth", "1965-13"],
+        ["policy", "--gender", "1", "--birth", "1965-05", "--insurance-type", "120"],
+        ["policy", "--gender", "1", "--birth", "1965-05", "--month", "2026-13"],
+    ],
+)
 def test_bad_arguments_refused_with_one_line(sc, tmp_path, args):
     wh = _copy_wh(sc, tmp_path)
     extra = [] if args[0] == "policy" else ["--warehouse", wh, "--out", tmp_path / "o"]
@@ -1090,9 +1414,14 @@ def test_bad_arguments_refused_with_one_line(sc, tmp_path, args):
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").rglob("*.parquet"))
 
 
-@pytest.mark.parametrize("command", [
-    ["run", "--month", P2], ["declare", "--month", P2], ["feedback", "FB"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "--month", P2],
+        ["declare", "--month", P2],
+        ["feedback", "FB"],
+    ],
+)
 def test_missing_warehouse_refused_and_not_created(tmp_path, command):
     fb = tmp_path / "fb.csv"
     fb.write_text(",".join(FEEDBACK_COLS) + "\n", encoding="utf-8")
@@ -1126,6 +1455,7 @@ def test_successful_commands_exit_zero(sc):
 
 # --------------------------------------------------------------------------- demo
 
+
 def test_demo_into_a_given_out(tmp_path):
     out = tmp_path / "demo"
     code, stdout, err = cli("demo", "--out", out)
@@ -1137,7 +1467,8 @@ def test_demo_into_a_given_out(tmp_path):
         assert (out / m / "validation").is_dir()
         assert any((out / m / "worklists").glob("*/worklist.parquet"))
         assert any((out / m / "notifications").glob("*/sms.parquet"))
-    assert any((out / m / "declarations").glob("*/declarations.parquet") for m in months
-               if (out / m / "declarations").exists())
+    assert any(
+        (out / m / "declarations").glob("*/declarations.parquet") for m in months if (out / m / "declarations").exists()
+    )
     dbs = list(out.glob("*.duckdb"))
     assert dbs, "the demo's warehouse is in OUT (README: out/demo/warehouse.duckdb)"

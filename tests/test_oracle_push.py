@@ -30,14 +30,33 @@ from support.warehouse import persons_as_of, q
 
 ROOT = Path(pipelines.__file__).resolve().parent.parent
 
-PERSON_COLS = ["op", "id_no", "name", "gender", "birth_date", "insurance_type", "person_type", "hukou_region",
-               "insured_region", "benefit_region_ministry", "employer_uscc", "employer_name", "phone",
-               "contribution_status", "retired", "survival_status", "actual_contribution_months",
-               "deemed_months", "deemed_status", "deemed_region", "arrears_months"]
+PERSON_COLS = [
+    "op",
+    "id_no",
+    "name",
+    "gender",
+    "birth_date",
+    "insurance_type",
+    "person_type",
+    "hukou_region",
+    "insured_region",
+    "benefit_region_ministry",
+    "employer_uscc",
+    "employer_name",
+    "phone",
+    "contribution_status",
+    "retired",
+    "survival_status",
+    "actual_contribution_months",
+    "deemed_months",
+    "deemed_status",
+    "deemed_region",
+    "arrears_months",
+]
 SEG_COLS = ["id_no", "region_code", "start_month", "end_month", "relation_status"]
 
 ID_RE = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-PHONE_RE = re.compile(r"(?<![0-9A-Za-z])1[3-9][0-9]{9}(?![0-9A-Za-z])")   # hex person keys are not phones
+PHONE_RE = re.compile(r"(?<![0-9A-Za-z])1[3-9][0-9]{9}(?![0-9A-Za-z])")  # hex person keys are not phones
 TRICKY_NAME = '马,"小"明'
 
 
@@ -61,8 +80,9 @@ def snap(wh: Path) -> dict:
     con = duckdb.connect(str(wh), read_only=True)
     try:
         out = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in SNAP_TABLES}
-        out["push_batches"] = con.execute("SELECT * EXCLUDE (received_at, applied_at) FROM push_batches "
-                                          "WHERE status <> 'REFUSED' ORDER BY ALL").fetchall()
+        out["push_batches"] = con.execute(
+            "SELECT * EXCLUDE (received_at, applied_at) FROM push_batches WHERE status <> 'REFUSED' ORDER BY ALL"
+        ).fetchall()
     finally:
         con.close()
     return out
@@ -95,8 +115,11 @@ def current(wh: Path) -> dict[str, dict]:
 
 def current_segments(wh: Path) -> dict[str, list[tuple]]:
     out: dict[str, list] = {}
-    for i, reg, a, b, st in q(wh, "SELECT id_no, region_code, start_mi, end_mi, relation_status FROM segment_versions "
-                                  "WHERE valid_to_seq IS NULL ORDER BY ALL"):
+    for i, reg, a, b, st in q(
+        wh,
+        "SELECT id_no, region_code, start_mi, end_mi, relation_status FROM segment_versions "
+        "WHERE valid_to_seq IS NULL ORDER BY ALL",
+    ):
         out.setdefault(i, []).append((reg, f"{a // 12:04d}{a % 12 + 1:02d}", f"{b // 12:04d}{b % 12 + 1:02d}", str(st)))
     return out
 
@@ -105,8 +128,18 @@ def segs_of(segs: list[dict]) -> list[tuple]:
     return sorted((s["region_code"], s["start_month"], s["end_month"], s["relation_status"]) for s in segs)
 
 
-def csv_bytes(rows, cols, *, order=None, quoting=csv.QUOTE_MINIMAL, line_end="\n", encoding="utf-8",
-              bom=False, blank_lines=False, trailing_newline=True) -> bytes:
+def csv_bytes(
+    rows,
+    cols,
+    *,
+    order=None,
+    quoting=csv.QUOTE_MINIMAL,
+    line_end="\n",
+    encoding="utf-8",
+    bom=False,
+    blank_lines=False,
+    trailing_newline=True,
+) -> bytes:
     order = list(order or cols)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator=line_end, quoting=quoting)
@@ -132,12 +165,12 @@ def raw_batch(folder: Path, persons, segments, pbytes: bytes, sbytes: bytes, **k
 def base_population() -> tuple[list[dict], list[dict]]:
     """30 persons with awkward but valid values; persons 1-3 have two segments, the rest one."""
     ps = [person(n) for n in range(1, 31)]
-    ps[0]["name"] = TRICKY_NAME                      # comma and quotes: CSV quoting
-    ps[1]["phone"] = "08515551234"                   # a landline with its leading zero, kept as text
-    ps[2]["phone"] = "+86 139-1234-5678"             # phone "as recorded"
-    ps[3]["employer_name"] = "=SUM(A1)"              # a formula-looking text
-    ps[4]["hukou_region"] = ""                       # unknown hukou: kept (flagged later)
-    ps[5]["hukou_region"] = "642223"                 # an abolished code
+    ps[0]["name"] = TRICKY_NAME  # comma and quotes: CSV quoting
+    ps[1]["phone"] = "08515551234"  # a landline with its leading zero, kept as text
+    ps[2]["phone"] = "+86 139-1234-5678"  # phone "as recorded"
+    ps[3]["employer_name"] = "=SUM(A1)"  # a formula-looking text
+    ps[4]["hukou_region"] = ""  # unknown hukou: kept (flagged later)
+    ps[5]["hukou_region"] = "642223"  # an abolished code
     ps[6].update(insurance_type="170", person_type="", employer_uscc="", employer_name="")
     ps[7] = person(8, gender=2, person_type="1")
     ss = []
@@ -181,8 +214,11 @@ def test_base_full_is_stored_as_pushed(base):
     assert cur[PS[4]["id_no"]]["hukou_region"] in (None, "")
     assert cur[PS[5]["id_no"]]["hukou_region"] == "642223"
     assert current_segments(wh)[PS[0]["id_no"]] == segs_of([s for s in SS if s["id_no"] == PS[0]["id_no"]])
-    assert q(wh, "SELECT persons_rows, persons_accepted, persons_quarantined, segments_rows, segments_accepted, "
-                 "segments_quarantined, status FROM batches") == [(30, 30, 0, 33, 33, 0, "APPLIED")]
+    assert q(
+        wh,
+        "SELECT persons_rows, persons_accepted, persons_quarantined, segments_rows, segments_accepted, "
+        "segments_quarantined, status FROM batches",
+    ) == [(30, 30, 0, 33, 33, 0, "APPLIED")]
 
 
 # --------------------------------------------------------------------------- manifest checks
@@ -193,6 +229,7 @@ def _drop(key):
         m = json.loads((folder / "manifest.json").read_text())
         del m[key]
         (folder / "manifest.json").write_text(json.dumps(m))
+
     return f
 
 
@@ -201,6 +238,7 @@ def _files(name, key, value):
         m = json.loads((folder / "manifest.json").read_text())
         m["files"][name][key] = value
         (folder / "manifest.json").write_text(json.dumps(m))
+
     return f
 
 
@@ -212,6 +250,7 @@ def _append(name, data: bytes):
     def f(folder):
         with open(folder / name, "ab") as fh:
             fh.write(data)
+
     return f
 
 
@@ -236,8 +275,12 @@ MANIFEST_REFUSALS = {
     "sha256_missing": (_files("segments.csv", "sha256", None), "manifest.json"),
     "not_json": (lambda folder: (folder / "manifest.json").write_text("{batch_id: NX}"), "manifest.json"),
     "persons_bytes_changed": (_append("persons.csv", b"\n"), "persons.csv"),
-    "segments_bytes_changed": (lambda folder: (folder / "segments.csv").write_bytes(
-        (folder / "segments.csv").read_bytes().replace(b"199001", b"199002", 1)), "segments.csv"),
+    "segments_bytes_changed": (
+        lambda folder: (folder / "segments.csv").write_bytes(
+            (folder / "segments.csv").read_bytes().replace(b"199001", b"199002", 1)
+        ),
+        "segments.csv",
+    ),
     "persons_rows_one_more": (_files("persons.csv", "rows", 31), "persons.csv"),
     "segments_rows_one_less": (_files("segments.csv", "rows", 32), "segments.csv"),
 }
@@ -256,7 +299,7 @@ def test_manifest_breach_refuses_the_batch_whole(tmp_path, refusal_wh, case):
     """push-format.md manifest table and rules: a batch breaking them is refused, nothing of it applied."""
     wh = refusal_wh
     edit, fragment = MANIFEST_REFUSALS[case]
-    ps = [dict(p, phone="13800000000") for p in PS]          # a real change, so an application would show
+    ps = [dict(p, phone="13800000000") for p in PS]  # a real change, so an application would show
     b = write_batch(tmp_path / "b2", ps, SS, seq=2)
     edit(b)
     before = snap(wh)
@@ -316,8 +359,8 @@ def test_same_batch_id_and_hashes_with_another_generated_at_is_a_noop(tmp_path, 
 
 def test_same_batch_id_other_content_is_a_conflict(tmp_path, base):
     wh, _ = base
-    b = write_batch(tmp_path / "other", PS[:29], SS, seq=1)       # same batch_id NX-2026-11-0001
-    b2 = write_batch(tmp_path / "other2", PS[:29], SS, seq=5)     # same batch_id, another seq too
+    b = write_batch(tmp_path / "other", PS[:29], SS, seq=1)  # same batch_id NX-2026-11-0001
+    b2 = write_batch(tmp_path / "other2", PS[:29], SS, seq=5)  # same batch_id, another seq too
     edit_manifest(b2, batch_id="NX-2026-11-0001")
     for folder in (b, b2):
         before = snap(wh)
@@ -351,14 +394,15 @@ def test_incr_after_a_gap_is_held_names_the_missing_seq_and_applies_when_it_arri
     i3 = write_batch(tmp_path / "i3", [dict(p1, op="U", phone="13700000003")], [], seq=3, push_type="INCR", base_seq=2)
     before = snap(wh)
     rc, out, err = ingest(wh, i3)
-    assert rc == 0, err                                # held back is not a refusal
+    assert rc == 0, err  # held back is not a refusal
     assert re.search(r"(?<![0-9])2(?![0-9])", out + err.replace("NX-2026-11-0003", "")), "the missing seq is named"
     assert current(wh)[p1["id_no"]]["phone"] == p1["phone"]
-    assert {k: v for k, v in snap(wh).items() if k != "push_batches"} == \
-        {k: v for k, v in before.items() if k != "push_batches"}
+    assert {k: v for k, v in snap(wh).items() if k != "push_batches"} == {
+        k: v for k, v in before.items() if k != "push_batches"
+    }
     assert q(wh, "SELECT status FROM batches WHERE seq = 3") == [("HELD",)]
     i2 = write_batch(tmp_path / "i2", [dict(p1, op="U", phone="13700000002")], [], seq=2, push_type="INCR", base_seq=1)
-    rc, out, err = ingest(wh, i2)                       # only the missing one on this command line
+    rc, out, err = ingest(wh, i2)  # only the missing one on this command line
     assert rc == 0, err
     assert q(wh, "SELECT seq, status FROM batches ORDER BY seq") == [(1, "APPLIED"), (2, "APPLIED"), (3, "APPLIED")]
     assert current(wh)[p1["id_no"]]["phone"] == "13700000003"
@@ -369,11 +413,11 @@ def test_full_supersedes_a_held_incr_below_it_and_a_late_lower_seq_is_not_applie
     p1 = PS[0]
     i3 = write_batch(tmp_path / "i3", [dict(p1, op="U", phone="13700000003")], [], seq=3, push_type="INCR", base_seq=2)
     assert ingest(wh, i3)[0] == 0
-    f4 = write_batch(tmp_path / "f4", PS, SS, seq=4)                 # FULL seq 4: no base needed, gap is fine
+    f4 = write_batch(tmp_path / "f4", PS, SS, seq=4)  # FULL seq 4: no base needed, gap is fine
     rc, out, err = ingest(wh, f4)
     assert rc == 0, err
     assert q(wh, "SELECT seq, status FROM batches ORDER BY seq") == [(1, "APPLIED"), (3, "SUPERSEDED"), (4, "APPLIED")]
-    assert current(wh)[p1["id_no"]]["phone"] == p1["phone"]          # the superseded INCR never applied
+    assert current(wh)[p1["id_no"]]["phone"] == p1["phone"]  # the superseded INCR never applied
     # the missing seq 2 arrives late: below the last applied seq, never applied
     i2 = write_batch(tmp_path / "i2", [dict(p1, op="U", phone="13700000002")], [], seq=2, push_type="INCR", base_seq=1)
     before = snap(wh)
@@ -413,8 +457,10 @@ def _dialect_batches():
         "shuffled_headers": dict(p=dict(order=list(reversed(PERSON_COLS))), s=dict(order=SEG_COLS[::-1])),
         "no_final_newline": dict(p=dict(trailing_newline=False), s=dict(trailing_newline=False)),
         "blank_lines": dict(p=dict(blank_lines=True), s=dict(blank_lines=True)),
-        "crlf_bom_quote_all": dict(p=dict(line_end="\r\n", bom=True, quoting=csv.QUOTE_ALL),
-                                   s=dict(line_end="\r\n", bom=True, quoting=csv.QUOTE_ALL)),
+        "crlf_bom_quote_all": dict(
+            p=dict(line_end="\r\n", bom=True, quoting=csv.QUOTE_ALL),
+            s=dict(line_end="\r\n", bom=True, quoting=csv.QUOTE_ALL),
+        ),
     }
 
 
@@ -422,8 +468,9 @@ def _dialect_batches():
 def test_csv_dialects_store_exactly_what_the_plain_file_stores(tmp_path, template, dialect):
     ref_wh, _ = template
     kw = _dialect_batches()[dialect]
-    b = raw_batch(tmp_path / "b", PS, SS, csv_bytes(PS, PERSON_COLS, **kw["p"]), csv_bytes(SS, SEG_COLS, **kw["s"]),
-                  seq=1)
+    b = raw_batch(
+        tmp_path / "b", PS, SS, csv_bytes(PS, PERSON_COLS, **kw["p"]), csv_bytes(SS, SEG_COLS, **kw["s"]), seq=1
+    )
     wh = tmp_path / "w.duckdb"
     rc, out, err = ingest(wh, b)
     assert rc == 0, err
@@ -444,8 +491,10 @@ def test_gb18030_file_keeps_characters_outside_gbk(tmp_path):
     assert {v["name"] for v in current(wh).values()} == set(names)
 
 
-@pytest.mark.parametrize("edit", ["extra_column", "missing_column", "repeated_column", "upper_case_name",
-                                  "misspelt_name", "segments_extra_column"])
+@pytest.mark.parametrize(
+    "edit",
+    ["extra_column", "missing_column", "repeated_column", "upper_case_name", "misspelt_name", "segments_extra_column"],
+)
 def test_header_breach_refuses_the_batch(tmp_path, base, edit):
     wh, _ = base
     pcols, scols = list(PERSON_COLS), list(SEG_COLS)
@@ -487,10 +536,19 @@ def _p(n, **kw):
     return dict(person(n), **kw)
 
 
-_USED_N = set(range(1, 31)) | set(range(100, 200)) | set(range(301, 370)) | set(range(401, 430)) | \
-    set(range(500, 512)) | {600, 601, 777, 888}
-X_N = next(n for n in range(700, 1000) if make_id(seq=n).endswith("X")
-           and (2 * n + 1) % 1000 not in {(2 * u + 1) % 1000 for u in _USED_N})
+_USED_N = (
+    set(range(1, 31))
+    | set(range(100, 200))
+    | set(range(301, 370))
+    | set(range(401, 430))
+    | set(range(500, 512))
+    | {600, 601, 777, 888}
+)
+X_N = next(
+    n
+    for n in range(700, 1000)
+    if make_id(seq=n).endswith("X") and (2 * n + 1) % 1000 not in {(2 * u + 1) % 1000 for u in _USED_N}
+)
 X_ID = make_id(seq=X_N)
 
 # (label, row, expected_stored_id or None when it must be quarantined)
@@ -557,8 +615,7 @@ _ROWS_BAD_PERSONS = [
     ("insured_fullwidth", _p(358, insured_region="640104".translate(_FW))),
     ("retired_true", _p(359, retired="true")),
     ("op_lower_i_in_full", _p(360, op="i")),
-    ("deemed_months_fullwidth", _p(361, deemed_months="12".translate(_FW), deemed_status="1",
-                                   deemed_region="640104")),
+    ("deemed_months_fullwidth", _p(361, deemed_months="12".translate(_FW), deemed_status="1", deemed_region="640104")),
     ("arrears_months_too_big", _p(362, arrears_months="99999999999999999999")),
 ]
 
@@ -605,8 +662,8 @@ _ROWS_BAD_SEGMENTS = [
     ("relation_empty", segment(_GOOD_SEG_OWNERS[3]["id_no"], status="")),
     ("segment_id_invalid", segment("640104196501150012")),
     ("segment_person_not_in_batch", segment(make_id(seq=777))),
-    ("segment_person_quarantined", segment(_ROWS_BAD_PERSONS[6][1]["id_no"])),      # gender_3's segment
-    ("segment_person_quarantined_2", segment(_ROWS_BAD_PERSONS[12][1]["id_no"])),   # insurance_120's segment
+    ("segment_person_quarantined", segment(_ROWS_BAD_PERSONS[6][1]["id_no"])),  # gender_3's segment
+    ("segment_person_quarantined_2", segment(_ROWS_BAD_PERSONS[12][1]["id_no"])),  # insurance_120's segment
     ("month_00", segment(_GOOD_SEG_OWNERS[8]["id_no"], start="199000", end="199012")),
     ("month_5_digits", segment(_GOOD_SEG_OWNERS[8]["id_no"], start="199001", end="20201")),
     ("month_fullwidth", segment(_GOOD_SEG_OWNERS[8]["id_no"], start="199001".translate(_FW))),
@@ -644,8 +701,10 @@ def row_batch(tmp_path_factory):
     finally:
         mp.undo()
     assert rc == 0, err
-    quar = {(f, r): (code, raw) for f, r, code, raw in
-            q(wh, "SELECT file, row_no, reason_code, raw_text FROM quarantine_rows")}
+    quar = {
+        (f, r): (code, raw)
+        for f, r, code, raw in q(wh, "SELECT file, row_no, reason_code, raw_text FROM quarantine_rows")
+    }
     return wh, persons, segs, quar, out
 
 
@@ -660,7 +719,7 @@ def test_bad_person_row_is_quarantined_with_its_row_number(row_batch, label):
     row_no = persons.index(row) + 1
     hits = {k: v for k, v in quar.items() if _file(k[0]) == "persons" and k[1] == row_no}
     assert hits, f"persons row {row_no} ({label}) not quarantined"
-    (code, raw), = hits.values()
+    ((code, raw),) = hits.values()
     assert code and raw and row["name"] in raw
     assert row["id_no"].upper() not in current(wh) or row["id_no"] == ""
 
@@ -690,8 +749,9 @@ def test_valid_segment_row_is_accepted(row_batch, label):
     row_no = segs.index(row) + 1
     assert not [k for k in quar if _file(k[0]) == "segments" and k[1] == row_no], f"{label} quarantined"
     owner = row["id_no"].upper()
-    assert (row["region_code"], row["start_month"], row["end_month"], row["relation_status"]) in \
-        current_segments(wh).get(owner, [])
+    assert (row["region_code"], row["start_month"], row["end_month"], row["relation_status"]) in current_segments(
+        wh
+    ).get(owner, [])
 
 
 def test_row_accounting_holds_and_nothing_else_is_quarantined(row_batch):
@@ -699,9 +759,11 @@ def test_row_accounting_holds_and_nothing_else_is_quarantined(row_batch):
     n_bad_p, n_bad_s = len(_ROWS_BAD_PERSONS), len(_ROWS_BAD_SEGMENTS)
     assert sum(1 for k in quar if _file(k[0]) == "persons") == n_bad_p
     assert sum(1 for k in quar if _file(k[0]) == "segments") == n_bad_s
-    assert q(wh, "SELECT persons_rows, persons_accepted, persons_quarantined, segments_rows, segments_accepted, "
-                 "segments_quarantined, rows_balanced FROM batches") == [
-        (len(persons), len(persons) - n_bad_p, n_bad_p, len(segs), len(segs) - n_bad_s, n_bad_s, True)]
+    assert q(
+        wh,
+        "SELECT persons_rows, persons_accepted, persons_quarantined, segments_rows, segments_accepted, "
+        "segments_quarantined, rows_balanced FROM batches",
+    ) == [(len(persons), len(persons) - n_bad_p, n_bad_p, len(segs), len(segs) - n_bad_s, n_bad_s, True)]
     assert len(current(wh)) == len(persons) - n_bad_p
     assert_private(out)
 
@@ -719,6 +781,7 @@ def test_quarantine_view_is_pseudonymous(row_batch):
 
 def test_parquet_typed_bad_value_is_quarantined_with_its_row_number(tmp_path):
     from pushkit import write_typed_parquet
+
     ps = [person(n) for n in range(1, 41)]
     ps[16]["gender"] = "3"
     ss = [segment(p["id_no"]) for p in ps]
@@ -738,17 +801,19 @@ def test_duplicate_id_rows_are_all_quarantined_with_their_segments(tmp_path, bas
     wh, _ = base
     ps = [dict(p) for p in PS]
     xp = _p(X_N)
-    ps += [dict(xp, phone="13600000001"), dict(xp, id_no=X_ID.lower(), phone="13600000002")]   # same number, x vs X
-    ps.append(dict(PS[9]))                                                                      # PS[9] twice, same text
+    ps += [dict(xp, phone="13600000001"), dict(xp, id_no=X_ID.lower(), phone="13600000002")]  # same number, x vs X
+    ps.append(dict(PS[9]))  # PS[9] twice, same text
     ss = list(SS) + [segment(X_ID, start="201101", end="201112"), segment(PS[9]["id_no"], start="201101", end="201112")]
-    ps += [person(n) for n in range(100, 180)]          # filler, so that 7 bad rows stay under 5 %
+    ps += [person(n) for n in range(100, 180)]  # filler, so that 7 bad rows stay under 5 %
     b = write_batch(tmp_path / "b", ps, ss, seq=2)
     rc, out, err = ingest(wh, b)
     assert rc == 0, err
     quar = sorted((f.split(".")[0], r) for f, r in q(wh, "SELECT file, row_no FROM quarantine_rows WHERE seq = 2"))
     seg_rows_p9 = [i + 1 for i, s in enumerate(ss) if s["id_no"] == PS[9]["id_no"]]
-    assert quar == sorted([("persons", 10), ("persons", 31), ("persons", 32), ("persons", 33),
-                           ("segments", len(ss) - 1)] + [("segments", r) for r in seg_rows_p9])
+    assert quar == sorted(
+        [("persons", 10), ("persons", 31), ("persons", 32), ("persons", 33), ("segments", len(ss) - 1)]
+        + [("segments", r) for r in seg_rows_p9]
+    )
     cur = current(wh)
     assert X_ID not in cur
     assert cur[PS[9]["id_no"]]["in_push"], "a person whose row is quarantined has not left the push"
@@ -757,16 +822,21 @@ def test_duplicate_id_rows_are_all_quarantined_with_their_segments(tmp_path, bas
 def test_segments_of_a_person_absent_from_the_incr_persons_file_are_error_rows(tmp_path, base):
     wh, _ = base
     p1, p2 = PS[0], PS[10]
-    inc = write_batch(tmp_path / "i2", [dict(p1, op="U")] + [dict(p, op="U") for p in PS[11:30]],
-                      [segment(p1["id_no"], start="199001", end="202012"),
-                       segment(p2["id_no"], start="201501", end="201512")]
-                      + [s for s in SS if s["id_no"] in {p["id_no"] for p in PS[11:30]}],
-                      seq=2, push_type="INCR", base_seq=1)
+    inc = write_batch(
+        tmp_path / "i2",
+        [dict(p1, op="U")] + [dict(p, op="U") for p in PS[11:30]],
+        [segment(p1["id_no"], start="199001", end="202012"), segment(p2["id_no"], start="201501", end="201512")]
+        + [s for s in SS if s["id_no"] in {p["id_no"] for p in PS[11:30]}],
+        seq=2,
+        push_type="INCR",
+        base_seq=1,
+    )
     before_p2 = current_segments(wh)[p2["id_no"]]
     rc, out, err = ingest(wh, inc)
     assert rc == 0, err
-    assert [(f.split(".")[0], r) for f, r in q(wh, "SELECT file, row_no FROM quarantine_rows WHERE seq = 2")] == \
-        [("segments", 2)]
+    assert [(f.split(".")[0], r) for f, r in q(wh, "SELECT file, row_no FROM quarantine_rows WHERE seq = 2")] == [
+        ("segments", 2)
+    ]
     assert current_segments(wh)[p2["id_no"]] == before_p2
     assert current_segments(wh)[p1["id_no"]] == [("640104", "199001", "202012", "1")]
 
@@ -781,7 +851,7 @@ def _share_batch(tmp_path, n_bad):
 
 def test_bad_share_at_5_percent_applies(tmp_path, base):
     wh, _ = base
-    rc, out, err = ingest(wh, _share_batch(tmp_path, 5))          # 5 of 100 data rows
+    rc, out, err = ingest(wh, _share_batch(tmp_path, 5))  # 5 of 100 data rows
     assert rc == 0, err
     assert q(wh, "SELECT count(*) FROM quarantine_rows") == [(5,)]
 
@@ -789,9 +859,9 @@ def test_bad_share_at_5_percent_applies(tmp_path, base):
 def test_bad_share_over_5_percent_refuses_and_leaves_only_its_refusal(tmp_path, base):
     wh, _ = base
     before = snap(wh)
-    rc, out, err = ingest(wh, _share_batch(tmp_path, 6))          # 6 of 100
+    rc, out, err = ingest(wh, _share_batch(tmp_path, 6))  # 6 of 100
     assert_refused(wh, before, rc, err)
-    fixed = _share_batch(tmp_path / "fixed", 0)                   # the corrected batch, same id and seq
+    fixed = _share_batch(tmp_path / "fixed", 0)  # the corrected batch, same id and seq
     rc, out, err = ingest(wh, fixed)
     assert rc == 0, err
 
@@ -823,8 +893,9 @@ def test_full_absent_person_leaves_the_push_and_comes_back(tmp_path, base):
 def test_full_changes_segments_as_a_set(tmp_path, base):
     wh, _ = base
     p1 = PS[0]
-    ss = [s for s in SS if s["id_no"] != p1["id_no"]] + [segment(p1["id_no"], region="620102", start="198501",
-                                                                  end="198912", status=2)]
+    ss = [s for s in SS if s["id_no"] != p1["id_no"]] + [
+        segment(p1["id_no"], region="620102", start="198501", end="198912", status=2)
+    ]
     rc, out, err = ingest(wh, write_batch(tmp_path / "f2", PS, ss, seq=2))
     assert rc == 0, err
     assert current_segments(wh)[p1["id_no"]] == [("620102", "198501", "198912", "2")]
@@ -843,11 +914,13 @@ def test_incr_ops_insert_update_delete(tmp_path, base):
         # U: the whole row replaces — emptied fields become empty, no segment rows leaves none
         dict(p_upd, op="U", name="新名字", phone="", employer_uscc="", employer_name="", hukou_region=""),
         dict(p_seg, op="U"),
-        {"op": "D", "id_no": p_del["id_no"]},                                  # D needs only a valid id_no
+        {"op": "D", "id_no": p_del["id_no"]},  # D needs only a valid id_no
     ]
-    segs = [segment(new["id_no"], start="199501", end="200412"), segment(new["id_no"], region="620102",
-                                                                         start="200501", end="202012", status=2),
-            segment(p_seg["id_no"], region="310115", start="200001", end="200512", status=3)]
+    segs = [
+        segment(new["id_no"], start="199501", end="200412"),
+        segment(new["id_no"], region="620102", start="200501", end="202012", status=2),
+        segment(p_seg["id_no"], region="310115", start="200001", end="200512", status=3),
+    ]
     inc = write_batch(tmp_path / "i2", persons, segs, seq=2, push_type="INCR", base_seq=1)
     rc, out, err = ingest(wh, inc)
     assert rc == 0, err
@@ -870,8 +943,14 @@ def test_incr_ops_insert_update_delete(tmp_path, base):
 def test_incr_upserts_are_applied_and_counted_as_warnings(tmp_path, base):
     wh, _ = base
     stranger = person(601)
-    inc = write_batch(tmp_path / "i2", [dict(PS[4], op="I", phone="13511112222"), dict(stranger, op="U")],
-                      [segment(stranger["id_no"])], seq=2, push_type="INCR", base_seq=1)
+    inc = write_batch(
+        tmp_path / "i2",
+        [dict(PS[4], op="I", phone="13511112222"), dict(stranger, op="U")],
+        [segment(stranger["id_no"])],
+        seq=2,
+        push_type="INCR",
+        base_seq=1,
+    )
     rc, out, err = ingest(wh, inc)
     assert rc == 0, err
     cur = current(wh)
@@ -895,8 +974,14 @@ def test_incr_delete_of_an_unknown_or_already_left_person_changes_nothing(tmp_pa
     d1 = write_batch(tmp_path / "i2", [{"op": "D", "id_no": PS[6]["id_no"]}], [], seq=2, push_type="INCR", base_seq=1)
     assert ingest(wh, d1)[0] == 0
     n = q(wh, "SELECT count(*) FROM person_versions")
-    d2 = write_batch(tmp_path / "i3", [{"op": "D", "id_no": PS[6]["id_no"]}, {"op": "D", "id_no": make_id(seq=888)}],
-                     [], seq=3, push_type="INCR", base_seq=2)
+    d2 = write_batch(
+        tmp_path / "i3",
+        [{"op": "D", "id_no": PS[6]["id_no"]}, {"op": "D", "id_no": make_id(seq=888)}],
+        [],
+        seq=3,
+        push_type="INCR",
+        base_seq=2,
+    )
     rc, out, err = ingest(wh, d2)
     assert rc == 0, err
     assert q(wh, "SELECT count(*) FROM person_versions") == n
@@ -917,8 +1002,10 @@ def test_incr_row_with_an_op_outside_i_u_d_is_quarantined(tmp_path, base, op):
 
 def test_incr_duplicate_ops_for_one_person_are_all_quarantined(tmp_path, base):
     wh, _ = base
-    rows = [dict(p, op="U") for p in PS[10:30]] + [dict(PS[8], op="U", phone="13522223333"),
-                                                    {"op": "D", "id_no": PS[8]["id_no"]}]
+    rows = [dict(p, op="U") for p in PS[10:30]] + [
+        dict(PS[8], op="U", phone="13522223333"),
+        {"op": "D", "id_no": PS[8]["id_no"]},
+    ]
     segs = [s for s in SS if s["id_no"] in {p["id_no"] for p in PS[10:30]}]
     rc, out, err = ingest(wh, write_batch(tmp_path / "i2", rows, segs, seq=2, push_type="INCR", base_seq=1))
     assert rc == 0, err
@@ -934,39 +1021,54 @@ APP_COLS = "id_no,applicant_type,applied_on,channel,county_code"
 
 
 def _apps(wh):
-    return q(wh, "SELECT id_no, applicant_type, strftime(applied_on, '%Y%m%d'), channel, county_code "
-                 "FROM applications ORDER BY ALL")
+    return q(
+        wh,
+        "SELECT id_no, applicant_type, strftime(applied_on, '%Y%m%d'), channel, county_code "
+        "FROM applications ORDER BY ALL",
+    )
 
 
 def test_applications_load_good_rows_and_keep_bad_ones_out(tmp_path, base):
     wh, _ = base
     a, b, c = PS[0]["id_no"], PS[1]["id_no"], X_ID
-    lines = [APP_COLS,
-             f"{a},1,20261105,online,640104",
-             f"{b},2,20261106,counter,640105",
-             f"{c.lower()},3,20261107,online,640900",
-             f"{a},4,20261105,online,640104",          # applicant_type outside 1-3
-             f"{a},2,20261131,online,640104",          # no such day
-             f"{a},2,2026-11-05,online,640104",        # not YYYYMMDD
-             f"{a},2,20261105,email,640104",           # channel outside online/counter
-             f"{a},2,20261105,online,6401",            # county code not 6 digits
-             "640104196501150012,2,20261105,online,640104"]   # bad check character
+    lines = [
+        APP_COLS,
+        f"{a},1,20261105,online,640104",
+        f"{b},2,20261106,counter,640105",
+        f"{c.lower()},3,20261107,online,640900",
+        f"{a},4,20261105,online,640104",  # applicant_type outside 1-3
+        f"{a},2,20261131,online,640104",  # no such day
+        f"{a},2,2026-11-05,online,640104",  # not YYYYMMDD
+        f"{a},2,20261105,email,640104",  # channel outside online/counter
+        f"{a},2,20261105,online,6401",  # county code not 6 digits
+        "640104196501150012,2,20261105,online,640104",
+    ]  # bad check character
     f = tmp_path / "apps.csv"
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     rc, out, err = cli("applications", f, "--warehouse", wh)
     assert rc == 0, err
-    assert _apps(wh) == sorted([(a, 1, "20261105", "online", "640104"), (b, 2, "20261106", "counter", "640105"),
-                                (c, 3, "20261107", "online", "640900")])
-    assert sorted(r for r, in q(wh, "SELECT row_no FROM applications_refused")) == [4, 5, 6, 7, 8, 9]
+    assert _apps(wh) == sorted(
+        [
+            (a, 1, "20261105", "online", "640104"),
+            (b, 2, "20261106", "counter", "640105"),
+            (c, 3, "20261107", "online", "640900"),
+        ]
+    )
+    assert sorted(r for (r,) in q(wh, "SELECT row_no FROM applications_refused")) == [4, 5, 6, 7, 8, 9]
     assert_private(out, err)
-    rc, out, err = cli("applications", f, "--warehouse", wh)      # the same file again adds nothing
+    rc, out, err = cli("applications", f, "--warehouse", wh)  # the same file again adds nothing
     assert rc == 0, err
     assert len(_apps(wh)) == 3
 
 
-@pytest.mark.parametrize("header", ["id_no,applicant_type,applied_on,channel",
-                                    "id_no,applicant_type,applied_on,channel,county_code,extra",
-                                    "身份证号,applicant_type,applied_on,channel,county_code"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "id_no,applicant_type,applied_on,channel",
+        "id_no,applicant_type,applied_on,channel,county_code,extra",
+        "身份证号,applicant_type,applied_on,channel,county_code",
+    ],
+)
 def test_applications_file_with_a_wrong_header_is_refused_whole(tmp_path, base, header):
     wh, _ = base
     f = tmp_path / "apps.csv"
@@ -981,8 +1083,9 @@ def test_applications_file_with_a_wrong_header_is_refused_whole(tmp_path, base, 
 
 def test_the_same_new_batch_twice_on_one_command_line_applies_once(tmp_path, base):
     wh, _ = base
-    b = write_batch(tmp_path / "i2", [dict(PS[0], op="U", phone="13700000002")], [], seq=2, push_type="INCR",
-                    base_seq=1)
+    b = write_batch(
+        tmp_path / "i2", [dict(PS[0], op="U", phone="13700000002")], [], seq=2, push_type="INCR", base_seq=1
+    )
     copy = tmp_path / "i2-copy"
     shutil.copytree(b, copy)
     rc, out, err = ingest(wh, b, copy)
@@ -993,10 +1096,24 @@ def test_the_same_new_batch_twice_on_one_command_line_applies_once(tmp_path, bas
 
 def test_two_different_batches_with_one_seq_on_one_command_line_apply_one_and_refuse_the_other(tmp_path, base):
     wh, _ = base
-    a = write_batch(tmp_path / "a", [dict(PS[0], op="U", phone="13700000002")], [], seq=2, push_type="INCR",
-                    base_seq=1, batch_id="NX-A")
-    b = write_batch(tmp_path / "b", [dict(PS[0], op="U", phone="13700000009")], [], seq=2, push_type="INCR",
-                    base_seq=1, batch_id="NX-B")
+    a = write_batch(
+        tmp_path / "a",
+        [dict(PS[0], op="U", phone="13700000002")],
+        [],
+        seq=2,
+        push_type="INCR",
+        base_seq=1,
+        batch_id="NX-A",
+    )
+    b = write_batch(
+        tmp_path / "b",
+        [dict(PS[0], op="U", phone="13700000009")],
+        [],
+        seq=2,
+        push_type="INCR",
+        base_seq=1,
+        batch_id="NX-B",
+    )
     rc, out, err = ingest(wh, a, b)
     assert rc != 0
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -1026,8 +1143,10 @@ def test_a_quarantined_update_keeps_the_old_row_and_segments(tmp_path, base):
     segs = [s for s in SS if s["id_no"] in {x["id_no"] for x in PS[10:30]}] + [segment(p["id_no"], region="620102")]
     rc, out, err = ingest(wh, write_batch(tmp_path / "i2", rows, segs, seq=2, push_type="INCR", base_seq=1))
     assert rc == 0, err
-    assert sorted((f.split(".")[0], r) for f, r in q(wh, "SELECT file, row_no FROM quarantine_rows")) == \
-        [("persons", 21), ("segments", 21)]
+    assert sorted((f.split(".")[0], r) for f, r in q(wh, "SELECT file, row_no FROM quarantine_rows")) == [
+        ("persons", 21),
+        ("segments", 21),
+    ]
     assert current(wh)[p["id_no"]]["valid_from_seq"] == 1
     assert current_segments(wh)[p["id_no"]] == old_segs
 
@@ -1055,15 +1174,17 @@ def test_sha256_in_upper_case_hex_is_still_the_file_hash(tmp_path, base):
 
 def test_held_batch_redelivered_or_contradicted_while_held(tmp_path, base):
     wh, _ = base
-    i3 = write_batch(tmp_path / "i3", [dict(PS[0], op="U", phone="13700000003")], [], seq=3, push_type="INCR",
-                     base_seq=2)
+    i3 = write_batch(
+        tmp_path / "i3", [dict(PS[0], op="U", phone="13700000003")], [], seq=3, push_type="INCR", base_seq=2
+    )
     assert ingest(wh, i3)[0] == 0
     before = snap(wh)
-    rc, out, err = ingest(wh, i3)                                  # the same held batch again
+    rc, out, err = ingest(wh, i3)  # the same held batch again
     assert rc == 0, err
     assert snap(wh) == before
-    other = write_batch(tmp_path / "i3b", [dict(PS[0], op="U", phone="13700000333")], [], seq=3, push_type="INCR",
-                        base_seq=2)                                # same batch_id and seq, other content
+    other = write_batch(
+        tmp_path / "i3b", [dict(PS[0], op="U", phone="13700000333")], [], seq=3, push_type="INCR", base_seq=2
+    )  # same batch_id and seq, other content
     rc, out, err = ingest(wh, other)
     assert_refused(wh, before, rc, err, "conflict")
 
@@ -1081,7 +1202,11 @@ def test_a_full_below_a_held_incr_does_not_make_it_obsolete(tmp_path, base):
     rc, out, err = ingest(wh, i3)
     assert rc == 0, err
     assert q(wh, "SELECT seq, status FROM push_batches ORDER BY seq") == [
-        (1, "APPLIED"), (2, "APPLIED"), (3, "APPLIED"), (4, "APPLIED")]
+        (1, "APPLIED"),
+        (2, "APPLIED"),
+        (3, "APPLIED"),
+        (4, "APPLIED"),
+    ]
     assert current(wh)[p["id_no"]]["phone"] == "13700000004"
 
 
@@ -1089,8 +1214,9 @@ def test_delete_given_with_a_lower_case_x(tmp_path):
     wh = tmp_path / "w.duckdb"
     xp = _p(X_N)
     assert ingest(wh, write_batch(tmp_path / "f1", [xp, PS[1]], [], seq=1))[0] == 0
-    rc, out, err = ingest(wh, write_batch(tmp_path / "i2", [{"op": "D", "id_no": X_ID.lower()}], [], seq=2,
-                                          push_type="INCR", base_seq=1))
+    rc, out, err = ingest(
+        wh, write_batch(tmp_path / "i2", [{"op": "D", "id_no": X_ID.lower()}], [], seq=2, push_type="INCR", base_seq=1)
+    )
     assert rc == 0, err
     cur = current(wh)
     assert set(cur) == {X_ID, PS[1]["id_no"]} and not cur[X_ID]["in_push"]
@@ -1099,12 +1225,19 @@ def test_delete_given_with_a_lower_case_x(tmp_path):
 @pytest.mark.parametrize("encoding", ["UTF-8", "GB18030"])
 def test_row_numbers_in_a_crlf_file_with_a_multi_line_name(tmp_path, encoding):
     ps = [person(n) for n in range(1, 41)]
-    ps[1]["name"] = "王\r\n小明"                   # one record over two lines (RFC 4180 quoting)
-    ps[4]["gender"] = "9"                           # row 5, line 6 of the data
+    ps[1]["name"] = "王\r\n小明"  # one record over two lines (RFC 4180 quoting)
+    ps[4]["gender"] = "9"  # row 5, line 6 of the data
     ss = [segment(p["id_no"]) for p in ps]
     enc = "gb18030" if encoding == "GB18030" else "utf-8"
-    b = raw_batch(tmp_path / "b", ps, ss, csv_bytes(ps, PERSON_COLS, line_end="\r\n", encoding=enc),
-                  csv_bytes(ss, SEG_COLS, line_end="\r\n", encoding=enc), seq=1, encoding=encoding)
+    b = raw_batch(
+        tmp_path / "b",
+        ps,
+        ss,
+        csv_bytes(ps, PERSON_COLS, line_end="\r\n", encoding=enc),
+        csv_bytes(ss, SEG_COLS, line_end="\r\n", encoding=enc),
+        seq=1,
+        encoding=encoding,
+    )
     wh = tmp_path / "w.duckdb"
     rc, out, err = ingest(wh, b)
     assert rc == 0, err
@@ -1138,8 +1271,9 @@ def test_segments_given_with_a_delete_are_error_rows_and_old_segments_stay(tmp_p
     p = PS[12]
     old = current_segments(wh)[p["id_no"]]
     rows = [{"op": "D", "id_no": p["id_no"]}] + [dict(x, op="U") for x in PS[13:30]]
-    segs = [segment(p["id_no"], start="200001", end="200012")] + \
-        [s for s in SS if s["id_no"] in {x["id_no"] for x in PS[13:30]}]
+    segs = [segment(p["id_no"], start="200001", end="200012")] + [
+        s for s in SS if s["id_no"] in {x["id_no"] for x in PS[13:30]}
+    ]
     rc, out, err = ingest(wh, write_batch(tmp_path / "i2", rows, segs, seq=2, push_type="INCR", base_seq=1))
     assert rc == 0, err
     assert [(f.split(".")[0], r) for f, r in q(wh, "SELECT file, row_no FROM quarantine_rows")] == [("segments", 1)]

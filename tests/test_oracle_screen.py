@@ -31,23 +31,83 @@ N1, N2_NEW = 320, 60
 MONTHS = ("2026-11", "2026-12", "2027-01", "2027-02")
 P1, P3 = O.parse_month("2026-11"), O.parse_month("2027-01")
 
-OFFICES = ("640000", "640100", "640200", "640300", "640400", "640500", "640104", "640105", "640106",
-           "640121", "640122", "640181", "640202", "640205", "640221", "640302", "640303", "640323",
-           "640324", "640381", "640402", "640422", "640423", "640424", "640425", "640502", "640521",
-           "640522", "640900")
+OFFICES = (
+    "640000",
+    "640100",
+    "640200",
+    "640300",
+    "640400",
+    "640500",
+    "640104",
+    "640105",
+    "640106",
+    "640121",
+    "640122",
+    "640181",
+    "640202",
+    "640205",
+    "640221",
+    "640302",
+    "640303",
+    "640323",
+    "640324",
+    "640381",
+    "640402",
+    "640422",
+    "640423",
+    "640424",
+    "640425",
+    "640502",
+    "640521",
+    "640522",
+    "640900",
+)
 NX_CODES = ("640104", "640105", "640106", "642223", "640302", "640424", "640522", "640100", "640000")
-OTHER_CODES = ("620102", "610102", "150102", "440100", "110103", "650102", "620000")     # 642223, 110103: abolished
+OTHER_CODES = ("620102", "610102", "150102", "440100", "110103", "650102", "620000")  # 642223, 110103: abolished
 ID_PREFIXES = ("640104", "640105", "640302", "642223", "640402", "620102", "110101", "610102")
 USCC = ("91640100710645234G", "91110000600037341L")
-PHONES_VALID = ("13912345678", "139 1234 5678", "139-1234-5678", "+8613912345678", "008613912345678",
-                "19912345678", "１３９１２３４５６７８", "139\u20101234\u20105678", "+86 139 1234 5678",
-                "0086-139-1234-5678", "\u300013912345678", "15012345678", "＋8613912345678",
-                "139－1234－5678", "139\u20111234\u20115678", "¹³⁹12345678", "13912345678\u00a0",
-                "+86-139-1234-5678", " 1-3-9-1-2-3-4-5-6-7-8 ", "0086 139 1234 5678")
-PHONES_INVALID = ("", "12912345678", "1391234567", "0951-5012345", "139123456789", "86139123456780",
-                  "139\u20131234\u20135678", "139\t12345678", "１３９１２３４５６７", "+85213912345678",
-                  "١٣٩١٢٣٤٥٦٧٨", "139_1234_5678", "139.1234.5678", "8613912345678", "139\u22121234\u22125678",
-                  "13912345678/13812345678", "+0086139123456780", "11912345678")
+PHONES_VALID = (
+    "13912345678",
+    "139 1234 5678",
+    "139-1234-5678",
+    "+8613912345678",
+    "008613912345678",
+    "19912345678",
+    "１３９１２３４５６７８",
+    "139\u20101234\u20105678",
+    "+86 139 1234 5678",
+    "0086-139-1234-5678",
+    "\u300013912345678",
+    "15012345678",
+    "＋8613912345678",
+    "139－1234－5678",
+    "139\u20111234\u20115678",
+    "¹³⁹12345678",
+    "13912345678\u00a0",
+    "+86-139-1234-5678",
+    " 1-3-9-1-2-3-4-5-6-7-8 ",
+    "0086 139 1234 5678",
+)
+PHONES_INVALID = (
+    "",
+    "12912345678",
+    "1391234567",
+    "0951-5012345",
+    "139123456789",
+    "86139123456780",
+    "139\u20131234\u20135678",
+    "139\t12345678",
+    "１３９１２３４５６７",
+    "+85213912345678",
+    "١٣٩١٢٣٤٥٦٧٨",
+    "139_1234_5678",
+    "139.1234.5678",
+    "8613912345678",
+    "139\u22121234\u22125678",
+    "13912345678/13812345678",
+    "+0086139123456780",
+    "11912345678",
+)
 
 
 # ------------------------------------------------------------------ generation
@@ -74,18 +134,24 @@ def gen_segments(rng, id_no) -> list[dict]:
     prev_end = None
     for _ in range(n):
         if prev_end is not None and rng.random() < 0.2:
-            cur = prev_end - rng.randint(0, 14)                 # overlap with the previous one
+            cur = prev_end - rng.randint(0, 14)  # overlap with the previous one
         length = _w(rng, [6, 36, 60, 100, 119, 120, 121, 150, 200], [1, 2, 2, 1, 1, 2, 1, 2, 1])
         start, end = cur, min(last, cur + length - 1)
         if start > end:
             break
         region = _w(rng, [rng.choice(NX_CODES[:7]), rng.choice(OTHER_CODES[:6])], [3, 2])
-        segs.append({"id_no": id_no, "region_code": region, "start_month": f"{start // 12}{start % 12 + 1:02d}",
-                     "end_month": f"{end // 12}{end % 12 + 1:02d}",
-                     "relation_status": str(_w(rng, [1, 2, 3], [6, 2, 2]))})
+        segs.append(
+            {
+                "id_no": id_no,
+                "region_code": region,
+                "start_month": f"{start // 12}{start % 12 + 1:02d}",
+                "end_month": f"{end // 12}{end % 12 + 1:02d}",
+                "relation_status": str(_w(rng, [1, 2, 3], [6, 2, 2])),
+            }
+        )
         prev_end = end
         cur = end + 1 + _w(rng, [0, 3, 24], [3, 1, 1])
-    if len(segs) >= 2 and rng.random() < 0.15:                  # a tie on the latest end month
+    if len(segs) >= 2 and rng.random() < 0.15:  # a tie on the latest end month
         segs[-2]["end_month"] = segs[-1]["end_month"]
         if segs[-2]["start_month"] > segs[-2]["end_month"]:
             segs[-2]["start_month"] = segs[-2]["end_month"]
@@ -97,8 +163,13 @@ def _ym(i: int) -> str:
 
 
 def _seg(id_no, region, end, length, status=1):
-    return {"id_no": id_no, "region_code": region, "start_month": _ym(end - length + 1), "end_month": _ym(end),
-            "relation_status": str(status)}
+    return {
+        "id_no": id_no,
+        "region_code": region,
+        "start_month": _ym(end - length + 1),
+        "end_month": _ym(end),
+        "relation_status": str(status),
+    }
 
 
 def place_scenario(rng, p: dict) -> list[dict]:
@@ -106,36 +177,41 @@ def place_scenario(rng, p: dict) -> list[dict]:
     i = p["id_no"]
     e = O.mi(2026, rng.randint(1, 10))
     gs, sn, nm, nx = "620102", "610102", "150102", rng.choice(NX_CODES[:7])
-    near = lambda: rng.choice([119, 120, 121])                      # noqa: E731
+    near = lambda: rng.choice([119, 120, 121])  # noqa: E731
     k = rng.randint(1, 10)
-    if k == 1:      # hukou elsewhere, NX now with ~120 months
+    if k == 1:  # hukou elsewhere, NX now with ~120 months
         p["hukou_region"] = gs
         return [_seg(i, sn, e - 130, rng.choice([60, 130])), _seg(i, nx, e, near())]
-    if k == 2:      # previous place ~120, now NX short
+    if k == 2:  # previous place ~120, now NX short
         p["hukou_region"] = gs
         return [_seg(i, sn, e - 40, near()), _seg(i, nx, e, 36)]
-    if k == 3:      # deemed only (no non-temporary segment), maybe a temporary account
-        p.update(hukou_region=rng.choice([gs, nx, ""]), deemed_status="1", deemed_months=str(near()),
-                 deemed_region=rng.choice([sn, nx, gs]))
+    if k == 3:  # deemed only (no non-temporary segment), maybe a temporary account
+        p.update(
+            hukou_region=rng.choice([gs, nx, ""]),
+            deemed_status="1",
+            deemed_months=str(near()),
+            deemed_region=rng.choice([sn, nx, gs]),
+        )
         return [_seg(i, nm, e, 150, 3)] if rng.random() < 0.5 else []
-    if k == 4:      # tie on the latest end month between NX and another province
+    if k == 4:  # tie on the latest end month between NX and another province
         p["hukou_region"] = rng.choice([gs, sn, nx])
         return [_seg(i, sn, e, rng.choice([60, 121])), _seg(i, nx, e, rng.choice([60, 121]), rng.choice([1, 2]))]
-    if k == 5:      # two other provinces with >= 120, one by deemed months only, now NX short
+    if k == 5:  # two other provinces with >= 120, one by deemed months only, now NX short
         p.update(hukou_region=gs, deemed_status="1", deemed_months="130", deemed_region=nm)
         return [_seg(i, sn, e - 50, near()), _seg(i, nx, e, 24)]
-    if k == 6:      # two other provinces >= 120 ending the same month (ties by lower code)
+    if k == 6:  # two other provinces >= 120 ending the same month (ties by lower code)
         p["hukou_region"] = "440100"
         return [_seg(i, sn, e - 30, 121), _seg(i, nm, e - 30, 125), _seg(i, nx, e, 12)]
-    if k == 7:      # overlapping NX segments: distinct months around 120
+    if k == 7:  # overlapping NX segments: distinct months around 120
         p["hukou_region"] = gs
         return [_seg(i, nx, e - 60, 70), _seg(i, nx, e, rng.choice([60, 61, 70]), rng.choice([1, 2]))]
-    if k == 8:      # a temporary account ends latest, NX basic earlier
+    if k == 8:  # a temporary account ends latest, NX basic earlier
         p["hukou_region"] = gs
         return [_seg(i, nx, e - 20, rng.choice([100, 130])), _seg(i, sn, e, 20, 3)]
-    if k == 9:      # relationship now elsewhere; NX long before; deemed pending in NX
-        p.update(hukou_region=rng.choice([gs, nx]), deemed_status=rng.choice("12"), deemed_months="30",
-                 deemed_region=nx)
+    if k == 9:  # relationship now elsewhere; NX long before; deemed pending in NX
+        p.update(
+            hukou_region=rng.choice([gs, nx]), deemed_status=rng.choice("12"), deemed_months="30", deemed_region=nx
+        )
         return [_seg(i, nx, e - 40, rng.choice([95, 125])), _seg(i, sn, e, 40)]
     # adjacent segments in different provinces (no overlap) and one-month overlap
     p["hukou_region"] = rng.choice([gs, nx, ""])
@@ -153,14 +229,27 @@ def clean_person(rng, n: int, P: int) -> tuple[dict, list[dict]]:
     birth = f"{b // 12:04d}{b % 12 + 1:02d}{rng.randint(1, 28):02d}"
     id_no = make_id(rng.choice(ID_PREFIXES), birth, n, int(gender))
     p = {
-        "op": "", "id_no": id_no, "name": f"乙{n}", "gender": gender, "birth_date": birth,
-        "insurance_type": ins, "person_type": pt, "hukou_region": rng.choice(NX_CODES[:7]),
-        "insured_region": rng.choice(OFFICES), "benefit_region_ministry": rng.choice(["640100", "640000", ""]),
-        "employer_uscc": USCC[0] if ins == "110" else "", "employer_name": "宁夏某公司" if ins == "110" else "",
-        "phone": rng.choice(PHONES_VALID), "contribution_status": _w(rng, ["1", "2", "3"], [3, 2, 1]),
-        "retired": "0", "survival_status": _w(rng, ["1", "9"], [5, 1]),
-        "actual_contribution_months": str(rng.choice([300, 360, 400])), "deemed_months": "",
-        "deemed_status": "0", "deemed_region": "", "arrears_months": "0",
+        "op": "",
+        "id_no": id_no,
+        "name": f"乙{n}",
+        "gender": gender,
+        "birth_date": birth,
+        "insurance_type": ins,
+        "person_type": pt,
+        "hukou_region": rng.choice(NX_CODES[:7]),
+        "insured_region": rng.choice(OFFICES),
+        "benefit_region_ministry": rng.choice(["640100", "640000", ""]),
+        "employer_uscc": USCC[0] if ins == "110" else "",
+        "employer_name": "宁夏某公司" if ins == "110" else "",
+        "phone": rng.choice(PHONES_VALID),
+        "contribution_status": _w(rng, ["1", "2", "3"], [3, 2, 1]),
+        "retired": "0",
+        "survival_status": _w(rng, ["1", "9"], [5, 1]),
+        "actual_contribution_months": str(rng.choice([300, 360, 400])),
+        "deemed_months": "",
+        "deemed_status": "0",
+        "deemed_region": "",
+        "arrears_months": "0",
     }
     segs = [_seg(id_no, p["hukou_region"], O.mi(2026, 10), 300)]
     perturb = [
@@ -178,11 +267,17 @@ def clean_person(rng, n: int, P: int) -> tuple[dict, list[dict]]:
         lambda: p.update(retired="1"),
         lambda: p.update(survival_status="2"),
         lambda: p.update(id_no=make_id(p["id_no"][:6], birth, n, 3 - int(gender))),
-        lambda: p.update(id_no=make_id(p["id_no"][:6], birth[:6] + f"{int(birth[6:]) % 28 + 1:02d}", n,
-                                       int(gender))),
+        lambda: p.update(id_no=make_id(p["id_no"][:6], birth[:6] + f"{int(birth[6:]) % 28 + 1:02d}", n, int(gender))),
         lambda: segs.__setitem__(slice(None), place_scenario(rng, p) if ins == "110" else segs),
-        lambda: segs.append(_seg(p["id_no"], rng.choice(OTHER_CODES[:6]), O.mi(2026, 10) - rng.randint(0, 400),
-                                 rng.randint(1, 30), rng.choice([1, 2, 3]))),
+        lambda: segs.append(
+            _seg(
+                p["id_no"],
+                rng.choice(OTHER_CODES[:6]),
+                O.mi(2026, 10) - rng.randint(0, 400),
+                rng.randint(1, 30),
+                rng.choice([1, 2, 3]),
+            )
+        ),
     ]
     for _ in range(_w(rng, [0, 1, 2], [2, 5, 2])):
         rng.choice(perturb)()
@@ -226,23 +321,36 @@ def chaotic_person(rng, n: int, P: int) -> tuple[dict, list[dict]]:
     else:
         deemed_months = str(rng.choice([0, 24, 96, 120, 130]))
         deemed_region = _w(rng, [rng.choice(NX_CODES), rng.choice(OTHER_CODES), ""], [5, 3, 2])
-    emp = _w(rng, [(rng.choice(USCC), "宁夏某公司"), (rng.choice(USCC), ""), ("", "某单位"), ("", "")],
-             [5, 1, 1, 2] if ins == "110" else [1, 0, 0, 5])
+    emp = _w(
+        rng,
+        [(rng.choice(USCC), "宁夏某公司"), (rng.choice(USCC), ""), ("", "某单位"), ("", "")],
+        [5, 1, 1, 2] if ins == "110" else [1, 0, 0, 5],
+    )
     p = {
-        "op": "", "id_no": id_no, "name": f"甲{n}", "gender": gender, "birth_date": birth,
-        "insurance_type": ins, "person_type": pt,
+        "op": "",
+        "id_no": id_no,
+        "name": f"甲{n}",
+        "gender": gender,
+        "birth_date": birth,
+        "insurance_type": ins,
+        "person_type": pt,
         "hukou_region": _w(rng, [rng.choice(NX_CODES[:7]), rng.choice(OTHER_CODES), ""], [6, 3, 1]),
         "insured_region": rng.choice(OFFICES),
-        "benefit_region_ministry": _w(rng, ["640100", "640104", "640000", rng.choice(OTHER_CODES), ""],
-                                      [4, 2, 1, 2, 1]),
-        "employer_uscc": emp[0], "employer_name": emp[1],
+        "benefit_region_ministry": _w(
+            rng, ["640100", "640104", "640000", rng.choice(OTHER_CODES), ""], [4, 2, 1, 2, 1]
+        ),
+        "employer_uscc": emp[0],
+        "employer_name": emp[1],
         "phone": _w(rng, [rng.choice(PHONES_VALID), rng.choice(PHONES_INVALID)], [4, 1]),
         "contribution_status": _w(rng, ["1", "2", "3"], [5, 3, 1]),
         "retired": _w(rng, ["0", "1"], [9, 1]),
         "survival_status": _w(rng, ["1", "2", "9"], [16, 1, 3]),
-        "actual_contribution_months": str(_w(rng, [rng.choice([0, 60, 150, 155, 179, 180, 185, 200, 240]),
-                                                   rng.randint(0, 420)], [2, 1])),
-        "deemed_months": deemed_months, "deemed_status": deemed_status, "deemed_region": deemed_region,
+        "actual_contribution_months": str(
+            _w(rng, [rng.choice([0, 60, 150, 155, 179, 180, 185, 200, 240]), rng.randint(0, 420)], [2, 1])
+        ),
+        "deemed_months": deemed_months,
+        "deemed_status": deemed_status,
+        "deemed_region": deemed_region,
         "arrears_months": str(_w(rng, [0, rng.randint(1, 30)], [4, 1])),
     }
     return p, gen_segments(rng, id_no)
@@ -250,9 +358,27 @@ def chaotic_person(rng, n: int, P: int) -> tuple[dict, list[dict]]:
 
 def mutate(rng, p: dict, segs: list[dict]) -> tuple[dict, list[dict]]:
     p = dict(p)
-    what = rng.choice(["retired", "dead", "phone", "hukou", "segments", "nosegs", "status", "deemed",
-                       "brm", "office", "nx_long", "move_out", "move_out", "move_in",
-                       "ptype", "birth", "gender"])
+    what = rng.choice(
+        [
+            "retired",
+            "dead",
+            "phone",
+            "hukou",
+            "segments",
+            "nosegs",
+            "status",
+            "deemed",
+            "brm",
+            "office",
+            "nx_long",
+            "move_out",
+            "move_out",
+            "move_in",
+            "ptype",
+            "birth",
+            "gender",
+        ]
+    )
     if what == "retired":
         p["retired"] = "1"
     elif what == "dead":
@@ -276,29 +402,52 @@ def mutate(rng, p: dict, segs: list[dict]) -> tuple[dict, list[dict]]:
         p["insured_region"] = rng.choice(OFFICES)
     elif what == "move_out":
         p["hukou_region"] = "620102"
-        segs = [{"id_no": p["id_no"], "region_code": "620102", "start_month": "201201", "end_month": "202612",
-                 "relation_status": "1"}]
+        segs = [
+            {
+                "id_no": p["id_no"],
+                "region_code": "620102",
+                "start_month": "201201",
+                "end_month": "202612",
+                "relation_status": "1",
+            }
+        ]
     elif what == "move_in":
         p["hukou_region"] = "640106"
-        segs = [{"id_no": p["id_no"], "region_code": "640106", "start_month": "201501", "end_month": "202612",
-                 "relation_status": "1"}]
+        segs = [
+            {
+                "id_no": p["id_no"],
+                "region_code": "640106",
+                "start_month": "201501",
+                "end_month": "202612",
+                "relation_status": "1",
+            }
+        ]
     elif what == "ptype" and p["insurance_type"] == "110":
         p["person_type"] = rng.choice(["1", "2", "3", ""])
-    elif what == "birth":                                      # the archive's date corrected
+    elif what == "birth":  # the archive's date corrected
         b = O.birth_mi(p) + rng.choice([-13, -1, 1, 12])
         p["birth_date"] = f"{b // 12:04d}{b % 12 + 1:02d}{p['birth_date'][6:]}"
     elif what == "gender":
         p["gender"] = "2" if p["gender"] == "1" else "1"
     elif what == "nx_long":
-        segs = segs + [{"id_no": p["id_no"], "region_code": "640104", "start_month": "201201",
-                        "end_month": "202610", "relation_status": "1"}]
+        segs = segs + [
+            {
+                "id_no": p["id_no"],
+                "region_code": "640104",
+                "start_month": "201201",
+                "end_month": "202610",
+                "relation_status": "1",
+            }
+        ]
     return p, segs
 
 
 def _apps_file(path: Path, apps) -> Path:
-    path.write_text("id_no,applicant_type,applied_on,channel,county_code\n"
-                    + "".join(f"{i},{1 + k % 3},{d},{'online' if k % 2 else 'counter'},{c}\n"
-                              for k, (i, d, c) in enumerate(apps)), encoding="utf-8")
+    path.write_text(
+        "id_no,applicant_type,applied_on,channel,county_code\n"
+        + "".join(f"{i},{1 + k % 3},{d},{'online' if k % 2 else 'counter'},{c}\n" for k, (i, d, c) in enumerate(apps)),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -313,8 +462,8 @@ def build(tmp: Path):
     for i, p in persons1.items():
         r = rng.random()
         if r < 0.08:
-            continue                                            # left the push
-        q, s = (mutate(rng, p, segs1[i]) if r < 0.4 else (p, segs1[i]))
+            continue  # left the push
+        q, s = mutate(rng, p, segs1[i]) if r < 0.4 else (p, segs1[i])
         persons2[i], segs2[i] = q, s
     for n in range(N1 + 1, N1 + N2_NEW + 1):
         p, s = gen_person(rng, n, P3)
@@ -329,9 +478,9 @@ def build(tmp: Path):
             del persons3[i], segs3[i]
         elif r < 0.25:
             q, s = mutate(rng, p, segs2[i])
-            if rng.random() < 0.3 and i in persons1:            # back to the first version (e.g. un-retired)
+            if rng.random() < 0.3 and i in persons1:  # back to the first version (e.g. un-retired)
                 q, s = persons1[i], segs1[i]
-            q = dict(q, op=_w(rng, ["U", "I"], [5, 1]))           # an I for a present person: upsert
+            q = dict(q, op=_w(rng, ["U", "I"], [5, 1]))  # an I for a present person: upsert
             incr_p.append(q)
             incr_s += s
             persons3[i], segs3[i] = q, s
@@ -348,17 +497,28 @@ def build(tmp: Path):
             apps1.append((i, day, p["insured_region"]))
     for i, p in persons2.items():
         if rng.random() < 0.1:
-            apps2.append((i, rng.choice(["20270105", "20270131", "20270201", "20270228", "20270301"]),
-                          p["insured_region"]))
-    b1 = write_batch(tmp / "b1", list(persons1.values()), [x for s in segs1.values() for x in s],
-                     seq=1, month="2026-11")
-    b2 = write_batch(tmp / "b2", list(persons2.values()), [x for s in segs2.values() for x in s],
-                     seq=2, month="2027-01")
+            apps2.append(
+                (i, rng.choice(["20270105", "20270131", "20270201", "20270228", "20270301"]), p["insured_region"])
+            )
+    b1 = write_batch(
+        tmp / "b1", list(persons1.values()), [x for s in segs1.values() for x in s], seq=1, month="2026-11"
+    )
+    b2 = write_batch(
+        tmp / "b2", list(persons2.values()), [x for s in segs2.values() for x in s], seq=2, month="2027-01"
+    )
     b3 = write_batch(tmp / "b3", incr_p, incr_s, seq=3, base_seq=2, push_type="INCR", month="2027-02")
-    states = {"2026-11": (persons1, segs1), "2026-12": (persons1, segs1), "2027-01": (persons2, segs2),
-              "2027-02": (persons3, segs3)}
-    return states, apps1 + apps2, [b1, b2, b3], [_apps_file(tmp / "apps1.csv", apps1),
-                                                 _apps_file(tmp / "apps2.csv", apps2)]
+    states = {
+        "2026-11": (persons1, segs1),
+        "2026-12": (persons1, segs1),
+        "2027-01": (persons2, segs2),
+        "2027-02": (persons3, segs3),
+    }
+    return (
+        states,
+        apps1 + apps2,
+        [b1, b2, b3],
+        [_apps_file(tmp / "apps1.csv", apps1), _apps_file(tmp / "apps2.csv", apps2)],
+    )
 
 
 # ------------------------------------------------------------------ oracle over months
@@ -384,10 +544,19 @@ def oracle_months(states, apps, months=MONTHS):
                 e.update(closed_mi=P, close_reason=reason)
                 del open_entries[i]
         for i, r in rows.items():
-            if i not in open_entries and O.triggered(r) and not any(
-                    e["id_no"] == i and e["opened_mi"] == P for e in entries):
-                e = {"id_no": i, "opened_mi": P, "opened_by": O.opened_by(r), "closed_mi": None,
-                     "close_reason": None, "office_code": r["office_code"]}
+            if (
+                i not in open_entries
+                and O.triggered(r)
+                and not any(e["id_no"] == i and e["opened_mi"] == P for e in entries)
+            ):
+                e = {
+                    "id_no": i,
+                    "opened_mi": P,
+                    "opened_by": O.opened_by(r),
+                    "closed_mi": None,
+                    "close_reason": None,
+                    "office_code": r["office_code"],
+                }
                 entries.append(e)
                 open_entries[i] = e
         for i in open_entries:
@@ -406,8 +575,12 @@ def world(tmp_path_factory):
     wh, out = tmp / "w.duckdb", tmp / "out"
     # seq 2 (data_month 2027-01) is ingested before 2026-12 is run: 2026-12 must still run on seq 1
     # (docs/decisions.md "the last applied batch whose data_month <= P")
-    plan = {"2026-11": (batches[0], appfiles[0]), "2026-12": (batches[1], None), "2027-01": (None, appfiles[1]),
-            "2027-02": (batches[2], None)}
+    plan = {
+        "2026-11": (batches[0], appfiles[0]),
+        "2026-12": (batches[1], None),
+        "2027-01": (None, appfiles[1]),
+        "2027-02": (batches[2], None),
+    }
     for month in MONTHS:
         b, af = plan.get(month, (None, None))
         if b is not None:
@@ -441,16 +614,44 @@ def world(tmp_path_factory):
         for f in sorted((out / month / "worklists").glob("*/worklist.parquet")):
             for r in pq.read_table(f).to_pylist():
                 worklists[month].append(dict(r, _dir=f.parent.name))
-    return {"worklists": worklists, "got": got, "want": want, "ledger": ledger, "want_ledger": want_ledger,
-            "handovers": handovers, "quarantined": quarantined, "states": states, "apps": apps,
-            "flags": flag_rows, "batches": batches_status,
-            "runs": {O.fmt_month(r["month_mi"]): r["as_of_seq"] for r in runs}}
+    return {
+        "worklists": worklists,
+        "got": got,
+        "want": want,
+        "ledger": ledger,
+        "want_ledger": want_ledger,
+        "handovers": handovers,
+        "quarantined": quarantined,
+        "states": states,
+        "apps": apps,
+        "flags": flag_rows,
+        "batches": batches_status,
+        "runs": {O.fmt_month(r["month_mi"]): r["as_of_seq"] for r in runs},
+    }
 
 
-FIELDS = ("office_code", "birth_mi", "original_age_mi", "delay_months", "statutory_age_mi", "benefit_start_mi",
-          "flexible_earliest_mi", "flexible_latest_mi", "min_contribution_months", "counted_months",
-          "projected_months", "benefit_province", "alive", "retired", "in_push", "scope_rule",
-          "trigger_push", "trigger_application", "trigger_screening", "flags")
+FIELDS = (
+    "office_code",
+    "birth_mi",
+    "original_age_mi",
+    "delay_months",
+    "statutory_age_mi",
+    "benefit_start_mi",
+    "flexible_earliest_mi",
+    "flexible_latest_mi",
+    "min_contribution_months",
+    "counted_months",
+    "projected_months",
+    "benefit_province",
+    "alive",
+    "retired",
+    "in_push",
+    "scope_rule",
+    "trigger_push",
+    "trigger_application",
+    "trigger_screening",
+    "flags",
+)
 
 
 def _norm(field, v):
@@ -474,10 +675,21 @@ def diffs(world, month, field):
     return out
 
 
-PLACE_RULES = {"1": "R1_HUKOU", "2": "R2_CURRENT_120", "3": "R3_PREVIOUS_120", "4": "R4_HUKOU",
-               "household:no-months": "HUKOU_NO_BASIC_MONTHS", "resident": "RESIDENT_INSURED_PLACE"}
-KEY_ITEMS = {"hukou_region": "hukou_region missing", "phone": "phone", "person_type": "person_type",
-             "employer": "employer missing", "deemed_region": "deemed_region missing"}
+PLACE_RULES = {
+    "1": "R1_HUKOU",
+    "2": "R2_CURRENT_120",
+    "3": "R3_PREVIOUS_120",
+    "4": "R4_HUKOU",
+    "household:no-months": "HUKOU_NO_BASIC_MONTHS",
+    "resident": "RESIDENT_INSURED_PLACE",
+}
+KEY_ITEMS = {
+    "hukou_region": "hukou_region missing",
+    "phone": "phone",
+    "person_type": "person_type",
+    "employer": "employer missing",
+    "deemed_region": "deemed_region missing",
+}
 
 
 def extra_diffs(world, month):
@@ -489,7 +701,7 @@ def extra_diffs(world, month):
         if O.fmt_month(f["month_mi"]) == month:
             ev[f["id_no"]][f["code"]] = f["evidence"]
     people = {}
-    for m in MONTHS[:MONTHS.index(month) + 1]:
+    for m in MONTHS[: MONTHS.index(month) + 1]:
         people.update(world["states"][m][0])
     for i in sorted(set(got) & set(want)):
         g, w = got[i], want[i]
@@ -517,23 +729,29 @@ def extra_diffs(world, month):
 def handover_diffs(world, month):
     """BENEFIT_PLACE_IN/OUT: alive, not retired, in the push in P, place NX in one of the two months."""
     want = set()
-    earlier = [world["want"][m] for m in MONTHS[:MONTHS.index(month)]][::-1]
+    earlier = [world["want"][m] for m in MONTHS[: MONTHS.index(month)]][::-1]
     for i, r in world["want"][month].items():
         before = next((rows[i] for rows in earlier if i in rows), None)
         if before is not None and r["alive"] and not r["retired"] and r["in_push"]:
             was, now = before["benefit_province"] == O.NX, r["benefit_province"] == O.NX
             if was != now:
                 want.add((i, "BENEFIT_PLACE_IN" if now else "BENEFIT_PLACE_OUT"))
-    got = {(h["id_no"], h["kind"]) for h in world["handovers"]
-           if O.fmt_month(h["month_mi"]) == month and h["kind"].startswith("BENEFIT_PLACE")}
+    got = {
+        (h["id_no"], h["kind"])
+        for h in world["handovers"]
+        if O.fmt_month(h["month_mi"]) == month and h["kind"].startswith("BENEFIT_PLACE")
+    }
     return sorted(want - got), sorted(got - want)
 
 
 def worklist_diffs(world, month):
     """outputs.md worklist: one row per ledger entry of P (open in P, or closed in P), in its office's file."""
     P = O.parse_month(month)
-    want_ids = {e["id_no"]: e for e in world["want_ledger"]
-                if e["opened_mi"] <= P and (e["closed_mi"] is None or e["closed_mi"] >= P)}
+    want_ids = {
+        e["id_no"]: e
+        for e in world["want_ledger"]
+        if e["opened_mi"] <= P and (e["closed_mi"] is None or e["closed_mi"] >= P)
+    }
     rows = world["worklists"][month]
     out = []
     got_ids = [r["id_no"] for r in rows]
@@ -544,16 +762,19 @@ def worklist_diffs(world, month):
         if w is None:
             continue
         exp = {
-            "_dir": w["office_code"], "office_code": w["office_code"],
+            "_dir": w["office_code"],
+            "office_code": w["office_code"],
             "birth_month": O.fmt_month(w["birth_mi"]),
             "original_age_month": O.fmt_month(w["original_age_mi"]),
             "statutory_age_month": O.fmt_month(w["statutory_age_mi"]),
-            "months_to_original": w["original_age_mi"] - P, "months_to_statutory": w["statutory_age_mi"] - P,
+            "months_to_original": w["original_age_mi"] - P,
+            "months_to_statutory": w["statutory_age_mi"] - P,
             "flexible_earliest_month": O.fmt_month(w["flexible_earliest_mi"]),
             "flexible_latest_month": O.fmt_month(w["flexible_latest_mi"]),
             "min_contribution_months": w["min_contribution_months"],
             "counted_contribution_months": w["counted_months"],
-            "benefit_region": w["benefit_province"] + "0000", "flags": w["flags"] or None,
+            "benefit_region": w["benefit_province"] + "0000",
+            "flags": w["flags"] or None,
         }
         for k, v in exp.items():
             g = r.get(k)
@@ -581,7 +802,11 @@ def edge_people():
     nx_300 = [dict(region="640104", start="199001", end="202610", status=1)]
     cases = [
         # (reason, person fields, segments)
-        ("deemed months with status 0 and no region", dict(deemed_status=0, deemed_months=24, deemed_region=""), nx_300),
+        (
+            "deemed months with status 0 and no region",
+            dict(deemed_status=0, deemed_months=24, deemed_region=""),
+            nx_300,
+        ),
         ("employer name only blanks", dict(employer_name="  ", employer_uscc=""), nx_300),
         ("confirmed deemed without months", dict(deemed_status=1, deemed_months="", deemed_region=""), nx_300),
         ("zero-width space in phone", dict(phone="\u200b13912345678"), nx_300),
@@ -592,31 +817,68 @@ def edge_people():
         ("soft hyphens", dict(phone="139\u00ad1234\u00ad5678"), nx_300),
         ("small hyphen-minus (NFKC -)", dict(phone="139\ufe631234\ufe635678"), nx_300),
         ("leap-day birth", dict(birth_date="19640229"), nx_300),
-        ("hukou empty: H from ministry, only a temporary account",
-         dict(hukou_region="", benefit_region_ministry="620102"), [dict(region="620102", start="200001", end="202610", status=3)]),
-        ("deemed only, >= 120 elsewhere", dict(deemed_status=1, deemed_months=130, deemed_region="620102",
-                                               hukou_region="610102"), []),
+        (
+            "hukou empty: H from ministry, only a temporary account",
+            dict(hukou_region="", benefit_region_ministry="620102"),
+            [dict(region="620102", start="200001", end="202610", status=3)],
+        ),
+        (
+            "deemed only, >= 120 elsewhere",
+            dict(deemed_status=1, deemed_months=130, deemed_region="620102", hukou_region="610102"),
+            [],
+        ),
         ("pending deemed 0 months", dict(deemed_status=2, deemed_months=0, deemed_region=""), nx_300),
-        ("110 woman without type nor employer", dict(gender=2, person_type="", employer_uscc="", employer_name=""), nx_300),
-        ("temporary account ends latest, overlaps", dict(hukou_region="610102"),
-         [dict(region="620102", start="200001", end="201012", status=1),
-          dict(region="610102", start="201001", end="202610", status=3)]),
+        (
+            "110 woman without type nor employer",
+            dict(gender=2, person_type="", employer_uscc="", employer_name=""),
+            nx_300,
+        ),
+        (
+            "temporary account ends latest, overlaps",
+            dict(hukou_region="610102"),
+            [
+                dict(region="620102", start="200001", end="201012", status=1),
+                dict(region="610102", start="201001", end="202610", status=3),
+            ],
+        ),
         ("retired and suspended past O", dict(birth_date=_born(-1), contribution_status=2, retired=1), nx_300),
-        ("resident woman at O", dict(birth_date=_born(0), insurance_type=170, person_type="", employer_uscc="",
-                                     employer_name="", gender=2), nx_300),
-        ("C tie between two other provinces (lower code)", dict(hukou_region="440100"),
-         [dict(region="610102", start="200001", end="202610", status=1),
-          dict(region="150102", start="201601", end="202610", status=2)]),
-        ("deemed at C lifts C to 120", dict(hukou_region="620102", deemed_status=1, deemed_months=30,
-                                            deemed_region="640104"),
-         [dict(region="610102", start="199001", end="201112", status=1),
-          dict(region="640104", start="201901", end="202610", status=1)]),
-        ("adjacent provinces, no overlap", {},
-         [dict(region="610102", start="199001", end="200912", status=1),
-          dict(region="640104", start="201001", end="202610", status=1)]),
-        ("same province overlap, 120 distinct months", dict(hukou_region="620102"),
-         [dict(region="640104", start="201601", end="202310", status=1),
-          dict(region="640105", start="201801", end="202612", status=2)]),
+        (
+            "resident woman at O",
+            dict(birth_date=_born(0), insurance_type=170, person_type="", employer_uscc="", employer_name="", gender=2),
+            nx_300,
+        ),
+        (
+            "C tie between two other provinces (lower code)",
+            dict(hukou_region="440100"),
+            [
+                dict(region="610102", start="200001", end="202610", status=1),
+                dict(region="150102", start="201601", end="202610", status=2),
+            ],
+        ),
+        (
+            "deemed at C lifts C to 120",
+            dict(hukou_region="620102", deemed_status=1, deemed_months=30, deemed_region="640104"),
+            [
+                dict(region="610102", start="199001", end="201112", status=1),
+                dict(region="640104", start="201901", end="202610", status=1),
+            ],
+        ),
+        (
+            "adjacent provinces, no overlap",
+            {},
+            [
+                dict(region="610102", start="199001", end="200912", status=1),
+                dict(region="640104", start="201001", end="202610", status=1),
+            ],
+        ),
+        (
+            "same province overlap, 120 distinct months",
+            dict(hukou_region="620102"),
+            [
+                dict(region="640104", start="201601", end="202310", status=1),
+                dict(region="640105", start="201801", end="202612", status=2),
+            ],
+        ),
     ]
     ps, segs, reasons = [], [], {}
     for n, (why, kw, sl) in enumerate(cases, 1):
@@ -642,8 +904,12 @@ def edge_world(tmp_path_factory):
     got = {r[cols.index("id_no")]: dict(zip(cols, r)) for r in cur.fetchall()}
     nq = con.execute("SELECT count(*) FROM quarantine_rows").fetchone()[0]
     con.close()
-    states = {"2026-11": ({p["id_no"]: p for p in ps},
-                         {p["id_no"]: [s for s in segs if s["id_no"] == p["id_no"]] for p in ps})}
+    states = {
+        "2026-11": (
+            {p["id_no"]: p for p in ps},
+            {p["id_no"]: [s for s in segs if s["id_no"] == p["id_no"]] for p in ps},
+        )
+    }
     want, _ = oracle_months(states, [], months=("2026-11",))
     return got, want["2026-11"], reasons, nq
 
@@ -663,13 +929,31 @@ def test_oracle_reproduces_the_spec_vectors():
     if not v.is_dir():
         pytest.skip("spec vectors not available")
     for r in csv.DictReader(open(v / "retirement_age.csv", encoding="utf-8")):
-        a = O.ages({"gender": r["gender"], "person_type": r["person_type"], "insurance_type": r["insurance_type"],
-                    "birth_date": r["birth_month"].replace("-", "") + "15"})
-        assert (O.fmt_month(a["original_age_mi"]), O.fmt_month(a["statutory_age_mi"]), a["delay_months"],
-                O.fmt_month(a["benefit_start_mi"]), O.fmt_month(a["flexible_earliest_mi"]) or "",
-                O.fmt_month(a["flexible_latest_mi"]) or "", a["min_contribution_months"]) == (
-            r["original_age_month"], r["statutory_age_month"], int(r["delay_months"]), r["benefit_start_month"],
-            r["flexible_earliest_month"], r["flexible_latest_month"], int(r["min_contribution_months"])), r["case"]
+        a = O.ages(
+            {
+                "gender": r["gender"],
+                "person_type": r["person_type"],
+                "insurance_type": r["insurance_type"],
+                "birth_date": r["birth_month"].replace("-", "") + "15",
+            }
+        )
+        assert (
+            O.fmt_month(a["original_age_mi"]),
+            O.fmt_month(a["statutory_age_mi"]),
+            a["delay_months"],
+            O.fmt_month(a["benefit_start_mi"]),
+            O.fmt_month(a["flexible_earliest_mi"]) or "",
+            O.fmt_month(a["flexible_latest_mi"]) or "",
+            a["min_contribution_months"],
+        ) == (
+            r["original_age_month"],
+            r["statutory_age_month"],
+            int(r["delay_months"]),
+            r["benefit_start_month"],
+            r["flexible_earliest_month"],
+            r["flexible_latest_month"],
+            int(r["min_contribution_months"]),
+        ), r["case"]
     for r in csv.DictReader(open(v / "min_contribution.csv", encoding="utf-8")):
         assert O.min_contribution(int(r["statutory_age_year"]), "110") == int(r["min_contribution_months"])
     for r in csv.DictReader(open(v / "benefit_place.csv", encoding="utf-8")):
@@ -755,8 +1039,18 @@ def test_policy_command_matches_oracle():
     """outputs.md `retire-prep policy` on random birth months, groups and months (rules.md §1)."""
     rng = random.Random(SEED)
     bad = []
-    groups = [("1", "1", "110"), ("1", "2", "110"), ("1", "3", "110"), ("1", "", "110"), ("2", "1", "110"),
-              ("2", "2", "110"), ("2", "3", "110"), ("2", "", "110"), ("1", "", "170"), ("2", "", "170")]
+    groups = [
+        ("1", "1", "110"),
+        ("1", "2", "110"),
+        ("1", "3", "110"),
+        ("1", "", "110"),
+        ("2", "1", "110"),
+        ("2", "2", "110"),
+        ("2", "3", "110"),
+        ("2", "", "110"),
+        ("1", "", "170"),
+        ("2", "", "170"),
+    ]
     for _ in range(400):
         g, pt, ins = rng.choice(groups)
         b = O.mi(rng.randint(1955, 1995), rng.randint(1, 12))
@@ -764,16 +1058,27 @@ def test_policy_command_matches_oracle():
         argv = ["policy", "--gender", g, "--insurance-type", ins, "--birth", O.fmt_month(b), "--month", O.fmt_month(P)]
         if pt:
             argv += ["--person-type", pt]
-        a = O.ages({"gender": g, "person_type": pt, "insurance_type": ins, "birth_date": f"{O.fmt_month(b).replace('-', '')}01"})
+        a = O.ages(
+            {
+                "gender": g,
+                "person_type": pt,
+                "insurance_type": ins,
+                "birth_date": f"{O.fmt_month(b).replace('-', '')}01",
+            }
+        )
         age = a["statutory_age_mi"] - b
-        want = {"original_age_month": O.fmt_month(a["original_age_mi"]),
-                "statutory_age_month": O.fmt_month(a["statutory_age_mi"]),
-                "statutory_age": f"{age // 12}y{age % 12}m", "delay_months": a["delay_months"],
-                "benefit_start_month": O.fmt_month(a["benefit_start_mi"]),
-                "flexible_earliest_month": O.fmt_month(a["flexible_earliest_mi"]),
-                "flexible_latest_month": O.fmt_month(a["flexible_latest_mi"]),
-                "min_contribution_months": a["min_contribution_months"],
-                "months_to_original": a["original_age_mi"] - P, "months_to_statutory": a["statutory_age_mi"] - P}
+        want = {
+            "original_age_month": O.fmt_month(a["original_age_mi"]),
+            "statutory_age_month": O.fmt_month(a["statutory_age_mi"]),
+            "statutory_age": f"{age // 12}y{age % 12}m",
+            "delay_months": a["delay_months"],
+            "benefit_start_month": O.fmt_month(a["benefit_start_mi"]),
+            "flexible_earliest_month": O.fmt_month(a["flexible_earliest_mi"]),
+            "flexible_latest_month": O.fmt_month(a["flexible_latest_mi"]),
+            "min_contribution_months": a["min_contribution_months"],
+            "months_to_original": a["original_age_mi"] - P,
+            "months_to_statutory": a["statutory_age_mi"] - P,
+        }
         got = _policy_cli(argv)
         if any(got.get(k) != v for k, v in want.items()):
             bad.append((argv, {k: (v, got.get(k)) for k, v in want.items() if got.get(k) != v}))
@@ -791,6 +1096,9 @@ def test_office_change_handovers_match_oracle(world, month):
         if e["opened_mi"] < P and (e["closed_mi"] is None or e["closed_mi"] >= P) and i in prev and i in cur:
             if prev[i]["office_code"] != cur[i]["office_code"]:
                 want[i] = (prev[i]["office_code"], cur[i]["office_code"])
-    got = {h["id_no"]: (h["from_code"], h["to_code"]) for h in world["handovers"]
-           if h["kind"] == "OFFICE_CHANGE" and h["month_mi"] == P}
+    got = {
+        h["id_no"]: (h["from_code"], h["to_code"])
+        for h in world["handovers"]
+        if h["kind"] == "OFFICE_CHANGE" and h["month_mi"] == P
+    }
     assert got == want

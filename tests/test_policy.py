@@ -81,8 +81,7 @@ def test_month_arithmetic():
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("row", read_vectors("retirement_age.csv"),
-                         ids=lambda r: r["case"])
+@pytest.mark.parametrize("row", read_vectors("retirement_age.csv"), ids=lambda r: r["case"])
 def test_retirement_age_vector(row):
     got = policy_json(int(row["gender"]), opt_int(row["person_type"]), int(row["insurance_type"]), row["birth_month"])
     expected = {
@@ -110,7 +109,21 @@ def test_min_contribution_vector():
 
 def test_min_contribution_steps_2030_2039():
     assert [min_contribution_months(y) for y in range(2028, 2042)] == [
-        180, 180, 186, 192, 198, 204, 210, 216, 222, 228, 234, 240, 240, 240]
+        180,
+        180,
+        186,
+        192,
+        198,
+        204,
+        210,
+        216,
+        222,
+        228,
+        234,
+        240,
+        240,
+        240,
+    ]
     assert min_contribution_months(1990) == 180 and min_contribution_months(2100) == 240
 
 
@@ -179,8 +192,10 @@ def test_delay_edges(gender, pt, first, step, cap, age):
 
 def test_months_nobody_reaches_the_age():
     # policy.md §1: for men no one reaches the new age in 2025-01, 2025-06, 2025-11 …
-    reached = {retirement_facts(1, 1, 110, b).statutory_age_mi
-               for b in range(parse_month("1960-01"), parse_month("1980-12") + 1)}
+    reached = {
+        retirement_facts(1, 1, 110, b).statutory_age_mi
+        for b in range(parse_month("1960-01"), parse_month("1980-12") + 1)
+    }
     for m in ("2025-01", "2025-06", "2025-11"):
         assert parse_month(m) not in reached
     assert parse_month("2025-02") in reached and parse_month("2039-12") in reached
@@ -245,9 +260,15 @@ def test_policy_json_with_month():
     assert out["months_to_original"] == 0 and out["months_to_statutory"] == 0
     assert out["flexible_earliest_month"] is None
     assert list(policy_json(1, None, None, "1970-01")) == [
-        "original_age_month", "statutory_age_month", "statutory_age", "delay_months",
-        "benefit_start_month", "flexible_earliest_month", "flexible_latest_month",
-        "min_contribution_months"]
+        "original_age_month",
+        "statutory_age_month",
+        "statutory_age",
+        "delay_months",
+        "benefit_start_month",
+        "flexible_earliest_month",
+        "flexible_latest_month",
+        "min_contribution_months",
+    ]
 
 
 def test_counted_months():
@@ -293,13 +314,21 @@ def test_benefit_place_vectors_present():
 
 
 def bp(segments=(), hukou="620102", ministry=None, insured="640104", deemed_region=None, dm=0, ds=0):
-    return benefit_province(hukou_region=hukou, benefit_region_ministry=ministry, insured_region=insured,
-                            deemed_region=deemed_region, deemed_months=dm, deemed_status=ds,
-                            segments=[(r, parse_yyyymm(a), parse_yyyymm(b), s) for r, a, b, s in segments])
+    return benefit_province(
+        hukou_region=hukou,
+        benefit_region_ministry=ministry,
+        insured_region=insured,
+        deemed_region=deemed_region,
+        deemed_months=dm,
+        deemed_status=ds,
+        segments=[(r, parse_yyyymm(a), parse_yyyymm(b), s) for r, a, b, s in segments],
+    )
 
 
 def test_distinct_months_overlap():
-    place = bp([("640104", "200001", "200912", 1), ("640105", "200501", "201012", 1), ("640106", "201012", "201012", 2)])
+    place = bp(
+        [("640104", "200001", "200912", 1), ("640105", "200501", "201012", 1), ("640106", "201012", "201012", 2)]
+    )
     assert place.acc == {"640000": 132}
     assert place.rule == policy.RULE_2
     assert policy.union_months([(1, 5), (3, 4), (6, 6), (10, 9), (8, 9)]) == 8
@@ -325,8 +354,7 @@ def test_rule3_ties_and_deemed_only():
     p = bp(segs)
     assert (p.province, p.rule) == ("440000", policy.RULE_3)
     # a deemed-only province counts as ending earliest
-    p = bp([("610102", "199001", "200312", 1), ("150102", "200401", "200512", 1)],
-           deemed_region="110105", dm=150, ds=1)
+    p = bp([("610102", "199001", "200312", 1), ("150102", "200401", "200512", 1)], deemed_region="110105", dm=150, ds=1)
     assert (p.province, p.rule) == ("610000", policy.RULE_3)
     # deemed months only: no C, straight to rule 3 …
     p = bp([], deemed_region="610102", dm=130, ds=1)
@@ -354,7 +382,7 @@ def _cli_policy(capsys, *args):
 
     try:
         code = main(["policy", *args])
-    except SystemExit as exc:           # an argument refused by the parser (one line, exit 2)
+    except SystemExit as exc:  # an argument refused by the parser (one line, exit 2)
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
@@ -372,8 +400,14 @@ def test_cli_policy_gives_every_vector(capsys):
         code, out, err = _cli_policy(capsys, *args)
         assert code == 0 and err == "", row["case"]
         got = json.loads(out)
-        for col in ("original_age_month", "statutory_age", "statutory_age_month", "benefit_start_month",
-                    "flexible_earliest_month", "flexible_latest_month"):
+        for col in (
+            "original_age_month",
+            "statutory_age",
+            "statutory_age_month",
+            "benefit_start_month",
+            "flexible_earliest_month",
+            "flexible_latest_month",
+        ):
             assert (got[col] or "") == row[col], (row["case"], col)
         for col in ("delay_months", "min_contribution_months"):
             assert got[col] == int(row[col]), (row["case"], col)
@@ -384,14 +418,18 @@ def test_cli_policy_reads_the_settings_file(tmp_path, monkeypatch, capsys):
     import json
 
     f = tmp_path / "settings.toml"
-    f.write_text('flexible_women_original_age = 50\nbenefit_start_offset = 0\nperson_key_secret = "t"\n',
-                 encoding="utf-8")
+    f.write_text(
+        'flexible_women_original_age = 50\nbenefit_start_offset = 0\nperson_key_secret = "t"\n', encoding="utf-8"
+    )
     monkeypatch.setenv("RETIRE_PREP_SETTINGS", str(f))
     code, out, _ = _cli_policy(capsys, "--gender", "2", "--person-type", "3", "--birth", "1975-03")
     got = json.loads(out)
     assert code == 0
     assert (got["original_age_month"], got["statutory_age_month"], got["benefit_start_month"]) == (
-        "2025-03", "2025-05", "2025-05")
+        "2025-03",
+        "2025-05",
+        "2025-05",
+    )
 
 
 @pytest.mark.parametrize("birth, month", [("1965-13", None), ("196505", None), ("1965-05", "2026-00")])

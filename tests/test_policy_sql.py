@@ -13,7 +13,12 @@ import pytest
 
 from pipelines import policy
 from pipelines.identifiers import (
-    SPACE_SEPARATORS, id_check_char, normalize_phone, parse_id_no, uscc_check_char, uscc_valid,
+    SPACE_SEPARATORS,
+    id_check_char,
+    normalize_phone,
+    parse_id_no,
+    uscc_check_char,
+    uscc_valid,
 )
 from pipelines.policy import benefit_province, format_month, parse_month, parse_yyyymm, retirement_facts
 from pipelines.settings import Settings
@@ -87,9 +92,18 @@ FROM {src}
 def facts_from_sql(con, rows):
     """rows: (gender, person_type, insurance_type, birth_mi); typed as the warehouse types them."""
     cols = list(zip(*rows))
-    con.register("facts_arrow", pa.table({
-        "k": pa.array(range(len(rows)), pa.int32()), "g": pa.array(cols[0], pa.int8()),
-        "pt": pa.array(cols[1], pa.int8()), "it": pa.array(cols[2], pa.int16()), "b": pa.array(cols[3], pa.int32())}))
+    con.register(
+        "facts_arrow",
+        pa.table(
+            {
+                "k": pa.array(range(len(rows)), pa.int32()),
+                "g": pa.array(cols[0], pa.int8()),
+                "pt": pa.array(cols[1], pa.int8()),
+                "it": pa.array(cols[2], pa.int16()),
+                "b": pa.array(cols[3], pa.int32()),
+            }
+        ),
+    )
     con.execute("CREATE OR REPLACE TEMP TABLE facts_in AS SELECT * FROM facts_arrow")
     con.unregister("facts_arrow")
     out = con.execute(FACTS_SQL.format(src="facts_in ORDER BY k")).fetchall()
@@ -98,15 +112,31 @@ def facts_from_sql(con, rows):
 
 def python_facts_tuple(g, pt, it, b, settings=None):
     f = retirement_facts(g, pt, it, b, settings)
-    return (f.original_age_years, f.original_age_mi, f.delay_months, f.statutory_age_mi, f.statutory_age_months,
-            f.benefit_start_mi, f.flexible_earliest_mi, f.flexible_latest_mi, f.min_contribution_months,
-            f.min_contribution_months)
+    return (
+        f.original_age_years,
+        f.original_age_mi,
+        f.delay_months,
+        f.statutory_age_mi,
+        f.statutory_age_months,
+        f.benefit_start_mi,
+        f.flexible_earliest_mi,
+        f.flexible_latest_mi,
+        f.min_contribution_months,
+        f.min_contribution_months,
+    )
 
 
 def test_retirement_age_vectors(con):
     rows = read_vectors("retirement_age.csv")
-    inputs = [(int(r["gender"]), int(r["person_type"]) if r["person_type"] else None, int(r["insurance_type"]),
-               parse_month(r["birth_month"])) for r in rows]
+    inputs = [
+        (
+            int(r["gender"]),
+            int(r["person_type"]) if r["person_type"] else None,
+            int(r["insurance_type"]),
+            parse_month(r["birth_month"]),
+        )
+        for r in rows
+    ]
     got = facts_from_sql(con, inputs)
     for r, (age, o, d, s, sm, bs, fe, fl, mc, mc2) in zip(rows, got):
         assert format_month(o) == r["original_age_month"], r["case"]
@@ -131,11 +161,16 @@ def test_min_contribution_vector(con):
 
 
 GROUPS = [  # gender, person_type, insurance_type: men; women 50; women 55; flexible women; empty type; residents
-    (1, 1, 110), (1, 2, 110), (1, None, 110),
-    (2, 1, 110), (2, None, 110),
+    (1, 1, 110),
+    (1, 2, 110),
+    (1, None, 110),
+    (2, 1, 110),
+    (2, None, 110),
     (2, 2, 110),
     (2, 3, 110),
-    (1, None, 170), (2, None, 170), (2, 1, 170),
+    (1, None, 170),
+    (2, None, 170),
+    (2, 1, 170),
 ]
 ALL_BIRTHS = range(parse_month("1950-01"), parse_month("2005-12") + 1)
 
@@ -150,7 +185,9 @@ def test_parity_every_birth_month(flex_age):
     mismatches = [(r, g, e) for r, g, e in zip(inputs, got, expected) if tuple(g) != e]
     assert not mismatches, mismatches[:5]
     # and the result is INTEGER, not TINYINT (TINYINT arithmetic would overflow)
-    types = c.execute(f"SELECT typeof(o), typeof(s), typeof(d) FROM ({FACTS_SQL.format(src='facts_in')}) LIMIT 1").fetchall()[0]
+    types = c.execute(
+        f"SELECT typeof(o), typeof(s), typeof(d) FROM ({FACTS_SQL.format(src='facts_in')}) LIMIT 1"
+    ).fetchall()[0]
     assert types == ("INTEGER", "INTEGER", "INTEGER")
     c.close()
 
@@ -178,8 +215,9 @@ def test_nulls_and_unknown_codes(con):
 def test_counted_months(con):
     cases = [(100, 50, 1), (100, 50, 2), (100, 50, 0), (100, None, 1), (None, None, None), (0, 12, 1)]
     for a, dm, ds in cases:
-        assert one(con, "SELECT counted_months(?::INTEGER, ?::INTEGER, ?::TINYINT)", [a, dm, ds]) == \
-            policy.counted_months(a, dm, ds)
+        assert one(
+            con, "SELECT counted_months(?::INTEGER, ?::INTEGER, ?::TINYINT)", [a, dm, ds]
+        ) == policy.counted_months(a, dm, ds)
 
 
 def test_sms_segments_vector(con):
@@ -198,7 +236,8 @@ def test_sms_segments_vector(con):
 def test_id_numbers_vector(con):
     for r in read_vectors("id_numbers.csv"):
         valid, born, gender = con.execute(
-            "SELECT id_no_valid(?), id_birth_date(?), id_gender(?)", [r["id_no"]] * 3).fetchall()[0]
+            "SELECT id_no_valid(?), id_birth_date(?), id_gender(?)", [r["id_no"]] * 3
+        ).fetchall()[0]
         assert valid == (r["expected"] == "valid"), r
         assert (born.isoformat() if born else "") == r["birth_date"], r
         assert (str(gender) if gender else "") == r["gender"], r
@@ -225,7 +264,7 @@ def _random_ids(n: int, rnd: random.Random) -> list[str]:
             s = s[: rnd.randint(0, 17)]
         elif kind < 0.3:
             i = rnd.randrange(17)
-            s = s[:i] + rnd.choice("A x") + s[i + 1:]
+            s = s[:i] + rnd.choice("A x") + s[i + 1 :]
         elif kind < 0.33:
             s = " " + s + " "
         elif kind < 0.35:
@@ -239,22 +278,31 @@ def test_space_separators_are_what_duckdb_trims(con):
     """identifiers.SPACE_SEPARATORS is exactly the set of characters up to U+3000 that trim() removes."""
     import unicodedata
 
-    trimmed = [chr(cp) for cp in range(1, 0x3001)
-               if (chr(cp).isspace() or unicodedata.category(chr(cp)) in ("Zs", "Cc", "Cf"))
-               and con.execute("SELECT length(trim(?))", [chr(cp) + "a" + chr(cp)]).fetchall()[0][0] == 1]
+    trimmed = [
+        chr(cp)
+        for cp in range(1, 0x3001)
+        if (chr(cp).isspace() or unicodedata.category(chr(cp)) in ("Zs", "Cc", "Cf"))
+        and con.execute("SELECT length(trim(?))", [chr(cp) + "a" + chr(cp)]).fetchall()[0][0] == 1
+    ]
     assert "".join(trimmed) == SPACE_SEPARATORS
 
 
 def test_id_parity_random(con):
     rnd = random.Random(11643)
-    ids = _random_ids(20000, rnd) + ["", "X" * 18, "12345619000229123" + id_check_char("12345619000229123"),
-                                     "12345620000229123" + id_check_char("12345620000229123")]
+    ids = _random_ids(20000, rnd) + [
+        "",
+        "X" * 18,
+        "12345619000229123" + id_check_char("12345619000229123"),
+        "12345620000229123" + id_check_char("12345620000229123"),
+    ]
     # padded with every space separator DuckDB's trim() removes, and with characters it keeps
     ok = "640104196501150013"
     ids += [c + ok + c for c in SPACE_SEPARATORS] + ["\t" + ok, ok + "\n", "\u200b" + ok]
     tbl = pa.table({"k": list(range(len(ids))), "s": ids})
     con.register("ids_arrow", tbl)
-    got = con.execute("SELECT id_no_valid(s), id_birth_date(s), id_gender(s), id_no_normalized(s) FROM ids_arrow ORDER BY k").fetchall()
+    got = con.execute(
+        "SELECT id_no_valid(s), id_birth_date(s), id_gender(s), id_no_normalized(s) FROM ids_arrow ORDER BY k"
+    ).fetchall()
     con.unregister("ids_arrow")
     n_valid = 0
     for s, (valid, born, gender, norm) in zip(ids, got):
@@ -288,8 +336,9 @@ def test_uscc_vector_and_parity(con):
             s = s[: rnd.randint(0, 19)]
         codes.append(s)
     codes += [None, ""]
-    got = con.execute("SELECT uscc_valid(s) FROM (SELECT unnest(?) AS s, generate_subscripts(?, 1) AS k) ORDER BY k",
-                      [codes, codes]).fetchall()
+    got = con.execute(
+        "SELECT uscc_valid(s) FROM (SELECT unnest(?) AS s, generate_subscripts(?, 1) AS k) ORDER BY k", [codes, codes]
+    ).fetchall()
     for s, (v,) in zip(codes, got):
         assert v == uscc_valid(s), s
 
@@ -348,31 +397,55 @@ def run_benefit_place(con, persons: list[tuple], segments: list[tuple]) -> dict:
     con.execute(PERSONS_DDL)
     p_cols = list(zip(*persons)) if persons else [[]] * 7
     s_cols = list(zip(*segments)) if segments else [[]] * 5
-    con.register("p_in", pa.table({
-        "id_no": pa.array(p_cols[0], pa.string()), "hukou_region": pa.array(p_cols[1], pa.string()),
-        "benefit_region_ministry": pa.array(p_cols[2], pa.string()), "insured_region": pa.array(p_cols[3], pa.string()),
-        "deemed_region": pa.array(p_cols[4], pa.string()), "deemed_months": pa.array(p_cols[5], pa.int32()),
-        "deemed_status": pa.array(p_cols[6], pa.int8())}))
-    con.register("s_in", pa.table({
-        "id_no": pa.array(s_cols[0], pa.string()), "region_code": pa.array(s_cols[1], pa.string()),
-        "start_mi": pa.array(s_cols[2], pa.int32()), "end_mi": pa.array(s_cols[3], pa.int32()),
-        "relation_status": pa.array(s_cols[4], pa.int8())}))
+    con.register(
+        "p_in",
+        pa.table(
+            {
+                "id_no": pa.array(p_cols[0], pa.string()),
+                "hukou_region": pa.array(p_cols[1], pa.string()),
+                "benefit_region_ministry": pa.array(p_cols[2], pa.string()),
+                "insured_region": pa.array(p_cols[3], pa.string()),
+                "deemed_region": pa.array(p_cols[4], pa.string()),
+                "deemed_months": pa.array(p_cols[5], pa.int32()),
+                "deemed_status": pa.array(p_cols[6], pa.int8()),
+            }
+        ),
+    )
+    con.register(
+        "s_in",
+        pa.table(
+            {
+                "id_no": pa.array(s_cols[0], pa.string()),
+                "region_code": pa.array(s_cols[1], pa.string()),
+                "start_mi": pa.array(s_cols[2], pa.int32()),
+                "end_mi": pa.array(s_cols[3], pa.int32()),
+                "relation_status": pa.array(s_cols[4], pa.int8()),
+            }
+        ),
+    )
     con.execute("INSERT INTO bp_persons SELECT * FROM p_in; INSERT INTO bp_segments SELECT * FROM s_in")
     con.unregister("p_in")
     con.unregister("s_in")
     run_sql(con, "screen/benefit_place.sql", settings=Settings())
-    rows = con.execute("SELECT id_no, benefit_province, place_rule, hukou_province, current_province, acc_current, "
-                       "acc_months FROM benefit_place").fetchall()
+    rows = con.execute(
+        "SELECT id_no, benefit_province, place_rule, hukou_province, current_province, acc_current, "
+        "acc_months FROM benefit_place"
+    ).fetchall()
     return {r[0]: r[1:] for r in rows}
 
 
 def python_place(person: tuple, segs: list[tuple]) -> tuple:
     id_no, hukou, ministry, insured, dr, dm, ds = person
-    place = benefit_province(hukou_region=hukou, benefit_region_ministry=ministry, insured_region=insured,
-                             deemed_region=dr, deemed_months=dm, deemed_status=ds,
-                             segments=[(r, a, b, st) for _, r, a, b, st in segs])
-    return (place.province, place.rule, place.hukou_province, place.current_province, place.acc_current,
-            place.acc_text)
+    place = benefit_province(
+        hukou_region=hukou,
+        benefit_region_ministry=ministry,
+        insured_region=insured,
+        deemed_region=dr,
+        deemed_months=dm,
+        deemed_status=ds,
+        segments=[(r, a, b, st) for _, r, a, b, st in segs],
+    )
+    return (place.province, place.rule, place.hukou_province, place.current_province, place.acc_current, place.acc_text)
 
 
 def test_benefit_place_vectors(con):
@@ -380,8 +453,17 @@ def test_benefit_place_vectors(con):
     persons, segments = [], []
     for i, r in enumerate(rows):
         pid = f"P{i}"
-        persons.append((pid, r["hukou_region"] or None, None, r["insured_region"] or None, r["deemed_region"] or None,
-                        int(r["deemed_months"] or 0), int(r["deemed_status"] or 0)))
+        persons.append(
+            (
+                pid,
+                r["hukou_region"] or None,
+                None,
+                r["insured_region"] or None,
+                r["deemed_region"] or None,
+                int(r["deemed_months"] or 0),
+                int(r["deemed_status"] or 0),
+            )
+        )
         segments += [(pid, *s) for s in parse_segments(r["segments"])]
     got = run_benefit_place(con, persons, segments)
     assert len(got) == len(rows)
@@ -401,8 +483,13 @@ def parse_segments(text: str) -> list[tuple[str, int, int, int]]:
 
 
 def vector_rule(text: str) -> str:
-    for prefix, code in {"(1)": policy.RULE_1, "(2)": policy.RULE_2, "(3)": policy.RULE_3, "(4)": policy.RULE_4,
-                         "no basic months": policy.RULE_NO_BASIC_MONTHS}.items():
+    for prefix, code in {
+        "(1)": policy.RULE_1,
+        "(2)": policy.RULE_2,
+        "(3)": policy.RULE_3,
+        "(4)": policy.RULE_4,
+        "no basic months": policy.RULE_NO_BASIC_MONTHS,
+    }.items():
         if text.startswith(prefix):
             return code
     raise AssertionError(f"unknown rule text {text!r}")
@@ -485,8 +572,10 @@ def test_benefit_place_edge_persons(con):
     ]
     segs = [
         ("temp_only", nx, 24000, 24143, 3),
-        ("tie_insured", "610102", 23000, 23100, 1), ("tie_insured", "150102", 23050, 23100, 1),
-        ("tie_lower", "610102", 23000, 23100, 1), ("tie_lower", "150102", 23050, 23100, 1),
+        ("tie_insured", "610102", 23000, 23100, 1),
+        ("tie_insured", "150102", 23050, 23100, 1),
+        ("tie_lower", "610102", 23000, 23100, 1),
+        ("tie_lower", "150102", 23050, 23100, 1),
     ]
     got = run_benefit_place(con, persons, segs)
     for p in persons:
@@ -536,15 +625,19 @@ def test_benefit_place_large_population_parity():
     sample = c.execute("SELECT * FROM bp_persons WHERE hash(id_no) % 400 = 0").fetchall()
     ids = [p[0] for p in sample]
     segs = c.execute("SELECT * FROM bp_segments WHERE id_no IN (SELECT unnest(?))", [ids]).fetchall()
-    got = dict((r[0], r[1:]) for r in c.execute(
-        "SELECT id_no, benefit_province, place_rule, hukou_province, current_province, acc_current, acc_months "
-        "FROM benefit_place "
-        "WHERE id_no IN (SELECT unnest(?))", [ids]).fetchall())
+    got = dict(
+        (r[0], r[1:])
+        for r in c.execute(
+            "SELECT id_no, benefit_province, place_rule, hukou_province, current_province, acc_current, acc_months "
+            "FROM benefit_place "
+            "WHERE id_no IN (SELECT unnest(?))",
+            [ids],
+        ).fetchall()
+    )
     for p in sample:
         assert got[p[0]] == python_place(p, [s for s in segs if s[0] == p[0]])
     c.close()
     print(f"benefit_place.sql: {elapsed:.2f}s for 200,000 persons / {len(segs)} sampled segments checked")
-
 
 
 def test_id_digits_of_valid_numbers_equal_the_checked_macros(con):
@@ -552,12 +645,13 @@ def test_id_digits_of_valid_numbers_equal_the_checked_macros(con):
     checking again: on every valid number they equal id_birth_date / id_gender."""
     rnd = random.Random(32100)
     ids = [s for s in _random_ids(20000, rnd) if parse_id_no(s) is not None]
-    ids = [parse_id_no(s).id_no for s in ids]   # stored form: trimmed, upper-case X
+    ids = [parse_id_no(s).id_no for s in ids]  # stored form: trimmed, upper-case X
     assert len(ids) > 5000
     con.register("ids_arrow", pa.table({"s": ids}))
     bad = con.execute(
         "SELECT count(*) FROM ids_arrow WHERE id_birth_ymd_of_valid(s) "
         "<> CAST(strftime(id_birth_date(s), '%Y%m%d') AS INTEGER) "
-        "OR id_gender_of_valid(s) IS DISTINCT FROM id_gender(s)").fetchall()[0][0]
+        "OR id_gender_of_valid(s) IS DISTINCT FROM id_gender(s)"
+    ).fetchall()[0][0]
     con.unregister("ids_arrow")
     assert bad == 0

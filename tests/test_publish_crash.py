@@ -146,8 +146,9 @@ def kind_of(label: str) -> str:
         return f"{op} <staging>" + ("/…" if not path.endswith(".partial") else "")
     path = re.sub(r"/64[0-9]{4}(/.*)?$", "/<office>/*", path)
     # the folders moved into OUT/P one after the other: one kind (first and last are killed)
-    return f"{op} " + re.sub(r"/(\.?)(worklists|notifications|handovers|letters|report)(\.old)?$",
-                             r"/\1<folder>\3", path)
+    return f"{op} " + re.sub(
+        r"/(\.?)(worklists|notifications|handovers|letters|report)(\.old)?$", r"/\1<folder>\3", path
+    )
 
 
 def kill_points(labels: list[str]) -> list[int]:
@@ -186,11 +187,15 @@ def killed(fn, k: int) -> tuple[bool, int]:
 def _correction(folder: Path, ps: list[dict]) -> Path:
     """A correction push of 2026-11 (seq 2): an office change, a death, a new phone, a newcomer."""
     by_n = {i + 1: p for i, p in enumerate(ps)}
-    changed = [dict(by_n[2], op="U", insured_region="640104", hukou_region="640104"),
-               dict(by_n[5], op="U", survival_status="2"),
-               dict(by_n[3], op="U", phone="13700000003"),
-               dict(person(20, birth_date="19670315", insured_region="640105", hukou_region="640105",
-                           phone="13900000020"), op="I")]
+    changed = [
+        dict(by_n[2], op="U", insured_region="640104", hukou_region="640104"),
+        dict(by_n[5], op="U", survival_status="2"),
+        dict(by_n[3], op="U", phone="13700000003"),
+        dict(
+            person(20, birth_date="19670315", insured_region="640105", hukou_region="640105", phone="13900000020"),
+            op="I",
+        ),
+    ]
     segs = segments([p for p in changed if p.get("op") != "D"])
     return write_batch(folder, changed, segs, seq=2, push_type="INCR", base_seq=1, month=MONTH)
 
@@ -213,20 +218,21 @@ def _feedback(path: Path, ps: list[dict]) -> Path:
 class Cmd:
     name: str
     month: str
-    calls: list            # (label, fn(ws) -> exit status); a DAG has several (its tasks)
+    calls: list  # (label, fn(ws) -> exit status); a DAG has several (its tasks)
     pre: Path = None
     post: Path = None
-    before_task: list = field(default_factory=list)    # the workspace before each call
+    before_task: list = field(default_factory=list)  # the workspace before each call
     labels: list = field(default_factory=list)
-    task_of_step: list = field(default_factory=list)   # index of the call each step belongs to
+    task_of_step: list = field(default_factory=list)  # index of the call each step belongs to
     post_tables: dict = None
     post_files: dict = None
     exchange: bool = True  # False: folders are swapped by two renames (no renameat2: NFS, not Linux)
 
 
 def _cli(*argv):
-    return lambda ws: main([str(a).replace("{W}", str(ws / "w.duckdb")).replace("{OUT}", str(ws / "out"))
-                            for a in argv])
+    return lambda ws: main(
+        [str(a).replace("{W}", str(ws / "w.duckdb")).replace("{OUT}", str(ws / "out")) for a in argv]
+    )
 
 
 def _dag_task(name: str, month: str, **kw):
@@ -245,6 +251,7 @@ def _dag_task(name: str, month: str, **kw):
                 else:
                     os.environ[k] = v
         return 0
+
     return call
 
 
@@ -342,8 +349,7 @@ def publication_problems(before: dict, now: dict, after: dict, month: str, folde
         elif fn == fa:
             states.append("new")
         else:
-            return [f"{month}/{name} is neither as before nor as after, and no PUBLISHING.txt: "
-                    f"{file_diff(fa, fn)}"]
+            return [f"{month}/{name} is neither as before nor as after, and no PUBLISHING.txt: {file_diff(fa, fn)}"]
     changed = [s for s, name in zip(states, folders) if pick(b, name) != pick(a, name)]
     if "old" in changed and "new" in changed:
         return [f"{month} mixes old and new folders {dict(zip(folders, states))} without PUBLISHING.txt"]
@@ -365,7 +371,7 @@ def trial(scenario, name: str, k: int) -> Trial:
     cmd: Cmd = scenario[name]
     t = Trial(name, k, cmd.labels[k])
     before = file_state(cmd.pre / "out")
-    task = cmd.task_of_step[k]     # the DAG's tasks before the killed one ran as in the reference
+    task = cmd.task_of_step[k]  # the DAG's tasks before the killed one ran as in the reference
     ws = _copy(cmd.before_task[task], scenario["_base"] / "trial")
     with renames_only(not cmd.exchange):
         _kill_and_rerun(cmd, ws, k, task, t, before)
@@ -402,13 +408,13 @@ COMMANDS = ["run-first", "run-again", "run-again-renames", "declare-first", "dec
 def test_the_steps_are_counted(scenario):
     """The hook sees the steps that matter: the staging, the swap, the marker, the office files."""
     kinds = {n: {kind_of(lb) for lb in scenario[n].labels} for n in COMMANDS}
-    assert "exchange out/2026-11/<folder>" in kinds["run-again"]          # over published folders
+    assert "exchange out/2026-11/<folder>" in kinds["run-again"]  # over published folders
     assert "write out/2026-11/PUBLISHING.txt" in kinds["run-first"]
     assert "unlink out/2026-11/PUBLISHING.txt" in kinds["run-first"]
-    assert "replace out/2026-12/declarations" in kinds["declare-first"]     # no folder yet: a rename
+    assert "replace out/2026-12/declarations" in kinds["declare-first"]  # no folder yet: a rename
     assert "exchange out/2026-12/declarations" in kinds["declare-again"]
     assert "replace out/2026-11/.<folder>.old" in kinds["run-again-renames"]
-    assert "replace out/2026-11/worklists/<office>/*" in kinds["dag-again"]   # in place
+    assert "replace out/2026-11/worklists/<office>/*" in kinds["dag-again"]  # in place
     print({n: (len(scenario[n].labels), len(kill_points(scenario[n].labels))) for n in COMMANDS})
     for n in COMMANDS:
         print(n, [scenario[n].labels[k] for k in kill_points(scenario[n].labels)])

@@ -22,11 +22,11 @@ def _files(folder):
 
 
 def _sms_text(tmp, month):
-    return "".join(p.read_text(encoding="utf-8-sig")
-                   for p in (tmp / "out" / month / "notifications").rglob("*.csv"))
+    return "".join(p.read_text(encoding="utf-8-sig") for p in (tmp / "out" / month / "notifications").rglob("*.csv"))
 
 
 # ------------------------------------------------------------------------------ OVERDUE spacing
+
 
 def test_deferred_overdue_keeps_three_months_between_sends(tmp_path):
     """a is past S and suspended (scope b): OVERDUE in November's batch. February's DONE run closes a
@@ -45,14 +45,19 @@ def test_deferred_overdue_keeps_three_months_between_sends(tmp_path):
     assert entry(push, a["id_no"])[2] is None
     run_push_month(push, "2027-03", [a, b])
     run_push_month(push, "2027-05", [a, b])
-    sent = [r[0] for r in push.q("SELECT issued_mi FROM notice_log WHERE id_no = ? AND kind = 'OVERDUE' "
-                                 "ORDER BY issued_mi", [a["id_no"]])]
+    sent = [
+        r[0]
+        for r in push.q(
+            "SELECT issued_mi FROM notice_log WHERE id_no = ? AND kind = 'OVERDUE' ORDER BY issued_mi", [a["id_no"]]
+        )
+    ]
     assert sent[:2] == [NOV, MAR]
     gaps = [y - x for x, y in zip(sent, sent[1:])]
     assert all(g >= 3 for g in gaps), f"OVERDUE sent in months {sent} (gaps {gaps})"
 
 
 # ------------------------------------------------------------------------------ withdrawn, then reopened
+
 
 def test_deferred_pre_service_withdrawn_then_reopened_is_not_lost(tmp_path):
     """c's PRE_SERVICE of December (raised by December's rerun, waiting for January's batch) is withdrawn
@@ -67,7 +72,7 @@ def test_deferred_pre_service_withdrawn_then_reopened_is_not_lost(tmp_path):
     run_push_month(push, "2027-01", [b, dict(c, survival_status=2)])
     assert push.q("SELECT kind FROM notice_withdrawals WHERE id_no = ?", [c["id_no"]]) == [("PRE_SERVICE",)]
     correction_push(push, "2027-01", [b, c])
-    assert entry(push, c["id_no"])[2] is None and entry(push, c["id_no"])[0] == "NOTIFIED"   # reopened
+    assert entry(push, c["id_no"])[2] is None and entry(push, c["id_no"])[0] == "NOTIFIED"  # reopened
     pending = push.q("SELECT kind, issued_mi FROM notice_log WHERE id_no = ?", [c["id_no"]])
     assert ("PRE_SERVICE", FEB) in pending, f"notice_log: {pending}"
 
@@ -84,12 +89,14 @@ def test_result_withdrawn_by_a_published_run_then_reopened_is_not_lost(tmp_path)
     assert push.q("SELECT kind, reason FROM notice_withdrawals") == [("RESULT", "LEFT_PUSH")]
     correction_push(push, "2026-12", [a, b])
     assert entry(push, a["id_no"])[:3] == ("CONCLUDED", "640104", None)
-    got = push.q("SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind = 'RESULT'",
-                 [a["id_no"]])
+    got = push.q(
+        "SELECT kind, reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind = 'RESULT'", [a["id_no"]]
+    )
     assert got and got[0][2] == JAN, f"RESULT after the reopening: {got}"
 
 
 # ------------------------------------------------------------------------------ counts, explain, replay
+
 
 def test_office_progress_counts_sent_notices_only(tmp_path):
     """After December's rerun defers c's PRE_SERVICE to January (not run yet), office_progress's
@@ -132,6 +139,7 @@ def test_explain_report_and_replays_around_a_deferred_notice(tmp_path):
 
 # ------------------------------------------------------------------------------ staged (DAG) runs
 
+
 def _stage(push, month, work, *, state=True):
     from pipelines import screen
     from pipelines.monthly import _running_context
@@ -150,16 +158,23 @@ def test_no_rerun_of_p_while_the_dag_run_of_p1_is_under_way(tmp_path):
     its rerun raises would go to December's batch, whose files are written); the next month takes d
     in and tells d (monthly.month_context)."""
     from pipelines import ledger, outputs, screen
-    from pipelines.monthly import (notify_month, run_month, stage_begin, stage_finish, stage_month_files,
-                                   stage_office_files)
+    from pipelines.monthly import (
+        notify_month,
+        run_month,
+        stage_begin,
+        stage_finish,
+        stage_month_files,
+        stage_office_files,
+    )
 
     push = Push(tmp_path)
     b, d = person(2, birth_date=born(7)), person(4, birth_date=born(20))
     run_push_month(push, "2026-11", [b, d])
-    assert entry(push, d["id_no"]) is None                      # O - P = 20: not in scope, no trigger
+    assert entry(push, d["id_no"]) is None  # O - P = 20: not in scope, no trigger
     push.seq += 1
-    batch = write_batch(tmp_path / f"b{push.seq}", [b, d], [segment(p["id_no"]) for p in (b, d)],
-                        seq=push.seq, month="2026-12")
+    batch = write_batch(
+        tmp_path / f"b{push.seq}", [b, d], [segment(p["id_no"]) for p in (b, d)], seq=push.seq, month="2026-12"
+    )
     assert not ingest_batches([batch], push.wh).refused
     wh, out = str(push.wh), str(tmp_path / "out")
     stage_begin("2026-12", wh, out)
@@ -177,8 +192,10 @@ def test_no_rerun_of_p_while_the_dag_run_of_p1_is_under_way(tmp_path):
     stage_month_files("2026-12", wh, out)
     # meanwhile: a late application of November, and November run again
     apps = tmp_path / "apps.csv"
-    apps.write_text(f"id_no,applicant_type,applied_on,channel,county_code\n{d['id_no']},2,20261120,online,640104\n",
-                    encoding="utf-8")
+    apps.write_text(
+        f"id_no,applicant_type,applied_on,channel,county_code\n{d['id_no']},2,20261120,online,640104\n",
+        encoding="utf-8",
+    )
     assert load_applications([apps], push.wh)["accepted"] == 1
     # November may not be run again while December is being run (its batch would be written already)
     with pytest.raises(MonthRefused, match="being run"):
@@ -187,6 +204,7 @@ def test_no_rerun_of_p_while_the_dag_run_of_p1_is_under_way(tmp_path):
     assert entry(push, d["id_no"]) is None
     # January takes d in (the application counts from November on) and tells d in January's batch
     run_push_month(push, "2027-01", [b, d])
-    assert push.q("SELECT reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind = 'PRE_SERVICE'",
-                  [d["id_no"]]) == [(24324, 24324)]
+    assert push.q(
+        "SELECT reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind = 'PRE_SERVICE'", [d["id_no"]]
+    ) == [(24324, 24324)]
     assert d["id_no"] in _sms_text(tmp_path, "2027-01")

@@ -23,9 +23,7 @@ INDEX = ROOT / "docs" / "rules.md"
 SPEC = ROOT / "docs" / "spec" / "rules.md"
 
 # a path under sql/, pipelines/ or tests/, optionally ::name, ::Class.method, ::name[param-id]
-_REF = re.compile(
-    r"(?<![\w/.-])((?:sql|pipelines|tests)/[\w./-]*[\w])(?:::([A-Za-z_][\w.]*)(?:\[[^\]\s]*\])?)?"
-)
+_REF = re.compile(r"(?<![\w/.-])((?:sql|pipelines|tests)/[\w./-]*[\w])(?:::([A-Za-z_][\w.]*)(?:\[[^\]\s]*\])?)?")
 _SPEC_SECTION = re.compile(r"^##\s+(\d+)\.\s", re.M)
 _INDEX_SECTION = re.compile(r"^##\s+§(\d+)\b", re.M)
 
@@ -107,8 +105,8 @@ def _index_sections() -> dict[int, str]:
     for i, m in enumerate(heads):
         end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
         # up to the next level-2 heading of any kind
-        nxt = re.search(r"^##\s", text[m.end():end], re.M)
-        out[int(m.group(1))] = text[m.end(): m.end() + nxt.start()] if nxt else text[m.end():end]
+        nxt = re.search(r"^##\s", text[m.end() : end], re.M)
+        out[int(m.group(1))] = text[m.end() : m.end() + nxt.start()] if nxt else text[m.end() : end]
     return out
 
 
@@ -136,5 +134,6 @@ def test_each_row_of_a_section_cites_its_section_and_names_a_test_or_a_gap(n):
         _, _, source, impl, tests = cells
         assert f"§{n}" in source or "preamble" in source, f"§{n} row does not cite rules.md §{n}: {row}"
         assert "tests/" in tests or "**gap**" in tests, f"row with neither a test nor a gap: {row}"
-        assert re.search(r"(sql|pipelines|templates)/", impl) or "**gap**" in impl, \
+        assert re.search(r"(sql|pipelines|templates)/", impl) or "**gap**" in impl, (
             f"row with neither an implementation nor a gap: {row}"
+        )

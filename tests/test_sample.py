@@ -23,12 +23,22 @@ SAMPLE = ROOT / "data" / "sample"
 MONTH = "2026-11"
 P = 2026 * 12 + 10
 
-ALL_FLAGS = ("ARREARS", "BENEFIT_PLACE_MISMATCH", "BIRTH_DATE_CONFLICT", "DUPLICATE_CONTRIBUTION",
-             "GENDER_CONFLICT", "INSUFFICIENT_YEARS", "KEY_INFO_MISSING", "PAST_AGE_NOT_RETIRED",
-             "REMOTE_UNMERGED", "YEARS_UNCONFIRMED")
+ALL_FLAGS = (
+    "ARREARS",
+    "BENEFIT_PLACE_MISMATCH",
+    "BIRTH_DATE_CONFLICT",
+    "DUPLICATE_CONTRIBUTION",
+    "GENDER_CONFLICT",
+    "INSUFFICIENT_YEARS",
+    "KEY_INFO_MISSING",
+    "PAST_AGE_NOT_RETIRED",
+    "REMOTE_UNMERGED",
+    "YEARS_UNCONFIRMED",
+)
 
 
 # ----------------------------------------------------------------------------- helpers
+
 
 def rows_of(batch: Path, kind: str) -> list[dict]:
     out = []
@@ -101,7 +111,7 @@ def flags_of(p: dict, segs: list[dict], month_mi: int = P) -> tuple[set[str], di
     if info.gender != gender:
         flags.add("GENDER_CONFLICT")
     iv = [(s["region_code"][:2], mi(s["start_month"]), mi(s["end_month"])) for s in segs]
-    if any(a[0] != c[0] and a[1] <= c[2] and c[1] <= a[2] for i, a in enumerate(iv) for c in iv[i + 1:]):
+    if any(a[0] != c[0] and a[1] <= c[2] and c[1] <= a[2] for i, a in enumerate(iv) for c in iv[i + 1 :]):
         flags.add("DUPLICATE_CONTRIBUTION")
     if int(p["arrears_months"]) > 0:
         flags.add("ARREARS")
@@ -111,11 +121,16 @@ def flags_of(p: dict, segs: list[dict], month_mi: int = P) -> tuple[set[str], di
         flags.add("INSUFFICIENT_YEARS")
     if it == 110:
         place = benefit_province(
-            hukou_region=p["hukou_region"] or None, benefit_region_ministry=p["benefit_region_ministry"] or None,
-            insured_region=p["insured_region"], deemed_region=p["deemed_region"] or None,
-            deemed_months=deemed, deemed_status=int(p["deemed_status"]),
-            segments=[(s["region_code"], mi(s["start_month"]), mi(s["end_month"]), int(s["relation_status"]))
-                      for s in segs])
+            hukou_region=p["hukou_region"] or None,
+            benefit_region_ministry=p["benefit_region_ministry"] or None,
+            insured_region=p["insured_region"],
+            deemed_region=p["deemed_region"] or None,
+            deemed_months=deemed,
+            deemed_status=int(p["deemed_status"]),
+            segments=[
+                (s["region_code"], mi(s["start_month"]), mi(s["end_month"]), int(s["relation_status"])) for s in segs
+            ],
+        )
         prov, rule = place.province, place.rule
     else:
         prov, rule = p["insured_region"][:2] + "0000", "RESIDENT"
@@ -144,8 +159,18 @@ def batch2000(tmp_path_factory) -> Path:
 
 def verify_manifest(batch: Path) -> dict:
     man = json.loads((batch / "manifest.json").read_text(encoding="utf-8"))
-    assert set(man) == {"batch_id", "province", "push_type", "data_month", "seq", "base_seq",
-                        "generated_at", "schema_version", "encoding", "files"}
+    assert set(man) == {
+        "batch_id",
+        "province",
+        "push_type",
+        "data_month",
+        "seq",
+        "base_seq",
+        "generated_at",
+        "schema_version",
+        "encoding",
+        "files",
+    }
     for name, info in man["files"].items():
         data = (batch / name).read_bytes()
         assert hashlib.sha256(data).hexdigest() == info["sha256"], name
@@ -155,6 +180,7 @@ def verify_manifest(batch: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------- tests
+
 
 def test_columns_are_the_contract():
     from pipelines.ingest import PERSON_COLUMNS, SEGMENT_COLUMNS
@@ -224,8 +250,9 @@ def test_generator_place_is_rules_md_place():
     ids = pc["id_no"]
     segs = defaultdict(list)
     sc = sample._seg_cols_with_ids(draw, ids)
-    for o, r, a, b, rel in zip(draw["segments"]["owner"].tolist(), sc["region_code"], sc["start_month"],
-                               sc["end_month"], sc["relation_status"]):
+    for o, r, a, b, rel in zip(
+        draw["segments"]["owner"].tolist(), sc["region_code"], sc["start_month"], sc["end_month"], sc["relation_status"]
+    ):
         segs[o].append((r, mi(a), mi(b), int(rel)))
     checked = 0
     for i in range(5000):
@@ -235,9 +262,12 @@ def test_generator_place_is_rules_md_place():
         bp = benefit_province(
             hukou_region=pc["hukou_region"][i] or None,
             benefit_region_ministry=pc["benefit_region_ministry"][i] or None,
-            insured_region=pc["insured_region"][i], deemed_region=pc["deemed_region"][i] or None,
-            deemed_months=int(pc["deemed_months"][i] or 0), deemed_status=int(pc["deemed_status"][i]),
-            segments=segs[i])
+            insured_region=pc["insured_region"][i],
+            deemed_region=pc["deemed_region"][i] or None,
+            deemed_months=int(pc["deemed_months"][i] or 0),
+            deemed_status=int(pc["deemed_status"][i]),
+            segments=segs[i],
+        )
         assert int(bp.province[:2]) == draw["place"][i], i
         checked += 1
     assert checked > 4000
@@ -384,8 +414,7 @@ def test_incr(tmp_path, batch2000):
     verify_manifest(tmp_path / "i3")
     g = tmp_path / "g"
     sample.generate_batch(g, persons=200, month=MONTH, seed=2, encoding="GB18030")
-    m4 = sample.generate_batch(tmp_path / "i4", month="2026-12", seed=2, incr_from=g, changes=10,
-                               encoding="GB18030")
+    m4 = sample.generate_batch(tmp_path / "i4", month="2026-12", seed=2, incr_from=g, changes=10, encoding="GB18030")
     verify_manifest(tmp_path / "i4")
     assert m4["encoding"] == "GB18030"
 
@@ -419,11 +448,43 @@ def test_applications(tmp_path, batch2000):
 
 
 def test_cli(tmp_path, capsys):
-    assert sample.cli_sample(["--persons", "50", "--month", MONTH, "--out", str(tmp_path / "f"),
-                              "--format", "parquet", "--bad-rows", "0.1", "--seed", "4"]) == 0
+    assert (
+        sample.cli_sample(
+            [
+                "--persons",
+                "50",
+                "--month",
+                MONTH,
+                "--out",
+                str(tmp_path / "f"),
+                "--format",
+                "parquet",
+                "--bad-rows",
+                "0.1",
+                "--seed",
+                "4",
+            ]
+        )
+        == 0
+    )
     verify_manifest(tmp_path / "f")
-    assert sample.cli_sample(["--month", "2026-12", "--out", str(tmp_path / "i"), "--incr-from",
-                              str(tmp_path / "f"), "--changes", "5", "--encoding", "GB18030"]) == 0
+    assert (
+        sample.cli_sample(
+            [
+                "--month",
+                "2026-12",
+                "--out",
+                str(tmp_path / "i"),
+                "--incr-from",
+                str(tmp_path / "f"),
+                "--changes",
+                "5",
+                "--encoding",
+                "GB18030",
+            ]
+        )
+        == 0
+    )
     man = verify_manifest(tmp_path / "i")
     assert man["push_type"] == "INCR" and man["files"]["persons.csv"]["rows"] == 5
     assert sample.cli_sample(["--month", "2026-13", "--persons", "5", "--out", str(tmp_path / "x")]) == 2
@@ -438,8 +499,11 @@ def test_shipped_sample_is_reproduced(tmp_path):
     produced = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     # the generator owns these paths (feedback from a run of the pipeline on the push); README is hand-made
     owned = [sample_data.FULL_DIR, sample_data.INCR_DIR, sample_data.APPS_FILE, Path("feedback")]
-    shipped = sorted(p.relative_to(SAMPLE) for p in SAMPLE.rglob("*")
-                     if p.is_file() and any(p.relative_to(SAMPLE).is_relative_to(o) for o in owned))
+    shipped = sorted(
+        p.relative_to(SAMPLE)
+        for p in SAMPLE.rglob("*")
+        if p.is_file() and any(p.relative_to(SAMPLE).is_relative_to(o) for o in owned)
+    )
     assert produced == shipped
     for rel in produced:
         assert filecmp.cmp(tmp_path / rel, SAMPLE / rel, shallow=False), rel
@@ -470,5 +534,8 @@ def test_chunks_and_edges(tmp_path, monkeypatch):
         sample.generate_batch(tmp_path / "x", persons=5, month="202611")
     # switching format in the same folder leaves no stale file behind
     sample.generate_batch(tmp_path / "n3", persons=3, month=MONTH, fmt="parquet")
-    assert sorted(p.name for p in (tmp_path / "n3").iterdir()) == ["manifest.json", "persons.parquet",
-                                                                 "segments.parquet"]
+    assert sorted(p.name for p in (tmp_path / "n3").iterdir()) == [
+        "manifest.json",
+        "persons.parquet",
+        "segments.parquet",
+    ]

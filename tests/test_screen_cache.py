@@ -40,21 +40,24 @@ def test_only_changed_persons_are_computed_and_results_equal_a_whole_computation
     p4 = person(4, insurance_type=170, person_type="", birth_date="19660601")
     p5 = person(5, birth_date="19661001")
     persons = [p1, p2, p3, p4, p5]
-    segs = [segment(p["id_no"]) for p in persons] + [segment(p2["id_no"], region="620100", start="202101",
-                                                             end="202606")]
+    segs = [segment(p["id_no"]) for p in persons] + [
+        segment(p2["id_no"], region="620100", start="202101", end="202606")
+    ]
     wh = tmp_path / "w.duckdb"
     assert ingest_batches([write_batch(tmp_path / "b1", persons, segs)], wh).applied
     # INCR: p2 keeps its row but its segments now overlap across provinces (DUPLICATE_CONTRIBUTION),
     # p3 gets a hukou region (KEY_INFO_MISSING goes), p5 is deleted (leaves the push); p1, p4 unchanged
     incr_persons = [dict(p2, op="U"), dict(p3, op="U", hukou_region="640104"), dict(p5, op="D")]
-    incr_segs = [segment(p2["id_no"]), segment(p2["id_no"], region="620100", start="201901", end="202606"),
-                 segment(p3["id_no"])]
-    b2 = write_batch(tmp_path / "b2", incr_persons, incr_segs, seq=2, push_type="INCR", base_seq=1,
-                     month="2026-12")
+    incr_segs = [
+        segment(p2["id_no"]),
+        segment(p2["id_no"], region="620100", start="201901", end="202606"),
+        segment(p3["id_no"]),
+    ]
+    b2 = write_batch(tmp_path / "b2", incr_persons, incr_segs, seq=2, push_type="INCR", base_seq=1, month="2026-12")
     s = load_settings()
     with connect(wh, settings=s) as con:
         first = _screen(con, "2026-11", s)
-        assert first[0]["computed afresh"] == 5                      # no cache yet: everyone
+        assert first[0]["computed afresh"] == 5  # no cache yet: everyone
     assert ingest_batches([b2], wh).applied
     with connect(wh, settings=s) as con:
         (c_counts, c_results, c_flags), (w_counts, w_results, w_flags) = _cached_then_whole(con, "2026-12", s)
@@ -96,13 +99,14 @@ def test_changed_rules_or_an_earlier_seq_recompute_everyone(tmp_path):
         assert screen.recompute_everyone(con, dataclasses.replace(ctx, settings=changed))[0]
         assert screen.recompute_everyone(con, dataclasses.replace(ctx, as_of_seq=0))[0]
         # the secret is not part of the fingerprint (and never stored)
-        assert screen.rules_fingerprint(dataclasses.replace(s, person_key_secret="other")) == \
-            screen.rules_fingerprint(s)
+        assert screen.rules_fingerprint(dataclasses.replace(s, person_key_secret="other")) == screen.rules_fingerprint(
+            s
+        )
         assert s.person_key_secret not in con.execute("SELECT fingerprint FROM screen_cache_state").fetchall()[0][0]
         # nor is DuckDB's memory or spill folder (issue 19): tuning the machine recomputes nothing
-        assert screen.rules_fingerprint(dataclasses.replace(s, duckdb_memory_limit="3GB",
-                                                            duckdb_temp_directory="/elsewhere")) == \
-            screen.rules_fingerprint(s)
+        assert screen.rules_fingerprint(
+            dataclasses.replace(s, duckdb_memory_limit="3GB", duckdb_temp_directory="/elsewhere")
+        ) == screen.rules_fingerprint(s)
 
 
 def test_sample_incr_month_cached_equals_whole(tmp_path):
@@ -131,18 +135,24 @@ def test_a_second_full_push_cached_equals_whole(tmp_path):
         _screen(con, "2026-11", s)
     # second FULL: person 8 absent, person 1 with arrears, person 2 with a pending deemed period,
     # person 3 with an unmerged segment elsewhere; 4..7 as before
-    p2 = [dict(persons[0], arrears_months="6"), dict(persons[1], deemed_status="2", deemed_months="24",
-                                                      deemed_region="640104")] + persons[2:7]
-    s2 = [segment(p["id_no"]) for p in p2] + [segment(persons[2]["id_no"], region="610100", start="202101",
-                                                      end="202212", status=2)]
+    p2 = [
+        dict(persons[0], arrears_months="6"),
+        dict(persons[1], deemed_status="2", deemed_months="24", deemed_region="640104"),
+    ] + persons[2:7]
+    s2 = [segment(p["id_no"]) for p in p2] + [
+        segment(persons[2]["id_no"], region="610100", start="202101", end="202212", status=2)
+    ]
     assert ingest_batches([write_batch(tmp_path / "b2", p2, s2, seq=2, month="2026-12")], wh).applied
     with connect(wh, settings=s) as con:
         (c_counts, c_results, c_flags), (w_counts, w_results, w_flags) = _cached_then_whole(con, "2026-12", s)
     assert c_counts["computed afresh"] == 3
     assert c_results == w_results and c_flags == w_flags
     codes = {(i, c) for i, c, _ in c_flags}
-    assert {(persons[0]["id_no"], "ARREARS"), (persons[1]["id_no"], "YEARS_UNCONFIRMED"),
-            (persons[2]["id_no"], "REMOTE_UNMERGED")} <= codes
+    assert {
+        (persons[0]["id_no"], "ARREARS"),
+        (persons[1]["id_no"], "YEARS_UNCONFIRMED"),
+        (persons[2]["id_no"], "REMOTE_UNMERGED"),
+    } <= codes
     assert persons[7]["id_no"] not in {r[1] for r in c_results}
 
 
@@ -168,8 +178,10 @@ def test_generated_chain_of_incr_months_cached_equals_whole(tmp_path):
         rep = run_month(month, wh, tmp_path / "out", validate=False)
         with connect(wh, settings=s) as con:
             mi = month_context(con, month, s, replay=True).month_mi
-            cached = (con.execute(f"SELECT * FROM screen_results WHERE month_mi = {mi} ORDER BY id_no").fetchall(),
-                      con.execute(f"SELECT id_no, code, evidence FROM flags WHERE month_mi = {mi} ORDER BY ALL").fetchall())
+            cached = (
+                con.execute(f"SELECT * FROM screen_results WHERE month_mi = {mi} ORDER BY id_no").fetchall(),
+                con.execute(f"SELECT id_no, code, evidence FROM flags WHERE month_mi = {mi} ORDER BY ALL").fetchall(),
+            )
         with connect(whole, settings=s) as con:
             con.execute("DELETE FROM screen_cache_state")
             _, *w = _screen(con, month, s)

@@ -17,8 +17,12 @@ FILES = sorted(SQL.rglob("*.sql"))
 
 # made by the Python side of a stage, not by a file of sql/
 REGISTERED = {
-    "raw_persons", "raw_segments", "rej_persons", "rej_segments",  # pipelines.ingest: the files read as text
-    "_apps", "_apps_rej",  # pipelines.ingest.load_applications
+    "raw_persons",
+    "raw_segments",
+    "rej_persons",
+    "rej_segments",  # pipelines.ingest: the files read as text
+    "_apps",
+    "_apps_rej",  # pipelines.ingest.load_applications
     "_notice_texts",  # pipelines.notify: rendered texts, one per distinct input
     "officers",  # pipelines.ledger._load_officers: data/officers.csv
 }

@@ -16,8 +16,10 @@ from pipelines.tabular import dictionary, write_partitioned, write_table
 def con():
     c = duckdb.connect()
     c.execute("CREATE TABLE t (office_code VARCHAR, id_no VARCHAR, name VARCHAR, delay_months INTEGER)")
-    c.execute("INSERT INTO t VALUES ('640104', 'A1', '=SUM(A1)', 3), ('640104', 'A2', '张三', NULL), "
-              "('640105', 'B1', '-1', 0), ('640105', 'B2', NULL, 12), ('640105', 'B3', '@x', 1)")
+    c.execute(
+        "INSERT INTO t VALUES ('640104', 'A1', '=SUM(A1)', 3), ('640104', 'A2', '张三', NULL), "
+        "('640105', 'B1', '-1', 0), ('640105', 'B2', NULL, 12), ('640105', 'B3', '@x', 1)"
+    )
     yield c
     c.close()
 
@@ -34,12 +36,12 @@ def test_write_table_headers_bom_formula_safe_nullable(con, tmp_path):
     rows = _csv(tmp_path / "w.csv")
     assert rows[0] == [dictionary()["id_no"], dictionary()["name"], dictionary()["delay_months"]]
     got = {r[0]: r[1:] for r in rows[1:]}
-    assert got["A1"] == ["'=SUM(A1)", "3"]          # a formula is neutralised
+    assert got["A1"] == ["'=SUM(A1)", "3"]  # a formula is neutralised
     assert got["B1"] == ["'-1", "0"]
     assert got["B3"] == ["'@x", "1"]
-    assert got["A2"] == ["张三", ""]                 # NULL: empty cell; numbers stay numbers
+    assert got["A2"] == ["张三", ""]  # NULL: empty cell; numbers stay numbers
     table = pq.read_table(tmp_path / "w.parquet")
-    assert table.column("name").to_pylist()[0] == "=SUM(A1)"   # Parquet keeps the value as it is
+    assert table.column("name").to_pylist()[0] == "=SUM(A1)"  # Parquet keeps the value as it is
     assert all(f.nullable for f in table.schema)
 
 
@@ -51,19 +53,33 @@ def test_write_table_refuses_a_column_not_in_the_dictionary(con, tmp_path):
 
 def test_write_partitioned_one_file_pair_per_key_own_rows_only(con, tmp_path):
     counts = write_partitioned(
-        con, "SELECT office_code AS _office, id_no, name FROM t ORDER BY office_code, id_no", "_office",
-        lambda k: tmp_path / k / "w", ["640104", "640105", "640106"])
+        con,
+        "SELECT office_code AS _office, id_no, name FROM t ORDER BY office_code, id_no",
+        "_office",
+        lambda k: tmp_path / k / "w",
+        ["640104", "640105", "640106"],
+    )
     assert counts == {"640104": 2, "640105": 3, "640106": 0}
     assert [r[0] for r in _csv(tmp_path / "640104" / "w.csv")[1:]] == ["A1", "A2"]
     assert [r[0] for r in _csv(tmp_path / "640105" / "w.csv")[1:]] == ["B1", "B2", "B3"]
-    assert len(_csv(tmp_path / "640106" / "w.csv")) == 1            # headers only
+    assert len(_csv(tmp_path / "640106" / "w.csv")) == 1  # headers only
     assert pq.read_table(tmp_path / "640105" / "w.parquet").column_names == ["id_no", "name"]
 
 
 def test_write_partitioned_refuses_rows_without_a_file_or_out_of_order(con, tmp_path):
     with pytest.raises(ValueError, match="no file to go to"):
-        write_partitioned(con, "SELECT office_code AS _office, id_no FROM t ORDER BY 1, 2", "_office",
-                          lambda k: tmp_path / k / "w", ["640104"])
+        write_partitioned(
+            con,
+            "SELECT office_code AS _office, id_no FROM t ORDER BY 1, 2",
+            "_office",
+            lambda k: tmp_path / k / "w",
+            ["640104"],
+        )
     with pytest.raises(ValueError, match="not together"):
-        write_partitioned(con, "SELECT office_code AS _office, id_no FROM t ORDER BY delay_months", "_office",
-                          lambda k: tmp_path / k / "w", ["640104", "640105"])
+        write_partitioned(
+            con,
+            "SELECT office_code AS _office, id_no FROM t ORDER BY delay_months",
+            "_office",
+            lambda k: tmp_path / k / "w",
+            ["640104", "640105"],
+        )

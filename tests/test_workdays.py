@@ -118,8 +118,14 @@ def test_shipped_file_invents_no_later_ningxia_days():
     cal = load_calendar()
     assert cal.path == workdays.OVERRIDES_FILE and cal.path.exists()
     assert all(d.year in (2021, 2022) for d in cal.ningxia)
-    assert set(cal.ningxia) == {date(2021, 5, 13), date(2021, 5, 14), date(2021, 7, 19), date(2021, 7, 20),
-                                date(2022, 7, 11), date(2022, 7, 12)}
+    assert set(cal.ningxia) == {
+        date(2021, 5, 13),
+        date(2021, 5, 14),
+        date(2021, 7, 19),
+        date(2021, 7, 20),
+        date(2022, 7, 11),
+        date(2022, 7, 12),
+    }
     assert known_through(cal) == date(2026, 12, 31)
     assert (workdays.README_FILE).exists()
 
@@ -130,8 +136,14 @@ def test_new_national_year_from_file(tmp_path):
     # rows without the complete row: still unknown, and the message says so
     with pytest.raises(UnknownCalendarYear, match="not marked complete"):
         add_working_days(date(2026, 12, 15), 15, regional=False, calendar=cal)
-    cal = write_calendar(tmp_path, rows + ["2027,complete,national,国务院办公厅关于2027年部分节假日安排的通知",
-                                           "2027-01-09,workday,national,test 调休"])
+    cal = write_calendar(
+        tmp_path,
+        rows
+        + [
+            "2027,complete,national,国务院办公厅关于2027年部分节假日安排的通知",
+            "2027-01-09,workday,national,test 调休",
+        ],
+    )
     # Dec 16..31: 12 working days; Jan 1 (Fri) off; Jan 4, 5, 6
     assert add_working_days(date(2026, 12, 15), 15, regional=False, calendar=cal) == date(2027, 1, 6)
     assert is_working_day(date(2027, 1, 9), regional=False, calendar=cal)  # Saturday made working
@@ -139,8 +151,7 @@ def test_new_national_year_from_file(tmp_path):
 
 
 def test_ningxia_complete_year_no_warning(tmp_path):
-    cal = write_calendar(tmp_path, ["2026-03-20,holiday,ningxia,test festival",
-                                    "2026,complete,ningxia,test notice"])
+    cal = write_calendar(tmp_path, ["2026-03-20,holiday,ningxia,test festival", "2026,complete,ningxia,test notice"])
     with warnings.catch_warnings():
         warnings.simplefilter("error", RegionalCalendarWarning)
         assert not is_working_day(date(2026, 3, 20), calendar=cal)
@@ -154,13 +165,16 @@ def test_national_override_wins_over_library(tmp_path):
     assert not is_working_day(date(2026, 1, 5), regional=False, calendar=cal)
 
 
-@pytest.mark.parametrize("row,match", [
-    ("2027-01-01,vacation,national,x", "kind"),
-    ("2027-01-01,holiday,beijing,x", "scope"),
-    ("2027/01/01,holiday,national,x", "YYYY-MM-DD"),
-    ("2027-02-30,holiday,national,x", "real date"),
-    ("2027-01,complete,national,x", "year"),
-])
+@pytest.mark.parametrize(
+    "row,match",
+    [
+        ("2027-01-01,vacation,national,x", "kind"),
+        ("2027-01-01,holiday,beijing,x", "scope"),
+        ("2027/01/01,holiday,national,x", "YYYY-MM-DD"),
+        ("2027-02-30,holiday,national,x", "real date"),
+        ("2027-01,complete,national,x", "year"),
+    ],
+)
 def test_bad_file_rows(tmp_path, row, match):
     with pytest.raises(CalendarFileError, match=match):
         write_calendar(tmp_path, [row])
@@ -195,10 +209,12 @@ def test_calendar_table_matches_and_joins(empty_calendar):
     starts = [date(2025, 12, 25), date(2026, 2, 6), date(2026, 9, 18), date(2026, 9, 30)]
     con.execute("CREATE TABLE s(start DATE)")
     con.executemany("INSERT INTO s VALUES (?)", [[d] for d in starts])
-    got = dict(con.execute("""
+    got = dict(
+        con.execute("""
         SELECT s.start, d.day FROM s JOIN cal c ON c.day = s.start
         JOIN cal d ON d.is_working AND d.working_seq = c.working_seq + 15
-    """).fetchall())
+    """).fetchall()
+    )
     for d in starts:
         assert got[d] == add_working_days(d, 15, regional=False, calendar=cal)
 

@@ -22,7 +22,7 @@ POSITIONS = ("start", "middle", "end")
 
 # Each defect turns the cells of the broken row into the bytes of its physical line(s).  ``t`` is
 # the index of a free-text cell (for applications, where no cell is free text, a code cell).
-LONG = 140_000   # over the csv module's default field limit (131,072), which ended a read silently
+LONG = 140_000  # over the csv module's default field limit (131,072), which ended a read silently
 
 
 def _line(cells) -> bytes:
@@ -62,15 +62,15 @@ BLANK = {"empty_line"}
 
 @dataclass
 class Case:
-    kind: str                 # push | feedback | applications
+    kind: str  # push | feedback | applications
     defect: str
     position: str
     data: bytes
-    good: list[dict]          # the good rows, in file order
-    good_lines: list[int]     # their physical lines (header = line 1)
-    broken: dict | None       # the row the broken record was made from (None: a blank/space line)
+    good: list[dict]  # the good rows, in file order
+    good_lines: list[int]  # their physical lines (header = line 1)
+    broken: dict | None  # the row the broken record was made from (None: a blank/space line)
     broken_line: int
-    data_lines: int           # non-empty physical lines after the header
+    data_lines: int  # non-empty physical lines after the header
     extra: dict = field(default_factory=dict)
 
     @property
@@ -78,8 +78,15 @@ class Case:
         return f"{self.kind}-{self.defect}-{self.position}"
 
 
-def csv_cases(kind: str, columns, good_rows: list[dict], broken_rows: list[dict], text_col: str,
-              defects=None, line_end: str = "\n") -> list[Case]:
+def csv_cases(
+    kind: str,
+    columns,
+    good_rows: list[dict],
+    broken_rows: list[dict],
+    text_col: str,
+    defects=None,
+    line_end: str = "\n",
+) -> list[Case]:
     """One case per defect and position: ``good_rows`` (cells without commas or quotes) with the
     broken record made from the next row of ``broken_rows`` inserted at the start, the middle or
     the end.  ``good_rows`` is a list of row lists, one per case (so that every case has persons
@@ -108,8 +115,19 @@ def csv_cases(kind: str, columns, good_rows: list[dict], broken_rows: list[dict]
             data = _line(columns) + eol + eol.join(lines) + eol
             good_lines = [2 + i + (1 if i >= at else 0) for i in range(len(good))]
             data_lines = sum(1 for ln in lines if ln != b"")
-            cases.append(Case(kind, defect, position, data, good, good_lines,
-                              None if defect in BLANK | {"spaces_line"} else broken, 2 + at, data_lines))
+            cases.append(
+                Case(
+                    kind,
+                    defect,
+                    position,
+                    data,
+                    good,
+                    good_lines,
+                    None if defect in BLANK | {"spaces_line"} else broken,
+                    2 + at,
+                    data_lines,
+                )
+            )
     return cases
 
 
@@ -135,8 +153,17 @@ def push_cases(first_n: int = 0, good_per_case: int = 30) -> list[Case]:
 
 def feedback_rows(id_nos: list[str], office: str = "640104", day: str = "2026-11-02") -> list[dict]:
     """ARCHIVE_REVIEWED PASS rows (one per person) with a note: each applies to a NOTIFIED entry."""
-    return [{"office_code": office, "event": "ARCHIVE_REVIEWED", "id_no": i, "event_date": day, "result": "PASS",
-             "note": "hostile corpus"} for i in id_nos]
+    return [
+        {
+            "office_code": office,
+            "event": "ARCHIVE_REVIEWED",
+            "id_no": i,
+            "event_date": day,
+            "result": "PASS",
+            "note": "hostile corpus",
+        }
+        for i in id_nos
+    ]
 
 
 FEEDBACK_COLUMNS = ("office_code", "event", "id_no", "event_date", "result", "note")
@@ -155,9 +182,14 @@ APPLICATION_COLUMNS = ("id_no", "applicant_type", "applied_on", "channel", "coun
 def application_cases(id_nos: list[str], good_per_case: int = 4) -> list[Case]:
     """Applications files: ``id_nos`` gives every case its own persons (good_per_case + 1 each)."""
     n = good_per_case + 1
-    groups = [id_nos[i:i + n] for i in range(0, len(id_nos), n)]
-    row = lambda i: {"id_no": i, "applicant_type": "2", "applied_on": "20261105", "channel": "online",  # noqa: E731
-                     "county_code": "640104"}
+    groups = [id_nos[i : i + n] for i in range(0, len(id_nos), n)]
+    row = lambda i: {
+        "id_no": i,
+        "applicant_type": "2",
+        "applied_on": "20261105",
+        "channel": "online",  # noqa: E731
+        "county_code": "640104",
+    }
     goods = [[row(i) for i in g[:-1]] for g in groups]
     brokens = [row(g[-1]) for g in groups]
     return csv_cases("applications", APPLICATION_COLUMNS, goods, brokens, "channel")
@@ -170,8 +202,15 @@ def n_cases() -> int:
 # --------------------------------------------------------------------------- Parquet and manifest
 
 
-def parquet_binary_text(folder: Path, persons: list[dict], *, invalid_row: int | None = None,
-                        list_column: bool = False, seq: int = 1, month: str = "2026-11") -> Path:
+def parquet_binary_text(
+    folder: Path,
+    persons: list[dict],
+    *,
+    invalid_row: int | None = None,
+    list_column: bool = False,
+    seq: int = 1,
+    month: str = "2026-11",
+) -> Path:
     """A batch whose persons.parquet holds every text column as BINARY (bytes, as many writers
     store strings); ``invalid_row`` gets a name that is not UTF-8; ``list_column`` stores the
     name as a LIST of strings instead."""
@@ -195,11 +234,22 @@ def parquet_binary_text(folder: Path, persons: list[dict], *, invalid_row: int |
         cols["name"] = pa.array([[r["name"], r["name"]] for r in persons], pa.list_(pa.string()))
     pq.write_table(pa.table(cols), folder / "persons.parquet")
     pq.write_table(pa.table({c: pa.array([], pa.binary()) for c in SEGMENT_COLUMNS}), folder / "segments.parquet")
-    files = {name: {"rows": rows, "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest()}
-             for name, rows in (("persons.parquet", len(persons)), ("segments.parquet", 0))}
-    manifest = {"batch_id": f"NX-{month}-{seq:04d}", "province": "640000", "push_type": "FULL",
-                "data_month": month, "seq": seq, "base_seq": None, "generated_at": f"{month}-05T02:00:00+08:00",
-                "schema_version": "1.0", "encoding": "UTF-8", "files": files}
+    files = {
+        name: {"rows": rows, "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest()}
+        for name, rows in (("persons.parquet", len(persons)), ("segments.parquet", 0))
+    }
+    manifest = {
+        "batch_id": f"NX-{month}-{seq:04d}",
+        "province": "640000",
+        "push_type": "FULL",
+        "data_month": month,
+        "seq": seq,
+        "base_seq": None,
+        "generated_at": f"{month}-05T02:00:00+08:00",
+        "schema_version": "1.0",
+        "encoding": "UTF-8",
+        "files": files,
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return folder
 
@@ -216,7 +266,7 @@ def main(out: str) -> None:
     from pushkit import make_id
 
     ids = [make_id(seq=i) for i in range(1, 5 * n_cases() + 1)]
-    groups = [ids[i:i + 5] for i in range(0, len(ids), 5)]
+    groups = [ids[i : i + 5] for i in range(0, len(ids), 5)]
     for case in push_cases() + feedback_cases(groups) + application_cases(ids):
         (root / f"{case.name}.csv").write_bytes(case.data)
     print(f"{len(list(root.glob('*.csv')))} files in {root}")

@@ -7,7 +7,7 @@ from pipelines.declare import declare_month
 from support.feedback import P, Wh, path_rows
 
 
-D = P + 1          # the declare month: 2026-12
+D = P + 1  # the declare month: 2026-12
 
 
 DM = "2026-12"
@@ -35,4 +35,3 @@ def listed(wh: Wh, month: str = DM, office: str = "640104") -> list[dict]:
 
 def by_id(rows):
     return {r["id_no"]: r for r in rows}
-

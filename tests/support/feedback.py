@@ -15,7 +15,7 @@ from pipelines.warehouse import connect
 from pushkit import make_id
 
 
-P = 2026 * 12 + 10          # 2026-11
+P = 2026 * 12 + 10  # 2026-11
 
 
 D0 = date(2026, 11, 2)
@@ -42,8 +42,10 @@ class Wh:
         self.files = 0
         with self.con() as con:
             ensure_schema(con, self.settings)
-            con.execute("INSERT INTO push_batches (seq, batch_id, push_type, data_month, content_hash, status) "
-                        "VALUES (1, 'T-1', 'FULL', '2026-11', 'x', 'APPLIED')")  # P's push (a month is run at most one month after it)
+            con.execute(
+                "INSERT INTO push_batches (seq, batch_id, push_type, data_month, content_hash, status) "
+                "VALUES (1, 'T-1', 'FULL', '2026-11', 'x', 'APPLIED')"
+            )  # P's push (a month is run at most one month after it)
 
     def con(self, read_only: bool = False):
         return connect(self.path, read_only=read_only, settings=self.settings)
@@ -57,9 +59,23 @@ class Wh:
         finally:
             con.close()
 
-    def person(self, *, office="640104", itype=110, employer=True, survival=1, retired=False, stage="NOTIFIED",
-               opened=P, S=P + 6, flex="default", counted=300, screen_month=P, gender=1,
-               birth="19661115") -> Person:
+    def person(
+        self,
+        *,
+        office="640104",
+        itype=110,
+        employer=True,
+        survival=1,
+        retired=False,
+        stage="NOTIFIED",
+        opened=P,
+        S=P + 6,
+        flex="default",
+        counted=300,
+        screen_month=P,
+        gender=1,
+        birth="19661115",
+    ) -> Person:
         self.n += 1
         n = self.n
         id_no = make_id(prefix=office, birth=birth, seq=n, gender=gender)
@@ -74,9 +90,20 @@ class Wh:
                 "arrears_months, in_push, row_hash, valid_from_seq, valid_to_seq) "
                 "VALUES (?, ?, ?, DATE '1966-11-15', ?, 2, ?, ?, '640100', ?, ?, '13912345678', 1, ?, ?, ?, NULL, 0, "
                 "NULL, 0, true, 'h', 1, NULL)",
-                [id_no, f"测试{n}", gender, itype, office, office,
-                 "91640100710645234G" if employer else None, "宁夏测试有限公司" if employer else None,
-                 retired, survival, counted])
+                [
+                    id_no,
+                    f"测试{n}",
+                    gender,
+                    itype,
+                    office,
+                    office,
+                    "91640100710645234G" if employer else None,
+                    "宁夏测试有限公司" if employer else None,
+                    retired,
+                    survival,
+                    counted,
+                ],
+            )
             con.execute(
                 "INSERT INTO screen_results (month_mi, id_no, office_code, insurance_type, gender, person_type, birth_mi, "
                 "original_age_mi, statutory_age_mi, delay_months, benefit_start_mi, flexible_earliest_mi, "
@@ -84,11 +111,13 @@ class Wh:
                 "place_rule, place_evidence, alive, retired, in_push, scope_rule, trigger_push, trigger_application, "
                 "trigger_screening, flags) VALUES (?, ?, ?, ?, ?, 2, ?, ?, ?, 0, ?, ?, ?, 180, ?, ?, '640000', 'H', NULL, "
                 "true, false, true, 'a', true, false, false, '')",
-                [screen_month, id_no, office, itype, gender, S - 720, S, S, S + 1, flex[0], flex[1], counted, counted])
+                [screen_month, id_no, office, itype, gender, S - 720, S, S, S + 1, flex[0], flex[1], counted, counted],
+            )
             con.execute(
                 "INSERT INTO ledger_entries (entry_id, id_no, office_code, opened_mi, opened_by, officer_id, stage, "
                 "stage_since, due_date) VALUES (?, ?, ?, ?, 'PUSH', NULL, ?, ?, NULL)",
-                [entry_id, id_no, office, opened, stage, date(opened // 12, opened % 12 + 1, 1)])
+                [entry_id, id_no, office, opened, stage, date(opened // 12, opened % 12 + 1, 1)],
+            )
         return Person(id_no, entry_id, office, S)
 
     # -- feedback ---------------------------------------------------------------------
@@ -138,8 +167,10 @@ PATH = (
     ("ARCHIVE_REVIEWED", {"result": "PASS"}),
     ("YEARS_CONFIRMED", {"months": 300}),
     ("RELATIONS_MERGED", {"merge_status": "MERGED"}),
-    ("CONCLUSION_ISSUED", {"counted_months": 300, "merge_status": "MERGED", "archive_conclusion": "PASS",
-                           "base_data": "base 6500"}),
+    (
+        "CONCLUSION_ISSUED",
+        {"counted_months": 300, "merge_status": "MERGED", "archive_conclusion": "PASS", "base_data": "base 6500"},
+    ),
     ("RESULT_RECEIVED", {}),
     ("CONFIRMED", {"confirmer": "EMPLOYER"}),
 )
@@ -156,4 +187,3 @@ def path_rows(p: Person, until: str, d0: date = D0, **over) -> list[dict]:
         if ev == until:
             return out
     raise AssertionError(until)
-

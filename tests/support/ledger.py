@@ -21,8 +21,15 @@ class Push:
     def month(self, month: str, persons, segments=None, push_type="FULL"):
         self.seq += 1
         segs = segments if segments is not None else [segment(p["id_no"]) for p in persons if p.get("op") != "D"]
-        b = write_batch(self.tmp / f"b{self.seq}", persons, segs, seq=self.seq, month=month, push_type=push_type,
-                        base_seq=None if push_type == "FULL" else self.seq - 1)
+        b = write_batch(
+            self.tmp / f"b{self.seq}",
+            persons,
+            segs,
+            seq=self.seq,
+            month=month,
+            push_type=push_type,
+            base_seq=None if push_type == "FULL" else self.seq - 1,
+        )
         rep = ingest_batches([b], self.wh)
         assert not rep.refused, rep.lines()
         with connect(self.wh, settings=self.settings) as con:
@@ -36,8 +43,11 @@ class Push:
 
 
 def entry(push: Push, id_no: str):
-    rows = push.q("SELECT stage, office_code, closed_mi, close_reason, officer_id, opened_by FROM ledger_entries "
-                  "WHERE id_no = ? ORDER BY opened_mi", [id_no])
+    rows = push.q(
+        "SELECT stage, office_code, closed_mi, close_reason, officer_id, opened_by FROM ledger_entries "
+        "WHERE id_no = ? ORDER BY opened_mi",
+        [id_no],
+    )
     return rows[-1] if rows else None
 
 
@@ -47,8 +57,15 @@ def run_push_month(push: Push, month: str, persons, segments=None, push_type="FU
 
     push.seq += 1
     segs = segments if segments is not None else [segment(p["id_no"]) for p in persons if p.get("op") != "D"]
-    b = write_batch(push.tmp / f"b{push.seq}", persons, segs, seq=push.seq, month=month, push_type=push_type,
-                    base_seq=None if push_type == "FULL" else push.seq - 1)
+    b = write_batch(
+        push.tmp / f"b{push.seq}",
+        persons,
+        segs,
+        seq=push.seq,
+        month=month,
+        push_type=push_type,
+        base_seq=None if push_type == "FULL" else push.seq - 1,
+    )
     assert not ingest_batches([b], push.wh).refused
     run_month(month, push.wh, push.tmp / "out", validate=False)
 
@@ -60,10 +77,18 @@ def feedback_to_conclusion(push: Push, p: dict, first_day: int, then=()) -> None
 
     from pipelines.feedback import COLUMNS, apply_feedback_files
 
-    rows = [{"event": "ARCHIVE_REVIEWED", "result": "PASS"}, {"event": "YEARS_CONFIRMED", "months": "300"},
-            {"event": "RELATIONS_MERGED", "merge_status": "MERGED"},
-            {"event": "CONCLUSION_ISSUED", "merge_status": "MERGED", "counted_months": "300",
-             "archive_conclusion": "PASS", "base_data": "b"}]
+    rows = [
+        {"event": "ARCHIVE_REVIEWED", "result": "PASS"},
+        {"event": "YEARS_CONFIRMED", "months": "300"},
+        {"event": "RELATIONS_MERGED", "merge_status": "MERGED"},
+        {
+            "event": "CONCLUSION_ISSUED",
+            "merge_status": "MERGED",
+            "counted_months": "300",
+            "archive_conclusion": "PASS",
+            "base_data": "b",
+        },
+    ]
     for i, r in enumerate(rows):
         r["event_date"] = f"2026-11-{first_day + i:02d}"
     f = push.tmp / "fb.csv"
@@ -81,8 +106,8 @@ def correction_push(push: Push, month: str, persons) -> None:
     from pipelines.monthly import run_month
 
     push.seq += 1
-    b = write_batch(push.tmp / f"b{push.seq}", persons, [segment(p["id_no"]) for p in persons],
-                    seq=push.seq, month=month)
+    b = write_batch(
+        push.tmp / f"b{push.seq}", persons, [segment(p["id_no"]) for p in persons], seq=push.seq, month=month
+    )
     assert not ingest_batches([b], push.wh).refused
     run_month(month, push.wh, push.tmp / "out", validate=False)
-

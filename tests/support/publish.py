@@ -33,13 +33,12 @@ def persons() -> list[dict]:
         birth = f"{1965 + i % 3}{i % 12 + 1:02d}15" if g == 1 else f"{1974 + i % 3}{i % 12 + 1:02d}15"
         kw = dict(gender=g, birth_date=birth, insured_region=off, hukou_region=off, phone=f"139{i:08d}")
         if i == 7:
-            kw["phone"] = "0951-5012345"          # offline notice
+            kw["phone"] = "0951-5012345"  # offline notice
         if i == 9:
             kw.update(insurance_type="170", person_type="", employer_uscc="", employer_name="")
         ps.append(person(i, **kw))
     # person 11: O = 2026-12, elected month 2027-01 by feedback: declared in 2026-12
-    ps.append(person(11, birth_date="19661215", insured_region="640104", hukou_region="640104",
-                     phone="13900000011"))
+    ps.append(person(11, birth_date="19661215", insured_region="640104", hukou_region="640104", phone="13900000011"))
     return ps
 
 

@@ -30,8 +30,11 @@ def screen_rows(tmp_path: Path, persons, segments=None, month=P, applications=No
     assert not rep.refused, rep.lines()
     if applications:
         f = tmp_path / "apps.csv"
-        f.write_text("id_no,applicant_type,applied_on,channel,county_code\n" +
-                     "".join(f"{i},2,{d},online,640104\n" for i, d in applications), encoding="utf-8")
+        f.write_text(
+            "id_no,applicant_type,applied_on,channel,county_code\n"
+            + "".join(f"{i},2,{d},online,640104\n" for i, d in applications),
+            encoding="utf-8",
+        )
         load_applications([f], wh)
     s = load_settings()
     with connect(wh, settings=s) as con:
@@ -45,4 +48,3 @@ def screen_rows(tmp_path: Path, persons, segments=None, month=P, applications=No
     for i, code, ev in fl:
         rows[i].setdefault("_evidence", {})[code] = ev
     return rows
-

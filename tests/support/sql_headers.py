@@ -19,8 +19,26 @@ import jinja2
 import jinja2.meta
 
 HEADER_KEYS = ("reads", "writes", "params")
-_NOT_TABLES = {"select", "where", "and", "or", "not", "as", "on", "using", "lateral", "unnest", "range",
-               "generate_series", "values", "case", "when", "then", "else", "end"}
+_NOT_TABLES = {
+    "select",
+    "where",
+    "and",
+    "or",
+    "not",
+    "as",
+    "on",
+    "using",
+    "lateral",
+    "unnest",
+    "range",
+    "generate_series",
+    "values",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+}
 
 
 def declared(text: str) -> dict[str, set[str]]:
@@ -43,11 +61,21 @@ def _code(text: str) -> str:
 def parsed(text: str) -> dict[str, set[str]]:
     """Tables the statements write and read (CTE names and {{ }} names left out) and the Jinja params."""
     s = _code(text)
-    writes = {m.group(1).lower() for m in re.finditer(
-        r"\b(?:create\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+)?(?:table|view|macro)(?:\s+if\s+not\s+exists)?"
-        r"|insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from)\s+([A-Za-z_]\w*)\b(?!\.)", s, re.I)}
-    ctes = {m.group(1).lower() for m in re.finditer(
-        r"(?:\bwith(?:\s+recursive)?|,)\s*([A-Za-z_]\w*)\s+as\s*(?:(?:not\s+)?materialized\s*)?\(", s, re.I)}
+    writes = {
+        m.group(1).lower()
+        for m in re.finditer(
+            r"\b(?:create\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+)?(?:table|view|macro)(?:\s+if\s+not\s+exists)?"
+            r"|insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from)\s+([A-Za-z_]\w*)\b(?!\.)",
+            s,
+            re.I,
+        )
+    }
+    ctes = {
+        m.group(1).lower()
+        for m in re.finditer(
+            r"(?:\bwith(?:\s+recursive)?|,)\s*([A-Za-z_]\w*)\s+as\s*(?:(?:not\s+)?materialized\s*)?\(", s, re.I
+        )
+    }
     s = re.sub(r"\bdistinct\s+from\b", " ", s, flags=re.I)  # IS [NOT] DISTINCT FROM: a comparison
     reads = {m.group(1).lower() for m in re.finditer(r"\b(?:from|join)\s+([A-Za-z_]\w*)\b(?![.(])", s, re.I)}
     reads -= _NOT_TABLES | ctes | writes

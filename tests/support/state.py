@@ -13,24 +13,54 @@ import duckdb
 _real_connect = duckdb.connect
 
 # the columns of a county feedback file (docs/feedback-format.md), in order
-FB_COLUMNS = ["office_code", "event", "id_no", "event_date", "officer_id", "result", "months", "items",
-              "counted_months", "merge_status", "archive_conclusion", "base_data", "elected_month", "confirmer",
-              "pre_review_office", "reason", "basis", "remedy", "note"]
+FB_COLUMNS = [
+    "office_code",
+    "event",
+    "id_no",
+    "event_date",
+    "officer_id",
+    "result",
+    "months",
+    "items",
+    "counted_months",
+    "merge_status",
+    "archive_conclusion",
+    "base_data",
+    "elected_month",
+    "confirmer",
+    "pre_review_office",
+    "reason",
+    "basis",
+    "remedy",
+    "note",
+]
 
 
 def table_state(wh: Path) -> dict[str, list]:
     """Every base table: its rows sorted, timestamp columns left out."""
     con = _real_connect(str(wh), read_only=True)
     try:
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY 1").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY 1").fetchall()
+        ]
         out = {}
         for t in tables:
-            cols = [c for c, typ in con.execute(
-                "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? AND NOT internal "
-                "ORDER BY column_index", [t]).fetchall() if "TIMESTAMP" not in typ.upper()]
-            out[t] = (cols, con.execute(
-                f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM {t} ORDER BY ALL").fetchall())
+            cols = [
+                c
+                for c, typ in con.execute(
+                    "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? AND NOT internal "
+                    "ORDER BY column_index",
+                    [t],
+                ).fetchall()
+                if "TIMESTAMP" not in typ.upper()
+            ]
+            out[t] = (
+                cols,
+                con.execute(
+                    f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM {t} ORDER BY ALL"
+                ).fetchall(),
+            )
         return out
     finally:
         con.close()
@@ -40,8 +70,11 @@ def file_state(out: Path) -> dict[str, bytes]:
     """Every file under OUT (hidden ones included), validation/ left out."""
     if not out.exists():
         return {}
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and "validation" not in p.relative_to(out).parts}
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and "validation" not in p.relative_to(out).parts
+    }
 
 
 def _without_failed_runs(state: dict) -> dict:
@@ -62,8 +95,10 @@ def table_diff(a: dict, b: dict) -> list[str]:
             continue
         ra, rb = Counter(a[t][1]), Counter(b[t][1])
         if ra != rb:
-            diffs.append(f"{t}: -{sum((ra - rb).values())} +{sum((rb - ra).values())} rows "
-                         f"(e.g. -{list((ra - rb))[:1]} +{list((rb - ra))[:1]})"[:400])
+            diffs.append(
+                f"{t}: -{sum((ra - rb).values())} +{sum((rb - ra).values())} rows "
+                f"(e.g. -{list((ra - rb))[:1]} +{list((rb - ra))[:1]})"[:400]
+            )
     return diffs
 
 

@@ -16,8 +16,11 @@ def q(wh: Path, sql: str, params=None) -> list[tuple]:
 
 def persons_as_of(wh: Path, s: int | None = None) -> dict[str, dict]:
     """id_no -> version row (dict) valid as of seq ``s`` (current when None)."""
-    cond = "valid_to_seq IS NULL" if s is None else \
-        f"valid_from_seq <= {int(s)} AND (valid_to_seq IS NULL OR valid_to_seq > {int(s)})"
+    cond = (
+        "valid_to_seq IS NULL"
+        if s is None
+        else f"valid_from_seq <= {int(s)} AND (valid_to_seq IS NULL OR valid_to_seq > {int(s)})"
+    )
     con = duckdb.connect(str(wh), read_only=True)
     try:
         cur = con.execute(f"SELECT * FROM person_versions WHERE {cond}")
@@ -30,4 +33,3 @@ def persons_as_of(wh: Path, s: int | None = None) -> dict[str, dict]:
         assert r["id_no"] not in out, f"two versions valid at once for one person (seq {s})"
         out[r["id_no"]] = r
     return out
-
