@@ -29,9 +29,8 @@ stages, each validated; pool `retire_prep_warehouse`, one slot) → **forecast**
 * *warehouse locked* (another process; analysts use the analysts' file): the task retries.
 * *"ahead of the latest push"* (`begin`): ingest the missing pushes, clear from `ingest_push`;
   to run P anyway, trigger with `"ahead_of_push": true` (docs/operations.md says how to undo it).
-* **Rerun**: clear the failed task (and its downstream) — every task is idempotent. A past
-  month: trigger with `{"month": "YYYY-MM"}` (before the last month run add `"replay": true`).
-See docs/operations.md."""
+* **Rerun**: clear the failed task and its downstream (idempotent); a past month: `{"month": "YYYY-MM"}`
+  (before the last month run add `"replay": true`). See docs/operations.md."""
 
 
 @dag(

@@ -44,7 +44,7 @@ sessions() {  # the session ids recorded by start (one whose leader is now anoth
     [ -e "$f" ] || continue
     sid=$(tr -dc 0-9 < "$f")
     [ -n "$sid" ] || continue
-    cmd=$(ps -o stat=,args= -p "$sid" 2>/dev/null || true)
+    cmd=$(ps -ww -o stat=,args= -p "$sid" 2>/dev/null || true)
     case $cmd in
       ""|Z*|*airflow*) echo "$sid" ;;  # the leader gone or a zombie (its session may still hold tasks), or ours
       *) echo "airflow-local: session $sid of $f is now '$cmd': not ours, left alone" >&2 ;;

@@ -22,6 +22,7 @@ as the ``postgres`` user (``runuser``); as another user, as that user.
 
 from __future__ import annotations
 
+import csv
 import argparse
 import contextlib
 import hashlib
@@ -427,9 +428,11 @@ def check(args) -> None:
         fb = sorted((SAMPLE / "feedback").glob("*.csv"))
         if fb:
             with part("feedback_intake"):
-                (af / "inbox" / "feedback").mkdir(parents=True)
-                for f in fb:
-                    shutil.copy2(f, af / "inbox" / "feedback" / f.name)
+                for f in fb:  # each office's files in its own inbox folder (issue 14: bound to the sender)
+                    with open(f, encoding="utf-8-sig", newline="") as fh:
+                        office = next(csv.DictReader(fh))["office_code"]
+                    (af / "inbox" / "feedback" / office).mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(f, af / "inbox" / "feedback" / office / f.name)
                 sh([*airflow, "dags", "trigger", "feedback_intake"], env=env, quiet=True)
                 wait_run(pg, "feedback_intake", known["feedback_intake"])
         with part("declaration_month_start 2026-12"):
