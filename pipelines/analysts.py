@@ -123,11 +123,15 @@ def build_analysts(con, target: str | Path) -> Path:
     """Write the analysts' file of the warehouse open on ``con`` to ``target``, atomically."""
     target = Path(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.new")
-    for p in (tmp, tmp.with_name(tmp.name + ".wal")):
-        p.unlink(missing_ok=True)
+    # the temp files of a rebuild killed before its rename (any process's: ``con`` holds the
+    # warehouse's write lock, so no other rebuild of this file runs now)
+    for p in target.parent.glob(f".{target.name}.*.new*"):
+        if p.name.endswith((".new", ".new.wal")):
+            p.unlink(missing_ok=True)
     db = "retire_prep_analysts_new"
-    con.execute(f"ATTACH '{_sql_str(tmp)}' AS {db}")
     try:
+        # inside the try: an ATTACH that fails (a full disk) may have created the file already
+        con.execute(f"ATTACH '{_sql_str(tmp)}' AS {db}")
         con.execute("BEGIN TRANSACTION")  # one commit: one consistent reading of the warehouse, and faster
         for table, sql_file in TABLES:
             con.execute(f"CREATE TABLE {db}.{table} AS " + render_sql(sql_file, **_PARAMS).strip().rstrip(";"))
@@ -147,7 +151,8 @@ def build_analysts(con, target: str | Path) -> Path:
             con.execute(f"DETACH {db}")
         except Exception:
             pass
-        tmp.unlink(missing_ok=True)
+        for p in (tmp, tmp.with_name(tmp.name + ".wal")):
+            p.unlink(missing_ok=True)
         raise
     os.replace(tmp, target)
     return target

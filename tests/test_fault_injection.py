@@ -122,6 +122,11 @@ class Injector:
         self.dead = False
         self.fired_label: tuple[str, str] | None = None
 
+    def norm(self, text: str) -> str:
+        """A label without the workspace's folder (the reference's and a trial's differ: the
+        analysts' file is ATTACHed by its full path)."""
+        return text.replace(str(Path(self.warehouse).parent), "<ws>")
+
     def point(self, kind: str, label: str) -> None:
         if kind == "sql" and _in_connect():
             kind = "connect"  # the session set-up and schema of warehouse.connect
@@ -159,10 +164,10 @@ class ConProxy:
             if len(stmts) > 1:
                 res = None
                 for s in stmts:
-                    self._inj.point("sql", " ".join(s.query.split())[:100])
+                    self._inj.point("sql", self._inj.norm(" ".join(s.query.split()))[:100])
                     res = self._con.execute(s)
                 return res
-        self._inj.point("sql", " ".join(str(query).split())[:100])
+        self._inj.point("sql", self._inj.norm(" ".join(str(query).split()))[:100])
         if parameters is None:
             return self._con.execute(query)
         return self._con.execute(query, parameters)

@@ -47,7 +47,15 @@ import pipelines.outputs
 from pipelines.cli import main
 from pushkit import person, to_conclusion_rows, write_batch
 from support.publish import OFFICES, no_validation, persons, segments
-from support.state import FB_COLUMNS, file_diff, file_state, table_diff, table_state
+from support.state import (
+    FB_COLUMNS,
+    analysts_problems,
+    file_diff,
+    file_state,
+    in_analysts_rebuild,
+    table_diff,
+    table_state,
+)
 
 ALL = os.environ.get("PUBLISH_CRASH_ALL") == "1"
 RUN_FOLDERS = pipelines.outputs.RUN_FOLDERS
@@ -257,7 +265,8 @@ def _dag_task(name: str, month: str, **kw):
 
 def _dag(month: str, offices) -> list:
     calls = [("begin", _dag_task("begin", month))]
-    calls += [(t, _dag_task(t, month)) for t in ("screen", "ledger", "notices", "worklists")]
+    # the DAG's order (dags/pre_service_monthly.py): the forecast after the worklists, before the files
+    calls += [(t, _dag_task(t, month)) for t in ("screen", "ledger", "notices", "worklists", "forecast")]
     calls += [(f"office_files[{o}]", _dag_task("office_files", month, office=o)) for o in offices]
     calls += [("month_files", _dag_task("month_files", month)), ("finish", _dag_task("finish", month))]
     return calls
@@ -387,9 +396,17 @@ def _kill_and_rerun(cmd: Cmd, ws: Path, k: int, task: int, t: Trial, before: dic
     now = file_state(ws / "out")
     folders = ("declarations",) if name.startswith("declare") else RUN_FOLDERS
     t.problems += publication_problems(before, now, cmd.post_files, cmd.month, folders)
+    # killed in the analysts' rebuild (pipelines/analysts.py), after the command's work is committed
+    # (the DAG's finish task then finds no run begun): the recovery is `retire-prep analysts`
+    after_commit = in_analysts_rebuild(cmd.labels[k])
     # the rerun: the same command; for the DAG, the killed task and every one after it
     try:
-        _run_calls(cmd, ws, task)
+        if after_commit:
+            from pipelines.analysts import rebuild
+
+            rebuild(ws / "w.duckdb")
+        else:
+            _run_calls(cmd, ws, task)
     except AssertionError as exc:
         t.problems.append(f"rerun failed: {exc}")
         return
@@ -398,6 +415,7 @@ def _kill_and_rerun(cmd: Cmd, ws: Path, k: int, task: int, t: Trial, before: dic
         t.problems.append("PUBLISHING.txt still there after the rerun")
     t.problems += [f"after rerun: {d}" for d in file_diff(cmd.post_files, after)]
     t.problems += [f"after rerun: {d}" for d in table_diff(cmd.post_tables, table_state(ws / "w.duckdb"))]
+    t.problems += [f"after rerun: {d}" for d in analysts_problems(ws / "w.duckdb")]
 
 
 # ------------------------------------------------------------------------------------------ tests

@@ -86,8 +86,37 @@ def _without_failed_runs(state: dict) -> dict:
     return dict(state, month_runs=(cols, [r for r in rows if r[i] != "FAILED"]))
 
 
-def table_diff(a: dict, b: dict) -> list[str]:
+def in_analysts_rebuild(label) -> bool:
+    """A step of the analysts' file's rebuild (pipelines/analysts.py: its temp ``.<name>.<pid>.new``
+    or the file itself): it comes after the command's work is committed."""
+    return ".analysts.duckdb" in str(label)
+
+
+def _without_rerun_of_a_done_month(a: dict, b: dict) -> dict:
+    """``b`` without one month_runs row of a rerun: DONE, of a month and command already DONE in
+    ``a`` (the rerun of a command whose work was committed before it was cut short, e.g. in the
+    analysts' rebuild, records the run it made: its record, not a change of the month)."""
+    if "month_runs" not in a or "month_runs" not in b:
+        return b
+    cols, rows = b["month_runs"]
+    st, mi, cmd = cols.index("status"), cols.index("month_mi"), cols.index("command")
+    extra = Counter(rows) - Counter(a["month_runs"][1])
+    done = {(r[mi], r[cmd]) for r in a["month_runs"][1] if r[st] == "DONE"}
+    cand = [r for r in extra if r[st] == "DONE" and (r[mi], r[cmd]) in done]
+    if sum(extra.values()) != 1 or len(cand) != 1:
+        return b
+    rows = list(rows)
+    rows.remove(cand[0])
+    return dict(b, month_runs=(cols, rows))
+
+
+def table_diff(a: dict, b: dict, *, rerun_after_commit: bool = False) -> list[str]:
+    """The differences between the tables of ``a`` (the reference) and ``b``.  With
+    ``rerun_after_commit`` (the command was cut short after its work was committed, then run again)
+    ``b``'s month_runs may hold the one extra DONE row of that rerun."""
     a, b = _without_failed_runs(a), _without_failed_runs(b)
+    if rerun_after_commit:
+        b = _without_rerun_of_a_done_month(a, b)
     diffs = []
     for t in sorted(set(a) | set(b)):
         if t not in a or t not in b:
@@ -113,4 +142,31 @@ def file_diff(a: dict, b: dict) -> list[str]:
         out.append(f"files extra: {extra[:4]}{'…' if len(extra) > 4 else ''} ({len(extra)})")
     if changed:
         out.append(f"files differ: {changed[:4]}{'…' if len(changed) > 4 else ''} ({len(changed)})")
+    return out
+
+
+def analysts_problems(wh: Path) -> list[str]:
+    """The analysts' file of ``wh`` is whole (it opens, every table of pipelines.analysts is there
+    and readable) and no temp file of a rebuild (``.*.new``, ``.*.new.wal``) is left beside it."""
+    from pipelines.analysts import TABLES, analysts_path
+
+    path = analysts_path(wh)
+    out = [f"temp file left: {p.name}" for p in sorted(path.parent.glob(f".{path.name}.*.new*"))]
+    if not path.is_file():
+        return out + [f"no analysts' file {path.name}"]
+    try:
+        con = _real_connect(str(path), read_only=True)
+    except Exception as exc:
+        return out + [f"analysts' file does not open: {type(exc).__name__}: {exc}"[:300]]
+    try:
+        have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        want = {t for t, _ in TABLES} | {"offices", "code_labels", "about", "dictionary"}
+        if want - have:
+            out.append(f"analysts' file lacks tables {sorted(want - have)}")
+        for t in sorted(want & have):
+            con.execute(f"SELECT count(*) FROM {t}").fetchall()
+    except Exception as exc:
+        out.append(f"analysts' file unreadable: {type(exc).__name__}: {exc}"[:300])
+    finally:
+        con.close()
     return out

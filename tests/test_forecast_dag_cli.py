@@ -1,0 +1,77 @@
+"""A rerun of a published month by the DAG's tasks, in the order of dags/pre_service_monthly.py
+(forecast after the worklists, offices in groups), publishes the bytes of the command line's rerun:
+the forecast files and the report included (issue 18, issue 20)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines import orchestration as o
+from pipelines.cli import main
+from pushkit import person, write_batch
+from support.publish import OFFICES, no_validation, persons, segments
+from support.state import file_diff, file_state
+
+MONTH = "2026-11"
+
+
+def _cli(ws: Path, *argv) -> int:
+    return main([str(a).replace("{W}", str(ws / "w.duckdb")).replace("{OUT}", str(ws / "out")) for a in argv])
+
+
+def _dag_rerun(ws: Path, month: str) -> None:
+    """The DAG's tasks after month_due, as dags/pre_service_monthly.py chains them."""
+    env = {"RETIRE_PREP_WAREHOUSE": str(ws / "w.duckdb"), "RETIRE_PREP_OUT": str(ws / "out")}
+    mp = pytest.MonkeyPatch()
+    for k, v in env.items():
+        mp.setenv(k, v)
+    try:
+        o.stage("begin", month, replay=False, ahead_of_push=False)
+        for name in ("screen", "ledger", "notices"):
+            o.stage(name, month)
+        groups = o.office_groups(o.stage("worklists", month))
+        o.stage("forecast", month)
+        for g in groups:
+            o.stage("offices_files", month, offices=g)
+        o.stage("month_files", month)
+        o.stage("finish", month)
+    finally:
+        mp.undo()
+
+
+def test_dag_rerun_publishes_the_command_lines_forecast_and_report(tmp_path, monkeypatch):
+    no_validation(monkeypatch)
+    ps = persons()
+    b1 = write_batch(tmp_path / "inbox" / "b1", ps, segments(ps), seq=1, month=MONTH)
+    # a correction push of the month: what the forecast of a rerun must see
+    changed = [
+        dict(ps[1], op="U", insured_region="640104", hukou_region="640104"),
+        dict(ps[4], op="U", survival_status="2"),
+        dict(
+            person(20, birth_date="19670315", insured_region="640105", hukou_region="640105", phone="13900000020"),
+            op="I",
+        ),
+    ]
+    b2 = write_batch(tmp_path / "inbox" / "b2", changed, segments(changed), seq=2, push_type="INCR", base_seq=1, month=MONTH)
+    ws = tmp_path / "ws"
+    (ws / "out").mkdir(parents=True)
+    run = ("run", "--month", MONTH, "--warehouse", "{W}", "--out", "{OUT}")
+    assert _cli(ws, "ingest", b1, "--warehouse", "{W}") == 0
+    assert _cli(ws, *run) == 0
+    first = file_state(ws / "out")
+    assert _cli(ws, "ingest", b2, "--warehouse", "{W}") == 0
+    dag_ws = tmp_path / "dag-ws"
+    shutil.copytree(ws, dag_ws, symlinks=True)
+
+    assert _cli(ws, *run) == 0
+    _dag_rerun(dag_ws, MONTH)
+    cli_files, dag_files = file_state(ws / "out"), file_state(dag_ws / "out")
+    assert f"{MONTH}/forecast/forecast.csv" in cli_files
+    assert first[f"{MONTH}/forecast/forecast.csv"] != cli_files[f"{MONTH}/forecast/forecast.csv"]  # recomputed
+    assert file_diff(cli_files, dag_files) == []
+    assert sorted({k.split("/")[2] for k in dag_files if k.startswith(f"{MONTH}/worklists/")}) == list(OFFICES)
+    assert os.path.exists(dag_ws / "out" / MONTH) and not (dag_ws / "out" / MONTH / "PUBLISHING.txt").exists()
