@@ -56,7 +56,9 @@ def test_dag_rerun_publishes_the_command_lines_forecast_and_report(tmp_path, mon
             op="I",
         ),
     ]
-    b2 = write_batch(tmp_path / "inbox" / "b2", changed, segments(changed), seq=2, push_type="INCR", base_seq=1, month=MONTH)
+    b2 = write_batch(
+        tmp_path / "inbox" / "b2", changed, segments(changed), seq=2, push_type="INCR", base_seq=1, month=MONTH
+    )
     ws = tmp_path / "ws"
     (ws / "out").mkdir(parents=True)
     run = ("run", "--month", MONTH, "--warehouse", "{W}", "--out", "{OUT}")
