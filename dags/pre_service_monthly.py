@@ -8,6 +8,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, chain, dag, task
 
+from pipelines.stages import STAGES  # the month's stages (standard library only: cheap to parse)
+
 POOL = "retire_prep_warehouse"  # one slot: DuckDB has one writer (pipelines.orchestration.POOL)
 PUSH_ARRIVED = Asset(name="retire_prep_push_arrived")  # emitted by dags/push_arrival.py
 CLOCK = os.environ.get("RETIRE_PREP_TIME_SCHEDULES", "on") != "off"  # off: arrivals only (make airflow-check)
@@ -18,9 +20,10 @@ DOC = """
 Starts when a complete push batch has arrived (`push_arrival`; P = the batch's month), else at
 02:00 on the 16th (Asia/Shanghai; P = the run date's month); a manual run takes the `month` param.
 **month_due** skips an automatic run of a month already run on the current push (both fired).
-**ingest_push**, **load_applications** → **begin → screen → ledger → notices → worklists** (warehouse
-stages, each validated; pool `retire_prep_warehouse`, one slot) → **forecast** (issue 18) → **office_files**
-(mapped tasks named by their offices) and **month_files** (read-only) → **finish** marks the month done.
+**ingest_push**, **load_applications** → **begin** → the stages of `pipelines/stages.py`: **screen → ledger
+→ notices → worklists → forecast** (warehouse, each validated; pool `retire_prep_warehouse`, one slot), then
+**office_files** (mapped, named by their offices) and **month_files** (read-only, into `OUT/.P.partial`)
+→ **finish** swaps the files into `OUT/P` as the command line does and marks the month done.
 
 **When a task fails**
 * *ingest_push, "push batch(es) refused"*: the log says batch, file, row, reason. Move the refused
@@ -77,43 +80,39 @@ def pre_service_monthly():
         from pipelines import orchestration as o
         return o.stage("begin", month, replay=o.current_replay(), ahead_of_push=o.current_ahead_of_push())
 
-    def writer(name: str):
+    def writer(name: str):  # a stage that writes the warehouse: in the pool, one after another
         @task(task_id=name, pool=POOL)
         def run(month: str):
+            from pipelines import orchestration as o
+            return o.writer_stage(name, month)
+        return run
+
+    def reader(name: str):  # reads the warehouse, writes into OUT/.P.partial: side by side
+        @task(task_id=name)
+        def run(month: str) -> dict:
             from pipelines import orchestration as o
             return o.stage(name, month)
         return run
 
-    @task(task_id="worklists", pool=POOL)
-    def worklists(month: str) -> list[list[str]]:
-        from pipelines import orchestration as o
-        return o.worklist_office_groups(month)
-
-    @task(max_active_tis_per_dagrun=4, map_index_template="{{ offices_label }}")
-    def office_files(offices: list[str], month: str) -> dict:
-        from pipelines import orchestration as o
-        return o.office_group_files(offices, month)
-
-    @task
-    def month_files(month: str) -> dict:
-        from pipelines import orchestration as o
-        return o.stage("month_files", month)
+    def per_office(name: str):  # mapped over the groups of offices the last writer returns
+        @task(task_id=name, max_active_tis_per_dagrun=4, map_index_template="{{ offices_label }}")
+        def run(offices: list[str], month: str) -> dict:
+            from pipelines import orchestration as o
+            return o.office_group_files(offices, month, name)
+        return run
 
     @task(pool=POOL, trigger_rule=TriggerRule.NONE_FAILED)
-    def finish(month: str) -> dict:
+    def finish(month: str) -> dict:  # swaps OUT/.P.partial in as the command line does
         from pipelines import orchestration as o
         return o.stage("finish", month)
 
     month = resolve_month()
-    offices = worklists(month)
-    chain(ingest_push(), load_applications(), month_due(month), begin(month), writer("screen")(month),
-          writer("ledger")(month), writer("notices")(month), offices)
-    forecast = writer("forecast")(month)   # reads the worklists; a writer: before any reader opens the file
-    # read-only, side by side; finish also runs when no office has files (mapped task skipped)
-    per_office = office_files.partial(month=month).expand(offices=offices)
-    files = month_files(month)
-    offices >> forecast >> [per_office, files]
-    [per_office, files] >> finish(month)
-
+    last = begin(month)
+    chain(ingest_push(), load_applications(), month_due(month), last)
+    for st in (s for s in STAGES if s.writes):
+        last = last >> writer(st.name)(month)  # `a >> b` is b
+    # finish also runs when no office has files (the mapped task skipped)
+    last >> [per_office(s.name).partial(month=month).expand(offices=last) if s.per_office
+             else reader(s.name)(month) for s in STAGES if not s.writes] >> finish(month)
 
 pre_service_monthly()

@@ -1,13 +1,17 @@
 """The monthly pre-service run for month P (``retire-prep run --month P``).
 
-Stages, each a function the CLI and the Airflow DAG both call:
+A month is ``begin``, the stages of :data:`pipelines.stages.STAGES` in their order, then the
+files swapped in; the CLI runs them in one process (:func:`run_month`), the Airflow DAG one task
+per stage (``stage_*`` below, through ``pipelines.orchestration``):
 
-1. :func:`pipelines.screen.screen_month`  – rules.md §1–4 for everyone in the push;
-2. :func:`pipelines.ledger.update_ledger` – §3 ledger: close, hand over, open, officers;
-3. :func:`pipelines.notify.issue_reminders` – §5 reminders into the notices table;
-4. :func:`pipelines.outputs.prepare_worklists` – the office ledgers of P (snapshot, validated);
-5. :func:`pipelines.forecast.forecast_month` – each office's workload of P+1 … P+horizon (issue 18);
-6. :func:`pipelines.outputs.publish_month` – worklists, notices, handovers, letters, forecast, report.
+1. ``screen``    – :func:`pipelines.screen.screen_month`, rules.md §1–4 for everyone in the push;
+2. ``ledger``    – :func:`pipelines.ledger.update_ledger`, §3 ledger: close, hand over, open, officers;
+3. ``notices``   – :func:`notify_month`, §5 reminders into the notices table;
+4. ``worklists`` – :func:`pipelines.outputs.prepare_worklists`, the office ledgers of P (snapshot, validated);
+5. ``forecast``  – :func:`pipelines.forecast.forecast_month`, each office's workload of P+1 … (issue 18);
+6. ``office_files``, ``month_files`` – worklists, notices, handovers, letters, forecast, report,
+   written into the month's staging folder, then swapped into ``OUT/P``
+   (:func:`pipelines.outputs.swap_in_month`: the CLI's last step and the DAG's ``finish``).
 
 Each warehouse stage is one transaction, validated (Great Expectations) before it
 commits; the files are written from the warehouse afterwards, so a run killed
@@ -215,6 +219,45 @@ def _running_context(con, month: str, settings: Settings, out) -> MonthContext:
     return ctx
 
 
+# ---------------------------------------------------------------- the writing stages of STAGES
+# fn(con, ctx, *, validate, replay) -> counts; a replay re-emits the month as it was: the
+# writers write nothing (the push-state views for the readers, the worklists validated)
+
+
+def screen_stage(con, ctx, *, validate: bool = True, replay: bool = False) -> dict:
+    from . import screen
+
+    if replay:
+        screen.state_views(con, ctx)
+        return {}
+    return screen.screen_month(con, ctx, validate=validate)
+
+
+def ledger_stage(con, ctx, *, validate: bool = True, replay: bool = False) -> dict:
+    from . import ledger
+
+    return {} if replay else ledger.update_ledger(con, ctx, validate=validate)
+
+
+def notices_stage(con, ctx, *, validate: bool = True, replay: bool = False) -> dict:
+    return {} if replay else notify_month(con, ctx, validate=validate)
+
+
+def worklists_stage(con, ctx, *, validate: bool = True, replay: bool = False) -> dict:
+    """Snapshot (unless replaying) and validate the worklists of P."""
+    from . import outputs
+
+    n = outputs.prepare_worklists(con, ctx, validate=validate, rebuild=not replay)
+    return {} if replay else {"worklist rows (snapshot)": n}
+
+
+def forecast_stage(con, ctx, *, validate: bool = True, replay: bool = False) -> dict:
+    """The month's forecast (issue 18), after the worklists; a replay keeps the stored one."""
+    from . import forecast
+
+    return {} if replay else forecast.forecast_month(con, ctx, validate=validate)
+
+
 @refreshes_analysts
 def run_month(
     month: str,
@@ -226,8 +269,9 @@ def run_month(
     validate: bool = True,
     ahead_of_push: bool = False,
 ) -> RunReport:
-    """``retire-prep run --month P``: screening, flags, ledger, reminders, worklists, report."""
-    from . import forecast, ledger, outputs, screen
+    """``retire-prep run --month P``: every stage of ``STAGES``, the files swapped in, in one process."""
+    from . import outputs
+    from .stages import WRITERS
 
     settings = settings or load_settings()
     out = Path(out)
@@ -251,22 +295,10 @@ def run_month(
             report.seconds[name] = round(time.perf_counter() - t0, 1)
 
         try:
-            if not replay:
-                step("screen", lambda: screen.screen_month(con, ctx, validate=validate))
-                step("ledger", lambda: ledger.update_ledger(con, ctx, validate=validate))
-                step("notices", lambda: notify_month(con, ctx, validate=validate))
-                # the worklists first: the forecast reads their channel (sql/forecast/10_forecast.sql)
-                step(
-                    "worklists",
-                    lambda: {"worklist rows (snapshot)": outputs.prepare_worklists(con, ctx, validate=validate)},
-                )
-                step("forecast", lambda: forecast.forecast_month(con, ctx, validate=validate))
-            else:
-                screen.state_views(con, ctx)
-            step(
-                "outputs",
-                lambda: outputs.publish_month(con, ctx, validate=validate, rebuild=not replay, prepared=not replay),
-            )
+            for st in WRITERS:
+                step(st.name, lambda: st(con, ctx, validate=validate, replay=replay))
+            # the reading stages into the staging folder, which is then swapped in
+            step("outputs", lambda: outputs.publish_month(con, ctx, validate=validate, prepared=True))
         except BaseException:
             _record_failure(con, lambda: _finish(con, ctx, "FAILED"))
             raise
@@ -276,17 +308,22 @@ def run_month(
 
 
 # ---------------------------------------------------------------- one function per DAG task
-# Each opens its own connection: writers (begin … worklists, finish) run in the Airflow
-# pool of one; the per-office and month-file tasks only read and may run side by side.
+# Each opens its own connection: writers (begin, the writing stages, finish) run in the Airflow
+# pool of one; the reading stages only read and may run side by side.
 
 
 def stage_begin(month: str, warehouse: str, out: str, replay: bool = False, ahead_of_push: bool = False) -> dict:
-    """Check the month order and record the run as begun; returns the month and its push seq."""
+    """Check the month order and record the run as begun (an earlier run's staging folder
+    removed); returns the month and its push seq."""
+    from . import outputs
+
     settings = load_settings()
     with connect(warehouse, settings=settings) as con:
         ctx = month_context(con, month, settings, replay=replay, ahead_of_push=ahead_of_push)
         kept = keep_copy_before_forcing(con, warehouse, ctx, "run") if ctx.forced_ahead else None
         _begin(con, ctx, replay)
+        ctx.out = Path(out) if out else None
+        outputs.clear_staging(ctx)
         return {"month": ctx.month, "as_of_seq": ctx.as_of_seq, "replay": replay} | (
             {"warehouse_before": str(kept)} if kept else {}
         )
@@ -311,115 +348,50 @@ def _in_running_month(
         return work(con, ctx)
 
 
-def stage_screen(month: str, warehouse: str, out: str) -> dict:
-    from . import screen
-
-    return _in_running_month(month, warehouse, out, screen.screen_month, state=False, validates=True)
-
-
-def stage_ledger(month: str, warehouse: str, out: str) -> dict:
-    from . import ledger
-
-    return _in_running_month(month, warehouse, out, ledger.update_ledger, validates=True)
+def _replaying(con, ctx) -> bool:
+    return con.execute(
+        "SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING' AND command = 'run'",
+        [ctx.month_mi],
+    ).fetchall()[0][0]
 
 
-def stage_notices(month: str, warehouse: str, out: str) -> dict:
-    return _in_running_month(month, warehouse, out, notify_month, validates=True)
+def stage_run(name: str, month: str, warehouse: str, out: str, offices: list[str] | None = None) -> dict:
+    """One stage of ``STAGES`` in a begun month (a DAG task): a writer on a read-write connection
+    (validated), a reader read-only; a stage per office for ``offices`` (default: all)."""
+    from .stages import stage
 
-
-def stage_forecast(month: str, warehouse: str, out: str) -> dict:
-    """The month's forecast (issue 18), after the worklists; a replay keeps the stored one."""
-    from . import forecast
-
-    def work(con, ctx):
-        replay = con.execute(
-            "SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING' AND command = 'run'",
-            [ctx.month_mi],
-        ).fetchall()[0][0]
-        return {"forecast": "kept as stored (replay)"} if replay else forecast.forecast_month(con, ctx)
-
-    return _in_running_month(month, warehouse, out, work, validates=True)
-
-
-def stage_worklists(month: str, warehouse: str, out: str) -> list[str]:
-    """Snapshot and validate the worklists; returns the offices that get files (for task mapping)."""
-    from . import outputs
-
-    def work(con, ctx):
-        replay = con.execute(
-            "SELECT replay FROM month_runs WHERE month_mi = ? AND status = 'RUNNING' AND command = 'run'",
-            [ctx.month_mi],
-        ).fetchall()[0][0]
-        outputs.prepare_worklists(con, ctx, rebuild=not replay)
-        if ctx.out:
-            outputs.mark_publishing(Path(out) / ctx.month)  # the office tasks write in place; finish unmarks
-        return outputs.offices_of_month(con, ctx)
-
-    return _in_running_month(month, warehouse, out, work, validates=True)
-
-
-def stage_office_files(month: str, warehouse: str, out: str, office: str) -> dict:
-    """One office's worklist and notices (read-only: mapped tasks run side by side)."""
-    from . import outputs
-
+    st = stage(name)
+    extra = {"offices": list(offices)} if st.per_office and offices is not None else {}
     return _in_running_month(
         month,
         warehouse,
         out,
-        lambda con, ctx: outputs.write_office_files(con, ctx, office, Path(out) / ctx.month),
-        read_only=True,
+        lambda con, ctx: st(con, ctx, replay=_replaying(con, ctx), **extra),
+        read_only=not st.writes,
+        state=st.name != "screen",  # the screening makes the push-state views in its transaction
+        validates=st.writes,
     )
 
 
-def stage_offices_files(month: str, warehouse: str, out: str, offices: list[str]) -> dict:
-    """Several offices' worklists and notices in one read-only task (the DAG's office groups)."""
+def month_offices(month: str, warehouse: str, out: str) -> list[str]:
+    """The offices that get files for a begun month (the DAG maps the per-office stages over them)."""
     from . import outputs
 
-    return _in_running_month(
-        month,
-        warehouse,
-        out,
-        lambda con, ctx: outputs.write_offices_files(con, ctx, list(offices), Path(out) / ctx.month),
-        read_only=True,
-    )
-
-
-def stage_month_files(month: str, warehouse: str, out: str) -> dict:
-    from . import outputs
-
-    return _in_running_month(
-        month,
-        warehouse,
-        out,
-        lambda con, ctx: outputs.write_month_files(con, ctx, Path(out) / ctx.month),
-        read_only=True,
-    )
+    return _in_running_month(month, warehouse, out, outputs.offices_of_month, read_only=True)
 
 
 @refreshes_analysts
 def stage_finish(month: str, warehouse: str, out: str) -> dict:
-    """Mark the month done, after removing office folders an earlier run left that this run has no
-    files for (the DAG writes office files in place, so nothing stale may stay beside them)."""
-    import shutil
-
+    """Swap in the staging folder the file stages wrote (:func:`pipelines.outputs.publish_staged_month`,
+    the command line's swap) and mark the month done."""
     from . import outputs
 
-    settings = load_settings()
-    with connect(warehouse, settings=settings) as con:
-        ctx = _running_context(con, month, settings, out)
-        offices = set(outputs.offices_of_month(con, ctx))
-        removed = 0
-        for kind in ("worklists", "notifications"):
-            base = Path(out) / ctx.month / kind
-            for d in sorted(base.iterdir()) if base.exists() else []:
-                if d.is_dir() and d.name not in offices:
-                    shutil.rmtree(d)
-                    removed += 1
-        outputs.copy_ingest_validation(con, ctx)  # as the command line's publish_month does
-        outputs.clear_leftovers(Path(out) / ctx.month)  # half-written files of a killed office task
-        outputs.unmark_publishing(Path(out) / ctx.month)
+    def work(con, ctx):
+        counts = outputs.publish_staged_month(con, ctx)
         _finish(con, ctx)
-        return {"month": ctx.month, "status": "DONE", "stale office folders removed": removed}
+        return {"month": ctx.month, "status": "DONE"} | counts
+
+    return _in_running_month(month, warehouse, out, work)
 
 
 def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:

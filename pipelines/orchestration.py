@@ -379,7 +379,9 @@ def _log_lines(report) -> list[str]:
 
 
 def stage(name: str, month: str, **kwargs):
-    """``pipelines.monthly.stage_<name>(month, warehouse, out, **kwargs)``.
+    """One DAG task of the month: ``begin`` / ``finish`` (``pipelines.monthly.stage_begin`` /
+    ``stage_finish``), else the stage ``name`` of ``pipelines.stages.STAGES``
+    (``pipelines.monthly.stage_run``), on the warehouse and ``OUT`` of :func:`paths`.
 
     A refused month or a failed validation fails the task without retries (the
     result would be the same); anything else (e.g. the warehouse locked by
@@ -389,8 +391,11 @@ def stage(name: str, month: str, **kwargs):
     from .errors import RetirePrepError
 
     p = paths()
+    bookends = {"begin": monthly.stage_begin, "finish": monthly.stage_finish}
     try:
-        return getattr(monthly, f"stage_{name}")(month, str(p.warehouse), str(p.out), **kwargs)
+        if name in bookends:
+            return bookends[name](month, str(p.warehouse), str(p.out), **kwargs)
+        return monthly.stage_run(name, month, str(p.warehouse), str(p.out), **kwargs)
     except RetirePrepError as exc:
         raise _fail_without_retry(exc) from exc
 
@@ -417,19 +422,29 @@ def office_groups(offices: list[str], tasks: int = OFFICE_TASKS) -> list[list[st
     return groups
 
 
-def worklist_office_groups(month: str) -> list[list[str]]:
-    """The ``worklists`` task: snapshot and validate the worklists; the office groups to map over."""
-    groups = office_groups(stage("worklists", month))
+def writer_stage(name: str, month: str):
+    """A DAG task of a stage that writes the warehouse.  The last one (every writer has committed)
+    returns the groups of offices the per-office stages are mapped over; the others their counts."""
+    from .stages import WRITERS
+
+    counts = stage(name, month)
+    log.info("%s: %s", name, counts)
+    if name != WRITERS[-1].name:
+        return counts
+    from . import monthly
+
+    p = paths()
+    groups = office_groups(monthly.month_offices(month, str(p.warehouse), str(p.out)))
     log.info("%d office task(s): %s", len(groups), "; ".join(",".join(g) for g in groups))
     return groups
 
 
-def office_group_files(offices: list[str], month: str) -> dict:
-    """One ``office_files`` task: the worklists and notices of its offices (read-only)."""
+def office_group_files(offices: list[str], month: str, name: str = "office_files") -> dict:
+    """One mapped task of a per-office stage: its offices' files (read-only)."""
     from airflow.sdk import get_current_context
 
     get_current_context()["offices_label"] = ",".join(offices)  # the task's name in the UI
-    counts = stage("offices_files", month, offices=offices)
+    counts = stage(name, month, offices=offices)
     log.info("offices %s: %s", ",".join(offices), counts)
     return counts
 

@@ -157,7 +157,7 @@ def prepare_worklists(con, ctx, *, validate: bool = True, rebuild: bool = True) 
 
 
 def write_office_files(con, ctx, office: str, base: Path) -> dict:
-    """One office's files of P under ``base``: its worklist and its notices (DAG: one mapped task)."""
+    """One office's files of P under ``base``: its worklist and its notices."""
     return write_offices_files(con, ctx, [office], base)
 
 
@@ -184,32 +184,113 @@ def write_month_files(con, ctx, base: Path) -> dict:
     return counts
 
 
-def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True, prepared: bool = False) -> dict:
-    """Stage 4 (CLI): validate, then write every file of P into a staging folder and swap it in.
-    ``prepared``: the worklists of P were snapshot and validated by the run already."""
-    if not prepared:
-        prepare_worklists(con, ctx, validate=validate, rebuild=rebuild)
-    final = ctx.out / ctx.month
-    stage_dir = ctx.out / f".{ctx.month}.partial"
-    remove_path(stage_dir)  # an interrupted run's (not ignore_errors: a failure must say why)
-    stage_dir.mkdir(parents=True)
-    counts: dict = {}
-    try:
-        offices = offices_of_month(con, ctx)
-        counts.update(write_offices_files(con, ctx, offices, stage_dir))
-        counts["offices"] = len(offices)
-        counts.update(write_month_files(con, ctx, stage_dir))
-    except BaseException:
-        # e.g. the disk is full: give its space back now (the next run would remove it anyway)
-        shutil.rmtree(stage_dir, ignore_errors=True)
-        raise
-    _swap_in(stage_dir, final)
-    copy_ingest_validation(con, ctx)
+# ------------------------------------------------------------------ the month's staging folder
+# Every file of P is written into OUT/.P.partial (the reading stages of pipelines.stages.STAGES:
+# the CLI's run in one go, the DAG's tasks side by side), then swapped into OUT/P by
+# swap_in_month: the same steps for the command line and the DAG (issue 15).
+
+
+def staging_dir(ctx) -> Path:
+    """``OUT/.P.partial``: where a run of P writes its files before they are swapped in."""
+    return ctx.out / f".{ctx.month}.partial"
+
+
+def clear_staging(ctx) -> None:
+    """Remove the staging folder of P (an earlier, interrupted run's): ``begin`` of a run."""
+    if ctx.out:
+        remove_path(staging_dir(ctx))
+
+
+def office_files_stage(con, ctx, *, offices=None, validate: bool = True, replay: bool = False) -> dict:
+    """Stage ``office_files``: the worklists and notices of ``offices`` (default: every office of P)
+    into the staging folder; a task run again first removes what its earlier attempt wrote."""
+    offices = offices_of_month(con, ctx) if offices is None else list(offices)
+    base = staging_dir(ctx)
+    base.mkdir(parents=True, exist_ok=True)
+    for office in offices:
+        if not re.fullmatch(r"[0-9]{6}", office):
+            raise ValueError(f"not an office code: {office!r}")
+        for kind in OFFICE_FOLDERS:
+            remove_path(base / kind / office)
+    counts = write_offices_files(con, ctx, offices, base)
+    counts["offices"] = len(offices)
     return counts
 
 
-# the folders of OUT/P a run writes (declarations/ is declare's, validation/ is written in place)
-RUN_FOLDERS = ("worklists", "notifications", "handovers", "letters", "forecast", "report")
+def month_files_stage(con, ctx, *, validate: bool = True, replay: bool = False) -> dict:
+    """Stage ``month_files``: the month's region-wide files into the staging folder (a task run
+    again first removes what its earlier attempt wrote)."""
+    base = staging_dir(ctx)
+    base.mkdir(parents=True, exist_ok=True)
+    for name in MONTH_FOLDERS:
+        remove_path(base / name)
+    return write_month_files(con, ctx, base)
+
+
+def write_staging(con, ctx) -> dict:
+    """Every file of P into a new staging folder: each reading stage of ``STAGES`` for every office
+    at once.  On a failure the folder is removed (e.g. the disk is full: its space back now)."""
+    from .stages import READERS
+
+    staging = staging_dir(ctx)
+    remove_path(staging)  # an interrupted run's (not ignore_errors: a failure must say why)
+    counts: dict = {}
+    try:
+        for st in READERS:
+            counts.update(st(con, ctx))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return counts
+
+
+def publish_month(con, ctx, *, validate: bool = True, rebuild: bool = True, prepared: bool = False) -> dict:
+    """The command line's files of P: written into the staging folder, then swapped in.
+    ``prepared``: the worklists of P were snapshot and validated by the run already."""
+    if not prepared:
+        prepare_worklists(con, ctx, validate=validate, rebuild=rebuild)
+    counts = write_staging(con, ctx)
+    swap_in_month(con, ctx)
+    return counts
+
+
+def publish_staged_month(con, ctx) -> dict:
+    """The DAG's ``finish``: swap in the staging folder its file tasks wrote.  Office folders of
+    an earlier attempt that this run has no files for are removed from it first; a staging folder
+    that is missing, or that a killed ``finish`` had begun to swap in, is written again whole (as
+    the command line writes it) before the swap."""
+    staging = staging_dir(ctx)
+    if not _staging_whole(staging):
+        counts = write_staging(con, ctx)
+        log.warning("%s: the staging folder was not whole (an interrupted finish): written again", ctx.month)
+    else:
+        keep = set(offices_of_month(con, ctx))
+        counts = {"stale office folders removed": 0}
+        for kind in OFFICE_FOLDERS:
+            for d in sorted((staging / kind).iterdir()) if (staging / kind).is_dir() else []:
+                if d.is_dir() and d.name not in keep:
+                    shutil.rmtree(d)
+                    counts["stale office folders removed"] += 1
+    swap_in_month(con, ctx)
+    return counts
+
+
+def swap_in_month(con, ctx) -> None:
+    """Put the staging folder of P in place in ``OUT/P`` (:func:`_swap_in`) and bring the
+    ingest's validation results beside it: the last step of the command line's run and the DAG's."""
+    _swap_in(staging_dir(ctx), ctx.out / ctx.month)
+    copy_ingest_validation(con, ctx)
+
+
+# the folders of OUT/P a run writes (declarations/ is declare's, validation/ is written in place):
+# one folder per office in each of OFFICE_FOLDERS, the region's files in MONTH_FOLDERS
+OFFICE_FOLDERS = ("worklists", "notifications")
+MONTH_FOLDERS = ("handovers", "letters", "forecast", "report")
+RUN_FOLDERS = OFFICE_FOLDERS + MONTH_FOLDERS
+
+# in the staging folder once its swap has begun: a swap killed half way leaves it consumed
+# (folders moved out, old ones moved in), and the DAG's finish then writes it again whole
+SWAP_STARTED = ".swap-started"
 
 # OUT/P/PUBLISHING.txt: present while a run is putting its folders in place (each folder moves
 # atomically, the set does not); left behind by an interrupted run, it says the month is a mix
@@ -333,23 +414,37 @@ def swap_folder(new: Path, target: Path) -> None:
     remove_path(old)
 
 
+def _staging_whole(stage_dir: Path) -> bool:
+    """The staging folder is there, holds files, and no swap of it has begun (:data:`SWAP_STARTED`;
+    emptied by a swap killed in its last removal, it holds nothing)."""
+    return (
+        stage_dir.is_dir()
+        and not (stage_dir / SWAP_STARTED).exists()
+        and any(not p.name.startswith(".") for p in stage_dir.iterdir())
+    )
+
+
 def _swap_in(stage_dir: Path, final: Path) -> None:
     """Move each published folder of the staging dir into OUT/P, replacing the old one; a run's
     folder (:data:`RUN_FOLDERS`) that this run has nothing for goes (nothing stale stays).
     ``OUT/P/PUBLISHING.txt`` says so meanwhile (each move is atomic, the set is not).
 
-    Leftovers of an interrupted run (``.<name>.old``, ``*.tmp``) are removed first (issue 14
-    item 1); each folder is swapped in by :func:`swap_folder`.
+    Leftovers of an interrupted run (``.<name>.old``, ``*.tmp``: a killed DAG file task's in the
+    staging folder too) are removed first (issue 14 item 1); the staging folder is marked
+    :data:`SWAP_STARTED`; each folder is swapped in by :func:`swap_folder`.
 
     ``validation/`` is not touched: it is written directly and keeps the record
     of failed validations too; ``declarations/`` is declare's.
     """
+    clear_leftovers(stage_dir)
+    (stage_dir / SWAP_STARTED).write_bytes(b"")
     mark_publishing(final)
     clear_leftovers(final)
     for name in RUN_FOLDERS:
         if not (stage_dir / name).exists() and ((final / name).exists() or (final / name).is_symlink()):
             remove_path(final / name)
     for child in sorted(stage_dir.iterdir()):
-        swap_folder(child, final / child.name)
+        if not child.name.startswith("."):
+            swap_folder(child, final / child.name)
     shutil.rmtree(stage_dir)
     unmark_publishing(final)
