@@ -30,14 +30,14 @@ def _dag_rerun(ws: Path, month: str) -> None:
     for k, v in env.items():
         mp.setenv(k, v)
     try:
+        from pipelines.stages import READERS, WRITERS
+
         o.stage("begin", month, replay=False, ahead_of_push=False)
-        for name in ("screen", "ledger", "notices"):
-            o.stage(name, month)
-        groups = o.office_groups(o.stage("worklists", month))
-        o.stage("forecast", month)
-        for g in groups:
-            o.stage("offices_files", month, offices=g)
-        o.stage("month_files", month)
+        for st in WRITERS:
+            groups = o.writer_stage(st.name, month)  # the last one: the office groups
+        for st in READERS:
+            for g in groups if st.per_office else [None]:
+                o.stage(st.name, month, **({"offices": g} if g else {}))
         o.stage("finish", month)
     finally:
         mp.undo()

@@ -264,12 +264,17 @@ def _dag_task(name: str, month: str, **kw):
 
 
 def _dag(month: str, offices) -> list:
+    """The DAG's tasks as dags/pre_service_monthly.py builds them from STAGES: begin, the writers in
+    order, the readers (the per-office one for each office), finish."""
+    from pipelines.stages import STAGES
+
     calls = [("begin", _dag_task("begin", month))]
-    # the DAG's order (dags/pre_service_monthly.py): the forecast after the worklists, before the files
-    calls += [(t, _dag_task(t, month)) for t in ("screen", "ledger", "notices", "worklists", "forecast")]
-    calls += [(f"office_files[{o}]", _dag_task("office_files", month, office=o)) for o in offices]
-    calls += [("month_files", _dag_task("month_files", month)), ("finish", _dag_task("finish", month))]
-    return calls
+    for st in STAGES:
+        if st.per_office:
+            calls += [(f"{st.name}[{o}]", _dag_task(st.name, month, offices=[o])) for o in offices]
+        else:
+            calls.append((st.name, _dag_task(st.name, month)))
+    return calls + [("finish", _dag_task("finish", month))]
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -432,7 +437,11 @@ def test_the_steps_are_counted(scenario):
     assert "replace out/2026-12/declarations" in kinds["declare-first"]  # no folder yet: a rename
     assert "exchange out/2026-12/declarations" in kinds["declare-again"]
     assert "replace out/2026-11/.<folder>.old" in kinds["run-again-renames"]
-    assert "replace out/2026-11/worklists/<office>/*" in kinds["dag-again"]  # in place
+    # the DAG writes into the staging folder and its finish swaps it in as the command line does
+    assert "replace <staging>/…" in kinds["dag-again"]
+    assert not any(k.startswith("replace out/2026-11/worklists/") for k in kinds["dag-again"])
+    for k in ("exchange out/2026-11/<folder>", "write out/2026-11/PUBLISHING.txt", "unlink out/2026-11/PUBLISHING.txt"):
+        assert k in kinds["dag-again"], k
     print({n: (len(scenario[n].labels), len(kill_points(scenario[n].labels))) for n in COMMANDS})
     for n in COMMANDS:
         print(n, [scenario[n].labels[k] for k in kill_points(scenario[n].labels)])
@@ -470,15 +479,17 @@ def test_leftover_old_folder_of_a_killed_rerun_does_not_block_the_month(scenario
 
 
 def test_dag_killed_in_an_office_task_is_repaired_by_running_the_month_again(scenario):
-    """docs/operations.md §4: PUBLISHING.txt still there after the run ended → run the month
-    again.  A DAG run killed while an office task wrote in place, then the command line's run."""
+    """A DAG run killed while an office task wrote its files (into the staging folder: OUT/P is
+    untouched, whole, and not marked), then the command line's run of the month."""
     cmd = scenario["dag-again"]
     k = next(i for i, lb in enumerate(cmd.labels) if "worklists/640105/worklist.csv" in lb)
+    assert ".2026-11.partial/" in cmd.labels[k]
     task = cmd.task_of_step[k]
     ws = _copy(cmd.before_task[task], scenario["_base"] / "dag-then-cli")
     was_killed, _ = killed(lambda: cmd.calls[task][1](ws), k - cmd.task_of_step.index(task))
     assert was_killed
-    assert (ws / "out" / MONTH / "PUBLISHING.txt").exists()
+    assert not (ws / "out" / MONTH / "PUBLISHING.txt").exists()
+    assert _month_files(file_state(ws / "out"), MONTH) == _month_files(file_state(cmd.pre / "out"), MONTH)
     assert _cli("run", "--month", MONTH, "--warehouse", "{W}", "--out", "{OUT}")(ws) == 0
     assert file_diff(cmd.post_files, file_state(ws / "out")) == []
     assert table_diff(cmd.post_tables, table_state(ws / "w.duckdb")) == []

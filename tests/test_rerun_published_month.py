@@ -163,8 +163,7 @@ def test_no_rerun_of_p_while_the_dag_run_of_p1_is_under_way(tmp_path):
         run_month,
         stage_begin,
         stage_finish,
-        stage_month_files,
-        stage_office_files,
+        stage_run,
     )
 
     push = Push(tmp_path)
@@ -184,12 +183,11 @@ def test_no_rerun_of_p_while_the_dag_run_of_p1_is_under_way(tmp_path):
 
     def worklists(con, ctx):
         outputs.prepare_worklists(con, ctx, validate=False)
-        outputs.mark_publishing(tmp_path / "out" / ctx.month)
         return outputs.offices_of_month(con, ctx)
 
     for office in _stage(push, "2026-12", worklists):
-        stage_office_files("2026-12", wh, out, office)
-    stage_month_files("2026-12", wh, out)
+        stage_run("office_files", "2026-12", wh, out, offices=[office])
+    stage_run("month_files", "2026-12", wh, out)
     # meanwhile: a late application of November, and November run again
     apps = tmp_path / "apps.csv"
     apps.write_text(
