@@ -70,7 +70,19 @@ def main() -> None:
     a = ap.parse_args()
 
     import pipelines.warehouse as wh
-    from pipelines import declare, feedback, ledger, monthly, notify, outputs, report, screen, tabular, validate
+    from pipelines import (
+        declare,
+        feedback,
+        ledger,
+        monthly,
+        notify,
+        notify_files,
+        outputs,
+        report,
+        screen,
+        tabular,
+        validate,
+    )
 
     timed = _timed_run_sql(wh.render_sql)
     for mod in (wh, screen, ledger, notify, outputs, declare, feedback, report, monthly):
@@ -99,6 +111,7 @@ def main() -> None:
         COUNTS[_label("notify", sql)] += 1
 
     notify._run = _run
+    notify_files._run = _run  # its files' statements (issue 15: split from notify)
 
     tmp = Path(tempfile.mkdtemp(prefix="profile-run-"))
     try:

@@ -5,9 +5,10 @@
   PRE_SERVICE entries then move ENROLLED → NOTIFIED.
 * :func:`issue_notices` – the generic machinery, also used by ``declare`` (DECLARATION,
   CONSULTATION) and ``feedback`` (RESULT): rows in, notices rendered and inserted once.
-* :func:`write_notification_files` – ``notifications/<office>/sms.*`` and ``offline.csv``.
-* :func:`write_letters` – coordination letters (附件1) where the benefit-place office and the
-  pre-review office differ.
+* :func:`pipelines.notify_files.write_notification_files` – ``notifications/<office>/sms.*`` and
+  ``offline.csv``; :func:`pipelines.notify_files.write_letters` – coordination letters (附件1) where
+  the benefit-place office and the pre-review office differ.
+* :mod:`pipelines.notify_texts` – the texts: kinds, template variables, rendering, segments.
 
 Idempotency: a notice is keyed by (id_no, kind, reference_mi); rows whose key is already in
 ``notice_log`` are left out before rendering, and the insert (one statement) skips any key that
@@ -39,176 +40,34 @@ new office's files, beside the worklist row; the text stays as issued (it names 
 
 from __future__ import annotations
 
-import csv
-import os
-import re
-from datetime import date, datetime
-from functools import lru_cache
-from pathlib import Path
-
-import jinja2
 import pyarrow as pa
 
-from . import DATA_DIR, TEMPLATES_DIR
 from .errors import RetirePrepError
 from .ledger import record_transitions
-from .policy import format_month, sms_segments as _segments_for_length
+from .notify_texts import (  # the texts of notices; these names are used from notify as before
+    KINDS as KINDS,
+    MAX_SMS_CHARS as MAX_SMS_CHARS,
+    OPTIONAL_VARIABLES as OPTIONAL_VARIABLES,
+    PROVINCES as PROVINCES,
+    REMINDER_KINDS as REMINDER_KINDS,
+    NoticeRenderError as NoticeRenderError,
+    date_zh as date_zh,
+    notice_context as notice_context,
+    office_short_name as office_short_name,
+    offices as offices,
+    recipient_name as recipient_name,
+    render_notice as render_notice,
+    sms_segments as sms_segments,
+    ym_zh as ym_zh,
+    _template_inputs,
+)
+from .policy import format_month
 from .settings import Settings
-from .tabular import sql_codes, write_partitioned
 from .warehouse import render_sql
 
-REMINDER_KINDS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE")
-KINDS = REMINDER_KINDS + ("DECLARATION", "CONSULTATION", "RESULT")
-MAX_SMS_CHARS = 500
 
 # Person columns a notice may use (from the person state of the month) when the rows lack them.
 _PERSON_COLUMNS = ("name", "insurance_type")
-# Columns of the rows that never reach a template (identifiers, phone) or are internal.
-_NOT_IN_CONTEXT = {
-    "id_no",
-    "phone",
-    "_mobile",
-    "_notice_id",
-    "_person_key",
-    "_channel",
-    "_offline_reason",
-    "kind",
-    "employer_uscc",
-    "employer_name",
-    "hukou_region",
-}
-# Template variables that may legitimately be empty: kept as None (tested with {% if %}).
-OPTIONAL_VARIABLES = {
-    "flexible_earliest_mi",
-    "flexible_latest_mi",
-    "flexible_earliest_month",
-    "flexible_latest_month",
-    "elected_retirement_mi",
-    "elected_retirement_month",
-    "elected_benefit_start_mi",
-    "elected_benefit_start_month",
-}
-
-# GB/T 2260 provinces (first two digits) for letters to another province's agency.
-PROVINCES = {
-    "11": "北京市",
-    "12": "天津市",
-    "13": "河北省",
-    "14": "山西省",
-    "15": "内蒙古自治区",
-    "21": "辽宁省",
-    "22": "吉林省",
-    "23": "黑龙江省",
-    "31": "上海市",
-    "32": "江苏省",
-    "33": "浙江省",
-    "34": "安徽省",
-    "35": "福建省",
-    "36": "江西省",
-    "37": "山东省",
-    "41": "河南省",
-    "42": "湖北省",
-    "43": "湖南省",
-    "44": "广东省",
-    "45": "广西壮族自治区",
-    "46": "海南省",
-    "50": "重庆市",
-    "51": "四川省",
-    "52": "贵州省",
-    "53": "云南省",
-    "54": "西藏自治区",
-    "61": "陕西省",
-    "62": "甘肃省",
-    "63": "青海省",
-    "64": "宁夏回族自治区",
-    "65": "新疆维吾尔自治区",
-}
-
-_LETTER_BASIS = {
-    "OFFICE_CHANGE": "牵头经办机构变更",
-    "BENEFIT_PLACE_IN": "待遇领取地变更为我区",
-    "PRE_REVIEW_OFFICE": "待遇领取地与档案预审地不一致",
-}
-
-_SAFE_CODE = re.compile(r"^[0-9A-Za-z]{1,20}$")
-
-
-class NoticeRenderError(RetirePrepError):
-    """A notice that cannot be rendered (missing value, too long): names person_key, never the ID."""
-
-
-# ----------------------------------------------------------------------------- small helpers
-
-
-def sms_segments(text: str | int) -> int:
-    """Segments of an SMS text (or of a length), signature included (rules.md §5, policy.md §9)."""
-    n = text if isinstance(text, int) else len(text)
-    return _segments_for_length(n)
-
-
-def ym_zh(value) -> str:
-    """A month as ``YYYY年M月``: from a month index, ``'YYYY-MM'``, ``'YYYYMM'`` or a date."""
-    if isinstance(value, jinja2.Undefined):
-        str(value)  # raises for StrictUndefined
-    if isinstance(value, (date, datetime)):
-        return f"{value.year}年{value.month}月"
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"not a month: {value!r}")
-    if isinstance(value, int):
-        return f"{value // 12}年{value % 12 + 1}月"
-    s = str(value).strip()
-    m = re.fullmatch(r"([0-9]{4})-?(0[1-9]|1[0-2])", s)
-    if not m:
-        raise ValueError(f"not a month: {value!r}")
-    return f"{int(m.group(1))}年{int(m.group(2))}月"
-
-
-def date_zh(value) -> str:
-    """A day as ``YYYY年M月D日``: from a date or ``'YYYY-MM-DD'``."""
-    if isinstance(value, jinja2.Undefined):
-        str(value)
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return f"{value.year}年{value.month}月{value.day}日"
-    d = date.fromisoformat(str(value).strip())
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
-@lru_cache(maxsize=1)
-def offices() -> dict[str, dict[str, str]]:
-    """data/offices.csv: office_code → {office_name, city, phone, address}."""
-    with open(DATA_DIR / "offices.csv", encoding="utf-8", newline="") as fh:
-        return {r["office_code"]: r for r in csv.DictReader(fh)}
-
-
-def office_short_name(name: str) -> str:
-    """``银川市兴庆区社会保险事业管理中心`` → ``银川市兴庆区社保中心`` (附件2/4 say "XX社保中心")."""
-    s = re.sub(r"（[^）]*）|\([^)]*\)", "", name)
-    return s.replace("社会保险事业管理中心", "社保中心").replace("社会保险事业管理局", "社保局")
-
-
-def recipient_name(code: str) -> str:
-    """Addressee of a coordination letter: a Ningxia office's name, else the province's agency."""
-    office = offices().get(code)
-    if office:
-        return office["office_name"]
-    prov = PROVINCES.get((code or "")[:2])
-    if prov and prov != "宁夏回族自治区":
-        return f"{prov}省级社会保险经办机构"
-    return f"{code}社会保险经办机构"
-
-
-def _office_context(code: str | None) -> dict:
-    office = offices().get(code or "")
-    if not office:
-        return {}
-    return {
-        "office_name": office["office_name"],
-        "office_short": office_short_name(office["office_name"]),
-        "office_phone": office["phone"] or None,
-        "office_address": office["address"] or None,
-    }
 
 
 def _persons_source(con) -> str:
@@ -237,104 +96,7 @@ def _sql(name: str, **params) -> str:
     return render_sql(f"notify/{name}", **params).strip().rstrip(";")
 
 
-def _check_code(code: str) -> str:
-    if not isinstance(code, str) or not _SAFE_CODE.match(code):
-        raise RetirePrepError(f"office code {code!r} is not usable as a folder name")
-    return code
-
-
-# ----------------------------------------------------------------------------- rendering
-
-_sms_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "sms")),
-    undefined=jinja2.StrictUndefined,
-    autoescape=False,
-    keep_trailing_newline=False,
-)
-_sms_env.filters["ym_zh"] = ym_zh
-_sms_env.filters["date_zh"] = date_zh
-
-_letter_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "letters")),
-    undefined=jinja2.StrictUndefined,
-    autoescape=True,
-    keep_trailing_newline=True,
-)
-
-_UNDEFINED_NAME = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined")
-
-
-def notice_context(row: dict, month_mi: int) -> dict:
-    """Template variables of one notice row (see the module doc and the report of variables).
-
-    Every column of the row but identifiers and the phone; ``<x>_month`` (``YYYY年M月``) for each
-    ``<x>_mi``; the office's ``office_name``, ``office_short``, ``office_phone``,
-    ``office_address``; ``month_mi`` / ``month`` (the run month).  A value that is NULL is
-    left out (its use fails the render) unless the variable is optional.
-    """
-    ctx: dict = {}
-    for k, v in row.items():
-        if k in _NOT_IN_CONTEXT or k.startswith("_"):
-            continue
-        ctx[k] = v
-        if k.endswith("_mi") and isinstance(v, int) and not isinstance(v, bool):
-            ctx.setdefault(k[:-3] + "_month", ym_zh(v))
-    for k, v in list(ctx.items()):
-        if k.endswith("_mi") and v is None:
-            ctx.setdefault(k[:-3] + "_month", None)
-    ctx.update(_office_context(row.get("office_code")))
-    ctx["month_mi"] = month_mi
-    ctx["month"] = ym_zh(month_mi)
-    return {k: v for k, v in ctx.items() if v is not None or k in OPTIONAL_VARIABLES}
-
-
-def render_notice(kind: str, context: dict, settings: Settings, pkey: str) -> str:
-    """The stored text of a notice: signature + the template's body on one line.
-
-    A variable that is absent or None fails the render (optional variables excepted: they
-    default to None).  Raises :class:`NoticeRenderError` naming ``pkey`` (the person_key) and
-    the variable that has no value, or the length when over 500 characters.
-    """
-    if kind not in KINDS:
-        raise NoticeRenderError(f"unknown notice kind {kind!r}")
-    template = _sms_env.get_template(f"{kind.lower()}.txt.j2")
-    ctx = {k: None for k in OPTIONAL_VARIABLES}
-    ctx.update({k: v for k, v in context.items() if v is not None or k in OPTIONAL_VARIABLES})
-    try:
-        body = template.render(**ctx)
-    except jinja2.UndefinedError as exc:
-        m = _UNDEFINED_NAME.search(str(exc))
-        var = m.group(1) if m else "?"
-        raise NoticeRenderError(
-            f"cannot render the {kind} notice of person {pkey}: template variable '{var}' has no value"
-        ) from None
-    except ValueError as exc:
-        raise NoticeRenderError(f"cannot render the {kind} notice of person {pkey}: {exc}") from None
-    text = settings.sms_signature + "".join(line.strip() for line in body.splitlines())
-    if len(text) > MAX_SMS_CHARS:
-        raise NoticeRenderError(
-            f"the {kind} notice of person {pkey} has {len(text)} characters (at most {MAX_SMS_CHARS})"
-        )
-    return text
-
-
 # ----------------------------------------------------------------------------- issuing
-
-
-@lru_cache(maxsize=None)
-def _template_inputs(kind: str, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The row columns the ``kind`` template's text can depend on (through notice_context)."""
-    from jinja2 import meta
-
-    source = _sms_env.loader.get_source(_sms_env, f"{kind.lower()}.txt.j2")[0]
-    used = meta.find_undeclared_variables(_sms_env.parse(source))
-    keys = {"office_code"}  # office_name, office_short, office_phone, office_address
-    for v in used:
-        if v in columns:
-            keys.add(v)
-        if v.endswith("_month") and v[:-6] + "_mi" in columns:
-            keys.add(v[:-6] + "_mi")
-    return tuple(sorted(keys))
 
 
 def _columns(con, table: str) -> list[str]:
@@ -532,122 +294,3 @@ def record_letters_due(con, month_mi: int) -> int:
 
 
 # ----------------------------------------------------------------------------- files
-
-
-def _kinds_sql() -> str:
-    return "[" + ", ".join(f"'{k}'" for k in KINDS) + "]"
-
-
-def notice_offices(con, month_mi: int) -> list[str]:
-    """The offices whose files carry notices of P (TEMP view ``_notices_p`` made on ``con``):
-    a notice goes to its ``file_office`` as P's run settled it, else to the issuing office."""
-    _run(con, render_sql("notify/45_file_office.sql", month_mi=int(month_mi)))
-    return [r[0] for r in con.execute("SELECT DISTINCT file_office FROM _notices_p ORDER BY 1").fetchall()]
-
-
-def write_notification_files(
-    con, month_mi: int, out_month_dir: Path, office: str | None = None, offices: list[str] | None = None
-) -> dict:
-    """``notifications/<office>/sms.parquet|.csv`` and ``offline.csv`` for every office with
-    notices issued in P (or only ``office`` when given).  Each office gets only its own notices
-    (its persons of P: see :func:`notice_offices`); an office with notices gets all three files, one of them
-    possibly empty; an office without notices gets none.
-
-    Returns counts (additive over offices): ``notification offices``, ``sms notices``,
-    ``sms segments``, ``offline notices``.
-    """
-    out_month_dir = Path(out_month_dir)
-    month_mi = int(month_mi)
-    offices_p = notice_offices(con, month_mi)
-    if office is not None:
-        offices_p = [o for o in offices_p if o == office]
-    if offices is not None:
-        offices_p = [o for o in offices_p if o in set(offices)]
-    for code in offices_p:
-        _check_code(code)
-    if not offices_p:
-        return {"notification offices": 0, "sms notices": 0, "sms segments": 0, "offline notices": 0}
-    only = sql_codes(offices_p)
-    persons = _persons_source(con)
-    kinds = _kinds_sql()
-    folder = out_month_dir / "notifications"
-    # one query per file kind for all the offices at once, split by office in Arrow
-    sms = write_partitioned(
-        con,
-        _sql("50_sms_file.sql", month_mi=month_mi, offices=only, kinds=kinds),
-        "_office",
-        lambda code: folder / code / "sms",
-        offices_p,
-    )
-    offline = write_partitioned(
-        con,
-        _sql("51_offline_file.sql", month_mi=month_mi, offices=only, kinds=kinds, persons=persons),
-        "_office",
-        lambda code: folder / code / "offline",
-        offices_p,
-        csv_only=True,
-    )
-    segments = con.execute(
-        f"SELECT coalesce(sum(segments), 0) FROM _notices_p WHERE channel = 'SMS' AND file_office IN ({only})"
-    ).fetchall()[0][0]
-    return {
-        "notification offices": len(offices_p),
-        "sms notices": sum(sms.values()),
-        "sms segments": int(segments),
-        "offline notices": sum(offline.values()),
-    }
-
-
-def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
-    """Coordination letters (附件1) of P: ``letters/<office>/<letter id>.html`` (see
-    ``sql/notify/60_letters.sql`` for the cases).  The sending office is the benefit-place
-    (responsible) office; the addressee the pre-review office or province.  Returns the paths.
-    """
-    out_month_dir = Path(out_month_dir)
-    month_mi = int(month_mi)
-    rows = _dicts(con, _sql("60_letters.sql", month_mi=month_mi, persons=_persons_source(con)))
-    template = _letter_env.get_template("coordination.html.j2")
-    first_day = date(month_mi // 12, month_mi % 12 + 1, 1)
-    paths: list[Path] = []
-    for row in rows:
-        sender = _check_code(row["sender"])
-        recipient = row["recipient"]
-        office = offices().get(sender, {})
-        ctx = {
-            "letter_id": row["letter_id"],
-            "recipient_code": recipient,
-            "recipient_name": recipient_name(recipient),
-            "sender_code": sender,
-            "sender_name": office.get("office_name") or f"{sender}社会保险经办机构",
-            "sender_phone": office.get("phone") or None,
-            "sender_address": office.get("address") or None,
-            "person_name": row["name"],
-            "id_no": row["id_no"],
-            "officer_id": row["officer_id"],
-            "procedure_text": (
-                "城乡居民基本养老保险待遇领取手续" if row["insurance_type"] == 170 else "企业职工基本养老保险退休手续"
-            ),
-            "letter_date": date_zh(first_day),
-            "basis_text": "；".join(_LETTER_BASIS.get(b, b) for b in row["basis"].split(";")),
-        }
-        try:
-            html = template.render(**ctx)
-        except jinja2.UndefinedError as exc:
-            m = _UNDEFINED_NAME.search(str(exc))
-            raise NoticeRenderError(
-                f"cannot render the coordination letter of person {row['person_key']}: "
-                f"template variable '{m.group(1) if m else '?'}' has no value"
-            ) from None
-        path = out_month_dir / "letters" / sender / f"{_check_code_id(row['letter_id'])}.html"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(html.encode("utf-8"))
-        os.replace(tmp, path)
-        paths.append(path)
-    return paths
-
-
-def _check_code_id(letter_id: str) -> str:
-    if not re.fullmatch(r"[0-9A-Za-z-]{1,80}", letter_id or ""):
-        raise RetirePrepError(f"letter id {letter_id!r} is not usable as a file name")
-    return letter_id

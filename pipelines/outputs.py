@@ -60,7 +60,7 @@ def validate_notices(con, ctx) -> None:
 
 def offices_of_month(con, ctx) -> list[str]:
     """Offices that get files for P: every office with a worklist row or a notice."""
-    from .notify import notice_offices
+    from .notify_files import notice_offices
 
     rows = con.execute("SELECT DISTINCT office_code FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchall()
     return sorted({r[0] for r in rows} | set(notice_offices(con, ctx.month_mi)))
@@ -163,21 +163,21 @@ def write_office_files(con, ctx, office: str, base: Path) -> dict:
 
 def write_offices_files(con, ctx, offices: list[str], base: Path) -> dict:
     """The worklists and notices of ``offices`` for P under ``base``, each office its own folder."""
-    from . import notify
+    from . import notify_files
 
     counts = {"worklist rows": sum(write_worklists(con, ctx, base, offices).values())}
-    counts.update(notify.write_notification_files(con, ctx.month_mi, base, offices=offices))
+    counts.update(notify_files.write_notification_files(con, ctx.month_mi, base, offices=offices))
     return counts
 
 
 def write_month_files(con, ctx, base: Path) -> dict:
     """The month's region-wide files under ``base``: handovers, coordination letters, the offices'
     workload forecast (issue 18), report."""
-    from . import forecast, notify, report
+    from . import forecast, notify_files, report
 
     counts = {
         "handovers": write_handovers(con, ctx, base),
-        "letters": len(notify.write_letters(con, ctx.month_mi, base)),
+        "letters": len(notify_files.write_letters(con, ctx.month_mi, base)),
         "forecast rows": forecast.write_forecast(con, ctx, base),
     }
     report.write_report(con, ctx, base)

@@ -248,7 +248,9 @@ def test_dag_files_import_without_error_or_warning(parsed):
     assert parsed["import_warnings"] == []
     assert parsed["dag_warnings"] == []  # e.g. a task in a pool that does not exist
     assert sorted(parsed["dags"]) == sorted(DAG_IDS)
-    assert parsed["heavy"] == [], "DAG files must import pipelines (but its stage table)/duckdb/GX inside the tasks only"
+    assert parsed["heavy"] == [], (
+        "DAG files must import pipelines (but its stage table)/duckdb/GX inside the tasks only"
+    )
     for f in DAGS.glob("*.py"):
         assert len(f.read_text(encoding="utf-8").splitlines()) < 120, f
 
