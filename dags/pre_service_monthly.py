@@ -101,7 +101,7 @@ def pre_service_monthly():
             return o.office_group_files(offices, month, name)
         return run
 
-    @task(pool=POOL, trigger_rule=TriggerRule.NONE_FAILED)
+    @task(pool=POOL, trigger_rule=TriggerRule.NONE_FAILED)  # also when no office has files (mapped task skipped)
     def finish(month: str) -> dict:  # swaps OUT/.P.partial in as the command line does
         from pipelines import orchestration as o
         return o.stage("finish", month)
@@ -111,8 +111,8 @@ def pre_service_monthly():
     chain(ingest_push(), load_applications(), month_due(month), last)
     for st in (s for s in STAGES if s.writes):
         last = last >> writer(st.name)(month)  # `a >> b` is b
-    # finish also runs when no office has files (the mapped task skipped)
     last >> [per_office(s.name).partial(month=month).expand(offices=last) if s.per_office
              else reader(s.name)(month) for s in STAGES if not s.writes] >> finish(month)
+
 
 pre_service_monthly()

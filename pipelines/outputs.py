@@ -1,7 +1,8 @@
 """Outputs of month P (outputs.md): county worklists, notices, handovers, letters, report.
 
 Everything is read from the warehouse, validated, written into a staging
-folder and then moved into ``OUT/P/`` — a failed validation publishes nothing
+folder (``OUT/.P.partial``) and then moved into ``OUT/P/`` — the same steps for the
+command line and the DAG (issue 15) — so a failed validation publishes nothing
 of the stage, and a rerun rewrites the same bytes.  An office's folder holds
 its own persons only: every per-office query filters on the office code.
 """
@@ -354,7 +355,7 @@ def remove_path(path: Path) -> None:
 def clear_leftovers(final: Path, folders=None) -> int:
     """Remove what an interrupted run left in ``OUT/P`` (issue 14 item 1): a run folder moved
     aside (``.worklists.old`` …) and files half written under their temporary name (``*.tmp``,
-    which the DAG's tasks leave inside the folders they write in place).  Only the pipeline's own
+    which a killed DAG file task leaves in the staging folder).  Only the pipeline's own
     names of the run's folders (:data:`RUN_FOLDERS`; ``declarations/`` is declare's, which clears
     its own): nothing a person puts there matches.  Returns how many were removed."""
     n = 0

@@ -315,6 +315,25 @@ def test_dags_have_tags_docs_retries_schedule_and_pool(parsed):
         assert {t["pool"] for t in parsed["dags"][dag_id]["tasks"].values()} == {o.POOL}
 
 
+@pytest.mark.airflow
+def test_monthly_dag_is_built_from_the_stage_table(parsed):
+    """dags/pre_service_monthly.py makes a task of each stage of pipelines.stages.STAGES (issue 15):
+    writers in the pool, one after another from begin; readers after the last writer, side by
+    side, the per-office one mapped; finish after every reader."""
+    from pipelines.stages import STAGES
+
+    tasks = parsed["dags"]["pre_service_monthly"]["tasks"]
+    writers = [s.name for s in STAGES if s.writes]
+    for s in STAGES:
+        assert (tasks[s.name]["pool"] == o.POOL, tasks[s.name]["mapped"]) == (s.writes, s.per_office), s.name
+    for before, name in zip(["begin"] + writers, writers):
+        assert set(tasks[name]["upstream"]) == {before, "resolve_month"}, name
+    readers = [s.name for s in STAGES if not s.writes]
+    for name in readers:
+        assert set(tasks[name]["upstream"]) == {writers[-1], "resolve_month"}, name
+    assert set(tasks["finish"]["upstream"]) == set(readers) | {"resolve_month"}
+
+
 # ------------------------------------------------------------------ dag.test() runs
 
 RUNNER = r"""
