@@ -693,7 +693,7 @@ def test_transition_details_in_chinese():
 
 
 def test_the_dag_office_task_writes_the_same_workbook(month, tmp_path):
-    """The DAG's per-office task (monthly.stage_office_files → outputs.write_office_files) writes the
+    """The DAG's per-office task (monthly.stage_run("office_files") → outputs.write_offices_files) writes the
     same worklist.xlsx, byte for byte, as the command line's run."""
     from pipelines import outputs, screen
     from pipelines.monthly import month_context
