@@ -31,7 +31,8 @@ install -d -o "$SVC" -g "$SVC" -m 0750 "$DATA" "$DATA/warehouse" "$DATA/out" "$D
 
 # code and its virtualenv (root-owned: the services cannot change their own code). What git ignores
 # (.venv, out/, build/, *.egg-info, caches, bench/work) is neither copied nor deleted there.
-rsync -a --delete --exclude /.git --filter=':- .gitignore' "$SRC/" "$PREFIX/"
+# (.venv and the egg-info also by name: on the first copy $PREFIX has no .gitignore yet to protect them)
+rsync -a --delete --exclude /.git --exclude /.venv --exclude '/*.egg-info' --filter=':- .gitignore' "$SRC/" "$PREFIX/"
 # a virtualenv on another interpreter than Debian's is made anew
 if [ "$(readlink -f "$PREFIX/.venv/bin/python" 2>/dev/null)" != "$(readlink -f "$PY")" ]; then
   rm -rf "$PREFIX/.venv"
