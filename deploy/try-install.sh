@@ -3,7 +3,9 @@
 # not PID 1 (a container, a disposable VM), then check what it installed, run it a second time
 # (it must change nothing), stop everything it started and say how long each part took.
 #
-#   sudo bash deploy/try-install.sh
+#   sudo bash deploy/try-install.sh            on top of what an earlier try left
+#   sudo bash deploy/try-install.sh --fresh    first removes what install.sh made (user, /opt, /srv,
+#                                              /etc/retire-prep, the units, the database and role)
 #
 # It CHANGES THE MACHINE (user retireprep, /opt/retire-prep, /srv/retire-prep, /etc/retire-prep,
 # /etc/systemd/system/retire-prep-airflow*, a PostgreSQL role and database "airflow"): run it only on
@@ -28,8 +30,21 @@ ok() { echo "  ok    $*"; }
 bad() { echo "  FAIL  $*"; FAILED=1; }
 as_service() { runuser -u "$SVC" -- bash -c "set -a; . $ETC/retire-prep.env; set +a; $*"; }
 
+pg_state() { pg_lsclusters -h 2>/dev/null | awk '$1 == 15 && $2 == "main" {print $4}'; }
 pg_was_running=0
-pg_lsclusters -h 2>/dev/null | grep -q online && pg_was_running=1
+[ "$(pg_state)" = online ] && pg_was_running=1
+
+if [ "${1:-}" = --fresh ]; then
+  echo "== --fresh: removing what install.sh made"
+  systemctl stop retire-prep-airflow.target 2>/dev/null
+  if [ "$(pg_state)" != online ]; then pg_ctlcluster 15 main start; fi
+  runuser -u postgres -- psql -qc "DROP DATABASE IF EXISTS airflow" -c "DROP ROLE IF EXISTS $SVC"
+  [ $pg_was_running = 0 ] && pg_ctlcluster 15 main stop
+  /usr/bin/systemctl disable retire-prep-airflow.target >/dev/null 2>&1
+  rm -rf "$PREFIX" "$DATA" "$ETC" /etc/systemd/system/retire-prep-airflow*
+  id -u "$SVC" >/dev/null 2>&1 && userdel "$SVC"
+  lap "--fresh: removing the earlier install"
+fi
 
 # what install.sh made, as content + owner + mode (not times: a rerun may touch a file unchanged,
 # that is no change); PostgreSQL roles and databases; the user; the virtualenv's packages
@@ -41,7 +56,7 @@ snapshot() {
       \( -path '/etc/systemd/system/*' -a ! -name '*retire-prep*' -a ! -name 'multi-user.target.wants' \) -prune -o \
       -printf '%p %U:%G %m %y %l\n' | sort
     find "$PREFIX" "$ETC" "$DATA/airflow" -maxdepth 1 -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum
-    find "$PREFIX" -path "$PREFIX/.venv" -prune -o -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | sed 's/-$/code tree/'
+    find "$PREFIX" -path "$PREFIX/.venv" -prune -o -name __pycache__ -prune -o -type f -print0 | sort -z | xargs -0 sha256sum
     find "$PREFIX/.venv" -name __pycache__ -prune -o -printf '%p %m %s\n' | sort | sha256sum | sed 's/-$/virtualenv listing/'
     "$PREFIX/.venv/bin/pip" freeze --all 2>/dev/null
     runuser -u postgres -- psql -tAc "SELECT rolname, rolsuper, rolcreatedb FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"
@@ -88,17 +103,25 @@ grep -q '0.0.0.0:8080\|\[::\]:8080\|\*:8080' "$LOG/ss.txt" && bad "8080 open on 
 lap "services up, health, listening sockets"
 
 echo "== the DAGs (parsed by the DAG processor into PostgreSQL)"
-t=0 n=0
+# one DAG per file of dags/ (the DAG id is the file's name)
+want=$(cd "$PREFIX/dags" && ls -- *.py | sed 's/\.py$//' | grep -v '^_' | sort | paste -sd' ')
+jsonids() { python3 -c 'import json, sys; print(" ".join(sorted(d["dag_id"] for d in json.load(sys.stdin))))'; }
+t=0 have=
 while [ $t -lt 300 ]; do
-  as_service "$PREFIX/.venv/bin/airflow dags list -o plain" >"$LOG/dags.txt" 2>&1
-  n=$(awk 'NR>1 && NF' "$LOG/dags.txt" | grep -vc '^dag_id' || true)
-  [ "$n" -ge 3 ] && break
+  have=$(as_service "$PREFIX/.venv/bin/airflow dags list -o json" 2>"$LOG/dags.err" | jsonids 2>/dev/null)
+  [ "$have" = "$want" ] && break
   sleep 5; t=$((t + 5))
 done
-[ "$n" = 3 ] && ok "3 DAGs listed after ${t}s: $(awk 'NR>1 && NF {print $1}' "$LOG/dags.txt" | grep -v '^dag_id' | paste -sd' ')" || bad "$n DAGs listed (want 3): $LOG/dags.txt"
-as_service "$PREFIX/.venv/bin/airflow dags list-import-errors -o plain" >"$LOG/import-errors.txt" 2>&1
-if grep -qi 'no data found' "$LOG/import-errors.txt" || ! awk 'NR>1 && NF' "$LOG/import-errors.txt" | grep -q .; then ok "no import errors"
-else bad "import errors: $LOG/import-errors.txt"; fi
+[ "$have" = "$want" ] && ok "every DAG of dags/ listed after ${t}s: $have" || bad "DAGs listed: '$have', want '$want' ($LOG/dags.err)"
+errs=$(as_service "$PREFIX/.venv/bin/airflow dags list-import-errors -o json" 2>"$LOG/import-errors.err")
+[ "$errs" = "[]" ] && ok "no import errors" || bad "import errors: $errs"
+# the scheduler, triggerer and DAG processor heartbeat into the database: the API server's health
+t=0
+until curl -fsS http://127.0.0.1:8080/api/v2/monitor/health 2>/dev/null >"$LOG/health.json" \
+  && [ "$(grep -o '"status":"healthy"' "$LOG/health.json" | wc -l)" = 4 ] || [ $t -ge 180 ]; do sleep 3; t=$((t + 3)); done
+[ "$(grep -o '"status":"healthy"' "$LOG/health.json" | wc -l)" = 4 ] \
+  && ok "health: metadatabase, scheduler, triggerer, dag_processor healthy (after ${t}s more)" \
+  || bad "health: $(cat "$LOG/health.json")"
 # the code the services import is the installed tree, not a copy without sql/ and templates/
 root=$(as_service "cd / && $PREFIX/.venv/bin/python -c 'import pipelines; print(pipelines.SQL_DIR)'" 2>&1)
 [ "$root" = "$PREFIX/sql" ] && ok "pipelines.SQL_DIR = $root" || bad "pipelines.SQL_DIR = $root (want $PREFIX/sql)"
@@ -143,11 +166,11 @@ lap "install.sh, second run + comparison"
 echo "== stopping everything this started"
 systemctl stop retire-prep-airflow.target
 [ $pg_was_running = 0 ] && systemctl stop postgresql
-sleep 1
+t=0; while [ $pg_was_running = 0 ] && [ "$(pg_state)" != down ] && [ $t -lt 30 ]; do sleep 1; t=$((t + 1)); done
 left=$(pgrep -u "$SVC" || true)
 [ -z "$left" ] && ok "no process of $SVC left" || bad "processes of $SVC left: $(ps -o pid,cmd -p "$(echo $left | tr ' ' ,)")"
 if [ $pg_was_running = 0 ]; then
-  pgrep -u postgres >/dev/null && bad "PostgreSQL still running" || ok "PostgreSQL stopped (it was not running before)"
+  [ "$(pg_state)" = down ] && ok "PostgreSQL 15/main stopped (it was not running before)" || bad "PostgreSQL 15/main is $(pg_state)"
 fi
 lap "stop"
 
