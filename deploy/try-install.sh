@@ -86,9 +86,9 @@ else bad "systemd-analyze verify: $(cat "$LOG/verify-installed.txt")"; fi
 lap "systemd-analyze verify (installed)"
 
 echo "== the services"
-t=0
-until curl -fsS -o /dev/null http://127.0.0.1:8080/api/v2/monitor/health 2>/dev/null || [ $t -ge 300 ]; do sleep 3; t=$((t + 3)); done
-curl -fsS http://127.0.0.1:8080/api/v2/monitor/health >"$LOG/health.json" 2>&1 && ok "API server answers on 127.0.0.1:8080 (health after ${t}s)" || bad "API server does not answer on 127.0.0.1:8080"
+t0=$SECONDS
+until curl -fsS -o /dev/null http://127.0.0.1:8080/api/v2/monitor/health 2>/dev/null || [ $((SECONDS - t0)) -ge 300 ]; do sleep 3; done
+curl -fsS http://127.0.0.1:8080/api/v2/monitor/health >"$LOG/health.json" 2>&1 && ok "API server answers on 127.0.0.1:8080 (health after $((SECONDS - t0))s)" || bad "API server does not answer on 127.0.0.1:8080"
 for u in api-server scheduler dag-processor triggerer; do
   if systemctl is-active "retire-prep-airflow-$u.service" >/dev/null; then ok "$u running (pid $(cat /run/retire-prep-shim/retire-prep-airflow-$u.service.pid))"
   else bad "$u not running (log /run/retire-prep-shim/retire-prep-airflow-$u.service.log)"; fi
@@ -105,22 +105,24 @@ lap "services up, health, listening sockets"
 echo "== the DAGs (parsed by the DAG processor into PostgreSQL)"
 # one DAG per file of dags/ (the DAG id is the file's name)
 want=$(cd "$PREFIX/dags" && ls -- *.py | sed 's/\.py$//' | grep -v '^_' | sort | paste -sd' ')
-jsonids() { python3 -c 'import json, sys; print(" ".join(sorted(d["dag_id"] for d in json.load(sys.stdin))))'; }
-t=0 have=
-while [ $t -lt 300 ]; do
+# (Airflow prints its warnings, e.g. graphviz missing, on stdout too: the JSON is the line opening with [)
+jsonids() { grep '^\[' | python3 -c 'import json, sys; print(" ".join(sorted(d["dag_id"] for d in json.load(sys.stdin))))'; }
+# (deadlines on the wall clock: one `airflow dags list` takes 10 s on a loaded machine)
+t0=$SECONDS have=
+while [ $((SECONDS - t0)) -lt 300 ]; do
   have=$(as_service "$PREFIX/.venv/bin/airflow dags list -o json" 2>"$LOG/dags.err" | jsonids 2>/dev/null)
   [ "$have" = "$want" ] && break
-  sleep 5; t=$((t + 5))
+  sleep 5
 done
-[ "$have" = "$want" ] && ok "every DAG of dags/ listed after ${t}s: $have" || bad "DAGs listed: '$have', want '$want' ($LOG/dags.err)"
-errs=$(as_service "$PREFIX/.venv/bin/airflow dags list-import-errors -o json" 2>"$LOG/import-errors.err")
+[ "$have" = "$want" ] && ok "every DAG of dags/ listed after $((SECONDS - t0))s: $have" || bad "DAGs listed: '$have', want '$want' ($LOG/dags.err)"
+errs=$(as_service "$PREFIX/.venv/bin/airflow dags list-import-errors -o json" 2>"$LOG/import-errors.err" | grep '^\[')
 [ "$errs" = "[]" ] && ok "no import errors" || bad "import errors: $errs"
 # the scheduler, triggerer and DAG processor heartbeat into the database: the API server's health
-t=0
+t0=$SECONDS
 until curl -fsS http://127.0.0.1:8080/api/v2/monitor/health 2>/dev/null >"$LOG/health.json" \
-  && [ "$(grep -o '"status":"healthy"' "$LOG/health.json" | wc -l)" = 4 ] || [ $t -ge 180 ]; do sleep 3; t=$((t + 3)); done
+  && [ "$(grep -o '"status":"healthy"' "$LOG/health.json" | wc -l)" = 4 ] || [ $((SECONDS - t0)) -ge 180 ]; do sleep 3; done
 [ "$(grep -o '"status":"healthy"' "$LOG/health.json" | wc -l)" = 4 ] \
-  && ok "health: metadatabase, scheduler, triggerer, dag_processor healthy (after ${t}s more)" \
+  && ok "health: metadatabase, scheduler, triggerer, dag_processor healthy (after $((SECONDS - t0))s more)" \
   || bad "health: $(cat "$LOG/health.json")"
 # the code the services import is the installed tree, not a copy without sql/ and templates/
 root=$(as_service "cd / && $PREFIX/.venv/bin/python -c 'import pipelines; print(pipelines.SQL_DIR)'" 2>&1)
