@@ -260,8 +260,8 @@ def test_the_systemctl_shim_starts_a_unit_as_systemd_would(tmp_path):
     (units / "try.service").write_text(
         f"[Service]\nUser={user}\nEnvironmentFile={tmp_path / 'svc.env'}\nWorkingDirectory={wd}\nUMask=0027\n"
         "ExecStartPre=/bin/sh -c 'echo pre > ${SEEN}/pre'\n"
-        "ExecStart=/bin/sh -c 'pwd > $SEEN/cwd; umask > $SEEN/umask; echo \"$FOO\" > $SEEN/foo; "
-        "echo \"${LEAK:-none}\" > $SEEN/leak; exec sleep 300'\n",
+        'ExecStart=/bin/sh -c \'pwd > $SEEN/cwd; umask > $SEEN/umask; echo "$FOO" > $SEEN/foo; '
+        'echo "${LEAK:-none}" > $SEEN/leak; exec sleep 300\'\n',
         encoding="utf-8",
     )
     (units / "try.target").write_text("[Unit]\nWants=try.service\n", encoding="utf-8")
