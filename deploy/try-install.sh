@@ -169,7 +169,8 @@ echo "== stopping everything this started"
 systemctl stop retire-prep-airflow.target
 [ $pg_was_running = 0 ] && systemctl stop postgresql
 t=0; while [ $pg_was_running = 0 ] && [ "$(pg_state)" != down ] && [ $t -lt 30 ]; do sleep 1; t=$((t + 1)); done
-left=$(pgrep -u "$SVC" || true)
+# (zombies have ended: PID 1 reaps them when it gets to it)
+left=$(ps -u "$SVC" -o pid=,stat= | awk '$2 !~ /^Z/ {print $1}')
 [ -z "$left" ] && ok "no process of $SVC left" || bad "processes of $SVC left: $(ps -o pid,cmd -p "$(echo $left | tr ' ' ,)")"
 if [ $pg_was_running = 0 ]; then
   [ "$(pg_state)" = down ] && ok "PostgreSQL 15/main stopped (it was not running before)" || bad "PostgreSQL 15/main is $(pg_state)"
