@@ -6,7 +6,7 @@
 concat_ws(',', {% for c in cols %}CASE WHEN r.{{ c }} IS NULL THEN '' WHEN regexp_matches(r.{{ c }}, '[,"\n\r]') THEN '"' || replace(r.{{ c }}, '"', '""') || '"' ELSE r.{{ c }} END{{ ", " if not loop.last }}{% endfor %})
 {%- endmacro %}
 INSERT INTO quarantine_rows
-SELECT {{ seq }}, '{{ batch_id }}', q.file, q.row_no, q.reason_code,
+SELECT {{ seq }}, {{ batch_id | sql_str }}, q.file, q.row_no, q.reason_code,
        CASE q.reason_code
             WHEN 'BAD_ID_NO'                 THEN 'id_no is not a valid GB 11643 number'
             WHEN 'BAD_OP'                    THEN 'op is not allowed for this push_type'
