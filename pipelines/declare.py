@@ -164,11 +164,11 @@ def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
     vdir = Path(out) / ctx.month / "validation"
     # frames bounded like every frame handed to GX (validation_max_rows, a hash sample above it)
     n = con.execute("SELECT count(*) FROM declaration_decisions WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0][0]
-    query, keep = (
+    text, keep = (
         query(STEPS["30_office_file"], month_mi=ctx.month_mi, office=None),
         sample_clause(n, settings),
     )
-    frame = con.execute(query if keep == "TRUE" else f"SELECT * FROM ({query}) WHERE {keep}").df()
+    frame = con.execute(text if keep == "TRUE" else f"SELECT * FROM ({text}) WHERE {keep}").df()
     validate_frames(
         "declarations",
         {"declarations": frame},

@@ -37,17 +37,22 @@ OBSERVERS: list[Callable] = []
 @lru_cache(maxsize=None)
 def header(sql: str) -> dict[str, frozenset[str]]:
     """The ``-- reads:`` / ``-- writes:`` / ``-- params:`` lines of ``sql/<sql>`` ("-" is none;
-    "(…)" a remark)."""
+    "(…)" a remark), with those of the files it includes."""
     out: dict[str, frozenset[str]] = {}
     with open(SQL_DIR / sql, encoding="utf-8") as fh:
-        for line in fh.read().splitlines()[:12]:
-            m = re.match(r"--\s*(reads|writes|params):(.*)$", line)
-            if m:
-                body = re.sub(r"\(.*?\)", "", m.group(2))
-                out[m.group(1)] = frozenset(w.strip() for w in body.split(",") if w.strip() and w.strip() != "-")
+        text = fh.read()
+    for line in text.splitlines()[:12]:
+        m = re.match(r"--\s*(reads|writes|params):(.*)$", line)
+        if m:
+            body = re.sub(r"\(.*?\)", "", m.group(2))
+            out[m.group(1)] = frozenset(w.strip() for w in body.split(",") if w.strip() and w.strip() != "-")
     missing = {"reads", "writes", "params"} - set(out)
     if missing:
         raise RetirePrepError(f"sql/{sql} has no -- {sorted(missing)[0]}: line")
+    # a file it includes is part of it: its reads, writes and params too
+    for inc in re.findall(r"""\{%-?\s*include\s+["']([^"']+)["']""", text):
+        for k, v in header(inc).items():
+            out[k] = out[k] | v
     return out
 
 
@@ -111,10 +116,12 @@ class Steps(tuple):
         return Steps(out) if isinstance(key, slice) else out
 
 
-def run_step(con, step: Step, **params) -> list[tuple]:
-    """Run the statements of ``step``; the rows of the last one."""
+def run_step(con, step: Step, *, bind: list | None = None, **params) -> list[tuple]:
+    """Run the statements of ``step``; the rows of the last one.  ``bind``: values of the ``?`` of
+    the last statement (DuckDB binds parameters in the last statement only)."""
     given = step.given(params)
-    rows = con.execute(step.render(**given)).fetchall()
+    sql = step.render(**given)
+    rows = (con.execute(sql) if bind is None else con.execute(sql, bind)).fetchall()
     for observe in OBSERVERS:
         observe(con, step, given)
     return rows

@@ -37,7 +37,7 @@ def sql_str(value) -> str:
 
 
 def sql_ident(value) -> str:
-    """A quoted identifier: ``"a ""b"""`` (Jinja filter ``sql_ident``)."""
+    """A quoted identifier, ``a"b`` as ``"a""b"`` (Jinja filter ``sql_ident``)."""
     return '"' + str(value).replace('"', '""') + '"'
 
 

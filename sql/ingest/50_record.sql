@@ -47,3 +47,8 @@ LEFT JOIN (SELECT row_no, {{ csv_text(["op", "id_no", "name", "gender", "birth_d
 LEFT JOIN (SELECT row_no, {{ csv_text(["id_no", "region_code", "start_month", "end_month", "relation_status"]) }} AS raw
            FROM raw_segments r
            WHERE r.row_no IN (SELECT row_no FROM batch_quarantine WHERE file = 'segments')) sr ON q.file = 'segments' AND sr.row_no = q.row_no;
+
+-- the last use of the raw text: its tables (a copy of both files) go before the apply, the step
+-- that needs the most memory
+DROP TABLE raw_persons;
+DROP TABLE raw_segments;
