@@ -24,7 +24,7 @@ REGISTERED = {
     "_apps",
     "_apps_rej",  # pipelines.ingest.load_applications
     "_notice_texts",  # pipelines.notify: rendered texts, one per distinct input
-    "officers",  # pipelines.ledger._load_officers: data/officers.csv
+    "reject_errors",  # DuckDB's own: read_csv(store_rejects) in sql/ingest/01_read_csv.sql
 }
 
 

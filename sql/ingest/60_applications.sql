@@ -1,5 +1,5 @@
 -- reads: _apps, _apps_rej
--- writes: _apps_checked, applications
+-- writes: _apps_checked, applications, applications_refused
 -- params: source_file
 -- Applications (trigger 2): keep valid rows, record the others with a reason.
 -- _apps(row_no, <columns>) holds the parsed records, _apps_rej(row_no, …) the unparsable ones.
