@@ -22,7 +22,7 @@ _STAGED = ("raw_persons", "raw_segments", "rej_persons", "rej_segments")
 STEPS = Steps(
     (
         Step("ingest/01_read_csv.sql"),
-        Step("ingest/02_csv_rejects.sql"),
+        Step("ingest/02_csv_rejects.sql", inputs=("reject_errors",)),  # DuckDB's, made by 01's read_csv
         Step("ingest/03_blank_records.sql"),
         Step("ingest/04_number_rows.sql"),
         Step("ingest/05_read_parquet.sql"),

@@ -1,6 +1,6 @@
 -- reads: applications, facts, month_flags
 -- writes: screen_results
--- params: month_mi, next_month_first, settings
+-- params: month_mi, next_month_first
 -- Scope and triggers (rules.md §3) → screen_results for month P = {{ month_mi }}.
 DELETE FROM screen_results WHERE month_mi = {{ month_mi }};
 INSERT INTO screen_results
