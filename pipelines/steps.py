@@ -30,6 +30,8 @@ from typing import Callable, Iterable
 from . import SQL_DIR
 from .errors import RetirePrepError
 
+_LEADING_COMMENTS = re.compile(r"\A(?:[ \t]*(?:--[^\n]*)?\n)+")
+
 #: called after each step ran, with (con, step, params): the header test's check of what a step writes
 OBSERVERS: list[Callable] = []
 
@@ -83,9 +85,12 @@ class Step:
         return {k: params[k] for k in self.params}
 
     def render(self, **params) -> str:
+        """The file's text rendered, its opening comment lines (the header and what it says) left out:
+        the text DuckDB reports, and a statement's label in tests/test_fault_injection.py, begin
+        with the first statement."""
         from .warehouse import render_sql
 
-        return render_sql(self.sql, **self.given(params))
+        return _LEADING_COMMENTS.sub("", render_sql(self.sql, **self.given(params)), count=1)
 
 
 class Steps(tuple):
