@@ -24,8 +24,10 @@ temporary name and renamed; its properties carry a fixed date, so a rerun writes
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +38,8 @@ from .tabular import dictionary
 EXCEL_MAX_ROWS = 1_048_575
 #: rows of each Arrow batch fetched from DuckDB
 BATCH_ROWS = 20_000
+#: deflate level of the workbook's parts (measured: docs/benchmarks.md, issue 16 item 7)
+ZIP_LEVEL = 1
 #: empty rows below the prefilled ones in 反馈 that keep the drop-downs (more events for a person)
 EXTRA_FEEDBACK_ROWS = 500
 
@@ -65,7 +69,11 @@ _NUMBERS = {
 }
 # long free text, wrapped in its cell
 _LONG = {"flag_evidence", "objection_missing_notice"}
+#: the flag evidence of the office in Chinese, while its workbook is written (a temporary table)
+_EVIDENCE = "_xlsx_evidence_zh"
 _FORMULA_FIRST = ("=", "+", "-", "@", "\t", "\r")
+#: a cell holds at most 32,767 characters (Excel; XlsxWriter cuts a longer text there)
+_STR_MAX = 32_767
 
 # the 反馈 sheet: prefilled columns, then the feedback columns (docs/feedback-format.md)
 FEEDBACK_PREFILLED = ("office_code", "id_no", "name", "stage", "due_date")
@@ -108,8 +116,8 @@ def _shown(col: str) -> str:
     if col in ("flags", "entered_by"):  # code lists joined by ';'
         domain = "flag" if col == "flags" else "entered_by"
         return f"array_to_string(list_transform(string_split({col}, ';'), lambda x: {_case(domain, 'x')}), '；')"
-    if col == "flag_evidence":
-        return labels.evidence_zh_sql("flag_evidence")
+    if col == "flag_evidence":  # (translated once per distinct text into the temporary table)
+        return "ev.zh"
     if col in _LABELLED:
         return _case(_LABELLED[col], col)
     if col == "statutory_age":  # 63y0m → 63岁0个月
@@ -169,50 +177,105 @@ def _display_len(v: str) -> int:
     return n + (len(v.encode("utf-8")) - n) // 2
 
 
-def _write_rows(
-    ws,
-    fmts,
-    reader,
-    first_row: int,
-    kinds: list[str],
-    overdue_at: int | None,
-    limit: int,
-    next_sheet,
-    widths: list[float] | None = None,
-) -> int:
-    """Stream the batches of ``reader`` into ``ws`` (and continuation sheets from ``next_sheet()``
-    past ``limit`` data rows); returns the rows written.  A row with wrapped long text gets the
-    height of its lines (spreadsheets do not all size rows on opening)."""
-    r = first_row
-    total = 0
-    cells = fmts.cells
-    long_cols = [c for c, k in enumerate(kinds) if k == "long"] if widths else []
-    for batch in reader:
-        columns = [c.to_pylist() for c in batch.columns]
-        for values in zip(*columns):
-            if r - first_row >= limit:
-                ws = next_sheet()
-                r = first_row
-            lines = 1
-            for c in long_cols:
-                if values[c]:
-                    lines = max(lines, -(-_display_len(values[c]) // max(1, int(widths[c]) - 4)))
-            if lines > 1:
-                ws.set_row(r, 13.5 * min(lines, 30))
-            od = bool(overdue_at is not None and values[overdue_at] == "是")
-            for c, v in enumerate(values):
-                if v is None or v == "":
-                    if od:
-                        ws.write_blank(r, c, None, cells[("text", od)])
-                    continue
-                if kinds[c] == "number":
-                    ws.write_number(r, c, v, cells[("number", od)])
-                else:
-                    kind = "quoted" if v[0] in _FORMULA_FIRST else kinds[c]
-                    ws.write_string(r, c, v, cells[(kind, od)])
-            r += 1
-            total += 1
-    return total
+_XML_WS = "\t\n \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: between the values of a row's probe (a private-use character: no class of _CAREFUL holds it)
+_SEP = "\ue000"
+#: a row takes the careful path when one of its values (the probe: its text values joined by _SEP)
+#: needs more than the fast path's copy: ``& < >`` (XML-escaped), a control character or a literal
+#: ``_xHHHH_`` (escaped as Excel does), a first character that would start a formula (quote
+#: prefix), a space at either end (``xml:space="preserve"``) — or a text too long for a cell
+_CAREFUL = (
+    f"[&<>\\x00-\\x08\\x0b-\\x1f\ufffe\uffff]|_x[0-9a-fA-F]{{4}}_"
+    f"|(^|{_SEP})[=+@\\-\\r{_XML_WS}]|[{_XML_WS}]({_SEP}|$)"
+)
+
+
+def _col_letter(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, rem = divmod(i - 1, 26)
+        s = chr(65 + rem) + s
+    return s
+
+
+def _sql_str(v: str) -> str:
+    return "'" + v.replace("'", "''") + "'"
+
+
+def _careful(x: str) -> str:
+    """The SQL turning a row's XML ``x`` (built on the fast path) into what XlsxWriter writes for a
+    value with a control character, a literal ``_xHHHH_`` or a space at either end: a literal
+    ``_xHHHH_`` becomes ``_x005F_xHHHH_``, a control character ``_xHHHH_`` (Excel's escape), and
+    a value with a space at either end (once escaped so) gets ``<t xml:space="preserve">``.  Done on
+    the whole row: tags hold none of these, values hold no ``<`` (escaped as ``&lt;``)."""
+    x = f"regexp_replace({x}, '(_x[0-9a-fA-F]{{4}}_)', '_x005F\\1', 'g')"
+    for code in [*range(0x00, 0x09), *range(0x0B, 0x20), 0xFFFE, 0xFFFF]:
+        x = f"replace({x}, chr({code}), '_x{code:04X}_')"
+    keep = '<t xml:space="preserve">'
+    x = f"regexp_replace({x}, '<t>([{_XML_WS}])', '{keep}\\1', 'g')"
+    return f"regexp_replace({x}, '<t>([^<]*[{_XML_WS}])</t>', '{keep}\\1</t>', 'g')"
+
+
+def _rows_xml(n_cols: int, kinds: list[str], xf: dict, *, careful: bool, heights: bool) -> str:
+    """The SQL of one ``<row>`` element of a sheet from columns ``c0 …`` (as shown), ``rs`` (its
+    row number, text), ``od`` (overdue) and ``lines`` (of its wrapped text): the XML XlsxWriter's
+    ``constant_memory`` mode writes for a row of ``write_string`` / ``write_number`` /
+    ``write_blank`` cells, set-based (issue 16 item 7).  ``xf``: (kind, overdue) → style index."""
+    # one concat() per cell and one per row: a chain of || copies the growing row at each step
+    parts = []
+    for c, kind in enumerate(kinds):
+        v, col = f"c{c}", _col_letter(c)
+        blank = f"""CASE WHEN od THEN concat('<c r="{col}', rs, '" s="{xf[("text", True)]}"/>') ELSE '' END"""
+        if kind == "number":
+            style = f"CASE WHEN od THEN '{xf[('number', True)]}' ELSE '{xf[('number', False)]}' END"
+            cell = f"""concat('<c r="{col}', rs, '" s="', {style}, '"><v>', CAST({v} AS VARCHAR), '</v></c>')"""
+            parts.append(f"CASE WHEN {v} IS NULL THEN {blank} ELSE {cell} END")
+            continue
+        style = f"CASE WHEN od THEN '{xf[(kind, True)]}' ELSE '{xf[(kind, False)]}' END"
+        text = v
+        if careful:  # (the fast path's values need none of this: see _CAREFUL)
+            style = (
+                f"CASE WHEN left({v}, 1) IN ({', '.join(_sql_str(ch) for ch in _FORMULA_FIRST)}) "
+                f"THEN (CASE WHEN od THEN '{xf[('quoted', True)]}' ELSE '{xf[('quoted', False)]}' END) "
+                f"ELSE {style} END"
+            )
+            text = f"left({v}, {_STR_MAX})"  # XlsxWriter cuts a longer text there
+            text = f"replace(replace(replace({text}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+        cell = f"""concat('<c r="{col}', rs, '" s="', {style}, '" t="inlineStr"><is><t>', {text}, '</t></is></c>')"""
+        parts.append(f"CASE WHEN {v} <> '' THEN {cell} ELSE {blank} END")
+    if heights:
+        # set_row(r, 13.5 × lines): XlsxWriter stores whole pixels and writes them back in points
+        ht = " ".join(
+            f"""WHEN {n} THEN ' ht="{int(13.5 * n * 4.0 / 3.0 + 0.5) * 0.75:.16g}" customHeight="1"'"""
+            for n in range(2, 31)
+        )
+        row = ["'<row r=\"'", "rs", "'\"'", f"CASE least(lines, 30) {ht} ELSE '' END", "'>'"]
+    else:
+        row = ["'<row r=\"'", "rs", "'\">'"]
+    return f"concat({', '.join([*row, *parts, repr('</row>')])})"
+
+
+def _sheet_rows_query(source: str, select: list[str], where: str, order: str, first: int, count: int, kinds, xf, *,
+                      od: str, lines: str | None) -> str:
+    """The query of the ``<row>`` elements of one sheet: rows ``first`` … ``first + count - 1`` (1-based,
+    in ``order``) of ``worklist_rows`` where ``where``, numbered from 2 (row 1 is the header).  Each
+    row's XML is built on the fast path and rebuilt on the careful one when it needs it."""
+    fast = _rows_xml(len(select), kinds, xf, careful=False, heights=lines is not None)
+    careful = _careful(_rows_xml(len(select), kinds, xf, careful=True, heights=lines is not None))
+    cols = ", ".join(f"{s} AS c{i}" for i, s in enumerate(select))
+    probe = f"concat_ws('{_SEP}', {', '.join(f'c{i}' for i, k in enumerate(kinds) if k != 'number')})"
+    return f"""
+        WITH src AS (
+            SELECT {cols}, coalesce({od}, false) AS od, row_number() OVER ({order}) AS rn
+            FROM {source} WHERE {where}
+        ), shown AS (
+            SELECT *, CAST(rn - {first - 2} AS VARCHAR) AS rs, {lines or "1"} AS lines
+            FROM src WHERE rn BETWEEN {first} AND {first + count - 1}
+        )
+        SELECT CASE WHEN strlen({probe}) > {_STR_MAX} OR regexp_matches({probe}, {_sql_str(_CAREFUL)})
+                    THEN {careful} ELSE {fast} END AS x
+        FROM shown ORDER BY rn"""
 
 
 def _sheet_name(base: str, part: int) -> str:
@@ -248,12 +311,25 @@ def write_workbook(
 
 
 def _write(con, month_mi: int, office: str, tmp: Path, *, columns, created, max_rows, closed_stages) -> int:
+    where = f"month_mi = {int(month_mi)} AND office_code = '{office}'"
+
+    # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
+        f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
+    )
+    try:
+        return _write_sheets(con, office, tmp, where, columns, created, max_rows, closed_stages)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_EVIDENCE}")
+
+
+def _write_sheets(con, office: str, tmp: Path, where: str, columns, created, max_rows, closed_stages) -> int:
     import xlsxwriter
 
     names = dictionary()
-    where = f"month_mi = {int(month_mi)} AND office_code = '{office}'"
     order = "ORDER BY statutory_age_month, entry_id"
-
+    source = f"worklist_rows LEFT JOIN {_EVIDENCE} ev ON ev.en = worklist_rows.flag_evidence"
     # widths from the values as shown (a CJK character counts two), one aggregate query
     shown = [_shown(c) for c in columns]
     lens = con.execute(
@@ -261,15 +337,21 @@ def _write(con, month_mi: int, office: str, tmp: Path, *, columns, created, max_
         + ", ".join(f"max(length(v{i}) + (strlen(v{i}) - length(v{i})) // 2)" for i in range(len(columns)))
         + " FROM (SELECT "
         + ", ".join(f"CAST({s} AS VARCHAR) AS v{i}" for i, s in enumerate(shown))
-        + f" FROM worklist_rows WHERE {where})"
+        + f" FROM {source} WHERE {where})"
     ).fetchall()[0]
 
+    # XlsxWriter writes the workbook but the data rows of 工作台账 and 反馈 (headers, widths,
+    # styles, frozen panes, filters, print setup, drop-downs, 填报说明, properties) into memory;
+    # the rows are then made set-based in DuckDB and spliced into those sheets (_assemble).
+    template = io.BytesIO()
     wb = xlsxwriter.Workbook(
-        str(tmp),
+        template,
         {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
     )
     wb.set_properties({"title": f"退休预服务工作台账 {office}", "created": created or datetime(2000, 1, 1)})
     fmts = _Formats(wb)
+    # the data cells' styles get their index now (XlsxWriter gives one to a format on its first cell)
+    xf = {key: f._get_xf_index() for key, f in fmts.cells.items()}
     kinds = ["number" if c in _NUMBERS else "long" if c in _LONG else "text" for c in columns]
     widths: list[float] = []
 
@@ -307,24 +389,120 @@ def _write(con, month_mi: int, office: str, tmp: Path, *, columns, created, max_
         for p in range(1, fb_parts + 1)
     ]
     _help_sheet(wb, fmts)
-
-    it = iter(sheets[1:])
-    reader = con.sql(
-        "SELECT "
-        + ", ".join(f"{s} AS c{i}" for i, s in enumerate(shown))
-        + f" FROM worklist_rows WHERE {where} {order}"
-    ).to_arrow_reader(BATCH_ROWS)
-    overdue_at = columns.index("overdue") if "overdue" in columns else None
-    written = _write_rows(sheets[0], fmts, reader, 1, kinds, overdue_at, max_rows, lambda: next(it), widths)
-
-    fit = iter(fb_sheets[1:])
-    fb_reader = con.sql(
-        f"SELECT office_code, id_no, name, {_case('stage', 'stage')}, CAST(due_date AS VARCHAR) "
-        f"FROM worklist_rows WHERE {fb_where} {order}"
-    ).to_arrow_reader(BATCH_ROWS)
-    _write_rows(fb_sheets[0], fmts, fb_reader, 1, ["text"] * 5, None, max_rows, lambda: next(fit))
     wb.close()
+
+    # the rows of each sheet: (its part name, its rows, their query)
+    overdue = f"({shown[columns.index('overdue')]}) = '是'" if "overdue" in columns else "false"
+    long_lines = [
+        f"coalesce((length(c{c}) + (strlen(c{c}) - length(c{c})) // 2 + {max(1, int(widths[c]) - 4) - 1}) "
+        f"// {max(1, int(widths[c]) - 4)}, 0)"
+        for c, k in enumerate(kinds)
+        if k == "long"
+    ]
+    lines = f"greatest(1, {', '.join(long_lines)})" if long_lines else "1"
+    fills = []
+    for i, ws in enumerate(sheets):
+        count = min(max_rows, n - i * max_rows)
+        q = _sheet_rows_query(source, shown, where, order, 1 + i * max_rows, count, kinds, xf, od=overdue, lines=lines)
+        fills.append((ws.name, count, len(columns), q))
+    fb_select = ["office_code", "id_no", "name", _case("stage", "stage"), "CAST(due_date AS VARCHAR)"]
+    for i, ws in enumerate(fb_sheets):
+        count = min(max_rows, m - i * max_rows) if m else 0
+        q = _sheet_rows_query(
+            "worklist_rows", fb_select, fb_where, order, 1 + i * max_rows, count, ["text"] * 5, xf, od="false", lines=None
+        )
+        fills.append((ws.name, count, len(FEEDBACK_PREFILLED) + len(FEEDBACK_INPUT), q))
+    part = {ws.name: f"xl/worksheets/sheet{k}.xml" for k, ws in enumerate(wb.worksheets(), start=1)}
+    written = _assemble(con, template, tmp, [(part[name], *rest) for name, *rest in fills])
+    return sum(written[part[ws.name]] for ws in sheets)
+
+
+def _assemble(con, template: io.BytesIO, tmp: Path, fills: list) -> dict[str, int]:
+    """Write ``tmp``: the parts of ``template`` in their order, each sheet of ``fills`` (part, rows,
+    columns, query) with the rows of its query inserted before ``</sheetData>`` and its dimension
+    set; returns the rows written in each part.  The rows come from DuckDB as Arrow batches of one text column; each batch's text buffer
+    is written as it is (no per-row Python), compressed while DuckDB makes the next batch."""
+    fills_by_part = {part: rest for part, *rest in fills}
+    written = {}
+    with zipfile.ZipFile(template) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            info = zipfile.ZipInfo(item.filename, date_time=item.date_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = item.external_attr
+            info.create_system = item.create_system
+            _set_level(info)
+            if item.filename not in fills_by_part:
+                zout.writestr(info, data)
+                continue
+            rows, n_cols, query = fills_by_part[item.filename]
+            head, tail = data.split(b"</sheetData>", 1)
+            if rows:
+                last = f"{_col_letter(n_cols - 1)}{rows + 1}".encode()
+                head = re.sub(rb'<dimension ref="A1:[A-Z]+1"/>', b'<dimension ref="A1:' + last + b'"/>', head, count=1)
+            # a sheet past 2 GiB needs ZIP64 sizes, decided before its size is known
+            with zout.open(info, "w", force_zip64=rows * n_cols > 8_000_000) as fh:
+                fh.write(head)
+                written[item.filename] = _stream(con, query, fh) if rows else 0
+                fh.write(b"</sheetData>" + tail)
     return written
+
+
+def _set_level(info: zipfile.ZipInfo) -> None:
+    """The deflate level of a part (ZipInfo has no public setter before Python 3.13)."""
+    if hasattr(zipfile.ZipInfo, "compress_level"):
+        info.compress_level = ZIP_LEVEL
+    else:
+        info._compresslevel = ZIP_LEVEL
+
+
+def _stream(con, query: str, fh) -> int:
+    """Write the text of every row of ``query`` (one text column) to ``fh``; returns the rows.
+    A thread fetches the batches (DuckDB works without the GIL) while this one compresses them
+    (zlib works without the GIL): the two cores each do one."""
+    import queue
+    import threading
+
+    batches: queue.Queue = queue.Queue(maxsize=2)
+
+    def fetch():
+        try:
+            reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
+            for batch in reader:
+                batches.put(batch.column(0))
+        except BaseException as exc:  # handed to the writer
+            batches.put(exc)
+        batches.put(None)
+
+    t = threading.Thread(target=fetch, name="xlsx-rows", daemon=True)
+    t.start()
+    rows = 0
+    try:
+        while (col := batches.get()) is not None:
+            if isinstance(col, BaseException):
+                raise col
+            rows += len(col)
+            for chunk in col.chunks if hasattr(col, "chunks") else [col]:
+                fh.write(_text_buffer(chunk))
+    finally:
+        while t.is_alive():  # let the fetching thread end (it may wait on a full queue)
+            try:
+                batches.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        t.join()
+    return rows
+
+
+def _text_buffer(arr) -> memoryview:
+    """The bytes of every value of a string array, one after the other (its data buffer)."""
+    if arr.null_count:
+        raise ValueError("a sheet row's XML is NULL")
+    width = 8 if str(arr.type) in ("large_string", "large_utf8") else 4
+    validity, offsets, data = arr.buffers()[:3]
+    offs = memoryview(offsets).cast("q" if width == 8 else "i")
+    start, end = offs[arr.offset], offs[arr.offset + len(arr)]
+    return memoryview(data)[start:end] if data is not None else memoryview(b"")
 
 
 def _list_ranges() -> dict[str, str]:
