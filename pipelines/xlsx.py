@@ -217,7 +217,7 @@ def _careful(x: str) -> str:
     return f"regexp_replace({x}, '<t>([^<]*[{_XML_WS}])</t>', '{keep}\\1</t>', 'g')"
 
 
-def _rows_xml(n_cols: int, kinds: list[str], xf: dict, *, careful: bool, heights: bool) -> str:
+def _rows_xml(prefix: str, kinds: list[str], xf: dict, *, careful: bool, heights: bool) -> str:
     """The SQL of one ``<row>`` element of a sheet from columns ``c0 …`` (as shown), ``rs`` (its
     row number, text), ``od`` (overdue) and ``lines`` (of its wrapped text): the XML XlsxWriter's
     ``constant_memory`` mode writes for a row of ``write_string`` / ``write_number`` /
@@ -225,7 +225,7 @@ def _rows_xml(n_cols: int, kinds: list[str], xf: dict, *, careful: bool, heights
     # one concat() per cell and one per row: a chain of || copies the growing row at each step
     parts = []
     for c, kind in enumerate(kinds):
-        v, col = f"c{c}", _col_letter(c)
+        v, col = f"{prefix}{c}", _col_letter(c)
         blank = f"""CASE WHEN od THEN concat('<c r="{col}', rs, '" s="{xf[("text", True)]}"/>') ELSE '' END"""
         if kind == "number":
             style = f"CASE WHEN od THEN '{xf[('number', True)]}' ELSE '{xf[('number', False)]}' END"
@@ -256,28 +256,6 @@ def _rows_xml(n_cols: int, kinds: list[str], xf: dict, *, careful: bool, heights
     return f"concat({', '.join([*row, *parts, repr('</row>')])})"
 
 
-def _sheet_rows_query(source: str, select: list[str], where: str, order: str, first: int, count: int, kinds, xf, *,
-                      od: str, lines: str | None) -> str:
-    """The query of the ``<row>`` elements of one sheet: rows ``first`` … ``first + count - 1`` (1-based,
-    in ``order``) of ``worklist_rows`` where ``where``, numbered from 2 (row 1 is the header).  Each
-    row's XML is built on the fast path and rebuilt on the careful one when it needs it."""
-    fast = _rows_xml(len(select), kinds, xf, careful=False, heights=lines is not None)
-    careful = _careful(_rows_xml(len(select), kinds, xf, careful=True, heights=lines is not None))
-    cols = ", ".join(f"{s} AS c{i}" for i, s in enumerate(select))
-    probe = f"concat_ws('{_SEP}', {', '.join(f'c{i}' for i, k in enumerate(kinds) if k != 'number')})"
-    return f"""
-        WITH src AS (
-            SELECT {cols}, coalesce({od}, false) AS od, row_number() OVER ({order}) AS rn
-            FROM {source} WHERE {where}
-        ), shown AS (
-            SELECT *, CAST(rn - {first - 2} AS VARCHAR) AS rs, {lines or "1"} AS lines
-            FROM src WHERE rn BETWEEN {first} AND {first + count - 1}
-        )
-        SELECT CASE WHEN strlen({probe}) > {_STR_MAX} OR regexp_matches({probe}, {_sql_str(_CAREFUL)})
-                    THEN {careful} ELSE {fast} END AS x
-        FROM shown ORDER BY rn"""
-
-
 def _sheet_name(base: str, part: int) -> str:
     return base if part == 1 else f"{base}({part})"
 
@@ -295,54 +273,241 @@ def write_workbook(
 ) -> int:
     """Write ``path`` (``worklist.xlsx``) for ``office`` from ``worklist_rows`` of ``month_mi``;
     returns the worklist rows written.  ``columns``: the worklist's columns in the CSV's order."""
-    if not re.fullmatch(r"[0-9]{6}", office):  # inlined in the queries below
-        raise ValueError(f"not an office code: {office!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        written = _write(
-            con, month_mi, office, tmp, columns=columns, created=created, max_rows=max_rows, closed_stages=closed_stages
-        )
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-    return written
+    return write_workbooks(
+        con, month_mi, {office: path}, columns=columns, created=created, max_rows=max_rows, closed_stages=closed_stages
+    )[office]
 
 
-def _write(con, month_mi: int, office: str, tmp: Path, *, columns, created, max_rows, closed_stages) -> int:
-    where = f"month_mi = {int(month_mi)} AND office_code = '{office}'"
+def write_workbooks(
+    con,
+    month_mi: int,
+    paths: dict[str, Path],
+    *,
+    columns: list[str],
+    created: datetime | None = None,
+    max_rows: int = EXCEL_MAX_ROWS,
+    closed_stages: tuple = (),
+) -> dict[str, int]:
+    """Write the workbook of each office of ``paths`` (office → its ``worklist.xlsx``); returns the
+    worklist rows written for each.  Each file is written to a temporary name and renamed.
 
+    Set-based (issue 16 item 7: XlsxWriter's cell-by-cell Python cost +416 % of the monthly run):
+    XlsxWriter writes each office's workbook without the data rows of 工作台账 and 反馈 (headers,
+    widths, styles, frozen panes, filters, print setup, drop-downs, 填报说明, properties: its
+    *template*, in memory); ONE DuckDB query makes the XML of every data row of every office's
+    sheets (what XlsxWriter's ``constant_memory`` mode writes for those cells), in the order of the
+    files; its Arrow batches are written into the templates' sheets as they come, compressed while
+    DuckDB makes the next batch.  No Python per row: per batch, per run of rows of one sheet."""
+    for office in paths:
+        if not re.fullmatch(r"[0-9]{6}", office):  # inlined in the queries below
+            raise ValueError(f"not an office code: {office!r}")
+    offices = sorted(paths)
+    if not offices:
+        return {}
+    codes = ", ".join(f"'{o}'" for o in offices)
+    where = f"month_mi = {int(month_mi)} AND office_code IN ({codes})"
     # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
         f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
     )
+    tmps = {o: paths[o].with_name(paths[o].name + ".tmp") for o in offices}
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return _write_sheets(con, office, tmp, where, columns, created, max_rows, closed_stages)
+        written = _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
+    except BaseException:
+        for t in tmps.values():
+            t.unlink(missing_ok=True)
+        raise
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_EVIDENCE}")
+    for o in offices:
+        os.replace(tmps[o], paths[o])
+    return written
 
 
-def _write_sheets(con, office: str, tmp: Path, where: str, columns, created, max_rows, closed_stages) -> int:
+def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages) -> dict[str, int]:
+    source = f"worklist_rows LEFT JOIN {_EVIDENCE} ev ON ev.en = worklist_rows.flag_evidence"
+    closed = ", ".join(f"'{s}'" for s in closed_stages) or "''"
+    shown = [_shown(c) for c in columns]
+    kinds = ["number" if c in _NUMBERS else "long" if c in _LONG else "text" for c in columns]
+    # per office: its rows, its open entries (反馈), the widths of the values as shown (a CJK
+    # character counts two) — one aggregate query
+    stats = {
+        r[0]: r[1:]
+        for r in con.execute(
+            f"SELECT office_code, count(*), count(*) FILTER (WHERE stage NOT IN ({closed})), "
+            + ", ".join(f"max(length(v{i}) + (strlen(v{i}) - length(v{i})) // 2)" for i in range(len(columns)))
+            + " FROM (SELECT office_code, stage, "
+            + ", ".join(f"CAST({s} AS VARCHAR) AS v{i}" for i, s in enumerate(shown))
+            + f" FROM {source} WHERE {where}) GROUP BY office_code"
+        ).fetchall()
+    }
+    books = {}
+    for o in offices:
+        n, m, *lens = stats.get(o, (0, 0) + (None,) * len(columns))
+        books[o] = _template(o, columns, kinds, lens, n, m, created, max_rows)
+    for o in offices:
+        books[o].tmp = tmps[o]
+    xf = books[offices[0]].xf
+    assert all(b.xf == xf for b in books.values())  # the same formats, made in the same order
+
+    # the long columns' widths per office (wrapped text: the row's height follows its lines)
+    longs = [c for c, k in enumerate(kinds) if k == "long"]
+    per_office = ", ".join(
+        f"({i}, '{o}'{''.join(f', {max(1, int(books[o].widths[c]) - 4)}' for c in longs)})"
+        for i, o in enumerate(offices)
+    )
+    lines = (
+        "greatest(1, "
+        + ", ".join(
+            f"coalesce((length(c{c}) + (strlen(c{c}) - length(c{c})) // 2 + w.d{j} - 1) // w.d{j}, 0)"
+            for j, c in enumerate(longs)
+        )
+        + ")"
+        if longs
+        else "1"
+    )
+    overdue = f"({shown[columns.index('overdue')]}) = '是'" if "overdue" in columns else "false"
+    order = "statutory_age_month, entry_id"
+    fb_select = ["office_code", "id_no", "name", _case("stage", "stage"), "CAST(due_date AS VARCHAR)"]
+    query = f"""
+        WITH w AS (SELECT * FROM (VALUES {per_office}) w(oi, office{''.join(f', d{j}' for j in range(len(longs)))})),
+        wl AS (
+            SELECT w.oi, {', '.join(f'{s} AS c{i}' for i, s in enumerate(shown))},
+                   coalesce({overdue}, false) AS od,
+                   row_number() OVER (PARTITION BY w.oi ORDER BY {order}) AS rn
+            FROM {source} JOIN w ON w.office = worklist_rows.office_code WHERE {where}
+        ), fb AS (
+            SELECT w.oi, {', '.join(f'{s} AS f{i}' for i, s in enumerate(fb_select))},
+                   row_number() OVER (PARTITION BY w.oi ORDER BY {order}) AS rn
+            FROM worklist_rows JOIN w ON w.office = worklist_rows.office_code
+            WHERE {where} AND stage NOT IN ({closed})
+        ),
+        -- the rows in the order of the files, sorted before their XML is made (the sort moves the
+        -- values, not the ≈ 3 × longer XML)
+        ordered AS (
+            SELECT oi * {_K_OFFICE} + (rn - 1) // {max_rows} AS k, rn, od,
+                   CAST((rn - 1) % {max_rows} + 2 AS VARCHAR) AS rs, {lines} AS lines,
+                   {', '.join(f'c{i}' for i in range(len(shown)))}, {', '.join(f'NULL AS f{i}' for i in range(len(fb_select)))}
+            FROM wl JOIN w USING (oi)
+            UNION ALL
+            SELECT oi * {_K_OFFICE} + {_K_SHEET} + (rn - 1) // {max_rows}, rn, false,
+                   CAST((rn - 1) % {max_rows} + 2 AS VARCHAR), 1,
+                   {', '.join('NULL' for _ in shown)}, {', '.join(f'f{i}' for i in range(len(fb_select)))}
+            FROM fb
+            ORDER BY k, rn
+        )
+        SELECT CASE WHEN k % {_K_OFFICE} < {_K_SHEET}
+                    THEN {_rows_select("c", kinds, xf, heights=True)}
+                    ELSE {_rows_select("f", ["text"] * len(fb_select), xf, heights=False)} END AS x, k
+        FROM ordered"""
+    return _stream(con, query, offices, books)
+
+
+def _rows_select(prefix: str, kinds: list[str], xf: dict, *, heights: bool) -> str:
+    """A row's ``<row>`` element from its values ``{prefix}0 …``, ``rs``, ``od`` and ``lines``: on
+    the fast path, or on the careful one when one of its values needs it (_CAREFUL)."""
+    fast = _rows_xml(prefix, kinds, xf, careful=False, heights=heights)
+    careful = _careful(_rows_xml(prefix, kinds, xf, careful=True, heights=heights))
+    probe = f"concat_ws('{_SEP}', {', '.join(f'{prefix}{i}' for i, k in enumerate(kinds) if k != 'number')})"
+    return f"""(CASE WHEN strlen({probe}) > {_STR_MAX} OR regexp_matches({probe}, {_sql_str(_CAREFUL)})
+                     THEN {careful} ELSE {fast} END)"""
+
+
+#: the sheet of a row: office index × _K_OFFICE + (0 工作台账, 1 反馈) × _K_SHEET + part
+_K_OFFICE = 1_000_000
+_K_SHEET = 100_000
+
+
+class _Book:
+    """One office's workbook being written: its template (XlsxWriter's parts, in their order) copied
+    into the file, the data rows of its sheets inserted as they come."""
+
+    def __init__(self, template: bytes, xf: dict, widths: list[float], sheets: dict[tuple[int, int], tuple]):
+        self.template, self.xf, self.widths = template, xf, widths
+        self.sheets = sheets  # (sheet, part) → (zip part, rows, columns)
+        self.rows: dict[tuple[int, int], int] = {}  # (sheet, part) → rows written
+        self.tmp: Path | None = None
+        self.zin = self.zout = self.fh = self.key = None
+
+    def open(self) -> None:
+        self.zin = zipfile.ZipFile(io.BytesIO(self.template))
+        self.items = iter(self.zin.infolist())
+        self.zout = zipfile.ZipFile(self.tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+
+    def close(self) -> None:
+        """Close the files (after a failure: the caller removes the temporary file)."""
+        for f in (self.fh, self.zout, self.zin):
+            if f is not None:
+                try:
+                    f.close()
+                except Exception:  # noqa: BLE001 — already failing; the first error is the one raised
+                    pass
+        self.zin = self.zout = self.fh = None
+
+    def _info(self, item: zipfile.ZipInfo) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(item.filename, date_time=item.date_time)  # XlsxWriter's fixed date
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr, info.create_system = item.external_attr, item.create_system
+        if hasattr(zipfile.ZipInfo, "compress_level"):  # (a public name from Python 3.13)
+            info.compress_level = ZIP_LEVEL
+        else:
+            info._compresslevel = ZIP_LEVEL
+        return info
+
+    def _copy_until(self, name: str | None) -> zipfile.ZipInfo | None:
+        for item in self.items:
+            if item.filename == name:
+                return item
+            self.zout.writestr(self._info(item), self.zin.read(item.filename))
+        if name is not None:
+            raise RuntimeError(f"the template has no part {name}")  # parts come in the order of the sheets
+        return None
+
+    def sheet(self, key: tuple[int, int]) -> None:
+        """Start the sheet ``key`` (its template's parts before it copied): its XML up to its rows."""
+        self.close_sheet()
+        part, rows, n_cols = self.sheets[key]
+        item = self._copy_until(part)
+        head, self.tail = self.zin.read(part).split(b"</sheetData>", 1)
+        last = f"{_col_letter(n_cols - 1)}{rows + 1}".encode()  # the cells written: header and rows
+        head = re.sub(rb'<dimension ref="A1:[A-Z]+1"/>', b'<dimension ref="A1:' + last + b'"/>', head, count=1)
+        # a sheet past 4 GiB needs ZIP64 sizes, decided before its size is known (≈ 60 bytes a cell)
+        self.fh = self.zout.open(self._info(item), "w", force_zip64=rows * n_cols > 30_000_000)
+        self.fh.write(head)
+        self.key = key
+        self.rows[key] = 0
+
+    def write(self, data, rows: int) -> None:
+        self.fh.write(data)
+        self.rows[self.key] += rows
+
+    def close_sheet(self) -> None:
+        if self.fh is not None:
+            self.fh.write(b"</sheetData>" + self.tail)
+            self.fh.close()
+            self.fh = None
+
+    def finish(self) -> int:
+        """The rest of the template; returns the worklist rows written."""
+        self.close_sheet()
+        self._copy_until(None)
+        self.zout.close()
+        self.zin.close()
+        self.zin = self.zout = None
+        for key, (_, rows, _) in self.sheets.items():  # every row the counts announced, in its sheet
+            if self.rows.get(key, 0) != rows:
+                raise RuntimeError(f"sheet {key}: {self.rows.get(key, 0)} rows written, {rows} expected")
+        return sum(r for (sheet, _), r in self.rows.items() if sheet == 0)
+
+
+def _template(office, columns, kinds, lens, n: int, m: int, created, max_rows) -> _Book:
+    """The workbook of ``office`` without its data rows, written by XlsxWriter into memory."""
     import xlsxwriter
 
     names = dictionary()
-    order = "ORDER BY statutory_age_month, entry_id"
-    source = f"worklist_rows LEFT JOIN {_EVIDENCE} ev ON ev.en = worklist_rows.flag_evidence"
-    # widths from the values as shown (a CJK character counts two), one aggregate query
-    shown = [_shown(c) for c in columns]
-    lens = con.execute(
-        "SELECT "
-        + ", ".join(f"max(length(v{i}) + (strlen(v{i}) - length(v{i})) // 2)" for i in range(len(columns)))
-        + " FROM (SELECT "
-        + ", ".join(f"CAST({s} AS VARCHAR) AS v{i}" for i, s in enumerate(shown))
-        + f" FROM {source} WHERE {where})"
-    ).fetchall()[0]
-
-    # XlsxWriter writes the workbook but the data rows of 工作台账 and 反馈 (headers, widths,
-    # styles, frozen panes, filters, print setup, drop-downs, 填报说明, properties) into memory;
-    # the rows are then made set-based in DuckDB and spliced into those sheets (_assemble).
     template = io.BytesIO()
     wb = xlsxwriter.Workbook(
         template,
@@ -350,9 +515,8 @@ def _write_sheets(con, office: str, tmp: Path, where: str, columns, created, max
     )
     wb.set_properties({"title": f"退休预服务工作台账 {office}", "created": created or datetime(2000, 1, 1)})
     fmts = _Formats(wb)
-    # the data cells' styles get their index now (XlsxWriter gives one to a format on its first cell)
+    # the data cells' styles get their index now (XlsxWriter gives one to a format at its first cell)
     xf = {key: f._get_xf_index() for key, f in fmts.cells.items()}
-    kinds = ["number" if c in _NUMBERS else "long" if c in _LONG else "text" for c in columns]
     widths: list[float] = []
 
     def worklist_sheet(part: int):
@@ -370,17 +534,12 @@ def _write_sheets(con, office: str, tmp: Path, where: str, columns, created, max
         _setup_print(ws, len(columns))
         return ws
 
-    n = con.execute(f"SELECT count(*) FROM worklist_rows WHERE {where}").fetchall()[0][0]
     parts = max(1, -(-n // max_rows))
     sheets = [worklist_sheet(p) for p in range(1, parts + 1)]
     for i, ws in enumerate(sheets):  # the filter covers exactly the rows of each sheet
         rows_here = min(max_rows, n - i * max_rows)
         ws.autofilter(0, 0, max(rows_here, 1), len(columns) - 1)
-
     # 反馈: one row per open entry
-    closed = ", ".join(f"'{s}'" for s in closed_stages) or "''"
-    fb_where = f"{where} AND stage NOT IN ({closed})"
-    m = con.execute(f"SELECT count(*) FROM worklist_rows WHERE {fb_where}").fetchall()[0][0]
     fb_parts = max(1, -(-m // max_rows))
     fb_sheets = [
         _feedback_sheet(
@@ -390,117 +549,93 @@ def _write_sheets(con, office: str, tmp: Path, where: str, columns, created, max
     ]
     _help_sheet(wb, fmts)
     wb.close()
-
-    # the rows of each sheet: (its part name, its rows, their query)
-    overdue = f"({shown[columns.index('overdue')]}) = '是'" if "overdue" in columns else "false"
-    long_lines = [
-        f"coalesce((length(c{c}) + (strlen(c{c}) - length(c{c})) // 2 + {max(1, int(widths[c]) - 4) - 1}) "
-        f"// {max(1, int(widths[c]) - 4)}, 0)"
-        for c, k in enumerate(kinds)
-        if k == "long"
-    ]
-    lines = f"greatest(1, {', '.join(long_lines)})" if long_lines else "1"
-    fills = []
+    part_of = {ws.name: f"xl/worksheets/sheet{k}.xml" for k, ws in enumerate(wb.worksheets(), start=1)}
+    filled = {}
     for i, ws in enumerate(sheets):
-        count = min(max_rows, n - i * max_rows)
-        q = _sheet_rows_query(source, shown, where, order, 1 + i * max_rows, count, kinds, xf, od=overdue, lines=lines)
-        fills.append((ws.name, count, len(columns), q))
-    fb_select = ["office_code", "id_no", "name", _case("stage", "stage"), "CAST(due_date AS VARCHAR)"]
+        if n - i * max_rows > 0:
+            filled[(0, i)] = (part_of[ws.name], min(max_rows, n - i * max_rows), len(columns))
+    n_fb = len(FEEDBACK_PREFILLED) + len(FEEDBACK_INPUT)
     for i, ws in enumerate(fb_sheets):
-        count = min(max_rows, m - i * max_rows) if m else 0
-        q = _sheet_rows_query(
-            "worklist_rows", fb_select, fb_where, order, 1 + i * max_rows, count, ["text"] * 5, xf, od="false", lines=None
-        )
-        fills.append((ws.name, count, len(FEEDBACK_PREFILLED) + len(FEEDBACK_INPUT), q))
-    part = {ws.name: f"xl/worksheets/sheet{k}.xml" for k, ws in enumerate(wb.worksheets(), start=1)}
-    written = _assemble(con, template, tmp, [(part[name], *rest) for name, *rest in fills])
-    return sum(written[part[ws.name]] for ws in sheets)
+        if m - i * max_rows > 0:
+            filled[(1, i)] = (part_of[ws.name], min(max_rows, m - i * max_rows), n_fb)
+    return _Book(template.getvalue(), xf, widths, filled)
 
 
-def _assemble(con, template: io.BytesIO, tmp: Path, fills: list) -> dict[str, int]:
-    """Write ``tmp``: the parts of ``template`` in their order, each sheet of ``fills`` (part, rows,
-    columns, query) with the rows of its query inserted before ``</sheetData>`` and its dimension
-    set; returns the rows written in each part.  The rows come from DuckDB as Arrow batches of one text column; each batch's text buffer
-    is written as it is (no per-row Python), compressed while DuckDB makes the next batch."""
-    fills_by_part = {part: rest for part, *rest in fills}
-    written = {}
-    with zipfile.ZipFile(template) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            info = zipfile.ZipInfo(item.filename, date_time=item.date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = item.external_attr
-            info.create_system = item.create_system
-            _set_level(info)
-            if item.filename not in fills_by_part:
-                zout.writestr(info, data)
-                continue
-            rows, n_cols, query = fills_by_part[item.filename]
-            head, tail = data.split(b"</sheetData>", 1)
-            if rows:
-                last = f"{_col_letter(n_cols - 1)}{rows + 1}".encode()
-                head = re.sub(rb'<dimension ref="A1:[A-Z]+1"/>', b'<dimension ref="A1:' + last + b'"/>', head, count=1)
-            # a sheet past 2 GiB needs ZIP64 sizes, decided before its size is known
-            with zout.open(info, "w", force_zip64=rows * n_cols > 8_000_000) as fh:
-                fh.write(head)
-                written[item.filename] = _stream(con, query, fh) if rows else 0
-                fh.write(b"</sheetData>" + tail)
-    return written
-
-
-def _set_level(info: zipfile.ZipInfo) -> None:
-    """The deflate level of a part (ZipInfo has no public setter before Python 3.13)."""
-    if hasattr(zipfile.ZipInfo, "compress_level"):
-        info.compress_level = ZIP_LEVEL
-    else:
-        info._compresslevel = ZIP_LEVEL
-
-
-def _stream(con, query: str, fh) -> int:
-    """Write the text of every row of ``query`` (one text column) to ``fh``; returns the rows.
-    A thread fetches the batches (DuckDB works without the GIL) while this one compresses them
-    (zlib works without the GIL): the two cores each do one."""
+def _stream(con, query: str, offices: list[str], books: dict[str, _Book]) -> dict[str, int]:
+    """Write every office's workbook from the rows of ``query`` (``x``: a row's XML, ``k``: its
+    sheet, in the order of the files).  A thread fetches the Arrow batches (DuckDB works without
+    the GIL) while this one writes and compresses them (zlib works without the GIL)."""
     import queue
     import threading
 
+    import numpy as np
+
     batches: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
 
     def fetch():
         try:
-            reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
-            for batch in reader:
-                batches.put(batch.column(0))
+            for batch in con.sql(query).to_arrow_reader(BATCH_ROWS):
+                while not stop.is_set():
+                    try:
+                        batches.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        pass
+                if stop.is_set():
+                    return
         except BaseException as exc:  # handed to the writer
             batches.put(exc)
+            return
         batches.put(None)
 
     t = threading.Thread(target=fetch, name="xlsx-rows", daemon=True)
     t.start()
-    rows = 0
+    written: dict[str, int] = {}
+    current: list = []  # [index, book] of the office being written
+
+    def reach(oi: int) -> None:
+        """Finish the files of the offices before office ``oi`` (those without rows too); begin its."""
+        while not current or current[0] < oi:
+            if current:
+                written[offices[current[0]]] = current[1].finish()
+            i = current[0] + 1 if current else 0
+            current[:] = [i, books[offices[i]]]
+            current[1].open()
+
     try:
-        while (col := batches.get()) is not None:
-            if isinstance(col, BaseException):
-                raise col
-            rows += len(col)
-            for chunk in col.chunks if hasattr(col, "chunks") else [col]:
-                fh.write(_text_buffer(chunk))
+        while (batch := batches.get()) is not None:
+            if isinstance(batch, BaseException):
+                raise batch
+            x, keys = batch.column(0), batch.column(1).to_numpy()
+            cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(keys)]
+            for a, b in zip(cuts, cuts[1:]):  # runs of rows of one sheet
+                k = int(keys[a])
+                reach(k // _K_OFFICE)
+                book = current[1]
+                key = (k % _K_OFFICE // _K_SHEET, k % _K_SHEET)
+                if book.fh is None or book.key != key:
+                    book.sheet(key)
+                book.write(_text_buffer(x.slice(a, b - a)), b - a)
+        reach(len(offices) - 1)
+        written[offices[-1]] = current[1].finish()
     finally:
-        while t.is_alive():  # let the fetching thread end (it may wait on a full queue)
-            try:
-                batches.get(timeout=0.1)
-            except queue.Empty:
-                pass
+        stop.set()
         t.join()
-    return rows
+        for book in books.values():
+            book.close()
+    return written
 
 
 def _text_buffer(arr) -> memoryview:
     """The bytes of every value of a string array, one after the other (its data buffer)."""
     if arr.null_count:
         raise ValueError("a sheet row's XML is NULL")
-    width = 8 if str(arr.type) in ("large_string", "large_utf8") else 4
-    validity, offsets, data = arr.buffers()[:3]
-    offs = memoryview(offsets).cast("q" if width == 8 else "i")
+    if hasattr(arr, "combine_chunks"):
+        arr = arr.combine_chunks()
+    large = str(arr.type) in ("large_string", "large_utf8")
+    _, offsets, data = arr.buffers()[:3]
+    offs = memoryview(offsets).cast("q" if large else "i")
     start, end = offs[arr.offset], offs[arr.offset + len(arr)]
     return memoryview(data)[start:end] if data is not None else memoryview(b"")
 
