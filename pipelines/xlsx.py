@@ -185,8 +185,7 @@ _SEP = "\ue000"
 #: ``_xHHHH_`` (escaped as Excel does), a first character that would start a formula (quote
 #: prefix), a space at either end (``xml:space="preserve"``) — or a text too long for a cell
 _CAREFUL = (
-    f"[&<>\\x00-\\x08\\x0b-\\x1f\ufffe\uffff]|_x[0-9a-fA-F]{{4}}_"
-    f"|(^|{_SEP})[=+@\\-\\r{_XML_WS}]|[{_XML_WS}]({_SEP}|$)"
+    f"[&<>\\x00-\\x08\\x0b-\\x1f\ufffe\uffff]|_x[0-9a-fA-F]{{4}}_|(^|{_SEP})[=+@\\-\\r{_XML_WS}]|[{_XML_WS}]({_SEP}|$)"
 )
 
 
@@ -373,14 +372,14 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
     order = "statutory_age_month, entry_id"
     fb_select = ["office_code", "id_no", "name", _case("stage", "stage"), "CAST(due_date AS VARCHAR)"]
     query = f"""
-        WITH w AS (SELECT * FROM (VALUES {per_office}) w(oi, office{''.join(f', d{j}' for j in range(len(longs)))})),
+        WITH w AS (SELECT * FROM (VALUES {per_office}) w(oi, office{"".join(f", d{j}" for j in range(len(longs)))})),
         wl AS (
-            SELECT w.oi, {', '.join(f'{s} AS c{i}' for i, s in enumerate(shown))},
+            SELECT w.oi, {", ".join(f"{s} AS c{i}" for i, s in enumerate(shown))},
                    coalesce({overdue}, false) AS od,
                    row_number() OVER (PARTITION BY w.oi ORDER BY {order}) AS rn
             FROM {source} JOIN w ON w.office = worklist_rows.office_code WHERE {where}
         ), fb AS (
-            SELECT w.oi, {', '.join(f'{s} AS f{i}' for i, s in enumerate(fb_select))},
+            SELECT w.oi, {", ".join(f"{s} AS f{i}" for i, s in enumerate(fb_select))},
                    row_number() OVER (PARTITION BY w.oi ORDER BY {order}) AS rn
             FROM worklist_rows JOIN w ON w.office = worklist_rows.office_code
             WHERE {where} AND stage NOT IN ({closed})
@@ -390,12 +389,12 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
         ordered AS (
             SELECT oi * {_K_OFFICE} + (rn - 1) // {max_rows} AS k, rn, od,
                    CAST((rn - 1) % {max_rows} + 2 AS VARCHAR) AS rs, {lines} AS lines,
-                   {', '.join(f'c{i}' for i in range(len(shown)))}, {', '.join(f'NULL AS f{i}' for i in range(len(fb_select)))}
+                   {", ".join(f"c{i}" for i in range(len(shown)))}, {", ".join(f"NULL AS f{i}" for i in range(len(fb_select)))}
             FROM wl JOIN w USING (oi)
             UNION ALL
             SELECT oi * {_K_OFFICE} + {_K_SHEET} + (rn - 1) // {max_rows}, rn, false,
                    CAST((rn - 1) % {max_rows} + 2 AS VARCHAR), 1,
-                   {', '.join('NULL' for _ in shown)}, {', '.join(f'f{i}' for i in range(len(fb_select)))}
+                   {", ".join("NULL" for _ in shown)}, {", ".join(f"f{i}" for i in range(len(fb_select)))}
             FROM fb
             ORDER BY k, rn
         )

@@ -89,7 +89,9 @@ def _same(new: dict, ref: dict) -> None:
         if new[name] != ref[name]:
             a, b = new[name], ref[name]
             i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-            pytest.fail(f"{name} differs at {i}:\n new {a[max(0, i - 200) : i + 200]!r}\n ref {b[max(0, i - 200) : i + 200]!r}")
+            pytest.fail(
+                f"{name} differs at {i}:\n new {a[max(0, i - 200) : i + 200]!r}\n ref {b[max(0, i - 200) : i + 200]!r}"
+            )
 
 
 def test_every_office_of_the_sample_as_the_cell_by_cell_writer(wh, tmp_path):
@@ -113,10 +115,17 @@ def test_all_offices_in_one_query_as_each_alone(wh, tmp_path):
     counts = xlsx.write_workbooks(con, P_MI, paths, columns=COLS, created=CREATED, closed_stages=CLOSED_STAGES)
     for o in offices + ["640999"]:
         alone = tmp_path / f"{o}.xlsx"
-        assert xlsx.write_workbook(con, P_MI, o, alone, columns=COLS, created=CREATED, closed_stages=CLOSED_STAGES) == counts[o]
+        assert (
+            xlsx.write_workbook(con, P_MI, o, alone, columns=COLS, created=CREATED, closed_stages=CLOSED_STAGES)
+            == counts[o]
+        )
         assert alone.read_bytes() == paths[o].read_bytes(), o
     assert counts["640999"] == 0
-    assert openpyxl.load_workbook(paths["640999"]).sheetnames == [xlsx.WORKLIST_SHEET, xlsx.FEEDBACK_SHEET, xlsx.HELP_SHEET]
+    assert openpyxl.load_workbook(paths["640999"]).sheetnames == [
+        xlsx.WORKLIST_SHEET,
+        xlsx.FEEDBACK_SHEET,
+        xlsx.HELP_SHEET,
+    ]
     assert not list((tmp_path / "all").glob("*.tmp"))
     con.close()
 
@@ -168,7 +177,9 @@ ODD = [
     dict(name="\ufffe\uffff"),
     dict(name="长" * 33_000, overdue=True),
     dict(flag_evidence="ARREARS: arrears_months=19 | KEY_INFO_MISSING: phone missing; hukou_region missing " * 3),
-    dict(flag_evidence="INSUFFICIENT_YEARS: projected 146 months (counted 146, not contributing) < minimum 180 for 2023"),
+    dict(
+        flag_evidence="INSUFFICIENT_YEARS: projected 146 months (counted 146, not contributing) < minimum 180 for 2023"
+    ),
     dict(stage="RETIRED", overdue=True),
     dict(name=""),
 ]
@@ -198,7 +209,11 @@ def test_the_workbook_reads_the_same_in_openpyxl_and_calamine(wh, tmp_path):
     got = [c.value for c in ws["B"][1:]]
     assert got[:3] == ['=HYPERLINK("http://x","y")', "+1+2", "-3"]
     assert ws["B2"].data_type == "s" and ws["B2"].quotePrefix
-    assert got[7] == " 前空格" and ws.cell(9, COLS.index("responsible_officer") + 1).value == "后空格 " and got[9] == "多行\n文字"
+    assert (
+        got[7] == " 前空格"
+        and ws.cell(9, COLS.index("responsible_officer") + 1).value == "后空格 "
+        and got[9] == "多行\n文字"
+    )
     pytest.importorskip("python_calamine")
     from python_calamine import CalamineWorkbook
 
