@@ -400,7 +400,7 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
         )
         SELECT CASE WHEN k % {_K_OFFICE} < {_K_SHEET}
                     THEN {_rows_select("c", kinds, xf, heights=True)}
-                    ELSE {_rows_select("f", ["text"] * len(fb_select), xf, heights=False)} END AS x, k
+                    ELSE {_rows_select("f", ["text"] * len(fb_select), xf, heights=False)} END AS x, k, rn
         FROM ordered"""
     return _stream(con, query, offices, books)
 
@@ -572,21 +572,24 @@ def _stream(con, query: str, offices: list[str], books: dict[str, _Book]) -> dic
     batches: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
 
+    def put(item) -> bool:
+        while not stop.is_set():  # (the writer may have stopped: never wait for it forever)
+            try:
+                batches.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
     def fetch():
         try:
             for batch in con.sql(query).to_arrow_reader(BATCH_ROWS):
-                while not stop.is_set():
-                    try:
-                        batches.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        pass
-                if stop.is_set():
+                if not put(batch):
                     return
         except BaseException as exc:  # handed to the writer
-            batches.put(exc)
+            put(exc)
             return
-        batches.put(None)
+        put(None)
 
     t = threading.Thread(target=fetch, name="xlsx-rows", daemon=True)
     t.start()
@@ -602,11 +605,20 @@ def _stream(con, query: str, offices: list[str], books: dict[str, _Book]) -> dic
             current[:] = [i, books[offices[i]]]
             current[1].open()
 
+    last = np.array([-1, 0], dtype=np.int64)  # (sheet, row) of the last row written
     try:
         while (batch := batches.get()) is not None:
             if isinstance(batch, BaseException):
                 raise batch
-            x, keys = batch.column(0), batch.column(1).to_numpy()
+            if not batch.num_rows:
+                continue
+            x, keys, rn = batch.column(0), batch.column(1).to_numpy(), batch.column(2).to_numpy()
+            # the rows come in the order of the files (sheet by sheet, row by row): checked, not assumed
+            k_all, rn_all = np.concatenate([last[:1], keys]), np.concatenate([last[1:], rn])
+            dk, drn = np.diff(k_all), np.diff(rn_all)
+            if not np.all((dk > 0) | ((dk == 0) & (drn > 0))):
+                raise RuntimeError("the workbook rows did not come in the order of the files")
+            last = np.array([keys[-1], rn[-1]], dtype=keys.dtype)
             cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(keys)]
             for a, b in zip(cuts, cuts[1:]):  # runs of rows of one sheet
                 k = int(keys[a])
