@@ -220,3 +220,35 @@ def test_the_workbook_reads_the_same_in_openpyxl_and_calamine(wh, tmp_path):
     sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(xlsx.WORKLIST_SHEET).to_python()
     assert [r[0] for r in sheet[1:]] == [r["id_no"] for r in rows]
     assert [r[1] for r in sheet[1:4]] == ['=HYPERLINK("http://x","y")', "+1+2", "-3"]
+
+
+def test_a_failure_midway_leaves_no_file_and_no_temporary(wh, tmp_path, monkeypatch):
+    """A failure while the rows stream (here: the third run of rows) leaves the offices' earlier
+    workbooks as they were and no temporary file; the fetching thread ends."""
+    import threading
+
+    con = duckdb.connect(str(wh), read_only=True)
+    offices = [r[0] for r in con.execute("SELECT DISTINCT office_code FROM worklist_rows ORDER BY 1").fetchall()]
+    paths = {o: tmp_path / o / "worklist.xlsx" for o in offices}
+    paths[offices[0]].parent.mkdir()
+    paths[offices[0]].write_bytes(b"last month's")
+    calls = []
+    real = xlsx._text_buffer
+
+    def failing(arr):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return real(arr)
+
+    monkeypatch.setattr(xlsx, "_text_buffer", failing)
+    with pytest.raises(OSError, match="disk full"):
+        xlsx.write_workbooks(con, P_MI, paths, columns=COLS, created=CREATED, closed_stages=CLOSED_STAGES)
+    assert paths[offices[0]].read_bytes() == b"last month's"
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "worklist.xlsx"]
+    assert [p for p in paths.values() if p.exists()] == [paths[offices[0]]]
+    assert not any(t.name == "xlsx-rows" for t in threading.enumerate())
+    assert con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{xlsx._EVIDENCE}'").fetchall() == [
+        (0,)
+    ]
+    con.close()
