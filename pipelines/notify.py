@@ -5,10 +5,9 @@
   PRE_SERVICE entries then move ENROLLED → NOTIFIED.
 * :func:`issue_notices` – the generic machinery, also used by ``declare`` (DECLARATION,
   CONSULTATION) and ``feedback`` (RESULT): rows in, notices rendered and inserted once.
-* :func:`pipelines.notify_files.write_notification_files` – ``notifications/<office>/sms.*`` and
-  ``offline.csv``; :func:`pipelines.notify_files.write_letters` – coordination letters (附件1) where
-  the benefit-place office and the pre-review office differ.
-* :mod:`pipelines.notify_texts` – the texts: kinds, template variables, rendering, segments.
+* :func:`write_notification_files` – ``notifications/<office>/sms.*`` and ``offline.csv``.
+* :func:`write_letters` – coordination letters (附件1) where the benefit-place office and the
+  pre-review office differ.
 
 Idempotency: a notice is keyed by (id_no, kind, reference_mi); rows whose key is already in
 ``notice_log`` are left out before rendering, and the insert (one statement) skips any key that
@@ -40,34 +39,196 @@ new office's files, beside the worklist row; the text stays as issued (it names 
 
 from __future__ import annotations
 
+import csv
+import os
+import re
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
 import pyarrow as pa
 
+from . import DATA_DIR, TEMPLATES_DIR
 from .errors import RetirePrepError
 from .ledger import record_transitions
-from .notify_texts import (  # the texts of notices; these names are used from notify as before
-    KINDS as KINDS,
-    MAX_SMS_CHARS as MAX_SMS_CHARS,
-    OPTIONAL_VARIABLES as OPTIONAL_VARIABLES,
-    PROVINCES as PROVINCES,
-    REMINDER_KINDS as REMINDER_KINDS,
-    NoticeRenderError as NoticeRenderError,
-    date_zh as date_zh,
-    notice_context as notice_context,
-    office_short_name as office_short_name,
-    offices as offices,
-    recipient_name as recipient_name,
-    render_notice as render_notice,
-    sms_segments as sms_segments,
-    ym_zh as ym_zh,
-    _template_inputs,
-)
-from .policy import format_month
+from .policy import format_month, sms_segments as _segments_for_length
 from .settings import Settings
-from .warehouse import render_sql
+from .steps import Step, Steps, query, run_step
+from .tabular import write_partitioned
 
+#: the notices' steps, in the order of a run's notice stage: the reminders due, the issuing of any
+#: rows (20–30, also for declare and feedback: ``rows_table`` is their caller's table, ``persons`` the
+#: month's person state), the entries notified, the batch settled, the letters; then the files' queries
+STEPS = Steps(
+    (
+        Step("notify/10_reminders_due.sql"),
+        Step("notify/20_notice_rows.sql"),
+        Step("notify/25_notice_texts.sql", inputs=("_notice_texts",)),  # rendered in Python, registered
+        Step("notify/30_insert.sql"),
+        Step("notify/40_pre_service_notified.sql"),
+        Step("notify/46_withdraw.sql"),
+        Step("notify/47_settle_batch.sql"),
+        Step("notify/55_letters_due.sql"),
+        Step("notify/45_file_office.sql"),
+        Step("notify/50_sms_file.sql"),
+        Step("notify/51_offline_file.sql"),
+        Step("notify/60_letters.sql"),
+    )
+)
+
+REMINDER_KINDS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE")
+KINDS = REMINDER_KINDS + ("DECLARATION", "CONSULTATION", "RESULT")
+MAX_SMS_CHARS = 500
 
 # Person columns a notice may use (from the person state of the month) when the rows lack them.
 _PERSON_COLUMNS = ("name", "insurance_type")
+# Columns of the rows that never reach a template (identifiers, phone) or are internal.
+_NOT_IN_CONTEXT = {
+    "id_no",
+    "phone",
+    "_mobile",
+    "_notice_id",
+    "_person_key",
+    "_channel",
+    "_offline_reason",
+    "kind",
+    "employer_uscc",
+    "employer_name",
+    "hukou_region",
+}
+# Template variables that may legitimately be empty: kept as None (tested with {% if %}).
+OPTIONAL_VARIABLES = {
+    "flexible_earliest_mi",
+    "flexible_latest_mi",
+    "flexible_earliest_month",
+    "flexible_latest_month",
+    "elected_retirement_mi",
+    "elected_retirement_month",
+    "elected_benefit_start_mi",
+    "elected_benefit_start_month",
+}
+
+# GB/T 2260 provinces (first two digits) for letters to another province's agency.
+PROVINCES = {
+    "11": "北京市",
+    "12": "天津市",
+    "13": "河北省",
+    "14": "山西省",
+    "15": "内蒙古自治区",
+    "21": "辽宁省",
+    "22": "吉林省",
+    "23": "黑龙江省",
+    "31": "上海市",
+    "32": "江苏省",
+    "33": "浙江省",
+    "34": "安徽省",
+    "35": "福建省",
+    "36": "江西省",
+    "37": "山东省",
+    "41": "河南省",
+    "42": "湖北省",
+    "43": "湖南省",
+    "44": "广东省",
+    "45": "广西壮族自治区",
+    "46": "海南省",
+    "50": "重庆市",
+    "51": "四川省",
+    "52": "贵州省",
+    "53": "云南省",
+    "54": "西藏自治区",
+    "61": "陕西省",
+    "62": "甘肃省",
+    "63": "青海省",
+    "64": "宁夏回族自治区",
+    "65": "新疆维吾尔自治区",
+}
+
+_LETTER_BASIS = {
+    "OFFICE_CHANGE": "牵头经办机构变更",
+    "BENEFIT_PLACE_IN": "待遇领取地变更为我区",
+    "PRE_REVIEW_OFFICE": "待遇领取地与档案预审地不一致",
+}
+
+_SAFE_CODE = re.compile(r"^[0-9A-Za-z]{1,20}$")
+
+
+class NoticeRenderError(RetirePrepError):
+    """A notice that cannot be rendered (missing value, too long): names person_key, never the ID."""
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+
+def sms_segments(text: str | int) -> int:
+    """Segments of an SMS text (or of a length), signature included (rules.md §5, policy.md §9)."""
+    n = text if isinstance(text, int) else len(text)
+    return _segments_for_length(n)
+
+
+def ym_zh(value) -> str:
+    """A month as ``YYYY年M月``: from a month index, ``'YYYY-MM'``, ``'YYYYMM'`` or a date."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # raises for StrictUndefined
+    if isinstance(value, (date, datetime)):
+        return f"{value.year}年{value.month}月"
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a month: {value!r}")
+    if isinstance(value, int):
+        return f"{value // 12}年{value % 12 + 1}月"
+    s = str(value).strip()
+    m = re.fullmatch(r"([0-9]{4})-?(0[1-9]|1[0-2])", s)
+    if not m:
+        raise ValueError(f"not a month: {value!r}")
+    return f"{int(m.group(1))}年{int(m.group(2))}月"
+
+
+def date_zh(value) -> str:
+    """A day as ``YYYY年M月D日``: from a date or ``'YYYY-MM-DD'``."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return f"{value.year}年{value.month}月{value.day}日"
+    d = date.fromisoformat(str(value).strip())
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+@lru_cache(maxsize=1)
+def offices() -> dict[str, dict[str, str]]:
+    """data/offices.csv: office_code → {office_name, city, phone, address}."""
+    with open(DATA_DIR / "offices.csv", encoding="utf-8", newline="") as fh:
+        return {r["office_code"]: r for r in csv.DictReader(fh)}
+
+
+def office_short_name(name: str) -> str:
+    """``银川市兴庆区社会保险事业管理中心`` → ``银川市兴庆区社保中心`` (附件2/4 say "XX社保中心")."""
+    s = re.sub(r"（[^）]*）|\([^)]*\)", "", name)
+    return s.replace("社会保险事业管理中心", "社保中心").replace("社会保险事业管理局", "社保局")
+
+
+def recipient_name(code: str) -> str:
+    """Addressee of a coordination letter: a Ningxia office's name, else the province's agency."""
+    office = offices().get(code)
+    if office:
+        return office["office_name"]
+    prov = PROVINCES.get((code or "")[:2])
+    if prov and prov != "宁夏回族自治区":
+        return f"{prov}省级社会保险经办机构"
+    return f"{code}社会保险经办机构"
+
+
+def _office_context(code: str | None) -> dict:
+    office = offices().get(code or "")
+    if not office:
+        return {}
+    return {
+        "office_name": office["office_name"],
+        "office_short": office_short_name(office["office_name"]),
+        "office_phone": office["phone"] or None,
+        "office_address": office["address"] or None,
+    }
 
 
 def _persons_source(con) -> str:
@@ -92,11 +253,104 @@ def _dicts(con, query: str) -> list[dict]:
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
-def _sql(name: str, **params) -> str:
-    return render_sql(f"notify/{name}", **params).strip().rstrip(";")
+def _check_code(code: str) -> str:
+    if not isinstance(code, str) or not _SAFE_CODE.match(code):
+        raise RetirePrepError(f"office code {code!r} is not usable as a folder name")
+    return code
+
+
+# ----------------------------------------------------------------------------- rendering
+
+_sms_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "sms")),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=False,
+)
+_sms_env.filters["ym_zh"] = ym_zh
+_sms_env.filters["date_zh"] = date_zh
+
+_letter_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "letters")),
+    undefined=jinja2.StrictUndefined,
+    autoescape=True,
+    keep_trailing_newline=True,
+)
+
+_UNDEFINED_NAME = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined")
+
+
+def notice_context(row: dict, month_mi: int) -> dict:
+    """Template variables of one notice row (see the module doc and the report of variables).
+
+    Every column of the row but identifiers and the phone; ``<x>_month`` (``YYYY年M月``) for each
+    ``<x>_mi``; the office's ``office_name``, ``office_short``, ``office_phone``,
+    ``office_address``; ``month_mi`` / ``month`` (the run month).  A value that is NULL is
+    left out (its use fails the render) unless the variable is optional.
+    """
+    ctx: dict = {}
+    for k, v in row.items():
+        if k in _NOT_IN_CONTEXT or k.startswith("_"):
+            continue
+        ctx[k] = v
+        if k.endswith("_mi") and isinstance(v, int) and not isinstance(v, bool):
+            ctx.setdefault(k[:-3] + "_month", ym_zh(v))
+    for k, v in list(ctx.items()):
+        if k.endswith("_mi") and v is None:
+            ctx.setdefault(k[:-3] + "_month", None)
+    ctx.update(_office_context(row.get("office_code")))
+    ctx["month_mi"] = month_mi
+    ctx["month"] = ym_zh(month_mi)
+    return {k: v for k, v in ctx.items() if v is not None or k in OPTIONAL_VARIABLES}
+
+
+def render_notice(kind: str, context: dict, settings: Settings, pkey: str) -> str:
+    """The stored text of a notice: signature + the template's body on one line.
+
+    A variable that is absent or None fails the render (optional variables excepted: they
+    default to None).  Raises :class:`NoticeRenderError` naming ``pkey`` (the person_key) and
+    the variable that has no value, or the length when over 500 characters.
+    """
+    if kind not in KINDS:
+        raise NoticeRenderError(f"unknown notice kind {kind!r}")
+    template = _sms_env.get_template(f"{kind.lower()}.txt.j2")
+    ctx = {k: None for k in OPTIONAL_VARIABLES}
+    ctx.update({k: v for k, v in context.items() if v is not None or k in OPTIONAL_VARIABLES})
+    try:
+        body = template.render(**ctx)
+    except jinja2.UndefinedError as exc:
+        m = _UNDEFINED_NAME.search(str(exc))
+        var = m.group(1) if m else "?"
+        raise NoticeRenderError(
+            f"cannot render the {kind} notice of person {pkey}: template variable '{var}' has no value"
+        ) from None
+    except ValueError as exc:
+        raise NoticeRenderError(f"cannot render the {kind} notice of person {pkey}: {exc}") from None
+    text = settings.sms_signature + "".join(line.strip() for line in body.splitlines())
+    if len(text) > MAX_SMS_CHARS:
+        raise NoticeRenderError(
+            f"the {kind} notice of person {pkey} has {len(text)} characters (at most {MAX_SMS_CHARS})"
+        )
+    return text
 
 
 # ----------------------------------------------------------------------------- issuing
+
+
+@lru_cache(maxsize=None)
+def _template_inputs(kind: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The row columns the ``kind`` template's text can depend on (through notice_context)."""
+    from jinja2 import meta
+
+    source = _sms_env.loader.get_source(_sms_env, f"{kind.lower()}.txt.j2")[0]
+    used = meta.find_undeclared_variables(_sms_env.parse(source))
+    keys = {"office_code"}  # office_name, office_short, office_phone, office_address
+    for v in used:
+        if v in columns:
+            keys.add(v)
+        if v.endswith("_month") and v[:-6] + "_mi" in columns:
+            keys.add(v[:-6] + "_mi")
+    return tuple(sorted(keys))
 
 
 def _columns(con, table: str) -> list[str]:
@@ -104,17 +358,19 @@ def _columns(con, table: str) -> list[str]:
 
 
 def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    from .warehouse import sql_ident
+
+    return sql_ident(name)
 
 
 def _render_texts(con, kind: str, key_cols: tuple[str, ...], month_mi: int, settings: Settings) -> pa.Table:
     """Every distinct text of ``kind`` in ``_notice_rows``: one render per combination of the
     template's inputs (``key_cols``), never one per person.  Returns the key columns (with
     DuckDB's types, through Arrow) + ``_text`` and ``_segments``."""
-    cols = ", ".join(_quote(c) for c in key_cols)
+    cols = ", ".join(_quote(c) for c in key_cols)  # the template's inputs: column names, not data
     combos = con.sql(
-        f"SELECT {cols}, min(_person_key) AS _person_key FROM _notice_rows WHERE kind = '{kind}' "
-        f"GROUP BY ALL ORDER BY ALL"
+        f"SELECT {cols}, min(_person_key) AS _person_key FROM _notice_rows WHERE kind = ? GROUP BY ALL ORDER BY ALL",
+        params=[kind],
     ).to_arrow_table()
     texts = [
         render_notice(kind, notice_context(row, month_mi), settings, row["_person_key"]) for row in combos.to_pylist()
@@ -144,17 +400,15 @@ def _issue(
     if kind is not None and kind not in KINDS:
         raise RetirePrepError(f"unknown notice kind {kind!r}")
     person_cols = [c for c in _PERSON_COLUMNS if c not in cols]
-    _run(
+    run_step(
         con,
-        _sql(
-            "20_notice_rows.sql",
-            rows_table=rows_table,
-            kind=kind,
-            exclude_kind=kind is not None and "kind" in cols,
-            person_cols=person_cols,
-            persons=_persons_source(con),
-            month_mi=int(month_mi),
-        ),
+        STEPS["20_notice_rows"],
+        rows_table=rows_table,
+        kind=kind,
+        exclude_kind=kind is not None and "kind" in cols,
+        person_cols=person_cols,
+        persons=_persons_source(con),
+        month_mi=int(month_mi),
     )
     try:
         kinds = [r[0] for r in con.execute("SELECT DISTINCT kind FROM _notice_rows ORDER BY 1").fetchall()]
@@ -167,14 +421,12 @@ def _issue(
             texts = _render_texts(con, k, key_cols, month_mi, settings)
             con.register("_notice_texts", texts)
             try:
-                _run(
+                run_step(
                     con,
-                    _sql(
-                        "25_notice_texts.sql",
-                        kind=k,
-                        key_cols=key_cols,
-                        batch_mi=int(month_mi if batch_mi is None else batch_mi),
-                    ),
+                    STEPS["25_notice_texts"],
+                    kind=k,
+                    key_cols=key_cols,
+                    batch_mi=int(month_mi if batch_mi is None else batch_mi),
                 )
             finally:
                 con.unregister("_notice_texts")
@@ -186,7 +438,7 @@ def _issue(
             raise RetirePrepError(f"notice texts: {n_new} of {n_rows} rows matched a rendered text")
         inserted = []
         if n_new:
-            _run(con, _sql("30_insert.sql", source="_notice_new"))
+            run_step(con, STEPS["30_insert"], source="_notice_new")
             inserted = con.execute("SELECT kind, count(*) FROM _notice_ins GROUP BY kind").fetchall()
     finally:
         _run(con, "DROP TABLE IF EXISTS _notice_rows")
@@ -220,22 +472,20 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     Runs inside the caller's transaction (none is opened here).
     """
     persons = _persons_source(con)
-    _run(
+    run_step(
         con,
-        render_sql(
-            "notify/10_reminders_due.sql",
-            month_mi=int(month_mi),
-            overdue_every=int(settings.overdue_every_months),
-            benefit_start_offset=int(settings.benefit_start_offset),
-            persons=persons,
-        ),
+        STEPS["10_reminders_due"],
+        month_mi=int(month_mi),
+        overdue_every=int(settings.overdue_every_months),
+        benefit_start_offset=int(settings.benefit_start_offset),
+        persons=persons,
     )
     # P's batch already sent (a rerun after a DONE run, e.g. on a correction push): what the rerun
     # raises — a person it takes in or reopens — goes out with the next batch, P+1 (docs/decisions.md)
     batch = month_mi + 1 if batch_published(con, month_mi) else month_mi
     inserted = _issue(con, "_reminders_due", month_mi, settings, None, batch_mi=batch)
     counts = {k: inserted.get(k, 0) for k in REMINDER_KINDS}
-    _run(con, render_sql("notify/40_pre_service_notified.sql", month_mi=int(month_mi)))
+    run_step(con, STEPS["40_pre_service_notified"], month_mi=int(month_mi))
     counts["NOTIFIED"] = record_transitions(
         con, "_pre_service_notified", f"run:{format_month(month_mi)}", month_mi, settings, to_stage="NOTIFIED"
     )
@@ -263,14 +513,12 @@ def withdraw_closed(con, month_mi: int) -> int:
     published = batch_published(con, month_mi)
     # a published batch is frozen: nothing is withdrawn from it, and what a reopening restores goes
     # out with the next batch
-    _run(
+    run_step(
         con,
-        render_sql(
-            "notify/46_withdraw.sql",
-            month_mi=int(month_mi),
-            withdraw=not published,
-            restore_into=int(month_mi) + 1 if published else int(month_mi),
-        ),
+        STEPS["46_withdraw"],
+        month_mi=int(month_mi),
+        withdraw=not published,
+        restore_into=int(month_mi) + 1 if published else int(month_mi),
     )
     return 0 if published else con.execute("SELECT count(*) FROM _withdraw").fetchall()[0][0]
 
@@ -281,16 +529,128 @@ def settle_batch(con, month_mi: int) -> int:
     changed."""
     if batch_published(con, month_mi):
         return 0
-    return con.execute(
-        render_sql("notify/47_settle_batch.sql", month_mi=int(month_mi), persons=_persons_source(con))
-    ).fetchall()[0][0]
+    return run_step(con, STEPS["47_settle_batch"], month_mi=int(month_mi), persons=_persons_source(con))[0][0]
 
 
 def record_letters_due(con, month_mi: int) -> int:
     """Record the coordination letters that first become due in P (written by write_letters)."""
     before = con.execute("SELECT count(*) FROM coordination_letters").fetchall()[0][0]
-    _run(con, render_sql("notify/55_letters_due.sql", month_mi=int(month_mi)))
+    run_step(con, STEPS["55_letters_due"], month_mi=int(month_mi))
     return con.execute("SELECT count(*) FROM coordination_letters").fetchall()[0][0] - before
 
 
 # ----------------------------------------------------------------------------- files
+
+
+def notice_offices(con, month_mi: int) -> list[str]:
+    """The offices whose files carry notices of P (TEMP view ``_notices_p`` made on ``con``):
+    a notice goes to its ``file_office`` as P's run settled it, else to the issuing office."""
+    run_step(con, STEPS["45_file_office"], month_mi=int(month_mi))
+    return [r[0] for r in con.execute("SELECT DISTINCT file_office FROM _notices_p ORDER BY 1").fetchall()]
+
+
+def write_notification_files(
+    con, month_mi: int, out_month_dir: Path, office: str | None = None, offices: list[str] | None = None
+) -> dict:
+    """``notifications/<office>/sms.parquet|.csv`` and ``offline.csv`` for every office with
+    notices issued in P (or only ``office`` when given).  Each office gets only its own notices
+    (its persons of P: see :func:`notice_offices`); an office with notices gets all three files, one of them
+    possibly empty; an office without notices gets none.
+
+    Returns counts (additive over offices): ``notification offices``, ``sms notices``,
+    ``sms segments``, ``offline notices``.
+    """
+    out_month_dir = Path(out_month_dir)
+    month_mi = int(month_mi)
+    offices_p = notice_offices(con, month_mi)
+    if office is not None:
+        offices_p = [o for o in offices_p if o == office]
+    if offices is not None:
+        offices_p = [o for o in offices_p if o in set(offices)]
+    for code in offices_p:
+        _check_code(code)
+    if not offices_p:
+        return {"notification offices": 0, "sms notices": 0, "sms segments": 0, "offline notices": 0}
+    persons = _persons_source(con)
+    folder = out_month_dir / "notifications"
+    # one query per file kind for all the offices at once, split by office in Arrow
+    sms = write_partitioned(
+        con,
+        query(STEPS["50_sms_file"], offices=offices_p, kinds=KINDS),
+        "_office",
+        lambda code: folder / code / "sms",
+        offices_p,
+    )
+    offline = write_partitioned(
+        con,
+        query(STEPS["51_offline_file"], offices=offices_p, kinds=KINDS, persons=persons),
+        "_office",
+        lambda code: folder / code / "offline",
+        offices_p,
+        csv_only=True,
+    )
+    segments = con.execute(
+        "SELECT coalesce(sum(segments), 0) FROM _notices_p WHERE channel = 'SMS' AND list_contains(?, file_office)",
+        [offices_p],
+    ).fetchall()[0][0]
+    return {
+        "notification offices": len(offices_p),
+        "sms notices": sum(sms.values()),
+        "sms segments": int(segments),
+        "offline notices": sum(offline.values()),
+    }
+
+
+def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
+    """Coordination letters (附件1) of P: ``letters/<office>/<letter id>.html`` (see
+    ``sql/notify/60_letters.sql`` for the cases).  The sending office is the benefit-place
+    (responsible) office; the addressee the pre-review office or province.  Returns the paths.
+    """
+    out_month_dir = Path(out_month_dir)
+    month_mi = int(month_mi)
+    rows = _dicts(con, query(STEPS["60_letters"], month_mi=month_mi, persons=_persons_source(con)))
+    template = _letter_env.get_template("coordination.html.j2")
+    first_day = date(month_mi // 12, month_mi % 12 + 1, 1)
+    paths: list[Path] = []
+    for row in rows:
+        sender = _check_code(row["sender"])
+        recipient = row["recipient"]
+        office = offices().get(sender, {})
+        ctx = {
+            "letter_id": row["letter_id"],
+            "recipient_code": recipient,
+            "recipient_name": recipient_name(recipient),
+            "sender_code": sender,
+            "sender_name": office.get("office_name") or f"{sender}社会保险经办机构",
+            "sender_phone": office.get("phone") or None,
+            "sender_address": office.get("address") or None,
+            "person_name": row["name"],
+            "id_no": row["id_no"],
+            "officer_id": row["officer_id"],
+            "procedure_text": (
+                "城乡居民基本养老保险待遇领取手续" if row["insurance_type"] == 170 else "企业职工基本养老保险退休手续"
+            ),
+            "letter_date": date_zh(first_day),
+            "basis_text": "；".join(_LETTER_BASIS.get(b, b) for b in row["basis"].split(";")),
+        }
+        try:
+            html = template.render(**ctx)
+        except jinja2.UndefinedError as exc:
+            m = _UNDEFINED_NAME.search(str(exc))
+            raise NoticeRenderError(
+                f"cannot render the coordination letter of person {row['person_key']}: "
+                f"template variable '{m.group(1) if m else '?'}' has no value"
+            ) from None
+        path = out_month_dir / "letters" / sender / f"{_check_code_id(row['letter_id'])}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(html.encode("utf-8"))
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
+
+
+def _check_code_id(letter_id: str) -> str:
+    if not re.fullmatch(r"[0-9A-Za-z-]{1,80}", letter_id or ""):
+        raise RetirePrepError(f"letter id {letter_id!r} is not usable as a file name")
+    return letter_id

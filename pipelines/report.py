@@ -11,24 +11,44 @@ the warehouse keeps (each month's published worklist, its notices): a replay of 
 shows the trend as it stood then, and re-emits the same bytes.
 
 Counts only — never an ID number, a name or a phone.
-
-This module is the page: its charts and tables, put together and rendered
-(``templates/report/index.html.j2``); the figures come from :mod:`pipelines.report_figures`, the
-SVG from :mod:`pipelines.report_charts`.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 from . import TEMPLATES_DIR
 from .labels import code_label, column_label
 from .policy import format_month
-from .report_charts import Chart, _cell, coded, hbar_chart, line_chart, office
-from .report_figures import _rows, _sum, _window, batch_counts, key_figures, office_months
+from .steps import Step, Steps, query, run_step
+
+#: what the report reads, one query a step (the month's values bound, never rendered): the analysts'
+#: office history (its upto_mi/include_mi rendered), then the report's own figures and tables
+STEPS = Steps(
+    [Step("analysts/office_month.sql")]
+    + [
+        Step(f"report/{name}.sql")
+        for name in (
+            "10_window",
+            "20_refused_count",
+            "25_held_count",
+            "30_notice_kinds",
+            "35_flags",
+            "40_screening",
+            "45_withdrawals",
+            "50_handovers",
+            "55_batches",
+            "60_refused_batches",
+            "65_quarantine",
+        )
+    ]
+)
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
@@ -51,10 +71,269 @@ STAGES = (
 )
 CHANNELS = ("SMS", "EMPLOYER", "TOWNSHIP")
 NOTICE_KINDS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE", "DECLARATION", "CONSULTATION", "RESULT")
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+
+
+@dataclass(frozen=True)
+class Code:
+    """A code shown as its Chinese label with the code small beside it."""
+
+    label: str
+    code: str
+
+    def __html__(self) -> str:
+        if self.label == self.code or not self.label:
+            return f'<span class="code">{escape(self.code)}</span>'
+        return f'{escape(self.label)} <span class="code">{escape(self.code)}</span>'
+
+
+def coded(kind: str, code) -> Code | str:
+    return "" if code is None else Code(code_label(kind, code), str(code))
+
+
+def office(code) -> Code | str:
+    from .notify import office_short_name, offices, recipient_name
+
+    if code is None:
+        return ""
+    o = offices().get(code)
+    return Code(office_short_name(o["office_name"]) if o else recipient_name(code), code)
+
+
+def _rows(con, step: str, params=None) -> list[tuple]:
+    return run_step(con, STEPS[step], bind=list(params or []))
 
 
 def _cols(*names: str, table: str = "report") -> list[str]:
     return [column_label(n, table) for n in names]
+
+
+# ------------------------------------------------------------------------ figures from the warehouse
+
+
+def office_months(con, upto_mi: int) -> list[dict]:
+    """sql/analysts/office_month.sql up to P (P's run counted as run): the analysts' history table."""
+    cur = con.execute(query(STEPS["office_month"], upto_mi=upto_mi, include_mi=upto_mi))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def _window(con, mi: int) -> tuple:
+    """(lo, hi): the refusals of month mi are those received after the previous month's run and
+    up to the run that published mi (a replay: the original run, so it re-emits what was published)."""
+    return _rows(con, "10_window", [mi, mi, mi])[0]
+
+
+def batch_counts(con, mi: int) -> dict | None:
+    """Refused batches of month mi's window, and batches held (waiting for a missing seq) at its run."""
+    lo, hi = _window(con, mi)
+    if hi is None:
+        return None
+    refused = _rows(con, "20_refused_count", [lo, lo, hi])[0][0]
+    held = _rows(con, "25_held_count", [hi, hi, hi])[0][0]
+    return {"refused": refused, "held": held}
+
+
+def _sum(rows: list[dict], key: str) -> int:
+    return sum(r[key] or 0 for r in rows)
+
+
+def key_figures(hist: list[dict], mi: int, batches_now, batches_prev) -> list[dict]:
+    """The month's key figures, each with its change against the previous month (— when that
+    month was not run)."""
+    now = [r for r in hist if r["month_mi"] == mi]
+    prev = [r for r in hist if r["month_mi"] == mi - 1]
+    has_prev = bool(prev)
+
+    def fig(label, key=None, value=None, prev_value=None, unit="", rate=False, worse_up=False):
+        v = _sum(now, key) if key else value
+        p = (_sum(prev, key) if key else prev_value) if has_prev else None
+        return {
+            "label": label,
+            "value": v,
+            "prev": p,
+            "unit": unit,
+            "rate": rate,
+            "worse_up": worse_up,
+            "delta": None if p is None or v is None else round(v - p, 1) if rate else v - p,
+        }
+
+    def rate(rows):
+        n = _sum(rows, "ledger_entries")
+        return round(100 * _sum(rows, "overdue_entries") / n, 1) if n else 0.0
+
+    figures = [
+        fig("台账人数", "ledger_entries", unit="人"),
+        fig("本月新纳入", "new_entries", unit="人"),
+        fig("本月告知合计", "notices_sent", unit="条"),
+        fig("其中：短信", "sms_sent", unit="条"),
+        fig("其中：经参保单位", "employer_notices", unit="条"),
+        fig("其中：经乡镇（街道）", "township_notices", unit="条"),
+        fig("超期件数", "overdue_entries", unit="件", worse_up=True),
+        fig("超期率", value=rate(now), prev_value=rate(prev), unit="%", rate=True, worse_up=True),
+        fig("未结异议", "objections_open", unit="件", worse_up=True),
+        fig("其中：本月到期", "objections_due_in_month", unit="件", worse_up=True),
+        fig(
+            "拒收批次",
+            value=batches_now["refused"] if batches_now else 0,
+            prev_value=batches_prev["refused"] if batches_prev else None,
+            unit="批",
+            worse_up=True,
+        ),
+        fig(
+            "暂存待补批次",
+            value=batches_now["held"] if batches_now else 0,
+            prev_value=batches_prev["held"] if batches_prev else None,
+            unit="批",
+            worse_up=True,
+        ),
+    ]
+    if not batches_prev:
+        figures[-1]["prev"] = figures[-2]["prev"] = figures[-1]["delta"] = figures[-2]["delta"] = None
+    return figures
+
+
+# ------------------------------------------------------------------------ charts (inline SVG)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return str(v)
+
+
+def _t(s) -> str:
+    return escape(str(s))
+
+
+def _label_text(c) -> str:
+    return f"{c.label}" if isinstance(c, Code) else str(c)
+
+
+@dataclass
+class Chart:
+    """One figure: its SVG and the table of the same numbers (``data-cat``/``data-ser``/``data-value``
+    on both the marks and the cells)."""
+
+    id: str
+    title: str
+    svg: Markup
+    columns: list[str]
+    rows: list[list]  # cells: str | int | Code | Markup (a charted cell)
+    note: str = ""
+
+
+def _cell(cat: str, ser: str, value, shown=None) -> Markup:
+    return Markup(
+        f'<span data-cat="{_t(cat)}" data-ser="{_t(ser)}" data-value="{_t(_fmt(value))}">'
+        f"{_t(shown if shown is not None else _fmt(value))}</span>"
+    )
+
+
+def hbar_chart(
+    cid: str,
+    cats: list[tuple[str, object]],
+    series: list[tuple[str, str]],
+    values: dict[tuple[str, str], float],
+    *,
+    unit: str = "",
+    total_label: bool = True,
+    max_value: float | None = None,
+) -> Markup:
+    """Horizontal (stacked when several series) bars: one row per category."""
+    W, left, right, bar, gap, top = 1100, 210, 70, 18, 8, 8 + (24 if len(series) > 1 else 0)
+    H = top + len(cats) * (bar + gap) + 8
+    totals = [sum(values.get((c, s), 0) or 0 for s, _ in series) for c, _ in cats]
+    vmax = max_value or max(totals + [0]) or 1
+    scale = (W - left - right) / vmax
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" class="chart" role="img" '
+        f'data-chart="{cid}" aria-label="{_t(cid)}">'
+    ]
+    if len(series) > 1:  # legend
+        x = left
+        for i, (s, name) in enumerate(series):
+            out.append(
+                f'<rect x="{x}" y="6" width="12" height="12" fill="{PALETTE[i % len(PALETTE)]}"/>'
+                f'<text x="{x + 16}" y="16" class="legend">{_t(name)}</text>'
+            )
+            x += 22 + 13 * len(name)
+    for j, (c, label) in enumerate(cats):
+        y = top + j * (bar + gap)
+        out.append(
+            f'<text x="{left - 8}" y="{y + bar - 4}" text-anchor="end" class="cat">{_t(_label_text(label))}</text>'
+        )
+        x = left
+        for i, (s, name) in enumerate(series):
+            v = values.get((c, s), 0) or 0
+            w = round(v * scale, 1)
+            out.append(
+                f'<rect x="{round(x, 1)}" y="{y}" width="{w}" height="{bar}" '
+                f'fill="{PALETTE[i % len(PALETTE)]}" data-cat="{_t(c)}" data-ser="{_t(s)}" '
+                f'data-value="{_t(_fmt(v))}"><title>{_t(_label_text(label))} {_t(name)}：{_t(_fmt(v))}{unit}</title></rect>'
+            )
+            x += w
+        if total_label:
+            out.append(f'<text x="{round(x, 1) + 6}" y="{y + bar - 4}" class="val">{_t(_fmt(totals[j]))}{unit}</text>')
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def line_chart(
+    cid: str, months: list[str], series: list[tuple[str, str]], values: dict[tuple[str, str], int | None]
+) -> Markup:
+    """One small line chart per series over the months (a month not run has no point)."""
+    W, H, pad_l, pad_r, pad_t, pad_b = 350, 190, 44, 24, 30, 34
+    out = [f'<div class="trend" data-chart="{cid}">']
+    for i, (s, name) in enumerate(series):
+        vals = [values.get((m, s)) for m in months]
+        vmax = max([v for v in vals if v is not None] + [0]) or 1
+        step = (W - pad_l - pad_r) / max(1, len(months) - 1)
+
+        def xy(k, v):
+            return round(pad_l + k * step, 1), round(H - pad_b - (H - pad_t - pad_b) * v / vmax, 1)
+
+        parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" class="chart small" role="img" '
+            f'aria-label="{_t(name)}"><text x="{pad_l}" y="18" class="legend">{_t(name)}</text>',
+            f'<line x1="{pad_l}" y1="{H - pad_b}" x2="{W - pad_r}" y2="{H - pad_b}" class="axis"/>',
+            f'<text x="{pad_l - 6}" y="{pad_t + 4}" text-anchor="end" class="tick">{vmax}</text>',
+            f'<text x="{pad_l - 6}" y="{H - pad_b}" text-anchor="end" class="tick">0</text>',
+        ]
+        run, path = [], []
+        for k, v in enumerate(vals):
+            if v is None:
+                if len(run) > 1:
+                    path.append(run)
+                run = []
+                continue
+            run.append(xy(k, v))
+        if len(run) > 1:
+            path.append(run)
+        for seg in path:
+            parts.append(
+                f'<polyline fill="none" stroke="{PALETTE[i]}" stroke-width="2" points="'
+                + " ".join(f"{x},{y}" for x, y in seg)
+                + '"/>'
+            )
+        for k, (m, v) in enumerate(zip(months, vals)):
+            if (len(months) - 1 - k) % 2 == 0:  # every other month, counted back from P
+                parts.append(
+                    f'<text x="{xy(k, 0)[0]}" y="{H - pad_b + 16}" text-anchor="middle" class="tick">{_t(m[2:])}</text>'
+                )
+            if v is not None:
+                x, y = xy(k, v)
+                parts.append(
+                    f'<circle cx="{x}" cy="{y}" r="3.5" fill="{PALETTE[i]}" data-cat="{_t(m)}" '
+                    f'data-ser="{_t(s)}" data-value="{v}"><title>{_t(m)} {_t(name)}：{v}</title></circle>'
+                )
+        parts.append("</svg>")
+        out.append("".join(parts))
+    out.append("</div>")
+    return Markup("".join(out))
+
+
+# ------------------------------------------------------------------------ the report
 
 
 def report_data(con, ctx) -> dict:
@@ -62,13 +341,131 @@ def report_data(con, ctx) -> dict:
     hist = office_months(con, m)
     now = [r for r in hist if r["month_mi"] == m]
     figures = key_figures(hist, m, batch_counts(con, m), batch_counts(con, m - 1))
-    charts: list[Chart] = [
-        _overdue_chart(now),
-        _stage_chart(now),
-        _notices_chart(con, m),
-        _flags_chart(con, m),
-        _trend_chart(hist, m),
-    ]
+    charts: list[Chart] = []
+
+    # 1. offices ranked by overdue rate
+    ranked = sorted(
+        (r for r in now if r["ledger_entries"]),
+        key=lambda r: (-(r["overdue_entries"] / r["ledger_entries"]), r["office_code"]),
+    )
+    rate = {
+        (r["office_code"], "overdue_rate"): round(100 * r["overdue_entries"] / r["ledger_entries"], 1) for r in ranked
+    }
+    charts.append(
+        Chart(
+            "overdue_rate",
+            "各经办机构超期率排名",
+            hbar_chart(
+                "overdue_rate",
+                [(r["office_code"], office(r["office_code"])) for r in ranked],
+                [("overdue_rate", "超期率")],
+                rate,
+                unit="%",
+                max_value=max(rate.values(), default=0) or 1,
+            ),
+            ["经办机构", "台账人数", "超期件数", "超期率（%）"],
+            [
+                [
+                    office(r["office_code"]),
+                    r["ledger_entries"],
+                    r["overdue_entries"],
+                    _cell(r["office_code"], "overdue_rate", rate[(r["office_code"], "overdue_rate")]),
+                ]
+                for r in ranked
+            ],
+            "超期：环节办结时限早于本月1日仍未办结（rules.md §7）。",
+        )
+    )
+
+    # 2. each office's ledger by stage
+    stage_series = [(st, code_label("stage", st)) for st in STAGES] + [("CLOSED_OTHER", "其他办结")]
+    by_office = sorted(now, key=lambda r: r["office_code"])
+    stage_key = {st: st.lower() for st in STAGES} | {"CLOSED_OTHER": "closed_other"}
+    sv = {(r["office_code"], st): r[stage_key[st]] for r in by_office for st, _ in stage_series}
+    charts.append(
+        Chart(
+            "ledger_by_stage",
+            "各经办机构台账分环节人数",
+            hbar_chart(
+                "ledger_by_stage",
+                [(r["office_code"], office(r["office_code"])) for r in by_office if r["ledger_entries"]],
+                stage_series,
+                sv,
+                unit="人",
+            ),
+            ["经办机构"] + [n for _, n in stage_series] + ["合计"],
+            [
+                [office(r["office_code"])]
+                + [_cell(r["office_code"], st, sv[(r["office_code"], st)]) for st, _ in stage_series]
+                + [r["ledger_entries"]]
+                for r in by_office
+                if r["ledger_entries"]
+            ],
+            "其他办结：已死亡、退出推送、已转出（本月办结，本月台账仍列示）。",
+        )
+    )
+
+    # 3. notices by kind and channel
+    nk = _rows(con, "30_notice_kinds", [m])
+    kinds = [k for k in NOTICE_KINDS if any(r[0] == k for r in nk)] + sorted({r[0] for r in nk} - set(NOTICE_KINDS))
+    nv = {(k, ch): n for k, ch, n in nk}
+    ch_series = [(ch, code_label("channel", ch)) for ch in CHANNELS]
+    charts.append(
+        Chart(
+            "notices_by_kind",
+            "本月告知：按类型和渠道",
+            hbar_chart("notices_by_kind", [(k, coded("notice_kind", k)) for k in kinds], ch_series, nv, unit="条"),
+            ["告知类型"] + [n for _, n in ch_series] + ["合计"],
+            [
+                [coded("notice_kind", k)]
+                + [_cell(k, ch, nv.get((k, ch), 0)) for ch, _ in ch_series]
+                + [sum(nv.get((k, ch), 0) for ch in CHANNELS)]
+                for k in kinds
+            ],
+        )
+    )
+
+    # 4. flags by kind
+    fl = _rows(con, "35_flags", [m])
+    charts.append(
+        Chart(
+            "flags_by_kind",
+            "本月预警标识：按类型",
+            hbar_chart(
+                "flags_by_kind",
+                [(c, coded("flag", c)) for c, _ in fl],
+                [("persons", "人数")],
+                {(c, "persons"): n for c, n in fl},
+                unit="人",
+            ),
+            ["预警标识", "人数"],
+            [[coded("flag", c), _cell(c, "persons", n)] for c, n in fl],
+            "本月筛查的全部人员中带有该标识的人数（rules.md §4）。",
+        )
+    )
+
+    # 5. the 12 months' trend, from the months as they were published
+    months = [format_month(m - k) for k in range(11, -1, -1)]
+    run_months = {r["month"] for r in hist}
+    tseries = [("ledger_entries", "台账人数"), ("notices_sent", "告知条数"), ("overdue_entries", "超期件数")]
+    tv = {
+        (mo, key): (_sum([r for r in hist if r["month"] == mo], key) if mo in run_months else None)
+        for mo in months
+        for key, _ in tseries
+    }
+    charts.append(
+        Chart(
+            "trend",
+            "近12个月趋势",
+            line_chart("trend", months, tseries, tv),
+            ["年月"] + [n for _, n in tseries],
+            [
+                [mo] + [(_cell(mo, key, tv[(mo, key)]) if tv[(mo, key)] is not None else "—") for key, _ in tseries]
+                for mo in months
+            ],
+            "各月数值为该月运行时发布的台账和告知；未运行的月份记为“—”。",
+        )
+    )
 
     from .forecast import report_section
 
@@ -84,140 +481,9 @@ def report_data(con, ctx) -> dict:
     }
 
 
-def _overdue_chart(now: list[dict]) -> Chart:
-    """Offices ranked by overdue rate."""
-    ranked = sorted(
-        (r for r in now if r["ledger_entries"]),
-        key=lambda r: (-(r["overdue_entries"] / r["ledger_entries"]), r["office_code"]),
-    )
-    rate = {
-        (r["office_code"], "overdue_rate"): round(100 * r["overdue_entries"] / r["ledger_entries"], 1) for r in ranked
-    }
-    return Chart(
-        "overdue_rate",
-        "各经办机构超期率排名",
-        hbar_chart(
-            "overdue_rate",
-            [(r["office_code"], office(r["office_code"])) for r in ranked],
-            [("overdue_rate", "超期率")],
-            rate,
-            unit="%",
-            max_value=max(rate.values(), default=0) or 1,
-        ),
-        ["经办机构", "台账人数", "超期件数", "超期率（%）"],
-        [
-            [
-                office(r["office_code"]),
-                r["ledger_entries"],
-                r["overdue_entries"],
-                _cell(r["office_code"], "overdue_rate", rate[(r["office_code"], "overdue_rate")]),
-            ]
-            for r in ranked
-        ],
-        "超期：环节办结时限早于本月1日仍未办结（rules.md §7）。",
-    )
-
-
-def _stage_chart(now: list[dict]) -> Chart:
-    """Each office's ledger by stage."""
-    stage_series = [(st, code_label("stage", st)) for st in STAGES] + [("CLOSED_OTHER", "其他办结")]
-    by_office = sorted(now, key=lambda r: r["office_code"])
-    stage_key = {st: st.lower() for st in STAGES} | {"CLOSED_OTHER": "closed_other"}
-    sv = {(r["office_code"], st): r[stage_key[st]] for r in by_office for st, _ in stage_series}
-    return Chart(
-        "ledger_by_stage",
-        "各经办机构台账分环节人数",
-        hbar_chart(
-            "ledger_by_stage",
-            [(r["office_code"], office(r["office_code"])) for r in by_office if r["ledger_entries"]],
-            stage_series,
-            sv,
-            unit="人",
-        ),
-        ["经办机构"] + [n for _, n in stage_series] + ["合计"],
-        [
-            [office(r["office_code"])]
-            + [_cell(r["office_code"], st, sv[(r["office_code"], st)]) for st, _ in stage_series]
-            + [r["ledger_entries"]]
-            for r in by_office
-            if r["ledger_entries"]
-        ],
-        "其他办结：已死亡、退出推送、已转出（本月办结，本月台账仍列示）。",
-    )
-
-
-def _notices_chart(con, m: int) -> Chart:
-    """The notices of P by kind and channel."""
-    nk = _rows(con, "SELECT kind, channel, count(*) FROM notice_log WHERE issued_mi = ? GROUP BY ALL", [m])
-    kinds = [k for k in NOTICE_KINDS if any(r[0] == k for r in nk)] + sorted({r[0] for r in nk} - set(NOTICE_KINDS))
-    nv = {(k, ch): n for k, ch, n in nk}
-    ch_series = [(ch, code_label("channel", ch)) for ch in CHANNELS]
-    return Chart(
-        "notices_by_kind",
-        "本月告知：按类型和渠道",
-        hbar_chart("notices_by_kind", [(k, coded("notice_kind", k)) for k in kinds], ch_series, nv, unit="条"),
-        ["告知类型"] + [n for _, n in ch_series] + ["合计"],
-        [
-            [coded("notice_kind", k)]
-            + [_cell(k, ch, nv.get((k, ch), 0)) for ch, _ in ch_series]
-            + [sum(nv.get((k, ch), 0) for ch in CHANNELS)]
-            for k in kinds
-        ],
-    )
-
-
-def _flags_chart(con, m: int) -> Chart:
-    """The flags of P by kind."""
-    fl = _rows(con, "SELECT code, count(*) FROM flags WHERE month_mi = ? GROUP BY code ORDER BY 2 DESC, 1", [m])
-    return Chart(
-        "flags_by_kind",
-        "本月预警标识：按类型",
-        hbar_chart(
-            "flags_by_kind",
-            [(c, coded("flag", c)) for c, _ in fl],
-            [("persons", "人数")],
-            {(c, "persons"): n for c, n in fl},
-            unit="人",
-        ),
-        ["预警标识", "人数"],
-        [[coded("flag", c), _cell(c, "persons", n)] for c, n in fl],
-        "本月筛查的全部人员中带有该标识的人数（rules.md §4）。",
-    )
-
-
-def _trend_chart(hist: list[dict], m: int) -> Chart:
-    """The 12 months' trend, from the months as they were published."""
-    months = [format_month(m - k) for k in range(11, -1, -1)]
-    run_months = {r["month"] for r in hist}
-    tseries = [("ledger_entries", "台账人数"), ("notices_sent", "告知条数"), ("overdue_entries", "超期件数")]
-    tv = {
-        (mo, key): (_sum([r for r in hist if r["month"] == mo], key) if mo in run_months else None)
-        for mo in months
-        for key, _ in tseries
-    }
-    return Chart(
-        "trend",
-        "近12个月趋势",
-        line_chart("trend", months, tseries, tv),
-        ["年月"] + [n for _, n in tseries],
-        [
-            [mo] + [(_cell(mo, key, tv[(mo, key)]) if tv[(mo, key)] is not None else "—") for key, _ in tseries]
-            for mo in months
-        ],
-        "各月数值为该月运行时发布的台账和告知；未运行的月份记为“—”。",
-    )
-
-
 def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
     m, s = ctx.month_mi, ctx.as_of_seq
     lo, hi = _window(con, m)
-    return (
-        _office_tables(con, m, now) + _ledger_tables(con, m) + _batch_tables(con, s) + _refusal_tables(con, s, lo, hi)
-    )
-
-
-def _office_tables(con, m: int, now: list[dict]) -> list[tuple]:
-    """The offices' notices of P, and the month's screening."""
     tables = []
     tables.append(
         (
@@ -248,14 +514,7 @@ def _office_tables(con, m: int, now: list[dict]) -> list[tuple]:
             "",
         )
     )
-    scr = con.execute(
-        """
-        SELECT count(*), count(scope_rule), count(*) FILTER (scope_rule = 'a'), count(*) FILTER (scope_rule = 'b'),
-               count(*) FILTER (scope_rule = 'c'), count(*) FILTER (trigger_application),
-               count(*) FILTER (trigger_screening), count(*) FILTER (benefit_province <> '640000')
-        FROM screen_results WHERE month_mi = ?""",
-        [m],
-    ).fetchone()
+    scr = _rows(con, "40_screening", [m])[0]
     names = [
         "screened",
         "in_scope",
@@ -274,25 +533,13 @@ def _office_tables(con, m: int, now: list[dict]) -> list[tuple]:
             "rules.md §3：纳入范围 a/b/c 与触发条件。",
         )
     )
-    return tables
-
-
-def _ledger_tables(con, m: int) -> list[tuple]:
-    """The notices withdrawn in P (entry closed), and P's handovers."""
-    tables = []
     tables.append(
         (
             "本月告知撤回（台账本月办结，未发出）",
             _cols("office_code", "notice_kind", "entry_closed", "notices"),
             [
                 [office(o), coded("notice_kind", k), coded("stage", r), n]
-                for o, k, r, n in _rows(
-                    con,
-                    """
-                       SELECT office_code, kind, reason, count(*) FROM notice_withdrawals WHERE withdrawn_mi = ?
-                       GROUP BY ALL ORDER BY ALL""",
-                    [m],
-                )
+                for o, k, r, n in _rows(con, "45_withdrawals", [m])
             ],
             "",
         )
@@ -301,25 +548,10 @@ def _ledger_tables(con, m: int) -> list[tuple]:
         (
             "本月交接",
             _cols("kind", "from_code", "to_code", "persons"),
-            [
-                [coded("handover", k), office(f), office(t), n]
-                for k, f, t, n in _rows(
-                    con,
-                    """
-                       SELECT kind, from_code, to_code, count(*) FROM handovers WHERE month_mi = ?
-                       GROUP BY ALL ORDER BY ALL""",
-                    [m],
-                )
-            ],
+            [[coded("handover", k), office(f), office(t), n] for k, f, t, n in _rows(con, "50_handovers", [m])],
             "",
         )
     )
-    return tables
-
-
-def _batch_tables(con, s: int) -> list[tuple]:
-    """The push batches applied up to seq s, with their row accounting."""
-    tables = []
     tables.append(
         (
             "推送批次（push-format.md 行数核对）",
@@ -349,41 +581,16 @@ def _batch_tables(con, s: int) -> list[tuple]:
                     "是" if r[11] else "否",
                     r[12],
                 ]
-                for r in _rows(
-                    con,
-                    """
-                       SELECT seq, batch_id, push_type, data_month, status, persons_rows, persons_accepted,
-                              persons_quarantined, segments_rows, segments_accepted, segments_quarantined,
-                              rows_balanced, warnings
-                       FROM batches WHERE status <> 'REFUSED' AND seq <= ? ORDER BY seq""",
-                    [s],
-                )
+                for r in _rows(con, "55_batches", [s])
             ],
             "",
         )
     )
-    return tables
-
-
-def _refusal_tables(con, s: int, lo, hi) -> list[tuple]:
-    """The batches refused in P's window (lo, hi], and the quarantined rows up to seq s."""
-    tables = []
     tables.append(
         (
             "拒收批次（上月运行后至本月运行）",
             _cols("batch_id", "seq", "message"),
-            [
-                list(r)
-                for r in _rows(
-                    con,
-                    """
-                       SELECT batch_id, seq, message FROM batches
-                       WHERE status = 'REFUSED' AND (CAST(? AS TIMESTAMPTZ) IS NULL OR received_at > ?)
-                         AND (CAST(? AS TIMESTAMPTZ) IS NULL OR received_at <= ?)
-                       ORDER BY received_at, 1, 3""",
-                    [lo, lo, hi, hi],
-                )
-            ],
+            [list(r) for r in _rows(con, "60_refused_batches", [lo, lo, hi, hi])],
             "",
         )
     )
@@ -391,16 +598,7 @@ def _refusal_tables(con, s: int, lo, hi) -> list[tuple]:
         (
             "隔离行：按原因",
             _cols("batch_id", "file", "reason_code", "rows"),
-            [
-                list(r)
-                for r in _rows(
-                    con,
-                    """
-                       SELECT batch_id, file, reason_code, count(*) FROM quarantine WHERE seq <= ?
-                       GROUP BY ALL ORDER BY ALL""",
-                    [s],
-                )
-            ],
+            [list(r) for r in _rows(con, "65_quarantine", [s])],
             "",
         )
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import notify, notify_files
+from pipelines import notify
 from pipelines.identifiers import id_check_char
 from pipelines.policy import month_index
 from pipelines.settings import load_settings
@@ -360,7 +360,7 @@ def test_files_per_office_and_rerun_is_identical(con, tmp_path):
     _mixed_month(con)
     first = notify.issue_reminders(con, P, SETTINGS)
     out = tmp_path / "out" / "2026-03"
-    counts = notify_files.write_notification_files(con, P, out)
+    counts = notify.write_notification_files(con, P, out)
     assert counts["notification offices"] == 2 and counts["sms notices"] == 1 and counts["offline notices"] == 4
     files1 = _files(out)
     assert set(files1) == {
@@ -374,7 +374,7 @@ def test_files_per_office_and_rerun_is_identical(con, tmp_path):
     assert con.execute("SELECT count(*) FROM notice_log").fetchone()[0] == n_before
     assert con.execute("SELECT count(*) FROM ledger_transitions").fetchone()[0] == tr_before
     assert con.execute("SELECT * EXCLUDE (created_at) FROM notice_log ORDER BY notice_id").fetchall() == rows_before
-    notify_files.write_notification_files(con, P, out)
+    notify.write_notification_files(con, P, out)
     assert _files(out) == files1
     # an office only gets its own persons; offline rows say how to deliver
     own = {
@@ -420,7 +420,7 @@ def test_kill_between_notices_and_files_then_rerun(tmp_path):
     with connect(db, settings=SETTINGS) as c:
         again = notify.issue_reminders(c, P, SETTINGS)
         assert sum(v for k, v in again.items() if k != "NOTIFIED") == 0
-        notify_files.write_notification_files(c, P, out)
+        notify.write_notification_files(c, P, out)
         dup = c.execute(
             "SELECT count(*) FROM (SELECT id_no, kind, reference_mi FROM notice_log GROUP BY ALL HAVING count(*) > 1)"
         ).fetchone()[0]
@@ -470,7 +470,7 @@ def test_coordination_letters(con, tmp_path):
     out = tmp_path / "out" / "2026-03"
     assert notify.record_letters_due(con, P) == 3
     assert notify.record_letters_due(con, P) == 0  # a rerun of P adds nothing
-    paths = notify_files.write_letters(con, P, out)
+    paths = notify.write_letters(con, P, out)
     assert len(paths) == 3
     by_person = {}
     for path in paths:
@@ -492,7 +492,7 @@ def test_coordination_letters(con, tmp_path):
     assert p.parent.name == OFFICE and "石嘴山市惠农区社会保险事业管理中心：" in html
     assert "牵头经办机构变更；待遇领取地与档案预审地不一致" in html
     before = _files(out)
-    notify_files.write_letters(con, P, out)
+    notify.write_letters(con, P, out)
     assert _files(out) == before
     # the entry closing after P's run (a county RETIRED dated in P), or an office change moving it to
     # another officer, leaves the letter of P as written: its entry and officer are recorded with it
@@ -501,16 +501,16 @@ def test_coordination_letters(con, tmp_path):
         "WHERE entry_id = ?",
         [P, moved_in["entry_id"]],
     )
-    notify_files.write_letters(con, P, out)
+    notify.write_letters(con, P, out)
     assert _files(out) == before
     # letters recorded before the entry was stored with them: the latest entry opened by P
     con.execute("UPDATE ledger_entries SET officer_id = '640104-01' WHERE entry_id = ?", [moved_in["entry_id"]])
     con.execute("UPDATE coordination_letters SET entry_id = NULL, officer_id = NULL")
-    notify_files.write_letters(con, P, out)
+    notify.write_letters(con, P, out)
     assert _files(out) == before
     # the next month the entries are still open with the same pre-review office: no letter again
     assert notify.record_letters_due(con, P + 1) == 0
-    assert notify_files.write_letters(con, P + 1, tmp_path / "out" / "2026-04") == []
+    assert notify.write_letters(con, P + 1, tmp_path / "out" / "2026-04") == []
 
 
 def test_recipient_names():
@@ -551,10 +551,10 @@ def test_files_of_one_office(con, tmp_path):
     _mixed_month(con)
     notify.issue_reminders(con, P, SETTINGS)
     out = tmp_path / "o"
-    c1 = notify_files.write_notification_files(con, P, out, office=OTHER_OFFICE)
+    c1 = notify.write_notification_files(con, P, out, office=OTHER_OFFICE)
     assert c1["notification offices"] == 1 and c1["offline notices"] == 2 and c1["sms notices"] == 0
     assert sorted(p.name for p in (out / "notifications").iterdir()) == [OTHER_OFFICE]
-    assert notify_files.write_notification_files(con, P, out, office="640181")["notification offices"] == 0
+    assert notify.write_notification_files(con, P, out, office="640181")["notification offices"] == 0
 
 
 @pytest.mark.parametrize("reason", ["DECEASED", "RETIRED", "LEFT_PUSH", "MOVED_OUT"])
