@@ -88,18 +88,7 @@ def main() -> None:
     a = ap.parse_args()
 
     import pipelines.warehouse as wh
-    from pipelines import (
-        declare,
-        feedback,
-        ledger,
-        monthly,
-        notify,
-        outputs,
-        report,
-        screen,
-        tabular,
-        validate,
-    )
+    from pipelines import declare, feedback, ledger, monthly, notify, outputs, report, screen, tabular, validate
 
     timed = _timed_run_sql(wh.render_sql)
     for mod in (wh, screen, ledger, notify, outputs, declare, feedback, report, monthly):
