@@ -45,12 +45,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"retire-prep: {message} (see {self.prog} --help)\n")
 
 
-_MONTH = re.compile(r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])", re.ASCII)
 
 
 def _month_arg(value: str) -> str:
     """A ``YYYY-MM`` month of the years 1900–2099 (what the pipeline's month arithmetic covers)."""
-    if not _MONTH.fullmatch(value):
+    from .months import YEARS, is_month
+
+    if not is_month(value, years=YEARS):
         raise argparse.ArgumentTypeError(f"not a YYYY-MM month of 1900-2099: {value!r}")
     return value
 

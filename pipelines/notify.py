@@ -49,7 +49,7 @@ from pathlib import Path
 import jinja2
 import pyarrow as pa
 
-from . import DATA_DIR, TEMPLATES_DIR
+from . import DATA_DIR, TEMPLATES_DIR, months
 from .errors import RetirePrepError
 from .ledger import record_transitions
 from .policy import format_month, sms_segments as _segments_for_length
@@ -157,10 +157,10 @@ def ym_zh(value) -> str:
     if isinstance(value, int):
         return f"{value // 12}年{value % 12 + 1}月"
     s = str(value).strip()
-    m = re.fullmatch(r"([0-9]{4})-?(0[1-9]|1[0-2])", s)
-    if not m:
+    ym = months.split(s, dash=None)
+    if ym is None:
         raise ValueError(f"not a month: {value!r}")
-    return f"{int(m.group(1))}年{int(m.group(2))}月"
+    return f"{ym[0]}年{ym[1]}月"
 
 
 def date_zh(value) -> str:

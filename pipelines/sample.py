@@ -117,6 +117,7 @@ from typing import Iterator
 import numpy as np
 
 from .contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS
+from .months import split
 from .identifiers import id_check_char, parse_id_no, uscc_check_char, uscc_valid
 
 
@@ -370,10 +371,10 @@ def _mi(year: int, month: int) -> int:
 
 
 def _parse_month_arg(month: str) -> int:
-    m = re.fullmatch(r"(\d{4})-(0[1-9]|1[0-2])", month or "")
-    if not m:
+    ym = split(month or "")
+    if ym is None:
         raise ValueError(f"month must be YYYY-MM, got {month!r}")
-    return _mi(int(m.group(1)), int(m.group(2)))
+    return _mi(*ym)
 
 
 def _dim(y: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -432,7 +433,6 @@ def _office_county(rng, office: np.ndarray) -> np.ndarray:
 
 _DIGITS6 = re.compile(r"^[0-9]{6}$")
 _COUNT = re.compile(r"^[0-9]{1,4}$")
-_YYYYMM = re.compile(r"^([0-9]{4})(0[1-9]|1[0-2])$")
 
 
 def _region_ok(code: str) -> bool:
@@ -498,7 +498,7 @@ def check_segment_row(row: dict) -> str | None:
         return "BAD_ID_NO"
     if not _region_ok(g("region_code")):
         return "BAD_REGION_CODE"
-    s, e = _YYYYMM.match(g("start_month")), _YYYYMM.match(g("end_month"))
+    s, e = split(g("start_month"), dash=False), split(g("end_month"), dash=False)
     if not s or not e:
         return "BAD_MONTH"
     if g("end_month") < g("start_month"):
