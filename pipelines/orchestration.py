@@ -79,16 +79,16 @@ def month_of_asset_events(context: Mapping[str, Any]) -> str | None:
     """The month a push arrival asked for (``extra["month"]`` of the triggering asset events,
     the latest when several arrived), or ``None`` for a run no arrival started."""
     events = context.get("triggering_asset_events") or {}
-    months = []
+    found = []
     try:
         for evs in events.values():
             for ev in evs:
                 month = (getattr(ev, "extra", None) or {}).get("month")
                 if months.is_month(month):
-                    months.append(month)
+                    found.append(month)
     except (AttributeError, TypeError):  # not a mapping of event lists: no arrival
         return None
-    return max(months, default=None)
+    return max(found, default=None)
 
 
 def month_from_context(context: Mapping[str, Any]) -> str:
