@@ -45,8 +45,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"retire-prep: {message} (see {self.prog} --help)\n")
 
 
-
-
 def _month_arg(value: str) -> str:
     """A ``YYYY-MM`` month of the years 1900–2099 (what the pipeline's month arithmetic covers)."""
     from .months import YEARS, is_month

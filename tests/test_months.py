@@ -18,7 +18,18 @@ def test_split_forms_and_years():
     assert split("2026-11", dash=None) == split("202611", dash=None) == (2026, 11)
     assert split("0001-01") == (1, 1) and split("0001-01", years=YEARS) is None
     assert split("2099-12", years=YEARS) == (2099, 12) and split("2100-01", years=YEARS) is None
-    for bad in ("2026-13", "2026-00", "2026-1", "26-11", " 2026-11", "2026-11\n", "٢٠٢٦-11", "２０２６-11", None, 202611):
+    for bad in (
+        "2026-13",
+        "2026-00",
+        "2026-1",
+        "26-11",
+        " 2026-11",
+        "2026-11\n",
+        "٢٠٢٦-11",
+        "２０２６-11",
+        None,
+        202611,
+    ):
         assert split(bad) is None, bad
         assert not is_month(bad)
 

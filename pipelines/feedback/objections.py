@@ -52,7 +52,12 @@ def confirmed(run: FileRun, row: dict, e: Entry, source: str) -> None:
         # confirming shows the result was received that day
         run.receive(e, c, row["_date"])
     run.execute(
-        "conclusions", "confirm", day=row["_date"], confirmer=row["confirmer"], entry_id=e.entry_id, version=c["version"]
+        "conclusions",
+        "confirm",
+        day=row["_date"],
+        confirmer=row["confirmer"],
+        entry_id=e.entry_id,
+        version=c["version"],
     )
     run.move(e, "CONFIRMED", row["_date"], f"conclusion v{c['version']} confirmed by {row['confirmer']}", source)
 
@@ -155,7 +160,13 @@ def objection_resolved(run: FileRun, row: dict, e: Entry, source: str) -> None:
     key = {"entry_id": e.entry_id, "objection_no": obj["objection_no"]}
     if row["result"] == "REJECTED":
         run.execute(
-            "objections", "reject", day=row["_date"], reason=row["reason"], basis=row["basis"], remedy=row["remedy"], **key
+            "objections",
+            "reject",
+            day=row["_date"],
+            reason=row["reason"],
+            basis=row["basis"],
+            remedy=row["remedy"],
+            **key,
         )
         return
     c = run.conclusion(e)
