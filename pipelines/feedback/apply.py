@@ -139,6 +139,7 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
         return out
 
     out = FileOutcome(shown_file_name(path.name), sha, "APPLIED", rows=len(records), office=bound)
+    # transaction control stays here, not in sql/feedback/: the transaction spans the Python that decides the rows
     con.execute("BEGIN TRANSACTION")
     try:
         run = FileRun(con, settings, report, path.name, sha, records, office=bound)
