@@ -128,69 +128,83 @@ class Steps:
         return next(m.secs for m, _, _ in self.done if m.label == label)
 
 
-def bench_size(persons: int, a, forecast: bool) -> dict:
-    work = WORK / f"{persons}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    full, incr = work / "full", work / "incr"
+SEED = 7
+BAD_ROWS = "0.001"
+
+
+def generator_key() -> str:
+    """What the generated files depend on besides size and seed: the generator's source."""
+    import hashlib
+
+    h = hashlib.sha256((ROOT / "pipelines" / "sample.py").read_bytes())
+    h.update(f"{BAD_ROWS} 1% changes 0.5% applications".encode())
+    return h.hexdigest()[:12]
+
+
+def generate(persons: int, cache: Path | None) -> tuple[Path, Path, Path, str]:
+    """The FULL (2026-11), the INCR of 1 % (2026-12) and the applications of ``persons`` persons.
+
+    Generated once per (persons, seed, generator source) into ``cache`` and reused afterwards
+    (generation is not what the bench measures: at 1 M it took longer than the month's own steps
+    on a shared machine).  Written to a temporary folder and renamed, so a killed generation
+    leaves nothing that looks complete.  ``cache`` None: generated into the run's work folder.
+    """
     changes = max(1, persons // 100)
+    if cache is not None:
+        folder = cache / f"{persons}-seed{SEED}-{generator_key()}"
+        if (folder / "complete").exists():
+            return folder / "full", folder / "incr", folder / "applications-2026-11.csv", f"cached in {folder}"
+        tmp = cache / f".{folder.name}.{os.getpid()}.tmp"
+    else:
+        folder = tmp = WORK / f"{persons}" / "push"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     t0 = time.perf_counter()
     print(
-        f"\n== {persons:,} persons: generating a FULL (2026-11), an INCR of {changes:,} changes (2026-12), "
-        f"applications",
+        f"   generating a FULL (2026-11), an INCR of {changes:,} changes (2026-12), applications into {folder}",
         flush=True,
     )
+    full, incr = tmp / "full", tmp / "incr"
+    sample = BASE + ["sample", "--seed", str(SEED)]
     subprocess.run(
-        BASE
-        + [
-            "sample",
-            "--persons",
-            str(persons),
-            "--month",
-            "2026-11",
-            "--out",
-            str(full),
-            "--seed",
-            "7",
-            "--bad-rows",
-            "0.001",
-        ],
+        sample + ["--persons", str(persons), "--month", "2026-11", "--out", str(full), "--bad-rows", BAD_ROWS],
         cwd=ROOT,
         check=True,
     )
     subprocess.run(
-        BASE
-        + [
-            "sample",
-            "--month",
-            "2026-12",
-            "--out",
-            str(incr),
-            "--incr-from",
-            str(full),
-            "--changes",
-            str(changes),
-            "--seed",
-            "7",
-        ],
+        sample + ["--month", "2026-12", "--out", str(incr), "--incr-from", str(full), "--changes", str(changes)],
         cwd=ROOT,
         check=True,
     )
-    apps = work / "applications-2026-11.csv"
     subprocess.run(
         [
             PY,
             "-c",
             "import sys; from pipelines.sample import write_applications as w\n"
-            "w(sys.argv[1], sys.argv[2], '2026-11', seed=7, n=int(sys.argv[3]))",
-            str(apps),
+            "w(sys.argv[1], sys.argv[2], '2026-11', seed=int(sys.argv[4]), n=int(sys.argv[3]))",
+            str(tmp / "applications-2026-11.csv"),
             str(full),
             str(max(100, persons // 200)),
+            str(SEED),
         ],
         cwd=ROOT,
         check=True,
     )
-    print(f"   generated in {time.perf_counter() - t0:.0f} s; timings (each step its own process):", flush=True)
+    how = f"generated in {time.perf_counter() - t0:.0f} s"
+    if cache is not None:
+        (tmp / "complete").write_text(how + "\n")
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    return folder / "full", folder / "incr", folder / "applications-2026-11.csv", how
+
+
+def bench_size(persons: int, a, forecast: bool) -> dict:
+    work = WORK / f"{persons}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    print(f"\n== {persons:,} persons", flush=True)
+    full, incr, apps, how = generate(persons, None if a.no_cache else Path(a.cache))
+    print(f"   push {how}; timings (each step its own process):", flush=True)
 
     s = Steps(a.stages)
     wh, out = work / "w.duckdb", work / "out"
@@ -283,6 +297,12 @@ def main() -> None:
         help="print each step's log lines whose sampled RSS reached MIB (where memory goes)",
     )
     ap.add_argument("--note", default="", help="said in the heading of the recorded run")
+    ap.add_argument(
+        "--cache",
+        default=str(ROOT / "bench" / "work" / "cache"),
+        help="generated pushes kept here by size, seed and generator source, reused by later runs",
+    )
+    ap.add_argument("--no-cache", action="store_true", help="generate into the run's work folder, remove afterwards")
     a = ap.parse_args()
     sizes = [int(x.replace("_", "")) for x in a.persons.split(",")]
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
