@@ -10,7 +10,7 @@ For each size (``--persons 1000000`` or ``--persons 1000000,5000000``), on files
   declare       `retire-prep declare --month 2026-12`;
   ingest INCR   `retire-prep ingest` of an INCR with 1 % of the persons changed (2026-12);
   run INCR      `retire-prep run --month 2026-12`;
-  forecast      `retire-prep forecast`, when the command exists.
+  forecast      `retire-prep forecast --month 2026-12`, when the command exists.
 
 Each step runs in its own process (bench/measure.py): wall time, peak RSS (the kernel's), and the
 stage holding the peak (the child's RSS sampled every 0.1 s against its `-v` log lines).  The
@@ -110,7 +110,8 @@ class Steps:
             sys.exit(f"{label} failed ({m.returncode}):\n{m.stderr[-3000:]}")
         flag = "  ** over 2 GiB **" if m.rss_mib > 2 * GIB else ""
         print(
-            f"  {label:<24} {m.secs:7.1f} s  peak RSS {m.rss_mib:6.0f} MiB{flag}  load {before} -> {after}\n"
+            f"  {label:<24} {m.secs:7.1f} s  cpu {m.cpu:7.1f} s  peak RSS {m.rss_mib:6.0f} MiB{flag}  "
+            f"load {before} -> {after}\n"
             f"  {'':<24} peak in: {m.peak_at}",
             flush=True,
         )
@@ -222,7 +223,7 @@ def bench_size(persons: int, a, forecast: bool) -> dict:
     s.run(CLI + ["ingest", str(incr), "--warehouse", str(wh)], "ingest INCR (1 %)")
     s.run(CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "run 2026-12 (INCR)")
     if forecast:
-        s.run(CLI + ["forecast", "--warehouse", str(wh), "--out", str(out)], "forecast")
+        s.run(CLI + ["forecast", "--month", "2026-12", "--warehouse", str(wh)], "forecast 2026-12")
     bare = s.secs("bare read_csv")
     full_month = s.secs("ingest FULL") + s.secs("run 2026-11 (FULL)")
     incr_month = s.secs("ingest INCR (1 %)") + s.secs("run 2026-12 (INCR)")
@@ -233,11 +234,15 @@ def bench_size(persons: int, a, forecast: bool) -> dict:
         full_month=full_month,
         incr_month=incr_month,
         peak=max(m.rss_mib for m, _, _ in s.done[1:]),
+        wall=sum(m.secs for m, _, _ in s.done),
+        cpu=sum(m.cpu for m, _, _ in s.done),
+        cores=os.cpu_count() or 1,
+        push=how,
     )
     print(
         f"   FULL month (ingest + run) {full_month:.1f} s = {full_month / bare:.1f}x the bare load; "
         f"INCR month {incr_month:.1f} s = {incr_month / full_month:.0%} of the FULL month; "
-        f"largest peak RSS {res['peak']:,.0f} MiB",
+        f"largest peak RSS {res['peak']:,.0f} MiB; all steps {res['wall']:.0f} s wall, {res['cpu']:.0f} CPU s",
         flush=True,
     )
     if not a.keep:
@@ -258,19 +263,21 @@ def record(results: list[dict], a, started: str, host: str) -> str:
         lines += [
             f"**{r['persons']:,} persons**",
             "",
-            "| step | s | peak RSS MiB | peak in (last log line before it) | load |",
-            "|---|---:|---:|---|---|",
+            "| step | s | CPU s | peak RSS MiB | peak in (last log line before it) | load |",
+            "|---|---:|---:|---:|---|---|",
         ]
         for m, before, after in r["steps"]:
             lines.append(
-                f"| {m.label} | {m.secs:.1f} | {m.rss_mib:,.0f} | {m.peak_at.replace('|', '/')} | "
+                f"| {m.label} | {m.secs:.1f} | {m.cpu:.1f} | {m.rss_mib:,.0f} | {m.peak_at.replace('|', '/')} | "
                 f"{before.split()[0]} → {after.split()[0]} |"
             )
         lines += [
             "",
             f"FULL month (ingest + run) **{r['full_month']:.1f} s = {r['full_month'] / r['bare']:.1f}×** "
             f"the bare load; INCR month **{r['incr_month']:.1f} s = {r['incr_month'] / r['full_month']:.0%}**"
-            f" of the FULL month; largest peak RSS **{r['peak']:,.0f} MiB**.",
+            f" of the FULL month; largest peak RSS **{r['peak']:,.0f} MiB**. All steps: {r['wall']:.0f} s wall, "
+            f"{r['cpu']:.0f} CPU s ({r['cores']} cores: on an idle machine between {r['cpu'] / r['cores']:.0f} and "
+            f"{r['cpu']:.0f} s){'; push ' + r['push'] if r.get('push') else ''}.",
             "",
         ]
     lo = results[0]
