@@ -491,7 +491,7 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
 # ledger entries per pass of the notice stage (issue 19): at 5,000,000 persons (3.4 million PRE_SERVICE
 # notices in a FULL month) one pass needs more than DuckDB's 1 GB, so a larger month is issued in buckets
 # of persons (hash(id_no)); a person's notices are all in one bucket, so the notices are the same
-REMINDER_BUCKET_ENTRIES = 1_000_000
+REMINDER_BUCKET_ENTRIES = 500_000
 
 
 def reminder_buckets(con, month_mi: int) -> int:

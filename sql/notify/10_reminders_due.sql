@@ -16,8 +16,10 @@ WITH base AS (
            r.insurance_type, r.original_age_mi, r.statutory_age_mi, r.benefit_start_mi,
            r.flexible_earliest_mi, r.flexible_latest_mi
     FROM ledger_entries e
-    JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no
-    LEFT JOIN {{ persons }} p ON p.id_no = e.id_no
+    JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no{% if buckets and buckets > 1 %}
+                         AND hash(r.id_no) % {{ buckets }} = {{ bucket }}
+    LEFT JOIN (SELECT * FROM {{ persons }} WHERE hash(id_no) % {{ buckets }} = {{ bucket }}) p ON p.id_no = e.id_no{% else %}
+    LEFT JOIN {{ persons }} p ON p.id_no = e.id_no{% endif %}
     WHERE e.opened_mi <= {{ month_mi }}
       AND (e.closed_mi IS NULL OR e.closed_mi > {{ month_mi }})
       AND e.stage NOT IN ('RETIRED', 'DECEASED', 'LEFT_PUSH', 'MOVED_OUT')
