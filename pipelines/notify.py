@@ -489,8 +489,10 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
 
 
 # ledger entries per pass of the notice stage (issue 19): at 5,000,000 persons (3.4 million PRE_SERVICE
-# notices in a FULL month) one pass needs more than DuckDB's 1 GB, so a larger month is issued in buckets
-# of persons (hash(id_no)); a person's notices are all in one bucket, so the notices are the same
+# notices in a FULL month) one pass needs more than DuckDB's 1 GB, and so did passes of 1,000,000 entries
+# (the stage's transaction keeps the index entries of the notices it inserted in memory, ~130 bytes each),
+# so a larger month is issued in buckets of persons (hash(id_no)); a person's notices are all in one
+# bucket, so the notices are the same (tests/test_notify_buckets.py)
 REMINDER_BUCKET_ENTRIES = 500_000
 
 
