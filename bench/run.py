@@ -137,7 +137,10 @@ def generator_key() -> str:
     """What the generated files depend on besides size and seed: the generator's source."""
     import hashlib
 
-    h = hashlib.sha256((ROOT / "pipelines" / "sample.py").read_bytes())
+    h = hashlib.sha256()
+    gen = ROOT / "pipelines" / "sample"  # a package (or, before, one module sample.py)
+    for f in sorted(gen.rglob("*.py")) if gen.is_dir() else [gen.with_suffix(".py")]:
+        h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
     h.update(f"{BAD_ROWS} 1% changes 0.5% applications".encode())
     return h.hexdigest()[:12]
 

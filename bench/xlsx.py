@@ -5,8 +5,11 @@
   without   settings ``worklist_workbooks = false`` (Parquet and CSV only, as before issue 16);
   with      the default (every office's worklist.xlsx too).
 Wall time and peak RSS of each run process; the workbooks' rows and bytes.
-Budget (issue 16): the workbooks add at most 50 % to the run, and no process's peak memory grows
-(rows are streamed into XlsxWriter's constant_memory mode).
+Wall time, CPU time (user + system, all threads: steadier than wall time on a shared machine) and
+peak RSS of each run process; the workbooks' rows and bytes.
+Budget (issue 16): the workbooks add at most 50 % to the run, and no process's peak memory grows.
+Since issue 16 item 7 the data rows are made set-based: one DuckDB query builds every row's XML
+for every office, spliced into the template XlsxWriter writes without them (pipelines/xlsx.py).
 
 Beside it, a Rust-backed writer (rustpy-xlsxwriter, over rust_xlsxwriter) writes the same offices'
 工作台账 sheets from the same query (Arrow batches → rows), in its own process, when it is installed
@@ -34,12 +37,13 @@ _WRAP = (
     "import resource, subprocess, sys\n"
     "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
     "sys.stderr.write(p.stderr[-2000:])\n"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(u.ru_maxrss, u.ru_utime + u.ru_stime)\n"
     "sys.exit(p.returncode)\n"
 )
 
 
-def timed(cmd: list[str], label: str, env: dict | None = None) -> tuple[float, float]:
+def timed(cmd: list[str], label: str, env: dict | None = None) -> tuple[float, float, float]:
     """Run cmd in a child process through a fresh wrapper (the peak RSS is this step's own)."""
     t0 = time.perf_counter()
     proc = subprocess.run(
@@ -48,9 +52,10 @@ def timed(cmd: list[str], label: str, env: dict | None = None) -> tuple[float, f
     secs = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"{label} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    rss = int(proc.stdout.strip().splitlines()[-1]) / 1024
-    print(f"  {label:<34} {secs:8.1f} s   peak RSS {rss:7.0f} MiB", flush=True)
-    return secs, rss
+    maxrss, cpu = proc.stdout.strip().splitlines()[-1].split()
+    rss = int(maxrss) / 1024
+    print(f"  {label:<34} {secs:8.1f} s   CPU {float(cpu):8.1f} s   peak RSS {rss:7.0f} MiB", flush=True)
+    return secs, rss, float(cpu)
 
 
 RUST = r"""
@@ -148,14 +153,14 @@ def main() -> None:
     csvs = sorted((WORK / "out-with" / "2026-11" / "worklists").glob("*/worklist.csv"))
     rows = sum(sum(1 for _ in open(c, encoding="utf-8-sig")) - 1 for c in csvs)
     size = sum(b.stat().st_size for b in books)
-    (t0, r0), (t1, r1) = results["without"], results["with"]
+    (t0, r0, c0), (t1, r1, c1) = results["without"], results["with"]
     print(
         f"offices: {len(books)} workbooks, {rows:,} worklist rows, {size / 2**20:.1f} MiB of .xlsx "
         f"(largest {max(b.stat().st_size for b in books) / 2**20:.1f} MiB)"
     )
     print(
         f"run with workbooks / without: {t1 / t0:.2f}x (+{(t1 - t0) / t0:.0%}; budget +50 %); "
-        f"peak RSS {r0:.0f} -> {r1:.0f} MiB"
+        f"CPU {c1 / c0:.2f}x (+{(c1 - c0) / c0:.0%}); peak RSS {r0:.0f} -> {r1:.0f} MiB"
     )
     if rust:
         print(
@@ -163,7 +168,8 @@ def main() -> None:
             f"{rust[0]:.1f} s, peak RSS {rust[1]:.0f} MiB"
         )
     print(
-        f"| {a.persons:,} | {os.cpu_count()} | {t0:.1f} | {t1:.1f} | +{(t1 - t0) / t0:.0%} | {r0:,.0f} | {r1:,.0f} "
+        f"| {a.persons:,} | {os.cpu_count()} | {t0:.1f} | {t1:.1f} | +{(t1 - t0) / t0:.0%} | {c0:.1f} | {c1:.1f} "
+        f"| +{(c1 - c0) / c0:.0%} | {r0:,.0f} | {r1:,.0f} "
         f"| {len(books)} | {rows:,} | {size / 2**20:.1f} |"
     )
     if not a.keep:

@@ -16,16 +16,25 @@ Excel, WPS or LibreOffice:
   of the Chinese labels; ``retire-prep feedback`` reads it back (``pipelines.feedback_xlsx``).
 * **填报说明** — what each event needs, what each column takes, and the lists the drop-downs use.
 
-Rows are streamed from DuckDB in Arrow batches into XlsxWriter's ``constant_memory`` mode
-(each row is flushed to disk as it is written): memory does not grow with an office's size.
-Labels and the Chinese evidence are computed in SQL (set-based).  The file is written to a
-temporary name and renamed; its properties carry a fixed date, so a rerun writes the same bytes.
+How it is written (issue 16 item 7: XlsxWriter cell by cell, ≈ 6.7 µs of Python a cell, added
++416 % to the monthly run): XlsxWriter writes each workbook *without* the data rows of 工作台账 and
+反馈 — headers, widths, styles, frozen panes, filters, print setup, drop-downs, 填报说明 and
+properties, a few kB in memory — and ONE DuckDB query makes the XML of every data row of every
+office (labels and the Chinese evidence included, set-based), exactly the XML XlsxWriter's
+``constant_memory`` mode writes for those cells (inline strings; tests/test_xlsx_setbased.py
+compares every part with the cell-by-cell writer, tests/xlsx_reference.py).  Its Arrow batches
+are written into the templates' sheets as they come, deflated (level 1, ZIP_LEVEL) while DuckDB
+makes the next batch: no Python per row, memory bounded by a few batches.  Each file is written to
+a temporary name and renamed; its properties and its zip entries carry fixed dates, so a rerun
+writes the same bytes.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +45,8 @@ from .tabular import dictionary
 EXCEL_MAX_ROWS = 1_048_575
 #: rows of each Arrow batch fetched from DuckDB
 BATCH_ROWS = 20_000
+#: deflate level of the workbook's parts (measured: docs/benchmarks.md, issue 16 item 7)
+ZIP_LEVEL = 1
 #: empty rows below the prefilled ones in 反馈 that keep the drop-downs (more events for a person)
 EXTRA_FEEDBACK_ROWS = 500
 
@@ -65,7 +76,11 @@ _NUMBERS = {
 }
 # long free text, wrapped in its cell
 _LONG = {"flag_evidence", "objection_missing_notice"}
+#: the flag evidence of the office in Chinese, while its workbook is written (a temporary table)
+_EVIDENCE = "_xlsx_evidence_zh"
 _FORMULA_FIRST = ("=", "+", "-", "@", "\t", "\r")
+#: a cell holds at most 32,767 characters (Excel; XlsxWriter cuts a longer text there)
+_STR_MAX = 32_767
 
 # the 反馈 sheet: prefilled columns, then the feedback columns (docs/feedback-format.md)
 FEEDBACK_PREFILLED = ("office_code", "id_no", "name", "stage", "due_date")
@@ -108,8 +123,8 @@ def _shown(col: str) -> str:
     if col in ("flags", "entered_by"):  # code lists joined by ';'
         domain = "flag" if col == "flags" else "entered_by"
         return f"array_to_string(list_transform(string_split({col}, ';'), lambda x: {_case(domain, 'x')}), '；')"
-    if col == "flag_evidence":
-        return labels.evidence_zh_sql("flag_evidence")
+    if col == "flag_evidence":  # (translated once per distinct text into the temporary table)
+        return "ev.zh"
     if col in _LABELLED:
         return _case(_LABELLED[col], col)
     if col == "statutory_age":  # 63y0m → 63岁0个月
@@ -169,50 +184,82 @@ def _display_len(v: str) -> int:
     return n + (len(v.encode("utf-8")) - n) // 2
 
 
-def _write_rows(
-    ws,
-    fmts,
-    reader,
-    first_row: int,
-    kinds: list[str],
-    overdue_at: int | None,
-    limit: int,
-    next_sheet,
-    widths: list[float] | None = None,
-) -> int:
-    """Stream the batches of ``reader`` into ``ws`` (and continuation sheets from ``next_sheet()``
-    past ``limit`` data rows); returns the rows written.  A row with wrapped long text gets the
-    height of its lines (spreadsheets do not all size rows on opening)."""
-    r = first_row
-    total = 0
-    cells = fmts.cells
-    long_cols = [c for c, k in enumerate(kinds) if k == "long"] if widths else []
-    for batch in reader:
-        columns = [c.to_pylist() for c in batch.columns]
-        for values in zip(*columns):
-            if r - first_row >= limit:
-                ws = next_sheet()
-                r = first_row
-            lines = 1
-            for c in long_cols:
-                if values[c]:
-                    lines = max(lines, -(-_display_len(values[c]) // max(1, int(widths[c]) - 4)))
-            if lines > 1:
-                ws.set_row(r, 13.5 * min(lines, 30))
-            od = bool(overdue_at is not None and values[overdue_at] == "是")
-            for c, v in enumerate(values):
-                if v is None or v == "":
-                    if od:
-                        ws.write_blank(r, c, None, cells[("text", od)])
-                    continue
-                if kinds[c] == "number":
-                    ws.write_number(r, c, v, cells[("number", od)])
-                else:
-                    kind = "quoted" if v[0] in _FORMULA_FIRST else kinds[c]
-                    ws.write_string(r, c, v, cells[(kind, od)])
-            r += 1
-            total += 1
-    return total
+_XML_WS = "\t\n \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: between the values of a row's probe (a private-use character: no class of _CAREFUL holds it)
+_SEP = "\ue000"
+#: a row takes the careful path when one of its values (the probe: its text values joined by _SEP)
+#: needs more than the fast path's copy: ``& < >`` (XML-escaped), a control character or a literal
+#: ``_xHHHH_`` (escaped as Excel does), a first character that would start a formula (quote
+#: prefix), a space at either end (``xml:space="preserve"``) — or a text too long for a cell
+_CAREFUL = (
+    f"[&<>\\x00-\\x08\\x0b-\\x1f\ufffe\uffff]|_x[0-9a-fA-F]{{4}}_|(^|{_SEP})[=+@\\-\\r{_XML_WS}]|[{_XML_WS}]({_SEP}|$)"
+)
+
+
+def _col_letter(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, rem = divmod(i - 1, 26)
+        s = chr(65 + rem) + s
+    return s
+
+
+def _sql_str(v: str) -> str:
+    return "'" + v.replace("'", "''") + "'"
+
+
+def _careful(x: str) -> str:
+    """The SQL turning a row's XML ``x`` (built on the fast path) into what XlsxWriter writes for a
+    value with a control character, a literal ``_xHHHH_`` or a space at either end: a literal
+    ``_xHHHH_`` becomes ``_x005F_xHHHH_``, a control character ``_xHHHH_`` (Excel's escape), and
+    a value with a space at either end (once escaped so) gets ``<t xml:space="preserve">``.  Done on
+    the whole row: tags hold none of these, values hold no ``<`` (escaped as ``&lt;``)."""
+    x = f"regexp_replace({x}, '(_x[0-9a-fA-F]{{4}}_)', '_x005F\\1', 'g')"
+    for code in [*range(0x00, 0x09), *range(0x0B, 0x20), 0xFFFE, 0xFFFF]:
+        x = f"replace({x}, chr({code}), '_x{code:04X}_')"
+    keep = '<t xml:space="preserve">'
+    x = f"regexp_replace({x}, '<t>([{_XML_WS}])', '{keep}\\1', 'g')"
+    return f"regexp_replace({x}, '<t>([^<]*[{_XML_WS}])</t>', '{keep}\\1</t>', 'g')"
+
+
+def _rows_xml(prefix: str, kinds: list[str], xf: dict, *, careful: bool, heights: bool) -> str:
+    """The SQL of one ``<row>`` element of a sheet from columns ``c0 …`` (as shown), ``rs`` (its
+    row number, text), ``od`` (overdue) and ``lines`` (of its wrapped text): the XML XlsxWriter's
+    ``constant_memory`` mode writes for a row of ``write_string`` / ``write_number`` /
+    ``write_blank`` cells, set-based (issue 16 item 7).  ``xf``: (kind, overdue) → style index."""
+    # one concat() per cell and one per row: a chain of || copies the growing row at each step
+    parts = []
+    for c, kind in enumerate(kinds):
+        v, col = f"{prefix}{c}", _col_letter(c)
+        blank = f"""CASE WHEN od THEN concat('<c r="{col}', rs, '" s="{xf[("text", True)]}"/>') ELSE '' END"""
+        if kind == "number":
+            style = f"CASE WHEN od THEN '{xf[('number', True)]}' ELSE '{xf[('number', False)]}' END"
+            cell = f"""concat('<c r="{col}', rs, '" s="', {style}, '"><v>', CAST({v} AS VARCHAR), '</v></c>')"""
+            parts.append(f"CASE WHEN {v} IS NULL THEN {blank} ELSE {cell} END")
+            continue
+        style = f"CASE WHEN od THEN '{xf[(kind, True)]}' ELSE '{xf[(kind, False)]}' END"
+        text = v
+        if careful:  # (the fast path's values need none of this: see _CAREFUL)
+            style = (
+                f"CASE WHEN left({v}, 1) IN ({', '.join(_sql_str(ch) for ch in _FORMULA_FIRST)}) "
+                f"THEN (CASE WHEN od THEN '{xf[('quoted', True)]}' ELSE '{xf[('quoted', False)]}' END) "
+                f"ELSE {style} END"
+            )
+            text = f"left({v}, {_STR_MAX})"  # XlsxWriter cuts a longer text there
+            text = f"replace(replace(replace({text}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+        cell = f"""concat('<c r="{col}', rs, '" s="', {style}, '" t="inlineStr"><is><t>', {text}, '</t></is></c>')"""
+        parts.append(f"CASE WHEN {v} <> '' THEN {cell} ELSE {blank} END")
+    if heights:
+        # set_row(r, 13.5 × lines): XlsxWriter stores whole pixels and writes them back in points
+        ht = " ".join(
+            f"""WHEN {n} THEN ' ht="{int(13.5 * n * 4.0 / 3.0 + 0.5) * 0.75:.16g}" customHeight="1"'"""
+            for n in range(2, 31)
+        )
+        row = ["'<row r=\"'", "rs", "'\"'", f"CASE least(lines, 30) {ht} ELSE '' END", "'>'"]
+    else:
+        row = ["'<row r=\"'", "rs", "'\">'"]
+    return f"concat({', '.join([*row, *parts, repr('</row>')])})"
 
 
 def _sheet_name(base: str, part: int) -> str:
@@ -232,45 +279,250 @@ def write_workbook(
 ) -> int:
     """Write ``path`` (``worklist.xlsx``) for ``office`` from ``worklist_rows`` of ``month_mi``;
     returns the worklist rows written.  ``columns``: the worklist's columns in the CSV's order."""
-    if not re.fullmatch(r"[0-9]{6}", office):  # inlined in the queries below
-        raise ValueError(f"not an office code: {office!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    return write_workbooks(
+        con, month_mi, {office: path}, columns=columns, created=created, max_rows=max_rows, closed_stages=closed_stages
+    )[office]
+
+
+def write_workbooks(
+    con,
+    month_mi: int,
+    paths: dict[str, Path],
+    *,
+    columns: list[str],
+    created: datetime | None = None,
+    max_rows: int = EXCEL_MAX_ROWS,
+    closed_stages: tuple = (),
+) -> dict[str, int]:
+    """Write the workbook of each office of ``paths`` (office → its ``worklist.xlsx``); returns the
+    worklist rows written for each.  Each file is written to a temporary name and renamed.
+
+    Set-based (issue 16 item 7: XlsxWriter's cell-by-cell Python cost +416 % of the monthly run):
+    XlsxWriter writes each office's workbook without the data rows of 工作台账 and 反馈 (headers,
+    widths, styles, frozen panes, filters, print setup, drop-downs, 填报说明, properties: its
+    *template*, in memory); ONE DuckDB query makes the XML of every data row of every office's
+    sheets (what XlsxWriter's ``constant_memory`` mode writes for those cells), in the order of the
+    files; its Arrow batches are written into the templates' sheets as they come, compressed while
+    DuckDB makes the next batch.  No Python per row: per batch, per run of rows of one sheet."""
+    for office in paths:
+        if not re.fullmatch(r"[0-9]{6}", office):  # inlined in the queries below
+            raise ValueError(f"not an office code: {office!r}")
+    offices = sorted(paths)
+    if not offices:
+        return {}
+    codes = ", ".join(f"'{o}'" for o in offices)
+    where = f"month_mi = {int(month_mi)} AND office_code IN ({codes})"
+    # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
+        f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
+    )
+    tmps = {o: paths[o].with_name(paths[o].name + ".tmp") for o in offices}
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        written = _write(
-            con, month_mi, office, tmp, columns=columns, created=created, max_rows=max_rows, closed_stages=closed_stages
-        )
+        written = _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for t in tmps.values():
+            t.unlink(missing_ok=True)
         raise
-    os.replace(tmp, path)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_EVIDENCE}")
+    for o in offices:
+        os.replace(tmps[o], paths[o])
     return written
 
 
-def _write(con, month_mi: int, office: str, tmp: Path, *, columns, created, max_rows, closed_stages) -> int:
+def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages) -> dict[str, int]:
+    source = f"worklist_rows LEFT JOIN {_EVIDENCE} ev ON ev.en = worklist_rows.flag_evidence"
+    closed = ", ".join(f"'{s}'" for s in closed_stages) or "''"
+    shown = [_shown(c) for c in columns]
+    kinds = ["number" if c in _NUMBERS else "long" if c in _LONG else "text" for c in columns]
+    # per office: its rows, its open entries (反馈), the widths of the values as shown (a CJK
+    # character counts two) — one aggregate query
+    stats = {
+        r[0]: r[1:]
+        for r in con.execute(
+            f"SELECT office_code, count(*), count(*) FILTER (WHERE stage NOT IN ({closed})), "
+            + ", ".join(f"max(length(v{i}) + (strlen(v{i}) - length(v{i})) // 2)" for i in range(len(columns)))
+            + " FROM (SELECT office_code, stage, "
+            + ", ".join(f"CAST({s} AS VARCHAR) AS v{i}" for i, s in enumerate(shown))
+            + f" FROM {source} WHERE {where}) GROUP BY office_code"
+        ).fetchall()
+    }
+    books = {}
+    for o in offices:
+        n, m, *lens = stats.get(o, (0, 0) + (None,) * len(columns))
+        books[o] = _template(o, columns, kinds, lens, n, m, created, max_rows)
+    for o in offices:
+        books[o].tmp = tmps[o]
+    xf = books[offices[0]].xf
+    assert all(b.xf == xf for b in books.values())  # the same formats, made in the same order
+
+    # the long columns' widths per office (wrapped text: the row's height follows its lines)
+    longs = [c for c, k in enumerate(kinds) if k == "long"]
+    per_office = ", ".join(
+        f"({i}, '{o}'{''.join(f', {max(1, int(books[o].widths[c]) - 4)}' for c in longs)})"
+        for i, o in enumerate(offices)
+    )
+    lines = (
+        "greatest(1, "
+        + ", ".join(
+            f"coalesce((length(c{c}) + (strlen(c{c}) - length(c{c})) // 2 + w.d{j} - 1) // w.d{j}, 0)"
+            for j, c in enumerate(longs)
+        )
+        + ")"
+        if longs
+        else "1"
+    )
+    overdue = f"({shown[columns.index('overdue')]}) = '是'" if "overdue" in columns else "false"
+    order = "statutory_age_month, entry_id"
+    fb_select = ["office_code", "id_no", "name", _case("stage", "stage"), "CAST(due_date AS VARCHAR)"]
+    query = f"""
+        WITH w AS (SELECT * FROM (VALUES {per_office}) w(oi, office{"".join(f", d{j}" for j in range(len(longs)))})),
+        wl AS (
+            SELECT w.oi, {", ".join(f"{s} AS c{i}" for i, s in enumerate(shown))},
+                   coalesce({overdue}, false) AS od,
+                   row_number() OVER (PARTITION BY w.oi ORDER BY {order}) AS rn
+            FROM {source} JOIN w ON w.office = worklist_rows.office_code WHERE {where}
+        ), fb AS (
+            SELECT w.oi, {", ".join(f"{s} AS f{i}" for i, s in enumerate(fb_select))},
+                   row_number() OVER (PARTITION BY w.oi ORDER BY {order}) AS rn
+            FROM worklist_rows JOIN w ON w.office = worklist_rows.office_code
+            WHERE {where} AND stage NOT IN ({closed})
+        ),
+        -- the rows in the order of the files, sorted before their XML is made (the sort moves the
+        -- values, not the ≈ 3 × longer XML)
+        ordered AS (
+            SELECT oi * {_K_OFFICE} + (rn - 1) // {max_rows} AS k, rn, od,
+                   CAST((rn - 1) % {max_rows} + 2 AS VARCHAR) AS rs, {lines} AS lines,
+                   {", ".join(f"c{i}" for i in range(len(shown)))}, {", ".join(f"NULL AS f{i}" for i in range(len(fb_select)))}
+            FROM wl JOIN w USING (oi)
+            UNION ALL
+            SELECT oi * {_K_OFFICE} + {_K_SHEET} + (rn - 1) // {max_rows}, rn, false,
+                   CAST((rn - 1) % {max_rows} + 2 AS VARCHAR), 1,
+                   {", ".join("NULL" for _ in shown)}, {", ".join(f"f{i}" for i in range(len(fb_select)))}
+            FROM fb
+            ORDER BY k, rn
+        )
+        SELECT CASE WHEN k % {_K_OFFICE} < {_K_SHEET}
+                    THEN {_rows_select("c", kinds, xf, heights=True)}
+                    ELSE {_rows_select("f", ["text"] * len(fb_select), xf, heights=False)} END AS x, k, rn
+        FROM ordered"""
+    return _stream(con, query, offices, books)
+
+
+def _rows_select(prefix: str, kinds: list[str], xf: dict, *, heights: bool) -> str:
+    """A row's ``<row>`` element from its values ``{prefix}0 …``, ``rs``, ``od`` and ``lines``: on
+    the fast path, or on the careful one when one of its values needs it (_CAREFUL)."""
+    fast = _rows_xml(prefix, kinds, xf, careful=False, heights=heights)
+    careful = _careful(_rows_xml(prefix, kinds, xf, careful=True, heights=heights))
+    probe = f"concat_ws('{_SEP}', {', '.join(f'{prefix}{i}' for i, k in enumerate(kinds) if k != 'number')})"
+    return f"""(CASE WHEN strlen({probe}) > {_STR_MAX} OR regexp_matches({probe}, {_sql_str(_CAREFUL)})
+                     THEN {careful} ELSE {fast} END)"""
+
+
+#: the sheet of a row: office index × _K_OFFICE + (0 工作台账, 1 反馈) × _K_SHEET + part
+_K_OFFICE = 1_000_000
+_K_SHEET = 100_000
+
+
+class _Book:
+    """One office's workbook being written: its template (XlsxWriter's parts, in their order) copied
+    into the file, the data rows of its sheets inserted as they come."""
+
+    def __init__(self, template: bytes, xf: dict, widths: list[float], sheets: dict[tuple[int, int], tuple]):
+        self.template, self.xf, self.widths = template, xf, widths
+        self.sheets = sheets  # (sheet, part) → (zip part, rows, columns)
+        self.rows: dict[tuple[int, int], int] = {}  # (sheet, part) → rows written
+        self.tmp: Path | None = None
+        self.zin = self.zout = self.fh = self.key = None
+
+    def open(self) -> None:
+        self.zin = zipfile.ZipFile(io.BytesIO(self.template))
+        self.items = iter(self.zin.infolist())
+        self.zout = zipfile.ZipFile(self.tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+
+    def close(self) -> None:
+        """Close the files (after a failure: the caller removes the temporary file)."""
+        for f in (self.fh, self.zout, self.zin):
+            if f is not None:
+                try:
+                    f.close()
+                except Exception:  # noqa: BLE001 — already failing; the first error is the one raised
+                    pass
+        self.zin = self.zout = self.fh = None
+
+    def _info(self, item: zipfile.ZipInfo) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(item.filename, date_time=item.date_time)  # XlsxWriter's fixed date
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr, info.create_system = item.external_attr, item.create_system
+        if hasattr(zipfile.ZipInfo, "compress_level"):  # (a public name from Python 3.13)
+            info.compress_level = ZIP_LEVEL
+        else:
+            info._compresslevel = ZIP_LEVEL
+        return info
+
+    def _copy_until(self, name: str | None) -> zipfile.ZipInfo | None:
+        for item in self.items:
+            if item.filename == name:
+                return item
+            self.zout.writestr(self._info(item), self.zin.read(item.filename))
+        if name is not None:
+            raise RuntimeError(f"the template has no part {name}")  # parts come in the order of the sheets
+        return None
+
+    def sheet(self, key: tuple[int, int]) -> None:
+        """Start the sheet ``key`` (its template's parts before it copied): its XML up to its rows."""
+        self.close_sheet()
+        part, rows, n_cols = self.sheets[key]
+        item = self._copy_until(part)
+        head, self.tail = self.zin.read(part).split(b"</sheetData>", 1)
+        last = f"{_col_letter(n_cols - 1)}{rows + 1}".encode()  # the cells written: header and rows
+        head = re.sub(rb'<dimension ref="A1:[A-Z]+1"/>', b'<dimension ref="A1:' + last + b'"/>', head, count=1)
+        # a sheet past 4 GiB needs ZIP64 sizes, decided before its size is known (≈ 60 bytes a cell)
+        self.fh = self.zout.open(self._info(item), "w", force_zip64=rows * n_cols > 30_000_000)
+        self.fh.write(head)
+        self.key = key
+        self.rows[key] = 0
+
+    def write(self, data, rows: int) -> None:
+        self.fh.write(data)
+        self.rows[self.key] += rows
+
+    def close_sheet(self) -> None:
+        if self.fh is not None:
+            self.fh.write(b"</sheetData>" + self.tail)
+            self.fh.close()
+            self.fh = None
+
+    def finish(self) -> int:
+        """The rest of the template; returns the worklist rows written."""
+        self.close_sheet()
+        self._copy_until(None)
+        self.zout.close()
+        self.zin.close()
+        self.zin = self.zout = None
+        for key, (_, rows, _) in self.sheets.items():  # every row the counts announced, in its sheet
+            if self.rows.get(key, 0) != rows:
+                raise RuntimeError(f"sheet {key}: {self.rows.get(key, 0)} rows written, {rows} expected")
+        return sum(r for (sheet, _), r in self.rows.items() if sheet == 0)
+
+
+def _template(office, columns, kinds, lens, n: int, m: int, created, max_rows) -> _Book:
+    """The workbook of ``office`` without its data rows, written by XlsxWriter into memory."""
     import xlsxwriter
 
     names = dictionary()
-    where = f"month_mi = {int(month_mi)} AND office_code = '{office}'"
-    order = "ORDER BY statutory_age_month, entry_id"
-
-    # widths from the values as shown (a CJK character counts two), one aggregate query
-    shown = [_shown(c) for c in columns]
-    lens = con.execute(
-        "SELECT "
-        + ", ".join(f"max(length(v{i}) + (strlen(v{i}) - length(v{i})) // 2)" for i in range(len(columns)))
-        + " FROM (SELECT "
-        + ", ".join(f"CAST({s} AS VARCHAR) AS v{i}" for i, s in enumerate(shown))
-        + f" FROM worklist_rows WHERE {where})"
-    ).fetchall()[0]
-
+    template = io.BytesIO()
     wb = xlsxwriter.Workbook(
-        str(tmp),
+        template,
         {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
     )
     wb.set_properties({"title": f"退休预服务工作台账 {office}", "created": created or datetime(2000, 1, 1)})
     fmts = _Formats(wb)
-    kinds = ["number" if c in _NUMBERS else "long" if c in _LONG else "text" for c in columns]
+    # the data cells' styles get their index now (XlsxWriter gives one to a format at its first cell)
+    xf = {key: f._get_xf_index() for key, f in fmts.cells.items()}
     widths: list[float] = []
 
     def worklist_sheet(part: int):
@@ -288,17 +540,12 @@ def _write(con, month_mi: int, office: str, tmp: Path, *, columns, created, max_
         _setup_print(ws, len(columns))
         return ws
 
-    n = con.execute(f"SELECT count(*) FROM worklist_rows WHERE {where}").fetchall()[0][0]
     parts = max(1, -(-n // max_rows))
     sheets = [worklist_sheet(p) for p in range(1, parts + 1)]
     for i, ws in enumerate(sheets):  # the filter covers exactly the rows of each sheet
         rows_here = min(max_rows, n - i * max_rows)
         ws.autofilter(0, 0, max(rows_here, 1), len(columns) - 1)
-
     # 反馈: one row per open entry
-    closed = ", ".join(f"'{s}'" for s in closed_stages) or "''"
-    fb_where = f"{where} AND stage NOT IN ({closed})"
-    m = con.execute(f"SELECT count(*) FROM worklist_rows WHERE {fb_where}").fetchall()[0][0]
     fb_parts = max(1, -(-m // max_rows))
     fb_sheets = [
         _feedback_sheet(
@@ -307,24 +554,108 @@ def _write(con, month_mi: int, office: str, tmp: Path, *, columns, created, max_
         for p in range(1, fb_parts + 1)
     ]
     _help_sheet(wb, fmts)
-
-    it = iter(sheets[1:])
-    reader = con.sql(
-        "SELECT "
-        + ", ".join(f"{s} AS c{i}" for i, s in enumerate(shown))
-        + f" FROM worklist_rows WHERE {where} {order}"
-    ).to_arrow_reader(BATCH_ROWS)
-    overdue_at = columns.index("overdue") if "overdue" in columns else None
-    written = _write_rows(sheets[0], fmts, reader, 1, kinds, overdue_at, max_rows, lambda: next(it), widths)
-
-    fit = iter(fb_sheets[1:])
-    fb_reader = con.sql(
-        f"SELECT office_code, id_no, name, {_case('stage', 'stage')}, CAST(due_date AS VARCHAR) "
-        f"FROM worklist_rows WHERE {fb_where} {order}"
-    ).to_arrow_reader(BATCH_ROWS)
-    _write_rows(fb_sheets[0], fmts, fb_reader, 1, ["text"] * 5, None, max_rows, lambda: next(fit))
     wb.close()
+    part_of = {ws.name: f"xl/worksheets/sheet{k}.xml" for k, ws in enumerate(wb.worksheets(), start=1)}
+    filled = {}
+    for i, ws in enumerate(sheets):
+        if n - i * max_rows > 0:
+            filled[(0, i)] = (part_of[ws.name], min(max_rows, n - i * max_rows), len(columns))
+    n_fb = len(FEEDBACK_PREFILLED) + len(FEEDBACK_INPUT)
+    for i, ws in enumerate(fb_sheets):
+        if m - i * max_rows > 0:
+            filled[(1, i)] = (part_of[ws.name], min(max_rows, m - i * max_rows), n_fb)
+    return _Book(template.getvalue(), xf, widths, filled)
+
+
+def _stream(con, query: str, offices: list[str], books: dict[str, _Book]) -> dict[str, int]:
+    """Write every office's workbook from the rows of ``query`` (``x``: a row's XML, ``k``: its
+    sheet, in the order of the files).  A thread fetches the Arrow batches (DuckDB works without
+    the GIL) while this one writes and compresses them (zlib works without the GIL)."""
+    import queue
+    import threading
+
+    import numpy as np
+
+    batches: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():  # (the writer may have stopped: never wait for it forever)
+            try:
+                batches.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def fetch():
+        try:
+            for batch in con.sql(query).to_arrow_reader(BATCH_ROWS):
+                if not put(batch):
+                    return
+        except BaseException as exc:  # handed to the writer
+            put(exc)
+            return
+        put(None)
+
+    t = threading.Thread(target=fetch, name="xlsx-rows", daemon=True)
+    t.start()
+    written: dict[str, int] = {}
+    current: list = []  # [index, book] of the office being written
+
+    def reach(oi: int) -> None:
+        """Finish the files of the offices before office ``oi`` (those without rows too); begin its."""
+        while not current or current[0] < oi:
+            if current:
+                written[offices[current[0]]] = current[1].finish()
+            i = current[0] + 1 if current else 0
+            current[:] = [i, books[offices[i]]]
+            current[1].open()
+
+    last = np.array([-1, 0], dtype=np.int64)  # (sheet, row) of the last row written
+    try:
+        while (batch := batches.get()) is not None:
+            if isinstance(batch, BaseException):
+                raise batch
+            if not batch.num_rows:
+                continue
+            x, keys, rn = batch.column(0), batch.column(1).to_numpy(), batch.column(2).to_numpy()
+            # the rows come in the order of the files (sheet by sheet, row by row): checked, not assumed
+            k_all, rn_all = np.concatenate([last[:1], keys]), np.concatenate([last[1:], rn])
+            dk, drn = np.diff(k_all), np.diff(rn_all)
+            if not np.all((dk > 0) | ((dk == 0) & (drn > 0))):
+                raise RuntimeError("the workbook rows did not come in the order of the files")
+            last = np.array([keys[-1], rn[-1]], dtype=keys.dtype)
+            cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(keys)]
+            for a, b in zip(cuts, cuts[1:]):  # runs of rows of one sheet
+                k = int(keys[a])
+                reach(k // _K_OFFICE)
+                book = current[1]
+                key = (k % _K_OFFICE // _K_SHEET, k % _K_SHEET)
+                if book.fh is None or book.key != key:
+                    book.sheet(key)
+                book.write(_text_buffer(x.slice(a, b - a)), b - a)
+        reach(len(offices) - 1)
+        written[offices[-1]] = current[1].finish()
+    finally:
+        stop.set()
+        t.join()
+        for book in books.values():
+            book.close()
     return written
+
+
+def _text_buffer(arr) -> memoryview:
+    """The bytes of every value of a string array, one after the other (its data buffer)."""
+    if arr.null_count:
+        raise ValueError("a sheet row's XML is NULL")
+    if hasattr(arr, "combine_chunks"):
+        arr = arr.combine_chunks()
+    large = str(arr.type) in ("large_string", "large_utf8")
+    _, offsets, data = arr.buffers()[:3]
+    offs = memoryview(offsets).cast("q" if large else "i")
+    start, end = offs[arr.offset], offs[arr.offset + len(arr)]
+    return memoryview(data)[start:end] if data is not None else memoryview(b"")
 
 
 def _list_ranges() -> dict[str, str]:

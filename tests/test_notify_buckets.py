@@ -56,7 +56,9 @@ def _two_months(tmp: Path, monkeypatch, bucket_entries) -> tuple[dict, dict, dic
     nov = run_month("2026-11", wh, out, validate=False)
     assert not ingest_batches([SAMPLE / "push" / "2026-12-incr"], wh).refused
     dec = run_month("2026-12", wh, out, validate=False)
-    counts = {m: {k: v for k, v in r.counts.items() if k.startswith("notices ")} for m, r in (("nov", nov), ("dec", dec))}
+    counts = {
+        m: {k: v for k, v in r.counts.items() if k.startswith("notices ")} for m, r in (("nov", nov), ("dec", dec))
+    }
     return counts, _tables(wh), _files(out), max(passes)
 
 

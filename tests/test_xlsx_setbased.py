@@ -1,0 +1,254 @@
+"""Issue 16 item 7: the workbook's data rows are made set-based in DuckDB (pipelines/xlsx.py), not
+cell by cell in XlsxWriter. Whatever an officer or a spreadsheet program sees is unchanged: the
+workbook is compared, part by part, with the one the cell-by-cell writer (tests/xlsx_reference.py,
+the writer as first merged) makes from the same rows — every sheet's XML identical once the style
+numbers are replaced by the styles they name (the new writer numbers the data cells' styles first).
+
+Rows that take the careful path are covered: a formula-like first character, ``& < >``, control
+characters, a literal ``_xHHHH_``, spaces at either end, a text over a cell's 32,767 characters,
+overdue rows with empty cells, wrapped long text (row heights), several sheets past a row limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+import xlsx_reference
+
+from pipelines import DATA_DIR, xlsx
+from pipelines.ingest import ingest_batches, load_applications
+from pipelines.ledger import CLOSED_STAGES
+from pipelines.monthly import run_month
+from pipelines.outputs import WORKLIST_COLUMNS
+
+SAMPLE = DATA_DIR / "sample"
+P_MI = 2026 * 12 + 10
+COLS = [c.strip() for c in WORKLIST_COLUMNS.split(",")]
+CREATED = datetime(2026, 11, 1)
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("setbased")
+    wh, out = tmp / "w.duckdb", tmp / "out"
+    assert not ingest_batches([SAMPLE / "push" / "2026-11-full"], wh, validate=False).refused
+    load_applications(sorted((SAMPLE / "applications").glob("*.csv")), wh)
+    run_month("2026-11", wh, out, validate=False)
+    return wh
+
+
+def _styles(xml: str) -> list[str]:
+    """Each cell style (cellXfs) of styles.xml with the font, fill, border and number format it
+    names written out."""
+
+    def items(tag: str, group: str) -> list[str]:
+        body = re.search(rf"<{group}[^>]*>(.*?)</{group}>", xml, re.S)
+        return re.findall(rf"<{tag}\b(?:[^>]*/>|.*?</{tag}>)", body.group(1), re.S) if body else []
+
+    fonts, fills, borders = items("font", "fonts"), items("fill", "fills"), items("border", "borders")
+    fmts = dict(re.findall(r'<numFmt numFmtId="(\d+)" formatCode="([^"]*)"/>', xml))
+    out = []
+    for xf in items("xf", "cellXfs"):
+        xf = re.sub(r'fontId="(\d+)"', lambda m: f"font={fonts[int(m.group(1))]}", xf)
+        xf = re.sub(r'fillId="(\d+)"', lambda m: f"fill={fills[int(m.group(1))]}", xf)
+        xf = re.sub(r'borderId="(\d+)"', lambda m: f"border={borders[int(m.group(1))]}", xf)
+        xf = re.sub(r'numFmtId="(\d+)"', lambda m: f"fmt={fmts.get(m.group(1), m.group(1))}", xf)
+        out.append(hashlib.sha1(xf.encode()).hexdigest()[:10])
+    return out
+
+
+def _parts(path: Path) -> dict[str, str | bytes]:
+    """The workbook's parts; in the sheets, each style number replaced by the style it names."""
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    styles = _styles(parts.pop("xl/styles.xml").decode())
+    for name in [n for n in parts if n.startswith("xl/worksheets/")]:
+        text = parts[name].decode()
+        parts[name] = re.sub(r'\b(s|style)="(\d+)"', lambda m: f'{m.group(1)}="{styles[int(m.group(2))]}"', text)
+    return parts
+
+
+def _both(con, tmp: Path, office: str, **kw) -> tuple[dict, dict, int, int]:
+    new, ref = tmp / "new.xlsx", tmp / "ref.xlsx"
+    args = dict(columns=COLS, created=CREATED, closed_stages=CLOSED_STAGES, **kw)
+    n_new = xlsx.write_workbook(con, P_MI, office, new, **args)
+    n_ref = xlsx_reference.write_workbook(con, P_MI, office, ref, **args)
+    return _parts(new), _parts(ref), n_new, n_ref
+
+
+def _same(new: dict, ref: dict) -> None:
+    assert list(new) == list(ref)  # the same parts, in the same order
+    for name in ref:
+        if new[name] != ref[name]:
+            a, b = new[name], ref[name]
+            i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            pytest.fail(
+                f"{name} differs at {i}:\n new {a[max(0, i - 200) : i + 200]!r}\n ref {b[max(0, i - 200) : i + 200]!r}"
+            )
+
+
+def test_every_office_of_the_sample_as_the_cell_by_cell_writer(wh, tmp_path):
+    con = duckdb.connect(str(wh), read_only=True)
+    offices = [r[0] for r in con.execute("SELECT DISTINCT office_code FROM worklist_rows ORDER BY 1").fetchall()]
+    assert offices
+    for office in offices:
+        new, ref, n_new, n_ref = _both(con, tmp_path, office)
+        assert n_new == n_ref
+        _same(new, ref)
+    con.close()
+
+
+def test_all_offices_in_one_query_as_each_alone(wh, tmp_path):
+    """The command line's run writes every office from one query; each file is the file written
+    for its office alone, byte for byte."""
+    con = duckdb.connect(str(wh), read_only=True)
+    offices = [r[0] for r in con.execute("SELECT DISTINCT office_code FROM worklist_rows ORDER BY 1").fetchall()]
+    paths = {o: tmp_path / "all" / f"{o}.xlsx" for o in offices + ["640999"]}  # one office without rows
+    (tmp_path / "all").mkdir()
+    counts = xlsx.write_workbooks(con, P_MI, paths, columns=COLS, created=CREATED, closed_stages=CLOSED_STAGES)
+    for o in offices + ["640999"]:
+        alone = tmp_path / f"{o}.xlsx"
+        assert (
+            xlsx.write_workbook(con, P_MI, o, alone, columns=COLS, created=CREATED, closed_stages=CLOSED_STAGES)
+            == counts[o]
+        )
+        assert alone.read_bytes() == paths[o].read_bytes(), o
+    assert counts["640999"] == 0
+    assert openpyxl.load_workbook(paths["640999"]).sheetnames == [
+        xlsx.WORKLIST_SHEET,
+        xlsx.FEEDBACK_SHEET,
+        xlsx.HELP_SHEET,
+    ]
+    assert not list((tmp_path / "all").glob("*.tmp"))
+    con.close()
+
+
+def _table(tmp: Path, wh: Path, rows: list[dict]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(tmp / "t.duckdb"))
+    con.execute(f"ATTACH '{wh}' AS src (READ_ONLY)")
+    con.execute("CREATE OR REPLACE TABLE worklist_rows AS SELECT * FROM src.worklist_rows LIMIT 0")
+    con.execute("DETACH src")
+    for r in rows:
+        con.execute(
+            f"INSERT INTO worklist_rows ({', '.join(r)}) VALUES ({', '.join('?' for _ in r)})", list(r.values())
+        )
+    return con
+
+
+def _row(i: int, **kw) -> dict:
+    base = {
+        "month_mi": P_MI,
+        "entry_id": f"e{i:04d}",
+        "id_no": f"64010419661115{i:03d}X"[:18],
+        "name": f"人{i}",
+        "office_code": "640104",
+        "gender": 1,
+        "insurance_type": 110,
+        "statutory_age_month": "2027-01",
+        "stage": "NOTIFIED",
+        "due_date": "2026-11-21",
+        "overdue": False,
+        "flags": "",
+        "flag_evidence": "",
+        "months_to_statutory": i - 3,
+    }
+    base.update(kw)
+    return base
+
+
+ODD = [
+    dict(name='=HYPERLINK("http://x","y")'),
+    dict(name="+1+2", overdue=True),
+    dict(name="-3", responsible_officer="@SUM(A1)"),
+    dict(name="\t制表", overdue=True, flags=""),
+    dict(name="a & b <c> \"d\" 'e'"),
+    dict(name="ctl\x01\x1f\x0b end\r"),
+    dict(name="_x0041_ literal", responsible_officer="x_x00ZZ_"),
+    dict(name=" 前空格", responsible_officer="后空格 "),
+    dict(name="全角空格\u3000", responsible_officer="\u00a0nbsp"),
+    dict(name="多行\n文字"),
+    dict(name="\ufffe\uffff"),
+    dict(name="长" * 33_000, overdue=True),
+    dict(flag_evidence="ARREARS: arrears_months=19 | KEY_INFO_MISSING: phone missing; hukou_region missing " * 3),
+    dict(
+        flag_evidence="INSUFFICIENT_YEARS: projected 146 months (counted 146, not contributing) < minimum 180 for 2023"
+    ),
+    dict(stage="RETIRED", overdue=True),
+    dict(name=""),
+]
+
+
+@pytest.mark.parametrize("max_rows", [xlsx.EXCEL_MAX_ROWS, 5, 1])
+def test_odd_values_and_row_limits_as_the_cell_by_cell_writer(wh, tmp_path, max_rows):
+    rows = [_row(i + 1, **kw) for i, kw in enumerate(ODD)]
+    con = _table(tmp_path, wh, rows)
+    new, ref, n_new, n_ref = _both(con, tmp_path, "640104", max_rows=max_rows)
+    con.close()
+    assert n_new == n_ref == len(rows)
+    _same(new, ref)
+    sheet = new["xl/worksheets/sheet1.xml"]
+    if max_rows > len(rows):
+        assert 'xml:space="preserve"' in sheet and "_x0001_" in sheet and "_x005F_x0041_" in sheet
+        assert "&lt;c&gt;" in sheet and 'customHeight="1"' in sheet
+
+
+def test_the_workbook_reads_the_same_in_openpyxl_and_calamine(wh, tmp_path):
+    rows = [_row(i + 1, **kw) for i, kw in enumerate(ODD) if "长" not in kw.get("name", "")]
+    con = _table(tmp_path, wh, rows)
+    path = tmp_path / "w.xlsx"
+    xlsx.write_workbook(con, P_MI, "640104", path, columns=COLS, created=CREATED, closed_stages=CLOSED_STAGES)
+    con.close()
+    ws = openpyxl.load_workbook(path)[xlsx.WORKLIST_SHEET]
+    got = [c.value for c in ws["B"][1:]]
+    assert got[:3] == ['=HYPERLINK("http://x","y")', "+1+2", "-3"]
+    assert ws["B2"].data_type == "s" and ws["B2"].quotePrefix
+    assert (
+        got[7] == " 前空格"
+        and ws.cell(9, COLS.index("responsible_officer") + 1).value == "后空格 "
+        and got[9] == "多行\n文字"
+    )
+    pytest.importorskip("python_calamine")
+    from python_calamine import CalamineWorkbook
+
+    sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(xlsx.WORKLIST_SHEET).to_python()
+    assert [r[0] for r in sheet[1:]] == [r["id_no"] for r in rows]
+    assert [r[1] for r in sheet[1:4]] == ['=HYPERLINK("http://x","y")', "+1+2", "-3"]
+
+
+def test_a_failure_midway_leaves_no_file_and_no_temporary(wh, tmp_path, monkeypatch):
+    """A failure while the rows stream (here: the third run of rows) leaves the offices' earlier
+    workbooks as they were and no temporary file; the fetching thread ends."""
+    import threading
+
+    con = duckdb.connect(str(wh), read_only=True)
+    offices = [r[0] for r in con.execute("SELECT DISTINCT office_code FROM worklist_rows ORDER BY 1").fetchall()]
+    paths = {o: tmp_path / o / "worklist.xlsx" for o in offices}
+    paths[offices[0]].parent.mkdir()
+    paths[offices[0]].write_bytes(b"last month's")
+    calls = []
+    real = xlsx._text_buffer
+
+    def failing(arr):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return real(arr)
+
+    monkeypatch.setattr(xlsx, "_text_buffer", failing)
+    with pytest.raises(OSError, match="disk full"):
+        xlsx.write_workbooks(con, P_MI, paths, columns=COLS, created=CREATED, closed_stages=CLOSED_STAGES)
+    assert paths[offices[0]].read_bytes() == b"last month's"
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "worklist.xlsx"]
+    assert [p for p in paths.values() if p.exists()] == [paths[offices[0]]]
+    assert not any(t.name == "xlsx-rows" for t in threading.enumerate())
+    assert con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{xlsx._EVIDENCE}'").fetchall() == [
+        (0,)
+    ]
+    con.close()
