@@ -30,6 +30,7 @@ class Measured:
     stderr: str
     returncode: int
     stages: list = field(default_factory=list)  # (seconds since start, log line, max RSS MiB until the next line)
+    cpu: float = 0.0  # user + system CPU seconds of the child (os.wait4): its work, whatever the load
 
 
 def _rss_kib(pid: int) -> int:
@@ -97,4 +98,5 @@ def measure(cmd: list[str], label: str, *, cwd=None, env=None, interval: float =
         stderr="\n".join(l for _, l in lines[1:]),
         returncode=proc.returncode,
         stages=stages,
+        cpu=rusage.ru_utime + rusage.ru_stime,
     )
