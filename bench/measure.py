@@ -13,10 +13,13 @@ kernel's (``os.wait4``'s ``ru_maxrss``: the child and every process it waited fo
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -98,3 +101,49 @@ def measure(cmd: list[str], label: str, *, cwd=None, env=None, interval: float =
         returncode=proc.returncode,
         stages=stages,
     )
+
+
+# ------------------------------------------------------------------ the harness of bench/analysts.py and bench/forecast.py
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+CLI = [PY, "-m", "pipelines.cli"]
+
+
+def timed(cmd: list[str], label: str) -> Measured:
+    """Run ``cmd`` in its own process from the project root (:func:`measure`), print one line (wall,
+    peak RSS, the ``time:`` line the command printed) and return the measure; a failure ends the bench."""
+    m = measure(cmd, label, cwd=ROOT)
+    if m.returncode != 0:
+        sys.exit(f"{label} failed ({m.returncode}):\n{m.stderr[-2000:]}")
+    stages = " ".join(l.strip() for l in (m.stdout + "\n" + m.stderr).splitlines() if l.strip().startswith("time:"))
+    print(f"  {label:<30} {m.secs:8.1f} s   peak RSS {m.rss_mib:7.0f} MiB  {stages}", flush=True)
+    return m
+
+
+def stage_seconds(text: str) -> dict[str, float]:
+    """The seconds of each stage from a run's ``time:`` line (``time: screen 1.2 s, ledger 0.4 s …``)."""
+    line = next((l for l in text.splitlines() if l.strip().startswith("time:")), "")
+    return {k: float(v) for k, v in re.findall(r"([a-z]+) ([0-9.]+) s", line)}
+
+
+def generate_full_incr(work: Path, persons: int, seed: int = 7) -> tuple[Path, Path, int]:
+    """The data of bench/run.py under ``work``: a FULL 2026-11 of ``persons`` (0.1 % bad rows) and an
+    INCR 2026-12 with 1 % of them changed.  Returns (full, incr, changes)."""
+    full, incr = work / "full", work / "incr"
+    changes = max(1, persons // 100)
+    print(f"generating {persons:,} persons (FULL 2026-11) and an INCR of {changes:,} changes (2026-12)", flush=True)
+    t0 = time.perf_counter()
+    sample = CLI + ["sample", "--seed", str(seed)]
+    subprocess.run(
+        sample + ["--persons", str(persons), "--month", "2026-11", "--out", str(full), "--bad-rows", "0.001"],
+        cwd=ROOT,
+        check=True,
+    )
+    subprocess.run(
+        sample + ["--month", "2026-12", "--out", str(incr), "--incr-from", str(full), "--changes", str(changes)],
+        cwd=ROOT,
+        check=True,
+    )
+    print(f"  generated in {time.perf_counter() - t0:.0f} s", flush=True)
+    return full, incr, changes
