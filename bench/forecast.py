@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import CLI, PY, ROOT, generate_full_incr, stage_seconds, timed  # noqa: E402
+from measure import CLI, PY, ROOT, generate_full_incr, stage_seconds, timed, without_workbooks  # noqa: E402
 
 WORK = ROOT / "bench" / "work" / "forecast"
 
@@ -60,13 +60,18 @@ def main() -> None:
     wh, out = WORK / "w.duckdb", WORK / "out"
     load = os.getloadavg()
     full, incr, changes = generate_full_incr(WORK, a.persons)
-    timed(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL")
-    m = timed(CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)], "run 2026-11 (FULL month)")
+    env = without_workbooks(WORK)  # as the figures before issue 16: the run without worklist.xlsx
+    timed(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL", env)
+    m = timed(
+        CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)], "run 2026-11 (FULL month)", env
+    )
     run_f, rss_f, so_f = m.secs, m.rss_mib, m.stdout
-    timed(CLI + ["ingest", str(incr), "--warehouse", str(wh)], "ingest INCR (1 %)")
-    m = timed(CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "run 2026-12 (INCR month)")
+    timed(CLI + ["ingest", str(incr), "--warehouse", str(wh)], "ingest INCR (1 %)", env)
+    m = timed(
+        CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "run 2026-12 (INCR month)", env
+    )
     run_i, rss_i, so_i = m.secs, m.rss_mib, m.stdout
-    sql = timed([PY, "-c", SQL_ONLY, str(wh), "2026-12"], "forecast SQL alone (read-only)").stdout
+    sql = timed([PY, "-c", SQL_ONLY, str(wh), "2026-12"], "forecast SQL alone (read-only)", env).stdout
     sql_s, screened, entering, open_, notices = sql.split()
     st_f, st_i = stage_seconds(so_f), stage_seconds(so_i)
     print(f"  stages FULL month: {st_f}")
@@ -78,7 +83,7 @@ def main() -> None:
 ### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} +0000 — {a.persons:,} persons
 
 Machine: {os.cpu_count()} CPUs, load average before the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (shared with other work).
-Data: `retire-prep sample --persons {a.persons} --seed 7` (FULL 2026-11) and an INCR of {changes:,} changes (2026-12).
+Data: `retire-prep sample --persons {a.persons} --seed 7` (FULL 2026-11) and an INCR of {changes:,} changes (2026-12);\nruns without the offices' workbooks (`worklist_workbooks = false`, as before issue 16).
 
 | month | run wall | forecast stage | share | peak RSS of the run |
 |---|---:|---:|---:|---:|

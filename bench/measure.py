@@ -110,15 +110,27 @@ PY = sys.executable
 CLI = [PY, "-m", "pipelines.cli"]
 
 
-def timed(cmd: list[str], label: str) -> Measured:
-    """Run ``cmd`` in its own process from the project root (:func:`measure`), print one line (wall,
-    peak RSS, the ``time:`` line the command printed) and return the measure; a failure ends the bench."""
-    m = measure(cmd, label, cwd=ROOT)
+def timed(cmd: list[str], label: str, env: dict | None = None) -> Measured:
+    """Run ``cmd`` in its own process from the project root (:func:`measure`; ``env`` added to the
+    environment), print one line (wall, peak RSS, the ``time:`` line the command printed) and return
+    the measure; a failure ends the bench."""
+    m = measure(cmd, label, cwd=ROOT, env={**os.environ, **(env or {})})
     if m.returncode != 0:
         sys.exit(f"{label} failed ({m.returncode}):\n{m.stderr[-2000:]}")
     stages = " ".join(l.strip() for l in (m.stdout + "\n" + m.stderr).splitlines() if l.strip().startswith("time:"))
     print(f"  {label:<30} {m.secs:8.1f} s   peak RSS {m.rss_mib:7.0f} MiB  {stages}", flush=True)
     return m
+
+
+def without_workbooks(work: Path) -> dict:
+    """The environment of a run without the offices' workbooks (settings ``worklist_workbooks =
+    false``): the run as it was measured before issue 16, whose XlsxWriter cells would otherwise be
+    most of its time (docs/benchmarks.md "Offices' workbooks") and hide the share of what is measured."""
+    settings = (ROOT / "data" / "settings.toml").read_text(encoding="utf-8")
+    assert "worklist_workbooks = true" in settings
+    path = work / "settings-no-workbooks.toml"
+    path.write_text(settings.replace("worklist_workbooks = true", "worklist_workbooks = false"), encoding="utf-8")
+    return {"RETIRE_PREP_SETTINGS": str(path)}
 
 
 def stage_seconds(text: str) -> dict[str, float]:

@@ -57,7 +57,6 @@ TABLES: tuple[tuple[str, str], ...] = (
 )
 
 
-
 @dataclass(frozen=True)
 class Rows:
     """Upkeep of a table with one row per ``key``: rows gone or whose other columns differ are
