@@ -14,10 +14,11 @@ through Python.
 The new file starts as a copy of the previous one (issues 17/18: the whole rebuild cost 42 % of an
 INCR month's run at 1,000,000 persons): the large per-person tables of :data:`UPKEEP` are compared
 with what their SELECT gives now and only the rows that differ are deleted, updated or inserted
-(``sql/analysts/upkeep_rows.sql``, ``upkeep_units.sql``); every other table is written whole.  The
-comparison is with the warehouse itself, not with a record of what changed: whatever the copy holds,
-the result is the table a full rebuild writes (tests/test_analysts_upkeep.py compares them over a
-multi-month flow).  No previous file, one that does not open, or a table whose columns changed:
+(``sql/analysts/upkeep_rows.sql``); ``transitions``, whose source only gains rows, has the rows of
+the entries with a transition recorded since the copy's latest written again (``upkeep_units.sql``);
+every other table is written whole.  The per-key tables are compared with the warehouse itself, not
+with a record of what changed: whatever the copy holds, the result is the table a full rebuild
+writes (tests/test_analysts_upkeep.py compares them after every command of a multi-month flow).  No previous file, one that does not open, or a table whose columns changed:
 written whole (``retire-prep analysts --full`` forces it).
 
 A table is one line of :data:`TABLES`: its name and the SQL file (a SELECT on the warehouse).
@@ -69,10 +70,14 @@ class Rows:
 
 @dataclass(frozen=True)
 class Units:
-    """Upkeep of a table with several rows per ``key`` and no key of its own: every row of a key
-    whose rows differ (their number, or the sum of their hashes) is deleted and inserted again."""
+    """Upkeep of a table with several rows per ``key`` and no key of its own, whose source only gains
+    rows, each stamped (``stamp``) when recorded: the rows of every key with a row stamped since the
+    previous file's latest are deleted and inserted again.  Checked: a copy whose latest stamp is after
+    the warehouse's (a warehouse restored from a backup), or that ends with another number of rows
+    than the SELECT, is written whole."""
 
     key: str
+    stamp: str
 
 
 #: the per-person tables kept up to date in a copy of the previous file (the others are written whole)
@@ -80,7 +85,7 @@ UPKEEP: dict[str, Rows | Units] = {
     "ledger_current": Rows(("entry_id",), volatile=("screened_month", "overdue")),
     "flags_current": Rows(("person_key", "code"), volatile=("month",)),
     "notices": Rows(("notice_id",)),
-    "transitions": Units("entry_id"),
+    "transitions": Units("entry_id", stamp="recorded_at"),
 }
 
 #: SQL params every analysts' SQL file may use (office_month.sql is shared with the report)
@@ -242,35 +247,50 @@ def _columns(con, db: str, table: str) -> list[tuple[str, str]]:
 
 def _upkeep(con, db: str, table: str, select: str, how: Rows | Units) -> bool:
     """Bring ``db.table`` (the previous file's) to what ``select`` gives now, changing only the rows
-    that differ.  False (nothing done) when the table cannot be kept so: missing, its columns not the
-    SELECT's, or the key not unique — the caller then writes it whole."""
+    that differ.  False (nothing done) when the table is better written whole: missing or empty in
+    the copy, its columns not the SELECT's, a key not unique, or a check of :class:`Units` failed."""
     have = _columns(con, db, table)
-    if not have:
+    if not have or not con.execute(f"SELECT count(*) FROM (FROM {db}.{table} LIMIT 1)").fetchone()[0]:
         return False
-    con.execute("CREATE OR REPLACE TEMP TABLE _an_new AS " + select)
+    if isinstance(how, Units):
+        return _upkeep_units(con, db, table, select, how, have)
+    run_sql(con, "analysts/upkeep_new.sql", select=select)
     try:
         cols = _columns(con, "temp", "_an_new")
         if cols != have:
             return False
-        names = [c for c, _ in cols]
-        if isinstance(how, Rows):
-            keys = ", ".join(f'"{k}"' for k in how.key)
-            if con.execute(f"SELECT count(*) <> count(DISTINCT ({keys})) FROM _an_new").fetchone()[0]:
-                return False
-            run_sql(
-                con,
-                "analysts/upkeep_rows.sql",
-                db=db,
-                table=table,
-                key=list(how.key),
-                stable=[c for c in names if c not in how.key and c not in how.volatile],
-                volatile=list(how.volatile),
-            )
-        else:
-            run_sql(con, "analysts/upkeep_units.sql", db=db, table=table, key=how.key, columns=names)
+        keys = ", ".join(f'"{k}"' for k in how.key)
+        if con.execute(f"SELECT count(*) <> count(DISTINCT ({keys})) FROM _an_new").fetchone()[0]:
+            return False
+        run_sql(
+            con,
+            "analysts/upkeep_rows.sql",
+            db=db,
+            table=table,
+            key=list(how.key),
+            stable=[c for c, _ in cols if c not in how.key and c not in how.volatile],
+            volatile=list(how.volatile),
+        )
         return True
     finally:
         con.execute("DROP TABLE IF EXISTS temp._an_new")
+
+
+def _upkeep_units(con, db: str, table: str, select: str, how: Units, have) -> bool:
+    cols = con.execute(f"DESCRIBE {select}").fetchall()
+    if [(c[0], c[1]) for c in cols] != have:
+        return False
+    ahead = con.execute(
+        f'SELECT (SELECT max("{how.stamp}") FROM {db}.{table}) > (SELECT max("{how.stamp}") FROM ({select}))'
+    ).fetchone()[0]
+    if ahead:
+        return False
+    run_sql(con, "analysts/upkeep_units.sql", db=db, table=table, key=how.key, stamp=how.stamp, select=select)
+    kept, now = con.execute(f"SELECT (SELECT count(*) FROM {db}.{table}), (SELECT count(*) FROM ({select}))").fetchone()
+    if kept != now:
+        log.warning("analysts' file: %s kept up to date has %d rows, not %d: written whole", table, kept, now)
+        return False
+    return True
 
 
 def _sql_str(p: Path) -> str:

@@ -154,8 +154,9 @@ def test_the_flow_changes_what_upkeep_must_follow(flow):
 
 
 def test_any_previous_file_is_brought_to_the_same_tables(flow):
-    """The upkeep compares with the warehouse, not with a record of changes: a previous file with
-    rows changed, deleted and added by hand (or from another warehouse) still ends equal."""
+    """The per-key tables are compared with the warehouse, not with a record of changes: a previous
+    file with rows changed, deleted and added by hand still ends equal; transitions (kept by the
+    entries with new transitions) is checked by its number of rows and written whole when it is off."""
     wh, tmp = flow["wh"], flow["tmp"]
     ana = analysts_path(wh)
     con = duckdb.connect(str(ana))

@@ -1,5 +1,5 @@
--- reads: _an_new (TEMP: the table as its SELECT gives it now), {{ db }}.{{ table }} (the previous file's, copied)
--- writes: {{ db }}.{{ table }}
+-- reads: _an_new (TEMP: the table as its SELECT gives it now; and the previous file's copy of the table, db.table)
+-- writes: - (only the analysts' table the params db and table name)
 -- params: db, table, key, stable, volatile
 -- Upkeep of an analysts' table with one row per key (pipelines/analysts.py Rows; issues 17/18): the
 -- copy of the previous file becomes exactly _an_new, writing only what differs. Rows whose key is

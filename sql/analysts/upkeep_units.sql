@@ -1,18 +1,17 @@
--- reads: _an_new (TEMP: the table as its SELECT gives it now), {{ db }}.{{ table }} (the previous file's, copied)
--- writes: {{ db }}.{{ table }}, _an_units
--- params: db, table, key, columns
--- Upkeep of an analysts' table with several rows per key and no key of its own (pipelines/analysts.py
--- Units; issues 17/18): the rows of every key whose rows differ — in number, or in the sum of the
--- rows' hashes — are deleted and inserted again from _an_new; the others are left as they are.
--- (transitions: the warehouse only appends to ledger_transitions, so a changed entry has more rows,
--- or another office; the hash also catches any other change.) The key is never NULL.
-{%- set h %}sum(CAST(hash({% for c in columns %}{% if not loop.first %}, {% endif %}"{{ c }}"{% endfor %}) AS HUGEINT)){% endset %}
+-- reads: _an_units (and the table's own SELECT, the param select; the previous file's copy of the table, db.table)
+-- writes: _an_units (and the analysts' table the params db and table name)
+-- params: db, table, key, stamp, select
+-- Upkeep of an analysts' table with several rows per key and no key of its own, whose source only
+-- ever gains rows, each stamped when recorded (pipelines/analysts.py Units; issues 17/18): every key
+-- with a row recorded at or after the latest stamp of the previous file's copy has its rows deleted
+-- and inserted again from the SELECT; the others are left as they are. transitions: the warehouse
+-- only appends to ledger_transitions (recorded_at: the recording transaction's start), and an entry
+-- changes office only with a transition of its own (sql/ledger/20_office_change.sql).
 CREATE OR REPLACE TEMP TABLE _an_units AS
-WITH n AS (SELECT "{{ key }}" AS k, count(*) AS c, {{ h }} AS h FROM _an_new GROUP BY ALL),
-o AS (SELECT "{{ key }}" AS k, count(*) AS c, {{ h }} AS h FROM {{ db }}.{{ table }} GROUP BY ALL)
-SELECT k FROM n FULL JOIN o USING (k)
-WHERE n.c IS DISTINCT FROM o.c OR n.h IS DISTINCT FROM o.h;
+SELECT DISTINCT "{{ key }}" AS k FROM ({{ select }}) s
+WHERE "{{ stamp }}" >= (SELECT max("{{ stamp }}") FROM {{ db }}.{{ table }});
 
 DELETE FROM {{ db }}.{{ table }} WHERE "{{ key }}" IN (SELECT k FROM _an_units);
-INSERT INTO {{ db }}.{{ table }} BY NAME SELECT * FROM _an_new WHERE "{{ key }}" IN (SELECT k FROM _an_units);
+INSERT INTO {{ db }}.{{ table }} BY NAME
+SELECT * FROM ({{ select }}) s WHERE "{{ key }}" IN (SELECT k FROM _an_units);
 DROP TABLE _an_units;
