@@ -12,13 +12,16 @@ Set-based: the warehouse connection ATTACHes the new file and fills it with SQL;
 through Python.
 
 The new file starts as a copy of the previous one (issues 17/18: the whole rebuild cost 42 % of an
-INCR month's run at 1,000,000 persons): the large per-person tables of :data:`UPKEEP` are compared
-with what their SELECT gives now and only the rows that differ are deleted, updated or inserted
-(``sql/analysts/upkeep_rows.sql``); ``transitions``, whose source only gains rows, has the rows of
-the entries with a transition recorded since the copy's latest written again (``upkeep_units.sql``);
-every other table is written whole.  The per-key tables are compared with the warehouse itself, not
-with a record of what changed: whatever the copy holds, the result is the table a full rebuild
-writes (tests/test_analysts_upkeep.py compares them after every command of a multi-month flow).  No previous file, one that does not open, or a table whose columns changed:
+INCR month's run at 1,000,000 persons), in which only what the command may have changed is written
+again (:data:`UPKEEP`): the per-month flag tables and ``flags_current`` only after a run; in
+``ledger_current``, after another command, the entries whose own columns differ (compared with the
+ledger itself); the notices of months not yet published and those recorded since; the transitions of
+entries with a transition recorded since.  The other tables are written whole.  What is kept rests on
+how the warehouse is written (only runs write screenings and flags; an issued notice of a published
+month never changes; transitions are only appended), and is checked where it is cheap (row counts,
+the person keys, a warehouse behind the copy): the result is the table a full rebuild writes
+(tests/test_analysts_upkeep.py compares every table after every command of a multi-month flow).
+No previous file, one that does not open, rotated person keys, or a table whose columns changed:
 written whole (``retire-prep analysts --full`` forces it).
 
 A table is one line of :data:`TABLES`: its name and the SQL file (a SELECT on the warehouse).
@@ -59,16 +62,6 @@ TABLES: tuple[tuple[str, str], ...] = (
 
 
 @dataclass(frozen=True)
-class Rows:
-    """Upkeep of a table with one row per ``key``: rows gone or whose other columns differ are
-    deleted and inserted again; the ``volatile`` columns (those a run changes on nearly every row,
-    such as the month screened) are updated column by column where they differ."""
-
-    key: tuple[str, ...]
-    volatile: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Units:
     """Upkeep of a table with several rows per ``key`` and no key of its own, whose source only gains
     rows, each stamped (``stamp``) when recorded: the rows of every key with a row stamped since the
@@ -80,16 +73,25 @@ class Units:
     stamp: str
 
 
-#: the per-person tables kept up to date in a copy of the previous file (the others are written whole)
-UPKEEP: dict[str, Rows | Units] = {
-    "ledger_current": Rows(("entry_id",), volatile=("screened_month", "overdue")),
-    "flags_current": Rows(("person_key", "code"), volatile=("month",)),
-    "notices": Rows(("notice_id",)),
+#: how each per-person or per-month table is kept up to date in a copy of the previous file (the
+#: others are written whole each time):
+#:   "runs"    kept as it is when no run began, ended or was rerun since the copy (its sources are
+#:             written by runs only), else written whole;
+#:   "ledger"  after a command other than a run, the entries whose own columns differ written again
+#:             (sql/analysts/upkeep_ledger.sql); after a run, written whole;
+#:   "notices" the rows of published months recorded before the copy's latest kept, the rest written
+#:             again (sql/analysts/upkeep_notices.sql);
+#:   Units     transitions: the entries with transitions recorded since (sql/analysts/upkeep_units.sql).
+UPKEEP: dict[str, str | Units] = {
+    "ledger_current": "ledger",
+    "flags_current": "runs",
+    "flags_month": "runs",
+    "notices": "notices",
     "transitions": Units("entry_id", stamp="recorded_at"),
 }
 
 #: SQL params every analysts' SQL file may use (office_month.sql is shared with the report)
-_PARAMS = {"upto_mi": None, "include_mi": None}
+_PARAMS = {"upto_mi": None, "include_mi": None, "entries": None, "ledger_only": False}
 
 
 def analysts_path(warehouse: str | Path) -> Path:
@@ -181,8 +183,8 @@ def build_analysts(con, target: str | Path, *, full: bool = False) -> Path:
     if incremental:
         try:
             _write(con, tmp, copy_of=target)
-        except duckdb.Error as exc:  # the previous file does not open, or a table of it is unreadable
-            log.warning("analysts' file: the previous one not usable (%s), written afresh", type(exc).__name__)
+        except (duckdb.Error, _CopyNotUsable) as exc:  # it does not open, a table is unreadable, keys rotated
+            log.warning("analysts' file: the previous one not usable (%s), written afresh", exc.__class__.__name__)
             incremental = False
     if not incremental:
         _write(con, tmp, copy_of=None)
@@ -203,7 +205,9 @@ def _write(con, tmp: Path, copy_of: Path | None) -> None:
         # inside the try: an ATTACH that fails (a full disk) may have created the file already
         con.execute(f"ATTACH '{_sql_str(tmp)}' AS {db}")
         con.execute("BEGIN TRANSACTION")  # one commit: one consistent reading of the warehouse, and faster
+        runs_same = False
         if copy_of is not None:
+            runs_same = _copy_state(con, db)
             keep = {t for t in UPKEEP}
             for (old,) in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [db]
@@ -212,7 +216,7 @@ def _write(con, tmp: Path, copy_of: Path | None) -> None:
                     con.execute(f'DROP TABLE {db}."{old}"')
         for table, sql_file in TABLES:
             select = render_sql(sql_file, **_PARAMS).strip().rstrip(";")
-            if copy_of is not None and table in UPKEEP and _upkeep(con, db, table, select, UPKEEP[table]):
+            if copy_of is not None and table in UPKEEP and _upkeep(con, db, table, sql_file, select, runs_same):
                 continue
             con.execute(f"DROP TABLE IF EXISTS {db}.{table}")
             con.execute(f"CREATE TABLE {db}.{table} AS " + select)
@@ -245,52 +249,93 @@ def _columns(con, db: str, table: str) -> list[tuple[str, str]]:
     ).fetchall()
 
 
-def _upkeep(con, db: str, table: str, select: str, how: Rows | Units) -> bool:
-    """Bring ``db.table`` (the previous file's) to what ``select`` gives now, changing only the rows
-    that differ.  False (nothing done) when the table is better written whole: missing or empty in
-    the copy, its columns not the SELECT's, a key not unique, or a check of :class:`Units` failed."""
+class _CopyNotUsable(Exception):
+    """The previous file cannot be brought up to date (the person keys were rotated): written afresh."""
+
+
+def _copy_state(con, db: str) -> bool:
+    """Keep the copy's ``month_runs`` (TEMP ``_an_copy_runs``) and say whether the runs are as they
+    were when it was built (none began, ended or was rerun since, none under way).  Raises
+    :class:`_CopyNotUsable` when the person keys are not the copy's (a rotated secret)."""
+    has = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND table_name IN "
+            "('month_runs', 'ledger_current')",
+            [db],
+        ).fetchall()
+    }
+    if "ledger_current" in has:
+        rotated = con.execute(
+            f"SELECT count(*) FROM (SELECT entry_id, person_key FROM {db}.ledger_current LIMIT 1000) o "
+            "JOIN ledger_entries e USING (entry_id) JOIN person_keys k ON k.id_no = e.id_no "
+            "WHERE k.person_key <> o.person_key"
+        ).fetchone()[0]
+        if rotated:
+            raise _CopyNotUsable("person keys changed")
+    runs = render_sql("analysts/runs.sql", **_PARAMS).strip().rstrip(";")
+    if "month_runs" not in has:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _an_copy_runs AS SELECT * FROM ({runs}) WHERE false")
+        return False
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _an_copy_runs AS SELECT * FROM {db}.month_runs")
+    cols = "month, command, replay, started_at, finished_at, status"
+    return con.execute(
+        f"SELECT NOT EXISTS (SELECT {cols} FROM ({runs}) WHERE command = 'run' "
+        f"  EXCEPT SELECT {cols} FROM _an_copy_runs WHERE command = 'run') "
+        f"AND NOT EXISTS (SELECT {cols} FROM _an_copy_runs WHERE command = 'run' "
+        f"  EXCEPT SELECT {cols} FROM ({runs}) WHERE command = 'run') "
+        "AND NOT EXISTS (SELECT 1 FROM month_runs WHERE command = 'run' AND status = 'RUNNING')"
+    ).fetchone()[0]
+
+
+def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: bool) -> bool:
+    """Bring ``db.table`` (the previous file's) to what ``select`` gives now, changing only what
+    may have changed (:data:`UPKEEP`).  False (nothing done) when the table is to be written whole:
+    missing or empty in the copy, its columns not the SELECT's, after a run for "runs" and "ledger",
+    or a check failed."""
+    how = UPKEEP[table]
     have = _columns(con, db, table)
     if not have or not con.execute(f"SELECT count(*) FROM (FROM {db}.{table} LIMIT 1)").fetchone()[0]:
         return False
-    if isinstance(how, Units):
-        return _upkeep_units(con, db, table, select, how, have)
-    run_sql(con, "analysts/upkeep_new.sql", select=select)
-    try:
-        cols = _columns(con, "temp", "_an_new")
-        if cols != have:
-            return False
-        keys = ", ".join(f'"{k}"' for k in how.key)
-        if con.execute(f"SELECT count(*) <> count(DISTINCT ({keys})) FROM _an_new").fetchone()[0]:
-            return False
-        run_sql(
-            con,
-            "analysts/upkeep_rows.sql",
-            db=db,
-            table=table,
-            key=list(how.key),
-            stable=[c for c, _ in cols if c not in how.key and c not in how.volatile],
-            volatile=list(how.volatile),
-        )
-        return True
-    finally:
-        con.execute("DROP TABLE IF EXISTS temp._an_new")
-
-
-def _upkeep_units(con, db: str, table: str, select: str, how: Units, have) -> bool:
-    cols = con.execute(f"DESCRIBE {select}").fetchall()
-    if [(c[0], c[1]) for c in cols] != have:
+    if [(c[0], c[1]) for c in con.execute(f"DESCRIBE {select}").fetchall()] != have:
         return False
+    if how == "runs":
+        return runs_same
+    if how == "ledger":
+        if not runs_same:
+            return False
+        own = render_sql(sql_file, **{**_PARAMS, "ledger_only": True}).strip().rstrip(";")
+        run_sql(con, "analysts/upkeep_new.sql", select=own)
+        try:
+            cols = [c for c, _ in _columns(con, "temp", "_an_new") if c != "entry_id"]
+            run_sql(con, "analysts/upkeep_ledger.sql", db=db, columns=cols)
+            again = render_sql(sql_file, **{**_PARAMS, "entries": "_an_changed"}).strip().rstrip(";")
+            con.execute(f"INSERT INTO {db}.{table} BY NAME " + again)
+        finally:
+            con.execute("DROP TABLE IF EXISTS temp._an_new")
+            con.execute("DROP TABLE IF EXISTS temp._an_changed")
+        return True
+    if how == "notices":
+        run_sql(con, "analysts/upkeep_notices.sql", db=db, select=select)
+        return _same_count(con, db, table, select)
+    return _upkeep_units(con, db, table, select, how)
+
+
+def _same_count(con, db: str, table: str, select: str) -> bool:
+    kept, now = con.execute(f"SELECT (SELECT count(*) FROM {db}.{table}), (SELECT count(*) FROM ({select}))").fetchone()
+    if kept != now:
+        log.warning("analysts' file: %s kept up to date has %d rows, not %d: written whole", table, kept, now)
+    return kept == now
+
+
+def _upkeep_units(con, db: str, table: str, select: str, how: Units) -> bool:
     ahead = con.execute(
         f'SELECT (SELECT max("{how.stamp}") FROM {db}.{table}) > (SELECT max("{how.stamp}") FROM ({select}))'
     ).fetchone()[0]
     if ahead:
         return False
     run_sql(con, "analysts/upkeep_units.sql", db=db, table=table, key=how.key, stamp=how.stamp, select=select)
-    kept, now = con.execute(f"SELECT (SELECT count(*) FROM {db}.{table}), (SELECT count(*) FROM ({select}))").fetchone()
-    if kept != now:
-        log.warning("analysts' file: %s kept up to date has %d rows, not %d: written whole", table, kept, now)
-        return False
-    return True
+    return _same_count(con, db, table, select)
 
 
 def _sql_str(p: Path) -> str:
