@@ -77,6 +77,7 @@ class Units:
 #: others are written whole each time):
 #:   "runs"    kept as it is when no run began, ended or was rerun since the copy (its sources are
 #:             written by runs only), else written whole;
+#:   "months"  the months of such runs computed again, the others kept (sql/analysts/upkeep_months.sql);
 #:   "ledger"  after a command other than a run, the entries whose own columns differ written again
 #:             (sql/analysts/upkeep_ledger.sql); after a run, written whole;
 #:   "notices" the rows of published months recorded before the copy's latest kept, the rest written
@@ -85,13 +86,14 @@ class Units:
 UPKEEP: dict[str, str | Units] = {
     "ledger_current": "ledger",
     "flags_current": "runs",
-    "flags_month": "runs",
+    "flags_month": "months",
+    "office_month": "months",
     "notices": "notices",
     "transitions": Units("entry_id", stamp="recorded_at"),
 }
 
 #: SQL params every analysts' SQL file may use (office_month.sql is shared with the report)
-_PARAMS = {"upto_mi": None, "include_mi": None, "entries": None, "ledger_only": False}
+_PARAMS = {"upto_mi": None, "include_mi": None, "entries": None, "ledger_only": False, "months": None}
 
 
 def analysts_path(warehouse: str | Path) -> Path:
@@ -276,16 +278,20 @@ def _copy_state(con, db: str) -> bool:
     runs = render_sql("analysts/runs.sql", **_PARAMS).strip().rstrip(";")
     if "month_runs" not in has:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _an_copy_runs AS SELECT * FROM ({runs}) WHERE false")
+        con.execute("CREATE OR REPLACE TEMP TABLE _an_months AS SELECT DISTINCT month_mi FROM month_runs")
         return False
     con.execute(f"CREATE OR REPLACE TEMP TABLE _an_copy_runs AS SELECT * FROM {db}.month_runs")
+    # the months of a run that began, ended or was rerun since the copy, or is under way
     cols = "month, command, replay, started_at, finished_at, status"
-    return con.execute(
-        f"SELECT NOT EXISTS (SELECT {cols} FROM ({runs}) WHERE command = 'run' "
-        f"  EXCEPT SELECT {cols} FROM _an_copy_runs WHERE command = 'run') "
-        f"AND NOT EXISTS (SELECT {cols} FROM _an_copy_runs WHERE command = 'run' "
-        f"  EXCEPT SELECT {cols} FROM ({runs}) WHERE command = 'run') "
-        "AND NOT EXISTS (SELECT 1 FROM month_runs WHERE command = 'run' AND status = 'RUNNING')"
-    ).fetchone()[0]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _an_months AS "
+        "SELECT DISTINCT CAST(left(month, 4) AS INTEGER) * 12 + CAST(right(month, 2) AS INTEGER) - 1 AS month_mi "
+        f"FROM ((SELECT {cols} FROM ({runs}) EXCEPT SELECT {cols} FROM _an_copy_runs) "
+        f"      UNION ALL (SELECT {cols} FROM _an_copy_runs EXCEPT SELECT {cols} FROM ({runs}))) "
+        "WHERE command = 'run' "
+        "UNION SELECT month_mi FROM month_runs WHERE command = 'run' AND status = 'RUNNING'"
+    )
+    return not con.execute("SELECT count(*) FROM _an_months").fetchone()[0]
 
 
 def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: bool) -> bool:
@@ -301,6 +307,11 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
         return False
     if how == "runs":
         return runs_same
+    if how == "months":
+        if not runs_same:
+            again = render_sql(sql_file, **{**_PARAMS, "months": "_an_months"}).strip().rstrip(";")
+            run_sql(con, "analysts/upkeep_months.sql", db=db, table=table, select=again)
+        return True
     if how == "ledger":
         if not runs_same:
             return False
