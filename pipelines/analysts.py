@@ -327,7 +327,16 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
             con.execute("DROP TABLE IF EXISTS temp._an_changed")
         return True
     if how == "notices":
-        run_sql(con, "analysts/upkeep_notices.sql", db=db, select=select)
+        w, done = con.execute(
+            f"SELECT CAST((SELECT max(created_at) FROM {db}.notices) AS VARCHAR), "
+            "(SELECT list(DISTINCT month ORDER BY month) FROM _an_copy_runs WHERE command = 'run' AND status = 'DONE')"
+        ).fetchone()
+        frozen = (
+            f"issued_month IN ({', '.join(_sql_lit(m) for m in done)}) AND created_at < CAST({_sql_lit(w)} AS TIMESTAMPTZ)"
+            if done and w
+            else "false"
+        )
+        run_sql(con, "analysts/upkeep_notices.sql", db=db, select=select, frozen=frozen)
         return _same_count(con, db, table, select)
     return _upkeep_units(con, db, table, select, how)
 
@@ -340,13 +349,21 @@ def _same_count(con, db: str, table: str, select: str) -> bool:
 
 
 def _upkeep_units(con, db: str, table: str, select: str, how: Units) -> bool:
-    ahead = con.execute(
-        f'SELECT (SELECT max("{how.stamp}") FROM {db}.{table}) > (SELECT max("{how.stamp}") FROM ({select}))'
-    ).fetchone()[0]
-    if ahead:
+    since, ahead = con.execute(
+        f'SELECT CAST((SELECT max("{how.stamp}") FROM {db}.{table}) AS VARCHAR), '
+        f'(SELECT max("{how.stamp}") FROM {db}.{table}) > (SELECT max("{how.stamp}") FROM ({select}))'
+    ).fetchone()
+    if ahead or since is None:
         return False
-    run_sql(con, "analysts/upkeep_units.sql", db=db, table=table, key=how.key, stamp=how.stamp, select=select)
+    since = f"CAST({_sql_lit(since)} AS {dict(_columns(con, db, table))[how.stamp]})"
+    run_sql(
+        con, "analysts/upkeep_units.sql", db=db, table=table, key=how.key, stamp=how.stamp, since=since, select=select
+    )
     return _same_count(con, db, table, select)
+
+
+def _sql_lit(v: str) -> str:
+    return "'" + str(v).replace("'", "''") + "'"
 
 
 def _sql_str(p: Path) -> str:
