@@ -276,21 +276,9 @@ def _copy_state(con, db: str) -> bool:
         if rotated:
             raise _CopyNotUsable("person keys changed")
     runs = render_sql("analysts/runs.sql", **_PARAMS).strip().rstrip(";")
+    run_sql(con, "analysts/upkeep_state.sql", db=db, runs=runs, has_runs="month_runs" in has)
     if "month_runs" not in has:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _an_copy_runs AS SELECT * FROM ({runs}) WHERE false")
-        con.execute("CREATE OR REPLACE TEMP TABLE _an_months AS SELECT DISTINCT month_mi FROM month_runs")
         return False
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _an_copy_runs AS SELECT * FROM {db}.month_runs")
-    # the months of a run that began, ended or was rerun since the copy, or is under way
-    cols = "month, command, replay, started_at, finished_at, status"
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _an_months AS "
-        "SELECT DISTINCT CAST(left(month, 4) AS INTEGER) * 12 + CAST(right(month, 2) AS INTEGER) - 1 AS month_mi "
-        f"FROM ((SELECT {cols} FROM ({runs}) EXCEPT SELECT {cols} FROM _an_copy_runs) "
-        f"      UNION ALL (SELECT {cols} FROM _an_copy_runs EXCEPT SELECT {cols} FROM ({runs}))) "
-        "WHERE command = 'run' "
-        "UNION SELECT month_mi FROM month_runs WHERE command = 'run' AND status = 'RUNNING'"
-    )
     return not con.execute("SELECT count(*) FROM _an_months").fetchone()[0]
 
 

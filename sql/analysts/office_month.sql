@@ -1,7 +1,7 @@
 -- reads: worklist_rows, ledger_entries, notice_log, month_runs
 -- writes: - (a SELECT: the analysts' table and the report)
--- params: upto_mi, include_mi, months (the report's P for both; none for the analysts' table; months: a
--- table of month_mi, to compute those months only: the upkeep of the analysts' file)
+-- params: upto_mi, include_mi, months (upto_mi, include_mi: the report's P; none for the analysts' table)
+-- months: a table of month_mi, to compute those months only (the upkeep of the analysts' file).
 -- The history of each office, month by month, as each month was published: its ledger by stage
 -- (the month's worklist, outputs.md), new entries, overdue, open objections, notices sent by channel.
 -- The analysts' table office_month and the report's key figures and 12-month trend (issue 17).
