@@ -185,7 +185,10 @@ def build_analysts(con, target: str | Path, *, full: bool = False) -> Path:
     if incremental:
         try:
             _write(con, tmp, copy_of=target)
-        except (duckdb.Error, _CopyNotUsable) as exc:  # it does not open, a table is unreadable, keys rotated
+        except _CopyNotUsable as exc:  # a run since the copy, or the person keys rotated
+            log.info("analysts' file written afresh: %s", exc)
+            incremental = False
+        except duckdb.Error as exc:  # it does not open, or a table of it is unreadable
             log.warning("analysts' file: the previous one not usable (%s), written afresh", exc.__class__.__name__)
             incremental = False
     if not incremental:
@@ -210,6 +213,8 @@ def _write(con, tmp: Path, copy_of: Path | None) -> None:
         runs_same = False
         if copy_of is not None:
             runs_same = _copy_state(con, db)
+            if not runs_same:  # measured at 1,000,000 persons: after a run, writing afresh is cheaper
+                raise _CopyNotUsable("a run since the copy")
             keep = {t for t in UPKEEP}
             for (old,) in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [db]
