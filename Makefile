@@ -29,7 +29,7 @@ test: $(STAMP) lint
 
 # Regenerate data/sample/ byte for byte from the generator.
 sample: $(STAMP)
-	$(BIN)/python -m pipelines.sample_data data/sample
+	$(BIN)/python -m pipelines.sample.shipped data/sample
 
 # every command at 1,000,000 persons (FULL month, 1 % INCR month, applications, feedback, declare):
 # time, peak RSS and the stage holding it; the machine, its load and the figures are printed and

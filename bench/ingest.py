@@ -166,6 +166,11 @@ def profile(full: Path, incr: Path, work: Path, top: int = 20) -> str:
     saved = {k: getattr(ing, k) for k in patches}
     for k, v in patches.items():
         setattr(ing, k, v)
+    # the package's apply module calls _validate_batch itself (pipelines/ingest/apply.py)
+    apply_mod = getattr(ing, "apply", None)
+    saved_apply = {k: getattr(apply_mod, k) for k in patches if hasattr(apply_mod, k)}
+    for k in saved_apply:
+        setattr(apply_mod, k, patches[k])
     saved_refresh = whm.refresh_person_keys  # called by connect()
     whm.refresh_person_keys = timed("refresh_person_keys (at connect)", saved_refresh)
     out = []
@@ -184,6 +189,8 @@ def profile(full: Path, incr: Path, work: Path, top: int = 20) -> str:
     finally:
         for k, v in saved.items():
             setattr(ing, k, v)
+        for k, v in saved_apply.items():
+            setattr(apply_mod, k, v)
         whm.refresh_person_keys = saved_refresh
     return "\n".join(out)
 

@@ -46,6 +46,24 @@ def _timed_run_sql(orig_render):
     return run_sql
 
 
+def _timed_run_step(orig_run_step):
+    """pipelines.steps.run_step split into statements, each timed (the stages' STEPS)."""
+    import duckdb
+
+    def run_step(con, step, **params):
+        sql = step.render(**params)
+        rows = []
+        for st in duckdb.extract_statements(sql):
+            text = st.query
+            t0 = time.perf_counter()
+            rows = con.execute(text).fetchall()
+            TIMES[_label(step.sql, text)] += time.perf_counter() - t0
+            COUNTS[_label(step.sql, text)] += 1
+        return rows
+
+    return run_step
+
+
 def _wrap(mod, attr, label=None):
     fn = getattr(mod, attr)
 
@@ -76,6 +94,12 @@ def main() -> None:
     for mod in (wh, screen, ledger, notify, outputs, declare, feedback, report, monthly):
         if hasattr(mod, "run_sql"):
             mod.run_sql = timed
+    from pipelines import steps
+
+    timed_step = _timed_run_step(steps.run_step)
+    for mod in (wh, steps, screen, ledger, notify, outputs, declare, feedback, report, monthly):
+        if hasattr(mod, "run_step"):
+            mod.run_step = timed_step
     _wrap(validate, "validate_frames")
     _wrap(tabular, "write_table")
     for mod in (outputs, notify, declare, report):

@@ -17,18 +17,33 @@ DATA=/srv/retire-prep
 ETC=/etc/retire-prep
 SVC=retireprep
 
-apt-get install -y --no-install-recommends postgresql python3.11 python3.11-venv make rsync curl
+# --no-upgrade: a package already there stays as it is (a rerun changes nothing; patching is the
+# division's regular update, not this script's side effect)
+apt-get install -y --no-install-recommends --no-upgrade postgresql python3.11 python3.11-venv make rsync curl
+# Debian's interpreter by its path: root's PATH may find another one (pyenv under /root, which the
+# service user cannot even reach: "bad interpreter: Permission denied")
+PY=/usr/bin/python3.11
 
 # the service user: owns the data, runs every service, reads the person key
 id -u "$SVC" >/dev/null 2>&1 || useradd --system --home-dir "$DATA" --shell /usr/sbin/nologin "$SVC"
 install -d -o "$SVC" -g "$SVC" -m 0750 "$DATA" "$DATA/warehouse" "$DATA/out" "$DATA/airflow" \
   "$DATA/inbox" "$DATA/inbox/push" "$DATA/inbox/push/applications" "$DATA/inbox/feedback"
 
-# code and its virtualenv (root-owned: the services cannot change their own code)
-rsync -a --delete --exclude .git --exclude .venv --exclude build --exclude out "$SRC/" "$PREFIX/"
-[ -x "$PREFIX/.venv/bin/python" ] || python3.11 -m venv "$PREFIX/.venv"
+# code and its virtualenv (root-owned: the services cannot change their own code). What git ignores
+# (.venv, out/, build/, *.egg-info, caches, bench/work) is neither copied nor deleted there.
+# (.venv and the egg-info also by name: on the first copy $PREFIX has no .gitignore yet to protect them)
+rsync -a --delete --exclude /.git --exclude /.venv --exclude '/*.egg-info' --filter=':- .gitignore' "$SRC/" "$PREFIX/"
+# a virtualenv on another interpreter than Debian's is made anew
+if [ "$(readlink -f "$PREFIX/.venv/bin/python" 2>/dev/null)" != "$(readlink -f "$PY")" ]; then
+  rm -rf "$PREFIX/.venv"
+  "$PY" -m venv "$PREFIX/.venv"
+fi
 "$PREFIX/.venv/bin/pip" install -q -r "$PREFIX/requirements.lock"
-"$PREFIX/.venv/bin/pip" install -q --no-deps "$PREFIX"
+# editable: pipelines runs from $PREFIX/pipelines, so its sql/, templates/, data/ and expectations/
+# are $PREFIX's (a copy in site-packages would look for them beside site-packages); done once
+if [ "$(cd / && "$PREFIX/.venv/bin/python" -c 'import pipelines; print(pipelines.SQL_DIR)' 2>/dev/null)" != "$PREFIX/sql" ]; then
+  "$PREFIX/.venv/bin/pip" install -q --no-deps -e "$PREFIX"
+fi
 
 # configuration: one environment file, the settings, the person key (service user only)
 install -d -o root -g "$SVC" -m 0750 "$ETC"
@@ -43,7 +58,7 @@ fi
 sed -i 's/^\(person_key_secret *=.*\)$/# \1  (production: RETIRE_PREP_PERSON_KEY_FILE)/' "$ETC/settings.toml"
 if [ ! -f "$ETC/person_key" ]; then
   (umask 077; head -c 32 /dev/urandom | base64 > "$ETC/person_key")
-  echo "install.sh: a new person key is in $ETC/person_key: back it up with the warehouse (§4)"
+  echo "install.sh: a new person key is in $ETC/person_key: back it up with the warehouse (docs/operations.md §7)"
 fi
 chown "$SVC:$SVC" "$ETC/person_key"; chmod 0400 "$ETC/person_key"
 

@@ -391,12 +391,24 @@ def rebuild(warehouse: str | Path, settings=None, *, full: bool = False) -> Path
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("analysts_refresh_depth", default=0)
 
 
+def wanted(warehouse, settings=None) -> bool:
+    """Whether a writing command on ``warehouse`` keeps its analysts' file (setting ``analysts_file``)."""
+    if warehouse is None:
+        return False
+    from .settings import load_settings
+
+    return (settings or load_settings()).analysts_file
+
+
 @contextlib.contextmanager
 def rebuilds_after(warehouse, settings=None):
     """Rebuild the analysts' file when the outermost such block (or decorated call) ends — also after
     a failure (a refused batch or file was recorded, or a run marked FAILED); a rebuild that then
     fails too is only logged, so the command's own error is the one reported.  A task that applies
     several commands (the feedback DAG: one call per office) wraps them in one block: one rebuild."""
+    if not wanted(warehouse, settings):
+        yield
+        return
     token = _depth.set(_depth.get() + 1)
     try:
         yield

@@ -43,9 +43,22 @@ from .ledger import record_transitions
 from .outputs import remove_path, swap_folder
 from .settings import Settings, load_settings
 from .tabular import write_table
-from .warehouse import connect, render_sql, rollback, run_sql
+from .steps import Step, Steps, query, run_step
+from .warehouse import connect, rollback
 
 log = logging.getLogger(__name__)
+
+#: the declaration screening's steps, in order (screen_declarations; the notices are issued and the
+#: entries moved between them by notify and ledger), then the office files' query
+STEPS = Steps(
+    (
+        Step("declare/10_screen.sql"),
+        Step("declare/12_notice_rows.sql"),
+        Step("declare/15_moves.sql"),
+        Step("declare/20_record.sql"),
+        Step("declare/30_office_file.sql"),
+    )
+)
 
 DECISIONS = ("DECLARATION", "CONSULTATION", "FOLLOW_UP")
 
@@ -90,7 +103,7 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
     from . import notify
 
     month_first = f"{month_mi // 12:04d}-{month_mi % 12 + 1:02d}-01"
-    run_sql(con, "declare/10_screen.sql", month_mi=month_mi, settings=settings)
+    run_step(con, STEPS["10_screen"], month_mi=month_mi)
     counts = dict(
         zip(
             DECISIONS,
@@ -107,29 +120,16 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
     batch_mi = notice_month(con, month_mi)
     counts["SMS batch month"] = f"{batch_mi // 12:04d}-{batch_mi % 12 + 1:02d}"
     for kind in ("DECLARATION", "CONSULTATION"):
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _decl_notice_rows AS "
-            "SELECT id_no, entry_id, retirement_mi AS reference_mi, office_code, "
-            "lpad(CAST(retirement_mi // 12 AS VARCHAR), 4, '0') || '-' || "
-            "lpad(CAST(retirement_mi % 12 + 1 AS VARCHAR), 2, '0') AS retirement_month "
-            "FROM _declare WHERE decision = ? ORDER BY entry_id",
-            [kind],
-        )
+        run_step(con, STEPS["12_notice_rows"], kind=kind)
         n = notify.issue_notices(con, kind, "_decl_notice_rows", batch_mi, settings) or 0
         counts[f"notices {kind}"] = n
         issued += n
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _decl_moves AS "
-        "SELECT d.entry_id, DATE '" + month_first + "' AS event_date, "
-        "'declaration notice for ' || lpad(CAST(d.retirement_mi // 12 AS VARCHAR), 4, '0') || '-' || "
-        "lpad(CAST(d.retirement_mi % 12 + 1 AS VARCHAR), 2, '0') AS detail "
-        "FROM _declare d WHERE d.decision = 'DECLARATION' AND d.stage = 'CONFIRMED' ORDER BY d.entry_id"
-    )
+    run_step(con, STEPS["15_moves"], month_first=month_first)
     month_text = month_first[:7]
     counts["moved to DECLARED"] = record_transitions(
         con, "_decl_moves", f"declare:{month_text}", month_mi, settings, to_stage="DECLARED"
     )
-    run_sql(con, "declare/20_record.sql", month_mi=month_mi)
+    run_step(con, STEPS["20_record"], month_mi=month_mi)
     return counts
 
 
@@ -151,7 +151,7 @@ def write_declarations(con, month_mi: int, out: Path) -> dict:
     for office in sorted(offices):
         if not office.isdigit() or len(office) != 6:
             raise MonthRefused(f"office code of the wrong shape in the warehouse: {office!r}")
-        q = render_sql("declare/30_office_file.sql", month_mi=month_mi, office=office)
+        q = query(STEPS["30_office_file"], month_mi=month_mi, office=office)
         rows += write_table(con, q, stage / office / "declarations")
     swap_folder(stage, final_parent / "declarations")
     return {"declaration rows": rows, "offices": len(offices)}
@@ -164,11 +164,11 @@ def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
     vdir = Path(out) / ctx.month / "validation"
     # frames bounded like every frame handed to GX (validation_max_rows, a hash sample above it)
     n = con.execute("SELECT count(*) FROM declaration_decisions WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0][0]
-    query, keep = (
-        render_sql("declare/30_office_file.sql", month_mi=ctx.month_mi, office=None),
+    text, keep = (
+        query(STEPS["30_office_file"], month_mi=ctx.month_mi, office=None),
         sample_clause(n, settings),
     )
-    frame = con.execute(query if keep == "TRUE" else f"SELECT * FROM ({query}) WHERE {keep}").df()
+    frame = con.execute(text if keep == "TRUE" else f"SELECT * FROM ({text}) WHERE {keep}").df()
     validate_frames(
         "declarations",
         {"declarations": frame},

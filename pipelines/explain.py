@@ -12,7 +12,24 @@ from pathlib import Path
 from .errors import RetirePrepError
 from .policy import format_month, parse_month
 from .settings import load_settings
+from .steps import Step, Steps, query, run_step
 from .warehouse import connect
+
+#: what explain reads of one person (read-only; the ID number and month are bound, never rendered)
+STEPS = Steps(
+    Step(f"explain/{name}.sql")
+    for name in (
+        "10_screening",
+        "15_person_key",
+        "20_flags",
+        "30_entries",
+        "40_transitions",
+        "50_notices",
+        "55_withdrawn",
+        "60_handovers",
+        "70_in_ledger",
+    )
+)
 
 
 def _m(mi) -> str:
@@ -29,48 +46,25 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
     id_no = id_no.strip().upper()
     mi = parse_month(month)
     with connect(warehouse, read_only=True, settings=settings) as con:
-        r = con.execute("SELECT * FROM screen_results WHERE month_mi = ? AND id_no = ?", [mi, id_no]).df()
-        key = con.execute("SELECT person_key(?)", [id_no]).fetchall()[0][0]
+        r = con.execute(query(STEPS["10_screening"]), [mi, id_no]).df()
+        key = run_step(con, STEPS["15_person_key"], bind=[id_no])[0][0]
         if r.empty:
             raise RetirePrepError(
                 f"person {key} was not screened in {format_month(mi)} (not in the push, or the month was not run)"
             )
         r = r.iloc[0]
-        flags = con.execute(
-            "SELECT code, evidence FROM flags WHERE month_mi = ? AND id_no = ? ORDER BY code", [mi, id_no]
-        ).fetchall()
-        entries = con.execute(
-            "SELECT entry_id, office_code, mi_text(opened_mi), opened_by, stage, officer_id, due_date, "
-            "mi_text(closed_mi), close_reason, mi_text(elected_retirement_mi) FROM ledger_entries "
-            "WHERE id_no = ? ORDER BY opened_mi",
-            [id_no],
-        ).fetchall()
-        trans = con.execute(
-            "SELECT entry_id, coalesce(from_stage, '—'), to_stage, event_date, source, coalesce(detail, '') "
-            "FROM ledger_transitions WHERE id_no = ? ORDER BY event_date, recorded_at",
-            [id_no],
-        ).fetchall()
-        notices = con.execute(
-            "SELECT kind, mi_text(reference_mi), mi_text(issued_mi), channel, coalesce(offline_reason, '') "
-            "FROM notice_log WHERE id_no = ? ORDER BY issued_mi, kind",
-            [id_no],
-        ).fetchall()
+        flags = run_step(con, STEPS["20_flags"], bind=[mi, id_no])
+        entries = run_step(con, STEPS["30_entries"], bind=[id_no])
+        trans = run_step(con, STEPS["40_transitions"], bind=[id_no])
+        notices = run_step(con, STEPS["50_notices"], bind=[id_no])
         withdrawn = (
-            con.execute(
-                "SELECT kind, mi_text(reference_mi), mi_text(withdrawn_mi), reason FROM notice_withdrawals "
-                "WHERE id_no = ? ORDER BY withdrawn_mi, kind",
-                [id_no],
-            ).fetchall()
+            run_step(con, STEPS["55_withdrawn"], bind=[id_no])
             if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'notice_withdrawals'").fetchall()[
                 0
             ][0]
             else []
         )
-        hand = con.execute(
-            "SELECT mi_text(month_mi), kind, from_code, to_code, reason FROM handovers WHERE id_no = ? "
-            "ORDER BY month_mi",
-            [id_no],
-        ).fetchall()
+        hand = run_step(con, STEPS["60_handovers"], bind=[id_no])
         outside = _forecast_lines(con, id_no, mi, settings)
         outside_zh = _forecast_lines(con, id_no, mi, settings, "zh") if outside else []
 
@@ -151,10 +145,7 @@ def _forecast_lines(con, id_no: str, month_mi: int, settings, lang: str = "en") 
     the ledger, or when P's run is not on record."""
     from .forecast import entry_forecast_lines
 
-    in_ledger = con.execute(
-        "SELECT count(*) FROM ledger_entries WHERE id_no = ? AND opened_mi <= ? AND (closed_mi IS NULL OR closed_mi > ?)",
-        [id_no, month_mi, month_mi],
-    ).fetchall()[0][0]
+    in_ledger = run_step(con, STEPS["70_in_ledger"], bind=[id_no, month_mi, month_mi])[0][0]
     if in_ledger:
         return []
     try:

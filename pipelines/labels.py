@@ -188,10 +188,10 @@ def evidence_zh(text: str | None) -> str:
 
 def evidence_zh_sql(expr: str) -> str:
     """:func:`evidence_zh` as a DuckDB expression over ``expr`` (set-based, no Python per row)."""
+    from .warehouse import sql_str  # the one way a value is quoted into SQL
+
     for pattern, repl in evidence_rules():
-        p = pattern.replace("'", "''")
-        r = repl.replace("'", "''")
-        expr = f"regexp_replace({expr}, '{p}', '{r}', 'g')"
+        expr = f"regexp_replace({expr}, {sql_str(pattern)}, {sql_str(repl)}, 'g')"
     return expr
 
 
@@ -250,7 +250,9 @@ def detail_zh(text: str | None) -> str:
 
 def sql_label(domain: str, expr: str) -> str:
     """``expr`` (a code) → its Chinese label, as a SQL CASE built from the table (set-based)."""
-    whens = " ".join(f"WHEN '{c}' THEN '{e['zh']}'" for c, e in table()[domain].items())
+    from .warehouse import sql_str  # the one way a value is quoted into SQL
+
+    whens = " ".join(f"WHEN {sql_str(c)} THEN {sql_str(e['zh'])}" for c, e in table()[domain].items())
     return f"CASE CAST({expr} AS VARCHAR) {whens} ELSE CAST({expr} AS VARCHAR) END"
 
 

@@ -15,7 +15,8 @@ declare, feedback) changes an entry's stage.
 from __future__ import annotations
 
 from .settings import Settings
-from .warehouse import render_sql, rollback
+from .steps import Step, Steps, run_step, run_steps
+from .warehouse import rollback
 
 STAGES = (
     "ENROLLED",
@@ -30,6 +31,21 @@ STAGES = (
 )
 CLOSED_STAGES = ("RETIRED", "DECEASED", "LEFT_PUSH", "MOVED_OUT")
 STAGE_ORDER = {s: i for i, s in enumerate(STAGES)}
+
+#: the month's ledger steps, in order (update_ledger); ``transition`` is also every other stage's way
+#: of moving entries (record_transitions): it reads the table its caller names (``source_table``)
+STEPS = Steps(
+    (
+        Step("ledger/00_officers.sql"),
+        Step("ledger/05_reopen.sql"),
+        Step("ledger/transition.sql"),
+        Step("ledger/10_close.sql"),
+        Step("ledger/20_office_change.sql"),
+        Step("ledger/30_open.sql"),
+        Step("ledger/35_place_moves.sql"),
+        Step("ledger/40_officers.sql"),
+    )
+)
 
 
 def record_transitions(
@@ -55,28 +71,19 @@ def record_transitions(
     instead of scanning the ledger (a county feedback row is one entry).
     Returns the number of transitions recorded.
     """
-    sql = render_sql(
-        "ledger/transition.sql",
+    rows = run_step(
+        con,
+        STEPS["transition"],
         source_table=source_table,
         source=source,
         month_mi=month_mi,
         to_stage=to_stage,
         stage_days=settings.stage_days,
         closed_stages=CLOSED_STAGES,
-        entry_ids=", ".join("'" + e.replace("'", "''") + "'" for e in entry_ids),
+        entry_ids=tuple(entry_ids),
         keep_since=keep_since,
     )
-    return con.execute(sql).fetchall()[0][0]
-
-
-def _load_officers(con) -> None:
-    from . import DATA_DIR
-
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE officers AS SELECT office_code, officer_id, officer_name FROM "
-        "read_csv(?, header = true, all_varchar = true) WHERE coalesce(active, '1') = '1'",
-        [str(DATA_DIR / "officers.csv")],
-    )
+    return rows[0][0]
 
 
 def update_ledger(con, ctx, *, validate: bool = True) -> dict:
@@ -90,23 +97,20 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
     not), and assign responsible officers.  Idempotent: a
     rerun of the month finds nothing more to do.
     """
-    from .warehouse import run_sql
+    from . import DATA_DIR
 
+    params = ctx.params(closed_stages=CLOSED_STAGES, officers_csv=str(DATA_DIR / "officers.csv"))
     con.execute("BEGIN TRANSACTION")
     try:
-        _load_officers(con)
-        run_sql(con, "ledger/05_reopen.sql", closed_stages=CLOSED_STAGES, **ctx.params())
+        run_steps(con, STEPS["00_officers":"05_reopen"], **params)
         reopened = record_transitions(
             con, "_reopening", f"run:{ctx.month}", ctx.month_mi, ctx.settings, keep_since=True
         )
-        run_sql(con, "ledger/10_close.sql", **ctx.params())
+        run_step(con, STEPS["10_close"], **params)
         closed = record_transitions(con, "_closing", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
-        run_sql(con, "ledger/20_office_change.sql", **ctx.params())
+        run_steps(con, STEPS["20_office_change":"40_officers"], **params)
         moved = con.execute("SELECT count(*) FROM _moved_office").fetchall()[0][0]
-        run_sql(con, "ledger/30_open.sql", **ctx.params())
         opened = con.execute("SELECT count(*) FROM _opening").fetchall()[0][0]
-        run_sql(con, "ledger/35_place_moves.sql", **ctx.params())
-        run_sql(con, "ledger/40_officers.sql", **ctx.params())
         if validate:
             from .validate import validate_frames
 

@@ -25,9 +25,14 @@ from .analysts import refreshes_analysts
 from .errors import MonthRefused
 from .policy import format_month, parse_month
 from .settings import Settings, load_settings
+from .steps import Step, Steps, run_step
 from .warehouse import connect, rollback
 
 log = logging.getLogger(__name__)
+
+#: the month run's own bookkeeping (the stages' SQL is in their modules' STEPS): a run of P begins
+#: and ends in ``month_runs``; the one-line look-ups with bound values stay beside the Python using them
+STEPS = Steps((Step("monthly/10_begin.sql"), Step("monthly/90_finish.sql")))
 
 
 @dataclass
@@ -175,18 +180,11 @@ def _begin(con, ctx, replay: bool) -> None:
         if done is None:
             raise MonthRefused(f"month {ctx.month} was never run: nothing to replay")
         ctx.as_of_seq = done
-    con.execute("DELETE FROM month_runs WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'", [ctx.month_mi])
-    con.execute(
-        "INSERT INTO month_runs VALUES (?, 'run', ?, ?, now(), NULL, 'RUNNING')", [ctx.month_mi, ctx.as_of_seq, replay]
-    )
+    run_step(con, STEPS["10_begin"], month_mi=ctx.month_mi, seq=ctx.as_of_seq, replay=replay)
 
 
 def _finish(con, ctx, status: str = "DONE") -> None:
-    con.execute(
-        "UPDATE month_runs SET status = ?, finished_at = now() "
-        "WHERE month_mi = ? AND command = 'run' AND status = 'RUNNING'",
-        [status, ctx.month_mi],
-    )
+    run_step(con, STEPS["90_finish"], month_mi=ctx.month_mi, status=status)
 
 
 def _record_failure(con, record) -> None:

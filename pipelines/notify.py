@@ -54,8 +54,28 @@ from .errors import RetirePrepError
 from .ledger import record_transitions
 from .policy import format_month, sms_segments as _segments_for_length
 from .settings import Settings
-from .tabular import sql_codes, write_partitioned
-from .warehouse import render_sql
+from .steps import Step, Steps, query, run_step
+from .tabular import write_partitioned
+
+#: the notices' steps, in the order of a run's notice stage: the reminders due, the issuing of any
+#: rows (20–30, also for declare and feedback: ``rows_table`` is their caller's table, ``persons`` the
+#: month's person state), the entries notified, the batch settled, the letters; then the files' queries
+STEPS = Steps(
+    (
+        Step("notify/10_reminders_due.sql"),
+        Step("notify/20_notice_rows.sql"),
+        Step("notify/25_notice_texts.sql", inputs=("_notice_texts",)),  # rendered in Python, registered
+        Step("notify/30_insert.sql"),
+        Step("notify/40_pre_service_notified.sql"),
+        Step("notify/46_withdraw.sql"),
+        Step("notify/47_settle_batch.sql"),
+        Step("notify/55_letters_due.sql"),
+        Step("notify/45_file_office.sql"),
+        Step("notify/50_sms_file.sql"),
+        Step("notify/51_offline_file.sql"),
+        Step("notify/60_letters.sql"),
+    )
+)
 
 REMINDER_KINDS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE")
 KINDS = REMINDER_KINDS + ("DECLARATION", "CONSULTATION", "RESULT")
@@ -233,10 +253,6 @@ def _dicts(con, query: str) -> list[dict]:
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
-def _sql(name: str, **params) -> str:
-    return render_sql(f"notify/{name}", **params).strip().rstrip(";")
-
-
 def _check_code(code: str) -> str:
     if not isinstance(code, str) or not _SAFE_CODE.match(code):
         raise RetirePrepError(f"office code {code!r} is not usable as a folder name")
@@ -342,17 +358,19 @@ def _columns(con, table: str) -> list[str]:
 
 
 def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    from .warehouse import sql_ident
+
+    return sql_ident(name)
 
 
 def _render_texts(con, kind: str, key_cols: tuple[str, ...], month_mi: int, settings: Settings) -> pa.Table:
     """Every distinct text of ``kind`` in ``_notice_rows``: one render per combination of the
     template's inputs (``key_cols``), never one per person.  Returns the key columns (with
     DuckDB's types, through Arrow) + ``_text`` and ``_segments``."""
-    cols = ", ".join(_quote(c) for c in key_cols)
+    cols = ", ".join(_quote(c) for c in key_cols)  # the template's inputs: column names, not data
     combos = con.sql(
-        f"SELECT {cols}, min(_person_key) AS _person_key FROM _notice_rows WHERE kind = '{kind}' "
-        f"GROUP BY ALL ORDER BY ALL"
+        f"SELECT {cols}, min(_person_key) AS _person_key FROM _notice_rows WHERE kind = ? GROUP BY ALL ORDER BY ALL",
+        params=[kind],
     ).to_arrow_table()
     texts = [
         render_notice(kind, notice_context(row, month_mi), settings, row["_person_key"]) for row in combos.to_pylist()
@@ -382,17 +400,15 @@ def _issue(
     if kind is not None and kind not in KINDS:
         raise RetirePrepError(f"unknown notice kind {kind!r}")
     person_cols = [c for c in _PERSON_COLUMNS if c not in cols]
-    _run(
+    run_step(
         con,
-        _sql(
-            "20_notice_rows.sql",
-            rows_table=rows_table,
-            kind=kind,
-            exclude_kind=kind is not None and "kind" in cols,
-            person_cols=person_cols,
-            persons=_persons_source(con),
-            month_mi=int(month_mi),
-        ),
+        STEPS["20_notice_rows"],
+        rows_table=rows_table,
+        kind=kind,
+        exclude_kind=kind is not None and "kind" in cols,
+        person_cols=person_cols,
+        persons=_persons_source(con),
+        month_mi=int(month_mi),
     )
     try:
         kinds = [r[0] for r in con.execute("SELECT DISTINCT kind FROM _notice_rows ORDER BY 1").fetchall()]
@@ -405,14 +421,12 @@ def _issue(
             texts = _render_texts(con, k, key_cols, month_mi, settings)
             con.register("_notice_texts", texts)
             try:
-                _run(
+                run_step(
                     con,
-                    _sql(
-                        "25_notice_texts.sql",
-                        kind=k,
-                        key_cols=key_cols,
-                        batch_mi=int(month_mi if batch_mi is None else batch_mi),
-                    ),
+                    STEPS["25_notice_texts"],
+                    kind=k,
+                    key_cols=key_cols,
+                    batch_mi=int(month_mi if batch_mi is None else batch_mi),
                 )
             finally:
                 con.unregister("_notice_texts")
@@ -424,7 +438,7 @@ def _issue(
             raise RetirePrepError(f"notice texts: {n_new} of {n_rows} rows matched a rendered text")
         inserted = []
         if n_new:
-            _run(con, _sql("30_insert.sql", source="_notice_new"))
+            run_step(con, STEPS["30_insert"], source="_notice_new")
             inserted = con.execute("SELECT kind, count(*) FROM _notice_ins GROUP BY kind").fetchall()
     finally:
         _run(con, "DROP TABLE IF EXISTS _notice_rows")
@@ -458,22 +472,20 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     Runs inside the caller's transaction (none is opened here).
     """
     persons = _persons_source(con)
-    _run(
+    run_step(
         con,
-        render_sql(
-            "notify/10_reminders_due.sql",
-            month_mi=int(month_mi),
-            overdue_every=int(settings.overdue_every_months),
-            benefit_start_offset=int(settings.benefit_start_offset),
-            persons=persons,
-        ),
+        STEPS["10_reminders_due"],
+        month_mi=int(month_mi),
+        overdue_every=int(settings.overdue_every_months),
+        benefit_start_offset=int(settings.benefit_start_offset),
+        persons=persons,
     )
     # P's batch already sent (a rerun after a DONE run, e.g. on a correction push): what the rerun
     # raises — a person it takes in or reopens — goes out with the next batch, P+1 (docs/decisions.md)
     batch = month_mi + 1 if batch_published(con, month_mi) else month_mi
     inserted = _issue(con, "_reminders_due", month_mi, settings, None, batch_mi=batch)
     counts = {k: inserted.get(k, 0) for k in REMINDER_KINDS}
-    _run(con, render_sql("notify/40_pre_service_notified.sql", month_mi=int(month_mi)))
+    run_step(con, STEPS["40_pre_service_notified"], month_mi=int(month_mi))
     counts["NOTIFIED"] = record_transitions(
         con, "_pre_service_notified", f"run:{format_month(month_mi)}", month_mi, settings, to_stage="NOTIFIED"
     )
@@ -501,14 +513,12 @@ def withdraw_closed(con, month_mi: int) -> int:
     published = batch_published(con, month_mi)
     # a published batch is frozen: nothing is withdrawn from it, and what a reopening restores goes
     # out with the next batch
-    _run(
+    run_step(
         con,
-        render_sql(
-            "notify/46_withdraw.sql",
-            month_mi=int(month_mi),
-            withdraw=not published,
-            restore_into=int(month_mi) + 1 if published else int(month_mi),
-        ),
+        STEPS["46_withdraw"],
+        month_mi=int(month_mi),
+        withdraw=not published,
+        restore_into=int(month_mi) + 1 if published else int(month_mi),
     )
     return 0 if published else con.execute("SELECT count(*) FROM _withdraw").fetchall()[0][0]
 
@@ -519,29 +529,23 @@ def settle_batch(con, month_mi: int) -> int:
     changed."""
     if batch_published(con, month_mi):
         return 0
-    return con.execute(
-        render_sql("notify/47_settle_batch.sql", month_mi=int(month_mi), persons=_persons_source(con))
-    ).fetchall()[0][0]
+    return run_step(con, STEPS["47_settle_batch"], month_mi=int(month_mi), persons=_persons_source(con))[0][0]
 
 
 def record_letters_due(con, month_mi: int) -> int:
     """Record the coordination letters that first become due in P (written by write_letters)."""
     before = con.execute("SELECT count(*) FROM coordination_letters").fetchall()[0][0]
-    _run(con, render_sql("notify/55_letters_due.sql", month_mi=int(month_mi)))
+    run_step(con, STEPS["55_letters_due"], month_mi=int(month_mi))
     return con.execute("SELECT count(*) FROM coordination_letters").fetchall()[0][0] - before
 
 
 # ----------------------------------------------------------------------------- files
 
 
-def _kinds_sql() -> str:
-    return "[" + ", ".join(f"'{k}'" for k in KINDS) + "]"
-
-
 def notice_offices(con, month_mi: int) -> list[str]:
     """The offices whose files carry notices of P (TEMP view ``_notices_p`` made on ``con``):
     a notice goes to its ``file_office`` as P's run settled it, else to the issuing office."""
-    _run(con, render_sql("notify/45_file_office.sql", month_mi=int(month_mi)))
+    run_step(con, STEPS["45_file_office"], month_mi=int(month_mi))
     return [r[0] for r in con.execute("SELECT DISTINCT file_office FROM _notices_p ORDER BY 1").fetchall()]
 
 
@@ -567,28 +571,27 @@ def write_notification_files(
         _check_code(code)
     if not offices_p:
         return {"notification offices": 0, "sms notices": 0, "sms segments": 0, "offline notices": 0}
-    only = sql_codes(offices_p)
     persons = _persons_source(con)
-    kinds = _kinds_sql()
     folder = out_month_dir / "notifications"
     # one query per file kind for all the offices at once, split by office in Arrow
     sms = write_partitioned(
         con,
-        _sql("50_sms_file.sql", month_mi=month_mi, offices=only, kinds=kinds),
+        query(STEPS["50_sms_file"], offices=offices_p, kinds=KINDS),
         "_office",
         lambda code: folder / code / "sms",
         offices_p,
     )
     offline = write_partitioned(
         con,
-        _sql("51_offline_file.sql", month_mi=month_mi, offices=only, kinds=kinds, persons=persons),
+        query(STEPS["51_offline_file"], offices=offices_p, kinds=KINDS, persons=persons),
         "_office",
         lambda code: folder / code / "offline",
         offices_p,
         csv_only=True,
     )
     segments = con.execute(
-        f"SELECT coalesce(sum(segments), 0) FROM _notices_p WHERE channel = 'SMS' AND file_office IN ({only})"
+        "SELECT coalesce(sum(segments), 0) FROM _notices_p WHERE channel = 'SMS' AND list_contains(?, file_office)",
+        [offices_p],
     ).fetchall()[0][0]
     return {
         "notification offices": len(offices_p),
@@ -605,7 +608,7 @@ def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
     """
     out_month_dir = Path(out_month_dir)
     month_mi = int(month_mi)
-    rows = _dicts(con, _sql("60_letters.sql", month_mi=month_mi, persons=_persons_source(con)))
+    rows = _dicts(con, query(STEPS["60_letters"], month_mi=month_mi, persons=_persons_source(con)))
     template = _letter_env.get_template("coordination.html.j2")
     first_day = date(month_mi // 12, month_mi % 12 + 1, 1)
     paths: list[Path] = []

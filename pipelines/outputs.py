@@ -14,10 +14,19 @@ import re
 import shutil
 from pathlib import Path
 
-from .tabular import sql_codes, write_partitioned, write_table
-from .warehouse import run_sql
+from .steps import Step, Steps, query, run_step
+from .tabular import write_partitioned, write_table
 
 log = logging.getLogger(__name__)
+
+#: the worklists' steps: the snapshot of P (persons_p: the month's person state, pipelines.screen.state_views),
+#: then the office files' query
+STEPS = Steps(
+    (
+        Step("outputs/10_worklist.sql", inputs=("persons_p",)),
+        Step("outputs/20_worklist_file.sql"),
+    )
+)
 
 WORKLIST_COLUMNS = (
     "id_no, name, gender, birth_month, insurance_type, person_type, office_code, original_age_month, "
@@ -68,7 +77,7 @@ def offices_of_month(con, ctx) -> list[str]:
 
 def build_worklist(con, ctx) -> int:
     """Snapshot the office ledgers of P into ``worklist_rows`` (replays re-emit it)."""
-    run_sql(con, "outputs/10_worklist.sql", **ctx.params())
+    run_step(con, STEPS["10_worklist"], **ctx.params())
     return con.execute("SELECT count(*) FROM worklist_rows WHERE month_mi = ?", [ctx.month_mi]).fetchall()[0][0]
 
 
@@ -81,11 +90,9 @@ def write_worklists(con, ctx, stage_dir: Path, offices: list[str]) -> dict[str, 
             raise ValueError(f"not an office code: {office!r}")
     if not offices:
         return {}
-    only = sql_codes(offices)
     counts = write_partitioned(
         con,
-        f"SELECT office_code AS _office, {WORKLIST_COLUMNS} FROM worklist_rows WHERE month_mi = "
-        f"{int(ctx.month_mi)} AND office_code IN ({only}) ORDER BY office_code, statutory_age_month, entry_id",
+        query(STEPS["20_worklist_file"], columns=WORKLIST_COLUMNS, month_mi=int(ctx.month_mi), offices=offices),
         "_office",
         lambda office: stage_dir / "worklists" / office / "worklist",
         offices,

@@ -26,7 +26,29 @@ from markupsafe import Markup
 from . import TEMPLATES_DIR
 from .labels import code_label, column_label
 from .policy import format_month
-from .warehouse import render_sql
+from .steps import Step, Steps, query, run_step
+
+#: what the report reads, one query a step (the month's values bound, never rendered): the analysts'
+#: office history (its upto_mi/include_mi rendered), then the report's own figures and tables
+STEPS = Steps(
+    [Step("analysts/office_month.sql")]
+    + [
+        Step(f"report/{name}.sql")
+        for name in (
+            "10_window",
+            "20_refused_count",
+            "25_held_count",
+            "30_notice_kinds",
+            "35_flags",
+            "40_screening",
+            "45_withdrawals",
+            "50_handovers",
+            "55_batches",
+            "60_refused_batches",
+            "65_quarantine",
+        )
+    ]
+)
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
@@ -78,8 +100,8 @@ def office(code) -> Code | str:
     return Code(office_short_name(o["office_name"]) if o else recipient_name(code), code)
 
 
-def _rows(con, sql: str, params=None) -> list[tuple]:
-    return con.execute(sql, params or []).fetchall()
+def _rows(con, step: str, params=None) -> list[tuple]:
+    return run_step(con, STEPS[step], bind=list(params or []))
 
 
 def _cols(*names: str, table: str = "report") -> list[str]:
@@ -91,7 +113,7 @@ def _cols(*names: str, table: str = "report") -> list[str]:
 
 def office_months(con, upto_mi: int) -> list[dict]:
     """sql/analysts/office_month.sql up to P (P's run counted as run): the analysts' history table."""
-    cur = con.execute(render_sql("analysts/office_month.sql", upto_mi=upto_mi, include_mi=upto_mi))
+    cur = con.execute(query(STEPS["office_month"], upto_mi=upto_mi, include_mi=upto_mi))
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
@@ -99,16 +121,7 @@ def office_months(con, upto_mi: int) -> list[dict]:
 def _window(con, mi: int) -> tuple:
     """(lo, hi): the refusals of month mi are those received after the previous month's run and
     up to the run that published mi (a replay: the original run, so it re-emits what was published)."""
-    return con.execute(
-        """
-        SELECT (SELECT max(started_at) FROM month_runs
-                WHERE command = 'run' AND status = 'DONE' AND NOT replay AND month_mi < ?) AS lo,
-               coalesce((SELECT max(started_at) FROM month_runs
-                         WHERE command = 'run' AND month_mi = ? AND status = 'RUNNING' AND NOT replay),
-                        (SELECT max(started_at) FROM month_runs
-                         WHERE command = 'run' AND status = 'DONE' AND NOT replay AND month_mi = ?)) AS hi""",
-        [mi, mi, mi],
-    ).fetchone()
+    return _rows(con, "10_window", [mi, mi, mi])[0]
 
 
 def batch_counts(con, mi: int) -> dict | None:
@@ -116,18 +129,8 @@ def batch_counts(con, mi: int) -> dict | None:
     lo, hi = _window(con, mi)
     if hi is None:
         return None
-    refused = con.execute(
-        "SELECT count(*) FROM batches WHERE status = 'REFUSED' AND (? IS NULL OR received_at > ?) AND received_at <= ?",
-        [lo, lo, hi],
-    ).fetchone()[0]
-    held = con.execute(
-        """
-        SELECT count(*) FROM push_batches b WHERE b.received_at <= ? AND (
-            b.status = 'HELD' OR (b.status = 'APPLIED' AND b.applied_at > ?)
-            OR (b.status = 'SUPERSEDED' AND EXISTS (SELECT 1 FROM push_batches f WHERE f.push_type = 'FULL'
-                                                    AND f.seq > b.seq AND f.applied_at > ?)))""",
-        [hi, hi, hi],
-    ).fetchone()[0]
+    refused = _rows(con, "20_refused_count", [lo, lo, hi])[0][0]
+    held = _rows(con, "25_held_count", [hi, hi, hi])[0][0]
     return {"refused": refused, "held": held}
 
 
@@ -403,7 +406,7 @@ def report_data(con, ctx) -> dict:
     )
 
     # 3. notices by kind and channel
-    nk = _rows(con, "SELECT kind, channel, count(*) FROM notice_log WHERE issued_mi = ? GROUP BY ALL", [m])
+    nk = _rows(con, "30_notice_kinds", [m])
     kinds = [k for k in NOTICE_KINDS if any(r[0] == k for r in nk)] + sorted({r[0] for r in nk} - set(NOTICE_KINDS))
     nv = {(k, ch): n for k, ch, n in nk}
     ch_series = [(ch, code_label("channel", ch)) for ch in CHANNELS]
@@ -423,7 +426,7 @@ def report_data(con, ctx) -> dict:
     )
 
     # 4. flags by kind
-    fl = _rows(con, "SELECT code, count(*) FROM flags WHERE month_mi = ? GROUP BY code ORDER BY 2 DESC, 1", [m])
+    fl = _rows(con, "35_flags", [m])
     charts.append(
         Chart(
             "flags_by_kind",
@@ -511,14 +514,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
             "",
         )
     )
-    scr = con.execute(
-        """
-        SELECT count(*), count(scope_rule), count(*) FILTER (scope_rule = 'a'), count(*) FILTER (scope_rule = 'b'),
-               count(*) FILTER (scope_rule = 'c'), count(*) FILTER (trigger_application),
-               count(*) FILTER (trigger_screening), count(*) FILTER (benefit_province <> '640000')
-        FROM screen_results WHERE month_mi = ?""",
-        [m],
-    ).fetchone()
+    scr = _rows(con, "40_screening", [m])[0]
     names = [
         "screened",
         "in_scope",
@@ -543,13 +539,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
             _cols("office_code", "notice_kind", "entry_closed", "notices"),
             [
                 [office(o), coded("notice_kind", k), coded("stage", r), n]
-                for o, k, r, n in _rows(
-                    con,
-                    """
-                       SELECT office_code, kind, reason, count(*) FROM notice_withdrawals WHERE withdrawn_mi = ?
-                       GROUP BY ALL ORDER BY ALL""",
-                    [m],
-                )
+                for o, k, r, n in _rows(con, "45_withdrawals", [m])
             ],
             "",
         )
@@ -558,16 +548,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
         (
             "本月交接",
             _cols("kind", "from_code", "to_code", "persons"),
-            [
-                [coded("handover", k), office(f), office(t), n]
-                for k, f, t, n in _rows(
-                    con,
-                    """
-                       SELECT kind, from_code, to_code, count(*) FROM handovers WHERE month_mi = ?
-                       GROUP BY ALL ORDER BY ALL""",
-                    [m],
-                )
-            ],
+            [[coded("handover", k), office(f), office(t), n] for k, f, t, n in _rows(con, "50_handovers", [m])],
             "",
         )
     )
@@ -600,15 +581,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
                     "是" if r[11] else "否",
                     r[12],
                 ]
-                for r in _rows(
-                    con,
-                    """
-                       SELECT seq, batch_id, push_type, data_month, status, persons_rows, persons_accepted,
-                              persons_quarantined, segments_rows, segments_accepted, segments_quarantined,
-                              rows_balanced, warnings
-                       FROM batches WHERE status <> 'REFUSED' AND seq <= ? ORDER BY seq""",
-                    [s],
-                )
+                for r in _rows(con, "55_batches", [s])
             ],
             "",
         )
@@ -617,18 +590,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
         (
             "拒收批次（上月运行后至本月运行）",
             _cols("batch_id", "seq", "message"),
-            [
-                list(r)
-                for r in _rows(
-                    con,
-                    """
-                       SELECT batch_id, seq, message FROM batches
-                       WHERE status = 'REFUSED' AND (CAST(? AS TIMESTAMPTZ) IS NULL OR received_at > ?)
-                         AND (CAST(? AS TIMESTAMPTZ) IS NULL OR received_at <= ?)
-                       ORDER BY received_at, 1, 3""",
-                    [lo, lo, hi, hi],
-                )
-            ],
+            [list(r) for r in _rows(con, "60_refused_batches", [lo, lo, hi, hi])],
             "",
         )
     )
@@ -636,16 +598,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
         (
             "隔离行：按原因",
             _cols("batch_id", "file", "reason_code", "rows"),
-            [
-                list(r)
-                for r in _rows(
-                    con,
-                    """
-                       SELECT batch_id, file, reason_code, count(*) FROM quarantine WHERE seq <= ?
-                       GROUP BY ALL ORDER BY ALL""",
-                    [s],
-                )
-            ],
+            [list(r) for r in _rows(con, "65_quarantine", [s])],
             "",
         )
     )

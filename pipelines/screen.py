@@ -21,24 +21,34 @@ import hashlib
 import logging
 
 from . import SQL_DIR
-from .warehouse import rollback, run_sql
+from .steps import Step, Steps, run_step, run_steps
+from .warehouse import rollback
 
 log = logging.getLogger(__name__)
+
+#: the screening's steps, in order (screen_month runs them; benefit_place in passes, see below)
+STEPS = Steps(
+    (
+        Step("screen/00_state.sql"),
+        Step("screen/01_screened.sql"),
+        Step("screen/05_recompute.sql"),
+        Step("screen/benefit_place.sql"),
+        Step("screen/10_place_cache.sql"),
+        Step("screen/20_facts.sql"),
+        Step("screen/30_flags.sql"),
+        Step("screen/40_scope.sql"),
+        Step("screen/50_cache_state.sql"),
+    )
+)
 
 
 def state_views(con, ctx) -> None:
     """TEMP views ``persons_p``/``segments_p``: the push state at the month's seq (every stage)."""
-    run_sql(con, "screen/00_state.sql", **ctx.params())
+    run_step(con, STEPS["00_state"], **ctx.params())
 
 
 # what the cached part of the screening is computed by: any change recomputes everyone
-_CACHED_BY = (
-    "screen/05_recompute.sql",
-    "screen/benefit_place.sql",
-    "screen/10_place_cache.sql",
-    "screen/20_facts.sql",
-    "screen/30_flags.sql",
-)
+_CACHED_BY = tuple(s.sql for s in STEPS["05_recompute":"30_flags"])
 
 
 def rules_fingerprint(settings) -> str:
@@ -80,7 +90,7 @@ def benefit_place(con, ctx, persons: int) -> None:
     :data:`BENEFIT_PLACE_PERSONS` persons (``hash(id_no)``), the buckets' rows put together."""
     k = -(-persons // BENEFIT_PLACE_PERSONS) if BENEFIT_PLACE_PERSONS else 1
     if k <= 1:
-        run_sql(con, "screen/benefit_place.sql", **ctx.params())
+        run_step(con, STEPS["benefit_place"], **ctx.params())
         return
     con.execute("CREATE OR REPLACE TEMP TABLE _bp_persons_all AS SELECT * FROM bp_persons")
     con.execute("CREATE OR REPLACE TEMP TABLE _bp_segments_all AS SELECT * FROM bp_segments")
@@ -91,7 +101,7 @@ def benefit_place(con, ctx, persons: int) -> None:
                     f"CREATE OR REPLACE TEMP VIEW bp_{name} AS SELECT * FROM _bp_{name}_all "
                     f"WHERE hash(id_no) % {k} = {b}"
                 )
-            run_sql(con, "screen/benefit_place.sql", **ctx.params())
+            run_step(con, STEPS["benefit_place"], **ctx.params())
             if b == 0:
                 con.execute("CREATE OR REPLACE TEMP TABLE _bp_all AS SELECT * FROM benefit_place")
             else:
@@ -107,18 +117,17 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
     """Screen everyone in the push (and every open ledger entry) for month P, in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
-        state_views(con, ctx)
-        run_sql(con, "screen/01_screened.sql", **ctx.params())
         full, cached_seq = recompute_everyone(con, ctx)
-        run_sql(con, "screen/05_recompute.sql", full=full, cached_seq=cached_seq, **ctx.params())
+        params = ctx.params(
+            full=full,
+            cached_seq=cached_seq,
+            place_evidence_expr="bp.acc_months",
+            fingerprint=rules_fingerprint(ctx.settings),
+        )
+        run_steps(con, STEPS["00_state":"05_recompute"], **params)
         recomputed = con.execute("SELECT count(*) FROM to_compute").fetchall()[0][0]
         benefit_place(con, ctx, recomputed)
-        run_sql(con, "screen/10_place_cache.sql", **ctx.params())
-        run_sql(con, "screen/20_facts.sql", **ctx.params(place_evidence_expr="bp.acc_months"))
-        run_sql(con, "screen/30_flags.sql", **ctx.params())
-        run_sql(con, "screen/40_scope.sql", **ctx.params())
-        con.execute("DELETE FROM screen_cache_state")
-        con.execute("INSERT INTO screen_cache_state VALUES (?, ?)", [ctx.as_of_seq, rules_fingerprint(ctx.settings)])
+        run_steps(con, STEPS["10_place_cache":], **params)
         counts = dict(
             zip(
                 ("screened", "in scope", "trigger push", "trigger application", "trigger screening", "flagged"),

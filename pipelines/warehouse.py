@@ -29,6 +29,53 @@ _env = jinja2.Environment(
 )
 
 
+def sql_str(value) -> str:
+    """A text literal: ``'it''s'`` (Jinja filter ``sql_str``; the one way a value is quoted into SQL)."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_ident(value) -> str:
+    """A quoted identifier, ``a"b`` as ``"a""b"`` (Jinja filter ``sql_ident``)."""
+    return '"' + str(value).replace('"', '""') + '"'
+
+
+def sql_list(values) -> str:
+    """Text literals separated by commas, for ``IN (…)`` or ``[…]`` (Jinja filter ``sql_list``)."""
+    return ", ".join(sql_str(v) for v in values)
+
+
+_env.filters.update(sql_str=sql_str, sql_ident=sql_ident, sql_list=sql_list)
+
+
+def _steps():
+    from .steps import Step, Steps
+
+    return Steps(
+        Step(f"{name}.sql")
+        for name in (
+            # every connection: the policy macros, then the person_key macro (all TEMP)
+            "policy/identifiers",
+            "policy/regions",
+            "policy/retirement",
+            "policy/scope",
+            "warehouse/person_key",
+            # a writer's: tables first (schema.sql, then the stages' own schema_*.sql), analyst views last
+            "warehouse/schema",
+            "warehouse/schema_feedback",
+            "warehouse/schema_forecast",
+            "warehouse/schema_screen",
+            "warehouse/views",
+        )
+    )
+
+
+#: the warehouse's set-up: ``policy/*`` and ``person_key`` on every connection, ``schema*`` and
+#: ``views`` on a writer's (:func:`connect`)
+STEPS = _steps()
+
+
 def render_sql(name: str, **params) -> str:
     """Render ``sql/<name>`` with Jinja2 parameters (settings, month, seq …)."""
     return _env.get_template(name).render(**params)
@@ -45,7 +92,8 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params) -> None:
-    """Run every statement of ``sql/<name>`` on ``con``."""
+    """Run every statement of ``sql/<name>`` on ``con``: the old way, left for the modules not yet
+    listing their ``STEPS`` (feedback, analysts, forecast); stages run :mod:`pipelines.steps`."""
     con.execute(render_sql(name, **params))
 
 
@@ -63,13 +111,14 @@ def _register_functions(con: duckdb.DuckDBPyConnection, settings: Settings, read
     """
     from duckdb.sqltypes import VARCHAR
 
+    from .steps import run_steps
+
     con.create_function("nfkc", _nfkc, [VARCHAR], VARCHAR, type="arrow", null_handling="special")
-    for name in sorted(p.relative_to(SQL_DIR).as_posix() for p in (SQL_DIR / "policy").glob("*.sql")):
-        run_sql(con, name, settings=settings)
+    run_steps(con, STEPS[:"scope"], settings=settings)
 
 
-def person_key_sql(settings: Settings) -> str:
-    """The keyed hash expression's key, as a SQL string literal (outputs.md person_key)."""
+def person_key_secret(settings: Settings) -> str:
+    """The keyed hash's key (outputs.md person_key); an error when the settings have none."""
     key = settings.person_key_secret
     if not key:
         from .errors import RetirePrepError
@@ -77,7 +126,7 @@ def person_key_sql(settings: Settings) -> str:
         raise RetirePrepError(
             "no person_key_secret: set RETIRE_PREP_PERSON_KEY or person_key_secret in the settings file"
         )
-    return "'" + key.replace("'", "''") + "'"
+    return key
 
 
 def person_key(id_no: str, settings: Settings) -> str:
@@ -128,13 +177,11 @@ def connect(
         if settings.duckdb_threads:
             con.execute(f"SET threads = {int(settings.duckdb_threads)}")
         _register_functions(con, settings, read_only)
-        con.execute(render_sql("warehouse/person_key.sql", person_key_secret=person_key_sql(settings)))
+        from .steps import run_step, run_steps
+
+        run_step(con, STEPS["person_key"], person_key_secret=person_key_secret(settings))
         if not read_only:
-            # tables first (schema.sql, then the stages' own schema_*.sql), analyst views last
-            run_sql(con, "warehouse/schema.sql", settings=settings)
-            for extra in sorted((SQL_DIR / "warehouse").glob("schema_*.sql")):
-                run_sql(con, f"warehouse/{extra.name}", settings=settings)
-            run_sql(con, "warehouse/views.sql", settings=settings)
+            run_steps(con, STEPS["schema":], settings=settings)
         yield con
     finally:
         con.close()

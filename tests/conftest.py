@@ -33,3 +33,34 @@ from pipelines.settings import load_settings
 def settings():
     """The shipped settings (data/settings.toml, or RETIRE_PREP_SETTINGS)."""
     return load_settings()
+
+
+#: Test modules that read or break the analysts' file (pipelines/analysts.py). Everywhere else the
+#: file is not kept (setting ``analysts_file``): its upkeep after every writing command cost about a
+#: tenth of the suite's time on warehouses no test reads it from. A test elsewhere that needs it
+#: takes the mark ``analysts_file``.
+ANALYSTS_FILE_MODULES = {
+    "test_analysts",
+    "test_environment_faults",
+    "test_fault_injection",
+    "test_publish_crash",
+    "test_report_browser",
+    "test_backup",
+    "test_dags",
+    "test_forecast_dag_cli",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "analysts_file: the test needs the analysts' file kept (conftest.py)")
+
+
+@pytest.fixture(autouse=True)
+def _analysts_file_only_where_read(request, monkeypatch):
+    if request.module.__name__.split(".")[-1] in ANALYSTS_FILE_MODULES or request.node.get_closest_marker(
+        "analysts_file"
+    ):
+        return
+    import pipelines.analysts
+
+    monkeypatch.setattr(pipelines.analysts, "wanted", lambda warehouse, settings=None: False)

@@ -204,3 +204,90 @@ def test_the_environment_file_is_loopback_postgres_and_holds_no_secret():
     for script in ("airflow-local.sh", "install.sh"):
         r = subprocess.run(["bash", "-n", str(DEPLOY / script)], capture_output=True, text=True)
         assert r.returncode == 0, (script, r.stderr)
+
+
+# ------------------------------------------------------------------ install.sh, as run for real (deploy/try-install.sh)
+
+
+INSTALL = DEPLOY / "install.sh"
+SHIM = DEPLOY / "dev" / "systemctl-shim" / "systemctl"
+
+
+def test_install_uses_debians_interpreter_and_an_editable_install():
+    """Found by running it (docs/operations.md §6): root's ``python3.11`` was pyenv's under /root
+    ("bad interpreter: Permission denied" for the service user), and a non-editable install put
+    ``pipelines`` in site-packages, where ``SQL_DIR`` is ``site-packages/sql`` (absent)."""
+    script = INSTALL.read_text(encoding="utf-8")
+    assert "PY=/usr/bin/python3.11" in script and '"$PY" -m venv "$PREFIX/.venv"' in script
+    assert "python3.11 -m venv" not in script
+    assert 'readlink -f "$PREFIX/.venv/bin/python"' in script  # a venv on another interpreter is made anew
+    assert 'pip" install -q --no-deps -e "$PREFIX"' in script
+    assert 'pip" install -q --no-deps "$PREFIX"' not in script
+    # a rerun upgrades nothing already installed
+    apt = next(line for line in script.splitlines() if line.startswith("apt-get install"))
+    assert "--no-upgrade" in apt
+
+
+def test_install_copies_the_code_as_git_would_and_keeps_the_venv(tmp_path):
+    """The rsync line of install.sh, run on a stand-in checkout: what .gitignore names is neither
+    copied nor deleted at the destination (the virtualenv, the editable install's egg-info)."""
+    line = next(ln for ln in INSTALL.read_text(encoding="utf-8").splitlines() if ln.startswith("rsync "))
+    src, dst = tmp_path / "src", tmp_path / "opt"
+    for rel in ("pipelines/a.py", "sql/x.sql", "out/demo/big.csv", "bench/work/cache/w.duckdb", ".git/HEAD"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text("x", encoding="utf-8")
+    (src / ".gitignore").write_text((PROJECT_ROOT / ".gitignore").read_text(encoding="utf-8"), encoding="utf-8")
+    for rel in (".venv/bin/python", "retire_prep.egg-info/PKG-INFO", "stale.py"):
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dst / rel).write_text("y", encoding="utf-8")
+    r = subprocess.run(["bash", "-c", line], env={**os.environ, "SRC": str(src), "PREFIX": str(dst)},
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (dst / "pipelines/a.py").exists() and (dst / "sql/x.sql").exists()
+    assert not (dst / "out").exists() and not (dst / "bench/work").exists() and not (dst / ".git").exists()
+    assert (dst / ".venv/bin/python").exists() and (dst / "retire_prep.egg-info/PKG-INFO").exists()
+    assert not (dst / "stale.py").exists()  # what the checkout no longer has goes
+
+
+def test_the_systemctl_shim_starts_a_unit_as_systemd_would(tmp_path):
+    """deploy/dev/systemctl-shim: User=, EnvironmentFile= on a clean environment, WorkingDirectory=,
+    UMask=, ExecStartPre= first, ExecStart= in the background with a pid file; stop ends it."""
+    user = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+    units, state, wd, seen = tmp_path / "units", tmp_path / "state", tmp_path / "wd", tmp_path / "seen"
+    for d in (units, wd, seen):
+        d.mkdir()
+    (tmp_path / "svc.env").write_text(f"# comment\nFOO=bar baz\nSEEN={seen}\n", encoding="utf-8")
+    (units / "try.service").write_text(
+        f"[Service]\nUser={user}\nEnvironmentFile={tmp_path / 'svc.env'}\nWorkingDirectory={wd}\nUMask=0027\n"
+        "ExecStartPre=/bin/sh -c 'echo pre > ${SEEN}/pre'\n"
+        'ExecStart=/bin/sh -c \'pwd > $SEEN/cwd; umask > $SEEN/umask; echo "$FOO" > $SEEN/foo; '
+        'echo "${LEAK:-none}" > $SEEN/leak; exec sleep 300\'\n',
+        encoding="utf-8",
+    )
+    (units / "try.target").write_text("[Unit]\nWants=try.service\n", encoding="utf-8")
+    env = {**os.environ, "SHIM_UNITDIR": str(units), "SHIM_STATE": str(state), "SHIM_STOP_GRACE": "5", "LEAK": "x"}
+
+    def shim(*args):
+        return subprocess.run(["bash", str(SHIM), *args], env=env, capture_output=True, text=True, timeout=60)
+
+    r = shim("start", "try.target")
+    try:
+        assert r.returncode == 0, r.stderr
+        pid = int((state / "try.service.pid").read_text())
+        t0 = time.monotonic()
+        while not (seen / "leak").exists() and time.monotonic() - t0 < 10:
+            time.sleep(0.1)
+        assert (seen / "pre").read_text().strip() == "pre"
+        assert (seen / "cwd").read_text().strip() == str(wd)
+        assert (seen / "umask").read_text().strip() == "0027"
+        assert (seen / "foo").read_text().strip() == "bar baz"
+        assert (seen / "leak").read_text().strip() == "none"  # systemd's clean environment
+        assert shim("is-active", "try.service").stdout.strip() == "active"
+        assert shim("is-active", "try.target").stdout.strip() == "active"
+        assert shim("stop", "try.target").returncode == 0
+        assert _session_pids(pid) == [] and not (state / "try.service.pid").exists()
+        assert shim("is-active", "try.service").stdout.strip() == "inactive"
+    finally:
+        if (state / "try.service.pid").exists():
+            for p in _session_pids(int((state / "try.service.pid").read_text())):
+                os.kill(p, 9)

@@ -1,4 +1,4 @@
-"""The synthetic push generator (pipelines/sample.py) and the shipped sample (data/sample/)."""
+"""The synthetic push generator (pipelines/sample/) and the shipped sample (data/sample/)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import csv
 import filecmp
 import hashlib
 import json
+import re
 from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,9 @@ import numpy as np
 import pytest
 
 from pipelines import sample
+from pipelines.sample import draw, rates
+from pipelines.sample.arrays import id_checks
+from pipelines.sample.context import new_context
 from pipelines.identifiers import id_check_char, normalize_phone, parse_id_no, uscc_valid
 from pipelines.policy import benefit_province, retirement_facts
 from pushkit import VECTORS
@@ -217,7 +221,7 @@ def test_manifest_and_ids(batch2000):
 def test_vectorised_check_characters():
     rng = np.random.default_rng(5)
     id17 = 110000 * 10**11 + rng.integers(0, 10**16, 500)
-    checks = sample._id_checks(id17)
+    checks = id_checks(id17)
     assert [id_check_char(str(x)) for x in id17.tolist()] == checks.tolist()
 
 
@@ -244,20 +248,24 @@ def test_vectorised_benefit_place_matches_vectors():
 
 def test_generator_place_is_rules_md_place():
     """The place the generator computes (and writes as benefit_region_ministry) is pipelines.policy's."""
-    ctx = sample._new_ctx(P, 11)
-    draw = sample._draw(ctx, np.random.default_rng(11), 5000)
-    pc = draw["persons"]
+    ctx = new_context(P, 11)
+    drawn = draw.draw_chunk(ctx, np.random.default_rng(11), 5000)
+    pc = drawn["persons"]
     ids = pc["id_no"]
     segs = defaultdict(list)
-    sc = sample._seg_cols_with_ids(draw, ids)
+    sc = draw.segment_columns_with_ids(drawn, ids)
     for o, r, a, b, rel in zip(
-        draw["segments"]["owner"].tolist(), sc["region_code"], sc["start_month"], sc["end_month"], sc["relation_status"]
+        drawn["segments"]["owner"].tolist(),
+        sc["region_code"],
+        sc["start_month"],
+        sc["end_month"],
+        sc["relation_status"],
     ):
         segs[o].append((r, mi(a), mi(b), int(rel)))
     checked = 0
     for i in range(5000):
         if pc["insurance_type"][i] != "110":
-            assert draw["place"][i] == 64
+            assert drawn["place"][i] == 64
             continue
         bp = benefit_province(
             hukou_region=pc["hukou_region"][i] or None,
@@ -268,7 +276,7 @@ def test_generator_place_is_rules_md_place():
             deemed_status=int(pc["deemed_status"][i]),
             segments=segs[i],
         )
-        assert int(bp.province[:2]) == draw["place"][i], i
+        assert int(bp.province[:2]) == drawn["place"][i], i
         checked += 1
     assert checked > 4000
 
@@ -492,7 +500,7 @@ def test_cli(tmp_path, capsys):
 
 
 def test_shipped_sample_is_reproduced(tmp_path):
-    from pipelines import sample_data
+    from pipelines.sample import shipped as sample_data
 
     assert (SAMPLE / "README.md").exists()
     sample_data.build(tmp_path)
@@ -518,7 +526,7 @@ def test_shipped_sample_is_reproduced(tmp_path):
 
 
 def test_chunks_and_edges(tmp_path, monkeypatch):
-    monkeypatch.setattr(sample, "CHUNK", 170)
+    monkeypatch.setattr(draw, "CHUNK", 170)  # read by draw.chunks at call time
     man = sample.generate_batch(tmp_path / "c", persons=1001, month=MONTH, seed=2)
     verify_manifest(tmp_path / "c")
     ids = [p["id_no"].upper() for p in rows_of(tmp_path / "c", "persons")]
@@ -539,3 +547,33 @@ def test_chunks_and_edges(tmp_path, monkeypatch):
         "persons.parquet",
         "segments.parquet",
     ]
+
+
+def test_the_rates_table_is_the_documentation():
+    """docs/sample.md and the package docstring list exactly the rows of rates.RATES (one table)."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "sample.md").read_text(encoding="utf-8")
+    assert rates.page_with_table(page) == page, (
+        "docs/sample.md is stale: python -m pipelines.sample.document --write docs/sample.md"
+    )
+    assert sample.__doc__.endswith(rates.markdown())
+    documented = re.findall(r"^\| `([a-z0-9_]+)` \|", page, flags=re.M)
+    assert documented == [r.name for r in rates.RATES]
+
+
+def test_every_rate_is_used_by_the_code_and_cuts_are_the_decimals():
+    """A row of the table no drawing code names would be documentation of nothing."""
+    code = "\n".join(
+        f.read_text(encoding="utf-8") for f in (ROOT / "pipelines" / "sample").glob("*.py") if f.name != "rates.py"
+    )
+    unused = [r.name for r in rates.RATES if f'"{r.name}"' not in code]
+    assert not unused, unused
+    assert rates.cuts("person_type_110_women") == [0.45, 0.7, 0.92]
+    assert rates.cuts("main_segments_110") == [0.05, 0.47, 0.77, 0.93]
+    with pytest.raises(ValueError):
+        rates.Split(("a", 0.5), ("b", 0.4))
+
+
+def test_office_weights_are_the_offices_of_data_offices_csv():
+    from pipelines.offices import listed_office_codes
+
+    assert [str(c) for c, _ in sample.OFFICES] != [] and sample.OFFICE_CODES == set(listed_office_codes())

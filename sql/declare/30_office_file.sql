@@ -21,6 +21,6 @@ LEFT JOIN (SELECT * FROM screen_results WHERE month_mi <= {{ month_mi }}
            QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY month_mi DESC) = 1) sr
        ON sr.id_no = d.id_no AND NOT coalesce(d.file_columns_stored, false)
 LEFT JOIN notice_log n ON n.notice_id = d.notice_id AND NOT coalesce(d.file_columns_stored, false)
-WHERE d.month_mi = {{ month_mi }}{% if office %} AND d.office_code = '{{ office }}'{% endif %}
+WHERE d.month_mi = {{ month_mi }}{% if office %} AND d.office_code = {{ office | sql_str }}{% endif %}
 ORDER BY CASE d.decision WHEN 'DECLARATION' THEN 1 WHEN 'CONSULTATION' THEN 2 ELSE 3 END,
          d.retirement_mi, d.id_no

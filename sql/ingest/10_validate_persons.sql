@@ -49,7 +49,7 @@ r AS (
             WHEN NOT regexp_full_match(birth_t, '(19|20)[0-9]{6}')   -- years 1900-2099, as months are
                  OR try_strptime(birth_t, '%Y%m%d') IS NULL
                  -- born after the month the data is for: no such person can be in the push
-                 OR try_strptime(birth_t, '%Y%m%d') >= DATE '{{ data_month }}-01' + INTERVAL 1 MONTH THEN 'BAD_BIRTH_DATE'
+                 OR try_strptime(birth_t, '%Y%m%d') >= DATE {{ (data_month ~ '-01') | sql_str }} + INTERVAL 1 MONTH THEN 'BAD_BIRTH_DATE'
             WHEN ins_t NOT IN ('110', '170')                                          THEN 'BAD_INSURANCE_TYPE'
             WHEN (ins_t = '110' AND ptype_t NOT IN ('', '1', '2', '3'))
                  OR (ins_t = '170' AND ptype_t <> '')                                 THEN 'BAD_PERSON_TYPE'

@@ -1,6 +1,6 @@
--- reads: incoming, incr_warnings, p_left, segments_checked
+-- reads: incoming, p_left, segments_checked
 -- writes: cur, p_changed, p_left_rows, person_versions, seg_changed, seg_in, segment_versions
--- params: push_type, seq
+-- params: seq
 {# Shared by 40_apply_full.sql and 40_apply_incr.sql: new person versions and segment sets.
     Needs TEMP incoming (accepted I/U rows) and p_left (id_no leaving the push). -#}
 {%- set person_cols = "id_no, name, gender, birth_date, insurance_type, person_type, hukou_region, insured_region, benefit_region_ministry, employer_uscc, employer_name, phone, contribution_status, retired, survival_status, actual_contribution_months, deemed_months, deemed_status, deemed_region, arrears_months" -%}
@@ -58,10 +58,10 @@ INSERT INTO segment_versions
 SELECT s.id_no, s.seg_no, s.region_code, s.start_mi, s.end_mi, s.relation_status, {{ seq }}, NULL
 FROM seg_in s SEMI JOIN seg_changed c USING (id_no);
 
--- What the batch did: new persons, changed persons (row or segments), persons who left, warnings.
+-- What the batch did: new persons, changed persons (row or segments), persons who left (the
+-- warnings follow in the including file: 40_apply_full.sql, 40_apply_incr.sql).
 SELECT
     (SELECT count(*) FROM p_changed WHERE is_new),
     (SELECT count(*) FROM (SELECT id_no FROM p_changed WHERE NOT is_new UNION SELECT id_no FROM seg_changed
                            EXCEPT SELECT id_no FROM p_changed WHERE is_new)),
     (SELECT count(*) FROM p_left),
-    {% if push_type == 'INCR' %}(SELECT count(*) FROM incr_warnings WHERE warning IS NOT NULL){% else %}0{% endif %};

@@ -14,3 +14,4 @@ WHERE v.valid_to_seq IS NULL AND v.in_push
   AND NOT EXISTS (SELECT 1 FROM persons_checked q WHERE q.reason_code IS NOT NULL AND q.id_no = v.id_no);
 
 {% include "ingest/40_apply_common.sql" %}
+    0;  -- a FULL has no warnings

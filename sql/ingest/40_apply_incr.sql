@@ -21,3 +21,4 @@ JOIN persons_checked p ON p.id_no = v.id_no AND p.reason_code IS NULL AND p.op =
 WHERE v.valid_to_seq IS NULL AND v.in_push;
 
 {% include "ingest/40_apply_common.sql" %}
+    (SELECT count(*) FROM incr_warnings WHERE warning IS NOT NULL);

@@ -6,7 +6,7 @@
 concat_ws(',', {% for c in cols %}CASE WHEN r.{{ c }} IS NULL THEN '' WHEN regexp_matches(r.{{ c }}, '[,"\n\r]') THEN '"' || replace(r.{{ c }}, '"', '""') || '"' ELSE r.{{ c }} END{{ ", " if not loop.last }}{% endfor %})
 {%- endmacro %}
 INSERT INTO quarantine_rows
-SELECT {{ seq }}, '{{ batch_id }}', q.file, q.row_no, q.reason_code,
+SELECT {{ seq }}, {{ batch_id | sql_str }}, q.file, q.row_no, q.reason_code,
        CASE q.reason_code
             WHEN 'BAD_ID_NO'                 THEN 'id_no is not a valid GB 11643 number'
             WHEN 'BAD_OP'                    THEN 'op is not allowed for this push_type'
@@ -47,3 +47,8 @@ LEFT JOIN (SELECT row_no, {{ csv_text(["op", "id_no", "name", "gender", "birth_d
 LEFT JOIN (SELECT row_no, {{ csv_text(["id_no", "region_code", "start_month", "end_month", "relation_status"]) }} AS raw
            FROM raw_segments r
            WHERE r.row_no IN (SELECT row_no FROM batch_quarantine WHERE file = 'segments')) sr ON q.file = 'segments' AND sr.row_no = q.row_no;
+
+-- the last use of the raw text: its tables (a copy of both files) go before the apply, the step
+-- that needs the most memory
+DROP TABLE raw_persons;
+DROP TABLE raw_segments;

@@ -1,5 +1,5 @@
 -- reads: _apps, _apps_rej
--- writes: _apps_checked, applications
+-- writes: _apps_checked, applications, applications_refused
 -- params: source_file
 -- Applications (trigger 2): keep valid rows, record the others with a reason.
 -- _apps(row_no, <columns>) holds the parsed records, _apps_rej(row_no, …) the unparsable ones.
@@ -23,8 +23,8 @@ UNION ALL
 SELECT row_no, NULL, NULL, NULL, NULL, NULL, 'UNPARSABLE_ROW' FROM _apps_rej;
 
 INSERT INTO applications
-SELECT id_no, CAST(applicant_type AS TINYINT), applied_on, channel, county_code, '{{ source_file | replace("'", "''") }}', now()
+SELECT id_no, CAST(applicant_type AS TINYINT), applied_on, channel, county_code, {{ source_file | sql_str }}, now()
 FROM _apps_checked WHERE reason_code IS NULL;
 
 INSERT INTO applications_refused
-SELECT '{{ source_file | replace("'", "''") }}', row_no, reason_code, now() FROM _apps_checked WHERE reason_code IS NOT NULL;
+SELECT {{ source_file | sql_str }}, row_no, reason_code, now() FROM _apps_checked WHERE reason_code IS NOT NULL;

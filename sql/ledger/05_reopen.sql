@@ -18,14 +18,14 @@ WITH closing AS (
       AND t.month_mi = {{ month_mi }} AND t.source = 'run:{{ month }}' AND t.to_stage = e.close_reason
     GROUP BY t.entry_id
 )
-SELECT c.entry_id, DATE '{{ month_first }}' AS event_date, c.from_stage AS to_stage,
+SELECT c.entry_id, DATE {{ month_first | sql_str }} AS event_date, c.from_stage AS to_stage,
        'reopened: push seq {{ seq }} corrects the month (' || e.close_reason || ' no longer holds)' AS detail,
        -- the stage's own start: the last real move into it (not an office change, which keeps the
        -- stage, nor an earlier reopening out of a closed stage)
        (SELECT max(t.event_date) FROM ledger_transitions t
         WHERE t.entry_id = c.entry_id AND t.to_stage = c.from_stage AND t.recorded_at < c.closed_at
           AND t.from_stage IS DISTINCT FROM t.to_stage
-          AND coalesce(t.from_stage, '') NOT IN ({% for s in closed_stages %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %})) AS stage_since
+          AND coalesce(t.from_stage, '') NOT IN ({{ closed_stages | sql_list }})) AS stage_since
 FROM closing c
 JOIN ledger_entries e USING (entry_id)
 JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no

@@ -4,7 +4,7 @@
 -- Close open entries (rules.md §3): deceased, retired, left the push, benefit place left Ningxia.
 -- A closing in month P is dated the first day of P; first matching reason wins.
 CREATE OR REPLACE TEMP TABLE _closing AS
-SELECT e.entry_id, DATE '{{ month_first }}' AS event_date,
+SELECT e.entry_id, DATE {{ month_first | sql_str }} AS event_date,
        CASE WHEN NOT r.alive THEN 'DECEASED'
             WHEN r.retired THEN 'RETIRED'
             WHEN NOT r.in_push THEN 'LEFT_PUSH'

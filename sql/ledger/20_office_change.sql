@@ -15,7 +15,7 @@ FROM _moved_office
 ON CONFLICT DO NOTHING;
 
 INSERT INTO ledger_transitions
-SELECT m.entry_id, m.id_no, e.stage, e.stage, DATE '{{ month_first }}', {{ month_mi }}, 'run:{{ month }}',
+SELECT m.entry_id, m.id_no, e.stage, e.stage, DATE {{ month_first | sql_str }}, {{ month_mi }}, {{ ('run:' ~ month) | sql_str }},
        'office ' || m.from_office || ' -> ' || m.to_office, now()
 FROM _moved_office m JOIN ledger_entries e USING (entry_id);
 

@@ -18,12 +18,12 @@ WHERE r.month_mi = {{ month_mi }}
                     AND (e.closed_mi IS NULL OR e.closed_mi >= {{ month_mi }} OR e.opened_mi = {{ month_mi }}));
 
 INSERT INTO ledger_entries (entry_id, id_no, office_code, opened_mi, opened_by, officer_id, stage, stage_since, due_date)
-SELECT entry_id, id_no, office_code, {{ month_mi }}, opened_by, NULL, 'ENROLLED', DATE '{{ month_first }}',
-       CAST(DATE '{{ month_first }}' + INTERVAL {{ settings.stage_days['ENROLLED'] }} DAY AS DATE)
+SELECT entry_id, id_no, office_code, {{ month_mi }}, opened_by, NULL, 'ENROLLED', DATE {{ month_first | sql_str }},
+       CAST(DATE {{ month_first | sql_str }} + INTERVAL {{ settings.stage_days['ENROLLED'] }} DAY AS DATE)
 FROM _opening;
 
 INSERT INTO ledger_transitions
-SELECT entry_id, id_no, NULL, 'ENROLLED', DATE '{{ month_first }}', {{ month_mi }}, 'run:{{ month }}',
+SELECT entry_id, id_no, NULL, 'ENROLLED', DATE {{ month_first | sql_str }}, {{ month_mi }}, {{ ('run:' ~ month) | sql_str }},
        'taken in by ' || opened_by, now()
 FROM _opening;
 

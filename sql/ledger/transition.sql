@@ -4,34 +4,34 @@
 -- Record stage transitions for the entries of {{ source_table }} (see pipelines.ledger.record_transitions).
 -- {{ source_table }}: entry_id, event_date, detail[, to_stage][, stage_since: with keep_since, the day the
 -- stage began when it is not the event's (a reopened entry keeps the clock of the stage it returns to)].
-{% set closed_list %}{% for s in closed_stages %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %}{% endset %}
+{% set closed_list = closed_stages | sql_list %}
 CREATE OR REPLACE TEMP TABLE _moves AS
 {% if entry_ids %}-- a few entries named (county feedback, a row at a time): read by the index on entry_id
-WITH named AS MATERIALIZED (SELECT * FROM ledger_entries WHERE entry_id IN ({{ entry_ids }}))
+WITH named AS MATERIALIZED (SELECT * FROM ledger_entries WHERE entry_id IN ({{ entry_ids | sql_list }}))
 {% endif %}SELECT e.entry_id, e.id_no, e.stage AS from_stage,
-       {% if to_stage %}'{{ to_stage }}'{% else %}s.to_stage{% endif %} AS to_stage,
+       {% if to_stage %}{{ to_stage | sql_str }}{% else %}s.to_stage{% endif %} AS to_stage,
        CAST(s.event_date AS DATE) AS event_date,
        CAST(s.detail AS VARCHAR) AS detail,
        {% if keep_since %}coalesce(CAST(s.stage_since AS DATE), CAST(s.event_date AS DATE)){% else %}CAST(s.event_date AS DATE){% endif %} AS since
 FROM {{ source_table }} s
 JOIN {% if entry_ids %}named{% else %}ledger_entries{% endif %} e USING (entry_id)
-WHERE e.stage IS DISTINCT FROM {% if to_stage %}'{{ to_stage }}'{% else %}s.to_stage{% endif %};
+WHERE e.stage IS DISTINCT FROM {% if to_stage %}{{ to_stage | sql_str }}{% else %}s.to_stage{% endif %};
 
 INSERT INTO ledger_transitions
-SELECT entry_id, id_no, from_stage, to_stage, event_date, {{ month_mi }}, '{{ source }}', detail, now()
+SELECT entry_id, id_no, from_stage, to_stage, event_date, {{ month_mi }}, {{ source | sql_str }}, detail, now()
 FROM _moves;
 
 UPDATE ledger_entries e SET
     stage = m.to_stage,
     stage_since = m.since,
     due_date = CASE m.to_stage
-        {% for st, days in stage_days.items() %}WHEN '{{ st }}' THEN CAST(m.since + INTERVAL {{ days }} DAY AS DATE)
+        {% for st, days in stage_days.items() %}WHEN {{ st | sql_str }} THEN CAST(m.since + INTERVAL {{ days }} DAY AS DATE)
         {% endfor %}ELSE NULL END,
     -- a closing stage closes the entry in this month; leaving one (sql/ledger/05_reopen.sql) reopens it
     closed_mi = CASE WHEN m.to_stage IN ({{ closed_list }}) THEN {{ month_mi }}
                      WHEN m.from_stage IN ({{ closed_list }}) THEN NULL ELSE e.closed_mi END,
     close_reason = CASE WHEN m.to_stage IN ({{ closed_list }}) THEN m.to_stage
                         WHEN m.from_stage IN ({{ closed_list }}) THEN NULL ELSE e.close_reason END
-FROM _moves m WHERE e.entry_id = m.entry_id{% if entry_ids %} AND e.entry_id IN ({{ entry_ids }}){% endif %};
+FROM _moves m WHERE e.entry_id = m.entry_id{% if entry_ids %} AND e.entry_id IN ({{ entry_ids | sql_list }}){% endif %};
 
 SELECT count(*) FROM _moves;

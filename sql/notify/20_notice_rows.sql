@@ -13,7 +13,7 @@
 -- else TOWNSHIP (乡镇（街道）); offline_reason says why the notice is not an SMS.
 CREATE OR REPLACE TEMP TABLE _notice_rows AS
 WITH r AS (
-    SELECT {% if kind %}'{{ kind }}' AS kind, s.*{% if exclude_kind %} EXCLUDE (kind){% endif %}{% else %}s.*{% endif %}
+    SELECT {% if kind %}{{ kind | sql_str }} AS kind, s.*{% if exclude_kind %} EXCLUDE (kind){% endif %}{% else %}s.*{% endif %}
     FROM {{ rows_table }} s
 ),
 d AS (

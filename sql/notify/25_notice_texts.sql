@@ -12,5 +12,5 @@ SELECT r._notice_id, r.id_no, r.entry_id, r.kind, CAST(r.reference_mi AS INTEGER
        CASE WHEN r._channel = 'SMS' THEN t._segments END, r._offline_reason
 FROM _notice_rows r
 JOIN _notice_texts t
-  ON {% for c in key_cols %}r."{{ c }}" IS NOT DISTINCT FROM t."{{ c }}"{{ "\n AND " if not loop.last }}{% endfor %}
-WHERE r.kind = '{{ kind }}'
+  ON {% for c in key_cols %}r.{{ c | sql_ident }} IS NOT DISTINCT FROM t.{{ c | sql_ident }}{{ "\n AND " if not loop.last }}{% endfor %}
+WHERE r.kind = {{ kind | sql_str }}

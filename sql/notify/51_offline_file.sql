@@ -12,5 +12,5 @@ SELECT n.file_office AS _office, n.notice_id, n.kind AS notice_kind, n.id_no, p.
        coalesce(nullif(trim(p.hukou_region), ''), n.file_office) AS township_hint,
        n.offline_reason, n.text, mi_text(n.reference_mi) AS reference_month
 FROM _notices_p n LEFT JOIN {{ persons }} p ON p.id_no = n.id_no
-WHERE n.channel <> 'SMS' AND n.file_office IN ({{ offices }})
-ORDER BY n.file_office, n.channel, list_position({{ kinds }}, n.kind), n.id_no, n.reference_mi, n.notice_id
+WHERE n.channel <> 'SMS' AND n.file_office IN ({{ offices | sql_list }})
+ORDER BY n.file_office, n.channel, list_position([{{ kinds | sql_list }}], n.kind), n.id_no, n.reference_mi, n.notice_id

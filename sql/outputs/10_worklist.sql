@@ -27,7 +27,7 @@ SELECT {{ month_mi }}, e.entry_id, e.id_no, p.name, r.gender, mi_text(r.birth_mi
        r.min_contribution_months, r.counted_months, r.projected_months, r.benefit_province,
        r.scope_rule, e.opened_by, r.flags, coalesce(ev.flag_evidence, ''),
        e.stage, strftime(e.stage_since, '%Y-%m-%d'), e.officer_id, strftime(e.due_date, '%Y-%m-%d'),
-       coalesce(e.due_date < DATE '{{ month_first }}', false) AND e.closed_mi IS NULL,
+       coalesce(e.due_date < DATE {{ month_first | sql_str }}, false) AND e.closed_mi IS NULL,
        mi_text(e.elected_retirement_mi),
        strftime(cur.objection_deadline, '%Y-%m-%d'), obj.objection_status,
        notice_channel(phone_normalized(p.phone), r.insurance_type, p.employer_uscc, p.employer_name),

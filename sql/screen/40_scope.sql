@@ -1,6 +1,6 @@
 -- reads: applications, facts, month_flags
 -- writes: screen_results
--- params: month_mi, next_month_first, settings
+-- params: month_mi, next_month_first
 -- Scope and triggers (rules.md §3) → screen_results for month P = {{ month_mi }}.
 DELETE FROM screen_results WHERE month_mi = {{ month_mi }};
 INSERT INTO screen_results
@@ -9,7 +9,7 @@ WITH fl AS (
     SELECT id_no, array_to_string(list_sort(list(code)), ';') AS flags FROM month_flags GROUP BY id_no
 ),
 app AS (   -- trigger 2: an application received by the end of P
-    SELECT DISTINCT id_no FROM applications WHERE applied_on < DATE '{{ next_month_first }}'
+    SELECT DISTINCT id_no FROM applications WHERE applied_on < DATE {{ next_month_first | sql_str }}
 ),
 s AS (
     SELECT f.*,

@@ -80,5 +80,6 @@ def parsed(text: str) -> dict[str, set[str]]:
     reads = {m.group(1).lower() for m in re.finditer(r"\b(?:from|join)\s+([A-Za-z_]\w*)\b(?![.(])", s, re.I)}
     reads -= _NOT_TABLES | ctes | writes
     env = jinja2.Environment()
+    env.filters.update({f: str for f in ("sql_str", "sql_ident", "sql_list")})  # pipelines.warehouse's quoting
     params = set(jinja2.meta.find_undeclared_variables(env.parse(text)))
     return {"reads": reads, "writes": writes, "params": params}

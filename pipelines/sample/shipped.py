@@ -1,6 +1,7 @@
-"""Regenerate the shipped sample (``data/sample/``) byte for byte: ``python -m pipelines.sample_data data/sample``.
+"""Regenerate the shipped sample (``data/sample/``) byte for byte:
+``python -m pipelines.sample.shipped data/sample`` (``make sample``).
 
-GENERATED DATA ONLY (pipelines/sample.py): no real person is in it.
+GENERATED DATA ONLY (pipelines/sample/): no real person is in it.
 
 * ``push/2026-11-full/``  FULL, seq 1, data month 2026-11, 2,000 persons, 0.5 % broken rows
   (visible in the quarantine, far below the 5 % refusal threshold);
@@ -16,7 +17,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from .sample import generate_batch, write_applications
+from .applications import write_applications
+from .batch import generate_batch
 
 SEED = 1
 PERSONS = 2000
@@ -51,11 +53,11 @@ def build_feedback(out) -> list[Path]:
     import tempfile
     import tomllib
 
-    from . import DATA_DIR
-    from .feedback import demo_feedback
-    from .ingest import ingest_batches, load_applications
-    from .monthly import run_month
-    from .settings import load_settings
+    from .. import DATA_DIR
+    from ..feedback import demo_feedback
+    from ..ingest import ingest_batches, load_applications
+    from ..monthly import run_month
+    from ..settings import load_settings
 
     out = Path(out)
     target = out / "feedback"
@@ -76,7 +78,7 @@ def build_feedback(out) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m pipelines.sample_data OUT_DIR", file=sys.stderr)
+        print("usage: python -m pipelines.sample.shipped OUT_DIR", file=sys.stderr)
         return 2
     for p in build(argv[0]):
         print(f"wrote {p}")

@@ -1,0 +1,143 @@
+"""The one way to run the SQL of ``sql/``: a stage's steps in one tuple, run by :func:`run_steps`.
+
+A :class:`Step` is one file under ``sql/`` (rendered with Jinja2: settings and parameters only, never
+data; see :mod:`pipelines.warehouse` for the quoting filters).  Every file opens with
+``-- reads:`` / ``-- writes:`` / ``-- params:``; a step is given exactly the parameters of its
+``-- params:`` line, picked from the keyword arguments of the call (a missing one is an error), so
+one call can pass a month's whole context.
+
+Each stage module lists its steps, in the order the stage runs them, in one module-level tuple
+``STEPS`` (a :class:`Steps`: indexed by position, or by a step's name, the file's stem; a slice of
+names ``STEPS["01_screened":"05_recompute"]`` is the steps from one to the other, both included).
+Where Python work comes between two steps (a count, a frame registered, a pass per bucket) the stage
+runs the tuple in parts, in its order.  A table a step reads is in the schema, written by an earlier
+step of the same tuple, or named in the step's ``inputs`` (what the stage receives from outside its
+steps: a frame it registers, a table its caller made); tests/test_sql_headers.py holds every
+``STEPS`` to this and checks, on a small warehouse, that each step writes what it declares.
+
+``run_step`` runs the statements and returns the rows of the last one (fetched: DuckDB refuses other
+work on the connection while a result is pending); ``query`` returns the rendered text of a step
+that is one SELECT, for the caller to stream (``write_partitioned``, ``COPY``, a frame).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Iterable
+
+from . import SQL_DIR
+from .errors import RetirePrepError
+
+_LEADING_COMMENTS = re.compile(r"\A(?:[ \t]*(?:--[^\n]*)?\n)+")
+
+#: called after each step ran, with (con, step, params): the header test's check of what a step writes
+OBSERVERS: list[Callable] = []
+
+
+@lru_cache(maxsize=None)
+def header(sql: str) -> dict[str, frozenset[str]]:
+    """The ``-- reads:`` / ``-- writes:`` / ``-- params:`` lines of ``sql/<sql>`` ("-" is none;
+    "(…)" a remark), with those of the files it includes."""
+    out: dict[str, frozenset[str]] = {}
+    with open(SQL_DIR / sql, encoding="utf-8") as fh:
+        text = fh.read()
+    for line in text.splitlines()[:12]:
+        m = re.match(r"--\s*(reads|writes|params):(.*)$", line)
+        if m:
+            body = re.sub(r"\(.*?\)", "", m.group(2))
+            out[m.group(1)] = frozenset(w.strip() for w in body.split(",") if w.strip() and w.strip() != "-")
+    missing = {"reads", "writes", "params"} - set(out)
+    if missing:
+        raise RetirePrepError(f"sql/{sql} has no -- {sorted(missing)[0]}: line")
+    # a file it includes is part of it: its reads, writes and params too
+    for inc in re.findall(r"""\{%-?\s*include\s+["']([^"']+)["']""", text):
+        for k, v in header(inc).items():
+            out[k] = out[k] | v
+    return out
+
+
+@dataclass(frozen=True)
+class Step:
+    """One SQL file of ``sql/`` (``sql``: its path there) in a stage's ``STEPS``.
+
+    ``inputs``: tables the file reads that the stage receives from outside its steps (a frame the
+    Python side registers, a table the caller made), stated so that the test knows where they come from.
+    """
+
+    sql: str
+    inputs: tuple[str, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return self.sql.rsplit("/", 1)[-1].removesuffix(".sql")
+
+    @property
+    def params(self) -> frozenset[str]:
+        return header(self.sql)["params"]
+
+    def given(self, params: dict) -> dict:
+        """The parameters of the step's ``-- params:`` line, from ``params``."""
+        missing = sorted(self.params - set(params))
+        if missing:
+            raise RetirePrepError(f"sql/{self.sql} needs the parameter(s) {', '.join(missing)}")
+        return {k: params[k] for k in self.params}
+
+    def render(self, **params) -> str:
+        """The file's text rendered, its opening comment lines (the header and what it says) left out:
+        the text DuckDB reports, and a statement's label in tests/test_fault_injection.py, begin
+        with the first statement."""
+        from .warehouse import render_sql
+
+        return _LEADING_COMMENTS.sub("", render_sql(self.sql, **self.given(params)), count=1)
+
+
+class Steps(tuple):
+    """A stage's steps in order; ``STEPS["name"]`` is one, ``STEPS["a":"b"]`` those from a to b."""
+
+    def __new__(cls, steps: Iterable[Step]):
+        steps = tuple(steps)
+        names = [s.name for s in steps]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"two steps named {sorted(dup)[0]}")
+        return super().__new__(cls, steps)
+
+    def _index(self, name: str) -> int:
+        for i, s in enumerate(self):
+            if s.name == name:
+                return i
+        raise KeyError(f"no step {name!r}")
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index(key))
+        if isinstance(key, slice) and (isinstance(key.start, str) or isinstance(key.stop, str)):
+            start = self._index(key.start) if key.start is not None else 0
+            stop = self._index(key.stop) + 1 if key.stop is not None else len(self)
+            return Steps(tuple.__getitem__(self, slice(start, stop)))
+        out = tuple.__getitem__(self, key)
+        return Steps(out) if isinstance(key, slice) else out
+
+
+def run_step(con, step: Step, *, bind: list | None = None, **params) -> list[tuple]:
+    """Run the statements of ``step``; the rows of the last one.  ``bind``: values of the ``?`` of
+    the last statement (DuckDB binds parameters in the last statement only)."""
+    given = step.given(params)
+    sql = step.render(**given)
+    rows = (con.execute(sql) if bind is None else con.execute(sql, bind)).fetchall()
+    for observe in OBSERVERS:
+        observe(con, step, given)
+    return rows
+
+
+def run_steps(con, steps: Iterable[Step], **params) -> dict[str, list[tuple]]:
+    """Run ``steps`` in order, each given the parameters of its header from ``params``; the rows
+    of each step's last statement, by step name."""
+    return {s.name: run_step(con, s, **params) for s in steps}
+
+
+def query(step: Step, **params) -> str:
+    """The text of a step that is one SELECT (no trailing ``;``), for the caller to stream."""
+    return step.render(**params).strip().rstrip(";")
