@@ -77,7 +77,6 @@ class Units:
 #: others are written whole each time):
 #:   "runs"    kept as it is when no run began, ended or was rerun since the copy (its sources are
 #:             written by runs only), else written whole;
-#:   "months"  the months of such runs computed again, the others kept (sql/analysts/upkeep_months.sql);
 #:   "ledger"  after a command other than a run, the entries whose own columns differ written again
 #:             (sql/analysts/upkeep_ledger.sql); after a run, written whole;
 #:   "notices" the rows of published months recorded before the copy's latest kept, the rest written
@@ -86,14 +85,14 @@ class Units:
 UPKEEP: dict[str, str | Units] = {
     "ledger_current": "ledger",
     "flags_current": "runs",
-    "flags_month": "months",
-    "office_month": "months",
+    "flags_month": "runs",
+    "office_month": "runs",
     "notices": "notices",
     "transitions": Units("entry_id", stamp="recorded_at"),
 }
 
 #: SQL params every analysts' SQL file may use (office_month.sql is shared with the report)
-_PARAMS = {"upto_mi": None, "include_mi": None, "entries": None, "ledger_only": False, "months": None}
+_PARAMS = {"upto_mi": None, "include_mi": None, "entries": None, "ledger_only": False}
 
 
 def analysts_path(warehouse: str | Path) -> Path:
@@ -300,11 +299,6 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
         return False
     if how == "runs":
         return runs_same
-    if how == "months":
-        if not runs_same:
-            again = render_sql(sql_file, **{**_PARAMS, "months": "_an_months"}).strip().rstrip(";")
-            run_sql(con, "analysts/upkeep_months.sql", db=db, table=table, select=again)
-        return True
     if how == "ledger":
         if not runs_same:
             return False

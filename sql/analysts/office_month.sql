@@ -1,7 +1,6 @@
 -- reads: worklist_rows, ledger_entries, notice_log, month_runs
 -- writes: - (a SELECT: the analysts' table and the report)
--- params: upto_mi, include_mi, months (upto_mi, include_mi: the report's P; none for the analysts' table)
--- months: a table of month_mi, to compute those months only (the upkeep of the analysts' file).
+-- params: upto_mi, include_mi (the report's P for both; none for the analysts' table)
 -- The history of each office, month by month, as each month was published: its ledger by stage
 -- (the month's worklist, outputs.md), new entries, overdue, open objections, notices sent by channel.
 -- The analysts' table office_month and the report's key figures and 12-month trend (issue 17).
@@ -34,7 +33,6 @@ w AS (
     FROM worklist_rows w LEFT JOIN ledger_entries e USING (entry_id)
     WHERE w.month_mi IN (SELECT month_mi FROM run)
       {% if upto_mi is not none %}AND w.month_mi <= {{ upto_mi | int }}{% endif %}
-      {% if months is defined and months is not none %}AND w.month_mi IN (SELECT month_mi FROM {{ months }}){% endif %}
     GROUP BY ALL
 ),
 n AS (  -- by the office whose files carried the notice (as office_progress)
@@ -47,7 +45,6 @@ n AS (  -- by the office whose files carried the notice (as office_progress)
     FROM notice_log
     WHERE issued_mi IN (SELECT month_mi FROM run)
       {% if upto_mi is not none %}AND issued_mi <= {{ upto_mi | int }}{% endif %}
-      {% if months is defined and months is not none %}AND issued_mi IN (SELECT month_mi FROM {{ months }}){% endif %}
     GROUP BY ALL
 )
 SELECT month_text(month_mi) AS month, month_mi, office_code,
