@@ -126,7 +126,7 @@ def cmd_analysts(a) -> int:
     from .analysts import rebuild
 
     _existing_warehouse(a)
-    print(rebuild(a.warehouse))
+    print(rebuild(a.warehouse, full=a.full))
     return 0
 
 
@@ -238,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("analysts", help="rebuild the analysts' file beside the warehouse (docs/analysts.md)")
     wh(sp)
+    sp.add_argument("--full", action="store_true", help="write every table afresh, not a copy brought up to date")
     sp.set_defaults(func=cmd_analysts)
 
     sp = sub.add_parser("policy", help="retirement ages and months for one birth month (JSON)")
