@@ -20,26 +20,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "bench" / "work" / "forecast"
-PY = sys.executable
-CLI = [PY, "-m", "pipelines.cli"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import CLI, PY, ROOT, generate_full_incr, stage_seconds, timed, without_workbooks  # noqa: E402
 
-_WRAP = (
-    "import resource, subprocess, sys\n"
-    "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-    "sys.stderr.write(p.stderr[-2000:])\n"
-    "sys.stdout.write(p.stdout)\n"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-    "sys.exit(p.returncode)\n"
-)
+WORK = ROOT / "bench" / "work" / "forecast"
 
 SQL_ONLY = r"""
 import sys, time
@@ -61,23 +49,6 @@ print(f"{secs:.2f} {n[0]} {n[1]} {n[2]} {n[3]}")
 """
 
 
-def timed(cmd: list[str], label: str) -> tuple[float, float, str]:
-    t0 = time.perf_counter()
-    proc = subprocess.run([PY, "-c", _WRAP] + cmd, cwd=ROOT, capture_output=True, text=True)
-    secs = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.exit(f"{label} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    lines = proc.stdout.strip().splitlines()
-    rss = int(lines[-1]) / 1024
-    print(f"  {label:<30} {secs:8.1f} s   peak RSS {rss:7.0f} MiB", flush=True)
-    return secs, rss, "\n".join(lines[:-1])
-
-
-def stage_seconds(stdout: str) -> dict[str, float]:
-    line = next((l for l in stdout.splitlines() if l.strip().startswith("time:")), "")
-    return {k: float(v) for k, v in re.findall(r"([a-z]+) ([0-9.]+) s", line)}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, default=1_000_000)
@@ -86,55 +57,21 @@ def main() -> None:
     a = ap.parse_args()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    full, incr, wh, out = WORK / "full", WORK / "incr", WORK / "w.duckdb", WORK / "out"
-    changes = max(1, a.persons // 100)
+    wh, out = WORK / "w.duckdb", WORK / "out"
     load = os.getloadavg()
-    print(f"generating {a.persons:,} persons (FULL 2026-11) and an INCR of {changes:,} changes (2026-12)", flush=True)
-    subprocess.run(
-        CLI
-        + [
-            "sample",
-            "--persons",
-            str(a.persons),
-            "--month",
-            "2026-11",
-            "--out",
-            str(full),
-            "--seed",
-            "7",
-            "--bad-rows",
-            "0.001",
-        ],
-        cwd=ROOT,
-        check=True,
+    full, incr, changes = generate_full_incr(WORK, a.persons)
+    env = without_workbooks(WORK)  # as the figures before issue 16: the run without worklist.xlsx
+    timed(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL", env)
+    m = timed(
+        CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)], "run 2026-11 (FULL month)", env
     )
-    subprocess.run(
-        CLI
-        + [
-            "sample",
-            "--month",
-            "2026-12",
-            "--out",
-            str(incr),
-            "--incr-from",
-            str(full),
-            "--changes",
-            str(changes),
-            "--seed",
-            "7",
-        ],
-        cwd=ROOT,
-        check=True,
+    run_f, rss_f, so_f = m.secs, m.rss_mib, m.stdout
+    timed(CLI + ["ingest", str(incr), "--warehouse", str(wh)], "ingest INCR (1 %)", env)
+    m = timed(
+        CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "run 2026-12 (INCR month)", env
     )
-    timed(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL")
-    run_f, rss_f, so_f = timed(
-        CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)], "run 2026-11 (FULL month)"
-    )
-    timed(CLI + ["ingest", str(incr), "--warehouse", str(wh)], "ingest INCR (1 %)")
-    run_i, rss_i, so_i = timed(
-        CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "run 2026-12 (INCR month)"
-    )
-    _, _, sql = timed([PY, "-c", SQL_ONLY, str(wh), "2026-12"], "forecast SQL alone (read-only)")
+    run_i, rss_i, so_i = m.secs, m.rss_mib, m.stdout
+    sql = timed([PY, "-c", SQL_ONLY, str(wh), "2026-12"], "forecast SQL alone (read-only)", env).stdout
     sql_s, screened, entering, open_, notices = sql.split()
     st_f, st_i = stage_seconds(so_f), stage_seconds(so_i)
     print(f"  stages FULL month: {st_f}")
@@ -146,7 +83,7 @@ def main() -> None:
 ### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} +0000 — {a.persons:,} persons
 
 Machine: {os.cpu_count()} CPUs, load average before the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (shared with other work).
-Data: `retire-prep sample --persons {a.persons} --seed 7` (FULL 2026-11) and an INCR of {changes:,} changes (2026-12).
+Data: `retire-prep sample --persons {a.persons} --seed 7` (FULL 2026-11) and an INCR of {changes:,} changes (2026-12);\nruns without the offices' workbooks (`worklist_workbooks = false`, as before issue 16).
 
 | month | run wall | forecast stage | share | peak RSS of the run |
 |---|---:|---:|---:|---:|

@@ -13,10 +13,13 @@ kernel's (``os.wait4``'s ``ru_maxrss``: the child and every process it waited fo
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Measured:
     stderr: str
     returncode: int
     stages: list = field(default_factory=list)  # (seconds since start, log line, max RSS MiB until the next line)
+    cpu: float = 0.0  # user + system CPU seconds of the child (os.wait4): its work, whatever the load
 
 
 def _rss_kib(pid: int) -> int:
@@ -97,4 +101,63 @@ def measure(cmd: list[str], label: str, *, cwd=None, env=None, interval: float =
         stderr="\n".join(l for _, l in lines[1:]),
         returncode=proc.returncode,
         stages=stages,
+        cpu=rusage.ru_utime + rusage.ru_stime,
     )
+
+
+# ------------------------------------------------------------------ the harness of bench/analysts.py and bench/forecast.py
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+CLI = [PY, "-m", "pipelines.cli"]
+
+
+def timed(cmd: list[str], label: str, env: dict | None = None) -> Measured:
+    """Run ``cmd`` in its own process from the project root (:func:`measure`; ``env`` added to the
+    environment), print one line (wall, peak RSS, the ``time:`` line the command printed) and return
+    the measure; a failure ends the bench."""
+    m = measure(cmd, label, cwd=ROOT, env={**os.environ, **(env or {})})
+    if m.returncode != 0:
+        sys.exit(f"{label} failed ({m.returncode}):\n{m.stderr[-2000:]}")
+    stages = " ".join(l.strip() for l in (m.stdout + "\n" + m.stderr).splitlines() if l.strip().startswith("time:"))
+    print(f"  {label:<30} {m.secs:8.1f} s   peak RSS {m.rss_mib:7.0f} MiB  {stages}", flush=True)
+    return m
+
+
+def without_workbooks(work: Path) -> dict:
+    """The environment of a run without the offices' workbooks (settings ``worklist_workbooks =
+    false``): the run as it was measured before issue 16, whose XlsxWriter cells would otherwise be
+    most of its time (docs/benchmarks.md "Offices' workbooks") and hide the share of what is measured."""
+    settings = (ROOT / "data" / "settings.toml").read_text(encoding="utf-8")
+    assert "worklist_workbooks = true" in settings
+    path = work / "settings-no-workbooks.toml"
+    path.write_text(settings.replace("worklist_workbooks = true", "worklist_workbooks = false"), encoding="utf-8")
+    return {"RETIRE_PREP_SETTINGS": str(path)}
+
+
+def stage_seconds(text: str) -> dict[str, float]:
+    """The seconds of each stage from a run's ``time:`` line (``time: screen 1.2 s, ledger 0.4 s …``)."""
+    line = next((l for l in text.splitlines() if l.strip().startswith("time:")), "")
+    return {k: float(v) for k, v in re.findall(r"([a-z]+) ([0-9.]+) s", line)}
+
+
+def generate_full_incr(work: Path, persons: int, seed: int = 7) -> tuple[Path, Path, int]:
+    """The data of bench/run.py under ``work``: a FULL 2026-11 of ``persons`` (0.1 % bad rows) and an
+    INCR 2026-12 with 1 % of them changed.  Returns (full, incr, changes)."""
+    full, incr = work / "full", work / "incr"
+    changes = max(1, persons // 100)
+    print(f"generating {persons:,} persons (FULL 2026-11) and an INCR of {changes:,} changes (2026-12)", flush=True)
+    t0 = time.perf_counter()
+    sample = CLI + ["sample", "--seed", str(seed)]
+    subprocess.run(
+        sample + ["--persons", str(persons), "--month", "2026-11", "--out", str(full), "--bad-rows", "0.001"],
+        cwd=ROOT,
+        check=True,
+    )
+    subprocess.run(
+        sample + ["--month", "2026-12", "--out", str(incr), "--incr-from", str(full), "--changes", str(changes)],
+        cwd=ROOT,
+        check=True,
+    )
+    print(f"  generated in {time.perf_counter() - t0:.0f} s", flush=True)
+    return full, incr, changes

@@ -10,7 +10,7 @@ For each size (``--persons 1000000`` or ``--persons 1000000,5000000``), on files
   declare       `retire-prep declare --month 2026-12`;
   ingest INCR   `retire-prep ingest` of an INCR with 1 % of the persons changed (2026-12);
   run INCR      `retire-prep run --month 2026-12`;
-  forecast      `retire-prep forecast`, when the command exists.
+  forecast      `retire-prep forecast --month 2026-12`, when the command exists.
 
 Each step runs in its own process (bench/measure.py): wall time, peak RSS (the kernel's), and the
 stage holding the peak (the child's RSS sampled every 0.1 s against its `-v` log lines).  The
@@ -110,7 +110,8 @@ class Steps:
             sys.exit(f"{label} failed ({m.returncode}):\n{m.stderr[-3000:]}")
         flag = "  ** over 2 GiB **" if m.rss_mib > 2 * GIB else ""
         print(
-            f"  {label:<24} {m.secs:7.1f} s  peak RSS {m.rss_mib:6.0f} MiB{flag}  load {before} -> {after}\n"
+            f"  {label:<24} {m.secs:7.1f} s  cpu {m.cpu:7.1f} s  peak RSS {m.rss_mib:6.0f} MiB{flag}  "
+            f"load {before} -> {after}\n"
             f"  {'':<24} peak in: {m.peak_at}",
             flush=True,
         )
@@ -128,69 +129,86 @@ class Steps:
         return next(m.secs for m, _, _ in self.done if m.label == label)
 
 
-def bench_size(persons: int, a, forecast: bool) -> dict:
-    work = WORK / f"{persons}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    full, incr = work / "full", work / "incr"
+SEED = 7
+BAD_ROWS = "0.001"
+
+
+def generator_key() -> str:
+    """What the generated files depend on besides size and seed: the generator's source."""
+    import hashlib
+
+    h = hashlib.sha256()
+    gen = ROOT / "pipelines" / "sample"  # a package (or, before, one module sample.py)
+    for f in sorted(gen.rglob("*.py")) if gen.is_dir() else [gen.with_suffix(".py")]:
+        h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
+    h.update(f"{BAD_ROWS} 1% changes 0.5% applications".encode())
+    return h.hexdigest()[:12]
+
+
+def generate(persons: int, cache: Path | None) -> tuple[Path, Path, Path, str]:
+    """The FULL (2026-11), the INCR of 1 % (2026-12) and the applications of ``persons`` persons.
+
+    Generated once per (persons, seed, generator source) into ``cache`` and reused afterwards
+    (generation is not what the bench measures: at 1 M it took longer than the month's own steps
+    on a shared machine).  Written to a temporary folder and renamed, so a killed generation
+    leaves nothing that looks complete.  ``cache`` None: generated into the run's work folder.
+    """
     changes = max(1, persons // 100)
+    if cache is not None:
+        folder = cache / f"{persons}-seed{SEED}-{generator_key()}"
+        if (folder / "complete").exists():
+            return folder / "full", folder / "incr", folder / "applications-2026-11.csv", f"cached in {folder}"
+        tmp = cache / f".{folder.name}.{os.getpid()}.tmp"
+    else:
+        folder = tmp = WORK / f"{persons}" / "push"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     t0 = time.perf_counter()
     print(
-        f"\n== {persons:,} persons: generating a FULL (2026-11), an INCR of {changes:,} changes (2026-12), "
-        f"applications",
+        f"   generating a FULL (2026-11), an INCR of {changes:,} changes (2026-12), applications into {folder}",
         flush=True,
     )
+    full, incr = tmp / "full", tmp / "incr"
+    sample = BASE + ["sample", "--seed", str(SEED)]
     subprocess.run(
-        BASE
-        + [
-            "sample",
-            "--persons",
-            str(persons),
-            "--month",
-            "2026-11",
-            "--out",
-            str(full),
-            "--seed",
-            "7",
-            "--bad-rows",
-            "0.001",
-        ],
+        sample + ["--persons", str(persons), "--month", "2026-11", "--out", str(full), "--bad-rows", BAD_ROWS],
         cwd=ROOT,
         check=True,
     )
     subprocess.run(
-        BASE
-        + [
-            "sample",
-            "--month",
-            "2026-12",
-            "--out",
-            str(incr),
-            "--incr-from",
-            str(full),
-            "--changes",
-            str(changes),
-            "--seed",
-            "7",
-        ],
+        sample + ["--month", "2026-12", "--out", str(incr), "--incr-from", str(full), "--changes", str(changes)],
         cwd=ROOT,
         check=True,
     )
-    apps = work / "applications-2026-11.csv"
     subprocess.run(
         [
             PY,
             "-c",
             "import sys; from pipelines.sample import write_applications as w\n"
-            "w(sys.argv[1], sys.argv[2], '2026-11', seed=7, n=int(sys.argv[3]))",
-            str(apps),
+            "w(sys.argv[1], sys.argv[2], '2026-11', seed=int(sys.argv[4]), n=int(sys.argv[3]))",
+            str(tmp / "applications-2026-11.csv"),
             str(full),
             str(max(100, persons // 200)),
+            str(SEED),
         ],
         cwd=ROOT,
         check=True,
     )
-    print(f"   generated in {time.perf_counter() - t0:.0f} s; timings (each step its own process):", flush=True)
+    how = f"generated in {time.perf_counter() - t0:.0f} s"
+    if cache is not None:
+        (tmp / "complete").write_text(how + "\n")
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    return folder / "full", folder / "incr", folder / "applications-2026-11.csv", how
+
+
+def bench_size(persons: int, a, forecast: bool) -> dict:
+    work = WORK / f"{persons}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    print(f"\n== {persons:,} persons", flush=True)
+    full, incr, apps, how = generate(persons, None if a.no_cache else Path(a.cache))
+    print(f"   push {how}; timings (each step its own process):", flush=True)
 
     s = Steps(a.stages)
     wh, out = work / "w.duckdb", work / "out"
@@ -208,7 +226,7 @@ def bench_size(persons: int, a, forecast: bool) -> dict:
     s.run(CLI + ["ingest", str(incr), "--warehouse", str(wh)], "ingest INCR (1 %)")
     s.run(CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "run 2026-12 (INCR)")
     if forecast:
-        s.run(CLI + ["forecast", "--warehouse", str(wh), "--out", str(out)], "forecast")
+        s.run(CLI + ["forecast", "--month", "2026-12", "--warehouse", str(wh)], "forecast 2026-12")
     bare = s.secs("bare read_csv")
     full_month = s.secs("ingest FULL") + s.secs("run 2026-11 (FULL)")
     incr_month = s.secs("ingest INCR (1 %)") + s.secs("run 2026-12 (INCR)")
@@ -219,11 +237,15 @@ def bench_size(persons: int, a, forecast: bool) -> dict:
         full_month=full_month,
         incr_month=incr_month,
         peak=max(m.rss_mib for m, _, _ in s.done[1:]),
+        wall=sum(m.secs for m, _, _ in s.done),
+        cpu=sum(m.cpu for m, _, _ in s.done),
+        cores=os.cpu_count() or 1,
+        push=how,
     )
     print(
         f"   FULL month (ingest + run) {full_month:.1f} s = {full_month / bare:.1f}x the bare load; "
         f"INCR month {incr_month:.1f} s = {incr_month / full_month:.0%} of the FULL month; "
-        f"largest peak RSS {res['peak']:,.0f} MiB",
+        f"largest peak RSS {res['peak']:,.0f} MiB; all steps {res['wall']:.0f} s wall, {res['cpu']:.0f} CPU s",
         flush=True,
     )
     if not a.keep:
@@ -244,19 +266,21 @@ def record(results: list[dict], a, started: str, host: str) -> str:
         lines += [
             f"**{r['persons']:,} persons**",
             "",
-            "| step | s | peak RSS MiB | peak in (last log line before it) | load |",
-            "|---|---:|---:|---|---|",
+            "| step | s | CPU s | peak RSS MiB | peak in (last log line before it) | load |",
+            "|---|---:|---:|---:|---|---|",
         ]
         for m, before, after in r["steps"]:
             lines.append(
-                f"| {m.label} | {m.secs:.1f} | {m.rss_mib:,.0f} | {m.peak_at.replace('|', '/')} | "
+                f"| {m.label} | {m.secs:.1f} | {m.cpu:.1f} | {m.rss_mib:,.0f} | {m.peak_at.replace('|', '/')} | "
                 f"{before.split()[0]} → {after.split()[0]} |"
             )
         lines += [
             "",
             f"FULL month (ingest + run) **{r['full_month']:.1f} s = {r['full_month'] / r['bare']:.1f}×** "
             f"the bare load; INCR month **{r['incr_month']:.1f} s = {r['incr_month'] / r['full_month']:.0%}**"
-            f" of the FULL month; largest peak RSS **{r['peak']:,.0f} MiB**.",
+            f" of the FULL month; largest peak RSS **{r['peak']:,.0f} MiB**. All steps: {r['wall']:.0f} s wall, "
+            f"{r['cpu']:.0f} CPU s ({r['cores']} cores: on an idle machine between {r['cpu'] / r['cores']:.0f} and "
+            f"{r['cpu']:.0f} s){'; push ' + r['push'] if r.get('push') else ''}.",
             "",
         ]
     lo = results[0]
@@ -283,6 +307,12 @@ def main() -> None:
         help="print each step's log lines whose sampled RSS reached MIB (where memory goes)",
     )
     ap.add_argument("--note", default="", help="said in the heading of the recorded run")
+    ap.add_argument(
+        "--cache",
+        default=str(ROOT / "bench" / "work" / "cache"),
+        help="generated pushes kept here by size, seed and generator source, reused by later runs",
+    )
+    ap.add_argument("--no-cache", action="store_true", help="generate into the run's work folder, remove afterwards")
     a = ap.parse_args()
     sizes = [int(x.replace("_", "")) for x in a.persons.split(",")]
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

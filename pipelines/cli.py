@@ -45,12 +45,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"retire-prep: {message} (see {self.prog} --help)\n")
 
 
-_MONTH = re.compile(r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])", re.ASCII)
-
-
 def _month_arg(value: str) -> str:
     """A ``YYYY-MM`` month of the years 1900–2099 (what the pipeline's month arithmetic covers)."""
-    if not _MONTH.fullmatch(value):
+    from .months import YEARS, is_month
+
+    if not is_month(value, years=YEARS):
         raise argparse.ArgumentTypeError(f"not a YYYY-MM month of 1900-2099: {value!r}")
     return value
 
@@ -127,7 +126,7 @@ def cmd_analysts(a) -> int:
     from .analysts import rebuild
 
     _existing_warehouse(a)
-    print(rebuild(a.warehouse))
+    print(rebuild(a.warehouse, full=a.full))
     return 0
 
 
@@ -239,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("analysts", help="rebuild the analysts' file beside the warehouse (docs/analysts.md)")
     wh(sp)
+    sp.add_argument("--full", action="store_true", help="write every table afresh, not a copy brought up to date")
     sp.set_defaults(func=cmd_analysts)
 
     sp = sub.add_parser("policy", help="retirement ages and months for one birth month (JSON)")

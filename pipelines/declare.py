@@ -40,6 +40,7 @@ from . import DATA_DIR
 from .errors import MonthRefused
 from .feedback import ensure_schema, notice_month, refresh_deadlines
 from .ledger import record_transitions
+from .months import format_month
 from .outputs import remove_path, swap_folder
 from .settings import Settings, load_settings
 from .tabular import write_table
@@ -136,8 +137,7 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
 def write_declarations(con, month_mi: int, out: Path) -> dict:
     """``OUT/P/declarations/<office>/declarations.{parquet,csv}`` from the stored decisions,
     one folder per office (every office of data/offices.csv, and any other office with rows)."""
-    month_text = f"{month_mi // 12:04d}-{month_mi % 12 + 1:02d}"
-    final_parent = Path(out) / month_text
+    final_parent = Path(out) / format_month(month_mi)
     final_parent.mkdir(parents=True, exist_ok=True)
     stage = final_parent / ".declarations.partial"
     remove_path(stage)  # an interrupted declare's (a failure to remove it must say why)

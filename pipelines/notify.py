@@ -49,7 +49,7 @@ from pathlib import Path
 import jinja2
 import pyarrow as pa
 
-from . import DATA_DIR, TEMPLATES_DIR
+from . import DATA_DIR, TEMPLATES_DIR, months
 from .errors import RetirePrepError
 from .ledger import record_transitions
 from .policy import format_month, sms_segments as _segments_for_length
@@ -177,10 +177,10 @@ def ym_zh(value) -> str:
     if isinstance(value, int):
         return f"{value // 12}年{value % 12 + 1}月"
     s = str(value).strip()
-    m = re.fullmatch(r"([0-9]{4})-?(0[1-9]|1[0-2])", s)
-    if not m:
+    ym = months.split(s, dash=None)
+    if ym is None:
         raise ValueError(f"not a month: {value!r}")
-    return f"{int(m.group(1))}年{int(m.group(2))}月"
+    return f"{ym[0]}年{ym[1]}月"
 
 
 def date_zh(value) -> str:
@@ -472,26 +472,51 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
     Runs inside the caller's transaction (none is opened here).
     """
     persons = _persons_source(con)
-    run_step(
-        con,
-        STEPS["10_reminders_due"],
-        month_mi=int(month_mi),
-        overdue_every=int(settings.overdue_every_months),
-        benefit_start_offset=int(settings.benefit_start_offset),
-        persons=persons,
-    )
     # P's batch already sent (a rerun after a DONE run, e.g. on a correction push): what the rerun
     # raises — a person it takes in or reopens — goes out with the next batch, P+1 (docs/decisions.md)
     batch = month_mi + 1 if batch_published(con, month_mi) else month_mi
-    inserted = _issue(con, "_reminders_due", month_mi, settings, None, batch_mi=batch)
-    counts = {k: inserted.get(k, 0) for k in REMINDER_KINDS}
-    run_step(con, STEPS["40_pre_service_notified"], month_mi=int(month_mi))
-    counts["NOTIFIED"] = record_transitions(
-        con, "_pre_service_notified", f"run:{format_month(month_mi)}", month_mi, settings, to_stage="NOTIFIED"
-    )
+    counts = dict.fromkeys(REMINDER_KINDS + ("NOTIFIED",), 0)
+    buckets = reminder_buckets(con, month_mi)
+    for bucket in range(buckets):  # issue 19: a large month bucket by bucket (persons: hash(id_no))
+        run_step(
+            con,
+            STEPS["10_reminders_due"],
+            month_mi=int(month_mi),
+            overdue_every=int(settings.overdue_every_months),
+            benefit_start_offset=int(settings.benefit_start_offset),
+            persons=persons,
+            bucket=bucket,
+            buckets=buckets,
+        )
+        inserted = _issue(con, "_reminders_due", month_mi, settings, None, batch_mi=batch)
+        for k in REMINDER_KINDS:
+            counts[k] += inserted.get(k, 0)
+        run_step(con, STEPS["40_pre_service_notified"], month_mi=int(month_mi), bucket=bucket, buckets=buckets)
+        counts["NOTIFIED"] += record_transitions(
+            con, "_pre_service_notified", f"run:{format_month(month_mi)}", month_mi, settings, to_stage="NOTIFIED"
+        )
     _run(con, "DROP TABLE IF EXISTS _pre_service_notified")
     _run(con, "DROP TABLE IF EXISTS _reminders_due")
     return counts
+
+
+# ledger entries per pass of the notice stage (issue 19): at 5,000,000 persons (3.4 million PRE_SERVICE
+# notices in a FULL month) one pass needs more than DuckDB's 1 GB, and so did passes of 1,000,000 entries
+# (the stage's transaction keeps the index entries of the notices it inserted in memory, ~130 bytes each),
+# so a larger month is issued in buckets of persons (hash(id_no)); a person's notices are all in one
+# bucket, so the notices are the same (tests/test_notify_buckets.py)
+REMINDER_BUCKET_ENTRIES = 500_000
+
+
+def reminder_buckets(con, month_mi: int) -> int:
+    """How many passes the notice stage of P makes: one per :data:`REMINDER_BUCKET_ENTRIES` entries open in P."""
+    if not REMINDER_BUCKET_ENTRIES:
+        return 1
+    n = con.execute(
+        "SELECT count(*) FROM ledger_entries WHERE opened_mi <= ? AND (closed_mi IS NULL OR closed_mi > ?)",
+        [int(month_mi), int(month_mi)],
+    ).fetchall()[0][0]
+    return max(1, -(-n // REMINDER_BUCKET_ENTRIES))
 
 
 def batch_published(con, month_mi: int) -> bool:

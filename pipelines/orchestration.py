@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
+
+from . import months
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 POOL = "retire_prep_warehouse"
 #: Timezone of schedules and of the month derivation.
 TIMEZONE = "Asia/Shanghai"
-
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 # name -> (environment variable, Airflow Variable, default relative to the project)
 _PATHS = {
@@ -63,10 +62,10 @@ def month_of_run(
     malformed ``month`` param or when the run has no date at all.
     """
     if param_month not in (None, ""):
-        m = _MONTH.match(str(param_month).strip())
-        if not m:
+        month = str(param_month).strip()
+        if not months.is_month(month):
             raise ValueError(f"month param {param_month!r} is not YYYY-MM")
-        return f"{m.group(1)}-{m.group(2)}"
+        return month
     instant = logical_date if logical_date is not None else run_after
     if instant is None:
         raise ValueError("the run has neither a month param, nor a logical date, nor run_after")
@@ -80,16 +79,16 @@ def month_of_asset_events(context: Mapping[str, Any]) -> str | None:
     """The month a push arrival asked for (``extra["month"]`` of the triggering asset events,
     the latest when several arrived), or ``None`` for a run no arrival started."""
     events = context.get("triggering_asset_events") or {}
-    months = []
+    found = []
     try:
         for evs in events.values():
             for ev in evs:
                 month = (getattr(ev, "extra", None) or {}).get("month")
-                if isinstance(month, str) and _MONTH.match(month):
-                    months.append(month)
+                if months.is_month(month):
+                    found.append(month)
     except (AttributeError, TypeError):  # not a mapping of event lists: no arrival
         return None
-    return max(months, default=None)
+    return max(found, default=None)
 
 
 def month_from_context(context: Mapping[str, Any]) -> str:

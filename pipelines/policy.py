@@ -22,9 +22,7 @@ Sources (policy.md):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Iterable, Mapping
 
 from .settings import Settings
@@ -33,38 +31,9 @@ from .settings import Settings
 # Month indexes
 # --------------------------------------------------------------------------------------
 
-_MONTH_TEXT = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
-_YYYYMM = re.compile(r"^([0-9]{4})(0[1-9]|1[0-2])$")
-
-
-def month_index(year: int, month: int) -> int:
-    """The month index ``Y*12 + (M-1)`` of rules.md's preamble (whole-month arithmetic)."""
-    if not 1 <= month <= 12:
-        raise ValueError(f"month {month} is not 1..12")
-    return year * 12 + (month - 1)
-
-
-def parse_month(value: str | date) -> int:
-    """``'YYYY-MM'`` (or a date: its month) to a month index (rules.md preamble)."""
-    if isinstance(value, date):
-        return month_index(value.year, value.month)
-    m = _MONTH_TEXT.match(value.strip()) if isinstance(value, str) else None
-    if not m:
-        raise ValueError(f"not a YYYY-MM month: {value!r}")
-    return month_index(int(m.group(1)), int(m.group(2)))
-
-
-def parse_yyyymm(value: str) -> int:
-    """``'YYYYMM'`` (the push format's months) to a month index (rules.md preamble)."""
-    m = _YYYYMM.match(value.strip()) if isinstance(value, str) else None
-    if not m:
-        raise ValueError(f"not a YYYYMM month: {value!r}")
-    return month_index(int(m.group(1)), int(m.group(2)))
-
-
-def format_month(mi: int) -> str:
-    """A month index as ``'YYYY-MM'`` (the outputs' month format)."""
-    return f"{mi // 12:04d}-{mi % 12 + 1:02d}"
+# the month text and index helpers live in pipelines.months (one pattern for every month);
+# imported here under their old home, where most stages take them from
+from .months import format_month, month_index, parse_month, parse_yyyymm  # noqa: F401
 
 
 def month_year(mi: int) -> int:

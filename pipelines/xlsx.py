@@ -13,7 +13,7 @@ Excel, WPS or LibreOffice:
   ``工作台账(2)`` ….
 * **反馈** — one row per open entry, prefilled (office, ID number as text, name, stage, due
   date), then the columns of docs/feedback-format.md with Chinese headers and drop-down lists
-  of the Chinese labels; ``retire-prep feedback`` reads it back (``pipelines.feedback_xlsx``).
+  of the Chinese labels; ``retire-prep feedback`` reads it back (``pipelines.feedback.xlsx``).
 * **填报说明** — what each event needs, what each column takes, and the lists the drop-downs use.
 
 How it is written (issue 16 item 7: XlsxWriter cell by cell, ≈ 6.7 µs of Python a cell, added

@@ -41,6 +41,7 @@ def settings():
 #: takes the mark ``analysts_file``.
 ANALYSTS_FILE_MODULES = {
     "test_analysts",
+    "test_analysts_upkeep",
     "test_environment_faults",
     "test_fault_injection",
     "test_publish_crash",

@@ -961,7 +961,7 @@ def test_a_file_failing_midway_leaves_nothing(wh, monkeypatch):
     def boom(self, *a):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(feedback._FileRun, "_ev_retired", boom)
+    monkeypatch.setitem(feedback.HANDLERS, "RETIRED", boom)
     with pytest.raises(RuntimeError):
         wh.apply(rows)
     for t in ("ledger_transitions", "feedback_rows", "feedback_events", "feedback_files"):

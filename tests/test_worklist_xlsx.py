@@ -22,7 +22,7 @@ import pytest
 
 from pipelines import DATA_DIR, labels
 from pipelines.feedback import COLUMNS, FeedbackFileRefused, apply_feedback_files
-from pipelines.feedback_xlsx import read_workbook
+from pipelines.feedback.xlsx import read_workbook
 from pipelines.ingest import ingest_batches, load_applications
 from pipelines.ledger import CLOSED_STAGES
 from pipelines.monthly import run_month
@@ -748,7 +748,7 @@ def test_a_copy_of_the_feedback_sheet_is_not_silently_left_out(month, tmp_path):
 def test_a_workbook_that_unpacks_huge_is_refused_before_it_is_read(month, tmp_path):
     """Review of issue 16: a 1 MB workbook whose sharedStrings unpack to 1 GB took 1 GB of memory
     to read; a few MB more and the feedback task is killed. Refused by the sizes in the zip."""
-    from pipelines import feedback_xlsx
+    from pipelines.feedback import xlsx as feedback_xlsx
 
     _, wh, folder = month
     office = _busiest_office(folder)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from .. import months
 from ..contract import PERSON_COLUMNS, SEGMENT_COLUMNS, shown_column_names
 from ..errors import BatchRefused
 
@@ -23,9 +24,6 @@ ALLOWED_FILES = {
 # Checked with fullmatch: `$` would also match before a final newline ("NX-1\n"), and the
 # classes are spelt out because \d matches any Unicode digit ("٢٠٢٦-11").
 _BATCH_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
-# years 1900-2099, as every other month of the pipeline (cli._MONTH, the birth dates): 0001-01 or
-# 9999-12 would be applied and then be the month every later push is compared with (issue 14)
-_MONTH = re.compile(r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # Integers go into BIGINT columns and parameters: a larger one would crash the first query.
 _BIGINT_MAX = 2**63 - 1
@@ -140,7 +138,9 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
     if ptype not in ("FULL", "INCR"):
         raise bad("push_type must be FULL or INCR")
     month = m.get("data_month")
-    if not isinstance(month, str) or not _MONTH.fullmatch(month):
+    # years 1900-2099 (months.YEARS), as every other month coming in: 0001-01 or 9999-12 would be
+    # applied and then be the month every later push is compared with (issue 14)
+    if not months.is_month(month, years=months.YEARS):
         raise bad("data_month must be YYYY-MM of the years 1900-2099")
     seq = m.get("seq")
     if not _is_int(seq, 1):

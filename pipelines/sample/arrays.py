@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
+from ..months import split
 from .codes import NX_CITIES, NX_COUNTIES
 from .rates import chance
 
@@ -21,10 +20,10 @@ def month_index(year: int, month: int) -> int:
 
 
 def parse_month_arg(month: str) -> int:
-    m = re.fullmatch(r"(\d{4})-(0[1-9]|1[0-2])", month or "")
-    if not m:
+    ym = split(month or "")
+    if ym is None:
         raise ValueError(f"month must be YYYY-MM, got {month!r}")
-    return month_index(int(m.group(1)), int(m.group(2)))
+    return month_index(*ym)
 
 
 def month_index_of(yyyymm: str) -> int:

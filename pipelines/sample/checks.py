@@ -7,11 +7,11 @@ import re
 from datetime import date
 
 from ..identifiers import parse_id_no, uscc_valid
+from ..months import split
 from .codes import OFFICE_CODES, PROVINCES
 
 _DIGITS6 = re.compile(r"^[0-9]{6}$")
 _COUNT = re.compile(r"^[0-9]{1,4}$")
-_YYYYMM = re.compile(r"^([0-9]{4})(0[1-9]|1[0-2])$")
 
 
 def _region_ok(code: str) -> bool:
@@ -77,7 +77,7 @@ def check_segment_row(row: dict) -> str | None:
         return "BAD_ID_NO"
     if not _region_ok(g("region_code")):
         return "BAD_REGION_CODE"
-    s, e = _YYYYMM.match(g("start_month")), _YYYYMM.match(g("end_month"))
+    s, e = split(g("start_month"), dash=False), split(g("end_month"), dash=False)
     if not s or not e:
         return "BAD_MONTH"
     if g("end_month") < g("start_month"):

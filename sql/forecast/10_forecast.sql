@@ -98,6 +98,16 @@ WITH who AS (
 od AS (   -- OVERDUE at most once every N months (sql/notify/10_reminders_due.sql): the last one sent
     SELECT id_no, max(greatest(reference_mi, issued_mi)) AS last_overdue_mi
     FROM notice_log WHERE kind = 'OVERDUE' GROUP BY id_no
+),
+wl AS (   -- the channel of P's worklist row, for the open entries
+    SELECT w.id_no, w.entry_id, wl.channel
+    FROM who w JOIN worklist_rows wl ON wl.month_mi = {{ month_mi }} AND wl.entry_id = w.entry_id
+),
+p AS (    -- the push's person data, only for those without a worklist row (the persons entering):
+          -- a hash table of them, not of every person of the push
+    SELECT p.id_no, p.phone, p.employer_uscc, p.employer_name
+    FROM persons_p p
+    WHERE p.id_no IN (SELECT w.id_no FROM who w LEFT JOIN wl ON wl.entry_id = w.entry_id WHERE wl.channel IS NULL)
 )
 SELECT w.*, r.statutory_age_mi, r.insurance_type,
        coalesce(w.elected_retirement_mi, r.statutory_age_mi) AS retirement_mi,
@@ -109,8 +119,8 @@ SELECT w.*, r.statutory_age_mi, r.insurance_type,
        od.last_overdue_mi
 FROM who w
 JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = w.id_no
-LEFT JOIN worklist_rows wl ON wl.month_mi = {{ month_mi }} AND wl.entry_id = w.entry_id
-LEFT JOIN persons_p p ON p.id_no = w.id_no AND wl.channel IS NULL
+LEFT JOIN wl ON wl.entry_id = w.entry_id
+LEFT JOIN p ON p.id_no = w.id_no AND wl.channel IS NULL
 LEFT JOIN od ON od.id_no = w.id_no
 LEFT JOIN (SELECT entry_id, any_value(counted_months) AS counted_months FROM conclusions
            WHERE superseded_on IS NULL GROUP BY entry_id) c ON c.entry_id = w.entry_id;

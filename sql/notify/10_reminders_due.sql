@@ -1,10 +1,12 @@
 -- reads: ledger_entries, notice_log, screen_results
 -- writes: _reminders_due
--- params: benefit_start_offset, month_mi, overdue_every, persons
+-- params: benefit_start_offset, bucket, buckets, month_mi, overdue_every, persons
 -- The three-level reminders due in month P (rules.md §5): PRE_SERVICE, AGE_MINUS_3, AGE_REACHED, OVERDUE.
 -- Params: month_mi (P), overdue_every (settings.overdue_every_months), benefit_start_offset,
 --         persons (the person state of P: persons_p, or the current versions outside a run).
 -- Out: TEMP _reminders_due, one row per (kind, entry) due; reference_mi = P for the four kinds.
+-- buckets > 1: only the entries of persons with hash(id_no) % buckets = bucket (issue 19: a large
+-- month is issued bucket by bucket, pipelines/notify.py; a person's rows are all in one bucket).
 -- Open in P: opened by P and not closed by P, and not already in a closing stage (feedback RETIRED
 -- dated after P closes the entry in that month but puts it in stage RETIRED at once).
 -- Never to a deceased (survival_status 2) or retired person.
@@ -14,14 +16,17 @@ WITH base AS (
            r.insurance_type, r.original_age_mi, r.statutory_age_mi, r.benefit_start_mi,
            r.flexible_earliest_mi, r.flexible_latest_mi
     FROM ledger_entries e
-    JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no
-    LEFT JOIN {{ persons }} p ON p.id_no = e.id_no
+    JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no{% if buckets and buckets > 1 %}
+                         AND hash(r.id_no) % {{ buckets }} = {{ bucket }}
+    LEFT JOIN (SELECT * FROM {{ persons }} WHERE hash(id_no) % {{ buckets }} = {{ bucket }}) p ON p.id_no = e.id_no{% else %}
+    LEFT JOIN {{ persons }} p ON p.id_no = e.id_no{% endif %}
     WHERE e.opened_mi <= {{ month_mi }}
       AND (e.closed_mi IS NULL OR e.closed_mi > {{ month_mi }})
       AND e.stage NOT IN ('RETIRED', 'DECEASED', 'LEFT_PUSH', 'MOVED_OUT')
       AND r.alive AND NOT r.retired
       AND coalesce(p.survival_status, 0) <> 2
-      AND NOT coalesce(p.retired, false)
+      AND NOT coalesce(p.retired, false){% if buckets and buckets > 1 %}
+      AND hash(e.id_no) % {{ buckets }} = {{ bucket }}{% endif %}
 ),
 due AS (
     SELECT 'PRE_SERVICE' AS kind, b.* FROM base b WHERE b.opened_mi = {{ month_mi }}

@@ -9,6 +9,8 @@
 -- Idempotent: a (id_no, kind, reference_mi) already in notices is left out, and so is a
 -- duplicate within the rows (the lowest entry_id is kept). Never to a deceased or retired person,
 -- nor for a ledger entry closed by month_mi.
+-- The notices and persons read are only those of the rows' persons (issue 19: the hash tables stay the
+-- size of the rows, not of the whole log or population, when a large month is issued in buckets).
 -- Channel: SMS to a valid mobile; otherwise EMPLOYER (110 with an employer code or name),
 -- else TOWNSHIP (乡镇（街道）); offline_reason says why the notice is not an SMS.
 CREATE OR REPLACE TEMP TABLE _notice_rows AS
@@ -19,7 +21,8 @@ WITH r AS (
 d AS (
     SELECT r.* FROM r
     WHERE NOT EXISTS (SELECT 1 FROM notice_log n
-                      WHERE n.id_no = r.id_no AND n.kind = r.kind AND n.reference_mi = r.reference_mi)
+                      WHERE n.id_no = r.id_no AND n.kind = r.kind AND n.reference_mi = r.reference_mi
+                        AND n.id_no IN (SELECT id_no FROM {{ rows_table }}))
     QUALIFY row_number() OVER (PARTITION BY r.id_no, r.kind, r.reference_mi
                                ORDER BY r.entry_id NULLS LAST, r.office_code) = 1
 ),
@@ -32,7 +35,8 @@ j AS (
            phone_normalized(p.phone) AS _mobile,
            p.survival_status AS _survival_status,
            p.retired AS _retired
-    FROM d LEFT JOIN {{ persons }} p ON p.id_no = d.id_no
+    FROM d LEFT JOIN (SELECT * FROM {{ persons }} WHERE id_no IN (SELECT id_no FROM {{ rows_table }})) p
+           ON p.id_no = d.id_no
     WHERE NOT EXISTS (SELECT 1 FROM ledger_entries le
                       WHERE le.entry_id = d.entry_id AND le.closed_mi <= {{ month_mi }})
 )

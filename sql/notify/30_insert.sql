@@ -6,12 +6,15 @@
 -- The anti-joins pick what is not there yet into _notice_ins (the caller counts it per kind);
 -- the table's UNIQUE constraints still refuse (and roll the stage back) anything that would slip
 -- through. No ON CONFLICT: with two unique indexes DuckDB checks it row by row (36,000 notices
--- took a minute at 1,000,000 persons).
+-- took a minute at 1,000,000 persons). The log is read only for the source's persons and notice ids
+-- (issue 19: hash tables the size of the source, not of the log).
 CREATE OR REPLACE TEMP TABLE _notice_ins AS
 SELECT s.* FROM {{ source }} s
 WHERE NOT EXISTS (SELECT 1 FROM notice_log n
-                  WHERE n.id_no = s.id_no AND n.kind = s.kind AND n.reference_mi = s.reference_mi)
-  AND NOT EXISTS (SELECT 1 FROM notice_log n WHERE n.notice_id = s.notice_id)
+                  WHERE n.id_no = s.id_no AND n.kind = s.kind AND n.reference_mi = s.reference_mi
+                    AND n.id_no IN (SELECT id_no FROM {{ source }}))
+  AND NOT EXISTS (SELECT 1 FROM notice_log n WHERE n.notice_id = s.notice_id
+                    AND n.notice_id IN (SELECT notice_id FROM {{ source }}))
 ORDER BY s.notice_id;
 
 INSERT INTO notice_log (notice_id, id_no, entry_id, kind, reference_mi, issued_mi, office_code,

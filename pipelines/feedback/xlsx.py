@@ -1,7 +1,7 @@
 """Reading a county's workbook (``worklist.xlsx`` sent back) as feedback: the 反馈 sheet.
 
 :func:`read_workbook` turns the sheet into exactly what the CSV path of
-:mod:`pipelines.feedback` consumes — ``(row_no, row dict or None)`` with the columns of
+:mod:`pipelines.feedback.reading` consumes — ``(row_no, row dict or None)`` with the columns of
 docs/feedback-format.md — and the rows are then applied as a CSV's are.  ``row_no`` is the
 sheet row minus one (the header is row 1), as for a CSV (a spreadsheet row is ``row_no + 1``);
 a continuation sheet ``反馈(2)`` … goes on counting after the rows of the sheets before it.
@@ -30,7 +30,9 @@ import zipfile
 from datetime import date, datetime, time
 from pathlib import Path
 
-from . import labels
+from .. import labels
+from ..contract import shown_column_names
+from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse
 
 FEEDBACK_SHEET = "反馈"
 _SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et"}
@@ -56,8 +58,6 @@ def is_workbook(path: Path, head: bytes = b"") -> bool:
 
 
 def _refuse(code: str, reason: str):
-    from .feedback import _Refuse
-
     return _Refuse(code, reason)
 
 
@@ -101,8 +101,6 @@ def _open(data: bytes, name: str):
 
 def _text(v, col: str) -> str | None:
     """A cell as the CSV path would see it."""
-    from .feedback import _norm
-
     if v is None:
         return None
     if isinstance(v, bool):
@@ -122,8 +120,6 @@ def _text(v, col: str) -> str | None:
 
 def _cells_problem(row: dict) -> str | None:
     """The CSV path's checks of a record's cells (docs/decisions.md, issue 14): length, controls."""
-    from .feedback import CONTROL_CHARACTERS, MAX_CELL
-
     cells = [v for v in row.values() if isinstance(v, str)]
     if any(len(c) > MAX_CELL for c in cells):
         return f"a cell is longer than {MAX_CELL} characters"
@@ -166,9 +162,6 @@ def _feedback_sheets(wb) -> list:
 
 def _columns(header) -> list[str | None]:
     """The header row → column names (None: an empty header cell, or a prefilled column to drop)."""
-    from .contract import shown_column_names
-    from .feedback import COLUMNS, REQUIRED_COLUMNS, _norm
-
     info = labels.feedback_info_columns()
     cols = [labels.feedback_column(_norm(str(h)) or "") if h is not None else "" for h in header]
     named = [c for c in cols if c]
@@ -189,8 +182,6 @@ def read_workbook(path: Path, data: bytes | None = None) -> tuple[bytes, list[tu
     """The file's bytes and the data records of its 反馈 sheet(s): (row_no, row dict or None).
     ``data``: the bytes when already read (read once: what is applied is what the file's identity is
     taken from). Raises ``feedback._Refuse`` for a file refused whole."""
-    from .feedback import COLUMNS
-
     path = Path(path)
     if data is None:
         data = path.read_bytes()

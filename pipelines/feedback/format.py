@@ -1,0 +1,129 @@
+"""The feedback file format (docs/feedback-format.md): its columns, events, item codes and reason codes.
+
+What a county office may write in a feedback file, and the codes a row or a file is refused with.
+Both readers (:mod:`.reading` for CSV, :mod:`.xlsx` for the 反馈 sheet) and the row checks
+(:mod:`.checks`) take their vocabulary from here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+COLUMNS = (
+    "office_code",
+    "event",
+    "id_no",
+    "event_date",
+    "officer_id",
+    "result",
+    "months",
+    "items",
+    "counted_months",
+    "merge_status",
+    "archive_conclusion",
+    "base_data",
+    "elected_month",
+    "confirmer",
+    "pre_review_office",
+    "reason",
+    "basis",
+    "remedy",
+    "note",
+)
+REQUIRED_COLUMNS = ("office_code", "event", "id_no", "event_date")
+
+EVENTS = (
+    "OFFICER_ASSIGNED",
+    "ARCHIVE_REVIEWED",
+    "YEARS_CONFIRMED",
+    "RELATIONS_MERGED",
+    "CONCLUSION_ISSUED",
+    "RESULT_RECEIVED",
+    "CONFIRMED",
+    "OBJECTION_FILED",
+    "OBJECTION_RESOLVED",
+    "ELECTED_MONTH",
+    "RETIRED",
+)
+
+# Archive pre-review items (seed notice 二(三): 工作经历、服兵役情况、涉刑情形、处分情形 …).
+ARCHIVE_ITEMS = {
+    "WORK_HISTORY": "工作经历材料",
+    "MILITARY_SERVICE": "服兵役材料",
+    "CRIMINAL_RECORD": "涉刑情形材料",
+    "DISCIPLINARY_RECORD": "处分情形材料",
+    "DEEMED_YEARS": "视同缴费年限材料",
+    "BIRTH_DATE": "出生日期材料",
+    "IDENTITY": "身份信息材料",
+    "SPECIAL_WORK": "特殊工种材料",
+    "OTHER": "其他材料",
+}
+# Material of an objection (seed notice 五(二)(三): 异议申诉申请及相关佐证材料), plus the archive items.
+OBJECTION_ITEMS = {
+    "APPLICATION_FORM": "异议申诉申请",
+    "ID_DOCUMENT": "身份证件",
+    "EVIDENCE": "相关佐证材料",
+    "ARCHIVE_ORIGINAL": "档案原件",
+    "AUTHORIZATION": "委托代办证明",
+    **ARCHIVE_ITEMS,
+}
+MERGE_STATUSES = ("MERGED", "NOT_NEEDED", "PENDING")
+ARCHIVE_CONCLUSIONS = ("PASS", "FAIL")
+CONFIRMERS = ("EMPLOYER", "PERSON")
+
+# Refusal reason codes (docs/feedback-format.md).
+REASONS = {
+    "MALFORMED": "a field is missing or not in its format",
+    "UNKNOWN_EVENT": "the event is not one of the documented events",
+    # the same code and text whether the ID number has no entry at all or an entry at another
+    # office: a refusal must not tell a sender that a person exists elsewhere (issue 14)
+    "UNKNOWN_PERSON": "no ledger entry for this ID number at the row's office",
+    "ENTRY_CLOSED": "the person's ledger entry is closed",
+    "WRONG_OFFICE": "office_code is not the office the file is from (--office, or its inbox folder)",
+    "IMPOSSIBLE_TRANSITION": "the event does not follow from the entry's stage",
+    "DATE_OUT_OF_ORDER": "the event date precedes what it depends on",
+    "UNKNOWN_OFFICER": "the officer is not on the office's roster",
+    "WRONG_CONFIRMER": "confirmation by the wrong party (employer for 110 with an employer, else the person)",
+    "OBJECTION_PENDING": "an objection is open",
+    "NO_ACCEPTED_OBJECTION": "no accepted objection to resolve",
+    "NEW_MISSING_ITEMS": "a supplement names items that the one-time notice did not list",
+    "LATE_OBJECTION": "objection filed after the deadline",
+    "ELECTION_NOT_ALLOWED": "an elected retirement month is for insurance type 110 only",
+    "OUTSIDE_FLEXIBLE_WINDOW": "elected month outside the flexible window of the latest screening",
+    "ELECTED_MONTH_PAST": "elected month before the month of the event",
+    "EARLY_MONTHS_SHORT": "early retirement before the statutory month without the minimum contribution months by then",
+    "CONFLICTING_RECORD": "contradicts what is already recorded",
+}
+
+OFFICE = re.compile(r"^[0-9]{6}$")
+
+# Characters no cell may hold (docs/decisions.md, issue 14): C0 and C1 controls — NUL, escape,
+# backspace … (tab, CR and LF excepted: whitespace; a line break inside a cell is refused on its
+# own, see reading.cells_problem) — and the bidirectional overrides that make a text read backwards
+# on screen.  Such a row is refused, never stored or cleaned up (a cleaned-up row would be applied
+# with a value nobody sent).  The same set as the push's and the applications' CONTROL_CHARACTER.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: The longest cell a feedback file may hold (characters): a longer one refuses its row.
+MAX_CELL = 2000
+
+
+class _Refuse(Exception):
+    """A row (or, raised while reading, a whole file) refused with a reason code."""
+
+    def __init__(self, code: str, reason: str | None = None):
+        super().__init__(code)
+        self.code = code
+        self.reason = reason or REASONS[code]
+
+
+class _Already(Exception):
+    """The row restates what is recorded: accepted, nothing changes."""
+
+
+def _norm(cell: str | None) -> str | None:
+    """A cell as applied: NFKC (full-width digits and letters made plain), trimmed, None when empty."""
+    if cell is None:
+        return None
+    s = unicodedata.normalize("NFKC", cell).strip()
+    return s or None

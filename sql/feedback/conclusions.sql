@@ -1,0 +1,44 @@
+-- reads: conclusions, notice_log
+-- writes: conclusions
+-- params: - (DuckDB parameters, bound per statement: $entry_id, $version, $day, $reason, $issued_on, $counted_months, $merge_status, $archive_conclusion, $base_data, $source, $received_on, $deadline, $deadline_status, $id_no, $reference_mi, $confirmer)
+-- Comprehensive conclusions (综合结论, seed notice 二(五); rules.md §7): issued, superseded,
+-- received, confirmed (pipelines/feedback/events.py, deadlines.py), one statement per `-- name:`
+-- block (pipelines/feedback/queries.py).  Versions are kept: a new one supersedes, never overwrites.
+
+-- name: current
+SELECT * FROM conclusions WHERE entry_id = $entry_id AND superseded_on IS NULL;
+
+-- name: supersede
+UPDATE conclusions SET superseded_on = $day, superseded_reason = $reason
+WHERE entry_id = $entry_id AND version = $version;
+
+-- name: insert
+INSERT INTO conclusions (entry_id, version, issued_on, counted_months, merge_status, archive_conclusion,
+                         base_data, deadline_status, source)
+VALUES ($entry_id, $version, $issued_on, $counted_months, $merge_status, $archive_conclusion,
+        $base_data, 'NOT_RECEIVED', $source);
+
+-- name: receive
+-- the result received: the objection deadline runs from that day (NULL: CALENDAR_UNKNOWN)
+UPDATE conclusions SET received_on = $received_on, objection_deadline = $deadline, deadline_status = $deadline_status
+WHERE entry_id = $entry_id AND version = $version;
+
+-- name: told
+-- RESULT notices already issued for the conclusion of the month of issue $reference_mi
+SELECT count(*) FROM notice_log WHERE id_no = $id_no AND kind = 'RESULT' AND reference_mi = $reference_mi;
+
+-- name: confirm
+UPDATE conclusions SET confirmed_on = $day, confirmed_by = $confirmer WHERE entry_id = $entry_id AND version = $version;
+
+-- name: suspend_confirmation
+-- an objection in time suspends the confirmation: the conclusion must be confirmed again
+UPDATE conclusions SET confirmed_on = NULL, confirmed_by = NULL WHERE entry_id = $entry_id AND version = $version;
+
+-- name: deadlines_unknown
+-- deadlines kept open because the working-day calendar did not know their year
+SELECT entry_id, version, received_on FROM conclusions
+WHERE superseded_on IS NULL AND deadline_status = 'CALENDAR_UNKNOWN' ORDER BY entry_id;
+
+-- name: set_deadline
+UPDATE conclusions SET objection_deadline = $deadline, deadline_status = 'SET'
+WHERE entry_id = $entry_id AND version = $version;
