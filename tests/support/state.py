@@ -89,7 +89,7 @@ def _without_failed_runs(state: dict) -> dict:
 def in_analysts_rebuild(label) -> bool:
     """A step of the analysts' file's rebuild (pipelines/analysts.py: its temp ``.<name>.<pid>.new``
     or the file itself): it comes after the command's work is committed."""
-    return ".analysts.duckdb" in str(label)
+    return ".analysts.duckdb" in str(label) or "retire_prep_analysts_new" in str(label)
 
 
 def _without_rerun_of_a_done_month(a: dict, b: dict) -> dict:
