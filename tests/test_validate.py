@@ -787,7 +787,7 @@ def test_offices_match_the_sql_macro_and_settings():
     macro = sql[sql.index("MACRO is_office_code") :]
     macro = macro[: macro.index(";")]
     fixed = set(re.findall(r"'(\d{6})'", macro))
-    assert len(fixed) == 28 and "{{ settings.ningdong_code }}" in macro
+    assert len(fixed) == 28 and "{{ settings.ningdong_code | sql_str }}" in macro
     assert set(office_codes(SETTINGS)) == fixed | {"640900"}
     assert len(office_codes(SETTINGS)) == 29
     assert "641900" in office_codes(Settings(ningdong_code="641900"))
