@@ -1,0 +1,146 @@
+"""The notices stage's files: ``notifications/<office>/`` (SMS and offline lists) and the
+coordination letters ``letters/<office>/`` of P.  Split out of :mod:`pipelines.notify`, which
+re-exports these names (its module docstring holds the stage's decisions); import them from there:
+imported first, this module would meet notify half-initialised.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+
+import jinja2
+
+from .errors import RetirePrepError
+from .notify import (
+    _LETTER_BASIS,
+    _UNDEFINED_NAME,
+    KINDS,
+    STEPS,
+    NoticeRenderError,
+    _check_code,
+    _dicts,
+    _letter_env,
+    _persons_source,
+    date_zh,
+    offices,
+    recipient_name,
+)
+from .steps import query, run_step
+from .tabular import write_partitioned
+
+
+def notice_offices(con, month_mi: int) -> list[str]:
+    """The offices whose files carry notices of P (TEMP view ``_notices_p`` made on ``con``):
+    a notice goes to its ``file_office`` as P's run settled it, else to the issuing office."""
+    run_step(con, STEPS["45_file_office"], month_mi=int(month_mi))
+    return [r[0] for r in con.execute("SELECT DISTINCT file_office FROM _notices_p ORDER BY 1").fetchall()]
+
+
+def write_notification_files(
+    con, month_mi: int, out_month_dir: Path, office: str | None = None, offices: list[str] | None = None
+) -> dict:
+    """``notifications/<office>/sms.parquet|.csv`` and ``offline.csv`` for every office with
+    notices issued in P (or only ``office`` when given).  Each office gets only its own notices
+    (its persons of P: see :func:`notice_offices`); an office with notices gets all three files, one of them
+    possibly empty; an office without notices gets none.
+
+    Returns counts (additive over offices): ``notification offices``, ``sms notices``,
+    ``sms segments``, ``offline notices``.
+    """
+    out_month_dir = Path(out_month_dir)
+    month_mi = int(month_mi)
+    offices_p = notice_offices(con, month_mi)
+    if office is not None:
+        offices_p = [o for o in offices_p if o == office]
+    if offices is not None:
+        offices_p = [o for o in offices_p if o in set(offices)]
+    for code in offices_p:
+        _check_code(code)
+    if not offices_p:
+        return {"notification offices": 0, "sms notices": 0, "sms segments": 0, "offline notices": 0}
+    persons = _persons_source(con)
+    folder = out_month_dir / "notifications"
+    # one query per file kind for all the offices at once, split by office in Arrow
+    sms = write_partitioned(
+        con,
+        query(STEPS["50_sms_file"], offices=offices_p, kinds=KINDS),
+        "_office",
+        lambda code: folder / code / "sms",
+        offices_p,
+    )
+    offline = write_partitioned(
+        con,
+        query(STEPS["51_offline_file"], offices=offices_p, kinds=KINDS, persons=persons),
+        "_office",
+        lambda code: folder / code / "offline",
+        offices_p,
+        csv_only=True,
+    )
+    segments = con.execute(
+        "SELECT coalesce(sum(segments), 0) FROM _notices_p WHERE channel = 'SMS' AND list_contains(?, file_office)",
+        [offices_p],
+    ).fetchall()[0][0]
+    return {
+        "notification offices": len(offices_p),
+        "sms notices": sum(sms.values()),
+        "sms segments": int(segments),
+        "offline notices": sum(offline.values()),
+    }
+
+
+def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
+    """Coordination letters (附件1) of P: ``letters/<office>/<letter id>.html`` (see
+    ``sql/notify/60_letters.sql`` for the cases).  The sending office is the benefit-place
+    (responsible) office; the addressee the pre-review office or province.  Returns the paths.
+    """
+    out_month_dir = Path(out_month_dir)
+    month_mi = int(month_mi)
+    rows = _dicts(con, query(STEPS["60_letters"], month_mi=month_mi, persons=_persons_source(con)))
+    template = _letter_env.get_template("coordination.html.j2")
+    first_day = date(month_mi // 12, month_mi % 12 + 1, 1)
+    paths: list[Path] = []
+    for row in rows:
+        sender = _check_code(row["sender"])
+        recipient = row["recipient"]
+        office = offices().get(sender, {})
+        ctx = {
+            "letter_id": row["letter_id"],
+            "recipient_code": recipient,
+            "recipient_name": recipient_name(recipient),
+            "sender_code": sender,
+            "sender_name": office.get("office_name") or f"{sender}社会保险经办机构",
+            "sender_phone": office.get("phone") or None,
+            "sender_address": office.get("address") or None,
+            "person_name": row["name"],
+            "id_no": row["id_no"],
+            "officer_id": row["officer_id"],
+            "procedure_text": (
+                "城乡居民基本养老保险待遇领取手续" if row["insurance_type"] == 170 else "企业职工基本养老保险退休手续"
+            ),
+            "letter_date": date_zh(first_day),
+            "basis_text": "；".join(_LETTER_BASIS.get(b, b) for b in row["basis"].split(";")),
+        }
+        try:
+            html = template.render(**ctx)
+        except jinja2.UndefinedError as exc:
+            m = _UNDEFINED_NAME.search(str(exc))
+            raise NoticeRenderError(
+                f"cannot render the coordination letter of person {row['person_key']}: "
+                f"template variable '{m.group(1) if m else '?'}' has no value"
+            ) from None
+        path = out_month_dir / "letters" / sender / f"{_check_code_id(row['letter_id'])}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(html.encode("utf-8"))
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
+
+
+def _check_code_id(letter_id: str) -> str:
+    if not re.fullmatch(r"[0-9A-Za-z-]{1,80}", letter_id or ""):
+        raise RetirePrepError(f"letter id {letter_id!r} is not usable as a file name")
+    return letter_id
