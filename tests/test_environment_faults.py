@@ -264,14 +264,14 @@ def _fill(disk: Path, leave: int) -> Path:
 
 
 def test_full_disk_under_the_warehouse(reference, tmp_path, monkeypatch):
-    """The disk of the warehouse filled up to 0, 8, 16 … KB free until the run fits: every run that
+    """The disk of the warehouse filled up to 0, 16, 32 … KB free until the run fits: every run that
     does not fit fails at another moment (the schema's set-up, a stage's COMMIT …) and each says
     why in one line; once the space is freed, the same command gives the clean run's warehouse and
     files."""
     no_validation(monkeypatch)
     failures = []
     with tmpfs(tmp_path / "disk", "48m") as disk:
-        for leave_kb in range(0, 257, 8):
+        for leave_kb in range(0, 257, 16):
             wh, out = disk / "w.duckdb", tmp_path / f"out-{leave_kb}"
             for f in disk.iterdir():
                 f.unlink()
