@@ -40,6 +40,8 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
     """The explanation in ``lang``: ``zh`` for the county officer (``retire-prep explain``'s
     default: every code with its label of ``data/labels.csv``, the evidence in Chinese), ``en`` for
     the division's engineers."""
+    # One piece (issue 15): the explanation is one story told in the order of rules.md (ledger,
+    # screening, scope, flags, notices, declaration); each part is a few lines of its own query.
     if lang not in ("zh", "en"):
         raise RetirePrepError(f"--lang must be zh or en, not {lang!r}")
     settings = load_settings()

@@ -83,6 +83,8 @@ def write_arrow(data, stem: Path, *, csv_only: bool = False, parquet_only: bool 
     temporary name and renamed when complete.  Every column must be in the data dictionary (a
     missing one is an error, so the CSV never shows an untranslated header).
     """
+    # One piece (issue 15): the two files are written from the same stream in one pass; split,
+    # the writers' life cycles (open, batch, close or remove on failure) would cross functions.
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq

@@ -102,6 +102,8 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
     name that is not one of the four contract names (so nothing can leave the
     batch folder), missing files, a hash or size mismatch.
     """
+    # One piece (issue 15): push-format.md's manifest checks in the contract's order, each refusal
+    # one line; split, the order in which a broken manifest is refused would be harder to see.
     d = Path(batch_dir)
     label = d.name or str(d)
     mpath = d / "manifest.json"
