@@ -32,41 +32,12 @@ import pytest
 
 from pipelines.ingest import PERSON_COLUMNS
 from pushkit import person, run_cli, segment, write_batch
+from support.spec import OFFICES_29
 
 ROOT = Path(__file__).resolve().parents[1]
 P1, P2 = "2026-11", "2026-12"
 SECRET = "oracle-outputs-test-key"
-OFFICES29 = {
-    "640000",
-    "640100",
-    "640200",
-    "640300",
-    "640400",
-    "640500",
-    "640104",
-    "640105",
-    "640106",
-    "640121",
-    "640122",
-    "640181",
-    "640202",
-    "640205",
-    "640221",
-    "640302",
-    "640303",
-    "640323",
-    "640324",
-    "640381",
-    "640402",
-    "640422",
-    "640423",
-    "640424",
-    "640425",
-    "640502",
-    "640521",
-    "640522",
-    "640900",
-}
+OFFICES29 = set(OFFICES_29)
 USED_OFFICES = ["640104", "640105", "640202", "640302", "640900", "640000"]
 FLAG_CODES = {
     "YEARS_UNCONFIRMED",
