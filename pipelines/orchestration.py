@@ -339,7 +339,7 @@ def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = Non
     with rebuilds_after(warehouse, settings):  # the analysts' file once, after every office's files
         for office, files in by_office.items():
             try:
-                report = apply_feedback_files(files, warehouse, settings, office=office)
+                report = apply_feedback_files(files, warehouse, settings, office=office, receipts=p.out / "feedback")
             except RetirePrepError as exc:
                 lines += _log_lines(getattr(exc, "report", None))  # what was applied besides the refusal
                 refused.append(f"{office}: {exc}")

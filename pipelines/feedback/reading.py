@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import labels
 from ..contract import shown_column_names
-from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse
+from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse, _Why
 
 _LINE_END = re.compile("\r\n|\r|\n")
 _OTHER_LINE_END = {"\r\n": re.compile("\r(?!\n)|(?<!\r)\n"), "\n": re.compile("\r"), "\r": re.compile("\n")}
@@ -33,7 +33,7 @@ def _decode(data: bytes) -> str:
         return data.decode("gb18030")
     except UnicodeDecodeError:
         raise _Refuse(
-            "ENCODING", f"neither UTF-8 nor GB18030/GBK (first bad byte on line {line}; save as CSV UTF-8)"
+            "ENCODING", f"neither UTF-8 nor GB18030/GBK (first bad byte on line {line}; save as CSV UTF-8)", line=line
         ) from None
 
 
@@ -71,6 +71,7 @@ def _records(text: str):
                         f"or text follows a closing quote; nothing of the file was applied: correct that record "
                         f"and send the file again"
                     ),
+                    line=last + 1,
                 ) from None
             yield last + 1, reader.line_num, rec
             last = reader.line_num
@@ -94,22 +95,34 @@ def _check_line_ends(text: str) -> None:
                 f"line {line} ends otherwise than the header line (a stray carriage return or line feed "
                 f"inside a row?); nothing of the file was applied: correct that line and send the file again"
             ),
+            line=line,
         )
 
 
-def _cells_problem(rec: list[str], first: int, last: int, width: int) -> str | None:
-    """Why a record cannot be a row (one line, no cell value), or None."""
+def _cells_problem(rec: list[str], first: int, last: int, width: int) -> _Why | None:
+    """Why a record cannot be a row (one line, no cell value), refused MALFORMED, or None."""
     if last > first:
-        return (
+        return _Why(
             f"the record spans lines {first}-{last}: a cell holds a line break "
-            f"(a quote opened and not closed on its line?)"
+            f"(a quote opened and not closed on its line?)",
+            "MALFORMED.spans_lines",
+            first=first,
+            last=last,
         )
     if len(rec) != width:
-        return f"the record has {len(rec)} cells, the header {width}"
+        return _Why(
+            f"the record has {len(rec)} cells, the header {width}",
+            "MALFORMED.cell_count",
+            n=len(rec),
+            width=width,
+        )
     if any(len(c) > MAX_CELL for c in rec):
-        return f"a cell is longer than {MAX_CELL} characters"
+        return _Why(f"a cell is longer than {MAX_CELL} characters", "MALFORMED.cell_too_long", max=MAX_CELL)
     if any(CONTROL_CHARACTERS.search(c) for c in rec):
-        return "a cell holds a control character (NUL, escape …): retype the cell"
+        return _Why(
+            "a cell holds a control character (NUL, escape …): retype the cell",
+            "MALFORMED.control_character",
+        )
     return None
 
 
@@ -119,7 +132,9 @@ def _header(header: list[str]) -> list[str]:
     shown = lambda names: ", ".join(shown_column_names(names[:5]))  # noqa: E731 (never a data row's values)
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
-        raise _Refuse("BAD_HEADER", f"column(s) {shown(dup)} appear twice")
+        raise _Refuse(
+            "BAD_HEADER", f"column(s) {shown(dup)} appear twice", text="BAD_HEADER.duplicate", columns=dup[:5]
+        )
     unknown = [c for c in cols if c not in COLUMNS]
     if unknown:
         missing_header = not any(c in COLUMNS for c in cols)
@@ -130,10 +145,15 @@ def _header(header: list[str]) -> list[str]:
                 + (" — the first line is no header: is the header line missing?" if missing_header else "")
                 + " (see docs/feedback-format.md)"
             ),
+            text="BAD_HEADER.no_header" if missing_header else "BAD_HEADER.unknown",
+            n=len(unknown),
+            names=shown(unknown),
         )
     missing = [c for c in REQUIRED_COLUMNS if c not in cols]
     if missing:
-        raise _Refuse("BAD_HEADER", f"missing column(s) {', '.join(missing)}")
+        raise _Refuse(
+            "BAD_HEADER", f"missing column(s) {', '.join(missing)}", text="BAD_HEADER.missing", columns=missing
+        )
     return cols
 
 
