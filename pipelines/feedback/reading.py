@@ -79,16 +79,35 @@ def _records(text: str):
         csv.field_size_limit(old)
 
 
-def _check_line_ends(text: str) -> None:
+#: a quoted field: a quote at the start of a field (the file's start, after a comma or a line end)
+#: up to its closing quote, doubled quotes inside (a quote inside an unquoted field is text, as for
+#: the csv reader; a quote never closed is left to it: BROKEN_QUOTING)
+_QUOTED = re.compile(r'(?<![^,\r\n])"(?:[^"]|"")*"')
+
+
+def _outside_quotes(text: str) -> str:
+    """``text`` with the line ends inside quoted fields blanked (same length: positions kept)."""
+    if '"' not in text:
+        return text
+    return _QUOTED.sub(lambda m: m.group().replace("\r", " ").replace("\n", " "), text)
+
+
+def _check_line_ends(text: str) -> str | None:
     """Refuse (``MIXED_LINE_ENDS``) a file whose lines do not all end as its header does (CRLF,
     LF, or CR of old Mac spreadsheets): a stray carriage return splits a row in two, and the first
-    half can look like a whole row (a note cut short) that would be applied."""
-    first = _LINE_END.search(text)
+    half can look like a whole row (a note cut short) that would be applied.  Returns the header's
+    line end (None: one line only).
+
+    Line ends inside a quoted field are the cell's, not the file's: Excel writes CRLF between rows
+    and a bare LF for a line break typed in a cell (Alt+Enter), which refused the whole file
+    (docs/decisions.md, issue 16, eighth session)."""
+    outside = _outside_quotes(text)
+    first = _LINE_END.search(outside)
     if first is None:
-        return
-    odd = _OTHER_LINE_END[first.group()].search(text)
+        return None
+    odd = _OTHER_LINE_END[first.group()].search(outside)
     if odd is not None:
-        line = text.count(first.group(), 0, odd.start()) + 1
+        line = outside.count(first.group(), 0, odd.start()) + 1
         raise _Refuse(
             "MIXED_LINE_ENDS",
             (
@@ -97,11 +116,17 @@ def _check_line_ends(text: str) -> None:
             ),
             line=line,
         )
+    return first.group()
 
 
-def _cells_problem(rec: list[str], first: int, last: int, width: int) -> _Why | None:
-    """Why a record cannot be a row (one line, no cell value), refused MALFORMED, or None."""
-    if last > first:
+def _cells_problem(rec: list[str], first: int, last: int, width: int, eol: str | None = None) -> _Why | None:
+    """Why a record cannot be a row (one line, no cell value), refused MALFORMED, or None.
+
+    A record over several lines is refused, unless the file's rows end with CRLF and its cells hold
+    bare LFs only: a line break typed in a cell (Excel's Alt+Enter), kept as the cell's text, as the
+    same cell of a workbook is.  A cell holding the file's own line end is a quote opened and closed
+    on a later line, which swallowed the rows between (issue 14): refused, naming the lines."""
+    if last > first and not (eol == "\r\n" and not any("\r" in c for c in rec)):
         return _Why(
             f"the record spans lines {first}-{last}: a cell holds a line break "
             f"(a quote opened and not closed on its line?)",
@@ -168,7 +193,7 @@ def read_file(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[
     if data is None:
         data = path.read_bytes()
     text = _decode(data)
-    _check_line_ends(text)
+    eol = _check_line_ends(text)
     records = _records(text)
     try:
         _, _, header = next(records)
@@ -180,7 +205,7 @@ def read_file(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[
     for row_no, (first, last, rec) in enumerate(records, start=1):
         if not any(c.strip() for c in rec) and last == first and not any(CONTROL_CHARACTERS.search(c) for c in rec):
             continue  # blank line: not a row (str.strip() takes FS/GS/RS/US, VT, FF for blanks: refused below)
-        problem = _cells_problem(rec, first, last, len(cols))
+        problem = _cells_problem(rec, first, last, len(cols), eol)
         if problem:
             out.append((row_no, problem))
             continue

@@ -127,6 +127,13 @@ def _summary(f: dict, file_name: str) -> list[tuple[str, str]]:
     return lines
 
 
+def _height(text: str, width: float) -> float:
+    """The height of a row whose ``text`` wraps in ``width`` characters (a Chinese one counts two):
+    set, as a spreadsheet does not grow a row written with a height of its own."""
+    units = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    return 16.0 * max(1, -(-units // int(width)))
+
+
 def _workbook(office: str | None, file_name: str, summary, rows, created: datetime) -> bytes:
     import xlsxwriter
 
@@ -148,7 +155,7 @@ def _workbook(office: str | None, file_name: str, summary, rows, created: dateti
     for k, v in [("经办机构", office or "（未能确定：文件中含多个机构或无法读取）"), ("文件", file_name), *summary]:
         ws.write_string(r, 0, k, key)
         ws.merge_range(r, 1, r, 7, v, wrap)
-        ws.set_row(r, 15 * max(1, -(-len(v) // 70)))
+        ws.set_row(r, _height(v, 130))
         r += 1
     if rows:
         r += 1
@@ -166,7 +173,9 @@ def _workbook(office: str | None, file_name: str, summary, rows, created: dateti
             ws.write_string(r, 4, id_no or "", text)
             ws.write_string(r, 5, code_label(code), wrap)
             ws.write_string(r, 6, code or "", text)
-            ws.write_string(r, 7, zh or reason_zh(code, None, {}), wrap)
+            why = zh or reason_zh(code, None, {})
+            ws.write_string(r, 7, why, wrap)
+            ws.set_row(r, _height(why, 52))
         r += 2
         ws.merge_range(
             r,
