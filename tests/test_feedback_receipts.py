@@ -293,3 +293,19 @@ def test_cli_writes_the_receipt_under_out(wh, tmp_path, capsys):
     assert main(["feedback", "--office", "640104", "--warehouse", str(wh.path), "--out", str(out), str(path)]) == 0
     summary, table = _read(out / "feedback" / "640104" / f"{path.stem}.回执.xlsx")
     assert [r["原因代码"] for r in table] == ["IMPOSSIBLE_TRANSITION"]
+
+
+def test_a_receipt_that_cannot_be_written_does_not_stop_the_other_files(wh):
+    p, q = wh.person(), wh.person()
+    (wh.tmp / "receipts" / "640104").mkdir(parents=True)
+    first = wh.write([row(p, "ARCHIVE_REVIEWED", D0, result="PASS")], name="a.csv")
+    second = wh.write([row(q, "ARCHIVE_REVIEWED", D0, result="PASS")], name="b.csv")
+    receipt_path(wh.tmp / "receipts", "640104", "a.csv").mkdir()  # in the receipt's way: cannot be written
+    rep = apply_feedback_files([first, second], wh.path, wh.settings, office="640104", receipts=wh.tmp / "receipts")
+    assert [f.status for f in rep.files] == ["APPLIED", "APPLIED"] and wh.stage(q) == "ARCHIVE_REVIEWED"
+    assert any("receipt of a.csv was not written" in w for w in rep.warnings)
+    assert receipt_path(wh.tmp / "receipts", "640104", "b.csv").is_file()
+    # once the way is clear, the next feedback of the file writes it
+    receipt_path(wh.tmp / "receipts", "640104", "a.csv").rmdir()
+    apply_feedback_files([first], wh.path, wh.settings, office="640104", receipts=wh.tmp / "receipts")
+    assert _read(receipt_path(wh.tmp / "receipts", "640104", "a.csv"))[0]["处理结果"] == "已处理"

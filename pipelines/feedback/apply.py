@@ -208,7 +208,13 @@ def apply_feedback_files(
         for f in files:
             out = apply_file(con, Path(f), settings, report, office)
             if receipts is not None:
-                write_receipt(con, Path(receipts), out.sha256, Path(f).name, out.office or office)
+                try:
+                    write_receipt(con, Path(receipts), out.sha256, Path(f).name, out.office or office)
+                except OSError as exc:  # the file is applied; its receipt is derived, written next time
+                    report.warn(
+                        f"the receipt of {out.file} was not written ({exc.__class__.__name__}): "
+                        "it is written by the next feedback of the file"
+                    )
     refused = report.refused_files
     if refused:
         raise FeedbackFileRefused(
