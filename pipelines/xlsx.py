@@ -55,8 +55,10 @@ from .xlsx_sheets import (  # noqa: F401 -- re-exported: the sheets' set-up move
 
 #: Excel's (and WPS's, LibreOffice's) last row is 1,048,576: one header row + this many data rows
 EXCEL_MAX_ROWS = 1_048_575
-#: rows of each Arrow batch fetched from DuckDB
-BATCH_ROWS = 20_000
+#: rows of each Arrow batch fetched from DuckDB: a row of 工作台账 is ≈ 2.5 kB of XML and up to four
+#: batches are alive (two queued, one written, one being made): 20,000 rows held ≈ 110 MiB more at the
+#: office_files task's peak than 5,000, for no measurable time (docs/benchmarks.md "Offices' workbooks")
+BATCH_ROWS = 5_000
 #: deflate level of the workbook's parts (measured: docs/benchmarks.md, issue 16 item 7)
 ZIP_LEVEL = 1
 
@@ -309,16 +311,24 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
     fb_select = ["office_code", "id_no", "name", _case("stage", "stage"), "CAST(due_date AS VARCHAR)"]
     query = f"""
         WITH w AS (SELECT * FROM (VALUES {per_office}) w(oi, office{"".join(f", d{j}" for j in range(len(longs)))})),
+        -- each row's place in its sheets, numbered on the keys alone (a window over the wide rows
+        -- held every shown value of the office at once: +300 MiB at 80,000 rows, docs/benchmarks.md);
+        -- (month_mi, entry_id) is unique in worklist_rows
+        keys AS (
+            SELECT w.oi, worklist_rows.entry_id, row_number() OVER win AS rn,
+                   CASE WHEN stage NOT IN ({closed})
+                        THEN CAST(count(*) FILTER (WHERE stage NOT IN ({closed})) OVER win AS BIGINT) END AS frn
+            FROM worklist_rows JOIN w ON w.office = worklist_rows.office_code WHERE {where}
+            WINDOW win AS (PARTITION BY w.oi ORDER BY {order} ROWS UNBOUNDED PRECEDING)
+        ),
         wl AS (
-            SELECT w.oi, {", ".join(f"{s} AS c{i}" for i, s in enumerate(shown))},
-                   coalesce({overdue}, false) AS od,
-                   row_number() OVER (PARTITION BY w.oi ORDER BY {order}) AS rn
-            FROM {source} JOIN w ON w.office = worklist_rows.office_code WHERE {where}
+            SELECT keys.oi, {", ".join(f"{s} AS c{i}" for i, s in enumerate(shown))},
+                   coalesce({overdue}, false) AS od, keys.rn
+            FROM {source} JOIN keys ON keys.entry_id = worklist_rows.entry_id WHERE {where}
         ), fb AS (
-            SELECT w.oi, {", ".join(f"{s} AS f{i}" for i, s in enumerate(fb_select))},
-                   row_number() OVER (PARTITION BY w.oi ORDER BY {order}) AS rn
-            FROM worklist_rows JOIN w ON w.office = worklist_rows.office_code
-            WHERE {where} AND stage NOT IN ({closed})
+            SELECT keys.oi, {", ".join(f"{s} AS f{i}" for i, s in enumerate(fb_select))}, keys.frn AS rn
+            FROM worklist_rows JOIN keys ON keys.entry_id = worklist_rows.entry_id
+            WHERE {where} AND keys.frn IS NOT NULL
         ),
         -- the rows in the order of the files, sorted before their XML is made (the sort moves the
         -- values, not the ≈ 3 × longer XML)
