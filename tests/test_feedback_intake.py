@@ -16,7 +16,7 @@ import pytest
 
 from pipelines import orchestration
 from pipelines.feedback import FeedbackFileRefused, apply_feedback_files
-from support.feedback import D0, Wh, row, settled
+from support.feedback import D0, Wh, settled
 
 HEAD = "office_code,event,id_no,event_date,result,note"
 
