@@ -211,7 +211,7 @@ def write_receipt(con, folder: Path, file_sha256: str, file_name: str, office: s
     if path.is_file() and path.read_bytes() == data:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # (two processes never share one)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
