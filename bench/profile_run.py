@@ -92,7 +92,20 @@ def main() -> None:
     )
 
     timed_step = _timed_run_step(steps.run_step)
-    for mod in (wh, steps, screen, ledger, notify, outputs, declare, feedback_apply, report, monthly, forecast, analysts):
+    for mod in (
+        wh,
+        steps,
+        screen,
+        ledger,
+        notify,
+        outputs,
+        declare,
+        feedback_apply,
+        report,
+        monthly,
+        forecast,
+        analysts,
+    ):
         if hasattr(mod, "run_step"):
             mod.run_step = timed_step
     _wrap(validate, "validate_frames")

@@ -21,6 +21,7 @@ from .steps import sql_ident, sql_list, sql_str  # noqa: F401  (the quoting filt
 
 log = logging.getLogger(__name__)
 
+
 def _steps():
     from .steps import Step, Steps
 
