@@ -25,7 +25,10 @@ No previous file, one that does not open, rotated person keys, or a table whose 
 written whole (``retire-prep analysts --full`` forces it).
 
 A table is one line of :data:`TABLES`: its name and the SQL file (a SELECT on the warehouse).  The
-SQL, those SELECTs and what writes the file, is the stage's ``STEPS`` (:mod:`pipelines.steps`).
+SQL, those SELECTs and what writes the file, is the stage's ``STEPS`` (:mod:`pipelines.steps`).  What
+stays in Python, and why: transaction control, and the look-ups of DuckDB's catalog
+(``duckdb_tables()``, ``duckdb_columns()``, ``_an_months``), one line each with bound values,
+beside the decision they feed (docs/decisions.md "Issue 15 (eighth session)").
 """
 
 from __future__ import annotations

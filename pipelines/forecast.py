@@ -19,6 +19,10 @@ person entering, ``insured_region``; Ningdong under its own code, a setting).
 
 The rows are kept in the warehouse table ``forecast`` (the report and the analysts read it) and
 written with the month's files.  Counts only: no ID number, name or phone.
+
+The SQL is the stage's ``STEPS`` (``sql/forecast/``, run by :mod:`pipelines.steps`); what stays in
+Python are one-line look-ups with bound values beside the code that uses them (the stored forecast's
+totals and horizon, the push state of P's run, the report's rows).
 """
 
 from __future__ import annotations
