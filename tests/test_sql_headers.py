@@ -283,3 +283,22 @@ def test_a_named_statement_is_rendered_by_the_runner_with_its_params_only():
         statement(STEPS["result_notices"], "no_such_statement")
     # a statement without Jinja is the file's text, rendered once
     assert statement(STEPS["files"], "applied_before") is statement(STEPS["files"], "applied_before")
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SQL)))
+def test_values_are_quoted_by_the_filters_not_by_hand(path):
+    """A value goes into SQL text through `sql_str`/`sql_list`/`sql_ident`, never as `'{{ x }}'`."""
+    code = re.sub(r"--[^\n]*", "", path.read_text(encoding="utf-8"))
+    by_hand = [lit for lit in re.findall(r"'(?:[^'\n]|'')*'", code) if "{{" in lit]
+    assert not by_hand, f"a Jinja value inside a text literal: {by_hand[0][:60]}"
+
+
+def test_the_forecast_quotes_explain_s_person_and_the_offices():
+    from pipelines.forecast import STEPS
+
+    text = STEPS["10_forecast"].render(
+        month_mi=24322, horizon=2, next_month_first="2026-12-01", overdue_every=3, only="x'y"
+    )
+    assert "e.id_no = 'x''y'" in text and "DATE '2026-12-01'" in text
+    counts = STEPS["20_counts"].render(month_mi=24322, offices=["640104", "6'4"], kinds=["RESULT"], channels=["SMS"])
+    assert "unnest(['640104', '6''4'])" in counts and "kind = 'RESULT' AND channel = 'SMS'" in counts
