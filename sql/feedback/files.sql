@@ -1,6 +1,6 @@
 -- reads: feedback_files, feedback_rows, ledger_entries
 -- writes: feedback_files
--- params: - (DuckDB parameters, bound per statement: $file_sha256, $file_name, $rows, $accepted, $refused, $already_applied, $reason_code, $reason, $reason_zh, $row_key)
+-- params: - (DuckDB parameters, bound per statement: $file_sha256, $file_name, $rows, $accepted, $refused, $already_applied, $reason_code, $reason, $reason_zh, $row_key, $office)
 -- The statements about feedback files and their rows (pipelines/feedback/apply.py, run.py), one per
 -- `-- name:` block (pipelines/feedback/queries.py).  A file is recognised by file_sha256 (its bytes
 -- and the office it is bound to): an APPLIED file is never applied again (rules.md §7).
