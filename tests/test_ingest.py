@@ -372,7 +372,7 @@ def test_an_update_that_only_moves_a_separator_is_not_lost(tmp_path, wh):
 def test_the_row_hash_of_plain_rows_is_unchanged():
     """Rows without '|' or '\\' hash as before the escaping (stored hashes stay valid)."""
     import duckdb as _duckdb
-    from pipelines.warehouse import render_sql
+    from pipelines.steps import Step, run_step
 
     con = _duckdb.connect()
     cols = PERSON_COLUMNS[1:]
@@ -384,7 +384,7 @@ def test_the_row_hash_of_plain_rows_is_unchanged():
         )
         + ", NULL AS reason_code"
     )
-    con.execute(render_sql("ingest/40_incoming.sql", push_type="FULL"))
+    run_step(con, Step("ingest/40_incoming.sql"), push_type="FULL")  # included by 40_apply_*.sql
     got = con.execute("SELECT row_hash FROM incoming").fetchall()[0][0]
     old = con.execute(
         "SELECT md5(concat_ws('|', "
