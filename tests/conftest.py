@@ -65,3 +65,14 @@ def _analysts_file_only_where_read(request, monkeypatch):
     import pipelines.analysts
 
     monkeypatch.setattr(pipelines.analysts, "wanted", lambda warehouse, settings=None: False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cli_out_outside_the_checkout(tmp_path_factory):
+    """A command run in-process without ``--out`` (e.g. ``feedback``, whose receipts go to
+    ``<out>/feedback``) writes into a session folder, not the checkout's ``./out``."""
+    import pipelines.cli
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipelines.cli, "DEFAULT_OUT", str(tmp_path_factory.mktemp("default-out")))
+        yield

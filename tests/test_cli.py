@@ -124,7 +124,7 @@ def test_feedback_file_without_its_header_never_echoes_the_row(tmp_path, capsys)
     id_no = make_id(prefix="640104", birth="19661115", seq=7, gender=1)
     f = tmp_path / "noheader.csv"
     f.write_text(f"640104,ARCHIVE_REVIEWED,{id_no},2026-11-02\n640104,RETIRED,{id_no},2026-11-03\n", encoding="utf-8")
-    code, out, err = cli(capsys, "feedback", f, "--warehouse", wh)
+    code, out, err = cli(capsys, "feedback", f, "--warehouse", wh, "--out", tmp_path / "out")
     assert code != 0
     assert "header line missing" in one_line(err)
     assert id_no not in out + err

@@ -1186,7 +1186,9 @@ class Scenario:
         LOGS.clear()
         files = [(p, "good") for p, _, _ in written] + [(p, "bad") for p, _ in refused_files]
         self.rng.shuffle(files)
-        code, o, e = cli("feedback", *[p for p, _ in files], "--warehouse", self.wh)
+        code, o, e = cli(
+            "feedback", *[p for p, _ in files], "--warehouse", self.wh, "--out", Path(self.wh).parent / "out"
+        )
         self.texts += [("stdout", o), ("stderr", e)] + [("log", r.getMessage()) for r in LOGS]
         if refused_files:
             if code != 2 or len(e.strip().splitlines()) != 1:
@@ -1460,7 +1462,7 @@ class Scenario:
             shutil.copy(path, other)
             path = other
         before = self.snapshot()
-        code, o, e = cli("feedback", path, "--warehouse", self.wh)
+        code, o, e = cli("feedback", path, "--warehouse", self.wh, "--out", Path(self.wh).parent / "out")
         self.texts += [("stdout", o), ("stderr", e)]
         if code != 0 or "already applied" not in o:
             self.note("REAPPLY", f"exit {code}, stdout {o!r}")
@@ -1694,7 +1696,7 @@ def test_two_files_on_different_persons_commute(tmp_path, base):
                 p = d / f"{'ab'[i] if order[0] is a else 'ba'[i]}{k}.csv"
                 write_csv(p, part, random.Random(i))
                 paths.append(p)
-        code, _, e = cli("feedback", *paths, "--warehouse", d / "w.duckdb")
+        code, _, e = cli("feedback", *paths, "--warehouse", d / "w.duckdb", "--out", d / "out")
         assert code == 0, e
         with duckdb.connect(str(d / "w.duckdb"), read_only=True) as con:
             states.append(
@@ -1734,7 +1736,7 @@ class Mini:
         for r in rows:
             w.writerow(r)
         p.write_text(buf.getvalue(), encoding="utf-8")
-        code, o, e = cli("feedback", p, "--warehouse", self.wh)
+        code, o, e = cli("feedback", p, "--warehouse", self.wh, "--out", Path(self.wh).parent / "out")
         assert code == 0, e
         return self.q("SELECT status, reason_code FROM feedback_rows WHERE file_name = ? ORDER BY row_no", [p.name])
 

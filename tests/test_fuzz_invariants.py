@@ -949,7 +949,7 @@ def do_feedback(h: Harness, month: str) -> None:
     typo = write_fb(
         fdir / "typo.csv", good[:3], header=[c if c != "elected_month" else "elected_mnth" for c in FB_COLUMNS]
     )
-    code, o, e = h.cli("feedback", *files, typo, "--warehouse", h.wh)
+    code, o, e = h.cli("feedback", *files, typo, "--warehouse", h.wh, "--out", Path(h.wh).parent / "out")
     if code == 0:
         h.note("NOT_REFUSED", f"{month}: feedback with a BAD_HEADER file exits 0")
     if len(e.splitlines()) != 1:

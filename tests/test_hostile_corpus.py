@@ -419,13 +419,19 @@ def test_cli_exit_codes_and_one_line_refusals(tmp_path):
     by_name = {c.name: c for c in g.feedback_cases(groups)}
     refused = tmp_path / "refused.csv"
     refused.write_bytes(by_name["feedback-unclosed_quote-middle"].data)
-    rc, out, err = _cli("feedback", "--office", "640104", refused, "--warehouse", w.path)
+    rc, out, err = _cli(
+        "feedback", "--office", "640104", refused, "--warehouse", w.path, "--out", Path(w.path).parent / "out"
+    )
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "BROKEN_QUOTING" in err and "line 4" in err
     quarantined = tmp_path / "nul.csv"
     quarantined.write_bytes(by_name["feedback-nul-end"].data)
-    rc, out, err = _cli("feedback", "--office", "640104", quarantined, "--warehouse", w.path)
+    rc, out, err = _cli(
+        "feedback", "--office", "640104", quarantined, "--warehouse", w.path, "--out", Path(w.path).parent / "out"
+    )
     assert rc == 0 and err == "" and "5 rows, 4 accepted" in out and "MALFORMED 1" in out
-    rc, out, err = _cli("feedback", "--office", "640999", quarantined, "--warehouse", w.path)
+    rc, out, err = _cli(
+        "feedback", "--office", "640999", quarantined, "--warehouse", w.path, "--out", Path(w.path).parent / "out"
+    )
     assert rc == 2 and "is not one of the responsible offices" in err
     assert_private([out, err], ["测试"])
 

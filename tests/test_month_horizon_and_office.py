@@ -3,6 +3,7 @@ undone), and a feedback file is bound to the office that sent it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 import shutil
 import duckdb
 import pytest
@@ -114,11 +115,17 @@ def test_a_file_sent_by_one_office_cannot_touch_anothers_person(wh):
 def test_cli_office_binding(wh):
     a = wh.person()
     f = wh.write([row(a, "ARCHIVE_REVIEWED", D0, result="PASS")])
-    code, out, err = run_cli("feedback", "--office", "640105", f, "--warehouse", wh.path)
+    code, out, err = run_cli(
+        "feedback", "--office", "640105", f, "--warehouse", wh.path, "--out", Path(wh.path).parent / "out"
+    )
     assert code == 0 and "WRONG_OFFICE 1" in out and wh.stage(a) == "NOTIFIED"
-    code, out, err = run_cli("feedback", "--office", "64010", f, "--warehouse", wh.path)
+    code, out, err = run_cli(
+        "feedback", "--office", "64010", f, "--warehouse", wh.path, "--out", Path(wh.path).parent / "out"
+    )
     assert code == 2 and "not one of the responsible offices" in err
-    code, out, err = run_cli("feedback", "--office", "640104", f, "--warehouse", wh.path)
+    code, out, err = run_cli(
+        "feedback", "--office", "640104", f, "--warehouse", wh.path, "--out", Path(wh.path).parent / "out"
+    )
     assert code == 0 and wh.stage(a) == "ARCHIVE_REVIEWED"
 
 

@@ -473,7 +473,7 @@ def sc(tmp_path_factory) -> Scenario:
         steps = [
             ("ingest1", ["ingest", b1, "--warehouse", s.wh]),
             ("run1", ["run", "--month", P1, "--warehouse", s.wh, "--out", s.out]),
-            ("feedback", ["feedback", *fbs, "--warehouse", s.wh]),
+            ("feedback", ["feedback", *fbs, "--warehouse", s.wh, "--out", Path(s.wh).parent / "out"]),
             ("declare2", ["declare", "--month", P2, "--warehouse", s.wh, "--out", s.out]),
             ("ingest2", ["ingest", b2, "--warehouse", s.wh]),
             ("run2", ["run", "--month", P2, "--warehouse", s.wh, "--out", s.out]),
@@ -1163,7 +1163,7 @@ def test_refused_feedback_file_is_one_line(sc, tmp_path):
     wh = _copy_wh(sc, tmp_path)
     fb = tmp_path / "fb.csv"
     fb.write_text("office_code,event,id_no,event_date,elected_mnth\n", encoding="utf-8")
-    code, out, err = cli("feedback", fb, "--warehouse", wh)
+    code, out, err = cli("feedback", fb, "--warehouse", wh, "--out", Path(wh).parent / "out")
     assert code != 0
     one_line(err)
 
