@@ -63,32 +63,40 @@ TABLES: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class Units:
-    """Upkeep of a table with several rows per ``key`` and no key of its own, whose source only gains
-    rows, each stamped (``stamp``) when recorded: the rows of every key with a row stamped since the
-    previous file's latest are deleted and inserted again.  Checked: a copy whose latest stamp is after
-    the warehouse's (a warehouse restored from a backup), or that ends with another number of rows
-    than the SELECT, is written whole."""
+    """Upkeep of a table with several rows per ``key`` and no key of its own, whose source table
+    (``source``: one row of the analysts' table per row of it) only gains rows, each stamped
+    (``stamp``) when recorded: the rows of every key with a row stamped since the previous file's
+    latest are deleted and inserted again; none such (the source's latest stamp and row count are the
+    copy's): kept as it is.  Checked: a copy whose latest stamp is after the warehouse's (a warehouse
+    restored from a backup), or that ends with another number of rows than the source, is written
+    whole."""
 
     key: str
     stamp: str
+    source: str
 
 
 #: how each per-person or per-month table is kept up to date in a copy of the previous file (the
 #: others are written whole each time):
 #:   "runs"    kept as it is when no run began, ended or was rerun since the copy (its sources are
 #:             written by runs only), else written whole;
-#:   "ledger"  after a command other than a run, the entries whose own columns differ written again
+#:   "months"  a table with a ``month_mi`` per row, of months whose run is DONE: kept when no run began,
+#:             ended or was rerun since the copy, else the rows of those months written again
+#:             (sql/analysts/upkeep_months.sql);
+#:   "ledger"  after a command other than a run, kept when the entries' own columns are as in the copy
+#:             (a checksum over both, overdue aside) but for the entries whose ``overdue`` turned with
+#:             the date, else the entries whose own columns differ written again
 #:             (sql/analysts/upkeep_ledger.sql); after a run, written whole;
-#:   "notices" the rows of published months recorded before the copy's latest kept, the rest written
+#:   "notices" the rows of published months recorded up to the copy's latest kept, the rest written
 #:             again (sql/analysts/upkeep_notices.sql);
 #:   Units     transitions: the entries with transitions recorded since (sql/analysts/upkeep_units.sql).
 UPKEEP: dict[str, str | Units] = {
     "ledger_current": "ledger",
     "flags_current": "runs",
-    "flags_month": "runs",
-    "office_month": "runs",
+    "flags_month": "months",
+    "office_month": "months",
     "notices": "notices",
-    "transitions": Units("entry_id", stamp="recorded_at"),
+    "transitions": Units("entry_id", stamp="recorded_at", source="ledger_transitions"),
 }
 
 #: SQL params every analysts' SQL file may use (office_month.sql is shared with the report)
@@ -212,8 +220,6 @@ def _write(con, tmp: Path, copy_of: Path | None) -> None:
         runs_same = False
         if copy_of is not None:
             runs_same = _copy_state(con, db)
-            if not runs_same:  # measured at 1,000,000 persons: after a run, writing afresh is cheaper
-                raise _CopyNotUsable("a run since the copy")
             keep = {t for t in UPKEEP}
             for (old,) in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [db]
@@ -299,14 +305,26 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
         return False
     if how == "runs":
         return runs_same
+    if how == "months":
+        if not runs_same:
+            months = [r[0] for r in con.execute("SELECT month_mi FROM _an_months ORDER BY 1").fetchall()]
+            run_sql(con, "analysts/upkeep_months.sql", db=db, table=table, select=select, months=months)
+        return True
     if how == "ledger":
         if not runs_same:
             return False
         own = render_sql(sql_file, **{**_PARAMS, "ledger_only": True}).strip().rstrip(";")
-        run_sql(con, "analysts/upkeep_new.sql", select=own)
         try:
-            cols = [c for c, _ in _columns(con, "temp", "_an_new") if c != "entry_id"]
-            run_sql(con, "analysts/upkeep_ledger.sql", db=db, columns=cols)
+            cols = [r[0] for r in con.execute(f"DESCRIBE {own}").fetchall()]
+            if con.execute(
+                render_sql("analysts/upkeep_ledger_same.sql", db=db, table=table, select=own, columns=cols)
+            ).fetchone()[0]:
+                # the entries' own columns are the copy's: only ``overdue`` may have turned with the date
+                run_sql(con, "analysts/upkeep_overdue.sql", db=db, table=table)
+            else:
+                run_sql(con, "analysts/upkeep_new.sql", select=own)
+                cols = [c for c, _ in _columns(con, "temp", "_an_new") if c != "entry_id"]
+                run_sql(con, "analysts/upkeep_ledger.sql", db=db, columns=cols)
             again = render_sql(sql_file, **{**_PARAMS, "entries": "_an_changed"}).strip().rstrip(";")
             con.execute(f"INSERT INTO {db}.{table} BY NAME " + again)
         finally:
@@ -314,39 +332,65 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
             con.execute("DROP TABLE IF EXISTS temp._an_changed")
         return True
     if how == "notices":
-        w, done = con.execute(
+        # the months published when the copy was built, but for a month whose run changed since (a rerun)
+        w, done, same_at_w = con.execute(
             f"SELECT CAST((SELECT max(created_at) FROM {db}.notices) AS VARCHAR), "
-            "(SELECT list(DISTINCT month ORDER BY month) FROM _an_copy_runs WHERE command = 'run' AND status = 'DONE')"
+            "(SELECT list(DISTINCT month ORDER BY month) FROM _an_copy_runs WHERE command = 'run' AND status = 'DONE' "
+            "  AND CAST(left(month, 4) AS INTEGER) * 12 + CAST(right(month, 2) AS INTEGER) - 1 "
+            "      NOT IN (SELECT month_mi FROM _an_months)), "
+            # the notices stamped with the copy's latest time are still the copy's: the stamp is the
+            # recording transaction's start, and any later transaction starts after the copy was built
+            f"(SELECT count(*) FROM {db}.notices WHERE created_at = (SELECT max(created_at) FROM {db}.notices)) = "
+            f"(SELECT count(*) FROM notice_log WHERE created_at = (SELECT max(created_at) FROM {db}.notices))"
         ).fetchone()
+        up_to = "<=" if same_at_w else "<"
         frozen = (
-            f"issued_month IN ({', '.join(_sql_lit(m) for m in done)}) AND created_at < CAST({_sql_lit(w)} AS TIMESTAMPTZ)"
+            f"issued_month IN ({', '.join(_sql_lit(m) for m in done)}) "
+            f"AND created_at {up_to} CAST({_sql_lit(w)} AS TIMESTAMPTZ)"
             if done and w
             else "false"
         )
         run_sql(con, "analysts/upkeep_notices.sql", db=db, select=select, frozen=frozen)
-        return _same_count(con, db, table, select)
+        # the view is notice_log with each notice's person key: one row per notice
+        return _same_count(con, db, table, "notice_log")
     return _upkeep_units(con, db, table, select, how)
 
 
-def _same_count(con, db: str, table: str, select: str) -> bool:
-    kept, now = con.execute(f"SELECT (SELECT count(*) FROM {db}.{table}), (SELECT count(*) FROM ({select}))").fetchone()
+def _same_count(con, db: str, table: str, source: str) -> bool:
+    """Whether the copy's table has as many rows as ``source`` (a table of one row per row of it)."""
+    kept, now = con.execute(f"SELECT (SELECT count(*) FROM {db}.{table}), (SELECT count(*) FROM {source})").fetchone()
     if kept != now:
         log.warning("analysts' file: %s kept up to date has %d rows, not %d: written whole", table, kept, now)
     return kept == now
 
 
 def _upkeep_units(con, db: str, table: str, select: str, how: Units) -> bool:
-    since, ahead = con.execute(
-        f'SELECT CAST((SELECT max("{how.stamp}") FROM {db}.{table}) AS VARCHAR), '
-        f'(SELECT max("{how.stamp}") FROM {db}.{table}) > (SELECT max("{how.stamp}") FROM ({select}))'
+    s, src = f'"{how.stamp}"', how.source
+    since, unchanged, ahead, same_at_since = con.execute(
+        f"WITH c AS (SELECT max({s}) AS m, count(*) AS n FROM {db}.{table}), "
+        f"w AS (SELECT max({s}) AS m, count(*) AS n FROM {src}) "
+        f"SELECT CAST(c.m AS VARCHAR), c.m = w.m AND c.n = w.n, c.m > w.m, "
+        f"(SELECT count(*) FROM {db}.{table} WHERE {s} = c.m) = (SELECT count(*) FROM {src} WHERE {s} = c.m) "
+        "FROM c, w"
     ).fetchone()
     if ahead or since is None:
         return False
+    if unchanged:  # nothing recorded since the copy (the source only gains rows)
+        return True
     since = f"CAST({_sql_lit(since)} AS {dict(_columns(con, db, table))[how.stamp]})"
     run_sql(
-        con, "analysts/upkeep_units.sql", db=db, table=table, key=how.key, stamp=how.stamp, since=since, select=select
+        con,
+        "analysts/upkeep_units.sql",
+        db=db,
+        table=table,
+        key=how.key,
+        stamp=how.stamp,
+        since=since,
+        # the rows stamped with the copy's latest time are the copy's when as many (see notices)
+        after=">" if same_at_since else ">=",
+        select=select,
     )
-    return _same_count(con, db, table, select)
+    return _same_count(con, db, table, src)
 
 
 def _sql_lit(v: str) -> str:
