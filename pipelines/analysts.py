@@ -313,12 +313,15 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
             run_sql(con, "analysts/upkeep_months.sql", db=db, table=table, select=select, months=months)
         return True
     if how == "ledger":
-        if not runs_same:
-            return False
+        months = None
+        if not runs_same:  # a run since: the screening of the copy's latest month and of the latest now
+            months = _screened_months(con, db, table)
+            if months is None:
+                return False
         own = render_sql(sql_file, **{**_PARAMS, "ledger_only": True}).strip().rstrip(";")
         try:
             cols = [r[0] for r in con.execute(f"DESCRIBE {own}").fetchall()]
-            if con.execute(
+            if months is None and con.execute(
                 render_sql("analysts/upkeep_ledger_same.sql", db=db, table=table, select=own, columns=cols)
             ).fetchone()[0]:
                 # the entries' own columns are the copy's: only ``overdue`` may have turned with the date
@@ -327,6 +330,11 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
                 run_sql(con, "analysts/upkeep_new.sql", select=own)
                 cols = [c for c, _ in _columns(con, "temp", "_an_new") if c != "entry_id"]
                 run_sql(con, "analysts/upkeep_ledger.sql", db=db, columns=cols)
+                if months is not None:
+                    latest_mi, copy_mi = months
+                    run_sql(
+                        con, "analysts/upkeep_ledger_run.sql", db=db, table=table, latest_mi=latest_mi, copy_mi=copy_mi
+                    )
             again = render_sql(sql_file, **{**_PARAMS, "entries": "_an_changed"}).strip().rstrip(";")
             con.execute(f"INSERT INTO {db}.{table} BY NAME " + again)
         finally:
@@ -356,6 +364,23 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
         # the view is notice_log with each notice's person key: one row per notice
         return _same_count(con, db, table, "notice_log")
     return _upkeep_units(con, db, table, select, how)
+
+
+def _screened_months(con, db: str, table: str) -> tuple[int, int] | None:
+    """(the latest screened month now, the copy's latest screened month) when the copy's
+    ledger_current can follow a run in place (sql/analysts/upkeep_ledger_run.sql): no run of the
+    copy's month began, ended or was rerun since, and no month screened between the two; else None."""
+    latest, copy_mi, between = con.execute(
+        f"WITH c AS (SELECT max(screened_month) AS m FROM {db}.{table}), "
+        "ci AS (SELECT CAST(left(m, 4) AS INTEGER) * 12 + CAST(right(m, 2) AS INTEGER) - 1 AS mi FROM c) "
+        "SELECT (SELECT max(month_mi) FROM screen_results), ci.mi, "
+        "(SELECT count(*) FROM (SELECT DISTINCT month_mi FROM screen_results) s "
+        "  WHERE s.month_mi > ci.mi AND s.month_mi < (SELECT max(month_mi) FROM screen_results)) "
+        "+ (SELECT count(*) FROM _an_months WHERE month_mi = ci.mi) FROM ci"
+    ).fetchone()
+    if latest is None or copy_mi is None or latest < copy_mi or between:
+        return None
+    return latest, copy_mi
 
 
 def _same_count(con, db: str, table: str, source: str) -> bool:

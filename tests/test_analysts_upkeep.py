@@ -151,6 +151,18 @@ def test_the_flow_changes_what_upkeep_must_follow(flow):
             "AND entry_id IN (SELECT entry_id FROM ledger_transitions WHERE month_mi < 2027 * 12)"
         ).fetchone()[0]
         assert moved > 0
+        # persons of the ledger whose screening (the columns ledger_current shows) changed from one
+        # month to the next: their rows are written again after a run, the others' updated in place
+        for mi in (2026 * 12 + 11, 2027 * 12):
+            changed = w.execute(
+                "SELECT count(*) FROM (SELECT id_no, insurance_type, gender, original_age_mi, statutory_age_mi, "
+                "benefit_province, flags FROM screen_results WHERE month_mi = ? "
+                "EXCEPT SELECT id_no, insurance_type, gender, original_age_mi, statutory_age_mi, "
+                "benefit_province, flags FROM screen_results WHERE month_mi = ? - 1) "
+                "WHERE id_no IN (SELECT id_no FROM ledger_entries)",
+                [mi, mi],
+            ).fetchone()[0]
+            assert changed > 0, mi
 
 
 def test_a_copy_out_of_step_is_caught_by_the_checks(flow):

@@ -1,0 +1,34 @@
+-- reads: screen_results, ledger_entries, _an_changed (sql/analysts/upkeep_ledger.sql: the entries whose own columns changed, already deleted from the copy; and the copy, db.table)
+-- writes: _an_people, _an_changed (and the copy's table, named by the params db and table)
+-- params: db, table, latest_mi, copy_mi
+-- Upkeep of ledger_current after a run (pipelines/analysts.py "ledger"; issue 17). The copy's rows took
+-- their screening from its latest screened month M (copy_mi; the caller checked that no run of M began,
+-- ended or was rerun since, so M's screen_results are what the copy was built from); the screening
+-- now is the latest month P's (latest_mi). A row changes with the screening only when the person's
+-- screening columns differ between M and P (≈ 1 % of persons in an INCR month), else only its
+-- screened_month turns from M to P: that column is updated in place, the rows of the persons whose
+-- screening changed (or who are screened in P only) and every row not screened in M are written
+-- again (the caller inserts _an_changed again from ledger_current.sql). Persons screened in M and
+-- not in P keep M: their latest screening is still M's.
+CREATE OR REPLACE TEMP TABLE _an_people AS
+WITH p AS (SELECT id_no, insurance_type, gender, original_age_mi, statutory_age_mi, benefit_province, flags
+           FROM screen_results WHERE month_mi = {{ latest_mi | int }}),
+     m AS (SELECT id_no, insurance_type, gender, original_age_mi, statutory_age_mi, benefit_province, flags
+           FROM screen_results WHERE month_mi = {{ copy_mi | int }})
+SELECT id_no, true AS again FROM (FROM p EXCEPT FROM m) d          -- screened in P otherwise than in M, or newly
+UNION ALL
+SELECT id_no, false AS again FROM (SELECT id_no FROM m EXCEPT SELECT id_no FROM p) s;  -- in M, not in P
+
+INSERT INTO _an_changed
+SELECT entry_id FROM {{ db }}.{{ table }} WHERE screened_month IS DISTINCT FROM month_text({{ copy_mi | int }})
+UNION
+SELECT entry_id FROM ledger_entries WHERE id_no IN (SELECT id_no FROM _an_people WHERE again);
+
+DELETE FROM {{ db }}.{{ table }} WHERE entry_id IN (SELECT entry_id FROM _an_changed);
+
+{% if latest_mi | int != copy_mi | int %}
+UPDATE {{ db }}.{{ table }} SET screened_month = month_text({{ latest_mi | int }})
+WHERE entry_id NOT IN (SELECT entry_id FROM ledger_entries
+                       WHERE id_no IN (SELECT id_no FROM _an_people WHERE NOT again));
+{% endif %}
+DROP TABLE _an_people;
