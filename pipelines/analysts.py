@@ -327,9 +327,8 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
                 # the entries' own columns are the copy's: only ``overdue`` may have turned with the date
                 run_sql(con, "analysts/upkeep_overdue.sql", db=db, table=table)
             else:
-                run_sql(con, "analysts/upkeep_new.sql", select=own)
-                cols = [c for c, _ in _columns(con, "temp", "_an_new") if c != "entry_id"]
-                run_sql(con, "analysts/upkeep_ledger.sql", db=db, columns=cols)
+                own_cols = [c for c in cols if c != "entry_id"]
+                run_sql(con, "analysts/upkeep_ledger.sql", db=db, select=own, columns=own_cols)
                 if months is not None:
                     latest_mi, copy_mi = months
                     run_sql(
@@ -338,7 +337,6 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
             again = render_sql(sql_file, **{**_PARAMS, "entries": "_an_changed"}).strip().rstrip(";")
             con.execute(f"INSERT INTO {db}.{table} BY NAME " + again)
         finally:
-            con.execute("DROP TABLE IF EXISTS temp._an_new")
             con.execute("DROP TABLE IF EXISTS temp._an_changed")
         return True
     if how == "notices":
