@@ -13,16 +13,19 @@ through Python.
 
 The new file starts as a copy of the previous one (issues 17/18: the whole rebuild cost 42 % of an
 INCR month's run at 1,000,000 persons), in which only what the command may have changed is written
-again (:data:`UPKEEP`): the per-month flag tables and ``flags_current`` only after a run; in
-``ledger_current``, after another command, the entries whose own columns differ (compared with the
-ledger itself); the notices of months not yet published and those recorded since; the transitions of
-entries with a transition recorded since.  The other tables are written whole.  What is kept rests on
-how the warehouse is written (only runs write screenings and flags; an issued notice of a published
-month never changes; transitions are only appended), and is checked where it is cheap (row counts,
-the person keys, a warehouse behind the copy): the result is the table a full rebuild writes
-(tests/test_analysts_upkeep.py compares every table after every command of a multi-month flow).
-No previous file, one that does not open, rotated person keys, or a table whose columns changed:
-written whole (``retire-prep analysts --full`` forces it).
+again (:data:`UPKEEP`), after a run as after any other command: ``flags_current`` only after a run
+(whole), the per-month tables only the months of a run since; in ``ledger_current`` the entries whose
+own columns differ (a hash of each entry's, compared with the copy's; after another command first a
+checksum of the whole, equal when nothing of the ledger changed) and, after a run, the persons whose
+screening changed, the others' ``screened_month`` updated in place; the notices of months not yet
+published and those recorded since; the transitions of entries with a transition recorded since.
+The other tables are written whole.  What is kept rests on how the warehouse is written (only runs
+write screenings and flags; an issued notice of a published month never changes; transitions are
+only appended), and is checked where it is cheap (row counts, the person keys, a warehouse behind
+the copy): the result is the table a full rebuild writes (tests/test_analysts_upkeep.py compares
+every table after every command of a multi-month flow).  No previous file, one that does not open,
+rotated person keys, or a table whose columns changed: written whole (``retire-prep analysts
+--full`` forces it).
 
 A table is one line of :data:`TABLES`: its name and the SQL file (a SELECT on the warehouse).
 """
@@ -86,7 +89,10 @@ class Units:
 #:   "ledger"  after a command other than a run, kept when the entries' own columns are as in the copy
 #:             (a checksum over both, overdue aside) but for the entries whose ``overdue`` turned with
 #:             the date, else the entries whose own columns differ written again
-#:             (sql/analysts/upkeep_ledger.sql); after a run, written whole;
+#:             (sql/analysts/upkeep_ledger.sql); after a run, those and the entries of the persons whose
+#:             screening changed written again, ``screened_month`` of the others updated in place
+#:             (sql/analysts/upkeep_ledger_run.sql), or written whole when the copy's screened month
+#:             was itself rerun since;
 #:   "notices" the rows of published months recorded up to the copy's latest kept, the rest written
 #:             again (sql/analysts/upkeep_notices.sql);
 #:   Units     transitions: the entries with transitions recorded since (sql/analysts/upkeep_units.sql).
@@ -192,7 +198,7 @@ def build_analysts(con, target: str | Path, *, full: bool = False) -> Path:
     if incremental:
         try:
             _write(con, tmp, copy_of=target)
-        except _CopyNotUsable as exc:  # a run since the copy, or the person keys rotated
+        except _CopyNotUsable as exc:  # the person keys rotated
             log.info("analysts' file written afresh: %s", exc)
             incremental = False
         except duckdb.Error as exc:  # it does not open, or a table of it is unreadable
@@ -297,8 +303,8 @@ def _copy_state(con, db: str) -> bool:
 def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: bool) -> bool:
     """Bring ``db.table`` (the previous file's) to what ``select`` gives now, changing only what
     may have changed (:data:`UPKEEP`).  False (nothing done) when the table is to be written whole:
-    missing or empty in the copy, its columns not the SELECT's, after a run for "runs" and "ledger",
-    or a check failed."""
+    missing or empty in the copy, its columns not the SELECT's, after a run for "runs", for "ledger"
+    when the copy's screened month was rerun since, or a check failed."""
     how = UPKEEP[table]
     have = _columns(con, db, table)
     if not have or not con.execute(f"SELECT count(*) FROM (FROM {db}.{table} LIMIT 1)").fetchone()[0]:
