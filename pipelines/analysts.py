@@ -316,7 +316,17 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
     if how == "months":
         if not runs_same:
             months = [r[0] for r in con.execute("SELECT month_mi FROM _an_months ORDER BY 1").fetchall()]
-            run_sql(con, "analysts/upkeep_months.sql", db=db, table=table, select=select, months=months)
+            latest_mi, latest_select = _latest_month_from_file(con, db, table, months)
+            run_sql(
+                con,
+                "analysts/upkeep_months.sql",
+                db=db,
+                table=table,
+                select=select,
+                months=months,
+                latest_mi=latest_mi,
+                latest_select=latest_select,
+            )
         return True
     if how == "ledger":
         months = None
@@ -368,6 +378,29 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
         # the view is notice_log with each notice's person key: one row per notice
         return _same_count(con, db, table, "notice_log")
     return _upkeep_units(con, db, table, select, how)
+
+
+#: per-month tables whose latest month's rows are cheaper from a table just written into the new file
+_LATEST_FROM_FILE = {"flags_month": ("flags_current", "analysts/flags_month_latest.sql")}
+
+
+def _latest_month_from_file(con, db: str, table: str, months: list[int]) -> tuple[int | None, str | None]:
+    """(the latest screened month, the SELECT of its rows from the new file) when ``table``'s rows of
+    that month can be counted from a table written whole in this upkeep (:data:`_LATEST_FROM_FILE`:
+    flags_month from flags_current, after a run): the month is one of ``months`` and DONE, and the
+    table has as many rows as flags that month (no flag without a person key); else (None, None)."""
+    if table not in _LATEST_FROM_FILE:
+        return None, None
+    source, sql_file = _LATEST_FROM_FILE[table]
+    latest, ok = con.execute(
+        "WITH l AS (SELECT max(month_mi) AS m FROM screen_results) "
+        "SELECT l.m, l.m IN (SELECT month_mi FROM month_runs WHERE command = 'run' AND status = 'DONE') "
+        f"AND (SELECT count(*) FROM {db}.{source}) = (SELECT count(*) FROM flags WHERE month_mi = l.m) "
+        f"AND (SELECT count(*) FROM {db}.{source} WHERE month IS DISTINCT FROM month_text(l.m)) = 0 FROM l"
+    ).fetchone()
+    if latest is None or latest not in months or not ok:
+        return None, None
+    return latest, render_sql(sql_file, db=db).strip().rstrip(";")
 
 
 def _screened_months(con, db: str, table: str) -> tuple[int, int] | None:
