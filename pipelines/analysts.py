@@ -307,15 +307,23 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
     when the copy's screened month was rerun since, or a check failed."""
     how = UPKEEP[table]
     have = _columns(con, db, table)
-    if not have or not con.execute(f"SELECT count(*) FROM (FROM {db}.{table} LIMIT 1)").fetchone()[0]:
+    if not have or [(c[0], c[1]) for c in con.execute(f"DESCRIBE {select}").fetchall()] != have:
         return False
-    if [(c[0], c[1]) for c in con.execute(f"DESCRIBE {select}").fetchall()] != have:
+    empty = not con.execute(f"SELECT count(*) FROM (FROM {db}.{table} LIMIT 1)").fetchone()[0]
+    if empty and how != "months":
         return False
     if how == "runs":
         return runs_same
     if how == "months":
-        if not runs_same:
-            months = [r[0] for r in con.execute("SELECT month_mi FROM _an_months ORDER BY 1").fetchall()]
+        if not runs_same or empty:  # empty (the file of the first ingest): every month DONE is written
+            months = [
+                r[0]
+                for r in con.execute(
+                    "SELECT month_mi FROM _an_months UNION SELECT month_mi FROM month_runs "
+                    "WHERE command = 'run' AND status = 'DONE' AND (SELECT count(*) FROM "
+                    f"(FROM {db}.{table} LIMIT 1)) = 0 ORDER BY 1"
+                ).fetchall()
+            ]
             latest_mi, latest_select = _latest_month_from_file(con, db, table, months)
             run_sql(
                 con,
