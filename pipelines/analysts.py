@@ -27,7 +27,11 @@ every table after every command of a multi-month flow).  No previous file, one t
 rotated person keys, or a table whose columns changed: written whole (``retire-prep analysts
 --full`` forces it).
 
-A table is one line of :data:`TABLES`: its name and the SQL file (a SELECT on the warehouse).
+A table is one line of :data:`TABLES`: its name and the SQL file (a SELECT on the warehouse).  The
+SQL, those SELECTs and what writes the file, is the stage's ``STEPS`` (:mod:`pipelines.steps`).  What
+stays in Python, and why: transaction control, and the look-ups of DuckDB's catalog
+(``duckdb_tables()``, ``duckdb_columns()``, ``_an_months``), one line each with bound values,
+beside the decision they feed (docs/decisions.md "Issue 15 (eighth session)").
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .warehouse import render_sql, run_sql
+from .steps import Step, Steps, query, run_step
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +89,8 @@ class Units:
 #:             written by runs only), else written whole;
 #:   "months"  a table with a ``month_mi`` per row, of months whose run is DONE: kept when no run began,
 #:             ended or was rerun since the copy, else the rows of those months written again
-#:             (sql/analysts/upkeep_months.sql);
+#:             (sql/analysts/upkeep_months.sql; flags_month's latest month counted from the
+#:             flags_current just written, sql/analysts/flags_month_latest.sql);
 #:   "ledger"  after a command other than a run, kept when the entries' own columns are as in the copy
 #:             (a checksum over both, overdue aside) but for the entries whose ``overdue`` turned with
 #:             the date, else the entries whose own columns differ written again
@@ -105,8 +110,60 @@ UPKEEP: dict[str, str | Units] = {
     "transitions": Units("entry_id", stamp="recorded_at", source="ledger_transitions"),
 }
 
-#: SQL params every analysts' SQL file may use (office_month.sql is shared with the report)
+#: the analysts' file's SQL, in the order a build runs it: the new file attached, what the upkeep
+#: knows of the copy, each table's SELECT (:data:`TABLES`, streamed into the file), the upkeep of a
+#: kept table (:data:`UPKEEP`), a table written whole, the small tables, the file detached
+STEPS = Steps(
+    [Step("analysts/attach.sql"), Step("analysts/upkeep_keys.sql"), Step("analysts/upkeep_state.sql")]
+    + [Step(sql) for _, sql in TABLES]
+    + [
+        Step(f"analysts/{name}.sql")
+        for name in (
+            "drop_table",
+            "upkeep_has_rows",
+            "upkeep_columns",
+            "upkeep_months",
+            "flags_month_latest",
+            "upkeep_ledger_same",
+            "upkeep_overdue",
+            "upkeep_ledger",
+            "upkeep_ledger_run",
+            "upkeep_ledger_again",
+            "upkeep_clean",
+            "upkeep_notices_since",
+            "upkeep_notices",
+            "upkeep_count",
+            "upkeep_units_since",
+            "upkeep_units",
+            "write_table",
+            "offices",
+            "code_labels",
+            "about",
+            "dictionary",
+            "detach",
+        )
+    ]
+)
+
+#: SQL params the analysts' SELECTs are given (office_month.sql, shared with the report, takes two)
 _PARAMS = {"upto_mi": None, "include_mi": None, "entries": None, "ledger_only": False}
+
+#: the name of the new file, attached to the warehouse's connection while it is written
+_DB = "retire_prep_analysts_new"
+
+
+def _select(sql_file: str, **params) -> str:
+    """The text of the SELECT of ``sql_file`` (a line of :data:`TABLES`), for another step to wrap."""
+    return query(STEPS[_name(sql_file)], **{**_PARAMS, **params})
+
+
+def _name(sql_file: str) -> str:
+    return sql_file.rsplit("/", 1)[-1].removesuffix(".sql")
+
+
+def _columns_as_lists(rows: list[tuple], width: int) -> list[list]:
+    """Rows as one list per column: the DuckDB parameters of offices.sql, code_labels.sql, dictionary.sql."""
+    return [[r[i] for r in rows] for i in range(width)]
 
 
 def analysts_path(warehouse: str | Path) -> Path:
@@ -117,37 +174,14 @@ def analysts_path(warehouse: str | Path) -> Path:
 
 
 def _small_tables(con, db: str) -> None:
-    """offices, code_labels: a few dozen rows each, from data/."""
+    """offices, code_labels: a few dozen rows each, from data/, each in one statement (its columns
+    bound as lists; executemany costs a statement a row)."""
     from .labels import label_rows
     from .notify import office_short_name, offices
 
-    con.execute(
-        f"CREATE TABLE {db}.offices (office_code VARCHAR, office_name VARCHAR, short_name VARCHAR, city VARCHAR)"
-    )
-    _insert(
-        con,
-        f"{db}.offices",
-        [(c, o["office_name"], office_short_name(o["office_name"]), o["city"]) for c, o in sorted(offices().items())],
-    )
-    con.execute(f"CREATE TABLE {db}.code_labels (kind VARCHAR, code VARCHAR, label_zh VARCHAR)")
-    _insert(con, f"{db}.code_labels", label_rows())
-
-
-def _insert(con, table: str, rows: list[tuple]) -> None:
-    """A few hundred rows from data/ in one statement (executemany costs a statement a row)."""
-    if rows:
-        one = "(" + ", ".join("?" * len(rows[0])) + ")"
-        con.execute(f"INSERT INTO {table} VALUES " + ", ".join([one] * len(rows)), [v for r in rows for v in r])
-
-
-def _about(con, db: str) -> None:
-    con.execute(f"""CREATE TABLE {db}.about AS
-        SELECT CAST(timezone('Asia/Shanghai', now()) AS TIMESTAMP) AS built_at,
-               (SELECT max(seq) FROM push_batches WHERE status = 'APPLIED') AS last_applied_seq,
-               (SELECT month_text(max(month_mi)) FROM month_runs
-                 WHERE command = 'run' AND status = 'DONE') AS last_month_run,
-               (SELECT month_text(max(month_mi)) FROM month_runs
-                 WHERE command = 'declare' AND status = 'DONE') AS last_month_declared""")
+    rows = [(c, o["office_name"], office_short_name(o["office_name"]), o["city"]) for c, o in sorted(offices().items())]
+    run_step(con, STEPS["offices"], db=db, bind=_columns_as_lists(rows, 4))
+    run_step(con, STEPS["code_labels"], db=db, bind=_columns_as_lists(label_rows(), 3))
 
 
 def _dictionary(con, db: str) -> list[str]:
@@ -172,11 +206,7 @@ def _dictionary(con, db: str) -> list[str]:
     rows.append(("dictionary", "data_type", "VARCHAR", "数据类型", "DuckDB type"))
     rows.append(("dictionary", "name_zh", "VARCHAR", "中文名称", "the column's Chinese name"))
     rows.append(("dictionary", "meaning", "VARCHAR", "含义", "what the column holds"))
-    con.execute(
-        f"CREATE TABLE {db}.dictionary (table_name VARCHAR, column_name VARCHAR, data_type VARCHAR, "
-        "name_zh VARCHAR, meaning VARCHAR)"
-    )
-    _insert(con, f"{db}.dictionary", rows)
+    run_step(con, STEPS["dictionary"], db=db, bind=_columns_as_lists(rows, 5))
     return missing
 
 
@@ -216,12 +246,12 @@ def build_analysts(con, target: str | Path, *, full: bool = False) -> Path:
 def _write(con, tmp: Path, copy_of: Path | None) -> None:
     """Fill ``tmp`` (a copy of ``copy_of``, else a new file) in one transaction; on any failure
     nothing of it is left."""
-    db = "retire_prep_analysts_new"
+    db = _DB
     try:
         if copy_of is not None:
             shutil.copyfile(copy_of, tmp)
         # inside the try: an ATTACH that fails (a full disk) may have created the file already
-        con.execute(f"ATTACH '{_sql_str(tmp)}' AS {db}")
+        run_step(con, STEPS["attach"], path=tmp, db=db)
         con.execute("BEGIN TRANSACTION")  # one commit: one consistent reading of the warehouse, and faster
         runs_same = False
         if copy_of is not None:
@@ -231,27 +261,26 @@ def _write(con, tmp: Path, copy_of: Path | None) -> None:
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [db]
             ).fetchall():
                 if old not in keep:  # written whole below, as are the small tables
-                    con.execute(f'DROP TABLE {db}."{old}"')
+                    run_step(con, STEPS["drop_table"], db=db, table=old)
         for table, sql_file in TABLES:
-            select = render_sql(sql_file, **_PARAMS).strip().rstrip(";")
+            select = _select(sql_file)
             if copy_of is not None and table in UPKEEP and _upkeep(con, db, table, sql_file, select, runs_same):
                 continue
-            con.execute(f"DROP TABLE IF EXISTS {db}.{table}")
-            con.execute(f"CREATE TABLE {db}.{table} AS " + select)
+            run_step(con, STEPS["write_table"], db=db, table=table, select=select)
         _small_tables(con, db)
-        _about(con, db)
+        run_step(con, STEPS["about"], db=db)
         missing = _dictionary(con, db)
         con.execute("COMMIT")
         if missing:
             log.warning("analysts' file: columns without a Chinese name in the dictionaries: %s", missing)
-        con.execute(f"DETACH {db}")
+        run_step(con, STEPS["detach"], db=db)
     except BaseException:
         try:
             con.execute("ROLLBACK")
         except Exception:
             pass
         try:
-            con.execute(f"DETACH {db}")
+            run_step(con, STEPS["detach"], db=db)
         except Exception:
             pass
         for p in (tmp, tmp.with_name(tmp.name + ".wal")):
@@ -284,17 +313,11 @@ def _copy_state(con, db: str) -> bool:
         ).fetchall()
     }
     if "ledger_current" in has:
-        rotated = con.execute(
-            # one entry tells: a new secret changes every key (and one entry lets DuckDB skip most of
-            # person_keys; 1,000 cost a scan of it, a tenth of an ingest's upkeep at 1,000,000 persons)
-            f"SELECT count(*) FROM (SELECT entry_id, person_key FROM {db}.ledger_current LIMIT 1) o "
-            "JOIN ledger_entries e USING (entry_id) JOIN person_keys k ON k.id_no = e.id_no "
-            "WHERE k.person_key <> o.person_key"
-        ).fetchone()[0]
+        rotated = run_step(con, STEPS["upkeep_keys"], db=db)[0][0]
         if rotated:
             raise _CopyNotUsable("person keys changed")
-    runs = render_sql("analysts/runs.sql", **_PARAMS).strip().rstrip(";")
-    run_sql(con, "analysts/upkeep_state.sql", db=db, runs=runs, has_runs="month_runs" in has)
+    runs = _select("analysts/runs.sql")
+    run_step(con, STEPS["upkeep_state"], db=db, runs=runs, has_runs="month_runs" in has)
     if "month_runs" not in has:
         return False
     return not con.execute("SELECT count(*) FROM _an_months").fetchone()[0]
@@ -303,13 +326,13 @@ def _copy_state(con, db: str) -> bool:
 def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: bool) -> bool:
     """Bring ``db.table`` (the previous file's) to what ``select`` gives now, changing only what
     may have changed (:data:`UPKEEP`).  False (nothing done) when the table is to be written whole:
-    missing or empty in the copy, its columns not the SELECT's, after a run for "runs", for "ledger"
-    when the copy's screened month was rerun since, or a check failed."""
+    missing in the copy (or empty, but for "months"), its columns not the SELECT's, after a run for
+    "runs", for "ledger" when the copy's screened month was rerun since, or a check failed."""
     how = UPKEEP[table]
     have = _columns(con, db, table)
-    if not have or [(c[0], c[1]) for c in con.execute(f"DESCRIBE {select}").fetchall()] != have:
+    if not have or [(c[0], c[1]) for c in run_step(con, STEPS["upkeep_columns"], select=select)] != have:
         return False
-    empty = not con.execute(f"SELECT count(*) FROM (FROM {db}.{table} LIMIT 1)").fetchone()[0]
+    empty = not run_step(con, STEPS["upkeep_has_rows"], db=db, table=table)[0][0]
     if empty and how != "months":
         return False
     if how == "runs":
@@ -320,14 +343,14 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
                 r[0]
                 for r in con.execute(
                     "SELECT month_mi FROM _an_months UNION SELECT month_mi FROM month_runs "
-                    "WHERE command = 'run' AND status = 'DONE' AND (SELECT count(*) FROM "
-                    f"(FROM {db}.{table} LIMIT 1)) = 0 ORDER BY 1"
+                    "WHERE command = 'run' AND status = 'DONE' AND ? ORDER BY 1",
+                    [empty],
                 ).fetchall()
             ]
             latest_mi, latest_select = _latest_month_from_file(con, db, table, months)
-            run_sql(
+            run_step(
                 con,
-                "analysts/upkeep_months.sql",
+                STEPS["upkeep_months"],
                 db=db,
                 table=table,
                 select=select,
@@ -342,54 +365,37 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
             months = _screened_months(con, db, table)
             if months is None:
                 return False
-        own = render_sql(sql_file, **{**_PARAMS, "ledger_only": True}).strip().rstrip(";")
+        own = _select(sql_file, ledger_only=True)
         try:
-            cols = [r[0] for r in con.execute(f"DESCRIBE {own}").fetchall()]
-            if months is None and con.execute(
-                render_sql("analysts/upkeep_ledger_same.sql", db=db, table=table, select=own, columns=cols)
-            ).fetchone()[0]:
+            cols = [r[0] for r in run_step(con, STEPS["upkeep_columns"], select=own)]
+            if months is None and run_step(
+                con, STEPS["upkeep_ledger_same"], db=db, table=table, select=own, columns=cols
+            )[0][0]:
                 # the entries' own columns are the copy's: only ``overdue`` may have turned with the date
-                run_sql(con, "analysts/upkeep_overdue.sql", db=db, table=table)
+                run_step(con, STEPS["upkeep_overdue"], db=db, table=table)
             else:
                 own_cols = [c for c in cols if c != "entry_id"]
-                run_sql(con, "analysts/upkeep_ledger.sql", db=db, select=own, columns=own_cols)
+                run_step(con, STEPS["upkeep_ledger"], db=db, select=own, columns=own_cols)
                 if months is not None:
                     latest_mi, copy_mi = months
-                    run_sql(
-                        con, "analysts/upkeep_ledger_run.sql", db=db, table=table, latest_mi=latest_mi, copy_mi=copy_mi
+                    run_step(
+                        con, STEPS["upkeep_ledger_run"], db=db, table=table, latest_mi=latest_mi, copy_mi=copy_mi
                     )
-            again = render_sql(sql_file, **{**_PARAMS, "entries": "_an_changed"}).strip().rstrip(";")
-            con.execute(f"INSERT INTO {db}.{table} BY NAME " + again)
+            run_step(con, STEPS["upkeep_ledger_again"], db=db, again=_select(sql_file, entries="_an_changed"))
         finally:
-            con.execute("DROP TABLE IF EXISTS temp._an_changed")
+            run_step(con, STEPS["upkeep_clean"])
         return True
     if how == "notices":
-        # the months published when the copy was built, but for a month whose run changed since (a rerun)
-        w, done, same_at_w = con.execute(
-            f"SELECT CAST((SELECT max(created_at) FROM {db}.notices) AS VARCHAR), "
-            "(SELECT list(DISTINCT month ORDER BY month) FROM _an_copy_runs WHERE command = 'run' AND status = 'DONE' "
-            "  AND CAST(left(month, 4) AS INTEGER) * 12 + CAST(right(month, 2) AS INTEGER) - 1 "
-            "      NOT IN (SELECT month_mi FROM _an_months)), "
-            # the notices stamped with the copy's latest time are still the copy's: the stamp is the
-            # recording transaction's start, and any later transaction starts after the copy was built
-            f"(SELECT count(*) FROM {db}.notices WHERE created_at = (SELECT max(created_at) FROM {db}.notices)) = "
-            f"(SELECT count(*) FROM notice_log WHERE created_at = (SELECT max(created_at) FROM {db}.notices))"
-        ).fetchone()
-        up_to = "<=" if same_at_w else "<"
-        frozen = (
-            f"issued_month IN ({', '.join(_sql_lit(m) for m in done)}) "
-            f"AND created_at {up_to} CAST({_sql_lit(w)} AS TIMESTAMPTZ)"
-            if done and w
-            else "false"
-        )
-        run_sql(con, "analysts/upkeep_notices.sql", db=db, select=select, frozen=frozen)
+        since, done, same_at_since = run_step(con, STEPS["upkeep_notices_since"], db=db)[0]
+        up_to = "<=" if same_at_since else "<"
+        run_step(con, STEPS["upkeep_notices"], db=db, select=select, done=done, since=since, up_to=up_to)
         # the view is notice_log with each notice's person key: one row per notice
-        return _same_count(con, db, table, "notice_log")
+        return _same_count(con, db, table, "SELECT * FROM notice_log")
     return _upkeep_units(con, db, table, select, how)
 
 
 #: per-month tables whose latest month's rows are cheaper from a table just written into the new file
-_LATEST_FROM_FILE = {"flags_month": ("flags_current", "analysts/flags_month_latest.sql")}
+_LATEST_FROM_FILE = {"flags_month": ("flags_current", "flags_month_latest")}
 
 
 def _latest_month_from_file(con, db: str, table: str, months: list[int]) -> tuple[int | None, str | None]:
@@ -399,16 +405,16 @@ def _latest_month_from_file(con, db: str, table: str, months: list[int]) -> tupl
     table has as many rows as flags that month (no flag without a person key); else (None, None)."""
     if table not in _LATEST_FROM_FILE:
         return None, None
-    source, sql_file = _LATEST_FROM_FILE[table]
+    source, step = _LATEST_FROM_FILE[table]
     latest, ok = con.execute(
         "WITH l AS (SELECT max(month_mi) AS m FROM screen_results) "
         "SELECT l.m, l.m IN (SELECT month_mi FROM month_runs WHERE command = 'run' AND status = 'DONE') "
-        f"AND (SELECT count(*) FROM {db}.{source}) = (SELECT count(*) FROM flags WHERE month_mi = l.m) "
-        f"AND (SELECT count(*) FROM {db}.{source} WHERE month IS DISTINCT FROM month_text(l.m)) = 0 FROM l"
+        f'AND (SELECT count(*) FROM "{db}"."{source}") = (SELECT count(*) FROM flags WHERE month_mi = l.m) '
+        f'AND (SELECT count(*) FROM "{db}"."{source}" WHERE month IS DISTINCT FROM month_text(l.m)) = 0 FROM l'
     ).fetchone()
     if latest is None or latest not in months or not ok:
         return None, None
-    return latest, render_sql(sql_file, db=db).strip().rstrip(";")
+    return latest, query(STEPS[step], db=db)
 
 
 def _screened_months(con, db: str, table: str) -> tuple[int, int] | None:
@@ -416,7 +422,7 @@ def _screened_months(con, db: str, table: str) -> tuple[int, int] | None:
     ledger_current can follow a run in place (sql/analysts/upkeep_ledger_run.sql): no run of the
     copy's month began, ended or was rerun since, and no month screened between the two; else None."""
     latest, copy_mi, between = con.execute(
-        f"WITH c AS (SELECT max(screened_month) AS m FROM {db}.{table}), "
+        f'WITH c AS (SELECT max(screened_month) AS m FROM "{db}"."{table}"), '
         "ci AS (SELECT CAST(left(m, 4) AS INTEGER) * 12 + CAST(right(m, 2) AS INTEGER) - 1 AS mi FROM c) "
         "SELECT (SELECT max(month_mi) FROM screen_results), ci.mi, "
         "(SELECT count(*) FROM (SELECT DISTINCT month_mi FROM screen_results) s "
@@ -429,48 +435,35 @@ def _screened_months(con, db: str, table: str) -> tuple[int, int] | None:
 
 
 def _same_count(con, db: str, table: str, source: str) -> bool:
-    """Whether the copy's table has as many rows as ``source`` (a table of one row per row of it)."""
-    kept, now = con.execute(f"SELECT (SELECT count(*) FROM {db}.{table}), (SELECT count(*) FROM {source})").fetchone()
+    """Whether the copy's table has as many rows as ``source`` (a SELECT of one row per row of it)."""
+    kept, now = run_step(con, STEPS["upkeep_count"], db=db, table=table, select=source)[0]
     if kept != now:
         log.warning("analysts' file: %s kept up to date has %d rows, not %d: written whole", table, kept, now)
     return kept == now
 
 
 def _upkeep_units(con, db: str, table: str, select: str, how: Units) -> bool:
-    s, src = f'"{how.stamp}"', how.source
-    since, unchanged, ahead, same_at_since = con.execute(
-        f"WITH c AS (SELECT max({s}) AS m, count(*) AS n FROM {db}.{table}), "
-        f"w AS (SELECT max({s}) AS m, count(*) AS n FROM {src}) "
-        f"SELECT CAST(c.m AS VARCHAR), c.m = w.m AND c.n = w.n, c.m > w.m, "
-        f"(SELECT count(*) FROM {db}.{table} WHERE {s} = c.m) = (SELECT count(*) FROM {src} WHERE {s} = c.m) "
-        "FROM c, w"
-    ).fetchone()
+    since, unchanged, ahead, same_at_since = run_step(
+        con, STEPS["upkeep_units_since"], db=db, table=table, stamp=how.stamp, source=how.source
+    )[0]
     if ahead or since is None:
         return False
     if unchanged:  # nothing recorded since the copy (the source only gains rows)
         return True
-    since = f"CAST({_sql_lit(since)} AS {dict(_columns(con, db, table))[how.stamp]})"
-    run_sql(
+    run_step(
         con,
-        "analysts/upkeep_units.sql",
+        STEPS["upkeep_units"],
         db=db,
         table=table,
         key=how.key,
         stamp=how.stamp,
         since=since,
+        since_type=dict(_columns(con, db, table))[how.stamp],
         # the rows stamped with the copy's latest time are the copy's when as many (see notices)
         after=">" if same_at_since else ">=",
         select=select,
     )
-    return _same_count(con, db, table, src)
-
-
-def _sql_lit(v: str) -> str:
-    return "'" + str(v).replace("'", "''") + "'"
-
-
-def _sql_str(p: Path) -> str:
-    return str(p).replace("'", "''")
+    return _same_count(con, db, table, f'SELECT * FROM "{how.source}"')
 
 
 def rebuild(warehouse: str | Path, settings=None, *, full: bool = False) -> Path:

@@ -2,7 +2,7 @@
 
 Python orchestrates and DuckDB computes: every set-based step is a ``.sql``
 file under ``sql/<stage>/``, rendered with Jinja2 (settings and parameters
-only, never data) and run on one connection.  One writing process per file:
+only, never data) and run on one connection by :mod:`pipelines.steps`.  One writing process per file:
 writers take ``connect(path)``; readers ``connect(path, read_only=True)``.
 """
 
@@ -15,38 +15,11 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
-import jinja2
 
-from . import SQL_DIR
 from .settings import Settings, load_settings
+from .steps import sql_ident, sql_list, sql_str  # noqa: F401  (the quoting filters: pipelines/steps.py)
 
 log = logging.getLogger(__name__)
-
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(SQL_DIR)),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-)
-
-
-def sql_str(value) -> str:
-    """A text literal: ``'it''s'`` (Jinja filter ``sql_str``; the one way a value is quoted into SQL)."""
-    if isinstance(value, jinja2.Undefined):
-        str(value)  # StrictUndefined raises
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def sql_ident(value) -> str:
-    """A quoted identifier, ``a"b`` as ``"a""b"`` (Jinja filter ``sql_ident``)."""
-    return '"' + str(value).replace('"', '""') + '"'
-
-
-def sql_list(values) -> str:
-    """Text literals separated by commas, for ``IN (…)`` or ``[…]`` (Jinja filter ``sql_list``)."""
-    return ", ".join(sql_str(v) for v in values)
-
-
-_env.filters.update(sql_str=sql_str, sql_ident=sql_ident, sql_list=sql_list)
 
 
 def _steps():
@@ -76,11 +49,6 @@ def _steps():
 STEPS = _steps()
 
 
-def render_sql(name: str, **params) -> str:
-    """Render ``sql/<name>`` with Jinja2 parameters (settings, month, seq …)."""
-    return _env.get_template(name).render(**params)
-
-
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
     """ROLLBACK in an ``except`` block, never raising over the error being handled: after a
     COMMIT that failed (a full disk) DuckDB has already ended the transaction, and ROLLBACK's own
@@ -89,12 +57,6 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
     except duckdb.Error as exc:
         log.debug("ROLLBACK after a failure failed too (%s)", type(exc).__name__)
-
-
-def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params) -> None:
-    """Run every statement of ``sql/<name>`` on ``con``: the old way, left for the modules not yet
-    listing their ``STEPS`` (feedback, analysts, forecast); stages run :mod:`pipelines.steps`."""
-    con.execute(render_sql(name, **params))
 
 
 def _nfkc(col):

@@ -8,5 +8,5 @@
 -- of joining 800,000 flags with a million screenings again (pipelines/analysts.py "months").
 SELECT month, CAST(left(month, 4) AS INTEGER) * 12 + CAST(right(month, 2) AS INTEGER) - 1 AS month_mi,
        office_code, code, count(*) AS persons
-FROM {{ db }}.flags_current
+FROM {{ db | sql_ident }}.flags_current
 GROUP BY ALL

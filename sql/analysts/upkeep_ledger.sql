@@ -6,13 +6,13 @@
 -- and any the copy has that the ledger lacks; compared by a hash of each entry's own columns (the
 -- columns param, entry_id aside) on both sides, a join of two narrow tables (comparing the columns
 -- one by one cost three times as much at 1,000,000 persons; a change that leaves the 64-bit hash
--- equal is left to chance, ≈ 2^-64 an entry). They are deleted here; the caller inserts them again
--- from ledger_current.sql restricted to _an_changed.
+-- equal is left to chance, ≈ 2^-64 an entry). They are deleted here, and inserted again by
+-- upkeep_ledger_again.sql (after upkeep_ledger_run.sql adds those of a run).
 {%- set cols %}{% for c in columns %}{{ c | sql_ident }}{{ ", " if not loop.last }}{% endfor %}{% endset %}
 CREATE OR REPLACE TEMP TABLE _an_changed AS
 SELECT entry_id
 FROM (SELECT entry_id, hash({{ cols }}) AS h FROM ({{ select }}) s) n
-FULL JOIN (SELECT entry_id, hash({{ cols }}) AS h FROM {{ db }}.ledger_current) o USING (entry_id)
+FULL JOIN (SELECT entry_id, hash({{ cols }}) AS h FROM {{ db | sql_ident }}.ledger_current) o USING (entry_id)
 WHERE n.h IS DISTINCT FROM o.h;
 
-DELETE FROM {{ db }}.ledger_current WHERE entry_id IN (SELECT entry_id FROM _an_changed);
+DELETE FROM {{ db | sql_ident }}.ledger_current WHERE entry_id IN (SELECT entry_id FROM _an_changed);

@@ -8,7 +8,7 @@
 -- screening columns differ between M and P (≈ 1 % of persons in an INCR month), else only its
 -- screened_month turns from M to P: that column is updated in place, the rows of the persons whose
 -- screening changed (or who are screened in P only) and every row not screened in M are written
--- again (the caller inserts _an_changed again from ledger_current.sql). Persons screened in M and
+-- again (upkeep_ledger_again.sql inserts _an_changed again). Persons screened in M and
 -- not in P keep M: their latest screening is still M's.
 -- Compared by a hash of the person's screening columns in each month (a third of the cost of EXCEPT
 -- on the columns at 1,000,000 persons; a change leaving the 64-bit hash equal is left to chance).
@@ -21,14 +21,14 @@ WITH p AS (SELECT id_no, hash(insurance_type, gender, original_age_mi, statutory
 SELECT id_no, p.h IS NOT NULL AS again FROM p FULL JOIN m USING (id_no) WHERE p.h IS DISTINCT FROM m.h;
 
 INSERT INTO _an_changed
-SELECT entry_id FROM {{ db }}.{{ table }} WHERE screened_month IS DISTINCT FROM month_text({{ copy_mi | int }})
+SELECT entry_id FROM {{ db | sql_ident }}.{{ table | sql_ident }} WHERE screened_month IS DISTINCT FROM month_text({{ copy_mi | int }})
 UNION
 SELECT entry_id FROM ledger_entries WHERE id_no IN (SELECT id_no FROM _an_people WHERE again);
 
-DELETE FROM {{ db }}.{{ table }} WHERE entry_id IN (SELECT entry_id FROM _an_changed);
+DELETE FROM {{ db | sql_ident }}.{{ table | sql_ident }} WHERE entry_id IN (SELECT entry_id FROM _an_changed);
 
 {% if latest_mi | int != copy_mi | int %}
-UPDATE {{ db }}.{{ table }} SET screened_month = month_text({{ latest_mi | int }})
+UPDATE {{ db | sql_ident }}.{{ table | sql_ident }} SET screened_month = month_text({{ latest_mi | int }})
 WHERE entry_id NOT IN (SELECT entry_id FROM ledger_entries
                        WHERE id_no IN (SELECT id_no FROM _an_people WHERE NOT again));
 {% endif %}

@@ -9,4 +9,4 @@
 -- 64-bit hashes is left to chance (≈ 2^-64).
 {%- set cols %}{% for c in columns if c != 'overdue' %}{{ c | sql_ident }}{{ ", " if not loop.last }}{% endfor %}{% endset %}
 SELECT (SELECT (count(*), sum(hash({{ cols }}))) FROM ({{ select }}) n)
-     = (SELECT (count(*), sum(hash({{ cols }}))) FROM {{ db }}.{{ table }} o)
+     = (SELECT (count(*), sum(hash({{ cols }}))) FROM {{ db | sql_ident }}.{{ table | sql_ident }} o)

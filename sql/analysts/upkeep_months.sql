@@ -9,14 +9,14 @@
 -- end of the table (only the latest month is at its place as in a full rebuild; the rows are the same).
 -- latest_select (with latest_mi, one of the months): that month's rows computed another, cheaper way
 -- (sql/analysts/flags_month_latest.sql), inserted in its place.
-DELETE FROM {{ db }}.{{ table }}
+DELETE FROM {{ db | sql_ident }}.{{ table | sql_ident }}
 WHERE month_mi IN ({{ months | map('int') | join(', ') if months else 'NULL' }})
    OR month_mi NOT IN (SELECT month_mi FROM month_runs WHERE command = 'run' AND status = 'DONE');
 {% set rest = months | reject('equalto', latest_mi) | list if latest_select else months %}
 {% if rest %}
-INSERT INTO {{ db }}.{{ table }} BY NAME
+INSERT INTO {{ db | sql_ident }}.{{ table | sql_ident }} BY NAME
 SELECT * FROM ({{ select }}) s WHERE month_mi IN ({{ rest | map('int') | join(', ') }});
 {% endif %}
 {% if latest_select %}
-INSERT INTO {{ db }}.{{ table }} BY NAME {{ latest_select }};
+INSERT INTO {{ db | sql_ident }}.{{ table | sql_ident }} BY NAME {{ latest_select }};
 {% endif %}
