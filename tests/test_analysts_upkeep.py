@@ -120,26 +120,30 @@ def flow(tmp_path_factory):
     from unittest import mock
 
     import pipelines.analysts as analysts
+    from pipelines import steps as steps_module
 
     tmp = tmp_path_factory.mktemp("upkeep")
     wh, out = tmp / "warehouse.duckdb", tmp / "out"
     seen, ran, files = [], {}, []
 
-    def recording(con, name, **params):  # the upkeep's SQL files each command's upkeep ran
-        files.append(name)
-        return run_sql(con, name, **params)
+    def observe(con, step, given):  # the SQL files each command's upkeep ran
+        files.append(step.sql)
 
-    def rendering(name, **params):  # and those it rendered
-        files.append(name)
-        return render_sql(name, **params)
+    def rendering(step, **params):  # and those it rendered for another step
+        files.append(step.sql)
+        return query(step, **params)
 
-    run_sql, render_sql = analysts.run_sql, analysts.render_sql
-    with mock.patch.object(analysts, "run_sql", recording), mock.patch.object(analysts, "render_sql", rendering):
-        for name, step in _steps(tmp, wh, out):
-            files.clear()
-            step()
-            ran[name] = set(files)
-            seen.append((name, differences(wh, tmp)))
+    query = analysts.query
+    steps_module.OBSERVERS.append(observe)
+    try:
+        with mock.patch.object(analysts, "query", rendering):
+            for name, step in _steps(tmp, wh, out):
+                files.clear()
+                step()
+                ran[name] = set(files)
+                seen.append((name, differences(wh, tmp)))
+    finally:
+        steps_module.OBSERVERS.remove(observe)
     return {"wh": wh, "tmp": tmp, "seen": seen, "ran": ran}
 
 

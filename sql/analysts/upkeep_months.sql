@@ -1,4 +1,4 @@
--- reads: - (the table's SELECT, the param select; month_runs)
+-- reads: month_runs (and the table's SELECT, the param select; the copy's table, the params db and table)
 -- writes: - (only the copy's table named by the params db and table)
 -- params: db, table, select, months, latest_mi, latest_select
 -- Upkeep of a per-month analysts' table (office_month, flags_month: a row per month whose run is DONE,
