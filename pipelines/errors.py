@@ -58,3 +58,8 @@ class ValidationFailed(RetirePrepError):
     """A Great Expectations suite failed: the stage is not published."""
 
     exit_code = 3
+
+
+class DuplicateNotice(RetirePrepError):
+    """A writer of ``notice_log`` would leave two notices of one person, kind and reference month
+    (or one ``notice_id`` twice): the check that replaced the table's UNIQUE constraints (issue 19)."""

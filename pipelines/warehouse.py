@@ -40,6 +40,7 @@ def _steps():
             "warehouse/schema_forecast",
             "warehouse/schema_screen",
             "warehouse/views",
+            "warehouse/migrate_notice_log",  # run by migrate_notice_log only (an older warehouse)
         )
     )
 
@@ -120,6 +121,45 @@ def temp_directory(path: str | Path, settings: Settings) -> Path:
     return path.parent / settings.duckdb_temp_directory  # an absolute setting stays as it is
 
 
+def migrate_notice_log(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Rebuild an older warehouse's ``notice_log`` without its PRIMARY KEY and UNIQUE (issue 19).
+
+    DuckDB cannot drop a constraint in place: in one transaction the table is renamed, made again
+    from ``schema.sql``, every row copied (``sql/warehouse/migrate_notice_log.sql``), the counts
+    compared, the old table dropped; any failure rolls back to the old table whole.  Uniqueness is
+    then :func:`pipelines.notify.check_unique`'s.  True when it rebuilt the table.
+    """
+    from .steps import run_step
+
+    old = con.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'notice_log' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+    ).fetchall()[0][0]
+    if not old:
+        return False
+    con.execute("BEGIN TRANSACTION")
+    try:
+        before = con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0]
+        con.execute(f"ALTER TABLE notice_log RENAME TO {_OLD_NOTICE_LOG}")
+        run_step(con, STEPS["schema"], settings=settings)
+        run_step(con, STEPS["migrate_notice_log"], old=_OLD_NOTICE_LOG)
+        after = con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0]
+        if after != before:
+            from .errors import RetirePrepError
+
+            raise RetirePrepError(f"notice_log's rebuild copied {after} of {before} rows: rolled back")
+        con.execute(f"DROP TABLE {_OLD_NOTICE_LOG}")
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
+    log.info("notice_log rebuilt without its UNIQUE indexes (issue 19): %d notices kept", after)
+    return True
+
+
+_OLD_NOTICE_LOG = "notice_log_before_issue19"
+
+
 @contextmanager
 def connect(
     path: str | Path, read_only: bool = False, settings: Settings | None = None
@@ -143,7 +183,8 @@ def connect(
 
         run_step(con, STEPS["person_key"], person_key_secret=person_key_secret(settings))
         if not read_only:
-            run_steps(con, STEPS["schema":], settings=settings)
+            run_steps(con, STEPS["schema":"views"], settings=settings)
+            migrate_notice_log(con, settings)
         yield con
     finally:
         con.close()
