@@ -13,16 +13,19 @@ through Python.
 
 The new file starts as a copy of the previous one (issues 17/18: the whole rebuild cost 42 % of an
 INCR month's run at 1,000,000 persons), in which only what the command may have changed is written
-again (:data:`UPKEEP`): the per-month flag tables and ``flags_current`` only after a run; in
-``ledger_current``, after another command, the entries whose own columns differ (compared with the
-ledger itself); the notices of months not yet published and those recorded since; the transitions of
-entries with a transition recorded since.  The other tables are written whole.  What is kept rests on
-how the warehouse is written (only runs write screenings and flags; an issued notice of a published
-month never changes; transitions are only appended), and is checked where it is cheap (row counts,
-the person keys, a warehouse behind the copy): the result is the table a full rebuild writes
-(tests/test_analysts_upkeep.py compares every table after every command of a multi-month flow).
-No previous file, one that does not open, rotated person keys, or a table whose columns changed:
-written whole (``retire-prep analysts --full`` forces it).
+again (:data:`UPKEEP`), after a run as after any other command: ``flags_current`` only after a run
+(whole), the per-month tables only the months of a run since; in ``ledger_current`` the entries whose
+own columns differ (a hash of each entry's, compared with the copy's; after another command first a
+checksum of the whole, equal when nothing of the ledger changed) and, after a run, the persons whose
+screening changed, the others' ``screened_month`` updated in place; the notices of months not yet
+published and those recorded since; the transitions of entries with a transition recorded since.
+The other tables are written whole.  What is kept rests on how the warehouse is written (only runs
+write screenings and flags; an issued notice of a published month never changes; transitions are
+only appended), and is checked where it is cheap (row counts, the person keys, a warehouse behind
+the copy): the result is the table a full rebuild writes (tests/test_analysts_upkeep.py compares
+every table after every command of a multi-month flow).  No previous file, one that does not open,
+rotated person keys, or a table whose columns changed: written whole (``retire-prep analysts
+--full`` forces it).
 
 A table is one line of :data:`TABLES`: its name and the SQL file (a SELECT on the warehouse).  The
 SQL, those SELECTs and what writes the file, is the stage's ``STEPS`` (:mod:`pipelines.steps`).  What
@@ -67,32 +70,44 @@ TABLES: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class Units:
-    """Upkeep of a table with several rows per ``key`` and no key of its own, whose source only gains
-    rows, each stamped (``stamp``) when recorded: the rows of every key with a row stamped since the
-    previous file's latest are deleted and inserted again.  Checked: a copy whose latest stamp is after
-    the warehouse's (a warehouse restored from a backup), or that ends with another number of rows
-    than the SELECT, is written whole."""
+    """Upkeep of a table with several rows per ``key`` and no key of its own, whose source table
+    (``source``: one row of the analysts' table per row of it) only gains rows, each stamped
+    (``stamp``) when recorded: the rows of every key with a row stamped since the previous file's
+    latest are deleted and inserted again; none such (the source's latest stamp and row count are the
+    copy's): kept as it is.  Checked: a copy whose latest stamp is after the warehouse's (a warehouse
+    restored from a backup), or that ends with another number of rows than the source, is written
+    whole."""
 
     key: str
     stamp: str
+    source: str
 
 
 #: how each per-person or per-month table is kept up to date in a copy of the previous file (the
 #: others are written whole each time):
 #:   "runs"    kept as it is when no run began, ended or was rerun since the copy (its sources are
 #:             written by runs only), else written whole;
-#:   "ledger"  after a command other than a run, the entries whose own columns differ written again
-#:             (sql/analysts/upkeep_ledger.sql); after a run, written whole;
-#:   "notices" the rows of published months recorded before the copy's latest kept, the rest written
+#:   "months"  a table with a ``month_mi`` per row, of months whose run is DONE: kept when no run began,
+#:             ended or was rerun since the copy, else the rows of those months written again
+#:             (sql/analysts/upkeep_months.sql; flags_month's latest month counted from the
+#:             flags_current just written, sql/analysts/flags_month_latest.sql);
+#:   "ledger"  after a command other than a run, kept when the entries' own columns are as in the copy
+#:             (a checksum over both, overdue aside) but for the entries whose ``overdue`` turned with
+#:             the date, else the entries whose own columns differ written again
+#:             (sql/analysts/upkeep_ledger.sql); after a run, those and the entries of the persons whose
+#:             screening changed written again, ``screened_month`` of the others updated in place
+#:             (sql/analysts/upkeep_ledger_run.sql), or written whole when the copy's screened month
+#:             was itself rerun since;
+#:   "notices" the rows of published months recorded up to the copy's latest kept, the rest written
 #:             again (sql/analysts/upkeep_notices.sql);
 #:   Units     transitions: the entries with transitions recorded since (sql/analysts/upkeep_units.sql).
 UPKEEP: dict[str, str | Units] = {
     "ledger_current": "ledger",
     "flags_current": "runs",
-    "flags_month": "runs",
-    "office_month": "runs",
+    "flags_month": "months",
+    "office_month": "months",
     "notices": "notices",
-    "transitions": Units("entry_id", stamp="recorded_at"),
+    "transitions": Units("entry_id", stamp="recorded_at", source="ledger_transitions"),
 }
 
 #: the analysts' file's SQL, in the order a build runs it: the new file attached, what the upkeep
@@ -107,8 +122,13 @@ STEPS = Steps(
             "drop_table",
             "upkeep_has_rows",
             "upkeep_columns",
-            "upkeep_new",
+            "upkeep_months",
+            "flags_month_latest",
+            "upkeep_ledger_same",
+            "upkeep_overdue",
             "upkeep_ledger",
+            "upkeep_ledger_run",
+            "upkeep_ledger_again",
             "upkeep_clean",
             "upkeep_notices_since",
             "upkeep_notices",
@@ -208,7 +228,7 @@ def build_analysts(con, target: str | Path, *, full: bool = False) -> Path:
     if incremental:
         try:
             _write(con, tmp, copy_of=target)
-        except _CopyNotUsable as exc:  # a run since the copy, or the person keys rotated
+        except _CopyNotUsable as exc:  # the person keys rotated
             log.info("analysts' file written afresh: %s", exc)
             incremental = False
         except duckdb.Error as exc:  # it does not open, or a table of it is unreadable
@@ -236,8 +256,6 @@ def _write(con, tmp: Path, copy_of: Path | None) -> None:
         runs_same = False
         if copy_of is not None:
             runs_same = _copy_state(con, db)
-            if not runs_same:  # measured at 1,000,000 persons: after a run, writing afresh is cheaper
-                raise _CopyNotUsable("a run since the copy")
             keep = {t for t in UPKEEP}
             for (old,) in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [db]
@@ -308,45 +326,130 @@ def _copy_state(con, db: str) -> bool:
 def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: bool) -> bool:
     """Bring ``db.table`` (the previous file's) to what ``select`` gives now, changing only what
     may have changed (:data:`UPKEEP`).  False (nothing done) when the table is to be written whole:
-    missing or empty in the copy, its columns not the SELECT's, after a run for "runs" and "ledger",
-    or a check failed."""
+    missing in the copy (or empty, but for "months"), its columns not the SELECT's, after a run for
+    "runs", for "ledger" when the copy's screened month was rerun since, or a check failed."""
     how = UPKEEP[table]
     have = _columns(con, db, table)
-    if not have or not run_step(con, STEPS["upkeep_has_rows"], db=db, table=table)[0][0]:
+    if not have or [(c[0], c[1]) for c in run_step(con, STEPS["upkeep_columns"], select=select)] != have:
         return False
-    if [(c[0], c[1]) for c in run_step(con, STEPS["upkeep_columns"], select=select)] != have:
+    empty = not run_step(con, STEPS["upkeep_has_rows"], db=db, table=table)[0][0]
+    if empty and how != "months":
         return False
     if how == "runs":
         return runs_same
+    if how == "months":
+        if not runs_same or empty:  # empty (the file of the first ingest): every month DONE is written
+            months = [
+                r[0]
+                for r in con.execute(
+                    "SELECT month_mi FROM _an_months UNION SELECT month_mi FROM month_runs "
+                    "WHERE command = 'run' AND status = 'DONE' AND ? ORDER BY 1",
+                    [empty],
+                ).fetchall()
+            ]
+            latest_mi, latest_select = _latest_month_from_file(con, db, table, months)
+            run_step(
+                con,
+                STEPS["upkeep_months"],
+                db=db,
+                table=table,
+                select=select,
+                months=months,
+                latest_mi=latest_mi,
+                latest_select=latest_select,
+            )
+        return True
     if how == "ledger":
-        if not runs_same:
-            return False
-        run_step(con, STEPS["upkeep_new"], select=_select(sql_file, ledger_only=True))
+        months = None
+        if not runs_same:  # a run since: the screening of the copy's latest month and of the latest now
+            months = _screened_months(con, db, table)
+            if months is None:
+                return False
+        own = _select(sql_file, ledger_only=True)
         try:
-            cols = [c for c, _ in _columns(con, "temp", "_an_new") if c != "entry_id"]
-            again = _select(sql_file, entries="_an_changed")
-            run_step(con, STEPS["upkeep_ledger"], db=db, columns=cols, again=again)
+            cols = [r[0] for r in run_step(con, STEPS["upkeep_columns"], select=own)]
+            if months is None and run_step(
+                con, STEPS["upkeep_ledger_same"], db=db, table=table, select=own, columns=cols
+            )[0][0]:
+                # the entries' own columns are the copy's: only ``overdue`` may have turned with the date
+                run_step(con, STEPS["upkeep_overdue"], db=db, table=table)
+            else:
+                own_cols = [c for c in cols if c != "entry_id"]
+                run_step(con, STEPS["upkeep_ledger"], db=db, select=own, columns=own_cols)
+                if months is not None:
+                    latest_mi, copy_mi = months
+                    run_step(
+                        con, STEPS["upkeep_ledger_run"], db=db, table=table, latest_mi=latest_mi, copy_mi=copy_mi
+                    )
+            run_step(con, STEPS["upkeep_ledger_again"], db=db, again=_select(sql_file, entries="_an_changed"))
         finally:
             run_step(con, STEPS["upkeep_clean"])
         return True
     if how == "notices":
-        since, done = run_step(con, STEPS["upkeep_notices_since"], db=db)[0]
-        run_step(con, STEPS["upkeep_notices"], db=db, select=select, done=done, since=since)
-        return _same_count(con, db, table, select)
+        since, done, same_at_since = run_step(con, STEPS["upkeep_notices_since"], db=db)[0]
+        up_to = "<=" if same_at_since else "<"
+        run_step(con, STEPS["upkeep_notices"], db=db, select=select, done=done, since=since, up_to=up_to)
+        # the view is notice_log with each notice's person key: one row per notice
+        return _same_count(con, db, table, "SELECT * FROM notice_log")
     return _upkeep_units(con, db, table, select, how)
 
 
-def _same_count(con, db: str, table: str, select: str) -> bool:
-    kept, now = run_step(con, STEPS["upkeep_count"], db=db, table=table, select=select)[0]
+#: per-month tables whose latest month's rows are cheaper from a table just written into the new file
+_LATEST_FROM_FILE = {"flags_month": ("flags_current", "flags_month_latest")}
+
+
+def _latest_month_from_file(con, db: str, table: str, months: list[int]) -> tuple[int | None, str | None]:
+    """(the latest screened month, the SELECT of its rows from the new file) when ``table``'s rows of
+    that month can be counted from a table written whole in this upkeep (:data:`_LATEST_FROM_FILE`:
+    flags_month from flags_current, after a run): the month is one of ``months`` and DONE, and the
+    table has as many rows as flags that month (no flag without a person key); else (None, None)."""
+    if table not in _LATEST_FROM_FILE:
+        return None, None
+    source, step = _LATEST_FROM_FILE[table]
+    latest, ok = con.execute(
+        "WITH l AS (SELECT max(month_mi) AS m FROM screen_results) "
+        "SELECT l.m, l.m IN (SELECT month_mi FROM month_runs WHERE command = 'run' AND status = 'DONE') "
+        f'AND (SELECT count(*) FROM "{db}"."{source}") = (SELECT count(*) FROM flags WHERE month_mi = l.m) '
+        f'AND (SELECT count(*) FROM "{db}"."{source}" WHERE month IS DISTINCT FROM month_text(l.m)) = 0 FROM l'
+    ).fetchone()
+    if latest is None or latest not in months or not ok:
+        return None, None
+    return latest, query(STEPS[step], db=db)
+
+
+def _screened_months(con, db: str, table: str) -> tuple[int, int] | None:
+    """(the latest screened month now, the copy's latest screened month) when the copy's
+    ledger_current can follow a run in place (sql/analysts/upkeep_ledger_run.sql): no run of the
+    copy's month began, ended or was rerun since, and no month screened between the two; else None."""
+    latest, copy_mi, between = con.execute(
+        f'WITH c AS (SELECT max(screened_month) AS m FROM "{db}"."{table}"), '
+        "ci AS (SELECT CAST(left(m, 4) AS INTEGER) * 12 + CAST(right(m, 2) AS INTEGER) - 1 AS mi FROM c) "
+        "SELECT (SELECT max(month_mi) FROM screen_results), ci.mi, "
+        "(SELECT count(*) FROM (SELECT DISTINCT month_mi FROM screen_results) s "
+        "  WHERE s.month_mi > ci.mi AND s.month_mi < (SELECT max(month_mi) FROM screen_results)) "
+        "+ (SELECT count(*) FROM _an_months WHERE month_mi = ci.mi) FROM ci"
+    ).fetchone()
+    if latest is None or copy_mi is None or latest < copy_mi or between:
+        return None
+    return latest, copy_mi
+
+
+def _same_count(con, db: str, table: str, source: str) -> bool:
+    """Whether the copy's table has as many rows as ``source`` (a SELECT of one row per row of it)."""
+    kept, now = run_step(con, STEPS["upkeep_count"], db=db, table=table, select=source)[0]
     if kept != now:
         log.warning("analysts' file: %s kept up to date has %d rows, not %d: written whole", table, kept, now)
     return kept == now
 
 
 def _upkeep_units(con, db: str, table: str, select: str, how: Units) -> bool:
-    since, ahead = run_step(con, STEPS["upkeep_units_since"], db=db, table=table, stamp=how.stamp, select=select)[0]
+    since, unchanged, ahead, same_at_since = run_step(
+        con, STEPS["upkeep_units_since"], db=db, table=table, stamp=how.stamp, source=how.source
+    )[0]
     if ahead or since is None:
         return False
+    if unchanged:  # nothing recorded since the copy (the source only gains rows)
+        return True
     run_step(
         con,
         STEPS["upkeep_units"],
@@ -356,9 +459,11 @@ def _upkeep_units(con, db: str, table: str, select: str, how: Units) -> bool:
         stamp=how.stamp,
         since=since,
         since_type=dict(_columns(con, db, table))[how.stamp],
+        # the rows stamped with the copy's latest time are the copy's when as many (see notices)
+        after=">" if same_at_since else ">=",
         select=select,
     )
-    return _same_count(con, db, table, select)
+    return _same_count(con, db, table, f'SELECT * FROM "{how.source}"')
 
 
 def rebuild(warehouse: str | Path, settings=None, *, full: bool = False) -> Path:

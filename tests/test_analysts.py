@@ -202,32 +202,33 @@ def test_cli_rebuilds_by_hand(world):
     assert Path(out.strip()) == world["ana"] and os.stat(world["ana"]).st_ino != before
 
 
-def test_ledger_current_table_is_the_view(world, con):
-    """sql/analysts/ledger_current.sql computes the view's rows its own (cheaper) way: the same rows."""
+@pytest.mark.parametrize("table", ["ledger_current", "flags_current"])
+def test_table_is_the_view(world, con, table):
+    """sql/analysts/ledger_current.sql and flags_current.sql compute the view's rows their own (cheaper)
+    way: the same rows."""
     con.execute(f"ATTACH '{world['wh']}' AS w (READ_ONLY)")
     try:
         cols = ", ".join(
             c
             for (c,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'w' AND table_name = 'ledger_current' "
-                "AND column_name <> 'overdue' ORDER BY column_index"
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'w' AND table_name = ? "
+                "AND column_name <> 'overdue' ORDER BY column_index",
+                [table],
             ).fetchall()
         )
         assert (
             con.execute(
-                f"SELECT count(*) FROM (SELECT {cols} FROM ledger_current EXCEPT ALL "
-                f"SELECT {cols} FROM w.ledger_current)"
+                f"SELECT count(*) FROM (SELECT {cols} FROM {table} EXCEPT ALL SELECT {cols} FROM w.{table})"
             ).fetchone()[0]
             == 0
         )
         assert (
             con.execute(
-                f"SELECT count(*) FROM (SELECT {cols} FROM w.ledger_current EXCEPT ALL "
-                f"SELECT {cols} FROM ledger_current)"
+                f"SELECT count(*) FROM (SELECT {cols} FROM w.{table} EXCEPT ALL SELECT {cols} FROM {table})"
             ).fetchone()[0]
             == 0
         )
-        assert con.execute("SELECT count(*) FROM ledger_current").fetchone()[0] > 1000
+        assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 1000
     finally:
         con.execute("DETACH w")
 
