@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import pytest
 
+import pipelines.analysts
 from pipelines.settings import load_settings
+
+_REAL_WANTED = pipelines.analysts.wanted
 
 
 @pytest.fixture(scope="session")
@@ -61,15 +64,34 @@ def pytest_configure(config):
         config.option.loadscopereorder = False
 
 
-@pytest.fixture(autouse=True)
-def _analysts_file_only_where_read(request, monkeypatch):
-    if request.module.__name__.split(".")[-1] in ANALYSTS_FILE_MODULES or request.node.get_closest_marker(
-        "analysts_file"
-    ):
-        return
-    import pipelines.analysts
+def _not_wanted(warehouse, settings=None) -> bool:
+    return False
 
-    monkeypatch.setattr(pipelines.analysts, "wanted", lambda warehouse, settings=None: False)
+
+@pytest.fixture(scope="module", autouse=True)
+def _analysts_file_only_where_read_module(request):
+    """Module scope, autouse: in place before the module's own module-scoped fixtures are built
+    (pytest sets up a scope's autouse fixtures first). The switch was function-scoped only, so the
+    worlds that modules build once (the oracles, the hostile corpus, …) still rebuilt the analysts'
+    file after every command: about a third of their set-up time."""
+    if request.module.__name__.split(".")[-1] in ANALYSTS_FILE_MODULES:
+        yield
+        return
+    mp = pytest.MonkeyPatch()
+    mp.setattr(pipelines.analysts, "wanted", _not_wanted)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _analysts_file_only_where_read(request, monkeypatch, _analysts_file_only_where_read_module):
+    """A test marked ``analysts_file`` in a module that does not keep the file gets it back."""
+    if request.module.__name__.split(".")[-1] in ANALYSTS_FILE_MODULES:
+        return
+    if request.node.get_closest_marker("analysts_file"):
+        monkeypatch.setattr(pipelines.analysts, "wanted", _REAL_WANTED)
+    else:  # a test that patched it back and forth itself: off again for the next one
+        monkeypatch.setattr(pipelines.analysts, "wanted", _not_wanted)
 
 
 #: The test files that cost the most (seconds of setup + call, `--durations=0` of the whole suite on
