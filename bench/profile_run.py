@@ -3,7 +3,7 @@
     .venv/bin/python bench/profile_run.py WAREHOUSE --month 2026-11 [--out DIR] [--top 40]
 
 WAREHOUSE is copied first (the original is left as it was), then ``run_month`` runs on the
-copy with ``pipelines.warehouse.run_sql`` split into statements (DuckDB's
+copy with ``pipelines.steps.run_step`` split into statements (DuckDB's
 ``extract_statements``) and each statement timed, and the Python phases (GX validation,
 file writing, notice rendering) timed by wrapping them.  Prints the slowest items.
 In-process figures lack the interpreter start-up and imports that ``retire-prep run`` pays.
@@ -31,32 +31,19 @@ def _label(name: str, stmt: str) -> str:
     return f"{name}: {first}"
 
 
-def _timed_run_sql(orig_render):
-    import duckdb
-
-    def run_sql(con, name, **params):
-        sql = orig_render(name, **params)
-        for st in duckdb.extract_statements(sql):
-            text = st.query
-            t0 = time.perf_counter()
-            con.execute(text)
-            TIMES[_label(name, text)] += time.perf_counter() - t0
-            COUNTS[_label(name, text)] += 1
-
-    return run_sql
-
-
 def _timed_run_step(orig_run_step):
     """pipelines.steps.run_step split into statements, each timed (the stages' STEPS)."""
     import duckdb
 
-    def run_step(con, step, **params):
+    def run_step(con, step, *, bind=None, **params):
         sql = step.render(**params)
         rows = []
-        for st in duckdb.extract_statements(sql):
+        statements = duckdb.extract_statements(sql)
+        for i, st in enumerate(statements):
             text = st.query
             t0 = time.perf_counter()
-            rows = con.execute(text).fetchall()
+            last = i == len(statements) - 1
+            rows = (con.execute(text) if bind is None or not last else con.execute(text, bind)).fetchall()
             TIMES[_label(step.sql, text)] += time.perf_counter() - t0
             COUNTS[_label(step.sql, text)] += 1
         return rows
@@ -87,17 +74,38 @@ def main() -> None:
     ap.add_argument("--in-place", action="store_true", help="run on WAREHOUSE itself, not a copy")
     a = ap.parse_args()
 
+    import pipelines.feedback.apply as feedback_apply
     import pipelines.warehouse as wh
-    from pipelines import declare, feedback, ledger, monthly, notify, outputs, report, screen, tabular, validate
-
-    timed = _timed_run_sql(wh.render_sql)
-    for mod in (wh, screen, ledger, notify, outputs, declare, feedback, report, monthly):
-        if hasattr(mod, "run_sql"):
-            mod.run_sql = timed
-    from pipelines import steps
+    from pipelines import (
+        analysts,
+        declare,
+        forecast,
+        ledger,
+        monthly,
+        notify,
+        outputs,
+        report,
+        screen,
+        steps,
+        tabular,
+        validate,
+    )
 
     timed_step = _timed_run_step(steps.run_step)
-    for mod in (wh, steps, screen, ledger, notify, outputs, declare, feedback, report, monthly):
+    for mod in (
+        wh,
+        steps,
+        screen,
+        ledger,
+        notify,
+        outputs,
+        declare,
+        feedback_apply,
+        report,
+        monthly,
+        forecast,
+        analysts,
+    ):
         if hasattr(mod, "run_step"):
             mod.run_step = timed_step
     _wrap(validate, "validate_frames")

@@ -27,7 +27,8 @@ Starts when a complete push batch has arrived (`push_arrival`; P = the batch's m
 
 **When a task fails**
 * *ingest_push, "push batch(es) refused"*: the log says batch, file, row, reason. Move the refused
-  folder out of the inbox, clear the task. A held batch (missing seq) is only a warning.
+  folder out of the inbox, clear the task. A held batch (missing seq) is only a warning. `DEPARTURES`
+  (a FULL most of the push would leave with): if confirmed, trigger `{"accept_departures": "<batch_id>"}`.
 * *validation failed*: see `OUT/P/validation/`; nothing of that stage was published.
 * *warehouse locked* (another process; analysts use the analysts' file): the task retries.
 * *"ahead of the latest push"* (`begin`): ingest the missing pushes, clear from `ingest_push`;
@@ -50,15 +51,15 @@ Starts when a complete push batch has arrived (`push_arrival`; P = the batch's m
         "month": Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                        description="Month P (YYYY-MM); empty = the month of the run date (Asia/Shanghai)"),
         "replay": Param(False, type="boolean", description="Re-emit a month before the last month run"),
-        "ahead_of_push": Param(False, type="boolean",
-                               description="Run a month more than one month after the latest push (copies the warehouse first)"),
+        "ahead_of_push": Param(False, type="boolean", description="Run P past the latest push (copies the warehouse)"),
+        "accept_departures": Param("", type="string", description="batch_id of a FULL refused DEPARTURES, to apply"),
     },
 )
 def pre_service_monthly():
     @task(pool=POOL)
     def ingest_push() -> dict:
         from pipelines import orchestration as o
-        return o.ingest_push_inbox()
+        return o.ingest_push_inbox(accept_departures=o.current_accept_departures())
 
     @task(pool=POOL)
     def load_applications() -> dict:

@@ -24,7 +24,11 @@ the person keys, a warehouse behind the copy): the result is the table a full re
 No previous file, one that does not open, rotated person keys, or a table whose columns changed:
 written whole (``retire-prep analysts --full`` forces it).
 
-A table is one line of :data:`TABLES`: its name and the SQL file (a SELECT on the warehouse).
+A table is one line of :data:`TABLES`: its name and the SQL file (a SELECT on the warehouse).  The
+SQL, those SELECTs and what writes the file, is the stage's ``STEPS`` (:mod:`pipelines.steps`).  What
+stays in Python, and why: transaction control, and the look-ups of DuckDB's catalog
+(``duckdb_tables()``, ``duckdb_columns()``, ``_an_months``), one line each with bound values,
+beside the decision they feed (docs/decisions.md "Issue 15 (eighth session)").
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .warehouse import render_sql, run_sql
+from .steps import Step, Steps, query, run_step
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +95,55 @@ UPKEEP: dict[str, str | Units] = {
     "transitions": Units("entry_id", stamp="recorded_at"),
 }
 
-#: SQL params every analysts' SQL file may use (office_month.sql is shared with the report)
+#: the analysts' file's SQL, in the order a build runs it: the new file attached, what the upkeep
+#: knows of the copy, each table's SELECT (:data:`TABLES`, streamed into the file), the upkeep of a
+#: kept table (:data:`UPKEEP`), a table written whole, the small tables, the file detached
+STEPS = Steps(
+    [Step("analysts/attach.sql"), Step("analysts/upkeep_keys.sql"), Step("analysts/upkeep_state.sql")]
+    + [Step(sql) for _, sql in TABLES]
+    + [
+        Step(f"analysts/{name}.sql")
+        for name in (
+            "drop_table",
+            "upkeep_has_rows",
+            "upkeep_columns",
+            "upkeep_new",
+            "upkeep_ledger",
+            "upkeep_clean",
+            "upkeep_notices_since",
+            "upkeep_notices",
+            "upkeep_count",
+            "upkeep_units_since",
+            "upkeep_units",
+            "write_table",
+            "offices",
+            "code_labels",
+            "about",
+            "dictionary",
+            "detach",
+        )
+    ]
+)
+
+#: SQL params the analysts' SELECTs are given (office_month.sql, shared with the report, takes two)
 _PARAMS = {"upto_mi": None, "include_mi": None, "entries": None, "ledger_only": False}
+
+#: the name of the new file, attached to the warehouse's connection while it is written
+_DB = "retire_prep_analysts_new"
+
+
+def _select(sql_file: str, **params) -> str:
+    """The text of the SELECT of ``sql_file`` (a line of :data:`TABLES`), for another step to wrap."""
+    return query(STEPS[_name(sql_file)], **{**_PARAMS, **params})
+
+
+def _name(sql_file: str) -> str:
+    return sql_file.rsplit("/", 1)[-1].removesuffix(".sql")
+
+
+def _columns_as_lists(rows: list[tuple], width: int) -> list[list]:
+    """Rows as one list per column: the DuckDB parameters of offices.sql, code_labels.sql, dictionary.sql."""
+    return [[r[i] for r in rows] for i in range(width)]
 
 
 def analysts_path(warehouse: str | Path) -> Path:
@@ -103,37 +154,14 @@ def analysts_path(warehouse: str | Path) -> Path:
 
 
 def _small_tables(con, db: str) -> None:
-    """offices, code_labels: a few dozen rows each, from data/."""
+    """offices, code_labels: a few dozen rows each, from data/, each in one statement (its columns
+    bound as lists; executemany costs a statement a row)."""
     from .labels import label_rows
     from .notify import office_short_name, offices
 
-    con.execute(
-        f"CREATE TABLE {db}.offices (office_code VARCHAR, office_name VARCHAR, short_name VARCHAR, city VARCHAR)"
-    )
-    _insert(
-        con,
-        f"{db}.offices",
-        [(c, o["office_name"], office_short_name(o["office_name"]), o["city"]) for c, o in sorted(offices().items())],
-    )
-    con.execute(f"CREATE TABLE {db}.code_labels (kind VARCHAR, code VARCHAR, label_zh VARCHAR)")
-    _insert(con, f"{db}.code_labels", label_rows())
-
-
-def _insert(con, table: str, rows: list[tuple]) -> None:
-    """A few hundred rows from data/ in one statement (executemany costs a statement a row)."""
-    if rows:
-        one = "(" + ", ".join("?" * len(rows[0])) + ")"
-        con.execute(f"INSERT INTO {table} VALUES " + ", ".join([one] * len(rows)), [v for r in rows for v in r])
-
-
-def _about(con, db: str) -> None:
-    con.execute(f"""CREATE TABLE {db}.about AS
-        SELECT CAST(timezone('Asia/Shanghai', now()) AS TIMESTAMP) AS built_at,
-               (SELECT max(seq) FROM push_batches WHERE status = 'APPLIED') AS last_applied_seq,
-               (SELECT month_text(max(month_mi)) FROM month_runs
-                 WHERE command = 'run' AND status = 'DONE') AS last_month_run,
-               (SELECT month_text(max(month_mi)) FROM month_runs
-                 WHERE command = 'declare' AND status = 'DONE') AS last_month_declared""")
+    rows = [(c, o["office_name"], office_short_name(o["office_name"]), o["city"]) for c, o in sorted(offices().items())]
+    run_step(con, STEPS["offices"], db=db, bind=_columns_as_lists(rows, 4))
+    run_step(con, STEPS["code_labels"], db=db, bind=_columns_as_lists(label_rows(), 3))
 
 
 def _dictionary(con, db: str) -> list[str]:
@@ -158,11 +186,7 @@ def _dictionary(con, db: str) -> list[str]:
     rows.append(("dictionary", "data_type", "VARCHAR", "数据类型", "DuckDB type"))
     rows.append(("dictionary", "name_zh", "VARCHAR", "中文名称", "the column's Chinese name"))
     rows.append(("dictionary", "meaning", "VARCHAR", "含义", "what the column holds"))
-    con.execute(
-        f"CREATE TABLE {db}.dictionary (table_name VARCHAR, column_name VARCHAR, data_type VARCHAR, "
-        "name_zh VARCHAR, meaning VARCHAR)"
-    )
-    _insert(con, f"{db}.dictionary", rows)
+    run_step(con, STEPS["dictionary"], db=db, bind=_columns_as_lists(rows, 5))
     return missing
 
 
@@ -202,12 +226,12 @@ def build_analysts(con, target: str | Path, *, full: bool = False) -> Path:
 def _write(con, tmp: Path, copy_of: Path | None) -> None:
     """Fill ``tmp`` (a copy of ``copy_of``, else a new file) in one transaction; on any failure
     nothing of it is left."""
-    db = "retire_prep_analysts_new"
+    db = _DB
     try:
         if copy_of is not None:
             shutil.copyfile(copy_of, tmp)
         # inside the try: an ATTACH that fails (a full disk) may have created the file already
-        con.execute(f"ATTACH '{_sql_str(tmp)}' AS {db}")
+        run_step(con, STEPS["attach"], path=tmp, db=db)
         con.execute("BEGIN TRANSACTION")  # one commit: one consistent reading of the warehouse, and faster
         runs_same = False
         if copy_of is not None:
@@ -219,27 +243,26 @@ def _write(con, tmp: Path, copy_of: Path | None) -> None:
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [db]
             ).fetchall():
                 if old not in keep:  # written whole below, as are the small tables
-                    con.execute(f'DROP TABLE {db}."{old}"')
+                    run_step(con, STEPS["drop_table"], db=db, table=old)
         for table, sql_file in TABLES:
-            select = render_sql(sql_file, **_PARAMS).strip().rstrip(";")
+            select = _select(sql_file)
             if copy_of is not None and table in UPKEEP and _upkeep(con, db, table, sql_file, select, runs_same):
                 continue
-            con.execute(f"DROP TABLE IF EXISTS {db}.{table}")
-            con.execute(f"CREATE TABLE {db}.{table} AS " + select)
+            run_step(con, STEPS["write_table"], db=db, table=table, select=select)
         _small_tables(con, db)
-        _about(con, db)
+        run_step(con, STEPS["about"], db=db)
         missing = _dictionary(con, db)
         con.execute("COMMIT")
         if missing:
             log.warning("analysts' file: columns without a Chinese name in the dictionaries: %s", missing)
-        con.execute(f"DETACH {db}")
+        run_step(con, STEPS["detach"], db=db)
     except BaseException:
         try:
             con.execute("ROLLBACK")
         except Exception:
             pass
         try:
-            con.execute(f"DETACH {db}")
+            run_step(con, STEPS["detach"], db=db)
         except Exception:
             pass
         for p in (tmp, tmp.with_name(tmp.name + ".wal")):
@@ -272,15 +295,11 @@ def _copy_state(con, db: str) -> bool:
         ).fetchall()
     }
     if "ledger_current" in has:
-        rotated = con.execute(
-            f"SELECT count(*) FROM (SELECT entry_id, person_key FROM {db}.ledger_current LIMIT 1000) o "
-            "JOIN ledger_entries e USING (entry_id) JOIN person_keys k ON k.id_no = e.id_no "
-            "WHERE k.person_key <> o.person_key"
-        ).fetchone()[0]
+        rotated = run_step(con, STEPS["upkeep_keys"], db=db)[0][0]
         if rotated:
             raise _CopyNotUsable("person keys changed")
-    runs = render_sql("analysts/runs.sql", **_PARAMS).strip().rstrip(";")
-    run_sql(con, "analysts/upkeep_state.sql", db=db, runs=runs, has_runs="month_runs" in has)
+    runs = _select("analysts/runs.sql")
+    run_step(con, STEPS["upkeep_state"], db=db, runs=runs, has_runs="month_runs" in has)
     if "month_runs" not in has:
         return False
     return not con.execute("SELECT count(*) FROM _an_months").fetchone()[0]
@@ -293,68 +312,53 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
     or a check failed."""
     how = UPKEEP[table]
     have = _columns(con, db, table)
-    if not have or not con.execute(f"SELECT count(*) FROM (FROM {db}.{table} LIMIT 1)").fetchone()[0]:
+    if not have or not run_step(con, STEPS["upkeep_has_rows"], db=db, table=table)[0][0]:
         return False
-    if [(c[0], c[1]) for c in con.execute(f"DESCRIBE {select}").fetchall()] != have:
+    if [(c[0], c[1]) for c in run_step(con, STEPS["upkeep_columns"], select=select)] != have:
         return False
     if how == "runs":
         return runs_same
     if how == "ledger":
         if not runs_same:
             return False
-        own = render_sql(sql_file, **{**_PARAMS, "ledger_only": True}).strip().rstrip(";")
-        run_sql(con, "analysts/upkeep_new.sql", select=own)
+        run_step(con, STEPS["upkeep_new"], select=_select(sql_file, ledger_only=True))
         try:
             cols = [c for c, _ in _columns(con, "temp", "_an_new") if c != "entry_id"]
-            run_sql(con, "analysts/upkeep_ledger.sql", db=db, columns=cols)
-            again = render_sql(sql_file, **{**_PARAMS, "entries": "_an_changed"}).strip().rstrip(";")
-            con.execute(f"INSERT INTO {db}.{table} BY NAME " + again)
+            again = _select(sql_file, entries="_an_changed")
+            run_step(con, STEPS["upkeep_ledger"], db=db, columns=cols, again=again)
         finally:
-            con.execute("DROP TABLE IF EXISTS temp._an_new")
-            con.execute("DROP TABLE IF EXISTS temp._an_changed")
+            run_step(con, STEPS["upkeep_clean"])
         return True
     if how == "notices":
-        w, done = con.execute(
-            f"SELECT CAST((SELECT max(created_at) FROM {db}.notices) AS VARCHAR), "
-            "(SELECT list(DISTINCT month ORDER BY month) FROM _an_copy_runs WHERE command = 'run' AND status = 'DONE')"
-        ).fetchone()
-        frozen = (
-            f"issued_month IN ({', '.join(_sql_lit(m) for m in done)}) AND created_at < CAST({_sql_lit(w)} AS TIMESTAMPTZ)"
-            if done and w
-            else "false"
-        )
-        run_sql(con, "analysts/upkeep_notices.sql", db=db, select=select, frozen=frozen)
+        since, done = run_step(con, STEPS["upkeep_notices_since"], db=db)[0]
+        run_step(con, STEPS["upkeep_notices"], db=db, select=select, done=done, since=since)
         return _same_count(con, db, table, select)
     return _upkeep_units(con, db, table, select, how)
 
 
 def _same_count(con, db: str, table: str, select: str) -> bool:
-    kept, now = con.execute(f"SELECT (SELECT count(*) FROM {db}.{table}), (SELECT count(*) FROM ({select}))").fetchone()
+    kept, now = run_step(con, STEPS["upkeep_count"], db=db, table=table, select=select)[0]
     if kept != now:
         log.warning("analysts' file: %s kept up to date has %d rows, not %d: written whole", table, kept, now)
     return kept == now
 
 
 def _upkeep_units(con, db: str, table: str, select: str, how: Units) -> bool:
-    since, ahead = con.execute(
-        f'SELECT CAST((SELECT max("{how.stamp}") FROM {db}.{table}) AS VARCHAR), '
-        f'(SELECT max("{how.stamp}") FROM {db}.{table}) > (SELECT max("{how.stamp}") FROM ({select}))'
-    ).fetchone()
+    since, ahead = run_step(con, STEPS["upkeep_units_since"], db=db, table=table, stamp=how.stamp, select=select)[0]
     if ahead or since is None:
         return False
-    since = f"CAST({_sql_lit(since)} AS {dict(_columns(con, db, table))[how.stamp]})"
-    run_sql(
-        con, "analysts/upkeep_units.sql", db=db, table=table, key=how.key, stamp=how.stamp, since=since, select=select
+    run_step(
+        con,
+        STEPS["upkeep_units"],
+        db=db,
+        table=table,
+        key=how.key,
+        stamp=how.stamp,
+        since=since,
+        since_type=dict(_columns(con, db, table))[how.stamp],
+        select=select,
     )
     return _same_count(con, db, table, select)
-
-
-def _sql_lit(v: str) -> str:
-    return "'" + str(v).replace("'", "''") + "'"
-
-
-def _sql_str(p: Path) -> str:
-    return str(p).replace("'", "''")
 
 
 def rebuild(warehouse: str | Path, settings=None, *, full: bool = False) -> Path:

@@ -65,7 +65,7 @@ def cmd_ingest(a) -> int:
     from .ingest import ingest_batches
 
     _progress(f"ingesting {len(a.batch_dirs)} batch folder(s) into {a.warehouse}")
-    report = ingest_batches(a.batch_dirs, a.warehouse)
+    report = ingest_batches(a.batch_dirs, a.warehouse, accept_departures=a.accept_departures)
     for line in report.lines():
         print(line)
     if report.refused:
@@ -200,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("ingest", help="verify and apply push batches in seq order")
     sp.add_argument(
         "batch_dirs", nargs="+", metavar="BATCH_DIR", help="batch folders (manifest.json, persons, segments), any order"
+    )
+    sp.add_argument(
+        "--accept-departures",
+        action="append",
+        default=[],
+        metavar="BATCH_ID",
+        help="apply this FULL even though most of the push would leave with it (refused DEPARTURES otherwise)",
     )
     wh(sp)
     sp.set_defaults(func=cmd_ingest)

@@ -15,10 +15,17 @@ class BatchRefused(RetirePrepError):
     """A push batch that is refused whole (push-format.md)."""
 
     def __init__(
-        self, batch: str, reason: str, file: str | None = None, row: int | None = None, seq: int | None = None
+        self,
+        batch: str,
+        reason: str,
+        file: str | None = None,
+        row: int | None = None,
+        seq: int | None = None,
+        code: str | None = None,
     ):
-        # seq: the manifest's, when it was read before the refusal (recorded with it)
-        self.batch, self.reason, self.file, self.row, self.seq = batch, reason, file, row, seq
+        # seq: the manifest's, when it was read before the refusal (recorded with it); code: the
+        # refusal's code in batch_refusals when it is not the caller's default (BATCH, MANIFEST …)
+        self.batch, self.reason, self.file, self.row, self.seq, self.code = batch, reason, file, row, seq, code
         where = f"batch {batch}"
         if file:
             where += f", file {file}"
@@ -51,3 +58,8 @@ class ValidationFailed(RetirePrepError):
     """A Great Expectations suite failed: the stage is not published."""
 
     exit_code = 3
+
+
+class DuplicateNotice(RetirePrepError):
+    """A writer of ``notice_log`` would leave two notices of one person, kind and reference month
+    (or one ``notice_id`` twice): the check that replaced the table's UNIQUE constraints (issue 19)."""

@@ -19,6 +19,10 @@ person entering, ``insured_region``; Ningdong under its own code, a setting).
 
 The rows are kept in the warehouse table ``forecast`` (the report and the analysts read it) and
 written with the month's files.  Counts only: no ID number, name or phone.
+
+The SQL is the stage's ``STEPS`` (``sql/forecast/``, run by :mod:`pipelines.steps`); what stays in
+Python are one-line look-ups with bound values beside the code that uses them (the stored forecast's
+totals and horizon, the push state of P's run, the report's rows).
 """
 
 from __future__ import annotations
@@ -29,9 +33,23 @@ from pathlib import Path
 from .errors import RetirePrepError
 from .policy import format_month, parse_month
 from .settings import Settings, load_settings
-from .warehouse import connect, run_sql
+from .screen import STEPS as SCREEN_STEPS
+from .steps import Step, Steps, query, run_step
+from .warehouse import connect
 
 log = logging.getLogger(__name__)
+
+#: the forecast's SQL in the order it runs: the people and notices of the horizon (needs ``persons_p``,
+#: sql/screen/00_state.sql, made by the run or by :func:`_state_of_month`), the counts, their keeping,
+#: the file's rows (a SELECT, streamed)
+STEPS = Steps(
+    (
+        Step("forecast/10_forecast.sql", inputs=("persons_p",)),
+        Step("forecast/20_counts.sql"),
+        Step("forecast/30_store.sql"),
+        Step("forecast/40_file.sql"),
+    )
+)
 
 KINDS = ("PRE_SERVICE", "AGE_MINUS_3", "AGE_REACHED", "OVERDUE", "DECLARATION", "CONSULTATION", "RESULT")
 CHANNELS = ("SMS", "EMPLOYER", "TOWNSHIP")
@@ -55,11 +73,10 @@ def check_horizon(horizon) -> int:
     return horizon
 
 
-def _sql_offices(settings: Settings) -> str:
-    from .tabular import sql_codes
+def _offices(settings: Settings) -> list[str]:
     from .validate import office_codes
 
-    return sql_codes(office_codes(settings))
+    return list(office_codes(settings))
 
 
 def compute(con, month_mi: int, settings: Settings, horizon: int | None = None, only: str | None = None) -> None:
@@ -72,10 +89,10 @@ def compute(con, month_mi: int, settings: Settings, horizon: int | None = None, 
         next_month_first=format_month(month_mi + 1) + "-01",
         overdue_every=int(settings.overdue_every_months),
         settings=settings,
-        only="'" + only.replace("'", "''") + "'" if only else "",
+        only=only or "",
     )
-    run_sql(con, "forecast/10_forecast.sql", **params)
-    run_sql(con, "forecast/20_counts.sql", offices=_sql_offices(settings), kinds=KINDS, channels=CHANNELS, **params)
+    run_step(con, STEPS["10_forecast"], **params)
+    run_step(con, STEPS["20_counts"], offices=_offices(settings), kinds=KINDS, channels=CHANNELS, **params)
 
 
 def forecast_month(con, ctx, *, validate: bool = True) -> dict:
@@ -85,7 +102,7 @@ def forecast_month(con, ctx, *, validate: bool = True) -> dict:
     con.execute("BEGIN TRANSACTION")
     try:
         compute(con, ctx.month_mi, ctx.settings, horizon)
-        run_sql(con, "forecast/30_store.sql", month_mi=ctx.month_mi, horizon=horizon)
+        run_step(con, STEPS["30_store"], month_mi=ctx.month_mi, horizon=horizon)
         if validate:
             from .validate import validate_frames
 
@@ -108,13 +125,7 @@ def forecast_month(con, ctx, *, validate: bool = True) -> dict:
 
 
 def _file_query(month_mi: int, horizon: int | None = None, table: str = "forecast") -> str:
-    cols = ", ".join(COUNT_COLUMNS)
-    limit = f" AND forecast_mi - month_mi <= {int(horizon)}" if horizon else ""
-    return (
-        f"SELECT mi_text(month_mi) AS base_month, mi_text(forecast_mi) AS forecast_month, "
-        f"forecast_mi - month_mi AS months_ahead, office_code, {cols} FROM {table} "
-        f"WHERE month_mi = {int(month_mi)}{limit} ORDER BY office_code, forecast_mi"
-    )
+    return query(STEPS["40_file"], month_mi=month_mi, horizon=horizon, table=table, columns=COUNT_COLUMNS)
 
 
 def _with_office_names(table):
@@ -156,7 +167,7 @@ def _state_of_month(con, month_mi: int) -> int:
     ).fetchall()[0]
     if row is None or row[0] is None:
         raise RetirePrepError(f"month {format_month(month_mi)} has not been run: run it first (retire-prep run)")
-    run_sql(con, "screen/00_state.sql", seq=int(row[0]))
+    run_step(con, SCREEN_STEPS["00_state"], seq=int(row[0]))
     return int(row[0])
 
 

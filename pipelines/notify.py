@@ -11,7 +11,8 @@
 
 Idempotency: a notice is keyed by (id_no, kind, reference_mi); rows whose key is already in
 ``notice_log`` are left out before rendering, and the insert (one statement) skips any key that
-is present (anti-joins; the UNIQUE constraints refuse anything else).  ``notice_id`` is deterministic:
+is present (anti-joins); :func:`check_unique` then refuses, before the writer's COMMIT, any key or
+``notice_id`` the log would hold twice (the table has no UNIQUE index: issue 19).  ``notice_id`` is deterministic:
 ``<kind>-<YYYY-MM of the reference month>-<person_key>``.  A rerun inserts nothing; a run
 killed after the insert and before the files completes the files when rerun.
 
@@ -48,7 +49,7 @@ import jinja2
 import pyarrow as pa
 
 from . import DATA_DIR, TEMPLATES_DIR, months
-from .errors import RetirePrepError
+from .errors import DuplicateNotice, RetirePrepError
 from .ledger import record_transitions
 from .policy import format_month, sms_segments as _segments_for_length
 from .settings import Settings
@@ -63,6 +64,7 @@ STEPS = Steps(
         Step("notify/20_notice_rows.sql"),
         Step("notify/25_notice_texts.sql", inputs=("_notice_texts",)),  # rendered in Python, registered
         Step("notify/30_insert.sql"),
+        Step("notify/35_unique.sql"),
         Step("notify/40_pre_service_notified.sql"),
         Step("notify/46_withdraw.sql"),
         Step("notify/47_settle_batch.sql"),
@@ -436,12 +438,30 @@ def _issue(
         inserted = []
         if n_new:
             run_step(con, STEPS["30_insert"], source="_notice_new")
+            check_unique(con, "_notice_ins")
             inserted = con.execute("SELECT kind, count(*) FROM _notice_ins GROUP BY kind").fetchall()
     finally:
         _run(con, "DROP TABLE IF EXISTS _notice_rows")
         _run(con, "DROP TABLE IF EXISTS _notice_new")
         _run(con, "DROP TABLE IF EXISTS _notice_ins")
     return {k: int(n) for k, n in inserted}
+
+
+def check_unique(con, source: str) -> None:
+    """Refuse a duplicate in ``notice_log`` among the keys of ``source`` (the rows just inserted):
+    two notices of one (id_no, kind, reference_mi), or one ``notice_id`` twice (rules.md §5).
+
+    The log's UNIQUE and PRIMARY KEY are gone (issue 19: their index entries stay in memory until
+    COMMIT and a FULL month of 5,000,000 persons did not commit within DuckDB's 1 GB); every insert
+    into it calls this inside the writer's transaction, so the error rolls the whole stage back, as
+    the constraint's did (``sql/notify/35_unique.sql``).  The message names no person.
+    """
+    keys, ids = run_step(con, STEPS["35_unique"], source=source)[0]
+    if keys or ids:
+        raise DuplicateNotice(
+            f"notice_log would hold {keys} (id_no, kind, reference_mi) key(s) and {ids} notice_id(s) twice: "
+            "refused, nothing of this transaction is committed (rules.md §5: a notice is never issued twice)"
+        )
 
 
 def issue_notices(con, kind: str, rows_table: str, month_mi: int, settings: Settings) -> int:
@@ -542,6 +562,7 @@ def withdraw_closed(con, month_mi: int) -> int:
         withdraw=not published,
         restore_into=int(month_mi) + 1 if published else int(month_mi),
     )
+    check_unique(con, "_restore")
     return 0 if published else con.execute("SELECT count(*) FROM _withdraw").fetchall()[0][0]
 
 

@@ -156,6 +156,14 @@ def current_ahead_of_push() -> bool:
     return bool((get_current_context().get("params") or {}).get("ahead_of_push"))
 
 
+def current_accept_departures() -> str:
+    """The ``accept_departures`` param of the running task's DAG run (default empty): the batch_id of a
+    FULL refused ``DEPARTURES`` that an operator has checked and wants applied as it is."""
+    from airflow.sdk import get_current_context
+
+    return str((get_current_context().get("params") or {}).get("accept_departures") or "")
+
+
 def current_replay() -> bool:
     """The ``replay`` param of the running task's DAG run (default false)."""
     from airflow.sdk import get_current_context
@@ -206,11 +214,13 @@ def _fail_without_retry(exc: Exception | str):
     return AirflowFailException(f"retire-prep: {exc}")
 
 
-def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
+def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, accept_departures: str = "") -> dict:
     """Ingest every batch waiting in the push inbox, in seq order.
 
     The whole inbox is processed first; then a refused batch fails the task (no retry:
     the same bytes would be refused again).  Held batches are logged as warnings.
+    ``accept_departures``: batch_ids (comma- or space-separated; the DAG's param) of FULLs to apply
+    although most of the push would leave with them.
     """
     from .errors import RetirePrepError
     from .ingest import ingest_inbox
@@ -221,7 +231,7 @@ def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None) 
         log.warning("push inbox %s does not exist: nothing to ingest", inbox)
         return {"applied": [], "held": [], "refused": []}
     try:
-        report = ingest_inbox(inbox, warehouse)
+        report = ingest_inbox(inbox, warehouse, accept_departures=accept_departures.replace(",", " ").split())
     except RetirePrepError as exc:
         raise _fail_without_retry(exc) from exc
     _log_lines(report)

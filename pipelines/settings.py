@@ -53,6 +53,10 @@ class Settings:
     stage_days: dict[str, int] = field(default_factory=_default_stage_days)
     # push-format.md
     bad_row_share: float = 0.05
+    # a FULL that would mark more than this share of the persons in the push as having left it (and at
+    # least full_departure_min_persons of them) is refused until accepted by name (docs/decisions.md)
+    full_departure_max_share: float = 0.5
+    full_departure_min_persons: int = 1000
     # Great Expectations on large frames (a batch's persons, the month's screening, ledger and
     # worklists): validated whole up to this many persons; above it, a deterministic hash sample
     # of about this size (the SQL of every stage still covers every row). 0 = always whole.

@@ -18,6 +18,14 @@ steps: a frame it registers, a table its caller made); tests/test_sql_headers.py
 ``run_step`` runs the statements and returns the rows of the last one (fetched: DuckDB refuses other
 work on the connection while a result is pending); ``query`` returns the rendered text of a step
 that is one SELECT, for the caller to stream (``write_partitioned``, ``COPY``, a frame).
+
+A stage that decides row by row with bound parameters (feedback) lists files of named statements
+(``-- name: <name>`` blocks, aiosql's convention) as its steps; :func:`statement` hands out one
+statement of such a file, for the caller to execute with its DuckDB parameters.
+
+This module is the only one that renders a file of ``sql/`` (tests/test_sql_headers.py checks it);
+values are quoted into the text by the Jinja filters ``sql_str``, ``sql_ident``, ``sql_list``, never
+by hand.
 """
 
 from __future__ import annotations
@@ -27,13 +35,48 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterable
 
+import jinja2
+
 from . import SQL_DIR
 from .errors import RetirePrepError
 
 _LEADING_COMMENTS = re.compile(r"\A(?:[ \t]*(?:--[^\n]*)?\n)+")
+_NAME = re.compile(r"^-- name: (\w+)[ \t]*$", re.M)
 
 #: called after each step ran, with (con, step, params): the header test's check of what a step writes
 OBSERVERS: list[Callable] = []
+#: called each time a named statement is handed out, with (step, name, params): the header test's record
+STATEMENT_OBSERVERS: list[Callable] = []
+
+
+def sql_str(value) -> str:
+    """A text literal: ``'it''s'`` (Jinja filter ``sql_str``; the one way a value is quoted into SQL)."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_ident(value) -> str:
+    """A quoted identifier, ``a"b`` as ``"a""b"`` (Jinja filter ``sql_ident``)."""
+    return '"' + str(value).replace('"', '""') + '"'
+
+
+def sql_list(values) -> str:
+    """Text literals separated by commas, for ``IN (…)`` or ``[…]`` (Jinja filter ``sql_list``)."""
+    return ", ".join(sql_str(v) for v in values)
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(SQL_DIR)),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+_env.filters.update(sql_str=sql_str, sql_ident=sql_ident, sql_list=sql_list)
+
+
+def render(sql: str, **params) -> str:
+    """``sql/<sql>`` rendered with Jinja2 (settings and parameters, never data), whole."""
+    return _env.get_template(sql).render(**params)
 
 
 @lru_cache(maxsize=None)
@@ -88,9 +131,7 @@ class Step:
         """The file's text rendered, its opening comment lines (the header and what it says) left out:
         the text DuckDB reports, and a statement's label in tests/test_fault_injection.py, begin
         with the first statement."""
-        from .warehouse import render_sql
-
-        return _LEADING_COMMENTS.sub("", render_sql(self.sql, **self.given(params)), count=1)
+        return _LEADING_COMMENTS.sub("", render(self.sql, **self.given(params)), count=1)
 
 
 class Steps(tuple):
@@ -141,3 +182,41 @@ def run_steps(con, steps: Iterable[Step], **params) -> dict[str, list[tuple]]:
 def query(step: Step, **params) -> str:
     """The text of a step that is one SELECT (no trailing ``;``), for the caller to stream."""
     return step.render(**params).strip().rstrip(";")
+
+
+# ------------------------------------------------------------------ files of named statements
+
+
+@lru_cache(maxsize=None)
+def _blocks(sql: str) -> dict[str, str]:
+    """``sql/<sql>`` → {name: statement text}, one per ``-- name: <name>`` block (the header before
+    the first name dropped)."""
+    parts = _NAME.split((SQL_DIR / sql).read_text(encoding="utf-8"))
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2])}
+
+
+@lru_cache(maxsize=None)
+def _template(sql: str, name: str) -> jinja2.Template:
+    blocks = _blocks(sql)
+    if name not in blocks:
+        raise RetirePrepError(f"sql/{sql} has no statement {name!r}")
+    return _env.from_string(blocks[name])
+
+
+@lru_cache(maxsize=None)
+def _plain(sql: str, name: str) -> str:
+    return _template(sql, name).render()
+
+
+def statement(step: Step, name: str, **params) -> str:
+    """The statement ``name`` of ``step``'s file of named statements, rendered (the same Jinja
+    environment and filters as every step) with ``params``, which its ``-- params:`` line names;
+    the caller executes it with its DuckDB parameters (``$entry_id``), bound row by row.  A statement
+    without Jinja parameters is rendered once and kept (feedback asks for them for every row)."""
+    unknown = sorted(set(params) - step.params)
+    if unknown:
+        raise RetirePrepError(f"sql/{step.sql} takes no parameter {unknown[0]}")
+    text = _template(step.sql, name).render(**params) if params else _plain(step.sql, name)
+    for observe in STATEMENT_OBSERVERS:
+        observe(step, name, params)
+    return text

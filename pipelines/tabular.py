@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -176,16 +175,6 @@ def write_table(
     """
     reader = _reader(con, query)
     return write_arrow(Batches(reader.schema, reader), stem, csv_only=csv_only, parquet_only=parquet_only)
-
-
-def sql_codes(codes) -> str:
-    """Codes as a SQL list of text literals (``'640104', '640105'``), for the ``IN (…)`` of a
-    :func:`write_partitioned` query.  Only for codes of [0-9A-Za-z]; anything else is an error."""
-    codes = list(codes)
-    bad = [c for c in codes if not (isinstance(c, str) and re.fullmatch(r"[0-9A-Za-z]{1,20}", c))]
-    if bad:
-        raise ValueError(f"not a code: {bad[0]!r}")
-    return ", ".join(f"'{c}'" for c in codes)
 
 
 def write_partitioned(

@@ -2,7 +2,7 @@
 
 Python orchestrates and DuckDB computes: every set-based step is a ``.sql``
 file under ``sql/<stage>/``, rendered with Jinja2 (settings and parameters
-only, never data) and run on one connection.  One writing process per file:
+only, never data) and run on one connection by :mod:`pipelines.steps`.  One writing process per file:
 writers take ``connect(path)``; readers ``connect(path, read_only=True)``.
 """
 
@@ -15,38 +15,11 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
-import jinja2
 
-from . import SQL_DIR
 from .settings import Settings, load_settings
+from .steps import sql_ident, sql_list, sql_str  # noqa: F401  (the quoting filters: pipelines/steps.py)
 
 log = logging.getLogger(__name__)
-
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(SQL_DIR)),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-)
-
-
-def sql_str(value) -> str:
-    """A text literal: ``'it''s'`` (Jinja filter ``sql_str``; the one way a value is quoted into SQL)."""
-    if isinstance(value, jinja2.Undefined):
-        str(value)  # StrictUndefined raises
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def sql_ident(value) -> str:
-    """A quoted identifier, ``a"b`` as ``"a""b"`` (Jinja filter ``sql_ident``)."""
-    return '"' + str(value).replace('"', '""') + '"'
-
-
-def sql_list(values) -> str:
-    """Text literals separated by commas, for ``IN (…)`` or ``[…]`` (Jinja filter ``sql_list``)."""
-    return ", ".join(sql_str(v) for v in values)
-
-
-_env.filters.update(sql_str=sql_str, sql_ident=sql_ident, sql_list=sql_list)
 
 
 def _steps():
@@ -67,6 +40,7 @@ def _steps():
             "warehouse/schema_forecast",
             "warehouse/schema_screen",
             "warehouse/views",
+            "warehouse/migrate_notice_log",  # run by migrate_notice_log only (an older warehouse)
         )
     )
 
@@ -74,11 +48,6 @@ def _steps():
 #: the warehouse's set-up: ``policy/*`` and ``person_key`` on every connection, ``schema*`` and
 #: ``views`` on a writer's (:func:`connect`)
 STEPS = _steps()
-
-
-def render_sql(name: str, **params) -> str:
-    """Render ``sql/<name>`` with Jinja2 parameters (settings, month, seq …)."""
-    return _env.get_template(name).render(**params)
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -89,12 +58,6 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
     except duckdb.Error as exc:
         log.debug("ROLLBACK after a failure failed too (%s)", type(exc).__name__)
-
-
-def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params) -> None:
-    """Run every statement of ``sql/<name>`` on ``con``: the old way, left for the modules not yet
-    listing their ``STEPS`` (feedback, analysts, forecast); stages run :mod:`pipelines.steps`."""
-    con.execute(render_sql(name, **params))
 
 
 def _nfkc(col):
@@ -158,6 +121,45 @@ def temp_directory(path: str | Path, settings: Settings) -> Path:
     return path.parent / settings.duckdb_temp_directory  # an absolute setting stays as it is
 
 
+def migrate_notice_log(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Rebuild an older warehouse's ``notice_log`` without its PRIMARY KEY and UNIQUE (issue 19).
+
+    DuckDB cannot drop a constraint in place: in one transaction the table is renamed, made again
+    from ``schema.sql``, every row copied (``sql/warehouse/migrate_notice_log.sql``), the counts
+    compared, the old table dropped; any failure rolls back to the old table whole.  Uniqueness is
+    then :func:`pipelines.notify.check_unique`'s.  True when it rebuilt the table.
+    """
+    from .steps import run_step
+
+    old = con.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'notice_log' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+    ).fetchall()[0][0]
+    if not old:
+        return False
+    con.execute("BEGIN TRANSACTION")
+    try:
+        before = con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0]
+        con.execute(f"ALTER TABLE notice_log RENAME TO {_OLD_NOTICE_LOG}")
+        run_step(con, STEPS["schema"], settings=settings)
+        run_step(con, STEPS["migrate_notice_log"], old=_OLD_NOTICE_LOG)
+        after = con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0]
+        if after != before:
+            from .errors import RetirePrepError
+
+            raise RetirePrepError(f"notice_log's rebuild copied {after} of {before} rows: rolled back")
+        con.execute(f"DROP TABLE {_OLD_NOTICE_LOG}")
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
+    log.info("notice_log rebuilt without its UNIQUE indexes (issue 19): %d notices kept", after)
+    return True
+
+
+_OLD_NOTICE_LOG = "notice_log_before_issue19"
+
+
 @contextmanager
 def connect(
     path: str | Path, read_only: bool = False, settings: Settings | None = None
@@ -181,7 +183,8 @@ def connect(
 
         run_step(con, STEPS["person_key"], person_key_secret=person_key_secret(settings))
         if not read_only:
-            run_steps(con, STEPS["schema":], settings=settings)
+            run_steps(con, STEPS["schema":"views"], settings=settings)
+            migrate_notice_log(con, settings)
         yield con
     finally:
         con.close()

@@ -20,9 +20,9 @@ ID_RE = re.compile(r"[0-9]{17}[0-9Xx]")
 PROGRESS = re.compile(r"^retire-prep: ingesting \d+ batch folder\(s\) into ")
 
 
-def run(tmp_path: Path, *args, module: bool = False) -> subprocess.CompletedProcess:
+def run(tmp_path: Path, *args, module: bool = False, **env_extra) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "pipelines.cli"] if module or not EXE.exists() else [str(EXE)]
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **env_extra)
     return subprocess.run(
         cmd + ["ingest", *map(str, args), "--warehouse", str(tmp_path / "w.duckdb")],
         cwd=tmp_path,
@@ -149,3 +149,25 @@ def test_conflict_exits_2_and_says_so(tmp_path, batches):
     (line,) = reason_lines(p.stderr)
     assert line.startswith("retire-prep: refused: batch NX-2026-11-0001: CONFLICT")
     assert_clean(p)
+
+
+def test_a_full_most_of_the_push_leaves_with_is_refused_until_accepted_by_name(tmp_path, batches):
+    """decisions.md "A FULL that empties the push": exit 2 with one line naming the option; the same
+    folder with ``--accept-departures BATCH_ID`` applies (everyone kept as versions)."""
+    _, _, good, _, _ = batches
+    text = (ROOT / "data" / "settings.toml").read_text(encoding="utf-8")
+    settings = tmp_path / "settings.toml"
+    settings.write_text(re.sub(r"(?m)^full_departure_min_persons\s*=.*$", "full_departure_min_persons = 5", text))
+    env = {"RETIRE_PREP_SETTINGS": str(settings)}
+    assert run(tmp_path, good, **env).returncode == 0
+    empty = write_batch(tmp_path / "full3", [], [], seq=3)
+    p = run(tmp_path, empty, **env)
+    assert p.returncode == 2
+    (line,) = reason_lines(p.stderr)
+    assert "DEPARTURES: this FULL would mark 40 of the 40 persons" in line
+    assert "--accept-departures NX-2026-11-0003" in line
+    assert_clean(p)
+    assert versions(tmp_path) == 40
+    p = run(tmp_path, empty, "--accept-departures", "NX-2026-11-0003", **env)
+    assert p.returncode == 0, p.stderr
+    assert versions(tmp_path) == 80

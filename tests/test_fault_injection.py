@@ -5,7 +5,7 @@ feedback up to a conclusion (and an elected month), an INCR push of 2026-12, ``d
 ``run 2026-12``.  Every command of it is run once uninterrupted (the reference), counting its
 *injection points*:
 
-* every SQL statement executed on the writer connection (a multi-statement ``run_sql`` file is
+* every SQL statement executed on the writer connection (a multi-statement step of ``sql/`` is
   executed statement by statement, as DuckDB would commit them one by one outside a transaction);
 * every file / folder operation of ``pipelines`` (``os.replace`` — a file renamed into place or a
   folder swapped in —, ``shutil.rmtree``, ``shutil.copyfile``), every ``write_arrow`` (a file

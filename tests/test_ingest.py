@@ -45,10 +45,10 @@ def wh(tmp_path) -> Path:
     return tmp_path / "wh" / "warehouse.duckdb"
 
 
-def ingest(wh: Path, *dirs, settings: Settings = SETTINGS, validate: bool = False):
+def ingest(wh: Path, *dirs, settings: Settings = SETTINGS, validate: bool = False, **kw):
     """ingest_batches without the GX suites (tests/test_validate.py has them) unless asked:
     the rules of push-format.md are what these tests check, and GX costs ~0.3 s a batch."""
-    return ingest_batches([Path(d) for d in dirs], wh, settings, validate=validate)
+    return ingest_batches([Path(d) for d in dirs], wh, settings, validate=validate, **kw)
 
 
 def q1(wh: Path, sql: str, params=None):
@@ -372,7 +372,7 @@ def test_an_update_that_only_moves_a_separator_is_not_lost(tmp_path, wh):
 def test_the_row_hash_of_plain_rows_is_unchanged():
     """Rows without '|' or '\\' hash as before the escaping (stored hashes stay valid)."""
     import duckdb as _duckdb
-    from pipelines.warehouse import render_sql
+    from pipelines.steps import Step, run_step
 
     con = _duckdb.connect()
     cols = PERSON_COLUMNS[1:]
@@ -384,7 +384,7 @@ def test_the_row_hash_of_plain_rows_is_unchanged():
         )
         + ", NULL AS reason_code"
     )
-    con.execute(render_sql("ingest/40_incoming.sql", push_type="FULL"))
+    run_step(con, Step("ingest/40_incoming.sql"), push_type="FULL")  # included by 40_apply_*.sql
     got = con.execute("SELECT row_hash FROM incoming").fetchall()[0][0]
     old = con.execute(
         "SELECT md5(concat_ws('|', "
@@ -1392,3 +1392,61 @@ def test_messages_never_carry_an_id_number_or_a_name(tmp_path, wh):
         assert_no_personal_data(*r)
     for r in q(wh, "SELECT * FROM batches"):
         assert_no_personal_data(*r)
+
+
+# --------------------------------------------------------------------------- a FULL that empties the push
+
+GUARDED = Settings(person_key_secret="test-key-ingest", full_departure_min_persons=5)
+
+
+def test_a_header_only_full_is_refused_departures_and_changes_nothing(tmp_path, wh):
+    """decisions.md "A FULL that empties the push": a header-only FULL whose manifest agrees with it
+    would mark everyone as having left (every ledger entry closed): refused whole, code DEPARTURES."""
+    ps, ss = population(30)
+    assert ingest(wh, write_batch(tmp_path / "b1", ps, ss, seq=1), settings=GUARDED).applied
+    before = counts(wh)
+    rep = ingest(wh, write_batch(tmp_path / "b2", [], [], seq=2), settings=GUARDED)
+    assert not rep.applied and len(rep.refused) == 1
+    ref = rep.refused[0]
+    assert ref.reason.startswith("DEPARTURES: this FULL would mark 30 of the 30 persons in the push (100.0%)")
+    assert "--accept-departures" in ref.reason and ref.batch in ref.reason
+    assert_no_personal_data(str(ref))
+    after = counts(wh)
+    assert after == dict(before, batch_refusals=before["batch_refusals"] + 1)
+    assert q(wh, "SELECT reason_code FROM batch_refusals") == [("DEPARTURES",)]
+    assert q1(wh, "SELECT count(*) FROM person_versions WHERE valid_to_seq IS NULL AND in_push") == 30
+
+
+def test_departures_boundary_and_floor(tmp_path, wh):
+    """More than the share refuses; exactly the share, or fewer leaving than the floor, applies."""
+    ps, ss = population(20)
+    assert ingest(wh, write_batch(tmp_path / "b1", ps, ss, seq=1), settings=GUARDED).applied
+    half = [p for i, p in enumerate(ps) if i % 2]
+    rep = ingest(wh, write_batch(tmp_path / "b2", half, _segments_of(ss, half), seq=2), settings=GUARDED)
+    assert rep.applied and rep.applied[0]["persons_left"] == 10  # 50 %: not more than the share
+    one = half[:1]
+    b3 = write_batch(tmp_path / "b3", one, _segments_of(ss, one), seq=3)
+    assert "9 of the 10 persons" in ingest(wh, b3, settings=GUARDED).refused[0].reason  # 90 %
+    floor10 = Settings(person_key_secret="test-key-ingest", full_departure_min_persons=10)
+    assert ingest(wh, b3, settings=floor10).applied  # the same batch again: 9 leaving < floor 10
+    rep = ingest(wh, write_batch(tmp_path / "b4", [], [], seq=4), settings=GUARDED)
+    assert rep.applied and rep.applied[0]["persons_left"] == 1  # 1 leaving < floor 5
+
+
+def test_an_accepted_full_applies_as_written(tmp_path, wh):
+    """The operator names the batch (`ingest --accept-departures`, the DAG's param): everyone left,
+    nobody deleted; another batch's name does not accept it."""
+    ps, ss = population(12)
+    assert ingest(wh, write_batch(tmp_path / "b1", ps, ss, seq=1), settings=GUARDED).applied
+    b2 = write_batch(tmp_path / "b2", [], [], seq=2)
+    batch_id = read_manifest(b2).batch_id
+    assert ingest(wh, b2, settings=GUARDED, accept_departures=["NX-OTHER"]).refused
+    rep = ingest(wh, b2, settings=GUARDED, accept_departures=[batch_id])
+    assert rep.applied and rep.applied[0]["persons_left"] == 12
+    assert q1(wh, "SELECT count(*) FROM person_versions WHERE valid_to_seq IS NULL AND in_push") == 0
+    assert q1(wh, "SELECT count(*) FROM person_versions") == 24
+
+
+def _segments_of(ss, persons):
+    ids = {p["id_no"] for p in persons}
+    return [s for s in ss if s["id_no"] in ids]

@@ -22,7 +22,9 @@ from pipelines.identifiers import (
 )
 from pipelines.policy import benefit_province, format_month, parse_month, parse_yyyymm, retirement_facts
 from pipelines.settings import Settings
-from pipelines.warehouse import _register_functions, run_sql
+from pipelines.screen import STEPS as SCREEN_STEPS
+from pipelines.steps import run_step
+from pipelines.warehouse import _register_functions
 
 from pushkit import SPEC, VECTORS, read_vectors  # noqa: F401
 
@@ -426,7 +428,7 @@ def run_benefit_place(con, persons: list[tuple], segments: list[tuple]) -> dict:
     con.execute("INSERT INTO bp_persons SELECT * FROM p_in; INSERT INTO bp_segments SELECT * FROM s_in")
     con.unregister("p_in")
     con.unregister("s_in")
-    run_sql(con, "screen/benefit_place.sql", settings=Settings())
+    run_step(con, SCREEN_STEPS["benefit_place"], settings=Settings())
     rows = con.execute(
         "SELECT id_no, benefit_province, place_rule, hukou_province, current_province, acc_current, "
         "acc_months FROM benefit_place"
@@ -617,7 +619,7 @@ def test_benefit_place_large_population_parity():
         );
     """)
     t0 = time.perf_counter()
-    run_sql(c, "screen/benefit_place.sql", settings=Settings())
+    run_step(c, SCREEN_STEPS["benefit_place"], settings=Settings())
     elapsed = time.perf_counter() - t0
     n, rules = c.execute("SELECT count(*), count(DISTINCT place_rule) FROM benefit_place").fetchall()[0]
     assert n == 200_000 and rules >= 4

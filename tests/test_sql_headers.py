@@ -83,11 +83,10 @@ STAGE_MODULES = (
     "report",
     "explain",
     "monthly",
+    "forecast",
+    "analysts",
+    "feedback",
 )
-# the folders whose modules still run their files the old way (pipelines.warehouse.run_sql): their
-# modules are being reshaped elsewhere (issue 15 item 2 / issue 18); listed here until they have STEPS
-NOT_YET_STEPS = {"feedback", "forecast"}
-ANALYSTS_NOT_YET = {"analysts"}  # pipelines.analysts (report's office_month.sql is one of report's steps)
 
 
 def _steps(stage: str):
@@ -136,8 +135,7 @@ def test_a_stage_lists_its_steps_and_every_read_has_a_source_before_it(stage):
 def test_every_sql_file_is_a_step_of_a_stage_or_included_by_one():
     listed = {s.sql for stage in STAGE_MODULES for s in _steps(stage)}
     listed |= {inc for sql in set(listed) for inc in _includes(sql)}
-    waiting = NOT_YET_STEPS | ANALYSTS_NOT_YET
-    files = {str(p.relative_to(SQL)) for p in FILES if p.parent.name not in waiting}
+    files = {str(p.relative_to(SQL)) for p in FILES}
     assert files - listed == set(), "files no stage lists in its STEPS"
 
 
@@ -184,7 +182,11 @@ def ran_steps(tmp_path_factory):
         missing = _head(step.sql)["writes"] - _dropped(step.sql) - _existing(con)
         ran.setdefault(step.sql, []).append((set(given), missing))
 
+    def observe_statement(step, name, given):  # feedback's named statements: handed out, run by the caller
+        ran.setdefault(step.sql, []).append((name, set(given)))
+
     steps_module.OBSERVERS.append(observe)
+    steps_module.STATEMENT_OBSERVERS.append(observe_statement)
     try:
         tmp = tmp_path_factory.mktemp("steps")
         sample_world.build(tmp)
@@ -196,14 +198,35 @@ def ran_steps(tmp_path_factory):
         (folder / "persons.csv").write_text(text[0] + text[1] + "\n" + broken + "".join(text[2:]), encoding="utf-8")
         rehash(folder)
         ingest_batches([folder], tmp / "csv.duckdb", validate=False)
+        # an older warehouse's notice_log, rebuilt by a writer's connection (issue 19)
+        from pipelines.warehouse import connect
+        from support.old_schema import to_old_notice_log
+
+        to_old_notice_log(tmp / "csv.duckdb")
+        with connect(tmp / "csv.duckdb"):
+            pass
     finally:
         steps_module.OBSERVERS.remove(observe)
+        steps_module.STATEMENT_OBSERVERS.remove(observe_statement)
     return ran
+
+
+def _named(sql: str) -> list[str]:
+    """The `-- name: <name>` blocks of a file of named statements (none: a step run whole)."""
+    return re.findall(r"^-- name: (\w+)[ \t]*$", (SQL / sql).read_text(encoding="utf-8"), re.M)
 
 
 @pytest.mark.parametrize("stage", STAGE_MODULES)
 def test_each_step_ran_on_a_small_warehouse_and_left_what_it_declares(stage, ran_steps):
     for step in _steps(stage):
+        if _named(step.sql):
+            # a file of named statements (feedback): its statements were handed out by
+            # pipelines.steps.statement during the sample's feedback, each given only its params line
+            used = ran_steps.get(step.sql, [])
+            assert used, f"no statement of {step.sql} was used"
+            for name, given in used:
+                assert name in _named(step.sql) and given <= set(step.params), (step.sql, name)
+            continue
         if step.sql not in ran_steps:
             # a step that is one SELECT is streamed by its stage (pipelines.steps.query), not run
             text = (SQL / step.sql).read_text(encoding="utf-8")
@@ -213,3 +236,76 @@ def test_each_step_ran_on_a_small_warehouse_and_left_what_it_declares(stage, ran
         for given, missing in ran_steps[step.sql]:
             assert given == set(step.params), step.sql
             assert not missing, f"{step.sql} ran but left no {sorted(missing)}"
+
+
+# --------------------------------------------------------------------------- one renderer (issue 15)
+
+PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
+#: modules that read sql/ without rendering it, and why
+READS_SQL_DIR = {
+    "__init__.py": "defines SQL_DIR",
+    "steps.py": "the one renderer",
+    "screen.py": "the screening cache's fingerprint hashes the bytes of sql/policy/*.sql",
+}
+
+
+def test_no_module_outside_steps_renders_sql_files_itself():
+    """Only pipelines/steps.py turns a file of sql/ into text: no module keeps its own Jinja
+    environment on sql/, its own loader of statements, or the old warehouse.run_sql/render_sql."""
+    offenders = []
+    for path in sorted(PIPELINES.rglob("*.py")):
+        rel = path.relative_to(PIPELINES).as_posix()
+        text = path.read_text(encoding="utf-8")
+        if rel == "steps.py":
+            continue
+        for pattern, why in (
+            (r"\b(?:run_sql|render_sql)\b", "the old run_sql/render_sql"),
+            (r"FileSystemLoader\([^)]*SQL_DIR", "a Jinja loader on sql/"),
+            (r"\.from_string\(", "a template built from text"),
+            (r"name: \(\\w", "a loader of named statements (a pattern of `-- name:` lines)"),
+        ):
+            if re.search(pattern, text):
+                offenders.append(f"{rel}: {why}")
+        if "SQL_DIR" in text and rel not in READS_SQL_DIR:
+            offenders.append(f"{rel}: reads sql/ (SQL_DIR)")
+    assert not offenders, offenders
+    import pipelines.warehouse as wh
+
+    assert not hasattr(wh, "run_sql") and not hasattr(wh, "render_sql")
+
+
+def test_a_named_statement_is_rendered_by_the_runner_with_its_params_only():
+    from pipelines.errors import RetirePrepError
+    from pipelines.feedback import STEPS
+    from pipelines.steps import statement
+
+    text = statement(STEPS["result_notices"], "rows_of_month", objection_days=10)
+    assert "10 AS objection_days" in text and "{{" not in text
+    # the quoting filters are those of every step: a table and its columns quoted as identifiers
+    insert = statement(STEPS["insert_buffer"], "insert", table="feedback_rows", columns=[("a", "VARCHAR")], filled={})
+    assert insert.startswith('INSERT INTO "feedback_rows" ("a")')
+    with pytest.raises(RetirePrepError, match="takes no parameter"):
+        statement(STEPS["result_notices"], "rows_of_month", objection_days=10, month_mi=1)
+    with pytest.raises(RetirePrepError, match="no statement"):
+        statement(STEPS["result_notices"], "no_such_statement")
+    # a statement without Jinja is the file's text, rendered once
+    assert statement(STEPS["files"], "applied_before") is statement(STEPS["files"], "applied_before")
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SQL)))
+def test_values_are_quoted_by_the_filters_not_by_hand(path):
+    """A value goes into SQL text through `sql_str`/`sql_list`/`sql_ident`, never as `'{{ x }}'`."""
+    code = re.sub(r"--[^\n]*", "", path.read_text(encoding="utf-8"))
+    by_hand = [lit for lit in re.findall(r"'(?:[^'\n]|'')*'", code) if "{{" in lit]
+    assert not by_hand, f"a Jinja value inside a text literal: {by_hand[0][:60]}"
+
+
+def test_the_forecast_quotes_explain_s_person_and_the_offices():
+    from pipelines.forecast import STEPS
+
+    text = STEPS["10_forecast"].render(
+        month_mi=24322, horizon=2, next_month_first="2026-12-01", overdue_every=3, only="x'y"
+    )
+    assert "e.id_no = 'x''y'" in text and "DATE '2026-12-01'" in text
+    counts = STEPS["20_counts"].render(month_mi=24322, offices=["640104", "6'4"], kinds=["RESULT"], channels=["SMS"])
+    assert "unnest(['640104', '6''4'])" in counts and "kind = 'RESULT' AND channel = 'SMS'" in counts

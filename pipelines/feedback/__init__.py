@@ -45,6 +45,7 @@ from .checks import CHECKS
 from .deadlines import notice_month, objection_deadline, refresh_deadlines
 from .demo import DEMO_HEADER, demo_feedback
 from .events import HANDLERS
+from .queries import STEPS
 from .format import (
     ARCHIVE_CONCLUSIONS,
     ARCHIVE_ITEMS,
@@ -65,6 +66,7 @@ from .report import FeedbackFileRefused, FeedbackReport, FileOutcome
 from .run import FileRun
 
 __all__ = [
+    "STEPS",
     "ARCHIVE_CONCLUSIONS",
     "ARCHIVE_ITEMS",
     "CHECKS",

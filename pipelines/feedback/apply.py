@@ -17,7 +17,9 @@ from ..analysts import refreshes_analysts
 from ..contract import shown_file_name
 from ..errors import RetirePrepError
 from ..settings import Settings, load_settings
-from ..warehouse import connect, rollback, run_sql
+from ..steps import run_step
+from ..warehouse import STEPS as WAREHOUSE_STEPS
+from ..warehouse import connect, rollback
 from . import xlsx
 from .deadlines import issue_result_notices, refresh_deadlines
 from .format import OFFICE, _Refuse
@@ -31,7 +33,7 @@ log = logging.getLogger("pipelines.feedback")
 
 def ensure_schema(con, settings: Settings) -> None:
     """The tables and views of sql/warehouse/schema_feedback.sql (idempotent)."""
-    run_sql(con, "warehouse/schema_feedback.sql", settings=settings)
+    run_step(con, WAREHOUSE_STEPS["schema_feedback"])
 
 
 def _sha256(data: bytes) -> str:

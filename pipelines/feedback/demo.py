@@ -14,8 +14,10 @@ from pathlib import Path
 
 from ..months import format_month, parse_month
 from ..settings import Settings, load_settings
-from ..warehouse import connect, render_sql
+from ..steps import run_step
+from ..warehouse import connect
 from .format import COLUMNS
+from .queries import STEPS
 
 DEMO_HEADER = COLUMNS
 
@@ -211,7 +213,7 @@ def demo_feedback(
     p_mi = parse_month(month)
     d_mi = parse_month(declare_month) if declare_month else p_mi + 1
     with connect(warehouse, read_only=True, settings=settings) as con:
-        cands = con.execute(render_sql("feedback/demo_candidates.sql", month_mi=p_mi, declare_mi=d_mi)).fetchall()
+        cands = run_step(con, STEPS["demo_candidates"], month_mi=p_mi, declare_mi=d_mi)
     roles, short_counted = _roles([dict(zip(_CANDIDATE_COLUMNS, c)) for c in cands])
     script = _Script()
     if "full" in roles:

@@ -17,6 +17,7 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 from ..analysts import refreshes_analysts
 from ..contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS
@@ -97,26 +98,32 @@ def _decide(con, man: Manifest) -> tuple[str, str]:
 
 @refreshes_analysts
 def ingest_batches(
-    batch_dirs, warehouse: str | Path, settings: Settings | None = None, *, validate: bool = True
+    batch_dirs,
+    warehouse: str | Path,
+    settings: Settings | None = None,
+    *,
+    validate: bool = True,
+    accept_departures: Iterable[str] = (),
 ) -> IngestReport:
     """``retire-prep ingest``: verify and apply push batches in ``seq`` order.
 
     Each batch is applied in its own transaction; a crash leaves the warehouse
     as it was before that batch.  Held-back INCRs are retried whenever the seq
-    they wait for has been applied.
+    they wait for has been applied.  ``accept_departures``: the batch_ids of FULLs to apply even
+    though most of the push would leave with them (refused ``DEPARTURES`` otherwise).
     """
     settings = settings or load_settings()
     report = IngestReport()
     verified: list[Manifest] = []
     token = _VALIDATION_ROOT.set(validation_root(warehouse) if validate else None)
     try:
-        _ingest(batch_dirs, warehouse, settings, report, verified)
+        _ingest(batch_dirs, warehouse, settings, report, verified, frozenset(accept_departures))
     finally:
         _VALIDATION_ROOT.reset(token)
     return report
 
 
-def _ingest(batch_dirs, warehouse, settings: Settings, report: IngestReport, verified: list) -> None:
+def _ingest(batch_dirs, warehouse, settings: Settings, report: IngestReport, verified: list, accept: frozenset) -> None:
     with connect(warehouse, settings=settings) as con:
         for d in batch_dirs:
             d = Path(d)
@@ -128,11 +135,11 @@ def _ingest(batch_dirs, warehouse, settings: Settings, report: IngestReport, ver
                 log.info("refused: %s", ref)  # the report carries it; the CLI prints one line
         verified.sort(key=lambda m: m.seq)
         for man in verified:
-            _process(con, man, settings, report)
-        _retry_held(con, settings, report)
+            _process(con, man, settings, report, accept)
+        _retry_held(con, settings, report, accept)
 
 
-def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> None:
+def _process(con, man: Manifest, settings: Settings, report: IngestReport, accept: frozenset = frozenset()) -> None:
     action, why = _decide(con, man)
     if action == "NOOP":
         report.noop.append(man.batch_id)
@@ -150,7 +157,7 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> No
         return
     con.execute("BEGIN TRANSACTION")
     try:
-        row = _apply(con, man, settings)
+        row = _apply(con, man, settings, accept)
         _upsert_batch_row(con, row)
         superseded = []
         if man.push_type == "FULL":
@@ -167,7 +174,8 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> No
     except (BatchRefused, ValidationFailed) as exc:
         rollback(con)
         ref = exc if isinstance(exc, BatchRefused) else BatchRefused(man.batch_id, f"validation failed: {exc}")
-        _record_refusal(con, ref, man, man.dir, "BATCH" if isinstance(exc, BatchRefused) else "VALIDATION")
+        code = (ref.code or "BATCH") if isinstance(exc, BatchRefused) else "VALIDATION"
+        _record_refusal(con, ref, man, man.dir, code)
         report.refused.append(ref)
         log.info("refused: %s", ref)  # the report carries it; the CLI prints one line
         return
@@ -181,7 +189,7 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport) -> No
     log.info("applied %s (seq %s)", man.batch_id, man.seq)
 
 
-def _retry_held(con, settings: Settings, report: IngestReport) -> None:
+def _retry_held(con, settings: Settings, report: IngestReport, accept: frozenset = frozenset()) -> None:
     while True:
         last = _last_applied(con)
         nxt = con.execute(
@@ -199,14 +207,16 @@ def _retry_held(con, settings: Settings, report: IngestReport) -> None:
             continue
         con.execute("DELETE FROM push_batches WHERE batch_id = ? AND status = 'HELD'", [man.batch_id])
         report.held = [h for h in report.held if h["batch_id"] != man.batch_id]
-        _process(con, man, settings, report)
+        _process(con, man, settings, report, accept)
 
 
 @refreshes_analysts
-def ingest_inbox(inbox: str | Path, warehouse: str | Path, settings: Settings | None = None) -> IngestReport:
+def ingest_inbox(
+    inbox: str | Path, warehouse: str | Path, settings: Settings | None = None, accept_departures: Iterable[str] = ()
+) -> IngestReport:
     """Ingest every batch folder waiting in ``inbox`` (folders holding a manifest.json)."""
     dirs = sorted(p.parent for p in Path(inbox).glob("*/manifest.json"))
-    return ingest_batches(dirs, warehouse, settings)
+    return ingest_batches(dirs, warehouse, settings, accept_departures=accept_departures)
 
 
 # --------------------------------------------------------------------------- applications (trigger 2)

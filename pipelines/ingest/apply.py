@@ -130,15 +130,40 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
     validate_frames("ingest", {"persons": persons, "segments": segments}, vroot, label=man.batch_id, settings=settings)
 
 
-def _apply(con, man: Manifest, settings: Settings) -> dict:
+def _apply(con, man: Manifest, settings: Settings, accept_departures: frozenset = frozenset()) -> dict:
     """Stage, validate, account and apply one batch inside the caller's transaction."""
     with tempfile.TemporaryDirectory(prefix="retire-prep-") as tmp:
         for kind in ("persons", "segments"):
             _stage_file(con, man, kind, Path(tmp))
-        return _apply_staged(con, man, settings, Path(tmp))
+        return _apply_staged(con, man, settings, Path(tmp), accept_departures)
 
 
-def _apply_staged(con, man: Manifest, settings: Settings, workdir: Path) -> dict:
+def _check_departures(man: Manifest, settings: Settings, before: int, left: int, accepted: frozenset) -> None:
+    """Refuse (``DEPARTURES``) a FULL that would mark most of the push as having left it.
+
+    push-format.md: a FULL replaces the whole population, so a header-only or half-written FULL
+    whose manifest agrees with it would close every ledger entry it leaves out (no reminder, no
+    worklist row) until a good FULL comes.  Above ``full_departure_max_share`` of the persons in the
+    push (and at least ``full_departure_min_persons``), the batch is refused whole, as written, until
+    an operator names it in ``--accept-departures`` (the DAG's ``accept_departures`` param).
+    docs/decisions.md "A FULL that empties the push".
+    """
+    if man.batch_id in accepted or not before or left < settings.full_departure_min_persons:
+        return
+    if left / before > settings.full_departure_max_share:
+        raise BatchRefused(
+            man.batch_id,
+            f"DEPARTURES: this FULL would mark {left} of the {before} persons in the push "
+            f"({left / before:.1%}) as having left it, more than full_departure_max_share "
+            f"({settings.full_departure_max_share:.0%}); if the push is right, apply it with "
+            f"`retire-prep ingest --accept-departures {man.batch_id}`",
+            code="DEPARTURES",
+        )
+
+
+def _apply_staged(
+    con, man: Manifest, settings: Settings, workdir: Path, accept_departures: frozenset = frozenset()
+) -> dict:
     params = dict(
         settings=settings, seq=man.seq, batch_id=man.batch_id, push_type=man.push_type, data_month=man.data_month
     )
@@ -173,8 +198,11 @@ def _apply_staged(con, man: Manifest, settings: Settings, workdir: Path) -> dict
     # Quarantine first: it is the last use of the raw text, whose tables (a copy of both files)
     # are then dropped before the apply, the step that needs the most memory.
     run_step(con, STEPS["50_record"], **params)
+    before = con.execute("SELECT count(*) FROM person_versions WHERE valid_to_seq IS NULL AND in_push").fetchall()[0][0]
     stats = run_step(con, STEPS[f"40_apply_{man.push_type.lower()}"], **params)[0]
     inserted, updated, left, warnings = stats
+    if man.push_type == "FULL":
+        _check_departures(man, settings, before, left, accept_departures)
     if _VALIDATION_ROOT.get() is not None:
         _validate_batch(con, man, settings, _VALIDATION_ROOT.get(), acc)
     row = dict(

@@ -6,7 +6,7 @@
 -- ended or was rerun since, or is under way (_an_months; every month run when the copy has no
 -- month_runs). No such month: only commands other than runs changed the warehouse since.
 {% if has_runs %}
-CREATE OR REPLACE TEMP TABLE _an_copy_runs AS SELECT * FROM {{ db }}.month_runs;
+CREATE OR REPLACE TEMP TABLE _an_copy_runs AS SELECT * FROM {{ db | sql_ident }}.month_runs;
 
 CREATE OR REPLACE TEMP TABLE _an_months AS
 SELECT DISTINCT CAST(left(month, 4) AS INTEGER) * 12 + CAST(right(month, 2) AS INTEGER) - 1 AS month_mi

@@ -12,5 +12,5 @@ WHERE table_catalog = current_database() AND table_schema = 'main' AND table_nam
 ORDER BY ordinal_position;
 
 -- name: insert
-INSERT INTO {{ table }} ({{ columns | map(attribute=0) | join(", ") }})
+INSERT INTO {{ table | sql_ident }} ({{ columns | map(attribute=0) | map("sql_ident") | join(", ") }})
 SELECT {% for name, type in columns %}{{ filled[name] if name in filled else "unnest($" ~ name ~ "::" ~ type ~ "[])" }}{{ ", " if not loop.last }}{% endfor %};

@@ -1,7 +1,7 @@
 -- reads: screen_results, persons_p, applications, ledger_entries, conclusions, notice_log, worklist_rows
 -- writes: _fc_months, _fc_open, _fc_cand, _fc_entering, _fc_people, _fc_notices, _fc_declarations
 -- params: month_mi, horizon, next_month_first, overdue_every, only
--- (persons_p: the push state of P, sql/screen/00_state.sql; only: a quoted ID number — one person,
+-- (persons_p: the push state of P, sql/screen/00_state.sql; only: an ID number — one person,
 -- for explain — or empty: everyone)
 --
 -- The workload of months M = P+1 … P+horizon if the push and the applications stayed as they are
@@ -21,7 +21,7 @@ SELECT e.entry_id, e.id_no, e.office_code, e.stage, e.elected_retirement_mi
 FROM ledger_entries e
 WHERE e.opened_mi <= {{ month_mi }} AND (e.closed_mi IS NULL OR e.closed_mi > {{ month_mi }})
   AND e.stage NOT IN ('RETIRED', 'DECEASED', 'LEFT_PUSH', 'MOVED_OUT')
-  {% if only %}AND e.id_no = {{ only }}{% endif %};
+  {% if only %}AND e.id_no = {{ only | sql_str }}{% endif %};
 
 -- Entering (rules.md §3 triggers 1–3 at M): P's screened persons outside the ledger — no entry open
 -- after P, nor closed after P (the month's run opens nobody with such an entry: sql/ledger/30_open.sql)
@@ -29,7 +29,7 @@ WHERE e.opened_mi <= {{ month_mi }} AND (e.closed_mi IS NULL OR e.closed_mi > {{
 -- unchanged push; a person whose O lies beyond every trigger's reach of P+horizon is left out early.
 CREATE OR REPLACE TEMP TABLE _fc_cand AS
 WITH app AS (   -- trigger 2: the applications received by the end of P (as they are at P)
-    SELECT DISTINCT id_no FROM applications WHERE applied_on < DATE '{{ next_month_first }}'
+    SELECT DISTINCT id_no FROM applications WHERE applied_on < DATE {{ next_month_first | sql_str }}
 ),
 cand AS (
     SELECT r.id_no, r.office_code, r.insurance_type, r.original_age_mi, r.statutory_age_mi, r.retired,
@@ -44,7 +44,7 @@ cand AS (
     WHERE r.month_mi = {{ month_mi }}
       AND servable(r.alive, r.retired, r.in_push, r.benefit_province)
       AND r.original_age_mi - ({{ month_mi + horizon }}) <= trigger_reach()
-      {% if only %}AND r.id_no = {{ only }}{% endif %}
+      {% if only %}AND r.id_no = {{ only | sql_str }}{% endif %}
       AND NOT EXISTS (SELECT 1 FROM ledger_entries e
                       WHERE e.id_no = r.id_no AND e.opened_mi <= {{ month_mi }}
                         AND (e.closed_mi IS NULL OR e.closed_mi > {{ month_mi }}))
@@ -157,7 +157,7 @@ LEFT JOIN ledger_entries e ON e.entry_id = n.entry_id
 LEFT JOIN persons_p p ON p.id_no = n.id_no
 WHERE n.issued_mi BETWEEN {{ month_mi + 1 }} AND {{ month_mi + horizon }}
   AND (e.entry_id IS NULL OR e.closed_mi IS NULL OR e.closed_mi > n.issued_mi)
-  {% if only %}AND n.id_no = {{ only }}{% endif %};
+  {% if only %}AND n.id_no = {{ only | sql_str }}{% endif %};
 
 -- The month-start declaration screening of M (rules.md §6; sql/declare/10_screen.sql), on the 1st,
 -- before M's run: the entries open then (the open ones, and those entering before M). Decided by

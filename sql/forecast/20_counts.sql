@@ -13,7 +13,7 @@
 CREATE OR REPLACE TEMP TABLE _fc_counts AS
 WITH grid AS (
     SELECT o.office_code, mo.m
-    FROM (SELECT unnest([{{ offices }}]) AS office_code
+    FROM (SELECT unnest([{{ offices | sql_list }}]) AS office_code
           UNION SELECT office_code FROM _fc_people) o
     CROSS JOIN _fc_months mo
 ),
@@ -32,7 +32,7 @@ reach AS (   -- in the ledger in M and S = M (rules.md §5 AGE_REACHED's month)
 ),
 nt AS (
     SELECT office_code, m,
-           {% for k in kinds %}{% for c in channels %}count(*) FILTER (WHERE kind = '{{ k }}' AND channel = '{{ c }}') AS notices_{{ k | lower }}_{{ c | lower }},
+           {% for k in kinds %}{% for c in channels %}count(*) FILTER (WHERE kind = {{ k | sql_str }} AND channel = {{ c | sql_str }}) AS notices_{{ k | lower }}_{{ c | lower }},
            {% endfor %}{% endfor %}count(*) AS notices_total
     FROM _fc_notices GROUP BY ALL
 ),

@@ -15,11 +15,11 @@ WITH closing AS (
     FROM ledger_transitions t JOIN ledger_entries e USING (entry_id)
     WHERE e.closed_mi = {{ month_mi }} AND e.stage = e.close_reason
       AND e.close_reason IN ('LEFT_PUSH', 'DECEASED', 'RETIRED')
-      AND t.month_mi = {{ month_mi }} AND t.source = 'run:{{ month }}' AND t.to_stage = e.close_reason
+      AND t.month_mi = {{ month_mi }} AND t.source = {{ ("run:" ~ month) | sql_str }} AND t.to_stage = e.close_reason
     GROUP BY t.entry_id
 )
 SELECT c.entry_id, DATE {{ month_first | sql_str }} AS event_date, c.from_stage AS to_stage,
-       'reopened: push seq {{ seq }} corrects the month (' || e.close_reason || ' no longer holds)' AS detail,
+       'reopened: push seq ' || {{ seq | int }} || ' corrects the month (' || e.close_reason || ' no longer holds)' AS detail,
        -- the stage's own start: the last real move into it (not an office change, which keeps the
        -- stage, nor an earlier reopening out of a closed stage)
        (SELECT max(t.event_date) FROM ledger_transitions t

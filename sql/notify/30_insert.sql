@@ -4,9 +4,9 @@
 -- Insert the rendered notices of {{ source }}; a key already present is skipped (never two
 -- notices of the same person, kind and reference month, rules.md §5).
 -- The anti-joins pick what is not there yet into _notice_ins (the caller counts it per kind);
--- the table's UNIQUE constraints still refuse (and roll the stage back) anything that would slip
--- through. No ON CONFLICT: with two unique indexes DuckDB checks it row by row (36,000 notices
--- took a minute at 1,000,000 persons). The log is read only for the source's persons and notice ids
+-- 35_unique.sql then refuses (and rolls the stage back) anything that would slip through: the
+-- table has no UNIQUE index since issue 19 (ON CONFLICT, which needs one, checked row by row anyway:
+-- 36,000 notices took a minute at 1,000,000 persons). The log is read only for the source's persons and notice ids
 -- (issue 19: hash tables the size of the source, not of the log).
 CREATE OR REPLACE TEMP TABLE _notice_ins AS
 SELECT s.* FROM {{ source }} s

@@ -209,8 +209,13 @@ CREATE TABLE IF NOT EXISTS handovers (
 );
 
 -- Every notice ever issued: never two of the same person, kind and reference month (rules.md §5).
+-- No PRIMARY KEY (notice_id) nor UNIQUE (id_no, kind, reference_mi) since issue 19: DuckDB keeps the
+-- index entries a transaction inserts in memory until COMMIT (~130 bytes a notice; a FULL month of
+-- 5,000,000 persons did not commit within 1 GB). Every insert is followed, in its transaction, by
+-- sql/notify/35_unique.sql, which refuses both duplicates and so rolls the writer back; an older
+-- warehouse's table is rebuilt without them (pipelines.warehouse.migrate_notice_log).
 CREATE TABLE IF NOT EXISTS notice_log (
-    notice_id        VARCHAR PRIMARY KEY,
+    notice_id        VARCHAR NOT NULL,
     id_no            VARCHAR NOT NULL,
     entry_id         VARCHAR,
     kind             VARCHAR NOT NULL,
@@ -223,8 +228,7 @@ CREATE TABLE IF NOT EXISTS notice_log (
     segments         INTEGER,            -- SMS only
     offline_reason   VARCHAR,
     created_at       TIMESTAMPTZ NOT NULL,
-    file_office      VARCHAR,            -- the office whose files of the batch month carry it (47_settle_batch.sql)
-    UNIQUE (id_no, kind, reference_mi)
+    file_office      VARCHAR             -- the office whose files of the batch month carry it (47_settle_batch.sql)
 );
 ALTER TABLE notice_log ADD COLUMN IF NOT EXISTS file_office VARCHAR;
 
