@@ -1,8 +1,8 @@
 """Peak RSS of each task of the ``pre_service_monthly`` DAG, each task its own process (issue 19).
 
-Runs the month's DAG tasks in the order Airflow does (begin, screen, ledger, notices, worklists,
-office_files per office, month_files, finish) through the same ``pipelines.monthly.stage_*``
-functions the DAG calls, on a warehouse that holds the month's push (e.g. the one `bench/run.py
+Runs the month's DAG tasks in the order Airflow does (begin, the writers of pipelines/stages.py,
+office_files per office, month_files, finish) through the same ``pipelines.monthly`` functions the
+DAG calls (``stage_begin``, ``stage_run``, ``stage_finish``), on a warehouse that holds the month's push (e.g. the one `bench/run.py
 --keep` leaves, after `retire-prep ingest` of the next batch), each in its own process measured by
 bench/measure.py. Prints one line per task; with ``--offices N`` only the N largest offices' tasks
 (each alike).
@@ -27,7 +27,10 @@ CALL = (
     "format='%(asctime)s %(levelname)s %(name)s: %(message)s')\n"
     "from pipelines import monthly\n"
     "kw = json.loads(sys.argv[2])\n"
-    "print(json.dumps(getattr(monthly, 'stage_' + sys.argv[1])(**kw), default=str))\n"
+    "name = sys.argv[1]\n"
+    "f = {'begin': monthly.stage_begin, 'finish': monthly.stage_finish, 'month_offices': monthly.month_offices}\n"
+    "out = f[name](**kw) if name in f else monthly.stage_run(name, **kw)\n"  # the stages of pipelines/stages.py
+    "print(json.dumps(out, default=str))\n"
 )
 
 
@@ -45,7 +48,7 @@ def main() -> None:
         m = measure([sys.executable, "-c", CALL, name, json.dumps({**base, **extra})], name, cwd=ROOT)
         if m.returncode:
             sys.exit(f"{name} failed:\n{m.stderr[-2000:]}")
-        label = name + (f"[{extra['office']}]" if "office" in extra else "")
+        label = name + (f"[{','.join(extra['offices'])}]" if "offices" in extra else "")
         peaks[label] = m.rss_mib
         print(
             f"  {label:<24} {m.secs:7.1f} s  peak RSS {m.rss_mib:6.0f} MiB  (peak in: {m.peak_at})  "
@@ -54,10 +57,12 @@ def main() -> None:
         )
         return json.loads(m.stdout.strip().splitlines()[-1])
 
+    from pipelines.stages import READERS, WRITERS
+
     task("begin")
-    for name in ("screen", "ledger", "notices"):
-        task(name)
-    offices = task("worklists")
+    for st in WRITERS:
+        task(st.name)
+    offices = task("month_offices")
     import duckdb
 
     con = duckdb.connect(a.warehouse, read_only=True)
@@ -66,9 +71,12 @@ def main() -> None:
         con.execute("SELECT office_code, count(*) FROM worklist_rows WHERE month_mi = ? GROUP BY 1", [mi]).fetchall()
     )
     con.close()
-    for office in sorted(offices, key=lambda o: -size.get(o, 0))[: a.offices]:
-        task("office_files", office=office)
-    task("month_files")
+    for st in READERS:
+        if st.per_office:
+            for office in sorted(offices, key=lambda o: -size.get(o, 0))[: a.offices]:
+                task(st.name, offices=[office])
+        else:
+            task(st.name)
     task("finish")
     print(f"largest peak RSS of a task: {max(peaks.values()):,.0f} MiB ({max(peaks, key=peaks.get)})")
 

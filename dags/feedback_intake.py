@@ -18,7 +18,9 @@ Every hour on the half hour from 08:30 to 18:30 (Asia/Shanghai; outside the nigh
 monthly and declaration runs), applies every `*.csv` and `*.xlsx` (worklist.xlsx sent back) of the feedback inbox's office folders
 (`RETIRE_PREP_FEEDBACK_INBOX`, default `build/inbox/feedback/`): `<inbox>/<office>/*.csv|xlsx`, each
 file bound to the office of its folder (rows of another office are refused; the task creates
-the 29 folders). Stage events, conclusions, confirmations, objections, elected retirement
+the 29 folders), once it has settled (unchanged for `feedback_settle_seconds`: a file still being
+uploaded waits for the next run). Each file's receipt (回执), in Chinese, for its office:
+`<out>/feedback/<office>/<file>.回执.xlsx`. Stage events, conclusions, confirmations, objections, elected retirement
 months (docs/feedback-format.md). Files stay in the inbox: applying a file again changes
 nothing, so a rerun or a late file is always safe. RESULT notices are issued here and
 reach the SMS batch of the next monthly run.

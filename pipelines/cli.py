@@ -112,7 +112,9 @@ def cmd_feedback(a) -> int:
 
     _existing_warehouse(a)
     try:
-        report = apply_feedback_files([Path(f) for f in a.files], a.warehouse, office=a.office)
+        report = apply_feedback_files(
+            [Path(f) for f in a.files], a.warehouse, office=a.office, receipts=Path(a.out) / "feedback"
+        )
     except FeedbackFileRefused as exc:
         for line in exc.report.lines():
             print(line)
@@ -243,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
         "without it a file must name one office only (docs/feedback-format.md)",
     )
     wh(sp)
+    sp.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help="each file's receipt (回执), in Chinese, is written to OUT/feedback/<office>/<file>.回执.xlsx (default ./out)",
+    )
     sp.set_defaults(func=cmd_feedback)
 
     sp = sub.add_parser("analysts", help="rebuild the analysts' file beside the warehouse (docs/analysts.md)")

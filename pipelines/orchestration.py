@@ -312,6 +312,27 @@ def feedback_inbox_files(inbox: Path, offices) -> tuple[dict[str, list[Path]], l
     return {o: f for o, f in by_office.items() if f}, stray
 
 
+def settled(files: list[Path], settle_seconds: float, now: float | None = None) -> tuple[list[Path], list[Path]]:
+    """``files`` split into (settled, still arriving): a file is taken once it has not changed for
+    ``settle_seconds`` (its mtime that long ago). A file still being uploaded is written to, so its
+    mtime is recent: applied now it could lose a row cut at its end (a CSV's last row cut inside a
+    cell is a whole row to the reader); it is left for a later run. Copy tools that keep the sender's
+    time set it once the copy is done (rsync -t, scp -p, WinSCP): until then the mtime is recent too
+    (docs/decisions.md, issue 16, eighth session)."""
+    import time
+
+    now = time.time() if now is None else now
+    ready: list[Path] = []
+    waiting: list[Path] = []
+    for f in files:
+        try:
+            age = now - f.stat().st_mtime
+        except FileNotFoundError:  # moved away meanwhile (to refused/, or renamed by the upload)
+            continue
+        (ready if age >= settle_seconds else waiting).append(f)
+    return ready, waiting
+
+
 def _is_csv(p: Path) -> bool:
     """A CSV file by its name, whatever the case of ``.csv`` (``FB.CSV`` of a Windows sender)."""
     return p.suffix.lower() == ".csv" and p.is_file()
@@ -325,7 +346,8 @@ def _csv_files(folder: Path) -> list[Path]:
 def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
     """Apply ``<feedback inbox>/<office>/*.csv`` and ``*.xlsx`` (worklist.xlsx sent back, issue 16),
     each folder's files bound to its office
-    (re-applying a file changes nothing).  A ``*.csv`` in no office's folder is not applied: the
+    (re-applying a file changes nothing), each file's receipt (回执) written to ``<out>/feedback/<office>/``.
+    Only files that have settled are taken (:func:`settled`, ``feedback_settle_seconds``).  A ``*.csv`` in no office's folder is not applied: the
     task fails naming it (after the office folders are applied), so it is never forgotten."""
     from .analysts import rebuilds_after
     from .errors import RetirePrepError
@@ -340,16 +362,35 @@ def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = Non
         log.warning("feedback inbox %s does not exist: nothing to apply", folder)
         return {"files": 0}
     by_office, stray = feedback_inbox_files(folder, office_codes(settings))
+    settle = settings.feedback_settle_seconds
+    waiting: list[Path] = []
+    for office in list(by_office):
+        by_office[office], w = settled(by_office[office], settle)
+        waiting += w
+        if not by_office[office]:
+            del by_office[office]
+    stray, w = settled(stray, settle)
+    waiting += w
+    if waiting:
+        from .contract import shown_file_name
+
+        log.info(
+            "%d feedback file(s) changed in the last %d s, still arriving: left for the next run (%s)",
+            len(waiting),
+            settle,
+            ", ".join(shown_file_name(str(f.relative_to(folder))) for f in waiting[:3])
+            + (" …" if len(waiting) > 3 else ""),
+        )
     if not by_office and not stray:
-        log.info("no feedback files in %s", folder)
-        return {"files": 0}
+        log.info("no feedback files in %s ready to apply", folder)
+        return {"files": 0, "waiting": len(waiting)}
     lines: list[str] = []
     refused: list[str] = []
     warehouse = Path(warehouse or p.warehouse)
     with rebuilds_after(warehouse, settings):  # the analysts' file once, after every office's files
         for office, files in by_office.items():
             try:
-                report = apply_feedback_files(files, warehouse, settings, office=office)
+                report = apply_feedback_files(files, warehouse, settings, office=office, receipts=p.out / "feedback")
             except RetirePrepError as exc:
                 lines += _log_lines(getattr(exc, "report", None))  # what was applied besides the refusal
                 refused.append(f"{office}: {exc}")
@@ -367,7 +408,7 @@ def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = Non
         )
     if refused:
         raise _fail_without_retry("; ".join(refused))
-    return {"files": sum(len(f) for f in by_office.values()), "report": lines}
+    return {"files": sum(len(f) for f in by_office.values()), "waiting": len(waiting), "report": lines}
 
 
 def _log_lines(report) -> list[str]:

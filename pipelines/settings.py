@@ -77,6 +77,9 @@ class Settings:
     person_key_secret: str = ""
     # issue 16: each office's worklist.xlsx beside its Parquet and CSV (off only to measure its cost)
     worklist_workbooks: bool = True
+    # issue 16 (eighth session): the feedback inbox takes a file once it has not changed for this
+    # many seconds (a file still being uploaded would be applied with its last row cut)
+    feedback_settle_seconds: int = 120
     # issue 17: the analysts' file beside the warehouse, brought up to date after every writing
     # command (off only for a warehouse no analyst reads, e.g. the test suite's small ones)
     analysts_file: bool = True

@@ -55,8 +55,10 @@ from .xlsx_sheets import (  # noqa: F401 -- re-exported: the sheets' set-up move
 
 #: Excel's (and WPS's, LibreOffice's) last row is 1,048,576: one header row + this many data rows
 EXCEL_MAX_ROWS = 1_048_575
-#: rows of each Arrow batch fetched from DuckDB
-BATCH_ROWS = 20_000
+#: rows of each Arrow batch fetched from DuckDB: a row of 工作台账 is ≈ 2.5 kB of XML and up to four
+#: batches are alive (two queued, one written, one being made): 20,000 rows held ≈ 110 MiB more at the
+#: office_files task's peak than 5,000, for no measurable time (docs/benchmarks.md "Offices' workbooks")
+BATCH_ROWS = 5_000
 #: deflate level of the workbook's parts (measured: docs/benchmarks.md, issue 16 item 7)
 ZIP_LEVEL = 1
 
@@ -304,40 +306,54 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
         if longs
         else "1"
     )
-    overdue = f"({shown[columns.index('overdue')]}) = '是'" if "overdue" in columns else "false"
     order = "statutory_age_month, entry_id"
     fb_select = ["office_code", "id_no", "name", _case("stage", "stage"), "CAST(due_date AS VARCHAR)"]
+    # the raw columns the shown values are made of: sorted, then shown (labels, Chinese evidence,
+    # the text of every value) after the sort, which so moves codes and numbers, not their texts
+    fb_raw = ["office_code", "id_no", "name", "stage", "due_date"]
+    raw = list(dict.fromkeys([c for c in columns if c != "flag_evidence"] + fb_raw))
+    shown_after = ["ev_zh" if c == "flag_evidence" else s for c, s in zip(columns, shown)]
+    overdue_after = f"({shown_after[columns.index('overdue')]}) = '是'" if "overdue" in columns else "false"
+    d_cols = "".join(f", d{j}" for j in range(len(longs)))
     query = f"""
-        WITH w AS (SELECT * FROM (VALUES {per_office}) w(oi, office{"".join(f", d{j}" for j in range(len(longs)))})),
-        wl AS (
-            SELECT w.oi, {", ".join(f"{s} AS c{i}" for i, s in enumerate(shown))},
-                   coalesce({overdue}, false) AS od,
-                   row_number() OVER (PARTITION BY w.oi ORDER BY {order}) AS rn
-            FROM {source} JOIN w ON w.office = worklist_rows.office_code WHERE {where}
-        ), fb AS (
-            SELECT w.oi, {", ".join(f"{s} AS f{i}" for i, s in enumerate(fb_select))},
-                   row_number() OVER (PARTITION BY w.oi ORDER BY {order}) AS rn
-            FROM worklist_rows JOIN w ON w.office = worklist_rows.office_code
-            WHERE {where} AND stage NOT IN ({closed})
+        WITH w AS (SELECT * FROM (VALUES {per_office}) w(oi, office{d_cols})),
+        -- each row's place in its sheets, numbered on the keys alone: a window over the wide rows
+        -- holds them all at once (the office_files task's peak at 81,241 rows: 660 MiB with windows
+        -- and the sort over the shown values, 530 numbering and sorting the raw ones, 465 so;
+        -- docs/benchmarks.md "Offices' workbooks"); (month_mi, entry_id) is unique in worklist_rows
+        keys AS (
+            SELECT w.oi, worklist_rows.entry_id, row_number() OVER win AS rn,
+                   CASE WHEN stage NOT IN ({closed})
+                        THEN CAST(count(*) FILTER (WHERE stage NOT IN ({closed})) OVER win AS BIGINT) END AS frn
+            FROM worklist_rows JOIN w ON w.office = worklist_rows.office_code WHERE {where}
+            WINDOW win AS (PARTITION BY w.oi ORDER BY {order} ROWS UNBOUNDED PRECEDING)
         ),
-        -- the rows in the order of the files, sorted before their XML is made (the sort moves the
-        -- values, not the ≈ 3 × longer XML)
+        -- the rows in the order of the files: their raw values sorted, shown and made XML after
         ordered AS (
-            SELECT oi * {_K_OFFICE} + (rn - 1) // {max_rows} AS k, rn, od,
-                   CAST((rn - 1) % {max_rows} + 2 AS VARCHAR) AS rs, {lines} AS lines,
-                   {", ".join(f"c{i}" for i in range(len(shown)))}, {", ".join(f"NULL AS f{i}" for i in range(len(fb_select)))}
-            FROM wl JOIN w USING (oi)
+            SELECT keys.oi * {_K_OFFICE} + (keys.rn - 1) // {max_rows} AS k, keys.rn AS rn,
+                   {", ".join(f"worklist_rows.{c} AS {c}" for c in raw)}, ev.zh AS ev_zh{"".join(f", w.d{j} AS d{j}" for j in range(len(longs)))}
+            FROM {source} JOIN keys ON keys.entry_id = worklist_rows.entry_id JOIN w ON w.oi = keys.oi
+            WHERE {where}
             UNION ALL
-            SELECT oi * {_K_OFFICE} + {_K_SHEET} + (rn - 1) // {max_rows}, rn, false,
-                   CAST((rn - 1) % {max_rows} + 2 AS VARCHAR), 1,
-                   {", ".join("NULL" for _ in shown)}, {", ".join(f"f{i}" for i in range(len(fb_select)))}
-            FROM fb
+            SELECT keys.oi * {_K_OFFICE} + {_K_SHEET} + (keys.frn - 1) // {max_rows}, keys.frn,
+                   {", ".join(f"worklist_rows.{c}" if c in fb_raw else "NULL" for c in raw)}, NULL{", NULL" * len(longs)}
+            FROM worklist_rows JOIN keys ON keys.entry_id = worklist_rows.entry_id
+            WHERE {where} AND keys.frn IS NOT NULL
             ORDER BY k, rn
+        ),
+        shown AS (
+            SELECT k, rn, CAST((rn - 1) % {max_rows} + 2 AS VARCHAR) AS rs, coalesce({overdue_after}, false) AS od,
+                   {", ".join(f"{x} AS c{i}" for i, x in enumerate(shown_after))},
+                   {", ".join(f"{x} AS f{i}" for i, x in enumerate(fb_select))}{d_cols}
+            FROM ordered
+        ),
+        made AS (
+            SELECT *, {lines.replace("w.d", "d")} AS lines FROM shown
         )
         SELECT CASE WHEN k % {_K_OFFICE} < {_K_SHEET}
                     THEN {_rows_select("c", kinds, xf, heights=True)}
                     ELSE {_rows_select("f", ["text"] * len(fb_select), xf, heights=False)} END AS x, k, rn
-        FROM ordered"""
+        FROM made"""
     return _stream(con, query, offices, books)
 
 

@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from support import sample_world
+from support.feedback import settled
 from pipelines import PROJECT_ROOT
 from pipelines.analysts import TABLES, analysts_path
 
@@ -243,6 +244,7 @@ def test_the_feedback_task_rebuilds_once_for_all_its_offices(world, tmp_path, mo
     for f in files:
         (inbox / f.stem.split("-")[1]).mkdir(parents=True, exist_ok=True)
         shutil.copy(f, inbox / f.stem.split("-")[1] / f.name)
+        settled(inbox / f.stem.split("-")[1] / f.name)  # uploaded a while ago (the inbox takes settled files)
     calls = []
     real = analysts.rebuild
     monkeypatch.setattr(analysts, "rebuild", lambda wh, settings=None: calls.append(wh) or real(wh, settings))

@@ -355,6 +355,8 @@ try:
                 dst = os.path.join(step["dst"], os.path.basename(src))
                 os.makedirs(step["dst"], exist_ok=True)
                 (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, dst)
+                if step.get("settled"):  # uploaded a while ago: the feedback inbox takes settled files
+                    os.utime(dst, (time.time() - 3600,) * 2)
             continue
         if op == "remove":
             shutil.rmtree(step["path"])
@@ -464,7 +466,10 @@ def sample_runs(airflow_home, tmp_path_factory) -> dict:
             {"month": "2026-11"},
         ),
         dict(op="hash", name="nov-rerun-files", root=str(out / "2026-11"), pattern=".csv"),
-        *[dict(op="copy", src=str(fb_dir / o / "*.csv"), dst=str(af / "inbox" / "feedback" / o)) for o in offices],
+        *[
+            dict(op="copy", src=str(fb_dir / o / "*.csv"), dst=str(af / "inbox" / "feedback" / o), settled=True)
+            for o in offices
+        ],
         dag_step("feedback", "feedback_intake", datetime(2026, 11, 25, 10, 30, tzinfo=SHANGHAI)),
         dag_step("feedback-again", "feedback_intake", datetime(2026, 11, 25, 11, 30, tzinfo=SHANGHAI)),
         dag_step("declare", "declaration_month_start", None, datetime(2026, 11, 30, 22, 0, tzinfo=timezone.utc)),

@@ -14,7 +14,7 @@ from pipelines.feedback import FeedbackFileRefused, apply_feedback_files
 from pipelines.ingest import ingest_batches
 from pipelines.monthly import run_month
 from pushkit import population, run_cli, write_batch
-from support.feedback import D0, Wh, row
+from support.feedback import D0, Wh, row, settled
 
 # ------------------------------------------------------------------------------------ item 5
 
@@ -130,12 +130,14 @@ def test_feedback_inbox_one_folder_per_office(wh, monkeypatch):
     (inbox / "640104" / "fb.csv").write_bytes(
         wh.csv_bytes([row(a, "ARCHIVE_REVIEWED", D0, result="PASS"), row(b, "ARCHIVE_REVIEWED", D0, result="PASS")])
     )
+    settled(inbox / "640104" / "fb.csv")  # uploaded a while ago (the inbox takes settled files)
     got = orchestration.apply_feedback_inbox(inbox, wh.path)
     assert got["files"] == 1 and any("WRONG_OFFICE 1" in line for line in got["report"])
     assert (wh.stage(a), wh.stage(b)) == ("ARCHIVE_REVIEWED", "NOTIFIED")
     assert (inbox / "640105").is_dir() and len([p for p in inbox.iterdir() if p.is_dir()]) == 29
     # a file in no office's folder is never applied, and fails the task naming it
     (inbox / "stray.csv").write_bytes(wh.csv_bytes([row(b, "ARCHIVE_REVIEWED", D0, result="PASS")]))
+    settled(inbox / "stray.csv")
     with pytest.raises(Exception, match=r"in no office's folder, not applied \(stray.csv\)"):
         orchestration.apply_feedback_inbox(inbox, wh.path)
     assert wh.stage(b) == "NOTIFIED"
@@ -148,12 +150,14 @@ def test_inbox_files_named_csv_in_capitals_or_in_a_subfolder_are_never_skipped_s
     inbox = wh.tmp / "inbox"
     (inbox / "640104" / "2026-11").mkdir(parents=True)
     (inbox / "640104" / "FB.CSV").write_bytes(wh.csv_bytes([row(a, "ARCHIVE_REVIEWED", D0, result="PASS")]))
+    settled(inbox / "640104" / "FB.CSV")
     got = orchestration.apply_feedback_inbox(inbox, wh.path)
     assert got["files"] == 1 and wh.stage(a) == "ARCHIVE_REVIEWED"
     (inbox / "640104" / ".~tmp~").mkdir()  # a transfer tool's work area (rsync): not sent yet, not named
     (inbox / "640104" / ".~tmp~" / "fb.csv").write_bytes(b"office_code,ev")
     assert orchestration.apply_feedback_inbox(inbox, wh.path)["files"] == 1
     (inbox / "640104" / "2026-11" / "fb.csv").write_bytes(wh.csv_bytes([row(b, "ARCHIVE_REVIEWED", D0, result="PASS")]))
+    settled(inbox / "640104" / "2026-11" / "fb.csv")
     with pytest.raises(Exception, match=r"in no office's folder, not applied \(640104/2026-11/fb.csv\)"):
         orchestration.apply_feedback_inbox(inbox, wh.path)
     assert wh.stage(b) == "NOTIFIED"

@@ -28,6 +28,7 @@ from pipelines.ledger import CLOSED_STAGES
 from pipelines.monthly import run_month
 from pipelines.outputs import WORKLIST_COLUMNS
 from pipelines.xlsx import FEEDBACK_SHEET, HELP_SHEET, WORKLIST_SHEET, write_workbook
+from support.feedback import settled
 
 SAMPLE = DATA_DIR / "sample"
 P_MI = 2026 * 12 + 10
@@ -552,6 +553,7 @@ def test_feedback_inbox_takes_workbooks(month, tmp_path, monkeypatch):
     (inbox / office).mkdir(parents=True)  # one folder per office (issue 14)
     _fill(folder / office / "worklist.xlsx", _events(office, _office_ids(folder, office, 2)), inbox / office / "b.xlsx")
     (inbox / office / "~$b.xlsx").write_bytes(b"lock file of an open workbook")
+    settled(inbox / office / "b.xlsx", inbox / office / "~$b.xlsx")  # uploaded a while ago
     res = orchestration.apply_feedback_inbox(inbox, a)
     assert res["files"] == 1 and any("applied b.xlsx" in line for line in res["report"])
 

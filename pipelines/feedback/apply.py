@@ -25,6 +25,8 @@ from .deadlines import issue_result_notices, refresh_deadlines
 from .format import OFFICE, _Refuse
 from .queries import sql
 from .reading import is_gb18030, read_file
+from .receipts import reason_zh as reason_zh_of
+from .receipts import write_receipt
 from .report import FeedbackFileRefused, FeedbackReport, FileOutcome
 from .run import FileRun
 
@@ -66,6 +68,7 @@ def _file_office(records, office: str | None, settings: Settings) -> str | None:
                 f"rows of {len(named)} offices: a feedback file is one office's; apply each office's file "
                 f"with --office <office>, or put it in that office's inbox folder"
             ),
+            n=len(named),
         )
     return next(iter(named), None)
 
@@ -78,8 +81,11 @@ def _file_key(data: bytes, office: str | None) -> str:
     return _sha256(data if office is None else f"office {office}\n".encode() + data)
 
 
-def _refuse_file(con, report: FeedbackReport, path: Path, sha: str, code: str, reason: str) -> None:
+def _refuse_file(
+    con, report: FeedbackReport, path: Path, sha: str, code: str, reason: str, reason_zh: str | None = None
+) -> None:
     params = {"file_sha256": sha, "file_name": path.name, "reason_code": code, "reason": reason}
+    params["reason_zh"] = reason_zh or reason_zh_of(code, code, {})
     con.execute(sql("files", "record_refused"), params)
     report.files.append(FileOutcome(shown_file_name(path.name), sha, "REFUSED", reason=f"{code}: {reason}"))
     log.info("feedback file %s refused: %s: %s", shown_file_name(path.name), code, reason)  # the caller reports it
@@ -125,13 +131,22 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
     try:
         data = path.read_bytes()
     except OSError as exc:
-        _refuse_file(con, report, path, _sha256(path.name.encode()), "UNREADABLE", exc.__class__.__name__)
+        name = exc.__class__.__name__
+        _refuse_file(
+            con,
+            report,
+            path,
+            _sha256(path.name.encode()),
+            "UNREADABLE",
+            name,
+            reason_zh_of("UNREADABLE", None, {"error": name}),
+        )
         return report.files[-1]
     try:
         records = _read(path, data, report)
         bound = _file_office(records, office, settings)
     except _Refuse as r:
-        _refuse_file(con, report, path, _file_key(data, office), r.code, r.reason)
+        _refuse_file(con, report, path, _file_key(data, office), r.code, r.reason, r.reason_zh)
         return report.files[-1]
     sha = _file_key(data, bound)
     done = con.execute(sql("files", "applied_before"), {"file_sha256": sha}).fetchone()
@@ -161,7 +176,12 @@ def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, offi
 
 @refreshes_analysts
 def apply_feedback_files(
-    files: list[Path], warehouse: Path, settings: Settings | None = None, *, office: str | None = None
+    files: list[Path],
+    warehouse: Path,
+    settings: Settings | None = None,
+    *,
+    office: str | None = None,
+    receipts: Path | None = None,
 ) -> FeedbackReport:
     """``retire-prep feedback [--office O] FILE...``: apply county feedback files in the order given,
     each bound to ``office`` when given (else to the one office its rows name, see :func:`_file_office`).
@@ -170,6 +190,9 @@ def apply_feedback_files(
     (``feedback_rows``); a file that is not the documented format is refused whole
     (``feedback_files`` status REFUSED), the other files are still applied, and then
     :class:`FeedbackFileRefused` is raised (its ``report`` holds what was done).
+
+    ``receipts``: the folder of the offices' receipts (``<out>/feedback``): each file's receipt,
+    in Chinese, is written there once the file is decided (:mod:`.receipts`).
     """
     settings = settings or load_settings()
     if office is not None:
@@ -185,7 +208,15 @@ def apply_feedback_files(
             rollback(con)
             raise
         for f in files:
-            apply_file(con, Path(f), settings, report, office)
+            out = apply_file(con, Path(f), settings, report, office)
+            if receipts is not None:
+                try:
+                    write_receipt(con, Path(receipts), out.sha256, Path(f).name, out.office or office)
+                except OSError as exc:  # the file is applied; its receipt is derived, written next time
+                    report.warn(
+                        f"the receipt of {out.file} was not written ({exc.__class__.__name__}): "
+                        "it is written by the next feedback of the file"
+                    )
     refused = report.refused_files
     if refused:
         raise FeedbackFileRefused(

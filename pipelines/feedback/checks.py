@@ -39,7 +39,13 @@ def _items(raw: str | None, vocab: dict) -> list[str]:
     parts = [p for p in parts if p]
     bad = [p for p in parts if p not in vocab]
     if bad:
-        raise _Refuse("MALFORMED", f"items: {len(bad)} code(s) not in the documented list")
+        raise _Refuse(
+            "MALFORMED",
+            f"items: {len(bad)} code(s) not in the documented list",
+            text="MALFORMED.items",
+            column="items",
+            n=len(bad),
+        )
     seen: list[str] = []
     for p in parts:
         if p not in seen:
@@ -51,10 +57,18 @@ def _int(row: dict, col: str, required: bool) -> int | None:
     v = row.get(col)
     if v is None:
         if required:
-            raise _Refuse("MALFORMED", f"{col} is required for {row['event']}")
+            raise _Refuse(
+                "MALFORMED",
+                f"{col} is required for {row['event']}",
+                text="MALFORMED.required",
+                column=col,
+                event=row["event"],
+            )
         return None
     if not _INT.match(v) or int(v) > 1200:
-        raise _Refuse("MALFORMED", f"{col} must be a whole number of months 0..1200")
+        raise _Refuse(
+            "MALFORMED", f"{col} must be a whole number of months 0..1200", text="MALFORMED.months", column=col
+        )
     return int(v)
 
 
@@ -62,18 +76,32 @@ def _enum(row: dict, col: str, values, required: bool) -> str | None:
     v = row.get(col)
     if v is None:
         if required:
-            raise _Refuse("MALFORMED", f"{col} is required for {row['event']}")
+            raise _Refuse(
+                "MALFORMED",
+                f"{col} is required for {row['event']}",
+                text="MALFORMED.required",
+                column=col,
+                event=row["event"],
+            )
         return None
     v = v.upper()
     if v not in values:
-        raise _Refuse("MALFORMED", f"{col} must be one of {'/'.join(values)}")
+        raise _Refuse(
+            "MALFORMED", f"{col} must be one of {'/'.join(values)}", text="MALFORMED.one_of", column=col, values=values
+        )
     return v
 
 
 def _need(row: dict, *cols: str) -> None:
     for c in cols:
         if row.get(c) is None:
-            raise _Refuse("MALFORMED", f"{c} is required for {row['event']}")
+            raise _Refuse(
+                "MALFORMED",
+                f"{c} is required for {row['event']}",
+                text="MALFORMED.required",
+                column=c,
+                event=row["event"],
+            )
 
 
 # ------------------------------------------------------------------ the event's own columns
@@ -87,9 +115,19 @@ def _archive_reviewed(row: dict) -> None:
     row["result"] = _enum(row, "result", ("PASS", "FAIL"), True)
     row["_items"] = _items(row["items"], ARCHIVE_ITEMS)
     if row["result"] == "FAIL" and not row["_items"]:
-        raise _Refuse("MALFORMED", "items must list the missing or doubtful items when result is FAIL")
+        raise _Refuse(
+            "MALFORMED",
+            "items must list the missing or doubtful items when result is FAIL",
+            text="MALFORMED.fail_items",
+            column="items",
+        )
     if row.get("pre_review_office") is not None and not OFFICE.match(row["pre_review_office"]):
-        raise _Refuse("MALFORMED", "pre_review_office must be 6 digits")
+        raise _Refuse(
+            "MALFORMED",
+            "pre_review_office must be 6 digits",
+            text="MALFORMED.office_digits",
+            column="pre_review_office",
+        )
 
 
 def _years_confirmed(row: dict) -> None:
@@ -127,6 +165,8 @@ def _objection_resolved(row: dict) -> None:
         raise _Refuse(
             "MALFORMED",
             "an UPHELD objection needs the corrected data (counted_months, merge_status, archive_conclusion or base_data)",
+            text="MALFORMED.upheld_data",
+            columns=("counted_months", "merge_status", "archive_conclusion", "base_data"),
         )
 
 
@@ -134,7 +174,9 @@ def _elected_month(row: dict) -> None:
     _need(row, "elected_month")
     ym = months.split(row["elected_month"])
     if ym is None:
-        raise _Refuse("MALFORMED", "elected_month must be YYYY-MM")
+        raise _Refuse(
+            "MALFORMED", "elected_month must be YYYY-MM", text="MALFORMED.month_format", column="elected_month"
+        )
     row["_elected_mi"] = months.month_index(*ym)
 
 
@@ -159,28 +201,36 @@ def check_row(row: dict, offices: frozenset, office: str | None) -> None:
     labels.decode_feedback_row(row)  # Chinese labels → codes
     for c in REQUIRED_COLUMNS:
         if row.get(c) is None:
-            raise _Refuse("MALFORMED", f"{c} is empty")
+            raise _Refuse("MALFORMED", f"{c} is empty", text="MALFORMED.empty", column=c)
     row["event"] = row["event"].upper()
     if row["event"] not in EVENTS:
         raise _Refuse("UNKNOWN_EVENT")
     if not OFFICE.match(row["office_code"]):
-        raise _Refuse("MALFORMED", "office_code must be 6 digits")
+        raise _Refuse("MALFORMED", "office_code must be 6 digits", text="MALFORMED.office_digits", column="office_code")
     if row["office_code"] not in offices:
-        raise _Refuse("MALFORMED", "office_code is not one of the responsible offices (rules.md §3)")
+        raise _Refuse(
+            "MALFORMED",
+            "office_code is not one of the responsible offices (rules.md §3)",
+            text="MALFORMED.office_unknown",
+        )
     if row["office_code"] != office:
         raise _Refuse("WRONG_OFFICE")
     info = parse_id_no(row["id_no"])
     if info is None:
-        raise _Refuse("MALFORMED", "id_no is not a valid ID number (GB 11643)")
+        raise _Refuse("MALFORMED", "id_no is not a valid ID number (GB 11643)", text="MALFORMED.id_invalid")
     row["id_no"] = info.id_no
     if not _DATE.match(row["event_date"]):
-        raise _Refuse("MALFORMED", "event_date must be YYYY-MM-DD")
+        raise _Refuse("MALFORMED", "event_date must be YYYY-MM-DD", text="MALFORMED.date_format", column="event_date")
     try:
         row["_date"] = date.fromisoformat(row["event_date"])
     except ValueError:
-        raise _Refuse("MALFORMED", "event_date is not a real date") from None
+        raise _Refuse(
+            "MALFORMED", "event_date is not a real date", text="MALFORMED.date_unreal", column="event_date"
+        ) from None
     if not 1900 <= row["_date"].year <= 2099:  # the years the push accepts too (push-format.md)
-        raise _Refuse("MALFORMED", "event_date must be within 1900-2099")
+        raise _Refuse(
+            "MALFORMED", "event_date must be within 1900-2099", text="MALFORMED.date_years", column="event_date"
+        )
     check = CHECKS.get(row["event"])
     if check is not None:
         check(row)

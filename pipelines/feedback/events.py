@@ -59,7 +59,11 @@ def conclusion_issued(run: FileRun, row: dict, e: Entry, source: str) -> None:
     version = 1
     if cur is not None:
         if row["_date"] < cur["issued_on"]:
-            raise _Refuse("DATE_OUT_OF_ORDER", "event_date before the current conclusion")
+            raise _Refuse(
+                "DATE_OUT_OF_ORDER",
+                "event_date before the current conclusion",
+                text="DATE_OUT_OF_ORDER.before_conclusion",
+            )
         run.execute(
             "conclusions", "supersede", day=row["_date"], reason="reissued", entry_id=e.entry_id, version=cur["version"]
         )
@@ -91,6 +95,9 @@ def elected_month(run: FileRun, row: dict, e: Entry, source: str) -> None:
         raise _Refuse(
             "OUTSIDE_FLEXIBLE_WINDOW",
             f"elected month {text(mi)} outside the flexible window {text(r[1])}..{text(r[2])}",
+            month=text(mi),
+            earliest=text(r[1]),
+            latest=text(r[2]),
         )
     if mi < r[3]:  # before the statutory month
         _check_early_months(run, e, mi, r)
@@ -117,6 +124,9 @@ def _check_early_months(run: FileRun, e: Entry, mi: int, screening: tuple) -> No
             "EARLY_MONTHS_SHORT",
             f"early retirement in {months.format_month(mi)} needs {need} contribution months by then; "
             f"{by_then} expected",
+            month=months.format_month(mi),
+            need=need,
+            have=by_then,
         )
 
 

@@ -109,12 +109,38 @@ MAX_CELL = 2000
 
 
 class _Refuse(Exception):
-    """A row (or, raised while reading, a whole file) refused with a reason code."""
+    """A row (or, raised while reading, a whole file) refused with a reason code.
 
-    def __init__(self, code: str, reason: str | None = None):
+    ``reason``: the English text kept in the warehouse and the division's log.  ``text``: the key
+    of the Chinese text the county's receipt shows (``data/labels.csv``, domain ``refusal_text``:
+    ``<code>`` or ``<code>.<detail>``, default the code), ``params`` what it names (a column, an
+    event, a stage, a date: never a cell's value); see :func:`.receipts.reason_zh`."""
+
+    def __init__(self, code: str, reason: str | None = None, *, text: str | None = None, **params):
         super().__init__(code)
         self.code = code
         self.reason = reason or REASONS[code]
+        self.text = text or code
+        self.params = params
+
+    @property
+    def reason_zh(self) -> str:
+        from .receipts import reason_zh
+
+        return reason_zh(self.code, self.text, self.params)
+
+
+class _Why(str):
+    """Why a record is no row (refused ``MALFORMED``): its English text, as a ``str``, carrying the
+    key and parameters of its Chinese text (``text``, ``params``: see :class:`_Refuse`)."""
+
+    text: str
+    params: dict
+
+    def __new__(cls, reason: str, text: str, **params):
+        why = super().__new__(cls, reason)
+        why.text, why.params = text, params
+        return why
 
 
 class _Already(Exception):

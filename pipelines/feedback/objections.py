@@ -16,13 +16,27 @@ _OPEN = ("INCOMPLETE", "ACCEPTED")
 def result_received(run: FileRun, row: dict, e: Entry, source: str) -> None:
     c = run.conclusion(e)
     if c is None:
-        raise _Refuse("IMPOSSIBLE_TRANSITION", f"no conclusion has been issued (stage {e.stage})")
+        raise _Refuse(
+            "IMPOSSIBLE_TRANSITION",
+            f"no conclusion has been issued (stage {e.stage})",
+            text="IMPOSSIBLE_TRANSITION.no_conclusion",
+            stage=e.stage,
+            event=row["event"],
+        )
     if c["received_on"] is not None:
         if c["received_on"] == row["_date"]:
             raise _Already()
-        raise _Refuse("CONFLICTING_RECORD", f"the result was recorded as received on {c['received_on'].isoformat()}")
+        raise _Refuse(
+            "CONFLICTING_RECORD",
+            f"the result was recorded as received on {c['received_on'].isoformat()}",
+            day=c["received_on"].isoformat(),
+        )
     if row["_date"] < c["issued_on"]:
-        raise _Refuse("DATE_OUT_OF_ORDER", "received before the conclusion was issued")
+        raise _Refuse(
+            "DATE_OUT_OF_ORDER",
+            "received before the conclusion was issued",
+            text="DATE_OUT_OF_ORDER.received_before_issue",
+        )
     run.receive(e, c, row["_date"])
 
 
@@ -37,16 +51,31 @@ def _expected_confirmer(run: FileRun, e: Entry) -> str | None:
 def confirmed(run: FileRun, row: dict, e: Entry, source: str) -> None:
     c = run.conclusion(e)
     if c is None:
-        raise _Refuse("IMPOSSIBLE_TRANSITION", f"no conclusion to confirm (stage {e.stage})")
+        raise _Refuse(
+            "IMPOSSIBLE_TRANSITION",
+            f"no conclusion to confirm (stage {e.stage})",
+            text="IMPOSSIBLE_TRANSITION.no_conclusion",
+            stage=e.stage,
+            event=row["event"],
+        )
     run.stage_in(e, ("CONCLUDED",), row["event"])
     obj = run.objection(e)
     if obj and obj["status"] in _OPEN:
         raise _Refuse("OBJECTION_PENDING", "an objection is open: it must be resolved first")
     expected = _expected_confirmer(run, e)
     if expected is not None and row["confirmer"] != expected:
-        raise _Refuse("WRONG_CONFIRMER", f"confirmation must be by {expected}, not {row['confirmer']}")
+        raise _Refuse(
+            "WRONG_CONFIRMER",
+            f"confirmation must be by {expected}, not {row['confirmer']}",
+            expected=expected,
+            given=row["confirmer"],
+        )
     if row["_date"] < c["issued_on"] or (c["received_on"] and row["_date"] < c["received_on"]):
-        raise _Refuse("DATE_OUT_OF_ORDER", "confirmed before the conclusion was issued or received")
+        raise _Refuse(
+            "DATE_OUT_OF_ORDER",
+            "confirmed before the conclusion was issued or received",
+            text="DATE_OUT_OF_ORDER.confirmed_before",
+        )
     run.check_after_last_move(row, e)
     if c["received_on"] is None:
         # confirming shows the result was received that day
@@ -65,11 +94,19 @@ def confirmed(run: FileRun, row: dict, e: Entry, source: str) -> None:
 def objection_filed(run: FileRun, row: dict, e: Entry, source: str) -> None:
     c = run.conclusion(e)
     if c is None:
-        raise _Refuse("IMPOSSIBLE_TRANSITION", f"no conclusion to object to (stage {e.stage})")
+        raise _Refuse(
+            "IMPOSSIBLE_TRANSITION",
+            f"no conclusion to object to (stage {e.stage})",
+            text="IMPOSSIBLE_TRANSITION.no_conclusion",
+            stage=e.stage,
+            event=row["event"],
+        )
     run.stage_in(e, ("CONCLUDED", "CONFIRMED", "DECLARED"), row["event"])
     obj = run.objection(e)
     if obj and obj["status"] == "ACCEPTED":
-        raise _Refuse("OBJECTION_PENDING", "an accepted objection is under review")
+        raise _Refuse(
+            "OBJECTION_PENDING", "an accepted objection is under review", text="OBJECTION_PENDING.under_review"
+        )
     if obj and obj["status"] == "INCOMPLETE":
         _supplement(run, row, e, obj)
     else:
@@ -83,7 +120,9 @@ def _supplement(run: FileRun, row: dict, e: Entry, obj: dict) -> None:
     if any(i not in listed for i in items):
         raise _Refuse("NEW_MISSING_ITEMS")
     if row["_date"] < obj["filed_on"]:
-        raise _Refuse("DATE_OUT_OF_ORDER", "supplement before the objection was filed")
+        raise _Refuse(
+            "DATE_OUT_OF_ORDER", "supplement before the objection was filed", text="DATE_OUT_OF_ORDER.supplement_before"
+        )
     key = {"entry_id": e.entry_id, "objection_no": obj["objection_no"]}
     if items:
         run.execute("objections", "still_missing", missing_items=";".join(items), **key)
@@ -103,7 +142,11 @@ def _timeliness(run: FileRun, row: dict, c: dict) -> str:
         )
         return "DEADLINE_UNKNOWN"
     if row["_date"] > c["objection_deadline"]:
-        raise _Refuse("LATE_OBJECTION", f"filed after the deadline {c['objection_deadline'].isoformat()}")
+        raise _Refuse(
+            "LATE_OBJECTION",
+            f"filed after the deadline {c['objection_deadline'].isoformat()}",
+            deadline=c["objection_deadline"].isoformat(),
+        )
     return "ON_TIME"
 
 
@@ -111,7 +154,11 @@ def _new_objection(run: FileRun, row: dict, e: Entry, c: dict, obj: dict | None,
     """A new objection: accepted when its material is complete, else INCOMPLETE with the one-time
     notice listing every missing item (seed notice 五(三))."""
     if row["_date"] < c["issued_on"] or (c["received_on"] and row["_date"] < c["received_on"]):
-        raise _Refuse("DATE_OUT_OF_ORDER", "objection before the conclusion was issued or received")
+        raise _Refuse(
+            "DATE_OUT_OF_ORDER",
+            "objection before the conclusion was issued or received",
+            text="DATE_OUT_OF_ORDER.objection_before",
+        )
     timeliness = _timeliness(run, row, c)
     suspends = e.stage in ("CONFIRMED", "DECLARED")
     if suspends:
@@ -154,9 +201,12 @@ def objection_resolved(run: FileRun, row: dict, e: Entry, source: str) -> None:
             "NO_ACCEPTED_OBJECTION",
             "no accepted objection to resolve"
             + (" (the open objection still waits for material)" if obj and obj["status"] == "INCOMPLETE" else ""),
+            text="NO_ACCEPTED_OBJECTION.incomplete" if obj and obj["status"] == "INCOMPLETE" else None,
         )
     if row["_date"] < obj["accepted_on"]:
-        raise _Refuse("DATE_OUT_OF_ORDER", "resolved before the objection was accepted")
+        raise _Refuse(
+            "DATE_OUT_OF_ORDER", "resolved before the objection was accepted", text="DATE_OUT_OF_ORDER.resolved_before"
+        )
     key = {"entry_id": e.entry_id, "objection_no": obj["objection_no"]}
     if row["result"] == "REJECTED":
         run.execute(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import labels
 from ..contract import shown_column_names
-from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse
+from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse, _Why
 
 _LINE_END = re.compile("\r\n|\r|\n")
 _OTHER_LINE_END = {"\r\n": re.compile("\r(?!\n)|(?<!\r)\n"), "\n": re.compile("\r"), "\r": re.compile("\n")}
@@ -33,7 +33,7 @@ def _decode(data: bytes) -> str:
         return data.decode("gb18030")
     except UnicodeDecodeError:
         raise _Refuse(
-            "ENCODING", f"neither UTF-8 nor GB18030/GBK (first bad byte on line {line}; save as CSV UTF-8)"
+            "ENCODING", f"neither UTF-8 nor GB18030/GBK (first bad byte on line {line}; save as CSV UTF-8)", line=line
         ) from None
 
 
@@ -71,6 +71,7 @@ def _records(text: str):
                         f"or text follows a closing quote; nothing of the file was applied: correct that record "
                         f"and send the file again"
                     ),
+                    line=last + 1,
                 ) from None
             yield last + 1, reader.line_num, rec
             last = reader.line_num
@@ -78,38 +79,75 @@ def _records(text: str):
         csv.field_size_limit(old)
 
 
-def _check_line_ends(text: str) -> None:
+#: a quoted field: a quote at the start of a field (the file's start, after a comma or a line end)
+#: up to its closing quote, doubled quotes inside (a quote inside an unquoted field is text, as for
+#: the csv reader; a quote never closed is left to it: BROKEN_QUOTING)
+_QUOTED = re.compile(r'(?<![^,\r\n])"(?:[^"]|"")*"')
+
+
+def _outside_quotes(text: str) -> str:
+    """``text`` with the line ends inside quoted fields blanked (same length: positions kept)."""
+    if '"' not in text:
+        return text
+    return _QUOTED.sub(lambda m: m.group().replace("\r", " ").replace("\n", " "), text)
+
+
+def _check_line_ends(text: str) -> str | None:
     """Refuse (``MIXED_LINE_ENDS``) a file whose lines do not all end as its header does (CRLF,
     LF, or CR of old Mac spreadsheets): a stray carriage return splits a row in two, and the first
-    half can look like a whole row (a note cut short) that would be applied."""
-    first = _LINE_END.search(text)
+    half can look like a whole row (a note cut short) that would be applied.  Returns the header's
+    line end (None: one line only).
+
+    Line ends inside a quoted field are the cell's, not the file's: Excel writes CRLF between rows
+    and a bare LF for a line break typed in a cell (Alt+Enter), which refused the whole file
+    (docs/decisions.md, issue 16, eighth session)."""
+    outside = _outside_quotes(text)
+    first = _LINE_END.search(outside)
     if first is None:
-        return
-    odd = _OTHER_LINE_END[first.group()].search(text)
+        return None
+    odd = _OTHER_LINE_END[first.group()].search(outside)
     if odd is not None:
-        line = text.count(first.group(), 0, odd.start()) + 1
+        line = outside.count(first.group(), 0, odd.start()) + 1
         raise _Refuse(
             "MIXED_LINE_ENDS",
             (
                 f"line {line} ends otherwise than the header line (a stray carriage return or line feed "
                 f"inside a row?); nothing of the file was applied: correct that line and send the file again"
             ),
+            line=line,
         )
+    return first.group()
 
 
-def _cells_problem(rec: list[str], first: int, last: int, width: int) -> str | None:
-    """Why a record cannot be a row (one line, no cell value), or None."""
-    if last > first:
-        return (
+def _cells_problem(rec: list[str], first: int, last: int, width: int, eol: str | None = None) -> _Why | None:
+    """Why a record cannot be a row (one line, no cell value), refused MALFORMED, or None.
+
+    A record over several lines is refused, unless the file's rows end with CRLF and its cells hold
+    bare LFs only: a line break typed in a cell (Excel's Alt+Enter), kept as the cell's text, as the
+    same cell of a workbook is.  A cell holding the file's own line end is a quote opened and closed
+    on a later line, which swallowed the rows between (issue 14): refused, naming the lines."""
+    if last > first and not (eol == "\r\n" and not any("\r" in c for c in rec)):
+        return _Why(
             f"the record spans lines {first}-{last}: a cell holds a line break "
-            f"(a quote opened and not closed on its line?)"
+            f"(a quote opened and not closed on its line?)",
+            "MALFORMED.spans_lines",
+            first=first,
+            last=last,
         )
     if len(rec) != width:
-        return f"the record has {len(rec)} cells, the header {width}"
+        return _Why(
+            f"the record has {len(rec)} cells, the header {width}",
+            "MALFORMED.cell_count",
+            n=len(rec),
+            width=width,
+        )
     if any(len(c) > MAX_CELL for c in rec):
-        return f"a cell is longer than {MAX_CELL} characters"
+        return _Why(f"a cell is longer than {MAX_CELL} characters", "MALFORMED.cell_too_long", max=MAX_CELL)
     if any(CONTROL_CHARACTERS.search(c) for c in rec):
-        return "a cell holds a control character (NUL, escape …): retype the cell"
+        return _Why(
+            "a cell holds a control character (NUL, escape …): retype the cell",
+            "MALFORMED.control_character",
+        )
     return None
 
 
@@ -119,7 +157,9 @@ def _header(header: list[str]) -> list[str]:
     shown = lambda names: ", ".join(shown_column_names(names[:5]))  # noqa: E731 (never a data row's values)
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
-        raise _Refuse("BAD_HEADER", f"column(s) {shown(dup)} appear twice")
+        raise _Refuse(
+            "BAD_HEADER", f"column(s) {shown(dup)} appear twice", text="BAD_HEADER.duplicate", columns=dup[:5]
+        )
     unknown = [c for c in cols if c not in COLUMNS]
     if unknown:
         missing_header = not any(c in COLUMNS for c in cols)
@@ -130,10 +170,15 @@ def _header(header: list[str]) -> list[str]:
                 + (" — the first line is no header: is the header line missing?" if missing_header else "")
                 + " (see docs/feedback-format.md)"
             ),
+            text="BAD_HEADER.no_header" if missing_header else "BAD_HEADER.unknown",
+            n=len(unknown),
+            names=shown(unknown),
         )
     missing = [c for c in REQUIRED_COLUMNS if c not in cols]
     if missing:
-        raise _Refuse("BAD_HEADER", f"missing column(s) {', '.join(missing)}")
+        raise _Refuse(
+            "BAD_HEADER", f"missing column(s) {', '.join(missing)}", text="BAD_HEADER.missing", columns=missing
+        )
     return cols
 
 
@@ -148,7 +193,7 @@ def read_file(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[
     if data is None:
         data = path.read_bytes()
     text = _decode(data)
-    _check_line_ends(text)
+    eol = _check_line_ends(text)
     records = _records(text)
     try:
         _, _, header = next(records)
@@ -160,7 +205,7 @@ def read_file(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[
     for row_no, (first, last, rec) in enumerate(records, start=1):
         if not any(c.strip() for c in rec) and last == first and not any(CONTROL_CHARACTERS.search(c) for c in rec):
             continue  # blank line: not a row (str.strip() takes FS/GS/RS/US, VT, FF for blanks: refused below)
-        problem = _cells_problem(rec, first, last, len(cols))
+        problem = _cells_problem(rec, first, last, len(cols), eol)
         if problem:
             out.append((row_no, problem))
             continue

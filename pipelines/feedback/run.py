@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from .. import DATA_DIR, months
+from .. import DATA_DIR, labels, months
 from ..identifiers import parse_id_no
 from ..ledger import CLOSED_STAGES, record_transitions
 from ..settings import Settings
@@ -22,7 +22,7 @@ from ..warehouse import person_key
 from .buffers import Buffer
 from .checks import check_row, row_key
 from .deadlines import objection_deadline
-from .format import _Already, _Refuse
+from .format import EVENTS, _Already, _Refuse, _Why
 from .queries import sql
 from .report import FeedbackReport
 
@@ -107,13 +107,18 @@ class FileRun:
     # -- row -------------------------------------------------------------------------
 
     def row(self, row_no: int, row: dict | str | None) -> tuple[str, str | None, str | None, dict]:
-        """Returns (status, reason_code, reason, info for feedback_rows)."""
+        """Returns (status, reason_code, reason, info for feedback_rows: with ``reason_zh``, the
+        Chinese reason of the office's receipt)."""
         from .events import HANDLERS
 
-        info = dict.fromkeys(("row_key", "person_key", "entry_id", "office_code", "event", "event_date"))
+        info = dict.fromkeys(("row_key", "person_key", "entry_id", "office_code", "event", "event_date", "reason_zh"))
         try:
             if row is None or isinstance(row, str):  # a record that is no row: why, from the reader
-                raise _Refuse("MALFORMED", row or "the record cannot be read as a row")
+                if isinstance(row, _Why):  # with its Chinese text (and the event, for the receipt)
+                    event = labels.code_of("event", row.params.get("event"))
+                    info["event"] = event.upper() if event and event.upper() in EVENTS else None
+                    raise _Refuse("MALFORMED", row, text=row.text, **row.params)
+                raise _Refuse("MALFORMED", row or "the record cannot be read as a row", text="MALFORMED.not_a_row")
             check_row(row, self._offices, self.office)
             info.update(
                 person_key=person_key(row["id_no"], self.settings),
@@ -127,7 +132,7 @@ class FileRun:
                 or self.con.execute(sql("files", "row_applied_before"), {"row_key": info["row_key"]}).fetchall()[0][0]
             ):
                 raise _Already()
-            entry = self._entry(row)
+            entry = self._entry(row, info)
             info["entry_id"] = entry.entry_id
             source = f"feedback:{self.safe_name}#{row_no}"
             HANDLERS[row["event"]](self, row, entry, source)
@@ -137,20 +142,27 @@ class FileRun:
         except _Already:
             return "ALREADY_APPLIED", None, None, info
         except _Refuse as r:
+            info["reason_zh"] = r.reason_zh
+            if info["event"] is None and isinstance(row, dict) and row.get("event") in EVENTS:
+                info["event"] = row["event"]  # a row refused by its own checks: its event, for the receipt
             return "REFUSED", r.code, r.reason, info
 
-    def _entry(self, row: dict) -> Entry:
+    def _entry(self, row: dict, info: dict) -> Entry:
         r = self.con.execute(sql("entries", "entry_of_person"), {"id_no": row["id_no"]}).fetchone()
         if r is None or r[2] != row["office_code"]:
             # another office's person is refused exactly as an ID number without any entry, and
             # before "closed": an office learns nothing about another office's persons
             raise _Refuse("UNKNOWN_PERSON")
         e = Entry(*r)
+        info["entry_id"] = e.entry_id  # the office's own person: its receipt may name the ID number
         if e.closed_mi is not None:
-            raise _Refuse("ENTRY_CLOSED", f"the ledger entry is closed ({e.stage})")
+            raise _Refuse("ENTRY_CLOSED", f"the ledger entry is closed ({e.stage})", stage=e.stage)
         if row["_date"] < e.opened_on:
             raise _Refuse(
-                "DATE_OUT_OF_ORDER", f"event_date before the entry was opened ({months.format_month(e.opened_mi)})"
+                "DATE_OUT_OF_ORDER",
+                f"event_date before the entry was opened ({months.format_month(e.opened_mi)})",
+                text="DATE_OUT_OF_ORDER.before_opened",
+                month=months.format_month(e.opened_mi),
             )
         return e
 
@@ -205,7 +217,12 @@ class FileRun:
     def check_after_last_move(self, row: dict, e: Entry) -> None:
         last = self._last_moves.get(e.entry_id)
         if last is not None and row["_date"] < last:
-            raise _Refuse("DATE_OUT_OF_ORDER", f"event_date before the entry's last stage change ({last.isoformat()})")
+            raise _Refuse(
+                "DATE_OUT_OF_ORDER",
+                f"event_date before the entry's last stage change ({last.isoformat()})",
+                text="DATE_OUT_OF_ORDER.before_last_move",
+                day=last.isoformat(),
+            )
 
     def move(self, e: Entry, to_stage: str, d: date, detail: str, source: str) -> None:
         """Move the entry to ``to_stage`` (pipelines.ledger.record_transitions)."""
@@ -219,7 +236,9 @@ class FileRun:
 
     def stage_in(self, e: Entry, allowed: tuple, event: str) -> None:
         if e.stage not in allowed:
-            raise _Refuse("IMPOSSIBLE_TRANSITION", f"{event} is not possible in stage {e.stage}")
+            raise _Refuse(
+                "IMPOSSIBLE_TRANSITION", f"{event} is not possible in stage {e.stage}", stage=e.stage, event=event
+            )
 
     def conclusion(self, e: Entry) -> dict | None:
         """The entry's current conclusion (a row of ``conclusions`` as a dict), or None."""

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .. import labels
 from ..contract import shown_column_names
-from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse
+from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse, _Why
 
 FEEDBACK_SHEET = "反馈"
 _SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et"}
@@ -57,8 +57,8 @@ def is_workbook(path: Path, head: bytes = b"") -> bool:
     return Path(path).suffix.lower() in _SUFFIXES or head.startswith(_ZIP) or head.startswith(_OLE)
 
 
-def _refuse(code: str, reason: str):
-    return _Refuse(code, reason)
+def _refuse(code: str, reason: str, text: str | None = None, **params):
+    return _Refuse(code, reason, text=text, **params)
 
 
 def _open(data: bytes, name: str):
@@ -66,17 +66,21 @@ def _open(data: bytes, name: str):
     if data.startswith(_OLE):
         if "EncryptionInfo".encode("utf-16-le") in data or "EncryptedPackage".encode("utf-16-le") in data:
             raise _refuse("ENCRYPTED", "the workbook is password-protected: save it without a password")
-        raise _refuse("NOT_XLSX", "an old .xls or another binary file, not an .xlsx workbook: save as .xlsx")
+        raise _refuse(
+            "NOT_XLSX", "an old .xls or another binary file, not an .xlsx workbook: save as .xlsx", "NOT_XLSX.old_xls"
+        )
     if not data.startswith(_ZIP):
         if data[:4096] and b"\x00" not in data[:4096]:  # a text file (a CSV renamed): say so
-            raise _refuse("NOT_XLSX", "a text file (CSV?) named as a workbook, not an .xlsx: send it named .csv")
-        raise _refuse("NOT_XLSX", "not an .xlsx workbook (damaged, or another kind of file)")
+            raise _refuse(
+                "NOT_XLSX", "a text file (CSV?) named as a workbook, not an .xlsx: send it named .csv", "NOT_XLSX.text"
+            )
+        raise _refuse("NOT_XLSX", "not an .xlsx workbook (damaged, or another kind of file)", "NOT_XLSX.damaged")
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
         parts = set(z.namelist())
         types = z.read("[Content_Types].xml") if "[Content_Types].xml" in parts else b""
     except (zipfile.BadZipFile, OSError, KeyError, EOFError, ValueError):
-        raise _refuse("NOT_XLSX", "not an .xlsx workbook (damaged)") from None
+        raise _refuse("NOT_XLSX", "not an .xlsx workbook (damaged)", "NOT_XLSX.damaged") from None
     if (
         any(p.lower().endswith("vbaproject.bin") for p in parts)
         or b"macroEnabled" in types
@@ -88,15 +92,19 @@ def _open(data: bytes, name: str):
             "NOT_XLSX",
             f"the workbook unpacks to more than {MAX_UNPACKED >> 20} MB, far more than an office's worklist: "
             "send the 反馈 sheet alone, or as CSV",
+            "NOT_XLSX.too_big",
+            mb=MAX_UNPACKED >> 20,
         )
     if "xl/workbook.xml" not in parts:
-        raise _refuse("NOT_XLSX", "not an .xlsx workbook (no workbook part)")
+        raise _refuse("NOT_XLSX", "not an .xlsx workbook (no workbook part)", "NOT_XLSX.damaged")
     import openpyxl
 
     try:
         return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise _refuse("NOT_XLSX", f"not a readable .xlsx workbook ({exc.__class__.__name__})") from None
+        raise _refuse(
+            "NOT_XLSX", f"not a readable .xlsx workbook ({exc.__class__.__name__})", "NOT_XLSX.damaged"
+        ) from None
 
 
 def _text(v, col: str) -> str | None:
@@ -118,13 +126,16 @@ def _text(v, col: str) -> str | None:
     return _norm(str(v))
 
 
-def _cells_problem(row: dict) -> str | None:
+def _cells_problem(row: dict) -> _Why | None:
     """The CSV path's checks of a record's cells (docs/decisions.md, issue 14): length, controls."""
     cells = [v for v in row.values() if isinstance(v, str)]
     if any(len(c) > MAX_CELL for c in cells):
-        return f"a cell is longer than {MAX_CELL} characters"
+        return _Why(f"a cell is longer than {MAX_CELL} characters", "MALFORMED.cell_too_long", max=MAX_CELL)
     if any(CONTROL_CHARACTERS.search(c) for c in cells):
-        return "a cell holds a control character (NUL, escape …): retype the cell"
+        return _Why(
+            "a cell holds a control character (NUL, escape …): retype the cell",
+            "MALFORMED.control_character",
+        )
     return None
 
 
@@ -156,6 +167,7 @@ def _feedback_sheets(wb) -> list:
             "TWO_FEEDBACK_SHEETS",
             f"the workbook has a sheet {others[0]} beside {FEEDBACK_SHEET}: put every feedback row in the sheet "
             f"{FEEDBACK_SHEET} and delete the other",
+            sheet=others[0],
         )
     return [wb[FEEDBACK_SHEET]] + [wb[n] for _, n in more]
 
@@ -168,13 +180,19 @@ def _columns(header) -> list[str | None]:
     shown = lambda names: ", ".join(shown_column_names(names[:5]))  # never a data row's values
     dup = sorted({c for c in named if named.count(c) > 1})
     if dup:
-        raise _refuse("BAD_HEADER", f"column(s) {shown(dup)} appear twice")
+        raise _refuse("BAD_HEADER", f"column(s) {shown(dup)} appear twice", "BAD_HEADER.duplicate", columns=dup[:5])
     unknown = [c for c in named if c not in COLUMNS and c not in info]
     if unknown:
-        raise _refuse("BAD_HEADER", f"{len(unknown)} unknown column(s): {shown(unknown)} (see docs/feedback-format.md)")
+        raise _refuse(
+            "BAD_HEADER",
+            f"{len(unknown)} unknown column(s): {shown(unknown)} (see docs/feedback-format.md)",
+            "BAD_HEADER.unknown",
+            n=len(unknown),
+            names=shown(unknown),
+        )
     missing = [c for c in REQUIRED_COLUMNS if c not in named]
     if missing:
-        raise _refuse("BAD_HEADER", f"missing column(s) {', '.join(missing)}")
+        raise _refuse("BAD_HEADER", f"missing column(s) {', '.join(missing)}", "BAD_HEADER.missing", columns=missing)
     return [None if (not c or c in info) else c for c in cols]
 
 
@@ -196,7 +214,7 @@ def read_workbook(path: Path, data: bytes | None = None) -> tuple[bytes, list[tu
             header = next(rows, None)
             if header is None or not any(h is not None and str(h).strip() for h in header):
                 if ws.title == FEEDBACK_SHEET:
-                    raise _refuse("EMPTY_FILE", f"the sheet {FEEDBACK_SHEET} has no header row")
+                    raise _refuse("EMPTY_FILE", f"the sheet {FEEDBACK_SHEET} has no header row", "EMPTY_FILE.sheet")
                 continue
             these = _columns(header)
             last = 0
@@ -225,9 +243,9 @@ def read_workbook(path: Path, data: bytes | None = None) -> tuple[bytes, list[tu
                 # what the CSV path refuses in a record, and the ID number a spreadsheet changed: the
                 # reason, never the row (its ID number is not the person's and is never looked up)
                 problem = (
-                    "a value stands in a column without header"
+                    _Why("a value stands in a column without header", "MALFORMED.no_header_column")
                     if stray
-                    else ID_AS_NUMBER
+                    else _Why(ID_AS_NUMBER, "MALFORMED.id_as_number", event=row.get("event"))
                     if mangled
                     else _cells_problem(row)
                 )

@@ -1,6 +1,6 @@
--- reads: feedback_files, feedback_rows
+-- reads: feedback_files, feedback_rows, ledger_entries
 -- writes: feedback_files
--- params: - (DuckDB parameters, bound per statement: $file_sha256, $file_name, $rows, $accepted, $refused, $already_applied, $reason_code, $reason, $row_key)
+-- params: - (DuckDB parameters, bound per statement: $file_sha256, $file_name, $rows, $accepted, $refused, $already_applied, $reason_code, $reason, $reason_zh, $row_key, $office)
 -- The statements about feedback files and their rows (pipelines/feedback/apply.py, run.py), one per
 -- `-- name:` block (pipelines/feedback/queries.py).  A file is recognised by file_sha256 (its bytes
 -- and the office it is bound to): an APPLIED file is never applied again (rules.md §7).
@@ -12,13 +12,36 @@ WHERE file_sha256 = $file_sha256 AND status = 'APPLIED'
 ORDER BY processed_at LIMIT 1;
 
 -- name: record_applied
-INSERT INTO feedback_files
-VALUES ($file_sha256, $file_name, 'APPLIED', $rows, $accepted, $refused, $already_applied, NULL, NULL, now());
+INSERT INTO feedback_files (file_sha256, file_name, status, rows, accepted, refused, already_applied, processed_at)
+VALUES ($file_sha256, $file_name, 'APPLIED', $rows, $accepted, $refused, $already_applied, now());
 
 -- name: record_refused
 -- a file refused whole: no row of it applied
-INSERT INTO feedback_files VALUES ($file_sha256, $file_name, 'REFUSED', 0, 0, 0, 0, $reason_code, $reason, now());
+INSERT INTO feedback_files (
+    file_sha256, file_name, status, rows, accepted, refused, already_applied, reason_code, reason, reason_zh, processed_at
+)
+VALUES ($file_sha256, $file_name, 'REFUSED', 0, 0, 0, 0, $reason_code, $reason, $reason_zh, now());
 
 -- name: row_applied_before
 -- a row identical to a row applied before (same person, event, date, office and data): ALREADY_APPLIED
 SELECT count(*) FROM feedback_rows WHERE row_key = $row_key AND status = 'APPLIED';
+
+-- name: receipt_file
+-- the file's outcome for its office's receipt (pipelines/feedback/receipts.py): the time it was
+-- applied (an APPLIED key is never applied again), else its first refusal (the same bytes are refused
+-- the same way: a file left in the inbox keeps the same receipt, run after run)
+SELECT file_name, status, rows, accepted, refused, already_applied, reason_code, reason_zh,
+       timezone('Asia/Shanghai', processed_at) AS processed_at
+FROM feedback_files WHERE file_sha256 = $file_sha256
+ORDER BY status = 'APPLIED' DESC, processed_at
+LIMIT 1;
+
+-- name: receipt_rows
+-- the refused rows of the file, for its office's receipt: the ID number only of a row whose ledger
+-- entry is the office's own (a row refused UNKNOWN_PERSON has no entry_id: nothing about another
+-- office's person, docs/feedback-format.md "Whose file")
+SELECT r.row_no, r.event, r.event_date, r.reason_code, r.reason_zh, e.id_no
+FROM feedback_rows r
+LEFT JOIN ledger_entries e ON e.entry_id = r.entry_id AND e.office_code = $office
+WHERE r.file_sha256 = $file_sha256 AND r.status = 'REFUSED'
+ORDER BY r.row_no;

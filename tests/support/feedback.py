@@ -157,6 +157,17 @@ class Wh:
         return f"fb{self.files:02d}.csv"
 
 
+def settled(*paths: Path) -> None:
+    """Files as the feedback inbox takes them: unchanged for longer than ``feedback_settle_seconds``
+    (their mtime an hour ago; pipelines.orchestration.settled)."""
+    import os
+    import time
+
+    then = time.time() - 3600
+    for p in paths:
+        os.utime(p, (then, then))
+
+
 def row(p: Person, event: str, day: date, **kw) -> dict:
     r = {"office_code": p.office, "event": event, "id_no": p.id_no, "event_date": day.isoformat()}
     r.update(kw)

@@ -1,0 +1,224 @@
+"""The office's receipt (回执) of a feedback file: what happened to its rows, in Chinese.
+
+After ``feedback`` applies or refuses a file, :func:`write_receipt` writes
+``<receipts>/<office>/<file stem>.回执.xlsx`` (docs/feedback-format.md "Receipt"): the counts (applied,
+already applied, refused) and every refused row with its row number, event, date, the reason code's
+Chinese label and a Chinese reason that says what to fix; a file refused whole gets one line, why and
+what to do.
+
+* The texts are one table, ``data/labels.csv``: domain ``refusal`` (a code's label and its generic
+  text), domain ``refusal_text`` (the texts keyed ``<code>`` or ``<code>.<detail>``, with ``{column}``,
+  ``{event}``, ``{stage}``, ``{deadline}`` … filled in by :func:`reason_zh`).  The English ``reason``
+  stays the division's (warehouse, log); ``feedback_rows.reason_zh`` keeps what the receipt shows.
+* A receipt is derived from the warehouse (``feedback_files``, ``feedback_rows``), never from the
+  run that wrote it: the same file applied again, or found again in the inbox, writes the same bytes
+  (then the file is not touched); a receipt lost (disk full, deleted) is written again by the next
+  ``feedback`` of the file.  A copy of an applied file under another name gets its own receipt saying
+  it was not applied again, with the first time's results.
+* Privacy: the receipt goes to the office only.  It names the ID number of a refused row only when
+  the row's ledger entry is that office's (a row refused ``UNKNOWN_PERSON`` — no entry, or another
+  office's person — shows the same text and no ID number).  Logs name the file (masked), never a row's
+  data.  Identifiers are text cells (a spreadsheet mangles an 18-digit number).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+
+from .. import labels
+from ..contract import shown_file_name
+from .queries import sql
+
+log = logging.getLogger("pipelines.feedback")
+
+#: the folder of a file refused before its office was known (no --office, rows of several offices)
+NO_OFFICE = "_no_office"
+SUFFIX = ".回执.xlsx"
+SHEET = "回执"
+HEADER = ("序号", "表格行", "事件", "发生日期", "公民身份号码", "退回原因", "原因代码", "说明（请按此改正）")
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _param_zh(name: str, value, params: dict) -> str:
+    """A parameter of a reason as the receipt shows it: codes as their Chinese labels."""
+    if name == "column":
+        return labels.label("feedback_column", value)
+    if name == "columns":
+        return "、".join(labels.label("feedback_column", c) for c in value)
+    if name == "event":
+        return labels.label("event", value)
+    if name == "stage":
+        return labels.label("stage", value)
+    if name in ("expected", "given"):
+        return labels.label("confirmer", value)
+    if name == "values":
+        domain = labels.FEEDBACK_VALUE_DOMAINS.get(params.get("column"), "")
+        return "、".join(labels.label(domain, v) for v in value)
+    return str(value)
+
+
+def reason_zh(code: str, text: str | None, params: dict) -> str:
+    """The Chinese reason of a refusal: the text ``text`` (else ``code``) of domain ``refusal_text``
+    with its parameters filled in; a text whose parameter is not given falls back to the code's
+    generic text (domain ``refusal``), never to an error."""
+    t = labels.table()
+    texts = t.get("refusal_text", {})
+    entry = texts.get(text or code) or texts.get(code)
+    if entry is not None:
+        template = entry["zh"]
+        names = _PLACEHOLDER.findall(template)
+        if all(n in params for n in names):
+            return _PLACEHOLDER.sub(lambda m: _param_zh(m.group(1), params[m.group(1)], params), template)
+    generic = t.get("refusal", {}).get(code)
+    return generic["help"] if generic else code
+
+
+def code_label(code: str | None) -> str:
+    return labels.label("refusal", code) if code else ""
+
+
+def receipt_path(folder: Path, office: str | None, file_name: str) -> Path:
+    """``<folder>/<office>/<file stem>.回执.xlsx`` (beside the office's other files of ``--out``)."""
+    stem = Path(file_name).stem or "file"
+    return Path(folder) / (office or NO_OFFICE) / f"{stem}{SUFFIX}"
+
+
+def _summary(f: dict, file_name: str) -> list[tuple[str, str]]:
+    """The lines above the table: (label, text)."""
+    when = f["processed_at"].strftime("%Y-%m-%d %H:%M") if f["processed_at"] else ""
+    if f["status"] == "REFUSED":
+        return [
+            ("处理结果", "整个文件未处理（退回），文件中的任何一行都没有处理"),
+            ("原因", f"{code_label(f['reason_code'])}：{f['reason_zh'] or reason_zh(f['reason_code'], None, {})}"),
+            ("怎么办", "请按上述原因改正后，重新报送整个文件"),
+            ("处理时间", when),
+        ]
+    counts = (
+        f"共{f['rows']}行：已处理{f['accepted'] - f['already_applied']}行，"
+        f"此前已处理、本次未重复处理{f['already_applied']}行，退回{f['refused']}行"
+    )
+    lines = []
+    if f["file_name"] != file_name:  # a copy of a file applied before, under another name
+        lines.append(
+            (
+                "处理结果",
+                f"与已处理的文件“{f['file_name']}”完全相同（{when}处理），本次未重复处理；以下是当时的处理结果",
+            )
+        )
+    else:
+        lines.append(("处理结果", "已处理"))
+    lines += [("行数", counts), ("处理时间", when)]
+    if f["refused"]:
+        lines.append(
+            (
+                "怎么办",
+                "退回的行未作任何处理。请按下表“说明”改正这些行后重新报送（可只报送改正的行；"
+                "已处理的行再次报送不会重复处理）",
+            )
+        )
+    else:
+        lines.append(("怎么办", "全部行均已处理，没有退回的行"))
+    return lines
+
+
+def _height(text: str, width: float) -> float:
+    """The height of a row whose ``text`` wraps in ``width`` characters (a Chinese one counts two):
+    set, as a spreadsheet does not grow a row written with a height of its own."""
+    units = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    return 16.0 * max(1, -(-units // int(width)))
+
+
+def _workbook(office: str | None, file_name: str, summary, rows, created: datetime) -> bytes:
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(
+        buf, {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False, "in_memory": True}
+    )
+    wb.set_properties({"title": "退休预服务反馈回执", "created": created})
+    title = wb.add_format({"bold": True, "font_size": 14})
+    key = wb.add_format({"bold": True, "valign": "top"})
+    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    text = wb.add_format({"num_format": "@", "valign": "top"})
+    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
+    ws = wb.add_worksheet(SHEET)
+    for i, w in enumerate((8, 8, 16, 12, 22, 18, 22, 60)):
+        ws.set_column(i, i, w, text if i in (0, 1, 3, 4, 6) else wrap)
+    ws.write_string(0, 0, "退休预服务反馈文件处理回执", title)
+    r = 2
+    for k, v in [("经办机构", office or "（未能确定：文件中含多个机构或无法读取）"), ("文件", file_name), *summary]:
+        ws.write_string(r, 0, k, key)
+        ws.merge_range(r, 1, r, 7, v, wrap)
+        ws.set_row(r, _height(v, 130))
+        r += 1
+    if rows:
+        r += 1
+        ws.write_string(r, 0, "退回的行", key)
+        r += 1
+        for c, h in enumerate(HEADER):
+            ws.write_string(r, c, h, head)
+        ws.freeze_panes(r + 1, 0)
+        for row_no, event, event_date, code, zh, id_no in rows:
+            r += 1
+            ws.write_string(r, 0, str(row_no), text)
+            ws.write_string(r, 1, str(row_no + 1), text)
+            ws.write_string(r, 2, labels.label("event", event) if event else "", wrap)
+            ws.write_string(r, 3, event_date.isoformat() if event_date else "", text)
+            ws.write_string(r, 4, id_no or "", text)
+            ws.write_string(r, 5, code_label(code), wrap)
+            ws.write_string(r, 6, code or "", text)
+            why = zh or reason_zh(code, None, {})
+            ws.write_string(r, 7, why, wrap)
+            ws.set_row(r, _height(why, 52))
+        r += 2
+        ws.merge_range(
+            r,
+            0,
+            r,
+            7,
+            "序号：表头之后的第几行；表格行：在表格软件中看到的行号（表头为第1行）。"
+            "公民身份号码只对本机构台账中的人员显示。",
+            wrap,
+        )
+        ws.set_row(r, 30)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    wb.close()
+    return buf.getvalue()
+
+
+def write_receipt(con, folder: Path, file_sha256: str, file_name: str, office: str | None) -> Path | None:
+    """Write the receipt of the file recorded under ``file_sha256`` (its office ``office``), from the
+    warehouse; atomically (a temporary file renamed over), untouched when its bytes are the same."""
+    cur = con.execute(sql("files", "receipt_file"), {"file_sha256": file_sha256})
+    r = cur.fetchone()
+    if r is None:
+        return None
+    f = dict(zip([d[0] for d in cur.description], r))
+    rows = con.execute(sql("files", "receipt_rows"), {"file_sha256": file_sha256, "office": office}).fetchall()
+    if office is None:  # nobody to show an ID number to
+        rows = [(*x[:5], None) for x in rows]
+    created = f["processed_at"] or datetime(2000, 1, 1)
+    data = _workbook(office, file_name, _summary(f, file_name), rows, created)
+    path = receipt_path(folder, office, file_name)
+    if path.is_file() and path.read_bytes() == data:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # (two processes never share one)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("receipt written: %s/%s", office or NO_OFFICE, shown_file_name(path.name))
+    return path
