@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import pytest
 
+import pipelines.analysts
 from pipelines.settings import load_settings
+
+_REAL_WANTED = pipelines.analysts.wanted
 
 
 @pytest.fixture(scope="session")
@@ -49,22 +52,47 @@ ANALYSTS_FILE_MODULES = {
     "test_backup",
     "test_dags",
     "test_forecast_dag_cli",
+    "test_sql_headers",  # its sample world checks that every step of pipelines.analysts ran
 }
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "analysts_file: the test needs the analysts' file kept (conftest.py)")
+    # xdist's scheduler (in the controlling process, which collects nothing) would reorder the files
+    # by their number of tests (--loadscope-reorder, its default): keep LONGEST_FIRST's order instead
+    # (the option matters only with --dist loadscope / loadfile)
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def _not_wanted(warehouse, settings=None) -> bool:
+    return False
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _analysts_file_only_where_read_module(request):
+    """Module scope, autouse: in place before the module's own module-scoped fixtures are built
+    (pytest sets up a scope's autouse fixtures first). The switch was function-scoped only, so the
+    worlds that modules build once (the oracles, the hostile corpus, …) still rebuilt the analysts'
+    file after every command: about a third of their set-up time."""
+    if request.module.__name__.split(".")[-1] in ANALYSTS_FILE_MODULES:
+        yield
+        return
+    mp = pytest.MonkeyPatch()
+    mp.setattr(pipelines.analysts, "wanted", _not_wanted)
+    yield
+    mp.undo()
 
 
 @pytest.fixture(autouse=True)
-def _analysts_file_only_where_read(request, monkeypatch):
-    if request.module.__name__.split(".")[-1] in ANALYSTS_FILE_MODULES or request.node.get_closest_marker(
-        "analysts_file"
-    ):
+def _analysts_file_only_where_read(request, monkeypatch, _analysts_file_only_where_read_module):
+    """A test marked ``analysts_file`` in a module that does not keep the file gets it back."""
+    if request.module.__name__.split(".")[-1] in ANALYSTS_FILE_MODULES:
         return
-    import pipelines.analysts
-
-    monkeypatch.setattr(pipelines.analysts, "wanted", lambda warehouse, settings=None: False)
+    if request.node.get_closest_marker("analysts_file"):
+        monkeypatch.setattr(pipelines.analysts, "wanted", _REAL_WANTED)
+    else:  # a test that patched it back and forth itself: off again for the next one
+        monkeypatch.setattr(pipelines.analysts, "wanted", _not_wanted)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -76,3 +104,49 @@ def _cli_out_outside_the_checkout(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pipelines.cli, "DEFAULT_OUT", str(tmp_path_factory.mktemp("default-out")))
         yield
+
+
+#: The test files that cost the most (seconds of setup + call, `--durations=0` of the whole suite on
+#: 2 workers, issue 15 eighth session; docs/benchmarks.md "The test suite's time"). `make test`
+#: gives each file whole to one worker (`--dist loadfile`); xdist hands the files out in the order
+#: they come here, so the longest go first and the short ones fill in at the end (the longest
+#: processing time first). xdist's own order (most tests first) put the long files with few tests
+#: (the crash sweeps, the DAG runs) last, where one worker ran them alone for minutes. Files not
+#: listed keep their order after these; a file's tests stay together and in their order.
+LONGEST_FIRST = {
+    "test_publish_crash": 657,
+    "test_fault_injection": 559,
+    "test_dags": 346,
+    "test_ledger": 267,
+    "test_fuzz_invariants": 258,
+    "test_oracle_push": 250,
+    "test_ingest_crash": 238,
+    "test_hostile_corpus": 232,
+    "test_oracle_notices": 185,
+    "test_correction_push": 183,
+    "test_monthly": 155,
+    "test_environment_faults": 152,
+    "test_ingest": 147,
+    "test_validate": 131,
+    "test_ingest_bad_files": 129,
+    "test_rerun_published_month": 119,
+    "test_oracle_outputs": 115,
+    "test_xlsx_setbased": 103,
+    "test_cli_ingest": 99,
+    "test_forecast": 98,
+    "test_oracle_screen": 98,
+    "test_feedback": 87,
+    "test_notify_buckets": 86,
+    "test_sql_headers": 86,
+    "test_feedback_fuzz": 75,
+    "test_worklist_xlsx": 75,
+    "test_analysts_upkeep": 71,
+    "test_declare": 68,
+    "test_screen_cache": 63,
+}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The files in LONGEST_FIRST order (a stable sort: the rest after them, as collected)."""
+    cost = lambda item: -LONGEST_FIRST.get(item.path.stem, 0)
+    items[:] = sorted(items, key=cost)
