@@ -88,7 +88,7 @@ def main() -> None:
     env = without_workbooks(WORK)  # as the figures before issue 16: the run without worklist.xlsx
     print("timings (each step its own process; ingest and run include their upkeep):", flush=True)
     print(f"load average at start: {os.getloadavg()}", flush=True)
-    ing_f = timed(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL", env)
+    timed(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL", env)
     run_f, reb_f = upkeep_of(
         CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)], "run 2026-11", wh, env
     )
@@ -111,7 +111,9 @@ def main() -> None:
             f"upkeep / {label} without it: wall {w:.2f} / {m.secs - w:.1f} s = {w / (m.secs - w):.1%}; "
             f"CPU {c:.2f} / {m.cpu - c:.1f} s = {c / (m.cpu - c):.1%}"
         )
-    print(f"nothing changed: {noop[0]:.2f} s ({noop[1]:.2f} CPU s); full rebuild {whole[0]:.2f} s ({whole[1]:.2f} CPU s)")
+    print(
+        f"nothing changed: {noop[0]:.2f} s ({noop[1]:.2f} CPU s); full rebuild {whole[0]:.2f} s ({whole[1]:.2f} CPU s)"
+    )
     print("target: at most 10 % of the command's own work")
     if not a.keep:
         shutil.rmtree(WORK, ignore_errors=True)

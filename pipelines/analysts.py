@@ -368,9 +368,10 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
         own = _select(sql_file, ledger_only=True)
         try:
             cols = [r[0] for r in run_step(con, STEPS["upkeep_columns"], select=own)]
-            if months is None and run_step(
-                con, STEPS["upkeep_ledger_same"], db=db, table=table, select=own, columns=cols
-            )[0][0]:
+            if (
+                months is None
+                and run_step(con, STEPS["upkeep_ledger_same"], db=db, table=table, select=own, columns=cols)[0][0]
+            ):
                 # the entries' own columns are the copy's: only ``overdue`` may have turned with the date
                 run_step(con, STEPS["upkeep_overdue"], db=db, table=table)
             else:
@@ -378,9 +379,7 @@ def _upkeep(con, db: str, table: str, sql_file: str, select: str, runs_same: boo
                 run_step(con, STEPS["upkeep_ledger"], db=db, select=own, columns=own_cols)
                 if months is not None:
                     latest_mi, copy_mi = months
-                    run_step(
-                        con, STEPS["upkeep_ledger_run"], db=db, table=table, latest_mi=latest_mi, copy_mi=copy_mi
-                    )
+                    run_step(con, STEPS["upkeep_ledger_run"], db=db, table=table, latest_mi=latest_mi, copy_mi=copy_mi)
             run_step(con, STEPS["upkeep_ledger_again"], db=db, again=_select(sql_file, entries="_an_changed"))
         finally:
             run_step(con, STEPS["upkeep_clean"])
