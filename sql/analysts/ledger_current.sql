@@ -37,7 +37,7 @@ SELECT {% if not ledger_only %}k.person_key, {% endif %}e.entry_id, e.office_cod
        month_text(CASE WHEN e.r_mi IS NULL THEN o.statutory_age_mi ELSE e.statutory_age_mi END) AS statutory_age_month,
        CASE WHEN e.r_mi IS NULL THEN o.benefit_province ELSE e.benefit_province END AS benefit_province,
        CASE WHEN e.r_mi IS NULL THEN o.flags ELSE e.flags END AS flags,
-       month_text(CASE WHEN e.r_mi IS NULL THEN o.month_mi ELSE e.r_mi END) AS screened_month{% endif %}
+       month_text(coalesce(e.r_mi, o.month_mi)) AS screened_month{% endif %}
 FROM {% if ledger_only %}{{ e_rows }}{% else %}j{% endif %} e
 {% if not ledger_only %}JOIN person_keys k ON k.id_no = e.id_no
 LEFT JOIN older o ON o.id_no = e.id_no{% endif %}
