@@ -451,7 +451,13 @@ def scenario(tmp_path_factory):
     steps = [
         Step("ingest-full", ["ingest", str(b1), "--warehouse", "{W}"], None),
         Step("run-2026-11", ["run", "--month", "2026-11", "--warehouse", "{W}", "--out", "{OUT}"], "2026-11"),
-        Step("feedback", ["feedback", "--office", "640104", str(fb), "--warehouse", "{W}", "--out", "{OUT}"], None),
+        # its receipts (derived from the warehouse, stamped with the processing time) beside OUT: the
+        # sweep compares OUT with the reference run's, byte for byte
+        Step(
+            "feedback",
+            ["feedback", "--office", "640104", str(fb), "--warehouse", "{W}", "--out", "{OUT}-receipts"],
+            None,
+        ),
         Step("ingest-incr", ["ingest", str(b2), "--warehouse", "{W}"], None),
         Step("declare-2026-12", ["declare", "--month", "2026-12", "--warehouse", "{W}", "--out", "{OUT}"], "2026-12"),
         Step("run-2026-12", ["run", "--month", "2026-12", "--warehouse", "{W}", "--out", "{OUT}"], "2026-12"),

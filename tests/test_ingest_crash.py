@@ -41,10 +41,10 @@ import sys, time
 import pipelines.ingest as ing
 mode = sys.argv[1]
 _apply, _upsert = ing._apply, ing._upsert_batch_row
-def apply(con, man, settings):
+def apply(con, man, settings, *rest):
     if man.seq == 2:
         print(f"BEGIN {time.time():.3f}", flush=True)
-    return _apply(con, man, settings)
+    return _apply(con, man, settings, *rest)
 def upsert(con, row, message=None):
     _upsert(con, row, message)
     if row["status"] == "APPLIED" and row["seq"] == 2:
@@ -145,7 +145,9 @@ def setup(tmp_path_factory):
     """A warehouse holding batch 1 (small FULL), batch 2 (a big FULL), and the state after
     batch 2 from a reference run, with that run's transaction window [begin, written]."""
     tmp = tmp_path_factory.mktemp("crash")
-    b1 = _generate(tmp / "b1", 3000, 1, "2026-11", 11)
+    b1 = _generate(
+        tmp / "b1", 900, 1, "2026-11", 11
+    )  # < full_departure_min_persons: b2 (another population) replaces them all
     b2 = _generate(tmp / "b2", BIG, 2, "2026-12", 12)
     before = tmp / "before.duckdb"
     p = ingest_cli(before, b1)

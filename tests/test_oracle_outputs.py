@@ -1173,6 +1173,7 @@ def test_defaults_and_rerun_gives_the_same_files(sc, tmp_path, monkeypatch):
     shutil.copyfile(sc.wh, tmp_path / "warehouse.duckdb")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RETIRE_PREP_PERSON_KEY", SECRET)
+    monkeypatch.setattr("pipelines.cli.DEFAULT_OUT", "./out")  # the real default (conftest moves it)
     code, out, err = cli("run", "--month", P2)
     assert code == 0, err
     new, old = tmp_path / "out" / P2, sc.out / P2
