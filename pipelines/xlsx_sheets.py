@@ -7,6 +7,7 @@ re-exports these names.
 from __future__ import annotations
 
 from . import labels
+from .feedback.format import COLUMNS as FEEDBACK_COLUMNS
 
 
 #: empty rows below the prefilled ones in 反馈 that keep the drop-downs (more events for a person)
@@ -18,25 +19,8 @@ HELP_SHEET = "填报说明"
 
 # the 反馈 sheet: prefilled columns, then the feedback columns (docs/feedback-format.md)
 FEEDBACK_PREFILLED = ("office_code", "id_no", "name", "stage", "due_date")
-FEEDBACK_INPUT = (
-    "event",
-    "event_date",
-    "officer_id",
-    "result",
-    "months",
-    "items",
-    "counted_months",
-    "merge_status",
-    "archive_conclusion",
-    "base_data",
-    "elected_month",
-    "confirmer",
-    "pre_review_office",
-    "reason",
-    "basis",
-    "remedy",
-    "note",
-)
+#: the feedback file's columns (docs/feedback-format.md) after the prefilled ones, in the file's order
+FEEDBACK_INPUT = tuple(c for c in FEEDBACK_COLUMNS if c not in FEEDBACK_PREFILLED)
 # feedback column → the label domain of its drop-down list
 _DROPDOWNS = {
     "event": "event",
