@@ -148,7 +148,7 @@ def _workbook(office: str | None, file_name: str, summary, rows, created: dateti
     text = wb.add_format({"num_format": "@", "valign": "top"})
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
     ws = wb.add_worksheet(SHEET)
-    for i, w in enumerate((8, 8, 16, 12, 22, 18, 22, 60)):
+    for i, w in enumerate((8, 8, 16, 12, 22, 18, 26, 60)):  # 原因代码: OUTSIDE_FLEXIBLE_WINDOW whole
         ws.set_column(i, i, w, text if i in (0, 1, 3, 4, 6) else wrap)
     ws.write_string(0, 0, "退休预服务反馈文件处理回执", title)
     r = 2
