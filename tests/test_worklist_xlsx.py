@@ -20,6 +20,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from support.worklist import P_MI, worklist_row
 from pipelines import DATA_DIR, labels
 from pipelines.feedback import COLUMNS, FeedbackFileRefused, apply_feedback_files
 from pipelines.feedback.xlsx import read_workbook
@@ -31,7 +32,6 @@ from pipelines.xlsx import FEEDBACK_SHEET, HELP_SHEET, WORKLIST_SHEET, write_wor
 from support.feedback import settled
 
 SAMPLE = DATA_DIR / "sample"
-P_MI = 2026 * 12 + 10
 COLS = [c.strip() for c in WORKLIST_COLUMNS.split(",")]
 
 
@@ -170,23 +170,7 @@ def _table(tmp: Path, wh: Path, rows: list[dict]) -> duckdb.DuckDBPyConnection:
 
 
 def _row(i: int, **kw) -> dict:
-    base = {
-        "month_mi": P_MI,
-        "entry_id": f"e{i:04d}",
-        "id_no": f"64010419661115{i:03d}X"[:18],
-        "name": f"人{i}",
-        "office_code": "640104",
-        "gender": 1,
-        "insurance_type": 110,
-        "statutory_age_month": "2027-01",
-        "stage": "NOTIFIED",
-        "due_date": "2026-11-21",
-        "overdue": False,
-        "flags": "",
-        "flag_evidence": "",
-    }
-    base.update(kw)
-    return base
+    return worklist_row(i, **kw)
 
 
 def test_formula_cells_stay_text_and_rows_past_the_limit_go_on_a_second_sheet(month, tmp_path):

@@ -22,6 +22,7 @@ import openpyxl
 import pytest
 import xlsx_reference
 
+from support.worklist import P_MI, worklist_row
 from pipelines import DATA_DIR, xlsx
 from pipelines.ingest import ingest_batches, load_applications
 from pipelines.ledger import CLOSED_STAGES
@@ -29,7 +30,6 @@ from pipelines.monthly import run_month
 from pipelines.outputs import WORKLIST_COLUMNS
 
 SAMPLE = DATA_DIR / "sample"
-P_MI = 2026 * 12 + 10
 COLS = [c.strip() for c in WORKLIST_COLUMNS.split(",")]
 CREATED = datetime(2026, 11, 1)
 
@@ -143,24 +143,7 @@ def _table(tmp: Path, wh: Path, rows: list[dict]) -> duckdb.DuckDBPyConnection:
 
 
 def _row(i: int, **kw) -> dict:
-    base = {
-        "month_mi": P_MI,
-        "entry_id": f"e{i:04d}",
-        "id_no": f"64010419661115{i:03d}X"[:18],
-        "name": f"人{i}",
-        "office_code": "640104",
-        "gender": 1,
-        "insurance_type": 110,
-        "statutory_age_month": "2027-01",
-        "stage": "NOTIFIED",
-        "due_date": "2026-11-21",
-        "overdue": False,
-        "flags": "",
-        "flag_evidence": "",
-        "months_to_statutory": i - 3,
-    }
-    base.update(kw)
-    return base
+    return worklist_row(i, **{"months_to_statutory": i - 3, **kw})
 
 
 ODD = [
