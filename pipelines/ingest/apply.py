@@ -198,10 +198,15 @@ def _apply_staged(
     # Quarantine first: it is the last use of the raw text, whose tables (a copy of both files)
     # are then dropped before the apply, the step that needs the most memory.
     run_step(con, STEPS["50_record"], **params)
-    before = con.execute("SELECT count(*) FROM person_versions WHERE valid_to_seq IS NULL AND in_push").fetchall()[0][0]
+    full = man.push_type == "FULL"
+    # the persons in the push before a FULL (one count, kept in Python: a look-up, not a step)
+    before = (
+        full
+        and con.execute("SELECT count(*) FROM person_versions WHERE valid_to_seq IS NULL AND in_push").fetchall()[0][0]
+    )
     stats = run_step(con, STEPS[f"40_apply_{man.push_type.lower()}"], **params)[0]
     inserted, updated, left, warnings = stats
-    if man.push_type == "FULL":
+    if full:
         _check_departures(man, settings, before, left, accept_departures)
     if _VALIDATION_ROOT.get() is not None:
         _validate_batch(con, man, settings, _VALIDATION_ROOT.get(), acc)
