@@ -63,3 +63,8 @@ class ValidationFailed(RetirePrepError):
 class DuplicateNotice(RetirePrepError):
     """A writer of ``notice_log`` would leave two notices of one person, kind and reference month
     (or one ``notice_id`` twice): the check that replaced the table's UNIQUE constraints (issue 19)."""
+
+
+class DuplicateEntry(RetirePrepError):
+    """The ledger's writer would leave one ``entry_id`` twice in ``ledger_entries``: the check that
+    replaced the table's PRIMARY KEY (issue 19, ninth session)."""

@@ -14,6 +14,7 @@ declare, feedback) changes an entry's stage.
 
 from __future__ import annotations
 
+from .errors import DuplicateEntry
 from .settings import Settings
 from .steps import Step, Steps, run_step, run_steps
 from .warehouse import rollback
@@ -42,6 +43,7 @@ STEPS = Steps(
         Step("ledger/10_close.sql"),
         Step("ledger/20_office_change.sql"),
         Step("ledger/30_open.sql"),
+        Step("ledger/31_unique.sql"),  # run by check_unique only, after 30_open's insert
         Step("ledger/35_place_moves.sql"),
         Step("ledger/40_officers.sql"),
     )
@@ -57,6 +59,7 @@ def record_transitions(
     to_stage: str | None = None,
     entry_ids: tuple[str, ...] = (),
     keep_since: bool = False,
+    entry_rows: tuple[int, ...] = (),
 ) -> int:
     """Move entries to a stage and keep the transition (rules.md §7).
 
@@ -67,8 +70,9 @@ def record_transitions(
     Entries already in the target stage are left alone (idempotent).
     ``keep_since``: the source's column ``stage_since`` (when not NULL) is the day the new stage
     began, and its due date counts from there (a reopened entry goes back to its stage's clock).
-    ``entry_ids``, when the source holds only these few entries, lets DuckDB read them by index
-    instead of scanning the ledger (a county feedback row is one entry).
+    ``entry_ids``, when the source holds only these few entries, with ``entry_rows`` their rowids in
+    ``ledger_entries``, lets DuckDB read only the row groups that hold them instead of scanning the
+    ledger, which has no index (issue 19, ninth session; a county feedback row is one entry).
     Returns the number of transitions recorded.
     """
     rows = run_step(
@@ -81,9 +85,27 @@ def record_transitions(
         stage_days=settings.stage_days,
         closed_stages=CLOSED_STAGES,
         entry_ids=tuple(entry_ids),
+        entry_rows=tuple(int(r) for r in entry_rows),
         keep_since=keep_since,
     )
     return rows[0][0]
+
+
+def check_unique(con, source: str) -> None:
+    """Refuse an ``entry_id`` that ``ledger_entries`` would hold twice among the entries of ``source``
+    (the rows just inserted; rules.md §3: one entry per person and enrolment).
+
+    The table's PRIMARY KEY is gone (issue 19, ninth session: its index entries stay in memory until
+    COMMIT, ≈ 17 M entries in a FULL month of 25,000,000 persons); every insert into the ledger calls
+    this inside the writer's transaction, so the error rolls the whole stage back, as the
+    constraint's did (``sql/ledger/31_unique.sql``).  The message names no person.
+    """
+    (twice,) = run_step(con, STEPS["31_unique"], source=source)[0]
+    if twice:
+        raise DuplicateEntry(
+            f"ledger_entries would hold {twice} entry_id(s) twice: refused, nothing of this transaction "
+            "is committed (rules.md §3: one ledger entry per person and enrolment)"
+        )
 
 
 def update_ledger(con, ctx, *, validate: bool = True) -> dict:
@@ -108,7 +130,9 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
         )
         run_step(con, STEPS["10_close"], **params)
         closed = record_transitions(con, "_closing", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
-        run_steps(con, STEPS["20_office_change":"40_officers"], **params)
+        run_steps(con, STEPS["20_office_change":"30_open"], **params)
+        check_unique(con, "_opening")
+        run_steps(con, STEPS["35_place_moves":"40_officers"], **params)
         moved = con.execute("SELECT count(*) FROM _moved_office").fetchall()[0][0]
         opened = con.execute("SELECT count(*) FROM _opening").fetchall()[0][0]
         if validate:

@@ -41,6 +41,7 @@ def _steps():
             "warehouse/schema_screen",
             "warehouse/views",
             "warehouse/migrate_notice_log",  # run by migrate_notice_log only (an older warehouse)
+            "warehouse/migrate_ledger_entries",  # run by migrate_ledger_entries only (an older warehouse)
         )
     )
 
@@ -129,35 +130,70 @@ def migrate_notice_log(con: duckdb.DuckDBPyConnection, settings: Settings) -> bo
     compared, the old table dropped; any failure rolls back to the old table whole.  Uniqueness is
     then :func:`pipelines.notify.check_unique`'s.  True when it rebuilt the table.
     """
-    from .steps import run_step
-
-    old = con.execute(
-        "SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = 'notice_log' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
-    ).fetchall()[0][0]
-    if not old:
+    if not _keyed(con, "notice_log"):
         return False
-    con.execute("BEGIN TRANSACTION")
-    try:
-        before = con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0]
-        con.execute(f"ALTER TABLE notice_log RENAME TO {_OLD_NOTICE_LOG}")
-        run_step(con, STEPS["schema"], settings=settings)
-        run_step(con, STEPS["migrate_notice_log"], old=_OLD_NOTICE_LOG)
-        after = con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0]
-        if after != before:
-            from .errors import RetirePrepError
-
-            raise RetirePrepError(f"notice_log's rebuild copied {after} of {before} rows: rolled back")
-        con.execute(f"DROP TABLE {_OLD_NOTICE_LOG}")
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
+    after = _rebuild(con, settings, "notice_log", _OLD_NOTICE_LOG)
     log.info("notice_log rebuilt without its UNIQUE indexes (issue 19): %d notices kept", after)
     return True
 
 
+def migrate_ledger_entries(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Rebuild an older warehouse's ``ledger_entries`` without its PRIMARY KEY (entry_id) and its
+    index on id_no (issue 19, ninth session), as :func:`migrate_notice_log` does the log: one
+    transaction, the index dropped, the table renamed and made again from ``schema.sql``, every row
+    copied by column name (``sql/warehouse/migrate_ledger_entries.sql``), the counts compared, the
+    old table dropped; any failure rolls back to the old table whole.  Uniqueness is then
+    :func:`pipelines.ledger.check_unique`'s.  True when it rebuilt the table.
+    """
+    if not _keyed(con, "ledger_entries"):
+        return False
+    after = _rebuild(con, settings, "ledger_entries", _OLD_LEDGER_ENTRIES)
+    log.info("ledger_entries rebuilt without its indexes (issue 19): %d entries kept", after)
+    return True
+
+
+def _keyed(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """The PRIMARY KEY / UNIQUE constraints and the indexes of ``table`` (0: nothing to rebuild)."""
+    where = "database_name = current_database() AND schema_name = 'main' AND table_name = ?"
+    return con.execute(
+        f"SELECT (SELECT count(*) FROM duckdb_constraints() WHERE {where} "
+        "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')) + (SELECT count(*) FROM duckdb_indexes() WHERE "
+        f"{where})",
+        [table, table],
+    ).fetchall()[0][0]
+
+
+def _rebuild(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, old: str) -> int:
+    """``table`` made again from ``schema.sql`` with every row of the old one, in one transaction
+    (its indexes dropped first: DuckDB renames no table that an index depends on); the rows kept."""
+    from .errors import RetirePrepError
+    from .steps import run_step
+
+    con.execute("BEGIN TRANSACTION")
+    try:
+        before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        for (index,) in con.execute(
+            "SELECT index_name FROM duckdb_indexes() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND table_name = ?",
+            [table],
+        ).fetchall():
+            con.execute(f"DROP INDEX {sql_ident(index)}")
+        con.execute(f"ALTER TABLE {table} RENAME TO {old}")
+        run_step(con, STEPS["schema"], settings=settings)
+        run_step(con, STEPS[f"migrate_{table}"], old=old)
+        after = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        if after != before:
+            raise RetirePrepError(f"{table}'s rebuild copied {after} of {before} rows: rolled back")
+        con.execute(f"DROP TABLE {old}")
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
+    return after
+
+
 _OLD_NOTICE_LOG = "notice_log_before_issue19"
+_OLD_LEDGER_ENTRIES = "ledger_entries_before_issue19"
 
 
 @contextmanager
@@ -185,6 +221,7 @@ def connect(
         if not read_only:
             run_steps(con, STEPS["schema":"views"], settings=settings)
             migrate_notice_log(con, settings)
+            migrate_ledger_entries(con, settings)
         yield con
     finally:
         con.close()

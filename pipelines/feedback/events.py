@@ -22,7 +22,7 @@ _PIPELINE_STAGES = ("ENROLLED", "NOTIFIED")
 def officer_assigned(run: FileRun, row: dict, e: Entry, source: str) -> None:
     if row["officer_id"] not in run.roster.get(e.office_code, set()):
         raise _Refuse("UNKNOWN_OFFICER")
-    run.execute("entries", "set_officer", officer_id=row["officer_id"], entry_id=e.entry_id)
+    run.execute("entries", "set_officer", officer_id=row["officer_id"], entry_id=e.entry_id, row_id=e.row_id)
 
 
 def _simple_stage(run: FileRun, row: dict, e: Entry, source: str, target: str, prev: tuple, detail: str) -> None:
@@ -37,7 +37,7 @@ def archive_reviewed(run: FileRun, row: dict, e: Entry, source: str) -> None:
     detail = f"archive pre-review {row['result']}" + (f" ({';'.join(row['_items'])})" if row["_items"] else "")
     _simple_stage(run, row, e, source, "ARCHIVE_REVIEWED", _PIPELINE_STAGES, detail)
     office = row.get("pre_review_office") or e.office_code
-    run.execute("entries", "set_pre_review_office", pre_review_office=office, entry_id=e.entry_id)
+    run.execute("entries", "set_pre_review_office", pre_review_office=office, entry_id=e.entry_id, row_id=e.row_id)
 
 
 def years_confirmed(run: FileRun, row: dict, e: Entry, source: str) -> None:
@@ -101,7 +101,7 @@ def elected_month(run: FileRun, row: dict, e: Entry, source: str) -> None:
         )
     if mi < r[3]:  # before the statutory month
         _check_early_months(run, e, mi, r)
-    run.execute("entries", "set_elected_month", elected_mi=mi, entry_id=e.entry_id)
+    run.execute("entries", "set_elected_month", elected_mi=mi, entry_id=e.entry_id, row_id=e.row_id)
 
 
 def _check_early_months(run: FileRun, e: Entry, mi: int, screening: tuple) -> None:

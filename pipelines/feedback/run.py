@@ -56,6 +56,7 @@ class Entry:
     stage: str
     opened_mi: int
     closed_mi: int | None
+    row_id: int  # its rowid in ledger_entries (the table has no index: issue 19, ninth session)
 
     @property
     def opened_on(self) -> date:
@@ -89,6 +90,7 @@ class FileRun:
             }
         )
         self._last_moves = self._load_last_moves()
+        self._entry_rows = self._load_entry_rows(self._ids)
         self._by_person: dict[str, dict] = {}  # read-only facts of the file's persons, read once (person_fact)
         self._offices = frozenset(office_codes(settings))
         self.file_name, self.sha = file_name, sha
@@ -148,7 +150,13 @@ class FileRun:
             return "REFUSED", r.code, r.reason, info
 
     def _entry(self, row: dict, info: dict) -> Entry:
-        r = self.con.execute(sql("entries", "entry_of_person"), {"id_no": row["id_no"]}).fetchone()
+        if row["id_no"] not in self._entry_rows:  # never for a checked row (its id_no is one of _ids)
+            self._entry_rows.update(self._load_entry_rows([row["id_no"]]))
+        rows = self._entry_rows[row["id_no"]]
+        r = None
+        if rows:
+            params = {"rows": rows, "id_no": row["id_no"]}
+            r = self.con.execute(sql("entries", "entry_of_person"), params).fetchone()
         if r is None or r[2] != row["office_code"]:
             # another office's person is refused exactly as an ID number without any entry, and
             # before "closed": an office learns nothing about another office's persons
@@ -204,6 +212,17 @@ class FileRun:
         params = {"ids": self._ids, "closed_stages": list(CLOSED_STAGES)}
         return dict(self.con.execute(sql("entries", "last_moves"), params).fetchall())
 
+    def _load_entry_rows(self, ids: list[str]) -> dict[str, list[int]]:
+        """The rowids of the entries of each of ``ids`` in ``ledger_entries`` (none: an empty list),
+        read in one pass for the whole file (sql/feedback/entries.sql ``entry_rows``).  The ledger has
+        no index (issue 19, ninth session): a query by id_no per row scanned it, a query by rowid reads
+        only the row groups that hold the person's entries.  A file inserts and deletes no entry, so
+        the rowids hold while it applies."""
+        out: dict[str, list[int]] = {i: [] for i in ids}
+        if ids:
+            out.update(self.con.execute(sql("entries", "entry_rows"), {"ids": list(ids)}).fetchall())
+        return out
+
     def person_fact(self, kind: str, id_no: str) -> tuple | None:
         """A fact of a person of the file (``confirmer``: the current push row; ``screening``: the
         latest screening; sql/feedback/entries.sql ``fact_<kind>``), None when there is none. Read for
@@ -228,7 +247,14 @@ class FileRun:
         """Move the entry to ``to_stage`` (pipelines.ledger.record_transitions)."""
         self.con.execute(sql("entries", "move"), {"entry_id": e.entry_id, "event_date": d, "detail": detail})
         if record_transitions(
-            self.con, "_fb_move", source, months.month_of(d), self.settings, to_stage=to_stage, entry_ids=(e.entry_id,)
+            self.con,
+            "_fb_move",
+            source,
+            months.month_of(d),
+            self.settings,
+            to_stage=to_stage,
+            entry_ids=(e.entry_id,),
+            entry_rows=(e.row_id,),
         ):
             last = self._last_moves.get(e.entry_id)
             self._last_moves[e.entry_id] = d if last is None else max(last, d)

@@ -1,13 +1,22 @@
 -- reads: ledger_entries, ledger_transitions, person_versions, screen_results
 -- writes: _fb_move, ledger_entries
--- params: - (DuckDB parameters, bound per statement: $id_no, $ids, $closed_stages, $entry_id, $event_date, $detail, $officer_id, $pre_review_office, $elected_mi)
+-- params: - (DuckDB parameters, bound per statement: $id_no, $ids, $rows, $row_id, $closed_stages, $entry_id, $event_date, $detail, $officer_id, $pre_review_office, $elected_mi)
 -- A feedback row's person and ledger entry (rules.md §7; pipelines/feedback/run.py, events.py),
 -- one statement per `-- name:` block (pipelines/feedback/queries.py).
 
+-- name: entry_rows
+-- where the entries of the file's persons lie in the ledger (their rowids), in one pass for the
+-- whole file: the ledger has no index (issue 19, ninth session) and a query by id_no per row would
+-- scan it. A file inserts no entry and deletes none, so the rowids hold while the file applies.
+SELECT id_no, list(rowid ORDER BY rowid) FROM ledger_entries
+WHERE id_no IN (SELECT unnest($ids::VARCHAR[]))
+GROUP BY id_no;
+
 -- name: entry_of_person
--- the person's entry: the open one, else the latest (refused UNKNOWN_PERSON or ENTRY_CLOSED)
-SELECT entry_id, id_no, office_code, stage, opened_mi, closed_mi FROM ledger_entries
-WHERE id_no = $id_no
+-- the person's entry: the open one, else the latest (refused UNKNOWN_PERSON or ENTRY_CLOSED), read by
+-- the rowids of its entries (entry_rows: DuckDB reads only the row groups holding them)
+SELECT entry_id, id_no, office_code, stage, opened_mi, closed_mi, rowid FROM ledger_entries
+WHERE rowid IN (SELECT unnest($rows::BIGINT[])) AND id_no = $id_no
 ORDER BY (closed_mi IS NULL) DESC, opened_mi DESC, entry_id DESC LIMIT 1;
 
 -- name: last_moves
@@ -38,10 +47,11 @@ CREATE OR REPLACE TEMP TABLE _fb_move AS
 SELECT $entry_id::VARCHAR AS entry_id, $event_date::DATE AS event_date, $detail::VARCHAR AS detail;
 
 -- name: set_officer
-UPDATE ledger_entries SET officer_id = $officer_id WHERE entry_id = $entry_id;
+-- (the entry read by its rowid, named by its entry_id as well: a row never changes another entry)
+UPDATE ledger_entries SET officer_id = $officer_id WHERE rowid = $row_id AND entry_id = $entry_id;
 
 -- name: set_pre_review_office
-UPDATE ledger_entries SET pre_review_office = $pre_review_office WHERE entry_id = $entry_id;
+UPDATE ledger_entries SET pre_review_office = $pre_review_office WHERE rowid = $row_id AND entry_id = $entry_id;
 
 -- name: set_elected_month
-UPDATE ledger_entries SET elected_retirement_mi = $elected_mi WHERE entry_id = $entry_id;
+UPDATE ledger_entries SET elected_retirement_mi = $elected_mi WHERE rowid = $row_id AND entry_id = $entry_id;

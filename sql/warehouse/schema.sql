@@ -164,8 +164,14 @@ CREATE TABLE IF NOT EXISTS flags (
 );
 
 -- 一人一档: one entry per person and enrolment (a person closed and taken in again gets a new one).
+-- No PRIMARY KEY (entry_id) and no index on id_no since issue 19 (ninth session): DuckDB keeps the
+-- index entries a transaction inserts in memory until COMMIT (a FULL month of 25,000,000 persons opens
+-- ≈ 17 M entries, ≈ 2 GB of them). The insert (sql/ledger/30_open.sql) is followed, in its transaction,
+-- by sql/ledger/31_unique.sql, which refuses an entry_id held twice and so rolls the stage back; county
+-- feedback reads a row's entry by its rowid (pipelines/feedback/run.py); an older warehouse's table is
+-- rebuilt without them (pipelines.warehouse.migrate_ledger_entries).
 CREATE TABLE IF NOT EXISTS ledger_entries (
-    entry_id              VARCHAR PRIMARY KEY,   -- person_key || '-' || opened month (deterministic)
+    entry_id              VARCHAR NOT NULL,      -- person_key || '-' || opened month (deterministic), unique
     id_no                 VARCHAR NOT NULL,
     office_code           VARCHAR NOT NULL,      -- responsible office (insured_region)
     opened_mi             INTEGER NOT NULL,
@@ -192,10 +198,6 @@ CREATE TABLE IF NOT EXISTS ledger_transitions (
     detail      VARCHAR,
     recorded_at TIMESTAMPTZ NOT NULL
 );
-
--- Point lookups of one person's entries: county feedback applies its rows one by one in file order
--- (pipelines/feedback.py); without it each row scanned the ledger (docs/benchmarks.md "County feedback").
-CREATE INDEX IF NOT EXISTS ledger_entries_by_person ON ledger_entries (id_no);
 
 -- Benefit place or office changes between months (rules.md §2, §3).
 CREATE TABLE IF NOT EXISTS handovers (

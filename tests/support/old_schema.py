@@ -1,5 +1,7 @@
 """A warehouse as the code before issue 19 left it: notice_log with its PRIMARY KEY (notice_id) and
-UNIQUE (id_no, kind, reference_mi), which pipelines.warehouse.migrate_notice_log rebuilds away."""
+UNIQUE (id_no, kind, reference_mi), which pipelines.warehouse.migrate_notice_log rebuilds away; and
+ledger_entries with its PRIMARY KEY (entry_id) and index on id_no (before the ninth session), which
+pipelines.warehouse.migrate_ledger_entries rebuilds away."""
 
 from __future__ import annotations
 
@@ -27,6 +29,60 @@ CREATE TABLE notice_log (
     UNIQUE (id_no, kind, reference_mi)
 )
 """
+
+
+# schema.sql's ledger_entries before issue 19's ninth session, with its index
+OLD_LEDGER_ENTRIES = """
+CREATE TABLE ledger_entries (
+    entry_id              VARCHAR PRIMARY KEY,
+    id_no                 VARCHAR NOT NULL,
+    office_code           VARCHAR NOT NULL,
+    opened_mi             INTEGER NOT NULL,
+    opened_by             VARCHAR NOT NULL,
+    officer_id            VARCHAR,
+    stage                 VARCHAR NOT NULL,
+    stage_since           DATE NOT NULL,
+    due_date              DATE,
+    closed_mi             INTEGER,
+    close_reason          VARCHAR,
+    elected_retirement_mi INTEGER,
+    pre_review_office     VARCHAR
+);
+CREATE INDEX ledger_entries_by_person ON ledger_entries (id_no);
+"""
+
+
+def to_old_ledger_entries(wh: Path) -> int:
+    """Give the warehouse ``wh`` (made by the present code) the old ledger_entries, every row kept in
+    its order; the number of rows."""
+    con = duckdb.connect(str(wh))
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("CREATE TEMP TABLE _keep AS SELECT * FROM ledger_entries")
+        con.execute("DROP TABLE ledger_entries")
+        con.execute(OLD_LEDGER_ENTRIES)
+        con.execute("INSERT INTO ledger_entries SELECT * FROM _keep")
+        con.execute("COMMIT")
+        return con.execute("SELECT count(*) FROM ledger_entries").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def ledger_keys(wh: Path) -> list[str]:
+    """The PRIMARY KEY / UNIQUE constraints and the indexes of ledger_entries (none since issue 19)."""
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'ledger_entries' "
+                "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') "
+                "UNION ALL SELECT 'INDEX ' || index_name FROM duckdb_indexes() WHERE table_name = 'ledger_entries' "
+                "ORDER BY 1"
+            ).fetchall()
+        ]
+    finally:
+        con.close()
 
 
 def to_old_notice_log(wh: Path) -> int:
