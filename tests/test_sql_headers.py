@@ -198,11 +198,12 @@ def ran_steps(tmp_path_factory):
         (folder / "persons.csv").write_text(text[0] + text[1] + "\n" + broken + "".join(text[2:]), encoding="utf-8")
         rehash(folder)
         ingest_batches([folder], tmp / "csv.duckdb", validate=False)
-        # an older warehouse's notice_log, rebuilt by a writer's connection (issue 19)
+        # an older warehouse's notice_log and ledger_entries, rebuilt by a writer's connection (issue 19)
         from pipelines.warehouse import connect
-        from support.old_schema import to_old_notice_log
+        from support.old_schema import to_old_ledger_entries, to_old_notice_log
 
         to_old_notice_log(tmp / "csv.duckdb")
+        to_old_ledger_entries(tmp / "csv.duckdb")
         with connect(tmp / "csv.duckdb"):
             pass
     finally:
