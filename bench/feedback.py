@@ -57,6 +57,7 @@ def main() -> None:
         cwd=ROOT,
         check=True,
     )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "feedback", "--warehouse", str(wh), *paths],
@@ -65,13 +66,15 @@ def main() -> None:
         text=True,
     )
     secs = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    rss = after.ru_maxrss / 1024
     if p.returncode != 0:
         sys.exit(p.stderr[-2000:])
     print(p.stdout.strip().splitlines()[-1] if p.stdout.strip() else "")
     print(
         f"{picked:,} rows in {len(paths)} files on a ledger of {persons:,} entries: {secs:.1f} s, "
-        f"{picked / secs:,.0f} rows/s, peak RSS {rss:,.0f} MiB"
+        f"{picked / secs:,.0f} rows/s, {cpu:.1f} CPU s, peak RSS {rss:,.0f} MiB"
     )
 
 
