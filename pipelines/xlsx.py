@@ -32,12 +32,15 @@ writes the same bytes.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import zipfile
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+
+import duckdb
 
 from . import labels
 from .tabular import dictionary
@@ -66,17 +69,21 @@ from .xlsx_sheets import (  # noqa: F401 -- re-exported: the sheets' set-up move
     _setup_print,
 )
 
+log = logging.getLogger(__name__)
+
 #: Excel's (and WPS's, LibreOffice's) last row is 1,048,576: one header row + this many data rows
 EXCEL_MAX_ROWS = 1_048_575
 #: rows of each Arrow batch fetched from DuckDB: a row of 工作台账 is ≈ 2.5 kB of XML and up to four
 #: batches are alive (two queued, one written, one being made): 20,000 rows held ≈ 110 MiB more at the
-#: office_files task's peak than 5,000, for no measurable time (docs/benchmarks.md "Offices' workbooks")
-BATCH_ROWS = 5_000
+#: office_files task's peak than 5,000, 5,000 ≈ 7 MiB more than 2,000, for no measurable time
+#: (docs/benchmarks.md "Offices' workbooks", "The office_files task's memory, ninth session")
+BATCH_ROWS = 2_000
 #: DuckDB's memory_limit while the workbooks are written (when the connection's is higher): the
-#: office_files task's peak at 81,369 rows, the writer alone: 1 GB 362 MiB, 256 MB 350, 128 MB 306,
-#: 100 MB 287, 64 MB fails (what cannot spill: the evidence join's table, the sort's runs being
-#: merged); docs/benchmarks.md "The office_files task's memory, ninth session"
-WRITER_MEMORY_LIMIT = "128MB"
+#: writer's query alone at 81,369 rows (1 M persons' largest office): 1 GB 362 MiB, 256 MB 350,
+#: 128 MB 306, 100 MB 287, 64 MB fails (what cannot spill: blocks being scanned, the sort's runs
+#: being merged, the evidence join's table) — then the workbooks are written again under the
+#: connection's own limit (a warning); docs/benchmarks.md "The office_files task's memory, ninth session"
+WRITER_MEMORY_LIMIT = "96MB"
 #: deflate level of the workbook's parts (measured: docs/benchmarks.md, issue 16 item 7)
 ZIP_LEVEL = 1
 
@@ -131,23 +138,39 @@ def write_workbooks(
         return {}
     codes = ", ".join(f"'{o}'" for o in offices)
     where = f"month_mi = {int(month_mi)} AND office_code IN ({codes})"
-    # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
-        f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
-    )
     tmps = {o: paths[o].with_name(paths[o].name + ".tmp") for o in offices}
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(bound: bool) -> dict[str, int]:
+        try:
+            with _bounded(con, bound):
+                # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
+                    f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
+                )
+                return _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
+        except BaseException:
+            for t in tmps.values():
+                t.unlink(missing_ok=True)
+            raise
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {_EVIDENCE}")
+
     try:
-        with _bounded(con):
-            written = _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
-    except BaseException:
-        for t in tmps.values():
-            t.unlink(missing_ok=True)
-        raise
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_EVIDENCE}")
+        written = write(True)
+    except (duckdb.OutOfMemoryException, OSError) as exc:  # (OSError: DuckDB's, through an Arrow reader)
+        if not str(exc).startswith("Out of Memory Error"):
+            raise
+        # the bound too small for these rows: written as before it
+        log.warning(
+            "the workbooks did not fit DuckDB's memory_limit %s while written (%s): written again "
+            "under the connection's own limit",
+            WRITER_MEMORY_LIMIT,
+            str(exc).splitlines()[0],
+        )
+        written = write(False)
     for o in offices:
         os.replace(tmps[o], paths[o])
     return written
@@ -164,7 +187,7 @@ def _bytes(text: str) -> float:
 
 
 @contextmanager
-def _bounded(con):
+def _bounded(con, bound: bool = True):
     """DuckDB's settings while the workbooks are written (issue 16 item 7, the office_files task's
     peak; docs/benchmarks.md "The office_files task's memory, ninth session"), put back after:
 
@@ -179,8 +202,11 @@ def _bounded(con):
     ).fetchall()[0]
     names = [n.strip() for n in disabled.split(",") if n.strip()]
     try:
-        if _bytes(limit) > _bytes(WRITER_MEMORY_LIMIT):
+        if bound and _bytes(limit) > _bytes(WRITER_MEMORY_LIMIT):
             con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()  # what the files written before left cached
         if "build_side_probe_side" not in names:
             con.execute(f"SET disabled_optimizers = '{','.join([*names, 'build_side_probe_side'])}'")
         yield
