@@ -84,6 +84,13 @@ BATCH_ROWS = 2_000
 #: being merged, the evidence join's table) — then the workbooks are written again under the
 #: connection's own limit (a warning); docs/benchmarks.md "The office_files task's memory, ninth session"
 WRITER_MEMORY_LIMIT = "96MB"
+#: … or, when more, this many bytes a worklist row plus EVIDENCE_FACTOR × the bytes of the distinct
+#: evidence texts (their table and the join's hash table do not spill, and the sort's merge needs
+#: more with more rows): every office of 1 M at once (700,383 rows, 180,283 texts of 53 MiB) failed
+#: in 160 MB and 184 MB, fit in 202 MB and 260 MB; so 277 MB (the CLI's run, whose peak is elsewhere)
+#: while an office of 1 M (81,369 rows, 7 MiB of texts: 35 MB) keeps the 96 MB
+WRITER_ROW_BYTES = 256
+EVIDENCE_FACTOR = 2
 #: deflate level of the workbook's parts (measured: docs/benchmarks.md, issue 16 item 7)
 ZIP_LEVEL = 1
 
@@ -144,12 +151,18 @@ def write_workbooks(
 
     def write(bound: bool) -> dict[str, int]:
         try:
-            with _bounded(con, bound):
+            with _bounded(con, bound) as own_limit:
                 # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
                     f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
                 )
+                if bound:  # more for many rows and many evidence texts (what does not spill grows with them)
+                    rows, texts = con.execute(
+                        f"SELECT (SELECT count(*) FROM worklist_rows WHERE {where}), "
+                        f"(SELECT coalesce(sum(strlen(en) + strlen(zh)), 0) FROM {_EVIDENCE})"
+                    ).fetchall()[0]
+                    _limit(con, own_limit, rows * WRITER_ROW_BYTES + texts * EVIDENCE_FACTOR)
                 return _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
         except BaseException:
             for t in tmps.values():
@@ -186,14 +199,21 @@ def _bytes(text: str) -> float:
     return float(m.group(1)) * _UNITS[(m.group(2) or "B").upper()] if m else float("inf")
 
 
+def _limit(con, limit: str, need: float) -> None:
+    """DuckDB's memory_limit to WRITER_MEMORY_LIMIT or ``need`` bytes if more, when below ``limit``
+    (the connection's own)."""
+    want = max(_bytes(WRITER_MEMORY_LIMIT), need)
+    if want < _bytes(limit):
+        con.execute(f"SET memory_limit = '{int(want) // 2**20}MiB'")
+
+
 @contextmanager
 def _bounded(con, bound: bool = True):
     """DuckDB's settings while the workbooks are written (issue 16 item 7, the office_files task's
     peak; docs/benchmarks.md "The office_files task's memory, ninth session"), put back after:
 
-    * ``memory_limit`` at most WRITER_MEMORY_LIMIT: the rows' sort spills past it (to the
-      warehouse's temp_directory) and the table's cached blocks are evicted, instead of growing
-      with the largest office;
+    * ``memory_limit`` at most WRITER_MEMORY_LIMIT (or more for many rows, :func:`_limit`): the rows' sort spills past it (to the warehouse's temp_directory)
+      and the table's cached blocks are evicted, instead of growing with the largest office;
     * the optimizer ``build_side_probe_side`` off: it builds the evidence join's hash table on
       the office's wide rows (whose filtered count DuckDB underestimates) rather than on the
       distinct evidence texts, as written (the rows probe it, streamed)."""
@@ -202,14 +222,14 @@ def _bounded(con, bound: bool = True):
     ).fetchall()[0]
     names = [n.strip() for n in disabled.split(",") if n.strip()]
     try:
-        if bound and _bytes(limit) > _bytes(WRITER_MEMORY_LIMIT):
-            con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
+        if bound:
+            _limit(con, limit, 0)
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()  # what the files written before left cached
         if "build_side_probe_side" not in names:
             con.execute(f"SET disabled_optimizers = '{','.join([*names, 'build_side_probe_side'])}'")
-        yield
+        yield limit
     finally:
         con.execute(f"SET memory_limit = '{limit}'")
         con.execute(f"SET disabled_optimizers = '{disabled}'")
