@@ -126,6 +126,7 @@ def write_workbooks(
     created: datetime | None = None,
     max_rows: int = EXCEL_MAX_ROWS,
     closed_stages: tuple = (),
+    memory_limit: str | None = None,
 ) -> dict[str, int]:
     """Write the workbook of each office of ``paths`` (office → its ``worklist.xlsx``); returns the
     worklist rows written for each.  Each file is written to a temporary name and renamed.
@@ -136,7 +137,11 @@ def write_workbooks(
     *template*, in memory); ONE DuckDB query makes the XML of every data row of every office's
     sheets (what XlsxWriter's ``constant_memory`` mode writes for those cells), in the order of the
     files; its Arrow batches are written into the templates' sheets as they come, compressed while
-    DuckDB makes the next batch.  No Python per row: per batch, per run of rows of one sheet."""
+    DuckDB makes the next batch.  No Python per row: per batch, per run of rows of one sheet.
+
+    ``memory_limit``: the connection's DuckDB memory_limit as it was set (settings
+    ``duckdb_memory_limit``), put back exactly after the writer's own (:func:`_bounded`); without
+    it, one that DuckDB shows as it showed the limit before (:func:`_restorable`)."""
     for office in paths:
         if not re.fullmatch(r"[0-9]{6}", office):  # inlined in the queries below
             raise ValueError(f"not an office code: {office!r}")
@@ -151,7 +156,7 @@ def write_workbooks(
 
     def write(bound: bool) -> dict[str, int]:
         try:
-            with _bounded(con, bound) as own_limit:
+            with _bounded(con, bound, memory_limit) as own_limit:
                 # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
@@ -190,13 +195,23 @@ def write_workbooks(
 
 
 _UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "BYTES": 1}
 
 
 def _bytes(text: str) -> float:
     """``'953.6 MiB'`` (DuckDB's ``current_setting('memory_limit')``) → bytes."""
     m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
     return float(m.group(1)) * _UNITS[(m.group(2) or "B").upper()] if m else float("inf")
+
+
+def _restorable(shown: str) -> str:
+    """``'953.6 MiB'`` → ``'999973683B'``: within the tenth of a MiB DuckDB cut the limit to when it
+    showed it, which DuckDB shows again as ``953.6 MiB`` (the shown value itself would show 953.5)."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", shown)
+    if not m:
+        return shown
+    unit = _UNITS.get((m.group(2) or "B").upper(), 1)
+    return f"{int((float(m.group(1)) + 0.05) * unit)}B" if unit > 1 else shown
 
 
 def _limit(con, limit: str, need: float) -> None:
@@ -208,7 +223,7 @@ def _limit(con, limit: str, need: float) -> None:
 
 
 @contextmanager
-def _bounded(con, bound: bool = True):
+def _bounded(con, bound: bool = True, memory_limit: str | None = None):
     """DuckDB's settings while the workbooks are written (issue 16 item 7, the office_files task's
     peak; docs/benchmarks.md "The office_files task's memory, ninth session"), put back after:
 
@@ -220,6 +235,8 @@ def _bounded(con, bound: bool = True):
     limit, disabled = con.execute(
         "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers')"
     ).fetchall()[0]
+    # DuckDB shows its limit cut to 0.1 of a unit: set back as the middle of that tenth, it shows the same
+    limit = memory_limit or _restorable(limit)
     names = [n.strip() for n in disabled.split(",") if n.strip()]
     try:
         if bound:
