@@ -229,11 +229,14 @@ def _bounded(con, bound: bool = True, memory_limit: str | None = None):
 
     * ``memory_limit`` at most WRITER_MEMORY_LIMIT (or more for many rows, :func:`_limit`): the rows' sort spills past it (to the warehouse's temp_directory)
       and the table's cached blocks are evicted, instead of growing with the largest office;
+    * one thread (each pins its own blocks: at 96 MB, 1 of 8 runs of 640104 ran out of memory with
+      two threads and fell back, 0 of 8 with one; the same peak; at 1 M every office at once took
+      19 CPU s with one, 23 with two);
     * the optimizer ``build_side_probe_side`` off: it builds the evidence join's hash table on
       the office's wide rows (whose filtered count DuckDB underestimates) rather than on the
       distinct evidence texts, as written (the rows probe it, streamed)."""
-    limit, disabled = con.execute(
-        "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers')"
+    limit, disabled, threads = con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers'), current_setting('threads')"
     ).fetchall()[0]
     # DuckDB shows its limit cut to 0.1 of a unit: set back as the middle of that tenth, it shows the same
     limit = memory_limit or _restorable(limit)
@@ -241,6 +244,7 @@ def _bounded(con, bound: bool = True, memory_limit: str | None = None):
     try:
         if bound:
             _limit(con, limit, 0)
+            con.execute("SET threads = 1")
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()  # what the files written before left cached
@@ -250,6 +254,7 @@ def _bounded(con, bound: bool = True, memory_limit: str | None = None):
     finally:
         con.execute(f"SET memory_limit = '{limit}'")
         con.execute(f"SET disabled_optimizers = '{disabled}'")
+        con.execute(f"SET threads = {int(threads)}")
 
 
 def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages) -> dict[str, int]:

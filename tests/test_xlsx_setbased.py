@@ -256,7 +256,9 @@ def test_the_rows_are_sorted_once_and_never_held_by_a_window_or_a_join(wh, tmp_p
 
     con = duckdb.connect(str(wh), read_only=True)
     con.execute("SET memory_limit = '1GB'")
-    before = con.execute("SELECT current_setting('memory_limit'), current_setting('disabled_optimizers')").fetchall()
+    con.execute("SET threads = 2")
+    settings = "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers'), current_setting('threads')"
+    before = con.execute(settings).fetchall()
     seen = {}
 
     class Seen(Exception):
@@ -264,7 +266,9 @@ def test_the_rows_are_sorted_once_and_never_held_by_a_window_or_a_join(wh, tmp_p
 
     def capture(con, query, offices, books):
         seen["plan"] = json.loads(con.execute("EXPLAIN (FORMAT json) " + query).fetchall()[0][1])[0]
-        seen["limit"] = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        seen["limit"], seen["threads"] = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads')"
+        ).fetchall()[0]
         raise Seen
 
     monkeypatch.setattr(xlsx, "_stream", capture)
@@ -277,10 +281,8 @@ def test_the_rows_are_sorted_once_and_never_held_by_a_window_or_a_join(wh, tmp_p
     assert "WINDOW" not in names and names.count("STREAMING_WINDOW") == 1
     assert names.count("ORDER_BY") == 1
     assert not [t for n, build, t in ops if build and "worklist_rows" in t]
-    assert xlsx._bytes(seen["limit"]) <= xlsx._bytes(xlsx.WRITER_MEMORY_LIMIT)
-    assert con.execute(
-        "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers')"
-    ).fetchall() == before
+    assert xlsx._bytes(seen["limit"]) <= xlsx._bytes(xlsx.WRITER_MEMORY_LIMIT) and seen["threads"] == 1
+    assert con.execute(settings).fetchall() == before
     assert not (tmp_path / "w.xlsx").exists() and not list(tmp_path.glob("*.tmp"))
     con.close()
 
