@@ -257,7 +257,9 @@ def test_the_rows_are_sorted_once_and_never_held_by_a_window_or_a_join(wh, tmp_p
     con = duckdb.connect(str(wh), read_only=True)
     con.execute("SET memory_limit = '1GB'")
     con.execute("SET threads = 2")
-    settings = "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers'), current_setting('threads')"
+    settings = (
+        "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers'), current_setting('threads')"
+    )
     before = con.execute(settings).fetchall()
     seen = {}
 
@@ -313,8 +315,14 @@ def test_rows_out_of_order_or_misnumbered_are_refused():
 
     def batch(g, k, s, e):
         return pa.record_batch(
-            {"x": ["<row/>"] * len(g), "k": pa.array(k, pa.int64()), "rn": pa.array(g, pa.int64()),
-             "g": pa.array(g, pa.int64()), "s_": pa.array(s, pa.string()), "e_": pa.array(e, pa.string())}
+            {
+                "x": ["<row/>"] * len(g),
+                "k": pa.array(k, pa.int64()),
+                "rn": pa.array(g, pa.int64()),
+                "g": pa.array(g, pa.int64()),
+                "s_": pa.array(s, pa.string()),
+                "e_": pa.array(e, pa.string()),
+            }
         )
 
     last = xlsx._check_order(batch([1, 2, 3], [0, 0, 0], ["2027-01", "2027-01", None], ["b", "c", "a"]), None)
