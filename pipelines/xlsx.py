@@ -227,8 +227,9 @@ def _bounded(con, bound: bool = True, memory_limit: str | None = None):
     """DuckDB's settings while the workbooks are written (issue 16 item 7, the office_files task's
     peak; docs/benchmarks.md "The office_files task's memory, ninth session"), put back after:
 
-    * ``memory_limit`` at most WRITER_MEMORY_LIMIT (or more for many rows, :func:`_limit`): the rows' sort spills past it (to the warehouse's temp_directory)
-      and the table's cached blocks are evicted, instead of growing with the largest office;
+    * ``memory_limit`` at most WRITER_MEMORY_LIMIT (or more for many rows, :func:`_limit`): the
+      rows' sort spills past it (to the warehouse's temp_directory) and the table's cached blocks
+      are evicted, instead of growing with the largest office;
     * one thread (each pins its own blocks: at 96 MB, 1 of 8 runs of 640104 ran out of memory with
       two threads and fell back, 0 of 8 with one; the same peak; at 1 M every office at once took
       19 CPU s with one, 23 with two);
