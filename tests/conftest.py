@@ -24,12 +24,19 @@ Layout of tests/ (issue 15):
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import pipelines.analysts
+import pipelines.validate
 from pipelines.settings import load_settings
+from support.publish import no_validation
 
 _REAL_WANTED = pipelines.analysts.wanted
+#: what ``no_validation`` replaces, as it is before any test runs
+_GX_PATCHED = ((pipelines.validate, "validate_frames"), (pipelines.validate, "warm_up"))
+_REAL_GX = {(o, n): getattr(o, n) for o, n in _GX_PATCHED}
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +65,7 @@ ANALYSTS_FILE_MODULES = {
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "analysts_file: the test needs the analysts' file kept (conftest.py)")
+    config.addinivalue_line("markers", "gx: the test needs Great Expectations' validation (conftest.py)")
     # xdist's scheduler (in the controlling process, which collects nothing) would reorder the files
     # by their number of tests (--loadscope-reorder, its default): keep LONGEST_FIRST's order instead
     # (the option matters only with --dist loadscope / loadfile)
@@ -93,6 +101,49 @@ def _analysts_file_only_where_read(request, monkeypatch, _analysts_file_only_whe
         monkeypatch.setattr(pipelines.analysts, "wanted", _REAL_WANTED)
     else:  # a test that patched it back and forth itself: off again for the next one
         monkeypatch.setattr(pipelines.analysts, "wanted", _not_wanted)
+
+
+#: Test modules whose subject is Great Expectations' validation, or a whole month as production runs
+#: it (every stage validated, the validation pages checked for personal data). Everywhere else a
+#: command's validation is left out (``pipelines.validate.validate_frames`` does nothing, as
+#: ``support.publish.no_validation``): GX's own cost, ≈ 20–50 ms an expectation whatever the frame's
+#: size, was about a fifth of the suite's time on pushes of a few dozen persons, where the tests'
+#: own assertions check every output. A test elsewhere that needs it takes the mark ``gx``;
+#: ``RETIRE_PREP_TEST_GX=all`` (``make test-gx``) validates in every test, as before.
+GX_MODULES = {
+    "test_validate",
+    "test_fault_injection",  # faults inside the validation step
+    "test_monthly",
+    "test_dags",
+    "test_oracle_outputs",  # the validation pages: offline, no personal data
+    "test_fuzz_invariants",  # no ID number, name or phone in any validation result
+}
+GX_EVERYWHERE = os.environ.get("RETIRE_PREP_TEST_GX") == "all"
+
+
+def _gx_wanted(request) -> bool:
+    return GX_EVERYWHERE or request.module.__name__.split(".")[-1] in GX_MODULES
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _gx_only_where_tested_module(request):
+    """Module scope, autouse, so that the worlds a module builds once are built without GX too."""
+    if _gx_wanted(request):
+        yield
+        return
+    mp = pytest.MonkeyPatch()
+    no_validation(mp)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _gx_only_where_tested(request, monkeypatch, _gx_only_where_tested_module):
+    """A test marked ``gx`` in a module that leaves validation out gets it back for its own run."""
+    if _gx_wanted(request) or not request.node.get_closest_marker("gx"):
+        return
+    for owner, name in _GX_PATCHED:
+        monkeypatch.setattr(owner, name, _REAL_GX[(owner, name)])
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -31,7 +31,7 @@ import pytest
 import pipelines
 
 ROOT = Path(pipelines.__file__).resolve().parent.parent
-BIG = int(os.environ.get("RETIRE_PREP_CRASH_PERSONS", "100000"))
+BIG = int(os.environ.get("RETIRE_PREP_CRASH_PERSONS", "40000"))  # a transaction of ≈ 2 s: room for the timed kills
 
 # The CLI, with optional markers (wall-clock time.time()): BEGIN when the batch's transaction
 # starts (``_apply`` is called inside it), WRITTEN when everything is written but not
