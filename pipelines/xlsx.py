@@ -219,7 +219,7 @@ def _limit(con, limit: str, need: float) -> None:
     (the connection's own)."""
     want = max(_bytes(WRITER_MEMORY_LIMIT), need)
     if want < _bytes(limit):
-        con.execute(f"SET memory_limit = '{int(want) // 2**20}MiB'")
+        con.execute(f"SET memory_limit = '{int(want)}B'")
 
 
 @contextmanager
