@@ -455,6 +455,10 @@ def _template(office, columns, kinds, lens, n: int, m: int, created, max_rows) -
         template,
         {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
     )
+    # the template's parts packaged in memory, not through a temporary file each (≈ 11 a workbook,
+    # most of a small office's cost); set after the constructor, which would otherwise turn
+    # constant_memory off: the sheets' inline strings stay, the bytes are the same
+    wb.in_memory = True
     wb.set_properties({"title": f"退休预服务工作台账 {office}", "created": created or datetime(2000, 1, 1)})
     fmts = _Formats(wb)
     # the data cells' styles get their index now (XlsxWriter gives one to a format at its first cell)
