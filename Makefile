@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint sample bench bench-scale bench-ingest bench-run bench-feedback bench-forecast bench-xlsx bench-analysts clean
+.PHONY: demo test test-all lint sample bench bench-scale bench-ingest bench-run bench-feedback bench-forecast bench-xlsx bench-analysts clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(STAMP)
 # one worker (its module fixtures built once)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
+
+# the same suite with nothing left out: Great Expectations' validation and the offices' workbooks in
+# every test, not only in the modules of tests/conftest.py's KEPT_IN (longer)
+test-all: $(STAMP)
+	RETIRE_PREP_TEST_ALL=1 $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 # Regenerate data/sample/ byte for byte from the generator.
 sample: $(STAMP)

@@ -115,7 +115,15 @@ def write_workbooks(con, ctx, stage_dir: Path, offices: list[str]) -> dict[str, 
     columns = [c.strip() for c in WORKLIST_COLUMNS.split(",")]
     paths = {office: stage_dir / "worklists" / office / "worklist.xlsx" for office in offices}
     # every office's workbook from one query (issue 16 item 7: a query per office costs more than its rows)
-    return write_books(con, ctx.month_mi, paths, columns=columns, created=created, closed_stages=CLOSED_STAGES)
+    return write_books(
+        con,
+        ctx.month_mi,
+        paths,
+        columns=columns,
+        created=created,
+        closed_stages=CLOSED_STAGES,
+        memory_limit=ctx.settings.duckdb_memory_limit or None,  # (put back exactly after the writer's own)
+    )
 
 
 def write_handovers(con, ctx, stage_dir: Path) -> int:

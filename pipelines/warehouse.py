@@ -197,11 +197,16 @@ _OLD_LEDGER_ENTRIES = "ledger_entries_before_issue19"
 
 
 def create_schema(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """The tables (``CREATE … IF NOT EXISTS``) and the analyst views (``CREATE OR REPLACE``), in one
-    transaction: one commit, not one per statement (a writer's connection cost about half as much:
-    every command and DAG task opens one or more), and nothing of it half made on a failure."""
+    """Bring a writer's warehouse up to this code's schema: the tables (``CREATE … IF NOT EXISTS``)
+    and the analyst views (``CREATE OR REPLACE``) in one transaction, then the migrations, then the
+    stamp (table ``warehouse_schema``). A warehouse whose stamp is this code's is left as it is: the
+    statements are idempotent, but ran on every writer's connection (≈ 30 ms each: every command and
+    DAG task opens one or more)."""
     from .steps import run_steps
 
+    stamp = schema_stamp(settings)
+    if stored_stamp(con) == stamp:
+        return
     con.execute("BEGIN TRANSACTION")
     try:
         run_steps(con, STEPS["schema":"views"], settings=settings)
@@ -209,6 +214,41 @@ def create_schema(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     except BaseException:
         rollback(con)
         raise
+    migrate_notice_log(con, settings)
+    migrate_ledger_entries(con, settings)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM warehouse_schema")
+        con.execute("INSERT INTO warehouse_schema VALUES (?, now())", [stamp])
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
+
+
+#: the migrations :func:`create_schema` runs after the statements (a new one: add its name)
+MIGRATIONS = (
+    "notice_log without its UNIQUE indexes (issue 19)",
+    "ledger_entries without its PRIMARY KEY and id_no index (issue 19, ninth session)",
+)
+
+
+def schema_stamp(settings: Settings) -> str:
+    """What a warehouse brought up to this code's schema holds in ``warehouse_schema``."""
+    h = hashlib.sha256(f"duckdb {duckdb.__version__}\n".encode())
+    for step in STEPS["schema":"migrate_ledger_entries"]:
+        h.update(step.render(**step.given({"settings": settings, "old": _OLD_NOTICE_LOG})).encode())
+    h.update("\n".join(MIGRATIONS).encode())
+    return h.hexdigest()
+
+
+def stored_stamp(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The stamp of the schema the warehouse was last brought up to; None before the first."""
+    try:
+        rows = con.execute("SELECT stamp FROM warehouse_schema").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return rows[0][0] if len(rows) == 1 else None
 
 
 @contextmanager
@@ -235,8 +275,6 @@ def connect(
         run_step(con, STEPS["person_key"], person_key_secret=person_key_secret(settings))
         if not read_only:
             create_schema(con, settings)
-            migrate_notice_log(con, settings)
-            migrate_ledger_entries(con, settings)
         yield con
     finally:
         con.close()

@@ -32,11 +32,15 @@ writes the same bytes.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import zipfile
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+
+import duckdb
 
 from . import labels
 from .tabular import dictionary
@@ -65,12 +69,28 @@ from .xlsx_sheets import (  # noqa: F401 -- re-exported: the sheets' set-up move
     _setup_print,
 )
 
+log = logging.getLogger(__name__)
+
 #: Excel's (and WPS's, LibreOffice's) last row is 1,048,576: one header row + this many data rows
 EXCEL_MAX_ROWS = 1_048_575
 #: rows of each Arrow batch fetched from DuckDB: a row of 工作台账 is ≈ 2.5 kB of XML and up to four
 #: batches are alive (two queued, one written, one being made): 20,000 rows held ≈ 110 MiB more at the
-#: office_files task's peak than 5,000, for no measurable time (docs/benchmarks.md "Offices' workbooks")
-BATCH_ROWS = 5_000
+#: office_files task's peak than 5,000, 5,000 ≈ 7 MiB more than 2,000, for no measurable time
+#: (docs/benchmarks.md "Offices' workbooks", "The office_files task's memory, ninth session")
+BATCH_ROWS = 2_000
+#: DuckDB's memory_limit while the workbooks are written (when the connection's is higher): the
+#: writer's query alone at 81,369 rows (1 M persons' largest office): 1 GB 362 MiB, 256 MB 350,
+#: 128 MB 306, 100 MB 287, 64 MB fails (what cannot spill: blocks being scanned, the sort's runs
+#: being merged, the evidence join's table) — then the workbooks are written again under the
+#: connection's own limit (a warning); docs/benchmarks.md "The office_files task's memory, ninth session"
+WRITER_MEMORY_LIMIT = "96MB"
+#: … or, when more, this many bytes a worklist row plus EVIDENCE_FACTOR × the bytes of the distinct
+#: evidence texts (their table and the join's hash table do not spill, and the sort's merge needs
+#: more with more rows): every office of 1 M at once (700,383 rows, 180,283 texts of 53 MiB) failed
+#: in 160 MB and 184 MB, fit in 202 MB and 260 MB; so 277 MB (the CLI's run, whose peak is elsewhere)
+#: while an office of 1 M (81,369 rows, 7 MiB of texts: 35 MB) keeps the 96 MB
+WRITER_ROW_BYTES = 256
+EVIDENCE_FACTOR = 2
 #: deflate level of the workbook's parts (measured: docs/benchmarks.md, issue 16 item 7)
 ZIP_LEVEL = 1
 
@@ -106,6 +126,7 @@ def write_workbooks(
     created: datetime | None = None,
     max_rows: int = EXCEL_MAX_ROWS,
     closed_stages: tuple = (),
+    memory_limit: str | None = None,
 ) -> dict[str, int]:
     """Write the workbook of each office of ``paths`` (office → its ``worklist.xlsx``); returns the
     worklist rows written for each.  Each file is written to a temporary name and renamed.
@@ -116,7 +137,11 @@ def write_workbooks(
     *template*, in memory); ONE DuckDB query makes the XML of every data row of every office's
     sheets (what XlsxWriter's ``constant_memory`` mode writes for those cells), in the order of the
     files; its Arrow batches are written into the templates' sheets as they come, compressed while
-    DuckDB makes the next batch.  No Python per row: per batch, per run of rows of one sheet."""
+    DuckDB makes the next batch.  No Python per row: per batch, per run of rows of one sheet.
+
+    ``memory_limit``: the connection's DuckDB memory_limit as it was set (settings
+    ``duckdb_memory_limit``), put back exactly after the writer's own (:func:`_bounded`); without
+    it, one that DuckDB shows as it showed the limit before (:func:`_restorable`)."""
     for office in paths:
         if not re.fullmatch(r"[0-9]{6}", office):  # inlined in the queries below
             raise ValueError(f"not an office code: {office!r}")
@@ -125,25 +150,112 @@ def write_workbooks(
         return {}
     codes = ", ".join(f"'{o}'" for o in offices)
     where = f"month_mi = {int(month_mi)} AND office_code IN ({codes})"
-    # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
-        f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
-    )
     tmps = {o: paths[o].with_name(paths[o].name + ".tmp") for o in offices}
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(bound: bool) -> dict[str, int]:
+        try:
+            with _bounded(con, bound, memory_limit) as own_limit:
+                # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
+                    f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
+                )
+                if bound:  # more for many rows and many evidence texts (what does not spill grows with them)
+                    rows, texts = con.execute(
+                        f"SELECT (SELECT count(*) FROM worklist_rows WHERE {where}), "
+                        f"(SELECT coalesce(sum(strlen(en) + strlen(zh)), 0) FROM {_EVIDENCE})"
+                    ).fetchall()[0]
+                    _limit(con, own_limit, rows * WRITER_ROW_BYTES + texts * EVIDENCE_FACTOR)
+                return _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
+        except BaseException:
+            for t in tmps.values():
+                t.unlink(missing_ok=True)
+            raise
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {_EVIDENCE}")
+
     try:
-        written = _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
-    except BaseException:
-        for t in tmps.values():
-            t.unlink(missing_ok=True)
-        raise
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_EVIDENCE}")
+        written = write(True)
+    except (duckdb.OutOfMemoryException, OSError) as exc:  # (OSError: DuckDB's, through an Arrow reader)
+        if not str(exc).startswith("Out of Memory Error"):
+            raise
+        # the bound too small for these rows: written as before it
+        log.warning(
+            "the workbooks did not fit DuckDB's memory_limit %s while written (%s): written again "
+            "under the connection's own limit",
+            WRITER_MEMORY_LIMIT,
+            str(exc).splitlines()[0],
+        )
+        written = write(False)
     for o in offices:
         os.replace(tmps[o], paths[o])
     return written
+
+
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "BYTES": 1}
+
+
+def _bytes(text: str) -> float:
+    """``'953.6 MiB'`` (DuckDB's ``current_setting('memory_limit')``) → bytes."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
+    return float(m.group(1)) * _UNITS[(m.group(2) or "B").upper()] if m else float("inf")
+
+
+def _restorable(shown: str) -> str:
+    """``'953.6 MiB'`` → ``'999973683B'``: within the tenth of a MiB DuckDB cut the limit to when it
+    showed it, which DuckDB shows again as ``953.6 MiB`` (the shown value itself would show 953.5)."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", shown)
+    if not m:
+        return shown
+    unit = _UNITS.get((m.group(2) or "B").upper(), 1)
+    return f"{int((float(m.group(1)) + 0.05) * unit)}B" if unit > 1 else shown
+
+
+def _limit(con, limit: str, need: float) -> None:
+    """DuckDB's memory_limit to WRITER_MEMORY_LIMIT or ``need`` bytes if more, when below ``limit``
+    (the connection's own)."""
+    want = max(_bytes(WRITER_MEMORY_LIMIT), need)
+    if want < _bytes(limit):
+        con.execute(f"SET memory_limit = '{int(want)}B'")
+
+
+@contextmanager
+def _bounded(con, bound: bool = True, memory_limit: str | None = None):
+    """DuckDB's settings while the workbooks are written (issue 16 item 7, the office_files task's
+    peak; docs/benchmarks.md "The office_files task's memory, ninth session"), put back after:
+
+    * ``memory_limit`` at most WRITER_MEMORY_LIMIT (or more for many rows, :func:`_limit`): the
+      rows' sort spills past it (to the warehouse's temp_directory) and the table's cached blocks
+      are evicted, instead of growing with the largest office;
+    * one thread (each pins its own blocks: at 96 MB, 1 of 8 runs of 640104 ran out of memory with
+      two threads and fell back, 0 of 8 with one; the same peak; at 1 M every office at once took
+      19 CPU s with one, 23 with two);
+    * the optimizer ``build_side_probe_side`` off: it builds the evidence join's hash table on
+      the office's wide rows (whose filtered count DuckDB underestimates) rather than on the
+      distinct evidence texts, as written (the rows probe it, streamed)."""
+    limit, disabled, threads = con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers'), current_setting('threads')"
+    ).fetchall()[0]
+    # DuckDB shows its limit cut to 0.1 of a unit: set back as the middle of that tenth, it shows the same
+    limit = memory_limit or _restorable(limit)
+    names = [n.strip() for n in disabled.split(",") if n.strip()]
+    try:
+        if bound:
+            _limit(con, limit, 0)
+            con.execute("SET threads = 1")
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()  # what the files written before left cached
+        if "build_side_probe_side" not in names:
+            con.execute(f"SET disabled_optimizers = '{','.join([*names, 'build_side_probe_side'])}'")
+        yield limit
+    finally:
+        con.execute(f"SET memory_limit = '{limit}'")
+        con.execute(f"SET disabled_optimizers = '{disabled}'")
+        con.execute(f"SET threads = {int(threads)}")
 
 
 def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages) -> dict[str, int]:
@@ -167,6 +279,7 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
     for o in offices:
         n, m, *lens = stats.get(o, (0, 0) + (None,) * len(columns))
         books[o] = _template(o, columns, kinds, lens, n, m, created, max_rows)
+        books[o].counts = (n, m)
     for o in offices:
         books[o].tmp = tmps[o]
     xf = books[offices[0]].xf
@@ -188,7 +301,6 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
         if longs
         else "1"
     )
-    order = "statutory_age_month, entry_id"
     fb_select = ["office_code", "id_no", "name", _case("stage", "stage"), "CAST(due_date AS VARCHAR)"]
     # the raw columns the shown values are made of: sorted, then shown (labels, Chinese evidence,
     # the text of every value) after the sort, which so moves codes and numbers, not their texts
@@ -197,44 +309,50 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
     shown_after = ["ev_zh" if c == "flag_evidence" else s for c, s in zip(columns, shown)]
     overdue_after = f"({shown_after[columns.index('overdue')]}) = '是'" if "overdue" in columns else "false"
     d_cols = "".join(f", d{j}" for j in range(len(longs)))
+    # No window over the rows and no join of the rows to their numbers (issue 16 item 7, the
+    # office_files task's peak: either holds the office's wide rows whole): ONE sort of the raw rows
+    # of both sheets by (office, sheet, the worklist's order), as the CSV's own query sorts them,
+    # numbered as they come out of it (row_number() OVER (): DuckDB's streaming window, which holds
+    # nothing), each sheet's rows from the row that starts it (its offset from the counts above);
+    # each row shown and made XML after the sort.  _stream checks that the rows come sorted and
+    # numbered one by one.
+    starts, g0 = [], 0
+    for i, o in enumerate(offices):
+        n, m = books[o].counts
+        starts += [f"WHEN {i * _K_OFFICE} THEN {g0}", f"WHEN {i * _K_OFFICE + _K_SHEET} THEN {g0 + n}"]
+        g0 += n + m
+    start = f"(CASE k {' '.join(starts)} END)"
     query = f"""
         WITH w AS (SELECT * FROM (VALUES {per_office}) w(oi, office{d_cols})),
-        -- each row's place in its sheets, numbered on the keys alone: a window over the wide rows
-        -- holds them all at once (the office_files task's peak at 81,241 rows: 660 MiB with windows
-        -- and the sort over the shown values, 530 numbering and sorting the raw ones, 465 so;
-        -- docs/benchmarks.md "Offices' workbooks"); (month_mi, entry_id) is unique in worklist_rows
-        keys AS (
-            SELECT w.oi, worklist_rows.entry_id, row_number() OVER win AS rn,
-                   CASE WHEN stage NOT IN ({closed})
-                        THEN CAST(count(*) FILTER (WHERE stage NOT IN ({closed})) OVER win AS BIGINT) END AS frn
-            FROM worklist_rows JOIN w ON w.office = worklist_rows.office_code WHERE {where}
-            WINDOW win AS (PARTITION BY w.oi ORDER BY {order} ROWS UNBOUNDED PRECEDING)
-        ),
-        -- the rows in the order of the files: their raw values sorted, shown and made XML after
         ordered AS (
-            SELECT keys.oi * {_K_OFFICE} + (keys.rn - 1) // {max_rows} AS k, keys.rn AS rn,
+            SELECT w.oi * {_K_OFFICE} AS k, statutory_age_month AS s_, worklist_rows.entry_id AS e_,
                    {", ".join(f"worklist_rows.{c} AS {c}" for c in raw)}, ev.zh AS ev_zh{"".join(f", w.d{j} AS d{j}" for j in range(len(longs)))}
-            FROM {source} JOIN keys ON keys.entry_id = worklist_rows.entry_id JOIN w ON w.oi = keys.oi
+            FROM {source} JOIN w ON w.office = worklist_rows.office_code
             WHERE {where}
             UNION ALL
-            SELECT keys.oi * {_K_OFFICE} + {_K_SHEET} + (keys.frn - 1) // {max_rows}, keys.frn,
+            SELECT w.oi * {_K_OFFICE} + {_K_SHEET}, statutory_age_month, worklist_rows.entry_id,
                    {", ".join(f"worklist_rows.{c}" if c in fb_raw else "NULL" for c in raw)}, NULL{", NULL" * len(longs)}
-            FROM worklist_rows JOIN keys ON keys.entry_id = worklist_rows.entry_id
-            WHERE {where} AND keys.frn IS NOT NULL
-            ORDER BY k, rn
+            FROM worklist_rows JOIN w ON w.office = worklist_rows.office_code
+            WHERE {where} AND stage NOT IN ({closed})
+            -- the worklist's order (the CSV's: statutory_age_month, entry_id; NULLs last)
+            ORDER BY k, s_ NULLS LAST, e_
+        ),
+        numbered AS (
+            SELECT *, row_number() OVER () AS g FROM ordered
         ),
         shown AS (
-            SELECT k, rn, CAST((rn - 1) % {max_rows} + 2 AS VARCHAR) AS rs, coalesce({overdue_after}, false) AS od,
+            SELECT k + (g - {start} - 1) // {max_rows} AS k, g - {start} AS rn, g, s_, e_,
+                   CAST((g - {start} - 1) % {max_rows} + 2 AS VARCHAR) AS rs, coalesce({overdue_after}, false) AS od,
                    {", ".join(f"{x} AS c{i}" for i, x in enumerate(shown_after))},
                    {", ".join(f"{x} AS f{i}" for i, x in enumerate(fb_select))}{d_cols}
-            FROM ordered
+            FROM numbered
         ),
         made AS (
             SELECT *, {lines.replace("w.d", "d")} AS lines FROM shown
         )
         SELECT CASE WHEN k % {_K_OFFICE} < {_K_SHEET}
                     THEN {_rows_select("c", kinds, xf, heights=True)}
-                    ELSE {_rows_select("f", ["text"] * len(fb_select), xf, heights=False)} END AS x, k, rn
+                    ELSE {_rows_select("f", ["text"] * len(fb_select), xf, heights=False)} END AS x, k, rn, g, s_, e_
         FROM made"""
     return _stream(con, query, offices, books)
 
@@ -254,6 +372,7 @@ class _Book:
         self.rows: dict[tuple[int, int], int] = {}  # (sheet, part) → rows written
         self.tmp: Path | None = None
         self.zin = self.zout = self.fh = self.key = None
+        self.counts = (0, 0)  # (worklist rows, open entries): where its sheets start among the rows
 
     def open(self) -> None:
         self.zin = zipfile.ZipFile(io.BytesIO(self.template))
@@ -336,6 +455,10 @@ def _template(office, columns, kinds, lens, n: int, m: int, created, max_rows) -
         template,
         {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
     )
+    # the template's parts packaged in memory, not through a temporary file each (≈ 11 a workbook,
+    # most of a small office's cost); set after the constructor, which would otherwise turn
+    # constant_memory off: the sheets' inline strings stay, the bytes are the same
+    wb.in_memory = True
     wb.set_properties({"title": f"退休预服务工作台账 {office}", "created": created or datetime(2000, 1, 1)})
     fmts = _Formats(wb)
     # the data cells' styles get their index now (XlsxWriter gives one to a format at its first cell)
@@ -386,8 +509,9 @@ def _template(office, columns, kinds, lens, n: int, m: int, created, max_rows) -
 
 def _stream(con, query: str, offices: list[str], books: dict[str, _Book]) -> dict[str, int]:
     """Write every office's workbook from the rows of ``query`` (``x``: a row's XML, ``k``: its
-    sheet, in the order of the files).  A thread fetches the Arrow batches (DuckDB works without
-    the GIL) while this one writes and compresses them (zlib works without the GIL)."""
+    sheet, ``rn``: its row there, ``g``: its place in the query's rows, ``s_, e_``: its sort keys,
+    in the order of the files).  A thread fetches the Arrow batches (DuckDB works without the GIL)
+    while this one writes and compresses them (zlib works without the GIL)."""
     import queue
     import threading
 
@@ -429,20 +553,15 @@ def _stream(con, query: str, offices: list[str], books: dict[str, _Book]) -> dic
             current[:] = [i, books[offices[i]]]
             current[1].open()
 
-    last = np.array([-1, 0], dtype=np.int64)  # (sheet, row) of the last row written
+    last = None  # the last row written: (k, s_, e_, g)
     try:
         while (batch := batches.get()) is not None:
             if isinstance(batch, BaseException):
                 raise batch
             if not batch.num_rows:
                 continue
-            x, keys, rn = batch.column(0), batch.column(1).to_numpy(), batch.column(2).to_numpy()
-            # the rows come in the order of the files (sheet by sheet, row by row): checked, not assumed
-            k_all, rn_all = np.concatenate([last[:1], keys]), np.concatenate([last[1:], rn])
-            dk, drn = np.diff(k_all), np.diff(rn_all)
-            if not np.all((dk > 0) | ((dk == 0) & (drn > 0))):
-                raise RuntimeError("the workbook rows did not come in the order of the files")
-            last = np.array([keys[-1], rn[-1]], dtype=keys.dtype)
+            last = _check_order(batch, last)
+            x, keys = batch.column("x"), batch.column("k").to_numpy()
             cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(keys)]
             for a, b in zip(cuts, cuts[1:]):  # runs of rows of one sheet
                 k = int(keys[a])
@@ -452,6 +571,7 @@ def _stream(con, query: str, offices: list[str], books: dict[str, _Book]) -> dic
                 if book.fh is None or book.key != key:
                     book.sheet(key)
                 book.write(_text_buffer(x.slice(a, b - a)), b - a)
+            del batch, x, keys  # (no batch kept alive while the next one comes)
         reach(len(offices) - 1)
         written[offices[-1]] = current[1].finish()
     finally:
@@ -460,6 +580,36 @@ def _stream(con, query: str, offices: list[str], books: dict[str, _Book]) -> dic
         for book in books.values():
             book.close()
     return written
+
+
+def _check_order(batch, last):
+    """The rows come in the order of the files and numbered one by one — checked, not assumed (a row
+    out of place would carry another's number): ``g`` goes 1, 2, 3 … and the rows are sorted by
+    their sheet ``k``, then ``s_`` (NULLs last), then ``e_`` (unique in a sheet); vectorised over
+    the batch, its first row against ``last`` (the previous batch's, returned for the next)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    g = batch.column("g").to_numpy()
+    if g[0] != (last[3] + 1 if last else 1) or not np.all(np.diff(g) == 1):
+        raise RuntimeError("the workbook rows were not numbered in the order they came")
+    k, s, e = (batch.column(c) for c in ("k", "s_", "e_"))
+    # the sheet without its part: parts follow each other within a sheet, the sort keys go on
+    k = pc.subtract(k, pc.cast(np.asarray(k) % _K_SHEET, k.type))
+    if last is not None:
+        k, s, e = (pa.concat_arrays([pa.array([v], a.type), a]) for v, a in zip(last[:3], (k, s, e)))
+    n = len(k)
+    k0, k1, s0, s1, e0, e1 = k[: n - 1], k[1:], s[: n - 1], s[1:], e[: n - 1], e[1:]
+    same_s = pc.or_(pc.and_(pc.is_null(s0), pc.is_null(s1)), pc.fill_null(pc.equal(s0, s1), False))
+    s_before = pc.or_(pc.fill_null(pc.less(s0, s1), False), pc.and_(pc.is_valid(s0), pc.is_null(s1)))
+    after = pc.or_(
+        pc.greater(k1, k0),
+        pc.and_(pc.equal(k0, k1), pc.or_(s_before, pc.and_(same_s, pc.fill_null(pc.less(e0, e1), False)))),
+    )
+    if n > 1 and not pc.all(after).as_py():
+        raise RuntimeError("the workbook rows did not come in the order of the files")
+    return (k[n - 1].as_py(), s[n - 1].as_py(), e[n - 1].as_py(), int(g[-1]))
 
 
 def _text_buffer(arr) -> memoryview:

@@ -29,14 +29,12 @@ import os
 import pytest
 
 import pipelines.analysts
+import pipelines.outputs
 import pipelines.validate
 from pipelines.settings import load_settings
-from support.publish import no_validation
+from support.publish import no_validation, no_workbooks
 
 _REAL_WANTED = pipelines.analysts.wanted
-#: what ``no_validation`` replaces, as it is before any test runs
-_GX_PATCHED = ((pipelines.validate, "validate_frames"), (pipelines.validate, "warm_up"))
-_REAL_GX = {(o, n): getattr(o, n) for o, n in _GX_PATCHED}
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +64,7 @@ ANALYSTS_FILE_MODULES = {
 def pytest_configure(config):
     config.addinivalue_line("markers", "analysts_file: the test needs the analysts' file kept (conftest.py)")
     config.addinivalue_line("markers", "gx: the test needs Great Expectations' validation (conftest.py)")
+    config.addinivalue_line("markers", "workbooks: the test needs the offices' worklist.xlsx (conftest.py)")
     # xdist's scheduler (in the controlling process, which collects nothing) would reorder the files
     # by their number of tests (--loadscope-reorder, its default): keep LONGEST_FIRST's order instead
     # (the option matters only with --dist loadscope / loadfile)
@@ -103,47 +102,67 @@ def _analysts_file_only_where_read(request, monkeypatch, _analysts_file_only_whe
         monkeypatch.setattr(pipelines.analysts, "wanted", _not_wanted)
 
 
-#: Test modules whose subject is Great Expectations' validation, or a whole month as production runs
-#: it (every stage validated, the validation pages checked for personal data). Everywhere else a
-#: command's validation is left out (``pipelines.validate.validate_frames`` does nothing, as
-#: ``support.publish.no_validation``): GX's own cost, ≈ 20–50 ms an expectation whatever the frame's
-#: size, was about a fifth of the suite's time on pushes of a few dozen persons, where the tests'
-#: own assertions check every output. A test elsewhere that needs it takes the mark ``gx``;
-#: ``RETIRE_PREP_TEST_GX=all`` (``make test-gx``) validates in every test, as before.
-GX_MODULES = {
-    "test_validate",
-    "test_fault_injection",  # faults inside the validation step
-    "test_monthly",
-    "test_dags",
-    "test_oracle_outputs",  # the validation pages: offline, no personal data
-    "test_fuzz_invariants",  # no ID number, name or phone in any validation result
+#: What a command does that costs much and that most tests do not look at, left out of every test
+#: module but those that test it or run a month as production does (a test elsewhere takes the mark
+#: of the same name; ``RETIRE_PREP_TEST_ALL=1``, ``make test-all``, leaves nothing out):
+#:
+#: * ``gx``, Great Expectations' validation (``support.publish.no_validation``): ≈ 20–50 ms an
+#:   expectation whatever the frame's size, about a fifth of the suite's time on pushes of a few
+#:   dozen persons, where the tests' own assertions check every output;
+#: * ``workbooks``, the offices' ``worklist.xlsx`` (``support.publish.no_workbooks``): one query of
+#:   ≈ 36,000 characters, ≈ 0.15 s to plan and run even for a dozen rows, a sixth of a small run.
+#:
+#: Tests that start the command line as a subprocess do everything, as production does.
+KEPT_IN = {
+    "gx": {
+        "test_validate",
+        "test_fault_injection",  # faults inside the validation step
+        "test_monthly",
+        "test_dags",
+        "test_oracle_outputs",  # the validation pages: offline, no personal data
+        "test_fuzz_invariants",  # no ID number, name or phone in any validation result
+    },
+    "workbooks": {
+        "test_worklist_xlsx",
+        "test_xlsx_setbased",
+        "test_monthly",
+        "test_dags",
+        "test_oracle_outputs",
+        "test_fuzz_invariants",
+    },
 }
-GX_EVERYWHERE = os.environ.get("RETIRE_PREP_TEST_GX") == "all"
+LEAVE_OUT = {"gx": no_validation, "workbooks": no_workbooks}
+#: the attributes each of LEAVE_OUT replaces, and what they are before any test runs
+REPLACED = {
+    "gx": ((pipelines.validate, "validate_frames"), (pipelines.validate, "warm_up")),
+    "workbooks": ((pipelines.outputs, "write_workbooks"),),
+}
+_REAL = {(owner, attr): getattr(owner, attr) for pairs in REPLACED.values() for owner, attr in pairs}
+EVERYTHING = os.environ.get("RETIRE_PREP_TEST_ALL") == "1"
 
 
-def _gx_wanted(request) -> bool:
-    return GX_EVERYWHERE or request.module.__name__.split(".")[-1] in GX_MODULES
+def _left_out(request) -> list[str]:
+    module = request.module.__name__.split(".")[-1]
+    return [] if EVERYTHING else [name for name, modules in KEPT_IN.items() if module not in modules]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _gx_only_where_tested_module(request):
-    """Module scope, autouse, so that the worlds a module builds once are built without GX too."""
-    if _gx_wanted(request):
-        yield
-        return
+def _costly_parts_only_where_tested_module(request):
+    """Module scope, autouse, so that the worlds a module builds once are built without them too."""
     mp = pytest.MonkeyPatch()
-    no_validation(mp)
+    for name in _left_out(request):
+        LEAVE_OUT[name](mp)
     yield
     mp.undo()
 
 
 @pytest.fixture(autouse=True)
-def _gx_only_where_tested(request, monkeypatch, _gx_only_where_tested_module):
-    """A test marked ``gx`` in a module that leaves validation out gets it back for its own run."""
-    if _gx_wanted(request) or not request.node.get_closest_marker("gx"):
-        return
-    for owner, name in _GX_PATCHED:
-        monkeypatch.setattr(owner, name, _REAL_GX[(owner, name)])
+def _costly_parts_only_where_tested(request, monkeypatch, _costly_parts_only_where_tested_module):
+    """A test marked ``gx`` or ``workbooks`` in a module that leaves it out gets it back for its run."""
+    for name in _left_out(request):
+        if request.node.get_closest_marker(name):
+            for owner, attr in REPLACED[name]:
+                monkeypatch.setattr(owner, attr, _REAL[(owner, attr)])
 
 
 @pytest.fixture(autouse=True, scope="session")

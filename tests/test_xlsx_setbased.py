@@ -235,3 +235,105 @@ def test_a_failure_midway_leaves_no_file_and_no_temporary(wh, tmp_path, monkeypa
         (0,)
     ]
     con.close()
+
+
+def _plan_names(node: dict, under_build: bool = False, out: list | None = None) -> list:
+    """(operator, is it under a hash join's build side, the table it scans) of a JSON plan."""
+    out = [] if out is None else out
+    info = node.get("extra_info", {})
+    out.append((node["name"], under_build, str(info.get("Table", ""))))
+    for i, child in enumerate(node.get("children", [])):
+        _plan_names(child, under_build or (node["name"] == "HASH_JOIN" and i == 1), out)
+    return out
+
+
+def test_the_rows_are_sorted_once_and_never_held_by_a_window_or_a_join(wh, tmp_path, monkeypatch):
+    """The office_files task's peak (docs/benchmarks.md, ninth session): the rows' query has no
+    window over the rows (only DuckDB's streaming row_number), one sort, and no hash table built on
+    the worklist rows (built on the evidence texts and the offices); the settings that make it so
+    hold while it runs and are put back after."""
+    import json
+
+    con = duckdb.connect(str(wh), read_only=True)
+    con.execute("SET memory_limit = '1GB'")
+    con.execute("SET threads = 2")
+    settings = (
+        "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers'), current_setting('threads')"
+    )
+    before = con.execute(settings).fetchall()
+    seen = {}
+
+    class Seen(Exception):
+        pass
+
+    def capture(con, query, offices, books):
+        seen["plan"] = json.loads(con.execute("EXPLAIN (FORMAT json) " + query).fetchall()[0][1])[0]
+        seen["limit"], seen["threads"] = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads')"
+        ).fetchall()[0]
+        raise Seen
+
+    monkeypatch.setattr(xlsx, "_stream", capture)
+    with pytest.raises(Seen):
+        xlsx.write_workbooks(
+            con, P_MI, {"640104": tmp_path / "w.xlsx"}, columns=COLS, closed_stages=CLOSED_STAGES, memory_limit="1GB"
+        )
+    ops = _plan_names(seen["plan"])
+    names = [n for n, _, _ in ops]
+    assert "WINDOW" not in names and names.count("STREAMING_WINDOW") == 1
+    assert names.count("ORDER_BY") == 1
+    assert not [t for n, build, t in ops if build and "worklist_rows" in t]
+    assert xlsx._bytes(seen["limit"]) <= xlsx._bytes(xlsx.WRITER_MEMORY_LIMIT) and seen["threads"] == 1
+    assert con.execute(settings).fetchall() == before
+    assert not (tmp_path / "w.xlsx").exists() and not list(tmp_path.glob("*.tmp"))
+    con.close()
+
+
+def test_a_bound_too_small_writes_the_same_workbook_under_the_connections_limit(wh, tmp_path, monkeypatch, caplog):
+    """DuckDB out of memory under the writer's bound: the workbook is written again under the
+    connection's own limit (a warning says so), the same bytes; the settings are put back."""
+    con = duckdb.connect(str(wh), read_only=True)
+    args = dict(columns=COLS, created=CREATED, closed_stages=CLOSED_STAGES)
+    xlsx.write_workbook(con, P_MI, "640104", tmp_path / "free.xlsx", **args)
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    monkeypatch.setattr(xlsx, "WRITER_MEMORY_LIMIT", "1MB")
+    monkeypatch.setattr(xlsx, "WRITER_ROW_BYTES", 0)
+    monkeypatch.setattr(xlsx, "EVIDENCE_FACTOR", 0)
+    with caplog.at_level("WARNING", logger="pipelines.xlsx"):
+        n = xlsx.write_workbook(con, P_MI, "640104", tmp_path / "bound.xlsx", **args)
+    assert n > 0 and "did not fit DuckDB's memory_limit 1MB" in caplog.text
+    assert (tmp_path / "bound.xlsx").read_bytes() == (tmp_path / "free.xlsx").read_bytes()
+    assert con.execute("SELECT current_setting('memory_limit')").fetchall() == before
+    assert not list(tmp_path.glob("*.tmp"))
+    con.close()
+
+
+def test_rows_out_of_order_or_misnumbered_are_refused():
+    """_stream's check of the rows' order (a row out of place would carry another's number): the
+    numbers one by one across batches, the sort keys ascending with NULLs last within a sheet."""
+    import pyarrow as pa
+
+    def batch(g, k, s, e):
+        return pa.record_batch(
+            {
+                "x": ["<row/>"] * len(g),
+                "k": pa.array(k, pa.int64()),
+                "rn": pa.array(g, pa.int64()),
+                "g": pa.array(g, pa.int64()),
+                "s_": pa.array(s, pa.string()),
+                "e_": pa.array(e, pa.string()),
+            }
+        )
+
+    last = xlsx._check_order(batch([1, 2, 3], [0, 0, 0], ["2027-01", "2027-01", None], ["b", "c", "a"]), None)
+    assert last == (0, None, "a", 3)
+    # the next sheet starts again from the smallest keys
+    assert xlsx._check_order(batch([4, 5], [xlsx._K_SHEET] * 2, ["2026-01", None], ["z", "a"]), last)[3] == 5
+    with pytest.raises(RuntimeError, match="numbered"):
+        xlsx._check_order(batch([5, 6], [0, 0], [None, None], ["b", "c"]), last)
+    with pytest.raises(RuntimeError, match="order of the files"):
+        xlsx._check_order(batch([4], [0], ["2027-02"], ["a"]), last)  # a value after a NULL
+    with pytest.raises(RuntimeError, match="order of the files"):
+        xlsx._check_order(batch([1, 2], [0, 0], ["2027-01", "2027-01"], ["b", "b"]), None)
+    with pytest.raises(RuntimeError, match="order of the files"):
+        xlsx._check_order(batch([1, 2], [xlsx._K_SHEET, 0], ["2027-01", "2027-01"], ["a", "b"]), None)

@@ -1,5 +1,5 @@
 -- reads: -
--- writes: applications, applications_refused, batch_refusals, coordination_letters, flags, handovers, ledger_entries, ledger_transitions, month_runs, notice_log, notice_withdrawals, person_keys, person_versions, push_batches, quarantine_rows, screen_results, segment_versions, worklist_rows
+-- writes: applications, applications_refused, batch_refusals, coordination_letters, flags, handovers, ledger_entries, ledger_transitions, month_runs, notice_log, notice_withdrawals, person_keys, person_versions, push_batches, quarantine_rows, screen_results, segment_versions, warehouse_schema, worklist_rows
 -- params: -
 -- The warehouse schema. Every statement is idempotent (run on each writer connect).
 -- Month values inside the warehouse are month indexes  Y*12 + (M-1)  (rules.md preamble)
@@ -330,3 +330,12 @@ CREATE TABLE IF NOT EXISTS coordination_letters (
 -- or moved; rows recorded before these columns: the latest entry opened by first_mi)
 ALTER TABLE coordination_letters ADD COLUMN IF NOT EXISTS entry_id VARCHAR;
 ALTER TABLE coordination_letters ADD COLUMN IF NOT EXISTS officer_id VARCHAR;
+
+-- The schema this warehouse was last brought up to (pipelines.warehouse.create_schema): a hash of
+-- these files as rendered, the migrations' names and DuckDB's version. A writer that finds its own
+-- stamp here skips the statements above, the views and the migrations; any change of them runs
+-- them all again. One row.
+CREATE TABLE IF NOT EXISTS warehouse_schema (
+    stamp   VARCHAR NOT NULL,
+    made_at TIMESTAMPTZ NOT NULL
+);

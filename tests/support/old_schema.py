@@ -62,6 +62,7 @@ def to_old_ledger_entries(wh: Path) -> int:
         con.execute("DROP TABLE ledger_entries")
         con.execute(OLD_LEDGER_ENTRIES)
         con.execute("INSERT INTO ledger_entries SELECT * FROM _keep")
+        con.execute("DROP TABLE IF EXISTS warehouse_schema")  # that code kept no schema stamp
         con.execute("COMMIT")
         return con.execute("SELECT count(*) FROM ledger_entries").fetchall()[0][0]
     finally:
@@ -95,6 +96,7 @@ def to_old_notice_log(wh: Path) -> int:
         con.execute("DROP TABLE notice_log")
         con.execute(OLD_NOTICE_LOG)
         con.execute("INSERT INTO notice_log SELECT * FROM _keep")
+        con.execute("DROP TABLE IF EXISTS warehouse_schema")  # that code kept no schema stamp
         con.execute("COMMIT")
         return con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0]
     finally:

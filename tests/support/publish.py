@@ -25,6 +25,26 @@ def no_validation(mp) -> None:
     mp.setattr(v, "warm_up", lambda: _NoThread())
 
 
+def no_workbooks(mp) -> None:
+    """The offices' workbooks (``worklist.xlsx``) left out: ``write_worklists`` gets each office's
+    rows counted in ``worklist_rows``, as the writer would return them, and no file is written
+    (tests/test_worklist_xlsx.py, test_xlsx_setbased.py and the whole-month modules keep them:
+    tests/conftest.py)."""
+    import pipelines.outputs as o
+
+    def counts(con, ctx, stage_dir, offices):
+        rows = dict(
+            con.execute(
+                "SELECT office_code, count(*) FROM worklist_rows WHERE month_mi = ? AND list_contains(?, office_code) "
+                "GROUP BY office_code",
+                [int(ctx.month_mi), list(offices)],
+            ).fetchall()
+        )
+        return {office: rows.get(office, 0) for office in offices}
+
+    mp.setattr(o, "write_workbooks", counts)
+
+
 def persons() -> list[dict]:
     ps = []
     for i in range(1, 11):

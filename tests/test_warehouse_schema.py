@@ -1,0 +1,85 @@
+"""The warehouse's schema stamp (pipelines.warehouse.create_schema): a writer's connection runs the
+schema's statements, the views and the migrations only when the stamp differs from this code's."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipelines import steps, warehouse
+from pipelines.settings import load_settings
+
+
+@pytest.fixture
+def ran(monkeypatch):
+    """The names of the steps run on any connection, in order."""
+    names: list[str] = []
+    monkeypatch.setattr(steps, "OBSERVERS", [*steps.OBSERVERS, lambda con, step, given: names.append(step.name)])
+    return names
+
+
+def _q(wh, sql):
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_stamped_warehouse_skips_the_schema(tmp_path, ran):
+    wh = tmp_path / "w.duckdb"
+    with warehouse.connect(wh):
+        pass
+    assert {"schema", "schema_feedback", "views"} <= set(ran)
+    assert _q(wh, "SELECT stamp FROM warehouse_schema") == [(warehouse.schema_stamp(load_settings()),)]
+    ran.clear()
+    with warehouse.connect(wh) as con:
+        assert con.execute("SELECT count(*) FROM ledger_entries").fetchall() == [(0,)]
+    assert not {"schema", "schema_feedback", "views"} & set(ran), ran
+    assert ran  # the connection's own macros are made every time (TEMP)
+
+
+def test_another_stamp_brings_the_schema_back(tmp_path, ran):
+    """A warehouse of other code (another stamp, or none: made before the stamp) gets every statement,
+    view and migration again, then this code's stamp."""
+    wh = tmp_path / "w.duckdb"
+    with warehouse.connect(wh):
+        pass
+    con = duckdb.connect(str(wh))
+    con.execute("DROP VIEW notices")
+    con.execute("UPDATE warehouse_schema SET stamp = 'older code'")
+    con.close()
+    ran.clear()
+    with warehouse.connect(wh):
+        pass
+    assert "views" in ran
+    assert _q(wh, "SELECT count(*) FROM notices") == [(0,)]
+    assert _q(wh, "SELECT stamp FROM warehouse_schema") == [(warehouse.schema_stamp(load_settings()),)]
+
+
+def test_the_stamp_follows_the_settings_the_schema_is_rendered_with():
+    s = load_settings()
+    assert warehouse.schema_stamp(s) == warehouse.schema_stamp(s)
+    assert len(warehouse.schema_stamp(s)) == 64
+
+
+def test_a_failed_schema_leaves_no_stamp(tmp_path, monkeypatch):
+    """A statement that fails rolls the schema's transaction back; the next writer tries again."""
+    wh = tmp_path / "w.duckdb"
+    real = warehouse.STEPS
+
+    class Broken(type(real)):
+        def __getitem__(self, key):
+            if key == slice("schema", "views"):
+                raise OSError("disk full (simulated)")
+            return real[key]
+
+    monkeypatch.setattr(warehouse, "STEPS", Broken(real))
+    with pytest.raises(OSError, match="simulated"):
+        with warehouse.connect(wh):
+            pass
+    monkeypatch.setattr(warehouse, "STEPS", real)
+    assert _q(wh, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'warehouse_schema'") == [(0,)]
+    with warehouse.connect(wh):
+        pass
+    assert _q(wh, "SELECT count(*) FROM warehouse_schema") == [(1,)]
