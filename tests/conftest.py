@@ -118,7 +118,6 @@ KEPT_IN = {
         "test_validate",
         "test_fault_injection",  # faults inside the validation step
         "test_monthly",
-        "test_dags",
         "test_oracle_outputs",  # the validation pages: offline, no personal data
         "test_fuzz_invariants",  # no ID number, name or phone in any validation result
     },
@@ -177,42 +176,45 @@ def _cli_out_outside_the_checkout(tmp_path_factory):
 
 
 #: The test files that cost the most (seconds of setup + call, `--durations=0` of the whole suite on
-#: 2 workers, issue 15 eighth session; docs/benchmarks.md "The test suite's time"). `make test`
+#: 2 workers, issue 15 ninth session; docs/benchmarks.md "The test suite's time"). `make test`
 #: gives each file whole to one worker (`--dist loadfile`); xdist hands the files out in the order
 #: they come here, so the longest go first and the short ones fill in at the end (the longest
 #: processing time first). xdist's own order (most tests first) put the long files with few tests
 #: (the crash sweeps, the DAG runs) last, where one worker ran them alone for minutes. Files not
 #: listed keep their order after these; a file's tests stay together and in their order.
 LONGEST_FIRST = {
-    "test_publish_crash": 657,
-    "test_fault_injection": 559,
-    "test_dags": 346,
-    "test_ledger": 267,
-    "test_fuzz_invariants": 258,
-    "test_oracle_push": 250,
-    "test_ingest_crash": 238,
-    "test_hostile_corpus": 232,
-    "test_oracle_notices": 185,
-    "test_correction_push": 183,
-    "test_monthly": 155,
-    "test_environment_faults": 152,
-    "test_ingest": 147,
-    "test_validate": 131,
-    "test_ingest_bad_files": 129,
-    "test_rerun_published_month": 119,
-    "test_oracle_outputs": 115,
-    "test_xlsx_setbased": 103,
-    "test_cli_ingest": 99,
-    "test_forecast": 98,
-    "test_oracle_screen": 98,
-    "test_feedback": 87,
-    "test_notify_buckets": 86,
-    "test_sql_headers": 86,
-    "test_feedback_fuzz": 75,
-    "test_worklist_xlsx": 75,
-    "test_analysts_upkeep": 71,
-    "test_declare": 68,
-    "test_screen_cache": 63,
+    "test_fault_injection": 148,
+    "test_fuzz_invariants": 108,
+    "test_publish_crash": 95,
+    "test_dags": 85,
+    "test_hostile_corpus": 74,
+    "test_ingest_crash": 67,
+    "test_environment_faults": 45,
+    "test_correction_push": 42,
+    "test_ledger": 40,
+    "test_monthly": 40,
+    "test_cli_ingest": 37,
+    "test_oracle_push": 33,
+    "test_ingest": 30,
+    "test_oracle_notices": 30,
+    "test_notify_buckets": 28,
+    "test_validate": 26,
+    "test_sql_headers": 21,
+    "test_xlsx_setbased": 20,
+    "test_worklist_xlsx": 20,
+    "test_feedback": 20,
+    "test_feedback_fuzz": 19,
+    "test_oracle_outputs": 19,
+    "test_analysts_upkeep": 19,
+    "test_declare": 18,
+    "test_forecast": 17,
+    "test_ingest_bad_files": 16,
+    "test_rerun_published_month": 16,
+    "test_forecast_dag_cli": 9,
+    "test_screen_cache": 9,
+    "test_report_browser": 8,
+    "test_notice_log_unique": 8,
+    "test_month_horizon_and_office": 8,
 }
 
 

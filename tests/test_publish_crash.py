@@ -145,13 +145,19 @@ def renames_only(on: bool = True):
         mp.undo()
 
 
-def kind_of(label: str) -> str:
+def kind_of(label: str, one_call: bool = False) -> str:
     """The kind of a step: its operation and where.  Every step inside a staging folder is one
     kind per operation (nothing outside it has changed yet: the moments differ only in how much of
-    the staging folder exists); steps inside an office's folder are one kind per operation and
-    folder (``worklists/<office>/*``)."""
+    the staging folder exists) — one kind for them all in a command of one call (``one_call``: the
+    CLI's run and declare write their staging folder after the warehouse's last commit, so its
+    steps differ only in how much of it exists), but for ``.swap-started``, after which a rerun
+    finishes the swap; the DAG's tasks keep a kind per operation (they write the staging folder in
+    several tasks); steps inside an office's folder are one kind per operation and folder
+    (``worklists/<office>/*``)."""
     op, path = label.split(" ", 1)
     if re.search(r"/\.[^/]+\.partial(/|$)", path):
+        if one_call and not path.endswith("/.swap-started"):
+            return "<staging>"
         return f"{op} <staging>" + ("/…" if not path.endswith(".partial") else "")
     path = re.sub(r"/64[0-9]{4}(/.*)?$", "/<office>/*", path)
     # the folders moved into OUT/P one after the other: one kind (first and last are killed)
@@ -160,18 +166,19 @@ def kind_of(label: str) -> str:
     )
 
 
-def kill_points(labels: list[str], tried: list[str] = ()) -> list[int]:
+def kill_points(labels: list[str], tried: list[str] = (), one_call: bool = False) -> list[int]:
     """The first and the last step of every kind (every step with PUBLISH_CRASH_ALL=1), but not of
     the kinds of ``tried``: the steps of a command whose kills at those kinds repeat another's."""
     if ALL:
         return list(range(len(labels)))
-    done = {kind_of(lb) for lb in tried}
+    done = {kind_of(lb, one_call) for lb in tried}
     first, last = {}, {}
     for i, lb in enumerate(labels):
-        if kind_of(lb) in done:
+        kind = kind_of(lb, one_call)
+        if kind in done:
             continue
-        first.setdefault(kind_of(lb), i)
-        last[kind_of(lb)] = i
+        first.setdefault(kind, i)
+        last[kind] = i
     return sorted(set(first.values()) | set(last.values()))
 
 
@@ -183,7 +190,8 @@ REPEATS = {"run-again-renames": "run-again"}
 
 def points_of(scenario, name: str) -> list[int]:
     other = REPEATS.get(name)
-    return kill_points(scenario[name].labels, scenario[other].labels if other else ())
+    one_call = len(scenario[name].calls) == 1
+    return kill_points(scenario[name].labels, scenario[other].labels if other else (), one_call)
 
 
 def killed(fn, k: int) -> tuple[bool, int]:
