@@ -234,11 +234,15 @@ MIGRATIONS = (
 
 
 def schema_stamp(settings: Settings) -> str:
-    """What a warehouse brought up to this code's schema holds in ``warehouse_schema``."""
+    """What a warehouse brought up to this code's schema holds in ``warehouse_schema``: a hash of
+    DuckDB's version, the schema's files as rendered with ``settings``, the migrations' names and
+    this module's own text (where the migrations are: a changed or new one changes the stamp even if
+    its name were not added to MIGRATIONS)."""
     h = hashlib.sha256(f"duckdb {duckdb.__version__}\n".encode())
     for step in STEPS["schema":"migrate_ledger_entries"]:
         h.update(step.render(**step.given({"settings": settings, "old": _OLD_NOTICE_LOG})).encode())
     h.update("\n".join(MIGRATIONS).encode())
+    h.update(Path(__file__).read_bytes())
     return h.hexdigest()
 
 

@@ -83,3 +83,25 @@ def test_a_failed_schema_leaves_no_stamp(tmp_path, monkeypatch):
     with warehouse.connect(wh):
         pass
     assert _q(wh, "SELECT count(*) FROM warehouse_schema") == [(1,)]
+
+
+def test_the_stamp_changes_with_a_schema_file_or_the_migrations_code(monkeypatch, tmp_path):
+    """A new column in schema.sql, or a change in pipelines/warehouse.py (where the migrations are),
+    gives another stamp: the next writer runs the schema and the migrations again."""
+    from pathlib import Path
+
+    s = load_settings()
+    before = warehouse.schema_stamp(s)
+    step = warehouse.STEPS["schema"]
+    real_render = type(step).render
+    monkeypatch.setattr(
+        type(step),
+        "render",
+        lambda self, **p: real_render(self, **p) + ("\n-- a new column" if self.name == "schema" else ""),
+    )
+    assert warehouse.schema_stamp(s) != before
+    monkeypatch.undo()
+    copy = tmp_path / "warehouse.py"
+    copy.write_bytes(Path(warehouse.__file__).read_bytes() + b"\n# a changed migration\n")
+    monkeypatch.setattr(warehouse, "__file__", str(copy))
+    assert warehouse.schema_stamp(s) != before
