@@ -25,7 +25,7 @@ from pipelines.ingest import ingest_batches, load_applications
 from pipelines.monthly import run_month
 from pipelines.warehouse import connect
 from support.feedback import D0, P, Wh, path_rows, row
-from support.old_schema import ledger_keys, to_old_ledger_entries
+from support.old_schema import failing_step, ledger_keys, to_old_ledger_entries
 
 SAMPLE = DATA_DIR / "sample"
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,15 +255,7 @@ def test_a_rebuild_that_fails_leaves_the_old_table_whole(tmp_path, monkeypatch):
     wh.person(S=P + 4)
     rows = wh.q("SELECT * FROM ledger_entries")
     to_old_ledger_entries(wh.path)
-    real = warehouse.STEPS
-
-    class Broken(type(real)):
-        def __getitem__(self, key):
-            if key == "migrate_ledger_entries":
-                raise OSError("disk full (simulated) while copying the ledger")
-            return real[key]
-
-    monkeypatch.setattr(warehouse, "STEPS", Broken(real))
+    failing_step(monkeypatch, "migrate_ledger_entries", "disk full (simulated) while copying the ledger")
     with pytest.raises(OSError, match="simulated"):
         with connect(wh.path):
             pass

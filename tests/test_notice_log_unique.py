@@ -28,7 +28,7 @@ from pipelines.monthly import run_month
 from pipelines.warehouse import connect
 from support.declare import confirm, declare
 from support.feedback import P, Wh, path_rows
-from support.old_schema import constraints, to_old_notice_log
+from support.old_schema import constraints, failing_step, to_old_notice_log
 
 SAMPLE = DATA_DIR / "sample"
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,15 +245,7 @@ def test_a_rebuild_that_fails_leaves_the_old_table_whole(tmp_path, monkeypatch):
     wh.apply(path_rows(p, "CONCLUSION_ISSUED"))
     rows = wh.q("SELECT * FROM notice_log")
     to_old_notice_log(wh.path)
-    real = warehouse.STEPS
-
-    class Broken(type(real)):
-        def __getitem__(self, key):
-            if key == "migrate_notice_log":
-                raise OSError("disk full (simulated) while copying the log")
-            return real[key]
-
-    monkeypatch.setattr(warehouse, "STEPS", Broken(real))
+    failing_step(monkeypatch, "migrate_notice_log", "disk full (simulated) while copying the log")
     with pytest.raises(OSError, match="simulated"):
         with connect(wh.path):
             pass

@@ -115,3 +115,19 @@ def constraints(wh: Path) -> list[str]:
         ]
     finally:
         con.close()
+
+
+def failing_step(monkeypatch, name: str, message: str) -> None:
+    """``pipelines.warehouse.STEPS[name]`` raises ``OSError(message)``: a migration's copy that fails
+    (a full disk) inside its transaction."""
+    from pipelines import warehouse
+
+    real = warehouse.STEPS
+
+    class Failing(type(real)):
+        def __getitem__(self, key):
+            if key == name:
+                raise OSError(message)
+            return real[key]
+
+    monkeypatch.setattr(warehouse, "STEPS", Failing(real))
