@@ -107,10 +107,13 @@ def _analysts_file_only_where_read(request, monkeypatch, _analysts_file_only_whe
 #: of the same name; ``RETIRE_PREP_TEST_ALL=1``, ``make test-all``, leaves nothing out):
 #:
 #: * ``gx``, Great Expectations' validation (``support.publish.no_validation``): ≈ 20–50 ms an
-#:   expectation whatever the frame's size, about a fifth of the suite's time on pushes of a few
-#:   dozen persons, where the tests' own assertions check every output;
+#:   expectation whatever the frame's size (55 % of test_monthly's CPU), on pushes of a few dozen
+#:   persons whose every output the tests' own assertions check;
 #: * ``workbooks``, the offices' ``worklist.xlsx`` (``support.publish.no_workbooks``): one query of
 #:   ≈ 36,000 characters, ≈ 0.15 s to plan and run even for a dozen rows, a sixth of a small run.
+#:
+#: Together ≈ 13 % of the suite (``make test`` 7 min 37 s, ``make test-all`` 8 min 48 s on 2 cores):
+#: the 10-minute budget's margin for the tests to come.
 #:
 #: Tests that start the command line as a subprocess do everything, as production does.
 KEPT_IN = {
