@@ -15,36 +15,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines import DATA_DIR, ledger, warehouse
 from pipelines import steps as steps_module
 from pipelines.errors import DuplicateEntry, RetirePrepError
-from pipelines.ingest import ingest_batches, load_applications
+from pipelines.ingest import ingest_batches
 from pipelines.monthly import run_month
 from pipelines.warehouse import connect
 from support.feedback import D0, P, Wh, path_rows, row
 from support.old_schema import failing_step, ledger_keys, to_old_ledger_entries
+from support.sample_world import first_sample_month
+from support.warehouse import q as _q
 
 SAMPLE = DATA_DIR / "sample"
 ROOT = Path(__file__).resolve().parents[1]
 ID_NO = re.compile(r"\d{17}[\dX]")
-
-
-def _sample_month(tmp: Path) -> tuple[Path, Path]:
-    wh, out = tmp / "w.duckdb", tmp / "out"
-    assert not ingest_batches([SAMPLE / "push" / "2026-11-full"], wh, validate=False).refused
-    load_applications(sorted((SAMPLE / "applications").glob("*.csv")), wh)
-    return wh, out
-
-
-def _q(wh: Path, sql: str, params=None):
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def _refused_in_one_line(exc: BaseException) -> None:
@@ -104,7 +90,7 @@ def test_a_new_warehouse_keeps_no_index_on_a_table_that_grows_by_millions(tmp_pa
 
 
 def test_the_ledger_stage_refuses_an_entry_written_twice_and_commits_nothing(tmp_path, twice):
-    wh, out = _sample_month(tmp_path)
+    wh, out = first_sample_month(tmp_path)
     with pytest.raises(RetirePrepError) as e:
         run_month("2026-11", wh, out, validate=False)
     assert twice == ["30_open"]
@@ -223,7 +209,7 @@ def test_feedback_finds_each_row_s_entry_by_its_rowid_and_changes_no_other(tmp_p
 
 
 def test_an_older_warehouse_is_rebuilt_without_the_key_every_row_kept(tmp_path):
-    wh, out = _sample_month(tmp_path)
+    wh, out = first_sample_month(tmp_path)
     run_month("2026-11", wh, out, validate=False)
     rows = _q(wh, "SELECT * FROM ledger_entries")  # in the table's order
     assert len(rows) > 10

@@ -16,19 +16,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines import DATA_DIR, notify
 from pipelines import steps as steps_module
 from pipelines import warehouse
 from pipelines.errors import DuplicateNotice, RetirePrepError
-from pipelines.ingest import ingest_batches, load_applications
+from pipelines.ingest import ingest_batches
 from pipelines.monthly import run_month
 from pipelines.warehouse import connect
 from support.declare import confirm, declare
 from support.feedback import P, Wh, path_rows
 from support.old_schema import constraints, failing_step, to_old_notice_log
+from support.sample_world import first_sample_month
+from support.warehouse import q as _q
 
 SAMPLE = DATA_DIR / "sample"
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,26 +72,11 @@ def _refused_in_one_line(exc: BaseException) -> None:
     assert not ID_NO.search(text), "the error names no person"
 
 
-def _sample_month(tmp: Path) -> tuple[Path, Path]:
-    wh, out = tmp / "w.duckdb", tmp / "out"
-    assert not ingest_batches([SAMPLE / "push" / "2026-11-full"], wh, validate=False).refused
-    load_applications(sorted((SAMPLE / "applications").glob("*.csv")), wh)
-    return wh, out
-
-
-def _q(wh: Path, sql: str, params=None):
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
 # ------------------------------------------------------------------------------ the writers
 
 
 def test_the_notice_stage_refuses_a_notice_written_twice_and_commits_nothing(tmp_path, twice):
-    wh, out = _sample_month(tmp_path)
+    wh, out = first_sample_month(tmp_path)
     calls = twice("30_insert", "_notice_ins")
     with pytest.raises(RetirePrepError) as e:
         run_month("2026-11", wh, out, validate=False)
@@ -103,7 +89,7 @@ def test_the_notice_stage_refuses_a_notice_written_twice_and_commits_nothing(tmp
 
 
 def test_the_notice_stage_refuses_one_notice_id_for_two_keys(tmp_path, twice):
-    wh, out = _sample_month(tmp_path)
+    wh, out = first_sample_month(tmp_path)
     twice("30_insert", "_notice_ins", how="same id")
     with pytest.raises(RetirePrepError) as e:
         run_month("2026-11", wh, out, validate=False)
@@ -205,7 +191,7 @@ def test_every_insert_into_the_log_is_one_the_check_follows():
 
 
 def test_an_older_warehouse_is_rebuilt_without_the_constraints_every_row_kept(tmp_path):
-    wh, out = _sample_month(tmp_path)
+    wh, out = first_sample_month(tmp_path)
     run_month("2026-11", wh, out, validate=False)
     rows = _q(wh, "SELECT * FROM notice_log")  # in the table's order
     assert len(rows) > 100

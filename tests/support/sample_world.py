@@ -50,3 +50,14 @@ def build(tmp: Path) -> tuple[Path, Path]:
     for _, step in steps(wh, out):
         step()
     return wh, out
+
+
+def first_sample_month(tmp: Path) -> tuple[Path, Path]:
+    """The sample's FULL of 2026-11 and its applications ingested into ``tmp``, nothing run; returns
+    (warehouse, out)."""
+    from pipelines.ingest import ingest_batches, load_applications
+
+    wh, out = tmp / "w.duckdb", tmp / "out"
+    assert not ingest_batches([SAMPLE / "push" / "2026-11-full"], wh, validate=False).refused
+    load_applications(sorted((SAMPLE / "applications").glob("*.csv")), wh)
+    return wh, out
