@@ -31,11 +31,9 @@ writes the same bytes.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
-import zipfile
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +41,6 @@ from pathlib import Path
 import duckdb
 
 from . import labels
-from .tabular import dictionary
 from .xlsx_rows import (  # noqa: F401 -- re-exported: the rows' SQL moved to xlsx_rows
     _EVIDENCE,
     _FORMULA_FIRST,
@@ -56,6 +53,7 @@ from .xlsx_rows import (  # noqa: F401 -- re-exported: the rows' SQL moved to xl
     _shown,
     _width,
 )
+from .xlsx_book import _K_OFFICE, _K_SHEET, ZIP_LEVEL, _Book, _sheet_name, _template  # noqa: F401 -- re-exported
 from .xlsx_sheets import (  # noqa: F401 -- re-exported: the sheets' set-up moved to xlsx_sheets
     EXTRA_FEEDBACK_ROWS,
     FEEDBACK_INPUT,
@@ -91,12 +89,6 @@ WRITER_MEMORY_LIMIT = "96MB"
 #: while an office of 1 M (81,369 rows, 7 MiB of texts: 35 MB) keeps the 96 MB
 WRITER_ROW_BYTES = 256
 EVIDENCE_FACTOR = 2
-#: deflate level of the workbook's parts (measured: docs/benchmarks.md, issue 16 item 7)
-ZIP_LEVEL = 1
-
-
-def _sheet_name(base: str, part: int) -> str:
-    return base if part == 1 else f"{base}({part})"
 
 
 def write_workbook(
@@ -355,156 +347,6 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
                     ELSE {_rows_select("f", ["text"] * len(fb_select), xf, heights=False)} END AS x, k, rn, g, s_, e_
         FROM made"""
     return _stream(con, query, offices, books)
-
-
-#: the sheet of a row: office index × _K_OFFICE + (0 工作台账, 1 反馈) × _K_SHEET + part
-_K_OFFICE = 1_000_000
-_K_SHEET = 100_000
-
-
-class _Book:
-    """One office's workbook being written: its template (XlsxWriter's parts, in their order) copied
-    into the file, the data rows of its sheets inserted as they come."""
-
-    def __init__(self, template: bytes, xf: dict, widths: list[float], sheets: dict[tuple[int, int], tuple]):
-        self.template, self.xf, self.widths = template, xf, widths
-        self.sheets = sheets  # (sheet, part) → (zip part, rows, columns)
-        self.rows: dict[tuple[int, int], int] = {}  # (sheet, part) → rows written
-        self.tmp: Path | None = None
-        self.zin = self.zout = self.fh = self.key = None
-        self.counts = (0, 0)  # (worklist rows, open entries): where its sheets start among the rows
-
-    def open(self) -> None:
-        self.zin = zipfile.ZipFile(io.BytesIO(self.template))
-        self.items = iter(self.zin.infolist())
-        self.zout = zipfile.ZipFile(self.tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
-
-    def close(self) -> None:
-        """Close the files (after a failure: the caller removes the temporary file)."""
-        for f in (self.fh, self.zout, self.zin):
-            if f is not None:
-                try:
-                    f.close()
-                except Exception:  # noqa: BLE001 — already failing; the first error is the one raised
-                    pass
-        self.zin = self.zout = self.fh = None
-
-    def _info(self, item: zipfile.ZipInfo) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(item.filename, date_time=item.date_time)  # XlsxWriter's fixed date
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr, info.create_system = item.external_attr, item.create_system
-        if hasattr(zipfile.ZipInfo, "compress_level"):  # (a public name from Python 3.13)
-            info.compress_level = ZIP_LEVEL
-        else:
-            info._compresslevel = ZIP_LEVEL
-        return info
-
-    def _copy_until(self, name: str | None) -> zipfile.ZipInfo | None:
-        for item in self.items:
-            if item.filename == name:
-                return item
-            self.zout.writestr(self._info(item), self.zin.read(item.filename))
-        if name is not None:
-            raise RuntimeError(f"the template has no part {name}")  # parts come in the order of the sheets
-        return None
-
-    def sheet(self, key: tuple[int, int]) -> None:
-        """Start the sheet ``key`` (its template's parts before it copied): its XML up to its rows."""
-        self.close_sheet()
-        part, rows, n_cols = self.sheets[key]
-        item = self._copy_until(part)
-        head, self.tail = self.zin.read(part).split(b"</sheetData>", 1)
-        last = f"{_col_letter(n_cols - 1)}{rows + 1}".encode()  # the cells written: header and rows
-        head = re.sub(rb'<dimension ref="A1:[A-Z]+1"/>', b'<dimension ref="A1:' + last + b'"/>', head, count=1)
-        # a sheet past 4 GiB needs ZIP64 sizes, decided before its size is known (≈ 60 bytes a cell)
-        self.fh = self.zout.open(self._info(item), "w", force_zip64=rows * n_cols > 30_000_000)
-        self.fh.write(head)
-        self.key = key
-        self.rows[key] = 0
-
-    def write(self, data, rows: int) -> None:
-        self.fh.write(data)
-        self.rows[self.key] += rows
-
-    def close_sheet(self) -> None:
-        if self.fh is not None:
-            self.fh.write(b"</sheetData>" + self.tail)
-            self.fh.close()
-            self.fh = None
-
-    def finish(self) -> int:
-        """The rest of the template; returns the worklist rows written."""
-        self.close_sheet()
-        self._copy_until(None)
-        self.zout.close()
-        self.zin.close()
-        self.zin = self.zout = None
-        for key, (_, rows, _) in self.sheets.items():  # every row the counts announced, in its sheet
-            if self.rows.get(key, 0) != rows:
-                raise RuntimeError(f"sheet {key}: {self.rows.get(key, 0)} rows written, {rows} expected")
-        return sum(r for (sheet, _), r in self.rows.items() if sheet == 0)
-
-
-def _template(office, columns, kinds, lens, n: int, m: int, created, max_rows) -> _Book:
-    """The workbook of ``office`` without its data rows, written by XlsxWriter into memory."""
-    import xlsxwriter
-
-    names = dictionary()
-    template = io.BytesIO()
-    wb = xlsxwriter.Workbook(
-        template,
-        {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
-    )
-    # the template's parts packaged in memory, not through a temporary file each (≈ 11 a workbook,
-    # most of a small office's cost); set after the constructor, which would otherwise turn
-    # constant_memory off: the sheets' inline strings stay, the bytes are the same
-    wb.in_memory = True
-    wb.set_properties({"title": f"退休预服务工作台账 {office}", "created": created or datetime(2000, 1, 1)})
-    fmts = _Formats(wb)
-    # the data cells' styles get their index now (XlsxWriter gives one to a format at its first cell)
-    xf = {key: f._get_xf_index() for key, f in fmts.cells.items()}
-    widths: list[float] = []
-
-    def worklist_sheet(part: int):
-        ws = wb.add_worksheet(_sheet_name(WORKLIST_SHEET, part))
-        for i, c in enumerate(columns):
-            head = names[c]
-            # the header wraps (two lines): it asks for at most half its length
-            w = min(50.0, max(_width(lens[i]), min(len(head) * 2 + 2, len(head) + 3)))
-            if part == 1:
-                widths.append(w)
-            ws.set_column(i, i, w, None if kinds[i] == "number" else fmts.text_col)
-            ws.write_string(0, i, head, fmts.header)
-        ws.set_row(0, 30)
-        ws.freeze_panes(1, 2)
-        _setup_print(ws, len(columns))
-        return ws
-
-    parts = max(1, -(-n // max_rows))
-    sheets = [worklist_sheet(p) for p in range(1, parts + 1)]
-    for i, ws in enumerate(sheets):  # the filter covers exactly the rows of each sheet
-        rows_here = min(max_rows, n - i * max_rows)
-        ws.autofilter(0, 0, max(rows_here, 1), len(columns) - 1)
-    # 反馈: one row per open entry
-    fb_parts = max(1, -(-m // max_rows))
-    fb_sheets = [
-        _feedback_sheet(
-            wb, fmts, _sheet_name(FEEDBACK_SHEET, p), min(max_rows, m - (p - 1) * max_rows) if m else 0, max_rows
-        )
-        for p in range(1, fb_parts + 1)
-    ]
-    _help_sheet(wb, fmts)
-    wb.close()
-    part_of = {ws.name: f"xl/worksheets/sheet{k}.xml" for k, ws in enumerate(wb.worksheets(), start=1)}
-    filled = {}
-    for i, ws in enumerate(sheets):
-        if n - i * max_rows > 0:
-            filled[(0, i)] = (part_of[ws.name], min(max_rows, n - i * max_rows), len(columns))
-    n_fb = len(FEEDBACK_PREFILLED) + len(FEEDBACK_INPUT)
-    for i, ws in enumerate(fb_sheets):
-        if m - i * max_rows > 0:
-            filled[(1, i)] = (part_of[ws.name], min(max_rows, m - i * max_rows), n_fb)
-    return _Book(template.getvalue(), xf, widths, filled)
 
 
 def _stream(con, query: str, offices: list[str], books: dict[str, _Book]) -> dict[str, int]:
