@@ -26,7 +26,8 @@ compares every part with the cell-by-cell writer, tests/xlsx_reference.py).  Its
 are written into the templates' sheets as they come, deflated (level 1, ZIP_LEVEL) while DuckDB
 makes the next batch: no Python per row, memory bounded by a few batches.  Each file is written to
 a temporary name and renamed; its properties and its zip entries carry fixed dates, so a rerun
-writes the same bytes.
+writes the same bytes.  Where: the rows' SQL in ``xlsx_rows``, the sheets' set-up in ``xlsx_sheets``,
+one file's template and zip in ``xlsx_book``; here the query, the stream and DuckDB's bound.
 """
 
 from __future__ import annotations
