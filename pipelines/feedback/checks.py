@@ -53,17 +53,23 @@ def _items(raw: str | None, vocab: dict) -> list[str]:
     return seen
 
 
+def _need(row: dict, *cols: str) -> None:
+    for c in cols:
+        if row.get(c) is None:
+            raise _Refuse(
+                "MALFORMED",
+                f"{c} is required for {row['event']}",
+                text="MALFORMED.required",
+                column=c,
+                event=row["event"],
+            )
+
+
 def _int(row: dict, col: str, required: bool) -> int | None:
     v = row.get(col)
     if v is None:
         if required:
-            raise _Refuse(
-                "MALFORMED",
-                f"{col} is required for {row['event']}",
-                text="MALFORMED.required",
-                column=col,
-                event=row["event"],
-            )
+            _need(row, col)
         return None
     if not _INT.match(v) or int(v) > 1200:
         raise _Refuse(
@@ -76,13 +82,7 @@ def _enum(row: dict, col: str, values, required: bool) -> str | None:
     v = row.get(col)
     if v is None:
         if required:
-            raise _Refuse(
-                "MALFORMED",
-                f"{col} is required for {row['event']}",
-                text="MALFORMED.required",
-                column=col,
-                event=row["event"],
-            )
+            _need(row, col)
         return None
     v = v.upper()
     if v not in values:
@@ -90,18 +90,6 @@ def _enum(row: dict, col: str, values, required: bool) -> str | None:
             "MALFORMED", f"{col} must be one of {'/'.join(values)}", text="MALFORMED.one_of", column=col, values=values
         )
     return v
-
-
-def _need(row: dict, *cols: str) -> None:
-    for c in cols:
-        if row.get(c) is None:
-            raise _Refuse(
-                "MALFORMED",
-                f"{c} is required for {row['event']}",
-                text="MALFORMED.required",
-                column=c,
-                event=row["event"],
-            )
 
 
 # ------------------------------------------------------------------ the event's own columns
