@@ -577,3 +577,28 @@ def test_office_weights_are_the_offices_of_data_offices_csv():
     from pipelines.offices import listed_office_codes
 
     assert [str(c) for c, _ in sample.OFFICES] != [] and sample.OFFICE_CODES == set(listed_office_codes())
+
+
+def test_id_codes_of_a_full_birth_date_move_to_the_next_prefix():
+    """Issue 19's 25,000,000 persons: more persons born on one day in one county than the
+    sequence codes allow go to the next address prefix with room (no draw, so smaller batches
+    keep their IDs); every ID stays unique; all prefixes full is still refused."""
+    from pipelines.sample.context import assign_codes
+
+    ctx = new_context(P, 3)
+    ctx.code_span = 2
+    first, second = int(ctx.prefixes[0]), int(ctx.prefixes[1])
+    n = 7
+    y, m, d = np.full(n, 1966), np.full(n, 5), np.full(n, 17)
+    parity = np.array([1, 1, 1, 0, 0, 0, 1])
+    prefix, code = assign_codes(ctx, np.full(n, first), y, m, d, parity)
+    assert prefix.tolist() == [first, first, second, first, first, second, second]
+    assert len({(p, c) for p, c in zip(prefix.tolist(), code.tolist())}) == n
+    assert ((code % 2) == parity).all()
+    # a later chunk finds the first prefix full and the second half full
+    prefix2, code2 = assign_codes(ctx, np.full(2, first), y[:2], m[:2], d[:2], np.array([1, 1]))
+    assert prefix2.tolist() == [int(ctx.prefixes[2])] * 2
+    assert not {(p, c) for p, c in zip(prefix2.tolist(), code2.tolist())} & set(zip(prefix.tolist(), code.tolist()))
+    ctx.counter[:] = ctx.code_span
+    with pytest.raises(ValueError, match="too many persons share an address code and birth date"):
+        assign_codes(ctx, np.full(1, first), y[:1], m[:1], d[:1], np.array([0]))

@@ -90,27 +90,40 @@ def _epoch_day(y, m, d) -> np.ndarray:
     return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + d - 1
 
 
-def assign_codes(ctx: DrawContext, prefix: np.ndarray, y, m, d, parity: np.ndarray) -> np.ndarray:
-    """3-digit sequence codes, unique per (prefix, birth date) over the whole batch."""
+def assign_codes(ctx: DrawContext, prefix: np.ndarray, y, m, d, parity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ID's address prefix and its 3-digit sequence code, unique per (prefix, birth date) over
+    the whole batch.
+
+    A (prefix, birth date, parity) has ``code_span`` codes.  Up to 5,000,000 persons none runs out
+    and every prefix is the one drawn.  Beyond (issue 19's national-size cohort of 25,000,000) one
+    province's address codes are too few for one birth date: the persons over a full code go to the
+    next prefix of ``ctx.prefixes`` that has room, an ID issued in another county (the pipeline reads
+    nothing from the prefix: jurisdiction is the push's own columns).  Deterministic, no draw.
+    """
     pidx = np.searchsorted(ctx.prefixes, prefix)
     assert (ctx.prefixes[pidx] == prefix).all()
     day = _epoch_day(y, m, d) - ctx.day0
     if (day < 0).any() or (day >= ctx.counter.shape[1]).any():
         raise ValueError("ID birth date outside the generator's window")
-    key = (pidx * ctx.counter.shape[1] + day) * 2 + parity
-    order = np.argsort(key, kind="stable")
-    sk = key[order]
-    start = np.r_[0, np.flatnonzero(sk[1:] != sk[:-1]) + 1]
-    sizes = np.diff(np.r_[start, len(sk)])
-    rank = np.arange(len(sk)) - np.repeat(start, sizes)
     flat = ctx.counter.reshape(-1)
-    base = flat[sk].astype(np.int64)
-    cnt_sorted = base + rank
-    if (cnt_sorted >= ctx.code_span).any():
+    for _ in range(len(ctx.prefixes)):
+        key = (pidx * ctx.counter.shape[1] + day) * 2 + parity
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        start = np.r_[0, np.flatnonzero(sk[1:] != sk[:-1]) + 1]
+        sizes = np.diff(np.r_[start, len(sk)])
+        rank = np.arange(len(sk)) - np.repeat(start, sizes)
+        cnt_sorted = flat[sk].astype(np.int64) + rank
+        over = order[cnt_sorted >= ctx.code_span]
+        if not len(over):
+            break
+        pidx = pidx.copy()
+        pidx[over] = (pidx[over] + 1) % len(ctx.prefixes)
+    else:
         raise ValueError("too many persons share an address code and birth date")
     np.add.at(flat, sk[start], sizes.astype(np.int32))
     cnt = np.empty_like(cnt_sorted)
     cnt[order] = cnt_sorted
     h = ((key.astype(np.uint64) * np.uint64(2654435761)) >> np.uint64(7)) % np.uint64(ctx.code_span)
     slot = (h.astype(np.int64) + ctx.code_shift + cnt) % ctx.code_span
-    return ctx.code_base + 2 * slot + parity
+    return ctx.prefixes[pidx], ctx.code_base + 2 * slot + parity

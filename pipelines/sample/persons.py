@@ -94,7 +94,7 @@ def draw_regions_and_id(ctx: DrawContext, rng: np.random.Generator, p: Drawn) ->
         np.where(u < chance("id_prefix_other_hukou"), p.other_code, p.county),
         by_cuts(u, "id_prefix", (current, former, p.other_code)),
     )
-    code = assign_codes(ctx, prefix, p.id_year, p.id_month, p.id_day, p.id_parity)
+    prefix, code = assign_codes(ctx, prefix, p.id_year, p.id_month, p.id_day, p.id_parity)
     id17 = prefix * 10**11 + (p.id_year * 10000 + p.id_month * 100 + p.id_day) * 1000 + code
     check = id_checks(id17)
     lower_x = (check == "X") & (rng.random(n) < chance("lower_case_x"))
