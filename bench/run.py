@@ -18,7 +18,7 @@ machine (cores, memory, load before and after each step) and the figures are pri
 to docs/benchmarks.md ("Bench runs"), with the ratios of issue 19: FULL month / bare load,
 INCR month / FULL month and, with two sizes, the largest FULL month / the smallest.
 
-    .venv/bin/python bench/run.py [--persons 1000000[,5000000]] [--keep] [--note TEXT] [--no-record]
+    .venv/bin/python bench/run.py [--persons 1000000[,5000000]] [--months-only] [--keep] [--note TEXT] [--no-record]
 """
 
 from __future__ import annotations
@@ -220,12 +220,13 @@ def bench_size(persons: int, a, forecast: bool) -> dict:
     s.run(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL")
     s.run(CLI + ["applications", str(apps), "--warehouse", str(wh)], "applications")
     s.run(CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)], "run 2026-11 (FULL)")
-    fb = write_feedback(wh, work / "feedback", max(100, persons // 200))
-    s.run(CLI + ["feedback", "--warehouse", str(wh), *fb], f"feedback ({len(fb)} files)")
-    s.run(CLI + ["declare", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "declare 2026-12")
+    if not a.months_only:
+        fb = write_feedback(wh, work / "feedback", max(100, persons // 200))
+        s.run(CLI + ["feedback", "--warehouse", str(wh), *fb], f"feedback ({len(fb)} files)")
+        s.run(CLI + ["declare", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "declare 2026-12")
     s.run(CLI + ["ingest", str(incr), "--warehouse", str(wh)], "ingest INCR (1 %)")
     s.run(CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "run 2026-12 (INCR)")
-    if forecast:
+    if forecast and not a.months_only:
         s.run(CLI + ["forecast", "--month", "2026-12", "--warehouse", str(wh)], "forecast 2026-12")
     bare = s.secs("bare read_csv")
     full_month = s.secs("ingest FULL") + s.secs("run 2026-11 (FULL)")
@@ -258,7 +259,7 @@ def record(results: list[dict], a, started: str, host: str) -> str:
         f"### {started} — {', '.join(format(r['persons'], ',') for r in results)} persons"
         + (f" — {a.note}" if a.note else ""),
         "",
-        f"Machine: {host}. `bench/run.py --persons {a.persons}`; each step its own process; load = the "
+        f"Machine: {host}. `bench/run.py --persons {a.persons}{' --months-only' if a.months_only else ''}`; each step its own process; load = the "
         "1-minute load average before → after the step (2 cores shared: wall times are noisy, peak RSS is not).",
         "",
     ]
@@ -305,6 +306,11 @@ def main() -> None:
         default=0,
         metavar="MIB",
         help="print each step's log lines whose sampled RSS reached MIB (where memory goes)",
+    )
+    ap.add_argument(
+        "--months-only",
+        action="store_true",
+        help="the FULL month and the INCR month only (issue 19 item 3): no feedback, declare or forecast between",
     )
     ap.add_argument("--note", default="", help="said in the heading of the recorded run")
     ap.add_argument(
