@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -120,6 +123,39 @@ def temp_directory(path: str | Path, settings: Settings) -> Path:
     if not settings.duckdb_temp_directory:
         return path.with_name(path.name + ".tmp")
     return path.parent / settings.duckdb_temp_directory  # an absolute setting stays as it is
+
+
+def copies_directory(path: str | Path, settings: Settings) -> Path:
+    """Where a writer keeps its private copies of the files it loads (a push's CSVs, an
+    applications file): ``<temp directory>.copies``, on the disk chosen for spilling, not the
+    system's /tmp (a tmpfs there would hold a 25,000,000-person push, ≈ 5 GB, in memory)."""
+    spill = temp_directory(path, settings)
+    return spill.with_name(spill.name + ".copies")
+
+
+@contextmanager
+def private_copies(path: str | Path, settings: Settings):
+    """A new folder for one command's private copies, removed afterwards; first the folders a
+    killed command left behind (their process gone) are removed, so kills do not fill the disk.
+    A folder whose process still runs is left alone (another warehouse may share the directory)."""
+    root = copies_directory(path, settings)
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("copies-*"):
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f"copies-{os.getpid()}-", dir=root) as tmp:
+        yield Path(tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def migrate_notice_log(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:

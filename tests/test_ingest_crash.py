@@ -226,7 +226,13 @@ def test_kill_after_everything_is_written_but_before_commit(setup):
         proc.wait(60)
     assert proc.returncode == -signal.SIGKILL
     assert state(wh) == setup["s_before"], "a killed batch left something behind"
+    # its folder of private copies stays on disk (beside the warehouse, not in /tmp; a kill while
+    # the batch is read leaves the push's copy in it) ...
+    copies = wh.with_name(wh.name + ".tmp.copies")
+    assert list(copies.glob(f"copies-{proc.pid}-*")), f"the killed ingest's folder is not in {copies}"
     _rerun_applies_exactly_once(setup, wh)
+    # ... until the next writer of this warehouse removes it (its process is gone), and its own
+    assert not any(copies.iterdir()), "a dead command's copies were left behind"
 
 
 @pytest.mark.parametrize("fraction", [0.25, 0.5, 0.75])

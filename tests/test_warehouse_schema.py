@@ -105,3 +105,33 @@ def test_the_stamp_changes_with_a_schema_file_or_the_migrations_code(monkeypatch
     copy.write_bytes(Path(warehouse.__file__).read_bytes() + b"\n# a changed migration\n")
     monkeypatch.setattr(warehouse, "__file__", str(copy))
     assert warehouse.schema_stamp(s) != before
+
+
+def test_private_copies_beside_the_warehouse_and_leftovers_of_dead_commands_removed(tmp_path):
+    """A command's copies go to ``<temp directory>.copies`` (not the system's /tmp); a folder a
+    killed command left (its process gone) is removed by the next command, a running one's kept."""
+    import dataclasses
+    import os
+    import subprocess
+    import sys
+
+    from pipelines.settings import load_settings
+    from pipelines.warehouse import copies_directory, private_copies
+
+    s = load_settings()
+    wh = tmp_path / "w.duckdb"
+    assert copies_directory(wh, s) == tmp_path / "w.duckdb.tmp.copies"
+    elsewhere = dataclasses.replace(s, duckdb_temp_directory="spill")
+    assert copies_directory(wh, elsewhere) == tmp_path / "spill.copies"
+    root = copies_directory(wh, s)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = root / f"copies-{int(dead.stdout)}-x1"
+    mine = root / f"copies-{os.getpid()}-x2"  # a command still running (this test)
+    for d in (gone, mine):
+        (d / "batch-1").mkdir(parents=True)
+        (d / "batch-1" / "persons.csv").write_text("id_no\n")
+    with private_copies(wh, s) as here:
+        assert here.parent == root and here.name.startswith(f"copies-{os.getpid()}-")
+        (here / "f.csv").write_text("x")
+        assert not gone.exists() and mine.exists()
+    assert not here.exists() and mine.exists()

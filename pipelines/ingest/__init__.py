@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -24,7 +23,7 @@ from ..contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS
 from ..errors import ApplicationsRefused, BatchRefused, ValidationFailed
 from ..settings import Settings, load_settings
 from ..steps import run_step
-from ..warehouse import connect, rollback
+from ..warehouse import connect, private_copies, rollback
 
 # the private names tests and bench/ingest.py reach through the package (and patch: _decide,
 # _sha256, _apply, _upsert_batch_row are looked up here by the functions below) stay importable
@@ -124,7 +123,8 @@ def ingest_batches(
 
 
 def _ingest(batch_dirs, warehouse, settings: Settings, report: IngestReport, verified: list, accept: frozenset) -> None:
-    with connect(warehouse, settings=settings) as con:
+    # the copies' folder after connecting: the warehouse's lock is held, no other writer runs
+    with connect(warehouse, settings=settings) as con, private_copies(warehouse, settings) as copies:
         for d in batch_dirs:
             d = Path(d)
             try:
@@ -135,11 +135,13 @@ def _ingest(batch_dirs, warehouse, settings: Settings, report: IngestReport, ver
                 log.info("refused: %s", ref)  # the report carries it; the CLI prints one line
         verified.sort(key=lambda m: m.seq)
         for man in verified:
-            _process(con, man, settings, report, accept)
-        _retry_held(con, settings, report, accept)
+            _process(con, man, settings, report, copies, accept)
+        _retry_held(con, settings, report, copies, accept)
 
 
-def _process(con, man: Manifest, settings: Settings, report: IngestReport, accept: frozenset = frozenset()) -> None:
+def _process(
+    con, man: Manifest, settings: Settings, report: IngestReport, copies: Path, accept: frozenset = frozenset()
+) -> None:
     action, why = _decide(con, man)
     if action == "NOOP":
         report.noop.append(man.batch_id)
@@ -157,7 +159,7 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport, accep
         return
     con.execute("BEGIN TRANSACTION")
     try:
-        row = _apply(con, man, settings, accept)
+        row = _apply(con, man, settings, copies, accept)
         _upsert_batch_row(con, row)
         superseded = []
         if man.push_type == "FULL":
@@ -189,7 +191,7 @@ def _process(con, man: Manifest, settings: Settings, report: IngestReport, accep
     log.info("applied %s (seq %s)", man.batch_id, man.seq)
 
 
-def _retry_held(con, settings: Settings, report: IngestReport, accept: frozenset = frozenset()) -> None:
+def _retry_held(con, settings: Settings, report: IngestReport, copies: Path, accept: frozenset = frozenset()) -> None:
     while True:
         last = _last_applied(con)
         nxt = con.execute(
@@ -207,7 +209,7 @@ def _retry_held(con, settings: Settings, report: IngestReport, accept: frozenset
             continue
         con.execute("DELETE FROM push_batches WHERE batch_id = ? AND status = 'HELD'", [man.batch_id])
         report.held = [h for h in report.held if h["batch_id"] != man.batch_id]
-        _process(con, man, settings, report, accept)
+        _process(con, man, settings, report, copies, accept)
 
 
 @refreshes_analysts
@@ -234,7 +236,7 @@ def load_applications(files, warehouse: str | Path, settings: Settings | None = 
     """
     settings = settings or load_settings()
     counts = {"files": 0, "accepted": 0, "refused": 0, "already loaded": 0}
-    with connect(warehouse, settings=settings) as con, tempfile.TemporaryDirectory(prefix="retire-prep-") as tmp:
+    with connect(warehouse, settings=settings) as con, private_copies(warehouse, settings) as tmp:
         for f in files:
             f = Path(f)
             # one private copy is hashed, checked and loaded: a file replaced while it is read (an

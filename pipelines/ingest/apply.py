@@ -130,9 +130,10 @@ def _validate_batch(con, man: Manifest, settings: Settings, vroot: Path, acc: tu
     validate_frames("ingest", {"persons": persons, "segments": segments}, vroot, label=man.batch_id, settings=settings)
 
 
-def _apply(con, man: Manifest, settings: Settings, accept_departures: frozenset = frozenset()) -> dict:
-    """Stage, validate, account and apply one batch inside the caller's transaction."""
-    with tempfile.TemporaryDirectory(prefix="retire-prep-") as tmp:
+def _apply(con, man: Manifest, settings: Settings, copies: Path, accept_departures: frozenset = frozenset()) -> dict:
+    """Stage, validate, account and apply one batch inside the caller's transaction; ``copies``:
+    the command's folder for private copies (``warehouse.private_copies``)."""
+    with tempfile.TemporaryDirectory(prefix="batch-", dir=copies) as tmp:
         for kind in ("persons", "segments"):
             _stage_file(con, man, kind, Path(tmp))
         return _apply_staged(con, man, settings, Path(tmp), accept_departures)
