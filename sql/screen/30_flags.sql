@@ -1,5 +1,5 @@
 -- reads: facts, screened, segments_p, to_compute
--- writes: flags, fresh_flags, month_flags, screen_flag_cache
+-- writes: _left_flags (dropped), flags, fresh_flags, month_flags, screen_flag_cache
 -- params: month_mi
 -- Flags (rules.md §4), each with its evidence: which field, which segment, which months.
 -- Evidence never carries the ID number, the name or the phone.
@@ -68,8 +68,14 @@ SELECT id_no, 'DUPLICATE_CONTRIBUTION', ev FROM seg_overlaps
 UNION ALL
 SELECT id_no, 'ARREARS', 'arrears_months=' || arrears_months FROM f WHERE arrears_months > 0;
 
+-- persons no longer screened leave the cache: a grouped pass, as in sql/screen/10_place_cache.sql
+CREATE OR REPLACE TEMP TABLE _left_flags AS
+SELECT id_no FROM (SELECT id_no, false AS screened FROM screen_flag_cache
+                   UNION ALL SELECT id_no, true FROM screened)
+GROUP BY id_no HAVING NOT bool_or(screened);
 DELETE FROM screen_flag_cache
-WHERE id_no IN (SELECT id_no FROM to_compute) OR id_no NOT IN (SELECT id_no FROM screened);
+WHERE id_no IN (SELECT id_no FROM to_compute UNION ALL SELECT id_no FROM _left_flags);
+DROP TABLE _left_flags;
 INSERT INTO screen_flag_cache SELECT id_no, code, evidence FROM fresh_flags;
 
 CREATE OR REPLACE TEMP TABLE month_flags AS
