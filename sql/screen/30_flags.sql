@@ -78,8 +78,10 @@ WHERE id_no IN (SELECT id_no FROM to_compute UNION ALL SELECT id_no FROM _left_f
 DROP TABLE _left_flags;
 INSERT INTO screen_flag_cache SELECT id_no, code, evidence FROM fresh_flags;
 
+-- the cache now holds only screened persons (the leavers just deleted, the fresh ones from facts):
+-- read whole, without a semi join with every screened ID (out of memory at 25,000,000 and 1 GB)
 CREATE OR REPLACE TEMP TABLE month_flags AS
-SELECT c.id_no, c.code, c.evidence FROM screen_flag_cache c SEMI JOIN screened USING (id_no)
+SELECT id_no, code, evidence FROM screen_flag_cache
 UNION ALL
 SELECT id_no, 'INSUFFICIENT_YEARS',
        'projected ' || projected || ' months (counted ' || counted
