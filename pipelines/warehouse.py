@@ -144,8 +144,22 @@ def private_copies(path: str | Path, settings: Settings):
         pid = old.name.split("-")[1]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
-    with tempfile.TemporaryDirectory(prefix=f"copies-{os.getpid()}-", dir=root) as tmp:
-        yield Path(tmp)
+    for attempt in range(3):  # another command may remove the empty root between mkdir and mkdtemp
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f"copies-{os.getpid()}-", dir=root))
+            break
+        except FileNotFoundError:
+            root.mkdir(parents=True, exist_ok=True)
+    else:
+        raise OSError(f"cannot make a folder for private copies in {root}")
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            root.rmdir()  # only when empty: nothing is left beside the warehouse after a command
+        except OSError:
+            pass
 
 
 def _alive(pid: int) -> bool:

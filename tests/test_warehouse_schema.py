@@ -112,6 +112,7 @@ def test_private_copies_beside_the_warehouse_and_leftovers_of_dead_commands_remo
     killed command left (its process gone) is removed by the next command, a running one's kept."""
     import dataclasses
     import os
+    import shutil
     import subprocess
     import sys
 
@@ -135,3 +136,7 @@ def test_private_copies_beside_the_warehouse_and_leftovers_of_dead_commands_remo
         (here / "f.csv").write_text("x")
         assert not gone.exists() and mine.exists()
     assert not here.exists() and mine.exists()
+    shutil.rmtree(mine)
+    with private_copies(wh, s) as here:
+        assert here.is_dir()
+    assert not root.exists(), "an empty folder of copies is removed after the command"
