@@ -180,11 +180,13 @@ def migrate_notice_log(con: duckdb.DuckDBPyConnection, settings: Settings) -> bo
     compared, the old table dropped; any failure rolls back to the old table whole.  Uniqueness is
     then :func:`pipelines.notify.check_unique`'s.  True when it rebuilt the table.
     """
-    if not _keyed(con, "notice_log"):
-        return False
-    after = _rebuild(con, settings, "notice_log", _OLD_NOTICE_LOG)
-    log.info("notice_log rebuilt without its UNIQUE indexes (issue 19): %d notices kept", after)
-    return True
+    return _migrate(
+        con,
+        settings,
+        "notice_log",
+        _OLD_NOTICE_LOG,
+        "notice_log rebuilt without its UNIQUE indexes (issue 19): %d notices kept",
+    )
 
 
 def migrate_ledger_entries(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
@@ -195,10 +197,21 @@ def migrate_ledger_entries(con: duckdb.DuckDBPyConnection, settings: Settings) -
     old table dropped; any failure rolls back to the old table whole.  Uniqueness is then
     :func:`pipelines.ledger.check_unique`'s.  True when it rebuilt the table.
     """
-    if not _keyed(con, "ledger_entries"):
+    return _migrate(
+        con,
+        settings,
+        "ledger_entries",
+        _OLD_LEDGER_ENTRIES,
+        "ledger_entries rebuilt without its indexes (issue 19): %d entries kept",
+    )
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, old: str, done: str) -> bool:
+    """Rebuild ``table`` (:func:`_rebuild`, its old copy named ``old``) when it still has a key or
+    an index; log ``done`` with the rows kept.  True when it rebuilt the table."""
+    if not _keyed(con, table):
         return False
-    after = _rebuild(con, settings, "ledger_entries", _OLD_LEDGER_ENTRIES)
-    log.info("ledger_entries rebuilt without its indexes (issue 19): %d entries kept", after)
+    log.info(done, _rebuild(con, settings, table, old))
     return True
 
 

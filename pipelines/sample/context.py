@@ -117,7 +117,6 @@ def assign_codes(ctx: DrawContext, prefix: np.ndarray, y, m, d, parity: np.ndarr
         over = order[cnt_sorted >= ctx.code_span]
         if not len(over):
             break
-        pidx = pidx.copy()
         pidx[over] = (pidx[over] + 1) % len(ctx.prefixes)
     else:
         raise ValueError("too many persons share an address code and birth date")

@@ -52,21 +52,26 @@ CREATE INDEX ledger_entries_by_person ON ledger_entries (id_no);
 """
 
 
-def to_old_ledger_entries(wh: Path) -> int:
-    """Give the warehouse ``wh`` (made by the present code) the old ledger_entries, every row kept in
-    its order; the number of rows."""
+def _to_old(wh: Path, table: str, ddl: str) -> int:
+    """Give the warehouse ``wh`` (made by the present code) the old ``table`` made by ``ddl``, every
+    row kept in its order; the number of rows."""
     con = duckdb.connect(str(wh))
     try:
         con.execute("BEGIN TRANSACTION")
-        con.execute("CREATE TEMP TABLE _keep AS SELECT * FROM ledger_entries")
-        con.execute("DROP TABLE ledger_entries")
-        con.execute(OLD_LEDGER_ENTRIES)
-        con.execute("INSERT INTO ledger_entries SELECT * FROM _keep")
+        con.execute(f"CREATE TEMP TABLE _keep AS SELECT * FROM {table}")
+        con.execute(f"DROP TABLE {table}")
+        con.execute(ddl)
+        con.execute(f"INSERT INTO {table} SELECT * FROM _keep")
         con.execute("DROP TABLE IF EXISTS warehouse_schema")  # that code kept no schema stamp
         con.execute("COMMIT")
-        return con.execute("SELECT count(*) FROM ledger_entries").fetchall()[0][0]
+        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     finally:
         con.close()
+
+
+def to_old_ledger_entries(wh: Path) -> int:
+    """The old ledger_entries (PRIMARY KEY, index on id_no) in ``wh``; the number of rows."""
+    return _to_old(wh, "ledger_entries", OLD_LEDGER_ENTRIES)
 
 
 def ledger_keys(wh: Path) -> list[str]:
@@ -87,20 +92,8 @@ def ledger_keys(wh: Path) -> list[str]:
 
 
 def to_old_notice_log(wh: Path) -> int:
-    """Give the warehouse ``wh`` (made by the present code) the old notice_log, every row kept in its
-    order; the number of rows."""
-    con = duckdb.connect(str(wh))
-    try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute("CREATE TEMP TABLE _keep AS SELECT * FROM notice_log")
-        con.execute("DROP TABLE notice_log")
-        con.execute(OLD_NOTICE_LOG)
-        con.execute("INSERT INTO notice_log SELECT * FROM _keep")
-        con.execute("DROP TABLE IF EXISTS warehouse_schema")  # that code kept no schema stamp
-        con.execute("COMMIT")
-        return con.execute("SELECT count(*) FROM notice_log").fetchall()[0][0]
-    finally:
-        con.close()
+    """The old notice_log (PRIMARY KEY, UNIQUE) in ``wh``; the number of rows."""
+    return _to_old(wh, "notice_log", OLD_NOTICE_LOG)
 
 
 def constraints(wh: Path) -> list[str]:
