@@ -113,6 +113,21 @@ def benefit_place(con, ctx, persons: int) -> None:
         con.execute("DROP TABLE IF EXISTS _bp_all")
 
 
+# persons per pass of sql/screen/40_scope.sql (issue 19): 25,000,000 persons in one insert into
+# screen_results ran out of DuckDB's 1 GB in an INCR month (the transaction holding the caches'
+# changes besides); five passes of 5,000,000 took 13–17 s each, within it
+SCOPE_PERSONS = 5_000_000
+
+
+def scope(con, params: dict) -> None:
+    """``screen_results`` of month P (rules.md §3): one pass of ``sql/screen/40_scope.sql``, or one per
+    bucket of at most about :data:`SCOPE_PERSONS` persons of ``facts`` (``hash(id_no)``)."""
+    persons = con.execute("SELECT count(*) FROM facts").fetchall()[0][0]
+    k = max(1, -(-persons // SCOPE_PERSONS)) if SCOPE_PERSONS else 1
+    for b in range(k):
+        run_step(con, STEPS["40_scope"], **params, bucket=b, buckets=k)
+
+
 def screen_month(con, ctx, *, validate: bool = True) -> dict:
     """Screen everyone in the push (and every open ledger entry) for month P, in one transaction."""
     con.execute("BEGIN TRANSACTION")
@@ -127,7 +142,9 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
         run_steps(con, STEPS["00_state":"05_recompute"], **params)
         recomputed = con.execute("SELECT count(*) FROM to_compute").fetchall()[0][0]
         benefit_place(con, ctx, recomputed)
-        run_steps(con, STEPS["10_place_cache":], **params)
+        run_steps(con, STEPS["10_place_cache":"30_flags"], **params)
+        scope(con, params)
+        run_step(con, STEPS["50_cache_state"], **params)
         counts = dict(
             zip(
                 ("screened", "in scope", "trigger push", "trigger application", "trigger screening", "flagged"),

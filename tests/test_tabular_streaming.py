@@ -138,7 +138,7 @@ def test_the_shipped_settings_bound_duckdb():
     assert s.duckdb_memory_limit == "1GB" and s.duckdb_temp_directory == ""
 
 
-def test_benefit_place_in_buckets_equals_one_pass(tmp_path, monkeypatch):
+def test_benefit_place_and_scope_in_buckets_equal_one_pass(tmp_path, monkeypatch):
     # issue 19: a month too large for one pass of sql/screen/benefit_place.sql is computed in
     # buckets of persons; the screening (and the place evidence in the flags) is the same
     from pipelines import DATA_DIR, screen
@@ -165,8 +165,12 @@ def test_benefit_place_in_buckets_equals_one_pass(tmp_path, monkeypatch):
         one = screened(con)
         monkeypatch.setattr(screen, "BENEFIT_PLACE_PERSONS", 7)  # the sample's persons in many buckets
         buckets = screened(con)
+        monkeypatch.setattr(screen, "BENEFIT_PLACE_PERSONS", 1_000_000)
+        monkeypatch.setattr(screen, "SCOPE_PERSONS", 7)  # sql/screen/40_scope.sql in many buckets too
+        scope_buckets = screened(con)
     assert one[0]["screened"] > 7 * 3
     assert buckets == one
+    assert scope_buckets == one
 
 
 def test_duckdb_out_of_memory_is_one_clear_line(monkeypatch, capsys):

@@ -1,12 +1,17 @@
 -- reads: applications, facts, month_flags
 -- writes: screen_results
--- params: month_mi, next_month_first
+-- params: bucket, buckets, month_mi, next_month_first
 -- Scope and triggers (rules.md §3) → screen_results for month P = {{ month_mi }}.
-DELETE FROM screen_results WHERE month_mi = {{ month_mi }};
-INSERT INTO screen_results
+-- buckets > 1: only the persons with hash(id_no) % buckets = bucket, the month's rows deleted by the
+-- first (issue 19: 25,000,000 persons in one insert ran out of DuckDB's memory in an INCR month;
+-- pipelines/screen.py runs the buckets in turn; the rule is per person: the same rows either way).
+{% if bucket == 0 %}DELETE FROM screen_results WHERE month_mi = {{ month_mi }};
+{% endif %}INSERT INTO screen_results
 WITH fl AS (
     -- codes in alphabetical order, ';'-joined (outputs.md flags); a sorted list is cheaper than an ordered string_agg
-    SELECT id_no, array_to_string(list_sort(list(code)), ';') AS flags FROM month_flags GROUP BY id_no
+    SELECT id_no, array_to_string(list_sort(list(code)), ';') AS flags
+    FROM month_flags{% if buckets > 1 %} WHERE hash(id_no) % {{ buckets }} = {{ bucket }}{% endif %}
+    GROUP BY id_no
 ),
 app AS (   -- trigger 2: an application received by the end of P
     SELECT DISTINCT id_no FROM applications WHERE applied_on < DATE {{ next_month_first | sql_str }}
@@ -17,7 +22,8 @@ s AS (
            servable(f.alive, f.retired, f.in_push, f.benefit_province) AS servable,
            f.original_age_mi - {{ month_mi }} AS to_original,
            app.id_no IS NOT NULL AS applied
-    FROM facts f LEFT JOIN fl USING (id_no) LEFT JOIN app USING (id_no)
+    FROM {% if buckets > 1 %}(SELECT * FROM facts WHERE hash(id_no) % {{ buckets }} = {{ bucket }}){% else %}facts{% endif %} f
+    LEFT JOIN fl USING (id_no) LEFT JOIN app USING (id_no)
 ),
 r AS (
     SELECT s.*,
