@@ -18,7 +18,7 @@ machine (cores, memory, load before and after each step) and the figures are pri
 to docs/benchmarks.md ("Bench runs"), with the ratios of issue 19: FULL month / bare load,
 INCR month / FULL month and, with two sizes, the largest FULL month / the smallest.
 
-    .venv/bin/python bench/run.py [--persons 1000000[,5000000]] [--months-only] [--keep] [--note TEXT] [--no-record]
+    .venv/bin/python bench/run.py [--persons 1000000[,5000000]] [--months-only] [--drop-month-files] [--keep] [--note TEXT] [--no-record]
 """
 
 from __future__ import annotations
@@ -220,6 +220,8 @@ def bench_size(persons: int, a, forecast: bool) -> dict:
     s.run(CLI + ["ingest", str(full), "--warehouse", str(wh)], "ingest FULL")
     s.run(CLI + ["applications", str(apps), "--warehouse", str(wh)], "applications")
     s.run(CLI + ["run", "--month", "2026-11", "--warehouse", str(wh), "--out", str(out)], "run 2026-11 (FULL)")
+    if a.drop_month_files:  # read by no later command; 21 GB at 25,000,000 persons
+        shutil.rmtree(out / "2026-11", ignore_errors=True)
     if not a.months_only:
         fb = write_feedback(wh, work / "feedback", max(100, persons // 200))
         s.run(CLI + ["feedback", "--warehouse", str(wh), *fb], f"feedback ({len(fb)} files)")
@@ -311,6 +313,11 @@ def main() -> None:
         "--months-only",
         action="store_true",
         help="the FULL month and the INCR month only (issue 19 item 3): no feedback, declare or forecast between",
+    )
+    ap.add_argument(
+        "--drop-month-files",
+        action="store_true",
+        help="remove the FULL month's files once its run is measured (disk: 21 GB at 25,000,000 persons)",
     )
     ap.add_argument("--note", default="", help="said in the heading of the recorded run")
     ap.add_argument(
