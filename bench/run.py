@@ -261,7 +261,8 @@ def record(results: list[dict], a, started: str, host: str) -> str:
         f"### {started} — {', '.join(format(r['persons'], ',') for r in results)} persons"
         + (f" — {a.note}" if a.note else ""),
         "",
-        f"Machine: {host}. `bench/run.py --persons {a.persons}{' --months-only' if a.months_only else ''}`; each step its own process; load = the "
+        f"Machine: {host}. `bench/run.py --persons {a.persons}{' --months-only' if a.months_only else ''}"
+        f"{' --drop-month-files' if a.drop_month_files else ''}`; each step its own process; load = the "
         "1-minute load average before → after the step (2 cores shared: wall times are noisy, peak RSS is not).",
         "",
     ]
