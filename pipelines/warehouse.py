@@ -139,11 +139,8 @@ def private_copies(path: str | Path, settings: Settings):
     killed command left behind (their process gone) are removed, so kills do not fill the disk.
     A folder whose process still runs is left alone (another warehouse may share the directory)."""
     root = copies_directory(path, settings)
+    remove_dead_copies(path, settings)
     root.mkdir(parents=True, exist_ok=True)
-    for old in root.glob("copies-*"):
-        pid = old.name.split("-")[1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
     for attempt in range(3):  # another command may remove the empty root between mkdir and mkdtemp
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f"copies-{os.getpid()}-", dir=root))
@@ -160,6 +157,24 @@ def private_copies(path: str | Path, settings: Settings):
             root.rmdir()  # only when empty: nothing is left beside the warehouse after a command
         except OSError:
             pass
+
+
+def remove_dead_copies(path: str | Path, settings: Settings) -> None:
+    """Remove the folders of private copies whose command is gone (killed: its ``finally`` never
+    ran), and the copies' folder when that leaves it empty.  Called by every writer's
+    :func:`connect` too, so a killed ingest's copy of a push (names, ID numbers, phones) does not
+    wait beside the warehouse for the next ingest, a month later."""
+    root = copies_directory(path, settings)
+    if not root.is_dir():
+        return
+    for old in root.glob("copies-*"):
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    try:
+        root.rmdir()  # only when empty
+    except OSError:
+        pass
 
 
 def _alive(pid: int) -> bool:
@@ -342,6 +357,7 @@ def connect(
         run_step(con, STEPS["person_key"], person_key_secret=person_key_secret(settings))
         if not read_only:
             create_schema(con, settings)
+            remove_dead_copies(path, settings)
         yield con
     finally:
         con.close()

@@ -140,3 +140,27 @@ def test_private_copies_beside_the_warehouse_and_leftovers_of_dead_commands_remo
     with private_copies(wh, s) as here:
         assert here.is_dir()
     assert not root.exists(), "an empty folder of copies is removed after the command"
+
+
+def test_any_writer_removes_a_killed_commands_copies(tmp_path):
+    """A killed ingest's copies (personal data) go with the next writer of the warehouse (a run,
+    feedback), not a month later with the next ingest; a reader removes nothing."""
+    import subprocess
+    import sys
+
+    from pipelines.settings import load_settings
+    from pipelines.warehouse import connect, copies_directory
+
+    s = load_settings()
+    wh = tmp_path / "w.duckdb"
+    with connect(wh, settings=s):
+        pass
+    root = copies_directory(wh, s)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = root / f"copies-{int(dead.stdout)}-x1" / "batch-1"
+    gone.mkdir(parents=True)
+    (gone / "persons.csv").write_text("id_no\n")
+    with connect(wh, read_only=True, settings=s):
+        assert gone.exists()
+    with connect(wh, settings=s):
+        assert not root.exists()
