@@ -30,7 +30,7 @@ from .errors import MonthRefused
 from .policy import format_month, parse_month
 from .settings import Settings, load_settings
 from .steps import Step, Steps, run_step
-from .warehouse import connect, rollback
+from .warehouse import connect, drop_temp_tables, rollback
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +290,7 @@ def run_month(
             t0 = time.perf_counter()
             log.info("%s %s …", ctx.month, name)
             report.counts.update(fn() or {})
+            drop_temp_tables(con)  # as a DAG task's process would: the spill holds one stage's at a time
             report.seconds[name] = round(time.perf_counter() - t0, 1)
 
         try:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .steps import Step, Steps, query, run_step
 from .tabular import write_partitioned, write_table
+from .warehouse import drop_temp_tables
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +246,7 @@ def write_staging(con, ctx) -> dict:
     try:
         for st in READERS:
             counts.update(st(con, ctx))
+            drop_temp_tables(con)  # one stage's temporary tables at a time, as in the DAG's tasks
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

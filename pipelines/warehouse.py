@@ -64,6 +64,25 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
         log.debug("ROLLBACK after a failure failed too (%s)", type(exc).__name__)
 
 
+def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> int:
+    """Drop the connection's temporary tables (not its views): what a stage made for itself.
+
+    A DAG task's process ends with its stage, and its temporary tables with it; the command line's
+    ``run`` keeps one connection for every stage, so it drops them between stages, or DuckDB's spill
+    on disk holds every stage's at once (46 GB by the outputs stage at 25,000,000 persons, issue 19).
+    No stage reads another's temporary tables (each is also a DAG task of its own).  Returns how
+    many were dropped."""
+    names = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND database_name = 'temp'"
+        ).fetchall()
+    ]
+    for name in names:
+        con.execute(f'DROP TABLE IF EXISTS temp.main."{name.replace(chr(34), chr(34) * 2)}"')
+    return len(names)
+
+
 def _nfkc(col):
     import pyarrow.compute as pc
 
