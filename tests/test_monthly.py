@@ -381,3 +381,30 @@ def test_publish_removes_a_run_folder_this_run_has_nothing_for(tmp_path):
         "worklists/640104/new.txt",
     ]
     assert not stage.exists()
+
+
+def test_each_stage_of_a_run_leaves_no_temporary_table(sample_run, tmp_path, monkeypatch):
+    # issue 19: one connection runs every stage of `retire-prep run`; what a stage made for itself
+    # is dropped when it ends (as a DAG task's process ends), so DuckDB's spill holds one stage's
+    # temporary tables at a time (46 GB by the outputs stage at 25 M otherwise)
+    from pipelines import monthly, outputs, warehouse
+
+    _, wh, _ = sample_run
+    wh2 = copy_warehouse(wh, tmp_path)
+    ingest_batches([SAMPLE / "push" / "2026-12-incr"], wh2)
+    dropped = []
+
+    def drop(con):
+        n = warehouse.drop_temp_tables(con)
+        left = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall()[0][0]
+        views = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'persons_p'").fetchall()[0][0]
+        dropped.append((n, left, views))
+        return n
+
+    monkeypatch.setattr(monthly, "drop_temp_tables", drop)
+    monkeypatch.setattr(outputs, "drop_temp_tables", drop)
+    run_month("2026-12", wh2, tmp_path / "out")
+    assert len(dropped) >= 6  # after each writing stage and each reading stage
+    assert dropped[0][0] > 5, "the screen stage's own tables (facts, screened, month_flags, …)"
+    assert all(left == 0 for _, left, _ in dropped)
+    assert all(views == 1 for _, _, views in dropped), "the month's state views stay"
