@@ -108,6 +108,23 @@ def check_unique(con, source: str) -> None:
         )
 
 
+# persons per pass of sql/ledger/35_place_moves.sql (issue 19): the month's and the last month's
+# screening of 25,000,000 persons joined at once ran out of DuckDB's 1 GB in the INCR month
+PLACE_MOVES_PERSONS = 5_000_000
+
+
+def place_moves(con, params: dict) -> None:
+    """The handovers of benefit places moved into or out of Ningxia (rules.md §2): one pass of
+    ``sql/ledger/35_place_moves.sql``, or one per bucket of at most about
+    :data:`PLACE_MOVES_PERSONS` screened persons (``hash(id_no)``)."""
+    persons = con.execute("SELECT count(*) FROM screen_results WHERE month_mi = ?", [params["month_mi"]]).fetchall()[0][
+        0
+    ]
+    k = max(1, -(-persons // PLACE_MOVES_PERSONS)) if PLACE_MOVES_PERSONS else 1
+    for b in range(k):
+        run_step(con, STEPS["35_place_moves"], **params, bucket=b, buckets=k)
+
+
 def update_ledger(con, ctx, *, validate: bool = True) -> dict:
     """The month's ledger work (rules.md §3, §7) in one transaction.
 
@@ -132,7 +149,8 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
         closed = record_transitions(con, "_closing", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
         run_steps(con, STEPS["20_office_change":"30_open"], **params)
         check_unique(con, "_opening")
-        run_steps(con, STEPS["35_place_moves":"40_officers"], **params)
+        place_moves(con, params)
+        run_step(con, STEPS["40_officers"], **params)
         moved = con.execute("SELECT count(*) FROM _moved_office").fetchall()[0][0]
         opened = con.execute("SELECT count(*) FROM _opening").fetchall()[0][0]
         if validate:

@@ -355,3 +355,29 @@ def test_the_one_time_missing_material_notice_reaches_the_worklist(tmp_path):
     )
     assert rows[0]["异议状态"] == "INCOMPLETE"
     assert "请一次性补充以下全部材料：相关佐证材料、工作经历材料" in rows[0]["异议补正告知"]
+
+
+def test_place_moves_in_buckets_equal_one_pass(tmp_path, monkeypatch):
+    """issue 19: the handovers of benefit places moved out of (or into) Ningxia between two months
+    (rules.md §2, sql/ledger/35_place_moves.sql) found bucket by bucket of persons are those of one
+    pass: a person's two months are in one bucket."""
+
+    def handovers(name, per_pass):
+        monkeypatch.setattr(ledger, "PLACE_MOVES_PERSONS", per_pass)
+        push = Push(tmp_path / name)
+        people = [person(i, birth_date=born(60 + i)) for i in range(1, 9)]  # far from any window
+        push.month("2026-11", people)
+        moved = [dict(p, hukou_region="620102") for p in people[:6]] + people[6:]
+        segs = []
+        for p in moved[:6]:
+            segs += [
+                segment(p["id_no"], "620102", "199001", "200912", 1),
+                segment(p["id_no"], "640104", "201001", "201512", 1),
+            ]
+        push.month("2026-12", moved, segs)
+        return push.q("SELECT * FROM handovers ORDER BY ALL")
+
+    one = handovers("one", 5_000_000)
+    many = handovers("many", 2)  # 8 persons in 4 buckets
+    assert len(one) == 6 and all(r[2] == "BENEFIT_PLACE_OUT" for r in one)
+    assert many == one
