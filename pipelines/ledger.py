@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .errors import DuplicateEntry
 from .settings import Settings
-from .steps import Step, Steps, run_step, run_steps
+from .steps import Step, Steps, run_in_passes, run_step, run_steps
 from .warehouse import rollback
 
 STAGES = (
@@ -117,12 +117,9 @@ def place_moves(con, params: dict) -> None:
     """The handovers of benefit places moved into or out of Ningxia (rules.md §2): one pass of
     ``sql/ledger/35_place_moves.sql``, or one per bucket of at most about
     :data:`PLACE_MOVES_PERSONS` screened persons (``hash(id_no)``)."""
-    persons = con.execute("SELECT count(*) FROM screen_results WHERE month_mi = ?", [params["month_mi"]]).fetchall()[0][
-        0
-    ]
-    k = max(1, -(-persons // PLACE_MOVES_PERSONS)) if PLACE_MOVES_PERSONS else 1
-    for b in range(k):
-        run_step(con, STEPS["35_place_moves"], **params, bucket=b, buckets=k)
+    month = [params["month_mi"]]
+    persons = con.execute("SELECT count(*) FROM screen_results WHERE month_mi = ?", month).fetchall()[0][0]
+    run_in_passes(con, STEPS["35_place_moves"], persons, PLACE_MOVES_PERSONS, **params)
 
 
 def update_ledger(con, ctx, *, validate: bool = True) -> dict:

@@ -53,7 +53,7 @@ from .errors import DuplicateNotice, RetirePrepError
 from .ledger import record_transitions
 from .policy import format_month, sms_segments as _segments_for_length
 from .settings import Settings
-from .steps import Step, Steps, run_step
+from .steps import Step, Steps, passes, run_step
 
 #: the notices' steps, in the order of a run's notice stage: the reminders due, the issuing of any
 #: rows (20–30, also for declare and feedback: ``rows_table`` is their caller's table, ``persons`` the
@@ -527,13 +527,11 @@ REMINDER_BUCKET_ENTRIES = 500_000
 
 def reminder_buckets(con, month_mi: int) -> int:
     """How many passes the notice stage of P makes: one per :data:`REMINDER_BUCKET_ENTRIES` entries open in P."""
-    if not REMINDER_BUCKET_ENTRIES:
-        return 1
     n = con.execute(
         "SELECT count(*) FROM ledger_entries WHERE opened_mi <= ? AND (closed_mi IS NULL OR closed_mi > ?)",
         [int(month_mi), int(month_mi)],
     ).fetchall()[0][0]
-    return max(1, -(-n // REMINDER_BUCKET_ENTRIES))
+    return passes(n, REMINDER_BUCKET_ENTRIES)
 
 
 def batch_published(con, month_mi: int) -> bool:

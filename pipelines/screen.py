@@ -21,7 +21,7 @@ import hashlib
 import logging
 
 from . import SQL_DIR
-from .steps import Step, Steps, run_step, run_steps
+from .steps import Step, Steps, passes, run_in_passes, run_step, run_steps
 from .warehouse import rollback
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,8 @@ def benefit_place(con, ctx, persons: int) -> None:
     """TEMP ``benefit_place`` of the persons of ``bp_persons`` (rules.md §2): one pass of
     ``sql/screen/benefit_place.sql``, or one per bucket of at most about
     :data:`BENEFIT_PLACE_PERSONS` persons (``hash(id_no)``), the buckets' rows put together."""
-    k = -(-persons // BENEFIT_PLACE_PERSONS) if BENEFIT_PLACE_PERSONS else 1
-    if k <= 1:
+    k = passes(persons, BENEFIT_PLACE_PERSONS)
+    if k == 1:
         run_step(con, STEPS["benefit_place"], **ctx.params())
         return
     con.execute("CREATE OR REPLACE TEMP TABLE _bp_persons_all AS SELECT * FROM bp_persons")
@@ -123,9 +123,7 @@ def scope(con, params: dict) -> None:
     """``screen_results`` of month P (rules.md §3): one pass of ``sql/screen/40_scope.sql``, or one per
     bucket of at most about :data:`SCOPE_PERSONS` persons of ``facts`` (``hash(id_no)``)."""
     persons = con.execute("SELECT count(*) FROM facts").fetchall()[0][0]
-    k = max(1, -(-persons // SCOPE_PERSONS)) if SCOPE_PERSONS else 1
-    for b in range(k):
-        run_step(con, STEPS["40_scope"], **params, bucket=b, buckets=k)
+    run_in_passes(con, STEPS["40_scope"], persons, SCOPE_PERSONS, **params)
 
 
 def screen_month(con, ctx, *, validate: bool = True) -> dict:

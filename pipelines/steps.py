@@ -179,6 +179,21 @@ def run_steps(con, steps: Iterable[Step], **params) -> dict[str, list[tuple]]:
     return {s.name: run_step(con, s, **params) for s in steps}
 
 
+def passes(n: int, per_pass: int) -> int:
+    """How many passes over hash buckets of persons (``hash(id_no) % passes``) a step that would not
+    fit DuckDB's memory in one makes for ``n`` rows: one per ``per_pass`` (0: one pass), at least one."""
+    return max(1, -(-n // per_pass)) if per_pass else 1
+
+
+def run_in_passes(con, step: Step, n: int, per_pass: int, **params) -> None:
+    """Run ``step`` once per bucket of :func:`passes` (its parameters ``bucket`` and ``buckets``);
+    the step filters its persons by ``hash(id_no) % buckets = bucket`` when ``buckets > 1``
+    (issue 19: a person's rows are all in one bucket, so the rows are those of one pass)."""
+    k = passes(n, per_pass)
+    for b in range(k):
+        run_step(con, step, **params, bucket=b, buckets=k)
+
+
 def query(step: Step, **params) -> str:
     """The text of a step that is one SELECT (no trailing ``;``), for the caller to stream."""
     return step.render(**params).strip().rstrip(";")

@@ -79,7 +79,7 @@ def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> int:
         ).fetchall()
     ]
     for name in names:
-        con.execute(f'DROP TABLE IF EXISTS temp.main."{name.replace(chr(34), chr(34) * 2)}"')
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{sql_ident(name)}")
     return len(names)
 
 
@@ -172,10 +172,7 @@ def private_copies(path: str | Path, settings: Settings):
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            root.rmdir()  # only when empty: nothing is left beside the warehouse after a command
-        except OSError:
-            pass
+        _remove_if_empty(root)  # nothing is left beside the warehouse after a command
 
 
 def remove_dead_copies(path: str | Path, settings: Settings) -> None:
@@ -190,9 +187,13 @@ def remove_dead_copies(path: str | Path, settings: Settings) -> None:
         pid = old.name.split("-")[1]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
+    _remove_if_empty(root)
+
+
+def _remove_if_empty(folder: Path) -> None:
     try:
-        root.rmdir()  # only when empty
-    except OSError:
+        folder.rmdir()
+    except OSError:  # not empty (another command's copies), or gone already
         pass
 
 
