@@ -21,7 +21,7 @@ VECTORS = Path(__file__).resolve().parent / "vectors"
 
 
 def read_vectors(name: str) -> list[dict]:
-    """The rows of one spec vector file (skips the test when the spec is not beside the checkout)."""
+    """The rows of one rule vector file of tests/vectors (a clear error when it is missing)."""
 
     path = VECTORS / name
     if not path.exists():
