@@ -147,6 +147,8 @@ def write_workbooks(
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
 
+    used = [WRITER_MEMORY_LIMIT]  # the writer's limit, for the warning below
+
     def write(bound: bool) -> dict[str, int]:
         try:
             with _bounded(con, bound, memory_limit) as own_limit:
@@ -160,7 +162,7 @@ def write_workbooks(
                         f"SELECT (SELECT count(*) FROM worklist_rows WHERE {where}), "
                         f"(SELECT coalesce(sum(strlen(en) + strlen(zh)), 0) FROM {_EVIDENCE})"
                     ).fetchall()[0]
-                    _limit(con, own_limit, rows * WRITER_ROW_BYTES + texts * EVIDENCE_FACTOR)
+                    used[0] = _limit(con, own_limit, rows * WRITER_ROW_BYTES + texts * EVIDENCE_FACTOR)
                 return _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
         except BaseException:
             for t in tmps.values():
@@ -178,7 +180,7 @@ def write_workbooks(
         log.warning(
             "the workbooks did not fit DuckDB's memory_limit %s while written (%s): written again "
             "under the connection's own limit",
-            WRITER_MEMORY_LIMIT,
+            used[0],
             str(exc).splitlines()[0],
         )
         written = write(False)
@@ -207,12 +209,18 @@ def _restorable(shown: str) -> str:
     return f"{int((float(m.group(1)) + 0.05) * unit)}B" if unit > 1 else shown
 
 
-def _limit(con, limit: str, need: float) -> None:
+def _limit(con, limit: str, need: float) -> str:
     """DuckDB's memory_limit to WRITER_MEMORY_LIMIT or ``need`` bytes if more, when below ``limit``
-    (the connection's own)."""
+    (the connection's own); else to ``limit`` itself: a bound the rows need more than the connection
+    has is no bound (before, it was left at WRITER_MEMORY_LIMIT, which then always ran out of memory
+    and wrote everything a second time: 40 CPU s of a 5,000,000-person run, docs/benchmarks.md).
+    Returns the limit set, as said in the warning of :func:`write_workbooks`."""
     want = max(_bytes(WRITER_MEMORY_LIMIT), need)
-    if want < _bytes(limit):
-        con.execute(f"SET memory_limit = '{int(want)}B'")
+    if want >= _bytes(limit):
+        con.execute(f"SET memory_limit = '{limit}'")
+        return limit
+    con.execute(f"SET memory_limit = '{int(want)}B'")
+    return WRITER_MEMORY_LIMIT if want == _bytes(WRITER_MEMORY_LIMIT) else f"{want / 2**20:.0f} MiB"
 
 
 @contextmanager

@@ -163,12 +163,13 @@ def test_benefit_place_and_scope_in_buckets_equal_one_pass(tmp_path, monkeypatch
 
     with connect(wh, settings=s) as con:
         one = screened(con)
-        monkeypatch.setattr(screen, "BENEFIT_PLACE_PERSONS", 7)  # the sample's persons in many buckets
+        # the sample's 2,000 persons in 20 buckets (a bucket of 7 made 286 passes: 10 s of the suite)
+        monkeypatch.setattr(screen, "BENEFIT_PLACE_PERSONS", 100)
         buckets = screened(con)
         monkeypatch.setattr(screen, "BENEFIT_PLACE_PERSONS", 1_000_000)
-        monkeypatch.setattr(screen, "SCOPE_PERSONS", 7)  # sql/screen/40_scope.sql in many buckets too
+        monkeypatch.setattr(screen, "SCOPE_PERSONS", 100)  # sql/screen/40_scope.sql in many buckets too
         scope_buckets = screened(con)
-    assert one[0]["screened"] > 7 * 3
+    assert one[0]["screened"] > 100 * 10
     assert buckets == one
     assert scope_buckets == one
 

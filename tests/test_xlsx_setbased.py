@@ -289,6 +289,36 @@ def test_the_rows_are_sorted_once_and_never_held_by_a_window_or_a_join(wh, tmp_p
     con.close()
 
 
+def test_rows_needing_more_than_the_connection_has_are_written_under_its_limit_not_the_bound(wh, tmp_path, monkeypatch):
+    """The CLI's run writes every office's workbook in one query: from ≈ 3.5 M persons its rows
+    need more than the connection's limit. The writer then runs under the connection's limit (one
+    thread), not under WRITER_MEMORY_LIMIT, which ran out of memory every time and wrote all the
+    workbooks twice (docs/benchmarks.md, twelfth session)."""
+    con = duckdb.connect(str(wh), read_only=True)
+    con.execute("SET memory_limit = '1GB'")
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    seen = {}
+
+    class Seen(Exception):
+        pass
+
+    def capture(con, query, offices, books):
+        seen["limit"], seen["threads"] = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads')"
+        ).fetchall()[0]
+        raise Seen
+
+    monkeypatch.setattr(xlsx, "_stream", capture)
+    monkeypatch.setattr(xlsx, "WRITER_ROW_BYTES", 10**12)  # the rows of a large province at once
+    with pytest.raises(Seen):
+        xlsx.write_workbooks(
+            con, P_MI, {"640104": tmp_path / "w.xlsx"}, columns=COLS, closed_stages=CLOSED_STAGES, memory_limit="1GB"
+        )
+    assert [(seen["limit"],)] == before and seen["threads"] == 1
+    assert con.execute("SELECT current_setting('memory_limit')").fetchall() == before
+    con.close()
+
+
 def test_a_bound_too_small_writes_the_same_workbook_under_the_connections_limit(wh, tmp_path, monkeypatch, caplog):
     """DuckDB out of memory under the writer's bound: the workbook is written again under the
     connection's own limit (a warning says so), the same bytes; the settings are put back."""
