@@ -125,11 +125,9 @@ class Steps:
         self.done.append((m, before, after))
         return m
 
-    def secs(self, label: str) -> float:
-        return next(m.secs for m, _, _ in self.done if m.label == label)
-
-    def cpu(self, label: str) -> float:
-        return next(m.cpu for m, _, _ in self.done if m.label == label)
+    def total(self, what: str, *labels: str) -> float:
+        """The steps' ``secs`` (wall) or ``cpu`` summed over ``labels``."""
+        return sum(getattr(m, what) for m, _, _ in self.done if m.label in labels)
 
 
 SEED = 7
@@ -233,16 +231,15 @@ def bench_size(persons: int, a, forecast: bool) -> dict:
     s.run(CLI + ["run", "--month", "2026-12", "--warehouse", str(wh), "--out", str(out)], "run 2026-12 (INCR)")
     if forecast and not a.months_only:
         s.run(CLI + ["forecast", "--month", "2026-12", "--warehouse", str(wh)], "forecast 2026-12")
-    bare = s.secs("bare read_csv")
-    full_month = s.secs("ingest FULL") + s.secs("run 2026-11 (FULL)")
-    incr_month = s.secs("ingest INCR (1 %)") + s.secs("run 2026-12 (INCR)")
+    parts = {
+        "bare": ("bare read_csv",),
+        "full": ("ingest FULL", "run 2026-11 (FULL)"),
+        "incr": ("ingest INCR (1 %)", "run 2026-12 (INCR)"),
+    }
+    bare, full_month, incr_month = (s.total("secs", *parts[k]) for k in ("bare", "full", "incr"))
     # the same in CPU seconds: on a virtual machine whose speed varies, the wall ratios and the CPU
     # ratios differ (docs/benchmarks.md, twelfth session); both are printed
-    cpu = {
-        k: s.cpu(f"ingest {a}") + s.cpu(f"run {b}")
-        for k, a, b in (("full", "FULL", "2026-11 (FULL)"), ("incr", "INCR (1 %)", "2026-12 (INCR)"))
-    }
-    cpu["bare"] = s.cpu("bare read_csv")
+    cpu = {k: s.total("cpu", *labels) for k, labels in parts.items()}
     res = dict(
         persons=persons,
         steps=s.done,

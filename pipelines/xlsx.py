@@ -147,9 +147,10 @@ def write_workbooks(
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    used = [WRITER_MEMORY_LIMIT]  # the writer's limit, for the warning below
+    used = WRITER_MEMORY_LIMIT  # the writer's limit, for the warning below
 
     def write(bound: bool) -> dict[str, int]:
+        nonlocal used
         try:
             with _bounded(con, bound, memory_limit) as own_limit:
                 # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
@@ -162,7 +163,7 @@ def write_workbooks(
                         f"SELECT (SELECT count(*) FROM worklist_rows WHERE {where}), "
                         f"(SELECT coalesce(sum(strlen(en) + strlen(zh)), 0) FROM {_EVIDENCE})"
                     ).fetchall()[0]
-                    used[0] = _limit(con, own_limit, rows * WRITER_ROW_BYTES + texts * EVIDENCE_FACTOR)
+                    used = _limit(con, own_limit, rows * WRITER_ROW_BYTES + texts * EVIDENCE_FACTOR)
                 return _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
         except BaseException:
             for t in tmps.values():
@@ -180,7 +181,7 @@ def write_workbooks(
         log.warning(
             "the workbooks did not fit DuckDB's memory_limit %s while written (%s): written again "
             "under the connection's own limit",
-            used[0],
+            used,
             str(exc).splitlines()[0],
         )
         written = write(False)

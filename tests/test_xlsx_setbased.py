@@ -247,6 +247,29 @@ def _plan_names(node: dict, under_build: bool = False, out: list | None = None) 
     return out
 
 
+def _while_streaming(con, tmp_path, monkeypatch) -> dict:
+    """The rows' query plan (``plan``, EXPLAIN's JSON) and DuckDB's ``limit`` and ``threads`` as
+    they are when office 640104's workbook starts streaming; nothing is written."""
+    seen = {}
+
+    class Seen(Exception):
+        pass
+
+    def capture(con, query, offices, books):
+        seen["plan"] = con.execute("EXPLAIN (FORMAT json) " + query).fetchall()[0][1]
+        seen["limit"], seen["threads"] = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads')"
+        ).fetchall()[0]
+        raise Seen
+
+    monkeypatch.setattr(xlsx, "_stream", capture)
+    with pytest.raises(Seen):
+        xlsx.write_workbooks(
+            con, P_MI, {"640104": tmp_path / "w.xlsx"}, columns=COLS, closed_stages=CLOSED_STAGES, memory_limit="1GB"
+        )
+    return seen
+
+
 def test_the_rows_are_sorted_once_and_never_held_by_a_window_or_a_join(wh, tmp_path, monkeypatch):
     """The office_files task's peak (docs/benchmarks.md, ninth session): the rows' query has no
     window over the rows (only DuckDB's streaming row_number), one sort, and no hash table built on
@@ -261,24 +284,8 @@ def test_the_rows_are_sorted_once_and_never_held_by_a_window_or_a_join(wh, tmp_p
         "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers'), current_setting('threads')"
     )
     before = con.execute(settings).fetchall()
-    seen = {}
-
-    class Seen(Exception):
-        pass
-
-    def capture(con, query, offices, books):
-        seen["plan"] = json.loads(con.execute("EXPLAIN (FORMAT json) " + query).fetchall()[0][1])[0]
-        seen["limit"], seen["threads"] = con.execute(
-            "SELECT current_setting('memory_limit'), current_setting('threads')"
-        ).fetchall()[0]
-        raise Seen
-
-    monkeypatch.setattr(xlsx, "_stream", capture)
-    with pytest.raises(Seen):
-        xlsx.write_workbooks(
-            con, P_MI, {"640104": tmp_path / "w.xlsx"}, columns=COLS, closed_stages=CLOSED_STAGES, memory_limit="1GB"
-        )
-    ops = _plan_names(seen["plan"])
+    seen = _while_streaming(con, tmp_path, monkeypatch)
+    ops = _plan_names(json.loads(seen["plan"])[0])
     names = [n for n, _, _ in ops]
     assert "WINDOW" not in names and names.count("STREAMING_WINDOW") == 1
     assert names.count("ORDER_BY") == 1
@@ -297,23 +304,8 @@ def test_rows_needing_more_than_the_connection_has_are_written_under_its_limit_n
     con = duckdb.connect(str(wh), read_only=True)
     con.execute("SET memory_limit = '1GB'")
     before = con.execute("SELECT current_setting('memory_limit')").fetchall()
-    seen = {}
-
-    class Seen(Exception):
-        pass
-
-    def capture(con, query, offices, books):
-        seen["limit"], seen["threads"] = con.execute(
-            "SELECT current_setting('memory_limit'), current_setting('threads')"
-        ).fetchall()[0]
-        raise Seen
-
-    monkeypatch.setattr(xlsx, "_stream", capture)
     monkeypatch.setattr(xlsx, "WRITER_ROW_BYTES", 10**12)  # the rows of a large province at once
-    with pytest.raises(Seen):
-        xlsx.write_workbooks(
-            con, P_MI, {"640104": tmp_path / "w.xlsx"}, columns=COLS, closed_stages=CLOSED_STAGES, memory_limit="1GB"
-        )
+    seen = _while_streaming(con, tmp_path, monkeypatch)
     assert [(seen["limit"],)] == before and seen["threads"] == 1
     assert con.execute("SELECT current_setting('memory_limit')").fetchall() == before
     con.close()
