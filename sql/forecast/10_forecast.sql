@@ -111,6 +111,7 @@ p AS (    -- the push's person data, only for those without a worklist row (the 
 )
 SELECT w.*, r.statutory_age_mi, r.insurance_type,
        coalesce(w.elected_retirement_mi, r.statutory_age_mi) AS retirement_mi,
+       elected_month_usable(w.elected_retirement_mi, r.flexible_earliest_mi, r.flexible_latest_mi) AS elected_usable,
        coalesce(c.counted_months, r.counted_months) AS counted_months,
        -- the channel of P's worklist row (the same expression on the same data: sql/outputs/10_worklist.sql),
        -- computed here only for the persons entering
@@ -166,7 +167,7 @@ WHERE n.issued_mi BETWEEN {{ month_mi + 1 }} AND {{ month_mi + horizon }}
 -- month R, unless it was sent already (one per kind and R).
 CREATE OR REPLACE TEMP TABLE _fc_declarations AS
 SELECT p.id_no, p.office_code, mo.m, p.retirement_mi, p.channel,
-       declaration_decision(pre_service_complete(p.stage), p.counted_months,
+       declaration_decision(pre_service_complete(p.stage), p.elected_usable, p.counted_months,
                             min_contribution_months(p.retirement_mi // 12, p.insurance_type)) AS decision
 FROM _fc_people p
 JOIN _fc_months mo ON mo.m >= p.from_mi + CASE WHEN p.entering THEN 1 ELSE 0 END

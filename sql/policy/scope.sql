@@ -1,5 +1,5 @@
 -- reads: -
--- writes: age_minus_3_due, age_reached_due, declaration_decision, declaration_window, flag_depends_on_month, insufficient_years_at, overdue_age, past_age_not_retired_at, pre_service_complete, projected_months_at, scope_rule_at, servable, trigger_application_at, trigger_reach, trigger_screening_at
+-- writes: age_minus_3_due, age_reached_due, declaration_decision, declaration_window, elected_month_usable, flag_depends_on_month, insufficient_years_at, overdue_age, past_age_not_retired_at, pre_service_complete, projected_months_at, scope_rule_at, servable, trigger_application_at, trigger_reach, trigger_screening_at
 -- params: settings
 -- Scope, triggers and the month-dependent flags (rules.md §3, §4), as functions of the month m:
 -- the one definition that the screening of month P (sql/screen/20_facts.sql, 30_flags.sql,
@@ -56,7 +56,14 @@ CREATE OR REPLACE TEMP MACRO overdue_age(statutory_age_mi, m) AS statutory_age_m
 -- pre-service is complete when a conclusion was confirmed (stage CONFIRMED, or DECLARED already).
 CREATE OR REPLACE TEMP MACRO declaration_window(retirement_mi, m) AS retirement_mi - m BETWEEN 1 AND 3;
 CREATE OR REPLACE TEMP MACRO pre_service_complete(stage) AS stage IN ('CONFIRMED', 'DECLARED');
-CREATE OR REPLACE TEMP MACRO declaration_decision(complete, counted_months, min_months) AS
-    CASE WHEN NOT complete THEN 'FOLLOW_UP'
+-- An elected month counts only within the flexible window (rules.md §6 "the elected month if one
+-- was recorded (feedback, within the flexible window)"; policy.md §2): the window is that of the
+-- person's latest data, and a month elected inside an earlier window that a corrected push has
+-- moved (a birth date, a person type) is not used: the entry is listed for follow-up, not notified
+-- (docs/decisions.md "An elected month the latest data puts outside the window").
+CREATE OR REPLACE TEMP MACRO elected_month_usable(elected_mi, flexible_earliest_mi, flexible_latest_mi) AS
+    elected_mi IS NULL OR coalesce(elected_mi BETWEEN flexible_earliest_mi AND flexible_latest_mi, false);
+CREATE OR REPLACE TEMP MACRO declaration_decision(complete, elected_usable, counted_months, min_months) AS
+    CASE WHEN NOT complete OR NOT elected_usable THEN 'FOLLOW_UP'
          WHEN counted_months >= min_months THEN 'DECLARATION'
          ELSE 'CONSULTATION' END;
