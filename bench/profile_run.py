@@ -66,6 +66,8 @@ def _wrap(mod, attr, label=None):
 
 
 def main() -> None:
+    # One piece (issue 15): a bench script read top to bottom — its options, the wrappers installed,
+    # the run, the table printed.
     ap = argparse.ArgumentParser()
     ap.add_argument("warehouse")
     ap.add_argument("--month", required=True)

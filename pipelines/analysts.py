@@ -124,6 +124,8 @@ STEPS = Steps(
             "upkeep_columns",
             "upkeep_months",
             "flags_month_latest",
+            "upkeep_latest_from_file",
+            "upkeep_screened_months",
             "upkeep_ledger_same",
             "upkeep_overdue",
             "upkeep_ledger",
@@ -405,12 +407,7 @@ def _latest_month_from_file(con, db: str, table: str, months: list[int]) -> tupl
     if table not in _LATEST_FROM_FILE:
         return None, None
     source, step = _LATEST_FROM_FILE[table]
-    latest, ok = con.execute(
-        "WITH l AS (SELECT max(month_mi) AS m FROM screen_results) "
-        "SELECT l.m, l.m IN (SELECT month_mi FROM month_runs WHERE command = 'run' AND status = 'DONE') "
-        f'AND (SELECT count(*) FROM "{db}"."{source}") = (SELECT count(*) FROM flags WHERE month_mi = l.m) '
-        f'AND (SELECT count(*) FROM "{db}"."{source}" WHERE month IS DISTINCT FROM month_text(l.m)) = 0 FROM l'
-    ).fetchone()
+    latest, ok = run_step(con, STEPS["upkeep_latest_from_file"], db=db, source=source)[0]
     if latest is None or latest not in months or not ok:
         return None, None
     return latest, query(STEPS[step], db=db)
@@ -420,14 +417,7 @@ def _screened_months(con, db: str, table: str) -> tuple[int, int] | None:
     """(the latest screened month now, the copy's latest screened month) when the copy's
     ledger_current can follow a run in place (sql/analysts/upkeep_ledger_run.sql): no run of the
     copy's month began, ended or was rerun since, and no month screened between the two; else None."""
-    latest, copy_mi, between = con.execute(
-        f'WITH c AS (SELECT max(screened_month) AS m FROM "{db}"."{table}"), '
-        "ci AS (SELECT CAST(left(m, 4) AS INTEGER) * 12 + CAST(right(m, 2) AS INTEGER) - 1 AS mi FROM c) "
-        "SELECT (SELECT max(month_mi) FROM screen_results), ci.mi, "
-        "(SELECT count(*) FROM (SELECT DISTINCT month_mi FROM screen_results) s "
-        "  WHERE s.month_mi > ci.mi AND s.month_mi < (SELECT max(month_mi) FROM screen_results)) "
-        "+ (SELECT count(*) FROM _an_months WHERE month_mi = ci.mi) FROM ci"
-    ).fetchone()
+    latest, copy_mi, between = run_step(con, STEPS["upkeep_screened_months"], db=db, table=table)[0]
     if latest is None or copy_mi is None or latest < copy_mi or between:
         return None
     return latest, copy_mi

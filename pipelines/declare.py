@@ -49,15 +49,18 @@ from .warehouse import connect, rollback
 
 log = logging.getLogger(__name__)
 
-#: the declaration screening's steps, in order (screen_declarations; the notices are issued and the
-#: entries moved between them by notify and ledger), then the office files' query
+#: the declaration screening's steps, in order: its month_runs row begun, the screening
+#: (screen_declarations; the notices are issued and the entries moved between them by notify and
+#: ledger), the office files' query, its month_runs row ended
 STEPS = Steps(
     (
+        Step("declare/00_begin.sql"),
         Step("declare/10_screen.sql"),
         Step("declare/12_notice_rows.sql"),
         Step("declare/15_moves.sql"),
         Step("declare/20_record.sql"),
         Step("declare/30_office_file.sql"),
+        Step("declare/90_finish.sql"),
     )
 )
 
@@ -228,16 +231,7 @@ def declare_month(
             ).fetchall()[0][0]
         ):
             raise MonthRefused(f"month {ctx.month} was never declared: nothing to replay")
-        # an attempt killed before it could record its end stays RUNNING: it failed (and this one's
-        # end must not be written onto it too)
-        con.execute(
-            "UPDATE month_runs SET status = 'FAILED' WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'",
-            [ctx.month_mi],
-        )
-        con.execute(
-            "INSERT INTO month_runs VALUES (?, 'declare', ?, ?, now(), NULL, 'RUNNING')",
-            [ctx.month_mi, ctx.as_of_seq, replay],
-        )
+        run_step(con, STEPS["00_begin"], month_mi=ctx.month_mi, seq=ctx.as_of_seq, replay=replay)
         try:
             if not replay:
                 con.execute("BEGIN TRANSACTION")
@@ -253,19 +247,8 @@ def declare_month(
         except BaseException:
             from .monthly import _record_failure
 
-            _record_failure(
-                con,
-                lambda: con.execute(
-                    "UPDATE month_runs SET status = 'FAILED', finished_at = now() "
-                    "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'",
-                    [ctx.month_mi],
-                ),
-            )
+            _record_failure(con, lambda: run_step(con, STEPS["90_finish"], month_mi=ctx.month_mi, status="FAILED"))
             raise
-        con.execute(
-            "UPDATE month_runs SET status = 'DONE', finished_at = now() "
-            "WHERE month_mi = ? AND command = 'declare' AND status = 'RUNNING'",
-            [ctx.month_mi],
-        )
+        run_step(con, STEPS["90_finish"], month_mi=ctx.month_mi, status="DONE")
         report.out_dir = out / ctx.month / "declarations"
     return report

@@ -42,6 +42,7 @@ from pathlib import Path
 import duckdb
 
 from . import labels
+from .steps import sql_list, sql_str
 from .xlsx_rows import (  # noqa: F401 -- re-exported: the rows' SQL moved to xlsx_rows
     _EVIDENCE,
     _FORMULA_FIRST,
@@ -141,7 +142,7 @@ def write_workbooks(
     offices = sorted(paths)
     if not offices:
         return {}
-    codes = ", ".join(f"'{o}'" for o in offices)
+    codes = sql_list(offices)
     where = f"month_mi = {int(month_mi)} AND office_code IN ({codes})"
     tmps = {o: paths[o].with_name(paths[o].name + ".tmp") for o in offices}
     for path in paths.values():
@@ -218,9 +219,9 @@ def _limit(con, limit: str, need: float) -> str:
     Returns the limit set, as said in the warning of :func:`write_workbooks`."""
     want = max(_bytes(WRITER_MEMORY_LIMIT), need)
     if want >= _bytes(limit):
-        con.execute(f"SET memory_limit = '{limit}'")
+        con.execute("SET memory_limit = ?", [limit])
         return limit
-    con.execute(f"SET memory_limit = '{int(want)}B'")
+    con.execute("SET memory_limit = ?", [f"{int(want)}B"])
     return WRITER_MEMORY_LIMIT if want == _bytes(WRITER_MEMORY_LIMIT) else f"{want / 2**20:.0f} MiB"
 
 
@@ -255,14 +256,18 @@ def _bounded(con, bound: bool = True, memory_limit: str | None = None):
             con.execute(f"SET disabled_optimizers = '{','.join([*names, 'build_side_probe_side'])}'")
         yield limit
     finally:
-        con.execute(f"SET memory_limit = '{limit}'")
+        con.execute("SET memory_limit = ?", [limit])
         con.execute(f"SET disabled_optimizers = '{disabled}'")
         con.execute(f"SET threads = {int(threads)}")
 
 
 def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages) -> dict[str, int]:
+    # One piece (issue 15): the offices' statistics, the sheets' layout and the one query of every
+    # office's rows are parts of one statement built for this call (its columns, kinds and widths
+    # follow the settings' worklist columns, so it cannot be a fixed file of sql/): split, the same
+    # seven lists would be passed between the parts. The values are quoted by pipelines.steps' filters.
     source = f"worklist_rows LEFT JOIN {_EVIDENCE} ev ON ev.en = worklist_rows.flag_evidence"
-    closed = ", ".join(f"'{s}'" for s in closed_stages) or "''"
+    closed = sql_list(closed_stages) or "''"
     shown = [_shown(c) for c in columns]
     kinds = ["number" if c in _NUMBERS else "long" if c in _LONG else "text" for c in columns]
     # per office: its rows, its open entries (反馈), the widths of the values as shown (a CJK
@@ -290,7 +295,7 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
     # the long columns' widths per office (wrapped text: the row's height follows its lines)
     longs = [c for c, k in enumerate(kinds) if k == "long"]
     per_office = ", ".join(
-        f"({i}, '{o}'{''.join(f', {max(1, int(books[o].widths[c]) - 4)}' for c in longs)})"
+        f"({i}, {sql_str(o)}{''.join(f', {max(1, int(books[o].widths[c]) - 4)}' for c in longs)})"
         for i, o in enumerate(offices)
     )
     lines = (
