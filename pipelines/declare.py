@@ -40,7 +40,7 @@ from . import DATA_DIR
 from .errors import MonthRefused
 from .feedback import ensure_schema, notice_month, refresh_deadlines
 from .ledger import record_transitions
-from .months import format_month
+from .months import first_day, format_month
 from .outputs import remove_path, swap_folder
 from .settings import Settings, load_settings
 from .tabular import write_table
@@ -106,7 +106,7 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
     """Decide, notify and move stages for month P inside the caller's transaction."""
     from . import notify
 
-    month_first = f"{month_mi // 12:04d}-{month_mi % 12 + 1:02d}-01"
+    month_first = first_day(month_mi).isoformat()
     run_step(con, STEPS["10_screen"], month_mi=month_mi)
     counts = dict(
         zip(
@@ -122,7 +122,7 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
     counts["left out: retired"] = retired
     issued = 0
     batch_mi = notice_month(con, month_mi)
-    counts["SMS batch month"] = f"{batch_mi // 12:04d}-{batch_mi % 12 + 1:02d}"
+    counts["SMS batch month"] = format_month(batch_mi)
     for kind in ("DECLARATION", "CONSULTATION"):
         run_step(con, STEPS["12_notice_rows"], kind=kind)
         n = notify.issue_notices(con, kind, "_decl_notice_rows", batch_mi, settings) or 0

@@ -71,6 +71,25 @@ def format_month(mi: int) -> str:
     return f"{mi // 12:04d}-{mi % 12 + 1:02d}"
 
 
+def format_yyyymm(mi: int) -> str:
+    """A month index as ``'YYYYMM'`` (the push format's segment months)."""
+    return f"{mi // 12:04d}{mi % 12 + 1:02d}"
+
+
+def format_month_zh(value) -> str:
+    """A month as ``YYYY年M月`` (the notices' texts): from a month index, ``'YYYY-MM'``, ``'YYYYMM'`` or a date."""
+    if isinstance(value, date):
+        return f"{value.year}年{value.month}月"
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a month: {value!r}")
+    if isinstance(value, int):
+        return f"{value // 12}年{value % 12 + 1}月"
+    ym = split(str(value).strip(), dash=None)
+    if ym is None:
+        raise ValueError(f"not a month: {value!r}")
+    return f"{ym[0]}年{ym[1]}月"
+
+
 def month_of(d: date) -> int:
     """The month index of a day."""
     return d.year * 12 + d.month - 1

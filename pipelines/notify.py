@@ -166,20 +166,10 @@ def sms_segments(text: str | int) -> int:
 
 
 def ym_zh(value) -> str:
-    """A month as ``YYYY年M月``: from a month index, ``'YYYY-MM'``, ``'YYYYMM'`` or a date."""
+    """A month as ``YYYY年M月`` (:func:`pipelines.months.format_month_zh`), the templates' filter."""
     if isinstance(value, jinja2.Undefined):
         str(value)  # raises for StrictUndefined
-    if isinstance(value, (date, datetime)):
-        return f"{value.year}年{value.month}月"
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"not a month: {value!r}")
-    if isinstance(value, int):
-        return f"{value // 12}年{value % 12 + 1}月"
-    s = str(value).strip()
-    ym = months.split(s, dash=None)
-    if ym is None:
-        raise ValueError(f"not a month: {value!r}")
-    return f"{ym[0]}年{ym[1]}月"
+    return months.format_month_zh(value)
 
 
 def date_zh(value) -> str:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
 from pathlib import Path
 
 import jinja2
 
+from . import months
 from .errors import RetirePrepError
 from .notify import (
     _LETTER_BASIS,
@@ -100,7 +100,7 @@ def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
     month_mi = int(month_mi)
     rows = _dicts(con, query(STEPS["60_letters"], month_mi=month_mi, persons=_persons_source(con)))
     template = _letter_env.get_template("coordination.html.j2")
-    first_day = date(month_mi // 12, month_mi % 12 + 1, 1)
+    first_day = months.first_day(month_mi)
     paths: list[Path] = []
     for row in rows:
         sender = _check_code(row["sender"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..months import split
+from ..months import month_index, split
 from .codes import NX_CITIES, NX_COUNTIES
 from .rates import chance
 
@@ -14,20 +14,12 @@ _ID_CHECK = np.array(list("10X98765432"))
 _POW10 = 10 ** np.arange(16, -1, -1, dtype=np.int64)
 
 
-def month_index(year: int, month: int) -> int:
-    """Months since year 0 (the spec's month arithmetic)."""
-    return year * 12 + month - 1
-
-
 def parse_month_arg(month: str) -> int:
+    """The generator's ``--month`` (``YYYY-MM``) as a month index (pipelines.months)."""
     ym = split(month or "")
     if ym is None:
         raise ValueError(f"month must be YYYY-MM, got {month!r}")
     return month_index(*ym)
-
-
-def month_index_of(yyyymm: str) -> int:
-    return month_index(int(yyyymm[:4]), int(yyyymm[4:6]))
 
 
 def days_in_month(y: np.ndarray, m: np.ndarray) -> np.ndarray:

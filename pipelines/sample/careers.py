@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arrays import month_index, pick_weighted, uniform_ints
+from ..months import month_index
+from .arrays import pick_weighted, uniform_ints
 from .codes import NINGXIA, NX_COUNTIES, OTHER_CODES
 from .context import DrawContext
 from .persons import HUKOU_ELSEWHERE, Drawn

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..contract import PERSON_COLUMNS, SEGMENT_COLUMNS
 from . import draw
-from .arrays import month_index, month_index_of
+from ..months import format_yyyymm, month_index, parse_yyyymm
 from .breakage import break_persons, break_segments
 from .checks import check_person_row, check_segment_row
 from .codes import NX_COUNTIES, MOBILE_PREFIXES, OFFICE_WEIGHTS, OTHER_CODES
@@ -65,8 +65,8 @@ def _change_field(row: dict, rng: np.random.Generator) -> None:
 def _add_segment(row: dict, segs: list[dict], rng: np.random.Generator, month_idx: int) -> None:
     """One more segment (``incr_extra_segment``), in place: up to the data month when the last one
     ended over 2 months before, else an earlier one in another province."""
-    starts = [month_index_of(s["start_month"]) for s in segs]
-    ends = [month_index_of(s["end_month"]) for s in segs]
+    starts = [parse_yyyymm(s["start_month"]) for s in segs]
+    ends = [parse_yyyymm(s["end_month"]) for s in segs]
     birth = row["birth_date"]
     age_16 = month_index(int(birth[:4]), int(birth[4:6])) + 192
     last = max(ends) if ends else None
@@ -88,8 +88,8 @@ def _add_segment(row: dict, segs: list[dict], rng: np.random.Generator, month_id
             {
                 "id_no": row["id_no"],
                 "region_code": region,
-                "start_month": f"{start // 12}{start % 12 + 1:02d}",
-                "end_month": f"{end // 12}{end % 12 + 1:02d}",
+                "start_month": format_yyyymm(start),
+                "end_month": format_yyyymm(end),
                 "relation_status": relation,
             }
         )
