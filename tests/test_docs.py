@@ -4,6 +4,7 @@ output column a user can meet is written down where a user looks for it."""
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import tomllib
 from dataclasses import fields
@@ -32,32 +33,96 @@ def _options(p: argparse.ArgumentParser) -> set[str]:
 COMMANDS = _subcommands()
 
 
+def _command_lines(command: str) -> str:
+    """The README's line for ``retire-prep COMMAND`` in the block of commands, with the lines
+    that continue it (indented)."""
+    lines = README.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(rf"\.venv/bin/retire-prep {command}\b", line):
+            j = i + 1
+            while j < len(lines) and lines[j].startswith(" ") and lines[j].strip():
+                j += 1
+            return "\n".join(lines[i:j])
+    return ""
+
+
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_command_and_option_is_in_the_readme(command):
-    assert re.search(rf"retire-prep {command}\b", README), f"README shows no `retire-prep {command}`"
+    """Each command's options are on its own line of the README's commands (not merely somewhere)."""
+    line = _command_lines(command)
+    assert line, f"README shows no `.venv/bin/retire-prep {command}` line"
     parser = COMMANDS[command]
     if command == "sample":  # its arguments live with the generator
         from pipelines.sample import add_sample_arguments
 
         parser = add_sample_arguments(argparse.ArgumentParser())
-    missing = sorted(o for o in _options(parser) if o not in README)
-    assert not missing, f"`retire-prep {command}` options not in the README: {missing}"
+    missing = sorted(o for o in _options(parser) if not re.search(rf"{re.escape(o)}\b", line))
+    assert not missing, f"`retire-prep {command}` options not on its README line: {missing}"
+
+
+def test_the_global_options_are_in_the_readme():
+    top = {s for a in build_parser()._actions for s in a.option_strings if s not in ("-h", "--help")}
+    assert top and all(o in README for o in top), sorted(o for o in top if o not in README)
+
+
+#: where a user looks a code up (docs/reason-codes.md; the feedback codes with what to do)
+CODE_DOCS = "\n".join(
+    (PROJECT_ROOT / "docs" / f).read_text(encoding="utf-8") for f in ("reason-codes.md", "feedback-format.md")
+)
+CODE = re.compile(r"[A-Z][A-Z0-9_]{3,}")
+#: the calls that give a feedback row or file its code (pipelines/feedback/)
+FEEDBACK_REFUSALS = {"_Refuse", "_refuse", "_refuse_file", "FeedbackFileRefused"}
+
+
+def _called(node: ast.Call) -> str:
+    return node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
 
 
 def _reason_codes() -> set[str]:
+    """Every code a row or file can be given: the feedback reasons and every code its refusals
+    raise; the ingest SQL's quarantine and applications codes; a batch refusal's code (MANIFEST,
+    CONFLICT, STALE, DEPARTURES, BATCH, VALIDATION: pipelines/ingest/)."""
     from pipelines.feedback import REASONS
 
     codes = set(REASONS)
+    for f in (PROJECT_ROOT / "pipelines" / "feedback").glob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and _called(node) in FEEDBACK_REFUSALS:
+                codes |= {
+                    a.value
+                    for a in node.args
+                    if isinstance(a, ast.Constant) and isinstance(a.value, str) and CODE.fullmatch(a.value)
+                }
     for f in (PROJECT_ROOT / "sql" / "ingest").glob("*.sql"):
         text = f.read_text(encoding="utf-8")
         codes |= set(re.findall(r"THEN\s+'([A-Z][A-Z0-9_]{3,})'", text))
         codes |= set(re.findall(r"WHEN\s+'([A-Z][A-Z0-9_]{3,})'\s+THEN\s+'", text))
+    ingest = "\n".join(f.read_text(encoding="utf-8") for f in (PROJECT_ROOT / "pipelines" / "ingest").glob("*.py"))
+    codes |= set(re.findall(r'"REFUSE", f?"([A-Z]{4,}):', ingest))  # _decide's CONFLICT / STALE
+    codes |= set(re.findall(r'_record_refusal\([^)]*"([A-Z]{4,})"\)', ingest))  # MANIFEST
+    codes |= set(re.findall(r'code="([A-Z_]{4,})"', ingest))  # DEPARTURES
+    codes |= set(re.findall(r'(?:or|else) "([A-Z]{4,})"', ingest))  # BATCH, VALIDATION
     return codes
+
+
+def test_the_batch_refusal_codes_are_collected():
+    assert {
+        "MANIFEST",
+        "CONFLICT",
+        "STALE",
+        "DEPARTURES",
+        "BATCH",
+        "VALIDATION",
+        "NOT_XLSX",
+        "ENCODING",
+    } <= _reason_codes()
 
 
 @pytest.mark.parametrize("code", sorted(_reason_codes()))
 def test_every_reason_code_is_documented(code):
-    assert re.search(rf"\b{code}\b", DOCS), f"reason code {code} appears in no file of docs/"
+    assert re.search(rf"\b{code}\b", CODE_DOCS), (
+        f"reason code {code} is in neither docs/reason-codes.md nor docs/feedback-format.md"
+    )
 
 
 def test_every_setting_is_in_the_settings_file():
