@@ -151,9 +151,7 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
         moved = con.execute("SELECT count(*) FROM _moved_office").fetchall()[0][0]
         opened = con.execute("SELECT count(*) FROM _opening").fetchall()[0][0]
         if validate:
-            from .validate import validate_frames
-
-            from .validate import sample_clause
+            from .validate import sample_clause, validate_frames
 
             n = con.execute("SELECT count(*) FROM ledger_entries WHERE closed_mi IS NULL").fetchall()[0][0]
             frame = con.execute(

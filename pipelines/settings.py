@@ -89,11 +89,6 @@ class Settings:
         return replace(self, **kw)
 
 
-def settings_path() -> Path:
-    env = os.environ.get("RETIRE_PREP_SETTINGS")
-    return Path(env) if env else DATA_DIR / "settings.toml"
-
-
 def _refuse(message: str):
     from .errors import RetirePrepError
 

@@ -1,7 +1,7 @@
 """The one way to run the SQL of ``sql/``: a stage's steps in one tuple, run by :func:`run_steps`.
 
 A :class:`Step` is one file under ``sql/`` (rendered with Jinja2: settings and parameters only, never
-data; see :mod:`pipelines.warehouse` for the quoting filters).  Every file opens with
+data; the quoting filters ``sql_str``, ``sql_ident`` and ``sql_list`` are below).  Every file opens with
 ``-- reads:`` / ``-- writes:`` / ``-- params:``; a step is given exactly the parameters of its
 ``-- params:`` line, picked from the keyword arguments of the call (a missing one is an error), so
 one call can pass a month's whole context.

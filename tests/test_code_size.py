@@ -29,4 +29,6 @@ def test_module_within_600_lines_and_long_functions_say_why(path):
             body = lines[node.lineno - 1 : node.end_lineno]
             if len(body) > MAX_FUNCTION and "one piece" not in "\n".join(body).lower():
                 long.append(f"{node.name} ({len(body)} lines, line {node.lineno})")
-    assert not long, f"{path.relative_to(ROOT)}: functions over {MAX_FUNCTION} lines without a 'one piece' comment: {long}"
+    assert not long, (
+        f"{path.relative_to(ROOT)}: functions over {MAX_FUNCTION} lines without a 'one piece' comment: {long}"
+    )

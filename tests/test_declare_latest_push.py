@@ -19,7 +19,10 @@ from pipelines.ingest import ingest_batches
 from pushkit import make_id, person, segment, write_batch
 from support.ledger import Push, feedback_to_conclusion, run_push_month
 
-CONFIRM = ({"event": "RESULT_RECEIVED", "event_date": "2026-11-20"}, {"event": "CONFIRMED", "event_date": "2026-11-21", "confirmer": "EMPLOYER"})
+CONFIRM = (
+    {"event": "RESULT_RECEIVED", "event_date": "2026-11-20"},
+    {"event": "CONFIRMED", "event_date": "2026-11-21", "confirmer": "EMPLOYER"},
+)
 
 
 def _p(n: int, birth: str, **kw) -> dict:
@@ -51,7 +54,10 @@ def _decisions(push: Push, month_mi: int) -> dict:
 
 
 def _notices(push: Push, kind: str) -> dict:
-    return {r[0]: r[1:] for r in push.q("SELECT id_no, reference_mi, office_code, text FROM notice_log WHERE kind = ?", [kind])}
+    return {
+        r[0]: r[1:]
+        for r in push.q("SELECT id_no, reference_mi, office_code, text FROM notice_log WHERE kind = ?", [kind])
+    }
 
 
 def _listed(push: Push, month: str, office: str) -> set:
@@ -130,7 +136,9 @@ def test_the_run_after_it_files_the_moved_persons_notice_where_it_was_issued(cor
         "SELECT office_code, file_office FROM notice_log WHERE kind = 'DECLARATION' AND id_no = ?", [ids["A"]]
     )
     assert (office, file_office) == ("640105", None)
-    assert push.q("SELECT office_code FROM ledger_entries WHERE id_no = ? AND closed_mi IS NULL", [ids["A"]]) == [("640105",)]
+    assert push.q("SELECT office_code FROM ledger_entries WHERE id_no = ? AND closed_mi IS NULL", [ids["A"]]) == [
+        ("640105",)
+    ]
 
 
 def test_without_a_newer_push_the_screening_is_used_as_before(tmp_path):

@@ -1,4 +1,4 @@
-"""Black-box conformance of the output contract (../shared/spec/outputs.md), written from the spec.
+"""Black-box conformance of the output contract (the spec's outputs.md: docs/spec/outputs.md), written from the spec.
 
 One module-scoped scenario drives the CLI in-process (``pipelines.cli.main``):
 

@@ -1,4 +1,4 @@
-"""Black-box conformance of the input contract, ../shared/spec/push-format.md (with outputs.md's CLI
+"""Black-box conformance of the input contract, the spec's push-format.md (docs/spec/push-format.md) (with outputs.md's CLI
 contract and docs/decisions.md where the spec is silent).
 
 Written from the spec alone by an independent tester: the CLI is driven in-process

@@ -23,7 +23,7 @@ from pipelines.policy import (
 )
 from pipelines.settings import Settings
 
-from pushkit import SPEC, VECTORS, read_vectors  # noqa: F401
+from pushkit import read_vectors
 
 
 def opt_int(s: str) -> int | None:

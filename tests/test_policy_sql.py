@@ -26,7 +26,7 @@ from pipelines.screen import STEPS as SCREEN_STEPS
 from pipelines.steps import run_step
 from pipelines.warehouse import _register_functions
 
-from pushkit import SPEC, VECTORS, read_vectors  # noqa: F401
+from pushkit import read_vectors
 
 
 def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
