@@ -68,6 +68,7 @@ STEPS = Steps(
         Step("notify/40_pre_service_notified.sql"),
         Step("notify/46_withdraw.sql"),
         Step("notify/47_settle_batch.sql"),
+        Step("notify/48_settle_texts.sql"),
         Step("notify/55_letters_due.sql"),
         Step("notify/45_file_office.sql"),
         Step("notify/50_sms_file.sql"),
@@ -556,11 +557,16 @@ def withdraw_closed(con, month_mi: int) -> int:
 
 def settle_batch(con, month_mi: int) -> int:
     """P's unpublished batch on P's data: channel, mobile and filing office of the notices issued
-    into P that were raised before P's push (``sql/notify/47_settle_batch.sql``).  Returns how many
-    changed."""
+    into P that were raised before P's push (``sql/notify/47_settle_batch.sql``), and their texts
+    naming the filing office (``48_settle_texts.sql``).  Returns how many notices were settled."""
     if batch_published(con, month_mi):
         return 0
-    return run_step(con, STEPS["47_settle_batch"], month_mi=int(month_mi), persons=_persons_source(con))[0][0]
+    changed = run_step(con, STEPS["47_settle_batch"], month_mi=int(month_mi), persons=_persons_source(con))[0][0]
+    named = [
+        (code, office_short_name(o["office_name"]), o["phone"]) for code, o in sorted(offices().items()) if o["phone"]
+    ]
+    run_step(con, STEPS["48_settle_texts"], month_mi=int(month_mi), offices=named)
+    return changed
 
 
 def record_letters_due(con, month_mi: int) -> int:

@@ -181,3 +181,33 @@ def test_an_elected_month_outside_the_window_of_the_latest_data_is_followed_up_n
     assert "outside the flexible window" in reason and "2031-06" in reason
     assert c["id_no"] not in _notices(push, "DECLARATION") and c["id_no"] not in _notices(push, "CONSULTATION")
     assert push.q("SELECT stage FROM ledger_entries WHERE id_no = ?", [c["id_no"]]) == [("CONFIRMED",)]
+
+
+def test_notices_raised_before_the_push_moved_the_person_name_the_office_that_sends_them(tmp_path):
+    """The production order: `declare 2026-12` on the 1st (the person at 640104), then 2026-12's push
+    moves him to 640105, then the run: his DECLARATION of the 1st and the RESULT of 640104's
+    conclusion go out in 640105's batch and tell him to call, and to object at, 640105."""
+    from pipelines.monthly import run_month
+    from pipelines.notify import office_short_name, offices
+
+    push = Push(tmp_path)
+    a = _p(1, "19660815")
+    run_push_month(push, "2026-11", [a])
+    feedback_to_conclusion(push, a, 2, then=CONFIRM)
+    declare_month("2026-12", push.wh, push.tmp / "out", push.settings)
+    _incr(push, "2026-12", [dict(a, op="U", insured_region="640105")])
+    run_month("2026-12", push.wh, push.tmp / "out", validate=False)
+    old, new = offices()["640104"], offices()["640105"]
+    rows = push.q(
+        "SELECT kind, office_code, file_office, text FROM notice_log WHERE id_no = ? AND kind IN ('DECLARATION', 'RESULT')",
+        [a["id_no"]],
+    )
+    assert sorted(r[0] for r in rows) == ["DECLARATION", "RESULT"]
+    for kind, issued_by, filed_by, text in rows:
+        assert (issued_by, filed_by) == ("640104", "640105"), kind
+        assert new["phone"] in text and old["phone"] not in text, (kind, text)
+    [(result,)] = [(t,) for k, _, _, t in rows if k == "RESULT"]
+    assert f"向{office_short_name(new['office_name'])}提交" in result
+    sms = push.tmp / "out" / "2026-12" / "notifications"
+    assert (sms / "640105" / "sms.csv").read_text(encoding="utf-8").count(new["phone"]) >= 2
+    assert old["phone"] not in (sms / "640105" / "sms.csv").read_text(encoding="utf-8")

@@ -7,7 +7,7 @@
 -- with P's files: it takes the channel and mobile of the person's data of P (rules.md §5; the
 -- worklist shows the same channel), and the office whose ledger holds its entry in P (file_office,
 -- set only where it differs from the issuing office: the files it is in, the report's and
--- office_progress's counts). Its text stays as issued. Only notices that differ are touched
+-- office_progress's counts). Its text stays as issued but for the office it names (48_settle_texts.sql). Only notices that differ are touched
 -- (the statement's count is theirs); idempotent. Only while P's batch is unpublished
 -- (notify.batch_published): once a run of P is DONE its notices were sent as they are, and a rerun
 -- of P — even on a correction push of P that moves a person to another office — re-emits them as
