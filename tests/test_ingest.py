@@ -352,6 +352,168 @@ def test_a_quarantined_row_in_a_full_is_not_a_person_who_left(tmp_path, wh):
     assert {r[4] for r in quarantine(wh) if r[2] == "persons"} == {"BAD_GENDER", "DUPLICATE_ID_NO"}
 
 
+# --------------------------------------------------------------------------- a quarantined segment row
+# push-format.md "Bad input" and "segments.csv"; docs/decisions.md "A quarantined segment row": a
+# person with one of his segment rows quarantined keeps his current segment set (a new person takes
+# the accepted rows); his persons row applies as usual.
+
+
+def _current_segment_versions(wh: Path, id_no: str) -> list[tuple]:
+    return q(
+        wh,
+        "SELECT region_code, start_mi, end_mi, relation_status, valid_from_seq, valid_to_seq "
+        "FROM segment_versions WHERE id_no = ? ORDER BY start_mi",
+        [id_no],
+    )
+
+
+def test_a_typo_in_the_only_segment_row_keeps_the_history_and_the_benefit_place(tmp_path):
+    """The probe's case: a Gansu hukou (620102) with 1990-01..2024-12 paid in Ningxia; the next INCR
+    repeats him unchanged but types his only segment's region_code as 64O104 (letter O). The row is
+    quarantined and his segment stays: screening still finds Ningxia (rules.md §2), no handover to
+    Gansu, his entry stays open."""
+    from support.ledger import Push, entry
+
+    push = Push(tmp_path)
+    x = person(1, birth_date="19670315", hukou_region="620102")
+    x["id_no"] = make_id(prefix="620102", birth="19670315", seq=1)
+    others = [person(n, birth_date="19670315") for n in range(2, 25)]
+    seg_x = segment(x["id_no"], "640104", "199001", "202412")
+    segs = [seg_x] + [segment(p["id_no"]) for p in others]
+    push.month("2026-11", [x] + others, segs)
+    push.month(
+        "2026-12",
+        [dict(p, op="U") for p in [x] + others],
+        [dict(seg_x, region_code="64O104")] + segs[1:],
+        push_type="INCR",
+    )
+    assert push.q("SELECT seq, file, row_no, reason_code FROM quarantine_rows") == [
+        (2, "segments", 1, "BAD_REGION_CODE")
+    ]
+    assert push.q(
+        "SELECT segments_rows, segments_accepted, segments_quarantined, rows_balanced, persons_updated, "
+        "persons_kept_segments FROM batches WHERE seq = 2"
+    ) == [(24, 23, 1, True, 0, 1)]
+    # the one segment, still the version of seq 1; no new person version either
+    assert push.q(
+        "SELECT region_code, start_mi, end_mi, valid_from_seq, valid_to_seq FROM segment_versions WHERE id_no = ?",
+        [x["id_no"]],
+    ) == [("640104", 1990 * 12, 2024 * 12 + 11, 1, None)]
+    assert push.q("SELECT count(*) FROM person_versions WHERE id_no = ?", [x["id_no"]]) == [(1,)]
+    assert push.q(
+        "SELECT month_mi, benefit_province FROM screen_results WHERE id_no = ? ORDER BY month_mi", [x["id_no"]]
+    ) == [(24322, "640000"), (24323, "640000")]
+    assert push.q("SELECT count(*) FROM handovers") == [(0,)]
+    assert entry(push, x["id_no"])[2:4] == (None, None)  # not closed (no MOVED_OUT)
+
+
+def test_incr_a_quarantined_segment_row_keeps_both_earlier_segments(tmp_path, wh):
+    """U with two segment rows, one quarantined: both earlier segments stay (the good row is not
+    applied either), the changed persons row is applied; in the same batch a person whose rows are
+    all good gets them, and a U with no segment rows leaves none (push-format.md)."""
+    ps, ss = population(40)
+    ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
+    before = segments_as_of(wh)
+    x = dict(ps[0], op="U", phone="13700000001")
+    y, z = dict(ps[1], op="U"), dict(ps[2], op="U")
+    sx = [segment(x["id_no"], "620102", "198807", "202512"), segment(x["id_no"], start="200001", status=7)]
+    sy = [segment(y["id_no"], "110101", "201001", "201512", 2)]
+    pad_p, pad_s = unchanged_updates(ps, ss, range(10, 40))
+    rep = ingest(
+        wh, write_batch(tmp_path / "i2", [x, y, z] + pad_p, sx + sy + pad_s, seq=2, push_type="INCR", base_seq=1)
+    )
+    a = rep.applied[0]
+    assert (a["segments_accepted"], a["segments_quarantined"], a["persons_kept_segments"]) == (62, 1, 1)
+    assert a["persons_updated"] == 3  # x (its row), y and z (their segments)
+    assert [r[2:5] for r in quarantine(wh)] == [("segments", 2, "BAD_RELATION_STATUS")]
+    assert "1 kept their earlier segments" in rep.lines()[0]
+    assert_no_personal_data(*rep.lines())
+    segs, cur = segments_as_of(wh), persons_as_of(wh)
+    assert segs[x["id_no"]] == before[x["id_no"]]
+    assert {r[4:] for r in _current_segment_versions(wh, x["id_no"])} == {(1, None)}  # no new version
+    assert cur[x["id_no"]]["phone"] == "13700000001" and cur[x["id_no"]]["valid_from_seq"] == 2
+    assert segs[y["id_no"]] == [("110101", "201001", "201512", "2")]
+    assert z["id_no"] not in segs
+    assert q(wh, "SELECT persons_kept_segments, rows_balanced FROM batches WHERE seq = 2") == [(1, True)]
+
+
+def test_full_a_quarantined_segment_row_keeps_both_earlier_segments(tmp_path, wh):
+    """The same in a FULL: the person with a quarantined segment row keeps his two segments, one whose
+    rows are all good has his set replaced."""
+    ps, ss = population(40)
+    ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
+    before = segments_as_of(wh)
+    ss2 = [dict(s) for s in ss]
+    ss2[0] = segment(ps[0]["id_no"], "620102", "198807", "202512")  # a good, changed row
+    ss2[1]["end_month"] = "199001"  # data row 2: END_BEFORE_START
+    ss2[2] = segment(ps[1]["id_no"], "110101", "201001", "201512", 2)  # ps[1]: all good, one changed
+    rep = ingest(wh, write_batch(tmp_path / "f2", ps, ss2, seq=2))
+    a = rep.applied[0]
+    assert (a["persons_kept_segments"], a["persons_updated"], a["persons_left"]) == (1, 1, 0)
+    assert [r[2:5] for r in quarantine(wh)] == [("segments", 2, "END_BEFORE_START")]
+    segs = segments_as_of(wh)
+    assert segs[ps[0]["id_no"]] == before[ps[0]["id_no"]]
+    assert {r[4:] for r in _current_segment_versions(wh, ps[0]["id_no"])} == {(1, None)}
+    assert segs[ps[1]["id_no"]] == [("640104", "200001", "200912", "1"), ("110101", "201001", "201512", "2")]
+    assert q1(wh, "SELECT count(*) FROM segment_versions WHERE valid_from_seq = 2") == 2
+
+
+def test_a_new_person_with_a_quarantined_segment_row_gets_the_good_ones(tmp_path, wh):
+    """A new person (op I) has no earlier set: the accepted rows are all there is. One who left the
+    push (op D) and comes back (op I) is no new person: the set he left with stays."""
+    ps, ss = population(40)
+    ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
+    new = dict(person(41), op="I")
+    good = segment(new["id_no"], start="200001", end="202010")
+    bad = segment(new["id_no"], start="201113", end="201512")  # month 13: BAD_MONTH
+    gone = {"op": "D", "id_no": ps[1]["id_no"]}
+    pad_p, pad_s = unchanged_updates(ps, ss, range(10, 40))
+    rep = ingest(
+        wh,
+        write_batch(tmp_path / "i2", [new, gone] + pad_p, [good, bad] + pad_s, seq=2, push_type="INCR", base_seq=1),
+    )
+    a = rep.applied[0]
+    assert (a["persons_inserted"], a["persons_left"], a["persons_kept_segments"]) == (1, 1, 0)
+    assert [r[2:5] for r in quarantine(wh)] == [("segments", 2, "BAD_MONTH")]
+    assert segments_as_of(wh)[new["id_no"]] == [("640104", "200001", "202010", "1")]
+    assert "kept their earlier segments" not in rep.lines()[0]
+    before = segments_as_of(wh)[gone["id_no"]]
+    back = dict(ps[1], op="I")
+    sb = [segment(back["id_no"], "620102", "198807", "202512"), dict(segment(back["id_no"]), relation_status="")]
+    rep = ingest(wh, write_batch(tmp_path / "i3", [back] + pad_p, sb + pad_s, seq=3, push_type="INCR", base_seq=2))
+    a = rep.applied[0]
+    assert (a["persons_inserted"], a["persons_updated"], a["persons_kept_segments"]) == (0, 1, 1)
+    assert persons_as_of(wh)[back["id_no"]]["in_push"] is True
+    assert segments_as_of(wh)[back["id_no"]] == before
+
+
+def test_an_unparsable_segment_record_keeps_the_earlier_segments_of_the_id_it_holds(tmp_path, wh):
+    """A segment record DuckDB cannot parse (a column short) is quarantined UNPARSABLE_ROW with no
+    typed id_no: the ID number in its text still names the person whose set it breaks."""
+    ps, ss = population(40)
+    ingest(wh, write_batch(tmp_path / "f1", ps, ss, seq=1))
+    before = segments_as_of(wh)
+    x = dict(ps[0], op="U")
+    sx = [segment(x["id_no"], "620102", "198807", "202512"), segment(x["id_no"], start="200001")]
+    pad_p, pad_s = unchanged_updates(ps, ss, range(10, 40))
+    segs = sx + pad_s
+    lines = csv_text(segs, SEGMENT_COLUMNS).split("\n")
+    lines[2] = lines[2].rsplit(",", 1)[0]  # data row 2: one column short
+    b = write_batch(
+        tmp_path / "i2",
+        [x] + pad_p,
+        segs,
+        seq=2,
+        push_type="INCR",
+        base_seq=1,
+        raw_files={"segments": "\n".join(lines).encode()},
+    )
+    rep = ingest(wh, b)
+    assert [(r[2], r[3], r[4].split(":")[0]) for r in quarantine(wh)] == [("segments", 2, "UNPARSABLE_ROW")]
+    assert rep.applied[0]["persons_kept_segments"] == 1
+    assert segments_as_of(wh)[x["id_no"]] == before[x["id_no"]]
+
+
 def test_an_update_that_only_moves_a_separator_is_not_lost(tmp_path, wh):
     """The row hash tells '甲|137…' + '139…' from '甲' + '137…|139…', and an empty field from the
     text \\0: an INCR U with such a change makes a new version."""

@@ -31,8 +31,8 @@ STEPS = Steps(
         Step("ingest/20_validate_segments.sql", inputs=_STAGED),
         Step("ingest/30_accounting.sql", inputs=_STAGED),
         Step("ingest/50_record.sql", inputs=_STAGED),
-        Step("ingest/40_apply_full.sql"),
-        Step("ingest/40_apply_incr.sql"),
+        Step("ingest/40_apply_full.sql", inputs=("rej_segments",)),  # a person's unparsable segment rows
+        Step("ingest/40_apply_incr.sql", inputs=("rej_segments",)),
         Step("ingest/70_person_keys.sql"),
         Step("ingest/60_applications.sql", inputs=("_apps", "_apps_rej")),  # read by 01–04 too
     )
@@ -206,7 +206,7 @@ def _apply_staged(
         and con.execute("SELECT count(*) FROM person_versions WHERE valid_to_seq IS NULL AND in_push").fetchall()[0][0]
     )
     stats = run_step(con, STEPS[f"40_apply_{man.push_type.lower()}"], **params)[0]
-    inserted, updated, left, warnings = stats
+    inserted, updated, left, kept, warnings = stats
     if full:
         _check_departures(man, settings, before, left, accept_departures)
     if _VALIDATION_ROOT.get() is not None:
@@ -233,6 +233,7 @@ def _apply_staged(
         persons_inserted=inserted,
         persons_updated=updated,
         persons_left=left,
+        persons_kept_segments=kept,
     )
     return row
 
@@ -240,7 +241,8 @@ def _apply_staged(
 _BATCH_COLS = (
     "seq, batch_id, push_type, base_seq, data_month, generated_at, encoding, file_format, source_dir, "
     "content_hash, status, persons_rows, persons_accepted, persons_quarantined, segments_rows, "
-    "segments_accepted, segments_quarantined, warnings, persons_inserted, persons_updated, persons_left"
+    "segments_accepted, segments_quarantined, warnings, persons_inserted, persons_updated, persons_left, "
+    "persons_kept_segments"
 ).split(", ")
 
 

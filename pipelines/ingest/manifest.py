@@ -72,6 +72,10 @@ class IngestReport:
                 f"{a['segments_quarantined']} quarantined; {a['persons_inserted']} new, "
                 f"{a['persons_updated']} changed, {a['persons_left']} left the push, {a['warnings']} warnings"
             )
+            if a.get("persons_kept_segments"):  # a count only: no ID number (docs/decisions.md)
+                out[-1] += (
+                    f"; {a['persons_kept_segments']} kept their earlier segments (a segment row of theirs quarantined)"
+                )
         out += [f"already applied, nothing to do: {b}" for b in self.noop]
         out += [f"held back {h['batch_id']} (seq {h['seq']}): waiting for seq {h['missing']}" for h in self.held]
         out += [f"superseded by a later FULL, never applied: {b}" for b in self.superseded]

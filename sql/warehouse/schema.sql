@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS push_batches (
     applied_at            TIMESTAMPTZ,
     message               VARCHAR
 );
+-- persons of the batch who kept their earlier segments because one of their segment rows was
+-- quarantined (docs/decisions.md "A quarantined segment row"); NULL for batches applied before it
+ALTER TABLE push_batches ADD COLUMN IF NOT EXISTS persons_kept_segments BIGINT;
 
 -- Every refusal (whole batch), kept even though nothing of the batch is applied.
 CREATE TABLE IF NOT EXISTS batch_refusals (

@@ -15,12 +15,13 @@ SELECT seq, batch_id, push_type, base_seq, data_month, status, file_format, enco
        segments_rows, segments_accepted, segments_quarantined,
        persons_accepted + persons_quarantined = persons_rows
          AND segments_accepted + segments_quarantined = segments_rows AS rows_balanced,
-       persons_inserted, persons_updated, persons_left, warnings,
-       received_at, applied_at, message
+       persons_inserted, persons_updated, persons_left,
+       persons_kept_segments,  -- kept their earlier segments: a segment row quarantined (docs/decisions.md)
+       warnings, received_at, applied_at, message
 FROM push_batches
 UNION ALL
 SELECT seq, batch_id, NULL, NULL, NULL, 'REFUSED', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, refused_at, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, refused_at, NULL,
        reason_code || ': ' || coalesce(file || ' ', '') || coalesce('row ' || row_no || ' ', '')
        -- a reason that begins with its code (CONFLICT, STALE …) does not say it twice
        || CASE WHEN starts_with(reason, reason_code || ': ') THEN substr(reason, length(reason_code) + 3)
