@@ -31,7 +31,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from .. import labels
-from ..contract import shown_column_names
+from ..contract import shown_column_names, shown_text
 from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse, _Why
 
 FEEDBACK_SHEET = "反馈"
@@ -163,11 +163,12 @@ def _feedback_sheets(wb) -> list:
         n for n in names if n.strip().startswith(FEEDBACK_SHEET) and n != FEEDBACK_SHEET and not _CONTINUATION.match(n)
     ]
     if others:
+        sheet = shown_text(others[0])  # a sheet's name is free text: never an ID or mobile number in a message
         raise _refuse(
             "TWO_FEEDBACK_SHEETS",
-            f"the workbook has a sheet {others[0]} beside {FEEDBACK_SHEET}: put every feedback row in the sheet "
+            f"the workbook has a sheet {sheet} beside {FEEDBACK_SHEET}: put every feedback row in the sheet "
             f"{FEEDBACK_SHEET} and delete the other",
-            sheet=others[0],
+            sheet=sheet,
         )
     return [wb[FEEDBACK_SHEET]] + [wb[n] for _, n in more]
 
