@@ -4,6 +4,7 @@ One place for the generator (``sample``) and the ingest to agree on.
 """
 
 import re
+import unicodedata
 
 # A header name worth echoing in a refusal: ASCII, starting with a letter or '_'. A file saved
 # without its header has a data row there (an ID number, a phone, a name, an office code), which
@@ -37,17 +38,109 @@ SEGMENT_COLUMNS = ("id_no", "region_code", "start_month", "end_month", "relation
 APPLICATION_COLUMNS = ("id_no", "applicant_type", "applied_on", "channel", "county_code")
 
 
-_ID_OR_PHONE_IN_NAME = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15}|1[3-9][0-9]{9})(?![0-9])")
+# What may be an ID number or a mobile number in free text (a file name, a sheet name, a message):
+# rules.md §4 counts +86/0086, spaces and hyphens and full-width digits as forms of a phone, and an
+# ID number is written in groups ("640104 19660815 003X").  Found on the NFKC form of each character
+# (full-width ６, Ｘ, the ideographic space); the text shown keeps its other characters.
+_MOBILE = re.compile(r"(?:86|0086)?1[3-9][0-9]{9}")
+_ID = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}")
+_LONG_RUN = 11  # digits written together: as many as a mobile number's, or more, are masked whole
+_MAX_DIGITS = 22  # the longest a group of runs worth checking can be (0086 + a mobile, an ID number)
+_DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+
+
+def _kind(ch: str) -> tuple[str, str]:
+    """One character as the search sees it: (``d`` digit(s) | ``x`` an ID's check X | ``s`` separator
+    | ``o`` other, its NFKC digits)."""
+    n = unicodedata.normalize("NFKC", ch)
+    if n.isdecimal():  # ASCII, full-width, other scripts' digits (and ㉑ → 21)
+        return "d", "".join(str(unicodedata.decimal(c)) for c in n)
+    if n in ("X", "x"):
+        return "x", "X"
+    if n.isspace() or n in ".-_" or ch in _DASHES or unicodedata.category(ch) == "Cf":
+        return "s", ""
+    return "o", ""
+
+
+def _groups(text: str) -> list[list[tuple[int, int, str]]]:
+    """The digit groups of ``text`` — (start, end, digits), an ID's check X ending its group — each
+    list one run of groups separated by up to 3 separators (a space, hyphen, dot …)."""
+    kinds = [_kind(ch) for ch in text]
+    runs: list[list[tuple[int, int, str]]] = []
+    i, n = 0, len(text)
+    while i < n:
+        if kinds[i][0] != "d":
+            i += 1
+            continue
+        run: list[tuple[int, int, str]] = []
+        while True:
+            start, digits = i, ""
+            while i < n and kinds[i][0] == "d":
+                digits += kinds[i][1]
+                i += 1
+            if i < n and kinds[i][0] == "x" and not (i + 1 < n and kinds[i + 1][0] == "d"):
+                digits += "X"
+                i += 1
+            run.append((start, i, digits))
+            j = i
+            while j < n and j - i < 3 and kinds[j][0] == "s":
+                j += 1
+            if digits.endswith("X") or j == i or j >= n or kinds[j][0] != "d":
+                break
+            i = j
+        runs.append(run)
+    return runs
+
+
+def personal_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` holds digits that may be an ID number (15 or 18, its check X) or a mobile
+    number (11, 13 or 15 with 86/0086 before), written together or in groups separated by spaces,
+    hyphens or dots, ASCII or full-width: (start, end) spans, in order, not overlapping.  Shorter
+    groups that carry meaning (an office code 640104, a month 2026-12, a sequence (2)) are not
+    spans unless together they make such a number."""
+    text = str(text)
+    spans: list[tuple[int, int]] = []
+    for run in _groups(text):
+        for a, (start, end, digits) in enumerate(run):
+            if len(digits.rstrip("X")) >= _LONG_RUN:
+                spans.append((start, end))
+            joined = digits
+            for b in range(a + 1, len(run)):
+                if "X" in joined or len(joined) + len(run[b][2]) > _MAX_DIGITS:
+                    break
+                joined += run[b][2]
+                if _MOBILE.fullmatch(joined) or _ID.fullmatch(joined):
+                    spans.append((start, run[b][1]))
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def shown_text(text: str) -> str:
+    """``text`` with the digits (and an ID's check X) of what may be an ID number or a mobile number
+    masked with ``*``, one per character; the separators and everything else kept, so that the
+    text stays recognisable (:func:`personal_spans`)."""
+    text = str(text)
+    out = list(text)
+    for s, e in personal_spans(text):
+        for i in range(s, e):
+            if _kind(text[i])[0] in "dx":
+                out[i] = "*"
+    return "".join(out)
 
 
 def shown_file_name(name: str) -> str:
-    """A file's name as messages, reports and logs show it: digits of what may be an ID number
-    (18 or 15 digits) or a mobile number (11) are masked — a clerk may name a one-person file
+    """A file's name as messages, reports, receipts and logs show it: digits of what may be an ID
+    number or a mobile number masked (:func:`shown_text`) — a clerk may name a one-person file
     after the person; the name stays recognisable by its other characters (issue 14 review)."""
-    return _ID_OR_PHONE_IN_NAME.sub(lambda m: "*" * len(m.group()), str(name))
+    return shown_text(str(name))
 
 
 def shown_column_names(names) -> list[str]:
     """``names`` as a refusal may show them: a name that does not look like a column name (so
-    possibly a data value) becomes ``<not a column name>``."""
-    return [n if _COLUMN_NAME_LIKE.fullmatch(n) else "<not a column name>" for n in names]
+    possibly a data value, or digits that may be an ID or mobile number) becomes ``<not a column name>``."""
+    return [n if _COLUMN_NAME_LIKE.fullmatch(n) and not personal_spans(n) else "<not a column name>" for n in names]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .contract import shown_file_name  # a transition's source names the feedback file
 from .errors import RetirePrepError
 from .policy import format_month, parse_month
 from .settings import load_settings
@@ -127,7 +128,7 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
             + (f", elected retirement month {e[9]}" if e[9] else "")
         )
     for t in trans:
-        L.append(f"    {t[3]}  {t[1]} → {t[2]}  [{t[4]}] {t[5]}")
+        L.append(f"    {t[3]}  {t[1]} → {t[2]}  [{shown_file_name(t[4])}] {t[5]}")
     L.append("")
     L.append("Notices (rules.md §5):" + ("" if notices or withdrawn else " none"))
     L += [f"  {n[0]} for {n[1]} (issued {n[2]}) via {n[3]} {n[4]}" for n in notices]
@@ -218,7 +219,7 @@ def _zh(
         )
     for t in trans:
         frm = "—" if t[1] == "—" else label("stage", t[1])
-        L.append(f"    {t[3]}  {frm} → {label('stage', t[2])}  [{t[4]}] {detail_zh(t[5])}")
+        L.append(f"    {t[3]}  {frm} → {label('stage', t[2])}  [{shown_file_name(t[4])}] {detail_zh(t[5])}")
     L.append("")
     L.append("告知（rules.md §5）：" + ("" if notices or withdrawn else "无"))
     L += [

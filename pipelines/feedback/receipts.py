@@ -17,8 +17,9 @@ what to do.
   it was not applied again, with the first time's results.
 * Privacy: the receipt goes to the office only.  It names the ID number of a refused row only when
   the row's ledger entry is that office's (a row refused ``UNKNOWN_PERSON`` — no entry, or another
-  office's person — shows the same text and no ID number).  Logs name the file (masked), never a row's
-  data.  Identifiers are text cells (a spreadsheet mangles an 18-digit number).
+  office's person — shows the same text and no ID number).  Logs and the receipt name the file with the
+  digits that may be an ID or mobile number masked (``contract.shown_file_name``), never a row's data.
+  Identifiers are text cells (a spreadsheet mangles an 18-digit number).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def _summary(f: dict, file_name: str) -> list[tuple[str, str]]:
         lines.append(
             (
                 "处理结果",
-                f"与已处理的文件“{f['file_name']}”完全相同（{when}处理），本次未重复处理；以下是当时的处理结果",
+                f"与已处理的文件“{shown_file_name(f['file_name'])}”完全相同（{when}处理），本次未重复处理；以下是当时的处理结果",
             )
         )
     else:
@@ -152,7 +153,8 @@ def _workbook(office: str | None, file_name: str, summary, rows, created: dateti
         ws.set_column(i, i, w, text if i in (0, 1, 3, 4, 6) else wrap)
     ws.write_string(0, 0, "退休预服务反馈文件处理回执", title)
     r = 2
-    for k, v in [("经办机构", office or "（未能确定：文件中含多个机构或无法读取）"), ("文件", file_name), *summary]:
+    shown = shown_file_name(file_name)
+    for k, v in [("经办机构", office or "（未能确定：文件中含多个机构或无法读取）"), ("文件", shown), *summary]:
         ws.write_string(r, 0, k, key)
         ws.merge_range(r, 1, r, 7, v, wrap)
         ws.set_row(r, _height(v, 130))

@@ -17,7 +17,9 @@ a continuation sheet ``反馈(2)`` … goes on counting after the rows of the sh
   format the column as text: its digits are not the person's, and it is never matched.
 * The whole file is refused, nothing applied, with one line: not an .xlsx workbook (damaged,
   an old .xls), password-protected (``ENCRYPTED``), macro-enabled (``MACRO_ENABLED``), or
-  without the 反馈 sheet (``NO_FEEDBACK_SHEET``).
+  without the 反馈 sheet (``NO_FEEDBACK_SHEET``), 反馈 without its header (``EMPTY_FILE``), a
+  continuation sheet with rows but no header in its row 1 (``BAD_HEADER``: its rows would be
+  lost; one with nothing in it is passed over).
 
 Read with openpyxl in read-only mode (rows streamed from the file, values only).
 """
@@ -31,7 +33,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from .. import labels
-from ..contract import shown_column_names
+from ..contract import shown_column_names, shown_text
 from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse, _Why
 
 FEEDBACK_SHEET = "反馈"
@@ -149,6 +151,11 @@ def _id_mangled(v) -> bool:
     return False
 
 
+def _filled(values) -> bool:
+    """A sheet row with something in it (a cell of spaces only is empty)."""
+    return any(v is not None and str(v).strip() for v in values)
+
+
 def _feedback_sheets(wb) -> list:
     names = wb.sheetnames
     if FEEDBACK_SHEET not in names:
@@ -163,11 +170,12 @@ def _feedback_sheets(wb) -> list:
         n for n in names if n.strip().startswith(FEEDBACK_SHEET) and n != FEEDBACK_SHEET and not _CONTINUATION.match(n)
     ]
     if others:
+        sheet = shown_text(others[0])  # a sheet's name is free text: never an ID or mobile number in a message
         raise _refuse(
             "TWO_FEEDBACK_SHEETS",
-            f"the workbook has a sheet {others[0]} beside {FEEDBACK_SHEET}: put every feedback row in the sheet "
+            f"the workbook has a sheet {sheet} beside {FEEDBACK_SHEET}: put every feedback row in the sheet "
             f"{FEEDBACK_SHEET} and delete the other",
-            sheet=others[0],
+            sheet=sheet,
         )
     return [wb[FEEDBACK_SHEET]] + [wb[n] for _, n in more]
 
@@ -212,16 +220,26 @@ def read_workbook(path: Path, data: bytes | None = None) -> tuple[bytes, list[tu
             ws.reset_dimensions()  # trust the rows in the file, not its recorded size
             rows = ws.iter_rows(values_only=True)
             header = next(rows, None)
-            if header is None or not any(h is not None and str(h).strip() for h in header):
+            if header is None or not _filled(header):
                 if ws.title == FEEDBACK_SHEET:
                     raise _refuse("EMPTY_FILE", f"the sheet {FEEDBACK_SHEET} has no header row", "EMPTY_FILE.sheet")
-                continue
+                if any(_filled(values) for values in rows):
+                    # its rows cannot be read without a header: refused whole, never left out silently
+                    sheet = shown_text(ws.title)
+                    raise _refuse(
+                        "BAD_HEADER",
+                        f"the sheet {sheet} has rows but no header in its row 1: copy the header of "
+                        f"{FEEDBACK_SHEET} into it",
+                        "BAD_HEADER.sheet_no_header",
+                        sheet=sheet,
+                    )
+                continue  # a continuation sheet with nothing in it
             these = _columns(header)
             last = 0
             for i, values in enumerate(rows, start=1):
                 last = i
                 row_no = before + i
-                if not any(v is not None and str(v).strip() for v in values):
+                if not _filled(values):
                     continue  # an empty row: not a row
                 row = {c: None for c in COLUMNS}
                 stray = False

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -62,12 +61,17 @@ def mask_example(example: Any, columns: tuple[str, ...], mask: Masker) -> Any:
     return plain(example)
 
 
-_ID_LIKE = re.compile(r"[0-9]{17}[0-9Xx]|1[3-9][0-9]{9}")
-
-
 def scrub(text: str) -> str:
-    """An exception message on one line, without anything shaped like an ID or mobile number."""
-    return _ID_LIKE.sub("<masked>", one_line(text))[:300]
+    """An exception message on one line, without anything shaped like an ID or mobile number
+    (:func:`pipelines.contract.personal_spans`: grouped, prefixed, full-width digits too)."""
+    from ..contract import personal_spans
+
+    line = one_line(text)
+    out, last = [], 0
+    for s, e in personal_spans(line):
+        out += [line[last:s], "<masked>"]
+        last = e
+    return ("".join(out) + line[last:])[:300]
 
 
 def one_line(v: Any) -> str:
