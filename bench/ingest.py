@@ -3,7 +3,7 @@
     .venv/bin/python bench/ingest.py [--persons N] [--work DIR] [--keep] [--profile] [--no-record]
 
 1. generates a FULL of N persons with their segments (``pipelines.sample.generate_batch``;
-   the plain writer of tests/pushkit.py if the project's generator is not there), and an
+   the plain writer of tests/support/pushkit.py if the project's generator is not there), and an
    INCR on top of it with 1 % of the persons changed;
 2. times, each in its own subprocess (wall time, and peak RSS from ``os.wait4``):
    (a) ``retire-prep ingest FULL`` into a fresh warehouse (as an operator runs it: GX

@@ -22,7 +22,7 @@ published and those recorded since; the transitions of entries with a transition
 The other tables are written whole.  What is kept rests on how the warehouse is written (only runs
 write screenings and flags; an issued notice of a published month never changes; transitions are
 only appended), and is checked where it is cheap (row counts, the person keys, a warehouse behind
-the copy): the result is the table a full rebuild writes (tests/test_analysts_upkeep.py compares
+the copy): the result is the table a full rebuild writes (tests/analysts/test_analysts_upkeep.py compares
 every table after every command of a multi-month flow).  No previous file, one that does not open,
 rotated person keys, or a table whose columns changed: written whole (``retire-prep analysts
 --full`` forces it).

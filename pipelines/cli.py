@@ -177,7 +177,7 @@ def cmd_demo(a) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     # One piece (issue 15): the whole command line declared in one place, one block per command,
-    # read top to bottom beside the README (tests/test_docs.py holds the two together).
+    # read top to bottom beside the README (tests/contract/test_docs.py holds the two together).
     p = _Parser(prog="retire-prep", description="Ningxia pension retirement pre-service pipeline")
     p.add_argument("-v", "--verbose", action="store_true", help="log every step")
     sub = p.add_subparsers(dest="command", required=True)

@@ -512,7 +512,7 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
 # notices in a FULL month) one pass needs more than DuckDB's 1 GB, and so did passes of 1,000,000 entries
 # (the stage's transaction keeps the index entries of the notices it inserted in memory, ~130 bytes each),
 # so a larger month is issued in buckets of persons (hash(id_no)); a person's notices are all in one
-# bucket, so the notices are the same (tests/test_notify_buckets.py)
+# bucket, so the notices are the same (tests/notify/test_notify_buckets.py)
 REMINDER_BUCKET_ENTRIES = 500_000
 
 

@@ -1,7 +1,7 @@
 """The pure rules of rules.md sections 1 (retirement ages) and 2 (benefit place).
 
 No I/O, no database: the SQL twins are the macros of ``sql/policy/retirement.sql``
-and the set-based ``sql/screen/benefit_place.sql``; tests/test_policy_sql.py keeps
+and the set-based ``sql/screen/benefit_place.sql``; tests/policy/test_policy_sql.py keeps
 the two in step.
 
 Month arithmetic (rules.md preamble): a year-month ``Y-M`` is the integer index

@@ -11,7 +11,7 @@ Incremental months: the month-independent part (benefit place, the flags of the 
 segments) is cached per person with the push seq it was computed at
 (``sql/warehouse/schema_screen.sql``); a month recomputes it for the persons whose data changed
 since, and for everyone when the seq went back or the rules changed (:func:`rules_fingerprint`).
-The result is the same as computing everyone (tests/test_screen_cache.py).
+The result is the same as computing everyone (tests/screen/test_screen_cache.py).
 """
 
 from __future__ import annotations

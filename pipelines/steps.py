@@ -12,7 +12,7 @@ names ``STEPS["01_screened":"05_recompute"]`` is the steps from one to the other
 Where Python work comes between two steps (a count, a frame registered, a pass per bucket) the stage
 runs the tuple in parts, in its order.  A table a step reads is in the schema, written by an earlier
 step of the same tuple, or named in the step's ``inputs`` (what the stage receives from outside its
-steps: a frame it registers, a table its caller made); tests/test_sql_headers.py holds every
+steps: a frame it registers, a table its caller made); tests/contract/test_sql_headers.py holds every
 ``STEPS`` to this and checks, on a small warehouse, that each step writes what it declares.
 
 ``run_step`` runs the statements and returns the rows of the last one (fetched: DuckDB refuses other
@@ -23,7 +23,7 @@ A stage that decides row by row with bound parameters (feedback) lists files of 
 (``-- name: <name>`` blocks, aiosql's convention) as its steps; :func:`statement` hands out one
 statement of such a file, for the caller to execute with its DuckDB parameters.
 
-This module is the only one that renders a file of ``sql/`` (tests/test_sql_headers.py checks it);
+This module is the only one that renders a file of ``sql/`` (tests/contract/test_sql_headers.py checks it);
 values are quoted into the text by the Jinja filters ``sql_str``, ``sql_ident``, ``sql_list``, never
 by hand.
 """
@@ -129,7 +129,7 @@ class Step:
 
     def render(self, **params) -> str:
         """The file's text rendered, its opening comment lines (the header and what it says) left out:
-        the text DuckDB reports, and a statement's label in tests/test_fault_injection.py, begin
+        the text DuckDB reports, and a statement's label in tests/robustness/test_fault_injection.py, begin
         with the first statement."""
         return _LEADING_COMMENTS.sub("", render(self.sql, **self.given(params)), count=1)
 

@@ -21,8 +21,8 @@ How it is written (issue 16 item 7: XlsxWriter cell by cell, ≈ 6.7 µs of Pyth
 反馈 — headers, widths, styles, frozen panes, filters, print setup, drop-downs, 填报说明 and
 properties, a few kB in memory — and ONE DuckDB query makes the XML of every data row of every
 office (labels and the Chinese evidence included, set-based), exactly the XML XlsxWriter's
-``constant_memory`` mode writes for those cells (inline strings; tests/test_xlsx_setbased.py
-compares every part with the cell-by-cell writer, tests/xlsx_reference.py).  Its Arrow batches
+``constant_memory`` mode writes for those cells (inline strings; tests/outputs/test_xlsx_setbased.py
+compares every part with the cell-by-cell writer, tests/support/xlsx_reference.py).  Its Arrow batches
 are written into the templates' sheets as they come, deflated (level 1, ZIP_LEVEL) while DuckDB
 makes the next batch: no Python per row, memory bounded by a few batches.  Each file is written to
 a temporary name and renamed; its properties and its zip entries carry fixed dates, so a rerun

@@ -1,7 +1,7 @@
 """The SQL that makes the XML of the workbooks' data rows (issue 16 item 7), split from
 :mod:`pipelines.xlsx` (which writes the files): how each worklist column is shown (labels, the Chinese
 evidence, numbers) and the ``<row>`` element XlsxWriter's ``constant_memory`` mode writes for it, on a
-fast path or a careful one (escapes, formula prefixes, long texts). tests/test_xlsx_setbased.py holds
+fast path or a careful one (escapes, formula prefixes, long texts). tests/outputs/test_xlsx_setbased.py holds
 it to the cell-by-cell writer."""
 
 from __future__ import annotations

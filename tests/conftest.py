@@ -1,25 +1,28 @@
 """Shared by every test module (pytest loads it first).
 
-Layout of tests/ (issue 15):
-- `support/`: helpers shared between test modules (a warehouse fed month by month, feedback rows,
-  declaration helpers, screening of hand-made persons, read-only queries; `state`: a workspace's
-  tables and files to compare with a reference; `publish`: the small push of the publishing
-  tests). Test modules import from
-  `support` and `pushkit` (hand-made push batches), never from one another.
-- `vectors/`: the spec's rule vectors, kept in the repository.
-- `hostile/generate.py`: the hostile-input corpus (every broken CSV record at the start, middle and
-  end of each input, Parquet and manifest cases), generated at test time by
-  `test_hostile_corpus.py` (issue 14); no binary file is kept.
-- `test_<stage>.py`: a stage's rules on tiny hand-made inputs (ingest, screen, ledger, notify,
-  declare, feedback, policy, workdays, tabular, validate, dags, cli).
-- `test_oracle_*.py`: independent oracles written from the spec alone; `test_*_fuzz*.py`,
-  `test_fault_injection.py`, `test_*_crash.py` (`test_publish_crash.py`: kill -9 at every file and
-  folder step of publishing), `test_environment_faults.py` (full and read-only disks, bad settings),
-  `test_ingest_swap.py`, `test_mutation_gaps.py`: robustness (fuzzing, killed processes, faults at
-  every step, mutants the suite must kill); `test_monthly.py`,
-  `test_correction_push.py`, `test_rerun_published_month.py`: whole monthly flows;
-  `test_docs.py`, `test_sql_headers.py`, `test_rules_index.py`, `test_vectors_copy.py`: the docs
-  and the SQL headers agree with the code.
+Layout of tests/ (issue 15: a reader finds a test by what it is about):
+- by stage, each rule on tiny hand-made inputs: `ingest/`, `screen/`, `ledger/`, `notify/`,
+  `declare/`, `feedback/` (the format, intake, receipts, masking of file names), `outputs/` (the
+  files, workbooks, report page, validation), `forecast/`, `analysts/`, `policy/` (ages, months,
+  working days), `warehouse/` (schema, migrations, backups), `cli/`, `airflow/` (the DAGs, the
+  push's arrival, the deployment), `sample/` (the generator);
+- `contract/`: the docs, the SQL headers, the rules index, the vectors' copy, the code's size and
+  the suite's own switches agree with the code;
+- `oracles/`: independent oracles written from the spec alone (push, screening, notices, outputs);
+- `robustness/`: fuzzing (`test_*fuzz*`), killed processes (`test_*_crash`: kill -9 at every file and
+  folder step of publishing), faults at every step (`test_fault_injection`), full and read-only disks
+  and bad settings (`test_environment_faults`), the hostile-input corpus (`test_hostile_corpus`,
+  built by `hostile/generate.py` at test time: no binary file is kept), a push swapped mid-ingest,
+  and the mutants the suite must kill (`test_mutation_gaps`);
+- `flows/`: whole monthly flows (a month, a correction push, a rerun of a published month).
+
+Shared code: `support/` (a warehouse fed month by month, feedback rows, declaration helpers,
+screening of hand-made persons, read-only queries, `state`: a workspace's tables and files to compare
+with a reference, `publish`: the small push of the publishing tests, `pushkit`: hand-made push
+batches, `oracle_rules`: the oracles' own rules, `xlsx_reference`: the workbooks' reference writer);
+`vectors/`: the spec's rule vectors, kept in the repository. Test modules import from `support`,
+never from one another; module names are unique across the folders (each folder is put on
+sys.path by pytest, and `--dist loadfile` and LONGEST_FIRST below go by the module's name).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ rules.md §2 vectorised; ``breakage`` the bad rows; ``writing``/``reading`` batc
 ``batch`` (FULL), ``incr``, ``applications``, ``cli``, ``shipped``.
 
 Every flag of rules.md §4 occurs in a 2,000-person batch; so do scope (a), (b), (c),
-the four benefit-place rules of §2 and places outside Ningxia (tests/test_sample.py).
+the four benefit-place rules of §2 and places outside Ningxia (tests/sample/test_sample.py).
 
 ``bad_rows=R``: each persons row and each segments row is broken with probability R
 (independently, from its own random stream, so the valid rows are those of the

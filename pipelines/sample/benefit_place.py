@@ -1,5 +1,5 @@
 """rules.md §2 (the benefit place), vectorised over persons × segment slots: the place the
-generator writes as the ministry's benefit_region_ministry (tests/test_sample.py checks it against
+generator writes as the ministry's benefit_region_ministry (tests/sample/test_sample.py checks it against
 pipelines.policy.benefit_province)."""
 
 from __future__ import annotations

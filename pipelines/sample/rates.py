@@ -11,7 +11,7 @@ Each row is ``Rate(name, value, meaning)``. ``value`` is one of
 
 The drawing code names a row by its ``name`` only; the package docstring and
 ``docs/sample.md`` are generated from this table (``python -m pipelines.sample.document
---write docs/sample.md``; tests/test_sample.py checks the page is up to date).
+--write docs/sample.md``; tests/sample/test_sample.py checks the page is up to date).
 
 Changing a value changes the generated data (and data/sample/: ``make sample``).
 The order of a Split's outcomes is part of the value: it is the order of the cut points.

@@ -2,7 +2,7 @@
 -- writes: - (a SELECT: the analysts' table)
 -- params: -
 -- The analysts' view flags_current (sql/warehouse/views.sql, outputs.md "The warehouse, for analysts"),
--- as a table: the same rows and columns (tests/test_analysts.py compares them), with the latest month
+-- as a table: the same rows and columns (tests/analysts/test_analysts.py compares them), with the latest month
 -- filtering both flags and screen_results before the join (the view filters flags only; ≈ 15 % less
 -- at 1,000,000 persons).
 WITH last AS (SELECT max(month_mi) AS m FROM screen_results)

@@ -2,7 +2,7 @@
 -- writes: - (a SELECT: the analysts' table)
 -- params: entries, ledger_only
 -- The analysts' view ledger_current (sql/warehouse/views.sql, outputs.md), as a table: the same rows
--- and columns (tests/test_analysts.py compares them), computed for the whole ledger at once. The view
+-- and columns (tests/analysts/test_analysts.py compares them), computed for the whole ledger at once. The view
 -- finds each person's latest screening with a window over every month of screen_results; here each
 -- entry is joined with the latest month's screening, and only the entries it lacks look further back
 -- (one join of the ledger with that month instead of a semi join, an anti join and a join: ≈ 15 %

@@ -3,7 +3,7 @@
 Every kind of broken CSV record, alone in an otherwise good file, at the start, the middle
 and the end of it, for the three CSV inputs (push persons files, county feedback files,
 applications files); plus the Parquet and manifest cases of the push.  Tests build the cases
-into a temporary folder (``tests/test_hostile_corpus.py``); a person may look at them with
+into a temporary folder (``tests/robustness/test_hostile_corpus.py``); a person may look at them with
 ``python tests/hostile/generate.py OUT`` (writes the CSV cases of every kind as files).
 
 A case is a file's bytes with the physical line of every row it was built from, so a test can
@@ -139,7 +139,7 @@ def push_cases(first_n: int = 0, good_per_case: int = 30) -> list[Case]:
     row in 31 stays under the 5 % that refuses a batch whole)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from pipelines.contract import PERSON_COLUMNS
-    from pushkit import person
+    from support.pushkit import person
 
     from datetime import date, timedelta
 
@@ -263,7 +263,7 @@ def main(out: str) -> None:
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from pushkit import make_id
+    from support.pushkit import make_id
 
     ids = [make_id(seq=i) for i in range(1, 5 * n_cases() + 1)]
     groups = [ids[i : i + 5] for i in range(0, len(ids), 5)]

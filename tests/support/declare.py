@@ -1,4 +1,4 @@
-"""Shared test support, moved from tests/test_declare.py (issue 15: no test module imports another)."""
+"""Shared test support, moved from tests/declare/test_declare.py (issue 15: no test module imports another)."""
 
 from __future__ import annotations
 

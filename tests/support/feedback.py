@@ -1,4 +1,4 @@
-"""Shared test support, moved from tests/test_feedback.py (issue 15: no test module imports another)."""
+"""Shared test support, moved from tests/feedback/test_feedback.py (issue 15: no test module imports another)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import duckdb
 from pipelines.feedback import COLUMNS, apply_feedback_files, ensure_schema
 from pipelines.settings import load_settings
 from pipelines.warehouse import connect
-from pushkit import make_id
+from support.pushkit import make_id
 
 
 P = 2026 * 12 + 10  # 2026-11

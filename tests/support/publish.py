@@ -1,11 +1,11 @@
-"""A small push for the publishing tests (tests/test_publish_crash.py, test_environment_faults.py):
+"""A small push for the publishing tests (tests/robustness/test_publish_crash.py, test_environment_faults.py):
 eleven persons over two offices — SMS and an offline notice, a 170 person, and one whose elected
 month a feedback file sets so that ``declare`` lists and notifies him — and a switch that leaves Great
 Expectations out of a run (its files are under ``validation/``, not published; other tests cover it)."""
 
 from __future__ import annotations
 
-from pushkit import person, segment
+from support.pushkit import person, segment
 
 OFFICES = ("640104", "640105")
 
@@ -16,7 +16,7 @@ class _NoThread:
 
 
 def no_validation(mp) -> None:
-    """Great Expectations left out (tests/test_validate.py and test_fault_injection.py cover it; its
+    """Great Expectations left out (tests/outputs/test_validate.py and test_fault_injection.py cover it; its
     files are written in place under validation/, which is not published): a run takes a fraction of
     a second on these few persons, so every kill can be followed by a full rerun."""
     import pipelines.validate as v
@@ -28,7 +28,7 @@ def no_validation(mp) -> None:
 def no_workbooks(mp) -> None:
     """The offices' workbooks (``worklist.xlsx``) left out: ``write_worklists`` gets each office's
     rows counted in ``worklist_rows``, as the writer would return them, and no file is written
-    (tests/test_worklist_xlsx.py, test_xlsx_setbased.py and the whole-month modules keep them:
+    (tests/outputs/test_worklist_xlsx.py, test_xlsx_setbased.py and the whole-month modules keep them:
     tests/conftest.py)."""
     import pipelines.outputs as o
 

@@ -1,4 +1,4 @@
-"""Shared test support, moved from tests/test_screen.py (issue 15: no test module imports another)."""
+"""Shared test support, moved from tests/screen/test_screen.py (issue 15: no test module imports another)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pipelines.monthly import month_context
 from pipelines import screen
 from pipelines.settings import load_settings
 from pipelines.warehouse import connect
-from pushkit import segment, write_batch
+from support.pushkit import segment, write_batch
 
 P = "2026-11"
 

@@ -1,5 +1,5 @@
-"""The state of a workspace, to compare a run with a reference (tests/test_fault_injection.py,
-tests/test_publish_crash.py, tests/test_environment_faults.py): every base table of the warehouse
+"""The state of a workspace, to compare a run with a reference (tests/robustness/test_fault_injection.py,
+tests/robustness/test_publish_crash.py, tests/robustness/test_environment_faults.py): every base table of the warehouse
 (timestamps left out) and every file under OUT (``validation/`` left out)."""
 
 from __future__ import annotations
