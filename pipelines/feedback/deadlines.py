@@ -3,8 +3,9 @@
 Objection deadlines are ``settings.objection_working_days`` working days after the day the result
 was received (:func:`pipelines.workdays.add_working_days`).  A deadline in a year no calendar
 covers is never guessed: it is kept as NULL (``CALENDAR_UNKNOWN``), a warning says so, and it is
-filled in as soon as the calendar knows the year (:func:`refresh_deadlines`, on every later
-``feedback`` and ``declare``).
+filled in as soon as the calendar knows the year, and a deadline computed before the calendar's
+regional rows for its year were entered is computed again (:func:`refresh_deadlines`, on every
+later ``feedback`` and ``declare``).
 """
 
 from __future__ import annotations
@@ -56,16 +57,17 @@ def notice_month(con, event_mi: int) -> int:
 
 
 def refresh_deadlines(con, settings: Settings) -> int:
-    """Compute the deadlines kept open (CALENDAR_UNKNOWN) that the calendar now knows.
-    Returns how many were filled in."""
-    n = 0
-    for entry_id, version, received in con.execute(sql("conclusions", "deadlines_unknown")).fetchall():
-        d, _ = objection_deadline(received, settings)
-        if d is None:
-            continue
-        con.execute(sql("conclusions", "set_deadline"), {"deadline": d, "entry_id": entry_id, "version": version})
-        n += 1
-    return n
+    """Compute every current conclusion's deadline again from its day of receipt: one kept open
+    (CALENDAR_UNKNOWN) that the calendar now knows, and one computed before the calendar's rows for
+    its year were entered (a national-calendar deadline that Ningxia's own holidays, 开斋节 and
+    古尔邦节, move later: rules.md §7), so that an objection is judged, and the worklist shows its
+    deadline, on the calendar as it is now.  One computation per distinct day of receipt (a few
+    hundred a year), one UPDATE.  Returns how many deadlines changed."""
+    days = [r[0] for r in con.execute(sql("conclusions", "received_days")).fetchall()]
+    if not days:
+        return 0
+    deadlines = [objection_deadline(d, settings)[0] for d in days]
+    return con.execute(sql("conclusions", "set_deadlines"), {"days": days, "deadlines": deadlines}).fetchall()[0][0]
 
 
 def issue_result_notices(con, items: list[tuple[str, date]], settings: Settings) -> int:

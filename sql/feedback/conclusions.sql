@@ -1,6 +1,6 @@
 -- reads: conclusions, notice_log
 -- writes: conclusions
--- params: - (DuckDB parameters, bound per statement: $entry_id, $version, $day, $reason, $issued_on, $counted_months, $merge_status, $archive_conclusion, $base_data, $source, $received_on, $deadline, $deadline_status, $id_no, $reference_mi, $confirmer)
+-- params: - (DuckDB parameters, bound per statement: $entry_id, $version, $day, $reason, $issued_on, $counted_months, $merge_status, $archive_conclusion, $base_data, $source, $received_on, $deadline, $deadline_status, $id_no, $reference_mi, $confirmer, $days, $deadlines)
 -- Comprehensive conclusions (综合结论, seed notice 二(五); rules.md §7): issued, superseded,
 -- received, confirmed (pipelines/feedback/events.py, deadlines.py), one statement per `-- name:`
 -- block (pipelines/feedback/queries.py).  Versions are kept: a new one supersedes, never overwrites.
@@ -34,11 +34,19 @@ UPDATE conclusions SET confirmed_on = $day, confirmed_by = $confirmer WHERE entr
 -- an objection in time suspends the confirmation: the conclusion must be confirmed again
 UPDATE conclusions SET confirmed_on = NULL, confirmed_by = NULL WHERE entry_id = $entry_id AND version = $version;
 
--- name: deadlines_unknown
--- deadlines kept open because the working-day calendar did not know their year
-SELECT entry_id, version, received_on FROM conclusions
-WHERE superseded_on IS NULL AND deadline_status = 'CALENDAR_UNKNOWN' ORDER BY entry_id;
+-- name: received_days
+-- the days the current conclusions were received on (their deadlines, computed again on every
+-- feedback and declare: pipelines/feedback/deadlines.py::refresh_deadlines)
+SELECT DISTINCT received_on FROM conclusions
+WHERE superseded_on IS NULL AND received_on IS NOT NULL ORDER BY received_on;
 
--- name: set_deadline
-UPDATE conclusions SET objection_deadline = $deadline, deadline_status = 'SET'
-WHERE entry_id = $entry_id AND version = $version;
+-- name: set_deadlines
+-- each current conclusion's deadline from its day of receipt ($days[i] → $deadlines[i], NULL: the
+-- calendar does not know a year reached), where it changed (the calendar was completed since)
+UPDATE conclusions AS c SET
+    objection_deadline = t.deadline,
+    deadline_status = CASE WHEN t.deadline IS NULL THEN 'CALENDAR_UNKNOWN' ELSE 'SET' END
+FROM (SELECT unnest($days::DATE[]) AS received_on, unnest($deadlines::DATE[]) AS deadline) AS t
+WHERE c.received_on = t.received_on AND c.superseded_on IS NULL
+  AND (c.objection_deadline IS DISTINCT FROM t.deadline
+       OR c.deadline_status <> CASE WHEN t.deadline IS NULL THEN 'CALENDAR_UNKNOWN' ELSE 'SET' END);
