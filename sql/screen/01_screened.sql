@@ -8,8 +8,11 @@
 -- dated by P): the push lags behind the county, and a person whose retirement was handled is never
 -- taken in again (docs/decisions.md). A RETIRED the run itself recorded from the push follows the
 -- push, which may correct it.
+-- Without the columns no rule reads (the name, the row's hash, its seqs): at 5,000,000 persons
+-- they were ≈ 90 bytes a row of screened and again of facts, which spill beyond DuckDB's memory
+-- (issue 19; docs/benchmarks.md, thirteenth session).
 CREATE OR REPLACE TEMP TABLE screened AS
-SELECT p.* REPLACE (p.retired OR p.id_no IN (
+SELECT p.* EXCLUDE (name, row_hash, valid_from_seq, valid_to_seq) REPLACE (p.retired OR p.id_no IN (
            SELECT id_no FROM ledger_transitions
            WHERE to_stage = 'RETIRED' AND source LIKE 'feedback:%' AND month_mi <= {{ month_mi }}) AS retired)
 FROM persons_p p
