@@ -408,7 +408,8 @@ def _issue(
         row_cols = tuple(_columns(con, "_notice_rows"))
         for k in kinds:
             key_cols = _template_inputs(k, row_cols)
-            texts = _render_texts(con, k, key_cols, month_mi, settings)
+            # rendered for the month the batch goes out in (本月, 将于/已于 are read then)
+            texts = _render_texts(con, k, key_cols, int(month_mi if batch_mi is None else batch_mi), settings)
             con.register("_notice_texts", texts)
             try:
                 run_step(

@@ -80,11 +80,11 @@ def test_a_confirmation_again_after_a_rejected_objection_on_the_same_day_is_appl
     assert wh.stage(p) == "CONFIRMED"
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN)
 def test_a_reminder_deferred_by_a_rerun_does_not_say_this_month_of_a_month_gone(tmp_path):
     """rules.md §5: AGE_REACHED says 您已于本月（…）达到法定退休年龄. 2025-08 is run and published;
     a correction push of 2025-08 sets the birth to 1965-06 (S 2025-08) and 2025-08 is run again:
-    the AGE_REACHED it raises goes out with 2025-09's batch, where "本月" is wrong."""
+    the AGE_REACHED it raises goes out with 2025-09's batch, where "本月" would be wrong: it names
+    2025-08 as a month gone (fixed in the same session: the texts are rendered for the batch's month)."""
     push = Push(tmp_path)
     a = person(1, gender=1, birth_date="19650910", arrears_months=2)
     run_push_month(push, "2025-08", [a])
@@ -102,4 +102,22 @@ def test_a_reminder_deferred_by_a_rerun_does_not_say_this_month_of_a_month_gone(
     assert not ingest_batches([b], push.wh).refused
     run_month("2025-08", push.wh, push.tmp / "out", validate=False)
     texts = [t for (t,) in push.q("SELECT text FROM notice_log WHERE id_no = ? AND kind = 'AGE_REACHED'", [a["id_no"]])]
-    assert texts and all("本月" not in t for t in texts)
+    assert texts and all("本月" not in t and "您已于2025年8月达到法定退休年龄" in t for t in texts)
+
+
+@pytest.mark.parametrize("sent_in, said", [(0, "您已于本月（2025年8月）"), (1, "您已于2025年8月达到")])
+def test_age_reached_says_this_month_only_in_the_month_it_names(sent_in, said):
+    from pipelines import notify
+    from pipelines.settings import load_settings
+
+    s_mi = 2025 * 12 + 7
+    context = {
+        "insurance_type": 110,
+        "statutory_age_mi": s_mi,
+        "statutory_age_month": "2025年8月",
+        "benefit_start_month": "2025年9月",
+        "office_short": "X",
+        "office_phone": "0951-0000104",
+        "month_mi": s_mi + sent_in,
+    }
+    assert said in notify.render_notice("AGE_REACHED", context, load_settings(), "abc")
