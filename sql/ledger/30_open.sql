@@ -1,20 +1,39 @@
--- reads: screen_results
+-- reads: ledger_entries, screen_results
 -- writes: _opening, handovers, ledger_entries, ledger_transitions
 -- params: month, month_first, month_mi, settings
 -- Take persons in (rules.md §3 triggers 1–3): a new entry for each triggered person without an open one.
+-- And taken in again (rules.md §3 "once in the ledger … stays"; docs/decisions.md "Taken in again"):
+-- a person whose last entry the push closed (DECEASED, RETIRED, LEFT_PUSH, MOVED_OUT) and whom the
+-- push returns — servable again (alive, not retired, in the push, benefit place Ningxia) — while S
+-- has not passed (after it, PAST_AGE_NOT_RETIRED takes the person in): past the scope window around
+-- the original age no trigger would, and the reminders up to S (rules.md §5) would be lost.
+-- A retirement the county reported is never taken in again (screened.retired holds it).
 CREATE OR REPLACE TEMP TABLE _opening AS
-SELECT r.id_no, r.office_code,
-       person_key(r.id_no) || '-' || mi_text({{ month_mi }}) AS entry_id,
-       concat_ws(';', CASE WHEN r.trigger_push THEN 'PUSH' END,
-                      CASE WHEN r.trigger_application THEN 'APPLICATION' END,
-                      CASE WHEN r.trigger_screening THEN 'SCREENING' END) AS opened_by
-FROM screen_results r
-WHERE r.month_mi = {{ month_mi }}
-  AND (r.trigger_push OR r.trigger_application OR r.trigger_screening)
-  -- no entry open in P: none still open, none closed in P or later (a county RETIRED dated after P
-  -- closes in that later month), none opened in P (a rerun opens nothing twice)
-  AND NOT EXISTS (SELECT 1 FROM ledger_entries e
-                  WHERE e.id_no = r.id_no
+WITH returned AS (
+    SELECT DISTINCT id_no FROM ledger_entries
+    WHERE closed_mi < {{ month_mi }} AND close_reason IN ('DECEASED', 'RETIRED', 'LEFT_PUSH', 'MOVED_OUT')
+),
+o AS (
+    SELECT r.id_no, r.office_code,
+           concat_ws(';', CASE WHEN r.trigger_push THEN 'PUSH' END,
+                          CASE WHEN r.trigger_application THEN 'APPLICATION' END,
+                          CASE WHEN r.trigger_screening THEN 'SCREENING' END) AS triggers
+    FROM screen_results AS r
+    WHERE r.month_mi = {{ month_mi }}
+      AND (r.trigger_push OR r.trigger_application OR r.trigger_screening
+           OR (servable(r.alive, r.retired, r.in_push, r.benefit_province)
+               AND r.statutory_age_mi >= {{ month_mi }}
+               AND r.id_no IN (SELECT id_no FROM returned)))
+)
+SELECT o.id_no, o.office_code,
+       person_key(o.id_no) || '-' || mi_text({{ month_mi }}) AS entry_id,
+       -- the push that returns the person takes him or her in
+       CASE WHEN o.triggers = '' THEN 'PUSH' ELSE o.triggers END AS opened_by
+FROM o
+-- no entry open in P: none still open, none closed in P or later (a county RETIRED dated after P
+-- closes in that later month), none opened in P (a rerun opens nothing twice)
+WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e
+                  WHERE e.id_no = o.id_no
                     AND (e.closed_mi IS NULL OR e.closed_mi >= {{ month_mi }} OR e.opened_mi = {{ month_mi }}));
 
 INSERT INTO ledger_entries (entry_id, id_no, office_code, opened_mi, opened_by, officer_id, stage, stage_since, due_date)

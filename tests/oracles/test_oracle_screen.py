@@ -515,9 +515,10 @@ def oracle_months(states, apps, months=MONTHS):
                 e.update(closed_mi=P, close_reason=reason)
                 del open_entries[i]
         for i, r in rows.items():
+            closed_by_push = any(e["id_no"] == i and e["close_reason"] and e["closed_mi"] < P for e in entries)
             if (
                 i not in open_entries
-                and O.triggered(r)
+                and (O.triggered(r) or O.returns(r, P, closed_by_push))
                 and not any(e["id_no"] == i and e["opened_mi"] == P for e in entries)
             ):
                 e = {

@@ -306,6 +306,12 @@ def triggered(r: dict) -> bool:
     return r["trigger_push"] or r["trigger_application"] or r["trigger_screening"]
 
 
+def returns(r: dict, P: int, closed_by_push: bool) -> bool:
+    """Taken in again without a trigger (rules.md §3 "once in the ledger … stays"; decisions.md
+    "Taken in again"): a person whose entry the push closed, servable again, S not passed."""
+    return closed_by_push and r["servable"] and r["statutory_age_mi"] >= P
+
+
 def opened_by(r: dict) -> str:
     return ";".join(
         k
@@ -315,7 +321,7 @@ def opened_by(r: dict) -> str:
             ("SCREENING", r["trigger_screening"]),
         )
         if t
-    )
+    ) or "PUSH"  # taken in again by the push that returns the person (returns())
 
 
 def valid_date(yyyymmdd: str) -> bool:
