@@ -313,15 +313,18 @@ def returns(r: dict, P: int, closed_by_push: bool) -> bool:
 
 
 def opened_by(r: dict) -> str:
-    return ";".join(
-        k
-        for k, t in (
-            ("PUSH", r["trigger_push"]),
-            ("APPLICATION", r["trigger_application"]),
-            ("SCREENING", r["trigger_screening"]),
+    return (
+        ";".join(
+            k
+            for k, t in (
+                ("PUSH", r["trigger_push"]),
+                ("APPLICATION", r["trigger_application"]),
+                ("SCREENING", r["trigger_screening"]),
+            )
+            if t
         )
-        if t
-    ) or "PUSH"  # taken in again by the push that returns the person (returns())
+        or "PUSH"
+    )  # taken in again by the push that returns the person (returns())
 
 
 def valid_date(yyyymmdd: str) -> bool:
