@@ -37,6 +37,8 @@ def _steps():
             "policy/retirement",
             "policy/scope",
             "warehouse/person_key",
+            # the ID number and credit code checks: ingest's and applications' connections only
+            "policy/identifiers_checks",
             # a writer's: tables first (schema.sql, then the stages' own schema_*.sql), analyst views last
             "warehouse/schema",
             "warehouse/schema_feedback",
@@ -101,6 +103,15 @@ def _register_functions(con: duckdb.DuckDBPyConnection, settings: Settings, read
 
     con.create_function("nfkc", _nfkc, [VARCHAR], VARCHAR, type="arrow", null_handling="special")
     run_steps(con, STEPS[:"scope"], settings=settings)
+
+
+def register_id_checks(con: duckdb.DuckDBPyConnection) -> None:
+    """The macros that check an ID number and a credit code (``sql/policy/identifiers_checks.sql``),
+    on a connection that validates input rows (ingest, applications): kept off the others, whose
+    every connection would bind them for nothing."""
+    from .steps import run_step
+
+    run_step(con, STEPS["identifiers_checks"])
 
 
 def person_key_secret(settings: Settings) -> str:

@@ -23,7 +23,7 @@ from ..contract import APPLICATION_COLUMNS, PERSON_COLUMNS, SEGMENT_COLUMNS
 from ..errors import ApplicationsRefused, BatchRefused, ValidationFailed
 from ..settings import Settings, load_settings
 from ..steps import run_step
-from ..warehouse import connect, private_copies, rollback
+from ..warehouse import connect, private_copies, register_id_checks, rollback
 
 # the private names tests and bench/ingest.py reach through the package (and patch: _decide,
 # _sha256, _apply, _upsert_batch_row are looked up here by the functions below) stay importable
@@ -290,6 +290,7 @@ def load_applications(files, warehouse: str | Path, settings: Settings | None = 
                             + "; nothing of the file was loaded"
                         ),
                     )
+                register_id_checks(con)  # id_no_valid (sql/policy/identifiers_checks.sql)
                 run_step(con, STEPS["60_applications"], source_file=tag)
                 a, r = con.execute(
                     "SELECT count(*) FILTER (reason_code IS NULL), count(*) FILTER (reason_code IS NOT NULL) "

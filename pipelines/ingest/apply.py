@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import BatchRefused
 from ..settings import Settings
 from ..steps import Step, Steps, run_step, run_steps
+from ..warehouse import register_id_checks
 from .files import _odd_quotes, _stage_file
 from .manifest import Manifest
 
@@ -168,6 +169,7 @@ def _apply_staged(
     params = dict(
         settings=settings, seq=man.seq, batch_id=man.batch_id, push_type=man.push_type, data_month=man.data_month
     )
+    register_id_checks(con)  # id_no_valid, uscc_valid (sql/policy/identifiers_checks.sql)
     acc = run_steps(con, STEPS["10_validate_persons":"30_accounting"], **params)["30_accounting"][0]
     p_ok, p_bad, s_ok, s_bad = acc
     for kind, ok, badn in (("persons", p_ok, p_bad), ("segments", s_ok, s_bad)):

@@ -24,16 +24,18 @@ from pipelines.policy import benefit_province, format_month, parse_month, parse_
 from pipelines.settings import Settings
 from pipelines.screen import STEPS as SCREEN_STEPS
 from pipelines.steps import run_step
-from pipelines.warehouse import _register_functions
+from pipelines.warehouse import _register_functions, register_id_checks
 
 from support.pushkit import read_vectors
 
 
 def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection with the nfkc UDF and every sql/policy macro, as warehouse.connect does."""
+    """An in-memory connection with the nfkc UDF and every sql/policy macro, as warehouse.connect does
+    (and the ID checks, as ingest's connection adds them)."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'Asia/Shanghai'")
     _register_functions(con, settings or Settings())
+    register_id_checks(con)
     return con
 
 
