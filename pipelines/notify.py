@@ -563,9 +563,9 @@ def settle_batch(con, month_mi: int) -> int:
     if batch_published(con, month_mi):
         return 0
     changed = run_step(con, STEPS["47_settle_batch"], month_mi=int(month_mi), persons=_persons_source(con))[0][0]
-    named = [
-        (code, office_short_name(o["office_name"]), o["phone"]) for code, o in sorted(offices().items()) if o["phone"]
-    ]
+    # each office's name and telephone as the texts were rendered with them (_office_context)
+    contacts = {code: _office_context(code) for code in sorted(offices())}
+    named = [(code, c["office_short"], c["office_phone"]) for code, c in contacts.items() if c.get("office_phone")]
     run_step(con, STEPS["48_settle_texts"], month_mi=int(month_mi), offices=named)
     return changed
 

@@ -161,20 +161,7 @@ def test_an_elected_month_outside_the_window_of_the_latest_data_is_followed_up_n
     feedback_to_conclusion(
         push, c, 2, then=CONFIRM + ({"event": "ELECTED_MONTH", "event_date": "2026-11-22", "elected_month": "2027-02"},)
     )
-    push.seq += 1
-    b = write_batch(
-        push.tmp / f"b{push.seq}",
-        [dict(c, op="U", person_type="2")],
-        [segment(c["id_no"])],
-        seq=push.seq,
-        month="2026-12",
-        push_type="INCR",
-        base_seq=push.seq - 1,
-    )
-    assert not ingest_batches([b], push.wh).refused
-    from pipelines.monthly import run_month
-
-    run_month("2026-12", push.wh, push.tmp / "out", validate=False)
+    run_push_month(push, "2026-12", [dict(c, op="U", person_type="2")], push_type="INCR")
     rep = declare_month("2027-01", push.wh, push.tmp / "out", push.settings)
     office, r, decision, reason = _decisions(push, mi("2027-01"))[c["id_no"]]
     assert (office, r, decision) == ("640104", mi("2027-02"), "FOLLOW_UP"), rep.lines()

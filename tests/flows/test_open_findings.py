@@ -10,9 +10,8 @@ from datetime import date
 
 import pytest
 
-from pipelines.monthly import run_month
 from support.feedback import Wh, path_rows, row
-from support.ledger import Push, run_push_month
+from support.ledger import Push, correction_push, run_push_month
 from support.pushkit import person
 
 OPEN = "open finding (thirteenth session): see docs/status.md"
@@ -87,19 +86,7 @@ def test_a_reminder_deferred_by_a_rerun_does_not_say_this_month_of_a_month_gone(
     push = Push(tmp_path)
     a = person(1, gender=1, birth_date="19650910", arrears_months=2)
     run_push_month(push, "2025-08", [a])
-    push.seq += 1
-    from pipelines.ingest import ingest_batches
-    from support.pushkit import segment, write_batch
-
-    b = write_batch(
-        push.tmp / f"b{push.seq}",
-        [dict(a, birth_date="19650610")],
-        [segment(a["id_no"])],
-        seq=push.seq,
-        month="2025-08",
-    )
-    assert not ingest_batches([b], push.wh).refused
-    run_month("2025-08", push.wh, push.tmp / "out", validate=False)
+    correction_push(push, "2025-08", [dict(a, birth_date="19650610")])
     texts = [t for (t,) in push.q("SELECT text FROM notice_log WHERE id_no = ? AND kind = 'AGE_REACHED'", [a["id_no"]])]
     assert texts and all("本月" not in t and "您已于2025年8月达到法定退休年龄" in t for t in texts)
 
