@@ -19,6 +19,7 @@ from typing import Iterator
 
 import duckdb
 
+from . import policy_macros
 from .settings import Settings, load_settings
 from .steps import sql_ident, sql_list, sql_str  # noqa: F401  (the quoting filters: pipelines/steps.py)
 
@@ -31,12 +32,13 @@ def _steps():
     return Steps(
         Step(f"{name}.sql")
         for name in (
-            # every connection: the policy macros, then the person_key macro (all TEMP)
+            # the policy macros (pipelines/policy_macros.py, else TEMP: register_policy), person_key (TEMP)
             "policy/identifiers",
             "policy/regions",
             "policy/retirement",
             "policy/scope",
             "warehouse/person_key",
+            "warehouse/attach_policy",  # the policy macros' file (pipelines/policy_macros.py)
             # the ID number and credit code checks: ingest's and applications' connections only
             "policy/identifiers_checks",
             # a writer's: tables first (schema.sql, then the stages' own schema_*.sql), analyst views last
@@ -91,18 +93,21 @@ def _nfkc(col):
     return pc.utf8_normalize(col, form="NFKC")
 
 
-def _register_functions(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool = False) -> None:
-    """Vectorised (Arrow) functions DuckDB lacks, and the policy macros.
-
-    The policy macros are TEMP: each connection renders them with its own settings,
-    so a changed setting takes effect at once and nothing of them is stored.
-    """
+def register_nfkc(con: duckdb.DuckDBPyConnection) -> None:
+    """``nfkc(text)``, the Unicode NFKC normalisation DuckDB lacks (vectorised, Arrow); the policy
+    macros use it."""
     from duckdb.sqltypes import VARCHAR
 
+    con.create_function("nfkc", _nfkc, [VARCHAR], VARCHAR, type="arrow", null_handling="special")
+
+
+def register_policy(con: duckdb.DuckDBPyConnection, settings: Settings, *, temp: bool = True) -> None:
+    """``nfkc`` and the policy macros (``sql/policy/``, rendered with ``settings``): TEMP, for this
+    connection only, or stored in its database (``temp=False``: the file of :mod:`pipelines.policy_macros`)."""
     from .steps import run_steps
 
-    con.create_function("nfkc", _nfkc, [VARCHAR], VARCHAR, type="arrow", null_handling="special")
-    run_steps(con, STEPS[:"scope"], settings=settings)
+    register_nfkc(con)
+    run_steps(con, STEPS[:"scope"], settings=settings, temp=temp)
 
 
 def register_id_checks(con: duckdb.DuckDBPyConnection) -> None:
@@ -382,9 +387,13 @@ def connect(
         con.execute("SET temp_directory = ?", [str(temp_directory(path, settings))])
         if settings.duckdb_threads:
             con.execute(f"SET threads = {int(settings.duckdb_threads)}")
-        _register_functions(con, settings, read_only)
-        from .steps import run_step
+        from .steps import run_step, run_steps
 
+        # the policy macros: from the rendered macros' cached file (attached read-only), or, where
+        # that cannot be, created TEMP on this connection (pipelines/policy_macros.py)
+        register_nfkc(con)
+        if not policy_macros.attach(con, settings):
+            run_steps(con, STEPS[:"scope"], settings=settings, temp=True)
         run_step(con, STEPS["person_key"], person_key_secret=person_key_secret(settings))
         if not read_only:
             create_schema(con, settings)

@@ -171,6 +171,23 @@ def _costly_parts_only_where_tested(request, monkeypatch, _costly_parts_only_whe
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _policy_macros_in_the_session(tmp_path_factory):
+    """The policy macros' cached file (pipelines/policy_macros.py) in the session's folder, shared by
+    its workers and the commands they start, not in the user's ~/.cache. Built first, for the
+    settings file's settings: no test's first command builds it (the fault sweeps count the file
+    operations of a command, and every command after the first would count one fewer)."""
+    from pipelines import policy_macros
+    from pipelines.settings import load_settings
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(root / "cache"))
+        policy_macros.ensure(load_settings())
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _cli_out_outside_the_checkout(tmp_path_factory):
     """A command run in-process without ``--out`` (e.g. ``feedback``, whose receipts go to
     ``<out>/feedback``) writes into a session folder, not the checkout's ``./out``."""

@@ -7,7 +7,7 @@
 -- (pipelines.warehouse.register_id_checks). DuckDB binds a macro at creation with the macros it
 -- uses expanded; these six are ≈ 18 ms of binding, more than half of what every connection spent
 -- on the policy macros (issue 15: the suite opens thousands of connections).
--- TEMP, as the rest of sql/policy/ (a non-TEMP macro would be written into the warehouse file).
+-- Always TEMP (few connections need them).
 -- Character arithmetic uses ascii()/strpos() so that no CAST can fail on bad input.
 
 -- GB 11643-1999: the number as stored (trimmed, lower-case x read as X).

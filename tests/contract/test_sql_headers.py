@@ -185,10 +185,13 @@ def ran_steps(tmp_path_factory):
     def observe_statement(step, name, given):  # feedback's named statements: handed out, run by the caller
         ran.setdefault(step.sql, []).append((name, set(given)))
 
+    tmp = tmp_path_factory.mktemp("steps")
+    # a cache folder of its own: the policy macros' file is built here, so sql/policy/ runs observed
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_CACHE_HOME", str(tmp / "cache"))
     steps_module.OBSERVERS.append(observe)
     steps_module.STATEMENT_OBSERVERS.append(observe_statement)
     try:
-        tmp = tmp_path_factory.mktemp("steps")
         sample_world.build(tmp)
         persons, segments = population(3)
         ingest_batches([write_batch(tmp / "pq", persons, segments, fmt="parquet")], tmp / "pq.duckdb", validate=False)
@@ -209,6 +212,7 @@ def ran_steps(tmp_path_factory):
     finally:
         steps_module.OBSERVERS.remove(observe)
         steps_module.STATEMENT_OBSERVERS.remove(observe_statement)
+        mp.undo()
     return ran
 
 

@@ -24,7 +24,7 @@ from pipelines.policy import benefit_province, format_month, parse_month, parse_
 from pipelines.settings import Settings
 from pipelines.screen import STEPS as SCREEN_STEPS
 from pipelines.steps import run_step
-from pipelines.warehouse import _register_functions, register_id_checks
+from pipelines.warehouse import register_id_checks, register_policy
 
 from support.pushkit import read_vectors
 
@@ -34,7 +34,7 @@ def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     (and the ID checks, as ingest's connection adds them)."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'Asia/Shanghai'")
-    _register_functions(con, settings or Settings())
+    register_policy(con, settings or Settings())
     register_id_checks(con)
     return con
 

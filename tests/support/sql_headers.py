@@ -59,12 +59,13 @@ def _code(text: str) -> str:
 
 
 def parsed(text: str) -> dict[str, set[str]]:
-    """Tables the statements write and read (CTE names and {{ }} names left out) and the Jinja params."""
+    """Tables the statements write and read (CTE names and {{ }} names left out; `CREATE {{ … }} MACRO`:
+    TEMP or stored, sql/policy/) and the Jinja params."""
     s = _code(text)
     writes = {
         m.group(1).lower()
         for m in re.finditer(
-            r"\b(?:create\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+)?(?:table|view|macro)(?:\s+if\s+not\s+exists)?"
+            r"\b(?:create\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+|\{\{[^}]*\}\}\s+)?(?:table|view|macro)(?:\s+if\s+not\s+exists)?"
             r"|insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from)\s+([A-Za-z_]\w*)\b(?!\.)",
             s,
             re.I,
