@@ -105,7 +105,8 @@ def month_context(
     P is computed on the last applied batch whose data_month ≤ P.  A month before
     the last month run — or being run (a DAG run under way, or one that failed and must be
     completed first) — is refused unless ``replay`` (which re-emits that month): a rerun of P
-    sends what it raises with P+1's batch, which must not be written yet.
+    sends what it raises with P+1's batch, which must not be written yet.  A month after a gap is
+    accepted: its notice stage catches up the skipped months' reminders (:func:`skipped_months`).
     """
     mi = parse_month(month)
     month = format_month(mi)
@@ -138,6 +139,20 @@ def month_context(
                 )
             forced = True
     return MonthContext(month=month, month_mi=mi, as_of_seq=seq, settings=settings, forced_ahead=forced)
+
+
+def skipped_months(con, month_mi: int) -> tuple[int, ...]:
+    """The months whose run was skipped before P: those after the last month run before P (a run
+    DONE, not a replay) and before P.  None when P follows it, or when no month before P was run
+    (a warehouse's first month is no gap).  Their reminders are caught up by P's notice stage
+    (docs/decisions.md "Skipped months: reminders caught up"); the same months before and after P's
+    run, and on its replay (what P's report shows)."""
+    last = con.execute(
+        "SELECT max(month_mi) FROM month_runs WHERE command = 'run' AND status = 'DONE' AND NOT replay "
+        "AND month_mi < ?",
+        [int(month_mi)],
+    ).fetchall()[0][0]
+    return () if last is None else tuple(range(last + 1, int(month_mi)))
 
 
 def keep_copy_before_forcing(con, warehouse: str | Path, ctx: MonthContext, command: str) -> Path:
@@ -397,9 +412,10 @@ def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:
     """Stage 3: the month's reminders (rules.md §5) in one transaction."""
     from . import notify
 
+    skipped = skipped_months(con, ctx.month_mi)
     con.execute("BEGIN TRANSACTION")
     try:
-        counts = notify.issue_reminders(con, ctx.month_mi, ctx.settings)
+        counts = notify.issue_reminders(con, ctx.month_mi, ctx.settings, skipped)
         counts["withdrawn (entry closed)"] = notify.withdraw_closed(con, ctx.month_mi)
         counts["settled on P's data"] = notify.settle_batch(con, ctx.month_mi)
         counts["letters due"] = notify.record_letters_due(con, ctx.month_mi)

@@ -469,12 +469,14 @@ def issue_notices(con, kind: str, rows_table: str, month_mi: int, settings: Sett
     return sum(_issue(con, rows_table, month_mi, settings, kind).values())
 
 
-def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
+def issue_reminders(con, month_mi: int, settings: Settings, skipped: tuple[int, ...] = ()) -> dict[str, int]:
     """The run's notice stage (rules.md §5): the three-level reminders of month P.
 
     For ledger entries open in P with their screening of P: PRE_SERVICE when opened in P,
     AGE_MINUS_3 when S − P = 3, AGE_REACHED when S = P, OVERDUE when S < P (at most once every
-    ``settings.overdue_every_months``); reference month P.  Entries with a PRE_SERVICE notice
+    ``settings.overdue_every_months``); reference month P.  ``skipped``: the months whose run was
+    skipped before P (:func:`pipelines.monthly.skipped_months`): their AGE_MINUS_3 (S still ahead)
+    and AGE_REACHED are caught up, reference month M (docs/decisions.md).  Entries with a PRE_SERVICE notice
     of P then move ENROLLED → NOTIFIED (event date: the first day of P, source ``run:YYYY-MM``).
     Into P's batch; into P+1's when P's batch was published already (:func:`batch_published`).
     Returns the notices inserted per kind and ``NOTIFIED``, the entries moved.
@@ -496,6 +498,8 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
             persons=persons,
             bucket=bucket,
             buckets=buckets,
+            skipped_from=min(skipped, default=None),
+            skipped_to=max(skipped, default=None),
         )
         inserted = _issue(con, "_reminders_due", month_mi, settings, None, batch_mi=batch)
         for k in REMINDER_KINDS:
