@@ -416,6 +416,8 @@ def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:
     con.execute("BEGIN TRANSACTION")
     try:
         counts = notify.issue_reminders(con, ctx.month_mi, ctx.settings, skipped)
+        # before the batch is settled and withdrawn from: what waited for a skipped month's batch
+        counts["carried from skipped months' batches"] = notify.carry_skipped_batches(con, ctx.month_mi, skipped)
         counts["withdrawn (entry closed)"] = notify.withdraw_closed(con, ctx.month_mi)
         counts["settled on P's data"] = notify.settle_batch(con, ctx.month_mi)
         counts["letters due"] = notify.record_letters_due(con, ctx.month_mi)

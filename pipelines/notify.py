@@ -66,6 +66,7 @@ STEPS = Steps(
         Step("notify/30_insert.sql"),
         Step("notify/35_unique.sql"),
         Step("notify/40_pre_service_notified.sql"),
+        Step("notify/43_skipped_batches.sql"),
         Step("notify/46_withdraw.sql"),
         Step("notify/47_settle_batch.sql"),
         Step("notify/48_settle_texts.sql"),
@@ -539,6 +540,14 @@ def batch_published(con, month_mi: int) -> bool:
             [int(month_mi)],
         ).fetchall()[0][0]
     )
+
+
+def carry_skipped_batches(con, month_mi: int, skipped: tuple[int, ...]) -> int:
+    """The notices waiting for the batch of a month whose run was skipped (``skipped``) go out with
+    P's batch, or P+1's when P's was published (``sql/notify/43_skipped_batches.sql``); how many."""
+    batch = month_mi + 1 if batch_published(con, month_mi) else month_mi
+    lo, hi = (min(skipped), max(skipped)) if skipped else (month_mi, month_mi - 1)
+    return run_step(con, STEPS["43_skipped_batches"], batch_mi=batch, skipped_from=lo, skipped_to=hi)[0][0]
 
 
 def withdraw_closed(con, month_mi: int) -> int:
