@@ -429,4 +429,29 @@ def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:
     except BaseException:
         rollback(con)
         raise
+    if skipped:
+        counts |= _warn_skipped(con, ctx, skipped, counts["carried from skipped months' batches"])
     return {f"notices {k}": v for k, v in counts.items()}
+
+
+def _warn_skipped(con, ctx: MonthContext, skipped: tuple[int, ...], carried: int) -> dict:
+    """The run's warning that months were skipped (the information division's to see, with the
+    report's; counts only): which, and the reminders of theirs caught up in P's batch."""
+    from .report import skipped_reminders
+
+    caught = skipped_reminders(con, ctx.month_mi, skipped)
+    by_kind = {k: sum(n for _, kind, n in caught if kind == k) for k in ("AGE_MINUS_3", "AGE_REACHED")}
+    months = ", ".join(format_month(m) for m in skipped)
+    log.warning(
+        "run %s: %s not run (the last month run before it: %s); the reminders due then are caught up "
+        "in %s's batch: AGE_MINUS_3 %d, AGE_REACHED %d; %d notice(s) waiting for their batch carried "
+        'into it (docs/decisions.md "Skipped months")',
+        ctx.month,
+        months,
+        format_month(skipped[0] - 1),
+        ctx.month,
+        by_kind["AGE_MINUS_3"],
+        by_kind["AGE_REACHED"],
+        carried,
+    )
+    return {"skipped months (not run)": months} | {f"caught up {k}": n for k, n in by_kind.items()}
