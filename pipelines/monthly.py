@@ -105,7 +105,8 @@ def month_context(
     P is computed on the last applied batch whose data_month ≤ P.  A month before
     the last month run — or being run (a DAG run under way, or one that failed and must be
     completed first) — is refused unless ``replay`` (which re-emits that month): a rerun of P
-    sends what it raises with P+1's batch, which must not be written yet.
+    sends what it raises with P+1's batch, which must not be written yet.  A month after a gap is
+    accepted: its notice stage catches up the skipped months' reminders (:func:`skipped_months`).
     """
     mi = parse_month(month)
     month = format_month(mi)
@@ -138,6 +139,20 @@ def month_context(
                 )
             forced = True
     return MonthContext(month=month, month_mi=mi, as_of_seq=seq, settings=settings, forced_ahead=forced)
+
+
+def skipped_months(con, month_mi: int) -> tuple[int, ...]:
+    """The months whose run was skipped before P: those after the last month run before P (a run
+    DONE, not a replay) and before P.  None when P follows it, or when no month before P was run
+    (a warehouse's first month is no gap).  Their reminders are caught up by P's notice stage
+    (docs/decisions.md "Skipped months: reminders caught up"); the same months before and after P's
+    run, and on its replay (what P's report shows)."""
+    last = con.execute(
+        "SELECT max(month_mi) FROM month_runs WHERE command = 'run' AND status = 'DONE' AND NOT replay "
+        "AND month_mi < ?",
+        [int(month_mi)],
+    ).fetchall()[0][0]
+    return () if last is None else tuple(range(last + 1, int(month_mi)))
 
 
 def keep_copy_before_forcing(con, warehouse: str | Path, ctx: MonthContext, command: str) -> Path:
@@ -397,9 +412,12 @@ def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:
     """Stage 3: the month's reminders (rules.md §5) in one transaction."""
     from . import notify
 
+    skipped = skipped_months(con, ctx.month_mi)
     con.execute("BEGIN TRANSACTION")
     try:
-        counts = notify.issue_reminders(con, ctx.month_mi, ctx.settings)
+        counts = notify.issue_reminders(con, ctx.month_mi, ctx.settings, skipped)
+        # before the batch is settled and withdrawn from: what waited for a skipped month's batch
+        counts["carried from skipped months' batches"] = notify.carry_skipped_batches(con, ctx.month_mi, skipped)
         counts["withdrawn (entry closed)"] = notify.withdraw_closed(con, ctx.month_mi)
         counts["settled on P's data"] = notify.settle_batch(con, ctx.month_mi)
         counts["letters due"] = notify.record_letters_due(con, ctx.month_mi)
@@ -411,4 +429,29 @@ def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:
     except BaseException:
         rollback(con)
         raise
+    if skipped:
+        counts |= _warn_skipped(con, ctx, skipped, counts["carried from skipped months' batches"])
     return {f"notices {k}": v for k, v in counts.items()}
+
+
+def _warn_skipped(con, ctx: MonthContext, skipped: tuple[int, ...], carried: int) -> dict:
+    """The run's warning that months were skipped (the information division's to see, with the
+    report's; counts only): which, and the reminders of theirs caught up in P's batch."""
+    from .report import skipped_reminders
+
+    caught = skipped_reminders(con, ctx.month_mi, skipped)
+    by_kind = {k: sum(n for _, kind, n in caught if kind == k) for k in ("AGE_MINUS_3", "AGE_REACHED")}
+    months = ", ".join(format_month(m) for m in skipped)
+    log.warning(
+        "run %s: %s not run (the last month run before it: %s); the reminders due then are caught up "
+        "in %s's batch: AGE_MINUS_3 %d, AGE_REACHED %d; %d notice(s) waiting for their batch carried "
+        'into it (docs/decisions.md "Skipped months")',
+        ctx.month,
+        months,
+        format_month(skipped[0] - 1),
+        ctx.month,
+        by_kind["AGE_MINUS_3"],
+        by_kind["AGE_REACHED"],
+        carried,
+    )
+    return {"skipped months (not run)": months} | {f"caught up {k}": n for k, n in by_kind.items()}

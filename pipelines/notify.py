@@ -66,6 +66,7 @@ STEPS = Steps(
         Step("notify/30_insert.sql"),
         Step("notify/35_unique.sql"),
         Step("notify/40_pre_service_notified.sql"),
+        Step("notify/43_skipped_batches.sql"),
         Step("notify/46_withdraw.sql"),
         Step("notify/47_settle_batch.sql"),
         Step("notify/48_settle_texts.sql"),
@@ -469,12 +470,14 @@ def issue_notices(con, kind: str, rows_table: str, month_mi: int, settings: Sett
     return sum(_issue(con, rows_table, month_mi, settings, kind).values())
 
 
-def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
+def issue_reminders(con, month_mi: int, settings: Settings, skipped: tuple[int, ...] = ()) -> dict[str, int]:
     """The run's notice stage (rules.md §5): the three-level reminders of month P.
 
     For ledger entries open in P with their screening of P: PRE_SERVICE when opened in P,
     AGE_MINUS_3 when S − P = 3, AGE_REACHED when S = P, OVERDUE when S < P (at most once every
-    ``settings.overdue_every_months``); reference month P.  Entries with a PRE_SERVICE notice
+    ``settings.overdue_every_months``); reference month P.  ``skipped``: the months whose run was
+    skipped before P (:func:`pipelines.monthly.skipped_months`): their AGE_MINUS_3 (S still ahead)
+    and AGE_REACHED are caught up, reference month M (docs/decisions.md).  Entries with a PRE_SERVICE notice
     of P then move ENROLLED → NOTIFIED (event date: the first day of P, source ``run:YYYY-MM``).
     Into P's batch; into P+1's when P's batch was published already (:func:`batch_published`).
     Returns the notices inserted per kind and ``NOTIFIED``, the entries moved.
@@ -496,6 +499,8 @@ def issue_reminders(con, month_mi: int, settings: Settings) -> dict[str, int]:
             persons=persons,
             bucket=bucket,
             buckets=buckets,
+            skipped_from=min(skipped, default=None),
+            skipped_to=max(skipped, default=None),
         )
         inserted = _issue(con, "_reminders_due", month_mi, settings, None, batch_mi=batch)
         for k in REMINDER_KINDS:
@@ -535,6 +540,14 @@ def batch_published(con, month_mi: int) -> bool:
             [int(month_mi)],
         ).fetchall()[0][0]
     )
+
+
+def carry_skipped_batches(con, month_mi: int, skipped: tuple[int, ...]) -> int:
+    """The notices waiting for the batch of a month whose run was skipped (``skipped``) go out with
+    P's batch, or P+1's when P's was published (``sql/notify/43_skipped_batches.sql``); how many."""
+    batch = month_mi + 1 if batch_published(con, month_mi) else month_mi
+    lo, hi = (min(skipped), max(skipped)) if skipped else (month_mi, month_mi - 1)
+    return run_step(con, STEPS["43_skipped_batches"], batch_mi=batch, skipped_from=lo, skipped_to=hi)[0][0]
 
 
 def withdraw_closed(con, month_mi: int) -> int:

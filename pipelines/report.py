@@ -54,6 +54,7 @@ STEPS = Steps(
             "55_batches",
             "60_refused_batches",
             "65_quarantine",
+            "70_skipped_reminders",
         )
     ]
 )
@@ -185,6 +186,30 @@ def key_figures(hist: list[dict], mi: int, batches_now, batches_prev) -> list[di
     if not batches_prev:
         figures[-1]["prev"] = figures[-2]["prev"] = figures[-1]["delta"] = figures[-2]["delta"] = None
     return figures
+
+
+def skipped_reminders(con, mi: int, skipped: tuple[int, ...]) -> list[tuple]:
+    """(reference month, kind, notices) of the skipped months' reminders in month mi's batch."""
+    return _rows(con, "70_skipped_reminders", [mi, min(skipped), max(skipped)]) if skipped else []
+
+
+def skipped_section(con, mi: int) -> dict | None:
+    """The report's warning when months were skipped before mi: which, and their reminders caught up
+    in mi's batch by month and kind (None when none was skipped)."""
+    from .monthly import skipped_months
+
+    skipped = skipped_months(con, mi)
+    if not skipped:
+        return None
+    n = {(m, k): c for m, k, c in skipped_reminders(con, mi, skipped)}
+    kinds = ("AGE_MINUS_3", "AGE_REACHED")
+    return {
+        "last": format_month(skipped[0] - 1),
+        "months": [format_month(m) for m in skipped],
+        "columns": ["未运行的月份"] + [code_label("notice_kind", k) for k in kinds],
+        "rows": [[format_month(m)] + [n.get((m, k), 0) for k in kinds] for m in skipped],
+        "total": sum(n.values()),
+    }
 
 
 # ------------------------------------------------------------------------ the report
@@ -335,6 +360,7 @@ def report_data(con, ctx) -> dict:
         "tables": tables,
         "prev_month": format_month(m - 1),
         "forecast": report_section(con, m),  # issue 18: each office's next months
+        "skipped": skipped_section(con, m),  # months not run before this one (docs/decisions.md)
     }
 
 
