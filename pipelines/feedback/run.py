@@ -233,6 +233,10 @@ class FileRun:
             self._by_person[kind] = {r[0]: tuple(r[1:]) for r in rows}
         return self._by_person[kind].get(id_no)
 
+    def last_move(self, e: Entry) -> date | None:
+        """The day of the entry's last stage change (None: none yet)."""
+        return self._last_moves.get(e.entry_id)
+
     def check_after_last_move(self, row: dict, e: Entry) -> None:
         last = self._last_moves.get(e.entry_id)
         if last is not None and row["_date"] < last:

@@ -48,19 +48,6 @@ def test_a_month_whose_run_was_skipped_does_not_lose_its_reminders(tmp_path):
 
 
 @pytest.mark.xfail(strict=True, reason=OPEN)
-def test_an_objection_in_time_is_taken_after_a_later_dated_confirmation(tmp_path):
-    """rules.md §7: an objection within 15 working days of receipt; filed in time after a
-    confirmation it suspends it. Result received 2026-11-06 (deadline 11-27); the employer's
-    confirmation dated 11-28 arrives first, then the objection filed at the counter on 11-27.
-    Today it is refused DATE_OUT_OF_ORDER (and LATE_OBJECTION when sent again dated later)."""
-    wh = Wh(tmp_path)
-    p = wh.person()
-    assert wh.apply(path_rows(p, "RESULT_RECEIVED")).refused == 0
-    assert wh.apply([row(p, "CONFIRMED", date(2026, 11, 28), confirmer="EMPLOYER")]).refused == 0
-    assert wh.apply([row(p, "OBJECTION_FILED", date(2026, 11, 27))]).refused == 0
-
-
-@pytest.mark.xfail(strict=True, reason=OPEN)
 def test_a_confirmation_again_after_a_rejected_objection_on_the_same_day_is_applied(tmp_path):
     """rules.md §7 (docs/feedback-format.md: after REJECTED the conclusion is confirmed again): a
     second CONFIRMED, same day and same confirmer as the first, is a new event, not a row sent

@@ -34,12 +34,15 @@ retires the person (documented: never a notice for a closed entry).
 
 Where docs/feedback-format.md is silent the model accepts either outcome (``maybe`` codes):
 a repeated ARCHIVE_REVIEWED/YEARS_CONFIRMED/RELATIONS_MERGED or a re-issue in CONCLUDED dated
-before the last stage change; an objection after confirmation dated before the confirmation;
-a supplement dated before its objection; which code wins when several apply (except
+before the last stage change; a supplement dated before its objection; which code wins when several apply (except
 UNKNOWN_PERSON for another office's person, "checked before anything else about the entry"); a row equal to an applied one
 only once the documented defaults are filled in (RELATIONS_MERGED ``MERGED``, ARCHIVE_REVIEWED
 ``pre_review_office``) — the implementation calls it ALREADY_APPLIED. ``row_no`` is expected to
 count blank lines (spreadsheet row - 1), as tests/feedback/test_feedback.py does.
+
+Documented since (docs/feedback-format.md "Dates"; docs/decisions.md): an objection is dated against
+the conclusion and its receipt only — one after a later-dated confirmation or declaration is taken
+and moves the stage back on the day of the stage it undoes.
 """
 
 from __future__ import annotations
@@ -627,9 +630,7 @@ class Model:
         self._after_conclusion(ent, d, must, maybe)
         if c.deadline is not None and d > c.deadline:
             must.add("LATE_OBJECTION")
-        if ent.stage in ("CONFIRMED", "DECLARED"):
-            # stage-moving (back): the docs do not say whether "must not precede the last stage change" applies
-            self._moving(ent, d, must, maybe, ambiguous=True)
+        # (dated against the conclusion and its receipt only, not against the last stage change)
         return ("object", items)
 
     def ev_objection_resolved(self, ent, f, d, must, maybe):
@@ -676,7 +677,7 @@ class Model:
         self.applied.add(row_key(r))
         self.applied_defaults.add(row_key_defaults(r))
         kind = eff[0]
-        old = ent.stage
+        old, old_since = ent.stage, ent.since
 
         def move(to):
             ent.stage, ent.since = to, d
@@ -730,6 +731,7 @@ class Model:
             if ent.stage in ("CONFIRMED", "DECLARED"):
                 c.confirmed = None
                 move("CONCLUDED")
+                ent.since = max(ent.since, old_since)  # never before the stage it undoes was entered
         elif kind == "supplement":
             o = ent.obj
             if eff[1]:
@@ -1287,7 +1289,7 @@ class Scenario:
                 ent = self.model.entries[norm(r["id_no"]).upper()]
                 old = ent.stage
                 new = self.model.apply(r, eff)
-                want = [] if new is None else [(old, new, _date(norm(r["event_date"])))]
+                want = [] if new is None else [(old, new, ent.since)]
                 have = [(t[2], t[3], t[4]) for t in ts]
                 if have != want:
                     self.note("TRANSITION", f"{desc}: transitions {have}, expected {want}")
