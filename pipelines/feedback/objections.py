@@ -136,7 +136,7 @@ def _timeliness(run: FileRun, row: dict, c: dict) -> str:
         return "NOT_RECEIVED_YET"
     # (deadlines the calendar has learnt since are filled in by refresh_deadlines first)
     if c["objection_deadline"] is None:
-        run.report.warn(
+        run.warn(
             "an objection was accepted as on time because its deadline falls in a year "
             "the working-day calendar does not know yet"
         )

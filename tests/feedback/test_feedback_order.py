@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import openpyxl
 import pytest
 
+from pipelines import labels
+from pipelines.feedback import apply_feedback_files
+from pipelines.feedback.receipts import SENT_AGAIN_HEADER, SENT_AGAIN_TITLE, receipt_path
 from support.declare import confirm, declare
 from support.feedback import Wh, path_rows, row
 from support.feedback import P as P_MI
@@ -156,3 +160,152 @@ def test_an_objection_in_time_dated_before_the_declaration_suspends_it(wh):
     assert _transitions(wh, p)[-1] == ("DECLARED", "CONCLUDED", date(2026, 12, 1))
     assert wh.one("SELECT confirmed_on FROM conclusions WHERE entry_id = ?", [p.entry_id]) is None
     assert wh.one("SELECT timeliness FROM objections WHERE entry_id = ?", [p.entry_id]) == "ON_TIME"
+
+
+# ------------------------------------------------------------------ 2. identical rows sent again
+
+D = date(2026, 11, 9)
+REJECTED = {"result": "REJECTED", "reason": "r", "basis": "b", "remedy": "m"}
+
+
+def _until_rejected(p) -> list[dict]:
+    """Received, confirmed, objected to and the objection rejected, all on 11-09 (a same-day counter)."""
+    return path_rows(p, "RESULT_RECEIVED") + [
+        row(p, "CONFIRMED", D, confirmer="EMPLOYER"),
+        row(p, "OBJECTION_FILED", D),
+        row(p, "OBJECTION_RESOLVED", D, **REJECTED),
+    ]
+
+
+def _sent_again_table(path) -> list[dict]:
+    ws = openpyxl.load_workbook(path)["回执"]
+    rows = [[c.value for c in r] for r in ws.iter_rows()]
+    start = next(i for i, r in enumerate(rows) if r[0] == SENT_AGAIN_TITLE)
+    assert tuple(rows[start + 1][: len(SENT_AGAIN_HEADER)]) == SENT_AGAIN_HEADER
+    out = []
+    for r in rows[start + 2 :]:
+        if r[0] is None or not str(r[0]).isdigit():
+            break
+        out.append(dict(zip(SENT_AGAIN_HEADER, r)))
+    return out
+
+
+def _summary(path) -> dict:
+    ws = openpyxl.load_workbook(path)["回执"]
+    return {r[0].value: r[1].value for r in ws.iter_rows(min_row=3, max_row=12) if r[0].value and r[1].value}
+
+
+def test_a_confirmation_again_in_another_file_is_taken_as_sent_again_and_the_receipt_says_so(wh):
+    """docs/feedback-format.md "Applying twice" (a row identical to a row applied before is
+    ALREADY_APPLIED; a genuine repeat needs a note) and rules.md §7 (after REJECTED the conclusion is
+    confirmed again): the second CONFIRMED, same day and confirmer, sent in its own file, is not
+    applied — a re-sent file must stay harmless — but as it would move the entry now, the row says so
+    (SENT_AGAIN, in Chinese on the receipt) and the stage stays CONCLUDED. With a note it is applied."""
+    p = wh.person()
+    assert wh.apply(_until_rejected(p)).refused == 0
+    assert wh.stage(p) == "CONCLUDED"
+    first = wh.last_file()
+    tables = ("ledger_entries", "ledger_transitions", "conclusions", "objections", "feedback_events", "notice_log")
+    before = [wh.q(f"SELECT * FROM {t} ORDER BY ALL") for t in tables]
+    path = wh.write([row(p, "CONFIRMED", D, confirmer="EMPLOYER")])
+    rep = apply_feedback_files([path], wh.path, wh.settings, receipts=wh.tmp / "receipts")
+    out = rep.files[0]
+    assert (out.rows, out.accepted, out.already_applied, out.refused, out.sent_again) == (1, 1, 1, 0, 1)
+    assert "SENT_AGAIN 1" in " ".join(rep.lines())
+    assert [wh.q(f"SELECT * FROM {t} ORDER BY ALL") for t in tables] == before  # nothing applied
+    assert wh.stage(p) == "CONCLUDED"
+    applied_on = wh.one(
+        "SELECT CAST(timezone('Asia/Shanghai', recorded_at) AS DATE) FROM feedback_rows "
+        "WHERE file_name = ? AND row_no = 6",
+        [first],
+    )
+    [(status, code, reason, zh)] = _rows(wh, path.name)
+    assert (status, code) == ("ALREADY_APPLIED", "SENT_AGAIN")
+    assert f"row 6 of {first} applied on {applied_on.isoformat()}" in reason and "note" in reason
+    assert f"{applied_on.isoformat()}已处理的文件“{first}”序号为6的行完全相同" in zh
+    assert "按重复报送处理，本次未处理" in zh and "“备注”栏注明" in zh and "确认" in zh
+    assert all(p.id_no not in t and "测试" not in t and "139" not in t for t in (reason, zh))
+    # the receipt: the count in its summary, the row in a table of its own (the office's person named)
+    receipt = receipt_path(wh.tmp / "receipts", "640104", path.name)
+    summary = _summary(receipt)
+    assert summary["行数"] == (
+        f"共1行：已处理0行，此前已处理、本次未重复处理1行（其中1行按当前环节本可办理，见下表“{SENT_AGAIN_TITLE}”），退回0行"
+    )
+    assert "备注" in summary["请核对"]
+    [line] = _sent_again_table(receipt)
+    assert (line["序号"], line["事件"], line["发生日期"], line["代码"], line["公民身份号码"], line["说明"]) == (
+        "1",
+        labels.label("event", "CONFIRMED"),
+        D.isoformat(),
+        "SENT_AGAIN",
+        p.id_no,
+        zh,
+    )
+    assert line["处理情况"] == labels.label("refusal", "SENT_AGAIN")
+    # with a note, the repeat is a new row: applied, confirmed again
+    rep = wh.apply([row(p, "CONFIRMED", D, confirmer="EMPLOYER", note="异议驳回后再次确认")])
+    assert rep.refused == 0 and rep.files[0].already_applied == 0, rep.lines()
+    assert wh.stage(p) == "CONFIRMED"
+    assert wh.one("SELECT confirmed_on FROM conclusions WHERE entry_id = ?", [p.entry_id]) == D
+
+
+def test_a_cumulative_file_counts_its_identical_rows(wh):
+    """docs/feedback-format.md "Applying twice" (docs/decisions.md): the n-th identical row of a file
+    is sent again only when n identical rows were applied before. A county's cumulative file — the
+    rows of its first report and the confirmation again after the rejection — applies that second
+    CONFIRMED; the same file sent again (the same bytes, or with a row added) applies nothing more."""
+    p = wh.person()
+    assert wh.apply(_until_rejected(p)).refused == 0
+    cumulative = _until_rejected(p) + [row(p, "CONFIRMED", D, confirmer="EMPLOYER")]
+    path = wh.write(cumulative)
+    rep = apply_feedback_files([path], wh.path, wh.settings)
+    assert [g[:2] for g in _rows(wh, path.name)] == [("ALREADY_APPLIED", None)] * 8 + [("APPLIED", None)], rep.lines()
+    assert wh.stage(p) == "CONFIRMED"
+    moves = _transitions(wh, p)
+    # the same bytes again: not applied again
+    again = apply_feedback_files([path], wh.path, wh.settings).files[0]
+    assert again.status == "ALREADY_APPLIED"
+    # the same rows and one more: the old rows all taken as sent again, nothing of them applied
+    more = wh.write(cumulative + [row(p, "ELECTED_MONTH", D, elected_month="2027-06")])
+    rep = apply_feedback_files([more], wh.path, wh.settings)
+    got = [g[:2] for g in _rows(wh, more.name)]
+    # (the objection would be taken now, but the file sends again what came after it too: no SENT_AGAIN)
+    assert got == [("ALREADY_APPLIED", None)] * 9 + [("APPLIED", None)], rep.lines()
+    assert wh.stage(p) == "CONFIRMED" and _transitions(wh, p) == moves
+    assert wh.one("SELECT count(*) FROM objections WHERE entry_id = ?", [p.entry_id]) == 1
+
+
+def test_one_cumulative_file_from_the_start_applies_both_confirmations_once(wh):
+    """docs/feedback-format.md "Applying twice": a file [CONFIRMED d, OBJECTION_FILED d,
+    OBJECTION_RESOLVED d REJECTED, CONFIRMED d] applies the second CONFIRMED as new (no identical row
+    was applied before it); sent again with a row added, none of its rows is applied again."""
+    p = wh.person()
+    rows = _until_rejected(p) + [row(p, "CONFIRMED", D, confirmer="EMPLOYER")]
+    rep = wh.apply(rows)
+    assert rep.refused == 0 and rep.files[0].already_applied == 0, rep.lines()
+    assert wh.stage(p) == "CONFIRMED"
+    moves = _transitions(wh, p)
+    assert [m[1] for m in moves[-3:]] == ["CONFIRMED", "CONCLUDED", "CONFIRMED"]
+    rep = wh.apply(rows + [row(p, "OFFICER_ASSIGNED", D, officer_id="640104-02")])
+    o = rep.files[0]
+    assert (o.rows, o.already_applied, o.refused) == (10, 9, 0), rep.lines()
+    assert wh.stage(p) == "CONFIRMED" and _transitions(wh, p) == moves
+
+
+def test_the_receipt_of_a_corrected_version_the_same_day_says_it_was_not_applied(wh):
+    """docs/feedback-format.md "Applying twice" and its Events table (an upheld objection's new version
+    needs its own RESULT_RECEIVED): received, objected to and upheld on 11-06, the new version's
+    receipt that day is identical to the first one's. Sent in its own file, it is not applied and says
+    so (SENT_AGAIN: it would record a receipt); with a note it records version 2's receipt."""
+    p = wh.person()
+    rows = path_rows(p, "RESULT_RECEIVED") + [
+        row(p, "OBJECTION_FILED", RECEIVED),
+        row(p, "OBJECTION_RESOLVED", RECEIVED, result="UPHELD", counted_months=310, reason="r"),
+    ]
+    assert wh.apply(rows).refused == 0
+    again = [row(p, "RESULT_RECEIVED", RECEIVED)]
+    assert [g[:2] for g in (wh.apply(again), _rows(wh, wh.last_file()))[1]] == [("ALREADY_APPLIED", "SENT_AGAIN")]
+    current = "SELECT version, received_on FROM conclusions WHERE entry_id = ? AND superseded_on IS NULL"
+    assert wh.q(current, [p.entry_id]) == [(2, None)]
+    assert wh.apply([dict(again[0], note="更正后结论已送达")]).refused == 0
+    assert wh.q(current, [p.entry_id]) == [(2, RECEIVED)]

@@ -40,9 +40,11 @@ only once the documented defaults are filled in (RELATIONS_MERGED ``MERGED``, AR
 ``pre_review_office``) — the implementation calls it ALREADY_APPLIED. ``row_no`` is expected to
 count blank lines (spreadsheet row - 1), as tests/feedback/test_feedback.py does.
 
-Documented since (docs/feedback-format.md "Dates"; docs/decisions.md): an objection is dated against
-the conclusion and its receipt only — one after a later-dated confirmation or declaration is taken
-and moves the stage back on the day of the stage it undoes.
+Documented since (docs/feedback-format.md "Dates", "Applying twice"; docs/decisions.md): an
+objection is dated against the conclusion and its receipt only — one after a later-dated
+confirmation or declaration is taken and moves the stage back on the day of the stage it undoes —
+and the n-th identical row of a file is ALREADY_APPLIED only when n identical rows were applied
+before (a row repeated within a file is decided as a new row).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ import os
 import random
 import re
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -428,10 +431,16 @@ class Model:
         self.entries = entries  # id_no -> Ent
         self.roster = offices_roster  # office -> set(officer ids)
         self.valid_ids = valid_ids
-        self.applied = set()  # row keys applied
+        self.applied = Counter()  # row key -> rows applied with it
+        self.file_seen = Counter()  # row key -> the current file's rows with it so far
+        self.file_applied = Counter()  # row key -> the current file's rows applied with it
         self.applied_defaults = set()  # the same with the documented defaults filled in
         self.maybe_already = False
         self.runs_done = {mi(2026, 11)}  # months whose run is DONE (RESULT batch month)
+
+    def new_file(self) -> None:
+        """Identical rows are counted per file (docs/feedback-format.md "Applying twice")."""
+        self.file_seen, self.file_applied = Counter(), Counter()
 
     def expect(self, r: dict):
         """(definite codes, possible codes, effect) for the row ``r`` in the current state."""
@@ -442,7 +451,9 @@ class Model:
         ev = f["event"]
         key = row_key(r)
         ent = self.entries.get(f["id_no"])
-        if key in self.applied:
+        self.file_seen[key] += 1
+        # the n-th identical row of a file is a re-send when n identical rows were applied before it
+        if self.file_seen[key] <= self.applied[key] - self.file_applied[key]:
             return set(), set(), "ALREADY"
         self.maybe_already = row_key_defaults(r) in self.applied_defaults
         if not (f["office_code"] and ev and f["id_no"] and f["event_date"]):
@@ -674,7 +685,8 @@ class Model:
         """Apply the effect; returns the new stage when the stage changed."""
         ent = self.entries[norm(r["id_no"]).upper()]
         d = _date(norm(r["event_date"]))
-        self.applied.add(row_key(r))
+        self.applied[row_key(r)] += 1
+        self.file_applied[row_key(r)] += 1
         self.applied_defaults.add(row_key_defaults(r))
         kind = eff[0]
         old, old_since = ent.stage, ent.since
@@ -1145,6 +1157,7 @@ class Scenario:
 
         rng = self.rng
         shadow = copy.deepcopy(self.model)
+        shadow.new_file()
         gen = Gen(rng, shadow, self.extra)
         open_ents = [e for e in shadow.entries.values() if not e.closed]
         picked = rng.sample(open_ents, min(len(open_ents), rng.randint(4, 9)))
@@ -1223,6 +1236,7 @@ class Scenario:
 
     def check_rows(self, path: Path, rows, nos, stdout: str, new_t) -> None:
         fname = path.name
+        self.model.new_file()
         for ent in self.model.entries.values():
             ent.file_results = set()
         with self.con() as con:
