@@ -104,16 +104,7 @@ def _read(path: Path, data: bytes, report: FeedbackReport) -> list:
 def _apply_rows(run: FileRun, records: list, out: FileOutcome) -> None:
     """Decide every record of the file (inside the caller's transaction) and keep its outcome."""
     for row_no, row in records:
-        status, code, reason, info = run.row(row_no, row)
-        run.outcomes.add(
-            file_sha256=run.sha,
-            file_name=run.file_name,
-            row_no=row_no,
-            **info,
-            status=status,
-            reason_code=code,
-            reason=reason,
-        )
+        status, code, reason = run.decide(row_no, row)
         if status == "REFUSED":
             out.refused += 1
             out.reasons[code] = out.reasons.get(code, 0) + 1
@@ -122,6 +113,7 @@ def _apply_rows(run: FileRun, records: list, out: FileOutcome) -> None:
             out.accepted += 1
             out.already_applied += status == "ALREADY_APPLIED"
     run.insert_rows()
+    out.sent_again = run.sent_again
 
 
 def apply_file(con, path: Path, settings: Settings, report: FeedbackReport, office: str | None = None) -> FileOutcome:

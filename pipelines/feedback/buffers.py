@@ -31,6 +31,12 @@ class Buffer:
             raise TypeError(f"{self.table}: columns {sorted(set(values) ^ set(self.names))} given or missing")
         self.rows.append(tuple(values[c] for c in self.names))
 
+    def change(self, i: int, **values) -> None:
+        """Change some columns of the ``i``-th row added (not inserted yet)."""
+        if set(values) - set(self.names):
+            raise TypeError(f"{self.table}: no columns {sorted(set(values) - set(self.names))}")
+        self.rows[i] = tuple(values.get(c, v) for c, v in zip(self.names, self.rows[i]))
+
     def insert(self, con) -> None:
         """One INSERT: each column a list parameter, unnested side by side (row order kept)."""
         if not self.rows:

@@ -143,8 +143,42 @@ class _Why(str):
         return why
 
 
+#: The code an ``ALREADY_APPLIED`` row may carry (docs/feedback-format.md "Applying twice"): the row is
+#: identical to a row applied before and was taken as sent again, although it would change the entry's
+#: pre-service now (e.g. a confirmation again after a rejected objection): a genuine repeat needs a note.
+NOTES = {
+    "SENT_AGAIN": "identical to a row applied before: taken as sent again, not applied (a repeated event needs a note)",
+}
+
+
 class _Already(Exception):
-    """The row restates what is recorded: accepted, nothing changes."""
+    """The row restates what is recorded: accepted, nothing changes.
+
+    ``code`` (optional, one of :data:`NOTES`): what the office should know about it, with its English
+    ``reason`` and the key and parameters of its Chinese text, as for :class:`_Refuse`.  ``repeated``:
+    for a row identical to a row applied before, that row's place in the order applied."""
+
+    def __init__(
+        self,
+        code: str | None = None,
+        reason: str | None = None,
+        *,
+        text: str | None = None,
+        repeated: tuple | None = None,
+        **params,
+    ):
+        super().__init__(code)
+        self.code = code
+        self.repeated = repeated
+        self.reason = reason or (NOTES[code] if code else None)
+        self.text = text or code
+        self.params = params
+
+    @property
+    def reason_zh(self) -> str | None:
+        from .receipts import reason_zh
+
+        return reason_zh(self.code, self.text, self.params) if self.code else None
 
 
 def _norm(cell: str | None) -> str | None:

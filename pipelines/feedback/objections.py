@@ -136,7 +136,7 @@ def _timeliness(run: FileRun, row: dict, c: dict) -> str:
         return "NOT_RECEIVED_YET"
     # (deadlines the calendar has learnt since are filled in by refresh_deadlines first)
     if c["objection_deadline"] is None:
-        run.report.warn(
+        run.warn(
             "an objection was accepted as on time because its deadline falls in a year "
             "the working-day calendar does not know yet"
         )
@@ -150,19 +150,34 @@ def _timeliness(run: FileRun, row: dict, c: dict) -> str:
     return "ON_TIME"
 
 
-def _new_objection(run: FileRun, row: dict, e: Entry, c: dict, obj: dict | None, source: str) -> None:
-    """A new objection: accepted when its material is complete, else INCOMPLETE with the one-time
-    notice listing every missing item (seed notice 五(三))."""
+def _check_objection_date(row: dict, c: dict) -> None:
+    """An objection is dated against the conclusion it objects to and its receipt, never against the
+    entry's later stage changes (rules.md §7: 15 working days from receipt; docs/decisions.md): one
+    filed at the counter in time and reported after the confirmation or the declaration is taken.
+    Dated before the current version was issued, it concerned a version superseded since: refused,
+    never moved onto the newer version (whose values may be the very correction)."""
+    if row["_date"] < c["issued_on"] and c["version"] > 1:
+        raise _Refuse(
+            "DATE_OUT_OF_ORDER",
+            f"objection before the current conclusion (version {c['version']}, issued "
+            f"{c['issued_on'].isoformat()}): the version it concerned has been superseded",
+            text="DATE_OUT_OF_ORDER.objection_superseded",
+            day=c["issued_on"].isoformat(),
+        )
     if row["_date"] < c["issued_on"] or (c["received_on"] and row["_date"] < c["received_on"]):
         raise _Refuse(
             "DATE_OUT_OF_ORDER",
             "objection before the conclusion was issued or received",
             text="DATE_OUT_OF_ORDER.objection_before",
         )
+
+
+def _new_objection(run: FileRun, row: dict, e: Entry, c: dict, obj: dict | None, source: str) -> None:
+    """A new objection: accepted when its material is complete, else INCOMPLETE with the one-time
+    notice listing every missing item (seed notice 五(三))."""
+    _check_objection_date(row, c)
     timeliness = _timeliness(run, row, c)
     suspends = e.stage in ("CONFIRMED", "DECLARED")
-    if suspends:
-        run.check_after_last_move(row, e)
     no = (obj["objection_no"] + 1) if obj else 1
     items = row["_items"]
     notice = None
@@ -189,9 +204,13 @@ def _new_objection(run: FileRun, row: dict, e: Entry, c: dict, obj: dict | None,
         notice_items=";".join(items) or None,
     )
     if suspends:
-        # an objection in time suspends the confirmation: the conclusion must be confirmed again
+        # an objection in time suspends the confirmation: the conclusion must be confirmed again.
+        # The stage goes back on the day filed, or on the day of the confirmation or declaration
+        # it undoes when that came later (a stage is never left before it was entered).
         run.execute("conclusions", "suspend_confirmation", entry_id=e.entry_id, version=c["version"])
-        run.move(e, "CONCLUDED", row["_date"], f"objection {no} filed: confirmation suspended", source)
+        day = max(row["_date"], run.last_move(e) or row["_date"])
+        detail = f"objection {no} filed {row['_date'].isoformat()}: confirmation suspended"
+        run.move(e, "CONCLUDED", day, detail, source)
 
 
 def objection_resolved(run: FileRun, row: dict, e: Entry, source: str) -> None:

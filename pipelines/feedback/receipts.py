@@ -4,7 +4,9 @@ After ``feedback`` applies or refuses a file, :func:`write_receipt` writes
 ``<receipts>/<office>/<file stem>.回执.xlsx`` (docs/feedback-format.md "Receipt"): the counts (applied,
 already applied, refused) and every refused row with its row number, event, date, the reason code's
 Chinese label and a Chinese reason that says what to fix; a file refused whole gets one line, why and
-what to do.
+what to do.  Below, the rows taken as sent again although they would change the entry's pre-service
+now (``SENT_AGAIN``: identical to a row applied before; a genuine repeat needs a note), in a table of
+their own.
 
 * The texts are one table, ``data/labels.csv``: domain ``refusal`` (a code's label and its generic
   text), domain ``refusal_text`` (the texts keyed ``<code>`` or ``<code>.<detail>``, with ``{column}``,
@@ -42,6 +44,9 @@ NO_OFFICE = "_no_office"
 SUFFIX = ".回执.xlsx"
 SHEET = "回执"
 HEADER = ("序号", "表格行", "事件", "发生日期", "公民身份号码", "退回原因", "原因代码", "说明（请按此改正）")
+#: the table of the rows taken as sent again (SENT_AGAIN), below the refused rows
+SENT_AGAIN_TITLE = "与此前已处理的行完全相同、本次未处理的行（请核对）"
+SENT_AGAIN_HEADER = ("序号", "表格行", "事件", "发生日期", "公民身份号码", "处理情况", "代码", "说明")
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -100,9 +105,10 @@ def _summary(f: dict, file_name: str) -> list[tuple[str, str]]:
             ("怎么办", "请按上述原因改正后，重新报送整个文件"),
             ("处理时间", when),
         ]
+    again = f"（其中{f['sent_again']}行按当前环节本可办理，见下表“{SENT_AGAIN_TITLE}”）" if f["sent_again"] else ""
     counts = (
         f"共{f['rows']}行：已处理{f['accepted'] - f['already_applied']}行，"
-        f"此前已处理、本次未重复处理{f['already_applied']}行，退回{f['refused']}行"
+        f"此前已处理、本次未重复处理{f['already_applied']}行{again}，退回{f['refused']}行"
     )
     lines = []
     if f["file_name"] != file_name:  # a copy of a file applied before, under another name
@@ -125,6 +131,14 @@ def _summary(f: dict, file_name: str) -> list[tuple[str, str]]:
         )
     else:
         lines.append(("怎么办", "全部行均已处理，没有退回的行"))
+    if f["sent_again"]:
+        lines.append(
+            (
+                "请核对",
+                f"有{f['sent_again']}行与此前已处理的行完全相同，按重复报送处理，本次未处理（见下表）。"
+                "如确为又一次发生的同一事件（如异议驳回后再次确认），请在“备注”栏注明后重新报送这些行",
+            )
+        )
     return lines
 
 
@@ -135,7 +149,9 @@ def _height(text: str, width: float) -> float:
     return 16.0 * max(1, -(-units // int(width)))
 
 
-def _workbook(office: str | None, file_name: str, summary, rows, created: datetime) -> bytes:
+def _workbook(office: str | None, file_name: str, summary, tables, created: datetime) -> bytes:
+    """The receipt's bytes: the summary lines, then each of ``tables`` — (title, header, rows) — that
+    has rows (one piece: xlsxwriter's formats and cells, in the order they appear)."""
     import xlsxwriter
 
     buf = io.BytesIO()
@@ -159,13 +175,18 @@ def _workbook(office: str | None, file_name: str, summary, rows, created: dateti
         ws.merge_range(r, 1, r, 7, v, wrap)
         ws.set_row(r, _height(v, 130))
         r += 1
-    if rows:
+    frozen = False
+    for name, header, rows in tables:
+        if not rows:
+            continue
         r += 1
-        ws.write_string(r, 0, "退回的行", key)
+        ws.write_string(r, 0, name, key)
         r += 1
-        for c, h in enumerate(HEADER):
+        for c, h in enumerate(header):
             ws.write_string(r, c, h, head)
-        ws.freeze_panes(r + 1, 0)
+        if not frozen:
+            ws.freeze_panes(r + 1, 0)
+            frozen = True
         for row_no, event, event_date, code, zh, id_no in rows:
             r += 1
             ws.write_string(r, 0, str(row_no), text)
@@ -178,7 +199,9 @@ def _workbook(office: str | None, file_name: str, summary, rows, created: dateti
             why = zh or reason_zh(code, None, {})
             ws.write_string(r, 7, why, wrap)
             ws.set_row(r, _height(why, 52))
-        r += 2
+        r += 1
+    if frozen:
+        r += 1
         ws.merge_range(
             r,
             0,
@@ -204,11 +227,18 @@ def write_receipt(con, folder: Path, file_sha256: str, file_name: str, office: s
     if r is None:
         return None
     f = dict(zip([d[0] for d in cur.description], r))
-    rows = con.execute(sql("files", "receipt_rows"), {"file_sha256": file_sha256, "office": office}).fetchall()
-    if office is None:  # nobody to show an ID number to
-        rows = [(*x[:5], None) for x in rows]
+    params = {"file_sha256": file_sha256, "office": office}
+    tables = []
+    for name, header, statement in (
+        ("退回的行", HEADER, "receipt_rows"),
+        (SENT_AGAIN_TITLE, SENT_AGAIN_HEADER, "receipt_sent_again"),
+    ):
+        rows = con.execute(sql("files", statement), params).fetchall()
+        if office is None:  # nobody to show an ID number to
+            rows = [(*x[:5], None) for x in rows]
+        tables.append((name, header, rows))
     created = f["processed_at"] or datetime(2000, 1, 1)
-    data = _workbook(office, file_name, _summary(f, file_name), rows, created)
+    data = _workbook(office, file_name, _summary(f, file_name), tables, created)
     path = receipt_path(folder, office, file_name)
     if path.is_file() and path.read_bytes() == data:
         return path

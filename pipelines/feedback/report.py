@@ -24,6 +24,7 @@ class FileOutcome:
     reasons: dict = field(default_factory=dict)  # reason_code -> rows
     reason: str | None = None  # whole-file refusal
     office: str | None = None  # the office the file is bound to
+    sent_again: int = 0  # already applied rows that would change the pre-service now (SENT_AGAIN)
 
 
 @dataclass
@@ -67,6 +68,10 @@ class FeedbackReport:
             )
             if f.reasons:
                 line += " [" + ", ".join(f"{k} {v}" for k, v in sorted(f.reasons.items())) + "]"
+            if f.sent_again:
+                line += (
+                    f"; SENT_AGAIN {f.sent_again}: identical rows not applied, a repeat needs a note (see the receipt)"
+                )
             out.append(line)
         if self.notices:
             out.append(f"RESULT notices issued: {self.notices}")

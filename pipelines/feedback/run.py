@@ -5,6 +5,15 @@ persons, the rows to insert when the file is decided, the conclusions to tell �
 row (:meth:`FileRun.row`): checked on its own (:mod:`.checks`), matched with a row applied before,
 its person's ledger entry found, then handed to its event's handler in :data:`.events.HANDLERS`.
 The handlers read and change the state through the helpers below.
+
+A row identical to rows applied before (same person, office, event, date and data, ``note``
+included: its ``row_key``) is taken as sent again — ``ALREADY_APPLIED``, nothing changes — when it is
+the n-th such row of its file and at least n identical rows were applied before, from any file
+(docs/feedback-format.md "Applying twice"; docs/decisions.md).  When the row, applied now, would
+change the entry's pre-service — move its stage, or record a receipt, an objection or its material,
+a resolution, a conclusion (the handler run *dry*: :meth:`FileRun.would_change`) — it carries
+``SENT_AGAIN`` and the office's receipt says why it was not applied and that a genuine repeat needs
+a note.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from .. import DATA_DIR, labels, months
+from ..contract import shown_file_name
 from ..identifiers import parse_id_no
 from ..ledger import CLOSED_STAGES, record_transitions
 from ..settings import Settings
@@ -63,6 +73,17 @@ class Entry:
         return months.first_day(self.opened_mi)
 
 
+class _WouldChange(Exception):
+    """Raised by a write in a dry run (:meth:`FileRun.would_change`): the handler would change the state."""
+
+
+#: the writes that set a value of the entry (officer, pre-review office, elected month): restated by
+#: an identical row, no change of the pre-service (a dry run passes over them)
+_RESTATING = frozenset(
+    {("entries", "set_officer"), ("entries", "set_pre_review_office"), ("entries", "set_elected_month")}
+)
+
+
 class FileRun:
     """Decides and applies the rows of one file inside the caller's transaction."""
 
@@ -100,17 +121,58 @@ class FileRun:
         # feedback_events and feedback_rows are written when the file is decided (insert_rows)
         self.events = Buffer(con, "feedback_events")
         self.outcomes = Buffer(con, "feedback_rows")
-        self._applied_keys: set[str] = set()  # row keys applied by this file (not in feedback_rows yet)
+        self._seen: dict[str, int] = {}  # row key -> the rows of this file with it so far (a re-send is counted)
+        self._dry = False  # a handler run dry (would_change): nothing written
+        # the rows of the file taken as sent again: (place in outcomes, the place of the row repeated
+        # in the order applied, row key, SENT_AGAIN), and the row keys the file applied
+        self._resent: list[tuple[int, tuple, str, bool]] = []
+        self._applied: set[str] = set()
+        self.sent_again = 0  # the file's rows left with SENT_AGAIN (settle_sent_again)
 
     def insert_rows(self) -> None:
+        self.settle_sent_again()
         self.events.insert(self.con)
         self.outcomes.insert(self.con)
 
     # -- row -------------------------------------------------------------------------
 
-    def row(self, row_no: int, row: dict | str | None) -> tuple[str, str | None, str | None, dict]:
+    def decide(self, row_no: int, row: dict | str | None) -> tuple[str, str | None, str | None]:
+        """Decide the row and keep its outcome (``feedback_rows``, inserted with :meth:`insert_rows`):
+        returns (status, reason_code, reason)."""
+        status, code, reason, info, repeated = self.row(row_no, row)
+        if repeated is not None:
+            self._resent.append((len(self.outcomes.rows), repeated, info["row_key"], code == "SENT_AGAIN"))
+        elif status == "APPLIED":
+            self._applied.add(info["row_key"])
+        self.outcomes.add(
+            file_sha256=self.sha,
+            file_name=self.file_name,
+            row_no=row_no,
+            **info,
+            status=status,
+            reason_code=code,
+            reason=reason,
+        )
+        return status, code, reason
+
+    def settle_sent_again(self) -> None:
+        """Once the file is decided, a ``SENT_AGAIN`` row says nothing more (a plain re-send) when the
+        file holds the repeat itself — an identical row of the file applied after it (its n-th) — or
+        replays what came after the row it repeats — a later row of the file taken as sent again
+        repeats a row applied after that one (a county's cumulative file sent again)."""
+        latest = None  # the latest place repeated by the rows after this one
+        for i, repeated, key, hinted in reversed(self._resent):
+            if hinted and (key in self._applied or (latest is not None and latest > repeated)):
+                self.outcomes.change(i, reason_code=None, reason=None, reason_zh=None)
+                hinted = False
+            self.sent_again += hinted
+            latest = repeated if latest is None else max(latest, repeated)
+        self._resent = []
+
+    def row(self, row_no: int, row: dict | str | None) -> tuple[str, str | None, str | None, dict, tuple | None]:
         """Returns (status, reason_code, reason, info for feedback_rows: with ``reason_zh``, the
-        Chinese reason of the office's receipt)."""
+        Chinese reason of the office's receipt; for a row taken as sent again, the place of the row it
+        repeats in the order applied, else None)."""
         from .events import HANDLERS
 
         info = dict.fromkeys(("row_key", "person_key", "entry_id", "office_code", "event", "event_date", "reason_zh"))
@@ -128,26 +190,74 @@ class FileRun:
                 event=row["event"],
                 event_date=row["_date"],
             )
-            info["row_key"] = row_key(row, info["person_key"], self.settings.person_key_secret)
-            if (
-                info["row_key"] in self._applied_keys
-                or self.con.execute(sql("files", "row_applied_before"), {"row_key": info["row_key"]}).fetchall()[0][0]
-            ):
-                raise _Already()
+            key = info["row_key"] = row_key(row, info["person_key"], self.settings.person_key_secret)
+            n = self._seen[key] = self._seen.get(key, 0) + 1
+            before = self.con.execute(sql("files", "rows_applied_before"), {"row_key": key}).fetchall()
+            if n <= len(before):  # the n-th identical row of the file, n identical rows applied before
+                raise self._sent_again(row, info, before[n - 1])
             entry = self._entry(row, info)
             info["entry_id"] = entry.entry_id
             source = f"feedback:{self.safe_name}#{row_no}"
             HANDLERS[row["event"]](self, row, entry, source)
             self._record_event(row, entry, source)
-            self._applied_keys.add(info["row_key"])
-            return "APPLIED", None, None, info
-        except _Already:
-            return "ALREADY_APPLIED", None, None, info
+            return "APPLIED", None, None, info, None
+        except _Already as a:
+            info["reason_zh"] = a.reason_zh
+            return "ALREADY_APPLIED", a.code, a.reason, info, a.repeated
         except _Refuse as r:
             info["reason_zh"] = r.reason_zh
             if info["event"] is None and isinstance(row, dict) and row.get("event") in EVENTS:
                 info["event"] = row["event"]  # a row refused by its own checks: its event, for the receipt
-            return "REFUSED", r.code, r.reason, info
+            return "REFUSED", r.code, r.reason, info, None
+
+    def _sent_again(self, row: dict, info: dict, earlier: tuple) -> _Already:
+        """A row taken as sent again (``earlier``: the identical row applied before that it repeats,
+        its file name, row number, day applied and time recorded).  ``SENT_AGAIN`` when it would change
+        the entry's pre-service now: then the office is told that it was not applied, and why (unless
+        :meth:`settle_sent_again` finds the file holds the repeat, or replays what came after)."""
+        from .events import HANDLERS
+
+        file_name, row_no, applied_on, recorded_at = earlier
+        try:
+            e = self._entry(row, {})
+        except _Refuse:  # no open entry of the office's: nothing the row could do now
+            return _Already(repeated=(recorded_at, row_no))
+        if not self.would_change(HANDLERS[row["event"]], row, e):
+            return _Already(repeated=(recorded_at, row_no))
+        info["entry_id"] = e.entry_id  # the office's own person: its receipt may name the ID number
+        shown = shown_file_name(file_name)
+        return _Already(
+            "SENT_AGAIN",
+            f"identical to row {row_no} of {shown} applied on {applied_on.isoformat()}: taken as sent again, "
+            f"not applied; a {row['event']} that happened again needs a note",
+            day=applied_on.isoformat(),
+            file=shown,
+            row=row_no,
+            event=row["event"],
+            repeated=(recorded_at, row_no),
+        )
+
+    def would_change(self, handler, row: dict, e: Entry) -> bool:
+        """Whether ``handler`` would take ``row`` now and change the entry's pre-service (a stage move,
+        a conclusion's receipt or version, an objection, its material or resolution).  The handler is
+        run *dry*: its checks as always, its first write (:meth:`execute`, :meth:`move`,
+        :meth:`receive`, :meth:`insert_conclusion`) stopping it — every handler checks before it
+        writes — except the writes that restate a value of the entry (:data:`_RESTATING`), passed over."""
+        self._dry = True
+        try:
+            handler(self, row, e, "dry run")
+        except _WouldChange:
+            return True
+        except (_Refuse, _Already):
+            return False
+        finally:
+            self._dry = False
+        return False
+
+    def warn(self, msg: str) -> None:
+        """A warning of the report (none in a dry run: nothing was done)."""
+        if not self._dry:
+            self.report.warn(msg)
 
     def _entry(self, row: dict, info: dict) -> Entry:
         if row["id_no"] not in self._entry_rows:  # never for a checked row (its id_no is one of _ids)
@@ -233,6 +343,10 @@ class FileRun:
             self._by_person[kind] = {r[0]: tuple(r[1:]) for r in rows}
         return self._by_person[kind].get(id_no)
 
+    def last_move(self, e: Entry) -> date | None:
+        """The day of the entry's last stage change (None: none yet)."""
+        return self._last_moves.get(e.entry_id)
+
     def check_after_last_move(self, row: dict, e: Entry) -> None:
         last = self._last_moves.get(e.entry_id)
         if last is not None and row["_date"] < last:
@@ -245,6 +359,8 @@ class FileRun:
 
     def move(self, e: Entry, to_stage: str, d: date, detail: str, source: str) -> None:
         """Move the entry to ``to_stage`` (pipelines.ledger.record_transitions)."""
+        if self._dry:
+            raise _WouldChange()
         self.con.execute(sql("entries", "move"), {"entry_id": e.entry_id, "event_date": d, "detail": detail})
         if record_transitions(
             self.con,
@@ -275,12 +391,19 @@ class FileRun:
         return _one_dict(self.con.execute(sql("objections", "latest"), {"entry_id": e.entry_id}))
 
     def execute(self, file: str, name: str, **params) -> list[tuple]:
-        """Run the statement ``name`` of ``sql/feedback/<file>.sql`` with DuckDB parameters."""
+        """Run the statement ``name`` of ``sql/feedback/<file>.sql`` with DuckDB parameters: a handler's
+        writes (none in a dry run, see :meth:`would_change`)."""
+        if self._dry:
+            if (file, name) in _RESTATING:
+                return []
+            raise _WouldChange()
         return self.con.execute(sql(file, name), params).fetchall()
 
     def insert_conclusion(self, e: Entry, version: int, issued_on: date, values: dict, source: str) -> None:
         """A new version of the entry's conclusion (``values``: counted_months, merge_status,
         archive_conclusion, base_data), told by a RESULT notice when the file is decided."""
+        if self._dry:
+            raise _WouldChange()
         self.execute(
             "conclusions", "insert", entry_id=e.entry_id, version=version, issued_on=issued_on, source=source, **values
         )
@@ -288,6 +411,8 @@ class FileRun:
 
     def receive(self, e: Entry, c: dict, d: date) -> None:
         """The result of conclusion ``c`` received on ``d``: the objection deadline runs from then."""
+        if self._dry:
+            raise _WouldChange()
         deadline, msgs = objection_deadline(d, self.settings)
         for m in msgs:
             self.report.warn(m)
@@ -303,6 +428,7 @@ class FileRun:
         # A conclusion never told (issued before RESULT went out at issue, i.e. by an older version
         # of this program) is told now; the notice machinery skips a RESULT already issued.
         reference_mi = months.month_of(c["issued_on"])
-        told = self.execute("conclusions", "told", id_no=e.id_no, reference_mi=reference_mi)[0][0]
+        params = {"id_no": e.id_no, "reference_mi": reference_mi}
+        told = self.con.execute(sql("conclusions", "told"), params).fetchone()[0]
         if not told:
             self.result_notices.append((e.entry_id, c["issued_on"]))

@@ -22,18 +22,26 @@ INSERT INTO feedback_files (
 )
 VALUES ($file_sha256, $file_name, 'REFUSED', 0, 0, 0, 0, $reason_code, $reason, $reason_zh, now());
 
--- name: row_applied_before
--- a row identical to a row applied before (same person, event, date, office and data): ALREADY_APPLIED
-SELECT count(*) FROM feedback_rows WHERE row_key = $row_key AND status = 'APPLIED';
+-- name: rows_applied_before
+-- the rows identical to a row of the file (same person, event, date, office and data) applied before,
+-- in the order applied, with the day (Asia/Shanghai): the n-th identical row of a file is sent again
+-- (ALREADY_APPLIED) when there are at least n (docs/feedback-format.md "Applying twice")
+SELECT file_name, row_no, CAST(timezone('Asia/Shanghai', recorded_at) AS DATE) AS applied_on, recorded_at
+FROM feedback_rows WHERE row_key = $row_key AND status = 'APPLIED'
+ORDER BY recorded_at, row_no;
 
 -- name: receipt_file
 -- the file's outcome for its office's receipt (pipelines/feedback/receipts.py): the time it was
 -- applied (an APPLIED key is never applied again), else its first refusal (the same bytes are refused
 -- the same way: a file left in the inbox keeps the same receipt, run after run)
-SELECT file_name, status, rows, accepted, refused, already_applied, reason_code, reason_zh,
-       timezone('Asia/Shanghai', processed_at) AS processed_at
-FROM feedback_files WHERE file_sha256 = $file_sha256
-ORDER BY status = 'APPLIED' DESC, processed_at
+-- sent_again: its rows taken as sent again although they would change the pre-service (SENT_AGAIN)
+SELECT f.file_name, f.status, f.rows, f.accepted, f.refused, f.already_applied, f.reason_code, f.reason_zh,
+       timezone('Asia/Shanghai', f.processed_at) AS processed_at,
+       (SELECT count(*) FROM feedback_rows AS r
+        WHERE r.file_sha256 = f.file_sha256 AND r.status = 'ALREADY_APPLIED' AND r.reason_code IS NOT NULL)
+           AS sent_again
+FROM feedback_files AS f WHERE f.file_sha256 = $file_sha256
+ORDER BY f.status = 'APPLIED' DESC, f.processed_at
 LIMIT 1;
 
 -- name: receipt_rows
@@ -44,4 +52,13 @@ SELECT r.row_no, r.event, r.event_date, r.reason_code, r.reason_zh, e.id_no
 FROM feedback_rows r
 LEFT JOIN ledger_entries e ON e.entry_id = r.entry_id AND e.office_code = $office
 WHERE r.file_sha256 = $file_sha256 AND r.status = 'REFUSED'
+ORDER BY r.row_no;
+
+-- name: receipt_sent_again
+-- the rows of the file taken as sent again although they would change the entry's pre-service now
+-- (ALREADY_APPLIED with SENT_AGAIN, docs/feedback-format.md "Applying twice"), as receipt_rows
+SELECT r.row_no, r.event, r.event_date, r.reason_code, r.reason_zh, e.id_no
+FROM feedback_rows r
+LEFT JOIN ledger_entries e ON e.entry_id = r.entry_id AND e.office_code = $office
+WHERE r.file_sha256 = $file_sha256 AND r.status = 'ALREADY_APPLIED' AND r.reason_code IS NOT NULL
 ORDER BY r.row_no;

@@ -70,8 +70,8 @@ CODE_DOCS = "\n".join(
     (PROJECT_ROOT / "docs" / f).read_text(encoding="utf-8") for f in ("reason-codes.md", "feedback-format.md")
 )
 CODE = re.compile(r"[A-Z][A-Z0-9_]{3,}")
-#: the calls that give a feedback row or file its code (pipelines/feedback/)
-FEEDBACK_REFUSALS = {"_Refuse", "_refuse", "_refuse_file", "FeedbackFileRefused"}
+#: the calls that give a feedback row or file its code (pipelines/feedback/; _Already: SENT_AGAIN)
+FEEDBACK_REFUSALS = {"_Refuse", "_refuse", "_refuse_file", "FeedbackFileRefused", "_Already"}
 
 
 def _called(node: ast.Call) -> str:

@@ -136,7 +136,7 @@ def test_objection_incomplete_then_complete_then_upheld_keeps_old_values(wh):
         row(p, "OBJECTION_FILED", d + timedelta(days=1), items="EVIDENCE;MILITARY_SERVICE"),  # NEW_MISSING_ITEMS
         row(p, "OBJECTION_FILED", d + timedelta(days=2), items="EVIDENCE"),  # still one missing
         row(p, "OBJECTION_FILED", d + timedelta(days=3)),  # complete: accepted
-        row(p, "OBJECTION_FILED", d + timedelta(days=3)),  # same row again
+        row(p, "OBJECTION_FILED", d + timedelta(days=3)),  # same row again in the file: a new one, OBJECTION_PENDING
         row(p, "OBJECTION_FILED", d + timedelta(days=4), note="second"),  # OBJECTION_PENDING
         row(
             p,
@@ -156,7 +156,7 @@ def test_objection_incomplete_then_complete_then_upheld_keeps_old_values(wh):
         ("REFUSED", "NEW_MISSING_ITEMS"),
         ("APPLIED", None),
         ("APPLIED", None),
-        ("ALREADY_APPLIED", None),
+        ("REFUSED", "OBJECTION_PENDING"),  # (an identical row of the same file is no re-send: docs/decisions.md)
         ("REFUSED", "OBJECTION_PENDING"),
         ("APPLIED", None),
     ], rep.lines()
@@ -882,13 +882,14 @@ def _x_person(wh: Wh):
 
 def test_feedback_facts_keyed_by_the_normalised_id_and_rows_buffered_as_before(wh):
     """Lower-case x in the file: the preloaded facts (confirmer, screening, last stage change) are
-    found; a row repeated in the file is ALREADY_APPLIED; feedback_rows/feedback_events carry the
-    same values, types and order as row-by-row inserts."""
+    found; a row repeated in the file is decided as a new row (docs/feedback-format.md "Applying
+    twice": no identical row was applied before it), here refused; feedback_rows/feedback_events carry
+    the same values, types and order as row-by-row inserts."""
     p = _x_person(wh)
     low = p.id_no.lower()
     rows = [dict(r, id_no=low) for r in path_rows(p, "RESULT_RECEIVED")]
     rows += [
-        dict(rows[0]),  # repeated: already
+        dict(rows[0]),  # repeated in the file: a new row, not possible in CONCLUDED
         row(p, "CONFIRMED", D0 + timedelta(days=6), confirmer="PERSON") | {"id_no": low},  # wrong party
         row(p, "ELECTED_MONTH", D0 + timedelta(days=6), elected_month="2027-06") | {"id_no": low},
         row(p, "RETIRED", D0 + timedelta(days=2)) | {"id_no": low},  # before last move
@@ -906,14 +907,14 @@ def test_feedback_facts_keyed_by_the_normalised_id_and_rows_buffered_as_before(w
         (3, "APPLIED", None),
         (4, "APPLIED", None),
         (5, "APPLIED", None),
-        (6, "ALREADY_APPLIED", None),
+        (6, "REFUSED", "IMPOSSIBLE_TRANSITION"),
         (7, "REFUSED", "WRONG_CONFIRMER"),
         (8, "APPLIED", None),
         (9, "REFUSED", "DATE_OUT_OF_ORDER"),
         (10, "REFUSED", "OUTSIDE_FLEXIBLE_WINDOW"),
     ]
     assert st[6][3:5] == ("CONFIRMED", D0 + timedelta(days=6))
-    assert all(s[6] for s in st) and [s[0] for s in st if not s[5]] == [6]  # already: no entry, as before
+    assert all(s[6] for s in st) and all(s[5] for s in st)  # every row found its entry
     ev = wh.q(
         "SELECT event, event_date, months, items, counted_months, merge_status, elected_mi, source "
         "FROM feedback_events ORDER BY source"

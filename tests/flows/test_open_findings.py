@@ -6,11 +6,8 @@ reproductions."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
-from support.feedback import Wh, path_rows, row
 from support.ledger import Push, correction_push, run_push_month
 from support.pushkit import person
 
@@ -45,37 +42,6 @@ def test_a_month_whose_run_was_skipped_does_not_lose_its_reminders(tmp_path):
     except Exception:  # a refusal is a fix too
         return
     assert "AGE_REACHED" in {k for k, _ in _kinds(push, a["id_no"])}
-
-
-@pytest.mark.xfail(strict=True, reason=OPEN)
-def test_an_objection_in_time_is_taken_after_a_later_dated_confirmation(tmp_path):
-    """rules.md §7: an objection within 15 working days of receipt; filed in time after a
-    confirmation it suspends it. Result received 2026-11-06 (deadline 11-27); the employer's
-    confirmation dated 11-28 arrives first, then the objection filed at the counter on 11-27.
-    Today it is refused DATE_OUT_OF_ORDER (and LATE_OBJECTION when sent again dated later)."""
-    wh = Wh(tmp_path)
-    p = wh.person()
-    assert wh.apply(path_rows(p, "RESULT_RECEIVED")).refused == 0
-    assert wh.apply([row(p, "CONFIRMED", date(2026, 11, 28), confirmer="EMPLOYER")]).refused == 0
-    assert wh.apply([row(p, "OBJECTION_FILED", date(2026, 11, 27))]).refused == 0
-
-
-@pytest.mark.xfail(strict=True, reason=OPEN)
-def test_a_confirmation_again_after_a_rejected_objection_on_the_same_day_is_applied(tmp_path):
-    """rules.md §7 (docs/feedback-format.md: after REJECTED the conclusion is confirmed again): a
-    second CONFIRMED, same day and same confirmer as the first, is a new event, not a row sent
-    twice. Today it is taken as ALREADY_APPLIED and the stage stays CONCLUDED."""
-    wh = Wh(tmp_path)
-    p = wh.person()
-    d = date(2026, 11, 9)
-    rows = path_rows(p, "RESULT_RECEIVED") + [
-        row(p, "CONFIRMED", d, confirmer="EMPLOYER"),
-        row(p, "OBJECTION_FILED", d),
-        row(p, "OBJECTION_RESOLVED", d, result="REJECTED", reason="r", basis="b", remedy="m"),
-    ]
-    assert wh.apply(rows).refused == 0
-    wh.apply([row(p, "CONFIRMED", d, confirmer="EMPLOYER")])
-    assert wh.stage(p) == "CONFIRMED"
 
 
 def test_a_reminder_deferred_by_a_rerun_does_not_say_this_month_of_a_month_gone(tmp_path):

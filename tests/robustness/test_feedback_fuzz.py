@@ -34,12 +34,17 @@ retires the person (documented: never a notice for a closed entry).
 
 Where docs/feedback-format.md is silent the model accepts either outcome (``maybe`` codes):
 a repeated ARCHIVE_REVIEWED/YEARS_CONFIRMED/RELATIONS_MERGED or a re-issue in CONCLUDED dated
-before the last stage change; an objection after confirmation dated before the confirmation;
-a supplement dated before its objection; which code wins when several apply (except
+before the last stage change; a supplement dated before its objection; which code wins when several apply (except
 UNKNOWN_PERSON for another office's person, "checked before anything else about the entry"); a row equal to an applied one
 only once the documented defaults are filled in (RELATIONS_MERGED ``MERGED``, ARCHIVE_REVIEWED
 ``pre_review_office``) — the implementation calls it ALREADY_APPLIED. ``row_no`` is expected to
 count blank lines (spreadsheet row - 1), as tests/feedback/test_feedback.py does.
+
+Documented since (docs/feedback-format.md "Dates", "Applying twice"; docs/decisions.md): an
+objection is dated against the conclusion and its receipt only — one after a later-dated
+confirmation or declaration is taken and moves the stage back on the day of the stage it undoes —
+and the n-th identical row of a file is ALREADY_APPLIED only when n identical rows were applied
+before (a row repeated within a file is decided as a new row).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ import os
 import random
 import re
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -425,10 +431,16 @@ class Model:
         self.entries = entries  # id_no -> Ent
         self.roster = offices_roster  # office -> set(officer ids)
         self.valid_ids = valid_ids
-        self.applied = set()  # row keys applied
+        self.applied = Counter()  # row key -> rows applied with it
+        self.file_seen = Counter()  # row key -> the current file's rows with it so far
+        self.file_applied = Counter()  # row key -> the current file's rows applied with it
         self.applied_defaults = set()  # the same with the documented defaults filled in
         self.maybe_already = False
         self.runs_done = {mi(2026, 11)}  # months whose run is DONE (RESULT batch month)
+
+    def new_file(self) -> None:
+        """Identical rows are counted per file (docs/feedback-format.md "Applying twice")."""
+        self.file_seen, self.file_applied = Counter(), Counter()
 
     def expect(self, r: dict):
         """(definite codes, possible codes, effect) for the row ``r`` in the current state."""
@@ -439,7 +451,9 @@ class Model:
         ev = f["event"]
         key = row_key(r)
         ent = self.entries.get(f["id_no"])
-        if key in self.applied:
+        self.file_seen[key] += 1
+        # the n-th identical row of a file is a re-send when n identical rows were applied before it
+        if self.file_seen[key] <= self.applied[key] - self.file_applied[key]:
             return set(), set(), "ALREADY"
         self.maybe_already = row_key_defaults(r) in self.applied_defaults
         if not (f["office_code"] and ev and f["id_no"] and f["event_date"]):
@@ -627,9 +641,7 @@ class Model:
         self._after_conclusion(ent, d, must, maybe)
         if c.deadline is not None and d > c.deadline:
             must.add("LATE_OBJECTION")
-        if ent.stage in ("CONFIRMED", "DECLARED"):
-            # stage-moving (back): the docs do not say whether "must not precede the last stage change" applies
-            self._moving(ent, d, must, maybe, ambiguous=True)
+        # (dated against the conclusion and its receipt only, not against the last stage change)
         return ("object", items)
 
     def ev_objection_resolved(self, ent, f, d, must, maybe):
@@ -673,10 +685,11 @@ class Model:
         """Apply the effect; returns the new stage when the stage changed."""
         ent = self.entries[norm(r["id_no"]).upper()]
         d = _date(norm(r["event_date"]))
-        self.applied.add(row_key(r))
+        self.applied[row_key(r)] += 1
+        self.file_applied[row_key(r)] += 1
         self.applied_defaults.add(row_key_defaults(r))
         kind = eff[0]
-        old = ent.stage
+        old, old_since = ent.stage, ent.since
 
         def move(to):
             ent.stage, ent.since = to, d
@@ -730,6 +743,7 @@ class Model:
             if ent.stage in ("CONFIRMED", "DECLARED"):
                 c.confirmed = None
                 move("CONCLUDED")
+                ent.since = max(ent.since, old_since)  # never before the stage it undoes was entered
         elif kind == "supplement":
             o = ent.obj
             if eff[1]:
@@ -1143,6 +1157,7 @@ class Scenario:
 
         rng = self.rng
         shadow = copy.deepcopy(self.model)
+        shadow.new_file()
         gen = Gen(rng, shadow, self.extra)
         open_ents = [e for e in shadow.entries.values() if not e.closed]
         picked = rng.sample(open_ents, min(len(open_ents), rng.randint(4, 9)))
@@ -1221,6 +1236,7 @@ class Scenario:
 
     def check_rows(self, path: Path, rows, nos, stdout: str, new_t) -> None:
         fname = path.name
+        self.model.new_file()
         for ent in self.model.entries.values():
             ent.file_results = set()
         with self.con() as con:
@@ -1287,7 +1303,7 @@ class Scenario:
                 ent = self.model.entries[norm(r["id_no"]).upper()]
                 old = ent.stage
                 new = self.model.apply(r, eff)
-                want = [] if new is None else [(old, new, _date(norm(r["event_date"])))]
+                want = [] if new is None else [(old, new, ent.since)]
                 have = [(t[2], t[3], t[4]) for t in ts]
                 if have != want:
                     self.note("TRANSITION", f"{desc}: transitions {have}, expected {want}")
