@@ -39,7 +39,8 @@ def _steps():
             "policy/scope",
             "warehouse/person_key",
             "warehouse/attach_policy",  # the policy macros' file (pipelines/policy_macros.py)
-            # the ID number and credit code checks: ingest's and applications' connections only
+            # the ID number and credit code checks: in the policy macros' file, else TEMP on ingest's
+            # and applications' connections only (register_id_checks)
             "policy/identifiers_checks",
             # a writer's: tables first (schema.sql, then the stages' own schema_*.sql), analyst views last
             "warehouse/schema",
@@ -56,6 +57,8 @@ def _steps():
 #: the warehouse's set-up: ``policy/*`` and ``person_key`` on every connection, ``schema*`` and
 #: ``views`` on a writer's (:func:`connect`)
 STEPS = _steps()
+#: the policy macros' file (pipelines/policy_macros.py): every policy macro, the ID checks last
+POLICY_FILE = STEPS[:"scope"] + (STEPS["identifiers_checks"],)
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -103,20 +106,24 @@ def register_nfkc(con: duckdb.DuckDBPyConnection) -> None:
 
 def register_policy(con: duckdb.DuckDBPyConnection, settings: Settings, *, temp: bool = True) -> None:
     """``nfkc`` and the policy macros (``sql/policy/``, rendered with ``settings``): TEMP, for this
-    connection only, or stored in its database (``temp=False``: the file of :mod:`pipelines.policy_macros`)."""
+    connection only, or stored in its database (``temp=False``: the file of :mod:`pipelines.policy_macros`,
+    with the ID checks)."""
     from .steps import run_steps
 
     register_nfkc(con)
-    run_steps(con, STEPS[:"scope"], settings=settings, temp=temp)
+    run_steps(con, STEPS[:"scope"] if temp else POLICY_FILE, settings=settings, temp=temp)
 
 
 def register_id_checks(con: duckdb.DuckDBPyConnection) -> None:
     """The macros that check an ID number and a credit code (``sql/policy/identifiers_checks.sql``),
-    on a connection that validates input rows (ingest, applications): kept off the others, whose
-    every connection would bind them for nothing."""
+    on a connection that validates input rows (ingest, applications): in the policy macros' file
+    when the connection attached it, else created TEMP here (kept off the other connections, whose
+    every one would bind them for nothing)."""
+    from . import policy_macros
     from .steps import run_step
 
-    run_step(con, STEPS["identifiers_checks"])
+    if not policy_macros.attached(con):
+        run_step(con, STEPS["identifiers_checks"], temp=True)
 
 
 def person_key_secret(settings: Settings) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines import policy_macros
 from pipelines.settings import load_settings
-from pipelines.warehouse import connect, register_policy
+from pipelines.warehouse import connect, register_id_checks, register_policy
 
 PROBE = (
     "SELECT statutory_age_mi(1, 1, 110, 1965 * 12), flexible_latest_mi(2, 1, 110, 1976 * 12 + 2), "
@@ -41,7 +41,9 @@ def test_the_file_holds_the_same_macros_as_a_connection_creates_temp(cache, tmp_
         via_file = con.execute(PROBE).fetchall()
     own = duckdb.connect()
     register_policy(own, settings, temp=True)
+    register_id_checks(own)  # not attached: created TEMP, as on ingest's connection without the file
     assert attached and attached == _definitions(own, "temp")
+    assert "id_no_valid" in attached
     assert via_file == own.execute(PROBE).fetchall()
     assert [p.name for p in cache.iterdir()] == [policy_macros.file_for(settings).name]
 
@@ -107,3 +109,12 @@ def test_a_reader_attaches_it_too_and_the_key_macro_stays_on_the_connection(cach
             "SELECT database_name FROM duckdb_functions() WHERE function_name = 'person_key'"
         ).fetchall()
         assert keyed == [("temp",)]
+
+
+def test_ingest_binds_no_id_check_of_its_own_where_the_file_is_attached(cache, tmp_path):
+    """The ID-number and credit-code checks come with the file; register_id_checks creates them TEMP
+    only on a connection without it (docs/decisions.md "the policy macros bound once")."""
+    with connect(tmp_path / "w.duckdb", settings=load_settings()) as con:
+        register_id_checks(con)
+        assert "id_no_valid" not in _definitions(con, "temp")
+        assert con.execute("SELECT id_no_valid('11010519491231002X'), uscc_valid('91110000100000000X')").fetchall()
