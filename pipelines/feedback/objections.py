@@ -125,7 +125,10 @@ def _supplement(run: FileRun, row: dict, e: Entry, obj: dict) -> None:
         )
     key = {"entry_id": e.entry_id, "objection_no": obj["objection_no"]}
     if items:
-        run.execute("objections", "still_missing", missing_items=";".join(items), **key)
+        # the very items still missing: the material is as it was (no write: a row sent again that
+        # restates them changes nothing, FileRun.would_change; docs/decisions.md, probe-a)
+        if set(items) != set((obj["missing_items"] or "").split(";")):
+            run.execute("objections", "still_missing", missing_items=";".join(items), **key)
     else:
         run.execute("objections", "accept", day=row["_date"], **key)
 

@@ -309,3 +309,70 @@ def test_the_receipt_of_a_corrected_version_the_same_day_says_it_was_not_applied
     assert wh.q(current, [p.entry_id]) == [(2, None)]
     assert wh.apply([dict(again[0], note="更正后结论已送达")]).refused == 0
     assert wh.q(current, [p.entry_id]) == [(2, RECEIVED)]
+
+
+# ------------------------------------------------------------------ 3. probes (adversarial review, probe-a)
+
+
+def test_a_cumulative_file_sent_again_while_its_objection_waits_for_material_says_nothing_of_it(wh):
+    """docs/feedback-format.md "Applying twice": SENT_AGAIN only for a row that, applied now, would
+    change the pre-service. The objection (material incomplete: ID_DOCUMENT, EVIDENCE) sent again in the
+    county's cumulative file, with the supplement added after it: applied now it would be a supplement
+    naming the very items still missing — no change. A plain re-send: ALREADY_APPLIED without
+    SENT_AGAIN (with it, the receipt asks for a note, and the row sent again with one would put
+    ID_DOCUMENT back among the missing items after the supplement)."""
+    p = wh.person()
+    assert wh.apply(path_rows(p, "RESULT_RECEIVED")).refused == 0
+    first = [row(p, "OBJECTION_FILED", date(2026, 11, 10), items="ID_DOCUMENT;EVIDENCE")]
+    assert wh.apply(first).refused == 0
+    rep = wh.apply(first + [row(p, "OBJECTION_FILED", date(2026, 11, 12), items="EVIDENCE")])
+    assert [g[:2] for g in _rows(wh, wh.last_file())] == [("ALREADY_APPLIED", None), ("APPLIED", None)]
+    assert rep.files[0].sent_again == 0, rep.lines()
+    missing = "SELECT status, missing_items FROM objections WHERE entry_id = ?"
+    assert wh.q(missing, [p.entry_id]) == [("INCOMPLETE", "EVIDENCE")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (lead): CONFIRMED without a RESULT_RECEIVED records the receipt on the confirmation's day "
+    "(objections.confirmed -> FileRun.receive), and _check_objection_date then refuses an objection dated "
+    "before that receipt (objection_before). The receipt so inferred is the later confirmation itself: the "
+    "objection filed 11-19 is refused when the employer's 11-20 confirmation is reported first and accepted "
+    "(NOT_RECEIVED_YET, the confirmation then OBJECTION_PENDING) in the other order. conclusions keeps no mark "
+    "of an inferred receipt, so the fix needs a column or a rule for the receipt's day (the objection's own "
+    "day proves receipt by then): not a small change",
+)
+def test_an_objection_before_a_receipt_inferred_from_a_later_confirmation_is_taken(wh):
+    """rules.md §7 and docs/decisions.md (an objection is judged by its own date, never against the
+    entry's later stage changes): the conclusion issued 11-05, never reported received; the employer's
+    confirmation dated 11-20 is applied first (the receipt taken as 11-20), then the objection filed at
+    the counter on 11-19. In the other order the objection is accepted; the order of reporting must not
+    take the person's right away."""
+    p = wh.person()
+    assert wh.apply(path_rows(p, "CONCLUSION_ISSUED")).refused == 0
+    assert wh.apply([row(p, "CONFIRMED", date(2026, 11, 20), confirmer="EMPLOYER")]).refused == 0
+    rep = wh.apply([row(p, "OBJECTION_FILED", date(2026, 11, 19))])
+    assert rep.refused == 0, _rows(wh, wh.last_file())
+    assert wh.stage(p) == "CONCLUDED"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (lead): the county's cumulative file sent again with the receipt added (ARCHIVE_REVIEWED … "
+    "CONCLUSION_ISSUED, then RESULT_RECEIVED) flags its CONCLUSION_ISSUED row SENT_AGAIN: run dry, "
+    "events.conclusion_issued re-issues whenever the stage is CONCLUDED/CONFIRMED (supersede + a new "
+    "version), even for the current version restated (same day, same values), and no later row of the file "
+    "is taken as sent again to settle it. The receipt then asks for a note; sent with one, the row supersedes "
+    "v1 and its receipt (deadline, confirmation). Fix = a CONCLUSION_ISSUED restating the current version is "
+    "_Already (as RESULT_RECEIVED on its own day), with the fuzz model's ev_conclusion_issued to match: a rule "
+    "change for rows not sent again too",
+)
+def test_a_cumulative_file_sent_again_with_the_receipt_added_says_nothing_of_its_conclusion(wh):
+    """docs/feedback-format.md "Applying twice" ("a county may re-send a file with rows added"): the
+    conclusion row restates the conclusion in force; applied now it would change nothing a county
+    meant, so it is a plain re-send — no SENT_AGAIN, no note asked for."""
+    p = wh.person()
+    assert wh.apply(path_rows(p, "CONCLUSION_ISSUED")).refused == 0
+    rep = wh.apply(path_rows(p, "RESULT_RECEIVED"))
+    assert [g[:2] for g in _rows(wh, wh.last_file())] == [("ALREADY_APPLIED", None)] * 4 + [("APPLIED", None)]
+    assert rep.files[0].sent_again == 0, rep.lines()

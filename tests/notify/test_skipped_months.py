@@ -166,3 +166,19 @@ def test_a_notice_waiting_for_a_skipped_months_batch_goes_out_with_the_next_run(
     run_push_month(push, "2027-01", [a])
     assert push.q("SELECT issued_mi FROM notice_log WHERE kind = 'RESULT'") == [(24324,)]  # January
     assert "RESULT-2026-11-" in _sms(push, "2027-01")
+
+
+def test_a_person_who_died_or_moved_office_in_the_gap(tmp_path):
+    """rules.md §5 ("never to a deceased"), §3 (the responsible office is insured_region; outputs.md: an
+    office never receives another office's persons): 2025-01, then 2025-04. April's push says S_FEB
+    died: no AGE_REACHED of February. S_MAR moved from 640104 to 640105 in the gap: his AGE_REACHED of
+    March, caught up, is in 640105's files and names 640105 (the office of P, the one the person now
+    deals with), never in 640104's (probe-a)."""
+    push = Push(tmp_path)
+    run_push_month(push, "2025-01", [S_FEB, S_MAR])
+    run_push_month(push, "2025-04", [{**S_FEB, "survival_status": "2"}, {**S_MAR, "insured_region": "640105"}])
+    assert [k for k, _, _ in _log(push, S_FEB["id_no"])] == ["PRE_SERVICE"]
+    assert ("AGE_REACHED", MAR, APR) in _log(push, S_MAR["id_no"])
+    moved = (push.tmp / "out" / "2025-04" / "notifications" / "640105" / "sms.csv").read_text(encoding="utf-8-sig")
+    assert "AGE_REACHED-2025-03-" in moved and "0951-0000105" in moved
+    assert not (push.tmp / "out" / "2025-04" / "notifications" / "640104" / "sms.csv").exists()
