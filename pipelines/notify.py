@@ -584,10 +584,12 @@ def settle_batch(con, month_mi: int) -> int:
 
 
 def record_letters_due(con, month_mi: int) -> int:
-    """Record the coordination letters that first become due in P (written by write_letters)."""
-    before = con.execute("SELECT count(*) FROM coordination_letters").fetchall()[0][0]
+    """Record the coordination letters that first become due in P (written by write_letters): how
+    many were recorded anew (a rerun of P may also drop some: sql/notify/55_letters_due.sql)."""
+    sql = "SELECT id_no, sender, recipient FROM coordination_letters WHERE first_mi = ?"
+    before = set(con.execute(sql, [int(month_mi)]).fetchall())
     run_step(con, STEPS["55_letters_due"], month_mi=int(month_mi))
-    return con.execute("SELECT count(*) FROM coordination_letters").fetchall()[0][0] - before
+    return len(set(con.execute(sql, [int(month_mi)]).fetchall()) - before)
 
 
 # the files section lives in notify_files (it imports from here): re-exported at the end, after

@@ -1,4 +1,4 @@
--- reads: screen_results
+-- reads: handovers, screen_results
 -- writes: _moved_office, handovers, ledger_entries, ledger_transitions
 -- params: month, month_first, month_mi
 -- The responsible office follows insured_region (rules.md §3); a change is handed over.
@@ -7,6 +7,21 @@ SELECT e.entry_id, e.id_no, e.office_code AS from_office, r.office_code AS to_of
 FROM ledger_entries e
 JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no
 WHERE e.closed_mi IS NULL AND e.office_code <> r.office_code;
+
+-- A rerun of P (a correction push of P) that moves the entry again finds P's handover of the earlier
+-- run: it is brought up to date, never left behind (it would hand the person to an office that no
+-- longer holds him or her, and tell the new one nothing). from_code stays the office of the month
+-- before (where the pre-review was done: the coordination letter's recipient, 55_letters_due.sql);
+-- to_code is where the person is now; the reason says where the earlier run had put the person
+-- (docs/decisions.md "A correction push that moves a person again").
+UPDATE handovers h
+SET to_code = m.to_office,
+    reason = CASE WHEN m.to_office = h.from_code
+                  THEN 'insured_region back at ' || h.from_code
+                  ELSE 'insured_region changed from ' || h.from_code || ' to ' || m.to_office END
+             || ' (a correction push of the month: its earlier run had handed the person to ' || h.to_code || ')'
+FROM _moved_office m
+WHERE h.month_mi = {{ month_mi }} AND h.id_no = m.id_no AND h.kind = 'OFFICE_CHANGE';
 
 INSERT INTO handovers
 SELECT {{ month_mi }}, id_no, 'OFFICE_CHANGE', from_office, to_office,

@@ -8,6 +8,15 @@
 -- Only persons with a ledger entry open in P. A (person, sender, recipient) already recorded in
 -- an earlier month is not due again; a rerun of P finds its own rows and adds nothing. The entry
 -- and its officer are recorded with the letter (60_letters.sql writes it from them).
+-- A rerun of P whose push moved the person to another office since P's earlier run (a correction
+-- push of P) first drops P's letters written by an office that no longer holds the person: an
+-- office never receives another office's persons (outputs.md); the handover of P says the move
+-- (sql/ledger/20_office_change.sql), and the office that holds the person now gets its own letter.
+DELETE FROM coordination_letters l
+WHERE l.first_mi = {{ month_mi }}
+  AND l.sender <> (SELECT arg_max(e.office_code, e.opened_mi) FROM ledger_entries e
+                   WHERE e.id_no = l.id_no AND e.opened_mi <= {{ month_mi }});
+
 INSERT INTO coordination_letters
 WITH open_e AS (
     SELECT * FROM ledger_entries

@@ -198,3 +198,29 @@ def test_notices_raised_before_the_push_moved_the_person_name_the_office_that_se
     sms = push.tmp / "out" / "2026-12" / "notifications"
     assert (sms / "640105" / "sms.csv").read_text(encoding="utf-8").count(new["phone"]) >= 2
     assert old["phone"] not in (sms / "640105" / "sms.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a second `declare P` after P's push moved a listed person recomputes P's lists from scratch "
+    "(sql/declare/20_record.sql deletes P's declaration_decisions): the person leaves the old office's "
+    "published list of the 1st and nothing in that list or the command's report says so; spec is silent "
+    "on declaring a month again (docs/decisions.md has no rule) — needs the lead's rule",
+)
+def test_declaring_again_after_a_move_does_not_silently_drop_a_person_from_a_published_list(tmp_path):
+    from pipelines.monthly import run_month
+
+    push = Push(tmp_path)
+    a, e = _p(1, "19660815"), _p(5, "19660825")
+    run_push_month(push, "2026-11", [a, e])
+    for i, p in enumerate((a, e)):
+        feedback_to_conclusion(push, p, 2 + 4 * i, then=CONFIRM)
+    declare_month("2026-12", push.wh, push.tmp / "out", push.settings)
+    assert a["id_no"] in _listed(push, "2026-12", "640104")
+    _incr(push, "2026-12", [dict(a, op="U", insured_region="640105")])
+    run_month("2026-12", push.wh, push.tmp / "out", validate=False)
+    rep = declare_month("2026-12", push.wh, push.tmp / "out", push.settings)
+    f = push.tmp / "out" / "2026-12" / "declarations" / "640104" / "declarations.parquet"
+    still = duckdb.sql(f"SELECT reason FROM '{f}' WHERE id_no = '{a['id_no']}'").fetchall()
+    said = any("640105" in line for line in rep.lines()) or any("640105" in r[0] for r in still)
+    assert still or said, "A left 640104's published list of the 1st without a word"
