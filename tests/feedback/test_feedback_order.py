@@ -356,23 +356,47 @@ def test_an_objection_before_a_receipt_inferred_from_a_later_confirmation_is_tak
     assert wh.stage(p) == "CONCLUDED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (lead): the county's cumulative file sent again with the receipt added (ARCHIVE_REVIEWED … "
-    "CONCLUSION_ISSUED, then RESULT_RECEIVED) flags its CONCLUSION_ISSUED row SENT_AGAIN: run dry, "
-    "events.conclusion_issued re-issues whenever the stage is CONCLUDED/CONFIRMED (supersede + a new "
-    "version), even for the current version restated (same day, same values), and no later row of the file "
-    "is taken as sent again to settle it. The receipt then asks for a note; sent with one, the row supersedes "
-    "v1 and its receipt (deadline, confirmation). Fix = a CONCLUSION_ISSUED restating the current version is "
-    "_Already (as RESULT_RECEIVED on its own day), with the fuzz model's ev_conclusion_issued to match: a rule "
-    "change for rows not sent again too",
-)
 def test_a_cumulative_file_sent_again_with_the_receipt_added_says_nothing_of_its_conclusion(wh):
-    """docs/feedback-format.md "Applying twice" ("a county may re-send a file with rows added"): the
-    conclusion row restates the conclusion in force; applied now it would change nothing a county
-    meant, so it is a plain re-send — no SENT_AGAIN, no note asked for."""
+    """docs/feedback-format.md "Applying twice" ("a county may re-send a file with rows added") and the
+    Events table (CONCLUSION_ISSUED restating the conclusion in force is already recorded): the
+    conclusion row restates version 1 (its day, its values), so it is a plain re-send — no SENT_AGAIN,
+    no note asked for."""
     p = wh.person()
     assert wh.apply(path_rows(p, "CONCLUSION_ISSUED")).refused == 0
     rep = wh.apply(path_rows(p, "RESULT_RECEIVED"))
     assert [g[:2] for g in _rows(wh, wh.last_file())] == [("ALREADY_APPLIED", None)] * 4 + [("APPLIED", None)]
     assert rep.files[0].sent_again == 0, rep.lines()
+    c = wh.q("SELECT version, received_on, objection_deadline FROM conclusions WHERE entry_id = ?", [p.entry_id])
+    assert c == [(1, RECEIVED, DEADLINE)]
+
+
+def test_a_conclusion_restated_with_another_note_keeps_version_1_its_receipt_and_deadline(wh):
+    """rules.md §7 (the objection deadline runs from the day the result was received) and
+    docs/feedback-format.md Events (CONCLUSION_ISSUED: one restating the conclusion in force — the
+    day of its issue, the same values — is already recorded, whatever its note): sent with a note,
+    as the office would after a SENT_AGAIN, it is ALREADY_APPLIED and changes nothing — no version 2,
+    no RESULT notice, the receipt and the deadline kept, the confirmation too. Another value or
+    another day is still a re-issue."""
+    p = wh.person()
+    assert wh.apply(path_rows(p, "CONFIRMED")).refused == 0
+    issued = path_rows(p, "CONCLUSION_ISSUED")[-1]
+    rep = wh.apply([dict(issued, note="补报")])
+    assert rep.refused == 0
+    assert [g[:2] for g in _rows(wh, wh.last_file())] == [("ALREADY_APPLIED", None)]
+    assert rep.files[0].sent_again == 0, rep.lines()
+    assert wh.q(
+        "SELECT version, superseded_on, received_on, objection_deadline, confirmed_by FROM conclusions "
+        "WHERE entry_id = ?",
+        [p.entry_id],
+    ) == [(1, None, RECEIVED, DEADLINE, "EMPLOYER")]
+    assert wh.stage(p) == "CONFIRMED"
+    assert wh.one("SELECT count(*) FROM feedback_events WHERE entry_id = ? AND note = '补报'", [p.entry_id]) == 0
+    # another value is a re-issue (dated on or after the last stage change, the confirmation)
+    later = path_rows(p, "CONFIRMED")[-1]["event_date"]
+    rep = wh.apply([dict(issued, counted_months=301, event_date=later)])
+    assert rep.refused == 0, _rows(wh, wh.last_file())
+    assert wh.q("SELECT version, received_on FROM conclusions WHERE entry_id = ? ORDER BY version", [p.entry_id]) == [
+        (1, RECEIVED),
+        (2, None),
+    ]
+    assert wh.stage(p) == "CONCLUDED"
