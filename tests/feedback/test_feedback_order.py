@@ -350,9 +350,9 @@ def test_an_objection_before_a_receipt_inferred_from_a_later_confirmation_is_tak
     assert wh.q(
         "SELECT received_on, objection_deadline, confirmed_on FROM conclusions WHERE entry_id = ?", [p.entry_id]
     ) == [(date(2026, 11, 20), deadline, None)]
-    assert wh.q(
-        "SELECT filed_on, deadline, timeliness, status FROM objections WHERE entry_id = ?", [p.entry_id]
-    ) == [(date(2026, 11, 19), deadline, "ON_TIME", "ACCEPTED")]
+    assert wh.q("SELECT filed_on, deadline, timeliness, status FROM objections WHERE entry_id = ?", [p.entry_id]) == [
+        (date(2026, 11, 19), deadline, "ON_TIME", "ACCEPTED")
+    ]
     assert wh.one("SELECT stage_since FROM ledger_entries WHERE entry_id = ?", [p.entry_id]) == date(2026, 11, 20)
     # the other order: the objection first (not received yet), accepted
     q = wh.person()
