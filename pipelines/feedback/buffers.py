@@ -1,7 +1,8 @@
 """Rows for a warehouse table kept until a feedback file is decided, then inserted by one statement.
 
 A statement per row costs DuckDB ≈ 1 ms; the rows of ``feedback_events`` and ``feedback_rows``
-(tables nothing reads while a file applies) are kept and inserted at once.  The columns and their
+are kept and inserted at once (while a file applies, only
+:meth:`.run.FileRun.receipt_reported` reads ``feedback_events``, and looks in the rows kept too).  The columns and their
 types are the table's own, read from the warehouse's ``information_schema`` (as
 sql/warehouse/schema_feedback.sql created it): a row is added by column name, and a column added
 to the schema without its value here fails on the first row, not silently.

@@ -11,7 +11,7 @@ confirmation and objections are in :mod:`.objections`.
 from __future__ import annotations
 
 from .. import months
-from .format import EVENTS, _Refuse
+from .format import EVENTS, _Already, _Refuse
 from .objections import confirmed, objection_filed, objection_resolved, result_received
 from .run import Entry, FileRun
 
@@ -50,9 +50,19 @@ def relations_merged(run: FileRun, row: dict, e: Entry, source: str) -> None:
 
 
 def conclusion_issued(run: FileRun, row: dict, e: Entry, source: str) -> None:
+    cur = run.conclusion(e)
+    values = {
+        "counted_months": row["_counted"],
+        "merge_status": row["merge_status"],
+        "archive_conclusion": row["archive_conclusion"],
+        "base_data": row["base_data"],
+    }
+    if cur is not None and row["_date"] == cur["issued_on"] and all(cur[k] == v for k, v in values.items()):
+        # the conclusion in force restated (its day, its values; the note aside): already recorded,
+        # never a re-issue superseding it and its receipt (docs/feedback-format.md Events; decisions.md)
+        raise _Already()
     run.stage_in(e, ("RELATIONS_MERGED", "CONCLUDED", "CONFIRMED"), row["event"])
     run.check_after_last_move(row, e)
-    cur = run.conclusion(e)
     obj = run.objection(e)
     if obj and obj["status"] in ("INCOMPLETE", "ACCEPTED"):
         raise _Refuse("OBJECTION_PENDING", "an objection is open: resolve it with OBJECTION_RESOLVED")
@@ -68,12 +78,6 @@ def conclusion_issued(run: FileRun, row: dict, e: Entry, source: str) -> None:
             "conclusions", "supersede", day=row["_date"], reason="reissued", entry_id=e.entry_id, version=cur["version"]
         )
         version = cur["version"] + 1
-    values = {
-        "counted_months": row["_counted"],
-        "merge_status": row["merge_status"],
-        "archive_conclusion": row["archive_conclusion"],
-        "base_data": row["base_data"],
-    }
     run.insert_conclusion(e, version, row["_date"], values, source)
     if e.stage != "CONCLUDED":
         detail = (

@@ -137,6 +137,10 @@ def _timeliness(run: FileRun, row: dict, c: dict) -> str:
     """ON_TIME, NOT_RECEIVED_YET or DEADLINE_UNKNOWN for an objection to conclusion ``c``; LATE_OBJECTION refused."""
     if c["received_on"] is None:
         return "NOT_RECEIVED_YET"
+    if row["_date"] < c["received_on"]:
+        # before a receipt taken from a later confirmation (_check_objection_date): before the
+        # receipt day held, so before the deadline that runs from it
+        return "ON_TIME"
     # (deadlines the calendar has learnt since are filled in by refresh_deadlines first)
     if c["objection_deadline"] is None:
         run.warn(
@@ -153,12 +157,14 @@ def _timeliness(run: FileRun, row: dict, c: dict) -> str:
     return "ON_TIME"
 
 
-def _check_objection_date(row: dict, c: dict) -> None:
+def _check_objection_date(run: FileRun, row: dict, e: Entry, c: dict) -> None:
     """An objection is dated against the conclusion it objects to and its receipt, never against the
     entry's later stage changes (rules.md §7: 15 working days from receipt; docs/decisions.md): one
     filed at the counter in time and reported after the confirmation or the declaration is taken.
     Dated before the current version was issued, it concerned a version superseded since: refused,
-    never moved onto the newer version (whose values may be the very correction)."""
+    never moved onto the newer version (whose values may be the very correction).  A receipt day
+    taken from a confirmation (no RESULT_RECEIVED: :meth:`.run.FileRun.receipt_reported`) is a
+    stand-in: an objection dated before it is taken, whichever was reported first."""
     if row["_date"] < c["issued_on"] and c["version"] > 1:
         raise _Refuse(
             "DATE_OUT_OF_ORDER",
@@ -167,7 +173,8 @@ def _check_objection_date(row: dict, c: dict) -> None:
             text="DATE_OUT_OF_ORDER.objection_superseded",
             day=c["issued_on"].isoformat(),
         )
-    if row["_date"] < c["issued_on"] or (c["received_on"] and row["_date"] < c["received_on"]):
+    before_receipt = c["received_on"] and row["_date"] < c["received_on"] and run.receipt_reported(e, c)
+    if row["_date"] < c["issued_on"] or before_receipt:
         raise _Refuse(
             "DATE_OUT_OF_ORDER",
             "objection before the conclusion was issued or received",
@@ -178,7 +185,7 @@ def _check_objection_date(row: dict, c: dict) -> None:
 def _new_objection(run: FileRun, row: dict, e: Entry, c: dict, obj: dict | None, source: str) -> None:
     """A new objection: accepted when its material is complete, else INCOMPLETE with the one-time
     notice listing every missing item (seed notice 五(三))."""
-    _check_objection_date(row, c)
+    _check_objection_date(run, row, e, c)
     timeliness = _timeliness(run, row, c)
     suspends = e.stage in ("CONFIRMED", "DECLARED")
     no = (obj["objection_no"] + 1) if obj else 1

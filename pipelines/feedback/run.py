@@ -409,6 +409,19 @@ class FileRun:
         )
         self.result_notices.append((e.entry_id, issued_on))
 
+    def receipt_reported(self, e: Entry, c: dict) -> bool:
+        """Whether the receipt of conclusion ``c`` was reported — a RESULT_RECEIVED of the entry applied
+        on its day (in ``feedback_events``, or among this file's rows kept) — rather than taken from a
+        confirmation (docs/feedback-format.md "Dates": a stand-in).  One of an older version on that day
+        (possible only with a re-issue dated before the older version's receipt) counts as reported:
+        an objection before it is refused, as before the stand-in rule."""
+        key = (e.entry_id, "RESULT_RECEIVED", c["received_on"])
+        at = [self.events.names.index(k) for k in ("entry_id", "event", "event_date")]
+        if any(tuple(r[i] for i in at) == key for r in self.events.rows):
+            return True
+        params = {"entry_id": e.entry_id, "received_on": c["received_on"]}
+        return self.con.execute(sql("conclusions", "receipt_reported"), params).fetchone()[0]
+
     def receive(self, e: Entry, c: dict, d: date) -> None:
         """The result of conclusion ``c`` received on ``d``: the objection deadline runs from then."""
         if self._dry:

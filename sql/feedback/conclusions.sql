@@ -1,4 +1,4 @@
--- reads: conclusions, notice_log
+-- reads: conclusions, feedback_events, notice_log
 -- writes: conclusions
 -- params: - (DuckDB parameters, bound per statement: $entry_id, $version, $day, $reason, $issued_on, $counted_months, $merge_status, $archive_conclusion, $base_data, $source, $received_on, $deadline, $deadline_status, $id_no, $reference_mi, $confirmer, $days, $deadlines)
 -- Comprehensive conclusions (综合结论, seed notice 二(五); rules.md §7): issued, superseded,
@@ -26,6 +26,12 @@ WHERE entry_id = $entry_id AND version = $version;
 -- name: told
 -- RESULT notices already issued for the conclusion of the month of issue $reference_mi
 SELECT count(*) FROM notice_log WHERE id_no = $id_no AND kind = 'RESULT' AND reference_mi = $reference_mi;
+
+-- name: receipt_reported
+-- whether the conclusion's receipt was reported (a RESULT_RECEIVED of the entry applied on
+-- $received_on), not taken from a confirmation (docs/feedback-format.md "Dates")
+SELECT count(*) > 0 FROM feedback_events
+WHERE entry_id = $entry_id AND event = 'RESULT_RECEIVED' AND event_date = $received_on;
 
 -- name: confirm
 UPDATE conclusions SET confirmed_on = $day, confirmed_by = $confirmer WHERE entry_id = $entry_id AND version = $version;

@@ -332,47 +332,102 @@ def test_a_cumulative_file_sent_again_while_its_objection_waits_for_material_say
     assert wh.q(missing, [p.entry_id]) == [("INCOMPLETE", "EVIDENCE")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (lead): CONFIRMED without a RESULT_RECEIVED records the receipt on the confirmation's day "
-    "(objections.confirmed -> FileRun.receive), and _check_objection_date then refuses an objection dated "
-    "before that receipt (objection_before). The receipt so inferred is the later confirmation itself: the "
-    "objection filed 11-19 is refused when the employer's 11-20 confirmation is reported first and accepted "
-    "(NOT_RECEIVED_YET, the confirmation then OBJECTION_PENDING) in the other order. conclusions keeps no mark "
-    "of an inferred receipt, so the fix needs a column or a rule for the receipt's day (the objection's own "
-    "day proves receipt by then): not a small change",
-)
 def test_an_objection_before_a_receipt_inferred_from_a_later_confirmation_is_taken(wh):
-    """rules.md §7 and docs/decisions.md (an objection is judged by its own date, never against the
-    entry's later stage changes): the conclusion issued 11-05, never reported received; the employer's
-    confirmation dated 11-20 is applied first (the receipt taken as 11-20), then the objection filed at
-    the counter on 11-19. In the other order the objection is accepted; the order of reporting must not
-    take the person's right away."""
+    """rules.md §7 (15 working days from the day the result was received) and docs/feedback-format.md
+    "Dates" (a receipt day taken from a confirmation is a stand-in) and Events (CONFIRMED: without an
+    earlier RESULT_RECEIVED the confirmation day is taken as the day of receipt): the conclusion issued
+    11-05, never reported received; the employer's confirmation dated 11-20 is applied first (the
+    receipt taken as 11-20), then the objection filed at the counter on 11-19. Accepted, ON_TIME (before
+    the receipt day held, so before its deadline), the confirmation suspended; the receipt day and the
+    deadline stay. In the other order it is accepted too: the order of reporting takes no right away."""
     p = wh.person()
     assert wh.apply(path_rows(p, "CONCLUSION_ISSUED")).refused == 0
     assert wh.apply([row(p, "CONFIRMED", date(2026, 11, 20), confirmer="EMPLOYER")]).refused == 0
+    deadline = wh.one("SELECT objection_deadline FROM conclusions WHERE entry_id = ?", [p.entry_id])
     rep = wh.apply([row(p, "OBJECTION_FILED", date(2026, 11, 19))])
     assert rep.refused == 0, _rows(wh, wh.last_file())
     assert wh.stage(p) == "CONCLUDED"
+    assert wh.q(
+        "SELECT received_on, objection_deadline, confirmed_on FROM conclusions WHERE entry_id = ?", [p.entry_id]
+    ) == [(date(2026, 11, 20), deadline, None)]
+    assert wh.q("SELECT filed_on, deadline, timeliness, status FROM objections WHERE entry_id = ?", [p.entry_id]) == [
+        (date(2026, 11, 19), deadline, "ON_TIME", "ACCEPTED")
+    ]
+    assert wh.one("SELECT stage_since FROM ledger_entries WHERE entry_id = ?", [p.entry_id]) == date(2026, 11, 20)
+    # the other order: the objection first (not received yet), accepted
+    q = wh.person()
+    assert wh.apply(path_rows(q, "CONCLUSION_ISSUED") + [row(q, "OBJECTION_FILED", date(2026, 11, 19))]).refused == 0
+    assert wh.one("SELECT status FROM objections WHERE entry_id = ?", [q.entry_id]) == "ACCEPTED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (lead): the county's cumulative file sent again with the receipt added (ARCHIVE_REVIEWED … "
-    "CONCLUSION_ISSUED, then RESULT_RECEIVED) flags its CONCLUSION_ISSUED row SENT_AGAIN: run dry, "
-    "events.conclusion_issued re-issues whenever the stage is CONCLUDED/CONFIRMED (supersede + a new "
-    "version), even for the current version restated (same day, same values), and no later row of the file "
-    "is taken as sent again to settle it. The receipt then asks for a note; sent with one, the row supersedes "
-    "v1 and its receipt (deadline, confirmation). Fix = a CONCLUSION_ISSUED restating the current version is "
-    "_Already (as RESULT_RECEIVED on its own day), with the fuzz model's ev_conclusion_issued to match: a rule "
-    "change for rows not sent again too",
-)
+def test_a_supplement_before_an_inferred_receipt_is_taken_and_a_reported_receipt_still_refuses(wh):
+    """The format's "Dates": an incomplete objection dated before a receipt taken from a later
+    confirmation, and its supplement, are taken (a supplement is dated against its objection); an
+    objection before a *reported* receipt (RESULT_RECEIVED, here in the same file as the confirmation)
+    is still refused DATE_OUT_OF_ORDER (rules.md §7: the deadline runs from the receipt reported)."""
+    p, q = wh.person(), wh.person()
+    rows = path_rows(p, "CONCLUSION_ISSUED") + [row(p, "CONFIRMED", date(2026, 11, 20), confirmer="EMPLOYER")]
+    rows += path_rows(q, "CONCLUSION_ISSUED") + [
+        row(q, "RESULT_RECEIVED", date(2026, 11, 10)),
+        row(q, "CONFIRMED", date(2026, 11, 20), confirmer="EMPLOYER"),
+        row(q, "OBJECTION_FILED", date(2026, 11, 9)),
+    ]
+    rows += [
+        row(p, "OBJECTION_FILED", date(2026, 11, 17), items="EVIDENCE;ID_DOCUMENT"),
+        row(p, "OBJECTION_FILED", date(2026, 11, 18), items="ID_DOCUMENT"),
+        row(p, "OBJECTION_FILED", date(2026, 11, 19)),
+    ]
+    wh.apply(rows)
+    got = _rows(wh, wh.last_file())
+    assert got[11][:2] == ("REFUSED", "DATE_OUT_OF_ORDER") and "收到" in got[11][3]
+    assert [g[:2] for g in got[:11] + got[12:]] == [("APPLIED", None)] * 14, got
+    assert wh.q(
+        "SELECT filed_on, timeliness, status, accepted_on FROM objections WHERE entry_id = ?", [p.entry_id]
+    ) == [(date(2026, 11, 17), "ON_TIME", "ACCEPTED", date(2026, 11, 19))]
+    assert wh.stage(p) == "CONCLUDED" and wh.stage(q) == "CONFIRMED"
+
+
 def test_a_cumulative_file_sent_again_with_the_receipt_added_says_nothing_of_its_conclusion(wh):
-    """docs/feedback-format.md "Applying twice" ("a county may re-send a file with rows added"): the
-    conclusion row restates the conclusion in force; applied now it would change nothing a county
-    meant, so it is a plain re-send — no SENT_AGAIN, no note asked for."""
+    """docs/feedback-format.md "Applying twice" ("a county may re-send a file with rows added") and the
+    Events table (CONCLUSION_ISSUED restating the conclusion in force is already recorded): the
+    conclusion row restates version 1 (its day, its values), so it is a plain re-send — no SENT_AGAIN,
+    no note asked for."""
     p = wh.person()
     assert wh.apply(path_rows(p, "CONCLUSION_ISSUED")).refused == 0
     rep = wh.apply(path_rows(p, "RESULT_RECEIVED"))
     assert [g[:2] for g in _rows(wh, wh.last_file())] == [("ALREADY_APPLIED", None)] * 4 + [("APPLIED", None)]
     assert rep.files[0].sent_again == 0, rep.lines()
+    c = wh.q("SELECT version, received_on, objection_deadline FROM conclusions WHERE entry_id = ?", [p.entry_id])
+    assert c == [(1, RECEIVED, DEADLINE)]
+
+
+def test_a_conclusion_restated_with_another_note_keeps_version_1_its_receipt_and_deadline(wh):
+    """rules.md §7 (the objection deadline runs from the day the result was received) and
+    docs/feedback-format.md Events (CONCLUSION_ISSUED: one restating the conclusion in force — the
+    day of its issue, the same values — is already recorded, whatever its note): sent with a note,
+    as the office would after a SENT_AGAIN, it is ALREADY_APPLIED and changes nothing — no version 2,
+    no RESULT notice, the receipt and the deadline kept, the confirmation too. Another value or
+    another day is still a re-issue."""
+    p = wh.person()
+    assert wh.apply(path_rows(p, "CONFIRMED")).refused == 0
+    issued = path_rows(p, "CONCLUSION_ISSUED")[-1]
+    rep = wh.apply([dict(issued, note="补报")])
+    assert rep.refused == 0
+    assert [g[:2] for g in _rows(wh, wh.last_file())] == [("ALREADY_APPLIED", None)]
+    assert rep.files[0].sent_again == 0, rep.lines()
+    assert wh.q(
+        "SELECT version, superseded_on, received_on, objection_deadline, confirmed_by FROM conclusions "
+        "WHERE entry_id = ?",
+        [p.entry_id],
+    ) == [(1, None, RECEIVED, DEADLINE, "EMPLOYER")]
+    assert wh.stage(p) == "CONFIRMED"
+    assert wh.one("SELECT count(*) FROM feedback_events WHERE entry_id = ? AND note = '补报'", [p.entry_id]) == 0
+    # another value is a re-issue (dated on or after the last stage change, the confirmation)
+    later = path_rows(p, "CONFIRMED")[-1]["event_date"]
+    rep = wh.apply([dict(issued, counted_months=301, event_date=later)])
+    assert rep.refused == 0, _rows(wh, wh.last_file())
+    assert wh.q("SELECT version, received_on FROM conclusions WHERE entry_id = ? ORDER BY version", [p.entry_id]) == [
+        (1, RECEIVED),
+        (2, None),
+    ]
+    assert wh.stage(p) == "CONCLUDED"

@@ -312,6 +312,8 @@ class Conc:
     dstatus: str = "NOT_RECEIVED"
     confirmed: date | None = None
     superseded: date | None = None
+    rest: tuple = ()  # merge_status, archive_conclusion, base_data (a restatement compares them)
+    inferred: bool = False  # received_on taken from a confirmation, no RESULT_RECEIVED (format "Dates")
 
 
 @dataclass
@@ -570,16 +572,20 @@ class Model:
 
     def ev_conclusion_issued(self, ent, f, d, must, maybe):
         counted = int(f["counted_months"])
+        rest = (f["merge_status"], f["archive_conclusion"], f["base_data"])
+        c = ent.cur
+        if c is not None and d == c.issued and (counted, rest) == (c.counted, c.rest):
+            return "ALREADY"  # the conclusion in force restated, whatever its note: already recorded
         if ent.stage == "RELATIONS_MERGED":
             self._moving(ent, d, must, maybe)
-            return ("conclude", counted)
+            return ("conclude", counted, rest)
         if ent.stage in ("CONCLUDED", "CONFIRMED"):
             if self._open_obj(ent):
                 must.add("OBJECTION_PENDING")
             self._moving(ent, d, must, maybe, ambiguous=ent.stage == "CONCLUDED")
             if d < ent.cur.issued:
                 maybe.add("DATE_OUT_OF_ORDER")
-            return ("reissue", counted)
+            return ("reissue", counted, rest)
         must.add("IMPOSSIBLE_TRANSITION")
         maybe.add("DATE_OUT_OF_ORDER")
         maybe.add("OBJECTION_PENDING")
@@ -632,13 +638,15 @@ class Model:
                 must.add("NEW_MISSING_ITEMS")
             if d < o.filed:
                 maybe.add("DATE_OUT_OF_ORDER")
-            self._after_conclusion(ent, d, must, maybe)
+            # dated against its objection (on or after the conclusion's issue), not the receipt
+            self._after_conclusion(ent, d, must, maybe, with_receipt=False)
             return ("supplement", items)
         if o is not None and o.status == "ACCEPTED":
             must.add("OBJECTION_PENDING")
             maybe |= {"DATE_OUT_OF_ORDER", "LATE_OBJECTION"}
             return
-        self._after_conclusion(ent, d, must, maybe)
+        # before a receipt taken from a later confirmation (a stand-in): taken, ON_TIME
+        self._after_conclusion(ent, d, must, maybe, with_receipt=not c.inferred)
         if c.deadline is not None and d > c.deadline:
             must.add("LATE_OBJECTION")
         # (dated against the conclusion and its receipt only, not against the last stage change)
@@ -653,7 +661,8 @@ class Model:
         if d < o.accepted:
             must.add("DATE_OUT_OF_ORDER")
         if f["result"] == "UPHELD":
-            return ("upheld", _int(f["counted_months"]) if f["counted_months"] else None)
+            corrected = (f["merge_status"], f["archive_conclusion"], f["base_data"])
+            return ("upheld", _int(f["counted_months"]) if f["counted_months"] else None, corrected)
         return ("rejected",)
 
     def ev_elected_month(self, ent, f, d, must, maybe):
@@ -703,14 +712,14 @@ class Model:
                 # documented: a RESULT of the same file is not raised for an entry closed by its end
                 ent.result_optional |= ent.file_results
         elif kind == "conclude":
-            ent.concs.append(Conc(1, d, eff[1]))
+            ent.concs.append(Conc(1, d, eff[1], rest=eff[2]))
             ent.result_months.add(mi_of(d))
             ent.file_results.add(mi_of(d))
             self._issued(ent, mi_of(d))
             move("CONCLUDED")
         elif kind == "reissue":
             ent.cur.superseded = d
-            ent.concs.append(Conc(len(ent.concs) + 1, d, eff[1]))
+            ent.concs.append(Conc(len(ent.concs) + 1, d, eff[1], rest=eff[2]))
             ent.result_months.add(mi_of(d))
             ent.file_results.add(mi_of(d))
             self._issued(ent, mi_of(d))
@@ -721,12 +730,21 @@ class Model:
         elif kind == "confirm":
             if ent.cur.received is None:
                 self._receive(ent.cur, d)
+                ent.cur.inferred = True
             ent.cur.confirmed = d
             move("CONFIRMED")
         elif kind == "object":
             c = ent.cur
             items = eff[1]
-            tl = "NOT_RECEIVED_YET" if c.received is None else "DEADLINE_UNKNOWN" if c.deadline is None else "ON_TIME"
+            tl = (
+                "NOT_RECEIVED_YET"
+                if c.received is None
+                else "ON_TIME"  # before a receipt inferred from a later confirmation: before its deadline
+                if d < c.received
+                else "DEADLINE_UNKNOWN"
+                if c.deadline is None
+                else "ON_TIME"
+            )
             ent.objs.append(
                 Obj(
                     len(ent.objs) + 1,
@@ -753,7 +771,8 @@ class Model:
         elif kind == "upheld":
             c = ent.cur
             c.superseded = d
-            ent.concs.append(Conc(len(ent.concs) + 1, d, eff[1] if eff[1] is not None else c.counted))
+            rest = tuple(new or old for new, old in zip(eff[2], c.rest))  # the others carried over
+            ent.concs.append(Conc(len(ent.concs) + 1, d, eff[1] if eff[1] is not None else c.counted, rest=rest))
             ent.result_months.add(mi_of(d))
             ent.file_results.add(mi_of(d))
             self._issued(ent, mi_of(d))
@@ -880,7 +899,24 @@ class Gen:
                 }
             if r < 0.85:
                 items = rng.sample(OBJ_ITEMS, rng.randint(1, 3)) if rng.random() < 0.4 else []
+                if c.inferred and c.received > c.issued and rng.random() < 0.3:
+                    # dated before the receipt taken from the confirmation, reported after it
+                    b = b | {"event_date": (c.received - timedelta(days=1)).isoformat()}
                 return b | {"event": "OBJECTION_FILED", "items": ";".join(items)}
+            if r < 0.88:
+                # the conclusion in force restated (a cumulative file), with a note or not
+                restated = dict(zip(("merge_status", "archive_conclusion", "base_data"), c.rest))
+                note = rng.choice(["", "", "补报"])
+                return (
+                    b
+                    | {
+                        "event": "CONCLUSION_ISSUED",
+                        "event_date": c.issued.isoformat(),
+                        "counted_months": str(c.counted),
+                        "note": note,
+                    }
+                    | restated
+                )
             if r < 0.92 and st != "DECLARED":
                 return b | self.conclusion(ent)
             if r < 0.96 and c.received is not None:
@@ -1329,7 +1365,8 @@ class Scenario:
             concs = {}
             for r in con.execute(
                 "SELECT e.id_no, c.version, c.issued_on, c.counted_months, c.received_on, "
-                "c.objection_deadline, c.deadline_status, c.confirmed_on, c.superseded_on IS NULL "
+                "c.objection_deadline, c.deadline_status, c.confirmed_on, c.merge_status, c.archive_conclusion, "
+                "c.base_data, c.superseded_on IS NULL "
                 "FROM conclusions c JOIN ledger_entries e USING (entry_id) ORDER BY 1, 2"
             ).fetchall():
                 concs.setdefault(r[0], []).append(r[1:])
@@ -1378,7 +1415,11 @@ class Scenario:
             if not ent.closed and days and st[5] != ent.since + timedelta(days=days):
                 self.note("DUE_DATE", f"{ent.entry_id}: due {st[5]} for {ent.stage} since {ent.since}")
             want = [
-                (c.version, c.issued, c.counted, c.received, c.deadline, c.dstatus, c.confirmed, c.superseded is None)
+                (
+                    *(c.version, c.issued, c.counted, c.received, c.deadline, c.dstatus, c.confirmed),
+                    *c.rest,
+                    c.superseded is None,
+                )
                 for c in ent.concs
             ]
             if concs.get(id_no, []) != want:
