@@ -58,6 +58,7 @@ STEPS = Steps(
         Step("declare/10_screen.sql"),
         Step("declare/12_notice_rows.sql"),
         Step("declare/15_moves.sql"),
+        Step("declare/18_changes.sql"),
         Step("declare/20_record.sql"),
         Step("declare/30_office_file.sql"),
         Step("declare/90_finish.sql"),
@@ -133,6 +134,17 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
     counts["moved to DECLARED"] = record_transitions(
         con, "_decl_moves", f"declare:{month_text}", month_mi, settings, to_stage="DECLARED"
     )
+    # declared again: what changed in the lists the offices already have (counts only)
+    for change, from_office, to_office, n in run_step(con, STEPS["18_changes"], month_mi=month_mi):
+        counts[f"declared again, {change}: {from_office} -> {to_office}"] = n
+        log.warning(
+            "declare %s again: %d person(s) %s: %s -> %s (the lists of the month's earlier declaration replaced)",
+            month_text,
+            n,
+            change,
+            from_office,
+            to_office,
+        )
     run_step(con, STEPS["20_record"], month_mi=month_mi)
     return counts
 

@@ -200,14 +200,11 @@ def test_notices_raised_before_the_push_moved_the_person_name_the_office_that_se
     assert old["phone"] not in (sms / "640105" / "sms.csv").read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a second `declare P` after P's push moved a listed person recomputes P's lists from scratch "
-    "(sql/declare/20_record.sql deletes P's declaration_decisions): the person leaves the old office's "
-    "published list of the 1st and nothing in that list or the command's report says so; spec is silent "
-    "on declaring a month again (docs/decisions.md has no rule) — needs the lead's rule",
-)
 def test_declaring_again_after_a_move_does_not_silently_drop_a_person_from_a_published_list(tmp_path):
+    """A second `declare P` after P's push moved a listed person decides again on the latest push and
+    replaces P's lists (the person is on the new office's list): the command says what changed in the
+    lists the offices already have, by offices and counts, never naming the person
+    (docs/decisions.md "Declaring a month again"; sql/declare/18_changes.sql)."""
     from pipelines.monthly import run_month
 
     push = Push(tmp_path)
@@ -224,3 +221,16 @@ def test_declaring_again_after_a_move_does_not_silently_drop_a_person_from_a_pub
     still = duckdb.sql(f"SELECT reason FROM '{f}' WHERE id_no = '{a['id_no']}'").fetchall()
     said = any("640105" in line for line in rep.lines()) or any("640105" in r[0] for r in still)
     assert still or said, "A left 640104's published list of the 1st without a word"
+    assert "  declared again, moved to another office's list: 640104 -> 640105: 1" in rep.lines()
+    assert not any(a["id_no"] in line or a["name"] in line for line in rep.lines())
+
+
+def test_declaring_again_with_nothing_changed_says_nothing_and_the_first_declaration_neither(tmp_path):
+    """docs/decisions.md "Declaring a month again": only a change of the lists is reported."""
+    push = Push(tmp_path)
+    a = _p(1, "19660815")
+    run_push_month(push, "2026-11", [a])
+    feedback_to_conclusion(push, a, 2, then=CONFIRM)
+    for _ in range(2):
+        rep = declare_month("2026-12", push.wh, push.tmp / "out", push.settings)
+        assert not any("declared again" in line for line in rep.lines()), rep.lines()
