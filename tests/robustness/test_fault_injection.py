@@ -247,11 +247,15 @@ def injected(inj: Injector):
 
 
 def _rel(p) -> str:
-    """A path shown from the month folder / warehouse folder on (labels do not depend on tmp dirs)."""
+    """A path shown from the month folder / warehouse folder on (labels do not depend on tmp dirs:
+    a private copies folder, ``<warehouse>.tmp.copies/copies-<pid>-<random>``, is shown without the
+    workspace's name and its random part)."""
     parts = Path(p).parts
     for i, part in enumerate(parts):
         if part in ("out",) or part.endswith(".validation"):
             return "/".join(parts[i:])
+        if part.endswith(".tmp.copies"):
+            return "/".join([part] + ["copies-*" if q.startswith("copies-") else q for q in parts[i + 1 :]])
     return "/".join(parts[-3:])
 
 
