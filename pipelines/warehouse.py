@@ -104,14 +104,19 @@ def register_nfkc(con: duckdb.DuckDBPyConnection) -> None:
     con.create_function("nfkc", _nfkc, [VARCHAR], VARCHAR, type="arrow", null_handling="special")
 
 
-def register_policy(con: duckdb.DuckDBPyConnection, settings: Settings, *, temp: bool = True) -> None:
-    """``nfkc`` and the policy macros (``sql/policy/``, rendered with ``settings``): TEMP, for this
-    connection only, or stored in its database (``temp=False``: the file of :mod:`pipelines.policy_macros`,
-    with the ID checks)."""
+def create_policy_macros(con: duckdb.DuckDBPyConnection, settings: Settings, *, temp: bool = True) -> None:
+    """The policy macros (``sql/policy/``, rendered with ``settings``; ``nfkc`` registered first):
+    TEMP, for this connection only, or stored in its database (``temp=False``: the file of
+    :mod:`pipelines.policy_macros`, with the ID checks)."""
     from .steps import run_steps
 
-    register_nfkc(con)
     run_steps(con, STEPS[:"scope"] if temp else POLICY_FILE, settings=settings, temp=temp)
+
+
+def register_policy(con: duckdb.DuckDBPyConnection, settings: Settings, *, temp: bool = True) -> None:
+    """``nfkc`` and the policy macros (:func:`create_policy_macros`)."""
+    register_nfkc(con)
+    create_policy_macros(con, settings, temp=temp)
 
 
 def register_id_checks(con: duckdb.DuckDBPyConnection) -> None:
@@ -394,13 +399,13 @@ def connect(
         con.execute("SET temp_directory = ?", [str(temp_directory(path, settings))])
         if settings.duckdb_threads:
             con.execute(f"SET threads = {int(settings.duckdb_threads)}")
-        from .steps import run_step, run_steps
+        from .steps import run_step
 
         # the policy macros: from the rendered macros' cached file (attached read-only), or, where
         # that cannot be, created TEMP on this connection (pipelines/policy_macros.py)
         register_nfkc(con)
         if not policy_macros.attach(con, settings):
-            run_steps(con, STEPS[:"scope"], settings=settings, temp=True)
+            create_policy_macros(con, settings, temp=True)
         run_step(con, STEPS["person_key"], person_key_secret=person_key_secret(settings))
         if not read_only:
             create_schema(con, settings)
