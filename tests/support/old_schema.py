@@ -124,3 +124,18 @@ def failing_step(monkeypatch, name: str, message: str) -> None:
             return real[key]
 
     monkeypatch.setattr(warehouse, "STEPS", Failing(real))
+
+
+def to_old_push_batches(wh: Path) -> int:
+    """``push_batches`` as the code before ``persons_kept_segments`` (twelfth session and before: the
+    trees c7c7f75, a5563a9, 1afd5fe) left it in ``wh``, with that code's stamp; the number of rows."""
+    con = duckdb.connect(str(wh))
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DROP VIEW IF EXISTS batches")  # the older code's view named no such column
+        con.execute("ALTER TABLE push_batches DROP COLUMN persons_kept_segments")
+        con.execute("UPDATE warehouse_schema SET stamp = 'older code'")
+        con.execute("COMMIT")
+        return con.execute("SELECT count(*) FROM push_batches").fetchall()[0][0]
+    finally:
+        con.close()
