@@ -6,6 +6,7 @@ would have written it. The older shapes are made with SQL (support/old_schema.py
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from pipelines.ingest import ingest_batches
 from pipelines.warehouse import connect
@@ -53,3 +54,41 @@ def test_an_older_push_batches_gains_its_column_every_row_kept(tmp_path):
     rep = ingest_batches([incr], wh, validate=False)
     assert not rep.refused, rep.lines()
     assert _rows(wh, "SELECT seq, persons_kept_segments FROM batches ORDER BY seq") == [(1, None), (2, 1)]
+
+
+AUG, SEP = 2025 * 12 + 7, 2025 * 12 + 8
+
+
+@pytest.mark.xfail(
+    strict=True, reason="upgrade finding: texts older code rendered for the month raised go out as they are"
+)
+def test_reminders_older_code_left_waiting_for_a_batch_go_out_rendered_for_that_batch(tmp_path, monkeypatch):
+    """rules.md §5, docs/decisions.md "A notice is rendered for the month it is sent in": code before
+    the thirteenth session rendered what a rerun of a published month raised for that month, and the
+    notices wait in notice_log for the next batch. 2025-08 run and published; a correction push of
+    2025-08 run again by such code: a's AGE_REACHED says 本月（2025年8月）, b's PRE_SERVICE offers
+    flexible retirement from 2025-08. Upgraded, 2025-09's batch must say what this code says in
+    September: no 本月 of a month gone, no earliest month already past."""
+    from pipelines import notify
+    from support.ledger import Push, correction_push, run_push_month
+    from support.pushkit import person
+
+    push = Push(tmp_path)
+    a = dict(person(1, birth_date="19650910", arrears_months=2))
+    b = person(2, birth_date="19650815")  # original age 2025-08 = the earliest flexible month; S 2025-10
+    run_push_month(push, "2025-08", [a])
+    real = notify._render_texts
+    with monkeypatch.context() as older_code:  # rendered for the month raised in, as before ec30054
+        older_code.setattr(notify, "_render_texts", lambda con, k, cols, _mi, s: real(con, k, cols, AUG, s))
+        correction_push(push, "2025-08", [dict(a, birth_date="19650610"), b])
+    waiting = dict(push.q("SELECT kind, text FROM notice_log WHERE issued_mi = ? AND reference_mi = ?", [SEP, AUG]))
+    assert "您已于本月（2025年8月）" in waiting["AGE_REACHED"] and "最早2025年8月" in waiting["PRE_SERVICE"]
+
+    run_push_month(push, "2025-09", [dict(a, birth_date="19650610"), b])
+    sent = dict(push.q("SELECT kind, text FROM notice_log WHERE issued_mi = ? AND reference_mi = ?", [SEP, AUG]))
+    assert "本月" not in sent["AGE_REACHED"] and "您已于2025年8月达到法定退休年龄" in sent["AGE_REACHED"]
+    assert "最早" not in sent["PRE_SERVICE"] and "弹性提前或延迟退休（最晚2028年10月）" in sent["PRE_SERVICE"]
+    sms = "".join(
+        p.read_text(encoding="utf-8-sig") for p in (tmp_path / "out" / "2025-09").glob("notifications/*/sms.csv")
+    )
+    assert sent["AGE_REACHED"] in sms and sent["PRE_SERVICE"] in sms and "本月（2025年8月）" not in sms
