@@ -419,7 +419,7 @@ def notify_month(con, ctx: MonthContext, *, validate: bool = True) -> dict:
         # before the batch is settled and withdrawn from: what waited for a skipped month's batch
         counts["carried from skipped months' batches"] = notify.carry_skipped_batches(con, ctx.month_mi, skipped)
         counts["withdrawn (entry closed)"] = notify.withdraw_closed(con, ctx.month_mi)
-        counts["settled on P's data"] = notify.settle_batch(con, ctx.month_mi)
+        counts["settled on P's data"] = notify.settle_batch(con, ctx.month_mi, ctx.settings)
         counts["letters due"] = notify.record_letters_due(con, ctx.month_mi)
         if validate:
             from .outputs import validate_notices

@@ -69,6 +69,8 @@ STEPS = Steps(
         Step("notify/43_skipped_batches.sql"),
         Step("notify/46_withdraw.sql"),
         Step("notify/47_settle_batch.sql"),
+        Step("notify/47_waiting_rows.sql"),  # pipelines/notify_settle.py: texts rendered for P's batch
+        Step("notify/47_waiting_texts.sql", inputs=("_waiting_texts",)),  # rendered in Python, registered
         Step("notify/48_settle_texts.sql"),
         Step("notify/55_letters_due.sql"),
         Step("notify/45_file_office.sql"),
@@ -569,20 +571,6 @@ def withdraw_closed(con, month_mi: int) -> int:
     return 0 if published else con.execute("SELECT count(*) FROM _withdraw").fetchall()[0][0]
 
 
-def settle_batch(con, month_mi: int) -> int:
-    """P's unpublished batch on P's data: channel, mobile and filing office of the notices issued
-    into P that were raised before P's push (``sql/notify/47_settle_batch.sql``), and their texts
-    naming the filing office (``48_settle_texts.sql``).  Returns how many notices were settled."""
-    if batch_published(con, month_mi):
-        return 0
-    changed = run_step(con, STEPS["47_settle_batch"], month_mi=int(month_mi), persons=_persons_source(con))[0][0]
-    # each office's name and telephone as the texts were rendered with them (_office_context)
-    contacts = {code: _office_context(code) for code in sorted(offices())}
-    named = [(code, c["office_short"], c["office_phone"]) for code, c in contacts.items() if c.get("office_phone")]
-    run_step(con, STEPS["48_settle_texts"], month_mi=int(month_mi), offices=named)
-    return changed
-
-
 def record_letters_due(con, month_mi: int) -> int:
     """Record the coordination letters that first become due in P (written by write_letters): how
     many were recorded anew (a rerun of P may also drop some: sql/notify/55_letters_due.sql)."""
@@ -592,6 +580,7 @@ def record_letters_due(con, month_mi: int) -> int:
     return len(set(con.execute(sql, [int(month_mi)]).fetchall()) - before)
 
 
-# the files section lives in notify_files (it imports from here): re-exported at the end, after
-# everything it needs is defined
+# the files section lives in notify_files, the batch's settling in notify_settle (they import from
+# here): re-exported at the end, after everything they need is defined
 from .notify_files import _check_code_id, notice_offices, write_letters, write_notification_files  # noqa: E402, F401
+from .notify_settle import settle_batch  # noqa: E402, F401

@@ -24,6 +24,7 @@ REGISTERED = {
     "_apps",
     "_apps_rej",  # pipelines.ingest.load_applications
     "_notice_texts",  # pipelines.notify: rendered texts, one per distinct input
+    "_waiting_texts",  # pipelines.notify_settle: waiting reminders' texts rendered for the batch
     "reject_errors",  # DuckDB's own: read_csv(store_rejects) in sql/ingest/01_read_csv.sql
 }
 

@@ -6,7 +6,6 @@ would have written it. The older shapes are made with SQL (support/old_schema.py
 from __future__ import annotations
 
 import duckdb
-import pytest
 
 from pipelines.ingest import ingest_batches
 from pipelines.warehouse import connect
@@ -59,9 +58,6 @@ def test_an_older_push_batches_gains_its_column_every_row_kept(tmp_path):
 AUG, SEP = 2025 * 12 + 7, 2025 * 12 + 8
 
 
-@pytest.mark.xfail(
-    strict=True, reason="upgrade finding: texts older code rendered for the month raised go out as they are"
-)
 def test_reminders_older_code_left_waiting_for_a_batch_go_out_rendered_for_that_batch(tmp_path, monkeypatch):
     """rules.md §5, docs/decisions.md "A notice is rendered for the month it is sent in": code before
     the thirteenth session rendered what a rerun of a published month raised for that month, and the
