@@ -336,6 +336,7 @@ def create_schema(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         run_steps(con, STEPS["schema":"views"], settings=settings)
+        drop_shadowing_macros(con)
         con.execute("COMMIT")
     except BaseException:
         rollback(con)
@@ -350,6 +351,30 @@ def create_schema(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     except BaseException:
         rollback(con)
         raise
+
+
+def drop_shadowing_macros(con: duckdb.DuckDBPyConnection) -> int:
+    """Drop the macros stored in the warehouse under the name of a macro every connection makes
+    (``sql/policy/``, ``person_key``): a connection looks for a name in the warehouse before the
+    policy macros' file (``sql/warehouse/attach_policy.sql``), so a stored one would replace this
+    code's rule without a word.  The first session's code stored ``province_of``, ``is_region_code``,
+    ``is_office_code`` and ``person_key`` (with the key); a macro moved from ``views.sql`` into
+    ``sql/policy/`` would be another.  Run by :func:`create_schema`, in its transaction; how many."""
+    from .steps import header
+
+    made = set().union(*(header(step.sql)["writes"] for step in (*POLICY_FILE, STEPS["person_key"])))
+    stored = con.execute(
+        "SELECT DISTINCT function_name, function_type = 'table_macro' FROM duckdb_functions() "
+        "WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal "
+        "AND function_type IN ('macro', 'table_macro')"
+    ).fetchall()
+    shadowing = sorted((name, table) for name, table in stored if name in made)
+    db = sql_ident(con.execute("SELECT current_database()").fetchall()[0][0])
+    for name, table in shadowing:  # named with its database: temp.main holds this connection's own
+        con.execute(f"DROP MACRO {'TABLE ' if table else ''}{db}.main.{sql_ident(name)}")
+    if shadowing:
+        log.info("macros stored in the warehouse under a policy macro's name dropped: %d", len(shadowing))
+    return len(shadowing)
 
 
 #: the migrations :func:`create_schema` runs after the statements (a new one: add its name)

@@ -6,7 +6,6 @@ would have written it. The older shapes are made with SQL (support/old_schema.py
 from __future__ import annotations
 
 import duckdb
-import pytest
 
 from pipelines.ingest import ingest_batches
 from pipelines.warehouse import connect
@@ -91,7 +90,6 @@ def test_reminders_older_code_left_waiting_for_a_batch_go_out_rendered_for_that_
     assert sent["AGE_REACHED"] in sms and sent["PRE_SERVICE"] in sms and "本月（2025年8月）" not in sms
 
 
-@pytest.mark.xfail(strict=True, reason="upgrade finding: a stored macro shadows the policy macro")
 def test_a_stored_macro_named_as_a_policy_macro_is_dropped_by_the_first_writer(tmp_path):
     """The first session's code stored province_of, is_region_code, is_office_code and person_key
     (with the key) in the warehouse; every connection now looks in the warehouse before the policy
@@ -108,6 +106,7 @@ def test_a_stored_macro_named_as_a_policy_macro_is_dropped_by_the_first_writer(t
     con.close()
     with connect(wh) as con:
         assert con.execute("SELECT is_office_code('640104'), is_office_code('999999')").fetchall() == [(True, False)]
+        assert con.execute("SELECT person_key('640104196603150011')").fetchall() != [("a key in the file",)]
     stored = _rows(
         wh,
         "SELECT DISTINCT function_name FROM duckdb_functions() WHERE database_name = 'w' AND NOT internal ORDER BY 1",
