@@ -6,6 +6,7 @@ would have written it. The older shapes are made with SQL (support/old_schema.py
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from pipelines.ingest import ingest_batches
 from pipelines.warehouse import connect
@@ -112,3 +113,70 @@ def test_a_stored_macro_named_as_a_policy_macro_is_dropped_by_the_first_writer(t
         "SELECT DISTINCT function_name FROM duckdb_functions() WHERE database_name = 'w' AND NOT internal ORDER BY 1",
     )
     assert stored == [("entries_overdue",), ("month_text",), ("objection_windows_open",)]
+
+
+_KILL_AFTER = """
+import os, signal, sys
+from pipelines import steps, warehouse
+steps.OBSERVERS.append(lambda con, step, given: step.name == sys.argv[2] and os.kill(os.getpid(), signal.SIGKILL))
+with warehouse.connect(sys.argv[1]):
+    pass
+"""
+
+
+def _tables(wh) -> dict:
+    """Every table's columns and rows (the schema stamp aside)."""
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        names = [
+            r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+        ]
+        return {
+            t: (con.execute(f"DESCRIBE {t}").fetchall(), con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall())
+            for t in sorted(names)
+            if t != "warehouse_schema"
+        }
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("step", ["views", "migrate_notice_log", "migrate_ledger_entries"])
+def test_an_upgrade_killed_midway_leaves_a_warehouse_the_next_writer_brings_up(tmp_path, step):
+    """kill -9 of the first writer of this code on an older warehouse (the pre-issue-19 indexes, the
+    push_batches of before persons_kept_segments): inside the schema's transaction, inside the first
+    rebuild, inside the second. The next writer brings it up to the very tables an uninterrupted
+    upgrade gives."""
+    import shutil
+    import subprocess
+    import sys
+
+    from pipelines import PROJECT_ROOT
+    from support.old_schema import to_old_ledger_entries, to_old_notice_log
+
+    old = tmp_path / "old.duckdb"
+    ps, ss = population(25, segs_per=1)
+    assert not ingest_batches([_batch(tmp_path, 1, "2026-10", ps, ss)], old, validate=False).refused
+    con = duckdb.connect(str(old))  # a notice and a ledger entry for the rebuilds to copy
+    con.execute(
+        "INSERT INTO ledger_entries (entry_id, id_no, office_code, opened_mi, opened_by, stage, stage_since) "
+        "VALUES ('e1', ?, '640104', 24321, 'PUSH', 'ENROLLED', DATE '2026-10-01')",
+        [ps[0]["id_no"]],
+    )
+    con.execute(
+        "INSERT INTO notice_log (notice_id, id_no, entry_id, kind, reference_mi, issued_mi, office_code, "
+        "channel, text, created_at) VALUES ('n1', ?, 'e1', 'PRE_SERVICE', 24321, 24321, '640104', 'SMS', "
+        "'t', now())",
+        [ps[0]["id_no"]],
+    )
+    con.close()
+    to_old_push_batches(old), to_old_notice_log(old), to_old_ledger_entries(old)
+    upgraded, killed = tmp_path / "upgraded.duckdb", tmp_path / "killed.duckdb"
+    shutil.copy(old, upgraded), shutil.copy(old, killed)
+    with connect(upgraded):
+        pass
+    run = subprocess.run([sys.executable, "-c", _KILL_AFTER, str(killed), step], cwd=PROJECT_ROOT, capture_output=True)
+    assert run.returncode == -9, run.stderr.decode()[-500:]
+    assert _tables(killed) != _tables(upgraded)  # killed half way up
+    with connect(killed):
+        pass
+    assert _tables(killed) == _tables(upgraded)
