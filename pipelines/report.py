@@ -474,8 +474,8 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
     tables.append(
         (
             "拒收批次（上月运行后至本月运行）",
-            _cols("batch_id", "seq", "message"),
-            [list(r) for r in _rows(con, "60_refused_batches", [lo, lo, hi, hi])],
+            _cols("batch_id", "seq", "reason_code", "message"),
+            [[b, q, coded("batch_refusal", c), m] for b, q, c, m in _rows(con, "60_refused_batches", [lo, lo, hi, hi])],
             "",
         )
     )
@@ -483,7 +483,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
         (
             "隔离行：按原因",
             _cols("batch_id", "file", "reason_code", "rows"),
-            [list(r) for r in _rows(con, "65_quarantine", [s])],
+            [[b, coded("push_file", f), coded("row_reason", c), n] for b, f, c, n in _rows(con, "65_quarantine", [s])],
             "",
         )
     )

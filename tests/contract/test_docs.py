@@ -105,6 +105,21 @@ def _reason_codes() -> set[str]:
     return codes
 
 
+def test_every_push_row_and_batch_refusal_code_has_a_chinese_label():
+    """The report shows rejected rows and batches by label (data/code_labels.csv, kinds row_reason and
+    batch_refusal); the INCR warnings are only counted, so they need none."""
+    from pipelines.labels import code_label
+
+    rows = set()
+    for f in (PROJECT_ROOT / "sql" / "ingest").glob("*.sql"):
+        rows |= set(re.findall(r"THEN\s+'([A-Z][A-Z0-9_]{3,})'", f.read_text(encoding="utf-8")))
+    rows = (rows - {"INSERT_OF_PRESENT", "UPDATE_OF_ABSENT", "DELETE_OF_ABSENT"}) | {"UNPARSABLE_ROW"}
+    batches = {"MANIFEST", "CONFLICT", "STALE", "DEPARTURES", "BATCH", "VALIDATION"}
+    missing = [c for c in sorted(rows) if code_label("row_reason", c) == c]
+    missing += [c for c in sorted(batches) if code_label("batch_refusal", c) == c]
+    assert len(rows) > 20 and not missing, missing
+
+
 def test_the_batch_refusal_codes_are_collected():
     assert {
         "MANIFEST",
