@@ -47,6 +47,9 @@ _ID = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}")
 _LONG_RUN = 11  # digits written together: as many as a mobile number's, or more, are masked whole
 _MAX_DIGITS = 22  # the longest a group of runs worth checking can be (0086 + a mobile, an ID number)
 _DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+# brackets around a group ("(139)1234-5678", "+86 (139) …", "【139】…") separate it as a space does
+# (privacy probe: such a mobile number was shown whole); NFKC makes （）［］ the ASCII ones
+_BRACKETS = frozenset("()[]{}【】〔〕〖〗")
 
 
 def _kind(ch: str) -> tuple[str, str]:
@@ -57,7 +60,7 @@ def _kind(ch: str) -> tuple[str, str]:
         return "d", "".join(str(unicodedata.decimal(c)) for c in n)
     if n in ("X", "x"):
         return "x", "X"
-    if n.isspace() or n in ".-_" or ch in _DASHES or unicodedata.category(ch) == "Cf":
+    if n.isspace() or n in ".-_" or n in _BRACKETS or ch in _DASHES or unicodedata.category(ch) == "Cf":
         return "s", ""
     return "o", ""
 
@@ -95,7 +98,7 @@ def _groups(text: str) -> list[list[tuple[int, int, str]]]:
 def personal_spans(text: str) -> list[tuple[int, int]]:
     """Where ``text`` holds digits that may be an ID number (15 or 18, its check X) or a mobile
     number (11, 13 or 15 with 86/0086 before), written together or in groups separated by spaces,
-    hyphens or dots, ASCII or full-width: (start, end) spans, in order, not overlapping.  Shorter
+    hyphens, dots or brackets, ASCII or full-width: (start, end) spans, in order, not overlapping.  Shorter
     groups that carry meaning (an office code 640104, a month 2026-12, a sequence (2)) are not
     spans unless together they make such a number."""
     text = str(text)

@@ -157,7 +157,6 @@ def _receipts(folder: Path) -> dict[str, str]:
     return texts
 
 
-@pytest.mark.xfail(strict=True, reason="privacy probe: brackets around a group of the number")
 @pytest.mark.parametrize(
     "text,digits",
     [
