@@ -143,6 +143,15 @@ def shown_file_name(name: str) -> str:
     return shown_text(str(name))
 
 
+_PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ .-]{0,63}", re.ASCII)
+
+
+def plain_file_name(name: str) -> bool:
+    """A name a refusal may show as it is: ASCII letters, digits, ``_ .-`` and nothing that may be an
+    ID or mobile number.  Any other name (a person's name, digits in brackets …) is described, not shown."""
+    return bool(_PLAIN_FILE_NAME.fullmatch(str(name))) and not personal_spans(name)
+
+
 def shown_column_names(names) -> list[str]:
     """``names`` as a refusal may show them: a name that does not look like a column name (so
     possibly a data value, or digits that may be an ID or mobile number) becomes ``<not a column name>``."""

@@ -134,9 +134,12 @@ def new_push_arrivals() -> list[dict]:
     p = paths()
     if not p.push_inbox.is_dir():
         return []
+    from .contract import shown_file_name
+
     found = new_complete_batches(p.push_inbox, p.warehouse)
     for b in found:
-        log.info("complete batch %s (seq %s, %s) in %s", b["batch_id"], b["seq"], b["data_month"], b["folder"])
+        folder = shown_file_name(b["folder"])
+        log.info("complete batch %s (seq %s, %s) in %s", b["batch_id"], b["seq"], b["data_month"], folder)
     return found
 
 
