@@ -188,7 +188,12 @@ def _columns(header) -> list[str | None]:
     shown = lambda names: ", ".join(shown_column_names(names[:5]))  # never a data row's values
     dup = sorted({c for c in named if named.count(c) > 1})
     if dup:
-        raise _refuse("BAD_HEADER", f"column(s) {shown(dup)} appear twice", "BAD_HEADER.duplicate", columns=dup[:5])
+        raise _refuse(
+            "BAD_HEADER",
+            f"column(s) {shown(dup)} appear twice",
+            "BAD_HEADER.duplicate",
+            columns=shown_column_names(dup[:5]),
+        )
     unknown = [c for c in named if c not in COLUMNS and c not in info]
     if unknown:
         raise _refuse(

@@ -120,7 +120,6 @@ def test_a_refused_batch_never_shows_a_folder_or_file_name_with_a_persons_digits
 # ------------------------------------------------------------------- feedback: headers, sheets, names
 
 
-@pytest.mark.xfail(strict=True, reason="privacy probe: BAD_HEADER.duplicate: the Chinese reason names the row's data")
 def test_a_header_line_that_is_a_data_row_is_not_shown_in_the_receipt_either(tmp_path):
     """The header missing: the first line is a row, its ID number also in the note (two cells alike).
     The English reason masks the 'columns'; the Chinese one (receipt, ``reason_zh``) showed them."""
