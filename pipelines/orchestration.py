@@ -211,10 +211,13 @@ def paths(use_variables: bool = True) -> Paths:
 
 
 def _fail_without_retry(exc: Exception | str):
-    """A refused input will be refused again: fail the task now, without its retries."""
+    """A refused input will be refused again: fail the task now, without its retries.  The message
+    masked as the command line's (what may be an ID or mobile number in a file or folder name)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    return AirflowFailException(f"retire-prep: {exc}")
+    from .contract import shown_text
+
+    return AirflowFailException(f"retire-prep: {shown_text(str(exc))}")
 
 
 def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, accept_departures: str = "") -> dict:

@@ -220,7 +220,6 @@ def test_a_receipt_of_a_file_of_no_office_is_not_named_with_the_persons_digits(t
 # ------------------------------------------------------------------------ the DAGs and the command line
 
 
-@pytest.mark.xfail(strict=True, reason="privacy probe: DAG failures not masked")
 def test_a_dag_tasks_failure_masks_as_the_command_line_does(tmp_path):
     """The command line masks a refusal's message (``cli._refuse``); a DAG task failed with it as it
     was.  And a stray file in a folder named with brackets around the mobile's first digits."""
@@ -240,7 +239,6 @@ def test_a_dag_tasks_failure_masks_as_the_command_line_does(tmp_path):
     assert_not_shown({"failure": str(failed.value)}, MOBILE)
 
 
-@pytest.mark.xfail(strict=True, reason="privacy probe: argparse errors not masked")
 @pytest.mark.parametrize(
     "args",
     [
