@@ -178,7 +178,6 @@ def test_a_sequence_in_brackets_stays_readable(name):
     assert shown_file_name(name) == name and personal_spans(name) == []
 
 
-@pytest.mark.xfail(strict=True, reason="privacy probe: the sheet's name in the English reason")
 def test_a_copied_sheet_named_after_a_person_is_named_in_the_offices_receipt_only(tmp_path, caplog):
     """The sheet's name is free text an officer typed (a person's name): the office's receipt names
     it, so that the office finds it; the English reason — the log, the command's output — does not."""
