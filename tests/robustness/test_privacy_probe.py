@@ -199,7 +199,6 @@ def test_a_copied_sheet_named_after_a_person_is_named_in_the_offices_receipt_onl
     assert "反馈 张伟 (***)****-****" in zh  # the office's receipt names the sheet (its digits masked)
 
 
-@pytest.mark.xfail(strict=True, reason="privacy probe: the _no_office receipt named with the digits")
 def test_a_receipt_of_a_file_of_no_office_is_not_named_with_the_persons_digits(tmp_path):
     """``_no_office/`` is the division's folder: the receipt's name masks the digits as its text does;
     two files whose names differ only there keep a receipt each."""
