@@ -134,9 +134,12 @@ def new_push_arrivals() -> list[dict]:
     p = paths()
     if not p.push_inbox.is_dir():
         return []
+    from .contract import shown_file_name
+
     found = new_complete_batches(p.push_inbox, p.warehouse)
     for b in found:
-        log.info("complete batch %s (seq %s, %s) in %s", b["batch_id"], b["seq"], b["data_month"], b["folder"])
+        folder = shown_file_name(b["folder"])
+        log.info("complete batch %s (seq %s, %s) in %s", b["batch_id"], b["seq"], b["data_month"], folder)
     return found
 
 
@@ -208,10 +211,13 @@ def paths(use_variables: bool = True) -> Paths:
 
 
 def _fail_without_retry(exc: Exception | str):
-    """A refused input will be refused again: fail the task now, without its retries."""
+    """A refused input will be refused again: fail the task now, without its retries.  The message
+    masked as the command line's (what may be an ID or mobile number in a file or folder name)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    return AirflowFailException(f"retire-prep: {exc}")
+    from .contract import shown_text
+
+    return AirflowFailException(f"retire-prep: {shown_text(str(exc))}")
 
 
 def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, accept_departures: str = "") -> dict:

@@ -158,7 +158,10 @@ def _header(header: list[str]) -> list[str]:
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
         raise _Refuse(
-            "BAD_HEADER", f"column(s) {shown(dup)} appear twice", text="BAD_HEADER.duplicate", columns=dup[:5]
+            "BAD_HEADER",
+            f"column(s) {shown(dup)} appear twice",
+            text="BAD_HEADER.duplicate",
+            columns=shown_column_names(dup[:5]),
         )
     unknown = [c for c in cols if c not in COLUMNS]
     if unknown:

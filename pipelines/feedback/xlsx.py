@@ -170,11 +170,14 @@ def _feedback_sheets(wb) -> list:
         n for n in names if n.strip().startswith(FEEDBACK_SHEET) and n != FEEDBACK_SHEET and not _CONTINUATION.match(n)
     ]
     if others:
-        sheet = shown_text(others[0])  # a sheet's name is free text: never an ID or mobile number in a message
+        # a sheet's name is free text an officer typed (a person's name, a mobile): the office's receipt
+        # names it, its digits masked, so that the office finds it; the English reason — the log, the
+        # command's output — does not (privacy probe, docs/decisions.md)
+        sheet = shown_text(others[0])
         raise _refuse(
             "TWO_FEEDBACK_SHEETS",
-            f"the workbook has a sheet {sheet} beside {FEEDBACK_SHEET}: put every feedback row in the sheet "
-            f"{FEEDBACK_SHEET} and delete the other",
+            f"the workbook has another sheet whose name begins with {FEEDBACK_SHEET} (named in the receipt): "
+            f"put every feedback row in the sheet {FEEDBACK_SHEET} and delete the other",
             sheet=sheet,
         )
     return [wb[FEEDBACK_SHEET]] + [wb[n] for _, n in more]
@@ -188,7 +191,12 @@ def _columns(header) -> list[str | None]:
     shown = lambda names: ", ".join(shown_column_names(names[:5]))  # never a data row's values
     dup = sorted({c for c in named if named.count(c) > 1})
     if dup:
-        raise _refuse("BAD_HEADER", f"column(s) {shown(dup)} appear twice", "BAD_HEADER.duplicate", columns=dup[:5])
+        raise _refuse(
+            "BAD_HEADER",
+            f"column(s) {shown(dup)} appear twice",
+            "BAD_HEADER.duplicate",
+            columns=shown_column_names(dup[:5]),
+        )
     unknown = [c for c in named if c not in COLUMNS and c not in info]
     if unknown:
         raise _refuse(
