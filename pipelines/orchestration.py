@@ -47,6 +47,43 @@ _PATHS = {
 }
 
 
+# ------------------------------------------------------------------ the tasks' failures
+
+
+class TaskError(RuntimeError):
+    """A DAG task's unexpected failure (a bug, a locked warehouse …): the original traceback as text,
+    with what may be an ID or mobile number masked, as the command line's refusals are: DuckDB's
+    messages can quote a row's values, and Airflow's task log is a log (README: no ID number, name or
+    phone).  Airflow retries it as any other error."""
+
+
+def masked_failures(fn):
+    """The DAG tasks' entry points: a refusal fails the task without retry (its message masked,
+    :func:`_fail_without_retry`, never chained to the unmasked original); Airflow's own exceptions
+    (skip, fail, timeout) pass as they are; anything else becomes a :class:`TaskError` holding the
+    masked traceback, never chained either (a chained cause is printed whole in the task's log)."""
+    import functools
+
+    @functools.wraps(fn)
+    def task(*args, **kwargs):
+        from .errors import RetirePrepError
+
+        try:
+            return fn(*args, **kwargs)
+        except RetirePrepError as exc:
+            raise _fail_without_retry(exc) from None
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] == "airflow":
+                raise
+            import traceback
+
+            from .contract import shown_text
+
+            raise TaskError(shown_text("".join(traceback.format_exception(exc)))) from None
+
+    return task
+
+
 # ------------------------------------------------------------------ month of a run (pure)
 
 
@@ -112,6 +149,7 @@ def current_month() -> str:
     return month
 
 
+@masked_failures
 def automatic_run_due(month: str) -> bool:
     """The ``month_due`` task: False (skip the run) when an automatic run finds nothing to do
     (``pipelines.arrival.automatic_run_due``); a run with a ``month`` param always goes ahead."""
@@ -127,6 +165,7 @@ def automatic_run_due(month: str) -> bool:
     return ok
 
 
+@masked_failures
 def new_push_arrivals() -> list[dict]:
     """The push sensor's poke: complete batches of the push inbox not announced before."""
     from .arrival import new_complete_batches
@@ -220,6 +259,7 @@ def _fail_without_retry(exc: Exception | str):
     return AirflowFailException(f"retire-prep: {shown_text(str(exc))}")
 
 
+@masked_failures
 def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, accept_departures: str = "") -> dict:
     """Ingest every batch waiting in the push inbox, in seq order.
 
@@ -239,7 +279,7 @@ def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, 
     try:
         report = ingest_inbox(inbox, warehouse, accept_departures=accept_departures.replace(",", " ").split())
     except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from exc
+        raise _fail_without_retry(exc) from None
     _log_lines(report)
     summary = {
         "applied": [a["batch_id"] for a in report.applied],
@@ -254,6 +294,7 @@ def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, 
     return summary
 
 
+@masked_failures
 def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
     """Load ``<push inbox>/applications/*.csv`` (a file already loaded is skipped)."""
     from .errors import RetirePrepError
@@ -268,7 +309,7 @@ def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = N
     try:
         return load_applications(files, Path(warehouse or p.warehouse))
     except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from exc
+        raise _fail_without_retry(exc) from None
 
 
 #: what the feedback inbox takes: CSV, and the offices' worklist.xlsx sent back (issue 16; .xlsm and .xls
@@ -349,6 +390,7 @@ def _csv_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if _is_csv(p)) if Path(folder).is_dir() else []
 
 
+@masked_failures
 def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
     """Apply ``<feedback inbox>/<office>/*.csv`` and ``*.xlsx`` (worklist.xlsx sent back, issue 16),
     each folder's files bound to its office
@@ -434,6 +476,7 @@ def _log_lines(report) -> list[str]:
     return lines
 
 
+@masked_failures
 def stage(name: str, month: str, **kwargs):
     """One DAG task of the month: ``begin`` / ``finish`` (``pipelines.monthly.stage_begin`` /
     ``stage_finish``), else the stage ``name`` of ``pipelines.stages.STAGES``
@@ -453,7 +496,7 @@ def stage(name: str, month: str, **kwargs):
             return bookends[name](month, str(p.warehouse), str(p.out), **kwargs)
         return monthly.stage_run(name, month, str(p.warehouse), str(p.out), **kwargs)
     except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from exc
+        raise _fail_without_retry(exc) from None
 
 
 #: How many ``office_files`` tasks a month's county files are split into (issue 20 item 5): a task
@@ -505,6 +548,7 @@ def office_group_files(offices: list[str], month: str, name: str = "office_files
     return counts
 
 
+@masked_failures
 def declare(month: str, replay: bool = False, ahead_of_push: bool = False) -> dict:
     """``pipelines.declare.declare_month(month, warehouse, out)``, as a small summary."""
     from .declare import declare_month
@@ -514,5 +558,5 @@ def declare(month: str, replay: bool = False, ahead_of_push: bool = False) -> di
     try:
         report = declare_month(month, p.warehouse, p.out, replay=replay, ahead_of_push=ahead_of_push)
     except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from exc
+        raise _fail_without_retry(exc) from None
     return {"month": month, "report": _log_lines(report)}

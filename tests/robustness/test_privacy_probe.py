@@ -237,6 +237,35 @@ def test_a_dag_tasks_failure_masks_as_the_command_line_does(tmp_path):
     assert_not_shown({"failure": str(failed.value)}, MOBILE)
 
 
+def test_a_dag_tasks_unexpected_failure_and_chained_cause_are_masked(tmp_path, monkeypatch):
+    """Airflow prints a task's exception with its chained cause: a refusal's unmasked original, or
+    DuckDB's message quoting a row's value (a bug), reached the task log as it was."""
+    import traceback
+
+    from pipelines import monthly, orchestration
+
+    monkeypatch.setenv("RETIRE_PREP_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("RETIRE_PREP_OUT", str(tmp_path / "out"))
+
+    def bug(*a, **k):
+        raise duckdb.ConversionException(f"Could not convert string '{ID}' to INT32 (phone {MOBILE})")
+
+    def refused(*a, **k):
+        raise RetirePrepError(f"file fb-{MOBILE}.csv, row 2 ({ID})")
+
+    for fault, kind in ((bug, orchestration.TaskError), (refused, Exception)):
+        monkeypatch.setattr(monthly, "stage_run", fault)
+        with pytest.raises(kind) as failed:
+            orchestration.stage("screen", "2026-11")
+        shown = "".join(traceback.format_exception(failed.value))
+        assert_not_shown({"task log": shown}, ID, MOBILE)
+        assert failed.value.__cause__ is None and failed.value.__suppress_context__
+    monkeypatch.setattr(monthly, "stage_run", bug)
+    with pytest.raises(orchestration.TaskError, match="ConversionException") as failed:
+        orchestration.stage("screen", "2026-11")
+    assert "test_privacy_probe.py" in str(failed.value)  # the traceback kept, for the division's engineers
+
+
 @pytest.mark.parametrize(
     "args",
     [
