@@ -177,7 +177,9 @@ def test_no_day_of_birth_from_the_id_number(con):
     analysts get the months only (sql/warehouse/views.sql analysts_evidence)."""
     rows = con.execute("SELECT evidence FROM flags_current WHERE code = 'BIRTH_DATE_CONFLICT'").fetchall()
     assert rows, "the sample has birth-date conflicts"
-    assert all(re.fullmatch(r"birth_date \d{4}-\d{2} vs ID number \d{4}-\d{2}( \(the days differ\))?", e) for (e,) in rows)
+    assert all(
+        re.fullmatch(r"birth_date \d{4}-\d{2} vs ID number \d{4}-\d{2}( \(the days differ\))?", e) for (e,) in rows
+    )
     assert not con.execute(
         "SELECT count(*) FROM flags_current WHERE regexp_matches(evidence, '[0-9]{4}-[0-9]{2}-[0-9]{2}')"
     ).fetchone()[0]
