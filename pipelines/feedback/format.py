@@ -187,3 +187,12 @@ def _norm(cell: str | None) -> str | None:
         return None
     s = unicodedata.normalize("NFKC", cell).strip()
     return s or None
+
+
+def _cell(cell: str | None) -> str | None:
+    """A data cell as applied (both readers): :func:`_norm`, and one leading apostrophe dropped — the
+    spreadsheets' mark of a text cell, never data: Excel never stores it, LibreOffice Calc keeps it
+    as the cell's first character in a cell formatted as text, where an officer used to Excel types
+    ``'640104…`` before an ID number (and saves it so into .xlsx and CSV alike)."""
+    s = _norm(cell)
+    return _norm(s[1:]) if s and s[0] == "'" else s

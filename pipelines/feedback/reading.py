@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import labels
 from ..contract import shown_column_names
-from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse, _Why
+from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _cell, _norm, _Refuse, _Why
 
 _LINE_END = re.compile("\r\n|\r|\n")
 _OTHER_LINE_END = {"\r\n": re.compile("\r(?!\n)|(?<!\r)\n"), "\n": re.compile("\r"), "\r": re.compile("\n")}
@@ -211,6 +211,6 @@ def read_file(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[
             continue
         row = {c: None for c in COLUMNS}
         for c, v in zip(cols, rec):
-            row[c] = _norm(v)
+            row[c] = _cell(v)
         out.append((row_no, row))
     return data, out

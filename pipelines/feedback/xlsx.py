@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .. import labels
 from ..contract import shown_column_names, shown_text
-from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse, _Why
+from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _cell, _norm, _Refuse, _Why
 
 FEEDBACK_SHEET = "反馈"
 _SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et"}
@@ -109,12 +109,41 @@ def _open(data: bytes, name: str):
         ) from None
 
 
-def _text(v, col: str) -> str | None:
+#: the columns of a day or a month, and the days a number there is read as (a spreadsheet's serial)
+_DATE_COLUMNS = ("event_date", "elected_month")
+_SERIAL_DAYS = (date(2000, 1, 1), date(2099, 12, 31))
+
+
+def _day(v, col: str, epoch) -> date | None:
+    """A number in a day or month column as the day it stands for, or None.
+
+    A date typed into a text cell stays text; but a date that reaches a text cell otherwise — Paste
+    Special › values only, a macro or an add-in writing the cell (LibreOffice's ``setFormula``) — is
+    stored as the spreadsheet's serial number of the day (46359 for 2026-12-03), kept a number by the
+    text format and shown as one.  It is read as the day in the workbook's date system (``epoch``:
+    1900, or 1904 for workbooks saved so) when that day is within 2000–2099: a smaller number (300, a
+    year typed as 2027) or a larger one (20261203) is no day anyone meant, and stays digits (refused
+    as not ``YYYY-MM-DD``)."""
+    if col not in _DATE_COLUMNS or isinstance(v, bool) or not isinstance(v, (int, float)) or epoch is None:
+        return None
+    from openpyxl.utils.datetime import from_excel
+
+    try:
+        day = from_excel(v, epoch).date()
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return day if _SERIAL_DAYS[0] <= day <= _SERIAL_DAYS[1] else None
+
+
+def _text(v, col: str, epoch=None) -> str | None:
     """A cell as the CSV path would see it."""
     if v is None:
         return None
     if isinstance(v, bool):
         return "TRUE" if v else "FALSE"
+    day = _day(v, col, epoch)
+    if day is not None:
+        v = day
     if isinstance(v, datetime):
         if v.time() == time(0) or col in ("elected_month", "event_date"):
             return v.strftime("%Y-%m") if col == "elected_month" else v.strftime("%Y-%m-%d")
@@ -125,7 +154,7 @@ def _text(v, col: str) -> str | None:
         return str(int(v))
     if isinstance(v, (int, float)):
         return str(v)
-    return _norm(str(v))
+    return _cell(str(v))
 
 
 def _cells_problem(row: dict) -> _Why | None:
@@ -146,7 +175,7 @@ def _id_mangled(v) -> bool:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return True
     if isinstance(v, str):
-        s = v.strip()
+        s = _cell(v) or ""
         return bool(_SCIENTIFIC.match(s)) or 0 < len(s) < 18
     return False
 
@@ -212,6 +241,7 @@ def read_workbook(path: Path, data: bytes | None = None) -> tuple[bytes, list[tu
     if data is None:
         data = path.read_bytes()
     wb = _open(data, path.name)
+    epoch = getattr(wb, "epoch", None)  # the workbook's date system (1900, or 1904)
     try:
         sheets = _feedback_sheets(wb)
         records: list[tuple[int, dict | None]] = []
@@ -255,7 +285,7 @@ def read_workbook(path: Path, data: bytes | None = None) -> tuple[bytes, list[tu
                     if c == "id_no" and _id_mangled(v):
                         mangled = True
                         continue
-                    row[c] = _text(v, c)
+                    row[c] = _text(v, c, epoch)
                 if all(row[c] is None for c in COLUMNS if c not in ("office_code", "id_no")) and not stray:
                     continue  # a prefilled row without an event: not a row
                 # what the CSV path refuses in a record, and the ID number a spreadsheet changed: the
