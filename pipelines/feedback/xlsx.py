@@ -37,7 +37,9 @@ from ..contract import shown_column_names, shown_text
 from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _cell, _norm, _Refuse, _Why
 
 FEEDBACK_SHEET = "反馈"
-_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et"}
+#: the names of a workbook (read, or refused as a workbook with what to do): Excel's, WPS's (.et), and
+#: what an officer's Save As may choose instead of .xlsx (OpenDocument .ods/.fods, Excel's binary .xlsb)
+SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".et", ".ods", ".fods")
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _SCIENTIFIC = re.compile(r"^[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$")
@@ -56,11 +58,32 @@ ID_AS_NUMBER = (
 
 def is_workbook(path: Path, head: bytes = b"") -> bool:
     """A workbook by its name (.xlsx, .xlsm, .xls …) or its first bytes (a zip or an OLE file)."""
-    return Path(path).suffix.lower() in _SUFFIXES or head.startswith(_ZIP) or head.startswith(_OLE)
+    return Path(path).suffix.lower() in SUFFIXES or head.startswith(_ZIP) or head.startswith(_OLE)
 
 
 def _refuse(code: str, reason: str, text: str | None = None, **params):
     return _Refuse(code, reason, text=text, **params)
+
+
+#: a zip that is a spreadsheet but no .xlsx, refused with the Save As that makes one (LibreOffice
+#: names the filter "Excel 2007-365 (.xlsx)", Excel and WPS "Excel 工作簿 (.xlsx)")
+_SAVE_AS_XLSX = {
+    "ods": lambda: _refuse(
+        "NOT_XLSX",
+        "an OpenDocument spreadsheet (.ods), not an .xlsx workbook: save it as Excel 2007-365 (.xlsx)",
+        "NOT_XLSX.ods",
+    ),
+    "xlsb": lambda: _refuse(
+        "NOT_XLSX", "an Excel binary workbook (.xlsb), not an .xlsx workbook: save it as .xlsx", "NOT_XLSX.xlsb"
+    ),
+}
+
+
+def _other_kind(z: zipfile.ZipFile, parts: set) -> str | None:
+    """``ods`` (OpenDocument: its first part ``mimetype`` names it) or ``xlsb``, else None."""
+    if "mimetype" in parts and z.read("mimetype")[:80].startswith(b"application/vnd.oasis.opendocument"):
+        return "ods"
+    return "xlsb" if "xl/workbook.bin" in parts else None
 
 
 def _open(data: bytes, name: str):
@@ -72,6 +95,8 @@ def _open(data: bytes, name: str):
             "NOT_XLSX", "an old .xls or another binary file, not an .xlsx workbook: save as .xlsx", "NOT_XLSX.old_xls"
         )
     if not data.startswith(_ZIP):
+        if b"opendocument.spreadsheet" in data[:4096] or Path(name).suffix.lower() == ".fods":
+            raise _SAVE_AS_XLSX["ods"]()  # LibreOffice's flat XML .fods
         if data[:4096] and b"\x00" not in data[:4096]:  # a text file (a CSV renamed): say so
             raise _refuse(
                 "NOT_XLSX", "a text file (CSV?) named as a workbook, not an .xlsx: send it named .csv", "NOT_XLSX.text"
@@ -97,6 +122,9 @@ def _open(data: bytes, name: str):
             "NOT_XLSX.too_big",
             mb=MAX_UNPACKED >> 20,
         )
+    kind = _other_kind(z, parts)
+    if kind:
+        raise _SAVE_AS_XLSX[kind]()
     if "xl/workbook.xml" not in parts:
         raise _refuse("NOT_XLSX", "not an .xlsx workbook (no workbook part)", "NOT_XLSX.damaged")
     import openpyxl

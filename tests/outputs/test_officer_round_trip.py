@@ -28,7 +28,7 @@ from pipelines import labels, xlsx
 from pipelines.feedback import FeedbackFileRefused, apply_feedback_files
 from pipelines.ledger import CLOSED_STAGES
 from pipelines.outputs import WORKLIST_COLUMNS
-from support.feedback import Wh
+from support.feedback import Wh, settled
 from support.worklist import P_MI, worklist_row
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -238,8 +238,9 @@ def _refused(world, tmp: Path, path: Path) -> tuple[str, str, str]:
     return code, reason, zh
 
 
-@pytest.mark.xfail(strict=True, reason="finding: an .ods is refused as a damaged workbook")
 def test_saved_as_ods_or_xls_is_refused_saying_save_as_xlsx(world, typed, tmp_path):
+    """An .ods was refused as a damaged workbook, "save it again" (as .ods again); in the feedback inbox
+    it lay unseen, neither applied nor refused."""
     out, _ = typed
     code, reason, zh = _refused(world, tmp_path, out["ods"])
     assert code == "NOT_XLSX" and "OpenDocument" in reason and "damaged" not in reason
@@ -389,3 +390,21 @@ def test_the_apostrophe_before_a_cell_is_the_spreadsheets_text_mark_in_csv_too(t
     )
     f = _apply(wh, path).files[0]
     assert (f.rows, f.refused) == (1, 0) and wh.stage(p) == "ARCHIVE_REVIEWED"
+
+
+def test_the_inbox_refuses_an_ods_loudly_instead_of_leaving_it_unseen(world, typed, tmp_path, monkeypatch):
+    from pipelines import orchestration
+    from pipelines.feedback.xlsx import SUFFIXES
+
+    assert set(SUFFIXES) | {".csv"} == set(orchestration.FEEDBACK_SUFFIXES)
+    out, _ = typed
+    wh = _copy(world, tmp_path)
+    inbox = tmp_path / "inbox"
+    (inbox / OFFICE).mkdir(parents=True)
+    shutil.copyfile(out["ods"], inbox / OFFICE / "12月反馈.ods")
+    settled(inbox / OFFICE / "12月反馈.ods")
+    monkeypatch.setenv("RETIRE_PREP_OUT", str(tmp_path / "out"))
+    with pytest.raises(Exception, match="NOT_XLSX"):
+        orchestration.apply_feedback_inbox(inbox, wh.path)
+    assert wh.q("SELECT status, reason_code FROM feedback_files") == [("REFUSED", "NOT_XLSX")]
+    assert (tmp_path / "out" / "feedback" / OFFICE / "12月反馈.回执.xlsx").is_file()  # what to do, for the office
