@@ -213,6 +213,18 @@ def _filled(values) -> bool:
     return any(v is not None and str(v).strip() for v in values)
 
 
+def _holds_feedback(ws) -> bool:
+    """A sheet whose row 1 is a feedback header (事件 and 公民身份号码 among its columns) with a row
+    below it: feedback rows that would not be read (the worklist's 工作台账 has no 事件 column)."""
+    if not hasattr(ws, "iter_rows"):  # a chart sheet
+        return False
+    ws.reset_dimensions()
+    rows = ws.iter_rows(values_only=True)
+    header = next(rows, None) or ()
+    named = {labels.feedback_column(_norm(str(h)) or "") for h in header if h is not None}
+    return {"event", "id_no"} <= named and any(_filled(values) for values in rows)
+
+
 def _feedback_sheets(wb) -> list:
     names = wb.sheetnames
     if FEEDBACK_SHEET not in names:
@@ -222,10 +234,11 @@ def _feedback_sheets(wb) -> list:
         )
     more = sorted((int(m.group(1)), n) for n in names if (m := _CONTINUATION.match(n)))
     # a copy made by the officer (Excel: 反馈 (2), LibreOffice: 反馈_2) would not be read: refused
-    # whole rather than its rows silently left out (review of issue 16)
+    # whole rather than its rows silently left out (review of issue 16); so is a copy renamed (12月反馈)
+    # or any other sheet holding feedback rows under the feedback header (the officer's round trip)
     others = [
         n for n in names if n.strip().startswith(FEEDBACK_SHEET) and n != FEEDBACK_SHEET and not _CONTINUATION.match(n)
-    ]
+    ] or [n for n in names if n != FEEDBACK_SHEET and not _CONTINUATION.match(n) and _holds_feedback(wb[n])]
     if others:
         sheet = shown_text(others[0])  # a sheet's name is free text: never an ID or mobile number in a message
         raise _refuse(
