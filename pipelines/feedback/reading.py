@@ -211,6 +211,6 @@ def read_file(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[
             continue
         row = {c: None for c in COLUMNS}
         for c, v in zip(cols, rec):
-            row[c] = _cell(v)
+            row[c] = _cell(v, c)
         out.append((row_no, row))
     return data, out

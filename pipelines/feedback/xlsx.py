@@ -182,7 +182,7 @@ def _text(v, col: str, epoch=None) -> str | None:
         return str(int(v))
     if isinstance(v, (int, float)):
         return str(v)
-    return _cell(str(v))
+    return _cell(str(v), col)
 
 
 def _cells_problem(row: dict) -> _Why | None:

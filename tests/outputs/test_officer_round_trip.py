@@ -191,8 +191,10 @@ def _apply(wh, path: Path):
     return apply_feedback_files([path], wh.path, wh.settings, office=OFFICE, receipts=wh.path.parent / "receipts")
 
 
-@pytest.mark.xfail(strict=True, reason="finding: a note's full-width punctuation is NFKC-normalised (，→ ,)")
 def test_typed_in_calc_every_event_is_applied_as_meant(world, typed, tmp_path):
+    """Typed, copied, sorted by ID number, filtered (rows hidden), a column widened, a sheet added: every
+    row applied as meant. The note and the conclusion's 待遇核算预备数据 keep their full-width ，；
+    (they were NFKC-normalised to , ; like the codes)."""
     (out, shown) = typed
     (typed_row,) = shown[0]
     assert all(kind == "TEXT" for kind, _ in typed_row if kind != "EMPTY")  # the text columns held
@@ -408,3 +410,17 @@ def test_the_inbox_refuses_an_ods_loudly_instead_of_leaving_it_unseen(world, typ
         orchestration.apply_feedback_inbox(inbox, wh.path)
     assert wh.q("SELECT status, reason_code FROM feedback_files") == [("REFUSED", "NOT_XLSX")]
     assert (tmp_path / "out" / "feedback" / OFFICE / "12月反馈.回执.xlsx").is_file()  # what to do, for the office
+
+
+def test_free_text_is_kept_as_typed_and_a_row_applied_before_is_still_the_same_row(tmp_path):
+    wh = Wh(tmp_path)
+    p = wh.person()
+    typed = "已电话告知，待补（工作经历）；下周复核"
+    row = dict(office_code=OFFICE, event="ARCHIVE_REVIEWED", id_no=p.id_no, event_date="2026-11-20", result="PASS")
+    assert _apply(wh, wh.write([{**row, "note": typed}])).files[0].accepted == 1
+    assert wh.q("SELECT note FROM feedback_events") == [(typed,)]
+    # the same row as stored before free text was kept as typed (NFKC): the same row, not applied again
+    import unicodedata
+
+    again = _apply(wh, wh.write([{**row, "note": unicodedata.normalize("NFKC", typed)}])).files[0]
+    assert (again.accepted, again.already_applied) == (1, 1)
