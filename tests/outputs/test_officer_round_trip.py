@@ -15,6 +15,7 @@ refused row by row with a reason saying what to do; nothing may be lost silently
 from __future__ import annotations
 
 import json
+from datetime import date
 import os
 import shutil
 import signal
@@ -424,3 +425,64 @@ def test_free_text_is_kept_as_typed_and_a_row_applied_before_is_still_the_same_r
 
     again = _apply(wh, wh.write([{**row, "note": unicodedata.normalize("NFKC", typed)}])).files[0]
     assert (again.accepted, again.already_applied) == (1, 1)
+
+
+# ------------------------------------------------------------------ sorted by 事件, and the receipt in Calc
+
+
+def test_rows_sorted_by_event_are_told_on_the_receipt_and_sorting_by_date_mends_them(world, calc, tmp_path):
+    """Sorted by 事件 (pinyin: 参保… 出具… 档案… before 缴费…), a person's events come out of order and the
+    later ones are refused one by one; the receipt, read in Calc, says why and what to do: sort by
+    发生日期 and send the whole file again — which then applies the rest, the rows applied kept."""
+    n, a, p = world["last"], world["row"]["a"], world["people"]["a"]
+    chain = [
+        dict(event="档案预审完成", event_date="2026-11-20", result="通过"),
+        dict(event="缴费年限确认", event_date="2026-11-21", months="300"),
+        dict(event="参保关系归集", event_date="2026-11-23", merge_status="无需归集"),
+        dict(
+            event="出具综合结论",
+            event_date="2026-11-24",
+            counted_months="300",
+            merge_status="无需归集",
+            archive_conclusion="通过",
+            base_data="核算数据",
+        ),
+    ]
+    do = _type(world, a, **chain[0])
+    for i, cells in enumerate(chain[1:], start=n + 1):
+        do += _type(world, i, office_code=OFFICE, id_no=p.id_no, **cells)
+    last = n + len(chain) - 1
+    by_event, by_date = tmp_path / "by-event.xlsx", tmp_path / "by-date.xlsx"
+    do += [["sort", SHEET, f"A1:V{last}", 5, True], ["save", str(by_event), XLSX]]
+    calc([{"open": str(world["book"]), "do": do}])
+    wh = _copy(world, tmp_path)
+    f = _apply(wh, by_event).files[0]
+    assert (f.rows, f.refused) == (4, 2) and wh.stage(p) == "YEARS_CONFIRMED"
+    receipt = wh.path.parent / "receipts" / OFFICE / "by-event.回执.xlsx"
+    fix = [["sort", SHEET, f"A1:V{last}", 6, True], ["save", str(by_date), XLSX]]
+    (shown,), _ = calc(
+        [{"open": str(receipt), "do": [["cells", "回执", "A1:H16"]]}, {"open": str(by_event), "do": fix}]
+    )
+    text = "\n".join(v for line in shown for _, v in line)
+    assert "有1人的事件未按发生日期先后排列" in text and "按“发生日期”升序排序后重新报送整个文件" in text
+    kinds = {kind for line in shown for kind, v in line if v == p.id_no}
+    assert kinds == {"TEXT"}  # the ID number of the refused rows, as text
+    again = _apply(wh, by_date).files[0]
+    assert (again.rows, again.refused, again.already_applied) == (4, 0, 2) and wh.stage(p) == "CONCLUDED"
+
+
+def test_a_row_reported_late_on_purpose_is_not_called_out_of_order(tmp_path):
+    """An objection filed at the counter before the confirmation and reported below it is accepted
+    (docs/feedback-format.md, Dates): nothing refused, no line about the order on the receipt."""
+    from support.feedback import path_rows, row
+
+    wh = Wh(tmp_path)
+    p = wh.person()
+    rows = path_rows(p, "CONFIRMED")
+    received = date.fromisoformat(rows[4]["event_date"])
+    rows.append(row(p, "OBJECTION_FILED", received))  # the day before the confirmation
+    f = _apply(wh, wh.write(rows, name="late.csv")).files[0]
+    assert f.refused == 0 and wh.stage(p) == "CONCLUDED"  # the confirmation suspended
+    book = openpyxl.load_workbook(tmp_path / "receipts" / OFFICE / "late.回执.xlsx", read_only=True)
+    text = "".join(str(v) for r in book["回执"].iter_rows(values_only=True) for v in r if v)
+    assert "排列顺序" not in text and "已处理" in text
