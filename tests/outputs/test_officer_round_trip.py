@@ -34,7 +34,7 @@ from support.worklist import P_MI, worklist_row
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 DRIVER = Path(__file__).resolve().parents[1] / "support" / "lo_officer.py"
-XLSX, ODS, XLS = "Calc MS Excel 2007 XML", "calc8", "MS Excel 97"
+XLSX, ODS, XLS, CSV = "Calc MS Excel 2007 XML", "calc8", "MS Excel 97", "Text - txt - csv (StarCalc)"
 SHEET = xlsx.FEEDBACK_SHEET
 OFFICE = "640104"
 
@@ -91,7 +91,7 @@ def calc(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """A warehouse of four open entries of 640104 (two 110 with an employer, a 170, a 110) and the
+    """A warehouse of five open entries of 640104 (110 with an employer but b, a 170) and the
     office's worklist.xlsx written from them by the pipeline's writer."""
     tmp = tmp_path_factory.mktemp("officer")
     wh = Wh(tmp)
@@ -100,6 +100,7 @@ def world(tmp_path_factory):
         "b": wh.person(itype=170, employer=False),
         "c": wh.person(),
         "d": wh.person(),
+        "e": wh.person(),  # nothing to report: its prefilled row is left as it is
     }
     with wh.raw() as con:
         for i, p in enumerate(people.values(), start=1):
@@ -161,26 +162,31 @@ def _typing(world) -> list:
     do += _type(world, n + 7, office_code=OFFICE, id_no=p["d"].id_no, event="缴费年限确认", event_date="2026-11-22")
     do += _type(world, n + 7, months="250")
     last = n + 7
+    do += [["cells", SHEET, f"B{n + 7}:G{n + 7}"]]  # what Calc holds in the row typed
     do += [
         ["sort", SHEET, f"A1:V{last}", 1, True],  # by ID number: each person's rows together, in order
         ["filter", SHEET, f"A1:V{last}", 5, "档案预审完成"],  # the other rows hidden, still in the file
         ["width", SHEET, 21, 9000],
         ["add_sheet", "我的记录", "A1", "12月待办：催补材料"],
-        ["cells", SHEET, f"B{n + 7}:G{n + 7}"],
     ]
     return do
 
 
 @pytest.fixture(scope="module")
 def typed(world, calc):
-    """The officer's typing saved as .xlsx, .ods and .xls; what Calc shows in the typed row."""
+    """The officer's typing saved as .xlsx, .ods, .xls and the 反馈 sheet as CSV UTF-8 (填报说明 offers it);
+    what Calc shows in the typed row."""
     out = {fmt: world["tmp"] / f"typed.{fmt}" for fmt in ("xlsx", "ods", "xls")}
     saves = [["save", str(out["xlsx"]), XLSX], ["save", str(out["ods"]), ODS], ["save", str(out["xls"]), XLS]]
+    # 反馈 (sheet 2) as CSV UTF-8, which Calc names typed-反馈.csv
+    saves.append(["save", str(world["tmp"] / "typed.csv"), CSV, "44,34,76,1,,0,false,true,false,false,false,2"])
+    out["csv"] = world["tmp"] / f"typed-{SHEET}.csv"
     (shown,) = calc([{"open": str(world["book"]), "do": _typing(world) + saves}])
     return out, shown
 
 
 def _copy(world, tmp: Path):
+    tmp.mkdir(parents=True, exist_ok=True)
     wh = Wh.__new__(Wh)
     wh.__dict__.update(world["wh"].__dict__)
     wh.path = tmp / "w.duckdb"
@@ -239,6 +245,18 @@ def _refused(world, tmp: Path, path: Path) -> tuple[str, str, str]:
     ((code, reason, zh),) = wh.q("SELECT reason_code, reason, reason_zh FROM feedback_files")
     assert wh.one("SELECT count(*) FROM feedback_rows") == 0
     return code, reason, zh
+
+
+def test_the_feedback_sheet_saved_as_csv_is_applied_as_the_workbook(world, typed, tmp_path):
+    """填报说明 offers "CSV UTF-8" instead of .xlsx; the CSV of 反馈 was refused whole: its columns 姓名,
+    当前环节, 办结时限 (for reading) were unknown columns to the CSV reader, and each prefilled row left
+    without an event would have been a row refused "event is empty"."""
+    out, _ = typed
+    a, b = _copy(world, tmp_path / "a"), _copy(world, tmp_path / "b")
+    fc, fx = _apply(a, out["csv"]).files[0], _apply(b, out["xlsx"]).files[0]
+    assert (fc.status, fc.rows, fc.accepted, fc.refused) == (fx.status, fx.rows, fx.accepted, fx.refused)
+    q = "SELECT * EXCLUDE (source, recorded_at) FROM feedback_events ORDER BY ALL"
+    assert a.q(q) == b.q(q) and len(a.q(q)) == 11
 
 
 def test_saved_as_ods_or_xls_is_refused_saying_save_as_xlsx(world, typed, tmp_path):

@@ -19,7 +19,9 @@ module starts it once). ``PLAN.json``: ``{"jobs": [{"open": path, "do": [[action
 * ``["filter", sheet, range, column, text]`` (standard filter: rows whose column is not ``text`` hidden);
 * ``["width", sheet, column, hundredths_of_mm]``, ``["add_sheet", name, cell, text]``,
   ``["copy_sheet", sheet, new_name]``;
-* ``["save", path, filter]`` (``Calc MS Excel 2007 XML``, ``calc8`` for .ods, ``MS Excel 97`` for .xls);
+* ``["save", path, filter, options]`` (``Calc MS Excel 2007 XML``, ``calc8`` for .ods, ``MS Excel 97`` for
+  .xls, ``Text - txt - csv (StarCalc)`` for CSV: options ``44,34,76,1,,0,false,true,false,false,false,N``
+  saves sheet N, UTF-8, as ``<path stem>-<sheet name>.csv``);
 * ``["cells", sheet, range]`` — the result gets the range's cells as ``[type, shown text]`` rows
   (type ``EMPTY``/``VALUE``/``TEXT``/``FORMULA``): what the officer sees.
 """
@@ -133,8 +135,9 @@ class Officer:
     def copy_sheet(self, sheet, new_name):
         self.doc.Sheets.copyByName(sheet, new_name, self.doc.Sheets.Count)
 
-    def save(self, path, filter_name):
-        self.doc.storeToURL(uno.systemPathToFileUrl(path), (_prop("FilterName", filter_name),))
+    def save(self, path, filter_name, options=None):
+        props = (_prop("FilterName", filter_name),) + ((_prop("FilterOptions", options),) if options else ())
+        self.doc.storeToURL(uno.systemPathToFileUrl(path), props)
 
     def cells(self, sheet, where):
         rng = self.doc.Sheets.getByName(sheet).getCellRangeByName(where)
