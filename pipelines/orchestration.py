@@ -312,9 +312,10 @@ def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = N
         raise _fail_without_retry(exc) from None
 
 
-#: what the feedback inbox takes: CSV, and the offices' worklist.xlsx sent back (issue 16; .xlsm and .xls
-#: too, to be refused loudly rather than left unseen)
-FEEDBACK_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
+#: what the feedback inbox takes: CSV, and the offices' worklist.xlsx sent back (issue 16); every other
+#: name of a workbook too (.xlsm, .xls, WPS's .et, LibreOffice's .ods …: pipelines.feedback.xlsx.SUFFIXES,
+#: tested equal), to be refused loudly with what to do rather than left unseen in the folder
+FEEDBACK_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".et", ".ods", ".fods")
 
 
 def _is_feedback(p: Path) -> bool:

@@ -234,6 +234,7 @@ LONGEST_FIRST = {
     "test_forecast": 17,
     "test_ingest_bad_files": 16,
     "test_rerun_published_month": 16,
+    "test_officer_round_trip": 10,
     "test_forecast_dag_cli": 9,
     "test_screen_cache": 9,
     "test_report_browser": 8,

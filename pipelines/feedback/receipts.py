@@ -137,6 +137,15 @@ def _summary(f: dict, file_name: str) -> list[tuple[str, str]]:
         )
     else:
         lines.append(("怎么办", "全部行均已处理，没有退回的行"))
+    if f["out_of_order"]:
+        lines.append(
+            (
+                "排列顺序",
+                f"有{f['out_of_order']}人的事件未按发生日期先后排列（表格按“事件”等其他列排序后会这样）：同一人的事件"
+                "按表中自上而下的顺序处理，发生日期更早的事件排在后面时，前面的事件会被退回。请将“反馈”表按"
+                "“发生日期”升序排序后重新报送整个文件（已处理的行不会重复处理）",
+            )
+        )
     if f["sent_again"]:
         lines.append(
             (

@@ -612,8 +612,8 @@ def test_a_gbk_csv_saved_by_excel_or_wps_is_read_as_gb18030(month, tmp_path):
     assert _ledger(a) == _ledger(b)
     con = duckdb.connect(str(a), read_only=True)
     assert {r[0] for r in con.execute("SELECT note FROM feedback_events").fetchall()} == {
-        "经办人核对:档案齐全"
-    }  # NFKC, as every cell
+        "经办人核对：档案齐全"
+    }  # free text as typed (docs/decisions.md, the officer's round trip)
     con.close()
 
 
