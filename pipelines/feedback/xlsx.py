@@ -246,7 +246,7 @@ def _feedback_sheets(wb) -> list:
         sheet = shown_text(others[0])
         raise _refuse(
             "TWO_FEEDBACK_SHEETS",
-            f"the workbook has another sheet whose name begins with {FEEDBACK_SHEET} (named in the receipt): "
+            f"the workbook has another sheet holding feedback rows or named as {FEEDBACK_SHEET} (named in the receipt): "
             f"put every feedback row in the sheet {FEEDBACK_SHEET} and delete the other",
             sheet=sheet,
         )
