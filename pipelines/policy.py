@@ -271,7 +271,6 @@ def sms_segments(n_chars: int) -> int:
 # --------------------------------------------------------------------------------------
 
 NINGXIA = "640000"
-TEMPORARY = 3  # relation_status of a temporary account (临时基本养老保险缴费账户)
 TEN_YEARS = 120
 
 # place_rule codes (also produced by sql/screen/benefit_place.sql)
