@@ -33,7 +33,7 @@ from .settings import Settings
 
 # the month text and index helpers live in pipelines.months (one pattern for every month);
 # imported here under their old home, where most stages take them from
-from .months import format_month, month_index, parse_month, parse_yyyymm  # noqa: F401
+from .months import format_month, month_index, parse_month
 
 
 def month_year(mi: int) -> int:
