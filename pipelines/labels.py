@@ -258,9 +258,9 @@ def sql_label(domain: str, expr: str) -> str:
 
 # ------------------------------------------------------------------------- report and analysts' file (issue 17)
 
-#: the report's code kinds → this table's domains (same names but scope); kinds the table lacks
-#: (handover, batch_status, push_type) come from data/code_labels.csv
-_KIND_DOMAIN = {"scope": "scope_rule"}
+# The report's code kinds are this table's domains; the kinds it lacks (the push's row_reason,
+# batch_refusal, batch_status, push_file, push_type; handover) come from data/code_labels.csv, which
+# holds only those (tests/contract/test_docs.py: a row there that this table has would never be read).
 
 
 @lru_cache(maxsize=1)
@@ -274,7 +274,7 @@ def code_label(kind: str, code) -> str:
     data/code_labels.csv; the code itself when neither has it."""
     if code is None:
         return ""
-    entry = table().get(_KIND_DOMAIN.get(kind, kind), {}).get(str(code))
+    entry = table().get(kind, {}).get(str(code))
     if entry:
         return entry["zh"]
     return _extra_labels().get((kind, str(code)), str(code))
@@ -284,7 +284,7 @@ def label_rows() -> list[tuple[str, str, str]]:
     """Every (kind, code, label) — the analysts' file's ``code_labels`` table."""
     rows = {(d, c): e["zh"] for d, entries in table().items() for c, e in entries.items()}
     for (k, c), v in _extra_labels().items():
-        rows.setdefault((_KIND_DOMAIN.get(k, k), c), v)
+        rows.setdefault((k, c), v)
     return [(k, c, v) for (k, c), v in rows.items()]
 
 

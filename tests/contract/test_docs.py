@@ -176,3 +176,16 @@ def test_docs_point_inside_the_repository():
         if "../shared" in p.read_text(encoding="utf-8")
     ]
     assert not offenders, offenders
+
+
+def test_code_labels_holds_only_what_the_label_table_lacks():
+    """pipelines.labels reads data/labels.csv first: a row of data/code_labels.csv whose kind and code
+    are there too is never read (35 such rows, 11 with another label, were removed in issue 15)."""
+    import csv
+
+    from pipelines import labels
+
+    with open(DATA_DIR / "code_labels.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    shadowed = [(r["kind"], r["code"]) for r in rows if r["code"] in labels.table().get(r["kind"], {})]
+    assert rows and not shadowed, f"rows of data/code_labels.csv that data/labels.csv hides: {shadowed}"
