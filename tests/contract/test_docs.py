@@ -189,3 +189,16 @@ def test_code_labels_holds_only_what_the_label_table_lacks():
         rows = list(csv.DictReader(fh))
     shadowed = [(r["kind"], r["code"]) for r in rows if r["code"] in labels.table().get(r["kind"], {})]
     assert rows and not shadowed, f"rows of data/code_labels.csv that data/labels.csv hides: {shadowed}"
+
+
+def test_every_table_of_the_analysts_file_is_in_its_docs():
+    """docs/analysts.md ("What is in it") and the README's section name every table the file holds."""
+    from pipelines.analysts import TABLES
+
+    tables = {t for t, _ in TABLES} | {"offices", "code_labels", "about", "dictionary"}  # _small_tables, about
+    docs = {
+        "docs/analysts.md": (PROJECT_ROOT / "docs" / "analysts.md").read_text(encoding="utf-8"),
+        "README": README.split("## The analysts' file", 1)[1].split("\n## ", 1)[0],
+    }
+    missing = [(t, doc) for t in sorted(tables) for doc, text in docs.items() if f"`{t}`" not in text]
+    assert not missing, f"tables of the analysts' file not named: {missing}"
