@@ -7,7 +7,8 @@ cannot say one thing in the workbook and be refused by the parser.
 
 Columns: ``domain`` (event, result, merge_status, archive_conclusion, confirmer, item, stage,
 flag, channel, scope_rule, entered_by, objection_status, insurance_type, gender, person_type,
-overdue, notice_kind, place_rule, close_reason, feedback_column, feedback_info), ``code``,
+overdue, notice_kind, place_rule, close_reason, offline_reason, refusal, refusal_text,
+feedback_column, feedback_info), ``code``,
 ``label_zh``, ``label_en``, ``help_zh`` (what an event needs, what a feedback column takes).
 """
 
