@@ -189,7 +189,7 @@ def evidence_zh(text: str | None) -> str:
 
 def evidence_zh_sql(expr: str) -> str:
     """:func:`evidence_zh` as a DuckDB expression over ``expr`` (set-based, no Python per row)."""
-    from .warehouse import sql_str  # the one way a value is quoted into SQL
+    from .steps import sql_str  # the one way a value is quoted into SQL
 
     for pattern, repl in evidence_rules():
         expr = f"regexp_replace({expr}, {sql_str(pattern)}, {sql_str(repl)}, 'g')"
@@ -251,7 +251,7 @@ def detail_zh(text: str | None) -> str:
 
 def sql_label(domain: str, expr: str) -> str:
     """``expr`` (a code) → its Chinese label, as a SQL CASE built from the table (set-based)."""
-    from .warehouse import sql_str  # the one way a value is quoted into SQL
+    from .steps import sql_str  # the one way a value is quoted into SQL
 
     whens = " ".join(f"WHEN {sql_str(c)} THEN {sql_str(e['zh'])}" for c, e in table()[domain].items())
     return f"CASE CAST({expr} AS VARCHAR) {whens} ELSE CAST({expr} AS VARCHAR) END"

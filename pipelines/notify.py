@@ -349,7 +349,7 @@ def _columns(con, table: str) -> list[str]:
 
 
 def _quote(name: str) -> str:
-    from .warehouse import sql_ident
+    from .steps import sql_ident
 
     return sql_ident(name)
 
