@@ -23,17 +23,7 @@ import jinja2
 from . import TEMPLATES_DIR
 from .labels import code_label, column_label
 from .policy import format_month
-from .report_charts import (  # noqa: F401 -- re-exported: the charts moved to report_charts
-    PALETTE,
-    Chart,
-    Code,
-    _cell,
-    _fmt,
-    _label_text,
-    _t,
-    hbar_chart,
-    line_chart,
-)
+from .report_charts import Chart, Code, _cell, hbar_chart, line_chart
 from .steps import Step, Steps, query, run_step
 
 #: what the report reads, one query a step (the month's values bound, never rendered): the analysts'

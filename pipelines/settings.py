@@ -83,6 +83,11 @@ class Settings:
     # issue 17: the analysts' file beside the warehouse, brought up to date after every writing
     # command (off only for a warehouse no analyst reads, e.g. the test suite's small ones)
     analysts_file: bool = True
+    # No code acts on it: the DAGs' schedules (dags/), orchestration.TIMEZONE (the month of a run), the
+    # connections' TimeZone (warehouse.connect, analysts) and the SQL (sql/warehouse/views.sql,
+    # sql/analysts/, sql/feedback/) name Asia/Shanghai themselves; changing it changes no output (the
+    # next run screens everyone afresh: screen.rules_fingerprint hashes every setting).
+    # Kept so that a settings file copied from data/settings.toml still loads (unknown keys are refused).
     timezone: str = "Asia/Shanghai"
 
     def with_overrides(self, **kw) -> "Settings":

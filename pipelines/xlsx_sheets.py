@@ -1,7 +1,7 @@
 """The sheets' set-up of the office's workbook: its formats, the print set-up, and the 反馈 and
 填报说明 sheets XlsxWriter writes (headers, widths, drop-downs, instructions).  Split out of
 :mod:`pipelines.xlsx` (the module docstring there says how the workbook is written), which
-re-exports these names.
+re-exports the sheets' names.
 """
 
 from __future__ import annotations

@@ -693,7 +693,7 @@ def test_the_dag_office_task_writes_the_same_workbook(month, tmp_path):
         ctx = month_context(con, "2026-11", settings, replay=True)
         ctx.out = tmp_path
         screen.state_views(con, ctx)
-        outputs.write_office_files(con, ctx, office, tmp_path / "2026-11")
+        outputs.write_offices_files(con, ctx, [office], tmp_path / "2026-11")
     assert (tmp_path / "2026-11" / "worklists" / office / "worklist.xlsx").read_bytes() == (
         folder / office / "worklist.xlsx"
     ).read_bytes()
