@@ -9,8 +9,10 @@ stages are imported inside the functions that need them.
 The month P of a run (:func:`month_of_run`) is, in this order:
 
 1. the run's ``month`` param (``YYYY-MM``), for reruns and backfills;
-2. the month of the run's logical date, in Asia/Shanghai;
-3. the month of its ``run_after``, in Asia/Shanghai (manual and asset-triggered
+2. for a run a push arrival started (``push_arrival``'s asset event), the ``data_month``
+   of the arrived batch (:func:`month_of_asset_events`);
+3. the month of the run's logical date, in Asia/Shanghai;
+4. the month of its ``run_after``, in Asia/Shanghai (manual and asset-triggered
    runs in Airflow 3 may have no logical date).
 
 A run date's *own* month is used, never the data interval: the DAGs use
