@@ -33,7 +33,7 @@ def _default_stage_days() -> dict[str, int]:
     }
 
 
-#: the only timezone of dates and schedules (the mission; the code names it itself)
+#: the only timezone of dates and schedules: the DAGs, the connections and the SQL name it themselves
 TIMEZONE = "Asia/Shanghai"
 
 
