@@ -28,7 +28,6 @@ class Measured:
     secs: float
     rss_mib: float  # the kernel's peak (ru_maxrss)
     peak_at: str  # the last stderr line before the sampled peak (the stage)
-    sampled_peak_mib: float
     stdout: str
     stderr: str
     returncode: int
@@ -89,14 +88,13 @@ def measure(cmd: list[str], label: str, *, cwd=None, env=None, interval: float =
         if not inside:  # a line with no sample before the next one: the last sample before it
             inside = [k for (s, k) in samples if s < ts][-1:]
         stages.append((round(ts, 1), _short(line), round(max(inside, default=0) / 1024)))
-    peak_t, peak_k = max(samples, key=lambda s: s[1], default=(0.0, 0))
+    peak_t = max(samples, key=lambda s: s[1], default=(0.0, 0))[0]
     at = [line for ts, line in lines if ts <= peak_t]
     return Measured(
         label=label,
         secs=secs,
         rss_mib=rusage.ru_maxrss / 1024,
         peak_at=_short(at[-1]) if at else "",
-        sampled_peak_mib=peak_k / 1024,
         stdout="".join(out),
         stderr="\n".join(l for _, l in lines[1:]),
         returncode=proc.returncode,

@@ -31,7 +31,7 @@ def _label(name: str, stmt: str) -> str:
     return f"{name}: {first}"
 
 
-def _timed_run_step(orig_run_step):
+def _timed_run_step():
     """pipelines.steps.run_step split into statements, each timed (the stages' STEPS)."""
     import duckdb
 
@@ -93,7 +93,7 @@ def main() -> None:
         validate,
     )
 
-    timed_step = _timed_run_step(steps.run_step)
+    timed_step = _timed_run_step()
     for mod in (
         wh,
         steps,

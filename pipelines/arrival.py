@@ -41,6 +41,7 @@ def complete_batches(inbox: str | Path) -> list[dict]:
     Returns ``[{"folder", "batch_id", "seq", "data_month", "content_hash"}]`` in seq order; an
     incomplete or broken folder is left out (and logged at debug level only: a copy in progress
     is normal)."""
+    from .contract import shown_file_name
     from .errors import BatchRefused
     from .ingest import read_manifest
 
@@ -49,7 +50,7 @@ def complete_batches(inbox: str | Path) -> list[dict]:
         try:
             man = read_manifest(mpath.parent)
         except (BatchRefused, OSError) as exc:
-            log.debug("not complete (yet): %s: %s", mpath.parent.name, exc)
+            log.debug("not complete (yet): %s: %s", shown_file_name(mpath.parent.name), exc)
             continue
         found.append(
             {

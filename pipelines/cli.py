@@ -42,7 +42,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (outputs.md), not the usage block."""
 
     def error(self, message: str):
-        self.exit(2, f"retire-prep: {message} (see {self.prog} --help)\n")
+        from .validate import scrub  # an argument echoed (an ID number pasted into --birth …): masked
+
+        self.exit(2, f"retire-prep: {scrub(message)} (see {self.prog} --help)\n")
 
 
 def _month_arg(value: str) -> str:

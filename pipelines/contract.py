@@ -47,6 +47,9 @@ _ID = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}")
 _LONG_RUN = 11  # digits written together: as many as a mobile number's, or more, are masked whole
 _MAX_DIGITS = 22  # the longest a group of runs worth checking can be (0086 + a mobile, an ID number)
 _DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+# brackets around a group ("(139)1234-5678", "+86 (139) …", "【139】…") separate it as a space does
+# (privacy probe: such a mobile number was shown whole); NFKC makes （）［］ the ASCII ones
+_BRACKETS = frozenset("()[]{}【】〔〕〖〗")
 
 
 def _kind(ch: str) -> tuple[str, str]:
@@ -57,7 +60,7 @@ def _kind(ch: str) -> tuple[str, str]:
         return "d", "".join(str(unicodedata.decimal(c)) for c in n)
     if n in ("X", "x"):
         return "x", "X"
-    if n.isspace() or n in ".-_" or ch in _DASHES or unicodedata.category(ch) == "Cf":
+    if n.isspace() or n in ".-_" or n in _BRACKETS or ch in _DASHES or unicodedata.category(ch) == "Cf":
         return "s", ""
     return "o", ""
 
@@ -95,7 +98,7 @@ def _groups(text: str) -> list[list[tuple[int, int, str]]]:
 def personal_spans(text: str) -> list[tuple[int, int]]:
     """Where ``text`` holds digits that may be an ID number (15 or 18, its check X) or a mobile
     number (11, 13 or 15 with 86/0086 before), written together or in groups separated by spaces,
-    hyphens or dots, ASCII or full-width: (start, end) spans, in order, not overlapping.  Shorter
+    hyphens, dots or brackets, ASCII or full-width: (start, end) spans, in order, not overlapping.  Shorter
     groups that carry meaning (an office code 640104, a month 2026-12, a sequence (2)) are not
     spans unless together they make such a number."""
     text = str(text)
@@ -138,6 +141,15 @@ def shown_file_name(name: str) -> str:
     number or a mobile number masked (:func:`shown_text`) — a clerk may name a one-person file
     after the person; the name stays recognisable by its other characters (issue 14 review)."""
     return shown_text(str(name))
+
+
+_PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ .-]{0,63}", re.ASCII)
+
+
+def plain_file_name(name: str) -> bool:
+    """A name a refusal may show as it is: ASCII letters, digits, ``_ .-`` and nothing that may be an
+    ID or mobile number.  Any other name (a person's name, digits in brackets …) is described, not shown."""
+    return bool(_PLAIN_FILE_NAME.fullmatch(str(name))) and not personal_spans(name)
 
 
 def shown_column_names(names) -> list[str]:

@@ -1,7 +1,9 @@
 """Identifiers: GB 11643 ID numbers, GB 32100 credit codes, mobile numbers (rules.md §4).
 
-Pure functions; the SQL twins are the macros in ``sql/policy/identifiers.sql``
-and the two must agree (tests/test_identifiers.py).
+Pure functions; the SQL twins are the macros in ``sql/policy/identifiers.sql`` (the mobile number,
+the birth date and gender of a valid ID number) and ``sql/policy/identifiers_checks.sql`` (the ID
+number's and the credit code's checks, ingest's), and the two must agree
+(tests/policy/test_policy_sql.py).
 """
 
 from __future__ import annotations

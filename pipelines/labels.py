@@ -7,7 +7,8 @@ cannot say one thing in the workbook and be refused by the parser.
 
 Columns: ``domain`` (event, result, merge_status, archive_conclusion, confirmer, item, stage,
 flag, channel, scope_rule, entered_by, objection_status, insurance_type, gender, person_type,
-overdue, notice_kind, place_rule, close_reason, feedback_column, feedback_info), ``code``,
+overdue, notice_kind, place_rule, close_reason, offline_reason, refusal, refusal_text,
+feedback_column, feedback_info), ``code``,
 ``label_zh``, ``label_en``, ``help_zh`` (what an event needs, what a feedback column takes).
 """
 
@@ -188,7 +189,7 @@ def evidence_zh(text: str | None) -> str:
 
 def evidence_zh_sql(expr: str) -> str:
     """:func:`evidence_zh` as a DuckDB expression over ``expr`` (set-based, no Python per row)."""
-    from .warehouse import sql_str  # the one way a value is quoted into SQL
+    from .steps import sql_str  # the one way a value is quoted into SQL
 
     for pattern, repl in evidence_rules():
         expr = f"regexp_replace({expr}, {sql_str(pattern)}, {sql_str(repl)}, 'g')"
@@ -250,7 +251,7 @@ def detail_zh(text: str | None) -> str:
 
 def sql_label(domain: str, expr: str) -> str:
     """``expr`` (a code) → its Chinese label, as a SQL CASE built from the table (set-based)."""
-    from .warehouse import sql_str  # the one way a value is quoted into SQL
+    from .steps import sql_str  # the one way a value is quoted into SQL
 
     whens = " ".join(f"WHEN {sql_str(c)} THEN {sql_str(e['zh'])}" for c, e in table()[domain].items())
     return f"CASE CAST({expr} AS VARCHAR) {whens} ELSE CAST({expr} AS VARCHAR) END"
@@ -258,9 +259,9 @@ def sql_label(domain: str, expr: str) -> str:
 
 # ------------------------------------------------------------------------- report and analysts' file (issue 17)
 
-#: the report's code kinds → this table's domains (same names but scope); kinds the table lacks
-#: (handover, batch_status, push_type) come from data/code_labels.csv
-_KIND_DOMAIN = {"scope": "scope_rule"}
+# The report's code kinds are this table's domains; the kinds it lacks (the push's row_reason,
+# batch_refusal, batch_status, push_file, push_type; handover) come from data/code_labels.csv, which
+# holds only those (tests/contract/test_docs.py: a row there that this table has would never be read).
 
 
 @lru_cache(maxsize=1)
@@ -274,7 +275,7 @@ def code_label(kind: str, code) -> str:
     data/code_labels.csv; the code itself when neither has it."""
     if code is None:
         return ""
-    entry = table().get(_KIND_DOMAIN.get(kind, kind), {}).get(str(code))
+    entry = table().get(kind, {}).get(str(code))
     if entry:
         return entry["zh"]
     return _extra_labels().get((kind, str(code)), str(code))
@@ -284,7 +285,7 @@ def label_rows() -> list[tuple[str, str, str]]:
     """Every (kind, code, label) — the analysts' file's ``code_labels`` table."""
     rows = {(d, c): e["zh"] for d, entries in table().items() for c, e in entries.items()}
     for (k, c), v in _extra_labels().items():
-        rows.setdefault((_KIND_DOMAIN.get(k, k), c), v)
+        rows.setdefault((k, c), v)
     return [(k, c, v) for (k, c), v in rows.items()]
 
 

@@ -31,7 +31,6 @@ STAGES = (
     "RETIRED",
 )
 CLOSED_STAGES = ("RETIRED", "DECEASED", "LEFT_PUSH", "MOVED_OUT")
-STAGE_ORDER = {s: i for i, s in enumerate(STAGES)}
 
 #: the month's ledger steps, in order (update_ledger); ``transition`` is also every other stage's way
 #: of moving entries (record_transitions): it reads the table its caller names (``source_table``)

@@ -351,7 +351,7 @@ def _columns(con, table: str) -> list[str]:
 
 
 def _quote(name: str) -> str:
-    from .warehouse import sql_ident
+    from .steps import sql_ident
 
     return sql_ident(name)
 
@@ -582,5 +582,5 @@ def record_letters_due(con, month_mi: int) -> int:
 
 # the files section lives in notify_files, the batch's settling in notify_settle (they import from
 # here): re-exported at the end, after everything they need is defined
-from .notify_files import _check_code_id, notice_offices, write_letters, write_notification_files  # noqa: E402, F401
+from .notify_files import notice_offices, write_letters, write_notification_files  # noqa: E402, F401
 from .notify_settle import settle_batch  # noqa: E402, F401

@@ -9,8 +9,10 @@ stages are imported inside the functions that need them.
 The month P of a run (:func:`month_of_run`) is, in this order:
 
 1. the run's ``month`` param (``YYYY-MM``), for reruns and backfills;
-2. the month of the run's logical date, in Asia/Shanghai;
-3. the month of its ``run_after``, in Asia/Shanghai (manual and asset-triggered
+2. for a run a push arrival started (``push_arrival``'s asset event), the ``data_month``
+   of the arrived batch (:func:`month_of_asset_events`);
+3. the month of the run's logical date, in Asia/Shanghai;
+4. the month of its ``run_after``, in Asia/Shanghai (manual and asset-triggered
    runs in Airflow 3 may have no logical date).
 
 A run date's *own* month is used, never the data interval: the DAGs use
@@ -45,6 +47,43 @@ _PATHS = {
     "push_inbox": ("RETIRE_PREP_PUSH_INBOX", "retire_prep_push_inbox", "build/inbox/push"),
     "feedback_inbox": ("RETIRE_PREP_FEEDBACK_INBOX", "retire_prep_feedback_inbox", "build/inbox/feedback"),
 }
+
+
+# ------------------------------------------------------------------ the tasks' failures
+
+
+class TaskError(RuntimeError):
+    """A DAG task's unexpected failure (a bug, a locked warehouse …): the original traceback as text,
+    with what may be an ID or mobile number masked, as the command line's refusals are: DuckDB's
+    messages can quote a row's values, and Airflow's task log is a log (README: no ID number, name or
+    phone).  Airflow retries it as any other error."""
+
+
+def masked_failures(fn):
+    """The DAG tasks' entry points: a refusal fails the task without retry (its message masked,
+    :func:`_fail_without_retry`, never chained to the unmasked original); Airflow's own exceptions
+    (skip, fail, timeout) pass as they are; anything else becomes a :class:`TaskError` holding the
+    masked traceback, never chained either (a chained cause is printed whole in the task's log)."""
+    import functools
+
+    @functools.wraps(fn)
+    def task(*args, **kwargs):
+        from .errors import RetirePrepError
+
+        try:
+            return fn(*args, **kwargs)
+        except RetirePrepError as exc:
+            raise _fail_without_retry(exc) from None
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] == "airflow":
+                raise
+            import traceback
+
+            from .contract import shown_text
+
+            raise TaskError(shown_text("".join(traceback.format_exception(exc)))) from None
+
+    return task
 
 
 # ------------------------------------------------------------------ month of a run (pure)
@@ -112,6 +151,7 @@ def current_month() -> str:
     return month
 
 
+@masked_failures
 def automatic_run_due(month: str) -> bool:
     """The ``month_due`` task: False (skip the run) when an automatic run finds nothing to do
     (``pipelines.arrival.automatic_run_due``); a run with a ``month`` param always goes ahead."""
@@ -127,6 +167,7 @@ def automatic_run_due(month: str) -> bool:
     return ok
 
 
+@masked_failures
 def new_push_arrivals() -> list[dict]:
     """The push sensor's poke: complete batches of the push inbox not announced before."""
     from .arrival import new_complete_batches
@@ -134,9 +175,12 @@ def new_push_arrivals() -> list[dict]:
     p = paths()
     if not p.push_inbox.is_dir():
         return []
+    from .contract import shown_file_name
+
     found = new_complete_batches(p.push_inbox, p.warehouse)
     for b in found:
-        log.info("complete batch %s (seq %s, %s) in %s", b["batch_id"], b["seq"], b["data_month"], b["folder"])
+        folder = shown_file_name(b["folder"])
+        log.info("complete batch %s (seq %s, %s) in %s", b["batch_id"], b["seq"], b["data_month"], folder)
     return found
 
 
@@ -208,12 +252,16 @@ def paths(use_variables: bool = True) -> Paths:
 
 
 def _fail_without_retry(exc: Exception | str):
-    """A refused input will be refused again: fail the task now, without its retries."""
+    """A refused input will be refused again: fail the task now, without its retries.  The message
+    masked as the command line's (what may be an ID or mobile number in a file or folder name)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    return AirflowFailException(f"retire-prep: {exc}")
+    from .contract import shown_text
+
+    return AirflowFailException(f"retire-prep: {shown_text(str(exc))}")
 
 
+@masked_failures
 def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, accept_departures: str = "") -> dict:
     """Ingest every batch waiting in the push inbox, in seq order.
 
@@ -233,7 +281,7 @@ def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, 
     try:
         report = ingest_inbox(inbox, warehouse, accept_departures=accept_departures.replace(",", " ").split())
     except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from exc
+        raise _fail_without_retry(exc) from None
     _log_lines(report)
     summary = {
         "applied": [a["batch_id"] for a in report.applied],
@@ -248,6 +296,7 @@ def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, 
     return summary
 
 
+@masked_failures
 def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
     """Load ``<push inbox>/applications/*.csv`` (a file already loaded is skipped)."""
     from .errors import RetirePrepError
@@ -262,12 +311,13 @@ def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = N
     try:
         return load_applications(files, Path(warehouse or p.warehouse))
     except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from exc
+        raise _fail_without_retry(exc) from None
 
 
-#: what the feedback inbox takes: CSV, and the offices' worklist.xlsx sent back (issue 16; .xlsm and .xls
-#: too, to be refused loudly rather than left unseen)
-FEEDBACK_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
+#: what the feedback inbox takes: CSV, and the offices' worklist.xlsx sent back (issue 16); every other
+#: name of a workbook too (.xlsm, .xls, WPS's .et, LibreOffice's .ods …: pipelines.feedback.xlsx.SUFFIXES,
+#: tested equal), to be refused loudly with what to do rather than left unseen in the folder
+FEEDBACK_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".et", ".ods", ".fods")
 
 
 def _is_feedback(p: Path) -> bool:
@@ -343,6 +393,7 @@ def _csv_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if _is_csv(p)) if Path(folder).is_dir() else []
 
 
+@masked_failures
 def apply_feedback_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
     """Apply ``<feedback inbox>/<office>/*.csv`` and ``*.xlsx`` (worklist.xlsx sent back, issue 16),
     each folder's files bound to its office
@@ -428,6 +479,7 @@ def _log_lines(report) -> list[str]:
     return lines
 
 
+@masked_failures
 def stage(name: str, month: str, **kwargs):
     """One DAG task of the month: ``begin`` / ``finish`` (``pipelines.monthly.stage_begin`` /
     ``stage_finish``), else the stage ``name`` of ``pipelines.stages.STAGES``
@@ -447,7 +499,7 @@ def stage(name: str, month: str, **kwargs):
             return bookends[name](month, str(p.warehouse), str(p.out), **kwargs)
         return monthly.stage_run(name, month, str(p.warehouse), str(p.out), **kwargs)
     except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from exc
+        raise _fail_without_retry(exc) from None
 
 
 #: How many ``office_files`` tasks a month's county files are split into (issue 20 item 5): a task
@@ -499,6 +551,7 @@ def office_group_files(offices: list[str], month: str, name: str = "office_files
     return counts
 
 
+@masked_failures
 def declare(month: str, replay: bool = False, ahead_of_push: bool = False) -> dict:
     """``pipelines.declare.declare_month(month, warehouse, out)``, as a small summary."""
     from .declare import declare_month
@@ -508,5 +561,5 @@ def declare(month: str, replay: bool = False, ahead_of_push: bool = False) -> di
     try:
         report = declare_month(month, p.warehouse, p.out, replay=replay, ahead_of_push=ahead_of_push)
     except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from exc
+        raise _fail_without_retry(exc) from None
     return {"month": month, "report": _log_lines(report)}

@@ -164,11 +164,6 @@ def prepare_worklists(con, ctx, *, validate: bool = True, rebuild: bool = True) 
     return n
 
 
-def write_office_files(con, ctx, office: str, base: Path) -> dict:
-    """One office's files of P under ``base``: its worklist and its notices."""
-    return write_offices_files(con, ctx, [office], base)
-
-
 def write_offices_files(con, ctx, offices: list[str], base: Path) -> dict:
     """The worklists and notices of ``offices`` for P under ``base``, each office its own folder."""
     from . import notify

@@ -33,7 +33,7 @@ from .settings import Settings
 
 # the month text and index helpers live in pipelines.months (one pattern for every month);
 # imported here under their old home, where most stages take them from
-from .months import format_month, month_index, parse_month, parse_yyyymm  # noqa: F401
+from .months import format_month, month_index, parse_month
 
 
 def month_year(mi: int) -> int:
@@ -271,7 +271,6 @@ def sms_segments(n_chars: int) -> int:
 # --------------------------------------------------------------------------------------
 
 NINGXIA = "640000"
-TEMPORARY = 3  # relation_status of a temporary account (临时基本养老保险缴费账户)
 TEN_YEARS = 120
 
 # place_rule codes (also produced by sql/screen/benefit_place.sql)

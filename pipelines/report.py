@@ -23,17 +23,7 @@ import jinja2
 from . import TEMPLATES_DIR
 from .labels import code_label, column_label
 from .policy import format_month
-from .report_charts import (  # noqa: F401 -- re-exported: the charts moved to report_charts
-    PALETTE,
-    Chart,
-    Code,
-    _cell,
-    _fmt,
-    _label_text,
-    _t,
-    hbar_chart,
-    line_chart,
-)
+from .report_charts import Chart, Code, _cell, hbar_chart, line_chart
 from .steps import Step, Steps, query, run_step
 
 #: what the report reads, one query a step (the month's values bound, never rendered): the analysts'
@@ -474,8 +464,8 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
     tables.append(
         (
             "拒收批次（上月运行后至本月运行）",
-            _cols("batch_id", "seq", "message"),
-            [list(r) for r in _rows(con, "60_refused_batches", [lo, lo, hi, hi])],
+            _cols("batch_id", "seq", "reason_code", "message"),
+            [[b, q, coded("batch_refusal", c), m] for b, q, c, m in _rows(con, "60_refused_batches", [lo, lo, hi, hi])],
             "",
         )
     )
@@ -483,7 +473,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
         (
             "隔离行：按原因",
             _cols("batch_id", "file", "reason_code", "rows"),
-            [list(r) for r in _rows(con, "65_quarantine", [s])],
+            [[b, coded("push_file", f), coded("row_reason", c), n] for b, f, c, n in _rows(con, "65_quarantine", [s])],
             "",
         )
     )

@@ -1,7 +1,7 @@
 """The report's charts, drawn as inline SVG (nothing from the network: no script, font or style),
 and the charted table cells: every mark and cell carries its number (``data-cat``/``data-ser``/
 ``data-value``), so a test reads the chart back and compares it with the table.  Split out of
-:mod:`pipelines.report`, which re-exports these names.
+:mod:`pipelines.report`, which imports what it draws with from here.
 """
 
 from __future__ import annotations

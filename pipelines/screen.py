@@ -2,10 +2,10 @@
 
 All set-based, in ``sql/screen/``:
 ``00_state`` (the push state as of the month's seq) → ``01_screened`` (who is screened) →
-``05_recompute`` (who is computed afresh)
-→ ``benefit_place`` (§2) → ``10_place_cache`` → ``20_facts`` (§1) → ``30_flags`` (§4, with
-evidence) → ``40_scope`` (§3) into ``screen_results`` and ``flags``.  Recomputing a month
-replaces its rows: the screening is a pure function of the push state and the applications.
+``05_recompute`` (who is computed afresh) → ``benefit_place`` (§2) → ``10_place_cache`` →
+``20_facts`` (§1) → ``30_flags`` (§4, with evidence) → ``40_scope`` (§3) into ``screen_results``
+and ``flags`` → ``50_cache_state`` (the push seq and rules the cache now holds).  Recomputing a
+month replaces its rows: the screening is a pure function of the push state and the applications.
 
 Incremental months: the month-independent part (benefit place, the flags of the person's row and
 segments) is cached per person with the push seq it was computed at

@@ -33,6 +33,10 @@ def _default_stage_days() -> dict[str, int]:
     }
 
 
+#: the only timezone of dates and schedules: the DAGs, the connections and the SQL name it themselves
+TIMEZONE = "Asia/Shanghai"
+
+
 @dataclass(frozen=True)
 class Settings:
     # rules.md §1
@@ -83,6 +87,12 @@ class Settings:
     # issue 17: the analysts' file beside the warehouse, brought up to date after every writing
     # command (off only for a warehouse no analyst reads, e.g. the test suite's small ones)
     analysts_file: bool = True
+    # No code acts on it: the DAGs' schedules (dags/), orchestration.TIMEZONE (the month of a run), the
+    # connections' TimeZone (warehouse.connect, analysts) and the SQL (sql/warehouse/views.sql,
+    # sql/analysts/, sql/feedback/) name Asia/Shanghai themselves; changing it changes no output (the
+    # next run screens everyone afresh: screen.rules_fingerprint hashes every setting).
+    # Kept so that a settings file copied from data/settings.toml still loads (unknown keys are refused).
+    # Any other value is refused (load_settings): it would be ignored.
     timezone: str = "Asia/Shanghai"
 
     def with_overrides(self, **kw) -> "Settings":
@@ -163,6 +173,12 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if unknown:
         raise _refuse(f"settings file {p}: unknown keys {sorted(unknown)}")
     _check_types(p, values)
+    if values.get("timezone", TIMEZONE) != TIMEZONE:
+        # the code names Asia/Shanghai itself (the field's comment): another zone would be silently ignored
+        raise _refuse(
+            f"settings file {p}: timezone {values['timezone']!r} is not supported: dates and schedules are "
+            f"{TIMEZONE} (the DAGs, the connections and the SQL name it); remove the key or set it to {TIMEZONE!r}"
+        )
     if "stage_days" in values:
         values["stage_days"] = {**_default_stage_days(), **values["stage_days"]}
     env_key = os.environ.get("RETIRE_PREP_PERSON_KEY") or _person_key_from_file()

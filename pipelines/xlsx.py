@@ -23,7 +23,7 @@ properties, a few kB in memory — and ONE DuckDB query makes the XML of every d
 office (labels and the Chinese evidence included, set-based), exactly the XML XlsxWriter's
 ``constant_memory`` mode writes for those cells (inline strings; tests/outputs/test_xlsx_setbased.py
 compares every part with the cell-by-cell writer, tests/support/xlsx_reference.py).  Its Arrow batches
-are written into the templates' sheets as they come, deflated (level 1, ZIP_LEVEL) while DuckDB
+are written into the templates' sheets as they come, deflated (level 1, ``xlsx_book.ZIP_LEVEL``) while DuckDB
 makes the next batch: no Python per row, memory bounded by a few batches.  Each file is written to
 a temporary name and renamed; its properties and its zip entries carry fixed dates, so a rerun
 writes the same bytes.  Where: the rows' SQL in ``xlsx_rows``, the sheets' set-up in ``xlsx_sheets``,
@@ -43,31 +43,9 @@ import duckdb
 
 from . import labels
 from .steps import sql_list, sql_str
-from .xlsx_rows import (  # noqa: F401 -- re-exported: the rows' SQL moved to xlsx_rows
-    _EVIDENCE,
-    _FORMULA_FIRST,
-    _LABELLED,
-    _LONG,
-    _NUMBERS,
-    _case,
-    _col_letter,
-    _rows_select,
-    _shown,
-    _width,
-)
-from .xlsx_book import _K_OFFICE, _K_SHEET, ZIP_LEVEL, _Book, _sheet_name, _template  # noqa: F401 -- re-exported
-from .xlsx_sheets import (  # noqa: F401 -- re-exported: the sheets' set-up moved to xlsx_sheets
-    EXTRA_FEEDBACK_ROWS,
-    FEEDBACK_INPUT,
-    FEEDBACK_PREFILLED,
-    FEEDBACK_SHEET,
-    HELP_SHEET,
-    WORKLIST_SHEET,
-    _feedback_sheet,
-    _Formats,
-    _help_sheet,
-    _setup_print,
-)
+from .xlsx_book import _K_OFFICE, _K_SHEET, _Book, _template
+from .xlsx_rows import _EVIDENCE, _LONG, _NUMBERS, _case, _rows_select, _shown
+from .xlsx_sheets import FEEDBACK_SHEET, HELP_SHEET, WORKLIST_SHEET  # noqa: F401 -- the sheets' names, for the tests
 
 log = logging.getLogger(__name__)
 

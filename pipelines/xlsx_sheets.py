@@ -1,7 +1,7 @@
 """The sheets' set-up of the office's workbook: its formats, the print set-up, and the 反馈 and
 填报说明 sheets XlsxWriter writes (headers, widths, drop-downs, instructions).  Split out of
 :mod:`pipelines.xlsx` (the module docstring there says how the workbook is written), which
-re-exports these names.
+re-exports the sheets' names.
 """
 
 from __future__ import annotations
@@ -166,6 +166,7 @@ def _help_sheet(wb, fmts) -> None:
         "公民身份号码、日期、年月各列为文本格式：请勿改为数字或日期格式，否则18位号码会丢失末几位，该行将被拒收。",
         "代码列（事件、结果、归集状态、档案结论、确认方、材料）从下拉列表选择；多项材料用分号（；）分隔。也可填写英文代码。",
         "填好后保存为 .xlsx（不要另存为启用宏的 .xlsm，不要加密码），原样报送；也可另存为“CSV UTF-8”报送。",
+        "同一人的多个事件按表中自上而下的顺序处理：需要排序时请按“发生日期”升序排序；按“事件”等其他列排序会打乱先后，排在前面而发生在后的事件将被退回。",
         "被拒收的行不影响其他行；拒收原因按行号（即表格行号减1）列出。同一文件重复报送不会重复处理。",
     ]
     for line in intro:

@@ -13,7 +13,8 @@ Layout of tests/ (issue 15: a reader finds a test by what it is about):
   folder step of publishing), faults at every step (`test_fault_injection`), full and read-only disks
   and bad settings (`test_environment_faults`), the hostile-input corpus (`test_hostile_corpus`,
   built by `hostile/generate.py` at test time: no binary file is kept), a push swapped mid-ingest,
-  and the mutants the suite must kill (`test_mutation_gaps`);
+  the mutants the suite must kill (`test_mutation_gaps`), and where personal data goes at the edges
+  (`test_privacy_probe`: names of folders, files and sheets, argument errors, DAG failures);
 - `flows/`: whole monthly flows (a month, a correction push, a rerun of a published month).
 
 Shared code: `support/` (a warehouse fed month by month, feedback rows, declaration helpers,
@@ -233,6 +234,7 @@ LONGEST_FIRST = {
     "test_forecast": 17,
     "test_ingest_bad_files": 16,
     "test_rerun_published_month": 16,
+    "test_officer_round_trip": 10,
     "test_forecast_dag_cli": 9,
     "test_screen_cache": 9,
     "test_report_browser": 8,

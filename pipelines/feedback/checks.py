@@ -21,11 +21,13 @@ from .format import (
     COLUMNS,
     CONFIRMERS,
     EVENTS,
+    FREE_TEXT,
     MERGE_STATUSES,
     OBJECTION_ITEMS,
     OFFICE,
     REQUIRED_COLUMNS,
     _Refuse,
+    same_text,
 )
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -227,5 +229,7 @@ def check_row(row: dict, offices: frozenset, office: str | None) -> None:
 def row_key(row: dict, pkey: str, secret: str) -> str:
     """The keyed hash of a checked row's content (``feedback_rows.row_key``): a row sent again —
     same person, event, date, office and data — has the same key."""
-    parts = [secret, pkey] + ["" if row.get(c) is None else str(row[c]) for c in COLUMNS if c != "id_no"]
+    # free text as compared (NFKC): the key of a row applied while every cell was stored NFKC-normalised
+    value = lambda c: same_text(row[c]) if c in FREE_TEXT else str(row[c])  # noqa: E731
+    parts = [secret, pkey] + ["" if row.get(c) is None else value(c) for c in COLUMNS if c != "id_no"]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -11,7 +11,7 @@ confirmation and objections are in :mod:`.objections`.
 from __future__ import annotations
 
 from .. import months
-from .format import EVENTS, _Already, _Refuse
+from .format import EVENTS, _Already, _Refuse, same_text
 from .objections import confirmed, objection_filed, objection_resolved, result_received
 from .run import Entry, FileRun
 
@@ -57,7 +57,8 @@ def conclusion_issued(run: FileRun, row: dict, e: Entry, source: str) -> None:
         "archive_conclusion": row["archive_conclusion"],
         "base_data": row["base_data"],
     }
-    if cur is not None and row["_date"] == cur["issued_on"] and all(cur[k] == v for k, v in values.items()):
+    same = lambda k, v: same_text(cur[k]) == same_text(v) if k == "base_data" else cur[k] == v  # noqa: E731
+    if cur is not None and row["_date"] == cur["issued_on"] and all(same(k, v) for k, v in values.items()):
         # the conclusion in force restated (its day, its values; the note aside): already recorded,
         # never a re-issue superseding it and its receipt (docs/feedback-format.md Events; decisions.md)
         raise _Already()

@@ -32,6 +32,9 @@ COLUMNS = (
     "note",
 )
 REQUIRED_COLUMNS = ("office_code", "event", "id_no", "event_date")
+#: free text: stored as typed (trimmed; a Chinese note keeps its full-width ，；（）), every other cell
+#: NFKC-normalised (full-width digits, letters and ；, the label separator, made plain)
+FREE_TEXT = ("base_data", "reason", "basis", "remedy", "note")
 
 EVENTS = (
     "OFFICER_ASSIGNED",
@@ -187,3 +190,26 @@ def _norm(cell: str | None) -> str | None:
         return None
     s = unicodedata.normalize("NFKC", cell).strip()
     return s or None
+
+
+def _cell(cell: str | None, column: str | None = None) -> str | None:
+    """A data cell as applied (both readers): :func:`_norm` — free text (:data:`FREE_TEXT`) trimmed
+    only, kept as typed — and one leading apostrophe dropped: the spreadsheets' mark of a text cell,
+    never data (Excel never stores it; LibreOffice Calc keeps it as the cell's first character in a
+    cell formatted as text, where an officer used to Excel types ``'640104…`` before an ID number, and
+    saves it so into .xlsx and CSV alike)."""
+    norm = _trim if column in FREE_TEXT else _norm
+    s = norm(cell)
+    return norm(s[1:]) if s and s[0] in "'\uff07" else s
+
+
+def _trim(cell: str | None) -> str | None:
+    if cell is None:
+        return None
+    return cell.strip() or None
+
+
+def same_text(value: str | None) -> str | None:
+    """Free text as compared (a row sent again, a conclusion restated): NFKC, as every cell was stored
+    before free text was kept as typed, so that a row applied then is still the same row."""
+    return _norm(value)

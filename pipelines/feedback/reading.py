@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import labels
 from ..contract import shown_column_names
-from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse, _Why
+from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _cell, _norm, _Refuse, _Why
 
 _LINE_END = re.compile("\r\n|\r|\n")
 _OTHER_LINE_END = {"\r\n": re.compile("\r(?!\n)|(?<!\r)\n"), "\n": re.compile("\r"), "\r": re.compile("\n")}
@@ -158,9 +158,12 @@ def _header(header: list[str]) -> list[str]:
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
         raise _Refuse(
-            "BAD_HEADER", f"column(s) {shown(dup)} appear twice", text="BAD_HEADER.duplicate", columns=dup[:5]
+            "BAD_HEADER",
+            f"column(s) {shown(dup)} appear twice",
+            text="BAD_HEADER.duplicate",
+            columns=shown_column_names(dup[:5]),
         )
-    unknown = [c for c in cols if c not in COLUMNS]
+    unknown = [c for c in cols if c not in COLUMNS and c not in labels.feedback_info_columns()]
     if unknown:
         missing_header = not any(c in COLUMNS for c in cols)
         raise _Refuse(
@@ -200,6 +203,9 @@ def read_file(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[
     except StopIteration:
         raise _Refuse("EMPTY_FILE", "no header line") from None
     cols = _header(header)
+    # the 反馈 sheet saved as CSV (填报说明 offers it): its columns for reading (姓名, 当前环节, 办结时限)
+    # are dropped, and a prefilled row left without an event is no row, as in the workbook
+    sheet = bool(labels.feedback_info_columns() & set(cols))
     out: list[tuple[int, dict | str | None]] = []
     # the whole file is read before anything is applied: broken quoting at its end refuses it whole
     for row_no, (first, last, rec) in enumerate(records, start=1):
@@ -211,6 +217,9 @@ def read_file(path: Path, data: bytes | None = None) -> tuple[bytes, list[tuple[
             continue
         row = {c: None for c in COLUMNS}
         for c, v in zip(cols, rec):
-            row[c] = _norm(v)
+            if c in row:
+                row[c] = _cell(v, c)
+        if sheet and all(row[c] is None for c in COLUMNS if c not in ("office_code", "id_no")):
+            continue  # a prefilled row of the sheet without an event: not a row
         out.append((row_no, row))
     return data, out

@@ -89,9 +89,15 @@ def code_label(code: str | None) -> str:
     return labels.label("refusal", code) if code else ""
 
 
-def receipt_path(folder: Path, office: str | None, file_name: str) -> Path:
-    """``<folder>/<office>/<file stem>.回执.xlsx`` (beside the office's other files of ``--out``)."""
+def receipt_path(folder: Path, office: str | None, file_name: str, file_sha256: str = "") -> Path:
+    """``<folder>/<office>/<file stem>.回执.xlsx`` (beside the office's other files of ``--out``).
+
+    In ``_no_office/`` (the division's folder, no office to send it to yet) the stem's digits that may
+    be an ID or mobile number are masked with ``#`` as the receipt's text masks them, and the file's
+    hash follows so that two names alike but for those digits keep a receipt each (privacy probe)."""
     stem = Path(file_name).stem or "file"
+    if office is None and shown_file_name(stem) != stem:
+        stem = f"{shown_file_name(stem).replace('*', '#')}-{file_sha256[:8]}"
     return Path(folder) / (office or NO_OFFICE) / f"{stem}{SUFFIX}"
 
 
@@ -131,6 +137,15 @@ def _summary(f: dict, file_name: str) -> list[tuple[str, str]]:
         )
     else:
         lines.append(("怎么办", "全部行均已处理，没有退回的行"))
+    if f["out_of_order"]:
+        lines.append(
+            (
+                "排列顺序",
+                f"有{f['out_of_order']}人的事件未按发生日期先后排列（表格按“事件”等其他列排序后会这样）：同一人的事件"
+                "按表中自上而下的顺序处理，发生日期更早的事件排在后面时，前面的事件会被退回。请将“反馈”表按"
+                "“发生日期”升序排序后重新报送整个文件（已处理的行不会重复处理）",
+            )
+        )
     if f["sent_again"]:
         lines.append(
             (
@@ -239,7 +254,7 @@ def write_receipt(con, folder: Path, file_sha256: str, file_name: str, office: s
         tables.append((name, header, rows))
     created = f["processed_at"] or datetime(2000, 1, 1)
     data = _workbook(office, file_name, _summary(f, file_name), tables, created)
-    path = receipt_path(folder, office, file_name)
+    path = receipt_path(folder, office, file_name, file_sha256)
     if path.is_file() and path.read_bytes() == data:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)

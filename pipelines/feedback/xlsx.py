@@ -34,10 +34,12 @@ from pathlib import Path
 
 from .. import labels
 from ..contract import shown_column_names, shown_text
-from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _norm, _Refuse, _Why
+from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _cell, _norm, _Refuse, _Why
 
 FEEDBACK_SHEET = "反馈"
-_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et"}
+#: the names of a workbook (read, or refused as a workbook with what to do): Excel's, WPS's (.et), and
+#: what an officer's Save As may choose instead of .xlsx (OpenDocument .ods/.fods, Excel's binary .xlsb)
+SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".et", ".ods", ".fods")
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _SCIENTIFIC = re.compile(r"^[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$")
@@ -56,11 +58,32 @@ ID_AS_NUMBER = (
 
 def is_workbook(path: Path, head: bytes = b"") -> bool:
     """A workbook by its name (.xlsx, .xlsm, .xls …) or its first bytes (a zip or an OLE file)."""
-    return Path(path).suffix.lower() in _SUFFIXES or head.startswith(_ZIP) or head.startswith(_OLE)
+    return Path(path).suffix.lower() in SUFFIXES or head.startswith(_ZIP) or head.startswith(_OLE)
 
 
 def _refuse(code: str, reason: str, text: str | None = None, **params):
     return _Refuse(code, reason, text=text, **params)
+
+
+#: a zip that is a spreadsheet but no .xlsx, refused with the Save As that makes one (LibreOffice
+#: names the filter "Excel 2007-365 (.xlsx)", Excel and WPS "Excel 工作簿 (.xlsx)")
+_SAVE_AS_XLSX = {
+    "ods": lambda: _refuse(
+        "NOT_XLSX",
+        "an OpenDocument spreadsheet (.ods), not an .xlsx workbook: save it as Excel 2007-365 (.xlsx)",
+        "NOT_XLSX.ods",
+    ),
+    "xlsb": lambda: _refuse(
+        "NOT_XLSX", "an Excel binary workbook (.xlsb), not an .xlsx workbook: save it as .xlsx", "NOT_XLSX.xlsb"
+    ),
+}
+
+
+def _other_kind(z: zipfile.ZipFile, parts: set) -> str | None:
+    """``ods`` (OpenDocument: its first part ``mimetype`` names it) or ``xlsb``, else None."""
+    if "mimetype" in parts and z.read("mimetype")[:80].startswith(b"application/vnd.oasis.opendocument"):
+        return "ods"
+    return "xlsb" if "xl/workbook.bin" in parts else None
 
 
 def _open(data: bytes, name: str):
@@ -72,6 +95,8 @@ def _open(data: bytes, name: str):
             "NOT_XLSX", "an old .xls or another binary file, not an .xlsx workbook: save as .xlsx", "NOT_XLSX.old_xls"
         )
     if not data.startswith(_ZIP):
+        if b"opendocument.spreadsheet" in data[:4096] or Path(name).suffix.lower() == ".fods":
+            raise _SAVE_AS_XLSX["ods"]()  # LibreOffice's flat XML .fods
         if data[:4096] and b"\x00" not in data[:4096]:  # a text file (a CSV renamed): say so
             raise _refuse(
                 "NOT_XLSX", "a text file (CSV?) named as a workbook, not an .xlsx: send it named .csv", "NOT_XLSX.text"
@@ -97,6 +122,9 @@ def _open(data: bytes, name: str):
             "NOT_XLSX.too_big",
             mb=MAX_UNPACKED >> 20,
         )
+    kind = _other_kind(z, parts)
+    if kind:
+        raise _SAVE_AS_XLSX[kind]()
     if "xl/workbook.xml" not in parts:
         raise _refuse("NOT_XLSX", "not an .xlsx workbook (no workbook part)", "NOT_XLSX.damaged")
     import openpyxl
@@ -109,12 +137,41 @@ def _open(data: bytes, name: str):
         ) from None
 
 
-def _text(v, col: str) -> str | None:
+#: the columns of a day or a month, and the days a number there is read as (a spreadsheet's serial)
+_DATE_COLUMNS = ("event_date", "elected_month")
+_SERIAL_DAYS = (date(2000, 1, 1), date(2099, 12, 31))
+
+
+def _day(v, col: str, epoch) -> date | None:
+    """A number in a day or month column as the day it stands for, or None.
+
+    A date typed into a text cell stays text; but a date that reaches a text cell otherwise — Paste
+    Special › values only, a macro or an add-in writing the cell (LibreOffice's ``setFormula``) — is
+    stored as the spreadsheet's serial number of the day (46359 for 2026-12-03), kept a number by the
+    text format and shown as one.  It is read as the day in the workbook's date system (``epoch``:
+    1900, or 1904 for workbooks saved so) when that day is within 2000–2099: a smaller number (300, a
+    year typed as 2027) or a larger one (20261203) is no day anyone meant, and stays digits (refused
+    as not ``YYYY-MM-DD``)."""
+    if col not in _DATE_COLUMNS or isinstance(v, bool) or not isinstance(v, (int, float)) or epoch is None:
+        return None
+    from openpyxl.utils.datetime import from_excel
+
+    try:
+        day = from_excel(v, epoch).date()
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return day if _SERIAL_DAYS[0] <= day <= _SERIAL_DAYS[1] else None
+
+
+def _text(v, col: str, epoch=None) -> str | None:
     """A cell as the CSV path would see it."""
     if v is None:
         return None
     if isinstance(v, bool):
         return "TRUE" if v else "FALSE"
+    day = _day(v, col, epoch)
+    if day is not None:
+        v = day
     if isinstance(v, datetime):
         if v.time() == time(0) or col in ("elected_month", "event_date"):
             return v.strftime("%Y-%m") if col == "elected_month" else v.strftime("%Y-%m-%d")
@@ -125,7 +182,7 @@ def _text(v, col: str) -> str | None:
         return str(int(v))
     if isinstance(v, (int, float)):
         return str(v)
-    return _norm(str(v))
+    return _cell(str(v), col)
 
 
 def _cells_problem(row: dict) -> _Why | None:
@@ -146,7 +203,7 @@ def _id_mangled(v) -> bool:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return True
     if isinstance(v, str):
-        s = v.strip()
+        s = _cell(v) or ""
         return bool(_SCIENTIFIC.match(s)) or 0 < len(s) < 18
     return False
 
@@ -154,6 +211,18 @@ def _id_mangled(v) -> bool:
 def _filled(values) -> bool:
     """A sheet row with something in it (a cell of spaces only is empty)."""
     return any(v is not None and str(v).strip() for v in values)
+
+
+def _holds_feedback(ws) -> bool:
+    """A sheet whose row 1 is a feedback header (事件 and 公民身份号码 among its columns) with a row
+    below it: feedback rows that would not be read (the worklist's 工作台账 has no 事件 column)."""
+    if not hasattr(ws, "iter_rows"):  # a chart sheet
+        return False
+    ws.reset_dimensions()
+    rows = ws.iter_rows(values_only=True)
+    header = next(rows, None) or ()
+    named = {labels.feedback_column(_norm(str(h)) or "") for h in header if h is not None}
+    return {"event", "id_no"} <= named and any(_filled(values) for values in rows)
 
 
 def _feedback_sheets(wb) -> list:
@@ -165,16 +234,20 @@ def _feedback_sheets(wb) -> list:
         )
     more = sorted((int(m.group(1)), n) for n in names if (m := _CONTINUATION.match(n)))
     # a copy made by the officer (Excel: 反馈 (2), LibreOffice: 反馈_2) would not be read: refused
-    # whole rather than its rows silently left out (review of issue 16)
+    # whole rather than its rows silently left out (review of issue 16); so is a copy renamed (12月反馈)
+    # or any other sheet holding feedback rows under the feedback header (the officer's round trip)
     others = [
         n for n in names if n.strip().startswith(FEEDBACK_SHEET) and n != FEEDBACK_SHEET and not _CONTINUATION.match(n)
-    ]
+    ] or [n for n in names if n != FEEDBACK_SHEET and not _CONTINUATION.match(n) and _holds_feedback(wb[n])]
     if others:
-        sheet = shown_text(others[0])  # a sheet's name is free text: never an ID or mobile number in a message
+        # a sheet's name is free text an officer typed (a person's name, a mobile): the office's receipt
+        # names it, its digits masked, so that the office finds it; the English reason — the log, the
+        # command's output — does not (privacy probe, docs/decisions.md)
+        sheet = shown_text(others[0])
         raise _refuse(
             "TWO_FEEDBACK_SHEETS",
-            f"the workbook has a sheet {sheet} beside {FEEDBACK_SHEET}: put every feedback row in the sheet "
-            f"{FEEDBACK_SHEET} and delete the other",
+            f"the workbook has another sheet holding feedback rows or named as {FEEDBACK_SHEET} (named in the receipt): "
+            f"put every feedback row in the sheet {FEEDBACK_SHEET} and delete the other",
             sheet=sheet,
         )
     return [wb[FEEDBACK_SHEET]] + [wb[n] for _, n in more]
@@ -188,7 +261,12 @@ def _columns(header) -> list[str | None]:
     shown = lambda names: ", ".join(shown_column_names(names[:5]))  # never a data row's values
     dup = sorted({c for c in named if named.count(c) > 1})
     if dup:
-        raise _refuse("BAD_HEADER", f"column(s) {shown(dup)} appear twice", "BAD_HEADER.duplicate", columns=dup[:5])
+        raise _refuse(
+            "BAD_HEADER",
+            f"column(s) {shown(dup)} appear twice",
+            "BAD_HEADER.duplicate",
+            columns=shown_column_names(dup[:5]),
+        )
     unknown = [c for c in named if c not in COLUMNS and c not in info]
     if unknown:
         raise _refuse(
@@ -212,6 +290,7 @@ def read_workbook(path: Path, data: bytes | None = None) -> tuple[bytes, list[tu
     if data is None:
         data = path.read_bytes()
     wb = _open(data, path.name)
+    epoch = getattr(wb, "epoch", None)  # the workbook's date system (1900, or 1904)
     try:
         sheets = _feedback_sheets(wb)
         records: list[tuple[int, dict | None]] = []
@@ -255,7 +334,7 @@ def read_workbook(path: Path, data: bytes | None = None) -> tuple[bytes, list[tu
                     if c == "id_no" and _id_mangled(v):
                         mangled = True
                         continue
-                    row[c] = _text(v, c)
+                    row[c] = _text(v, c, epoch)
                 if all(row[c] is None for c in COLUMNS if c not in ("office_code", "id_no")) and not stray:
                     continue  # a prefilled row without an event: not a row
                 # what the CSV path refuses in a record, and the ID number a spreadsheet changed: the

@@ -31,7 +31,6 @@ from .apply import (  # noqa: F401
     _VALIDATION_ROOT,
     STEPS,
     _apply,
-    _apply_staged,
     _last_applied,
     _meta_row,
     _record_refusal,
@@ -39,7 +38,7 @@ from .apply import (  # noqa: F401
     _validate_batch,
     validation_root,
 )
-from .files import _csv_header, _data_lines, _load_csv, _odd_quote_line, _stage_file, _unparsable_csv  # noqa: F401
+from .files import _csv_header, _data_lines, _load_csv, _odd_quote_line, _unparsable_csv  # noqa: F401
 from .manifest import (
     ALLOWED_FILES,
     FILE_COLUMNS,

@@ -187,7 +187,7 @@ def _load_csv(con, path: Path, header: list[str], columns, raw: str, rej: str, r
 def _private_copy(man: Manifest, kind: str, workdir: Path) -> Path:
     """Copy a batch file into the private work folder, hashing the bytes as they are copied, and
     refuse the batch unless they are the manifest's: the copy is what is read and applied, so the
-    bytes applied are the bytes whose hash was verified (issue 14 item 2).  :func:`read_manifest`
+    bytes applied are the bytes whose hash was verified (issue 14 item 2).  :func:`.manifest.read_manifest`
     checked the hashes before, but a file replaced or rewritten in the batch folder since then
     (another process, a transfer still under way) would otherwise be applied and recorded with the
     manifest's hash, and the genuine file would later be "already applied"."""

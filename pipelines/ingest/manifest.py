@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import months
-from ..contract import PERSON_COLUMNS, SEGMENT_COLUMNS, shown_column_names
+from ..contract import PERSON_COLUMNS, SEGMENT_COLUMNS, plain_file_name, shown_column_names, shown_file_name
 from ..errors import BatchRefused
 
 FILE_COLUMNS = {"persons": PERSON_COLUMNS, "segments": SEGMENT_COLUMNS}
@@ -109,7 +109,10 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
     # One piece (issue 15): push-format.md's manifest checks in the contract's order, each refusal
     # one line; split, the order in which a broken manifest is refused would be harder to see.
     d = Path(batch_dir)
-    label = d.name or str(d)
+    # the folder names the batch until its batch_id is read: a name anyone may have given it, shown
+    # with the digits of what may be an ID or mobile number masked, as a feedback file's name is
+    # (the refusal goes to the log, the report and the analysts' `batches`; privacy probe)
+    label = shown_file_name(d.name or str(d))
     mpath = d / "manifest.json"
     if mpath.is_symlink():
         # as the data files below: the batch folder must hold the file itself (a link could point
@@ -173,7 +176,8 @@ def read_manifest(batch_dir: str | Path) -> Manifest:
     for name, info in files.items():
         if name not in ALLOWED_FILES:
             # also catches '../x', '/etc/x', 'sub/persons.csv'
-            raise bad(f"file name {name!r} is not one of {sorted(ALLOWED_FILES)}")
+            shown = repr(name) if plain_file_name(name) else "(not shown: not a plain file name)"
+            raise bad(f"file name {shown} is not one of {sorted(ALLOWED_FILES)}")
         kind, fmt = ALLOWED_FILES[name]
         if kind in by_kind:
             raise bad(f"two {kind} files")

@@ -13,7 +13,6 @@ from .persons import HUKOU_ELSEWHERE, Drawn
 from .rates import by_cuts, chance, codes, span, split
 
 MAIN_SLOTS = len(split("main_segments_110")) - 1  # at most this many segments in the main chain
-SLOTS = MAIN_SLOTS + 2  # + the temporary account + the overlapping segment
 AGE_16_MONTHS = 192  # no contribution before age 16
 
 # temporary account kinds, by position in the "temporary_account" split (0: none)
@@ -126,8 +125,9 @@ def draw_segment_places(rng: np.random.Generator, p: Drawn) -> None:
 
 
 def draw_extra_segments(rng: np.random.Generator, p: Drawn) -> None:
-    """The temporary account and the overlapping segment elsewhere: all SLOTS segment columns
-    (slots_code, slots_start, slots_end, slots_relation, slots_on; (n, SLOTS))."""
+    """The temporary account and the overlapping segment elsewhere: all the segment columns
+    (slots_code, slots_start, slots_end, slots_relation, slots_on; (n, MAIN_SLOTS + 2): the main
+    chain, the temporary account, the overlapping segment)."""
     n = p.n
     temp_code = np.where(p.temp_kind == TEMP_IN_NINGXIA, p.county, p.other_code)
     temp_on = p.temp_kind > 0

@@ -6,7 +6,7 @@
 -- filtering both flags and screen_results before the join (the view filters flags only; ≈ 15 % less
 -- at 1,000,000 persons).
 WITH last AS (SELECT max(month_mi) AS m FROM screen_results)
-SELECT k.person_key, month_text(f.month_mi) AS month, f.code, f.evidence, r.office_code
+SELECT k.person_key, month_text(f.month_mi) AS month, f.code, analysts_evidence(f.code, f.evidence) AS evidence, r.office_code
 FROM flags f
 JOIN person_keys k ON k.id_no = f.id_no
 JOIN screen_results r ON r.month_mi = f.month_mi AND r.id_no = f.id_no

@@ -35,11 +35,20 @@ ORDER BY recorded_at, row_no;
 -- applied (an APPLIED key is never applied again), else its first refusal (the same bytes are refused
 -- the same way: a file left in the inbox keeps the same receipt, run after run)
 -- sent_again: its rows taken as sent again although they would change the pre-service (SENT_AGAIN)
+-- out_of_order: the persons with a row below another of theirs dated later, one of the two refused (a
+-- sheet sorted by 事件 …: a person's events are applied from the top down, so a later one above is
+-- refused, or comes first; a row reported late on purpose, an objection dated before the confirmation
+-- it suspends, refuses nothing and is not counted)
 SELECT f.file_name, f.status, f.rows, f.accepted, f.refused, f.already_applied, f.reason_code, f.reason_zh,
        timezone('Asia/Shanghai', f.processed_at) AS processed_at,
        (SELECT count(*) FROM feedback_rows AS r
         WHERE r.file_sha256 = f.file_sha256 AND r.status = 'ALREADY_APPLIED' AND r.reason_code IS NOT NULL)
-           AS sent_again
+           AS sent_again,
+       (SELECT count(DISTINCT a.person_key) FROM feedback_rows AS a
+        INNER JOIN feedback_rows AS b
+            ON a.file_sha256 = b.file_sha256 AND a.person_key = b.person_key
+                AND a.row_no < b.row_no AND a.event_date > b.event_date
+        WHERE a.file_sha256 = f.file_sha256 AND 'REFUSED' IN (a.status, b.status)) AS out_of_order
 FROM feedback_files AS f WHERE f.file_sha256 = $file_sha256
 ORDER BY f.status = 'APPLIED' DESC, f.processed_at
 LIMIT 1;

@@ -1,5 +1,5 @@
 -- reads: batch_refusals, flags, ledger_entries, month_runs, notice_log, objections, person_keys, push_batches, quarantine_rows, screen_results
--- writes: batches, flags_current, ledger_current, month_text, notices, office_progress, quarantine
+-- writes: analysts_evidence, batches, flags_current, ledger_current, month_text, notices, office_progress, quarantine
 -- params: -
 -- Analyst views (outputs.md "The warehouse, for analysts"): a pseudonymous person_key,
 -- never the ID number, the name or the phone.
@@ -49,9 +49,20 @@ JOIN person_keys k ON k.id_no = e.id_no
 LEFT JOIN (SELECT * FROM screen_results
            QUALIFY month_mi = max(month_mi) OVER (PARTITION BY id_no)) r ON r.id_no = e.id_no;
 
--- Flags of the latest screened month, with evidence (evidence carries no ID, name or phone).
+-- A flag's evidence as analysts see it: a BIRTH_DATE_CONFLICT's days left out. The day of birth the ID
+-- number gives is eight of its digits; with the office and the gender an analyst could narrow a
+-- person's ID number to a few hundred (the county worklist keeps the whole evidence).
+CREATE OR REPLACE MACRO analysts_evidence(code, evidence) AS
+    CASE WHEN code <> 'BIRTH_DATE_CONFLICT' THEN evidence
+         WHEN regexp_extract(evidence, '([0-9]{4}-[0-9]{2})-[0-9]{2}', 1)
+              = regexp_extract(evidence, '[0-9]{4}-[0-9]{2}-[0-9]{2}.*([0-9]{4}-[0-9]{2})-[0-9]{2}', 1)
+         THEN regexp_replace(evidence, '([0-9]{4}-[0-9]{2})-[0-9]{2}', '\1', 'g') || ' (the days differ)'
+         ELSE regexp_replace(evidence, '([0-9]{4}-[0-9]{2})-[0-9]{2}', '\1', 'g') END;
+
+-- Flags of the latest screened month, with evidence (evidence carries no ID, name or phone, nor the
+-- ID number's day of birth: analysts_evidence).
 CREATE OR REPLACE VIEW flags_current AS
-SELECT k.person_key, month_text(f.month_mi) AS month, f.code, f.evidence,
+SELECT k.person_key, month_text(f.month_mi) AS month, f.code, analysts_evidence(f.code, f.evidence) AS evidence,
        r.office_code
 FROM flags f
 JOIN person_keys k ON k.id_no = f.id_no

@@ -172,6 +172,19 @@ def test_no_id_number_name_or_phone(world, con):
         con.execute("DETACH w")
 
 
+def test_no_day_of_birth_from_the_id_number(con):
+    """A BIRTH_DATE_CONFLICT's evidence gives the ID number's day of birth (eight of its digits):
+    analysts get the months only (sql/warehouse/views.sql analysts_evidence)."""
+    rows = con.execute("SELECT evidence FROM flags_current WHERE code = 'BIRTH_DATE_CONFLICT'").fetchall()
+    assert rows, "the sample has birth-date conflicts"
+    assert all(
+        re.fullmatch(r"birth_date \d{4}-\d{2} vs ID number \d{4}-\d{2}( \(the days differ\))?", e) for (e,) in rows
+    )
+    assert not con.execute(
+        "SELECT count(*) FROM flags_current WHERE regexp_matches(evidence, '[0-9]{4}-[0-9]{2}-[0-9]{2}')"
+    ).fetchone()[0]
+
+
 def recipes() -> list[tuple[str, str]]:
     text = (PROJECT_ROOT / "docs" / "analysts.md").read_text(encoding="utf-8")
     out, title = [], None

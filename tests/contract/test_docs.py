@@ -105,6 +105,21 @@ def _reason_codes() -> set[str]:
     return codes
 
 
+def test_every_push_row_and_batch_refusal_code_has_a_chinese_label():
+    """The report shows rejected rows and batches by label (data/code_labels.csv, kinds row_reason and
+    batch_refusal); the INCR warnings are only counted, so they need none."""
+    from pipelines.labels import code_label
+
+    rows = set()
+    for f in (PROJECT_ROOT / "sql" / "ingest").glob("*.sql"):
+        rows |= set(re.findall(r"THEN\s+'([A-Z][A-Z0-9_]{3,})'", f.read_text(encoding="utf-8")))
+    rows = (rows - {"INSERT_OF_PRESENT", "UPDATE_OF_ABSENT", "DELETE_OF_ABSENT"}) | {"UNPARSABLE_ROW"}
+    batches = {"MANIFEST", "CONFLICT", "STALE", "DEPARTURES", "BATCH", "VALIDATION"}
+    missing = [c for c in sorted(rows) if code_label("row_reason", c) == c]
+    missing += [c for c in sorted(batches) if code_label("batch_refusal", c) == c]
+    assert len(rows) > 20 and not missing, missing
+
+
 def test_the_batch_refusal_codes_are_collected():
     assert {
         "MANIFEST",
@@ -161,3 +176,110 @@ def test_docs_point_inside_the_repository():
         if "../shared" in p.read_text(encoding="utf-8")
     ]
     assert not offenders, offenders
+
+
+def test_code_labels_holds_only_what_the_label_table_lacks():
+    """pipelines.labels reads data/labels.csv first: a row of data/code_labels.csv whose kind and code
+    are there too is never read (35 such rows, 11 with another label, were removed in issue 15)."""
+    import csv
+
+    from pipelines import labels
+
+    with open(DATA_DIR / "code_labels.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    shadowed = [(r["kind"], r["code"]) for r in rows if r["code"] in labels.table().get(r["kind"], {})]
+    assert rows and not shadowed, f"rows of data/code_labels.csv that data/labels.csv hides: {shadowed}"
+
+
+def test_every_table_of_the_analysts_file_is_in_its_docs():
+    """docs/analysts.md ("What is in it") and the README's section name every table the file holds."""
+    from pipelines.analysts import TABLES
+
+    tables = {t for t, _ in TABLES} | {"offices", "code_labels", "about", "dictionary"}  # _small_tables, about
+    docs = {
+        "docs/analysts.md": (PROJECT_ROOT / "docs" / "analysts.md").read_text(encoding="utf-8"),
+        "README": README.split("## The analysts' file", 1)[1].split("\n## ", 1)[0],
+    }
+    missing = [(t, doc) for t in sorted(tables) for doc, text in docs.items() if f"`{t}`" not in text]
+    assert not missing, f"tables of the analysts' file not named: {missing}"
+
+
+# ------------------------------------------------------------------ docstrings name what exists (issue 15)
+
+#: a repository path in prose (a glob such as ``sql/ingest/0*_*.sql`` and bench/work, made by the
+#: benches, aside)
+_PATH = re.compile(
+    r"(?<![\w/.<-])((?:tests|pipelines|sql|bench|dags|deploy|data|templates|docs|expectations)/[\w./-]*\w)(?![\w*])"
+)
+#: Sphinx roles (``:func:`x```) and dotted ``pipelines.x.y`` names
+_ROLE = re.compile(r":(?:func|data|class|mod|meth|attr|exc):`~?([\w.]+)`")
+_DOTTED = re.compile(r"(?<![\w./])(pipelines(?:\.\w+)+)")
+_SOURCES = sorted(
+    [
+        *(PROJECT_ROOT / "pipelines").rglob("*.py"),
+        *(PROJECT_ROOT / "dags").glob("*.py"),
+        *(PROJECT_ROOT / "bench").glob("*.py"),
+    ]
+)
+
+
+def _docstrings(tree: ast.Module) -> list[str]:
+    nodes = [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))]
+    return [d for d in (ast.get_docstring(n, clean=False) for n in nodes) if d]
+
+
+def _defined_names() -> set[str]:
+    """Every name pipelines/ defines: functions, classes, methods, and module- and class-level names."""
+    names: set[str] = set()
+    for f in (PROJECT_ROOT / "pipelines").rglob("*.py"):
+        for n in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(n.name)
+            elif isinstance(n, (ast.Name, ast.Attribute)) and isinstance(n.ctx, ast.Store):
+                names.add(n.id if isinstance(n, ast.Name) else n.attr)
+    return names
+
+
+def _module_file(dotted: str) -> bool:
+    base = PROJECT_ROOT.joinpath(*dotted.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def test_docstrings_name_paths_that_exist():
+    bad = []
+    for f in _SOURCES:
+        for doc in _docstrings(ast.parse(f.read_text(encoding="utf-8"))):
+            for p in _PATH.findall(doc):
+                if not p.startswith("bench/work") and not (PROJECT_ROOT / p.rstrip(".")).exists():
+                    bad.append(f"{f.relative_to(PROJECT_ROOT)}: {p}")
+    assert not bad, f"docstrings name paths that do not exist: {bad}"
+
+
+def test_docstrings_name_functions_and_modules_that_exist():
+    """``:func:`x``` and ``pipelines.a.b``: the module is a file of pipelines/, the name is defined there
+    or in a class of it (a cheap check by name: a renamed or removed function is caught)."""
+    defined = _defined_names()
+    bad = []
+    for f in (PROJECT_ROOT / "pipelines").rglob("*.py"):
+        package = ".".join(f.relative_to(PROJECT_ROOT).with_suffix("").parts)
+        package = package.removesuffix(".__init__") if f.name == "__init__.py" else package.rsplit(".", 1)[0]
+        for doc in _docstrings(ast.parse(f.read_text(encoding="utf-8"))):
+            refs = _ROLE.findall(doc) + _DOTTED.findall(doc)
+            for ref in refs:
+                name = package + ref if ref.startswith(".") else ref.rstrip(".")
+                parts = name.split(".")
+                if parts[0] == "pipelines":
+                    k = max(i for i in range(1, len(parts) + 1) if _module_file(".".join(parts[:i])))
+                    rest = parts[k:]
+                else:
+                    rest = parts
+                if rest and rest[-1] not in defined:
+                    bad.append(f"{f.relative_to(PROJECT_ROOT)}: {ref}")
+    assert not bad, f"docstrings name what pipelines/ does not define: {bad}"
+
+
+def test_the_labels_module_lists_every_domain_of_its_table():
+    from pipelines import labels
+
+    missing = sorted(d for d in labels.table() if not re.search(rf"\b{d}\b", labels.__doc__))
+    assert not missing, f"domains of data/labels.csv the docstring of pipelines/labels.py leaves out: {missing}"

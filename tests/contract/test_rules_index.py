@@ -4,6 +4,8 @@
 * every ``tests/x.py::name`` is a function defined in that file (parametrized tests by their
   function name; a ``[id]`` suffix is ignored), and every ``pipelines/x.py::name`` (or
   ``Class.method``) is defined in that module;
+* every name in backticks in the parentheses after a ``sql/…`` or ``pipelines/…`` path (a macro, a
+  column, a constant: ``sql/policy/scope.sql`` (``servable``)) is a word of that file;
 * every section ``N.`` of docs/spec/rules.md has a ``## §N`` table in the index with at least one row.
 
 Pure file reading and ``ast``: no warehouse, no pipeline import.
@@ -90,6 +92,23 @@ def test_every_pipelines_name_is_defined_in_its_module():
         elif name not in _defined(path):
             bad.append(f"{path}::{name}")
     assert not bad, f"docs/rules.md names functions that are not defined: {bad}"
+
+
+# `path` (`name`, `name` …): the names a path is given in parentheses; one level of nested parentheses
+_NAMED = re.compile(r"`((?:sql|pipelines)/[\w./-]+)`\s*\(((?:[^()]|\([^()]*\))*)\)")
+
+
+def test_every_name_given_to_a_path_is_in_that_file():
+    bad = []
+    for m in _NAMED.finditer(_index_text()):
+        path, inside = m.group(1), m.group(2)
+        if not (ROOT / path).is_file():
+            continue  # test_every_path_exists names it
+        text = (ROOT / path).read_text(encoding="utf-8")
+        for name in re.findall(r"`([A-Za-z_]\w*)`", inside):
+            if not re.search(rf"\b{name}\b", text):
+                bad.append(f"{path} ({name})")
+    assert not bad, f"docs/rules.md names what its file does not hold: {bad}"
 
 
 def test_no_sql_path_carries_a_function_name():

@@ -132,6 +132,31 @@ def test_report_is_chinese_with_key_figures_and_office_names(world):
     assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text.replace("http://www.w3.org/2000/svg", ""))
 
 
+def test_quarantine_and_refused_batches_by_their_chinese_labels(world):
+    """Leaders read the push's rejected rows and batches in Chinese, the code beside each label."""
+    text = world["report"].read_text(encoding="utf-8")
+    section = text.split("隔离行：按原因")[1]
+    codes = set(re.findall(r'<span class="code">([A-Z_]{4,})</span>', section))
+    assert codes and "BAD_ID_NO" in codes
+    for code in codes:
+        assert re.search(rf'[\u4e00-\u9fff）]+ <span class="code">{code}</span>', section), code
+    assert '人员信息 <span class="code">persons</span>' in section
+
+
+def test_refused_batches_give_their_code_apart_from_the_message():
+    from pipelines.report import STEPS
+    from pipelines.steps import run_step
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE batches AS SELECT * FROM (VALUES ('B1', 3, 'REFUSED', TIMESTAMPTZ '2026-12-02 10:00+08', "
+        "'STALE: seq 3 is not above the last applied seq 4'), ('B0', 2, 'APPLIED', TIMESTAMPTZ '2026-12-01 10:00+08', "
+        "NULL)) t(batch_id, seq, status, received_at, message)"
+    )
+    rows = run_step(con, STEPS["60_refused_batches"], bind=[None, None, None, None])
+    assert rows == [("B1", 3, "STALE", "STALE: seq 3 is not above the last applied seq 4")]
+
+
 def test_replay_of_the_first_month_shows_the_trend_as_it_stood(world, tmp_path):
     """A replay of 2026-11 after 2026-12 ran: the trend ends at 2026-11, the bytes are those published."""
     from pipelines.monthly import run_month

@@ -612,8 +612,8 @@ def test_a_gbk_csv_saved_by_excel_or_wps_is_read_as_gb18030(month, tmp_path):
     assert _ledger(a) == _ledger(b)
     con = duckdb.connect(str(a), read_only=True)
     assert {r[0] for r in con.execute("SELECT note FROM feedback_events").fetchall()} == {
-        "经办人核对:档案齐全"
-    }  # NFKC, as every cell
+        "经办人核对：档案齐全"
+    }  # free text as typed (docs/decisions.md, the officer's round trip)
     con.close()
 
 
@@ -693,7 +693,7 @@ def test_the_dag_office_task_writes_the_same_workbook(month, tmp_path):
         ctx = month_context(con, "2026-11", settings, replay=True)
         ctx.out = tmp_path
         screen.state_views(con, ctx)
-        outputs.write_office_files(con, ctx, office, tmp_path / "2026-11")
+        outputs.write_offices_files(con, ctx, [office], tmp_path / "2026-11")
     assert (tmp_path / "2026-11" / "worklists" / office / "worklist.xlsx").read_bytes() == (
         folder / office / "worklist.xlsx"
     ).read_bytes()

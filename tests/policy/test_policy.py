@@ -8,6 +8,7 @@ import pytest
 
 from pipelines import policy
 from pipelines.identifiers import normalize_phone, parse_id_no, uscc_valid
+from pipelines.months import parse_yyyymm
 from pipelines.policy import (
     benefit_province,
     counted_months,
@@ -17,7 +18,6 @@ from pipelines.policy import (
     month_index,
     original_age_years,
     parse_month,
-    parse_yyyymm,
     policy_json,
     retirement_facts,
 )

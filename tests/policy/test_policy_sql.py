@@ -20,7 +20,8 @@ from pipelines.identifiers import (
     uscc_check_char,
     uscc_valid,
 )
-from pipelines.policy import benefit_province, format_month, parse_month, parse_yyyymm, retirement_facts
+from pipelines.months import parse_yyyymm
+from pipelines.policy import benefit_province, format_month, parse_month, retirement_facts
 from pipelines.settings import Settings
 from pipelines.screen import STEPS as SCREEN_STEPS
 from pipelines.steps import run_step

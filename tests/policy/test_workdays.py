@@ -7,7 +7,6 @@ import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines import workdays
@@ -16,9 +15,7 @@ from pipelines.workdays import (
     CalendarFileError,
     RegionalCalendarWarning,
     add_working_days,
-    calendar_table,
     is_working_day,
-    known_through,
     load_calendar,
 )
 
@@ -37,11 +34,6 @@ def write_calendar(tmp_path: Path, rows: list[str]) -> workdays.Calendar:
     p = tmp_path / "overrides.csv"
     p.write_text("date,kind,scope,name\n" + "".join(r + "\n" for r in rows), encoding="utf-8")
     return load_calendar(p)
-
-
-@pytest.fixture
-def empty_calendar(tmp_path):
-    return write_calendar(tmp_path, [])
 
 
 def test_vectors_present():
@@ -126,7 +118,7 @@ def test_shipped_file_invents_no_later_ningxia_days():
         date(2022, 7, 11),
         date(2022, 7, 12),
     }
-    assert known_through(cal) == date(2026, 12, 31)
+    assert cal.national_known(2026) and not cal.national_known(2027)  # known through 2026
     assert (workdays.README_FILE).exists()
 
 
@@ -147,7 +139,7 @@ def test_new_national_year_from_file(tmp_path):
     # Dec 16..31: 12 working days; Jan 1 (Fri) off; Jan 4, 5, 6
     assert add_working_days(date(2026, 12, 15), 15, regional=False, calendar=cal) == date(2027, 1, 6)
     assert is_working_day(date(2027, 1, 9), regional=False, calendar=cal)  # Saturday made working
-    assert known_through(cal) == date(2027, 12, 31)
+    assert cal.national_known(2027) and not cal.national_known(2028)  # known through 2027
 
 
 def test_ningxia_complete_year_no_warning(tmp_path):
@@ -190,46 +182,6 @@ def test_file_with_bom_comments_and_blank_lines(tmp_path):
     p.write_text("\ufeff# comment\ndate,kind,scope,name\n\n# another\n2026-03-20,holiday,ningxia,x\n", encoding="utf-8")
     cal = load_calendar(p)
     assert cal.ningxia == {date(2026, 3, 20): False}
-
-
-def test_calendar_table_matches_and_joins(empty_calendar):
-    cal = empty_calendar
-    first, last = date(2025, 12, 1), date(2026, 12, 31)
-    t = calendar_table(first, last, regional=False, calendar=cal)
-    assert t.column_names[:2] == ["day", "is_working"]
-    assert str(t.schema.field("day").type) == "date32[day]" and str(t.schema.field("is_working").type) == "bool"
-    assert t.num_rows == (last - first).days + 1
-    days = t.column("day").to_pylist()
-    flags = t.column("is_working").to_pylist()
-    assert all(is_working_day(d, regional=False, calendar=cal) == w for d, w in zip(days, flags))
-
-    # set-based deadline: the working day whose working_seq is seq(start) + n
-    con = duckdb.connect()
-    con.register("cal", t)
-    starts = [date(2025, 12, 25), date(2026, 2, 6), date(2026, 9, 18), date(2026, 9, 30)]
-    con.execute("CREATE TABLE s(start DATE)")
-    con.executemany("INSERT INTO s VALUES (?)", [[d] for d in starts])
-    got = dict(
-        con.execute("""
-        SELECT s.start, d.day FROM s JOIN cal c ON c.day = s.start
-        JOIN cal d ON d.is_working AND d.working_seq = c.working_seq + 15
-    """).fetchall()
-    )
-    for d in starts:
-        assert got[d] == add_working_days(d, 15, regional=False, calendar=cal)
-
-
-def test_calendar_table_unknown_year_raises():
-    with pytest.raises(UnknownCalendarYear, match="2027"):
-        calendar_table(date(2026, 12, 1), date(2027, 1, 31), regional=False)
-
-
-def test_calendar_table_warns_per_year():
-    with pytest.warns(RegionalCalendarWarning) as record:
-        calendar_table(date(2025, 1, 1), date(2026, 12, 31))
-    years = {y for r in record for y in (2025, 2026) if str(y) in str(r.message)}
-    assert years == {2025, 2026}
-    assert len(record) == 2
 
 
 def test_every_library_year_consistent():

@@ -97,6 +97,7 @@ def test_malformed_settings_file_names_line_and_column(tmp_path, monkeypatch, te
         ("bad_row_share = true\n", "bad_row_share must be a number"),
         ('[stage_days]\nENROLLED = "ten"\n', "stage_days must be a table of integers"),
         (b"sms_signature = '\xd6\xd0'\n", "not UTF-8"),
+        ('timezone = "UTC"\n', "timezone 'UTC' is not supported"),
     ],
 )
 def test_settings_value_of_the_wrong_type_is_refused(tmp_path, monkeypatch, text, reason):

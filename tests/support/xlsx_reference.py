@@ -37,17 +37,9 @@ from pipelines.tabular import dictionary
 
 # The sheet set-up and the constants are the production writer's own (the same code; what this
 # reference keeps is the cell-by-cell writing of the rows, the part the set-based writer replaced).
-from pipelines.xlsx import (  # noqa: F401
-    EXCEL_MAX_ROWS,
-    BATCH_ROWS,
-    _LABELLED,
-    _NUMBERS,
-    _LONG,
-    _FORMULA_FIRST,
-    _case,
-    _width,
-    _sheet_name,
-)
+from pipelines.xlsx import EXCEL_MAX_ROWS, BATCH_ROWS
+from pipelines.xlsx_book import _sheet_name
+from pipelines.xlsx_rows import _LABELLED, _NUMBERS, _LONG, _FORMULA_FIRST, _case, _width
 from pipelines.xlsx_sheets import (  # noqa: F401
     EXTRA_FEEDBACK_ROWS,
     WORKLIST_SHEET,
