@@ -16,9 +16,11 @@ Counts only — never an ID number, a name or a phone.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 from . import TEMPLATES_DIR
 from .labels import code_label, column_label
@@ -54,6 +56,13 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     autoescape=True,
     keep_trailing_newline=True,
+)
+_NUMERIC = re.compile(r"[-+]?[0-9][0-9,]*(\.[0-9]+)?%?")
+#: a table cell aligned right: a number, or a number already formatted ("96.5"); text left
+#: (a chart's data cell is Markup: its text is what is compared)
+_env.tests["numeric"] = lambda v: (
+    (isinstance(v, (int, float)) and not isinstance(v, bool))
+    or bool(isinstance(v, str) and _NUMERIC.fullmatch(v.striptags() if isinstance(v, Markup) else v))
 )
 
 #: stages shown in the ledger chart, in rules.md §7 order; closed otherwise as one group

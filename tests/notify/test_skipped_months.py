@@ -95,9 +95,9 @@ def test_a_gap_of_several_months(tmp_path, caplog):
     html = _report(push, "2025-05")
     assert 'data-warning="skipped-months"' in html and "注意：2025-02、2025-03、2025-04 未运行" in html
     assert "（上次运行为 2025-01）" in html and "共 4 条" in html
-    for row in ("<td>2025-02</td><td>0</td><td>1</td>", "<td>2025-03</td><td>0</td><td>1</td>"):
+    for row in ('<td class="t">2025-02</td><td>0</td><td>1</td>', '<td class="t">2025-03</td><td>0</td><td>1</td>'):
         assert row in html
-    assert "<td>2025-04</td><td>1</td><td>1</td>" in html
+    assert '<td class="t">2025-04</td><td>1</td><td>1</td>' in html
     assert not any(p["id_no"] in html or p["name"] in html or p["phone"] in html for p in everyone)
 
 

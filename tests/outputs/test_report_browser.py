@@ -141,6 +141,10 @@ def test_quarantine_and_refused_batches_by_their_chinese_labels(world):
     for code in codes:
         assert re.search(rf'[\u4e00-\u9fff）]+ <span class="code">{code}</span>', section), code
     assert '人员信息 <span class="code">persons</span>' in section
+    # text cells and their headers read from the left, numbers (and formatted ones: 96.5) from the right
+    assert '<td class="t">人员信息 <span class="code">persons</span></td>' in section
+    assert '<th class="t">文件</th>' in section and re.search(r"<td>[0-9]+</td>", section)
+    assert re.search(r'<td><span data-cat="[^"]+" data-ser="[^"]+" data-value="[0-9.]+">[0-9.]+</span></td>', text)
 
 
 def test_refused_batches_give_their_code_apart_from_the_message():
