@@ -122,24 +122,33 @@ def _type(world, r: int, how: str = "type", **cells) -> list:
     return [[how, SHEET, f"{world['col'][c]}{r}", v] for c, v in cells.items()]
 
 
+#: a person's events up to the conclusion, as an officer types them (labels, dates, free text with
+#: Chinese punctuation)
+CHAIN = (
+    dict(event="档案预审完成", event_date="2026-11-20", result="通过"),
+    dict(event="缴费年限确认", event_date="2026-11-21", months="300"),
+    dict(event="参保关系归集", event_date="2026-11-23", merge_status="无需归集"),
+    dict(
+        event="出具综合结论",
+        event_date="2026-11-24",
+        counted_months="300",
+        merge_status="无需归集",
+        archive_conclusion="通过",
+        base_data="缴费基数6500元；视同缴费36个月",
+    ),
+)
+
+
 def _typing(world) -> list:
     """What the officer types (and copies, sorts, filters …) in 反馈; the rows it makes, in order."""
     row, p, n = world["row"], world["people"], world["last"]
     a, b, c, d = (row[k] for k in "abcd")
-    do = _type(world, a, event="档案预审完成", event_date="2026-11-20", result="通过")
+    do = _type(world, a, **CHAIN[0])
     do += [["copy", SHEET, f"A{a}:V{a}"], ["paste", SHEET, f"A{n + 1}"]]  # a's row again, below
-    do += _type(world, n + 1, event="缴费年限确认", event_date="2026-11-21", months="300")
+    do += _type(world, n + 1, **CHAIN[1])
     for i, cells in enumerate(
         [
-            dict(event="参保关系归集", event_date="2026-11-23", merge_status="无需归集"),
-            dict(
-                event="出具综合结论",
-                event_date="2026-11-24",
-                counted_months="300",
-                merge_status="无需归集",
-                archive_conclusion="通过",
-                base_data="缴费基数6500元；视同缴费36个月",
-            ),
+            *CHAIN[2:],
             dict(event="结论已送达", event_date="2026-11-25"),
             dict(event="结论已确认", event_date="2026-11-26", confirmer="参保单位"),
             dict(event="选定退休年月", event_date="2026-11-26", elected_month="2027-02"),
@@ -454,19 +463,7 @@ def test_rows_sorted_by_event_are_told_on_the_receipt_and_sorting_by_date_mends_
     later ones are refused one by one; the receipt, read in Calc, says why and what to do: sort by
     发生日期 and send the whole file again — which then applies the rest, the rows applied kept."""
     n, a, p = world["last"], world["row"]["a"], world["people"]["a"]
-    chain = [
-        dict(event="档案预审完成", event_date="2026-11-20", result="通过"),
-        dict(event="缴费年限确认", event_date="2026-11-21", months="300"),
-        dict(event="参保关系归集", event_date="2026-11-23", merge_status="无需归集"),
-        dict(
-            event="出具综合结论",
-            event_date="2026-11-24",
-            counted_months="300",
-            merge_status="无需归集",
-            archive_conclusion="通过",
-            base_data="核算数据",
-        ),
-    ]
+    chain = CHAIN
     do = _type(world, a, **chain[0])
     for i, cells in enumerate(chain[1:], start=n + 1):
         do += _type(world, i, office_code=OFFICE, id_no=p.id_no, **cells)
