@@ -32,13 +32,12 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from . import months
+from .settings import TIMEZONE  # the timezone of schedules and of a run's month (stdlib only)
 
 log = logging.getLogger(__name__)
 
 #: The Airflow pool (one slot) of every task that writes the DuckDB warehouse.
 POOL = "retire_prep_warehouse"
-#: Timezone of schedules and of the month derivation.
-TIMEZONE = "Asia/Shanghai"
 
 # name -> (environment variable, Airflow Variable, default relative to the project)
 _PATHS = {
@@ -270,7 +269,6 @@ def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, 
     ``accept_departures``: batch_ids (comma- or space-separated; the DAG's param) of FULLs to apply
     although most of the push would leave with them.
     """
-    from .errors import RetirePrepError
     from .ingest import ingest_inbox
 
     p = paths()
@@ -278,10 +276,7 @@ def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, 
     if not inbox.is_dir():
         log.warning("push inbox %s does not exist: nothing to ingest", inbox)
         return {"applied": [], "held": [], "refused": []}
-    try:
-        report = ingest_inbox(inbox, warehouse, accept_departures=accept_departures.replace(",", " ").split())
-    except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from None
+    report = ingest_inbox(inbox, warehouse, accept_departures=accept_departures.replace(",", " ").split())
     _log_lines(report)
     summary = {
         "applied": [a["batch_id"] for a in report.applied],
@@ -299,7 +294,6 @@ def ingest_push_inbox(inbox: Path | None = None, warehouse: Path | None = None, 
 @masked_failures
 def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = None) -> dict:
     """Load ``<push inbox>/applications/*.csv`` (a file already loaded is skipped)."""
-    from .errors import RetirePrepError
     from .ingest import load_applications
 
     p = paths()
@@ -308,10 +302,7 @@ def load_application_inbox(inbox: Path | None = None, warehouse: Path | None = N
     if not files:
         log.info("no applications in %s", folder)
         return {"files": 0}
-    try:
-        return load_applications(files, Path(warehouse or p.warehouse))
-    except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from None
+    return load_applications(files, Path(warehouse or p.warehouse))
 
 
 #: what the feedback inbox takes: CSV, and the offices' worklist.xlsx sent back (issue 16); every other
@@ -490,16 +481,12 @@ def stage(name: str, month: str, **kwargs):
     another process) is retried by Airflow.
     """
     from . import monthly
-    from .errors import RetirePrepError
 
     p = paths()
     bookends = {"begin": monthly.stage_begin, "finish": monthly.stage_finish}
-    try:
-        if name in bookends:
-            return bookends[name](month, str(p.warehouse), str(p.out), **kwargs)
-        return monthly.stage_run(name, month, str(p.warehouse), str(p.out), **kwargs)
-    except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from None
+    if name in bookends:
+        return bookends[name](month, str(p.warehouse), str(p.out), **kwargs)
+    return monthly.stage_run(name, month, str(p.warehouse), str(p.out), **kwargs)
 
 
 #: How many ``office_files`` tasks a month's county files are split into (issue 20 item 5): a task
@@ -555,11 +542,7 @@ def office_group_files(offices: list[str], month: str, name: str = "office_files
 def declare(month: str, replay: bool = False, ahead_of_push: bool = False) -> dict:
     """``pipelines.declare.declare_month(month, warehouse, out)``, as a small summary."""
     from .declare import declare_month
-    from .errors import RetirePrepError
 
     p = paths()
-    try:
-        report = declare_month(month, p.warehouse, p.out, replay=replay, ahead_of_push=ahead_of_push)
-    except RetirePrepError as exc:
-        raise _fail_without_retry(exc) from None
+    report = declare_month(month, p.warehouse, p.out, replay=replay, ahead_of_push=ahead_of_push)
     return {"month": month, "report": _log_lines(report)}
