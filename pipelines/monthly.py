@@ -200,6 +200,18 @@ def _begin(con, ctx, replay: bool) -> None:
             raise MonthRefused(f"month {ctx.month} was never run: nothing to replay")
         ctx.as_of_seq = done
     run_step(con, STEPS["10_begin"], month_mi=ctx.month_mi, seq=ctx.as_of_seq, replay=replay)
+    _warn_calendar(ctx)
+
+
+def _warn_calendar(ctx) -> None:
+    """Warn when the working-day calendar lacks a year the objection deadlines of results received
+    in P or P+1 reach (rules.md §7), before it bites; the report says the same."""
+    from . import workdays
+
+    n = ctx.settings.objection_working_days
+    text = workdays.outlook_warning(workdays.month_outlook(ctx.month_mi, n), n)
+    if text:
+        log.warning("run %s: %s", ctx.month, text)
 
 
 def _finish(con, ctx, status: str = "DONE") -> None:

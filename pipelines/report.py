@@ -214,6 +214,24 @@ def skipped_section(con, mi: int) -> dict | None:
 # ------------------------------------------------------------------------ the report
 
 
+def calendar_section(ctx) -> dict | None:
+    """The report's warning when the working-day calendar lacks what the objection deadlines of
+    results received in P or P+1 need (rules.md §7; None when it lacks nothing).  It reflects the
+    calendar file as it is when the report is written."""
+    from .workdays import month_outlook
+
+    n = ctx.settings.objection_working_days
+    o = month_outlook(ctx.month_mi, n)
+    if o.unknown_year is None and not o.regional_years:
+        return None
+    return {
+        "days": n,
+        "year": o.unknown_year,
+        "open_from": o.open_from.isoformat() if o.open_from else None,
+        "regional": [str(y) for y in o.regional_years],
+    }
+
+
 def report_data(con, ctx) -> dict:
     # One piece on purpose: it reads top to bottom as the report does (key figures, then charts
     # 1-5 in page order, then the tables); each numbered block builds one chart and its table from
@@ -360,6 +378,7 @@ def report_data(con, ctx) -> dict:
         "prev_month": format_month(m - 1),
         "forecast": report_section(con, m),  # issue 18: each office's next months
         "skipped": skipped_section(con, m),  # months not run before this one (docs/decisions.md)
+        "calendar": calendar_section(ctx),  # what the working-day calendar lacks (docs/operations.md)
     }
 
 

@@ -256,3 +256,63 @@ def add_working_days(start: date, n: int, *, regional: bool = True, calendar: Ca
         if cal.working(d, regional=regional):
             left -= 1
     return d
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What the calendar lacks for the objection deadlines of results received in a period."""
+
+    unknown_year: int | None  # the first year reached that no calendar covers (rules.md §7: never guessed)
+    open_from: date | None  # results received on or after it get no deadline until that year is entered
+    regional_years: tuple[int, ...]  # years reached computed without Ningxia's own days (policy.md §8)
+
+
+def outlook(first: date, last: date, n: int, *, calendar: Calendar | None = None) -> Outlook:
+    """The calendar's outlook for deadlines of ``n`` working days from a receipt in ``[first, last]``:
+    the first receipt day whose deadline reaches a year no calendar covers (its deadline is kept
+    open, CALENDAR_UNKNOWN), and the years reached without Ningxia's days entered.  Deadlines grow
+    with the day of receipt, so the days are tried from ``last`` back only when ``last``'s fails."""
+    cal = calendar or load_calendar()
+
+    def deadline(d: date) -> date | None:
+        try:
+            return add_working_days(d, n, regional=False, calendar=cal)
+        except UnknownCalendarYear:
+            return None
+
+    end = deadline(last)
+    open_from = None
+    if end is None:
+        open_from = last
+        d = last - timedelta(days=1)
+        while d >= first and deadline(d) is None:
+            open_from, d = d, d - timedelta(days=1)
+    reached = range(first.year, (end.year if end else last.year + 1) + 1)
+    unknown = next((y for y in reached if not cal.national_known(y)), None)
+    regional = tuple(y for y in reached if cal.national_known(y) and not cal.ningxia_known(y))
+    return Outlook(unknown, open_from, regional)
+
+
+def month_outlook(month_mi: int, n: int, *, calendar: Calendar | None = None) -> Outlook:
+    """The outlook for results received in month P or the next: P's run warns, and P's report is
+    read, until P+1's (docs/operations.md "The working-day calendar, every year")."""
+    from .months import first_day
+
+    last = first_day(month_mi + 2) - timedelta(days=1)
+    return outlook(first_day(month_mi), last, n, calendar=calendar)
+
+
+def outlook_warning(o: Outlook, n: int) -> str | None:
+    """The division's log line for an outlook (None when the calendar lacks nothing)."""
+    parts = []
+    if o.unknown_year is not None:
+        parts.append(
+            f"the working-day calendar of {o.unknown_year} is not entered: results received from "
+            f"{o.open_from.isoformat()} on get no {n}-working-day objection deadline (kept open, objections "
+            f"accepted as on time) until it is; enter the State Council's {o.unknown_year} arrangement in "
+            f"{_shown(OVERRIDES_FILE)}"
+        )
+    if o.regional_years:
+        years = ", ".join(str(y) for y in o.regional_years)
+        parts.append(f"Ningxia's own holidays of {years} are not entered: deadlines on the national calendar")
+    return "; ".join(parts) + ' (docs/operations.md "The working-day calendar, every year")' if parts else None

@@ -170,3 +170,49 @@ def test_replay_of_the_first_month_shows_the_trend_as_it_stood(world, tmp_path):
     replayed = (tmp_path / "2026-11" / "report" / "index.html").read_bytes()
     assert replayed == published
     assert b'data-cat="2026-12"' not in replayed and b'data-cat="2026-11" data-ser="ledger_entries"' in replayed
+
+
+def _replay_report(world, tmp_path, month: str = "2026-12") -> str:
+    from pipelines.monthly import run_month
+
+    out = tmp_path / "out"
+    run_month(month, world["wh"], out, replay=True, validate=False)
+    return (out / month / "report" / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def calendar_file(tmp_path, monkeypatch):
+    """The working-day calendar's override file, replaced by a test file for one test."""
+    from pipelines import workdays
+
+    path = tmp_path / "overrides.csv"
+    monkeypatch.setattr(workdays, "OVERRIDES_FILE", path)
+
+    def write(rows: list[str]) -> None:
+        path.write_text("date,kind,scope,name\n" + "".join(r + "\n" for r in rows), encoding="utf-8")
+
+    return write
+
+
+def test_the_report_and_the_run_warn_while_the_calendar_lacks_the_year_deadlines_reach(
+    world, tmp_path, calendar_file, caplog
+):
+    """Results received from 11 December 2026 have their deadline in 2027, which chinese_calendar 1.11
+    does not know: the leaders' report and the run's log say so in the month before (rules.md §7)."""
+    calendar_file([])
+    html = _replay_report(world, tmp_path / "a")
+    block = html.split('data-warning="calendar"')[1].split("</div>")[0]
+    assert "2027年工作日历尚未录入" in block and "2026-12-11起" in block and "按期内受理" in block
+    assert "宁夏2026年开斋节、古尔邦节放假日期尚未录入" in block
+    assert any("working-day calendar of 2027 is not entered" in r.getMessage() for r in caplog.records)
+    # Ningxia's days of 2026 entered, 2027 not: the national year alone
+    calendar_file(["2026,complete,ningxia,test calendar"])
+    block = _replay_report(world, tmp_path / "b").split('data-warning="calendar"')[1].split("</div>")[0]
+    assert "2027年工作日历尚未录入" in block and "宁夏" not in block
+
+
+def test_the_report_is_quiet_once_the_calendar_knows_the_years(world, tmp_path, calendar_file, caplog):
+    calendar_file(["2027,complete,national,test calendar", "2026,complete,ningxia,test", "2027,complete,ningxia,test"])
+    html = _replay_report(world, tmp_path)
+    assert 'data-warning="calendar"' not in html and "工作日历" not in html
+    assert not any("working-day calendar" in r.getMessage() for r in caplog.records)

@@ -192,3 +192,41 @@ def test_every_library_year_consistent():
     while d <= date(2026, 12, 31):
         assert is_working_day(d, regional=False) == chinese_calendar.is_workday(d)
         d += timedelta(days=1)
+
+
+# -- the calendar's outlook: a year the deadlines will reach, warned before it bites (rules.md §7)
+
+
+def _complete(tmp_path: Path, *years_national: int, ningxia: tuple[int, ...] = ()) -> workdays.Calendar:
+    rows = [f"{y},complete,national,test calendar" for y in years_national]
+    rows += [f"{y},complete,ningxia,test calendar" for y in ningxia]
+    return write_calendar(tmp_path, rows)
+
+
+def test_outlook_names_the_first_receipt_day_whose_deadline_reaches_an_unknown_year(tmp_path):
+    cal = _complete(tmp_path)  # chinese_calendar 1.11 alone: through 2026
+    assert add_working_days(date(2026, 12, 10), 15, regional=False, calendar=cal) == date(2026, 12, 31)
+    o = workdays.outlook(date(2026, 11, 1), date(2026, 12, 31), 15, calendar=cal)
+    assert (o.unknown_year, o.open_from, o.regional_years) == (2027, date(2026, 12, 11), (2026,))
+    # the same from the month: P = 2026-11 covers results received in November and December
+    assert workdays.month_outlook(2026 * 12 + 10, 15, calendar=cal) == o
+    text = workdays.outlook_warning(o, 15)
+    assert "2027 is not entered" in text and "from 2026-12-11 on" in text and "overrides.csv" in text
+    assert "Ningxia's own holidays of 2026" in text
+
+
+def test_outlook_of_a_period_wholly_in_an_unknown_year(tmp_path):
+    cal = _complete(tmp_path)
+    o = workdays.outlook(date(2027, 1, 1), date(2027, 2, 28), 15, calendar=cal)
+    assert (o.unknown_year, o.open_from, o.regional_years) == (2027, date(2027, 1, 1), ())
+
+
+def test_outlook_is_quiet_when_the_calendar_knows_every_year_reached(tmp_path):
+    cal = _complete(tmp_path, 2027, ningxia=(2026, 2027))
+    o = workdays.month_outlook(2026 * 12 + 11, 15, calendar=cal)  # P = 2026-12: into February 2027
+    assert o == workdays.Outlook(None, None, ())
+    assert workdays.outlook_warning(o, 15) is None
+    # months whose deadlines stay in a known year: no unknown year, only the regional days
+    plain = _complete(tmp_path)
+    o = workdays.month_outlook(2026 * 12 + 8, 15, calendar=plain)  # September and October 2026
+    assert (o.unknown_year, o.open_from, o.regional_years) == (None, None, (2026,))
