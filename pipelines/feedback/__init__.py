@@ -30,6 +30,7 @@ The modules, in the order a file goes through them:
 * :mod:`.format` — the columns, events, item and reason codes of the format;
 * :mod:`.reading` (CSV) and :mod:`.xlsx` (the 反馈 sheet) — a file into records, or refused whole;
 * :mod:`.checks` — one row's checks on its own, the event's columns in a table (``CHECKS``);
+* :mod:`.dates` — the days and months officers write (``2026/12/3``, ``2026年12月3日``), read once;
 * :mod:`.run` — a file's rows decided in order, the state they share;
 * :mod:`.events` and :mod:`.objections` — one handler per event, in a table (``HANDLERS``);
 * :mod:`.buffers` — the rows of feedback_rows/feedback_events, typed by the schema, inserted at once;

@@ -3,7 +3,8 @@
 :func:`check_row` decodes the Chinese labels, checks the columns every row has (office, event,
 ID number, date), then the event's own columns through :data:`CHECKS` (event → check), and
 leaves the parsed values in the row under ``_``-keys (``_date``, ``_months``, ``_items``,
-``_counted``, ``_elected_mi``).  A failed check raises ``_Refuse('MALFORMED' …)`` (or
+``_counted``, ``_elected_mi``); the day and the elected month are read by :mod:`.dates` and left in
+the row as ``YYYY-MM-DD``/``YYYY-MM``, the form its ``row_key`` compares.  A failed check raises ``_Refuse('MALFORMED' …)`` (or
 ``UNKNOWN_EVENT``, ``WRONG_OFFICE``): the reasons name the column, never its value.
 """
 
@@ -11,10 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
-
 from .. import labels, months
 from ..identifiers import parse_id_no
+from .dates import read_day, read_month
 from .format import (
     ARCHIVE_CONCLUSIONS,
     ARCHIVE_ITEMS,
@@ -30,7 +30,6 @@ from .format import (
     same_text,
 )
 
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _INT = re.compile(r"^[0-9]{1,4}$")
 
 
@@ -92,6 +91,21 @@ def _enum(row: dict, col: str, values, required: bool) -> str | None:
             "MALFORMED", f"{col} must be one of {'/'.join(values)}", text="MALFORMED.one_of", column=col, values=values
         )
     return v
+
+
+_DAY_REASONS = {
+    "MALFORMED.date_format": "event_date must be a day written year first: YYYY-MM-DD (also YYYY/M/D, YYYY.M.D, YYYY年M月D日)",
+    "MALFORMED.date_unreal": "event_date is not a real date",
+    "MALFORMED.date_years": "event_date must be within 1900-2099",
+}
+
+
+def _day(cell: str):
+    """``event_date`` read (pipelines/feedback/dates.py), or refused saying which form to write."""
+    day, why = read_day(cell)
+    if day is None:
+        raise _Refuse("MALFORMED", _DAY_REASONS[why], text=why, column="event_date")
+    return day
 
 
 # ------------------------------------------------------------------ the event's own columns
@@ -162,12 +176,16 @@ def _objection_resolved(row: dict) -> None:
 
 def _elected_month(row: dict) -> None:
     _need(row, "elected_month")
-    ym = months.split(row["elected_month"])
-    if ym is None:
+    mi, why = read_month(row["elected_month"])
+    if mi is None:
         raise _Refuse(
-            "MALFORMED", "elected_month must be YYYY-MM", text="MALFORMED.month_format", column="elected_month"
+            "MALFORMED",
+            "elected_month must be a month written year first: YYYY-MM (also YYYY/M, YYYY.MM, YYYY年M月)",
+            text=why,
+            column="elected_month",
         )
-    row["_elected_mi"] = months.month_index(*ym)
+    row["_elected_mi"] = mi
+    row["elected_month"] = months.format_month(mi)  # as stored and compared (row_key): 2027/2 is 2027-02
 
 
 #: event → the check of its own columns (RESULT_RECEIVED and RETIRED have none)
@@ -209,18 +227,8 @@ def check_row(row: dict, offices: frozenset, office: str | None) -> None:
     if info is None:
         raise _Refuse("MALFORMED", "id_no is not a valid ID number (GB 11643)", text="MALFORMED.id_invalid")
     row["id_no"] = info.id_no
-    if not _DATE.match(row["event_date"]):
-        raise _Refuse("MALFORMED", "event_date must be YYYY-MM-DD", text="MALFORMED.date_format", column="event_date")
-    try:
-        row["_date"] = date.fromisoformat(row["event_date"])
-    except ValueError:
-        raise _Refuse(
-            "MALFORMED", "event_date is not a real date", text="MALFORMED.date_unreal", column="event_date"
-        ) from None
-    if not 1900 <= row["_date"].year <= 2099:  # the years the push accepts too (push-format.md)
-        raise _Refuse(
-            "MALFORMED", "event_date must be within 1900-2099", text="MALFORMED.date_years", column="event_date"
-        )
+    row["_date"] = _day(row["event_date"])
+    row["event_date"] = row["_date"].isoformat()  # as stored and compared (row_key): 2026/12/3 is 2026-12-03
     check = CHECKS.get(row["event"])
     if check is not None:
         check(row)

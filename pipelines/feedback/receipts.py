@@ -19,7 +19,9 @@ their own.
   it was not applied again, with the first time's results.
 * Privacy: the receipt goes to the office only.  It names the ID number of a refused row only when
   the row's ledger entry is that office's (a row refused ``UNKNOWN_PERSON`` — no entry, or another
-  office's person — shows the same text and no ID number).  Logs and the receipt name the file with the
+  office's person — shows the same text and no ID number); a row refused by its own checks
+  (``MALFORMED`` …) gets its entry when its valid ID number names one of the office's
+  (:meth:`.run.FileRun._own_entries`, one query per file).  Logs and the receipt name the file with the
   digits that may be an ID or mobile number masked (``contract.shown_file_name``), never a row's data.
   Identifiers are text cells (a spreadsheet mangles an 18-digit number).
 """

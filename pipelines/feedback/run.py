@@ -31,6 +31,7 @@ from ..settings import Settings
 from ..warehouse import person_key
 from .buffers import Buffer
 from .checks import check_row, row_key
+from .dates import read_day
 from .deadlines import objection_deadline
 from .format import EVENTS, _Already, _Refuse, _Why
 from .queries import sql
@@ -128,9 +129,12 @@ class FileRun:
         self._resent: list[tuple[int, tuple, str, bool]] = []
         self._applied: set[str] = set()
         self.sent_again = 0  # the file's rows left with SENT_AGAIN (settle_sent_again)
+        # the rows refused by their own checks with a valid ID number: (place in outcomes, ID number)
+        self._unmatched: list[tuple[int, str]] = []
 
     def insert_rows(self) -> None:
         self.settle_sent_again()
+        self._own_entries()
         self.events.insert(self.con)
         self.outcomes.insert(self.con)
 
@@ -140,6 +144,8 @@ class FileRun:
         """Decide the row and keep its outcome (``feedback_rows``, inserted with :meth:`insert_rows`):
         returns (status, reason_code, reason)."""
         status, code, reason, info, repeated = self.row(row_no, row)
+        if status == "REFUSED" and info["person_key"] is None and isinstance(row, dict):
+            self._not_looked_up(row, info)
         if repeated is not None:
             self._resent.append((len(self.outcomes.rows), repeated, info["row_key"], code == "SENT_AGAIN"))
         elif status == "APPLIED":
@@ -154,6 +160,33 @@ class FileRun:
             reason=reason,
         )
         return status, code, reason
+
+    def _not_looked_up(self, row: dict, info: dict) -> None:
+        """A row refused by its own checks (MALFORMED, UNKNOWN_EVENT, WRONG_OFFICE), before its person
+        was looked up: its day when it is one, for the receipt, and its valid ID number kept aside
+        (never stored) for :meth:`_own_entries`.  No ``person_key``: the row is no person's event (it
+        counts in no person's order, ``receipt_file``'s ``out_of_order``)."""
+        info["event_date"] = row.get("_date") or read_day(row.get("event_date"))[0]
+        id_info = parse_id_no(row["id_no"]) if isinstance(row.get("id_no"), str) else None
+        if id_info is not None and self.office is not None:
+            self._unmatched.append((len(self.outcomes.rows), id_info.id_no))
+
+    def _own_entries(self) -> None:
+        """The rows refused by their own checks whose ID number names an entry of the file's office
+        get that entry (``feedback_rows.entry_id``): the office's receipt shows their ID number, as
+        for a row that found it (docs/feedback-format.md "Receipt").  One query for the file
+        (sql/feedback/entries.sql ``entries_of_persons``: the entry a row would find — the open one,
+        else the latest — by the rowids read for the file); another office's person, or no entry:
+        nothing, as for UNKNOWN_PERSON."""
+        ids = sorted({id_no for _, id_no in self._unmatched})
+        rows = [r for i in ids for r in self._entry_rows.get(i, [])]
+        if rows:
+            found = self.con.execute(sql("entries", "entries_of_persons"), {"rows": rows, "ids": ids}).fetchall()
+            own = {id_no: entry_id for id_no, entry_id, office in found if office == self.office}
+            for i, id_no in self._unmatched:
+                if id_no in own:
+                    self.outcomes.change(i, entry_id=own[id_no])
+        self._unmatched = []
 
     def settle_sent_again(self) -> None:
         """Once the file is decided, a ``SENT_AGAIN`` row says nothing more (a plain re-send) when the

@@ -19,6 +19,14 @@ SELECT entry_id, id_no, office_code, stage, opened_mi, closed_mi, rowid FROM led
 WHERE rowid IN (SELECT unnest($rows::BIGINT[])) AND id_no = $id_no
 ORDER BY (closed_mi IS NULL) DESC, opened_mi DESC, entry_id DESC LIMIT 1;
 
+-- name: entries_of_persons
+-- the entry each of the persons $ids would find (entry_of_person: the open one, else the latest),
+-- with its office, in one query for the file: the rows refused by their own checks, whose ID number
+-- the office's receipt shows when the entry is the office's own (pipelines/feedback/run.py)
+SELECT id_no, entry_id, office_code FROM ledger_entries
+WHERE rowid IN (SELECT unnest($rows::BIGINT[])) AND id_no IN (SELECT unnest($ids::VARCHAR[]))
+QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY (closed_mi IS NULL) DESC, opened_mi DESC, entry_id DESC) = 1;
+
 -- name: last_moves
 -- the day of the last stage change of every entry of the file's persons, in one pass; a closing
 -- and the reopening that undid it (sql/ledger/05_reopen.sql) do not count

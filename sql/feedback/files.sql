@@ -56,7 +56,8 @@ LIMIT 1;
 -- name: receipt_rows
 -- the refused rows of the file, for its office's receipt: the ID number only of a row whose ledger
 -- entry is the office's own (a row refused UNKNOWN_PERSON has no entry_id: nothing about another
--- office's person, docs/feedback-format.md "Whose file")
+-- office's person, docs/feedback-format.md "Whose file"; a row refused by its own checks has the
+-- entry its valid ID number names at the office, pipelines/feedback/run.py _own_entries)
 SELECT r.row_no, r.event, r.event_date, r.reason_code, r.reason_zh, e.id_no
 FROM feedback_rows r
 LEFT JOIN ledger_entries e ON e.entry_id = r.entry_id AND e.office_code = $office

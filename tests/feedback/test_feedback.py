@@ -335,7 +335,8 @@ def _refusal_cases():
     return [
         ("unknown event", base(), lambda p: row(p, "FINISHED", d9), "UNKNOWN_EVENT"),
         ("bad date", base(), lambda p: row(p, "RETIRED", D0) | {"event_date": "2026-02-30"}, "MALFORMED"),
-        ("date format", base(), lambda p: row(p, "RETIRED", D0) | {"event_date": "2026/11/02"}, "MALFORMED"),
+        ("date format", base(), lambda p: row(p, "RETIRED", D0) | {"event_date": "11/02/2026"}, "MALFORMED"),
+        ("date, two-digit year", base(), lambda p: row(p, "RETIRED", D0) | {"event_date": "26/11/2"}, "MALFORMED"),
         ("date typo years ahead", base(), lambda p: row(p, "RETIRED", D0) | {"event_date": "2999-01-01"}, "MALFORMED"),
         ("not an office", base(), lambda p: row(p, "RETIRED", D0) | {"office_code": "123456"}, "MALFORMED"),
         (

@@ -184,7 +184,8 @@ def test_receipt_lists_every_refused_row_in_chinese(wh, caplog):
     assert all(HAN.search(r["说明（请按此改正）"]) and " is " not in r["说明（请按此改正）"] for r in table)
     # the office's own persons (a row that found its ledger entry) are named by their ID number (as text) ...
     assert by[3]["公民身份号码"] == own.id_no and by[6]["公民身份号码"] == early.id_no
-    assert by[2]["公民身份号码"] in ("", None)  # (a row refused by its own checks is not looked up)
+    # (also a row refused by its own checks: a missing column, an unknown event or code, another office's code)
+    assert by[2]["公民身份号码"] == by[4]["公民身份号码"] == by[7]["公民身份号码"] == by[8]["公民身份号码"] == own.id_no
     ws = openpyxl.load_workbook(receipt)["回执"]
     assert all(c.data_type == "s" for r in ws.iter_rows() for c in r if c.value == own.id_no)
     # ... another office's person is not: the same code and text as an ID number without any entry
@@ -309,3 +310,63 @@ def test_a_receipt_that_cannot_be_written_does_not_stop_the_other_files(wh):
     receipt_path(wh.tmp / "receipts", "640104", "a.csv").rmdir()
     apply_feedback_files([first], wh.path, wh.settings, office="640104", receipts=wh.tmp / "receipts")
     assert _read(receipt_path(wh.tmp / "receipts", "640104", "a.csv"))[0]["处理结果"] == "已处理"
+
+
+def test_a_row_refused_by_its_own_checks_shows_the_id_number_of_the_offices_own_person(wh):
+    """Refused before the person was looked up (a bad date, a missing column, an unknown code, another
+    office's code): the receipt showed no ID number even for the office's own person, and the officer
+    could not find the row.  Now it does, when the ID number names an entry of the office; another
+    office's person, an unknown or invalid ID number: none, as for UNKNOWN_PERSON (sixteenth session)."""
+    own, other = wh.person(), wh.person()
+    elsewhere = wh.person(office="640105")
+    closed = wh.person(stage="RETIRED")
+    invalid = own.id_no[:-1] + ("0" if own.id_no[-1] != "0" else "1")
+    unknown = make_id(prefix="640104", birth="19661115", seq=987)
+    rows = [
+        row(own, "ARCHIVE_REVIEWED", D0, result="PASS") | {"event_date": "11/2/2026"},  # 1 date ambiguous
+        row(other, "YEARS_CONFIRMED", D0),  # 2 months missing
+        row(own, "NO_SUCH_EVENT", D0),  # 3
+        row(own, "ARCHIVE_REVIEWED", D0, result="PASS", office_code="640105"),  # 4 another office's code
+        row(elsewhere, "ARCHIVE_REVIEWED", D0, office_code="640104") | {"event_date": "11/2/2026"},  # 5
+        row(elsewhere, "YEARS_CONFIRMED", D0, office_code="640104"),  # 6 months missing
+        row(own, "ARCHIVE_REVIEWED", D0, result="PASS") | {"id_no": invalid, "event_date": "2026/13/1"},  # 7
+        row(own, "YEARS_CONFIRMED", D0) | {"id_no": unknown},  # 8 no entry at all
+        row(closed, "YEARS_CONFIRMED", D0),  # 9 the office's own (closed) entry
+        row(own, "ARCHIVE_REVIEWED", D0, result="MAYBE") | {"id_no": own.id_no.lower()[:-1] + own.id_no[-1].lower()},
+    ]
+    path, rep = _apply(wh, rows, name="fb-own.csv")
+    assert rep.files[0].refused == 10
+    _, table = _read(receipt_path(wh.tmp / "receipts", "640104", path.name))
+    by = {int(r["序号"]): r for r in table}
+    assert {n: r["原因代码"] for n, r in by.items()} == {
+        1: "MALFORMED",
+        2: "MALFORMED",
+        3: "UNKNOWN_EVENT",
+        4: "WRONG_OFFICE",
+        5: "MALFORMED",
+        6: "MALFORMED",
+        7: "MALFORMED",
+        8: "MALFORMED",
+        9: "MALFORMED",
+        10: "MALFORMED",
+    }
+    shown = {n: r["公民身份号码"] or "" for n, r in by.items()}
+    assert shown == {
+        1: own.id_no,
+        2: other.id_no,
+        3: own.id_no,
+        4: own.id_no,
+        5: "",
+        6: "",
+        7: "",
+        8: "",
+        9: closed.id_no,
+        10: own.id_no,
+    }
+    # the day as read, when it was one (never the cell as typed: it could hold anything)
+    assert by[1]["发生日期"] in ("", None) and by[2]["发生日期"] == D0.isoformat()
+    xml = _xml(receipt_path(wh.tmp / "receipts", "640104", path.name))
+    assert elsewhere.id_no not in xml and unknown not in xml and invalid not in xml
+    # nothing about these rows changed anything, and the order line is not raised by them
+    assert wh.one("SELECT count(*) FROM feedback_events") == 0
+    assert wh.q("SELECT count(*) FROM feedback_rows WHERE person_key IS NOT NULL") == [(0,)]

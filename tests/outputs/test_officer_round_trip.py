@@ -151,7 +151,7 @@ def _typing(world) -> list:
             *CHAIN[2:],
             dict(event="结论已送达", event_date="2026-11-25"),
             dict(event="结论已确认", event_date="2026-11-26", confirmer="参保单位"),
-            dict(event="选定退休年月", event_date="2026-11-26", elected_month="2027-02"),
+            dict(event="选定退休年月", event_date="2026-11-26", elected_month="2027年2月"),
         ],
         start=n + 2,
     ):
@@ -160,18 +160,19 @@ def _typing(world) -> list:
         world,
         b,
         event="档案预审完成",
-        event_date="2026-12-03",
+        event_date="2026/12/3",  # the forms typed every day: read as the day they are
         result="不通过",
         items="工作经历材料；服兵役材料",
         note="档案缺页，已电话告知本人补充",
     )
-    do += _type(world, c, event="指定服务责任人", event_date="2026-11-20", officer_id="640104-03")
+    do += _type(world, c, event="指定服务责任人", event_date="2026年12月3日", officer_id="640104-03")
     do += _type(world, d, event="档案预审完成", event_date="2026-11-20", result="通过")
     # an ID number typed into an empty row (the column is text: it stays 18 characters)
     do += _type(world, n + 7, office_code=OFFICE, id_no=p["d"].id_no, event="缴费年限确认", event_date="2026-11-22")
     do += _type(world, n + 7, months="250")
     last = n + 7
     do += [["cells", SHEET, f"B{n + 7}:G{n + 7}"]]  # what Calc holds in the row typed
+    do += [["cells", SHEET, f"{world['col']['event_date']}{r}"] for r in (b, c)]  # 2026/12/3, 2026年12月3日
     do += [
         ["sort", SHEET, f"A1:V{last}", 1, True],  # by ID number: each person's rows together, in order
         ["filter", SHEET, f"A1:V{last}", 5, "档案预审完成"],  # the other rows hidden, still in the file
@@ -215,6 +216,8 @@ def test_typed_in_calc_every_event_is_applied_as_meant(world, typed, tmp_path):
     (typed_row,) = shown[0]
     assert all(kind == "TEXT" for kind, _ in typed_row if kind != "EMPTY")  # the text columns held
     assert typed_row[0][1] == world["people"]["d"].id_no  # 18 characters, as typed
+    # the dates typed as officers write them stay text, as typed (no date made of them)
+    assert [c[0][0] for c in shown[1:]] == [["TEXT", "2026/12/3"], ["TEXT", "2026年12月3日"]]
     wh = _copy(world, tmp_path)
     f = _apply(wh, out["xlsx"]).files[0]
     assert (f.status, f.rows, f.refused) == ("APPLIED", 11, 0), wh.q("SELECT row_no, reason FROM feedback_rows")
@@ -236,6 +239,9 @@ def test_typed_in_calc_every_event_is_applied_as_meant(world, typed, tmp_path):
             "WORK_HISTORY;MILITARY_SERVICE",
             "档案缺页，已电话告知本人补充",
         )
+    ]
+    assert wh.q("SELECT event_date FROM feedback_events WHERE entry_id = ?", [p["c"].entry_id]) == [
+        (date(2026, 12, 3),)
     ]
     assert wh.q("SELECT counted_months, merge_status, archive_conclusion, base_data FROM conclusions") == [
         (300, "NOT_NEEDED", "PASS", "缴费基数6500元；视同缴费36个月")

@@ -986,7 +986,7 @@ class Gen:
         }.get(ev, [])
         k = rng.choice(choices)
         if k == "date":
-            r["event_date"] = rng.choice(["2026-02-30", "2026/11/05", "20261105", "2026-13-01", "2026-11-5"])
+            r["event_date"] = rng.choice(["2026-02-30", "11/05/2026", "20261105", "2026-13-01", "26/11/5"])
         elif k == "event":
             r["event"] = rng.choice(["FINISHED", "CONCLUDED", "DECLARED", "OBJECTION"])
         elif k == "id":
