@@ -265,16 +265,22 @@ def _stamp_path(target: Path) -> Path:
 
 def _fingerprint(target: Path) -> list[int]:
     st = os.stat(target)
-    return [st.st_ino, st.st_size, st.st_mtime_ns]
+    return [st.st_size, st.st_mtime_ns]  # no inode: a copy of the folder (a backup, a test's workspace) keeps both
 
 
 def _stamp(target: Path) -> None:
-    """Record the new file as the rebuild left it (inode, size, modification time) beside it, so that
+    """Record the new file as the rebuild left it (size, modification time) beside it, so that
     the next rebuild knows whether it is still the file it wrote (:func:`_as_built`)."""
     stamp = _stamp_path(target)
     tmp = stamp.with_name(stamp.name + ".tmp")
-    tmp.write_text(json.dumps(_fingerprint(target)), encoding="utf-8")
-    os.replace(tmp, stamp)
+    try:
+        tmp.write_text(json.dumps(_fingerprint(target)), encoding="utf-8")
+        os.replace(tmp, stamp)
+    except OSError as exc:  # a full disk: the file is whole; without its stamp the next one is written afresh
+        log.warning("analysts' file: its stamp not written (%s): the next rebuild writes it afresh", type(exc).__name__)
+        for p in (tmp, stamp):
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
 
 
 def _as_built(target: Path) -> bool:
