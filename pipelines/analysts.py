@@ -40,6 +40,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import json
 import logging
 import os
 import shutil
@@ -65,6 +66,9 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("flags_month", "analysts/flags_month.sql"),
     ("month_runs", "analysts/runs.sql"),
     ("forecast", "analysts/forecast.sql"),
+    ("declarations", "analysts/declarations.sql"),
+    ("conclusions", "analysts/conclusions.sql"),
+    ("objections", "analysts/objections.sql"),
 )
 
 
@@ -227,6 +231,11 @@ def build_analysts(con, target: str | Path, *, full: bool = False) -> Path:
             p.unlink(missing_ok=True)
     t0 = time.perf_counter()
     incremental = not full and target.is_file()
+    if incremental and not _as_built(target):
+        # an analyst's read-write session changed it (or left its WAL beside it): the upkeep would
+        # carry the change on into every later file
+        log.warning("analysts' file: changed since it was built (a read-write session?), written afresh")
+        incremental = False
     if incremental:
         try:
             _write(con, tmp, copy_of=target)
@@ -238,11 +247,53 @@ def build_analysts(con, target: str | Path, *, full: bool = False) -> Path:
             incremental = False
     if not incremental:
         _write(con, tmp, copy_of=None)
+    os.chmod(tmp, 0o444)  # read-only on disk: a read-write open fails (but for root), as the docs ask
     os.replace(tmp, target)
+    # a WAL beside the new file is an analyst's read-write session's on the replaced one: left there,
+    # it makes every later open of the new file fail ("WAL … created for an older version")
+    Path(f"{target}.wal").unlink(missing_ok=True)
+    _stamp(target)
     log.info(
         "analysts' file %s in %.1f s", "brought up to date" if incremental else "written", time.perf_counter() - t0
     )
     return target
+
+
+def _stamp_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.built")
+
+
+def _fingerprint(target: Path) -> list[int]:
+    st = os.stat(target)
+    return [st.st_size, st.st_mtime_ns]  # no inode: a copy of the folder (a backup, a test's workspace) keeps both
+
+
+def _stamp(target: Path) -> None:
+    """Record the new file as the rebuild left it (size, modification time) beside it, so that
+    the next rebuild knows whether it is still the file it wrote (:func:`_as_built`)."""
+    stamp = _stamp_path(target)
+    tmp = stamp.with_name(stamp.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(_fingerprint(target)), encoding="utf-8")
+        os.replace(tmp, stamp)
+    except OSError as exc:  # a full disk: the file is whole; without its stamp the next one is written afresh
+        log.warning("analysts' file: its stamp not written (%s): the next rebuild writes it afresh", type(exc).__name__)
+        for p in (tmp, stamp):
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
+
+
+def _as_built(target: Path) -> bool:
+    """Whether ``target`` is the file the last rebuild wrote, untouched: the upkeep copies it and
+    keeps what it holds, so a table an analyst changed in a read-write session (DuckDB's CLI and
+    DBeaver open read-write unless told otherwise) would stay changed in every later file.  False
+    too when a WAL lies beside it (a read-write session's pending changes) or no stamp was left (a
+    file from before the stamp, or a rebuild killed between its rename and its stamp)."""
+    try:
+        recorded = json.loads(_stamp_path(target).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return recorded == _fingerprint(target) and not Path(f"{target}.wal").exists()
 
 
 def _write(con, tmp: Path, copy_of: Path | None) -> None:

@@ -54,6 +54,7 @@ def settings():
 ANALYSTS_FILE_MODULES = {
     "test_analysts",
     "test_analysts_upkeep",
+    "test_analysts_questions",
     "test_environment_faults",
     "test_fault_injection",
     "test_publish_crash",

@@ -238,6 +238,9 @@ def test_rotated_person_keys_write_the_file_afresh(flow, caplog):
         con.execute("UPDATE flags_current SET person_key = 'old-' || person_key")
     finally:
         con.close()
+    from pipelines.analysts import _stamp
+
+    _stamp(analysts_path(wh))  # as the pipeline wrote it with the old key (else: changed since built)
     with caplog.at_level("INFO", logger="pipelines.analysts"):
         rebuild(wh)
     assert differences(wh, tmp) == []
@@ -251,7 +254,7 @@ def test_a_previous_file_that_does_not_open_is_written_afresh(flow, caplog):
     rebuild(wh)
     assert differences(wh, tmp) == []
     assert "written afresh" in caplog.text
-    assert sorted(p.name for p in ana.parent.iterdir() if ".analysts." in p.name and p.name.startswith(".")) == []
+    assert sorted(p.name for p in ana.parent.iterdir() if ".analysts." in p.name and ".new" in p.name) == []
 
 
 def test_full_is_a_setting_of_the_command(flow):
