@@ -12,6 +12,7 @@ the shipped demo file holds a demo key.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -152,6 +153,63 @@ def _check_types(p: Path, values: dict) -> None:
             raise _refuse(f"settings file {p}: {name} must be {shown}; correct the file")
 
 
+def _months(lo: int, hi: int):
+    return (lambda v: lo <= v <= hi, f"a whole number of months from {lo} to {hi}")
+
+
+_MEMORY = re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B?|B)\s*|\s*[0-9]{1,2}(\.[0-9]+)?\s*%\s*", re.IGNORECASE)
+
+#: the values each setting may take (rules.md marks each *(setting)*): a clumsy edit of the file
+#: (``bad_row_share = 5`` meant as 5 %, ``overdue_every_months = 0``, ``duckdb_memory_limit =
+#: "-1GB"``, which DuckDB reads as no limit) is refused when the settings are loaded, naming the
+#: key and what it may be, never carried into a rule or a run
+_ALLOWED = {
+    "flexible_women_original_age": (
+        lambda v: v in (50, 55),
+        "50 or 55 (the original ages of 国发〔1978〕104号, each with its delay table)",
+    ),
+    "benefit_start_offset": _months(0, 12),
+    "application_horizon": _months(0, 120),
+    "screening_horizon": _months(0, 120),
+    "scope_window": _months(0, 120),
+    "ningdong_code": (lambda v: re.fullmatch(r"[0-9]{6}", v) is not None, "six digits"),
+    "forecast_horizon": _months(1, 60),
+    "overdue_every_months": _months(1, 120),
+    "sms_signature": (lambda v: 0 < len(v.strip()) <= 20, "the signature text, 1 to 20 characters"),
+    "objection_working_days": (lambda v: 1 <= v <= 60, "a whole number of working days from 1 to 60"),
+    "duckdb_memory_limit": (
+        lambda v: v == "" or _MEMORY.fullmatch(v) is not None,
+        'a size such as "1GB", "512MB", "2GiB" or a share of memory such as "50%" ("" = DuckDB\'s default)',
+    ),
+    "duckdb_threads": (lambda v: 0 <= v <= 1024, "0 (one per core) or a number of threads"),
+    "bad_row_share": (lambda v: 0 <= v <= 1, "a share from 0 to 1 (0.05 is 5 %)"),
+    "full_departure_max_share": (lambda v: 0 < v <= 1, "a share above 0, at most 1 (0.5 is half)"),
+    "full_departure_min_persons": (lambda v: v >= 0, "a number of persons, 0 or more"),
+    "feedback_settle_seconds": (lambda v: 0 <= v <= 86400, "seconds from 0 to 86400"),
+    "validation_max_rows": (lambda v: v >= 0, "a number of rows, 0 or more (0 = always whole)"),
+}
+
+
+def _check_values(p: Path, values: dict) -> None:
+    """A value of the right type but outside what the setting may be is refused in one line."""
+    for name, value in values.items():
+        allowed = _ALLOWED.get(name)
+        if allowed is not None and not allowed[0](value):
+            raise _refuse(
+                f"settings file {p}: {name} = {value!r} is not allowed: it must be {allowed[1]}; correct the file"
+            )
+    days = values.get("stage_days", {})
+    unknown = sorted(set(days) - set(_default_stage_days()))
+    if unknown:
+        raise _refuse(
+            f"settings file {p}: [stage_days] has no stage {', '.join(unknown)}: the stages are "
+            f"{', '.join(_default_stage_days())}; correct the file"
+        )
+    bad = sorted(st for st, d in days.items() if not 1 <= d <= 365)
+    if bad:
+        raise _refuse(f"settings file {p}: [stage_days] {', '.join(bad)} must be from 1 to 365 days; correct the file")
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
     """Load settings from TOML (see module doc); unknown keys are an error.
 
@@ -173,6 +231,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if unknown:
         raise _refuse(f"settings file {p}: unknown keys {sorted(unknown)}")
     _check_types(p, values)
+    _check_values(p, values)
     if values.get("timezone", TIMEZONE) != TIMEZONE:
         # the code names Asia/Shanghai itself (the field's comment): another zone would be silently ignored
         raise _refuse(

@@ -108,6 +108,63 @@ def test_settings_value_of_the_wrong_type_is_refused(tmp_path, monkeypatch, text
     assert code == 2 and reason in one_line(err), err
 
 
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        # a share written as a percentage: every batch, however bad, would have been accepted
+        ("bad_row_share = 5\n", "bad_row_share = 5 is not allowed: it must be a share from 0 to 1 (0.05 is 5 %)"),
+        ("full_departure_max_share = 50\n", "full_departure_max_share = 50 is not allowed"),
+        # a statutory age without a delay table: every flexible-employment woman's month wrong
+        ("flexible_women_original_age = 45\n", "flexible_women_original_age = 45 is not allowed: it must be 50 or 55"),
+        ("overdue_every_months = 0\n", "overdue_every_months = 0 is not allowed"),
+        ("objection_working_days = -15\n", "objection_working_days = -15 is not allowed"),
+        ("forecast_horizon = 0\n", "forecast_horizon = 0 is not allowed"),
+        ("scope_window = -1\n", "scope_window = -1 is not allowed"),
+        ('ningdong_code = "64090"\n', "ningdong_code = '64090' is not allowed: it must be six digits"),
+        ('sms_signature = " "\n', "sms_signature = ' ' is not allowed"),
+        # DuckDB reads "-1GB" as no limit at all, and "1" is refused only when a connection opens
+        ('duckdb_memory_limit = "-1GB"\n', "duckdb_memory_limit = '-1GB' is not allowed"),
+        ('duckdb_memory_limit = "1"\n', "duckdb_memory_limit = '1' is not allowed"),
+        ("duckdb_threads = -1\n", "duckdb_threads = -1 is not allowed"),
+        ("feedback_settle_seconds = -5\n", "feedback_settle_seconds = -5 is not allowed"),
+        ("validation_max_rows = -1\n", "validation_max_rows = -1 is not allowed"),
+        # a stage misspelt: its deadline silently the default
+        ("[stage_days]\nENROLED = 5\n", "[stage_days] has no stage ENROLED: the stages are ENROLLED, NOTIFIED"),
+        ("[stage_days]\nNOTIFIED = 0\n", "[stage_days] NOTIFIED must be from 1 to 365 days"),
+    ],
+)
+def test_settings_value_outside_what_it_may_be_is_refused(tmp_path, monkeypatch, sample_warehouse, text, reason):
+    """A clumsy edit of the division's settings file is refused before anything runs, in one line
+    naming the key and what it may be; the warehouse is untouched and no file is written."""
+    f = tmp_path / "settings.toml"
+    f.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("RETIRE_PREP_SETTINGS", str(f))
+    before = sample_warehouse.read_bytes()
+    code, out, err = run_cli("run", "--month", MONTH, "--warehouse", sample_warehouse, "--out", tmp_path / "out")
+    line = one_line(err)
+    assert code == 2 and out == "" and reason in line and str(f) in line and "correct the file" in line, err
+    assert sample_warehouse.read_bytes() == before and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'duckdb_memory_limit = "512 MB"\n',
+        'duckdb_memory_limit = "2GiB"\n',
+        'duckdb_memory_limit = "50%"\n',
+        'duckdb_memory_limit = ""\n',
+        "bad_row_share = 0\nfull_departure_max_share = 1\nfeedback_settle_seconds = 0\nvalidation_max_rows = 0\n",
+        "flexible_women_original_age = 50\nbenefit_start_offset = 0\n[stage_days]\nENROLLED = 365\n",
+    ],
+)
+def test_settings_at_the_edges_of_what_they_may_be_load(tmp_path, monkeypatch, text):
+    from pipelines.settings import load_settings
+
+    f = tmp_path / "settings.toml"
+    f.write_text(text, encoding="utf-8")
+    assert load_settings(f) is not None
+
+
 def test_settings_folder_instead_of_file_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("RETIRE_PREP_SETTINGS", str(tmp_path))
     code, _, err = run_cli("policy", "--gender", "2", "--birth", "1975-03")
@@ -368,3 +425,20 @@ def test_warehouse_without_write_permission_is_named(reference, tmp_path, monkey
     line = one_line(err)
     assert code == 2 and f"the warehouse {wh} cannot be opened (permission denied)" in line, line
     assert "is it a DuckDB file" not in line
+
+
+def test_every_setting_says_what_it_may_be():
+    """A new setting gets its allowed values (pipelines/settings.py _ALLOWED) or is named here with why not."""
+    from dataclasses import fields
+
+    from pipelines.settings import _ALLOWED, Settings
+
+    free = {
+        "stage_days": "checked on its own: known stages, 1 to 365 days",
+        "person_key_secret": "any text (production reads it from the environment)",
+        "timezone": "Asia/Shanghai only, checked on its own",
+        "duckdb_temp_directory": "any folder",
+        "worklist_workbooks": "a boolean",
+        "analysts_file": "a boolean",
+    }
+    assert {f.name for f in fields(Settings)} - set(free) == set(_ALLOWED)
