@@ -247,7 +247,9 @@ def build_analysts(con, target: str | Path, *, full: bool = False) -> Path:
             incremental = False
     if not incremental:
         _write(con, tmp, copy_of=None)
-    os.chmod(tmp, 0o444)  # read-only on disk: a read-write open fails (but for root), as the docs ask
+    # read-only on disk: a read-write open fails (but for root), as the docs ask; only the write bits
+    # are taken away, so who may read it stays as the umask made it (0640 under the service's 027)
+    os.chmod(tmp, os.stat(tmp).st_mode & 0o555)
     os.replace(tmp, target)
     # a WAL beside the new file is an analyst's read-write session's on the replaced one: left there,
     # it makes every later open of the new file fail ("WAL … created for an older version")

@@ -212,3 +212,16 @@ def test_a_killed_read_write_session_does_not_break_the_next_file(copy_of_demo):
 
 def test_the_file_is_read_only_on_disk(demo):
     assert os.stat(analysts_path(demo / "warehouse.duckdb")).st_mode & 0o222 == 0
+
+
+def test_read_only_on_disk_keeps_who_may_read_it(copy_of_demo):
+    """Only the write bits are taken away: under the service's umask 027 the file stays unreadable
+    to others (0440), not opened to everyone by a fixed 0444."""
+    wh = copy_of_demo / "warehouse.duckdb"
+    old = os.umask(0o027)
+    try:
+        analysts_path(wh).unlink()
+        rebuild(wh)
+    finally:
+        os.umask(old)
+    assert os.stat(analysts_path(wh)).st_mode & 0o777 == 0o440
