@@ -69,6 +69,7 @@ import pytest
 
 from pipelines import DATA_DIR
 from pipelines.cli import main
+from support import calendar
 from support.pushkit import make_id, person, segment, write_batch
 from support.spec import OFFICES_29
 
@@ -1708,14 +1709,14 @@ def test_calendar_entered_later_fills_every_unknown_deadline(tmp_path, base, mon
     assert sorted(o[2:] for o in objs) == [("ACCEPTED", "DEADLINE_UNKNOWN"), ("INCOMPLETE", "DEADLINE_UNKNOWN")]
     cal = tmp_path / "overrides.csv"
     cal.write_text(
-        (DATA_DIR / "calendar" / "overrides.csv").read_text(encoding="utf-8")
-        + "2027-01-01,holiday,national,元旦\n2027,complete,national,test\n",
+        (DATA_DIR / "calendar" / "overrides.csv").read_text(encoding="utf-8") + calendar.text_2027(),
         encoding="utf-8",
     )
     from pipelines import workdays
 
     monkeypatch.setattr(workdays, "OVERRIDES_FILE", cal)
-    monkeypatch.setitem(_NAT, date(2027, 1, 1), False)
+    for d in calendar.DAYS_OFF_2027:
+        monkeypatch.setitem(_NAT, d, False)
     _COMPLETE.add(2027)
     try:
         assert m.apply([]) == []
