@@ -195,6 +195,8 @@ def world(tmp_path_factory):
         # mid-January: the division enters 2027 (here the TEST calendar)
         with open(cal, "a", encoding="utf-8") as fh:
             fh.write(calendar.text_2027())
+        # the month of January is run before any county sends a file: its worklist has the deadlines
+        w.month("2027-01")
         w.snap["after entry"] = w.feedback(
             [
                 ("dec15b", "OBJECTION_FILED", "2027-01-20"),  # late on the calendar now known
@@ -202,7 +204,6 @@ def world(tmp_path_factory):
                 ("dec22", "OBJECTION_FILED", "2027-01-19"),  # the supplement: not judged again
             ]
         )
-        w.month("2027-01")
         w.declare("2027-02")
         w.month("2027-02")
     return w
@@ -244,7 +245,8 @@ def test_the_worklist_says_why_a_deadline_is_not_shown(world):
     assert dec["dec10"] == "2026-12-31"
     assert dec["apr"] == dec["dec15a"] == dec["dec15b"] == PENDING
     assert dec["dec16"] == dec["dec22"] == dec["may"] == ""  # not received yet
-    jan = world.worklist_deadlines("2027-01")  # after the calendar was entered
+    # the calendar entered, then the month of January run before any feedback: the run fills them in
+    jan = world.worklist_deadlines("2027-01")
     assert jan["dec15a"] == jan["apr"] == "2027-01-06" and jan["dec16"] == "2027-01-07"
     assert PENDING not in jan.values()
 
@@ -276,3 +278,16 @@ def test_reminders_and_declarations_across_the_year(world):
     assert forecast == [(2027 * 12 + 1, 2028 * 12 + 0)]
     page = (world.out / "2027-01" / "report" / "index.html").read_text(encoding="utf-8")
     assert "与上月（2026-12）比较" in page
+
+
+def test_a_calendar_file_being_edited_does_not_stop_the_month(tmp_path, monkeypatch):
+    """The run now computes the deadlines its worklists show (above); a calendar file that cannot be
+    read (a row half typed on 15 January) leaves them as they were and says so, the month goes on."""
+    cal = tmp_path / "overrides.csv"
+    cal.write_text(workdays.OVERRIDES_FILE.read_text(encoding="utf-8") + "2027-01-0\n", encoding="utf-8")
+    monkeypatch.setattr(workdays, "OVERRIDES_FILE", cal)
+    w = World(tmp_path)
+    w.p = {"may": w.p["may"]}
+    w.month("2026-11")
+    assert (w.out / "2026-11" / "worklists" / "640104" / "worklist.csv").exists()
+    assert w.q("SELECT status FROM month_runs WHERE command = 'run'") == [("DONE",)]
