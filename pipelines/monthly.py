@@ -269,11 +269,30 @@ def notices_stage(con, ctx, *, validate: bool = True, replay: bool = False) -> d
 
 
 def worklists_stage(con, ctx, *, validate: bool = True, replay: bool = False) -> dict:
-    """Snapshot (unless replaying) and validate the worklists of P."""
+    """Snapshot (unless replaying) and validate the worklists of P, their objection deadlines first
+    computed on the calendar as it is now (:func:`_refresh_deadlines`)."""
     from . import outputs
 
+    counts = {} if replay else _refresh_deadlines(con, ctx)
     n = outputs.prepare_worklists(con, ctx, validate=validate, rebuild=not replay)
-    return {} if replay else {"worklist rows (snapshot)": n}
+    return counts if replay else {**counts, "worklist rows (snapshot)": n}
+
+
+def _refresh_deadlines(con, ctx) -> dict:
+    """The objection deadlines the worklists show, on the calendar as it is now (rules.md §7): a year
+    entered since the last ``feedback`` or ``declare`` (the feedback DAG applies nothing, and so
+    refreshes nothing, when no county sent a file) is not left 待定 on P's worklists.  A calendar file
+    that cannot be read leaves them as they are, with a warning: the month is not stopped for it
+    (docs/decisions.md, sixteenth session)."""
+    from .feedback import refresh_deadlines
+    from .workdays import CalendarFileError
+
+    try:
+        n = refresh_deadlines(con, ctx.settings)
+    except CalendarFileError as exc:
+        log.warning("objection deadlines not recomputed, the working-day calendar file is not readable: %s", exc)
+        return {"objection deadlines not recomputed (calendar file)": "see the log"}
+    return {"objection deadlines filled in or moved (calendar changed)": n} if n else {}
 
 
 def forecast_stage(con, ctx, *, validate: bool = True, replay: bool = False) -> dict:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import logging
 import re
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -45,8 +46,16 @@ README_FILE = DATA_DIR / "calendar" / "README.md"
 KINDS = ("holiday", "workday", "complete")
 SCOPES = ("national", "ningxia")
 
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+#: ``YYYY-MM-DD``; also ``YYYY/M/D`` and ``YYYY-M-D``: a year first is unambiguous, and Excel or WPS
+#: on Chinese Windows saves a date cell of the file as ``2027/1/1`` (docs/decisions.md, sixteenth session)
+_DATE = re.compile(r"^([0-9]{4})([-/])([0-9]{1,2})\2([0-9]{1,2})$")
 _YEAR = re.compile(r"^[0-9]{4}$")
+#: The State Council's days off of a year, from 2025 on: 13 (全国年节及纪念日放假办法 第二条: 元旦 1,
+#: 春节 4, 清明节 1, 劳动节 2, 端午节 1, 中秋节 1, 国庆节 3), each one falling on a weekend made up on a
+#: working day (第六条), so at least 13 days off fall on Monday–Friday.  A year marked complete with fewer
+#: is half entered: its deadlines would come too early and an objection in time would be refused.
+_MIN_WEEKDAYS_OFF = 13
+_MIN_WEEKDAYS_OFF_FROM = 2025
 
 
 def _shown(path: Path) -> str:
@@ -159,19 +168,70 @@ class Calendar:
 _logged_years: set[int] = set()
 
 
-def _parse_file(path: Path) -> tuple[dict, dict, frozenset, frozenset]:
+def _decode(path: Path, data: bytes) -> str:
+    """UTF-8 (BOM or not), else GB18030 — what Excel's and WPS's plain "CSV" saves on Chinese
+    Windows, as for the feedback files; anything else (UTF-16 "Unicode text") a clear error."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in data:
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError:
+            pass
+    raise CalendarFileError(
+        f"{path}, line {line}: the file is neither UTF-8 nor GB18030/GBK (Unicode/UTF-16 text?): "
+        "save it as 'CSV UTF-8' (see data/calendar/README.md)"
+    )
+
+
+def _day(where: str, when: str) -> date:
+    m = _DATE.match(when)
+    if not m:
+        raise CalendarFileError(f"{where}: date must be YYYY-MM-DD, not {when!r}")
+    try:
+        return date(int(m.group(1)), int(m.group(3)), int(m.group(4)))
+    except ValueError:
+        raise CalendarFileError(f"{where}: {when!r} is not a real date") from None
+
+
+def _check_complete(path: Path, national: dict, complete_at: dict[int, int]) -> None:
+    """A national year marked complete that the library does not know holds its days off (see
+    _MIN_WEEKDAYS_OFF): a ``complete`` row typed before the days, or a half-entered year, is an error."""
+    lo, hi = _library_years()
+    for year, line_no in sorted(complete_at.items()):
+        if lo <= year <= hi or year < _MIN_WEEKDAYS_OFF_FROM:
+            continue
+        off = sum(1 for d, working in national.items() if d.year == year and not working and d.weekday() < 5)
+        if off < _MIN_WEEKDAYS_OFF:
+            raise CalendarFileError(
+                f"{path}, line {line_no}: {year} is marked complete (national) but only {off} day(s) off on "
+                f"Monday-Friday of {year} are entered; the State Council's arrangement has at least "
+                f"{_MIN_WEEKDAYS_OFF} (全国年节及纪念日放假办法 第二条、第六条). Enter every day off and adjusted "
+                f"working day of the notice, or remove the '{year},complete,national' row until they are: "
+                f"deadlines computed on a half-entered year would come too early"
+            )
+
+
+def _parse_file(path: Path, data: bytes | None) -> tuple[dict, dict, frozenset, frozenset]:
     national: dict[date, bool] = {}
     ningxia: dict[date, bool] = {}
     complete: dict[str, set[int]] = {"national": set(), "ningxia": set()}
-    if not path.exists():
+    if data is None:
         return national, ningxia, frozenset(), frozenset()
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        lines = [(i, line) for i, line in enumerate(fh, start=1) if line.strip() and not line.lstrip().startswith("#")]
+    text = _decode(path, data)
+    lines = [
+        (i, line)
+        for i, line in enumerate(text.splitlines(keepends=True), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     if not lines:
         return national, ningxia, frozenset(), frozenset()
     reader = csv.reader([line for _, line in lines])
     header = [h.strip().lower() for h in next(reader)]
     need = ["date", "kind", "scope"]
+    complete_at: dict[int, int] = {}
     if header[:3] != need:
         raise CalendarFileError(f"{path}, line {lines[0][0]}: the header must start with date,kind,scope(,name)")
     for (line_no, _), row in zip(lines[1:], reader):
@@ -186,39 +246,57 @@ def _parse_file(path: Path) -> tuple[dict, dict, frozenset, frozenset]:
             if not _YEAR.match(when):
                 raise CalendarFileError(f"{where}: a 'complete' row takes a year YYYY in the date column, not {when!r}")
             complete[scope].add(int(when))
+            if scope == "national":
+                complete_at.setdefault(int(when), line_no)
             continue
-        if not _DATE.match(when):
-            raise CalendarFileError(f"{where}: date must be YYYY-MM-DD, not {when!r}")
-        try:
-            d = date.fromisoformat(when)
-        except ValueError:
-            raise CalendarFileError(f"{where}: {when!r} is not a real date") from None
+        d = _day(where, when)
         target = national if scope == "national" else ningxia
         working = kind == "workday"
         if d in target and target[d] != working:
             raise CalendarFileError(f"{where}: {when} is entered both as a holiday and as a workday ({scope})")
         target[d] = working
+    _check_complete(path, national, complete_at)
     return national, ningxia, frozenset(complete["national"]), frozenset(complete["ningxia"])
 
 
 @lru_cache(maxsize=8)
-def _load(path: Path, mtime_ns: int, size: int) -> Calendar:
-    national, ningxia, nat_c, nx_c = _parse_file(path)
+def _load(path: Path, data: bytes | None) -> Calendar:
+    national, ningxia, nat_c, nx_c = _parse_file(path, data)
     return Calendar(path, _library_years(), national, ningxia, nat_c, nx_c)
+
+
+def _stat(p: Path) -> tuple[int, int] | None:
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _read_settled(p: Path) -> bytes | None:
+    """The file's bytes, read again while it changes under the read (the division saving it while a
+    command runs: a torn read would be half a calendar); None when there is no file."""
+    for _ in range(5):
+        before = _stat(p)
+        if before is None:
+            return None
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            continue  # replaced (saved by renaming a new file over it): read the new one
+        if _stat(p) == before and len(data) == before[1]:
+            return data
+        time.sleep(0.2)
+    raise CalendarFileError(f"{p}: the file kept changing while it was read: run the command again once it is saved")
 
 
 def load_calendar(path: str | Path | None = None) -> Calendar:
     """The calendar: chinese_calendar plus ``path`` (default ``data/calendar/overrides.csv``).
 
-    Re-read when the file changes (cached on its modification time and size).
+    The file is read on every call (a few kB) and parsed again only when its bytes changed.
     """
     p = Path(path) if path else OVERRIDES_FILE
-    try:
-        st = p.stat()
-        key = (st.st_mtime_ns, st.st_size)
-    except FileNotFoundError:
-        key = (0, -1)
-    return _load(p, *key)
+    return _load(p, _read_settled(p))
 
 
 def is_working_day(d: date, *, regional: bool = True, calendar: Calendar | None = None) -> bool:

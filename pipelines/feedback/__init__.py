@@ -20,7 +20,7 @@ the result was received (:func:`pipelines.workdays.add_working_days`).  A deadli
 year no calendar covers is never guessed: it is kept as NULL (``CALENDAR_UNKNOWN``),
 a warning says so, and an objection filed meanwhile is accepted as on time — nobody
 loses a right because our calendar misses a year.  Such deadlines are filled in as soon
-as the calendar knows the year (on every later ``feedback`` and ``declare``).
+as the calendar knows the year (on every later ``feedback``, ``declare`` and monthly run).
 
 Refusal reasons and log lines never carry an ID number, a name or a phone: they name
 the file, the row, the event and the reason code.

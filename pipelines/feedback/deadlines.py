@@ -5,7 +5,7 @@ was received (:func:`pipelines.workdays.add_working_days`).  A deadline in a yea
 covers is never guessed: it is kept as NULL (``CALENDAR_UNKNOWN``), a warning says so, and it is
 filled in as soon as the calendar knows the year, and a deadline computed before the calendar's
 regional rows for its year were entered is computed again (:func:`refresh_deadlines`, on every
-later ``feedback`` and ``declare``).
+later ``feedback``, ``declare`` and monthly run).
 """
 
 from __future__ import annotations

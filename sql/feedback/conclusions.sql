@@ -42,7 +42,7 @@ UPDATE conclusions SET confirmed_on = NULL, confirmed_by = NULL WHERE entry_id =
 
 -- name: received_days
 -- the days the current conclusions were received on (their deadlines, computed again on every
--- feedback and declare: pipelines/feedback/deadlines.py::refresh_deadlines)
+-- feedback, declare and run: pipelines/feedback/deadlines.py::refresh_deadlines)
 SELECT DISTINCT received_on FROM conclusions
 WHERE superseded_on IS NULL AND received_on IS NOT NULL ORDER BY received_on;
 

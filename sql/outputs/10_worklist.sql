@@ -11,7 +11,7 @@ WITH ev AS (
     FROM flags WHERE month_mi = {{ month_mi }} GROUP BY id_no
 ),
 -- the two columns of entry_status the worklist shows, without the rest of that view
-cur AS (SELECT entry_id, objection_deadline FROM conclusions WHERE superseded_on IS NULL),
+cur AS (SELECT entry_id, objection_deadline, deadline_status FROM conclusions WHERE superseded_on IS NULL),
 -- the latest objection's status, and while it waits for material the one-time notice listing it all
 -- (rules.md §7 "incomplete → one notice listing all missing items": the office hands it over)
 obj AS (SELECT entry_id, arg_max(status, objection_no) AS objection_status,
@@ -29,7 +29,11 @@ SELECT {{ month_mi }}, e.entry_id, e.id_no, p.name, r.gender, mi_text(r.birth_mi
        e.stage, strftime(e.stage_since, '%Y-%m-%d'), e.officer_id, strftime(e.due_date, '%Y-%m-%d'),
        coalesce(e.due_date < DATE {{ month_first | sql_str }}, false) AND e.closed_mi IS NULL,
        mi_text(e.elected_retirement_mi),
-       strftime(cur.objection_deadline, '%Y-%m-%d'), obj.objection_status,
+       -- a result received whose deadline reaches a year the working-day calendar does not know yet
+       -- (CALENDAR_UNKNOWN, rules.md §7): said so, not left empty as for a result not received yet
+       CASE WHEN cur.deadline_status = 'CALENDAR_UNKNOWN' THEN '待定（节假日安排未录入）'
+            ELSE strftime(cur.objection_deadline, '%Y-%m-%d') END,
+       obj.objection_status,
        notice_channel(phone_normalized(p.phone), r.insurance_type, p.employer_uscc, p.employer_name),
        obj.missing_notice
 FROM ledger_entries e

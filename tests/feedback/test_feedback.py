@@ -13,6 +13,7 @@ import pytest
 from pipelines import feedback
 from pipelines.feedback import FeedbackFileRefused, apply_feedback_files, objection_deadline
 from pipelines.settings import load_settings
+from support import calendar
 from support.pushkit import make_id
 from support.feedback import mi, Person, Wh, row, PATH, path_rows, P, D0  # noqa: F401
 
@@ -305,9 +306,7 @@ def test_unknown_calendar_year_keeps_deadline_open_and_never_refuses(wh, tmp_pat
     assert wh.q("SELECT status, timeliness, deadline FROM objections") == [("ACCEPTED", "DEADLINE_UNKNOWN", None)]
     # the State Council's 2027 arrangement is entered: the deadline is filled in (no second notice)
     cal = tmp_path / "overrides.csv"
-    cal.write_text(
-        "date,kind,scope,name\n2027-01-01,holiday,national,元旦\n2027,complete,national,test\n", encoding="utf-8"
-    )
+    cal.write_text("date,kind,scope,name\n" + calendar.text_2027(), encoding="utf-8")
     from pipelines import workdays
 
     monkeypatch.setattr(workdays, "OVERRIDES_FILE", cal)

@@ -18,6 +18,7 @@ from pipelines.workdays import (
     is_working_day,
     load_calendar,
 )
+from support.calendar import ROWS_2027
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
@@ -128,14 +129,7 @@ def test_new_national_year_from_file(tmp_path):
     # rows without the complete row: still unknown, and the message says so
     with pytest.raises(UnknownCalendarYear, match="not marked complete"):
         add_working_days(date(2026, 12, 15), 15, regional=False, calendar=cal)
-    cal = write_calendar(
-        tmp_path,
-        rows
-        + [
-            "2027,complete,national,国务院办公厅关于2027年部分节假日安排的通知",
-            "2027-01-09,workday,national,test 调休",
-        ],
-    )
+    cal = write_calendar(tmp_path, [*ROWS_2027, "2027-01-09,workday,national,test 调休"])
     # Dec 16..31: 12 working days; Jan 1 (Fri) off; Jan 4, 5, 6
     assert add_working_days(date(2026, 12, 15), 15, regional=False, calendar=cal) == date(2027, 1, 6)
     assert is_working_day(date(2027, 1, 9), regional=False, calendar=cal)  # Saturday made working
@@ -162,7 +156,10 @@ def test_national_override_wins_over_library(tmp_path):
     [
         ("2027-01-01,vacation,national,x", "kind"),
         ("2027-01-01,holiday,beijing,x", "scope"),
-        ("2027/01/01,holiday,national,x", "YYYY-MM-DD"),
+        ("2027.01.01,holiday,national,x", "YYYY-MM-DD"),
+        ("2027/01-01,holiday,national,x", "YYYY-MM-DD"),
+        ("27/1/1,holiday,national,x", "YYYY-MM-DD"),
+        ("2027/2/30,holiday,national,x", "real date"),
         ("2027-02-30,holiday,national,x", "real date"),
         ("2027-01,complete,national,x", "year"),
     ],
