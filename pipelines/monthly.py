@@ -209,7 +209,10 @@ def _warn_calendar(ctx) -> None:
     from . import workdays
 
     n = ctx.settings.objection_working_days
-    text = workdays.outlook_warning(workdays.month_outlook(ctx.month_mi, n), n)
+    try:
+        text = workdays.outlook_warning(workdays.month_outlook(ctx.month_mi, n), n)
+    except workdays.CalendarFileError as exc:  # the month goes on; feedback refuses until it is corrected
+        text = f"the working-day calendar file cannot be read, its outlook not checked: {exc}"
     if text:
         log.warning("run %s: %s", ctx.month, text)
 

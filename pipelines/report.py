@@ -218,13 +218,17 @@ def calendar_section(ctx) -> dict | None:
     """The report's warning when the working-day calendar lacks what the objection deadlines of
     results received in P or P+1 need (rules.md §7; None when it lacks nothing).  It reflects the
     calendar file as it is when the report is written."""
-    from .workdays import month_outlook
+    from .workdays import CalendarFileError, month_outlook
 
     n = ctx.settings.objection_working_days
-    o = month_outlook(ctx.month_mi, n)
+    try:
+        o = month_outlook(ctx.month_mi, n)
+    except CalendarFileError:  # the run's log names the line; the report says it cannot tell
+        return {"days": n, "broken": True, "year": None, "open_from": None, "regional": []}
     if o.unknown_year is None and not o.regional_years:
         return None
     return {
+        "broken": False,
         "days": n,
         "year": o.unknown_year,
         "open_from": o.open_from.isoformat() if o.open_from else None,

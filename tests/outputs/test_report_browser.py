@@ -212,7 +212,18 @@ def test_the_report_and_the_run_warn_while_the_calendar_lacks_the_year_deadlines
 
 
 def test_the_report_is_quiet_once_the_calendar_knows_the_years(world, tmp_path, calendar_file, caplog):
-    calendar_file(["2027,complete,national,test calendar", "2026,complete,ningxia,test", "2027,complete,ningxia,test"])
+    from support.calendar import ROWS_2027
+
+    calendar_file([*ROWS_2027, "2026,complete,ningxia,test", "2027,complete,ningxia,test"])
     html = _replay_report(world, tmp_path)
     assert 'data-warning="calendar"' not in html and "工作日历" not in html
     assert not any("working-day calendar" in r.getMessage() for r in caplog.records)
+
+
+def test_a_calendar_file_that_cannot_be_read_is_said_and_the_month_goes_on(world, tmp_path, calendar_file, caplog):
+    """A half-typed calendar row stops feedback (nothing guessed), not the month: its run warns and
+    its report says the deadlines are not recomputed until the file is corrected."""
+    calendar_file(["2027-13-01,holiday,national,typo"])
+    block = _replay_report(world, tmp_path).split('data-warning="calendar"')[1].split("</div>")[0]
+    assert "工作日历文件有误" in block and "2027年工作日历尚未录入" not in block
+    assert any("calendar file cannot be read" in r.getMessage() for r in caplog.records)
