@@ -24,6 +24,9 @@ STEPS = Steps(
         "15_person_key",
         "20_flags",
         "30_entries",
+        "35_conclusions",
+        "37_objections",
+        "38_declarations",
         "40_transitions",
         "50_notices",
         "55_withdrawn",
@@ -59,6 +62,7 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
         flags = run_step(con, STEPS["20_flags"], bind=[mi, id_no])
         entries = run_step(con, STEPS["30_entries"], bind=[id_no])
         trans = run_step(con, STEPS["40_transitions"], bind=[id_no])
+        fb = [run_step(con, STEPS[n], bind=[id_no]) for n in ("35_conclusions", "37_objections", "38_declarations")]
         notices = run_step(con, STEPS["50_notices"], bind=[id_no])
         withdrawn = (
             run_step(con, STEPS["55_withdrawn"], bind=[id_no])
@@ -79,6 +83,7 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
     if lang == "zh":
         return "\n".join(
             _zh(settings, key, r, P, O, S, ins, age_years, ptype_code, flags, entries, trans, notices, withdrawn, hand)
+            + _feedback_lines(*fb, "zh")
             + ([""] + outside_zh if outside_zh else [])
         )
     who = {1: "man", 2: "woman"}[int(r.gender)]
@@ -137,9 +142,62 @@ def explain_person(id_no: str, month: str, warehouse: str | Path, lang: str = "e
         L.append("")
         L.append("Handovers:")
         L += [f"  {h[0]} {h[1]}: {h[2]} → {h[3]} ({h[4]})" for h in hand]
+    L += _feedback_lines(*fb, "en")
     if outside:
         L += [""] + outside
     return "\n".join(L)
+
+
+def _feedback_lines(conclusions, objections, declarations, lang: str) -> list[str]:
+    """Conclusions, objections and declaration screenings (rules.md §6, §7): what the county offices
+    reported and the month-start screening decided, with the objection deadline (待定 while the
+    working-day calendar lacks a year it reaches)."""
+    from .labels import code_label as lb
+
+    zh = lang == "zh"
+    if not (conclusions or objections or declarations):
+        return []
+    L = [
+        "",
+        "结论、异议与申报（rules.md §6、§7）：" if zh else "Conclusions, objections, declarations (rules.md §6, §7):",
+    ]
+    for c in conclusions:
+        due = c[6] if c[7] != "CALENDAR_UNKNOWN" else ("待定（节假日安排未录入）" if zh else "open (calendar)")
+        if zh:
+            L.append(
+                f"  结论 v{c[1]}（台账 {c[0]}）：{c[2]} 作出，档案{lb('archive_conclusion', c[3])}，认定缴费 {c[4]} 个月；"
+                f"送达 {c[5] or '—'}，异议截止 {due or '—'}"
+                + (f"，{c[8]} 确认（{lb('confirmer', c[9])}）" if c[8] else "")
+                + (f"，{c[10]} 被新版本取代" if c[10] else "")
+            )
+        else:
+            L.append(
+                f"  conclusion v{c[1]} (entry {c[0]}): issued {c[2]}, archive {c[3]}, counted {c[4]} months; "
+                f"received {c[5] or '—'}, objection deadline {due or '—'}"
+                + (f", confirmed {c[8]} by {c[9]}" if c[8] else "")
+                + (f", superseded {c[10]}" if c[10] else "")
+            )
+    for o in objections:
+        missing = f"，待补 {o[7]}" if zh and o[7] else (f", missing {o[7]}" if o[7] else "")
+        if zh:
+            L.append(
+                f"  异议 {o[1]}（对结论 v{o[2]}）：{o[3]} 提出，期限 {o[4] or '待定'}（{lb('timeliness', o[5])}），"
+                f"{lb('objection_status', o[6])}{missing}"
+                + (f"，受理于 {o[8]}" if o[8] else "")
+                + (f"，办结于 {o[9]}" if o[9] else "")
+            )
+        else:
+            L.append(
+                f"  objection {o[1]} (to v{o[2]}): filed {o[3]}, deadline {o[4] or 'open'} ({o[5]}), {o[6]}{missing}"
+                + (f", accepted {o[8]}" if o[8] else "")
+                + (f", resolved {o[9]}" if o[9] else "")
+            )
+    for d in declarations:
+        if zh:
+            L.append(f"  {d[0]} 月初申报筛查：{lb('decision', d[1])}，{lb('retirement_source', d[3])} {d[2]}")
+        else:
+            L.append(f"  declaration screening {d[0]}: {d[1]} for {d[2]} ({d[3]}; {d[4]})")
+    return L
 
 
 def _forecast_lines(con, id_no: str, month_mi: int, settings, lang: str = "en") -> list[str]:

@@ -25,6 +25,7 @@ import pytest
 from pipelines import workdays
 from pipelines.declare import declare_month
 from pipelines.feedback import COLUMNS, apply_feedback_files
+from pipelines.explain import explain_person
 from pipelines.ingest import ingest_batches
 from pipelines.monthly import run_month
 from support import calendar
@@ -192,6 +193,8 @@ def world(tmp_path_factory):
         )
         w.snap["deadlines before"] = w.by_key(DEADLINES)
         w.snap["objections before"] = w.by_key(OBJECTIONS)
+        for lang in ("zh", "en"):
+            w.snap[f"explain {lang}"] = explain_person(w.p["dec15a"]["id_no"], "2026-12", w.wh, lang=lang)
         # mid-January: the division enters 2027 (here the TEST calendar)
         with open(cal, "a", encoding="utf-8") as fh:
             fh.write(calendar.text_2027())
@@ -291,3 +294,25 @@ def test_a_calendar_file_being_edited_does_not_stop_the_month(tmp_path, monkeypa
     w.month("2026-11")
     assert (w.out / "2026-11" / "worklists" / "640104" / "worklist.csv").exists()
     assert w.q("SELECT status FROM month_runs WHERE command = 'run'") == [("DONE",)]
+
+
+def test_explain_tells_the_conclusion_its_open_deadline_and_the_objection(world):
+    """``retire-prep explain`` for a person whose deadline is kept open: the conclusion, the 待定
+    deadline and the objection accepted meanwhile (it said nothing of feedback before)."""
+    zh, en = world.snap["explain zh"], world.snap["explain en"]
+    assert "结论、异议与申报（rules.md §6、§7）：" in zh
+    assert "结论 v1" in zh and "送达 2026-12-15，异议截止 待定（节假日安排未录入）" in zh
+    assert "异议 1（对结论 v1）：2027-01-08 提出，期限 待定（期限未能确定），已受理，受理于 2027-01-08" in zh
+    assert "received 2026-12-15, objection deadline open (calendar)" in en
+    assert "objection 1 (to v1): filed 2027-01-08, deadline open (DEADLINE_UNKNOWN), ACCEPTED" in en
+    assert world.p["dec15a"]["id_no"] not in zh + en
+
+
+def test_explain_tells_the_declaration_screenings(world):
+    id_no, month, decision = world.q(
+        "SELECT id_no, month_mi, decision FROM declaration_decisions ORDER BY month_mi, id_no LIMIT 1"
+    )[0]
+    shown = f"{month // 12}-{month % 12 + 1:02d}"
+    zh = explain_person(id_no, "2027-02", world.wh, lang="zh")
+    en = explain_person(id_no, "2027-02", world.wh, lang="en")
+    assert f"{shown} 月初申报筛查：" in zh and f"declaration screening {shown}: {decision} for " in en
