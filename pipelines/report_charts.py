@@ -11,6 +11,7 @@ from html import escape
 
 from markupsafe import Markup
 
+MUTED = "#c8c8c8"  # a category drawn apart (not ranked)
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 
 
@@ -70,9 +71,14 @@ def hbar_chart(
     unit: str = "",
     total_label: bool = True,
     max_value: float | None = None,
+    value_text: dict[str, str] | None = None,
+    muted: set[str] = frozenset(),
 ) -> Markup:
-    """Horizontal (stacked when several series) bars: one row per category."""
+    """Horizontal (stacked when several series) bars: one row per category.  ``value_text``: the
+    label at a bar's end by category (else its total and unit); ``muted``: categories drawn grey."""
     W, left, right, bar, gap, top = 1100, 210, 70, 18, 8, 8 + (24 if len(series) > 1 else 0)
+    if value_text:  # room for the longest label at a bar's end (a CJK character as wide as two digits)
+        right = max(right, 12 + 8 * max((len(t) + sum(ord(ch) > 0x2E80 for ch in t) for t in value_text.values()), default=0))
     H = top + len(cats) * (bar + gap) + 8
     totals = [sum(values.get((c, s), 0) or 0 for s, _ in series) for c, _ in cats]
     vmax = max_value or max(totals + [0]) or 1
@@ -100,12 +106,13 @@ def hbar_chart(
             w = round(v * scale, 1)
             out.append(
                 f'<rect x="{round(x, 1)}" y="{y}" width="{w}" height="{bar}" '
-                f'fill="{PALETTE[i % len(PALETTE)]}" data-cat="{_t(c)}" data-ser="{_t(s)}" '
+                f'fill="{MUTED if c in muted else PALETTE[i % len(PALETTE)]}" data-cat="{_t(c)}" data-ser="{_t(s)}" '
                 f'data-value="{_t(_fmt(v))}"><title>{_t(_label_text(label))} {_t(name)}：{_t(_fmt(v))}{unit}</title></rect>'
             )
             x += w
         if total_label:
-            out.append(f'<text x="{round(x, 1) + 6}" y="{y + bar - 4}" class="val">{_t(_fmt(totals[j]))}{unit}</text>')
+            text = value_text[c] if value_text and c in value_text else f"{_fmt(totals[j])}{unit}"
+            out.append(f'<text x="{round(x, 1) + 6}" y="{y + bar - 4}" class="val">{_t(text)}</text>')
     out.append("</svg>")
     return Markup("".join(out))
 
