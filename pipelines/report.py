@@ -277,7 +277,10 @@ def overdue_ranking(now: list[dict]) -> Chart:
     ranked = sorted((r for r in rows if r["ledger_entries"] >= MIN_RANKED), key=order)
     small = sorted((r for r in rows if r["ledger_entries"] < MIN_RANKED), key=order)
     values = {(r["office_code"], "overdue_rate"): pct[r["office_code"]] for r in rows}
-    shown = {r["office_code"]: f"{pct[r['office_code']]:.1f}%（{r['overdue_entries']}/{r['ledger_entries']}人）" for r in rows}
+    shown = {
+        r["office_code"]: f"{pct[r['office_code']]:.1f}%（{r['overdue_entries']}/{r['ledger_entries']}人）"
+        for r in rows
+    }
     empty = sorted(set(offices()) - {r["office_code"] for r in rows})
     note = (
         "超期率＝超期件数÷台账人数；超期：环节办结时限早于本月1日仍未办结（rules.md §7）。"

@@ -81,7 +81,9 @@ def hbar_chart(
     # on a screen, about 11 on A4, and a phone scrolls it sideways in its box at 560 px at least
     W, left, right, bar, gap = 800, 190, 60, 18, 8
     if value_text:  # room for the longest label at a bar's end (a CJK character as wide as two digits)
-        right = max(right, 12 + 8 * max((len(t) + sum(ord(ch) > 0x2E80 for ch in t) for t in value_text.values()), default=0))
+        right = max(
+            right, 12 + 8 * max((len(t) + sum(ord(ch) > 0x2E80 for ch in t) for t in value_text.values()), default=0)
+        )
     legend, x, y = [], left, 6
     for i, (s, name) in enumerate(series if len(series) > 1 else []):  # legend, wrapped to the width
         w = 22 + 13 * len(name)

@@ -185,7 +185,9 @@ def test_the_offices_numbers_are_their_worklists_and_notification_files(world):
         assert float(ranking[o]["超期率（%）"]) == round(100 * od / n, 1), o
 
     def lines(f):
-        return duckdb.execute(f"SELECT count(*) FROM read_csv('{f}', all_varchar=true)").fetchone()[0] if f.exists() else 0
+        return (
+            duckdb.execute(f"SELECT count(*) FROM read_csv('{f}', all_varchar=true)").fetchone()[0] if f.exists() else 0
+        )
 
     for r in _table(html, "各经办机构本月告知"):
         o, folder = _code(r["经办机构"]), p / "notifications" / _code(r["经办机构"])
