@@ -132,16 +132,38 @@ def _sum(rows: list[dict], key: str) -> int:
     return sum(r[key] or 0 for r in rows)
 
 
-def key_figures(hist: list[dict], mi: int, batches_now, batches_prev) -> list[dict]:
-    """The month's key figures, each with its change against the previous month (— when that
-    month was not run)."""
-    now = [r for r in hist if r["month_mi"] == mi]
-    prev = [r for r in hist if r["month_mi"] == mi - 1]
-    has_prev = bool(prev)
+def baseline_month(hist: list[dict], mi: int) -> int | None:
+    """The month the key figures are compared with: the last month run before mi (P-1, or the month
+    before a skipped stretch; docs/decisions.md "The report's comparison"), None when mi is the first."""
+    return max((r["month_mi"] for r in hist if r["month_mi"] < mi), default=None)
 
-    def fig(label, key=None, value=None, prev_value=None, unit="", rate=False, worse_up=False):
+
+def comparison(hist: list[dict], mi: int) -> dict:
+    """What the key figures are compared with, in the words the page shows."""
+    base = baseline_month(hist, mi)
+    if base is None:
+        return {"month": None, "text": "本月为首次运行，无上月可比较。", "label": "上月"}
+    gap = [format_month(k) for k in range(base + 1, mi)]
+    first = base == min(r["month_mi"] for r in hist)
+    text = f"与{format_month(base)}比较的变化列于各项数字下方"
+    text += f"（{'、'.join(gap)}未运行）。" if gap else "。"
+    if first:
+        text += f"{format_month(base)}为首次运行，当月台账人员全部为新纳入，本月新纳入不与其比较。"
+    return {"month": base, "text": text, "label": "上月" if not gap else format_month(base), "first": first}
+
+
+def key_figures(hist: list[dict], mi: int, batches_now, batches_prev, base: dict | None = None) -> list[dict]:
+    """The month's key figures, each with its change against the comparison month (:func:`comparison`:
+    the last month run before mi; no change shown when there is none, and none for 本月新纳入 against
+    the first month run, in which everyone was new)."""
+    base = base or comparison(hist, mi)
+    now = [r for r in hist if r["month_mi"] == mi]
+    prev = [r for r in hist if r["month_mi"] == base["month"]]
+    has_prev = base["month"] is not None
+
+    def fig(label, key=None, value=None, prev_value=None, unit="", rate=False, worse_up=False, compare=True):
         v = _sum(now, key) if key else value
-        p = (_sum(prev, key) if key else prev_value) if has_prev else None
+        p = (_sum(prev, key) if key else prev_value) if has_prev and compare else None
         return {
             "label": label,
             "value": v,
@@ -150,15 +172,17 @@ def key_figures(hist: list[dict], mi: int, batches_now, batches_prev) -> list[di
             "rate": rate,
             "worse_up": worse_up,
             "delta": None if p is None or v is None else round(v - p, 1) if rate else v - p,
+            "versus": base["label"],
+            "note": "" if compare or not has_prev else f"{base['label']}为首次运行，不作比较",
         }
 
-    def rate(rows):
+    def rate(rows):  # None when no person is in the ledger: 0 of 0 is no rate
         n = _sum(rows, "ledger_entries")
-        return round(100 * _sum(rows, "overdue_entries") / n, 1) if n else 0.0
+        return round(100 * _sum(rows, "overdue_entries") / n, 1) if n else None
 
     figures = [
         fig("台账人数", "ledger_entries", unit="人"),
-        fig("本月新纳入", "new_entries", unit="人"),
+        fig("本月新纳入", "new_entries", unit="人", compare=not base.get("first")),
         fig("本月告知合计", "notices_sent", unit="条"),
         fig("其中：短信", "sms_sent", unit="条"),
         fig("其中：经参保单位", "employer_notices", unit="条"),
@@ -166,6 +190,7 @@ def key_figures(hist: list[dict], mi: int, batches_now, batches_prev) -> list[di
         fig("超期件数", "overdue_entries", unit="件", worse_up=True),
         fig("超期率", value=rate(now), prev_value=rate(prev), unit="%", rate=True, worse_up=True),
         fig("未结异议", "objections_open", unit="件", worse_up=True),
+        fig("其中：已超期", "objections_overdue", unit="件", worse_up=True),
         fig("其中：本月到期", "objections_due_in_month", unit="件", worse_up=True),
         fig(
             "拒收批次",
@@ -236,6 +261,66 @@ def calendar_section(ctx) -> dict | None:
     }
 
 
+#: an office with fewer persons in the ledger is listed after the ranking, not ranked: one person
+#: more or less overdue moves its rate by 5 points or more (docs/decisions.md "The report's ranking")
+MIN_RANKED = 20
+
+
+def overdue_ranking(now: list[dict]) -> Chart:
+    """Chart 1: the offices by overdue rate, the worse first; at the same rate the office with more
+    persons overdue first.  Offices under MIN_RANKED persons follow, greyed and unranked; offices
+    of the region with no one in the ledger are named in the note."""
+    from .notify import office_short_name, offices
+
+    rows = [r for r in now if r["ledger_entries"]]
+    pct = {r["office_code"]: round(100 * r["overdue_entries"] / r["ledger_entries"], 1) for r in rows}
+
+    def order(r):
+        return (-pct[r["office_code"]], -r["overdue_entries"], r["office_code"])
+
+    ranked = sorted((r for r in rows if r["ledger_entries"] >= MIN_RANKED), key=order)
+    small = sorted((r for r in rows if r["ledger_entries"] < MIN_RANKED), key=order)
+    values = {(r["office_code"], "overdue_rate"): pct[r["office_code"]] for r in rows}
+    shown = {
+        r["office_code"]: f"{pct[r['office_code']]:.1f}%（{r['overdue_entries']}/{r['ledger_entries']}人）"
+        for r in rows
+    }
+    empty = sorted(set(offices()) - {r["office_code"] for r in rows})
+    note = (
+        "超期率＝超期件数÷台账人数；超期：环节办结时限早于本月1日仍未办结（rules.md §7）。"
+        "按超期率从高到低排名，超期率相同时超期件数多的在前；"
+        f"台账不足{MIN_RANKED}人的经办机构比率受个别人员影响大，列于最后（灰色），不参与排名。"
+    )
+    if empty:
+        note += "本月台账无人员：" + "、".join(office_short_name(offices()[o]["office_name"]) for o in empty) + "。"
+    return Chart(
+        "overdue_rate",
+        "各经办机构超期率排名",
+        hbar_chart(
+            "overdue_rate",
+            [(r["office_code"], office(r["office_code"])) for r in ranked + small],
+            [("overdue_rate", "超期率")],
+            values,
+            unit="%",
+            max_value=max(values.values(), default=0) or 1,
+            value_text=shown,
+            muted={r["office_code"] for r in small},
+        ),
+        ["排名", "经办机构", "台账人数", "超期件数", "超期率（%）"],
+        [
+            [
+                k if k else "—",
+                office(r["office_code"]),
+                r["ledger_entries"],
+                r["overdue_entries"],
+                _cell(r["office_code"], "overdue_rate", pct[r["office_code"]]),
+            ]
+            for k, r in [(i + 1, r) for i, r in enumerate(ranked)] + [(None, r) for r in small]
+        ],
+        note,
+    )
+
+
 def report_data(con, ctx) -> dict:
     # One piece on purpose: it reads top to bottom as the report does (key figures, then charts
     # 1-5 in page order, then the tables); each numbered block builds one chart and its table from
@@ -243,42 +328,13 @@ def report_data(con, ctx) -> dict:
     m, s = ctx.month_mi, ctx.as_of_seq
     hist = office_months(con, m)
     now = [r for r in hist if r["month_mi"] == m]
-    figures = key_figures(hist, m, batch_counts(con, m), batch_counts(con, m - 1))
+    base = comparison(hist, m)
+    prev_batches = batch_counts(con, base["month"]) if base["month"] is not None else None
+    figures = key_figures(hist, m, batch_counts(con, m), prev_batches, base)
     charts: list[Chart] = []
 
-    # 1. offices ranked by overdue rate
-    ranked = sorted(
-        (r for r in now if r["ledger_entries"]),
-        key=lambda r: (-(r["overdue_entries"] / r["ledger_entries"]), r["office_code"]),
-    )
-    rate = {
-        (r["office_code"], "overdue_rate"): round(100 * r["overdue_entries"] / r["ledger_entries"], 1) for r in ranked
-    }
-    charts.append(
-        Chart(
-            "overdue_rate",
-            "各经办机构超期率排名",
-            hbar_chart(
-                "overdue_rate",
-                [(r["office_code"], office(r["office_code"])) for r in ranked],
-                [("overdue_rate", "超期率")],
-                rate,
-                unit="%",
-                max_value=max(rate.values(), default=0) or 1,
-            ),
-            ["经办机构", "台账人数", "超期件数", "超期率（%）"],
-            [
-                [
-                    office(r["office_code"]),
-                    r["ledger_entries"],
-                    r["overdue_entries"],
-                    _cell(r["office_code"], "overdue_rate", rate[(r["office_code"], "overdue_rate")]),
-                ]
-                for r in ranked
-            ],
-            "超期：环节办结时限早于本月1日仍未办结（rules.md §7）。",
-        )
-    )
+    # 1. offices ranked by overdue rate: fair between sizes (docs/decisions.md "The report's ranking")
+    charts.append(overdue_ranking(now))
 
     # 2. each office's ledger by stage
     stage_series = [(st, code_label("stage", st)) for st in STAGES] + [("CLOSED_OTHER", "其他办结")]
@@ -379,7 +435,7 @@ def report_data(con, ctx) -> dict:
         "figures": figures,
         "charts": charts,
         "tables": tables,
-        "prev_month": format_month(m - 1),
+        "comparison": base["text"],
         "forecast": report_section(con, m),  # issue 18: each office's next months
         "skipped": skipped_section(con, m),  # months not run before this one (docs/decisions.md)
         "calendar": calendar_section(ctx),  # what the working-day calendar lacks (docs/operations.md)
@@ -403,6 +459,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
                 "经乡镇（街道）",
                 "短信计费条数",
                 "未结异议",
+                "其中：已超期",
                 "其中：本月到期",
             ],
             [
@@ -414,11 +471,13 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
                     r["township_notices"],
                     r["sms_segments"],
                     r["objections_open"],
+                    r["objections_overdue"],
                     r["objections_due_in_month"],
                 ]
                 for r in sorted(now, key=lambda r: r["office_code"])
             ],
-            "",
+            "未结异议：材料不全待补正或已受理待复核的异议；其中已超期：所在环节办结时限早于本月1日；"
+            "其中本月到期：办结时限在本月内、尚未超期（rules.md §7）。",
         )
     )
     scr = _rows(con, "40_screening", [m])[0]

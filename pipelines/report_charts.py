@@ -11,6 +11,8 @@ from html import escape
 
 from markupsafe import Markup
 
+SEPARATOR = ' stroke="#fff" stroke-width="1"'  # stacked segments apart, also printed in grey
+MUTED = "#c8c8c8"  # a category drawn apart (not ranked)
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 
 
@@ -70,25 +72,38 @@ def hbar_chart(
     unit: str = "",
     total_label: bool = True,
     max_value: float | None = None,
+    value_text: dict[str, str] | None = None,
+    muted: set[str] = frozenset(),
 ) -> Markup:
-    """Horizontal (stacked when several series) bars: one row per category."""
-    W, left, right, bar, gap, top = 1100, 210, 70, 18, 8, 8 + (24 if len(series) > 1 else 0)
+    """Horizontal (stacked when several series) bars: one row per category.  ``value_text``: the
+    label at a bar's end by category (else its total and unit); ``muted``: categories drawn grey."""
+    # 800 wide (the page shows it at most at its own size, svg.chart's max-width): its text stays 13 px
+    # on a screen, about 11 on A4, and a phone scrolls it sideways in its box at 560 px at least
+    W, left, right, bar, gap = 800, 190, 60, 18, 8
+    if value_text:  # room for the longest label at a bar's end (a CJK character as wide as two digits)
+        right = max(
+            right, 12 + 8 * max((len(t) + sum(ord(ch) > 0x2E80 for ch in t) for t in value_text.values()), default=0)
+        )
+    legend, x, y = [], left, 6
+    for i, (s, name) in enumerate(series if len(series) > 1 else []):  # legend, wrapped to the width
+        w = 22 + 13 * len(name)
+        if x + w > W and x > left:
+            x, y = left, y + 20
+        legend.append(
+            f'<rect x="{x}" y="{y}" width="12" height="12" fill="{PALETTE[i % len(PALETTE)]}"/>'
+            f'<text x="{x + 16}" y="{y + 10}" class="legend">{_t(name)}</text>'
+        )
+        x += w
+    top = 8 + (y + 18 if legend else 0)
     H = top + len(cats) * (bar + gap) + 8
     totals = [sum(values.get((c, s), 0) or 0 for s, _ in series) for c, _ in cats]
     vmax = max_value or max(totals + [0]) or 1
     scale = (W - left - right) / vmax
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" class="chart" role="img" '
-        f'data-chart="{cid}" aria-label="{_t(cid)}">'
+        f'data-chart="{cid}" aria-label="{_t(cid)}">',
+        *legend,
     ]
-    if len(series) > 1:  # legend
-        x = left
-        for i, (s, name) in enumerate(series):
-            out.append(
-                f'<rect x="{x}" y="6" width="12" height="12" fill="{PALETTE[i % len(PALETTE)]}"/>'
-                f'<text x="{x + 16}" y="16" class="legend">{_t(name)}</text>'
-            )
-            x += 22 + 13 * len(name)
     for j, (c, label) in enumerate(cats):
         y = top + j * (bar + gap)
         out.append(
@@ -100,12 +115,13 @@ def hbar_chart(
             w = round(v * scale, 1)
             out.append(
                 f'<rect x="{round(x, 1)}" y="{y}" width="{w}" height="{bar}" '
-                f'fill="{PALETTE[i % len(PALETTE)]}" data-cat="{_t(c)}" data-ser="{_t(s)}" '
-                f'data-value="{_t(_fmt(v))}"><title>{_t(_label_text(label))} {_t(name)}：{_t(_fmt(v))}{unit}</title></rect>'
+                f'fill="{MUTED if c in muted else PALETTE[i % len(PALETTE)]}" data-cat="{_t(c)}" data-ser="{_t(s)}" '
+                f'data-value="{_t(_fmt(v))}"{SEPARATOR if len(series) > 1 and w else ""}><title>{_t(_label_text(label))} {_t(name)}：{_t(_fmt(v))}{unit}</title></rect>'
             )
             x += w
         if total_label:
-            out.append(f'<text x="{round(x, 1) + 6}" y="{y + bar - 4}" class="val">{_t(_fmt(totals[j]))}{unit}</text>')
+            text = value_text[c] if value_text and c in value_text else f"{_fmt(totals[j])}{unit}"
+            out.append(f'<text x="{round(x, 1) + 6}" y="{y + bar - 4}" class="val">{_t(text)}</text>')
     out.append("</svg>")
     return Markup("".join(out))
 

@@ -29,7 +29,9 @@ w AS (
            count(*) FILTER (w.objection_status IN ('INCOMPLETE', 'ACCEPTED') AND NOT w.overdue
                             AND w.due_date < strftime(make_date(CAST((w.month_mi + 1) // 12 AS BIGINT),
                                                                 CAST((w.month_mi + 1) % 12 + 1 AS BIGINT), 1),
-                                                      '%Y-%m-%d'))   AS objections_due_in_month
+                                                      '%Y-%m-%d'))   AS objections_due_in_month,
+           -- an open objection whose stage was already past its due date on the 1st (the report's 其中：已超期)
+           count(*) FILTER (w.objection_status IN ('INCOMPLETE', 'ACCEPTED') AND w.overdue) AS objections_overdue
     FROM worklist_rows w LEFT JOIN ledger_entries e USING (entry_id)
     WHERE w.month_mi IN (SELECT month_mi FROM run)
       {% if upto_mi is not none %}AND w.month_mi <= {{ upto_mi | int }}{% endif %}
@@ -59,6 +61,7 @@ SELECT month_text(month_mi) AS month, month_mi, office_code,
             ELSE round(overdue_entries / ledger_entries, 4) END AS overdue_rate,
        coalesce(objections_open, 0) AS objections_open,
        coalesce(objections_due_in_month, 0) AS objections_due_in_month,
+       coalesce(objections_overdue, 0) AS objections_overdue,
        coalesce(notices_sent, 0) AS notices_sent, coalesce(sms_sent, 0) AS sms_sent,
        coalesce(employer_notices, 0) AS employer_notices, coalesce(township_notices, 0) AS township_notices,
        coalesce(sms_segments, 0) AS sms_segments

@@ -119,8 +119,11 @@ def load_page(
     height: int = 900,
     screenshot: Path | None = None,
     exe: str | None = None,
+    scale: float = 1,
+    mobile: bool = False,
 ) -> dict:
-    """Open ``path`` (a local file) at ``width`` px; returns ``requests`` (URLs), ``exceptions``
+    """Open ``path`` (a local file) at ``width`` px (``scale``: device pixels a CSS pixel, ``mobile``:
+    a phone's viewport); returns ``requests`` (URLs), ``exceptions``
     (uncaught script errors), ``console_errors``, ``value`` (the expression's JSON value)."""
     exe = exe or chromium_path()
     if not exe:
@@ -135,7 +138,7 @@ def load_page(
                 b.send(f"{domain}.enable", session=s)
             b.send(
                 "Emulation.setDeviceMetricsOverride",
-                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": mobile},
                 session=s,
             )
             b.events.clear()
