@@ -148,6 +148,14 @@ def _summary(f: dict, file_name: str) -> list[tuple[str, str]]:
                 "“发生日期”升序排序后重新报送整个文件（已处理的行不会重复处理）",
             )
         )
+    if f.get("deadlines_open"):
+        lines.append(
+            (
+                "异议期限",
+                f"有{f['deadlines_open']}人的异议期限待定：期限延至的年份，国务院节假日安排尚未录入工作日历。"
+                "期间提出的异议按期内受理；录入后自动计算，并在台账清单“异议截止日期”中显示",
+            )
+        )
     if f["sent_again"]:
         lines.append(
             (

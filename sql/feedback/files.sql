@@ -1,4 +1,4 @@
--- reads: feedback_files, feedback_rows, ledger_entries
+-- reads: feedback_files, feedback_rows, ledger_entries, conclusions
 -- writes: feedback_files
 -- params: - (DuckDB parameters, bound per statement: $file_sha256, $file_name, $rows, $accepted, $refused, $already_applied, $reason_code, $reason, $reason_zh, $row_key, $office)
 -- The statements about feedback files and their rows (pipelines/feedback/apply.py, run.py), one per
@@ -39,6 +39,8 @@ ORDER BY recorded_at, row_no;
 -- sheet sorted by 事件 …: a person's events are applied from the top down, so a later one above is
 -- refused, or comes first; a row reported late on purpose, an objection dated before the confirmation
 -- it suspends, refuses nothing and is not counted)
+-- deadlines_open: the entries a row of the file changed whose objection deadline is kept open now
+-- (CALENDAR_UNKNOWN, rules.md §7: a year the working-day calendar does not know yet)
 SELECT f.file_name, f.status, f.rows, f.accepted, f.refused, f.already_applied, f.reason_code, f.reason_zh,
        timezone('Asia/Shanghai', f.processed_at) AS processed_at,
        (SELECT count(*) FROM feedback_rows AS r
@@ -48,7 +50,11 @@ SELECT f.file_name, f.status, f.rows, f.accepted, f.refused, f.already_applied, 
         INNER JOIN feedback_rows AS b
             ON a.file_sha256 = b.file_sha256 AND a.person_key = b.person_key
                 AND a.row_no < b.row_no AND a.event_date > b.event_date
-        WHERE a.file_sha256 = f.file_sha256 AND 'REFUSED' IN (a.status, b.status)) AS out_of_order
+        WHERE a.file_sha256 = f.file_sha256 AND 'REFUSED' IN (a.status, b.status)) AS out_of_order,
+       (SELECT count(DISTINCT r.entry_id) FROM feedback_rows AS r
+        INNER JOIN conclusions AS c ON c.entry_id = r.entry_id AND c.superseded_on IS NULL
+        WHERE r.file_sha256 = f.file_sha256 AND r.status = 'APPLIED' AND c.deadline_status = 'CALENDAR_UNKNOWN')
+           AS deadlines_open
 FROM feedback_files AS f WHERE f.file_sha256 = $file_sha256
 ORDER BY f.status = 'APPLIED' DESC, f.processed_at
 LIMIT 1;

@@ -316,3 +316,17 @@ def test_explain_tells_the_declaration_screenings(world):
     zh = explain_person(id_no, "2027-02", world.wh, lang="zh")
     en = explain_person(id_no, "2027-02", world.wh, lang="en")
     assert f"{shown} 月初申报筛查：" in zh and f"declaration screening {shown}: {decision} for " in en
+
+
+def test_the_receipt_says_the_deadlines_it_left_open(world):
+    """The officer who reported results received on 15 December is told on the file's receipt that
+    three deadlines are 待定 and why; the receipt of a file that left none open says nothing of it."""
+    import openpyxl
+
+    def summary(n: int) -> dict:
+        ws = openpyxl.load_workbook(world.out / "feedback" / "640104" / f"feedback-640104-{n:02d}.回执.xlsx")["回执"]
+        return {r[0].value: r[1].value for r in ws.iter_rows() if r[0].value and len(r) > 1 and r[1].value}
+
+    mid = summary(2)  # mid-December: apr, dec15a, dec15b received on 12-15 (dec10's deadline is known)
+    assert mid["异议期限"].startswith("有3人的异议期限待定") and "期间提出的异议按期内受理" in mid["异议期限"]
+    assert "异议期限" not in summary(1)  # November: a deadline inside 2026
