@@ -23,9 +23,13 @@ lint: $(STAMP)
 	$(BIN)/sqlfluff lint --processes 2 sql
 
 # one worker per core (at most 4, to bound memory on a large machine), each test file whole on
-# one worker (its module fixtures built once)
+# one worker (its module fixtures built once). Its temporary files under a root of its own: pytest
+# removes all but the newest three /tmp/pytest-of-<user>/pytest-N, so another pytest started
+# meanwhile on the machine would delete this run's folders under it. Removed when it passes.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
+	@t=$$(mktemp -d -t retire-prep-tests.XXXXXX); \
+	PYTEST_DEBUG_TEMPROOT=$$t $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile; rc=$$?; \
+	if [ $$rc -eq 0 ]; then rm -rf $$t; else echo "tests' temporary files kept in $$t"; fi; exit $$rc
 
 # the same suite with nothing left out: Great Expectations' validation and the offices' workbooks in
 # every test, not only in the modules of tests/conftest.py's KEPT_IN (longer)
