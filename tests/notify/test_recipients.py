@@ -206,3 +206,108 @@ def test_coordination_letter_names_the_officer_not_the_id(tmp_path):
     assert "银川市兴庆区社会保险事业管理中心：" in html and "银川市西夏区社会保险事业管理中心（公章）" in html
     assert "发函单位代码 640105；收函单位代码 640104" in html and x["id_no"] in html and "测试1" in html
     assert x["phone"] not in html  # the person's facts needed to act, and nothing more
+
+
+# ------------------------------------------------------------------ a notice filed by the office the push moved the person to
+
+XINGQING, XIXIA = "银川市兴庆区社保中心", "银川市西夏区社保中心"
+
+
+def test_a_consultation_raised_before_the_push_moved_the_person_sends_him_to_the_new_office(tmp_path):
+    """`declare 2026-12` on the 1st (the person at 640104, short of the minimum: CONSULTATION, 前往…经办窗口),
+    then December's push moves him to 640105, then the run: the notice goes out in 640105's batch and
+    named 640105's telephone but sent him, with his archive, to 640104's window."""
+    from pipelines.declare import declare_month
+    from pipelines.monthly import run_month
+
+    push = Push(tmp_path)
+    a = person(1, birth_date="19660815", arrears_months=2)  # S 2027-01; in scope by a flag
+    run_push_month(push, "2026-11", [a])
+    _conclusion(push, a, counted_months=150)
+    declare_month("2026-12", push.wh, push.tmp / "out", push.settings)
+    _incr(push, "2026-12", [dict(a, op="U", insured_region="640105")])
+    run_month("2026-12", push.wh, push.tmp / "out", validate=False)
+    [(filed, text)] = push.q("SELECT file_office, text FROM notice_log WHERE kind = 'CONSULTATION'")
+    assert filed == "640105"
+    assert f"前往{XIXIA}经办窗口" in text and XINGQING not in text, text  # was: 前往银川市兴庆区社保中心经办窗口
+    assert "咨询电话：0951-0000105" in text
+    [(result,)] = push.q("SELECT text FROM notice_log WHERE kind = 'RESULT'")
+    assert f"向{XIXIA}提交" in result and XINGQING not in result
+
+
+def test_a_reminder_a_rerun_deferred_names_the_office_that_sends_it(tmp_path):
+    """A correction push of November (already run and sent) takes X in: X's PRE_SERVICE waits for
+    December's batch; December's push moves X to 640105. The notice goes out in 640105's batch and said
+    银川市兴庆区社保中心为您提供…预服务 beside 640105's telephone."""
+    from support.ledger import correction_push
+
+    push = Push(tmp_path)
+    a, x = person(1, birth_date="19670315"), person(2, birth_date="19670515")
+    run_push_month(push, "2026-11", [a])
+    correction_push(push, "2026-11", [a, x])
+    assert push.q("SELECT issued_mi FROM notice_log WHERE id_no = ? AND kind = 'PRE_SERVICE'", [x["id_no"]]) == [
+        (NOV + 1,)
+    ]
+    run_push_month(push, "2026-12", [a, dict(x, insured_region="640105")])
+    [(filed, text)] = push.q(
+        "SELECT file_office, text FROM notice_log WHERE id_no = ? AND kind = 'PRE_SERVICE'", [x["id_no"]]
+    )
+    assert filed == "640105"
+    assert f"{XIXIA}为您提供养老保险退休预服务" in text and XINGQING not in text, text
+    sms = (tmp_path / "out" / "2026-12" / "notifications" / "640105" / "sms.csv").read_text(encoding="utf-8-sig")
+    assert x["id_no"] in sms and XINGQING not in sms
+
+
+def test_no_office_short_name_is_part_of_another():
+    """sql/notify/48_settle_texts.sql replaces the named office's short name: it must not be part of another's."""
+    from pipelines.notify import office_short_name, offices
+
+    names = [office_short_name(o["office_name"]) for o in offices().values()]
+    assert len(set(names)) == len(names)
+    assert not [(a, b) for a in names for b in names if a != b and a in b]
+
+
+def _incr(push: Push, month: str, persons) -> None:
+    from pipelines.ingest import ingest_batches
+    from support.pushkit import segment, write_batch
+
+    push.seq += 1
+    b = write_batch(
+        push.tmp / f"b{push.seq}",
+        persons,
+        [segment(p["id_no"]) for p in persons],
+        seq=push.seq,
+        month=month,
+        push_type="INCR",
+        base_seq=push.seq - 1,
+    )
+    assert not ingest_batches([b], push.wh).refused
+
+
+def _conclusion(push: Push, p: dict, counted_months: int) -> None:
+    """640104's feedback to a confirmed conclusion of ``counted_months`` in November."""
+    import csv
+
+    from pipelines.feedback import COLUMNS, apply_feedback_files
+
+    rows = [
+        {"event": "ARCHIVE_REVIEWED", "result": "PASS"},
+        {"event": "YEARS_CONFIRMED", "months": str(counted_months)},
+        {"event": "RELATIONS_MERGED", "merge_status": "MERGED"},
+        {
+            "event": "CONCLUSION_ISSUED",
+            "merge_status": "MERGED",
+            "counted_months": str(counted_months),
+            "archive_conclusion": "PASS",
+            "base_data": "b",
+        },
+        {"event": "RESULT_RECEIVED"},
+        {"event": "CONFIRMED", "confirmer": "EMPLOYER"},
+    ]
+    f = push.tmp / "fb.csv"
+    with open(f, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(COLUMNS))
+        w.writeheader()
+        for i, r in enumerate(rows):
+            w.writerow({"office_code": "640104", "id_no": p["id_no"], "event_date": f"2026-11-{2 + i:02d}", **r})
+    assert apply_feedback_files([f], push.wh).files[0].refused == 0
