@@ -19,6 +19,7 @@ the flexible window max(O, S − 36) … S + 36, on births at the first and last
 
 from __future__ import annotations
 
+import csv
 import re
 from datetime import timedelta
 
@@ -188,7 +189,7 @@ def test_result_says_who_confirms(tmp_path):
 # ------------------------------------------------------------------ letters
 
 
-def test_coordination_letter_names_the_officer_not_the_id(tmp_path):
+def test_coordination_letter_and_handover_name_the_officer_and_the_offices(tmp_path):
     push = Push(tmp_path)
     x = person(1, birth_date="19670315")
     run_push_month(push, "2026-11", [x])
@@ -206,6 +207,15 @@ def test_coordination_letter_names_the_officer_not_the_id(tmp_path):
     assert "银川市兴庆区社会保险事业管理中心：" in html and "银川市西夏区社会保险事业管理中心（公章）" in html
     assert "发函单位代码 640105；收函单位代码 640104" in html and x["id_no"] in html and "测试1" in html
     assert x["phone"] not in html  # the person's facts needed to act, and nothing more
+    # the handovers file names both offices beside their codes (it carried codes only)
+    with open(tmp_path / "out" / "2026-12" / "handovers" / "handovers.csv", encoding="utf-8-sig", newline="") as fh:
+        (h,) = list(csv.DictReader(fh))
+    assert (h["移出方"], h["移出方名称"], h["接收方"], h["接收方名称"]) == (
+        "640104",
+        "银川市兴庆区社会保险事业管理中心",
+        "640105",
+        "银川市西夏区社会保险事业管理中心",
+    )
 
 
 # ------------------------------------------------------------------ a notice filed by the office the push moved the person to
