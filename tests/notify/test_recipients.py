@@ -166,6 +166,32 @@ def test_declaration_says_chosen_only_of_an_elected_month(tmp_path):
     assert f"请您在选定的退休时间（{month}）当月（或前一个月）" in t, t
 
 
+def test_a_person_who_elected_to_retire_after_s_is_not_told_the_age_is_near(tmp_path):
+    """Delayed retirement (弹性延迟退休): S 2026-10 is past, the elected month 2027-01 is near. 附件3/附件4's
+    您已临近法定退休年龄 and 请您在到达法定退休年龄前 are not true of the person any more."""
+    wh = Wh(tmp_path)
+    enough, short = wh.person(S=D - 2), wh.person(S=D - 2, counted=150)
+    confirm(wh, [enough])
+    confirm(wh, [short], YEARS_CONFIRMED={"months": 150}, CONCLUSION_ISSUED={"counted_months": 150})  # < 180
+    em = D + 1
+    elected = f"{em // 12}-{em % 12 + 1:02d}"
+    day = D0 + timedelta(days=8)
+    rows = [row(p, "ELECTED_MONTH", day, elected_month=elected) for p in (enough, short)]
+    assert wh.apply(rows).refused == 0
+    declare(wh)
+    texts = {
+        (i, k): t
+        for i, k, t in wh.q("SELECT id_no, kind, text FROM notice_log WHERE kind IN ('DECLARATION', 'CONSULTATION')")
+    }
+    t = texts[(enough.id_no, "DECLARATION")]
+    assert "临近法定退休年龄" not in t and "您选定的退休时间已临近" in t, t
+    assert f"请您在选定的退休时间（{_zh(em)}）当月（或前一个月）" in t, t
+    t = texts[(short.id_no, "CONSULTATION")]
+    assert "法定退休年龄" not in t, t  # was: 您已临近法定退休年龄 … 请您在到达法定退休年龄前
+    assert f"您选定的退休时间（{_zh(em)}）已临近" in t and "请您在选定的退休时间前，携带个人档案" in t, t
+    assert "前往银川市兴庆区社保中心经办窗口" in t
+
+
 def test_result_says_who_confirms(tmp_path):
     wh = Wh(tmp_path)
     employed, alone = wh.person(employer=True), wh.person(employer=False)
