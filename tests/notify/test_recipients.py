@@ -144,6 +144,41 @@ def test_no_flexible_option_whose_last_month_is_past_and_no_benefit_start_month_
         assert "请您尽快" in t and "12333" in t
 
 
+HEDGE = "因系统中缺少您的人员类别信息，以上时间暂按原法定退休年龄50周岁计算，以核实结果为准"
+
+
+def test_a_woman_without_person_type_is_told_her_months_are_provisional(tmp_path):
+    """rules.md §1 takes a 110 woman without person_type at 50, the earliest (KEY_INFO_MISSING): a cadre
+    (55) among them read 您将于2027年12月达到法定退休年龄 as a fact, six years early."""
+    from pipelines import notify
+
+    push = Push(tmp_path)
+    unknown = person(1, gender=2, person_type="", birth_date="19761215")  # at 50: O 2026-12, S 2027-12
+    worker = person(2, gender=2, person_type="1", birth_date="19761215")
+    run_push_month(push, "2026-11", [unknown, worker])
+    texts = _notices(push, "PRE_SERVICE")
+    f = _facts(2, None, "19761215")
+    assert f"将于{_zh(f['S'])}达到法定退休年龄" in texts[unknown["id_no"]]  # the rule's months, as before
+    assert HEDGE in texts[unknown["id_no"]], texts[unknown["id_no"]]
+    assert HEDGE not in texts[worker["id_no"]]
+    # the reminders of the months after say so too (rendered as the run renders them)
+    row = {
+        "office_code": "640104",
+        "insurance_type": 110,
+        "reference_mi": NOV,
+        "statutory_age_mi": NOV - 1,
+        "benefit_start_mi": NOV,
+        "age_provisional": True,
+    }
+    for kind, s_mi in (("AGE_MINUS_3", NOV + 3), ("AGE_REACHED", NOV), ("OVERDUE", NOV - 1)):
+        ctx = notify.notice_context(dict(row, statutory_age_mi=s_mi, benefit_start_mi=s_mi + 1), NOV)
+        assert HEDGE in notify.render_notice(kind, ctx, push.settings, "k"), kind
+        ctx = notify.notice_context(
+            dict(row, statutory_age_mi=s_mi, benefit_start_mi=s_mi + 1, age_provisional=False), NOV
+        )
+        assert HEDGE not in notify.render_notice(kind, ctx, push.settings, "k"), kind
+
+
 # ------------------------------------------------------------------ DECLARATION and RESULT
 
 
