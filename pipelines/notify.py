@@ -110,6 +110,9 @@ OPTIONAL_VARIABLES = {
     "elected_retirement_month",
     "elected_benefit_start_mi",
     "elected_benefit_start_month",
+    "retirement_elected",  # DECLARATION rows of declare (sql/declare/12_notice_rows.sql); absent: R is S
+    "employer_confirms",  # every row of sql/notify/20_notice_rows.sql; absent: the person confirms
+    "age_provisional",  # reminders (sql/notify/10_reminders_due.sql): a 110 woman without person_type
 }
 
 # GB/T 2260 provinces (first two digits) for letters to another province's agency.

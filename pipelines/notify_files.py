@@ -6,13 +6,15 @@ imported first, this module would meet notify half-initialised.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 
-from . import months
+from . import DATA_DIR, months
 from .errors import RetirePrepError
 from .notify import (
     _LETTER_BASIS,
@@ -91,6 +93,26 @@ def write_notification_files(
     }
 
 
+@lru_cache(maxsize=1)
+def officer_names() -> dict[str, str]:
+    """data/officers.csv: officer_id → officer_name (the roster, active or not: a letter names the
+    officer recorded with it)."""
+    with open(DATA_DIR / "officers.csv", encoding="utf-8-sig", newline="") as fh:
+        return {
+            r["officer_id"].strip(): (r.get("officer_name") or "").strip()
+            for r in csv.DictReader(fh)
+            if (r.get("officer_id") or "").strip()
+        }
+
+
+def officer_on_letter(officer_id: str | None) -> str | None:
+    """附件1's 经办人, as the receiving office reads it: the officer's name from the roster; an id the
+    roster does not name is shown as recorded; none: a blank line to fill in by hand."""
+    if not officer_id:
+        return None
+    return officer_names().get(officer_id) or officer_id
+
+
 def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
     """Coordination letters (附件1) of P: ``letters/<office>/<letter id>.html`` (see
     ``sql/notify/60_letters.sql`` for the cases).  The sending office is the benefit-place
@@ -116,7 +138,7 @@ def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
             "sender_address": office.get("address") or None,
             "person_name": row["name"],
             "id_no": row["id_no"],
-            "officer_id": row["officer_id"],
+            "officer_name": officer_on_letter(row["officer_id"]),
             "procedure_text": (
                 "城乡居民基本养老保险待遇领取手续" if row["insurance_type"] == 170 else "企业职工基本养老保险退休手续"
             ),

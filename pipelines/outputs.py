@@ -128,16 +128,45 @@ def write_workbooks(con, ctx, stage_dir: Path, offices: list[str]) -> dict[str, 
 
 
 def write_handovers(con, ctx, stage_dir: Path) -> int:
-    """``handovers/handovers.parquet`` and ``.csv``: benefit place or office changes in P."""
-    return write_table(
-        con,
-        f"""SELECT mi_text(h.month_mi) AS month, h.id_no, p.name, h.kind, h.from_code, h.to_code, h.reason,
-                   true AS notify_person,
-                   (p.insurance_type = 110 AND (p.employer_uscc IS NOT NULL OR p.employer_name IS NOT NULL)) AS notify_employer
-            FROM handovers h JOIN persons_p p USING (id_no)
-            WHERE h.month_mi = {int(ctx.month_mi)} ORDER BY h.kind, h.from_code, h.to_code, person_key(h.id_no)""",
-        stage_dir / "handovers" / "handovers",
+    """``handovers/handovers.parquet`` and ``.csv``: benefit place or office changes in P.
+
+    ``from_name`` / ``to_name``: the offices as the offices read them (a Ningxia office's name, another
+    province's agency: :func:`pipelines.notify.recipient_name`, the coordination letter's addressee),
+    beside the codes."""
+    import pyarrow as pa
+
+    from .notify import recipient_name
+
+    month_mi = int(ctx.month_mi)
+    codes = sorted(
+        {
+            c
+            for row in con.execute(
+                "SELECT DISTINCT from_code, to_code FROM handovers WHERE month_mi = ?", [month_mi]
+            ).fetchall()
+            for c in row
+            if c
+        }
     )
+    names = pa.table(
+        {"code": pa.array(codes, pa.string()), "name": pa.array([recipient_name(c) for c in codes], pa.string())}
+    )
+    con.register("_handover_names", names)
+    try:
+        return write_table(
+            con,
+            f"""SELECT mi_text(h.month_mi) AS month, h.id_no, p.name, h.kind, h.from_code, h.to_code, h.reason,
+                       true AS notify_person,
+                       (p.insurance_type = 110 AND (p.employer_uscc IS NOT NULL OR p.employer_name IS NOT NULL)) AS notify_employer,
+                       f.name AS from_name, t.name AS to_name
+                FROM handovers h JOIN persons_p p USING (id_no)
+                LEFT JOIN _handover_names f ON f.code = h.from_code
+                LEFT JOIN _handover_names t ON t.code = h.to_code
+                WHERE h.month_mi = {month_mi} ORDER BY h.kind, h.from_code, h.to_code, person_key(h.id_no)""",
+            stage_dir / "handovers" / "handovers",
+        )
+    finally:
+        con.unregister("_handover_names")
 
 
 def validate_worklists(con, ctx) -> None:

@@ -17,7 +17,10 @@ CREATE OR REPLACE TEMP TABLE _reminders_due AS
 WITH base AS (
     SELECT e.entry_id, e.id_no, e.office_code, e.opened_mi, e.elected_retirement_mi,
            r.insurance_type, r.original_age_mi, r.statutory_age_mi, r.benefit_start_mi,
-           r.flexible_earliest_mi, r.flexible_latest_mi
+           r.flexible_earliest_mi, r.flexible_latest_mi,
+           -- a 110 woman without person_type is taken at 50, the earliest (rules.md §1): her months are
+           -- provisional, and the texts say so (docs/decisions.md "What the recipients read")
+           coalesce(r.insurance_type = 110 AND r.gender = 2 AND r.person_type IS NULL, false) AS age_provisional
     FROM ledger_entries e
     JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no{% if buckets and buckets > 1 %}
                          AND hash(r.id_no) % {{ buckets }} = {{ bucket }}
@@ -73,5 +76,5 @@ due AS (
 SELECT kind, id_no, entry_id, CAST(reference_mi AS INTEGER) AS reference_mi, office_code,
        insurance_type, original_age_mi, statutory_age_mi, benefit_start_mi,
        flexible_earliest_mi, flexible_latest_mi, elected_retirement_mi,
-       elected_retirement_mi + {{ benefit_start_offset }} AS elected_benefit_start_mi
+       elected_retirement_mi + {{ benefit_start_offset }} AS elected_benefit_start_mi, age_provisional
 FROM due;

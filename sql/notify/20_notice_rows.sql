@@ -44,7 +44,11 @@ SELECT j.* EXCLUDE (_person_phone, _employer_uscc, _employer_name, _survival_sta
        j.kind || '-' || mi_text(j.reference_mi) || '-' || person_key(j.id_no) AS _notice_id,
        person_key(j.id_no) AS _person_key,
        notice_channel(j._mobile, j.insurance_type, j._employer_uscc, j._employer_name) AS _channel,
-       notice_offline_reason(j._person_phone, j._mobile) AS _offline_reason
+       notice_offline_reason(j._person_phone, j._mobile) AS _offline_reason,
+       -- who confirms a conclusion (rules.md §7: the employer for 110 with an employer, else the person;
+       -- pipelines/feedback/objections.py refuses the other): the RESULT text says which
+       coalesce(j.insurance_type = 110 AND (j._employer_uscc IS NOT NULL OR j._employer_name IS NOT NULL), false)
+           AS employer_confirms
 FROM j
 WHERE coalesce(j._survival_status, 0) <> 2 AND NOT coalesce(j._retired, false)
 ORDER BY _notice_id;

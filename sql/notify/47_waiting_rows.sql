@@ -13,7 +13,8 @@ CREATE OR REPLACE TEMP TABLE _waiting_rows AS
 SELECT n.notice_id, n.kind, n.id_no, n.entry_id, n.reference_mi, n.office_code, n.text,
        r.insurance_type, r.original_age_mi, r.statutory_age_mi, r.benefit_start_mi,
        r.flexible_earliest_mi, r.flexible_latest_mi, e.elected_retirement_mi,
-       e.elected_retirement_mi + {{ benefit_start_offset | int }} AS elected_benefit_start_mi
+       e.elected_retirement_mi + {{ benefit_start_offset | int }} AS elected_benefit_start_mi,
+       coalesce(r.insurance_type = 110 AND r.gender = 2 AND r.person_type IS NULL, false) AS age_provisional
 FROM notice_log AS n
 INNER JOIN screen_results AS r ON n.reference_mi = r.month_mi AND n.id_no = r.id_no
 INNER JOIN ledger_entries AS e ON n.entry_id = e.entry_id

@@ -8,8 +8,12 @@
 -- person to another office, the notice goes out in that office's batch (file_office), and the person
 -- must be told to call, and to object at, the office that now holds the file (outputs.md: an office
 -- never receives another office's persons; docs/decisions.md "A notice filed by another office names
--- it"). Only the two office fields change, only while the batch is unpublished; idempotent (a text
--- already naming its filing office is left alone, and one moved back is moved back).
+-- it"). Only the two office fields change — the telephone, and the office's name wherever the text
+-- names it (向…提交 of RESULT, 前往…经办窗口 of CONSULTATION, …为您提供 of a PRE_SERVICE and （…）或12333
+-- of a reminder a rerun deferred: docs/decisions.md "What the recipients read") — only while the
+-- batch is unpublished; idempotent (a text already naming its filing office is left alone, and one
+-- moved back is moved back). The office named is the one whose telephone the text gives (no short
+-- name is part of another's).
 WITH contacts AS (
     SELECT * FROM (
         VALUES {% for code, short, phone in offices %}({{ code | sql_str }}, {{ short | sql_str }}, {{ phone | sql_str }}){{ "," if not loop.last }}{% endfor %}
@@ -17,8 +21,7 @@ WITH contacts AS (
 ),
 fix AS (
     SELECT n.notice_id,
-           replace(replace(n.text, '咨询电话：' || named.phone, '咨询电话：' || t.phone),
-                   '向' || named.short || '提交', '向' || t.short || '提交') AS text
+           replace(replace(n.text, '咨询电话：' || named.phone, '咨询电话：' || t.phone), named.short, t.short) AS text
     FROM notice_log AS n
     INNER JOIN contacts AS t ON t.code = coalesce(n.file_office, n.office_code)
     INNER JOIN contacts AS named ON named.code <> t.code AND contains(n.text, '咨询电话：' || named.phone)

@@ -301,7 +301,8 @@ def test_generic_kinds_declaration_consultation_result(con):
     assert notify.issue_notices(con, "RESULT", "r", P, SETTINGS) == 2
     assert notify.issue_notices(con, "RESULT", "r", P, SETTINGS) == 0  # rerun: nothing new
     texts = {(i, k): t for i, k, _, _, _, _, _, t, _ in notices(con)}
-    assert "请您在选定的退休时间（2026年5月）当月（或前一个月）" in texts[(a["id_no"], "DECLARATION")]
+    # rows without retirement_elected: R is the statutory month, nothing was chosen (test_recipients.py)
+    assert "请您在达到法定退休年龄的当月（2026年5月）或前一个月" in texts[(a["id_no"], "DECLARATION")]
     c = texts[(b["id_no"], "CONSULTATION")]
     assert "暂不符合按月领取基本养老保险待遇的条件" in c and "中宁县社保中心经办窗口" in c
     assert "如有异议，请自收到结论之日起15个工作日内" in texts[(a["id_no"], "RESULT")]
@@ -485,7 +486,7 @@ def test_coordination_letters(con, tmp_path):
                 assert person["id_no"] not in path.name and person["name"] not in path.name
     p, html = by_person[moved_in["id_no"]]
     assert p.parent.name == OFFICE and "甘肃省省级社会保险经办机构：" in html and "李四" in html
-    assert "银川市兴庆区社会保险事业管理中心（公章）" in html and "0951-0000104" in html and "640104-01" in html
+    assert "银川市兴庆区社会保险事业管理中心（公章）" in html and "0951-0000104" in html and "经办人：经办员01<" in html
     p, html = by_person[changed["id_no"]]
     assert p.parent.name == OTHER_OFFICE and "银川市兴庆区社会保险事业管理中心：" in html
     p, html = by_person[reviewed["id_no"]]
