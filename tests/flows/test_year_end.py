@@ -280,7 +280,7 @@ def test_reminders_and_declarations_across_the_year(world):
     forecast = world.q("SELECT min(forecast_mi), max(forecast_mi) FROM forecast WHERE month_mi = 2027 * 12 + 0")
     assert forecast == [(2027 * 12 + 1, 2028 * 12 + 0)]
     page = (world.out / "2027-01" / "report" / "index.html").read_text(encoding="utf-8")
-    assert "与上月（2026-12）比较" in page
+    assert "与2026-12比较的变化列于各项数字下方" in page
 
 
 def test_a_calendar_file_being_edited_does_not_stop_the_month(tmp_path, monkeypatch):

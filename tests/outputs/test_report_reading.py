@@ -25,15 +25,25 @@ HEAD = (
 ).split(",")
 
 
+def _q(query: str) -> list[tuple]:
+    """Rows of ``query`` on a connection of its own (a result left unfinished on DuckDB's default
+    connection makes the next test in this worker that uses it fail: ResourceInUseException)."""
+    con = duckdb.connect()
+    try:
+        return con.execute(query).fetchall()
+    finally:
+        con.close()
+
+
 def _feedback(out, tmp):
     """640104: five persons concluded and received on 2026-12-03; three object on 12-05 (one with
     material missing), left open; the stage CONCLUDED falls due 20 days on: overdue on 1 January."""
     ids = [
         r[0]
-        for r in duckdb.execute(
+        for r in _q(
             f"SELECT id_no FROM '{out}/2026-12/worklists/640104/worklist.parquet' "
             "WHERE stage = 'NOTIFIED' AND insurance_type = 170 ORDER BY id_no LIMIT 5"
-        ).fetchall()
+        )
     ]
     assert len(ids) == 5
     rows = []
@@ -150,12 +160,12 @@ def test_open_objections_already_overdue_are_counted_apart(world):
     were overdue; now 其中：已超期 3, by office too, as the worklists have them."""
     html = _html(world, "2027-01")
     wl = world["out"] / "2027-01" / "worklists"
-    open_, overdue = duckdb.execute(
+    open_, overdue = _q(
         f"SELECT count(*) FILTER (objection_status IN ('INCOMPLETE', 'ACCEPTED')), "
         f"count(*) FILTER (objection_status IN ('INCOMPLETE', 'ACCEPTED') AND stage NOT IN "
         f"('RETIRED', 'DECEASED', 'LEFT_PUSH', 'MOVED_OUT') AND due_date < '2027-01-01') "
         f"FROM read_parquet('{wl}/*/worklist.parquet')"
-    ).fetchone()
+    )[0]
     assert (open_, overdue) == (3, 3)
     figs = _figures(html)
     assert _value(figs["未结异议"]) == "3" and _value(figs["其中：已超期"]) == "3"
@@ -172,11 +182,11 @@ def test_the_offices_numbers_are_their_worklists_and_notification_files(world):
     p = world["out"] / "2027-01"
     wl = {
         o: (n, od, ob)
-        for o, n, od, ob in duckdb.execute(
+        for o, n, od, ob in _q(
             f"SELECT office_code, count(*), count(*) FILTER (stage NOT IN ('RETIRED', 'DECEASED', 'LEFT_PUSH', "
             f"'MOVED_OUT') AND due_date < '2027-01-01'), count(*) FILTER (objection_status IN "
             f"('INCOMPLETE', 'ACCEPTED')) FROM read_parquet('{p}/worklists/*/worklist.parquet') GROUP BY 1"
-        ).fetchall()
+        )
     }
     ranking = {_code(r["经办机构"]): r for r in _table(html, "各经办机构超期率排名")}
     assert set(ranking) == set(wl)
@@ -185,9 +195,7 @@ def test_the_offices_numbers_are_their_worklists_and_notification_files(world):
         assert float(ranking[o]["超期率（%）"]) == round(100 * od / n, 1), o
 
     def lines(f):
-        return (
-            duckdb.execute(f"SELECT count(*) FROM read_csv('{f}', all_varchar=true)").fetchone()[0] if f.exists() else 0
-        )
+        return _q(f"SELECT count(*) FROM read_csv('{f}', all_varchar=true)")[0][0] if f.exists() else 0
 
     for r in _table(html, "各经办机构本月告知"):
         o, folder = _code(r["经办机构"]), p / "notifications" / _code(r["经办机构"])
