@@ -15,8 +15,7 @@ import duckdb
 import pytest
 
 from pipelines.declare import declare_month
-from pipelines.ingest import ingest_batches
-from support.pushkit import make_id, person, segment, write_batch
+from support.pushkit import make_id, person
 from support.ledger import Push, feedback_to_conclusion, run_push_month
 
 CONFIRM = (
@@ -29,20 +28,6 @@ def _p(n: int, birth: str, **kw) -> dict:
     p = person(n, birth_date=birth, arrears_months=2, **kw)  # in scope by a flag (rules.md §3 trigger 3)
     p["id_no"] = make_id(prefix="640104", birth=birth, seq=n, gender=int(kw.get("gender", 1)))
     return p
-
-
-def _incr(push: Push, month: str, persons) -> None:
-    push.seq += 1
-    b = write_batch(
-        push.tmp / f"b{push.seq}",
-        persons,
-        [segment(p["id_no"]) for p in persons],
-        seq=push.seq,
-        month=month,
-        push_type="INCR",
-        base_seq=push.seq - 1,
-    )
-    assert not ingest_batches([b], push.wh).refused
 
 
 def _decisions(push: Push, month_mi: int) -> dict:
@@ -84,8 +69,7 @@ def corrected(tmp_path_factory):
     run_push_month(push, "2026-11", list(ps.values()))
     for i, p in enumerate(ps.values()):
         feedback_to_conclusion(push, p, 2 + 4 * i % 12, then=CONFIRM)
-    _incr(
-        push,
+    push.ingest_incr(
         "2026-12",
         [
             dict(ps["A"], op="U", insured_region="640105"),
@@ -182,7 +166,7 @@ def test_notices_raised_before_the_push_moved_the_person_name_the_office_that_se
     run_push_month(push, "2026-11", [a])
     feedback_to_conclusion(push, a, 2, then=CONFIRM)
     declare_month("2026-12", push.wh, push.tmp / "out", push.settings)
-    _incr(push, "2026-12", [dict(a, op="U", insured_region="640105")])
+    push.ingest_incr("2026-12", [dict(a, op="U", insured_region="640105")])
     run_month("2026-12", push.wh, push.tmp / "out", validate=False)
     old, new = offices()["640104"], offices()["640105"]
     rows = push.q(
@@ -214,7 +198,7 @@ def test_declaring_again_after_a_move_does_not_silently_drop_a_person_from_a_pub
         feedback_to_conclusion(push, p, 2 + 4 * i, then=CONFIRM)
     declare_month("2026-12", push.wh, push.tmp / "out", push.settings)
     assert a["id_no"] in _listed(push, "2026-12", "640104")
-    _incr(push, "2026-12", [dict(a, op="U", insured_region="640105")])
+    push.ingest_incr("2026-12", [dict(a, op="U", insured_region="640105")])
     run_month("2026-12", push.wh, push.tmp / "out", validate=False)
     rep = declare_month("2026-12", push.wh, push.tmp / "out", push.settings)
     f = push.tmp / "out" / "2026-12" / "declarations" / "640104" / "declarations.parquet"

@@ -129,6 +129,14 @@ def _book(path, head: list[str], rows: list[list]) -> object:
 FORMS = ["2026/12/3", "2026.12.3", "2026-12-3", "2026年12月3日", "２０２６／１２／３", "2026-12-03 00:00:00"]
 
 
+def _file(wh, tmp_path, rows: list[dict], kind: str):
+    """The rows as the office sends them: a CSV, or the 反馈 sheet of a workbook."""
+    if kind == "csv":
+        return wh.write(rows)
+    head = ["office_code", "event", "id_no", "event_date", "result", "elected_month"]
+    return _book(tmp_path / "fb.xlsx", head, [[r.get(c) for c in head] for r in rows])
+
+
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
 def test_natural_forms_are_applied_alike_by_csv_and_xlsx_and_stored_as_iso(tmp_path, kind):
     wh = Wh(tmp_path)
@@ -136,12 +144,7 @@ def test_natural_forms_are_applied_alike_by_csv_and_xlsx_and_stored_as_iso(tmp_p
     rows = [row(p, "ARCHIVE_REVIEWED", DAY, result="PASS") | {"event_date": f} for p, f in zip(people, FORMS)]
     a = people[0]
     rows.append(row(a, "ELECTED_MONTH", DAY, elected_month="2027年2月") | {"event_date": "2026年12月3日"})
-    if kind == "csv":
-        path = wh.write(rows)
-    else:
-        head = ["office_code", "event", "id_no", "event_date", "result", "elected_month"]
-        path = _book(tmp_path / "fb.xlsx", head, [[r.get(c) for c in head] for r in rows])
-    f = _apply(wh, path).files[0]
+    f = _apply(wh, _file(wh, tmp_path, rows, kind)).files[0]
     assert (f.rows, f.refused) == (len(rows), 0), wh.q("SELECT row_no, reason FROM feedback_rows")
     assert wh.q("SELECT DISTINCT event_date FROM feedback_events") == [(DAY,)]
     assert wh.q("SELECT DISTINCT event_date FROM feedback_rows") == [(DAY,)]
@@ -177,12 +180,7 @@ def test_ambiguous_dates_are_refused_saying_which_form_to_write(tmp_path, kind):
     rows = [row(p, "ARCHIVE_REVIEWED", DAY, result="PASS") | {"event_date": d} for d in bad_days]
     rows.append(row(p, "ELECTED_MONTH", DAY, elected_month="2/2027"))
     rows.append(row(p, "ELECTED_MONTH", DAY, elected_month="2027年2月3日"))
-    if kind == "csv":
-        path = wh.write(rows)
-    else:
-        head = ["office_code", "event", "id_no", "event_date", "result", "elected_month"]
-        path = _book(tmp_path / "fb.xlsx", head, [[r.get(c) for c in head] for r in rows])
-    f = _apply(wh, path).files[0]
+    f = _apply(wh, _file(wh, tmp_path, rows, kind)).files[0]
     assert (f.rows, f.refused) == (len(rows), len(rows))
     got = wh.q("SELECT reason_code, reason, reason_zh FROM feedback_rows ORDER BY row_no")
     assert {c for c, _, _ in got} == {"MALFORMED"}

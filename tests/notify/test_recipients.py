@@ -296,7 +296,7 @@ def test_a_consultation_raised_before_the_push_moved_the_person_sends_him_to_the
     run_push_month(push, "2026-11", [a])
     _conclusion(push, a, counted_months=150)
     declare_month("2026-12", push.wh, push.tmp / "out", push.settings)
-    _incr(push, "2026-12", [dict(a, op="U", insured_region="640105")])
+    push.ingest_incr("2026-12", [dict(a, op="U", insured_region="640105")])
     run_month("2026-12", push.wh, push.tmp / "out", validate=False)
     [(filed, text)] = push.q("SELECT file_office, text FROM notice_log WHERE kind = 'CONSULTATION'")
     assert filed == "640105"
@@ -336,23 +336,6 @@ def test_no_office_short_name_is_part_of_another():
     names = [office_short_name(o["office_name"]) for o in offices().values()]
     assert len(set(names)) == len(names)
     assert not [(a, b) for a in names for b in names if a != b and a in b]
-
-
-def _incr(push: Push, month: str, persons) -> None:
-    from pipelines.ingest import ingest_batches
-    from support.pushkit import segment, write_batch
-
-    push.seq += 1
-    b = write_batch(
-        push.tmp / f"b{push.seq}",
-        persons,
-        [segment(p["id_no"]) for p in persons],
-        seq=push.seq,
-        month=month,
-        push_type="INCR",
-        base_seq=push.seq - 1,
-    )
-    assert not ingest_batches([b], push.wh).refused
 
 
 def _conclusion(push: Push, p: dict, counted_months: int) -> None:

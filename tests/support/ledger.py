@@ -39,6 +39,21 @@ class Push:
             screen.screen_month(con, ctx, validate=False)
             return ledger.update_ledger(con, ctx, validate=False)
 
+    def ingest_incr(self, month: str, persons) -> None:
+        """An INCR batch of ``persons`` (each with its ``op``) ingested, no month run."""
+        self.seq += 1
+        b = write_batch(
+            self.tmp / f"b{self.seq}",
+            persons,
+            [segment(p["id_no"]) for p in persons],
+            seq=self.seq,
+            month=month,
+            push_type="INCR",
+            base_seq=self.seq - 1,
+        )
+        rep = ingest_batches([b], self.wh)
+        assert not rep.refused, rep.lines()
+
     def q(self, sql, params=None):
         """A read-only query: on a plain connection (no policy macros: a warehouse connection
         renders about sixty of them, ≈ 35 ms, more than most of these queries take), or on a
