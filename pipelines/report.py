@@ -37,7 +37,7 @@ STEPS = Steps(
         for name in (
             "10_window",
             "20_refused_count",
-            "25_held_count",
+            "25_held_batches",
             "30_notice_kinds",
             "35_flags",
             "40_screening",
@@ -124,7 +124,7 @@ def batch_counts(con, mi: int) -> dict | None:
     if hi is None:
         return None
     refused = _rows(con, "20_refused_count", [lo, lo, hi])[0][0]
-    held = _rows(con, "25_held_count", [hi, hi, hi])[0][0]
+    held = len(_rows(con, "25_held_batches", [hi, hi, hi]))
     return {"refused": refused, "held": held}
 
 
@@ -550,6 +550,17 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
                 for r in _rows(con, "55_batches", [s])
             ],
             "",
+        )
+    )
+    tables.append(
+        (
+            "暂存待补批次（本月运行时）",
+            _cols("seq", "batch_id", "push_type", "data_month", "received_at") + ["现状"],
+            [
+                [q, b, coded("push_type", t), d, r, coded("batch_status", st)]
+                for q, b, t, d, r, st in _rows(con, "25_held_batches", [hi, hi, hi])
+            ],
+            "本月运行时序号不连续、等待前序批次的增量批次（push-format.md）：待前序批次到达后按序号入库；现状为其此后的处理情况。",
         )
     )
     tables.append(

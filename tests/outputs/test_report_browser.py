@@ -229,3 +229,28 @@ def test_a_calendar_file_that_cannot_be_read_is_said_and_the_month_goes_on(world
     block = _replay_report(world, tmp_path).split('data-warning="calendar"')[1].split("</div>")[0]
     assert "工作日历文件有误" in block and "2027年工作日历尚未录入" not in block
     assert any("calendar file cannot be read" in r.getMessage() for r in caplog.records)
+
+
+def test_a_held_batch_is_listed_with_what_became_of_it(world, tmp_path):
+    """A batch held at P's run (an INCR whose seq follows a missing one, push-format.md) was counted in
+    the key figures (暂存待补批次 1) but listed in no table: now its own table says which and what became
+    of it."""
+    import shutil
+
+    from pipelines.ingest import ingest_batches
+    from pipelines.monthly import run_month
+    from support.pushkit import person, segment, write_batch
+
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(world["wh"], wh)
+    p = dict(person(9001), op="U")
+    held = write_batch(
+        tmp_path / "b4", [p], [segment(p["id_no"])], seq=4, push_type="INCR", base_seq=3, month="2027-01"
+    )
+    rep = ingest_batches([held], wh, validate=False)
+    assert not rep.refused, rep.lines()
+    run_month("2027-01", wh, tmp_path / "out", validate=False, ahead_of_push=True)
+    html = (tmp_path / "out" / "2027-01" / "report" / "index.html").read_text(encoding="utf-8")
+    section = html.split("暂存待补批次（本月运行时）")[1].split("</table>")[0]
+    assert "<td>4</td>" in section and "NX-2027-01-0004" in section, section
+    assert '暂存待补 <span class="code">HELD</span>' in section and "2027-01" in section
