@@ -93,10 +93,16 @@ def write_notification_files(
     }
 
 
-@lru_cache(maxsize=1)
 def officer_names() -> dict[str, str]:
     """data/officers.csv: officer_id → officer_name (the roster, active or not: a letter names the
-    officer recorded with it)."""
+    officer recorded with it).  Read again when the file changes (a long-lived Airflow worker would
+    otherwise sign letters with a roster edited since it started)."""
+    st = (DATA_DIR / "officers.csv").stat()
+    return _officer_names(st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=1)
+def _officer_names(mtime_ns: int, size: int) -> dict[str, str]:
     with open(DATA_DIR / "officers.csv", encoding="utf-8-sig", newline="") as fh:
         return {
             r["officer_id"].strip(): (r.get("officer_name") or "").strip()

@@ -159,6 +159,21 @@ def _months(lo: int, hi: int):
 
 _MEMORY = re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B?|B)\s*|\s*[0-9]{1,2}(\.[0-9]+)?\s*%\s*", re.IGNORECASE)
 
+
+def _memory_bytes(v: str) -> float:
+    """The bytes a DuckDB memory limit names (a share of memory counts as enough when above 0 %);
+    -1 when it is not one DuckDB reads as a limit ("0GB", "100B" and "0%" make every query fail)."""
+    m = _MEMORY.fullmatch(v)
+    if m is None:
+        return -1
+    if v.strip().endswith("%"):
+        return float("inf") if float(v.strip()[:-1]) > 0 else -1
+    number = float(re.match(r"\s*([0-9.]+)", v).group(1))
+    unit = re.sub(r"[^A-Za-z]", "", v).upper()
+    power = {"B": 0, "K": 1, "M": 2, "G": 3, "T": 4}[unit[0]]
+    return number * (1024 if "I" in unit else 1000) ** power
+
+
 #: the values each setting may take (rules.md marks each *(setting)*): a clumsy edit of the file
 #: (``bad_row_share = 5`` meant as 5 %, ``overdue_every_months = 0``, ``duckdb_memory_limit =
 #: "-1GB"``, which DuckDB reads as no limit) is refused when the settings are loaded, naming the
@@ -178,8 +193,9 @@ _ALLOWED = {
     "sms_signature": (lambda v: 0 < len(v.strip()) <= 20, "the signature text, 1 to 20 characters"),
     "objection_working_days": (lambda v: 1 <= v <= 60, "a whole number of working days from 1 to 60"),
     "duckdb_memory_limit": (
-        lambda v: v == "" or _MEMORY.fullmatch(v) is not None,
-        'a size such as "1GB", "512MB", "2GiB" or a share of memory such as "50%" ("" = DuckDB\'s default)',
+        lambda v: v == "" or _memory_bytes(v) >= 64 * 1000**2,
+        'a size of at least 64MB such as "1GB", "512MB", "2GiB", or a share of memory such as "50%" '
+        '("" = DuckDB\'s default)',
     ),
     "duckdb_threads": (lambda v: 0 <= v <= 1024, "0 (one per core) or a number of threads"),
     "bad_row_share": (lambda v: 0 <= v <= 1, "a share from 0 to 1 (0.05 is 5 %)"),

@@ -70,13 +70,44 @@ ACCEPTED_MONTHS = [
     "2027/2",
     "2027/02",
     "2027.02",
-    "2027.2",
     "2027-2",
     "2027年2月",
     "２０２７年２月",
     "２０２７／２",
 ]
-REFUSED_MONTHS = ["2/2027", "02-2027", "27/2", "2027/13", "2027-00", "2027年", "2027/2/1", "2027年2月1日", "202702"]
+REFUSED_MONTHS = [
+    "2/2027",
+    "02-2027",
+    "27/2",
+    "2027/13",
+    "2027-00",
+    "2027年",
+    "2027/2/1",
+    "2027年2月1日",
+    "202702",
+    # a spreadsheet's General cell turns 2027.10 into the number 2027.1: one digit after a dot is
+    # October as often as January, so it is refused (review of the sixteenth session)
+    "2027.2",
+    "2027.1",
+]
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_october_typed_with_a_dot_and_turned_into_a_number_is_not_read_as_january(tmp_path, kind):
+    """2027.10 in a General cell is stored as 2027.1: read as 2027-01 it would declare the person in
+    the wrong month (rules.md §6). Refused instead, naming the forms to write."""
+    wh = Wh(tmp_path)
+    p = wh.person()
+    rows = [row(p, "ELECTED_MONTH", DAY, elected_month="2027.1")]
+    if kind == "xlsx":
+        head = ["office_code", "event", "id_no", "event_date", "elected_month"]
+        path = _book(tmp_path / "fb.xlsx", head, [[r.get(c) for c in head[:-1]] + [2027.1] for r in rows])
+    else:
+        path = wh.write(rows)
+    f = _apply(wh, path).files[0]
+    assert f.refused == 1
+    assert wh.q("SELECT reason_code FROM feedback_rows") == [("MALFORMED",)]
+    assert wh.one("SELECT elected_retirement_mi FROM ledger_entries WHERE entry_id = ?", [p.entry_id]) is None
 
 
 @pytest.mark.parametrize("typed", ACCEPTED_DAYS)

@@ -365,3 +365,21 @@ def _conclusion(push: Push, p: dict, counted_months: int) -> None:
         for i, r in enumerate(rows):
             w.writerow({"office_code": "640104", "id_no": p["id_no"], "event_date": f"2026-11-{2 + i:02d}", **r})
     assert apply_feedback_files([f], push.wh).files[0].refused == 0
+
+
+def test_a_roster_edited_since_the_worker_started_signs_the_next_letters(tmp_path, monkeypatch):
+    """officer_names was cached for the process's life: a long-lived Airflow worker signed letters
+    with the roster as it was when it started (review of the sixteenth session)."""
+    import os
+
+    import pipelines.notify  # noqa: F401 -- notify_files is imported through it
+    from pipelines import notify_files
+
+    roster = tmp_path / "officers.csv"
+    roster.write_text("officer_id,officer_name\n640104-01,王一\n", encoding="utf-8")
+    monkeypatch.setattr(notify_files, "DATA_DIR", tmp_path)
+    assert notify_files.officer_on_letter("640104-01") == "王一"
+    roster.write_text("officer_id,officer_name\n640104-01,李二二\n", encoding="utf-8")
+    st = roster.stat()
+    os.utime(roster, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert notify_files.officer_on_letter("640104-01") == "李二二"

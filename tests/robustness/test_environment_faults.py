@@ -125,6 +125,13 @@ def test_settings_value_of_the_wrong_type_is_refused(tmp_path, monkeypatch, text
         # DuckDB reads "-1GB" as no limit at all, and "1" is refused only when a connection opens
         ('duckdb_memory_limit = "-1GB"\n', "duckdb_memory_limit = '-1GB' is not allowed"),
         ('duckdb_memory_limit = "1"\n', "duckdb_memory_limit = '1' is not allowed"),
+        # read by DuckDB, but every query then fails out of memory
+        (
+            'duckdb_memory_limit = "0GB"\n',
+            "duckdb_memory_limit = '0GB' is not allowed: it must be a size of at least 64MB",
+        ),
+        ('duckdb_memory_limit = "0%"\n', "duckdb_memory_limit = '0%' is not allowed"),
+        ('duckdb_memory_limit = "100B"\n', "duckdb_memory_limit = '100B' is not allowed"),
         ("duckdb_threads = -1\n", "duckdb_threads = -1 is not allowed"),
         ("feedback_settle_seconds = -5\n", "feedback_settle_seconds = -5 is not allowed"),
         ("validation_max_rows = -1\n", "validation_max_rows = -1 is not allowed"),
@@ -152,6 +159,8 @@ def test_settings_value_outside_what_it_may_be_is_refused(tmp_path, monkeypatch,
         'duckdb_memory_limit = "512 MB"\n',
         'duckdb_memory_limit = "2GiB"\n',
         'duckdb_memory_limit = "50%"\n',
+        'duckdb_memory_limit = "64MB"\n',
+        'duckdb_memory_limit = "0.5 TB"\n',
         'duckdb_memory_limit = ""\n',
         "bad_row_share = 0\nfull_departure_max_share = 1\nfeedback_settle_seconds = 0\nvalidation_max_rows = 0\n",
         "flexible_women_original_age = 50\nbenefit_start_offset = 0\n[stage_days]\nENROLLED = 365\n",
