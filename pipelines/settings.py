@@ -194,8 +194,7 @@ _ALLOWED = {
     "objection_working_days": (lambda v: 1 <= v <= 60, "a whole number of working days from 1 to 60"),
     "duckdb_memory_limit": (
         lambda v: v == "" or _memory_bytes(v) >= 64 * 1000**2,
-        'a size of at least 64MB such as "1GB", "512MB", "2GiB", or a share of memory such as "50%" '
-        '("" = DuckDB\'s default)',
+        'a size of at least 64MB ("1GB", "2GiB") or a share of memory ("50%")',
     ),
     "duckdb_threads": (lambda v: 0 <= v <= 1024, "0 (one per core) or a number of threads"),
     "bad_row_share": (lambda v: 0 <= v <= 1, "a share from 0 to 1 (0.05 is 5 %)"),

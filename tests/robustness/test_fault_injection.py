@@ -256,7 +256,9 @@ def _rel(p) -> str:
             return "/".join(parts[i:])
         if part.endswith(".tmp.copies"):
             return "/".join([part] + ["copies-*" if q.startswith("copies-") else q for q in parts[i + 1 :]])
-    return "/".join(parts[-3:])
+    # a file beside the warehouse (the analysts' file's copy, ``.w.analysts.duckdb.<pid>.new``): the
+    # reference's workspace is ws0, a trial's is trial
+    return "/".join("<ws>" if q in ("ws0", "trial") else q for q in parts[-3:])
 
 
 # ------------------------------------------------------------------------------------------ scenario
