@@ -156,3 +156,21 @@ def shown_column_names(names) -> list[str]:
     """``names`` as a refusal may show them: a name that does not look like a column name (so
     possibly a data value, or digits that may be an ID or mobile number) becomes ``<not a column name>``."""
     return [n if _COLUMN_NAME_LIKE.fullmatch(n) and not personal_spans(n) else "<not a column name>" for n in names]
+
+
+def decode_csv_text(data: bytes, *, gb18030: bool = True) -> tuple[str | None, int]:
+    """The text of a CSV file written by hand at an office or the division: UTF-8 (with or without
+    BOM), else GB18030 — what Excel's and WPS's plain "CSV" saves on Simplified-Chinese Windows (code
+    page 936, GBK, a subset of GB18030; docs/decisions.md, issue 16).  Returns ``(text, 0)``, or
+    ``(None, line)`` with the line of the first byte that is not UTF-8 when neither reads it (or
+    ``gb18030`` is False: a caller that knows the bytes are UTF-16)."""
+    try:
+        return data.decode("utf-8-sig"), 0
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+    if gb18030:
+        try:
+            return data.decode("gb18030"), 0
+        except UnicodeDecodeError:
+            pass
+    return None, line

@@ -38,7 +38,7 @@ from pathlib import Path
 from .analysts import refreshes_analysts
 from . import DATA_DIR
 from .errors import MonthRefused
-from .feedback import ensure_schema, notice_month, refresh_deadlines
+from .feedback import ensure_schema, notice_month, refresh_deadlines_unless_unreadable
 from .ledger import record_transitions
 from .months import first_day, format_month
 from .outputs import remove_path, swap_folder
@@ -206,21 +206,6 @@ def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
     )
 
 
-def _refresh_deadlines(con, settings: Settings, report: DeclareReport) -> None:
-    """The objection deadlines on the calendar as it is now (:func:`.feedback.refresh_deadlines`).
-    The screening of the 1st (rules.md §6) does not use them: an override file the division is
-    editing (a bad row, a half-entered year) leaves them as they were, with a warning, and does not
-    stop the month-start list (docs/decisions.md, sixteenth session); feedback stops on it."""
-    from .workdays import CalendarFileError
-
-    try:
-        refresh_deadlines(con, settings)
-    except CalendarFileError as exc:
-        msg = f"objection deadlines not recomputed, the working-day calendar file is not readable: {exc}"
-        log.warning("%s", msg)
-        report.warnings.append(msg)
-
-
 @refreshes_analysts
 def declare_month(
     month: str,
@@ -263,7 +248,10 @@ def declare_month(
             if not replay:
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    _refresh_deadlines(con, settings, report)
+                    # the screening of the 1st (rules.md §6) does not use the deadlines: a calendar file
+                    # being edited does not stop it
+                    _, warning = refresh_deadlines_unless_unreadable(con, settings)
+                    report.warnings += [warning] if warning else []
                     report.counts.update(screen_declarations(con, ctx.month_mi, settings))
                     _validate_month(con, ctx, out, settings)
                     con.execute("COMMIT")

@@ -285,15 +285,11 @@ def _refresh_deadlines(con, ctx) -> dict:
     """The objection deadlines the worklists show, on the calendar as it is now (rules.md §7): a year
     entered since the last ``feedback`` or ``declare`` (the feedback DAG applies nothing, and so
     refreshes nothing, when no county sent a file) is not left 待定 on P's worklists.  A calendar file
-    that cannot be read leaves them as they are, with a warning: the month is not stopped for it
-    (docs/decisions.md, sixteenth session)."""
-    from .feedback import refresh_deadlines
-    from .workdays import CalendarFileError
+    that cannot be read leaves them as they are, with a warning: the month is not stopped for it."""
+    from .feedback import refresh_deadlines_unless_unreadable
 
-    try:
-        n = refresh_deadlines(con, ctx.settings)
-    except CalendarFileError as exc:
-        log.warning("objection deadlines not recomputed, the working-day calendar file is not readable: %s", exc)
+    n, warning = refresh_deadlines_unless_unreadable(con, ctx.settings)
+    if warning:
         return {"objection deadlines not recomputed (calendar file)": "see the log"}
     return {"objection deadlines filled in or moved (calendar changed)": n} if n else {}
 

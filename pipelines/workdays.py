@@ -171,15 +171,12 @@ _logged_years: set[int] = set()
 def _decode(path: Path, data: bytes) -> str:
     """UTF-8 (BOM or not), else GB18030 — what Excel's and WPS's plain "CSV" saves on Chinese
     Windows, as for the feedback files; anything else (UTF-16 "Unicode text") a clear error."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-    if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in data:
-        try:
-            return data.decode("gb18030")
-        except UnicodeDecodeError:
-            pass
+    from .contract import decode_csv_text
+
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data  # GB18030 would read it, as nonsense
+    text, line = decode_csv_text(data, gb18030=not utf16)
+    if text is not None:
+        return text
     raise CalendarFileError(
         f"{path}, line {line}: the file is neither UTF-8 nor GB18030/GBK (Unicode/UTF-16 text?): "
         "save it as 'CSV UTF-8' (see data/calendar/README.md)"

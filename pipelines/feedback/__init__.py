@@ -43,7 +43,7 @@ Its SQL is in ``sql/feedback/`` (:mod:`.queries`).
 
 from .apply import _file_key, _file_office, apply_file, apply_feedback_files, check_office, ensure_schema
 from .checks import CHECKS
-from .deadlines import notice_month, objection_deadline, refresh_deadlines
+from .deadlines import notice_month, objection_deadline, refresh_deadlines, refresh_deadlines_unless_unreadable
 from .demo import DEMO_HEADER, demo_feedback
 from .events import HANDLERS
 from .queries import STEPS
@@ -94,6 +94,7 @@ __all__ = [
     "notice_month",
     "objection_deadline",
     "refresh_deadlines",
+    "refresh_deadlines_unless_unreadable",
     "_Already",
     "_Refuse",
     "_file_key",

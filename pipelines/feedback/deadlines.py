@@ -10,6 +10,7 @@ later ``feedback``, ``declare`` and monthly run).
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 from datetime import date
@@ -18,6 +19,8 @@ from .. import months
 from ..errors import UnknownCalendarYear
 from ..settings import Settings
 from .queries import sql
+
+log = logging.getLogger(__name__)
 
 
 def objection_deadline(received: date, settings: Settings) -> tuple[date | None, list[str]]:
@@ -68,6 +71,21 @@ def refresh_deadlines(con, settings: Settings) -> int:
         return 0
     deadlines = [objection_deadline(d, settings)[0] for d in days]
     return con.execute(sql("conclusions", "set_deadlines"), {"days": days, "deadlines": deadlines}).fetchall()[0][0]
+
+
+def refresh_deadlines_unless_unreadable(con, settings: Settings) -> tuple[int, str | None]:
+    """:func:`refresh_deadlines` for the month's run and the declaration screening, which do not
+    stop for the calendar file: one that cannot be read (the division editing it: a bad row, a
+    half-entered year) leaves the deadlines as they are and returns the warning, also logged
+    (docs/decisions.md, sixteenth session); ``feedback`` stops on it instead."""
+    from ..workdays import CalendarFileError
+
+    try:
+        return refresh_deadlines(con, settings), None
+    except CalendarFileError as exc:
+        msg = f"objection deadlines not recomputed, the working-day calendar file is not readable: {exc}"
+        log.warning("%s", msg)
+        return 0, msg
 
 
 def issue_result_notices(con, items: list[tuple[str, date]], settings: Settings) -> int:

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from .. import labels
-from ..contract import shown_column_names
+from ..contract import decode_csv_text, shown_column_names
 from .format import COLUMNS, CONTROL_CHARACTERS, MAX_CELL, REQUIRED_COLUMNS, _cell, _norm, _Refuse, _Why
 
 _LINE_END = re.compile("\r\n|\r|\n")
@@ -22,19 +22,14 @@ _OTHER_LINE_END = {"\r\n": re.compile("\r(?!\n)|(?<!\r)\n"), "\n": re.compile("\
 
 
 def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030 — what Excel's and WPS's plain "CSV" saves on
-    Simplified-Chinese Windows (code page 936, GBK, a subset of GB18030); docs/decisions.md, issue 16.
-    Anything else (UTF-16, a binary file) is refused ENCODING."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
+    """UTF-8 or GB18030 (:func:`pipelines.contract.decode_csv_text`); anything else (UTF-16, a
+    binary file) is refused ENCODING."""
+    text, line = decode_csv_text(data)
+    if text is None:
         raise _Refuse(
             "ENCODING", f"neither UTF-8 nor GB18030/GBK (first bad byte on line {line}; save as CSV UTF-8)", line=line
-        ) from None
+        )
+    return text
 
 
 def is_gb18030(data: bytes) -> bool:

@@ -148,7 +148,7 @@ def _summary(f: dict, file_name: str) -> list[tuple[str, str]]:
                 "“发生日期”升序排序后重新报送整个文件（已处理的行不会重复处理）",
             )
         )
-    if f.get("deadlines_open"):
+    if f["deadlines_open"]:
         lines.append(
             (
                 "异议期限",
