@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from . import DATA_DIR, months
+from .labels import label
 from .errors import RetirePrepError
 from .notify import (
     _LETTER_BASIS,
@@ -148,6 +149,12 @@ def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
             "procedure_text": (
                 "城乡居民基本养老保险待遇领取手续" if row["insurance_type"] == 170 else "企业职工基本养老保险退休手续"
             ),
+            # what the ledger records of the addressee (sql/notify/60_letters.sql; rules.md §7)
+            "title": "临退人员预服务情况协调函" if row["insurance_type"] == 170 else "临退人员档案预审结果协调函",
+            "residents": row["insurance_type"] == 170,
+            "review": row["review"],
+            "left_stage": label("stage", row["left_stage"]) if row["left_stage"] else None,
+            "place_in": "BENEFIT_PLACE_IN" in row["basis"].split(";"),
             "letter_date": date_zh(first_day),
             "basis_text": "；".join(_LETTER_BASIS.get(b, b) for b in row["basis"].split(";")),
         }

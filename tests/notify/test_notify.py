@@ -487,11 +487,18 @@ def test_coordination_letters(con, tmp_path):
     p, html = by_person[moved_in["id_no"]]
     assert p.parent.name == OFFICE and "甘肃省省级社会保险经办机构：" in html and "李四" in html
     assert "银川市兴庆区社会保险事业管理中心（公章）" in html and "0951-0000104" in html and "经办人：经办员01<" in html
+    # another province: the ledger has no record of its work, the letter asks for what it holds
+    assert "经核定，其基本养老保险待遇领取地已变更为我区" in html and "原在你处进行了退休预审" not in html
+    assert "我处没有其在你处进行退休预审的记录：如你处已为其进行退休预审" in html
     p, html = by_person[changed["id_no"]]
     assert p.parent.name == OTHER_OFFICE and "银川市兴庆区社会保险事业管理中心：" in html
+    # an office change whose move left no transition (the stage it left in unknown): asked, not asserted
+    assert "原由你处为其提供养老保险退休预服务，现由我处为其办理企业职工基本养老保险退休手续。" in html
+    assert "原在你处进行了退休预审" not in html and "我处没有其在你处进行退休预审的记录" in html
     p, html = by_person[reviewed["id_no"]]
     assert p.parent.name == OFFICE and "石嘴山市惠农区社会保险事业管理中心：" in html
     assert "牵头经办机构变更；待遇领取地与档案预审地不一致" in html
+    assert "原在你处进行了退休预审。现申请在我处办理企业职工基本养老保险退休手续" in html  # pre_review_office
     before = _files(out)
     notify.write_letters(con, P, out)
     assert _files(out) == before
@@ -512,6 +519,32 @@ def test_coordination_letters(con, tmp_path):
     # the next month the entries are still open with the same pre-review office: no letter again
     assert notify.record_letters_due(con, P + 1) == 0
     assert notify.write_letters(con, P + 1, tmp_path / "out" / "2026-04") == []
+
+
+@pytest.mark.parametrize(
+    "left_stage, now_stage, reviewed",
+    [("NOTIFIED", "ARCHIVE_REVIEWED", False), ("ENROLLED", "NOTIFIED", False), ("YEARS_CONFIRMED", "CONCLUDED", True)],
+)
+def test_a_letter_states_the_stage_the_entry_left_the_old_office_in(con, tmp_path, left_stage, now_stage, reviewed):
+    """rules.md §7: the stage of the move's transition ('office A -> B', sql/ledger/20_office_change.sql),
+    not the entry's stage now (the new office may have reviewed since): past NOTIFIED, 附件1's words;
+    else the stage and a request for what the old office holds (docs/decisions.md)."""
+    moved = add_person(con, 130, s_mi=P + 6, office=OTHER_OFFICE, stage=now_stage)
+    con.execute(
+        "INSERT INTO handovers VALUES (?, ?, 'OFFICE_CHANGE', ?, ?, 'test')", [P, moved["id_no"], OFFICE, OTHER_OFFICE]
+    )
+    con.execute(
+        "INSERT INTO ledger_transitions VALUES (?, ?, ?, ?, DATE '2026-03-01', ?, 'run:2026-03', ?, now())",
+        [moved["entry_id"], moved["id_no"], left_stage, left_stage, P, f"office {OFFICE} -> {OTHER_OFFICE}"],
+    )
+    assert notify.record_letters_due(con, P) == 1
+    (path,) = notify.write_letters(con, P, tmp_path / "out")
+    html = path.read_text(encoding="utf-8")
+    assert path.parent.name == OTHER_OFFICE and "银川市兴庆区社会保险事业管理中心：" in html
+    assert ("原在你处进行了退休预审" in html) is reviewed
+    assert ("退休预审结果（含档案信息预审结论和档案重点要件材料扫描版）" in html) is reviewed
+    label = {"NOTIFIED": "已告知", "ENROLLED": "已纳入台账"}.get(left_stage)
+    assert (f"转出你处时办理环节为“{label}”，尚未进行档案预审" in html) is (not reviewed)
 
 
 def test_recipient_names():
