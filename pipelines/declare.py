@@ -4,7 +4,8 @@ On the first of month P, every open ledger entry whose retirement month R lies
 1–3 months ahead (``1 ≤ R − P ≤ 3``; R = the elected month recorded by feedback, else
 the statutory month S of the latest screening at or before P) is screened again:
 
-* deceased or retired on the latest person data → left out (counted in the report);
+* deceased or retired on the latest person data, or no longer in the push (op D, absent from a
+  FULL: rules.md §3 closes such an entry) → left out (counted in the report);
 * pre-service complete (a conclusion was confirmed: stage CONFIRMED, or DECLARED
   already) and counted months ≥ the minimum for R's year → ``DECLARATION`` notice
   (附件3) and stage → DECLARED;
@@ -118,9 +119,10 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
             ).fetchone(),
         )
     )
-    deceased, retired = con.execute("SELECT deceased, retired FROM _decl_excluded").fetchone()
+    deceased, retired, left_push = con.execute("SELECT deceased, retired, left_push FROM _decl_excluded").fetchone()
     counts["left out: deceased"] = deceased
     counts["left out: retired"] = retired
+    counts["left out: left the push"] = left_push
     issued = 0
     batch_mi = notice_month(con, month_mi)
     counts["SMS batch month"] = format_month(batch_mi)

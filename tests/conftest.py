@@ -8,7 +8,8 @@ Layout of tests/ (issue 15: a reader finds a test by what it is about):
   push's arrival, the deployment), `sample/` (the generator);
 - `contract/`: the docs, the SQL headers, the rules index, the vectors' copy, the code's size and
   the suite's own switches agree with the code;
-- `oracles/`: independent oracles written from the spec alone (push, screening, notices, outputs);
+- `oracles/`: independent oracles written from the spec alone (push, screening, notices, outputs,
+  declarations);
 - `robustness/`: fuzzing (`test_*fuzz*`), killed processes (`test_*_crash`: kill -9 at every file and
   folder step of publishing), faults at every step (`test_fault_injection`), full and read-only disks
   and bad settings (`test_environment_faults`), the hostile-input corpus (`test_hostile_corpus`,

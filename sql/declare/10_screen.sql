@@ -29,11 +29,12 @@ WITH sr AS (
 ), pe AS (             -- each entry's screening and, when newer than it, the person's current version
     SELECT e.*, sr.statutory_age_mi AS sr_statutory_age_mi, sr.flexible_earliest_mi AS sr_flexible_earliest_mi,
            sr.flexible_latest_mi AS sr_flexible_latest_mi, sr.insurance_type AS sr_insurance_type,
-           sr.alive AS sr_alive, sr.retired AS sr_retired, sr.counted_months AS sr_counted_months,
+           sr.alive AS sr_alive, sr.retired AS sr_retired, sr.in_push AS sr_in_push,
+           sr.counted_months AS sr_counted_months,
            p.id_no IS NOT NULL AS has_version,
            coalesce(p.valid_from_seq > so.seq, false) AS fresh,
            p.gender, p.person_type, p.insurance_type AS p_insurance_type, p.birth_mi, p.insured_region,
-           p.survival_status, p.retired AS p_retired
+           p.survival_status, p.retired AS p_retired, p.in_push AS p_in_push
     FROM ledger_entries e
     JOIN sr ON sr.id_no = e.id_no
     LEFT JOIN screened_on so ON so.month_mi = sr.month_mi
@@ -53,6 +54,7 @@ WITH sr AS (
            CASE WHEN x.fresh THEN x.p_insurance_type ELSE x.sr_insurance_type END AS insurance_type,
            CASE WHEN x.has_version THEN x.survival_status <> 2 ELSE x.sr_alive END AS alive,
            CASE WHEN x.has_version THEN x.p_retired ELSE x.sr_retired END AS retired,
+           CASE WHEN x.has_version THEN x.p_in_push ELSE x.sr_in_push END AS in_push,
            coalesce(c.counted_months, x.sr_counted_months) AS counted_months,
            CASE WHEN c.entry_id IS NOT NULL THEN 'CONCLUSION' ELSE 'SCREENING' END AS counted_source,
            c.version AS conclusion_version,
@@ -69,20 +71,22 @@ SELECT b.entry_id, b.id_no, b.office_code, b.entry_office, b.stage, b.stage_sinc
        coalesce(b.elected_retirement_mi, b.statutory_age_mi) AS retirement_mi,
        CASE WHEN b.elected_retirement_mi IS NOT NULL THEN 'ELECTED' ELSE 'STATUTORY' END AS retirement_source,
        elected_month_usable(b.elected_retirement_mi, b.flexible_earliest_mi, b.flexible_latest_mi) AS elected_usable,
-       b.alive, b.retired, b.counted_months, b.counted_source, b.conclusion_version, b.objection_open
+       b.alive, b.retired, b.in_push, b.counted_months, b.counted_source, b.conclusion_version, b.objection_open
 FROM b
 WHERE declaration_window(coalesce(b.elected_retirement_mi, b.statutory_age_mi), {{ month_mi }});
 
 -- The decisions: an elected month outside the window of the latest data → FOLLOW_UP (listed,
 -- not notified; elected_month_usable, sql/policy/scope.sql); pre-service complete (a conclusion
 -- was confirmed: stage CONFIRMED or DECLARED) → DECLARATION when counted ≥ the minimum for R's year, else CONSULTATION; not complete →
--- FOLLOW_UP (listed, not notified). Deceased and retired persons are left out.
+-- FOLLOW_UP (listed, not notified). Deceased and retired persons are left out, and so are persons the
+-- latest push no longer carries (op D, or absent from a FULL): rules.md §3 closes their entries as it
+-- closes a deceased person's (docs/decisions.md "Left the push before the 1st", seventeenth session).
 CREATE OR REPLACE TEMP TABLE _declare AS
 WITH m AS (
     SELECT b.*, min_contribution_months(b.retirement_mi // 12, b.insurance_type) AS min_months,
            pre_service_complete(b.stage) AS complete
     FROM _decl_base b
-    WHERE b.alive AND NOT b.retired
+    WHERE b.alive AND NOT b.retired AND b.in_push
 )
 SELECT m.*,
        declaration_decision(m.complete, m.elected_usable, m.counted_months, m.min_months) AS decision,
@@ -106,8 +110,9 @@ SELECT m.*,
        AS reason
 FROM m;
 
--- Counts for the report: in the window but deceased or retired (left out).
+-- Counts for the report: in the window but deceased, retired or no longer in the push (left out).
 CREATE OR REPLACE TEMP TABLE _decl_excluded AS
 SELECT count(*) FILTER (WHERE NOT alive) AS deceased,
-       count(*) FILTER (WHERE alive AND retired) AS retired
+       count(*) FILTER (WHERE alive AND retired) AS retired,
+       count(*) FILTER (WHERE alive AND NOT retired AND NOT in_push) AS left_push
 FROM _decl_base;

@@ -218,3 +218,36 @@ def test_declaring_again_with_nothing_changed_says_nothing_and_the_first_declara
     for _ in range(2):
         rep = declare_month("2026-12", push.wh, push.tmp / "out", push.settings)
         assert not any("declared again" in line for line in rep.lines()), rep.lines()
+
+
+def test_a_person_the_latest_push_no_longer_carries_is_left_out_not_declared(tmp_path):
+    """rules.md §3 closes the entry of a person who left the push as it closes a deceased one's; §6
+    re-checks on the latest data. 2026-12's INCR deletes a confirmed man (op D) before `declare
+    2026-12` (found by the seventeenth session's oracle, tests/oracles/test_oracle_declare.py): he was
+    listed DECLARATION and moved to DECLARED on the 1st, and the run withdrew his notice a few days
+    later. Now he is left out and counted, as a deceased person is; the control is declared."""
+    push = Push(tmp_path)
+    a, e = _p(1, "19660815"), _p(5, "19660825")
+    run_push_month(push, "2026-11", [a, e])
+    for i, p in enumerate((a, e)):
+        feedback_to_conclusion(push, p, 2 + 4 * i, then=CONFIRM)
+    from pipelines.ingest import ingest_batches
+    from support.pushkit import write_batch
+
+    push.seq += 1
+    b = write_batch(
+        tmp_path / "b-del",
+        [dict(a, op="D")],
+        [],
+        seq=push.seq,
+        month="2026-12",
+        push_type="INCR",
+        base_seq=push.seq - 1,
+    )
+    assert not ingest_batches([b], push.wh).refused
+    rep = declare_month("2026-12", push.wh, push.tmp / "out", push.settings)
+    d = _decisions(push, mi("2026-12"))
+    assert a["id_no"] not in d and d[e["id_no"]][2] == "DECLARATION"
+    assert a["id_no"] not in _notices(push, "DECLARATION")
+    assert push.q("SELECT stage FROM ledger_entries WHERE id_no = ?", [a["id_no"]]) == [("CONFIRMED",)]
+    assert rep.counts["left out: left the push"] == 1 and rep.counts["left out: deceased"] == 0, rep.lines()
