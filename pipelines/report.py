@@ -128,6 +128,13 @@ def batch_counts(con, mi: int) -> dict | None:
     return {"refused": refused, "held": held}
 
 
+def waiting(first: int, last: int | None) -> str:
+    """The seqs a held batch waited for, as the report shows them: "3", "3—5"."""
+    if last is None or last <= first:
+        return str(first)
+    return f"{first}—{last}"
+
+
 def _sum(rows: list[dict], key: str) -> int:
     return sum(r[key] or 0 for r in rows)
 
@@ -555,12 +562,13 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
     tables.append(
         (
             "暂存待补批次（本月运行时）",
-            _cols("seq", "batch_id", "push_type", "data_month", "received_at") + ["现状"],
+            _cols("seq", "batch_id", "push_type", "data_month", "received_at") + ["等待的批次序号"],
             [
-                [q, b, coded("push_type", t), d, r, coded("batch_status", st)]
-                for q, b, t, d, r, st in _rows(con, "25_held_batches", [hi, hi, hi])
+                [q, b, coded("push_type", t), d, r, waiting(lo_seq, hi_seq)]
+                for q, b, t, d, r, lo_seq, hi_seq in _rows(con, "25_held_batches", [hi, hi, hi])
             ],
-            "本月运行时序号不连续、等待前序批次的增量批次（push-format.md）：待前序批次到达后按序号入库；现状为其此后的处理情况。",
+            "本月运行时序号不连续、等待前序批次的增量批次：前序批次到达后按序号入库。"
+            "表中为本月运行时的情况，此后入库或拒收的，见下月报告的推送批次表和拒收批次表。",
         )
     )
     tables.append(
