@@ -149,18 +149,30 @@ def test_quarantine_and_refused_batches_by_their_chinese_labels(world):
     assert re.search(r'<td><span data-cat="[^"]+" data-ser="[^"]+" data-value="[0-9.]+">[0-9.]+</span></td>', text)
 
 
-def test_refused_batches_give_their_code_apart_from_the_message():
+def test_refused_batches_give_their_code_apart_from_a_chinese_note():
+    """The refusal's record (batch_refusals: code, file, row, reason), not the `batches` view's one
+    English line: the code apart, the 说明 in Chinese from the numbers the reason carries; a reason not
+    known gives no 说明 (the report shows "—"), whatever it quotes."""
     from pipelines.report import STEPS
     from pipelines.steps import run_step
 
     con = duckdb.connect()
     con.execute(
-        "CREATE TABLE batches AS SELECT * FROM (VALUES ('B1', 3, 'REFUSED', TIMESTAMPTZ '2026-12-02 10:00+08', "
-        "'STALE: seq 3 is not above the last applied seq 4'), ('B0', 2, 'APPLIED', TIMESTAMPTZ '2026-12-01 10:00+08', "
-        "NULL)) t(batch_id, seq, status, received_at, message)"
+        "CREATE TABLE batch_refusals AS SELECT * FROM (VALUES "
+        "(TIMESTAMPTZ '2026-12-02 10:00+08', 'B1', 3, '/in/b1', NULL, NULL, 'STALE', "
+        "'STALE: seq 3 is not above the last applied seq 4'), "
+        "(TIMESTAMPTZ '2026-12-02 11:00+08', 'B2', 5, '/in/b2', 'segments.csv', 7, 'BATCH', "
+        "'the CSV record cannot be parsed, so the file cannot be read'), "
+        "(TIMESTAMPTZ '2026-12-02 12:00+08', 'B3', 6, '/in/b3', 'x 640104196603150011.csv', NULL, 'BATCH', "
+        "'something new: 640104196603150011')) "
+        "t(refused_at, batch_id, seq, source_dir, file, row_no, reason_code, reason)"
     )
     rows = run_step(con, STEPS["60_refused_batches"], bind=[None, None, None, None])
-    assert rows == [("B1", 3, "STALE", "STALE: seq 3 is not above the last applied seq 4")]
+    assert rows == [
+        ("B1", 3, "STALE", "序号 3 不大于已入库的最新序号 4", None),
+        ("B2", 5, "BATCH", "缴费段文件 segments.csv 第7行无法按 CSV 解析，文件无法读取", None),
+        ("B3", 6, "BATCH", None, None),
+    ]
 
 
 def test_replay_of_the_first_month_shows_the_trend_as_it_stood(world, tmp_path):
