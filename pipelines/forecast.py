@@ -285,7 +285,7 @@ def _bars_svg(months: list[str], series: list[tuple[str, str, list[int]]], top: 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + 28}" role="img" '
         f'class="fc-chart" viewBox="0 0 {width} {h + 28}">',
-        f'<text x="0" y="10" font-size="9" fill="#555">max {top}</text>',
+        f'<text x="0" y="10" font-size="9" fill="#555">最高 {top}</text>',
         f'<line x1="24" y1="{h + 12}" x2="{width}" y2="{h + 12}" stroke="#999" stroke-width="0.5"/>',
     ]
     for i, month in enumerate(months):

@@ -25,6 +25,7 @@ from markupsafe import Markup
 from . import TEMPLATES_DIR
 from .labels import code_label, column_label
 from .policy import format_month
+from .report_batches import batch_tables
 from .report_charts import Chart, Code, _cell, hbar_chart, line_chart
 from .steps import Step, Steps, query, run_step
 
@@ -287,7 +288,7 @@ def overdue_ranking(now: list[dict]) -> Chart:
     }
     empty = sorted(set(offices()) - {r["office_code"] for r in rows})
     note = (
-        "超期率＝超期件数÷台账人数；超期：环节办结时限早于本月1日仍未办结（rules.md §7）。"
+        "超期率＝超期件数÷台账人数；超期：环节办结时限早于本月1日仍未办结（业务规则§7）。"
         "按超期率从高到低排名，超期率相同时超期件数多的在前；"
         f"台账不足{MIN_RANKED}人的经办机构比率受个别人员影响大，列于最后（灰色），不参与排名。"
     )
@@ -399,7 +400,7 @@ def report_data(con, ctx) -> dict:
             ),
             ["预警标识", "人数"],
             [[coded("flag", c), _cell(c, "persons", n)] for c, n in fl],
-            "本月筛查的全部人员中带有该标识的人数（rules.md §4）。",
+            "本月筛查的全部人员中带有该标识的人数（业务规则§4）。",
         )
     )
 
@@ -477,7 +478,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
                 for r in sorted(now, key=lambda r: r["office_code"])
             ],
             "未结异议：材料不全待补正或已受理待复核的异议；其中已超期：所在环节办结时限早于本月1日；"
-            "其中本月到期：办结时限在本月内、尚未超期（rules.md §7）。",
+            "其中本月到期：办结时限在本月内、尚未超期（业务规则§7）。",
         )
     )
     scr = _rows(con, "40_screening", [m])[0]
@@ -496,7 +497,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
             "本月筛查",
             ["项目", "人数"],
             [[column_label(n, "report"), v] for n, v in zip(names, scr)],
-            "rules.md §3：纳入范围 a/b/c 与触发条件。",
+            "业务规则§3：纳入范围 a/b/c 与触发条件。",
         )
     )
     tables.append(
@@ -518,67 +519,7 @@ def _tables(con, ctx, now) -> list[tuple[str, list[str], list[list], str]]:
             "",
         )
     )
-    tables.append(
-        (
-            "推送批次（push-format.md 行数核对）",
-            _cols(
-                "seq",
-                "batch_id",
-                "push_type",
-                "data_month",
-                "status",
-                "persons_rows",
-                "persons_accepted",
-                "persons_quarantined",
-                "segments_rows",
-                "segments_accepted",
-                "segments_quarantined",
-                "rows_balanced",
-                "warnings",
-            ),
-            [
-                [
-                    r[0],
-                    r[1],
-                    coded("push_type", r[2]),
-                    r[3],
-                    coded("batch_status", r[4]),
-                    *r[5:11],
-                    "是" if r[11] else "否",
-                    r[12],
-                ]
-                for r in _rows(con, "55_batches", [s])
-            ],
-            "",
-        )
-    )
-    tables.append(
-        (
-            "暂存待补批次（本月运行时）",
-            _cols("seq", "batch_id", "push_type", "data_month", "received_at") + ["现状"],
-            [
-                [q, b, coded("push_type", t), d, r, coded("batch_status", st)]
-                for q, b, t, d, r, st in _rows(con, "25_held_batches", [hi, hi, hi])
-            ],
-            "本月运行时序号不连续、等待前序批次的增量批次（push-format.md）：待前序批次到达后按序号入库；现状为其此后的处理情况。",
-        )
-    )
-    tables.append(
-        (
-            "拒收批次（上月运行后至本月运行）",
-            _cols("batch_id", "seq", "reason_code", "message"),
-            [[b, q, coded("batch_refusal", c), m] for b, q, c, m in _rows(con, "60_refused_batches", [lo, lo, hi, hi])],
-            "",
-        )
-    )
-    tables.append(
-        (
-            "隔离行：按原因",
-            _cols("batch_id", "file", "reason_code", "rows"),
-            [[b, coded("push_file", f), coded("row_reason", c), n] for b, f, c, n in _rows(con, "65_quarantine", [s])],
-            "",
-        )
-    )
+    tables += batch_tables(con, s, lo, hi)  # the push's batches: applied, held, refused, quarantined
     return tables
 
 

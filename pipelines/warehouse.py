@@ -48,6 +48,7 @@ def _steps():
             "warehouse/schema_forecast",
             "warehouse/schema_screen",
             "warehouse/views",
+            "warehouse/backfill_batch_holds",  # run by create_schema after views, in its transaction
             "warehouse/migrate_notice_log",  # run by migrate_notice_log only (an older warehouse)
             "warehouse/migrate_ledger_entries",  # run by migrate_ledger_entries only (an older warehouse)
         )
@@ -328,7 +329,7 @@ def create_schema(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     stamp (table ``warehouse_schema``). A warehouse whose stamp is this code's is left as it is: the
     statements are idempotent, but ran on every writer's connection (≈ 30 ms each: every command and
     DAG task opens one or more)."""
-    from .steps import run_steps
+    from .steps import run_step, run_steps
 
     stamp = schema_stamp(settings)
     if stored_stamp(con) == stamp:
@@ -336,6 +337,7 @@ def create_schema(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         run_steps(con, STEPS["schema":"views"], settings=settings)
+        run_step(con, STEPS["backfill_batch_holds"])  # an older warehouse's holds (idempotent)
         drop_shadowing_macros(con)
         con.execute("COMMIT")
     except BaseException:
@@ -381,6 +383,7 @@ def drop_shadowing_macros(con: duckdb.DuckDBPyConnection) -> int:
 MIGRATIONS = (
     "notice_log without its UNIQUE indexes (issue 19)",
     "ledger_entries without its PRIMARY KEY and id_no index (issue 19, ninth session)",
+    "batch_holds filled from push_batches' HELD and SUPERSEDED rows (seventeenth session)",
 )
 
 

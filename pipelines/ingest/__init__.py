@@ -31,6 +31,8 @@ from .apply import (  # noqa: F401
     _VALIDATION_ROOT,
     STEPS,
     _apply,
+    _end_holds,
+    _hold,
     _last_applied,
     _meta_row,
     _record_refusal,
@@ -152,7 +154,7 @@ def _process(
         log.info("refused: %s", ref)  # the report carries it; the CLI prints one line
         return
     if action == "HOLD":
-        _upsert_batch_row(con, _meta_row(man, "HELD"), why)
+        _hold(con, man, why)
         report.held.append({"batch_id": man.batch_id, "seq": man.seq, "missing": why.split("seq ")[-1]})
         log.warning("held back %s (seq %s): %s", man.batch_id, man.seq, why)
         return
@@ -171,6 +173,7 @@ def _process(
                 ).fetchall()
             ]
         run_step(con, STEPS["70_person_keys"])  # in the batch's transaction
+        _end_holds(con)  # its own hold, if it was held, and the holds a FULL superseded
         con.execute("COMMIT")
     except (BatchRefused, ValidationFailed) as exc:
         rollback(con)

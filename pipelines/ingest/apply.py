@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import BatchRefused
 from ..settings import Settings
 from ..steps import Step, Steps, run_step, run_steps
-from ..warehouse import register_id_checks
+from ..warehouse import register_id_checks, rollback
 from .files import _odd_quotes, _stage_file
 from .manifest import Manifest
 
@@ -45,17 +45,54 @@ def _last_applied(con) -> int:
 
 
 def _record_refusal(con, ref: BatchRefused, man: Manifest | None, source: Path | None, code: str) -> None:
+    """The refusal in ``batch_refusals`` and, in the same transaction, the end of a hold whose batch
+    it removed (:func:`_end_holds`: a held batch refused when it was tried again)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "INSERT INTO batch_refusals VALUES (now(), ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ref.batch if man is None else man.batch_id,
+                ref.seq if man is None else man.seq,
+                str(source) if source else None,
+                ref.file,
+                ref.row,
+                code,
+                ref.reason,
+            ],
+        )
+        _end_holds(con)
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
+
+
+def _hold(con, man: Manifest, why: str) -> None:
+    """A batch held (waiting for a missing seq): its HELD row, and its hold's start in
+    ``batch_holds`` the first time (held again when delivered again, it keeps its first start)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _upsert_batch_row(con, _meta_row(man, "HELD"), why)
+        con.execute(
+            "INSERT INTO batch_holds SELECT ?, ?, ?, ?, ?, now(), NULL, NULL WHERE NOT EXISTS "
+            "(SELECT 1 FROM batch_holds WHERE batch_id = ? AND ended_at IS NULL)",
+            [man.seq, man.batch_id, man.push_type, man.base_seq, man.data_month, man.batch_id],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
+
+
+def _end_holds(con) -> None:
+    """End every open hold whose batch push_batches no longer holds, as what became of it: APPLIED,
+    SUPERSEDED, or REFUSED when its row is gone (a held batch tried again and refused).  Inside the
+    caller's transaction: the apply's, the refusal's (docs/decisions.md "Held batches have a history")."""
     con.execute(
-        "INSERT INTO batch_refusals VALUES (now(), ?, ?, ?, ?, ?, ?, ?)",
-        [
-            ref.batch if man is None else man.batch_id,
-            ref.seq if man is None else man.seq,
-            str(source) if source else None,
-            ref.file,
-            ref.row,
-            code,
-            ref.reason,
-        ],
+        "UPDATE batch_holds h SET ended_at = now(), ended_as = coalesce((SELECT b.status FROM push_batches b "
+        "WHERE b.batch_id = h.batch_id), 'REFUSED') WHERE h.ended_at IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM push_batches b WHERE b.batch_id = h.batch_id AND b.status = 'HELD')"
     )
 
 

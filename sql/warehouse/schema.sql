@@ -1,5 +1,5 @@
 -- reads: -
--- writes: applications, applications_refused, batch_refusals, coordination_letters, flags, handovers, ledger_entries, ledger_transitions, month_runs, notice_log, notice_withdrawals, person_keys, person_versions, push_batches, quarantine_rows, screen_results, segment_versions, warehouse_schema, worklist_rows
+-- writes: applications, applications_refused, batch_holds, batch_refusals, coordination_letters, flags, handovers, ledger_entries, ledger_transitions, month_runs, notice_log, notice_withdrawals, person_keys, person_versions, push_batches, quarantine_rows, screen_results, segment_versions, warehouse_schema, worklist_rows
 -- params: -
 -- The warehouse schema. Every statement is idempotent (run on each writer connect).
 -- Month values inside the warehouse are month indexes  Y*12 + (M-1)  (rules.md preamble)
@@ -46,6 +46,21 @@ CREATE TABLE IF NOT EXISTS batch_refusals (
     row_no      BIGINT,
     reason_code VARCHAR NOT NULL,
     reason      VARCHAR NOT NULL
+);
+
+-- Every stretch a batch was held (push-format.md: an INCR waiting for a missing seq), from when it was
+-- first held to when it left push_batches' HELD: APPLIED, SUPERSEDED by a FULL, or REFUSED (its row
+-- gone). The report's table of batches held at P's run reads it, so a replay shows what was held
+-- then whatever became of the batch since (docs/decisions.md "Held batches have a history").
+CREATE TABLE IF NOT EXISTS batch_holds (
+    seq         BIGINT NOT NULL,
+    batch_id    VARCHAR NOT NULL,
+    push_type   VARCHAR NOT NULL,
+    base_seq    BIGINT,
+    data_month  VARCHAR NOT NULL,
+    held_at     TIMESTAMPTZ NOT NULL,
+    ended_at    TIMESTAMPTZ,              -- NULL: still held
+    ended_as    VARCHAR                   -- APPLIED | SUPERSEDED | REFUSED
 );
 
 -- Rows that break the contract, kept with their batch (push-format.md "Bad input").

@@ -206,3 +206,51 @@ def test_no_rerun_of_p_while_the_dag_run_of_p1_is_under_way(tmp_path):
         "SELECT reference_mi, issued_mi FROM notice_log WHERE id_no = ? AND kind = 'PRE_SERVICE'", [d["id_no"]]
     ) == [(24324, 24324)]
     assert d["id_no"] in _sms_text(tmp_path, "2027-01")
+
+
+# ------------------------------------------------------------------------------ held at P's run
+
+
+@pytest.mark.parametrize("then", ["refused", "applied", "superseded"])
+def test_a_replay_lists_the_batches_held_at_the_run_whatever_became_of_them(tmp_path, then):
+    """push-format.md: an INCR whose base has not arrived is held. Seq 3 (base 2) is held at
+    December's run: the published report counts 暂存待补批次 1 and lists it, waiting for seq 2. Seq 2
+    then arrives and seq 3 is applied, or its folder was damaged meanwhile and the retry refuses it,
+    or a FULL supersedes it. The replay of December (docs/operations.md §3) re-emits the published
+    report byte for byte: the table read the batch's present status (a refused batch was no longer
+    held, and an applied one's reception time was its apply's), not its history."""
+    from pipelines.monthly import run_month
+
+    push = Push(tmp_path)
+    b = person(2, birth_date=born(7))
+    run_push_month(push, "2026-11", [b])
+    u = dict(b, op="U")
+    held = write_batch(
+        tmp_path / "h3", [u], [segment(b["id_no"])], seq=3, push_type="INCR", base_seq=2, month="2026-12"
+    )
+    rep = ingest_batches([held], push.wh, validate=False)
+    assert [h["batch_id"] for h in rep.held] == ["NX-2026-12-0003"], rep.lines()
+    run_month("2026-12", push.wh, tmp_path / "out", validate=False, ahead_of_push=True)
+    page = tmp_path / "out" / "2026-12" / "report" / "index.html"
+    published = page.read_bytes()
+    section = published.decode().split("暂存待补批次（本月运行时）")[1].split("</table>")[0]
+    assert "NX-2026-12-0003" in section and "<td>2</td>" in section, section  # waiting for seq 2
+    assert '<div class="figure" data-figure="暂存待补批次">' in published.decode()
+    if then == "superseded":
+        full = write_batch(tmp_path / "f4", [b], [segment(b["id_no"])], seq=4, month="2026-12")
+        rep = ingest_batches([full], push.wh, validate=False)
+        assert rep.superseded == ["NX-2026-12-0003"], rep.lines()
+    else:
+        if then == "refused":
+            (held / "segments.csv").write_bytes(b"damaged")
+        base = write_batch(
+            tmp_path / "b2", [u], [segment(b["id_no"])], seq=2, push_type="INCR", base_seq=1, month="2026-12"
+        )
+        rep = ingest_batches([base], push.wh, validate=False)
+        done = [r["batch_id"] for r in rep.applied]
+        assert done == (["NX-2026-12-0002"] if then == "refused" else ["NX-2026-12-0002", "NX-2026-12-0003"]), done
+        assert bool(rep.refused) == (then == "refused"), rep.lines()
+    run_month("2026-12", push.wh, tmp_path / "out", replay=True, validate=False)
+    assert page.read_bytes() == published
+    held_then = push.q("SELECT ended_as FROM batch_holds WHERE batch_id = 'NX-2026-12-0003'")
+    assert held_then == [(then.upper(),)]

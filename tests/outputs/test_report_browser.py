@@ -149,18 +149,30 @@ def test_quarantine_and_refused_batches_by_their_chinese_labels(world):
     assert re.search(r'<td><span data-cat="[^"]+" data-ser="[^"]+" data-value="[0-9.]+">[0-9.]+</span></td>', text)
 
 
-def test_refused_batches_give_their_code_apart_from_the_message():
+def test_refused_batches_give_their_code_apart_from_a_chinese_note():
+    """The refusal's record (batch_refusals: code, file, row, reason), not the `batches` view's one
+    English line: the code apart, the 说明 in Chinese from the numbers the reason carries; a reason not
+    known gives no 说明 (the report shows "—"), whatever it quotes."""
     from pipelines.report import STEPS
     from pipelines.steps import run_step
 
     con = duckdb.connect()
     con.execute(
-        "CREATE TABLE batches AS SELECT * FROM (VALUES ('B1', 3, 'REFUSED', TIMESTAMPTZ '2026-12-02 10:00+08', "
-        "'STALE: seq 3 is not above the last applied seq 4'), ('B0', 2, 'APPLIED', TIMESTAMPTZ '2026-12-01 10:00+08', "
-        "NULL)) t(batch_id, seq, status, received_at, message)"
+        "CREATE TABLE batch_refusals AS SELECT * FROM (VALUES "
+        "(TIMESTAMPTZ '2026-12-02 10:00+08', 'B1', 3, '/in/b1', NULL, NULL, 'STALE', "
+        "'STALE: seq 3 is not above the last applied seq 4'), "
+        "(TIMESTAMPTZ '2026-12-02 11:00+08', 'B2', 5, '/in/b2', 'segments.csv', 7, 'BATCH', "
+        "'the CSV record cannot be parsed, so the file cannot be read'), "
+        "(TIMESTAMPTZ '2026-12-02 12:00+08', 'B3', 6, '/in/b3', 'x 640104196603150011.csv', NULL, 'BATCH', "
+        "'something new: 640104196603150011')) "
+        "t(refused_at, batch_id, seq, source_dir, file, row_no, reason_code, reason)"
     )
     rows = run_step(con, STEPS["60_refused_batches"], bind=[None, None, None, None])
-    assert rows == [("B1", 3, "STALE", "STALE: seq 3 is not above the last applied seq 4")]
+    assert rows == [
+        ("B1", 3, "STALE", "序号 3 不大于已入库的最新序号 4", None),
+        ("B2", 5, "BATCH", "缴费段文件 segments.csv 第7行无法按 CSV 解析，文件无法读取", None),
+        ("B3", 6, "BATCH", None, None),
+    ]
 
 
 def test_replay_of_the_first_month_shows_the_trend_as_it_stood(world, tmp_path):
@@ -231,10 +243,10 @@ def test_a_calendar_file_that_cannot_be_read_is_said_and_the_month_goes_on(world
     assert any("calendar file cannot be read" in r.getMessage() for r in caplog.records)
 
 
-def test_a_held_batch_is_listed_with_what_became_of_it(world, tmp_path):
+def test_a_held_batch_is_listed_with_the_seqs_it_waits_for(world, tmp_path):
     """A batch held at P's run (an INCR whose seq follows a missing one, push-format.md) was counted in
-    the key figures (暂存待补批次 1) but listed in no table: now its own table says which and what became
-    of it."""
+    the key figures (暂存待补批次 1) but listed in no table: now its own table says which and the seqs it
+    waits for (what became of it since is the next month's, so that a replay re-emits the same page)."""
     import shutil
 
     from pipelines.ingest import ingest_batches
@@ -253,4 +265,4 @@ def test_a_held_batch_is_listed_with_what_became_of_it(world, tmp_path):
     html = (tmp_path / "out" / "2027-01" / "report" / "index.html").read_text(encoding="utf-8")
     section = html.split("暂存待补批次（本月运行时）")[1].split("</table>")[0]
     assert "<td>4</td>" in section and "NX-2027-01-0004" in section, section
-    assert '暂存待补 <span class="code">HELD</span>' in section and "2027-01" in section
+    assert "<td>3</td>" in section and "2027-01" in section  # waiting for seq 3

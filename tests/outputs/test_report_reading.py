@@ -10,6 +10,7 @@ report's code; the page is opened in Chromium as a phone (390 px, device scale 3
 from __future__ import annotations
 
 import csv
+import json
 import re
 from html.parser import HTMLParser
 
@@ -308,3 +309,138 @@ def test_the_report_on_a_phone(world):
     assert len(set(v["lefts"])) == 2, v["lefts"]
     assert v["smallestLabel"] >= 8, v
     assert v["tableFits"], v
+
+
+# ------------------------------------------------------------------------------ refused and held batches
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory):
+    """November run on a FULL of 10 persons and an INCR; then, before December's run, one batch of each
+    refusal a push can meet (each by the real ingest), one INCR held (seq 4, waiting for seq 3), a VALIDATION
+    refusal and one whose reason this code does not know, holding an ID number (both recorded as ingest
+    records them). December's report."""
+    import dataclasses
+
+    from pipelines.ingest import ingest_batches
+    from pipelines.monthly import run_month
+    from pipelines.settings import load_settings
+    from support.pushkit import make_id, population, segment, write_batch
+
+    tmp = tmp_path_factory.mktemp("refusals")
+    wh, out = tmp / "w.duckdb", tmp / "out"
+    ps, ss = population(10, segs_per=1)
+    u = [dict(p, op="U") for p in ps[:2]]
+    us = [segment(p["id_no"]) for p in u]
+    first = [write_batch(tmp / "full", ps, ss), write_batch(tmp / "incr", u, us, seq=2, push_type="INCR", base_seq=1)]
+    assert not ingest_batches(first, wh, validate=False).refused
+    run_month("2026-11", wh, out, validate=False)
+
+    def batch(name, seq, **kw):
+        kw = {"push_type": "INCR", "base_seq": seq - 1, "month": "2026-12", "batch_id": name} | kw
+        return write_batch(tmp / name, kw.pop("persons", u), kw.pop("segments", us), seq=seq, **kw)
+
+    hashed = batch("NX-HASH", 6, base_seq=5)
+    (hashed / "segments.csv").write_bytes(b"id_no\n")
+    province = batch("NX-PROVINCE", 11)
+    m = json.loads((province / "manifest.json").read_text(encoding="utf-8"))
+    (province / "manifest.json").write_text(json.dumps(m | {"province": "610000"}), encoding="utf-8")
+    bad = [dict(p, gender="7") for p in u]
+    dirs = [
+        batch("NX-2026-12-0004", 4, base_seq=3),  # held: seq 3 never came
+        hashed,
+        province,
+        batch("NX-CONFLICT", 1, base_seq=None, push_type="FULL"),
+        batch("NX-STALE", 5, base_seq=1),
+        batch("NX-ROWS", 7, base_seq=2, rows_override={"persons": 5}),
+        batch("NX-HEADER", 8, base_seq=2, raw_files={"segments": b"id_no,region_code\n"}),
+        batch("NX-BADROWS", 9, base_seq=2, persons=bad),
+    ]
+    rep = ingest_batches(dirs, wh, validate=False)
+    assert [h["batch_id"] for h in rep.held] == ["NX-2026-12-0004"], rep.lines()
+    # a FULL that would empty the push (the threshold lowered to this world's size)
+    few = dataclasses.replace(load_settings(), full_departure_min_persons=1)
+    gone = batch("NX-DEPARTURES", 10, push_type="FULL", base_seq=None, persons=ps[:1], segments=ss[:1])
+    assert ingest_batches([gone], wh, few, validate=False).refused
+    con = duckdb.connect(str(wh))
+    con.execute(
+        "INSERT INTO batch_refusals VALUES (now(), 'NX-VALIDATION', 12, NULL, NULL, NULL, 'VALIDATION', "
+        "'validation failed: suite ingest failed: column gender has values outside 1, 2'), "
+        "(now(), 'NX-UNKNOWN', 13, NULL, 'persons.csv', 3, 'BATCH', ?)",
+        [f"a reason no code gives yet, quoting {make_id(seq=77)}"],
+    )
+    con.close()
+    run_month("2026-12", wh, out, validate=False)
+    return {"wh": wh, "out": out, "id": make_id(seq=77)}
+
+
+def test_a_refused_batch_is_explained_in_chinese(refusals):
+    """拒收批次's 说明 was the ingest's English message ("MANIFEST: persons.csv sha256 of the file's bytes
+    does not match the manifest"): each is now a Chinese sentence with what a leader needs — which file,
+    which seqs, how many rows — built from the refusal's record; a reason not known gives "—" (the
+    English stays in the log), never the raw text and the ID number it may quote."""
+    html = _html(refusals, "2026-12")
+    rows = {r["推送批次编号"]: r for r in _table(html, "拒收批次（上月运行后至本月运行）")}
+    note = {b: r["说明"] for b, r in rows.items()}
+    assert _code(rows["NX-HASH"]["拒收原因"]) == "MANIFEST"
+    assert note["NX-HASH"] == "缴费段文件 segments.csv 的校验值（sha256）与批次清单不符：文件不完整或已被改动"
+    assert note["NX-PROVINCE"] == "省份代码不是宁夏（640000）"
+    assert note["NX-CONFLICT"] == "序号 1 已属于另一批次"
+    assert note["NX-STALE"] == "增量批次的基准序号为 1，此后序号 2 已入库"
+    assert note["NX-ROWS"] == "人员信息文件 persons.csv 有 2 行数据，批次清单为 5 行"
+    assert note["NX-HEADER"] == "缴费段文件 segments.csv 的表头缺少列：start_month、end_month、relation_status"
+    assert note["NX-BADROWS"].startswith("共 4 行数据中 4 行不符合约定（100.0%，超过允许的 5%），整批拒收；")
+    assert note["NX-BADROWS"].endswith("第一处：人员信息文件 persons.csv 第1行（性别代码无效 #BAD_GENDER）")
+    assert note["NX-DEPARTURES"].startswith("该全量批次将使推送中 10 人中的 9 人（90.0%）退出推送")
+    assert note["NX-VALIDATION"] == "入库质量校验未通过，未入库任何数据"
+    assert note["NX-UNKNOWN"] == "—" and _code(rows["NX-UNKNOWN"]["拒收原因"]) == "BATCH"
+    assert refusals["id"] not in html and "a reason no code gives" not in html
+    for b, text in note.items():  # codes in the cell (#…) aside: no English (ALLOWED: names of the contract)
+        assert not re.search(r"[A-Za-z]{2,}", ALLOWED.sub(" ", text.split("#")[0])), (b, text)
+
+
+#: what a leader may meet in Latin letters: a batch's ID, the contract's file and column names, a path
+#: to a folder (<code>), a format, the scope letters — and codes, always beside their label
+ALLOWED = re.compile(
+    r"[A-Z0-9]+(?:-[A-Za-z0-9]+)+|(?:persons|segments)\.(?:csv|parquet)|manifest\.json|sha256|CSV|Parquet|"
+    r"UTF-8|GB18030|[a-z]+(?:_[a-z]+)+|a/b/c"
+)
+
+
+class _Visible(HTMLParser):
+    """The page's text as a reader sees it, without <style>, codes (<span class="code">) and paths (<code>)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "code") or (tag == "span" and ("class", "code") in attrs) or self.hidden:
+            self.hidden.append(tag)
+
+    def handle_endtag(self, tag):
+        if self.hidden and self.hidden[-1] == tag:
+            self.hidden.pop()
+
+    def handle_data(self, data):
+        if not self.hidden:
+            self.text.append(data)
+
+
+@pytest.mark.parametrize("month", ["2026-12", "2027-03"])
+def test_a_leader_meets_no_english(refusals, world, month):
+    """The whole page read as a leader: every word in Latin letters is a batch ID, a file or column
+    name of the contract, a format or a code beside its label (rules.md became 业务规则, the forecast's
+    scale "max" 最高, 推送批次's push-format.md went)."""
+    html = _html(refusals if month == "2026-12" else world, month)
+    p = _Visible()
+    p.feed(html)
+    text = ALLOWED.sub(" ", " ".join(p.text))
+    assert not re.findall(r"[A-Za-z]{2,}[A-Za-z.]*", text), re.findall(r".{20}[A-Za-z]{2,}.{20}", text)
+
+
+def test_the_batches_held_at_the_run_say_what_they_wait_for(refusals):
+    """Seq 4 held at December's run, its base seq 3 never came: listed with the seq it waits for."""
+    rows = _table(_html(refusals, "2026-12"), "暂存待补批次（本月运行时）")
+    assert [(r["推送批次编号"], r["等待的批次序号"]) for r in rows] == [("NX-2026-12-0004", "3")]
+    assert _value(_figures(_html(refusals, "2026-12"))["暂存待补批次"]) == "1"

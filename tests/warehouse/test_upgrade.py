@@ -181,3 +181,55 @@ def test_an_upgrade_killed_midway_leaves_a_warehouse_the_next_writer_brings_up(t
     with connect(killed):
         pass
     assert _tables(killed) == _tables(upgraded)
+
+
+def test_an_older_warehouse_gains_the_holds_its_push_batches_still_tell(tmp_path):
+    """The code before batch_holds (sixteenth session and before) kept a held batch's story only in
+    its present push_batches row. The first writer of this code makes the holds that row tells: a
+    batch HELD now (held since its reception, still open), a SUPERSEDED one (held from its reception
+    to the apply of the FULL above it); every push_batches row kept. Brought up again, nothing is
+    added twice; the next batch applied ends the open hold as APPLIED."""
+    from pipelines.steps import query
+    from pipelines.report import STEPS as REPORT
+
+    wh = tmp_path / "w.duckdb"
+    ps, ss = population(5, segs_per=1)
+    incr = [dict(p, op="U") for p in ps]
+    for seq, kind in ((1, "FULL"), (3, "INCR"), (4, "FULL"), (6, "INCR")):
+        b = write_batch(
+            tmp_path / f"b{seq}",
+            ps if kind == "FULL" else incr,
+            ss,
+            seq=seq,
+            month="2026-10",
+            push_type=kind,
+            base_seq=None if kind == "FULL" else seq - 1,
+        )
+        assert not ingest_batches([b], wh, validate=False).refused
+    before = _rows(wh, "SELECT * FROM push_batches ORDER BY seq")
+    assert [r[10] for r in before] == ["APPLIED", "SUPERSEDED", "APPLIED", "HELD"]
+    con = duckdb.connect(str(wh))  # the older code's warehouse: no batch_holds
+    con.execute("DROP TABLE batch_holds")
+    con.execute("UPDATE warehouse_schema SET stamp = 'older code'")
+    con.close()
+    with connect(wh):
+        pass
+    holds = (
+        "SELECT h.seq, h.held_at = b.received_at, h.ended_as, h.ended_at "
+        "FROM batch_holds h JOIN push_batches b USING (seq) ORDER BY seq"
+    )
+    full4 = _rows(wh, "SELECT applied_at FROM push_batches WHERE seq = 4")[0][0]
+    assert _rows(wh, holds) == [(3, True, "SUPERSEDED", full4), (6, True, None, None)]
+    assert _rows(wh, "SELECT * FROM push_batches ORDER BY seq") == before
+    con = duckdb.connect(str(wh))
+    con.execute("UPDATE warehouse_schema SET stamp = 'older code'")
+    con.close()
+    with connect(wh) as con:  # brought up again: nothing twice
+        assert con.execute("SELECT count(*) FROM batch_holds").fetchall() == [(2,)]
+        now = con.execute("SELECT now()").fetchall()[0][0]
+        held = con.execute(query(REPORT["25_held_batches"]), [now, now, now]).fetchall()
+        assert [(r[0], r[5], r[6]) for r in held] == [(6, 5, 5)]  # waiting for seq 5
+    b5 = write_batch(tmp_path / "b5", incr, ss, seq=5, month="2026-10", push_type="INCR", base_seq=4)
+    rep = ingest_batches([b5], wh, validate=False)
+    assert [r["seq"] for r in rep.applied] == [5, 6], rep.lines()
+    assert _rows(wh, "SELECT seq, ended_as FROM batch_holds ORDER BY seq") == [(3, "SUPERSEDED"), (6, "APPLIED")]
