@@ -141,15 +141,24 @@ def _ingest(batch_dirs, warehouse, settings: Settings, report: IngestReport, ver
 
 
 def _process(
-    con, man: Manifest, settings: Settings, report: IngestReport, copies: Path, accept: frozenset = frozenset()
+    con,
+    man: Manifest,
+    settings: Settings,
+    report: IngestReport,
+    copies: Path,
+    accept: frozenset = frozenset(),
+    held: bool = False,
 ) -> None:
+    """Decide and carry out one batch.  ``held``: the batch is a held one tried again (_retry_held):
+    its HELD row is replaced by the applied row, or dropped with the refusal, in that transaction."""
     action, why = _decide(con, man)
+    drop = man.batch_id if held else None
     if action == "NOOP":
         report.noop.append(man.batch_id)
         return
     if action == "REFUSE":
         ref = BatchRefused(man.batch_id, why)
-        _record_refusal(con, ref, man, man.dir, why.split(":")[0])
+        _record_refusal(con, ref, man, man.dir, why.split(":")[0], held=drop)
         report.refused.append(ref)
         log.info("refused: %s", ref)  # the report carries it; the CLI prints one line
         return
@@ -179,7 +188,7 @@ def _process(
         rollback(con)
         ref = exc if isinstance(exc, BatchRefused) else BatchRefused(man.batch_id, f"validation failed: {exc}")
         code = (ref.code or "BATCH") if isinstance(exc, BatchRefused) else "VALIDATION"
-        _record_refusal(con, ref, man, man.dir, code)
+        _record_refusal(con, ref, man, man.dir, code, held=drop)
         report.refused.append(ref)
         log.info("refused: %s", ref)  # the report carries it; the CLI prints one line
         return
@@ -194,24 +203,26 @@ def _process(
 
 
 def _retry_held(con, settings: Settings, report: IngestReport, copies: Path, accept: frozenset = frozenset()) -> None:
+    tried: set[str] = set()
     while True:
         last = _last_applied(con)
         nxt = con.execute(
             "SELECT source_dir, batch_id FROM push_batches WHERE status = 'HELD' AND base_seq = ? ORDER BY seq LIMIT 1",
             [last],
         ).fetchone()
-        if not nxt:
+        if not nxt or nxt[1] in tried:  # tried once: a batch still held after its try waits for the next ingest
             return
+        tried.add(nxt[1])
+        # its HELD row goes in the transaction that applies or refuses it, never before: a crash in
+        # between leaves it held, to be tried again by the next ingest (never in no table at all)
         try:
             man = read_manifest(nxt[0])
         except BatchRefused as ref:
-            con.execute("DELETE FROM push_batches WHERE batch_id = ? AND status = 'HELD'", [nxt[1]])
-            _record_refusal(con, ref, None, Path(nxt[0]), "MANIFEST")
+            _record_refusal(con, ref, None, Path(nxt[0]), "MANIFEST", held=nxt[1])
             report.refused.append(ref)
             continue
-        con.execute("DELETE FROM push_batches WHERE batch_id = ? AND status = 'HELD'", [man.batch_id])
         report.held = [h for h in report.held if h["batch_id"] != man.batch_id]
-        _process(con, man, settings, report, copies, accept)
+        _process(con, man, settings, report, copies, accept, held=True)
 
 
 @refreshes_analysts

@@ -44,11 +44,15 @@ def _last_applied(con) -> int:
     return con.execute("SELECT coalesce(max(seq), 0) FROM push_batches WHERE status = 'APPLIED'").fetchall()[0][0]
 
 
-def _record_refusal(con, ref: BatchRefused, man: Manifest | None, source: Path | None, code: str) -> None:
-    """The refusal in ``batch_refusals`` and, in the same transaction, the end of a hold whose batch
-    it removed (:func:`_end_holds`: a held batch refused when it was tried again)."""
+def _record_refusal(
+    con, ref: BatchRefused, man: Manifest | None, source: Path | None, code: str, held: str | None = None
+) -> None:
+    """The refusal in ``batch_refusals`` and, in the same transaction, the HELD row of ``held`` (a held
+    batch refused when it was tried again) removed and its hold ended (:func:`_end_holds`)."""
     con.execute("BEGIN TRANSACTION")
     try:
+        if held is not None:
+            con.execute("DELETE FROM push_batches WHERE batch_id = ? AND status = 'HELD'", [held])
         con.execute(
             "INSERT INTO batch_refusals VALUES (now(), ?, ?, ?, ?, ?, ?, ?)",
             [

@@ -727,6 +727,48 @@ def test_incr_after_a_gap_is_held_until_the_missing_batch_arrives(tmp_path, wh):
     assert cur[ps[4]["id_no"]]["phone"] == "13700000004"
 
 
+def test_a_crash_while_a_held_batch_is_tried_again_leaves_it_held(tmp_path, wh, monkeypatch):
+    """A held batch's HELD row goes in the transaction that applies or refuses it: a crash while it is
+    tried again (the process killed, the disk full) leaves it held for the next ingest, never in no
+    table at all (it was deleted before its try, in a transaction of its own)."""
+    import pipelines.ingest as ingest_mod
+
+    dirs, ps, _ = _chain(tmp_path, 2)
+    ingest(wh, dirs[0], dirs[2])  # seq 3 held, waiting for seq 2
+    real_apply = ingest_mod._apply
+
+    def crash_on_3(con, man, *a, **kw):
+        if man.seq == 3:
+            raise KeyboardInterrupt("killed while applying seq 3")
+        return real_apply(con, man, *a, **kw)
+
+    monkeypatch.setattr(ingest_mod, "_apply", crash_on_3)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(wh, dirs[1])  # seq 2 applies; seq 3 is tried again and the process dies
+    assert q(wh, "SELECT seq, status FROM batches ORDER BY seq") == [(1, "APPLIED"), (2, "APPLIED"), (3, "HELD")]
+    assert q1(wh, "SELECT count(*) FROM batch_holds WHERE batch_id = 'NX-2026-11-0003' AND ended_at IS NULL") == 1
+    monkeypatch.setattr(ingest_mod, "_apply", real_apply)
+    rep = ingest(wh)  # the next ingest, with nothing new: the held batch is applied
+    assert [a["seq"] for a in rep.applied] == [3] and not rep.held and not rep.refused
+    assert q(wh, "SELECT seq, status FROM batches ORDER BY seq") == [(s, "APPLIED") for s in (1, 2, 3)]
+    assert q(wh, "SELECT ended_as FROM batch_holds WHERE batch_id = 'NX-2026-11-0003'") == [("APPLIED",)]
+    assert persons_as_of(wh)[ps[3]["id_no"]]["phone"] == "13700000003"
+
+
+def test_a_held_batch_refused_when_tried_again_leaves_no_held_row(tmp_path, wh):
+    """The refusal of a held batch tried again drops its HELD row in the refusal's transaction."""
+    dirs, _, _ = _chain(tmp_path, 2)
+    ingest(wh, dirs[0], dirs[2])
+    (Path(dirs[2]) / "manifest.json").write_text("{not json", encoding="utf-8")  # spoilt while it waited
+    rep = ingest(wh, dirs[1])
+    assert [a["seq"] for a in rep.applied] == [2] and len(rep.refused) == 1 and not rep.held
+    assert q(wh, "SELECT seq, status FROM batches WHERE status <> 'REFUSED' ORDER BY seq") == [
+        (1, "APPLIED"),
+        (2, "APPLIED"),
+    ]
+    assert q(wh, "SELECT ended_as FROM batch_holds") == [("REFUSED",)]
+
+
 def test_redelivery_of_an_applied_batch_is_a_noop(tmp_path, wh):
     dirs, _, _ = _chain(tmp_path, 1)
     ingest(wh, *dirs)
