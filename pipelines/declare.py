@@ -23,7 +23,8 @@ it re-wrote P's batch on the 1st and the run re-wrote it again with the same not
 office sending both files would have sent them twice).
 
 Writes ``OUT/P/declarations/<office>/declarations.parquet`` and ``.csv`` for every
-office (an empty list when the office has nobody), keeps the decisions in
+office (an empty list when the office has nobody), and ``declarations.xlsx`` for its officer
+(labels, the reason in Chinese: :func:`write_declaration_books`), keeps the decisions in
 ``declaration_decisions`` and records the run in ``month_runs`` (command ``declare``).
 Idempotent: a second run of P writes the same files and issues no new notice.
 """

@@ -62,7 +62,9 @@ def declared(tmp_path_factory):
     rows = path_rows(p["consult"], "CONFIRMED", CONCLUSION_ISSUED={"counted_months": 150})
     rows += [row(p["elected"], "ELECTED_MONTH", D0 + timedelta(days=8), elected_month="2027-02")]
     rows += [row(p["reviewed"], "ARCHIVE_REVIEWED", D0, result="PASS")]
-    rows += path_rows(p["objection"], "RESULT_RECEIVED") + [row(p["objection"], "OBJECTION_FILED", D0 + timedelta(days=6))]
+    rows += path_rows(p["objection"], "RESULT_RECEIVED") + [
+        row(p["objection"], "OBJECTION_FILED", D0 + timedelta(days=6))
+    ]
     assert wh.apply(rows).refused == 0
     before = tmp / "undeclared.duckdb"
     shutil.copyfile(wh.path, before)
