@@ -26,7 +26,7 @@ def no_validation(mp) -> None:
 
 
 def no_workbooks(mp) -> None:
-    """The offices' workbooks (``worklist.xlsx``, ``declarations.xlsx``) left out: ``write_worklists``
+    """The offices' workbooks (``worklist.xlsx``, ``declarations.xlsx``, ``offline.xlsx``) left out: ``write_worklists``
     gets each office's rows counted in ``worklist_rows`` (``write_declarations`` in
     ``declaration_decisions``), as the writer would return them, and no file is written
     (tests/outputs/test_worklist_xlsx.py, test_xlsx_setbased.py and the whole-month modules keep them:
@@ -58,6 +58,19 @@ def no_workbooks(mp) -> None:
         return {office: rows.get(office, 0) for office in paths}
 
     mp.setattr(d, "write_declaration_books", declaration_counts)
+
+    # and the offices' offline.xlsx (the notices' files): each office's offline notices of _notices_p
+    import pipelines.notify_files as nf
+
+    def offline_counts(con, month_mi, paths, persons, settings=None):
+        rows = dict(
+            con.execute(
+                "SELECT file_office, count(*) FROM _notices_p WHERE channel <> 'SMS' GROUP BY file_office"
+            ).fetchall()
+        )
+        return {office: rows.get(office, 0) for office in paths}
+
+    mp.setattr(nf, "write_offline_books", offline_counts)
 
 
 def persons() -> list[dict]:
