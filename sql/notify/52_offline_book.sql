@@ -1,6 +1,6 @@
 -- reads: _code_labels (and what 51_offline_file.sql reads)
 -- writes: -
--- params: - (those of 51_offline_file.sql, included)
+-- params: kinds (and those of 51_offline_file.sql, included)
 -- notifications/<office>/offline.xlsx (pipelines/xlsx_list.py): the offline notices of the offices given
 -- as their officer reads them (rules.md §5): the rows of 51_offline_file.sql (included: the same rows),
 -- the kind, the channel and why the notice goes offline as their Chinese labels (_code_labels:
