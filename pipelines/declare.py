@@ -24,7 +24,8 @@ it re-wrote P's batch on the 1st and the run re-wrote it again with the same not
 office sending both files would have sent them twice).
 
 Writes ``OUT/P/declarations/<office>/declarations.parquet`` and ``.csv`` for every
-office (an empty list when the office has nobody), keeps the decisions in
+office (an empty list when the office has nobody), and ``declarations.xlsx`` for its officer
+(labels, the reason in Chinese: :func:`write_declaration_books`), keeps the decisions in
 ``declaration_decisions`` and records the run in ``month_runs`` (command ``declare``).
 Idempotent: a second run of P writes the same files and issues no new notice.
 """
@@ -39,6 +40,7 @@ from pathlib import Path
 from .analysts import refreshes_analysts
 from . import DATA_DIR
 from .errors import MonthRefused
+from .labels import code_label as label
 from .feedback import ensure_schema, notice_month, refresh_deadlines_unless_unreadable
 from .ledger import record_transitions
 from .months import first_day, format_month
@@ -62,6 +64,7 @@ STEPS = Steps(
         Step("declare/18_changes.sql"),
         Step("declare/20_record.sql"),
         Step("declare/30_office_file.sql"),
+        Step("declare/35_office_book.sql", inputs=("_code_labels",)),
         Step("declare/90_finish.sql"),
     )
 )
@@ -151,9 +154,10 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
     return counts
 
 
-def write_declarations(con, month_mi: int, out: Path) -> dict:
-    """``OUT/P/declarations/<office>/declarations.{parquet,csv}`` from the stored decisions,
-    one folder per office (every office of data/offices.csv, and any other office with rows)."""
+def write_declarations(con, month_mi: int, out: Path, settings: Settings | None = None) -> dict:
+    """``OUT/P/declarations/<office>/declarations.{parquet,csv,xlsx}`` from the stored decisions,
+    one folder per office (every office of data/offices.csv, and any other office with rows; an
+    office without rows gets its files with the header only), swapped in whole."""
     final_parent = Path(out) / format_month(month_mi)
     final_parent.mkdir(parents=True, exist_ok=True)
     stage = final_parent / ".declarations.partial"
@@ -170,8 +174,112 @@ def write_declarations(con, month_mi: int, out: Path) -> dict:
             raise MonthRefused(f"office code of the wrong shape in the warehouse: {office!r}")
         q = query(STEPS["30_office_file"], month_mi=month_mi, office=office)
         rows += write_table(con, q, stage / office / "declarations")
+    books = write_declaration_books(con, month_mi, {o: stage / o / "declarations.xlsx" for o in offices}, settings)
+    assert sum(books.values()) == rows, "the workbooks and the CSVs hold the same rows"
     swap_folder(stage, final_parent / "declarations")
     return {"declaration rows": rows, "offices": len(offices)}
+
+
+#: the declarations' workbook (pipelines.xlsx_list): the CSV's columns, labels, the reason in Chinese
+DECLARATIONS_COLUMNS = (
+    "id_no",
+    "name",
+    "office_code",
+    "retirement_month",
+    "decision",
+    "reason",
+    "retirement_source",
+    "statutory_age_month",
+    "counted_contribution_months",
+    "min_contribution_months",
+    "stage",
+    "responsible_officer",
+    "notice_id",
+    "channel",
+)
+
+
+def _book_note(month: str):
+    """The 说明 sheet of an office's declarations.xlsx: what each decision asks of the officer (rules.md §6)."""
+    when = f"{int(month[:4])}年{int(month[5:7])}月"
+
+    def note(office: str, counts: dict) -> list[tuple[str, str]]:
+        n = sum(counts.values())
+        tally = "；".join(f"{label('decision', d)} {counts.get(d, 0)} 人" for d in DECISIONS) + f"；共 {n} 人。"
+        return [
+            (f"{when}月初退休申报名单（经办机构 {office}）", ""),
+            (
+                "本表",
+                f"{when}1日月初申报筛查列出的本经办机构人员：退休年月在本月之后1至3个月内、仍在台账中的人员"
+                "（已死亡、已退休的不列）。每人一行，按可申报、咨询、待跟进排列，同类按退休年月、公民身份号码排列。",
+            ),
+            ("本月人数", tally if n else "本月无人需申报、咨询或跟进：名单只有表头。"),
+            (
+                label("decision", "DECLARATION"),
+                "预服务已完成（综合结论已确认），已计缴费月数达到退休当年的最低缴费月数：已通知本人办理退休申报"
+                "（申报告知，见“通知编号”“告知渠道”）。请在其退休年月前为其办理退休申报。",
+            ),
+            (
+                label("decision", "CONSULTATION"),
+                "预服务已完成，但已计缴费月数不足退休当年的最低缴费月数，暂不符合按月领取条件：已通知本人到经办机构咨询"
+                "（咨询告知）。请接待其咨询，说明缴费年限不足时的办理方式。",
+            ),
+            (
+                label("decision", "FOLLOW_UP"),
+                "预服务尚未完成（尚无已确认的综合结论），或选定的退休年月已不在弹性退休区间内：未通知本人。"
+                "请尽快完成预服务（档案预审、缴费年限核对、参保关系归集、综合结论及其确认），或请其重新选定退休年月；"
+                "下月1日的筛查将重新判断。",
+            ),
+            (
+                "原因",
+                "判断的依据：已计缴费月数与最低缴费月数，或所处环节及其起始日期，以及退休年月是本人选定的还是法定到龄的。",
+            ),
+            (
+                "告知渠道",
+                "短信：随短信批次发送（notifications/<经办机构>/sms）；参保单位转告、乡镇（街道）转告："
+                "见线下告知清单 notifications/<经办机构>/offline.xlsx。",
+            ),
+            (
+                "注意",
+                "公民身份号码等列为文本格式，请勿改为数字格式。本表供查阅和办理，不作反馈报送；"
+                "反馈请填写工作台账 worklist.xlsx 的“反馈”表。",
+            ),
+        ]
+
+    return note
+
+
+def write_declaration_books(con, month_mi: int, paths: dict, settings: Settings | None = None) -> dict[str, int]:
+    """``declarations.xlsx`` of each office of ``paths`` (office → path): the rows of its CSV, for the
+    county officer (pipelines.xlsx_list); returns the rows written per office."""
+    from datetime import datetime
+
+    from .xlsx_list import ListBook, code_labels_registered, write_list_workbooks
+
+    month = format_month(month_mi)
+    book = ListBook(
+        sheet="申报名单",
+        title="月初退休申报名单",
+        columns=DECLARATIONS_COLUMNS,
+        kinds=tuple(
+            "number" if c.endswith("contribution_months") else "long" if c in ("reason", "notice_id") else "text"
+            for c in DECLARATIONS_COLUMNS
+        ),
+        keep=(0, 1),
+        note=_book_note(month),
+        count_by="_decision",
+        widths={"reason": 40, "notice_id": 22},  # (wrapped: the list fits one page wide at ≈ 80 %)
+    )
+    with code_labels_registered(con):
+        rows = query(STEPS["35_office_book"], month_mi=month_mi, office=None, offices=sorted(paths))
+        return write_list_workbooks(
+            con,
+            rows,
+            paths,
+            book,
+            created=datetime(int(month[:4]), int(month[5:7]), 1),
+            memory_limit=(settings.duckdb_memory_limit or None) if settings else None,
+        )
 
 
 def _validate_month(con, ctx, out: Path, settings: Settings) -> None:
@@ -260,7 +368,7 @@ def declare_month(
                 except BaseException:
                     rollback(con)
                     raise
-            report.counts.update(write_declarations(con, ctx.month_mi, out))
+            report.counts.update(write_declarations(con, ctx.month_mi, out, settings))
         except BaseException:
             from .monthly import _record_failure
 

@@ -5,7 +5,7 @@
   PRE_SERVICE entries then move ENROLLED → NOTIFIED.
 * :func:`issue_notices` – the generic machinery, also used by ``declare`` (DECLARATION,
   CONSULTATION) and ``feedback`` (RESULT): rows in, notices rendered and inserted once.
-* :func:`write_notification_files` – ``notifications/<office>/sms.*`` and ``offline.csv``.
+* :func:`write_notification_files` – ``notifications/<office>/sms.*`` and ``offline.csv`` (``.xlsx``).
 * :func:`write_letters` – coordination letters (附件1) where the benefit-place office and the
   pre-review office differ.
 
@@ -76,6 +76,7 @@ STEPS = Steps(
         Step("notify/45_file_office.sql"),
         Step("notify/50_sms_file.sql"),
         Step("notify/51_offline_file.sql"),
+        Step("notify/52_offline_book.sql", inputs=("_code_labels",)),  # pipelines/notify_files.py: offline.xlsx
         Step("notify/60_letters.sql"),
     )
 )

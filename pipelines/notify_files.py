@@ -43,12 +43,19 @@ def notice_offices(con, month_mi: int) -> list[str]:
 
 
 def write_notification_files(
-    con, month_mi: int, out_month_dir: Path, office: str | None = None, offices: list[str] | None = None
+    con,
+    month_mi: int,
+    out_month_dir: Path,
+    office: str | None = None,
+    offices: list[str] | None = None,
+    settings=None,
 ) -> dict:
-    """``notifications/<office>/sms.parquet|.csv`` and ``offline.csv`` for every office with
-    notices issued in P (or only ``office`` when given).  Each office gets only its own notices
-    (its persons of P: see :func:`notice_offices`); an office with notices gets all three files, one of them
-    possibly empty; an office without notices gets none.
+    """``notifications/<office>/sms.parquet|.csv``, ``offline.csv`` and ``offline.xlsx`` for every
+    office with notices issued in P (or only ``office`` when given).  Each office gets only its own notices
+    (its persons of P: see :func:`notice_offices`); an office with notices gets all its files, some of them
+    possibly empty; an office without notices gets none.  ``offline.xlsx`` (the officer's, seventeenth
+    session: :func:`write_offline_books`) unless ``settings.worklist_workbooks`` is off (the offices'
+    workbooks' switch).
 
     Returns counts (additive over offices): ``notification offices``, ``sms notices``,
     ``sms segments``, ``offline notices``.
@@ -82,6 +89,11 @@ def write_notification_files(
         offices_p,
         csv_only=True,
     )
+    if settings is None or settings.worklist_workbooks:
+        books = write_offline_books(
+            con, month_mi, {o: folder / o / "offline.xlsx" for o in offices_p}, persons, settings
+        )
+        assert books == offline, "the workbook and the CSV of an office hold the same offline notices"
     segments = con.execute(
         "SELECT coalesce(sum(segments), 0) FROM _notices_p WHERE channel = 'SMS' AND list_contains(?, file_office)",
         [offices_p],
@@ -92,6 +104,86 @@ def write_notification_files(
         "sms segments": int(segments),
         "offline notices": sum(offline.values()),
     }
+
+
+#: the offline notices' workbook (pipelines.xlsx_list): the CSV's columns (51_offline_file.sql)
+OFFLINE_COLUMNS = (
+    "notice_id",
+    "notice_kind",
+    "id_no",
+    "name",
+    "channel",
+    "employer_name",
+    "employer_uscc",
+    "township_hint",
+    "offline_reason",
+    "text",
+    "reference_month",
+)
+
+
+def _offline_note(month: str):
+    """The 说明 sheet of an office's offline.xlsx: what to do with each channel (rules.md §5)."""
+    from .labels import label
+
+    when = f"{int(month[:4])}年{int(month[5:7])}月"
+
+    def note(office: str, counts: dict) -> list[tuple[str, str]]:
+        n = sum(counts.values())
+        tally = "；".join(f"{label('channel', c)} {counts.get(c, 0)} 条" for c in ("EMPLOYER", "TOWNSHIP"))
+        return [
+            (f"{when}线下告知清单（经办机构 {office}）", ""),
+            (
+                "本表",
+                f"{when}的告知中，本人没有有效手机号码、短信无法送达的，改由参保单位或乡镇（街道）转告（rules.md §5）。"
+                "每行一条告知，按告知渠道、通知类型、公民身份号码排列；“短信内容”即应转告的全文。",
+            ),
+            ("本月条数", f"{tally}；共 {n} 条。" if n else "本月没有需要线下转告的告知：清单只有表头。"),
+            (
+                label("channel", "EMPLOYER"),
+                "请将“短信内容”交参保单位（见“参保单位名称”“统一社会信用代码”），由单位转告本人。",
+            ),
+            (
+                label("channel", "TOWNSHIP"),
+                "请将“短信内容”交本人户籍所在的乡镇（街道）转告本人：“乡镇（街道）”列为户籍地行政区划代码"
+                "（户籍地缺失时为本经办机构代码）。",
+            ),
+            ("线下告知原因", "推送数据中没有手机号码，或所填号码不是有效的手机号码。"),
+            ("注意", "公民身份号码、统一社会信用代码等列为文本格式，请勿改为数字格式，否则18位号码会丢失末几位。"),
+        ]
+
+    return note
+
+
+def write_offline_books(con, month_mi: int, paths: dict, persons: str, settings=None) -> dict[str, int]:
+    """``offline.xlsx`` of each office of ``paths`` (office → path): the rows of its ``offline.csv``
+    for the county officer (pipelines.xlsx_list; needs ``_notices_p``, :func:`notice_offices`);
+    returns the rows written per office."""
+    from datetime import datetime
+
+    from .xlsx_list import ListBook, code_labels_registered, write_list_workbooks
+
+    month = months.format_month(month_mi)
+    book = ListBook(
+        sheet="线下告知",
+        title="线下告知清单",
+        columns=OFFLINE_COLUMNS,
+        kinds=tuple("long" if c in ("text", "notice_id") else "text" for c in OFFLINE_COLUMNS),
+        keep=(2, 3),  # the ID number and the name
+        note=_offline_note(month),
+        count_by="_channel",
+        widths={"text": 50, "notice_id": 22, "employer_name": 24},
+    )
+    with code_labels_registered(con):
+        rows = query(STEPS["52_offline_book"], offices=sorted(paths), kinds=KINDS, persons=persons)
+        return write_list_workbooks(
+            con,
+            rows,
+            paths,
+            book,
+            created=datetime(int(month[:4]), int(month[5:7]), 1),
+            memory_limit=(settings.duckdb_memory_limit or None) if settings else None,
+        )
 
 
 def officer_names() -> dict[str, str]:

@@ -198,7 +198,7 @@ def write_offices_files(con, ctx, offices: list[str], base: Path) -> dict:
     from . import notify
 
     counts = {"worklist rows": sum(write_worklists(con, ctx, base, offices).values())}
-    counts.update(notify.write_notification_files(con, ctx.month_mi, base, offices=offices))
+    counts.update(notify.write_notification_files(con, ctx.month_mi, base, offices=offices, settings=ctx.settings))
     return counts
 
 

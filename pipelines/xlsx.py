@@ -126,33 +126,48 @@ def write_workbooks(
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    used = WRITER_MEMORY_LIMIT  # the writer's limit, for the warning below
+    def work(bound: bool, own_limit: str, used: list) -> dict[str, int]:
+        try:
+            # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
+                f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
+            )
+            if bound:  # more for many rows and many evidence texts (what does not spill grows with them)
+                rows, texts = con.execute(
+                    f"SELECT (SELECT count(*) FROM worklist_rows WHERE {where}), "
+                    f"(SELECT coalesce(sum(strlen(en) + strlen(zh)), 0) FROM {_EVIDENCE})"
+                ).fetchall()[0]
+                used[0] = _limit(con, own_limit, rows * WRITER_ROW_BYTES + texts * EVIDENCE_FACTOR)
+            return _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {_EVIDENCE}")
 
-    def write(bound: bool) -> dict[str, int]:
-        nonlocal used
+    written = write_bounded(con, memory_limit, tmps, work)
+    for o in offices:
+        os.replace(tmps[o], paths[o])
+    return written
+
+
+def write_bounded(con, memory_limit: str | None, tmps: dict, work) -> dict[str, int]:
+    """Run ``work(bound, own_limit, used)`` — which writes the files ``tmps`` (office → temporary path),
+    puts the memory limit it sets in ``used[0]`` and returns the rows written per office — under the writer's DuckDB settings
+    (:func:`_bounded`); when the bound is too small for the rows (DuckDB out of memory), once more
+    under the connection's own limit, with a warning.  The temporary files are removed on failure.
+    Every office workbook (the worklists', the declarations', the offline notices') goes through it."""
+
+    def attempt(bound: bool) -> dict[str, int]:
         try:
             with _bounded(con, bound, memory_limit) as own_limit:
-                # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
-                    f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
-                )
-                if bound:  # more for many rows and many evidence texts (what does not spill grows with them)
-                    rows, texts = con.execute(
-                        f"SELECT (SELECT count(*) FROM worklist_rows WHERE {where}), "
-                        f"(SELECT coalesce(sum(strlen(en) + strlen(zh)), 0) FROM {_EVIDENCE})"
-                    ).fetchall()[0]
-                    used = _limit(con, own_limit, rows * WRITER_ROW_BYTES + texts * EVIDENCE_FACTOR)
-                return _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
+                return work(bound, own_limit, used)
         except BaseException:
             for t in tmps.values():
                 t.unlink(missing_ok=True)
             raise
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {_EVIDENCE}")
 
+    used = [WRITER_MEMORY_LIMIT]  # the writer's limit, for the warning below
     try:
-        written = write(True)
+        return attempt(True)
     except (duckdb.OutOfMemoryException, OSError) as exc:  # (OSError: DuckDB's, through an Arrow reader)
         if not str(exc).startswith("Out of Memory Error"):
             raise
@@ -160,13 +175,10 @@ def write_workbooks(
         log.warning(
             "the workbooks did not fit DuckDB's memory_limit %s while written (%s): written again "
             "under the connection's own limit",
-            used,
+            used[0],
             str(exc).splitlines()[0],
         )
-        written = write(False)
-    for o in offices:
-        os.replace(tmps[o], paths[o])
-    return written
+        return attempt(False)
 
 
 _UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}

@@ -34,6 +34,8 @@ import os
 import pytest
 
 import pipelines.analysts
+import pipelines.declare
+import pipelines.notify  # (and so pipelines.notify_files, which it imports: imported first it would meet notify half-made)
 import pipelines.outputs
 import pipelines.validate
 from pipelines.settings import load_settings
@@ -116,7 +118,9 @@ def _analysts_file_only_where_read(request, monkeypatch, _analysts_file_only_whe
 #:   expectation whatever the frame's size (55 % of test_monthly's CPU), on pushes of a few dozen
 #:   persons whose every output the tests' own assertions check;
 #: * ``workbooks``, the offices' ``worklist.xlsx`` (``support.publish.no_workbooks``): one query of
-#:   ≈ 36,000 characters, ≈ 0.15 s to plan and run even for a dozen rows, a sixth of a small run.
+#:   ≈ 36,000 characters, ≈ 0.15 s to plan and run even for a dozen rows, a sixth of a small run;
+#:   and their ``declarations.xlsx`` (seventeenth session: ≈ 0.5 s a ``declare`` of 29 offices, most of
+#:   it XlsxWriter's 29 templates, whatever the rows) and ``offline.xlsx`` (an office with notices).
 #:
 #: Together ≈ 13 % of the suite (``make test`` 7 min 37 s, ``make test-all`` 8 min 48 s on 2 cores):
 #: the 10-minute budget's margin for the tests to come.
@@ -133,6 +137,8 @@ KEPT_IN = {
     "workbooks": {
         "test_worklist_xlsx",
         "test_xlsx_setbased",
+        "test_declare_xlsx",
+        "test_offline_xlsx",
         "test_monthly",
         "test_dags",
         "test_oracle_outputs",
@@ -143,7 +149,11 @@ LEAVE_OUT = {"gx": no_validation, "workbooks": no_workbooks}
 #: the attributes each of LEAVE_OUT replaces, and what they are before any test runs
 REPLACED = {
     "gx": ((pipelines.validate, "validate_frames"), (pipelines.validate, "warm_up")),
-    "workbooks": ((pipelines.outputs, "write_workbooks"),),
+    "workbooks": (
+        (pipelines.outputs, "write_workbooks"),
+        (pipelines.declare, "write_declaration_books"),
+        (pipelines.notify_files, "write_offline_books"),
+    ),
 }
 _REAL = {(owner, attr): getattr(owner, attr) for pairs in REPLACED.values() for owner, attr in pairs}
 EVERYTHING = os.environ.get("RETIRE_PREP_TEST_ALL") == "1"

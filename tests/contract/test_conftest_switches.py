@@ -18,6 +18,7 @@ def test_this_module_is_in_no_list():
 def test_left_out_here():
     assert pipelines.validate.validate_frames is not _REAL[(pipelines.validate, "validate_frames")]
     assert pipelines.outputs.write_workbooks is not _REAL[(pipelines.outputs, "write_workbooks")]
+    assert pipelines.declare.write_declaration_books is not _REAL[(pipelines.declare, "write_declaration_books")]
 
 
 @pytest.mark.gx
@@ -29,6 +30,7 @@ def test_the_gx_mark_gives_validation_back():
 @pytest.mark.workbooks
 def test_the_workbooks_mark_gives_the_workbooks_back():
     assert pipelines.outputs.write_workbooks is _REAL[(pipelines.outputs, "write_workbooks")]
+    assert pipelines.declare.write_declaration_books is _REAL[(pipelines.declare, "write_declaration_books")]
 
 
 @pytest.mark.skipif(EVERYTHING, reason="RETIRE_PREP_TEST_ALL=1: nothing is left out")

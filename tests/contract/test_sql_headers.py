@@ -26,6 +26,7 @@ REGISTERED = {
     "_notice_texts",  # pipelines.notify: rendered texts, one per distinct input
     "_waiting_texts",  # pipelines.notify_settle: waiting reminders' texts rendered for the batch
     "reject_errors",  # DuckDB's own: read_csv(store_rejects) in sql/ingest/01_read_csv.sql
+    "_code_labels",  # pipelines.xlsx_list.code_labels_registered: pipelines.labels.label_rows, for the list workbooks
 }
 
 

@@ -26,8 +26,9 @@ def no_validation(mp) -> None:
 
 
 def no_workbooks(mp) -> None:
-    """The offices' workbooks (``worklist.xlsx``) left out: ``write_worklists`` gets each office's
-    rows counted in ``worklist_rows``, as the writer would return them, and no file is written
+    """The offices' workbooks (``worklist.xlsx``, ``declarations.xlsx``, ``offline.xlsx``) left out: ``write_worklists``
+    gets each office's rows counted in ``worklist_rows`` (``write_declarations`` in
+    ``declaration_decisions``), as the writer would return them, and no file is written
     (tests/outputs/test_worklist_xlsx.py, test_xlsx_setbased.py and the whole-month modules keep them:
     tests/conftest.py)."""
     import pipelines.outputs as o
@@ -43,6 +44,33 @@ def no_workbooks(mp) -> None:
         return {office: rows.get(office, 0) for office in offices}
 
     mp.setattr(o, "write_workbooks", counts)
+
+    # and the offices' declarations.xlsx (``declare``): each office's rows of declaration_decisions
+    import pipelines.declare as d
+
+    def declaration_counts(con, month_mi, paths, settings=None):
+        rows = dict(
+            con.execute(
+                "SELECT office_code, count(*) FROM declaration_decisions WHERE month_mi = ? GROUP BY office_code",
+                [int(month_mi)],
+            ).fetchall()
+        )
+        return {office: rows.get(office, 0) for office in paths}
+
+    mp.setattr(d, "write_declaration_books", declaration_counts)
+
+    # and the offices' offline.xlsx (the notices' files): each office's offline notices of _notices_p
+    import pipelines.notify_files as nf
+
+    def offline_counts(con, month_mi, paths, persons, settings=None):
+        rows = dict(
+            con.execute(
+                "SELECT file_office, count(*) FROM _notices_p WHERE channel <> 'SMS' GROUP BY file_office"
+            ).fetchall()
+        )
+        return {office: rows.get(office, 0) for office in paths}
+
+    mp.setattr(nf, "write_offline_books", offline_counts)
 
 
 def persons() -> list[dict]:
