@@ -1078,9 +1078,10 @@ def _drive(h: Harness, w: World, rng: random.Random, n_persons: int, months, rep
                 f1, f2 = h.tmp / f"push-{w.seq + 1:03d}", h.tmp / f"push-{w.seq + 2:03d}"
                 write_batch(f1, rows1, segs1, seq=w.seq + 1, base_seq=w.seq, push_type="INCR", month=month)
                 write_batch(f2, rows2, segs2, seq=w.seq + 2, base_seq=w.seq + 1, push_type="INCR", month=month)
-                before = h.table_digest(exclude=("push_batches", "batch_refusals"))
+                # the batch's own records (its HELD row, its hold's start) are all a held batch may write
+                before = h.table_digest(exclude=("push_batches", "batch_refusals", "batch_holds"))
                 code, o, e = h.cli("ingest", f2, "--warehouse", h.wh)
-                if h.table_digest(exclude=("push_batches", "batch_refusals")) != before:
+                if h.table_digest(exclude=("push_batches", "batch_refusals", "batch_holds")) != before:
                     h.note("HELD_BATCH_APPLIED", f"{month}: a held INCR changed the warehouse")
                 h.ok("ingest", f1, f2, "--warehouse", h.wh)
                 final = copy.deepcopy((w.persons, w.segments, w.in_push, w.out_of_nx))
