@@ -4,8 +4,10 @@ On the first of month P, every open ledger entry whose retirement month R lies
 1–3 months ahead (``1 ≤ R − P ≤ 3``; R = the elected month recorded by feedback, else
 the statutory month S of the latest screening at or before P) is screened again:
 
-* deceased or retired on the latest person data, or no longer in the push (op D, absent from a
-  FULL: rules.md §3 closes such an entry) → left out (counted in the report);
+* deceased or retired on the latest person data, no longer in the push (op D, absent from a
+  FULL), or with a benefit place the latest push moved out of Ningxia (rules.md §2, computed again
+  by ``sql/screen/benefit_place.sql`` for the persons of the window only): rules.md §3 closes such an
+  entry at P's run → left out (counted in the report);
 * pre-service complete (a conclusion was confirmed: stage CONFIRMED, or DECLARED
   already) and counted months ≥ the minimum for R's year → ``DECLARATION`` notice
   (附件3) and stage → DECLARED;
@@ -59,6 +61,8 @@ STEPS = Steps(
     (
         Step("declare/00_begin.sql"),
         Step("declare/10_screen.sql"),
+        Step("screen/benefit_place.sql"),  # rules.md §2 for the persons of the window (pipelines.screen)
+        Step("declare/11_decide.sql"),
         Step("declare/12_notice_rows.sql"),
         Step("declare/15_moves.sql"),
         Step("declare/18_changes.sql"),
@@ -111,8 +115,13 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
     """Decide, notify and move stages for month P inside the caller's transaction."""
     from . import notify
 
+    from .screen import benefit_place
+
     month_first = first_day(month_mi).isoformat()
     run_step(con, STEPS["10_screen"], month_mi=month_mi)
+    # the benefit place on the latest push (rules.md §2), by the screening's SQL, of the window's persons
+    benefit_place(con, con.execute("SELECT count(*) FROM _decl_bp_persons").fetchall()[0][0])
+    run_step(con, STEPS["11_decide"])
     counts = dict(
         zip(
             DECISIONS,
@@ -122,10 +131,13 @@ def screen_declarations(con, month_mi: int, settings: Settings) -> dict:
             ).fetchone(),
         )
     )
-    deceased, retired, left_push = con.execute("SELECT deceased, retired, left_push FROM _decl_excluded").fetchone()
+    deceased, retired, left_push, place_out = con.execute(
+        "SELECT deceased, retired, left_push, place_out FROM _decl_excluded"
+    ).fetchone()
     counts["left out: deceased"] = deceased
     counts["left out: retired"] = retired
     counts["left out: left the push"] = left_push
+    counts["left out: benefit place left Ningxia"] = place_out
     issued = 0
     batch_mi = notice_month(con, month_mi)
     counts["SMS batch month"] = format_month(batch_mi)

@@ -84,13 +84,15 @@ def recompute_everyone(con, ctx) -> tuple[bool, int]:
 BENEFIT_PLACE_PERSONS = 1_000_000
 
 
-def benefit_place(con, ctx, persons: int) -> None:
+def benefit_place(con, persons: int) -> None:
     """TEMP ``benefit_place`` of the persons of ``bp_persons`` (rules.md §2): one pass of
     ``sql/screen/benefit_place.sql``, or one per bucket of at most about
-    :data:`BENEFIT_PLACE_PERSONS` persons (``hash(id_no)``), the buckets' rows put together."""
+    :data:`BENEFIT_PLACE_PERSONS` persons (``hash(id_no)``), the buckets' rows put together.
+    The month's screening calls it, and the declaration screening for the persons of its window
+    (``pipelines.declare``): the one implementation of §2."""
     k = passes(persons, BENEFIT_PLACE_PERSONS)
     if k == 1:
-        run_step(con, STEPS["benefit_place"], **ctx.params())
+        run_step(con, STEPS["benefit_place"])
         return
     con.execute("CREATE OR REPLACE TEMP TABLE _bp_persons_all AS SELECT * FROM bp_persons")
     con.execute("CREATE OR REPLACE TEMP TABLE _bp_segments_all AS SELECT * FROM bp_segments")
@@ -101,7 +103,7 @@ def benefit_place(con, ctx, persons: int) -> None:
                     f"CREATE OR REPLACE TEMP VIEW bp_{name} AS SELECT * FROM _bp_{name}_all "
                     f"WHERE hash(id_no) % {k} = {b}"
                 )
-            run_step(con, STEPS["benefit_place"], **ctx.params())
+            run_step(con, STEPS["benefit_place"])
             if b == 0:
                 con.execute("CREATE OR REPLACE TEMP TABLE _bp_all AS SELECT * FROM benefit_place")
             else:
@@ -139,7 +141,7 @@ def screen_month(con, ctx, *, validate: bool = True) -> dict:
         )
         run_steps(con, STEPS["00_state":"05_recompute"], **params)
         recomputed = con.execute("SELECT count(*) FROM to_compute").fetchall()[0][0]
-        benefit_place(con, ctx, recomputed)
+        benefit_place(con, recomputed)
         run_steps(con, STEPS["10_place_cache":"30_flags"], **params)
         scope(con, params)
         run_step(con, STEPS["50_cache_state"], **params)

@@ -1,5 +1,5 @@
--- reads: conclusions, ledger_entries, month_runs, objections, person_versions, screen_results
--- writes: _decl_base, _decl_excluded, _declare
+-- reads: conclusions, ledger_entries, month_runs, objections, person_versions, screen_results, segment_versions
+-- writes: _decl_base, _decl_bp_persons, _decl_bp_segments, bp_persons, bp_segments
 -- params: month_mi
 -- Month-start declaration screening of month P = {{ month_mi }} (rules.md §6, seed notice 二(六)).
 -- Every open ledger entry with its retirement month R (the elected month when recorded, else the
@@ -11,6 +11,9 @@
 -- (rules.md §3; P's run hands the entry over, sql/ledger/20_office_change.sql) — a corrected birth
 -- date, person type or office applied since the screening is what the list and the notices say.
 -- Counted months: the current conclusion's when one was issued, else the screening's.
+-- The benefit place (rules.md §2) is computed again on the latest push for the persons of the window
+-- only, by the screening's own SQL: this file writes its inputs, sql/screen/benefit_place.sql runs
+-- next, sql/declare/11_decide.sql reads it (docs/decisions.md "The benefit place on the 1st").
 CREATE OR REPLACE TEMP TABLE _decl_base AS
 WITH sr AS (
     SELECT * FROM screen_results WHERE month_mi <= {{ month_mi }}
@@ -30,7 +33,7 @@ WITH sr AS (
     SELECT e.*, sr.statutory_age_mi AS sr_statutory_age_mi, sr.flexible_earliest_mi AS sr_flexible_earliest_mi,
            sr.flexible_latest_mi AS sr_flexible_latest_mi, sr.insurance_type AS sr_insurance_type,
            sr.alive AS sr_alive, sr.retired AS sr_retired, sr.in_push AS sr_in_push,
-           sr.counted_months AS sr_counted_months,
+           sr.counted_months AS sr_counted_months, sr.benefit_province AS sr_benefit_province,
            p.id_no IS NOT NULL AS has_version,
            coalesce(p.valid_from_seq > so.seq, false) AS fresh,
            p.gender, p.person_type, p.insurance_type AS p_insurance_type, p.birth_mi, p.insured_region,
@@ -55,6 +58,8 @@ WITH sr AS (
            CASE WHEN x.has_version THEN x.survival_status <> 2 ELSE x.sr_alive END AS alive,
            CASE WHEN x.has_version THEN x.p_retired ELSE x.sr_retired END AS retired,
            CASE WHEN x.has_version THEN x.p_in_push ELSE x.sr_in_push END AS in_push,
+           x.has_version, x.p_insurance_type AS latest_insurance_type, x.insured_region AS latest_insured_region,
+           x.sr_benefit_province,
            coalesce(c.counted_months, x.sr_counted_months) AS counted_months,
            CASE WHEN c.entry_id IS NOT NULL THEN 'CONCLUSION' ELSE 'SCREENING' END AS counted_source,
            c.version AS conclusion_version,
@@ -71,48 +76,25 @@ SELECT b.entry_id, b.id_no, b.office_code, b.entry_office, b.stage, b.stage_sinc
        coalesce(b.elected_retirement_mi, b.statutory_age_mi) AS retirement_mi,
        CASE WHEN b.elected_retirement_mi IS NOT NULL THEN 'ELECTED' ELSE 'STATUTORY' END AS retirement_source,
        elected_month_usable(b.elected_retirement_mi, b.flexible_earliest_mi, b.flexible_latest_mi) AS elected_usable,
-       b.alive, b.retired, b.in_push, b.counted_months, b.counted_source, b.conclusion_version, b.objection_open
+       b.alive, b.retired, b.in_push, b.counted_months, b.counted_source, b.conclusion_version, b.objection_open,
+       b.has_version, b.latest_insurance_type, b.latest_insured_region, b.sr_benefit_province
 FROM b
 WHERE declaration_window(coalesce(b.elected_retirement_mi, b.statutory_age_mi), {{ month_mi }});
 
--- The decisions: an elected month outside the window of the latest data → FOLLOW_UP (listed,
--- not notified; elected_month_usable, sql/policy/scope.sql); pre-service complete (a conclusion
--- was confirmed: stage CONFIRMED or DECLARED) → DECLARATION when counted ≥ the minimum for R's year, else CONSULTATION; not complete →
--- FOLLOW_UP (listed, not notified). Deceased and retired persons are left out, and so are persons the
--- latest push no longer carries (op D, or absent from a FULL): rules.md §3 closes their entries as it
--- closes a deceased person's (docs/decisions.md "Left the push before the 1st", seventeenth session).
-CREATE OR REPLACE TEMP TABLE _declare AS
-WITH m AS (
-    SELECT b.*, min_contribution_months(b.retirement_mi // 12, b.insurance_type) AS min_months,
-           pre_service_complete(b.stage) AS complete
-    FROM _decl_base b
-    WHERE b.alive AND NOT b.retired AND b.in_push
-)
-SELECT m.*,
-       declaration_decision(m.complete, m.elected_usable, m.counted_months, m.min_months) AS decision,
-       CASE WHEN NOT m.elected_usable THEN
-                'elected month ' || mi_text(m.elected_retirement_mi) || ' outside the flexible window ('
-                || coalesce(mi_text(m.flexible_earliest_mi) || ' to ' || mi_text(m.flexible_latest_mi), 'none')
-                || ') of the latest push data: to be elected again'
-            WHEN NOT m.complete THEN
-                'pre-service not complete: stage ' || m.stage || ' since ' || strftime(m.stage_since, '%Y-%m-%d')
-                || CASE WHEN m.objection_open THEN ', objection open' ELSE '' END
-                || ', no confirmed conclusion'
-            ELSE
-                'counted months ' || m.counted_months
-                || CASE WHEN m.counted_months >= m.min_months THEN ' >= ' ELSE ' < ' END
-                || 'minimum ' || m.min_months || ' for ' || (m.retirement_mi // 12)
-                || ' (' || CASE m.counted_source WHEN 'CONCLUSION'
-                                THEN 'confirmed conclusion v' || m.conclusion_version
-                                ELSE 'screening' END || ')'
-       END
-       || CASE m.retirement_source WHEN 'ELECTED' THEN '; elected retirement month' ELSE '; statutory month' END
-       AS reason
-FROM m;
+-- The inputs of sql/screen/benefit_place.sql (rules.md §2, 110 only; a resident's place is the
+-- insured region's, benefit_province_of): the current row and segment set of each 110 person of the
+-- window — a few thousand at most, never the push (declaration_window bounds them).
+CREATE OR REPLACE TEMP TABLE _decl_bp_persons AS
+SELECT id_no, hukou_region, benefit_region_ministry, insured_region, deemed_region, deemed_months, deemed_status
+FROM person_versions
+SEMI JOIN (SELECT id_no FROM _decl_base WHERE has_version AND latest_insurance_type = 110) USING (id_no)
+WHERE valid_to_seq IS NULL
+QUALIFY row_number() OVER (PARTITION BY id_no ORDER BY valid_from_seq DESC) = 1;
 
--- Counts for the report: in the window but deceased, retired or no longer in the push (left out).
-CREATE OR REPLACE TEMP TABLE _decl_excluded AS
-SELECT count(*) FILTER (WHERE NOT alive) AS deceased,
-       count(*) FILTER (WHERE alive AND retired) AS retired,
-       count(*) FILTER (WHERE alive AND NOT retired AND NOT in_push) AS left_push
-FROM _decl_base;
+CREATE OR REPLACE TEMP TABLE _decl_bp_segments AS
+SELECT id_no, region_code, start_mi, end_mi, relation_status
+FROM segment_versions SEMI JOIN _decl_bp_persons USING (id_no)
+WHERE valid_to_seq IS NULL;
+
+CREATE OR REPLACE TEMP VIEW bp_persons AS SELECT * FROM _decl_bp_persons;
+CREATE OR REPLACE TEMP VIEW bp_segments AS SELECT * FROM _decl_bp_segments;

@@ -5,7 +5,7 @@
 -- (declarations/<office>/declarations.xlsx, pipelines/xlsx_list.py): the rows of
 -- 30_office_file.sql (included: the same rows), codes as their Chinese labels (_code_labels:
 -- pipelines.labels.label_rows, registered by the writer) and the reason in Chinese, composed from
--- its parts (rules.md §6): the reason 10_screen.sql writes is
+-- its parts (rules.md §6): the reason 11_decide.sql writes is
 --   <why>; elected retirement month | statutory month
 -- with <why> one of three forms, each read whole by its pattern below; a reason no pattern reads
 -- whole is shown as written (English), never half translated (tests/declare/test_declare_xlsx.py

@@ -1,5 +1,5 @@
 -- reads: -
--- writes: age_minus_3_due, age_reached_due, declaration_decision, declaration_window, elected_month_usable, flag_depends_on_month, insufficient_years_at, overdue_age, past_age_not_retired_at, pre_service_complete, projected_months_at, scope_rule_at, servable, trigger_application_at, trigger_reach, trigger_screening_at
+-- writes: age_minus_3_due, age_reached_due, benefit_province_of, declaration_decision, declaration_window, elected_month_usable, flag_depends_on_month, insufficient_years_at, overdue_age, past_age_not_retired_at, pre_service_complete, projected_months_at, scope_rule_at, servable, trigger_application_at, trigger_reach, trigger_screening_at
 -- params: settings, temp
 -- Scope, triggers and the month-dependent flags (rules.md §3, §4), as functions of the month m:
 -- the one definition that the screening of month P (sql/screen/20_facts.sql, 30_flags.sql,
@@ -11,6 +11,13 @@
 -- retired, in the push, and served here: the benefit place is Ningxia (§2, §3).
 CREATE OR REPLACE {{ "TEMP" if temp else "" }} MACRO servable(alive, retired, in_push, benefit_province) AS
     alive AND NOT retired AND in_push AND benefit_province = '640000';
+
+-- The benefit-claiming place's province (rules.md §2): for 110 the place computed from the segments
+-- (sql/screen/benefit_place.sql; Ningxia when it gave none), for residents (170) the province they
+-- are insured in. One definition for the screening (sql/screen/20_facts.sql) and the declaration
+-- screening's re-check on the latest push (sql/declare/11_decide.sql).
+CREATE OR REPLACE {{ "TEMP" if temp else "" }} MACRO benefit_province_of(insurance_type, place_110, insured_region) AS
+    CASE WHEN insurance_type = 110 THEN coalesce(place_110, '640000') ELSE province_of(insured_region) END;
 
 -- §3 scope in month m: 'a' | 'b' | 'c', NULL when out of scope (window: settings.scope_window).
 CREATE OR REPLACE {{ "TEMP" if temp else "" }} MACRO scope_rule_at(is_servable, insurance_type, original_age_mi, contribution_status, m) AS

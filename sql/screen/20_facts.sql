@@ -18,8 +18,7 @@ ages AS (
            benefit_start_mi(gender, person_type, insurance_type, birth_mi)     AS benefit_start_mi,
            flexible_earliest_mi(gender, person_type, insurance_type, birth_mi) AS flexible_earliest_mi,
            flexible_latest_mi(gender, person_type, insurance_type, birth_mi)   AS flexible_latest_mi,
-           CASE WHEN b.insurance_type = 110 THEN coalesce(bp.benefit_province, '640000')
-                ELSE province_of(b.insured_region) END                        AS benefit_province,
+           benefit_province_of(b.insurance_type, bp.benefit_province, b.insured_region) AS benefit_province,
            CASE WHEN b.insurance_type = 110 THEN coalesce(bp.place_rule, 'HUKOU_NO_BASIC_MONTHS')
                 ELSE 'RESIDENT_INSURED_PLACE' END                              AS place_rule,
            {{ place_evidence_expr }}                                           AS place_evidence,

@@ -242,7 +242,7 @@ def test_the_workbook_is_swapped_in_with_the_folder_and_a_failed_write_leaves_th
 # ------------------------------------------------------------------------ every reason's Chinese text
 
 
-#: every form of the reason sql/declare/10_screen.sql writes (rules.md §6) → its Chinese in the workbook
+#: every form of the reason sql/declare/11_decide.sql writes (rules.md §6) → its Chinese in the workbook
 VARIANTS = {
     "counted months 284 >= minimum 180 for 2027 (confirmed conclusion v1); elected retirement month": (
         "已计缴费284个月，达到2027年最低缴费月数180个月（依据已确认的综合结论第1版）；按本人选定的退休年月"
@@ -277,7 +277,7 @@ VARIANTS = {
 
 
 def test_every_form_of_the_reason_reads_in_chinese(tmp_path):
-    """Each form 10_screen.sql composes, with each of its parts (≥ and <, a conclusion's version or the
+    """Each form 11_decide.sql composes, with each of its parts (≥ and <, a conclusion's version or the
     screening, an open objection, a window or none, elected or statutory), in Chinese; an unknown
     form stays as written (English) rather than a wrong Chinese text."""
     wh = Wh(tmp_path)
@@ -301,10 +301,10 @@ def test_every_form_of_the_reason_reads_in_chinese(tmp_path):
 
 
 def test_the_reasons_patterns_follow_what_the_screening_writes():
-    """35_office_book.sql reads the reason 10_screen.sql composes by its wording: a change of wording
+    """35_office_book.sql reads the reason 11_decide.sql composes by its wording: a change of wording
     there must come with its pattern here (else the officer reads the English reason). Every fixed piece
     of the screening's reason is one the patterns know."""
-    screen = (SQL_DIR / "declare" / "10_screen.sql").read_text(encoding="utf-8")
+    screen = (SQL_DIR / "declare" / "11_decide.sql").read_text(encoding="utf-8")
     reason = screen[screen.index("declaration_decision(") : screen.index("AS reason")]
     pieces = set(re.findall(r"'([^']*)'", reason)) - {"%Y-%m-%d", "ELECTED", "CONCLUSION", ""}
     book = (SQL_DIR / "declare" / "35_office_book.sql").read_text(encoding="utf-8")

@@ -538,6 +538,8 @@ def test_the_edges_were_exercised(world):
     assert lists[("2026-12", "obj_open")] == "FOLLOW_UP" and lists[("2027-01", "obj_uph")] == "CONSULTATION"
     assert lists[("2026-12", "moves")] == "DECLARATION"
     assert lists[("2029-11", "c_redecl")] == "DECLARATION" and lists[("2029-12", "c_redecl")] == "CONSULTATION"
+    # out_nx: in the window of 2026-12 (S 2027-03) when the push moved his place to Gansu; the run closed it
+    assert world.q("SELECT close_reason FROM ledger_entries WHERE id_no = ?", [ID["out_nx"]]) == [("MOVED_OUT",)]
 
 
 def test_declared_then_short_for_a_later_elected_month_keeps_its_stage(world):

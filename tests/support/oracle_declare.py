@@ -147,7 +147,8 @@ class Oracle:
     # ---------------------------------------------------------------- §6
 
     def screen(self, month: int) -> dict[str, Expected]:
-        """The list of month P: every open entry with 1 <= R - P <= 3, alive and not retired."""
+        """The list of month P: every open entry with 1 <= R - P <= 3, alive, not retired, in the push and
+        with its benefit place in Ningxia on the latest push (the run closes all others' entries)."""
         out = {}
         for p in self.people.values():
             if not p.entry_open:
@@ -161,8 +162,8 @@ class Oracle:
                 continue  # re-check: alive and not retired
             if not p.in_push:
                 continue  # no longer in the push: §3 closes the entry as a deceased one's [decisions.md]
-            # the benefit place is not re-checked on the 1st: a push that moves it out of Ningxia
-            # closes the entry at P's run, which withdraws the notice [decisions.md, open point]
+            if benefit_place(p.row, p.segs)[0] != NX:
+                continue  # rules.md §2 on the latest push: served by another province [decisions.md]
             itype = p.row["insurance_type"]
             in_window = p.elected is None or (
                 a["flexible_earliest_mi"] is not None
