@@ -45,7 +45,7 @@ from .errors import MonthRefused
 from .labels import code_label as label
 from .feedback import ensure_schema, notice_month, refresh_deadlines_unless_unreadable
 from .ledger import record_transitions
-from .months import first_day, format_month
+from .months import first_day, format_month, format_month_zh
 from .outputs import remove_path, swap_folder
 from .settings import Settings, load_settings
 from .tabular import write_table
@@ -213,7 +213,7 @@ DECLARATIONS_COLUMNS = (
 
 def _book_note(month: str):
     """The 说明 sheet of an office's declarations.xlsx: what each decision asks of the officer (rules.md §6)."""
-    when = f"{int(month[:4])}年{int(month[5:7])}月"
+    when = format_month_zh(month)
 
     def note(office: str, counts: dict) -> list[tuple[str, str]]:
         n = sum(counts.values())

@@ -126,7 +126,7 @@ def _offline_note(month: str):
     """The 说明 sheet of an office's offline.xlsx: what to do with each channel (rules.md §5)."""
     from .labels import label
 
-    when = f"{int(month[:4])}年{int(month[5:7])}月"
+    when = months.format_month_zh(month)
 
     def note(office: str, counts: dict) -> list[tuple[str, str]]:
         n = sum(counts.values())
