@@ -61,7 +61,9 @@ STEPS = Steps(
     (
         Step("declare/00_begin.sql"),
         Step("declare/10_screen.sql"),
-        Step("screen/benefit_place.sql"),  # rules.md §2 for the persons of the window (pipelines.screen)
+        # rules.md §2 for the persons of the window: listed here for the order (and the headers' test),
+        # run by pipelines.screen.benefit_place (its hash buckets), never by this list's runner
+        Step("screen/benefit_place.sql"),
         Step("declare/11_decide.sql"),
         Step("declare/12_notice_rows.sql"),
         Step("declare/15_moves.sql"),
@@ -219,11 +221,12 @@ def _book_note(month: str):
         n = sum(counts.values())
         tally = "；".join(f"{label('decision', d)} {counts.get(d, 0)} 人" for d in DECISIONS) + f"；共 {n} 人。"
         return [
-            (f"{when}月初退休申报名单（经办机构 {office}）", ""),
+            (f"{when}初退休申报名单（经办机构 {office}）", ""),
             (
                 "本表",
                 f"{when}1日月初申报筛查列出的本经办机构人员：退休年月在本月之后1至3个月内、仍在台账中的人员"
-                "（已死亡、已退休的不列）。每人一行，按可申报、咨询、待跟进排列，同类按退休年月、公民身份号码排列。",
+                "（按最新推送数据已死亡、已退休、已不在推送中或待遇领取地已不在宁夏的不列，已转至其他经办机构的"
+                "列在新经办机构）。每人一行，按可申报、咨询、待跟进排列，同类按退休年月、公民身份号码排列。",
             ),
             ("本月人数", tally if n else "本月无人需申报、咨询或跟进：名单只有表头。"),
             (

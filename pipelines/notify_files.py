@@ -124,8 +124,6 @@ OFFLINE_COLUMNS = (
 
 def _offline_note(month: str):
     """The 说明 sheet of an office's offline.xlsx: what to do with each channel (rules.md §5)."""
-    from .labels import label
-
     when = months.format_month_zh(month)
 
     def note(office: str, counts: dict) -> list[tuple[str, str]]:
@@ -219,7 +217,13 @@ def write_letters(con, month_mi: int, out_month_dir: Path) -> list[Path]:
     """
     out_month_dir = Path(out_month_dir)
     month_mi = int(month_mi)
-    rows = _dicts(con, query(STEPS["60_letters"], month_mi=month_mi, persons=_persons_source(con)))
+    from .ledger import STAGES
+
+    reviewed = STAGES[STAGES.index("ARCHIVE_REVIEWED") :]  # rules.md §7: the archive pre-review and after
+    rows = _dicts(
+        con,
+        query(STEPS["60_letters"], month_mi=month_mi, persons=_persons_source(con), reviewed_stages=reviewed),
+    )
     template = _letter_env.get_template("coordination.html.j2")
     first_day = months.first_day(month_mi)
     paths: list[Path] = []

@@ -149,10 +149,12 @@ def _process(
     accept: frozenset = frozenset(),
     held: bool = False,
 ) -> None:
-    """Decide and carry out one batch.  ``held``: the batch is a held one tried again (_retry_held):
-    its HELD row is replaced by the applied row, or dropped with the refusal, in that transaction."""
+    """Decide and carry out one batch.  ``held``: the batch is a held one tried again (_retry_held).
+    A held batch (tried again, or delivered again: the same id, seq and content) has its HELD row
+    replaced by the applied row, or dropped with its refusal, in that transaction: refused once, not
+    again by the retry, and never left held for ever (a STALE one after a FULL)."""
     action, why = _decide(con, man)
-    drop = man.batch_id if held else None
+    drop = man.batch_id if held or _is_held(con, man) else None
     if action == "NOOP":
         report.noop.append(man.batch_id)
         return
@@ -202,17 +204,30 @@ def _process(
     log.info("applied %s (seq %s)", man.batch_id, man.seq)
 
 
+def _is_held(con, man: Manifest) -> bool:
+    """This delivery is a batch push_batches holds (the same id, seq and content)."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM push_batches WHERE batch_id = ? AND seq = ? AND content_hash = ? AND status = 'HELD'",
+            [man.batch_id, man.seq, man.content_hash],
+        ).fetchone()[0]
+    )
+
+
 def _retry_held(con, settings: Settings, report: IngestReport, copies: Path, accept: frozenset = frozenset()) -> None:
-    tried: set[str] = set()
+    """Try again the held batches whose wait is over: the one based on the last applied seq, and any
+    based on an older seq (a FULL applied above its base: it can never apply, and is refused STALE as
+    it would be when delivered again).  Each at most once per ingest."""
+    tried: list[str] = []
     while True:
-        last = _last_applied(con)
         nxt = con.execute(
-            "SELECT source_dir, batch_id FROM push_batches WHERE status = 'HELD' AND base_seq = ? ORDER BY seq LIMIT 1",
-            [last],
+            "SELECT source_dir, batch_id FROM push_batches WHERE status = 'HELD' AND base_seq <= ? "
+            "AND NOT list_contains(?, batch_id) ORDER BY seq LIMIT 1",
+            [_last_applied(con), tried],
         ).fetchone()
-        if not nxt or nxt[1] in tried:  # tried once: a batch still held after its try waits for the next ingest
+        if not nxt:
             return
-        tried.add(nxt[1])
+        tried.append(nxt[1])
         # its HELD row goes in the transaction that applies or refuses it, never before: a crash in
         # between leaves it held, to be tried again by the next ingest (never in no table at all)
         try:

@@ -1,6 +1,6 @@
 -- reads: coordination_letters, ledger_entries, ledger_transitions
 -- writes: -
--- params: month_mi, persons
+-- params: month_mi, persons, reviewed_stages
 -- Coordination letters (附件1) of month P: the benefit-place office asks the pre-review office
 -- for the archive pre-review result. Cases:
 --   * handovers of P of kind OFFICE_CHANGE or BENEFIT_PLACE_IN: from_code (previous office or
@@ -53,8 +53,7 @@ SELECT 'XT-' || replace(mi_text({{ month_mi }}), '-', '') || '-' || person_key(w
        w.sender, w.recipient, w.basis, w.id_no, person_key(w.id_no) AS person_key,
        p.name, p.insurance_type, w.officer_id, w.entry_id, a.left_stage,
        CASE WHEN list_contains(string_split(w.basis, ';'), 'PRE_REVIEW_OFFICE')
-                 OR a.left_stage IN ('ARCHIVE_REVIEWED', 'YEARS_CONFIRMED', 'RELATIONS_MERGED', 'CONCLUDED',
-                                     'CONFIRMED', 'DECLARED', 'RETIRED') THEN 'REVIEWED'
+                 OR a.left_stage IN ({{ reviewed_stages | sql_list }}) THEN 'REVIEWED'
             WHEN a.left_stage IS NOT NULL THEN 'NOT_REVIEWED'
             ELSE 'UNKNOWN' END AS review
 FROM with_e w

@@ -769,6 +769,48 @@ def test_a_held_batch_refused_when_tried_again_leaves_no_held_row(tmp_path, wh):
     assert q(wh, "SELECT ended_as FROM batch_holds") == [("REFUSED",)]
 
 
+def test_a_held_batch_delivered_again_and_refused_is_refused_once(tmp_path, wh, monkeypatch):
+    """A held INCR delivered again in the ingest that brings the seq it waits for, and refused when
+    applied: one refusal, its HELD row gone with it (the retry used to refuse it a second time: the
+    report's 拒收批次 said 2)."""
+    import pipelines.ingest as ingest_mod
+
+    dirs, _, _ = _chain(tmp_path, 2)
+    ingest(wh, dirs[0], dirs[2])  # seq 3 held
+    real_apply = ingest_mod._apply
+
+    def refuse_3(con, man, *a, **kw):
+        if man.seq == 3:
+            raise BatchRefused(man.batch_id, "BATCH: refused for the test")
+        return real_apply(con, man, *a, **kw)
+
+    monkeypatch.setattr(ingest_mod, "_apply", refuse_3)
+    rep = ingest(wh, dirs[1], dirs[2])
+    assert [a["seq"] for a in rep.applied] == [2] and [r.batch for r in rep.refused] == ["NX-2026-11-0003"]
+    assert q1(wh, "SELECT count(*) FROM batch_refusals WHERE batch_id = 'NX-2026-11-0003'") == 1
+    assert q1(wh, "SELECT count(*) FROM push_batches WHERE status = 'HELD'") == 0
+    assert q(wh, "SELECT ended_as FROM batch_holds") == [("REFUSED",)]
+
+
+def test_a_held_incr_a_full_overtook_is_refused_stale_not_held_for_ever(tmp_path, wh):
+    """An INCR held on base_seq 3 when a FULL seq 4 is applied can never apply: the retry refuses it
+    STALE (as its delivery again would be) instead of leaving it held in every month's report."""
+    ps, ss = population(20)
+    full1 = write_batch(tmp_path / "s1", ps, ss, seq=1)
+    incr5 = write_batch(
+        tmp_path / "s5", [dict(ps[2], op="U", phone="13700000005")], [], seq=5, push_type="INCR", base_seq=3
+    )
+    full4 = write_batch(tmp_path / "s4", ps, ss, seq=4)
+    ingest(wh, full1, incr5)
+    assert q(wh, "SELECT seq, status FROM push_batches ORDER BY seq") == [(1, "APPLIED"), (5, "HELD")]
+    rep = ingest(wh, full4)
+    assert [a["seq"] for a in rep.applied] == [4] and not rep.held
+    assert [r.batch for r in rep.refused] == [q1(wh, "SELECT batch_id FROM batch_refusals")]
+    assert "STALE" in q1(wh, "SELECT reason FROM batch_refusals")
+    assert q(wh, "SELECT seq, status FROM push_batches ORDER BY seq") == [(1, "APPLIED"), (4, "APPLIED")]
+    assert q(wh, "SELECT ended_as FROM batch_holds") == [("REFUSED",)]
+
+
 def test_redelivery_of_an_applied_batch_is_a_noop(tmp_path, wh):
     dirs, _, _ = _chain(tmp_path, 1)
     ingest(wh, *dirs)
