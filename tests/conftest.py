@@ -38,7 +38,9 @@ import pipelines.declare
 import pipelines.notify  # (and so pipelines.notify_files, which it imports: imported first it would meet notify half-made)
 import pipelines.outputs
 import pipelines.validate
+import pipelines.warehouse
 from pipelines.settings import load_settings
+from support.fresh_warehouse import copied
 from support.publish import no_validation, no_workbooks
 
 _REAL_WANTED = pipelines.analysts.wanted
@@ -73,6 +75,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "analysts_file: the test needs the analysts' file kept (conftest.py)")
     config.addinivalue_line("markers", "gx: the test needs Great Expectations' validation (conftest.py)")
     config.addinivalue_line("markers", "workbooks: the test needs the offices' worklist.xlsx (conftest.py)")
+    config.addinivalue_line(
+        "markers", "schema: the test needs every new warehouse's schema made by its DDL (conftest.py)"
+    )
     # xdist's scheduler (in the controlling process, which collects nothing) would reorder the files
     # by their number of tests (--loadscope-reorder, its default): keep LONGEST_FIRST's order instead
     # (the option matters only with --dist loadscope / loadfile)
@@ -122,6 +127,12 @@ def _analysts_file_only_where_read(request, monkeypatch, _analysts_file_only_whe
 #:   and their ``declarations.xlsx`` (seventeenth session: ≈ 0.5 s a ``declare`` of 29 offices, most of
 #:   it XlsxWriter's 29 templates, whatever the rows) and ``offline.xlsx`` (an office with notices).
 #:
+#: * ``schema``, a new warehouse's schema made by its DDL on every writer's first connection
+#:   (``support.fresh_warehouse.copied``: ≈ 0.12 s CPU a new warehouse, about a thousand in the suite):
+#:   elsewhere a new warehouse is a copy of the one the same code made first in the process (seventeenth
+#:   session); kept where the schema, its migrations or the steps each command runs are tested, and
+#:   where a command's file operations are counted, broken or killed.
+#:
 #: Together ≈ 13 % of the suite (``make test`` 7 min 37 s, ``make test-all`` 8 min 48 s on 2 cores):
 #: the 10-minute budget's margin for the tests to come.
 #:
@@ -144,8 +155,23 @@ KEPT_IN = {
         "test_oracle_outputs",
         "test_fuzz_invariants",
     },
+    "schema": {
+        "test_warehouse_schema",  # the stamp: what a writer's connection runs on a new warehouse
+        "test_upgrade",  # older warehouses brought up, upgrades killed midway
+        "test_backup",
+        "test_policy_macros",
+        "test_sql_headers",  # every step run, the schema's included, observed
+        "test_notice_log_unique",  # the migrations of support.old_schema
+        "test_ledger_entries_unique",
+        "test_fault_injection",  # the file operations of a command counted, broken or killed
+        "test_publish_crash",
+        "test_environment_faults",
+        "test_ingest_crash",
+        "test_ingest_swap",
+        "test_mutation_gaps",
+    },
 }
-LEAVE_OUT = {"gx": no_validation, "workbooks": no_workbooks}
+LEAVE_OUT = {"gx": no_validation, "workbooks": no_workbooks, "schema": copied}
 #: the attributes each of LEAVE_OUT replaces, and what they are before any test runs
 REPLACED = {
     "gx": ((pipelines.validate, "validate_frames"), (pipelines.validate, "warm_up")),
@@ -154,6 +180,7 @@ REPLACED = {
         (pipelines.declare, "write_declaration_books"),
         (pipelines.notify_files, "write_offline_books"),
     ),
+    "schema": ((pipelines.warehouse, "duckdb"),),
 }
 _REAL = {(owner, attr): getattr(owner, attr) for pairs in REPLACED.values() for owner, attr in pairs}
 EVERYTHING = os.environ.get("RETIRE_PREP_TEST_ALL") == "1"
@@ -233,6 +260,7 @@ LONGEST_FIRST = {
     "test_oracle_push": 33,
     "test_ingest": 30,
     "test_oracle_notices": 30,
+    "test_oracle_declare": 24,  # the seventeenth session's new files: one process's wall, that session
     "test_notify_buckets": 28,
     "test_validate": 26,
     "test_sql_headers": 21,
@@ -246,7 +274,11 @@ LONGEST_FIRST = {
     "test_forecast": 17,
     "test_ingest_bad_files": 16,
     "test_rerun_published_month": 16,
+    "test_report_reading": 12,
+    "test_declare_xlsx": 12,
     "test_officer_round_trip": 10,
+    "test_upgrade": 8,
+    "test_declare_place": 8,
     "test_forecast_dag_cli": 9,
     "test_screen_cache": 9,
     "test_report_browser": 8,

@@ -10,6 +10,8 @@ office was told nothing and 640105's letters folder kept a letter about a person
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 import pytest
 
@@ -39,11 +41,12 @@ def _worklist_office(push: Push, month: str, id_no: str) -> list[str]:
     ]
 
 
-@pytest.fixture(params=["640106", "640104"], ids=["on-to-a-third-office", "back-to-the-first-office"])
-def corrected_move(request, tmp_path):
+@pytest.fixture(scope="module", params=["640106", "640104"], ids=["on-to-a-third-office", "back-to-the-first-office"])
+def corrected_move(request, tmp_path_factory):
     """X (640104) in scope in November; December's push moves X to 640105 and December is run;
-    a correction push of December puts X at ``request.param`` and December is run again."""
-    push = Push(tmp_path)
+    a correction push of December puts X at ``request.param`` and December is run again.  Built once a
+    parameter (module scope: its tests only read it)."""
+    push = Push(tmp_path_factory.mktemp("corrected-move"))
     x, z = person(1, birth_date="19670315"), person(3, birth_date="19670515")  # O 2027-03, 2027-05
     run_push_month(push, "2026-11", [x, z])
     run_push_month(push, "2026-12", [dict(x, insured_region="640105"), z])
@@ -101,12 +104,13 @@ def _archive_reviewed(push: Push, office: str, id_no: str, day: str) -> None:
     assert rep.files[0].refused == 0, rep.lines()
 
 
-@pytest.fixture
-def moves(tmp_path):
+@pytest.fixture(scope="module")
+def moves(tmp_path_factory):
     """November: reviewed (archive pre-review recorded by 640104), notified (still NOTIFIED), resident
     (170, NOTIFIED) at 640104; incoming's benefit place is Shaanxi (its only segment there).  December:
-    the three move to 640105/640106, incoming's place becomes Ningxia (a later segment at home)."""
-    push = Push(tmp_path)
+    the three move to 640105/640106, incoming's place becomes Ningxia (a later segment at home).  Built
+    once (module scope): the tests that only read it share it, a test that writes takes ``moves_copy``."""
+    push = Push(tmp_path_factory.mktemp("moves"))
     reviewed = person(11, birth_date="19670315")
     notified = person(12, birth_date="19670415")
     resident = person(
@@ -130,6 +134,16 @@ def moves(tmp_path):
     ]
     run_push_month(push, "2026-12", dec, segs)
     return push, {"reviewed": reviewed, "notified": notified, "resident": resident, "incoming": incoming}
+
+
+@pytest.fixture
+def moves_copy(moves, tmp_path):
+    """``moves`` copied into the test's own folder (warehouse and outputs), for a test that writes."""
+    push, persons = moves
+    shutil.copytree(push.tmp, tmp_path / "world")
+    copy = Push(tmp_path / "world")
+    copy.seq = push.seq
+    return copy, persons
 
 
 def _letter_of(push: Push, id_no: str) -> tuple[str, str, str]:
@@ -182,12 +196,12 @@ def test_a_move_into_ningxia_asks_the_other_province_for_what_it_holds(moves):
     assert "待遇领取地变更为我区" in text
 
 
-def test_a_rerun_writes_the_same_letters_whatever_the_new_office_did_since(moves):
+def test_a_rerun_writes_the_same_letters_whatever_the_new_office_did_since(moves_copy):
     """The letter states the stage the entry left the old office in (its move's transition): the new
     office's pre-review recorded since does not rewrite it, nor its id, on a rerun of the month."""
     from pipelines.monthly import run_month
 
-    push, p = moves
+    push, p = moves_copy
     base = push.tmp / "out" / "2026-12" / "letters"
     before = {f.relative_to(base): f.read_bytes() for f in base.rglob("*.html")}
     assert len(before) == 4
