@@ -12,7 +12,6 @@ import csv
 import os
 import re
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from support.soffice import read_csv as _csv_rows, sheets_as_csv
 from support.worklist import P_MI, worklist_row
 from pipelines import DATA_DIR, labels
 from pipelines.feedback import COLUMNS, FeedbackFileRefused, apply_feedback_files
@@ -44,11 +44,6 @@ def month(tmp_path_factory):
     load_applications(sorted((SAMPLE / "applications").glob("*.csv")), wh)
     run_month("2026-11", wh, out, validate=False)
     return tmp, wh, out / "2026-11" / "worklists"
-
-
-def _csv_rows(path: Path) -> list[list[str]]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return list(csv.reader(fh))
 
 
 def _busiest_office(folder: Path) -> str:
@@ -546,34 +541,9 @@ def test_feedback_inbox_takes_workbooks(month, tmp_path, monkeypatch):
 
 
 def test_libreoffice_reads_every_sheet_and_every_id_number(month, tmp_path):
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        pytest.skip(
-            "LIBREOFFICE MISSING: install the Debian package libreoffice-calc to check the workbook "
-            "in a real spreadsheet program (.ci/run installs it)"
-        )
     _, _, folder = month
     office = _busiest_office(folder)
-    src = tmp_path / "worklist.xlsx"
-    shutil.copyfile(folder / office / "worklist.xlsx", src)
-    # every sheet (token 12 = -1, LibreOffice >= 7.2), UTF-8 (76), values as stored (token 9 false)
-    res = subprocess.run(
-        [
-            soffice,
-            f"-env:UserInstallation=file://{tmp_path}/lo-profile",
-            "--headless",
-            "--convert-to",
-            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",
-            "--outdir",
-            str(tmp_path / "csv"),
-            str(src),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert res.returncode == 0, res.stderr
-    sheets = {p.name: _csv_rows(p) for p in (tmp_path / "csv").glob("*.csv")}
+    sheets = sheets_as_csv(folder / office / "worklist.xlsx", tmp_path)
     assert set(sheets) == {f"worklist-{s}.csv" for s in (WORKLIST_SHEET, FEEDBACK_SHEET, HELP_SHEET)}
     ours = _csv_rows(folder / office / "worklist.csv")
     lo = sheets[f"worklist-{WORKLIST_SHEET}.csv"]
