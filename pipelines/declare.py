@@ -267,9 +267,8 @@ def _book_note(month: str):
 def write_declaration_books(con, month_mi: int, paths: dict, settings: Settings | None = None) -> dict[str, int]:
     """``declarations.xlsx`` of each office of ``paths`` (office → path): the rows of its CSV, for the
     county officer (pipelines.xlsx_list); returns the rows written per office."""
-    from datetime import datetime
 
-    from .xlsx_list import ListBook, code_labels_registered, write_list_workbooks
+    from .xlsx_list import ListBook, write_list_workbooks
 
     month = format_month(month_mi)
     book = ListBook(
@@ -285,16 +284,8 @@ def write_declaration_books(con, month_mi: int, paths: dict, settings: Settings 
         count_by="_decision",
         widths={"reason": 40, "notice_id": 22},  # (wrapped: the list fits one page wide at ≈ 80 %)
     )
-    with code_labels_registered(con):
-        rows = query(STEPS["35_office_book"], month_mi=month_mi, office=None, offices=sorted(paths))
-        return write_list_workbooks(
-            con,
-            rows,
-            paths,
-            book,
-            created=datetime(int(month[:4]), int(month[5:7]), 1),
-            memory_limit=(settings.duckdb_memory_limit or None) if settings else None,
-        )
+    rows = query(STEPS["35_office_book"], month_mi=month_mi, office=None, offices=sorted(paths))
+    return write_list_workbooks(con, rows, paths, book, month=month, settings=settings)
 
 
 def _validate_month(con, ctx, out: Path, settings: Settings) -> None:

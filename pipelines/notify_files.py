@@ -157,9 +157,8 @@ def write_offline_books(con, month_mi: int, paths: dict, persons: str, settings=
     """``offline.xlsx`` of each office of ``paths`` (office → path): the rows of its ``offline.csv``
     for the county officer (pipelines.xlsx_list; needs ``_notices_p``, :func:`notice_offices`);
     returns the rows written per office."""
-    from datetime import datetime
 
-    from .xlsx_list import ListBook, code_labels_registered, write_list_workbooks
+    from .xlsx_list import ListBook, write_list_workbooks
 
     month = months.format_month(month_mi)
     book = ListBook(
@@ -172,16 +171,8 @@ def write_offline_books(con, month_mi: int, paths: dict, persons: str, settings=
         count_by="_channel",
         widths={"text": 50, "notice_id": 22, "employer_name": 24},
     )
-    with code_labels_registered(con):
-        rows = query(STEPS["52_offline_book"], offices=sorted(paths), kinds=KINDS, persons=persons)
-        return write_list_workbooks(
-            con,
-            rows,
-            paths,
-            book,
-            created=datetime(int(month[:4]), int(month[5:7]), 1),
-            memory_limit=(settings.duckdb_memory_limit or None) if settings else None,
-        )
+    rows = query(STEPS["52_offline_book"], offices=sorted(paths), kinds=KINDS, persons=persons)
+    return write_list_workbooks(con, rows, paths, book, month=month, settings=settings)
 
 
 def officer_names() -> dict[str, str]:

@@ -84,12 +84,16 @@ def write_list_workbooks(
     paths: dict[str, Path],
     book: ListBook,
     *,
-    created: datetime | None = None,
-    memory_limit: str | None = None,
+    month: str | None = None,
+    settings=None,
     max_rows: int = EXCEL_MAX_ROWS,
 ) -> dict[str, int]:
     """Write ``paths[office]`` for every office of ``paths`` (an office without rows gets the
-    workbook with its header and 说明) from the rows of ``rows``; returns the rows written per office."""
+    workbook with its header and 说明) from the rows of ``rows``, which may read ``_code_labels``
+    (registered here while they are written); returns the rows written per office.  ``month``
+    (``YYYY-MM``) dates the files (its first day); ``settings`` gives DuckDB's memory limit."""
+    created = datetime(int(month[:4]), int(month[5:7]), 1) if month else None
+    memory_limit = (settings.duckdb_memory_limit or None) if settings else None
     for office in paths:
         if not re.fullmatch(r"[0-9]{6}", office):  # inlined in the queries below
             raise ValueError(f"not an office code: {office!r}")
@@ -129,7 +133,8 @@ def write_list_workbooks(
             books[o].tmp = tmps[o]
         return _stream(con, _rows_query(rows, offices, books, book, max_rows), offices, books)
 
-    written = write_bounded(con, memory_limit, tmps, work)
+    with code_labels_registered(con):
+        written = write_bounded(con, memory_limit, tmps, work)
     for o in offices:
         os.replace(tmps[o], paths[o])
     return written
