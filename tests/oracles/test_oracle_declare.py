@@ -34,6 +34,7 @@ from pipelines import cli
 from support.oracle_declare import Oracle, mi, mt
 from support.oracle_rules import ages, min_contribution
 from support.pushkit import make_id, person, read_vectors, segment, write_batch
+from support.warehouse import q
 
 OFF, OFF2 = "640104", "640105"
 FB_COLUMNS = (
@@ -142,11 +143,7 @@ class World:
         return rc
 
     def q(self, sql, params=None):
-        con = duckdb.connect(str(self.wh), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
+        return q(self.wh, sql, params)
 
     def push(self, month: str, rows: list[dict], segs: dict[str, list] | None = None, full=False):
         self.seq += 1

@@ -44,6 +44,7 @@ import pytest
 
 from pipelines import cli
 from support.pushkit import make_id, person, segment, write_batch
+from support.warehouse import q
 
 SIG = "【宁夏人社】"
 OFF = "640104"
@@ -227,11 +228,7 @@ class World:
         )
 
     def q(self, sql, params=None):
-        con = duckdb.connect(str(self.wh), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
+        return q(self.wh, sql, params)
 
     def notices(self):
         return self.q(
