@@ -8,9 +8,11 @@
 Everything that imports Airflow runs in a subprocess with its own AIRFLOW_HOME
 (a temporary SQLite metadata database, migrated once per session), so no Airflow
 configuration leaks into the other tests and nothing is written under ~/airflow.
-The sample's DAG runs share one subprocess (one Airflow start-up), the tiny
-refused-batch runs another; together about 80 s on two cores. They are marked
-``airflow`` and ``slow`` (``pytest -m "not airflow"`` leaves them out).
+Two subprocesses in all, each one Airflow start-up: the parse of the DAG files then
+`make airflow-init`'s two commands; the sample's DAG runs then the tiny refused-batch
+runs on a warehouse of their own (dag.test()'s once-a-second polls shortened there:
+a failed task's downstream is marked one level a poll). About 60 s on one core.
+They are marked ``airflow`` and ``slow`` (``pytest -m "not airflow"`` leaves them out).
 """
 
 from __future__ import annotations
@@ -162,14 +164,36 @@ def _env(home: Path, **extra) -> dict:
     return env
 
 
+#: `make airflow-init`'s two commands, run by Airflow's own command line in the process that parsed
+#: the DAG files first (one Airflow start-up instead of three: the parse needs no database)
+INIT = r"""
+from airflow.__main__ import main
+for argv in (["db", "migrate"], ["pools", "set", sys.argv[2], "1", "retire-prep: DuckDB has one writer"]):
+    sys.argv = ["airflow", *argv]
+    main()
+print("@@INIT-DONE@@")
+"""
+
+
 @pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory) -> Path:
-    """A migrated SQLite metadata database with the warehouse pool (what `make airflow-init` does)."""
+def airflow_parsed_and_home(tmp_path_factory) -> tuple[Path, dict]:
+    """The DAG files parsed by a DagBag (PARSE below), then a migrated SQLite metadata database with
+    the warehouse pool (what `make airflow-init` does), in one subprocess."""
     home = tmp_path_factory.mktemp("airflow_home")
-    for cmd in (["db", "migrate"], ["pools", "set", o.POOL, "1", "retire-prep: DuckDB has one writer"]):
-        r = subprocess.run([str(AIRFLOW), *cmd], env=_env(home), capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return home
+    proc = subprocess.run(
+        [sys.executable, "-c", PARSE + INIT, str(DAGS), o.POOL, ",".join(HEAVY)],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and "@@INIT-DONE@@" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return home, _result(proc)
+
+
+@pytest.fixture(scope="session")
+def airflow_home(airflow_parsed_and_home) -> Path:
+    return airflow_parsed_and_home[0]
 
 
 PARSE = r"""
@@ -230,15 +254,8 @@ def _result(proc) -> dict:
 
 
 @pytest.fixture(scope="module")
-def parsed(airflow_home) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", PARSE, str(DAGS), o.POOL, ",".join(HEAVY)],
-        env=_env(airflow_home),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return _result(proc)
+def parsed(airflow_parsed_and_home) -> dict:
+    return airflow_parsed_and_home[1]
 
 
 @pytest.mark.airflow
@@ -341,6 +358,12 @@ import glob, hashlib, json, os, shutil, sys, time, traceback
 from pathlib import Path
 from datetime import datetime
 steps, results = json.loads(sys.argv[1]), []
+# dag.test() polls its run once a second while no task is runnable (a failed task's downstream
+# marked one level a poll: about 9 s of sleep in the refused run); its polls only are shortened
+_sleep = time.sleep
+def _short_poll(s):
+    _sleep(min(s, 0.02) if sys._getframe(1).f_code.co_filename.endswith("sdk/definitions/dag.py") else s)
+time.sleep = _short_poll
 try:
     from airflow.dag_processing.dagbag import DagBag
     for step in steps:
@@ -425,17 +448,14 @@ def _hashes(root: Path, pattern: str) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def sample_runs(airflow_home, tmp_path_factory) -> dict:
-    """The sample's calendar through Airflow, on one warehouse (one subprocess):
+def _sample_steps(tmp: Path) -> tuple[list, dict, dict]:
+    """The sample's calendar through Airflow, on one warehouse:
 
     16 Nov monthly run (scheduled) → manual rerun of 2026-11 without logical date →
     feedback intake → 1 Dec declaration (run_after only) → 16 Dec monthly run (INCR arrived).
-    The CLI runs 2026-11 on a separate warehouse for the comparison.
+    The CLI runs 2026-11 on a separate warehouse for the comparison.  (steps, environment, what
+    the tests read beside the runs)
     """
-    if not (SAMPLE / "push" / "2026-11-full" / "manifest.json").is_file():
-        pytest.skip("data/sample/push/ is not generated yet (make sample)")
-    tmp = tmp_path_factory.mktemp("dag_sample")
     cli = tmp / "cli"
     cli_wh = _cli_month(cli, "2026-11")
     feedback = sorted((SAMPLE / "feedback").glob("*.csv"))
@@ -476,18 +496,81 @@ def sample_runs(airflow_home, tmp_path_factory) -> dict:
         dict(op="copy", src=str(SAMPLE / "push" / "2026-12-incr"), dst=str(push)),
         dag_step("dec", "pre_service_monthly", datetime(2026, 12, 15, 18, 0, tzinfo=timezone.utc)),
     ]
-    got = run_steps(
-        airflow_home,
-        steps,
-        tmp / "airflow.log",
+    env = dict(
         RETIRE_PREP_WAREHOUSE=af / "warehouse.duckdb",
         RETIRE_PREP_OUT=out,
         RETIRE_PREP_PUSH_INBOX=push,
         # the feedback inbox through an Airflow Variable (AIRFLOW_VAR_*), not RETIRE_PREP_*
         AIRFLOW_VAR_RETIRE_PREP_FEEDBACK_INBOX=af / "inbox" / "feedback",
     )
-    got.update(cli_out=cli / "out", af_out=out, af_wh=af / "warehouse.duckdb", feedback_files=len(feedback))
+    return (
+        steps,
+        env,
+        dict(cli_out=cli / "out", af_out=out, af_wh=af / "warehouse.duckdb", feedback_files=len(feedback)),
+    )
+
+
+def _refused_steps(tmp: Path) -> tuple[list, dict]:
+    """A tiny push (tests/support/pushkit.py): FULL seq 1, an INCR seq 3 waiting for seq 2, and a
+    batch whose file does not match its manifest; run, the broken folder moved away, run again."""
+    from support.pushkit import person, segment, write_batch
+
+    inbox = tmp / "inbox" / "push"
+    people = [person(n, birth_date=b) for n, b in enumerate(("19661015", "19640510", "19710201"), 1)]
+    write_batch(inbox / "a-full", people, [segment(p["id_no"]) for p in people], seq=1)
+    write_batch(
+        inbox / "c-incr",
+        people[:1],
+        [segment(people[0]["id_no"])],
+        seq=3,
+        push_type="INCR",
+        base_seq=2,
+        month="2026-12",
+    )
+    broken = write_batch(inbox / "b-broken", people, [], seq=2, push_type="INCR", base_seq=1)
+    (broken / "persons.csv").write_bytes((broken / "persons.csv").read_bytes() + b"\n")
+    scheduled = datetime(2026, 11, 16, 2, 0, tzinfo=SHANGHAI)
+    steps = [
+        dag_step("refused", "pre_service_monthly", scheduled),
+        dict(op="remove", path=str(broken)),
+        dag_step("held", "pre_service_monthly", None, scheduled + timedelta(hours=1), {"month": "2026-11"}),
+    ]
+    env = dict(
+        RETIRE_PREP_WAREHOUSE=tmp / "warehouse.duckdb",
+        RETIRE_PREP_OUT=tmp / "out",
+        RETIRE_PREP_PUSH_INBOX=inbox,
+        RETIRE_PREP_FEEDBACK_INBOX=tmp / "feedback",
+    )
+    return steps, env
+
+
+@pytest.fixture(scope="module")
+def dag_runs(airflow_home, tmp_path_factory) -> dict:
+    """The sample's runs, then the refused batch's on a warehouse of their own, in one Airflow
+    process (one start-up of Airflow and of dag.test()'s execution API: about 10 s each)."""
+    refused_tmp = tmp_path_factory.mktemp("dag_refused")
+    refused, refused_env = _refused_steps(refused_tmp)
+    switch = dict(
+        op="env",
+        set={k: str(v) for k, v in refused_env.items()},
+        unset=["AIRFLOW_VAR_RETIRE_PREP_FEEDBACK_INBOX"],
+    )
+    if (SAMPLE / "push" / "2026-11-full" / "manifest.json").is_file():
+        tmp = tmp_path_factory.mktemp("dag_sample")
+        steps, env, beside = _sample_steps(tmp)
+        got = run_steps(airflow_home, [*steps, switch, *refused], tmp / "airflow.log", **env)
+        got.update(beside, sample=True, refused_wh=refused_tmp / "warehouse.duckdb", refused_out=refused_tmp / "out")
+        return got
+    got = run_steps(airflow_home, [switch, *refused], refused_tmp / "airflow.log")
+    got.update(sample=False, refused_wh=refused_tmp / "warehouse.duckdb", refused_out=refused_tmp / "out")
     return got
+
+
+@pytest.fixture(scope="module")
+def sample_runs(dag_runs) -> dict:
+    if not dag_runs["sample"]:
+        pytest.skip("data/sample/push/ is not generated yet (make sample)")
+    return dag_runs
 
 
 def _ok(got: dict, name: str) -> dict:
@@ -556,44 +639,14 @@ def test_monthly_dag_next_month_after_the_incr(sample_runs):
 
 @pytest.mark.airflow
 @pytest.mark.slow
-def test_refused_batch_fails_ingest_once_after_the_rest_held_batch_only_warns(airflow_home, tmp_path):
+def test_refused_batch_fails_ingest_once_after_the_rest_held_batch_only_warns(dag_runs):
     """A tiny push (tests/support/pushkit.py): FULL seq 1, an INCR seq 3 waiting for seq 2, and a batch
     whose file does not match its manifest.  The first run applies seq 1, holds seq 3, then fails
     ingest_push without retrying (the same bytes would be refused again) and runs nothing after it.
     With the broken folder moved away, the month runs: a held batch is a warning, not a failure."""
     import duckdb
-    from support.pushkit import person, segment, write_batch
 
-    inbox, wh = tmp_path / "inbox" / "push", tmp_path / "warehouse.duckdb"
-    people = [person(n, birth_date=b) for n, b in enumerate(("19661015", "19640510", "19710201"), 1)]
-    write_batch(inbox / "a-full", people, [segment(p["id_no"]) for p in people], seq=1)
-    write_batch(
-        inbox / "c-incr",
-        people[:1],
-        [segment(people[0]["id_no"])],
-        seq=3,
-        push_type="INCR",
-        base_seq=2,
-        month="2026-12",
-    )
-    broken = write_batch(inbox / "b-broken", people, [], seq=2, push_type="INCR", base_seq=1)
-    (broken / "persons.csv").write_bytes((broken / "persons.csv").read_bytes() + b"\n")
-    scheduled = datetime(2026, 11, 16, 2, 0, tzinfo=SHANGHAI)
-    got = run_steps(
-        airflow_home,
-        [
-            dag_step("refused", "pre_service_monthly", scheduled),
-            dict(op="remove", path=str(broken)),
-            dag_step("held", "pre_service_monthly", None, scheduled + timedelta(hours=1), {"month": "2026-11"}),
-        ],
-        tmp_path / "airflow.log",
-        timeout=300,
-        RETIRE_PREP_WAREHOUSE=wh,
-        RETIRE_PREP_OUT=tmp_path / "out",
-        RETIRE_PREP_PUSH_INBOX=inbox,
-        RETIRE_PREP_FEEDBACK_INBOX=tmp_path / "feedback",
-    )
-
+    got, wh = dag_runs, dag_runs["refused_wh"]
     run = got.get("refused")
     assert run is not None, got["_log"]
     assert run["state"] == "failed"
@@ -609,4 +662,4 @@ def test_refused_batch_fails_ingest_once_after_the_rest_held_batch_only_warns(ai
         con.close()
     assert status == {1: "APPLIED", 3: "HELD"}
     assert refusals == 1  # refused once: no retry refused it again
-    assert (tmp_path / "out" / "2026-11" / "worklists").is_dir()
+    assert (dag_runs["refused_out"] / "2026-11" / "worklists").is_dir()
