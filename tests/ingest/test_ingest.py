@@ -30,7 +30,7 @@ from support.pushkit import (
     write_batch,
     write_typed_parquet,
 )
-from support.warehouse import q, persons_as_of  # noqa: F401
+from support.warehouse import q, persons_as_of, unexplained_refusals  # noqa: F401
 
 SETTINGS = Settings(person_key_secret="test-key-ingest")
 ID_RE = re.compile(r"[0-9]{17}[0-9Xx]")
@@ -41,8 +41,13 @@ NAME_RE = re.compile(r"测试|马国强|王")
 
 
 @pytest.fixture
-def wh(tmp_path) -> Path:
-    return tmp_path / "wh" / "warehouse.duckdb"
+def wh(tmp_path):
+    """The test's warehouse; after the test, every batch it refused is explained in Chinese on the
+    leaders' page (sql/report/60_refused_batches.sql: a new refusal text needs its line there)."""
+    path = tmp_path / "wh" / "warehouse.duckdb"
+    yield path
+    if path.exists():
+        assert unexplained_refusals(path) == []
 
 
 def ingest(wh: Path, *dirs, settings: Settings = SETTINGS, validate: bool = False, **kw):
@@ -781,7 +786,7 @@ def test_a_held_batch_delivered_again_and_refused_is_refused_once(tmp_path, wh, 
 
     def refuse_3(con, man, *a, **kw):
         if man.seq == 3:
-            raise BatchRefused(man.batch_id, "BATCH: refused for the test")
+            raise BatchRefused(man.batch_id, "BATCH: validation failed (a refusal made by the test)")
         return real_apply(con, man, *a, **kw)
 
     monkeypatch.setattr(ingest_mod, "_apply", refuse_3)

@@ -21,7 +21,7 @@ import pytest
 
 from pipelines.ingest import _unparsable_csv
 from support.pushkit import PERSON_COLUMNS, csv_text, edit_manifest, make_id, population, rehash, run_cli, write_batch
-from support.warehouse import q
+from support.warehouse import q, unexplained_refusals
 
 ID_RE = re.compile(r"[0-9]{17}[0-9Xx]")
 PHONE_RE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
@@ -126,6 +126,9 @@ def assert_refused_whole(tmp_path: Path, good, bad: Path, *fragments: str, code:
     refusals = q(wh, "SELECT seq, reason_code, reason FROM batch_refusals")
     assert len(refusals) == 1 and refusals[0][1] == code
     assert not ID_RE.search(refusals[0][2]) and "测试" not in refusals[0][2]
+    # the leaders' report explains it in Chinese (a new refusal text needs its line in
+    # sql/report/60_refused_batches.sql, else the page shows "—")
+    assert unexplained_refusals(wh) == []
 
 
 # --------------------------------------------------------------------------- finding 2: unparsable files

@@ -34,6 +34,7 @@ from pipelines.ingest import ingest_batches, load_applications  # noqa: E402
 from pipelines.warehouse import connect  # noqa: E402
 from support.pushkit import make_id, person, write_batch  # noqa: E402
 from support.feedback import Wh  # noqa: E402
+from support.warehouse import unexplained_refusals  # noqa: E402
 
 ID_LIKE = re.compile(r"[0-9]{17}[0-9Xx]|1[3-9][0-9]{9}")
 
@@ -334,6 +335,14 @@ def test_push_broken_record_outcome(push_world, defect, outcome):
             got = con.execute("SELECT row_no, reason_code FROM quarantine_rows WHERE seq = ?", [seq]).fetchall()
         assert not rep.refused, (p, rep.lines())
         assert got == ([] if outcome is None else [(case.broken_line - 1, outcome)]), (p, got)
+
+
+def test_push_refusals_are_explained_to_the_leaders_in_chinese(push_world):
+    """Every batch the hostile corpus has refused (twice: given again) has its 说明 on the leaders'
+    page (sql/report/60_refused_batches.sql), not "—"."""
+    wh, results = push_world
+    assert any(rep.refused for _, _, rep, _ in results.values())
+    assert unexplained_refusals(wh) == []
 
 
 def test_push_nul_name_is_never_stored(push_world):

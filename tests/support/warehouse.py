@@ -33,3 +33,19 @@ def persons_as_of(wh: Path, s: int | None = None) -> dict[str, dict]:
         assert r["id_no"] not in out, f"two versions valid at once for one person (seq {s})"
         out[r["id_no"]] = r
     return out
+
+
+def unexplained_refusals(wh: Path) -> list[str]:
+    """The batch refusals of ``wh`` that the leaders' report cannot explain in Chinese (its 说明,
+    sql/report/60_refused_batches.sql, is NULL and the page shows "—"): each as its English reason.
+    A new refusal text needs its line in that file."""
+    from pipelines.report import STEPS
+    from pipelines.steps import run_step
+
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        notes = run_step(con, STEPS["60_refused_batches"], bind=[None, None, None, None])
+        reasons = con.execute("SELECT reason FROM batch_refusals ORDER BY refused_at, batch_id, reason_code").fetchall()
+    finally:
+        con.close()
+    return [r for (r,), (_, _, _, note, _) in zip(reasons, notes) if note is None]
