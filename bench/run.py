@@ -18,7 +18,13 @@ machine (cores, memory, load before and after each step) and the figures are pri
 to docs/benchmarks.md ("Bench runs"), with the ratios of issue 19: FULL month / bare load,
 INCR month / FULL month and, with two sizes, the largest FULL month / the smallest.
 
-    .venv/bin/python bench/run.py [--persons 1000000[,5000000]] [--months-only] [--drop-month-files] [--keep] [--note TEXT] [--no-record]
+``--repeat N`` runs the sizes N times in rounds (1 M, 5 M, 1 M, 5 M, …: each round's sizes one after
+the other, so a drift of the machine's speed within the hour touches both sides of a ratio) and
+records, beside each round's tables, each ratio's median over the rounds: the measure proposed for
+issue 19 items 2 and 4, whose targets sit inside this VM's run-to-run noise (docs/benchmarks.md,
+seventeenth session).
+
+    .venv/bin/python bench/run.py [--persons 1000000[,5000000]] [--repeat N] [--months-only] [--drop-month-files] [--keep] [--note TEXT] [--no-record]
 """
 
 from __future__ import annotations
@@ -265,16 +271,21 @@ def bench_size(persons: int, a, forecast: bool) -> dict:
     return res
 
 
-def record(results: list[dict], a, started: str, host: str) -> str:
-    lines = [
-        f"### {started} — {', '.join(format(r['persons'], ',') for r in results)} persons"
-        + (f" — {a.note}" if a.note else ""),
-        "",
-        f"Machine: {host}. `bench/run.py --persons {a.persons}{' --months-only' if a.months_only else ''}"
-        f"{' --drop-month-files' if a.drop_month_files else ''}`; each step its own process; load = the "
-        "1-minute load average before → after the step (2 cores shared: wall times are noisy, peak RSS is not).",
-        "",
-    ]
+def record(results: list[dict], a, started: str, host: str, round_no: int = 0) -> str:
+    """The recorded text of one round (``round_no`` > 1: its tables only, under a line naming it)."""
+    if round_no > 1:
+        lines = [f"**Round {round_no} of {a.repeat}**", ""]
+    else:
+        lines = [
+            f"### {started} — {', '.join(format(r['persons'], ',') for r in results)} persons"
+            + (f" — {a.note}" if a.note else ""),
+            "",
+            f"Machine: {host}. `bench/run.py --persons {a.persons}{' --months-only' if a.months_only else ''}"
+            f"{' --drop-month-files' if a.drop_month_files else ''}{f' --repeat {a.repeat}' if a.repeat > 1 else ''}`;"
+            " each step its own process; load = the 1-minute load average before → after the step (2 cores shared: "
+            "wall times are noisy, peak RSS is not).",
+            "",
+        ] + ([f"**Round 1 of {a.repeat}**", ""] if round_no == 1 else [])
     for r in results:
         lines += [
             f"**{r['persons']:,} persons**",
@@ -312,6 +323,45 @@ def record(results: list[dict], a, started: str, host: str) -> str:
     return "\n".join(lines)
 
 
+def ratios(results: list[dict]) -> dict[str, float]:
+    """The ratios of issue 19 in one round: at the largest size the FULL month over the bare load
+    (item 2) and the INCR month over the FULL month (item 4), wall and CPU; with two sizes or more,
+    the largest FULL month over the smallest (item 2's growth)."""
+    lo, hi = results[0], results[-1]
+    out = {
+        "FULL month / bare load": hi["full_month"] / hi["bare"],
+        "INCR month / FULL month": hi["incr_month"] / hi["full_month"],
+        "INCR month / FULL month, CPU s": hi["month_cpu"]["incr"] / hi["month_cpu"]["full"],
+    }
+    if len(results) > 1:
+        out["FULL month growth"] = hi["full_month"] / lo["full_month"]
+        out["FULL month growth, CPU s"] = hi["month_cpu"]["full"] / lo["month_cpu"]["full"]
+    return out
+
+
+def medians(rounds: list[list[dict]]) -> str:
+    """Each ratio of :func:`ratios` over the rounds, its values and its median (the measure of
+    issue 19 items 2 and 4), and the largest peak RSS of every round (item 1)."""
+    import statistics
+
+    per = [ratios(r) for r in rounds]
+    sizes = " and ".join(format(r["persons"], ",") for r in rounds[0])
+    lines = [
+        f"**Over {len(rounds)} rounds** of {sizes} persons (each round's sizes one after the other), "
+        f"at {rounds[0][-1]['persons']:,} persons:",
+        "",
+        "| ratio | rounds | median |",
+        "|---|---|---:|",
+    ]
+    for name in per[0]:
+        vals = [p[name] for p in per]
+        fmt = (lambda v: f"{v:.0%}") if name.startswith("INCR") else (lambda v: f"{v:.2f}×")
+        lines.append(f"| {name} | {', '.join(fmt(v) for v in vals)} | **{fmt(statistics.median(vals))}** |")
+    peak = max(x["peak"] for r in rounds for x in r)
+    lines += ["", f"Largest peak RSS over every round and size: **{peak:,.0f} MiB**.", ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", default="1000000", help="sizes, comma-separated (e.g. 1000000,5000000)")
@@ -336,6 +386,13 @@ def main() -> None:
     )
     ap.add_argument("--note", default="", help="said in the heading of the recorded run")
     ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N rounds of the sizes, one after the other; each ratio's median over the rounds recorded",
+    )
+    ap.add_argument(
         "--cache",
         default=str(ROOT / "bench" / "work" / "cache"),
         help="generated pushes kept here by size, seed and generator source, reused by later runs",
@@ -347,8 +404,16 @@ def main() -> None:
     host = machine()
     print(f"machine: {host}", flush=True)
     forecast = has_command("forecast")
-    results = [bench_size(n, a, forecast) for n in sizes]
-    text = record(results, a, started, host)
+    rounds = []
+    for k in range(max(1, a.repeat)):
+        if a.repeat > 1:
+            print(f"\n==== round {k + 1} of {a.repeat}", flush=True)
+        rounds.append([bench_size(n, a, forecast) for n in sizes])
+    text = record(rounds[0], a, started, host, 1 if a.repeat > 1 else 0)
+    for k, results in enumerate(rounds[1:], start=2):
+        text = text.rstrip("\n") + "\n\n" + record(results, a, started, host, k)
+    if a.repeat > 1:
+        text = text.rstrip("\n") + "\n\n" + medians(rounds)
     print("\n" + text)
     if not a.no_record:
         doc = ROOT / "docs" / "benchmarks.md"
