@@ -160,12 +160,19 @@ def test_a_step_is_given_exactly_its_params_line(stage):
         assert set(given) == set(step.params)
 
 
-def _existing(con) -> set[str]:
-    rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() "
-        "UNION SELECT function_name FROM duckdb_functions() WHERE function_type IN ('macro', 'table_macro')"
-    ).fetchall()
-    return {r[0].lower() for r in rows}
+def _existing(con, names: set[str]) -> set[str]:
+    """Which of ``names`` exist on ``con``: tables and views first, macros only for the names left
+    (duckdb_functions() lists every built-in function: ≈ 20 ms a call, ≈ 650 steps observed)."""
+    if not names:
+        return set()
+    rows = con.execute("SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views()").fetchall()
+    found = {r[0].lower() for r in rows} & names
+    if names - found:
+        rows = con.execute(
+            "SELECT function_name FROM duckdb_functions() WHERE function_type IN ('macro', 'table_macro')"
+        ).fetchall()
+        found |= {r[0].lower() for r in rows} & names
+    return found
 
 
 def _dropped(sql: str) -> set[str]:
@@ -187,7 +194,8 @@ def ran_steps(tmp_path_factory):
     ran: dict[str, list] = {}
 
     def observe(con, step, given):
-        missing = _head(step.sql)["writes"] - _dropped(step.sql) - _existing(con)
+        declared = {w.lower() for w in _head(step.sql)["writes"]} - _dropped(step.sql)
+        missing = declared - _existing(con, declared)
         ran.setdefault(step.sql, []).append((set(given), missing))
 
     def observe_statement(step, name, given):  # feedback's named statements: handed out, run by the caller
