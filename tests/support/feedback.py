@@ -87,7 +87,7 @@ class Wh:
     @contextmanager
     def batch(self):
         """Many :meth:`person` calls on one connection (eighteenth session, the suite's time: opening
-        and closing the file is ≈ 40 ms a person, the three inserts ≈ 3 ms). The same rows in the same
+        and closing the file is ≈ 25 ms CPU a person, more in the close's fsync; the inserts ≈ 5 ms). The same rows in the same
         order as one connection each; the file is closed (checkpointed) when the block ends, before
         anything else opens it. Nothing but ``person`` (and ``raw``) inside the block."""
         con = duckdb.connect(str(self.path))
