@@ -21,7 +21,11 @@ month before the last one run).  After each step it checks the guarantees of the
   append-only tables never shrink;
 * no ID number, name or phone in stderr, logs, the report, validation results or analyst views.
 
-Everything is in-process (``pipelines.cli.main``), offline and deterministic (fixed seeds).
+Everything is in-process (``pipelines.cli.main``), offline and deterministic (fixed seeds), with
+Great Expectations and the workbooks on (tests/conftest.py ``KEPT_IN``): half the module's CPU is GX's
+per-expectation cost, the flow's 28 commands ≈ 32 CPU s. The minimal reproductions at the end start
+from two worlds made once a module and copied (person A's FULL and run of 2026-11; five persons' the
+same): the files a test's own first two commands left, ≈ 2.5 CPU s each of seven tests before.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import logging
 import os
 import random
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1312,11 +1317,8 @@ def _person_a(**kw) -> dict:
     return person(1, birth_date="19661215", name="甲九九九乙", phone="13900000001", **kw)
 
 
-def _person_a_run(tmp_path: Path) -> tuple[Mini, dict, list[dict]]:
-    """Person A alone in a FULL push of 2026-11, that month run."""
-    m = Mini(tmp_path)
-    a = _person_a()
-    seg = [
+def _person_a_seg(a: dict) -> list[dict]:
+    return [
         {
             "id_no": a["id_no"],
             "region_code": "640104",
@@ -1325,14 +1327,54 @@ def _person_a_run(tmp_path: Path) -> tuple[Mini, dict, list[dict]]:
             "relation_status": "1",
         }
     ]
-    m.push("2026-11", [a], seg, push_type="FULL")
+
+
+def _copied(world: Path, tmp_path: Path) -> Mini:
+    """A ``Mini`` in ``tmp_path`` holding a copy of every file the module's ``world`` left (the
+    warehouse, its validation results, ``out/``, the push folder): the same bytes a test's own
+    commands would have left, made once a module (eighteenth session: an ingest and a run with
+    Great Expectations, ≈ 2.5 CPU s, were repeated by five tests and two)."""
+    for item in world.iterdir():
+        if item.is_dir():
+            shutil.copytree(item, tmp_path / item.name)
+        else:
+            shutil.copy2(item, tmp_path / item.name)
+    m = Mini(tmp_path)
+    m.seq = 1  # the world's FULL
+    return m
+
+
+@pytest.fixture(scope="module")
+def person_a_world(tmp_path_factory) -> Path:
+    """Person A alone in a FULL push of 2026-11, that month run: the folder those commands left."""
+    m = Mini(tmp_path_factory.mktemp("person-a"))
+    a = _person_a()
+    m.push("2026-11", [a], _person_a_seg(a), push_type="FULL")
     m.run("2026-11")
-    return m, a, seg
+    return m.tmp
+
+
+@pytest.fixture(scope="module")
+def five_world(tmp_path_factory) -> Path:
+    """``population(5)`` in a FULL push of 2026-11, that month run: the folder those commands left."""
+    from support.pushkit import population
+
+    m = Mini(tmp_path_factory.mktemp("five"))
+    ps, segs = population(5)
+    m.push("2026-11", ps, segs, push_type="FULL")
+    m.run("2026-11")
+    return m.tmp
+
+
+def _person_a_run(tmp_path: Path, world: Path) -> tuple[Mini, dict, list[dict]]:
+    """Person A alone in a FULL push of 2026-11, that month run (a copy of ``person_a_world``)."""
+    a = _person_a()
+    return _copied(world, tmp_path), a, _person_a_seg(a)
 
 
 # Found by the fuzzer, fixed meanwhile (sql/notify/46_withdraw.sql): kept as regression tests.
-def test_no_result_notice_to_a_person_who_died_before_the_batch(tmp_path):
-    m, a, seg = _person_a_run(tmp_path)
+def test_no_result_notice_to_a_person_who_died_before_the_batch(tmp_path, person_a_world):
+    m, a, seg = _person_a_run(tmp_path, person_a_world)
     m.feedback(_to_conclusion("640104", a["id_no"], "2026-11"))  # RESULT goes to 2026-12's batch
     m.push("2026-12", [dict(a, op="U", survival_status="2")], seg)  # died
     m.run("2026-12")
@@ -1343,8 +1385,8 @@ def test_no_result_notice_to_a_person_who_died_before_the_batch(tmp_path):
     assert m.notices_in_files("2026-12", a["id_no"]) == []
 
 
-def test_no_declaration_notice_to_a_person_who_died_before_the_batch(tmp_path):
-    m, a, seg = _person_a_run(tmp_path)
+def test_no_declaration_notice_to_a_person_who_died_before_the_batch(tmp_path, person_a_world):
+    m, a, seg = _person_a_run(tmp_path, person_a_world)
     m.feedback(_to_conclusion("640104", a["id_no"], "2026-11", elected="2027-01"))
     m.declare("2026-12")  # R - P = 1: DECLARATION
     decl = read_rows(m.out / "2026-12" / "declarations" / "640104" / "declarations.parquet")
@@ -1355,13 +1397,11 @@ def test_no_declaration_notice_to_a_person_who_died_before_the_batch(tmp_path):
 
 
 # Found by the fuzzer: a replay's report lists the refusals the original run listed.
-def test_replay_report_is_the_published_report_after_a_later_refusal(tmp_path):
+def test_replay_report_is_the_published_report_after_a_later_refusal(tmp_path, five_world):
     from support.pushkit import population
 
-    m = Mini(tmp_path)
+    m = _copied(five_world, tmp_path)
     ps, segs = population(5)
-    m.push("2026-11", ps, segs, push_type="FULL")
-    m.run("2026-11")
     m.push("2026-12", [dict(ps[0], op="U", phone="13900000009")], [segs[0], segs[1]])
     m.run("2026-12")
     published = (m.out / "2026-12" / "report" / "index.html").read_bytes()
@@ -1382,8 +1422,8 @@ def test_replay_report_is_the_published_report_after_a_later_refusal(tmp_path):
 
 
 # Found by the fuzzer: the declarations' file columns are stored as published.
-def test_declare_replay_rewrites_what_was_published_after_an_office_change(tmp_path):
-    m, a, seg = _person_a_run(tmp_path)
+def test_declare_replay_rewrites_what_was_published_after_an_office_change(tmp_path, person_a_world):
+    m, a, seg = _person_a_run(tmp_path, person_a_world)
     m.feedback(_to_conclusion("640104", a["id_no"], "2026-11", elected="2027-02"))
     m.declare("2026-12")
     f = Path("2026-12") / "declarations" / "640104" / "declarations.csv"
@@ -1395,8 +1435,8 @@ def test_declare_replay_rewrites_what_was_published_after_an_office_change(tmp_p
 
 
 # Found by the fuzzer: the letter's entry and officer are recorded with it.
-def test_replay_re_emits_the_letters_published(tmp_path):
-    m, a, seg = _person_a_run(tmp_path)
+def test_replay_re_emits_the_letters_published(tmp_path, person_a_world):
+    m, a, seg = _person_a_run(tmp_path, person_a_world)
     m.push("2026-12", [dict(a, op="U", insured_region="640202")], seg)
     m.run("2026-12")
     letters = sorted(p.name for p in (m.out / "2026-12" / "letters").rglob("*.html"))
@@ -1408,21 +1448,16 @@ def test_replay_re_emits_the_letters_published(tmp_path):
 
 
 # Found by the fuzzer: the first run's validation index now lists the batches' results too.
-def test_rerun_gives_the_same_validation_index(tmp_path):
-    from support.pushkit import population
-
-    m = Mini(tmp_path)
-    ps, segs = population(5)
-    m.push("2026-11", ps, segs, push_type="FULL")
-    m.run("2026-11")
+def test_rerun_gives_the_same_validation_index(tmp_path, five_world):
+    m = _copied(five_world, tmp_path)  # the first run of 2026-11 done
     first = (m.out / "2026-11" / "validation" / "index.html").read_bytes()
     m.run("2026-11")
     assert (m.out / "2026-11" / "validation" / "index.html").read_bytes() == first
 
 
 # Found by the fuzzer in the first version of 46_withdraw.sql: a published notice stays.
-def test_a_published_notice_is_never_withdrawn_by_a_rerun(tmp_path):
-    m, a, seg = _person_a_run(tmp_path)
+def test_a_published_notice_is_never_withdrawn_by_a_rerun(tmp_path, person_a_world):
+    m, a, seg = _person_a_run(tmp_path, person_a_world)
     m.feedback(_to_conclusion("640104", a["id_no"], "2026-11"))  # RESULT -> 2026-12's batch
     m.push("2026-12", [dict(a, op="U", phone="13900000002")], seg)
     m.run("2026-12")
