@@ -47,26 +47,12 @@ def one_line(err: str) -> str:
 # ------------------------------------------------------------------------------------------ settings
 
 
-@pytest.fixture(scope="module")
-def _ingested(tmp_path_factory):
-    """A warehouse after the ingest of the sample push (and its analysts' file beside it), made once:
-    each test that refuses a setting gets a copy (:func:`sample_warehouse`)."""
-    mp = pytest.MonkeyPatch()
-    no_validation(mp)
-    base = tmp_path_factory.mktemp("envfaults-ingested")
-    ps = persons()
-    b1 = write_batch(base / "b1", ps, segments(ps), seq=1, month=MONTH)
-    code, _, err = run_cli("ingest", b1, "--warehouse", base / "wh" / "w.duckdb")
-    mp.undo()
-    assert code == 0, err
-    return base / "wh"
-
-
 @pytest.fixture
-def sample_warehouse(tmp_path, monkeypatch, _ingested):
-    """The ingested warehouse, a copy in the test's own folder (its files beside it copied too)."""
+def sample_warehouse(tmp_path, monkeypatch, reference):
+    """The warehouse after the ingest (:func:`reference`'s, made once a module), a copy in the test's
+    own folder, with the files beside it (its analysts' file and that file's stamp)."""
     no_validation(monkeypatch)
-    for f in _ingested.iterdir():
+    for f in reference["pre"].iterdir():
         shutil.copy2(f, tmp_path / f.name)
     return tmp_path / "w.duckdb"
 
