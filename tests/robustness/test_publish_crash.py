@@ -18,6 +18,12 @@ an office's folder one kind per folder), and every kind is killed at its first a
 the publication is hit. A command that starts from another's state and takes its steps up to a
 point (the swap by two renames, ``REPEATS``) is killed only at the kinds the other has not.
 
+A kill inside the analysts' rebuild (30 of the 89; every command calls it once its work is
+committed and its connection closed) is made in a child that makes that call again from a copy of
+the workspace the reference run had when it began, SIGKILLed at the same step: the same disk and
+steps (:func:`test_the_steps_are_counted` compares them) without rerunning the command before it
+(docs/decisions.md "The publishing sweep's kills in the analysts' rebuild").
+
 After each kill:
 
 * ``OUT/P`` without ``PUBLISHING.txt`` is exactly as before the command or exactly as after the
@@ -25,7 +31,8 @@ After each kill:
   whenever the month may be a mix);
 * the rerun (the same command; for the DAG, the killed task and the ones after it, as Airflow's
   retry runs them) exits 0, removes ``PUBLISHING.txt``, and leaves ``OUT`` byte-identical to the
-  reference and the warehouse equal to it (``notice_log`` included: no notice lost or doubled).
+  reference and the warehouse equal to it (``notice_log`` included: no notice lost or doubled; the
+  tables compared by a digest first, tests/support/state_digest.py, and in full when it differs).
 
 Runs on one core in well under two minutes (GX is imported once, in the parent).
 """
@@ -251,9 +258,8 @@ def _feedback(path: Path, ps: list[dict]) -> Path:
 
 @dataclass
 class Rebuild:
-    """One analysts' rebuild of a reference run (:func:`pipelines.analysts.rebuild`, called when the
-    command's work is committed and its connection closed): its steps ``first`` to ``end`` (excluded),
-    the workspace as it was when the call began (``ws``), and the call's other arguments."""
+    """An analysts' rebuild of a reference run: its steps ``first`` to ``end`` (excluded), the
+    workspace when the call began (``ws``) and the call's arguments."""
 
     first: int
     end: int
@@ -390,10 +396,9 @@ def scenario(tmp_path_factory, request):
 
 @contextlib.contextmanager
 def rebuilds_kept(cmd: Cmd, hook: StepHook, ws: Path, base: Path):
-    """During a reference run: each analysts' rebuild's steps, arguments and the workspace when it
-    began (a copy, before its first step), so that a kill inside it is tried from there (:func:`trial`).
-    That the command's connection is closed then (no DuckDB instance of this process holds the
-    warehouse) is checked: a read-only open fails while one does."""
+    """Each analysts' rebuild of a reference run (:class:`Rebuild`, a copy of the workspace when it
+    began), for a kill inside it to start there (:func:`trial`); no DuckDB instance of the process
+    holds the warehouse then (a read-only open fails while one does)."""
     real = pipelines.analysts.rebuild
     mp = pytest.MonkeyPatch()
 
@@ -532,12 +537,11 @@ def test_the_steps_are_counted(scenario):
     # the renames' own kinds are killed: the two renames of a folder and what follows them
     own = {kind_of(scenario["run-again-renames"].labels[k]) for k in points_of(scenario, "run-again-renames")}
     assert {"replace out/2026-11/.<folder>.old", "replace out/2026-11/<folder>"} <= own, own
-    # every kill in the analysts' rebuild is tried from where that rebuild began (trial): found
+    # a kill in the analysts' rebuild starts where that rebuild began (trial): the call made again takes its steps
     for n in COMMANDS:
         for k in points_of(scenario, n):
             if in_analysts_rebuild(scenario[n].labels[k]):
                 assert _rebuild_of(scenario[n], k) is not None, (n, scenario[n].labels[k])
-        # and that call, made again from there, takes the reference run's steps (the kill at k is its own)
         for i, rb in enumerate(scenario[n].rebuilds):
             ws = _copy(rb.ws, scenario["_base"] / f"rebuild-check-{n}-{i}" / rb.home)
             with hooked(StepHook()) as hook:
