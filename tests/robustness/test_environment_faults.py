@@ -22,7 +22,8 @@ import duckdb
 import pytest
 
 from support.pushkit import run_cli, write_batch
-from support.state import analysts_problems, file_diff, file_state, table_diff, table_state
+from support.state import analysts_problems, file_diff, file_state, table_state
+from support.state_digest import table_digest, tables_diff
 from support.publish import no_validation, persons, segments
 
 MONTH = "2026-11"
@@ -47,14 +48,13 @@ def one_line(err: str) -> str:
 
 
 @pytest.fixture
-def sample_warehouse(tmp_path, monkeypatch):
+def sample_warehouse(tmp_path, monkeypatch, reference):
+    """The warehouse after the ingest (:func:`reference`'s, made once a module), a copy in the test's
+    own folder, with the files beside it (its analysts' file and that file's stamp)."""
     no_validation(monkeypatch)
-    ps = persons()
-    b1 = write_batch(tmp_path / "b1", ps, segments(ps), seq=1, month=MONTH)
-    wh = tmp_path / "w.duckdb"
-    code, _, err = run_cli("ingest", b1, "--warehouse", wh)
-    assert code == 0, err
-    return wh
+    for f in reference["pre"].iterdir():
+        shutil.copy2(f, tmp_path / f.name)
+    return tmp_path / "w.duckdb"
 
 
 def test_settings_path_that_does_not_exist_is_refused(tmp_path, monkeypatch, sample_warehouse):
@@ -202,6 +202,7 @@ def reference(tmp_path_factory):
     yield {
         "pre": base / "pre",
         "tables": table_state(base / "post" / "w.duckdb"),
+        "digest": table_digest(base / "post" / "w.duckdb"),
         "files": file_state(base / "post" / "out"),
     }
     mp.undo()
@@ -211,7 +212,7 @@ def _same_as_clean_run(ref, wh: Path, out: Path, *, rerun_after_commit: bool = F
     """``rerun_after_commit``: the run failed after its work was committed (in the analysts'
     rebuild) and was run again: month_runs may hold that rerun's one extra DONE row."""
     assert file_diff(ref["files"], file_state(out)) == []
-    assert table_diff(ref["tables"], table_state(wh), rerun_after_commit=rerun_after_commit) == []
+    assert tables_diff(ref["tables"], ref["digest"], wh, rerun_after_commit=rerun_after_commit) == []
     assert not (out / MONTH / "PUBLISHING.txt").exists()
     assert analysts_problems(wh) == []
 
@@ -355,7 +356,7 @@ def test_full_disk_under_the_warehouse(reference, tmp_path, monkeypatch):
             failures.append(leave_kb)
             # the run's work committed and published, only the analysts' rebuild (after it) failed
             after_commit = (
-                table_diff(reference["tables"], table_state(wh)) == []
+                tables_diff(reference["tables"], reference["digest"], wh) == []
                 and file_diff(reference["files"], file_state(out)) == []
             )
             # a failed rebuild of the analysts' file leaves no temp file (it would hold the space)

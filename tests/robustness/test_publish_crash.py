@@ -18,6 +18,12 @@ an office's folder one kind per folder), and every kind is killed at its first a
 the publication is hit. A command that starts from another's state and takes its steps up to a
 point (the swap by two renames, ``REPEATS``) is killed only at the kinds the other has not.
 
+A kill inside the analysts' rebuild (30 of the 89; every command calls it once its work is
+committed and its connection closed) is made in a child that makes that call again from a copy of
+the workspace the reference run had when it began, SIGKILLed at the same step: the same disk and
+steps (:func:`test_the_steps_are_counted` compares them) without rerunning the command before it
+(docs/decisions.md "The publishing sweep's kills in the analysts' rebuild").
+
 After each kill:
 
 * ``OUT/P`` without ``PUBLISHING.txt`` is exactly as before the command or exactly as after the
@@ -25,7 +31,8 @@ After each kill:
   whenever the month may be a mix);
 * the rerun (the same command; for the DAG, the killed task and the ones after it, as Airflow's
   retry runs them) exits 0, removes ``PUBLISHING.txt``, and leaves ``OUT`` byte-identical to the
-  reference and the warehouse equal to it (``notice_log`` included: no notice lost or doubled).
+  reference and the warehouse equal to it (``notice_log`` included: no notice lost or doubled; the
+  tables compared by a digest first, tests/support/state_digest.py, and in full when it differs).
 
 Runs on one core in well under two minutes (GX is imported once, in the parent).
 """
@@ -44,12 +51,14 @@ from pathlib import Path
 
 import pytest
 
+import pipelines.analysts
 import pipelines.outputs
 from pipelines.cli import main
 from support.pushkit import person, to_conclusion_rows, write_batch
 from support.publish import OFFICES, no_validation, persons, segments
 from support.state import (
     FB_COLUMNS,
+    _real_connect,
     analysts_problems,
     file_diff,
     file_state,
@@ -57,6 +66,7 @@ from support.state import (
     table_diff,
     table_state,
 )
+from support.state_digest import table_digest, tables_diff
 
 ALL = os.environ.get("PUBLISH_CRASH_ALL") == "1"
 RUN_FOLDERS = pipelines.outputs.RUN_FOLDERS
@@ -247,6 +257,20 @@ def _feedback(path: Path, ps: list[dict]) -> Path:
 
 
 @dataclass
+class Rebuild:
+    """An analysts' rebuild of a reference run: its steps ``first`` to ``end`` (excluded), the
+    workspace when the call began (``ws``) and the call's arguments."""
+
+    first: int
+    end: int
+    ws: Path
+    warehouse: str  # the warehouse's path relative to the workspace
+    home: str  # the workspace's folder name (in the steps' labels)
+    args: tuple
+    kwargs: dict
+
+
+@dataclass
 class Cmd:
     name: str
     month: str
@@ -257,7 +281,10 @@ class Cmd:
     labels: list = field(default_factory=list)
     task_of_step: list = field(default_factory=list)  # index of the call each step belongs to
     post_tables: dict = None
+    post_digest: dict = None  # support.state_digest.table_digest of the post warehouse
     post_files: dict = None
+    pre_files: dict = None
+    rebuilds: list = field(default_factory=list)  # Rebuild, one per analysts' rebuild of the reference run
     exchange: bool = True  # False: folders are swapped by two renames (no renameat2: NFS, not Linux)
 
 
@@ -335,8 +362,9 @@ def scenario(tmp_path_factory, request):
 
     def record(cmd: Cmd):
         cmd.pre = _copy(ws, base / f"pre-{cmd.name}")
+        cmd.pre_files = file_state(cmd.pre / "out")
         hook = StepHook()
-        with renames_only(not cmd.exchange), hooked(hook):
+        with renames_only(not cmd.exchange), hooked(hook), rebuilds_kept(cmd, hook, ws, base):
             for i, (label, fn) in enumerate(cmd.calls):
                 cmd.before_task.append(cmd.pre if i == 0 else _copy(ws, base / f"pre-{cmd.name}-{i}"))
                 assert fn(ws) == 0, f"{cmd.name}: {label}"
@@ -344,6 +372,7 @@ def scenario(tmp_path_factory, request):
         cmd.labels = hook.labels
         cmd.post = _copy(ws, base / f"post-{cmd.name}")
         cmd.post_tables = table_state(cmd.post / "w.duckdb")
+        cmd.post_digest = table_digest(cmd.post / "w.duckdb")
         cmd.post_files = file_state(cmd.post / "out")
         cmds[cmd.name] = cmd
 
@@ -363,6 +392,36 @@ def scenario(tmp_path_factory, request):
     ws = ws_saved
     cmds["_base"] = base
     return cmds
+
+
+@contextlib.contextmanager
+def rebuilds_kept(cmd: Cmd, hook: StepHook, ws: Path, base: Path):
+    """Each analysts' rebuild of a reference run (:class:`Rebuild`, a copy of the workspace when it
+    began), for a kill inside it to start there (:func:`trial`); no DuckDB instance of the process
+    holds the warehouse then (a read-only open fails while one does)."""
+    real = pipelines.analysts.rebuild
+    mp = pytest.MonkeyPatch()
+
+    def at_entry(warehouse, *args, **kwargs):
+        rel = Path(warehouse).relative_to(ws).as_posix()
+        first = len(hook.labels)
+        at = _copy(ws, base / f"rebuild-{cmd.name}-{len(cmd.rebuilds)}")
+        _real_connect(str(warehouse), read_only=True).close()
+        try:
+            return real(warehouse, *args, **kwargs)
+        finally:
+            cmd.rebuilds.append(Rebuild(first, len(hook.labels), at, rel, ws.name, args, kwargs))
+
+    mp.setattr(pipelines.analysts, "rebuild", at_entry)
+    try:
+        yield
+    finally:
+        mp.undo()
+
+
+def _rebuild_of(cmd: Cmd, k: int) -> Rebuild | None:
+    """The analysts' rebuild step ``k`` of the reference run belongs to, if any."""
+    return next((r for r in cmd.rebuilds if r.first <= k < r.end), None)
 
 
 # ------------------------------------------------------------------------------------------ checks
@@ -408,23 +467,32 @@ class Trial:
 def trial(scenario, name: str, k: int) -> Trial:
     cmd: Cmd = scenario[name]
     t = Trial(name, k, cmd.labels[k])
-    before = file_state(cmd.pre / "out")
     task = cmd.task_of_step[k]  # the DAG's tasks before the killed one ran as in the reference
-    ws = _copy(cmd.before_task[task], scenario["_base"] / "trial")
+    rb = _rebuild_of(cmd, k) if in_analysts_rebuild(cmd.labels[k]) else None
+    if rb is None:
+        ws = _copy(cmd.before_task[task], scenario["_base"] / "trial")
+        start, fn = cmd.task_of_step.index(task), lambda: cmd.calls[task][1](ws)
+    else:
+        # killed in the analysts' rebuild, after the command's work (committed, its connection
+        # closed): the child starts where the reference run's rebuild began, from the workspace it
+        # had then, and makes the same call — the same disk, the same steps up to k, and still a
+        # SIGKILL (docs/decisions.md "The publishing sweep's kills in the analysts' rebuild")
+        ws = _copy(rb.ws, scenario["_base"] / "trial")
+        start, fn = rb.first, lambda: pipelines.analysts.rebuild(ws / rb.warehouse, *rb.args, **rb.kwargs)
     with renames_only(not cmd.exchange):
-        _kill_and_rerun(cmd, ws, k, task, t, before)
+        _kill_and_rerun(cmd, ws, k, task, t, fn, k - start)
     return t
 
 
-def _kill_and_rerun(cmd: Cmd, ws: Path, k: int, task: int, t: Trial, before: dict) -> None:
+def _kill_and_rerun(cmd: Cmd, ws: Path, k: int, task: int, t: Trial, fn, at: int) -> None:
     name = cmd.name
-    was_killed, status = killed(lambda: cmd.calls[task][1](ws), k - cmd.task_of_step.index(task))
+    was_killed, status = killed(fn, at)
     if not was_killed:
         t.problems.append(f"step not reached (exit {status}): the command took another path")
         return
     now = file_state(ws / "out")
     folders = ("declarations",) if name.startswith("declare") else RUN_FOLDERS
-    t.problems += publication_problems(before, now, cmd.post_files, cmd.month, folders)
+    t.problems += publication_problems(cmd.pre_files, now, cmd.post_files, cmd.month, folders)
     # killed in the analysts' rebuild (pipelines/analysts.py), after the command's work is committed
     # (the DAG's finish task then finds no run begun): the recovery is `retire-prep analysts`
     after_commit = in_analysts_rebuild(cmd.labels[k])
@@ -443,7 +511,7 @@ def _kill_and_rerun(cmd: Cmd, ws: Path, k: int, task: int, t: Trial, before: dic
     if f"{cmd.month}/PUBLISHING.txt" in after:
         t.problems.append("PUBLISHING.txt still there after the rerun")
     t.problems += [f"after rerun: {d}" for d in file_diff(cmd.post_files, after)]
-    t.problems += [f"after rerun: {d}" for d in table_diff(cmd.post_tables, table_state(ws / "w.duckdb"))]
+    t.problems += [f"after rerun: {d}" for d in tables_diff(cmd.post_tables, cmd.post_digest, ws / "w.duckdb")]
     t.problems += [f"after rerun: {d}" for d in analysts_problems(ws / "w.duckdb")]
 
 
@@ -469,6 +537,16 @@ def test_the_steps_are_counted(scenario):
     # the renames' own kinds are killed: the two renames of a folder and what follows them
     own = {kind_of(scenario["run-again-renames"].labels[k]) for k in points_of(scenario, "run-again-renames")}
     assert {"replace out/2026-11/.<folder>.old", "replace out/2026-11/<folder>"} <= own, own
+    # a kill in the analysts' rebuild starts where that rebuild began (trial): the call made again takes its steps
+    for n in COMMANDS:
+        for k in points_of(scenario, n):
+            if in_analysts_rebuild(scenario[n].labels[k]):
+                assert _rebuild_of(scenario[n], k) is not None, (n, scenario[n].labels[k])
+        for i, rb in enumerate(scenario[n].rebuilds):
+            ws = _copy(rb.ws, scenario["_base"] / f"rebuild-check-{n}-{i}" / rb.home)
+            with hooked(StepHook()) as hook:
+                pipelines.analysts.rebuild(ws / rb.warehouse, *rb.args, **rb.kwargs)
+            assert hook.labels == scenario[n].labels[rb.first : rb.end], (n, i)
     print({n: (len(scenario[n].labels), len(points_of(scenario, n))) for n in COMMANDS})
     for n in COMMANDS:
         print(n, [scenario[n].labels[k] for k in points_of(scenario, n)])
