@@ -57,6 +57,7 @@ import pipelines.report
 import pipelines.tabular
 import pipelines.validate
 from pipelines.cli import main
+from support.gx_memo import remembered
 from support.pushkit import person, segment, to_conclusion_rows, write_batch
 from support.state import FB_COLUMNS, file_diff, file_state, in_analysts_rebuild, table_diff, table_state
 
@@ -447,8 +448,18 @@ def _cli(argv: list[str], inj: Injector | None = None, capsys=None):
     return rc, err
 
 
+@pytest.fixture(scope="module", autouse=True)
+def gx_memo():
+    """GX's verdict on a frame it has already judged, from memory (support/gx_memo.py)."""
+    mp = pytest.MonkeyPatch()
+    memo = remembered(mp)
+    yield memo
+    mp.undo()
+    print(f"GX verdicts: {memo.misses} judged, {memo.hits} remembered")
+
+
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
+def scenario(tmp_path_factory, gx_memo):
     base = tmp_path_factory.mktemp("fault")
     ps = _persons()
     b1 = write_batch(base / "inbox" / "b1", ps, _segments(ps), seq=1, month="2026-11")
@@ -676,3 +687,30 @@ def test_declare_killed_leaves_no_stale_run_record(scenario, capsys):
     k = _point(scenario, "declare-2026-12", "validate", "declarations")
     t = trial(scenario, "declare-2026-12", k, "kill", capsys)
     assert not t.recovery, str(t)
+
+
+def test_gx_memo_remembers_a_frame_and_judges_a_changed_one_itself(gx_memo):
+    """support/gx_memo.py: the same frame again is GX's remembered verdict, the same outcomes; a frame
+    changed in one value is judged by GX again (its failure is not hidden by the memory)."""
+    import pandas as pd
+
+    from pipelines.errors import ValidationFailed
+    from pipelines.settings import load_settings
+
+    settings = load_settings()
+    ids = [person(n)["id_no"] for n in (901, 902)]
+
+    def df(stage: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"id_no": ids, "office_code": ["640104", "640302"], "stage": [stage, "NOTIFIED"]}
+            | {"responsible_officer": [None, None], "due_date": [None, None]}
+        )
+
+    seen = gx_memo.misses, gx_memo.hits
+    first = pipelines.validate.validate_frames("ledger", {"ledger": df("ENROLLED")}, None, settings=settings)
+    again = pipelines.validate.validate_frames("ledger", {"ledger": df("ENROLLED")}, None, settings=settings)
+    assert (gx_memo.misses, gx_memo.hits) == (seen[0] + 1, seen[1] + 1)
+    assert first.success and again.outcomes == first.outcomes
+    with pytest.raises(ValidationFailed, match="stage"):
+        pipelines.validate.validate_frames("ledger", {"ledger": df("NO_SUCH_STAGE")}, None, settings=settings)
+    assert (gx_memo.misses, gx_memo.hits) == (seen[0] + 2, seen[1] + 1)
