@@ -21,7 +21,8 @@ Layout of tests/ (issue 15: a reader finds a test by what it is about):
 Shared code: `support/` (a warehouse fed month by month, feedback rows, declaration helpers,
 screening of hand-made persons, read-only queries, `state`: a workspace's tables and files to compare
 with a reference, `publish`: the small push of the publishing tests, `pushkit`: hand-made push
-batches, `oracle_rules`: the oracles' own rules, `xlsx_reference`: the workbooks' reference writer);
+batches, `oracle_rules`: the oracles' own rules, `xlsx_reference`: the workbooks' reference writer,
+`gx_memo`: GX's verdict on a frame already judged, for the fault sweep);
 `vectors/`: the spec's rule vectors, kept in the repository. Test modules import from `support`,
 never from one another; module names are unique across the folders (each folder is put on
 sys.path by pytest, and `--dist loadfile` and LONGEST_FIRST below go by the module's name).

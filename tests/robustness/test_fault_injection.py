@@ -30,7 +30,13 @@ Findings that are real bugs are ``xfail(strict=True)`` tests below (``KNOWN``); 
 tolerate exactly those problems and fail on anything else.  A ``FAILED`` row of ``month_runs``
 (the record of the failed attempt) is left out of the comparisons: it is benign.
 
-Cost: about 1.2 s per point (fault + rerun).  The default samples, per command, 4 points of its
+GX's verdict on a frame it has already judged is taken from memory (support/gx_memo.py, eighteenth
+session): the commands are run again and again from the same start, and 248 of the 270 frames they
+hand GX are repeats, byte for byte (half of the module's CPU before); the validation step itself, its
+injection points and its files run as before, a frame not seen before is judged by GX, and
+``make test-all`` leaves the memory out.
+
+Cost: about 1.2 s per point (fault + rerun; ≈ 0.7 s with GX's verdicts remembered).  The default samples, per command, 4 points of its
 body and 1 of ``warehouse.connect`` in ``kill`` mode and 2 in ``error`` mode (< 60 s in all);
 ``FAULT_STRIDE_TARGET=60`` (about 8 min per mode) is how the findings were made;
 ``FAULT_ALL=1`` runs every point (about 1,350 per mode: most of an hour).
@@ -57,6 +63,7 @@ import pipelines.report
 import pipelines.tabular
 import pipelines.validate
 from pipelines.cli import main
+from support.gx_memo import remembered
 from support.pushkit import person, segment, to_conclusion_rows, write_batch
 from support.state import FB_COLUMNS, file_diff, file_state, in_analysts_rebuild, table_diff, table_state
 
@@ -447,8 +454,22 @@ def _cli(argv: list[str], inj: Injector | None = None, capsys=None):
     return rc, err
 
 
+@pytest.fixture(scope="module", autouse=True)
+def gx_memo():
+    """GX's verdict on a frame it has already judged, from memory (support/gx_memo.py); GX judges
+    every frame itself under ``RETIRE_PREP_TEST_ALL=1`` (``make test-all``)."""
+    if os.environ.get("RETIRE_PREP_TEST_ALL") == "1":
+        yield None
+        return
+    mp = pytest.MonkeyPatch()
+    memo = remembered(mp)
+    yield memo
+    mp.undo()
+    print(f"GX verdicts: {memo.misses} judged, {memo.hits} remembered")
+
+
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
+def scenario(tmp_path_factory, gx_memo):
     base = tmp_path_factory.mktemp("fault")
     ps = _persons()
     b1 = write_batch(base / "inbox" / "b1", ps, _segments(ps), seq=1, month="2026-11")
@@ -676,3 +697,30 @@ def test_declare_killed_leaves_no_stale_run_record(scenario, capsys):
     k = _point(scenario, "declare-2026-12", "validate", "declarations")
     t = trial(scenario, "declare-2026-12", k, "kill", capsys)
     assert not t.recovery, str(t)
+
+
+def test_gx_memo_remembers_a_frame_and_judges_a_changed_one_itself(monkeypatch):
+    """support/gx_memo.py: the same frame again is GX's remembered verdict, the same outcomes; a frame
+    changed in one value is judged by GX again (its failure is not hidden by the memory)."""
+    import pandas as pd
+
+    from pipelines.errors import ValidationFailed
+    from pipelines.settings import load_settings
+
+    settings = load_settings()
+    ids = [person(n)["id_no"] for n in (901, 902)]
+
+    def df(stage: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"id_no": ids, "office_code": ["640104", "640302"], "stage": [stage, "NOTIFIED"]}
+            | {"responsible_officer": [None, None], "due_date": [None, None]}
+        )
+
+    gx_memo = remembered(monkeypatch)  # its own memory (the module's is off under make test-all)
+    first = pipelines.validate.validate_frames("ledger", {"ledger": df("ENROLLED")}, None, settings=settings)
+    again = pipelines.validate.validate_frames("ledger", {"ledger": df("ENROLLED")}, None, settings=settings)
+    assert (gx_memo.misses, gx_memo.hits) == (1, 1)
+    assert first.success and again.outcomes == first.outcomes
+    with pytest.raises(ValidationFailed, match="stage"):
+        pipelines.validate.validate_frames("ledger", {"ledger": df("NO_SUCH_STAGE")}, None, settings=settings)
+    assert (gx_memo.misses, gx_memo.hits) == (2, 1)

@@ -40,21 +40,18 @@ def table_state(wh: Path) -> dict[str, list]:
     """Every base table: its rows sorted, timestamp columns left out."""
     con = _real_connect(str(wh), read_only=True)
     try:
-        tables = [
-            r[0]
-            for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY 1").fetchall()
-        ]
+        # every table's columns in one query (one a table cost ≈ 0.02 s a state, eighteenth session)
+        columns: dict[str, list[str]] = {}
+        for t, c, typ in con.execute(
+            "SELECT t.table_name, c.column_name, c.data_type FROM duckdb_tables() t "
+            "LEFT JOIN duckdb_columns() c ON c.table_name = t.table_name AND NOT c.internal "
+            "WHERE NOT t.temporary ORDER BY t.table_name, c.column_index"
+        ).fetchall():
+            cols = columns.setdefault(t, [])
+            if c is not None and "TIMESTAMP" not in typ.upper():
+                cols.append(c)
         out = {}
-        for t in tables:
-            cols = [
-                c
-                for c, typ in con.execute(
-                    "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? AND NOT internal "
-                    "ORDER BY column_index",
-                    [t],
-                ).fetchall()
-                if "TIMESTAMP" not in typ.upper()
-            ]
+        for t, cols in columns.items():
             out[t] = (
                 cols,
                 con.execute(
