@@ -558,7 +558,9 @@ def dag_runs(airflow_home, tmp_path_factory) -> dict:
     if (SAMPLE / "push" / "2026-11-full" / "manifest.json").is_file():
         tmp = tmp_path_factory.mktemp("dag_sample")
         steps, env, beside = _sample_steps(tmp)
-        got = run_steps(airflow_home, [*steps, switch, *refused], tmp / "airflow.log", **env)
+        got = run_steps(
+            airflow_home, [*steps, switch, *refused], tmp / "airflow.log", timeout=900, **env
+        )  # 600 + 300 before
         got.update(beside, sample=True, refused_wh=refused_tmp / "warehouse.duckdb", refused_out=refused_tmp / "out")
         return got
     got = run_steps(airflow_home, [switch, *refused], refused_tmp / "airflow.log")

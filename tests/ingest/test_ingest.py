@@ -30,7 +30,7 @@ from support.pushkit import (
     write_batch,
     write_typed_parquet,
 )
-from support.warehouse import q, persons_as_of, unexplained_refusals  # noqa: F401
+from support.warehouse import q, persons_as_of, refusal_note, unexplained_refusals  # noqa: F401
 
 SETTINGS = Settings(person_key_secret="test-key-ingest")
 ID_RE = re.compile(r"[0-9]{17}[0-9Xx]")
@@ -1382,6 +1382,7 @@ def test_manifest_file_names_outside_the_contract_are_refused(tmp_path, bad_name
     with pytest.raises(BatchRefused) as exc:
         read_manifest(b)
     assert exc.value.file == "manifest.json" and exc.value.batch == "NX-2026-11-0001"
+    assert refusal_note("MANIFEST", exc.value.reason, exc.value.file) is not None  # explained to the leaders
 
 
 @pytest.mark.parametrize(
@@ -1418,13 +1419,15 @@ def test_manifest_fields_of_the_wrong_shape_are_refused(tmp_path, change):
     with pytest.raises(BatchRefused) as exc:
         read_manifest(b)
     assert exc.value.file == "manifest.json"
+    assert refusal_note("MANIFEST", exc.value.reason, exc.value.file) is not None  # explained to the leaders
 
 
 def test_manifest_incr_base_seq_rules(tmp_path):
     for k, base in enumerate((None, 0, 3, 4, "2", True)):
         b = _batch(tmp_path, f"i{k}", seq=3, push_type="INCR", base_seq=base)
-        with pytest.raises(BatchRefused):
+        with pytest.raises(BatchRefused) as exc:
             read_manifest(b)
+        assert refusal_note("MANIFEST", exc.value.reason, exc.value.file) is not None, exc.value.reason
     assert read_manifest(_batch(tmp_path, "ok", seq=3, push_type="INCR", base_seq=1)).base_seq == 1
 
 
@@ -1491,6 +1494,7 @@ def test_manifest_files_problems_are_refused(tmp_path, problem):
         read_manifest(b)
     if problem in ("missing-file", "symlink"):
         assert exc.value.file == "segments.csv"
+    assert refusal_note("MANIFEST", exc.value.reason, exc.value.file) is not None, exc.value.reason
 
 
 def test_missing_file_refused_through_ingest(tmp_path, wh):

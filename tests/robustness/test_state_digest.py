@@ -36,6 +36,12 @@ CHANGES = {
         "AND q.phone IS DISTINCT FROM p.phone ORDER BY q.id_no LIMIT 1) "
         "WHERE id_no = (SELECT min(id_no) FROM person_versions)"
     ),
+    "two rows' values truly swapped": (
+        "UPDATE person_versions p SET phone = CASE WHEN p.id_no = (SELECT min(id_no) FROM person_versions) "
+        "THEN (SELECT phone FROM person_versions WHERE id_no = (SELECT max(id_no) FROM person_versions)) "
+        "ELSE (SELECT phone FROM person_versions WHERE id_no = (SELECT min(id_no) FROM person_versions)) END "
+        "WHERE p.id_no IN ((SELECT min(id_no) FROM person_versions), (SELECT max(id_no) FROM person_versions))"
+    ),
     "a row repeated": "INSERT INTO segment_versions SELECT * FROM segment_versions LIMIT 1",
     "a row missing": "DELETE FROM person_keys WHERE rowid = (SELECT min(rowid) FROM person_keys)",
     "a new table": "CREATE TABLE extra AS SELECT 1 AS x",

@@ -40,8 +40,9 @@ def table_digest(wh: Path) -> Digest:
             quoted = ", ".join(f'"{c}"' for c in cs)
             # as support.state._without_failed_runs: a failed attempt's record left out of comparisons
             where = " WHERE status IS DISTINCT FROM 'FAILED'" if table == "month_runs" and "status" in cs else ""
+            # the row's hash hashed again: every column mixed in fully (the last one is not, on its own)
             parts.append(
-                f"SELECT '{table}' AS t, count(*) AS n, sum(hash({quoted})::HUGEINT) AS h FROM \"{table}\"{where}"
+                f"SELECT '{table}' AS t, count(*) AS n, sum(hash(hash({quoted}))::HUGEINT) AS h FROM \"{table}\"{where}"
             )
         rows = con.execute(" UNION ALL ".join(parts)).fetchall()
         return {t: (tuple(cols[t]), n, h) for t, n, h in rows}
