@@ -14,7 +14,7 @@ import pytest
 from pipelines import orchestration as o
 from pipelines.cli import main
 from support.pushkit import person, write_batch
-from support.publish import OFFICES, no_validation, persons, segments
+from support.publish import OFFICES, first_batch, no_validation, persons, segments
 from support.state import file_diff, file_state, table_diff, table_state
 
 MONTH = "2026-11"
@@ -85,8 +85,7 @@ def test_dag_replay_writes_nothing_and_publishes_the_command_lines_replay(tmp_pa
     warehouse (it screened, updated the ledger and raised notices for November again, after
     December), and OUT/2026-11 is the command line's replay, byte for byte."""
     no_validation(monkeypatch)
-    ps = persons()
-    b1 = write_batch(tmp_path / "inbox" / "b1", ps, segments(ps), seq=1, month=MONTH)
+    b1 = first_batch(tmp_path / "inbox" / "b1", MONTH)
     b2 = write_batch(tmp_path / "inbox" / "b2", [], [], seq=2, push_type="INCR", base_seq=1, month="2026-12")
     ws = tmp_path / "ws"
     (ws / "out").mkdir(parents=True)

@@ -21,10 +21,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from support.pushkit import run_cli, write_batch
+from support.pushkit import run_cli
 from support.state import analysts_problems, file_diff, file_state, table_state
 from support.state_digest import table_digest, tables_diff
-from support.publish import no_validation, persons, segments
+from support.publish import first_batch, no_validation
 
 MONTH = "2026-11"
 
@@ -189,8 +189,7 @@ def reference(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     no_validation(mp)
     base = tmp_path_factory.mktemp("envfaults")
-    ps = persons()
-    b1 = write_batch(base / "b1", ps, segments(ps), seq=1, month=MONTH)
+    b1 = first_batch(base / "b1", MONTH)
     (base / "pre").mkdir()
     code, _, err = run_cli("ingest", b1, "--warehouse", base / "pre" / "w.duckdb")
     assert code == 0, err

@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from support.publish import no_validation, persons, segments
-from support.pushkit import run_cli, write_batch
+from support.publish import first_batch, no_validation
+from support.pushkit import run_cli
 from support.state import _real_connect, table_diff, table_state
 from support.state_digest import table_digest, tables_diff
 
@@ -21,8 +21,7 @@ def ref(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     no_validation(mp)
     base = tmp_path_factory.mktemp("digest")
-    ps = persons()
-    b1 = write_batch(base / "b1", ps, segments(ps), seq=1, month="2026-11")
+    b1 = first_batch(base / "b1")
     wh = base / "w.duckdb"
     assert run_cli("ingest", b1, "--warehouse", wh)[0] == 0
     mp.undo()

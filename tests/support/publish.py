@@ -5,7 +5,9 @@ Expectations out of a run (its files are under ``validation/``, not published; o
 
 from __future__ import annotations
 
-from support.pushkit import person, segment
+from pathlib import Path
+
+from support.pushkit import person, segment, write_batch
 
 OFFICES = ("640104", "640105")
 
@@ -92,3 +94,9 @@ def persons() -> list[dict]:
 
 def segments(ps) -> list[dict]:
     return [segment(p["id_no"], region=p["insured_region"]) for p in ps]
+
+
+def first_batch(folder: Path, month: str = "2026-11") -> Path:
+    """The push's first batch (a FULL, seq 1) of :func:`persons` in ``folder``, for ``month``."""
+    ps = persons()
+    return write_batch(folder, ps, segments(ps), seq=1, month=month)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.state import _real_connect, table_diff, table_state
+from support.state import _real_connect, compared_columns, table_diff, table_state
 
 Digest = dict[str, tuple]
 
@@ -24,15 +24,7 @@ def table_digest(wh: Path) -> Digest:
     """Per base table: (its columns but timestamps, its rows, the sum of their hashes)."""
     con = _real_connect(str(wh), read_only=True)
     try:
-        tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY 1").fetchall()
-        cols: dict[str, list[str]] = {t: [] for (t,) in tables}
-        # two plain catalog reads (a join of the two costs five times as much), the views left out here
-        for table, column, typ in con.execute(
-            "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE NOT internal "
-            "ORDER BY table_name, column_index"
-        ).fetchall():
-            if table in cols and "TIMESTAMP" not in typ.upper():
-                cols[table].append(column)
+        cols = compared_columns(con)
         if not cols:
             return {}
         parts = []

@@ -41,29 +41,38 @@ def unexplained_refusals(wh: Path) -> list[str]:
     reason. A new refusal text needs its line in that file."""
     con = duckdb.connect(str(wh), read_only=True)
     try:
-        rows = con.execute("SELECT * FROM batch_refusals").fetchall()
+        rows = con.execute("SELECT batch_id, reason_code, reason, file, row_no FROM batch_refusals").fetchall()
     finally:
         con.close()
-    return [f"{r[1]}: {r[7]}" for r in rows if refusal_note(r[6], r[7], file=r[4], row=r[5]) is None]
+    notes = refusal_notes([(code, reason, file, row) for _, code, reason, file, row in rows])
+    return [f"{batch}: {reason}" for (batch, _, reason, _, _), note in zip(rows, notes, strict=True) if note is None]
 
 
 def refusal_note(code: str, reason: str, file: str | None = None, row: int | None = None) -> str | None:
-    """The 说明 the leaders' report gives a refusal of ``code`` with ``reason`` (the English text
-    recorded in batch_refusals), computed by sql/report/60_refused_batches.sql on that one row;
-    None where the report would show "—". For refusals a test makes without a warehouse
-    (``read_manifest``'s)."""
+    """The 说明 the leaders' report gives one refusal (for those a test makes without a warehouse:
+    ``read_manifest``'s); None where the report would show "—"."""
+    return refusal_notes([(code, reason, file, row)])[0]
+
+
+def refusal_notes(refusals: list[tuple]) -> list[str | None]:
+    """The 说明 of each (code, English reason, file, row) as sql/report/60_refused_batches.sql gives it
+    (None: "—"), in one run of that step over the refusals, each under a batch id of its own."""
     from pipelines.report import STEPS
     from pipelines.steps import run_step
 
+    if not refusals:
+        return []
     con = duckdb.connect()
     try:
         con.execute(
             "CREATE TABLE batch_refusals (refused_at TIMESTAMPTZ, batch_id VARCHAR, seq BIGINT, source_dir VARCHAR, "
             "file VARCHAR, row_no BIGINT, reason_code VARCHAR, reason VARCHAR)"
         )
-        con.execute("INSERT INTO batch_refusals VALUES (now(), 'B', 1, NULL, ?, ?, ?, ?)", [file, row, code, reason])
-        (_, _, _, note, _), *more = run_step(con, STEPS["60_refused_batches"], bind=[None, None, None, None])
-        assert not more
-        return note
+        con.executemany(
+            "INSERT INTO batch_refusals VALUES (now(), ?, 1, NULL, ?, ?, ?, ?)",
+            [[f"R{i:06d}", file, row, code, reason] for i, (code, reason, file, row) in enumerate(refusals)],
+        )
+        got = {b: note for b, _, _, note, _ in run_step(con, STEPS["60_refused_batches"], bind=[None] * 4)}
     finally:
         con.close()
+    return [got[f"R{i:06d}"] for i in range(len(refusals))]
