@@ -38,6 +38,7 @@ import re
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -126,9 +127,12 @@ def write_workbooks(
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def work(bound: bool, own_limit: str, used: list) -> dict[str, int]:
+    def work(bound: bool, own: Own, used: list) -> dict[str, int]:
         try:
-            # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest column)
+            # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest
+            # column), on the connection's threads: a table of distinct texts, no rows held (at 5 M
+            # persons 13.4 s on one thread, 7.5 on two: docs/benchmarks.md, nineteenth session)
+            con.execute(f"SET threads = {int(own.threads)}")
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
                 f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
@@ -138,7 +142,7 @@ def write_workbooks(
                     f"SELECT (SELECT count(*) FROM worklist_rows WHERE {where}), "
                     f"(SELECT coalesce(sum(strlen(en) + strlen(zh)), 0) FROM {_EVIDENCE})"
                 ).fetchall()[0]
-                used[0] = _limit(con, own_limit, rows * WRITER_ROW_BYTES + texts * EVIDENCE_FACTOR)
+                used[0] = _limit(con, own, rows * WRITER_ROW_BYTES + texts * EVIDENCE_FACTOR)
             return _write_all(con, offices, tmps, where, columns, created, max_rows, closed_stages)
         finally:
             con.execute(f"DROP TABLE IF EXISTS {_EVIDENCE}")
@@ -149,8 +153,15 @@ def write_workbooks(
     return written
 
 
+class Own(NamedTuple):
+    """The connection's own DuckDB settings, as they were before the writer's (:func:`_bounded`)."""
+
+    limit: str  # memory_limit
+    threads: int
+
+
 def write_bounded(con, memory_limit: str | None, tmps: dict, work) -> dict[str, int]:
-    """Run ``work(bound, own_limit, used)`` — which writes the files ``tmps`` (office → temporary path),
+    """Run ``work(bound, own, used)`` — which writes the files ``tmps`` (office → temporary path),
     puts the memory limit it sets in ``used[0]`` and returns the rows written per office — under the writer's DuckDB settings
     (:func:`_bounded`); when the bound is too small for the rows (DuckDB out of memory), once more
     under the connection's own limit, with a warning.  The temporary files are removed on failure.
@@ -158,8 +169,8 @@ def write_bounded(con, memory_limit: str | None, tmps: dict, work) -> dict[str, 
 
     def attempt(bound: bool) -> dict[str, int]:
         try:
-            with _bounded(con, bound, memory_limit) as own_limit:
-                return work(bound, own_limit, used)
+            with _bounded(con, bound, memory_limit) as own:
+                return work(bound, own, used)
         except BaseException:
             for t in tmps.values():
                 t.unlink(missing_ok=True)
@@ -201,18 +212,25 @@ def _restorable(shown: str) -> str:
     return f"{int((float(m.group(1)) + 0.05) * unit)}B" if unit > 1 else shown
 
 
-def _limit(con, limit: str, need: float) -> str:
-    """DuckDB's memory_limit to WRITER_MEMORY_LIMIT or ``need`` bytes if more, when below ``limit``
-    (the connection's own); else to ``limit`` itself: a bound the rows need more than the connection
+def _limit(con, own: Own, need: float) -> str:
+    """DuckDB's memory_limit to WRITER_MEMORY_LIMIT or ``need`` bytes if more, when below ``own.limit``
+    (the connection's own); else to ``own.limit`` itself: a bound the rows need more than the connection
     has is no bound (before, it was left at WRITER_MEMORY_LIMIT, which then always ran out of memory
     and wrote everything a second time: 40 CPU s of a 5,000,000-person run, docs/benchmarks.md).
+
+    Threads: one under WRITER_MEMORY_LIMIT (an office group of the DAG: each thread pins its own
+    blocks, and the groups' tasks run side by side), the connection's own when the rows were given
+    more (every office at once, the CLI's run: at 5 M persons the workbooks took 46.8 s on two
+    threads against 54.4 on one, the same peak; docs/benchmarks.md, nineteenth session).
     Returns the limit set, as said in the warning of :func:`write_workbooks`."""
     want = max(_bytes(WRITER_MEMORY_LIMIT), need)
-    if want >= _bytes(limit):
-        con.execute("SET memory_limit = ?", [limit])
-        return limit
+    raised = want > _bytes(WRITER_MEMORY_LIMIT)
+    con.execute(f"SET threads = {int(own.threads) if raised else 1}")
+    if want >= _bytes(own.limit):
+        con.execute("SET memory_limit = ?", [own.limit])
+        return own.limit
     con.execute("SET memory_limit = ?", [f"{int(want)}B"])
-    return WRITER_MEMORY_LIMIT if want == _bytes(WRITER_MEMORY_LIMIT) else f"{want / 2**20:.0f} MiB"
+    return f"{want / 2**20:.0f} MiB" if raised else WRITER_MEMORY_LIMIT
 
 
 @contextmanager
@@ -223,9 +241,9 @@ def _bounded(con, bound: bool = True, memory_limit: str | None = None):
     * ``memory_limit`` at most WRITER_MEMORY_LIMIT (or more for many rows, :func:`_limit`): the
       rows' sort spills past it (to the warehouse's temp_directory) and the table's cached blocks
       are evicted, instead of growing with the largest office;
-    * one thread (each pins its own blocks: at 96 MB, 1 of 8 runs of 640104 ran out of memory with
-      two threads and fell back, 0 of 8 with one; the same peak; at 1 M every office at once took
-      19 CPU s with one, 23 with two);
+    * one thread under that bound (each pins its own blocks: at 96 MB, 1 of 8 runs of 640104 ran out
+      of memory with two threads and fell back, 0 of 8 with one; the same peak), the connection's own
+      when the rows were given more (:func:`_limit`);
     * the optimizer ``build_side_probe_side`` off: it builds the evidence join's hash table on
       the office's wide rows (whose filtered count DuckDB underestimates) rather than on the
       distinct evidence texts, as written (the rows probe it, streamed)."""
@@ -235,16 +253,16 @@ def _bounded(con, bound: bool = True, memory_limit: str | None = None):
     # DuckDB shows its limit cut to 0.1 of a unit: set back as the middle of that tenth, it shows the same
     limit = memory_limit or _restorable(limit)
     names = [n.strip() for n in disabled.split(",") if n.strip()]
+    own = Own(limit, int(threads))
     try:
         if bound:
-            _limit(con, limit, 0)
-            con.execute("SET threads = 1")
+            _limit(con, own, 0)
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()  # what the files written before left cached
         if "build_side_probe_side" not in names:
             con.execute(f"SET disabled_optimizers = '{','.join([*names, 'build_side_probe_side'])}'")
-        yield limit
+        yield own
     finally:
         con.execute("SET memory_limit = ?", [limit])
         con.execute(f"SET disabled_optimizers = '{disabled}'")

@@ -106,7 +106,7 @@ def write_list_workbooks(
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def work(bound: bool, own_limit: str, used: list) -> dict[str, int]:
+    def work(bound: bool, own, used: list) -> dict[str, int]:
         n = len(book.columns)
         # per office: its rows, the widths of the values as shown (a CJK character counts two) — one query
         widths = ", ".join(
@@ -125,7 +125,7 @@ def write_list_workbooks(
                 if o in counts:
                     counts[o][v] = k
         if bound:
-            used[0] = _limit(con, own_limit, sum(s[0] for s in stats.values()) * WRITER_ROW_BYTES)
+            used[0] = _limit(con, own, sum(s[0] for s in stats.values()) * WRITER_ROW_BYTES)
         books = {}
         for o in offices:
             k, *lens = stats.get(o, (0,) + (None,) * n)
