@@ -196,6 +196,66 @@ def evidence_zh_sql(expr: str) -> str:
     return expr
 
 
+def evidence_zh_query(source: str) -> str:
+    """``SELECT en, zh``: :func:`evidence_zh_sql` over the texts ``en`` of the query ``source``, each
+    rule skipped — one ``contains()`` instead of a regular expression — for a text without the piece
+    every match of the rule holds (:func:`required_literal`): the same texts, 2.3 times faster (178,000
+    texts of 1 M persons: 1.3 s against 2.9 on one thread; docs/benchmarks.md, nineteenth session).
+    One step of a chain per rule, so that each step reads its text once."""
+    from .steps import sql_str
+
+    steps = [f"t0 AS (SELECT en, en AS t FROM ({source}))"]
+    for i, (pattern, repl) in enumerate(evidence_rules()):
+        step = f"regexp_replace(t, {sql_str(pattern)}, {sql_str(repl)}, 'g')"
+        if lit := required_literal(pattern):
+            step = f"CASE WHEN contains(t, {sql_str(lit)}) THEN {step} ELSE t END"
+        steps.append(f"t{i + 1} AS (SELECT en, {step} AS t FROM t{i})")
+    return f"WITH {', '.join(steps)} SELECT en, t AS zh FROM t{len(steps) - 1}"
+
+
+def required_literal(pattern: str) -> str:
+    """The longest piece of plain text that every match of the regular expression ``pattern`` holds:
+    a run of literal characters outside groups and classes, none of them optional or repeated; ``''``
+    when there is none, when the pattern has an alternation outside a group or sets a flag (``(?i)``).
+    Conservative: whatever it cannot read ends a run."""
+    if "(?" in pattern:
+        return ""
+    runs, run, depth, i = [""], "", 0, 0
+    while i < len(pattern):
+        ch, atom = pattern[i], None
+        if ch == "\\":
+            nxt = pattern[i + 1 : i + 2]
+            atom = nxt if nxt and not nxt.isalnum() else None  # \( \. \| are literal; \d \b \1 are not
+            i += 2
+        elif ch == "[":  # a class: skipped whole (a ] first in it, or escaped, belongs to it)
+            j = i + 1 + (pattern[i + 1 : i + 2] == "^")
+            j += pattern[j : j + 1] == "]"
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+            i += 1
+        elif ch == "|":
+            if depth == 0:
+                return ""
+            i += 1
+        elif ch == "{":  # a counted repetition {m,n}: skipped whole
+            i = pattern.find("}", i) + 1 or len(pattern)
+        elif ch in ".^$*+?}":
+            i += 1
+        else:
+            atom, i = ch, i + 1
+        quantifier = pattern[i : i + 1]
+        if atom is not None and depth == 0 and quantifier not in ("*", "?", "{"):
+            run += atom
+            if quantifier != "+":
+                continue
+        runs.append(run)
+        run = ""
+    return max([*runs, run], key=len)
+
+
 # ------------------------------------------------------------------------- ledger transition details
 
 _DETAIL_RULES: tuple[tuple[str, str], ...] = (

@@ -130,13 +130,13 @@ def write_workbooks(
     def work(bound: bool, own: Own, used: list) -> dict[str, int]:
         try:
             # the flag evidence in Chinese, translated once per distinct text (38 rules: the costliest
-            # column), on the connection's threads: a table of distinct texts, no rows held (at 5 M
-            # persons 13.4 s on one thread, 7.5 on two: docs/benchmarks.md, nineteenth session)
+            # column; a rule skipped where its text cannot match), on the connection's threads: a table
+            # of distinct texts, no rows held (docs/benchmarks.md, nineteenth session)
             con.execute(f"SET threads = {int(own.threads)}")
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS SELECT en, {labels.evidence_zh_sql('en')} AS zh "
-                f"FROM (SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL)"
+            texts = (
+                f"SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL"
             )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS {labels.evidence_zh_query(texts)}")
             if bound:  # more for many rows and many evidence texts (what does not spill grows with them)
                 rows, texts = con.execute(
                     f"SELECT (SELECT count(*) FROM worklist_rows WHERE {where}), "

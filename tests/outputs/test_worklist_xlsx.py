@@ -124,6 +124,80 @@ def test_every_evidence_of_the_month_reads_in_chinese(month):
     assert got == [labels.evidence_zh(s) for s in sample]
 
 
+def test_the_guarded_translation_gives_the_same_texts_as_every_rule_applied(month):
+    """labels.evidence_zh_query (the writer's: a rule skipped where its required piece of text is
+    missing) gives what evidence_zh gives, on every evidence text of the month's worklists, on every
+    flag's own evidence, and on texts each holding one rule's piece without matching it."""
+    _, wh, _ = month
+    con = duckdb.connect(str(wh), read_only=True)
+    texts = [
+        r[0]
+        for r in con.execute("SELECT DISTINCT flag_evidence FROM worklist_rows WHERE flag_evidence <> ''").fetchall()
+    ]
+    texts += [f"{c}: {e}" for c, e in con.execute("SELECT DISTINCT code, evidence FROM flags").fetchall()]
+    con.close()
+    texts += [f"x{labels.required_literal(p)}y" for p, _ in labels.evidence_rules()]  # the piece, no match
+    texts += ["", "ARREARS: arrears_months=3 | KEY_INFO_MISSING: phone missing; hukou_region missing"]
+    assert len(texts) > 100
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS en", [texts])
+    got = dict(con.execute(labels.evidence_zh_query("SELECT DISTINCT en FROM t")).fetchall())
+    con.close()
+    assert got == {t: labels.evidence_zh(t) for t in set(texts)}
+
+
+@pytest.mark.parametrize(
+    "pattern, literal",
+    [
+        (r" \((\d+) months\)", " months)"),  # escaped punctuation is literal, a group is not
+        (r"(^| \| )ARREARS: ", "ARREARS: "),
+        (r" \| ", " | "),
+        ("a|b", ""),  # an alternation outside a group: nothing is required
+        ("(a|b)cd", "cd"),
+        ("(?i)abc", ""),  # a flag: the case may differ
+        ("x{4}", ""),  # a counted repetition: not its digits
+        ("ab{2,3}cd", "cd"),
+        ("ab?c", "a"),  # an optional character ends a run
+        ("ab+c", "ab"),  # a repeated one is there once, and ends the run
+        ("a[bc]d", "a"),  # a class is skipped whole, ] first included
+        ("a[]x]bcd", "bcd"),
+        (r"\d+-\d+", "-"),
+        (r"a\\b", "a\\b"),
+    ],
+)
+def test_the_piece_every_match_holds(pattern, literal):
+    assert labels.required_literal(pattern) == literal
+
+
+def test_every_rule_has_a_piece_and_every_match_holds_it():
+    """Each evidence rule is guarded (none falls back to running on every text), and on texts made to
+    match it, the match holds the piece."""
+    examples = [
+        "projected 146 months (counted 146, not contributing) < minimum 180 for 2023",
+        "projected 171 months (counted 150 + 21 to come) < minimum 180 for 2027",
+        "deemed_status=2 (pending), deemed_months=empty",
+        "deemed_status=2 (pending), deemed_months=12",
+        "segments not merged: 620100 2001-01..2003-12 relation_status=2",
+        "640100 2001-01..2003-12 overlaps 620100 2002-01..2002-06 (6 months)",
+        "hukou_region missing; phone missing; phone is not a valid mobile",
+        "person_type missing (110 woman; original age taken at 50)",
+        "employer missing (neither employer_uscc nor employer_name); deemed_region missing for 24 deemed months",
+        "birth_date 1966-01-02 vs ID number 1966-02-01",
+        "gender=1 vs ID number gender digit 2",
+        "arrears_months=3",
+        "computed 640000 (R1_HUKOU) vs ministry 620000",
+        "statutory age month 2026-01 is before 2026-12, retired=0",
+    ]
+    examples += [f"{c}: x | {c}: y" for c in labels.table()["flag"]]
+    examples += [f"（{c}）" for c in labels.table()["place_rule"]]
+    for pattern, _ in labels.evidence_rules():
+        piece = labels.required_literal(pattern)
+        assert piece, pattern
+        matches = [m.group(0) for e in examples for m in re.finditer(pattern, e)]
+        assert matches, pattern
+        assert all(piece in m for m in matches), (pattern, piece)
+
+
 def test_the_example_of_the_issue():
     assert (
         labels.evidence_zh(
