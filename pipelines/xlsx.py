@@ -23,7 +23,7 @@ properties, a few kB in memory — and ONE DuckDB query makes the XML of every d
 office (labels and the Chinese evidence included, set-based), exactly the XML XlsxWriter's
 ``constant_memory`` mode writes for those cells (inline strings; tests/outputs/test_xlsx_setbased.py
 compares every part with the cell-by-cell writer, tests/support/xlsx_reference.py).  Its Arrow batches
-are written into the templates' sheets as they come, deflated (level 1, ``xlsx_book.ZIP_LEVEL``) while DuckDB
+are written into the templates' sheets as they come, deflated (ISA-L's level 1, ``xlsx_book.ZIP_LEVEL``) while DuckDB
 makes the next batch: no Python per row, memory bounded by a few batches.  Each file is written to
 a temporary name and renamed; its properties and its zip entries carry fixed dates, so a rerun
 writes the same bytes.  Where: the rows' SQL in ``xlsx_rows``, the sheets' set-up in ``xlsx_sheets``,
