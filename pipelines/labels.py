@@ -218,14 +218,16 @@ def required_literal(pattern: str) -> str:
     a run of literal characters outside groups and classes, none of them optional or repeated; ``''``
     when there is none, when the pattern has an alternation outside a group or sets a flag (``(?i)``).
     Conservative: whatever it cannot read ends a run."""
-    if "(?" in pattern:
+    if "(?" in pattern or "[[:" in pattern:  # a flag; a POSIX class (RE2) inside a class
         return ""
     runs, run, depth, i = [""], "", 0, 0
     while i < len(pattern):
         ch, atom = pattern[i], None
         if ch == "\\":
             nxt = pattern[i + 1 : i + 2]
-            atom = nxt if nxt and not nxt.isalnum() else None  # \( \. \| are literal; \d \b \1 are not
+            if nxt.isalnum() and nxt not in "dDwWsSbBAzZ":  # \x41 \101 \pL \Q…\E …: not read here
+                return ""
+            atom = nxt if nxt and not nxt.isalnum() else None  # \( \. \| are literal; \d \b are not
             i += 2
         elif ch == "[":  # a class: skipped whole (a ] first in it, or escaped, belongs to it)
             j = i + 1 + (pattern[i + 1 : i + 2] == "^")

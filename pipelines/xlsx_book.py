@@ -38,8 +38,47 @@ def _faster_deflate(fh) -> None:
         from isal import isal_zlib
     except ImportError:  # pragma: no cover - a dependency (pyproject.toml); zlib writes the same format
         return
-    if getattr(fh, "_compressor", None) is not None and getattr(fh, "_compress_size", None) == 0:
+    if getattr(fh, "_compressor", None) is not None and getattr(fh, "_file_size", None) == 0:
         fh._compressor = isal_zlib.compressobj(ZIP_LEVEL, isal_zlib.DEFLATED, -15)
+
+
+#: a data sheet's bytes go to the deflater in pieces of this size, whatever the batches they come in
+DEFLATE_PIECE = 1 << 20
+
+
+class _Pieces:
+    """The writer of a data sheet's zip entry ``fh``, handing it the bytes in pieces of DEFLATE_PIECE
+    (the last one shorter): ISA-L's output depends on how its input is split between calls (zlib's
+    does not), and the rows come in Arrow batches whose sizes follow DuckDB's threads and the offices
+    written together; so a workbook is the same file however it was written (the DAG's office task,
+    the command line). Whole pieces go straight from the caller's buffer; only a piece's start and
+    end are copied."""
+
+    def __init__(self, fh):
+        self.fh, self.buf = fh, bytearray()
+
+    def write(self, data) -> None:
+        view = memoryview(data).cast("B")
+        if self.buf:
+            take = DEFLATE_PIECE - len(self.buf)
+            self.buf += view[:take]
+            view = view[take:]
+            if len(self.buf) < DEFLATE_PIECE:
+                return
+            self.fh.write(bytes(self.buf))
+            self.buf.clear()
+        whole = len(view) // DEFLATE_PIECE * DEFLATE_PIECE
+        for i in range(0, whole, DEFLATE_PIECE):
+            self.fh.write(view[i : i + DEFLATE_PIECE])
+        self.buf += view[whole:]
+
+    def close(self) -> None:
+        try:
+            if self.buf:
+                self.fh.write(bytes(self.buf))
+        finally:
+            self.buf.clear()
+            self.fh.close()
 
 
 def _sheet_name(base: str, part: int) -> str:
@@ -106,8 +145,9 @@ class _Book:
         last = f"{_col_letter(n_cols - 1)}{rows + 1}".encode()  # the cells written: header and rows
         head = re.sub(rb'<dimension ref="A1:[A-Z]+1"/>', b'<dimension ref="A1:' + last + b'"/>', head, count=1)
         # a sheet past 4 GiB needs ZIP64 sizes, decided before its size is known (≈ 60 bytes a cell)
-        self.fh = self.zout.open(self._info(item), "w", force_zip64=rows * n_cols > 30_000_000)
-        _faster_deflate(self.fh)
+        fh = self.zout.open(self._info(item), "w", force_zip64=rows * n_cols > 30_000_000)
+        _faster_deflate(fh)
+        self.fh = _Pieces(fh)
         self.fh.write(head)
         self.key = key
         self.rows[key] = 0

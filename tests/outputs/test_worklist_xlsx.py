@@ -163,6 +163,16 @@ def test_the_guarded_translation_gives_the_same_texts_as_every_rule_applied(mont
         ("a[]x]bcd", "bcd"),
         (r"\d+-\d+", "-"),
         (r"a\\b", "a\\b"),
+        # escapes whose characters are not the text (the nineteenth session's review): nothing
+        (r"\x41bc", ""),
+        (r"\101bc", ""),
+        (r"\012x", ""),
+        (r"\u0041bc", ""),
+        (r"\pLx", ""),
+        (r"\PLx", ""),
+        ("[[:alpha:]]x", ""),
+        (r"\Qab\E*", ""),
+        (r"\Q(\Ea|b\Q)\Exyz", ""),
     ],
 )
 def test_the_piece_every_match_holds(pattern, literal):

@@ -360,3 +360,59 @@ def test_rows_out_of_order_or_misnumbered_are_refused():
         xlsx._check_order(batch([1, 2], [0, 0], ["2027-01", "2027-01"], ["b", "b"]), None)
     with pytest.raises(RuntimeError, match="order of the files"):
         xlsx._check_order(batch([1, 2], [xlsx._K_SHEET, 0], ["2027-01", "2027-01"], ["a", "b"]), None)
+
+
+def test_the_bytes_do_not_depend_on_how_the_rows_come_in_batches(wh, tmp_path, monkeypatch):
+    """ISA-L's deflate output depends on how its input is split between calls (zlib's does not): the
+    sheet's bytes are handed to it in pieces of a fixed size (xlsx_book.DEFLATE_PIECE), so a workbook
+    is the same file whatever the batches DuckDB returns (its threads, the offices written with it) —
+    the DAG's office task and the command line write the same bytes (nineteenth session's review)."""
+    from pipelines import xlsx_book
+
+    monkeypatch.setattr(xlsx_book, "DEFLATE_PIECE", 64 * 1024)  # pieces smaller than the sheet
+    con = duckdb.connect(str(wh), read_only=True)
+    args = dict(columns=COLS, created=CREATED, closed_stages=CLOSED_STAGES)
+    files = []
+    for rows in (2_000, 7, 333):
+        monkeypatch.setattr(xlsx, "BATCH_ROWS", rows)
+        xlsx.write_workbook(con, P_MI, "640104", tmp_path / f"b{rows}.xlsx", **args)
+        files.append((tmp_path / f"b{rows}.xlsx").read_bytes())
+    con.close()
+    with zipfile.ZipFile(tmp_path / "b7.xlsx") as z:
+        assert z.testzip() is None
+        assert z.getinfo("xl/worksheets/sheet1.xml").file_size > 4 * 64 * 1024  # several pieces
+    assert files[0] == files[1] == files[2]
+
+
+def test_a_sheet_in_pieces_is_the_same_file_however_it_is_split(tmp_path):
+    """xlsx_book._Pieces: 6 MiB of rows written in different splits (as Arrow batches of different
+    sizes would) give the same zip file, which reads back whole; written straight to ISA-L without
+    it, the splits give different files (why it is there)."""
+    import random
+
+    from pipelines import xlsx_book
+
+    rnd = random.Random(7)
+    rows = b"".join(
+        f'<row r="{i}"><c r="A{i}" s="1" t="inlineStr"><is><t>{rnd.randrange(10**17, 10**18)}</t></is></c></row>'.encode()
+        for i in range(2, 90_000)
+    )
+    assert len(rows) > 6 * 2**20
+
+    def written(name: str, cuts: list[int], pieces: bool) -> bytes:
+        info = zipfile.ZipInfo("xl/worksheets/sheet1.xml", date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with zipfile.ZipFile(tmp_path / name, "w") as z:
+            fh = z.open(info, "w")
+            xlsx_book._faster_deflate(fh)
+            out = xlsx_book._Pieces(fh) if pieces else fh
+            for a, b in zip([0, *cuts], [*cuts, len(rows)]):
+                out.write(memoryview(rows)[a:b])
+            out.close()
+        with zipfile.ZipFile(tmp_path / name) as z:
+            assert z.testzip() is None and z.read("xl/worksheets/sheet1.xml") == rows
+        return (tmp_path / name).read_bytes()
+
+    splits = [[], list(range(0, len(rows), 700_001))[1:], list(range(0, len(rows), 2_500_000))[1:], [5, 3_000_000]]
+    assert len({written(f"p{i}.zip", c, True) for i, c in enumerate(splits)}) == 1
+    assert len({written(f"r{i}.zip", c, False) for i, c in enumerate(splits)}) > 1
