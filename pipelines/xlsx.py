@@ -133,10 +133,10 @@ def write_workbooks(
             # column; a rule skipped where its text cannot match), on the connection's threads: a table
             # of distinct texts, no rows held (docs/benchmarks.md, nineteenth session)
             con.execute(f"SET threads = {int(own.threads)}")
-            texts = (
+            distinct = (
                 f"SELECT DISTINCT flag_evidence AS en FROM worklist_rows WHERE {where} AND flag_evidence IS NOT NULL"
             )
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS {labels.evidence_zh_query(texts)}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS {labels.evidence_zh_query(distinct)}")
             if bound:  # more for many rows and many evidence texts (what does not spill grows with them)
                 rows, texts = con.execute(
                     f"SELECT (SELECT count(*) FROM worklist_rows WHERE {where}), "

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .steps import sql_str
 from .tabular import dictionary
-from .xlsx import EXCEL_MAX_ROWS, WRITER_ROW_BYTES, _limit, _stream, write_bounded
+from .xlsx import EXCEL_MAX_ROWS, WRITER_ROW_BYTES, Own, _limit, _stream, write_bounded
 from .xlsx_book import _K_OFFICE, _Book, _sheet_name
 from .xlsx_rows import _rows_select, _width
 from .xlsx_sheets import _display_len, _Formats, _setup_print
@@ -106,7 +106,7 @@ def write_list_workbooks(
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def work(bound: bool, own, used: list) -> dict[str, int]:
+    def work(bound: bool, own: Own, used: list) -> dict[str, int]:
         n = len(book.columns)
         # per office: its rows, the widths of the values as shown (a CJK character counts two) — one query
         widths = ", ".join(
