@@ -324,14 +324,16 @@ def record(results: list[dict], a, started: str, host: str, round_no: int = 0) -
     return "\n".join(lines)
 
 
+def _target(results: list[dict]) -> dict:
+    """The size issue 19's targets are stated at (5,000,000 persons), else the largest size run."""
+    return next((r for r in results if r["persons"] == TARGET_SIZE), max(results, key=lambda r: r["persons"]))
+
+
 def ratios(results: list[dict]) -> dict[str, float]:
     """The ratios of issue 19 in one round: at 5,000,000 persons (else the largest size) the FULL
     month over the bare load (item 2) and the INCR month over the FULL month (item 4), wall and CPU;
     with two sizes or more, that FULL month over the smallest size's (item 2's growth)."""
-    by_size = sorted(results, key=lambda r: r["persons"])
-    # issue 19's targets are at 5,000,000 persons (and 5 M against 1 M), whatever else is run
-    hi = next((r for r in by_size if r["persons"] == TARGET_SIZE), by_size[-1])
-    lo = by_size[0]
+    hi, lo = _target(results), min(results, key=lambda r: r["persons"])
     out = {
         "FULL month / bare load": hi["full_month"] / hi["bare"],
         "FULL month / bare load, CPU s": hi["month_cpu"]["full"] / hi["month_cpu"]["bare"],
@@ -351,9 +353,7 @@ def medians(rounds: list[list[dict]]) -> str:
 
     per = [ratios(r) for r in rounds]
     sizes = " and ".join(format(n, ",") for n in sorted(r["persons"] for r in rounds[0]))
-    at = next(
-        (n for n in sorted(r["persons"] for r in rounds[0]) if n == TARGET_SIZE), max(r["persons"] for r in rounds[0])
-    )
+    at = _target(rounds[0])["persons"]
     lines = [
         f"**Over {len(rounds)} rounds** of {sizes} persons (each round's sizes one after the other), "
         f"at {at:,} persons:",

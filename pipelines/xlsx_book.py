@@ -47,7 +47,7 @@ DEFLATE_PIECE = 1 << 20
 
 
 class _Pieces:
-    """The writer of a data sheet's zip entry ``fh``, handing it the bytes in pieces of DEFLATE_PIECE
+    """The writer of a data sheet's zip entry ``fh`` (deflated by ISA-L: :func:`_faster_deflate`), handing it the bytes in pieces of DEFLATE_PIECE
     (the last one shorter): ISA-L's output depends on how its input is split between calls (zlib's
     does not), and the rows come in Arrow batches whose sizes follow DuckDB's threads and the offices
     written together; so a workbook is the same file however it was written (the DAG's office task,
@@ -55,6 +55,7 @@ class _Pieces:
     end are copied."""
 
     def __init__(self, fh):
+        _faster_deflate(fh)
         self.fh, self.buf = fh, bytearray()
 
     def write(self, data) -> None:
@@ -145,9 +146,7 @@ class _Book:
         last = f"{_col_letter(n_cols - 1)}{rows + 1}".encode()  # the cells written: header and rows
         head = re.sub(rb'<dimension ref="A1:[A-Z]+1"/>', b'<dimension ref="A1:' + last + b'"/>', head, count=1)
         # a sheet past 4 GiB needs ZIP64 sizes, decided before its size is known (≈ 60 bytes a cell)
-        fh = self.zout.open(self._info(item), "w", force_zip64=rows * n_cols > 30_000_000)
-        _faster_deflate(fh)
-        self.fh = _Pieces(fh)
+        self.fh = _Pieces(self.zout.open(self._info(item), "w", force_zip64=rows * n_cols > 30_000_000))
         self.fh.write(head)
         self.key = key
         self.rows[key] = 0
