@@ -39,6 +39,14 @@ NOTE_SHEET = "说明"
 #: the Chinese label of every code (pipelines.labels.label_rows: kind, code, label_zh), registered for
 #: the lists' queries while their workbooks are written (:func:`code_labels_registered`)
 CODE_LABELS = "_code_labels"
+#: the caller's rows while its workbooks are written (:func:`write_list_workbooks`)
+LIST_ROWS = "_list_rows"
+#: the writer's memory bound (pipelines.xlsx._limit) for a list's rows: WRITER_ROW_BYTES a row plus
+#: this many times the bytes of their values.  A list's rows are wider than a worklist's (an offline
+#: notice carries its SMS text, ≈ 500 bytes): 543,300 offline notices of 305 MiB (a first month of
+#: 5,000,000 persons) ran out of memory at 133 MiB (256 bytes a row) and were written at 199 MiB;
+#: this gives them 285 MiB (docs/benchmarks.md, twentieth session)
+LIST_BYTES_FACTOR = 0.5
 
 
 @contextmanager
@@ -108,39 +116,52 @@ def write_list_workbooks(
 
     def work(bound: bool, own: Own, used: list) -> dict[str, int]:
         n = len(book.columns)
-        # per office: its rows, the widths of the values as shown (a CJK character counts two) — one query
+        # per office: the bytes of its values, its rows, the widths of the values as shown (a CJK
+        # character counts two) — one query
         widths = ", ".join(
             f"max(length(CAST(c{i} AS VARCHAR)) + (strlen(CAST(c{i} AS VARCHAR)) - length(CAST(c{i} AS VARCHAR))) // 2)"
             for i in range(n)
         )
-        stats = {
-            r[0]: r[1:]
-            for r in con.execute(f"SELECT _office, count(*), {widths} FROM ({rows}) GROUP BY _office").fetchall()
-        }
+        size = " + ".join(f"coalesce(strlen(CAST(c{i} AS VARCHAR)), 0)" for i in range(n))
+        stats, sizes = {}, 0
+        for r in con.execute(
+            f"SELECT _office, sum({size}), count(*), {widths} FROM {LIST_ROWS} GROUP BY _office"
+        ).fetchall():
+            stats[r[0]], sizes = r[2:], sizes + r[1]
         counts: dict[str, dict] = {o: {} for o in offices}
         if book.count_by:
             for o, v, k in con.execute(
-                f"SELECT _office, {book.count_by}, count(*) FROM ({rows}) GROUP BY ALL ORDER BY ALL"
+                f"SELECT _office, {book.count_by}, count(*) FROM {LIST_ROWS} GROUP BY ALL ORDER BY ALL"
             ).fetchall():
                 if o in counts:
                     counts[o][v] = k
         if bound:
-            used[0] = _limit(con, own, sum(s[0] for s in stats.values()) * WRITER_ROW_BYTES)
+            n_rows = sum(s[0] for s in stats.values())
+            used[0] = _limit(con, own, n_rows * WRITER_ROW_BYTES + sizes * LIST_BYTES_FACTOR)
         books = {}
         for o in offices:
             k, *lens = stats.get(o, (0,) + (None,) * n)
             books[o] = _list_template(o, book, lens, k, counts[o], created, max_rows)
             books[o].tmp = tmps[o]
-        return _stream(con, _rows_query(rows, offices, books, book, max_rows), offices, books)
+        return _stream(con, _rows_query(LIST_ROWS, offices, books, book, max_rows), offices, books)
 
+    # The caller's rows made once, under the connection's own settings, before the writer's bound
+    # (the statistics, the counts and the rows' XML then read a table): a list's query may join the
+    # whole push (the offline notices' persons), and under the writer's bound and its joins taken as
+    # written that join's table did not fit (a first month of 5,000,000 persons: 543,300 offline
+    # notices against 4,994,524 persons; docs/benchmarks.md, twentieth session).
     with code_labels_registered(con):
-        written = write_bounded(con, memory_limit, tmps, work)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {LIST_ROWS} AS {rows}")
+        try:
+            written = write_bounded(con, memory_limit, tmps, work)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {LIST_ROWS}")
     for o in offices:
         os.replace(tmps[o], paths[o])
     return written
 
 
-def _rows_query(rows: str, offices: list[str], books: dict[str, _Book], book: ListBook, max_rows: int) -> str:
+def _rows_query(table: str, offices: list[str], books: dict[str, _Book], book: ListBook, max_rows: int) -> str:
     """ONE query of every office's rows as the XML of their ``<row>`` elements, in the order of
     the files (office, then ``_s`` NULLs last, ``_e``), numbered as they come out of the sort
     (``row_number() OVER ()``: DuckDB's streaming window), each office's from its first row."""
@@ -171,7 +192,7 @@ def _rows_query(rows: str, offices: list[str], books: dict[str, _Book], book: Li
         WITH w AS (SELECT * FROM (VALUES {", ".join(values)}) w(oi, office, g0{d_cols})),
         ordered AS (
             SELECT w.oi * {_K_OFFICE} AS k0, w.g0, r._s AS s_, r._e AS e_, {cs}{d_cols}
-            FROM ({rows}) r JOIN w ON w.office = r._office
+            FROM {table} r JOIN w ON w.office = r._office
             ORDER BY k0, s_ NULLS LAST, e_
         ),
         numbered AS (SELECT *, row_number() OVER () AS g FROM ordered),

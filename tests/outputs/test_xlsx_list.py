@@ -1,0 +1,85 @@
+"""The list workbooks' writer (pipelines/xlsx_list.py) on tiny inputs: the caller's query is made once.
+
+Twentieth session: the offline notices' workbook of a first month at 5,000,000 persons was written
+twice. Its query (the offline notices joined to the whole push's persons) ran three times under the
+writer's 96 MB bound — the statistics, the counts, the rows — and its join's table did not fit there.
+Now the caller's rows are made once, under the connection's own settings, into a temporary table the
+three read (docs/benchmarks.md, twentieth session).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import openpyxl
+import pytest
+
+import pipelines.xlsx_list as xl
+from pipelines.xlsx_list import LIST_ROWS, ListBook, write_list_workbooks
+
+BOOK = ListBook(
+    sheet="名单",
+    title="名单",
+    columns=("id_no", "name"),
+    kinds=("text", "text"),
+    keep=(0, 1),
+    note=lambda office, counts: [(f"名单 {office}", ""), ("本月条数", f"{sum(counts.values())} 条")],
+    count_by="c1",
+)
+
+
+def _con(seen: list):
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT CASE WHEN i < 3 THEN '640104' ELSE '640105' END AS office, "
+        "lpad(CAST(i AS VARCHAR), 18, '6') AS id, '名' || i AS nm FROM range(5) r(i)"
+    )
+    # a function that says when it is called: each call is a row the caller's query made
+    con.create_function("_seen", lambda x: seen.append(x) or x, ["VARCHAR"], "VARCHAR", side_effects=True)
+    return con
+
+
+ROWS = "SELECT office AS _office, CAST(NULL AS VARCHAR) AS _s, id AS _e, _seen(id) AS c0, nm AS c1 FROM t"
+
+
+def _tables(con) -> list[str]:
+    return [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+
+
+def test_the_callers_query_is_made_once_for_every_office_and_its_table_dropped(tmp_path):
+    seen: list = []
+    con = _con(seen)
+    paths = {o: tmp_path / o / "list.xlsx" for o in ("640104", "640105")}
+    assert write_list_workbooks(con, ROWS, paths, BOOK, month="2026-11") == {"640104": 3, "640105": 2}
+    assert sorted(seen) == sorted(r[0] for r in con.execute("SELECT id FROM t").fetchall())  # once a row
+    assert LIST_ROWS not in _tables(con)
+    ws = openpyxl.load_workbook(paths["640104"])["名单"]
+    assert [r for r in ws.iter_rows(min_row=2, values_only=True)] == [
+        ("666666666666666660", "名0"),
+        ("666666666666666661", "名1"),
+        ("666666666666666662", "名2"),
+    ]
+
+
+def test_a_failed_write_drops_the_table_and_leaves_no_file(tmp_path, monkeypatch):
+    con = _con([])
+
+    def fail(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(xl, "_stream", fail)
+    paths = {"640104": tmp_path / "640104" / "list.xlsx"}
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_list_workbooks(con, ROWS, paths, BOOK, month="2026-11")
+    assert LIST_ROWS not in _tables(con)
+    assert not list(tmp_path.rglob("*.xlsx*"))
+
+
+def test_the_bound_grows_with_the_rows_and_the_bytes_of_their_values(tmp_path, monkeypatch):
+    """A list's rows are wider than a worklist's (an offline notice carries its SMS text): the writer's
+    bound is WRITER_ROW_BYTES a row plus LIST_BYTES_FACTOR times the bytes of the values."""
+    need = []
+    real = xl._limit
+    monkeypatch.setattr(xl, "_limit", lambda con, own, n: need.append(n) or real(con, own, n))
+    write_list_workbooks(_con([]), ROWS, {"640104": tmp_path / "l.xlsx"}, BOOK, month="2026-11")
+    values = 5 * (18 + len("名0".encode()))  # every row's ID number and name, in UTF-8 bytes
+    assert need == [5 * xl.WRITER_ROW_BYTES + values * xl.LIST_BYTES_FACTOR]
