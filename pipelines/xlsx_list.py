@@ -2,9 +2,10 @@
 for a county officer — ``declarations/<office>/declarations.xlsx`` (:mod:`pipelines.declare`) and
 ``notifications/<office>/offline.xlsx`` (:mod:`pipelines.notify_files`).
 
-Written by the worklist's writer (:mod:`pipelines.xlsx`; its module docstring says how): XlsxWriter
-writes each office's workbook without its data rows (header, widths, frozen panes, filter, print
-set-up, 说明, properties: the *template*), ONE DuckDB query makes the XML of every data row of every
+Written by the worklist's writer (:mod:`pipelines.xlsx`; its module docstring says how): the caller's
+rows are made once into a temporary table, under the connection's own settings (:data:`LIST_ROWS`);
+XlsxWriter writes each office's workbook without its data rows (header, widths, frozen panes, filter,
+print set-up, 说明, properties: the *template*), ONE DuckDB query makes the XML of every data row of every
 office (the cells' values shown as the caller's SQL shows them: labels, Chinese texts), and its Arrow
 batches are streamed into the templates (``xlsx._stream``, ``xlsx_book._Book``), under the writer's
 memory bound (``xlsx.write_bounded``).  No Python per row.  Every text cell is a text cell (an
@@ -40,7 +41,7 @@ NOTE_SHEET = "说明"
 #: the lists' queries while their workbooks are written (:func:`code_labels_registered`)
 CODE_LABELS = "_code_labels"
 #: the caller's rows while its workbooks are written (:func:`write_list_workbooks`)
-LIST_ROWS = "_list_rows"
+LIST_ROWS = "_xlsx_list_rows"
 #: the writer's memory bound (pipelines.xlsx._limit) for a list's rows: WRITER_ROW_BYTES a row plus
 #: this many times the bytes of their values.  A list's rows are wider than a worklist's (an offline
 #: notice carries its SMS text, ≈ 500 bytes): 543,300 offline notices of 305 MiB (a first month of
@@ -155,7 +156,7 @@ def write_list_workbooks(
         try:
             written = write_bounded(con, memory_limit, tmps, work)
         finally:
-            con.execute(f"DROP TABLE IF EXISTS {LIST_ROWS}")
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{LIST_ROWS}")
     for o in offices:
         os.replace(tmps[o], paths[o])
     return written

@@ -734,7 +734,8 @@ def test_transition_details_in_chinese():
 
 def test_the_dag_office_task_writes_the_same_workbook(month, tmp_path):
     """The DAG's per-office task (monthly.stage_run("office_files") → outputs.write_offices_files) writes the
-    same worklist.xlsx, byte for byte, as the command line's run."""
+    same worklist.xlsx, byte for byte, as the command line's run — and the same offline.xlsx, made through
+    a temporary table on the task's read-only connection (pipelines/xlsx_list.py, twentieth session)."""
     from pipelines import outputs, screen
     from pipelines.monthly import month_context
     from pipelines.settings import load_settings
@@ -751,6 +752,10 @@ def test_the_dag_office_task_writes_the_same_workbook(month, tmp_path):
     assert (tmp_path / "2026-11" / "worklists" / office / "worklist.xlsx").read_bytes() == (
         folder / office / "worklist.xlsx"
     ).read_bytes()
+    offline = Path("notifications") / office / "offline.xlsx"
+    cli = folder.parent / offline
+    assert cli.exists() and len(openpyxl.load_workbook(cli)["线下告知"]["A"]) > 1  # it has offline notices
+    assert (tmp_path / "2026-11" / offline).read_bytes() == cli.read_bytes()
 
 
 def test_a_workbook_cell_is_checked_as_a_csv_cell(month, tmp_path):

@@ -83,3 +83,61 @@ def test_the_bound_grows_with_the_rows_and_the_bytes_of_their_values(tmp_path, m
     write_list_workbooks(_con([]), ROWS, {"640104": tmp_path / "l.xlsx"}, BOOK, month="2026-11")
     values = 5 * (18 + len("名0".encode()))  # every row's ID number and name, in UTF-8 bytes
     assert need == [5 * xl.WRITER_ROW_BYTES + values * xl.LIST_BYTES_FACTOR]
+
+
+class _Spy:
+    """The connection, with what DuckDB's settings were when the caller's rows were made."""
+
+    def __init__(self, con):
+        self._con, self.at_create = con, None
+
+    def execute(self, sql, *args):
+        if sql.startswith(f"CREATE OR REPLACE TEMP TABLE {LIST_ROWS} "):
+            self.at_create = self._con.execute(
+                "SELECT current_setting('memory_limit'), current_setting('threads'), "
+                "current_setting('disabled_optimizers')"
+            ).fetchall()[0]
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def test_the_rows_are_made_under_the_connections_own_settings(tmp_path):
+    """Not under the writer's bound (96 MB, one thread, the joins' sides as written): the caller's
+    query may join the whole push, and DuckDB plans it as for the CSV."""
+    con = _con([])
+    con.execute("SET memory_limit = '500MB'")
+    con.execute("SET threads = 2")
+    own = con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('threads'), current_setting('disabled_optimizers')"
+    ).fetchall()[0]
+    spy = _Spy(con)
+    write_list_workbooks(spy, ROWS, {"640104": tmp_path / "l.xlsx"}, BOOK, month="2026-11")
+    assert spy.at_create == own and "build_side_probe_side" not in spy.at_create[2]
+
+
+def test_a_bound_too_small_writes_again_from_the_same_table(tmp_path, monkeypatch, caplog):
+    """Out of memory under the bound: written again under the connection's limit (xlsx.write_bounded),
+    from the rows already made — the caller's query still made once — and the table dropped after."""
+    seen: list = []
+    con = _con(seen)
+    real, calls = xl._stream, []
+
+    def once_out_of_memory(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block")
+        return real(*a, **k)
+
+    monkeypatch.setattr(xl, "_stream", once_out_of_memory)
+    paths = {o: tmp_path / o / "list.xlsx" for o in ("640104", "640105")}
+    with caplog.at_level("WARNING"):
+        assert write_list_workbooks(con, ROWS, paths, BOOK, month="2026-11") == {"640104": 3, "640105": 2}
+    assert len(calls) == 2 and "written again" in caplog.text
+    assert len(seen) == 5  # once a row, over both attempts
+    assert LIST_ROWS not in _tables(con)
+    assert [r for r in openpyxl.load_workbook(paths["640105"])["名单"].iter_rows(min_row=2, values_only=True)] == [
+        ("666666666666666663", "名3"),
+        ("666666666666666664", "名4"),
+    ]
