@@ -44,9 +44,9 @@ CODE_LABELS = "_code_labels"
 LIST_ROWS = "_xlsx_list_rows"
 #: the writer's memory bound (pipelines.xlsx._limit) for a list's rows: WRITER_ROW_BYTES a row plus
 #: this many times the bytes of their values.  A list's rows are wider than a worklist's (an offline
-#: notice carries its SMS text, ≈ 500 bytes): 543,300 offline notices of 305 MiB (a first month of
+#: notice carries its SMS text, ≈ 500 bytes): 543,300 offline notices of 352 MiB (a first month of
 #: 5,000,000 persons) ran out of memory at 133 MiB (256 bytes a row) and were written at 199 MiB;
-#: this gives them 285 MiB (docs/benchmarks.md, twentieth session)
+#: this gives them 309 MiB (docs/benchmarks.md, twentieth session)
 LIST_BYTES_FACTOR = 0.5
 
 
@@ -125,10 +125,11 @@ def write_list_workbooks(
         )
         size = " + ".join(f"coalesce(strlen(CAST(c{i} AS VARCHAR)), 0)" for i in range(n))
         stats, sizes = {}, 0
-        for r in con.execute(
+        for office, values, *rest in con.execute(
             f"SELECT _office, sum({size}), count(*), {widths} FROM {LIST_ROWS} GROUP BY _office"
         ).fetchall():
-            stats[r[0]], sizes = r[2:], sizes + r[1]
+            stats[office] = tuple(rest)  # its rows, then the widths
+            sizes += values
         counts: dict[str, dict] = {o: {} for o in offices}
         if book.count_by:
             for o, v, k in con.execute(

@@ -80,7 +80,8 @@ def test_the_bound_grows_with_the_rows_and_the_bytes_of_their_values(tmp_path, m
     need = []
     real = xl._limit
     monkeypatch.setattr(xl, "_limit", lambda con, own, n: need.append(n) or real(con, own, n))
-    write_list_workbooks(_con([]), ROWS, {"640104": tmp_path / "l.xlsx"}, BOOK, month="2026-11")
+    paths = {o: tmp_path / o / "l.xlsx" for o in ("640104", "640105")}
+    write_list_workbooks(_con([]), ROWS, paths, BOOK, month="2026-11")
     values = 5 * (18 + len("名0".encode()))  # every row's ID number and name, in UTF-8 bytes
     assert need == [5 * xl.WRITER_ROW_BYTES + values * xl.LIST_BYTES_FACTOR]
 
