@@ -115,52 +115,58 @@ def write_list_workbooks(
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def work(bound: bool, own: Own, used: list) -> dict[str, int]:
-        n = len(book.columns)
-        # per office: the bytes of its values, its rows, the widths of the values as shown (a CJK
-        # character counts two) — one query
-        widths = ", ".join(
-            f"max(length(CAST(c{i} AS VARCHAR)) + (strlen(CAST(c{i} AS VARCHAR)) - length(CAST(c{i} AS VARCHAR))) // 2)"
-            for i in range(n)
-        )
-        size = " + ".join(f"coalesce(strlen(CAST(c{i} AS VARCHAR)), 0)" for i in range(n))
-        stats, sizes = {}, 0
-        for office, values, *rest in con.execute(
-            f"SELECT _office, sum({size}), count(*), {widths} FROM {LIST_ROWS} GROUP BY _office"
-        ).fetchall():
-            stats[office] = tuple(rest)  # its rows, then the widths
-            sizes += values
-        counts: dict[str, dict] = {o: {} for o in offices}
-        if book.count_by:
-            for o, v, k in con.execute(
-                f"SELECT _office, {book.count_by}, count(*) FROM {LIST_ROWS} GROUP BY ALL ORDER BY ALL"
-            ).fetchall():
-                if o in counts:
-                    counts[o][v] = k
+    def work(bound: bool, own: Own, used: list) -> dict[str, int]:  # (stats, sizes, counts: made below)
         if bound:
             n_rows = sum(s[0] for s in stats.values())
             used[0] = _limit(con, own, n_rows * WRITER_ROW_BYTES + sizes * LIST_BYTES_FACTOR)
         books = {}
         for o in offices:
-            k, *lens = stats.get(o, (0,) + (None,) * n)
+            k, *lens = stats.get(o, (0,) + (None,) * len(book.columns))
             books[o] = _list_template(o, book, lens, k, counts[o], created, max_rows)
             books[o].tmp = tmps[o]
         return _stream(con, _rows_query(LIST_ROWS, offices, books, book, max_rows), offices, books)
 
     # The caller's rows made once, under the connection's own settings, before the writer's bound
-    # (the statistics, the counts and the rows' XML then read a table): a list's query may join the
-    # whole push (the offline notices' persons), and under the writer's bound and its joins taken as
-    # written that join's table did not fit (a first month of 5,000,000 persons: 543,300 offline
+    # (the statistics, the counts and the rows' XML then read a table; the statistics made once too,
+    # not again on a retry): a list's query may join the whole push (the offline notices' persons),
+    # and under the writer's bound and its joins taken as written that join's table did not fit (a first month of 5,000,000 persons: 543,300 offline
     # notices against 4,994,524 persons; docs/benchmarks.md, twentieth session).
     with code_labels_registered(con):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {LIST_ROWS} AS {rows}")
         try:
+            stats, sizes, counts = _list_stats(con, book, offices)
             written = write_bounded(con, memory_limit, tmps, work)
         finally:
             con.execute(f"DROP TABLE IF EXISTS temp.main.{LIST_ROWS}")
     for o in offices:
         os.replace(tmps[o], paths[o])
     return written
+
+
+def _list_stats(con, book: ListBook, offices: list[str]) -> tuple[dict, int, dict]:
+    """Of the rows in :data:`LIST_ROWS`: per office its rows and the widths of its values as shown
+    (a CJK character counts two); the bytes of all the values; per office its rows by the value of
+    ``book.count_by``."""
+    n = len(book.columns)
+    widths = ", ".join(
+        f"max(length(CAST(c{i} AS VARCHAR)) + (strlen(CAST(c{i} AS VARCHAR)) - length(CAST(c{i} AS VARCHAR))) // 2)"
+        for i in range(n)
+    )
+    size = " + ".join(f"coalesce(strlen(CAST(c{i} AS VARCHAR)), 0)" for i in range(n))
+    stats, sizes = {}, 0
+    for office, values, *rest in con.execute(
+        f"SELECT _office, sum({size}), count(*), {widths} FROM {LIST_ROWS} GROUP BY _office"
+    ).fetchall():
+        stats[office] = tuple(rest)  # its rows, then the widths
+        sizes += values
+    counts: dict[str, dict] = {o: {} for o in offices}
+    if book.count_by:
+        for o, v, k in con.execute(
+            f"SELECT _office, {book.count_by}, count(*) FROM {LIST_ROWS} GROUP BY ALL ORDER BY ALL"
+        ).fetchall():
+            if o in counts:
+                counts[o][v] = k
+    return stats, sizes, counts
 
 
 def _rows_query(table: str, offices: list[str], books: dict[str, _Book], book: ListBook, max_rows: int) -> str:
