@@ -520,12 +520,14 @@ def issue_reminders(con, month_mi: int, settings: Settings, skipped: tuple[int, 
     return counts
 
 
-# ledger entries per pass of the notice stage (issue 19): at 5,000,000 persons (3.4 million PRE_SERVICE
-# notices in a FULL month) one pass needs more than DuckDB's 1 GB, and so did passes of 1,000,000 entries
-# (the stage's transaction keeps the index entries of the notices it inserted in memory, ~130 bytes each),
-# so a larger month is issued in buckets of persons (hash(id_no)); a person's notices are all in one
-# bucket, so the notices are the same (tests/notify/test_notify_buckets.py)
-REMINDER_BUCKET_ENTRIES = 500_000
+# ledger entries per pass of the notice stage (issue 19). A person's notices are all in one bucket
+# of persons (hash(id_no)), so the notices are the same in any number of passes
+# (tests/notify/test_notify_buckets.py). 500,000 from the eighth session to the twentieth: then
+# notice_log's two indexes kept every inserted key in memory (~130 bytes a notice), and one pass at
+# 5,000,000 persons did not fit DuckDB's 1 GB. The indexes are gone; one pass of the 3.5 million open
+# entries at 5 M fits (1,805 MiB peak) and takes 6-7 s where seven passes took 15 s, and at 25 M a
+# pass of 4,000,000 is what one pass at 5 M was (docs/decisions.md, twenty-first session)
+REMINDER_BUCKET_ENTRIES = 4_000_000
 
 
 def reminder_buckets(con, month_mi: int) -> int:
