@@ -525,7 +525,7 @@ def issue_reminders(con, month_mi: int, settings: Settings, skipped: tuple[int, 
 # (tests/notify/test_notify_buckets.py). 500,000 from the eighth session to the twentieth: then
 # notice_log's two indexes kept every inserted key in memory (~130 bytes a notice), and one pass at
 # 5,000,000 persons did not fit DuckDB's 1 GB. The indexes are gone; one pass of the 3.5 million open
-# entries at 5 M fits (1,805 MiB peak) and takes 6-7 s where seven passes took 15 s, and at 25 M a
+# entries at 5 M fits (1,805 MiB peak; an INCR month's stage 6-7 s where seven passes took 15 s); at 25 M a
 # pass of 4,000,000 is what one pass at 5 M was (docs/decisions.md, twenty-first session)
 REMINDER_BUCKET_ENTRIES = 4_000_000
 
