@@ -47,6 +47,7 @@ from .steps import sql_list, sql_str
 from .xlsx_book import _K_OFFICE, _K_SHEET, _Book, _template
 from .xlsx_rows import _EVIDENCE, _LONG, _NUMBERS, _case, _rows_select, _shown
 from .xlsx_sheets import FEEDBACK_SHEET, HELP_SHEET, WORKLIST_SHEET  # noqa: F401 -- the sheets' names, for the tests
+from .xlsx_sheets import display_len_sql
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +285,7 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
         r[0]: r[1:]
         for r in con.execute(
             f"SELECT office_code, count(*), count(*) FILTER (WHERE stage NOT IN ({closed})), "
-            + ", ".join(f"max(length(v{i}) + (strlen(v{i}) - length(v{i})) // 2)" for i in range(len(columns)))
+            + ", ".join(f"max({display_len_sql(f'v{i}')})" for i in range(len(columns)))
             + " FROM (SELECT office_code, stage, "
             + ", ".join(f"CAST({s} AS VARCHAR) AS v{i}" for i, s in enumerate(shown))
             + f" FROM {source} WHERE {where}) GROUP BY office_code"
@@ -308,10 +309,7 @@ def _write_all(con, offices, tmps, where, columns, created, max_rows, closed_sta
     )
     lines = (
         "greatest(1, "
-        + ", ".join(
-            f"coalesce((length(c{c}) + (strlen(c{c}) - length(c{c})) // 2 + w.d{j} - 1) // w.d{j}, 0)"
-            for j, c in enumerate(longs)
-        )
+        + ", ".join(f"coalesce(({display_len_sql(f'c{c}')} + w.d{j} - 1) // w.d{j}, 0)" for j, c in enumerate(longs))
         + ")"
         if longs
         else "1"

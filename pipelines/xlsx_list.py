@@ -33,7 +33,7 @@ from .tabular import dictionary
 from .xlsx import EXCEL_MAX_ROWS, WRITER_ROW_BYTES, Own, _limit, _stream, write_bounded
 from .xlsx_book import _K_OFFICE, _Book, _sheet_name
 from .xlsx_rows import _rows_select, _width
-from .xlsx_sheets import _display_len, _Formats, _setup_print
+from .xlsx_sheets import _display_len, _Formats, _setup_print, display_len_sql
 
 #: the explanation sheet of every list workbook
 NOTE_SHEET = "说明"
@@ -148,10 +148,7 @@ def _list_stats(con, book: ListBook, offices: list[str]) -> tuple[dict, int, dic
     (a CJK character counts two); the bytes of all the values; per office its rows by the value of
     ``book.count_by``."""
     n = len(book.columns)
-    widths = ", ".join(
-        f"max(length(CAST(c{i} AS VARCHAR)) + (strlen(CAST(c{i} AS VARCHAR)) - length(CAST(c{i} AS VARCHAR))) // 2)"
-        for i in range(n)
-    )
+    widths = ", ".join(f"max({display_len_sql(f'CAST(c{i} AS VARCHAR)')})" for i in range(n))
     size = " + ".join(f"coalesce(strlen(CAST(c{i} AS VARCHAR)), 0)" for i in range(n))
     stats, sizes = {}, 0
     for office, values, *rest in con.execute(
@@ -187,10 +184,7 @@ def _rows_query(table: str, offices: list[str], books: dict[str, _Book], book: L
     d_cols = "".join(f", d{j}" for j in range(len(longs)))
     lines = (
         "greatest(1, "
-        + ", ".join(
-            f"coalesce((length(c{c}) + (strlen(c{c}) - length(c{c})) // 2 + d{j} - 1) // d{j}, 0)"
-            for j, c in enumerate(longs)
-        )
+        + ", ".join(f"coalesce(({display_len_sql(f'c{c}')} + d{j} - 1) // d{j}, 0)" for j, c in enumerate(longs))
         + ")"
         if longs
         else "1"

@@ -78,6 +78,11 @@ def _display_len(v: str) -> int:
     return n + (len(v.encode("utf-8")) - n) // 2
 
 
+def display_len_sql(text: str) -> str:
+    """:func:`_display_len` of the text SQL ``text``, as DuckDB SQL (the writers' widths and wrapped lines)."""
+    return f"(length({text}) + (strlen({text}) - length({text})) // 2)"
+
+
 def _list_ranges() -> dict[str, str]:
     """domain → the range of its labels on 填报说明 (the drop-downs' source)."""
     out = {}

@@ -142,3 +142,13 @@ def test_a_bound_too_small_writes_again_from_the_same_table(tmp_path, monkeypatc
         ("666666666666666663", "名3"),
         ("666666666666666664", "名4"),
     ]
+
+
+def test_the_sql_width_of_a_text_is_the_python_one():
+    """xlsx_sheets.display_len_sql (the writers' widths and wrapped lines in SQL) = _display_len."""
+    from pipelines.xlsx_sheets import _display_len, display_len_sql
+
+    texts = ["", "abc", "名单", "640104 宁夏·银川", "ｅ全角", "😀x"]
+    con = duckdb.connect()
+    got = [con.execute(f"SELECT {display_len_sql('t')} FROM (SELECT ? AS t)", [t]).fetchall()[0][0] for t in texts]
+    assert got == [_display_len(t) for t in texts]
