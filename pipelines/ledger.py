@@ -40,6 +40,7 @@ STEPS = Steps(
         Step("ledger/05_reopen.sql"),
         Step("ledger/transition.sql"),
         Step("ledger/10_close.sql"),
+        Step("ledger/15_moved_office.sql"),  # run by moved_office, in passes
         Step("ledger/20_office_change.sql"),
         Step("ledger/30_open.sql"),
         Step("ledger/31_unique.sql"),  # run by check_unique only, after 30_open's insert
@@ -121,6 +122,20 @@ def place_moves(con, params: dict) -> None:
     run_in_passes(con, STEPS["35_place_moves"], persons, PLACE_MOVES_PERSONS, **params)
 
 
+# open entries per pass of sql/ledger/15_moved_office.sql (issue 19, twenty-second session): the 17 M
+# open entries of 25,000,000 persons joined with their screening at once ran out of DuckDB's 1 GB in
+# the INCR month, in the same place at 1,000,000 persons under a limit of 40 MB
+MOVED_OFFICE_ENTRIES = 4_000_000
+
+
+def moved_office(con, params: dict) -> None:
+    """TEMP ``_moved_office``: the open entries whose office is no longer the person's (rules.md §3), in
+    one pass of ``sql/ledger/15_moved_office.sql`` or one per bucket of at most about
+    :data:`MOVED_OFFICE_ENTRIES` open entries (``hash(id_no)``)."""
+    entries = con.execute("SELECT count(*) FROM ledger_entries WHERE closed_mi IS NULL").fetchall()[0][0]
+    run_in_passes(con, STEPS["15_moved_office"], entries, MOVED_OFFICE_ENTRIES, **params)
+
+
 def update_ledger(con, ctx, *, validate: bool = True) -> dict:
     """The month's ledger work (rules.md §3, §7) in one transaction.
 
@@ -143,6 +158,7 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
         )
         run_step(con, STEPS["10_close"], **params)
         closed = record_transitions(con, "_closing", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
+        moved_office(con, params)
         run_steps(con, STEPS["20_office_change":"30_open"], **params)
         check_unique(con, "_opening")
         place_moves(con, params)

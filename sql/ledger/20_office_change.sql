@@ -1,12 +1,8 @@
--- reads: handovers, screen_results
--- writes: _moved_office, handovers, ledger_entries, ledger_transitions
+-- reads: _moved_office, handovers, ledger_entries
+-- writes: handovers, ledger_entries, ledger_transitions
 -- params: month, month_first, month_mi
--- The responsible office follows insured_region (rules.md §3); a change is handed over.
-CREATE OR REPLACE TEMP TABLE _moved_office AS
-SELECT e.entry_id, e.id_no, e.office_code AS from_office, r.office_code AS to_office
-FROM ledger_entries e
-JOIN screen_results r ON r.month_mi = {{ month_mi }} AND r.id_no = e.id_no
-WHERE e.closed_mi IS NULL AND e.office_code <> r.office_code;
+-- The responsible office follows insured_region (rules.md §3); a change is handed over. The entries
+-- that moved are sql/ledger/15_moved_office.sql's _moved_office.
 
 -- A rerun of P (a correction push of P) that moves the entry again finds P's handover of the earlier
 -- run: it is brought up to date, never left behind (it would hand the person to an office that no

@@ -381,3 +381,27 @@ def test_place_moves_in_buckets_equal_one_pass(tmp_path, monkeypatch):
     many = handovers("many", 2)  # 8 persons in 4 buckets
     assert len(one) == 6 and all(r[2] == "BENEFIT_PLACE_OUT" for r in one)
     assert many == one
+
+
+def test_office_moves_in_buckets_equal_one_pass(tmp_path, monkeypatch):
+    """issue 19, twenty-second session: the open entries whose office changed (rules.md §3,
+    sql/ledger/15_moved_office.sql) found bucket by bucket of entries are those of one pass: an entry
+    and its person's screening are in one bucket; the handovers, transitions and entries that follow
+    are the same."""
+
+    def ledger_after(name, per_pass):
+        monkeypatch.setattr(ledger, "MOVED_OFFICE_ENTRIES", per_pass)
+        push = Push(tmp_path / name)
+        people = [person(i, birth_date=born(3 + i % 4)) for i in range(1, 9)]  # all in the ledger
+        push.month("2026-11", people)
+        push.month("2026-12", [dict(p, insured_region="640521") for p in people[:5]] + people[5:])
+        return [
+            push.q("SELECT kind, id_no, from_code, to_code, reason FROM handovers ORDER BY ALL"),
+            push.q("SELECT entry_id, from_stage, to_stage, detail FROM ledger_transitions ORDER BY ALL"),
+            push.q("SELECT entry_id, office_code, officer_id IS NULL, stage FROM ledger_entries ORDER BY ALL"),
+        ]
+
+    one = ledger_after("one", 4_000_000)
+    many = ledger_after("many", 2)  # 8 open entries in 4 buckets
+    assert [r[0] for r in one[0]] == ["OFFICE_CHANGE"] * 5
+    assert many == one
