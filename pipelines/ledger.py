@@ -42,6 +42,7 @@ STEPS = Steps(
         Step("ledger/10_close.sql"),
         Step("ledger/15_moved_office.sql"),  # run by moved_office, in passes
         Step("ledger/20_office_change.sql"),
+        Step("ledger/25_opening.sql"),  # run by opening, in passes
         Step("ledger/30_open.sql"),
         Step("ledger/31_unique.sql"),  # run by check_unique only, after 30_open's insert
         Step("ledger/35_place_moves.sql"),
@@ -136,6 +137,20 @@ def moved_office(con, params: dict) -> None:
     run_in_passes(con, STEPS["15_moved_office"], entries, MOVED_OFFICE_ENTRIES, **params)
 
 
+# screened persons per pass of sql/ledger/25_opening.sql (issue 19, twenty-second session): the month's
+# screening of 25,000,000 persons against the ledger's 17 M entries at once
+OPENING_PERSONS = 5_000_000
+
+
+def opening(con, params: dict) -> None:
+    """TEMP ``_opening``: the persons taken in this month (rules.md §3), in one pass of
+    ``sql/ledger/25_opening.sql`` or one per bucket of at most about :data:`OPENING_PERSONS` screened
+    persons (``hash(id_no)``)."""
+    month = [params["month_mi"]]
+    persons = con.execute("SELECT count(*) FROM screen_results WHERE month_mi = ?", month).fetchall()[0][0]
+    run_in_passes(con, STEPS["25_opening"], persons, OPENING_PERSONS, **params)
+
+
 def update_ledger(con, ctx, *, validate: bool = True) -> dict:
     """The month's ledger work (rules.md §3, §7) in one transaction.
 
@@ -159,7 +174,9 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
         run_step(con, STEPS["10_close"], **params)
         closed = record_transitions(con, "_closing", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
         moved_office(con, params)
-        run_steps(con, STEPS["20_office_change":"30_open"], **params)
+        run_step(con, STEPS["20_office_change"], **params)
+        opening(con, params)
+        run_step(con, STEPS["30_open"], **params)
         check_unique(con, "_opening")
         place_moves(con, params)
         run_step(con, STEPS["40_officers"], **params)

@@ -405,3 +405,31 @@ def test_office_moves_in_buckets_equal_one_pass(tmp_path, monkeypatch):
     many = ledger_after("many", 2)  # 8 open entries in 4 buckets
     assert [r[0] for r in one[0]] == ["OFFICE_CHANGE"] * 5
     assert many == one
+
+
+def test_opening_in_buckets_equals_one_pass(tmp_path, monkeypatch):
+    """issue 19, twenty-second session: the persons taken in (rules.md §3, sql/ledger/25_opening.sql)
+    found bucket by bucket of screened persons are those of one pass, the new ones, those with an
+    entry open and one taken in again alike; the entries, transitions and handovers that follow are
+    the same."""
+
+    def ledger_after(name, per_pass):
+        monkeypatch.setattr(ledger, "OPENING_PERSONS", per_pass)
+        push = Push(tmp_path / name)
+        people = [person(i, birth_date=born(3 + i % 4)) for i in range(1, 9)]
+        push.month("2026-11", people[:5])
+        # 6–8 new in the push, 1 dies, 2 leaves it
+        push.month("2026-12", [dict(people[0], survival_status="2")] + people[2:])
+        push.month("2027-01", people)  # 1 (alive again in the push) and 2 return: both taken in again
+        return [
+            push.q(
+                "SELECT entry_id, office_code, opened_mi, opened_by, stage, closed_mi FROM ledger_entries ORDER BY ALL"
+            ),
+            push.q("SELECT entry_id, from_stage, to_stage, month_mi, detail FROM ledger_transitions ORDER BY ALL"),
+            push.q("SELECT * FROM handovers ORDER BY ALL"),
+        ]
+
+    one = ledger_after("one", 5_000_000)
+    many = ledger_after("many", 2)  # up to 8 screened persons in 4 buckets
+    assert len(one[0]) == 10 and sum(r[2] == 24324 for r in one[0]) == 2  # two taken in again in 2027-01
+    assert many == one

@@ -153,7 +153,7 @@ def test_every_insert_into_the_ledger_is_one_the_check_follows():
     )
     assert inserting == ["ledger/30_open.sql", "warehouse/migrate_ledger_entries.sql"]
     src = (ROOT / "pipelines" / "ledger.py").read_text(encoding="utf-8")
-    assert re.search(r'STEPS\["20_office_change":"30_open"\].*\n\s+check_unique\(con, "_opening"\)', src)
+    assert re.search(r'STEPS\["30_open"\].*\n\s+check_unique\(con, "_opening"\)', src)
     assert (
         "_opening"
         in (ROOT / "sql" / "ledger" / "30_open.sql")
