@@ -40,9 +40,9 @@ STEPS = Steps(
         Step("ledger/05_reopen.sql"),
         Step("ledger/transition.sql"),
         Step("ledger/10_close.sql"),
-        Step("ledger/15_moved_office.sql"),  # run by moved_office, in passes
+        Step("ledger/15_moved_office.sql"),  # in passes (MOVED_OFFICE_ENTRIES)
         Step("ledger/20_office_change.sql"),
-        Step("ledger/25_opening.sql"),  # run by opening, in passes
+        Step("ledger/25_opening.sql"),  # in passes (OPENING_PERSONS)
         Step("ledger/30_open.sql"),
         Step("ledger/31_unique.sql"),  # run by check_unique only, after 30_open's insert
         Step("ledger/35_place_moves.sql"),
@@ -114,15 +114,6 @@ def check_unique(con, source: str) -> None:
 PLACE_MOVES_PERSONS = 5_000_000
 
 
-def place_moves(con, params: dict) -> None:
-    """The handovers of benefit places moved into or out of Ningxia (rules.md §2): one pass of
-    ``sql/ledger/35_place_moves.sql``, or one per bucket of at most about
-    :data:`PLACE_MOVES_PERSONS` screened persons (``hash(id_no)``)."""
-    month = [params["month_mi"]]
-    persons = con.execute("SELECT count(*) FROM screen_results WHERE month_mi = ?", month).fetchall()[0][0]
-    run_in_passes(con, STEPS["35_place_moves"], persons, PLACE_MOVES_PERSONS, **params)
-
-
 # open entries per pass of sql/ledger/15_moved_office.sql, and screened persons per pass of
 # sql/ledger/25_opening.sql (issue 19, twenty-second session): at 25,000,000 persons, the ledger's 17 M
 # open entries joined with the month's screening at once ran out of DuckDB's 1 GB in the INCR month
@@ -134,25 +125,8 @@ def place_moves(con, params: dict) -> None:
 MOVED_OFFICE_ENTRIES = 2_000_000
 
 
-def moved_office(con, params: dict) -> None:
-    """TEMP ``_moved_office``: the open entries whose office is no longer the person's (rules.md §3), in
-    one pass of ``sql/ledger/15_moved_office.sql`` or one per bucket of at most about
-    :data:`MOVED_OFFICE_ENTRIES` open entries (``hash(id_no)``)."""
-    entries = con.execute("SELECT count(*) FROM ledger_entries WHERE closed_mi IS NULL").fetchall()[0][0]
-    run_in_passes(con, STEPS["15_moved_office"], entries, MOVED_OFFICE_ENTRIES, **params)
-
-
 # (the screened persons per pass of sql/ledger/25_opening.sql: see MOVED_OFFICE_ENTRIES)
 OPENING_PERSONS = 2_500_000
-
-
-def opening(con, params: dict) -> None:
-    """TEMP ``_opening``: the persons taken in this month (rules.md §3), in one pass of
-    ``sql/ledger/25_opening.sql`` or one per bucket of at most about :data:`OPENING_PERSONS` screened
-    persons (``hash(id_no)``)."""
-    month = [params["month_mi"]]
-    persons = con.execute("SELECT count(*) FROM screen_results WHERE month_mi = ?", month).fetchall()[0][0]
-    run_in_passes(con, STEPS["25_opening"], persons, OPENING_PERSONS, **params)
 
 
 def update_ledger(con, ctx, *, validate: bool = True) -> dict:
@@ -177,12 +151,17 @@ def update_ledger(con, ctx, *, validate: bool = True) -> dict:
         )
         run_step(con, STEPS["10_close"], **params)
         closed = record_transitions(con, "_closing", f"run:{ctx.month}", ctx.month_mi, ctx.settings)
-        moved_office(con, params)
+        # the three large joins in passes over hash(id_no) buckets (run_in_passes), by the open entries
+        # or by the month's screened persons (the stage does not change them)
+        entries = con.execute("SELECT count(*) FROM ledger_entries WHERE closed_mi IS NULL").fetchall()[0][0]
+        month = [ctx.month_mi]
+        screened = con.execute("SELECT count(*) FROM screen_results WHERE month_mi = ?", month).fetchall()[0][0]
+        run_in_passes(con, STEPS["15_moved_office"], entries, MOVED_OFFICE_ENTRIES, **params)
         run_step(con, STEPS["20_office_change"], **params)
-        opening(con, params)
+        run_in_passes(con, STEPS["25_opening"], screened, OPENING_PERSONS, **params)
         run_step(con, STEPS["30_open"], **params)
         check_unique(con, "_opening")
-        place_moves(con, params)
+        run_in_passes(con, STEPS["35_place_moves"], screened, PLACE_MOVES_PERSONS, **params)  # rules.md §2
         run_step(con, STEPS["40_officers"], **params)
         moved = con.execute("SELECT count(*) FROM _moved_office").fetchall()[0][0]
         opened = con.execute("SELECT count(*) FROM _opening").fetchall()[0][0]
